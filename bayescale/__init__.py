@@ -1,0 +1,70 @@
+"""bayescale: hierarchical Bayesian scaling-law forecasts with honest predictive intervals.
+
+Fit ``L(C) = a C^b + c`` to small training runs and forecast the final loss of a large run,
+with intervals that include the curve's uncertainty and run-to-run scatter.
+
+Examples
+--------
+>>> import bayescale as bs
+>>> runs = bs.demo_loss_runs()
+>>> sorted(runs["group"].unique())
+['books', 'code', 'web']
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from bayescale.data import LossColumns, LossData, load_loss_runs
+from bayescale.decision import Decision, Requirement, parse_requirement
+from bayescale.diagnostics import Diagnostics
+from bayescale.errors import BayescaleError, ConvergenceError, InputError
+from bayescale.fit import LossFit, fit_loss
+from bayescale.forecast import (
+    LossForecast,
+    forecast_loss,
+    parameter_table,
+    score_held_out,
+)
+from bayescale.pipeline import (
+    LossOptions,
+    LossResult,
+    decide_loss,
+    run_loss,
+    write_loss_outputs,
+)
+from bayescale.priors import LossPriors
+from bayescale.sampling import SamplerSettings
+from bayescale.simulate import demo_loss_runs, simulate_loss_runs
+
+try:
+    __version__ = version("bayescale")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BayescaleError",
+    "ConvergenceError",
+    "Decision",
+    "Diagnostics",
+    "InputError",
+    "LossColumns",
+    "LossData",
+    "LossFit",
+    "LossForecast",
+    "LossOptions",
+    "LossPriors",
+    "LossResult",
+    "Requirement",
+    "SamplerSettings",
+    "__version__",
+    "decide_loss",
+    "demo_loss_runs",
+    "fit_loss",
+    "forecast_loss",
+    "load_loss_runs",
+    "parameter_table",
+    "parse_requirement",
+    "run_loss",
+    "score_held_out",
+    "simulate_loss_runs",
+    "write_loss_outputs",
+]

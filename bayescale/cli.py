@@ -1,0 +1,267 @@
+"""The ``bayescale`` command line (CONTRACT §3).
+
+Exit codes: 0 success; 2 bad input or options; 3 the sampler did not converge (unless
+``--allow-unconverged``, which writes the result with ``"ok": false``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from bayescale.errors import BayescaleError, ConvergenceError, InputError
+
+EXIT_OK, EXIT_INPUT, EXIT_UNCONVERGED = 0, 2, 3
+log = logging.getLogger("bayescale")
+
+
+def _compute(text: str) -> list[float]:
+    """Parse ``2.1e23`` or a comma list ``1e22,1e23`` into FLOPs."""
+    values = []
+    for part in text.split(","):
+        try:
+            value = float(part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"'{part.strip()}' is not a number of FLOPs (e.g. 2.1e23)"
+            ) from None
+        values.append(value)
+    return values
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a probability (e.g. 0.9)"
+        ) from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
+    if targets:
+        p.add_argument(
+            "--target-compute",
+            type=_compute,
+            action="append",
+            required=True,
+            metavar="C",
+            help="target compute in FLOPs; repeat or comma-separate",
+        )
+        p.add_argument(
+            "--fit-max-compute",
+            type=float,
+            metavar="C",
+            help="fit only runs with compute <= C; larger runs are held out and scored",
+        )
+        p.add_argument(
+            "--require",
+            metavar="RULE",
+            help="go/no-go rule, e.g. 'loss<=2.1' or 'web.loss<=2.1'",
+        )
+        p.add_argument(
+            "--confidence",
+            type=_probability,
+            default=0.9,
+            help="probability the rule must hold with for GO (default 0.9)",
+        )
+    p.add_argument(
+        "--interval",
+        type=_probability,
+        default=0.9,
+        help="central predictive interval probability (default 0.9)",
+    )
+    p.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the result document here"
+    )
+    p.add_argument(
+        "--out", type=Path, metavar="DIR", help="write report and plots here"
+    )
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain")
+    p.add_argument(
+        "--tune", type=_positive_int, default=1000, help="warm-up steps per chain"
+    )
+    p.add_argument("--chains", type=_positive_int, default=4, help="number of chains")
+    p.add_argument("--quiet", action="store_true", help="no progress or log messages")
+    p.add_argument(
+        "--allow-unconverged",
+        action="store_true",
+        help='write results even if diagnostics fail (marked "ok": false)',
+    )
+    p.add_argument(
+        "--likelihood",
+        choices=("normal", "student_t"),
+        default="normal",
+        help="run-to-run scatter on log loss (student_t for outliers)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``bayescale``."""
+    from bayescale import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="bayescale",
+        description="Forecast what a large training run will achieve, with honest uncertainty.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"bayescale {__version__}"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    loss = sub.add_parser(
+        "loss",
+        help="forecast the final loss from a table of runs",
+        description="Fit L(C) = a*C^b + c per group with partial pooling and forecast a new "
+        "run at the target compute.",
+        epilog="example: bayescale loss runs.csv --target-compute 2.1e23 "
+        "--require 'loss<=2.1' --out out/",
+    )
+    loss.add_argument(
+        "runs", help="CSV or Parquet table of runs (compute, loss[, group, name])"
+    )
+    loss.add_argument("--compute-col", default="compute", metavar="COL")
+    loss.add_argument("--loss-col", default="loss", metavar="COL")
+    loss.add_argument("--group-col", default="group", metavar="COL")
+    loss.add_argument("--name-col", default="name", metavar="COL")
+    _common(loss)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the embedded default forecast on the project's seeded simulation",
+        epilog="example: bayescale demo --out bayescale-out/demo",
+    )
+    _common(demo, targets=False)
+    demo.set_defaults(out=Path("bayescale-out/demo"))
+    return parser
+
+
+def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
+    from bayescale.data import LossColumns
+    from bayescale.pipeline import LossOptions
+    from bayescale.priors import LossPriors
+    from bayescale.sampling import SamplerSettings
+
+    values: dict[str, object] = {
+        "interval": args.interval,
+        "allow_unconverged": args.allow_unconverged,
+        "priors": LossPriors(likelihood=args.likelihood),
+        "sampler": SamplerSettings(
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            seed=args.seed,
+            progress=False if args.quiet else None,
+        ),
+    }
+    if getattr(args, "target_compute", None):
+        values["targets"] = tuple(v for group in args.target_compute for v in group)
+        values["requirement"] = args.require
+        values["confidence"] = args.confidence
+        values["fit_max_compute"] = args.fit_max_compute
+    if getattr(args, "runs", None):
+        values["columns"] = LossColumns(
+            compute=args.compute_col,
+            loss=args.loss_col,
+            group=args.group_col,
+            name=args.name_col,
+        )
+    values.update(overrides)
+    return LossOptions(**values)  # type: ignore[arg-type]
+
+
+def _summary(result) -> str:  # type: ignore[no-untyped-def]
+    table = result.forecast.table()
+    pct = f"{result.forecast.interval:.0%}"
+    lines = [f"Final loss of a new run (median, {pct} interval):"]
+    for row in table.itertuples():
+        lines.append(
+            f"  {row.group:<14} at {row.target_compute:.3g} FLOPs: {row.median:.3f} "
+            f"[{row.lower:.3f}, {row.upper:.3f}]"
+        )
+    held = result.held_out
+    if not held.empty:
+        lines.append(
+            f"Held-out runs: {int(held['covered'].sum())}/{len(held)} inside the {pct} interval."
+        )
+    for d in result.decisions:
+        lines.append(d.sentence())
+    diag = result.fit.diagnostics
+    lines.append(
+        f"Diagnostics: {'ok' if diag.ok else 'FAILED'} (R-hat {diag.r_hat_max:.3f}, "
+        f"ESS {diag.ess_bulk_min:.0f}, {diag.divergences} divergences); "
+        f"sampling {result.fit.timing_s['sampling']:.1f} s."
+    )
+    return "\n".join(lines)
+
+
+def _run_loss_command(args: argparse.Namespace) -> int:
+    from bayescale.pipeline import run_loss, write_json, write_loss_outputs
+
+    if args.command == "demo":
+        from bayescale.simulate import DEMO_REQUIREMENT, DEMO_TARGET, demo_loss_runs
+
+        options = _options(args, targets=(DEMO_TARGET,), requirement=DEMO_REQUIREMENT)
+        source: object = demo_loss_runs()
+    else:
+        options = _options(args)
+        source = args.runs
+    try:
+        result = run_loss(source, options)  # type: ignore[arg-type]
+        code = EXIT_OK
+    except ConvergenceError as err:
+        print(
+            f"bayescale: {err}. Run longer (--draws/--tune), check the data, or pass "
+            "--allow-unconverged to write the result anyway.",
+            file=sys.stderr,
+        )
+        return EXIT_UNCONVERGED
+    if args.json:
+        write_json(result.document(), args.json)
+    if args.out:
+        for path in write_loss_outputs(result, args.out):
+            log.info("wrote %s", path)
+    print(_summary(result))
+    if args.out:
+        print(f"Report: {args.out / 'report.md'}")
+    return code
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``bayescale`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING if args.quiet else logging.INFO,
+        format="bayescale: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        return _run_loss_command(args)
+    except InputError as err:
+        print(f"bayescale: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+    except BayescaleError as err:  # pragma: no cover - every subclass is handled above
+        print(f"bayescale: error: {err}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+if __name__ == "__main__":
+    sys.exit(main())

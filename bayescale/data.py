@@ -1,0 +1,279 @@
+"""Input tables to validated datasets.
+
+Reads CSV or Parquet files (or takes a pandas DataFrame), maps the user's column names, and
+refuses bad input with an :class:`~bayescale.errors.InputError` that names the source, the row
+and the column. Nothing here imports PyMC or JAX.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayescale.errors import InputError, did_you_mean
+
+#: Distinct compute values a group needs: the loss law has three parameters (a, b, c).
+MIN_COMPUTES_PER_GROUP = 3
+
+#: Label used for the single curve when the table has no group column.
+DEFAULT_GROUP = "all"
+
+
+@dataclass(frozen=True)
+class LossColumns:
+    """Names of the columns of a loss-runs table (CONTRACT §2 defaults)."""
+
+    compute: str = "compute"
+    loss: str = "loss"
+    group: str = "group"
+    name: str = "name"
+
+
+@dataclass(frozen=True)
+class LossData:
+    """A validated table of finished training runs.
+
+    Attributes
+    ----------
+    compute, loss
+        Training compute in FLOPs and final loss, one entry per run, both > 0.
+    group
+        Group label of each run (``"all"`` when the table has no group column).
+    groups
+        The distinct group labels in order of first appearance; the model's ``group`` dim.
+    name
+        Run names (from the ``name`` column, else ``"row N"``).
+    held_out
+        True for runs above ``fit_max_compute``: shown and scored, not fitted.
+    source
+        Where the table came from, for messages and reports.
+    """
+
+    compute: np.ndarray
+    loss: np.ndarray
+    group: np.ndarray
+    groups: tuple[str, ...]
+    name: np.ndarray
+    held_out: np.ndarray
+    source: str = "<DataFrame>"
+    fit_max_compute: float | None = None
+    columns: LossColumns = field(default_factory=LossColumns)
+
+    @property
+    def group_index(self) -> np.ndarray:
+        """Integer position of each run's group in :attr:`groups`."""
+        lookup = {g: i for i, g in enumerate(self.groups)}
+        return np.array([lookup[g] for g in self.group], dtype=np.int64)
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Boolean mask of the runs the model is fitted on."""
+        return ~self.held_out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the runs as a DataFrame with the default column names."""
+        return pd.DataFrame(
+            {
+                "name": self.name,
+                "group": self.group,
+                "compute": self.compute,
+                "loss": self.loss,
+                "held_out": self.held_out,
+            }
+        )
+
+
+def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Read a CSV or Parquet file, or pass a DataFrame through.
+
+    Parameters
+    ----------
+    source
+        Path to a ``.csv`` or ``.parquet`` file, or a DataFrame.
+
+    Returns
+    -------
+    The table and a label naming its source for messages.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, unreadable, of an unknown type, or has no rows.
+    """
+    if isinstance(source, pd.DataFrame):
+        label = "<DataFrame>"
+        frame = source.reset_index(drop=True)
+    else:
+        path = Path(source)
+        label = str(path)
+        if not path.is_file():
+            raise InputError(
+                f"{label}: file not found. Expected a CSV or Parquet file."
+            )
+        suffix = path.suffix.lower()
+        try:
+            if suffix in {".parquet", ".pq"}:
+                frame = pd.read_parquet(path)
+            elif suffix in {".csv", ".txt", ".tsv"}:
+                frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            else:
+                raise InputError(
+                    f"{label}: unknown file type '{suffix}'. Expected .csv or .parquet."
+                )
+        except pd.errors.EmptyDataError:
+            raise InputError(
+                f"{label}: the file is empty. Expected a header and rows."
+            ) from None
+        except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
+            if isinstance(exc, InputError):
+                raise
+            raise InputError(
+                f"{label}: cannot be read as {suffix[1:]}: {exc}"
+            ) from None
+    if frame.empty:
+        raise InputError(
+            f"{label}: the table has no rows. Expected one row per training run."
+        )
+    return frame, label
+
+
+def _row_label(source: str, index: int) -> str:
+    """Describe a data row; for CSV files also give the line number (header is line 1)."""
+    if source.lower().endswith((".csv", ".tsv", ".txt")):
+        return f"{source}, row {index + 1} (line {index + 2})"
+    return f"{source}, row {index + 1}"
+
+
+def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
+    """Raise an :class:`InputError` naming the missing column and the columns present."""
+    if column not in frame.columns:
+        present = ", ".join(map(str, frame.columns))
+        hint = did_you_mean(column, map(str, frame.columns))
+        raise InputError(
+            f"{source}: missing column '{column}'.{hint} Columns present: {present}. "
+            f"Rename the column or pass {option} NAME."
+        )
+
+
+def numeric_column(
+    frame: pd.DataFrame, column: str, source: str, *, positive: bool = True
+) -> np.ndarray:
+    """Return a column as finite float64, or raise naming the first bad row.
+
+    Parameters
+    ----------
+    frame, column, source
+        The table, the column to read and the source label for messages.
+    positive
+        Also require every value to be > 0.
+    """
+    raw = frame[column]
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
+    for i, (orig, val) in enumerate(zip(raw.tolist(), values, strict=True)):
+        where = f"{_row_label(source, i)}, column '{column}'"
+        if pd.isna(orig) or (isinstance(orig, str) and not orig.strip()):
+            raise InputError(f"{where}: value is missing. Expected a number.")
+        if np.isnan(val):
+            raise InputError(f"{where}: '{orig}' is not a number.")
+        if not np.isfinite(val):
+            raise InputError(
+                f"{where}: {orig} is not finite. Expected a finite number."
+            )
+        if positive and val <= 0:
+            raise InputError(f"{where}: {orig} must be > 0.")
+    return values
+
+
+def load_loss_runs(
+    source: str | Path | pd.DataFrame,
+    columns: LossColumns | None = None,
+    fit_max_compute: float | None = None,
+) -> LossData:
+    """Read and validate a table of loss runs (CONTRACT §2).
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path, or a DataFrame.
+    columns
+        Column names; defaults ``compute``, ``loss``, ``group``, ``name``. The group and name
+        columns are optional.
+    fit_max_compute
+        Fit only on runs with compute <= this value; the others are held out.
+
+    Returns
+    -------
+    LossData
+
+    Raises
+    ------
+    InputError
+        On a missing column, a missing, non-numeric or non-positive value, or a group with
+        fewer than three distinct fitted compute values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"compute": [1e18, 1e19, 1e20], "loss": [3.2, 2.9, 2.7]})
+    >>> load_loss_runs(runs).groups
+    ('all',)
+    """
+    columns = columns or LossColumns()
+    frame, label = read_table(source)
+    require_column(frame, columns.compute, label, "--compute-col")
+    require_column(frame, columns.loss, label, "--loss-col")
+    compute = numeric_column(frame, columns.compute, label)
+    loss = numeric_column(frame, columns.loss, label)
+
+    if columns.group in frame.columns:
+        raw_group = frame[columns.group]
+        for i, value in enumerate(raw_group.tolist()):
+            if pd.isna(value) or not str(value).strip():
+                raise InputError(
+                    f"{_row_label(label, i)}, column '{columns.group}': group label is missing."
+                )
+        group = np.array([str(v) for v in raw_group.tolist()], dtype=object)
+    elif columns.group != LossColumns.group:
+        require_column(frame, columns.group, label, "--group-col")
+        raise AssertionError("unreachable")  # pragma: no cover
+    else:
+        group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
+
+    if columns.name in frame.columns:
+        name = np.array([str(v) for v in frame[columns.name].tolist()], dtype=object)
+    else:
+        name = np.array([f"row {i + 1}" for i in range(len(frame))], dtype=object)
+
+    if fit_max_compute is not None and not fit_max_compute > 0:
+        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
+    held_out = (
+        compute > fit_max_compute
+        if fit_max_compute is not None
+        else np.zeros(len(frame), bool)
+    )
+    groups = tuple(dict.fromkeys(group.tolist()))
+    for g in groups:
+        in_group = (group == g) & ~held_out
+        distinct = np.unique(compute[in_group]).size
+        if distinct < MIN_COMPUTES_PER_GROUP:
+            where = f"group '{g}'" if len(groups) > 1 else "the table"
+            cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""
+            raise InputError(
+                f"{label}: {where} has {distinct} distinct compute value(s){cut}; the loss law "
+                f"L(C) = a*C^b + c has 3 parameters, so each group needs runs at >= "
+                f"{MIN_COMPUTES_PER_GROUP} different computes."
+            )
+    return LossData(
+        compute=compute,
+        loss=loss,
+        group=group,
+        groups=groups,
+        name=name,
+        held_out=held_out,
+        source=label,
+        fit_max_compute=fit_max_compute,
+        columns=columns,
+    )

@@ -1,0 +1,206 @@
+"""Go/no-go decisions from predictive draws.
+
+A requirement such as ``loss<=2.1`` (or ``web.loss<=2.1`` to name a group) is met by a new run
+at compute *C* with probability :math:`P(C)`, the share of predictive draws that satisfy it.
+The decision is ``go`` when :math:`P(C_{target}) \\ge` the confidence. The compute needed is
+searched on a log-compute grid from the smallest fitted run to 1000x the largest target: the
+first grid point where the median forecast meets the requirement, and the first where
+:math:`P(C) \\ge` confidence (``None`` when not reached). Nothing here imports PyMC.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from bayescale.errors import InputError, did_you_mean
+
+QUANTITIES = ("loss", "pass_rate")
+_PATTERN = re.compile(
+    r"^\s*(?:(?P<scope>.+?)\.)?(?P<quantity>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*"
+    r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
+#: Points per decade of the compute grid searched for ``compute_needed``.
+GRID_PER_DECADE = 50
+#: How far beyond the largest target the search goes (CONTRACT §4).
+SEARCH_FACTOR = 1000.0
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A parsed requirement: ``[scope.]quantity op threshold``.
+
+    Examples
+    --------
+    >>> r = parse_requirement("web.loss<=2.1")
+    >>> (r.scope, r.quantity, r.op, r.threshold)
+    ('web', 'loss', '<=', 2.1)
+    >>> r.holds(np.array([2.0, 2.2]))
+    array([ True, False])
+    """
+
+    quantity: str
+    op: str
+    threshold: float
+    scope: str | None = None
+    text: str = ""
+
+    def holds(self, values: np.ndarray) -> np.ndarray:
+        """Elementwise truth of the requirement for the given values."""
+        ops: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+            "<=": np.less_equal,
+            "<": np.less,
+            ">=": np.greater_equal,
+            ">": np.greater,
+        }
+        return ops[self.op](values, self.threshold)
+
+    @property
+    def lower_is_better(self) -> bool:
+        """True for upper bounds such as ``loss<=x``."""
+        return self.op in ("<=", "<")
+
+
+def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requirement:
+    """Parse ``"loss<=2.1"``, ``"pass_rate>=0.3"`` or ``"web.loss<=2.1"``.
+
+    Raises
+    ------
+    InputError
+        When the text does not have the form ``[scope.]quantity op number``.
+    """
+    match = _PATTERN.match(text)
+    if not match:
+        raise InputError(
+            f"--require '{text}' cannot be parsed. Expected QUANTITY OP NUMBER such as "
+            "'loss<=2.1' or 'pass_rate>=0.3' (OP one of <=, <, >=, >), optionally prefixed "
+            "by a group or bucket: 'web.loss<=2.1'."
+        )
+    quantity = match["quantity"]
+    if quantity not in quantities:
+        raise InputError(
+            f"--require '{text}': unknown quantity '{quantity}'.{did_you_mean(quantity, quantities)}"
+            f" Choose one of: {', '.join(quantities)}."
+        )
+    return Requirement(
+        quantity=quantity,
+        op=match["op"],
+        threshold=float(match["value"]),
+        scope=match["scope"],
+        text=text.strip(),
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to one requirement at one target compute."""
+
+    requirement: Requirement
+    target_compute: float
+    probability: float
+    confidence: float
+    compute_needed_median: float | None
+    compute_needed_at_confidence: float | None
+
+    @property
+    def go(self) -> bool:
+        """True when the requirement holds with at least the required confidence."""
+        return self.probability >= self.confidence
+
+    def sentence(self) -> str:
+        """One sentence a manager can read."""
+        r = self.requirement
+        what = r.quantity.replace("_", " ")
+        where = f" for {r.scope}" if r.scope else ""
+        bound = "at or below" if r.lower_is_better else "at or above"
+        verdict = "GO" if self.go else "NO-GO"
+        need = self.compute_needed_at_confidence
+        needs = (
+            f"{self.confidence:.0%} confidence needs {need:.2g} FLOPs"
+            if need is not None
+            else f"{self.confidence:.0%} confidence is not reached within "
+            f"{SEARCH_FACTOR:.0f}x the target"
+        )
+        return (
+            f"{verdict}: {self.probability:.0%} chance the final {what}{where} is {bound} "
+            f"{r.threshold:g} at {self.target_compute:.2g} FLOPs; {needs}."
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """The CONTRACT §4 ``decision`` block."""
+        return {
+            "requirement": self.requirement.text,
+            "probability": float(self.probability),
+            "confidence": float(self.confidence),
+            "go": self.go,
+            "compute_needed": {
+                "median": self.compute_needed_median,
+                "at_confidence": self.compute_needed_at_confidence,
+            },
+            "sentence": self.sentence(),
+        }
+
+
+def compute_grid(start: float, largest_target: float) -> np.ndarray:
+    """Log-spaced computes from ``start`` to ``SEARCH_FACTOR`` x ``largest_target``."""
+    lo, hi = np.log10(start), np.log10(largest_target * SEARCH_FACTOR)
+    return np.logspace(lo, hi, max(2, int(np.ceil((hi - lo) * GRID_PER_DECADE)) + 1))
+
+
+def decide(
+    requirement: Requirement,
+    draws_at: Callable[[np.ndarray], np.ndarray],
+    targets: np.ndarray,
+    confidence: float,
+    search_from: float,
+) -> list[Decision]:
+    """Decide a requirement at each target compute.
+
+    Parameters
+    ----------
+    requirement
+        The parsed requirement.
+    draws_at
+        Function of a compute array (FLOPs, shape ``(n,)``) returning predictive draws of the
+        requirement's quantity for a new run, shape ``(sample, n)``.
+    targets
+        Target computes in FLOPs.
+    confidence
+        Probability the requirement must hold with for ``go``.
+    search_from
+        Smallest compute of the ``compute_needed`` search (the smallest fitted run).
+
+    Returns
+    -------
+    list of Decision
+        One per target.
+    """
+    if not 0 < confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
+    targets = np.asarray(targets, dtype=float)
+    grid = compute_grid(min(search_from, float(targets.min())), float(targets.max()))
+    grid_draws = draws_at(grid)
+    prob_grid = requirement.holds(grid_draws).mean(axis=0)
+    median_ok = requirement.holds(np.median(grid_draws, axis=0))
+
+    def first(mask: np.ndarray) -> float | None:
+        hits = np.flatnonzero(mask)
+        return float(grid[hits[0]]) if hits.size else None
+
+    needed_median = first(median_ok)
+    needed_conf = first(prob_grid >= confidence)
+    probs = requirement.holds(draws_at(targets)).mean(axis=0)
+    return [
+        Decision(
+            requirement=requirement,
+            target_compute=float(t),
+            probability=float(p),
+            confidence=float(confidence),
+            compute_needed_median=needed_median,
+            compute_needed_at_confidence=needed_conf,
+        )
+        for t, p in zip(targets, probs, strict=True)
+    ]

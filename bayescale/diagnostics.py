@@ -1,0 +1,128 @@
+"""The diagnostics gate: no forecast leaves the pipeline without passing it.
+
+Thresholds (Vehtari et al. 2021, "Rank-normalization, folding, and localization"):
+
+- R-hat (rank-normalised, split) <= 1.01 on every posterior quantity;
+- bulk and tail ESS >= 100 per chain (400 for the default 4 chains);
+- zero divergent transitions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+RHAT_MAX = 1.01
+ESS_PER_CHAIN = 100
+MAX_DIVERGENCES = 0
+
+
+@dataclass(frozen=True)
+class Diagnostics:
+    """Convergence summary of one fit.
+
+    Attributes
+    ----------
+    r_hat_max, ess_bulk_min, ess_tail_min
+        Worst values over every scalar of the posterior.
+    divergences
+        Divergent transitions after warm-up, all chains.
+    worst
+        Name of the posterior variable with the largest R-hat.
+    ess_threshold
+        The ESS that was required (100 per chain).
+    """
+
+    r_hat_max: float
+    ess_bulk_min: float
+    ess_tail_min: float
+    divergences: int
+    worst: str
+    ess_threshold: float
+    chains: int
+    draws: int
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passes."""
+        return not self.problems()
+
+    def problems(self) -> list[str]:
+        """Describe each failed check in a sentence; empty when converged."""
+        out = []
+        if not self.r_hat_max <= RHAT_MAX:
+            out.append(f"R-hat {self.r_hat_max:.3f} > {RHAT_MAX} (worst: {self.worst})")
+        if not self.ess_bulk_min >= self.ess_threshold:
+            out.append(f"bulk ESS {self.ess_bulk_min:.0f} < {self.ess_threshold:.0f}")
+        if not self.ess_tail_min >= self.ess_threshold:
+            out.append(f"tail ESS {self.ess_tail_min:.0f} < {self.ess_threshold:.0f}")
+        if self.divergences > MAX_DIVERGENCES:
+            out.append(f"{self.divergences} divergent transitions")
+        return out
+
+    def to_dict(self) -> dict[str, object]:
+        """The CONTRACT §4 ``diagnostics`` block."""
+        return {
+            "r_hat_max": round(float(self.r_hat_max), 4),
+            "ess_bulk_min": round(float(self.ess_bulk_min), 1),
+            "ess_tail_min": round(float(self.ess_tail_min), 1),
+            "divergences": int(self.divergences),
+            "ok": self.ok,
+        }
+
+
+def _worst(ds: xr.Dataset, pick: str) -> tuple[float, str]:
+    values = {
+        name: float(np.nanmax(da.values) if pick == "max" else np.nanmin(da.values))
+        for name, da in ds.data_vars.items()
+        if da.size
+    }
+    name = (max if pick == "max" else min)(values, key=lambda k: values[k])
+    return values[name], name
+
+
+def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
+    """Compute the convergence summary of a sampled ``DataTree``.
+
+    Parameters
+    ----------
+    idata
+        Result of :func:`bayescale.sampling.sample`, with ``posterior`` and ``sample_stats``.
+    var_names
+        Posterior variables to check; all of them by default.
+
+    Returns
+    -------
+    Diagnostics
+    """
+    import arviz_stats
+
+    posterior = idata["posterior"].to_dataset()
+    if var_names is not None:
+        posterior = posterior[var_names]
+    chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    if chains < 2 or draws < 4:
+        rhat_max, worst = float("nan"), "(too few draws)"
+        bulk = tail = float(chains * draws)
+    else:
+        rhat_max, worst = _worst(arviz_stats.rhat(posterior), "max")
+        bulk, _ = _worst(arviz_stats.ess(posterior, method="bulk"), "min")
+        tail, _ = _worst(arviz_stats.ess(posterior, method="tail"), "min")
+    divergences = 0
+    if (
+        "sample_stats" in idata.children
+        and "diverging" in idata["sample_stats"].data_vars
+    ):
+        divergences = int(idata["sample_stats"]["diverging"].values.sum())
+    return Diagnostics(
+        r_hat_max=rhat_max,
+        ess_bulk_min=bulk,
+        ess_tail_min=tail,
+        divergences=divergences,
+        worst=worst,
+        ess_threshold=float(ESS_PER_CHAIN * chains),
+        chains=int(chains),
+        draws=int(draws),
+    )

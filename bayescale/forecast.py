@@ -1,0 +1,228 @@
+"""Forecasts: posterior predictive draws of a new run at target compute.
+
+A forecast is a set of draws, not a number. For every posterior draw *s* and group *g* the
+curve value at compute *C* is :func:`bayescale.laws.loss_law_pivot`; a *new run* adds the
+run-to-run scatter of the likelihood, :math:`\\ln L_{new} = \\ln L_g(C) + \\sigma\\varepsilon`.
+Intervals are central at the requested probability; means are a column, never the answer.
+The scatter draws are seeded by the fit's seed, so the same fit and seed give the same numbers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.errors import InputError
+from bayescale.fit import LossFit
+from bayescale.laws import loss_law_pivot
+
+
+def check_targets(
+    targets: float | list[float] | tuple[float, ...] | np.ndarray,
+) -> np.ndarray:
+    """Return target computes as a 1-d float array, refusing non-positive values."""
+    arr = np.atleast_1d(np.asarray(targets, dtype=float))
+    if arr.size == 0:
+        raise InputError("no target compute given; pass --target-compute C (FLOPs).")
+    bad = arr[~(np.isfinite(arr) & (arr > 0))]
+    if bad.size:
+        raise InputError(
+            f"target compute must be a positive number of FLOPs, got {bad[0]:g}."
+        )
+    return arr
+
+
+def check_interval(interval: float) -> float:
+    """Refuse an interval probability outside (0, 1)."""
+    if not 0 < interval < 1:
+        raise InputError(
+            f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}."
+        )
+    return float(interval)
+
+
+def loss_draws(
+    fit: LossFit, compute: np.ndarray, seed: int | None = None
+) -> xr.Dataset:
+    """Posterior draws of the curve and of a new run at each compute, for every group.
+
+    Parameters
+    ----------
+    fit
+        A loss fit.
+    compute
+        Computes in FLOPs, shape ``(n,)``.
+    seed
+        Seed of the scatter draws; the fit's sampler seed by default.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``curve`` and ``loss`` (a new run), dims ``(sample, group, compute)``.
+    """
+    compute = np.asarray(compute, dtype=float)
+    x = np.log(compute) - fit.log_pivot
+    level = fit.draws("level")[:, :, None]
+    reducible = fit.draws("reducible")[:, :, None]
+    exponent = fit.draws("exponent")[:, :, None]
+    curve = loss_law_pivot(x[None, None, :], level, reducible, exponent)
+    rng = np.random.default_rng(fit.settings.seed if seed is None else seed)
+    sigma = fit.draws("sigma")[:, None, None]
+    if fit.priors.likelihood == "student_t":
+        eps = rng.standard_t(fit.priors.student_t_nu, size=curve.shape)
+    else:
+        eps = rng.standard_normal(size=curve.shape)
+    new_run = curve * np.exp(sigma * eps)
+    coords = {"group": list(fit.data.groups), "compute": compute}
+    dims = ("sample", "group", "compute")
+    return xr.Dataset({"curve": (dims, curve), "loss": (dims, new_run)}, coords=coords)
+
+
+def _summarise(
+    values: np.ndarray, interval: float, axis: int = 0
+) -> dict[str, np.ndarray]:
+    tail = (1 - interval) / 2
+    lower, median, upper = np.quantile(values, [tail, 0.5, 1 - tail], axis=axis)
+    return {
+        "median": median,
+        "lower": lower,
+        "upper": upper,
+        "mean": values.mean(axis=axis),
+    }
+
+
+@dataclass(frozen=True)
+class LossForecast:
+    """Predictive draws and their summary at the target computes.
+
+    Attributes
+    ----------
+    draws
+        ``curve`` and ``loss`` (new run), dims ``(sample, group, compute)``.
+    interval
+        Central interval probability of :meth:`table`.
+    """
+
+    draws: xr.Dataset
+    interval: float
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The target computes in FLOPs."""
+        return np.asarray(self.draws["compute"].values)
+
+    def table(self) -> pd.DataFrame:
+        """One row per (target, group): new-run median, lower, upper, mean and the curve's CI."""
+        new = _summarise(self.draws["loss"].values, self.interval)
+        curve = _summarise(self.draws["curve"].values, self.interval)
+        rows = []
+        for gi, group in enumerate(self.draws["group"].values):
+            for ti, target in enumerate(self.targets):
+                rows.append(
+                    {
+                        "target_compute": float(target),
+                        "group": str(group),
+                        **{k: float(v[gi, ti]) for k, v in new.items()},
+                        **{f"curve_{k}": float(v[gi, ti]) for k, v in curve.items()},
+                    }
+                )
+        return pd.DataFrame(rows).sort_values(
+            ["target_compute", "group"], ignore_index=True
+        )
+
+
+def forecast_loss(
+    fit: LossFit, targets: float | list[float] | np.ndarray, interval: float = 0.9
+) -> LossForecast:
+    """Forecast the final loss of a new run at each target compute, per group.
+
+    Parameters
+    ----------
+    fit
+        A loss fit (:func:`bayescale.fit.fit_loss`).
+    targets
+        Target compute(s) in FLOPs.
+    interval
+        Central predictive interval probability.
+
+    Returns
+    -------
+    LossForecast
+    """
+    return LossForecast(
+        draws=loss_draws(fit, check_targets(targets)), interval=check_interval(interval)
+    )
+
+
+def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
+    """Score the held-out runs against their own predictive intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per held-out run: name, group, compute, observed loss, predictive median,
+        lower, upper, ``covered`` and the relative error of the median. Empty when nothing is
+        held out.
+    """
+    data = fit.data
+    rows = []
+    held = np.flatnonzero(data.held_out)
+    if held.size == 0:
+        return pd.DataFrame(
+            columns=[
+                "name",
+                "group",
+                "compute",
+                "observed",
+                "median",
+                "lower",
+                "upper",
+                "covered",
+                "rel_error",
+            ]
+        )
+    draws = loss_draws(fit, data.compute[held])["loss"].values
+    stats = _summarise(draws, interval)
+    gidx = data.group_index[held]
+    for j, (row, g) in enumerate(zip(held, gidx, strict=True)):
+        median, lower, upper = (stats[k][g, j] for k in ("median", "lower", "upper"))
+        observed = data.loss[row]
+        rows.append(
+            {
+                "name": data.name[row],
+                "group": data.group[row],
+                "compute": data.compute[row],
+                "observed": observed,
+                "median": median,
+                "lower": lower,
+                "upper": upper,
+                "covered": bool(lower <= observed <= upper),
+                "rel_error": float((median - observed) / observed),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def parameter_table(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
+    """Posterior of ``a``, ``b``, ``c`` per group in the user's units (C in FLOPs).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (group, parameter) with median, lower, upper and mean.
+    """
+    rows = []
+    for name in ("a", "b", "c"):
+        stats = _summarise(fit.draws(name), interval)
+        for gi, group in enumerate(fit.data.groups):
+            rows.append(
+                {
+                    "group": group,
+                    "parameter": name,
+                    **{k: float(v[gi]) for k, v in stats.items()},
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,119 @@
+r"""Scaling laws as small pure functions.
+
+Each law is written once and evaluated the same way on NumPy arrays (forecasts, plots, least
+squares baselines) and on PyTensor tensors (inside the PyMC model): the array namespace is an
+argument, ``xp=numpy`` by default, ``xp=pytensor.tensor`` in the model. Nothing here imports
+PyMC or JAX.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+ArrayLike = Any
+
+
+def loss_law(
+    log_compute: ArrayLike, a: ArrayLike, b: ArrayLike, c: ArrayLike, xp: Any = np
+) -> Any:
+    r"""Final loss of a run as a power law in compute plus an irreducible loss.
+
+    .. math::
+
+        L(C) = a \, C^{b} + c, \qquad a > 0,\; b < 0,\; c \ge 0,
+
+    the form of the GPT-4 technical report (OpenAI 2023, §3.1). ``C`` is training compute in
+    FLOPs; it is passed as ``log_compute = ln C`` so that ``C^b = exp(b ln C)`` stays finite for
+    any compute.
+
+    Parameters
+    ----------
+    log_compute
+        Natural log of training compute in FLOPs.
+    a, b, c
+        Scale, exponent (negative) and irreducible loss, broadcastable against ``log_compute``.
+    xp
+        Array namespace providing ``exp`` (``numpy`` or ``pytensor.tensor``).
+
+    Returns
+    -------
+    Loss at that compute, broadcast shape of the inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> float(loss_law(np.log(1e20), a=100.0, b=-0.1, c=1.5))
+    2.5
+    """
+    return a * xp.exp(b * log_compute) + c
+
+
+def loss_law_pivot(
+    x: ArrayLike,
+    level: ArrayLike,
+    reducible: ArrayLike,
+    exponent: ArrayLike,
+    xp: Any = np,
+) -> Any:
+    r"""The loss law centred at a pivot compute, the parameterisation the model samples.
+
+    .. math::
+
+        L(C) = \ell \left[(1 - f) + f \, e^{-k x}\right], \qquad x = \ln C - \ln C_0,
+
+    with :math:`\ell > 0` the loss at the pivot :math:`C_0`, :math:`f \in (0, 1)` the reducible
+    share of that loss and :math:`k > 0` the exponent. It is the same curve as
+    :func:`loss_law` with
+
+    .. math::
+
+        a = \ell f \, C_0^{k}, \qquad b = -k, \qquad c = \ell (1 - f).
+
+    The data pin down :math:`\ell` (the level where runs are dense) almost exactly, so the
+    posterior has no long ridge between ``a`` and ``c``, which is what makes NUTS fast here.
+
+    Parameters
+    ----------
+    x
+        Log compute relative to the pivot, ``ln C - ln C0``.
+    level, reducible, exponent
+        :math:`\ell`, :math:`f` and :math:`k`.
+    xp
+        Array namespace providing ``exp``.
+
+    Returns
+    -------
+    Loss at that compute.
+
+    Examples
+    --------
+    >>> float(loss_law_pivot(0.0, level=3.0, reducible=0.5, exponent=0.1))
+    3.0
+    """
+    return level * ((1.0 - reducible) + reducible * xp.exp(-exponent * x))
+
+
+def pivot_to_user(
+    level: ArrayLike, reducible: ArrayLike, exponent: ArrayLike, log_pivot: float
+) -> tuple[Any, Any, Any]:
+    r"""Convert pivot parameters to the report's ``(a, b, c)`` in FLOPs.
+
+    Parameters
+    ----------
+    level, reducible, exponent
+        :math:`\ell`, :math:`f`, :math:`k` of :func:`loss_law_pivot` (NumPy arrays).
+    log_pivot
+        :math:`\ln C_0`.
+
+    Returns
+    -------
+    a, b, c
+        Arrays such that ``loss_law(ln C, a, b, c) == loss_law_pivot(ln C - ln C0, ...)``.
+    """
+    level = np.asarray(level)
+    reducible = np.asarray(reducible)
+    exponent = np.asarray(exponent)
+    a = level * reducible * np.exp(exponent * log_pivot)
+    return a, -exponent, level * (1.0 - reducible)

@@ -1,0 +1,177 @@
+"""Result documents: the CONTRACT §4 JSON and a Markdown report for a decision memo.
+
+Pure functions over result objects; nothing here imports PyMC.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from bayescale.pipeline import LossResult
+
+
+def clean_json(value: Any) -> Any:
+    """Turn NumPy scalars into plain Python and non-finite floats into ``None`` (no NaN)."""
+    if isinstance(value, dict):
+        return {str(k): clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return [clean_json(v) for v in value.tolist()]
+    if isinstance(value, np.bool_ | bool):
+        return bool(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.floating | float):
+        return float(value) if math.isfinite(value) else None
+    return value
+
+
+def loss_document(result: LossResult, version: str) -> dict[str, Any]:
+    """Build the CONTRACT §4 document of a loss forecast.
+
+    Besides the contract's keys it carries ``parameters`` (``a``, ``b``, ``c`` per group in
+    FLOPs units) and ``held_out`` (scored held-out runs), and each loss entry has the
+    curve's own interval under ``curve``.
+    """
+    table = result.forecast.table()
+    decisions = {d.target_compute: d for d in result.decisions}
+    targets = []
+    for target, rows in table.groupby("target_compute", sort=True):
+        entry: dict[str, Any] = {
+            "target_compute": float(target),
+            "loss": [
+                {
+                    "group": row.group,
+                    "median": row.median,
+                    "lower": row.lower,
+                    "upper": row.upper,
+                    "mean": row.mean,
+                    "curve": {
+                        "median": row.curve_median,
+                        "lower": row.curve_lower,
+                        "upper": row.curve_upper,
+                    },
+                }
+                for row in rows.itertuples()
+            ],
+        }
+        if float(target) in decisions:
+            entry["decision"] = decisions[float(target)].to_dict()
+        targets.append(entry)
+    diag = result.fit.diagnostics
+    return clean_json(
+        {
+            "bayescale_version": version,
+            "kind": "loss",
+            "ok": diag.ok,
+            "interval": result.forecast.interval,
+            "targets": targets,
+            "parameters": result.parameters.to_dict(orient="records"),
+            "held_out": result.held_out.to_dict(orient="records"),
+            "diagnostics": diag.to_dict(),
+            "sampler": result.fit.settings.as_attrs(),
+            "timing_s": {k: round(v, 3) for k, v in result.fit.timing_s.items()},
+        }
+    )
+
+
+def _fmt(value: float) -> str:
+    if value is None or not np.isfinite(value):
+        return "–"
+    if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
+        return f"{value:.3g}"
+    return f"{value:.4g}"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """Render a DataFrame as a GitHub Markdown table with compact numbers."""
+    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    lines = [header, rule]
+    for row in frame.itertuples(index=False):
+        cells = [_fmt(v) if isinstance(v, float | np.floating) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
+    """A Markdown report: summary, forecast, decision, parameters, held-out runs, diagnostics."""
+    fit, data = result.fit, result.fit.data
+    pct = f"{result.forecast.interval:.0%}"
+    table = result.forecast.table()
+    lines = [f"# bayescale loss forecast ({data.source})", ""]
+    for d in result.decisions:
+        lines += [f"**{d.sentence()}**", ""]
+    diag = fit.diagnostics
+    status = "converged" if diag.ok else "NOT CONVERGED: " + "; ".join(diag.problems())
+    fitted = data.fitted
+    lines += [
+        "## Data",
+        "",
+        f"- {int(fitted.sum())} fitted runs in {len(data.groups)} group(s) "
+        f"({', '.join(data.groups)}), compute {data.compute[fitted].min():.3g} to "
+        f"{data.compute[fitted].max():.3g} FLOPs.",
+        f"- {int(data.held_out.sum())} held-out run(s)"
+        + (
+            f" above {data.fit_max_compute:.3g} FLOPs." if data.fit_max_compute else "."
+        ),
+        "",
+        f"## Forecast for a new run ({pct} central predictive interval)",
+        "",
+        "The interval covers the curve's uncertainty and run-to-run scatter; `curve` columns "
+        "are the credible interval of the fitted curve alone.",
+        "",
+        markdown_table(
+            table[
+                [
+                    "target_compute",
+                    "group",
+                    "median",
+                    "lower",
+                    "upper",
+                    "mean",
+                    "curve_lower",
+                    "curve_upper",
+                ]
+            ]
+        ),
+        "",
+    ]
+    if not result.held_out.empty:
+        held = result.held_out
+        lines += [
+            "## Held-out runs",
+            "",
+            f"{int(held['covered'].sum())} of {len(held)} held-out runs fall inside their "
+            f"{pct} predictive interval; median absolute relative error of the median "
+            f"{np.median(np.abs(held['rel_error'])):.2%}.",
+            "",
+            markdown_table(held),
+            "",
+        ]
+    lines += [
+        f"## Parameters: L(C) = a·C^b + c, C in FLOPs ({pct} credible interval)",
+        "",
+        markdown_table(result.parameters),
+        "",
+        "## Diagnostics",
+        "",
+        f"- {status}: R-hat max {diag.r_hat_max:.3f}, bulk ESS min {diag.ess_bulk_min:.0f}, "
+        f"tail ESS min {diag.ess_tail_min:.0f}, {diag.divergences} divergences "
+        f"({diag.chains} chains x {diag.draws} draws).",
+        f"- Sampling took {fit.timing_s.get('sampling', float('nan')):.1f} s "
+        "(JAX NUTS via numpyro, compile included).",
+        f"- Likelihood: {fit.priors.likelihood}; priors: "
+        + ", ".join(f"{k}={v}" for k, v in vars(fit.priors).items()),
+        "",
+    ]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    lines += [f"_bayescale {version}_", ""]
+    return "\n".join(lines)
