@@ -36,9 +36,7 @@ def _probability(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"'{text}' is not a probability (e.g. 0.9)"
-        ) from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not a probability (e.g. 0.9)") from None
     if not 0 < value < 1:
         raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
     return value
@@ -87,17 +85,11 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
         default=0.9,
         help="central predictive interval probability (default 0.9)",
     )
-    p.add_argument(
-        "--json", type=Path, metavar="PATH", help="write the result document here"
-    )
-    p.add_argument(
-        "--out", type=Path, metavar="DIR", help="write report and plots here"
-    )
+    p.add_argument("--json", type=Path, metavar="PATH", help="write the result document here")
+    p.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain")
-    p.add_argument(
-        "--tune", type=_positive_int, default=1000, help="warm-up steps per chain"
-    )
+    p.add_argument("--tune", type=_positive_int, default=1000, help="warm-up steps per chain")
     p.add_argument("--chains", type=_positive_int, default=4, help="number of chains")
     p.add_argument("--quiet", action="store_true", help="no progress or log messages")
     p.add_argument(
@@ -121,9 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="bayescale",
         description="Forecast what a large training run will achieve, with honest uncertainty.",
     )
-    parser.add_argument(
-        "--version", action="version", version=f"bayescale {__version__}"
-    )
+    parser.add_argument("--version", action="version", version=f"bayescale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     loss = sub.add_parser(
@@ -134,9 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: bayescale loss runs.csv --target-compute 2.1e23 "
         "--require 'loss<=2.1' --out out/",
     )
-    loss.add_argument(
-        "runs", help="CSV or Parquet table of runs (compute, loss[, group, name])"
-    )
+    loss.add_argument("runs", help="CSV or Parquet table of runs (compute, loss[, group, name])")
     loss.add_argument("--compute-col", default="compute", metavar="COL")
     loss.add_argument("--loss-col", default="loss", metavar="COL")
     loss.add_argument("--group-col", default="group", metavar="COL")
@@ -244,15 +232,21 @@ def _run_loss_command(args: argparse.Namespace) -> int:
     return code
 
 
+def _configure_logging(*, quiet: bool) -> None:
+    """Send bayescale's own progress messages to stderr, nothing from other libraries."""
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("bayescale: %(message)s"))
+        log.addHandler(handler)
+        log.propagate = False
+    log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.WARNING if args.quiet else logging.INFO,
-        format="bayescale: %(message)s",
-        stream=sys.stderr,
-    )
+    _configure_logging(quiet=args.quiet)
     try:
         return _run_loss_command(args)
     except InputError as err:

@@ -110,9 +110,7 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
         path = Path(source)
         label = str(path)
         if not path.is_file():
-            raise InputError(
-                f"{label}: file not found. Expected a CSV or Parquet file."
-            )
+            raise InputError(f"{label}: file not found. Expected a CSV or Parquet file.")
         suffix = path.suffix.lower()
         try:
             if suffix in {".parquet", ".pq"}:
@@ -124,19 +122,13 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
                     f"{label}: unknown file type '{suffix}'. Expected .csv or .parquet."
                 )
         except pd.errors.EmptyDataError:
-            raise InputError(
-                f"{label}: the file is empty. Expected a header and rows."
-            ) from None
+            raise InputError(f"{label}: the file is empty. Expected a header and rows.") from None
         except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
             if isinstance(exc, InputError):
                 raise
-            raise InputError(
-                f"{label}: cannot be read as {suffix[1:]}: {exc}"
-            ) from None
+            raise InputError(f"{label}: cannot be read as {suffix[1:]}: {exc}") from None
     if frame.empty:
-        raise InputError(
-            f"{label}: the table has no rows. Expected one row per training run."
-        )
+        raise InputError(f"{label}: the table has no rows. Expected one row per training run.")
     return frame, label
 
 
@@ -179,9 +171,7 @@ def numeric_column(
         if np.isnan(val):
             raise InputError(f"{where}: '{orig}' is not a number.")
         if not np.isfinite(val):
-            raise InputError(
-                f"{where}: {orig} is not finite. Expected a finite number."
-            )
+            raise InputError(f"{where}: {orig} is not finite. Expected a finite number.")
         if positive and val <= 0:
             raise InputError(f"{where}: {orig} must be > 0.")
     return values
@@ -250,9 +240,7 @@ def load_loss_runs(
     if fit_max_compute is not None and not fit_max_compute > 0:
         raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
     held_out = (
-        compute > fit_max_compute
-        if fit_max_compute is not None
-        else np.zeros(len(frame), bool)
+        compute > fit_max_compute if fit_max_compute is not None else np.zeros(len(frame), bool)
     )
     groups = tuple(dict.fromkeys(group.tolist()))
     for g in groups:

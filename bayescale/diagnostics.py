@@ -111,10 +111,7 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
         bulk, _ = _worst(arviz_stats.ess(posterior, method="bulk"), "min")
         tail, _ = _worst(arviz_stats.ess(posterior, method="tail"), "min")
     divergences = 0
-    if (
-        "sample_stats" in idata.children
-        and "diverging" in idata["sample_stats"].data_vars
-    ):
+    if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
         divergences = int(idata["sample_stats"]["diverging"].values.sum())
     return Diagnostics(
         r_hat_max=rhat_max,

@@ -7,8 +7,9 @@ only when a fit is actually made.
 
 from __future__ import annotations
 
+import logging
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import xarray as xr
@@ -17,7 +18,9 @@ from bayescale.data import LossData
 from bayescale.diagnostics import Diagnostics, diagnose
 from bayescale.errors import ConvergenceError
 from bayescale.priors import LossPriors
-from bayescale.sampling import SamplerSettings
+from bayescale.sampling import RETRY_TARGET_ACCEPT, SamplerSettings
+
+log = logging.getLogger("bayescale")
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,19 @@ def fit_loss(
     start = time.perf_counter()
     model = build_loss_model(data, priors)
     idata, sampling_s = sample(model, settings)
+    diagnostics = diagnose(idata)
+    if diagnostics.divergences and settings.target_accept < RETRY_TARGET_ACCEPT:
+        # Rare divergences at the edge of the posterior go away with a smaller step size;
+        # rerun once instead of failing (the retry's settings are what the fit records).
+        log.info(
+            "%d divergences; sampling again with target_accept=%s",
+            diagnostics.divergences,
+            RETRY_TARGET_ACCEPT,
+        )
+        settings = replace(settings, target_accept=RETRY_TARGET_ACCEPT)
+        idata, retry_s = sample(model, settings)
+        sampling_s += retry_s
+        diagnostics = diagnose(idata)
     result = LossFit(
         data=data,
         idata=idata,

@@ -29,24 +29,18 @@ def check_targets(
         raise InputError("no target compute given; pass --target-compute C (FLOPs).")
     bad = arr[~(np.isfinite(arr) & (arr > 0))]
     if bad.size:
-        raise InputError(
-            f"target compute must be a positive number of FLOPs, got {bad[0]:g}."
-        )
+        raise InputError(f"target compute must be a positive number of FLOPs, got {bad[0]:g}.")
     return arr
 
 
 def check_interval(interval: float) -> float:
     """Refuse an interval probability outside (0, 1)."""
     if not 0 < interval < 1:
-        raise InputError(
-            f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}."
-        )
+        raise InputError(f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}.")
     return float(interval)
 
 
-def loss_draws(
-    fit: LossFit, compute: np.ndarray, seed: int | None = None
-) -> xr.Dataset:
+def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr.Dataset:
     """Posterior draws of the curve and of a new run at each compute, for every group.
 
     Parameters
@@ -81,9 +75,7 @@ def loss_draws(
     return xr.Dataset({"curve": (dims, curve), "loss": (dims, new_run)}, coords=coords)
 
 
-def _summarise(
-    values: np.ndarray, interval: float, axis: int = 0
-) -> dict[str, np.ndarray]:
+def _summarise(values: np.ndarray, interval: float, axis: int = 0) -> dict[str, np.ndarray]:
     tail = (1 - interval) / 2
     lower, median, upper = np.quantile(values, [tail, 0.5, 1 - tail], axis=axis)
     return {
@@ -129,9 +121,7 @@ class LossForecast:
                         **{f"curve_{k}": float(v[gi, ti]) for k, v in curve.items()},
                     }
                 )
-        return pd.DataFrame(rows).sort_values(
-            ["target_compute", "group"], ignore_index=True
-        )
+        return pd.DataFrame(rows).sort_values(["target_compute", "group"], ignore_index=True)
 
 
 def forecast_loss(

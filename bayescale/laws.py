@@ -15,9 +15,7 @@ import numpy as np
 ArrayLike = Any
 
 
-def loss_law(
-    log_compute: ArrayLike, a: ArrayLike, b: ArrayLike, c: ArrayLike, xp: Any = np
-) -> Any:
+def loss_law(log_compute: ArrayLike, a: ArrayLike, b: ArrayLike, c: ArrayLike, xp: Any = np) -> Any:
     r"""Final loss of a run as a power law in compute plus an irreducible loss.
 
     .. math::

@@ -32,17 +32,20 @@ def _pooled(
 ) -> pt.TensorVariable:
     """Partially pooled group values on an unconstrained scale.
 
-    ``mu_<name> ~ N(mean, sd)``; with several groups ``tau_<name> ~ Gamma(2, 2/group_sd)``
-    and either ``<name>[g] ~ N(mu, tau)`` (centred, for quantities the data pin down per
-    group) or ``mu + tau * z_<name>[g]`` with ``z ~ N(0, 1)`` (non-centred, for quantities the
-    data barely inform). With one group the value is ``mu``.
+    ``mu_<name> ~ N(mean, sd)``; with several groups either ``<name>_group[g] ~ N(mu, tau)``
+    with ``tau ~ LogNormal(ln group_sd, 0.5)`` (centred, for quantities the data pin down per
+    group) or ``mu + tau * z_<name>[g]`` with ``z ~ N(0, 1)`` and
+    ``tau ~ Gamma(2, 2/group_sd)`` (non-centred, for quantities the data barely inform). With one group the value is ``mu``.
     """
     mu = pm.Normal(f"mu_{name}", mu=mean, sigma=sd)
     if n_groups == 1:
         return pt.ones(1) * mu
-    tau = pm.Gamma(f"tau_{name}", alpha=2.0, beta=2.0 / group_sd)
     if centred:
+        # A centred group effect funnels when tau nears zero; a log-normal prior keeps tau
+        # off zero (P(tau < group_sd / 3) = 1.4%), which removed the divergences we measured.
+        tau = pm.LogNormal(f"tau_{name}", mu=np.log(group_sd), sigma=0.5)
         return pm.Normal(f"{name}_group", mu=mu, sigma=tau, dims="group")
+    tau = pm.Gamma(f"tau_{name}", alpha=2.0, beta=2.0 / group_sd)
     z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="group")
     return mu + tau * z
 
@@ -107,14 +110,10 @@ def build_loss_model(data: LossData, priors: LossPriors | None = None) -> pm.Mod
         )
         exponent = pm.Deterministic("exponent", slope / reducible, dims="group")
 
-        log_level = pm.Normal(
-            "log_level", mu=level_centre, sigma=priors.level_log_sd, dims="group"
-        )
+        log_level = pm.Normal("log_level", mu=level_centre, sigma=priors.level_log_sd, dims="group")
         level = pm.Deterministic("level", pt.exp(log_level), dims="group")
 
-        pm.Deterministic(
-            "a", level * reducible * pt.exp(exponent * log_c0), dims="group"
-        )
+        pm.Deterministic("a", level * reducible * pt.exp(exponent * log_c0), dims="group")
         pm.Deterministic("b", -exponent, dims="group")
         pm.Deterministic("c", level * (1.0 - reducible), dims="group")
 

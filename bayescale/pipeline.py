@@ -102,9 +102,7 @@ def decide_loss(
     )
 
 
-def run_loss(
-    source: str | Path | pd.DataFrame | LossData, options: LossOptions
-) -> LossResult:
+def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions) -> LossResult:
     """Run a loss forecast end to end.
 
     Every option is checked before sampling, so bad input fails in milliseconds.
@@ -123,9 +121,7 @@ def run_loss(
     targets = check_targets(options.targets)
     interval = check_interval(options.interval)
     if not 0 < options.confidence < 1:
-        raise InputError(
-            f"--confidence must be between 0 and 1, got {options.confidence}."
-        )
+        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
     data = (
         source
         if isinstance(source, LossData)

@@ -50,16 +50,12 @@ def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Fig
     n = len(data.groups)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(
-        rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False
-    )
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
     tail = (1 - interval) / 2
     for gi, group in enumerate(data.groups):
         ax = axes[gi // cols][gi % cols]
         q = np.quantile(draws[:, gi, :], [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
-        ax.fill_between(
-            grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}"
-        )
+        ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
         ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
         ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
         in_group = data.group == group
@@ -101,7 +97,7 @@ def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Fig
         ax.set_title(str(group))
         ax.set_xlabel("training compute (FLOPs)")
         ax.set_ylabel("final loss")
-        ax.grid(alpha=0.3, which="both", lw=0.5)
+        ax.grid(alpha=0.3, lw=0.5)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].set_visible(False)
     axes[0][0].legend(fontsize=7, loc="upper right")

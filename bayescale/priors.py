@@ -90,12 +90,8 @@ class LossPriors:
             "student_t_nu",
         ):
             value = getattr(self, name)
-            if not (
-                isinstance(value, int | float) and math.isfinite(value) and value > 0
-            ):
-                raise InputError(
-                    f"prior '{name}' must be a positive number, got {value!r}."
-                )
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise InputError(f"prior '{name}' must be a positive number, got {value!r}.")
         if self.likelihood not in ("normal", "student_t"):
             raise InputError(
                 f"prior 'likelihood' must be 'normal' or 'student_t', got {self.likelihood!r}."

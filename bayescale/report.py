@@ -118,9 +118,7 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
         f"({', '.join(data.groups)}), compute {data.compute[fitted].min():.3g} to "
         f"{data.compute[fitted].max():.3g} FLOPs.",
         f"- {int(data.held_out.sum())} held-out run(s)"
-        + (
-            f" above {data.fit_max_compute:.3g} FLOPs." if data.fit_max_compute else "."
-        ),
+        + (f" above {data.fit_max_compute:.3g} FLOPs." if data.fit_max_compute else "."),
         "",
         f"## Forecast for a new run ({pct} central predictive interval)",
         "",

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 #: Samplers bayescale exposes. blackjax is left out: it crashes with pymc 6.4 (pymc #8367).
 SAMPLERS = ("numpyro",)
+#: Target acceptance of the one automatic retry after divergences.
+RETRY_TARGET_ACCEPT = 0.99
 
 
 @dataclass(frozen=True)
@@ -37,7 +39,9 @@ class SamplerSettings:
     draws, tune, chains
         Kept draws per chain, warm-up steps per chain, number of chains.
     target_accept
-        NUTS target acceptance probability (step-size adaptation).
+        NUTS target acceptance probability (step-size adaptation). A fit whose only problem
+        is a few divergences is run once more at ``RETRY_TARGET_ACCEPT`` (see
+        :func:`bayescale.fit.fit_loss`).
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress
@@ -54,7 +58,7 @@ class SamplerSettings:
     draws: int = 1000
     tune: int = 1000
     chains: int = 4
-    target_accept: float = 0.9
+    target_accept: float = 0.95
     seed: int = 0
     progress: bool | None = None
     chain_method: Literal["parallel", "vectorized"] | None = None
@@ -67,9 +71,7 @@ class SamplerSettings:
             value = getattr(self, name)
             minimum = 0 if name == "tune" else 1
             if not isinstance(value, int) or value < minimum:
-                raise InputError(
-                    f"sampler setting '{name}' must be an integer >= {minimum}."
-                )
+                raise InputError(f"sampler setting '{name}' must be an integer >= {minimum}.")
         if not 0.5 <= self.target_accept < 1:
             raise InputError("sampler setting 'target_accept' must be in [0.5, 1).")
         if self.nuts_sampler not in SAMPLERS:

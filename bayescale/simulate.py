@@ -102,9 +102,7 @@ def demo_loss_runs() -> pd.DataFrame:
     return simulate_loss_runs(DEMO_TRUTH)
 
 
-def random_loss_truth(
-    rng: np.random.Generator, n_groups: int = 3
-) -> dict[str, LossTruth]:
+def random_loss_truth(rng: np.random.Generator, n_groups: int = 3) -> dict[str, LossTruth]:
     """Draw group curves for calibration studies, broader than the model's prior mode.
 
     Exponents ``-b`` are uniform on [0.05, 0.25] around a family value (groups within ±15%),

@@ -1,0 +1,40 @@
+"""Shared fixtures: the demo table, the mocked sampler, and the real-data folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bayescale.simulate import demo_loss_runs
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+@pytest.fixture
+def demo_runs() -> pd.DataFrame:
+    return demo_loss_runs()
+
+
+@pytest.fixture
+def demo_csv(tmp_path: Path, demo_runs: pd.DataFrame) -> Path:
+    path = tmp_path / "runs.csv"
+    demo_runs.to_csv(path, index=False)
+    return path
+
+
+@pytest.fixture
+def mock_pymc_sample():
+    """Replace pm.sample by prior draws (tier 2 of STYLE.md: the pipeline without MCMC)."""
+    from pymc.testing import mock_sample_setup_and_teardown
+
+    yield from mock_sample_setup_and_teardown()
+
+
+def shared_dataset(name: str) -> Path:
+    """Path of a folder of ../shared/data, or skip the test when it is absent."""
+    path = SHARED_DATA / name
+    if not path.is_dir():
+        pytest.skip(f"real data folder {path} is absent (it lives beside the repository)")
+    return path

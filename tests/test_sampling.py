@@ -1,0 +1,79 @@
+"""Tier 3: real JAX NUTS fits with few draws; truth recovered within ESS-gated tolerances."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from bayescale.data import load_loss_runs
+from bayescale.fit import fit_loss
+from bayescale.forecast import forecast_loss, parameter_table
+from bayescale.sampling import SAMPLERS, SamplerSettings
+from bayescale.simulate import LossTruth, simulate_loss_runs
+
+pytestmark = pytest.mark.sampling
+
+TRUTH = {
+    "web": LossTruth(a=70.0, b=-0.10, c=2.2),
+    "code": LossTruth(a=45.0, b=-0.11, c=1.1),
+}
+SMALL = SamplerSettings(draws=500, tune=500, chains=4, seed=3, progress=False)
+
+
+@pytest.fixture(scope="module")
+def small_fit():
+    runs = simulate_loss_runs(TRUTH, runs_per_group=10, scatter=0.004, seed=11)
+    return fit_loss(load_loss_runs(runs), settings=SMALL)
+
+
+def test_fit_converges_with_the_exposed_samplers(small_fit):
+    assert SAMPLERS == ("numpyro",)
+    diag = small_fit.diagnostics
+    assert diag.ok, diag.problems()
+    assert diag.divergences == 0
+    post = small_fit.idata["posterior"]
+    assert post["a"].dims == ("chain", "draw", "group")
+    assert post.sizes["chain"] == 4 and post.sizes["draw"] == 500
+
+
+def _assert_within_ess_tolerance(draws: np.ndarray, truth: float, ess: float, z: float = 4.0):
+    """|posterior mean - truth| must be within z posterior sd (a credible-interval check).
+
+    The posterior sd is the scale of the statistical error of a correct posterior; the Monte
+    Carlo error of the mean (sd / sqrt(ESS)) is added so that short runs are not penalised.
+    """
+    sd = draws.std()
+    mcse = sd / np.sqrt(ess)
+    assert abs(draws.mean() - truth) <= z * sd + z * mcse, (draws.mean(), truth, sd)
+
+
+def test_recovers_curve_within_posterior_tolerance(small_fit):
+    ess = small_fit.diagnostics.ess_bulk_min
+    compute = np.array([1e18, 1e20, 1e22])
+    draws = forecast_loss(small_fit, compute).draws["curve"].values
+    for gi, group in enumerate(small_fit.data.groups):
+        for ci, c in enumerate(compute):
+            _assert_within_ess_tolerance(draws[:, gi, ci], float(TRUTH[group](c)), ess)
+    exponent = -small_fit.draws("b")
+    for gi, group in enumerate(small_fit.data.groups):
+        _assert_within_ess_tolerance(exponent[:, gi], -TRUTH[group].b, ess)
+
+
+def test_parameters_are_in_user_units(small_fit):
+    table = parameter_table(small_fit)
+    b = table[table["parameter"] == "b"]
+    assert (b["upper"] < 0).all()
+    c = table[table["parameter"] == "c"]
+    assert (c["lower"] >= 0).all()
+
+
+def test_same_seed_same_numbers():
+    runs = simulate_loss_runs({"web": TRUTH["web"]}, runs_per_group=8, seed=5)
+    data = load_loss_runs(runs)
+    settings = SamplerSettings(draws=100, tune=200, chains=2, seed=9, progress=False)
+    one = fit_loss(data, settings=settings, allow_unconverged=True)
+    two = fit_loss(data, settings=settings, allow_unconverged=True)
+    np.testing.assert_array_equal(one.draws("c"), two.draws("c"))
+    np.testing.assert_array_equal(
+        forecast_loss(one, 1e23).draws["loss"].values, forecast_loss(two, 1e23).draws["loss"].values
+    )
