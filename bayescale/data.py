@@ -116,7 +116,11 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
             if suffix in {".parquet", ".pq"}:
                 frame = pd.read_parquet(path)
             elif suffix in {".csv", ".txt", ".tsv"}:
-                frame = pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+                # Keep blank lines while reading so that the index is the file's line
+                # number minus 2 (header on line 1), then drop them.
+                frame = pd.read_csv(
+                    path, sep="\t" if suffix == ".tsv" else ",", skip_blank_lines=False
+                ).dropna(how="all")
             else:
                 raise InputError(
                     f"{label}: unknown file type '{suffix}'. Expected .csv or .parquet."
@@ -129,11 +133,15 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
             raise InputError(f"{label}: cannot be read as {suffix[1:]}: {exc}") from None
     if frame.empty:
         raise InputError(f"{label}: the table has no rows. Expected one row per training run.")
+    frame.columns = [str(c).strip() for c in frame.columns]
     return frame, label
 
 
 def _row_label(source: str, index: int) -> str:
-    """Describe a data row; for CSV files also give the line number (header is line 1)."""
+    """Describe a data row by its 0-based position, counting blank lines in CSV files.
+
+    For CSV files the line number is given too (the header is line 1).
+    """
     if source.lower().endswith((".csv", ".tsv", ".txt")):
         return f"{source}, row {index + 1} (line {index + 2})"
     return f"{source}, row {index + 1}"
@@ -164,8 +172,8 @@ def numeric_column(
     """
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    for i, (orig, val) in enumerate(zip(raw.tolist(), values, strict=True)):
-        where = f"{_row_label(source, i)}, column '{column}'"
+    for i, orig, val in zip(frame.index, raw.tolist(), values, strict=True):
+        where = f"{_row_label(source, int(i))}, column '{column}'"
         if pd.isna(orig) or (isinstance(orig, str) and not orig.strip()):
             raise InputError(f"{where}: value is missing. Expected a number.")
         if np.isnan(val):
@@ -220,10 +228,11 @@ def load_loss_runs(
 
     if columns.group in frame.columns:
         raw_group = frame[columns.group]
-        for i, value in enumerate(raw_group.tolist()):
+        for i, value in zip(frame.index, raw_group.tolist(), strict=True):
             if pd.isna(value) or not str(value).strip():
                 raise InputError(
-                    f"{_row_label(label, i)}, column '{columns.group}': group label is missing."
+                    f"{_row_label(label, int(i))}, column '{columns.group}': "
+                    "group label is missing."
                 )
         group = np.array([str(v) for v in raw_group.tolist()], dtype=object)
     elif columns.group != LossColumns.group:
@@ -235,7 +244,7 @@ def load_loss_runs(
     if columns.name in frame.columns:
         name = np.array([str(v) for v in frame[columns.name].tolist()], dtype=object)
     else:
-        name = np.array([f"row {i + 1}" for i in range(len(frame))], dtype=object)
+        name = np.array([f"row {int(i) + 1}" for i in frame.index], dtype=object)
 
     if fit_max_compute is not None and not fit_max_compute > 0:
         raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")

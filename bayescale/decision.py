@@ -1,11 +1,11 @@
-"""Go/no-go decisions from predictive draws.
+r"""Go/no-go decisions from predictive draws.
 
 A requirement such as ``loss<=2.1`` (or ``web.loss<=2.1`` to name a group) is met by a new run
 at compute *C* with probability :math:`P(C)`, the share of predictive draws that satisfy it.
-The decision is ``go`` when :math:`P(C_{target}) \\ge` the confidence. The compute needed is
+The decision is ``go`` when :math:`P(C_{target}) \ge` the confidence. The compute needed is
 searched on a log-compute grid from the smallest fitted run to 1000x the largest target: the
 first grid point where the median forecast meets the requirement, and the first where
-:math:`P(C) \\ge` confidence (``None`` when not reached). Nothing here imports PyMC.
+:math:`P(C) \ge` confidence (``None`` when not reached). Nothing here imports PyMC.
 """
 
 from __future__ import annotations
@@ -82,8 +82,8 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
     quantity = match["quantity"]
     if quantity not in quantities:
         raise InputError(
-            f"--require '{text}': unknown quantity '{quantity}'.{did_you_mean(quantity, quantities)}"
-            f" Choose one of: {', '.join(quantities)}."
+            f"--require '{text}': unknown quantity '{quantity}'."
+            f"{did_you_mean(quantity, quantities)} Choose one of: {', '.join(quantities)}."
         )
     return Requirement(
         quantity=quantity,
@@ -115,7 +115,7 @@ class Decision:
         r = self.requirement
         what = r.quantity.replace("_", " ")
         where = f" for {r.scope}" if r.scope else ""
-        bound = "at or below" if r.lower_is_better else "at or above"
+        bound = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}[r.op]
         verdict = "GO" if self.go else "NO-GO"
         need = self.compute_needed_at_confidence
         needs = (
@@ -125,7 +125,7 @@ class Decision:
             f"{SEARCH_FACTOR:.0f}x the target"
         )
         return (
-            f"{verdict}: {self.probability:.0%} chance the final {what}{where} is {bound} "
+            f"{verdict}: {self.probability:.1%} chance the final {what}{where} is {bound} "
             f"{r.threshold:g} at {self.target_compute:.2g} FLOPs; {needs}."
         )
 

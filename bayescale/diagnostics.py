@@ -75,7 +75,7 @@ class Diagnostics:
 
 def _worst(ds: xr.Dataset, pick: str) -> tuple[float, str]:
     values = {
-        name: float(np.nanmax(da.values) if pick == "max" else np.nanmin(da.values))
+        str(name): float(np.nanmax(da.values) if pick == "max" else np.nanmin(da.values))
         for name, da in ds.data_vars.items()
         if da.size
     }
@@ -112,7 +112,7 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
         tail, _ = _worst(arviz_stats.ess(posterior, method="tail"), "min")
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
-        divergences = int(idata["sample_stats"]["diverging"].values.sum())
+        divergences = int(np.asarray(idata["sample_stats"].to_dataset()["diverging"]).sum())
     return Diagnostics(
         r_hat_max=rhat_max,
         ess_bulk_min=bulk,

@@ -25,7 +25,7 @@ log = logging.getLogger("bayescale")
 
 @dataclass(frozen=True)
 class LossFit:
-    """A sampled loss model.
+    r"""A sampled loss model.
 
     Attributes
     ----------
@@ -35,7 +35,7 @@ class LossFit:
         ``DataTree`` from PyMC: ``posterior`` with dims ``(chain, draw, group)`` for ``level``,
         ``reducible``, ``exponent``, ``a``, ``b``, ``c`` and scalar ``sigma``; ``sample_stats``.
     log_pivot
-        :math:`\\ln C_0` of the pivot compute.
+        :math:`\ln C_0` of the pivot compute.
     priors, settings
         What the fit was made with.
     diagnostics

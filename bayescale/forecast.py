@@ -1,8 +1,8 @@
-"""Forecasts: posterior predictive draws of a new run at target compute.
+r"""Forecasts: posterior predictive draws of a new run at target compute.
 
 A forecast is a set of draws, not a number. For every posterior draw *s* and group *g* the
 curve value at compute *C* is :func:`bayescale.laws.loss_law_pivot`; a *new run* adds the
-run-to-run scatter of the likelihood, :math:`\\ln L_{new} = \\ln L_g(C) + \\sigma\\varepsilon`.
+run-to-run scatter of the likelihood, :math:`\ln L_{new} = \ln L_g(C) + \sigma\varepsilon`.
 Intervals are central at the requested probability; means are a column, never the answer.
 The scatter draws are seeded by the fit's seed, so the same fit and seed give the same numbers.
 """

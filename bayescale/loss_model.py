@@ -23,7 +23,7 @@ from bayescale.priors import LossPriors
 
 
 def loss_pivot(data: LossData) -> float:
-    """Return :math:`\\ln C_0`, the mean log compute of the fitted runs."""
+    r"""Return :math:`\ln C_0`, the mean log compute of the fitted runs."""
     return float(np.mean(np.log(data.compute[data.fitted])))
 
 
@@ -35,7 +35,8 @@ def _pooled(
     ``mu_<name> ~ N(mean, sd)``; with several groups either ``<name>_group[g] ~ N(mu, tau)``
     with ``tau ~ LogNormal(ln group_sd, 0.5)`` (centred, for quantities the data pin down per
     group) or ``mu + tau * z_<name>[g]`` with ``z ~ N(0, 1)`` and
-    ``tau ~ Gamma(2, 2/group_sd)`` (non-centred, for quantities the data barely inform). With one group the value is ``mu``.
+    ``tau ~ Gamma(2, 2/group_sd)`` (non-centred, for quantities the data barely inform).
+    With one group the value is ``mu``.
     """
     mu = pm.Normal(f"mu_{name}", mu=mean, sigma=sd)
     if n_groups == 1:

@@ -22,7 +22,7 @@ def clean_json(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [clean_json(v) for v in value]
     if isinstance(value, np.ndarray):
-        return [clean_json(v) for v in value.tolist()]
+        return clean_json(value.tolist())
     if isinstance(value, np.bool_ | bool):
         return bool(value)
     if isinstance(value, np.integer):
@@ -42,9 +42,10 @@ def loss_document(result: LossResult, version: str) -> dict[str, Any]:
     table = result.forecast.table()
     decisions = {d.target_compute: d for d in result.decisions}
     targets = []
-    for target, rows in table.groupby("target_compute", sort=True):
+    for target_key, rows in table.groupby("target_compute", sort=True):
+        target = float(target_key)  # type: ignore[arg-type]
         entry: dict[str, Any] = {
-            "target_compute": float(target),
+            "target_compute": target,
             "loss": [
                 {
                     "group": row.group,
@@ -61,8 +62,8 @@ def loss_document(result: LossResult, version: str) -> dict[str, Any]:
                 for row in rows.itertuples()
             ],
         }
-        if float(target) in decisions:
-            entry["decision"] = decisions[float(target)].to_dict()
+        if target in decisions:
+            entry["decision"] = decisions[target].to_dict()
         targets.append(entry)
     diag = result.fit.diagnostics
     return clean_json(
@@ -81,8 +82,9 @@ def loss_document(result: LossResult, version: str) -> dict[str, Any]:
     )
 
 
-def _fmt(value: float) -> str:
-    if value is None or not np.isfinite(value):
+def _fmt(number: float | np.floating) -> str:
+    value = float(number)
+    if not np.isfinite(value):
         return "–"
     if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
         return f"{value:.3g}"

@@ -9,8 +9,6 @@ import pytest
 
 from bayescale.simulate import demo_loss_runs
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
 
 @pytest.fixture
 def demo_runs() -> pd.DataFrame:
@@ -30,11 +28,3 @@ def mock_pymc_sample():
     from pymc.testing import mock_sample_setup_and_teardown
 
     yield from mock_sample_setup_and_teardown()
-
-
-def shared_dataset(name: str) -> Path:
-    """Path of a folder of ../shared/data, or skip the test when it is absent."""
-    path = SHARED_DATA / name
-    if not path.is_dir():
-        pytest.skip(f"real data folder {path} is absent (it lives beside the repository)")
-    return path

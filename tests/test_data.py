@@ -1,0 +1,374 @@
+"""Tier 1: validation of loss-run tables (CONTRACT §2), no sampler."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescale.data import DEFAULT_GROUP, MIN_COMPUTES_PER_GROUP, LossColumns, load_loss_runs
+from bayescale.errors import InputError
+
+GOOD_CSV = """\
+name,group,compute,loss
+a1,web,1e18,3.2
+a2,web,1e19,2.9
+a3,web,1e20,2.7
+b1,code,1e18,2.5
+b2,code,1e19,2.2
+b3,code,1e20,2.0
+b4,code,1e21,1.9
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "runs.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def error_of(source, **kwargs) -> str:
+    with pytest.raises(InputError) as info:
+        load_loss_runs(source, **kwargs)
+    return str(info.value)
+
+
+def three_runs(**extra) -> pd.DataFrame:
+    return pd.DataFrame({"compute": [1e18, 1e19, 1e20], "loss": [3.2, 2.9, 2.7], **extra})
+
+
+# --- valid tables -------------------------------------------------------------------------
+
+
+def test_valid_csv_with_group(tmp_path):
+    path = write(tmp_path, GOOD_CSV)
+    data = load_loss_runs(path)
+    assert data.groups == ("web", "code")
+    assert data.source == str(path)
+    np.testing.assert_allclose(data.compute, [1e18, 1e19, 1e20, 1e18, 1e19, 1e20, 1e21])
+    np.testing.assert_allclose(data.loss, [3.2, 2.9, 2.7, 2.5, 2.2, 2.0, 1.9])
+    assert data.compute.dtype == np.float64
+    assert data.loss.dtype == np.float64
+    assert list(data.group) == ["web"] * 3 + ["code"] * 4
+    assert list(data.group_index) == [0, 0, 0, 1, 1, 1, 1]
+    assert list(data.name) == ["a1", "a2", "a3", "b1", "b2", "b3", "b4"]
+    assert not data.held_out.any()
+    assert data.fitted.all()
+    assert data.fit_max_compute is None
+    frame = data.to_frame()
+    assert list(frame.columns) == ["name", "group", "compute", "loss", "held_out"]
+    assert len(frame) == 7
+
+
+def test_valid_csv_without_group(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    data = load_loss_runs(path)
+    assert data.groups == (DEFAULT_GROUP,)
+    assert list(data.group) == [DEFAULT_GROUP] * 3
+    assert list(data.group_index) == [0, 0, 0]
+    assert list(data.name) == ["row 1", "row 2", "row 3"]
+
+
+def test_csv_with_byte_order_mark_and_crlf(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffcompute,loss\r\n1e18,3.2\r\n1e19,2.9\r\n1e20,2.7\r\n".encode())
+    np.testing.assert_allclose(load_loss_runs(path).compute, [1e18, 1e19, 1e20])
+
+
+def test_valid_tsv(tmp_path):
+    path = write(tmp_path, "compute\tloss\n1e18\t3.2\n1e19\t2.9\n1e20\t2.7\n", "runs.tsv")
+    np.testing.assert_allclose(load_loss_runs(path).loss, [3.2, 2.9, 2.7])
+
+
+def test_valid_parquet(tmp_path):
+    path = tmp_path / "runs.parquet"
+    pd.read_csv(write(tmp_path, GOOD_CSV)).to_parquet(path)
+    data = load_loss_runs(path)
+    assert data.groups == ("web", "code")
+    assert data.source == str(path)
+    np.testing.assert_allclose(data.loss, [3.2, 2.9, 2.7, 2.5, 2.2, 2.0, 1.9])
+
+
+def test_valid_dataframe_with_odd_index():
+    frame = three_runs(group=["g"] * 3).set_index(pd.Index([10, 20, 30]))
+    data = load_loss_runs(frame)
+    assert data.groups == ("g",)
+    assert data.source == "<DataFrame>"
+    np.testing.assert_allclose(data.compute, [1e18, 1e19, 1e20])
+
+
+def test_renamed_columns(tmp_path):
+    text = "run,family,flops,final_loss\nx,f,1e18,3.2\ny,f,1e19,2.9\nz,f,1e20,2.7\n"
+    columns = LossColumns(compute="flops", loss="final_loss", group="family", name="run")
+    data = load_loss_runs(write(tmp_path, text), columns=columns)
+    assert data.groups == ("f",)
+    assert list(data.name) == ["x", "y", "z"]
+    np.testing.assert_allclose(data.loss, [3.2, 2.9, 2.7])
+    assert data.columns == columns
+
+
+def test_renamed_column_missing_names_it_and_the_option(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path, columns=LossColumns(compute="flops"))
+    assert str(path) in message
+    assert "'flops'" in message
+    assert "--compute-col" in message
+
+
+def test_renamed_group_column_missing_is_an_error(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path, columns=LossColumns(group="family"))
+    assert str(path) in message
+    assert "missing column 'family'" in message
+    assert "--group-col" in message
+
+
+def test_extra_columns_are_allowed(tmp_path):
+    text = "compute,loss,params,tokens\n1e18,3.2,1e8,1e9\n1e19,2.9,3e8,3e9\n1e20,2.7,1e9,1e10\n"
+    assert load_loss_runs(write(tmp_path, text)).groups == (DEFAULT_GROUP,)
+
+
+# --- empty tables and files ---------------------------------------------------------------
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path, "")
+    message = error_of(path)
+    assert str(path) in message
+    assert "empty" in message
+
+
+def test_header_only_file(tmp_path):
+    path = write(tmp_path, "compute,loss\n")
+    message = error_of(path)
+    assert str(path) in message
+    assert "no rows" in message
+
+
+def test_empty_dataframe():
+    message = error_of(pd.DataFrame({"compute": [], "loss": []}))
+    assert "<DataFrame>" in message
+    assert "no rows" in message
+
+
+def test_unknown_suffix(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n", name="runs.xlsx")
+    message = error_of(path)
+    assert str(path) in message
+    assert "'.xlsx'" in message
+    assert ".csv" in message
+    assert ".parquet" in message
+
+
+def test_missing_file(tmp_path):
+    path = tmp_path / "nowhere.csv"
+    message = error_of(path)
+    assert str(path) in message
+    assert "not found" in message
+
+
+def test_directory_is_not_a_file(tmp_path):
+    message = error_of(tmp_path)
+    assert str(tmp_path) in message
+    assert "not found" in message
+
+
+def test_not_utf8_csv(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_bytes("compute,loss,name\n1e18,3.2,caf\xe9\n".encode("latin-1"))
+    message = error_of(path)
+    assert str(path) in message
+    assert "cannot be read as csv" in message
+
+
+def test_unreadable_parquet(tmp_path):
+    path = write(tmp_path, "this is not parquet", name="runs.parquet")
+    message = error_of(path)
+    assert str(path) in message
+    assert "cannot be read" in message
+
+
+# --- missing columns ----------------------------------------------------------------------
+
+
+def test_missing_column_suggests_close_present_column(tmp_path):
+    path = write(tmp_path, "compute,los\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path)
+    assert str(path) in message
+    assert "missing column 'loss'" in message
+    assert "Did you mean 'los'?" in message
+    assert "compute, los" in message  # the columns present
+    assert "--loss-col" in message
+
+
+def test_missing_renamed_column_suggests_default_name(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path, columns=LossColumns(loss="los"))
+    assert "missing column 'los'" in message
+    assert "Did you mean 'loss'?" in message
+
+
+def test_missing_column_without_close_match_has_no_hint(tmp_path):
+    path = write(tmp_path, "compute,zzz\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path)
+    assert "missing column 'loss'" in message
+    assert "Did you mean" not in message
+
+
+def test_missing_compute_column_is_reported_first(tmp_path):
+    path = write(tmp_path, "flop,lss\n1e18,3.2\n")
+    message = error_of(path)
+    assert "missing column 'compute'" in message
+    assert "--compute-col" in message
+
+
+# --- bad values ---------------------------------------------------------------------------
+
+BAD_VALUES = [
+    # (compute cell, loss cell, bad column, words expected in the message)
+    ("1e19", "abc", "loss", ["'abc'", "not a number"]),
+    ("ten", "2.9", "compute", ["'ten'", "not a number"]),
+    ("1e19", "", "loss", ["missing"]),
+    ("", "2.9", "compute", ["missing"]),
+    ("1e19", "NaN", "loss", ["missing"]),
+    ("0", "2.9", "compute", ["must be > 0"]),
+    ("-1e19", "2.9", "compute", ["must be > 0"]),
+    ("1e19", "0", "loss", ["must be > 0"]),
+    ("1e19", "-2.9", "loss", ["must be > 0"]),
+    ("1e19", "inf", "loss", ["not finite"]),
+]
+
+
+@pytest.mark.parametrize(("compute", "loss", "column", "words"), BAD_VALUES)
+def test_bad_value_in_csv_names_file_row_line_and_column(tmp_path, compute, loss, column, words):
+    path = write(tmp_path, f"compute,loss\n1e18,3.2\n{compute},{loss}\n1e20,2.7\n1e21,2.6\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}, row 2 (line 3), column '{column}':")
+    for word in words:
+        assert word in message
+
+
+# In a string column of a Parquet file, "NaN" is text, not a missing value; see the numeric
+# Parquet test below for a real NaN.
+@pytest.mark.parametrize(
+    ("compute", "loss", "column", "words"), [v for v in BAD_VALUES if v[1] != "NaN"]
+)
+def test_bad_value_in_parquet_names_file_row_and_column(tmp_path, compute, loss, column, words):
+    frame = pd.DataFrame(
+        {"compute": ["1e18", compute, "1e20", "1e21"], "loss": ["3.2", loss, "2.7", "2.6"]}
+    ).replace({"": None})
+    path = tmp_path / "runs.parquet"
+    frame.to_parquet(path)
+    message = error_of(path)
+    assert message.startswith(f"{path}, row 2, column '{column}':")
+    assert "line" not in message
+    for word in words:
+        assert word in message
+
+
+def test_bad_value_in_numeric_parquet(tmp_path):
+    path = tmp_path / "runs.parquet"
+    pd.DataFrame({"compute": [1e18, 1e19, 1e20], "loss": [3.2, np.nan, 2.7]}).to_parquet(path)
+    message = error_of(path)
+    assert message.startswith(f"{path}, row 2, column 'loss':")
+    assert "missing" in message
+
+
+def test_bad_value_in_dataframe_counts_rows_from_one():
+    frame = three_runs().set_index(pd.Index([7, 8, 9]))
+    frame.loc[9, "compute"] = -5.0
+    message = error_of(frame)
+    assert message.startswith("<DataFrame>, row 3, column 'compute':")
+    assert "must be > 0" in message
+
+
+def test_crlf_line_numbers(tmp_path):
+    path = tmp_path / "runs.csv"
+    path.write_bytes(b"compute,loss\r\n1e18,3.2\r\n1e19,x\r\n1e20,2.7\r\n")
+    assert error_of(path).startswith(f"{path}, row 2 (line 3), column 'loss':")
+
+
+def test_first_bad_row_is_reported(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,x\n1e21,y\n")
+    assert "row 3 (line 4)" in error_of(path)
+
+
+def test_row_in_renamed_column(tmp_path):
+    path = write(tmp_path, "flops,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n1e21,-1\n")
+    message = error_of(path, columns=LossColumns(compute="flops"))
+    assert message.startswith(f"{path}, row 4 (line 5), column 'loss':")
+
+
+def test_missing_group_label(tmp_path):
+    path = write(tmp_path, "compute,loss,group\n1e18,3.2,a\n1e19,2.9,\n1e20,2.7,a\n")
+    message = error_of(path)
+    assert message.startswith(f"{path}, row 2 (line 3), column 'group':")
+    assert "missing" in message
+
+
+def test_line_number_counts_blank_lines(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n\n1e19,abc\n1e20,2.7\n")
+    # 'abc' is on line 4 of the file.
+    assert "(line 4)" in error_of(path)
+
+
+# --- too few computes per group -----------------------------------------------------------
+
+
+def test_group_with_too_few_distinct_computes(tmp_path):
+    text = GOOD_CSV + "c1,tiny,1e18,3.0\nc2,tiny,1e18,2.9\nc3,tiny,1e19,2.8\n"
+    path = write(tmp_path, text)
+    message = error_of(path)
+    assert str(path) in message
+    assert "group 'tiny'" in message
+    assert "2 distinct compute" in message
+    assert str(MIN_COMPUTES_PER_GROUP) in message
+
+
+def test_ungrouped_table_with_too_few_computes(tmp_path):
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e19,2.8\n")
+    message = error_of(path)
+    assert str(path) in message
+    assert "the table has 2 distinct compute" in message
+
+
+# --- fit_max_compute ----------------------------------------------------------------------
+
+
+def test_fit_max_compute_holds_out_runs(tmp_path):
+    data = load_loss_runs(write(tmp_path, GOOD_CSV), fit_max_compute=1e20)
+    assert list(data.held_out) == [False] * 6 + [True]
+    assert list(data.fitted) == [True] * 6 + [False]
+    assert data.fit_max_compute == 1e20
+    # Held-out runs stay in the data (for plots and scoring).
+    assert len(data.compute) == 7
+    assert list(data.to_frame()["held_out"]) == [False] * 6 + [True]
+
+
+def test_fit_max_compute_keeps_runs_at_the_cut(tmp_path):
+    data = load_loss_runs(write(tmp_path, GOOD_CSV), fit_max_compute=1e21)
+    assert not data.held_out.any()
+
+
+def test_fit_max_compute_makes_a_group_too_small(tmp_path):
+    path = write(tmp_path, GOOD_CSV)
+    message = error_of(path, fit_max_compute=5e19)
+    assert str(path) in message
+    assert "group 'web'" in message
+    assert "2 distinct compute" in message
+    assert "compute <= 5e+19" in message
+
+
+def test_fit_max_compute_below_every_run(tmp_path):
+    message = error_of(write(tmp_path, GOOD_CSV), fit_max_compute=1e10)
+    assert "0 distinct compute" in message
+
+
+@pytest.mark.parametrize("bad", [0.0, -1e20, float("nan")])
+def test_fit_max_compute_must_be_positive(tmp_path, bad):
+    message = error_of(write(tmp_path, GOOD_CSV), fit_max_compute=bad)
+    assert "--fit-max-compute" in message
+    assert re.search(r"must be > 0", message)

@@ -1,0 +1,57 @@
+"""Tier 4 (real data, skipped when ../shared/data is absent): OLMo-2 ladder 1xC series.
+
+Eval sets are the groups; the model is fitted on 190M-1B (with the reruns) and predicts the
+3B runs, 5.6x beyond the largest fitted compute.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescale import LossOptions, SamplerSettings, run_loss
+from tests.helpers import shared_dataset
+
+pytestmark = pytest.mark.sampling
+
+
+def olmo_1xc_runs() -> pd.DataFrame:
+    """The 1xC ladder runs in long format: one row per (run, eval set)."""
+    wide = pd.read_csv(shared_dataset("olmo_ladder") / "olmo_ladder_final.csv")
+    wide = wide[(wide["role"] == "ladder") & (wide["multiplier_xC"].astype(float) == 1.0)]
+    loss_cols = [c for c in wide.columns if c.startswith("loss_")]
+    long = wide.melt(
+        id_vars=["run", "train_flops"], value_vars=loss_cols, var_name="group", value_name="loss"
+    )
+    return long.rename(columns={"run": "name", "train_flops": "compute"})
+
+
+@pytest.fixture(scope="module")
+def olmo_result():
+    runs = olmo_1xc_runs()
+    options = LossOptions(
+        targets=(float(runs["compute"].max()),),
+        fit_max_compute=5e20,
+        sampler=SamplerSettings(seed=1, progress=False),
+    )
+    return run_loss(runs, options)
+
+
+def test_olmo_fit_converges_and_predicts_3b_within_2_percent(olmo_result):
+    held = olmo_result.held_out
+    assert olmo_result.fit.diagnostics.ok
+    assert len(held) == 22  # 11 eval sets x (3B-1xC and its rerun)
+    assert np.median(np.abs(held["rel_error"])) < 0.02
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="measured: 2 of 22 held-out 3B runs inside the 90% interval. The 3B-1xC runs sit "
+    "~1.2% above the law's extrapolation on 10 of 11 eval sets together: a shared run-level "
+    "deviation that run-to-run scatter estimated from 4 ladder sizes cannot anticipate. "
+    "Needs a model-discrepancy term (issue 5).",
+)
+def test_olmo_3b_inside_90_interval_for_most_groups(olmo_result):
+    held = olmo_result.held_out
+    assert held.groupby("group")["covered"].any().mean() > 0.5
