@@ -14,7 +14,7 @@ Examples
 from importlib.metadata import PackageNotFoundError, version
 
 from bayescale.data import LossColumns, LossData, load_loss_runs
-from bayescale.decision import Decision, Requirement, parse_requirement
+from bayescale.decision import ComputeChoice, Decision, Requirement, best_compute, parse_requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
 from bayescale.fit import LossFit, fit_loss
@@ -28,11 +28,13 @@ from bayescale.pipeline import (
     LossOptions,
     LossResult,
     decide_loss,
+    result_from_fit,
     run_loss,
     write_loss_outputs,
 )
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
+from bayescale.saved import load_loss_fit, save_loss_fit
 from bayescale.simulate import demo_loss_runs, simulate_loss_runs
 
 try:
@@ -42,6 +44,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "BayescaleError",
+    "ComputeChoice",
     "ConvergenceError",
     "Decision",
     "Diagnostics",
@@ -56,14 +59,18 @@ __all__ = [
     "Requirement",
     "SamplerSettings",
     "__version__",
+    "best_compute",
     "decide_loss",
     "demo_loss_runs",
     "fit_loss",
     "forecast_loss",
+    "load_loss_fit",
     "load_loss_runs",
     "parameter_table",
     "parse_requirement",
+    "result_from_fit",
     "run_loss",
+    "save_loss_fit",
     "score_held_out",
     "simulate_loss_runs",
     "write_loss_outputs",

@@ -79,6 +79,19 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
             default=0.9,
             help="probability the rule must hold with for GO (default 0.9)",
         )
+        p.add_argument(
+            "--value",
+            type=float,
+            metavar="V",
+            help="value of meeting the bar (any currency); with --cost-per-flop, reports the "
+            "compute of maximal expected net value",
+        )
+        p.add_argument(
+            "--cost-per-flop",
+            type=float,
+            metavar="K",
+            help="cost of one FLOP of training, same currency as --value",
+        )
     p.add_argument(
         "--interval",
         type=_probability,
@@ -138,6 +151,48 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(demo, targets=False)
     demo.set_defaults(out=Path("bayescale-out/demo"))
+
+    forecast = sub.add_parser(
+        "forecast",
+        help="answer new targets and requirements from a saved fit, without sampling",
+        description="Load DIR/fit.nc written by --out and forecast again. With the same "
+        "--seed (default: the seed of the saved run) the numbers are identical.",
+        epilog="example: bayescale forecast out/fit.nc --target-compute 5e23 "
+        "--require 'web.loss<=2.5' --json new.json",
+    )
+    forecast.add_argument("saved_fit", type=Path, help="fit.nc written by --out")
+    forecast.add_argument(
+        "--target-compute",
+        type=_compute,
+        action="append",
+        required=True,
+        metavar="C",
+        help="target compute in FLOPs; repeat or comma-separate",
+    )
+    forecast.add_argument("--require", metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.1'")
+    forecast.add_argument(
+        "--confidence",
+        type=_probability,
+        default=None,
+        help="probability for GO (default: the saved run's, else 0.9)",
+    )
+    forecast.add_argument(
+        "--interval",
+        type=_probability,
+        default=None,
+        help="interval probability (default: the saved run's)",
+    )
+    forecast.add_argument("--value", type=float, metavar="V", help="value of meeting the bar")
+    forecast.add_argument("--cost-per-flop", type=float, metavar="K", help="cost of one FLOP")
+    forecast.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the predictive draws (default: the saved run's)",
+    )
+    forecast.add_argument("--json", type=Path, metavar="PATH", help="write the result here")
+    forecast.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
+    forecast.add_argument("--quiet", action="store_true", help="no log messages")
     return parser
 
 
@@ -164,6 +219,8 @@ def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-
         values["requirement"] = args.require
         values["confidence"] = args.confidence
         values["fit_max_compute"] = args.fit_max_compute
+        values["value"] = args.value
+        values["cost_per_flop"] = args.cost_per_flop
     if getattr(args, "runs", None):
         values["columns"] = LossColumns(
             compute=args.compute_col,
@@ -191,6 +248,8 @@ def _summary(result) -> str:  # type: ignore[no-untyped-def]
         )
     for d in result.decisions:
         lines.append(d.sentence())
+    if result.choice is not None:
+        lines.append(result.choice.sentence())
     diag = result.fit.diagnostics
     lines.append(
         f"Diagnostics: {'ok' if diag.ok else 'FAILED'} (R-hat {diag.r_hat_max:.3f}, "
@@ -200,8 +259,53 @@ def _summary(result) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
+def _write(result, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    from bayescale.pipeline import write_json, write_loss_outputs
+
+    if args.json:
+        write_json(result.document(), args.json)
+    if args.out:
+        for path in write_loss_outputs(result, args.out):
+            log.info("wrote %s", path)
+    print(_summary(result))
+    if args.out:
+        print(f"Report: {args.out / 'report.md'}")
+
+
+def _run_forecast_command(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from bayescale.pipeline import LossOptions, result_from_fit
+    from bayescale.saved import load_loss_fit
+
+    fit, saved = load_loss_fit(args.saved_fit)
+    if args.seed is not None:
+        fit = replace(fit, settings=replace(fit.settings, seed=args.seed))
+    requirement = args.require if args.require is not None else saved.get("requirement")
+    options = LossOptions(
+        targets=tuple(v for group in args.target_compute for v in group),
+        interval=args.interval or saved.get("interval", 0.9),
+        requirement=requirement,
+        confidence=args.confidence or saved.get("confidence", 0.9),
+        value=args.value if args.value is not None else saved.get("value"),
+        cost_per_flop=(
+            args.cost_per_flop if args.cost_per_flop is not None else saved.get("cost_per_flop")
+        ),
+        priors=fit.priors,
+        sampler=fit.settings,
+    )
+    log.info(
+        "loaded %s (%d runs, %d groups); no sampling",
+        args.saved_fit,
+        fit.data.compute.size,
+        len(fit.data.groups),
+    )
+    _write(result_from_fit(fit, options), args)
+    return EXIT_OK
+
+
 def _run_loss_command(args: argparse.Namespace) -> int:
-    from bayescale.pipeline import run_loss, write_json, write_loss_outputs
+    from bayescale.pipeline import run_loss
 
     if args.command == "demo":
         from bayescale.simulate import DEMO_REQUIREMENT, DEMO_TARGET, demo_loss_runs
@@ -213,7 +317,6 @@ def _run_loss_command(args: argparse.Namespace) -> int:
         source = args.runs
     try:
         result = run_loss(source, options)  # type: ignore[arg-type]
-        code = EXIT_OK
     except ConvergenceError as err:
         print(
             f"bayescale: {err}. Run longer (--draws/--tune), check the data, or pass "
@@ -221,15 +324,8 @@ def _run_loss_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNCONVERGED
-    if args.json:
-        write_json(result.document(), args.json)
-    if args.out:
-        for path in write_loss_outputs(result, args.out):
-            log.info("wrote %s", path)
-    print(_summary(result))
-    if args.out:
-        print(f"Report: {args.out / 'report.md'}")
-    return code
+    _write(result, args)
+    return EXIT_OK
 
 
 def _configure_logging(*, quiet: bool) -> None:
@@ -248,6 +344,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(quiet=args.quiet)
     try:
+        if args.command == "forecast":
+            return _run_forecast_command(args)
         return _run_loss_command(args)
     except InputError as err:
         print(f"bayescale: error: {err}", file=sys.stderr)

@@ -150,6 +150,78 @@ def compute_grid(start: float, largest_target: float) -> np.ndarray:
     return np.logspace(lo, hi, max(2, int(np.ceil((hi - lo) * GRID_PER_DECADE)) + 1))
 
 
+def probability_curve(
+    requirement: Requirement, draws_at: Callable[[np.ndarray], np.ndarray], grid: np.ndarray
+) -> np.ndarray:
+    """Probability that a new run meets the requirement at each compute of ``grid``.
+
+    The median forecast meets the requirement exactly where this probability is >= 0.5.
+    """
+    return np.asarray(requirement.holds(draws_at(grid)).mean(axis=0))
+
+
+@dataclass(frozen=True)
+class ComputeChoice:
+    """The compute that maximises expected net value, and the curve behind it.
+
+    Expected net value at compute *C* is ``value * P(C) - cost_per_flop * C``: the value of
+    meeting the bar times the chance of meeting it, minus what the run costs.
+    """
+
+    compute: float
+    probability: float
+    expected_net_value: float
+    value: float
+    cost_per_flop: float
+    grid: np.ndarray
+    probability_curve: np.ndarray
+
+    def sentence(self) -> str:
+        """One sentence for the report."""
+        return (
+            f"Best bet: {self.compute:.2g} FLOPs, where the bar is met with probability "
+            f"{self.probability:.1%} and the expected net value is "
+            f"{self.expected_net_value:,.4g} (value {self.value:,.4g}, cost "
+            f"{self.cost_per_flop:.3g} per FLOP)."
+        )
+
+    def to_dict(self) -> dict[str, object]:
+        """Plain-JSON form (without the curve)."""
+        return {
+            "compute": self.compute,
+            "probability": self.probability,
+            "expected_net_value": self.expected_net_value,
+            "value": self.value,
+            "cost_per_flop": self.cost_per_flop,
+        }
+
+
+def best_compute(
+    grid: np.ndarray, probability: np.ndarray, value: float, cost_per_flop: float
+) -> ComputeChoice:
+    """Pick the compute on ``grid`` that maximises ``value * P(C) - cost_per_flop * C``.
+
+    Examples
+    --------
+    >>> grid = np.array([1e21, 1e22, 1e23])
+    >>> best_compute(grid, np.array([0.1, 0.8, 0.99]), value=1e6, cost_per_flop=1e-18).compute
+    1e+22
+    """
+    if not (value > 0 and cost_per_flop > 0):
+        raise InputError("--value and --cost-per-flop must both be positive numbers.")
+    net = value * probability - cost_per_flop * grid
+    i = int(np.argmax(net))
+    return ComputeChoice(
+        compute=float(grid[i]),
+        probability=float(probability[i]),
+        expected_net_value=float(net[i]),
+        value=float(value),
+        cost_per_flop=float(cost_per_flop),
+        grid=grid,
+        probability_curve=probability,
+    )
+
+
 def decide(
     requirement: Requirement,
     draws_at: Callable[[np.ndarray], np.ndarray],
@@ -182,15 +254,13 @@ def decide(
         raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
     targets = np.asarray(targets, dtype=float)
     grid = compute_grid(min(search_from, float(targets.min())), float(targets.max()))
-    grid_draws = draws_at(grid)
-    prob_grid = requirement.holds(grid_draws).mean(axis=0)
-    median_ok = requirement.holds(np.median(grid_draws, axis=0))
+    prob_grid = probability_curve(requirement, draws_at, grid)
 
     def first(mask: np.ndarray) -> float | None:
         hits = np.flatnonzero(mask)
         return float(grid[hits[0]]) if hits.size else None
 
-    needed_median = first(median_ok)
+    needed_median = first(prob_grid >= 0.5)
     needed_conf = first(prob_grid >= confidence)
     probs = requirement.holds(draws_at(targets)).mean(axis=0)
     return [

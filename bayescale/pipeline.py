@@ -15,7 +15,16 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data import LossColumns, LossData, load_loss_runs
-from bayescale.decision import Decision, Requirement, decide, parse_requirement
+from bayescale.decision import (
+    ComputeChoice,
+    Decision,
+    Requirement,
+    best_compute,
+    compute_grid,
+    decide,
+    parse_requirement,
+    probability_curve,
+)
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.forecast import (
@@ -46,6 +55,19 @@ class LossOptions:
     priors: LossPriors = field(default_factory=LossPriors)
     sampler: SamplerSettings = field(default_factory=SamplerSettings)
     allow_unconverged: bool = False
+    value: float | None = None
+    cost_per_flop: float | None = None
+
+    def forecast_options(self) -> dict[str, object]:
+        """The options a saved fit remembers for ``bayescale forecast``."""
+        return {
+            "targets": list(self.targets),
+            "interval": self.interval,
+            "requirement": self.requirement,
+            "confidence": self.confidence,
+            "value": self.value,
+            "cost_per_flop": self.cost_per_flop,
+        }
 
 
 @dataclass(frozen=True)
@@ -57,6 +79,8 @@ class LossResult:
     parameters: pd.DataFrame
     held_out: pd.DataFrame
     decisions: tuple[Decision, ...]
+    choice: ComputeChoice | None = None
+    options: LossOptions | None = None
 
     def document(self) -> dict[str, object]:
         """The CONTRACT §4 result document."""
@@ -92,13 +116,59 @@ def decide_loss(
     fit: LossFit, requirement: str, targets: np.ndarray, confidence: float
 ) -> list[Decision]:
     """Decide a loss requirement at each target from the fit's predictive draws."""
-    req, gi = loss_requirement(requirement, fit.data.groups)
+    req, draws_at = loss_requirement_draws(fit, requirement)
     return decide(
         req,
-        lambda compute: loss_draws(fit, compute)["loss"].values[:, gi, :],
+        draws_at,
         targets,
         confidence,
         search_from=float(fit.data.compute[fit.data.fitted].min()),
+    )
+
+
+def check_options(options: LossOptions) -> None:
+    """Refuse bad forecast options before any sampling."""
+    check_targets(options.targets)
+    check_interval(options.interval)
+    if not 0 < options.confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
+    if (options.value is None) != (options.cost_per_flop is None):
+        raise InputError("--value and --cost-per-flop go together; give both or neither.")
+    if options.value is not None and not options.requirement:
+        raise InputError("--value needs --require: the value is that of meeting the bar.")
+
+
+def loss_requirement_draws(fit: LossFit, requirement: str):  # type: ignore[no-untyped-def]
+    """The parsed requirement and a ``compute -> new-run draws`` function for its group."""
+    req, gi = loss_requirement(requirement, fit.data.groups)
+
+    def draws_at(compute: np.ndarray) -> np.ndarray:
+        return np.asarray(loss_draws(fit, compute)["loss"].values[:, gi, :])
+
+    return req, draws_at
+
+
+def result_from_fit(fit: LossFit, options: LossOptions) -> LossResult:
+    """Everything a forecast reports, computed from a fit without sampling again."""
+    check_options(options)
+    targets = check_targets(options.targets)
+    decisions: list[Decision] = []
+    choice = None
+    if options.requirement:
+        decisions = decide_loss(fit, options.requirement, targets, options.confidence)
+        if options.value is not None and options.cost_per_flop is not None:
+            req, draws_at = loss_requirement_draws(fit, options.requirement)
+            grid = compute_grid(float(fit.data.compute[fit.data.fitted].min()), targets.max())
+            prob = probability_curve(req, draws_at, grid)
+            choice = best_compute(grid, prob, options.value, options.cost_per_flop)
+    return LossResult(
+        fit=fit,
+        forecast=forecast_loss(fit, targets, options.interval),
+        parameters=parameter_table(fit, options.interval),
+        held_out=score_held_out(fit, options.interval),
+        decisions=tuple(decisions),
+        choice=choice,
+        options=options,
     )
 
 
@@ -117,11 +187,17 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
     Returns
     -------
     LossResult
+
+    Examples
+    --------
+    >>> import bayescale as bs
+    >>> opts = bs.LossOptions(targets=(1e23,), requirement="web.loss<=2.6",
+    ...                       sampler=bs.SamplerSettings(progress=False))
+    >>> result = bs.run_loss(bs.demo_loss_runs(), opts)  # doctest: +SKIP
+    >>> result.decisions[0].go  # doctest: +SKIP
+    True
     """
-    targets = check_targets(options.targets)
-    interval = check_interval(options.interval)
-    if not 0 < options.confidence < 1:
-        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
+    check_options(options)
     data = (
         source
         if isinstance(source, LossData)
@@ -143,18 +219,7 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
         fit.timing_s["sampling"],
         "converged" if fit.diagnostics.ok else "; ".join(fit.diagnostics.problems()),
     )
-    decisions = (
-        decide_loss(fit, options.requirement, targets, options.confidence)
-        if options.requirement
-        else []
-    )
-    return LossResult(
-        fit=fit,
-        forecast=forecast_loss(fit, targets, interval),
-        parameters=parameter_table(fit, interval),
-        held_out=score_held_out(fit, interval),
-        decisions=tuple(decisions),
-    )
+    return result_from_fit(fit, options)
 
 
 def write_json(document: dict[str, object], path: Path) -> Path:
@@ -165,18 +230,35 @@ def write_json(document: dict[str, object], path: Path) -> Path:
 
 
 def write_loss_outputs(result: LossResult, out_dir: Path) -> list[Path]:
-    """Write ``report.md``, ``forecast.json`` and ``loss_forecast.png`` into ``out_dir``."""
+    """Write the report, JSON document, plots and the saved fit ``fit.nc`` into ``out_dir``."""
     from bayescale import __version__
-    from bayescale.plots import loss_figure, save_figure
+    from bayescale.plots import decision_figure, loss_figure, ppc_figure, save_figure
     from bayescale.report import loss_markdown
+    from bayescale.saved import save_loss_fit
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    png = save_figure(
-        loss_figure(result.fit, result.forecast.targets, result.forecast.interval),
-        out_dir / "loss_forecast.png",
-    )
-    written = [png, write_json(result.document(), out_dir / "forecast.json")]
+    fit, forecast = result.fit, result.forecast
+    pngs = [
+        save_figure(
+            loss_figure(fit, forecast.targets, forecast.interval), out_dir / "loss_forecast.png"
+        ),
+        save_figure(ppc_figure(fit, forecast.interval), out_dir / "ppc.png"),
+    ]
+    if result.decisions and result.options and result.options.requirement:
+        req, draws_at = loss_requirement_draws(fit, result.options.requirement)
+        grid = compute_grid(
+            float(fit.data.compute[fit.data.fitted].min()), float(forecast.targets.max())
+        )
+        prob = probability_curve(req, draws_at, grid)
+        pngs.append(
+            save_figure(
+                decision_figure(grid, prob, list(result.decisions), result.choice),
+                out_dir / "decision.png",
+            )
+        )
+    written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
     report = out_dir / "report.md"
-    report.write_text(loss_markdown(result, __version__, [png.name]))
-    written.append(report)
+    report.write_text(loss_markdown(result, __version__, [p.name for p in pngs]))
+    options = result.options.forecast_options() if result.options else {}
+    written += [report, save_loss_fit(fit, out_dir / "fit.nc", options)]
     return written

@@ -21,6 +21,7 @@ from bayescale.forecast import loss_draws
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from bayescale.decision import ComputeChoice, Decision
     from bayescale.fit import LossFit
 
 
@@ -111,3 +112,92 @@ def save_figure(fig: Figure, path: Path) -> Path:
     fig.savefig(path, dpi=130)
     plt.close(fig)
     return path
+
+
+def decision_figure(
+    grid: np.ndarray,
+    probability: np.ndarray,
+    decisions: list[Decision],
+    choice: ComputeChoice | None = None,
+) -> Figure:
+    """Probability that the requirement holds for a new run, as a function of compute.
+
+    The confidence line, the target(s), and the compute needed at that confidence are marked;
+    with a value and a cost, the compute of maximal expected net value too.
+    """
+    first = decisions[0]
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.plot(grid, probability, color="C0", lw=1.8, label="P(requirement met)")
+    ax.axhline(first.confidence, color="k", ls="--", lw=1, label=f"confidence {first.confidence:g}")
+    for d in decisions:
+        ax.axvline(d.target_compute, color="C1", ls=":", lw=1)
+        ax.plot(
+            [d.target_compute],
+            [d.probability],
+            "D",
+            color="C1",
+            ms=6,
+            label=f"target {d.target_compute:.2g}: {d.probability:.1%}",
+        )
+    need = first.compute_needed_at_confidence
+    if need is not None:
+        ax.axvline(need, color="C2", lw=1.2, label=f"needed {need:.2g}")
+    if choice is not None:
+        ax.axvline(
+            choice.compute,
+            color="C3",
+            lw=1.2,
+            ls="-.",
+            label=f"best expected value {choice.compute:.2g}",
+        )
+    ax.set_xscale("log")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("training compute (FLOPs)")
+    ax.set_ylabel("probability")
+    ax.set_title(f"Chance a new run meets {first.requirement.text}")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def ppc_figure(fit: LossFit, interval: float = 0.9) -> Figure:
+    """Posterior predictive check: each run's observed loss against its predictive interval.
+
+    Plotted as the relative deviation from the predictive median, so runs of all groups and
+    sizes share one axis; held-out runs are open circles.
+    """
+    data = fit.data
+    draws = loss_draws(fit, data.compute)["loss"].values
+    pick = draws[:, data.group_index, np.arange(data.compute.size)]
+    tail = (1 - interval) / 2
+    lo, med, hi = np.quantile(pick, [tail, 0.5, 1 - tail], axis=0)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for gi, group in enumerate(data.groups):
+        sel = data.group_index == gi
+        x = data.compute[sel]
+        ax.errorbar(
+            x,
+            np.zeros(sel.sum()),
+            yerr=[(med - lo)[sel] / med[sel], (hi - med)[sel] / med[sel]],
+            fmt="none",
+            ecolor=f"C{gi % 10}",
+            alpha=0.35,
+            lw=3,
+        )
+        rel = data.loss[sel] / med[sel] - 1
+        held = data.held_out[sel]
+        ax.scatter(x[~held], rel[~held], s=14, color=f"C{gi % 10}", label=str(group), zorder=3)
+        if held.any():
+            ax.scatter(
+                x[held], rel[held], s=30, facecolors="none", edgecolors=f"C{gi % 10}", zorder=3
+            )
+    ax.axhline(0, color="k", lw=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("training compute (FLOPs)")
+    ax.set_ylabel("observed / predictive median - 1")
+    ax.set_title(f"Posterior predictive check ({interval:.0%} intervals)")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -73,6 +73,7 @@ def loss_document(result: LossResult, version: str) -> dict[str, Any]:
             "ok": diag.ok,
             "interval": result.forecast.interval,
             "targets": targets,
+            "compute_choice": result.choice.to_dict() if result.choice else None,
             "parameters": result.parameters.to_dict(orient="records"),
             "held_out": result.held_out.to_dict(orient="records"),
             "diagnostics": diag.to_dict(),
@@ -110,6 +111,8 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
     lines = [f"# bayescale loss forecast ({data.source})", ""]
     for d in result.decisions:
         lines += [f"**{d.sentence()}**", ""]
+    if result.choice is not None:
+        lines += [result.choice.sentence(), ""]
     diag = fit.diagnostics
     status = "converged" if diag.ok else "NOT CONVERGED: " + "; ".join(diag.problems())
     fitted = data.fitted

@@ -19,7 +19,8 @@ pytestmark = pytest.mark.sampling
 def olmo_1xc_runs() -> pd.DataFrame:
     """The 1xC ladder runs in long format: one row per (run, eval set)."""
     wide = pd.read_csv(shared_dataset("olmo_ladder") / "olmo_ladder_final.csv")
-    wide = wide[(wide["role"] == "ladder") & (wide["multiplier_xC"].astype(float) == 1.0)]
+    wide = wide[wide["role"] == "ladder"]
+    wide = wide[wide["multiplier_xC"].astype(float) == 1.0]
     loss_cols = [c for c in wide.columns if c.startswith("loss_")]
     long = wide.melt(
         id_vars=["run", "train_flops"], value_vars=loss_cols, var_name="group", value_name="loss"

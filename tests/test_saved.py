@@ -1,0 +1,113 @@
+"""Saved fits: round trip, compatibility with files written by older versions, refusal of
+damaged or foreign files, and ``bayescale forecast`` reproducing a run exactly."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from bayescale import LossOptions
+from bayescale.cli import main
+from bayescale.errors import InputError
+from bayescale.pipeline import result_from_fit
+from bayescale.saved import RUNS_GROUP, load_loss_fit, save_loss_fit
+
+DATA = Path(__file__).parent / "data"
+V010 = DATA / "loss_fit_v0.1.0.nc"
+
+
+def _targets(fit, seed=None):
+    if seed is not None:
+        fit = replace(fit, settings=replace(fit.settings, seed=seed))
+    options = LossOptions(targets=(1e23,), requirement="web.loss<=2.6")
+    return result_from_fit(fit, options).document()["targets"]
+
+
+def _close(a, b):
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_close(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_close(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return a == pytest.approx(b, rel=1e-9)
+    return a == b
+
+
+def test_file_from_version_0_1_0_loads_and_gives_its_numbers():
+    fit, options = load_loss_fit(V010)
+    assert fit.data.groups == ("web", "code")
+    assert fit.data.held_out.sum() == 2
+    assert options["requirement"] == "web.loss<=2.6"
+    expected = json.loads((DATA / "loss_fit_v0.1.0.targets.json").read_text())
+    assert _close(_targets(fit), expected)
+
+
+def test_round_trip_is_exact(tmp_path):
+    fit, options = load_loss_fit(V010)
+    path = save_loss_fit(fit, tmp_path / "fit.nc", options)
+    again, again_options = load_loss_fit(path)
+    assert again_options == options
+    np.testing.assert_array_equal(again.draws("a"), fit.draws("a"))
+    np.testing.assert_array_equal(again.data.compute, fit.data.compute)
+    assert again.settings == fit.settings and again.priors == fit.priors
+    assert _targets(again) == _targets(fit)
+    assert _targets(again, seed=1) != _targets(again)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputError, match="file not found"):
+        load_loss_fit(tmp_path / "nope.nc")
+
+
+def test_corrupted_file_is_refused(tmp_path):
+    bad = tmp_path / "fit.nc"
+    bad.write_bytes(V010.read_bytes()[:5000])
+    with pytest.raises(InputError, match="cannot be read as NetCDF"):
+        load_loss_fit(bad)
+
+
+def test_foreign_netcdf_is_refused(tmp_path):
+    path = tmp_path / "other.nc"
+    xr.Dataset({"x": ("i", np.arange(3.0))}).to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(InputError, match="not a bayescale saved fit"):
+        load_loss_fit(path)
+
+
+def test_tampered_runs_are_refused(tmp_path):
+    tree = xr.open_datatree(V010, engine="h5netcdf").load()
+    runs = tree[RUNS_GROUP].to_dataset()
+    runs["loss"] = runs["loss"] * 1.01
+    tree[RUNS_GROUP] = xr.DataTree(runs)
+    path = tmp_path / "fit.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(InputError, match="SHA-256"):
+        load_loss_fit(path)
+
+
+def test_newer_format_is_refused(tmp_path):
+    tree = xr.open_datatree(V010, engine="h5netcdf").load()
+    tree.attrs["bayescale_format_version"] = 99
+    path = tmp_path / "fit.nc"
+    tree.to_netcdf(path, engine="h5netcdf")
+    with pytest.raises(InputError, match="upgrade bayescale"):
+        load_loss_fit(path)
+
+
+def test_forecast_command_reproduces_and_refuses(tmp_path, capsys):
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    args = ["forecast", str(V010), "--target-compute", "1e23", "--quiet"]
+    assert main([*args, "--json", str(one)]) == 0
+    assert main([*args, "--json", str(two), "--seed", "5"]) == 0  # the saved seed
+    first, second = json.loads(one.read_text()), json.loads(two.read_text())
+    assert first["targets"] == second["targets"]
+    assert first["targets"][0]["decision"]["requirement"] == "web.loss<=2.6"
+    bad = tmp_path / "bad.nc"
+    bad.write_bytes(b"not a netcdf file")
+    assert main(["forecast", str(bad), "--target-compute", "1e23"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be read as NetCDF" in err and "Traceback" not in err
