@@ -110,6 +110,9 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
         action="store_true",
         help='write results even if diagnostics fail (marked "ok": false)',
     )
+
+
+def _likelihood(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--likelihood",
         choices=("normal", "student_t"),
@@ -143,6 +146,45 @@ def build_parser() -> argparse.ArgumentParser:
     loss.add_argument("--group-col", default="group", metavar="COL")
     loss.add_argument("--name-col", default="name", metavar="COL")
     _common(loss)
+    _likelihood(loss)
+
+    pas = sub.add_parser(
+        "pass",
+        help="forecast pass rates per difficulty bucket from per-problem or aggregate results",
+        description="Fit -E[ln pass_rate] = alpha*C^(-k) per difficulty bucket with partial "
+        "pooling, per-problem effects and model-level scatter (binomial likelihood on "
+        "per-problem counts), and forecast a new model at the target compute. The input "
+        "format is told by its columns: model, compute, problem, n, k (per problem) or "
+        "model, compute, pass_rate[, bucket] (aggregate).",
+        epilog="example: bayescale pass results.csv --target-compute 2e22 --buckets 6 "
+        "--exclude-hardest 15 --require 'pass_rate>=0.03' --out out/",
+    )
+    pas.add_argument("results", help="CSV or Parquet table of pass results")
+    pas.add_argument("--buckets", type=_positive_int, default=6, help="difficulty buckets")
+    pas.add_argument(
+        "--exclude-hardest",
+        type=int,
+        default=0,
+        metavar="N",
+        help="set aside the N hardest problems before bucketing (report: 15)",
+    )
+    pas.add_argument(
+        "--bucket-by",
+        metavar="MODELS",
+        help="comma-separated models whose pass rates order the problems "
+        "(default: all fitted models)",
+    )
+    pas.add_argument(
+        "--eligibility",
+        choices=("all", "solved-by-all"),
+        default="all",
+        help="'solved-by-all' keeps only problems every fitted model solved "
+        "once (the GPT-4 report's rule, for comparison)",
+    )
+    pas.add_argument("--k", type=_positive_int, metavar="K", help="also forecast pass@K")
+    for col in ("model", "compute", "problem", "n", "k", "pass_rate", "bucket", "n_problems"):
+        pas.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    _common(pas)
 
     demo = sub.add_parser(
         "demo",
@@ -150,6 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: bayescale demo --out bayescale-out/demo",
     )
     _common(demo, targets=False)
+    _likelihood(demo)
     demo.set_defaults(out=Path("bayescale-out/demo"))
 
     forecast = sub.add_parser(
@@ -196,16 +239,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
-    from bayescale.data import LossColumns
-    from bayescale.pipeline import LossOptions
-    from bayescale.priors import LossPriors
+def _shared_options(args: argparse.Namespace) -> dict[str, object]:
     from bayescale.sampling import SamplerSettings
 
     values: dict[str, object] = {
         "interval": args.interval,
         "allow_unconverged": args.allow_unconverged,
-        "priors": LossPriors(likelihood=args.likelihood),
         "sampler": SamplerSettings(
             draws=args.draws,
             tune=args.tune,
@@ -221,6 +260,42 @@ def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-
         values["fit_max_compute"] = args.fit_max_compute
         values["value"] = args.value
         values["cost_per_flop"] = args.cost_per_flop
+    return values
+
+
+def _pass_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from bayescale.pass_data import PassColumns
+    from bayescale.pass_pipeline import PassOptions
+
+    columns = PassColumns(
+        model=args.model_col,
+        compute=args.compute_col,
+        problem=args.problem_col,
+        n=args.n_col,
+        k=args.k_col,
+        pass_rate=args.pass_rate_col,
+        bucket=args.bucket_col,
+        n_problems=args.n_problems_col,
+    )
+    bucket_by = tuple(m.strip() for m in args.bucket_by.split(",")) if args.bucket_by else None
+    return PassOptions(
+        **_shared_options(args),  # type: ignore[arg-type]
+        n_buckets=args.buckets,
+        exclude_hardest=args.exclude_hardest,
+        bucket_by=bucket_by,
+        eligibility=args.eligibility,
+        k=args.k,
+        columns=columns,
+    )
+
+
+def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
+    from bayescale.data import LossColumns
+    from bayescale.pipeline import LossOptions
+    from bayescale.priors import LossPriors
+
+    values = _shared_options(args)
+    values["priors"] = LossPriors(likelihood=args.likelihood)
     if getattr(args, "runs", None):
         values["columns"] = LossColumns(
             compute=args.compute_col,
@@ -232,20 +307,35 @@ def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-
     return LossOptions(**values)  # type: ignore[arg-type]
 
 
-def _summary(result) -> str:  # type: ignore[no-untyped-def]
-    table = result.forecast.table()
+def _pass_summary(result) -> str:  # type: ignore[no-untyped-def]
     pct = f"{result.forecast.interval:.0%}"
-    lines = [f"Final loss of a new run (median, {pct} interval):"]
-    for row in table.itertuples():
+    lines = [f"Mean pass@1 of a new model (median, {pct} interval):"]
+    for row in result.forecast.overall().itertuples():
         lines.append(
-            f"  {row.group:<14} at {row.target_compute:.3g} FLOPs: {row.median:.3f} "
-            f"[{row.lower:.3f}, {row.upper:.3f}]"
+            f"  at {row.target_compute:.3g} FLOPs: {row.median:.4g} "
+            f"[{row.lower:.4g}, {row.upper:.4g}]"
+        )
+    buckets = result.forecast.buckets()
+    lines.append("Mean -ln(pass rate) per bucket:")
+    for row in buckets.itertuples():
+        lines.append(
+            f"  bucket {row.bucket:<3} at {row.target_compute:.3g} FLOPs: "
+            f"{row.neg_log_pass_median:.3f} "
+            f"[{row.neg_log_pass_lower:.3f}, {row.neg_log_pass_upper:.3f}]"
         )
     held = result.held_out
     if not held.empty:
         lines.append(
-            f"Held-out runs: {int(held['covered'].sum())}/{len(held)} inside the {pct} interval."
+            f"Held-out models: {int(held['covered'].sum())}/{len(held)} statistics inside the "
+            f"{pct} interval."
         )
+    return "\n".join(lines)
+
+
+def _summary(result) -> str:  # type: ignore[no-untyped-def]
+    from bayescale.pass_pipeline import PassResult
+
+    lines = [_pass_summary(result)] if isinstance(result, PassResult) else [_loss_summary(result)]
     for d in result.decisions:
         lines.append(d.sentence())
     if result.choice is not None:
@@ -259,13 +349,32 @@ def _summary(result) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
+def _loss_summary(result) -> str:  # type: ignore[no-untyped-def]
+    table = result.forecast.table()
+    pct = f"{result.forecast.interval:.0%}"
+    lines = [f"Final loss of a new run (median, {pct} interval):"]
+    for row in table.itertuples():
+        lines.append(
+            f"  {row.group:<14} at {row.target_compute:.3g} FLOPs: {row.median:.3f} "
+            f"[{row.lower:.3f}, {row.upper:.3f}]"
+        )
+    held = result.held_out
+    if not held.empty:
+        lines.append(
+            f"Held-out runs: {int(held['covered'].sum())}/{len(held)} inside the {pct} interval."
+        )
+    return "\n".join(lines)
+
+
 def _write(result, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+    from bayescale.pass_pipeline import PassResult, write_pass_outputs
     from bayescale.pipeline import write_json, write_loss_outputs
 
     if args.json:
         write_json(result.document(), args.json)
     if args.out:
-        for path in write_loss_outputs(result, args.out):
+        writer = write_pass_outputs if isinstance(result, PassResult) else write_loss_outputs
+        for path in writer(result, args.out):
             log.info("wrote %s", path)
     print(_summary(result))
     if args.out:
@@ -304,6 +413,26 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _unconverged(err: ConvergenceError) -> int:
+    print(
+        f"bayescale: {err}. Run longer (--draws/--tune), check the data, or pass "
+        "--allow-unconverged to write the result anyway.",
+        file=sys.stderr,
+    )
+    return EXIT_UNCONVERGED
+
+
+def _run_pass_command(args: argparse.Namespace) -> int:
+    from bayescale.pass_pipeline import run_pass
+
+    try:
+        result = run_pass(args.results, _pass_options(args))
+    except ConvergenceError as err:
+        return _unconverged(err)
+    _write(result, args)
+    return EXIT_OK
+
+
 def _run_loss_command(args: argparse.Namespace) -> int:
     from bayescale.pipeline import run_loss
 
@@ -318,12 +447,7 @@ def _run_loss_command(args: argparse.Namespace) -> int:
     try:
         result = run_loss(source, options)  # type: ignore[arg-type]
     except ConvergenceError as err:
-        print(
-            f"bayescale: {err}. Run longer (--draws/--tune), check the data, or pass "
-            "--allow-unconverged to write the result anyway.",
-            file=sys.stderr,
-        )
-        return EXIT_UNCONVERGED
+        return _unconverged(err)
     _write(result, args)
     return EXIT_OK
 
@@ -346,6 +470,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "forecast":
             return _run_forecast_command(args)
+        if args.command == "pass":
+            return _run_pass_command(args)
         return _run_loss_command(args)
     except InputError as err:
         print(f"bayescale: error: {err}", file=sys.stderr)

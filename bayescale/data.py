@@ -137,7 +137,7 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
     return frame, label
 
 
-def _row_label(source: str, index: int) -> str:
+def row_label(source: str, index: int) -> str:
     """Describe a data row by its 0-based position, counting blank lines in CSV files.
 
     For CSV files the line number is given too (the header is line 1).
@@ -173,7 +173,7 @@ def numeric_column(
     raw = frame[column]
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     for i, orig, val in zip(frame.index, raw.tolist(), values, strict=True):
-        where = f"{_row_label(source, int(i))}, column '{column}'"
+        where = f"{row_label(source, int(i))}, column '{column}'"
         if pd.isna(orig) or (isinstance(orig, str) and not orig.strip()):
             raise InputError(f"{where}: value is missing. Expected a number.")
         if np.isnan(val):
@@ -231,8 +231,7 @@ def load_loss_runs(
         for i, value in zip(frame.index, raw_group.tolist(), strict=True):
             if pd.isna(value) or not str(value).strip():
                 raise InputError(
-                    f"{_row_label(label, int(i))}, column '{columns.group}': "
-                    "group label is missing."
+                    f"{row_label(label, int(i))}, column '{columns.group}': group label is missing."
                 )
         group = np.array([str(v) for v in raw_group.tolist()], dtype=object)
     elif columns.group != LossColumns.group:

@@ -113,7 +113,9 @@ class Decision:
     def sentence(self) -> str:
         """One sentence a manager can read."""
         r = self.requirement
-        what = r.quantity.replace("_", " ")
+        what = {"loss": "final loss", "pass_rate": "mean pass@1"}.get(
+            r.quantity, r.quantity.replace("_", " ")
+        )
         where = f" for {r.scope}" if r.scope else ""
         bound = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}[r.op]
         verdict = "GO" if self.go else "NO-GO"
@@ -125,7 +127,7 @@ class Decision:
             f"{SEARCH_FACTOR:.0f}x the target"
         )
         return (
-            f"{verdict}: {self.probability:.1%} chance the final {what}{where} is {bound} "
+            f"{verdict}: {self.probability:.1%} chance the {what}{where} is {bound} "
             f"{r.threshold:g} at {self.target_compute:.2g} FLOPs; {needs}."
         )
 

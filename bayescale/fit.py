@@ -10,15 +10,21 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import xarray as xr
 
+from bayescale.buckets import Buckets
 from bayescale.data import LossData
 from bayescale.diagnostics import Diagnostics, diagnose
 from bayescale.errors import ConvergenceError
-from bayescale.priors import LossPriors
+from bayescale.pass_data import PassAggregate, PassCounts
+from bayescale.priors import LossPriors, PassPriors
 from bayescale.sampling import RETRY_TARGET_ACCEPT, SamplerSettings
+
+if TYPE_CHECKING:
+    import pymc as pm
 
 log = logging.getLogger("bayescale")
 
@@ -64,6 +70,40 @@ class LossFit:
         return int(posterior.sizes["chain"] * posterior.sizes["draw"])
 
 
+def _sample_gated(
+    model: pm.Model, settings: SamplerSettings
+) -> tuple[xr.DataTree, Diagnostics, SamplerSettings, float]:
+    """Sample through the seam and diagnose.
+
+    Rare divergences at the edge of the posterior go away with a smaller step size, so a fit
+    with divergences is re-run once at ``RETRY_TARGET_ACCEPT``; the retry's settings are what
+    the fit records.
+    """
+    from bayescale.sampling import sample
+
+    idata, sampling_s = sample(model, settings)
+    diagnostics = diagnose(idata)
+    if diagnostics.divergences and settings.target_accept < RETRY_TARGET_ACCEPT:
+        log.info(
+            "%d divergences; sampling again with target_accept=%s",
+            diagnostics.divergences,
+            RETRY_TARGET_ACCEPT,
+        )
+        settings = replace(settings, target_accept=RETRY_TARGET_ACCEPT)
+        idata, retry_s = sample(model, settings)
+        sampling_s += retry_s
+        diagnostics = diagnose(idata)
+    return idata, diagnostics, settings, sampling_s
+
+
+def _gate(result: LossFit | PassFit, allow_unconverged: bool) -> None:
+    if not result.diagnostics.ok and not allow_unconverged:
+        raise ConvergenceError(
+            "the sampler did not converge: " + "; ".join(result.diagnostics.problems()),
+            result=result,
+        )
+
+
 def fit_loss(
     data: LossData,
     priors: LossPriors | None = None,
@@ -95,38 +135,110 @@ def fit_loss(
         and ``allow_unconverged`` is false; the fit is attached as ``error.result``.
     """
     from bayescale.loss_model import build_loss_model, loss_pivot
-    from bayescale.sampling import sample
 
     priors = priors or LossPriors()
     settings = settings or SamplerSettings()
     start = time.perf_counter()
-    model = build_loss_model(data, priors)
-    idata, sampling_s = sample(model, settings)
-    diagnostics = diagnose(idata)
-    if diagnostics.divergences and settings.target_accept < RETRY_TARGET_ACCEPT:
-        # Rare divergences at the edge of the posterior go away with a smaller step size;
-        # rerun once instead of failing (the retry's settings are what the fit records).
-        log.info(
-            "%d divergences; sampling again with target_accept=%s",
-            diagnostics.divergences,
-            RETRY_TARGET_ACCEPT,
-        )
-        settings = replace(settings, target_accept=RETRY_TARGET_ACCEPT)
-        idata, retry_s = sample(model, settings)
-        sampling_s += retry_s
-        diagnostics = diagnose(idata)
+    idata, diagnostics, settings, sampling_s = _sample_gated(
+        build_loss_model(data, priors), settings
+    )
     result = LossFit(
         data=data,
         idata=idata,
         log_pivot=loss_pivot(data),
         priors=priors,
         settings=settings,
-        diagnostics=diagnose(idata),
+        diagnostics=diagnostics,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
-    if not result.diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(
-            "the sampler did not converge: " + "; ".join(result.diagnostics.problems()),
-            result=result,
-        )
+    _gate(result, allow_unconverged)
+    return result
+
+
+@dataclass(frozen=True)
+class PassFit:
+    """A sampled pass-rate model (per-problem counts or aggregate rates).
+
+    Attributes
+    ----------
+    data
+        :class:`~bayescale.pass_data.PassCounts` or :class:`~bayescale.pass_data.PassAggregate`.
+    buckets
+        The difficulty buckets (per-problem counts only).
+    idata
+        ``DataTree`` with ``level``, ``exponent`` (dim ``bucket``) and, for counts, ``theta``
+        (dim ``problem``), ``sigma_model``, ``sigma_problem``; for aggregates ``sigma``.
+    log_pivot
+        ln C0 of the pivot compute.
+    """
+
+    data: PassCounts | PassAggregate
+    buckets: Buckets | None
+    idata: xr.DataTree
+    log_pivot: float
+    priors: PassPriors
+    settings: SamplerSettings
+    diagnostics: Diagnostics
+    timing_s: dict[str, float] = field(default_factory=dict)
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
+        da = self.idata["posterior"][name]
+        return np.asarray(da.values).reshape(-1, *da.shape[2:])
+
+    @property
+    def aggregate(self) -> bool:
+        """True for the aggregate-rate model."""
+        return isinstance(self.data, PassAggregate)
+
+
+def fit_pass(
+    data: PassCounts | PassAggregate,
+    buckets: Buckets | None = None,
+    priors: PassPriors | None = None,
+    settings: SamplerSettings | None = None,
+    *,
+    allow_unconverged: bool = False,
+) -> PassFit:
+    """Fit the hierarchical pass-rate model with JAX NUTS and check convergence.
+
+    Parameters
+    ----------
+    data
+        Per-problem counts (then ``buckets`` is required) or aggregate rates.
+    buckets
+        Difficulty buckets from :func:`bayescale.buckets.make_buckets`.
+    priors, settings
+        Prior hyper-parameters and sampler settings.
+    allow_unconverged
+        Return the fit even when the diagnostics gate fails.
+
+    Raises
+    ------
+    ConvergenceError
+        When the diagnostics gate fails and ``allow_unconverged`` is false.
+    """
+    from bayescale.pass_model import build_aggregate_pass_model, build_pass_model, pass_pivot
+
+    priors = priors or PassPriors()
+    settings = settings or SamplerSettings()
+    start = time.perf_counter()
+    if isinstance(data, PassAggregate):
+        model = build_aggregate_pass_model(data, priors)
+    else:
+        if buckets is None:
+            raise ValueError("per-problem counts need buckets (bayescale.buckets.make_buckets)")
+        model = build_pass_model(data, buckets, priors)
+    idata, diagnostics, settings, sampling_s = _sample_gated(model, settings)
+    result = PassFit(
+        data=data,
+        buckets=buckets,
+        idata=idata,
+        log_pivot=pass_pivot(data.models.compute[data.models.fitted]),
+        priors=priors,
+        settings=settings,
+        diagnostics=diagnostics,
+        timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
+    )
+    _gate(result, allow_unconverged)
     return result

@@ -75,7 +75,8 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     return xr.Dataset({"curve": (dims, curve), "loss": (dims, new_run)}, coords=coords)
 
 
-def _summarise(values: np.ndarray, interval: float, axis: int = 0) -> dict[str, np.ndarray]:
+def summarise(values: np.ndarray, interval: float, axis: int = 0) -> dict[str, np.ndarray]:
+    """Median, central interval bounds and mean of draws along ``axis``."""
     tail = (1 - interval) / 2
     lower, median, upper = np.quantile(values, [tail, 0.5, 1 - tail], axis=axis)
     return {
@@ -108,8 +109,8 @@ class LossForecast:
 
     def table(self) -> pd.DataFrame:
         """One row per (target, group): new-run median, lower, upper, mean and the curve's CI."""
-        new = _summarise(self.draws["loss"].values, self.interval)
-        curve = _summarise(self.draws["curve"].values, self.interval)
+        new = summarise(self.draws["loss"].values, self.interval)
+        curve = summarise(self.draws["curve"].values, self.interval)
         rows = []
         for gi, group in enumerate(self.draws["group"].values):
             for ti, target in enumerate(self.targets):
@@ -175,7 +176,7 @@ def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
             ]
         )
     draws = loss_draws(fit, data.compute[held])["loss"].values
-    stats = _summarise(draws, interval)
+    stats = summarise(draws, interval)
     gidx = data.group_index[held]
     for j, (row, g) in enumerate(zip(held, gidx, strict=True)):
         median, lower, upper = (stats[k][g, j] for k in ("median", "lower", "upper"))
@@ -206,7 +207,7 @@ def parameter_table(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
     """
     rows = []
     for name in ("a", "b", "c"):
-        stats = _summarise(fit.draws(name), interval)
+        stats = summarise(fit.draws(name), interval)
         for gi, group in enumerate(fit.data.groups):
             rows.append(
                 {

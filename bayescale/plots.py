@@ -17,12 +17,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from bayescale.forecast import loss_draws
+from bayescale.pass_forecast import observed_statistics, pass_draws, reported_buckets
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
     from bayescale.decision import ComputeChoice, Decision
-    from bayescale.fit import LossFit
+    from bayescale.fit import LossFit, PassFit
 
 
 def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Figure:
@@ -197,6 +199,137 @@ def ppc_figure(fit: LossFit, interval: float = 0.9) -> Figure:
     ax.set_xlabel("training compute (FLOPs)")
     ax.set_ylabel("observed / predictive median - 1")
     ax.set_title(f"Posterior predictive check ({interval:.0%} intervals)")
+    ax.grid(alpha=0.3, lw=0.5)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def _observed(
+    ax: Axes,
+    x: np.ndarray,
+    y: np.ndarray,
+    held: np.ndarray,
+    fitted: np.ndarray,
+    what: str,
+    marker: str = "o",
+) -> None:
+    """Fitted points filled black, held-out points open red."""
+    if fitted.any():
+        ax.scatter(
+            x[fitted], y[fitted], s=16, color="k", marker=marker, zorder=3, label=f"fitted {what}"
+        )
+    if held.any():
+        ax.scatter(
+            x[held],
+            y[held],
+            s=34,
+            facecolors="none",
+            edgecolors="C3",
+            marker=marker,
+            zorder=3,
+            label=f"held-out {what}",
+        )
+
+
+def _pass_grid(fit: PassFit, targets: np.ndarray) -> np.ndarray:
+    compute = fit.data.models.compute
+    lo = compute.min() / 2
+    hi = max(targets.max(), compute.max()) * 3
+    return np.logspace(np.log10(lo), np.log10(hi), 60)
+
+
+def pass_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Figure:
+    """Figure-2-style panels: mean -ln(pass rate) of each bucket against compute.
+
+    Log-log axes; observed models as dots (held out: open circles); the median of a new model
+    with 50% and ``interval`` bands; the targets marked with their predictive interval.
+    """
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    grid = _pass_grid(fit, targets)
+    draws = pass_draws(fit, grid)["mean_neg_log_pass"].values
+    at_target = pass_draws(fit, targets)["mean_neg_log_pass"].values
+    observed = observed_statistics(fit)
+    labels = reported_buckets(fit)
+    n = len(labels)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.5 * rows), squeeze=False)
+    tail = (1 - interval) / 2
+    held = observed["held_out"].to_numpy(dtype=bool)
+    for b, label in enumerate(labels):
+        ax = axes[b // cols][b % cols]
+        q = np.quantile(draws[:, b, :], [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
+        ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
+        ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
+        ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
+        y = observed[f"neg_log_pass[{label}]"].to_numpy(dtype=float)
+        x = observed["compute"].to_numpy(dtype=float)
+        # a bucket with never-solved problems has an observed mean -ln p̂ floored by the
+        # sample size: drawn as triangles, a rough lower bound rather than a measurement
+        floored = (
+            observed[f"unsolved[{label}]"].to_numpy() > 0
+            if f"unsolved[{label}]" in observed
+            else np.zeros(len(x), bool)
+        )
+        _observed(ax, x, y, held & ~floored, ~held & ~floored, "models")
+        _observed(ax, x, y, held & floored, ~held & floored, "models (has unsolved)", "^")
+        tq = np.quantile(at_target[:, b, :], [tail, 0.5, 1 - tail], axis=0)
+        ax.errorbar(
+            targets,
+            tq[1],
+            yerr=[tq[1] - tq[0], tq[2] - tq[1]],
+            fmt="D",
+            color="C1",
+            ms=5,
+            capsize=3,
+            zorder=4,
+            label="target",
+        )
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_title(f"bucket {label}")
+        ax.set_xlabel("training compute (FLOPs)")
+        ax.set_ylabel("mean -ln(pass rate)")
+        ax.grid(alpha=0.3, lw=0.5)
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    axes[0][0].legend(fontsize=6)
+    fig.suptitle("Capability forecast per difficulty bucket (new model)")
+    fig.text(
+        0.01,
+        0.005,
+        "▲: the bucket has problems the model never solved; the observed mean "
+        "-ln p̂ = -ln((k+½)/(n+1)) is then floored by the sample size, not measured.",
+        fontsize=7,
+    )
+    fig.tight_layout()
+    return fig
+
+
+def pass_rate_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Figure:
+    """Mean pass@1 over all problems against compute, with predictive bands."""
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    grid = _pass_grid(fit, targets)
+    draws = pass_draws(fit, grid)["pass_rate"].values
+    tail = (1 - interval) / 2
+    q = np.quantile(draws, [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
+    observed = observed_statistics(fit)
+    held = observed["held_out"].to_numpy(dtype=bool)
+    x = observed["compute"].to_numpy(dtype=float)
+    y = observed["pass_rate"].to_numpy(dtype=float)
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
+    ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
+    ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
+    _observed(ax, x, y, held, ~held, "models")
+    for t in targets:
+        ax.axvline(t, color="C1", ls=":", lw=1)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training compute (FLOPs)")
+    ax.set_ylabel("mean pass@1")
+    ax.set_title("Mean pass@1 of a new model")
     ax.grid(alpha=0.3, lw=0.5)
     ax.legend(fontsize=7)
     fig.tight_layout()

@@ -96,3 +96,63 @@ class LossPriors:
             raise InputError(
                 f"prior 'likelihood' must be 'normal' or 'student_t', got {self.likelihood!r}."
             )
+
+
+@dataclass(frozen=True)
+class PassPriors:
+    r"""Hyper-parameters of the pass-rate model's priors.
+
+    The model (:mod:`bayescale.pass_model`) works on :math:`\eta = \ln(-\ln p)`, where the
+    report's law :math:`-\ln p = \alpha C^{-k}` is a straight line,
+    :math:`\eta = \ln\alpha_{pivot} - k x` with :math:`x = \ln C - \ln C_0`.
+
+    =====================  =================================================================
+    quantity               prior and reasoning
+    =====================  =================================================================
+    bucket level           :math:`\beta_b \sim N(\mu_\beta, \tau_\beta)`,
+                           :math:`\mu_\beta \sim N(1, 1.5)`,
+                           :math:`\tau_\beta \sim LogNormal(\ln 1, 0.5)`. :math:`\beta = 1`
+                           is a 6.6% pass rate at the pivot; ±3 spans 55% to 1e-9. Buckets
+                           are sorted by difficulty, so their levels differ by design.
+    bucket exponent        :math:`\ln k_b \sim N(\mu_k, \tau_k)`,
+                           :math:`\mu_k \sim N(\ln 0.2, 1)`,
+                           :math:`\tau_k \sim LogNormal(\ln 0.3, 0.5)`: exponents 0.03–1.4
+                           plausible; buckets share the exponent up to ~30%.
+    problem effect         :math:`\theta_j \sim N(\beta_{b(j)}, \sigma_u)`,
+                           :math:`\sigma_u \sim HalfNormal(1)`: problems in a bucket differ.
+    model scatter          :math:`\varepsilon_m \sim N(0, \sigma_m)`,
+                           :math:`\sigma_m \sim HalfNormal(0.3)`: a whole model sits off the
+                           power law (measured on Pythia x MATH: misses larger than
+                           binomial noise; without this term intervals are too narrow).
+    aggregate scatter      :math:`\sigma \sim HalfNormal(0.3)` on :math:`\ln(-\ln p)` for the
+                           aggregate format.
+    =====================  =================================================================
+    """
+
+    level_mean: float = 1.0
+    level_sd: float = 1.5
+    level_bucket_sd: float = 1.0
+    exponent_median: float = 0.2
+    exponent_log_sd: float = 1.0
+    exponent_bucket_sd: float = 0.3
+    problem_sd: float = 1.0
+    model_sd: float = 0.3
+    aggregate_sd: float = 0.3
+
+    def __post_init__(self) -> None:
+        """Check that every scale is a positive finite number."""
+        from bayescale.errors import InputError
+
+        for name in (
+            "level_sd",
+            "level_bucket_sd",
+            "exponent_median",
+            "exponent_log_sd",
+            "exponent_bucket_sd",
+            "problem_sd",
+            "model_sd",
+            "aggregate_sd",
+        ):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise InputError(f"prior '{name}' must be a positive number, got {value!r}.")

@@ -11,7 +11,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bayescale.pass_data import PassAggregate
+
 if TYPE_CHECKING:
+    from bayescale.pass_pipeline import PassResult
     from bayescale.pipeline import LossResult
 
 
@@ -172,6 +175,145 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
         "(JAX NUTS via numpyro, compile included).",
         f"- Likelihood: {fit.priors.likelihood}; priors: "
         + ", ".join(f"{k}={v}" for k, v in vars(fit.priors).items()),
+        "",
+    ]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    lines += [f"_bayescale {version}_", ""]
+    return "\n".join(lines)
+
+
+def pass_document(result: PassResult, version: str) -> dict[str, Any]:
+    """Build the CONTRACT §4 document of a pass-rate forecast.
+
+    ``pass_rate`` is the mean pass@1 of a new model over all kept problems; ``buckets`` carry
+    the mean -ln pass rate (the report's Figure 2 axis) and the bucket's mean pass@1.
+    """
+    overall = result.forecast.overall()
+    buckets = result.forecast.buckets()
+    decisions = {d.target_compute: d for d in result.decisions}
+    targets = []
+    for record in overall.to_dict(orient="records"):
+        row = {str(key): value for key, value in record.items()}
+        target = float(row["target_compute"])
+        entry: dict[str, Any] = {
+            "target_compute": target,
+            "pass_rate": {k: row[k] for k in ("median", "lower", "upper", "mean")}
+            | {"curve": {k: row[f"curve_{k}"] for k in ("median", "lower", "upper")}},
+        }
+        at_k = [c for c in row if c.startswith("pass_at_")]
+        if at_k:
+            k = at_k[0].split("_")[2]
+            entry[f"pass_at_{k}"] = {c.rsplit("_", 1)[1]: row[c] for c in at_k}
+        entry["buckets"] = [
+            {
+                "bucket": b["bucket"],
+                "n_problems": b["n_problems"],
+                "mean_neg_log_pass": {
+                    k: b[f"neg_log_pass_{k}"] for k in ("median", "lower", "upper", "mean")
+                },
+                "pass_rate": {k: b[f"pass_rate_{k}"] for k in ("median", "lower", "upper", "mean")},
+            }
+            for b in buckets[buckets["target_compute"] == target].to_dict(orient="records")
+        ]
+        if target in decisions:
+            entry["decision"] = decisions[target].to_dict()
+        targets.append(entry)
+    fit = result.fit
+    doc: dict[str, Any] = {
+        "bayescale_version": version,
+        "kind": "pass",
+        "ok": fit.diagnostics.ok,
+        "interval": result.forecast.interval,
+        "input": "aggregate" if fit.aggregate else "per_problem",
+        "targets": targets,
+        "compute_choice": result.choice.to_dict() if result.choice else None,
+        "parameters": result.parameters.to_dict(orient="records"),
+        "held_out": result.held_out.to_dict(orient="records"),
+        "diagnostics": fit.diagnostics.to_dict(),
+        "sampler": fit.settings.as_attrs(),
+        "timing_s": {k: round(v, 3) for k, v in fit.timing_s.items()},
+    }
+    if fit.buckets is not None:
+        doc["bucketing"] = {
+            "eligibility": fit.buckets.eligibility,
+            "reference_models": list(fit.buckets.reference_models),
+            "mean_rank_correlation": fit.buckets.mean_rank_correlation(),
+            "buckets": fit.buckets.summary().to_dict(orient="records"),
+        }
+    return clean_json(doc)
+
+
+def pass_markdown(result: PassResult, version: str, plots: list[str]) -> str:
+    """A Markdown report of a pass-rate forecast."""
+    fit = result.fit
+    models = fit.data.models
+    pct = f"{result.forecast.interval:.0%}"
+    lines = [f"# bayescale pass-rate forecast ({fit.data.source})", ""]
+    for d in result.decisions:
+        lines += [f"**{d.sentence()}**", ""]
+    if result.choice is not None:
+        lines += [result.choice.sentence(), ""]
+    fitted = models.fitted
+    lines += [
+        "## Data",
+        "",
+        f"- {int(fitted.sum())} fitted models ({', '.join(np.array(models.names)[fitted])}), "
+        f"compute {models.compute[fitted].min():.3g} to {models.compute[fitted].max():.3g} "
+        "FLOPs; held out: " + (", ".join(np.array(models.names)[~fitted]) or "none") + ".",
+    ]
+    if fit.buckets is not None:
+        b = fit.buckets
+        lines += [
+            f"- {len(b.kept)} problems ({b.eligibility}), ordered by pass rate on "
+            f"{', '.join(b.reference_models)}; the order agrees between those models with mean "
+            f"Spearman correlation {b.mean_rank_correlation():.2f}.",
+            "",
+            markdown_table(b.summary()),
+        ]
+    else:
+        assert isinstance(fit.data, PassAggregate)
+        per = " and bucket." if len(fit.data.buckets) > 1 else "."
+        lines.append("- Aggregate pass rates per model" + per)
+    overall = result.forecast.overall()
+    lines += [
+        "",
+        f"## Forecast for a new model ({pct} central predictive interval)",
+        "",
+        "Mean pass@1 over all problems (the `curve` columns leave out the model-to-model scatter):",
+        "",
+        markdown_table(overall),
+        "",
+        "Per bucket: mean of -ln(pass rate) over the bucket's problems (the GPT-4 report's "
+        "Figure 2 axis) and mean pass@1:",
+        "",
+        markdown_table(result.forecast.buckets()),
+        "",
+    ]
+    if not result.held_out.empty:
+        held = result.held_out
+        lines += [
+            "## Held-out models",
+            "",
+            f"{int(held['covered'].sum())} of {len(held)} held-out statistics fall inside their "
+            f"{pct} predictive interval.",
+            "",
+            markdown_table(held),
+            "",
+        ]
+    diag = fit.diagnostics
+    status = "converged" if diag.ok else "NOT CONVERGED: " + "; ".join(diag.problems())
+    lines += [
+        f"## Parameters: -E[ln p] = alpha·C^(-k) per bucket, C in FLOPs ({pct} credible interval)",
+        "",
+        markdown_table(result.parameters),
+        "",
+        "## Diagnostics",
+        "",
+        f"- {status}: R-hat max {diag.r_hat_max:.3f}, bulk ESS min {diag.ess_bulk_min:.0f}, "
+        f"tail ESS min {diag.ess_tail_min:.0f}, {diag.divergences} divergences "
+        f"({diag.chains} chains x {diag.draws} draws); sampling "
+        f"{fit.timing_s.get('sampling', float('nan')):.1f} s.",
         "",
     ]
     if plots:

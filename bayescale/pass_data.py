@@ -1,0 +1,308 @@
+"""Pass-rate tables to validated datasets (CONTRACT §2).
+
+Two formats, told apart by their columns:
+
+- **per problem**: ``model``, ``compute``, ``problem``, ``n`` (samples drawn), ``k`` (samples
+  that passed): one row per (model, problem);
+- **aggregate**: ``model``, ``compute``, ``pass_rate`` (0 < p <= 1) and optionally ``bucket``
+  and ``n_problems``: one row per (model[, bucket]).
+
+Every refusal names the source, the row and the column. Nothing here imports PyMC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayescale.data import numeric_column, read_table, require_column, row_label
+from bayescale.errors import InputError
+
+#: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
+MIN_MODELS = 3
+
+
+@dataclass(frozen=True)
+class PassColumns:
+    """Names of the columns of a pass-results table (CONTRACT §2 defaults)."""
+
+    model: str = "model"
+    compute: str = "compute"
+    problem: str = "problem"
+    n: str = "n"
+    k: str = "k"
+    pass_rate: str = "pass_rate"
+    bucket: str = "bucket"
+    n_problems: str = "n_problems"
+
+
+@dataclass(frozen=True)
+class ModelTable:
+    """The models of a pass table, smallest compute first; ``held_out`` above the cut."""
+
+    names: tuple[str, ...]
+    compute: np.ndarray
+    held_out: np.ndarray
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Mask of the models the law is fitted on."""
+        return ~self.held_out
+
+
+@dataclass(frozen=True)
+class PassCounts:
+    """Validated per-problem counts.
+
+    Attributes
+    ----------
+    models
+        The models (names, compute in FLOPs, held-out mask), ordered by compute.
+    problems
+        Problem labels in order of first appearance.
+    n, k
+        Samples drawn and passed, shape ``(model, problem)``; ``n == 0`` marks a missing pair.
+    """
+
+    models: ModelTable
+    problems: tuple[str, ...]
+    n: np.ndarray
+    k: np.ndarray
+    source: str = "<DataFrame>"
+    fit_max_compute: float | None = None
+    columns: PassColumns = field(default_factory=PassColumns)
+
+    @property
+    def observed(self) -> np.ndarray:
+        """Mask of (model, problem) pairs that have data."""
+        return self.n > 0
+
+
+@dataclass(frozen=True)
+class PassAggregate:
+    """Validated aggregate pass rates, one row per (model, bucket).
+
+    Attributes
+    ----------
+    models
+        The models, ordered by compute.
+    buckets
+        Bucket labels (``("all",)`` without a bucket column).
+    pass_rate
+        Shape ``(model, bucket)``; NaN where a model has no row for a bucket.
+    n_problems
+        Problems per bucket when the table gives them, else ``None``.
+    """
+
+    models: ModelTable
+    buckets: tuple[str, ...]
+    pass_rate: np.ndarray
+    n_problems: tuple[int | None, ...]
+    source: str = "<DataFrame>"
+    fit_max_compute: float | None = None
+    columns: PassColumns = field(default_factory=PassColumns)
+
+
+def is_aggregate(frame: pd.DataFrame, columns: PassColumns) -> bool:
+    """True when the table has a pass-rate column and no per-problem count columns."""
+    return columns.pass_rate in frame.columns and not (
+        columns.k in frame.columns and columns.n in frame.columns
+    )
+
+
+def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    for i, value in zip(frame.index, frame[column].tolist(), strict=True):
+        if pd.isna(value) or not str(value).strip():
+            raise InputError(f"{row_label(source, int(i))}, column '{column}': label is missing.")
+    return np.array([str(v).strip() for v in frame[column].tolist()], dtype=object)
+
+
+def _models(
+    frame: pd.DataFrame,
+    model: np.ndarray,
+    compute: np.ndarray,
+    columns: PassColumns,
+    source: str,
+    fit_max_compute: float | None,
+) -> ModelTable:
+    first: dict[str, tuple[float, int]] = {}
+    for i, name, c in zip(frame.index, model, compute, strict=True):
+        if name in first and first[name][0] != c:
+            raise InputError(
+                f"{row_label(source, int(i))}, column '{columns.compute}': model '{name}' has "
+                f"compute {c:g} here but {first[name][0]:g} in row {first[name][1] + 1}; a "
+                "model has one training compute."
+            )
+        first.setdefault(name, (float(c), int(i)))
+    names = sorted(first, key=lambda m: first[m][0])
+    values = np.array([first[m][0] for m in names])
+    if fit_max_compute is not None and not fit_max_compute > 0:
+        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
+    held = values > fit_max_compute if fit_max_compute is not None else np.zeros(len(names), bool)
+    fitted = int((~held).sum())
+    if fitted < MIN_MODELS:
+        cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""
+        raise InputError(
+            f"{source}: {fitted} model(s){cut}; the pass-rate law needs at least {MIN_MODELS} "
+            "models of different compute to fit."
+        )
+    if np.unique(values[~held]).size < MIN_MODELS:
+        raise InputError(
+            f"{source}: the fitted models span only {np.unique(values[~held]).size} distinct "
+            f"compute value(s); at least {MIN_MODELS} are needed."
+        )
+    return ModelTable(names=tuple(names), compute=values, held_out=held)
+
+
+def load_pass_counts(
+    source: str | Path | pd.DataFrame,
+    columns: PassColumns | None = None,
+    fit_max_compute: float | None = None,
+) -> PassCounts:
+    """Read and validate per-problem pass counts.
+
+    Raises
+    ------
+    InputError
+        On a missing column, bad number, ``k > n``, negative counts, a duplicate
+        (model, problem), a model with two computes, or fewer than three models.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = [(m, c, p, 10, k) for m, c in [("s", 1e20), ("m", 1e21), ("l", 1e22)]
+    ...         for p, k in [("p1", 2), ("p2", 0)]]
+    >>> table = pd.DataFrame(rows, columns=["model", "compute", "problem", "n", "k"])
+    >>> load_pass_counts(table).k.tolist()
+    [[2, 0], [2, 0], [2, 0]]
+    """
+    columns = columns or PassColumns()
+    frame, label = read_table(source)
+    for col, option in [
+        (columns.model, "--model-col"),
+        (columns.compute, "--compute-col"),
+        (columns.problem, "--problem-col"),
+        (columns.n, "--n-col"),
+        (columns.k, "--k-col"),
+    ]:
+        require_column(frame, col, label, option)
+    model = _labels(frame, columns.model, label)
+    problem = _labels(frame, columns.problem, label)
+    compute = numeric_column(frame, columns.compute, label)
+    n = numeric_column(frame, columns.n, label, positive=False)
+    k = numeric_column(frame, columns.k, label, positive=False)
+    for i, ni, ki in zip(frame.index, n, k, strict=True):
+        where = row_label(label, int(i))
+        if ni < 1 or ni != int(ni):
+            raise InputError(f"{where}, column '{columns.n}': {ni:g} must be a whole number >= 1.")
+        if ki < 0 or ki != int(ki):
+            raise InputError(f"{where}, column '{columns.k}': {ki:g} must be a whole number >= 0.")
+        if ki > ni:
+            raise InputError(
+                f"{where}, column '{columns.k}': {int(ki)} passes out of {int(ni)} samples; "
+                f"k must be <= n (column '{columns.n}')."
+            )
+    pairs = pd.Series(list(zip(model, problem, strict=True)), index=frame.index)
+    dup = pairs.duplicated()
+    if dup.any():
+        pos = int(dup.to_numpy().argmax())
+        m, p = pairs.iloc[pos]
+        raise InputError(
+            f"{row_label(label, int(frame.index[pos]))}: model '{m}' and problem '{p}' appear "
+            "twice; one row per (model, problem) is expected (sum the counts first)."
+        )
+    models = _models(frame, model, compute, columns, label, fit_max_compute)
+    problems = tuple(dict.fromkeys(problem.tolist()))
+    mi = {m: i for i, m in enumerate(models.names)}
+    pi = {p: i for i, p in enumerate(problems)}
+    n_arr = np.zeros((len(models.names), len(problems)), dtype=np.int64)
+    k_arr = np.zeros_like(n_arr)
+    rows = [mi[m] for m in model]
+    cols = [pi[p] for p in problem]
+    n_arr[rows, cols] = n.astype(np.int64)
+    k_arr[rows, cols] = k.astype(np.int64)
+    return PassCounts(
+        models=models,
+        problems=problems,
+        n=n_arr,
+        k=k_arr,
+        source=label,
+        fit_max_compute=fit_max_compute,
+        columns=columns,
+    )
+
+
+def load_pass_aggregate(
+    source: str | Path | pd.DataFrame,
+    columns: PassColumns | None = None,
+    fit_max_compute: float | None = None,
+) -> PassAggregate:
+    """Read and validate aggregate pass rates (one row per model and optional bucket).
+
+    Raises
+    ------
+    InputError
+        On a missing column, a pass rate outside (0, 1], a duplicate (model, bucket), a
+        model with two computes, or fewer than three models.
+    """
+    columns = columns or PassColumns()
+    frame, label = read_table(source)
+    for col, option in [
+        (columns.model, "--model-col"),
+        (columns.compute, "--compute-col"),
+        (columns.pass_rate, "--pass-rate-col"),
+    ]:
+        require_column(frame, col, label, option)
+    model = _labels(frame, columns.model, label)
+    compute = numeric_column(frame, columns.compute, label)
+    rate = numeric_column(frame, columns.pass_rate, label, positive=False)
+    for i, r in zip(frame.index, rate, strict=True):
+        if not 0 < r <= 1:
+            raise InputError(
+                f"{row_label(label, int(i))}, column '{columns.pass_rate}': {r:g} must be in "
+                "(0, 1]; a pass rate of 0 carries no information for this law (give per-problem "
+                "counts instead), and percentages must be divided by 100."
+            )
+    if columns.bucket in frame.columns:
+        bucket = _labels(frame, columns.bucket, label)
+    else:
+        bucket = np.full(len(frame), "all", dtype=object)
+    keys = pd.Series(list(zip(model, bucket, strict=True)), index=frame.index)
+    if keys.duplicated().any():
+        pos = int(keys.duplicated().to_numpy().argmax())
+        m, b = keys.iloc[pos]
+        raise InputError(
+            f"{row_label(label, int(frame.index[pos]))}: model '{m}' appears twice"
+            + (f" in bucket '{b}'" if columns.bucket in frame.columns else "")
+            + "; one row per (model, bucket) is expected."
+        )
+    models = _models(frame, model, compute, columns, label, fit_max_compute)
+    buckets = tuple(dict.fromkeys(bucket.tolist()))
+    mi = {m: i for i, m in enumerate(models.names)}
+    bi = {b: i for i, b in enumerate(buckets)}
+    rates = np.full((len(models.names), len(buckets)), np.nan)
+    rates[[mi[m] for m in model], [bi[b] for b in bucket]] = rate
+    for b, name in enumerate(buckets):
+        fitted = np.isfinite(rates[models.fitted, b]).sum()
+        if fitted < MIN_MODELS:
+            raise InputError(
+                f"{label}: bucket '{name}' has {fitted} fitted model(s); each bucket needs at "
+                f"least {MIN_MODELS}."
+            )
+    n_problems: list[int | None] = [None] * len(buckets)
+    if columns.n_problems in frame.columns:
+        counts = numeric_column(frame, columns.n_problems, label)
+        for b, c in zip(bucket, counts, strict=True):
+            n_problems[bi[b]] = int(c)
+    return PassAggregate(
+        models=models,
+        buckets=buckets,
+        pass_rate=rates,
+        n_problems=tuple(n_problems),
+        source=label,
+        fit_max_compute=fit_max_compute,
+        columns=columns,
+    )

@@ -1,0 +1,329 @@
+r"""Pass-rate forecasts: posterior predictive draws for a *new model* at target compute.
+
+For each posterior draw a new model's deviation :math:`\varepsilon_{new} \sim N(0,
+\sigma_m)` is drawn, and every kept problem's pass rate follows from
+:math:`\ln(-\ln p_j) = \theta_j - k_{b(j)} x + \varepsilon_{new}`. From those:
+
+- ``mean_neg_log_pass`` per bucket: the mean of :math:`-\ln p_j` over the bucket's problems,
+  the y-axis of the GPT-4 report's Figure 2;
+- ``pass_rate``: the mean pass@1 over all kept problems (excluded hardest ones included);
+- ``bucket_pass_rate``: the mean pass@1 within each bucket;
+- ``pass_at_k`` when asked: the mean of :math:`1 - (1 - p_j)^k`.
+
+The ``curve_*`` variables leave out :math:`\varepsilon_{new}`: the credible interval of the law.
+Observed statistics of finite samples use :math:`\hat p = (k + 1/2)/(n + 1)` so that problems
+never solved stay finite; held-out models are scored against predictive draws of the *same*
+statistic from simulated binomial counts with the same :math:`n`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.errors import InputError
+from bayescale.fit import PassFit
+from bayescale.forecast import check_interval, check_targets, summarise
+
+#: Computes per chunk when evaluating many computes (keeps memory at tens of MB).
+CHUNK = 16
+
+
+def _lines(fit: PassFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Intercepts ``(sample, unit)``, exponents ``(sample, unit)`` and unit->bucket index.
+
+    A unit is a kept problem (counts) or a bucket (aggregate).
+    """
+    exponent = fit.draws("exponent")
+    if fit.aggregate:
+        n_b = exponent.shape[1]
+        return fit.draws("level"), exponent, np.arange(n_b)
+    assert fit.buckets is not None
+    return fit.draws("theta"), exponent[:, fit.buckets.index], fit.buckets.index
+
+
+def _weights(fit: PassFit) -> np.ndarray:
+    """Weight of each unit in the overall pass rate."""
+    if not fit.aggregate:
+        return np.full(fit.draws("theta").shape[1], 1.0)
+    sizes = fit.data.n_problems  # type: ignore[union-attr]
+    if all(s is not None for s in sizes):
+        return np.asarray(sizes, dtype=float)
+    return np.ones(len(sizes))
+
+
+def _eta(fit: PassFit, x: np.ndarray, rng: np.random.Generator, new: bool) -> np.ndarray:
+    """``ln(-ln p)`` of each unit, shape ``(sample, compute, unit)``."""
+    intercept, exponent, _ = _lines(fit)
+    eta = intercept[:, None, :] - exponent[:, None, :] * x[None, :, None]
+    if new:
+        sd = fit.draws("sigma" if fit.aggregate else "sigma_model")
+        shape = (eta.shape[0], x.size, eta.shape[2] if fit.aggregate else 1)
+        eta = eta + sd[:, None, None] * rng.standard_normal(shape)
+    return eta
+
+
+def pass_draws(
+    fit: PassFit, compute: np.ndarray, seed: int | None = None, k: int | None = None
+) -> xr.Dataset:
+    """Predictive draws at each compute (FLOPs) for a new model; see the module docstring.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``mean_neg_log_pass``, ``bucket_pass_rate`` and their ``curve_`` versions with dims
+        ``(sample, bucket, compute)``; ``pass_rate``, ``curve_pass_rate`` and optionally
+        ``pass_at_k`` with dims ``(sample, compute)``.
+    """
+    compute = np.asarray(compute, dtype=float)
+    x = np.log(compute) - fit.log_pivot
+    rng = np.random.default_rng(fit.settings.seed if seed is None else seed)
+    _, _, unit_bucket = _lines(fit)
+    labels = reported_buckets(fit)
+    weights = _weights(fit)
+    out: dict[str, list[np.ndarray]] = {}
+    for start in range(0, x.size, CHUNK):
+        xs = x[start : start + CHUNK]
+        for prefix, new in (("", True), ("curve_", False)):
+            eta = _eta(fit, xs, rng, new)
+            neg_log_p = np.exp(eta)
+            p = np.exp(-neg_log_p)
+            per_bucket = [unit_bucket == b for b in range(len(labels))]
+            out.setdefault(prefix + "mean_neg_log_pass", []).append(
+                np.stack([neg_log_p[..., sel].mean(axis=-1) for sel in per_bucket], axis=1)
+            )
+            out.setdefault(prefix + "bucket_pass_rate", []).append(
+                np.stack([p[..., sel].mean(axis=-1) for sel in per_bucket], axis=1)
+            )
+            out.setdefault(prefix + "pass_rate", []).append(np.average(p, axis=-1, weights=weights))
+            if k is not None and not prefix:
+                at_k = 1 - np.exp(k * np.log1p(-np.minimum(p, 1 - 1e-16)))
+                out.setdefault("pass_at_k", []).append(np.average(at_k, axis=-1, weights=weights))
+    data_vars = {}
+    for name, chunks in out.items():
+        arr = np.concatenate(chunks, axis=-1)
+        dims = ("sample", "bucket", "compute") if arr.ndim == 3 else ("sample", "compute")
+        data_vars[name] = (dims, arr)
+    ds = xr.Dataset(data_vars, coords={"bucket": list(labels), "compute": compute})
+    if k is not None:
+        ds.attrs["k"] = k
+    return ds
+
+
+def reported_buckets(fit: PassFit) -> tuple[str, ...]:
+    """Labels of the reported buckets (the excluded ones are not reported)."""
+    if fit.aggregate:
+        return fit.data.buckets  # type: ignore[union-attr]
+    assert fit.buckets is not None
+    return fit.buckets.labels
+
+
+@dataclass(frozen=True)
+class PassForecast:
+    """Predictive draws and their summary at the target computes."""
+
+    draws: xr.Dataset
+    interval: float
+    n_problems: tuple[int | None, ...]
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The target computes in FLOPs."""
+        return np.asarray(self.draws["compute"].values)
+
+    def overall(self) -> pd.DataFrame:
+        """Mean pass@1 of a new model per target: median, lower, upper, mean (+ curve CI)."""
+        new = summarise(self.draws["pass_rate"].values, self.interval)
+        curve = summarise(self.draws["curve_pass_rate"].values, self.interval)
+        rows = []
+        for ti, target in enumerate(self.targets):
+            row = {"target_compute": float(target), **{k: float(v[ti]) for k, v in new.items()}}
+            row |= {f"curve_{k}": float(v[ti]) for k, v in curve.items()}
+            if "pass_at_k" in self.draws:
+                at_k = summarise(self.draws["pass_at_k"].values, self.interval)
+                row |= {
+                    f"pass_at_{self.draws.attrs['k']}_{k}": float(v[ti]) for k, v in at_k.items()
+                }
+            rows.append(row)
+        return pd.DataFrame(rows)
+
+    def buckets(self) -> pd.DataFrame:
+        """Per bucket and target: mean -ln pass rate and mean pass@1 of a new model."""
+        nlp = summarise(self.draws["mean_neg_log_pass"].values, self.interval)
+        rate = summarise(self.draws["bucket_pass_rate"].values, self.interval)
+        rows = []
+        for bi, bucket in enumerate(self.draws["bucket"].values):
+            for ti, target in enumerate(self.targets):
+                rows.append(
+                    {
+                        "target_compute": float(target),
+                        "bucket": str(bucket),
+                        "n_problems": self.n_problems[bi],
+                        **{f"neg_log_pass_{k}": float(v[bi, ti]) for k, v in nlp.items()},
+                        **{f"pass_rate_{k}": float(v[bi, ti]) for k, v in rate.items()},
+                    }
+                )
+        return pd.DataFrame(rows)
+
+
+def bucket_sizes(fit: PassFit) -> tuple[int | None, ...]:
+    """Problems per reported bucket (``None`` when an aggregate table does not say)."""
+    if fit.aggregate:
+        return fit.data.n_problems  # type: ignore[union-attr]
+    assert fit.buckets is not None
+    return tuple(fit.buckets.sizes())
+
+
+def forecast_pass(
+    fit: PassFit,
+    targets: float | list[float] | np.ndarray,
+    interval: float = 0.9,
+    k: int | None = None,
+) -> PassForecast:
+    """Forecast a new model's pass rates at each target compute.
+
+    Parameters
+    ----------
+    fit
+        A pass-rate fit (:func:`bayescale.fit.fit_pass`).
+    targets
+        Target compute(s) in FLOPs.
+    interval
+        Central predictive interval probability.
+    k
+        Also forecast pass@k.
+    """
+    if k is not None and k < 1:
+        raise InputError(f"--k must be >= 1, got {k}.")
+    return PassForecast(
+        draws=pass_draws(fit, check_targets(targets), k=k),
+        interval=check_interval(interval),
+        n_problems=bucket_sizes(fit),
+    )
+
+
+def observed_statistics(fit: PassFit) -> pd.DataFrame:
+    """Observed mean pass@1 and per-bucket mean -ln p̂ of every model (fitted and held out)."""
+    rows = []
+    labels = reported_buckets(fit)
+    models = fit.data.models
+    for m, name in enumerate(models.names):
+        row: dict[str, object] = {
+            "model": name,
+            "compute": float(models.compute[m]),
+            "held_out": bool(models.held_out[m]),
+        }
+        if fit.aggregate:
+            rates = fit.data.pass_rate[m]  # type: ignore[union-attr]
+            w = _weights(fit)
+            ok = np.isfinite(rates)
+            row["pass_rate"] = float(np.average(rates[ok], weights=w[ok])) if ok.any() else np.nan
+            for b, label in enumerate(labels):
+                row[f"neg_log_pass[{label}]"] = float(-np.log(rates[b]))
+        else:
+            assert fit.buckets is not None
+            kept = fit.buckets.kept
+            n = fit.data.n[m, kept]  # type: ignore[union-attr]
+            k = fit.data.k[m, kept]  # type: ignore[union-attr]
+            seen = n > 0
+            row["pass_rate"] = float((k[seen] / n[seen]).mean()) if seen.any() else np.nan
+            phat = (k + 0.5) / (n + 1)
+            for b, label in enumerate(labels):
+                sel = (fit.buckets.index == b) & seen
+                row[f"neg_log_pass[{label}]"] = (
+                    float(-np.log(phat[sel]).mean()) if sel.any() else np.nan
+                )
+                row[f"unsolved[{label}]"] = int((k[sel] == 0).sum())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
+    """Score each held-out model's observed statistics against their predictive intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (held-out model, quantity) with observed, median, lower, upper, covered
+        and the relative error of the median. Quantities: ``pass_rate`` and
+        ``neg_log_pass[bucket]`` for each reported bucket.
+    """
+    models = fit.data.models
+    held = np.flatnonzero(models.held_out)
+    columns = [
+        "model",
+        "compute",
+        "quantity",
+        "observed",
+        "median",
+        "lower",
+        "upper",
+        "covered",
+        "rel_error",
+    ]
+    if held.size == 0:
+        return pd.DataFrame(columns=columns)
+    observed = observed_statistics(fit).set_index("model")
+    labels = reported_buckets(fit)
+    rng = np.random.default_rng(fit.settings.seed + 1)
+    rows = []
+    for m in held:
+        name = models.names[m]
+        x = np.array([np.log(models.compute[m]) - fit.log_pivot])
+        p = np.exp(-np.exp(_eta(fit, x, rng, new=True)[:, 0, :]))
+        if fit.aggregate:
+            rates = fit.data.pass_rate[m]  # type: ignore[union-attr]
+            ok = np.isfinite(rates)
+            stats = {"pass_rate": np.average(p[:, ok], axis=1, weights=_weights(fit)[ok])}
+            for b, label in enumerate(labels):
+                stats[f"neg_log_pass[{label}]"] = -np.log(p[:, b])
+        else:
+            assert fit.buckets is not None
+            kept = fit.buckets.kept
+            n = fit.data.n[m, kept]  # type: ignore[union-attr]
+            seen = n > 0
+            k_sim = rng.binomial(n[None, :], p)
+            stats = {"pass_rate": (k_sim[:, seen] / n[seen]).mean(axis=1)}
+            phat = (k_sim + 0.5) / (n + 1)
+            for b, label in enumerate(labels):
+                sel = (fit.buckets.index == b) & seen
+                stats[f"neg_log_pass[{label}]"] = -np.log(phat[:, sel]).mean(axis=1)
+        for quantity, draws in stats.items():
+            obs = float(observed.at[name, quantity])  # type: ignore[arg-type]
+            if not np.isfinite(obs):
+                continue
+            s = summarise(draws, interval)
+            rows.append(
+                {
+                    "model": name,
+                    "compute": float(models.compute[m]),
+                    "quantity": quantity,
+                    "observed": obs,
+                    "median": float(s["median"]),
+                    "lower": float(s["lower"]),
+                    "upper": float(s["upper"]),
+                    "covered": bool(s["lower"] <= obs <= s["upper"]),
+                    "rel_error": float(s["median"] / obs - 1),
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def pass_parameter_table(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
+    r"""The report's law per bucket in user units: :math:`-E[\ln p] = \alpha C^{-k}`.
+
+    ``alpha`` is the bucket mean of :math:`e^{\theta_j}` times :math:`C_0^{k}` (C in FLOPs).
+    """
+    exponent = fit.draws("exponent")
+    intercept, _, unit_bucket = _lines(fit)
+    rows = []
+    for b, label in enumerate(reported_buckets(fit)):
+        sel = unit_bucket == b
+        log_alpha = np.log(np.exp(intercept[:, sel]).mean(axis=1)) + exponent[:, b] * fit.log_pivot
+        for name, values in (("log10_alpha", log_alpha / np.log(10)), ("k", exponent[:, b])):
+            s = summarise(values, interval)
+            rows.append({"bucket": label, "parameter": name, **{k: float(v) for k, v in s.items()}})
+    return pd.DataFrame(rows)

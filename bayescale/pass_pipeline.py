@@ -1,0 +1,250 @@
+"""The pass-rate pipeline: table to counts or rates, buckets, fit, forecast, decision, files.
+
+:func:`run_pass` wires the stages for both input formats (told apart by their columns);
+:func:`write_pass_outputs` writes the report, the JSON document and the plots.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayescale.buckets import Buckets, Eligibility, make_buckets
+from bayescale.decision import (
+    ComputeChoice,
+    Decision,
+    Requirement,
+    best_compute,
+    compute_grid,
+    decide,
+    parse_requirement,
+    probability_curve,
+)
+from bayescale.errors import InputError, did_you_mean
+from bayescale.fit import PassFit, fit_pass
+from bayescale.forecast import check_interval, check_targets
+from bayescale.pass_data import (
+    PassAggregate,
+    PassColumns,
+    PassCounts,
+    is_aggregate,
+    load_pass_aggregate,
+    load_pass_counts,
+)
+from bayescale.pass_forecast import (
+    PassForecast,
+    forecast_pass,
+    pass_draws,
+    pass_parameter_table,
+    reported_buckets,
+    score_held_out_models,
+)
+from bayescale.pipeline import write_json
+from bayescale.priors import PassPriors
+from bayescale.sampling import SamplerSettings
+
+log = logging.getLogger("bayescale")
+
+
+@dataclass(frozen=True)
+class PassOptions:
+    """Everything a pass-rate forecast is asked for, besides the table itself."""
+
+    targets: tuple[float, ...]
+    interval: float = 0.9
+    requirement: str | None = None
+    confidence: float = 0.9
+    fit_max_compute: float | None = None
+    n_buckets: int = 6
+    exclude_hardest: int = 0
+    bucket_by: tuple[str, ...] | None = None
+    eligibility: Eligibility = "all"
+    k: int | None = None
+    columns: PassColumns = field(default_factory=PassColumns)
+    priors: PassPriors = field(default_factory=PassPriors)
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    allow_unconverged: bool = False
+    value: float | None = None
+    cost_per_flop: float | None = None
+
+
+@dataclass(frozen=True)
+class PassResult:
+    """A finished pass-rate forecast: the fit and everything derived from it."""
+
+    fit: PassFit
+    forecast: PassForecast
+    parameters: pd.DataFrame
+    held_out: pd.DataFrame
+    decisions: tuple[Decision, ...]
+    choice: ComputeChoice | None = None
+    options: PassOptions | None = None
+
+    def document(self) -> dict[str, object]:
+        """The CONTRACT §4 result document."""
+        from bayescale import __version__
+        from bayescale.report import pass_document
+
+        return pass_document(self, __version__)
+
+
+def pass_requirement(text: str, buckets: tuple[str, ...]) -> tuple[Requirement, int | None]:
+    """Parse ``pass_rate>=0.3`` (all problems) or ``3.pass_rate>=0.5`` (bucket 3)."""
+    req = parse_requirement(text, quantities=("pass_rate",))
+    if req.scope is None:
+        return req, None
+    scope = req.scope.removeprefix("bucket")
+    if scope not in buckets:
+        raise InputError(
+            f"--require '{text}': no bucket '{req.scope}'.{did_you_mean(scope, buckets)} "
+            f"Buckets: {', '.join(buckets)}; write e.g. 'bucket{buckets[0]}.pass_rate>=0.5'."
+        )
+    return req, buckets.index(scope)
+
+
+def pass_requirement_draws(
+    fit: PassFit, requirement: str
+) -> tuple[Requirement, Callable[[np.ndarray], np.ndarray]]:
+    """The parsed requirement and a ``compute -> new-model draws`` function for it."""
+    req, bucket = pass_requirement(requirement, reported_buckets(fit))
+
+    def draws_at(compute: np.ndarray) -> np.ndarray:
+        ds = pass_draws(fit, compute)
+        if bucket is None:
+            return np.asarray(ds["pass_rate"].values)
+        return np.asarray(ds["bucket_pass_rate"].values[:, bucket, :])
+
+    return req, draws_at
+
+
+def check_pass_options(options: PassOptions) -> None:
+    """Refuse bad forecast options before reading data or sampling."""
+    check_targets(options.targets)
+    check_interval(options.interval)
+    if not 0 < options.confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
+    if (options.value is None) != (options.cost_per_flop is None):
+        raise InputError("--value and --cost-per-flop go together; give both or neither.")
+    if options.value is not None and not options.requirement:
+        raise InputError("--value needs --require: the value is that of meeting the bar.")
+    if options.requirement:
+        parse_requirement(options.requirement, quantities=("pass_rate",))
+
+
+def load_pass(
+    source: str | Path | pd.DataFrame, options: PassOptions
+) -> tuple[PassCounts | PassAggregate, Buckets | None]:
+    """Read either pass format and, for per-problem counts, make the buckets."""
+    from bayescale.data import read_table
+
+    frame, _ = read_table(source)
+    if is_aggregate(frame, options.columns):
+        return load_pass_aggregate(source, options.columns, options.fit_max_compute), None
+    counts = load_pass_counts(source, options.columns, options.fit_max_compute)
+    buckets = make_buckets(
+        counts, options.n_buckets, options.exclude_hardest, options.bucket_by, options.eligibility
+    )
+    return counts, buckets
+
+
+def result_from_pass_fit(fit: PassFit, options: PassOptions) -> PassResult:
+    """Everything a pass-rate forecast reports, computed from a fit without sampling."""
+    check_pass_options(options)
+    targets = check_targets(options.targets)
+    decisions: list[Decision] = []
+    choice = None
+    if options.requirement:
+        req, draws_at = pass_requirement_draws(fit, options.requirement)
+        smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
+        decisions = decide(req, draws_at, targets, options.confidence, search_from=smallest)
+        if options.value is not None and options.cost_per_flop is not None:
+            grid = compute_grid(smallest, float(targets.max()))
+            prob = probability_curve(req, draws_at, grid)
+            choice = best_compute(grid, prob, options.value, options.cost_per_flop)
+    return PassResult(
+        fit=fit,
+        forecast=forecast_pass(fit, targets, options.interval, k=options.k),
+        parameters=pass_parameter_table(fit, options.interval),
+        held_out=score_held_out_models(fit, options.interval),
+        decisions=tuple(decisions),
+        choice=choice,
+        options=options,
+    )
+
+
+def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassResult:
+    """Run a pass-rate forecast end to end (either input format).
+
+    Parameters
+    ----------
+    source
+        CSV/Parquet path or DataFrame: per-problem counts or aggregate pass rates.
+    options
+        Targets, buckets, requirement, priors and sampler settings.
+
+    Returns
+    -------
+    PassResult
+    """
+    check_pass_options(options)
+    data, buckets = load_pass(source, options)
+    if options.requirement:
+        labels = buckets.labels if buckets is not None else data.buckets  # type: ignore[union-attr]
+        pass_requirement(options.requirement, labels)
+    if buckets is not None:
+        log.info(
+            "%d problems in %d buckets (%s); difficulty order agrees between reference models "
+            "with mean Spearman %.2f",
+            len(buckets.kept),
+            len(buckets.labels),
+            ", ".join(map(str, buckets.sizes())),
+            buckets.mean_rank_correlation(),
+        )
+    s = options.sampler
+    log.info(
+        "fitting %d models with JAX NUTS (%d chains x %d draws)",
+        int(data.models.fitted.sum()),
+        s.chains,
+        s.draws,
+    )
+    fit = fit_pass(data, buckets, options.priors, s, allow_unconverged=options.allow_unconverged)
+    log.info("sampled in %.1f s", fit.timing_s["sampling"])
+    return result_from_pass_fit(fit, options)
+
+
+def write_pass_outputs(result: PassResult, out_dir: Path) -> list[Path]:
+    """Write ``report.md``, ``forecast.json`` and the plots into ``out_dir``."""
+    from bayescale import __version__
+    from bayescale.plots import decision_figure, pass_figure, pass_rate_figure, save_figure
+    from bayescale.report import pass_markdown
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    fit, forecast = result.fit, result.forecast
+    pngs = [
+        save_figure(
+            pass_figure(fit, forecast.targets, forecast.interval), out_dir / "pass_buckets.png"
+        ),
+        save_figure(
+            pass_rate_figure(fit, forecast.targets, forecast.interval), out_dir / "pass_rate.png"
+        ),
+    ]
+    if result.decisions and result.options and result.options.requirement:
+        req, draws_at = pass_requirement_draws(fit, result.options.requirement)
+        smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
+        grid = compute_grid(smallest, float(forecast.targets.max()))
+        prob = probability_curve(req, draws_at, grid)
+        pngs.append(
+            save_figure(
+                decision_figure(grid, prob, list(result.decisions), result.choice),
+                out_dir / "decision.png",
+            )
+        )
+    written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
+    report = out_dir / "report.md"
+    report.write_text(pass_markdown(result, __version__, [p.name for p in pngs]))
+    return [*written, report]
