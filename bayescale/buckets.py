@@ -86,7 +86,8 @@ class Buckets:
         """Mean pairwise Spearman correlation between reference models (NaN with one)."""
         values = self.rank_correlation.to_numpy()
         off = values[~np.eye(len(values), dtype=bool)]
-        return float(np.nanmean(off)) if off.size else float("nan")
+        off = off[np.isfinite(off)]
+        return float(off.mean()) if off.size else float("nan")
 
 
 def make_buckets(
@@ -158,7 +159,13 @@ def make_buckets(
     for b, chunk in enumerate(np.array_split(order[:keep_n], n_buckets)):
         index[chunk] = b
     rates = pd.DataFrame(
-        {models.names[m]: counts.k[m, kept] / np.maximum(counts.n[m, kept], 1) for m in ref}
+        {
+            # a (model, problem) pair without data is left out, not counted as zero passes
+            models.names[m]: np.where(
+                counts.n[m, kept] > 0, counts.k[m, kept] / np.maximum(counts.n[m, kept], 1), np.nan
+            )
+            for m in ref
+        }
     )
     return Buckets(
         labels=tuple(str(b + 1) for b in range(n_buckets)),

@@ -295,7 +295,16 @@ def load_pass_aggregate(
     n_problems: list[int | None] = [None] * len(buckets)
     if columns.n_problems in frame.columns:
         counts = numeric_column(frame, columns.n_problems, label)
-        for b, c in zip(bucket, counts, strict=True):
+        for i, b, c in zip(frame.index, bucket, counts, strict=True):
+            where = f"{row_label(label, int(i))}, column '{columns.n_problems}'"
+            if c != int(c):
+                raise InputError(f"{where}: {c:g} must be a whole number of problems.")
+            known = n_problems[bi[b]]
+            if known is not None and known != int(c):
+                raise InputError(
+                    f"{where}: {int(c)} problems, but an earlier row of bucket '{b}' says "
+                    f"{known}; a bucket has one problem count."
+                )
             n_problems[bi[b]] = int(c)
     return PassAggregate(
         models=models,

@@ -2,7 +2,7 @@ r"""Pass-rate forecasts: posterior predictive draws for a *new model* at target 
 
 For each posterior draw a new model's deviation :math:`\varepsilon_{new} \sim N(0,
 \sigma_m)` is drawn, and every kept problem's pass rate follows from
-:math:`\ln(-\ln p_j) = \theta_j - k_{b(j)} x + \varepsilon_{new}`. From those:
+:math:`\ln(-\ln p_j) = \theta_j - k_j x + \varepsilon_{new}`. From those:
 
 - ``mean_neg_log_pass`` per bucket: the mean of :math:`-\ln p_j` over the bucket's problems,
   the y-axis of the GPT-4 report's Figure 2;
@@ -42,7 +42,7 @@ def _lines(fit: PassFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         n_b = exponent.shape[1]
         return fit.draws("level"), exponent, np.arange(n_b)
     assert fit.buckets is not None
-    return fit.draws("theta"), exponent[:, fit.buckets.index], fit.buckets.index
+    return fit.draws("theta"), fit.draws("problem_exponent"), fit.buckets.index
 
 
 def _weights(fit: PassFit) -> np.ndarray:

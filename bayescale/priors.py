@@ -120,6 +120,10 @@ class PassPriors:
                            plausible; buckets share the exponent up to ~30%.
     problem effect         :math:`\theta_j \sim N(\beta_{b(j)}, \sigma_u)`,
                            :math:`\sigma_u \sim HalfNormal(1)`: problems in a bucket differ.
+    problem exponent       only with ``problem_slopes=True``:
+                           :math:`\ln k_j \sim N(\ln k_{b(j)}, \sigma_k)`,
+                           :math:`\sigma_k \sim HalfNormal(0.3)` (see
+                           :mod:`bayescale.pass_model` for why it is off by default).
     model scatter          :math:`\varepsilon_m \sim N(0, \sigma_m)`,
                            :math:`\sigma_m \sim HalfNormal(0.3)`: a whole model sits off the
                            power law (measured on Pythia x MATH: misses larger than
@@ -136,6 +140,8 @@ class PassPriors:
     exponent_log_sd: float = 1.0
     exponent_bucket_sd: float = 0.3
     problem_sd: float = 1.0
+    problem_slope_sd: float = 0.3
+    problem_slopes: bool = False
     model_sd: float = 0.3
     aggregate_sd: float = 0.3
 
@@ -150,6 +156,7 @@ class PassPriors:
             "exponent_log_sd",
             "exponent_bucket_sd",
             "problem_sd",
+            "problem_slope_sd",
             "model_sd",
             "aggregate_sd",
         ):

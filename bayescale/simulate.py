@@ -118,3 +118,74 @@ def random_loss_truth(rng: np.random.Generator, n_groups: int = 3) -> dict[str, 
         a = reducible_at_1e17 / (1e17) ** (-k)
         truth[f"g{g + 1}"] = LossTruth(a=float(a), b=float(-k), c=float(c))
     return truth
+
+
+@dataclass(frozen=True)
+class PassTruth:
+    """Known truth of a per-problem pass-rate simulation.
+
+    ``ln(-ln p_j(C)) = theta_j - k_{b(j)} (ln C - ln pivot) + eps_model``.
+    """
+
+    theta: np.ndarray
+    exponent: np.ndarray
+    bucket: np.ndarray
+    pivot: float
+    model_sd: float
+
+    def pass_rates(self, compute: float, model_effect: float = 0.0) -> np.ndarray:
+        """True pass rate of every problem for a model at ``compute`` FLOPs."""
+        x = np.log(compute) - np.log(self.pivot)
+        return np.exp(-np.exp(self.theta - self.exponent[self.bucket] * x + model_effect))
+
+
+def simulate_pass_counts(
+    *,
+    n_models: int = 6,
+    n_problems: int = 120,
+    n_buckets: int = 6,
+    samples: int = 200,
+    min_compute: float = 1e20,
+    max_compute: float = 1e22,
+    model_sd: float = 0.1,
+    seed: int = DEMO_SEED,
+) -> tuple[pd.DataFrame, PassTruth]:
+    """Draw per-problem pass counts from the report's law with known truth.
+
+    Problem difficulties ``theta`` are spread so that bucket means of -ln p span roughly
+    0.3 to 8 at the pivot (the geometric mean of the models' compute); the exponent falls from
+    0.35 (easy) to 0.15 (hard) across ``n_buckets`` latent difficulty groups; each model sits
+    off the law by ``N(0, model_sd)``. Hard problems often get zero passes in ``samples``
+    tries, as in real data.
+
+    Returns
+    -------
+    table, truth
+        Columns ``model``, ``compute``, ``problem``, ``n``, ``k``; and the truth.
+    """
+    rng = np.random.default_rng(seed)
+    compute = np.logspace(np.log10(min_compute), np.log10(max_compute), n_models)
+    theta = np.sort(rng.uniform(-1.2, 2.6, n_problems))
+    bucket = np.minimum((np.arange(n_problems) * n_buckets) // n_problems, n_buckets - 1)
+    truth = PassTruth(
+        theta=theta,
+        exponent=np.linspace(0.35, 0.15, n_buckets),
+        bucket=bucket,
+        pivot=float(np.exp(np.log(compute).mean())),
+        model_sd=model_sd,
+    )
+    rows = []
+    for m, c in enumerate(compute):
+        p = truth.pass_rates(c, model_effect=rng.normal(0, model_sd))
+        k = rng.binomial(samples, p)
+        for j in range(n_problems):
+            rows.append(
+                {
+                    "model": f"m{m + 1}",
+                    "compute": c,
+                    "problem": f"p{j + 1:03d}",
+                    "n": samples,
+                    "k": int(k[j]),
+                }
+            )
+    return pd.DataFrame(rows), truth
