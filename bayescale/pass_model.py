@@ -42,6 +42,9 @@ from bayescale.buckets import Buckets
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
 
+#: Passes and failures a problem needs, summed over fitted models, to be sampled centred.
+INFORMATIVE_COUNT = 5
+
 
 def pass_pivot(compute: np.ndarray) -> float:
     """Return ln C0, the mean log compute of the fitted models."""
@@ -117,7 +120,9 @@ def build_pass_model(
     x = np.log(counts.models.compute[fitted]) - pass_pivot(counts.models.compute[fitted])
     n = counts.n[np.ix_(fitted, kept)]
     k = counts.k[np.ix_(fitted, kept)]
-    solved = (k > 0).any(axis=0)
+    # centred where the counts pin a problem's pass rate (enough passes and enough failures),
+    # non-centred where they barely inform it (never solved, or always solved, in few tries)
+    solved = (k.sum(axis=0) >= INFORMATIVE_COUNT) & ((n - k).sum(axis=0) >= INFORMATIVE_COUNT)
     coords = {
         "bucket": list(buckets.internal_labels),
         "problem": [counts.problems[j] for j in kept],

@@ -114,3 +114,111 @@ def test_loss_command_real_fit(demo_csv, tmp_path, capsys):
     assert len(result["held_out"]) == 9
     out = capsys.readouterr().out
     assert "Final loss of a new run" in out and ("GO:" in out or "NO-GO:" in out)
+
+
+@pytest.fixture
+def pass_csv(tmp_path):
+    from bayescale.simulate import simulate_pass_counts
+
+    table, _ = simulate_pass_counts(n_models=5, n_problems=60, samples=100, seed=3)
+    path = tmp_path / "pass.csv"
+    table.to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--buckets", "100"], "empty"),
+        (["--require", "pass_rte>=0.3"], "Did you mean 'pass_rate'"),
+        (["--require", "bucket9.pass_rate>=0.3"], "no bucket 'bucket9'"),
+        (["--bucket-by", "m9"], "no model 'm9'"),
+        (["--fit-max-compute", "1e20"], "needs at least 3 models"),
+        (["--k-col", "passes"], "missing column 'passes'"),
+    ],
+)
+def test_pass_bad_options_exit_2(pass_csv, capsys, args, fragment):
+    assert main(["pass", str(pass_csv), "--target-compute", "1e23", *args]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_pass_bad_counts_exit_2(tmp_path, capsys):
+    path = tmp_path / "bad.csv"
+    path.write_text("model,compute,problem,n,k\na,1e20,p1,10,11\n")
+    assert main(["pass", str(path), "--target-compute", "1e23"]) == 2
+    err = capsys.readouterr().err
+    assert "row 1 (line 2), column 'k'" in err and "k must be <= n" in err
+
+
+def test_pass_mocked_pipeline_writes_outputs(pass_csv, tmp_path, mock_pymc_sample, capsys):
+    out, doc = tmp_path / "out", tmp_path / "p.json"
+    code = main(
+        [
+            "pass",
+            str(pass_csv),
+            "--target-compute",
+            "1e22,1e23",
+            "--buckets",
+            "3",
+            "--exclude-hardest",
+            "6",
+            "--require",
+            "pass_rate>=0.3",
+            "--k",
+            "10",
+            "--out",
+            str(out),
+            "--json",
+            str(doc),
+            "--allow-unconverged",
+            *FAST,
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(doc.read_text())
+    assert result["kind"] == "pass" and len(result["targets"]) == 2
+    target = result["targets"][0]
+    assert [b["bucket"] for b in target["buckets"]] == ["1", "2", "3"]
+    assert sum(b["n_problems"] for b in target["buckets"]) == 54
+    assert {"median", "lower", "upper", "mean"} <= set(target["pass_rate"])
+    assert "pass_at_10" in target and "decision" in target
+    assert {"report.md", "forecast.json", "pass_buckets.png", "pass_rate.png", "decision.png"} <= {
+        p.name for p in out.iterdir()
+    }
+
+
+@pytest.mark.sampling
+def test_pass_command_real_fit(pass_csv, tmp_path, capsys):
+    doc = tmp_path / "p.json"
+    code = main(
+        [
+            "pass",
+            str(pass_csv),
+            "--target-compute",
+            "1e23",
+            "--buckets",
+            "3",
+            "--fit-max-compute",
+            "5e21",
+            "--require",
+            "bucket1.pass_rate>=0.5",
+            "--json",
+            str(doc),
+            "--draws",
+            "1000",
+            "--tune",
+            "500",
+            "--quiet",
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(doc.read_text())
+    assert result["diagnostics"]["ok"]
+    decision = result["targets"][0]["decision"]
+    assert decision["go"] == (decision["probability"] >= decision["confidence"])
+    needed = decision["compute_needed"]
+    if needed["at_confidence"] is not None:
+        assert needed["at_confidence"] >= needed["median"]
+    assert {row["model"] for row in result["held_out"]} == {"m5"}
+    assert "Mean pass@1 of a new model" in capsys.readouterr().out
