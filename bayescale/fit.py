@@ -29,6 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("bayescale")
 
 
+def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
+    """Posterior draws of ``name`` with chains stacked: shape ``(sample, *dims)``."""
+    da = idata["posterior"][name]
+    return np.asarray(da.values).reshape(-1, *da.shape[2:])
+
+
 @dataclass(frozen=True)
 class LossFit:
     r"""A sampled loss model.
@@ -60,8 +66,7 @@ class LossFit:
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
-        da = self.idata["posterior"][name]
-        return np.asarray(da.values).reshape(-1, *da.shape[2:])
+        return stacked_draws(self.idata, name)
 
     @property
     def n_samples(self) -> int:
@@ -183,8 +188,7 @@ class PassFit:
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
-        da = self.idata["posterior"][name]
-        return np.asarray(da.values).reshape(-1, *da.shape[2:])
+        return stacked_draws(self.idata, name)
 
     @property
     def aggregate(self) -> bool:

@@ -27,7 +27,7 @@ from bayescale.decision import (
 )
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
-from bayescale.forecast import check_interval, check_targets
+from bayescale.forecast import check_targets
 from bayescale.pass_data import (
     PassAggregate,
     PassColumns,
@@ -44,7 +44,7 @@ from bayescale.pass_forecast import (
     reported_buckets,
     score_held_out_models,
 )
-from bayescale.pipeline import write_json
+from bayescale.pipeline import check_options, write_json
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings
 
@@ -124,14 +124,7 @@ def pass_requirement_draws(
 
 def check_pass_options(options: PassOptions) -> None:
     """Refuse bad forecast options before reading data or sampling."""
-    check_targets(options.targets)
-    check_interval(options.interval)
-    if not 0 < options.confidence < 1:
-        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
-    if (options.value is None) != (options.cost_per_flop is None):
-        raise InputError("--value and --cost-per-flop go together; give both or neither.")
-    if options.value is not None and not options.requirement:
-        raise InputError("--value needs --require: the value is that of meeting the bar.")
+    check_options(options)
     if options.requirement:
         parse_requirement(options.requirement, quantities=("pass_rate",))
 

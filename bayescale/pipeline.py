@@ -10,6 +10,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -38,6 +39,9 @@ from bayescale.forecast import (
 )
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
+
+if TYPE_CHECKING:
+    from bayescale.pass_pipeline import PassOptions
 
 log = logging.getLogger("bayescale")
 
@@ -126,8 +130,8 @@ def decide_loss(
     )
 
 
-def check_options(options: LossOptions) -> None:
-    """Refuse bad forecast options before any sampling."""
+def check_options(options: LossOptions | PassOptions) -> None:
+    """Refuse bad forecast options (loss or pass) before any sampling."""
     check_targets(options.targets)
     check_interval(options.interval)
     if not 0 < options.confidence < 1:

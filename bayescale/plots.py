@@ -54,46 +54,14 @@ def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Fig
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
-    tail = (1 - interval) / 2
     for gi, group in enumerate(data.groups):
         ax = axes[gi // cols][gi % cols]
-        q = np.quantile(draws[:, gi, :], [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
-        ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
-        ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
-        ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
+        _bands(ax, grid, draws[:, gi, :], interval)
         in_group = data.group == group
-        fitted = in_group & data.fitted
-        held = in_group & data.held_out
-        ax.scatter(
-            data.compute[fitted],
-            data.loss[fitted],
-            s=14,
-            color="k",
-            zorder=3,
-            label="fitted runs",
+        _observed(
+            ax, data.compute, data.loss, in_group & data.held_out, in_group & data.fitted, "runs"
         )
-        if held.any():
-            ax.scatter(
-                data.compute[held],
-                data.loss[held],
-                s=30,
-                facecolors="none",
-                edgecolors="C3",
-                zorder=3,
-                label="held-out runs",
-            )
-        tq = np.quantile(at_target[:, gi, :], [tail, 0.5, 1 - tail], axis=0)
-        ax.errorbar(
-            targets,
-            tq[1],
-            yerr=[tq[1] - tq[0], tq[2] - tq[1]],
-            fmt="D",
-            color="C1",
-            ms=5,
-            capsize=3,
-            zorder=4,
-            label="target",
-        )
+        _target(ax, targets, at_target[:, gi, :], interval)
         for t in targets:
             ax.axvline(t, color="C1", ls=":", lw=1)
         ax.set_xscale("log")
@@ -205,6 +173,32 @@ def ppc_figure(fit: LossFit, interval: float = 0.9) -> Figure:
     return fig
 
 
+def _bands(ax: Axes, grid: np.ndarray, draws: np.ndarray, interval: float) -> None:
+    """Median line with 50% and ``interval`` bands of ``draws`` (sample x grid)."""
+    tail = (1 - interval) / 2
+    q = np.quantile(draws, [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
+    ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
+    ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
+    ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
+
+
+def _target(ax: Axes, targets: np.ndarray, draws: np.ndarray, interval: float) -> None:
+    """Mark the targets with the median and central interval of ``draws`` (sample x target)."""
+    tail = (1 - interval) / 2
+    lo, mid, hi = np.quantile(draws, [tail, 0.5, 1 - tail], axis=0)
+    ax.errorbar(
+        targets,
+        mid,
+        yerr=[mid - lo, hi - mid],
+        fmt="D",
+        color="C1",
+        ms=5,
+        capsize=3,
+        zorder=4,
+        label="target",
+    )
+
+
 def _observed(
     ax: Axes,
     x: np.ndarray,
@@ -255,14 +249,10 @@ def pass_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Fig
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.5 * rows), squeeze=False)
-    tail = (1 - interval) / 2
     held = observed["held_out"].to_numpy(dtype=bool)
     for b, label in enumerate(labels):
         ax = axes[b // cols][b % cols]
-        q = np.quantile(draws[:, b, :], [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
-        ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
-        ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
-        ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
+        _bands(ax, grid, draws[:, b, :], interval)
         y = observed[f"neg_log_pass[{label}]"].to_numpy(dtype=float)
         x = observed["compute"].to_numpy(dtype=float)
         # a bucket with never-solved problems has an observed mean -ln p̂ floored by the
@@ -274,18 +264,7 @@ def pass_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Fig
         )
         _observed(ax, x, y, held & ~floored, ~held & ~floored, "models")
         _observed(ax, x, y, held & floored, ~held & floored, "models (has unsolved)", "^")
-        tq = np.quantile(at_target[:, b, :], [tail, 0.5, 1 - tail], axis=0)
-        ax.errorbar(
-            targets,
-            tq[1],
-            yerr=[tq[1] - tq[0], tq[2] - tq[1]],
-            fmt="D",
-            color="C1",
-            ms=5,
-            capsize=3,
-            zorder=4,
-            label="target",
-        )
+        _target(ax, targets, at_target[:, b, :], interval)
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_title(f"bucket {label}")
@@ -312,16 +291,12 @@ def pass_rate_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -
     targets = np.atleast_1d(np.asarray(targets, dtype=float))
     grid = _pass_grid(fit, targets)
     draws = pass_draws(fit, grid)["pass_rate"].values
-    tail = (1 - interval) / 2
-    q = np.quantile(draws, [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
     observed = observed_statistics(fit)
     held = observed["held_out"].to_numpy(dtype=bool)
     x = observed["compute"].to_numpy(dtype=float)
     y = observed["pass_rate"].to_numpy(dtype=float)
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
-    ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
-    ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
-    ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
+    _bands(ax, grid, draws, interval)
     _observed(ax, x, y, held, ~held, "models")
     for t in targets:
         ax.axvline(t, color="C1", ls=":", lw=1)

@@ -54,6 +54,16 @@ from typing import Literal
 Likelihood = Literal["normal", "student_t"]
 
 
+def require_positive(priors: object, *names: str) -> None:
+    """Raise an InputError naming the first prior that is not a positive finite number."""
+    from bayescale.errors import InputError
+
+    for name in names:
+        value = getattr(priors, name)
+        if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+            raise InputError(f"prior '{name}' must be a positive number, got {value!r}.")
+
+
 @dataclass(frozen=True)
 class LossPriors:
     """Hyper-parameters of the loss model's priors (see the module docstring).
@@ -79,7 +89,8 @@ class LossPriors:
         """Check that every scale is a positive finite number."""
         from bayescale.errors import InputError
 
-        for name in (
+        require_positive(
+            self,
             "level_log_sd",
             "slope_median",
             "slope_log_sd",
@@ -88,10 +99,7 @@ class LossPriors:
             "reducible_group_sd",
             "scatter_sd",
             "student_t_nu",
-        ):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise InputError(f"prior '{name}' must be a positive number, got {value!r}.")
+        )
         if self.likelihood not in ("normal", "student_t"):
             raise InputError(
                 f"prior 'likelihood' must be 'normal' or 'student_t', got {self.likelihood!r}."
@@ -147,9 +155,8 @@ class PassPriors:
 
     def __post_init__(self) -> None:
         """Check that every scale is a positive finite number."""
-        from bayescale.errors import InputError
-
-        for name in (
+        require_positive(
+            self,
             "level_sd",
             "level_bucket_sd",
             "exponent_median",
@@ -159,7 +166,4 @@ class PassPriors:
             "problem_slope_sd",
             "model_sd",
             "aggregate_sd",
-        ):
-            value = getattr(self, name)
-            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
-                raise InputError(f"prior '{name}' must be a positive number, got {value!r}.")
+        )

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bayescale.diagnostics import Diagnostics
 from bayescale.pass_data import PassAggregate
 
 if TYPE_CHECKING:
@@ -106,6 +107,20 @@ def markdown_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def diagnostics_lines(diag: Diagnostics, timing_s: dict[str, float]) -> list[str]:
+    """The report's Diagnostics section."""
+    status = "converged" if diag.ok else "NOT CONVERGED: " + "; ".join(diag.problems())
+    return [
+        "## Diagnostics",
+        "",
+        f"- {status}: R-hat max {diag.r_hat_max:.3f}, bulk ESS min {diag.ess_bulk_min:.0f}, "
+        f"tail ESS min {diag.ess_tail_min:.0f}, {diag.divergences} divergences "
+        f"({diag.chains} chains x {diag.draws} draws).",
+        f"- Sampling took {timing_s.get('sampling', float('nan')):.1f} s "
+        "(JAX NUTS via numpyro, compile included).",
+    ]
+
+
 def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
     """A Markdown report: summary, forecast, decision, parameters, held-out runs, diagnostics."""
     fit, data = result.fit, result.fit.data
@@ -116,8 +131,6 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
         lines += [f"**{d.sentence()}**", ""]
     if result.choice is not None:
         lines += [result.choice.sentence(), ""]
-    diag = fit.diagnostics
-    status = "converged" if diag.ok else "NOT CONVERGED: " + "; ".join(diag.problems())
     fitted = data.fitted
     lines += [
         "## Data",
@@ -166,13 +179,7 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
         "",
         markdown_table(result.parameters),
         "",
-        "## Diagnostics",
-        "",
-        f"- {status}: R-hat max {diag.r_hat_max:.3f}, bulk ESS min {diag.ess_bulk_min:.0f}, "
-        f"tail ESS min {diag.ess_tail_min:.0f}, {diag.divergences} divergences "
-        f"({diag.chains} chains x {diag.draws} draws).",
-        f"- Sampling took {fit.timing_s.get('sampling', float('nan')):.1f} s "
-        "(JAX NUTS via numpyro, compile included).",
+        *diagnostics_lines(fit.diagnostics, fit.timing_s),
         f"- Likelihood: {fit.priors.likelihood}; priors: "
         + ", ".join(f"{k}={v}" for k, v in vars(fit.priors).items()),
         "",
@@ -301,19 +308,12 @@ def pass_markdown(result: PassResult, version: str, plots: list[str]) -> str:
             markdown_table(held),
             "",
         ]
-    diag = fit.diagnostics
-    status = "converged" if diag.ok else "NOT CONVERGED: " + "; ".join(diag.problems())
     lines += [
         f"## Parameters: -E[ln p] = alpha·C^(-k) per bucket, C in FLOPs ({pct} credible interval)",
         "",
         markdown_table(result.parameters),
         "",
-        "## Diagnostics",
-        "",
-        f"- {status}: R-hat max {diag.r_hat_max:.3f}, bulk ESS min {diag.ess_bulk_min:.0f}, "
-        f"tail ESS min {diag.ess_tail_min:.0f}, {diag.divergences} divergences "
-        f"({diag.chains} chains x {diag.draws} draws); sampling "
-        f"{fit.timing_s.get('sampling', float('nan')):.1f} s.",
+        *diagnostics_lines(fit.diagnostics, fit.timing_s),
         "",
     ]
     if plots:

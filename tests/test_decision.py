@@ -371,7 +371,7 @@ def test_sentence_for_pass_rate():
     d = one("pass_rate>=0.5", target=1e24, draws_at=pass_draws_at)
     s = d.sentence()
     assert s.startswith("GO: ")
-    assert "pass rate" in s
+    assert "mean pass@1" in s
     assert "at or above 0.5" in s
 
 
