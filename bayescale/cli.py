@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
 
@@ -384,32 +385,32 @@ def _write(result, args: argparse.Namespace) -> None:  # type: ignore[no-untyped
 def _run_forecast_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
+    from bayescale.fit import LossFit
+    from bayescale.pass_pipeline import PassOptions, result_from_pass_fit
     from bayescale.pipeline import LossOptions, result_from_fit
-    from bayescale.saved import load_loss_fit
+    from bayescale.saved import load_fit
 
-    fit, saved = load_loss_fit(args.saved_fit)
+    fit, saved = load_fit(args.saved_fit)
     if args.seed is not None:
         fit = replace(fit, settings=replace(fit.settings, seed=args.seed))
-    requirement = args.require if args.require is not None else saved.get("requirement")
-    options = LossOptions(
-        targets=tuple(v for group in args.target_compute for v in group),
-        interval=args.interval or saved.get("interval", 0.9),
-        requirement=requirement,
-        confidence=args.confidence or saved.get("confidence", 0.9),
-        value=args.value if args.value is not None else saved.get("value"),
-        cost_per_flop=(
+    values: dict[str, Any] = {
+        "targets": tuple(v for group in args.target_compute for v in group),
+        "interval": args.interval or saved.get("interval", 0.9),
+        "requirement": args.require if args.require is not None else saved.get("requirement"),
+        "confidence": args.confidence or saved.get("confidence", 0.9),
+        "value": args.value if args.value is not None else saved.get("value"),
+        "cost_per_flop": (
             args.cost_per_flop if args.cost_per_flop is not None else saved.get("cost_per_flop")
         ),
-        priors=fit.priors,
-        sampler=fit.settings,
-    )
-    log.info(
-        "loaded %s (%d runs, %d groups); no sampling",
-        args.saved_fit,
-        fit.data.compute.size,
-        len(fit.data.groups),
-    )
-    _write(result_from_fit(fit, options), args)
+        "sampler": fit.settings,
+    }
+    log.info("loaded %s; no sampling", args.saved_fit)
+    if isinstance(fit, LossFit):
+        result: Any = result_from_fit(fit, LossOptions(priors=fit.priors, **values))
+    else:
+        options = PassOptions(priors=fit.priors, k=saved.get("k"), **values)
+        result = result_from_pass_fit(fit, options)
+    _write(result, args)
     return EXIT_OK
 
 

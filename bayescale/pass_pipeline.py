@@ -72,6 +72,18 @@ class PassOptions:
     value: float | None = None
     cost_per_flop: float | None = None
 
+    def forecast_options(self) -> dict[str, object]:
+        """The options a saved fit remembers for ``bayescale forecast``."""
+        return {
+            "targets": list(self.targets),
+            "interval": self.interval,
+            "requirement": self.requirement,
+            "confidence": self.confidence,
+            "value": self.value,
+            "cost_per_flop": self.cost_per_flop,
+            "k": self.k,
+        }
+
 
 @dataclass(frozen=True)
 class PassResult:
@@ -211,10 +223,11 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
 
 
 def write_pass_outputs(result: PassResult, out_dir: Path) -> list[Path]:
-    """Write ``report.md``, ``forecast.json`` and the plots into ``out_dir``."""
+    """Write ``report.md``, ``forecast.json``, the plots and ``fit.nc`` into ``out_dir``."""
     from bayescale import __version__
     from bayescale.plots import decision_figure, pass_figure, pass_rate_figure, save_figure
     from bayescale.report import pass_markdown
+    from bayescale.saved import save_fit
 
     out_dir.mkdir(parents=True, exist_ok=True)
     fit, forecast = result.fit, result.forecast
@@ -240,4 +253,5 @@ def write_pass_outputs(result: PassResult, out_dir: Path) -> list[Path]:
     written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
     report = out_dir / "report.md"
     report.write_text(pass_markdown(result, __version__, [p.name for p in pngs]))
-    return [*written, report]
+    options = result.options.forecast_options() if result.options else {}
+    return [*written, report, save_fit(fit, out_dir / "fit.nc", options)]

@@ -1,34 +1,41 @@
 """Saved fits: a self-describing NetCDF ``DataTree`` that answers new questions without sampling.
 
-``fit.nc`` holds the PyMC groups (``posterior``, ``sample_stats``, ``observed_data``), a
-``bayescale_runs`` group with the whole input table (fitted and held-out runs), and in the root
-attributes: the format tag, the bayescale version that wrote it, the SHA-256 of the runs, the
-priors, the sampler settings, the pivot and the forecast options. :func:`load_loss_fit` checks
-all of it and refuses a file it cannot trust with an :class:`~bayescale.errors.InputError`.
+``fit.nc`` holds the PyMC groups (``posterior``, ``sample_stats``, ``observed_data``); a
+``bayescale_runs`` group with the whole input table of a loss fit (fitted and held-out runs),
+or a ``bayescale_pass`` group with the counts or rates and the buckets of a pass-rate fit; and
+in the root attributes the format tag, the bayescale version that wrote it, the SHA-256 of the
+data, the priors, the sampler settings, the pivot and the forecast options. :func:`load_fit`
+checks all of it and refuses a file it cannot trust with an
+:class:`~bayescale.errors.InputError`.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
+from bayescale.buckets import Buckets
 from bayescale.data import LossColumns, LossData
 from bayescale.diagnostics import diagnose
 from bayescale.errors import InputError
-from bayescale.fit import LossFit
-from bayescale.priors import LossPriors
+from bayescale.fit import LossFit, PassFit
+from bayescale.pass_data import ModelTable, PassAggregate, PassColumns, PassCounts
+from bayescale.priors import LossPriors, PassPriors
 from bayescale.sampling import SamplerSettings
 
 FORMAT = "bayescale.fit"
 #: Version of the file layout; bump it when the layout changes and keep readers for old ones.
 FORMAT_VERSION = 1
 RUNS_GROUP = "bayescale_runs"
+PASS_GROUP = "bayescale_pass"
 
 
 def runs_hash(data: LossData) -> str:
@@ -105,8 +112,46 @@ def _only_known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if k in names}
 
 
-def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:
-    """Read a fit written by :func:`save_loss_fit` and check that it is intact.
+def _open(path: Path) -> xr.DataTree:
+    """Open a saved fit and check its format tag and version."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found. Expected a fit.nc written with --out.")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except Exception as exc:  # h5py/netCDF raise many types for a damaged file
+        raise InputError(
+            f"{path}: cannot be read as NetCDF ({type(exc).__name__}). Expected a fit.nc "
+            "written by 'bayescale loss|pass --out DIR'."
+        ) from None
+    if tree.attrs.get("bayescale_format") != FORMAT:
+        raise InputError(f"{path}: not a bayescale saved fit (no '{FORMAT}' format tag).")
+    version = int(tree.attrs.get("bayescale_format_version", -1))
+    if version > FORMAT_VERSION or version < 1:
+        raise InputError(
+            f"{path}: saved-fit format {version} is not supported by this bayescale "
+            f"(reads 1 to {FORMAT_VERSION}); upgrade bayescale."
+        )
+    data_group = PASS_GROUP if tree.attrs.get("kind") == "pass" else RUNS_GROUP
+    missing = [g for g in ("posterior", data_group) if g not in tree.children]
+    if missing:
+        raise InputError(f"{path}: saved fit is missing group(s) {', '.join(missing)}.")
+    return tree
+
+
+def _check_hash(tree: xr.DataTree, digest: str, path: Path) -> None:
+    if digest != tree.attrs.get("data_sha256"):
+        raise InputError(
+            f"{path}: the data stored in the file do not match their recorded SHA-256; the "
+            "file was modified or damaged. Fit again."
+        )
+
+
+def _settings(tree: xr.DataTree, path: Path) -> SamplerSettings:
+    return SamplerSettings(**_only_known(SamplerSettings, _attr_json(tree, "sampler", path)))
+
+
+def load_fit(path: str | Path) -> tuple[LossFit | PassFit, dict[str, Any]]:
+    """Read any saved fit (loss or pass rate) and check that it is intact.
 
     Returns
     -------
@@ -117,29 +162,24 @@ def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:
     ------
     InputError
         When the file is missing, not NetCDF, not a bayescale fit, of a newer format, or its
-        runs do not match their recorded hash.
+        data do not match their recorded hash.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: file not found. Expected a fit.nc written with --out.")
-    try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
-    except Exception as exc:  # h5py/netCDF raise many types for a damaged file
-        raise InputError(
-            f"{path}: cannot be read as NetCDF ({type(exc).__name__}). Expected a fit.nc "
-            "written by 'bayescale loss --out DIR'."
-        ) from None
-    if tree.attrs.get("bayescale_format") != FORMAT:
-        raise InputError(f"{path}: not a bayescale saved fit (no '{FORMAT}' format tag).")
-    version = int(tree.attrs.get("bayescale_format_version", -1))
-    if version > FORMAT_VERSION or version < 1:
-        raise InputError(
-            f"{path}: saved-fit format {version} is not supported by this bayescale "
-            f"(reads 1 to {FORMAT_VERSION}); upgrade bayescale."
-        )
-    missing = [g for g in ("posterior", RUNS_GROUP) if g not in tree.children]
-    if missing:
-        raise InputError(f"{path}: saved fit is missing group(s) {', '.join(missing)}.")
+    tree = _open(path)
+    if tree.attrs.get("kind") == "pass":
+        return _load_pass(tree, path), _attr_json(tree, "options", path)
+    return _load_loss(tree, path), _attr_json(tree, "options", path)
+
+
+def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:
+    """Read a loss fit written by :func:`save_loss_fit` (see :func:`load_fit`)."""
+    fit, options = load_fit(path)
+    if not isinstance(fit, LossFit):
+        raise InputError(f"{path}: this is a pass-rate fit, not a loss fit.")
+    return fit, options
+
+
+def _load_loss(tree: xr.DataTree, path: Path) -> LossFit:
     runs = tree[RUNS_GROUP].to_dataset()
     data = LossData(
         compute=np.asarray(runs["compute"].values, dtype=float),
@@ -152,19 +192,151 @@ def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:
         fit_max_compute=_attr_json(tree, "fit_max_compute", path),
         columns=LossColumns(**_attr_json(tree, "columns", path)),
     )
-    if runs_hash(data) != tree.attrs.get("data_sha256"):
-        raise InputError(
-            f"{path}: the runs stored in the file do not match their recorded SHA-256; the "
-            "file was modified or damaged. Fit again."
-        )
+    _check_hash(tree, runs_hash(data), path)
     del tree[RUNS_GROUP]
-    fit = LossFit(
+    return LossFit(
         data=data,
         idata=tree,
         log_pivot=float(tree.attrs["log_pivot"]),
         priors=LossPriors(**_only_known(LossPriors, _attr_json(tree, "priors", path))),
-        settings=SamplerSettings(**_only_known(SamplerSettings, _attr_json(tree, "sampler", path))),
+        settings=_settings(tree, path),
         diagnostics=diagnose(tree),
         timing_s=_attr_json(tree, "timing_s", path),
     )
-    return fit, _attr_json(tree, "options", path)
+
+
+def pass_hash(data: PassCounts | PassAggregate) -> str:
+    """SHA-256 of a pass table: models, computes, held-out flags and the counts or rates."""
+    h = hashlib.sha256()
+    m = data.models
+    h.update("\x1f".join(m.names).encode())
+    h.update(np.ascontiguousarray(m.compute, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(m.held_out, dtype="u1").tobytes())
+    if isinstance(data, PassCounts):
+        h.update("\x1f".join(data.problems).encode())
+        h.update(np.ascontiguousarray(data.n, dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(data.k, dtype="<i8").tobytes())
+    else:
+        h.update("\x1f".join(data.buckets).encode())
+        h.update(np.ascontiguousarray(np.nan_to_num(data.pass_rate, nan=-1.0), "<f8").tobytes())
+    return h.hexdigest()
+
+
+def _pass_dataset(fit: PassFit) -> xr.Dataset:
+    data = fit.data
+    models = data.models
+    base = {
+        "model_compute": ("model", models.compute),
+        "model_held_out": ("model", models.held_out.astype(np.int8)),
+    }
+    attrs: dict[str, Any] = {
+        "source": data.source,
+        "columns": json.dumps(asdict(data.columns)),
+        "fit_max_compute": json.dumps(data.fit_max_compute),
+    }
+    coords: dict[str, Any] = {"model": list(models.names)}
+    if isinstance(data, PassCounts):
+        assert fit.buckets is not None
+        b = fit.buckets
+        coords["problem"] = list(data.problems)
+        variables = {
+            **base,
+            "n": (("model", "problem"), data.n),
+            "k": (("model", "problem"), data.k),
+            "kept": ("kept_problem", b.kept),
+            "bucket_index": ("kept_problem", b.index),
+            "difficulty": ("kept_problem", b.difficulty),
+        }
+        attrs |= {
+            "input": "per_problem",
+            "bucket_labels": json.dumps(list(b.labels)),
+            "reference_models": json.dumps(list(b.reference_models)),
+            "eligibility": b.eligibility,
+            "rank_correlation": b.rank_correlation.to_json(),
+        }
+    else:
+        coords["bucket"] = list(data.buckets)
+        variables = {**base, "pass_rate": (("model", "bucket"), data.pass_rate)}
+        attrs |= {"input": "aggregate", "n_problems": json.dumps(list(data.n_problems))}
+    return xr.Dataset(variables, coords=coords, attrs=attrs)
+
+
+def _load_pass(tree: xr.DataTree, path: Path) -> PassFit:
+    ds = tree[PASS_GROUP].to_dataset()
+    models = ModelTable(
+        names=tuple(str(m) for m in ds["model"].values),
+        compute=np.asarray(ds["model_compute"].values, dtype=float),
+        held_out=np.asarray(ds["model_held_out"].values, dtype=bool),
+    )
+    common: dict[str, Any] = {
+        "source": str(ds.attrs.get("source", path)),
+        "fit_max_compute": json.loads(ds.attrs["fit_max_compute"]),
+        "columns": PassColumns(**json.loads(ds.attrs["columns"])),
+    }
+    data: PassCounts | PassAggregate
+    buckets = None
+    if ds.attrs.get("input") == "per_problem":
+        data = PassCounts(
+            models=models,
+            problems=tuple(str(p) for p in ds["problem"].values),
+            n=np.asarray(ds["n"].values, dtype=np.int64),
+            k=np.asarray(ds["k"].values, dtype=np.int64),
+            **common,
+        )
+        buckets = Buckets(
+            labels=tuple(json.loads(ds.attrs["bucket_labels"])),
+            index=np.asarray(ds["bucket_index"].values, dtype=np.int64),
+            kept=np.asarray(ds["kept"].values, dtype=np.int64),
+            difficulty=np.asarray(ds["difficulty"].values, dtype=float),
+            reference_models=tuple(json.loads(ds.attrs["reference_models"])),
+            rank_correlation=pd.read_json(io.StringIO(ds.attrs["rank_correlation"])),
+            eligibility=ds.attrs["eligibility"],
+        )
+    else:
+        data = PassAggregate(
+            models=models,
+            buckets=tuple(str(b) for b in ds["bucket"].values),
+            pass_rate=np.asarray(ds["pass_rate"].values, dtype=float),
+            n_problems=tuple(json.loads(ds.attrs["n_problems"])),
+            **common,
+        )
+    _check_hash(tree, pass_hash(data), path)
+    del tree[PASS_GROUP]
+    return PassFit(
+        data=data,
+        buckets=buckets,
+        idata=tree,
+        log_pivot=float(tree.attrs["log_pivot"]),
+        priors=PassPriors(**_only_known(PassPriors, _attr_json(tree, "priors", path))),
+        settings=_settings(tree, path),
+        diagnostics=diagnose(tree),
+        timing_s=_attr_json(tree, "timing_s", path),
+    )
+
+
+def save_fit(
+    fit: LossFit | PassFit, path: str | Path, options: dict[str, Any] | None = None
+) -> Path:
+    """Write a loss or pass-rate fit to ``path`` (see :func:`save_loss_fit`)."""
+    if isinstance(fit, LossFit):
+        return save_loss_fit(fit, path, options)
+    from bayescale import __version__
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tree = fit.idata.copy()
+    tree[PASS_GROUP] = xr.DataTree(_pass_dataset(fit))
+    tree.attrs = {
+        "bayescale_format": FORMAT,
+        "bayescale_format_version": FORMAT_VERSION,
+        "bayescale_version": __version__,
+        "kind": "pass",
+        "data_sha256": pass_hash(fit.data),
+        "log_pivot": fit.log_pivot,
+        "priors": json.dumps(asdict(fit.priors)),
+        "sampler": json.dumps(asdict(fit.settings)),
+        "timing_s": json.dumps(fit.timing_s),
+        "options": json.dumps(options or {}),
+    }
+    tree.to_netcdf(path, engine="h5netcdf")
+    return path

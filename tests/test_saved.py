@@ -14,8 +14,10 @@ import xarray as xr
 from bayescale import LossOptions
 from bayescale.cli import main
 from bayescale.errors import InputError
+from bayescale.fit import PassFit
+from bayescale.pass_pipeline import PassOptions, result_from_pass_fit
 from bayescale.pipeline import result_from_fit
-from bayescale.saved import RUNS_GROUP, load_loss_fit, save_loss_fit
+from bayescale.saved import RUNS_GROUP, load_fit, load_loss_fit, save_fit, save_loss_fit
 
 DATA = Path(__file__).parent / "data"
 V010 = DATA / "loss_fit_v0.1.0.nc"
@@ -111,3 +113,44 @@ def test_forecast_command_reproduces_and_refuses(tmp_path, capsys):
     assert main(["forecast", str(bad), "--target-compute", "1e23"]) == 2
     err = capsys.readouterr().err
     assert "cannot be read as NetCDF" in err and "Traceback" not in err
+
+
+PASS_V010 = DATA / "pass_fit_v0.1.0.nc"
+
+
+def test_pass_fit_from_version_0_1_0_loads_and_gives_its_numbers():
+    fit, options = load_fit(PASS_V010)
+    assert isinstance(fit, PassFit)
+    assert fit.buckets.labels == ("1", "2")
+    assert fit.data.models.held_out.sum() == 1
+    assert options["k"] == 10
+    opts = PassOptions(targets=(1e23,), requirement="pass_rate>=0.3", k=10)
+    expected = json.loads((DATA / "pass_fit_v0.1.0.targets.json").read_text())
+    assert _close(result_from_pass_fit(fit, opts).document()["targets"], expected)
+
+
+def test_pass_fit_round_trip(tmp_path):
+    fit, options = load_fit(PASS_V010)
+    again, again_options = load_fit(save_fit(fit, tmp_path / "fit.nc", options))
+    assert again_options == options
+    np.testing.assert_array_equal(again.data.k, fit.data.k)
+    np.testing.assert_array_equal(again.buckets.index, fit.buckets.index)
+    np.testing.assert_array_equal(again.draws("theta"), fit.draws("theta"))
+    assert again.buckets.rank_correlation.equals(fit.buckets.rank_correlation)
+
+
+def test_pass_fit_is_not_a_loss_fit():
+    with pytest.raises(InputError, match="pass-rate fit, not a loss fit"):
+        load_loss_fit(PASS_V010)
+
+
+def test_forecast_command_on_a_pass_fit(tmp_path):
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    args = ["forecast", str(PASS_V010), "--target-compute", "1e23", "--quiet"]
+    assert main([*args, "--json", str(one)]) == 0
+    assert main([*args, "--json", str(two), "--require", "pass_rate>=0.9"]) == 0
+    first, second = json.loads(one.read_text()), json.loads(two.read_text())
+    assert first["kind"] == "pass" and "pass_at_10" in first["targets"][0]
+    p_loose = first["targets"][0]["decision"]["probability"]
+    p_tight = second["targets"][0]["decision"]["probability"]
+    assert p_tight <= p_loose
