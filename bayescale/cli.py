@@ -438,10 +438,16 @@ def _run_loss_command(args: argparse.Namespace) -> int:
     from bayescale.pipeline import run_loss
 
     if args.command == "demo":
-        from bayescale.simulate import DEMO_REQUIREMENT, DEMO_TARGET, demo_loss_runs
+        from bayescale.data import load_loss_runs
+        from bayescale.simulate import (
+            DEMO_LABEL,
+            DEMO_REQUIREMENT,
+            DEMO_TARGET,
+            demo_loss_runs,
+        )
 
         options = _options(args, targets=(DEMO_TARGET,), requirement=DEMO_REQUIREMENT)
-        source: object = demo_loss_runs()
+        source: object = load_loss_runs(demo_loss_runs(), label=DEMO_LABEL)
     else:
         options = _options(args)
         source = args.runs

@@ -86,13 +86,17 @@ class LossData:
         )
 
 
-def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
+def read_table(
+    source: str | Path | pd.DataFrame, label: str | None = None
+) -> tuple[pd.DataFrame, str]:
     """Read a CSV or Parquet file, or pass a DataFrame through.
 
     Parameters
     ----------
     source
         Path to a ``.csv`` or ``.parquet`` file, or a DataFrame.
+    label
+        How messages and reports name a DataFrame (default ``<DataFrame>``).
 
     Returns
     -------
@@ -104,7 +108,7 @@ def read_table(source: str | Path | pd.DataFrame) -> tuple[pd.DataFrame, str]:
         When the file is missing, unreadable, of an unknown type, or has no rows.
     """
     if isinstance(source, pd.DataFrame):
-        label = "<DataFrame>"
+        label = label or "<DataFrame>"
         frame = source.reset_index(drop=True)
     else:
         path = Path(source)
@@ -189,6 +193,7 @@ def load_loss_runs(
     source: str | Path | pd.DataFrame,
     columns: LossColumns | None = None,
     fit_max_compute: float | None = None,
+    label: str | None = None,
 ) -> LossData:
     """Read and validate a table of loss runs (CONTRACT §2).
 
@@ -201,6 +206,8 @@ def load_loss_runs(
         columns are optional.
     fit_max_compute
         Fit only on runs with compute <= this value; the others are held out.
+    label
+        Name of a DataFrame source in messages and reports.
 
     Returns
     -------
@@ -220,7 +227,7 @@ def load_loss_runs(
     ('all',)
     """
     columns = columns or LossColumns()
-    frame, label = read_table(source)
+    frame, label = read_table(source, label)
     require_column(frame, columns.compute, label, "--compute-col")
     require_column(frame, columns.loss, label, "--loss-col")
     compute = numeric_column(frame, columns.compute, label)

@@ -42,6 +42,7 @@ DEMO_SCATTER = 0.006
 DEMO_SEED = 2026
 DEMO_TARGET = 1e23
 DEMO_REQUIREMENT = "web.loss<=2.6"
+DEMO_LABEL = "embedded demo: seeded simulation, bayescale.simulate.demo_loss_runs"
 
 
 def simulate_loss_runs(
