@@ -55,10 +55,49 @@ def _weights(fit: PassFit) -> np.ndarray:
     return np.ones(len(sizes))
 
 
-def _eta(fit: PassFit, x: np.ndarray, rng: np.random.Generator, new: bool) -> np.ndarray:
-    """``ln(-ln p)`` of each unit, shape ``(sample, compute, unit)``."""
+def line_shift(fit: PassFit, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    r"""Draws of the shift of the bucket lines that the model-effect constraint leaves out.
+
+    The sampled model effects live in the complement of span(1, x), so the part of the true
+    model-to-model scatter along (1, x) was absorbed into the fitted levels and exponents. With
+    effects :math:`\varepsilon \sim N(0, \sigma_m^2 I)` that part moves the line by
+    :math:`(\delta_0, \delta_1) \sim N(0, \sigma_m^2 (X^\top X)^{-1})`, which for centred x is
+    :math:`N(0, \sigma_m^2/M)` and :math:`N(0, \sigma_m^2/\sum x^2)`, independent of
+    everything else; adding it restores the uncertainty of the law itself. Zero for the
+    aggregate model (whose scatter is per observation) and with two or fewer fitted models.
+
+    Returns
+    -------
+    intercept_shift, slope_shift
+        Shape ``(sample,)`` each.
+    """
+    models = fit.data.models
+    x = np.log(models.compute[models.fitted]) - fit.log_pivot
+    n = fit.draws("exponent").shape[0]
+    if fit.aggregate or x.size <= 2:
+        return np.zeros(n), np.zeros(n)
+    sd = fit.draws("sigma_model")
+    return (
+        sd * rng.standard_normal(n) / np.sqrt(x.size),
+        sd * rng.standard_normal(n) / np.sqrt(np.sum(x**2)),
+    )
+
+
+def _eta(
+    fit: PassFit,
+    x: np.ndarray,
+    rng: np.random.Generator,
+    new: bool,
+    shift: tuple[np.ndarray, np.ndarray],
+) -> np.ndarray:
+    """``ln(-ln p)`` of each unit, shape ``(sample, compute, unit)``.
+
+    ``shift`` (from :func:`line_shift`) moves every line; ``new`` adds a new model's own
+    deviation from the law.
+    """
     intercept, exponent, _ = _lines(fit)
     eta = intercept[:, None, :] - exponent[:, None, :] * x[None, :, None]
+    eta = eta + (shift[0][:, None] + shift[1][:, None] * x[None, :])[:, :, None]
     if new:
         sd = fit.draws("sigma" if fit.aggregate else "sigma_model")
         shape = (eta.shape[0], x.size, eta.shape[2] if fit.aggregate else 1)
@@ -85,10 +124,11 @@ def pass_draws(
     labels = reported_buckets(fit)
     weights = _weights(fit)
     out: dict[str, list[np.ndarray]] = {}
+    shift = line_shift(fit, rng)
     for start in range(0, x.size, CHUNK):
         xs = x[start : start + CHUNK]
         for prefix, new in (("", True), ("curve_", False)):
-            eta = _eta(fit, xs, rng, new)
+            eta = _eta(fit, xs, rng, new, shift)
             neg_log_p = np.exp(eta)
             p = np.exp(-neg_log_p)
             per_bucket = [unit_bucket == b for b in range(len(labels))]
@@ -273,7 +313,7 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
     for m in held:
         name = models.names[m]
         x = np.array([np.log(models.compute[m]) - fit.log_pivot])
-        p = np.exp(-np.exp(_eta(fit, x, rng, new=True)[:, 0, :]))
+        p = np.exp(-np.exp(_eta(fit, x, rng, True, line_shift(fit, rng))[:, 0, :]))
         if fit.aggregate:
             rates = fit.data.pass_rate[m]  # type: ignore[union-attr]
             ok = np.isfinite(rates)
