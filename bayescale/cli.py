@@ -103,7 +103,7 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
     p.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain")
-    p.add_argument("--tune", type=_positive_int, default=1000, help="warm-up steps per chain")
+    p.add_argument("--tune", type=int, default=1000, help="warm-up steps per chain")
     p.add_argument("--chains", type=_positive_int, default=4, help="number of chains")
     p.add_argument("--quiet", action="store_true", help="no progress or log messages")
     p.add_argument(
@@ -237,6 +237,11 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--json", type=Path, metavar="PATH", help="write the result here")
     forecast.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     forecast.add_argument("--quiet", action="store_true", help="no log messages")
+    forecast.add_argument(
+        "--allow-unconverged",
+        action="store_true",
+        help='forecast from a fit that failed the diagnostics gate (marked "ok": false)',
+    )
     return parser
 
 
@@ -391,6 +396,13 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     from bayescale.saved import load_fit
 
     fit, saved = load_fit(args.saved_fit)
+    if not fit.diagnostics.ok and not args.allow_unconverged:
+        return _unconverged(
+            ConvergenceError(
+                f"{args.saved_fit} holds a fit that did not converge: "
+                + "; ".join(fit.diagnostics.problems())
+            )
+        )
     if args.seed is not None:
         fit = replace(fit, settings=replace(fit.settings, seed=args.seed))
     values: dict[str, Any] = {

@@ -146,6 +146,16 @@ class Decision:
         }
 
 
+def search_grid(search_from: float, targets: np.ndarray) -> np.ndarray:
+    """Return the grid every compute search uses.
+
+    It runs from the smaller of ``search_from`` and the smallest target to
+    ``SEARCH_FACTOR`` x the largest target.
+    """
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    return compute_grid(min(search_from, float(targets.min())), float(targets.max()))
+
+
 def compute_grid(start: float, largest_target: float) -> np.ndarray:
     """Log-spaced computes from ``start`` to ``SEARCH_FACTOR`` x ``largest_target``."""
     lo, hi = np.log10(start), np.log10(largest_target * SEARCH_FACTOR)
@@ -206,7 +216,7 @@ def best_compute(
     Examples
     --------
     >>> grid = np.array([1e21, 1e22, 1e23])
-    >>> best_compute(grid, np.array([0.1, 0.8, 0.99]), value=1e6, cost_per_flop=1e-18).compute
+    >>> best_compute(grid, np.array([0.1, 0.8, 0.99]), value=1e6, cost_per_flop=1e-17).compute
     1e+22
     """
     if not (value > 0 and cost_per_flop > 0):
@@ -255,7 +265,7 @@ def decide(
     if not 0 < confidence < 1:
         raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
     targets = np.asarray(targets, dtype=float)
-    grid = compute_grid(min(search_from, float(targets.min())), float(targets.max()))
+    grid = search_grid(search_from, targets)
     prob_grid = probability_curve(requirement, draws_at, grid)
 
     def first(mask: np.ndarray) -> float | None:

@@ -65,10 +65,14 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     curve = loss_law_pivot(x[None, None, :], level, reducible, exponent)
     rng = np.random.default_rng(fit.settings.seed if seed is None else seed)
     sigma = fit.draws("sigma")[:, None, None]
+    # one scatter draw per (posterior draw, group), shared by every compute: the marginals are
+    # those of a new run at each compute, P(requirement) is monotone in compute, and the
+    # numbers at one target do not depend on which other targets are asked for
+    shape = (curve.shape[0], curve.shape[1], 1)
     if fit.priors.likelihood == "student_t":
-        eps = rng.standard_t(fit.priors.student_t_nu, size=curve.shape)
+        eps = rng.standard_t(fit.priors.student_t_nu, size=shape)
     else:
-        eps = rng.standard_normal(size=curve.shape)
+        eps = rng.standard_normal(size=shape)
     new_run = curve * np.exp(sigma * eps)
     coords = {"group": list(fit.data.groups), "compute": compute}
     dims = ("sample", "group", "compute")

@@ -86,23 +86,31 @@ def line_shift(fit: PassFit, rng: np.random.Generator) -> tuple[np.ndarray, np.n
 def _eta(
     fit: PassFit,
     x: np.ndarray,
-    rng: np.random.Generator,
-    new: bool,
+    new: np.ndarray | None,
     shift: tuple[np.ndarray, np.ndarray],
 ) -> np.ndarray:
     """``ln(-ln p)`` of each unit, shape ``(sample, compute, unit)``.
 
-    ``shift`` (from :func:`line_shift`) moves every line; ``new`` adds a new model's own
-    deviation from the law.
+    ``shift`` (from :func:`line_shift`) moves every line; ``new`` (from
+    :func:`new_model_deviation`) adds a new model's own deviation from the law.
     """
     intercept, exponent, _ = _lines(fit)
     eta = intercept[:, None, :] - exponent[:, None, :] * x[None, :, None]
     eta = eta + (shift[0][:, None] + shift[1][:, None] * x[None, :])[:, :, None]
-    if new:
-        sd = fit.draws("sigma" if fit.aggregate else "sigma_model")
-        shape = (eta.shape[0], x.size, eta.shape[2] if fit.aggregate else 1)
-        eta = eta + sd[:, None, None] * rng.standard_normal(shape)
+    if new is not None:
+        eta = eta + new[:, None, :]
     return eta
+
+
+def new_model_deviation(fit: PassFit, rng: np.random.Generator) -> np.ndarray:
+    """A new model's deviation from the law, one draw per posterior sample.
+
+    Shape ``(sample, 1)`` for the per-problem model (shared by all problems) or
+    ``(sample, bucket)`` for the aggregate model; reused at every compute.
+    """
+    sd = fit.draws("sigma" if fit.aggregate else "sigma_model")
+    width = fit.draws("exponent").shape[1] if fit.aggregate else 1
+    return sd[:, None] * rng.standard_normal((sd.size, width))
 
 
 def pass_draws(
@@ -125,10 +133,11 @@ def pass_draws(
     weights = _weights(fit)
     out: dict[str, list[np.ndarray]] = {}
     shift = line_shift(fit, rng)
+    deviation = new_model_deviation(fit, rng)
     for start in range(0, x.size, CHUNK):
         xs = x[start : start + CHUNK]
-        for prefix, new in (("", True), ("curve_", False)):
-            eta = _eta(fit, xs, rng, new, shift)
+        for prefix, new in (("", deviation), ("curve_", None)):
+            eta = _eta(fit, xs, new, shift)
             neg_log_p = np.exp(eta)
             p = np.exp(-neg_log_p)
             per_bucket = [unit_bucket == b for b in range(len(labels))]
@@ -139,7 +148,7 @@ def pass_draws(
                 np.stack([p[..., sel].mean(axis=-1) for sel in per_bucket], axis=1)
             )
             out.setdefault(prefix + "pass_rate", []).append(np.average(p, axis=-1, weights=weights))
-            if k is not None and not prefix:
+            if k is not None and new is not None:
                 at_k = 1 - np.exp(k * np.log1p(-np.minimum(p, 1 - 1e-16)))
                 out.setdefault("pass_at_k", []).append(np.average(at_k, axis=-1, weights=weights))
     data_vars = {}
@@ -313,7 +322,8 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
     for m in held:
         name = models.names[m]
         x = np.array([np.log(models.compute[m]) - fit.log_pivot])
-        p = np.exp(-np.exp(_eta(fit, x, rng, True, line_shift(fit, rng))[:, 0, :]))
+        shift = line_shift(fit, rng)
+        p = np.exp(-np.exp(_eta(fit, x, new_model_deviation(fit, rng), shift)[:, 0, :]))
         if fit.aggregate:
             rates = fit.data.pass_rate[m]  # type: ignore[union-attr]
             ok = np.isfinite(rates)

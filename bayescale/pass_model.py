@@ -170,8 +170,10 @@ def build_aggregate_pass_model(data: PassAggregate, priors: PassPriors | None = 
     x = np.log(data.models.compute[fitted]) - pass_pivot(data.models.compute[fitted])
     rates = data.pass_rate[fitted]
     m, b = np.nonzero(np.isfinite(rates))
-    # a pass rate of exactly 1 has ln(-ln p) = -inf; clip it to 1 - 1e-6
-    y = np.log(-np.log(np.minimum(rates[m, b], 1 - 1e-6)))
+    # a pass rate of exactly 1 has ln(-ln p) = -inf: read it as "all but half a problem"
+    # (1 - 0.5/n_problems), or 0.999 when the table does not give n_problems
+    cap = np.array([1 - 0.5 / n if n else 1 - 1e-3 for n in data.n_problems])
+    y = np.log(-np.log(np.minimum(rates[m, b], cap[b])))
     with pm.Model(coords={"bucket": list(data.buckets), "obs": np.arange(y.size)}) as model:
         beta, exponent = _bucket_lines(priors, len(data.buckets))
         sigma = pm.HalfNormal("sigma", sigma=priors.aggregate_sd)

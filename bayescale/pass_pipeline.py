@@ -20,10 +20,10 @@ from bayescale.decision import (
     Decision,
     Requirement,
     best_compute,
-    compute_grid,
     decide,
     parse_requirement,
     probability_curve,
+    search_grid,
 )
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
@@ -168,7 +168,7 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions) -> PassResult:
         smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
         decisions = decide(req, draws_at, targets, options.confidence, search_from=smallest)
         if options.value is not None and options.cost_per_flop is not None:
-            grid = compute_grid(smallest, float(targets.max()))
+            grid = search_grid(smallest, targets)
             prob = probability_curve(req, draws_at, grid)
             choice = best_compute(grid, prob, options.value, options.cost_per_flop)
     return PassResult(
@@ -242,7 +242,7 @@ def write_pass_outputs(result: PassResult, out_dir: Path) -> list[Path]:
     if result.decisions and result.options and result.options.requirement:
         req, draws_at = pass_requirement_draws(fit, result.options.requirement)
         smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
-        grid = compute_grid(smallest, float(forecast.targets.max()))
+        grid = search_grid(smallest, forecast.targets)
         prob = probability_curve(req, draws_at, grid)
         pngs.append(
             save_figure(

@@ -21,10 +21,10 @@ from bayescale.decision import (
     Decision,
     Requirement,
     best_compute,
-    compute_grid,
     decide,
     parse_requirement,
     probability_curve,
+    search_grid,
 )
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
@@ -140,6 +140,10 @@ def check_options(options: LossOptions | PassOptions) -> None:
         raise InputError("--value and --cost-per-flop go together; give both or neither.")
     if options.value is not None and not options.requirement:
         raise InputError("--value needs --require: the value is that of meeting the bar.")
+    for name in ("value", "cost_per_flop"):
+        number = getattr(options, name)
+        if number is not None and not (np.isfinite(number) and number > 0):
+            raise InputError(f"--{name.replace('_', '-')} must be a positive number, got {number}.")
 
 
 def loss_requirement_draws(fit: LossFit, requirement: str):  # type: ignore[no-untyped-def]
@@ -162,7 +166,7 @@ def result_from_fit(fit: LossFit, options: LossOptions) -> LossResult:
         decisions = decide_loss(fit, options.requirement, targets, options.confidence)
         if options.value is not None and options.cost_per_flop is not None:
             req, draws_at = loss_requirement_draws(fit, options.requirement)
-            grid = compute_grid(float(fit.data.compute[fit.data.fitted].min()), targets.max())
+            grid = search_grid(float(fit.data.compute[fit.data.fitted].min()), targets)
             prob = probability_curve(req, draws_at, grid)
             choice = best_compute(grid, prob, options.value, options.cost_per_flop)
     return LossResult(
@@ -250,9 +254,7 @@ def write_loss_outputs(result: LossResult, out_dir: Path) -> list[Path]:
     ]
     if result.decisions and result.options and result.options.requirement:
         req, draws_at = loss_requirement_draws(fit, result.options.requirement)
-        grid = compute_grid(
-            float(fit.data.compute[fit.data.fitted].min()), float(forecast.targets.max())
-        )
+        grid = search_grid(float(fit.data.compute[fit.data.fitted].min()), forecast.targets)
         prob = probability_curve(req, draws_at, grid)
         pngs.append(
             save_figure(

@@ -21,8 +21,8 @@ quantity                 prior and reasoning
                          the data; the prior only keeps the sampler in the right decade. Not
                          pooled: eval sets differ in level by design.
 :math:`\ln s_g`          :math:`\sim N(\mu_s, \tau_s)` (centred), :math:`\mu_s \sim
-                         N(\ln 0.05, 1)`, :math:`\tau_s \sim \Gamma(2, 2/0.2)`. Local slopes of
-                         LLM loss curves are 0.03–0.1 (Kaplan et al. 2020 report 0.05); the
+                         N(\ln 0.05, 1)`, :math:`\tau_s \sim LogNormal(\ln 0.2, 0.5)`. Local
+                         slopes of LLM loss curves are 0.03–0.1 (Kaplan et al. 2020: 0.05); the
                          prior's 95% range is 0.007–0.35. Groups share the slope up to ~20%.
 :math:`f_g`              :math:`\mathrm{logit} f_g = \mu_f + \tau_f z_g` (non-centred),
                          :math:`\mu_f \sim N(0, 1.5)`, :math:`\tau_f \sim \Gamma(2, 2/0.3)`.
@@ -31,7 +31,9 @@ quantity                 prior and reasoning
                          the scale :math:`a_g = \ell_g f_g C_0^{k_g}` relative to each group's
                          level, and with :math:`s_g` the exponent :math:`k_g = s_g/f_g`.
 :math:`\sigma`           HalfNormal(``scatter_sd`` = 0.05) on the log-loss scale: run-to-run
-                         scatter of a few tenths of a percent is typical; 5% would be extreme.
+                         scatter of a few tenths of a percent is typical; the prior allows up
+                         to ~10% so that a misfitting law widens intervals rather than being
+                         hidden.
 :math:`\nu`              Student-t degrees of freedom when ``likelihood="student_t"``
                          (fixed, default 4).
 =======================  ====================================================================
@@ -40,7 +42,8 @@ Why this geometry (measured on the demo, 3 groups x 12 runs, 4 chains x 1000 dra
 the textbook choice, non-centred :math:`(\ln k, \mathrm{logit} f)` with half-normal group
 scales, needed 150–260 leapfrog steps per draw and still had 16–29 divergences; sampling the
 slope (pinned by the data, so centred) and the reducible share (weakly informed, so
-non-centred) with zero-avoiding Gamma(2, 2/m) group scales (mean *m*; Chung et al. 2013) needs
+non-centred) with zero-avoiding group scales (LogNormal for the centred slope, Gamma(2, 2/m)
+with mean *m* for the non-centred share; Chung et al. 2013) needs
 17–28 steps per draw with no divergences over four seeds. With a single group there is no
 hierarchy: the group values are the population means.
 """
@@ -71,7 +74,7 @@ class LossPriors:
     Examples
     --------
     >>> LossPriors(slope_median=0.1).slope_median
-    0.2
+    0.1
     """
 
     level_log_sd: float = 0.5

@@ -69,9 +69,12 @@ class SamplerSettings:
         """Refuse settings that cannot run."""
         for name in ("draws", "tune", "chains"):
             value = getattr(self, name)
-            minimum = 0 if name == "tune" else 1
+            minimum = {"draws": 1, "tune": 0, "chains": 2}[name]
             if not isinstance(value, int) or value < minimum:
-                raise InputError(f"sampler setting '{name}' must be an integer >= {minimum}.")
+                why = " (R-hat compares chains)" if name == "chains" else ""
+                raise InputError(
+                    f"sampler setting '{name}' must be an integer >= {minimum}{why}, got {value!r}."
+                )
         if not 0.5 <= self.target_accept < 1:
             raise InputError("sampler setting 'target_accept' must be in [0.5, 1).")
         if self.nuts_sampler not in SAMPLERS:
@@ -105,9 +108,14 @@ def configure_jax_devices(chains: int) -> int:
         The number of JAX devices now available.
     """
     import jax
-    from jax._src import xla_bridge
 
-    if not xla_bridge.backends_are_initialized():
+    try:
+        from jax._src import xla_bridge
+
+        started = xla_bridge.backends_are_initialized()
+    except (ImportError, AttributeError):  # private API moved: assume JAX has started
+        started = True
+    if not started:
         current = jax.config.jax_num_cpu_devices
         if current < chains:
             jax.config.update("jax_num_cpu_devices", max(chains, os.cpu_count() or 1))

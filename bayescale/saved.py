@@ -166,9 +166,17 @@ def load_fit(path: str | Path) -> tuple[LossFit | PassFit, dict[str, Any]]:
     """
     path = Path(path)
     tree = _open(path)
-    if tree.attrs.get("kind") == "pass":
-        return _load_pass(tree, path), _attr_json(tree, "options", path)
-    return _load_loss(tree, path), _attr_json(tree, "options", path)
+    try:
+        fit: LossFit | PassFit = (
+            _load_pass(tree, path) if tree.attrs.get("kind") == "pass" else _load_loss(tree, path)
+        )
+    except (KeyError, ValueError, TypeError) as exc:  # a damaged or hand-edited file
+        if isinstance(exc, InputError):
+            raise
+        raise InputError(
+            f"{path}: saved fit is damaged ({type(exc).__name__}: {exc}). Fit again."
+        ) from None
+    return fit, _attr_json(tree, "options", path)
 
 
 def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:

@@ -22,6 +22,20 @@ FAST = ["--draws", "500", "--tune", "500", "--chains", "4", "--quiet"]
         (["--target-compute", "1e23", "--require", "wbe.loss<=2.1"], "Did you mean 'web'"),
         (["--target-compute", "1e23", "--loss-col", "los"], "missing column 'los'"),
         (["--target-compute", "1e23", "--fit-max-compute", "1e17"], "distinct compute value"),
+        (["--target-compute", "1e23", "--chains", "1"], "R-hat compares chains"),
+        (
+            [
+                "--target-compute",
+                "1e23",
+                "--require",
+                "web.loss<=2.6",
+                "--value",
+                "-5",
+                "--cost-per-flop",
+                "1e-17",
+            ],
+            "--value must be a positive number",
+        ),
     ],
 )
 def test_bad_options_exit_2_before_sampling(demo_csv, capsys, args, fragment):

@@ -77,3 +77,22 @@ def test_same_seed_same_numbers():
     np.testing.assert_array_equal(
         forecast_loss(one, 1e23).draws["loss"].values, forecast_loss(two, 1e23).draws["loss"].values
     )
+
+
+def test_probability_of_meeting_a_bar_is_monotone_in_compute(small_fit):
+    """One scatter draw per posterior draw is reused at every compute (common random
+    numbers), so P(loss <= x) cannot fall as compute grows, and the numbers at one target do
+    not depend on the other targets asked for."""
+    from bayescale.decision import compute_grid, parse_requirement, probability_curve
+
+    req = parse_requirement("loss<=2.5")
+    grid = compute_grid(1e17, 1e23)
+
+    def draws_at(compute):
+        return forecast_loss(small_fit, compute).draws["loss"].values[:, 0, :]
+
+    prob = probability_curve(req, draws_at, grid)
+    assert np.all(np.diff(prob) >= 0)
+    alone = forecast_loss(small_fit, [1e23]).draws["loss"].values[:, :, 0]
+    together = forecast_loss(small_fit, [1e22, 1e23]).draws["loss"].values[:, :, 1]
+    np.testing.assert_array_equal(alone, together)
