@@ -44,7 +44,7 @@ from bayescale.pass_forecast import (
     reported_buckets,
     score_held_out_models,
 )
-from bayescale.pipeline import check_options, write_json
+from bayescale.pipeline import check_options, remembered_options, write_json
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings
 
@@ -74,15 +74,7 @@ class PassOptions:
 
     def forecast_options(self) -> dict[str, object]:
         """The options a saved fit remembers for ``bayescale forecast``."""
-        return {
-            "targets": list(self.targets),
-            "interval": self.interval,
-            "requirement": self.requirement,
-            "confidence": self.confidence,
-            "value": self.value,
-            "cost_per_flop": self.cost_per_flop,
-            "k": self.k,
-        }
+        return remembered_options(self)
 
 
 @dataclass(frozen=True)

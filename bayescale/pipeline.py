@@ -64,14 +64,18 @@ class LossOptions:
 
     def forecast_options(self) -> dict[str, object]:
         """The options a saved fit remembers for ``bayescale forecast``."""
-        return {
-            "targets": list(self.targets),
-            "interval": self.interval,
-            "requirement": self.requirement,
-            "confidence": self.confidence,
-            "value": self.value,
-            "cost_per_flop": self.cost_per_flop,
-        }
+        return remembered_options(self)
+
+
+#: Options a saved fit remembers, so that ``bayescale forecast`` answers like the run did.
+REMEMBERED = ("interval", "requirement", "confidence", "value", "cost_per_flop", "k")
+
+
+def remembered_options(options: LossOptions | PassOptions) -> dict[str, object]:
+    """The options of a run that a saved fit keeps (targets, interval, rule, economics)."""
+    kept: dict[str, object] = {"targets": list(options.targets)}
+    kept |= {name: getattr(options, name) for name in REMEMBERED if hasattr(options, name)}
+    return kept
 
 
 @dataclass(frozen=True)

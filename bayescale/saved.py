@@ -49,6 +49,26 @@ def runs_hash(data: LossData) -> str:
     return h.hexdigest()
 
 
+def _root_attrs(
+    fit: LossFit | PassFit, kind: str, digest: str, options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Root attributes every saved fit carries."""
+    from bayescale import __version__
+
+    return {
+        "bayescale_format": FORMAT,
+        "bayescale_format_version": FORMAT_VERSION,
+        "bayescale_version": __version__,
+        "kind": kind,
+        "data_sha256": digest,
+        "log_pivot": fit.log_pivot,
+        "priors": json.dumps(asdict(fit.priors)),
+        "sampler": json.dumps(asdict(fit.settings)),
+        "timing_s": json.dumps(fit.timing_s),
+        "options": json.dumps(options or {}),
+    }
+
+
 def save_loss_fit(fit: LossFit, path: str | Path, options: dict[str, Any] | None = None) -> Path:
     """Write a loss fit to ``path`` (NetCDF4 via h5netcdf).
 
@@ -65,8 +85,6 @@ def save_loss_fit(fit: LossFit, path: str | Path, options: dict[str, Any] | None
     -------
     pathlib.Path
     """
-    from bayescale import __version__
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     data = fit.data
@@ -82,19 +100,9 @@ def save_loss_fit(fit: LossFit, path: str | Path, options: dict[str, Any] | None
     )
     tree = fit.idata.copy()
     tree[RUNS_GROUP] = xr.DataTree(runs)
-    tree.attrs = {
-        "bayescale_format": FORMAT,
-        "bayescale_format_version": FORMAT_VERSION,
-        "bayescale_version": __version__,
-        "kind": "loss",
-        "data_sha256": runs_hash(data),
-        "log_pivot": fit.log_pivot,
+    tree.attrs = _root_attrs(fit, "loss", runs_hash(data), options) | {
         "fit_max_compute": json.dumps(data.fit_max_compute),
         "columns": json.dumps(asdict(data.columns)),
-        "priors": json.dumps(asdict(fit.priors)),
-        "sampler": json.dumps(asdict(fit.settings)),
-        "timing_s": json.dumps(fit.timing_s),
-        "options": json.dumps(options or {}),
     }
     tree.to_netcdf(path, engine="h5netcdf")
     return path
@@ -328,23 +336,11 @@ def save_fit(
     """Write a loss or pass-rate fit to ``path`` (see :func:`save_loss_fit`)."""
     if isinstance(fit, LossFit):
         return save_loss_fit(fit, path, options)
-    from bayescale import __version__
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tree = fit.idata.copy()
     tree[PASS_GROUP] = xr.DataTree(_pass_dataset(fit))
-    tree.attrs = {
-        "bayescale_format": FORMAT,
-        "bayescale_format_version": FORMAT_VERSION,
-        "bayescale_version": __version__,
-        "kind": "pass",
-        "data_sha256": pass_hash(fit.data),
-        "log_pivot": fit.log_pivot,
-        "priors": json.dumps(asdict(fit.priors)),
-        "sampler": json.dumps(asdict(fit.settings)),
-        "timing_s": json.dumps(fit.timing_s),
-        "options": json.dumps(options or {}),
-    }
+    tree.attrs = _root_attrs(fit, "pass", pass_hash(fit.data), options)
     tree.to_netcdf(path, engine="h5netcdf")
     return path
