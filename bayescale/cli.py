@@ -11,9 +11,13 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
+
+if TYPE_CHECKING:
+    from bayescale.pass_pipeline import PassOptions, PassResult
+    from bayescale.pipeline import LossOptions, LossResult
 
 EXIT_OK, EXIT_INPUT, EXIT_UNCONVERGED = 0, 2, 3
 log = logging.getLogger("bayescale")
@@ -269,7 +273,7 @@ def _shared_options(args: argparse.Namespace) -> dict[str, object]:
     return values
 
 
-def _pass_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _pass_options(args: argparse.Namespace) -> PassOptions:
     from bayescale.pass_data import PassColumns
     from bayescale.pass_pipeline import PassOptions
 
@@ -295,7 +299,7 @@ def _pass_options(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     )
 
 
-def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-untyped-def]
+def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
     from bayescale.data import LossColumns
     from bayescale.pipeline import LossOptions
     from bayescale.priors import LossPriors
@@ -313,7 +317,7 @@ def _options(args: argparse.Namespace, **overrides: object):  # type: ignore[no-
     return LossOptions(**values)  # type: ignore[arg-type]
 
 
-def _pass_summary(result) -> str:  # type: ignore[no-untyped-def]
+def _pass_summary(result: PassResult) -> str:
     pct = f"{result.forecast.interval:.0%}"
     lines = [f"Mean pass@1 of a new model (median, {pct} interval):"]
     for row in result.forecast.overall().itertuples():
@@ -338,7 +342,7 @@ def _pass_summary(result) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
-def _summary(result) -> str:  # type: ignore[no-untyped-def]
+def _summary(result: LossResult | PassResult) -> str:
     from bayescale.pass_pipeline import PassResult
 
     lines = [_pass_summary(result)] if isinstance(result, PassResult) else [_loss_summary(result)]
@@ -355,7 +359,7 @@ def _summary(result) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
-def _loss_summary(result) -> str:  # type: ignore[no-untyped-def]
+def _loss_summary(result: LossResult) -> str:
     table = result.forecast.table()
     pct = f"{result.forecast.interval:.0%}"
     lines = [f"Final loss of a new run (median, {pct} interval):"]
@@ -372,15 +376,18 @@ def _loss_summary(result) -> str:  # type: ignore[no-untyped-def]
     return "\n".join(lines)
 
 
-def _write(result, args: argparse.Namespace) -> None:  # type: ignore[no-untyped-def]
+def _write(result: LossResult | PassResult, args: argparse.Namespace) -> None:
     from bayescale.pass_pipeline import PassResult, write_pass_outputs
     from bayescale.pipeline import write_json, write_loss_outputs
 
     if args.json:
         write_json(result.document(), args.json)
     if args.out:
-        writer = write_pass_outputs if isinstance(result, PassResult) else write_loss_outputs
-        for path in writer(result, args.out):
+        if isinstance(result, PassResult):
+            written = write_pass_outputs(result, args.out)
+        else:
+            written = write_loss_outputs(result, args.out)
+        for path in written:
             log.info("wrote %s", path)
     print(_summary(result))
     if args.out:

@@ -27,6 +27,7 @@ import xarray as xr
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
 from bayescale.forecast import check_interval, check_targets, summarise
+from bayescale.pass_data import PassAggregate
 
 #: Computes per chunk when evaluating many computes (keeps memory at tens of MB).
 CHUNK = 16
@@ -47,9 +48,9 @@ def _lines(fit: PassFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _weights(fit: PassFit) -> np.ndarray:
     """Weight of each unit in the overall pass rate."""
-    if not fit.aggregate:
+    if not isinstance(fit.data, PassAggregate):
         return np.full(fit.draws("theta").shape[1], 1.0)
-    sizes = fit.data.n_problems  # type: ignore[union-attr]
+    sizes = fit.data.n_problems
     if all(s is not None for s in sizes):
         return np.asarray(sizes, dtype=float)
     return np.ones(len(sizes))
@@ -164,8 +165,8 @@ def pass_draws(
 
 def reported_buckets(fit: PassFit) -> tuple[str, ...]:
     """Labels of the reported buckets (the excluded ones are not reported)."""
-    if fit.aggregate:
-        return fit.data.buckets  # type: ignore[union-attr]
+    if isinstance(fit.data, PassAggregate):
+        return fit.data.buckets
     assert fit.buckets is not None
     return fit.buckets.labels
 
@@ -220,8 +221,8 @@ class PassForecast:
 
 def bucket_sizes(fit: PassFit) -> tuple[int | None, ...]:
     """Problems per reported bucket (``None`` when an aggregate table does not say)."""
-    if fit.aggregate:
-        return fit.data.n_problems  # type: ignore[union-attr]
+    if isinstance(fit.data, PassAggregate):
+        return fit.data.n_problems
     assert fit.buckets is not None
     return tuple(fit.buckets.sizes())
 
@@ -265,8 +266,8 @@ def observed_statistics(fit: PassFit) -> pd.DataFrame:
             "compute": float(models.compute[m]),
             "held_out": bool(models.held_out[m]),
         }
-        if fit.aggregate:
-            rates = fit.data.pass_rate[m]  # type: ignore[union-attr]
+        if isinstance(fit.data, PassAggregate):
+            rates = fit.data.pass_rate[m]
             w = _weights(fit)
             ok = np.isfinite(rates)
             row["pass_rate"] = float(np.average(rates[ok], weights=w[ok])) if ok.any() else np.nan
@@ -275,8 +276,8 @@ def observed_statistics(fit: PassFit) -> pd.DataFrame:
         else:
             assert fit.buckets is not None
             kept = fit.buckets.kept
-            n = fit.data.n[m, kept]  # type: ignore[union-attr]
-            k = fit.data.k[m, kept]  # type: ignore[union-attr]
+            n = fit.data.n[m, kept]
+            k = fit.data.k[m, kept]
             seen = n > 0
             row["pass_rate"] = float((k[seen] / n[seen]).mean()) if seen.any() else np.nan
             phat = (k + 0.5) / (n + 1)
@@ -324,8 +325,8 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
         x = np.array([np.log(models.compute[m]) - fit.log_pivot])
         shift = line_shift(fit, rng)
         p = np.exp(-np.exp(_eta(fit, x, new_model_deviation(fit, rng), shift)[:, 0, :]))
-        if fit.aggregate:
-            rates = fit.data.pass_rate[m]  # type: ignore[union-attr]
+        if isinstance(fit.data, PassAggregate):
+            rates = fit.data.pass_rate[m]
             ok = np.isfinite(rates)
             stats = {"pass_rate": np.average(p[:, ok], axis=1, weights=_weights(fit)[ok])}
             for b, label in enumerate(labels):
@@ -333,7 +334,7 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
         else:
             assert fit.buckets is not None
             kept = fit.buckets.kept
-            n = fit.data.n[m, kept]  # type: ignore[union-attr]
+            n = fit.data.n[m, kept]
             seen = n > 0
             k_sim = rng.binomial(n[None, :], p)
             stats = {"pass_rate": (k_sim[:, seen] / n[seen]).mean(axis=1)}

@@ -191,8 +191,11 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     check_pass_options(options)
     data, buckets = load_pass(source, options)
     if options.requirement:
-        labels = buckets.labels if buckets is not None else data.buckets  # type: ignore[union-attr]
-        pass_requirement(options.requirement, labels)
+        if isinstance(data, PassAggregate):
+            pass_requirement(options.requirement, data.buckets)
+        else:
+            assert buckets is not None
+            pass_requirement(options.requirement, buckets.labels)
     if buckets is not None:
         log.info(
             "%d problems in %d buckets (%s); difficulty order agrees between reference models "
