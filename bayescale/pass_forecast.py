@@ -367,9 +367,13 @@ def pass_parameter_table(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
     r"""The report's law per bucket in user units: :math:`-E[\ln p] = \alpha C^{-k}`.
 
     ``alpha`` is the bucket mean of :math:`e^{\theta_j}` times :math:`C_0^{k}` (C in FLOPs).
+    Both include the line uncertainty of :func:`line_shift`, drawn with the fit's seed.
     """
-    exponent = fit.draws("exponent")
     intercept, _, unit_bucket = _lines(fit)
+    shift0, shift1 = line_shift(fit, np.random.default_rng(fit.settings.seed))
+    # eta = theta - k x + shift0 + shift1 x: the shifted line has slope k - shift1
+    exponent = fit.draws("exponent") - shift1[:, None]
+    intercept = intercept + shift0[:, None]
     rows = []
     for b, label in enumerate(reported_buckets(fit)):
         sel = unit_bucket == b

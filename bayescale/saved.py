@@ -33,7 +33,7 @@ from bayescale.sampling import SamplerSettings
 
 FORMAT = "bayescale.fit"
 #: Version of the file layout; bump it when the layout changes and keep readers for old ones.
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 RUNS_GROUP = "bayescale_runs"
 PASS_GROUP = "bayescale_pass"
 
@@ -116,8 +116,23 @@ def _attr_json(tree: xr.DataTree, key: str, path: Path) -> Any:
 
 
 def _only_known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Refuse settings this version does not know (written by a newer bayescale)."""
     names = {f.name for f in fields(cls)}
-    return {k: v for k, v in values.items() if k in names}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InputError(
+            f"saved fit has {cls.__name__} settings this bayescale does not know "
+            f"({', '.join(unknown)}); it was written by a newer version: upgrade bayescale."
+        )
+    return values
+
+
+def _pivot(tree: xr.DataTree, compute: np.ndarray, path: Path) -> float:
+    """The pivot recomputed from the data, checked against the stored one."""
+    pivot = float(np.mean(np.log(compute)))
+    if not np.isclose(pivot, float(tree.attrs["log_pivot"]), rtol=0, atol=1e-9):
+        raise InputError(f"{path}: the stored pivot does not match the data; fit again.")
+    return pivot
 
 
 def _open(path: Path) -> xr.DataTree:
@@ -213,7 +228,7 @@ def _load_loss(tree: xr.DataTree, path: Path) -> LossFit:
     return LossFit(
         data=data,
         idata=tree,
-        log_pivot=float(tree.attrs["log_pivot"]),
+        log_pivot=_pivot(tree, data.compute[data.fitted], path),
         priors=LossPriors(**_only_known(LossPriors, _attr_json(tree, "priors", path))),
         settings=_settings(tree, path),
         diagnostics=diagnose(tree),
@@ -221,8 +236,12 @@ def _load_loss(tree: xr.DataTree, path: Path) -> LossFit:
     )
 
 
-def pass_hash(data: PassCounts | PassAggregate) -> str:
-    """SHA-256 of a pass table: models, computes, held-out flags and the counts or rates."""
+def pass_hash(data: PassCounts | PassAggregate, buckets: Buckets | None = None) -> str:
+    """SHA-256 of a pass table and of the buckets its problems were put in.
+
+    The table part covers models, computes, held-out flags and the counts or rates. Files of
+    format 1 hashed the table only; pass ``buckets=None`` to check those.
+    """
     h = hashlib.sha256()
     m = data.models
     h.update("\x1f".join(m.names).encode())
@@ -235,6 +254,10 @@ def pass_hash(data: PassCounts | PassAggregate) -> str:
     else:
         h.update("\x1f".join(data.buckets).encode())
         h.update(np.ascontiguousarray(np.nan_to_num(data.pass_rate, nan=-1.0), "<f8").tobytes())
+    if buckets is not None:
+        h.update("\x1f".join(buckets.labels).encode())
+        h.update(np.ascontiguousarray(buckets.kept, dtype="<i8").tobytes())
+        h.update(np.ascontiguousarray(buckets.index, dtype="<i8").tobytes())
     return h.hexdigest()
 
 
@@ -316,13 +339,15 @@ def _load_pass(tree: xr.DataTree, path: Path) -> PassFit:
             n_problems=tuple(json.loads(ds.attrs["n_problems"])),
             **common,
         )
-    _check_hash(tree, pass_hash(data), path)
+    # format 1 hashed the table only; format 2 adds the buckets
+    version = int(tree.attrs["bayescale_format_version"])
+    _check_hash(tree, pass_hash(data, buckets if version >= 2 else None), path)
     del tree[PASS_GROUP]
     return PassFit(
         data=data,
         buckets=buckets,
         idata=tree,
-        log_pivot=float(tree.attrs["log_pivot"]),
+        log_pivot=_pivot(tree, models.compute[models.fitted], path),
         priors=PassPriors(**_only_known(PassPriors, _attr_json(tree, "priors", path))),
         settings=_settings(tree, path),
         diagnostics=diagnose(tree),
@@ -341,6 +366,6 @@ def save_fit(
     path.parent.mkdir(parents=True, exist_ok=True)
     tree = fit.idata.copy()
     tree[PASS_GROUP] = xr.DataTree(_pass_dataset(fit))
-    tree.attrs = _root_attrs(fit, "pass", pass_hash(fit.data), options)
+    tree.attrs = _root_attrs(fit, "pass", pass_hash(fit.data, fit.buckets), options)
     tree.to_netcdf(path, engine="h5netcdf")
     return path

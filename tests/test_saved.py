@@ -159,3 +159,22 @@ def test_forecast_command_on_a_pass_fit(tmp_path):
     p_loose = first["targets"][0]["decision"]["probability"]
     p_tight = second["targets"][0]["decision"]["probability"]
     assert p_tight <= p_loose
+
+
+def test_tampered_buckets_and_pivot_are_refused(tmp_path):
+    """Format 2 hashes the buckets too; the pivot is recomputed from the data and checked."""
+    fit, options = load_fit(PASS_V010)
+    path = save_fit(fit, tmp_path / "fit.nc", options)
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    assert tree.attrs["bayescale_format_version"] == 2
+    ds = tree["bayescale_pass"].to_dataset()
+    ds["bucket_index"] = ds["bucket_index"][::-1]
+    tree["bayescale_pass"] = xr.DataTree(ds)
+    tree.to_netcdf(tmp_path / "buckets.nc", engine="h5netcdf")
+    with pytest.raises(InputError, match="SHA-256"):
+        load_fit(tmp_path / "buckets.nc")
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    tree.attrs["log_pivot"] = float(tree.attrs["log_pivot"]) + 0.5
+    tree.to_netcdf(tmp_path / "pivot.nc", engine="h5netcdf")
+    with pytest.raises(InputError, match="pivot"):
+        load_fit(tmp_path / "pivot.nc")
