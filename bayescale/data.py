@@ -233,6 +233,8 @@ def load_loss_runs(
     compute = numeric_column(frame, columns.compute, label)
     loss = numeric_column(frame, columns.loss, label)
 
+    if columns.group != LossColumns.group:  # a renamed group column must exist
+        require_column(frame, columns.group, label, "--group-col")
     if columns.group in frame.columns:
         raw_group = frame[columns.group]
         for i, value in zip(frame.index, raw_group.tolist(), strict=True):
@@ -241,9 +243,6 @@ def load_loss_runs(
                     f"{row_label(label, int(i))}, column '{columns.group}': group label is missing."
                 )
         group = np.array([str(v) for v in raw_group.tolist()], dtype=object)
-    elif columns.group != LossColumns.group:
-        require_column(frame, columns.group, label, "--group-col")
-        raise AssertionError("unreachable")  # pragma: no cover
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
 

@@ -234,6 +234,14 @@ def best_compute(
     )
 
 
+@dataclass(frozen=True)
+class DecisionCurve:
+    """Probability that a new run meets the requirement, on the compute search grid."""
+
+    grid: np.ndarray
+    probability: np.ndarray
+
+
 def decide(
     requirement: Requirement,
     draws_at: Callable[[np.ndarray], np.ndarray],
@@ -241,6 +249,17 @@ def decide(
     confidence: float,
     search_from: float,
 ) -> list[Decision]:
+    """Decide a requirement at each target compute (see :func:`decide_with_curve`)."""
+    return decide_with_curve(requirement, draws_at, targets, confidence, search_from)[0]
+
+
+def decide_with_curve(
+    requirement: Requirement,
+    draws_at: Callable[[np.ndarray], np.ndarray],
+    targets: np.ndarray,
+    confidence: float,
+    search_from: float,
+) -> tuple[list[Decision], DecisionCurve]:
     """Decide a requirement at each target compute.
 
     Parameters
@@ -259,8 +278,9 @@ def decide(
 
     Returns
     -------
-    list of Decision
-        One per target.
+    decisions, curve
+        One Decision per target, and the probability curve they were read from (for the
+        decision plot and the expected-value choice, so it is computed once).
     """
     if not 0 < confidence < 1:
         raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
@@ -275,7 +295,7 @@ def decide(
     needed_median = first(prob_grid >= 0.5)
     needed_conf = first(prob_grid >= confidence)
     probs = requirement.holds(draws_at(targets)).mean(axis=0)
-    return [
+    decisions = [
         Decision(
             requirement=requirement,
             target_compute=float(t),
@@ -286,3 +306,4 @@ def decide(
         )
         for t, p in zip(targets, probs, strict=True)
     ]
+    return decisions, DecisionCurve(grid, prob_grid)

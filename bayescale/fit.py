@@ -68,12 +68,6 @@ class LossFit:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
         return stacked_draws(self.idata, name)
 
-    @property
-    def n_samples(self) -> int:
-        """Number of posterior draws over all chains."""
-        posterior = self.idata["posterior"]
-        return int(posterior.sizes["chain"] * posterior.sizes["draw"])
-
 
 def _sample_gated(
     model: pm.Model, settings: SamplerSettings

@@ -18,12 +18,11 @@ from bayescale.buckets import Buckets, Eligibility, make_buckets
 from bayescale.decision import (
     ComputeChoice,
     Decision,
+    DecisionCurve,
     Requirement,
     best_compute,
-    decide,
+    decide_with_curve,
     parse_requirement,
-    probability_curve,
-    search_grid,
 )
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
@@ -88,6 +87,7 @@ class PassResult:
     decisions: tuple[Decision, ...]
     choice: ComputeChoice | None = None
     options: PassOptions | None = None
+    curve: DecisionCurve | None = None
 
     def document(self) -> dict[str, object]:
         """The CONTRACT §4 result document."""
@@ -154,15 +154,15 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions) -> PassResult:
     check_pass_options(options)
     targets = check_targets(options.targets)
     decisions: list[Decision] = []
-    choice = None
+    curve = choice = None
     if options.requirement:
         req, draws_at = pass_requirement_draws(fit, options.requirement)
         smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
-        decisions = decide(req, draws_at, targets, options.confidence, search_from=smallest)
+        decisions, curve = decide_with_curve(req, draws_at, targets, options.confidence, smallest)
         if options.value is not None and options.cost_per_flop is not None:
-            grid = search_grid(smallest, targets)
-            prob = probability_curve(req, draws_at, grid)
-            choice = best_compute(grid, prob, options.value, options.cost_per_flop)
+            choice = best_compute(
+                curve.grid, curve.probability, options.value, options.cost_per_flop
+            )
     return PassResult(
         fit=fit,
         forecast=forecast_pass(fit, targets, options.interval, k=options.k),
@@ -171,6 +171,7 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions) -> PassResult:
         decisions=tuple(decisions),
         choice=choice,
         options=options,
+        curve=curve,
     )
 
 
@@ -234,14 +235,10 @@ def write_pass_outputs(result: PassResult, out_dir: Path) -> list[Path]:
             pass_rate_figure(fit, forecast.targets, forecast.interval), out_dir / "pass_rate.png"
         ),
     ]
-    if result.decisions and result.options and result.options.requirement:
-        req, draws_at = pass_requirement_draws(fit, result.options.requirement)
-        smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
-        grid = search_grid(smallest, forecast.targets)
-        prob = probability_curve(req, draws_at, grid)
+    if result.decisions and result.curve is not None:
         pngs.append(
             save_figure(
-                decision_figure(grid, prob, list(result.decisions), result.choice),
+                decision_figure(result.curve, list(result.decisions), result.choice),
                 out_dir / "decision.png",
             )
         )

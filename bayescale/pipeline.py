@@ -19,12 +19,12 @@ from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import (
     ComputeChoice,
     Decision,
+    DecisionCurve,
     Requirement,
     best_compute,
     decide,
+    decide_with_curve,
     parse_requirement,
-    probability_curve,
-    search_grid,
 )
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
@@ -89,6 +89,7 @@ class LossResult:
     decisions: tuple[Decision, ...]
     choice: ComputeChoice | None = None
     options: LossOptions | None = None
+    curve: DecisionCurve | None = None
 
     def document(self) -> dict[str, object]:
         """The CONTRACT §4 result document."""
@@ -165,14 +166,15 @@ def result_from_fit(fit: LossFit, options: LossOptions) -> LossResult:
     check_options(options)
     targets = check_targets(options.targets)
     decisions: list[Decision] = []
-    choice = None
+    curve = choice = None
     if options.requirement:
-        decisions = decide_loss(fit, options.requirement, targets, options.confidence)
+        req, draws_at = loss_requirement_draws(fit, options.requirement)
+        smallest = float(fit.data.compute[fit.data.fitted].min())
+        decisions, curve = decide_with_curve(req, draws_at, targets, options.confidence, smallest)
         if options.value is not None and options.cost_per_flop is not None:
-            req, draws_at = loss_requirement_draws(fit, options.requirement)
-            grid = search_grid(float(fit.data.compute[fit.data.fitted].min()), targets)
-            prob = probability_curve(req, draws_at, grid)
-            choice = best_compute(grid, prob, options.value, options.cost_per_flop)
+            choice = best_compute(
+                curve.grid, curve.probability, options.value, options.cost_per_flop
+            )
     return LossResult(
         fit=fit,
         forecast=forecast_loss(fit, targets, options.interval),
@@ -181,6 +183,7 @@ def result_from_fit(fit: LossFit, options: LossOptions) -> LossResult:
         decisions=tuple(decisions),
         choice=choice,
         options=options,
+        curve=curve,
     )
 
 
@@ -256,13 +259,10 @@ def write_loss_outputs(result: LossResult, out_dir: Path) -> list[Path]:
         ),
         save_figure(ppc_figure(fit, forecast.interval), out_dir / "ppc.png"),
     ]
-    if result.decisions and result.options and result.options.requirement:
-        req, draws_at = loss_requirement_draws(fit, result.options.requirement)
-        grid = search_grid(float(fit.data.compute[fit.data.fitted].min()), forecast.targets)
-        prob = probability_curve(req, draws_at, grid)
+    if result.decisions and result.curve is not None:
         pngs.append(
             save_figure(
-                decision_figure(grid, prob, list(result.decisions), result.choice),
+                decision_figure(result.curve, list(result.decisions), result.choice),
                 out_dir / "decision.png",
             )
         )

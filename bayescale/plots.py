@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from bayescale.decision import ComputeChoice, Decision
+    from bayescale.decision import ComputeChoice, Decision, DecisionCurve
     from bayescale.fit import LossFit, PassFit
 
 
@@ -85,8 +85,7 @@ def save_figure(fig: Figure, path: Path) -> Path:
 
 
 def decision_figure(
-    grid: np.ndarray,
-    probability: np.ndarray,
+    curve: DecisionCurve,
     decisions: list[Decision],
     choice: ComputeChoice | None = None,
 ) -> Figure:
@@ -95,6 +94,7 @@ def decision_figure(
     The confidence line, the target(s), and the compute needed at that confidence are marked;
     with a value and a cost, the compute of maximal expected net value too.
     """
+    grid, probability = curve.grid, curve.probability
     first = decisions[0]
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     ax.plot(grid, probability, color="C0", lw=1.8, label="P(requirement met)")
