@@ -190,3 +190,14 @@ def simulate_pass_counts(
                 }
             )
     return pd.DataFrame(rows), truth
+
+
+def demo_pass_counts() -> pd.DataFrame:
+    """Per-problem counts of the demo pass-rate spec (``models/demo-pass-rate.toml``).
+
+    :func:`simulate_pass_counts` with its defaults: 6 models log-spaced over 1e20–1e22 FLOPs,
+    120 problems in 6 latent difficulty groups, 200 samples per problem, model scatter 0.1,
+    seed 2026. Invented for illustration; no real model or benchmark.
+    """
+    table, _ = simulate_pass_counts()
+    return table
