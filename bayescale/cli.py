@@ -133,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bayescale",
         description="Forecast what a large training run will achieve, with honest uncertainty.",
+        epilog="examples:\n"
+        "  bayescale demo\n"
+        "  bayescale loss runs.csv --target-compute 2.1e23 --require 'loss<=2.1' --out out/\n"
+        "  bayescale pass results.csv --target-compute 2e22 --buckets 6 --out out/\n"
+        "  bayescale forecast out/fit.nc --target-compute 5e23\n"
+        "  bayescale check models/demo-loss.toml\n"
+        "  bayescale run models/demo-loss.toml --out out/\n"
+        "'bayescale COMMAND --help' shows each command's options and examples.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"bayescale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -246,7 +255,76 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='forecast from a fit that failed the diagnostics gate (marked "ok": false)',
     )
+    _spec_commands(sub)
     return parser
+
+
+def _spec_commands(sub: Any) -> None:
+    """``bayescale run SPEC`` and ``bayescale check SPEC`` (CONTRACT §3 and §5)."""
+    run = sub.add_parser(
+        "run",
+        help="run the forecast a spec file describes (models/*.toml)",
+        description="Run the forecast named by a TOML spec: data, columns, law, buckets,\n"
+        "priors, sampler, targets, decision (every key: models/README.md).\n"
+        "Options given here override the spec.",
+        epilog="examples:\n"
+        "  bayescale run models/demo-loss.toml --out out/demo-loss\n"
+        "  bayescale run models/demo-pass-rate.toml --target-compute 3e23 --seed 1 --quiet\n"
+        "  bayescale run models/llama1-humaneval.toml --json llama.json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    check = sub.add_parser(
+        "check",
+        help="validate a spec file and its data without sampling",
+        description="Validate a spec (unknown keys, types, the law, priors, sampler settings)\n"
+        "and its data (file, columns, rows, buckets, the requirement's group or bucket)\n"
+        "as 'run' would, without sampling. Exit code 0 when it would run, 2 if not.",
+        epilog="examples:\n"
+        "  bayescale check models/demo-loss.toml\n"
+        "  bayescale check models/demo-pass-rate.toml --data my_results.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    for p in (run, check):
+        p.add_argument("spec", type=Path, help="spec file, e.g. models/demo-loss.toml")
+        p.add_argument(
+            "--data",
+            default=argparse.SUPPRESS,
+            metavar="PATH",
+            help="read this table instead of the spec's data.path",
+        )
+    keep = argparse.SUPPRESS  # absent unless given, so the spec's value stands
+    run.add_argument(
+        "--target-compute",
+        type=_compute,
+        action="append",
+        default=keep,
+        metavar="C",
+        help="target compute in FLOPs; repeat or comma-separate (overrides forecast.targets)",
+    )
+    for flag, kind, meta, key in [
+        ("--fit-max-compute", float, "C", "data.fit_max_compute"),
+        ("--require", str, "RULE", "decision.require"),
+        ("--confidence", _probability, "Q", "decision.confidence"),
+        ("--value", float, "V", "decision.value"),
+        ("--cost-per-flop", float, "K", "decision.cost_per_flop"),
+        ("--interval", _probability, "P", "forecast.interval"),
+        ("--seed", int, "N", "sampler.seed"),
+        ("--draws", _positive_int, "N", "sampler.draws"),
+        ("--tune", int, "N", "sampler.tune"),
+        ("--chains", _positive_int, "N", "sampler.chains"),
+    ]:
+        run.add_argument(flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}")
+    run.add_argument("--json", type=Path, metavar="PATH", help="write the result document here")
+    run.add_argument(
+        "--out", type=Path, metavar="DIR", help="write report, plots and fit.nc (with the spec)"
+    )
+    run.add_argument(
+        "--allow-unconverged",
+        action="store_true",
+        help='write results even if diagnostics fail (marked "ok": false)',
+    )
+    for p in (run, check):
+        p.add_argument("--quiet", action="store_true", help="no progress or log messages")
 
 
 def _shared_options(args: argparse.Namespace) -> dict[str, object]:
@@ -376,7 +454,9 @@ def _loss_summary(result: LossResult) -> str:
     return "\n".join(lines)
 
 
-def _write(result: LossResult | PassResult, args: argparse.Namespace) -> None:
+def _write(
+    result: LossResult | PassResult, args: argparse.Namespace, spec: str | None = None
+) -> None:
     from bayescale.pass_pipeline import PassResult, write_pass_outputs
     from bayescale.pipeline import write_json, write_loss_outputs
 
@@ -384,9 +464,9 @@ def _write(result: LossResult | PassResult, args: argparse.Namespace) -> None:
         write_json(result.document(), args.json)
     if args.out:
         if isinstance(result, PassResult):
-            written = write_pass_outputs(result, args.out)
+            written = write_pass_outputs(result, args.out, spec=spec)
         else:
-            written = write_loss_outputs(result, args.out)
+            written = write_loss_outputs(result, args.out, spec=spec)
         for path in written:
             log.info("wrote %s", path)
     print(_summary(result))
@@ -478,6 +558,56 @@ def _run_loss_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+#: ``run`` options that override a spec, and the spec option each one sets.
+_SPEC_OVERRIDES = {
+    "data": "data",
+    "target_compute": "targets",
+    "fit_max_compute": "fit_max_compute",
+    "require": "requirement",
+    "confidence": "confidence",
+    "value": "value",
+    "cost_per_flop": "cost_per_flop",
+    "interval": "interval",
+    "seed": "seed",
+    "draws": "draws",
+    "tune": "tune",
+    "chains": "chains",
+}
+
+
+def _run_spec_command(args: argparse.Namespace) -> int:
+    from bayescale.pass_pipeline import run_pass
+    from bayescale.pipeline import LossOptions, run_loss
+    from bayescale.spec import check_spec, data_source, load_spec, spec_options
+
+    spec = load_spec(args.spec)
+    given = vars(args)
+    overrides: dict[str, Any] = {
+        new: given[old] for old, new in _SPEC_OVERRIDES.items() if old in given
+    }
+    if "targets" in overrides:
+        overrides["targets"] = [v for group in overrides["targets"] for v in group]
+    overrides["quiet"] = args.quiet
+    lines = check_spec(spec, overrides)  # every input error before any sampling
+    if args.command == "check":
+        print("\n".join(lines))
+        print(f"OK: {args.spec} and its data are valid (nothing was sampled).")
+        return EXIT_OK
+    overrides["allow_unconverged"] = args.allow_unconverged
+    options = spec_options(spec, overrides)
+    source = data_source(spec, overrides)
+    log.info("spec %s ('%s'): law %s, data %s", spec.path, spec.name, spec.law.formula, source)
+    try:
+        if isinstance(options, LossOptions):
+            result: Any = run_loss(source, options)
+        else:
+            result = run_pass(source, options)
+    except ConvergenceError as err:
+        return _unconverged(err)
+    _write(result, args, spec=spec.text)
+    return EXIT_OK
+
+
 def _configure_logging(*, quiet: bool) -> None:
     """Send bayescale's own progress messages to stderr, nothing from other libraries."""
     if not log.handlers:
@@ -498,6 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_forecast_command(args)
         if args.command == "pass":
             return _run_pass_command(args)
+        if args.command in ("run", "check"):
+            return _run_spec_command(args)
         return _run_loss_command(args)
     except InputError as err:
         print(f"bayescale: error: {err}", file=sys.stderr)

@@ -218,8 +218,11 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     return result_from_pass_fit(fit, options)
 
 
-def write_pass_outputs(result: PassResult, out_dir: Path) -> list[Path]:
-    """Write ``report.md``, ``forecast.json``, the plots and ``fit.nc`` into ``out_dir``."""
+def write_pass_outputs(result: PassResult, out_dir: Path, spec: str | None = None) -> list[Path]:
+    """Write ``report.md``, ``forecast.json``, the plots and ``fit.nc`` into ``out_dir``.
+
+    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it.
+    """
     from bayescale import __version__
     from bayescale.plots import decision_figure, pass_figure, pass_rate_figure, save_figure
     from bayescale.report import pass_markdown
@@ -246,4 +249,4 @@ def write_pass_outputs(result: PassResult, out_dir: Path) -> list[Path]:
     report = out_dir / "report.md"
     report.write_text(pass_markdown(result, __version__, [p.name for p in pngs]))
     options = result.options.forecast_options() if result.options else {}
-    return [*written, report, save_fit(fit, out_dir / "fit.nc", options)]
+    return [*written, report, save_fit(fit, out_dir / "fit.nc", options, spec=spec)]

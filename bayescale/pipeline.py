@@ -244,8 +244,11 @@ def write_json(document: dict[str, object], path: Path) -> Path:
     return path
 
 
-def write_loss_outputs(result: LossResult, out_dir: Path) -> list[Path]:
-    """Write the report, JSON document, plots and the saved fit ``fit.nc`` into ``out_dir``."""
+def write_loss_outputs(result: LossResult, out_dir: Path, spec: str | None = None) -> list[Path]:
+    """Write the report, JSON document, plots and the saved fit ``fit.nc`` into ``out_dir``.
+
+    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it.
+    """
     from bayescale import __version__
     from bayescale.plots import decision_figure, loss_figure, ppc_figure, save_figure
     from bayescale.report import loss_markdown
@@ -270,5 +273,5 @@ def write_loss_outputs(result: LossResult, out_dir: Path) -> list[Path]:
     report = out_dir / "report.md"
     report.write_text(loss_markdown(result, __version__, [p.name for p in pngs]))
     options = result.options.forecast_options() if result.options else {}
-    written += [report, save_loss_fit(fit, out_dir / "fit.nc", options)]
+    written += [report, save_loss_fit(fit, out_dir / "fit.nc", options, spec=spec)]
     return written

@@ -36,6 +36,9 @@ FORMAT = "bayescale.fit"
 FORMAT_VERSION = 2
 RUNS_GROUP = "bayescale_runs"
 PASS_GROUP = "bayescale_pass"
+#: Root attribute holding the TOML text of the spec a run came from (``bayescale run``).
+#: Optional: fits from ``bayescale loss|pass`` and files of 0.1.0 have none.
+SPEC_ATTR = "spec"
 
 
 def runs_hash(data: LossData) -> str:
@@ -50,12 +53,17 @@ def runs_hash(data: LossData) -> str:
 
 
 def _root_attrs(
-    fit: LossFit | PassFit, kind: str, digest: str, options: dict[str, Any] | None
+    fit: LossFit | PassFit,
+    kind: str,
+    digest: str,
+    options: dict[str, Any] | None,
+    spec: str | None = None,
 ) -> dict[str, Any]:
-    """Root attributes every saved fit carries."""
+    """Root attributes every saved fit carries (``spec`` only when the run came from one)."""
     from bayescale import __version__
 
-    return {
+    extra = {SPEC_ATTR: spec} if spec is not None else {}
+    return extra | {
         "bayescale_format": FORMAT,
         "bayescale_format_version": FORMAT_VERSION,
         "bayescale_version": __version__,
@@ -69,7 +77,12 @@ def _root_attrs(
     }
 
 
-def save_loss_fit(fit: LossFit, path: str | Path, options: dict[str, Any] | None = None) -> Path:
+def save_loss_fit(
+    fit: LossFit,
+    path: str | Path,
+    options: dict[str, Any] | None = None,
+    spec: str | None = None,
+) -> Path:
     """Write a loss fit to ``path`` (NetCDF4 via h5netcdf).
 
     Parameters
@@ -80,6 +93,8 @@ def save_loss_fit(fit: LossFit, path: str | Path, options: dict[str, Any] | None
         Destination, conventionally ``DIR/fit.nc``.
     options
         Forecast options to remember (targets, interval, requirement, confidence).
+    spec
+        Text of the spec file the run came from, kept verbatim (see :func:`saved_spec`).
 
     Returns
     -------
@@ -100,7 +115,7 @@ def save_loss_fit(fit: LossFit, path: str | Path, options: dict[str, Any] | None
     )
     tree = fit.idata.copy()
     tree[RUNS_GROUP] = xr.DataTree(runs)
-    tree.attrs = _root_attrs(fit, "loss", runs_hash(data), options) | {
+    tree.attrs = _root_attrs(fit, "loss", runs_hash(data), options, spec) | {
         "fit_max_compute": json.dumps(data.fit_max_compute),
         "columns": json.dumps(asdict(data.columns)),
     }
@@ -356,16 +371,26 @@ def _load_pass(tree: xr.DataTree, path: Path) -> PassFit:
 
 
 def save_fit(
-    fit: LossFit | PassFit, path: str | Path, options: dict[str, Any] | None = None
+    fit: LossFit | PassFit,
+    path: str | Path,
+    options: dict[str, Any] | None = None,
+    spec: str | None = None,
 ) -> Path:
     """Write a loss or pass-rate fit to ``path`` (see :func:`save_loss_fit`)."""
     if isinstance(fit, LossFit):
-        return save_loss_fit(fit, path, options)
+        return save_loss_fit(fit, path, options, spec)
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tree = fit.idata.copy()
     tree[PASS_GROUP] = xr.DataTree(_pass_dataset(fit))
-    tree.attrs = _root_attrs(fit, "pass", pass_hash(fit.data, fit.buckets), options)
+    tree.attrs = _root_attrs(fit, "pass", pass_hash(fit.data, fit.buckets), options, spec)
     tree.to_netcdf(path, engine="h5netcdf")
     return path
+
+
+def saved_spec(path: str | Path) -> str | None:
+    """The text of the spec a saved fit was run from, or ``None`` (no spec, or an old file)."""
+    tree = _open(Path(path))
+    text = tree.attrs.get(SPEC_ATTR)
+    return None if text is None else str(text)

@@ -40,7 +40,9 @@ import dataclasses
 import re
 import tomllib
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+import contextlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -359,7 +361,9 @@ def load_spec(path: str | Path) -> Spec:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(f"{path}: spec file not found. Expected a TOML file such as models/x.toml.")
+        raise InputError(
+            f"{path}: spec file not found. Expected a TOML file such as models/x.toml."
+        )
     text = path.read_text(encoding="utf-8")
     try:
         raw = tomllib.loads(text)
@@ -395,7 +399,9 @@ def _set(section: BaseModel) -> dict[str, Any]:
     return section.model_dump(exclude_unset=True)
 
 
-def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> LossOptions | PassOptions:
+def spec_options(
+    spec: Spec, overrides: Mapping[str, Any] | None = None
+) -> LossOptions | PassOptions:
     """Build the pipeline's options from a spec, command-line overrides winning.
 
     Parameters
@@ -428,10 +434,13 @@ def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Loss
             "interval": over.get("interval", m.forecast.interval),
             "requirement": over.get("requirement", decision.require if decision else None),
             "confidence": over.get(
-                "confidence", decision.confidence if decision else _default(LossOptions, "confidence")
+                "confidence",
+                decision.confidence if decision else _default(LossOptions, "confidence"),
             ),
             "value": over.get("value", decision.value if decision else None),
-            "cost_per_flop": over.get("cost_per_flop", decision.cost_per_flop if decision else None),
+            "cost_per_flop": over.get(
+                "cost_per_flop", decision.cost_per_flop if decision else None
+            ),
             "fit_max_compute": over.get("fit_max_compute", m.data.fit_max_compute),
             "allow_unconverged": bool(over.get("allow_unconverged", False)),
             "sampler": sampler,
@@ -472,6 +481,32 @@ def data_source(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Path:
     return path
 
 
+@contextmanager
+def _located(spec: Spec, loc: tuple[str, ...], from_cli: bool) -> Iterator[None]:
+    """Re-raise an :class:`InputError` about a spec value with the spec's file, line and key."""
+    try:
+        yield
+    except InputError as err:
+        if from_cli:
+            raise
+        line = _line_of(spec.text, loc)
+        at = f"{spec.path}, line {line}" if line else str(spec.path)
+        text = str(err).removeprefix("--require ")
+        raise InputError(f"{at}: key '{'.'.join(loc)}': {text}") from None
+
+
+@contextmanager
+def _columns_hint(spec: Spec) -> Iterator[None]:
+    try:
+        yield
+    except InputError as err:
+        if "missing column" not in str(err):
+            raise
+        raise InputError(
+            f"{err} In a spec, column names are set in [data.columns] ({spec.path})."
+        ) from None
+
+
 def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[str]:
     """Validate a spec and its data without sampling; return a short description.
 
@@ -491,13 +526,20 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
 
     options = spec_options(spec, overrides)
     path = data_source(spec, overrides)
+    from_cli = "requirement" in (overrides or {})
+
+    def rule() -> contextlib.AbstractContextManager[None]:
+        return _located(spec, ("decision", "require"), from_cli)
+
     law = spec.law
     lines = [f"spec {spec.path}: '{spec.name}', law '{law.name}': {law.formula}"]
     if isinstance(options, LossOptions):
         check_options(options)
-        data = load_loss_runs(path, options.columns, options.fit_max_compute)
+        with _columns_hint(spec):
+            data = load_loss_runs(path, options.columns, options.fit_max_compute)
         if options.requirement:
-            loss_requirement(options.requirement, data.groups)
+            with rule():
+                loss_requirement(options.requirement, data.groups)
         fitted = int(data.fitted.sum())
         lines.append(
             f"data {path}: {len(data.compute)} runs ({fitted} fitted, "
@@ -505,8 +547,10 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
             + ", ".join(data.groups)
         )
     else:
-        check_pass_options(options)
-        pdata, buckets = load_pass(path, options)
+        with rule():
+            check_pass_options(options)
+        with _columns_hint(spec):
+            pdata, buckets = load_pass(path, options)
         models = pdata.models
         fitted = int(models.fitted.sum())
         if isinstance(pdata, PassAggregate):
@@ -522,7 +566,8 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
                 f", {len(pdata.problems) - sum(sizes)} set aside"
             )
         if options.requirement:
-            pass_requirement(options.requirement, labels)
+            with rule():
+                pass_requirement(options.requirement, labels)
         lines.append(
             f"data {path}: {len(models.names)} models ({fitted} fitted, "
             f"{len(models.names) - fitted} held out); {shape}"

@@ -1,0 +1,282 @@
+"""Spec files (CONTRACT §5): validation with file/line/key messages (tier 1), every shipped
+``models/*.toml`` through ``bayescale check`` and a mocked ``bayescale run`` (tier 2), and real
+runs of the shipped specs (slow)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayescale.cli import main
+from bayescale.errors import InputError
+from bayescale.pass_pipeline import PassOptions
+from bayescale.pipeline import LossOptions
+from bayescale.priors import LossPriors, PassPriors
+from bayescale.sampling import SamplerSettings
+from bayescale.saved import load_fit, saved_spec
+from bayescale.simulate import demo_loss_runs, demo_pass_counts
+from bayescale.spec import LAWS, load_spec, spec_options
+
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+SPECS = sorted(MODELS.glob("*.toml"))
+FAST = ["--draws", "50", "--tune", "50", "--chains", "2", "--quiet"]
+
+MINIMAL = """\
+schema_version = 1
+law = "loss"
+
+[data]
+path = "runs.csv"
+
+[forecast]
+targets = [1e23]
+"""
+
+
+@pytest.fixture
+def spec_dir(tmp_path: Path, demo_runs: pd.DataFrame) -> Path:
+    demo_runs.to_csv(tmp_path / "runs.csv", index=False)
+    return tmp_path
+
+
+def _write(folder: Path, text: str, name: str = "spec.toml") -> Path:
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+# ------------------------------------------------------------------ tier 1: validation
+
+
+def test_misspelled_key_exits_2_with_suggestion_and_location(spec_dir, capsys):
+    path = _write(spec_dir, MINIMAL + "\n[sampler]\ndrwas = 500\n")
+    for command in ("check", "run"):
+        assert main([command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert f"{path}, line 11: unknown key 'sampler.drwas'" in err
+        assert "Did you mean 'draws'?" in err
+        assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        ("\n[sampeler]\ndraws = 5\n", "unknown key 'sampeler'. Did you mean 'sampler'?"),
+        ("\n[priors]\nslope_medain = 0.1\n", "Did you mean 'slope_median'?"),
+        ("\n[data.columns]\nlos = 'x'\n", "unknown key 'data.columns.los'. Did you mean 'loss'?"),
+        ("\n[decison]\nrequire = 'web.loss<=2'\n", "Did you mean 'decision'?"),
+        ("\n[sampler]\ndraws = 'many'\n", "line 11: key 'sampler.draws': Input should be"),
+        ("\n[sampler]\ndraws = 1.5\n", "key 'sampler.draws'"),
+        ("\n[priors]\nlikelihood = 'cauchy'\n", "key 'priors.likelihood'"),
+        ("\n[priors]\nscatter_sd = -1.0\n", "prior 'scatter_sd' must be a positive number"),
+        ("\n[sampler]\nchains = 1\n", "R-hat compares chains"),
+        ("\n[decision]\nrequire = 'wbe.loss<=2.6'\n", "Did you mean 'web'?"),
+        ("\n[buckets]\ncount = 6\n", "unknown key 'buckets'"),  # buckets are for pass specs
+    ],
+)
+def test_bad_specs_are_refused_with_exit_2(spec_dir, capsys, extra, fragment):
+    path = _write(spec_dir, MINIMAL + extra)
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err, err
+    assert str(path) in err
+
+
+def test_several_problems_are_reported_together(spec_dir):
+    text = MINIMAL.replace("targets = [1e23]", "targets = [1e23]\ninterval = 2.0") + (
+        "\n[sampler]\nseeed = 1\n"
+    )
+    with pytest.raises(InputError, match="2 problems") as err:
+        load_spec(_write(spec_dir, text))
+    assert "forecast.interval" in str(err.value) and "Did you mean 'seed'?" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        (MINIMAL.replace('law = "loss"', 'law = "los"'), "unknown law 'los'. Did you mean 'loss'?"),
+        (MINIMAL.replace("schema_version = 1\n", ""), "add 'schema_version = 1'"),
+        (MINIMAL.replace("schema_version = 1", "schema_version = 2"), "not supported"),
+        (MINIMAL.replace("[forecast]\ntargets = [1e23]\n", ""), "missing required key 'forecast'"),
+        (MINIMAL + "\n[data]\n", "not valid TOML"),
+        (MINIMAL.replace("[1e23]", "[]"), "key 'forecast.targets'"),
+    ],
+)
+def test_schema_errors(spec_dir, text, fragment):
+    with pytest.raises(InputError, match=None) as err:
+        load_spec(_write(spec_dir, text))
+    assert fragment in str(err.value)
+
+
+def test_missing_spec_and_missing_data_file(spec_dir, capsys):
+    assert main(["check", str(spec_dir / "nope.toml")]) == 2
+    assert "spec file not found" in capsys.readouterr().err
+    path = _write(spec_dir, MINIMAL.replace("runs.csv", "missing.csv"))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "line 5: key 'data.path' = 'missing.csv': file not found" in err
+    assert str(spec_dir / "missing.csv") in err
+
+
+def test_data_path_is_relative_to_the_spec_not_the_cwd(spec_dir, tmp_path_factory, monkeypatch):
+    (spec_dir / "specs").mkdir()
+    path = _write(spec_dir / "specs", MINIMAL.replace("runs.csv", "../runs.csv"))
+    monkeypatch.chdir(tmp_path_factory.mktemp("elsewhere"))
+    assert main(["check", str(path)]) == 0
+    # --data is a path from the current folder, as on any command line
+    assert main(["check", str(path), "--data", str(spec_dir / "runs.csv")]) == 0
+    assert main(["check", str(path), "--data", "runs.csv"]) == 2
+
+
+def test_options_come_from_the_dataclass_defaults_and_overrides_win(spec_dir):
+    spec = load_spec(_write(spec_dir, MINIMAL + "\n[priors]\nslope_median = 0.08\n"))
+    options = spec_options(spec)
+    assert isinstance(options, LossOptions)
+    # keys the spec does not set keep the pipeline's own defaults
+    assert options.sampler == SamplerSettings()
+    assert options.priors == LossPriors(slope_median=0.08)
+    assert options.interval == LossOptions(targets=(1.0,)).interval
+    over = spec_options(
+        spec,
+        {
+            "targets": [1e22, 1e24],
+            "seed": 7,
+            "draws": 300,
+            "quiet": True,
+            "requirement": "web.loss<=2.5",
+            "interval": 0.8,
+        },
+    )
+    assert over.targets == (1e22, 1e24) and over.interval == 0.8
+    assert over.sampler == SamplerSettings(seed=7, draws=300, progress=False)
+    assert over.requirement == "web.loss<=2.5" and over.priors == options.priors
+
+
+def test_pass_spec_options(tmp_path):
+    text = """\
+schema_version = 1
+law = "pass_rate"
+[data]
+path = "r.csv"
+fit_max_compute = 5e21
+[data.columns]
+k = "passes"
+[buckets]
+count = 4
+exclude_hardest = 3
+order_by = ["m3", "m4"]
+eligibility = "solved-by-all"
+[forecast]
+targets = [1e23]
+k = 10
+[priors]
+problem_slopes = true
+[sampler]
+target_accept = 0.9
+"""
+    options = spec_options(load_spec(_write(tmp_path, text)))
+    assert isinstance(options, PassOptions)
+    assert (options.n_buckets, options.exclude_hardest, options.bucket_by) == (4, 3, ("m3", "m4"))
+    assert options.eligibility == "solved-by-all" and options.k == 10
+    assert options.columns.k == "passes" and options.columns.n == "n"
+    assert options.priors == PassPriors(problem_slopes=True)
+    assert options.sampler == SamplerSettings(target_accept=0.9)
+    assert options.fit_max_compute == 5e21
+
+
+def test_cli_overrides_reach_the_run(spec_dir, mock_pymc_sample, capsys):
+    path = _write(spec_dir, MINIMAL + '\n[decision]\nrequire = "web.loss<=2.6"\n')
+    doc = spec_dir / "r.json"
+    code = main(
+        [
+            "run",
+            str(path),
+            "--target-compute",
+            "1e22,3e22",
+            "--require",
+            "code.loss<=1.5",
+            "--interval",
+            "0.8",
+            "--json",
+            str(doc),
+            "--allow-unconverged",
+            *FAST,
+        ]
+    )
+    assert code == 0, capsys.readouterr().err
+    result = json.loads(doc.read_text())
+    assert [t["target_compute"] for t in result["targets"]] == [1e22, 3e22]
+    assert result["interval"] == 0.8
+    assert result["targets"][0]["decision"]["requirement"] == "code.loss<=1.5"
+
+
+# ------------------------------------------------------------------ the shipped specs
+
+
+def test_every_law_has_a_shipped_spec():
+    laws = {load_spec(p).model.law for p in SPECS}
+    assert laws == set(LAWS)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_shipped_spec_passes_check(spec, capsys):
+    assert main(["check", str(spec)]) == 0, capsys.readouterr().err
+    assert "OK:" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_shipped_spec_runs_mocked(spec, tmp_path, mock_pymc_sample, capsys):
+    # a copy elsewhere with its data folder: the spec's paths are relative to the spec
+    shutil.copytree(MODELS / "data", tmp_path / "data")
+    copy = tmp_path / spec.name
+    shutil.copy(spec, copy)
+    out = tmp_path / "out"
+    code = main(["run", str(copy), "--out", str(out), "--allow-unconverged", *FAST])
+    assert code == 0, capsys.readouterr().err
+    result = json.loads((out / "forecast.json").read_text())
+    assert result["kind"] == LAWS[load_spec(spec).model.law].kind
+    assert saved_spec(out / "fit.nc") == spec.read_text()
+    fit, _ = load_fit(out / "fit.nc")  # the spec attribute does not disturb loading
+    assert fit.settings.draws == 50
+
+
+def test_demo_data_files_match_the_seeded_simulations():
+    """models/data/make_demo_data.py wrote them; they must not drift from the simulation."""
+    for name, frame in [
+        ("demo_loss.csv", demo_loss_runs()),
+        ("demo_pass_counts.csv", demo_pass_counts()),
+    ]:
+        shipped = pd.read_csv(MODELS / "data" / name)
+        assert list(shipped.columns) == list(frame.columns)
+        for col in frame.columns:
+            if frame[col].dtype.kind == "f":
+                np.testing.assert_allclose(shipped[col], frame[col], rtol=1e-9)
+            else:
+                assert shipped[col].astype(str).tolist() == frame[col].astype(str).tolist()
+
+
+@pytest.mark.parametrize("name", ["llama1_humaneval.csv", "llama1_mbpp.csv"])
+def test_transcribed_table_is_consistent(name):
+    table = pd.read_csv(MODELS / "data" / name)
+    assert table["model"].tolist() == ["LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B"]
+    np.testing.assert_allclose(table["compute"], 6 * table["params"] * table["tokens"], rtol=1e-12)
+    assert table["source"].str.contains("arXiv:2302.13971, Table 8").all()
+    assert table["pass_rate"].is_monotonic_increasing
+
+
+# ------------------------------------------------------------------ slow: real runs
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
+def test_shipped_spec_runs_and_converges(spec, tmp_path, capsys):
+    doc = tmp_path / "r.json"
+    assert main(["run", str(spec), "--json", str(doc), "--quiet"]) == 0, capsys.readouterr().err
+    diagnostics = json.loads(doc.read_text())["diagnostics"]
+    assert diagnostics["ok"] and diagnostics["divergences"] == 0
