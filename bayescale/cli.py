@@ -395,22 +395,35 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
     return LossOptions(**values)  # type: ignore[arg-type]
 
 
+def _grid(corner: str, rows: dict[str, dict[float, str]], targets: Sequence[float]) -> list[str]:
+    """An aligned table: one row per label, one column per target compute."""
+    head = [corner, *(f"{t:.3g} FLOPs" for t in targets)]
+    body = [[label, *(cells[t] for t in targets)] for label, cells in rows.items()]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [head, *body]
+    ]
+
+
 def _pass_summary(result: PassResult) -> str:
     pct = f"{result.forecast.interval:.0%}"
-    lines = [f"Mean pass@1 of a new model (median, {pct} interval):"]
-    for row in result.forecast.overall().itertuples():
-        lines.append(
-            f"  at {row.target_compute:.3g} FLOPs: {row.median:.4g} "
-            f"[{row.lower:.4g}, {row.upper:.4g}]"
+    targets = [float(t) for t in result.forecast.targets]
+    overall: dict[str, dict[float, str]] = {"all problems": {}}
+    for r in result.forecast.overall().to_dict("records"):
+        overall["all problems"][r["target_compute"]] = (
+            f"{r['median']:.4g} [{r['lower']:.4g}, {r['upper']:.4g}]"
         )
-    buckets = result.forecast.buckets()
-    lines.append("Mean -ln(pass rate) per bucket:")
-    for row in buckets.itertuples():
-        lines.append(
-            f"  bucket {row.bucket:<3} at {row.target_compute:.3g} FLOPs: "
-            f"{row.neg_log_pass_median:.3f} "
-            f"[{row.neg_log_pass_lower:.3f}, {row.neg_log_pass_upper:.3f}]"
+    lines = [f"Mean pass@1 of a new model (median [{pct} interval]):"]
+    lines += _grid("", overall, targets)
+    buckets: dict[str, dict[float, str]] = {}
+    for r in result.forecast.buckets().to_dict("records"):
+        buckets.setdefault(str(r["bucket"]), {})[r["target_compute"]] = (
+            f"{r['neg_log_pass_median']:.3f} "
+            f"[{r['neg_log_pass_lower']:.3f}, {r['neg_log_pass_upper']:.3f}]"
         )
+    lines.append(f"Mean -ln(pass rate) per bucket (median [{pct} interval]):")
+    lines += _grid("bucket", buckets, targets)
     held = result.held_out
     if not held.empty:
         lines.append(
@@ -438,14 +451,14 @@ def _summary(result: LossResult | PassResult) -> str:
 
 
 def _loss_summary(result: LossResult) -> str:
-    table = result.forecast.table()
     pct = f"{result.forecast.interval:.0%}"
-    lines = [f"Final loss of a new run (median, {pct} interval):"]
-    for row in table.itertuples():
-        lines.append(
-            f"  {row.group:<14} at {row.target_compute:.3g} FLOPs: {row.median:.3f} "
-            f"[{row.lower:.3f}, {row.upper:.3f}]"
+    groups: dict[str, dict[float, str]] = {}
+    for r in result.forecast.table().to_dict("records"):
+        groups.setdefault(str(r["group"]), {})[r["target_compute"]] = (
+            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
         )
+    lines = [f"Final loss of a new run (median [{pct} interval]):"]
+    lines += _grid("group", groups, [float(t) for t in result.forecast.targets])
     held = result.held_out
     if not held.empty:
         lines.append(

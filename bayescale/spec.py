@@ -36,12 +36,12 @@ bayescale.errors.InputError: x.toml, line 9: unknown key 'sampler.drwas'. Did yo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import tomllib
 import typing
 from collections.abc import Iterator, Mapping
-import contextlib
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path

@@ -280,3 +280,30 @@ def test_shipped_spec_runs_and_converges(spec, tmp_path, capsys):
     assert main(["run", str(spec), "--json", str(doc), "--quiet"]) == 0, capsys.readouterr().err
     diagnostics = json.loads(doc.read_text())["diagnostics"]
     assert diagnostics["ok"] and diagnostics["divergences"] == 0
+
+
+def _keys(model, prefix=()):
+    from pydantic import BaseModel
+
+    for name, field in model.model_fields.items():
+        yield (*prefix, name)
+        nested = [
+            c
+            for c in (field.annotation, *getattr(field.annotation, "__args__", ()))
+            if isinstance(c, type) and issubclass(c, BaseModel)
+        ]
+        if nested:
+            yield from _keys(nested[0], (*prefix, name))
+
+
+def test_models_readme_documents_every_key():
+    from bayescale.spec import SPEC_MODELS
+
+    readme = (MODELS / "README.md").read_text()
+    missing = {
+        key[-1]
+        for model in SPEC_MODELS.values()
+        for key in _keys(model)
+        if f"`{key[-1]}`" not in readme and f"[{'.'.join(key)}]" not in readme
+    }
+    assert not missing, f"models/README.md does not document {sorted(missing)}"
