@@ -617,6 +617,7 @@ def _run_spec_command(args: argparse.Namespace) -> int:
             result = run_pass(source, options)
     except ConvergenceError as err:
         return _unconverged(err)
+    print(f"{spec.name} ({args.spec})")
     _write(result, args, spec=spec.text)
     return EXIT_OK
 
