@@ -609,7 +609,8 @@ def _run_spec_command(args: argparse.Namespace) -> int:
     overrides["allow_unconverged"] = args.allow_unconverged
     options = spec_options(spec, overrides)
     source = data_source(spec, overrides)
-    log.info("spec %s ('%s'): law %s, data %s", spec.path, spec.name, spec.law.formula, source)
+    log.info("spec %s ('%s'): law %s", spec.path, spec.name, spec.law.formula)
+    log.info(lines[1])  # what the data hold
     try:
         if isinstance(options, LossOptions):
             result: Any = run_loss(source, options)

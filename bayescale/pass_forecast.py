@@ -324,13 +324,15 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
         name = models.names[m]
         x = np.array([np.log(models.compute[m]) - fit.log_pivot])
         shift = line_shift(fit, rng)
-        p = np.exp(-np.exp(_eta(fit, x, new_model_deviation(fit, rng), shift)[:, 0, :]))
+        # -ln p straight from eta: -log(exp(-exp(eta))) underflows to inf for hard problems
+        neg_log_p = np.exp(_eta(fit, x, new_model_deviation(fit, rng), shift)[:, 0, :])
+        p = np.exp(-neg_log_p)
         if isinstance(fit.data, PassAggregate):
             rates = fit.data.pass_rate[m]
             ok = np.isfinite(rates)
             stats = {"pass_rate": np.average(p[:, ok], axis=1, weights=_weights(fit)[ok])}
             for b, label in enumerate(labels):
-                stats[f"neg_log_pass[{label}]"] = -np.log(p[:, b])
+                stats[f"neg_log_pass[{label}]"] = neg_log_p[:, b]
         else:
             assert fit.buckets is not None
             kept = fit.buckets.kept

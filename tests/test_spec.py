@@ -236,14 +236,40 @@ def test_shipped_spec_runs_mocked(spec, tmp_path, mock_pymc_sample, capsys):
     shutil.copytree(MODELS / "data", tmp_path / "data")
     copy = tmp_path / spec.name
     shutil.copy(spec, copy)
-    out = tmp_path / "out"
-    code = main(["run", str(copy), "--out", str(out), "--allow-unconverged", *FAST])
+    doc = tmp_path / "r.json"
+    code = main(["run", str(copy), "--json", str(doc), "--allow-unconverged", *FAST])
     assert code == 0, capsys.readouterr().err
-    result = json.loads((out / "forecast.json").read_text())
+    result = json.loads(doc.read_text())
     assert result["kind"] == LAWS[load_spec(spec).model.law].kind
+    assert len(result["targets"]) == len(load_spec(spec).model.forecast.targets)
+
+
+@pytest.mark.parametrize("name", ["demo-loss", "llama1-code"])  # a loss and a pass fit
+def test_saved_fit_keeps_the_spec_text(name, tmp_path, mock_pymc_sample, capsys):
+    spec = MODELS / f"{name}.toml"
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), "--allow-unconverged", *FAST]) == 0
     assert saved_spec(out / "fit.nc") == spec.read_text()
-    fit, _ = load_fit(out / "fit.nc")  # the spec attribute does not disturb loading
+    fit, _ = load_fit(out / "fit.nc")  # the extra attribute does not disturb loading
     assert fit.settings.draws == 50
+    # bayescale forecast answers from it without the spec
+    assert (
+        main(
+            [
+                "forecast",
+                str(out / "fit.nc"),
+                "--target-compute",
+                "1e24",
+                "--quiet",
+                "--allow-unconverged",
+            ]
+        )
+        == 0
+    )
+
+
+def test_fits_without_a_spec_have_none():
+    assert saved_spec(ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc") is None
 
 
 def test_demo_data_files_match_the_seeded_simulations():
