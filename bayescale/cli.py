@@ -409,9 +409,9 @@ def _grid(corner: str, rows: dict[str, dict[float, str]], targets: Sequence[floa
 def _pass_summary(result: PassResult) -> str:
     pct = f"{result.forecast.interval:.0%}"
     targets = [float(t) for t in result.forecast.targets]
-    overall: dict[str, dict[float, str]] = {"all problems": {}}
+    overall: dict[str, dict[float, str]] = {"overall": {}}
     for r in result.forecast.overall().to_dict("records"):
-        overall["all problems"][r["target_compute"]] = (
+        overall["overall"][r["target_compute"]] = (
             f"{r['median']:.4g} [{r['lower']:.4g}, {r['upper']:.4g}]"
         )
     lines = [f"Mean pass@1 of a new model (median [{pct} interval]):"]

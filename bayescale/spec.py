@@ -554,6 +554,13 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
         models = pdata.models
         fitted = int(models.fitted.sum())
         if isinstance(pdata, PassAggregate):
+            if "buckets" in spec.model.model_fields_set:
+                line = _line_of(spec.text, ("buckets",))
+                raise InputError(
+                    f"{spec.path}, line {line}: [buckets] applies to per-problem counts, but "
+                    f"{path} holds aggregate pass rates, whose buckets are its "
+                    f"'{options.columns.bucket}' column. Remove the [buckets] table."
+                )
             labels = pdata.buckets
             shape = f"aggregate pass rates, {len(labels)} bucket(s): {', '.join(labels)}"
         else:
@@ -563,8 +570,9 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
             shape = (
                 f"per-problem counts, {len(pdata.problems)} problems; {sum(sizes)} in "
                 f"{len(labels)} buckets of sizes {', '.join(map(str, sizes))}"
-                f", {len(pdata.problems) - sum(sizes)} set aside"
             )
+            if len(pdata.problems) > sum(sizes):
+                shape += f", {len(pdata.problems) - sum(sizes)} set aside"
         if options.requirement:
             with rule():
                 pass_requirement(options.requirement, labels)

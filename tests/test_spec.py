@@ -354,3 +354,11 @@ def test_quiet_run_writes_only_the_summary(spec_dir, mock_pymc_sample, capsys):
     assert lines[1].startswith("Final loss of a new run")
     assert lines[2].split() == ["group", "1e+23", "FLOPs"]
     assert len(lines) <= 24  # one screen
+
+
+def test_buckets_table_is_refused_for_aggregate_data(tmp_path, capsys):
+    shutil.copytree(MODELS / "data", tmp_path / "data")
+    text = (MODELS / "llama1-code.toml").read_text() + "\n[buckets]\ncount = 3\n"
+    path = _write(tmp_path, text)
+    assert main(["check", str(path)]) == 2
+    assert "[buckets] applies to per-problem counts" in capsys.readouterr().err
