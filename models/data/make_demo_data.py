@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main() -> None:
+    """Write both demo tables next to this script."""
     demo_loss_runs().to_csv(HERE / "demo_loss.csv", index=False, float_format="%.10g")
     demo_pass_counts().to_csv(HERE / "demo_pass_counts.csv", index=False, float_format="%.10g")
 
