@@ -362,3 +362,18 @@ def test_buckets_table_is_refused_for_aggregate_data(tmp_path, capsys):
     path = _write(tmp_path, text)
     assert main(["check", str(path)]) == 2
     assert "[buckets] applies to per-problem counts" in capsys.readouterr().err
+
+
+def test_version_and_help_with_examples(capsys):
+    from bayescale import __version__
+    from bayescale.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0 and capsys.readouterr().out.strip() == f"bayescale {__version__}"
+    parser = build_parser()
+    commands = parser._subparsers._group_actions[0].choices  # every subcommand
+    assert {"run", "check"} <= set(commands)
+    for name, sub in commands.items():
+        assert "example" in (sub.epilog or ""), f"'bayescale {name} --help' has no example"
+    assert "bayescale run models/" in parser.format_help()
