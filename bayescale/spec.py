@@ -45,7 +45,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -93,7 +93,7 @@ LAWS: dict[str, Law] = {
 class _Strict(BaseModel):
     """Base of every spec section: unknown keys are errors, TOML types are not coerced."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def _default(cls: type, name: str) -> Any:
@@ -145,7 +145,7 @@ class PassDataSpec(_Strict):
 class ForecastSpec(_Strict):
     """``[forecast]``: where to forecast and how wide the intervals are."""
 
-    targets: list[float] = Field(min_length=1)
+    targets: list[Annotated[float, Field(gt=0)]] = Field(min_length=1)
     interval: float = Field(default=_default(LossOptions, "interval"), gt=0, lt=1)
 
 

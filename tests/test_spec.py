@@ -106,6 +106,8 @@ def test_several_problems_are_reported_together(spec_dir):
         (MINIMAL.replace("[forecast]\ntargets = [1e23]\n", ""), "missing required key 'forecast'"),
         (MINIMAL + "\n[data]\n", "not valid TOML"),
         (MINIMAL.replace("[1e23]", "[]"), "key 'forecast.targets'"),
+        (MINIMAL.replace("[1e23]", "[1e23, -5.0]"), "key 'forecast.targets.1': Input should be"),
+        (MINIMAL.replace("[1e23]", "[inf]"), "key 'forecast.targets.0'"),
     ],
 )
 def test_schema_errors(spec_dir, text, fragment):
