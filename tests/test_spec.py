@@ -379,3 +379,9 @@ def test_version_and_help_with_examples(capsys):
     for name, sub in commands.items():
         assert "example" in (sub.epilog or ""), f"'bayescale {name} --help' has no example"
     assert "bayescale run models/" in parser.format_help()
+
+
+def test_unconverged_run_exits_3(spec_dir, mock_pymc_sample, capsys):
+    # prior draws from the mocked sampler cannot pass the diagnostics gate
+    assert main(["run", str(_write(spec_dir, MINIMAL)), *FAST]) == 3
+    assert "did not converge" in capsys.readouterr().err
