@@ -206,6 +206,9 @@ def _evalplus_task(entry: Any, where: str) -> tuple[list[str | None], list[str |
                 f"{where}: no 'base' key (keys: {_keys(entry)}). Expected a list of per-sample "
                 "results (current EvalPlus) or an object with 'base' and 'plus' (v0.1)."
             )
+        for key in ("base", "plus", "files"):
+            if not isinstance(entry.get(key, []), list):
+                raise InputError(f"{where}['{key}']: expected a list, got {entry[key]!r}.")
         base = [_evalplus_status(s, f"{where}['base'][{i}]") for i, s in enumerate(entry["base"])]
         plus = [
             _evalplus_status(s, f"{where}['plus'][{i}]")
@@ -562,7 +565,9 @@ def import_bigcode(
     - **per-sample execution results**: the second value ``compute_code_eval`` returns, saved
       with ``json.dump``: ``{"<problem index>": [[completion_id, {"task_id", "passed",
       "result", "completion_id"}], …]}`` (README: how to write it from the saved generations
-      and references). Gives the per-problem table; ``problem`` is the problem index.
+      and references). Gives the per-problem table; ``problem`` is the problem's position in
+      the generations file (the dataset index minus ``--limit_start``), so every model must
+      be evaluated on the same problems in the same order.
     - **evaluation_results.json**: gives one row ``model, compute, pass_rate`` (pass@1 of
       ``task``), the aggregate table of CONTRACT §2; no per-problem information exists there.
 

@@ -31,7 +31,7 @@ LM_EVAL = [
 ]
 GSM8K = DATA / "lm_eval" / "filters" / "samples_gsm8k_2024-06-01T10-15-30.123456.jsonl"
 BIGCODE = [DATA / "bigcode" / f"{m}_execution_results.json" for m in ("m1", "m2", "m3")]
-FAST = ["--draws", "100", "--tune", "100", "--chains", "2", "--quiet", "--allow-unconverged"]
+FAST = ["--draws", "20", "--tune", "20", "--chains", "2", "--quiet", "--allow-unconverged"]
 
 
 def expected(name: str) -> pd.DataFrame:
@@ -272,7 +272,7 @@ def test_write_table_refuses_to_overwrite_and_appends(tmp_path):
 # ----------------------------------------------------------------------------- command line
 
 
-def test_cli_import_one_command_per_file_then_pass_runs(tmp_path, mock_pymc_sample, capsys):
+def test_cli_import_one_command_per_file_appends_to_one_table(tmp_path, capsys):
     table = tmp_path / "table.csv"
     for path, model, params in zip(
         EVALPLUS, ["tiny", "small", "medium"], [1e9, 3e9, 7e9], strict=True
@@ -286,7 +286,17 @@ def test_cli_import_one_command_per_file_then_pass_runs(tmp_path, mock_pymc_samp
             compute=[6 * p * 20 * p for p in [1e9, 3e9, 7e9] for _ in range(4)]
         ),
     )
-    doc = tmp_path / "p.json"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files"), [("evalplus", EVALPLUS), ("lm-eval", LM_EVAL), ("bigcode", BIGCODE)]
+)
+def test_cli_import_then_pass_runs(tmp_path, mock_pymc_sample, capsys, fmt, files):
+    table, doc = tmp_path / "table.csv", tmp_path / "p.json"
+    models = [a for m in ("s", "m", "l") for a in ("--model", m)]
+    computes = [a for c in ("1e20", "1e21", "1e22") for a in ("--compute", c)]
+    argv = ["import", fmt, *map(str, files), *models, *computes, "-o", str(table), "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
     argv = ["pass", str(table), "--target-compute", "1e23", "--buckets", "2", "--json", str(doc)]
     assert main([*argv, *FAST]) == 0, capsys.readouterr().err
     result = json.loads(doc.read_text())
