@@ -525,7 +525,7 @@ def _run_import_command(args: argparse.Namespace) -> int:
         print(table.to_csv(index=False), end="")
         return EXIT_OK
     table = write_table(table, args.output, append=args.append)
-    log.info("wrote %s: %d rows, %d models", args.output, len(table), table["model"].nunique())
+    log.info("wrote %s: %d rows, %d model(s)", args.output, len(table), table["model"].nunique())
     return EXIT_OK
 
 

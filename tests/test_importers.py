@@ -326,3 +326,24 @@ def test_cli_import_errors_exit_2(capsys, argv, fragment):
     assert main(["import", *argv, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert fragment in err and "Traceback" not in err
+
+
+def test_cli_bigcode_metric_files_give_an_aggregate_table_pass_fits(
+    tmp_path, mock_pymc_sample, capsys
+):
+    template = json.loads((DATA / "bigcode" / "m1_evaluation_results.json").read_text())
+    files = []
+    for i, rate in enumerate([0.1, 0.2, 0.4]):
+        content = {
+            "humaneval": {"pass@1": rate},
+            "config": {**template["config"], "model": f"m{i}"},
+        }
+        files.append(write(tmp_path, f"m{i}.json", json.dumps(content)))
+    table, doc = tmp_path / "agg.csv", tmp_path / "p.json"
+    computes = ["--compute", "1e20", "--compute", "1e21", "--compute", "1e22"]
+    assert main(["import", "bigcode", *map(str, files), *computes, "-o", str(table)]) == 0
+    assert pd.read_csv(table).columns.tolist() == ["model", "compute", "pass_rate"]
+    assert pd.read_csv(table)["model"].tolist() == ["m0", "m1", "m2"]
+    argv = ["pass", str(table), "--target-compute", "1e23", "--json", str(doc), *FAST]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert json.loads(doc.read_text())["kind"] == "pass"
