@@ -413,8 +413,11 @@ def import_lm_eval(
     Follows ``lm_eval/evaluator.py`` and ``lm_eval/loggers/evaluation_tracker.py`` of
     lm-evaluation-harness 0.4.x (files ``samples_<task>_<date>.jsonl``; per line ``doc_id``,
     ``doc``, ``target``, ``arguments``, ``resps``, ``filtered_resps``, hashes and one key per
-    metric; releases from mid-2024 on add ``filter`` and ``metrics``, and write one line per
-    document *and filter*).
+    metric; releases from mid-2024 on add ``filter`` and ``metrics``; every release writes one
+    line per document *and filter*). Code tasks: ``humaneval`` of PR #1992 logs ``pass_at_1``
+    over ``repeats: 64`` with filter ``n=64``; later task files use filter ``create_test`` and a
+    ``pass_at_k`` metric function (the key it logs was not checked here: name it with
+    ``--metric``, ``a.b`` reaching into an object, if it is not inferred).
 
     Parameters
     ----------
@@ -554,7 +557,8 @@ def import_bigcode(
 ) -> pd.DataFrame:
     """Per-problem counts (or one aggregate row) from bigcode-evaluation-harness output.
 
-    What the harness writes (``bigcode_eval/evaluator.py`` and ``main.py``, 2024 main branch):
+    What the harness writes (``bigcode_eval/evaluator.py`` and ``main.py``, 2024 main branch;
+    confirmed by the maintainers' issue #211, "Check pass/fail count for humaneval"):
     ``generations_<task>.json`` (per problem, a list of generated programs),
     ``references_<task>.json`` (per problem, the test program) and the ``--metric_output_path``
     file ``evaluation_results.json`` = ``{"<task>": {"pass@1": …, "pass@10": …}, "config":
