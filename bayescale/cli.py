@@ -514,11 +514,15 @@ def _run_loss_command(args: argparse.Namespace) -> int:
 
 
 def _run_import_command(args: argparse.Namespace) -> int:
-    from bayescale.importers import import_files, model_computes, write_table
+    from bayescale.importers import import_files, missing_problems, model_computes, write_table
 
     computes = model_computes(len(args.files), args.compute, args.params, args.tokens)
     options = {k: getattr(args, k) for k in ("tests", "metric", "filter", "problem_field", "task")}
     table = import_files(args.format, args.files, computes, args.model, **options)
+    for model, missing in missing_problems(table).items():
+        log.warning(
+            "model '%s' has no results for %d of the problems the others have", model, missing
+        )
     if args.output is None:
         if args.append:
             raise InputError("--append needs -o TABLE.csv, the table to add the models to.")

@@ -600,9 +600,7 @@ def import_bigcode(
     data = _load_json(path, expected)
     if not isinstance(data, dict) or not data:
         raise InputError(f"{path}: expected a JSON object: {expected}.")
-    if any(
-        isinstance(v, dict) and any(str(m).startswith("pass@") for m in v) for v in data.values()
-    ):
+    if any(isinstance(v, dict) for v in data.values()):  # {"<task>": {metric: value}, "config"}
         return _bigcode_aggregate(path, data, model, compute, task)
     if task is not None:
         raise InputError(
@@ -686,6 +684,19 @@ def combine_tables(
     return table
 
 
+def missing_problems(table: pd.DataFrame) -> dict[str, int]:
+    """How many of the table's problems each model lacks (models lacking none are left out).
+
+    A model evaluated on a subset (``--limit``, EvalPlus ``--mini``) is legal, the pass model
+    treats its missing pairs as unobserved, but it is usually a mistake worth a message.
+    """
+    if "problem" not in table.columns:
+        return {}
+    total = table["problem"].nunique()
+    counts = table.groupby("model", sort=False)["problem"].nunique()
+    return {str(m): int(total - c) for m, c in counts.items() if c < total}
+
+
 def import_files(
     fmt: str,
     paths: Sequence[str | Path],
@@ -754,6 +765,8 @@ def write_table(table: pd.DataFrame, output: str | Path, *, append: bool = False
         or appending repeats a (model, problem) or changes a model's compute.
     """
     output = Path(output)
+    if output.suffix.lower() != ".csv":
+        raise InputError(f"{output}: the table is written as CSV; name it *.csv.")
     if output.exists():
         if not append:
             raise InputError(
@@ -767,8 +780,6 @@ def write_table(table: pd.DataFrame, output: str | Path, *, append: bool = False
                 f"{', '.join(table.columns)}; append only to a table written by bayescale import."
             )
         table = combine_tables([old, table], f"{label} with the imported files")
-    elif output.suffix.lower() != ".csv":
-        raise InputError(f"{output}: the table is written as CSV; name it *.csv.")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index=False)
     return table

@@ -18,6 +18,7 @@ from bayescale.importers import (
     import_evalplus,
     import_files,
     import_lm_eval,
+    missing_problems,
     model_computes,
     write_table,
 )
@@ -216,6 +217,7 @@ def test_lm_eval_unknown_filter_suggests_one():
         ({"0": []}, ["key '0'", "non-empty list"]),
         ({"humaneval": {"pass@1": 0.0}, "config": {}}, ["'humaneval.pass@1'", "(0, 1]"]),
         ({"a": {"pass@1": 0.2}, "b": {"pass@1": 0.3}}, ["2 tasks (a, b)", "--task"]),
+        ({"conala": {"bleu": 0.2}, "config": {}}, ["key 'conala'", "no 'pass@1'", "'bleu'"]),
     ],
 )
 def test_bigcode_errors_name_the_key(tmp_path, content, fragments):
@@ -267,6 +269,14 @@ def test_write_table_refuses_to_overwrite_and_appends(tmp_path):
     second = import_files("evalplus", EVALPLUS[1:2], [1e21], ["small"])
     assert len(write_table(second, out, append=True)) == 8
     assert pd.read_csv(out)["model"].unique().tolist() == ["tiny", "small"]
+    with pytest.raises(InputError, match=r"name it \*\.csv"):
+        write_table(first, tmp_path / "table.parquet", append=True)
+
+
+def test_models_missing_problems_are_counted():
+    table = import_files("evalplus", EVALPLUS[:2], [1.0, 2.0], ["a", "b"])
+    assert missing_problems(table) == {}
+    assert missing_problems(table.drop(index=[0, 1])) == {"a": 2}
 
 
 # ----------------------------------------------------------------------------- command line
