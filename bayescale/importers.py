@@ -149,10 +149,9 @@ def _load_json(path: Path, expected: str) -> Any:
 
 
 def _frame(model: str, compute: float, rows: list[tuple[str, int, int]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["problem", "n", "k"])
-    frame.insert(0, "compute", float(compute))
-    frame.insert(0, "model", model)
-    return frame.astype({"model": object, "problem": object, "n": "int64", "k": "int64"})
+    frame = pd.DataFrame(rows, columns=["problem", "n", "k"]).assign(model=model, compute=compute)
+    frame = frame.astype({"model": object, "compute": float, "problem": object})
+    return frame.astype({"n": "int64", "k": "int64"})[list(TABLE_COLUMNS)]
 
 
 def _keys(mapping: dict[str, Any]) -> str:
@@ -413,7 +412,7 @@ def import_lm_eval(
     Follows ``lm_eval/evaluator.py`` and ``lm_eval/loggers/evaluation_tracker.py`` of
     lm-evaluation-harness 0.4.x (files ``samples_<task>_<date>.jsonl``; per line ``doc_id``,
     ``doc``, ``target``, ``arguments``, ``resps``, ``filtered_resps``, hashes and one key per
-    metric; releases from mid-2024 on add ``filter`` and ``metrics``; every release writes one
+    metric; later 0.4 releases add ``filter`` and ``metrics``; every release writes one
     line per document *and filter*). Code tasks: ``humaneval`` of PR #1992 logs ``pass_at_1``
     over ``repeats: 64`` with filter ``n=64``; later task files use filter ``create_test`` and a
     ``pass_at_k`` metric function (the key it logs was not checked here: name it with
@@ -532,9 +531,8 @@ def _bigcode_aggregate(
     config = data.get("config")
     default = config.get("model") if isinstance(config, dict) else None
     label = model or (str(default) if default else path.stem)
-    return pd.DataFrame(
-        {"model": [label], "compute": [float(compute)], "pass_rate": [float(rate)]}
-    ).astype({"model": object})
+    row = pd.DataFrame({"model": [label], "compute": [float(compute)], "pass_rate": [float(rate)]})
+    return row.astype({"model": object})[list(AGGREGATE_COLUMNS)]
 
 
 def _bigcode_sample(item: Any, where: str) -> tuple[int | None, bool]:
