@@ -203,7 +203,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-o table.csv",
     )
     imp.add_argument("format", choices=("evalplus", "lm-eval", "bigcode"), help="harness")
-    imp.add_argument("files", nargs="+", type=Path, help="one output file per model")
+    imp.add_argument("files", nargs="*", type=Path, help="one output file per model")
+    imp.add_argument(
+        "--models",
+        type=Path,
+        metavar="CSV",
+        help="table with columns file, model, compute (or params, tokens): instead of FILES",
+    )
     imp.add_argument("--model", action="append", metavar="NAME", help="model label, per file")
     for name, what in [
         ("compute", "training FLOPs"),
@@ -514,22 +520,12 @@ def _run_loss_command(args: argparse.Namespace) -> int:
 
 
 def _run_import_command(args: argparse.Namespace) -> int:
-    from bayescale.importers import import_files, missing_problems, model_computes, write_table
+    from bayescale.importers import import_command
 
-    computes = model_computes(len(args.files), args.compute, args.params, args.tokens)
-    options = {k: getattr(args, k) for k in ("tests", "metric", "filter", "problem_field", "task")}
-    table = import_files(args.format, args.files, computes, args.model, **options)
-    for model, missing in missing_problems(table).items():
-        log.warning(
-            "model '%s' has no results for %d of the problems the others have", model, missing
-        )
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "format", "quiet")}
+    table = import_command(args.format, **options)
     if args.output is None:
-        if args.append:
-            raise InputError("--append needs -o TABLE.csv, the table to add the models to.")
         print(table.to_csv(index=False), end="")
-        return EXIT_OK
-    table = write_table(table, args.output, append=args.append)
-    log.info("wrote %s: %d rows, %d model(s)", args.output, len(table), table["model"].nunique())
     return EXIT_OK
 
 

@@ -28,6 +28,7 @@ imports PyMC.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 from collections.abc import Callable, Sequence
@@ -38,6 +39,8 @@ import pandas as pd
 
 from bayescale.data import read_table
 from bayescale.errors import InputError, did_you_mean
+
+log = logging.getLogger("bayescale")
 
 #: Columns of the per-problem table, in order.
 TABLE_COLUMNS = ("model", "compute", "problem", "n", "k")
@@ -132,6 +135,67 @@ def model_computes(
         return [float(c) for c in compute]
     assert params is not None and tokens is not None
     return [training_compute(n, d) for n, d in zip(params, tokens, strict=True)]
+
+
+def read_model_map(
+    source: str | Path | pd.DataFrame,
+) -> tuple[list[Path], list[str | None], list[float]]:
+    """Files, model labels and computes from a small mapping table, one row per file.
+
+    Columns: ``file`` (relative to the mapping file's folder, or absolute), optional
+    ``model``, and ``compute`` (FLOPs) or ``params`` and ``tokens`` (C = 6·N·D), per row.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rows = pd.DataFrame({"file": ["a.json", "b.json"], "model": ["a", "b"],
+    ...                      "params": [1e9, 3e9], "tokens": [2e10, 6e10]})
+    >>> read_model_map(rows)[2]
+    [1.2e+20, 1.08e+21]
+    """
+    frame, label = read_table(source)
+    if "file" not in frame.columns:
+        raise InputError(
+            f"{label}: missing column 'file'.{did_you_mean('file', map(str, frame.columns))} "
+            "Expected columns file, model, and compute or params and tokens."
+        )
+    root = Path() if isinstance(source, pd.DataFrame) else Path(label).parent
+    files: list[Path] = []
+    models: list[str | None] = []
+    computes: list[float] = []
+    for position, (_, row) in enumerate(frame.iterrows()):
+        where = f"{label}, row {position + 1}"
+        compute, params, tokens = (_cell(row, c, where) for c in ("compute", "params", "tokens"))
+        if compute is not None and (params is not None or tokens is not None):
+            raise InputError(f"{where}: give compute or params and tokens, not both.")
+        if compute is None:
+            if params is None or tokens is None:
+                raise InputError(
+                    f"{where}: no training compute; fill 'compute' (FLOPs) or both 'params' "
+                    "and 'tokens' (C = 6·N·D)."
+                )
+            compute = training_compute(params, tokens)
+        if not (math.isfinite(compute) and compute > 0):
+            raise InputError(f"{where}: training compute {compute:g} must be > 0.")
+        name = row["file"]
+        if pd.isna(name) or not str(name).strip():
+            raise InputError(f"{where}, column 'file': the file is missing.")
+        path = Path(str(name).strip())
+        files.append(path if path.is_absolute() else root / path)
+        model = row.get("model")
+        models.append(None if model is None or pd.isna(model) else str(model).strip())
+        computes.append(compute)
+    return files, models, computes
+
+
+def _cell(row: pd.Series, column: str, where: str) -> float | None:
+    value = row.get(column)
+    if value is None or pd.isna(value):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}, column '{column}': '{value}' is not a number.") from None
 
 
 def _load_json(path: Path, expected: str) -> Any:
@@ -699,7 +763,7 @@ def import_files(
     fmt: str,
     paths: Sequence[str | Path],
     computes: Sequence[float],
-    models: Sequence[str] | None = None,
+    models: Sequence[str | None] | None = None,
     **options: Any,
 ) -> pd.DataFrame:
     """Import one file per model into one table.
@@ -780,4 +844,59 @@ def write_table(table: pd.DataFrame, output: str | Path, *, append: bool = False
         table = combine_tables([old, table], f"{label} with the imported files")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index=False)
+    return table
+
+
+def import_command(
+    fmt: str,
+    files: Sequence[str | Path] = (),
+    *,
+    model: Sequence[str] | None = None,
+    compute: Sequence[float] | None = None,
+    params: Sequence[float] | None = None,
+    tokens: Sequence[float] | None = None,
+    models: str | Path | None = None,
+    output: str | Path | None = None,
+    append: bool = False,
+    **options: Any,
+) -> pd.DataFrame:
+    """What ``bayescale import`` does: files and per-file options, or a mapping, to a table.
+
+    Parameters
+    ----------
+    fmt, files, options
+        As :func:`import_files`.
+    model, compute, params, tokens
+        Per-file labels and compute, in file order (see :func:`model_computes`).
+    models
+        A mapping table (:func:`read_model_map`) instead of ``files`` and the per-file options.
+    output, append
+        Where to write the table (:func:`write_table`); ``None`` only returns it.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The table imported (with the old rows when appending).
+    """
+    labels: Sequence[str | None] | None = model
+    if models is not None:
+        if files or model or compute or params or tokens:
+            raise InputError(
+                "--models names the files, labels and computes; leave out the FILE arguments "
+                "and --model, --compute, --params, --tokens."
+            )
+        files, labels, computes = read_model_map(models)
+    elif not files:
+        raise InputError("name the harness output files (one per model), or give --models CSV.")
+    else:
+        computes = model_computes(len(files), compute, params, tokens)
+    table = import_files(fmt, files, computes, labels, **options)
+    for name, missing in missing_problems(table).items():
+        log.warning("model '%s' has no results for %d problem(s) the others have", name, missing)
+    if output is None:
+        if append:
+            raise InputError("--append needs -o TABLE.csv, the table to add the models to.")
+        return table
+    table = write_table(table, output, append=append)
+    log.info("wrote %s: %d rows, %d model(s)", output, len(table), table["model"].nunique())
     return table

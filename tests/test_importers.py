@@ -20,6 +20,7 @@ from bayescale.importers import (
     import_lm_eval,
     missing_problems,
     model_computes,
+    read_model_map,
     write_table,
 )
 from bayescale.pass_data import load_pass_counts
@@ -357,3 +358,37 @@ def test_cli_bigcode_metric_files_give_an_aggregate_table_pass_fits(
     argv = ["pass", str(table), "--target-compute", "1e23", "--json", str(doc), *FAST]
     assert main(argv) == 0, capsys.readouterr().err
     assert json.loads(doc.read_text())["kind"] == "pass"
+
+
+def test_cli_import_from_a_mapping_table(tmp_path, capsys):
+    out = tmp_path / "table.csv"
+    argv = ["import", "evalplus", "--models", str(DATA / "evalplus" / "models.csv"), "-o", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    table = pd.read_csv(out, dtype={"model": object, "problem": object})
+    pd.testing.assert_frame_equal(table, expected("evalplus_expected_plus.csv"))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("path,model,compute\na.json,a,1e20\n", "missing column 'file'"),
+        ("file,model,compute,params,tokens\na.json,a,1e20,1e9,1e10\n", "row 1: give compute or"),
+        ("file,model,params\na.json,a,1e9\n", "row 1: no training compute"),
+        ("file,model,compute\na.json,a,lots\n", "row 1, column 'compute': 'lots' is not a number"),
+        ("file,model,compute\na.json,a,1e20\n,b,1e21\n", "row 2, column 'file'"),
+    ],
+)
+def test_mapping_errors_name_the_row(tmp_path, text, fragment):
+    path = write(tmp_path, "models.csv", text)
+    with pytest.raises(InputError) as err:
+        read_model_map(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_mapping_excludes_per_file_options(capsys):
+    mapping = str(DATA / "evalplus" / "models.csv")
+    argv = ["import", "evalplus", str(EVALPLUS[0]), "--models", mapping]
+    assert main(argv) == 2
+    assert "leave out the FILE arguments" in capsys.readouterr().err
+    assert main(["import", "evalplus"]) == 2
+    assert "or give --models CSV" in capsys.readouterr().err
