@@ -841,6 +841,9 @@ def write_table(table: pd.DataFrame, output: str | Path, *, append: bool = False
                 f"{label}: columns {', '.join(old.columns)} differ from the imported "
                 f"{', '.join(table.columns)}; append only to a table written by bayescale import."
             )
+        # Labels that look like numbers (bigcode problem indices) are read back as numbers.
+        labels = [c for c in ("model", "problem") if c in old.columns]
+        old = old.astype(dict.fromkeys(labels, str)).astype(dict.fromkeys(labels, object))
         table = combine_tables([old, table], f"{label} with the imported files")
     output.parent.mkdir(parents=True, exist_ok=True)
     table.to_csv(output, index=False)

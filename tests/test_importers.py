@@ -392,3 +392,23 @@ def test_mapping_excludes_per_file_options(capsys):
     assert "leave out the FILE arguments" in capsys.readouterr().err
     assert main(["import", "evalplus"]) == 2
     assert "or give --models CSV" in capsys.readouterr().err
+
+
+def test_appending_finds_duplicates_among_numeric_labels(tmp_path):
+    out = tmp_path / "table.csv"
+    first = import_files("bigcode", BIGCODE[:1], [1e20], ["7"])
+    write_table(first, out)
+    with pytest.raises(InputError, match="model '7' and problem '0' appear twice"):
+        write_table(first, out, append=True)
+    both = write_table(import_files("bigcode", BIGCODE[1:2], [1e21], ["8"]), out, append=True)
+    assert both["problem"].tolist() == ["0", "1", "2", "3"] * 2
+
+
+def test_lm_eval_pass_fraction_of_three_samples_rounds_to_counts(tmp_path):
+    lines = [
+        {"doc_id": i, "filtered_resps": [["a", "b", "c"]], "pass@1": value}
+        for i, value in enumerate([2 / 3, 1 / 3, 0.0, 1.0])
+    ]
+    path = write(tmp_path, "samples.jsonl", "\n".join(json.dumps(x) for x in lines))
+    table = import_lm_eval(path, model="m", compute=1.0)
+    assert table["n"].tolist() == [3] * 4 and table["k"].tolist() == [2, 1, 0, 3]
