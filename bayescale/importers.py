@@ -363,7 +363,32 @@ def import_evalplus(
             for b, p in zip(base, plus, strict=True)
         ]
         rows.append((str(task), len(base), sum(ok)))
+    _check_evalplus_summary(path, data, tests, rows)
     return _frame(model or _evalplus_label(path), compute, rows)
+
+
+def _check_evalplus_summary(
+    path: Path, data: dict[str, Any], tests: str, rows: list[tuple[str, int, int]]
+) -> None:
+    """Warn when the file's own ``pass_at_k`` disagrees with the counts read from it.
+
+    Current EvalPlus stores pass@1 = mean over tasks of k/n for the base and plus tests; a
+    mismatch means the statuses were edited or read differently from how EvalPlus scored them.
+    """
+    summary = data.get("pass_at_k")
+    stored = summary.get(tests, {}).get("pass@1") if isinstance(summary, dict) else None
+    if not isinstance(stored, int | float):
+        return
+    mean = sum(k / n for _, n, k in rows) / len(rows)
+    if abs(mean - stored) > 1e-9:
+        log.warning(
+            "%s: pass_at_k['%s']['pass@1'] is %.6g but the per-sample statuses give %.6g; "
+            "check that the file was not edited after evalplus.evaluate wrote it",
+            path,
+            tests,
+            stored,
+            mean,
+        )
 
 
 # ------------------------------------------------------------------------- lm-eval harness

@@ -412,3 +412,17 @@ def test_lm_eval_pass_fraction_of_three_samples_rounds_to_counts(tmp_path):
     path = write(tmp_path, "samples.jsonl", "\n".join(json.dumps(x) for x in lines))
     table = import_lm_eval(path, model="m", compute=1.0)
     assert table["n"].tolist() == [3] * 4 and table["k"].tolist() == [2, 1, 0, 3]
+
+
+def test_evalplus_summary_is_checked_against_the_counts(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="bayescale"):
+        for path in EVALPLUS[1:]:
+            for tests in ("base", "plus"):
+                import_evalplus(path, model="m", compute=1.0, tests=tests)
+    assert caplog.records == []  # the fixtures' own pass_at_k agree with their statuses
+    data = json.loads(EVALPLUS[1].read_text())
+    data["eval"]["HumanEval/0"][0]["plus_status"] = "fail"
+    tampered = write(tmp_path, "eval_results.json", json.dumps(data))
+    with caplog.at_level("WARNING", logger="bayescale"):
+        import_evalplus(tampered, model="m", compute=1.0)
+    assert "pass_at_k['plus']['pass@1'] is 0.3125 but" in caplog.text
