@@ -200,6 +200,47 @@ def build_parser() -> argparse.ArgumentParser:
         pas.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
     _common(pas)
 
+    imp = sub.add_parser(
+        "import",
+        help="turn evaluation-harness outputs into a per-problem pass table",
+        description="Read one harness output file per model (EvalPlus eval_results.json, "
+        "lm-evaluation-harness --log_samples JSONL, bigcode-evaluation-harness results) and "
+        "write the table model, compute, problem, n, k that 'bayescale pass' reads. Give "
+        "--model and --compute (or --params and --tokens, C = 6*N*D) once per file, in order.",
+        epilog="example: bayescale import evalplus small/eval_results.json big/eval_results.json "
+        "--model small --model big --params 1e9 --params 7e9 --tokens 2e11 --tokens 2e11 "
+        "-o table.csv",
+    )
+    imp.add_argument("format", choices=("evalplus", "lm-eval", "bigcode"), help="harness")
+    imp.add_argument("files", nargs="*", type=Path, help="one output file per model")
+    imp.add_argument(
+        "--models",
+        type=Path,
+        metavar="CSV",
+        help="table with columns file, model, compute (or params, tokens): instead of FILES",
+    )
+    imp.add_argument("--model", action="append", metavar="NAME", help="model label, per file")
+    for name, what in [
+        ("compute", "training FLOPs"),
+        ("params", "parameters N"),
+        ("tokens", "training tokens D"),
+    ]:
+        imp.add_argument(
+            f"--{name}", action="append", type=float, metavar="X", help=f"{what}, per file"
+        )
+    imp.add_argument(
+        "-o", "--output", type=Path, metavar="CSV", help="write here (default: stdout)"
+    )
+    imp.add_argument("--append", action="store_true", help="add the models to an existing -o table")
+    imp.add_argument("--tests", choices=("base", "plus"), help="evalplus: test set (default plus)")
+    imp.add_argument("--metric", help="lm-eval: 0/1 or pass@1 metric key (default: inferred)")
+    imp.add_argument("--filter", help="lm-eval: filter name when the file holds several")
+    imp.add_argument(
+        "--problem-field", metavar="FIELD", help="lm-eval: label problems by doc[FIELD]"
+    )
+    imp.add_argument("--task", help="bigcode: task of an evaluation_results.json with several")
+    imp.add_argument("--quiet", action="store_true", help="no log messages")
+
     demo = sub.add_parser(
         "demo",
         help="run the embedded default forecast on the project's seeded simulation",
@@ -623,6 +664,16 @@ def _run_spec_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_import_command(args: argparse.Namespace) -> int:
+    from bayescale.importers import import_command
+
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "format", "quiet")}
+    table = import_command(args.format, **options)
+    if args.output is None:
+        print(table.to_csv(index=False), end="")
+    return EXIT_OK
+
+
 def _configure_logging(*, quiet: bool) -> None:
     """Send bayescale's own progress messages to stderr, nothing from other libraries."""
     if not log.handlers:
@@ -645,6 +696,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_pass_command(args)
         if args.command in ("run", "check"):
             return _run_spec_command(args)
+        if args.command == "import":
+            return _run_import_command(args)
         return _run_loss_command(args)
     except InputError as err:
         print(f"bayescale: error: {err}", file=sys.stderr)

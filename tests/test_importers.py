@@ -1,0 +1,428 @@
+"""Importers of harness outputs (tier 1, no sampler) and `bayescale import` -> `bayescale pass`
+end to end with the mocked sampler. The fixtures under tests/data/importers/ are small files
+written by hand in each harness's format; the expected tables next to them are hand-made CSVs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bayescale.cli import main
+from bayescale.errors import InputError
+from bayescale.importers import (
+    combine_tables,
+    import_bigcode,
+    import_evalplus,
+    import_files,
+    import_lm_eval,
+    missing_problems,
+    model_computes,
+    read_model_map,
+    write_table,
+)
+from bayescale.pass_data import load_pass_counts
+
+DATA = Path(__file__).parent / "data" / "importers"
+EVALPLUS = [DATA / "evalplus" / m / "eval_results.json" for m in ("tiny", "small", "medium")]
+LM_EVAL = [
+    DATA / "lm_eval" / m / "samples_humaneval_2024-06-01T10-15-30.123456.jsonl"
+    for m in ("m1", "m2", "m3")
+]
+GSM8K = DATA / "lm_eval" / "filters" / "samples_gsm8k_2024-06-01T10-15-30.123456.jsonl"
+BIGCODE = [DATA / "bigcode" / f"{m}_execution_results.json" for m in ("m1", "m2", "m3")]
+FAST = ["--draws", "20", "--tune", "20", "--chains", "2", "--quiet", "--allow-unconverged"]
+
+
+def expected(name: str) -> pd.DataFrame:
+    table = pd.read_csv(DATA / name, dtype={"model": object, "problem": object})
+    return table.astype({"compute": float, "n": "int64", "k": "int64"})
+
+
+def check_table(table: pd.DataFrame, name: str) -> None:
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), expected(name))
+
+
+# ------------------------------------------------------------------ tables equal hand-made CSVs
+
+
+@pytest.mark.parametrize(("tests", "name"), [("plus", "plus"), ("base", "base")])
+def test_evalplus_both_layouts_give_the_hand_made_table(tests, name):
+    computes = model_computes(3, params=[1e9, 3e9, 7e9], tokens=[2e10, 6e10, 1.4e11])
+    table = import_files("evalplus", EVALPLUS, computes, tests=tests)  # labels from the folders
+    check_table(table, f"evalplus_expected_{name}.csv")
+
+
+def test_lm_eval_repeats_and_both_file_versions_give_the_hand_made_table():
+    table = import_files("lm-eval", LM_EVAL, [1e20, 1e21, 1e22])
+    check_table(table, "lm_eval_expected.csv")
+
+
+def test_bigcode_execution_results_give_the_hand_made_table():
+    table = import_files("bigcode", BIGCODE, [3e20, 3e21, 3e22], ["m1", "m2", "m3"])
+    check_table(table, "bigcode_expected.csv")
+
+
+def test_imported_table_loads_as_pass_counts():
+    table = import_files("evalplus", EVALPLUS, [1e20, 1e21, 1e22], ["a", "b", "c"])
+    counts = load_pass_counts(table)
+    assert counts.k.tolist() == [[2, 1, 0, 0], [3, 1, 1, 0], [4, 2, 1, 0]]
+    assert (counts.n == 4).all()
+
+
+def test_lm_eval_filter_metric_and_problem_field():
+    strict = import_lm_eval(GSM8K, model="m", compute=1e20, filter="strict-match")
+    flexible = import_lm_eval(GSM8K, model="m", compute=1e20, filter="flexible-extract")
+    assert strict["k"].tolist() == [1, 0, 0] and flexible["k"].tolist() == [1, 1, 0]
+    assert strict["problem"].tolist() == ["gsm8k/0", "gsm8k/1", "gsm8k/2"]
+    assert (strict["n"] == 1).all()
+    by_id = import_lm_eval(LM_EVAL[2], compute=1e22, problem_field="task_id")
+    assert by_id["problem"].tolist() == [f"HumanEval/{i}" for i in range(4)]
+    assert by_id["model"].iloc[0] == "m3"
+
+
+def test_lm_eval_greedy_multiple_choice_and_nested_metric(tmp_path):
+    lines = [
+        {"doc_id": 0, "filtered_resps": [[-1.2, False], [-0.3, True]], "acc": 1.0},
+        {"doc_id": 1, "filtered_resps": [[-0.2, True], [-0.9, False]], "acc": 0},
+        {"doc_id": 2, "filtered_resps": [[-0.5, True]], "acc": True},
+    ]
+    path = tmp_path / "arc.jsonl"
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
+    table = import_lm_eval(path, model="m", compute=1.0)
+    assert table[["problem", "n", "k"]].values.tolist() == [["0", 1, 1], ["1", 1, 0], ["2", 1, 1]]
+    nested = tmp_path / "he.jsonl"
+    nested.write_text(
+        json.dumps({"doc_id": 0, "filtered_resps": [["a", "b"]], "pass_at_k": {"pass@1": 0.5}})
+    )
+    assert import_lm_eval(nested, model="m", compute=1.0, metric="pass_at_k.pass@1")["k"][0] == 1
+
+
+def test_bigcode_metrics_file_gives_an_aggregate_row():
+    path = DATA / "bigcode" / "m1_evaluation_results.json"
+    row = import_bigcode(path, compute=3e20)
+    assert row.to_dict("records") == [
+        {"model": "org/coder-m1", "compute": 3e20, "pass_rate": pytest.approx(1 / 12)}
+    ]
+
+
+def test_compute_from_params_and_tokens_is_6nd():
+    assert model_computes(2, params=[1e9, 2e9], tokens=[1e10, 1e10]) == [6e19, 1.2e20]
+
+
+# ------------------------------------------------------------------------------ pointed errors
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def evalplus_file(tmp_path, eval_):
+    return write(tmp_path, "eval_results.json", json.dumps({"date": "x", "eval": eval_}))
+
+
+@pytest.mark.parametrize(
+    ("make", "fragments"),
+    [
+        (
+            lambda t: write(t, "eval_results.json", '{"eval": {"HumanEval/0": [}'),
+            ["line 1 column", "not valid JSON"],
+        ),
+        (
+            lambda t: write(t, "eval_results.json", json.dumps({"results": {}})),
+            ["no 'eval' key", "'results'"],
+        ),
+        (
+            lambda t: evalplus_file(t, {"HumanEval/0": {"nfiles": 3, "base": [["success", []]]}}),
+            ["eval['HumanEval/0']", "'nfiles' says 3", "holds 1"],
+        ),
+        (
+            lambda t: evalplus_file(
+                t, {"HumanEval/0": {"base": [["success", []]] * 2, "plus": [["success", []]]}}
+            ),
+            ["'plus' holds 1", "'base' holds 2"],
+        ),
+        (
+            lambda t: evalplus_file(t, {"HumanEval/0": [{"base_status": "ok"}]}),
+            ["eval['HumanEval/0'][0]['base_status']", "unknown status 'ok'"],
+        ),
+        (
+            lambda t: evalplus_file(t, {"HumanEval/0": [{"solution": "x"}]}),
+            ["eval['HumanEval/0'][0]", "'base_status'"],
+        ),
+        (
+            lambda t: evalplus_file(
+                t, {"HumanEval/0": [{"base_status": "pass", "plus_status": None}]}
+            ),
+            ["--base-only", "--tests base"],
+        ),
+    ],
+)
+def test_evalplus_errors_name_the_key(tmp_path, make, fragments):
+    path = make(tmp_path)
+    with pytest.raises(InputError) as err:
+        import_evalplus(path, model="m", compute=1.0)
+    assert str(path) in str(err.value)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("lines", "options", "fragments"),
+    [
+        (['{"doc_id": 0, "acc": 1}', '{"doc_id": 1, "acc": 1'], {}, ["line 2", "not a JSON"]),
+        (['{"doc_id": 0, "acc": 1}', '{"acc": 1}'], {}, ["line 2", "no 'doc_id'"]),
+        (['{"doc_id": 0, "acc": 1}', '{"doc_id": 0, "acc": 0}'], {}, ["line 2", "first on line 1"]),
+        (['{"doc_id": 0, "f1": 0.5}'], {}, ["line 1", "f1", "--metric"]),
+        (['{"doc_id": 0, "acc": 1}'], {"metric": "ac"}, ["no metric 'ac'", "Did you mean 'acc'"]),
+        (
+            ['{"doc_id": 0, "filtered_resps": [["a", "b", "c"]], "pass@1": 0.5}'],
+            {},
+            ["= 0.5 over 3 sample(s)", "not a whole number"],
+        ),
+        (['{"doc_id": 0, "exact_match": 1, "acc": 0}'], {}, ["cannot tell which metric"]),
+        (
+            [
+                '{"doc_id": 0, "exact_match": 1, "filter": "a"}',
+                '{"doc_id": 0, "exact_match": 1, "filter": "b"}',
+            ],
+            {},
+            ["2 filters (a, b)", "--filter"],
+        ),
+        (['{"doc_id": 0, "acc": 1}'], {"problem_field": "task_id"}, ["no field 'task_id'"]),
+    ],
+)
+def test_lm_eval_errors_name_the_line(tmp_path, lines, options, fragments):
+    path = write(tmp_path, "samples.jsonl", "\n".join(lines) + "\n")
+    with pytest.raises(InputError) as err:
+        import_lm_eval(path, model="m", compute=1.0, **options)
+    assert str(path) in str(err.value)
+    for fragment in fragments:
+        assert fragment in str(err.value)
+
+
+def test_lm_eval_unknown_filter_suggests_one():
+    with pytest.raises(InputError, match="Did you mean 'strict-match'"):
+        import_lm_eval(GSM8K, model="m", compute=1.0, filter="strict")
+
+
+@pytest.mark.parametrize(
+    ("content", "fragments"),
+    [
+        ({"0": [[0, {"passed": True}], [0, {"passed": False}]]}, ["'0'[1]", "completion_id 0"]),
+        ({"0": [[0, {"result": "passed"}]]}, ["key '0'[0]", "'passed'"]),
+        ({"0": []}, ["key '0'", "non-empty list"]),
+        ({"humaneval": {"pass@1": 0.0}, "config": {}}, ["'humaneval.pass@1'", "(0, 1]"]),
+        ({"a": {"pass@1": 0.2}, "b": {"pass@1": 0.3}}, ["2 tasks (a, b)", "--task"]),
+        ({"conala": {"bleu": 0.2}, "config": {}}, ["key 'conala'", "no 'pass@1'", "'bleu'"]),
+    ],
+)
+def test_bigcode_errors_name_the_key(tmp_path, content, fragments):
+    path = write(tmp_path, "results.json", json.dumps(content))
+    with pytest.raises(InputError) as err:
+        import_bigcode(path, model="m", compute=1.0)
+    for fragment in (str(path), *fragments):
+        assert fragment in str(err.value)
+
+
+def test_combining_checks_duplicates_and_kinds(tmp_path):
+    with pytest.raises(InputError, match="model 'm' and problem 'HumanEval/0' appear twice"):
+        import_files("evalplus", EVALPLUS[:2], [1.0, 1.0], ["m", "m"])
+    gsm8k = import_lm_eval(GSM8K, model="m", compute=2.0, filter="strict-match")
+    humaneval = import_lm_eval(LM_EVAL[0], model="m", compute=1.0)
+    with pytest.raises(InputError, match="model 'm' has two compute values"):
+        combine_tables([humaneval, gsm8k])
+    aggregate = DATA / "bigcode" / "m1_evaluation_results.json"
+    with pytest.raises(InputError, match="cannot share one table"):
+        import_files("bigcode", [BIGCODE[0], aggregate], [1.0, 2.0], ["a", "b"])
+    with pytest.raises(InputError, match="--metric does not apply to format 'evalplus'"):
+        import_files("evalplus", EVALPLUS[:1], [1.0], metric="acc")
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "fragment"),
+    [
+        ({}, "add --compute"),
+        ({"compute": [1.0], "params": [1.0]}, "not both"),
+        ({"params": [1.0, 2.0]}, "add --tokens"),
+        ({"compute": [1.0]}, "--compute is given 1 time(s) for 2 file(s)"),
+        ({"params": [1.0, 2.0], "tokens": [1.0, -1.0]}, "--tokens value 2 is -1"),
+    ],
+)
+def test_compute_options_are_checked(kwargs, fragment):
+    with pytest.raises(InputError) as err:
+        model_computes(2, **kwargs)
+    assert fragment in str(err.value)
+
+
+def test_write_table_refuses_to_overwrite_and_appends(tmp_path):
+    out = tmp_path / "table.csv"
+    first = import_files("evalplus", EVALPLUS[:1], [1e20], ["tiny"])
+    write_table(first, out)
+    with pytest.raises(InputError, match=r"already exists\. Add --append"):
+        write_table(first, out)
+    with pytest.raises(InputError, match="model 'tiny' and problem 'HumanEval/0' appear twice"):
+        write_table(first, out, append=True)
+    second = import_files("evalplus", EVALPLUS[1:2], [1e21], ["small"])
+    assert len(write_table(second, out, append=True)) == 8
+    assert pd.read_csv(out)["model"].unique().tolist() == ["tiny", "small"]
+    with pytest.raises(InputError, match=r"name it \*\.csv"):
+        write_table(first, tmp_path / "table.parquet", append=True)
+
+
+def test_models_missing_problems_are_counted():
+    table = import_files("evalplus", EVALPLUS[:2], [1.0, 2.0], ["a", "b"])
+    assert missing_problems(table) == {}
+    assert missing_problems(table.drop(index=[0, 1])) == {"a": 2}
+
+
+# ----------------------------------------------------------------------------- command line
+
+
+def test_cli_import_one_command_per_file_appends_to_one_table(tmp_path, capsys):
+    table = tmp_path / "table.csv"
+    for path, model, params in zip(
+        EVALPLUS, ["tiny", "small", "medium"], [1e9, 3e9, 7e9], strict=True
+    ):
+        args = ["import", "evalplus", str(path), "--model", model, "--params", str(params)]
+        code = main([*args, "--tokens", str(20 * params), "-o", str(table), "--append"])
+        assert code == 0, capsys.readouterr().err
+    pd.testing.assert_frame_equal(
+        pd.read_csv(table, dtype={"model": object, "problem": object}),
+        expected("evalplus_expected_plus.csv").assign(
+            compute=[6 * p * 20 * p for p in [1e9, 3e9, 7e9] for _ in range(4)]
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("fmt", "files"), [("evalplus", EVALPLUS), ("lm-eval", LM_EVAL), ("bigcode", BIGCODE)]
+)
+def test_cli_import_then_pass_runs(tmp_path, mock_pymc_sample, capsys, fmt, files):
+    table, doc = tmp_path / "table.csv", tmp_path / "p.json"
+    models = [a for m in ("s", "m", "l") for a in ("--model", m)]
+    computes = [a for c in ("1e20", "1e21", "1e22") for a in ("--compute", c)]
+    argv = ["import", fmt, *map(str, files), *models, *computes, "-o", str(table), "--quiet"]
+    assert main(argv) == 0, capsys.readouterr().err
+    argv = ["pass", str(table), "--target-compute", "1e23", "--buckets", "2", "--json", str(doc)]
+    assert main([*argv, *FAST]) == 0, capsys.readouterr().err
+    result = json.loads(doc.read_text())
+    assert result["kind"] == "pass" and len(result["targets"][0]["buckets"]) == 2
+
+
+def test_cli_import_several_files_to_stdout(capsys):
+    files = [str(p) for p in BIGCODE]
+    argv = ["import", "bigcode", *files, "--model", "m1", "--model", "m2", "--model", "m3"]
+    assert main([*argv, "--compute", "3e20", "--compute", "3e21", "--compute", "3e22"]) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(pd.io.common.StringIO(out), dtype={"model": object, "problem": object})
+    pd.testing.assert_frame_equal(table, expected("bigcode_expected.csv"))
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["lm-eval", str(LM_EVAL[0]), "--compute", "1e20", "--tests", "base"], "--tests does not"),
+        (["evalplus", str(EVALPLUS[0])], "add --compute"),
+        (["lm-eval", str(GSM8K), "--compute", "1e20"], "choose one with --filter"),
+        (["evalplus", "missing.json", "--compute", "1e20"], "missing.json: file not found"),
+        (["evalplus", str(EVALPLUS[0]), "--compute", "1e20", "--append"], "--append needs -o"),
+    ],
+)
+def test_cli_import_errors_exit_2(capsys, argv, fragment):
+    assert main(["import", *argv, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_cli_bigcode_metric_files_give_an_aggregate_table_pass_fits(
+    tmp_path, mock_pymc_sample, capsys
+):
+    template = json.loads((DATA / "bigcode" / "m1_evaluation_results.json").read_text())
+    files = []
+    for i, rate in enumerate([0.1, 0.2, 0.4]):
+        content = {
+            "humaneval": {"pass@1": rate},
+            "config": {**template["config"], "model": f"m{i}"},
+        }
+        files.append(write(tmp_path, f"m{i}.json", json.dumps(content)))
+    table, doc = tmp_path / "agg.csv", tmp_path / "p.json"
+    computes = ["--compute", "1e20", "--compute", "1e21", "--compute", "1e22"]
+    assert main(["import", "bigcode", *map(str, files), *computes, "-o", str(table)]) == 0
+    assert pd.read_csv(table).columns.tolist() == ["model", "compute", "pass_rate"]
+    assert pd.read_csv(table)["model"].tolist() == ["m0", "m1", "m2"]
+    argv = ["pass", str(table), "--target-compute", "1e23", "--json", str(doc), *FAST]
+    assert main(argv) == 0, capsys.readouterr().err
+    assert json.loads(doc.read_text())["kind"] == "pass"
+
+
+def test_cli_import_from_a_mapping_table(tmp_path, capsys):
+    out = tmp_path / "table.csv"
+    argv = ["import", "evalplus", "--models", str(DATA / "evalplus" / "models.csv"), "-o", str(out)]
+    assert main(argv) == 0, capsys.readouterr().err
+    table = pd.read_csv(out, dtype={"model": object, "problem": object})
+    pd.testing.assert_frame_equal(table, expected("evalplus_expected_plus.csv"))
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("path,model,compute\na.json,a,1e20\n", "missing column 'file'"),
+        ("file,model,compute,params,tokens\na.json,a,1e20,1e9,1e10\n", "row 1: give compute or"),
+        ("file,model,params\na.json,a,1e9\n", "row 1: no training compute"),
+        ("file,model,compute\na.json,a,lots\n", "row 1, column 'compute': 'lots' is not a number"),
+        ("file,model,compute\na.json,a,1e20\n,b,1e21\n", "row 2, column 'file'"),
+    ],
+)
+def test_mapping_errors_name_the_row(tmp_path, text, fragment):
+    path = write(tmp_path, "models.csv", text)
+    with pytest.raises(InputError) as err:
+        read_model_map(path)
+    assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_mapping_excludes_per_file_options(capsys):
+    mapping = str(DATA / "evalplus" / "models.csv")
+    argv = ["import", "evalplus", str(EVALPLUS[0]), "--models", mapping]
+    assert main(argv) == 2
+    assert "leave out the FILE arguments" in capsys.readouterr().err
+    assert main(["import", "evalplus"]) == 2
+    assert "or give --models CSV" in capsys.readouterr().err
+
+
+def test_appending_finds_duplicates_among_numeric_labels(tmp_path):
+    out = tmp_path / "table.csv"
+    first = import_files("bigcode", BIGCODE[:1], [1e20], ["7"])
+    write_table(first, out)
+    with pytest.raises(InputError, match="model '7' and problem '0' appear twice"):
+        write_table(first, out, append=True)
+    both = write_table(import_files("bigcode", BIGCODE[1:2], [1e21], ["8"]), out, append=True)
+    assert both["problem"].tolist() == ["0", "1", "2", "3"] * 2
+
+
+def test_lm_eval_pass_fraction_of_three_samples_rounds_to_counts(tmp_path):
+    lines = [
+        {"doc_id": i, "filtered_resps": [["a", "b", "c"]], "pass@1": value}
+        for i, value in enumerate([2 / 3, 1 / 3, 0.0, 1.0])
+    ]
+    path = write(tmp_path, "samples.jsonl", "\n".join(json.dumps(x) for x in lines))
+    table = import_lm_eval(path, model="m", compute=1.0)
+    assert table["n"].tolist() == [3] * 4 and table["k"].tolist() == [2, 1, 0, 3]
+
+
+def test_evalplus_summary_is_checked_against_the_counts(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="bayescale"):
+        for path in EVALPLUS[1:]:
+            for tests in ("base", "plus"):
+                import_evalplus(path, model="m", compute=1.0, tests=tests)
+    assert caplog.records == []  # the fixtures' own pass_at_k agree with their statuses
+    data = json.loads(EVALPLUS[1].read_text())
+    data["eval"]["HumanEval/0"][0]["plus_status"] = "fail"
+    tampered = write(tmp_path, "eval_results.json", json.dumps(data))
+    with caplog.at_level("WARNING", logger="bayescale"):
+        import_evalplus(tampered, model="m", compute=1.0)
+    assert "pass_at_k['plus']['pass@1'] is 0.3125 but" in caplog.text
