@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -70,17 +71,24 @@ class LossFit:
 
 
 def _sample_gated(
-    model: pm.Model, settings: SamplerSettings
+    model: pm.Model,
+    settings: SamplerSettings,
+    complete: Callable[[xr.DataTree, SamplerSettings], xr.DataTree] | None = None,
 ) -> tuple[xr.DataTree, Diagnostics, SamplerSettings, float]:
-    """Sample through the seam and diagnose.
+    """Sample through the seam, complete the posterior, and diagnose.
 
+    ``complete`` adds quantities drawn after sampling (the pass model's problem intercepts).
     Rare divergences at the edge of the posterior go away with a smaller step size, so a fit
     with divergences is re-run once at ``RETRY_TARGET_ACCEPT``; the retry's settings are what
     the fit records.
     """
     from bayescale.sampling import sample
 
-    idata, sampling_s = sample(model, settings)
+    def run(settings: SamplerSettings) -> tuple[xr.DataTree, float]:
+        idata, seconds = sample(model, settings)
+        return (complete(idata, settings) if complete else idata), seconds
+
+    idata, sampling_s = run(settings)
     diagnostics = diagnose(idata)
     if diagnostics.divergences and settings.target_accept < RETRY_TARGET_ACCEPT:
         log.info(
@@ -89,7 +97,7 @@ def _sample_gated(
             RETRY_TARGET_ACCEPT,
         )
         settings = replace(settings, target_accept=RETRY_TARGET_ACCEPT)
-        idata, retry_s = sample(model, settings)
+        idata, retry_s = run(settings)
         sampling_s += retry_s
         diagnostics = diagnose(idata)
     return idata, diagnostics, settings, sampling_s
@@ -216,18 +224,29 @@ def fit_pass(
     ConvergenceError
         When the diagnostics gate fails and ``allow_unconverged`` is false.
     """
-    from bayescale.pass_model import build_aggregate_pass_model, build_pass_model, pass_pivot
+    from bayescale.pass_model import (
+        add_problem_intercepts,
+        build_aggregate_pass_model,
+        build_pass_model,
+        pass_pivot,
+    )
 
     priors = priors or PassPriors()
     settings = settings or SamplerSettings()
     start = time.perf_counter()
+    complete = None
     if isinstance(data, PassAggregate):
         model = build_aggregate_pass_model(data, priors)
     else:
         if buckets is None:
             raise ValueError("per-problem counts need buckets (bayescale.buckets.make_buckets)")
         model = build_pass_model(data, buckets, priors)
-    idata, diagnostics, settings, sampling_s = _sample_gated(model, settings)
+        counts, kept = data, buckets
+
+        def complete(idata: xr.DataTree, settings: SamplerSettings) -> xr.DataTree:
+            return add_problem_intercepts(idata, counts, kept, settings.seed)
+
+    idata, diagnostics, settings, sampling_s = _sample_gated(model, settings, complete)
     result = PassFit(
         data=data,
         buckets=buckets,

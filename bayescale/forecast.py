@@ -43,6 +43,10 @@ def check_interval(interval: float) -> float:
 def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr.Dataset:
     """Posterior draws of the curve and of a new run at each compute, for every group.
 
+    Beyond the largest fitted run the curve includes the law discrepancy of
+    :mod:`bayescale.priors` (``discrepancy_per_efold``), so both ``curve`` and ``loss`` widen
+    with the distance of the extrapolation; a new run adds the run-to-run scatter.
+
     Parameters
     ----------
     fit
@@ -73,6 +77,12 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
         eps = rng.standard_t(fit.priors.student_t_nu, size=shape)
     else:
         eps = rng.standard_normal(size=shape)
+    # law discrepancy beyond the fitted runs (bayescale.priors): one draw per posterior draw,
+    # shared by groups (one run) and computes; drawn after eps so fits saved without the term
+    # reproduce their numbers
+    beyond = np.maximum(0.0, np.log(compute) - np.log(fit.data.compute[fit.data.fitted].max()))
+    zeta = rng.standard_normal(size=(curve.shape[0], 1, 1))
+    curve = curve * np.exp(fit.priors.discrepancy_per_efold * beyond[None, None, :] * zeta)
     new_run = curve * np.exp(sigma * eps)
     coords = {"group": list(fit.data.groups), "compute": compute}
     dims = ("sample", "group", "compute")

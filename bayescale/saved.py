@@ -142,6 +142,13 @@ def _only_known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
     return values
 
 
+def _loss_priors(tree: xr.DataTree, path: Path) -> LossPriors:
+    """Saved loss priors; fits written before the law discrepancy existed had none (0)."""
+    values = _only_known(LossPriors, _attr_json(tree, "priors", path))
+    values.setdefault("discrepancy_per_efold", 0.0)
+    return LossPriors(**values)
+
+
 def _pivot(tree: xr.DataTree, compute: np.ndarray, path: Path) -> float:
     """The pivot recomputed from the data, checked against the stored one."""
     pivot = float(np.mean(np.log(compute)))
@@ -244,7 +251,7 @@ def _load_loss(tree: xr.DataTree, path: Path) -> LossFit:
         data=data,
         idata=tree,
         log_pivot=_pivot(tree, data.compute[data.fitted], path),
-        priors=LossPriors(**_only_known(LossPriors, _attr_json(tree, "priors", path))),
+        priors=_loss_priors(tree, path),
         settings=_settings(tree, path),
         diagnostics=diagnose(tree),
         timing_s=_attr_json(tree, "timing_s", path),

@@ -53,8 +53,9 @@ def test_loss_law_finite_and_above_floor(x, a, b, c):
 def test_loss_law_monotone_decreasing(pair, a, b, c):
     lo, hi = pair
     assert loss_law(hi, a, b, c) <= loss_law(lo, a, b, c)
-    # The reducible part itself strictly decreases whenever the points differ.
-    if hi > lo:
+    # The reducible part itself strictly decreases whenever the points differ by more than
+    # rounding: near LOG_C_MAX the pair can be one float step apart, where a C^b is equal.
+    if hi - lo > 1e-6:
         assert loss_law(hi, a, b, 0.0) < loss_law(lo, a, b, 0.0)
 
 

@@ -11,7 +11,7 @@ from bayescale.buckets import make_buckets
 from bayescale.fit import fit_pass
 from bayescale.pass_data import load_pass_aggregate, load_pass_counts
 from bayescale.pass_forecast import forecast_pass, score_held_out_models
-from bayescale.pass_model import build_pass_model
+from bayescale.pass_model import build_pass_model, informative
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings
 from bayescale.simulate import simulate_pass_counts
@@ -35,17 +35,20 @@ def test_model_structure_and_zero_pass_problems(simulated):
     never = (counts.k.sum(axis=0) == 0).sum()
     assert never > 0
     free = {v.name for v in model.free_RVs}
-    assert {
-        "theta_solved",
-        "z_unsolved",
-        "model_effect_raw",
-        "level",
-        "log_exponent",
-    } <= free
+    assert {"theta_solved", "model_effect_raw", "level", "log_exponent"} <= free
+    # problems the counts barely inform are integrated out, not sampled
+    pinned = informative(counts.n.T, counts.k.T)
+    assert 0 < pinned.sum() < pinned.size
+    assert model["theta_solved"].eval().size == pinned.sum()
+    assert "z_unsolved" not in free
+    assert [p.name for p in model.potentials] == ["passes_integrated"]
     slopes = build_pass_model(counts, buckets, PassPriors(problem_slopes=True))
-    assert {"log_slope_trend", "z_slope", "sigma_slope"} <= {v.name for v in slopes.free_RVs}
+    assert {"log_slope_trend", "z_slope", "sigma_slope", "z_unsolved"} <= {
+        v.name for v in slopes.free_RVs
+    }
     # every observed (model, problem) pair is in the likelihood, zero passes included
-    assert model["passes"].eval().size == counts.observed.sum()
+    assert slopes["passes"].eval().size == counts.observed.sum()
+    assert model["passes"].eval().size == counts.observed[:, pinned].sum()
 
 
 @pytest.fixture(scope="module")

@@ -46,13 +46,15 @@ def test_olmo_fit_converges_and_predicts_3b_within_2_percent(olmo_result):
     assert np.median(np.abs(held["rel_error"])) < 0.02
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="measured: 2 of 22 held-out 3B runs inside the 90% interval. The 3B-1xC runs sit "
-    "~1.2% above the law's extrapolation on 10 of 11 eval sets together: a shared run-level "
-    "deviation that run-to-run scatter estimated from 4 ladder sizes cannot anticipate. "
-    "Needs a model-discrepancy term (issue 5).",
-)
-def test_olmo_3b_inside_90_interval_for_most_groups(olmo_result):
+def test_olmo_3b_inside_90_interval(olmo_result):
+    """Measured without the law discrepancy: 2 of 22; with it (0.008 per e-fold): 20 of 22.
+
+    The 3B-1xC runs sit ~1.2% above the law's extrapolation on 10 of 11 eval sets together,
+    a miss that the posterior of four ladder sizes cannot anticipate and the discrepancy term
+    (bayescale.priors) is there for.
+    """
     held = olmo_result.held_out
-    assert held.groupby("group")["covered"].any().mean() > 0.5
+    assert held["covered"].mean() >= 0.8
+    # and not by blowing the intervals up: the 90% interval is within +-4% of the median
+    half_width = (held["upper"] - held["lower"]) / 2 / held["median"]
+    assert half_width.max() < 0.04

@@ -1,0 +1,241 @@
+r"""Per-problem effects integrated out of the binomial pass-rate likelihood.
+
+Each problem *j* has an intercept :math:`\theta_j \sim N(\beta_{b(j)}, \sigma_u)` and counts
+:math:`k_{mj} \sim \mathrm{Binomial}(n_{mj}, p_{mj})` with
+:math:`\ln(-\ln p_{mj}) = \theta_j + o_{mj}` (the offset :math:`o_{mj} = -k_b x_m +
+\varepsilon_m` holds the bucket's exponent and the model effect). Its marginal likelihood
+
+.. math::
+
+    \mathcal{L}_j = \int N(\theta; \beta_{b(j)}, \sigma_u)
+        \prod_m p_{mj}(\theta)^{k_{mj}} \, (1 - p_{mj}(\theta))^{n_{mj} - k_{mj}} \, d\theta
+
+is a one-dimensional integral of a log-concave function (the complementary log-log link is
+log-concave), computed here by the trapezoid rule on :data:`NODES` points over a window around
+the integrand's mode: :math:`\pm` ``WINDOW`` Laplace scales, widened to the prior's scale on the
+open side of problems never (or always) solved, whose integrand is a one-sided step times the
+prior. The mode is found by damped Newton steps; the window is held fixed for the gradient
+(``zero_grad``), which leaves the value's gradient exact up to the quadrature error because the
+integrand is negligible at the window's edges.
+
+Measured against a 200,001-point brute-force integral on Pythia x MATH (10,000 samples per
+problem) and LiveCodeBench (10 per problem) at random parameter values: largest error per
+problem 7e-4 in log-likelihood, 1e-3 summed over all problems, with 81 points (3.6e-3 with 61,
+1.9e-2 with 41). Gauss-Hermite rules were worse on the same cases (adaptive, 7-41 nodes:
+up to 5e-2 per problem on never-solved problems, whose integrand is skewed).
+
+Integrating the intercepts out leaves NUTS about 20 parameters instead of one per problem.
+The functions take ``xp`` (``numpy`` or ``pytensor.tensor``) like :mod:`bayescale.laws`; the
+NumPy path also draws the intercepts from their conditional posterior after sampling
+(:func:`draw_intercepts`). Nothing here imports PyMC.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: Trapezoid points per problem.
+NODES = 81
+#: Grid points per problem when drawing intercepts after sampling (cells of <= 0.4 scales).
+DRAW_NODES = 41
+#: Half-width of the window in scales (Laplace scale, or the prior's on an open side).
+WINDOW = 8.0
+#: Damped Newton steps to the integrand's mode, and the largest step.
+NEWTON_STEPS, MAX_STEP = 10, 2.0
+#: ``ln(-ln p)`` is clipped to this range: beyond it p is 1 or 0 to double precision.
+ETA_RANGE = (-40.0, 10.0)
+
+
+def _lam(theta: Any, offset: Any, xp: Any) -> Any:
+    """``-ln p`` for each (problem, model): ``theta`` (J,) or (J, Q) against ``offset`` (J, M)."""
+    eta = theta[:, :, None] + offset[:, None, :] if theta.ndim == 2 else theta[:, None] + offset
+    return xp.exp(xp.clip(eta, *ETA_RANGE))
+
+
+def binomial_loglik(theta: Any, offset: Any, n: Any, k: Any, xp: Any = np) -> Any:
+    r"""Binomial log-likelihood (without the constant binomial coefficient), summed over models.
+
+    Parameters
+    ----------
+    theta
+        Intercepts, shape ``(J,)`` or ``(J, Q)`` (Q evaluation points per problem).
+    offset
+        :math:`o_{mj}`, shape ``(J, M)``.
+    n, k
+        Samples and passes, shape ``(J, M)``; a pair with ``n = 0`` contributes nothing.
+
+    Returns
+    -------
+    array
+        Shape of ``theta``.
+    """
+    lam = _lam(theta, offset, xp)
+    if theta.ndim == 2:
+        n, k = n[:, None, :], k[:, None, :]
+    # ln p = -lam; ln(1 - p) = ln(-expm1(-lam)), zero weight where every sample passed
+    fail = xp.where(n - k > 0, (n - k) * xp.log(-xp.expm1(-lam)), 0.0)
+    return xp.sum(-k * lam + fail, axis=-1)
+
+
+def _log_prior(nodes: Any, centre: Any, sigma: Any, xp: Any) -> Any:
+    """Normal log density of ``nodes`` (J, Q) around ``centre`` (J,); ``sigma`` scalar or (J,)."""
+    if getattr(sigma, "ndim", 0):
+        sigma = sigma[:, None]
+    return -0.5 * ((nodes - centre[:, None]) / sigma) ** 2 - xp.log(sigma * np.sqrt(2 * np.pi))
+
+
+def _newton_terms(theta: Any, offset: Any, n: Any, k: Any, xp: Any) -> tuple[Any, Any]:
+    """First and second derivative of :func:`binomial_loglik` in ``theta`` (shape (J,))."""
+    lam = _lam(theta, offset, xp)
+    q = xp.exp(-lam)
+    one_minus_q = -xp.expm1(-lam)
+    d1 = lam * (-k + (n - k) * q / one_minus_q)
+    d2 = -k * lam + (n - k) * lam * q * (one_minus_q - lam) / one_minus_q**2
+    return xp.sum(d1, axis=-1), xp.sum(d2, axis=-1)
+
+
+def integrand_window(
+    centre: Any, sigma: Any, offset: Any, n: Any, k: Any, start: Any, xp: Any = np
+) -> tuple[Any, Any]:
+    r"""Lower and upper end of each problem's integration window, shape (J,) each.
+
+    Parameters
+    ----------
+    centre, sigma
+        Prior mean of each problem's intercept (its bucket level), shape (J,), and the
+        problem scale :math:`\sigma_u`.
+    offset, n, k
+        As in :func:`binomial_loglik`.
+    start
+        Starting point of the Newton steps, shape (J,) (e.g. from the pooled pass rate).
+    """
+    theta = start
+    for _ in range(NEWTON_STEPS):
+        d1, d2 = _newton_terms(theta, offset, n, k, xp)
+        g1 = d1 - (theta - centre) / sigma**2
+        g2 = d2 - 1.0 / sigma**2
+        theta = theta - xp.clip(g1 / g2, -MAX_STEP, MAX_STEP)
+    _, d2 = _newton_terms(theta, offset, n, k, xp)
+    scale = 1.0 / xp.sqrt(1.0 / sigma**2 - d2)
+    never = xp.sum(k, axis=-1) < 0.5  # (`==` on PyTensor variables is not elementwise)
+    always = xp.sum(n - k, axis=-1) < 0.5
+    wide = xp.maximum(scale, sigma)
+    lower = theta - WINDOW * xp.where(always, wide, scale)
+    upper = theta + WINDOW * xp.where(never, wide, scale)
+    return lower, upper
+
+
+def _grid(lower: Any, upper: Any, nodes: int = NODES) -> Any:
+    return lower[:, None] + (upper - lower)[:, None] * np.linspace(0.0, 1.0, nodes)[None, :]
+
+
+def log_marginal(
+    centre: Any,
+    sigma: Any,
+    offset: Any,
+    n: Any,
+    k: Any,
+    start: Any,
+    xp: Any = np,
+    stop_gradient: Any = None,
+) -> Any:
+    r"""Log marginal likelihood :math:`\ln \mathcal{L}_j` of every problem, shape (J,).
+
+    ``stop_gradient`` (e.g. ``pytensor.gradient.zero_grad``) is applied to the window.
+    """
+    lower, upper = integrand_window(centre, sigma, offset, n, k, start, xp)
+    if stop_gradient is not None:
+        lower, upper = stop_gradient(lower), stop_gradient(upper)
+    nodes = _grid(lower, upper)
+    log_f = binomial_loglik(nodes, offset, n, k, xp) + _log_prior(nodes, centre, sigma, xp)
+    edge = np.zeros(NODES)  # trapezoid weights 1/2 at the ends
+    edge[[0, -1]] = np.log(0.5)
+    top = xp.max(log_f, axis=-1, keepdims=True)
+    total = xp.log(xp.sum(xp.exp(log_f + edge - top), axis=-1)) + top[:, 0]
+    return total + xp.log((upper - lower) / (NODES - 1))
+
+
+def start_values(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Data-based Newton start per problem: ``ln(-ln p)`` of its pooled pass rate, (J,)."""
+    rate = (k.sum(axis=-1) + 0.5) / (n.sum(axis=-1) + 1.0)
+    return np.log(-np.log(rate))
+
+
+def _draw_block(
+    centre: Any, sigma: Any, offset: Any, n: Any, k: Any, start: Any, u: Any, jitter: Any
+) -> Any:
+    """Inverse-CDF draws on the trapezoid grid for a flat block of (draw, problem) rows (JAX)."""
+    import jax.numpy as xp
+
+    lower, upper = integrand_window(centre, sigma, offset, n, k, start, xp)
+    nodes = _grid(lower, upper, DRAW_NODES)
+    log_f = binomial_loglik(nodes, offset, n, k, xp) + _log_prior(nodes, centre, sigma, xp)
+    cdf = xp.cumsum(xp.exp(log_f - xp.max(log_f, axis=-1, keepdims=True)), axis=-1)
+    cell = xp.minimum(xp.sum(cdf < u[:, None] * cdf[:, -1:], axis=-1), DRAW_NODES - 1)
+    return lower + (cell + jitter) * (upper - lower) / (DRAW_NODES - 1)
+
+
+def draw_intercepts(
+    centre: np.ndarray,
+    sigma: np.ndarray,
+    offset: np.ndarray,
+    n: np.ndarray,
+    k: np.ndarray,
+    rng: np.random.Generator,
+    chunk: int = 128,
+) -> np.ndarray:
+    """Draw each problem's intercept from its conditional posterior, per posterior draw.
+
+    Evaluated with JAX (compiled once per shape, on whatever device JAX uses), in float64.
+
+    Parameters
+    ----------
+    centre
+        Prior mean of each problem's intercept per draw, shape (S, J).
+    sigma
+        Problem scale per draw, shape (S,).
+    offset
+        Offsets per draw, shape (S, J, M).
+    n, k
+        Counts, shape (J, M).
+    rng
+        Random generator: the uniforms come from it, so draws are reproducible.
+    chunk
+        Draws evaluated at once (memory: ``chunk * J * NODES * M`` doubles).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (S, J): inverse-CDF draws on a :data:`DRAW_NODES`-point grid over the window of
+        :func:`log_marginal`, uniform within the chosen cell.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    n_draws, n_problems = centre.shape
+    u = rng.uniform(size=centre.shape)
+    jitter = rng.uniform(-0.5, 0.5, size=centre.shape)
+    rows = chunk * n_problems
+    with jax.enable_x64(True):
+        block = jax.jit(_draw_block)
+        nn = jnp.asarray(np.tile(n, (chunk, 1)), dtype=float)
+        kk = jnp.asarray(np.tile(k, (chunk, 1)), dtype=float)
+        start = jnp.asarray(np.tile(start_values(n, k), chunk))
+        out = np.empty(centre.shape)
+        for s0 in range(0, n_draws, chunk):
+            s1 = min(s0 + chunk, n_draws)
+            pad = chunk - (s1 - s0)  # the last block is padded to the compiled shape
+
+            def flat(a: np.ndarray, pad: int = pad, s0: int = s0, s1: int = s1) -> Any:
+                a = a[s0:s1]
+                a = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
+                return jnp.asarray(a.reshape(rows, *a.shape[2:]), dtype=float)
+
+            sd = np.repeat(sigma[:, None], n_problems, axis=1)
+            draws = block(
+                flat(centre), flat(sd), flat(offset), nn, kk, start, flat(u), flat(jitter)
+            )
+            out[s0:s1] = np.asarray(draws).reshape(chunk, n_problems)[: s1 - s0]
+    return out
