@@ -40,11 +40,22 @@ def check_interval(interval: float) -> float:
     return float(interval)
 
 
+def _log_largest_fitted(fit: LossFit) -> np.ndarray:
+    """Log of each group's largest fitted compute, shape ``(group,)``."""
+    data = fit.data
+    return np.array(
+        [
+            np.log(data.compute[data.fitted & (data.group_index == g)].max())
+            for g in range(len(data.groups))
+        ]
+    )
+
+
 def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr.Dataset:
     """Posterior draws of the curve and of a new run at each compute, for every group.
 
-    Beyond the largest fitted run the curve includes the law discrepancy of
-    :mod:`bayescale.priors` (``discrepancy_per_efold``), so both ``curve`` and ``loss`` widen
+    Beyond a group's largest fitted run the curve includes the law discrepancy of
+    :mod:`bayescale.priors` (``discrepancy_exponent_sd``), so both ``curve`` and ``loss`` widen
     with the distance of the extrapolation; a new run adds the run-to-run scatter.
 
     Parameters
@@ -77,12 +88,15 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
         eps = rng.standard_t(fit.priors.student_t_nu, size=shape)
     else:
         eps = rng.standard_normal(size=shape)
-    # law discrepancy beyond the fitted runs (bayescale.priors): one draw per posterior draw,
-    # shared by groups (one run) and computes; drawn after eps so fits saved without the term
-    # reproduce their numbers
-    beyond = np.maximum(0.0, np.log(compute) - np.log(fit.data.compute[fit.data.fitted].max()))
+    # law discrepancy beyond each group's largest fitted run (bayescale.priors): the reducible
+    # loss falls there with exponent k * exp(s * zeta) instead of k, one zeta per posterior
+    # draw shared by groups (one run) and computes, so every draw stays monotone and above the
+    # irreducible loss; drawn after eps so fits saved without the term reproduce their numbers
     zeta = rng.standard_normal(size=(curve.shape[0], 1, 1))
-    curve = curve * np.exp(fit.priors.discrepancy_per_efold * beyond[None, None, :] * zeta)
+    stretch = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
+    irreducible = level * (1.0 - reducible)
+    beyond = np.maximum(0.0, np.log(compute)[None, :] - _log_largest_fitted(fit)[:, None])
+    curve = irreducible + (curve - irreducible) * np.exp(-exponent * stretch * beyond[None])
     new_run = curve * np.exp(sigma * eps)
     coords = {"group": list(fit.data.groups), "compute": compute}
     dims = ("sample", "group", "compute")

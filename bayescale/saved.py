@@ -145,7 +145,7 @@ def _only_known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
 def _loss_priors(tree: xr.DataTree, path: Path) -> LossPriors:
     """Saved loss priors; fits written before the law discrepancy existed had none (0)."""
     values = _only_known(LossPriors, _attr_json(tree, "priors", path))
-    values.setdefault("discrepancy_per_efold", 0.0)
+    values.setdefault("discrepancy_exponent_sd", 0.0)
     return LossPriors(**values)
 
 
