@@ -311,6 +311,39 @@ def backtest_document(bt: Backtest) -> dict[str, Any]:
     return out
 
 
+def _cases_from_records(records: list[dict[str, Any]]) -> pd.DataFrame:
+    frame = pd.DataFrame.from_records(records, columns=[*CASE_FIELDS, "covered_at"])
+    for level in LEVELS:
+        frame[f"covered_{level}"] = [
+            None if c is None else bool(c[str(level)]) for c in frame["covered_at"]
+        ]
+    frame = frame.drop(columns="covered_at")
+    probabilistic = frame["lower"].notna()
+    frame["rel_width"] = np.where(
+        probabilistic,
+        (frame["upper"].astype(float) - frame["lower"].astype(float)) / frame["median"],
+        np.nan,
+    )
+    frame["rel_width"] = frame["rel_width"].astype(object).where(probabilistic, None)
+    return frame
+
+
+def backtest_from_document(doc: dict[str, Any]) -> Backtest:
+    """Rebuild a :class:`Backtest` from :func:`backtest_document` (to resume a suite)."""
+    return Backtest(
+        kind=doc["kind"],
+        ratio=float(doc["ratio"]),
+        source=doc["source"],
+        interval=float(doc["interval"]),
+        cases=_cases_from_records(doc["cases"]),
+        baselines={k: _cases_from_records(v["cases"]) for k, v in doc["baselines"].items()},
+        fit_max_compute=dict(doc["fit_max_compute"]),
+        skipped=tuple(doc["skipped"]),
+        diagnostics=dict(doc["diagnostics"]),
+        timing_s=dict(doc["timing_s"]),
+    )
+
+
 def backtests_document(backtests: list[Backtest]) -> dict[str, Any]:
     """One ratio: the contract document. Several: ``{"kind", "ratios", "backtests": [...]}``.
 

@@ -36,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from bayescale.backtest import (  # noqa: E402
     Backtest,
     backtest_document,
+    backtest_from_document,
     calibration_figure,
     load_for_backtest,
     run_backtests,
@@ -194,6 +195,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--bootstrap", type=int, default=200)
     parser.add_argument("--json", type=Path, default=RESULTS / "calibration.json")
+    parser.add_argument(
+        "--resume", action="store_true", help="reuse datasets already in --json (same settings)"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     wanted = set(args.datasets.split(",")) if args.datasets else None
@@ -201,8 +205,16 @@ def main() -> None:
     results: dict[str, list[Backtest]] = {}
     entries = []
     start_all = time.perf_counter()
+    done = {}
+    if args.resume and args.json.is_file():
+        done = {e["dataset"]: e for e in json.loads(args.json.read_text())["datasets"]}
     for ds in DATASETS:
         if wanted and ds.name not in wanted:
+            continue
+        if ds.name in done:
+            entries.append(done[ds.name])
+            results[ds.name] = [backtest_from_document(d) for d in done[ds.name]["backtests"]]
+            print(f"{ds.name}: reused from {args.json}", flush=True)
             continue
         if not (DATA / ds.folder).is_dir():
             print(f"{ds.name}: {DATA / ds.folder} absent, skipped", flush=True)
@@ -229,6 +241,15 @@ def main() -> None:
         print(f"{ds.name}: {time.perf_counter() - start:.0f} s", flush=True)
         for bt in backtests:
             print(bt.summary().to_string(index=False), flush=True)
+        write(args, settings, results, entries, start_all)
+        import jax
+
+        jax.clear_caches()  # a long run compiles ~100 models; keep their memory bounded
+    write(args, settings, results, entries, start_all, final=True)
+
+
+def write(args, settings, results, entries, start_all, final=False) -> None:
+    """Write the JSON (after every dataset, so a crash loses one dataset), table and plot."""
     rows = suite_rows(results)
     document = {
         "machine": platform.platform(),
@@ -245,6 +266,8 @@ def main() -> None:
     }
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
+    if not final:
+        return
     (args.json.parent / "calibration.md").write_text(suite_markdown(rows) + "\n")
     panels = {
         name: {
