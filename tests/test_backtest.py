@@ -16,6 +16,7 @@ import pytest
 from bayescale.backtest import (
     BASELINES,
     LEVELS,
+    backtest_from_document,
     backtest_loss,
     backtest_pass,
     backtests_document,
@@ -201,6 +202,8 @@ def test_mocked_loss_backtest_document(demo_runs, mock_pymc_sample):
     point = doc["baselines"]["report_point_fit"]
     assert point["coverage"]["0.9"] is None and point["median_abs_rel_error"] > 0
     assert doc["diagnostics"]["separate_bayes"]["fits"] == 3
+    again = backtest_from_document(json.loads(json.dumps(doc)))
+    pd.testing.assert_frame_equal(again.summary(), bt.summary())
     rows = suite_rows({"demo": [bt]})
     table = suite_markdown(rows)
     assert table.count("\n") == 3 and "| demo " in table and "pooled" in table
