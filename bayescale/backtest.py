@@ -1094,9 +1094,13 @@ def backtest_pass(
     if baselines:
         start = time.perf_counter()
         if isinstance(split, PassCounts):
-            scored = _pass_lsq_counts(
-                split, n_buckets, exclude_hardest, cuts, interval, n_boot, settings.seed
-            )
+            try:
+                scored = _pass_lsq_counts(
+                    split, n_buckets, exclude_hardest, cuts, interval, n_boot, settings.seed
+                )
+            except InputError as err:
+                # the report's rule can leave too few problems for the buckets: say so, go on
+                log.warning("report_point_fit and lsq_bootstrap left out: %s", err)
         else:
             scored = _pass_lsq_aggregate(split, cuts, interval, n_boot, settings.seed)
         timing["least_squares"] = time.perf_counter() - start

@@ -50,6 +50,7 @@ from bayescale.sampling import SamplerSettings  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
+EMPTY = pd.DataFrame({"pit": []})
 
 
 @dataclass(frozen=True)
@@ -272,7 +273,10 @@ def write(args, settings, results, entries, start_all, final=False) -> None:
     panels = {
         name: {
             method: pd.concat(
-                [bt.cases if method == "bayescale" else bt.baselines[method] for bt in bts],
+                [
+                    bt.cases if method == "bayescale" else bt.baselines.get(method, EMPTY)
+                    for bt in bts
+                ],
                 ignore_index=True,
             )
             for method in ("bayescale", "lsq_bootstrap", "separate_bayes")
