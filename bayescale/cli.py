@@ -250,6 +250,8 @@ def build_parser() -> argparse.ArgumentParser:
     _likelihood(demo)
     demo.set_defaults(out=Path("bayescale-out/demo"))
 
+    _backtest_parser(sub)
+
     forecast = sub.add_parser(
         "forecast",
         help="answer new targets and requirements from a saved fit, without sampling",
@@ -311,7 +313,7 @@ def _spec_commands(sub: Any) -> None:
         epilog="examples:\n"
         "  bayescale run models/demo-loss.toml --out out/demo-loss\n"
         "  bayescale run models/demo-pass-rate.toml --target-compute 3e23 --seed 1 --quiet\n"
-        "  bayescale run models/llama1-humaneval.toml --json llama.json",
+        "  bayescale run models/llama1-code.toml --json llama.json",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     check = sub.add_parser(
@@ -366,6 +368,96 @@ def _spec_commands(sub: Any) -> None:
     )
     for p in (run, check):
         p.add_argument("--quiet", action="store_true", help="no progress or log messages")
+
+
+def _backtest_parser(sub: Any) -> None:
+    """``bayescale backtest {loss,pass} FILE --ratio R``: logic in :mod:`bayescale.backtest`."""
+    bt = sub.add_parser(
+        "backtest",
+        help="leave the largest runs out, forecast them, score against baselines",
+        description="Fit on runs with compute <= max/R (per group or bucket), forecast every "
+        "held-out run, and score coverage of the 50/80/90%% intervals, error of the median, "
+        "CRPS and width for bayescale and three baselines (least-squares point fit, its "
+        "bootstrap, a separate Bayesian fit per group/bucket).",
+        epilog="example: bayescale backtest loss runs.csv --ratio 10 --ratio 100 --out bt/",
+    )
+    bt.add_argument("kind", choices=("loss", "pass"), help="what the table holds")
+    bt.add_argument("file", help="CSV or Parquet table (as for `bayescale loss` / `pass`)")
+    bt.add_argument(
+        "--ratio",
+        type=_compute,
+        action="append",
+        required=True,
+        metavar="R",
+        help="fit on compute <= max/R; repeat or comma-separate for several splits",
+    )
+    bt.add_argument("--bootstrap", type=_positive_int, default=200, help="bootstrap resamples")
+    bt.add_argument("--no-baselines", action="store_true", help="score bayescale only")
+    bt.add_argument("--buckets", type=_positive_int, default=6, help="pass: difficulty buckets")
+    bt.add_argument("--exclude-hardest", type=int, default=0, metavar="N", help="pass only")
+    for col in ("compute", "loss", "group", "name", "model", "problem", "n", "k", "pass_rate"):
+        bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    for col in ("bucket", "n_problems"):
+        bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    _common(bt, targets=False)
+    _likelihood(bt)
+
+
+def _run_backtest_command(args: argparse.Namespace) -> int:
+    from bayescale.backtest import (
+        backtest_markdown,
+        backtests_document,
+        load_for_backtest,
+        run_backtests,
+        write_backtest_outputs,
+    )
+    from bayescale.data import LossColumns
+    from bayescale.pass_data import PassColumns
+    from bayescale.pipeline import write_json
+    from bayescale.priors import LossPriors
+
+    shared = _shared_options(args)
+    data = load_for_backtest(
+        args.kind,
+        args.file,
+        loss_columns=LossColumns(args.compute_col, args.loss_col, args.group_col, args.name_col),
+        pass_columns=PassColumns(
+            args.model_col,
+            args.compute_col,
+            args.problem_col,
+            args.n_col,
+            args.k_col,
+            args.pass_rate_col,
+            args.bucket_col,
+            args.n_problems_col,
+        ),
+    )
+    kwargs: dict[str, Any] = {
+        "settings": shared["sampler"],
+        "interval": args.interval,
+        "baselines": not args.no_baselines,
+        "n_boot": args.bootstrap,
+    }
+    if args.kind == "loss":
+        kwargs["priors"] = LossPriors(likelihood=args.likelihood)
+    else:
+        kwargs |= {"n_buckets": args.buckets, "exclude_hardest": args.exclude_hardest}
+    backtests = run_backtests(data, [r for group in args.ratio for r in group], **kwargs)
+    failed = [bt.ratio for bt in backtests if not bt.ok]
+    if failed and not args.allow_unconverged:
+        return _unconverged(
+            ConvergenceError(
+                "the sampler did not converge for bayescale's fit at ratio "
+                + ", ".join(f"{r:g}" for r in failed)
+            )
+        )
+    if args.json:
+        write_json(backtests_document(backtests), args.json)
+    if args.out:
+        for path in write_backtest_outputs(backtests, args.out):
+            log.info("wrote %s", path)
+    print(backtest_markdown(backtests))
+    return EXIT_OK
 
 
 def _shared_options(args: argparse.Namespace) -> dict[str, object]:
@@ -698,6 +790,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_spec_command(args)
         if args.command == "import":
             return _run_import_command(args)
+        if args.command == "backtest":
+            return _run_backtest_command(args)
         return _run_loss_command(args)
     except InputError as err:
         print(f"bayescale: error: {err}", file=sys.stderr)

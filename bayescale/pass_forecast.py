@@ -291,35 +291,25 @@ def observed_statistics(fit: PassFit) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
-    """Score each held-out model's observed statistics against their predictive intervals.
+def held_out_model_draws(fit: PassFit) -> list[dict[str, object]]:
+    """Predictive draws of each held-out model's observed statistics.
 
     Returns
     -------
-    pandas.DataFrame
-        One row per (held-out model, quantity) with observed, median, lower, upper, covered
-        and the relative error of the median. Quantities: ``pass_rate`` and
-        ``neg_log_pass[bucket]`` for each reported bucket.
+    list of dict
+        One entry per (held-out model, quantity) with a finite observed value: ``model``,
+        ``compute``, ``quantity`` (``pass_rate`` or ``neg_log_pass[bucket]``), ``observed``
+        and ``draws`` (shape ``(sample,)``). Per-problem counts are simulated with the held-out
+        model's own ``n``; the seed is the fit's seed + 1.
     """
     models = fit.data.models
     held = np.flatnonzero(models.held_out)
-    columns = [
-        "model",
-        "compute",
-        "quantity",
-        "observed",
-        "median",
-        "lower",
-        "upper",
-        "covered",
-        "rel_error",
-    ]
     if held.size == 0:
-        return pd.DataFrame(columns=columns)
+        return []
     observed = observed_statistics(fit).set_index("model")
     labels = reported_buckets(fit)
     rng = np.random.default_rng(fit.settings.seed + 1)
-    rows = []
+    out: list[dict[str, object]] = []
     for m in held:
         name = models.names[m]
         x = np.array([np.log(models.compute[m]) - fit.log_pivot])
@@ -346,22 +336,57 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
                 stats[f"neg_log_pass[{label}]"] = -np.log(phat[:, sel]).mean(axis=1)
         for quantity, draws in stats.items():
             obs = float(observed.at[name, quantity])  # type: ignore[arg-type]
-            if not np.isfinite(obs):
-                continue
-            s = summarise(draws, interval)
-            rows.append(
-                {
-                    "model": name,
-                    "compute": float(models.compute[m]),
-                    "quantity": quantity,
-                    "observed": obs,
-                    "median": float(s["median"]),
-                    "lower": float(s["lower"]),
-                    "upper": float(s["upper"]),
-                    "covered": bool(s["lower"] <= obs <= s["upper"]),
-                    "rel_error": float(s["median"] / obs - 1),
-                }
-            )
+            if np.isfinite(obs):
+                out.append(
+                    {
+                        "model": name,
+                        "compute": float(models.compute[m]),
+                        "quantity": quantity,
+                        "observed": obs,
+                        "draws": draws,
+                    }
+                )
+    return out
+
+
+def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
+    """Score each held-out model's observed statistics against their predictive intervals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (held-out model, quantity) with observed, median, lower, upper, covered
+        and the relative error of the median. Quantities: ``pass_rate`` and
+        ``neg_log_pass[bucket]`` for each reported bucket (:func:`held_out_model_draws`).
+    """
+    columns = [
+        "model",
+        "compute",
+        "quantity",
+        "observed",
+        "median",
+        "lower",
+        "upper",
+        "covered",
+        "rel_error",
+    ]
+    rows = []
+    for entry in held_out_model_draws(fit):
+        obs = float(entry["observed"])  # type: ignore[arg-type]
+        s = summarise(np.asarray(entry["draws"]), interval)
+        rows.append(
+            {
+                "model": entry["model"],
+                "compute": entry["compute"],
+                "quantity": entry["quantity"],
+                "observed": obs,
+                "median": float(s["median"]),
+                "lower": float(s["lower"]),
+                "upper": float(s["upper"]),
+                "covered": bool(s["lower"] <= obs <= s["upper"]),
+                "rel_error": float(s["median"] / obs - 1),
+            }
+        )
     return pd.DataFrame(rows, columns=columns)
 
 
