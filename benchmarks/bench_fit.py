@@ -295,6 +295,40 @@ def float32_check(case: Case, seed: int) -> dict:
     }
 
 
+def _write(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def markdown_table(document: dict) -> str:
+    """The README table of a results document (``--table PATH``)."""
+    lines = [
+        "| case | fit | wall | compile | bulk ESS | R-hat | divergences | ESS/s | steps/draw |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    labels = (
+        ("bayescale", "bayescale, cold"),
+        ("bayescale_warm", "bayescale, warm"),
+        ("baseline", "textbook"),
+    )
+    for row in document["cases"]:
+        for key, label in labels:
+            if key not in row:
+                continue
+            r = row[key]
+            lines.append(
+                f"| {row['case']} | {label} | {r['wall_s']:.1f} s | {r['compile_s']:.1f} s | "
+                f"{r['ess_bulk_min']:.0f} | {r['r_hat_max']:.3f} | {r['divergences']} | "
+                f"{r['ess_per_s']:.1f} | {r['steps_per_draw']:.0f} |"
+            )
+        if "speedup" in row:
+            warm = f", warm {row['speedup_warm']}x" if "speedup_warm" in row else ""
+            lines.append(
+                f"| {row['case']} | **speedup** | **{row['speedup']}x** cold{warm} | | | | | | |"
+            )
+    return "\n".join(lines)
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -332,7 +366,11 @@ def main(argv: list[str] | None = None) -> int:
         help="compare float32 with float64 fits of the loss and Pythia-size cases instead",
     )
     parser.add_argument("--float-summary", help=argparse.SUPPRESS)
+    parser.add_argument("--table", type=Path, help="print the README table of a results file")
     args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text())))
+        return 0
     if args.float_summary:
         (case,) = [c for c in standard_cases() if c.name == args.float_summary]
         print(json.dumps(float_summary(case, args.seed)))
@@ -374,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
             row["baseline_converged"] = _converged(row["baseline"])  # type: ignore[arg-type]
         row["peak_rss_mib"] = round(_rss_mib(), 1)
         results.append(row)
+        # written after every case, so a long run that is stopped keeps what it measured
+        _write(args.json, {"machine": machine(), "quick": args.quick, "cases": results})
     document = {
         "machine": machine(),
         "quick": args.quick,
