@@ -354,7 +354,11 @@ def machine() -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="no warm re-fit of the large case")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one baseline attempt of 1000 draws, no warm re-fit of the large case",
+    )
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/bench_fit.json")
     parser.add_argument("--cases", default=None, help="comma list of case names to run")
     parser.add_argument("--no-baseline", action="store_true")
