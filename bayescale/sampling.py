@@ -176,6 +176,8 @@ if os.environ.get(FLOAT32_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 #: Environment variable naming the persistent JAX compilation cache; ``off`` disables it.
 CACHE_ENV = "BAYESCALE_JAX_CACHE"
+#: Size cap of the cache (least recently used entries go first); a fit's programs take ~1 MB.
+CACHE_MAX_BYTES = 512 * 2**20
 
 
 def compilation_cache_dir() -> str | None:
@@ -197,7 +199,8 @@ def enable_compilation_cache() -> str | None:
     A second fit of a model of the same shape, in this process or a later one, then loads the
     compiled XLA programs from disk instead of compiling them again. Every program is cached
     whatever its compile time (JAX's default skips programs that compile in under a second,
-    which are most of a small model's). Leaves a cache folder the user set through JAX alone.
+    which are most of a small model's), and keeps at most ``CACHE_MAX_BYTES`` on disk. Leaves a
+    cache folder the user set through JAX alone.
 
     Returns
     -------
@@ -220,6 +223,8 @@ def enable_compilation_cache() -> str | None:
     jax.config.update("jax_compilation_cache_dir", folder)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if jax.config.jax_compilation_cache_max_size == -1:  # unbounded: keep the newest 512 MiB
+        jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
     return folder
 
 

@@ -47,6 +47,7 @@ def test_enable_cache_sets_jax_config_and_keeps_a_user_choice(monkeypatch, tmp_p
         assert (tmp_path / "cache").is_dir()
         assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache")
         assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+        assert jax.config.jax_compilation_cache_max_size > 0
         # a folder already configured (by the user or an earlier fit) is left alone
         monkeypatch.setenv(CACHE_ENV, str(tmp_path / "other"))
         assert enable_compilation_cache() == str(tmp_path / "cache")
