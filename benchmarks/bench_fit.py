@@ -11,8 +11,8 @@ only ratios measured together mean much):
 3. ``baseline``: the same law written the obvious way (``benchmarks/textbook.py``) and
    sampled with plain ``pm.sample()`` defaults (PyMC's own NUTS; 1000 tuning steps, 1000
    draws, as many chains as cores). If it misses R-hat <= 1.01 or bulk ESS >= 400 it is run
-   again with twice the draws (up to ``--max-baseline-draws``), and the wall time reported is
-   that of the last attempt alone, which favours the baseline.
+   again with twice the draws (up to ``--max-baseline-draws``; once only with ``--quick``), and
+   the wall time reported is that of the last attempt alone, which favours the baseline.
 
 Per fit: ``wall_s`` (model building, compilation, sampling, retries, diagnostics), ``compile_s``
 (bayescale: JAX tracing, lowering and XLA compilation time reported by JAX's own monitoring
