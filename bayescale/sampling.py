@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Literal
 
@@ -122,6 +123,111 @@ def configure_jax_devices(chains: int) -> int:
     return int(jax.local_device_count())
 
 
+#: Environment variable that switches the whole process to 32-bit floats (see :func:`use_float32`).
+FLOAT32_ENV = "BAYESCALE_FLOAT32"
+
+
+def use_float32() -> None:
+    """Make PyTensor build, and JAX run, every model of this process in float32.
+
+    PyTensor fixes its float width (``floatX``) when it is first imported and switches JAX's
+    64-bit mode to match, so this has to run before PyMC or PyTensor are imported: call it
+    first thing, or set ``BAYESCALE_FLOAT32=1`` in the environment (read when
+    :mod:`bayescale` is imported), or ``PYTENSOR_FLAGS=floatX=float32`` directly. On a CPU
+    float32 saves little; on a GPU it is several times faster. Check a float32 fit against
+    float64 once per kind of data (``benchmarks/bench_fit.py --float32-check``): measured, the
+    loss fit passes (posterior medians within 0.02 sd of float64) but the Pythia x MATH pass fit
+    fails (R-hat 1.54, 1000 divergences; its log density, ~6e5 with 10,000 samples per problem,
+    is beyond float32's resolution).
+
+    Raises
+    ------
+    RuntimeError
+        When PyTensor is already imported with ``floatX=float64``.
+    """
+    if "pytensor" in sys.modules:
+        import pytensor
+
+        if pytensor.config.floatX != "float32":
+            raise RuntimeError(
+                "float32 must be chosen before PyMC/PyTensor are imported: set "
+                f"{FLOAT32_ENV}=1 (or PYTENSOR_FLAGS=floatX=float32) in the environment, "
+                "or call bayescale.sampling.use_float32() before importing pymc."
+            )
+        return
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "floatX" not in flags:
+        os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, "floatX=float32") if f)
+
+
+def float_width() -> str:
+    """``"float32"`` or ``"float64"``: the float width PyMC models are built with here."""
+    if "pytensor" in sys.modules:
+        import pytensor
+
+        return str(pytensor.config.floatX)
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    return "float32" if "floatX=float32" in flags.replace(" ", "") else "float64"
+
+
+if os.environ.get(FLOAT32_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
+    use_float32()
+
+
+#: Environment variable naming the persistent JAX compilation cache; ``off`` disables it.
+CACHE_ENV = "BAYESCALE_JAX_CACHE"
+#: Size cap of the cache (least recently used entries go first); a fit's programs take ~1 MB.
+CACHE_MAX_BYTES = 512 * 2**20
+
+
+def compilation_cache_dir() -> str | None:
+    """The folder of the persistent JAX compilation cache, or ``None`` when it is off.
+
+    ``$BAYESCALE_JAX_CACHE`` when set (``off``, ``0`` or empty disables the cache), else
+    ``$XDG_CACHE_HOME/bayescale/jax`` (``~/.cache/bayescale/jax``).
+    """
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return None if value.strip().lower() in ("", "0", "off", "false", "no") else value
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bayescale", "jax")
+
+
+def enable_compilation_cache() -> str | None:
+    """Turn on JAX's persistent compilation cache (see :func:`compilation_cache_dir`).
+
+    A second fit of a model of the same shape, in this process or a later one, then loads the
+    compiled XLA programs from disk instead of compiling them again. Every program is cached
+    whatever its compile time (JAX's default skips programs that compile in under a second,
+    which are most of a small model's), and keeps at most ``CACHE_MAX_BYTES`` on disk. Leaves a
+    cache folder the user set through JAX alone.
+
+    Returns
+    -------
+    str or None
+        The cache folder in use.
+    """
+    import jax
+
+    current = jax.config.jax_compilation_cache_dir
+    if current:
+        return str(current)
+    folder = compilation_cache_dir()
+    if folder is None:
+        return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:  # read-only home: run without the cache
+        log.info("JAX compilation cache disabled: cannot create %s (%s)", folder, error)
+        return None
+    jax.config.update("jax_compilation_cache_dir", folder)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    if jax.config.jax_compilation_cache_max_size == -1:  # unbounded: keep the newest 512 MiB
+        jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    return folder
+
+
 def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, float]:
     """Sample ``model`` with JAX NUTS and return the posterior and the wall time.
 
@@ -141,6 +247,7 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
     import pymc as pm
 
     devices = configure_jax_devices(settings.chains)
+    enable_compilation_cache()
     chain_method = settings.chain_method or (
         "parallel" if devices >= settings.chains else "vectorized"
     )
@@ -152,20 +259,25 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
         devices,
     )
     start = time.perf_counter()
-    idata = pm.sample(
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        random_seed=settings.seed,
-        model=model,
-        nuts_sampler=settings.nuts_sampler,
-        nuts={
-            "target_accept": settings.target_accept,
-            "chain_method": chain_method,
-            "dense_mass": settings.dense_mass,
-        },
-        progressbar=progress,
-        quiet=not progress,
-        compute_convergence_checks=False,
-    )
+    with warnings.catch_warnings():
+        if float_width() == "float32":
+            # PyMC's JAX glue casts to float64 here and there; JAX truncates to float32,
+            # which is what float32 mode asks for
+            warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
+        idata = pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            random_seed=settings.seed,
+            model=model,
+            nuts_sampler=settings.nuts_sampler,
+            nuts={
+                "target_accept": settings.target_accept,
+                "chain_method": chain_method,
+                "dense_mass": settings.dense_mass,
+            },
+            progressbar=progress,
+            quiet=not progress,
+            compute_convergence_checks=False,
+        )
     return idata, time.perf_counter() - start

@@ -1,0 +1,435 @@
+"""Speed of a converged fit: bayescale's default path against the textbook PyMC baseline.
+
+For each standard case, in one process and back to back (the machine's cores are shared, so
+only ratios measured together mean much):
+
+1. ``bayescale``: :func:`bayescale.fit_loss` / :func:`bayescale.fit_pass` with default
+   settings (numpyro NUTS through ``pm.sample``, 4 chains x 1000 draws, its automatic retry),
+   with an empty persistent JAX compilation cache (a first run on a new machine);
+2. ``bayescale_warm``: the same fit again, the compiled programs now on disk (what a second
+   ``bayescale`` command on a model of the same shape pays);
+3. ``baseline``: the same law written the obvious way (``benchmarks/textbook.py``) and
+   sampled with plain ``pm.sample()`` defaults (PyMC's own NUTS; 1000 tuning steps, 1000
+   draws, as many chains as cores). If it misses R-hat <= 1.01 or bulk ESS >= 400 it is run
+   again with twice the draws (up to ``--max-baseline-draws``; once only with ``--quick``), and
+   the wall time reported is that of the last attempt alone, which favours the baseline.
+
+Per fit: ``wall_s`` (model building, compilation, sampling, retries, diagnostics), ``compile_s``
+(bayescale: JAX tracing, lowering and XLA compilation time reported by JAX's own monitoring
+events, cache loads included; baseline: wall time outside PyMC's sampling loop, which is
+mostly Numba compilation of the log density), ``ess_bulk_min``, ``r_hat_max``,
+``divergences`` (over every posterior quantity, as the diagnostics gate counts them),
+``ess_per_s`` (= ess_bulk_min / wall_s) and ``steps_per_draw`` (mean leapfrog steps).
+``peak_rss_mib`` is the process's peak resident memory after the case (an upper bound for the
+case: the peak never falls).
+
+    python benchmarks/bench_fit.py --quick --json benchmarks/results/bench_fit.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+# A fresh persistent-cache folder, so that the first fit of each case compiles from scratch.
+# Set before bayescale turns the cache on (it reads the variable at the first fit).
+_CACHE = tempfile.mkdtemp(prefix="bayescale-bench-jax-")
+os.environ["BAYESCALE_JAX_CACHE"] = _CACHE
+
+from bayescale.buckets import Buckets, make_buckets  # noqa: E402
+from bayescale.data import LossData, load_loss_runs  # noqa: E402
+from bayescale.diagnostics import diagnose  # noqa: E402
+from bayescale.fit import fit_loss, fit_pass  # noqa: E402
+from bayescale.pass_data import PassColumns, PassCounts, load_pass_counts  # noqa: E402
+from bayescale.sampling import SamplerSettings  # noqa: E402
+from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs, simulate_pass_counts  # noqa: E402
+
+PYTHIA = ROOT.parent / "shared" / "data" / "pythia_math_monkeys" / "pythia_math_counts.csv"
+PYTHIA_COLUMNS = PassColumns(
+    compute="train_flops", problem="problem_idx", n="n_samples", k="n_correct"
+)
+RHAT_MAX = 1.01
+ESS_MIN = 400
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    kind: str  # "loss" or "pass"
+    describe: str
+    load: Callable[[], LossData | tuple[PassCounts, Buckets]]
+
+
+def _loss_case() -> LossData:
+    return load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=10, seed=2026))
+
+
+def _pythia_case() -> tuple[PassCounts, Buckets]:
+    counts = load_pass_counts(pd.read_csv(PYTHIA), PYTHIA_COLUMNS)
+    return counts, make_buckets(counts)
+
+
+def _simulated_pass_case(models: int, problems: int, samples: int, seed: int):
+    def load() -> tuple[PassCounts, Buckets]:
+        table, _ = simulate_pass_counts(
+            n_models=models, n_problems=problems, samples=samples, seed=seed
+        )
+        counts = load_pass_counts(table)
+        return counts, make_buckets(counts)
+
+    return load
+
+
+def standard_cases() -> list[Case]:
+    pythia = (
+        Case(
+            "pass-pythia-math-7x128",
+            "pass",
+            "Pythia x MATH (real): 7 models x 128 problems x 10,000 samples, 6 buckets",
+            _pythia_case,
+        )
+        if PYTHIA.exists()
+        else Case(
+            "pass-sim-7x128",
+            "pass",
+            "simulated, Pythia x MATH size: 7 models x 128 problems x 10,000 samples, 6 buckets",
+            _simulated_pass_case(7, 128, 10_000, 7),
+        )
+    )
+    return [
+        Case(
+            "loss-3x10",
+            "loss",
+            "demo curves (bayescale.simulate.DEMO_TRUTH), 3 groups x 10 runs, 1e17-1e20 FLOPs",
+            _loss_case,
+        ),
+        pythia,
+        Case(
+            "pass-sim-12x500",
+            "pass",
+            "simulated: 12 models x 500 problems x 100 samples, 6 buckets",
+            _simulated_pass_case(12, 500, 100, 12),
+        ),
+    ]
+
+
+class CompileClock:
+    """Sum of JAX's compile-time events (tracing, lowering, XLA compile) while active."""
+
+    EVENTS = (
+        "/jax/core/compile/jaxpr_trace_duration",
+        "/jax/core/compile/jaxpr_to_mlir_module_duration",
+        "/jax/core/compile/backend_compile_duration",
+    )
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.active = False
+        import jax.monitoring
+
+        jax.monitoring.register_event_duration_secs_listener(self._listen)
+
+    def _listen(self, event: str, duration: float, **_: object) -> None:
+        if self.active and event in self.EVENTS:
+            self.seconds += duration
+
+    def __enter__(self) -> CompileClock:
+        self.seconds, self.active = 0.0, True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.active = False
+
+
+def _stats(idata, wall: float) -> dict[str, float | int]:
+    diag = diagnose(idata)
+    stats = idata["sample_stats"].to_dataset()
+    steps = stats["n_steps"] if "n_steps" in stats else stats["tree_size"]
+    return {
+        "wall_s": round(wall, 2),
+        "ess_bulk_min": round(float(diag.ess_bulk_min), 1),
+        "ess_tail_min": round(float(diag.ess_tail_min), 1),
+        "r_hat_max": round(float(diag.r_hat_max), 4),
+        "divergences": int(diag.divergences),
+        "ess_per_s": round(float(diag.ess_bulk_min) / wall, 1),
+        "steps_per_draw": round(float(np.mean(steps.values)), 1),
+        "chains": int(diag.chains),
+        "draws": int(diag.draws),
+    }
+
+
+def _converged(stats: dict) -> bool:
+    return (
+        stats["r_hat_max"] <= RHAT_MAX
+        and stats["ess_bulk_min"] >= ESS_MIN
+        and stats["divergences"] == 0
+    )
+
+
+def run_bayescale(case: Case, data, clock: CompileClock, seed: int) -> dict:
+    settings = SamplerSettings(seed=seed, progress=False)
+    with clock:
+        start = time.perf_counter()
+        if case.kind == "loss":
+            fit = fit_loss(data, settings=settings, allow_unconverged=True)
+        else:
+            counts, buckets = data
+            fit = fit_pass(counts, buckets, settings=settings, allow_unconverged=True)
+        wall = time.perf_counter() - start
+    out = _stats(fit.idata, wall)
+    out["compile_s"] = round(clock.seconds, 2)
+    out["sampling_s"] = round(fit.timing_s["sampling"], 2)
+    out["retried"] = fit.settings.target_accept != settings.target_accept
+    return out
+
+
+def run_baseline(case: Case, data, seed: int, max_draws: int) -> dict:
+    import pymc as pm
+    from textbook import textbook_loss_model, textbook_pass_model
+
+    draws, attempts, total = 1000, [], 0.0
+    while True:
+        start = time.perf_counter()
+        model = textbook_loss_model(data) if case.kind == "loss" else textbook_pass_model(*data)
+        # plain defaults; nuts_sampler is pinned because with nutpie installed the default
+        # would switch to it, and the baseline is PyMC's own NUTS
+        idata = pm.sample(
+            draws=draws, model=model, random_seed=seed, progressbar=False, nuts_sampler="pymc"
+        )
+        wall = time.perf_counter() - start
+        total += wall
+        out = _stats(idata, wall)
+        out["compile_s"] = round(wall - float(idata["posterior"].attrs["sampling_time"]), 2)
+        attempts.append(
+            {"draws": draws, "wall_s": out["wall_s"], "ess_bulk_min": out["ess_bulk_min"]}
+        )
+        quality = out["r_hat_max"] <= RHAT_MAX and out["ess_bulk_min"] >= ESS_MIN
+        if quality or draws * 2 > max_draws:
+            break
+        draws *= 2
+    out["attempts"] = attempts
+    out["total_wall_s"] = round(total, 2)
+    return out
+
+
+def _key_quantities(case: Case, fit) -> dict[str, np.ndarray]:
+    """Draws of the quantities a forecast rests on: a, b, c per group; level, exponent."""
+    names = ("a", "b", "c") if case.kind == "loss" else ("level", "exponent", "sigma_model")
+    return {name: fit.draws(name).reshape(fit.draws(name).shape[0], -1) for name in names}
+
+
+def float_summary(case: Case, seed: int) -> dict:
+    """Fit ``case`` once and summarise it (used in a child process for the float32 check)."""
+    data = case.load()
+    settings = SamplerSettings(seed=seed, progress=False)
+    start = time.perf_counter()
+    if case.kind == "loss":
+        fit = fit_loss(data, settings=settings, allow_unconverged=True)
+    else:
+        fit = fit_pass(*data, settings=settings, allow_unconverged=True)
+    wall = time.perf_counter() - start
+    from bayescale.sampling import float_width
+
+    return {
+        "float": float_width(),
+        "wall_s": round(wall, 2),
+        "diagnostics": fit.diagnostics.to_dict(),
+        "median": {k: np.median(v, axis=0).tolist() for k, v in _key_quantities(case, fit).items()},
+        "sd": {k: v.std(axis=0).tolist() for k, v in _key_quantities(case, fit).items()},
+    }
+
+
+def float32_check(case: Case, seed: int) -> dict:
+    """Fit in float64 here and in float32 in a child process; compare posterior medians.
+
+    The check passes when the float32 fit passes the diagnostics gate and every median of
+    ``a, b, c`` (loss) or ``level, exponent, sigma_model`` (pass) is within 0.2 posterior sd
+    of the float64 median: the Monte Carlo error of a median from ~2,000 effective draws is
+    ~0.03 sd, so a larger gap means the float width changed the answer.
+    """
+    import subprocess
+
+    here = float_summary(case, seed)
+    env = dict(os.environ, BAYESCALE_FLOAT32="1")
+    child = subprocess.run(
+        [sys.executable, __file__, "--float-summary", case.name, "--seed", str(seed)],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    there = json.loads(child.stdout.strip().splitlines()[-1])
+    gaps = [
+        abs(m32 - m64) / sd
+        for k in here["median"]
+        for m32, m64, sd in zip(
+            np.ravel(there["median"][k]),
+            np.ravel(here["median"][k]),
+            np.ravel(here["sd"][k]),
+            strict=True,
+        )
+    ]
+    worst = float(max(gaps))
+    return {
+        "case": case.name,
+        "float64": {k: here[k] for k in ("float", "wall_s", "diagnostics")},
+        "float32": {k: there[k] for k in ("float", "wall_s", "diagnostics")},
+        "max_median_gap_in_sd": round(worst, 3),
+        "passed": bool(there["diagnostics"]["ok"] and worst <= 0.2),
+    }
+
+
+def _write(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def markdown_table(document: dict) -> str:
+    """The README table of a results document (``--table PATH``)."""
+    lines = [
+        "| case | fit | wall | compile | bulk ESS | R-hat | divergences | ESS/s | steps/draw |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    labels = (
+        ("bayescale", "bayescale, cold"),
+        ("bayescale_warm", "bayescale, warm"),
+        ("baseline", "textbook"),
+    )
+    for row in document["cases"]:
+        for key, label in labels:
+            if key not in row:
+                continue
+            r = row[key]
+            lines.append(
+                f"| {row['case']} | {label} | {r['wall_s']:.1f} s | {r['compile_s']:.1f} s | "
+                f"{r['ess_bulk_min']:.0f} | {r['r_hat_max']:.3f} | {r['divergences']} | "
+                f"{r['ess_per_s']:.1f} | {r['steps_per_draw']:.0f} |"
+            )
+        if "speedup" in row:
+            warm = f", warm {row['speedup_warm']}x" if "speedup_warm" in row else ""
+            lines.append(
+                f"| {row['case']} | **speedup** | **{row['speedup']}x** cold{warm} | | | | | | |"
+            )
+    return "\n".join(lines)
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> dict[str, object]:
+    import jax
+    import numpyro
+    import pymc
+
+    return {
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "pymc": pymc.__version__,
+        "numpyro": numpyro.__version__,
+        "jax": jax.__version__,
+        "jax_devices": [str(d) for d in jax.devices()],
+        "note": "2 shared cores: other agents were running fits at the same time; compare the "
+        "ratios measured back to back in this one process, not absolute seconds",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="one baseline attempt of 1000 draws, no warm re-fit of the large case",
+    )
+    parser.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/bench_fit.json")
+    parser.add_argument("--cases", default=None, help="comma list of case names to run")
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--max-baseline-draws", type=int, default=4000)
+    parser.add_argument(
+        "--float32-check",
+        action="store_true",
+        help="compare float32 with float64 fits of the loss and Pythia-size cases instead",
+    )
+    parser.add_argument("--float-summary", help=argparse.SUPPRESS)
+    parser.add_argument("--table", type=Path, help="print the README table of a results file")
+    args = parser.parse_args(argv)
+    if args.table:
+        print(markdown_table(json.loads(args.table.read_text())))
+        return 0
+    if args.float_summary:
+        (case,) = [c for c in standard_cases() if c.name == args.float_summary]
+        print(json.dumps(float_summary(case, args.seed)))
+        return 0
+    if args.float32_check:
+        checks = [float32_check(c, args.seed) for c in standard_cases()[:2]]
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"machine": machine(), "checks": checks}, indent=2) + "\n")
+        print(json.dumps(checks, indent=2))
+        return 0
+
+    clock = CompileClock()
+    cases = standard_cases()
+    if args.cases:
+        wanted = args.cases.split(",")
+        cases = [c for c in cases if c.name in wanted]
+    started = time.perf_counter()
+    results = []
+    for case in cases:
+        data = case.load()
+        row: dict[str, object] = {"case": case.name, "data": case.describe}
+        row["bayescale"] = run_bayescale(case, data, clock, args.seed)
+        print(case.name, "bayescale", row["bayescale"], flush=True)
+        if not (args.quick and case.name.endswith("12x500")):
+            row["bayescale_warm"] = run_bayescale(case, data, clock, args.seed)
+            print(case.name, "bayescale_warm", row["bayescale_warm"], flush=True)
+        if not args.no_baseline:
+            max_draws = 1000 if args.quick else args.max_baseline_draws
+            row["baseline"] = run_baseline(case, data, args.seed, max_draws)
+            print(case.name, "baseline", row["baseline"], flush=True)
+            base = row["baseline"]["wall_s"]  # type: ignore[index]
+            row["speedup"] = round(base / row["bayescale"]["wall_s"], 2)  # type: ignore[index]
+            if "bayescale_warm" in row:
+                row["speedup_warm"] = round(base / row["bayescale_warm"]["wall_s"], 2)  # type: ignore[index]
+        row["converged"] = _converged(row["bayescale"])  # type: ignore[arg-type]
+        if "baseline" in row:
+            # when the baseline misses the quality bar, its time to a converged posterior is
+            # longer than its wall time here, so the speedup is a lower bound
+            row["baseline_converged"] = _converged(row["baseline"])  # type: ignore[arg-type]
+        row["peak_rss_mib"] = round(_rss_mib(), 1)
+        results.append(row)
+        # written after every case, so a long run that is stopped keeps what it measured
+        _write(args.json, {"machine": machine(), "quick": args.quick, "cases": results})
+    document = {
+        "machine": machine(),
+        "quick": args.quick,
+        "thresholds": {"r_hat_max": RHAT_MAX, "ess_bulk_min": ESS_MIN, "divergences": 0},
+        "total_s": round(time.perf_counter() - started, 1),
+        "cases": results,
+    }
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(document, indent=2) + "\n")
+    print(json.dumps([{k: r.get(k) for k in ("case", "speedup", "converged")} for r in results]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""Tier 1-2: the sampling seam's options (compile cache, float width, chain method) without NUTS."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bayescale import sampling
+from bayescale.sampling import (
+    CACHE_ENV,
+    SamplerSettings,
+    compilation_cache_dir,
+    enable_compilation_cache,
+    float_width,
+    use_float32,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("value", ["off", "0", "", "false", "NO"])
+def test_cache_can_be_turned_off(monkeypatch, value):
+    monkeypatch.setenv(CACHE_ENV, value)
+    assert compilation_cache_dir() is None
+
+
+def test_cache_folder_from_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "jax"))
+    assert compilation_cache_dir() == str(tmp_path / "jax")
+    monkeypatch.delenv(CACHE_ENV)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert compilation_cache_dir() == str(tmp_path / "xdg" / "bayescale" / "jax")
+
+
+def test_enable_cache_sets_jax_config_and_keeps_a_user_choice(monkeypatch, tmp_path):
+    import jax
+
+    before = jax.config.jax_compilation_cache_dir
+    try:
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
+        assert enable_compilation_cache() == str(tmp_path / "cache")
+        assert (tmp_path / "cache").is_dir()
+        assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache")
+        assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
+        assert jax.config.jax_compilation_cache_max_size > 0
+        # a folder already configured (by the user or an earlier fit) is left alone
+        monkeypatch.setenv(CACHE_ENV, str(tmp_path / "other"))
+        assert enable_compilation_cache() == str(tmp_path / "cache")
+        jax.config.update("jax_compilation_cache_dir", None)
+        monkeypatch.setenv(CACHE_ENV, "off")
+        assert enable_compilation_cache() is None
+        assert jax.config.jax_compilation_cache_dir is None
+    finally:
+        jax.config.update("jax_compilation_cache_dir", before)
+
+
+def test_float32_refused_once_pytensor_runs_in_float64():
+    import pytensor
+
+    assert pytensor.config.floatX == "float64"
+    assert float_width() == "float64"
+    with pytest.raises(RuntimeError, match="before PyMC/PyTensor are imported"):
+        use_float32()
+
+
+def test_float32_environment_switch_in_a_fresh_process():
+    """BAYESCALE_FLOAT32=1 must reach PyTensor (and so JAX) before they start."""
+    code = (
+        "import bayescale, pytensor, jax; from bayescale.sampling import float_width; "
+        "print(pytensor.config.floatX, float_width())"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
+    env["BAYESCALE_FLOAT32"] = "1"
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.split() == ["float32", "float32"]
+
+
+def test_seam_passes_settings_to_pm_sample(monkeypatch):
+    calls = {}
+
+    def fake_sample(**kwargs):
+        calls.update(kwargs)
+        return "idata"
+
+    import pymc as pm
+
+    monkeypatch.setattr(pm, "sample", fake_sample)
+    monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
+    monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
+    settings = SamplerSettings(chains=4, draws=10, tune=5, seed=7, progress=False)
+    idata, seconds = sampling.sample(pm.Model(), settings)
+    assert idata == "idata" and seconds >= 0
+    assert calls["nuts_sampler"] == "numpyro"
+    # fewer devices than chains: chains are vectorised, not run one device each
+    assert calls["nuts"]["chain_method"] == "vectorized"
+    assert (calls["draws"], calls["tune"], calls["chains"], calls["random_seed"]) == (10, 5, 4, 7)
