@@ -143,8 +143,6 @@ def build_pass_model(
         ``level``, ``exponent`` (bucket), ``problem_exponent`` (problem), ``sigma_model``,
         ``sigma_problem`` and, with ``problem_slopes``, ``theta`` and ``sigma_slope``.
     """
-    from pytensor.gradient import zero_grad
-
     from bayescale import quadrature
 
     priors = priors or PassPriors()
@@ -184,7 +182,6 @@ def build_pass_model(
                 k[u],
                 quadrature.start_values(n[u], k[u]),
                 xp=pt,
-                stop_gradient=zero_grad,
             )
             pm.Potential("passes_integrated", log_lik.sum())
     return model
@@ -271,7 +268,8 @@ def add_problem_intercepts(
             offset,
             n[u],
             k[u],
-            np.random.default_rng(seed),
+            # a stream of its own, apart from the forecast draws seeded by the same seed
+            np.random.default_rng([seed, 1]),
         )
     problems = post["problem_exponent"].coords["problem"]
     post["theta"] = xr.DataArray(

@@ -14,9 +14,9 @@ is a one-dimensional integral of a log-concave function (the complementary log-l
 log-concave), computed here by the trapezoid rule on :data:`NODES` points over a window around
 the integrand's mode: :math:`\pm` ``WINDOW`` Laplace scales, widened to the prior's scale on the
 open side of problems never (or always) solved, whose integrand is a one-sided step times the
-prior. The mode is found by damped Newton steps; the window is held fixed for the gradient
-(``zero_grad``), which leaves the value's gradient exact up to the quadrature error because the
-integrand is negligible at the window's edges.
+prior. The mode is found by damped Newton steps. Under JAX (numpyro) the gradient is taken
+through the Newton steps and the window as well, so it is the exact gradient of the quadrature
+estimate.
 
 Measured against a 200,001-point brute-force integral on Pythia x MATH (10,000 samples per
 problem) and LiveCodeBench (10 per problem) at random parameter values: largest error per
@@ -38,14 +38,17 @@ import numpy as np
 
 #: Trapezoid points per problem.
 NODES = 81
-#: Grid points per problem when drawing intercepts after sampling (cells of <= 0.4 scales).
+#: Grid points per problem when drawing intercepts after sampling (cells of 0.4 Laplace scales,
+#: wider on the open side of never or always solved problems).
 DRAW_NODES = 41
 #: Half-width of the window in scales (Laplace scale, or the prior's on an open side).
 WINDOW = 8.0
 #: Damped Newton steps to the integrand's mode, and the largest step.
 NEWTON_STEPS, MAX_STEP = 10, 2.0
-#: ``ln(-ln p)`` is clipped to this range: beyond it p is 1 or 0 to double precision.
-ETA_RANGE = (-40.0, 10.0)
+#: ``ln(-ln p)`` is clipped to this range. Below it p is 1 to double precision (the clip keeps
+#: ``ln(1 - p)`` finite); above it a single pass already costs ``e^50`` nats, so the integrand
+#: is zero there and no spurious plateau appears.
+ETA_RANGE = (-40.0, 50.0)
 
 
 def _lam(theta: Any, offset: Any, xp: Any) -> Any:
@@ -139,15 +142,9 @@ def log_marginal(
     k: Any,
     start: Any,
     xp: Any = np,
-    stop_gradient: Any = None,
 ) -> Any:
-    r"""Log marginal likelihood :math:`\ln \mathcal{L}_j` of every problem, shape (J,).
-
-    ``stop_gradient`` (e.g. ``pytensor.gradient.zero_grad``) is applied to the window.
-    """
+    r"""Log marginal likelihood :math:`\ln \mathcal{L}_j` of every problem, shape (J,)."""
     lower, upper = integrand_window(centre, sigma, offset, n, k, start, xp)
-    if stop_gradient is not None:
-        lower, upper = stop_gradient(lower), stop_gradient(upper)
     nodes = _grid(lower, upper)
     log_f = binomial_loglik(nodes, offset, n, k, xp) + _log_prior(nodes, centre, sigma, xp)
     edge = np.zeros(NODES)  # trapezoid weights 1/2 at the ends
@@ -184,7 +181,7 @@ def draw_intercepts(
     n: np.ndarray,
     k: np.ndarray,
     rng: np.random.Generator,
-    chunk: int = 128,
+    budget: int = 20_000_000,
 ) -> np.ndarray:
     """Draw each problem's intercept from its conditional posterior, per posterior draw.
 
@@ -202,8 +199,9 @@ def draw_intercepts(
         Counts, shape (J, M).
     rng
         Random generator: the uniforms come from it, so draws are reproducible.
-    chunk
-        Draws evaluated at once (memory: ``chunk * J * NODES * M`` doubles).
+    budget
+        Doubles per block: draws are evaluated ``budget // (J * DRAW_NODES * M)`` at a time
+        (at least one), about 160 MB per block.
 
     Returns
     -------
@@ -215,6 +213,7 @@ def draw_intercepts(
     import jax.numpy as jnp
 
     n_draws, n_problems = centre.shape
+    chunk = int(min(n_draws, max(1, budget // (n_problems * DRAW_NODES * n.shape[1]))))
     u = rng.uniform(size=centre.shape)
     jitter = rng.uniform(-0.5, 0.5, size=centre.shape)
     rows = chunk * n_problems
@@ -224,6 +223,7 @@ def draw_intercepts(
         kk = jnp.asarray(np.tile(k, (chunk, 1)), dtype=float)
         start = jnp.asarray(np.tile(start_values(n, k), chunk))
         out = np.empty(centre.shape)
+        sd = np.repeat(sigma[:, None], n_problems, axis=1)
         for s0 in range(0, n_draws, chunk):
             s1 = min(s0 + chunk, n_draws)
             pad = chunk - (s1 - s0)  # the last block is padded to the compiled shape
@@ -233,7 +233,6 @@ def draw_intercepts(
                 a = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
                 return jnp.asarray(a.reshape(rows, *a.shape[2:]), dtype=float)
 
-            sd = np.repeat(sigma[:, None], n_problems, axis=1)
             draws = block(
                 flat(centre), flat(sd), flat(offset), nn, kk, start, flat(u), flat(jitter)
             )

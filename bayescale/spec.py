@@ -320,13 +320,13 @@ def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> LossSpe
             f"{where}: missing 'schema_version'; add 'schema_version = {SCHEMA_VERSION}' at the "
             "top of the spec."
         )
-    if version != SCHEMA_VERSION:
+    if isinstance(version, bool) or version != SCHEMA_VERSION:
         raise InputError(
             f"{where}: schema_version {version!r} is not supported; this bayescale reads "
             f"schema_version = {SCHEMA_VERSION} (a newer spec needs a newer bayescale)."
         )
     law = raw.get("law")
-    if law not in LAWS:
+    if not isinstance(law, str) or law not in LAWS:
         line = _line_of(text, ("law",))
         at = f"{where}, line {line}" if line else where
         if law is None:

@@ -1,7 +1,8 @@
 """Tier 1: loss forecasts on a fake posterior (arviz_base.from_dict), no sampler.
 
-The law discrepancy of bayescale.priors is zero on the fitted range and grows linearly with the
-log distance beyond the largest fitted run; these tests pin both halves and the scale.
+The law discrepancy of bayescale.priors is zero on the fitted range and, beyond a group's
+largest fitted run, makes the exponent of the reducible loss uncertain; these tests pin both
+halves, its scale, and that every draw stays monotone and above the irreducible loss.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from bayescale.sampling import SamplerSettings
 CHAINS, DRAWS = 4, 5000
 
 
-def fake_fit(demo_runs, kappa: float) -> LossFit:
+def fake_fit(demo_runs, s: float) -> LossFit:
     """A fit whose posterior is a point (no curve uncertainty) with a tiny scatter."""
     data = load_loss_runs(demo_runs)
     groups = len(data.groups)
@@ -44,15 +45,15 @@ def fake_fit(demo_runs, kappa: float) -> LossFit:
         data=data,
         idata=idata,
         log_pivot=float(np.mean(np.log(data.compute))),
-        priors=LossPriors(discrepancy_per_efold=kappa),
+        priors=LossPriors(discrepancy_exponent_sd=s),
         settings=SamplerSettings(seed=3),
         diagnostics=diagnostics,
     )
 
 
 def test_discrepancy_is_zero_on_the_fitted_range(demo_runs):
-    with_term = fake_fit(demo_runs, 0.008)
-    without = replace(with_term, priors=LossPriors(discrepancy_per_efold=0.0))
+    with_term = fake_fit(demo_runs, 0.25)
+    without = replace(with_term, priors=LossPriors(discrepancy_exponent_sd=0.0))
     inside = np.array([1e17, 1e18, with_term.data.compute.max()])
     a = loss_draws(with_term, inside)
     b = loss_draws(without, inside)
@@ -60,25 +61,36 @@ def test_discrepancy_is_zero_on_the_fitted_range(demo_runs):
 
 
 @pytest.mark.parametrize("factor", [10.0, 1000.0])
-def test_discrepancy_spread_grows_with_log_distance(demo_runs, factor):
-    fit = fake_fit(demo_runs, 0.008)
+def test_discrepancy_spread_matches_the_exponent_uncertainty(demo_runs, factor):
+    fit = fake_fit(demo_runs, 0.25)
     largest = fit.data.compute.max()
-    draws = loss_draws(fit, np.array([largest * factor]))["curve"].values[:, 0, 0]
-    spread = np.std(np.log(draws))
-    expected = 0.008 * np.log(factor)
+    curve = loss_draws(fit, np.array([largest * factor]))["curve"].values[:, 0, 0]
+    # the reducible part falls with exponent k exp(0.25 zeta) beyond the data
+    reducible = curve - 3.0 * (1 - 0.4)
+    at_largest = loss_draws(fit, np.array([largest]))["curve"].values[:, 0, 0] - 3.0 * 0.6
+    rate = -np.log(reducible / at_largest) / np.log(factor)
+    spread = np.std(np.log(rate / 0.2))
     # sd of a normal sample of size n has relative standard error 1/sqrt(2n)
-    assert spread == pytest.approx(expected, rel=4 / np.sqrt(2 * draws.size))
+    assert spread == pytest.approx(0.25, rel=4 / np.sqrt(2 * curve.size))
+
+
+def test_every_draw_is_monotone_and_above_the_irreducible_loss(demo_runs):
+    fit = fake_fit(demo_runs, 0.25)
+    grid = fit.data.compute.max() * np.logspace(-1, 4, 60)
+    curve = loss_draws(fit, grid)["curve"].values
+    assert (np.diff(curve, axis=-1) <= 0).all()
+    assert (curve > 3.0 * (1 - 0.4)).all()
 
 
 def test_discrepancy_is_shared_by_groups(demo_runs):
     """One new run: every eval set moves with the same discrepancy draw."""
-    fit = fake_fit(demo_runs, 0.008)
+    fit = fake_fit(demo_runs, 0.25)
     curve = loss_draws(fit, np.array([fit.data.compute.max() * 100]))["curve"].values[:, :, 0]
     log_dev = np.log(curve / np.median(curve, axis=0))
     assert np.corrcoef(log_dev.T).min() > 0.999
 
 
-@pytest.mark.parametrize("kappa", [-0.01, float("nan"), "0.01"])
-def test_discrepancy_must_be_a_non_negative_number(kappa):
-    with pytest.raises(InputError, match="discrepancy_per_efold"):
-        LossPriors(discrepancy_per_efold=kappa)  # type: ignore[arg-type]
+@pytest.mark.parametrize("s", [-0.01, float("nan"), "0.01", True])
+def test_discrepancy_must_be_a_non_negative_number(s):
+    with pytest.raises(InputError, match="discrepancy_exponent_sd"):
+        LossPriors(discrepancy_exponent_sd=s)

@@ -33,6 +33,8 @@ def problems(rng, n_samples, n_problems=12, n_models=4):
     n = np.full((n_problems, n_models), float(n_samples))
     k = rng.binomial(n.astype(int), p).astype(float)
     k[0], k[1] = 0.0, n[1]  # one never solved, one always solved
+    k[2] = 0.0
+    k[2, 0] = 1.0  # solved once, by the weakest model only: against the trend
     offset = -rng.uniform(0.1, 0.8) * x[None, :] + rng.normal(0, 0.3, n_models)[None, :]
     return np.broadcast_to(offset, n.shape).copy(), n, k
 
