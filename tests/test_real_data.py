@@ -47,7 +47,7 @@ def test_olmo_fit_converges_and_predicts_3b_within_2_percent(olmo_result):
 
 
 def test_olmo_3b_inside_90_interval(olmo_result):
-    """Measured without the law discrepancy: 2 of 22; with it (0.008 per e-fold): 20 of 22.
+    """Measured without the law discrepancy: 2 of 22; with it (s = 0.25): 20 of 22.
 
     The 3B-1xC runs sit ~1.2% above the law's extrapolation on 10 of 11 eval sets together,
     a miss that the posterior of four ladder sizes cannot anticipate and the discrepancy term
@@ -55,6 +55,8 @@ def test_olmo_3b_inside_90_interval(olmo_result):
     """
     held = olmo_result.held_out
     assert held["covered"].mean() >= 0.8
-    # and not by blowing the intervals up: the 90% interval is within +-4% of the median
+    # and not by blowing the intervals up: measured half-widths 2.6-5.2% of the median (the
+    # steepest eval set, code, is the widest: the term scales with the local slope)
     half_width = (held["upper"] - held["lower"]) / 2 / held["median"]
-    assert half_width.max() < 0.04
+    assert half_width.max() < 0.06
+    assert half_width.median() < 0.045
