@@ -25,11 +25,11 @@ they cannot trade off against the bucket lines. Measured (4 x 1000 draws):
 - LiveCodeBench, DeepSeek-Coder base (3 models x 400 problems, 254 never solved): with all
   intercepts sampled, R-hat 1.19-4.1 and thousands of divergences; integrated, R-hat 1.004,
   0 divergences, 31 leapfrog steps per draw.
-- Pythia x MATH (6 models x 128 problems, 26 integrated): 16 steps per draw (23 sampled), 0
-  divergences, held-out forecasts unchanged to 3 digits; but each gradient costs more
-  (81-point quadrature for 26 problems), so sampling took 2.3-4x longer than sampling every
-  intercept when timed back to back on the same (loaded) machine. A non-centred textbook
-  version needed 477 steps per draw (8 divergences).
+- Pythia x MATH (6 models x 128 problems, 26 integrated): 15-16 steps per draw (23-26
+  sampled), 0 divergences, held-out forecasts unchanged to 3 digits; but each gradient costs
+  about 2.5x more (1.0 against 0.4 ms, 81-point quadrature for 26 problems), so a fit takes
+  43 s cold / 35 s warm against 23-25 s before (benchmarks/bench_fit.py). A non-centred
+  textbook version needed 477 steps per draw (8 divergences).
 
 Per-problem exponents are an option, off by default. Measured on Pythia-12B held out: with a
 HalfNormal(0.3) scale all 7 held-out statistics fall inside their 90% intervals and medians
