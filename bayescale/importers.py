@@ -799,7 +799,8 @@ def import_files(
         A key of :data:`IMPORTERS`: ``evalplus``, ``lm-eval`` or ``bigcode``.
     paths
         The harness output files, one per model (or several per model with the same label
-        and compute, e.g. one per task).
+        and compute, e.g. one per lm-eval task or EvalPlus dataset; bigcode labels problems
+        by position, so two bigcode files of one model collide and are refused).
     computes
         Training compute of each file's model, in FLOPs (see :func:`model_computes`).
     models
