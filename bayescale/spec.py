@@ -462,7 +462,15 @@ def spec_options(
             columns=PassColumns(**_set(m.data.columns)),
             priors=PassPriors(**_set(m.priors)),
         )
-    except InputError as err:  # a dataclass refused a value: say which file it came from
+    except InputError as err:  # a dataclass refused a value: say which file, line and key
+        named = re.search(r"(sampler setting|prior) '(\w+)'", str(err))
+        if named:
+            section = "sampler" if named.group(1).startswith("sampler") else "priors"
+            line = None if named.group(2) in over else _line_of(spec.text, (section, named[2]))
+            if line:
+                raise InputError(
+                    f"{where}, line {line}: key '{section}.{named[2]}': {err}"
+                ) from None
         raise InputError(f"{where}: {err}") from None
 
 

@@ -88,6 +88,20 @@ def test_bad_specs_are_refused_with_exit_2(spec_dir, capsys, extra, fragment):
     assert str(path) in err
 
 
+@pytest.mark.parametrize(
+    ("extra", "line", "key"),
+    [
+        ("\n[sampler]\nchains = 1\n", 11, "sampler.chains"),
+        ("\n[priors]\nscatter_sd = -1.0\n", 11, "priors.scatter_sd"),
+        ("\n[priors]\ndiscrepancy_exponent_sd = -0.1\n", 11, "priors.discrepancy_exponent_sd"),
+    ],
+)
+def test_refused_values_name_their_line_and_key(spec_dir, capsys, extra, line, key):
+    path = _write(spec_dir, MINIMAL + extra)
+    assert main(["check", str(path)]) == 2
+    assert f"{path}, line {line}: key '{key}'" in capsys.readouterr().err
+
+
 def test_several_problems_are_reported_together(spec_dir):
     text = MINIMAL.replace("targets = [1e23]", "targets = [1e23]\ninterval = 2.0") + (
         "\n[sampler]\nseeed = 1\n"
