@@ -96,7 +96,11 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     stretch = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
     irreducible = level * (1.0 - reducible)
     beyond = np.maximum(0.0, np.log(compute)[None, :] - _log_largest_fitted(fit)[:, None])
-    curve = irreducible + (curve - irreducible) * np.exp(-exponent * stretch * beyond[None])
+    curve = np.where(
+        beyond[None] > 0,
+        irreducible + (curve - irreducible) * np.exp(-exponent * stretch * beyond[None]),
+        curve,  # in range the law itself, to the last bit
+    )
     new_run = curve * np.exp(sigma * eps)
     coords = {"group": list(fit.data.groups), "compute": compute}
     dims = ("sample", "group", "compute")
