@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.buckets import Buckets, make_buckets
-from bayescale.data import LossColumns, LossData, load_loss_runs, read_table
+from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.errors import InputError
 from bayescale.pass_data import (
     MIN_MODELS,
@@ -49,9 +49,7 @@ from bayescale.pass_data import (
     PassAggregate,
     PassColumns,
     PassCounts,
-    is_aggregate,
-    load_pass_aggregate,
-    load_pass_counts,
+    load_pass_table,
 )
 from bayescale.point_fits import (
     N_BOOT,
@@ -1151,11 +1149,7 @@ def load_for_backtest(
     """Read and validate a table for :func:`run_backtests` (no cut: every run is kept)."""
     if kind == "loss":
         return load_loss_runs(source, loss_columns)
-    columns = pass_columns or PassColumns()
-    frame, _ = read_table(source)
-    if is_aggregate(frame, columns):
-        return load_pass_aggregate(source, columns)
-    return load_pass_counts(source, columns)
+    return load_pass_table(source, pass_columns)
 
 
 def run_backtests(

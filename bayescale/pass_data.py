@@ -315,3 +315,16 @@ def load_pass_aggregate(
         fit_max_compute=fit_max_compute,
         columns=columns,
     )
+
+
+def load_pass_table(
+    source: str | Path | pd.DataFrame,
+    columns: PassColumns | None = None,
+    fit_max_compute: float | None = None,
+) -> PassCounts | PassAggregate:
+    """Read either pass format, told apart by its columns (CONTRACT §2), and validate it."""
+    columns = columns or PassColumns()
+    frame, _ = read_table(source)
+    if is_aggregate(frame, columns):
+        return load_pass_aggregate(source, columns, fit_max_compute)
+    return load_pass_counts(source, columns, fit_max_compute)

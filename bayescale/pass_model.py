@@ -50,6 +50,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayescale.buckets import Buckets
+from bayescale.fit import stacked_draws
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
 
@@ -247,24 +248,25 @@ def add_problem_intercepts(
     x, n, k = _fitted_counts(counts, buckets)
     chains, draws = post.sizes["chain"], post.sizes["draw"]
 
-    def flat(name: str) -> np.ndarray:
-        values = np.asarray(post[name].values)
-        return values.reshape(chains * draws, *values.shape[2:])
-
     b_of = buckets.index
     pinned = informative(n, k)
     theta = np.empty((chains * draws, b_of.size))
     if pinned.any():
-        theta[:, pinned] = flat("theta_solved")
+        theta[:, pinned] = stacked_draws(idata, "theta_solved")
     if (~pinned).any():
         u = np.flatnonzero(~pinned)
         effect = (
-            flat("model_effect") if "model_effect" in post else np.zeros((chains * draws, x.size))
+            stacked_draws(idata, "model_effect")
+            if "model_effect" in post
+            else np.zeros((chains * draws, x.size))
         )
-        offset = -flat("exponent")[:, b_of[u], None] * x[None, None, :] + effect[:, None, :]
+        offset = (
+            -stacked_draws(idata, "exponent")[:, b_of[u], None] * x[None, None, :]
+            + effect[:, None, :]
+        )
         theta[:, u] = quadrature.draw_intercepts(
-            flat("level")[:, b_of[u]],
-            flat("sigma_problem"),
+            stacked_draws(idata, "level")[:, b_of[u]],
+            stacked_draws(idata, "sigma_problem"),
             offset,
             n[u],
             k[u],

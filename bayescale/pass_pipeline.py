@@ -31,9 +31,7 @@ from bayescale.pass_data import (
     PassAggregate,
     PassColumns,
     PassCounts,
-    is_aggregate,
-    load_pass_aggregate,
-    load_pass_counts,
+    load_pass_table,
 )
 from bayescale.pass_forecast import (
     PassForecast,
@@ -137,16 +135,13 @@ def load_pass(
     source: str | Path | pd.DataFrame, options: PassOptions
 ) -> tuple[PassCounts | PassAggregate, Buckets | None]:
     """Read either pass format and, for per-problem counts, make the buckets."""
-    from bayescale.data import read_table
-
-    frame, _ = read_table(source)
-    if is_aggregate(frame, options.columns):
-        return load_pass_aggregate(source, options.columns, options.fit_max_compute), None
-    counts = load_pass_counts(source, options.columns, options.fit_max_compute)
+    data = load_pass_table(source, options.columns, options.fit_max_compute)
+    if isinstance(data, PassAggregate):
+        return data, None
     buckets = make_buckets(
-        counts, options.n_buckets, options.exclude_hardest, options.bucket_by, options.eligibility
+        data, options.n_buckets, options.exclude_hardest, options.bucket_by, options.eligibility
     )
-    return counts, buckets
+    return data, buckets
 
 
 def result_from_pass_fit(fit: PassFit, options: PassOptions) -> PassResult:

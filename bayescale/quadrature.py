@@ -219,25 +219,22 @@ def draw_intercepts(
     chunk = int(min(n_draws, max(1, budget // (n_problems * DRAW_NODES * n.shape[1]))))
     u = rng.uniform(size=centre.shape)
     jitter = rng.uniform(-0.5, 0.5, size=centre.shape)
-    rows = chunk * n_problems
+    blocks = -(-n_draws // chunk)
+    pad = blocks * chunk - n_draws  # the last block is padded to the compiled shape
+    per_draw = [centre, np.repeat(sigma[:, None], n_problems, axis=1), offset, u, jitter]
+    per_draw = [np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) for a in per_draw]
     with jax.enable_x64(True):
         block = jax.jit(_draw_block)
         nn = jnp.asarray(np.tile(n, (chunk, 1)), dtype=float)
         kk = jnp.asarray(np.tile(k, (chunk, 1)), dtype=float)
         start = jnp.asarray(np.tile(start_values(n, k), chunk))
-        out = np.empty(centre.shape)
-        sd = np.repeat(sigma[:, None], n_problems, axis=1)
-        for s0 in range(0, n_draws, chunk):
-            s1 = min(s0 + chunk, n_draws)
-            pad = chunk - (s1 - s0)  # the last block is padded to the compiled shape
-
-            def flat(a: np.ndarray, pad: int = pad, s0: int = s0, s1: int = s1) -> Any:
-                a = a[s0:s1]
-                a = np.concatenate([a, np.repeat(a[-1:], pad, axis=0)]) if pad else a
-                return jnp.asarray(a.reshape(rows, *a.shape[2:]), dtype=float)
-
-            draws = block(
-                flat(centre), flat(sd), flat(offset), nn, kk, start, flat(u), flat(jitter)
+        out = []
+        for b in range(blocks):
+            rows = slice(b * chunk, (b + 1) * chunk)
+            c, sd, off, uu, jj = (
+                jnp.asarray(a[rows].reshape(chunk * n_problems, *a.shape[2:]), dtype=float)
+                for a in per_draw
             )
-            out[s0:s1] = np.asarray(draws).reshape(chunk, n_problems)[: s1 - s0]
-    return out
+            draws = block(c, sd, off, nn, kk, start, uu, jj)
+            out.append(np.asarray(draws).reshape(chunk, n_problems))
+    return np.concatenate(out)[:n_draws]

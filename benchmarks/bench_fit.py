@@ -54,7 +54,7 @@ os.environ["BAYESCALE_JAX_CACHE"] = _CACHE
 
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
-from bayescale.diagnostics import diagnose  # noqa: E402
+from bayescale.diagnostics import RHAT_MAX, diagnose  # noqa: E402
 from bayescale.fit import fit_loss, fit_pass  # noqa: E402
 from bayescale.pass_data import PassColumns, PassCounts, load_pass_counts  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
@@ -64,8 +64,7 @@ PYTHIA = ROOT.parent / "shared" / "data" / "pythia_math_monkeys" / "pythia_math_
 PYTHIA_COLUMNS = PassColumns(
     compute="train_flops", problem="problem_idx", n="n_samples", k="n_correct"
 )
-RHAT_MAX = 1.01
-ESS_MIN = 400
+ESS_MIN = 400  # CONTRACT §6: per parameter, stricter than the gate's 100 per chain
 
 
 @dataclass(frozen=True)

@@ -11,21 +11,16 @@ import pandas as pd
 import pytest
 
 from bayescale import LossOptions, SamplerSettings, run_loss
+from benchmarks.calibration_real import olmo_1xc
 from tests.helpers import shared_dataset
 
 pytestmark = pytest.mark.sampling
 
 
 def olmo_1xc_runs() -> pd.DataFrame:
-    """The 1xC ladder runs in long format: one row per (run, eval set)."""
-    wide = pd.read_csv(shared_dataset("olmo_ladder") / "olmo_ladder_final.csv")
-    wide = wide[wide["role"] == "ladder"]
-    wide = wide[wide["multiplier_xC"].astype(float) == 1.0]
-    loss_cols = [c for c in wide.columns if c.startswith("loss_")]
-    long = wide.melt(
-        id_vars=["run", "train_flops"], value_vars=loss_cols, var_name="group", value_name="loss"
-    )
-    return long.rename(columns={"run": "name", "train_flops": "compute"})
+    """The 1xC ladder runs in long format, as the real-data suite reads them."""
+    shared_dataset("olmo_ladder")  # skip when the data folder is absent
+    return olmo_1xc()
 
 
 @pytest.fixture(scope="module")
