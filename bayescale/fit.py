@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -160,6 +160,93 @@ def fit_loss(
     )
     _gate(result, allow_unconverged)
     return result
+
+
+def fit_loss_batch(
+    datasets: Sequence[LossData],
+    priors: LossPriors | None = None,
+    settings: SamplerSettings | None = None,
+    *,
+    allow_unconverged: bool = False,
+) -> list[LossFit]:
+    """Fit the loss model to many datasets, those of one shape in one compiled program.
+
+    The same model, priors and sampler as :func:`fit_loss`, run as a batch
+    (:func:`bayescale.batch.sample_batched`): datasets with the same number of groups (and
+    the same likelihood) share one template, their fitted runs padded to the largest count
+    with zero weight, so the batch compiles once instead of once per dataset. A dataset whose
+    batched fit has divergences is fitted again on its own at ``RETRY_TARGET_ACCEPT``, as
+    :func:`fit_loss` would. Used by the backtests, where the splits of one table (and the
+    groups of the no-pooling baseline) are such datasets.
+
+    Parameters
+    ----------
+    datasets
+        Validated runs, one :class:`~bayescale.data.LossData` per fit.
+    priors, settings, allow_unconverged
+        As in :func:`fit_loss`; dataset ``i`` is seeded from ``(settings.seed, i)`` within
+        its batch.
+
+    Returns
+    -------
+    list of LossFit
+        In the order of ``datasets``. ``timing_s["sampling"]`` is the batch's wall time
+        shared equally among its datasets (plus a retry's own time).
+
+    Raises
+    ------
+    ConvergenceError
+        For the first dataset that fails the gate, unless ``allow_unconverged``.
+    """
+    from bayescale.batch import sample_batched
+    from bayescale.loss_model import build_loss_model, loss_inputs, loss_pivot
+
+    priors = priors or LossPriors()
+    settings = settings or SamplerSettings()
+    shapes: dict[int, list[int]] = {}
+    for i, data in enumerate(datasets):
+        shapes.setdefault(len(data.groups), []).append(i)
+    fits: dict[int, LossFit] = {}
+    for members in shapes.values():
+        start = time.perf_counter()
+        runs = max(int(datasets[i].fitted.sum()) for i in members)
+        template = build_loss_model(datasets[members[0]], priors, pad_runs=runs)
+        idatas, seconds = sample_batched(
+            template,
+            [loss_inputs(datasets[i], runs) for i in members],
+            settings,
+            coords=[{"group": list(datasets[i].groups)} for i in members],
+        )
+        share = (time.perf_counter() - start) / len(members)
+        for i, idata in zip(members, idatas, strict=True):
+            diagnostics = diagnose(idata)
+            if diagnostics.divergences and settings.target_accept < RETRY_TARGET_ACCEPT:
+                log.info(
+                    "dataset %d of the batch: %d divergences, fitting it alone",
+                    i,
+                    diagnostics.divergences,
+                )
+                alone = fit_loss(
+                    datasets[i],
+                    priors,
+                    replace(settings, target_accept=RETRY_TARGET_ACCEPT),
+                    allow_unconverged=True,
+                )
+                fits[i] = replace(alone, timing_s={k: v + share for k, v in alone.timing_s.items()})
+                continue
+            fits[i] = LossFit(
+                data=datasets[i],
+                idata=idata,
+                log_pivot=loss_pivot(datasets[i]),
+                priors=priors,
+                settings=settings,
+                diagnostics=diagnostics,
+                timing_s={"total": share, "sampling": seconds / len(members)},
+            )
+    ordered = [fits[i] for i in range(len(datasets))]
+    for result in ordered:
+        _gate(result, allow_unconverged)
+    return ordered
 
 
 @dataclass(frozen=True)

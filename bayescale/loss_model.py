@@ -51,7 +51,65 @@ def _pooled(
     return mu + tau * z
 
 
-def build_loss_model(data: LossData, priors: LossPriors | None = None) -> pm.Model:
+#: The data containers of the loss model: what differs between two datasets of the same
+#: shape, and what a batched fit (:mod:`bayescale.batch`) swaps per dataset.
+LOSS_INPUTS = (
+    "log_pivot",
+    "log_compute",
+    "run_group",
+    "level_centre",
+    "log_loss_obs",
+    "run_weight",
+)
+
+
+def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray]:
+    r"""The data-dependent arrays of the loss model, by container name.
+
+    Parameters
+    ----------
+    data
+        Validated runs; only the fitted ones enter.
+    runs
+        Pad the per-run arrays to this many rows (weight 0, values that keep the log density
+        finite), so that datasets with different numbers of fitted runs share one compiled
+        program. ``None``: the fitted runs, weight 1 each.
+
+    Returns
+    -------
+    dict
+        ``log_pivot`` (scalar :math:`\ln C_0`), ``log_compute`` (:math:`\ln C - \ln C_0` per
+        run), ``run_group`` (group index per run), ``level_centre`` (prior centre of
+        ``log_level`` per group: the median log loss of its runs), ``log_loss_obs`` and
+        ``run_weight`` (1 for a run, 0 for padding).
+    """
+    fit = data.fitted
+    log_c0 = loss_pivot(data)
+    idx = data.group_index[fit]
+    log_loss = np.log(data.loss[fit])
+    level_centre = np.array(
+        [np.median(log_loss[idx == g]) for g in range(len(data.groups))], dtype=float
+    )
+    pad = 0 if runs is None else runs - log_loss.size
+    if pad < 0:
+        raise ValueError(f"cannot pad {log_loss.size} fitted runs to {runs}")
+
+    def padded(values: np.ndarray, fill: float) -> np.ndarray:
+        return np.concatenate([values, np.full(pad, fill, dtype=values.dtype)])
+
+    return {
+        "log_pivot": np.asarray(log_c0),
+        "log_compute": padded(np.log(data.compute[fit]) - log_c0, 0.0),
+        "run_group": padded(idx.astype(np.int64), 0),
+        "level_centre": level_centre,
+        "log_loss_obs": padded(log_loss, float(level_centre[0])),
+        "run_weight": padded(np.ones(log_loss.size), 0.0),
+    }
+
+
+def build_loss_model(
+    data: LossData, priors: LossPriors | None = None, *, pad_runs: int | None = None
+) -> pm.Model:
     """Build the hierarchical loss model for the fitted runs of ``data``.
 
     Parameters
@@ -60,6 +118,12 @@ def build_loss_model(data: LossData, priors: LossPriors | None = None) -> pm.Mod
         Validated runs; held-out runs are left out of the likelihood.
     priors
         Prior hyper-parameters; defaults documented in :mod:`bayescale.priors`.
+    pad_runs
+        Build the template of a batched fit instead (:func:`bayescale.fit.fit_loss_batch`):
+        the per-run data padded to this many rows, and the likelihood a ``pm.Potential``
+        named ``log_loss`` that weights each run's log density by ``run_weight`` (0 for
+        padding), so that every dataset with this many fitted runs or fewer has the same
+        posterior as in its own model. Everything else is the same code.
 
     Returns
     -------
@@ -68,19 +132,17 @@ def build_loss_model(data: LossData, priors: LossPriors | None = None) -> pm.Mod
         ``mu_slope`` (log scale), ``mu_reducible`` (logit scale), ``log_level``,
         ``sigma`` and, with several groups, ``tau_slope``, ``slope_group`` (centred),
         ``tau_reducible``, ``z_reducible`` (non-centred); deterministics ``slope``;
-        ``exponent``, ``reducible``, ``level``, ``a``, ``b``, ``c``; observed ``log_loss``.
+        ``exponent``, ``reducible``, ``level``, ``a``, ``b``, ``c``; observed ``log_loss``;
+        data containers :data:`LOSS_INPUTS`.
     """
     priors = priors or LossPriors()
-    fit = data.fitted
-    log_c0 = loss_pivot(data)
-    x = np.log(data.compute[fit]) - log_c0
-    idx = data.group_index[fit]
-    log_loss = np.log(data.loss[fit])
-    level_centre = np.array(
-        [np.median(log_loss[idx == g]) for g in range(len(data.groups))], dtype=float
-    )
-    coords = {"group": list(data.groups), "run": np.flatnonzero(fit)}
+    inputs = loss_inputs(data, pad_runs)
+    coords = {"group": list(data.groups), "run": np.flatnonzero(data.fitted)}
     with pm.Model(coords=coords) as model:
+        log_c0 = pm.Data("log_pivot", inputs["log_pivot"])
+        x = pm.Data("log_compute", inputs["log_compute"])
+        idx = pm.Data("run_group", inputs["run_group"])
+        level_centre = pm.Data("level_centre", inputs["level_centre"], dims="group")
         slope = pm.Deterministic(
             "slope",
             pt.exp(
@@ -119,22 +181,20 @@ def build_loss_model(data: LossData, priors: LossPriors | None = None) -> pm.Mod
         pm.Deterministic("c", level * (1.0 - reducible), dims="group")
 
         sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
-        mean_loss = loss_law_pivot(x, level[idx], reducible[idx], exponent[idx], xp=pt)
-        if priors.likelihood == "student_t":
-            pm.StudentT(
-                "log_loss",
-                nu=priors.student_t_nu,
-                mu=pt.log(mean_loss),
-                sigma=sigma,
-                observed=log_loss,
-                dims="run",
+        mean_log_loss = pt.log(loss_law_pivot(x, level[idx], reducible[idx], exponent[idx], xp=pt))
+        scatter, shape = (
+            (pm.StudentT, {"nu": priors.student_t_nu})
+            if priors.likelihood == "student_t"
+            else (pm.Normal, {})
+        )
+        if pad_runs is None:
+            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"], dims="run")
+            scatter(
+                "log_loss", mu=mean_log_loss, sigma=sigma, observed=observed, dims="run", **shape
             )
         else:
-            pm.Normal(
-                "log_loss",
-                mu=pt.log(mean_loss),
-                sigma=sigma,
-                observed=log_loss,
-                dims="run",
-            )
+            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])
+            weight = pm.Data("run_weight", inputs["run_weight"])
+            run_logp = pm.logp(scatter.dist(mu=mean_log_loss, sigma=sigma, **shape), observed)
+            pm.Potential("log_loss", (weight * run_logp).sum())
     return model

@@ -23,8 +23,14 @@ def demo_csv(tmp_path: Path, demo_runs: pd.DataFrame) -> Path:
 
 
 @pytest.fixture
-def mock_pymc_sample():
-    """Replace pm.sample by prior draws (tier 2 of STYLE.md: the pipeline without MCMC)."""
+def mock_pymc_sample(monkeypatch):
+    """Replace pm.sample by prior draws (tier 2 of STYLE.md: the pipeline without MCMC).
+
+    Batched fits run their datasets one by one through the (mocked) sampling seam instead.
+    """
     from pymc.testing import mock_sample_setup_and_teardown
 
+    import bayescale.batch
+
+    monkeypatch.setattr(bayescale.batch, "sample_batched", bayescale.batch.sample_sequential)
     yield from mock_sample_setup_and_teardown()

@@ -1,0 +1,329 @@
+"""Many datasets of one shape, sampled by one compiled program.
+
+``pm.sample(nuts_sampler="numpyro")`` bakes a model's data into the compiled JAX program as
+constants, so every dataset (every split of a backtest, every group of a no-pooling
+baseline) pays its own tracing and XLA compilation and then runs its chains alone. Here the
+data containers of one *template* model (``pm.Data``) become arguments of the jaxified log
+density instead, and numpyro's functional NUTS kernel (:func:`numpyro.infer.hmc.hmc`) runs every
+(dataset, chain) pair side by side as one lane: ``vmap`` over the lanes of a device, ``pmap``
+over devices. One compilation serves the whole batch, and small models, whose cost is the
+per-step overhead rather than arithmetic, run many lanes for about the price of one.
+
+Each lane is the same algorithm ``pm.sample`` runs through numpyro: PyMC's jittered initial
+point, numpyro's defaults (initial step size 1, dual-averaging step size and windowed
+diagonal mass-matrix adaptation over ``tune`` steps, maximum tree depth 10) at the settings'
+``target_accept``, then ``draws`` kept draws. Lanes do not share anything; under ``vmap`` a
+NUTS step lasts as long as the longest tree among the lanes of a device, which is the price
+of batching.
+
+The template's data containers must have the same shapes in every dataset (pad to a common
+shape; :func:`bayescale.loss_model.build_loss_model` takes ``pad_runs`` for this). Nothing in
+this module knows about a particular model.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bayescale.sampling import SamplerSettings, configure_jax_devices, enable_compilation_cache
+
+if TYPE_CHECKING:
+    import pymc as pm
+    import xarray as xr
+
+log = logging.getLogger(__name__)
+
+#: Initial points tried per chain before giving up on a non-finite log density (as PyMC).
+JITTER_RETRIES = 10
+
+
+def _dataset_seed(seed: int, i: int) -> int:
+    """The seed of dataset ``i`` of a batch: its own stream, whatever the batch holds."""
+    return int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+
+
+def _jaxify(model: pm.Model, names: Sequence[str]) -> tuple[Any, Any, list[str]]:
+    """The log density and the posterior quantities as JAX functions of (values, data).
+
+    Returns ``logp(*values, *data)``, ``posterior(*values, *data)`` and the names of the
+    posterior quantities (free variables on their own scale, and deterministics).
+    """
+    from pymc.sampling.jax import get_jaxified_graph
+    from pymc.util import get_default_varnames
+    from pytensor.graph.replace import clone_replace
+
+    shared = [model[name] for name in names]
+    arguments = [var.type(name=var.name) for var in shared]
+    replace = dict(zip(shared, arguments, strict=True))
+    inputs = [*model.value_vars, *arguments]
+    logp = clone_replace([model.logp()], replace=replace)
+    quantities = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
+    logp_fn = get_jaxified_graph(inputs=inputs, outputs=logp)
+    posterior_fn = get_jaxified_graph(
+        inputs=inputs, outputs=clone_replace(quantities, replace=replace)
+    )
+    return logp_fn, posterior_fn, [q.name for q in quantities]
+
+
+def _initial_points(
+    model: pm.Model,
+    inputs: Sequence[Mapping[str, np.ndarray]],
+    chains: int,
+    seeds: Sequence[np.random.SeedSequence],
+    logp: Any,
+) -> list[np.ndarray]:
+    """PyMC's jittered initial points, per dataset and chain: one array per value variable.
+
+    Each array has shape ``(datasets * chains, *shape)``, dataset-major. A point whose log
+    density is not finite is drawn again, up to :data:`JITTER_RETRIES` times.
+    """
+    import pymc as pm
+    from pymc.initial_point import make_initial_point_fn
+
+    from bayescale.errors import ConvergenceError
+
+    point_fn = make_initial_point_fn(
+        model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
+    )
+    names = [v.name for v in model.value_vars]
+    lanes: list[list[np.ndarray]] = []
+    for i, (data, seed) in enumerate(zip(inputs, seeds, strict=True)):
+        pm.set_data(data, model=model)  # the initial point of a Normal is its (data) mean
+        arguments = [np.asarray(v) for v in data.values()]
+        for chain_seed in seed.spawn(chains):
+            for attempt in chain_seed.spawn(JITTER_RETRIES):
+                point = point_fn(int(attempt.generate_state(1)[0]))
+                values = [np.asarray(point[n]) for n in names]
+                if np.isfinite(float(logp(*values, *arguments)[0])):
+                    break
+            else:
+                raise ConvergenceError(
+                    f"dataset {i} of the batch: no initial point with a finite log density "
+                    f"in {JITTER_RETRIES} jittered tries; check the data for extreme values."
+                )
+            lanes.append(values)
+    return [np.stack(column) for column in zip(*lanes, strict=True)]
+
+
+def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
+    """The lanes of one device: numpyro NUTS warm-up and draws, one lane per (dataset, chain).
+
+    The step is ``vmap``-ed inside the loop over iterations (not the loop over lanes), so
+    JAX batches the kernel's tree-building loops once: tracing a ``vmap`` of a whole ``scan``
+    re-batches its body until the batched parts of the carry settle, several times over.
+    """
+    import jax
+    from numpyro.infer.hmc import hmc
+
+    def potential_for(*data: Any) -> Any:
+        def potential(values: tuple[Any, ...]) -> Any:
+            return -logp(*values, *data)[0]
+
+        return potential
+
+    init_kernel, sample_kernel = hmc(potential_fn_gen=potential_for, algo="NUTS")
+
+    def init(values: tuple[Any, ...], key: Any, data: tuple[Any, ...]) -> Any:
+        return init_kernel(
+            values,
+            num_warmup=settings.tune,
+            target_accept_prob=settings.target_accept,
+            dense_mass=settings.dense_mass,
+            model_args=data,
+            rng_key=key,
+        )
+
+    def step(state: Any, data: tuple[Any, ...]) -> Any:
+        return sample_kernel(state, model_args=data)
+
+    def lanes(values: tuple[Any, ...], keys: Any, data: tuple[Any, ...]) -> Any:
+        states = jax.vmap(init)(values, keys, data)
+        advance = jax.vmap(step)
+
+        def iteration(states: Any, _: None) -> tuple[Any, dict[str, Any]]:
+            states = advance(states, data)
+            return states, {
+                "values": states.z,
+                "lp": -states.potential_energy,
+                "energy": states.energy,
+                "n_steps": states.num_steps,
+                "acceptance_rate": states.accept_prob,
+                "diverging": states.diverging,
+                "step_size": states.adapt_state.step_size,
+            }
+
+        _, kept = jax.lax.scan(iteration, states, None, length=settings.tune + settings.draws)
+        # (iteration, lane, ...) -> (lane, draw, ...), warm-up dropped
+        return jax.tree.map(lambda a: jax.numpy.moveaxis(a[settings.tune :], 0, 1), kept)
+
+    return lanes
+
+
+def _devices(lanes: int) -> int:
+    """How many devices to spread the lanes over: at most one per CPU core on a CPU."""
+    import jax
+
+    count = jax.local_device_count()
+    if jax.default_backend() == "cpu":
+        count = min(count, os.cpu_count() or 1)
+    return max(1, min(count, lanes))
+
+
+def sample_batched(
+    model: pm.Model,
+    inputs: Sequence[Mapping[str, np.ndarray]],
+    settings: SamplerSettings,
+    coords: Sequence[Mapping[str, Sequence[Any]]] | None = None,
+) -> tuple[list[xr.DataTree], float]:
+    """Sample the template ``model`` once per dataset of ``inputs``, in one compiled program.
+
+    Parameters
+    ----------
+    model
+        The template: a PyMC model whose data containers named in ``inputs`` change per
+        dataset (shapes fixed by the template).
+    inputs
+        Per dataset, the value of every data container that differs, by name (the same names,
+        and the template's shapes and dtypes, in every dataset).
+    settings
+        Draws, warm-up, chains, ``target_accept``, ``dense_mass`` and ``seed``. Dataset ``i``
+        is seeded from ``(seed, i)``, so adding a dataset does not change the others' draws.
+    coords
+        Per dataset, coordinates of the posterior's dims (e.g. its group names); the template's
+        coordinates otherwise.
+
+    Returns
+    -------
+    idatas, seconds
+        One ``DataTree`` per dataset with groups ``posterior`` (the free variables and
+        deterministics, as ``pm.sample`` returns them) and ``sample_stats`` (``lp``,
+        ``energy``, ``n_steps``, ``tree_depth``, ``acceptance_rate``, ``diverging``,
+        ``step_size``); and the wall time of the batch, compilation included.
+    """
+    import jax
+    from arviz_base import from_dict, make_attrs
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata
+
+    if not inputs:
+        return [], 0.0
+    start = time.perf_counter()
+    names = list(inputs[0])
+    for i, data in enumerate(inputs):
+        if list(data) != names:
+            raise ValueError(f"dataset {i} of the batch names {list(data)}, not {names}")
+    configure_jax_devices(settings.chains)
+    enable_compilation_cache()
+    logp, posterior, quantities = _jaxify(model, names)
+    seeds = [np.random.SeedSequence(_dataset_seed(settings.seed, i)) for i in range(len(inputs))]
+    values = _initial_points(model, inputs, settings.chains, seeds, logp)
+
+    n_lanes = len(inputs) * settings.chains
+    devices = _devices(n_lanes)
+    per_device = -(-n_lanes // devices)
+    pad = devices * per_device - n_lanes
+
+    def lay_out(array: np.ndarray) -> np.ndarray:
+        """(lanes, ...) to (devices, lanes per device, ...), padding with copies of lane 0."""
+        full = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
+        return full.reshape(devices, per_device, *array.shape[1:])
+
+    data = [
+        np.repeat(np.stack([np.asarray(d[n]) for d in inputs]), settings.chains, 0) for n in names
+    ]
+    lane_keys = np.concatenate(
+        [
+            np.asarray(
+                jax.random.split(jax.random.PRNGKey(int(s.generate_state(1)[0])), settings.chains)
+            )
+            for s in seeds
+        ]
+    )
+    program = jax.pmap(_lanes_program(logp, settings))
+    log.info(
+        "sampling %d datasets x %d chains as %d lanes on %d devices",
+        len(inputs),
+        settings.chains,
+        n_lanes,
+        devices,
+    )
+    kept = program(
+        tuple(lay_out(v) for v in values), lay_out(lane_keys), tuple(lay_out(d) for d in data)
+    )
+    kept = jax.tree.map(
+        lambda a: np.asarray(a).reshape(devices * per_device, *a.shape[2:])[:n_lanes], kept
+    )
+    by_draw = jax.vmap(lambda v, d: posterior(*v, *d), in_axes=(0, None))
+    quantities_of = jax.jit(jax.vmap(by_draw))
+    outputs = quantities_of(tuple(kept.pop("values")), tuple(data))
+    _, dims = coords_and_dims_for_inferencedata(model)
+    template_coords, _ = coords_and_dims_for_inferencedata(model)
+    seconds = time.perf_counter() - start
+
+    def per_dataset(array: Any, i: int) -> np.ndarray:
+        a = np.asarray(array)
+        return a.reshape(len(inputs), settings.chains, *a.shape[1:])[i]
+
+    idatas = []
+    for i in range(len(inputs)):
+        stats = {k: per_dataset(v, i) for k, v in kept.items()}
+        stats["tree_depth"] = np.log2(stats["n_steps"]).astype(int) + 1
+        idatas.append(
+            from_dict(
+                {
+                    "posterior": {
+                        q: per_dataset(o, i) for q, o in zip(quantities, outputs, strict=True)
+                    },
+                    "sample_stats": stats,
+                },
+                coords={**template_coords, **(coords[i] if coords else {})},
+                dims={q: dims[q] for q in quantities if q in dims},
+                sample_dims=["chain", "draw"],
+                attrs={
+                    "posterior": make_attrs(
+                        {"sampling_time": seconds, "tuning_steps": settings.tune, "batch": i},
+                        inference_library=None,
+                    )
+                },
+            )
+        )
+    return idatas, seconds
+
+
+def sample_sequential(
+    model: pm.Model,
+    inputs: Sequence[Mapping[str, np.ndarray]],
+    settings: SamplerSettings,
+    coords: Sequence[Mapping[str, Sequence[Any]]] | None = None,
+) -> tuple[list[xr.DataTree], float]:
+    """:func:`sample_batched`'s reference: one ``pm.sample`` per dataset, through the seam.
+
+    Same arguments and results; each dataset's values are set into the template
+    (``pm.set_data``) and sampled by :func:`bayescale.sampling.sample`, compiling once per
+    dataset. Tests compare the two, and replace :func:`sample_batched` by this to run a
+    batch under ``pymc.testing``'s mocked ``pm.sample``.
+    """
+    import pymc as pm
+    import xarray as xr
+
+    from bayescale.sampling import sample
+
+    start = time.perf_counter()
+    idatas = []
+    for i, data in enumerate(inputs):
+        pm.set_data(data, model=model)
+        idata, _ = sample(model, replace(settings, seed=_dataset_seed(settings.seed, i)))
+        posterior = idata["posterior"].to_dataset()
+        if coords:
+            posterior = posterior.assign_coords({k: list(v) for k, v in coords[i].items()})
+        groups = {"posterior": posterior}
+        if "sample_stats" in idata.children:
+            groups["sample_stats"] = idata["sample_stats"].to_dataset()
+        idatas.append(xr.DataTree.from_dict(groups))
+    return idatas, time.perf_counter() - start

@@ -1,0 +1,112 @@
+"""Batched fits: the padded template is the same model, and NUTS in lanes the same sampler."""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytest
+
+from bayescale.backtest import backtest_loss_ratios, loss_split
+from bayescale.batch import sample_batched, sample_sequential
+from bayescale.data import load_loss_runs
+from bayescale.fit import fit_loss, fit_loss_batch
+from bayescale.loss_model import LOSS_INPUTS, build_loss_model, loss_inputs
+from bayescale.priors import LossPriors
+from bayescale.sampling import SamplerSettings
+from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
+
+SMALL = SamplerSettings(draws=500, tune=500, chains=4, seed=5, progress=False)
+
+
+@pytest.fixture(scope="module")
+def runs():
+    return load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=10, seed=2026))
+
+
+def _random_point(model: pm.Model, seed: int) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        v.name: rng.normal(0.0, 0.5, size=model.initial_point()[v.name].shape)
+        for v in model.value_vars
+    }
+
+
+@pytest.mark.parametrize("likelihood", ["normal", "student_t"])
+def test_padded_template_has_the_log_density_of_the_dataset_own_model(runs, likelihood):
+    priors = LossPriors(likelihood=likelihood)
+    split, _, _ = loss_split(runs, 10.0)
+    own = build_loss_model(split, priors)
+    padded = build_loss_model(runs, priors, pad_runs=int(runs.fitted.sum()))
+    pm.set_data(loss_inputs(split, int(runs.fitted.sum())), model=padded)
+    assert loss_inputs(split, 30)["run_weight"].sum() == split.fitted.sum() < 30
+    own_logp, padded_logp = own.compile_logp(), padded.compile_logp()
+    for seed in range(3):
+        point = _random_point(own, seed)
+        assert np.isfinite(own_logp(point))
+        np.testing.assert_allclose(padded_logp(point), own_logp(point), rtol=1e-12)
+
+
+def test_inputs_are_the_template_data_containers(runs):
+    model = build_loss_model(runs, pad_runs=40)
+    assert set(LOSS_INPUTS) == set(loss_inputs(runs, 40)) <= set(model.named_vars)
+    with pytest.raises(ValueError, match="cannot pad"):
+        loss_inputs(runs, 5)
+
+
+def test_mocked_batch_keeps_order_and_splits_by_shape(runs, mock_pymc_sample):
+    one_group = load_loss_runs(
+        simulate_loss_runs({"web": DEMO_TRUTH["web"]}, runs_per_group=6, seed=1)
+    )
+    datasets = [loss_split(runs, 10.0)[0], one_group, runs]
+    fits = fit_loss_batch(datasets, settings=SMALL, allow_unconverged=True)
+    assert [f.data for f in fits] == datasets
+    for fit, data in zip(fits, datasets, strict=True):
+        assert list(fit.idata["posterior"]["a"].coords["group"].values) == list(data.groups)
+
+
+@pytest.mark.sampling
+def test_batched_posteriors_match_one_fit_per_dataset(runs):
+    """Same model, same sampler: medians agree within Monte Carlo error of 2,000 draws."""
+    splits = [loss_split(runs, r)[0] for r in (3.0, 30.0)]
+    batched = fit_loss_batch(splits, settings=SMALL)
+    for split, fit in zip(splits, batched, strict=True):
+        assert fit.diagnostics.ok, fit.diagnostics.problems()
+        alone = fit_loss(split, settings=SMALL)
+        for name in ("a", "b", "c", "sigma"):
+            one, many = alone.draws(name), fit.draws(name)
+            gap = np.abs(np.median(many, axis=0) - np.median(one, axis=0)) / one.std(axis=0)
+            # the standard error of a median from ~1,000 effective draws is ~0.04 sd
+            assert np.all(gap < 0.25), (name, gap)
+
+
+@pytest.mark.sampling
+def test_batch_is_reproducible_and_matches_its_sequential_reference(runs):
+    splits = [loss_split(runs, r)[0] for r in (3.0, 30.0)]
+    size = max(int(s.fitted.sum()) for s in splits)
+    template = build_loss_model(splits[0], pad_runs=size)
+    inputs = [loss_inputs(s, size) for s in splits]
+    coords = [{"group": list(s.groups)} for s in splits]
+    settings = SamplerSettings(draws=300, tune=300, seed=9, progress=False)
+    first, _ = sample_batched(template, inputs, settings, coords)
+    again, _ = sample_batched(template, inputs, settings, coords)
+    reference, _ = sample_sequential(template, inputs, settings, coords)
+    for x, y, ref in zip(first, again, reference, strict=True):
+        np.testing.assert_array_equal(x["posterior"]["b"].values, y["posterior"]["b"].values)
+        assert set(x["posterior"].data_vars) == set(ref["posterior"].data_vars)
+        assert dict(x["posterior"].sizes) == dict(ref["posterior"].sizes)
+        gap = abs(float(x["posterior"]["b"].median() - ref["posterior"]["b"].median()))
+        assert gap < 0.25 * float(ref["posterior"]["b"].std())
+        assert int(x["sample_stats"]["diverging"].sum()) == 0
+
+
+@pytest.mark.sampling
+def test_backtest_at_several_ratios_fits_in_batches(runs):
+    backtests = backtest_loss_ratios(runs, [3.0, 10.0], settings=SMALL, n_boot=20)
+    assert [bt.ratio for bt in backtests] == [3.0, 10.0]
+    for bt in backtests:
+        # 4 x 500 draws: R-hat scatters around the gate's 1.01, so test it a little wider
+        for fits in ("bayescale", "separate_bayes"):
+            assert bt.diagnostics[fits]["divergences"] == 0
+            assert bt.diagnostics[fits]["r_hat_max"] < 1.02
+        assert bt.diagnostics["separate_bayes"]["fits"] == 3
+        assert bt.summary().set_index("method").loc["bayescale", "coverage_0.9"] >= 0.5
