@@ -234,7 +234,7 @@ def sample_batched(
         full = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
         return full.reshape(devices, per_device, *array.shape[1:])
 
-    data = [
+    per_lane = [
         np.repeat(np.stack([np.asarray(d[n]) for d in inputs]), settings.chains, 0) for n in names
     ]
     lane_keys = np.concatenate(
@@ -254,16 +254,15 @@ def sample_batched(
         devices,
     )
     kept = program(
-        tuple(lay_out(v) for v in values), lay_out(lane_keys), tuple(lay_out(d) for d in data)
+        tuple(lay_out(v) for v in values), lay_out(lane_keys), tuple(map(lay_out, per_lane))
     )
     kept = jax.tree.map(
         lambda a: np.asarray(a).reshape(devices * per_device, *a.shape[2:])[:n_lanes], kept
     )
     by_draw = jax.vmap(lambda v, d: posterior(*v, *d), in_axes=(0, None))
     quantities_of = jax.jit(jax.vmap(by_draw))
-    outputs = quantities_of(tuple(kept.pop("values")), tuple(data))
-    _, dims = coords_and_dims_for_inferencedata(model)
-    template_coords, _ = coords_and_dims_for_inferencedata(model)
+    outputs = quantities_of(tuple(kept.pop("values")), tuple(per_lane))
+    template_coords, dims = coords_and_dims_for_inferencedata(model)
     seconds = time.perf_counter() - start
 
     def per_dataset(array: Any, i: int) -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -174,9 +174,9 @@ def fit_loss_batch(
     The same model, priors and sampler as :func:`fit_loss`, run as a batch
     (:func:`bayescale.batch.sample_batched`): datasets with the same number of groups (and
     the same likelihood) share one template, their fitted runs padded to the largest count
-    with zero weight, so the batch compiles once instead of once per dataset. A dataset whose
-    batched fit has divergences is fitted again on its own at ``RETRY_TARGET_ACCEPT``, as
-    :func:`fit_loss` would. Used by the backtests, where the splits of one table (and the
+    with zero weight, so the batch compiles once instead of once per dataset. Datasets whose
+    fits have divergences are fitted again at ``RETRY_TARGET_ACCEPT``, as :func:`fit_loss`
+    would, together as a second batch. Used by the backtests, where the splits of one table (and the
     groups of the no-pooling baseline) are such datasets.
 
     Parameters
@@ -184,69 +184,73 @@ def fit_loss_batch(
     datasets
         Validated runs, one :class:`~bayescale.data.LossData` per fit.
     priors, settings, allow_unconverged
-        As in :func:`fit_loss`; dataset ``i`` is seeded from ``(settings.seed, i)`` within
-        its batch.
+        As in :func:`fit_loss`; each dataset is seeded from ``settings.seed`` and its
+        position in its batch.
 
     Returns
     -------
     list of LossFit
-        In the order of ``datasets``. ``timing_s["sampling"]`` is the batch's wall time
-        shared equally among its datasets (plus a retry's own time).
+        In the order of ``datasets``. ``timing_s`` holds each dataset's equal share of its
+        batches' wall time (the retry's included).
 
     Raises
     ------
     ConvergenceError
         For the first dataset that fails the gate, unless ``allow_unconverged``.
     """
+    priors = priors or LossPriors()
+    settings = settings or SamplerSettings()
+    fits = _loss_batch_round(datasets, range(len(datasets)), priors, settings)
+    retry = [i for i, fit in fits.items() if fit.diagnostics.divergences]
+    if retry and settings.target_accept < RETRY_TARGET_ACCEPT:
+        log.info("%d of %d datasets diverged; fitting them again as a batch", len(retry), len(fits))
+        again = _loss_batch_round(
+            datasets, retry, priors, replace(settings, target_accept=RETRY_TARGET_ACCEPT)
+        )
+        for i, fit in again.items():
+            spent = {k: v + fits[i].timing_s[k] for k, v in fit.timing_s.items()}
+            fits[i] = replace(fit, timing_s=spent)
+    ordered = [fits[i] for i in range(len(datasets))]
+    for result in ordered:
+        _gate(result, allow_unconverged)
+    return ordered
+
+
+def _loss_batch_round(
+    datasets: Sequence[LossData],
+    members: Iterable[int],
+    priors: LossPriors,
+    settings: SamplerSettings,
+) -> dict[int, LossFit]:
+    """One batched fit per shape (number of groups) of the datasets ``members`` names."""
     from bayescale.batch import sample_batched
     from bayescale.loss_model import build_loss_model, loss_inputs, loss_pivot
 
-    priors = priors or LossPriors()
-    settings = settings or SamplerSettings()
     shapes: dict[int, list[int]] = {}
-    for i, data in enumerate(datasets):
-        shapes.setdefault(len(data.groups), []).append(i)
-    fits: dict[int, LossFit] = {}
-    for members in shapes.values():
+    for i in members:
+        shapes.setdefault(len(datasets[i].groups), []).append(i)
+    fits = {}
+    for batch in shapes.values():
         start = time.perf_counter()
-        runs = max(int(datasets[i].fitted.sum()) for i in members)
-        template = build_loss_model(datasets[members[0]], priors, pad_runs=runs)
+        runs = max(int(datasets[i].fitted.sum()) for i in batch)
         idatas, seconds = sample_batched(
-            template,
-            [loss_inputs(datasets[i], runs) for i in members],
+            build_loss_model(datasets[batch[0]], priors, pad_runs=runs),
+            [loss_inputs(datasets[i], runs) for i in batch],
             settings,
-            coords=[{"group": list(datasets[i].groups)} for i in members],
+            coords=[{"group": list(datasets[i].groups)} for i in batch],
         )
-        share = (time.perf_counter() - start) / len(members)
-        for i, idata in zip(members, idatas, strict=True):
-            diagnostics = diagnose(idata)
-            if diagnostics.divergences and settings.target_accept < RETRY_TARGET_ACCEPT:
-                log.info(
-                    "dataset %d of the batch: %d divergences, fitting it alone",
-                    i,
-                    diagnostics.divergences,
-                )
-                alone = fit_loss(
-                    datasets[i],
-                    priors,
-                    replace(settings, target_accept=RETRY_TARGET_ACCEPT),
-                    allow_unconverged=True,
-                )
-                fits[i] = replace(alone, timing_s={k: v + share for k, v in alone.timing_s.items()})
-                continue
+        share = (time.perf_counter() - start) / len(batch)
+        for i, idata in zip(batch, idatas, strict=True):
             fits[i] = LossFit(
                 data=datasets[i],
                 idata=idata,
                 log_pivot=loss_pivot(datasets[i]),
                 priors=priors,
                 settings=settings,
-                diagnostics=diagnostics,
-                timing_s={"total": share, "sampling": seconds / len(members)},
+                diagnostics=diagnose(idata),
+                timing_s={"total": share, "sampling": seconds / len(batch)},
             )
-    ordered = [fits[i] for i in range(len(datasets))]
-    for result in ordered:
-        _gate(result, allow_unconverged)
-    return ordered
+    return fits
 
 
 @dataclass(frozen=True)

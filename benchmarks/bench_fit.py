@@ -52,6 +52,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 _CACHE = tempfile.mkdtemp(prefix="bayescale-bench-jax-")
 os.environ["BAYESCALE_JAX_CACHE"] = _CACHE
 
+from bayescale.backtest import backtest_loss_ratios, loss_split  # noqa: E402
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
 from bayescale.diagnostics import RHAT_MAX, diagnose  # noqa: E402
@@ -70,7 +71,7 @@ ESS_MIN = 400  # CONTRACT §6: per parameter, stricter than the gate's 100 per c
 @dataclass(frozen=True)
 class Case:
     name: str
-    kind: str  # "loss" or "pass"
+    kind: str  # "loss", "pass", or "batch" (a backtest's fits, batched)
     describe: str
     load: Callable[[], LossData | tuple[PassCounts, Buckets]]
 
@@ -112,6 +113,13 @@ def standard_cases() -> list[Case]:
         )
     )
     return [
+        Case(
+            "backtest-loss-10-splits",
+            "batch",
+            "demo curves, 3 groups x 16 runs; the Bayesian fits of a backtest at 10 ratios "
+            f"({', '.join(f'{r:g}' for r in BATCH_RATIOS)})",
+            _batch_data,
+        ),
         Case(
             "loss-3x10",
             "loss",
@@ -227,6 +235,118 @@ def run_baseline(case: Case, data, seed: int, max_draws: int) -> dict:
     return out
 
 
+#: Ratios of the batched-backtest case: 10 distinct leave-largest-out splits of 16 runs a group.
+BATCH_RATIOS = (1.3, 2.0, 3.2, 5.0, 8.0, 13.0, 20.0, 32.0, 50.0, 80.0)
+
+
+def _batch_data() -> LossData:
+    """The demo curves again, 16 runs a group (seeded apart from ``loss-3x10``: compiles anew)."""
+    return load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=16, seed=7))
+
+
+def _fits_summary(fits: list, wall: float, compile_s: float) -> dict:
+    diags = [f.diagnostics for f in fits]
+    return {
+        "wall_s": round(wall, 2),
+        "compile_s": round(compile_s, 2),
+        "ess_bulk_min": round(min(float(d.ess_bulk_min) for d in diags), 1),
+        "r_hat_max": round(max(float(d.r_hat_max) for d in diags), 4),
+        "divergences": sum(int(d.divergences) for d in diags),
+        "ess_per_s": round(min(float(d.ess_bulk_min) for d in diags) / wall, 1),
+        "fits": len(fits),
+        "retried": sum(f.settings.target_accept != fits[0].settings.target_accept for f in fits),
+    }
+
+
+def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
+    """A 10-split loss backtest: its Bayesian fits batched, against one fit and 10 fits.
+
+    ``one_fit`` is ``fit_loss`` on the whole table; ``bayescale`` the 10 split fits of
+    ``backtest_loss_ratios(..., baselines=False)`` (one batch); ``baseline`` the same 10 fits
+    one ``fit_loss`` at a time, as backtests ran before batching. Each first on programs never
+    compiled in this process or the fresh cache ("cold"), then again ("warm"; not the baseline
+    with ``--quick``). ``cost_in_fits`` is the batch's wall over one fit's.
+    """
+    data = _batch_data()
+    settings = SamplerSettings(seed=seed, progress=False)
+    row: dict[str, object] = {}
+    for label in ("cold", "warm"):
+        with clock:
+            start = time.perf_counter()
+            one = fit_loss(data, settings=settings, allow_unconverged=True)
+            wall = time.perf_counter() - start
+        row[f"one_fit_{label}"] = {**_stats(one.idata, wall), "compile_s": round(clock.seconds, 2)}
+        with clock:
+            start = time.perf_counter()
+            backtests = backtest_loss_ratios(
+                data, list(BATCH_RATIOS), settings=settings, baselines=False
+            )
+            wall = time.perf_counter() - start
+        held_out = [int(bt.cases.shape[0]) for bt in backtests]
+        row["bayescale" if label == "cold" else "bayescale_warm"] = {
+            **_backtest_summary(backtests),
+            "wall_s": round(wall, 2),
+            "compile_s": round(clock.seconds, 2),
+            "held_out_cases_per_split": held_out,
+        }
+    for label in () if quick else ("cold", "warm"):
+        splits = [loss_split(data, r)[0] for r in BATCH_RATIOS]
+        with clock:
+            start = time.perf_counter()
+            fits = [fit_loss(s, settings=settings, allow_unconverged=True) for s in splits]
+            wall = time.perf_counter() - start
+        row["baseline" if label == "cold" else "baseline_warm"] = _fits_summary(
+            fits, wall, clock.seconds
+        )
+    cold, warm = row["bayescale"], row["bayescale_warm"]
+    row["cost_in_fits"] = {
+        "cold": round(cold["wall_s"] / row["one_fit_cold"]["wall_s"], 2),  # type: ignore[index]
+        "warm": round(warm["wall_s"] / row["one_fit_warm"]["wall_s"], 2),  # type: ignore[index]
+    }
+    if "baseline" in row:
+        row["speedup"] = round(row["baseline"]["wall_s"] / cold["wall_s"], 2)  # type: ignore[index]
+    if "baseline_warm" in row:
+        row["speedup_warm"] = round(row["baseline_warm"]["wall_s"] / warm["wall_s"], 2)  # type: ignore[index]
+    return row
+
+
+def _backtest_summary(backtests: list) -> dict:
+    diags = [bt.diagnostics["bayescale"] for bt in backtests]
+    ess = min(float(d["ess_bulk_min"]) for d in diags)
+    return {
+        "ess_bulk_min": round(ess, 1),
+        "r_hat_max": round(max(float(d["r_hat_max"]) for d in diags), 4),
+        "divergences": sum(int(d["divergences"]) for d in diags),
+        "fits": len(diags),
+    }
+
+
+#: ``--quick``: the textbook fit is stopped once it has taken this many times bayescale's
+#: cold wall time, the speedup issue 6 asks for (its time is then a lower bound).
+QUICK_CAP = 3.0
+#: Seconds a child process takes to import PyMC and load the data, added to the cap so the
+#: stopped baseline has had at least the capped time to fit.
+CHILD_START_S = 15.0
+
+
+def run_baseline_capped(case: Case, seed: int, cap_s: float) -> dict:
+    """One textbook attempt of 1000 draws in a child process, stopped after ``cap_s`` seconds.
+
+    Returns its :func:`run_baseline` row when it finishes in time, else ``wall_s = cap_s`` with
+    ``stopped: true`` (it took longer than that; nothing else is known of it).
+    """
+    import subprocess
+
+    command = [sys.executable, __file__, "--baseline-child", case.name, "--seed", str(seed)]
+    try:
+        child = subprocess.run(
+            command, capture_output=True, text=True, check=True, timeout=cap_s + CHILD_START_S
+        )
+    except subprocess.TimeoutExpired:
+        return {"wall_s": round(cap_s, 2), "stopped": True}
+    return dict(json.loads(child.stdout.strip().splitlines()[-1]), stopped=False)
+
+
 def _key_quantities(case: Case, fit) -> dict[str, np.ndarray]:
     """Draws of the quantities a forecast rests on: a, b, c per group; level, exponent."""
     names = ("a", "b", "c") if case.kind == "loss" else ("level", "exponent", "sigma_model")
@@ -310,11 +430,19 @@ def markdown_table(document: dict) -> str:
         ("bayescale_warm", "bayescale, warm"),
         ("baseline", "textbook"),
     )
+    batches = [row for row in document["cases"] if "cost_in_fits" in row]
     for row in document["cases"]:
+        if row in batches:
+            continue
         for key, label in labels:
             if key not in row:
                 continue
             r = row[key]
+            if r.get("stopped"):
+                lines.append(
+                    f"| {row['case']} | {label} | > {r['wall_s']:.0f} s (stopped) | | | | | | |"
+                )
+                continue
             lines.append(
                 f"| {row['case']} | {label} | {r['wall_s']:.1f} s | {r['compile_s']:.1f} s | "
                 f"{r['ess_bulk_min']:.0f} | {r['r_hat_max']:.3f} | {r['divergences']} | "
@@ -322,10 +450,43 @@ def markdown_table(document: dict) -> str:
             )
         if "speedup" in row:
             warm = f", warm {row['speedup_warm']}x" if "speedup_warm" in row else ""
+            at_least = ">= " if row.get("baseline", {}).get("stopped") else ""
             lines.append(
-                f"| {row['case']} | **speedup** | **{row['speedup']}x** cold{warm} | | | | | | |"
+                f"| {row['case']} | **speedup** | **{at_least}{row['speedup']}x** cold{warm} "
+                "| | | | | | |"
             )
+    if batches:
+        lines += ["", *batch_table(batches)]
     return "\n".join(lines)
+
+
+def batch_table(rows: list[dict]) -> list[str]:
+    """README rows of the batched-backtest case: the batch against one fit and 10 fits."""
+    lines = [
+        "| case | fits | cold wall | warm wall | bulk ESS (min) | R-hat (max) | divergences |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in rows:
+        cells = (
+            ("one fit of the whole table", "one_fit_cold", "one_fit_warm"),
+            ("10 split fits, one batch", "bayescale", "bayescale_warm"),
+            ("10 split fits, one at a time", "baseline", "baseline_warm"),
+        )
+        for label, cold_key, warm_key in cells:
+            if cold_key not in row:
+                continue
+            cold, warm = row[cold_key], row.get(warm_key)
+            warm_wall = f"{warm['wall_s']:.1f} s" if warm else "(not run)"
+            lines.append(
+                f"| {row['case']} | {label} | {cold['wall_s']:.1f} s | {warm_wall} | "
+                f"{cold['ess_bulk_min']:.0f} | {cold['r_hat_max']:.3f} | {cold['divergences']} |"
+            )
+        cost = row["cost_in_fits"]
+        lines.append(
+            f"| {row['case']} | **batch / one fit** | **{cost['cold']}x** | **{cost['warm']}x** "
+            "| | | |"
+        )
+    return lines
 
 
 def _rss_mib() -> float:
@@ -356,7 +517,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="one baseline attempt of 1000 draws, no warm re-fit of the large case",
+        help="about 5 minutes: the batch, loss and Pythia-size cases; textbook fits stopped at "
+        f"{QUICK_CAP:g}x bayescale's cold wall time; no sequential re-run of the batch case",
     )
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks/results/bench_fit.json")
     parser.add_argument("--cases", default=None, help="comma list of case names to run")
@@ -369,17 +531,22 @@ def main(argv: list[str] | None = None) -> int:
         help="compare float32 with float64 fits of the loss and Pythia-size cases instead",
     )
     parser.add_argument("--float-summary", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline-child", help=argparse.SUPPRESS)
     parser.add_argument("--table", type=Path, help="print the README table of a results file")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown_table(json.loads(args.table.read_text())))
+        return 0
+    if args.baseline_child:
+        (case,) = [c for c in standard_cases() if c.name == args.baseline_child]
+        print(json.dumps(run_baseline(case, case.load(), args.seed, 1000)))
         return 0
     if args.float_summary:
         (case,) = [c for c in standard_cases() if c.name == args.float_summary]
         print(json.dumps(float_summary(case, args.seed)))
         return 0
     if args.float32_check:
-        checks = [float32_check(c, args.seed) for c in standard_cases()[:2]]
+        checks = [float32_check(c, args.seed) for c in standard_cases() if c.kind != "batch"][:2]
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine(), "checks": checks}, indent=2) + "\n")
         print(json.dumps(checks, indent=2))
@@ -390,26 +557,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.cases:
         wanted = args.cases.split(",")
         cases = [c for c in cases if c.name in wanted]
+    elif args.quick:
+        cases = [c for c in cases if not c.name.endswith("12x500")]
     started = time.perf_counter()
     results = []
     for case in cases:
-        data = case.load()
         row: dict[str, object] = {"case": case.name, "data": case.describe}
+        if case.kind == "batch":
+            row.update(run_batch_case(clock, args.seed, args.quick))
+            print(case.name, {k: row.get(k) for k in ("cost_in_fits", "speedup")}, flush=True)
+            row["converged"] = _converged(row["bayescale"])  # type: ignore[arg-type]
+            row["peak_rss_mib"] = round(_rss_mib(), 1)
+            results.append(row)
+            continue
+        data = case.load()
         row["bayescale"] = run_bayescale(case, data, clock, args.seed)
         print(case.name, "bayescale", row["bayescale"], flush=True)
         if not (args.quick and case.name.endswith("12x500")):
             row["bayescale_warm"] = run_bayescale(case, data, clock, args.seed)
             print(case.name, "bayescale_warm", row["bayescale_warm"], flush=True)
         if not args.no_baseline:
-            max_draws = 1000 if args.quick else args.max_baseline_draws
-            row["baseline"] = run_baseline(case, data, args.seed, max_draws)
+            if args.quick:
+                cap = QUICK_CAP * row["bayescale"]["wall_s"]  # type: ignore[index]
+                row["baseline"] = run_baseline_capped(case, args.seed, cap)
+            else:
+                row["baseline"] = run_baseline(case, data, args.seed, args.max_baseline_draws)
             print(case.name, "baseline", row["baseline"], flush=True)
             base = row["baseline"]["wall_s"]  # type: ignore[index]
             row["speedup"] = round(base / row["bayescale"]["wall_s"], 2)  # type: ignore[index]
             if "bayescale_warm" in row:
                 row["speedup_warm"] = round(base / row["bayescale_warm"]["wall_s"], 2)  # type: ignore[index]
         row["converged"] = _converged(row["bayescale"])  # type: ignore[arg-type]
-        if "baseline" in row:
+        if "baseline" in row and not row["baseline"].get("stopped"):  # type: ignore[attr-defined]
             # when the baseline misses the quality bar, its time to a converged posterior is
             # longer than its wall time here, so the speedup is a lower bound
             row["baseline_converged"] = _converged(row["baseline"])  # type: ignore[arg-type]
