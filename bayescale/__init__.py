@@ -19,7 +19,7 @@ from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import ComputeChoice, Decision, Requirement, best_compute, parse_requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
-from bayescale.fit import LossFit, PassFit, fit_loss, fit_pass
+from bayescale.fit import LossFit, PassFit, fit_loss, fit_loss_batch, fit_pass
 from bayescale.forecast import (
     LossForecast,
     forecast_loss,
@@ -70,6 +70,7 @@ __all__ = [
     "decide_loss",
     "demo_loss_runs",
     "fit_loss",
+    "fit_loss_batch",
     "fit_pass",
     "forecast_loss",
     "load_fit",
