@@ -194,7 +194,7 @@ def sample_batched(
         and the template's shapes and dtypes, in every dataset).
     settings
         Draws, warm-up, chains, ``target_accept``, ``dense_mass`` and ``seed``. Dataset ``i``
-        is seeded from ``(seed, i)``, so adding a dataset does not change the others' draws.
+        is seeded from ``(seed, i)`` (its initial points and its chains' random streams).
     coords
         Per dataset, coordinates of the posterior's dims (e.g. its group names); the template's
         coordinates otherwise.
