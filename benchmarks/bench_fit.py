@@ -449,8 +449,8 @@ def markdown_table(document: dict) -> str:
                 f"{r['ess_per_s']:.1f} | {r['steps_per_draw']:.0f} |"
             )
         if "speedup" in row:
-            warm = f", warm {row['speedup_warm']}x" if "speedup_warm" in row else ""
             at_least = ">= " if row.get("baseline", {}).get("stopped") else ""
+            warm = f", warm {at_least}{row['speedup_warm']}x" if "speedup_warm" in row else ""
             lines.append(
                 f"| {row['case']} | **speedup** | **{at_least}{row['speedup']}x** cold{warm} "
                 "| | | | | | |"
