@@ -43,8 +43,10 @@ class SamplerSettings:
         process), every fit still passed the gate (R-hat <= 1.007, bulk ESS >= 1195, no
         divergences) with the same posterior (medians within 0.08 posterior sd), for 15% less
         CPU time on Pythia x MATH (46 against 54 s; more steps per draw, 18.9 against 15.2,
-        fewer draws of warm-up) and 27% on the 12 x 500 pass case; the slow LiveCodeBench fit
-        of tests/test_pass_real_data.py converges too. Most warm-up gradients go to the first
+        fewer draws of warm-up) and 27% on the 12 x 500 pass case. The slow LiveCodeBench fit
+        of tests/test_pass_real_data.py, the hardest data here, converges too (R-hat 1.007,
+        bulk ESS 1890, no divergences, no retry; 1000 steps: 1.007, 1907; medians within 0.06
+        sd; 130 against 158 s wall). Most warm-up gradients go to the first
         windows, before the mass matrix fits, so halving ``tune`` saves less than half of them.
     target_accept
         NUTS target acceptance probability (step-size adaptation). A fit whose only problem
