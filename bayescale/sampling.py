@@ -46,8 +46,8 @@ class SamplerSettings:
         fewer draws of warm-up) and 27% on the 12 x 500 pass case. The slow LiveCodeBench fit
         of tests/test_pass_real_data.py, the hardest data here, converges too (R-hat 1.007,
         bulk ESS 1890, no divergences, no retry; 1000 steps: 1.007, 1907; medians within 0.06
-        sd; 130 against 158 s wall). Most warm-up gradients go to the first
-        windows, before the mass matrix fits, so halving ``tune`` saves less than half of them.
+        sd; 130 against 158 s wall). Most warm-up gradients go to the first windows, before
+        the mass matrix fits, so halving ``tune`` saves less than half of them.
     target_accept
         NUTS target acceptance probability (step-size adaptation). A fit whose only problem
         is a few divergences is run once more at ``RETRY_TARGET_ACCEPT`` (see
