@@ -34,10 +34,11 @@ they cannot trade off against the bucket lines. Measured (4 x 1000 draws):
   with numpyro at 1000 warm-up steps, 187,000 leapfrog steps of warm-up against 73,000 for
   1000 draws, over half of them in the first 150 iterations, while the unit starting mass
   matrix meets model effects, exponents and intercepts pinned to posterior sds of
-  0.003-0.05 (a good starting diagonal halved warm-up in the same count). A fit takes 26 s
-  warm, 51 s cold on a loaded machine (benchmarks/bench_fit.py; 500 warm-up steps); measured
-  back to back in one process, 0.63x the time of the two-branch version with 1000 warm-up
-  steps. A non-centred textbook version needed 477 steps per draw (8 divergences).
+  0.003-0.05 (a good starting diagonal halved warm-up in the same count). A fit takes 22 s
+  warm, 32 s cold (benchmarks/bench_fit.py, 500 warm-up steps, load average 0.8-2.2; 33 s
+  and 46 s before, two-branch version with 1000 warm-up steps); measured back to back in one
+  process on a loaded machine, 0.63x the time of the old version. A non-centred textbook
+  version needed 477 steps per draw (8 divergences).
 
 Per-problem exponents are an option, off by default. Measured on Pythia-12B held out: with a
 HalfNormal(0.3) scale all 7 held-out statistics fall inside their 90% intervals and medians
