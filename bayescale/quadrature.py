@@ -80,8 +80,10 @@ def binomial_loglik(theta: Any, offset: Any, n: Any, k: Any, xp: Any = np) -> An
     lam = _lam(theta, offset, xp)
     if theta.ndim == 2:
         n, k = n[:, None, :], k[:, None, :]
-    # ln p = -lam; ln(1 - p) = ln(-expm1(-lam)), zero weight where every sample passed
-    fail = xp.where(n - k > 0, (n - k) * xp.log(-xp.expm1(-lam)), 0.0)
+    # ln p = -lam; ln(1 - p) = ln|expm1(-lam)|, zero weight where every sample passed. Written
+    # with abs rather than a minus sign so that PyTensor does not rewrite it to log1mexp, whose
+    # JAX form evaluates both of its branches (twice the cost of this, the quadrature's hot spot)
+    fail = xp.where(n - k > 0, (n - k) * xp.log(xp.abs(xp.expm1(-lam))), 0.0)
     return xp.sum(-k * lam + fail, axis=-1)
 
 

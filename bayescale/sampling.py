@@ -38,7 +38,16 @@ class SamplerSettings:
     Attributes
     ----------
     draws, tune, chains
-        Kept draws per chain, warm-up steps per chain, number of chains.
+        Kept draws per chain, warm-up steps per chain, number of chains. 500 warm-up steps by
+        default: measured against 1000 on the benchmarks/bench_fit.py cases (seed 1, one
+        process), every fit still passed the gate (R-hat <= 1.007, bulk ESS >= 1195, no
+        divergences) with the same posterior (medians within 0.08 posterior sd), for 15% less
+        CPU time on Pythia x MATH (46 against 54 s; more steps per draw, 18.9 against 15.2,
+        fewer draws of warm-up) and 27% on the 12 x 500 pass case. The slow LiveCodeBench fit
+        of tests/test_pass_real_data.py, the hardest data here, converges too (R-hat 1.007,
+        bulk ESS 1890, no divergences, no retry; 1000 steps: 1.007, 1907; medians within 0.06
+        sd; 130 against 158 s wall). Most warm-up gradients go to the first windows, before
+        the mass matrix fits, so halving ``tune`` saves less than half of them.
     target_accept
         NUTS target acceptance probability (step-size adaptation). A fit whose only problem
         is a few divergences is run once more at ``RETRY_TARGET_ACCEPT`` (see
@@ -57,7 +66,7 @@ class SamplerSettings:
     """
 
     draws: int = 1000
-    tune: int = 1000
+    tune: int = 500
     chains: int = 4
     target_accept: float = 0.95
     seed: int = 0

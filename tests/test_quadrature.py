@@ -97,3 +97,40 @@ def test_draws_follow_the_conditional_posterior(n_samples):
         # Monte Carlo: the mean of 4000 independent draws is within 4 sd/sqrt(4000)
         assert abs(theta[:, j].mean() - mean) < 4 * sd / np.sqrt(draws)
         assert theta[:, j].std() == pytest.approx(sd, rel=0.1)
+
+
+def test_grid_takes_one_logarithm_per_point_and_model():
+    """PyTensor must not rewrite ln(1 - p) on the grid into log1mexp: its JAX form evaluates
+    both branches (exp, log1p, expm1 and log per point), which doubled the cost of a gradient."""
+    import jax
+    import pytensor.tensor as pt
+    from pymc.sampling.jax import get_jaxified_graph
+
+    rng = np.random.default_rng(3)
+    offset, n, k = problems(rng, 200)
+    start = qd.start_values(n, k)
+    centre, sigma = pt.vector("centre"), pt.scalar("sigma")
+    out = qd.log_marginal(centre, sigma, offset, n, k, start, xp=pt).sum()
+    fn = get_jaxified_graph([centre, sigma], [out])
+    jaxpr = jax.make_jaxpr(fn)(start, 0.7)
+
+    def grid_ops(jaxpr):
+        for eqn in jaxpr.eqns:
+            for param in eqn.params.values():
+                inner = getattr(param, "jaxpr", None)
+                if inner is not None:
+                    yield from grid_ops(getattr(inner, "jaxpr", inner))
+            if eqn.outvars and getattr(eqn.outvars[0].aval, "shape", ()) == (
+                *n.shape[:1],
+                qd.NODES,
+                n.shape[1],
+            ):
+                yield eqn.primitive.name
+
+    ops = list(grid_ops(jaxpr.jaxpr))
+    assert ops.count("log") == 1
+    assert "log1p" not in ops
+    assert ops.count("exp") + ops.count("expm1") == 2
+    np.testing.assert_allclose(
+        fn(start, 0.7)[0], qd.log_marginal(start, 0.7, offset, n, k, start).sum()
+    )
