@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
+from bayescale.sampling import SamplerSettings
 
 if TYPE_CHECKING:
     from bayescale.pass_pipeline import PassOptions, PassResult
@@ -106,9 +107,25 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
     p.add_argument("--json", type=Path, metavar="PATH", help="write the result document here")
     p.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    p.add_argument("--draws", type=_positive_int, default=1000, help="draws per chain")
-    p.add_argument("--tune", type=int, default=1000, help="warm-up steps per chain")
-    p.add_argument("--chains", type=_positive_int, default=4, help="number of chains")
+    defaults = SamplerSettings()
+    p.add_argument(
+        "--draws",
+        type=_positive_int,
+        default=defaults.draws,
+        help="draws per chain (default %(default)s)",
+    )
+    p.add_argument(
+        "--tune",
+        type=int,
+        default=defaults.tune,
+        help="warm-up steps per chain (default %(default)s)",
+    )
+    p.add_argument(
+        "--chains",
+        type=_positive_int,
+        default=defaults.chains,
+        help="number of chains (default %(default)s)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress or log messages")
     p.add_argument(
         "--allow-unconverged",
@@ -461,8 +478,6 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
 
 
 def _shared_options(args: argparse.Namespace) -> dict[str, object]:
-    from bayescale.sampling import SamplerSettings
-
     values: dict[str, object] = {
         "interval": args.interval,
         "allow_unconverged": args.allow_unconverged,
