@@ -575,6 +575,7 @@ def _diag(fit: LossFit | PassFit) -> dict[str, Any]:
         "r_hat_max": d.r_hat_max,
         "ess_bulk_min": d.ess_bulk_min,
         "divergences": d.divergences,
+        "target_accept": fit.settings.target_accept,
         "sampling_s": fit.timing_s.get("sampling"),
     }
 
@@ -585,6 +586,7 @@ def _merge_diag(parts: list[dict[str, Any]]) -> dict[str, Any]:
         "r_hat_max": max(p["r_hat_max"] for p in parts),
         "ess_bulk_min": min(p["ess_bulk_min"] for p in parts),
         "divergences": sum(p["divergences"] for p in parts),
+        "target_accept": max(p["target_accept"] for p in parts),
         "sampling_s": sum(p["sampling_s"] or 0.0 for p in parts),
         "fits": len(parts),
     }
@@ -740,7 +742,8 @@ def backtest_loss(
     ratio
         Fit on each group's runs with compute <= its largest compute / ``ratio``.
     priors, settings
-        bayescale's priors and sampler settings (also used by ``separate_bayes``).
+        bayescale's priors and sampler settings (also used by ``separate_bayes``). The fits
+        are batched (:func:`backtest_loss_ratios`), so they run at ``target_accept`` >= 0.99.
     interval
         Probability of the ``lower``/``upper`` columns (coverage is scored at 50/80/90%).
     baselines
@@ -778,16 +781,27 @@ def backtest_loss_ratios(
 
     Every split's pooled fit is one dataset of one batch
     (:func:`bayescale.fit.fit_loss_batch`), and every group's no-pooling fit one of another,
-    so the whole backtest compiles about twice instead of once per fit. The ``bayescale`` and
-    ``separate_bayes`` times of each ratio are its share of its batches.
+    so the whole backtest compiles about twice instead of once per fit. Batched fits run at
+    ``target_accept`` of at least 0.99 (the retry value of a single fit; see
+    :func:`~bayescale.fit.fit_loss_batch`), recorded in each fit's diagnostics. Each fit is
+    seeded from ``settings.seed``, its method, its ratio and its group, not from its place in
+    a batch. The ``bayescale`` and ``separate_bayes`` times of each ratio are its share of its
+    batches.
     """
+    from bayescale.batch import dataset_seed
     from bayescale.fit import fit_loss_batch
 
+    if not ratios:
+        raise InputError("no --ratio given; e.g. --ratio 10 fits on compute <= max/10.")
     settings = settings or SamplerSettings(progress=False)
     splits = [loss_split(data, ratio) for ratio in ratios]
     start = time.perf_counter()
     fits = fit_loss_batch(
-        [split for split, _, _ in splits], priors, settings, allow_unconverged=True
+        [split for split, _, _ in splits],
+        priors,
+        settings,
+        seeds=[dataset_seed(settings.seed, "pooled", f"{r:g}") for r in ratios],
+        allow_unconverged=True,
     )
     pooled_s = (time.perf_counter() - start) / len(splits)
     separate: list[list[LossFit]] = [[] for _ in splits]
@@ -795,17 +809,20 @@ def backtest_loss_ratios(
     if baselines:
         # one group: bayescale's fit has nothing to pool, the separate fit is the same one
         alone = [
-            (i, _one_group(split, g))
-            for i, (split, _, _) in enumerate(splits)
+            (i, _one_group(split, g), dataset_seed(settings.seed, "separate", f"{r:g}", g))
+            for i, (r, (split, _, _)) in enumerate(zip(ratios, splits, strict=True))
             if len(split.groups) > 1
             for g in split.groups
         ]
         start = time.perf_counter()
-        for (i, _), fit in zip(
-            alone,
-            fit_loss_batch([d for _, d in alone], priors, settings, allow_unconverged=True),
-            strict=True,
-        ):
+        singles = fit_loss_batch(
+            [d for _, d, _ in alone],
+            priors,
+            settings,
+            seeds=[seed for _, _, seed in alone],
+            allow_unconverged=True,
+        )
+        for (i, _, _), fit in zip(alone, singles, strict=True):
             separate[i].append(fit)
         separate_s = (time.perf_counter() - start) / max(1, sum(1 for s in separate if s))
     out = []

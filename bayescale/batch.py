@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -40,13 +41,19 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: Initial points tried per chain before giving up on a non-finite log density (as PyMC).
+#: Initial points tried again per chain after one with a non-finite log density (as PyMC).
 JITTER_RETRIES = 10
 
 
-def _dataset_seed(seed: int, i: int) -> int:
-    """The seed of dataset ``i`` of a batch: its own stream, whatever the batch holds."""
-    return int(np.random.SeedSequence([seed, i]).generate_state(1)[0])
+def dataset_seed(seed: int, *key: int | str) -> int:
+    """A seed of its own for one dataset of a batch, from the run's seed and a stable key.
+
+    ``key`` names the dataset independently of its position in a batch (a backtest uses the
+    method, the ratio and the group), so a dataset draws the same way whatever else is fitted
+    with it, and two datasets with different keys never share a random stream.
+    """
+    words = [seed, *(k if isinstance(k, int) else zlib.crc32(k.encode()) for k in key)]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
 def _jaxify(model: pm.Model, names: Sequence[str]) -> tuple[Any, Any, list[str]]:
@@ -82,13 +89,16 @@ def _initial_points(
     """PyMC's jittered initial points, per dataset and chain: one array per value variable.
 
     Each array has shape ``(datasets * chains, *shape)``, dataset-major. A point whose log
-    density is not finite is drawn again, up to :data:`JITTER_RETRIES` times.
+    density is not finite is drawn again, up to :data:`JITTER_RETRIES` times. The template
+    is left holding the last dataset's data.
     """
+    import jax
     import pymc as pm
     from pymc.initial_point import make_initial_point_fn
 
     from bayescale.errors import ConvergenceError
 
+    finite_logp = jax.jit(logp)
     point_fn = make_initial_point_fn(
         model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
     )
@@ -98,15 +108,15 @@ def _initial_points(
         pm.set_data(data, model=model)  # the initial point of a Normal is its (data) mean
         arguments = [np.asarray(v) for v in data.values()]
         for chain_seed in seed.spawn(chains):
-            for attempt in chain_seed.spawn(JITTER_RETRIES):
+            for attempt in chain_seed.spawn(1 + JITTER_RETRIES):
                 point = point_fn(int(attempt.generate_state(1)[0]))
                 values = [np.asarray(point[n]) for n in names]
-                if np.isfinite(float(logp(*values, *arguments)[0])):
+                if np.isfinite(float(finite_logp(*values, *arguments)[0])):
                     break
             else:
                 raise ConvergenceError(
                     f"dataset {i} of the batch: no initial point with a finite log density "
-                    f"in {JITTER_RETRIES} jittered tries; check the data for extreme values."
+                    f"in {1 + JITTER_RETRIES} jittered tries; check the data for extreme values."
                 )
             lanes.append(values)
     return [np.stack(column) for column in zip(*lanes, strict=True)]
@@ -151,7 +161,9 @@ def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
             states = advance(states, data)
             return states, {
                 "values": states.z,
-                "lp": -states.potential_energy,
+                # PyMC's numpyro path stores numpyro's potential energy (-log density) as
+                # "lp"; the same here, so the two sample_stats read alike
+                "lp": states.potential_energy,
                 "energy": states.energy,
                 "n_steps": states.num_steps,
                 "acceptance_rate": states.accept_prob,
@@ -164,6 +176,23 @@ def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
         return jax.tree.map(lambda a: jax.numpy.moveaxis(a[settings.tune :], 0, 1), kept)
 
     return lanes
+
+
+def to_devices(array: np.ndarray, devices: int) -> np.ndarray:
+    """Lay ``(lanes, ...)`` out as ``(devices, lanes per device, ...)`` for ``pmap``.
+
+    Lanes fill the devices in order; the last device is topped up with copies of lane 0,
+    which :func:`from_devices` drops.
+    """
+    per_device = -(-array.shape[0] // devices)
+    pad = devices * per_device - array.shape[0]
+    full = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
+    return full.reshape(devices, per_device, *array.shape[1:])
+
+
+def from_devices(array: np.ndarray, lanes: int) -> np.ndarray:
+    """Undo :func:`to_devices`: ``(devices, per device, ...)`` to the first ``lanes`` lanes."""
+    return array.reshape(-1, *array.shape[2:])[:lanes]
 
 
 def _devices(lanes: int) -> int:
@@ -181,6 +210,7 @@ def sample_batched(
     inputs: Sequence[Mapping[str, np.ndarray]],
     settings: SamplerSettings,
     coords: Sequence[Mapping[str, Sequence[Any]]] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> tuple[list[xr.DataTree], float]:
     """Sample the template ``model`` once per dataset of ``inputs``, in one compiled program.
 
@@ -188,16 +218,18 @@ def sample_batched(
     ----------
     model
         The template: a PyMC model whose data containers named in ``inputs`` change per
-        dataset (shapes fixed by the template).
+        dataset (shapes fixed by the template). It is left holding the last dataset's values.
     inputs
         Per dataset, the value of every data container that differs, by name (the same names,
         and the template's shapes and dtypes, in every dataset).
     settings
-        Draws, warm-up, chains, ``target_accept``, ``dense_mass`` and ``seed``. Dataset ``i``
-        is seeded from ``(seed, i)`` (its initial points and its chains' random streams).
+        Draws, warm-up, chains, ``target_accept`` and ``dense_mass``.
     coords
         Per dataset, coordinates of the posterior's dims (e.g. its group names); the template's
         coordinates otherwise.
+    seeds
+        Per dataset, the seed of its initial points and chains (see :func:`dataset_seed`);
+        by default ``dataset_seed(settings.seed, i)`` for the ``i``-th.
 
     Returns
     -------
@@ -221,18 +253,18 @@ def sample_batched(
     configure_jax_devices(settings.chains)
     enable_compilation_cache()
     logp, posterior, quantities = _jaxify(model, names)
-    seeds = [np.random.SeedSequence(_dataset_seed(settings.seed, i)) for i in range(len(inputs))]
-    values = _initial_points(model, inputs, settings.chains, seeds, logp)
+    if seeds is None:
+        seeds = [dataset_seed(settings.seed, i) for i in range(len(inputs))]
+    if len(seeds) != len(inputs):
+        raise ValueError(f"{len(seeds)} seeds for {len(inputs)} datasets")
+    streams = [np.random.SeedSequence(seed) for seed in seeds]
+    values = _initial_points(model, inputs, settings.chains, streams, logp)
 
     n_lanes = len(inputs) * settings.chains
     devices = _devices(n_lanes)
-    per_device = -(-n_lanes // devices)
-    pad = devices * per_device - n_lanes
 
     def lay_out(array: np.ndarray) -> np.ndarray:
-        """(lanes, ...) to (devices, lanes per device, ...), padding with copies of lane 0."""
-        full = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
-        return full.reshape(devices, per_device, *array.shape[1:])
+        return to_devices(array, devices)
 
     per_lane = [
         np.repeat(np.stack([np.asarray(d[n]) for d in inputs]), settings.chains, 0) for n in names
@@ -242,7 +274,7 @@ def sample_batched(
             np.asarray(
                 jax.random.split(jax.random.PRNGKey(int(s.generate_state(1)[0])), settings.chains)
             )
-            for s in seeds
+            for s in streams
         ]
     )
     program = jax.pmap(_lanes_program(logp, settings))
@@ -256,9 +288,7 @@ def sample_batched(
     kept = program(
         tuple(lay_out(v) for v in values), lay_out(lane_keys), tuple(map(lay_out, per_lane))
     )
-    kept = jax.tree.map(
-        lambda a: np.asarray(a).reshape(devices * per_device, *a.shape[2:])[:n_lanes], kept
-    )
+    kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
     by_draw = jax.vmap(lambda v, d: posterior(*v, *d), in_axes=(0, None))
     quantities_of = jax.jit(jax.vmap(by_draw))
     outputs = quantities_of(tuple(kept.pop("values")), tuple(per_lane))
@@ -300,6 +330,7 @@ def sample_sequential(
     inputs: Sequence[Mapping[str, np.ndarray]],
     settings: SamplerSettings,
     coords: Sequence[Mapping[str, Sequence[Any]]] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> tuple[list[xr.DataTree], float]:
     """:func:`sample_batched`'s reference: one ``pm.sample`` per dataset, through the seam.
 
@@ -317,7 +348,8 @@ def sample_sequential(
     idatas = []
     for i, data in enumerate(inputs):
         pm.set_data(data, model=model)
-        idata, _ = sample(model, replace(settings, seed=_dataset_seed(settings.seed, i)))
+        seed = seeds[i] if seeds is not None else dataset_seed(settings.seed, i)
+        idata, _ = sample(model, replace(settings, seed=seed))
         posterior = idata["posterior"].to_dataset()
         if coords:
             posterior = posterior.assign_coords({k: list(v) for k, v in coords[i].items()})

@@ -167,6 +167,7 @@ def fit_loss_batch(
     priors: LossPriors | None = None,
     settings: SamplerSettings | None = None,
     *,
+    seeds: Sequence[int] | None = None,
     allow_unconverged: bool = False,
 ) -> list[LossFit]:
     """Fit the loss model to many datasets, those of one shape in one compiled program.
@@ -187,8 +188,10 @@ def fit_loss_batch(
     datasets
         Validated runs, one :class:`~bayescale.data.LossData` per fit.
     priors, settings, allow_unconverged
-        As in :func:`fit_loss`; each dataset is seeded from ``settings.seed`` and its
-        position in its batch.
+        As in :func:`fit_loss`.
+    seeds
+        A seed per dataset (:func:`bayescale.batch.dataset_seed` makes stable ones); by
+        default ``dataset_seed(settings.seed, i)`` for the ``i``-th dataset of ``datasets``.
 
     Returns
     -------
@@ -205,7 +208,11 @@ def fit_loss_batch(
     settings = settings or SamplerSettings()
     # the retry's step size from the start: a retry would cost a second whole batch
     settings = replace(settings, target_accept=max(settings.target_accept, RETRY_TARGET_ACCEPT))
-    fits = _loss_batches(datasets, priors, settings)
+    if seeds is None:
+        from bayescale.batch import dataset_seed
+
+        seeds = [dataset_seed(settings.seed, i) for i in range(len(datasets))]
+    fits = _loss_batches(datasets, priors, settings, seeds)
     ordered = [fits[i] for i in range(len(datasets))]
     for result in ordered:
         _gate(result, allow_unconverged)
@@ -213,7 +220,10 @@ def fit_loss_batch(
 
 
 def _loss_batches(
-    datasets: Sequence[LossData], priors: LossPriors, settings: SamplerSettings
+    datasets: Sequence[LossData],
+    priors: LossPriors,
+    settings: SamplerSettings,
+    seeds: Sequence[int],
 ) -> dict[int, LossFit]:
     """One batch per shape (number of groups) of ``datasets``; fits by position."""
     from bayescale.batch import sample_batched
@@ -231,6 +241,7 @@ def _loss_batches(
             [loss_inputs(datasets[i], runs) for i in batch],
             settings,
             coords=[{"group": list(datasets[i].groups)} for i in batch],
+            seeds=[seeds[i] for i in batch],
         )
         share = (time.perf_counter() - start) / len(batch)
         for i, idata in zip(batch, idatas, strict=True):
@@ -239,7 +250,7 @@ def _loss_batches(
                 idata=idata,
                 log_pivot=loss_pivot(datasets[i]),
                 priors=priors,
-                settings=settings,
+                settings=replace(settings, seed=seeds[i]),  # the seed this dataset drew with
                 diagnostics=diagnose(idata),
                 timing_s={"total": share, "sampling": seconds / len(batch)},
             )

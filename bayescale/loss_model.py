@@ -51,8 +51,9 @@ def _pooled(
     return mu + tau * z
 
 
-#: The data containers of the loss model: what differs between two datasets of the same
-#: shape, and what a batched fit (:mod:`bayescale.batch`) swaps per dataset.
+#: The data containers of the loss model's batch template (the model itself has all but
+#: ``run_weight``): what differs between two datasets of the same shape, and what a batched
+#: fit (:mod:`bayescale.batch`) swaps per dataset.
 LOSS_INPUTS = (
     "log_pivot",
     "log_compute",
@@ -80,8 +81,9 @@ def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray
     dict
         ``log_pivot`` (scalar :math:`\ln C_0`), ``log_compute`` (:math:`\ln C - \ln C_0` per
         run), ``run_group`` (group index per run), ``level_centre`` (prior centre of
-        ``log_level`` per group: the median log loss of its runs), ``log_loss_obs`` and
-        ``run_weight`` (1 for a run, 0 for padding).
+        ``log_level`` per group: the median log loss of its runs), ``log_loss_obs`` and,
+        when padded, ``run_weight`` (1 for a run, 0 for padding): the data containers of
+        ``build_loss_model(data, pad_runs=runs)``.
     """
     fit = data.fitted
     log_c0 = loss_pivot(data)
@@ -97,14 +99,16 @@ def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray
     def padded(values: np.ndarray, fill: float) -> np.ndarray:
         return np.concatenate([values, np.full(pad, fill, dtype=values.dtype)])
 
-    return {
+    inputs = {
         "log_pivot": np.asarray(log_c0),
         "log_compute": padded(np.log(data.compute[fit]) - log_c0, 0.0),
         "run_group": padded(idx.astype(np.int64), 0),
         "level_centre": level_centre,
         "log_loss_obs": padded(log_loss, float(level_centre[0])),
-        "run_weight": padded(np.ones(log_loss.size), 0.0),
     }
+    if runs is not None:
+        inputs["run_weight"] = padded(np.ones(log_loss.size), 0.0)
+    return inputs
 
 
 def build_loss_model(

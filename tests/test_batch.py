@@ -7,7 +7,14 @@ import pymc as pm
 import pytest
 
 from bayescale.backtest import backtest_loss_ratios, loss_split
-from bayescale.batch import sample_batched, sample_sequential
+from bayescale.batch import (
+    _jaxify,
+    dataset_seed,
+    from_devices,
+    sample_batched,
+    sample_sequential,
+    to_devices,
+)
 from bayescale.data import load_loss_runs
 from bayescale.fit import fit_loss, fit_loss_batch
 from bayescale.loss_model import LOSS_INPUTS, build_loss_model, loss_inputs
@@ -46,6 +53,37 @@ def test_padded_template_has_the_log_density_of_the_dataset_own_model(runs, like
         point = _random_point(own, seed)
         assert np.isfinite(own_logp(point))
         np.testing.assert_allclose(padded_logp(point), own_logp(point), rtol=1e-12)
+
+
+def test_jaxified_template_with_a_dataset_as_arguments_is_its_own_log_density(runs):
+    """What the batch samples: the template's JAX log density, the data passed as arguments."""
+    split, _, _ = loss_split(runs, 10.0)
+    size = int(runs.fitted.sum())
+    template = build_loss_model(runs, pad_runs=size)
+    logp, _, _ = _jaxify(template, list(LOSS_INPUTS))
+    own = build_loss_model(split)
+    own_logp = own.compile_logp()
+    arguments = [loss_inputs(split, size)[name] for name in LOSS_INPUTS]
+    for seed in range(3):
+        point = _random_point(own, seed)
+        values = [point[v.name] for v in template.value_vars]
+        np.testing.assert_allclose(float(logp(*values, *arguments)[0]), own_logp(point), rtol=1e-12)
+
+
+@pytest.mark.parametrize(("lanes", "devices"), [(12, 3), (10, 3), (1, 2), (8, 1)])
+def test_lanes_go_to_devices_in_order_and_come_back(lanes, devices):
+    array = np.arange(lanes * 2).reshape(lanes, 2)
+    laid = to_devices(array, devices)
+    assert laid.shape[:2] == (devices, -(-lanes // devices))
+    assert np.array_equal(laid[0, 0], array[0])
+    assert np.array_equal(from_devices(laid, lanes), array)
+
+
+def test_dataset_seeds_are_stable_and_distinct():
+    assert dataset_seed(1, "pooled", "10") == dataset_seed(1, "pooled", "10")
+    seeds = {dataset_seed(1, "pooled", "10"), dataset_seed(1, "separate", "10", "web")}
+    seeds |= {dataset_seed(2, "pooled", "10"), dataset_seed(1, 0), dataset_seed(1, 1)}
+    assert len(seeds) == 5
 
 
 def test_inputs_are_the_template_data_containers(runs):
@@ -96,8 +134,14 @@ def test_batch_is_reproducible_and_matches_its_sequential_reference(runs):
         np.testing.assert_array_equal(x["posterior"]["b"].values, y["posterior"]["b"].values)
         assert set(x["posterior"].data_vars) == set(ref["posterior"].data_vars)
         assert dict(x["posterior"].sizes) == dict(ref["posterior"].sizes)
-        gap = abs(float(x["posterior"]["b"].median() - ref["posterior"]["b"].median()))
-        assert gap < 0.25 * float(ref["posterior"]["b"].std())
+        assert set(x["sample_stats"].data_vars) <= set(ref["sample_stats"].data_vars)
+        # same sign convention as pm.sample's numpyro path ("lp" is numpyro's potential)
+        assert np.sign(float(x["sample_stats"]["lp"].mean())) == np.sign(
+            float(ref["sample_stats"]["lp"].mean())
+        )
+        dims = ("chain", "draw")
+        gap = abs(x["posterior"]["b"].median(dims) - ref["posterior"]["b"].median(dims))
+        assert bool((gap < 0.3 * ref["posterior"]["b"].std(dims)).all()), gap.values
         assert int(x["sample_stats"]["diverging"].sum()) == 0
 
 
