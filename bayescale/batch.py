@@ -263,9 +263,6 @@ def sample_batched(
     n_lanes = len(inputs) * settings.chains
     devices = _devices(n_lanes)
 
-    def lay_out(array: np.ndarray) -> np.ndarray:
-        return to_devices(array, devices)
-
     per_lane = [
         np.repeat(np.stack([np.asarray(d[n]) for d in inputs]), settings.chains, 0) for n in names
     ]
@@ -285,9 +282,8 @@ def sample_batched(
         n_lanes,
         devices,
     )
-    kept = program(
-        tuple(lay_out(v) for v in values), lay_out(lane_keys), tuple(map(lay_out, per_lane))
-    )
+    arguments = (tuple(values), lane_keys, tuple(per_lane))
+    kept = program(*jax.tree.map(lambda a: to_devices(a, devices), arguments))
     kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
     by_draw = jax.vmap(lambda v, d: posterior(*v, *d), in_axes=(0, None))
     quantities_of = jax.jit(jax.vmap(by_draw))
