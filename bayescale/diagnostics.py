@@ -5,6 +5,10 @@ Thresholds (Vehtari et al. 2021, "Rank-normalization, folding, and localization"
 - R-hat (rank-normalised, split) <= 1.01 on every posterior quantity;
 - bulk and tail ESS >= 100 per chain (400 for the default 4 chains);
 - zero divergent transitions.
+
+A posterior variable whose columns all repeat another's (the pass model's ``problem_exponent``
+is ``exponent`` per problem when problems share their bucket's exponent) carries the attribute
+:data:`COPY_ATTR` and is skipped: its R-hat and ESS are the other's.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import xarray as xr
 RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
 MAX_DIVERGENCES = 0
+#: Attribute of a posterior variable whose columns are all columns of the variable it names.
+COPY_ATTR = "bayescale_copy_of"
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
     idata
         Result of :func:`bayescale.sampling.sample`, with ``posterior`` and ``sample_stats``.
     var_names
-        Posterior variables to check; all of them by default.
+        Posterior variables to check; by default all but those marked with :data:`COPY_ATTR`.
 
     Returns
     -------
@@ -100,8 +106,9 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
     import arviz_stats
 
     posterior = idata["posterior"].to_dataset()
-    if var_names is not None:
-        posterior = posterior[var_names]
+    if var_names is None:
+        var_names = [str(n) for n, da in posterior.data_vars.items() if COPY_ATTR not in da.attrs]
+    posterior = posterior[var_names]
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     if chains < 2 or draws < 4:
         rhat_max, worst = float("nan"), "(too few draws)"

@@ -59,6 +59,7 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayescale.buckets import Buckets
+from bayescale.diagnostics import COPY_ATTR
 from bayescale.fit import stacked_draws
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
@@ -252,8 +253,12 @@ def add_problem_intercepts(
     from bayescale import quadrature
 
     post = idata["posterior"]
+    # columns repeated elsewhere, left out of the diagnostics (bayescale.diagnostics.COPY_ATTR)
+    if "theta_solved" in post:
+        post["theta_solved"].attrs[COPY_ATTR] = "theta"
     if "theta" in post:
         return idata
+    post["problem_exponent"].attrs[COPY_ATTR] = "exponent"  # one exponent per bucket
     x, n, k = _fitted_counts(counts, buckets)
     chains, draws = post.sizes["chain"], post.sizes["draw"]
 

@@ -8,10 +8,11 @@ import pandas as pd
 import pytest
 
 from bayescale.buckets import make_buckets
+from bayescale.diagnostics import COPY_ATTR, diagnose
 from bayescale.fit import fit_pass
 from bayescale.pass_data import load_pass_aggregate, load_pass_counts
 from bayescale.pass_forecast import forecast_pass, score_held_out_models
-from bayescale.pass_model import build_pass_model, informative
+from bayescale.pass_model import _fitted_counts, build_pass_model, informative
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings
 from bayescale.simulate import simulate_pass_counts
@@ -77,6 +78,21 @@ def test_counts_fit_converges_and_recovers_truth(counts_fit, simulated):
     # model effects are shared by all problems, so allow their scale too
     tol = 4 * (sd + sd / np.sqrt(ess)) + 3 * truth.model_sd
     assert (err[solved] <= tol[solved]).mean() > 0.95
+
+
+@pytest.mark.sampling
+def test_diagnostics_skip_only_the_copied_columns(counts_fit):
+    post = counts_fit.idata["posterior"]
+    marked = {str(n): a.attrs[COPY_ATTR] for n, a in post.data_vars.items() if COPY_ATTR in a.attrs}
+    assert marked == {"theta_solved": "theta", "problem_exponent": "exponent"}
+    solved = np.flatnonzero(informative(*_fitted_counts(counts_fit.data, counts_fit.buckets)[1:]))
+    np.testing.assert_array_equal(post["theta"].values[..., solved], post["theta_solved"].values)
+    b_of = counts_fit.buckets.index
+    exponent = post["exponent"].values[..., b_of]
+    np.testing.assert_array_equal(post["problem_exponent"].values, exponent)
+    # the same numbers (only the name of the worst variable can move to its copy)
+    everything = diagnose(counts_fit.idata, list(post.data_vars))
+    assert counts_fit.diagnostics.to_dict() == everything.to_dict()
 
 
 @pytest.mark.sampling

@@ -96,3 +96,21 @@ def test_probability_of_meeting_a_bar_is_monotone_in_compute(small_fit):
     alone = forecast_loss(small_fit, [1e23]).draws["loss"].values[:, :, 0]
     together = forecast_loss(small_fit, [1e22, 1e23]).draws["loss"].values[:, :, 1]
     np.testing.assert_array_equal(alone, together)
+
+
+def test_direct_numpyro_call_draws_what_pm_sample_draws():
+    """The seam skips pm.sample's step assignment; same seed and model must give the same draws."""
+    from bayescale import sampling
+    from bayescale.loss_model import build_loss_model
+
+    runs = simulate_loss_runs(TRUTH, runs_per_group=5, scatter=0.004, seed=11)
+    model = build_loss_model(load_loss_runs(runs))
+    settings = SamplerSettings(draws=30, tune=30, chains=2, seed=5, progress=False)
+    sampling.configure_jax_devices(settings.chains)
+    direct = sampling.run_numpyro(model, settings, "vectorized", False)
+    reference = sampling.run_pm_sample(model, settings, "vectorized", False)
+    for name, values in reference["posterior"].data_vars.items():
+        np.testing.assert_array_equal(direct["posterior"][name].values, values.values)
+    np.testing.assert_array_equal(
+        direct["sample_stats"]["n_steps"].values, reference["sample_stats"]["n_steps"].values
+    )

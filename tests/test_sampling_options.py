@@ -82,22 +82,30 @@ def test_float32_environment_switch_in_a_fresh_process():
     assert out.stdout.split() == ["float32", "float32"]
 
 
-def test_seam_passes_settings_to_pm_sample(monkeypatch):
+def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     calls = {}
 
-    def fake_sample(**kwargs):
+    def fake_sampler(**kwargs):
         calls.update(kwargs)
         return "idata"
 
     import pymc as pm
+    import pymc.sampling.jax
 
-    monkeypatch.setattr(pm, "sample", fake_sample)
+    monkeypatch.setattr(pymc.sampling.jax, "sample_numpyro_nuts", fake_sampler)
     monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
     monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
-    settings = SamplerSettings(chains=4, draws=10, tune=5, seed=7, progress=False)
+    settings = SamplerSettings(
+        chains=4, draws=10, tune=5, seed=7, target_accept=0.9, progress=False, dense_mass=True
+    )
     idata, seconds = sampling.sample(pm.Model(), settings)
     assert idata == "idata" and seconds >= 0
-    assert calls["nuts_sampler"] == "numpyro"
     # fewer devices than chains: chains are vectorised, not run one device each
-    assert calls["nuts"]["chain_method"] == "vectorized"
-    assert (calls["draws"], calls["tune"], calls["chains"], calls["random_seed"]) == (10, 5, 4, 7)
+    assert calls["chain_method"] == "vectorized"
+    assert (calls["draws"], calls["tune"], calls["chains"]) == (10, 5, 4)
+    assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"] == {"dense_mass": True}
+    assert not calls["progressbar"] and calls["quiet"]
+    # the seed pm.sample would pass: the first of four per-chain seeds drawn from 7
+    other = dict(calls)
+    sampling.sample(pm.Model(), SamplerSettings(chains=4, draws=10, tune=5, seed=8))
+    assert isinstance(other["random_seed"], int) and other["random_seed"] != calls["random_seed"]
