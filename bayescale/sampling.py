@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 from bayescale.errors import InputError
 
 if TYPE_CHECKING:
+    import numpy as np
     import pymc as pm
     import xarray as xr
 
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 #: Samplers bayescale exposes. blackjax is left out: it crashes with pymc 6.4 (pymc #8367).
 SAMPLERS = ("numpyro",)
+#: Starting mass matrices of warm-up (:attr:`SamplerSettings.initial_mass`).
+INITIAL_MASS = ("laplace", "unit")
 #: Target acceptance of the one automatic retry after divergences.
 RETRY_TARGET_ACCEPT = 0.99
 
@@ -67,6 +70,11 @@ class SamplerSettings:
     dense_mass
         Adapt a dense mass matrix. Off by default: on the demo loss model a dense matrix gave
         0-2 divergences per 4,000 draws against none with the diagonal one, at the same cost.
+    initial_mass
+        What warm-up starts from: ``"laplace"`` (default), the posterior variances of a Laplace
+        approximation at the mode (:func:`laplace_inverse_mass`), or ``"unit"``, numpyro's
+        identity matrix. Warm-up re-estimates the matrix from draws either way; the start
+        decides how long its first windows take.
     """
 
     draws: int = 1000
@@ -78,6 +86,7 @@ class SamplerSettings:
     chain_method: Literal["parallel", "vectorized"] | None = None
     nuts_sampler: str = "numpyro"
     dense_mass: bool = False
+    initial_mass: Literal["laplace", "unit"] = "laplace"
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot run."""
@@ -91,6 +100,11 @@ class SamplerSettings:
                 )
         if not 0.5 <= self.target_accept < 1:
             raise InputError("sampler setting 'target_accept' must be in [0.5, 1).")
+        if self.initial_mass not in INITIAL_MASS:
+            raise InputError(
+                f"sampler setting 'initial_mass' must be one of {INITIAL_MASS}, "
+                f"got {self.initial_mass!r}."
+            )
         if self.nuts_sampler not in SAMPLERS:
             raise InputError(
                 f"sampler '{self.nuts_sampler}' is not supported; choose one of {SAMPLERS}."
@@ -270,13 +284,105 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
         devices,
     )
     start = time.perf_counter()
+    kernel: dict[str, object] = {"dense_mass": settings.dense_mass}
+    if settings.initial_mass == "laplace":
+        start_mass = laplace_inverse_mass(model, dense=settings.dense_mass)
+        if start_mass is not None:
+            kernel["inverse_mass_matrix"] = start_mass
     with warnings.catch_warnings():
         if float_width() == "float32":
             # PyMC's JAX glue casts to float64 here and there; JAX truncates to float32,
             # which is what float32 mode asks for
             warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
-        idata = run_numpyro(model, settings, chain_method, progress)
+        idata = run_numpyro(model, settings, chain_method, progress, kernel)
     return idata, time.perf_counter() - start
+
+
+#: L-BFGS iterations of :func:`laplace_inverse_mass` (Pythia x MATH: 500 take 0.3 s).
+LAPLACE_MAXITER = 1000
+#: Above this many free parameters warm-up starts from the unit matrix (the Hessian costs two
+#: gradients per parameter).
+LAPLACE_MAX_PARAMETERS = 2000
+#: Bounds of the starting variances.
+LAPLACE_VARIANCE_RANGE = (1e-8, 1e2)
+
+
+def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray | None:
+    """Posterior variances of a Laplace approximation, to start NUTS warm-up from.
+
+    Warm-up starting from numpyro's unit mass matrix spends its first window, where the
+    matrix is not yet estimated, on deep trees: with the pass model's intercepts, exponents
+    and model effects pinned to posterior sds of 0.003-0.05, trees of 200-340 leapfrog steps
+    per iteration (Pythia x MATH: 25,000 of a chain's 35,000 warm-up steps in iterations
+    25-100). Started from these variances, warm-up took 13,500 steps per chain, as few as when
+    started from the variances of an earlier fit's draws, and 10.3 s instead of 17.4 s.
+
+    The mode of the log density over the unconstrained parameters is found by L-BFGS (SciPy)
+    from the model's initial point, with the log density and gradient compiled by JAX; the
+    Hessian ``H`` there comes from central differences of the gradient. Returned: the
+    diagonal of ``H^-1`` (all of ``H^-1`` when ``dense``) when ``H`` is positive definite,
+    else ``1 / H_ii`` where that is positive and 1 elsewhere; variances are clipped to
+    :data:`LAPLACE_VARIANCE_RANGE`.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        In numpyro's order of the flattened free parameters (``model.value_vars``); ``None``
+        (start from the unit matrix) when the log density is not finite at the initial point
+        or at the optimum, or the model has more than :data:`LAPLACE_MAX_PARAMETERS`.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+    from jax.flatten_util import ravel_pytree
+    from pymc.sampling.jax import get_jaxified_logp
+    from scipy.optimize import minimize
+
+    point = model.initial_point()
+    x0, unravel = ravel_pytree([jnp.asarray(point[v.name]) for v in model.value_vars])
+    if x0.size > LAPLACE_MAX_PARAMETERS:
+        return None
+    potential = get_jaxified_logp(model, negative_logp=False)  # -log p
+    value_and_grad = jax.jit(jax.value_and_grad(lambda x: potential(unravel(x))))
+
+    def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
+        value, grad = value_and_grad(jnp.asarray(x, dtype=x0.dtype))
+        return float(value), np.asarray(grad, dtype=float)
+
+    if not np.isfinite(fun(np.asarray(x0))[0]):
+        return None
+    found = minimize(
+        fun,
+        np.asarray(x0, dtype=float),
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": LAPLACE_MAXITER},
+    )
+    mode = found.x
+    if not (np.isfinite(found.fun) and np.isfinite(mode).all()):
+        return None
+    # central differences, step ~ eps^(1/3) (float64: 6e-6; float32: 5e-3) relative to |x|
+    steps = np.finfo(x0.dtype).eps ** (1 / 3) * np.maximum(1.0, np.abs(mode))
+    columns = []
+    for i, h in enumerate(steps):
+        shift = np.zeros_like(mode)
+        shift[i] = h
+        columns.append((fun(mode + shift)[1] - fun(mode - shift)[1]) / (2 * h))
+    hessian = np.array(columns)
+    hessian = 0.5 * (hessian + hessian.T)
+    if not np.isfinite(hessian).all():
+        return None
+    low, high = LAPLACE_VARIANCE_RANGE
+    try:
+        covariance = np.linalg.inv(np.linalg.cholesky(hessian))
+        covariance = covariance.T @ covariance
+    except np.linalg.LinAlgError:  # not positive definite: the diagonal's positive entries
+        diagonal = np.diag(hessian)
+        safe = np.where(diagonal > 0, diagonal, 1.0)
+        return np.clip(np.where(diagonal > 0, 1.0 / safe, 1.0), low, high)
+    if dense:
+        return covariance
+    return np.clip(np.diag(covariance), low, high)
 
 
 def run_numpyro(
@@ -284,13 +390,15 @@ def run_numpyro(
     settings: SamplerSettings,
     chain_method: Literal["parallel", "vectorized"],
     progress: bool,
+    kernel: dict[str, object],
 ) -> xr.DataTree:
     """Run ``pm.sample(nuts_sampler="numpyro")``'s sampler directly: same seed, same draws.
 
     ``pm.sample`` first assigns step methods, computing a symbolic gradient per free variable
     to check that NUTS applies, then calls ``pymc.sampling.jax.sample_numpyro_nuts`` with the
     first of the per-chain seeds it derives from ``random_seed``. This does only the second
-    part, with the seed derived the same way, so the result is identical.
+    part, with the seed derived the same way, so the result is identical. ``kernel`` holds
+    keyword arguments of numpyro's ``NUTS`` (``dense_mass``, ``inverse_mass_matrix``).
     """
     from pymc.sampling.jax import sample_numpyro_nuts
     from pymc.util import get_random_generator
@@ -303,7 +411,7 @@ def run_numpyro(
         target_accept=settings.target_accept,
         random_seed=int(first_chain.integers(2**30)),
         model=model,
-        nuts_kwargs={"dense_mass": settings.dense_mass},
+        nuts_kwargs=kernel,
         progressbar=progress,
         quiet=not progress,
         chain_method=chain_method,
@@ -316,6 +424,7 @@ def run_pm_sample(
     settings: SamplerSettings,
     chain_method: Literal["parallel", "vectorized"],
     progress: bool,
+    kernel: dict[str, object],
 ) -> xr.DataTree:
     """:func:`run_numpyro`'s reference: the same run through ``pm.sample``.
 
@@ -331,11 +440,7 @@ def run_pm_sample(
         random_seed=settings.seed,
         model=model,
         nuts_sampler=settings.nuts_sampler,
-        nuts={
-            "target_accept": settings.target_accept,
-            "chain_method": chain_method,
-            "dense_mass": settings.dense_mass,
-        },
+        nuts={"target_accept": settings.target_accept, "chain_method": chain_method, **kernel},
         progressbar=progress,
         quiet=not progress,
         compute_convergence_checks=False,

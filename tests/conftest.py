@@ -26,8 +26,9 @@ def demo_csv(tmp_path: Path, demo_runs: pd.DataFrame) -> Path:
 def mock_pymc_sample(monkeypatch):
     """Replace pm.sample by prior draws (tier 2 of STYLE.md: the pipeline without MCMC).
 
-    The seam calls ``pm.sample`` instead of PyMC's numpyro sampler directly, and batched fits
-    run their datasets one by one through it.
+    The seam calls ``pm.sample`` instead of PyMC's numpyro sampler directly, without the
+    Laplace starting mass matrix (it would compile the model with JAX), and batched fits run
+    their datasets one by one through it.
     """
     from pymc.testing import mock_sample_setup_and_teardown
 
@@ -35,5 +36,6 @@ def mock_pymc_sample(monkeypatch):
     import bayescale.sampling
 
     monkeypatch.setattr(bayescale.sampling, "run_numpyro", bayescale.sampling.run_pm_sample)
+    monkeypatch.setattr(bayescale.sampling, "laplace_inverse_mass", lambda model, dense: None)
     monkeypatch.setattr(bayescale.batch, "sample_batched", bayescale.batch.sample_sequential)
     yield from mock_sample_setup_and_teardown()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bayescale import sampling
@@ -95,6 +96,7 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     monkeypatch.setattr(pymc.sampling.jax, "sample_numpyro_nuts", fake_sampler)
     monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
     monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
+    monkeypatch.setattr(sampling, "laplace_inverse_mass", lambda model, dense: np.full(3, 0.5))
     settings = SamplerSettings(
         chains=4, draws=10, tune=5, seed=7, target_accept=0.9, progress=False, dense_mass=True
     )
@@ -103,9 +105,11 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     # fewer devices than chains: chains are vectorised, not run one device each
     assert calls["chain_method"] == "vectorized"
     assert (calls["draws"], calls["tune"], calls["chains"]) == (10, 5, 4)
-    assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"] == {"dense_mass": True}
+    assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"]["dense_mass"]
+    np.testing.assert_array_equal(calls["nuts_kwargs"]["inverse_mass_matrix"], np.full(3, 0.5))
     assert not calls["progressbar"] and calls["quiet"]
     # the seed pm.sample would pass: the first of four per-chain seeds drawn from 7
     other = dict(calls)
-    sampling.sample(pm.Model(), SamplerSettings(chains=4, draws=10, tune=5, seed=8))
+    sampling.sample(pm.Model(), SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit"))
     assert isinstance(other["random_seed"], int) and other["random_seed"] != calls["random_seed"]
+    assert "inverse_mass_matrix" not in calls["nuts_kwargs"]
