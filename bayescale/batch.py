@@ -9,9 +9,11 @@ density instead, and numpyro's functional NUTS kernel (:func:`numpyro.infer.hmc.
 over devices. One compilation serves the whole batch, and small models, whose cost is the
 per-step overhead rather than arithmetic, run many lanes for about the price of one.
 
-Each lane is the same algorithm ``pm.sample`` runs through numpyro: PyMC's jittered initial
-point, numpyro's defaults (initial step size 1, dual-averaging step size and windowed
-diagonal mass-matrix adaptation over ``tune`` steps, maximum tree depth 10) at the settings'
+Each lane is the same algorithm a single fit runs (:func:`bayescale.sampling.sample`): PyMC's
+jittered initial point, warm-up started from the dataset's Laplace variances
+(:func:`bayescale.sampling.laplace_from`; or the unit matrix with ``initial_mass="unit"``),
+numpyro's defaults (initial step size 1, dual-averaging step size and windowed diagonal
+mass-matrix adaptation over ``tune`` steps, maximum tree depth 10) at the settings'
 ``target_accept``, then ``draws`` kept draws. Lanes do not share anything; under ``vmap`` a
 NUTS step lasts as long as the longest tree among the lanes of a device, which is the price
 of batching.
@@ -33,7 +35,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescale.sampling import SamplerSettings, configure_jax_devices, enable_compilation_cache
+from bayescale.sampling import (
+    LAPLACE_MAX_PARAMETERS,
+    SamplerSettings,
+    configure_jax_devices,
+    enable_compilation_cache,
+    laplace_from,
+)
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -122,6 +130,41 @@ def _initial_points(
     return [np.stack(column) for column in zip(*lanes, strict=True)]
 
 
+def _starting_masses(
+    model: pm.Model, inputs: Sequence[Mapping[str, np.ndarray]], logp: Any, dense: bool
+) -> np.ndarray:
+    """Warm-up's starting inverse mass matrix per dataset (:func:`laplace_from`), stacked.
+
+    The unit matrix for a dataset whose Laplace approximation fails; shape ``(datasets, n)``
+    or, with ``dense``, ``(datasets, n, n)``. The template is left holding the last dataset.
+    """
+    import jax
+    import pymc as pm
+    from jax.flatten_util import ravel_pytree
+
+    def start_of(data: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+        pm.set_data(data, model=model)  # the initial point of a Normal is its (data) mean
+        point = model.initial_point()
+        return [np.asarray(point[v.name]) for v in model.value_vars]
+
+    size = ravel_pytree(start_of(inputs[0]))[0].size
+    unit = np.eye(size) if dense else np.ones(size)
+    if size > LAPLACE_MAX_PARAMETERS:
+        return np.stack([unit] * len(inputs))
+    _, unravel = ravel_pytree(start_of(inputs[0]))
+    # one compilation for every dataset: the data are arguments
+    value_and_grad = jax.jit(jax.value_and_grad(lambda x, data: -logp(*unravel(x), *data)[0]))
+    masses = []
+    for data in inputs:
+        start = np.asarray(ravel_pytree(start_of(data))[0])
+        arguments = tuple(np.asarray(v) for v in data.values())
+        mass = laplace_from(
+            lambda x, arguments=arguments: value_and_grad(x, arguments), start, dense=dense
+        )
+        masses.append(unit if mass is None else mass)
+    return np.stack(masses)
+
+
 def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
     """The lanes of one device: numpyro NUTS warm-up and draws, one lane per (dataset, chain).
 
@@ -140,12 +183,13 @@ def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
 
     init_kernel, sample_kernel = hmc(potential_fn_gen=potential_for, algo="NUTS")
 
-    def init(values: tuple[Any, ...], key: Any, data: tuple[Any, ...]) -> Any:
+    def init(values: tuple[Any, ...], key: Any, data: tuple[Any, ...], mass: Any) -> Any:
         return init_kernel(
             values,
             num_warmup=settings.tune,
             target_accept_prob=settings.target_accept,
             dense_mass=settings.dense_mass,
+            inverse_mass_matrix=mass,
             model_args=data,
             rng_key=key,
         )
@@ -153,8 +197,8 @@ def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
     def step(state: Any, data: tuple[Any, ...]) -> Any:
         return sample_kernel(state, model_args=data)
 
-    def lanes(values: tuple[Any, ...], keys: Any, data: tuple[Any, ...]) -> Any:
-        states = jax.vmap(init)(values, keys, data)
+    def lanes(values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any) -> Any:
+        states = jax.vmap(init)(values, keys, data, masses)
         advance = jax.vmap(step)
 
         def iteration(states: Any, _: None) -> tuple[Any, dict[str, Any]]:
@@ -259,6 +303,11 @@ def sample_batched(
         raise ValueError(f"{len(seeds)} seeds for {len(inputs)} datasets")
     streams = [np.random.SeedSequence(seed) for seed in seeds]
     values = _initial_points(model, inputs, settings.chains, streams, logp)
+    if settings.initial_mass == "laplace":
+        masses = _starting_masses(model, inputs, logp, settings.dense_mass)
+    else:  # numpyro's own start
+        size = sum(int(np.prod(v.shape[1:])) for v in values)
+        masses = np.stack([np.eye(size) if settings.dense_mass else np.ones(size)] * len(inputs))
 
     n_lanes = len(inputs) * settings.chains
     devices = _devices(n_lanes)
@@ -282,7 +331,7 @@ def sample_batched(
         n_lanes,
         devices,
     )
-    arguments = (tuple(values), lane_keys, tuple(per_lane))
+    arguments = (tuple(values), lane_keys, tuple(per_lane), np.repeat(masses, settings.chains, 0))
     kept = program(*jax.tree.map(lambda a: to_devices(a, devices), arguments))
     kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
     by_draw = jax.vmap(lambda v, d: posterior(*v, *d), in_axes=(0, None))

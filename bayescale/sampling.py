@@ -18,8 +18,9 @@ import os
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from bayescale.errors import InputError
 
@@ -328,32 +329,55 @@ def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray 
     -------
     numpy.ndarray or None
         In numpyro's order of the flattened free parameters (``model.value_vars``); ``None``
-        (start from the unit matrix) when the log density is not finite at the initial point
-        or at the optimum, or the model has more than :data:`LAPLACE_MAX_PARAMETERS`.
+        (start from the unit matrix) when the model has more than
+        :data:`LAPLACE_MAX_PARAMETERS` or :func:`laplace_from` finds no usable mode.
     """
     import jax
     import jax.numpy as jnp
     import numpy as np
     from jax.flatten_util import ravel_pytree
     from pymc.sampling.jax import get_jaxified_logp
-    from scipy.optimize import minimize
 
     point = model.initial_point()
-    x0, unravel = ravel_pytree([jnp.asarray(point[v.name]) for v in model.value_vars])
-    if x0.size > LAPLACE_MAX_PARAMETERS:
+    start, unravel = ravel_pytree([jnp.asarray(point[v.name]) for v in model.value_vars])
+    if start.size > LAPLACE_MAX_PARAMETERS:
         return None
     potential = get_jaxified_logp(model, negative_logp=False)  # -log p
     value_and_grad = jax.jit(jax.value_and_grad(lambda x: potential(unravel(x))))
+    return laplace_from(value_and_grad, np.asarray(start), dense=dense)
+
+
+def laplace_from(
+    value_and_grad: Callable[[Any], tuple[Any, Any]], start: np.ndarray, *, dense: bool = False
+) -> np.ndarray | None:
+    """:func:`laplace_inverse_mass` given ``-log p`` and its gradient as a function of a vector.
+
+    Parameters
+    ----------
+    value_and_grad
+        Compiled ``x -> (-log p(x), gradient)`` over the flattened unconstrained parameters.
+    start
+        Where the optimiser starts; its dtype is the one ``value_and_grad`` takes.
+    dense
+        Return the whole inverse Hessian (a diagonal matrix when it is not positive definite).
+
+    Returns
+    -------
+    numpy.ndarray or None
+        ``None`` when ``-log p`` is not finite at ``start``, at the optimum or in the Hessian.
+    """
+    import numpy as np
+    from scipy.optimize import minimize
 
     def fun(x: np.ndarray) -> tuple[float, np.ndarray]:
-        value, grad = value_and_grad(jnp.asarray(x, dtype=x0.dtype))
+        value, grad = value_and_grad(np.asarray(x, dtype=start.dtype))
         return float(value), np.asarray(grad, dtype=float)
 
-    if not np.isfinite(fun(np.asarray(x0))[0]):
+    if not np.isfinite(fun(start)[0]):
         return None
     found = minimize(
         fun,
-        np.asarray(x0, dtype=float),
+        np.asarray(start, dtype=float),
         jac=True,
         method="L-BFGS-B",
         options={"maxiter": LAPLACE_MAXITER},
@@ -362,7 +386,7 @@ def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray 
     if not (np.isfinite(found.fun) and np.isfinite(mode).all()):
         return None
     # central differences, step ~ eps^(1/3) (float64: 6e-6; float32: 5e-3) relative to |x|
-    steps = np.finfo(x0.dtype).eps ** (1 / 3) * np.maximum(1.0, np.abs(mode))
+    steps = np.finfo(start.dtype).eps ** (1 / 3) * np.maximum(1.0, np.abs(mode))
     columns = []
     for i, h in enumerate(steps):
         shift = np.zeros_like(mode)
@@ -374,12 +398,12 @@ def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray 
         return None
     low, high = LAPLACE_VARIANCE_RANGE
     try:
-        covariance = np.linalg.inv(np.linalg.cholesky(hessian))
-        covariance = covariance.T @ covariance
+        root_inverse = np.linalg.inv(np.linalg.cholesky(hessian))
     except np.linalg.LinAlgError:  # not positive definite: the diagonal's positive entries
         diagonal = np.diag(hessian)
-        safe = np.where(diagonal > 0, diagonal, 1.0)
-        return np.clip(np.where(diagonal > 0, 1.0 / safe, 1.0), low, high)
+        variances = np.clip(1.0 / np.where(diagonal > 0, diagonal, 1.0), low, high)
+        return np.diag(variances) if dense else variances
+    covariance = root_inverse.T @ root_inverse
     if dense:
         return covariance
     return np.clip(np.diag(covariance), low, high)
