@@ -192,7 +192,9 @@ def _check_hash(tree: xr.DataTree, digest: str, path: Path) -> None:
 
 
 def _settings(tree: xr.DataTree, path: Path) -> SamplerSettings:
-    return SamplerSettings(**_only_known(SamplerSettings, _attr_json(tree, "sampler", path)))
+    values = _only_known(SamplerSettings, _attr_json(tree, "sampler", path))
+    values.setdefault("initial_mass", "unit")  # fits saved before the Laplace start
+    return SamplerSettings(**values)
 
 
 def load_fit(path: str | Path) -> tuple[LossFit | PassFit, dict[str, Any]]:

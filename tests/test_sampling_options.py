@@ -1,4 +1,5 @@
-"""Tier 1-2: the sampling seam's options (compile cache, float width, chain method) without NUTS."""
+"""Tier 1-2: the sampling seam's options (compile cache, float width, chain method) and the
+Laplace start of warm-up, without NUTS."""
 
 from __future__ import annotations
 
@@ -113,3 +114,57 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     sampling.sample(pm.Model(), SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit"))
     assert isinstance(other["random_seed"], int) and other["random_seed"] != calls["random_seed"]
     assert "inverse_mass_matrix" not in calls["nuts_kwargs"]
+
+
+def _quadratic(precision: np.ndarray, centre: np.ndarray):
+    def value_and_grad(x):
+        d = np.asarray(x, dtype=float) - centre
+        return 0.5 * d @ precision @ d, precision @ d
+
+    return value_and_grad
+
+
+def test_laplace_of_a_gaussian_is_its_covariance():
+    precision = np.array([[4.0, 1.0, 0.0], [1.0, 2.0, 0.5], [0.0, 0.5, 1e4]])
+    target = _quadratic(precision, np.array([1.0, -2.0, 3.0]))
+    covariance = np.linalg.inv(precision)
+    variances = sampling.laplace_from(target, np.zeros(3))
+    np.testing.assert_allclose(variances, np.diag(covariance), rtol=1e-6)
+    dense = sampling.laplace_from(target, np.zeros(3), dense=True)
+    np.testing.assert_allclose(dense, covariance, rtol=1e-6, atol=1e-12)
+
+
+def test_laplace_falls_back_where_the_hessian_is_not_positive():
+    # (0, 0) is a saddle: stationary, curvature 2 along x0 and -4 along x1; L-BFGS stays put
+    def saddle(x):
+        x = np.asarray(x, dtype=float)
+        return x[0] ** 2 + (x[1] ** 2 - 1) ** 2, np.array([2 * x[0], 4 * x[1] * (x[1] ** 2 - 1)])
+
+    np.testing.assert_allclose(sampling.laplace_from(saddle, np.zeros(2)), [0.5, 1.0], rtol=1e-6)
+    np.testing.assert_allclose(
+        sampling.laplace_from(saddle, np.zeros(2), dense=True), np.diag([0.5, 1.0]), rtol=1e-6
+    )
+
+
+def test_laplace_gives_up_on_a_non_finite_start_and_clips_variances():
+    assert sampling.laplace_from(lambda x: (np.inf, np.zeros(1)), np.zeros(1)) is None
+    flat = _quadratic(np.diag([1e-9, 1e12]), np.zeros(2))
+    low, high = sampling.LAPLACE_VARIANCE_RANGE
+    # variances 1e9 and 1e-12, clipped to the range
+    np.testing.assert_allclose(sampling.laplace_from(flat, np.ones(2)), [high, low])
+
+
+def test_laplace_variances_of_a_pymc_model():
+    """Conjugate normal mean: posterior variance 1 / (n + 1 / prior variance)."""
+    import pymc as pm
+
+    y = np.array([0.3, -1.2, 0.8, 2.0])
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu, 1.0, observed=y)
+        pm.HalfNormal("scale", 1.0)  # log-transformed: its own Laplace variance, in log space
+    variances = sampling.laplace_inverse_mass(model)
+    assert variances.shape == (2,)
+    np.testing.assert_allclose(variances[0], 1 / (y.size + 0.01), rtol=1e-5)
+    # HalfNormal(1) on log scale s = ln x: -log p = e^{2s}/2 - s, mode s = 0, curvature 2
+    np.testing.assert_allclose(variances[1], 0.5, rtol=1e-4)
