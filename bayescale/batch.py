@@ -141,10 +141,13 @@ def _starting_masses(
     import jax
     import pymc as pm
     from jax.flatten_util import ravel_pytree
+    from pymc.initial_point import make_initial_point_fn
+
+    point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
 
     def start_of(data: Mapping[str, np.ndarray]) -> list[np.ndarray]:
         pm.set_data(data, model=model)  # the initial point of a Normal is its (data) mean
-        point = model.initial_point()
+        point = point_fn(0)
         return [np.asarray(point[v.name]) for v in model.value_vars]
 
     size = ravel_pytree(start_of(inputs[0]))[0].size
@@ -157,7 +160,8 @@ def _starting_masses(
     masses = []
     for data in inputs:
         start = np.asarray(ravel_pytree(start_of(data))[0])
-        arguments = tuple(np.asarray(v) for v in data.values())
+        # on the device once: the optimiser calls the gradient hundreds of times
+        arguments = tuple(jax.device_put(np.asarray(v)) for v in data.values())
         mass = laplace_from(
             lambda x, arguments=arguments: value_and_grad(x, arguments), start, dense=dense
         )
