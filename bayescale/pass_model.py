@@ -30,15 +30,15 @@ they cannot trade off against the bucket lines. Measured (4 x 1000 draws):
   more: for the 7-model benchmark case (25 integrated), 0.185 ms per log density and gradient
   in a compiled loop on one core, against 0.025 ms with every intercept sampled (0.26 ms
   while PyTensor still turned the grid's ln(1 - p) into its two-branch log1mexp, see
-  :func:`bayescale.quadrature.binomial_loglik`). Most gradients are spent in warm-up: counted
-  with numpyro at 1000 warm-up steps, 187,000 leapfrog steps of warm-up against 73,000 for
-  1000 draws, over half of them in the first 150 iterations, while the unit starting mass
-  matrix meets model effects, exponents and intercepts pinned to posterior sds of
-  0.003-0.05 (a good starting diagonal halved warm-up in the same count). A fit takes 22 s
-  warm, 32 s cold (benchmarks/bench_fit.py, 500 warm-up steps, load average 0.8-2.2; 33 s
-  and 46 s before, two-branch version with 1000 warm-up steps); measured back to back in one
-  process on a loaded machine, 0.63x the time of the old version. A non-centred textbook
-  version needed 477 steps per draw (8 divergences).
+  :func:`bayescale.quadrature.binomial_loglik`). Most gradients used to go to warm-up: from
+  numpyro's unit mass matrix, which meets model effects, exponents and intercepts pinned to
+  posterior sds of 0.003-0.05, 35,000 leapfrog steps per chain at 500 warm-up steps (25,000
+  of them in iterations 25-100) against 18,000-30,000 for 1000 draws. Warm-up now starts from
+  a Laplace approximation's variances (:func:`bayescale.sampling.laplace_inverse_mass`):
+  13,500 steps per chain. A fit takes 17.8 s warm, 29.6 s cold (benchmarks/bench_fit.py,
+  load average 1-2; 22 s and 31 s from the unit matrix; 33 s and 46 s with the two-branch
+  grid and 1000 warm-up steps). A non-centred textbook version needed 477 steps per draw
+  (8 divergences).
 
 Per-problem exponents are an option, off by default. Measured on Pythia-12B held out: with a
 HalfNormal(0.3) scale all 7 held-out statistics fall inside their 90% intervals and medians
