@@ -89,6 +89,16 @@ def _worst(ds: xr.Dataset, pick: str) -> tuple[float, str]:
     return values[name], name
 
 
+def _is_copy(posterior: xr.Dataset, name: str) -> bool:
+    """Marked as a copy of a variable that is itself there and checked."""
+    original = posterior[name].attrs.get(COPY_ATTR)
+    return (
+        original is not None
+        and original in posterior.data_vars
+        and COPY_ATTR not in posterior[original].attrs
+    )
+
+
 def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
     """Compute the convergence summary of a sampled ``DataTree``.
 
@@ -107,7 +117,7 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
 
     posterior = idata["posterior"].to_dataset()
     if var_names is None:
-        var_names = [str(n) for n, da in posterior.data_vars.items() if COPY_ATTR not in da.attrs]
+        var_names = [str(n) for n in posterior.data_vars if not _is_copy(posterior, str(n))]
     posterior = posterior[var_names]
     chains, draws = posterior.sizes["chain"], posterior.sizes["draw"]
     if chains < 2 or draws < 4:

@@ -74,8 +74,9 @@ class SamplerSettings:
     initial_mass
         What warm-up starts from: ``"laplace"`` (default), the posterior variances of a Laplace
         approximation at the mode (:func:`laplace_inverse_mass`), or ``"unit"``, numpyro's
-        identity matrix. Warm-up re-estimates the matrix from draws either way; the start
-        decides how long its first windows take.
+        identity matrix. numpyro re-estimates the matrix from warm-up draws at the end of each
+        adaptation window, so the start decides how long the first windows take (with
+        ``tune`` under 20 there is no such window and the start is kept for every draw).
     """
 
     draws: int = 1000
@@ -269,7 +270,7 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
     Returns
     -------
     idata, seconds
-        The ``DataTree`` returned by ``pm.sample`` (groups ``posterior``, ``sample_stats``,
+        The ``DataTree`` PyMC's numpyro path returns (groups ``posterior``, ``sample_stats``,
         ``observed_data``) and the seconds it took, compile time included.
     """
     devices = configure_jax_devices(settings.chains)
@@ -286,15 +287,15 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
     )
     start = time.perf_counter()
     kernel: dict[str, object] = {"dense_mass": settings.dense_mass}
-    if settings.initial_mass == "laplace":
-        start_mass = laplace_inverse_mass(model, dense=settings.dense_mass)
-        if start_mass is not None:
-            kernel["inverse_mass_matrix"] = start_mass
     with warnings.catch_warnings():
         if float_width() == "float32":
             # PyMC's JAX glue casts to float64 here and there; JAX truncates to float32,
             # which is what float32 mode asks for
             warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
+        if settings.initial_mass == "laplace":
+            start_mass = laplace_inverse_mass(model, dense=settings.dense_mass)
+            if start_mass is not None:
+                kernel["inverse_mass_matrix"] = start_mass
         idata = run_numpyro(model, settings, chain_method, progress, kernel)
     return idata, time.perf_counter() - start
 
@@ -304,8 +305,8 @@ LAPLACE_MAXITER = 1000
 #: Above this many free parameters warm-up starts from the unit matrix (the Hessian costs two
 #: gradients per parameter).
 LAPLACE_MAX_PARAMETERS = 2000
-#: Bounds of the starting variances.
-LAPLACE_VARIANCE_RANGE = (1e-8, 1e2)
+#: A Laplace variance below this (sd 1e-4 on the unconstrained scale) means a degenerate mode.
+LAPLACE_MIN_VARIANCE = 1e-8
 
 
 def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray | None:
@@ -324,16 +325,20 @@ def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray 
     The mode of the log density over the unconstrained parameters is found by L-BFGS (SciPy)
     from the model's initial point, with the log density and gradient compiled by JAX; the
     Hessian ``H`` there comes from central differences of the gradient. Returned: the
-    diagonal of ``H^-1`` (all of ``H^-1`` when ``dense``) when ``H`` is positive definite,
-    else ``1 / H_ii`` where that is positive and 1 elsewhere; variances are clipped to
-    :data:`LAPLACE_VARIANCE_RANGE`.
+    diagonal of ``H^-1`` (all of ``H^-1`` when ``dense``, its eigenvalues cut at 1) when ``H``
+    is positive definite, else ``1 / H_ii`` where that is positive and 1 elsewhere; variances
+    above 1, numpyro's own start, are cut to 1. A centred hierarchical scale can have its
+    mode at zero (a funnel): the optimiser runs down the neck and the other variances there
+    collapse; a variance under :data:`LAPLACE_MIN_VARIANCE` gives ``None``, the unit start
+    (tested on a centred eight-schools model).
 
     Returns
     -------
     numpy.ndarray or None
         In numpyro's order of the flattened free parameters (``model.value_vars``); ``None``
         (start from the unit matrix) when the model has more than
-        :data:`LAPLACE_MAX_PARAMETERS` or :func:`laplace_from` finds no usable mode.
+        :data:`LAPLACE_MAX_PARAMETERS` or :func:`laplace_from` finds no usable mode, or when
+        compiling or optimising fails (logged; the start is only a speed-up).
     """
     import jax
     import jax.numpy as jnp
@@ -345,9 +350,13 @@ def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray 
     start, unravel = ravel_pytree([jnp.asarray(point[v.name]) for v in model.value_vars])
     if start.size > LAPLACE_MAX_PARAMETERS:
         return None
-    potential = get_jaxified_logp(model, negative_logp=False)  # -log p
-    value_and_grad = jax.jit(jax.value_and_grad(lambda x: potential(unravel(x))))
-    return laplace_from(value_and_grad, np.asarray(start), dense=dense)
+    try:
+        potential = get_jaxified_logp(model, negative_logp=False)  # -log p
+        value_and_grad = jax.jit(jax.value_and_grad(lambda x: potential(unravel(x))))
+        return laplace_from(value_and_grad, np.asarray(start), dense=dense)
+    except Exception as error:  # a failed speed-up must not fail the fit
+        log.warning("Laplace start failed (%s); warm-up starts from the unit matrix", error)
+        return None
 
 
 def laplace_from(
@@ -367,7 +376,8 @@ def laplace_from(
     Returns
     -------
     numpy.ndarray or None
-        ``None`` when ``-log p`` is not finite at ``start``, at the optimum or in the Hessian.
+        ``None`` when ``-log p`` is not finite at ``start``, at the optimum or in the Hessian,
+        or the mode is degenerate (see :func:`laplace_inverse_mass`).
     """
     import numpy as np
     from scipy.optimize import minimize
@@ -396,20 +406,36 @@ def laplace_from(
         shift[i] = h
         columns.append((fun(mode + shift)[1] - fun(mode - shift)[1]) / (2 * h))
     hessian = np.array(columns)
-    hessian = 0.5 * (hessian + hessian.T)
+    return _starting_variances(0.5 * (hessian + hessian.T), dense)
+
+
+def _starting_variances(hessian: np.ndarray, dense: bool) -> np.ndarray | None:
+    """Laplace variances (or covariance) from the Hessian at the mode, or ``None``.
+
+    ``None`` when a variance falls under :data:`LAPLACE_MIN_VARIANCE`: the optimiser went down a
+    funnel's neck (a centred hierarchical scale driven to zero), where the mode says nothing
+    about the posterior's width. Variances above 1 are cut to 1, numpyro's own start. Where
+    the Hessian is not positive definite, ``1 / H_ii`` where positive and 1 elsewhere.
+    """
+    import numpy as np
+
     if not np.isfinite(hessian).all():
         return None
-    low, high = LAPLACE_VARIANCE_RANGE
-    try:
-        root_inverse = np.linalg.inv(np.linalg.cholesky(hessian))
-    except np.linalg.LinAlgError:  # not positive definite: the diagonal's positive entries
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    if (eigenvalues > 0).all():
+        if dense:
+            spectrum = 1.0 / eigenvalues
+            if spectrum.min() < LAPLACE_MIN_VARIANCE:
+                return None
+            return (vectors * np.minimum(spectrum, 1.0)) @ vectors.T
+        variances = np.einsum("ij,j,ij->i", vectors, 1.0 / eigenvalues, vectors)
+    else:
         diagonal = np.diag(hessian)
-        variances = np.clip(1.0 / np.where(diagonal > 0, diagonal, 1.0), low, high)
-        return np.diag(variances) if dense else variances
-    covariance = root_inverse.T @ root_inverse
-    if dense:
-        return covariance
-    return np.clip(np.diag(covariance), low, high)
+        variances = 1.0 / np.where(diagonal > 0, diagonal, 1.0)
+    if variances.min() < LAPLACE_MIN_VARIANCE:
+        return None
+    variances = np.minimum(variances, 1.0)
+    return np.diag(variances) if dense else variances
 
 
 def run_numpyro(
@@ -429,7 +455,14 @@ def run_numpyro(
     """
     from pymc.sampling.jax import sample_numpyro_nuts
     from pymc.util import get_random_generator
+    from pymc.vartypes import discrete_types
 
+    # the checks pm.sample makes before it hands over to numpyro
+    if not model.free_RVs:
+        raise ValueError("the model has no free variables to sample")
+    discrete = [v.name for v in model.value_vars if v.dtype in discrete_types]
+    if discrete:
+        raise ValueError(f"NUTS needs continuous variables; {discrete} are discrete")
     first_chain = get_random_generator(settings.seed).spawn(settings.chains)[0]
     return sample_numpyro_nuts(
         draws=settings.draws,

@@ -9,6 +9,7 @@ import pytest
 from bayescale.backtest import backtest_loss_ratios, loss_split
 from bayescale.batch import (
     _jaxify,
+    _starting_masses,
     dataset_seed,
     from_devices,
     sample_batched,
@@ -19,7 +20,7 @@ from bayescale.data import load_loss_runs
 from bayescale.fit import fit_loss, fit_loss_batch
 from bayescale.loss_model import LOSS_INPUTS, build_loss_model, loss_inputs
 from bayescale.priors import LossPriors
-from bayescale.sampling import SamplerSettings
+from bayescale.sampling import SamplerSettings, laplace_inverse_mass
 from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
 
 SMALL = SamplerSettings(draws=500, tune=500, chains=4, seed=5, progress=False)
@@ -59,7 +60,7 @@ def test_jaxified_template_with_a_dataset_as_arguments_is_its_own_log_density(ru
     """What the batch samples: the template's JAX log density, the data passed as arguments."""
     split, _, _ = loss_split(runs, 10.0)
     size = int(runs.fitted.sum())
-    template = build_loss_model(runs, pad_runs=size)
+    template = build_loss_model(splits[0], pad_runs=size)
     logp, _, _ = _jaxify(template, list(LOSS_INPUTS))
     own = build_loss_model(split)
     own_logp = own.compile_logp()
@@ -157,3 +158,17 @@ def test_backtest_at_several_ratios_fits_in_batches(runs):
         assert separate["fits"] == 3 and separate["divergences"] == 0
         assert separate["r_hat_max"] < 1.03
         assert bt.summary().set_index("method").loc["bayescale", "coverage_0.9"] >= 0.5
+
+
+def test_each_dataset_starts_from_its_own_models_laplace_variances(runs):
+    splits = [loss_split(runs, r)[0] for r in (1.5, 30.0)]
+    size = max(int(s.fitted.sum()) for s in splits)
+    template = build_loss_model(splits[0], pad_runs=size)
+    inputs = [loss_inputs(s, size) for s in splits]
+    logp, _, _ = _jaxify(template, list(inputs[0]))
+    masses = _starting_masses(template, inputs, logp, dense=False)
+    own = np.stack([laplace_inverse_mass(build_loss_model(s)) for s in splits])
+    # same log density and start, so the same mode up to the optimiser's rounding path
+    np.testing.assert_allclose(masses, own, rtol=0.05)
+    # and the two datasets' variances really differ: a mix-up of datasets would show
+    assert np.abs(np.log(own[0] / own[1])).max() > np.log(2)

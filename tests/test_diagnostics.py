@@ -44,3 +44,13 @@ def test_explicit_names_override_the_marks():
     idata["posterior"]["per_problem"].attrs[COPY_ATTR] = "level"
     assert diagnose(idata).ok
     assert not diagnose(idata, ["level", "per_problem"]).ok
+
+
+def test_a_mark_naming_a_missing_or_skipped_variable_is_ignored():
+    idata = _posterior(stuck_copy=True)
+    idata["posterior"]["per_problem"].attrs[COPY_ATTR] = "gone"
+    assert not diagnose(idata).ok
+    # two variables marked as copies of each other: neither is skipped
+    idata["posterior"]["per_problem"].attrs[COPY_ATTR] = "level"
+    idata["posterior"]["level"].attrs[COPY_ATTR] = "per_problem"
+    assert not diagnose(idata).ok

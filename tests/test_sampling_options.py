@@ -101,7 +101,9 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     settings = SamplerSettings(
         chains=4, draws=10, tune=5, seed=7, target_accept=0.9, progress=False, dense_mass=True
     )
-    idata, seconds = sampling.sample(pm.Model(), settings)
+    with pm.Model() as model:
+        pm.Normal("x")
+    idata, seconds = sampling.sample(model, settings)
     assert idata == "idata" and seconds >= 0
     # fewer devices than chains: chains are vectorised, not run one device each
     assert calls["chain_method"] == "vectorized"
@@ -109,11 +111,44 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"]["dense_mass"]
     np.testing.assert_array_equal(calls["nuts_kwargs"]["inverse_mass_matrix"], np.full(3, 0.5))
     assert not calls["progressbar"] and calls["quiet"]
-    # the seed pm.sample would pass: the first of four per-chain seeds drawn from 7
-    other = dict(calls)
-    sampling.sample(pm.Model(), SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit"))
-    assert isinstance(other["random_seed"], int) and other["random_seed"] != calls["random_seed"]
+    sampling.sample(model, SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit"))
     assert "inverse_mass_matrix" not in calls["nuts_kwargs"]
+
+
+@pytest.mark.parametrize("seed", [0, 7, 2**31])
+def test_direct_call_hands_numpyro_the_seed_pm_sample_does(monkeypatch, seed):
+    import pymc as pm
+    import pymc.sampling.jax
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def numpyro_stub(**kwargs):
+        seen.append(kwargs["random_seed"])
+        raise Stop
+
+    monkeypatch.setattr(pymc.sampling.jax, "_sample_numpyro_nuts", numpyro_stub)
+    with pm.Model() as model:
+        pm.Normal("x")
+    settings = SamplerSettings(chains=3, draws=5, tune=5, seed=seed, progress=False)
+    for run in (sampling.run_numpyro, sampling.run_pm_sample):
+        with pytest.raises(Stop):
+            run(model, settings, "vectorized", False, {"dense_mass": False})
+    assert len(seen) == 2 and seen[0] == seen[1]
+
+
+def test_direct_call_refuses_what_pm_sample_refuses():
+    import pymc as pm
+
+    settings = SamplerSettings(chains=2, draws=5, tune=5, progress=False)
+    with pytest.raises(ValueError, match="no free variables"):
+        sampling.run_numpyro(pm.Model(), settings, "vectorized", False, {})
+    with pm.Model() as discrete:
+        pm.Poisson("k", 3.0)
+    with pytest.raises(ValueError, match="discrete"):
+        sampling.run_numpyro(discrete, settings, "vectorized", False, {})
 
 
 def _quadratic(precision: np.ndarray, centre: np.ndarray):
@@ -146,12 +181,32 @@ def test_laplace_falls_back_where_the_hessian_is_not_positive():
     )
 
 
-def test_laplace_gives_up_on_a_non_finite_start_and_clips_variances():
+def test_laplace_gives_up_on_non_finite_values_and_degenerate_modes():
     assert sampling.laplace_from(lambda x: (np.inf, np.zeros(1)), np.zeros(1)) is None
-    flat = _quadratic(np.diag([1e-9, 1e12]), np.zeros(2))
-    low, high = sampling.LAPLACE_VARIANCE_RANGE
-    # variances 1e9 and 1e-12, clipped to the range
-    np.testing.assert_allclose(sampling.laplace_from(flat, np.ones(2)), [high, low])
+    # a variance of 1e-12: a collapsed direction, no guide to the posterior's width
+    assert sampling.laplace_from(_quadratic(np.diag([1.0, 1e12]), np.zeros(2)), np.ones(2)) is None
+
+
+def test_laplace_variances_are_never_wider_than_numpyros_start():
+    wide = _quadratic(np.diag([1e-9, 4.0]), np.zeros(2))
+    np.testing.assert_allclose(sampling.laplace_from(wide, np.ones(2)), [1.0, 0.25], rtol=1e-6)
+    np.testing.assert_allclose(
+        sampling.laplace_from(wide, np.ones(2), dense=True), np.diag([1.0, 0.25]), atol=1e-9
+    )
+
+
+def test_laplace_of_a_centred_funnel_starts_from_the_unit_matrix():
+    """Centred eight schools: the joint mode is at tau = 0, where every other width collapses."""
+    import pymc as pm
+
+    effects = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+    sds = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        tau = pm.HalfCauchy("tau", 5.0)
+        theta = pm.Normal("theta", mu, tau, shape=8)
+        pm.Normal("y", theta, sds, observed=effects)
+    assert sampling.laplace_inverse_mass(model) is None
 
 
 def test_laplace_variances_of_a_pymc_model():
