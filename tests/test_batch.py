@@ -60,7 +60,7 @@ def test_jaxified_template_with_a_dataset_as_arguments_is_its_own_log_density(ru
     """What the batch samples: the template's JAX log density, the data passed as arguments."""
     split, _, _ = loss_split(runs, 10.0)
     size = int(runs.fitted.sum())
-    template = build_loss_model(splits[0], pad_runs=size)
+    template = build_loss_model(runs, pad_runs=size)
     logp, _, _ = _jaxify(template, list(LOSS_INPUTS))
     own = build_loss_model(split)
     own_logp = own.compile_logp()
