@@ -31,6 +31,7 @@ import time
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -150,20 +151,22 @@ def _starting_masses(
         point = point_fn(0)
         return [np.asarray(point[v.name]) for v in model.value_vars]
 
-    size = ravel_pytree(start_of(inputs[0]))[0].size
-    unit = np.eye(size) if dense else np.ones(size)
-    if size > LAPLACE_MAX_PARAMETERS:
+    first, unravel = ravel_pytree(start_of(inputs[0]))
+    unit = np.eye(first.size) if dense else np.ones(first.size)
+    if first.size > LAPLACE_MAX_PARAMETERS:
         return np.stack([unit] * len(inputs))
-    _, unravel = ravel_pytree(start_of(inputs[0]))
     # one compilation for every dataset: the data are arguments
     value_and_grad = jax.jit(jax.value_and_grad(lambda x, data: -logp(*unravel(x), *data)[0]))
     masses = []
     for data in inputs:
         start = np.asarray(ravel_pytree(start_of(data))[0])
         # on the device once: the optimiser calls the gradient hundreds of times
-        arguments = tuple(jax.device_put(np.asarray(v)) for v in data.values())
         mass = laplace_from(
-            lambda x, arguments=arguments: value_and_grad(x, arguments), start, dense=dense
+            partial(
+                value_and_grad, data=tuple(jax.device_put(np.asarray(v)) for v in data.values())
+            ),
+            start,
+            dense=dense,
         )
         masses.append(unit if mass is None else mass)
     return np.stack(masses)
