@@ -571,7 +571,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(float_summary(case, args.seed)))
         return 0
     if args.float32_check:
-        checks = [float32_check(c, args.seed) for c in standard_cases() if c.kind != "batch"][:2]
+        cases = [c for c in standard_cases() if c.kind != "batch"][:2]  # loss and Pythia size
+        checks = [float32_check(c, args.seed) for c in cases]
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps({"machine": machine(), "checks": checks}, indent=2) + "\n")
         print(json.dumps(checks, indent=2))
