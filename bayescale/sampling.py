@@ -2,8 +2,8 @@
 
 It runs PyMC's numpyro path (JAX NUTS; :func:`run_numpyro`, the same call ``pm.sample(
 nuts_sampler="numpyro")`` makes, without ``pm.sample``'s step-method assignment, which builds
-one symbolic gradient per variable only to learn that NUTS applies: about 1 s of a 22 s
-Pythia x MATH fit), picks how chains run (one JAX device per chain when there are enough, else
+one symbolic gradient per variable only to learn that NUTS applies: about 1 s on Pythia x
+MATH), picks how chains run (one JAX device per chain when there are enough, else
 vectorised), and asks JAX for one CPU device per chain before JAX starts. Fast tests swap
 :func:`run_numpyro` for :func:`run_pm_sample`, its reference, so that
 ``pymc.testing.mock_sample_setup_and_teardown`` can stand in for ``pm.sample``
