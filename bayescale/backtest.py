@@ -807,7 +807,7 @@ def backtest_loss_ratios(
     separate: list[list[LossFit]] = [[] for _ in splits]
     separate_s = 0.0
     if baselines:
-        # one group: bayescale's fit has nothing to pool, the separate fit is the same one
+        # every group of every split with several groups, fitted on its own
         alone = [
             (i, _one_group(split, g), dataset_seed(settings.seed, "separate", f"{r:g}", g))
             for i, (r, (split, _, _)) in enumerate(zip(ratios, splits, strict=True))
@@ -842,7 +842,7 @@ def backtest_loss_ratios(
                 scored["separate_bayes"] = pd.concat(parts, ignore_index=True)
                 diagnostics["separate_bayes"] = _merge_diag([_diag(one) for one in singles])
                 timing["separate_bayes"] = separate_s
-            else:
+            else:  # one group: nothing to pool, the separate fit is bayescale's own
                 scored["separate_bayes"] = cases.copy()
                 diagnostics["separate_bayes"] = _merge_diag([diagnostics["bayescale"]])
                 timing["separate_bayes"] = 0.0

@@ -132,12 +132,17 @@ def _initial_points(
 
 
 def _starting_masses(
-    model: pm.Model, inputs: Sequence[Mapping[str, np.ndarray]], logp: Any, dense: bool
+    model: pm.Model,
+    inputs: Sequence[Mapping[str, np.ndarray]],
+    logp: Any,
+    settings: SamplerSettings,
 ) -> np.ndarray:
     """Warm-up's starting inverse mass matrix per dataset (:func:`laplace_from`), stacked.
 
-    The unit matrix for a dataset whose Laplace approximation fails; shape ``(datasets, n)``
-    or, with ``dense``, ``(datasets, n, n)``. The template is left holding the last dataset.
+    The unit matrix (numpyro's own start) with ``initial_mass="unit"``, above
+    :data:`LAPLACE_MAX_PARAMETERS`, and for a dataset whose Laplace approximation fails;
+    shape ``(datasets, n)`` or, with ``dense_mass``, ``(datasets, n, n)``. The template is
+    left holding the last dataset.
     """
     import jax
     import pymc as pm
@@ -152,8 +157,9 @@ def _starting_masses(
         return [np.asarray(point[v.name]) for v in model.value_vars]
 
     first, unravel = ravel_pytree(start_of(inputs[0]))
+    dense = settings.dense_mass
     unit = np.eye(first.size) if dense else np.ones(first.size)
-    if first.size > LAPLACE_MAX_PARAMETERS:
+    if settings.initial_mass == "unit" or first.size > LAPLACE_MAX_PARAMETERS:
         return np.stack([unit] * len(inputs))
     # one compilation for every dataset: the data are arguments
     value_and_grad = jax.jit(jax.value_and_grad(lambda x, data: -logp(*unravel(x), *data)[0]))
@@ -310,11 +316,7 @@ def sample_batched(
         raise ValueError(f"{len(seeds)} seeds for {len(inputs)} datasets")
     streams = [np.random.SeedSequence(seed) for seed in seeds]
     values = _initial_points(model, inputs, settings.chains, streams, logp)
-    if settings.initial_mass == "laplace":
-        masses = _starting_masses(model, inputs, logp, settings.dense_mass)
-    else:  # numpyro's own start
-        size = sum(int(np.prod(v.shape[1:])) for v in values)
-        masses = np.stack([np.eye(size) if settings.dense_mass else np.ones(size)] * len(inputs))
+    masses = _starting_masses(model, inputs, logp, settings)
 
     n_lanes = len(inputs) * settings.chains
     devices = _devices(n_lanes)

@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 _CACHE = tempfile.mkdtemp(prefix="bayescale-bench-jax-")
 os.environ["BAYESCALE_JAX_CACHE"] = _CACHE
 
-from bayescale.backtest import backtest_loss_ratios, loss_split  # noqa: E402
+from bayescale.backtest import _diag, _merge_diag, backtest_loss_ratios, loss_split  # noqa: E402
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
 from bayescale.diagnostics import RHAT_MAX, diagnose  # noqa: E402
@@ -244,16 +244,24 @@ def _batch_data() -> LossData:
     return load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=16, seed=7))
 
 
+def _summary(diags: list[dict]) -> dict:
+    """Worst R-hat and ESS and all divergences of several fits' backtest diagnostics."""
+    merged = _merge_diag(diags)
+    return {
+        "ess_bulk_min": round(float(merged["ess_bulk_min"]), 1),
+        "r_hat_max": round(float(merged["r_hat_max"]), 4),
+        "divergences": int(merged["divergences"]),
+        "fits": int(merged["fits"]),
+    }
+
+
 def _fits_summary(fits: list, wall: float, compile_s: float, target_accept: float) -> dict:
-    diags = [f.diagnostics for f in fits]
+    summary = _summary([_diag(f) for f in fits])
     return {
         "wall_s": round(wall, 2),
         "compile_s": round(compile_s, 2),
-        "ess_bulk_min": round(min(float(d.ess_bulk_min) for d in diags), 1),
-        "r_hat_max": round(max(float(d.r_hat_max) for d in diags), 4),
-        "divergences": sum(int(d.divergences) for d in diags),
-        "ess_per_s": round(min(float(d.ess_bulk_min) for d in diags) / wall, 1),
-        "fits": len(fits),
+        **summary,
+        "ess_per_s": round(summary["ess_bulk_min"] / wall, 1),
         "retried": sum(f.settings.target_accept != target_accept for f in fits),
     }
 
@@ -291,7 +299,7 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
             wall = time.perf_counter() - start
         held_out = [int(bt.cases.shape[0]) for bt in backtests]
         row["bayescale" if label == "cold" else "bayescale_warm"] = {
-            **_backtest_summary(backtests),
+            **_summary([bt.diagnostics["bayescale"] for bt in backtests]),
             "wall_s": round(wall, 2),
             "compile_s": round(clock.seconds, 2),
             "held_out_cases_per_split": held_out,
@@ -315,17 +323,6 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
     if "baseline_warm" in row:
         row["speedup_warm"] = round(row["baseline_warm"]["wall_s"] / warm["wall_s"], 2)  # type: ignore[index]
     return row
-
-
-def _backtest_summary(backtests: list) -> dict:
-    diags = [bt.diagnostics["bayescale"] for bt in backtests]
-    ess = min(float(d["ess_bulk_min"]) for d in diags)
-    return {
-        "ess_bulk_min": round(ess, 1),
-        "r_hat_max": round(max(float(d["r_hat_max"]) for d in diags), 4),
-        "divergences": sum(int(d["divergences"]) for d in diags),
-        "fits": len(diags),
-    }
 
 
 #: ``--quick``: the textbook fit is stopped once it has taken this many times bayescale's

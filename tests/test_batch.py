@@ -166,7 +166,7 @@ def test_each_dataset_starts_from_its_own_models_laplace_variances(runs):
     template = build_loss_model(splits[0], pad_runs=size)
     inputs = [loss_inputs(s, size) for s in splits]
     logp, _, _ = _jaxify(template, list(inputs[0]))
-    masses = _starting_masses(template, inputs, logp, dense=False)
+    masses = _starting_masses(template, inputs, logp, SamplerSettings())
     own = np.stack([laplace_inverse_mass(build_loss_model(s)) for s in splits])
     # same log density and start, so the same mode up to the optimiser's rounding path
     np.testing.assert_allclose(masses, own, rtol=0.05)
