@@ -29,8 +29,8 @@ import logging
 import os
 import time
 import zlib
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +38,7 @@ import numpy as np
 
 from bayescale.sampling import (
     LAPLACE_MAX_PARAMETERS,
+    TARGET_ACCEPT,
     SamplerSettings,
     configure_jax_devices,
     enable_compilation_cache,
@@ -65,27 +66,88 @@ def dataset_seed(seed: int, *key: int | str) -> int:
     return int(np.random.SeedSequence(words).generate_state(1)[0])
 
 
-def _jaxify(model: pm.Model, names: Sequence[str]) -> tuple[Any, Any, list[str]]:
-    """The log density and the posterior quantities as JAX functions of (values, data).
+#: Templates whose JAX functions and compiled programs this process keeps (:func:`_jaxify`).
+JAXIFIED_KEPT = 8
 
-    Returns ``logp(*values, *data)``, ``posterior(*values, *data)`` and the names of the
-    posterior quantities (free variables on their own scale, and deterministics).
+_jaxified: list[_Jaxified] = []
+
+
+@dataclass
+class _Jaxified:
+    """One template's log density as JAX functions of (values, data), and programs made from it.
+
+    ``logp(*values, *data)`` and ``posterior(*values, *data)`` (the posterior quantities named
+    ``quantities``: free variables on their own scale, and deterministics). The jitted and
+    ``pmap``-ed programs built from them are kept here, so that a second batch of the same
+    template in this process (the warm run of a backtest, the next table of a suite) neither
+    jaxifies nor traces again: the persistent compilation cache skips only XLA's part.
+    """
+
+    graphs: list[Any]  # the PyTensor outputs (log density, then quantities) and inputs,
+    inputs: list[Any]  # shared variables made constants: what identifies the template
+    logp: Any
+    posterior: Any
+    quantities: list[str]
+    programs: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+    def same_template(self, graphs: list[Any], inputs: list[Any]) -> bool:
+        """Whether ``graphs`` of ``inputs`` compute what this template's graphs compute."""
+        from pytensor.graph.basic import equal_computations
+
+        if len(graphs) != len(self.graphs) or len(inputs) != len(self.inputs):
+            return False
+        try:
+            return equal_computations(graphs, self.graphs, inputs, self.inputs)
+        except RecursionError:  # a graph too deep to compare: jaxify it again
+            return False
+
+    def cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """The program stored under ``key``, built by ``build`` the first time."""
+        if key not in self.programs:
+            self.programs[key] = build()
+        return self.programs[key]
+
+
+def _jaxify(model: pm.Model, names: Sequence[str]) -> _Jaxified:
+    """The template's log density and posterior quantities as JAX functions of (values, data).
+
+    The data containers named in ``names`` become arguments; every other shared variable is
+    a constant, as in PyMC's own jaxification. A template that computes the same as one
+    jaxified earlier in this process (:data:`JAXIFIED_KEPT` are kept) returns that one, with
+    its programs.
     """
     from pymc.sampling.jax import get_jaxified_graph
     from pymc.util import get_default_varnames
+    from pytensor.compile.sharedvalue import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
     from pytensor.graph.replace import clone_replace
+    from pytensor.tensor import constant
 
     shared = [model[name] for name in names]
     arguments = [var.type(name=var.name) for var in shared]
-    replace = dict(zip(shared, arguments, strict=True))
     inputs = [*model.value_vars, *arguments]
-    logp = clone_replace([model.logp()], replace=replace)
     quantities = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
-    logp_fn = get_jaxified_graph(inputs=inputs, outputs=logp)
-    posterior_fn = get_jaxified_graph(
-        inputs=inputs, outputs=clone_replace(quantities, replace=replace)
+    outputs = [model.logp(), *quantities]
+    substitutes = dict(zip(shared, arguments, strict=True))
+    for var in graph_inputs(outputs):
+        if isinstance(var, SharedVariable) and var not in substitutes:
+            substitutes[var] = constant(var.get_value(borrow=True))
+    graphs = clone_replace(outputs, replace=substitutes)
+    for known in _jaxified:
+        if known.same_template(graphs, inputs):
+            _jaxified.remove(known)
+            _jaxified.append(known)  # most recently used last
+            return known
+    jaxified = _Jaxified(
+        graphs=graphs,
+        inputs=inputs,
+        logp=get_jaxified_graph(inputs=inputs, outputs=graphs[:1]),
+        posterior=get_jaxified_graph(inputs=inputs, outputs=graphs[1:]),
+        quantities=[q.name for q in quantities],
     )
-    return logp_fn, posterior_fn, [q.name for q in quantities]
+    _jaxified.append(jaxified)
+    del _jaxified[:-JAXIFIED_KEPT]
+    return jaxified
 
 
 def _initial_points(
@@ -93,7 +155,7 @@ def _initial_points(
     inputs: Sequence[Mapping[str, np.ndarray]],
     chains: int,
     seeds: Sequence[np.random.SeedSequence],
-    logp: Any,
+    jaxified: _Jaxified,
 ) -> list[np.ndarray]:
     """PyMC's jittered initial points, per dataset and chain: one array per value variable.
 
@@ -107,7 +169,7 @@ def _initial_points(
 
     from bayescale.errors import ConvergenceError
 
-    finite_logp = jax.jit(logp)
+    finite_logp = jaxified.cached(("logp",), lambda: jax.jit(jaxified.logp))
     point_fn = make_initial_point_fn(
         model=model, jitter_rvs=set(model.free_RVs), return_transformed=True
     )
@@ -134,7 +196,7 @@ def _initial_points(
 def _starting_masses(
     model: pm.Model,
     inputs: Sequence[Mapping[str, np.ndarray]],
-    logp: Any,
+    jaxified: _Jaxified,
     settings: SamplerSettings,
 ) -> np.ndarray:
     """Warm-up's starting inverse mass matrix per dataset (:func:`laplace_from`), stacked.
@@ -156,13 +218,18 @@ def _starting_masses(
         point = point_fn(0)
         return [np.asarray(point[v.name]) for v in model.value_vars]
 
-    first, unravel = ravel_pytree(start_of(inputs[0]))
+    first_start = start_of(inputs[0])
+    first, unravel = ravel_pytree(first_start)
     dense = settings.dense_mass
     unit = np.eye(first.size) if dense else np.ones(first.size)
     if settings.initial_mass == "unit" or first.size > LAPLACE_MAX_PARAMETERS:
         return np.stack([unit] * len(inputs))
     # one compilation for every dataset: the data are arguments
-    value_and_grad = jax.jit(jax.value_and_grad(lambda x, data: -logp(*unravel(x), *data)[0]))
+    logp = jaxified.logp
+    value_and_grad = jaxified.cached(
+        ("negative logp and gradient", *(v.shape for v in first_start)),
+        lambda: jax.jit(jax.value_and_grad(lambda x, data: -logp(*unravel(x), *data)[0])),
+    )
     masses = []
     for data in inputs:
         start = np.asarray(ravel_pytree(start_of(data))[0])
@@ -303,20 +370,21 @@ def sample_batched(
     if not inputs:
         return [], 0.0
     start = time.perf_counter()
+    settings = settings.with_target_accept(TARGET_ACCEPT)
     names = list(inputs[0])
     for i, data in enumerate(inputs):
         if list(data) != names:
             raise ValueError(f"dataset {i} of the batch names {list(data)}, not {names}")
     configure_jax_devices(settings.chains)
     enable_compilation_cache()
-    logp, posterior, quantities = _jaxify(model, names)
+    jaxified = _jaxify(model, names)
     if seeds is None:
         seeds = [dataset_seed(settings.seed, i) for i in range(len(inputs))]
     if len(seeds) != len(inputs):
         raise ValueError(f"{len(seeds)} seeds for {len(inputs)} datasets")
     streams = [np.random.SeedSequence(seed) for seed in seeds]
-    values = _initial_points(model, inputs, settings.chains, streams, logp)
-    masses = _starting_masses(model, inputs, logp, settings)
+    values = _initial_points(model, inputs, settings.chains, streams, jaxified)
+    masses = _starting_masses(model, inputs, jaxified, settings)
 
     n_lanes = len(inputs) * settings.chains
     devices = _devices(n_lanes)
@@ -332,7 +400,10 @@ def sample_batched(
             for s in streams
         ]
     )
-    program = jax.pmap(_lanes_program(logp, settings))
+    program = jaxified.cached(
+        ("lanes", settings.tune, settings.draws, settings.target_accept, settings.dense_mass),
+        lambda: jax.pmap(_lanes_program(jaxified.logp, settings)),
+    )
     log.info(
         "sampling %d datasets x %d chains as %d lanes on %d devices",
         len(inputs),
@@ -343,9 +414,16 @@ def sample_batched(
     arguments = (tuple(values), lane_keys, tuple(per_lane), np.repeat(masses, settings.chains, 0))
     kept = program(*jax.tree.map(lambda a: to_devices(a, devices), arguments))
     kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
+    posterior = jaxified.posterior
     by_draw = jax.vmap(lambda v, d: posterior(*v, *d), in_axes=(0, None))
-    quantities_of = jax.jit(jax.vmap(by_draw))
-    outputs = quantities_of(tuple(kept.pop("values")), tuple(per_lane))
+    quantities_of = jaxified.cached(("quantities",), lambda: jax.jit(jax.vmap(by_draw)))
+    outputs = dict(
+        zip(
+            jaxified.quantities,
+            quantities_of(tuple(kept.pop("values")), tuple(per_lane)),
+            strict=True,
+        )
+    )
     template_coords, dims = coords_and_dims_for_inferencedata(model)
     seconds = time.perf_counter() - start
 
@@ -360,13 +438,11 @@ def sample_batched(
         idatas.append(
             from_dict(
                 {
-                    "posterior": {
-                        q: per_dataset(o, i) for q, o in zip(quantities, outputs, strict=True)
-                    },
+                    "posterior": {q: per_dataset(o, i) for q, o in outputs.items()},
                     "sample_stats": stats,
                 },
                 coords={**template_coords, **(coords[i] if coords else {})},
-                dims={q: dims[q] for q in quantities if q in dims},
+                dims={q: dims[q] for q in outputs if q in dims},
                 sample_dims=["chain", "draw"],
                 attrs={
                     "posterior": make_attrs(

@@ -19,7 +19,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from bayescale.errors import InputError
@@ -37,6 +37,9 @@ SAMPLERS = ("numpyro",)
 INITIAL_MASS = ("laplace", "unit")
 #: Target acceptance of the one automatic retry after divergences.
 RETRY_TARGET_ACCEPT = 0.99
+#: ``target_accept`` of a fit whose settings leave it open and whose model names none (the
+#: pass-rate models; the loss model's is :data:`bayescale.fit.LOSS_TARGET_ACCEPT`).
+TARGET_ACCEPT = 0.95
 
 
 @dataclass(frozen=True)
@@ -57,9 +60,10 @@ class SamplerSettings:
         sd; 130 against 158 s wall). Most warm-up gradients go to the first windows, before
         the mass matrix fits, so halving ``tune`` saves less than half of them.
     target_accept
-        NUTS target acceptance probability (step-size adaptation). A fit whose only problem
-        is a few divergences is run once more at ``RETRY_TARGET_ACCEPT`` (see
-        :func:`bayescale.fit.fit_loss`).
+        NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
+        it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`),
+        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit whose only problem is a few divergences
+        is run once more at ``RETRY_TARGET_ACCEPT`` (see :func:`bayescale.fit.fit_loss`).
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress
@@ -82,7 +86,7 @@ class SamplerSettings:
     draws: int = 1000
     tune: int = 500
     chains: int = 4
-    target_accept: float = 0.95
+    target_accept: float | None = None
     seed: int = 0
     progress: bool | None = None
     chain_method: Literal["parallel", "vectorized"] | None = None
@@ -100,7 +104,7 @@ class SamplerSettings:
                 raise InputError(
                     f"sampler setting '{name}' must be an integer >= {minimum}{why}, got {value!r}."
                 )
-        if not 0.5 <= self.target_accept < 1:
+        if self.target_accept is not None and not 0.5 <= self.target_accept < 1:
             raise InputError("sampler setting 'target_accept' must be in [0.5, 1).")
         if self.initial_mass not in INITIAL_MASS:
             raise InputError(
@@ -111,6 +115,12 @@ class SamplerSettings:
             raise InputError(
                 f"sampler '{self.nuts_sampler}' is not supported; choose one of {SAMPLERS}."
             )
+
+    def with_target_accept(self, default: float) -> SamplerSettings:
+        """These settings, with ``target_accept`` set to ``default`` if they leave it open."""
+        if self.target_accept is not None:
+            return self
+        return replace(self, target_accept=default)
 
     def as_attrs(self) -> dict[str, object]:
         """Return the settings as plain values for NetCDF attributes and reports."""
@@ -265,7 +275,8 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
     model
         A PyMC model.
     settings
-        Draws, chains, seed, progress and chain method.
+        Draws, chains, seed, progress and chain method; ``target_accept`` left open is
+        :data:`TARGET_ACCEPT`.
 
     Returns
     -------
@@ -273,6 +284,7 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
         The ``DataTree`` PyMC's numpyro path returns (groups ``posterior``, ``sample_stats``,
         ``observed_data``) and the seconds it took, compile time included.
     """
+    settings = settings.with_target_accept(TARGET_ACCEPT)
     devices = configure_jax_devices(settings.chains)
     enable_compilation_cache()
     chain_method = settings.chain_method or (
@@ -468,7 +480,7 @@ def run_numpyro(
         draws=settings.draws,
         tune=settings.tune,
         chains=settings.chains,
-        target_accept=settings.target_accept,
+        target_accept=settings.target_accept or TARGET_ACCEPT,
         random_seed=int(first_chain.integers(2**30)),
         model=model,
         nuts_kwargs=kernel,
@@ -500,7 +512,11 @@ def run_pm_sample(
         random_seed=settings.seed,
         model=model,
         nuts_sampler=settings.nuts_sampler,
-        nuts={"target_accept": settings.target_accept, "chain_method": chain_method, **kernel},
+        nuts={
+            "target_accept": settings.target_accept or TARGET_ACCEPT,
+            "chain_method": chain_method,
+            **kernel,
+        },
         progressbar=progress,
         quiet=not progress,
         compute_convergence_checks=False,

@@ -61,7 +61,7 @@ def test_jaxified_template_with_a_dataset_as_arguments_is_its_own_log_density(ru
     split, _, _ = loss_split(runs, 10.0)
     size = int(runs.fitted.sum())
     template = build_loss_model(runs, pad_runs=size)
-    logp, _, _ = _jaxify(template, list(LOSS_INPUTS))
+    logp = _jaxify(template, list(LOSS_INPUTS)).logp
     own = build_loss_model(split)
     own_logp = own.compile_logp()
     arguments = [loss_inputs(split, size)[name] for name in LOSS_INPUTS]
@@ -69,6 +69,25 @@ def test_jaxified_template_with_a_dataset_as_arguments_is_its_own_log_density(ru
         point = _random_point(own, seed)
         values = [point[v.name] for v in template.value_vars]
         np.testing.assert_allclose(float(logp(*values, *arguments)[0]), own_logp(point), rtol=1e-12)
+
+
+def test_a_template_that_computes_the_same_reuses_its_jax_functions(runs):
+    """The warm run of a backtest builds its template again: same computation, same programs."""
+    size = int(runs.fitted.sum())
+    names = list(LOSS_INPUTS)
+    first = _jaxify(build_loss_model(runs, pad_runs=size), names)
+    other = load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=10, seed=7))
+    # the data are arguments, so another table of the same groups is the same template
+    assert _jaxify(build_loss_model(runs, pad_runs=size), names) is first
+    assert _jaxify(build_loss_model(other, pad_runs=size), names) is first
+    # a prior's value or the likelihood is a constant of the graph: another template
+    for priors in (LossPriors(scatter_sd=0.1), LossPriors(likelihood="student_t")):
+        assert _jaxify(build_loss_model(runs, priors, pad_runs=size), names) is not first
+    # data that stay constants (not named as arguments) are compared by value
+    fixed = [name for name in names if name != "log_loss_obs"]
+    changed = _jaxify(build_loss_model(runs, pad_runs=size), fixed)
+    assert _jaxify(build_loss_model(other, pad_runs=size), fixed) is not changed
+    assert _jaxify(build_loss_model(runs, pad_runs=size), fixed) is changed
 
 
 @pytest.mark.parametrize(("lanes", "devices"), [(12, 3), (10, 3), (1, 2), (8, 1)])
@@ -165,8 +184,9 @@ def test_each_dataset_starts_from_its_own_models_laplace_variances(runs):
     size = max(int(s.fitted.sum()) for s in splits)
     template = build_loss_model(splits[0], pad_runs=size)
     inputs = [loss_inputs(s, size) for s in splits]
-    logp, _, _ = _jaxify(template, list(inputs[0]))
-    masses = _starting_masses(template, inputs, logp, SamplerSettings())
+    masses = _starting_masses(
+        template, inputs, _jaxify(template, list(inputs[0])), SamplerSettings()
+    )
     own = np.stack([laplace_inverse_mass(build_loss_model(s)) for s in splits])
     # same log density and start, so the same mode up to the optimiser's rounding path
     np.testing.assert_allclose(masses, own, rtol=0.05)

@@ -223,3 +223,32 @@ def test_laplace_variances_of_a_pymc_model():
     np.testing.assert_allclose(variances[0], 1 / (y.size + 0.01), rtol=1e-5)
     # HalfNormal(1) on log scale s = ln x: -log p = e^{2s}/2 - s, mode s = 0, curvature 2
     np.testing.assert_allclose(variances[1], 0.5, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("asked", "loss", "pass_rate"), [(None, 0.99, 0.95), (0.9, 0.9, 0.9)])
+def test_a_fit_fills_in_its_models_target_accept_when_left_open(
+    monkeypatch, asked, loss, pass_rate
+):
+    from bayescale.buckets import make_buckets
+    from bayescale.data import load_loss_runs
+    from bayescale.fit import fit_loss, fit_pass
+    from bayescale.pass_data import load_pass_counts
+    from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs, simulate_pass_counts
+
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def record(model, settings):
+        seen.append(settings.target_accept)
+        raise Stop
+
+    monkeypatch.setattr(sampling, "sample", record)
+    settings = SamplerSettings(target_accept=asked, progress=False)
+    with pytest.raises(Stop):
+        fit_loss(load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=4)), None, settings)
+    counts = load_pass_counts(simulate_pass_counts(n_models=4, n_problems=20, seed=1)[0])
+    with pytest.raises(Stop):
+        fit_pass(counts, make_buckets(counts), settings=settings)
+    assert seen == [loss, pass_rate]
