@@ -119,8 +119,8 @@ def _jaxify(model: pm.Model, names: Sequence[str]) -> _Jaxified:
     from pymc.sampling.jax import get_jaxified_graph
     from pymc.util import get_default_varnames
     from pytensor.compile.sharedvalue import SharedVariable
-    from pytensor.graph.traversal import graph_inputs
     from pytensor.graph.replace import clone_replace
+    from pytensor.graph.traversal import graph_inputs
     from pytensor.tensor import constant
 
     shared = [model[name] for name in names]
