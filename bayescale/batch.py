@@ -7,7 +7,10 @@ data containers of one *template* model (``pm.Data``) become arguments of the ja
 density instead, and numpyro's functional NUTS kernel (:func:`numpyro.infer.hmc.hmc`) runs every
 (dataset, chain) pair side by side as one lane: ``vmap`` over the lanes of a device, ``pmap``
 over devices. One compilation serves the whole batch, and small models, whose cost is the
-per-step overhead rather than arithmetic, run many lanes for about the price of one.
+per-step overhead rather than arithmetic, run many lanes for about the price of one. The
+process keeps what it built per template (:func:`_jaxify`): a second batch of the same
+template (the next backtest of a table) skips jaxifying and tracing, 2-2.5 s of a warm
+10-split loss batch that took 8 s.
 
 Each lane is the same algorithm a single fit runs (:func:`bayescale.sampling.sample`): PyMC's
 jittered initial point, warm-up started from the dataset's Laplace variances
@@ -53,6 +56,13 @@ log = logging.getLogger(__name__)
 
 #: Initial points tried again per chain after one with a non-finite log density (as PyMC).
 JITTER_RETRIES = 10
+#: L-BFGS iterations of each dataset's Laplace start. A loss split's optimisation takes
+#: 600-1000 iterations to converge, crawling along its hierarchical scales; stopped at 300,
+#: the variances of the well-scaled parameters stay nearer numpyro's unit start. Measured on
+#: a 10-split loss batch, seeds 1-6, one process: as many leapfrog steps per draw (53.2
+#: against 53.4), the same bulk ESS (lowest of the ten fits 1697 against 1716 on average,
+#: their mean 2164 against 2107), no divergences either way, 5.56 s a batch against 6.26 s.
+BATCH_LAPLACE_MAXITER = 300
 
 
 def dataset_seed(seed: int, *key: int | str) -> int:
@@ -240,6 +250,7 @@ def _starting_masses(
             ),
             start,
             dense=dense,
+            maxiter=BATCH_LAPLACE_MAXITER,
         )
         masses.append(unit if mass is None else mass)
     return np.stack(masses)

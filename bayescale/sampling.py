@@ -372,7 +372,11 @@ def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray 
 
 
 def laplace_from(
-    value_and_grad: Callable[[Any], tuple[Any, Any]], start: np.ndarray, *, dense: bool = False
+    value_and_grad: Callable[[Any], tuple[Any, Any]],
+    start: np.ndarray,
+    *,
+    dense: bool = False,
+    maxiter: int = LAPLACE_MAXITER,
 ) -> np.ndarray | None:
     """:func:`laplace_inverse_mass` given ``-log p`` and its gradient as a function of a vector.
 
@@ -384,6 +388,9 @@ def laplace_from(
         Where the optimiser starts; its dtype is the one ``value_and_grad`` takes.
     dense
         Return the whole inverse Hessian (a diagonal matrix when it is not positive definite).
+    maxiter
+        L-BFGS iterations at most; where they stop short of the mode, the Hessian is taken
+        where they stopped.
 
     Returns
     -------
@@ -405,7 +412,7 @@ def laplace_from(
         np.asarray(start, dtype=float),
         jac=True,
         method="L-BFGS-B",
-        options={"maxiter": LAPLACE_MAXITER},
+        options={"maxiter": maxiter},
     )
     mode = found.x
     if not (np.isfinite(found.fun) and np.isfinite(mode).all()):
