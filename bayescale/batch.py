@@ -86,25 +86,41 @@ _jaxified: list[_Jaxified] = []
 class _Jaxified:
     """One template's log density as JAX functions of (values, data), and programs made from it.
 
-    ``logp(*values, *data)`` and ``posterior(*values, *data)`` (the posterior quantities named
-    ``quantities``: free variables on their own scale, and deterministics). The jitted and
-    ``pmap``-ed programs built from them are kept here, so that a second batch of the same
-    template in this process (the warm run of a backtest, the next table of a suite) neither
-    jaxifies nor traces again: the persistent compilation cache skips only XLA's part.
+    The jitted and ``pmap``-ed programs built from the functions are kept in ``programs``, so
+    that a second batch of the same template in this process (the warm run of a backtest, the
+    next table of a suite) neither jaxifies nor traces again: the persistent compilation cache
+    skips only XLA's part.
+
+    Attributes
+    ----------
+    graphs, inputs
+        The PyTensor graphs (log density, then the posterior quantities) over their inputs
+        (value variables, then data arguments), other shared variables made constants: what
+        identifies the template.
+    names
+        The names of the value variables, data arguments and quantities, in order.
+    logp, posterior
+        ``logp(*values, *data)`` and ``posterior(*values, *data)``, the posterior quantities
+        (free variables on their own scale, and deterministics) named ``names[-1]``.
     """
 
-    graphs: list[Any]  # the PyTensor outputs (log density, then quantities) and inputs,
-    inputs: list[Any]  # shared variables made constants: what identifies the template
+    graphs: list[Any]
+    inputs: list[Any]
+    names: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
     logp: Any
     posterior: Any
-    quantities: list[str]
     programs: dict[tuple[Any, ...], Any] = field(default_factory=dict)
 
-    def same_template(self, graphs: list[Any], inputs: list[Any]) -> bool:
-        """Whether ``graphs`` of ``inputs`` compute what this template's graphs compute."""
+    @property
+    def quantities(self) -> tuple[str, ...]:
+        """Names of the posterior quantities, in the order ``posterior`` returns them."""
+        return self.names[-1]
+
+    def same_template(self, graphs: list[Any], inputs: list[Any], names: tuple[Any, ...]) -> bool:
+        """Whether ``graphs`` of ``inputs``, so named, compute what this template computes."""
         from pytensor.graph.basic import equal_computations
 
-        if len(graphs) != len(self.graphs) or len(inputs) != len(self.inputs):
+        if names != self.names or len(graphs) != len(self.graphs):
             return False
         try:
             return equal_computations(graphs, self.graphs, inputs, self.inputs)
@@ -143,17 +159,22 @@ def _jaxify(model: pm.Model, names: Sequence[str]) -> _Jaxified:
         if isinstance(var, SharedVariable) and var not in substitutes:
             substitutes[var] = constant(var.get_value(borrow=True))
     graphs = clone_replace(outputs, replace=substitutes)
+    labels = (
+        tuple(v.name for v in model.value_vars),
+        tuple(names),
+        tuple(q.name for q in quantities),
+    )
     for known in _jaxified:
-        if known.same_template(graphs, inputs):
+        if known.same_template(graphs, inputs, labels):
             _jaxified.remove(known)
             _jaxified.append(known)  # most recently used last
             return known
     jaxified = _Jaxified(
         graphs=graphs,
         inputs=inputs,
+        names=labels,
         logp=get_jaxified_graph(inputs=inputs, outputs=graphs[:1]),
         posterior=get_jaxified_graph(inputs=inputs, outputs=graphs[1:]),
-        quantities=[q.name for q in quantities],
     )
     _jaxified.append(jaxified)
     del _jaxified[:-JAXIFIED_KEPT]

@@ -91,6 +91,20 @@ def test_a_template_that_computes_the_same_reuses_its_jax_functions(runs):
     assert _jaxify(build_loss_model(runs, pad_runs=size), fixed) is changed
 
 
+def test_templates_that_differ_only_in_names_are_not_mixed_up():
+    def template(name: str) -> pm.Model:
+        with pm.Model() as model:
+            observed = pm.Data("observed", np.zeros(3))
+            mu = pm.Normal("mu")
+            pm.Deterministic(name, 2 * mu)
+            pm.Normal("y", mu, 1.0, observed=observed)
+        return model
+
+    first = _jaxify(template("double"), ["observed"])
+    assert _jaxify(template("double"), ["observed"]) is first
+    assert _jaxify(template("twice"), ["observed"]).quantities == ("mu", "twice")
+
+
 @pytest.mark.parametrize(("lanes", "devices"), [(12, 3), (10, 3), (1, 2), (8, 1)])
 def test_lanes_go_to_devices_in_order_and_come_back(lanes, devices):
     array = np.arange(lanes * 2).reshape(lanes, 2)
