@@ -35,7 +35,7 @@ they cannot trade off against the bucket lines. Measured (4 x 1000 draws):
   posterior sds of 0.003-0.05, 35,000 leapfrog steps per chain at 500 warm-up steps (25,000
   of them in iterations 25-100) against 18,000-30,000 for 1000 draws. Warm-up now starts from
   a Laplace approximation's variances (:func:`bayescale.sampling.laplace_inverse_mass`):
-  13,500 steps per chain. A fit takes 17.6 s warm, 29.9 s cold (benchmarks/bench_fit.py,
+  13,500 steps per chain. A fit takes 17.1-17.6 s warm, 28.0-29.9 s cold (benchmarks/bench_fit.py,
   load average 1-2; 22 s and 31 s from the unit matrix; 33 s and 46 s with the two-branch
   grid and 1000 warm-up steps). A non-centred textbook version needed 477 steps per draw
   (8 divergences).
