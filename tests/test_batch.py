@@ -105,6 +105,58 @@ def test_templates_that_differ_only_in_names_are_not_mixed_up():
     assert _jaxify(template("twice"), ["observed"]).quantities == ("mu", "twice")
 
 
+def test_templates_that_differ_only_in_static_shapes_are_not_mixed_up():
+    # JAX's rewrites bake a known length into the graph (the mean's divisor here), which
+    # equal_computations does not see: the input types must match exactly
+    def template(size: int) -> pm.Model:
+        with pm.Model() as model:
+            observed = pm.Data("observed", np.zeros(2))
+            x = pm.Normal("x", shape=size)
+            pm.Deterministic("m", x.mean())
+            pm.Normal("y", x.sum(), 1.0, observed=observed)
+        return model
+
+    three, four = (_jaxify(template(n), ["observed"]) for n in (3, 4))
+    assert four is not three
+    data = np.zeros(2)
+    assert float(four.posterior(np.ones(4), data)[1]) == pytest.approx(1.0)
+    assert float(three.posterior(np.ones(3), data)[1]) == pytest.approx(1.0)
+
+
+def test_a_kept_template_is_the_log_density_of_another_table(runs):
+    size = int(runs.fitted.sum())
+    kept = _jaxify(build_loss_model(runs, pad_runs=size), list(LOSS_INPUTS))
+    other = load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=10, seed=7))
+    assert _jaxify(build_loss_model(other, pad_runs=size), list(LOSS_INPUTS)) is kept
+    own = build_loss_model(other)
+    own_logp = own.compile_logp()
+    arguments = [loss_inputs(other, size)[name] for name in LOSS_INPUTS]
+    point = _random_point(own, 3)
+    values = [point[v.name] for v in own.value_vars]
+    np.testing.assert_allclose(
+        float(kept.logp(*values, *arguments)[0]), own_logp(point), rtol=1e-12
+    )
+
+
+def test_batch_laplace_starts_stop_at_the_batch_cap(runs, monkeypatch):
+    seen = []
+
+    def record(value_and_grad, start, *, dense, maxiter):
+        seen.append(maxiter)
+        return None
+
+    monkeypatch.setattr(bayescale.batch, "laplace_from", record)
+    splits = [loss_split(runs, r)[0] for r in (2.0, 10.0)]
+    size = max(int(s.fitted.sum()) for s in splits)
+    template = build_loss_model(splits[0], pad_runs=size)
+    inputs = [loss_inputs(s, size) for s in splits]
+    masses = _starting_masses(
+        template, inputs, _jaxify(template, list(LOSS_INPUTS)), SamplerSettings()
+    )
+    assert seen == [bayescale.batch.BATCH_LAPLACE_MAXITER] * 2
+    np.testing.assert_array_equal(masses, 1.0)  # no usable start: the unit matrix
+
+
 @pytest.mark.parametrize(("lanes", "devices"), [(12, 3), (10, 3), (1, 2), (8, 1)])
 def test_lanes_go_to_devices_in_order_and_come_back(lanes, devices):
     array = np.arange(lanes * 2).reshape(lanes, 2)
@@ -135,6 +187,7 @@ def test_mocked_batch_keeps_order_and_splits_by_shape(runs, mock_pymc_sample):
     datasets = [loss_split(runs, 10.0)[0], one_group, runs]
     fits = fit_loss_batch(datasets, settings=SMALL, allow_unconverged=True)
     assert [f.data for f in fits] == datasets
+    assert {f.settings.target_accept for f in fits} == {0.99}  # left open: the loss model's
     for fit, data in zip(fits, datasets, strict=True):
         assert list(fit.idata["posterior"]["a"].coords["group"].values) == list(data.groups)
 

@@ -113,6 +113,7 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert not calls["progressbar"] and calls["quiet"]
     sampling.sample(model, SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit"))
     assert "inverse_mass_matrix" not in calls["nuts_kwargs"]
+    assert calls["target_accept"] == sampling.TARGET_ACCEPT  # left open, filled in
 
 
 @pytest.mark.parametrize("seed", [0, 7, 2**31])
