@@ -89,8 +89,8 @@ def _sample_gated(
 
     ``complete`` adds quantities drawn after sampling (the pass model's problem intercepts).
     Rare divergences at the edge of the posterior go away with a smaller step size, so a fit
-    with divergences is re-run once at ``RETRY_TARGET_ACCEPT``; the retry's settings are what
-    the fit records.
+    below ``RETRY_TARGET_ACCEPT`` with divergences is re-run once at it; the retry's settings
+    are what the fit records.
     """
     from bayescale.sampling import sample
 
