@@ -42,6 +42,14 @@ def _random_point(model: pm.Model, seed: int) -> dict[str, np.ndarray]:
     }
 
 
+def _split_batch(runs, ratios):
+    """The splits of ``runs`` at ``ratios``, their padded template and its inputs."""
+    splits = [loss_split(runs, r)[0] for r in ratios]
+    size = max(int(s.fitted.sum()) for s in splits)
+    template = build_loss_model(splits[0], pad_runs=size)
+    return splits, template, [loss_inputs(s, size) for s in splits]
+
+
 @pytest.mark.parametrize("likelihood", ["normal", "student_t"])
 def test_padded_template_has_the_log_density_of_the_dataset_own_model(runs, likelihood):
     priors = LossPriors(likelihood=likelihood)
@@ -146,10 +154,7 @@ def test_batch_laplace_starts_stop_at_the_batch_cap(runs, monkeypatch):
         return None
 
     monkeypatch.setattr(bayescale.batch, "laplace_from", record)
-    splits = [loss_split(runs, r)[0] for r in (2.0, 10.0)]
-    size = max(int(s.fitted.sum()) for s in splits)
-    template = build_loss_model(splits[0], pad_runs=size)
-    inputs = [loss_inputs(s, size) for s in splits]
+    _, template, inputs = _split_batch(runs, (2.0, 10.0))
     masses = _starting_masses(
         template, inputs, _jaxify(template, list(LOSS_INPUTS)), SamplerSettings()
     )
@@ -209,10 +214,7 @@ def test_batched_posteriors_match_one_fit_per_dataset(runs):
 
 @pytest.mark.sampling
 def test_batch_is_reproducible_and_matches_its_sequential_reference(runs):
-    splits = [loss_split(runs, r)[0] for r in (3.0, 30.0)]
-    size = max(int(s.fitted.sum()) for s in splits)
-    template = build_loss_model(splits[0], pad_runs=size)
-    inputs = [loss_inputs(s, size) for s in splits]
+    splits, template, inputs = _split_batch(runs, (3.0, 30.0))
     coords = [{"group": list(s.groups)} for s in splits]
     settings = SamplerSettings(draws=300, tune=300, seed=9, progress=False)
     first, _ = sample_batched(template, inputs, settings, coords)
@@ -250,10 +252,7 @@ def test_backtest_at_several_ratios_fits_in_batches(runs):
 def test_each_dataset_starts_from_its_own_models_laplace_variances(runs, monkeypatch):
     # as many L-BFGS iterations as a single fit's start, so both reach the same mode
     monkeypatch.setattr(bayescale.batch, "BATCH_LAPLACE_MAXITER", LAPLACE_MAXITER)
-    splits = [loss_split(runs, r)[0] for r in (1.5, 30.0)]
-    size = max(int(s.fitted.sum()) for s in splits)
-    template = build_loss_model(splits[0], pad_runs=size)
-    inputs = [loss_inputs(s, size) for s in splits]
+    splits, template, inputs = _split_batch(runs, (1.5, 30.0))
     masses = _starting_masses(
         template, inputs, _jaxify(template, list(inputs[0])), SamplerSettings()
     )
