@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import xarray as xr
@@ -38,6 +38,11 @@ log = logging.getLogger("bayescale")
 #: compilation is the larger and less predictable cost, so the step size that needs no retry
 #: is the default, as in the backtests' batches.
 LOSS_TARGET_ACCEPT = 0.99
+
+
+def model_target_accept(kind: Literal["loss", "pass"]) -> float:
+    """The ``target_accept`` a loss or pass-rate fit runs at when its settings leave it open."""
+    return LOSS_TARGET_ACCEPT if kind == "loss" else TARGET_ACCEPT
 
 
 def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
@@ -155,7 +160,7 @@ def fit_loss(
     from bayescale.loss_model import build_loss_model, loss_pivot
 
     priors = priors or LossPriors()
-    settings = (settings or SamplerSettings()).with_target_accept(LOSS_TARGET_ACCEPT)
+    settings = (settings or SamplerSettings()).with_target_accept(model_target_accept("loss"))
     start = time.perf_counter()
     idata, diagnostics, settings, sampling_s = _sample_gated(
         build_loss_model(data, priors), settings
@@ -339,7 +344,7 @@ def fit_pass(
     )
 
     priors = priors or PassPriors()
-    settings = (settings or SamplerSettings()).with_target_accept(TARGET_ACCEPT)
+    settings = (settings or SamplerSettings()).with_target_accept(model_target_accept("pass"))
     start = time.perf_counter()
     complete = None
     if isinstance(data, PassAggregate):

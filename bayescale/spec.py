@@ -56,7 +56,7 @@ from bayescale.pass_data import PassColumns
 from bayescale.pass_pipeline import PassOptions
 from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors, PassPriors
-from bayescale.sampling import TARGET_ACCEPT, SamplerSettings
+from bayescale.sampling import SamplerSettings
 
 #: The spec format this version reads and writes.
 SCHEMA_VERSION = 1
@@ -528,7 +528,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
         On the first problem found.
     """
     from bayescale.data import load_loss_runs
-    from bayescale.fit import LOSS_TARGET_ACCEPT
+    from bayescale.fit import model_target_accept
     from bayescale.pass_data import PassAggregate
     from bayescale.pass_pipeline import check_pass_options, load_pass, pass_requirement
     from bayescale.pipeline import check_options, loss_requirement
@@ -594,9 +594,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     if options.requirement:
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")
     s = options.sampler
-    target = s.target_accept
-    if target is None:
-        target = LOSS_TARGET_ACCEPT if isinstance(options, LossOptions) else TARGET_ACCEPT
+    target = s.target_accept or model_target_accept(law.kind)
     lines.append(
         f"sampler: {s.chains} chains x {s.draws} draws ({s.tune} tune), "
         f"target_accept {target}, seed {s.seed}"

@@ -57,9 +57,9 @@ from bayescale.backtest import _diag, _merge_diag, backtest_loss_ratios, loss_sp
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
 from bayescale.diagnostics import RHAT_MAX, diagnose  # noqa: E402
-from bayescale.fit import LOSS_TARGET_ACCEPT, fit_loss, fit_pass  # noqa: E402
+from bayescale.fit import fit_loss, fit_pass, model_target_accept  # noqa: E402
 from bayescale.pass_data import PassColumns, PassCounts, load_pass_counts  # noqa: E402
-from bayescale.sampling import TARGET_ACCEPT, SamplerSettings  # noqa: E402
+from bayescale.sampling import SamplerSettings  # noqa: E402
 from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs, simulate_pass_counts  # noqa: E402
 
 PYTHIA = ROOT.parent / "shared" / "data" / "pythia_math_monkeys" / "pythia_math_counts.csv"
@@ -203,8 +203,9 @@ def run_bayescale(case: Case, data, clock: CompileClock, seed: int) -> dict:
     out = _stats(fit.idata, wall)
     out["compile_s"] = round(clock.seconds, 2)
     out["sampling_s"] = round(fit.timing_s["sampling"], 2)
-    model_default = LOSS_TARGET_ACCEPT if case.kind == "loss" else TARGET_ACCEPT
-    out["retried"] = fit.settings.target_accept != (settings.target_accept or model_default)
+    kind = "loss" if case.kind == "loss" else "pass"
+    started = settings.target_accept or model_target_accept(kind)
+    out["retried"] = fit.settings.target_accept != started
     return out
 
 
@@ -330,7 +331,7 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
             fits = [fit_loss(s, settings=settings, allow_unconverged=True) for s in splits]
             wall = time.perf_counter() - start
         row["baseline" if label == "cold" else "baseline_warm"] = _fits_summary(
-            fits, wall, clock.seconds, settings.target_accept or LOSS_TARGET_ACCEPT
+            fits, wall, clock.seconds, settings.target_accept or model_target_accept("loss")
         )
     cold, warm, disk = row["bayescale"], row["bayescale_warm"], row["bayescale_disk"]
     row["cost_in_fits"] = {
