@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 SAMPLERS = ("numpyro",)
 #: Starting mass matrices of warm-up (:attr:`SamplerSettings.initial_mass`).
 INITIAL_MASS = ("laplace", "unit")
-#: Target acceptance of the one automatic retry after divergences.
+#: Target acceptance of the one automatic retry after divergences (a pass fit's; a loss fit's
+#: is :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`).
 RETRY_TARGET_ACCEPT = 0.99
 #: ``target_accept`` of a fit whose settings leave it open and whose model names none (the
 #: pass-rate models; the loss model's is :data:`bayescale.fit.LOSS_TARGET_ACCEPT`).
@@ -62,9 +63,9 @@ class SamplerSettings:
     target_accept
         NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
         it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`),
-        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit below ``RETRY_TARGET_ACCEPT`` (0.99)
-        with divergences is run once more at it (see :func:`bayescale.fit.fit_loss`); a loss
-        fit at its default is not, and fails the diagnostics gate.
+        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run once more at
+        ``RETRY_TARGET_ACCEPT`` (0.99), a loss fit at 0.995
+        (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`).
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress

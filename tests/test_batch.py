@@ -261,3 +261,39 @@ def test_each_dataset_starts_from_its_own_models_laplace_variances(runs, monkeyp
     np.testing.assert_allclose(masses, own, rtol=0.05)
     # and the two datasets' variances really differ: a mix-up of datasets would show
     assert np.abs(np.log(own[0] / own[1])).max() > np.log(2)
+
+
+def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch):
+    """As a single loss fit: once more at LOSS_RETRY_TARGET_ACCEPT, only those that diverged."""
+    import xarray as xr
+
+    import bayescale.fit
+    from bayescale.diagnostics import Diagnostics
+    from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, LossFit
+
+    calls = []
+
+    def batches(datasets, priors, settings, seeds):
+        calls.append((len(datasets), settings.target_accept, list(seeds)))
+        first = settings.target_accept < LOSS_RETRY_TARGET_ACCEPT
+        return {
+            i: LossFit(
+                data=data,
+                idata=xr.DataTree(),
+                log_pivot=0.0,
+                priors=priors,
+                settings=settings,
+                diagnostics=Diagnostics(
+                    1.0, 900.0, 900.0, 2 if first and seed == 11 else 0, "a", 400.0, 4, 1000
+                ),
+                timing_s={"total": 1.0, "sampling": 0.5},
+            )
+            for i, (data, seed) in enumerate(zip(datasets, seeds, strict=True))
+        }
+
+    monkeypatch.setattr(bayescale.fit, "_loss_batches", batches)
+    fits = fit_loss_batch([runs, runs, runs], seeds=[10, 11, 12], allow_unconverged=True)
+    assert calls == [(3, 0.99, [10, 11, 12]), (1, LOSS_RETRY_TARGET_ACCEPT, [11])]
+    assert [f.settings.target_accept for f in fits] == [0.99, LOSS_RETRY_TARGET_ACCEPT, 0.99]
+    assert [f.diagnostics.divergences for f in fits] == [0, 0, 0]
+    assert fits[1].timing_s == {"total": 2.0, "sampling": 1.0}  # both batches' shares

@@ -253,3 +253,41 @@ def test_a_fit_fills_in_its_models_target_accept_when_left_open(
     with pytest.raises(Stop):
         fit_pass(counts, make_buckets(counts), settings=settings)
     assert seen == [loss, pass_rate]
+
+
+@pytest.mark.parametrize(("law", "first", "retry"), [("loss", 0.99, 0.995), ("pass", 0.95, 0.99)])
+def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
+    monkeypatch, law, first, retry
+):
+    from arviz_base import from_dict
+
+    from bayescale.buckets import make_buckets
+    from bayescale.data import load_loss_runs
+    from bayescale.fit import fit_loss, fit_pass
+    from bayescale.pass_data import load_pass_counts
+    from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs, simulate_pass_counts
+
+    seen = []
+    rng = np.random.default_rng(0)
+
+    def sample(model, settings):
+        seen.append(settings.target_accept)
+        diverging = np.zeros((4, 100), dtype=bool)
+        diverging[0, 0] = len(seen) == 1  # the first run diverges once, the retry not at all
+        posterior = {"x": rng.normal(size=(4, 100))}
+        return from_dict({"posterior": posterior, "sample_stats": {"diverging": diverging}}), 0.1
+
+    monkeypatch.setattr(sampling, "sample", sample)
+    settings = SamplerSettings(progress=False)
+    if law == "loss":
+        fit = fit_loss(
+            load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=4)),
+            settings=settings,
+            allow_unconverged=True,
+        )
+    else:
+        counts = load_pass_counts(simulate_pass_counts(n_models=4, n_problems=20, seed=1)[0])
+        monkeypatch.setattr("bayescale.pass_model.add_problem_intercepts", lambda *a, **k: a[0])
+        fit = fit_pass(counts, make_buckets(counts), settings=settings, allow_unconverged=True)
+    assert seen == [first, retry]
+    assert fit.settings.target_accept == retry and fit.diagnostics.divergences == 0
