@@ -743,7 +743,8 @@ def backtest_loss(
         Fit on each group's runs with compute <= its largest compute / ``ratio``.
     priors, settings
         bayescale's priors and sampler settings (also used by ``separate_bayes``). The fits
-        are batched (:func:`backtest_loss_ratios`), so they run at ``target_accept`` >= 0.99.
+        are batched (:func:`backtest_loss_ratios`), so they run at ``target_accept`` >= 0.99,
+        those that diverge once more at 0.995.
     interval
         Probability of the ``lower``/``upper`` columns (coverage is scored at 50/80/90%).
     baselines
@@ -782,8 +783,9 @@ def backtest_loss_ratios(
     Every split's pooled fit is one dataset of one batch
     (:func:`bayescale.fit.fit_loss_batch`), and every group's no-pooling fit one of another,
     so the whole backtest compiles about twice instead of once per fit. Batched fits run at
-    ``target_accept`` of at least 0.99 (the retry value of a single fit; see
-    :func:`~bayescale.fit.fit_loss_batch`), recorded in each fit's diagnostics. Each fit is
+    ``target_accept`` of at least 0.99 (the loss model's default), and those that diverge
+    once more, together, at 0.995 (see :func:`~bayescale.fit.fit_loss_batch`); the target
+    is recorded in each fit's diagnostics. Each fit is
     seeded from ``settings.seed``, its method, its ratio and its group, not from its place in
     a batch. The ``bayescale`` and ``separate_bayes`` times of each ratio are its share of its
     batches.

@@ -200,8 +200,8 @@ def fit_loss_batch(
     (:func:`bayescale.batch.sample_batched`): datasets with the same number of groups (and
     the same likelihood) share one template, their fitted runs padded to the largest count
     with zero weight, so the batch compiles once instead of once per dataset. Batches run at
-    ``target_accept`` of at least ``RETRY_TARGET_ACCEPT`` (0.99), also when the settings ask for
-    less, as :func:`fit_loss` may: in a batch a retry is a second whole batch, and at 0.95
+    ``target_accept`` of at least :data:`LOSS_TARGET_ACCEPT` (0.99), also when the settings ask
+    for less, as :func:`fit_loss` may: in a batch a retry is a second batch, and at 0.95
     three or four of ten demo-curve splits diverged, so measured on those ten (warm cache,
     same process) starting at 0.99 took 13.4-14.7 s against 18.3-23.5 s for 0.95 and a retry
     batch. The datasets that still diverge are sampled once more, together, at
@@ -232,8 +232,8 @@ def fit_loss_batch(
     """
     priors = priors or LossPriors()
     settings = settings or SamplerSettings()
-    # the first retry's step size from the start: a retry costs a second batch
-    target = max(settings.target_accept or LOSS_TARGET_ACCEPT, RETRY_TARGET_ACCEPT)
+    # at least the loss model's default, also when asked for less: a retry costs a second batch
+    target = max(settings.target_accept or LOSS_TARGET_ACCEPT, LOSS_TARGET_ACCEPT)
     settings = replace(settings, target_accept=target)
     if seeds is None:
         from bayescale.batch import dataset_seed

@@ -63,9 +63,9 @@ class SamplerSettings:
     target_accept
         NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
         it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`),
-        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run once more at
-        ``RETRY_TARGET_ACCEPT`` (0.99), a loss fit at 0.995
-        (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`).
+        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences that ran below its
+        retry target is run once more at it: ``RETRY_TARGET_ACCEPT`` (0.99), or 0.995 for a
+        loss fit (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`).
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress

@@ -258,6 +258,13 @@ def _summary(diags: list[dict]) -> dict:
     }
 
 
+def _batch_summary(backtests: list) -> dict:
+    """The pooled fits of a batched backtest: worst diagnostics, and how many were retried."""
+    parts = [bt.diagnostics["bayescale"] for bt in backtests]
+    retried = sum(p["target_accept"] > model_target_accept("loss") for p in parts)
+    return {**_summary(parts), "retried": retried}
+
+
 def _fits_summary(fits: list, wall: float, compile_s: float, target_accept: float) -> dict:
     summary = _summary([_diag(f) for f in fits])
     return {
@@ -305,7 +312,7 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
             wall = time.perf_counter() - start
         held_out = [int(bt.cases.shape[0]) for bt in backtests]
         row["bayescale" if label == "cold" else "bayescale_warm"] = {
-            **_summary([bt.diagnostics["bayescale"] for bt in backtests]),
+            **_batch_summary(backtests),
             "wall_s": round(wall, 2),
             "compile_s": round(clock.seconds, 2),
             "held_out_cases_per_split": held_out,
@@ -320,7 +327,7 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
         )
         wall = time.perf_counter() - start
     row["bayescale_disk"] = {
-        **_summary([bt.diagnostics["bayescale"] for bt in backtests]),
+        **_batch_summary(backtests),
         "wall_s": round(wall, 2),
         "compile_s": round(clock.seconds, 2),
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pymc as pm
 import pytest
@@ -282,9 +284,9 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
                 idata=xr.DataTree(),
                 log_pivot=0.0,
                 priors=priors,
-                settings=settings,
+                settings=replace(settings, seed=seed),
                 diagnostics=Diagnostics(
-                    1.0, 900.0, 900.0, 2 if first and seed == 11 else 0, "a", 400.0, 4, 1000
+                    1.0, 900.0, 900.0, 2 if first and seed in (10, 13) else 0, "a", 400.0, 4, 1000
                 ),
                 timing_s={"total": 1.0, "sampling": 0.5},
             )
@@ -292,8 +294,17 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
         }
 
     monkeypatch.setattr(bayescale.fit, "_loss_batches", batches)
-    fits = fit_loss_batch([runs, runs, runs], seeds=[10, 11, 12], allow_unconverged=True)
-    assert calls == [(3, 0.99, [10, 11, 12]), (1, LOSS_RETRY_TARGET_ACCEPT, [11])]
-    assert [f.settings.target_accept for f in fits] == [0.99, LOSS_RETRY_TARGET_ACCEPT, 0.99]
-    assert [f.diagnostics.divergences for f in fits] == [0, 0, 0]
-    assert fits[1].timing_s == {"total": 2.0, "sampling": 1.0}  # both batches' shares
+    datasets = [loss_split(runs, r)[0] for r in (2.0, 5.0, 10.0, 30.0)]
+    fits = fit_loss_batch(datasets, seeds=[10, 11, 12, 13], allow_unconverged=True)
+    assert calls == [(4, 0.99, [10, 11, 12, 13]), (2, LOSS_RETRY_TARGET_ACCEPT, [10, 13])]
+    assert [f.data for f in fits] == datasets  # each retry back in its place
+    assert [f.settings.seed for f in fits] == [10, 11, 12, 13]
+    retried = LOSS_RETRY_TARGET_ACCEPT
+    assert [f.settings.target_accept for f in fits] == [retried, 0.99, 0.99, retried]
+    assert [f.diagnostics.divergences for f in fits] == [0, 0, 0, 0]
+    assert fits[3].timing_s == {"total": 2.0, "sampling": 1.0}  # both batches' shares
+    # already at the retry's step size: nothing to retry
+    calls.clear()
+    settings = SamplerSettings(target_accept=LOSS_RETRY_TARGET_ACCEPT)
+    fit_loss_batch(datasets, settings=settings, seeds=[10, 11, 12, 13], allow_unconverged=True)
+    assert len(calls) == 1
