@@ -233,7 +233,7 @@ def fit_loss_batch(
     priors = priors or LossPriors()
     settings = settings or SamplerSettings()
     # at least the loss model's default, also when asked for less: a retry costs a second batch
-    target = max(settings.target_accept or LOSS_TARGET_ACCEPT, LOSS_TARGET_ACCEPT)
+    target = max(settings.target_accept or 0.0, LOSS_TARGET_ACCEPT)
     settings = replace(settings, target_accept=target)
     if seeds is None:
         from bayescale.batch import dataset_seed

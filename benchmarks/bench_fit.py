@@ -276,6 +276,22 @@ def _fits_summary(fits: list, wall: float, compile_s: float, target_accept: floa
     }
 
 
+def _timed_batch(clock: CompileClock, data: LossData, settings: SamplerSettings) -> dict:
+    """The batched fits of a backtest at :data:`BATCH_RATIOS`: wall, compile and diagnostics."""
+    with clock:
+        start = time.perf_counter()
+        backtests = backtest_loss_ratios(
+            data, list(BATCH_RATIOS), settings=settings, baselines=False
+        )
+        wall = time.perf_counter() - start
+    return {
+        **_batch_summary(backtests),
+        "wall_s": round(wall, 2),
+        "compile_s": round(clock.seconds, 2),
+        "held_out_cases_per_split": [int(bt.cases.shape[0]) for bt in backtests],
+    }
+
+
 def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
     """A 10-split loss backtest: its Bayesian fits batched, against one fit and 10 fits.
 
@@ -304,33 +320,12 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
             one = fit_loss(data, settings=settings, allow_unconverged=True)
             wall = time.perf_counter() - start
         row[f"one_fit_{label}"] = {**_stats(one.idata, wall), "compile_s": round(clock.seconds, 2)}
-        with clock:
-            start = time.perf_counter()
-            backtests = backtest_loss_ratios(
-                data, list(BATCH_RATIOS), settings=settings, baselines=False
-            )
-            wall = time.perf_counter() - start
-        held_out = [int(bt.cases.shape[0]) for bt in backtests]
-        row["bayescale" if label == "cold" else "bayescale_warm"] = {
-            **_batch_summary(backtests),
-            "wall_s": round(wall, 2),
-            "compile_s": round(clock.seconds, 2),
-            "held_out_cases_per_split": held_out,
-        }
+        key = "bayescale" if label == "cold" else "bayescale_warm"
+        row[key] = _timed_batch(clock, data, settings)
     # warm again with nothing kept in this process (a later `bayescale backtest` run: the
     # compiled programs on disk, the traced ones gone); one fit keeps nothing in memory
     bayescale.batch._jaxified.clear()
-    with clock:
-        start = time.perf_counter()
-        backtests = backtest_loss_ratios(
-            data, list(BATCH_RATIOS), settings=settings, baselines=False
-        )
-        wall = time.perf_counter() - start
-    row["bayescale_disk"] = {
-        **_batch_summary(backtests),
-        "wall_s": round(wall, 2),
-        "compile_s": round(clock.seconds, 2),
-    }
+    row["bayescale_disk"] = _timed_batch(clock, data, settings)
     for label in () if quick else ("cold", "warm"):
         splits = [loss_split(data, r)[0] for r in BATCH_RATIOS]
         with clock:
