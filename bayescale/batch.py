@@ -309,6 +309,7 @@ def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
             num_warmup=settings.tune,
             target_accept_prob=settings.target_accept,
             dense_mass=settings.dense_mass,
+            max_tree_depth=settings.max_tree_depth,
             inverse_mass_matrix=mass,
             model_args=data,
             rng_key=key,
@@ -441,7 +442,14 @@ def sample_batched(
         ]
     )
     program = jaxified.cached(
-        ("lanes", settings.tune, settings.draws, settings.target_accept, settings.dense_mass),
+        (
+            "lanes",
+            settings.tune,
+            settings.draws,
+            settings.target_accept,
+            settings.dense_mass,
+            settings.max_tree_depth,
+        ),
         lambda: jax.pmap(_lanes_program(jaxified.logp, settings)),
     )
     log.info(

@@ -308,3 +308,15 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
     settings = SamplerSettings(target_accept=LOSS_RETRY_TARGET_ACCEPT)
     fit_loss_batch(datasets, settings=settings, seeds=[10, 11, 12, 13], allow_unconverged=True)
     assert len(calls) == 1
+
+
+@pytest.mark.sampling
+def test_the_warmup_tree_depth_caps_warmup_only(runs):
+    splits, template, inputs = _split_batch(runs, (3.0,))
+    settings = SamplerSettings(draws=50, tune=60, chains=2, seed=4, progress=False)
+    (default,), _ = sample_batched(template, inputs, settings)
+    (shallow,), _ = sample_batched(template, inputs, replace(settings, warmup_tree_depth=2))
+    # warm-up ran differently (its trees at most 3 steps) ...
+    assert not np.array_equal(default["posterior"]["b"].values, shallow["posterior"]["b"].values)
+    # ... and the kept draws still go deeper than warm-up could
+    assert int(shallow["sample_stats"]["n_steps"].max()) > 2**2 - 1

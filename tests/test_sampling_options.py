@@ -3,15 +3,18 @@ Laplace start of warm-up, without NUTS."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
+import pymc as pm
 import pytest
 
 from bayescale import sampling
+from bayescale.errors import InputError
 from bayescale.sampling import (
     CACHE_ENV,
     SamplerSettings,
@@ -111,9 +114,40 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"]["dense_mass"]
     np.testing.assert_array_equal(calls["nuts_kwargs"]["inverse_mass_matrix"], np.full(3, 0.5))
     assert not calls["progressbar"] and calls["quiet"]
-    sampling.sample(model, SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit"))
+    assert calls["nuts_kwargs"]["max_tree_depth"] == (7, sampling.MAX_TREE_DEPTH)
+    sampling.sample(
+        model,
+        SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit", warmup_tree_depth=4),
+    )
     assert "inverse_mass_matrix" not in calls["nuts_kwargs"]
+    assert calls["nuts_kwargs"]["max_tree_depth"] == (4, sampling.MAX_TREE_DEPTH)
     assert calls["target_accept"] == sampling.TARGET_ACCEPT  # left open, filled in
+
+
+@pytest.mark.parametrize("depth", [0, sampling.MAX_TREE_DEPTH + 1, 7.0, True])
+def test_warmup_tree_depth_outside_numpyros_range_is_refused(depth):
+    with pytest.raises(InputError, match="'warmup_tree_depth' must be an integer from 1 to 10"):
+        SamplerSettings(warmup_tree_depth=depth)
+
+
+def test_jax_caches_are_cleared_after_every_tenth_single_fit(monkeypatch):
+    import jax
+
+    cleared = []
+    monkeypatch.setattr(jax, "clear_caches", lambda: cleared.append(True))
+    monkeypatch.setattr(sampling, "_single_fits", itertools.count(1))
+    monkeypatch.setattr(sampling, "run_numpyro", lambda *args: "idata")
+    monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
+    monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
+    settings = SamplerSettings(chains=2, draws=5, tune=5, progress=False, initial_mass="unit")
+    with pm.Model() as model:
+        pm.Normal("x")
+    counts = []
+    for _ in range(2 * sampling.CLEAR_CACHES_EVERY + 1):
+        sampling.sample(model, settings)
+        counts.append(len(cleared))
+    every = sampling.CLEAR_CACHES_EVERY
+    assert counts[every - 2 : every] == [0, 1] and counts[-1] == 2
 
 
 @pytest.mark.parametrize("seed", [0, 7, 2**31])
