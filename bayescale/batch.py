@@ -10,7 +10,8 @@ over devices. One compilation serves the whole batch, and small models, whose co
 per-step overhead rather than arithmetic, run many lanes for about the price of one. The
 process keeps what it built per template (:func:`_jaxify`): a second batch of the same
 template skips jaxifying, and tracing too when its inputs have the same shapes (the warm run
-of a backtest: a 10-split loss batch took 5.7-6.0 s instead of 8.0 s).
+of a backtest: a 10-split loss batch took 5.7-6.0 s instead of 8.0 s, before warm-up trees
+were capped).
 
 Each lane is the same algorithm a single fit runs (:func:`bayescale.sampling.sample`): PyMC's
 jittered initial point, warm-up started from the dataset's Laplace variances
@@ -18,10 +19,10 @@ jittered initial point, warm-up started from the dataset's Laplace variances
 :data:`BATCH_LAPLACE_MAXITER` iterations where a single fit's may take 1000; or the unit
 matrix with ``initial_mass="unit"``),
 numpyro's defaults (initial step size 1, dual-averaging step size and windowed diagonal
-mass-matrix adaptation over ``tune`` steps, maximum tree depth 10) at the settings'
-``target_accept``, then ``draws`` kept draws. Lanes do not share anything; under ``vmap`` a
-NUTS step lasts as long as the longest tree among the lanes of a device, which is the price
-of batching.
+mass-matrix adaptation over ``tune`` steps) at the settings' ``target_accept`` and tree
+depths (``warmup_tree_depth`` in warm-up, 10 after), then ``draws`` kept draws. Lanes do not
+share anything; under ``vmap`` a NUTS step lasts as long as the longest tree among the lanes
+of a device, which is the price of batching.
 
 The template's data containers must have the same shapes in every dataset (pad to a common
 shape; :func:`bayescale.loss_model.build_loss_model` takes ``pad_runs`` for this). Nothing in

@@ -154,7 +154,7 @@ class SamplerSettings:
 
     @property
     def max_tree_depth(self) -> tuple[int, int]:
-        """numpyro's ``max_tree_depth``: (warm-up's, the kept draws')."""
+        """The ``max_tree_depth`` numpyro takes: (warm-up's, the kept draws')."""
         return (self.warmup_tree_depth, MAX_TREE_DEPTH)
 
     def as_attrs(self) -> dict[str, object]:

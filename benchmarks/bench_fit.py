@@ -47,12 +47,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-# A fresh persistent-cache folder, so that the first fit of each case compiles from scratch.
-# Set before bayescale turns the cache on (it reads the variable at the first fit).
-_CACHE = tempfile.mkdtemp(prefix="bayescale-bench-jax-")
+# A fresh persistent-cache folder, so that the first fit of each case compiles from scratch
+# (a child process of the bench gets its parent's). Set before bayescale turns the cache on
+# (it reads the variable at the first fit).
+_CHILD_CACHE = "BAYESCALE_BENCH_CACHE"
+_CACHE = os.environ.get(_CHILD_CACHE) or tempfile.mkdtemp(prefix="bayescale-bench-jax-")
 os.environ["BAYESCALE_JAX_CACHE"] = _CACHE
 
-import bayescale.batch  # noqa: E402
 from bayescale.backtest import _diag, _merge_diag, backtest_loss_ratios, loss_split  # noqa: E402
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
@@ -299,10 +300,9 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
     ``backtest_loss_ratios(..., baselines=False)`` (one batch); ``baseline`` the same 10 fits
     one ``fit_loss`` at a time, as backtests ran before batching. Each first on programs never
     compiled in this process or the fresh cache ("cold"), then again ("warm"; not the baseline
-    with ``--quick``), and the batch once more with nothing kept in this process
-    (``bayescale_disk``: the compiled programs on disk only, as in a new process).
-    ``cost_in_fits`` is the batch's wall over one fit's (``disk`` over the warm fit's: one
-    fit keeps nothing in memory between calls).
+    with ``--quick``), and both once more each in a new process with the compiled programs
+    on disk (``one_fit_new_process``, ``bayescale_new_process``: a later ``bayescale`` run,
+    JAX's start-up included in both). ``cost_in_fits`` is the batch's wall over one fit's.
     """
     data = _batch_data()
     settings = SamplerSettings(seed=seed, progress=False)
@@ -322,10 +322,8 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
         row[f"one_fit_{label}"] = {**_stats(one.idata, wall), "compile_s": round(clock.seconds, 2)}
         key = "bayescale" if label == "cold" else "bayescale_warm"
         row[key] = _timed_batch(clock, data, settings)
-    # warm again with nothing kept in this process (a later `bayescale backtest` run: the
-    # compiled programs on disk, the traced ones gone); one fit keeps nothing in memory
-    bayescale.batch._jaxified.clear()
-    row["bayescale_disk"] = _timed_batch(clock, data, settings)
+    row["one_fit_new_process"] = _in_new_process("one", seed)
+    row["bayescale_new_process"] = _in_new_process("batch", seed)
     for label in () if quick else ("cold", "warm"):
         splits = [loss_split(data, r)[0] for r in BATCH_RATIOS]
         with clock:
@@ -335,12 +333,15 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
         row["baseline" if label == "cold" else "baseline_warm"] = _fits_summary(
             fits, wall, clock.seconds, settings.target_accept or model_target_accept("loss")
         )
-    cold, warm, disk = row["bayescale"], row["bayescale_warm"], row["bayescale_disk"]
     row["cost_in_fits"] = {
-        "cold": round(cold["wall_s"] / row["one_fit_cold"]["wall_s"], 2),  # type: ignore[index]
-        "warm": round(warm["wall_s"] / row["one_fit_warm"]["wall_s"], 2),  # type: ignore[index]
-        "disk": round(disk["wall_s"] / row["one_fit_warm"]["wall_s"], 2),  # type: ignore[index]
+        label: round(row[batch]["wall_s"] / row[one]["wall_s"], 2)  # type: ignore[index]
+        for label, batch, one in (
+            ("cold", "bayescale", "one_fit_cold"),
+            ("warm", "bayescale_warm", "one_fit_warm"),
+            ("new_process", "bayescale_new_process", "one_fit_new_process"),
+        )
     }
+    cold, warm = row["bayescale"], row["bayescale_warm"]
     if "baseline" in row:
         row["speedup"] = round(row["baseline"]["wall_s"] / cold["wall_s"], 2)  # type: ignore[index]
     if "baseline_warm" in row:
@@ -353,6 +354,34 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
 QUICK_CAP = 3.0
 #: The line a baseline child prints once it has imported PyMC and loaded the data.
 READY = "ready"
+
+
+def _in_new_process(what: str, seed: int) -> dict:
+    """One fit (``"one"``) or the batch (``"batch"``) of the batch case in a child process.
+
+    The child shares this run's compilation cache; its clock starts after its imports, so it
+    includes JAX's start-up, as a ``bayescale`` command's run does.
+    """
+    import subprocess
+
+    command = [sys.executable, __file__, "--batch-child", what, "--seed", str(seed)]
+    child = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, _CHILD_CACHE: _CACHE}
+    )
+    if child.returncode:
+        raise RuntimeError(f"batch child failed: {child.stderr[-2000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
+
+
+def run_batch_child(what: str, seed: int) -> dict:
+    """:func:`_in_new_process`'s child: the timed fit or batch."""
+    data = _batch_data()
+    settings = SamplerSettings(seed=seed, progress=False)
+    if what == "batch":
+        return _timed_batch(CompileClock(), data, settings)
+    start = time.perf_counter()
+    fit = fit_loss(data, settings=settings, allow_unconverged=True)
+    return _stats(fit.idata, time.perf_counter() - start)
 
 
 def run_baseline_capped(case: Case, seed: int, cap_s: float) -> dict:
@@ -503,33 +532,33 @@ def markdown_table(document: dict) -> str:
 def batch_table(rows: list[dict]) -> list[str]:
     """README rows of the batched-backtest case: the batch against one fit and 10 fits."""
     lines = [
-        "| case | fits | cold wall | warm wall | bulk ESS (min) | R-hat (max) | divergences |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| case | fits | cold wall | warm wall | new process | bulk ESS (min) | R-hat (max) "
+        "| divergences |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in rows:
         cells = (
             ("one fit of the whole table", "one_fit_cold", "one_fit_warm"),
             ("10 split fits, one batch", "bayescale", "bayescale_warm"),
-            ("10 split fits, one batch, nothing kept in memory", "bayescale", "bayescale_disk"),
             ("10 split fits, one at a time", "baseline", "baseline_warm"),
         )
         for label, cold_key, warm_key in cells:
             if cold_key not in row:
                 continue
             cold, warm = row[cold_key], row.get(warm_key)
-            if warm_key == "bayescale_disk" and warm is None:
-                continue  # results written before this row existed
+            new = row.get(warm_key.replace("_warm", "_new_process"), {})
             warm_wall = f"{warm['wall_s']:.1f} s" if warm else "(not run)"
-            cold_wall = "–" if warm_key == "bayescale_disk" else f"{cold['wall_s']:.1f} s"
+            new_wall = f"{new['wall_s']:.1f} s" if new else "–"
             lines.append(
-                f"| {row['case']} | {label} | {cold_wall} | {warm_wall} | "
-                f"{cold['ess_bulk_min']:.0f} | {cold['r_hat_max']:.3f} | {cold['divergences']} |"
+                f"| {row['case']} | {label} | {cold['wall_s']:.1f} s | {warm_wall} | "
+                f"{new_wall} | {cold['ess_bulk_min']:.0f} | {cold['r_hat_max']:.3f} | "
+                f"{cold['divergences']} |"
             )
         cost = row["cost_in_fits"]
-        disk = f" (nothing kept: **{cost['disk']}x**)" if "disk" in cost else ""
+        new_cost = f"**{cost['new_process']}x**" if "new_process" in cost else "(not run)"
         lines.append(
             f"| {row['case']} | **batch / one fit** | **{cost['cold']}x** | "
-            f"**{cost['warm']}x**{disk} | | | |"
+            f"**{cost['warm']}x** | {new_cost} | | | |"
         )
     return lines
 
@@ -577,6 +606,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--float-summary", help=argparse.SUPPRESS)
     parser.add_argument("--baseline-child", help=argparse.SUPPRESS)
+    parser.add_argument("--batch-child", choices=("one", "batch"), help=argparse.SUPPRESS)
     parser.add_argument("--table", type=Path, help="print the README table of a results file")
     args = parser.parse_args(argv)
     if args.table:
@@ -590,6 +620,9 @@ def main(argv: list[str] | None = None) -> int:
         data = case.load()
         print(READY, flush=True)
         print(json.dumps(run_baseline(case, data, args.seed, 1000)))
+        return 0
+    if args.batch_child:
+        print(json.dumps(run_batch_child(args.batch_child, args.seed)))
         return 0
     if args.float_summary:
         (case,) = [c for c in standard_cases() if c.name == args.float_summary]

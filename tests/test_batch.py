@@ -312,7 +312,7 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
 
 @pytest.mark.sampling
 def test_the_warmup_tree_depth_caps_warmup_only(runs):
-    splits, template, inputs = _split_batch(runs, (3.0,))
+    _, template, inputs = _split_batch(runs, (3.0,))
     settings = SamplerSettings(draws=50, tune=60, chains=2, seed=4, progress=False)
     (default,), _ = sample_batched(template, inputs, settings)
     (shallow,), _ = sample_batched(template, inputs, replace(settings, warmup_tree_depth=2))
