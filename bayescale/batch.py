@@ -9,9 +9,10 @@ density instead, and numpyro's functional NUTS kernel (:func:`numpyro.infer.hmc.
 over devices. One compilation serves the whole batch, and small models, whose cost is the
 per-step overhead rather than arithmetic, run many lanes for about the price of one. The
 process keeps what it built per template (:func:`_jaxify`): a second batch of the same
-template skips jaxifying, and tracing too when its inputs have the same shapes (the warm run
-of a backtest: a 10-split loss batch took 5.7-6.0 s instead of 8.0 s, before warm-up trees
-were capped).
+template skips jaxifying, and tracing too when its inputs have the same shapes and no
+clearing of JAX's caches came in between (:func:`bayescale.sampling.sample` clears them every
+tenth single fit). The warm run of a backtest: a 10-split loss batch took 5.7-6.0 s instead
+of 8.0 s, before warm-up trees were capped.
 
 Each lane is the same algorithm a single fit runs (:func:`bayescale.sampling.sample`): PyMC's
 jittered initial point, warm-up started from the dataset's Laplace variances
@@ -93,7 +94,8 @@ class _Jaxified:
     per sampler setting; JAX keeps one compiled executable per input shape in each), so that
     a second batch of the same template in this process is not jaxified again, and is not
     traced again when its inputs have the same shapes (lanes, padded runs, devices: the warm
-    run of a backtest). The persistent compilation cache skips only XLA's part.
+    run of a backtest) unless JAX's caches were cleared in between (every tenth single fit).
+    The persistent compilation cache skips only XLA's part.
 
     Attributes
     ----------

@@ -97,10 +97,10 @@ class SamplerSettings:
         the loss model, against 31-63 for the kept draws. In a batch every lane of a device
         waits for the longest tree, so there the start cost most: at 7, the 10-split
         backtest's program ran in 3.0-3.1 s instead of 4.3-4.6 s (seeds 1-4), with the same
-        leapfrog steps per kept draw and no divergences; one fit at a time took 1.43 s either
-        way (20 fits' bulk ESS as before). At 6 one of 40 lanes came out of warm-up with a
-        step size that took 326 leapfrog steps a kept draw (55 for the others): the
-        depth must leave room above the kept draws' trees.
+        leapfrog steps per kept draw and no divergences; one loss fit at a time took 1.36 s
+        against 1.43 s, with the same bulk ESS (10 seeds). At 6 one of 40 lanes came out of
+        warm-up with a step size that took 326 leapfrog steps a kept draw (55 for the others):
+        the depth must leave room above the kept draws' trees.
     """
 
     draws: int = 1000

@@ -29,7 +29,7 @@ from bayescale.errors import InputError
 from bayescale.fit import LossFit, PassFit
 from bayescale.pass_data import ModelTable, PassAggregate, PassColumns, PassCounts
 from bayescale.priors import LossPriors, PassPriors
-from bayescale.sampling import SamplerSettings
+from bayescale.sampling import MAX_TREE_DEPTH, SamplerSettings
 
 FORMAT = "bayescale.fit"
 #: Version of the file layout; bump it when the layout changes and keep readers for old ones.
@@ -194,6 +194,8 @@ def _check_hash(tree: xr.DataTree, digest: str, path: Path) -> None:
 def _settings(tree: xr.DataTree, path: Path) -> SamplerSettings:
     values = _only_known(SamplerSettings, _attr_json(tree, "sampler", path))
     values.setdefault("initial_mass", "unit")  # fits saved before the Laplace start
+    # and before warm-up trees were capped
+    values.setdefault("warmup_tree_depth", MAX_TREE_DEPTH)
     return SamplerSettings(**values)
 
 

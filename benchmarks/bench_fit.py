@@ -366,7 +366,11 @@ def _in_new_process(what: str, seed: int) -> dict:
 
     command = [sys.executable, __file__, "--batch-child", what, "--seed", str(seed)]
     child = subprocess.run(
-        command, capture_output=True, text=True, env={**os.environ, _CHILD_CACHE: _CACHE}
+        command,
+        capture_output=True,
+        text=True,
+        env={**os.environ, _CHILD_CACHE: _CACHE},
+        timeout=900,
     )
     if child.returncode:
         raise RuntimeError(f"batch child failed: {child.stderr[-2000:]}")
@@ -379,9 +383,12 @@ def run_batch_child(what: str, seed: int) -> dict:
     settings = SamplerSettings(seed=seed, progress=False)
     if what == "batch":
         return _timed_batch(CompileClock(), data, settings)
-    start = time.perf_counter()
-    fit = fit_loss(data, settings=settings, allow_unconverged=True)
-    return _stats(fit.idata, time.perf_counter() - start)
+    clock = CompileClock()
+    with clock:
+        start = time.perf_counter()
+        fit = fit_loss(data, settings=settings, allow_unconverged=True)
+        wall = time.perf_counter() - start
+    return {**_stats(fit.idata, wall), "compile_s": round(clock.seconds, 2)}
 
 
 def run_baseline_capped(case: Case, seed: int, cap_s: float) -> dict:

@@ -107,7 +107,11 @@ def test_direct_numpyro_call_draws_what_pm_sample_draws():
     model = build_loss_model(load_loss_runs(runs))
     settings = SamplerSettings(draws=30, tune=30, chains=2, seed=5, progress=False)
     sampling.configure_jax_devices(settings.chains)
-    kernel = {"dense_mass": False, "inverse_mass_matrix": sampling.laplace_inverse_mass(model)}
+    kernel = {
+        "dense_mass": False,
+        "inverse_mass_matrix": sampling.laplace_inverse_mass(model),
+        "max_tree_depth": settings.max_tree_depth,
+    }
     direct = sampling.run_numpyro(model, settings, "vectorized", False, kernel)
     reference = sampling.run_pm_sample(model, settings, "vectorized", False, kernel)
     for name, values in reference["posterior"].data_vars.items():

@@ -17,6 +17,7 @@ from bayescale.errors import InputError
 from bayescale.fit import PassFit
 from bayescale.pass_pipeline import PassOptions, result_from_pass_fit
 from bayescale.pipeline import result_from_fit
+from bayescale.sampling import MAX_TREE_DEPTH
 from bayescale.saved import RUNS_GROUP, load_fit, load_loss_fit, save_fit, save_loss_fit
 
 DATA = Path(__file__).parent / "data"
@@ -49,6 +50,8 @@ def test_file_from_version_0_1_0_loads_and_gives_its_numbers():
     assert _close(_targets(fit), expected)
     # written before warm-up started from a Laplace approximation: it started from the unit
     assert fit.settings.initial_mass == "unit"
+    # and before warm-up trees were capped: numpyro's depth 10 throughout
+    assert fit.settings.warmup_tree_depth == MAX_TREE_DEPTH
 
 
 def test_round_trip_is_exact(tmp_path):
