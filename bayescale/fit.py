@@ -101,7 +101,8 @@ def _sample_gated(
 
     ``complete`` adds quantities drawn after sampling (the pass model's problem intercepts).
     Rare divergences at the edge of the posterior go away with a smaller step size, so a fit
-    below ``retry_target`` with divergences is re-run once at it; the retry's settings are
+    with divergences is re-run once at ``retry_target`` and with uncapped warm-up trees
+    (:meth:`SamplerSettings.for_retry`; not when it ran so already); the retry's settings are
     what the fit records.
     """
     from bayescale.sampling import sample
@@ -112,13 +113,15 @@ def _sample_gated(
 
     idata, sampling_s = run(settings)
     diagnostics = diagnose(idata)
-    if diagnostics.divergences and (settings.target_accept or 0.0) < retry_target:
+    retry = settings.for_retry(retry_target) if diagnostics.divergences else None
+    if retry is not None:
         log.info(
-            "%d divergences; sampling again with target_accept=%s",
+            "%d divergences; sampling again with target_accept=%s and warm-up trees to depth %d",
             diagnostics.divergences,
-            retry_target,
+            retry.target_accept,
+            retry.warmup_tree_depth,
         )
-        settings = replace(settings, target_accept=retry_target)
+        settings = retry
         idata, retry_s = run(settings)
         sampling_s += retry_s
         diagnostics = diagnose(idata)
@@ -241,23 +244,23 @@ def fit_loss_batch(
         seeds = [dataset_seed(settings.seed, i) for i in range(len(datasets))]
     fits = _loss_batches(datasets, priors, settings, seeds)
     diverged = [i for i, fit in fits.items() if fit.diagnostics.divergences]
-    if diverged and target < LOSS_RETRY_TARGET_ACCEPT:
+    retry = settings.for_retry(LOSS_RETRY_TARGET_ACCEPT) if diverged else None
+    if retry is not None:
         log.info(
-            "%d of %d fits diverged; sampling them again with target_accept=%s",
+            "%d of %d fits diverged; sampling them again with target_accept=%s and warm-up "
+            "trees to depth %d",
             len(diverged),
             len(datasets),
-            LOSS_RETRY_TARGET_ACCEPT,
+            retry.target_accept,
+            retry.warmup_tree_depth,
         )
         again = _loss_batches(
-            [datasets[i] for i in diverged],
-            priors,
-            replace(settings, target_accept=LOSS_RETRY_TARGET_ACCEPT),
-            [seeds[i] for i in diverged],
+            [datasets[i] for i in diverged], priors, retry, [seeds[i] for i in diverged]
         )
         for j, i in enumerate(diverged):
-            first, retry = fits[i].timing_s, again[j].timing_s
+            first_s, retry_s = fits[i].timing_s, again[j].timing_s
             fits[i] = replace(
-                again[j], timing_s={k: first[k] + retry[k] for k in ("total", "sampling")}
+                again[j], timing_s={k: first_s[k] + retry_s[k] for k in ("total", "sampling")}
             )
     ordered = [fits[i] for i in range(len(datasets))]
     for result in ordered:

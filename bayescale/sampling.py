@@ -69,9 +69,10 @@ class SamplerSettings:
     target_accept
         NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
         it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`),
-        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences that ran below its
-        retry target is run once more at it: ``RETRY_TARGET_ACCEPT`` (0.99), or 0.995 for a
-        loss fit (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`).
+        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run once more at
+        its retry target, ``RETRY_TARGET_ACCEPT`` (0.99) or 0.995 for a loss fit
+        (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`), with uncapped warm-up trees
+        (:meth:`for_retry`), unless it already ran so.
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress
@@ -100,7 +101,10 @@ class SamplerSettings:
         leapfrog steps per kept draw and no divergences; one loss fit at a time took 1.36 s
         against 1.43 s, with the same bulk ESS (10 seeds). At 6 one of 40 lanes came out of
         warm-up with a step size that took 326 leapfrog steps a kept draw (55 for the others):
-        the depth must leave room above the kept draws' trees.
+        the depth must leave room above the kept draws' trees. A fit that diverges is run
+        again with warm-up trees to depth 10 (:meth:`for_retry`): on the hardest real-data
+        backtest here (Gadre et al. at 300x, benchmarks/calibration_real.py) one of three
+        seeds had 291 divergences after a retry at depth 7, against 5 at depth 10.
     """
 
     draws: int = 1000
@@ -151,6 +155,20 @@ class SamplerSettings:
         if self.target_accept is not None:
             return self
         return replace(self, target_accept=default)
+
+    def for_retry(self, target_accept: float) -> SamplerSettings | None:
+        """The settings of the one retry after divergences, or ``None`` if nothing would change.
+
+        ``target_accept`` raised to ``target_accept`` (kept if already above), and warm-up trees
+        as deep as the kept draws' (:data:`MAX_TREE_DEPTH`): the depth cap speeds up warm-up
+        on well-behaved posteriors, and a fit that diverged gets numpyro's uncapped warm-up.
+        """
+        retry = replace(
+            self,
+            target_accept=max(self.target_accept or 0.0, target_accept),
+            warmup_tree_depth=MAX_TREE_DEPTH,
+        )
+        return None if retry == self else retry
 
     @property
     def max_tree_depth(self) -> tuple[int, int]:

@@ -23,7 +23,12 @@ from bayescale.data import load_loss_runs
 from bayescale.fit import fit_loss, fit_loss_batch
 from bayescale.loss_model import LOSS_INPUTS, build_loss_model, loss_inputs
 from bayescale.priors import LossPriors
-from bayescale.sampling import LAPLACE_MAXITER, SamplerSettings, laplace_inverse_mass
+from bayescale.sampling import (
+    LAPLACE_MAXITER,
+    MAX_TREE_DEPTH,
+    SamplerSettings,
+    laplace_inverse_mass,
+)
 from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
 
 SMALL = SamplerSettings(draws=500, tune=500, chains=4, seed=5, progress=False)
@@ -276,8 +281,10 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
     calls = []
 
     def batches(datasets, priors, settings, seeds):
-        calls.append((len(datasets), settings.target_accept, list(seeds)))
-        first = settings.target_accept < LOSS_RETRY_TARGET_ACCEPT
+        calls.append(
+            (len(datasets), settings.target_accept, settings.warmup_tree_depth, list(seeds))
+        )
+        first = len(calls) == 1  # the first batch of each fit_loss_batch call diverges
         return {
             i: LossFit(
                 data=data,
@@ -296,18 +303,28 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
     monkeypatch.setattr(bayescale.fit, "_loss_batches", batches)
     datasets = [loss_split(runs, r)[0] for r in (2.0, 5.0, 10.0, 30.0)]
     fits = fit_loss_batch(datasets, seeds=[10, 11, 12, 13], allow_unconverged=True)
-    assert calls == [(4, 0.99, [10, 11, 12, 13]), (2, LOSS_RETRY_TARGET_ACCEPT, [10, 13])]
+    assert calls == [
+        (4, 0.99, 7, [10, 11, 12, 13]),
+        (2, LOSS_RETRY_TARGET_ACCEPT, MAX_TREE_DEPTH, [10, 13]),  # warm-up uncapped too
+    ]
     assert [f.data for f in fits] == datasets  # each retry back in its place
     assert [f.settings.seed for f in fits] == [10, 11, 12, 13]
     retried = LOSS_RETRY_TARGET_ACCEPT
     assert [f.settings.target_accept for f in fits] == [retried, 0.99, 0.99, retried]
     assert [f.diagnostics.divergences for f in fits] == [0, 0, 0, 0]
     assert fits[3].timing_s == {"total": 2.0, "sampling": 1.0}  # both batches' shares
-    # already at the retry's step size: nothing to retry
+    # already at the retry's step size and depth: nothing to retry
     calls.clear()
-    settings = SamplerSettings(target_accept=LOSS_RETRY_TARGET_ACCEPT)
+    settings = SamplerSettings(
+        target_accept=LOSS_RETRY_TARGET_ACCEPT, warmup_tree_depth=MAX_TREE_DEPTH
+    )
     fit_loss_batch(datasets, settings=settings, seeds=[10, 11, 12, 13], allow_unconverged=True)
     assert len(calls) == 1
+    # at the retry's step size but with capped warm-up: retried with uncapped warm-up only
+    calls.clear()
+    settings = SamplerSettings(target_accept=0.999)
+    fit_loss_batch(datasets, settings=settings, seeds=[10, 11, 12, 13], allow_unconverged=True)
+    assert [c[1:3] for c in calls] == [(0.999, 7), (0.999, MAX_TREE_DEPTH)]
 
 
 @pytest.mark.sampling

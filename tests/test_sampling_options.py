@@ -124,6 +124,16 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert calls["target_accept"] == sampling.TARGET_ACCEPT  # left open, filled in
 
 
+def test_a_retry_raises_the_step_size_target_and_uncaps_warmup_or_is_not_needed():
+    retry = SamplerSettings(target_accept=0.95).for_retry(0.99)
+    assert retry is not None
+    assert (retry.target_accept, retry.warmup_tree_depth) == (0.99, sampling.MAX_TREE_DEPTH)
+    higher = SamplerSettings(target_accept=0.999).for_retry(0.99)
+    assert higher is not None and higher.target_accept == 0.999  # never lowered
+    done = SamplerSettings(target_accept=0.99, warmup_tree_depth=sampling.MAX_TREE_DEPTH)
+    assert done.for_retry(0.99) is None
+
+
 @pytest.mark.parametrize("depth", [0, sampling.MAX_TREE_DEPTH + 1, 7.0, True])
 def test_warmup_tree_depth_outside_numpyros_range_is_refused(depth):
     with pytest.raises(InputError, match="'warmup_tree_depth' must be an integer from 1 to 10"):
@@ -305,7 +315,7 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
     rng = np.random.default_rng(0)
 
     def sample(model, settings):
-        seen.append(settings.target_accept)
+        seen.append((settings.target_accept, settings.warmup_tree_depth))
         diverging = np.zeros((4, 100), dtype=bool)
         diverging[0, 0] = len(seen) == 1  # the first run diverges once, the retry not at all
         posterior = {"x": rng.normal(size=(4, 100))}
@@ -323,5 +333,6 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
         counts = load_pass_counts(simulate_pass_counts(n_models=4, n_problems=20, seed=1)[0])
         monkeypatch.setattr("bayescale.pass_model.add_problem_intercepts", lambda *a, **k: a[0])
         fit = fit_pass(counts, make_buckets(counts), settings=settings, allow_unconverged=True)
-    assert seen == [first, retry]
+    assert seen == [(first, 7), (retry, sampling.MAX_TREE_DEPTH)]
     assert fit.settings.target_accept == retry and fit.diagnostics.divergences == 0
+    assert fit.settings.warmup_tree_depth == sampling.MAX_TREE_DEPTH
