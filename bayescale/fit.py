@@ -22,7 +22,12 @@ from bayescale.diagnostics import Diagnostics, diagnose
 from bayescale.errors import ConvergenceError
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import LossPriors, PassPriors
-from bayescale.sampling import RETRY_TARGET_ACCEPT, TARGET_ACCEPT, SamplerSettings
+from bayescale.sampling import (
+    MAX_TREE_DEPTH,
+    RETRY_TARGET_ACCEPT,
+    TARGET_ACCEPT,
+    SamplerSettings,
+)
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -44,11 +49,21 @@ LOSS_TARGET_ACCEPT = 0.99
 #: and none at 0.995 or 0.999; Gadre at 300x diverged at every target (0.99: 8-27, 0.995:
 #: 10-277, 0.999: 6-23), a geometry a smaller step does not cure.
 LOSS_RETRY_TARGET_ACCEPT = 0.995
+#: ``warmup_tree_depth`` of a loss fit whose settings leave it open (pass fits: no cap). On the
+#: 10-split backtest batch its program ran in 3.0-3.1 s instead of 4.3-4.6 s (seeds 1-4),
+#: and one fit at a time in 1.36 s instead of 1.43 s with the same bulk ESS (10 seeds); see
+#: :attr:`bayescale.sampling.SamplerSettings.warmup_tree_depth`.
+LOSS_WARMUP_TREE_DEPTH = 7
 
 
 def model_target_accept(kind: Literal["loss", "pass"]) -> float:
     """The ``target_accept`` a loss or pass-rate fit runs at when its settings leave it open."""
     return LOSS_TARGET_ACCEPT if kind == "loss" else TARGET_ACCEPT
+
+
+def model_warmup_tree_depth(kind: Literal["loss", "pass"]) -> int:
+    """The ``warmup_tree_depth`` a loss or pass-rate fit runs at when its settings leave it open."""
+    return LOSS_WARMUP_TREE_DEPTH if kind == "loss" else MAX_TREE_DEPTH
 
 
 def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
@@ -171,7 +186,11 @@ def fit_loss(
     from bayescale.loss_model import build_loss_model, loss_pivot
 
     priors = priors or LossPriors()
-    settings = (settings or SamplerSettings()).with_target_accept(model_target_accept("loss"))
+    settings = (
+        (settings or SamplerSettings())
+        .with_target_accept(model_target_accept("loss"))
+        .with_warmup_tree_depth(model_warmup_tree_depth("loss"))
+    )
     start = time.perf_counter()
     idata, diagnostics, settings, sampling_s = _sample_gated(
         build_loss_model(data, priors), settings, retry_target=LOSS_RETRY_TARGET_ACCEPT
@@ -237,7 +256,9 @@ def fit_loss_batch(
     settings = settings or SamplerSettings()
     # at least the loss model's default, also when asked for less: a retry costs a second batch
     target = max(settings.target_accept or 0.0, LOSS_TARGET_ACCEPT)
-    settings = replace(settings, target_accept=target)
+    settings = replace(settings, target_accept=target).with_warmup_tree_depth(
+        model_warmup_tree_depth("loss")
+    )
     if seeds is None:
         from bayescale.batch import dataset_seed
 
@@ -376,7 +397,11 @@ def fit_pass(
     )
 
     priors = priors or PassPriors()
-    settings = (settings or SamplerSettings()).with_target_accept(model_target_accept("pass"))
+    settings = (
+        (settings or SamplerSettings())
+        .with_target_accept(model_target_accept("pass"))
+        .with_warmup_tree_depth(model_warmup_tree_depth("pass"))
+    )
     start = time.perf_counter()
     complete = None
     if isinstance(data, PassAggregate):

@@ -92,7 +92,9 @@ class SamplerSettings:
         ``tune`` under 20 there is no such window and the start is kept for every draw).
     warmup_tree_depth
         Deepest NUTS tree during warm-up (at most ``2**depth - 1`` leapfrog steps a draw);
-        the kept draws may go to :data:`MAX_TREE_DEPTH`. Warm-up draws are thrown away, and
+        the kept draws may go to :data:`MAX_TREE_DEPTH`. ``None`` (default) leaves it to the
+        model: 7 for the loss model (:data:`bayescale.fit.LOSS_WARMUP_TREE_DEPTH`),
+        :data:`MAX_TREE_DEPTH` (numpyro's own, no cap) otherwise. Warm-up draws are thrown away, and
         their trees are longest in the first iterations, when a chain walks in from its
         jittered start with a step size that is still shrinking: up to 1,023 steps a draw on
         the loss model, against 31-63 for the kept draws. In a batch every lane of a device
@@ -104,7 +106,10 @@ class SamplerSettings:
         the depth must leave room above the kept draws' trees. A fit that diverges is run
         again with warm-up trees to depth 10 (:meth:`for_retry`): on the hardest real-data
         backtest here (Gadre et al. at 300x, benchmarks/calibration_real.py) one of three
-        seeds had 291 divergences after a retry at depth 7, against 5 at depth 10.
+        seeds had 291 divergences after a retry at depth 7, against 5 at depth 10. Pass fits
+        are not capped: on Pythia x MATH seeds 1-2 depth 7 gave bulk ESS 1564 and 1293 against
+        1454 and 1455, and the LiveCodeBench fit of tests/test_pass_real_data.py diverged once
+        at depth 7 (seed 1; none at 10), so its retry made it 402 s instead of 163 s.
     """
 
     draws: int = 1000
@@ -117,7 +122,7 @@ class SamplerSettings:
     nuts_sampler: str = "numpyro"
     dense_mass: bool = False
     initial_mass: Literal["laplace", "unit"] = "laplace"
-    warmup_tree_depth: int = 7
+    warmup_tree_depth: int | None = None
 
     def __post_init__(self) -> None:
         """Refuse settings that cannot run."""
@@ -129,10 +134,11 @@ class SamplerSettings:
                 raise InputError(
                     f"sampler setting '{name}' must be an integer >= {minimum}{why}, got {value!r}."
                 )
-        if (
-            isinstance(self.warmup_tree_depth, bool)
-            or not isinstance(self.warmup_tree_depth, int)
-            or not 1 <= self.warmup_tree_depth <= MAX_TREE_DEPTH
+        depth = self.warmup_tree_depth
+        if depth is not None and (
+            isinstance(depth, bool)
+            or not isinstance(depth, int)
+            or not 1 <= depth <= MAX_TREE_DEPTH
         ):
             raise InputError(
                 f"sampler setting 'warmup_tree_depth' must be an integer from 1 to "
@@ -156,6 +162,12 @@ class SamplerSettings:
             return self
         return replace(self, target_accept=default)
 
+    def with_warmup_tree_depth(self, default: int) -> SamplerSettings:
+        """These settings, with ``warmup_tree_depth`` set to ``default`` if they leave it open."""
+        if self.warmup_tree_depth is not None:
+            return self
+        return replace(self, warmup_tree_depth=default)
+
     def for_retry(self, target_accept: float) -> SamplerSettings | None:
         """The settings of the one retry after divergences, or ``None`` if nothing would change.
 
@@ -163,17 +175,15 @@ class SamplerSettings:
         as deep as the kept draws' (:data:`MAX_TREE_DEPTH`): the depth cap speeds up warm-up
         on well-behaved posteriors, and a fit that diverged gets numpyro's uncapped warm-up.
         """
-        retry = replace(
-            self,
-            target_accept=max(self.target_accept or 0.0, target_accept),
-            warmup_tree_depth=MAX_TREE_DEPTH,
-        )
-        return None if retry == self else retry
+        target = max(self.target_accept or 0.0, target_accept)
+        if target == self.target_accept and self.max_tree_depth[0] == MAX_TREE_DEPTH:
+            return None
+        return replace(self, target_accept=target, warmup_tree_depth=MAX_TREE_DEPTH)
 
     @property
     def max_tree_depth(self) -> tuple[int, int]:
         """The ``max_tree_depth`` numpyro takes: (warm-up's, the kept draws')."""
-        return (self.warmup_tree_depth, MAX_TREE_DEPTH)
+        return (self.warmup_tree_depth or MAX_TREE_DEPTH, MAX_TREE_DEPTH)
 
     def as_attrs(self) -> dict[str, object]:
         """Return the settings as plain values for NetCDF attributes and reports."""

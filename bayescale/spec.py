@@ -528,7 +528,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
         On the first problem found.
     """
     from bayescale.data import load_loss_runs
-    from bayescale.fit import model_target_accept
+    from bayescale.fit import model_target_accept, model_warmup_tree_depth
     from bayescale.pass_data import PassAggregate
     from bayescale.pass_pipeline import check_pass_options, load_pass, pass_requirement
     from bayescale.pipeline import check_options, loss_requirement
@@ -595,9 +595,10 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")
     s = options.sampler
     target = s.target_accept or model_target_accept(law.kind)
+    depth = s.warmup_tree_depth or model_warmup_tree_depth(law.kind)
     lines.append(
         f"sampler: {s.chains} chains x {s.draws} draws ({s.tune} tune), "
-        f"target_accept {target}, seed {s.seed}"
+        f"target_accept {target}, warm-up tree depth {depth}, seed {s.seed}"
     )
     return lines
 

@@ -114,7 +114,8 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"]["dense_mass"]
     np.testing.assert_array_equal(calls["nuts_kwargs"]["inverse_mass_matrix"], np.full(3, 0.5))
     assert not calls["progressbar"] and calls["quiet"]
-    assert calls["nuts_kwargs"]["max_tree_depth"] == (7, sampling.MAX_TREE_DEPTH)
+    # left open: numpyro's own depth throughout (fit_loss fills in the loss model's cap)
+    assert calls["nuts_kwargs"]["max_tree_depth"] == (10, sampling.MAX_TREE_DEPTH)
     sampling.sample(
         model,
         SamplerSettings(chains=4, draws=10, seed=8, initial_mass="unit", warmup_tree_depth=4),
@@ -128,10 +129,13 @@ def test_a_retry_raises_the_step_size_target_and_uncaps_warmup_or_is_not_needed(
     retry = SamplerSettings(target_accept=0.95).for_retry(0.99)
     assert retry is not None
     assert (retry.target_accept, retry.warmup_tree_depth) == (0.99, sampling.MAX_TREE_DEPTH)
-    higher = SamplerSettings(target_accept=0.999).for_retry(0.99)
+    higher = SamplerSettings(target_accept=0.999, warmup_tree_depth=7).for_retry(0.99)
     assert higher is not None and higher.target_accept == 0.999  # never lowered
     done = SamplerSettings(target_accept=0.99, warmup_tree_depth=sampling.MAX_TREE_DEPTH)
     assert done.for_retry(0.99) is None
+    assert SamplerSettings(target_accept=0.99).for_retry(0.99) is None  # open: not capped
+    capped = SamplerSettings(target_accept=0.99, warmup_tree_depth=7).for_retry(0.99)
+    assert capped is not None and capped.warmup_tree_depth == sampling.MAX_TREE_DEPTH
 
 
 @pytest.mark.parametrize("depth", [0, sampling.MAX_TREE_DEPTH + 1, 7.0, True])
@@ -333,6 +337,7 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
         counts = load_pass_counts(simulate_pass_counts(n_models=4, n_problems=20, seed=1)[0])
         monkeypatch.setattr("bayescale.pass_model.add_problem_intercepts", lambda *a, **k: a[0])
         fit = fit_pass(counts, make_buckets(counts), settings=settings, allow_unconverged=True)
-    assert seen == [(first, 7), (retry, sampling.MAX_TREE_DEPTH)]
+    capped = 7 if law == "loss" else sampling.MAX_TREE_DEPTH  # pass fits are not capped
+    assert seen == [(first, capped), (retry, sampling.MAX_TREE_DEPTH)]
     assert fit.settings.target_accept == retry and fit.diagnostics.divergences == 0
     assert fit.settings.warmup_tree_depth == sampling.MAX_TREE_DEPTH

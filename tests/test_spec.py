@@ -245,9 +245,10 @@ def test_shipped_spec_passes_check(spec, capsys):
     assert main(["check", str(spec)]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "OK:" in out
-    # the shipped specs leave target_accept to the model, and the dry run says which it is
-    expected = 0.99 if LAWS[load_spec(spec).model.law].kind == "loss" else 0.95
-    assert f"target_accept {expected}," in out
+    # the shipped specs leave target_accept and the warm-up tree depth to the model, and the
+    # dry run says which they are
+    loss = LAWS[load_spec(spec).model.law].kind == "loss"
+    assert f"target_accept {0.99 if loss else 0.95}, warm-up tree depth {7 if loss else 10}," in out
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda p: p.stem)
