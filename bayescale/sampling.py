@@ -385,11 +385,12 @@ def _bound_kept_programs() -> None:
     PyMC's numpyro path builds new functions on every call, and JAX's caches keep every
     call's compiled program alive: on the demo loss model each fit added 591 memory maps and
     50 MiB of resident memory, and a process failed after about 110 fits ("LLVM compilation
-    error: Cannot allocate memory": Linux allows 65,530 maps, ``vm.max_map_count``). Clearing after
-    every fit kept the process at 674 MiB and 1,170 maps over 12 fits, for 0.3 s more per fit
-    (the next fit traces again and loads its programs from the disk cache), hence every
-    tenth: 130 fits in one process then peaked at 6,637 maps and 1,062 MiB. It also drops the traced programs :mod:`bayescale.batch` keeps, whose next batch
-    then runs as in a new process.
+    error: Cannot allocate memory": Linux allows 65,530 maps, ``vm.max_map_count``).
+    Clearing after every fit kept the process at 674 MiB and 1,170 maps over 12 fits, for
+    0.3 s more per fit (the next fit traces again and loads its programs from the disk
+    cache), hence every tenth: 130 fits in one process then peaked at 6,637 maps and
+    1,062 MiB. It also drops the traced programs :mod:`bayescale.batch` keeps, whose next
+    batch then runs as in a new process.
     """
     if next(_single_fits) % CLEAR_CACHES_EVERY == 0:
         import jax
