@@ -61,9 +61,20 @@ def model_target_accept(kind: Literal["loss", "pass"]) -> float:
     return LOSS_TARGET_ACCEPT if kind == "loss" else TARGET_ACCEPT
 
 
-def model_warmup_tree_depth(kind: Literal["loss", "pass"]) -> int:
-    """The ``warmup_tree_depth`` a loss or pass-rate fit runs at when its settings leave it open."""
-    return LOSS_WARMUP_TREE_DEPTH if kind == "loss" else MAX_TREE_DEPTH
+def model_settings(
+    settings: SamplerSettings | None, kind: Literal["loss", "pass"]
+) -> SamplerSettings:
+    """``settings`` (the defaults if ``None``) with what they leave open chosen by the model.
+
+    ``target_accept`` (:func:`model_target_accept`) and ``warmup_tree_depth``
+    (:data:`LOSS_WARMUP_TREE_DEPTH` for the loss model, uncapped otherwise).
+    """
+    depth = LOSS_WARMUP_TREE_DEPTH if kind == "loss" else MAX_TREE_DEPTH
+    return (
+        (settings or SamplerSettings())
+        .with_target_accept(model_target_accept(kind))
+        .with_warmup_tree_depth(depth)
+    )
 
 
 def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
@@ -168,8 +179,9 @@ def fit_loss(
         Prior hyper-parameters (:class:`bayescale.priors.LossPriors`).
     settings
         Sampler settings (:class:`bayescale.sampling.SamplerSettings`); ``target_accept``
-        left open is :data:`LOSS_TARGET_ACCEPT`. A fit with divergences below
-        :data:`LOSS_RETRY_TARGET_ACCEPT` is sampled once more at it.
+        left open is :data:`LOSS_TARGET_ACCEPT`, ``warmup_tree_depth``
+        :data:`LOSS_WARMUP_TREE_DEPTH`. A fit with divergences is sampled once more at
+        :data:`LOSS_RETRY_TARGET_ACCEPT` with uncapped warm-up trees (unless it ran so).
     allow_unconverged
         Return the fit even when the diagnostics gate fails, instead of raising.
 
@@ -186,11 +198,7 @@ def fit_loss(
     from bayescale.loss_model import build_loss_model, loss_pivot
 
     priors = priors or LossPriors()
-    settings = (
-        (settings or SamplerSettings())
-        .with_target_accept(model_target_accept("loss"))
-        .with_warmup_tree_depth(model_warmup_tree_depth("loss"))
-    )
+    settings = model_settings(settings, "loss")
     start = time.perf_counter()
     idata, diagnostics, settings, sampling_s = _sample_gated(
         build_loss_model(data, priors), settings, retry_target=LOSS_RETRY_TARGET_ACCEPT
@@ -227,9 +235,9 @@ def fit_loss_batch(
     three or four of ten demo-curve splits diverged, so measured on those ten (warm cache,
     same process) starting at 0.99 took 13.4-14.7 s against 18.3-23.5 s for 0.95 and a retry
     batch. The datasets that still diverge are sampled once more, together, at
-    :data:`LOSS_RETRY_TARGET_ACCEPT`, as a single loss fit would be. Used by the backtests,
-    where the splits of one table (and the groups of the no-pooling baseline) are such
-    datasets.
+    :data:`LOSS_RETRY_TARGET_ACCEPT` with uncapped warm-up trees, as a single loss fit would
+    be. Used by the backtests, where the splits of one table (and the groups of the
+    no-pooling baseline) are such datasets.
 
     Parameters
     ----------
@@ -253,12 +261,10 @@ def fit_loss_batch(
         For the first dataset that fails the gate, unless ``allow_unconverged``.
     """
     priors = priors or LossPriors()
-    settings = settings or SamplerSettings()
+    settings = model_settings(settings, "loss")
     # at least the loss model's default, also when asked for less: a retry costs a second batch
     target = max(settings.target_accept or 0.0, LOSS_TARGET_ACCEPT)
-    settings = replace(settings, target_accept=target).with_warmup_tree_depth(
-        model_warmup_tree_depth("loss")
-    )
+    settings = replace(settings, target_accept=target)
     if seeds is None:
         from bayescale.batch import dataset_seed
 
@@ -397,11 +403,7 @@ def fit_pass(
     )
 
     priors = priors or PassPriors()
-    settings = (
-        (settings or SamplerSettings())
-        .with_target_accept(model_target_accept("pass"))
-        .with_warmup_tree_depth(model_warmup_tree_depth("pass"))
-    )
+    settings = model_settings(settings, "pass")
     start = time.perf_counter()
     complete = None
     if isinstance(data, PassAggregate):

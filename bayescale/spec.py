@@ -528,7 +528,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
         On the first problem found.
     """
     from bayescale.data import load_loss_runs
-    from bayescale.fit import model_target_accept, model_warmup_tree_depth
+    from bayescale.fit import model_settings
     from bayescale.pass_data import PassAggregate
     from bayescale.pass_pipeline import check_pass_options, load_pass, pass_requirement
     from bayescale.pipeline import check_options, loss_requirement
@@ -593,12 +593,11 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
     if options.requirement:
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")
-    s = options.sampler
-    target = s.target_accept or model_target_accept(law.kind)
-    depth = s.warmup_tree_depth or model_warmup_tree_depth(law.kind)
+    s = model_settings(options.sampler, law.kind)
     lines.append(
         f"sampler: {s.chains} chains x {s.draws} draws ({s.tune} tune), "
-        f"target_accept {target}, warm-up tree depth {depth}, seed {s.seed}"
+        f"target_accept {s.target_accept}, warm-up tree depth {s.warmup_tree_depth}, "
+        f"seed {s.seed}"
     )
     return lines
 

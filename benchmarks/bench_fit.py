@@ -277,6 +277,15 @@ def _fits_summary(fits: list, wall: float, compile_s: float, target_accept: floa
     }
 
 
+def _timed_fit(clock: CompileClock, data: LossData, settings: SamplerSettings) -> dict:
+    """One ``fit_loss`` of ``data``: its diagnostics, wall and compile time."""
+    with clock:
+        start = time.perf_counter()
+        fit = fit_loss(data, settings=settings, allow_unconverged=True)
+        wall = time.perf_counter() - start
+    return {**_stats(fit.idata, wall), "compile_s": round(clock.seconds, 2)}
+
+
 def _timed_batch(clock: CompileClock, data: LossData, settings: SamplerSettings) -> dict:
     """The batched fits of a backtest at :data:`BATCH_RATIOS`: wall, compile and diagnostics."""
     with clock:
@@ -315,11 +324,7 @@ def run_batch_case(clock: CompileClock, seed: int, quick: bool) -> dict:
     )
     row: dict[str, object] = {}
     for label in ("cold", "warm"):
-        with clock:
-            start = time.perf_counter()
-            one = fit_loss(data, settings=settings, allow_unconverged=True)
-            wall = time.perf_counter() - start
-        row[f"one_fit_{label}"] = {**_stats(one.idata, wall), "compile_s": round(clock.seconds, 2)}
+        row[f"one_fit_{label}"] = _timed_fit(clock, data, settings)
         key = "bayescale" if label == "cold" else "bayescale_warm"
         row[key] = _timed_batch(clock, data, settings)
     row["one_fit_new_process"] = _in_new_process("one", seed)
@@ -381,14 +386,8 @@ def run_batch_child(what: str, seed: int) -> dict:
     """:func:`_in_new_process`'s child: the timed fit or batch."""
     data = _batch_data()
     settings = SamplerSettings(seed=seed, progress=False)
-    if what == "batch":
-        return _timed_batch(CompileClock(), data, settings)
-    clock = CompileClock()
-    with clock:
-        start = time.perf_counter()
-        fit = fit_loss(data, settings=settings, allow_unconverged=True)
-        wall = time.perf_counter() - start
-    return {**_stats(fit.idata, wall), "compile_s": round(clock.seconds, 2)}
+    timed = _timed_batch if what == "batch" else _timed_fit
+    return timed(CompileClock(), data, settings)
 
 
 def run_baseline_capped(case: Case, seed: int, cap_s: float) -> dict:
