@@ -53,9 +53,8 @@ def test_relative_links_resolve(page):
             continue
         path_part, _, anchor = target.partition("#")
         dest = (page.parent / path_part).resolve() if path_part else page
-        if not dest.exists():
-            broken.append(target)
-        elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+        missing_anchor = anchor and dest.suffix == ".md" and anchor not in _anchors(dest)
+        if not dest.exists() or missing_anchor:
             broken.append(target)
     assert not broken, f"{page.relative_to(ROOT)}: broken links {broken}"
 
