@@ -67,7 +67,7 @@ PYTHIA = ROOT.parent / "shared" / "data" / "pythia_math_monkeys" / "pythia_math_
 PYTHIA_COLUMNS = PassColumns(
     compute="train_flops", problem="problem_idx", n="n_samples", k="n_correct"
 )
-ESS_MIN = 400  # CONTRACT §6: per parameter, stricter than the gate's 100 per chain
+ESS_MIN = 400  # docs/formats.md: per parameter (the gate asks 100 per chain)
 
 
 @dataclass(frozen=True)
@@ -495,7 +495,7 @@ def _write(path: Path, document: dict) -> None:
 
 
 def markdown_table(document: dict) -> str:
-    """The README table of a results document (``--table PATH``)."""
+    """The docs/speed.md table of a results document (``--table PATH``)."""
     lines = [
         "| case | fit | wall | compile | bulk ESS | R-hat | divergences | ESS/s | steps/draw |",
         "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -536,7 +536,7 @@ def markdown_table(document: dict) -> str:
 
 
 def batch_table(rows: list[dict]) -> list[str]:
-    """README rows of the batched-backtest case: the batch against one fit and 10 fits."""
+    """docs/speed.md rows of the batched-backtest case: the batch against one fit and 10 fits."""
     lines = [
         "| case | fits | cold wall | warm wall | new process | bulk ESS (min) | R-hat (max) "
         "| divergences |",
@@ -613,7 +613,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--float-summary", help=argparse.SUPPRESS)
     parser.add_argument("--baseline-child", help=argparse.SUPPRESS)
     parser.add_argument("--batch-child", choices=("one", "batch"), help=argparse.SUPPRESS)
-    parser.add_argument("--table", type=Path, help="print the README table of a results file")
+    parser.add_argument("--table", type=Path, help="print the docs/speed.md table of a result")
     args = parser.parse_args(argv)
     if args.table:
         print(markdown_table(json.loads(args.table.read_text())))

@@ -3,9 +3,9 @@
 Reads the datasets beside the repository (``../shared/data``, each with a ``SOURCE.md``), runs
 :func:`bayescale.backtest.run_backtests` at the ratios below, and writes
 
-- ``benchmarks/results/calibration.json``: every per-ratio backtest document (CONTRACT §4
+- ``benchmarks/results/calibration.json``: every per-ratio backtest document (docs/formats.md
   form, with the baselines and every scored case), the summary rows and the pooled summary;
-- ``benchmarks/results/calibration.md``: the table the README shows;
+- ``benchmarks/results/calibration.md``: the table README.md and docs/calibration.md show;
 - ``benchmarks/results/calibration.png``: nominal against observed coverage per dataset.
 
     python benchmarks/calibration_real.py [--datasets olmo_1xc,pythia_math] [--draws 500]

@@ -1,4 +1,4 @@
-"""Tier 1: validation of loss-run tables (CONTRACT §2), no sampler."""
+"""Tier 1: validation of loss-run tables (docs/formats.md), no sampler."""
 
 from __future__ import annotations
 

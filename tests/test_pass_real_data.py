@@ -48,7 +48,7 @@ def test_pythia_12b_mean_pass_rate_inside_90_interval(pythia):
 
 
 def test_pythia_report_method_side_by_side(pythia):
-    """The report's point fit on solved-by-all problems, on the same split, for the README."""
+    """The report's point fit on solved-by-all problems on the same split (docs/pass-rates.md)."""
     table, result = pythia
     counts = load_pass_counts(table, PYTHIA_COLUMNS, fit_max_compute=1.5e22)
     target = float(table["train_flops"].max())
@@ -84,7 +84,7 @@ def test_livecodebench_family_converges_with_honestly_wide_intervals():
     result = run_pass(family, options)
     assert result.fit.diagnostics.ok, result.fit.diagnostics.problems()
     overall = result.forecast.overall().set_index("target_compute")
-    print(overall.to_string(), result.forecast.buckets().to_string(), sep="\n")  # for the README
+    print(overall.to_string(), result.forecast.buckets().to_string(), sep="\n")  # for the docs
     observed = family[family["train_flops"] == largest]
     rate = float((observed["n_correct"] / observed["n_samples"]).mean())
     # the fitted 33B model's own pass rate is inside the interval at its compute

@@ -1,4 +1,4 @@
-"""Spec files (CONTRACT §5): validation with file/line/key messages (tier 1), every shipped
+"""Spec files (docs/specs.md): validation with file/line/key messages (tier 1), every shipped
 ``models/*.toml`` through ``bayescale check`` and a mocked ``bayescale run`` (tier 2), and real
 runs of the shipped specs (slow)."""
 
@@ -309,7 +309,7 @@ def test_demo_data_files_match_the_seeded_simulations():
 
 
 def test_transcribed_table_is_as_published():
-    """LLaMA-1 (arXiv:2302.13971) Table 8 pass@1 and Table 2 sizes, as in models/README.md."""
+    """LLaMA-1 (arXiv:2302.13971) Table 8 pass@1 and Table 2 sizes, as in docs/specs.md."""
     table = pd.read_csv(MODELS / "data" / "llama1_code.csv")
     sizes = ["LLaMA-7B", "LLaMA-13B", "LLaMA-33B", "LLaMA-65B"]
     published = {
