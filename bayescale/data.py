@@ -224,8 +224,7 @@ def _read_delimited(path: Path, label: str, delimiter: str, max_rows: int) -> pd
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8 "
-            f"{kind}."
+            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8 {kind}."
         ) from None
     except csv.Error as exc:
         raise InputError(f"{label}: cannot be read as {kind}: {exc}.") from None

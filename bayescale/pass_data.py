@@ -24,6 +24,9 @@ from bayescale.errors import InputError
 #: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
 MIN_MODELS = 3
 
+#: Counts from 2^53 on are not exact in float64 (and overflow int64 from 2^63).
+MAX_COUNT = 2.0**53
+
 
 @dataclass(frozen=True)
 class PassColumns:
@@ -196,6 +199,12 @@ def load_pass_counts(
     k = numeric_column(frame, columns.k, label, positive=False)
     for i, ni, ki in zip(frame.index, n, k, strict=True):
         where = row_label(label, int(i))
+        if ni >= MAX_COUNT or ki >= MAX_COUNT:
+            column = columns.n if ni >= MAX_COUNT else columns.k
+            raise InputError(
+                f"{where}, column '{column}': {max(ni, ki):g} samples is beyond any evaluation; "
+                f"counts must be below 2^53 ({MAX_COUNT:.3g}) to be exact."
+            )
         if ni < 1 or ni != int(ni):
             raise InputError(f"{where}, column '{columns.n}': {ni:g} must be a whole number >= 1.")
         if ki < 0 or ki != int(ki):

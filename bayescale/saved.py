@@ -160,7 +160,7 @@ def _dataset_digest(ds: xr.Dataset) -> str:
     h = hashlib.sha256()
     for name in sorted(map(str, ds.variables)):
         var = ds.variables[name]
-        head = {"name": name, "dims": list(var.dims), "shape": list(var.shape)}
+        head: dict[str, Any] = {"name": name, "dims": list(var.dims), "shape": list(var.shape)}
         head["attrs"] = {str(k): _plain(v) for k, v in var.attrs.items()}
         h.update(json.dumps(head, sort_keys=True, default=str).encode())
         h.update(_array_bytes(var.values))
