@@ -285,6 +285,34 @@ def numeric_column(
     return values
 
 
+#: Losses are nats or bits per token (or a perplexity): anything outside this range is a unit
+#: or parsing mistake, and its powers would overflow float64 in forecasts and plots.
+LOSS_RANGE = (1e-12, 1e12)
+#: Compute in FLOPs (or any unit the user keeps consistent): beyond these edges the law's
+#: powers leave float64.
+COMPUTE_RANGE = (1e-30, 1e60)
+
+
+def check_range(
+    values: np.ndarray,
+    frame: pd.DataFrame,
+    column: str,
+    source: str,
+    bounds: tuple[float, float],
+    what: str,
+) -> None:
+    """Refuse the first value outside ``bounds`` (inclusive), naming its row and column."""
+    low, high = bounds
+    outside = (values < low) | (values > high)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise InputError(
+            f"{row_label(source, int(frame.index[i]))}, column '{column}': {values[i]:g} is "
+            f"outside the range bayescale accepts for {what} ({low:g} to {high:g}); check the "
+            "unit, or rescale the column."
+        )
+
+
 def load_loss_runs(
     source: str | Path | pd.DataFrame,
     columns: LossColumns | None = None,
@@ -328,6 +356,8 @@ def load_loss_runs(
     require_column(frame, columns.loss, label, "--loss-col")
     compute = numeric_column(frame, columns.compute, label)
     loss = numeric_column(frame, columns.loss, label)
+    check_range(compute, frame, columns.compute, label, COMPUTE_RANGE, "compute")
+    check_range(loss, frame, columns.loss, label, LOSS_RANGE, "a loss")
 
     if columns.group != LossColumns.group:  # a renamed group column must exist
         require_column(frame, columns.group, label, "--group-col")

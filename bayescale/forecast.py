@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.data import COMPUTE_RANGE
 from bayescale.errors import InputError
 from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
@@ -42,6 +43,13 @@ def check_targets(
     bad = arr[~(np.isfinite(arr) & (arr > 0))]
     if bad.size:
         raise InputError(f"target compute must be a positive number of FLOPs, got {bad[0]:g}.")
+    low, high = COMPUTE_RANGE
+    bad = arr[(arr < low) | (arr > high)]
+    if bad.size:
+        raise InputError(
+            f"target compute {bad[0]:g} is outside the range bayescale accepts ({low:g} to "
+            f"{high:g} FLOPs); check the unit."
+        )
     return arr
 
 

@@ -18,7 +18,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayescale.data import numeric_column, read_table, require_column, row_label
+from bayescale.data import (
+    COMPUTE_RANGE,
+    check_range,
+    numeric_column,
+    read_table,
+    require_column,
+    row_label,
+)
 from bayescale.errors import InputError
 
 #: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
@@ -195,6 +202,7 @@ def load_pass_counts(
     model = _labels(frame, columns.model, label)
     problem = _labels(frame, columns.problem, label)
     compute = numeric_column(frame, columns.compute, label)
+    check_range(compute, frame, columns.compute, label, COMPUTE_RANGE, "compute")
     n = numeric_column(frame, columns.n, label, positive=False)
     k = numeric_column(frame, columns.k, label, positive=False)
     for i, ni, ki in zip(frame.index, n, k, strict=True):
@@ -267,6 +275,7 @@ def load_pass_aggregate(
         require_column(frame, col, label, option)
     model = _labels(frame, columns.model, label)
     compute = numeric_column(frame, columns.compute, label)
+    check_range(compute, frame, columns.compute, label, COMPUTE_RANGE, "compute")
     rate = numeric_column(frame, columns.pass_rate, label, positive=False)
     for i, r in zip(frame.index, rate, strict=True):
         if not 0 < r <= 1:
