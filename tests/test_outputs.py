@@ -49,7 +49,7 @@ def test_atomic_file_keeps_the_old_file_when_writing_fails(tmp_path):
 
 
 def test_oserror_while_writing_is_an_input_error_naming_the_path(tmp_path):
-    with pytest.raises(InputError, match="cannot write.*No space left"):  # noqa: SIM117
+    with pytest.raises(InputError, match=r"cannot write.*No space left"):  # noqa: SIM117
         with atomic_file(tmp_path / "x.nc"):
             raise OSError(28, "No space left on device")
     assert _leftovers(tmp_path) == []
@@ -174,9 +174,9 @@ def test_output_checks(tmp_path):
         check_output_file(tmp_path, "--json")
     with pytest.raises(InputError, match="not a regular file"):
         check_output_file(Path("/dev/full"), "--json")
-    with pytest.raises(InputError, match="cannot write|not a folder"):
+    with pytest.raises(InputError, match=r"cannot write|not a folder"):
         check_output_folder(Path("/proc/bayescale-nowhere/out"))
-    with pytest.raises(InputError, match="cannot write|not a folder"):
+    with pytest.raises(InputError, match=r"cannot write|not a folder"):
         check_output_file(Path("/proc/self/bayescale.json"))
     assert check_output_folder(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
 
@@ -187,7 +187,7 @@ def test_read_only_folder_is_refused(tmp_path):  # pragma: no cover - CI runs as
     ro.mkdir()
     ro.chmod(0o555)
     try:
-        with pytest.raises(InputError, match="read-only|cannot write"):
+        with pytest.raises(InputError, match=r"read-only|cannot write"):
             check_output_folder(ro)
         with pytest.raises(InputError, match="cannot write"):
             check_output_file(ro / "x.json")
@@ -320,7 +320,7 @@ def test_fault_injection_50_kills_leave_old_or_new(tmp_path, monkeypatch, exchan
 
         return write
 
-    seen, events = _fault_injection(tmp_path, writer("old"), writer("new"), 50, random.Random(18))
+    seen, _events = _fault_injection(tmp_path, writer("old"), writer("new"), 50, random.Random(18))
     assert seen["old"] > 0 and seen["new"] > 0, seen
 
 
