@@ -329,7 +329,8 @@ def _open(path: Path) -> xr.DataTree:
             + interrupted_hint(path.parent)
         )
     try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            tree = opened.load().copy()  # in memory; the file is closed on leaving
     except Exception as exc:  # h5py/netCDF raise many types for a damaged file
         raise InputError(
             f"{path}: cannot be read as NetCDF ({type(exc).__name__}). Expected a fit.nc "
