@@ -330,7 +330,91 @@ def build_parser() -> argparse.ArgumentParser:
         help='forecast from a fit that failed the diagnostics gate (marked "ok": false)',
     )
     _spec_commands(sub)
+    _suite_parser(sub)
     return parser
+
+
+def _suite_parser(sub: Any) -> None:
+    """``bayescale suite SPEC_OR_SUITE... --out DIR``: logic in :mod:`bayescale.suite`."""
+    suite = sub.add_parser(
+        "suite",
+        help="run many specs, fits and backtests (local worker processes or Ray)",
+        description="Run forecast specs (models/*.toml) and suite files ([[fit]] and "
+        "[[backtest]] tables, docs/suites.md) as independent jobs. Writes DIR/summary.json, "
+        "DIR/summary.md and DIR/runs/NAME/; a rerun reuses every unchanged job that "
+        "succeeded. Exit code 0 when every job succeeded.",
+        epilog="examples:\n"
+        "  bayescale suite models/*.toml --out out/suite\n"
+        "  bayescale suite suite.toml --out out/suite --workers 2 --max-fits-per-worker 50\n"
+        "  bayescale suite suite.toml --out out/suite --executor ray --address auto",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    suite.add_argument("inputs", nargs="+", type=Path, help="specs and suite files (TOML)")
+    suite.add_argument("--out", type=Path, required=True, metavar="DIR", help="suite folder")
+    suite.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="default: local"
+    )
+    suite.add_argument("--address", metavar="A", help="Ray cluster address (default: start one)")
+    suite.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="parallel jobs (default: one per two cores); 0 runs them in this process",
+    )
+    suite.add_argument(
+        "--max-fits-per-worker",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="jobs a worker process runs before it is replaced (default 20)",
+    )
+    suite.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _run_suite_command(args: argparse.Namespace) -> int:
+    from bayescale.suite import format_progress, read_suite, run_suite
+
+    if args.workers is not None and args.workers < 0:
+        raise InputError(f"--workers {args.workers}: give 0 (in this process) or more.")
+    if args.address is not None and args.executor != "ray":
+        raise InputError("--address is for --executor ray.")
+    jobs = read_suite(args.inputs)
+    tty = sys.stderr.isatty()
+
+    def progress(p: Any) -> None:
+        if args.quiet:
+            return
+        line = f"bayescale suite: {format_progress(p)}"
+        if tty:
+            end = "\n" if p.done == p.total else ""
+            print(f"\r\033[K{line}", end=end, file=sys.stderr, flush=True)
+        elif p.last is not None:
+            print(line, file=sys.stderr, flush=True)
+
+    executor = "inline" if args.workers == 0 and args.executor == "local" else args.executor
+    result = run_suite(
+        jobs,
+        args.out,
+        executor=executor,
+        workers=args.workers or None,
+        max_fits_per_worker=args.max_fits_per_worker,
+        address=args.address,
+        progress=progress,
+    )
+    print(f"Summary: {args.out / 'summary.md'} ({len(result.runs)} runs)")
+    for run in result.failed:
+        print(
+            f"bayescale suite: {run['name']} failed ({run['status']}, exit code "
+            f"{run['exit_code']}): {run['message']}",
+            file=sys.stderr,
+        )
+    if result.failed:
+        print(
+            f"bayescale suite: {len(result.failed)} of {len(result.runs)} runs failed; "
+            f"their logs are in {args.out / 'runs'}/NAME/log.txt.",
+            file=sys.stderr,
+        )
+    return result.exit_code
 
 
 def _spec_commands(sub: Any) -> None:
@@ -914,6 +998,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_import_command(args)
     if args.command == "backtest":
         return _run_backtest_command(args)
+    if args.command == "suite":
+        return _run_suite_command(args)
     return _run_loss_command(args)
 
 
