@@ -518,8 +518,12 @@ def _worker_run(job: Job) -> Outcome:
 
 def _ray_run(job: Job, config: WorkerConfig) -> Outcome:
     """Run a job in a Ray worker (set up once per worker process)."""
-    if not _WORKER.get("ready"):
+    import pickle
+
+    key = pickle.dumps(config)
+    if _WORKER.get("config") != key:  # Ray reuses worker processes across suites
         _init_worker(config)
+        _WORKER["config"] = key
     return run_job(job)
 
 
