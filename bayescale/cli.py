@@ -372,7 +372,9 @@ def _suite_parser(sub: Any) -> None:
 
 
 def _run_suite_command(args: argparse.Namespace) -> int:
-    from bayescale.suite import format_progress, read_suite, run_suite
+    import os
+
+    from bayescale.suite import WorkerConfig, format_progress, read_suite, run_suite
 
     if args.workers is not None and args.workers < 0:
         raise InputError(f"--workers {args.workers}: give 0 (in this process) or more.")
@@ -392,13 +394,17 @@ def _run_suite_command(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr, flush=True)
 
     executor = "inline" if args.workers == 0 and args.executor == "local" else args.executor
+    workers = args.workers or max(1, (os.cpu_count() or 1) // 2)
+    # local workers share the cores: a few JAX devices each (a fit still asks for one per chain)
+    devices = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
     result = run_suite(
         jobs,
         args.out,
         executor=executor,
-        workers=args.workers or None,
+        workers=workers,
         max_fits_per_worker=args.max_fits_per_worker,
         address=args.address,
+        config=WorkerConfig(devices=devices),
         progress=progress,
     )
     print(f"Summary: {args.out / 'summary.md'} ({len(result.runs)} runs)")

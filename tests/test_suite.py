@@ -10,6 +10,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 from functools import partial
 from pathlib import Path
 
@@ -36,8 +37,11 @@ _KEEP: list[object] = []
 
 
 def _fake_run_job(job: Job) -> Outcome:
-    """A job that fits nothing: its document is its arguments."""
-    return Outcome(job.name, 0, 0.01, json.dumps({"argv": list(job.argv)}), "fake\n", "", "ok")
+    """A job that fits nothing: its document is its arguments (and the worker's JAX devices)."""
+    doc: dict[str, object] = {"argv": list(job.argv)}
+    if "jax" in sys.modules:  # the worker set its device count
+        doc["devices"] = sys.modules["jax"].config.jax_num_cpu_devices
+    return Outcome(job.name, 0, 0.01, json.dumps(doc), "fake\n", "", "ok")
 
 
 def setup_fake(crash: str | None = None, flag: str | None = None) -> None:
@@ -289,11 +293,11 @@ def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_
         for i, n in enumerate(["j0", "j1", "j2", "j3"])
     ]
     flag = tmp_path / "died-once"
-    config = WorkerConfig(setup=partial(setup_fake, crash="j1", flag=str(flag)))
+    config = WorkerConfig(devices=3, setup=partial(setup_fake, crash="j1", flag=str(flag)))
     result = run_suite(jobs, tmp_path / "out", executor="local", workers=2, config=config)
     assert flag.exists()  # j1 killed its worker once ...
     assert [r["status"] for r in result.runs] == ["ok"] * 4  # ... and succeeded on its retry
-    assert result.runs[1]["result"] == {"argv": list(jobs[1].argv)}
+    assert result.runs[1]["result"] == {"argv": list(jobs[1].argv), "devices": 3}
     assert all((tmp_path / "out" / "runs" / j.name / "result.json").exists() for j in jobs)
 
 
