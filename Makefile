@@ -45,7 +45,7 @@ test: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) benchmarks/calibration_sim.py --json benchmarks/results/calibration_sim.json
-	$(PY) benchmarks/calibration_real.py --json benchmarks/results/calibration.json
+	$(PY) benchmarks/calibration_real.py --executor local --json benchmarks/results/calibration.json
 	$(PY) benchmarks/bench_fit.py --json benchmarks/results/bench_fit.json
 
 lint: $(DEV_STAMP)

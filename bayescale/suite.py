@@ -60,6 +60,9 @@ WORKER_DIED = "worker_died"
 EXIT_INTERRUPTED = 130
 
 EXECUTORS = ("inline", "local", "ray")
+#: Seconds between rewrites of ``summary.json`` while a suite runs (each job's own folder is
+#: written as soon as it ends; a large suite's summary is not rewritten after every job).
+SUMMARY_EVERY_S = 2.0
 
 #: Keys of a suite file's tables (``[defaults]``, ``[[fit]]``, ``[[backtest]]``).
 SAMPLER_KEYS = ("seed", "seeds", "draws", "tune", "chains", "allow_unconverged")
@@ -752,6 +755,7 @@ def _run_local(
                 ", ".join(sorted(in_flight)) or "a job",
                 len(queue),
             )
+    shutil.rmtree(running_dir, ignore_errors=True)
 
 
 def _run_ray(
@@ -865,11 +869,15 @@ def run_suite(
     records: dict[str, dict[str, Any]] = {}
     tracker = _Tracker(len(jobs), 1 if executor == "inline" else workers, progress)
 
+    last_write = [0.0]
+
     def finish(job: Job, outcome: Outcome, *, skipped: bool = False) -> None:
         if not skipped:
             _write_run(runs, job, digests[job.name], outcome)
         records[job.name] = _record(outcome, skipped=skipped)
-        _write_summary(out, jobs, records)
+        if time.monotonic() - last_write[0] >= SUMMARY_EVERY_S:  # runs/NAME/ is already safe
+            _write_summary(out, jobs, records)
+            last_write[0] = time.monotonic()
         tracker.update(records[job.name])
 
     todo = []
@@ -879,16 +887,17 @@ def run_suite(
             todo.append(job)
         else:
             finish(job, earlier, skipped=True)
-    if todo:
-        if executor == "inline":
+    try:
+        if todo and executor == "inline":
             _run_inline(todo, finish, tracker)
-        elif executor == "local":
+        elif todo and executor == "local":
             _run_local(todo, finish, tracker, out, workers, max_fits_per_worker, config)
-        else:
+        elif todo:
             _run_ray(
                 todo, finish, tracker, address, workers, max_fits_per_worker, config, cpus_per_job
             )
-    _write_summary(out, jobs, records)
+    finally:  # also after Ctrl-C: the summary lists every job that ended
+        _write_summary(out, jobs, records)
     return SuiteResult([records[j.name] for j in jobs])
 
 

@@ -299,6 +299,22 @@ def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_
     assert [r["status"] for r in result.runs] == ["ok"] * 4  # ... and succeeded on its retry
     assert result.runs[1]["result"] == {"argv": list(jobs[1].argv), "devices": 3}
     assert all((tmp_path / "out" / "runs" / j.name / "result.json").exists() for j in jobs)
+    assert not (tmp_path / "out" / ".running").exists()
+
+
+def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
+    import bayescale.suite
+
+    def run(job: Job) -> Outcome:
+        if job.name == "j1":
+            raise KeyboardInterrupt
+        return _fake_run_job(job)
+
+    monkeypatch.setattr(bayescale.suite, "run_job", run)
+    jobs = [Job(n, ("loss", "x.csv"), (), "t") for n in ("j0", "j1", "j2")]
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(jobs, tmp_path / "out", executor="inline")
+    assert list(_runs(tmp_path / "out")) == ["j0"]
 
 
 def test_a_job_that_kills_every_worker_fails_alone(tmp_path, demo_csv, caplog):
