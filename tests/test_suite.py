@@ -396,3 +396,27 @@ def test_real_fits_give_the_same_numbers_inline_in_workers_and_on_ray(tmp_path, 
         finally:
             ray.shutdown()
         assert _numbers(inline.runs[0]) == _numbers(on_ray.runs[0])
+
+
+def test_a_bad_spec_fails_its_own_job_with_exit_2(tmp_path, demo_csv):
+    bad = tmp_path / "bad-spec.toml"
+    bad.write_text((REPO / "models" / "demo-loss.toml").read_text() + "\nsurprise = 1\n")
+    suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n")
+    jobs = read_suite([bad, suite])
+    assert [j.name for j in jobs] == ["bad-spec", "loss-runs"]
+    result = run_suite(jobs[:1], tmp_path / "out", executor="inline")
+    (run,) = result.runs
+    assert run["status"] == "bad_input" and run["exit_code"] == 2
+    assert "surprise" in run["message"] and result.exit_code == 2
+
+
+def test_suite_options_are_checked(tmp_path, demo_csv, monkeypatch, capsys):
+    suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n")
+    out = str(tmp_path / "out")
+    assert cli.main(["suite", str(suite), "--out", out, "--workers", "-1"]) == 2
+    assert "--workers -1" in capsys.readouterr().err
+    assert cli.main(["suite", str(suite), "--out", out, "--address", "auto"]) == 2
+    assert "--address is for --executor ray" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert cli.main(["suite", str(suite), "--out", out, "--executor", "ray"]) == 2
+    assert "pip install 'bayescale[ray]'" in capsys.readouterr().err
