@@ -795,8 +795,9 @@ def _run_ray(
                 try:
                     outcome = ray.get(ref)
                 except ray.exceptions.RayError as err:
-                    died = isinstance(
-                        err, ray.exceptions.WorkerCrashedError | ray.exceptions.NodeDiedError
+                    deaths = ("WorkerCrashedError", "NodeDiedError", "OutOfMemoryError")
+                    died = any(
+                        isinstance(err, getattr(ray.exceptions, kind, ())) for kind in deaths
                     )
                     message = (
                         "its Ray worker died twice (killed, or out of memory)"
