@@ -420,3 +420,18 @@ def test_suite_options_are_checked(tmp_path, demo_csv, monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
     assert cli.main(["suite", str(suite), "--out", out, "--executor", "ray"]) == 2
     assert "pip install 'bayescale[ray]'" in capsys.readouterr().err
+
+
+def test_a_spec_in_a_suite_runs_like_bayescale_run(tmp_path, mock_pymc_sample):
+    shutil.copytree(REPO / "models", tmp_path / "models")
+    suite = _suite(
+        tmp_path,
+        "[[fit]]\nspec='models/demo-loss.toml'\nseeds=[4]\ndraws=10\nchains=2\n"
+        "allow_unconverged=true\n",
+    )
+    (job,) = read_suite([suite])
+    assert job.name == "demo-loss-seed4"
+    (run,) = run_suite([job], tmp_path / "out", executor="inline").runs
+    assert run["status"] == "ok", run["message"]
+    assert run["result"]["kind"] == "loss"
+    assert run["result"]["sampler"]["seed"] == 4
