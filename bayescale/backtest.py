@@ -542,18 +542,22 @@ def suite_markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def write_backtest_outputs(backtests: list[Backtest], out_dir: Path) -> list[Path]:
-    """Write ``backtest.json``, ``backtest.md`` and ``calibration.png`` into ``out_dir``."""
+    """Write ``backtest.json``, ``backtest.md`` and ``calibration.png`` into ``out_dir``.
+
+    The folder is written as a whole (:func:`bayescale.outputs.result_folder`).
+    """
+    from bayescale.outputs import result_folder, write_text
     from bayescale.pipeline import write_json
     from bayescale.plots import save_figure
 
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = [write_json(backtests_document(backtests), out_dir / "backtest.json")]
-    md = out_dir / "backtest.md"
-    md.write_text(backtest_markdown(backtests))
-    written.append(md)
-    panels = {f"ratio {bt.ratio:g}": {"bayescale": bt.cases, **bt.baselines} for bt in backtests}
-    written.append(save_figure(calibration_figure(panels), out_dir / "calibration.png"))
-    return written
+    with result_folder(out_dir) as stage:
+        write_json(backtests_document(backtests), stage / "backtest.json")
+        write_text(stage / "backtest.md", backtest_markdown(backtests))
+        panels = {
+            f"ratio {bt.ratio:g}": {"bayescale": bt.cases, **bt.baselines} for bt in backtests
+        }
+        save_figure(calibration_figure(panels), stage / "calibration.png")
+    return [Path(out_dir) / n for n in ("backtest.json", "backtest.md", "calibration.png")]
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -58,6 +58,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+#: Seeds are 32-bit: what NumPy and JAX random keys take from the command line.
+MAX_SEED = 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and {MAX_SEED}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
     if targets:
         p.add_argument(
@@ -106,7 +120,7 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
     )
     p.add_argument("--json", type=Path, metavar="PATH", help="write the result document here")
     p.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     defaults = SamplerSettings()
     p.add_argument(
         "--draws",
@@ -303,7 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     forecast.add_argument("--cost-per-flop", type=float, metavar="K", help="cost of one FLOP")
     forecast.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=None,
         help="seed of the predictive draws (default: the saved run's)",
     )
@@ -316,7 +330,97 @@ def build_parser() -> argparse.ArgumentParser:
         help='forecast from a fit that failed the diagnostics gate (marked "ok": false)',
     )
     _spec_commands(sub)
+    _suite_parser(sub)
     return parser
+
+
+def _suite_parser(sub: Any) -> None:
+    """``bayescale suite SPEC_OR_SUITE... --out DIR``: logic in :mod:`bayescale.suite`."""
+    suite = sub.add_parser(
+        "suite",
+        help="run many specs, fits and backtests (local worker processes or Ray)",
+        description="Run forecast specs (models/*.toml) and suite files ([[fit]] and "
+        "[[backtest]] tables, docs/suites.md) as independent jobs. Writes DIR/summary.json, "
+        "DIR/summary.md and DIR/runs/NAME/; a rerun reuses every unchanged job that "
+        "succeeded. Exit code 0 when every job succeeded.",
+        epilog="examples:\n"
+        "  bayescale suite models/*.toml --out out/suite\n"
+        "  bayescale suite suite.toml --out out/suite --workers 2 --max-fits-per-worker 50\n"
+        "  bayescale suite suite.toml --out out/suite --executor ray --address auto",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    suite.add_argument("inputs", nargs="+", type=Path, help="specs and suite files (TOML)")
+    suite.add_argument("--out", type=Path, required=True, metavar="DIR", help="suite folder")
+    suite.add_argument(
+        "--executor", choices=("local", "ray"), default="local", help="default: local"
+    )
+    suite.add_argument("--address", metavar="A", help="Ray cluster address (default: start one)")
+    suite.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="parallel jobs (default: one per two cores); 0 runs them in this process",
+    )
+    suite.add_argument(
+        "--max-fits-per-worker",
+        type=_positive_int,
+        default=20,
+        metavar="N",
+        help="jobs a worker process runs before it is replaced (default 20)",
+    )
+    suite.add_argument("--quiet", action="store_true", help="no progress lines")
+
+
+def _run_suite_command(args: argparse.Namespace) -> int:
+    import os
+
+    from bayescale.suite import WorkerConfig, format_progress, read_suite, run_suite
+
+    if args.workers is not None and args.workers < 0:
+        raise InputError(f"--workers {args.workers}: give 0 (in this process) or more.")
+    if args.address is not None and args.executor != "ray":
+        raise InputError("--address is for --executor ray.")
+    jobs = read_suite(args.inputs)
+    tty = sys.stderr.isatty()
+
+    def progress(p: Any) -> None:
+        if args.quiet:
+            return
+        line = f"bayescale suite: {format_progress(p)}"
+        if tty:
+            end = "\n" if p.done == p.total else ""
+            print(f"\r\033[K{line}", end=end, file=sys.stderr, flush=True)
+        elif p.last is not None:
+            print(line, file=sys.stderr, flush=True)
+
+    executor = "inline" if args.workers == 0 and args.executor == "local" else args.executor
+    workers = args.workers or max(1, (os.cpu_count() or 1) // 2)
+    # local workers share the cores: a few JAX devices each (a fit still asks for one per chain)
+    devices = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
+    result = run_suite(
+        jobs,
+        args.out,
+        executor=executor,
+        workers=workers,
+        max_fits_per_worker=args.max_fits_per_worker,
+        address=args.address,
+        config=WorkerConfig(devices=devices),
+        progress=progress,
+    )
+    print(f"Summary: {args.out / 'summary.md'} ({len(result.runs)} runs)")
+    for run in result.failed:
+        print(
+            f"bayescale suite: {run['name']} failed ({run['status']}, exit code "
+            f"{run['exit_code']}): {run['message']}",
+            file=sys.stderr,
+        )
+    if result.failed:
+        print(
+            f"bayescale suite: {len(result.failed)} of {len(result.runs)} runs failed; "
+            f"their logs are in {args.out / 'runs'}/NAME/log.txt.",
+            file=sys.stderr,
+        )
+    return result.exit_code
 
 
 def _spec_commands(sub: Any) -> None:
@@ -368,7 +472,7 @@ def _spec_commands(sub: Any) -> None:
         ("--value", float, "V", "decision.value"),
         ("--cost-per-flop", float, "K", "decision.cost_per_flop"),
         ("--interval", _probability, "P", "forecast.interval"),
-        ("--seed", int, "N", "sampler.seed"),
+        ("--seed", _seed, "N", "sampler.seed"),
         ("--draws", _positive_int, "N", "sampler.draws"),
         ("--tune", int, "N", "sampler.tune"),
         ("--chains", _positive_int, "N", "sampler.chains"),
@@ -385,6 +489,11 @@ def _spec_commands(sub: Any) -> None:
     )
     for p in (run, check):
         p.add_argument("--quiet", action="store_true", help="no progress or log messages")
+        p.add_argument(
+            "--allow-outside-data",
+            action="store_true",
+            help="let the spec's data.path point outside the spec's folder (trusted specs only)",
+        )
 
 
 def _backtest_parser(sub: Any) -> None:
@@ -733,6 +842,7 @@ _SPEC_OVERRIDES = {
     "draws": "draws",
     "tune": "tune",
     "chains": "chains",
+    "allow_outside_data": "allow_outside_data",
 }
 
 
@@ -755,8 +865,9 @@ def _run_spec_command(args: argparse.Namespace) -> int:
         print(f"OK: {args.spec} and its data are valid (nothing was sampled).")
         return EXIT_OK
     overrides["allow_unconverged"] = args.allow_unconverged
-    options = spec_options(spec, overrides)
     source = data_source(spec, overrides)
+    overrides.pop("allow_outside_data", None)
+    options = spec_options(spec, overrides)
     log.info("spec %s ('%s'): law %s", spec.path, spec.name, spec.law.formula)
     log.info(lines[1])  # what the data hold
     try:
@@ -781,14 +892,83 @@ def _run_import_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _StderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is now (tests and callers replace it)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _configure_logging(*, quiet: bool) -> None:
     """Send bayescale's own progress messages to stderr, nothing from other libraries."""
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("bayescale: %(message)s"))
         log.addHandler(handler)
         log.propagate = False
     log.setLevel(logging.WARNING if quiet else logging.INFO)
+
+
+#: Exit code of a run ended by Ctrl-C (128 + SIGINT), as shells report it.
+EXIT_INTERRUPTED = 130
+
+
+def _check_output_paths(args: argparse.Namespace) -> None:
+    """Refuse ``--json`` and ``--out`` destinations that cannot be written, before any work."""
+    from bayescale.outputs import check_output_file, check_output_folder
+
+    json_path, out = getattr(args, "json", None), getattr(args, "out", None)
+    if getattr(args, "output", None) is not None:  # bayescale import -o TABLE.csv
+        check_output_file(args.output, "-o")
+    if json_path is not None:
+        check_output_file(json_path, "--json")
+    if out is not None:
+        check_output_folder(out, "--out")
+    if (
+        json_path is not None
+        and out is not None
+        and Path(json_path).absolute().is_relative_to(Path(out).absolute())
+    ):
+        raise InputError(
+            f"--json {json_path} lies inside --out {out}, which is replaced as a whole by "
+            "this run's files (forecast.json among them); write --json elsewhere."
+        )
+
+
+def _output_lock(args: argparse.Namespace) -> Any:
+    """Hold the ``--out`` folder's writer lock for the whole run: a second run is refused."""
+    import contextlib
+
+    from bayescale.outputs import folder_lock
+
+    out = getattr(args, "out", None)
+    return folder_lock(out, "--out") if out is not None else contextlib.nullcontext()
+
+
+def _quiet_jax_cache() -> None:
+    """Turn the persistent JAX cache off, with one log line, when its folder is read-only.
+
+    JAX would otherwise warn once per compiled program it fails to write.
+    """
+    import os
+    import tempfile
+
+    from bayescale.sampling import CACHE_ENV, compilation_cache_dir
+
+    folder = compilation_cache_dir()
+    if folder is None or not os.path.isdir(folder):
+        return  # off, or created (or found uncreatable, quietly) when the first fit starts
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        os.environ[CACHE_ENV] = "off"
+        log.info("JAX compilation cache off: %s is not writable (%s)", folder, exc.strerror)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -797,23 +977,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _configure_logging(quiet=args.quiet)
     try:
-        if args.command == "forecast":
-            return _run_forecast_command(args)
-        if args.command == "pass":
-            return _run_pass_command(args)
-        if args.command in ("run", "check"):
-            return _run_spec_command(args)
-        if args.command == "import":
-            return _run_import_command(args)
-        if args.command == "backtest":
-            return _run_backtest_command(args)
-        return _run_loss_command(args)
+        _check_output_paths(args)
+        _quiet_jax_cache()
+        with _output_lock(args):
+            return _dispatch(args)
     except InputError as err:
         print(f"bayescale: error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except BayescaleError as err:  # pragma: no cover - every subclass is handled above
         print(f"bayescale: error: {err}", file=sys.stderr)
         return EXIT_INPUT
+    except KeyboardInterrupt:
+        print("bayescale: interrupted (Ctrl-C); no file was left half-written.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command ``args`` names."""
+    if args.command == "forecast":
+        return _run_forecast_command(args)
+    if args.command == "pass":
+        return _run_pass_command(args)
+    if args.command in ("run", "check"):
+        return _run_spec_command(args)
+    if args.command == "import":
+        return _run_import_command(args)
+    if args.command == "backtest":
+        return _run_backtest_command(args)
+    if args.command == "suite":
+        return _run_suite_command(args)
+    return _run_loss_command(args)
 
 
 if __name__ == "__main__":

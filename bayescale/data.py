@@ -7,6 +7,8 @@ and the column. Nothing here imports PyMC or JAX.
 
 from __future__ import annotations
 
+import csv
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +22,16 @@ MIN_COMPUTES_PER_GROUP = 3
 
 #: Label used for the single curve when the table has no group column.
 DEFAULT_GROUP = "all"
+
+#: Most rows a table may have. A larger table is refused while it is read (before it is all
+#: in memory): no scaling-law fit needs it, and it would cost minutes and gigabytes.
+MAX_ROWS = 500_000
+
+#: Texts that mean "no value" in a numeric column (in a label column they are labels).
+MISSING_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-"})
+
+#: Suffixes read as delimited text, and their delimiter.
+_DELIMITED = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 
 
 @dataclass(frozen=True)
@@ -87,16 +99,25 @@ class LossData:
 
 
 def read_table(
-    source: str | Path | pd.DataFrame, label: str | None = None
+    source: str | Path | pd.DataFrame, label: str | None = None, *, max_rows: int = MAX_ROWS
 ) -> tuple[pd.DataFrame, str]:
     """Read a CSV or Parquet file, or pass a DataFrame through.
+
+    CSV (and TSV) files are read strictly: every cell comes back as the exact string in the
+    file (``NA``, ``007`` and ``1.10`` stay as written; an empty cell is ``""``), so labels are
+    never parsed as numbers and numbers are parsed only where a numeric column is read
+    (:func:`numeric_column`). A row with more or fewer fields than the header is refused with
+    its line number, as are duplicate column names. Lines that are blank (or only commas) are
+    skipped; the frame's index is the line number minus 2, so :func:`row_label` names lines.
 
     Parameters
     ----------
     source
-        Path to a ``.csv`` or ``.parquet`` file, or a DataFrame.
+        Path to a ``.csv``, ``.tsv`` or ``.parquet`` file, or a DataFrame.
     label
         How messages and reports name a DataFrame (default ``<DataFrame>``).
+    max_rows
+        Refuse a table with more data rows (default :data:`MAX_ROWS`).
 
     Returns
     -------
@@ -105,7 +126,8 @@ def read_table(
     Raises
     ------
     InputError
-        When the file is missing, unreadable, of an unknown type, or has no rows.
+        When the file is missing, not a regular file, unreadable, of an unknown type, not
+        UTF-8, malformed (ragged rows, duplicate or missing header), too long, or has no rows.
     """
     if isinstance(source, pd.DataFrame):
         label = label or "<DataFrame>"
@@ -113,32 +135,106 @@ def read_table(
     else:
         path = Path(source)
         label = str(path)
-        if not path.is_file():
-            raise InputError(f"{label}: file not found. Expected a CSV or Parquet file.")
+        _check_readable(path, label)
         suffix = path.suffix.lower()
-        try:
-            if suffix in {".parquet", ".pq"}:
+        if suffix in {".parquet", ".pq"}:
+            try:
                 frame = pd.read_parquet(path)
-            elif suffix in {".csv", ".txt", ".tsv"}:
-                # Keep blank lines while reading so that the index is the file's line
-                # number minus 2 (header on line 1), then drop them.
-                frame = pd.read_csv(
-                    path, sep="\t" if suffix == ".tsv" else ",", skip_blank_lines=False
-                ).dropna(how="all")
-            else:
-                raise InputError(
-                    f"{label}: unknown file type '{suffix}'. Expected .csv or .parquet."
-                )
-        except pd.errors.EmptyDataError:
-            raise InputError(f"{label}: the file is empty. Expected a header and rows.") from None
-        except (pd.errors.ParserError, UnicodeDecodeError, OSError, ValueError) as exc:
-            if isinstance(exc, InputError):
-                raise
-            raise InputError(f"{label}: cannot be read as {suffix[1:]}: {exc}") from None
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{label}: cannot be read as Parquet: {exc}") from None
+        elif suffix in _DELIMITED:
+            frame = _read_delimited(path, label, _DELIMITED[suffix], max_rows)
+        else:
+            raise InputError(f"{label}: unknown file type '{suffix}'. Expected .csv or .parquet.")
+    if len(frame) > max_rows:
+        raise InputError(
+            f"{label}: {len(frame)} rows; at most {max_rows:,} are read. Aggregate the table "
+            "(one row per run, or per model and problem) before forecasting."
+        )
     if frame.empty:
         raise InputError(f"{label}: the table has no rows. Expected one row per training run.")
-    frame.columns = [str(c).strip() for c in frame.columns]
+    names = [str(c).strip() for c in frame.columns]
+    _check_header(names, label)
+    frame.columns = names
     return frame, label
+
+
+def _check_readable(path: Path, label: str) -> None:
+    """Refuse a missing path, a folder, or a FIFO/device before opening it (a FIFO blocks)."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise InputError(f"{label}: file not found. Expected a CSV or Parquet file.") from None
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
+    if stat.S_ISDIR(mode):
+        raise InputError(
+            f"{label}: is a folder, not a file. Give the path of a CSV or Parquet table."
+        )
+    if not stat.S_ISREG(mode):
+        raise InputError(
+            f"{label}: is not a regular file (a FIFO, device or socket). Give the path of a "
+            "CSV or Parquet table saved on disk."
+        )
+
+
+def _check_header(names: list[str], label: str) -> None:
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise InputError(
+                f"{label}: column '{name}' appears twice in the header (columns {seen[name] + 1} "
+                f"and {i + 1}); each column needs its own name."
+            )
+        seen[name] = i
+
+
+def _read_delimited(path: Path, label: str, delimiter: str, max_rows: int) -> pd.DataFrame:
+    """Read a delimited text file as strings, refusing ragged rows (see :func:`read_table`)."""
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            header = next(reader, None)
+            while header is not None and not any(c.strip() for c in header):
+                header = next(reader, None)  # blank lines before the header
+            if header is None:
+                raise InputError(f"{label}: the file is empty. Expected a header and rows.")
+            width = len(header)
+            header_line = reader.line_num
+            for row in reader:
+                if not any(c.strip() for c in row):
+                    continue  # a blank line, or one of empty fields only
+                if len(row) != width:
+                    raise InputError(
+                        f"{label}, line {reader.line_num}: {len(row)} fields, but the header "
+                        f"(line {header_line}) has {width}. Every row needs exactly one value "
+                        "per column: check for a stray or missing delimiter, or quote values "
+                        "that contain one."
+                    )
+                if len(rows) >= max_rows:
+                    raise InputError(
+                        f"{label}: more than {max_rows:,} rows; at most {max_rows:,} are read. "
+                        "Aggregate the table (one row per run, or per model and problem) "
+                        "before forecasting."
+                    )
+                rows.append(row)
+                lines.append(reader.line_num)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8 {kind}."
+        ) from None
+    except csv.Error as exc:
+        raise InputError(f"{label}: cannot be read as {kind}: {exc}.") from None
+    except OSError as exc:
+        raise InputError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
+    names = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(header)]
+    _check_header([n.strip() for n in names], label)
+    index = pd.Index([line - 2 for line in lines], dtype=np.int64)  # row_label's convention
+    columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
+    return pd.DataFrame(columns, index=index, dtype=object)
 
 
 def row_label(source: str, index: int) -> str:
@@ -178,7 +274,7 @@ def numeric_column(
     values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     for i, orig, val in zip(frame.index, raw.tolist(), values, strict=True):
         where = f"{row_label(source, int(i))}, column '{column}'"
-        if pd.isna(orig) or (isinstance(orig, str) and not orig.strip()):
+        if pd.isna(orig) or (isinstance(orig, str) and orig.strip().lower() in MISSING_TEXT):
             raise InputError(f"{where}: value is missing. Expected a number.")
         if np.isnan(val):
             raise InputError(f"{where}: '{orig}' is not a number.")
@@ -187,6 +283,34 @@ def numeric_column(
         if positive and val <= 0:
             raise InputError(f"{where}: {orig} must be > 0.")
     return values
+
+
+#: Losses are nats or bits per token (or a perplexity): anything outside this range is a unit
+#: or parsing mistake, and its powers would overflow float64 in forecasts and plots.
+LOSS_RANGE = (1e-12, 1e12)
+#: Compute in FLOPs (or any unit the user keeps consistent): beyond these edges the law's
+#: powers leave float64.
+COMPUTE_RANGE = (1e-30, 1e60)
+
+
+def check_range(
+    values: np.ndarray,
+    frame: pd.DataFrame,
+    column: str,
+    source: str,
+    bounds: tuple[float, float],
+    what: str,
+) -> None:
+    """Refuse the first value outside ``bounds`` (inclusive), naming its row and column."""
+    low, high = bounds
+    outside = (values < low) | (values > high)
+    if outside.any():
+        i = int(np.argmax(outside))
+        raise InputError(
+            f"{row_label(source, int(frame.index[i]))}, column '{column}': {values[i]:g} is "
+            f"outside the range bayescale accepts for {what} ({low:g} to {high:g}); check the "
+            "unit, or rescale the column."
+        )
 
 
 def load_loss_runs(
@@ -232,6 +356,8 @@ def load_loss_runs(
     require_column(frame, columns.loss, label, "--loss-col")
     compute = numeric_column(frame, columns.compute, label)
     loss = numeric_column(frame, columns.loss, label)
+    check_range(compute, frame, columns.compute, label, COMPUTE_RANGE, "compute")
+    check_range(loss, frame, columns.loss, label, LOSS_RANGE, "a loss")
 
     if columns.group != LossColumns.group:  # a renamed group column must exist
         require_column(frame, columns.group, label, "--group-col")

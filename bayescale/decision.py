@@ -19,6 +19,8 @@ import numpy as np
 from bayescale.errors import InputError, did_you_mean
 
 QUANTITIES = ("loss", "pass_rate")
+#: Open range of thresholds that can be met or missed: a loss is > 0, a pass rate in (0, 1).
+MEANINGFUL = {"loss": (0.0, np.inf), "pass_rate": (0.0, 1.0)}
 _PATTERN = re.compile(
     r"^\s*(?:(?P<scope>.+?)\.)?(?P<quantity>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*"
     r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
@@ -85,10 +87,19 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
             f"--require '{text}': unknown quantity '{quantity}'."
             f"{did_you_mean(quantity, quantities)} Choose one of: {', '.join(quantities)}."
         )
+    threshold = float(match["value"])
+    low, high = MEANINGFUL.get(quantity, (-np.inf, np.inf))
+    if not (np.isfinite(threshold) and low < threshold < high):
+        span = f"between {low:g} and {high:g}" if np.isfinite(high) else f"above {low:g}"
+        raise InputError(
+            f"--require '{text}': {threshold:g} is not a meaningful bar for {quantity}, which "
+            f"lies {span}: the rule would hold always or never. Give a threshold {span}, "
+            "exclusive (e.g. 'loss<=2.1', 'pass_rate>=0.3')."
+        )
     return Requirement(
         quantity=quantity,
         op=match["op"],
-        threshold=float(match["value"]),
+        threshold=threshold,
         scope=match["scope"],
         text=text.strip(),
     )

@@ -15,21 +15,41 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.data import COMPUTE_RANGE
 from bayescale.errors import InputError
 from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
+
+#: Most target computes one run forecasts.
+MAX_TARGETS = 1_000
 
 
 def check_targets(
     targets: float | list[float] | tuple[float, ...] | np.ndarray,
 ) -> np.ndarray:
-    """Return target computes as a 1-d float array, refusing non-positive values."""
+    """Return target computes as a 1-d float array, refusing non-positive values.
+
+    At most :data:`MAX_TARGETS` per run: each target holds a full set of predictive draws.
+    """
     arr = np.atleast_1d(np.asarray(targets, dtype=float))
     if arr.size == 0:
         raise InputError("no target compute given; pass --target-compute C (FLOPs).")
+    if arr.size > MAX_TARGETS:
+        raise InputError(
+            f"{arr.size} target computes; at most {MAX_TARGETS:,} per run (each keeps its own "
+            "predictive draws). Forecast a coarser grid, or split the targets over runs of "
+            "'bayescale forecast DIR/fit.nc'."
+        )
     bad = arr[~(np.isfinite(arr) & (arr > 0))]
     if bad.size:
         raise InputError(f"target compute must be a positive number of FLOPs, got {bad[0]:g}.")
+    low, high = COMPUTE_RANGE
+    bad = arr[(arr < low) | (arr > high)]
+    if bad.size:
+        raise InputError(
+            f"target compute {bad[0]:g} is outside the range bayescale accepts ({low:g} to "
+            f"{high:g} FLOPs); check the unit."
+        )
     return arr
 
 

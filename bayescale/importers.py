@@ -35,10 +35,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from bayescale.data import read_table
+from bayescale.data import numeric_column, read_table
 from bayescale.errors import InputError, did_you_mean
+from bayescale.outputs import write_text
 
 log = logging.getLogger("bayescale")
 
@@ -190,7 +192,7 @@ def read_model_map(
 
 def _cell(row: pd.Series, column: str, where: str) -> float | None:
     value = row.get(column)
-    if value is None or pd.isna(value):
+    if value is None or pd.isna(value) or (isinstance(value, str) and not value.strip()):
         return None
     try:
         return float(value)
@@ -867,13 +869,33 @@ def write_table(table: pd.DataFrame, output: str | Path, *, append: bool = False
                 f"{label}: columns {', '.join(old.columns)} differ from the imported "
                 f"{', '.join(table.columns)}; append only to a table written by bayescale import."
             )
-        # Labels that look like numbers (bigcode problem indices) are read back as numbers.
-        labels = [c for c in ("model", "problem") if c in old.columns]
-        old = old.astype(dict.fromkeys(labels, str)).astype(dict.fromkeys(labels, object))
+        old = _typed(old, label)  # labels stay the strings written (NA, 007, 1.10)
+        table = table.copy()
+        for column in ("model", "problem"):
+            if column in table.columns:
+                table[column] = table[column].astype(str).astype(object)
         table = combine_tables([old, table], f"{label} with the imported files")
-    output.parent.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output, index=False)
+    # a new file beside the old one, then a rename: an interrupted append leaves the old table
+    write_text(output, table.to_csv(index=False))
     return table
+
+
+def _typed(old: pd.DataFrame, label: str) -> pd.DataFrame:
+    """An existing imported table (read as strings) with its numeric columns as numbers."""
+    old = old.copy()
+    for column in ("compute", "pass_rate"):
+        if column in old.columns:
+            old[column] = numeric_column(old, column, label)
+    for column in ("n", "k"):
+        if column in old.columns:
+            values = numeric_column(old, column, label, positive=False)
+            if not np.all(values == np.round(values)):
+                raise InputError(f"{label}, column '{column}': counts must be whole numbers.")
+            old[column] = values.astype(np.int64)
+    for column in ("model", "problem"):
+        if column in old.columns:
+            old[column] = old[column].astype(str).astype(object)
+    return old.reset_index(drop=True)
 
 
 def import_command(

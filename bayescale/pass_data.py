@@ -18,11 +18,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayescale.data import numeric_column, read_table, require_column, row_label
+from bayescale.data import (
+    COMPUTE_RANGE,
+    check_range,
+    numeric_column,
+    read_table,
+    require_column,
+    row_label,
+)
 from bayescale.errors import InputError
 
 #: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
 MIN_MODELS = 3
+
+#: Counts from 2^53 on are not exact in float64 (and overflow int64 from 2^63).
+MAX_COUNT = 2.0**53
 
 
 @dataclass(frozen=True)
@@ -192,10 +202,17 @@ def load_pass_counts(
     model = _labels(frame, columns.model, label)
     problem = _labels(frame, columns.problem, label)
     compute = numeric_column(frame, columns.compute, label)
+    check_range(compute, frame, columns.compute, label, COMPUTE_RANGE, "compute")
     n = numeric_column(frame, columns.n, label, positive=False)
     k = numeric_column(frame, columns.k, label, positive=False)
     for i, ni, ki in zip(frame.index, n, k, strict=True):
         where = row_label(label, int(i))
+        if ni >= MAX_COUNT or ki >= MAX_COUNT:
+            column = columns.n if ni >= MAX_COUNT else columns.k
+            raise InputError(
+                f"{where}, column '{column}': {max(ni, ki):g} samples is beyond any evaluation; "
+                f"counts must be below 2^53 ({MAX_COUNT:.3g}) to be exact."
+            )
         if ni < 1 or ni != int(ni):
             raise InputError(f"{where}, column '{columns.n}': {ni:g} must be a whole number >= 1.")
         if ki < 0 or ki != int(ki):
@@ -258,6 +275,7 @@ def load_pass_aggregate(
         require_column(frame, col, label, option)
     model = _labels(frame, columns.model, label)
     compute = numeric_column(frame, columns.compute, label)
+    check_range(compute, frame, columns.compute, label, COMPUTE_RANGE, "compute")
     rate = numeric_column(frame, columns.pass_rate, label, positive=False)
     for i, r in zip(frame.index, rate, strict=True):
         if not 0 < r <= 1:

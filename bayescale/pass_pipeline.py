@@ -216,14 +216,23 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
 def write_pass_outputs(result: PassResult, out_dir: Path, spec: str | None = None) -> list[Path]:
     """Write ``report.md``, ``forecast.json``, the plots and ``fit.nc`` into ``out_dir``.
 
-    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it.
+    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it. The folder
+    is written as a whole (:func:`bayescale.outputs.result_folder`).
     """
+    from bayescale.outputs import result_folder
+
+    with result_folder(out_dir) as stage:
+        written = _pass_files(result, stage, spec)
+    return [Path(out_dir) / p.name for p in written]
+
+
+def _pass_files(result: PassResult, out_dir: Path, spec: str | None) -> list[Path]:
     from bayescale import __version__
+    from bayescale.outputs import write_text
     from bayescale.plots import decision_figure, pass_figure, pass_rate_figure, save_figure
     from bayescale.report import pass_markdown
     from bayescale.saved import save_fit
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     fit, forecast = result.fit, result.forecast
     pngs = [
         save_figure(
@@ -241,7 +250,8 @@ def write_pass_outputs(result: PassResult, out_dir: Path, spec: str | None = Non
             )
         )
     written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
-    report = out_dir / "report.md"
-    report.write_text(pass_markdown(result, __version__, [p.name for p in pngs]))
+    report = write_text(
+        out_dir / "report.md", pass_markdown(result, __version__, [p.name for p in pngs])
+    )
     options = result.options.forecast_options() if result.options else {}
     return [*written, report, save_fit(fit, out_dir / "fit.nc", options, spec=spec)]

@@ -238,23 +238,33 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
 
 
 def write_json(document: dict[str, object], path: Path) -> Path:
-    """Write a result document as JSON (no NaN)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
-    return path
+    """Write a result document as JSON (no NaN), atomically: temporary file, then rename."""
+    from bayescale.outputs import write_text
+
+    return write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
 
 
 def write_loss_outputs(result: LossResult, out_dir: Path, spec: str | None = None) -> list[Path]:
     """Write the report, JSON document, plots and the saved fit ``fit.nc`` into ``out_dir``.
 
-    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it.
+    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it. The folder
+    is written as a whole (:func:`bayescale.outputs.result_folder`): it ends up holding this
+    run's complete output, or, if writing fails or is interrupted, the earlier one untouched.
     """
+    from bayescale.outputs import result_folder
+
+    with result_folder(out_dir) as stage:
+        written = _loss_files(result, stage, spec)
+    return [Path(out_dir) / p.name for p in written]
+
+
+def _loss_files(result: LossResult, out_dir: Path, spec: str | None) -> list[Path]:
     from bayescale import __version__
+    from bayescale.outputs import write_text
     from bayescale.plots import decision_figure, loss_figure, ppc_figure, save_figure
     from bayescale.report import loss_markdown
     from bayescale.saved import save_loss_fit
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     fit, forecast = result.fit, result.forecast
     pngs = [
         save_figure(
@@ -270,8 +280,9 @@ def write_loss_outputs(result: LossResult, out_dir: Path, spec: str | None = Non
             )
         )
     written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
-    report = out_dir / "report.md"
-    report.write_text(loss_markdown(result, __version__, [p.name for p in pngs]))
+    report = write_text(
+        out_dir / "report.md", loss_markdown(result, __version__, [p.name for p in pngs])
+    )
     options = result.options.forecast_options() if result.options else {}
     written += [report, save_loss_fit(fit, out_dir / "fit.nc", options, spec=spec)]
     return written

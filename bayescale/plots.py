@@ -78,9 +78,14 @@ def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Fig
 
 
 def save_figure(fig: Figure, path: Path) -> Path:
-    """Write a figure as PNG and close it."""
-    fig.savefig(path, dpi=130)
-    plt.close(fig)
+    """Write a figure as PNG (atomically: temporary file, then rename) and close it."""
+    from bayescale.outputs import atomic_file
+
+    try:
+        with atomic_file(path) as tmp:
+            fig.savefig(tmp, dpi=130, format=Path(path).suffix.lstrip(".") or "png")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -6,6 +6,7 @@ Pure functions over result objects; nothing here imports PyMC.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -96,13 +97,26 @@ def _fmt(number: float | np.floating) -> str:
     return f"{value:.4g}"
 
 
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+
+
+def markdown_text(value: object) -> str:
+    """User text (a group, model or file name) made inert in Markdown.
+
+    Markdown and HTML characters are backslash-escaped, so ``a|b`` stays in its table cell
+    and ``<img>`` or ``**x**`` stay literal; line breaks become spaces (a cell is one line).
+    """
+    text = " ".join(str(value).splitlines()) if str(value) else ""
+    return _MD_SPECIAL.sub(r"\\\1", text)
+
+
 def markdown_table(frame: pd.DataFrame) -> str:
     """Render a DataFrame as a GitHub Markdown table with compact numbers."""
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
+    header = "| " + " | ".join(markdown_text(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     lines = [header, rule]
     for row in frame.itertuples(index=False):
-        cells = [_fmt(v) if isinstance(v, float | np.floating) else str(v) for v in row]
+        cells = [_fmt(v) if isinstance(v, float | np.floating) else markdown_text(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -126,9 +140,9 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
     fit, data = result.fit, result.fit.data
     pct = f"{result.forecast.interval:.0%}"
     table = result.forecast.table()
-    lines = [f"# bayescale loss forecast ({data.source})", ""]
+    lines = [f"# bayescale loss forecast ({markdown_text(data.source)})", ""]
     for d in result.decisions:
-        lines += [f"**{d.sentence()}**", ""]
+        lines += [f"**{markdown_text(d.sentence())}**", ""]
     if result.choice is not None:
         lines += [result.choice.sentence(), ""]
     fitted = data.fitted
@@ -136,7 +150,8 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
         "## Data",
         "",
         f"- {int(fitted.sum())} fitted runs in {len(data.groups)} group(s) "
-        f"({', '.join(data.groups)}), compute {data.compute[fitted].min():.3g} to "
+        f"({', '.join(map(markdown_text, data.groups))}), compute "
+        f"{data.compute[fitted].min():.3g} to "
         f"{data.compute[fitted].max():.3g} FLOPs.",
         f"- {int(data.held_out.sum())} held-out run(s)"
         + (f" above {data.fit_max_compute:.3g} FLOPs." if data.fit_max_compute else "."),
@@ -256,24 +271,28 @@ def pass_markdown(result: PassResult, version: str, plots: list[str]) -> str:
     fit = result.fit
     models = fit.data.models
     pct = f"{result.forecast.interval:.0%}"
-    lines = [f"# bayescale pass-rate forecast ({fit.data.source})", ""]
+    lines = [f"# bayescale pass-rate forecast ({markdown_text(fit.data.source)})", ""]
     for d in result.decisions:
-        lines += [f"**{d.sentence()}**", ""]
+        lines += [f"**{markdown_text(d.sentence())}**", ""]
     if result.choice is not None:
         lines += [result.choice.sentence(), ""]
     fitted = models.fitted
     lines += [
         "## Data",
         "",
-        f"- {int(fitted.sum())} fitted models ({', '.join(np.array(models.names)[fitted])}), "
+        f"- {int(fitted.sum())} fitted models "
+        f"({', '.join(map(markdown_text, np.array(models.names)[fitted]))}), "
         f"compute {models.compute[fitted].min():.3g} to {models.compute[fitted].max():.3g} "
-        "FLOPs; held out: " + (", ".join(np.array(models.names)[~fitted]) or "none") + ".",
+        "FLOPs; held out: "
+        + (", ".join(map(markdown_text, np.array(models.names)[~fitted])) or "none")
+        + ".",
     ]
     if fit.buckets is not None:
         b = fit.buckets
         lines += [
             f"- {len(b.kept)} problems ({b.eligibility}), ordered by pass rate on "
-            f"{', '.join(b.reference_models)}; the order agrees between those models with mean "
+            f"{', '.join(map(markdown_text, b.reference_models))}; the order agrees between "
+            "those models with mean "
             f"Spearman correlation {b.mean_rank_correlation():.2f}.",
             "",
             markdown_table(b.summary()),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,19 @@ from bayescale.sampling import MAX_TREE_DEPTH, SamplerSettings
 
 FORMAT = "bayescale.fit"
 #: Version of the file layout; bump it when the layout changes and keep readers for old ones.
-FORMAT_VERSION = 2
+#: Format 3 adds :data:`INTEGRITY_ATTR`; formats 1 and 2 are read, with a warning.
+FORMAT_VERSION = 3
+#: Root attribute of format 3: JSON object of SHA-256 digests, one per group of the tree
+#: (``group:posterior``, ``group:sample_stats``, …) and one per other root attribute
+#: (``attr:priors``, ``attr:log_pivot``, …), so a load can say which part changed.
+INTEGRITY_ATTR = "bayescale_sha256"
 RUNS_GROUP = "bayescale_runs"
 PASS_GROUP = "bayescale_pass"
 #: Root attribute holding the TOML text of the spec a run came from (``bayescale run``).
 #: Optional: fits from ``bayescale loss|pass`` and files of 0.1.0 have none.
 SPEC_ATTR = "spec"
+
+log = logging.getLogger("bayescale")
 
 
 def runs_hash(data: LossData) -> str:
@@ -101,7 +109,6 @@ def save_loss_fit(
     pathlib.Path
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = fit.data
     runs = xr.Dataset(
         {
@@ -119,7 +126,160 @@ def save_loss_fit(
         "fit_max_compute": json.dumps(data.fit_max_compute),
         "columns": json.dumps(asdict(data.columns)),
     }
-    tree.to_netcdf(path, engine="h5netcdf")
+    return _write_tree(tree, path)
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as plain JSON-able Python (NetCDF gives NumPy scalars back)."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _array_bytes(values: np.ndarray) -> bytes:
+    """Canonical bytes of an array, the same before writing and after reading NetCDF."""
+    values = np.asarray(values)
+    kind = values.dtype.kind
+    if kind in "biu":
+        return np.ascontiguousarray(values, dtype="<i8").tobytes()
+    if kind == "f":
+        out = np.array(values, dtype="<f8")
+        out[np.isnan(out)] = np.nan  # one NaN bit pattern
+        return out.tobytes()
+    return "\x1f".join(map(str, values.ravel().tolist())).encode("utf-8")
+
+
+def _dataset_digest(ds: xr.Dataset) -> str:
+    """SHA-256 of a group: every variable and coordinate (name, dims, shape, values, attrs)."""
+    h = hashlib.sha256()
+    for name in sorted(map(str, ds.variables)):
+        var = ds.variables[name]
+        head: dict[str, Any] = {"name": name, "dims": list(var.dims), "shape": list(var.shape)}
+        head["attrs"] = {str(k): _plain(v) for k, v in var.attrs.items()}
+        h.update(json.dumps(head, sort_keys=True, default=str).encode())
+        h.update(_array_bytes(var.values))
+    h.update(json.dumps(_plain(dict(ds.attrs)), sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def integrity_digests(tree: xr.DataTree) -> dict[str, str]:
+    """SHA-256 of every part of a saved fit that can change an answer.
+
+    One digest per group (the posterior, the sample stats, the observed data, the runs or
+    pass table, each with its coordinates and attributes) and one per root attribute (the
+    priors, sampler, options, pivot, columns, spec, …), keyed ``group:NAME`` and
+    ``attr:NAME``. :data:`INTEGRITY_ATTR` itself is left out.
+    """
+    digests: dict[str, str] = {}
+    for node in tree.subtree:
+        if node is tree:
+            continue
+        ds = node.to_dataset(inherit=False)
+        digests[f"group:{node.path.strip('/')}"] = _dataset_digest(ds)
+    root = tree.to_dataset(inherit=False)
+    if root.variables:
+        digests["group:/"] = _dataset_digest(root.drop_attrs())
+    for key, value in tree.attrs.items():
+        if key == INTEGRITY_ATTR:
+            continue
+        text = json.dumps(_plain(value), sort_keys=True, default=str)
+        digests[f"attr:{key}"] = hashlib.sha256(text.encode()).hexdigest()
+    return digests
+
+
+def _describe_part(key: str) -> str:
+    kind, _, name = key.partition(":")
+    return f"group '{name}'" if kind == "group" else f"attribute '{name}'"
+
+
+def verify_integrity(tree: xr.DataTree, path: Path, version: int) -> None:
+    """Refuse a saved fit whose parts do not match their recorded digests, or bad draws.
+
+    Files of formats 1 and 2 carry no digests of their draws and settings: they are loaded
+    with a logged warning that they are unverified (their data hash is still checked).
+
+    Raises
+    ------
+    InputError
+        Naming each group or attribute that changed, was removed or was added, or the
+        posterior variables with non-finite draws.
+    """
+    if version >= 3:
+        try:
+            recorded = json.loads(str(tree.attrs[INTEGRITY_ATTR]))
+            if not isinstance(recorded, dict):
+                raise TypeError
+        except (KeyError, TypeError, json.JSONDecodeError):
+            raise InputError(
+                f"{path}: saved fit of format {version} lacks a valid '{INTEGRITY_ATTR}' "
+                "attribute (the digests of its contents); the file was modified or damaged. "
+                "Fit again."
+            ) from None
+        actual = integrity_digests(tree)
+        changed = [_describe_part(k) for k in recorded if k in actual and actual[k] != recorded[k]]
+        removed = [_describe_part(k) for k in recorded if k not in actual]
+        added = [_describe_part(k) for k in actual if k not in recorded]
+        parts = [
+            *(f"{p} changed" for p in changed),
+            *(f"{p} removed" for p in removed),
+            *(f"{p} added" for p in added),
+        ]
+        if parts:
+            raise InputError(
+                f"{path}: the saved fit does not match its recorded SHA-256 digests: "
+                f"{'; '.join(parts)}. The file was modified or damaged after it was saved; "
+                "a forecast from it cannot be trusted. Fit again."
+            )
+    else:
+        log.warning(
+            "%s: saved-fit format %d records no digests of its draws and settings, so they "
+            "are unverified (only its data are checked). Save it again with this version "
+            "('bayescale forecast ... --out DIR') to protect it.",
+            path,
+            version,
+        )
+    if "posterior" in tree.children:
+        posterior = tree["posterior"].to_dataset()
+        bad = [
+            f"{name} ({int((~np.isfinite(var.values)).sum())} draws)"
+            for name, var in posterior.data_vars.items()
+            if var.dtype.kind == "f" and not np.isfinite(var.values).all()
+        ]
+        if bad:
+            raise InputError(
+                f"{path}: non-finite posterior draws in {', '.join(map(str, bad))}; a sampler "
+                "never writes NaN or infinity there, so the file was modified or damaged. "
+                "Fit again."
+            )
+
+
+def _format_version(tree: xr.DataTree, path: Path) -> int:
+    raw = tree.attrs.get("bayescale_format_version", -1)
+    try:
+        version = int(raw)
+        if version != float(raw):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{path}: saved-fit format version {raw!r} is not a whole number; the file was "
+            "modified or damaged. Fit again."
+        ) from None
+    return version
+
+
+def _write_tree(tree: xr.DataTree, path: Path) -> Path:
+    """Record the digests of ``tree`` and write it atomically (temporary file, rename)."""
+    from bayescale.outputs import atomic_file
+
+    tree.attrs[INTEGRITY_ATTR] = json.dumps(integrity_digests(tree), sort_keys=True)
+    with atomic_file(path) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf")
     return path
 
 
@@ -159,10 +319,18 @@ def _pivot(tree: xr.DataTree, compute: np.ndarray, path: Path) -> float:
 
 def _open(path: Path) -> xr.DataTree:
     """Open a saved fit and check its format tag and version."""
+    if path.is_dir() or (path.exists() and not path.is_file()):
+        raise InputError(f"{path}: not a regular file. Expected a fit.nc written with --out.")
     if not path.is_file():
-        raise InputError(f"{path}: file not found. Expected a fit.nc written with --out.")
+        from bayescale.outputs import interrupted_hint
+
+        raise InputError(
+            f"{path}: file not found. Expected a fit.nc written with --out."
+            + interrupted_hint(path.parent)
+        )
     try:
-        tree = xr.open_datatree(path, engine="h5netcdf").load()
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            tree = opened.load().copy()  # in memory; the file is closed on leaving
     except Exception as exc:  # h5py/netCDF raise many types for a damaged file
         raise InputError(
             f"{path}: cannot be read as NetCDF ({type(exc).__name__}). Expected a fit.nc "
@@ -170,7 +338,7 @@ def _open(path: Path) -> xr.DataTree:
         ) from None
     if tree.attrs.get("bayescale_format") != FORMAT:
         raise InputError(f"{path}: not a bayescale saved fit (no '{FORMAT}' format tag).")
-    version = int(tree.attrs.get("bayescale_format_version", -1))
+    version = _format_version(tree, path)
     if version > FORMAT_VERSION or version < 1:
         raise InputError(
             f"{path}: saved-fit format {version} is not supported by this bayescale "
@@ -180,6 +348,7 @@ def _open(path: Path) -> xr.DataTree:
     missing = [g for g in ("posterior", data_group) if g not in tree.children]
     if missing:
         raise InputError(f"{path}: saved fit is missing group(s) {', '.join(missing)}.")
+    verify_integrity(tree, path, version)
     return tree
 
 
@@ -366,7 +535,7 @@ def _load_pass(tree: xr.DataTree, path: Path) -> PassFit:
             **common,
         )
     # format 1 hashed the table only; format 2 adds the buckets
-    version = int(tree.attrs["bayescale_format_version"])
+    version = _format_version(tree, path)
     _check_hash(tree, pass_hash(data, buckets if version >= 2 else None), path)
     del tree[PASS_GROUP]
     return PassFit(
@@ -392,12 +561,10 @@ def save_fit(
         return save_loss_fit(fit, path, options, spec)
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     tree = fit.idata.copy()
     tree[PASS_GROUP] = xr.DataTree(_pass_dataset(fit))
     tree.attrs = _root_attrs(fit, "pass", pass_hash(fit.data, fit.buckets), options, spec)
-    tree.to_netcdf(path, engine="h5netcdf")
-    return path
+    return _write_tree(tree, path)
 
 
 def saved_spec(path: str | Path) -> str | None:

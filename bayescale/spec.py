@@ -351,6 +351,23 @@ def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> LossSpe
         ) from None
 
 
+#: A spec is a page of TOML; anything larger is not one.
+MAX_SPEC_CHARS = 1_000_000
+#: Deepest nesting of tables and arrays a spec may have (the schema needs 3).
+MAX_SPEC_DEPTH = 8
+
+
+def _depth(value: Any, level: int = 0) -> int:
+    """How deeply tables and arrays nest in a parsed TOML value (stops past the limit)."""
+    if level > MAX_SPEC_DEPTH:
+        return level
+    if isinstance(value, dict):
+        return max((_depth(v, level + 1) for v in value.values()), default=level + 1)
+    if isinstance(value, list):
+        return max((_depth(v, level + 1) for v in value), default=level + 1)
+    return level
+
+
 def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file (does not read its data; see :func:`check_spec`).
 
@@ -364,11 +381,34 @@ def load_spec(path: str | Path) -> Spec:
         raise InputError(
             f"{path}: spec file not found. Expected a TOML file such as models/x.toml."
         )
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: is not UTF-8 text (byte {exc.start}: {exc.reason}); TOML specs are UTF-8."
+        ) from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc}).") from None
+    if len(text) > MAX_SPEC_CHARS:
+        raise InputError(
+            f"{path}: {len(text):,} characters; a spec is at most {MAX_SPEC_CHARS:,}. Is this "
+            "the right file?"
+        )
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise InputError(f"{path}: not valid TOML: {err}.") from None
+    except RecursionError:
+        raise InputError(
+            f"{path}: nested too deeply to be a spec (arrays or tables inside each other "
+            "hundreds of levels deep)."
+        ) from None
+    depth = _depth(raw)
+    if depth > MAX_SPEC_DEPTH:
+        raise InputError(
+            f"{path}: values nested {depth} levels deep; a spec nests at most "
+            f"{MAX_SPEC_DEPTH} (e.g. [data.columns])."
+        )
     return Spec(path=path, text=text, model=validate_spec(raw, str(path), text))
 
 
@@ -391,6 +431,7 @@ OVERRIDES = (
     "chains",
     "quiet",
     "allow_unconverged",
+    "allow_outside_data",
 )
 
 
@@ -475,15 +516,31 @@ def spec_options(
 
 
 def data_source(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Path:
-    """The data file to read: ``--data`` if given (relative to the cwd), else the spec's."""
-    given = (overrides or {}).get("data")
+    """The data file to read: ``--data`` if given (relative to the cwd), else the spec's.
+
+    A spec's ``data.path`` must lie under the spec's folder (after resolving ``..`` and
+    symbolic links): a spec someone else wrote cannot read an arbitrary file of this machine
+    and copy it into ``fit.nc``. ``--data`` on the command line, or the override
+    ``allow_outside_data`` (``--allow-outside-data``), lifts the restriction.
+    """
+    over = overrides or {}
+    given = over.get("data")
     path = Path(given) if given is not None else spec.data_path
+    where = f"{spec.path}, line {_line_of(spec.text, ('data', 'path'))}: key 'data.path' = "
+    if given is None and not over.get("allow_outside_data"):
+        folder = spec.path.parent.resolve()
+        if not path.resolve().is_relative_to(folder):
+            raise InputError(
+                f"{where}'{spec.model.data.path}': the data file {path.resolve()} is outside the "
+                f"spec's folder {folder}. A spec reads data only under its own folder; if you "
+                "trust this spec, pass --allow-outside-data, or give the table with --data PATH."
+            )
     if not path.is_file():
+        what = "is not a regular file" if path.exists() else "file not found"
         if given is not None:
-            raise InputError(f"--data {given}: file not found.")
+            raise InputError(f"--data {given}: {what}.")
         raise InputError(
-            f"{spec.path}, line {_line_of(spec.text, ('data', 'path'))}: key 'data.path' = "
-            f"'{spec.model.data.path}': file not found at {path} (paths are relative to the "
+            f"{where}'{spec.model.data.path}': {what} at {path} (paths are relative to the "
             "spec's folder)."
         )
     return path

@@ -9,6 +9,12 @@ Reads the datasets beside the repository (``../shared/data``, each with a ``SOUR
 - ``benchmarks/results/calibration.png``: nominal against observed coverage per dataset.
 
     python benchmarks/calibration_real.py [--datasets olmo_1xc,pythia_math] [--draws 500]
+    python benchmarks/calibration_real.py --executor local --workers 2   # via bayescale suite
+
+With ``--executor`` (``inline``, ``local`` or ``ray``) every dataset becomes one job of the
+suite runner (:mod:`bayescale.suite`): its table is written to ``--suite-out/tables/`` and run
+as ``bayescale backtest``, and a rerun reuses the datasets whose table and settings are
+unchanged. Without it (``loop``) the datasets run one after the other in this process.
 
 Datasets left out, and why: LiveCodeBench families have three sizes, so leaving the largest
 out leaves two models for a two-parameter law with scatter; EvalPlus has no compute column
@@ -24,7 +30,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -44,9 +50,11 @@ from bayescale.backtest import (  # noqa: E402
     suite_rows,
 )
 from bayescale.data import LossColumns  # noqa: E402
+from bayescale.outputs import write_text  # noqa: E402
 from bayescale.pass_data import PassColumns  # noqa: E402
 from bayescale.plots import save_figure  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
+from bayescale.suite import Job, format_progress, run_suite  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"
@@ -199,7 +207,15 @@ def main() -> None:
     parser.add_argument(
         "--resume", action="store_true", help="reuse datasets already in --json (same settings)"
     )
+    parser.add_argument("--executor", choices=("loop", "inline", "local", "ray"), default="loop")
+    parser.add_argument("--workers", type=int, help="suite workers (default: cores / 2)")
+    parser.add_argument(
+        "--suite-out", type=Path, default=ROOT / "bayescale-out" / "calibration-suite"
+    )
     args = parser.parse_args()
+    if args.executor != "loop":
+        run_as_suite(args)
+        return
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     wanted = set(args.datasets.split(",")) if args.datasets else None
     settings = SamplerSettings(draws=args.draws, tune=args.tune, seed=args.seed, progress=False)
@@ -246,6 +262,61 @@ def main() -> None:
         import jax
 
         jax.clear_caches()  # a long run compiles ~100 models; keep their memory bounded
+    write(args, settings, results, entries, start_all, final=True)
+
+
+def suite_job(ds: Dataset, table: Path, args: argparse.Namespace) -> Job:
+    """The ``bayescale backtest`` job of one dataset, with the loop's settings."""
+    argv = ["backtest", ds.kind, str(table), *(f"--ratio={r!r}" for r in ds.ratios)]
+    argv += ["--draws", str(args.draws), "--tune", str(args.tune), "--seed", str(args.seed)]
+    argv += ["--bootstrap", str(args.bootstrap), "--allow-unconverged"]
+    columns = ds.loss_columns if ds.kind == "loss" else ds.pass_columns
+    if columns is not None:
+        for field, name in asdict(columns).items():
+            if name != field:
+                argv += [f"--{field.replace('_', '-')}-col", name]
+    return Job(ds.name, tuple(argv), (str(table),), source="benchmarks/calibration_real.py")
+
+
+def run_as_suite(args: argparse.Namespace) -> None:
+    """Run every dataset as one job of ``bayescale suite`` and write the same outputs."""
+    wanted = set(args.datasets.split(",")) if args.datasets else None
+    settings = SamplerSettings(draws=args.draws, tune=args.tune, seed=args.seed, progress=False)
+    start_all = time.perf_counter()
+    jobs, selected = [], {}
+    for ds in DATASETS:
+        if (wanted and ds.name not in wanted) or not (DATA / ds.folder).is_dir():
+            continue
+        table = args.suite_out / "tables" / f"{ds.name}.csv"
+        write_text(table, ds.table().to_csv(index=False))
+        jobs.append(suite_job(ds, table, args))
+        selected[ds.name] = ds
+    suite = run_suite(
+        jobs,
+        args.suite_out,
+        executor=args.executor,
+        workers=args.workers,
+        progress=lambda p: print(format_progress(p), flush=True) if p.last else None,
+    )
+    results: dict[str, list[Backtest]] = {}
+    entries = []
+    for run in suite.runs:
+        if run["result"] is None:
+            print(f"{run['name']}: failed ({run['status']}): {run['message']}", flush=True)
+            continue
+        docs = run["result"].get("backtests", [run["result"]])
+        ds = selected[run["name"]]
+        results[ds.name] = [backtest_from_document(d) for d in docs]
+        entries.append(
+            {
+                "dataset": ds.name,
+                "kind": ds.kind,
+                "source": f"../shared/data/{ds.folder}",
+                "description": ds.description,
+                "wall_s": run["seconds"],
+                "backtests": docs,
+            }
+        )
     write(args, settings, results, entries, start_all, final=True)
 
 

@@ -173,7 +173,7 @@ def test_missing_file(tmp_path):
 def test_directory_is_not_a_file(tmp_path):
     message = error_of(tmp_path)
     assert str(tmp_path) in message
-    assert "not found" in message
+    assert "is a folder" in message
 
 
 def test_not_utf8_csv(tmp_path):
@@ -181,7 +181,7 @@ def test_not_utf8_csv(tmp_path):
     path.write_bytes("compute,loss,name\n1e18,3.2,caf\xe9\n".encode("latin-1"))
     message = error_of(path)
     assert str(path) in message
-    assert "cannot be read as csv" in message
+    assert "not UTF-8" in message
 
 
 def test_unreadable_parquet(tmp_path):

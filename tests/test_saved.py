@@ -171,7 +171,7 @@ def test_tampered_buckets_and_pivot_are_refused(tmp_path):
     fit, options = load_fit(PASS_V010)
     path = save_fit(fit, tmp_path / "fit.nc", options)
     tree = xr.open_datatree(path, engine="h5netcdf").load()
-    assert tree.attrs["bayescale_format_version"] == 2
+    assert tree.attrs["bayescale_format_version"] == 3
     ds = tree["bayescale_pass"].to_dataset()
     ds["bucket_index"] = ds["bucket_index"][::-1]
     tree["bayescale_pass"] = xr.DataTree(ds)

@@ -1,0 +1,453 @@
+"""Atomic outputs: files through a temporary name, whole result folders, one writer at a time,
+and fault injection: a write killed at any point leaves the old result or the new one."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+import bayescale.outputs as outputs
+from bayescale.errors import InputError
+from bayescale.outputs import (
+    atomic_file,
+    check_output_file,
+    check_output_folder,
+    folder_lock,
+    recover_folder,
+    result_folder,
+    write_text,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return sorted(
+        p.name for p in folder.iterdir() if p.name.startswith(".") and "lock" not in p.name
+    )
+
+
+def test_atomic_file_keeps_the_old_file_when_writing_fails(tmp_path):
+    path = write_text(tmp_path / "a.json", "old")
+    with pytest.raises(RuntimeError), atomic_file(path) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("disk gone")
+    assert path.read_text() == "old"
+    assert _leftovers(tmp_path) == []
+    write_text(path, "new")
+    assert path.read_text() == "new" and _leftovers(tmp_path) == []
+    assert (path.stat().st_mode & 0o777) == 0o644
+
+
+def test_oserror_while_writing_is_an_input_error_naming_the_path(tmp_path):
+    with pytest.raises(InputError, match=r"cannot write.*No space left"):  # noqa: SIM117
+        with atomic_file(tmp_path / "x.nc"):
+            raise OSError(28, "No space left on device")
+    assert _leftovers(tmp_path) == []
+
+
+def _write_run(folder: Path, names: dict[str, str]) -> None:
+    with result_folder(folder) as stage:
+        for name, text in names.items():
+            write_text(stage / name, text)
+
+
+def test_result_folder_replaces_the_whole_folder(tmp_path):
+    out = tmp_path / "out"
+    _write_run(out, {"forecast.json": "1", "report.md": "1", "old_plot.png": "1"})
+    _write_run(out, {"forecast.json": "2", "report.md": "2"})
+    assert sorted(p.name for p in out.iterdir()) == ["forecast.json", "report.md"]  # no stale
+    assert (out / "forecast.json").read_text() == "2"
+    assert _leftovers(tmp_path) == []
+
+
+def test_result_folder_failure_leaves_the_old_result(tmp_path):
+    out = tmp_path / "out"
+    _write_run(out, {"forecast.json": "1"})
+    for error in (RuntimeError, KeyboardInterrupt):
+        with pytest.raises(error), result_folder(out) as stage:
+            write_text(stage / "forecast.json", "2")
+            raise error()
+        assert (out / "forecast.json").read_text() == "1"
+        assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize("exchange", [True, False])
+def test_both_swaps_give_the_new_result(tmp_path, monkeypatch, exchange):
+    if not exchange:
+        monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+    out = tmp_path / "out"
+    _write_run(out, {"a": "1"})
+    _write_run(out, {"b": "2"})
+    assert [p.name for p in out.iterdir()] == ["b"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_crash_between_the_two_renames_is_recovered(tmp_path, monkeypatch):
+    """Fallback swap: killed after 'old aside' and before 'new in'. The folder is absent, the
+    complete old result waits in .out.old; a read names it, the next write restores it."""
+    monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+    out = tmp_path / "out"
+    _write_run(out, {"forecast.json": "old"})
+    real_rename = os.rename
+    calls = []
+
+    def crash_on_second(src, dst):
+        calls.append((src, dst))
+        if len(calls) == 2:
+            raise SystemExit("killed")  # stands in for the process dying
+        real_rename(src, dst)
+
+    monkeypatch.setattr(outputs.os, "rename", crash_on_second)
+    monkeypatch.setattr(
+        outputs.shutil, "rmtree", lambda *a, **k: None
+    )  # a dead process cleans nothing
+    with pytest.raises(SystemExit):
+        _write_run(out, {"forecast.json": "new"})
+    monkeypatch.undo()
+    assert not out.exists()
+    assert (tmp_path / ".out.old" / "forecast.json").read_text() == "old"
+    assert any(p.name.startswith(".out.new-") for p in tmp_path.iterdir())
+    # a reader is told where the result is and how it comes back
+    from bayescale.saved import load_fit
+
+    with pytest.raises(
+        InputError, match=r"interrupted write left the previous result in .*\.out\.old"
+    ):
+        load_fit(out / "fit.nc")
+    assert "restored" in recover_folder(out)
+    assert (out / "forecast.json").read_text() == "old"
+    assert _leftovers(tmp_path) == []
+
+
+def test_leftovers_of_a_dead_run_are_cleaned_by_the_next(tmp_path):
+    out = tmp_path / "out"
+    _write_run(out, {"a": "1"})
+    (tmp_path / ".out.new-dead").mkdir()
+    (tmp_path / ".out.old").mkdir()  # killed while removing the old result
+    _write_run(out, {"a": "2"})
+    assert _leftovers(tmp_path) == [] and (out / "a").read_text() == "2"
+
+
+def test_lock_refuses_a_second_writer(tmp_path):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time\nfrom bayescale.outputs import folder_lock\n"
+            f"with folder_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(InputError, match="another bayescale run is writing"):
+            _write_run(out, {"a": "1"})
+        assert not out.exists()
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    _write_run(out, {"a": "1"})  # released with the process
+    with folder_lock(out), folder_lock(out):  # re-entrant within one process
+        _write_run(out, {"a": "2"})
+    assert (out / "a").read_text() == "2"
+
+
+def test_output_checks(tmp_path):
+    afile = write_text(tmp_path / "f.txt", "x")
+    with pytest.raises(InputError, match="is a file, not a folder"):
+        check_output_folder(afile)
+    with pytest.raises(InputError, match="is a folder"):
+        check_output_file(tmp_path, "--json")
+    with pytest.raises(InputError, match="not a regular file"):
+        check_output_file(Path("/dev/full"), "--json")
+    with pytest.raises(InputError, match=r"cannot write|not a folder"):
+        check_output_folder(Path("/proc/bayescale-nowhere/out"))
+    with pytest.raises(InputError, match=r"cannot write|not a folder"):
+        check_output_file(Path("/proc/self/bayescale.json"))
+    assert check_output_folder(tmp_path / "new" / "deeper") == tmp_path / "new" / "deeper"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_read_only_folder_is_refused(tmp_path):  # pragma: no cover - CI runs as a user
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    try:
+        with pytest.raises(InputError, match=r"read-only|cannot write"):
+            check_output_folder(ro)
+        with pytest.raises(InputError, match="cannot write"):
+            check_output_file(ro / "x.json")
+    finally:
+        ro.chmod(0o755)
+
+
+# --------------------------------------------------------------------- fault injection
+
+#: Points where a write can be cut: each flush to disk, rename, swap and removal.
+_HOOKED = ("fsync", "replace", "rename")
+
+
+def _install_kill_switch(kill_at: int, counter: list[int]) -> None:
+    """In a forked child: die (os._exit, no clean-up) at the ``kill_at``-th write event."""
+
+    def tick() -> None:
+        counter[0] += 1
+        if counter[0] == kill_at:
+            os._exit(77)
+
+    for name in _HOOKED:
+        real = getattr(os, name)
+
+        def hooked(*args, _real=real, **kwargs):
+            tick()
+            return _real(*args, **kwargs)
+
+        setattr(os, name, hooked)
+    real_exchange, real_rmtree = outputs._exchange, shutil.rmtree
+
+    def exchange(a, b):
+        tick()
+        return real_exchange(a, b)
+
+    def rmtree(*args, **kwargs):
+        tick()
+        return real_rmtree(*args, **kwargs)
+
+    outputs._exchange = exchange
+    shutil.rmtree = rmtree
+
+
+def _run_killed(write, kill_at: int) -> int:
+    """Run ``write()`` in a forked child that dies at its ``kill_at``-th write event."""
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            _install_kill_switch(kill_at, [0])
+            write()
+        except BaseException:
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def _count_events(write) -> int:
+    """How many write events a complete ``write()`` makes (run in a forked child)."""
+    read, send = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        counter = [0]
+        _install_kill_switch(-1, counter)
+        write()
+        os.write(send, str(counter[0]).encode())
+        os._exit(0)
+    os.close(send)
+    os.waitpid(pid, 0)
+    count = int(os.read(read, 64))
+    os.close(read)
+    return count
+
+
+def _snapshot(folder: Path) -> dict[str, bytes] | None:
+    if not folder.is_dir():
+        return None
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def _fault_injection(tmp_path, write_old, write_new, trials, rng, read=_snapshot):
+    """Kill ``write_new`` at random events over an old result; return the outcomes seen."""
+    out = tmp_path / "out"
+    refs = tmp_path / "refs"
+    ref_old, ref_new = refs / "old", refs / "new"
+    write_old(ref_old)
+    write_new(ref_new)
+    old, new = read(ref_old), read(ref_new)
+    assert old != new
+    shutil.copytree(ref_old, out)
+    events = _count_events(lambda: write_new(out))  # over an old result, as in the trials
+    assert events >= 5
+    seen = {"old": 0, "new": 0}
+    for trial in range(trials):
+        if out.exists():
+            shutil.rmtree(out)
+        shutil.copytree(ref_old, out)  # the previous result
+        if trials <= events:  # evenly spread, first and last event included
+            kill_at = 1 + round(trial * (events - 1) / max(trials - 1, 1))
+        else:  # every event once, then random ones
+            kill_at = 1 + trial if trial < events else rng.randint(1, events)
+        code = _run_killed(lambda: write_new(out), kill_at)
+        assert code in (0, 77), f"writer failed (exit {code}) at event {kill_at}"
+        state = read(out)
+        if state is None:  # fallback swap killed between its renames: recoverable, detectable
+            assert (tmp_path / ".out.old").is_dir(), f"event {kill_at}: result lost"
+            recover_folder(out)
+            state = read(out)
+        assert state in (old, new), f"event {kill_at}/{events}: a mixed or partial folder"
+        seen["old" if state == old else "new"] += 1
+        recover_folder(out)  # what the next run does first
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.")] == [".out.lock"]
+    return seen, events
+
+
+@pytest.mark.parametrize("exchange", [True, False], ids=["renameat2-exchange", "two-renames"])
+def test_fault_injection_50_kills_leave_old_or_new(tmp_path, monkeypatch, exchange):
+    """50 writes of a 4-file result over an old one, each killed at another point."""
+    if not exchange:
+        monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
+
+    def writer(tag: str):
+        def write(folder: Path) -> None:
+            with result_folder(folder) as stage:
+                for name in ("forecast.json", "report.md", "loss_forecast.png", "fit.nc"):
+                    write_text(stage / name, f"{tag} {name} " + "x" * 1000)
+                if tag == "old":
+                    write_text(stage / "decision.png", "old only")  # stale after the new run
+
+        return write
+
+    seen, _events = _fault_injection(tmp_path, writer("old"), writer("new"), 50, random.Random(18))
+    assert seen["old"] > 0 and seen["new"] > 0, seen
+
+
+@pytest.mark.parametrize("trials", [pytest.param(10), pytest.param(50, marks=pytest.mark.slow)])
+def test_fault_injection_on_the_real_loss_writer(tmp_path, monkeypatch, trials):
+    """The real write_loss_outputs (JSON, report, fit.nc; plots drawn small), killed over the
+    result of an earlier forecast: the folder holds one of the two, complete. The default
+    suite kills 10 writes (spread over its write events); the slow tier 50."""
+    import matplotlib.pyplot as plt
+
+    import bayescale.plots
+    from bayescale.pipeline import LossOptions, result_from_fit, write_loss_outputs
+    from bayescale.saved import load_loss_fit
+
+    def tiny(*args, **kwargs):
+        return plt.figure(figsize=(0.5, 0.5))
+
+    for name in ("loss_figure", "ppc_figure", "decision_figure"):
+        monkeypatch.setattr(bayescale.plots, name, tiny)
+    fit, _ = load_loss_fit(ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc")
+    old = result_from_fit(fit, LossOptions(targets=(1e23,), requirement="web.loss<=2.6"))
+    new = result_from_fit(fit, LossOptions(targets=(2e23,)))  # no decision.png
+
+    def read(folder: Path):
+        if not folder.is_dir():
+            return None
+        files = sorted(p.name for p in folder.iterdir())
+        doc = json.loads((folder / "forecast.json").read_text())
+        import h5py
+
+        with h5py.File(folder / "fit.nc") as h5:
+            digests = str(h5.attrs["bayescale_sha256"])
+            options = str(h5.attrs["options"])
+        targets = [t["target_compute"] for t in doc["targets"]]
+        return files, targets, digests, options, (folder / "report.md").read_text()
+
+    start = time.perf_counter()
+    seen, events = _fault_injection(
+        tmp_path,
+        lambda f: write_loss_outputs(old, f),
+        lambda f: write_loss_outputs(new, f),
+        trials,
+        random.Random(7),
+        read=read,
+    )
+    assert seen["old"] > 0 and seen["new"] > 0, (seen, events, time.perf_counter() - start)
+
+
+@pytest.mark.slow
+def test_sigkill_of_cli_runs_at_random_times(tmp_path):
+    """Real processes: `bayescale forecast --out` over an earlier result, SIGKILLed at random
+    times (30 runs); the folder holds the old result or the new one, complete."""
+    fit = ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc"
+    out = tmp_path / "out"
+    env = os.environ | {"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
+
+    def cli(target: str) -> subprocess.Popen:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bayescale.cli",
+                "forecast",
+                str(fit),
+                "--target-compute",
+                target,
+                "--out",
+                str(out),
+                "--quiet",
+                "--allow-unconverged",
+            ],
+            env=env,
+            stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def targets() -> list[float] | None:
+        if not out.is_dir():
+            return None
+        assert sorted(p.name for p in out.iterdir()) == [
+            "fit.nc",
+            "forecast.json",
+            "loss_forecast.png",
+            "ppc.png",
+            "report.md",
+        ]
+        doc = json.loads((out / "forecast.json").read_text())
+        return [t["target_compute"] for t in doc["targets"]]
+
+    assert cli("1e23").wait() == 0
+    started = time.perf_counter()
+    assert cli("2e23").wait() == 0
+    full = time.perf_counter() - started
+    rng = random.Random(18)
+    seen = set()
+    for _ in range(30):
+        assert cli("1e23").wait() == 0
+        proc = cli("2e23")
+        time.sleep(rng.uniform(0.3, 1.0) * full)
+        proc.kill()
+        proc.wait()
+        state = targets()
+        if state is None:
+            recover_folder(out)
+            state = targets()
+        assert state in ([1e23], [2e23])
+        seen.add(state[0])
+    assert seen == {1e23, 2e23}
+
+
+def test_write_text_lines_are_whole(tmp_path):
+    """A reader polling a file being replaced sees one version or the other, never a mix."""
+    path = tmp_path / "doc.json"
+    write_text(path, json.dumps({"v": 0, "pad": "x" * 100_000}))
+    script = textwrap.dedent(
+        f"""
+        import json
+        from bayescale.outputs import write_text
+        for i in range(1, 40):
+            write_text({str(path)!r}, json.dumps({{"v": i, "pad": "x" * 100_000}}))
+        """
+    )
+    writer = subprocess.Popen(
+        [sys.executable, "-c", script], env=os.environ | {"PYTHONPATH": str(ROOT)}
+    )
+    seen = set()
+    while writer.poll() is None:
+        seen.add(json.loads(path.read_text())["v"])  # never a JSONDecodeError
+    assert writer.wait() == 0
+    assert json.loads(path.read_text())["v"] == 39

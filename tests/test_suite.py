@@ -1,0 +1,437 @@
+"""bayescale suite: reading suites, reuse by content hash, contained failures, same numbers.
+
+Worker processes are started with ``spawn``: they import this module to run the setup hooks
+below (the mocked sampler, or a job that kills its worker), so the hooks are module-level.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import sys
+from functools import partial
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bayescale import cli
+from bayescale.errors import InputError
+from bayescale.suite import (
+    WORKER_DIED,
+    Job,
+    Outcome,
+    WorkerConfig,
+    job_hash,
+    read_suite,
+    run_suite,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+_KEEP: list[object] = []
+
+
+# ------------------------------------------------------------------ worker setup hooks
+
+
+def _fake_run_job(job: Job) -> Outcome:
+    """A job that fits nothing: its document is its arguments (and the worker's JAX devices)."""
+    doc: dict[str, object] = {"argv": list(job.argv)}
+    if "jax" in sys.modules:  # the worker set its device count
+        doc["devices"] = sys.modules["jax"].config.jax_num_cpu_devices
+    return Outcome(job.name, 0, 0.01, json.dumps(doc), "fake\n", "", "ok")
+
+
+def setup_fake(crash: str | None = None, flag: str | None = None) -> None:
+    """Run jobs without fitting; job ``crash`` kills its worker (only once when ``flag``)."""
+    import bayescale.suite
+
+    def run(job: Job) -> Outcome:
+        if job.name == crash and (flag is None or not os.path.exists(flag)):
+            if flag is not None:
+                Path(flag).write_text(str(os.getpid()))
+            os._exit(9)
+        return _fake_run_job(job)
+
+    bayescale.suite.run_job = run  # type: ignore[assignment]
+
+
+def setup_mocked_sampler() -> None:
+    """The mocked sampler of tests/conftest.py, for the whole worker process."""
+    from pymc.testing import mock_sample_setup_and_teardown
+
+    import bayescale.batch
+    import bayescale.sampling
+
+    bayescale.sampling.run_numpyro = bayescale.sampling.run_pm_sample  # type: ignore[assignment]
+    bayescale.sampling.laplace_inverse_mass = lambda model, dense: None  # type: ignore[assignment]
+    bayescale.batch.sample_batched = bayescale.batch.sample_sequential  # type: ignore[assignment]
+    mock = mock_sample_setup_and_teardown()
+    next(mock)
+    _KEEP.append(mock)
+
+
+# ------------------------------------------------------------------ fixtures
+
+
+def _suite(folder: Path, body: str) -> Path:
+    path = folder / "suite.toml"
+    path.write_text(body)
+    return path
+
+
+@pytest.fixture
+def tables(tmp_path: Path, demo_runs: pd.DataFrame) -> Path:
+    """Two good loss tables and a bad one (one compute value), with a suite naming them."""
+    demo_runs.to_csv(tmp_path / "a.csv", index=False)
+    demo_runs[demo_runs["group"] != "code"].to_csv(tmp_path / "b.csv", index=False)
+    (tmp_path / "bad.csv").write_text("compute,loss\n1e20,2.5\n1e20,2.6\n")
+    return _suite(
+        tmp_path,
+        """
+[defaults]
+draws = 10
+chains = 2
+allow_unconverged = true
+
+[[fit]]
+name = "a"
+law = "loss"
+table = "a.csv"
+target_compute = 1e23
+seed = 1
+
+[[fit]]
+name = "b"
+law = "loss"
+table = "b.csv"
+target_compute = [1e23, 3e23]
+seed = 2
+
+[[fit]]
+name = "bad"
+law = "loss"
+table = "bad.csv"
+target_compute = 1e23
+""",
+    )
+
+
+def _runs(out: Path) -> dict[str, dict]:
+    return {r["name"]: r for r in json.loads((out / "summary.json").read_text())["runs"]}
+
+
+def _numbers(run: dict) -> dict:
+    """The result document without its wall times, which differ from run to run."""
+    doc = dict(run["result"])
+    doc.pop("timing_s", None)
+    return doc
+
+
+# ------------------------------------------------------------------ reading
+
+
+def test_read_suite_expands_seeds_defaults_and_paths(tmp_path, demo_csv):
+    suite = _suite(
+        tmp_path,
+        """
+[defaults]
+draws = 100
+seeds = [5]
+
+[[fit]]
+law = "loss"
+table = "runs.csv"
+target_compute = [1e23, 2e23]
+seeds = [0, 1]
+columns = {group = "group"}
+
+[[backtest]]
+law = "loss"
+table = "runs.csv"
+ratios = [10, 100]
+baselines = false
+""",
+    )
+    jobs = read_suite([suite])
+    assert [j.name for j in jobs] == [
+        "loss-runs-seed0",
+        "loss-runs-seed1",
+        "backtest-loss-runs-seed5",
+    ]
+    first = jobs[0]
+    assert first.argv[:2] == ("loss", str(demo_csv))
+    assert first.argv[-2:] == ("--seed", "0")
+    assert first.argv[first.argv.index("--draws") :][:2] == ("--draws", "100")
+    assert first.argv.count("--target-compute") == 2
+    assert "--group-col" in first.argv
+    assert first.inputs == (str(demo_csv),)
+    backtest = jobs[2].argv
+    assert backtest[:3] == ("backtest", "loss", str(demo_csv))
+    assert {"--ratio=10", "--ratio=100", "--no-baselines"} <= set(backtest)
+    assert backtest[-2:] == ("--seed", "5")
+
+
+def test_a_spec_is_one_run_job_hashing_its_data(tmp_path):
+    shutil.copytree(REPO / "models", tmp_path / "models")
+    spec = tmp_path / "models" / "demo-loss.toml"
+    (job,) = read_suite([spec])
+    assert job.name == "demo-loss"
+    assert job.argv == ("run", str(spec.absolute()))
+    assert len(job.inputs) == 2  # the spec and its data file
+    before = job_hash(job)
+    assert job_hash(job) == before
+    data = Path(job.inputs[1])
+    data.write_text(data.read_text() + "\n")
+    assert job_hash(job) != before
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ("[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\nsedes=[1]\n", "'seeds'"),
+        ("[defaults]\ndraw=10\n[[fit]]\nspec='x.toml'\n", "'draws'"),
+        ("[[fits]]\nspec='x.toml'\n[[fit]]\nspec='x.toml'\n", "'fit'"),
+        ("[[fit]]\nlaw='los'\ntable='runs.csv'\ntarget_compute=1e23\n", "'loss'"),
+        (
+            "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\ncolumns={grup='g'}\n",
+            "'group'",
+        ),
+    ],
+)
+def test_unknown_keys_are_refused_with_did_you_mean(tmp_path, demo_csv, body, expected):
+    suite = _suite(tmp_path, body)
+    with pytest.raises(InputError, match=rf"suite\.toml.*Did you mean {expected}"):
+        read_suite([suite])
+
+
+def test_missing_files_exit_2_naming_the_file(tmp_path, capsys):
+    suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='nowhere.csv'\ntarget_compute=1e23\n")
+    assert cli.main(["suite", str(suite), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "[[fit]] #1" in err and "nowhere.csv" in err and "file not found" in err
+    assert cli.main(["suite", str(tmp_path / "absent.toml"), "--out", str(tmp_path / "o")]) == 2
+    assert "absent.toml: file not found" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "summary.json").exists()
+
+
+def test_duplicate_job_names_are_refused(tmp_path, demo_csv):
+    table = "[[fit]]\nname='x'\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n"
+    with pytest.raises(InputError, match="two jobs are named 'x'"):
+        read_suite([_suite(tmp_path, table * 2)])
+
+
+def test_table_fit_needs_target_and_spec_fit_refuses_table_keys(tmp_path, demo_csv):
+    with pytest.raises(InputError, match="needs 'target_compute'"):
+        read_suite([_suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\n")])
+    spec = REPO / "models" / "demo-loss.toml"
+    with pytest.raises(InputError, match="key 'buckets' goes with 'table'"):
+        read_suite([_suite(tmp_path, f"[[fit]]\nspec='{spec}'\nbuckets=3\n")])
+
+
+# ------------------------------------------------------------------ running in-process
+
+
+def test_suite_reuses_unchanged_jobs_and_contains_a_bad_table(
+    tables, tmp_path, mock_pymc_sample, capsys
+):
+    out = tmp_path / "out"
+    argv = ["suite", str(tables), "--out", str(out), "--workers", "0"]
+    assert cli.main(argv) == 2  # the bad table's exit code
+    err = capsys.readouterr().err
+    assert "bad failed (bad_input, exit code 2)" in err and "1 distinct compute" in err
+    assert "3/3 done, 1 failed" in err
+    runs = _runs(out)
+    assert list(runs) == ["a", "b", "bad"]
+    for name in ("a", "b"):
+        assert runs[name]["status"] == "ok" and runs[name]["exit_code"] == 0
+        assert not runs[name]["skipped"]
+        saved = json.loads((out / "runs" / name / "result.json").read_text())
+        assert runs[name]["result"] == saved  # the run's own document, unchanged
+        assert saved["kind"] == "loss"
+    assert runs["bad"]["exit_code"] == 2 and runs["bad"]["result"] is None
+    assert "1 distinct compute" in runs["bad"]["message"]
+    assert "| bad | bad_input | 2 |" in (out / "summary.md").read_text()
+    first = {n: r["result"] for n, r in runs.items()}
+    hashes = {n: json.loads((out / "runs" / n / "job.json").read_text())["hash"] for n in "ab"}
+
+    assert cli.main(argv) == 2  # a rerun reuses both fits; the failed job runs again
+    runs = _runs(out)
+    assert runs["a"]["skipped"] and runs["b"]["skipped"] and not runs["bad"]["skipped"]
+    assert {n: r["result"] for n, r in runs.items()} == first
+
+    table = tables.parent / "b.csv"
+    frame = pd.read_csv(table)
+    frame.iloc[:-1].to_csv(table, index=False)  # b gains or loses a rung: only b runs again
+    assert cli.main(argv) == 2
+    runs = _runs(out)
+    assert runs["a"]["skipped"] and not runs["b"]["skipped"]
+    assert json.loads((out / "runs" / "b" / "job.json").read_text())["hash"] != hashes["b"]
+    assert json.loads((out / "runs" / "a" / "job.json").read_text())["hash"] == hashes["a"]
+
+
+def test_a_crashed_suite_resumes_with_only_what_is_missing(tables, tmp_path, mock_pymc_sample):
+    out = tmp_path / "out"
+    jobs = read_suite([tables])[:2]
+    run_suite(jobs, out, executor="inline")
+    shutil.rmtree(out / "runs" / "b")  # as if the suite died while b was running
+    (out / "summary.json").unlink()
+    result = run_suite(jobs, out, executor="inline")
+    assert [r["skipped"] for r in result.runs] == [True, False]
+    assert result.exit_code == 0
+    assert _runs(out)["b"]["status"] == "ok"
+
+
+# ------------------------------------------------------------------ worker processes
+
+
+def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_csv):
+    jobs = [
+        Job(n, ("loss", str(demo_csv), "--seed", str(i)), (str(demo_csv),), "t")
+        for i, n in enumerate(["j0", "j1", "j2", "j3"])
+    ]
+    flag = tmp_path / "died-once"
+    config = WorkerConfig(devices=3, setup=partial(setup_fake, crash="j1", flag=str(flag)))
+    result = run_suite(jobs, tmp_path / "out", executor="local", workers=2, config=config)
+    assert flag.exists()  # j1 killed its worker once ...
+    assert [r["status"] for r in result.runs] == ["ok"] * 4  # ... and succeeded on its retry
+    assert result.runs[1]["result"] == {"argv": list(jobs[1].argv), "devices": 3}
+    assert all((tmp_path / "out" / "runs" / j.name / "result.json").exists() for j in jobs)
+    assert not (tmp_path / "out" / ".running").exists()
+
+
+def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
+    import bayescale.suite
+
+    def run(job: Job) -> Outcome:
+        if job.name == "j1":
+            raise KeyboardInterrupt
+        return _fake_run_job(job)
+
+    monkeypatch.setattr(bayescale.suite, "run_job", run)
+    jobs = [Job(n, ("loss", "x.csv"), (), "t") for n in ("j0", "j1", "j2")]
+    with pytest.raises(KeyboardInterrupt):
+        run_suite(jobs, tmp_path / "out", executor="inline")
+    assert list(_runs(tmp_path / "out")) == ["j0"]
+
+
+def test_a_job_that_kills_every_worker_fails_alone(tmp_path, demo_csv, caplog):
+    jobs = [Job(n, ("loss", str(demo_csv)), (str(demo_csv),), "t") for n in ("j0", "j1", "j2")]
+    config = WorkerConfig(setup=partial(setup_fake, crash="j1"))
+    result = run_suite(jobs, tmp_path / "out", executor="local", workers=1, config=config)
+    runs = {r["name"]: r for r in result.runs}
+    assert runs["j1"]["status"] == WORKER_DIED and runs["j1"]["exit_code"] == 1
+    assert "died twice" in runs["j1"]["message"]
+    assert runs["j0"]["status"] == runs["j2"]["status"] == "ok"
+    assert result.exit_code == 1
+    assert "a worker process died while running j1" in caplog.text
+    rerun = run_suite(jobs, tmp_path / "out", executor="local", workers=1, config=config)
+    assert [r["skipped"] for r in rerun.runs] == [True, False, True]
+
+
+@pytest.mark.slow
+def test_same_numbers_in_process_and_in_worker_processes(tables, tmp_path, mock_pymc_sample):
+    jobs = read_suite([tables])[:2]
+    inline = run_suite(jobs, tmp_path / "inline", executor="inline")
+    config = WorkerConfig(setup=setup_mocked_sampler)
+    local = run_suite(jobs, tmp_path / "local", executor="local", workers=2, config=config)
+    assert [r["status"] for r in local.runs] == ["ok", "ok"]
+    for a, b in zip(inline.runs, local.runs, strict=True):
+        assert _numbers(a) == _numbers(b)
+
+
+def test_ray_retries_a_job_whose_worker_died(tmp_path):
+    ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'bayescale[ray]'")
+    flag = tmp_path / "died-once"
+    jobs = [Job(n, ("loss", "x.csv"), (), "t") for n in ("j0", "j1", "j2")]
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        config = WorkerConfig(setup=partial(setup_fake, crash="j1", flag=str(flag)))
+        result = run_suite(jobs, tmp_path / "out", executor="ray", workers=2, config=config)
+        always = WorkerConfig(setup=partial(setup_fake, crash="j2"))
+        dead = run_suite(jobs, tmp_path / "dead", executor="ray", workers=2, config=always)
+    finally:
+        ray.shutdown()
+    assert flag.exists()  # j1 killed its Ray worker once and succeeded on the retry
+    assert [r["status"] for r in result.runs] == ["ok"] * 3
+    assert result.runs[1]["result"] == {"argv": list(jobs[1].argv)}
+    assert [r["status"] for r in dead.runs] == ["ok", "ok", WORKER_DIED]
+    assert dead.exit_code == 1
+
+
+@pytest.mark.slow
+def test_ray_gives_the_same_numbers_as_in_process(tables, tmp_path, mock_pymc_sample):
+    ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'bayescale[ray]'")
+    jobs = read_suite([tables])[:2]
+    inline = run_suite(jobs, tmp_path / "inline", executor="inline")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        config = WorkerConfig(setup=setup_mocked_sampler)
+        on_ray = run_suite(jobs, tmp_path / "ray", executor="ray", workers=2, config=config)
+    finally:
+        ray.shutdown()
+    for a, b in zip(inline.runs, on_ray.runs, strict=True):
+        assert _numbers(a) == _numbers(b)
+
+
+@pytest.mark.slow
+def test_real_fits_give_the_same_numbers_inline_in_workers_and_on_ray(tmp_path, demo_csv):
+    suite = _suite(
+        tmp_path,
+        "[defaults]\ndraws=50\ntune=50\nchains=2\nallow_unconverged=true\n"
+        "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\nseeds=[3]\n",
+    )
+    jobs = read_suite([suite])
+    inline = run_suite(jobs, tmp_path / "inline", executor="inline")
+    local = run_suite(jobs, tmp_path / "local", executor="local", workers=1)
+    assert _numbers(inline.runs[0]) == _numbers(local.runs[0])
+    if importlib.util.find_spec("ray") is not None:  # Ray is optional
+        import ray
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+        try:
+            on_ray = run_suite(jobs, tmp_path / "ray", executor="ray", workers=1)
+        finally:
+            ray.shutdown()
+        assert _numbers(inline.runs[0]) == _numbers(on_ray.runs[0])
+
+
+def test_a_bad_spec_fails_its_own_job_with_exit_2(tmp_path, demo_csv):
+    bad = tmp_path / "bad-spec.toml"
+    bad.write_text((REPO / "models" / "demo-loss.toml").read_text() + "\nsurprise = 1\n")
+    suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n")
+    jobs = read_suite([bad, suite])
+    assert [j.name for j in jobs] == ["bad-spec", "loss-runs"]
+    result = run_suite(jobs[:1], tmp_path / "out", executor="inline")
+    (run,) = result.runs
+    assert run["status"] == "bad_input" and run["exit_code"] == 2
+    assert "surprise" in run["message"] and result.exit_code == 2
+
+
+def test_suite_options_are_checked(tmp_path, demo_csv, monkeypatch, capsys):
+    suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n")
+    out = str(tmp_path / "out")
+    assert cli.main(["suite", str(suite), "--out", out, "--workers", "-1"]) == 2
+    assert "--workers -1" in capsys.readouterr().err
+    assert cli.main(["suite", str(suite), "--out", out, "--address", "auto"]) == 2
+    assert "--address is for --executor ray" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    assert cli.main(["suite", str(suite), "--out", out, "--executor", "ray"]) == 2
+    assert "pip install 'bayescale[ray]'" in capsys.readouterr().err
+
+
+def test_a_spec_in_a_suite_runs_like_bayescale_run(tmp_path, mock_pymc_sample):
+    shutil.copytree(REPO / "models", tmp_path / "models")
+    suite = _suite(
+        tmp_path,
+        "[[fit]]\nspec='models/demo-loss.toml'\nseeds=[4]\ndraws=10\nchains=2\n"
+        "allow_unconverged=true\n",
+    )
+    (job,) = read_suite([suite])
+    assert job.name == "demo-loss-seed4"
+    (run,) = run_suite([job], tmp_path / "out", executor="inline").runs
+    assert run["status"] == "ok", run["message"]
+    assert run["result"]["kind"] == "loss"
+    assert run["result"]["sampler"]["seed"] == 4
