@@ -11,6 +11,7 @@ import csv
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -287,13 +288,12 @@ def numeric_column(
     return values
 
 
-def _is_missing(value: object) -> bool:
+def _is_missing(value: Any) -> bool:
     if isinstance(value, str):
         return value.strip().lower() in MISSING_TEXT
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):  # an array or other container in a cell
-        return False
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
 
 
 def _number(value: object) -> float | None:

@@ -190,13 +190,18 @@ def check_output_file(path: str | Path, option: str = "--json") -> Path:
 # ------------------------------------------------------------------------- whole folders
 
 
+def _real(path: str | Path) -> Path:
+    """The folder's real location: a symbolic link is followed, so the link stays a link."""
+    return Path(path).resolve()
+
+
 def _aside(path: Path, what: str) -> Path:
     return path.parent / f".{path.name}.{what}"
 
 
 def lock_path(path: str | Path) -> Path:
     """The lock file of an output folder: ``.NAME.lock`` beside it."""
-    return _aside(Path(path).absolute(), "lock")
+    return _aside(_real(path), "lock")
 
 
 @contextlib.contextmanager
@@ -208,7 +213,7 @@ def folder_lock(path: str | Path, option: str = "--out") -> Iterator[None]:
     InputError
         When another process holds it: another bayescale run is writing that folder.
     """
-    folder = Path(path).absolute()
+    folder = _real(path)
     key = str(folder)
     if key in _HELD:
         fd, depth = _HELD[key]
@@ -256,7 +261,7 @@ def recover_folder(path: str | Path) -> str | None:
 
     Call it while holding :func:`folder_lock`.
     """
-    folder = Path(path).absolute()
+    folder = _real(path)
     old = _aside(folder, "old")
     done = None
     if old.exists() and not folder.exists():
@@ -315,14 +320,14 @@ def _swap_in(staging: Path, folder: Path) -> None:
         return
     if _exchange(staging, folder):
         _fsync_dir(parent)
-        shutil.rmtree(staging)  # now holds the old result
+        shutil.rmtree(staging, ignore_errors=True)  # the old result; else the next write
         return
     old = _aside(folder, "old")
     os.rename(folder, old)
     _fsync_dir(parent)
     os.rename(staging, folder)  # a crash before this line: recover_folder restores `old`
     _fsync_dir(parent)
-    shutil.rmtree(old)
+    shutil.rmtree(old, ignore_errors=True)  # what is left, the next write removes
 
 
 @contextlib.contextmanager
@@ -339,7 +344,7 @@ def result_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
     InputError
         When ``path`` is a file, the location is not writable, or another run holds the lock.
     """
-    folder = Path(path).absolute()
+    folder = _real(path)
     check_output_folder(path, option)
     with folder_lock(path, option):
         try:

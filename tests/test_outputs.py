@@ -451,3 +451,13 @@ def test_write_text_lines_are_whole(tmp_path):
         seen.add(json.loads(path.read_text())["v"])  # never a JSONDecodeError
     assert writer.wait() == 0
     assert json.loads(path.read_text())["v"] == 39
+
+
+def test_a_symlinked_out_folder_is_written_through_the_link(tmp_path):
+    real = tmp_path / "real"
+    _write_run(real, {"a": "1"})
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    _write_run(link, {"b": "2"})
+    assert link.is_symlink() and [p.name for p in link.iterdir()] == ["b"]
+    assert _leftovers(tmp_path) == []
