@@ -468,3 +468,42 @@ def test_report_escapes_group_names(mock_pymc_sample, tmp_path):
     text = loss_markdown(result, "test", [])
     assert "web\\|code" in text and "web|code" not in text
     assert "x y" in text
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_real_sampling_exits_130(demo_csv, tmp_path):
+    """A real `bayescale loss` process, SIGINT while NUTS samples: exit 130, one line, no
+    traceback, no output folder."""
+    import signal
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bayescale.cli",
+            "loss",
+            str(demo_csv),
+            "--target-compute",
+            "1e23",
+            "--out",
+            str(out),
+            "--draws",
+            "20000",
+        ],
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's & ignores it
+    )
+    first = proc.stderr.readline()
+    assert "fitting" in first
+    import time
+
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait() == 130
+    assert rest.strip() == "bayescale: interrupted (Ctrl-C); no file was left half-written."
+    assert not out.exists()
