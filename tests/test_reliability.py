@@ -507,3 +507,17 @@ def test_ctrl_c_during_real_sampling_exits_130(demo_csv, tmp_path):
     assert proc.wait() == 130
     assert rest.strip() == "bayescale: interrupted (Ctrl-C); no file was left half-written."
     assert not out.exists()
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**63])
+def test_bad_seed_in_a_spec_or_the_api_exits_2(tmp_path, demo_runs, capsys, seed):
+    from bayescale.sampling import SamplerSettings
+
+    with pytest.raises(InputError, match="sampler setting 'seed' must be between"):
+        SamplerSettings(seed=seed)
+    demo_runs.to_csv(tmp_path / "runs.csv", index=False)
+    spec = _spec(tmp_path, "runs.csv")
+    spec.write_text(spec.read_text() + f"\n[sampler]\nseed = {seed}\n")
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "seed" in err and "Traceback" not in err
