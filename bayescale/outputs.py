@@ -144,11 +144,35 @@ def _probe_writable(folder: Path, path: Path, option: str) -> None:
         raise InputError(f"{option} {path}: {folder} is not writable. Choose another location.")
 
 
+#: Files that mark a folder as an earlier bayescale result, which a run may replace whole.
+RESULT_FILES = frozenset(
+    {"forecast.json", "fit.nc", "report.md", "backtest.json", "backtest.md", "summary.json"}
+)
+
+
+def _check_replaceable(path: Path, option: str) -> None:
+    """Refuse to replace a folder that is not an earlier result (a project, the cwd, home)."""
+    real = _real(path)
+    if Path.cwd().resolve().is_relative_to(real) or Path.home().resolve() == real:
+        raise InputError(
+            f"{option} {path}: is the current folder, one of its parents or the home folder; "
+            f"{option} is replaced as a whole by the run's files. Name a folder of its own, "
+            "e.g. out/."
+        )
+    entries = sorted(p.name for p in real.iterdir())
+    if entries and not RESULT_FILES.intersection(entries):
+        raise InputError(
+            f"{option} {path}: the folder holds files that are not a bayescale result (e.g. "
+            f"'{entries[0]}'), and {option} is replaced as a whole by the run's files. Name a "
+            "new or empty folder, or one written by an earlier --out."
+        )
+
+
 def check_output_folder(path: str | Path, option: str = "--out") -> Path:
     """Refuse an ``--out`` destination that cannot take a result folder, before any work.
 
-    The folder may be absent (it is created) or an existing folder of an earlier result
-    (replaced as a whole); its parent must be writable.
+    The folder may be absent (it is created), empty, or an earlier result (it holds one of
+    :data:`RESULT_FILES`), which is replaced as a whole; its parent must be writable.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -156,6 +180,8 @@ def check_output_folder(path: str | Path, option: str = "--out") -> Path:
             f"{option} {path}: is a file, not a folder. {option} names a folder for the "
             "report, plots and fit.nc; choose a folder path."
         )
+    if path.is_dir():
+        _check_replaceable(path, option)
     if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
         raise InputError(
             f"{option} {path}: the folder is read-only. Make it writable or choose another."

@@ -86,9 +86,9 @@ def test_both_swaps_give_the_new_result(tmp_path, monkeypatch, exchange):
     if not exchange:
         monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
     out = tmp_path / "out"
-    _write_run(out, {"a": "1"})
-    _write_run(out, {"b": "2"})
-    assert [p.name for p in out.iterdir()] == ["b"]
+    _write_run(out, {"forecast.json": "1"})
+    _write_run(out, {"report.md": "2"})
+    assert [p.name for p in out.iterdir()] == ["report.md"]
     assert _leftovers(tmp_path) == []
 
 
@@ -131,11 +131,11 @@ def test_a_crash_between_the_two_renames_is_recovered(tmp_path, monkeypatch):
 
 def test_leftovers_of_a_dead_run_are_cleaned_by_the_next(tmp_path):
     out = tmp_path / "out"
-    _write_run(out, {"a": "1"})
+    _write_run(out, {"forecast.json": "1"})
     (tmp_path / ".out.new-dead").mkdir()
     (tmp_path / ".out.old").mkdir()  # killed while removing the old result
-    _write_run(out, {"a": "2"})
-    assert _leftovers(tmp_path) == [] and (out / "a").read_text() == "2"
+    _write_run(out, {"forecast.json": "2"})
+    assert _leftovers(tmp_path) == [] and (out / "forecast.json").read_text() == "2"
 
 
 def test_lock_refuses_a_second_writer(tmp_path):
@@ -154,16 +154,16 @@ def test_lock_refuses_a_second_writer(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(InputError, match="another bayescale run is writing"):
-            _write_run(out, {"a": "1"})
+            _write_run(out, {"forecast.json": "1"})
         assert not out.exists()
     finally:
         holder.kill()
         holder.wait()
         holder.stdout.close()
-    _write_run(out, {"a": "1"})  # released with the process
+    _write_run(out, {"forecast.json": "1"})  # released with the process
     with folder_lock(out), folder_lock(out):  # re-entrant within one process
-        _write_run(out, {"a": "2"})
-    assert (out / "a").read_text() == "2"
+        _write_run(out, {"forecast.json": "2"})
+    assert (out / "forecast.json").read_text() == "2"
 
 
 def test_output_checks(tmp_path):
@@ -455,9 +455,27 @@ def test_write_text_lines_are_whole(tmp_path):
 
 def test_a_symlinked_out_folder_is_written_through_the_link(tmp_path):
     real = tmp_path / "real"
-    _write_run(real, {"a": "1"})
+    _write_run(real, {"forecast.json": "1"})
     link = tmp_path / "link"
     link.symlink_to(real)
-    _write_run(link, {"b": "2"})
-    assert link.is_symlink() and [p.name for p in link.iterdir()] == ["b"]
+    _write_run(link, {"report.md": "2"})
+    assert link.is_symlink() and [p.name for p in link.iterdir()] == ["report.md"]
     assert _leftovers(tmp_path) == []
+
+
+def test_a_folder_that_is_not_an_earlier_result_is_never_replaced(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text("precious")
+    with pytest.raises(InputError, match=r"not a bayescale result \(e\.g\. 'train\.py'\)"):
+        _write_run(project, {"forecast.json": "1"})
+    assert sorted(p.name for p in project.iterdir()) == ["train.py"]
+    monkeypatch.chdir(project)
+    (project / "forecast.json").write_text("an earlier result")
+    for here in (Path("."), project, tmp_path):
+        with pytest.raises(InputError, match="is the current folder, one of its parents"):
+            check_output_folder(here)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _write_run(empty, {"forecast.json": "1"})  # an empty folder is fine
+    assert (empty / "forecast.json").read_text() == "1"
