@@ -159,7 +159,10 @@ def _check_replaceable(path: Path, option: str) -> None:
             f"{option} is replaced as a whole by the run's files. Name a folder of its own, "
             "e.g. out/."
         )
-    entries = sorted(p.name for p in real.iterdir())
+    try:
+        entries = sorted(p.name for p in real.iterdir())
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot be listed ({exc.strerror or exc}).") from None
     if entries and not RESULT_FILES.intersection(entries):
         raise InputError(
             f"{option} {path}: the folder holds files that are not a bayescale result (e.g. "
