@@ -11,6 +11,7 @@ import csv
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -271,18 +272,45 @@ def numeric_column(
         Also require every value to be > 0.
     """
     raw = frame[column]
-    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
-    for i, orig, val in zip(frame.index, raw.tolist(), values, strict=True):
+    values = np.empty(len(raw), dtype=float)
+    for pos, (i, orig) in enumerate(zip(frame.index, raw.tolist(), strict=True)):
         where = f"{row_label(source, int(i))}, column '{column}'"
-        if pd.isna(orig) or (isinstance(orig, str) and orig.strip().lower() in MISSING_TEXT):
+        if _is_missing(orig):
             raise InputError(f"{where}: value is missing. Expected a number.")
-        if np.isnan(val):
+        val = _number(orig)
+        if val is None:
             raise InputError(f"{where}: '{orig}' is not a number.")
         if not np.isfinite(val):
             raise InputError(f"{where}: {orig} is not finite. Expected a finite number.")
         if positive and val <= 0:
             raise InputError(f"{where}: {orig} must be > 0.")
+        values[pos] = val
     return values
+
+
+def _is_missing(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in MISSING_TEXT
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
+def _number(value: object) -> float | None:
+    """A cell as a float (text parsed exactly as Python does), or None when it is not one."""
+    if isinstance(value, bool | np.bool_):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if "_" in text:  # float() would take 1_000; a table should not
+            return None
+        try:
+            return float(text)
+        except ValueError:
+            return None
+    if isinstance(value, int | float | np.integer | np.floating):
+        return float(value)
+    return None
 
 
 #: Losses are nats or bits per token (or a perplexity): anything outside this range is a unit

@@ -36,7 +36,7 @@ def check_targets(
         raise InputError("no target compute given; pass --target-compute C (FLOPs).")
     if arr.size > MAX_TARGETS:
         raise InputError(
-            f"{arr.size} target computes; at most {MAX_TARGETS:,} per run (each keeps its own "
+            f"{arr.size:,} target computes; at most {MAX_TARGETS:,} per run (each keeps its own "
             "predictive draws). Forecast a coarser grid, or split the targets over runs of "
             "'bayescale forecast DIR/fit.nc'."
         )

@@ -144,11 +144,38 @@ def _probe_writable(folder: Path, path: Path, option: str) -> None:
         raise InputError(f"{option} {path}: {folder} is not writable. Choose another location.")
 
 
+#: Files that mark a folder as an earlier bayescale result, which a run may replace whole.
+RESULT_FILES = frozenset(
+    {"forecast.json", "fit.nc", "report.md", "backtest.json", "backtest.md", "summary.json"}
+)
+
+
+def _check_replaceable(path: Path, option: str) -> None:
+    """Refuse to replace a folder that is not an earlier result (a project, the cwd, home)."""
+    real = _real(path)
+    if Path.cwd().resolve().is_relative_to(real) or Path.home().resolve() == real:
+        raise InputError(
+            f"{option} {path}: is the current folder, one of its parents or the home folder; "
+            f"{option} is replaced as a whole by the run's files. Name a folder of its own, "
+            "e.g. out/."
+        )
+    try:
+        entries = sorted(p.name for p in real.iterdir())
+    except OSError as exc:
+        raise InputError(f"{option} {path}: cannot be listed ({exc.strerror or exc}).") from None
+    if entries and not RESULT_FILES.intersection(entries):
+        raise InputError(
+            f"{option} {path}: the folder holds files that are not a bayescale result (e.g. "
+            f"'{entries[0]}'), and {option} is replaced as a whole by the run's files. Name a "
+            "new or empty folder, or one written by an earlier --out."
+        )
+
+
 def check_output_folder(path: str | Path, option: str = "--out") -> Path:
     """Refuse an ``--out`` destination that cannot take a result folder, before any work.
 
-    The folder may be absent (it is created) or an existing folder of an earlier result
-    (replaced as a whole); its parent must be writable.
+    The folder may be absent (it is created), empty, or an earlier result (it holds one of
+    :data:`RESULT_FILES`), which is replaced as a whole; its parent must be writable.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -156,6 +183,8 @@ def check_output_folder(path: str | Path, option: str = "--out") -> Path:
             f"{option} {path}: is a file, not a folder. {option} names a folder for the "
             "report, plots and fit.nc; choose a folder path."
         )
+    if path.is_dir():
+        _check_replaceable(path, option)
     if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
         raise InputError(
             f"{option} {path}: the folder is read-only. Make it writable or choose another."
@@ -190,13 +219,18 @@ def check_output_file(path: str | Path, option: str = "--json") -> Path:
 # ------------------------------------------------------------------------- whole folders
 
 
+def _real(path: str | Path) -> Path:
+    """The folder's real location: a symbolic link is followed, so the link stays a link."""
+    return Path(path).resolve()
+
+
 def _aside(path: Path, what: str) -> Path:
     return path.parent / f".{path.name}.{what}"
 
 
 def lock_path(path: str | Path) -> Path:
     """The lock file of an output folder: ``.NAME.lock`` beside it."""
-    return _aside(Path(path).absolute(), "lock")
+    return _aside(_real(path), "lock")
 
 
 @contextlib.contextmanager
@@ -208,7 +242,7 @@ def folder_lock(path: str | Path, option: str = "--out") -> Iterator[None]:
     InputError
         When another process holds it: another bayescale run is writing that folder.
     """
-    folder = Path(path).absolute()
+    folder = _real(path)
     key = str(folder)
     if key in _HELD:
         fd, depth = _HELD[key]
@@ -256,7 +290,7 @@ def recover_folder(path: str | Path) -> str | None:
 
     Call it while holding :func:`folder_lock`.
     """
-    folder = Path(path).absolute()
+    folder = _real(path)
     old = _aside(folder, "old")
     done = None
     if old.exists() and not folder.exists():
@@ -315,14 +349,14 @@ def _swap_in(staging: Path, folder: Path) -> None:
         return
     if _exchange(staging, folder):
         _fsync_dir(parent)
-        shutil.rmtree(staging)  # now holds the old result
+        shutil.rmtree(staging, ignore_errors=True)  # the old result; else the next write
         return
     old = _aside(folder, "old")
     os.rename(folder, old)
     _fsync_dir(parent)
     os.rename(staging, folder)  # a crash before this line: recover_folder restores `old`
     _fsync_dir(parent)
-    shutil.rmtree(old)
+    shutil.rmtree(old, ignore_errors=True)  # what is left, the next write removes
 
 
 @contextlib.contextmanager
@@ -339,7 +373,7 @@ def result_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
     InputError
         When ``path`` is a file, the location is not writable, or another run holds the lock.
     """
-    folder = Path(path).absolute()
+    folder = _real(path)
     check_output_folder(path, option)
     with folder_lock(path, option):
         try:

@@ -134,6 +134,12 @@ class SamplerSettings:
                 raise InputError(
                     f"sampler setting '{name}' must be an integer >= {minimum}{why}, got {value!r}."
                 )
+        if isinstance(self.seed, bool) or not hasattr(self.seed, "__index__"):
+            raise InputError(f"sampler setting 'seed' must be an integer, got {self.seed!r}.")
+        if not 0 <= self.seed.__index__() < 2**32:
+            raise InputError(
+                f"sampler setting 'seed' must be between 0 and {2**32 - 1}, got {self.seed}."
+            )
         depth = self.warmup_tree_depth
         if depth is not None and (
             isinstance(depth, bool)

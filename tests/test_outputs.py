@@ -86,9 +86,9 @@ def test_both_swaps_give_the_new_result(tmp_path, monkeypatch, exchange):
     if not exchange:
         monkeypatch.setattr(outputs, "_exchange", lambda a, b: False)
     out = tmp_path / "out"
-    _write_run(out, {"a": "1"})
-    _write_run(out, {"b": "2"})
-    assert [p.name for p in out.iterdir()] == ["b"]
+    _write_run(out, {"forecast.json": "1"})
+    _write_run(out, {"report.md": "2"})
+    assert [p.name for p in out.iterdir()] == ["report.md"]
     assert _leftovers(tmp_path) == []
 
 
@@ -131,11 +131,11 @@ def test_a_crash_between_the_two_renames_is_recovered(tmp_path, monkeypatch):
 
 def test_leftovers_of_a_dead_run_are_cleaned_by_the_next(tmp_path):
     out = tmp_path / "out"
-    _write_run(out, {"a": "1"})
+    _write_run(out, {"forecast.json": "1"})
     (tmp_path / ".out.new-dead").mkdir()
     (tmp_path / ".out.old").mkdir()  # killed while removing the old result
-    _write_run(out, {"a": "2"})
-    assert _leftovers(tmp_path) == [] and (out / "a").read_text() == "2"
+    _write_run(out, {"forecast.json": "2"})
+    assert _leftovers(tmp_path) == [] and (out / "forecast.json").read_text() == "2"
 
 
 def test_lock_refuses_a_second_writer(tmp_path):
@@ -154,16 +154,16 @@ def test_lock_refuses_a_second_writer(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(InputError, match="another bayescale run is writing"):
-            _write_run(out, {"a": "1"})
+            _write_run(out, {"forecast.json": "1"})
         assert not out.exists()
     finally:
         holder.kill()
         holder.wait()
         holder.stdout.close()
-    _write_run(out, {"a": "1"})  # released with the process
+    _write_run(out, {"forecast.json": "1"})  # released with the process
     with folder_lock(out), folder_lock(out):  # re-entrant within one process
-        _write_run(out, {"a": "2"})
-    assert (out / "a").read_text() == "2"
+        _write_run(out, {"forecast.json": "2"})
+    assert (out / "forecast.json").read_text() == "2"
 
 
 def test_output_checks(tmp_path):
@@ -372,7 +372,7 @@ def test_fault_injection_on_the_real_loss_writer(tmp_path, monkeypatch, trials):
 @pytest.mark.slow
 def test_sigkill_of_cli_runs_at_random_times(tmp_path):
     """Real processes: `bayescale forecast --out` over an earlier result, SIGKILLed at random
-    times (30 runs); the folder holds the old result or the new one, complete."""
+    times (20 runs); the folder holds the old result or the new one, complete."""
     fit = ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc"
     out = tmp_path / "out"
     env = os.environ | {"PYTHONPATH": str(ROOT), "MPLBACKEND": "Agg"}
@@ -397,29 +397,32 @@ def test_sigkill_of_cli_runs_at_random_times(tmp_path):
             stdout=subprocess.DEVNULL,
         )
 
+    names: list[str] = []
+
     def targets() -> list[float] | None:
         if not out.is_dir():
             return None
-        assert sorted(p.name for p in out.iterdir()) == [
-            "fit.nc",
-            "forecast.json",
-            "loss_forecast.png",
-            "ppc.png",
-            "report.md",
-        ]
+        assert sorted(p.name for p in out.iterdir()) == names  # complete, nothing stale
         doc = json.loads((out / "forecast.json").read_text())
-        return [t["target_compute"] for t in doc["targets"]]
+        found = [t["target_compute"] for t in doc["targets"]]
+        assert f"| {found[0]:.3g} |" in (out / "report.md").read_text()  # same run's report
+        return found
 
     assert cli("1e23").wait() == 0
+    reference = tmp_path / "reference"
+    shutil.copytree(out, reference)
     started = time.perf_counter()
     assert cli("2e23").wait() == 0
     full = time.perf_counter() - started
+    names.extend(sorted(p.name for p in out.iterdir()))
+    assert "fit.nc" in names and "forecast.json" in names
     rng = random.Random(18)
     seen = set()
-    for _ in range(30):
-        assert cli("1e23").wait() == 0
+    for _ in range(20):
+        shutil.rmtree(out)
+        shutil.copytree(reference, out)  # the previous result
         proc = cli("2e23")
-        time.sleep(rng.uniform(0.3, 1.0) * full)
+        time.sleep(rng.uniform(0.5, 1.3) * full)  # imports take the first part
         proc.kill()
         proc.wait()
         state = targets()
@@ -428,7 +431,8 @@ def test_sigkill_of_cli_runs_at_random_times(tmp_path):
             state = targets()
         assert state in ([1e23], [2e23])
         seen.add(state[0])
-    assert seen == {1e23, 2e23}
+    assert 1e23 in seen  # some kills landed before the swap (under load most do)
+    assert cli("2e23").wait() == 0 and targets() == [2e23]  # and the folder is still usable
 
 
 def test_write_text_lines_are_whole(tmp_path):
@@ -451,3 +455,31 @@ def test_write_text_lines_are_whole(tmp_path):
         seen.add(json.loads(path.read_text())["v"])  # never a JSONDecodeError
     assert writer.wait() == 0
     assert json.loads(path.read_text())["v"] == 39
+
+
+def test_a_symlinked_out_folder_is_written_through_the_link(tmp_path):
+    real = tmp_path / "real"
+    _write_run(real, {"forecast.json": "1"})
+    link = tmp_path / "link"
+    link.symlink_to(real)
+    _write_run(link, {"report.md": "2"})
+    assert link.is_symlink() and [p.name for p in link.iterdir()] == ["report.md"]
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_folder_that_is_not_an_earlier_result_is_never_replaced(tmp_path, monkeypatch):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "train.py").write_text("precious")
+    with pytest.raises(InputError, match=r"not a bayescale result \(e\.g\. 'train\.py'\)"):
+        _write_run(project, {"forecast.json": "1"})
+    assert sorted(p.name for p in project.iterdir()) == ["train.py"]
+    monkeypatch.chdir(project)
+    (project / "forecast.json").write_text("an earlier result")
+    for here in (Path("."), project, tmp_path):
+        with pytest.raises(InputError, match="is the current folder, one of its parents"):
+            check_output_folder(here)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    _write_run(empty, {"forecast.json": "1"})  # an empty folder is fine
+    assert (empty / "forecast.json").read_text() == "1"

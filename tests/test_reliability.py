@@ -1,0 +1,523 @@
+"""The adversarial cases of issue 18, each one a test: strict reading, output paths checked
+before any work, limits, interrupts, specs confined to their folder, the importer's append,
+and Markdown escaping. None of these samples (the sampler is stubbed or mocked)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale.pipeline
+from bayescale.cli import main
+from bayescale.data import LossColumns, load_loss_runs, read_table
+from bayescale.decision import parse_requirement
+from bayescale.errors import InputError
+from bayescale.forecast import MAX_TARGETS, check_targets
+from bayescale.pass_data import load_pass_aggregate, load_pass_counts
+from bayescale.report import markdown_table, markdown_text
+
+ROOT = Path(__file__).resolve().parents[1]
+V010 = ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc"
+
+
+def _csv(tmp_path: Path, text: str, name: str = "t.csv") -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _loss_rows(groups: list[str]) -> str:
+    rows = ["compute,loss,group"]
+    for g in groups:
+        rows += [f"{c:g},{3.0 - 0.1 * i:.2f},{g}" for i, c in enumerate([1e18, 1e19, 1e20])]
+    return "\n".join(rows) + "\n"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def test_numeric_looking_group_labels_stay_distinct_and_verbatim(tmp_path):
+    data = load_loss_runs(_csv(tmp_path, _loss_rows(["1.1", "1.10", "NA", "007", "nan"])))
+    assert data.groups == ("1.1", "1.10", "NA", "007", "nan")
+
+
+def test_numeric_looking_model_and_bucket_labels_stay_verbatim(tmp_path):
+    rows = ["model,compute,problem,n,k"]
+    for m, c in [("007", 1e20), ("NA", 1e21), ("1.10", 1e22), ("1.1", 1e23)]:
+        rows += [f"{m},{c:g},{p},10,{k}" for p, k in [("01", 3), ("1", 5), ("None", 0)]]
+    counts = load_pass_counts(_csv(tmp_path, "\n".join(rows) + "\n"))
+    assert counts.models.names == ("007", "NA", "1.10", "1.1")
+    assert counts.problems == ("01", "1", "None")
+    agg = ["model,compute,pass_rate,bucket"]
+    agg += [f"m{i},{10.0 ** (20 + i):g},0.{i + 1},{b}" for i in range(3) for b in ("1.0", "1")]
+    assert load_pass_aggregate(_csv(tmp_path, "\n".join(agg) + "\n", "a.csv")).buckets == (
+        "1.0",
+        "1",
+    )
+
+
+def test_one_extra_field_on_every_row_is_refused_not_shifted(tmp_path):
+    text = "compute,loss\n" + "".join(
+        f"x{i},{c:g},{2.5 + i / 10}\n" for i, c in enumerate([1e18, 1e19, 1e20])
+    )
+    with pytest.raises(
+        InputError, match=r"t\.csv, line 2: 3 fields, but the header \(line 1\) has 2"
+    ):
+        load_loss_runs(_csv(tmp_path, text))
+
+
+def test_a_row_with_a_missing_field_is_refused_with_its_line(tmp_path):
+    text = "compute,loss,group\n1e18,3,a\n\n1e19,2.9\n1e20,2.8,a\n"
+    with pytest.raises(InputError, match=r"line 4: 2 fields, but the header \(line 1\) has 3"):
+        load_loss_runs(_csv(tmp_path, text))
+
+
+def test_duplicate_header_is_refused(tmp_path):
+    with pytest.raises(InputError, match="column 'loss' appears twice"):
+        load_loss_runs(_csv(tmp_path, "compute,loss,loss\n1e18,3,2\n1e19,2.9,2\n1e20,2.8,2\n"))
+    frame = pd.DataFrame([[1e18, 3.0, 2.0]], columns=["compute", "loss", "loss"])
+    with pytest.raises(InputError, match="appears twice"):
+        read_table(frame)
+
+
+def test_quoted_fields_and_blank_lines_keep_line_numbers(tmp_path):
+    text = 'compute,loss,group\n\n1e18,3,"a, b"\n1e19,2.9,"a, b"\n1e20,x,"a, b"\n'
+    with pytest.raises(InputError, match=r"row 4 \(line 5\), column 'loss': 'x' is not a number"):
+        load_loss_runs(_csv(tmp_path, text))
+
+
+def test_folder_and_fifo_given_as_a_table(tmp_path):
+    with pytest.raises(InputError, match="is a folder, not a file"):
+        read_table(tmp_path)
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="not a regular file"):  # and does not block on it
+        read_table(fifo)
+
+
+def test_row_limit_is_checked_while_reading(tmp_path):
+    path = _csv(tmp_path, "compute,loss\n" + "1e18,3\n" * 11)
+    assert len(read_table(path, max_rows=11)[0]) == 11
+    with pytest.raises(InputError, match="more than 10 rows"):
+        read_table(path, max_rows=10)
+    with pytest.raises(InputError, match="11 rows; at most 10"):
+        read_table(pd.read_csv(path), max_rows=10)
+
+
+def test_na_texts_in_numeric_columns_are_missing_values(tmp_path):
+    with pytest.raises(InputError, match="column 'loss': value is missing"):
+        load_loss_runs(_csv(tmp_path, "compute,loss\n1e18,NA\n1e19,2\n1e20,1\n"))
+
+
+def test_loss_and_compute_at_the_edges_of_float_are_refused(tmp_path):
+    c = [1e18, 1e19, 1e20]
+    huge = "compute,loss\n" + "".join(f"{x:g},{3e305 - i * 1e304!r}\n" for i, x in enumerate(c))
+    with pytest.raises(InputError, match="outside the range bayescale accepts for a loss"):
+        load_loss_runs(_csv(tmp_path, huge))
+    tiny = "compute,loss\n1e-300,3\n1e19,2\n1e20,1\n"
+    with pytest.raises(InputError, match="outside the range bayescale accepts for compute"):
+        load_loss_runs(_csv(tmp_path, tiny, "tiny.csv"))
+    with pytest.raises(InputError, match="outside the range"):
+        check_targets([1e300])
+
+
+def test_losses_near_1e305_exit_2_before_fitting(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bayescale.pipeline, "fit_loss", _no_fit)
+    c = [1e18, 1e19, 1e20, 1e21]
+    path = _csv(
+        tmp_path,
+        "compute,loss\n" + "".join(f"{x:g},{1e305 * (4 - i)!r}\n" for i, x in enumerate(c)),
+    )
+    assert main(["loss", str(path), "--target-compute", "1e23", "--out", str(tmp_path / "o")]) == 2
+    assert "outside the range" in capsys.readouterr().err
+
+
+def test_counts_of_2_to_the_63_are_refused(tmp_path):
+    rows = ["model,compute,problem,n,k"]
+    rows += [f"m{i},1e2{i},p,{2**63},1" for i in range(3)]
+    with pytest.raises(InputError, match=r"column 'n'.*below 2\^53"):
+        load_pass_counts(_csv(tmp_path, "\n".join(rows) + "\n"))
+
+
+# ------------------------------------------------------------ output paths, before work
+
+
+def _no_fit(*args, **kwargs):
+    raise AssertionError("sampling started before the output paths were checked")
+
+
+@pytest.mark.parametrize(
+    ("flag", "make", "message"),
+    [
+        ("--out", lambda d: (d / "file").write_text("x") and d / "file", "is a file, not a folder"),
+        ("--json", lambda d: d, "is a folder"),
+        ("--json", lambda d: Path("/dev/full"), "not a regular file"),
+        ("--out", lambda d: Path("/proc/bayescale-x/out"), "--out /proc/bayescale-x/out"),
+        ("--json", lambda d: Path("/proc/self/x.json"), "cannot write"),
+    ],
+    ids=["out-is-a-file", "json-is-a-folder", "dev-full", "out-unwritable", "json-unwritable"],
+)
+def test_bad_output_paths_exit_2_before_any_fit(
+    demo_csv, tmp_path, monkeypatch, capsys, flag, make, message
+):
+    monkeypatch.setattr(bayescale.pipeline, "fit_loss", _no_fit)
+    target = make(tmp_path)
+    code = main(["loss", str(demo_csv), "--target-compute", "1e23", flag, str(target)])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert message in err and "Traceback" not in err
+
+
+def test_json_inside_out_is_refused(demo_csv, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(bayescale.pipeline, "fit_loss", _no_fit)
+    out = tmp_path / "out"
+    args = ["--out", str(out), "--json", str(out / "x.json")]
+    assert main(["loss", str(demo_csv), "--target-compute", "1e23", *args]) == 2
+    assert "lies inside --out" in capsys.readouterr().err
+
+
+def test_output_paths_are_checked_for_forecast_import_and_spec_runs(tmp_path, capsys):
+    afile = _csv(tmp_path, "x")
+    assert main(["forecast", str(V010), "--target-compute", "1e23", "--out", str(afile)]) == 2
+    spec = ROOT / "models" / "demo-loss.toml"
+    assert main(["run", str(spec), "--json", str(tmp_path)]) == 2
+    files = ["import", "evalplus", "x.json", "--compute", "1e20", "-o", "/dev/full"]
+    assert main(files) == 2
+    err = capsys.readouterr().err
+    assert err.count("bayescale: error:") == 3 and "Traceback" not in err
+
+
+def test_a_second_run_on_the_same_out_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import time\nfrom bayescale.outputs import folder_lock\n"
+            f"with folder_lock({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        args = ["forecast", str(V010), "--target-compute", "1e23", "--out", str(out)]
+        assert main([*args, "--allow-unconverged", "--quiet"]) == 2
+        assert "another bayescale run is writing this folder" in capsys.readouterr().err
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+
+
+@pytest.fixture
+def small_plots(monkeypatch):
+    """Draw every figure as a blank thumbnail: these tests are about files, not pictures."""
+    import matplotlib.pyplot as plt
+
+    import bayescale.plots
+
+    for name in ("loss_figure", "ppc_figure", "decision_figure"):
+        monkeypatch.setattr(bayescale.plots, name, lambda *a, **k: plt.figure(figsize=(0.5, 0.5)))
+
+
+def test_forecast_out_replaces_stale_files_and_keeps_the_old_result_on_failure(
+    tmp_path, monkeypatch, capsys, small_plots
+):
+    out = tmp_path / "out"
+    base = ["forecast", str(V010), "--out", str(out), "--allow-unconverged", "--quiet"]
+    assert main([*base, "--target-compute", "1e23", "--require", "web.loss<=2.6"]) == 0
+    assert (out / "decision.png").exists()
+    (out / "notes-from-last-week.txt").write_text("stale")
+    assert main([*base, "--target-compute", "2e23", "--require", ""]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["fit.nc", "forecast.json", "loss_forecast.png", "ppc.png", "report.md"]
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    import bayescale.saved
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(bayescale.saved, "_write_tree", disk_full)
+    assert main([*base, "--target-compute", "3e23"]) == 2
+    assert "No space left on device" in capsys.readouterr().err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".out.lock"]
+
+
+# -------------------------------------------------------------------- limits, interrupts
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), "1.5"])
+def test_bad_seed_exits_2(demo_csv, seed, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["loss", str(demo_csv), "--target-compute", "1e23", "--seed", seed])
+    assert exit_.value.code == 2
+    assert "--seed" in capsys.readouterr().err
+
+
+def test_target_count_is_capped():
+    check_targets(np.logspace(20, 25, MAX_TARGETS))
+    with pytest.raises(InputError, match="1,001 target computes; at most 1,000"):
+        check_targets(np.logspace(20, 25, MAX_TARGETS + 1))
+
+
+@pytest.mark.parametrize(
+    "rule", ["pass_rate>=2", "pass_rate>=1", "pass_rate>0", "loss<=-1", "loss<=0", "web.loss<1e400"]
+)
+def test_requirements_that_cannot_be_meaningful_are_refused(rule):
+    with pytest.raises(InputError, match="not a meaningful bar"):
+        parse_requirement(rule)
+
+
+def test_meaningful_requirements_still_parse():
+    assert parse_requirement("pass_rate>=0.99").threshold == 0.99
+    assert parse_requirement("web.loss<=2.1").scope == "web"
+
+
+def test_ctrl_c_exits_130_with_one_line_and_no_partial_output(
+    tmp_path, monkeypatch, capsys, small_plots
+):
+    out = tmp_path / "out"
+    base = ["forecast", str(V010), "--out", str(out), "--allow-unconverged", "--quiet"]
+    assert main([*base, "--target-compute", "1e23"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+
+    import bayescale.report
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bayescale.report, "loss_markdown", interrupted)  # mid-write
+    assert main([*base, "--target-compute", "2e23", "--json", str(tmp_path / "r.json")]) == 130
+    err = capsys.readouterr().err
+    assert err.count("interrupted") == 1 and "Traceback" not in err
+    assert (
+        err.strip().splitlines()[-1]
+        == "bayescale: interrupted (Ctrl-C); no file was left half-written."
+    )
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".out.lock"]
+
+
+def test_ctrl_c_during_sampling_exits_130(demo_csv, tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bayescale.pipeline, "fit_loss", interrupted)
+    out = tmp_path / "out"
+    assert main(["loss", str(demo_csv), "--target-compute", "1e23", "--out", str(out)]) == 130
+    assert not out.exists()
+    err = capsys.readouterr().err
+    assert (
+        err.strip().splitlines()[-1].startswith("bayescale: interrupted") and "Traceback" not in err
+    )
+
+
+def test_read_only_jax_cache_is_turned_off_quietly(monkeypatch):
+    from bayescale.cli import _quiet_jax_cache
+    from bayescale.sampling import CACHE_ENV, compilation_cache_dir
+
+    monkeypatch.setenv(CACHE_ENV, "/proc/self")  # exists, and no one can write there
+    _quiet_jax_cache()
+    assert os.environ[CACHE_ENV] == "off" and compilation_cache_dir() is None
+    monkeypatch.setenv(CACHE_ENV, "/tmp")
+    _quiet_jax_cache()
+    assert compilation_cache_dir() == "/tmp"
+
+
+# ------------------------------------------------------------------------------ specs
+
+
+SPEC = """\
+schema_version = 1
+law = "loss"
+
+[data]
+path = "{path}"
+
+[forecast]
+targets = [1e23]
+"""
+
+
+def _spec(folder: Path, data_path: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "spec.toml"
+    path.write_text(SPEC.format(path=data_path))
+    return path
+
+
+def test_a_spec_reads_data_only_under_its_folder(tmp_path, demo_runs, capsys):
+    outside = tmp_path / "secret.csv"
+    demo_runs.to_csv(outside, index=False)
+    for data_path in ("../secret.csv", str(outside)):
+        spec = _spec(tmp_path / "specs", data_path)
+        assert main(["check", str(spec)]) == 2
+        err = capsys.readouterr().err
+        assert "outside the spec's folder" in err and "--allow-outside-data" in err
+        assert "compute" not in err.split("outside")[1]  # nothing of the file is shown
+        assert main(["check", str(spec), "--allow-outside-data"]) == 0
+        assert main(["check", str(_spec(tmp_path / "other", "x.csv")), "--data", str(outside)]) == 0
+    capsys.readouterr()
+
+
+def test_a_symlink_out_of_the_spec_folder_is_refused(tmp_path, demo_runs, capsys):
+    demo_runs.to_csv(tmp_path / "secret.csv", index=False)
+    folder = tmp_path / "specs"
+    folder.mkdir()
+    (folder / "runs.csv").symlink_to(tmp_path / "secret.csv")
+    assert main(["check", str(_spec(folder, "runs.csv"))]) == 2
+    assert "outside the spec's folder" in capsys.readouterr().err
+
+
+def test_non_utf8_huge_and_deeply_nested_specs_exit_2(tmp_path, capsys):
+    bad = tmp_path / "latin.toml"
+    bad.write_bytes(SPEC.format(path="caf\xe9.csv").encode("latin-1"))
+    deep = tmp_path / "deep.toml"
+    deep.write_text("x = " + "[" * 5000 + "]" * 5000 + "\n")
+    nested = tmp_path / "nested.toml"
+    nested.write_text("x = " + "[" * 12 + "1" + "]" * 12 + "\n")
+    for path, message in [(bad, "not UTF-8"), (deep, "nested"), (nested, "a spec nests at most 8")]:
+        assert main(["check", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+
+
+# ---------------------------------------------------------------------------- importer
+
+
+def test_append_writes_a_new_file_and_keeps_labels_verbatim(tmp_path, monkeypatch):
+    from bayescale.importers import write_table
+
+    table_path = tmp_path / "table.csv"
+    old = "model,compute,problem,n,k\nNA,1e+20,007,10,3\n1.10,2e+20,007,10,4\n"
+    table_path.write_text(old)
+    new = pd.DataFrame(
+        {"model": ["1.1"], "compute": [3e20], "problem": ["007"], "n": [10], "k": [5]}
+    )
+    written = write_table(new, table_path, append=True)
+    assert written["model"].tolist() == ["NA", "1.10", "1.1"]
+    frame, _ = read_table(table_path)
+    assert frame["model"].tolist() == ["NA", "1.10", "1.1"]
+    assert frame["problem"].tolist() == ["007"] * 3
+    # an append killed before its rename leaves the old table whole
+    before = table_path.read_bytes()
+
+    import bayescale.outputs
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bayescale.outputs.os, "replace", killed)
+    newer = new.assign(model=["2"], compute=[4e20])
+    with pytest.raises(KeyboardInterrupt):
+        write_table(newer, table_path, append=True)
+    assert table_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["table.csv"]
+
+
+def test_append_still_finds_duplicates_among_verbatim_labels(tmp_path):
+    from bayescale.importers import write_table
+
+    table_path = tmp_path / "table.csv"
+    table_path.write_text("model,compute,problem,n,k\n007,1e+20,1,10,3\n")
+    again = pd.DataFrame(
+        {"model": ["007"], "compute": [1e20], "problem": ["1"], "n": [10], "k": [3]}
+    )
+    with pytest.raises(InputError, match="appear twice"):
+        write_table(again, table_path, append=True)
+    seven = again.assign(model=["7"])  # a different label, not a duplicate
+    assert write_table(seven, table_path, append=True)["model"].tolist() == ["007", "7"]
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def test_markdown_cells_are_escaped():
+    assert markdown_text("a|b") == "a\\|b"
+    assert markdown_text("line\nbreak") == "line break"
+    assert markdown_text("<img src=x>") == "\\<img src=x\\>"
+    table = markdown_table(pd.DataFrame({"group": ["web|code\n**x**"], "median": [2.0]}))
+    row = table.splitlines()[2]
+    assert row == "| web\\|code \\*\\*x\\*\\* | 2 |"
+    assert row.count(" | ") == 1  # still two cells
+
+
+def test_report_escapes_group_names(mock_pymc_sample, tmp_path):
+    from bayescale.pipeline import LossOptions, run_loss
+    from bayescale.report import loss_markdown
+    from bayescale.sampling import SamplerSettings
+
+    rows = _loss_rows(["web|code", "x\ny"]).replace("x\ny", '"x\ny"')
+    options = LossOptions(
+        targets=(1e23,),
+        sampler=SamplerSettings(draws=20, tune=20, chains=2, progress=False),
+        allow_unconverged=True,
+        columns=LossColumns(),
+    )
+    result = run_loss(_csv(tmp_path, rows), options)
+    text = loss_markdown(result, "test", [])
+    assert "web\\|code" in text and "web|code" not in text
+    assert "x y" in text
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_real_sampling_exits_130(demo_csv, tmp_path):
+    """A real `bayescale loss` process, SIGINT while NUTS samples: exit 130, one line, no
+    traceback, no output folder."""
+    import signal
+
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bayescale.cli",
+            "loss",
+            str(demo_csv),
+            "--target-compute",
+            "1e23",
+            "--out",
+            str(out),
+            "--draws",
+            "20000",
+        ],
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # a shell's & ignores it
+    )
+    first = proc.stderr.readline()
+    assert "fitting" in first
+    import time
+
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    rest = proc.stderr.read()
+    proc.stderr.close()
+    assert proc.wait() == 130
+    assert rest.strip() == "bayescale: interrupted (Ctrl-C); no file was left half-written."
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32, 2**63])
+def test_bad_seed_in_a_spec_or_the_api_exits_2(tmp_path, demo_runs, capsys, seed):
+    from bayescale.sampling import SamplerSettings
+
+    with pytest.raises(InputError, match="sampler setting 'seed' must be between"):
+        SamplerSettings(seed=seed)
+    demo_runs.to_csv(tmp_path / "runs.csv", index=False)
+    spec = _spec(tmp_path, "runs.csv")
+    spec.write_text(spec.read_text() + f"\n[sampler]\nseed = {seed}\n")
+    assert main(["check", str(spec)]) == 2
+    err = capsys.readouterr().err
+    assert "seed" in err and "Traceback" not in err
