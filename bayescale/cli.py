@@ -791,11 +791,31 @@ def _configure_logging(*, quiet: bool) -> None:
     log.setLevel(logging.WARNING if quiet else logging.INFO)
 
 
+def _configure_process(args: argparse.Namespace) -> None:
+    """Set up JAX and PyTensor for this command (:func:`bayescale.configure`), importing neither.
+
+    One JAX CPU device per chain (at least one per core), the persistent compilation cache
+    (``$BAYESCALE_JAX_CACHE``, ``off`` to disable), float32 when ``$BAYESCALE_FLOAT32`` asks.
+    The device count is left alone where JAX already runs (``main`` called from Python).
+    """
+    import os
+
+    from bayescale.config import configure, float32_requested, jax_started
+
+    chains = getattr(args, "chains", None) or SamplerSettings.chains
+    configure(
+        devices=None if jax_started() else max(chains, os.cpu_count() or 1),
+        compilation_cache=True,
+        float32=float32_requested(),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(quiet=args.quiet)
+    _configure_process(args)
     try:
         if args.command == "forecast":
             return _run_forecast_command(args)
