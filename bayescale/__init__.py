@@ -15,6 +15,7 @@ Examples
 
 from importlib.metadata import PackageNotFoundError, version
 
+from bayescale.config import configure
 from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import ComputeChoice, Decision, Requirement, best_compute, parse_requirement
 from bayescale.diagnostics import Diagnostics
@@ -67,6 +68,7 @@ __all__ = [
     "SamplerSettings",
     "__version__",
     "best_compute",
+    "configure",
     "decide_loss",
     "demo_loss_runs",
     "fit_loss",

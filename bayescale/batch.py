@@ -9,10 +9,9 @@ density instead, and numpyro's functional NUTS kernel (:func:`numpyro.infer.hmc.
 over devices. One compilation serves the whole batch, and small models, whose cost is the
 per-step overhead rather than arithmetic, run many lanes for about the price of one. The
 process keeps what it built per template (:func:`_jaxify`): a second batch of the same
-template skips jaxifying, and tracing too when its inputs have the same shapes and no
-clearing of JAX's caches came in between (:func:`bayescale.sampling.sample` clears them every
-tenth single fit). The warm run of a backtest: a 10-split loss batch took 5.7-6.0 s instead
-of 8.0 s, before warm-up trees were capped.
+template skips jaxifying, and tracing too when its inputs have the same shapes. The warm run
+of a backtest: a 10-split loss batch took 5.7-6.0 s instead of 8.0 s, before warm-up trees
+were capped.
 
 Each lane is the same algorithm a single fit runs (:func:`bayescale.sampling.sample`): PyMC's
 jittered initial point, warm-up started from the dataset's Laplace variances
@@ -43,13 +42,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayescale.config import import_pymc_jax, jax_scope
 from bayescale.sampling import (
     LAPLACE_MAX_PARAMETERS,
     TARGET_ACCEPT,
     SamplerSettings,
-    configure_jax_devices,
-    enable_compilation_cache,
     laplace_from,
+    release_pmapped,
 )
 
 if TYPE_CHECKING:
@@ -94,7 +93,8 @@ class _Jaxified:
     per sampler setting; JAX keeps one compiled executable per input shape in each), so that
     a second batch of the same template in this process is not jaxified again, and is not
     traced again when its inputs have the same shapes (lanes, padded runs, devices: the warm
-    run of a backtest) unless JAX's caches were cleared in between (every tenth single fit).
+    run of a backtest). Dropping a template drops its ``pmap`` programs (``pmapped``), which
+    JAX would otherwise keep for the life of the process.
     The persistent compilation cache skips only XLA's part.
 
     Attributes
@@ -118,6 +118,7 @@ class _Jaxified:
     logp: Any
     posterior: Any
     programs: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+    pmapped: list[Any] = field(default_factory=list)
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -138,6 +139,13 @@ class _Jaxified:
             log.debug("templates not compared (%s); jaxifying again", error)
             return False
 
+    def pmap(self, function: Callable[..., Any]) -> Any:
+        """``jax.pmap(function)``, remembered: dropping the template drops its programs."""
+        import jax
+
+        self.pmapped.append(function)
+        return jax.pmap(function)
+
     def cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         """The program stored under ``key``, built by ``build`` the first time."""
         if key not in self.programs:
@@ -153,7 +161,6 @@ def _jaxify(model: pm.Model, names: Sequence[str]) -> _Jaxified:
     jaxified earlier in this process (:data:`JAXIFIED_KEPT` are kept) returns that one, with
     its programs.
     """
-    from pymc.sampling.jax import get_jaxified_graph
     from pymc.util import get_default_varnames
     from pytensor.compile.sharedvalue import SharedVariable
     from pytensor.graph.replace import clone_replace
@@ -184,11 +191,14 @@ def _jaxify(model: pm.Model, names: Sequence[str]) -> _Jaxified:
         graphs=graphs,
         inputs=inputs,
         signature=signature,
-        logp=get_jaxified_graph(inputs=inputs, outputs=graphs[:1]),
-        posterior=get_jaxified_graph(inputs=inputs, outputs=graphs[1:]),
+        logp=import_pymc_jax().get_jaxified_graph(inputs=inputs, outputs=graphs[:1]),
+        posterior=import_pymc_jax().get_jaxified_graph(inputs=inputs, outputs=graphs[1:]),
     )
     _jaxified.append(jaxified)
-    del _jaxified[: max(0, len(_jaxified) - JAXIFIED_KEPT)]
+    dropped = _jaxified[: max(0, len(_jaxified) - JAXIFIED_KEPT)]
+    del _jaxified[: len(dropped)]
+    for template in dropped:  # JAX would keep their pmap programs for good
+        release_pmapped(template.pmapped)
     return jaxified
 
 
@@ -407,6 +417,18 @@ def sample_batched(
         ``energy``, ``n_steps``, ``tree_depth``, ``acceptance_rate``, ``diverging``,
         ``step_size``); and the wall time of the batch, compilation included.
     """
+    with jax_scope():
+        return _sample_batched(model, inputs, settings, coords, seeds)
+
+
+def _sample_batched(
+    model: pm.Model,
+    inputs: Sequence[Mapping[str, np.ndarray]],
+    settings: SamplerSettings,
+    coords: Sequence[Mapping[str, Sequence[Any]]] | None,
+    seeds: Sequence[int] | None,
+) -> tuple[list[xr.DataTree], float]:
+    """:func:`sample_batched` inside :func:`bayescale.config.jax_scope`."""
     import jax
     from arviz_base import from_dict, make_attrs
     from pymc.backends.arviz import coords_and_dims_for_inferencedata
@@ -419,8 +441,6 @@ def sample_batched(
     for i, data in enumerate(inputs):
         if list(data) != names:
             raise ValueError(f"dataset {i} of the batch names {list(data)}, not {names}")
-    configure_jax_devices(settings.chains)
-    enable_compilation_cache()
     jaxified = _jaxify(model, names)
     if seeds is None:
         seeds = [dataset_seed(settings.seed, i) for i in range(len(inputs))]
@@ -453,7 +473,7 @@ def sample_batched(
             settings.dense_mass,
             settings.max_tree_depth,
         ),
-        lambda: jax.pmap(_lanes_program(jaxified.logp, settings)),
+        lambda: jaxified.pmap(_lanes_program(jaxified.logp, settings)),
     )
     log.info(
         "sampling %d datasets x %d chains as %d lanes on %d devices",

@@ -958,7 +958,7 @@ def _quiet_jax_cache() -> None:
     import os
     import tempfile
 
-    from bayescale.sampling import CACHE_ENV, compilation_cache_dir
+    from bayescale.config import CACHE_ENV, compilation_cache_dir
 
     folder = compilation_cache_dir()
     if folder is None or not os.path.isdir(folder):
@@ -971,6 +971,27 @@ def _quiet_jax_cache() -> None:
         log.info("JAX compilation cache off: %s is not writable (%s)", folder, exc.strerror)
 
 
+def _configure_process(args: argparse.Namespace) -> None:
+    """Set up JAX and PyTensor for this command (:func:`bayescale.configure`), importing neither.
+
+    One JAX CPU device per chain (at least one per core), the persistent compilation cache
+    (``$BAYESCALE_JAX_CACHE``, ``off`` to disable), float32 when ``$BAYESCALE_FLOAT32`` asks.
+    The device count is left alone where JAX already runs (``main`` called from Python) or
+    one was already asked for (``JAX_NUM_CPU_DEVICES``, a suite worker).
+    """
+    import os
+
+    from bayescale.config import configure, devices_set, float32_requested, jax_started
+
+    chains = getattr(args, "chains", None) or SamplerSettings.chains
+    keep = jax_started() or devices_set()
+    configure(
+        devices=None if keep else max(chains, os.cpu_count() or 1),
+        compilation_cache=True,
+        float32=float32_requested(),
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command."""
     parser = build_parser()
@@ -979,6 +1000,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         _check_output_paths(args)
         _quiet_jax_cache()
+        _configure_process(args)
         with _output_lock(args):
             return _dispatch(args)
     except InputError as err:

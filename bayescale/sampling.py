@@ -3,8 +3,9 @@
 It runs PyMC's numpyro path (JAX NUTS; :func:`run_numpyro`, the same call ``pm.sample(
 nuts_sampler="numpyro")`` makes, without ``pm.sample``'s step-method assignment, which builds
 one symbolic gradient per variable only to learn that NUTS applies: about 1 s on Pythia x
-MATH), picks how chains run (one JAX device per chain when there are enough, else
-vectorised), and asks JAX for one CPU device per chain before JAX starts. Fast tests swap
+MATH), and picks how chains run from the JAX devices it finds (one device per chain when
+there are enough, else vectorised); it changes no process-wide setting (:mod:`bayescale.config`
+holds the ones a program may ask for through :func:`bayescale.configure`). Fast tests swap
 :func:`run_numpyro` for :func:`run_pm_sample`, its reference, so that
 ``pymc.testing.mock_sample_setup_and_teardown`` can stand in for ``pm.sample``
 (``tests/conftest.py``). The code is device-agnostic: on a machine with a CUDA build of JAX
@@ -13,16 +14,17 @@ vectorised), and asks JAX for one CPU device per chain before JAX starts. Fast t
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
+from bayescale.config import float_width, import_pymc_jax, jax_scope
 from bayescale.errors import InputError
 
 if TYPE_CHECKING:
@@ -42,9 +44,6 @@ RETRY_TARGET_ACCEPT = 0.99
 #: ``target_accept`` of a fit whose settings leave it open and whose model names none (the
 #: pass-rate models; the loss model's is :data:`bayescale.fit.LOSS_TARGET_ACCEPT`).
 TARGET_ACCEPT = 0.95
-#: Single fits between two clearings of JAX's in-memory caches (:func:`_bound_kept_programs`).
-CLEAR_CACHES_EVERY = 10
-_single_fits = itertools.count(1)
 #: numpyro's (and Stan's) tree depth limit: a NUTS draw takes at most 2**10 - 1 leapfrog steps.
 MAX_TREE_DEPTH = 10
 
@@ -203,139 +202,6 @@ def show_progress(requested: bool | None) -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
-def configure_jax_devices(chains: int) -> int:
-    """Ask JAX for one CPU device per chain if its backend has not started yet.
-
-    Parameters
-    ----------
-    chains
-        Number of chains to run in parallel.
-
-    Returns
-    -------
-    int
-        The number of JAX devices now available.
-    """
-    import jax
-
-    try:
-        from jax._src import xla_bridge
-
-        started = xla_bridge.backends_are_initialized()
-    except (ImportError, AttributeError):  # private API moved: assume JAX has started
-        started = True
-    if not started:
-        current = jax.config.jax_num_cpu_devices
-        if current < chains:
-            jax.config.update("jax_num_cpu_devices", max(chains, os.cpu_count() or 1))
-    return int(jax.local_device_count())
-
-
-#: Environment variable that switches the whole process to 32-bit floats (see :func:`use_float32`).
-FLOAT32_ENV = "BAYESCALE_FLOAT32"
-
-
-def use_float32() -> None:
-    """Make PyTensor build, and JAX run, every model of this process in float32.
-
-    PyTensor fixes its float width (``floatX``) when it is first imported and switches JAX's
-    64-bit mode to match, so this has to run before PyMC or PyTensor are imported: call it
-    first thing, or set ``BAYESCALE_FLOAT32=1`` in the environment (read when
-    :mod:`bayescale` is imported), or ``PYTENSOR_FLAGS=floatX=float32`` directly. On a CPU
-    float32 saves little; on a GPU it is several times faster. Check a float32 fit against
-    float64 once per kind of data (``benchmarks/bench_fit.py --float32-check``): measured, the
-    loss fit passes (posterior medians within 0.042 sd of float64) but the Pythia x MATH pass fit
-    fails (R-hat 1.53, 1000 divergences; its log density, ~6e5 with 10,000 samples per problem,
-    is beyond float32's resolution).
-
-    Raises
-    ------
-    RuntimeError
-        When PyTensor is already imported with ``floatX=float64``.
-    """
-    if "pytensor" in sys.modules:
-        import pytensor
-
-        if pytensor.config.floatX != "float32":
-            raise RuntimeError(
-                "float32 must be chosen before PyMC/PyTensor are imported: set "
-                f"{FLOAT32_ENV}=1 (or PYTENSOR_FLAGS=floatX=float32) in the environment, "
-                "or call bayescale.sampling.use_float32() before importing pymc."
-            )
-        return
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    if "floatX" not in flags:
-        os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, "floatX=float32") if f)
-
-
-def float_width() -> str:
-    """``"float32"`` or ``"float64"``: the float width PyMC models are built with here."""
-    if "pytensor" in sys.modules:
-        import pytensor
-
-        return str(pytensor.config.floatX)
-    flags = os.environ.get("PYTENSOR_FLAGS", "")
-    return "float32" if "floatX=float32" in flags.replace(" ", "") else "float64"
-
-
-if os.environ.get(FLOAT32_ENV, "").strip().lower() in ("1", "true", "yes", "on"):
-    use_float32()
-
-
-#: Environment variable naming the persistent JAX compilation cache; ``off`` disables it.
-CACHE_ENV = "BAYESCALE_JAX_CACHE"
-#: Size cap of the cache (least recently used entries go first); a fit's programs take ~1 MB.
-CACHE_MAX_BYTES = 512 * 2**20
-
-
-def compilation_cache_dir() -> str | None:
-    """The folder of the persistent JAX compilation cache, or ``None`` when it is off.
-
-    ``$BAYESCALE_JAX_CACHE`` when set (``off``, ``0`` or empty disables the cache), else
-    ``$XDG_CACHE_HOME/bayescale/jax`` (``~/.cache/bayescale/jax``).
-    """
-    value = os.environ.get(CACHE_ENV)
-    if value is not None:
-        return None if value.strip().lower() in ("", "0", "off", "false", "no") else value
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "bayescale", "jax")
-
-
-def enable_compilation_cache() -> str | None:
-    """Turn on JAX's persistent compilation cache (see :func:`compilation_cache_dir`).
-
-    A second fit of a model of the same shape, in this process or a later one, then loads the
-    compiled XLA programs from disk instead of compiling them again. Every program is cached
-    whatever its compile time (JAX's default skips programs that compile in under a second,
-    which are most of a small model's), and keeps at most ``CACHE_MAX_BYTES`` on disk. Leaves a
-    cache folder the user set through JAX alone.
-
-    Returns
-    -------
-    str or None
-        The cache folder in use.
-    """
-    import jax
-
-    current = jax.config.jax_compilation_cache_dir
-    if current:
-        return str(current)
-    folder = compilation_cache_dir()
-    if folder is None:
-        return None
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as error:  # read-only home: run without the cache
-        log.info("JAX compilation cache disabled: cannot create %s (%s)", folder, error)
-        return None
-    jax.config.update("jax_compilation_cache_dir", folder)
-    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    if jax.config.jax_compilation_cache_max_size == -1:  # unbounded: keep the newest 512 MiB
-        jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
-    return folder
-
-
 def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, float]:
     """Sample ``model`` with JAX NUTS and return the posterior and the wall time.
 
@@ -354,24 +220,14 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
         ``observed_data``) and the seconds it took, compile time included.
     """
     settings = settings.with_target_accept(TARGET_ACCEPT)
-    devices = configure_jax_devices(settings.chains)
-    enable_compilation_cache()
-    chain_method = settings.chain_method or (
-        "parallel" if devices >= settings.chains else "vectorized"
-    )
     progress = show_progress(settings.progress)
-    log.debug(
-        "sampling %d chains (%s) on %d JAX devices",
-        settings.chains,
-        chain_method,
-        devices,
-    )
     start = time.perf_counter()
     kernel: dict[str, object] = {
         "dense_mass": settings.dense_mass,
         "max_tree_depth": settings.max_tree_depth,
     }
-    with warnings.catch_warnings():
+    with jax_scope(), warnings.catch_warnings():
+        chain_method = pick_chain_method(settings)
         if float_width() == "float32":
             # PyMC's JAX glue casts to float64 here and there; JAX truncates to float32,
             # which is what float32 mode asks for
@@ -380,29 +236,77 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
             start_mass = laplace_inverse_mass(model, dense=settings.dense_mass)
             if start_mass is not None:
                 kernel["inverse_mass_matrix"] = start_mass
-        idata = run_numpyro(model, settings, chain_method, progress, kernel)
-    _bound_kept_programs()
+        with pmap_programs_released():
+            idata = run_numpyro(model, settings, chain_method, progress, kernel)
     return idata, time.perf_counter() - start
 
 
-def _bound_kept_programs() -> None:
-    """Clear JAX's in-memory caches after every :data:`CLEAR_CACHES_EVERY`-th single fit.
+def pick_chain_method(settings: SamplerSettings) -> Literal["parallel", "vectorized"]:
+    """The settings' ``chain_method``, or one JAX device per chain when there are enough.
 
-    PyMC's numpyro path builds new functions on every call, and JAX's caches keep every
-    call's compiled program alive: on the demo loss model each fit added 591 memory maps and
-    50 MiB of resident memory, and a process failed after about 110 fits ("LLVM compilation
-    error: Cannot allocate memory": Linux allows 65,530 maps, ``vm.max_map_count``).
-    Clearing after every fit kept the process at 674 MiB and 1,170 maps over 12 fits, for
-    0.3 s more per fit (the next fit traces again and loads its programs from the disk
-    cache), hence every tenth: 130 fits in one process then peaked at 6,637 maps and
-    1,062 MiB. It also drops the traced programs :mod:`bayescale.batch` keeps, whose next
-    batch then runs as in a new process.
+    Reads the devices JAX has and changes nothing: more CPU devices come from
+    :func:`bayescale.configure` (the ``bayescale`` command asks for one per chain).
     """
-    if next(_single_fits) % CLEAR_CACHES_EVERY == 0:
-        import jax
+    import jax
 
-        log.debug("clearing JAX's in-memory caches after %d fits", CLEAR_CACHES_EVERY)
-        jax.clear_caches()
+    devices = jax.local_device_count()
+    method = settings.chain_method or ("parallel" if devices >= settings.chains else "vectorized")
+    log.debug("sampling %d chains (%s) on %d JAX devices", settings.chains, method, devices)
+    return method
+
+
+def _pmap_cache() -> tuple[Any, Any] | None:
+    """JAX's cache of ``pmap``-ed functions and its per-function table, or ``None``.
+
+    ``jax._src.pmap._cached_shard_map`` is a ``linear_util.cache``: a weak-key table per
+    function with an ``evict_function`` method. Its values hold their function, so an entry,
+    and the compiled programs in it, outlive the function. Private JAX: if it moves, nothing
+    is released (logged).
+    """
+    try:
+        from jax._src import pmap as jax_pmap
+
+        memoized = jax_pmap._cached_shard_map
+        cells = dict(zip(memoized.__code__.co_freevars, memoized.__closure__ or (), strict=True))
+        table = cells["fun_caches"].cell_contents
+        memoized.evict_function  # noqa: B018 - present, or fall back below
+    except (ImportError, AttributeError, KeyError, ValueError) as error:
+        log.debug("JAX's pmap cache not found (%s); pmap programs are not released", error)
+        return None
+    return memoized, table
+
+
+def release_pmapped(functions: Iterable[Callable[..., Any]]) -> None:
+    """Drop JAX's compiled programs of these ``pmap``-ed functions (bayescale's own)."""
+    cache = _pmap_cache()
+    if cache is not None:
+        for function in functions:
+            cache[0].evict_function(function)
+
+
+@contextmanager
+def pmap_programs_released() -> Iterator[None]:
+    """Drop the ``pmap`` programs made inside this block when it ends, and no others.
+
+    numpyro ``pmap``-s a new function on every run with parallel chains, and JAX keeps every
+    ``pmap``-ed function's programs for the life of the process (:func:`_pmap_cache`): each
+    demo loss fit left 641 memory maps and 66 MiB behind, until Linux's limit of 65,530 maps
+    (``vm.max_map_count``) stopped the process after about 110 fits. Only functions first
+    seen inside the block are evicted, so a program's own ``jax.jit`` and ``jax.pmap``
+    functions keep their compiled programs (``jax.clear_caches()`` would drop them all); a
+    ``pmap`` another thread makes during a fit is recompiled on its next call.
+    """
+    cache = _pmap_cache()
+    if cache is None:
+        yield
+        return
+    memoized, table = cache
+    before = {id(f) for f in list(table)}
+    try:
+        yield
+    finally:
+        for function in [f for f in list(table) if id(f) not in before]:
+            memoized.evict_function(function)
 
 
 #: L-BFGS iterations of :func:`laplace_inverse_mass` (Pythia x MATH: 500 take 0.3 s).
@@ -445,18 +349,23 @@ def laplace_inverse_mass(model: pm.Model, *, dense: bool = False) -> np.ndarray 
         :data:`LAPLACE_MAX_PARAMETERS` or :func:`laplace_from` finds no usable mode, or when
         compiling or optimising fails (logged; the start is only a speed-up).
     """
+    with jax_scope():
+        return _laplace_inverse_mass(model, dense)
+
+
+def _laplace_inverse_mass(model: pm.Model, dense: bool) -> np.ndarray | None:
+    """:func:`laplace_inverse_mass` inside :func:`bayescale.config.jax_scope`."""
     import jax
     import jax.numpy as jnp
     import numpy as np
     from jax.flatten_util import ravel_pytree
-    from pymc.sampling.jax import get_jaxified_logp
 
     point = model.initial_point()
     start, unravel = ravel_pytree([jnp.asarray(point[v.name]) for v in model.value_vars])
     if start.size > LAPLACE_MAX_PARAMETERS:
         return None
     try:
-        potential = get_jaxified_logp(model, negative_logp=False)  # -log p
+        potential = import_pymc_jax().get_jaxified_logp(model, negative_logp=False)  # -log p
         value_and_grad = jax.jit(jax.value_and_grad(lambda x: potential(unravel(x))))
         return laplace_from(value_and_grad, np.asarray(start), dense=dense)
     except Exception as error:  # a failed speed-up must not fail the fit
@@ -565,7 +474,6 @@ def run_numpyro(
     part, with the seed derived the same way, so the result is identical. ``kernel`` holds
     keyword arguments of numpyro's ``NUTS`` (``dense_mass``, ``inverse_mass_matrix``).
     """
-    from pymc.sampling.jax import sample_numpyro_nuts
     from pymc.util import get_random_generator
     from pymc.vartypes import discrete_types
 
@@ -576,19 +484,20 @@ def run_numpyro(
     if discrete:
         raise ValueError(f"NUTS needs continuous variables; {discrete} are discrete")
     first_chain = get_random_generator(settings.seed).spawn(settings.chains)[0]
-    return sample_numpyro_nuts(
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        target_accept=settings.target_accept or TARGET_ACCEPT,
-        random_seed=int(first_chain.integers(2**30)),
-        model=model,
-        nuts_kwargs=kernel,
-        progressbar=progress,
-        quiet=not progress,
-        chain_method=chain_method,
-        compute_convergence_checks=False,
-    )
+    with jax_scope():
+        return import_pymc_jax().sample_numpyro_nuts(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            target_accept=settings.target_accept or TARGET_ACCEPT,
+            random_seed=int(first_chain.integers(2**30)),
+            model=model,
+            nuts_kwargs=kernel,
+            progressbar=progress,
+            quiet=not progress,
+            chain_method=chain_method,
+            compute_convergence_checks=False,
+        )
 
 
 def run_pm_sample(
@@ -605,19 +514,20 @@ def run_pm_sample(
     """
     import pymc as pm
 
-    return pm.sample(
-        draws=settings.draws,
-        tune=settings.tune,
-        chains=settings.chains,
-        random_seed=settings.seed,
-        model=model,
-        nuts_sampler=settings.nuts_sampler,
-        nuts={
-            "target_accept": settings.target_accept or TARGET_ACCEPT,
-            "chain_method": chain_method,
-            **kernel,
-        },
-        progressbar=progress,
-        quiet=not progress,
-        compute_convergence_checks=False,
-    )
+    with jax_scope():
+        return pm.sample(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            random_seed=settings.seed,
+            model=model,
+            nuts_sampler=settings.nuts_sampler,
+            nuts={
+                "target_accept": settings.target_accept or TARGET_ACCEPT,
+                "chain_method": chain_method,
+                **kernel,
+            },
+            progressbar=progress,
+            quiet=not progress,
+            compute_convergence_checks=False,
+        )

@@ -25,7 +25,7 @@ import xarray as xr
 
 from bayescale.buckets import Buckets
 from bayescale.data import LossColumns, LossData
-from bayescale.diagnostics import diagnose
+from bayescale.diagnostics import Diagnostics, diagnose
 from bayescale.errors import InputError
 from bayescale.fit import LossFit, PassFit
 from bayescale.pass_data import ModelTable, PassAggregate, PassColumns, PassCounts
@@ -82,6 +82,7 @@ def _root_attrs(
         "sampler": json.dumps(asdict(fit.settings)),
         "timing_s": json.dumps(fit.timing_s),
         "options": json.dumps(options or {}),
+        DIAGNOSTICS_ATTR: json.dumps(asdict(fit.diagnostics)),
     }
 
 
@@ -283,6 +284,19 @@ def _write_tree(tree: xr.DataTree, path: Path) -> Path:
     return path
 
 
+#: Root attribute with the fit's diagnostics (JSON; optional, so no format bump): loading a fit
+#: then needs no ArviZ, whose import is most of a ``bayescale forecast`` run's start-up.
+DIAGNOSTICS_ATTR = "diagnostics"
+
+
+def _diagnostics(tree: xr.DataTree) -> Diagnostics:
+    """The diagnostics saved with the fit, or computed again for files without them."""
+    try:
+        return Diagnostics(**json.loads(tree.attrs[DIAGNOSTICS_ATTR]))
+    except (KeyError, TypeError, ValueError):
+        return diagnose(tree)
+
+
 def _attr_json(tree: xr.DataTree, key: str, path: Path) -> Any:
     try:
         return json.loads(tree.attrs[key])
@@ -426,7 +440,7 @@ def _load_loss(tree: xr.DataTree, path: Path) -> LossFit:
         log_pivot=_pivot(tree, data.compute[data.fitted], path),
         priors=_loss_priors(tree, path),
         settings=_settings(tree, path),
-        diagnostics=diagnose(tree),
+        diagnostics=_diagnostics(tree),
         timing_s=_attr_json(tree, "timing_s", path),
     )
 
@@ -545,7 +559,7 @@ def _load_pass(tree: xr.DataTree, path: Path) -> PassFit:
         log_pivot=_pivot(tree, models.compute[models.fitted], path),
         priors=PassPriors(**_only_known(PassPriors, _attr_json(tree, "priors", path))),
         settings=_settings(tree, path),
-        diagnostics=diagnose(tree),
+        diagnostics=_diagnostics(tree),
         timing_s=_attr_json(tree, "timing_s", path),
     )
 

@@ -497,9 +497,9 @@ def _init_worker(config: WorkerConfig, running: str | None = None) -> None:
     if config.jax_cache is not None:
         os.environ["BAYESCALE_JAX_CACHE"] = config.jax_cache
     if config.devices is not None:
-        import jax
+        from bayescale.config import configure
 
-        jax.config.update("jax_num_cpu_devices", config.devices)
+        configure(devices=config.devices)
     _WORKER["running"] = running
     if config.setup is not None:
         config.setup()

@@ -48,11 +48,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 # A fresh persistent-cache folder, so that the first fit of each case compiles from scratch
-# (a child process of the bench gets its parent's). Set before bayescale turns the cache on
-# (it reads the variable at the first fit).
+# (a child process of the bench gets its parent's).
 _CHILD_CACHE = "BAYESCALE_BENCH_CACHE"
 _CACHE = os.environ.get(_CHILD_CACHE) or tempfile.mkdtemp(prefix="bayescale-bench-jax-")
-os.environ["BAYESCALE_JAX_CACHE"] = _CACHE
+os.environ["BAYESCALE_JAX_CACHE"] = _CACHE  # also for the bayescale commands it starts
+
+# set up as the bayescale command sets itself up, before JAX or PyMC start
+from bayescale.config import configure, float32_requested  # noqa: E402
+
+configure(
+    devices=max(4, os.cpu_count() or 1), compilation_cache=_CACHE, float32=float32_requested()
+)
 
 from bayescale.backtest import _diag, _merge_diag, backtest_loss_ratios, loss_split  # noqa: E402
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
@@ -61,7 +67,12 @@ from bayescale.diagnostics import RHAT_MAX, diagnose  # noqa: E402
 from bayescale.fit import fit_loss, fit_pass, model_target_accept  # noqa: E402
 from bayescale.pass_data import PassColumns, PassCounts, load_pass_counts  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
-from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs, simulate_pass_counts  # noqa: E402
+from bayescale.simulate import (  # noqa: E402
+    DEMO_TRUTH,
+    LossTruth,
+    simulate_loss_runs,
+    simulate_pass_counts,
+)
 
 PYTHIA = ROOT.parent / "shared" / "data" / "pythia_math_monkeys" / "pythia_math_counts.csv"
 PYTHIA_COLUMNS = PassColumns(
@@ -75,7 +86,7 @@ class Case:
     name: str
     kind: str  # "loss", "pass", or "batch" (a backtest's fits, batched)
     describe: str
-    load: Callable[[], LossData | tuple[PassCounts, Buckets]]
+    load: Callable[[], LossData | tuple[PassCounts, Buckets] | None]
 
 
 def _loss_case() -> LossData:
@@ -96,6 +107,14 @@ def _simulated_pass_case(models: int, problems: int, samples: int, seed: int):
         return counts, make_buckets(counts)
 
     return load
+
+
+def _no_data() -> None:
+    """Cases that make their own tables."""
+
+
+#: Cases run only when named in ``--cases`` or without ``--quick``.
+NOT_QUICK = ("pass-sim-12x500", "new-tables-10", "saved-forecast-loss-3x10", "nutpie-loss-3x10")
 
 
 def standard_cases() -> list[Case]:
@@ -129,6 +148,25 @@ def standard_cases() -> list[Case]:
             _loss_case,
         ),
         pythia,
+        Case(
+            "new-tables-10",
+            "tables",
+            "10 simulated loss tables never fitted before, 1-4 groups x 3-16 runs: the CLI in "
+            "a new process (--out, warm cache) against the same fits warm through the API",
+            _no_data,
+        ),
+        Case(
+            "saved-forecast-loss-3x10",
+            "forecast",
+            "bayescale forecast fit.nc in a new process against the same fit warm in one",
+            _no_data,
+        ),
+        Case(
+            "nutpie-loss-3x10",
+            "nutpie",
+            "nutpie (Numba backend, its defaults) on bayescale's own loss model of loss-3x10",
+            _no_data,
+        ),
         Case(
             "pass-sim-12x500",
             "pass",
@@ -438,7 +476,7 @@ def float_summary(case: Case, seed: int) -> dict:
     else:
         fit = fit_pass(*data, settings=settings, allow_unconverged=True)
     wall = time.perf_counter() - start
-    from bayescale.sampling import float_width
+    from bayescale.config import float_width
 
     return {
         "float": float_width(),
@@ -569,6 +607,203 @@ def batch_table(rows: list[dict]) -> list[str]:
     return lines
 
 
+#: The "new tables" case: (groups, runs per group) of its ten tables, 1-4 groups, 3-16 runs.
+NEW_TABLES = ((1, 3), (1, 8), (2, 4), (2, 16), (3, 5), (3, 10), (4, 3), (4, 6), (1, 16), (2, 7))
+#: A fourth curve next to DEMO_TRUTH's three, for the tables with 4 groups.
+FOURTH_GROUP = {"math": LossTruth(a=60.0, b=-0.105, c=1.6)}
+
+
+def new_table(index: int, seed: int) -> pd.DataFrame:
+    """The ``index``-th table of the new-tables case: its own groups, run count and scatter."""
+    groups, runs = NEW_TABLES[index]
+    truth = dict(list({**DEMO_TRUTH, **FOURTH_GROUP}.items())[:groups])
+    return simulate_loss_runs(truth, runs_per_group=runs, seed=seed * 1000 + index)
+
+
+def _cli(*args: str) -> dict:
+    """Run ``bayescale ARGS`` in a new process: its wall and CPU seconds, and exit code."""
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "bayescale.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=1800,
+    )
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode not in (0, 3):
+        raise RuntimeError(f"bayescale {' '.join(args)} failed: {done.stderr[-2000:]}")
+    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "exit_code": done.returncode}
+
+
+def _median(rows: list[dict], key: str = "wall_s") -> float:
+    return round(float(np.median([r[key] for r in rows])), 2)
+
+
+def run_new_tables_case(seed: int, settings: SamplerSettings, folder: Path) -> dict:
+    """Ten tables never seen before, each fitted by the CLI in a new process, warm cache.
+
+    Each table (:data:`NEW_TABLES`) is fitted by ``bayescale loss TABLE --out DIR`` in a new
+    process (its wall includes the interpreter, the imports, model building, tracing, XLA
+    compilation of programs the cache has not seen, sampling and the outputs), with the
+    persistent compilation cache warmed by a fit of another table first. The same fits are
+    then made in this process through the API, twice each; the second (``api_warm``,
+    ``run_loss`` alone, and ``api_warm_outputs`` with ``write_loss_outputs`` too) is a fit
+    made warm in one process. ``ratio`` is the median CLI wall over the median warm
+    ``run_loss`` wall (issue 15's measure), ``ratio_same_work`` over the warm fit with its
+    outputs written.
+    """
+    from bayescale.pipeline import LossOptions, run_loss, write_loss_outputs
+
+    folder.mkdir(parents=True, exist_ok=True)
+    sampler = ["--draws", str(settings.draws), "--tune", str(settings.tune), "--quiet"]
+    sampler += ["--seed", str(seed), "--allow-unconverged"]
+    paths, targets = [], []
+    for i in range(len(NEW_TABLES)):
+        table = new_table(i, seed)
+        paths.append(folder / f"table{i}.csv")
+        table.to_csv(paths[-1], index=False)
+        targets.append(float(table["compute"].max()) * 10)
+    warmup = folder / "warmup.csv"
+    simulate_loss_runs(DEMO_TRUTH, runs_per_group=5, seed=seed).to_csv(warmup, index=False)
+    _cli("loss", str(warmup), "--target-compute", "1e21", "--out", str(folder / "w"), *sampler)
+    cli = [
+        _cli(
+            "loss", str(p), "--target-compute", f"{t:g}", "--out", str(folder / f"cli{i}"), *sampler
+        )
+        for i, (p, t) in enumerate(zip(paths, targets, strict=True))
+    ]
+    api: list[dict] = []
+    for i, (p, t) in enumerate(zip(paths, targets, strict=True)):
+        options = LossOptions(targets=(t,), sampler=settings, allow_unconverged=True)
+        run_loss(p, options)  # cold in this process: traced and compiled (or loaded) here
+        start = time.perf_counter()
+        result = run_loss(p, options)
+        fitted = time.perf_counter() - start
+        write_loss_outputs(result, folder / f"api{i}")
+        api.append(
+            {
+                "wall_s": round(fitted, 2),
+                "with_outputs_s": round(time.perf_counter() - start, 2),
+                "r_hat_max": result.fit.diagnostics.r_hat_max,
+                "divergences": result.fit.diagnostics.divergences,
+            }
+        )
+    row: dict[str, object] = {
+        "tables": [f"{g} groups x {r} runs" for g, r in NEW_TABLES],
+        "cli_new_process": cli,
+        "api_warm": api,
+        "cli_median_wall_s": _median(cli),
+        "cli_median_cpu_s": _median(cli, "cpu_s"),
+        "api_warm_median_wall_s": _median(api),
+        "api_warm_outputs_median_wall_s": _median(api, "with_outputs_s"),
+    }
+    row["ratio"] = round(row["cli_median_wall_s"] / row["api_warm_median_wall_s"], 2)  # type: ignore[operator]
+    row["ratio_same_work"] = round(
+        row["cli_median_wall_s"] / row["api_warm_outputs_median_wall_s"],  # type: ignore[operator]
+        2,
+    )
+    row["speedup"] = None  # no baseline: the ratio is the figure
+    return row
+
+
+def run_saved_forecast_case(seed: int, settings: SamplerSettings, folder: Path) -> dict:
+    """``bayescale forecast fit.nc`` in a new process, against the same fit made warm.
+
+    A loss table (3 groups x 10 runs) is fitted once by ``bayescale loss --out``; then
+    ``bayescale forecast DIR/fit.nc`` runs five times in new processes, with ``--json`` and
+    with ``--out`` (report and plots). ``ratio`` is the median forecast wall (``--json``)
+    over the wall of the same fit made warm in this process through ``run_loss``; issue 15
+    asks for at most 0.3.
+    """
+    from bayescale.pipeline import LossOptions, run_loss
+
+    folder.mkdir(parents=True, exist_ok=True)
+    table = folder / "runs.csv"
+    simulate_loss_runs(DEMO_TRUTH, runs_per_group=10, seed=seed).to_csv(table, index=False)
+    sampler = ["--draws", str(settings.draws), "--tune", str(settings.tune), "--quiet"]
+    sampler += ["--seed", str(seed), "--allow-unconverged"]
+    fitted = _cli(
+        "loss", str(table), "--target-compute", "1e22", "--out", str(folder / "fit"), *sampler
+    )
+    saved = str(folder / "fit" / "fit.nc")
+    common = ["forecast", saved, "--target-compute", "1e23", "--allow-unconverged", "--quiet"]
+    as_json = [_cli(*common, "--json", str(folder / f"f{i}.json")) for i in range(5)]
+    with_out = [_cli(*common, "--out", str(folder / f"out{i}")) for i in range(5)]
+    options = LossOptions(targets=(1e22,), sampler=settings, allow_unconverged=True)
+    run_loss(table, options)
+    start = time.perf_counter()
+    run_loss(table, options)
+    warm = time.perf_counter() - start
+    row: dict[str, object] = {
+        "fit_new_process": fitted,
+        "forecast_json": as_json,
+        "forecast_out": with_out,
+        "forecast_json_median_wall_s": _median(as_json),
+        "forecast_json_median_cpu_s": _median(as_json, "cpu_s"),
+        "forecast_out_median_wall_s": _median(with_out),
+        "api_warm_fit_wall_s": round(warm, 2),
+    }
+    row["ratio"] = round(row["forecast_json_median_wall_s"] / warm, 2)  # type: ignore[operator]
+    row["speedup"] = None
+    return row
+
+
+def run_nutpie_case(seed: int, settings: SamplerSettings) -> dict:
+    """nutpie, the strongest peer sampler, on bayescale's own loss model, against bayescale.
+
+    The model is :func:`bayescale.loss_model.build_loss_model` of the loss-3x10 table, the
+    one ``fit_loss`` samples; nutpie compiles it (its default Numba backend) and samples it
+    with its defaults (its own warm-up and mass-matrix adaptation) at the same chains,
+    warm-up and draws. Twice each, in this process: ``*_cold`` first, then warm. ``speedup``
+    is nutpie's warm wall over bayescale's warm wall; ``ess_per_s`` side by side.
+    """
+    try:
+        import nutpie
+    except ImportError:
+        return {"skipped": "nutpie is not installed (pip install 'bayescale[bench]')"}
+    from bayescale.loss_model import build_loss_model
+
+    data = _loss_case()
+    clock = CompileClock()
+    row: dict[str, object] = {}
+    for label in ("cold", "warm"):
+        row[f"bayescale_{label}"] = _timed_fit(clock, data, settings)
+        start = time.perf_counter()
+        model = build_loss_model(data)
+        compiled = nutpie.compile_pymc_model(model)
+        compile_s = time.perf_counter() - start
+        trace = nutpie.sample(
+            compiled,
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            seed=seed,
+            progress_bar=False,
+        )
+        wall = time.perf_counter() - start
+        row[f"nutpie_{label}"] = {**_stats(_as_tree(trace), wall), "compile_s": round(compile_s, 2)}
+    row["bayescale"], row["baseline"] = row.pop("bayescale_warm"), row.pop("nutpie_warm")
+    row["speedup"] = round(row["baseline"]["wall_s"] / row["bayescale"]["wall_s"], 2)  # type: ignore[index]
+    return row
+
+
+def _as_tree(trace):
+    """nutpie's trace as a ``DataTree`` with ``posterior`` and ``sample_stats``."""
+    import xarray as xr
+
+    if isinstance(trace, xr.DataTree):
+        return trace
+    groups = {g: getattr(trace, g) for g in ("posterior", "sample_stats") if hasattr(trace, g)}
+    return xr.DataTree.from_dict(groups)
+
+
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -605,6 +840,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--max-baseline-draws", type=int, default=4000)
+    defaults = SamplerSettings()
+    parser.add_argument(
+        "--draws",
+        type=int,
+        default=defaults.draws,
+        help="draws per chain of the new-tables, saved-forecast and nutpie cases",
+    )
+    parser.add_argument("--tune", type=int, default=defaults.tune, help="their warm-up steps")
     parser.add_argument(
         "--float32-check",
         action="store_true",
@@ -648,7 +891,10 @@ def main(argv: list[str] | None = None) -> int:
         wanted = args.cases.split(",")
         cases = [c for c in cases if c.name in wanted]
     elif args.quick:
-        cases = [c for c in cases if not c.name.endswith("12x500")]
+        cases = [c for c in cases if c.name not in NOT_QUICK]
+    small = SamplerSettings(
+        draws=args.draws, tune=args.tune, seed=args.seed, progress=False
+    )  # the new-tables, saved-forecast and nutpie cases
     started = time.perf_counter()
     results = []
     for case in cases:
@@ -658,7 +904,22 @@ def main(argv: list[str] | None = None) -> int:
             print(case.name, {k: row.get(k) for k in ("cost_in_fits", "speedup")}, flush=True)
             row["converged"] = _converged(row["bayescale"])  # type: ignore[arg-type]
             row["peak_rss_mib"] = round(_rss_mib(), 1)
+            row.setdefault("speedup", None)  # CONTRACT §6: null without a baseline
             results.append(row)
+            continue
+        if case.kind in ("tables", "forecast", "nutpie"):
+            work = Path(tempfile.mkdtemp(prefix=f"bayescale-bench-{case.kind}-"))
+            if case.kind == "tables":
+                row.update(run_new_tables_case(args.seed, small, work))
+            elif case.kind == "forecast":
+                row.update(run_saved_forecast_case(args.seed, small, work))
+            else:
+                row.update(run_nutpie_case(args.seed, small))
+            print(case.name, {k: row.get(k) for k in ("ratio", "speedup")}, flush=True)
+            row["peak_rss_mib"] = round(_rss_mib(), 1)
+            row.setdefault("speedup", None)  # CONTRACT §6: null without a baseline
+            results.append(row)
+            _write(args.json, {"machine": machine(), "quick": args.quick, "cases": results})
             continue
         data = case.load()
         row["bayescale"] = run_bayescale(case, data, clock, args.seed)
@@ -683,6 +944,7 @@ def main(argv: list[str] | None = None) -> int:
             # longer than its wall time here, so the speedup is a lower bound
             row["baseline_converged"] = _converged(row["baseline"])  # type: ignore[arg-type]
         row["peak_rss_mib"] = round(_rss_mib(), 1)
+        row.setdefault("speedup", None)
         results.append(row)
         # written after every case, so a long run that is stopped keeps what it measured
         _write(args.json, {"machine": machine(), "quick": args.quick, "cases": results})

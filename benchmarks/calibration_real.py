@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import sys
 import time
@@ -49,12 +50,16 @@ from bayescale.backtest import (  # noqa: E402
     suite_markdown,
     suite_rows,
 )
+from bayescale.config import configure  # noqa: E402
 from bayescale.data import LossColumns  # noqa: E402
 from bayescale.outputs import write_text  # noqa: E402
 from bayescale.pass_data import PassColumns  # noqa: E402
 from bayescale.plots import save_figure  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
 from bayescale.suite import Job, format_progress, run_suite  # noqa: E402
+
+# set up as the bayescale command does: a JAX CPU device per chain or core, the cache
+configure(devices=max(4, os.cpu_count() or 1), compilation_cache=True)
 
 DATA = ROOT.parent / "shared" / "data"
 RESULTS = ROOT / "benchmarks" / "results"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -20,8 +21,12 @@ from pathlib import Path
 import numpy as np
 
 from bayescale import SamplerSettings, fit_loss, load_loss_runs
+from bayescale.config import configure
 from bayescale.forecast import loss_draws
 from bayescale.simulate import random_loss_truth, simulate_loss_runs
+
+# set up as the bayescale command does: a JAX CPU device per chain or core, the cache
+configure(devices=max(4, os.cpu_count() or 1), compilation_cache=True)
 
 TARGETS = np.array([1e22, 1e23])
 LEVELS = (0.5, 0.8, 0.9)

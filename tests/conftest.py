@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import bayescale
 from bayescale.simulate import demo_loss_runs
+
+# the test process is a program using bayescale: it asks for what the bayescale command asks
+# for (a JAX CPU device per chain, the persistent compilation cache), before JAX starts
+bayescale.configure(devices=max(4, os.cpu_count() or 1), compilation_cache=True)
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from bayescale.batch import (
     sample_sequential,
     to_devices,
 )
+from bayescale.config import jax_scope
 from bayescale.data import load_loss_runs
 from bayescale.fit import fit_loss, fit_loss_batch
 from bayescale.loss_model import LOSS_INPUTS, build_loss_model, loss_inputs
@@ -34,6 +35,13 @@ from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
 SMALL = SamplerSettings(draws=500, tune=500, chains=4, seed=5, progress=False)
 #: The gate's R-hat <= 1.01 wants about 1000 draws a chain (at 500 it scatters around 1.01).
 GATED = SamplerSettings(draws=1000, tune=700, chains=4, seed=5, progress=False)
+
+
+@pytest.fixture(autouse=True)
+def _in_jax_scope():
+    """These tests call bayescale's private JAX functions, which run inside ``jax_scope``."""
+    with jax_scope():
+        yield
 
 
 @pytest.fixture(scope="module")

@@ -324,7 +324,7 @@ def test_ctrl_c_during_sampling_exits_130(demo_csv, tmp_path, monkeypatch, capsy
 
 def test_read_only_jax_cache_is_turned_off_quietly(monkeypatch):
     from bayescale.cli import _quiet_jax_cache
-    from bayescale.sampling import CACHE_ENV, compilation_cache_dir
+    from bayescale.config import CACHE_ENV, compilation_cache_dir
 
     monkeypatch.setenv(CACHE_ENV, "/proc/self")  # exists, and no one can write there
     _quiet_jax_cache()

@@ -106,7 +106,6 @@ def test_direct_numpyro_call_draws_what_pm_sample_draws():
     runs = simulate_loss_runs(TRUTH, runs_per_group=5, scatter=0.004, seed=11)
     model = build_loss_model(load_loss_runs(runs))
     settings = SamplerSettings(draws=30, tune=30, chains=2, seed=5, progress=False)
-    sampling.configure_jax_devices(settings.chains)
     kernel = {
         "dense_mass": False,
         "inverse_mass_matrix": sampling.laplace_inverse_mass(model),

@@ -3,10 +3,6 @@ Laplace start of warm-up, without NUTS."""
 
 from __future__ import annotations
 
-import itertools
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +10,9 @@ import pymc as pm
 import pytest
 
 from bayescale import sampling
+from bayescale.config import CACHE_ENV, compilation_cache_dir, configure, float_width, use_float32
 from bayescale.errors import InputError
-from bayescale.sampling import (
-    CACHE_ENV,
-    SamplerSettings,
-    compilation_cache_dir,
-    enable_compilation_cache,
-    float_width,
-    use_float32,
-)
+from bayescale.sampling import SamplerSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,24 +31,28 @@ def test_cache_folder_from_environment(monkeypatch, tmp_path):
     assert compilation_cache_dir() == str(tmp_path / "xdg" / "bayescale" / "jax")
 
 
-def test_enable_cache_sets_jax_config_and_keeps_a_user_choice(monkeypatch, tmp_path):
+def test_configured_cache_sets_jax_config_and_keeps_a_user_choice(monkeypatch, tmp_path):
     import jax
 
     before = jax.config.jax_compilation_cache_dir
     try:
         jax.config.update("jax_compilation_cache_dir", None)
         monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
-        assert enable_compilation_cache() == str(tmp_path / "cache")
+        assert configure(compilation_cache=True).compilation_cache == str(tmp_path / "cache")
         assert (tmp_path / "cache").is_dir()
         assert jax.config.jax_compilation_cache_dir == str(tmp_path / "cache")
         assert jax.config.jax_persistent_cache_min_compile_time_secs == 0.0
         assert jax.config.jax_compilation_cache_max_size > 0
-        # a folder already configured (by the user or an earlier fit) is left alone
+        # a folder already configured (by the user or an earlier call) is left alone
         monkeypatch.setenv(CACHE_ENV, str(tmp_path / "other"))
-        assert enable_compilation_cache() == str(tmp_path / "cache")
+        assert configure(compilation_cache=True).compilation_cache == str(tmp_path / "cache")
+        # unless a folder is named
+        assert configure(compilation_cache=tmp_path / "named").compilation_cache == str(
+            tmp_path / "named"
+        )
         jax.config.update("jax_compilation_cache_dir", None)
         monkeypatch.setenv(CACHE_ENV, "off")
-        assert enable_compilation_cache() is None
+        assert configure(compilation_cache=True).compilation_cache is None
         assert jax.config.jax_compilation_cache_dir is None
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
@@ -73,20 +67,6 @@ def test_float32_refused_once_pytensor_runs_in_float64():
         use_float32()
 
 
-def test_float32_environment_switch_in_a_fresh_process():
-    """BAYESCALE_FLOAT32=1 must reach PyTensor (and so JAX) before they start."""
-    code = (
-        "import bayescale, pytensor, jax; from bayescale.sampling import float_width; "
-        "print(pytensor.config.floatX, float_width())"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS"}
-    env["BAYESCALE_FLOAT32"] = "1"
-    out = subprocess.run(
-        [sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.split() == ["float32", "float32"]
-
-
 def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     calls = {}
 
@@ -94,12 +74,11 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
         calls.update(kwargs)
         return "idata"
 
-    import pymc as pm
+    import jax
     import pymc.sampling.jax
 
     monkeypatch.setattr(pymc.sampling.jax, "sample_numpyro_nuts", fake_sampler)
-    monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
-    monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
+    monkeypatch.setattr(jax, "local_device_count", lambda *args, **kwargs: 1)
     monkeypatch.setattr(sampling, "laplace_inverse_mass", lambda model, dense: np.full(3, 0.5))
     settings = SamplerSettings(
         chains=4, draws=10, tune=5, seed=7, target_accept=0.9, progress=False, dense_mass=True
@@ -123,6 +102,10 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert "inverse_mass_matrix" not in calls["nuts_kwargs"]
     assert calls["nuts_kwargs"]["max_tree_depth"] == (4, sampling.MAX_TREE_DEPTH)
     assert calls["target_accept"] == sampling.TARGET_ACCEPT  # left open, filled in
+    # a device per chain: chains in parallel
+    monkeypatch.setattr(jax, "local_device_count", lambda *args, **kwargs: 4)
+    sampling.sample(model, SamplerSettings(chains=4, draws=10, seed=8, progress=False))
+    assert calls["chain_method"] == "parallel"
 
 
 def test_a_retry_raises_the_step_size_target_and_uncaps_warmup_or_is_not_needed():
@@ -144,29 +127,8 @@ def test_warmup_tree_depth_outside_numpyros_range_is_refused(depth):
         SamplerSettings(warmup_tree_depth=depth)
 
 
-def test_jax_caches_are_cleared_after_every_tenth_single_fit(monkeypatch):
-    import jax
-
-    cleared = []
-    monkeypatch.setattr(jax, "clear_caches", lambda: cleared.append(True))
-    monkeypatch.setattr(sampling, "_single_fits", itertools.count(1))
-    monkeypatch.setattr(sampling, "run_numpyro", lambda *args: "idata")
-    monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
-    monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
-    settings = SamplerSettings(chains=2, draws=5, tune=5, progress=False, initial_mass="unit")
-    with pm.Model() as model:
-        pm.Normal("x")
-    counts = []
-    for _ in range(2 * sampling.CLEAR_CACHES_EVERY + 1):
-        sampling.sample(model, settings)
-        counts.append(len(cleared))
-    every = sampling.CLEAR_CACHES_EVERY
-    assert counts[every - 2 : every] == [0, 1] and counts[-1] == 2
-
-
 @pytest.mark.parametrize("seed", [0, 7, 2**31])
 def test_direct_call_hands_numpyro_the_seed_pm_sample_does(monkeypatch, seed):
-    import pymc as pm
     import pymc.sampling.jax
 
     seen = []
@@ -189,7 +151,6 @@ def test_direct_call_hands_numpyro_the_seed_pm_sample_does(monkeypatch, seed):
 
 
 def test_direct_call_refuses_what_pm_sample_refuses():
-    import pymc as pm
 
     settings = SamplerSettings(chains=2, draws=5, tune=5, progress=False)
     with pytest.raises(ValueError, match="no free variables"):
@@ -246,7 +207,6 @@ def test_laplace_variances_are_never_wider_than_numpyros_start():
 
 def test_laplace_of_a_centred_funnel_starts_from_the_unit_matrix():
     """Centred eight schools: the joint mode is at tau = 0, where every other width collapses."""
-    import pymc as pm
 
     effects = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
     sds = np.array([15.0, 10.0, 16.0, 11.0, 9.0, 11.0, 10.0, 18.0])
@@ -260,7 +220,6 @@ def test_laplace_of_a_centred_funnel_starts_from_the_unit_matrix():
 
 def test_laplace_variances_of_a_pymc_model():
     """Conjugate normal mean: posterior variance 1 / (n + 1 / prior variance)."""
-    import pymc as pm
 
     y = np.array([0.3, -1.2, 0.8, 2.0])
     with pm.Model() as model:

@@ -39,8 +39,10 @@ _KEEP: list[object] = []
 def _fake_run_job(job: Job) -> Outcome:
     """A job that fits nothing: its document is its arguments (and the worker's JAX devices)."""
     doc: dict[str, object] = {"argv": list(job.argv)}
-    if "jax" in sys.modules:  # the worker set its device count
+    if "jax" in sys.modules:  # the worker set its device count, in JAX or for it
         doc["devices"] = sys.modules["jax"].config.jax_num_cpu_devices
+    elif "JAX_NUM_CPU_DEVICES" in os.environ:
+        doc["devices"] = int(os.environ["JAX_NUM_CPU_DEVICES"])
     return Outcome(job.name, 0, 0.01, json.dumps(doc), "fake\n", "", "ok")
 
 
@@ -356,7 +358,7 @@ def test_ray_retries_a_job_whose_worker_died(tmp_path):
         ray.shutdown()
     assert flag.exists()  # j1 killed its Ray worker once and succeeded on the retry
     assert [r["status"] for r in result.runs] == ["ok"] * 3
-    assert result.runs[1]["result"] == {"argv": list(jobs[1].argv)}
+    assert result.runs[1]["result"]["argv"] == list(jobs[1].argv)
     assert [r["status"] for r in dead.runs] == ["ok", "ok", WORKER_DIED]
     assert dead.exit_code == 1
 

@@ -1,0 +1,286 @@
+"""Process-wide JAX and PyTensor settings, made only when asked: :func:`configure`.
+
+Importing bayescale, or fitting with it, changes no JAX, XLA or PyTensor setting of the process
+it runs in: a library is a guest there. The ``bayescale`` command sets what it needs for itself
+through :func:`configure` (one JAX CPU device per chain, the persistent compilation cache,
+float32 on request); a Python program that wants the same calls it first thing. See
+``docs/configure.md``.
+
+Two of PyMC's and PyTensor's import-time changes are undone here: importing
+``pymc.sampling.jax`` puts ``--xla_force_host_platform_device_count=100`` into ``XLA_FLAGS``,
+and importing PyTensor's JAX backend switches JAX's 64-bit mode to PyTensor's float width.
+:func:`jax_scope` imports them with both put back, and runs bayescale's own JAX work with
+64-bit mode set for that thread and that block only.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from types import ModuleType
+
+from bayescale.errors import InputError
+
+log = logging.getLogger(__name__)
+
+#: Environment variable the ``bayescale`` command reads to run in float32 (``1``, ``true``).
+FLOAT32_ENV = "BAYESCALE_FLOAT32"
+#: Environment variable naming the persistent JAX compilation cache; ``off`` disables it.
+CACHE_ENV = "BAYESCALE_JAX_CACHE"
+#: Size cap of the cache (least recently used entries go first); a fit's programs take ~1 MB.
+CACHE_MAX_BYTES = 512 * 2**20
+_TRUE = ("1", "true", "yes", "on")
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """What :func:`configure` set.
+
+    Attributes
+    ----------
+    devices
+        JAX CPU devices asked for, or ``None`` when left to JAX.
+    compilation_cache
+        Folder of the persistent compilation cache, or ``None`` when not set here.
+    float_width
+        ``"float32"`` or ``"float64"``: the width PyMC models are built with.
+    """
+
+    devices: int | None
+    compilation_cache: str | None
+    float_width: str
+
+
+def configure(
+    *,
+    devices: int | None = None,
+    compilation_cache: bool | str | os.PathLike[str] | None = None,
+    float32: bool = False,
+) -> Configuration:
+    """Set JAX and PyTensor up for bayescale's fits, for the whole process.
+
+    Call it first thing, before any JAX computation or PyMC import: JAX fixes its device count
+    when its backend starts and PyTensor its float width when it is imported. Settings for a
+    JAX that is not imported yet go into JAX's own environment variables
+    (``JAX_NUM_CPU_DEVICES``, ``JAX_COMPILATION_CACHE_DIR``, ...), which it reads on import, so
+    configuring imports nothing.
+
+    Parameters
+    ----------
+    devices
+        JAX CPU devices to create. With at least as many devices as chains, chains run in
+        parallel (one device each); with fewer they run vectorised on one. Ignored by GPU
+        backends, whose devices are the GPUs.
+    compilation_cache
+        ``True``: JAX's persistent compilation cache in ``$BAYESCALE_JAX_CACHE`` or
+        ``~/.cache/bayescale/jax`` (:func:`compilation_cache_dir`; a folder already set through
+        JAX is kept); a path: that folder; ``False``: the persistent cache off. Every program is
+        cached whatever its compile time, at most :data:`CACHE_MAX_BYTES` on disk.
+    float32
+        Build PyMC models, and run JAX, in float32 (:func:`use_float32`).
+
+    Returns
+    -------
+    Configuration
+
+    Raises
+    ------
+    InputError
+        When ``devices`` is not a positive integer.
+    RuntimeError
+        When JAX already runs with another device count, or PyTensor is already imported in
+        float64 and ``float32`` is asked for.
+    """
+    if devices is not None:
+        if isinstance(devices, bool) or not isinstance(devices, int) or devices < 1:
+            raise InputError(f"configure: 'devices' must be a positive integer, got {devices!r}.")
+        _set_devices(devices)
+    folder = None
+    if compilation_cache is False:
+        _set_jax("jax_enable_compilation_cache", False)
+    elif compilation_cache is not None:
+        folder = _set_cache(None if compilation_cache is True else os.fspath(compilation_cache))
+    if float32:
+        use_float32()
+    return Configuration(devices=devices, compilation_cache=folder, float_width=float_width())
+
+
+def _jax_loaded() -> bool:
+    """Whether JAX itself is imported (a lazy stub such as arviz_base's does not count)."""
+    return "jax._src.config" in sys.modules
+
+
+def _set_jax(name: str, value: object) -> None:
+    """Set a JAX option now, or through its environment variable when JAX is not imported."""
+    if _jax_loaded():
+        import jax
+
+        jax.config.update(name, value)
+    else:
+        os.environ[name.upper()] = str(value)
+
+
+def _jax_value(name: str) -> object:
+    """A JAX option's value, or its environment variable's when JAX is not imported."""
+    if _jax_loaded():
+        import jax
+
+        return getattr(jax.config, name)
+    return os.environ.get(name.upper())
+
+
+def jax_started() -> bool:
+    """Whether JAX's backend has started (its device count is then fixed)."""
+    if not _jax_loaded():
+        return False
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge.backends_are_initialized())
+    except (ImportError, AttributeError):  # private API moved: assume JAX has started
+        return True
+
+
+def devices_set() -> bool:
+    """Whether a JAX CPU device count was already asked for (by ``configure`` or the user)."""
+    value = _jax_value("jax_num_cpu_devices")
+    return value not in (None, -1, "-1", "")
+
+
+def _set_devices(devices: int) -> None:
+    if jax_started():
+        import jax
+
+        have = len(jax.devices("cpu"))
+        if have != devices:
+            raise RuntimeError(
+                f"configure(devices={devices}): JAX already runs with {have} CPU devices. "
+                "Call bayescale.configure() before any JAX computation, first thing in the "
+                "program."
+            )
+        return
+    _set_jax("jax_num_cpu_devices", devices)
+
+
+def compilation_cache_dir() -> str | None:
+    """The folder of the persistent JAX compilation cache, or ``None`` when it is off.
+
+    ``$BAYESCALE_JAX_CACHE`` when set (``off``, ``0`` or empty disables the cache), else
+    ``$XDG_CACHE_HOME/bayescale/jax`` (``~/.cache/bayescale/jax``).
+    """
+    value = os.environ.get(CACHE_ENV)
+    if value is not None:
+        return None if value.strip().lower() in ("", "0", "off", "false", "no") else value
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "bayescale", "jax")
+
+
+def _set_cache(folder: str | None) -> str | None:
+    """Turn the persistent compilation cache on in ``folder`` (default: the usual one)."""
+    if folder is None:
+        current = _jax_value("jax_compilation_cache_dir")
+        if current:
+            return str(current)  # set through JAX by the user: keep it
+        folder = compilation_cache_dir()
+        if folder is None:
+            return None
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:  # read-only home: run without the cache
+        log.info("JAX compilation cache disabled: cannot create %s (%s)", folder, error)
+        return None
+    _set_jax("jax_compilation_cache_dir", folder)
+    _set_jax("jax_persistent_cache_min_compile_time_secs", 0.0)
+    _set_jax("jax_persistent_cache_min_entry_size_bytes", 0)
+    if _jax_value("jax_compilation_cache_max_size") in (None, -1):  # unbounded: cap it
+        _set_jax("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    return folder
+
+
+def float32_requested() -> bool:
+    """Whether ``$BAYESCALE_FLOAT32`` asks for float32 (read by the ``bayescale`` command)."""
+    return os.environ.get(FLOAT32_ENV, "").strip().lower() in _TRUE
+
+
+def use_float32() -> None:
+    """Make PyTensor build, and JAX run, every model of this process in float32.
+
+    PyTensor fixes its float width (``floatX``) when it is first imported, so this has to run
+    before PyMC or PyTensor are imported (``PYTENSOR_FLAGS=floatX=float32`` does the same). On
+    a CPU float32 saves little; on a GPU it is several times faster. Check a float32 fit
+    against float64 once per kind of data (``benchmarks/bench_fit.py --float32-check``): the
+    pass model's log density is beyond float32's resolution (``docs/performance.md``).
+
+    Raises
+    ------
+    RuntimeError
+        When PyTensor is already imported with ``floatX=float64``.
+    """
+    if "pytensor" in sys.modules:
+        import pytensor
+
+        if pytensor.config.floatX != "float32":
+            raise RuntimeError(
+                "float32 must be chosen before PyMC/PyTensor are imported: call "
+                "bayescale.configure(float32=True) first thing, or set "
+                "PYTENSOR_FLAGS=floatX=float32 (or, for the bayescale command, "
+                f"{FLOAT32_ENV}=1) in the environment."
+            )
+        return
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    if "floatX" not in flags:
+        os.environ["PYTENSOR_FLAGS"] = ",".join(f for f in (flags, "floatX=float32") if f)
+
+
+def float_width() -> str:
+    """``"float32"`` or ``"float64"``: the float width PyMC models are built with here."""
+    if "pytensor" in sys.modules:
+        import pytensor
+
+        return str(pytensor.config.floatX)
+    flags = os.environ.get("PYTENSOR_FLAGS", "")
+    return "float32" if "floatX=float32" in flags.replace(" ", "") else "float64"
+
+
+def import_pymc_jax() -> ModuleType:
+    """``pymc.sampling.jax``, imported without its changes to the process.
+
+    On its first import it rewrites ``XLA_FLAGS`` (100 host CPU devices, which a JAX backend
+    started afterwards would create) and PyTensor's JAX backend sets ``jax_enable_x64``
+    globally; both are put back as they were. Where the user imported it first, nothing is
+    touched: those changes are theirs.
+    """
+    if "pymc.sampling.jax" in sys.modules:
+        return sys.modules["pymc.sampling.jax"]
+    import jax
+
+    flags = os.environ.get("XLA_FLAGS")
+    x64 = jax.config.jax_enable_x64
+    try:
+        import pymc.sampling.jax as pymc_jax
+    finally:
+        if flags is None:
+            os.environ.pop("XLA_FLAGS", None)
+        else:
+            os.environ["XLA_FLAGS"] = flags
+        if jax.config.jax_enable_x64 != x64:
+            jax.config.update("jax_enable_x64", x64)
+    return pymc_jax
+
+
+@contextmanager
+def jax_scope() -> Iterator[None]:
+    """Run bayescale's JAX work: PyMC's JAX module imported cleanly, 64-bit mode for this block.
+
+    PyTensor's JAX backend expects JAX's 64-bit mode to match its float width; it is set
+    thread-locally here (``jax.enable_x64``), so the user's global setting is untouched.
+    """
+    import jax
+
+    import_pymc_jax()
+    with jax.enable_x64(float_width() == "float64"):
+        yield

@@ -1,0 +1,79 @@
+"""Tier 1-2: what each command imports. ``bayescale forecast`` from a saved fit samples
+nothing, so it loads neither the sampler stack (PyMC, PyTensor, numpyro, JAX) nor ArviZ."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bayescale.cli import main
+from bayescale.saved import DIAGNOSTICS_ATTR, INTEGRITY_ATTR, load_fit, save_fit
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+
+#: Modules a forecast from a saved fit must not load (jax and numpyro may sit in sys.modules
+#: as lazy stubs that arviz_base registers; these submodules are only there once imported).
+HEAVY = ("pymc", "pytensor", "numpyro.infer", "jax._src", "arviz_stats", "scipy.stats")
+
+RUN_CLI = """
+import atexit, json, sys
+heavy = {heavy!r}
+atexit.register(lambda: print("MODULES", json.dumps([m for m in heavy if m in sys.modules])))
+from bayescale.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def _cli_in_new_process(*args: str) -> tuple[int, list[str], str]:
+    env = {k: v for k, v in os.environ.items() if k != "BAYESCALE_FLOAT32"}
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_CLI.format(heavy=HEAVY), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    line = [x for x in out.stdout.splitlines() if x.startswith("MODULES ")][-1]
+    return out.returncode, json.loads(line.removeprefix("MODULES ")), out.stdout
+
+
+@pytest.mark.parametrize("saved", ["loss_fit_v0.1.0.nc", "pass_fit_v0.1.0.nc"])
+def test_forecast_from_a_saved_fit_loads_no_sampler_and_gives_the_same_numbers(tmp_path, saved):
+    fit, options = load_fit(DATA / saved)
+    path = save_fit(fit, tmp_path / "fit.nc", options)  # this version keeps the diagnostics
+    again, _ = load_fit(path)
+    assert again.diagnostics == fit.diagnostics
+    args = ["forecast", str(path), "--target-compute", "1e23", "--allow-unconverged", "--quiet"]
+    assert main([*args, "--json", str(tmp_path / "here.json")]) == 0
+    code, loaded, _ = _cli_in_new_process(*args, "--json", str(tmp_path / "there.json"))
+    assert code == 0
+    assert loaded == []
+    here = json.loads((tmp_path / "here.json").read_text())
+    there = json.loads((tmp_path / "there.json").read_text())
+    assert here["targets"] == there["targets"] and here["diagnostics"] == there["diagnostics"]
+
+
+def test_a_fit_saved_without_diagnostics_has_them_computed_on_load(tmp_path):
+    import xarray as xr
+
+    fit, options = load_fit(DATA / "loss_fit_v0.1.0.nc")
+    path = save_fit(fit, tmp_path / "fit.nc", options)
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    assert DIAGNOSTICS_ATTR in tree.attrs
+    del tree.attrs[DIAGNOSTICS_ATTR]  # as a format-2 file, which had no digests, was saved
+    del tree.attrs[INTEGRITY_ATTR]
+    tree.attrs["bayescale_format_version"] = 2
+    tree.to_netcdf(tmp_path / "old.nc", engine="h5netcdf")
+    assert load_fit(tmp_path / "old.nc")[0].diagnostics == fit.diagnostics
+
+
+def test_help_loads_no_sampler_and_no_arviz():
+    code, loaded, out = _cli_in_new_process("--help")
+    assert code == 0 and "forecast" in out
+    assert loaded == []
