@@ -20,6 +20,7 @@ import pandas as pd
 
 from bayescale.data import numeric_column, read_table, require_column, row_label
 from bayescale.errors import InputError
+from bayescale.selection import select_rows
 
 #: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
 MIN_MODELS = 3
@@ -161,6 +162,9 @@ def load_pass_counts(
     source: str | Path | pd.DataFrame,
     columns: PassColumns | None = None,
     fit_max_compute: float | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> PassCounts:
     """Read and validate per-problem pass counts.
 
@@ -181,6 +185,8 @@ def load_pass_counts(
     """
     columns = columns or PassColumns()
     frame, label = read_table(source)
+    used = [columns.model, columns.compute, columns.problem, columns.n, columns.k]
+    frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     for col, option in [
         (columns.model, "--model-col"),
         (columns.compute, "--compute-col"),
@@ -239,6 +245,9 @@ def load_pass_aggregate(
     source: str | Path | pd.DataFrame,
     columns: PassColumns | None = None,
     fit_max_compute: float | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> PassAggregate:
     """Read and validate aggregate pass rates (one row per model and optional bucket).
 
@@ -250,6 +259,8 @@ def load_pass_aggregate(
     """
     columns = columns or PassColumns()
     frame, label = read_table(source)
+    used = [columns.model, columns.compute, columns.pass_rate, columns.bucket]
+    frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     for col, option in [
         (columns.model, "--model-col"),
         (columns.compute, "--compute-col"),
@@ -321,10 +332,27 @@ def load_pass_table(
     source: str | Path | pd.DataFrame,
     columns: PassColumns | None = None,
     fit_max_compute: float | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> PassCounts | PassAggregate:
-    """Read either pass format, told apart by its columns (CONTRACT §2), and validate it."""
+    """Read either pass format, told apart by its columns (CONTRACT §2), and validate it.
+
+    ``where`` and ``drop_missing`` select rows first (:func:`bayescale.selection.select_rows`).
+    """
     columns = columns or PassColumns()
-    frame, _ = read_table(source)
+    frame, label = read_table(source)
     if is_aggregate(frame, columns):
-        return load_pass_aggregate(source, columns, fit_max_compute)
-    return load_pass_counts(source, columns, fit_max_compute)
+        return load_pass_aggregate(
+            source, columns, fit_max_compute, where=where, drop_missing=drop_missing
+        )
+    if "loss" in frame.columns and columns.problem not in frame.columns:
+        raise InputError(
+            f"{label}: this looks like a table of loss runs (columns "
+            f"{', '.join(map(str, frame.columns))}), not of pass results. Forecast the loss with "
+            f"'bayescale loss {label} --target-compute C' (Python: bayescale.run_loss); pass "
+            "results need model, compute, problem, n, k or model, compute, pass_rate."
+        )
+    return load_pass_counts(
+        source, columns, fit_max_compute, where=where, drop_missing=drop_missing
+    )
