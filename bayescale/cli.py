@@ -962,10 +962,22 @@ def _run_import_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Write to whatever ``sys.stderr`` is at the time (tests and notebooks replace it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _configure_logging(*, quiet: bool) -> None:
     """Send bayescale's own progress messages to stderr, nothing from other libraries."""
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _StderrHandler()
         handler.setFormatter(logging.Formatter("bayescale: %(message)s"))
         log.addHandler(handler)
         log.propagate = False
