@@ -128,7 +128,7 @@ def target_warnings(
             span = np.log10(c.max() / c.min())
             beyond = np.log10(t / c.max())
             limit = min(span, 1.0) if sizes < FEW_SIZES else span
-            if beyond > limit and (worst is None or beyond - limit > worst[0]):
+            if beyond > limit + 0.01 and (worst is None or beyond - limit > worst[0]):
                 where = f" of group '{g}'" if g else ""
                 worst = (
                     beyond - limit,

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
 #: Decades between the smallest run and the largest target above which the loss forecast gets
 #: an inset zoomed on the largest fitted run, the held-out runs and the target.
-ZOOM_DECADES = 3.0
+ZOOM_DECADES = 4.0
 
 
 def plain_ticks(axis: Axis) -> None:

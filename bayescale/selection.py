@@ -225,7 +225,7 @@ def select_rows(
         if kept.empty:
             raise InputError(f"{label}: --where '{where}' selects no row.")
     if drop_missing:
-        present = [c for c in used if c in kept.columns]
+        present = [c for c in dict.fromkeys(used) if c in kept.columns]
         blank = kept[present].map(lambda v: pd.isna(v) or (isinstance(v, str) and not v.strip()))
         missing = blank.any(axis=1).to_numpy()
         if missing.any():
