@@ -517,8 +517,10 @@ def test_long_loss_forecast_zooms_and_keeps_held_out_points_on_top(loss_fit):
     lo, hi = inset.get_xlim()
     assert lo >= loss_fit.data.compute[loss_fit.data.fitted].max() / 3.01 and hi >= 1e25
     held = [c for c in ax.collections if c.get_label() == "held-out runs"]
-    targets = [c for c in ax.get_children() if c.get_label() == "target (median, interval)"]
-    assert held and held[0].get_zorder() > max(t.get_zorder() for t in targets)
+    (target,) = [c for c in ax.containers if c.get_label() == "target (median, interval)"]
+    marker = target.lines[0]
+    assert held and held[0].get_zorder() > marker.get_zorder()
+    assert marker.get_markerfacecolor() == "none"  # open: a run behind it shows through
 
 
 def test_log_ticks_are_plain_numbers(pass_fit):
