@@ -153,6 +153,8 @@ def loss_target_warnings(
     rests_on = (
         "the law-discrepancy prior (LossPriors.discrepancy_exponent_sd = "
         f"{priors.discrepancy_exponent_sd:g}) and the law's form"
+        if priors.discrepancy_exponent_sd > 0
+        else "the law's form alone (this fit has no law-discrepancy term)"
     )
     return target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
 

@@ -36,10 +36,22 @@ ZOOM_DECADES = 4.0
 
 
 def plain_ticks(axis: Axis) -> None:
-    """Label a log axis with plain numbers (``2``, ``0.5``), not ``2 × 10^0``."""
-    fmt = FuncFormatter(lambda v, _: f"{v:g}")
-    axis.set_major_formatter(fmt)
-    axis.set_minor_formatter(fmt)
+    """Label a log axis with plain numbers (``2``, ``0.5``), not ``2 × 10^0``.
+
+    Minor ticks are labelled at 2 and 5 times a power of ten, and only when the axis spans
+    two decades or less (else the decades alone are labelled).
+    """
+
+    def minor(value: float, _: object) -> str:
+        lo, hi = axis.get_view_interval()
+        if value <= 0 or lo <= 0 or hi / lo > 100:
+            return ""
+        mantissa = value / 10 ** np.floor(np.log10(value) + 1e-9)
+        near = round(mantissa)
+        return f"{value:g}" if near in (2, 5) and abs(mantissa - near) < 1e-6 else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
 
 
 def _fit_of(obj: Any) -> Any:
