@@ -962,10 +962,10 @@ def _run_import_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class _StderrHandler(logging.StreamHandler[Any]):
     """Write to whatever ``sys.stderr`` is at the time (tests and notebooks replace it)."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

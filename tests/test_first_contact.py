@@ -242,7 +242,7 @@ def _gadre_like(tmp_path) -> Path:
 
 def test_missing_value_refused_unless_drop_missing(tmp_path):
     path = _gadre_like(tmp_path)
-    with pytest.raises(InputError, match="row 4 .*value is missing"):
+    with pytest.raises(InputError, match=r"row 4 .*value is missing"):
         bs.load_loss_runs(path)
     data = bs.load_loss_runs(path, drop_missing=True)
     assert data.compute.size == 15 and "c4-1-3" not in set(data.name)
@@ -313,7 +313,7 @@ def test_where_refuses_anything_but_comparisons(tmp_path, expression):
 
 
 def test_where_unknown_column_suggests(tmp_path):
-    with pytest.raises(InputError, match="no column 'mutl'. Did you mean 'mult'"):
+    with pytest.raises(InputError, match=r"no column 'mutl'. Did you mean 'mult'"):
         bs.load_loss_runs(_gadre_like(tmp_path), where="mutl == 1")
 
 
@@ -454,7 +454,7 @@ def test_bucket_typo_suggests_the_label_without_garbage():
     message = str(err.value)
     assert "Did you mean 'humaneval'?" in message and "buckethumaneval" not in message
     assert "'humaneval.pass_rate>=0.2'" in message
-    with pytest.raises(InputError, match="Did you mean '2'.*'bucket1.pass_rate"):
+    with pytest.raises(InputError, match=r"Did you mean '2'.*'bucket1.pass_rate"):
         pass_requirement("bucket22.pass_rate>=0.2", ("1", "2"))
 
 
