@@ -241,7 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     loss.add_argument(
         "--loss-sd-col",
         metavar="COL",
-        help="per-run standard error of the loss, added to the scatter in the likelihood",
+        help="per-run standard error of the loss (or 'lo,hi' columns of a 95%% interval), "
+        "added to the scatter in the likelihood",
     )
     loss.add_argument(
         "--method",

@@ -217,7 +217,8 @@ def load_loss_runs(
     columns
         Column names; defaults ``compute``, ``loss``, ``group``, ``name``. The group and name
         columns are optional; ``group="a,b"`` joins several columns into one label
-        (``"x/y"``); ``loss_sd`` names per-run standard errors of the loss.
+        (``"x/y"``); ``loss_sd`` names per-run standard errors of the loss, or two columns
+        ``"lo,hi"`` of a central 95% interval (standard error ``(hi - lo) / 3.92``).
     fit_max_compute
         Fit only on runs with compute <= this value; the others are held out.
     label
@@ -248,7 +249,8 @@ def load_loss_runs(
     columns = columns or LossColumns()
     frame, label = read_table(source, label)
     group_cols = group_columns(columns.group)
-    used = [columns.compute, columns.loss, *group_cols, columns.loss_sd or columns.loss]
+    sd_cols = group_columns(columns.loss_sd) if columns.loss_sd else ()
+    used = [columns.compute, columns.loss, *group_cols, *sd_cols]
     frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     require_column(frame, columns.compute, label, "--compute-col")
     if columns.loss not in frame.columns:
@@ -258,13 +260,7 @@ def load_loss_runs(
     loss = numeric_column(frame, columns.loss, label)
     loss_sd = None
     if columns.loss_sd is not None:
-        require_column(frame, columns.loss_sd, label, "--loss-sd-col")
-        loss_sd = numeric_column(frame, columns.loss_sd, label, positive=False)
-        if (loss_sd < 0).any():
-            i = int(frame.index[np.flatnonzero(loss_sd < 0)[0]])
-            raise InputError(
-                f"{row_label(label, i)}, column '{columns.loss_sd}': a standard error must be >= 0."
-            )
+        loss_sd = _loss_sd(frame, columns.loss_sd, label)
 
     if columns.group != LossColumns.group:  # a renamed group column must exist
         for col in group_cols:
@@ -347,3 +343,29 @@ def _data_summary(data: LossData) -> tuple[str, list[tuple[str, str]]]:
     if data.loss_sd is not None:
         rows.append(("loss sd", "per run, from column " + str(data.columns.loss_sd)))
     return "LossData", rows
+
+
+#: Width of a central 95% normal interval in standard deviations (``--loss-sd-col lo,hi``).
+WIDTH_95 = 2 * 1.959963984540054
+
+
+def _loss_sd(frame: pd.DataFrame, spec: str, label: str) -> np.ndarray:
+    """Per-run standard errors: one column of them, or ``lo,hi`` columns of a 95% interval."""
+    cols = group_columns(spec)
+    if len(cols) not in (1, 2):
+        raise InputError(
+            f"--loss-sd-col '{spec}': give one column of standard errors or two columns "
+            "'lo,hi' of a central 95% interval."
+        )
+    for col in cols:
+        require_column(frame, col, label, "--loss-sd-col")
+    values = [numeric_column(frame, col, label, positive=False) for col in cols]
+    sd = values[0] if len(cols) == 1 else (values[1] - values[0]) / WIDTH_95
+    bad = np.flatnonzero(sd < 0)
+    if bad.size:
+        what = "a standard error" if len(cols) == 1 else f"'{cols[1]}' - '{cols[0]}'"
+        raise InputError(
+            f"{row_label(label, int(frame.index[bad[0]]))}, column '{cols[-1]}': {what} must "
+            "be >= 0."
+        )
+    return sd
