@@ -558,3 +558,18 @@ def test_loss_sd_from_a_95_interval_pair(tmp_path):
     path.write_text("compute,loss,lo,hi\n1e18,3.0,3.1,2.9\n1e19,2.8,2.8,2.8\n1e20,2.6,2.5,2.7\n")
     with pytest.raises(InputError, match=r"row 1 \(line 2\), column 'hi'"):
         bs.load_loss_runs(path, bs.LossColumns(loss_sd="lo,hi"))
+
+
+def test_check_reports_target_warnings_and_refuses_a_backcast(tmp_path, capsys):
+    data = _llama(tmp_path)
+    spec = tmp_path / "s.toml"
+    body = (
+        "schema_version = 1\nlaw = 'pass_rate'\n[data]\npath = '{}'\n[forecast]\ntargets = [{}]\n"
+    )
+    spec.write_text(body.format(data.name, "1e26"))
+    assert main(["check", str(spec)]) == 0
+    assert "warning: target 1e+26 FLOPs is 2.3 decades" in capsys.readouterr().out
+    spec.write_text(body.format(data.name, "1e20"))
+    assert main(["check", str(spec)]) == 2
+    assert "a backcast" in capsys.readouterr().err
+    assert main(["check", str(spec), "--allow-backcast"]) == 0
