@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data import numeric_column, read_table, require_column, row_label
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError
 from bayescale.selection import select_rows
 
@@ -81,6 +82,22 @@ class PassCounts:
         """Mask of (model, problem) pairs that have data."""
         return self.n > 0
 
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        return "PassCounts", [
+            ("source", self.source),
+            *_model_rows(self.models),
+            (
+                "problems",
+                f"{len(self.problems)}; {int(self.n.sum())} samples, {int(self.k.sum())} passed",
+            ),
+        ]
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
 
 @dataclass(frozen=True)
 class PassAggregate:
@@ -105,6 +122,36 @@ class PassAggregate:
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
     columns: PassColumns = field(default_factory=PassColumns)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        sizes = [
+            f"{b} ({n} problems)" if n else b
+            for b, n in zip(self.buckets, self.n_problems, strict=True)
+        ]
+        return "PassAggregate", [
+            ("source", self.source),
+            *_model_rows(self.models),
+            ("buckets", ", ".join(sizes)),
+        ]
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
+
+def _model_rows(models: ModelTable) -> list[tuple[str, str]]:
+    fitted = models.fitted
+    held = [n for n, h in zip(models.names, models.held_out, strict=True) if h]
+    return [
+        (
+            "models",
+            f"{len(models.names)} ({int(fitted.sum())} fitted"
+            + (f"; held out: {', '.join(held)})" if held else ")"),
+        ),
+        ("compute", f"{models.compute.min():.3g} to {models.compute.max():.3g} FLOPs"),
+    ]
 
 
 def is_aggregate(frame: pd.DataFrame, columns: PassColumns) -> bool:

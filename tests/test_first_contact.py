@@ -203,6 +203,8 @@ def test_reprs_are_short_summaries(loss_fit, pass_fit):
         presult,
         presult.forecast,
         bs.load_fit(LOSS_FIT),
+        pass_fit.data,
+        bs.load_pass_table(_llama_rows()),
     ]
     for obj in objects:
         text, html = repr(obj), obj._repr_html_()
@@ -340,6 +342,19 @@ def test_loss_sd_enters_the_likelihood(tmp_path):
 
 
 # --- 4. the pass output --------------------------------------------------------------------
+
+
+def _llama_rows() -> pd.DataFrame:
+    rows = [
+        (model, compute, bucket, rate)
+        for model, compute, he, mbpp in [
+            ("7B", 4.2e22, 0.105, 0.177),
+            ("13B", 7.8e22, 0.158, 0.22),
+            ("33B", 2.7e23, 0.217, 0.302),
+        ]
+        for bucket, rate in (("humaneval", he), ("mbpp", mbpp))
+    ]
+    return pd.DataFrame(rows, columns=["model", "compute", "bucket", "pass_rate"])
 
 
 def _llama(tmp_path) -> Path:
