@@ -194,7 +194,13 @@ def needed_interval(
     >>> needed_interval(parse_requirement("loss<=2.0"), draws, grid, 0.5)
     (1.0, 100.0)
     """
-    holds = np.asarray(requirement.holds(draws), dtype=bool)
+    return crossing_interval(np.asarray(requirement.holds(draws), dtype=bool), grid, probability)
+
+
+def crossing_interval(
+    holds: np.ndarray, grid: np.ndarray, probability: float
+) -> tuple[float | None, float | None]:
+    """:func:`needed_interval` from the truth of the requirement per draw and grid point."""
     first = np.where(holds.any(axis=1), holds.argmax(axis=1), grid.size)
     crossing = np.append(grid, np.inf)[first]
     tail = (1 - probability) / 2
@@ -350,8 +356,8 @@ def decide_with_curve(
         raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
     targets = np.asarray(targets, dtype=float)
     grid = search_grid(search_from, targets)
-    grid_draws = draws_at(grid)
-    prob_grid = np.asarray(requirement.holds(grid_draws).mean(axis=0))
+    holds = np.asarray(requirement.holds(draws_at(grid)), dtype=bool)
+    prob_grid = holds.mean(axis=0)
 
     def first(mask: np.ndarray) -> float | None:
         hits = np.flatnonzero(mask)
@@ -359,8 +365,9 @@ def decide_with_curve(
 
     needed_median = first(prob_grid >= 0.5)
     needed_conf = first(prob_grid >= confidence)
-    curve_draws = grid_draws if curve_at is None else curve_at(grid)
-    lower, upper = needed_interval(requirement, curve_draws, grid, confidence)
+    if curve_at is not None:
+        holds = np.asarray(requirement.holds(curve_at(grid)), dtype=bool)
+    lower, upper = crossing_interval(holds, grid, confidence)
     probs = requirement.holds(draws_at(targets)).mean(axis=0)
     decisions = [
         Decision(

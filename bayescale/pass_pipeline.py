@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -147,19 +148,28 @@ def pass_requirement(
 
 
 def pass_requirement_draws(
-    fit: PassFit, requirement: str, *, curve: bool = False
+    fit: PassFit,
+    requirement: str,
+    *,
+    curve: bool = False,
+    cache: dict[str, Any] | None = None,
 ) -> tuple[Requirement, Callable[[np.ndarray], np.ndarray]]:
     """The parsed requirement and a ``compute -> new-model draws`` function for it.
 
-    With ``curve=True`` the draws are of the law (no new model's own deviation).
+    With ``curve=True`` the draws are of the law (no new model's own deviation). Two functions
+    given the same ``cache`` dict share the last computed draws.
     """
     req, bucket = pass_requirement(
         requirement, reported_buckets(fit), pooled_description(fit) is not None
     )
     prefix = "curve_" if curve else ""
+    memo: dict[str, Any] = {} if cache is None else cache
 
     def draws_at(compute: np.ndarray) -> np.ndarray:
-        ds = pass_draws(fit, compute)
+        key = np.asarray(compute, dtype=float).tobytes()
+        if memo.get("key") != key:
+            memo.update(key=key, draws=pass_draws(fit, compute))
+        ds = memo["draws"]
         if bucket is None:
             return np.asarray(ds[prefix + "pass_rate"].values)
         return np.asarray(ds[prefix + "bucket_pass_rate"].values[:, bucket, :])
@@ -178,7 +188,8 @@ def decide_pass(
     ``requirement`` is ``"pass_rate>=0.3"`` (the overall rate) or ``"bucket2.pass_rate>=0.5"``
     / ``"humaneval.pass_rate>=0.2"``; ``targets`` a number or a list/array of FLOPs.
     """
-    req, draws_at = pass_requirement_draws(fit, requirement)
+    shared: dict[str, Any] = {}
+    req, draws_at = pass_requirement_draws(fit, requirement, cache=shared)
     smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
     return decide_with_curve(
         req,
@@ -186,7 +197,7 @@ def decide_pass(
         check_targets(targets),
         confidence,
         smallest,
-        curve_at=pass_requirement_draws(fit, requirement, curve=True)[1],
+        curve_at=pass_requirement_draws(fit, requirement, curve=True, cache=shared)[1],
     )[0]
 
 
@@ -234,8 +245,9 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions, *, warn: bool = Tru
     decisions: list[Decision] = []
     curve = choice = None
     if options.requirement:
-        req, draws_at = pass_requirement_draws(fit, options.requirement)
-        _, curve_at = pass_requirement_draws(fit, options.requirement, curve=True)
+        shared: dict[str, Any] = {}
+        req, draws_at = pass_requirement_draws(fit, options.requirement, cache=shared)
+        _, curve_at = pass_requirement_draws(fit, options.requirement, curve=True, cache=shared)
         smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
         decisions, curve = decide_with_curve(
             req, draws_at, targets, options.confidence, smallest, curve_at=curve_at

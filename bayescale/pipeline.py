@@ -173,14 +173,15 @@ def decide_loss(
     list of Decision
         One per target.
     """
-    req, draws_at = loss_requirement_draws(fit, requirement)
+    shared: dict = {}
+    req, draws_at = loss_requirement_draws(fit, requirement, cache=shared)
     return decide(
         req,
         draws_at,
         check_targets(targets),
         confidence,
         search_from=float(fit.data.compute[fit.data.fitted].min()),
-        curve_at=loss_requirement_draws(fit, requirement, curve=True)[1],
+        curve_at=loss_requirement_draws(fit, requirement, curve=True, cache=shared)[1],
     )
 
 
@@ -201,17 +202,23 @@ def check_options(options: LossOptions | PassOptions) -> None:
 
 
 def loss_requirement_draws(  # type: ignore[no-untyped-def]
-    fit: LossFit, requirement: str, *, curve: bool = False
+    fit: LossFit, requirement: str, *, curve: bool = False, cache: dict | None = None
 ):
     """The parsed requirement and a ``compute -> new-run draws`` function for its group.
 
-    With ``curve=True`` the draws are of the curve (no run-to-run scatter).
+    With ``curve=True`` the draws are of the curve (no run-to-run scatter). Two functions
+    given the same ``cache`` dict share the last computed draws (one ``loss_draws`` call gives
+    both the curve and a new run).
     """
     req, gi = loss_requirement(requirement, fit.data.groups)
     name = "curve" if curve else "loss"
+    memo: dict = {} if cache is None else cache
 
     def draws_at(compute: np.ndarray) -> np.ndarray:
-        return np.asarray(loss_draws(fit, compute)[name].values[:, gi, :])
+        key = np.asarray(compute, dtype=float).tobytes()
+        if memo.get("key") != key:
+            memo.update(key=key, draws=loss_draws(fit, compute))
+        return np.asarray(memo["draws"][name].values[:, gi, :])
 
     return req, draws_at
 
@@ -230,8 +237,9 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     decisions: list[Decision] = []
     curve = choice = None
     if options.requirement:
-        req, draws_at = loss_requirement_draws(fit, options.requirement)
-        _, curve_at = loss_requirement_draws(fit, options.requirement, curve=True)
+        shared: dict = {}
+        req, draws_at = loss_requirement_draws(fit, options.requirement, cache=shared)
+        _, curve_at = loss_requirement_draws(fit, options.requirement, curve=True, cache=shared)
         smallest = float(fit.data.compute[fit.data.fitted].min())
         decisions, curve = decide_with_curve(
             req, draws_at, targets, options.confidence, smallest, curve_at=curve_at

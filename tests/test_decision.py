@@ -328,7 +328,7 @@ def test_confidence_outside_unit_interval_rejected(confidence):
         one("loss<=2.1", confidence=confidence)
 
 
-@settings(max_examples=30)
+@settings(max_examples=30, deadline=None)  # ~0.15 s an example, over 0.2 s on a loaded machine
 @given(
     st.floats(1.6, 3.0),
     st.floats(0.5, 0.999),
