@@ -253,6 +253,16 @@ def decision_figure(
     need = first.compute_needed_at_confidence
     if need is not None:
         ax.axvline(need, color="C2", lw=1.2, label=f"needed {need:.2g}")
+    lo, hi = first.compute_needed_lower, first.compute_needed_upper
+    if lo is not None:
+        ax.axvspan(
+            lo,
+            hi if hi is not None else grid[-1],
+            color="C2",
+            alpha=0.12,
+            lw=0,
+            label=f"curve meets it ({first.confidence:.0%})",
+        )
     if choice is not None:
         ax.axvline(
             choice.compute,
