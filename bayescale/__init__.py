@@ -13,7 +13,9 @@ Examples
 ['books', 'code', 'web']
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import ComputeChoice, Decision, Requirement, best_compute, parse_requirement
@@ -44,13 +46,32 @@ from bayescale.pipeline import (
     run_loss,
     write_loss_outputs,
 )
-from bayescale.plots import plot_buckets, plot_decision, plot_forecast, plot_ppc
-from bayescale.point_fits import bootstrap_forecast
 from bayescale.prior_predictive import add_prior_predictive
 from bayescale.priors import LossPriors, PassPriors
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import SavedFit, load_fit, load_loss_fit, save_fit, save_loss_fit
 from bayescale.simulate import demo_loss_runs, simulate_loss_runs
+
+if TYPE_CHECKING:
+    from bayescale.plots import plot_buckets, plot_decision, plot_forecast, plot_ppc
+    from bayescale.point_fits import bootstrap_forecast
+
+#: Public names imported on first use, so that ``import bayescale`` loads neither matplotlib
+#: nor scipy (the command line starts faster).
+_LAZY = {
+    "plot_buckets": "bayescale.plots",
+    "plot_decision": "bayescale.plots",
+    "plot_forecast": "bayescale.plots",
+    "plot_ppc": "bayescale.plots",
+    "bootstrap_forecast": "bayescale.point_fits",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
+
 
 try:
     __version__ = version("bayescale")
