@@ -321,8 +321,16 @@ def load_fit(path: str | Path) -> SavedFit:
         data do not match their recorded hash.
     """
     fit, kept = read_fit(path)
+    tree = xr.open_datatree(path, engine="h5netcdf")  # the attributes only, no second load
+    try:
+        spec = tree.attrs.get(SPEC_ATTR)
+    finally:
+        tree.close()
     return SavedFit(
-        fit=fit, options=_saved_options(fit, kept), path=Path(path), spec=saved_spec(path)
+        fit=fit,
+        options=_saved_options(fit, kept),
+        path=Path(path),
+        spec=None if spec is None else str(spec),
     )
 
 

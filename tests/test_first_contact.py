@@ -160,6 +160,15 @@ def test_load_fit_returns_one_object(tmp_path):
     again = saved.result(5e22, requirement="code.loss<=2.0")
     assert again.decisions[0].requirement.text == "code.loss<=2.0"
     assert isinstance(bs.load_fit(PASS_FIT).options, bs.PassOptions)
+    assert saved.spec is None  # fitted by `bayescale loss`, not from a spec
+
+
+def test_load_fit_keeps_the_spec(tmp_path, mock_pymc_sample):
+    spec = Path(__file__).resolve().parents[1] / "models" / "demo-loss.toml"
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), *MOCK]) == 0
+    saved = bs.load_fit(out / "fit.nc")
+    assert saved.spec == spec.read_text() and saved.options.requirement == "web.loss<=2.6"
 
 
 def test_public_figures_return_figures(loss_fit, pass_fit):
