@@ -13,7 +13,9 @@ Examples
 ['books', 'code', 'web']
 """
 
+from importlib import import_module
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 from bayescale.config import configure
 from bayescale.data import LossColumns, LossData, load_loss_runs
@@ -27,7 +29,16 @@ from bayescale.forecast import (
     parameter_table,
     score_held_out,
 )
-from bayescale.pass_pipeline import PassOptions, PassResult, result_from_pass_fit, run_pass
+from bayescale.pass_data import PassColumns, load_pass_table
+from bayescale.pass_forecast import PassForecast, forecast_pass
+from bayescale.pass_pipeline import (
+    PassOptions,
+    PassResult,
+    decide_pass,
+    result_from_pass_fit,
+    run_pass,
+    write_pass_outputs,
+)
 from bayescale.pipeline import (
     LossOptions,
     LossResult,
@@ -36,10 +47,32 @@ from bayescale.pipeline import (
     run_loss,
     write_loss_outputs,
 )
+from bayescale.prior_predictive import add_prior_predictive
 from bayescale.priors import LossPriors, PassPriors
 from bayescale.sampling import SamplerSettings
-from bayescale.saved import load_fit, load_loss_fit, save_fit, save_loss_fit
+from bayescale.saved import SavedFit, load_fit, load_loss_fit, save_fit, save_loss_fit
 from bayescale.simulate import demo_loss_runs, simulate_loss_runs
+
+if TYPE_CHECKING:
+    from bayescale.plots import plot_buckets, plot_decision, plot_forecast, plot_ppc
+    from bayescale.point_fits import bootstrap_forecast
+
+#: Public names imported on first use, so that ``import bayescale`` loads neither matplotlib
+#: nor scipy (the command line starts faster).
+_LAZY = {
+    "plot_buckets": "bayescale.plots",
+    "plot_decision": "bayescale.plots",
+    "plot_forecast": "bayescale.plots",
+    "plot_ppc": "bayescale.plots",
+    "bootstrap_forecast": "bayescale.point_fits",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
+
 
 try:
     __version__ = version("bayescale")
@@ -60,26 +93,38 @@ __all__ = [
     "LossOptions",
     "LossPriors",
     "LossResult",
+    "PassColumns",
     "PassFit",
+    "PassForecast",
     "PassOptions",
     "PassPriors",
     "PassResult",
     "Requirement",
     "SamplerSettings",
+    "SavedFit",
     "__version__",
+    "add_prior_predictive",
     "best_compute",
+    "bootstrap_forecast",
     "configure",
     "decide_loss",
+    "decide_pass",
     "demo_loss_runs",
     "fit_loss",
     "fit_loss_batch",
     "fit_pass",
     "forecast_loss",
+    "forecast_pass",
     "load_fit",
     "load_loss_fit",
     "load_loss_runs",
+    "load_pass_table",
     "parameter_table",
     "parse_requirement",
+    "plot_buckets",
+    "plot_decision",
+    "plot_forecast",
+    "plot_ppc",
     "result_from_fit",
     "result_from_pass_fit",
     "run_loss",
@@ -89,4 +134,5 @@ __all__ = [
     "score_held_out",
     "simulate_loss_runs",
     "write_loss_outputs",
+    "write_pass_outputs",
 ]

@@ -417,6 +417,12 @@ def backtest_markdown(backtests: list[Backtest]) -> str:
                 if diag
                 else ""
             )
+            + "".join(
+                f"; baseline {name}'s fit FAILED its gate (R-hat {d['r_hat_max']:.3f}, "
+                f"{d['divergences']} divergences): read its scores with care"
+                for name, d in bt.diagnostics.items()
+                if name != "bayescale" and not d.get("ok", True)
+            )
             + "."
         )
     return "\n".join(lines) + "\n"

@@ -72,7 +72,44 @@ def _seed(text: str) -> int:
     return value
 
 
-def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
+class _Parser(argparse.ArgumentParser):
+    """An argument parser that names an unknown option and suggests the closest one.
+
+    Options are matched exactly (no abbreviations), and an unknown ``--option`` is reported
+    before anything else (argparse would first complain about a missing required option).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        if self._subparsers is None:  # a command's own parser: check its options
+            known = [o for o in self._option_string_actions if o.startswith("--")]
+            for token in list(sys.argv[1:] if args is None else args):
+                if token == "--":
+                    break
+                flag = token.split("=", 1)[0]
+                if flag.startswith("--") and flag not in self._option_string_actions:
+                    from bayescale.errors import did_you_mean
+
+                    hint = did_you_mean(flag, known).strip()
+                    self.error(
+                        f"unknown option '{flag}'."
+                        + (f" {hint}" if hint else "")
+                        + f" See '{self.prog} --help'."
+                    )
+        return super().parse_known_args(args, namespace)
+
+
+def _common(
+    p: argparse.ArgumentParser,
+    *,
+    targets: bool = True,
+    require_example: str = "'loss<=2.1' or 'web.loss<=2.1'",
+) -> None:
     if targets:
         p.add_argument(
             "--target-compute",
@@ -91,7 +128,12 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
         p.add_argument(
             "--require",
             metavar="RULE",
-            help="go/no-go rule, e.g. 'loss<=2.1' or 'web.loss<=2.1'",
+            help=f"go/no-go rule, e.g. {require_example}",
+        )
+        p.add_argument(
+            "--allow-backcast",
+            action="store_true",
+            help="accept a target below the smallest fitted run (refused otherwise)",
         )
         p.add_argument(
             "--confidence",
@@ -148,6 +190,21 @@ def _common(p: argparse.ArgumentParser, *, targets: bool = True) -> None:
     )
 
 
+def _rows(p: argparse.ArgumentParser) -> None:
+    """``--where`` and ``--drop-missing``: the same data options as a spec's ``[data]``."""
+    p.add_argument(
+        "--where",
+        metavar="EXPR",
+        help='keep only rows where EXPR holds, e.g. "multiplier == 1 and dataset in '
+        "['c4', 'rpj']\" (comparisons, in, and/or/not on columns; nothing else)",
+    )
+    p.add_argument(
+        "--drop-missing",
+        action="store_true",
+        help="drop rows missing a value the forecast reads (default: refuse them)",
+    )
+
+
 def _likelihood(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--likelihood",
@@ -161,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bayescale``."""
     from bayescale import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bayescale",
         description="Forecast what a large training run will achieve, with honest uncertainty.",
         epilog="examples:\n"
@@ -188,8 +245,27 @@ def build_parser() -> argparse.ArgumentParser:
     loss.add_argument("runs", help="CSV or Parquet table of runs (compute, loss[, group, name])")
     loss.add_argument("--compute-col", default="compute", metavar="COL")
     loss.add_argument("--loss-col", default="loss", metavar="COL")
-    loss.add_argument("--group-col", default="group", metavar="COL")
+    loss.add_argument(
+        "--group-col",
+        default="group",
+        metavar="COL[,COL]",
+        help="group label column; several comma-separated columns are joined into one label",
+    )
     loss.add_argument("--name-col", default="name", metavar="COL")
+    loss.add_argument(
+        "--loss-sd-col",
+        metavar="COL",
+        help="per-run standard error of the loss (or 'lo,hi' columns of a 95%% interval), "
+        "added to the scatter in the likelihood",
+    )
+    loss.add_argument(
+        "--method",
+        choices=("bayes", "bootstrap"),
+        default="bayes",
+        help="'bootstrap': least-squares point fits on resampled runs (no run-to-run scatter, "
+        "no sampling), for comparison",
+    )
+    _rows(loss)
     _common(loss)
     _likelihood(loss)
 
@@ -229,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
     pas.add_argument("--k", type=_positive_int, metavar="K", help="also forecast pass@K")
     for col in ("model", "compute", "problem", "n", "k", "pass_rate", "bucket", "n_problems"):
         pas.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
-    _common(pas)
+    _rows(pas)
+    _common(pas, require_example="'pass_rate>=0.3' (overall) or 'bucket2.pass_rate>=0.5'")
 
     imp = sub.add_parser(
         "import",
@@ -300,7 +377,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="target compute in FLOPs; repeat or comma-separate",
     )
-    forecast.add_argument("--require", metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.1'")
+    forecast.add_argument(
+        "--require",
+        metavar="RULE",
+        help="go/no-go rule, e.g. 'loss<=2.1' or 'pass_rate>=0.3'",
+    )
+    forecast.add_argument(
+        "--allow-backcast",
+        action="store_true",
+        help="accept a target below the smallest fitted run (refused otherwise)",
+    )
     forecast.add_argument(
         "--confidence",
         type=_probability,
@@ -478,6 +564,17 @@ def _spec_commands(sub: Any) -> None:
         ("--chains", _positive_int, "N", "sampler.chains"),
     ]:
         run.add_argument(flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}")
+    for p in (run, check):
+        p.add_argument("--where", default=keep, metavar="EXPR", help="overrides data.where")
+        p.add_argument(
+            "--drop-missing", action="store_true", default=keep, help="overrides data.drop_missing"
+        )
+        p.add_argument(
+            "--allow-backcast",
+            action="store_true",
+            default=keep,
+            help="accept a target below the smallest fitted run",
+        )
     run.add_argument("--json", type=Path, metavar="PATH", help="write the result document here")
     run.add_argument(
         "--out", type=Path, metavar="DIR", help="write report, plots and fit.nc (with the spec)"
@@ -502,7 +599,7 @@ def _backtest_parser(sub: Any) -> None:
         "backtest",
         help="leave the largest runs out, forecast them, score against baselines",
         description="Fit on runs with compute <= max/R (per group or bucket), forecast every "
-        "held-out run, and score coverage of the 50/80/90%% intervals, error of the median, "
+        "held-out run, and score coverage of the 50/80/90% intervals, error of the median, "
         "CRPS and width for bayescale and three baselines (least-squares point fit, its "
         "bootstrap, a separate Bayesian fit per group/bucket).",
         epilog="example: bayescale backtest loss runs.csv --ratio 10 --ratio 100 --out bt/",
@@ -605,6 +702,10 @@ def _shared_options(args: argparse.Namespace) -> dict[str, object]:
         values["fit_max_compute"] = args.fit_max_compute
         values["value"] = args.value
         values["cost_per_flop"] = args.cost_per_flop
+        values["allow_backcast"] = args.allow_backcast
+    if hasattr(args, "where"):
+        values["where"] = args.where
+        values["drop_missing"] = args.drop_missing
     return values
 
 
@@ -647,6 +748,7 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
             loss=args.loss_col,
             group=args.group_col,
             name=args.name_col,
+            loss_sd=args.loss_sd_col,
         )
     values.update(overrides)
     return LossOptions(**values)  # type: ignore[arg-type]
@@ -664,47 +766,72 @@ def _grid(corner: str, rows: dict[str, dict[float, str]], targets: Sequence[floa
 
 
 def _pass_summary(result: PassResult) -> str:
-    pct = f"{result.forecast.interval:.0%}"
-    targets = [float(t) for t in result.forecast.targets]
-    overall: dict[str, dict[float, str]] = {"overall": {}}
-    for r in result.forecast.overall().to_dict("records"):
-        overall["overall"][r["target_compute"]] = (
-            f"{r['median']:.4g} [{r['lower']:.4g}, {r['upper']:.4g}]"
+    from bayescale.pass_forecast import NO_OVERALL
+
+    forecast = result.forecast
+    pct = f"{forecast.interval:.0%}"
+    targets = [float(t) for t in forecast.targets]
+    rows: dict[str, dict[float, str]] = {}
+    for r in forecast.buckets().to_dict("records"):
+        rows.setdefault(str(r["bucket"]), {})[r["target_compute"]] = (
+            f"{r['pass_rate_median']:.3g} [{r['pass_rate_lower']:.3g}, "
+            f"{r['pass_rate_upper']:.3g}]  (-ln p {r['neg_log_pass_median']:.3g})"
         )
-    lines = [f"Mean pass@1 of a new model (median [{pct} interval]):"]
-    lines += _grid("", overall, targets)
-    buckets: dict[str, dict[float, str]] = {}
-    for r in result.forecast.buckets().to_dict("records"):
-        buckets.setdefault(str(r["bucket"]), {})[r["target_compute"]] = (
-            f"{r['neg_log_pass_median']:.3f} "
-            f"[{r['neg_log_pass_lower']:.3f}, {r['neg_log_pass_upper']:.3f}]"
-        )
-    lines.append(f"Mean -ln(pass rate) per bucket (median [{pct} interval]):")
-    lines += _grid("bucket", buckets, targets)
+    if forecast.pooled is not None:
+        for r in forecast.overall().to_dict("records"):
+            rows.setdefault("overall", {})[r["target_compute"]] = (
+                f"{r['median']:.3g} [{r['lower']:.3g}, {r['upper']:.3g}]"
+            )
+    lines = [f"Pass@1 of a new model per bucket (median [{pct} interval], -ln p alongside):"]
+    lines += _grid("bucket", rows, targets)
+    if forecast.pooled is not None:
+        lines.append(f"overall = {forecast.pooled}.")
+    else:
+        lines.append(f"overall: {NO_OVERALL}.")
     held = result.held_out
     if not held.empty:
+        rates = held[held["quantity"].str.startswith("pass_rate")]
         lines.append(
             f"Held-out models: {int(held['covered'].sum())}/{len(held)} statistics inside the "
-            f"{pct} interval."
+            f"{pct} interval; pass@1 errors of the median: "
+            + ", ".join(f"{r.model} {r.quantity} {r.rel_error:+.0%}" for r in rates.itertuples())
+            + "."
         )
     return "\n".join(lines)
 
 
-def _summary(result: LossResult | PassResult) -> str:
+def _summary(result: LossResult | PassResult, *, sampled: bool = True) -> str:
     from bayescale.pass_pipeline import PassResult
 
     lines = [_pass_summary(result)] if isinstance(result, PassResult) else [_loss_summary(result)]
     for d in result.decisions:
         lines.append(d.sentence())
+        lines.append(_needed_line(d))
     if result.choice is not None:
         lines.append(result.choice.sentence())
     diag = result.fit.diagnostics
+    when = (
+        f"sampling {result.fit.timing_s['sampling']:.1f} s"
+        if sampled
+        else "from the saved fit, nothing sampled"
+    )
     lines.append(
         f"Diagnostics: {'ok' if diag.ok else 'FAILED'} (R-hat {diag.r_hat_max:.3f}, "
-        f"ESS {diag.ess_bulk_min:.0f}, {diag.divergences} divergences); "
-        f"sampling {result.fit.timing_s['sampling']:.1f} s."
+        f"ESS {diag.ess_bulk_min:.0f}, {diag.divergences} divergences); {when}."
     )
+    lines += [f"Warning: {w}" for w in result.warnings]
     return "\n".join(lines)
+
+
+def _needed_line(d: Any) -> str:
+    """Compute needed with its interval, for the summary."""
+    lo, hi = d.compute_needed_lower, d.compute_needed_upper
+    span = f"{lo:.2g}" if lo is not None else "?"
+    span += f" to {hi:.2g}" if hi is not None else " to beyond the search"
+    return (
+        f"  compute needed: the curve meets {d.requirement.text} at {span} FLOPs "
+        f"({d.confidence:.0%} interval)."
+    )
 
 
 def _loss_summary(result: LossResult) -> str:
@@ -725,7 +852,11 @@ def _loss_summary(result: LossResult) -> str:
 
 
 def _write(
-    result: LossResult | PassResult, args: argparse.Namespace, spec: str | None = None
+    result: LossResult | PassResult,
+    args: argparse.Namespace,
+    spec: str | None = None,
+    *,
+    sampled: bool = True,
 ) -> None:
     from bayescale.pass_pipeline import PassResult, write_pass_outputs
     from bayescale.pipeline import write_json, write_loss_outputs
@@ -739,7 +870,7 @@ def _write(
             written = write_loss_outputs(result, args.out, spec=spec)
         for path in written:
             log.info("wrote %s", path)
-    print(_summary(result))
+    print(_summary(result, sampled=sampled))
     if args.out:
         print(f"Report: {args.out / 'report.md'}")
 
@@ -747,12 +878,10 @@ def _write(
 def _run_forecast_command(args: argparse.Namespace) -> int:
     from dataclasses import replace
 
-    from bayescale.fit import LossFit
-    from bayescale.pass_pipeline import PassOptions, result_from_pass_fit
-    from bayescale.pipeline import LossOptions, result_from_fit
     from bayescale.saved import load_fit
 
-    fit, saved = load_fit(args.saved_fit)
+    saved = load_fit(args.saved_fit)
+    fit = saved.fit
     if not fit.diagnostics.ok and not args.allow_unconverged:
         return _unconverged(
             ConvergenceError(
@@ -762,24 +891,22 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
         )
     if args.seed is not None:
         fit = replace(fit, settings=replace(fit.settings, seed=args.seed))
-    values: dict[str, Any] = {
+    given = {
+        "requirement": args.require,
+        "confidence": args.confidence,
+        "interval": args.interval,
+        "value": args.value,
+        "cost_per_flop": args.cost_per_flop,
+    }
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    changes |= {
         "targets": tuple(v for group in args.target_compute for v in group),
-        "interval": args.interval or saved.get("interval", 0.9),
-        "requirement": args.require if args.require is not None else saved.get("requirement"),
-        "confidence": args.confidence or saved.get("confidence", 0.9),
-        "value": args.value if args.value is not None else saved.get("value"),
-        "cost_per_flop": (
-            args.cost_per_flop if args.cost_per_flop is not None else saved.get("cost_per_flop")
-        ),
         "sampler": fit.settings,
+        "allow_backcast": args.allow_backcast,
     }
     log.info("loaded %s; no sampling", args.saved_fit)
-    if isinstance(fit, LossFit):
-        result: Any = result_from_fit(fit, LossOptions(priors=fit.priors, **values))
-    else:
-        options = PassOptions(priors=fit.priors, k=saved.get("k"), **values)
-        result = result_from_pass_fit(fit, options)
-    _write(result, args)
+    result = replace(saved, fit=fit).result(**changes)
+    _write(result, args, sampled=False)
     return EXIT_OK
 
 
@@ -820,11 +947,63 @@ def _run_loss_command(args: argparse.Namespace) -> int:
     else:
         options = _options(args)
         source = args.runs
+        if args.method == "bootstrap":
+            return _run_bootstrap(args, options)
     try:
         result = run_loss(source, options)  # type: ignore[arg-type]
     except ConvergenceError as err:
         return _unconverged(err)
     _write(result, args)
+    return EXIT_OK
+
+
+def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
+    """``bayescale loss --method bootstrap``: the point-fit bootstrap, no sampling."""
+    from bayescale.data import load_loss_runs
+    from bayescale.forecast import check_targets, loss_target_warnings
+    from bayescale.pipeline import check_options, write_json
+    from bayescale.point_fits import bootstrap_document, bootstrap_forecast
+
+    check_options(options)
+    if options.requirement:
+        raise InputError(
+            "--require needs predictive draws of a new run; --method bootstrap gives an "
+            "interval of the fitted curve only. Use --method bayes (the default) to decide."
+        )
+    data = load_loss_runs(
+        args.runs,
+        options.columns,
+        options.fit_max_compute,
+        where=options.where,
+        drop_missing=options.drop_missing,
+    )
+    targets = check_targets(options.targets)
+    warnings = loss_target_warnings(
+        data, targets, options.priors, allow_backcast=options.allow_backcast
+    )
+    for message in warnings:
+        log.warning("warning: %s", message)
+    table = bootstrap_forecast(
+        data, targets, options.interval, n_boot=200, seed=options.sampler.seed
+    )
+    document = bootstrap_document(table, options.interval, warnings)
+    if args.json:
+        write_json(document, args.json)
+    if args.out:
+        log.info("wrote %s", write_json(document, Path(args.out) / "forecast.json"))
+    pct = f"{options.interval:.0%}"
+    cells: dict[str, dict[float, str]] = {}
+    for r in table.to_dict("records"):
+        cells.setdefault(str(r["group"]), {})[r["target_compute"]] = (
+            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
+        )
+    print(
+        f"Final loss by the point-fit bootstrap (median [{pct} interval] of least-squares fits "
+        "to resampled runs; the curve only, no run-to-run scatter, no law discrepancy):"
+    )
+    print("\n".join(_grid("group", cells, [float(t) for t in targets])))
+    for message in warnings:
+        print(f"Warning: {message}")
     return EXIT_OK
 
 
@@ -843,6 +1022,9 @@ _SPEC_OVERRIDES = {
     "tune": "tune",
     "chains": "chains",
     "allow_outside_data": "allow_outside_data",
+    "where": "where",
+    "drop_missing": "drop_missing",
+    "allow_backcast": "allow_backcast",
 }
 
 
@@ -892,8 +1074,8 @@ def _run_import_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-class _StderrHandler(logging.StreamHandler):
-    """A handler writing to whatever ``sys.stderr`` is now (tests and callers replace it)."""
+class _StderrHandler(logging.StreamHandler[Any]):
+    """Write to whatever ``sys.stderr`` is at the time (tests and notebooks replace it)."""
 
     @property
     def stream(self) -> Any:

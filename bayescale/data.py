@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
+from bayescale.selection import group_columns, group_labels, select_rows
 
 #: Distinct compute values a group needs: the loss law has three parameters (a, b, c).
 MIN_COMPUTES_PER_GROUP = 3
@@ -43,6 +45,7 @@ class LossColumns:
     loss: str = "loss"
     group: str = "group"
     name: str = "name"
+    loss_sd: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,13 @@ class LossData:
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
     columns: LossColumns = field(default_factory=LossColumns)
+    loss_sd: np.ndarray | None = None
+
+    def __repr__(self) -> str:
+        return text_summary(*_data_summary(self))
+
+    def _repr_html_(self) -> str:
+        return html_summary(*_data_summary(self))
 
     @property
     def group_index(self) -> np.ndarray:
@@ -346,6 +356,9 @@ def load_loss_runs(
     columns: LossColumns | None = None,
     fit_max_compute: float | None = None,
     label: str | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> LossData:
     """Read and validate a table of loss runs (CONTRACT §2).
 
@@ -355,11 +368,18 @@ def load_loss_runs(
         CSV or Parquet path, or a DataFrame.
     columns
         Column names; defaults ``compute``, ``loss``, ``group``, ``name``. The group and name
-        columns are optional.
+        columns are optional; ``group="a,b"`` joins several columns into one label
+        (``"x/y"``); ``loss_sd`` names per-run standard errors of the loss, or two columns
+        ``"lo,hi"`` of a central 95% interval (standard error ``(hi - lo) / 3.92``).
     fit_max_compute
         Fit only on runs with compute <= this value; the others are held out.
     label
         Name of a DataFrame source in messages and reports.
+    where
+        Keep only the rows this expression selects, e.g. ``"multiplier == 1"``
+        (:mod:`bayescale.selection`).
+    drop_missing
+        Drop rows missing a value the forecast reads, instead of refusing them.
 
     Returns
     -------
@@ -380,23 +400,33 @@ def load_loss_runs(
     """
     columns = columns or LossColumns()
     frame, label = read_table(source, label)
+    group_cols = group_columns(columns.group)
+    sd_cols = group_columns(columns.loss_sd) if columns.loss_sd else ()
+    used = [columns.compute, columns.loss, *group_cols, *sd_cols]
+    frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     require_column(frame, columns.compute, label, "--compute-col")
+    if columns.loss not in frame.columns:
+        _suggest_pass(frame, label)
     require_column(frame, columns.loss, label, "--loss-col")
     compute = numeric_column(frame, columns.compute, label)
     loss = numeric_column(frame, columns.loss, label)
     check_range(compute, frame, columns.compute, label, COMPUTE_RANGE, "compute")
     check_range(loss, frame, columns.loss, label, LOSS_RANGE, "a loss")
+    loss_sd = None
+    if columns.loss_sd is not None:
+        loss_sd = _loss_sd(frame, columns.loss_sd, label)
 
     if columns.group != LossColumns.group:  # a renamed group column must exist
-        require_column(frame, columns.group, label, "--group-col")
-    if columns.group in frame.columns:
-        raw_group = frame[columns.group]
-        for i, value in zip(frame.index, raw_group.tolist(), strict=True):
-            if pd.isna(value) or not str(value).strip():
-                raise InputError(
-                    f"{row_label(label, int(i))}, column '{columns.group}': group label is missing."
-                )
-        group = np.array([str(v) for v in raw_group.tolist()], dtype=object)
+        for col in group_cols:
+            require_column(frame, col, label, "--group-col")
+    if all(col in frame.columns for col in group_cols):
+        for col in group_cols:
+            for i, value in zip(frame.index, frame[col].tolist(), strict=True):
+                if pd.isna(value) or not str(value).strip():
+                    raise InputError(
+                        f"{row_label(label, int(i))}, column '{col}': group label is missing."
+                    )
+        group = np.array(group_labels(frame, group_cols).tolist(), dtype=object)
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
 
@@ -432,4 +462,64 @@ def load_loss_runs(
         source=label,
         fit_max_compute=fit_max_compute,
         columns=columns,
+        loss_sd=loss_sd,
     )
+
+
+#: Columns that mark a pass-results table (CONTRACT §2), for the hint of ``bayescale loss``.
+PASS_MARKERS = ("pass_rate", "problem", "k", "n")
+
+
+def _suggest_pass(frame: pd.DataFrame, label: str) -> None:
+    """Refuse a pass-results table given to the loss command, pointing to ``bayescale pass``."""
+    if sum(c in frame.columns for c in PASS_MARKERS) >= 1 and "model" in frame.columns:
+        raise InputError(
+            f"{label}: this looks like a table of pass results (columns "
+            f"{', '.join(map(str, frame.columns))}), not of loss runs. Forecast pass rates with "
+            f"'bayescale pass {label} --target-compute C' (Python: bayescale.run_pass), or name "
+            "the loss column with --loss-col NAME."
+        )
+
+
+def _data_summary(data: LossData) -> tuple[str, list[tuple[str, str]]]:
+    fitted = data.fitted
+    rows = [
+        ("source", data.source),
+        (
+            "runs",
+            f"{len(data.compute)} ({int(fitted.sum())} fitted, {int(data.held_out.sum())} "
+            "held out)",
+        ),
+        ("groups", ", ".join(data.groups)),
+        ("compute", f"{data.compute.min():.3g} to {data.compute.max():.3g} FLOPs"),
+        ("loss", f"{data.loss.min():.4g} to {data.loss.max():.4g}"),
+    ]
+    if data.loss_sd is not None:
+        rows.append(("loss sd", "per run, from column " + str(data.columns.loss_sd)))
+    return "LossData", rows
+
+
+#: Width of a central 95% normal interval in standard deviations (``--loss-sd-col lo,hi``).
+WIDTH_95 = 2 * 1.959963984540054
+
+
+def _loss_sd(frame: pd.DataFrame, spec: str, label: str) -> np.ndarray:
+    """Per-run standard errors: one column of them, or ``lo,hi`` columns of a 95% interval."""
+    cols = group_columns(spec)
+    if len(cols) not in (1, 2):
+        raise InputError(
+            f"--loss-sd-col '{spec}': give one column of standard errors or two columns "
+            "'lo,hi' of a central 95% interval."
+        )
+    for col in cols:
+        require_column(frame, col, label, "--loss-sd-col")
+    values = [numeric_column(frame, col, label, positive=False) for col in cols]
+    sd = values[0] if len(cols) == 1 else (values[1] - values[0]) / WIDTH_95
+    bad = np.flatnonzero(sd < 0)
+    if bad.size:
+        what = "a standard error" if len(cols) == 1 else f"'{cols[1]}' - '{cols[0]}'"
+        raise InputError(
+            f"{row_label(label, int(frame.index[bad[0]]))}, column '{cols[-1]}': {what} must "
+            "be >= 0."
+        )
+    return sd

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 
 QUANTITIES = ("loss", "pass_rate")
@@ -115,6 +116,14 @@ class Decision:
     confidence: float
     compute_needed_median: float | None
     compute_needed_at_confidence: float | None
+    compute_needed_lower: float | None = None
+    compute_needed_upper: float | None = None
+
+    def __repr__(self) -> str:
+        return text_summary(*_decision_summary(self))
+
+    def _repr_html_(self) -> str:
+        return html_summary(*_decision_summary(self))
 
     @property
     def go(self) -> bool:
@@ -152,9 +161,62 @@ class Decision:
             "compute_needed": {
                 "median": self.compute_needed_median,
                 "at_confidence": self.compute_needed_at_confidence,
+                "lower": self.compute_needed_lower,
+                "upper": self.compute_needed_upper,
             },
             "sentence": self.sentence(),
         }
+
+
+def _decision_summary(d: Decision) -> tuple[str, list[tuple[str, str]]]:
+    def flops(value: float | None) -> str:
+        return "not reached" if value is None else f"{value:.3g} FLOPs"
+
+    rows = [
+        ("requirement", d.requirement.text),
+        ("target", f"{d.target_compute:.3g} FLOPs"),
+        ("probability", f"{d.probability:.1%} (confidence {d.confidence:g})"),
+        (
+            "compute needed",
+            f"median {flops(d.compute_needed_median)}, at confidence "
+            f"{flops(d.compute_needed_at_confidence)}",
+        ),
+        (
+            f"curve meets it ({d.confidence:.0%})",
+            f"{flops(d.compute_needed_lower)} to {flops(d.compute_needed_upper)}",
+        ),
+    ]
+    return f"Decision: {'GO' if d.go else 'NO-GO'}", rows
+
+
+def needed_interval(
+    requirement: Requirement, draws: np.ndarray, grid: np.ndarray, probability: float
+) -> tuple[float | None, float | None]:
+    """Central ``probability`` interval of the compute at which each draw meets the requirement.
+
+    ``draws`` (sample x grid) are monotone in compute, one curve per posterior draw; each
+    meets the requirement first at one grid point (or never within the grid, an infinite
+    compute, reported as ``None``).
+
+    Examples
+    --------
+    >>> grid = np.array([1.0, 10.0, 100.0])
+    >>> draws = np.array([[3.0, 2.0, 1.0], [3.0, 2.5, 2.0], [2.0, 1.0, 0.5]])
+    >>> needed_interval(parse_requirement("loss<=2.0"), draws, grid, 0.5)
+    (1.0, 100.0)
+    """
+    return crossing_interval(np.asarray(requirement.holds(draws), dtype=bool), grid, probability)
+
+
+def crossing_interval(
+    holds: np.ndarray, grid: np.ndarray, probability: float
+) -> tuple[float | None, float | None]:
+    """:func:`needed_interval` from the truth of the requirement per draw and grid point."""
+    first = np.where(holds.any(axis=1), holds.argmax(axis=1), grid.size)
+    crossing = np.append(grid, np.inf)[first]
+    tail = (1 - probability) / 2
+    lo, hi = np.quantile(crossing, [tail, 1 - tail], method="inverted_cdf")
+    return (float(lo) if np.isfinite(lo) else None, float(hi) if np.isfinite(hi) else None)
 
 
 def search_grid(search_from: float, targets: np.ndarray) -> np.ndarray:
@@ -259,9 +321,12 @@ def decide(
     targets: np.ndarray,
     confidence: float,
     search_from: float,
+    curve_at: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> list[Decision]:
     """Decide a requirement at each target compute (see :func:`decide_with_curve`)."""
-    return decide_with_curve(requirement, draws_at, targets, confidence, search_from)[0]
+    return decide_with_curve(
+        requirement, draws_at, targets, confidence, search_from, curve_at=curve_at
+    )[0]
 
 
 def decide_with_curve(
@@ -270,6 +335,7 @@ def decide_with_curve(
     targets: np.ndarray,
     confidence: float,
     search_from: float,
+    curve_at: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[list[Decision], DecisionCurve]:
     """Decide a requirement at each target compute.
 
@@ -286,6 +352,10 @@ def decide_with_curve(
         Probability the requirement must hold with for ``go``.
     search_from
         Smallest compute of the ``compute_needed`` search (the smallest fitted run).
+    curve_at
+        Like ``draws_at`` but draws of the curve (the law without a new run's scatter): the
+        ``confidence`` interval of the compute at which it meets the requirement becomes
+        ``compute_needed_lower``/``upper``. ``None``: from ``draws_at``.
 
     Returns
     -------
@@ -297,7 +367,8 @@ def decide_with_curve(
         raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
     targets = np.asarray(targets, dtype=float)
     grid = search_grid(search_from, targets)
-    prob_grid = probability_curve(requirement, draws_at, grid)
+    holds = np.asarray(requirement.holds(draws_at(grid)), dtype=bool)
+    prob_grid = holds.mean(axis=0)
 
     def first(mask: np.ndarray) -> float | None:
         hits = np.flatnonzero(mask)
@@ -305,6 +376,9 @@ def decide_with_curve(
 
     needed_median = first(prob_grid >= 0.5)
     needed_conf = first(prob_grid >= confidence)
+    if curve_at is not None:
+        holds = np.asarray(requirement.holds(curve_at(grid)), dtype=bool)
+    lower, upper = crossing_interval(holds, grid, confidence)
     probs = requirement.holds(draws_at(targets)).mean(axis=0)
     decisions = [
         Decision(
@@ -314,6 +388,8 @@ def decide_with_curve(
             confidence=float(confidence),
             compute_needed_median=needed_median,
             compute_needed_at_confidence=needed_conf,
+            compute_needed_lower=lower,
+            compute_needed_upper=upper,
         )
         for t, p in zip(targets, probs, strict=True)
     ]

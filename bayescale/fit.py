@@ -19,6 +19,7 @@ import xarray as xr
 from bayescale.buckets import Buckets
 from bayescale.data import LossData
 from bayescale.diagnostics import Diagnostics, diagnose
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import ConvergenceError
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import LossPriors, PassPriors
@@ -115,6 +116,47 @@ class LossFit:
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
         return stacked_draws(self.idata, name)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        data = self.data
+        fitted = data.fitted
+        rows = [
+            (
+                "data",
+                f"{data.source}: {int(fitted.sum())} fitted runs ({int(data.held_out.sum())} "
+                f"held out) in {len(data.groups)} group(s), {data.compute[fitted].min():.3g} to "
+                f"{data.compute[fitted].max():.3g} FLOPs",
+            ),
+            ("law", "L(C) = a*C^b + c per group, partially pooled"),
+            *_common_rows(self),
+        ]
+        return "LossFit", rows
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
+
+def _common_rows(fit: LossFit | PassFit) -> list[tuple[str, str]]:
+    """Summary rows every fit shows: diagnostics, sampler, timing, where the draws are."""
+    d = fit.diagnostics
+    status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems())
+    groups = ", ".join(sorted(fit.idata.children))
+    return [
+        (
+            "diagnostics",
+            f"{status} (R-hat max {d.r_hat_max:.3f}, bulk ESS min {d.ess_bulk_min:.0f}, "
+            f"{d.divergences} divergences)",
+        ),
+        (
+            "sampler",
+            f"{d.chains} chains x {d.draws} draws, seed {fit.settings.seed}, "
+            f"{fit.timing_s.get('sampling', float('nan')):.1f} s sampling",
+        ),
+        ("idata", f"DataTree groups: {groups} (ArviZ works on it)"),
+    ]
 
 
 def _sample_gated(
@@ -367,6 +409,34 @@ class PassFit:
     def aggregate(self) -> bool:
         """True for the aggregate-rate model."""
         return isinstance(self.data, PassAggregate)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        models = self.data.models
+        fitted = models.fitted
+        if isinstance(self.data, PassAggregate):
+            what = f"aggregate pass rates, buckets {', '.join(self.data.buckets)}"
+        else:
+            assert self.buckets is not None
+            what = (
+                f"{len(self.data.problems)} problems in {len(self.buckets.labels)} difficulty "
+                "buckets"
+            )
+        rows = [
+            (
+                "data",
+                f"{self.data.source}: {int(fitted.sum())} fitted models "
+                f"({int(models.held_out.sum())} held out), {what}",
+            ),
+            ("law", "-E[ln pass_rate] = alpha*C^(-k) per bucket"),
+            *_common_rows(self),
+        ]
+        return "PassFit", rows
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
 
 
 def fit_pass(

@@ -9,16 +9,21 @@ The scatter draws are seeded by the fit's seed, so the same fit and seed give th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale.data import COMPUTE_RANGE
+from bayescale.data import COMPUTE_RANGE, LossData
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError
 from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
+from bayescale.priors import LossPriors
+
+log = logging.getLogger("bayescale")
 
 #: Most target computes one run forecasts.
 MAX_TARGETS = 1_000
@@ -58,6 +63,119 @@ def check_interval(interval: float) -> float:
     if not 0 < interval < 1:
         raise InputError(f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}.")
     return float(interval)
+
+
+#: With fewer distinct fitted computes than this, a target more than 10x beyond the largest
+#: one is a far extrapolation (with more, only beyond the fitted range's own width).
+FEW_SIZES = 5
+
+
+def target_warnings(
+    targets: np.ndarray,
+    fitted: dict[str, np.ndarray],
+    *,
+    rests_on: str,
+    allow_backcast: bool = False,
+    unit: str = "run",
+) -> list[str]:
+    """Check target computes against the fitted computes before (or without) sampling.
+
+    A target below the smallest fitted compute is refused unless ``allow_backcast``; one inside
+    the fitted range, or far beyond it for the number of fitted sizes (more than the range's
+    own width in decades, or more than one decade with fewer than :data:`FEW_SIZES` sizes),
+    gets a warning that says how far and what the interval then rests on.
+
+    Parameters
+    ----------
+    targets
+        Target computes in FLOPs.
+    fitted
+        Fitted computes per group (one entry ``{"": computes}`` when there are no groups).
+    rests_on
+        What the interval rests on beyond the data, for the warning.
+    allow_backcast
+        Accept targets below the smallest fitted compute (with a warning).
+    unit
+        What a fitted point is (``run``, ``model``), for messages.
+
+    Returns
+    -------
+    list of str
+        One warning per target that needs one.
+
+    Raises
+    ------
+    InputError
+        On a target below every fitted compute, unless ``allow_backcast``.
+
+    Examples
+    --------
+    >>> target_warnings(np.array([1e22]), {"": np.array([1e19, 1e20, 1e21])}, rests_on="x")
+    []
+    >>> target_warnings(np.array([1e23]), {"": np.array([1e19, 1e20, 1e21])},
+    ...                 rests_on="the law")[0][:60]
+    'target 1e+23 FLOPs is 2 decades (100x) beyond the largest fi'
+    """
+    out: list[str] = []
+    smallest = min(float(c.min()) for c in fitted.values())
+    for t in np.atleast_1d(np.asarray(targets, dtype=float)):
+        if t < smallest:
+            what = (
+                f"target {t:.3g} FLOPs is below the smallest fitted {unit} ({smallest:.3g} FLOPs, "
+                f"{np.log10(smallest / t):.1f} decades lower): a backcast, not a forecast"
+            )
+            if not allow_backcast:
+                raise InputError(
+                    f"{what}. Give a target at or above {smallest:.3g} FLOPs, or pass "
+                    "--allow-backcast (Python: allow_backcast=True) if you mean it."
+                )
+            out.append(f"{what}; the interval rests on the law's form below the data.")
+            continue
+        inside = [g for g, c in fitted.items() if c.min() <= t <= c.max()]
+        if inside:
+            lo, hi = fitted[inside[0]].min(), fitted[inside[0]].max()
+            where = f" of group '{inside[0]}'" if inside[0] else ""
+            out.append(
+                f"target {t:.3g} FLOPs lies inside the fitted range{where} ({lo:.3g} to "
+                f"{hi:.3g} FLOPs): an interpolation, not a forecast; the interval is that of a "
+                f"new {unit} at that compute."
+            )
+            continue
+        worst: tuple[float, str] | None = None
+        for g, c in fitted.items():
+            sizes = np.unique(c).size
+            span = np.log10(c.max() / c.min())
+            beyond = np.log10(t / c.max())
+            limit = min(span, 1.0) if sizes < FEW_SIZES else span
+            if beyond > limit + 0.01 and (worst is None or beyond - limit > worst[0]):
+                where = f" of group '{g}'" if g else ""
+                worst = (
+                    beyond - limit,
+                    f"target {t:.3g} FLOPs is {beyond:.2g} decades ({10**beyond:.3g}x) beyond "
+                    f"the largest fitted {unit}{where} ({c.max():.3g} FLOPs), fitted on "
+                    f"{sizes} sizes spanning {span:.2g} decade(s): there the interval rests on "
+                    f"{rests_on}, not on the data; read it as a scenario.",
+                )
+        if worst is not None:
+            out.append(worst[1])
+    return out
+
+
+def loss_target_warnings(
+    data: LossData, targets: np.ndarray, priors: LossPriors, *, allow_backcast: bool = False
+) -> list[str]:
+    """:func:`target_warnings` of a loss table (per group, fitted runs only)."""
+    fitted = {
+        (g if len(data.groups) > 1 else ""): data.compute[data.fitted & (data.group == g)]
+        for g in data.groups
+    }
+    rests_on = (
+        "the law-discrepancy prior (LossPriors.discrepancy_exponent_sd = "
+        f"{priors.discrepancy_exponent_sd:g}) and the law's form"
+        if priors.discrepancy_exponent_sd > 0
+        else "the law's form alone (this fit has no law-discrepancy term)"
+    )
+    return target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
 
 
 def _log_largest_fitted(fit: LossFit) -> np.ndarray:
@@ -149,10 +267,22 @@ class LossForecast:
         ``curve`` and ``loss`` (new run), dims ``(sample, group, compute)``.
     interval
         Central interval probability of :meth:`table`.
+    warnings
+        Warnings about the targets (inside, below or far beyond the fitted range).
     """
 
     draws: xr.Dataset
     interval: float
+    warnings: tuple[str, ...] = ()
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        return _forecast_summary(self)
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
 
     @property
     def targets(self) -> np.ndarray:
@@ -178,7 +308,12 @@ class LossForecast:
 
 
 def forecast_loss(
-    fit: LossFit, targets: float | list[float] | np.ndarray, interval: float = 0.9
+    fit: LossFit,
+    targets: float | list[float] | np.ndarray,
+    interval: float = 0.9,
+    *,
+    allow_backcast: bool = False,
+    warn: bool = True,
 ) -> LossForecast:
     """Forecast the final loss of a new run at each target compute, per group.
 
@@ -187,17 +322,44 @@ def forecast_loss(
     fit
         A loss fit (:func:`bayescale.fit.fit_loss`).
     targets
-        Target compute(s) in FLOPs.
+        Target compute(s) in FLOPs: a number or a list/array.
     interval
         Central predictive interval probability.
+    allow_backcast
+        Accept targets below the smallest fitted run (refused otherwise).
+    warn
+        Log the target warnings (they are kept in :attr:`LossForecast.warnings` either way).
 
     Returns
     -------
     LossForecast
     """
+    targets = check_targets(targets)
+    warnings = loss_target_warnings(fit.data, targets, fit.priors, allow_backcast=allow_backcast)
+    if warn:
+        for message in warnings:
+            log.warning("warning: %s", message)
     return LossForecast(
-        draws=loss_draws(fit, check_targets(targets)), interval=check_interval(interval)
+        draws=loss_draws(fit, targets),
+        interval=check_interval(interval),
+        warnings=tuple(warnings),
     )
+
+
+def _forecast_summary(forecast: LossForecast) -> tuple[str, list[tuple[str, str]]]:
+    table = forecast.table()
+    rows = [
+        (
+            f"{r.group} @ {r.target_compute:.3g}",
+            f"{r.median:.4g} [{r.lower:.4g}, {r.upper:.4g}]",
+        )
+        for r in table.head(12).itertuples()
+    ]
+    if len(table) > 12:
+        rows.append(("…", f"{len(table) - 12} more rows: .table()"))
+    rows += [("warning", w) for w in forecast.warnings]
+    title = f"LossForecast: final loss of a new run, median [{forecast.interval:.0%} interval]"
+    return title, rows
 
 
 def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:

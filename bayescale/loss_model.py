@@ -5,6 +5,9 @@ r"""The hierarchical loss model as a PyMC model factory.
     \ln L_{i} \sim \mathcal{N}\!\left(\ln L_{g[i]}(C_i),\; \sigma\right)
     \quad\text{(or Student-}t_\nu\text{)},
 
+or, when the table gives each run's standard error :math:`s_i` (``--loss-sd-col``),
+:math:`\sqrt{\sigma^2 + (s_i / L_i)^2}` in place of :math:`\sigma`;
+
 with :math:`L_g` the pivot form of the GPT-4 report's law (:func:`bayescale.laws.loss_law_pivot`)
 and the priors of :mod:`bayescale.priors`. The posterior holds the sampled parameters and, as
 deterministics in the user's units, ``a``, ``b``, ``c`` per group (``L = a C^b + c``, C in
@@ -18,6 +21,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayescale.data import LossData
+from bayescale.errors import InputError
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
 
@@ -193,8 +197,24 @@ def build_loss_model(
         )
         if pad_runs is None:
             observed = pm.Data("log_loss_obs", inputs["log_loss_obs"], dims="run")
+            run_sigma = sigma
+            if data.loss_sd is not None:
+                # a run's own standard error, in log space se/loss, adds to the scatter
+                rel = data.loss_sd[data.fitted] / data.loss[data.fitted]
+                log_sd = pm.Data("log_loss_sd", rel, dims="run")
+                run_sigma = pt.sqrt(sigma**2 + log_sd**2)
             scatter(
-                "log_loss", mu=mean_log_loss, sigma=sigma, observed=observed, dims="run", **shape
+                "log_loss",
+                mu=mean_log_loss,
+                sigma=run_sigma,
+                observed=observed,
+                dims="run",
+                **shape,
+            )
+        elif data.loss_sd is not None:
+            raise InputError(
+                "per-run standard errors (--loss-sd-col) are not supported by batched fits "
+                "(backtests); fit the table with bayescale loss instead."
             )
         else:
             observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])

@@ -26,7 +26,9 @@ from bayescale.data import (
     require_column,
     row_label,
 )
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError
+from bayescale.selection import select_rows
 
 #: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
 MIN_MODELS = 3
@@ -90,6 +92,22 @@ class PassCounts:
         """Mask of (model, problem) pairs that have data."""
         return self.n > 0
 
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        return "PassCounts", [
+            ("source", self.source),
+            *_model_rows(self.models),
+            (
+                "problems",
+                f"{len(self.problems)}; {int(self.n.sum())} samples, {int(self.k.sum())} passed",
+            ),
+        ]
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
 
 @dataclass(frozen=True)
 class PassAggregate:
@@ -114,6 +132,36 @@ class PassAggregate:
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
     columns: PassColumns = field(default_factory=PassColumns)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        sizes = [
+            f"{b} ({n} problems)" if n else b
+            for b, n in zip(self.buckets, self.n_problems, strict=True)
+        ]
+        return "PassAggregate", [
+            ("source", self.source),
+            *_model_rows(self.models),
+            ("buckets", ", ".join(sizes)),
+        ]
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
+
+def _model_rows(models: ModelTable) -> list[tuple[str, str]]:
+    fitted = models.fitted
+    held = [n for n, h in zip(models.names, models.held_out, strict=True) if h]
+    return [
+        (
+            "models",
+            f"{len(models.names)} ({int(fitted.sum())} fitted"
+            + (f"; held out: {', '.join(held)})" if held else ")"),
+        ),
+        ("compute", f"{models.compute.min():.3g} to {models.compute.max():.3g} FLOPs"),
+    ]
 
 
 def is_aggregate(frame: pd.DataFrame, columns: PassColumns) -> bool:
@@ -171,6 +219,9 @@ def load_pass_counts(
     source: str | Path | pd.DataFrame,
     columns: PassColumns | None = None,
     fit_max_compute: float | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> PassCounts:
     """Read and validate per-problem pass counts.
 
@@ -191,6 +242,8 @@ def load_pass_counts(
     """
     columns = columns or PassColumns()
     frame, label = read_table(source)
+    used = [columns.model, columns.compute, columns.problem, columns.n, columns.k]
+    frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     for col, option in [
         (columns.model, "--model-col"),
         (columns.compute, "--compute-col"),
@@ -256,6 +309,9 @@ def load_pass_aggregate(
     source: str | Path | pd.DataFrame,
     columns: PassColumns | None = None,
     fit_max_compute: float | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> PassAggregate:
     """Read and validate aggregate pass rates (one row per model and optional bucket).
 
@@ -267,6 +323,8 @@ def load_pass_aggregate(
     """
     columns = columns or PassColumns()
     frame, label = read_table(source)
+    used = [columns.model, columns.compute, columns.pass_rate, columns.bucket]
+    frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     for col, option in [
         (columns.model, "--model-col"),
         (columns.compute, "--compute-col"),
@@ -339,10 +397,27 @@ def load_pass_table(
     source: str | Path | pd.DataFrame,
     columns: PassColumns | None = None,
     fit_max_compute: float | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> PassCounts | PassAggregate:
-    """Read either pass format, told apart by its columns (CONTRACT §2), and validate it."""
+    """Read either pass format, told apart by its columns (CONTRACT §2), and validate it.
+
+    ``where`` and ``drop_missing`` select rows first (:func:`bayescale.selection.select_rows`).
+    """
     columns = columns or PassColumns()
-    frame, _ = read_table(source)
+    frame, label = read_table(source)
     if is_aggregate(frame, columns):
-        return load_pass_aggregate(source, columns, fit_max_compute)
-    return load_pass_counts(source, columns, fit_max_compute)
+        return load_pass_aggregate(
+            source, columns, fit_max_compute, where=where, drop_missing=drop_missing
+        )
+    if "loss" in frame.columns and columns.problem not in frame.columns:
+        raise InputError(
+            f"{label}: this looks like a table of loss runs (columns "
+            f"{', '.join(map(str, frame.columns))}), not of pass results. Forecast the loss with "
+            f"'bayescale loss {label} --target-compute C' (Python: bayescale.run_loss); pass "
+            "results need model, compute, problem, n, k or model, compute, pass_rate."
+        )
+    return load_pass_counts(
+        source, columns, fit_max_compute, where=where, drop_missing=drop_missing
+    )

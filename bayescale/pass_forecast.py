@@ -18,16 +18,20 @@ statistic from simulated binomial counts with the same :math:`n`.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
-from bayescale.forecast import check_interval, check_targets, summarise
-from bayescale.pass_data import PassAggregate
+from bayescale.forecast import check_interval, check_targets, summarise, target_warnings
+from bayescale.pass_data import PassAggregate, PassCounts
+
+log = logging.getLogger("bayescale")
 
 #: Computes per chunk when evaluating many computes (keeps memory at tens of MB).
 CHUNK = 16
@@ -173,11 +177,61 @@ def reported_buckets(fit: PassFit) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class PassForecast:
-    """Predictive draws and their summary at the target computes."""
+    """Predictive draws and their summary at the target computes.
+
+    Attributes
+    ----------
+    draws
+        See :func:`pass_draws`.
+    interval
+        Central interval probability of the tables.
+    n_problems
+        Problems per reported bucket (``None`` when an aggregate table does not say).
+    pooled
+        What the overall pass rate pools (:func:`pooled_description`), or ``None`` when the
+        buckets are different benchmarks and no overall rate is defined.
+    warnings
+        Warnings about the targets (inside, below or far beyond the fitted models).
+    """
 
     draws: xr.Dataset
     interval: float
     n_problems: tuple[int | None, ...]
+    pooled: str | None = "all problems"
+    warnings: tuple[str, ...] = ()
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        rows: list[tuple[str, str]] = []
+        table = self.buckets()
+        for r in table.head(12).itertuples():
+            rows.append(
+                (
+                    f"bucket {r.bucket} @ {r.target_compute:.3g}",
+                    f"pass@1 {r.pass_rate_median:.3g} [{r.pass_rate_lower:.3g}, "
+                    f"{r.pass_rate_upper:.3g}]; -ln p {r.neg_log_pass_median:.3g}",
+                )
+            )
+        if len(table) > 12:
+            rows.append(("…", f"{len(table) - 12} more rows: .buckets()"))
+        if self.pooled is not None:
+            for r in self.overall().itertuples():
+                rows.append(
+                    (
+                        f"overall @ {r.target_compute:.3g}",
+                        f"pass@1 {r.median:.3g} [{r.lower:.3g}, {r.upper:.3g}] ({self.pooled})",
+                    )
+                )
+        else:
+            rows.append(("overall", NO_OVERALL))
+        rows += [("warning", w) for w in self.warnings]
+        title = f"PassForecast: a new model's pass@1, median [{self.interval:.0%} interval]"
+        return title, rows
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
 
     @property
     def targets(self) -> np.ndarray:
@@ -227,11 +281,57 @@ def bucket_sizes(fit: PassFit) -> tuple[int | None, ...]:
     return tuple(fit.buckets.sizes())
 
 
+#: What the summaries say instead of an overall rate of buckets that are different benchmarks.
+NO_OVERALL = (
+    "not defined: the buckets of an aggregate table are taken as different benchmarks, "
+    "whose pass rates do not average into one rate"
+)
+
+
+def pooled_description(fit: PassFit) -> str | None:
+    """What the overall pass rate pools, or ``None`` when it is not defined.
+
+    Difficulty buckets of per-problem counts split one benchmark: the overall rate is the mean
+    pass@1 over all its problems. An aggregate table with one bucket is that bucket; with
+    several, the buckets are taken as different benchmarks and no overall rate is given.
+    """
+    if isinstance(fit.data, PassAggregate):
+        if len(fit.data.buckets) == 1:
+            return f"pass@1 of '{fit.data.buckets[0]}'"
+        return None
+    assert fit.buckets is not None
+    b = fit.buckets
+    aside = len(b.kept) - sum(b.sizes())
+    extra = f" and {aside} set aside" if aside else ""
+    return (
+        f"mean pass@1 over all {len(b.kept)} problems ({len(b.labels)} difficulty buckets of "
+        f"one benchmark{extra})"
+    )
+
+
+def pass_target_warnings(
+    fit_data: PassCounts | PassAggregate, targets: np.ndarray, *, allow_backcast: bool = False
+) -> list[str]:
+    """:func:`bayescale.forecast.target_warnings` of a pass table (fitted models)."""
+    models = fit_data.models
+    return target_warnings(
+        targets,
+        {"": models.compute[models.fitted]},
+        rests_on="the fitted lines ln(-ln p) = level - k ln C and the model-to-model scatter "
+        "(the law's form is assumed; it has no discrepancy term)",
+        allow_backcast=allow_backcast,
+        unit="model",
+    )
+
+
 def forecast_pass(
     fit: PassFit,
     targets: float | list[float] | np.ndarray,
     interval: float = 0.9,
     k: int | None = None,
+    *,
+    allow_backcast: bool = False,
+    warn: bool = True,
 ) -> PassForecast:
     """Forecast a new model's pass rates at each target compute.
 
@@ -245,13 +345,24 @@ def forecast_pass(
         Central predictive interval probability.
     k
         Also forecast pass@k.
+    allow_backcast
+        Accept targets below the smallest fitted model (refused otherwise).
+    warn
+        Log the target warnings (kept in :attr:`PassForecast.warnings` either way).
     """
     if k is not None and k < 1:
         raise InputError(f"--k must be >= 1, got {k}.")
+    targets = check_targets(targets)
+    warnings = pass_target_warnings(fit.data, targets, allow_backcast=allow_backcast)
+    if warn:
+        for message in warnings:
+            log.warning("warning: %s", message)
     return PassForecast(
-        draws=pass_draws(fit, check_targets(targets), k=k),
+        draws=pass_draws(fit, targets, k=k),
         interval=check_interval(interval),
         n_problems=bucket_sizes(fit),
+        pooled=pooled_description(fit),
+        warnings=tuple(warnings),
     )
 
 
@@ -273,6 +384,7 @@ def observed_statistics(fit: PassFit) -> pd.DataFrame:
             row["pass_rate"] = float(np.average(rates[ok], weights=w[ok])) if ok.any() else np.nan
             for b, label in enumerate(labels):
                 row[f"neg_log_pass[{label}]"] = float(-np.log(rates[b]))
+                row[f"pass_rate[{label}]"] = float(rates[b])
         else:
             assert fit.buckets is not None
             kept = fit.buckets.kept
@@ -286,13 +398,18 @@ def observed_statistics(fit: PassFit) -> pd.DataFrame:
                 row[f"neg_log_pass[{label}]"] = (
                     float(-np.log(phat[sel]).mean()) if sel.any() else np.nan
                 )
+                row[f"pass_rate[{label}]"] = (
+                    float((k[sel] / n[sel]).mean()) if sel.any() else np.nan
+                )
                 row[f"unsolved[{label}]"] = int((k[sel] == 0).sum())
         rows.append(row)
     return pd.DataFrame(rows)
 
 
-def held_out_model_draws(fit: PassFit) -> list[dict[str, object]]:
+def held_out_model_draws(fit: PassFit, bucket_rates: bool = False) -> list[dict[str, object]]:
     """Predictive draws of each held-out model's observed statistics.
+
+    With ``bucket_rates`` also each bucket's mean pass@1 (``pass_rate[bucket]``).
 
     Returns
     -------
@@ -323,6 +440,8 @@ def held_out_model_draws(fit: PassFit) -> list[dict[str, object]]:
             stats = {"pass_rate": np.average(p[:, ok], axis=1, weights=_weights(fit)[ok])}
             for b, label in enumerate(labels):
                 stats[f"neg_log_pass[{label}]"] = neg_log_p[:, b]
+                if bucket_rates:
+                    stats[f"pass_rate[{label}]"] = p[:, b]
         else:
             assert fit.buckets is not None
             kept = fit.buckets.kept
@@ -334,6 +453,8 @@ def held_out_model_draws(fit: PassFit) -> list[dict[str, object]]:
             for b, label in enumerate(labels):
                 sel = (fit.buckets.index == b) & seen
                 stats[f"neg_log_pass[{label}]"] = -np.log(phat[:, sel]).mean(axis=1)
+                if bucket_rates and sel.any():
+                    stats[f"pass_rate[{label}]"] = (k_sim[:, sel] / n[sel]).mean(axis=1)
         for quantity, draws in stats.items():
             obs = float(observed.at[name, quantity])  # type: ignore[arg-type]
             if np.isfinite(obs):
@@ -356,8 +477,9 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
     -------
     pandas.DataFrame
         One row per (held-out model, quantity) with observed, median, lower, upper, covered
-        and the relative error of the median. Quantities: ``pass_rate`` and
-        ``neg_log_pass[bucket]`` for each reported bucket (:func:`held_out_model_draws`).
+        and the relative error of the median. Quantities: ``pass_rate`` (the overall mean
+        pass@1), ``pass_rate[bucket]`` and ``neg_log_pass[bucket]`` for each reported bucket
+        (:func:`held_out_model_draws`); the pass-rate rows come first.
     """
     columns = [
         "model",
@@ -371,7 +493,11 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
         "rel_error",
     ]
     rows = []
-    for entry in held_out_model_draws(fit):
+    entries = held_out_model_draws(fit, bucket_rates=True)
+    if pooled_description(fit) is None:  # no overall rate of different benchmarks
+        entries = [e for e in entries if e["quantity"] != "pass_rate"]
+    entries.sort(key=lambda e: str(e["quantity"]).startswith("neg_log_pass"))
+    for entry in entries:
         obs = float(entry["observed"])  # type: ignore[arg-type]
         s = summarise(np.asarray(entry["draws"]), interval)
         rows.append(

@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,6 +25,7 @@ from bayescale.decision import (
     decide_with_curve,
     parse_requirement,
 )
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
 from bayescale.forecast import check_targets
@@ -38,10 +40,12 @@ from bayescale.pass_forecast import (
     forecast_pass,
     pass_draws,
     pass_parameter_table,
+    pass_target_warnings,
+    pooled_description,
     reported_buckets,
     score_held_out_models,
 )
-from bayescale.pipeline import check_options, remembered_options, write_json
+from bayescale.pipeline import check_options, remembered_options, result_summary, write_json
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings
 
@@ -68,6 +72,9 @@ class PassOptions:
     allow_unconverged: bool = False
     value: float | None = None
     cost_per_flop: float | None = None
+    where: str | None = None
+    drop_missing: bool = False
+    allow_backcast: bool = False
 
     def forecast_options(self) -> dict[str, object]:
         """The options a saved fit remembers for ``bayescale forecast``."""
@@ -94,34 +101,104 @@ class PassResult:
 
         return pass_document(self, __version__)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Warnings about the targets (the document's ``warnings[]``)."""
+        return self.forecast.warnings
 
-def pass_requirement(text: str, buckets: tuple[str, ...]) -> tuple[Requirement, int | None]:
-    """Parse ``pass_rate>=0.3`` (all problems) or ``3.pass_rate>=0.5`` (bucket 3)."""
+    def __repr__(self) -> str:
+        return text_summary(*result_summary(self, "PassResult"))
+
+    def _repr_html_(self) -> str:
+        return html_summary(*result_summary(self, "PassResult"))
+
+
+def pass_requirement(
+    text: str, buckets: tuple[str, ...], pooled: bool = True
+) -> tuple[Requirement, int | None]:
+    """Parse ``pass_rate>=0.3`` (all problems) or ``3.pass_rate>=0.5`` (bucket 3).
+
+    ``pooled=False`` (buckets that are different benchmarks) refuses a rule without a bucket.
+    """
     req = parse_requirement(text, quantities=("pass_rate",))
+
+    def example(label: str) -> str:
+        prefix = "bucket" if label.isdigit() else ""
+        return f"'{prefix}{label}.{req.quantity}{req.op}{req.threshold:g}'"
+
     if req.scope is None:
+        if not pooled:
+            raise InputError(
+                f"--require '{text}': the buckets ({', '.join(buckets)}) are different "
+                f"benchmarks, so there is no overall pass rate; name one, e.g. "
+                f"{example(buckets[0])}."
+            )
         return req, None
-    scope = req.scope.removeprefix("bucket")
+    scope = req.scope
+    if scope not in buckets and scope.removeprefix("bucket") in buckets:
+        scope = scope.removeprefix("bucket")
     if scope not in buckets:
+        typed = scope.removeprefix("bucket") if scope.startswith("bucket") else scope
+        hint = did_you_mean(typed, buckets) or did_you_mean(scope, buckets)
         raise InputError(
-            f"--require '{text}': no bucket '{req.scope}'.{did_you_mean(scope, buckets)} "
-            f"Buckets: {', '.join(buckets)}; write e.g. 'bucket{buckets[0]}.pass_rate>=0.5'."
+            f"--require '{text}': no bucket '{req.scope}'.{hint} "
+            f"Buckets: {', '.join(buckets)}; write e.g. {example(buckets[0])}."
         )
     return req, buckets.index(scope)
 
 
 def pass_requirement_draws(
-    fit: PassFit, requirement: str
+    fit: PassFit,
+    requirement: str,
+    *,
+    curve: bool = False,
+    cache: dict[str, Any] | None = None,
 ) -> tuple[Requirement, Callable[[np.ndarray], np.ndarray]]:
-    """The parsed requirement and a ``compute -> new-model draws`` function for it."""
-    req, bucket = pass_requirement(requirement, reported_buckets(fit))
+    """The parsed requirement and a ``compute -> new-model draws`` function for it.
+
+    With ``curve=True`` the draws are of the law (no new model's own deviation). Two functions
+    given the same ``cache`` dict share the last computed draws.
+    """
+    req, bucket = pass_requirement(
+        requirement, reported_buckets(fit), pooled_description(fit) is not None
+    )
+    prefix = "curve_" if curve else ""
+    memo: dict[str, Any] = {} if cache is None else cache
 
     def draws_at(compute: np.ndarray) -> np.ndarray:
-        ds = pass_draws(fit, compute)
+        key = np.asarray(compute, dtype=float).tobytes()
+        if memo.get("key") != key:
+            memo.update(key=key, draws=pass_draws(fit, compute))
+        ds = memo["draws"]
         if bucket is None:
-            return np.asarray(ds["pass_rate"].values)
-        return np.asarray(ds["bucket_pass_rate"].values[:, bucket, :])
+            return np.asarray(ds[prefix + "pass_rate"].values)
+        return np.asarray(ds[prefix + "bucket_pass_rate"].values[:, bucket, :])
 
     return req, draws_at
+
+
+def decide_pass(
+    fit: PassFit,
+    requirement: str,
+    targets: float | list[float] | np.ndarray,
+    confidence: float = 0.9,
+) -> list[Decision]:
+    """Decide a pass-rate requirement at each target from a new model's predictive draws.
+
+    ``requirement`` is ``"pass_rate>=0.3"`` (the overall rate) or ``"bucket2.pass_rate>=0.5"``
+    / ``"humaneval.pass_rate>=0.2"``; ``targets`` a number or a list/array of FLOPs.
+    """
+    shared: dict[str, Any] = {}
+    req, draws_at = pass_requirement_draws(fit, requirement, cache=shared)
+    smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
+    return decide_with_curve(
+        req,
+        draws_at,
+        check_targets(targets),
+        confidence,
+        smallest,
+        curve_at=pass_requirement_draws(fit, requirement, curve=True, cache=shared)[1],
+    )[0]
 
 
 def check_pass_options(options: PassOptions) -> None:
@@ -135,7 +212,13 @@ def load_pass(
     source: str | Path | pd.DataFrame, options: PassOptions
 ) -> tuple[PassCounts | PassAggregate, Buckets | None]:
     """Read either pass format and, for per-problem counts, make the buckets."""
-    data = load_pass_table(source, options.columns, options.fit_max_compute)
+    data = load_pass_table(
+        source,
+        options.columns,
+        options.fit_max_compute,
+        where=options.where,
+        drop_missing=options.drop_missing,
+    )
     if isinstance(data, PassAggregate):
         return data, None
     buckets = make_buckets(
@@ -144,23 +227,38 @@ def load_pass(
     return data, buckets
 
 
-def result_from_pass_fit(fit: PassFit, options: PassOptions) -> PassResult:
-    """Everything a pass-rate forecast reports, computed from a fit without sampling."""
+def result_from_pass_fit(fit: PassFit, options: PassOptions, *, warn: bool = True) -> PassResult:
+    """Everything a pass-rate forecast reports, computed from a fit without sampling.
+
+    ``warn=False`` keeps the target warnings out of the log (already logged before sampling).
+    """
     check_pass_options(options)
     targets = check_targets(options.targets)
+    forecast = forecast_pass(
+        fit,
+        targets,
+        options.interval,
+        k=options.k,
+        allow_backcast=options.allow_backcast,
+        warn=warn,
+    )
     decisions: list[Decision] = []
     curve = choice = None
     if options.requirement:
-        req, draws_at = pass_requirement_draws(fit, options.requirement)
+        shared: dict[str, Any] = {}
+        req, draws_at = pass_requirement_draws(fit, options.requirement, cache=shared)
+        _, curve_at = pass_requirement_draws(fit, options.requirement, curve=True, cache=shared)
         smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
-        decisions, curve = decide_with_curve(req, draws_at, targets, options.confidence, smallest)
+        decisions, curve = decide_with_curve(
+            req, draws_at, targets, options.confidence, smallest, curve_at=curve_at
+        )
         if options.value is not None and options.cost_per_flop is not None:
             choice = best_compute(
                 curve.grid, curve.probability, options.value, options.cost_per_flop
             )
     return PassResult(
         fit=fit,
-        forecast=forecast_pass(fit, targets, options.interval, k=options.k),
+        forecast=forecast,
         parameters=pass_parameter_table(fit, options.interval),
         held_out=score_held_out_models(fit, options.interval),
         decisions=tuple(decisions),
@@ -188,10 +286,15 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     data, buckets = load_pass(source, options)
     if options.requirement:
         if isinstance(data, PassAggregate):
-            pass_requirement(options.requirement, data.buckets)
+            pass_requirement(options.requirement, data.buckets, len(data.buckets) == 1)
         else:
             assert buckets is not None
             pass_requirement(options.requirement, buckets.labels)
+    # refuse a backcast and warn about the targets before sampling
+    for message in pass_target_warnings(
+        data, check_targets(options.targets), allow_backcast=options.allow_backcast
+    ):
+        log.warning("warning: %s", message)
     if buckets is not None:
         log.info(
             "%d problems in %d buckets (%s); difficulty order agrees between reference models "
@@ -210,10 +313,12 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     )
     fit = fit_pass(data, buckets, options.priors, s, allow_unconverged=options.allow_unconverged)
     log.info("sampled in %.1f s", fit.timing_s["sampling"])
-    return result_from_pass_fit(fit, options)
+    return result_from_pass_fit(fit, options, warn=False)
 
 
-def write_pass_outputs(result: PassResult, out_dir: Path, spec: str | None = None) -> list[Path]:
+def write_pass_outputs(
+    result: PassResult, out_dir: str | Path, spec: str | None = None
+) -> list[Path]:
     """Write ``report.md``, ``forecast.json``, the plots and ``fit.nc`` into ``out_dir``.
 
     ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it. The folder

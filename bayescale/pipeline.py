@@ -26,6 +26,7 @@ from bayescale.decision import (
     decide_with_curve,
     parse_requirement,
 )
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.forecast import (
@@ -34,6 +35,7 @@ from bayescale.forecast import (
     check_targets,
     forecast_loss,
     loss_draws,
+    loss_target_warnings,
     parameter_table,
     score_held_out,
 )
@@ -41,7 +43,7 @@ from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
 
 if TYPE_CHECKING:
-    from bayescale.pass_pipeline import PassOptions
+    from bayescale.pass_pipeline import PassOptions, PassResult
 
 log = logging.getLogger("bayescale")
 
@@ -61,6 +63,9 @@ class LossOptions:
     allow_unconverged: bool = False
     value: float | None = None
     cost_per_flop: float | None = None
+    where: str | None = None
+    drop_missing: bool = False
+    allow_backcast: bool = False
 
     def forecast_options(self) -> dict[str, object]:
         """The options a saved fit remembers for ``bayescale forecast``."""
@@ -91,12 +96,35 @@ class LossResult:
     options: LossOptions | None = None
     curve: DecisionCurve | None = None
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Warnings about the targets (the document's ``warnings[]``)."""
+        return self.forecast.warnings
+
     def document(self) -> dict[str, object]:
         """The CONTRACT §4 result document."""
         from bayescale import __version__
         from bayescale.report import loss_document
 
         return loss_document(self, __version__)
+
+    def __repr__(self) -> str:
+        return text_summary(*result_summary(self, "LossResult"))
+
+    def _repr_html_(self) -> str:
+        return html_summary(*result_summary(self, "LossResult"))
+
+
+def result_summary(
+    result: LossResult | PassResult, title: str
+) -> tuple[str, list[tuple[str, str]]]:
+    """Summary rows of a loss or pass result: the forecast, the decisions, the diagnostics."""
+    _, rows = result.fit._summary()
+    rows = [r for r in rows if r[0] in ("data", "diagnostics")]
+    _, forecast_rows = result.forecast._summary()
+    rows += forecast_rows
+    rows += [("decision", d.sentence()) for d in result.decisions]
+    return title, rows
 
 
 def loss_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int]:
@@ -122,16 +150,38 @@ def loss_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, i
 
 
 def decide_loss(
-    fit: LossFit, requirement: str, targets: np.ndarray, confidence: float
+    fit: LossFit,
+    requirement: str,
+    targets: float | list[float] | np.ndarray,
+    confidence: float = 0.9,
 ) -> list[Decision]:
-    """Decide a loss requirement at each target from the fit's predictive draws."""
-    req, draws_at = loss_requirement_draws(fit, requirement)
+    """Decide a loss requirement at each target from the fit's predictive draws.
+
+    Parameters
+    ----------
+    fit
+        A loss fit.
+    requirement
+        ``"loss<=2.1"``, or ``"web.loss<=2.1"`` with several groups.
+    targets
+        Target compute(s) in FLOPs: a number or a list/array.
+    confidence
+        Probability the requirement must hold with for GO.
+
+    Returns
+    -------
+    list of Decision
+        One per target.
+    """
+    shared: dict = {}
+    req, draws_at = loss_requirement_draws(fit, requirement, cache=shared)
     return decide(
         req,
         draws_at,
-        targets,
+        check_targets(targets),
         confidence,
         search_from=float(fit.data.compute[fit.data.fitted].min()),
+        curve_at=loss_requirement_draws(fit, requirement, curve=True, cache=shared)[1],
     )
 
 
@@ -151,33 +201,56 @@ def check_options(options: LossOptions | PassOptions) -> None:
             raise InputError(f"--{name.replace('_', '-')} must be a positive number, got {number}.")
 
 
-def loss_requirement_draws(fit: LossFit, requirement: str):  # type: ignore[no-untyped-def]
-    """The parsed requirement and a ``compute -> new-run draws`` function for its group."""
+def loss_requirement_draws(  # type: ignore[no-untyped-def]
+    fit: LossFit, requirement: str, *, curve: bool = False, cache: dict | None = None
+):
+    """The parsed requirement and a ``compute -> new-run draws`` function for its group.
+
+    With ``curve=True`` the draws are of the curve (no run-to-run scatter). Two functions
+    given the same ``cache`` dict share the last computed draws (one ``loss_draws`` call gives
+    both the curve and a new run).
+    """
     req, gi = loss_requirement(requirement, fit.data.groups)
+    name = "curve" if curve else "loss"
+    memo: dict = {} if cache is None else cache
 
     def draws_at(compute: np.ndarray) -> np.ndarray:
-        return np.asarray(loss_draws(fit, compute)["loss"].values[:, gi, :])
+        key = np.asarray(compute, dtype=float).tobytes()
+        if memo.get("key") != key:
+            memo.update(key=key, draws=loss_draws(fit, compute))
+        return np.asarray(memo["draws"][name].values[:, gi, :])
 
     return req, draws_at
 
 
-def result_from_fit(fit: LossFit, options: LossOptions) -> LossResult:
-    """Everything a forecast reports, computed from a fit without sampling again."""
+def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) -> LossResult:
+    """Everything a forecast reports, computed from a fit without sampling again.
+
+    ``warn=False`` keeps the target warnings out of the log (already logged before sampling);
+    they are in the result either way.
+    """
     check_options(options)
     targets = check_targets(options.targets)
+    forecast = forecast_loss(
+        fit, targets, options.interval, allow_backcast=options.allow_backcast, warn=warn
+    )
     decisions: list[Decision] = []
     curve = choice = None
     if options.requirement:
-        req, draws_at = loss_requirement_draws(fit, options.requirement)
+        shared: dict = {}
+        req, draws_at = loss_requirement_draws(fit, options.requirement, cache=shared)
+        _, curve_at = loss_requirement_draws(fit, options.requirement, curve=True, cache=shared)
         smallest = float(fit.data.compute[fit.data.fitted].min())
-        decisions, curve = decide_with_curve(req, draws_at, targets, options.confidence, smallest)
+        decisions, curve = decide_with_curve(
+            req, draws_at, targets, options.confidence, smallest, curve_at=curve_at
+        )
         if options.value is not None and options.cost_per_flop is not None:
             choice = best_compute(
                 curve.grid, curve.probability, options.value, options.cost_per_flop
             )
     return LossResult(
         fit=fit,
-        forecast=forecast_loss(fit, targets, options.interval),
+        forecast=forecast,
         parameters=parameter_table(fit, options.interval),
         held_out=score_held_out(fit, options.interval),
         decisions=tuple(decisions),
@@ -216,10 +289,21 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
     data = (
         source
         if isinstance(source, LossData)
-        else load_loss_runs(source, options.columns, options.fit_max_compute)
+        else load_loss_runs(
+            source,
+            options.columns,
+            options.fit_max_compute,
+            where=options.where,
+            drop_missing=options.drop_missing,
+        )
     )
     if options.requirement:
         loss_requirement(options.requirement, data.groups)
+    # refuse a backcast and warn about the targets before sampling
+    for message in loss_target_warnings(
+        data, check_targets(options.targets), options.priors, allow_backcast=options.allow_backcast
+    ):
+        log.warning("warning: %s", message)
     s = options.sampler
     log.info(
         "fitting %d runs in %d group(s) with JAX NUTS (%d chains x %d draws)",
@@ -234,17 +318,19 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
         fit.timing_s["sampling"],
         "converged" if fit.diagnostics.ok else "; ".join(fit.diagnostics.problems()),
     )
-    return result_from_fit(fit, options)
+    return result_from_fit(fit, options, warn=False)
 
 
-def write_json(document: dict[str, object], path: Path) -> Path:
+def write_json(document: dict[str, object], path: str | Path) -> Path:
     """Write a result document as JSON (no NaN), atomically: temporary file, then rename."""
     from bayescale.outputs import write_text
 
-    return write_text(path, json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return write_text(Path(path), json.dumps(document, indent=2, allow_nan=False) + "\n")
 
 
-def write_loss_outputs(result: LossResult, out_dir: Path, spec: str | None = None) -> list[Path]:
+def write_loss_outputs(
+    result: LossResult, out_dir: str | Path, spec: str | None = None
+) -> list[Path]:
     """Write the report, JSON document, plots and the saved fit ``fit.nc`` into ``out_dir``.
 
     ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it. The folder

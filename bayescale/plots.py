@@ -2,29 +2,126 @@
 
 Log-compute x-axis; observed runs as dots, held-out runs as open circles; the posterior median
 of a new run's loss with 50% and 90% predictive bands running out past the target; the target
-marked with its predictive interval. One panel per group. Uses matplotlib's Agg backend.
+marked with its predictive interval. One panel per group.
+
+The public entry points :func:`plot_forecast`, :func:`plot_decision`, :func:`plot_ppc` and
+:func:`plot_buckets` take a result (or a fit) and return a :class:`matplotlib.figure.Figure`.
+Figures are made without pyplot, so nothing here selects a backend or keeps figures open: a
+notebook shows the returned figure once, and scripts save it with ``fig.savefig``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
+from bayescale.errors import InputError
+from bayescale.fit import LossFit, PassFit
 from bayescale.forecast import loss_draws
 from bayescale.pass_forecast import observed_statistics, pass_draws, reported_buckets
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
+    from matplotlib.axis import Axis
 
     from bayescale.decision import ComputeChoice, Decision, DecisionCurve
-    from bayescale.fit import LossFit, PassFit
+
+#: Decades between the smallest run and the largest target above which the loss forecast gets
+#: an inset zoomed on the largest fitted run, the held-out runs and the target.
+ZOOM_DECADES = 4.0
+
+
+def plain_ticks(axis: Axis) -> None:
+    """Label a log axis with plain numbers (``2``, ``0.5``), not ``2 × 10^0``.
+
+    Minor ticks are labelled at 2 and 5 times a power of ten, and only when the axis spans
+    two decades or less (else the decades alone are labelled).
+    """
+
+    def minor(value: float, _: object) -> str:
+        lo, hi = axis.get_view_interval()
+        if value <= 0 or lo <= 0 or hi / lo > 100:
+            return ""
+        mantissa = value / 10 ** np.floor(np.log10(value) + 1e-9)
+        near = round(mantissa)
+        return f"{value:g}" if near in (2, 5) and abs(mantissa - near) < 1e-6 else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
+def _fit_of(obj: Any) -> Any:
+    return obj.fit if hasattr(obj, "forecast") else obj
+
+
+def _targets_of(obj: Any, targets: Any) -> np.ndarray:
+    if targets is None:
+        if not hasattr(obj, "forecast"):
+            raise InputError("give targets=... (FLOPs) when plotting a fit rather than a result.")
+        return np.asarray(obj.forecast.targets)
+    return np.atleast_1d(np.asarray(targets, dtype=float))
+
+
+def _interval_of(obj: Any, interval: float | None) -> float:
+    if interval is not None:
+        return float(interval)
+    return float(obj.forecast.interval) if hasattr(obj, "forecast") else 0.9
+
+
+def plot_forecast(result: Any, targets: Any = None, interval: float | None = None) -> Figure:
+    """The forecast of a loss or pass-rate result (or fit, with ``targets``) as a Figure.
+
+    Loss: one panel per group (:func:`loss_figure`). Pass rate: the overall mean pass@1
+    (:func:`pass_rate_figure`), or the per-bucket panels of :func:`plot_buckets` when the
+    buckets are different benchmarks.
+    """
+    fit = _fit_of(result)
+    t, p = _targets_of(result, targets), _interval_of(result, interval)
+    if isinstance(fit, LossFit):
+        return loss_figure(fit, t, p)
+    from bayescale.pass_forecast import pooled_description
+
+    if pooled_description(fit) is None:
+        return pass_figure(fit, t, p)
+    return pass_rate_figure(fit, t, p)
+
+
+def plot_buckets(result: Any, targets: Any = None, interval: float | None = None) -> Figure:
+    """Figure-2-style panels of a pass-rate result or fit: -ln(pass rate) per bucket."""
+    fit = _fit_of(result)
+    if not isinstance(fit, PassFit):
+        raise InputError("plot_buckets draws pass-rate fits; for a loss fit use plot_forecast.")
+    return pass_figure(fit, _targets_of(result, targets), _interval_of(result, interval))
+
+
+def plot_decision(result: Any) -> Figure:
+    """The probability that a new run meets the result's requirement, against compute."""
+    if not getattr(result, "decisions", None) or result.curve is None:
+        raise InputError(
+            "the result has no decision: run it with requirement='loss<=2.1' (or a pass-rate "
+            "rule) to plot one."
+        )
+    return decision_figure(result.curve, list(result.decisions), result.choice)
+
+
+def plot_ppc(result: Any, interval: float | None = None) -> Figure:
+    """Posterior predictive check of a loss result or fit (:func:`ppc_figure`)."""
+    fit = _fit_of(result)
+    if not isinstance(fit, LossFit):
+        raise InputError(
+            "plot_ppc checks loss fits; for a pass-rate fit, plot_buckets shows every model's "
+            "observed rates against the forecast bands."
+        )
+    return ppc_figure(fit, _interval_of(result, interval))
+
+
+def _new_figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=size)
+    return fig, np.asarray(fig.subplots(rows, cols, squeeze=False))
 
 
 def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Figure:
@@ -47,45 +144,88 @@ def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Fig
     targets = np.atleast_1d(np.asarray(targets, dtype=float))
     lo = data.compute.min() / 2
     hi = max(targets.max(), data.compute.max()) * 3
-    grid = np.logspace(np.log10(lo), np.log10(hi), 120)
+    grid = np.logspace(np.log10(lo), np.log10(hi), 160)
     draws = loss_draws(fit, grid)["loss"].values
     at_target = loss_draws(fit, targets)["loss"].values
+    zoom = np.log10(hi / lo) > ZOOM_DECADES
     n = len(data.groups)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
+    fig, axes = _new_figure(rows, cols, (5.2 * cols, 4.2 * rows))
     for gi, group in enumerate(data.groups):
         ax = axes[gi // cols][gi % cols]
-        _bands(ax, grid, draws[:, gi, :], interval)
         in_group = data.group == group
-        _observed(
-            ax, data.compute, data.loss, in_group & data.held_out, in_group & data.fitted, "runs"
-        )
-        _target(ax, targets, at_target[:, gi, :], interval)
-        for t in targets:
-            ax.axvline(t, color="C1", ls=":", lw=1)
-        ax.set_xscale("log")
+        panels = [ax]
+        if zoom:
+            panels.append(ax.inset_axes((0.47, 0.5, 0.5, 0.46)))
+        for k, panel in enumerate(panels):
+            _bands(panel, grid, draws[:, gi, :], interval, legend=k == 0)
+            _target(panel, targets, at_target[:, gi, :], interval, legend=k == 0)
+            _observed(
+                panel,
+                data.compute,
+                data.loss,
+                in_group & data.held_out,
+                in_group & data.fitted,
+                "runs",
+                legend=k == 0,
+            )
+            for t in targets:
+                panel.axvline(t, color="C1", ls=":", lw=1, zorder=1)
+            panel.set_xscale("log")
+            panel.grid(alpha=0.3, lw=0.5)
+        if zoom:
+            _zoom(panels[1], grid, draws[:, gi, :], interval, data, in_group, targets)
+            ax.indicate_inset_zoom(panels[1], edgecolor="0.5")
         ax.set_title(str(group))
         ax.set_xlabel("training compute (FLOPs)")
         ax.set_ylabel("final loss")
-        ax.grid(alpha=0.3, lw=0.5)
     for k in range(n, rows * cols):
         axes[k // cols][k % cols].set_visible(False)
-    axes[0][0].legend(fontsize=7, loc="upper right")
+    axes[0][0].legend(fontsize=7, loc="lower left")
     fig.suptitle("Predicted final loss of a new run")
     fig.tight_layout()
     return fig
 
 
+def _zoom(
+    ax: Axes,
+    grid: np.ndarray,
+    draws: np.ndarray,
+    interval: float,
+    data: Any,
+    in_group: np.ndarray,
+    targets: np.ndarray,
+) -> None:
+    """Limit an inset to the largest fitted run, the held-out runs and the targets."""
+    fitted = data.compute[in_group & data.fitted]
+    x0 = fitted.max() / 3
+    x1 = max(targets.max(), data.compute[in_group].max()) * 2
+    sel = (grid >= x0) & (grid <= x1)
+    tail = (1 - interval) / 2
+    q = np.quantile(draws[:, sel], [tail, 1 - tail], axis=0)
+    shown = in_group & (data.compute >= x0) & (data.compute <= x1)
+    y0 = min(q[0].min(), data.loss[shown].min(initial=np.inf))
+    y1 = max(q[1].max(), data.loss[shown].max(initial=-np.inf))
+    pad = 0.06 * (y1 - y0)
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0 - pad, y1 + pad)
+    ax.tick_params(labelsize=6)
+    ax.set_title("zoom: largest fitted run to target", fontsize=7)
+
+
 def save_figure(fig: Figure, path: Path) -> Path:
-    """Write a figure as PNG (atomically: temporary file, then rename) and close it."""
+    """Write a figure as PNG (atomically: temporary file, then rename), closing a pyplot one."""
     from bayescale.outputs import atomic_file
 
     try:
         with atomic_file(path) as tmp:
             fig.savefig(tmp, dpi=130, format=Path(path).suffix.lstrip(".") or "png")
     finally:
-        plt.close(fig)
+        if fig.canvas.manager is not None:  # made with pyplot (the backtest's calibration plot)
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
     return path
 
 
@@ -101,7 +241,8 @@ def decision_figure(
     """
     grid, probability = curve.grid, curve.probability
     first = decisions[0]
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig = Figure(figsize=(6.4, 3.8))
+    ax = fig.subplots()
     ax.plot(grid, probability, color="C0", lw=1.8, label="P(requirement met)")
     ax.axhline(first.confidence, color="k", ls="--", lw=1, label=f"confidence {first.confidence:g}")
     for d in decisions:
@@ -117,6 +258,16 @@ def decision_figure(
     need = first.compute_needed_at_confidence
     if need is not None:
         ax.axvline(need, color="C2", lw=1.2, label=f"needed {need:.2g}")
+    lo, hi = first.compute_needed_lower, first.compute_needed_upper
+    if lo is not None:
+        ax.axvspan(
+            lo,
+            hi if hi is not None else grid[-1],
+            color="C2",
+            alpha=0.12,
+            lw=0,
+            label=f"curve meets it ({first.confidence:.0%})",
+        )
     if choice is not None:
         ax.axvline(
             choice.compute,
@@ -147,10 +298,12 @@ def ppc_figure(fit: LossFit, interval: float = 0.9) -> Figure:
     pick = draws[:, data.group_index, np.arange(data.compute.size)]
     tail = (1 - interval) / 2
     lo, med, hi = np.quantile(pick, [tail, 0.5, 1 - tail], axis=0)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig = Figure(figsize=(6.4, 3.8))
+    ax = fig.subplots()
+    offsets = dodge(data.compute, len(data.groups))
     for gi, group in enumerate(data.groups):
         sel = data.group_index == gi
-        x = data.compute[sel]
+        x = data.compute[sel] * offsets[gi]
         ax.errorbar(
             x,
             np.zeros(sel.sum()),
@@ -178,17 +331,48 @@ def ppc_figure(fit: LossFit, interval: float = 0.9) -> Figure:
     return fig
 
 
-def _bands(ax: Axes, grid: np.ndarray, draws: np.ndarray, interval: float) -> None:
+def dodge(compute: np.ndarray, n_groups: int) -> np.ndarray:
+    """Multiplicative x offsets that set the groups' bars side by side on a log axis.
+
+    The groups at one compute are spread over 60% of the smallest gap between distinct
+    computes (in log10), at most 0.05 decades each.
+
+    Examples
+    --------
+    >>> dodge(np.array([1e18, 1e19]), 1)
+    array([1.])
+    """
+    if n_groups == 1:
+        return np.ones(1)
+    levels = np.unique(np.log10(compute))
+    gap = np.diff(levels).min() if levels.size > 1 else 1.0
+    step = min(0.6 * gap / n_groups, 0.05)
+    return np.asarray(10 ** (step * (np.arange(n_groups) - (n_groups - 1) / 2)))
+
+
+def _bands(
+    ax: Axes, grid: np.ndarray, draws: np.ndarray, interval: float, legend: bool = True
+) -> None:
     """Median line with 50% and ``interval`` bands of ``draws`` (sample x grid)."""
     tail = (1 - interval) / 2
     q = np.quantile(draws, [tail, 0.25, 0.5, 0.75, 1 - tail], axis=0)
-    ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=f"{interval:.0%}")
-    ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label="50%")
-    ax.plot(grid, q[2], color="C0", lw=1.5, label="median")
+
+    def label(text: str) -> str | None:
+        return text if legend else None
+
+    ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=label(f"{interval:.0%}"))
+    ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label=label("50%"))
+    ax.plot(grid, q[2], color="C0", lw=1.5, label=label("median"))
 
 
-def _target(ax: Axes, targets: np.ndarray, draws: np.ndarray, interval: float) -> None:
-    """Mark the targets with the median and central interval of ``draws`` (sample x target)."""
+def _target(
+    ax: Axes, targets: np.ndarray, draws: np.ndarray, interval: float, legend: bool = True
+) -> None:
+    """Mark the targets with the median and central interval of ``draws`` (sample x target).
+
+    Drawn as an open diamond below the observed points, so a held-out run at the target stays
+    visible.
+    """
     tail = (1 - interval) / 2
     lo, mid, hi = np.quantile(draws, [tail, 0.5, 1 - tail], axis=0)
     ax.errorbar(
@@ -197,10 +381,12 @@ def _target(ax: Axes, targets: np.ndarray, draws: np.ndarray, interval: float) -
         yerr=[mid - lo, hi - mid],
         fmt="D",
         color="C1",
-        ms=5,
+        mfc="none",
+        mew=1.3,
+        ms=7,
         capsize=3,
         zorder=4,
-        label="target",
+        label="target (median, interval)" if legend else None,
     )
 
 
@@ -212,22 +398,30 @@ def _observed(
     fitted: np.ndarray,
     what: str,
     marker: str = "o",
+    legend: bool = True,
 ) -> None:
-    """Fitted points filled black, held-out points open red."""
+    """Fitted points filled black, held-out points red with a white edge, above the targets."""
     if fitted.any():
         ax.scatter(
-            x[fitted], y[fitted], s=16, color="k", marker=marker, zorder=3, label=f"fitted {what}"
+            x[fitted],
+            y[fitted],
+            s=16,
+            color="k",
+            marker=marker,
+            zorder=5,
+            label=f"fitted {what}" if legend else None,
         )
     if held.any():
         ax.scatter(
             x[held],
             y[held],
-            s=34,
-            facecolors="none",
-            edgecolors="C3",
+            s=36,
+            color="C3",
+            edgecolors="white",
+            linewidths=0.8,
             marker=marker,
-            zorder=3,
-            label=f"held-out {what}",
+            zorder=6,
+            label=f"held-out {what}" if legend else None,
         )
 
 
@@ -253,7 +447,7 @@ def pass_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Fig
     n = len(labels)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.4 * cols, 3.5 * rows), squeeze=False)
+    fig, axes = _new_figure(rows, cols, (4.4 * cols, 3.5 * rows))
     held = observed["held_out"].to_numpy(dtype=bool)
     for b, label in enumerate(labels):
         ax = axes[b // cols][b % cols]
@@ -272,6 +466,7 @@ def pass_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Fig
         _target(ax, targets, at_target[:, b, :], interval)
         ax.set_xscale("log")
         ax.set_yscale("log")
+        plain_ticks(ax.yaxis)
         ax.set_title(f"bucket {label}")
         ax.set_xlabel("training compute (FLOPs)")
         ax.set_ylabel("mean -ln(pass rate)")
@@ -300,13 +495,15 @@ def pass_rate_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -
     held = observed["held_out"].to_numpy(dtype=bool)
     x = observed["compute"].to_numpy(dtype=float)
     y = observed["pass_rate"].to_numpy(dtype=float)
-    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    fig = Figure(figsize=(6.4, 3.8))
+    ax = fig.subplots()
     _bands(ax, grid, draws, interval)
     _observed(ax, x, y, held, ~held, "models")
     for t in targets:
         ax.axvline(t, color="C1", ls=":", lw=1)
     ax.set_xscale("log")
     ax.set_yscale("log")
+    plain_ticks(ax.yaxis)
     ax.set_xlabel("training compute (FLOPs)")
     ax.set_ylabel("mean pass@1")
     ax.set_title("Mean pass@1 of a new model")

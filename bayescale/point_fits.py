@@ -34,8 +34,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 from scipy.optimize import least_squares
 
+from bayescale.data import LossData
 from bayescale.laws import loss_law_pivot
 
 #: Upper bound of the loss exponent k (per e-fold of compute); LLM curves have 0.03-0.4.
@@ -266,3 +268,83 @@ def bootstrap_pass_problems(
         log_alpha, k = fit_pass_line(compute, neg_log_pass[:, idx].mean(axis=1))
         preds.append(predict_pass_line(log_alpha, k, targets))
     return np.stack(preds)
+
+
+#: How results of :func:`bootstrap_forecast` are labelled.
+BOOTSTRAP_METHOD = "point-fit bootstrap"
+
+
+def bootstrap_forecast(
+    data: LossData,
+    targets: float | list[float] | np.ndarray,
+    interval: float = 0.9,
+    n_boot: int = N_BOOT,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Forecast the loss by the point-fit bootstrap, labelled as such.
+
+    Per group, least-squares fits of the loss law to case-resampled fitted runs, and central
+    percentile intervals of their predictions. This is the backtests' ``bootstrap`` baseline
+    (the Epoch AI replication of Chinchilla), not bayescale's model: its interval is that of
+    the fitted *curve*, with no run-to-run scatter and no law discrepancy, so it is narrower
+    than a new run's predictive interval.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (target, group): ``target_compute``, ``group``, ``point`` (the fit to all
+        runs), ``median``, ``lower``, ``upper``, ``method``.
+    """
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    tail = (1 - interval) / 2
+    rows = []
+    for group in data.groups:
+        sel = data.fitted & (data.group == group)
+        compute, loss = data.compute[sel], data.loss[sel]
+        draws = bootstrap_loss(compute, loss, targets, n_boot=n_boot, seed=seed)
+        point = fit_loss_lsq(compute, loss).predict(targets)
+        lo, mid, hi = np.quantile(draws, [tail, 0.5, 1 - tail], axis=0)
+        for i, t in enumerate(targets):
+            rows.append(
+                {
+                    "target_compute": float(t),
+                    "group": str(group),
+                    "point": float(point[i]),
+                    "median": float(mid[i]),
+                    "lower": float(lo[i]),
+                    "upper": float(hi[i]),
+                    "method": BOOTSTRAP_METHOD,
+                }
+            )
+    return pd.DataFrame(rows).sort_values(["target_compute", "group"], ignore_index=True)
+
+
+def bootstrap_document(
+    table: pd.DataFrame, interval: float, warnings: list[str] | tuple[str, ...] = ()
+) -> dict[str, object]:
+    """A §4-shaped document of :func:`bootstrap_forecast` (``"method": "point-fit bootstrap"``)."""
+    targets = []
+    for target, rows in table.groupby("target_compute", sort=True):
+        targets.append(
+            {
+                "target_compute": float(target),  # type: ignore[arg-type]
+                "loss": [
+                    {
+                        "group": r.group,
+                        "median": r.median,
+                        "lower": r.lower,
+                        "upper": r.upper,
+                        "point": r.point,
+                    }
+                    for r in rows.itertuples()
+                ],
+            }
+        )
+    return {
+        "kind": "loss",
+        "method": BOOTSTRAP_METHOD,
+        "interval": interval,
+        "interval_of": "the fitted curve (no run-to-run scatter)",
+        "targets": targets,
+        "warnings": list(warnings),
+    }

@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from bayescale.decision import Decision
 from bayescale.diagnostics import Diagnostics
 from bayescale.pass_data import PassAggregate
+from bayescale.pass_forecast import NO_OVERALL
 
 if TYPE_CHECKING:
     from bayescale.pass_pipeline import PassResult
@@ -82,6 +84,7 @@ def loss_document(result: LossResult, version: str) -> dict[str, Any]:
             "parameters": result.parameters.to_dict(orient="records"),
             "held_out": result.held_out.to_dict(orient="records"),
             "diagnostics": diag.to_dict(),
+            "warnings": list(result.warnings),
             "sampler": result.fit.settings.as_attrs(),
             "timing_s": {k: round(v, 3) for k, v in result.fit.timing_s.items()},
         }
@@ -116,7 +119,12 @@ def markdown_table(frame: pd.DataFrame) -> str:
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     lines = [header, rule]
     for row in frame.itertuples(index=False):
-        cells = [_fmt(v) if isinstance(v, float | np.floating) else markdown_text(v) for v in row]
+        cells = [
+            _fmt(v)
+            if isinstance(v, float | np.floating)
+            else ("–" if v is None else markdown_text(v))
+            for v in row
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -141,8 +149,9 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
     pct = f"{result.forecast.interval:.0%}"
     table = result.forecast.table()
     lines = [f"# bayescale loss forecast ({markdown_text(data.source)})", ""]
+    lines += warning_lines(result.warnings)
     for d in result.decisions:
-        lines += [f"**{markdown_text(d.sentence())}**", ""]
+        lines += [f"**{markdown_text(d.sentence())}**", "", needed_line(d), ""]
     if result.choice is not None:
         lines += [result.choice.sentence(), ""]
     fitted = data.fitted
@@ -220,8 +229,12 @@ def pass_document(result: PassResult, version: str) -> dict[str, Any]:
         target = float(row["target_compute"])
         entry: dict[str, Any] = {
             "target_compute": target,
-            "pass_rate": {k: row[k] for k in ("median", "lower", "upper", "mean")}
-            | {"curve": {k: row[f"curve_{k}"] for k in ("median", "lower", "upper")}},
+            "pass_rate": (
+                {k: row[k] for k in ("median", "lower", "upper", "mean")}
+                | {"curve": {k: row[f"curve_{k}"] for k in ("median", "lower", "upper")}}
+                if result.forecast.pooled is not None
+                else None
+            ),
         }
         at_k = [c for c in row if c.startswith("pass_at_")]
         if at_k:
@@ -248,11 +261,13 @@ def pass_document(result: PassResult, version: str) -> dict[str, Any]:
         "ok": fit.diagnostics.ok,
         "interval": result.forecast.interval,
         "input": "aggregate" if fit.aggregate else "per_problem",
+        "pooled": result.forecast.pooled,
         "targets": targets,
         "compute_choice": result.choice.to_dict() if result.choice else None,
         "parameters": result.parameters.to_dict(orient="records"),
         "held_out": result.held_out.to_dict(orient="records"),
         "diagnostics": fit.diagnostics.to_dict(),
+        "warnings": list(result.warnings),
         "sampler": fit.settings.as_attrs(),
         "timing_s": {k: round(v, 3) for k, v in fit.timing_s.items()},
     }
@@ -272,8 +287,9 @@ def pass_markdown(result: PassResult, version: str, plots: list[str]) -> str:
     models = fit.data.models
     pct = f"{result.forecast.interval:.0%}"
     lines = [f"# bayescale pass-rate forecast ({markdown_text(fit.data.source)})", ""]
+    lines += warning_lines(result.warnings)
     for d in result.decisions:
-        lines += [f"**{markdown_text(d.sentence())}**", ""]
+        lines += [f"**{markdown_text(d.sentence())}**", "", needed_line(d), ""]
     if result.choice is not None:
         lines += [result.choice.sentence(), ""]
     fitted = models.fitted
@@ -301,30 +317,57 @@ def pass_markdown(result: PassResult, version: str, plots: list[str]) -> str:
         assert isinstance(fit.data, PassAggregate)
         per = " and bucket." if len(fit.data.buckets) > 1 else "."
         lines.append("- Aggregate pass rates per model" + per)
-    overall = result.forecast.overall()
+    forecast = result.forecast
+    buckets = forecast.buckets()
+    per_bucket = buckets[
+        [
+            "target_compute",
+            "bucket",
+            "n_problems",
+            "pass_rate_median",
+            "pass_rate_lower",
+            "pass_rate_upper",
+            "neg_log_pass_median",
+            "neg_log_pass_lower",
+            "neg_log_pass_upper",
+        ]
+    ]
+    if all(n is None for n in forecast.n_problems):
+        per_bucket = per_bucket.drop(columns="n_problems")
     lines += [
         "",
         f"## Forecast for a new model ({pct} central predictive interval)",
         "",
-        "Mean pass@1 over all problems (the `curve` columns leave out the model-to-model scatter):",
+        "Pass@1 per bucket, with the mean of -ln(pass rate) over the bucket's problems (the "
+        "GPT-4 report's Figure 2 axis) alongside:",
         "",
-        markdown_table(overall),
-        "",
-        "Per bucket: mean of -ln(pass rate) over the bucket's problems (the GPT-4 report's "
-        "Figure 2 axis) and mean pass@1:",
-        "",
-        markdown_table(result.forecast.buckets()),
+        markdown_table(per_bucket),
         "",
     ]
+    if forecast.pooled is not None:
+        lines += [
+            f"Overall: {forecast.pooled} (the `curve` columns leave out the model-to-model "
+            "scatter):",
+            "",
+            markdown_table(forecast.overall()),
+            "",
+        ]
+    else:
+        lines += [f"Overall: {NO_OVERALL}.", ""]
     if not result.held_out.empty:
         held = result.held_out
+        rates = held[held["quantity"].str.startswith("pass_rate")]
         lines += [
             "## Held-out models",
             "",
             f"{int(held['covered'].sum())} of {len(held)} held-out statistics fall inside their "
-            f"{pct} predictive interval.",
+            f"{pct} predictive interval. Pass@1 (errors of the median in pass-rate units):",
             "",
-            markdown_table(held),
+            markdown_table(rates),
+            "",
+            "Mean -ln(pass rate) per bucket:",
+            "",
+            markdown_table(held[~held.index.isin(rates.index)]),
             "",
         ]
     lines += [
@@ -339,3 +382,20 @@ def pass_markdown(result: PassResult, version: str, plots: list[str]) -> str:
         lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += [f"_bayescale {version}_", ""]
     return "\n".join(lines)
+
+
+def warning_lines(warnings: tuple[str, ...] | list[str]) -> list[str]:
+    """The report's warnings about the targets, before anything else."""
+    return [f"> **Warning:** {markdown_text(w)}" for w in warnings] + ([""] if warnings else [])
+
+
+def needed_line(d: Decision) -> str:
+    """Compute needed with its interval, for the report."""
+    lo, hi = d.compute_needed_lower, d.compute_needed_upper
+    span = ("?" if lo is None else f"{lo:.3g}") + (
+        " to beyond the search" if hi is None else f" to {hi:.3g}"
+    )
+    return (
+        f"Compute needed: the fitted curve meets `{d.requirement.text}` at {span} FLOPs "
+        f"({d.confidence:.0%} interval of the posterior)."
+    )

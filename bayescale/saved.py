@@ -15,9 +15,9 @@ import hashlib
 import io
 import json
 import logging
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,11 +26,18 @@ import xarray as xr
 from bayescale.buckets import Buckets
 from bayescale.data import LossColumns, LossData
 from bayescale.diagnostics import Diagnostics, diagnose
+from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError
 from bayescale.fit import LossFit, PassFit
 from bayescale.pass_data import ModelTable, PassAggregate, PassColumns, PassCounts
+from bayescale.pass_pipeline import PassOptions
+from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors, PassPriors
 from bayescale.sampling import MAX_TREE_DEPTH, SamplerSettings
+
+if TYPE_CHECKING:
+    from bayescale.pass_pipeline import PassResult
+    from bayescale.pipeline import LossResult
 
 FORMAT = "bayescale.fit"
 #: Version of the file layout; bump it when the layout changes and keep readers for old ones.
@@ -382,13 +389,143 @@ def _settings(tree: xr.DataTree, path: Path) -> SamplerSettings:
     return SamplerSettings(**values)
 
 
-def load_fit(path: str | Path) -> tuple[LossFit | PassFit, dict[str, Any]]:
+@dataclass(frozen=True)
+class SavedFit:
+    """A saved fit as loaded: the fit (with its data), the options it was run with, the spec.
+
+    Attributes
+    ----------
+    fit
+        The :class:`~bayescale.fit.LossFit` or :class:`~bayescale.fit.PassFit`; its ``data``
+        holds the table it was fitted on (fitted and held-out rows).
+    options
+        The run's :class:`~bayescale.pipeline.LossOptions` or
+        :class:`~bayescale.pass_pipeline.PassOptions` (targets, interval, rule, priors, sampler).
+    path
+        The file it was read from.
+    spec
+        The TOML text of the spec it was run from (``bayescale run``), else ``None``.
+
+    Examples
+    --------
+    >>> saved = load_fit("out/fit.nc")  # doctest: +SKIP
+    >>> saved.result(targets=5e23).decisions  # doctest: +SKIP
+    """
+
+    fit: LossFit | PassFit
+    options: LossOptions | PassOptions
+    path: Path
+    spec: str | None = None
+
+    @property
+    def data(self) -> LossData | PassCounts | PassAggregate:
+        """The table the fit was made on."""
+        return self.fit.data
+
+    @property
+    def kind(self) -> str:
+        """``"loss"`` or ``"pass"``."""
+        return "loss" if isinstance(self.fit, LossFit) else "pass"
+
+    def result(
+        self, targets: float | list[float] | np.ndarray | None = None, **changes: Any
+    ) -> LossResult | PassResult:
+        """Forecast again without sampling.
+
+        The saved options are used, with ``targets`` and any other option (``requirement``,
+        ``confidence``, ``interval``, ``allow_backcast``, ...) changed.
+        """
+        from bayescale.pass_pipeline import result_from_pass_fit
+        from bayescale.pipeline import result_from_fit
+
+        if targets is not None:
+            changes["targets"] = tuple(np.atleast_1d(np.asarray(targets, dtype=float)).tolist())
+        options = replace(self.options, **changes)
+        if isinstance(self.fit, LossFit):
+            assert isinstance(options, LossOptions)
+            return result_from_fit(self.fit, options)
+        assert isinstance(options, PassOptions)
+        return result_from_pass_fit(self.fit, options)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        _, rows = self.fit._summary()
+        o = self.options
+        rows = [
+            ("file", str(self.path)),
+            *rows,
+            ("targets", ", ".join(f"{t:.3g}" for t in o.targets) + " FLOPs"),
+            ("rule", f"{o.requirement} at confidence {o.confidence:g}" if o.requirement else "—"),
+        ]
+        return f"SavedFit ({self.kind})", rows
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
+
+def _saved_options(fit: LossFit | PassFit, kept: dict[str, Any]) -> LossOptions | PassOptions:
+    """The options of the run that saved ``fit``, from what the file remembers."""
+    values: dict[str, Any] = {
+        "targets": tuple(float(t) for t in kept.get("targets", ())),
+        "interval": kept.get("interval", 0.9),
+        "requirement": kept.get("requirement"),
+        "confidence": kept.get("confidence", 0.9),
+        "value": kept.get("value"),
+        "cost_per_flop": kept.get("cost_per_flop"),
+        "fit_max_compute": fit.data.fit_max_compute,
+        "sampler": fit.settings,
+    }
+    if isinstance(fit, LossFit):
+        return LossOptions(**values, priors=fit.priors, columns=fit.data.columns)
+    buckets = len(fit.buckets.labels) if fit.buckets is not None else 6
+    return PassOptions(
+        **values,
+        priors=fit.priors,
+        columns=fit.data.columns,
+        k=kept.get("k"),
+        n_buckets=buckets,
+    )
+
+
+def load_fit(path: str | Path) -> SavedFit:
+    """Read any saved fit (loss or pass rate), check that it is intact, and return it whole.
+
+    Returns
+    -------
+    SavedFit
+        The fit with its data, the options it was run with, and its spec.
+
+    Raises
+    ------
+    InputError
+        When the file is missing, not NetCDF, not a bayescale fit, of a newer format, or its
+        data do not match their recorded hash.
+    """
+    fit, kept = read_fit(path)
+    tree = xr.open_datatree(path, engine="h5netcdf")  # the attributes only, no second load
+    try:
+        spec = tree.attrs.get(SPEC_ATTR)
+    finally:
+        tree.close()
+    return SavedFit(
+        fit=fit,
+        options=_saved_options(fit, kept),
+        path=Path(path),
+        spec=None if spec is None else str(spec),
+    )
+
+
+def read_fit(path: str | Path) -> tuple[LossFit | PassFit, dict[str, Any]]:
     """Read any saved fit (loss or pass rate) and check that it is intact.
+
+    The low-level reader of :func:`load_fit`.
 
     Returns
     -------
     fit, options
-        The fit and the forecast options it was saved with.
+        The fit and the forecast options it was saved with, as stored (a dict).
 
     Raises
     ------
@@ -412,8 +549,11 @@ def load_fit(path: str | Path) -> tuple[LossFit | PassFit, dict[str, Any]]:
 
 
 def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:
-    """Read a loss fit written by :func:`save_loss_fit` (see :func:`load_fit`)."""
-    fit, options = load_fit(path)
+    """Read a loss fit written by :func:`save_loss_fit` as ``(fit, options dict)``.
+
+    See :func:`read_fit`; :func:`load_fit` returns the fit, its options and data as one object.
+    """
+    fit, options = read_fit(path)
     if not isinstance(fit, LossFit):
         raise InputError(f"{path}: this is a pass-rate fit, not a loss fit.")
     return fit, options

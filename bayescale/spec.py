@@ -131,6 +131,8 @@ class LossDataSpec(_Strict):
 
     path: str
     fit_max_compute: float | None = Field(default=None, gt=0)
+    where: str | None = None
+    drop_missing: bool = False
     columns: LossColumnsSpec = LossColumnsSpec()  # type: ignore[valid-type]
 
 
@@ -139,6 +141,8 @@ class PassDataSpec(_Strict):
 
     path: str
     fit_max_compute: float | None = Field(default=None, gt=0)
+    where: str | None = None
+    drop_missing: bool = False
     columns: PassColumnsSpec = PassColumnsSpec()  # type: ignore[valid-type]
 
 
@@ -432,6 +436,9 @@ OVERRIDES = (
     "quiet",
     "allow_unconverged",
     "allow_outside_data",
+    "where",
+    "drop_missing",
+    "allow_backcast",
 )
 
 
@@ -483,6 +490,9 @@ def spec_options(
                 "cost_per_flop", decision.cost_per_flop if decision else None
             ),
             "fit_max_compute": over.get("fit_max_compute", m.data.fit_max_compute),
+            "where": over.get("where", m.data.where),
+            "drop_missing": bool(over.get("drop_missing", m.data.drop_missing)),
+            "allow_backcast": bool(over.get("allow_backcast", False)),
             "allow_unconverged": bool(over.get("allow_unconverged", False)),
             "sampler": sampler,
         }
@@ -586,7 +596,9 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     """
     from bayescale.data import load_loss_runs
     from bayescale.fit import model_settings
+    from bayescale.forecast import check_targets, loss_target_warnings
     from bayescale.pass_data import PassAggregate
+    from bayescale.pass_forecast import pass_target_warnings
     from bayescale.pass_pipeline import check_pass_options, load_pass, pass_requirement
     from bayescale.pipeline import check_options, loss_requirement
 
@@ -602,11 +614,23 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     if isinstance(options, LossOptions):
         check_options(options)
         with _columns_hint(spec):
-            data = load_loss_runs(path, options.columns, options.fit_max_compute)
+            data = load_loss_runs(
+                path,
+                options.columns,
+                options.fit_max_compute,
+                where=options.where,
+                drop_missing=options.drop_missing,
+            )
         if options.requirement:
             with rule():
                 loss_requirement(options.requirement, data.groups)
         fitted = int(data.fitted.sum())
+        warned = loss_target_warnings(
+            data,
+            check_targets(options.targets),
+            options.priors,
+            allow_backcast=options.allow_backcast,
+        )
         lines.append(
             f"data {path}: {len(data.compute)} runs ({fitted} fitted, "
             f"{len(data.compute) - fitted} held out) in {len(data.groups)} group(s): "
@@ -619,6 +643,9 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
             pdata, buckets = load_pass(path, options)
         models = pdata.models
         fitted = int(models.fitted.sum())
+        warned = pass_target_warnings(
+            pdata, check_targets(options.targets), allow_backcast=options.allow_backcast
+        )
         if isinstance(pdata, PassAggregate):
             if "buckets" in spec.model.model_fields_set:
                 line = _line_of(spec.text, ("buckets",))
@@ -641,13 +668,15 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
                 shape += f", {len(pdata.problems) - sum(sizes)} set aside"
         if options.requirement:
             with rule():
-                pass_requirement(options.requirement, labels)
+                pooled = not isinstance(pdata, PassAggregate) or len(labels) == 1
+                pass_requirement(options.requirement, labels, pooled)
         lines.append(
             f"data {path}: {len(models.names)} models ({fitted} fitted, "
             f"{len(models.names) - fitted} held out); {shape}"
         )
     targets = ", ".join(f"{t:.3g}" for t in options.targets)
     lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
+    lines += [f"warning: {w}" for w in warned]
     if options.requirement:
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")
     s = model_settings(options.sampler, law.kind)

@@ -235,4 +235,5 @@ def test_pass_command_real_fit(pass_csv, tmp_path, capsys):
     if needed["at_confidence"] is not None:
         assert needed["at_confidence"] >= needed["median"]
     assert {row["model"] for row in result["held_out"]} == {"m5"}
-    assert "Mean pass@1 of a new model" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Pass@1 of a new model per bucket" in out and "overall = mean pass@1" in out

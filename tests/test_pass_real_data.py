@@ -42,9 +42,11 @@ def test_pythia_12b_mean_pass_rate_inside_90_interval(pythia):
     assert result.fit.diagnostics.ok
     held = result.held_out.set_index("quantity")
     assert held.loc["pass_rate", "covered"]
-    buckets = held.drop(index="pass_rate")
+    buckets = held[held.index.str.startswith("neg_log_pass[")]
     assert len(buckets) == 6
     assert buckets["covered"].sum() >= 4  # "most buckets"
+    # the same buckets' pass@1, in the units a user reads (issue 17)
+    assert len(held[held.index.str.startswith("pass_rate[")]) == 6
 
 
 def test_pythia_report_method_side_by_side(pythia):

@@ -99,9 +99,10 @@ def test_diagnostics_skip_only_the_copied_columns(counts_fit):
 def test_counts_forecast_covers_held_out_model(counts_fit):
     held = score_held_out_models(counts_fit)
     assert set(held["model"]) == {"m7"}
-    # 4 statistics of one held-out model share its model effect, so they miss together or not
-    # at all; a 90% interval may miss, but not by far: the truth is within the 99% interval
-    assert len(held) == 4
+    # 7 statistics of one held-out model (overall pass@1, and pass@1 and -ln p of 3 buckets)
+    # share its model effect, so they miss together or not at all; a 90% interval may miss,
+    # but not by far: the truth is within the 99% interval
+    assert len(held) == 7
     wide = score_held_out_models(counts_fit, interval=0.99)
     assert wide["covered"].all()
     forecast = forecast_pass(counts_fit, [1e22, 1e23], k=10)
@@ -141,5 +142,7 @@ def test_aggregate_fit():
     for b, k in enumerate([0.2, 0.15]):
         assert abs(exponent[:, b].mean() - k) < 4 * exponent[:, b].std() + 0.02
     held = score_held_out_models(fit)
-    assert len(held) == 2 * 3  # 2 held-out models x (overall + 2 buckets)
+    # 2 held-out models x 2 buckets x (pass@1, -ln p); no overall rate of aggregate buckets
+    assert len(held) == 2 * 4
+    assert "pass_rate" not in set(held["quantity"])
     assert held["covered"].mean() >= 2 / 3

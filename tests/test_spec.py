@@ -18,7 +18,7 @@ from bayescale.pass_pipeline import PassOptions
 from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors, PassPriors
 from bayescale.sampling import SamplerSettings
-from bayescale.saved import load_fit, saved_spec
+from bayescale.saved import read_fit, saved_spec
 from bayescale.simulate import demo_loss_runs, demo_pass_counts
 from bayescale.spec import LAWS, load_spec, spec_options
 
@@ -273,7 +273,7 @@ def test_saved_fit_keeps_the_spec_text(name, tmp_path, mock_pymc_sample, capsys)
     out = tmp_path / "out"
     assert main(["run", str(spec), "--out", str(out), "--allow-unconverged", *FAST]) == 0
     assert saved_spec(out / "fit.nc") == spec.read_text()
-    fit, _ = load_fit(out / "fit.nc")  # the extra attribute does not disturb loading
+    fit, _ = read_fit(out / "fit.nc")  # the extra attribute does not disturb loading
     assert fit.settings.draws == 50
     # bayescale forecast answers from it without the spec
     assert (

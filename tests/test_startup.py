@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bayescale.cli import main
-from bayescale.saved import DIAGNOSTICS_ATTR, INTEGRITY_ATTR, load_fit, save_fit
+from bayescale.saved import DIAGNOSTICS_ATTR, INTEGRITY_ATTR, read_fit, save_fit
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"
@@ -45,9 +45,9 @@ def _cli_in_new_process(*args: str) -> tuple[int, list[str], str]:
 
 @pytest.mark.parametrize("saved", ["loss_fit_v0.1.0.nc", "pass_fit_v0.1.0.nc"])
 def test_forecast_from_a_saved_fit_loads_no_sampler_and_gives_the_same_numbers(tmp_path, saved):
-    fit, options = load_fit(DATA / saved)
+    fit, options = read_fit(DATA / saved)
     path = save_fit(fit, tmp_path / "fit.nc", options)  # this version keeps the diagnostics
-    again, _ = load_fit(path)
+    again, _ = read_fit(path)
     assert again.diagnostics == fit.diagnostics
     args = ["forecast", str(path), "--target-compute", "1e23", "--allow-unconverged", "--quiet"]
     assert main([*args, "--json", str(tmp_path / "here.json")]) == 0
@@ -62,7 +62,7 @@ def test_forecast_from_a_saved_fit_loads_no_sampler_and_gives_the_same_numbers(t
 def test_a_fit_saved_without_diagnostics_has_them_computed_on_load(tmp_path):
     import xarray as xr
 
-    fit, options = load_fit(DATA / "loss_fit_v0.1.0.nc")
+    fit, options = read_fit(DATA / "loss_fit_v0.1.0.nc")
     path = save_fit(fit, tmp_path / "fit.nc", options)
     tree = xr.open_datatree(path, engine="h5netcdf").load()
     assert DIAGNOSTICS_ATTR in tree.attrs
@@ -70,7 +70,7 @@ def test_a_fit_saved_without_diagnostics_has_them_computed_on_load(tmp_path):
     del tree.attrs[INTEGRITY_ATTR]
     tree.attrs["bayescale_format_version"] = 2
     tree.to_netcdf(tmp_path / "old.nc", engine="h5netcdf")
-    assert load_fit(tmp_path / "old.nc")[0].diagnostics == fit.diagnostics
+    assert read_fit(tmp_path / "old.nc")[0].diagnostics == fit.diagnostics
 
 
 def test_help_loads_no_sampler_and_no_arviz():

@@ -20,6 +20,7 @@ from bayescale.saved import (
     RUNS_GROUP,
     integrity_digests,
     load_fit,
+    read_fit,
     save_fit,
 )
 
@@ -29,13 +30,13 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(scope="module")
 def saved_loss(tmp_path_factory) -> Path:
     """The 0.1.0 loss fit saved again in the current format."""
-    fit, options = load_fit(DATA / "loss_fit_v0.1.0.nc")
+    fit, options = read_fit(DATA / "loss_fit_v0.1.0.nc")
     return save_fit(fit, tmp_path_factory.mktemp("fits") / "fit.nc", options)
 
 
 @pytest.fixture(scope="module")
 def saved_pass(tmp_path_factory) -> Path:
-    fit, options = load_fit(DATA / "pass_fit_v0.1.0.nc")
+    fit, options = read_fit(DATA / "pass_fit_v0.1.0.nc")
     return save_fit(fit, tmp_path_factory.mktemp("fits") / "fit.nc", options)
 
 
@@ -196,6 +197,6 @@ def test_format_2_files_load_as_unverified(saved_loss, tmp_path, caplog):
 
     path = _edit(saved_loss, tmp_path / "v2.nc", as_v2)
     with caplog.at_level(logging.WARNING, logger="bayescale"):
-        fit, _ = load_fit(path)
+        fit, _ = read_fit(path)
     assert "format 2" in caplog.text and "unverified" in caplog.text
     assert fit.data.groups == ("web", "code")

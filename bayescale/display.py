@@ -1,0 +1,35 @@
+"""Short summaries of result objects for the REPL and for notebooks.
+
+Every public result (data, fits, forecasts, decisions, results) shows a title and a few
+``key: value`` lines as its ``repr`` and the same as a small HTML table in Jupyter
+(``_repr_html_``), instead of dumping its arrays. The objects build their own rows; this module
+only lays them out. Nothing here imports PyMC.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+
+#: Longest value shown in a summary line before it is cut with an ellipsis.
+MAX_VALUE = 160
+
+
+def _cut(value: str) -> str:
+    return value if len(value) <= MAX_VALUE else value[: MAX_VALUE - 1] + "…"
+
+
+def text_summary(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """``Title`` followed by aligned ``key: value`` lines."""
+    width = max((len(k) for k, _ in rows), default=0)
+    return "\n".join([title, *(f"  {k.ljust(width)}  {_cut(v)}" for k, v in rows)])
+
+
+def html_summary(title: str, rows: Sequence[tuple[str, str]]) -> str:
+    """The same summary as an HTML table for Jupyter."""
+    body = "".join(
+        f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
+        f"<td style='text-align:left'>{html.escape(_cut(v))}</td></tr>"
+        for k, v in rows
+    )
+    return f"<div><strong>{html.escape(title)}</strong><table>{body}</table></div>"
