@@ -90,14 +90,21 @@ def test_float32_environment_switch_in_a_fresh_process():
 def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     calls = {}
 
-    def fake_sampler(**kwargs):
-        calls.update(kwargs)
-        return "idata"
+    def fake_sampler(model, settings, chain_method, progress, kernel):
+        calls.update(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            target_accept=settings.target_accept,
+            chain_method=chain_method,
+            progressbar=progress,
+            nuts_kwargs=kernel,
+        )
+        return "idata", None
 
     import pymc as pm
-    import pymc.sampling.jax
 
-    monkeypatch.setattr(pymc.sampling.jax, "sample_numpyro_nuts", fake_sampler)
+    monkeypatch.setattr(sampling, "run_numpyro", fake_sampler)
     monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
     monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
     monkeypatch.setattr(sampling, "laplace_inverse_mass", lambda model, dense: np.full(3, 0.5))
@@ -113,7 +120,7 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert (calls["draws"], calls["tune"], calls["chains"]) == (10, 5, 4)
     assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"]["dense_mass"]
     np.testing.assert_array_equal(calls["nuts_kwargs"]["inverse_mass_matrix"], np.full(3, 0.5))
-    assert not calls["progressbar"] and calls["quiet"]
+    assert not calls["progressbar"]
     # left open: numpyro's own depth throughout (fit_loss fills in the loss model's cap)
     assert calls["nuts_kwargs"]["max_tree_depth"] == (10, sampling.MAX_TREE_DEPTH)
     sampling.sample(
@@ -150,7 +157,7 @@ def test_jax_caches_are_cleared_after_every_tenth_single_fit(monkeypatch):
     cleared = []
     monkeypatch.setattr(jax, "clear_caches", lambda: cleared.append(True))
     monkeypatch.setattr(sampling, "_single_fits", itertools.count(1))
-    monkeypatch.setattr(sampling, "run_numpyro", lambda *args: "idata")
+    monkeypatch.setattr(sampling, "run_numpyro", lambda *args: ("idata", None))
     monkeypatch.setattr(sampling, "configure_jax_devices", lambda chains: 1)
     monkeypatch.setattr(sampling, "enable_compilation_cache", lambda: None)
     settings = SamplerSettings(chains=2, draws=5, tune=5, progress=False, initial_mass="unit")
@@ -174,11 +181,13 @@ def test_direct_call_hands_numpyro_the_seed_pm_sample_does(monkeypatch, seed):
     class Stop(Exception):
         pass
 
-    def numpyro_stub(**kwargs):
+    def initial_points_stub(**kwargs):  # what both paths derive first from the seed
         seen.append(kwargs["random_seed"])
         raise Stop
 
-    monkeypatch.setattr(pymc.sampling.jax, "_sample_numpyro_nuts", numpyro_stub)
+    monkeypatch.setattr(
+        pymc.sampling.jax, "_get_batched_jittered_initial_points", initial_points_stub
+    )
     with pm.Model() as model:
         pm.Normal("x")
     settings = SamplerSettings(chains=3, draws=5, tune=5, seed=seed, progress=False)
