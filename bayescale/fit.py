@@ -1,8 +1,10 @@
 """Fitting: validated data to a sampled, diagnosed posterior.
 
-:func:`fit_loss` wires model building, the sampling seam and the diagnostics gate. The
-result, :class:`LossFit`, is a frozen record of everything a forecast needs; PyMC is imported
-only when a fit is actually made.
+:func:`fit_loss` wires model building, the sampling seam and the diagnostics gate; a fit
+that fails the gate climbs a convergence ladder within a stated budget (:func:`_ladder`,
+docs/convergence.md) and raises only when the ladder is exhausted. The result,
+:class:`LossFit`, is a frozen record of everything a forecast needs, its ladder steps in
+``diagnostics.attempts``; PyMC is imported only when a fit is actually made.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ log = logging.getLogger("bayescale")
 #: compilation is the larger and less predictable cost, so the step size that needs no retry
 #: is the default, as in the backtests' batches.
 LOSS_TARGET_ACCEPT = 0.99
-#: ``target_accept`` of a loss fit's one retry after divergences, batched or not. Measured on
+#: ``target_accept`` of a loss fit's first step against divergences, batched or not. Measured on
 #: the two real-data splits that diverge at 0.99 (benchmarks/calibration_real.py, seeds 1-3,
 #: each split fitted alone): datablations at 1000x had 2 divergences on 2 of 3 seeds at 0.99
 #: and none at 0.995 or 0.999; Gadre at 300x diverged at every target (0.99: 8-27, 0.995:
@@ -316,10 +318,14 @@ def fit_loss(
     settings
         Sampler settings (:class:`bayescale.sampling.SamplerSettings`); ``target_accept``
         left open is :data:`LOSS_TARGET_ACCEPT`, ``warmup_tree_depth``
-        :data:`LOSS_WARMUP_TREE_DEPTH`. A fit with divergences is sampled once more at
-        :data:`LOSS_RETRY_TARGET_ACCEPT` with uncapped warm-up trees (unless it ran so).
+        :data:`LOSS_WARMUP_TREE_DEPTH`. A fit that fails the gate climbs the convergence
+        ladder (:func:`_ladder`): against divergences :data:`LOSS_RETRY_TARGET_ACCEPT` with
+        uncapped warm-up trees, then non-centred group slopes, then
+        :data:`FINAL_TARGET_ACCEPT`; against R-hat or ESS more draws from the adapted state,
+        then twice the chains. ``settings`` records the last step's.
     allow_unconverged
-        Return the fit even when the diagnostics gate fails, instead of raising.
+        Return the fit even when the diagnostics gate fails after the ladder, instead of
+        raising.
 
     Returns
     -------
@@ -376,7 +382,9 @@ def fit_loss_batch(
     same process) starting at 0.99 took 13.4-14.7 s against 18.3-23.5 s for 0.95 and a retry
     batch. The datasets that still diverge are sampled once more, together, at
     :data:`LOSS_RETRY_TARGET_ACCEPT` with uncapped warm-up trees, as a single loss fit would
-    be. Used by the backtests, where the splits of one table (and the groups of the
+    be; a dataset that still fails the gate climbs the rest of the convergence ladder alone
+    (:func:`fit_loss` from its last settings), its batch steps first in its attempts. Used
+    by the backtests, where the splits of one table (and the groups of the
     no-pooling baseline) are such datasets.
 
     Parameters
@@ -440,6 +448,18 @@ def fit_loss_batch(
                         ),
                     ),
                 ),
+            )
+    for i, fit in list(fits.items()):
+        if not fit.diagnostics.ok:  # the rest of the ladder, one fit at a time
+            log.info("dataset %d still fails the gate; fitting it alone through the ladder", i)
+            alone = fit_loss(datasets[i], priors, fit.settings, allow_unconverged=True)
+            fits[i] = replace(
+                alone,
+                diagnostics=replace(
+                    alone.diagnostics,
+                    attempts=(*fit.diagnostics.attempts, *alone.diagnostics.attempts),
+                ),
+                timing_s={k: fit.timing_s[k] + alone.timing_s[k] for k in ("total", "sampling")},
             )
     ordered = [fits[i] for i in range(len(datasets))]
     for result in ordered:

@@ -1,9 +1,11 @@
 """The one sampling seam: every MCMC call in bayescale goes through :func:`sample`.
 
-It runs PyMC's numpyro path (JAX NUTS; :func:`run_numpyro`, the same call ``pm.sample(
-nuts_sampler="numpyro")`` makes, without ``pm.sample``'s step-method assignment, which builds
-one symbolic gradient per variable only to learn that NUTS applies: about 1 s on Pythia x
-MATH), picks how chains run (one JAX device per chain when there are enough, else
+It runs PyMC's numpyro path (JAX NUTS; :func:`run_numpyro`, the steps of ``pm.sample(
+nuts_sampler="numpyro")`` with the same seed and draws, without ``pm.sample``'s step-method
+assignment, which builds one symbolic gradient per variable only to learn that NUTS applies:
+about 1 s on Pythia x MATH), keeps numpyro's ``MCMC`` so that :func:`more_draws` can run the
+adapted chains on (:class:`Chains`; the convergence ladder of :mod:`bayescale.fit`), picks
+how chains run (one JAX device per chain when there are enough, else
 vectorised), and asks JAX for one CPU device per chain before JAX starts. Fast tests swap
 :func:`run_numpyro` for :func:`run_pm_sample`, its reference, so that
 ``pymc.testing.mock_sample_setup_and_teardown`` can stand in for ``pm.sample``
@@ -69,10 +71,11 @@ class SamplerSettings:
     target_accept
         NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
         it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`),
-        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run once more at
-        its retry target, ``RETRY_TARGET_ACCEPT`` (0.99) or 0.995 for a loss fit
+        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run again at its
+        retry target, ``RETRY_TARGET_ACCEPT`` (0.99) or 0.995 for a loss fit
         (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`), with uncapped warm-up trees
-        (:meth:`for_retry`), unless it already ran so.
+        (:meth:`for_retry`), unless it already ran so: the first step of the convergence
+        ladder against divergences (:func:`bayescale.fit.fit_loss`, docs/convergence.md).
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress

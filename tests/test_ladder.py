@@ -127,3 +127,37 @@ def test_the_ladder_stops_within_its_budget(monkeypatch, demo_runs):
     whats = [a.what for a in fit.diagnostics.attempts]
     assert whats[-1] == "the smallest step: target_accept 0.999"
     assert len(calls["fresh"]) == len(whats)
+
+
+def test_a_batched_fit_that_fails_the_gate_climbs_the_rest_of_the_ladder_alone(
+    monkeypatch, demo_runs
+):
+    from dataclasses import replace
+
+    from bayescale.diagnostics import Attempt
+    from bayescale.fit import LossFit, fit_loss_batch
+    from bayescale.priors import LossPriors
+
+    data = load_loss_runs(demo_runs)
+    batched = LossFit(
+        data=data,
+        idata=from_dict({"posterior": {"sigma": np.ones((2, 5))}}),
+        log_pivot=0.0,
+        priors=LossPriors(),
+        settings=SamplerSettings(target_accept=0.99, seed=5),
+        diagnostics=_diagnostics(**BAD_RHAT, attempts=(Attempt("batched", "first fit", 1.0),)),
+        timing_s={"total": 1.0, "sampling": 1.0},
+    )
+    alone = replace(batched, diagnostics=_diagnostics(attempts=(Attempt("alone", "x", 2.0),)))
+    seen = []
+    monkeypatch.setattr(bayescale.fit, "_loss_batches", lambda *args: {0: batched})
+
+    def fit_alone(data, priors, settings, allow_unconverged):
+        seen.append(settings)
+        return alone
+
+    monkeypatch.setattr(bayescale.fit, "fit_loss", fit_alone)
+    [fit] = fit_loss_batch([data], seeds=[5])
+    assert fit.diagnostics.ok and seen == [batched.settings]
+    assert [a.what for a in fit.diagnostics.attempts] == ["batched", "alone"]
+    assert fit.timing_s["total"] == 2.0
