@@ -35,7 +35,7 @@ quantity                 prior and reasoning
                          :math:`\alpha` = ``scatter_shape`` = 1, :math:`\beta` set so that the
                          median of :math:`\sigma` is ``scatter_median`` = 0.004, the median
                          residual sd of the law on real ladders (benchmarks/scatter_real.py,
-                         docs/convergence.md); 95% prior range 0.18%-2.1%, with a long right
+                         docs/convergence.md); 95% prior range 0.17%-2.1%, with a long right
                          tail. With the normal likelihood :math:`\sigma` is integrated out
                          (conjugate: the runs' likelihood is multivariate Student-t) and drawn
                          from :math:`\sigma^2 \mid \theta, y` after sampling, so 3-5 runs a

@@ -67,10 +67,19 @@ def draw_case(rng: np.random.Generator) -> tuple[pd.DataFrame, dict[str, LossTru
     return pd.DataFrame(rows), truth, scatter
 
 
-def run(cases: int, seed: int, draws: int | None = None) -> dict:
-    """Fit and score ``cases`` small ladders; the JSON document ``main`` writes."""
+def run(
+    cases: int,
+    seed: int,
+    draws: int | None = None,
+    first: int = 0,
+    partial: Path | None = None,
+) -> dict:
+    """Fit and score small ladders ``first`` to ``first + cases - 1``; the JSON of ``main``.
+
+    With ``partial``, the fits and scored runs so far are written there after every case.
+    """
     rows, fits = [], []
-    for case in range(cases):
+    for case in range(first, first + cases):
         rng = np.random.default_rng([seed, case])
         table, truth, scatter = draw_case(rng)
         data = load_loss_runs(table)
@@ -99,6 +108,7 @@ def run(cases: int, seed: int, draws: int | None = None) -> dict:
                 "divergences": int(fit.diagnostics.divergences),
                 "attempts": attempts,
                 "seconds": wall,
+                "load_average_1min": os.getloadavg()[0],
             }
         )
         for gi, group in enumerate(fit.data.groups):
@@ -112,24 +122,36 @@ def run(cases: int, seed: int, draws: int | None = None) -> dict:
                 row[f"covered_{level}"] = bool(lo <= new_run <= hi)
             row["rel_error"] = float(np.median(d) / new_run - 1)
             rows.append(row)
+        if partial is not None:
+            partial.write_text(json.dumps({"fits": fits, "new_run_rows": rows}) + "\n")
         print(
-            f"case {case + 1}/{cases}: {len(truth)} groups, {fits[-1]['runs']} runs, "
+            f"case {case + 1}/{first + cases}: {len(truth)} groups, {fits[-1]['runs']} runs, "
             f"{wall:.1f} s, exit {fits[-1]['exit']}, steps "
             f"{[a['what'] for a in attempts]}",
             flush=True,
         )
-    steps = Counter(a["what"] for f in fits for a in f["attempts"])
+    return summarise(fits, rows, seed)
+
+
+def summarise(fits: list[dict], rows: list[dict], seed: int) -> dict:
+    """The study's summary over ``fits`` and their scored new runs ``rows``."""
+    ok = {f["case"]: f["ok"] for f in fits}
+    steps = Counter(
+        "first fit" if a["why"] == "first fit" else a["what"].split(":")[0].split(" per")[0]
+        for f in fits
+        for a in f["attempts"]
+    )
     return {
         "machine": platform.platform(),
         "load_average": list(os.getloadavg()),
-        "cases": cases,
+        "cases": len(fits),
         "seed": seed,
         "gate_passed": sum(f["ok"] for f in fits),
         "exit_3": sum(f["exit"] == 3 for f in fits),
         "exit_3_messages": [f["message"] for f in fits if f["message"]],
         "coverage": {str(lv): float(np.mean([r[f"covered_{lv}"] for r in rows])) for lv in LEVELS},
         "coverage_gate_passed": {
-            str(lv): float(np.mean([r[f"covered_{lv}"] for r in rows if fits[r["case"]]["ok"]]))
+            str(lv): float(np.mean([r[f"covered_{lv}"] for r in rows if ok[r["case"]]]))
             for lv in LEVELS
         },
         "new_runs": len(rows),
@@ -152,8 +174,17 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=100)
     parser.add_argument("--seed", type=int, default=SEED)
     parser.add_argument("--json", type=Path, default=Path("benchmarks/results/small_ladders.json"))
+    parser.add_argument("--first", type=int, default=0, help="first case (to split a run)")
+    parser.add_argument("--partial", type=Path, help="write fits so far here after each case")
+    parser.add_argument("--merge", type=Path, nargs="+", help="summarise these --partial files")
     args = parser.parse_args()
-    result = run(args.cases, args.seed)
+    if args.merge:
+        parts = [json.loads(path.read_text()) for path in args.merge]
+        fits = sorted((f for p in parts for f in p["fits"]), key=lambda f: f["case"])
+        rows = [r for p in parts for r in p["new_run_rows"]]
+        result = summarise(fits, rows, args.seed)
+    else:
+        result = run(args.cases, args.seed, first=args.first, partial=args.partial)
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     summary = {k: v for k, v in result.items() if k not in ("fits", "new_run_rows")}
