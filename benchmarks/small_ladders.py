@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bayescale import SamplerSettings, fit_loss, load_loss_runs
+import bayescale.fit
+from bayescale import SamplerSettings, fit_loss, fit_loss_batch, load_loss_runs
 from bayescale.errors import ConvergenceError
 from bayescale.forecast import loss_draws
 from bayescale.simulate import LossTruth
@@ -73,12 +74,17 @@ def run(
     draws: int | None = None,
     first: int = 0,
     partial: Path | None = None,
+    batch: bool = False,
 ) -> dict:
     """Fit and score small ladders ``first`` to ``first + cases - 1``; the JSON of ``main``.
 
     With ``partial``, the fits and scored runs so far are written there after every case.
+    With ``batch``, the first fits run through :func:`bayescale.fit_loss_batch` (one program
+    per number of groups; a dataset that fails the gate climbs the rest of the ladder alone),
+    and seconds are each fit's share.
     """
     rows, fits = [], []
+    batched = _batched(range(first, first + cases), seed, draws) if batch else {}
     for case in range(first, first + cases):
         rng = np.random.default_rng([seed, case])
         table, truth, scatter = draw_case(rng)
@@ -88,11 +94,16 @@ def run(
             settings = SamplerSettings(seed=case, progress=False, draws=draws)
         start = time.perf_counter()
         message = None
-        try:
-            fit = fit_loss(data, settings=settings)
-        except ConvergenceError as error:
-            fit, message = error.result, str(error)
-        wall = time.perf_counter() - start
+        if batch:
+            fit = batched[case]
+            if not fit.diagnostics.ok:
+                message = bayescale.fit._advice(fit.diagnostics)
+        else:
+            try:
+                fit = fit_loss(data, settings=settings)
+            except ConvergenceError as error:
+                fit, message = error.result, str(error)
+        wall = time.perf_counter() - start if not batch else fit.timing_s["total"]
         attempts = [dict(a) for a in fit.diagnostics.to_dict().get("attempts", [])]
         fits.append(
             {
@@ -131,6 +142,14 @@ def run(
             flush=True,
         )
     return summarise(fits, rows, seed)
+
+
+def _batched(cases: range, seed: int, draws: int | None) -> dict:
+    """Every case fitted through :func:`bayescale.fit_loss_batch`, by case number."""
+    datasets = [load_loss_runs(draw_case(np.random.default_rng([seed, case]))[0]) for case in cases]
+    settings = SamplerSettings(progress=False, **({} if draws is None else {"draws": draws}))
+    fits = fit_loss_batch(datasets, settings=settings, seeds=list(cases), allow_unconverged=True)
+    return dict(zip(cases, fits, strict=True))
 
 
 def summarise(fits: list[dict], rows: list[dict], seed: int) -> dict:
@@ -177,6 +196,7 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0, help="first case (to split a run)")
     parser.add_argument("--partial", type=Path, help="write fits so far here after each case")
     parser.add_argument("--merge", type=Path, nargs="+", help="summarise these --partial files")
+    parser.add_argument("--batch", action="store_true", help="first fits in batches")
     args = parser.parse_args()
     if args.merge:
         parts = [json.loads(path.read_text()) for path in args.merge]
@@ -184,7 +204,9 @@ def main() -> None:
         rows = [r for p in parts for r in p["new_run_rows"]]
         result = summarise(fits, rows, args.seed)
     else:
-        result = run(args.cases, args.seed, first=args.first, partial=args.partial)
+        result = run(
+            args.cases, args.seed, first=args.first, partial=args.partial, batch=args.batch
+        )
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(result, indent=2) + "\n")
     summary = {k: v for k, v in result.items() if k not in ("fits", "new_run_rows")}
