@@ -298,11 +298,11 @@ def test_a_fit_fills_in_its_models_target_accept_when_left_open(
     class Stop(Exception):
         pass
 
-    def record(model, settings):
+    def record(model, settings, start_mass=None):
         seen.append(settings.target_accept)
         raise Stop
 
-    monkeypatch.setattr(sampling, "sample", record)
+    monkeypatch.setattr(sampling, "sample_chains", record)
     settings = SamplerSettings(target_accept=asked, progress=False)
     with pytest.raises(Stop):
         fit_loss(load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=4)), None, settings)
@@ -327,14 +327,16 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
     seen = []
     rng = np.random.default_rng(0)
 
-    def sample(model, settings):
+    def sample(model, settings, start_mass=None):
         seen.append((settings.target_accept, settings.warmup_tree_depth))
-        diverging = np.zeros((4, 100), dtype=bool)
+        diverging = np.zeros((4, 2000), dtype=bool)
         diverging[0, 0] = len(seen) == 1  # the first run diverges once, the retry not at all
-        posterior = {"x": rng.normal(size=(4, 100))}
-        return from_dict({"posterior": posterior, "sample_stats": {"diverging": diverging}}), 0.1
+        # independent draws: R-hat and ESS pass, so the ladder stops after the retry
+        posterior = {"x": rng.normal(size=(4, 2000)), "sigma": rng.gamma(50, size=(4, 2000))}
+        stats = {"diverging": diverging}
+        return from_dict({"posterior": posterior, "sample_stats": stats}), 0.1, None
 
-    monkeypatch.setattr(sampling, "sample", sample)
+    monkeypatch.setattr(sampling, "sample_chains", sample)
     settings = SamplerSettings(progress=False)
     if law == "loss":
         fit = fit_loss(
