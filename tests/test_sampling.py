@@ -138,7 +138,7 @@ def test_more_draws_continue_the_chains_as_one_longer_run_would():
     continued, _ = sampling.more_draws(chains, 15)
     longer, _ = sampling.run_numpyro(model, replace(short, draws=35), "vectorized", False, kernel)
     assert continued["posterior"].sizes["draw"] == 35
-    for name in ("sigma", "slope", "a"):
+    for name in ("level", "slope", "a"):
         np.testing.assert_allclose(
             continued["posterior"][name].values, longer["posterior"][name].values, rtol=1e-9
         )
