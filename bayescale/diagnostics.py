@@ -26,6 +26,30 @@ COPY_ATTR = "bayescale_copy_of"
 
 
 @dataclass(frozen=True)
+class Attempt:
+    """One step of a fit's convergence ladder (CONTRACT §4 ``diagnostics.attempts``).
+
+    Attributes
+    ----------
+    what
+        What was run, e.g. ``"1000 more draws per chain from the adapted state"``.
+    why
+        What the step answered: the failed checks of the step before (``"first fit"`` for
+        the first).
+    seconds
+        Its wall time, compilation included.
+    """
+
+    what: str
+    why: str
+    seconds: float
+
+    def to_dict(self) -> dict[str, object]:
+        """The JSON form."""
+        return {"what": self.what, "why": self.why, "seconds": round(float(self.seconds), 2)}
+
+
+@dataclass(frozen=True)
 class Diagnostics:
     """Convergence summary of one fit.
 
@@ -39,6 +63,10 @@ class Diagnostics:
         Name of the posterior variable with the largest R-hat.
     ess_threshold
         The ESS that was required (100 per chain).
+    worst_ess
+        Name of the posterior variable with the smallest bulk or tail ESS.
+    attempts
+        The steps of the convergence ladder that made the fit (:mod:`bayescale.fit`), in order.
     """
 
     r_hat_max: float
@@ -49,6 +77,8 @@ class Diagnostics:
     ess_threshold: float
     chains: int
     draws: int
+    worst_ess: str = ""
+    attempts: tuple[Attempt, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -60,10 +90,11 @@ class Diagnostics:
         out = []
         if not self.r_hat_max <= RHAT_MAX:
             out.append(f"R-hat {self.r_hat_max:.3f} > {RHAT_MAX} (worst: {self.worst})")
+        where = f" (worst: {self.worst_ess})" if self.worst_ess else ""
         if not self.ess_bulk_min >= self.ess_threshold:
-            out.append(f"bulk ESS {self.ess_bulk_min:.0f} < {self.ess_threshold:.0f}")
+            out.append(f"bulk ESS {self.ess_bulk_min:.0f} < {self.ess_threshold:.0f}{where}")
         if not self.ess_tail_min >= self.ess_threshold:
-            out.append(f"tail ESS {self.ess_tail_min:.0f} < {self.ess_threshold:.0f}")
+            out.append(f"tail ESS {self.ess_tail_min:.0f} < {self.ess_threshold:.0f}{where}")
         if self.divergences > MAX_DIVERGENCES:
             out.append(f"{self.divergences} divergent transitions")
         return out
@@ -76,6 +107,7 @@ class Diagnostics:
             "ess_tail_min": round(float(self.ess_tail_min), 1),
             "divergences": int(self.divergences),
             "ok": self.ok,
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
         }
 
 
@@ -123,10 +155,12 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
     if chains < 2 or draws < 4:
         rhat_max, worst = float("nan"), "(too few draws)"
         bulk = tail = float(chains * draws)
+        worst_ess = worst
     else:
         rhat_max, worst = _worst(arviz_stats.rhat(posterior), "max")
-        bulk, _ = _worst(arviz_stats.ess(posterior, method="bulk"), "min")
-        tail, _ = _worst(arviz_stats.ess(posterior, method="tail"), "min")
+        bulk, worst_bulk = _worst(arviz_stats.ess(posterior, method="bulk"), "min")
+        tail, worst_tail = _worst(arviz_stats.ess(posterior, method="tail"), "min")
+        worst_ess = worst_bulk if bulk <= tail else worst_tail
     divergences = 0
     if "sample_stats" in idata.children and "diverging" in idata["sample_stats"].data_vars:
         divergences = int(np.asarray(idata["sample_stats"].to_dataset()["diverging"]).sum())
@@ -139,4 +173,5 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
         ess_threshold=float(ESS_PER_CHAIN * chains),
         chains=int(chains),
         draws=int(draws),
+        worst_ess=worst_ess,
     )

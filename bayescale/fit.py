@@ -1,8 +1,10 @@
 """Fitting: validated data to a sampled, diagnosed posterior.
 
-:func:`fit_loss` wires model building, the sampling seam and the diagnostics gate. The
-result, :class:`LossFit`, is a frozen record of everything a forecast needs; PyMC is imported
-only when a fit is actually made.
+:func:`fit_loss` wires model building, the sampling seam and the diagnostics gate; a fit
+that fails the gate climbs a convergence ladder within a stated budget (:func:`_ladder`,
+docs/convergence.md) and raises only when the ladder is exhausted. The result,
+:class:`LossFit`, is a frozen record of everything a forecast needs, its ladder steps in
+``diagnostics.attempts``; PyMC is imported only when a fit is actually made.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -18,7 +21,7 @@ import xarray as xr
 
 from bayescale.buckets import Buckets
 from bayescale.data import LossData
-from bayescale.diagnostics import Diagnostics, diagnose
+from bayescale.diagnostics import RHAT_MAX, Attempt, Diagnostics, diagnose
 from bayescale.display import html_summary, text_summary
 from bayescale.errors import ConvergenceError
 from bayescale.pass_data import PassAggregate, PassCounts
@@ -33,6 +36,8 @@ from bayescale.sampling import (
 if TYPE_CHECKING:
     import pymc as pm
 
+    from bayescale.sampling import Chains
+
 log = logging.getLogger("bayescale")
 
 #: ``target_accept`` of a loss fit whose settings leave it open. Measured on the demo loss
@@ -44,7 +49,7 @@ log = logging.getLogger("bayescale")
 #: compilation is the larger and less predictable cost, so the step size that needs no retry
 #: is the default, as in the backtests' batches.
 LOSS_TARGET_ACCEPT = 0.99
-#: ``target_accept`` of a loss fit's one retry after divergences, batched or not. Measured on
+#: ``target_accept`` of a loss fit's first step against divergences, batched or not. Measured on
 #: the two real-data splits that diverge at 0.99 (benchmarks/calibration_real.py, seeds 1-3,
 #: each split fitted alone): datablations at 1000x had 2 divergences on 2 of 3 seeds at 0.99
 #: and none at 0.995 or 0.999; Gadre at 300x diverged at every target (0.99: 8-27, 0.995:
@@ -159,49 +164,182 @@ def _common_rows(fit: LossFit | PassFit) -> list[tuple[str, str]]:
     ]
 
 
-def _sample_gated(
-    model: pm.Model,
+#: Escalation steps the convergence ladder may take after the first fit (:func:`_ladder`).
+LADDER_MAX_STEPS = 5
+#: Rounds of "more draws from the adapted state", each as many draws per chain as the first.
+MORE_DRAWS_ROUNDS = 2
+#: ``target_accept`` of the ladder's last step against divergences.
+FINAL_TARGET_ACCEPT = 0.999
+
+
+def _ladder(
+    build: Callable[[bool], pm.Model],
     settings: SamplerSettings,
     complete: Callable[[xr.DataTree, SamplerSettings], xr.DataTree] | None = None,
     retry_target: float = RETRY_TARGET_ACCEPT,
+    alternative: str | None = None,
 ) -> tuple[xr.DataTree, Diagnostics, SamplerSettings, float]:
-    """Sample through the seam, complete the posterior, and diagnose.
+    """Sample through the seam, diagnose, and escalate until the gate passes or the ladder ends.
 
-    ``complete`` adds quantities drawn after sampling (the pass model's problem intercepts).
-    Rare divergences at the edge of the posterior go away with a smaller step size, so a fit
-    with divergences is re-run once at ``retry_target`` and with uncapped warm-up trees
-    (:meth:`SamplerSettings.for_retry`; not when it ran so already); the retry's settings are
-    what the fit records.
+    ``build(alternative)`` makes the model (``True``: its alternative parameterisation, named
+    by ``alternative``, ``None`` when the model has none); ``complete`` adds quantities drawn
+    after sampling (the pass model's problem intercepts). After the first fit, at most
+    :data:`LADDER_MAX_STEPS` steps, each chosen by what failed:
+
+    - divergences: a smaller step (``retry_target``, uncapped warm-up trees:
+      :meth:`SamplerSettings.for_retry`), then the alternative parameterisation, then
+      ``target_accept`` :data:`FINAL_TARGET_ACCEPT`; each a new run (warm-up must adapt again);
+    - R-hat or ESS short, no divergences: :data:`MORE_DRAWS_ROUNDS` rounds of as many draws
+      again per chain from where the chains stopped (no new warm-up; :func:`more_draws`),
+      then twice the chains, their warm-up started from the adapted mass matrix.
+
+    Every step is an :class:`~bayescale.diagnostics.Attempt` in the diagnostics; the settings
+    returned are those of the last step (draws: the total per chain).
     """
-    from bayescale.sampling import sample
+    from bayescale.sampling import more_draws, sample_chains
 
-    def run(settings: SamplerSettings) -> tuple[xr.DataTree, float]:
-        idata, seconds = sample(model, settings)
-        return (complete(idata, settings) if complete else idata), seconds
+    attempts: list[Attempt] = []
+    model = build(False)
+    chains = None
+    base_draws = settings.draws
 
-    idata, sampling_s = run(settings)
+    def fresh(settings: SamplerSettings, start_mass: np.ndarray | None = None) -> xr.DataTree:
+        nonlocal chains
+        idata, _, chains = sample_chains(model, settings, start_mass)
+        return complete(idata, settings) if complete else idata
+
+    def continued(kept: Chains, settings: SamplerSettings) -> xr.DataTree:
+        nonlocal chains
+        more, chains = more_draws(kept, base_draws)
+        return complete(more, settings) if complete else more
+
+    def step(what: str, why: str, run: Callable[[], xr.DataTree]) -> xr.DataTree:
+        start = time.perf_counter()
+        idata = run()
+        attempts.append(Attempt(what=what, why=why, seconds=time.perf_counter() - start))
+        if why != "first fit":
+            log.info("convergence ladder: %s (because %s)", what, why)
+        return idata
+
+    idata = step(
+        f"NUTS, {settings.chains} chains x {settings.draws} draws after {settings.tune} "
+        f"warm-up steps, target_accept {settings.target_accept}",
+        "first fit",
+        lambda: fresh(settings),
+    )
     diagnostics = diagnose(idata)
-    retry = settings.for_retry(retry_target) if diagnostics.divergences else None
-    if retry is not None:
-        log.info(
-            "%d divergences; sampling again with target_accept=%s and warm-up trees to depth %d",
-            diagnostics.divergences,
-            retry.target_accept,
-            retry.warmup_tree_depth,
-        )
-        settings = retry
-        idata, retry_s = run(settings)
-        sampling_s += retry_s
+    used: set[str] = set()
+    rounds = 0
+    while not diagnostics.ok and len(attempts) <= LADDER_MAX_STEPS:
+        why = "; ".join(diagnostics.problems())
+        if diagnostics.divergences:
+            retry = settings.for_retry(retry_target)
+            if retry is not None and "step" not in used:
+                used.add("step")
+                settings = retry
+                what = (
+                    f"a smaller step: target_accept {retry.target_accept}, warm-up trees "
+                    f"to depth {MAX_TREE_DEPTH}"
+                )
+            elif alternative is not None and "alternative" not in used:
+                used.add("alternative")
+                model = build(True)
+                what = f"the alternative parameterisation: {alternative}"
+            elif (settings.target_accept or 0.0) < FINAL_TARGET_ACCEPT:
+                settings = replace(
+                    settings,
+                    target_accept=FINAL_TARGET_ACCEPT,
+                    warmup_tree_depth=MAX_TREE_DEPTH,
+                )
+                what = f"the smallest step: target_accept {FINAL_TARGET_ACCEPT}"
+            else:
+                break
+            idata = step(what, why, partial(fresh, settings))
+        elif rounds < MORE_DRAWS_ROUNDS:
+            rounds += 1
+            settings = replace(settings, draws=settings.draws + base_draws)
+            if chains is not None:
+                what = f"{base_draws} more draws per chain from the adapted state"
+                idata = step(what, why, partial(continued, chains, settings))
+            else:  # the reference path keeps no chains: a new run, as long
+                what = f"a new run with {settings.draws} draws per chain"
+                idata = step(what, why, partial(fresh, settings))
+        elif "chains" not in used:
+            used.add("chains")
+            start_mass = chains.inverse_mass if chains is not None else None
+            settings = replace(settings, chains=2 * settings.chains)
+            what = (
+                f"{settings.chains} chains x {settings.draws} draws, warm-up started from "
+                "the adapted mass matrix"
+            )
+            idata = step(what, why, partial(fresh, settings, start_mass))
+        else:
+            break
         diagnostics = diagnose(idata)
-    return idata, diagnostics, settings, sampling_s
+    if not diagnostics.ok:
+        log.info("convergence ladder exhausted after %d steps", len(attempts))
+    diagnostics = replace(diagnostics, attempts=tuple(attempts))
+    return idata, diagnostics, settings, sum(a.seconds for a in attempts)
+
+
+#: What a variable of the loss or pass model is, and what a user can do when it fails the gate.
+ADVICE = {
+    "sigma": (
+        "the run-to-run scatter, which a few runs per group barely pin down",
+        "add runs (5 or more a group), fit several groups together (they share the scatter), "
+        "or set a tighter scatter prior (priors.scatter_median, priors.scatter_shape in a "
+        "spec)",
+    ),
+    "slope": (
+        "how steeply a group's loss falls",
+        "add runs over a wider range of compute, or check the plot for a run off the curve",
+    ),
+    "reducible": (
+        "how much of a group's loss compute can still remove (the floor)",
+        "add larger runs: the floor shows only where the curve bends",
+    ),
+    "level": (
+        "a group's loss at the middle of its runs",
+        "check the group's runs for one off the curve (a broken or rerun run)",
+    ),
+    "sigma_model": (
+        "how far whole models sit off the pass-rate law",
+        "add models, or fit with more buckets so that the law is pinned",
+    ),
+}
+
+
+def _advice(diagnostics: Diagnostics) -> str:
+    """The exit-3 message: what failed, in which variable, and what the user can do."""
+    if not diagnostics.r_hat_max <= RHAT_MAX:
+        name = diagnostics.worst
+    elif diagnostics.divergences:
+        name = ""
+    else:
+        name = diagnostics.worst_ess
+    key = next((k for k in ADVICE if name == k or name.endswith("_" + k) or k in name), None)
+    steps = len(diagnostics.attempts)
+    head = (
+        f"the sampler did not converge after {steps} step{'s' if steps != 1 else ''} of the "
+        f"convergence ladder: " + "; ".join(diagnostics.problems()) + "."
+    )
+    if diagnostics.divergences and not name:
+        body = (
+            " The posterior has a region the sampler cannot follow even with the smallest "
+            "step; usually a group whose runs do not follow one curve. Check the plot for a "
+            "run off the curve and remove it, or try --likelihood student_t."
+        )
+    elif key is not None:
+        what, fix = ADVICE[key]
+        body = f" '{name}' is {what}. What you can do: {fix}."
+    else:
+        body = f" '{name}' mixes slowly. What you can do: run with more draws (--draws 4000)."
+    return head + body + ' --allow-unconverged writes the result anyway, marked "ok": false.'
 
 
 def _gate(result: LossFit | PassFit, allow_unconverged: bool) -> None:
     if not result.diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(
-            "the sampler did not converge: " + "; ".join(result.diagnostics.problems()),
-            result=result,
-        )
+        raise ConvergenceError(_advice(result.diagnostics), result=result)
 
 
 def fit_loss(
@@ -222,10 +360,14 @@ def fit_loss(
     settings
         Sampler settings (:class:`bayescale.sampling.SamplerSettings`); ``target_accept``
         left open is :data:`LOSS_TARGET_ACCEPT`, ``warmup_tree_depth``
-        :data:`LOSS_WARMUP_TREE_DEPTH`. A fit with divergences is sampled once more at
-        :data:`LOSS_RETRY_TARGET_ACCEPT` with uncapped warm-up trees (unless it ran so).
+        :data:`LOSS_WARMUP_TREE_DEPTH`. A fit that fails the gate climbs the convergence
+        ladder (:func:`_ladder`): against divergences :data:`LOSS_RETRY_TARGET_ACCEPT` with
+        uncapped warm-up trees, then non-centred group slopes, then
+        :data:`FINAL_TARGET_ACCEPT`; against R-hat or ESS more draws from the adapted state,
+        then twice the chains. ``settings`` records the last step's.
     allow_unconverged
-        Return the fit even when the diagnostics gate fails, instead of raising.
+        Return the fit even when the diagnostics gate fails after the ladder, instead of
+        raising.
 
     Returns
     -------
@@ -237,13 +379,17 @@ def fit_loss(
         When R-hat, ESS or divergences miss the thresholds of :mod:`bayescale.diagnostics`
         and ``allow_unconverged`` is false; the fit is attached as ``error.result``.
     """
-    from bayescale.loss_model import build_loss_model, loss_pivot
+    from bayescale.loss_model import add_scatter, build_loss_model, loss_pivot
 
     priors = priors or LossPriors()
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
-    idata, diagnostics, settings, sampling_s = _sample_gated(
-        build_loss_model(data, priors), settings, retry_target=LOSS_RETRY_TARGET_ACCEPT
+    idata, diagnostics, settings, sampling_s = _ladder(
+        lambda noncentred: build_loss_model(data, priors, noncentred=noncentred),
+        settings,
+        lambda idata, settings: add_scatter(idata, data, priors, settings.seed),
+        retry_target=LOSS_RETRY_TARGET_ACCEPT,
+        alternative="group slopes non-centred" if len(data.groups) > 1 else None,
     )
     result = LossFit(
         data=data,
@@ -278,7 +424,9 @@ def fit_loss_batch(
     same process) starting at 0.99 took 13.4-14.7 s against 18.3-23.5 s for 0.95 and a retry
     batch. The datasets that still diverge are sampled once more, together, at
     :data:`LOSS_RETRY_TARGET_ACCEPT` with uncapped warm-up trees, as a single loss fit would
-    be. Used by the backtests, where the splits of one table (and the groups of the
+    be; a dataset that still fails the gate climbs the rest of the convergence ladder alone
+    (:func:`fit_loss` from its last settings), its batch steps first in its attempts. Used
+    by the backtests, where the splits of one table (and the groups of the
     no-pooling baseline) are such datasets.
 
     Parameters
@@ -329,7 +477,31 @@ def fit_loss_batch(
         for j, i in enumerate(diverged):
             first_s, retry_s = fits[i].timing_s, again[j].timing_s
             fits[i] = replace(
-                again[j], timing_s={k: first_s[k] + retry_s[k] for k in ("total", "sampling")}
+                again[j],
+                timing_s={k: first_s[k] + retry_s[k] for k in ("total", "sampling")},
+                diagnostics=replace(
+                    again[j].diagnostics,
+                    attempts=(
+                        *fits[i].diagnostics.attempts,
+                        Attempt(
+                            f"a smaller step: target_accept {retry.target_accept}, batched",
+                            "; ".join(fits[i].diagnostics.problems()),
+                            retry_s["total"],
+                        ),
+                    ),
+                ),
+            )
+    for i, fit in list(fits.items()):
+        if not fit.diagnostics.ok:  # the rest of the ladder, one fit at a time
+            log.info("dataset %d still fails the gate; fitting it alone through the ladder", i)
+            alone = fit_loss(datasets[i], priors, fit.settings, allow_unconverged=True)
+            fits[i] = replace(
+                alone,
+                diagnostics=replace(
+                    alone.diagnostics,
+                    attempts=(*fit.diagnostics.attempts, *alone.diagnostics.attempts),
+                ),
+                timing_s={k: fit.timing_s[k] + alone.timing_s[k] for k in ("total", "sampling")},
             )
     ordered = [fits[i] for i in range(len(datasets))]
     for result in ordered:
@@ -345,7 +517,7 @@ def _loss_batches(
 ) -> dict[int, LossFit]:
     """One batch per shape (number of groups) of ``datasets``; fits by position."""
     from bayescale.batch import sample_batched
-    from bayescale.loss_model import build_loss_model, loss_inputs, loss_pivot
+    from bayescale.loss_model import add_scatter, build_loss_model, loss_inputs, loss_pivot
 
     shapes: dict[int, list[int]] = {}
     for i in range(len(datasets)):
@@ -363,13 +535,24 @@ def _loss_batches(
         )
         share = (time.perf_counter() - start) / len(batch)
         for i, idata in zip(batch, idatas, strict=True):
+            idata = add_scatter(idata, datasets[i], priors, seeds[i])
             fits[i] = LossFit(
                 data=datasets[i],
                 idata=idata,
                 log_pivot=loss_pivot(datasets[i]),
                 priors=priors,
                 settings=replace(settings, seed=seeds[i]),  # the seed this dataset drew with
-                diagnostics=diagnose(idata),
+                diagnostics=replace(
+                    diagnose(idata),
+                    attempts=(
+                        Attempt(
+                            f"batched NUTS at target_accept {settings.target_accept}"
+                            f" ({len(batch)} datasets in one program)",
+                            "first fit",
+                            share,
+                        ),
+                    ),
+                ),
                 timing_s={"total": share, "sampling": seconds / len(batch)},
             )
     return fits
@@ -476,18 +659,28 @@ def fit_pass(
     settings = model_settings(settings, "pass")
     start = time.perf_counter()
     complete = None
+    alternative = None
     if isinstance(data, PassAggregate):
-        model = build_aggregate_pass_model(data, priors)
+        aggregate = data
+
+        def build(noncentred: bool) -> pm.Model:
+            return build_aggregate_pass_model(aggregate, priors)
     else:
         if buckets is None:
             raise ValueError("per-problem counts need buckets (bayescale.buckets.make_buckets)")
-        model = build_pass_model(data, buckets, priors)
         counts, kept = data, buckets
+        if int(data.models.fitted.sum()) > 2:
+            alternative = "model effects non-centred"
+
+        def build(noncentred: bool) -> pm.Model:
+            return build_pass_model(counts, kept, priors, noncentred=noncentred)
 
         def complete(idata: xr.DataTree, settings: SamplerSettings) -> xr.DataTree:
             return add_problem_intercepts(idata, counts, kept, settings.seed)
 
-    idata, diagnostics, settings, sampling_s = _sample_gated(model, settings, complete)
+    idata, diagnostics, settings, sampling_s = _ladder(
+        build, settings, complete, alternative=alternative
+    )
     result = PassFit(
         data=data,
         buckets=buckets,

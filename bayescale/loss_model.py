@@ -19,11 +19,12 @@ from __future__ import annotations
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 
 from bayescale.data import LossData
 from bayescale.errors import InputError
 from bayescale.laws import loss_law_pivot
-from bayescale.priors import LossPriors
+from bayescale.priors import LossPriors, scatter_scale
 
 
 def loss_pivot(data: LossData) -> float:
@@ -32,7 +33,14 @@ def loss_pivot(data: LossData) -> float:
 
 
 def _pooled(
-    name: str, mean: float, sd: float, group_sd: float, n_groups: int, *, centred: bool
+    name: str,
+    mean: float,
+    sd: float,
+    group_sd: float,
+    n_groups: int,
+    *,
+    centred: bool,
+    reparameterised: bool = False,
 ) -> pt.TensorVariable:
     """Partially pooled group values on an unconstrained scale.
 
@@ -40,11 +48,18 @@ def _pooled(
     with ``tau ~ LogNormal(ln group_sd, 0.5)`` (centred, for quantities the data pin down per
     group) or ``mu + tau * z_<name>[g]`` with ``z ~ N(0, 1)`` and
     ``tau ~ Gamma(2, 2/group_sd)`` (non-centred, for quantities the data barely inform).
-    With one group the value is ``mu``.
+    ``reparameterised`` samples a centred quantity non-centred instead, ``mu + tau * z`` with
+    the same log-normal ``tau``: the same model, the other geometry (the convergence ladder's
+    step for groups whose few runs leave their value barely informed). With one group the
+    value is ``mu``.
     """
     mu = pm.Normal(f"mu_{name}", mu=mean, sigma=sd)
     if n_groups == 1:
         return pt.ones(1) * mu
+    if centred and reparameterised:
+        tau = pm.LogNormal(f"tau_{name}", mu=np.log(group_sd), sigma=0.5)
+        z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="group")
+        return mu + tau * z
     if centred:
         # A centred group effect funnels when tau nears zero; a log-normal prior keeps tau
         # off zero (P(tau < group_sd / 3) = 1.4%), which removed the divergences we measured.
@@ -116,7 +131,11 @@ def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray
 
 
 def build_loss_model(
-    data: LossData, priors: LossPriors | None = None, *, pad_runs: int | None = None
+    data: LossData,
+    priors: LossPriors | None = None,
+    *,
+    pad_runs: int | None = None,
+    noncentred: bool = False,
 ) -> pm.Model:
     """Build the hierarchical loss model for the fitted runs of ``data``.
 
@@ -132,6 +151,10 @@ def build_loss_model(
         named ``log_loss`` that weights each run's log density by ``run_weight`` (0 for
         padding), so that every dataset with this many fitted runs or fewer has the same
         posterior as in its own model. Everything else is the same code.
+    noncentred
+        Sample the group slopes non-centred (``z_slope`` instead of ``slope_group``): the same
+        model in the geometry that suits groups with few runs, the convergence ladder's
+        alternative (:func:`bayescale.fit.fit_loss`).
 
     Returns
     -------
@@ -161,6 +184,7 @@ def build_loss_model(
                     priors.slope_group_sd,
                     len(data.groups),
                     centred=True,
+                    reparameterised=noncentred,
                 )
             ),
             dims="group",
@@ -188,15 +212,42 @@ def build_loss_model(
         pm.Deterministic("b", -exponent, dims="group")
         pm.Deterministic("c", level * (1.0 - reducible), dims="group")
 
-        sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
         mean_log_loss = pt.log(loss_law_pivot(x, level[idx], reducible[idx], exponent[idx], xp=pt))
+        if pad_runs is None:
+            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"], dims="run")
+            weight = pt.ones(observed.shape[0])
+        else:
+            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])
+            weight = pm.Data("run_weight", inputs["run_weight"])
+        if scatter_integrated(priors) and data.loss_sd is None:  # per-run errors: sigma sampled
+            # sigma^2 ~ InvGamma(alpha, beta) integrated out: log p(y | theta) =
+            # log G(alpha + n/2) - log G(alpha) + alpha log beta - n/2 log(2 pi)
+            # - (alpha + n/2) log(beta + RSS/2); sigma is drawn after sampling (add_scatter)
+            alpha, beta = priors.scatter_shape, scatter_scale(priors)
+            n = weight.sum()
+            rss = (weight * (observed - mean_log_loss) ** 2).sum()
+            pm.Potential(
+                "log_loss",
+                pt.gammaln(alpha + n / 2)
+                - pt.gammaln(alpha)
+                + alpha * np.log(beta)
+                - n / 2 * np.log(2 * np.pi)
+                - (alpha + n / 2) * pt.log(beta + rss / 2),
+            )
+            return model
+        if priors.scatter_prior == "halfnormal":
+            sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
+        else:
+            variance = pm.InverseGamma(
+                "sigma_squared", alpha=priors.scatter_shape, beta=scatter_scale(priors)
+            )
+            sigma = pm.Deterministic("sigma", pt.sqrt(variance))
         scatter, shape = (
             (pm.StudentT, {"nu": priors.student_t_nu})
             if priors.likelihood == "student_t"
             else (pm.Normal, {})
         )
         if pad_runs is None:
-            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"], dims="run")
             run_sigma = sigma
             if data.loss_sd is not None:
                 # a run's own standard error, in log space se/loss, adds to the scatter
@@ -217,8 +268,42 @@ def build_loss_model(
                 "(backtests); fit the table with bayescale loss instead."
             )
         else:
-            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])
-            weight = pm.Data("run_weight", inputs["run_weight"])
             run_logp = pm.logp(scatter.dist(mu=mean_log_loss, sigma=sigma, **shape), observed)
             pm.Potential("log_loss", (weight * run_logp).sum())
     return model
+
+
+def scatter_integrated(priors: LossPriors) -> bool:
+    """Whether the model integrates ``sigma`` out (normal likelihood, inverse-gamma prior)."""
+    return priors.likelihood == "normal" and priors.scatter_prior == "inverse_gamma"
+
+
+def add_scatter(idata: xr.DataTree, data: LossData, priors: LossPriors, seed: int) -> xr.DataTree:
+    r"""Add ``sigma`` draws to a posterior whose model integrated it out.
+
+    Per posterior draw, :math:`\sigma^2 \mid \theta, y \sim \mathrm{InvGamma}(\alpha +
+    n/2, \beta + \mathrm{RSS}(\theta)/2)`, the exact conditional, with ``RSS`` the sum of
+    squared log-loss residuals of the fitted runs; seed stream ``[seed, 2]``. Together with
+    the sampled draws these are draws of the joint posterior. A posterior that has ``sigma``
+    already is returned as it is.
+    """
+    posterior = idata["posterior"].to_dataset()
+    if "sigma" in posterior.data_vars or not scatter_integrated(priors):
+        return idata
+    fit = data.fitted
+    x = np.log(data.compute[fit]) - loss_pivot(data)
+    idx = data.group_index[fit]
+    y = np.log(data.loss[fit])
+    level, reducible, exponent = (
+        posterior[name].transpose("chain", "draw", "group").values[..., idx]
+        for name in ("level", "reducible", "exponent")
+    )
+    mean = np.log(loss_law_pivot(x, level, reducible, exponent))
+    rss = ((y - mean) ** 2).sum(axis=-1)
+    rng = np.random.default_rng([seed, 2])
+    shape = priors.scatter_shape + y.size / 2
+    variance = (scatter_scale(priors) + rss / 2) / rng.gamma(shape, 1.0, size=rss.shape)
+    sigma = xr.DataArray(np.sqrt(variance), dims=("chain", "draw"))
+    tree = idata.copy()
+    tree["posterior"] = xr.DataTree(posterior.assign(sigma=sigma))
+    return tree

@@ -90,13 +90,16 @@ def _bucket_lines(priors: PassPriors, n_buckets: int) -> tuple[pt.TensorVariable
     return beta, pm.Deterministic("exponent", pt.exp(log_k), dims="bucket")
 
 
-def _model_effects(x: np.ndarray, sd: float) -> pt.TensorVariable:
-    """Model-level scatter, centred, in the space orthogonal to (1, x)."""
+def _model_effects(x: np.ndarray, sd: float, noncentred: bool = False) -> pt.TensorVariable:
+    """Model-level scatter in the space orthogonal to (1, x); centred unless ``noncentred``."""
     sigma_model = pm.HalfNormal("sigma_model", sigma=sd)
     if x.size <= 2:
         return pt.zeros(x.size)
     basis, _ = np.linalg.qr(np.column_stack([np.ones_like(x), x]), mode="complete")
-    w = pm.Normal("model_effect_raw", 0.0, sigma_model, shape=x.size - 2)
+    if noncentred:
+        w = sigma_model * pm.Normal("model_effect_z", 0.0, 1.0, shape=x.size - 2)
+    else:
+        w = pm.Normal("model_effect_raw", 0.0, sigma_model, shape=x.size - 2)
     return pm.Deterministic("model_effect", pt.dot(basis[:, 2:], w), dims="model")
 
 
@@ -136,7 +139,11 @@ def _fitted_counts(
 
 
 def build_pass_model(
-    counts: PassCounts, buckets: Buckets, priors: PassPriors | None = None
+    counts: PassCounts,
+    buckets: Buckets,
+    priors: PassPriors | None = None,
+    *,
+    noncentred: bool = False,
 ) -> pm.Model:
     """Build the per-problem binomial model on the fitted models and kept problems.
 
@@ -144,7 +151,9 @@ def build_pass_model(
     (:mod:`bayescale.quadrature`, a ``pm.Potential`` named ``passes``) and drawn after sampling
     by :func:`add_problem_intercepts`; with ``PassPriors(problem_slopes=True)`` they are
     sampled (centred where the counts pin them, non-centred elsewhere) next to per-problem
-    exponents.
+    exponents. ``noncentred`` samples the model effects non-centred (``model_effect_z``), the
+    convergence ladder's alternative (:func:`bayescale.fit.fit_pass`) for a model scatter that
+    few models leave barely informed.
 
     Returns
     -------
@@ -167,7 +176,7 @@ def build_pass_model(
     with pm.Model(coords=coords) as model:
         beta, exponent = _bucket_lines(priors, buckets.n_internal)
         sigma_u = pm.HalfNormal("sigma_problem", sigma=priors.problem_sd)
-        effect = _model_effects(x, priors.model_sd)
+        effect = _model_effects(x, priors.model_sd, noncentred)
         if priors.problem_slopes:
             _latent_problems(beta, exponent, sigma_u, effect, x, n, k, b_of, priors)
             return model

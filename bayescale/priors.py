@@ -30,10 +30,19 @@ quantity                 prior and reasoning
                          plausible. Pools the irreducible loss :math:`c_g = \ell_g(1-f_g)` and
                          the scale :math:`a_g = \ell_g f_g C_0^{k_g}` relative to each group's
                          level, and with :math:`s_g` the exponent :math:`k_g = s_g/f_g`.
-:math:`\sigma`           HalfNormal(``scatter_sd`` = 0.05) on the log-loss scale: run-to-run
-                         scatter of a few tenths of a percent is typical; the prior allows up
-                         to ~10% so that a misfitting law widens intervals rather than being
-                         hidden.
+:math:`\sigma`           :math:`\sigma^2 \sim \mathrm{InvGamma}(\alpha, \beta)`, one scatter on the
+                         log-loss scale shared by (pooled across) all groups; shape
+                         :math:`\alpha` = ``scatter_shape`` = 1, :math:`\beta` set so that the
+                         median of :math:`\sigma` is ``scatter_median`` = 0.004, the median
+                         residual sd of the law on real ladders (benchmarks/scatter_real.py,
+                         docs/convergence.md); 95% prior range 0.17%-2.1%, with a long right
+                         tail. With the normal likelihood :math:`\sigma` is integrated out
+                         (conjugate: the runs' likelihood is multivariate Student-t) and drawn
+                         from :math:`\sigma^2 \mid \theta, y` after sampling, so 3-5 runs a
+                         group, which the law's three parameters can almost interpolate, make
+                         no funnel at :math:`\sigma \to 0`. ``scatter_prior="halfnormal"``
+                         samples HalfNormal(``scatter_sd`` = 0.05) instead, the prior of fits
+                         saved before.
 :math:`\nu`              Student-t degrees of freedom when ``likelihood="student_t"``
                          (fixed, default 4).
 :math:`\zeta`            Law discrepancy beyond the fitted runs, a predictive term (zero on
@@ -68,6 +77,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 Likelihood = Literal["normal", "student_t"]
+ScatterPrior = Literal["inverse_gamma", "halfnormal"]
+#: Median of the loss model's scatter prior: the ladder-weighted median residual sd of the law
+#: on real ladders (benchmarks/scatter_real.py; the evidence is in docs/convergence.md).
+SCATTER_PRIOR_MEDIAN = 0.004
 
 
 def require_positive(priors: object, *names: str) -> None:
@@ -98,6 +111,9 @@ class LossPriors:
     reducible_logit_sd: float = 1.5
     reducible_group_sd: float = 0.3
     scatter_sd: float = 0.05
+    scatter_prior: ScatterPrior = "inverse_gamma"
+    scatter_median: float = SCATTER_PRIOR_MEDIAN
+    scatter_shape: float = 1.0
     likelihood: Likelihood = "normal"
     student_t_nu: float = 4.0
     discrepancy_exponent_sd: float = 0.25
@@ -122,12 +138,29 @@ class LossPriors:
             "reducible_logit_sd",
             "reducible_group_sd",
             "scatter_sd",
+            "scatter_median",
+            "scatter_shape",
             "student_t_nu",
         )
+        if self.scatter_prior not in ("inverse_gamma", "halfnormal"):
+            raise InputError(
+                f"prior 'scatter_prior' must be 'inverse_gamma' or 'halfnormal', "
+                f"got {self.scatter_prior!r}."
+            )
         if self.likelihood not in ("normal", "student_t"):
             raise InputError(
                 f"prior 'likelihood' must be 'normal' or 'student_t', got {self.likelihood!r}."
             )
+
+
+def scatter_scale(priors: LossPriors) -> float:
+    r"""The scale :math:`\beta` of the inverse-gamma scatter prior, from its median.
+
+    Chosen so that the median of :math:`\sigma` is ``scatter_median``.
+    """
+    from scipy.special import gammaincinv
+
+    return float(priors.scatter_median**2 * gammaincinv(priors.scatter_shape, 0.5))
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,13 @@
 """The one sampling seam: every MCMC call in bayescale goes through :func:`sample`.
 
-It runs PyMC's numpyro path (JAX NUTS; :func:`run_numpyro`, the same call ``pm.sample(
-nuts_sampler="numpyro")`` makes, without ``pm.sample``'s step-method assignment, which builds
-one symbolic gradient per variable only to learn that NUTS applies: about 1 s on Pythia x
-MATH), and picks how chains run from the JAX devices it finds (one device per chain when
-there are enough, else vectorised); it changes no process-wide setting (:mod:`bayescale.config`
-holds the ones a program may ask for through :func:`bayescale.configure`). Fast tests swap
+It runs PyMC's numpyro path (JAX NUTS; :func:`run_numpyro`, the steps of ``pm.sample(
+nuts_sampler="numpyro")`` with the same seed and draws, without ``pm.sample``'s step-method
+assignment, which builds one symbolic gradient per variable only to learn that NUTS applies:
+about 1 s on Pythia x MATH), keeps numpyro's ``MCMC`` so that :func:`more_draws` can run the
+adapted chains on (:class:`Chains`; the convergence ladder of :mod:`bayescale.fit`), and picks
+how chains run from the JAX devices it finds (one device per chain when there are enough, else
+vectorised); it changes no process-wide setting (:mod:`bayescale.config` holds the ones a
+program may ask for through :func:`bayescale.configure`). Fast tests swap
 :func:`run_numpyro` for :func:`run_pm_sample`, its reference, so that
 ``pymc.testing.mock_sample_setup_and_teardown`` can stand in for ``pm.sample``
 (``tests/conftest.py``). The code is device-agnostic: on a machine with a CUDA build of JAX
@@ -68,10 +70,11 @@ class SamplerSettings:
     target_accept
         NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
         it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`),
-        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run once more at
-        its retry target, ``RETRY_TARGET_ACCEPT`` (0.99) or 0.995 for a loss fit
+        :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run again at its
+        retry target, ``RETRY_TARGET_ACCEPT`` (0.99) or 0.995 for a loss fit
         (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`), with uncapped warm-up trees
-        (:meth:`for_retry`), unless it already ran so.
+        (:meth:`for_retry`), unless it already ran so: the first step of the convergence
+        ladder against divergences (:func:`bayescale.fit.fit_loss`, docs/convergence.md).
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress
@@ -219,6 +222,19 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
         The ``DataTree`` PyMC's numpyro path returns (groups ``posterior``, ``sample_stats``,
         ``observed_data``) and the seconds it took, compile time included.
     """
+    idata, seconds, _ = sample_chains(model, settings)
+    return idata, seconds
+
+
+def sample_chains(
+    model: pm.Model, settings: SamplerSettings, start_mass: np.ndarray | None = None
+) -> tuple[xr.DataTree, float, Chains | None]:
+    """:func:`sample`, also returning the chains to run on (:func:`more_draws`).
+
+    ``start_mass`` is warm-up's starting inverse mass matrix (a diagonal, e.g. an earlier
+    run's :attr:`Chains.inverse_mass`), in place of the Laplace one. The chains are ``None``
+    when the run went through :func:`run_pm_sample` (the mocked tests).
+    """
     settings = settings.with_target_accept(TARGET_ACCEPT)
     progress = show_progress(settings.progress)
     start = time.perf_counter()
@@ -232,13 +248,15 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
             # PyMC's JAX glue casts to float64 here and there; JAX truncates to float32,
             # which is what float32 mode asks for
             warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
-        if settings.initial_mass == "laplace":
-            start_mass = laplace_inverse_mass(model, dense=settings.dense_mass)
-            if start_mass is not None:
-                kernel["inverse_mass_matrix"] = start_mass
+        if start_mass is not None and not settings.dense_mass:
+            kernel["inverse_mass_matrix"] = start_mass
+        elif settings.initial_mass == "laplace":
+            laplace = laplace_inverse_mass(model, dense=settings.dense_mass)
+            if laplace is not None:
+                kernel["inverse_mass_matrix"] = laplace
         with pmap_programs_released():
-            idata = run_numpyro(model, settings, chain_method, progress, kernel)
-    return idata, time.perf_counter() - start
+            idata, chains = run_numpyro(model, settings, chain_method, progress, kernel)
+    return idata, time.perf_counter() - start, chains
 
 
 def pick_chain_method(settings: SamplerSettings) -> Literal["parallel", "vectorized"]:
@@ -459,21 +477,70 @@ def _starting_variances(hessian: np.ndarray, dense: bool) -> np.ndarray | None:
     return np.diag(variances) if dense else variances
 
 
+#: What numpyro records per draw besides the values (PyMC's numpyro path collects the same).
+EXTRA_FIELDS = (
+    "num_steps",
+    "potential_energy",
+    "energy",
+    "adapt_state.step_size",
+    "accept_prob",
+    "diverging",
+)
+
+
+@dataclass(frozen=True, eq=False)
+class Chains:
+    """Where a run's chains stopped: run them on for more draws from the adapted kernel.
+
+    Attributes
+    ----------
+    mcmc
+        numpyro's ``MCMC`` after its run: ``last_state`` holds each chain's position, step
+        size and mass matrix at the end of the kept draws.
+    model
+        The PyMC model sampled.
+    samples, stats
+        The raw draws (unconstrained values by position, ``(chain, draw, ...)``) and per-draw
+        statistics so far.
+    tune
+        The warm-up steps the chains took.
+    """
+
+    mcmc: Any
+    model: Any
+    samples: dict[Any, Any]
+    stats: dict[str, Any]
+    tune: int
+
+    @property
+    def inverse_mass(self) -> np.ndarray:
+        """The adapted inverse mass matrix, averaged over chains: where new chains start."""
+        import numpy as np
+
+        return np.asarray(self.mcmc.last_state.adapt_state.inverse_mass_matrix).mean(axis=0)
+
+
 def run_numpyro(
     model: pm.Model,
     settings: SamplerSettings,
     chain_method: Literal["parallel", "vectorized"],
     progress: bool,
     kernel: dict[str, object],
-) -> xr.DataTree:
-    """Run ``pm.sample(nuts_sampler="numpyro")``'s sampler directly: same seed, same draws.
+) -> tuple[xr.DataTree, Chains | None]:
+    """Run ``pm.sample(nuts_sampler="numpyro")``'s sampler, keeping numpyro's ``MCMC``.
 
-    ``pm.sample`` first assigns step methods, computing a symbolic gradient per free variable
-    to check that NUTS applies, then calls ``pymc.sampling.jax.sample_numpyro_nuts`` with the
-    first of the per-chain seeds it derives from ``random_seed``. This does only the second
-    part, with the seed derived the same way, so the result is identical. ``kernel`` holds
-    keyword arguments of numpyro's ``NUTS`` (``dense_mass``, ``inverse_mass_matrix``).
+    The same steps as ``pymc.sampling.jax.sample_numpyro_nuts`` (seed derived as
+    ``pm.sample`` derives the first chain's, PyMC's jittered initial points, numpyro's
+    ``NUTS`` on PyMC's jaxified log density, the same post-processing into a ``DataTree``),
+    so the draws are identical (tested against :func:`run_pm_sample`), without
+    ``pm.sample``'s step-method assignment, and with the ``MCMC`` object kept
+    (:class:`Chains`) so that :func:`more_draws` can run the adapted chains on. ``kernel``
+    holds keyword arguments of numpyro's ``NUTS`` (``dense_mass``, ``inverse_mass_matrix``).
     """
+    import jax
+    from numpyro.infer import MCMC, NUTS
+
+    pmjax = import_pymc_jax()
     from pymc.util import get_random_generator
     from pymc.vartypes import discrete_types
 
@@ -483,21 +550,122 @@ def run_numpyro(
     discrete = [v.name for v in model.value_vars if v.dtype in discrete_types]
     if discrete:
         raise ValueError(f"NUTS needs continuous variables; {discrete} are discrete")
-    first_chain = get_random_generator(settings.seed).spawn(settings.chains)[0]
-    with jax_scope():
-        return import_pymc_jax().sample_numpyro_nuts(
-            draws=settings.draws,
-            tune=settings.tune,
-            chains=settings.chains,
-            target_accept=settings.target_accept or TARGET_ACCEPT,
-            random_seed=int(first_chain.integers(2**30)),
-            model=model,
-            nuts_kwargs=kernel,
-            progressbar=progress,
-            quiet=not progress,
-            chain_method=chain_method,
-            compute_convergence_checks=False,
+    with jax_scope():  # also when called outside sample() (tests)
+        seed = int(get_random_generator(settings.seed).spawn(settings.chains)[0].integers(2**30))
+        potential = pmjax.get_jaxified_logp(
+            model, negative_logp=False
+        )  # -log p, numpyro's potential
+        initial = pmjax._get_batched_jittered_initial_points(
+            model=model, chains=settings.chains, initvals=None, random_seed=seed, logp_fn=potential
         )
+        mcmc = MCMC(
+            NUTS(
+                potential_fn=potential,
+                target_accept_prob=settings.target_accept or TARGET_ACCEPT,
+                adapt_step_size=True,
+                adapt_mass_matrix=True,
+                **{"dense_mass": False, **kernel},
+            ),
+            num_warmup=settings.tune,
+            num_samples=settings.draws,
+            num_chains=settings.chains,
+            postprocess_fn=None,
+            chain_method=chain_method,
+            progress_bar=progress,
+        )
+        key = jax.random.PRNGKey(seed)
+        start = time.perf_counter()
+        mcmc.run(
+            jax.random.split(key, settings.chains), init_params=initial, extra_fields=EXTRA_FIELDS
+        )
+        chains = _collect(mcmc, model, settings.tune, {}, {})
+        return _to_datatree(chains, time.perf_counter() - start), chains
+
+
+def more_draws(chains: Chains, draws: int, progress: bool = False) -> tuple[xr.DataTree, Chains]:
+    """Run ``chains`` on for ``draws`` more draws each, from where they stopped.
+
+    No new warm-up: every chain keeps its adapted step size and mass matrix and its random
+    stream (numpyro's ``post_warmup_state``). The posterior returned holds the earlier draws
+    followed by the new ones.
+    """
+    mcmc = chains.mcmc
+    mcmc.post_warmup_state = mcmc.last_state
+    mcmc.num_samples = draws
+    mcmc.progress_bar = progress
+    start = time.perf_counter()
+    with jax_scope(), pmap_programs_released():
+        mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=EXTRA_FIELDS)
+        longer = _collect(mcmc, chains.model, chains.tune, chains.samples, chains.stats)
+        return _to_datatree(longer, time.perf_counter() - start), longer
+
+
+def _collect(
+    mcmc: Any, model: Any, tune: int, samples: dict[Any, Any], stats: dict[str, Any]
+) -> Chains:
+    """The draws of ``mcmc``'s last run after ``samples`` and ``stats``, as :class:`Chains`."""
+    import numpy as np
+
+    new_samples = mcmc.get_samples(group_by_chain=True)
+    new_stats = import_pymc_jax()._numpyro_stats_to_dict(mcmc)
+
+    def joined(old: dict[Any, Any], new: Any) -> dict[Any, Any]:
+        if isinstance(new, list | tuple):
+            new = dict(enumerate(new))
+        return {
+            k: np.concatenate([old[k], np.asarray(v)], axis=1) if k in old else np.asarray(v)
+            for k, v in new.items()
+        }
+
+    return Chains(
+        mcmc=mcmc,
+        model=model,
+        samples=joined(samples, new_samples),
+        stats=joined(stats, new_stats),
+        tune=tune,
+    )
+
+
+def _to_datatree(chains: Chains, seconds: float) -> xr.DataTree:
+    """The posterior of ``chains`` as PyMC's numpyro path returns it."""
+    import jax.numpy as jnp
+    import numpy as np
+    from arviz_base import from_dict, make_attrs
+    from pymc.backends.arviz import (
+        coords_and_dims_for_inferencedata,
+        find_constants,
+        find_observations,
+    )
+    from pymc.util import get_default_varnames
+
+    model = chains.model
+    names = list(get_default_varnames(model.unobserved_value_vars, include_transformed=False))
+    values = [jnp.asarray(chains.samples[i]) for i in range(len(model.value_vars))]
+    pmjax = import_pymc_jax()
+    outputs = pmjax._postprocess_samples(
+        pmjax.get_jaxified_graph(inputs=model.value_vars, outputs=names), values, None, "vmap"
+    )
+    coords, dims = coords_and_dims_for_inferencedata(model)
+    groups: dict[str, Any] = {
+        "posterior": {v.name: np.asarray(out) for v, out in zip(names, outputs, strict=True)},
+        "sample_stats": dict(chains.stats),
+    }
+    observed = find_observations(model)
+    if observed is not None:
+        groups["observed_data"] = observed
+    constant = find_constants(model)
+    if constant is not None:
+        groups["constant_data"] = constant
+    import numpyro
+
+    attrs = {"sampling_time": seconds, "tuning_steps": chains.tune}
+    return from_dict(
+        data=groups,
+        coords=coords,
+        dims=dims,
+        sample_dims=["chain", "draw"],
+        attrs={"posterior": make_attrs(attrs, inference_library=numpyro)},
+    )
 
 
 def run_pm_sample(
@@ -506,16 +674,16 @@ def run_pm_sample(
     chain_method: Literal["parallel", "vectorized"],
     progress: bool,
     kernel: dict[str, object],
-) -> xr.DataTree:
+) -> tuple[xr.DataTree, None]:
     """:func:`run_numpyro`'s reference: the same run through ``pm.sample``.
 
     Tests check that both give the same draws, and swap this in for :func:`run_numpyro` when
-    ``pm.sample`` is mocked.
+    ``pm.sample`` is mocked. It keeps no chains to run on (``None``).
     """
     import pymc as pm
 
     with jax_scope():
-        return pm.sample(
+        idata = pm.sample(
             draws=settings.draws,
             tune=settings.tune,
             chains=settings.chains,
@@ -531,3 +699,4 @@ def run_pm_sample(
             quiet=not progress,
             compute_convergence_checks=False,
         )
+    return idata, None

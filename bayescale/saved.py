@@ -327,6 +327,7 @@ def _loss_priors(tree: xr.DataTree, path: Path) -> LossPriors:
     """Saved loss priors; fits written before the law discrepancy existed had none (0)."""
     values = _only_known(LossPriors, _attr_json(tree, "priors", path))
     values.setdefault("discrepancy_exponent_sd", 0.0)
+    values.setdefault("scatter_prior", "halfnormal")  # the scatter prior before the log-normal
     return LossPriors(**values)
 
 

@@ -34,13 +34,16 @@ def mock_pymc_sample(monkeypatch):
 
     The seam calls ``pm.sample`` instead of PyMC's numpyro sampler directly, without the
     Laplace starting mass matrix (it would compile the model with JAX), and batched fits run
-    their datasets one by one through it.
+    their datasets one by one through it. Prior draws never pass the gate, so the convergence
+    ladder stops after the first fit (tests/test_ladder.py runs it on a scripted sampler).
     """
     from pymc.testing import mock_sample_setup_and_teardown
 
     import bayescale.batch
+    import bayescale.fit
     import bayescale.sampling
 
+    monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)
     monkeypatch.setattr(bayescale.sampling, "run_numpyro", bayescale.sampling.run_pm_sample)
     monkeypatch.setattr(bayescale.sampling, "laplace_inverse_mass", lambda model, dense: None)
     monkeypatch.setattr(bayescale.batch, "sample_batched", bayescale.batch.sample_sequential)

@@ -105,7 +105,7 @@ def test_a_template_that_computes_the_same_reuses_its_jax_functions(runs):
     assert _jaxify(build_loss_model(runs, pad_runs=size), names) is first
     assert _jaxify(build_loss_model(other, pad_runs=size), names) is first
     # a prior's value or the likelihood is a constant of the graph: another template
-    for priors in (LossPriors(scatter_sd=0.1), LossPriors(likelihood="student_t")):
+    for priors in (LossPriors(scatter_median=0.01), LossPriors(likelihood="student_t")):
         assert _jaxify(build_loss_model(runs, priors, pad_runs=size), names) is not first
     # data that stay constants (not named as arguments) are compared by value
     fixed = [name for name in names if name != "log_loss_obs"]

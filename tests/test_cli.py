@@ -116,6 +116,9 @@ def test_loss_command_real_fit(demo_csv, tmp_path, capsys):
     result = json.loads(doc.read_text())
     assert _finite_numbers(result)
     assert result["diagnostics"]["ok"] and result["diagnostics"]["divergences"] == 0
+    first, *_ = result["diagnostics"]["attempts"]  # the convergence ladder's steps
+    assert first["why"] == "first fit" and first["what"].startswith("NUTS, 4 chains x 500 draws")
+    assert first["seconds"] > 0
     (target,) = result["targets"]
     for entry in target["loss"]:
         assert entry["lower"] < entry["median"] < entry["upper"]

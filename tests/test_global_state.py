@@ -122,7 +122,8 @@ print(json.dumps({"same": snapshot() == before, "traces": traces,
                   "dtype": str(fit.idata["posterior"]["sigma"].dtype)}))
 """
     )
-    assert result == {"same": True, "traces": ["jit", "pmap"], "draws": 20, "dtype": "float64"}
+    assert result.pop("draws") >= 20  # the convergence ladder may have drawn more
+    assert result == {"same": True, "traces": ["jit", "pmap"], "dtype": "float64"}
 
 
 def test_configure_sets_devices_cache_and_float32_before_jax_starts(tmp_path):

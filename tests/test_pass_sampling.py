@@ -92,7 +92,8 @@ def test_diagnostics_skip_only_the_copied_columns(counts_fit):
     np.testing.assert_array_equal(post["problem_exponent"].values, exponent)
     # the same numbers (only the name of the worst variable can move to its copy)
     everything = diagnose(counts_fit.idata, list(post.data_vars))
-    assert counts_fit.diagnostics.to_dict() == everything.to_dict()
+    checks = {k: v for k, v in counts_fit.diagnostics.to_dict().items() if k != "attempts"}
+    assert checks == {k: v for k, v in everything.to_dict().items() if k != "attempts"}
 
 
 @pytest.mark.sampling

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -111,10 +113,59 @@ def test_direct_numpyro_call_draws_what_pm_sample_draws():
         "inverse_mass_matrix": sampling.laplace_inverse_mass(model),
         "max_tree_depth": settings.max_tree_depth,
     }
-    direct = sampling.run_numpyro(model, settings, "vectorized", False, kernel)
-    reference = sampling.run_pm_sample(model, settings, "vectorized", False, kernel)
+    direct, chains = sampling.run_numpyro(model, settings, "vectorized", False, kernel)
+    reference, _ = sampling.run_pm_sample(model, settings, "vectorized", False, kernel)
+    assert chains is not None
     for name, values in reference["posterior"].data_vars.items():
         np.testing.assert_array_equal(direct["posterior"][name].values, values.values)
     np.testing.assert_array_equal(
         direct["sample_stats"]["n_steps"].values, reference["sample_stats"]["n_steps"].values
     )
+
+
+def test_more_draws_continue_the_chains_as_one_longer_run_would():
+    """Running the adapted chains on gives the draws a run with that many more draws gives."""
+    from bayescale import sampling
+    from bayescale.loss_model import build_loss_model
+
+    runs = simulate_loss_runs(TRUTH, runs_per_group=5, scatter=0.004, seed=11)
+    model = build_loss_model(load_loss_runs(runs))
+    short = SamplerSettings(draws=20, tune=30, chains=2, seed=5, progress=False)
+    kernel = {"dense_mass": False, "max_tree_depth": short.max_tree_depth}
+    _, chains = sampling.run_numpyro(model, short, "vectorized", False, kernel)
+    assert chains is not None
+    continued, _ = sampling.more_draws(chains, 15)
+    longer, _ = sampling.run_numpyro(model, replace(short, draws=35), "vectorized", False, kernel)
+    assert continued["posterior"].sizes["draw"] == 35
+    for name in ("level", "slope", "a"):
+        np.testing.assert_allclose(
+            continued["posterior"][name].values, longer["posterior"][name].values, rtol=1e-9
+        )
+    np.testing.assert_array_equal(
+        continued["sample_stats"]["diverging"].values, longer["sample_stats"]["diverging"].values
+    )
+
+
+def test_continued_chains_recover_a_known_posterior():
+    """Draws after the continuation are draws of the posterior (ESS-gated tolerance)."""
+    import arviz_stats
+    import pymc as pm
+
+    from bayescale import sampling
+
+    with pm.Model() as model:  # conjugate: the posterior of mu is normal, known exactly
+        mu = pm.Normal("mu", 0.0, 10.0)
+        pm.Normal("y", mu, 1.0, observed=np.array([1.2, 2.0, 1.6, 1.4]))
+    precision = 1 / 100 + 4
+    mean, sd = 6.2 / precision, precision**-0.5
+    settings = SamplerSettings(draws=200, tune=200, chains=2, seed=3, progress=False)
+    _, chains = sampling.run_numpyro(model, settings, "vectorized", False, {})
+    assert chains is not None
+    idata, chains = sampling.more_draws(chains, 400)
+    new = idata["posterior"]["mu"].isel(draw=slice(200, None))
+    ess = float(arviz_stats.ess(new.to_dataset(), method="bulk")["mu"])
+    assert ess > 100
+    assert abs(float(new.mean()) - mean) < 4 * sd / np.sqrt(ess)
+    assert abs(float(new.std()) / sd - 1) < 4 / np.sqrt(ess)
+    # the adapted mass matrix is what new chains can start from
+    assert chains.inverse_mass.shape == (1,) and 0 < chains.inverse_mass[0] < 1

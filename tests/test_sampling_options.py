@@ -70,14 +70,21 @@ def test_float32_refused_once_pytensor_runs_in_float64():
 def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     calls = {}
 
-    def fake_sampler(**kwargs):
-        calls.update(kwargs)
-        return "idata"
+    def fake_sampler(model, settings, chain_method, progress, kernel):
+        calls.update(
+            draws=settings.draws,
+            tune=settings.tune,
+            chains=settings.chains,
+            target_accept=settings.target_accept,
+            chain_method=chain_method,
+            progressbar=progress,
+            nuts_kwargs=kernel,
+        )
+        return "idata", None
 
     import jax
-    import pymc.sampling.jax
 
-    monkeypatch.setattr(pymc.sampling.jax, "sample_numpyro_nuts", fake_sampler)
+    monkeypatch.setattr(sampling, "run_numpyro", fake_sampler)
     monkeypatch.setattr(jax, "local_device_count", lambda *args, **kwargs: 1)
     monkeypatch.setattr(sampling, "laplace_inverse_mass", lambda model, dense: np.full(3, 0.5))
     settings = SamplerSettings(
@@ -92,7 +99,7 @@ def test_seam_passes_settings_to_the_numpyro_sampler(monkeypatch):
     assert (calls["draws"], calls["tune"], calls["chains"]) == (10, 5, 4)
     assert calls["target_accept"] == 0.9 and calls["nuts_kwargs"]["dense_mass"]
     np.testing.assert_array_equal(calls["nuts_kwargs"]["inverse_mass_matrix"], np.full(3, 0.5))
-    assert not calls["progressbar"] and calls["quiet"]
+    assert not calls["progressbar"]
     # left open: numpyro's own depth throughout (fit_loss fills in the loss model's cap)
     assert calls["nuts_kwargs"]["max_tree_depth"] == (10, sampling.MAX_TREE_DEPTH)
     sampling.sample(
@@ -136,11 +143,13 @@ def test_direct_call_hands_numpyro_the_seed_pm_sample_does(monkeypatch, seed):
     class Stop(Exception):
         pass
 
-    def numpyro_stub(**kwargs):
+    def initial_points_stub(**kwargs):  # what both paths derive first from the seed
         seen.append(kwargs["random_seed"])
         raise Stop
 
-    monkeypatch.setattr(pymc.sampling.jax, "_sample_numpyro_nuts", numpyro_stub)
+    monkeypatch.setattr(
+        pymc.sampling.jax, "_get_batched_jittered_initial_points", initial_points_stub
+    )
     with pm.Model() as model:
         pm.Normal("x")
     settings = SamplerSettings(chains=3, draws=5, tune=5, seed=seed, progress=False)
@@ -248,11 +257,11 @@ def test_a_fit_fills_in_its_models_target_accept_when_left_open(
     class Stop(Exception):
         pass
 
-    def record(model, settings):
+    def record(model, settings, start_mass=None):
         seen.append(settings.target_accept)
         raise Stop
 
-    monkeypatch.setattr(sampling, "sample", record)
+    monkeypatch.setattr(sampling, "sample_chains", record)
     settings = SamplerSettings(target_accept=asked, progress=False)
     with pytest.raises(Stop):
         fit_loss(load_loss_runs(simulate_loss_runs(DEMO_TRUTH, runs_per_group=4)), None, settings)
@@ -277,14 +286,16 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
     seen = []
     rng = np.random.default_rng(0)
 
-    def sample(model, settings):
+    def sample(model, settings, start_mass=None):
         seen.append((settings.target_accept, settings.warmup_tree_depth))
-        diverging = np.zeros((4, 100), dtype=bool)
+        diverging = np.zeros((4, 2000), dtype=bool)
         diverging[0, 0] = len(seen) == 1  # the first run diverges once, the retry not at all
-        posterior = {"x": rng.normal(size=(4, 100))}
-        return from_dict({"posterior": posterior, "sample_stats": {"diverging": diverging}}), 0.1
+        # independent draws: R-hat and ESS pass, so the ladder stops after the retry
+        posterior = {"x": rng.normal(size=(4, 2000)), "sigma": rng.gamma(50, size=(4, 2000))}
+        stats = {"diverging": diverging}
+        return from_dict({"posterior": posterior, "sample_stats": stats}), 0.1, None
 
-    monkeypatch.setattr(sampling, "sample", sample)
+    monkeypatch.setattr(sampling, "sample_chains", sample)
     settings = SamplerSettings(progress=False)
     if law == "loss":
         fit = fit_loss(
