@@ -136,6 +136,7 @@ def build_loss_model(
     *,
     pad_runs: int | None = None,
     noncentred: bool = False,
+    integrate_scatter: bool = True,
 ) -> pm.Model:
     """Build the hierarchical loss model for the fitted runs of ``data``.
 
@@ -155,6 +156,9 @@ def build_loss_model(
         Sample the group slopes non-centred (``z_slope`` instead of ``slope_group``): the same
         model in the geometry that suits groups with few runs, the convergence ladder's
         alternative (:func:`bayescale.fit.fit_loss`).
+    integrate_scatter
+        Integrate ``sigma`` out of the normal likelihood when the priors allow it (the
+        default); ``False`` samples it, so that the runs have a prior predictive distribution.
 
     Returns
     -------
@@ -219,7 +223,8 @@ def build_loss_model(
         else:
             observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])
             weight = pm.Data("run_weight", inputs["run_weight"])
-        if scatter_integrated(priors) and data.loss_sd is None:  # per-run errors: sigma sampled
+        # sampled instead with per-run errors, or for prior predictive draws of the runs
+        if integrate_scatter and scatter_integrated(priors) and data.loss_sd is None:
             # sigma^2 ~ InvGamma(alpha, beta) integrated out: log p(y | theta) =
             # log G(alpha + n/2) - log G(alpha) + alpha log beta - n/2 log(2 pi)
             # - (alpha + n/2) log(beta + RSS/2); sigma is drawn after sampling (add_scatter)

@@ -44,7 +44,8 @@ def add_prior_predictive[F: (LossFit, PassFit)](
     if isinstance(fit, LossFit):
         from bayescale.loss_model import build_loss_model
 
-        model = build_loss_model(fit.data, fit.priors)
+        # sigma sampled, not integrated out: the runs then have a predictive distribution
+        model = build_loss_model(fit.data, fit.priors, integrate_scatter=False)
     else:
         from bayescale.pass_data import PassAggregate
         from bayescale.pass_model import build_aggregate_pass_model, build_pass_model

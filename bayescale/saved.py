@@ -25,7 +25,7 @@ import xarray as xr
 
 from bayescale.buckets import Buckets
 from bayescale.data import LossColumns, LossData
-from bayescale.diagnostics import Diagnostics, diagnose
+from bayescale.diagnostics import Attempt, Diagnostics, diagnose
 from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError
 from bayescale.fit import LossFit, PassFit
@@ -299,7 +299,9 @@ DIAGNOSTICS_ATTR = "diagnostics"
 def _diagnostics(tree: xr.DataTree) -> Diagnostics:
     """The diagnostics saved with the fit, or computed again for files without them."""
     try:
-        return Diagnostics(**json.loads(tree.attrs[DIAGNOSTICS_ATTR]))
+        fields = json.loads(tree.attrs[DIAGNOSTICS_ATTR])
+        fields["attempts"] = tuple(Attempt(**a) for a in fields.get("attempts", ()))
+        return Diagnostics(**fields)
     except (KeyError, TypeError, ValueError):
         return diagnose(tree)
 

@@ -338,7 +338,8 @@ def test_loss_sd_enters_the_likelihood(tmp_path):
         path, bs.LossColumns(loss_sd="se"), drop_missing=True, where="dataset == 'c4'"
     )
     np.testing.assert_allclose(noisy.loss_sd, 0.01)
-    m0, m1 = build_loss_model(plain), build_loss_model(noisy)
+    priors = bs.LossPriors(scatter_prior="halfnormal")  # sigma sampled in both models
+    m0, m1 = build_loss_model(plain, priors), build_loss_model(noisy, priors)
     assert "log_loss_sd" in m1.named_vars and "log_loss_sd" not in m0.named_vars
     sigma = 0.005
     point = m0.initial_point() | {"sigma_log__": np.log(sigma)}
@@ -348,6 +349,9 @@ def test_loss_sd_enters_the_likelihood(tmp_path):
     resid2 = -2 * sigma**2 * (lp0 + np.log(sigma) + c)  # squared residuals, from the plain model
     sd = np.sqrt(sigma**2 + (0.01 / noisy.loss[noisy.fitted]) ** 2)
     np.testing.assert_allclose(lp1, -0.5 * resid2 / sd**2 - np.log(sd) - c, rtol=1e-9)
+    # with the default prior, per-run errors keep sigma sampled (not integrated out)
+    assert "sigma" in build_loss_model(noisy).named_vars
+    assert "sigma" not in build_loss_model(plain).named_vars
 
 
 # --- 4. the pass output --------------------------------------------------------------------
