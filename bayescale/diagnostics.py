@@ -131,7 +131,9 @@ def _is_copy(posterior: xr.Dataset, name: str) -> bool:
     )
 
 
-def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnostics:
+def diagnose(
+    idata: xr.DataTree, var_names: list[str] | None = None, ess_chains: int | None = None
+) -> Diagnostics:
     """Compute the convergence summary of a sampled ``DataTree``.
 
     Parameters
@@ -140,6 +142,10 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
         Result of :func:`bayescale.sampling.sample`, with ``posterior`` and ``sample_stats``.
     var_names
         Posterior variables to check; by default all but those marked with :data:`COPY_ATTR`.
+    ess_chains
+        The chains the ESS threshold is counted for (:data:`ESS_PER_CHAIN` each); by default
+        the posterior's. The convergence ladder passes the chains first asked for, so that
+        adding chains does not raise the bar it has to clear.
 
     Returns
     -------
@@ -170,7 +176,7 @@ def diagnose(idata: xr.DataTree, var_names: list[str] | None = None) -> Diagnost
         ess_tail_min=tail,
         divergences=divergences,
         worst=worst,
-        ess_threshold=float(ESS_PER_CHAIN * chains),
+        ess_threshold=float(ESS_PER_CHAIN * (ess_chains or chains)),
         chains=int(chains),
         draws=int(draws),
         worst_ess=worst_ess,

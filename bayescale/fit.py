@@ -228,6 +228,7 @@ def _ladder(
         lambda: fresh(settings),
     )
     diagnostics = diagnose(idata)
+    asked_chains = settings.chains  # the ESS the gate asks for stays that of the chains asked for
     used: set[str] = set()
     rounds = 0
     while not diagnostics.ok and len(attempts) <= LADDER_MAX_STEPS:
@@ -275,7 +276,7 @@ def _ladder(
             idata = step(what, why, partial(fresh, settings, start_mass))
         else:
             break
-        diagnostics = diagnose(idata)
+        diagnostics = diagnose(idata, ess_chains=asked_chains)
     if not diagnostics.ok:
         log.info("convergence ladder exhausted after %d steps", len(attempts))
     diagnostics = replace(diagnostics, attempts=tuple(attempts))

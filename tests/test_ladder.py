@@ -43,7 +43,7 @@ class _Chains:
 
 def _script(monkeypatch, outcomes: list[dict], keep_chains: bool = True) -> dict[str, list]:
     """Make every sampling step return a dummy posterior and diagnose as ``outcomes`` say."""
-    calls: dict[str, list] = {"fresh": [], "more": [], "models": []}
+    calls: dict[str, list] = {"fresh": [], "more": [], "models": [], "ess_chains": []}
     idata = from_dict({"posterior": {"sigma": np.ones((2, 5))}})
     chains = _Chains(inverse_mass=np.full(3, 0.25)) if keep_chains else None
 
@@ -58,7 +58,12 @@ def _script(monkeypatch, outcomes: list[dict], keep_chains: bool = True) -> dict
     script = iter(outcomes)
     monkeypatch.setattr(bayescale.sampling, "sample_chains", sample_chains)
     monkeypatch.setattr(bayescale.sampling, "more_draws", more_draws)
-    monkeypatch.setattr(bayescale.fit, "diagnose", lambda idata: _diagnostics(**next(script)))
+
+    def diagnose(idata, ess_chains=None):
+        calls["ess_chains"].append(ess_chains)
+        return _diagnostics(**next(script))
+
+    monkeypatch.setattr(bayescale.fit, "diagnose", diagnose)
     real_build = bayescale.loss_model.build_loss_model
 
     def build(data, priors=None, *, pad_runs=None, noncentred=False):
@@ -98,6 +103,17 @@ def test_slow_mixing_gets_more_draws_from_the_adapted_state_then_more_chains(
     assert (last.chains, last.draws) == (8, 600)
     np.testing.assert_array_equal(start_mass, np.full(3, 0.25))  # what warm-up learned
     assert (fit.settings.chains, fit.settings.draws) == (8, 600)
+    # the ESS bar stays that of the 4 chains asked for, also once 8 run
+    assert calls["ess_chains"] == [None, 4, 4, 4]
+
+
+def test_the_ess_bar_is_counted_for_the_chains_asked_for():
+    from bayescale.diagnostics import diagnose
+
+    rng = np.random.default_rng(0)
+    idata = from_dict({"posterior": {"x": rng.standard_normal((8, 200))}})
+    assert diagnose(idata).ess_threshold == 800.0
+    assert diagnose(idata, ess_chains=4).ess_threshold == 400.0
 
 
 def test_without_kept_chains_more_draws_are_a_longer_new_run(monkeypatch, demo_runs):
