@@ -628,9 +628,7 @@ def check_pairs(params: Any, tokens: Any) -> tuple[np.ndarray, np.ndarray]:
     return n, d
 
 
-def nd_loss_draws(
-    fit: NDFit, params: Any, tokens: Any, seed: int | None = None
-) -> xr.Dataset:
+def nd_loss_draws(fit: NDFit, params: Any, tokens: Any, seed: int | None = None) -> xr.Dataset:
     """Posterior draws of the law (``curve``) and of a new run (``loss``) at each target.
 
     Returns
@@ -779,11 +777,18 @@ def required_params(
             n_fit = fit.data.params[fit.data.fitted]
             search = (float(n_fit.min()) / 10, float(n_fit.max()) * 1e4)
         else:
-            search = (float(np.exp(draws.log_pivot[0])) / 1e3, float(np.exp(draws.log_pivot[0])) * 1e6)
+            search = (
+                float(np.exp(draws.log_pivot[0])) / 1e3,
+                float(np.exp(draws.log_pivot[0])) * 1e6,
+            )
     decades = math.log10(search[1] / search[0])
     grid = np.geomspace(search[0], search[1], max(2, int(decades * REQUIRED_GRID_PER_DECADE) + 1))
     ln_n = np.log(grid)
-    ln_d = np.log(tokens) * np.ones_like(ln_n) if tokens is not None else np.log(budget / draws.kappa) - ln_n  # type: ignore[operator]
+    ln_d = (
+        np.log(tokens) * np.ones_like(ln_n)
+        if tokens is not None
+        else np.log(budget / draws.kappa) - ln_n
+    )  # type: ignore[operator]
     new = draws.new_run(ln_n, ln_d)[:, group, :]
     meets = requirement.holds(new)
     prob = meets.mean(axis=0)
@@ -895,7 +900,9 @@ def nd_figure(
     c_hi = float(max([data.compute.max(), *budgets.tolist()] or [data.compute.max()]))
     line_budgets = np.geomspace(c_lo, c_hi, 24)
     opt = optimal_draws(draws, line_budgets)
-    n_band = np.quantile(opt["params"].values[:, group, :], [(1 - interval) / 2, 0.5, (1 + interval) / 2], axis=0)
+    n_band = np.quantile(
+        opt["params"].values[:, group, :], [(1 - interval) / 2, 0.5, (1 + interval) / 2], axis=0
+    )
     d_mid = np.median(opt["tokens"].values[:, group, :], axis=0)
     n_lo = np.min(np.concatenate([n_all, *extra_n, n_band[0]])) / 2
     n_hi = np.max(np.concatenate([n_all, *extra_n, n_band[2]])) * 2
@@ -925,12 +932,20 @@ def nd_figure(
     ax.scatter(n_all[own & data.fitted], d_all[own & data.fitted], s=14, c="k", label="fitted runs")
     if (own & data.held_out).any():
         ax.scatter(
-            n_all[own & data.held_out], d_all[own & data.held_out], s=18, facecolors="none",
-            edgecolors="k", label="held-out runs",
+            n_all[own & data.held_out],
+            d_all[own & data.held_out],
+            s=18,
+            facecolors="none",
+            edgecolors="k",
+            label="held-out runs",
         )
     d_band = line_budgets / draws.kappa
     ax.fill_betweenx(
-        d_mid, n_band[0], n_band[2], color="tab:red", alpha=0.2,
+        d_mid,
+        n_band[0],
+        n_band[2],
+        color="tab:red",
+        alpha=0.2,
         label=f"N*(C), {interval:.0%} interval",
     )
     ax.plot(n_band[1], d_mid, color="tab:red", lw=1.5, label="compute-optimal N*(C)")
@@ -1018,3 +1033,274 @@ def simulate_nd_runs(
                 {"params": n, "tokens": d, "loss": mean * np.exp(noise * rng.standard_normal())}
             )
     return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole run: fit, answers, document, files
+
+#: A target or budget farther than this factor beyond the largest fitted compute gets a
+#: warning in the document: the law discrepancy is calibrated on 4x-100x extrapolations.
+FAR_FACTOR = 1000.0
+
+
+@dataclass(frozen=True)
+class NDResult:
+    """Everything ``bayescale nd`` reports: the fit and its answers."""
+
+    fit: NDFit
+    forecast: xr.Dataset | None
+    optimal: xr.Dataset | None
+    interval: float
+    confidence: float
+    requirement: str | None = None
+    decisions: tuple[dict[str, Any], ...] = ()
+    required: tuple[RequiredParams, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document (:func:`nd_document`)."""
+        return nd_document(self)
+
+
+def nd_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int]:
+    """Parse ``loss<=x`` (``group.loss<=x`` with several groups) and find its group."""
+    from bayescale.pipeline import loss_requirement
+
+    return loss_requirement(text, groups)
+
+
+def run_nd(
+    data: NDData,
+    params: Any = (),
+    tokens: Any = (),
+    budgets: Any = (),
+    *,
+    requirement: str | None = None,
+    confidence: float = 0.9,
+    interval: float = 0.9,
+    priors: NDPriors | None = None,
+    settings: SamplerSettings | None = None,
+    allow_unconverged: bool = False,
+) -> NDResult:
+    """Fit, then answer: new runs at the targets, optima per budget, go/no-go, N needed.
+
+    Options are checked before sampling. With a requirement, each target gets the
+    probability that a new run meets it (GO at ``confidence``) and the smallest N that meets
+    it with the target's tokens; each budget the smallest N that meets it within the budget.
+    """
+    from bayescale.forecast import check_interval
+
+    check_interval(interval)
+    if not 0 < confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
+    has_targets = np.size(params) > 0
+    n, d = check_pairs(params, tokens) if has_targets else (np.array([]), np.array([]))
+    budget_arr = np.atleast_1d(np.asarray(budgets, dtype=float))
+    if budget_arr.size and not np.all(np.isfinite(budget_arr) & (budget_arr > 0)):
+        raise InputError("--budget must be a positive number of FLOPs.")
+    if not has_targets and not budget_arr.size:
+        raise InputError("nothing to forecast: give --target N:D and/or --budget C.")
+    req = nd_requirement(requirement, data.groups) if requirement else None
+    fit = fit_nd(data, priors, settings, allow_unconverged=allow_unconverged)
+    forecast = nd_loss_draws(fit, n, d) if has_targets else None
+    draws = nd_draws(fit)
+    optimal = optimal_draws(draws, budget_arr) if budget_arr.size else None
+    warnings = []
+    c_max = float(data.compute[data.fitted].max())
+    far = [
+        c for c in [*(data.flops_per_param_token * n * d), *budget_arr] if c > FAR_FACTOR * c_max
+    ]
+    if far:
+        warnings.append(
+            f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
+            f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
+            "4x-100x extrapolations."
+        )
+    if not fit.diagnostics.ok:
+        warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
+    decisions: list[dict[str, Any]] = []
+    required: list[RequiredParams] = []
+    if req is not None:
+        rule, gi = req
+        if forecast is not None:
+            meets = rule.holds(forecast["loss"].values[:, gi, :]).mean(axis=0)
+            for t in range(n.size):
+                decisions.append(
+                    {
+                        "params": float(n[t]),
+                        "tokens": float(d[t]),
+                        "probability": float(meets[t]),
+                        "go": bool(meets[t] >= confidence),
+                    }
+                )
+                required.append(
+                    required_params(fit, rule, gi, tokens=float(d[t]), confidence=confidence)
+                )
+        for budget in budget_arr:
+            required.append(
+                required_params(fit, rule, gi, budget=float(budget), confidence=confidence)
+            )
+    return NDResult(
+        fit=fit,
+        forecast=forecast,
+        optimal=optimal,
+        interval=interval,
+        confidence=confidence,
+        requirement=requirement,
+        decisions=tuple(decisions),
+        required=tuple(required),
+        warnings=tuple(warnings),
+    )
+
+
+def nd_document(result: NDResult) -> dict[str, Any]:
+    """The JSON document of ``bayescale nd``, in the shape of the ``loss`` one.
+
+    ``targets[]``: ``{params, tokens, compute, loss[]: {group, median, lower, upper, mean}}``;
+    ``optimal[]``: ``{budget, group, params{median, lower, upper}, tokens{...}, loss{...}}``;
+    ``decision`` (``null`` without ``--require``), ``diagnostics``, ``warnings``.
+    """
+    from bayescale import __version__
+    from bayescale.report import clean_json
+
+    fit, diag = result.fit, result.fit.diagnostics
+    decision = None
+    if result.requirement:
+        decision = {
+            "requirement": result.requirement,
+            "confidence": result.confidence,
+            "targets": list(result.decisions),
+            "params_needed": [r.to_dict() for r in result.required],
+        }
+    document = {
+        "bayescale_version": __version__,
+        "law": "L(N, D) = E + A/N^alpha + B/D^beta",
+        "ok": bool(diag.ok),
+        "interval": result.interval,
+        "data": {
+            "source": fit.data.source,
+            "runs": int(fit.data.fitted.sum()),
+            "held_out": int(fit.data.held_out.sum()),
+            "groups": list(fit.data.groups),
+            "flops_per_param_token": fit.data.flops_per_param_token,
+        },
+        "parameters": parameter_table(fit, result.interval).to_dict(orient="records"),
+        "targets": targets_table(result.forecast, result.interval)
+        if result.forecast is not None
+        else [],
+        "optimal": optimal_table(result.optimal, result.interval)
+        if result.optimal is not None
+        else [],
+        "decision": decision,
+        "diagnostics": {
+            "ok": bool(diag.ok),
+            "r_hat_max": diag.r_hat_max,
+            "ess_bulk_min": diag.ess_bulk_min,
+            "ess_tail_min": diag.ess_tail_min,
+            "divergences": diag.divergences,
+            "chains": diag.chains,
+            "draws": diag.draws,
+            "problems": diag.problems(),
+        },
+        "warnings": list(result.warnings),
+    }
+    return clean_json(document)
+
+
+def nd_markdown(result: NDResult, plots: list[str]) -> str:
+    """A short Markdown report: parameters, targets, optima, decision, diagnostics."""
+    doc = nd_document(result)
+    lines = [f"# L(N, D) forecast: {doc['data']['source']}", ""]
+    lines += [f"![iso-loss contours]({p})" for p in plots] + [""]
+    lines += ["| group | parameter | median | lower | upper |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {r['group']} | {r['parameter']} | {r['median']:.4g} | {r['lower']:.4g} | {r['upper']:.4g} |"
+        for r in doc["parameters"]
+    ]
+    if doc["targets"]:
+        lines += [
+            "",
+            "| N | D | group | median | lower | upper |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for t in doc["targets"]:
+            for g in t["loss"]:
+                lines.append(
+                    f"| {t['params']:.3g} | {t['tokens']:.3g} | {g['group']} | {g['median']:.4f} "
+                    f"| {g['lower']:.4f} | {g['upper']:.4f} |"
+                )
+    if doc["optimal"]:
+        lines += ["", "| budget | group | N* | D* | loss |", "| --- | --- | --- | --- | --- |"]
+        for o in doc["optimal"]:
+            p, t, lo = o["params"], o["tokens"], o["loss"]
+            lines.append(
+                f"| {o['budget']:.3g} | {o['group']} | {p['median']:.3g} ({p['lower']:.3g}-"
+                f"{p['upper']:.3g}) | {t['median']:.3g} ({t['lower']:.3g}-{t['upper']:.3g}) | "
+                f"{lo['median']:.4f} ({lo['lower']:.4f}-{lo['upper']:.4f}) |"
+            )
+    if doc["decision"]:
+        lines += ["", f"Requirement `{doc['decision']['requirement']}`:"]
+        for t in doc["decision"]["targets"]:
+            verdict = "GO" if t["go"] else "NO-GO"
+            lines.append(
+                f"- N={t['params']:.3g}, D={t['tokens']:.3g}: {verdict} "
+                f"(P = {t['probability']:.1%})"
+            )
+    diag = doc["diagnostics"]
+    lines += [
+        "",
+        f"Diagnostics: ok={diag['ok']}, R-hat max {diag['r_hat_max']:.3f}, bulk ESS min "
+        f"{diag['ess_bulk_min']:.0f}, divergences {diag['divergences']}.",
+    ]
+    lines += [f"- warning: {w}" for w in doc["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_nd_outputs(result: NDResult, out_dir: Path) -> list[Path]:
+    """Write ``forecast.json``, ``report.md`` and ``nd_contours.png`` into ``out_dir`` as a whole."""
+    from bayescale.outputs import result_folder, write_text
+    from bayescale.pipeline import write_json
+    from bayescale.plots import save_figure
+
+    targets = None
+    if result.forecast is not None:
+        targets = (result.forecast["params"].values, result.forecast["tokens"].values)
+    budgets = result.optimal["budget"].values if result.optimal is not None else ()
+    with result_folder(out_dir) as stage:
+        png = save_figure(
+            nd_figure(result.fit, budgets, targets, result.interval), stage / "nd_contours.png"
+        )
+        written = [
+            png,
+            write_json(result.document(), stage / "forecast.json"),
+            write_text(stage / "report.md", nd_markdown(result, [png.name])),
+        ]
+    return [Path(out_dir) / p.name for p in written]
+
+
+def nd_summary(result: NDResult) -> str:
+    """The lines the command prints."""
+    doc = result.document()
+    lines = []
+    for t in doc["targets"]:
+        for g in t["loss"]:
+            lines.append(
+                f"N={t['params']:.3g} D={t['tokens']:.3g} [{g['group']}]: loss {g['median']:.4f} "
+                f"({result.interval:.0%}: {g['lower']:.4f}-{g['upper']:.4f})"
+            )
+    for o in doc["optimal"]:
+        p, lo = o["params"], o["loss"]
+        lines.append(
+            f"budget {o['budget']:.3g} [{o['group']}]: N* {p['median']:.3g} "
+            f"({p['lower']:.3g}-{p['upper']:.3g}), D* {o['tokens']['median']:.3g}, "
+            f"loss {lo['median']:.4f}"
+        )
+    if doc["decision"]:
+        for t in doc["decision"]["targets"]:
+            lines.append(
+                f"{'GO' if t['go'] else 'NO-GO'}: {t['probability']:.1%} chance that "
+                f"{doc['decision']['requirement']} at N={t['params']:.3g}, D={t['tokens']:.3g}"
+            )
+    if not doc["ok"]:
+        lines.append("WARNING: the sampler did not converge (ok: false).")
+    return "\n".join(lines)

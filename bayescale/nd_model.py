@@ -47,12 +47,18 @@ def build_nd_model(data: NDData, priors: NDPriors | None = None) -> pm.Model:
         y = pm.Data("log_tokens", np.log(data.tokens[fit]) - log_d0)
         run_group = pm.Data("run_group", idx)
 
-        def pooled(name: str, mean: float, sd: float, group_sd: float, centred: bool) -> pt.TensorVariable:
+        def pooled(
+            name: str, mean: float, sd: float, group_sd: float, centred: bool
+        ) -> pt.TensorVariable:
             return _pooled(name, mean, sd, group_sd, n_groups, centred=centred)
 
         log_slope = np.log(priors.slope_median)
-        slope_n = pt.exp(pooled("slope_n", log_slope, priors.slope_log_sd, priors.slope_group_sd, True))
-        slope_d = pt.exp(pooled("slope_d", log_slope, priors.slope_log_sd, priors.slope_group_sd, True))
+        slope_n = pt.exp(
+            pooled("slope_n", log_slope, priors.slope_log_sd, priors.slope_group_sd, True)
+        )
+        slope_d = pt.exp(
+            pooled("slope_d", log_slope, priors.slope_log_sd, priors.slope_group_sd, True)
+        )
         reducible = pm.Deterministic(
             "reducible",
             pm.math.sigmoid(
