@@ -1173,6 +1173,7 @@ def nd_document(result: NDResult) -> dict[str, Any]:
             "params_needed": [r.to_dict() for r in result.required],
         }
     document = {
+        "kind": "nd",
         "bayescale_version": __version__,
         "law": "L(N, D) = E + A/N^alpha + B/D^beta",
         "ok": bool(diag.ok),
