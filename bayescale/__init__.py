@@ -90,3 +90,32 @@ __all__ = [
     "simulate_loss_runs",
     "write_loss_outputs",
 ]
+
+# L(N, D): loss in parameters and tokens, compute-optimal allocation (bayescale.nd)
+from bayescale.nd import (
+    NDData,
+    NDFit,
+    NDPriors,
+    NDResult,
+    fit_nd,
+    load_nd_runs,
+    nd_loss_draws,
+    optimal_allocation,
+    optimal_draws,
+    required_params,
+    run_nd,
+)
+
+__all__ += [
+    "NDData",
+    "NDFit",
+    "NDPriors",
+    "NDResult",
+    "fit_nd",
+    "load_nd_runs",
+    "nd_loss_draws",
+    "optimal_allocation",
+    "optimal_draws",
+    "required_params",
+    "run_nd",
+]

@@ -73,7 +73,7 @@ class NDColumns:
 
 @dataclass(frozen=True)
 class NDData:
-    """A validated table of finished runs with their parameters and tokens.
+    r"""A validated table of finished runs with their parameters and tokens.
 
     Attributes
     ----------
@@ -85,7 +85,7 @@ class NDData:
     held_out
         True for runs above ``fit_max_compute``: shown and scored, not fitted.
     flops_per_param_token
-        :math:`\\kappa`, the geometric mean of ``compute / (N·D)`` over the fitted runs (6
+        :math:`\kappa`, the geometric mean of ``compute / (N·D)`` over the fitted runs (6
         without a compute column): a budget ``C`` buys ``N·D = C/κ``.
     """
 
@@ -158,7 +158,8 @@ def load_nd_runs(
     Examples
     --------
     >>> import pandas as pd
-    >>> runs = pd.DataFrame({"params": [1e8, 1e8, 4e8, 4e8, 1e9], "tokens": [2e9, 8e9, 8e9, 3e10, 2e10],
+    >>> runs = pd.DataFrame({"params": [1e8, 1e8, 4e8, 4e8, 1e9],
+    ...                      "tokens": [2e9, 8e9, 8e9, 3e10, 2e10],
     ...                      "loss": [3.4, 3.2, 3.0, 2.8, 2.8]})
     >>> load_nd_runs(runs).compute[0]
     1.2e+18
@@ -333,7 +334,8 @@ def optimal_allocation(
 
     .. math::
 
-        N^* = G\,(C/\kappa)^{\beta/(\alpha+\beta)},\quad D^* = G^{-1}(C/\kappa)^{\alpha/(\alpha+\beta)},
+        N^* = G\,(C/\kappa)^{\beta/(\alpha+\beta)},\quad
+        D^* = G^{-1}(C/\kappa)^{\alpha/(\alpha+\beta)},
         \quad G = \left(\frac{\alpha A}{\beta B}\right)^{1/(\alpha+\beta)}
 
     (Hoffmann et al. 2022, eq. 4).
@@ -439,7 +441,7 @@ def nd_pivot(data: NDData) -> tuple[float, float]:
 
 @dataclass(frozen=True)
 class NDFit:
-    """A sampled L(N, D) model.
+    r"""A sampled L(N, D) model.
 
     Attributes
     ----------
@@ -449,7 +451,7 @@ class NDFit:
         ``DataTree``: posterior ``level``, ``reducible``, ``share``, ``alpha``, ``beta``,
         ``E``, ``A``, ``B`` (dims ``chain, draw, group``) and ``sigma``.
     log_pivot
-        :math:`(\\ln N_0, \\ln D_0)`.
+        :math:`(\ln N_0, \ln D_0)`.
     priors, settings, diagnostics, timing_s
         As in :class:`bayescale.fit.LossFit`.
     """
@@ -526,9 +528,9 @@ def fit_nd(
 
 @dataclass(frozen=True)
 class NDDraws:
-    """Per-draw parameters of the law and of a new run, arrays ``(sample, group)``.
+    r"""Per-draw parameters of the law and of a new run, arrays ``(sample, group)``.
 
-    ``stretch_n``/``stretch_d`` (``(sample,)``) are :math:`e^{s\\zeta} - 1` of the law
+    ``stretch_n``/``stretch_d`` (``(sample,)``) are :math:`e^{s\zeta} - 1` of the law
     discrepancy; ``eps`` the run-to-run scatter of a new run (one per draw and group, shared
     by targets, as in :func:`bayescale.forecast.loss_draws`).
     """
@@ -784,11 +786,11 @@ def required_params(
     decades = math.log10(search[1] / search[0])
     grid = np.geomspace(search[0], search[1], max(2, int(decades * REQUIRED_GRID_PER_DECADE) + 1))
     ln_n = np.log(grid)
-    ln_d = (
-        np.log(tokens) * np.ones_like(ln_n)
-        if tokens is not None
-        else np.log(budget / draws.kappa) - ln_n
-    )  # type: ignore[operator]
+    if tokens is not None:
+        ln_d = np.log(tokens) * np.ones_like(ln_n)
+    else:
+        assert budget is not None
+        ln_d = np.log(budget / draws.kappa) - ln_n
     new = draws.new_run(ln_n, ln_d)[:, group, :]
     meets = requirement.holds(new)
     prob = meets.mean(axis=0)
@@ -897,7 +899,7 @@ def nd_figure(
     extra_d = [np.asarray(targets[1], float)] if targets is not None else []
     budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
     c_lo = float(data.compute.min())
-    c_hi = float(max([data.compute.max(), *budgets.tolist()] or [data.compute.max()]))
+    c_hi = float(max([data.compute.max(), *budgets.tolist()]))
     line_budgets = np.geomspace(c_lo, c_hi, 24)
     opt = optimal_draws(draws, line_budgets)
     n_band = np.quantile(
@@ -1215,7 +1217,8 @@ def nd_markdown(result: NDResult, plots: list[str]) -> str:
     lines += [f"![iso-loss contours]({p})" for p in plots] + [""]
     lines += ["| group | parameter | median | lower | upper |", "| --- | --- | --- | --- | --- |"]
     lines += [
-        f"| {r['group']} | {r['parameter']} | {r['median']:.4g} | {r['lower']:.4g} | {r['upper']:.4g} |"
+        f"| {r['group']} | {r['parameter']} | {r['median']:.4g} | {r['lower']:.4g} "
+        f"| {r['upper']:.4g} |"
         for r in doc["parameters"]
     ]
     if doc["targets"]:
@@ -1258,7 +1261,7 @@ def nd_markdown(result: NDResult, plots: list[str]) -> str:
 
 
 def write_nd_outputs(result: NDResult, out_dir: Path) -> list[Path]:
-    """Write ``forecast.json``, ``report.md`` and ``nd_contours.png`` into ``out_dir`` as a whole."""
+    """Write ``forecast.json``, ``report.md`` and ``nd_contours.png`` into ``out_dir``, whole."""
     from bayescale.outputs import result_folder, write_text
     from bayescale.pipeline import write_json
     from bayescale.plots import save_figure

@@ -316,7 +316,7 @@ def case_gadre(settings, seed):
 def case_porian(settings, seed):
     pts = pd.read_csv(DATA / "porian_isoflop" / "porian_isoflop_points.csv")
     opt = pd.read_csv(DATA / "porian_isoflop" / "porian_optimal.csv")
-    keep = dict(hparams="base", decay="chinchilla", param_count="standard", warmup="short")
+    keep = {"hparams": "base", "decay": "chinchilla", "param_count": "standard", "warmup": "short"}
     for k, v in keep.items():
         pts, opt = pts[pts[k] == v], opt[opt[k] == v]
     frame = pd.DataFrame(
@@ -389,8 +389,9 @@ def case_sim(settings, seed, n_sims=20):
         )
         res["seed"], res["budgets"] = s, budgets.tolist()
         out.append(res)
+        covered = [r["bayescale_nd"].get("covered") for r in res["targets"]]
         print(
-            f"sim {s}: {[r['bayescale_nd'].get('covered') for r in res['targets']]} N* {res['optimal'][0]['bayescale_nd']['covered']}",
+            f"sim {s}: {covered} N* {res['optimal'][0]['bayescale_nd']['covered']}",
             flush=True,
         )
     return out
