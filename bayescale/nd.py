@@ -905,7 +905,7 @@ def nd_figure(
     n_band = np.quantile(
         opt["params"].values[:, group, :], [(1 - interval) / 2, 0.5, (1 + interval) / 2], axis=0
     )
-    d_mid = np.median(opt["tokens"].values[:, group, :], axis=0)
+    d_mid = line_budgets / draws.kappa / n_band[1]
     n_lo = np.min(np.concatenate([n_all, *extra_n, n_band[0]])) / 2
     n_hi = np.max(np.concatenate([n_all, *extra_n, n_band[2]])) * 2
     d_lo = np.min(np.concatenate([d_all, *extra_d, d_mid])) / 2
@@ -941,21 +941,27 @@ def nd_figure(
             edgecolors="k",
             label="held-out runs",
         )
-    d_band = line_budgets / draws.kappa
-    ax.fill_betweenx(
-        d_mid,
-        n_band[0],
-        n_band[2],
+    product = line_budgets / draws.kappa  # N·D along each budget: the band lies on it
+    edge_lo, edge_hi = product / n_band[0], product / n_band[2]
+    ax.fill(
+        np.concatenate([n_band[0], n_band[2][::-1]]),
+        np.concatenate([edge_lo, edge_hi[::-1]]),
         color="tab:red",
         alpha=0.2,
         label=f"N*(C), {interval:.0%} interval",
     )
-    ax.plot(n_band[1], d_mid, color="tab:red", lw=1.5, label="compute-optimal N*(C)")
-    del d_band
+    ax.plot(n_band[1], product / n_band[1], color="tab:red", lw=1.5, label="compute-optimal N*(C)")
+    for budget in budgets:
+        ns = np.geomspace(n_lo, n_hi, 50)
+        ax.plot(ns, budget / draws.kappa / ns, ls=":", lw=0.8, color="grey")
+    if budgets.size:
+        ax.plot([], [], ls=":", lw=0.8, color="grey", label="budgets (iso-FLOP)")
     if targets is not None:
         ax.scatter(targets[0], targets[1], marker="x", s=50, c="tab:blue", label="targets")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(n_lo, n_hi)
+    ax.set_ylim(d_lo, d_hi)
     ax.set_xlabel("parameters N")
     ax.set_ylabel("tokens D")
     ax.set_title(f"L(N, D), group {data.groups[group]}: median iso-loss contours")

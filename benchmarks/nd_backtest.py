@@ -410,6 +410,58 @@ def summary(rows: list[dict[str, Any]], method: str) -> dict[str, float]:
     }
 
 
+METHODS = {
+    "bayescale_nd": "bayescale L(N, D)",
+    "approach3": "Approach 3 (point)",
+    "bootstrap": "Epoch bootstrap",
+    "bayescale_lc": "bayescale L(C), on path",
+}
+
+
+def _row(label: str, rows: list[dict[str, Any]], method: str) -> str:
+    s = summary(rows, method)
+    cov = "-" if s["coverage_90"] is None else f"{s['coverage_90']:.0%} ({s['n']})"
+    width = "-" if s["median_width_pct"] is None else f"{s['median_width_pct']:.1f}%"
+    return f"| {label} | {METHODS[method]} | {cov} | {s['mean_abs_error_pct']:.2f}% | {width} |"
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The side-by-side tables of docs/nd.md from the results JSON."""
+    head = [
+        "| case | method | 90% coverage (n) | mean abs. error of median | median 90% width |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines = ["Held-out runs:", "", *head]
+    cases: list[tuple[str, dict[str, Any]]] = []
+    if "olmo" in results:
+        for k, v in results["olmo"]["result"].items():
+            cases.append((f"OLMo-2 7B-4T, 13B-5T ({k})", v))
+    for key, label in (("gadre", "Gadre 1.4B and 6.9B"), ("porian", "Porian 4x-32x budgets")):
+        if key in results:
+            cases.append((label, results[key]["result"]))
+    for label, v in cases:
+        for m in ("bayescale_nd", "approach3", "bootstrap"):
+            lines.append(_row(label, v["targets"], m))
+        if v.get("lc_on_path"):
+            lines.append(_row(label, v["lc_on_path"], "bayescale_lc"))
+    if "sim" in results:
+        sims = results["sim"]["result"]
+        for name in ("100x_optimal", "20x_over", "50x_over"):
+            rows = [t for r in sims for t in r["targets"] if t["name"] == name]
+            for m in ("bayescale_nd", "approach3", "bootstrap"):
+                lines.append(_row(f"simulated, {name}", rows, m))
+    lines += ["", "Compute-optimal N*(C):", "", *head]
+    for label, v in cases:
+        if v.get("optimal"):
+            for m in ("bayescale_nd", "approach3", "bootstrap"):
+                lines.append(_row(label, v["optimal"], m))
+    if "sim" in results:
+        rows = [o for r in results["sim"]["result"] for o in r["optimal"]]
+        for m in ("bayescale_nd", "approach3", "bootstrap"):
+            lines.append(_row("simulated, N*(100 C_max)", rows, m))
+    return "\n".join(lines)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("cases", nargs="*", default=["olmo", "gadre", "porian", "sim"])
@@ -418,7 +470,11 @@ def main(argv=None) -> int:
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sims", type=int, default=20)
+    parser.add_argument("--markdown", action="store_true", help="print the tables and stop")
     args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(json.loads(RESULTS.read_text())))
+        return 0
     import bayescale
     from bayescale.sampling import SamplerSettings
 
