@@ -21,6 +21,8 @@ from bayescale.nd import (
     NDDraws,
     NDPriors,
     load_nd_runs,
+    nd_decode,
+    nd_encode,
     nd_law,
     nd_law_pivot,
     nd_pivot_to_user,
@@ -225,6 +227,10 @@ def test_mocked_fit_has_the_law_parameters(nd_runs, mock_pymc_sample):
     forecast = nd_loss_draws(fit, [1e9], [1e11])
     assert forecast["loss"].shape == (40, 2, 1)
     assert np.all(np.isfinite(forecast["loss"].values))
+    # saved-data encode/decode: the same runs, pivot, priors and seed give the same forecast
+    again = nd_decode(json.loads(json.dumps(nd_encode(fit))), fit.idata, fit.diagnostics)
+    assert again.log_pivot == pytest.approx(fit.log_pivot) and again.priors == fit.priors
+    assert np.array_equal(nd_loss_draws(again, [1e9], [1e11])["loss"], forecast["loss"])
 
 
 def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
