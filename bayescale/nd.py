@@ -698,13 +698,11 @@ def optimal_draws(fit: NDFit | NDDraws, budgets: Any, seed: int | None = None) -
         grid = np.linspace(lo[j], hi[j], OPTIMUM_GRID)
         values = draws.curve(grid, ln_prod[j] - grid)  # (S, G, grid)
         k = np.clip(np.argmin(values, axis=-1), 1, OPTIMUM_GRID - 2)
-        step = grid[1] - grid[0]
 
         def along(u: np.ndarray, j: int = j) -> np.ndarray:
             return draws.curve(u[..., None], (ln_prod[j] - u)[..., None])[..., 0]
 
         out_n[:, :, j] = _golden(along, grid[k - 1], grid[k + 1])
-        del step
     ln_n = out_n
     ln_d = ln_prod[None, None, :] - ln_n
     curve = draws.curve(ln_n, ln_d)

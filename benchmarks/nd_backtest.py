@@ -293,7 +293,7 @@ def case_gadre(settings, seed):
     lc = []
     for m in sorted(targets["multiplier"].unique()):
         path = frame[(frame["multiplier"] == m)].copy()
-        path["compute"] = 6 * path["params"] * path["tokens"]
+        path["compute"] = 6.0 * path["params"].astype(float) * path["tokens"].astype(float)
         small = ~path["name"].isin(targets["name"])
         data = load_loss_runs(path[small][["compute", "loss", "group", "name"]])
         fit = fit_loss(data, settings=settings, allow_unconverged=True)
