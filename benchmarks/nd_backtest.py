@@ -149,13 +149,18 @@ def score(truth: float, draws_or_interval, point: float | None = None) -> dict[s
     return out
 
 
+#: Priors of the bayescale fits (``--exponent-log-sd`` overrides the exponent prior's sd).
+PRIORS: dict[str, float] = {}
+
+
 def bayes_nd(frame: pd.DataFrame, settings, group_col: str | None, fit_max_compute=None):
     from bayescale import nd
 
     cols = nd.NDColumns(group=group_col or "group")
     data = nd.load_nd_runs(frame, cols, fit_max_compute=fit_max_compute)
     start = time.perf_counter()
-    fit = nd.fit_nd(data, settings=settings, allow_unconverged=True)
+    priors = nd.NDPriors(**PRIORS)
+    fit = nd.fit_nd(data, priors, settings=settings, allow_unconverged=True)
     return fit, time.perf_counter() - start
 
 
@@ -436,7 +441,11 @@ def markdown(results: dict[str, Any]) -> str:
     if "olmo" in results:
         for k, v in results["olmo"]["result"].items():
             cases.append((f"OLMo-2 7B-4T, 13B-5T ({k})", v))
-    for key, label in (("gadre", "Gadre 1.4B and 6.9B"), ("porian", "Porian 4x-32x budgets")):
+    for key, label in (
+        ("gadre", "Gadre 1.4B and 6.9B"),
+        ("porian", "Porian 2x-32x budgets"),
+        ("porian_wide_exponent_prior", "Porian, exponent prior log sd 1.5"),
+    ):
         if key in results:
             cases.append((label, results[key]["result"]))
     for label, v in cases:
@@ -471,6 +480,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--sims", type=int, default=20)
     parser.add_argument("--markdown", action="store_true", help="print the tables and stop")
+    parser.add_argument("--exponent-log-sd", type=float, help="NDPriors.exponent_log_sd")
+    parser.add_argument("--key-suffix", default="", help="store the cases under CASE+SUFFIX")
     args = parser.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(RESULTS.read_text())))
@@ -479,6 +490,8 @@ def main(argv=None) -> int:
     from bayescale.sampling import SamplerSettings
 
     bayescale.configure(devices=args.chains, compilation_cache=True)
+    if args.exponent_log_sd is not None:
+        PRIORS["exponent_log_sd"] = args.exponent_log_sd
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for case in args.cases:
@@ -489,8 +502,10 @@ def main(argv=None) -> int:
             res = {"olmo": case_olmo, "gadre": case_gadre, "porian": case_porian}[case](
                 settings, args.seed
             )
-        results[case] = {
+        key = case + args.key_suffix
+        results[key] = {
             "result": res,
+            "priors": dict(PRIORS),
             "seconds": time.perf_counter() - start,
             "settings": {
                 "draws": args.draws,
@@ -502,7 +517,7 @@ def main(argv=None) -> int:
         }
         RESULTS.parent.mkdir(exist_ok=True)
         if RESULTS.exists():  # another case may have finished meanwhile (cases run in parallel)
-            results = {**json.loads(RESULTS.read_text()), case: results[case]}
+            results = {**json.loads(RESULTS.read_text()), key: results[key]}
         RESULTS.write_text(json.dumps(results, indent=1, default=float))
         print(case, "done", flush=True)
     return 0

@@ -16,7 +16,6 @@ import json
 import os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 DATA = Path(os.environ.get("BAYESCALE_DATA", "/work/shared/data"))
@@ -32,12 +31,20 @@ def tables() -> dict[str, pd.DataFrame]:
     gadre = gadre[~gadre["model"].isin(["open_lm_1b", "open_lm_7b"])]
     return {
         "olmo_c4": pd.DataFrame(
-            {"params": olmo["params_nonembed"], "tokens": olmo["tokens"],
-             "loss": olmo["loss_c4_en"], "group": "c4_en"}
+            {
+                "params": olmo["params_nonembed"],
+                "tokens": olmo["tokens"],
+                "loss": olmo["loss_c4_en"],
+                "group": "c4_en",
+            }
         ),
         "gadre": pd.DataFrame(
-            {"params": gadre["params"].astype(float), "tokens": gadre["tokens"].astype(float),
-             "loss": gadre["loss_c4_val"], "group": gadre["dataset"]}
+            {
+                "params": gadre["params"].astype(float),
+                "tokens": gadre["tokens"].astype(float),
+                "loss": gadre["loss_c4_val"],
+                "group": gadre["dataset"],
+            }
         ),
         "simulated": simulate_nd_runs(0).assign(group="all"),
     }
