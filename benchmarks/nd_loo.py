@@ -90,7 +90,9 @@ def main() -> None:
         ):
             ll = with_log_likelihood(model, fit.idata)
             tree = fit.idata.copy()
-            tree["log_likelihood"] = xr.DataTree(ll["log_likelihood"].to_dataset())
+            if isinstance(ll, xr.DataTree):
+                ll = ll["log_likelihood"].to_dataset()
+            tree["log_likelihood"] = xr.DataTree(ll)
             trees[label] = tree
         comparison = arviz_stats.compare(trees)
         out[name] = {
@@ -99,7 +101,7 @@ def main() -> None:
             "diagnostics_ok": {"L(N, D)": nd.diagnostics.ok, "L(C)": lc.diagnostics.ok},
         }
         print(name, comparison[["elpd", "p", "elpd_diff", "dse", "weight"]], flush=True)
-    OUT.write_text(json.dumps(out, indent=1, default=float))
+        OUT.write_text(json.dumps(out, indent=1, default=float))
 
 
 if __name__ == "__main__":
