@@ -161,7 +161,7 @@ def load_nd_runs(
     >>> runs = pd.DataFrame({"params": [1e8, 1e8, 4e8, 4e8, 1e9],
     ...                      "tokens": [2e9, 8e9, 8e9, 3e10, 2e10],
     ...                      "loss": [3.4, 3.2, 3.0, 2.8, 2.8]})
-    >>> load_nd_runs(runs).compute[0]
+    >>> float(load_nd_runs(runs).compute[0])
     1.2e+18
     """
     columns = columns or NDColumns()
@@ -278,7 +278,7 @@ def nd_law(
     Examples
     --------
     >>> round(float(nd_law(np.log(1e9), np.log(2e10), 1.82, 482.0, 0.348, 2085.0, 0.366)), 4)
-    2.5794
+    2.5296
     """
     return E + A * xp.exp(-alpha * log_params) + B * xp.exp(-beta * log_tokens)
 
