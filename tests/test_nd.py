@@ -294,3 +294,12 @@ def test_real_fit_covers_the_simulated_optimum(nd_runs):
     lower, upper = np.quantile(optimal_draws(fit, [1e21])["params"].values[:, 0, 0], [0.05, 0.95])
     assert lower <= truth <= upper
     assert replace(fit.priors) == NDPriors()
+
+
+def test_requirement_names_its_group_when_there_are_several():
+    from bayescale.nd import nd_requirement
+
+    with pytest.raises(InputError, match="name one"):
+        nd_requirement("loss<=2.4", ("c4", "pile"))
+    rule, group = nd_requirement("pile.loss<=2.4", ("c4", "pile"))
+    assert group == 1 and rule.threshold == 2.4
