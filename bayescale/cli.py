@@ -269,6 +269,53 @@ def build_parser() -> argparse.ArgumentParser:
     _common(loss)
     _likelihood(loss)
 
+    nd = sub.add_parser(
+        "nd",
+        help="forecast loss in parameters and tokens, L(N, D), and the compute-optimal split",
+        description="Fit L(N, D) = E + A/N^alpha + B/D^beta per group with partial pooling; "
+        "forecast new runs at (N, D) targets and the compute-optimal N*, D* per budget.",
+        epilog="example: bayescale nd runs.csv --target 7e9:4e12 --budget 1e23 "
+        "--require 'loss<=2.5' --out out/",
+    )
+    nd.add_argument("runs", help="CSV or Parquet table (params, tokens, loss[, group, compute])")
+    nd.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="N:D",
+        help="parameters:tokens of a planned run, e.g. 7e9:4e12; repeatable",
+    )
+    nd.add_argument(
+        "--budget",
+        type=_compute,
+        action="append",
+        default=[],
+        metavar="C",
+        help="compute budget in FLOPs for the optimal N*, D*; repeatable",
+    )
+    nd.add_argument(
+        "--fit-max-compute",
+        type=float,
+        metavar="C",
+        help="fit only runs with compute <= C; larger runs are held out",
+    )
+    nd.add_argument("--require", metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.5'")
+    nd.add_argument(
+        "--confidence",
+        type=_probability,
+        default=0.9,
+        help="probability the rule must hold with for GO (default 0.9)",
+    )
+    for col in ("params", "tokens", "loss", "group", "name"):
+        nd.add_argument(f"--{col}-col", default=col, metavar="COL")
+    nd.add_argument(
+        "--compute-col",
+        default=None,
+        metavar="COL",
+        help="training compute column (default: 6*N*D)",
+    )
+    _common(nd, targets=False)
+
     pas = sub.add_parser(
         "pass",
         help="forecast pass rates per difficulty bucket from per-problem or aggregate results",
@@ -910,6 +957,59 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_nd_command(args: argparse.Namespace) -> int:
+    """``bayescale nd``: logic in :mod:`bayescale.nd`."""
+    from bayescale.nd import NDColumns, load_nd_runs, nd_summary, run_nd, write_nd_outputs
+    from bayescale.pipeline import write_json
+
+    pairs = []
+    for text in args.target:
+        try:
+            n_text, d_text = text.split(":")
+            pairs.append((float(n_text), float(d_text)))
+        except ValueError:
+            raise InputError(
+                f"--target '{text}' is not N:D (parameters:tokens, e.g. 7e9:4e12)."
+            ) from None
+    columns = NDColumns(
+        params=args.params_col,
+        tokens=args.tokens_col,
+        loss=args.loss_col,
+        group=args.group_col,
+        name=args.name_col,
+        compute=args.compute_col,
+    )
+    data = load_nd_runs(args.runs, columns, fit_max_compute=args.fit_max_compute)
+    settings = SamplerSettings(
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        progress=False if args.quiet else None,
+    )
+    try:
+        result = run_nd(
+            data,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+            [v for group in args.budget for v in group],
+            requirement=args.require,
+            confidence=args.confidence,
+            interval=args.interval,
+            settings=settings,
+            allow_unconverged=args.allow_unconverged,
+        )
+    except ConvergenceError as err:
+        return _unconverged(err)
+    if args.json:
+        write_json(result.document(), args.json)
+    if args.out:
+        for path in write_nd_outputs(result, args.out):
+            log.info("wrote %s", path)
+    print(nd_summary(result))
+    return EXIT_OK
+
+
 def _unconverged(err: ConvergenceError) -> int:
     print(
         f"bayescale: {err}. Run longer (--draws/--tune), check the data, or pass "
@@ -1210,6 +1310,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_backtest_command(args)
     if args.command == "suite":
         return _run_suite_command(args)
+    if args.command == "nd":
+        return _run_nd_command(args)
     return _run_loss_command(args)
 
 

@@ -1,0 +1,1314 @@
+r"""Loss in parameters and tokens: :math:`L(N, D) = E + A/N^\alpha + B/D^\beta`.
+
+The law of Hoffmann et al. (2022, "Chinchilla") as plain functions, one per stage, so that a
+law registry can wrap them: reading the runs (:func:`load_nd_runs`), the law
+(:func:`nd_law`, :func:`nd_law_pivot`), the priors (:class:`NDPriors`), the fit
+(:func:`fit_nd`; the PyMC model is :mod:`bayescale.nd_model`), predictive draws of a new run
+at target ``(N, D)`` (:func:`nd_loss_draws`), the compute-optimal allocation per budget
+(:func:`optimal_draws`), the smallest ``N`` that meets a requirement
+(:func:`required_params`), tables and the JSON document, the figure, saved-data
+encode/decode and the backtest split. Nothing here imports PyMC or JAX at module level.
+
+Inputs follow the loss table of ``docs/formats.md``: one row per finished run with
+``params`` (N), ``tokens`` (D), ``loss`` and optional ``group`` and ``compute`` columns;
+compute is ``6·N·D`` unless a compute column is given.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.data import (
+    COMPUTE_RANGE,
+    DEFAULT_GROUP,
+    LOSS_RANGE,
+    check_range,
+    numeric_column,
+    read_table,
+    require_column,
+    row_label,
+)
+from bayescale.decision import Requirement
+from bayescale.diagnostics import Diagnostics
+from bayescale.errors import ConvergenceError, InputError
+from bayescale.priors import require_positive
+from bayescale.sampling import SamplerSettings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+#: Distinct (N, D) pairs a group needs: the law has five parameters (E, A, alpha, B, beta).
+MIN_RUNS_PER_GROUP = 5
+#: Distinct N values and distinct D values a group needs: each exponent needs a direction.
+MIN_DISTINCT = 2
+#: FLOPs per parameter per token when the table has no compute column (Kaplan et al. 2020).
+FLOPS_PER_PARAM_TOKEN = 6.0
+#: Points of the log-N grid searched for the compute-optimal size, before golden-section
+#: refinement; and the tokens-per-parameter range the search covers.
+OPTIMUM_GRID = 256
+TOKENS_PER_PARAM_RANGE = (1e-2, 1e6)
+#: Points per decade of the log-N grid searched by :func:`required_params`.
+REQUIRED_GRID_PER_DECADE = 40
+
+
+@dataclass(frozen=True)
+class NDColumns:
+    """Names of the columns of an L(N, D) table."""
+
+    params: str = "params"
+    tokens: str = "tokens"
+    loss: str = "loss"
+    group: str = "group"
+    compute: str | None = None
+    name: str = "name"
+
+
+@dataclass(frozen=True)
+class NDData:
+    r"""A validated table of finished runs with their parameters and tokens.
+
+    Attributes
+    ----------
+    params, tokens, loss, compute
+        N, D, final loss and training compute of each run (all > 0); compute is
+        ``6·N·D`` unless the table gave it.
+    group, groups, name
+        As in :class:`bayescale.data.LossData`.
+    held_out
+        True for runs above ``fit_max_compute``: shown and scored, not fitted.
+    flops_per_param_token
+        :math:`\kappa`, the geometric mean of ``compute / (N·D)`` over the fitted runs (6
+        without a compute column): a budget ``C`` buys ``N·D = C/κ``.
+    """
+
+    params: np.ndarray
+    tokens: np.ndarray
+    loss: np.ndarray
+    compute: np.ndarray
+    group: np.ndarray
+    groups: tuple[str, ...]
+    name: np.ndarray
+    held_out: np.ndarray
+    flops_per_param_token: float = FLOPS_PER_PARAM_TOKEN
+    source: str = "<DataFrame>"
+    fit_max_compute: float | None = None
+    columns: NDColumns = field(default_factory=NDColumns)
+
+    @property
+    def group_index(self) -> np.ndarray:
+        """Integer position of each run's group in :attr:`groups`."""
+        lookup = {g: i for i, g in enumerate(self.groups)}
+        return np.array([lookup[g] for g in self.group], dtype=np.int64)
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Boolean mask of the runs the model is fitted on."""
+        return ~self.held_out
+
+    def to_frame(self) -> pd.DataFrame:
+        """Return the runs as a DataFrame with the default column names."""
+        return pd.DataFrame(
+            {
+                "name": self.name,
+                "group": self.group,
+                "params": self.params,
+                "tokens": self.tokens,
+                "compute": self.compute,
+                "loss": self.loss,
+                "held_out": self.held_out,
+            }
+        )
+
+
+def load_nd_runs(
+    source: str | Path | pd.DataFrame,
+    columns: NDColumns | None = None,
+    fit_max_compute: float | None = None,
+    label: str | None = None,
+) -> NDData:
+    """Read and validate a table of runs with parameters, tokens and loss.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path, or a DataFrame (read strictly by :func:`bayescale.data.read_table`).
+    columns
+        Column names; defaults ``params``, ``tokens``, ``loss``, ``group``, ``name``, no
+        compute column (compute = 6·N·D).
+    fit_max_compute
+        Fit only on runs with compute <= this value; the others are held out.
+    label
+        Name of a DataFrame source in messages.
+
+    Raises
+    ------
+    InputError
+        On a missing column, a missing, non-numeric or non-positive value (naming the row and
+        column), or a group with fewer than :data:`MIN_RUNS_PER_GROUP` distinct fitted (N, D)
+        pairs or fewer than two distinct N or D values.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> runs = pd.DataFrame({"params": [1e8, 1e8, 4e8, 4e8, 1e9],
+    ...                      "tokens": [2e9, 8e9, 8e9, 3e10, 2e10],
+    ...                      "loss": [3.4, 3.2, 3.0, 2.8, 2.8]})
+    >>> float(load_nd_runs(runs).compute[0])
+    1.2e+18
+    """
+    columns = columns or NDColumns()
+    frame, label = read_table(source, label)
+    require_column(frame, columns.params, label, "--params-col")
+    require_column(frame, columns.tokens, label, "--tokens-col")
+    require_column(frame, columns.loss, label, "--loss-col")
+    params = numeric_column(frame, columns.params, label)
+    tokens = numeric_column(frame, columns.tokens, label)
+    loss = numeric_column(frame, columns.loss, label)
+    check_range(params, frame, columns.params, label, COMPUTE_RANGE, "a parameter count")
+    check_range(tokens, frame, columns.tokens, label, COMPUTE_RANGE, "a token count")
+    check_range(loss, frame, columns.loss, label, LOSS_RANGE, "a loss")
+    if columns.compute is not None:
+        require_column(frame, columns.compute, label, "--compute-col")
+        compute = numeric_column(frame, columns.compute, label)
+    else:
+        compute = FLOPS_PER_PARAM_TOKEN * params * tokens
+    check_range(compute, frame, columns.compute or columns.params, label, COMPUTE_RANGE, "compute")
+
+    if columns.group != NDColumns.group:
+        require_column(frame, columns.group, label, "--group-col")
+    if columns.group in frame.columns:
+        raw = frame[columns.group].tolist()
+        for i, value in zip(frame.index, raw, strict=True):
+            if pd.isna(value) or not str(value).strip():
+                raise InputError(
+                    f"{row_label(label, int(i))}, column '{columns.group}': group label is missing."
+                )
+        group = np.array([str(v) for v in raw], dtype=object)
+    else:
+        group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
+    if columns.name in frame.columns:
+        name = np.array([str(v) for v in frame[columns.name].tolist()], dtype=object)
+    else:
+        name = np.array([f"row {int(i) + 1}" for i in frame.index], dtype=object)
+
+    if fit_max_compute is not None and not fit_max_compute > 0:
+        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
+    held_out = (
+        compute > fit_max_compute if fit_max_compute is not None else np.zeros(len(frame), bool)
+    )
+    groups = tuple(dict.fromkeys(group.tolist()))
+    cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""
+    for g in groups:
+        fit = (group == g) & ~held_out
+        where = f"group '{g}'" if len(groups) > 1 else "the table"
+        pairs = len(set(zip(params[fit].tolist(), tokens[fit].tolist(), strict=True)))
+        if pairs < MIN_RUNS_PER_GROUP:
+            raise InputError(
+                f"{label}: {where} has {pairs} distinct (params, tokens) pair(s){cut}; the law "
+                f"L(N, D) = E + A/N^alpha + B/D^beta has 5 parameters, so each group needs runs "
+                f"at >= {MIN_RUNS_PER_GROUP} different (N, D)."
+            )
+        for column, values in ((columns.params, params), (columns.tokens, tokens)):
+            if np.unique(values[fit]).size < MIN_DISTINCT:
+                raise InputError(
+                    f"{label}: {where} has one value of '{column}'{cut}; the law needs runs at "
+                    f">= {MIN_DISTINCT} different values of both N and D to see each exponent."
+                )
+    fitted = ~held_out
+    kappa = float(np.exp(np.mean(np.log(compute[fitted] / (params[fitted] * tokens[fitted])))))
+    return NDData(
+        params=params,
+        tokens=tokens,
+        loss=loss,
+        compute=compute,
+        group=group,
+        groups=groups,
+        name=name,
+        held_out=held_out,
+        flops_per_param_token=kappa,
+        source=label,
+        fit_max_compute=fit_max_compute,
+        columns=columns,
+    )
+
+
+def nd_split(data: NDData, max_compute: float) -> NDData:
+    """The backtest split: the same runs with those above ``max_compute`` held out.
+
+    Raises
+    ------
+    InputError
+        When a group keeps too few runs to fit (as :func:`load_nd_runs`).
+    """
+    frame = data.to_frame()
+    cols = NDColumns(compute="compute")
+    return load_nd_runs(frame, cols, fit_max_compute=max_compute, label=data.source)
+
+
+# --------------------------------------------------------------------------------------------
+# The law
+
+
+def nd_law(
+    log_params: Any, log_tokens: Any, E: Any, A: Any, alpha: Any, B: Any, beta: Any, xp: Any = np
+) -> Any:
+    r"""Loss of a run with ``N`` parameters trained on ``D`` tokens (Hoffmann et al. 2022).
+
+    .. math::
+
+        L(N, D) = E + A\,N^{-\alpha} + B\,D^{-\beta}
+
+    Parameters
+    ----------
+    log_params, log_tokens
+        :math:`\ln N`, :math:`\ln D`.
+    E, A, alpha, B, beta
+        Irreducible loss, scales and exponents (broadcastable).
+    xp
+        Array namespace providing ``exp`` (``numpy`` or ``pytensor.tensor``).
+
+    Examples
+    --------
+    >>> round(float(nd_law(np.log(1e9), np.log(2e10), 1.82, 482.0, 0.348, 2085.0, 0.366)), 4)
+    2.5296
+    """
+    return E + A * xp.exp(-alpha * log_params) + B * xp.exp(-beta * log_tokens)
+
+
+def nd_law_pivot(
+    x: Any,
+    y: Any,
+    level: Any,
+    reducible: Any,
+    share: Any,
+    alpha: Any,
+    beta: Any,
+    xp: Any = np,
+) -> Any:
+    r"""The law at a pivot ``(N0, D0)``, the parameterisation the model samples.
+
+    .. math::
+
+        L = \ell\left[(1 - f) + f\left(w\,e^{-\alpha x} + (1 - w)\,e^{-\beta y}\right)\right],
+        \quad x = \ln N - \ln N_0,\; y = \ln D - \ln D_0,
+
+    with :math:`\ell` the loss at the pivot, :math:`f` its reducible share and :math:`w` the
+    share of that reducible loss owed to finite N. The same surface as :func:`nd_law` with
+    :math:`E = \ell(1-f)`, :math:`A = \ell f w N_0^\alpha`, :math:`B = \ell f (1-w) D_0^\beta`
+    (:func:`nd_pivot_to_user`).
+
+    Examples
+    --------
+    >>> float(nd_law_pivot(0.0, 0.0, level=3.0, reducible=0.5, share=0.5, alpha=0.3, beta=0.3))
+    3.0
+    """
+    return level * (
+        (1.0 - reducible)
+        + reducible * (share * xp.exp(-alpha * x) + (1.0 - share) * xp.exp(-beta * y))
+    )
+
+
+def nd_pivot_to_user(
+    level: Any, reducible: Any, share: Any, alpha: Any, beta: Any, log_pivot: tuple[float, float]
+) -> tuple[Any, Any, Any]:
+    r"""``(E, A, B)`` of :func:`nd_law` from the pivot parameters and :math:`(\ln N_0, \ln D_0)`."""
+    level, reducible, share = np.asarray(level), np.asarray(reducible), np.asarray(share)
+    E = level * (1.0 - reducible)
+    A = level * reducible * share * np.exp(np.asarray(alpha) * log_pivot[0])
+    B = level * reducible * (1.0 - share) * np.exp(np.asarray(beta) * log_pivot[1])
+    return E, A, B
+
+
+def optimal_allocation(
+    budget: Any, A: Any, alpha: Any, B: Any, beta: Any, kappa: float = FLOPS_PER_PARAM_TOKEN
+) -> tuple[Any, Any]:
+    r"""Compute-optimal ``N*`` and ``D*`` of the pure law for budget ``C = κ·N·D``.
+
+    .. math::
+
+        N^* = G\,(C/\kappa)^{\beta/(\alpha+\beta)},\quad
+        D^* = G^{-1}(C/\kappa)^{\alpha/(\alpha+\beta)},
+        \quad G = \left(\frac{\alpha A}{\beta B}\right)^{1/(\alpha+\beta)}
+
+    (Hoffmann et al. 2022, eq. 4).
+    """
+    product = np.asarray(budget) / kappa
+    G = (np.asarray(alpha) * A / (np.asarray(beta) * B)) ** (1.0 / (np.asarray(alpha) + beta))
+    n_opt = G * product ** (beta / (np.asarray(alpha) + beta))
+    return n_opt, product / n_opt
+
+
+# --------------------------------------------------------------------------------------------
+# Priors
+
+
+@dataclass(frozen=True)
+class NDPriors:
+    r"""Default priors of the L(N, D) model, each with its reason.
+
+    The model (:mod:`bayescale.nd_model`) samples per group the loss :math:`\ell_g` at the
+    pivot :math:`(N_0, D_0)` (the geometric centre of the fitted runs), the local log-log
+    slopes along N and D there, :math:`s^N_g = f_g w_g \alpha_g` and
+    :math:`s^D_g = f_g (1-w_g)\beta_g`, the reducible share :math:`f_g` and the N share
+    :math:`w_g` of the reducible loss; :math:`\alpha = s^N/(fw)`, :math:`\beta = s^D/(f(1-w))`.
+
+    ================================  ==========================================================
+    quantity                          prior and reason
+    ================================  ==========================================================
+    :math:`\ln\ell_g`                 N(ln median loss of *g*, ``level_log_sd`` 0.5): pinned by
+                                      the data; not pooled (eval sets differ in level).
+    :math:`\ln s^N_g, \ln s^D_g`      centred, pooled: N(μ, τ), μ ~ N(ln ``slope_median`` 0.05,
+                                      ``slope_log_sd`` 1), τ ~ LogNormal(ln 0.2, 0.5): local
+                                      slopes of LLM loss are 0.03–0.1 along either axis
+                                      (Chinchilla's fit gives 0.04–0.09 on its ladder).
+    :math:`\mathrm{logit} f_g`        non-centred, pooled: N(0, 1.5), group sd Γ(2, 2/0.3):
+                                      reducible share 0.5 a priori, 5–95% plausible.
+    :math:`\mathrm{logit} w_g`        non-centred, pooled: N(0, ``share_logit_sd`` 1), group
+                                      sd Γ(2, 2/0.3): N and D terms contribute alike a priori
+                                      (Chinchilla's fit: w ≈ 0.5 at its ladder's centre).
+    :math:`\alpha, \beta`             an extra soft log-normal factor, median
+                                      ``exponent_median`` 0.35, log sd ``exponent_log_sd`` 0.5
+                                      (95%: 0.13–0.93): published fits of this law give
+                                      0.28–0.37 (Hoffmann et al.; Epoch's replication 0.35 /
+                                      0.37; Muennighoff et al. 0.35 / 0.35). Ladders span
+                                      barely one decade per axis, so the curvature that splits
+                                      a slope into exponent and share is weakly seen.
+    :math:`\sigma`                    HalfNormal(``scatter_sd`` 0.05) on log loss, as L(C).
+    law discrepancy                   beyond a group's largest fitted N (and separately D) the
+                                      N term falls with exponent :math:`\alpha e^{s\zeta_N}`,
+                                      the D term with :math:`\beta e^{s\zeta_D}`,
+                                      :math:`\zeta_N, \zeta_D \sim N(0, 1)` independent, shared
+                                      by groups, ``discrepancy_exponent_sd`` s = 0.25 as for
+                                      L(C) (docs/model.md); zero within the data. 0 turns it off.
+    ================================  ==========================================================
+    """
+
+    level_log_sd: float = 0.5
+    slope_median: float = 0.05
+    slope_log_sd: float = 1.0
+    slope_group_sd: float = 0.2
+    reducible_logit_mean: float = 0.0
+    reducible_logit_sd: float = 1.5
+    reducible_group_sd: float = 0.3
+    share_logit_sd: float = 1.0
+    share_group_sd: float = 0.3
+    exponent_median: float = 0.35
+    exponent_log_sd: float = 0.5
+    scatter_sd: float = 0.05
+    discrepancy_exponent_sd: float = 0.25
+
+    def __post_init__(self) -> None:
+        """Check that every scale is a positive finite number."""
+        s = self.discrepancy_exponent_sd
+        if isinstance(s, bool) or not (isinstance(s, int | float) and math.isfinite(s) and s >= 0):
+            raise InputError(
+                f"prior 'discrepancy_exponent_sd' must be a number >= 0 (0 turns the law "
+                f"discrepancy off), got {s!r}."
+            )
+        require_positive(
+            self,
+            "level_log_sd",
+            "slope_median",
+            "slope_log_sd",
+            "slope_group_sd",
+            "reducible_logit_sd",
+            "reducible_group_sd",
+            "share_logit_sd",
+            "share_group_sd",
+            "exponent_median",
+            "exponent_log_sd",
+            "scatter_sd",
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Fit
+
+
+def nd_pivot(data: NDData) -> tuple[float, float]:
+    r""":math:`(\ln N_0, \ln D_0)`: the mean log N and log D of the fitted runs."""
+    fit = data.fitted
+    return float(np.mean(np.log(data.params[fit]))), float(np.mean(np.log(data.tokens[fit])))
+
+
+@dataclass(frozen=True)
+class NDFit:
+    r"""A sampled L(N, D) model.
+
+    Attributes
+    ----------
+    data
+        The runs.
+    idata
+        ``DataTree``: posterior ``level``, ``reducible``, ``share``, ``alpha``, ``beta``,
+        ``E``, ``A``, ``B`` (dims ``chain, draw, group``) and ``sigma``.
+    log_pivot
+        :math:`(\ln N_0, \ln D_0)`.
+    priors, settings, diagnostics, timing_s
+        As in :class:`bayescale.fit.LossFit`.
+    """
+
+    data: NDData
+    idata: xr.DataTree
+    log_pivot: tuple[float, float]
+    priors: NDPriors
+    settings: SamplerSettings
+    diagnostics: Diagnostics
+    timing_s: dict[str, float] = field(default_factory=dict)
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
+        da = self.idata["posterior"][name]
+        return np.asarray(da.values).reshape(-1, *da.shape[2:])
+
+
+def fit_nd(
+    data: NDData,
+    priors: NDPriors | None = None,
+    settings: SamplerSettings | None = None,
+    *,
+    allow_unconverged: bool = False,
+) -> NDFit:
+    """Fit the hierarchical L(N, D) model with JAX NUTS and check convergence.
+
+    Sampled through :func:`bayescale.sampling.sample` at the loss model's settings
+    (:func:`bayescale.fit.model_settings`), gated by :func:`bayescale.diagnostics.diagnose`;
+    a fit with divergences is sampled once more at
+    :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`, as :func:`bayescale.fit.fit_loss` does.
+
+    Raises
+    ------
+    ConvergenceError
+        When the gate fails and ``allow_unconverged`` is false (the fit is ``error.result``).
+    """
+    from bayescale.diagnostics import diagnose
+    from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, model_settings
+    from bayescale.nd_model import build_nd_model
+    from bayescale.sampling import sample
+
+    priors = priors or NDPriors()
+    settings = model_settings(settings, "loss")
+    start = time.perf_counter()
+    model = build_nd_model(data, priors)
+    idata, sampling_s = sample(model, settings)
+    diagnostics = diagnose(idata)
+    retry = settings.for_retry(LOSS_RETRY_TARGET_ACCEPT) if diagnostics.divergences else None
+    if retry is not None:
+        settings = retry
+        idata, again_s = sample(model, settings)
+        sampling_s += again_s
+        diagnostics = diagnose(idata)
+    result = NDFit(
+        data=data,
+        idata=idata,
+        log_pivot=nd_pivot(data),
+        priors=priors,
+        settings=settings,
+        diagnostics=diagnostics,
+        timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
+    )
+    if not diagnostics.ok and not allow_unconverged:
+        raise ConvergenceError(
+            "the sampler did not converge: " + "; ".join(diagnostics.problems()), result=result
+        )
+    return result
+
+
+# --------------------------------------------------------------------------------------------
+# Predictive draws
+
+
+@dataclass(frozen=True)
+class NDDraws:
+    r"""Per-draw parameters of the law and of a new run, arrays ``(sample, group)``.
+
+    ``stretch_n``/``stretch_d`` (``(sample,)``) are :math:`e^{s\zeta} - 1` of the law
+    discrepancy; ``eps`` the run-to-run scatter of a new run (one per draw and group, shared
+    by targets, as in :func:`bayescale.forecast.loss_draws`).
+    """
+
+    level: np.ndarray
+    reducible: np.ndarray
+    share: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    sigma: np.ndarray
+    eps: np.ndarray
+    stretch_n: np.ndarray
+    stretch_d: np.ndarray
+    log_pivot: tuple[float, float]
+    log_max_params: np.ndarray
+    log_max_tokens: np.ndarray
+    groups: tuple[str, ...]
+    kappa: float
+
+    def curve(self, log_params: np.ndarray, log_tokens: np.ndarray) -> np.ndarray:
+        """The law with its discrepancy at ``(ln N, ln D)``, shape ``(sample, group, *target)``.
+
+        ``log_params``/``log_tokens`` broadcast against ``(sample, group, *target)`` once a
+        trailing target axis is given: pass shape ``(target,)`` or ``(sample, group, target)``.
+        """
+        ln_n, ln_d = np.asarray(log_params, float), np.asarray(log_tokens, float)
+
+        def per(a: np.ndarray) -> np.ndarray:
+            return a[..., None]
+
+        level, f, w = per(self.level), per(self.reducible), per(self.share)
+        alpha, beta = per(self.alpha), per(self.beta)
+        gx = self.log_max_params[None, :, None]
+        gy = self.log_max_tokens[None, :, None]
+        sn = self.stretch_n[:, None, None]
+        sd = self.stretch_d[:, None, None]
+        x = ln_n - self.log_pivot[0]
+        y = ln_d - self.log_pivot[1]
+        x_eff = x + sn * np.maximum(0.0, ln_n - gx)
+        y_eff = y + sd * np.maximum(0.0, ln_d - gy)
+        return level * (
+            (1.0 - f) + f * (w * np.exp(-alpha * x_eff) + (1.0 - w) * np.exp(-beta * y_eff))
+        )
+
+    def new_run(self, log_params: np.ndarray, log_tokens: np.ndarray) -> np.ndarray:
+        """A new run's loss: :meth:`curve` times the run-to-run scatter."""
+        curve = self.curve(log_params, log_tokens)
+        scale = np.exp(self.sigma[:, None] * self.eps)
+        return curve * scale.reshape(scale.shape + (1,) * (curve.ndim - 2))
+
+
+def nd_draws(fit: NDFit, seed: int | None = None) -> NDDraws:
+    """The per-draw parameters of ``fit`` with the new run's and discrepancy's random draws.
+
+    Seeded by the fit's seed unless ``seed`` is given, so a fit gives the same numbers every
+    time.
+    """
+    data = fit.data
+    rng = np.random.default_rng(fit.settings.seed if seed is None else seed)
+    level = fit.draws("level")
+    eps = rng.standard_normal(size=level.shape)
+    zeta = rng.standard_normal(size=(2, level.shape[0]))
+    s = fit.priors.discrepancy_exponent_sd
+    idx = data.group_index
+    return NDDraws(
+        level=level,
+        reducible=fit.draws("reducible"),
+        share=fit.draws("share"),
+        alpha=fit.draws("alpha"),
+        beta=fit.draws("beta"),
+        sigma=fit.draws("sigma"),
+        eps=eps,
+        stretch_n=np.expm1(s * zeta[0]),
+        stretch_d=np.expm1(s * zeta[1]),
+        log_pivot=fit.log_pivot,
+        log_max_params=np.array(
+            [np.log(data.params[data.fitted & (idx == g)].max()) for g in range(len(data.groups))]
+        ),
+        log_max_tokens=np.array(
+            [np.log(data.tokens[data.fitted & (idx == g)].max()) for g in range(len(data.groups))]
+        ),
+        groups=data.groups,
+        kappa=data.flops_per_param_token,
+    )
+
+
+def check_pairs(params: Any, tokens: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Targets as two equal-length positive float arrays, refusing anything else."""
+    n = np.atleast_1d(np.asarray(params, dtype=float))
+    d = np.atleast_1d(np.asarray(tokens, dtype=float))
+    if n.size == 0 or n.shape != d.shape:
+        raise InputError("targets need one token count per parameter count (--target N:D).")
+    for what, arr in (("parameters", n), ("tokens", d)):
+        bad = arr[~(np.isfinite(arr) & (arr > 0))]
+        if bad.size:
+            raise InputError(f"target {what} must be a positive number, got {bad[0]:g}.")
+    return n, d
+
+
+def nd_loss_draws(fit: NDFit, params: Any, tokens: Any, seed: int | None = None) -> xr.Dataset:
+    """Posterior draws of the law (``curve``) and of a new run (``loss``) at each target.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(sample, group, target)``; coords ``params``, ``tokens``, ``compute`` on
+        ``target``.
+    """
+    n, d = check_pairs(params, tokens)
+    draws = nd_draws(fit, seed)
+    curve = draws.curve(np.log(n), np.log(d))
+    new = draws.new_run(np.log(n), np.log(d))
+    dims = ("sample", "group", "target")
+    coords = {
+        "group": list(fit.data.groups),
+        "params": ("target", n),
+        "tokens": ("target", d),
+        "compute": ("target", draws.kappa * n * d),
+    }
+    return xr.Dataset({"curve": (dims, curve), "loss": (dims, new)}, coords=coords)
+
+
+def _golden(objective: Any, lo: np.ndarray, hi: np.ndarray, steps: int = 40) -> np.ndarray:
+    """Vectorised golden-section minimum of a unimodal ``objective(u)`` on ``[lo, hi]``."""
+    ratio = (math.sqrt(5.0) - 1.0) / 2.0
+    a, b = lo.copy(), hi.copy()
+    c, d = b - ratio * (b - a), a + ratio * (b - a)
+    fc, fd = objective(c), objective(d)
+    for _ in range(steps):
+        left = fc < fd
+        b = np.where(left, d, b)
+        a = np.where(left, a, c)
+        c_new, d_new = b - ratio * (b - a), a + ratio * (b - a)
+        c, d = c_new, d_new
+        fc, fd = objective(c), objective(d)
+    return (a + b) / 2.0
+
+
+def optimal_draws(fit: NDFit | NDDraws, budgets: Any, seed: int | None = None) -> xr.Dataset:
+    r"""Compute-optimal ``N*``, ``D*`` and the loss there, per posterior draw and budget.
+
+    For each draw the law *with its discrepancy* is minimised along ``κ·N·D = C``: the loss
+    along a budget is convex in ``ln N`` (a sum of exponentials of piecewise-linear,
+    convex pieces), so a log grid of :data:`OPTIMUM_GRID` points over tokens per parameter
+    in :data:`TOKENS_PER_PARAM_RANGE` followed by golden-section refinement finds it. Without
+    the discrepancy this is :func:`optimal_allocation`'s closed form.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``params``, ``tokens``, ``curve`` (the law's loss at the optimum) and ``loss`` (a new
+        run there), dims ``(sample, group, budget)``.
+    """
+    draws = fit if isinstance(fit, NDDraws) else nd_draws(fit, seed)
+    budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
+    if budgets.size == 0 or not np.all(np.isfinite(budgets) & (budgets > 0)):
+        raise InputError("--budget must be a positive number of FLOPs.")
+    ln_prod = np.log(budgets / draws.kappa)  # ln(N·D)
+    lo_ratio, hi_ratio = np.log(TOKENS_PER_PARAM_RANGE)
+    lo = (ln_prod - hi_ratio) / 2.0  # ln N when D/N is largest
+    hi = (ln_prod - lo_ratio) / 2.0
+    S, G = draws.level.shape
+    out_n = np.empty((S, G, budgets.size))
+    for j in range(budgets.size):
+        grid = np.linspace(lo[j], hi[j], OPTIMUM_GRID)
+        values = draws.curve(grid, ln_prod[j] - grid)  # (S, G, grid)
+        k = np.clip(np.argmin(values, axis=-1), 1, OPTIMUM_GRID - 2)
+
+        def along(u: np.ndarray, j: int = j) -> np.ndarray:
+            return draws.curve(u[..., None], (ln_prod[j] - u)[..., None])[..., 0]
+
+        out_n[:, :, j] = _golden(along, grid[k - 1], grid[k + 1])
+    ln_n = out_n
+    ln_d = ln_prod[None, None, :] - ln_n
+    curve = draws.curve(ln_n, ln_d)
+    new = draws.new_run(ln_n, ln_d)
+    dims = ("sample", "group", "budget")
+    return xr.Dataset(
+        {
+            "params": (dims, np.exp(ln_n)),
+            "tokens": (dims, np.exp(ln_d)),
+            "curve": (dims, curve),
+            "loss": (dims, new),
+        },
+        coords={"group": list(draws.groups), "budget": budgets},
+    )
+
+
+@dataclass(frozen=True)
+class RequiredParams:
+    """The smallest N that meets a requirement at fixed tokens or a fixed budget.
+
+    ``params_at_confidence``: the smallest grid N where P(requirement) >= confidence (``None``
+    when not reached); ``params_median``: where the median new run meets it.
+    """
+
+    requirement: str
+    group: str
+    tokens: float | None
+    budget: float | None
+    confidence: float
+    params_median: float | None
+    params_at_confidence: float | None
+    probability_at: float | None
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON block."""
+        return {
+            "requirement": self.requirement,
+            "group": self.group,
+            "tokens": self.tokens,
+            "budget": self.budget,
+            "confidence": self.confidence,
+            "params_needed": {
+                "median": self.params_median,
+                "at_confidence": self.params_at_confidence,
+            },
+            "probability": self.probability_at,
+        }
+
+
+def required_params(
+    fit: NDFit | NDDraws,
+    requirement: Requirement,
+    group: int,
+    *,
+    tokens: float | None = None,
+    budget: float | None = None,
+    confidence: float = 0.9,
+    search: tuple[float, float] | None = None,
+) -> RequiredParams:
+    """The smallest N whose new run meets ``requirement``, with D tokens or within a budget.
+
+    Searches a log-N grid (:data:`REQUIRED_GRID_PER_DECADE` points per decade, by default
+    from a tenth of the smallest fitted N to 10^4 times the largest): with ``tokens`` the
+    loss falls with N; with ``budget`` the run has ``D = C/(κN)`` tokens and the loss is
+    U-shaped in N, so the smallest N that meets the bar is on the rising side of P.
+    """
+    if (tokens is None) == (budget is None):
+        raise InputError("give either tokens or a budget for the required parameter count.")
+    draws = fit if isinstance(fit, NDDraws) else nd_draws(fit)
+    if search is None:
+        if isinstance(fit, NDFit):
+            n_fit = fit.data.params[fit.data.fitted]
+            search = (float(n_fit.min()) / 10, float(n_fit.max()) * 1e4)
+        else:
+            search = (
+                float(np.exp(draws.log_pivot[0])) / 1e3,
+                float(np.exp(draws.log_pivot[0])) * 1e6,
+            )
+    decades = math.log10(search[1] / search[0])
+    grid = np.geomspace(search[0], search[1], max(2, int(decades * REQUIRED_GRID_PER_DECADE) + 1))
+    ln_n = np.log(grid)
+    if tokens is not None:
+        ln_d = np.log(tokens) * np.ones_like(ln_n)
+    else:
+        assert budget is not None
+        ln_d = np.log(budget / draws.kappa) - ln_n
+    new = draws.new_run(ln_n, ln_d)[:, group, :]
+    meets = requirement.holds(new)
+    prob = meets.mean(axis=0)
+    median_ok = requirement.holds(np.median(new, axis=0))
+
+    def first(mask: np.ndarray) -> int | None:
+        hits = np.flatnonzero(mask)
+        return int(hits[0]) if hits.size else None
+
+    i_conf, i_med = first(prob >= confidence), first(median_ok)
+    return RequiredParams(
+        requirement=requirement.text,
+        group=draws.groups[group],
+        tokens=tokens,
+        budget=budget,
+        confidence=confidence,
+        params_median=None if i_med is None else float(grid[i_med]),
+        params_at_confidence=None if i_conf is None else float(grid[i_conf]),
+        probability_at=None if i_conf is None else float(prob[i_conf]),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Tables and the JSON document
+
+
+def _summary(values: np.ndarray, interval: float) -> dict[str, float]:
+    tail = (1 - interval) / 2
+    lower, median, upper = np.quantile(values, [tail, 0.5, 1 - tail])
+    return {
+        "median": float(median),
+        "lower": float(lower),
+        "upper": float(upper),
+        "mean": float(np.mean(values)),
+    }
+
+
+def targets_table(forecast: xr.Dataset, interval: float) -> list[dict[str, Any]]:
+    """The ``targets[]`` block: per target, per group, the new run's loss summary."""
+    loss = forecast["loss"].values
+    out = []
+    for t in range(loss.shape[2]):
+        rows = []
+        for g, name in enumerate(forecast["group"].values.tolist()):
+            rows.append({"group": str(name), **_summary(loss[:, g, t], interval)})
+        out.append(
+            {
+                "params": float(forecast["params"].values[t]),
+                "tokens": float(forecast["tokens"].values[t]),
+                "compute": float(forecast["compute"].values[t]),
+                "loss": rows,
+            }
+        )
+    return out
+
+
+def optimal_table(optimal: xr.Dataset, interval: float) -> list[dict[str, Any]]:
+    """The ``optimal[]`` block: per budget and group, ``N*``, ``D*`` and the loss there."""
+    out = []
+    for b, budget in enumerate(optimal["budget"].values.tolist()):
+        for g, name in enumerate(optimal["group"].values.tolist()):
+            entry: dict[str, Any] = {"budget": float(budget), "group": str(name)}
+            for key in ("params", "tokens", "loss"):
+                summary = _summary(optimal[key].values[:, g, b], interval)
+                entry[key] = {k: summary[k] for k in ("median", "lower", "upper")}
+            out.append(entry)
+    return out
+
+
+def parameter_table(fit: NDFit, interval: float = 0.9) -> pd.DataFrame:
+    """Posterior median and interval of E, A, alpha, B, beta per group (user units)."""
+    rows = []
+    for g, name in enumerate(fit.data.groups):
+        for key in ("E", "A", "alpha", "B", "beta"):
+            s = _summary(fit.draws(key)[:, g], interval)
+            rows.append({"group": name, "parameter": key, **s})
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# Figure
+
+
+def nd_figure(
+    fit: NDFit,
+    budgets: Any = (),
+    targets: tuple[Any, Any] | None = None,
+    interval: float = 0.9,
+    group: int = 0,
+) -> Figure:
+    """Iso-loss contours in (N, D) with the runs and the optimal-allocation line and band.
+
+    Contours are the posterior median law of ``group``; the line is the median ``N*(C)``
+    over a range of budgets (the fitted runs' to the largest of ``budgets``), the band its
+    central ``interval``; targets are marked with crosses.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    data = fit.data
+    draws = nd_draws(fit)
+    n_all, d_all = data.params, data.tokens
+    extra_n = [np.asarray(targets[0], float)] if targets is not None else []
+    extra_d = [np.asarray(targets[1], float)] if targets is not None else []
+    budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
+    c_lo = float(data.compute.min())
+    c_hi = float(max([data.compute.max(), *budgets.tolist()]))
+    line_budgets = np.geomspace(c_lo, c_hi, 24)
+    opt = optimal_draws(draws, line_budgets)
+    n_band = np.quantile(
+        opt["params"].values[:, group, :], [(1 - interval) / 2, 0.5, (1 + interval) / 2], axis=0
+    )
+    d_mid = line_budgets / draws.kappa / n_band[1]
+    n_lo = np.min(np.concatenate([n_all, *extra_n, n_band[0]])) / 2
+    n_hi = np.max(np.concatenate([n_all, *extra_n, n_band[2]])) * 2
+    d_lo = np.min(np.concatenate([d_all, *extra_d, d_mid])) / 2
+    d_hi = np.max(np.concatenate([d_all, *extra_d, d_mid])) * 2
+    gn, gd = np.meshgrid(np.geomspace(n_lo, n_hi, 120), np.geomspace(d_lo, d_hi, 120))
+    sub = NDDraws(
+        **{
+            **draws.__dict__,
+            "level": draws.level[::10],
+            "reducible": draws.reducible[::10],
+            "share": draws.share[::10],
+            "alpha": draws.alpha[::10],
+            "beta": draws.beta[::10],
+            "sigma": draws.sigma[::10],
+            "eps": draws.eps[::10],
+            "stretch_n": np.zeros_like(draws.stretch_n[::10]),
+            "stretch_d": np.zeros_like(draws.stretch_d[::10]),
+        }
+    )
+    surface = np.median(sub.curve(np.log(gn).ravel(), np.log(gd).ravel())[:, group, :], axis=0)
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.add_subplot()
+    cs = ax.contour(gn, gd, surface.reshape(gn.shape), levels=12, cmap="viridis", linewidths=0.8)
+    ax.clabel(cs, fontsize=7, fmt="%.2f")
+    own = data.group_index == group
+    ax.scatter(n_all[own & data.fitted], d_all[own & data.fitted], s=14, c="k", label="fitted runs")
+    if (own & data.held_out).any():
+        ax.scatter(
+            n_all[own & data.held_out],
+            d_all[own & data.held_out],
+            s=18,
+            facecolors="none",
+            edgecolors="k",
+            label="held-out runs",
+        )
+    product = line_budgets / draws.kappa  # N·D along each budget: the band lies on it
+    edge_lo, edge_hi = product / n_band[0], product / n_band[2]
+    ax.fill(
+        np.concatenate([n_band[0], n_band[2][::-1]]),
+        np.concatenate([edge_lo, edge_hi[::-1]]),
+        color="tab:red",
+        alpha=0.2,
+        label=f"N*(C), {interval:.0%} interval",
+    )
+    ax.plot(n_band[1], product / n_band[1], color="tab:red", lw=1.5, label="compute-optimal N*(C)")
+    for budget in budgets:
+        ns = np.geomspace(n_lo, n_hi, 50)
+        ax.plot(ns, budget / draws.kappa / ns, ls=":", lw=0.8, color="grey")
+    if budgets.size:
+        ax.plot([], [], ls=":", lw=0.8, color="grey", label="budgets (iso-FLOP)")
+    if targets is not None:
+        ax.scatter(targets[0], targets[1], marker="x", s=50, c="tab:blue", label="targets")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlim(n_lo, n_hi)
+    ax.set_ylim(d_lo, d_hi)
+    ax.set_xlabel("parameters N")
+    ax.set_ylabel("tokens D")
+    ax.set_title(f"L(N, D), group {data.groups[group]}: median iso-loss contours")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Saved data
+
+
+def nd_encode(fit: NDFit) -> dict[str, Any]:
+    """The attributes a saved fit needs besides its posterior (plain JSON-able values)."""
+    from dataclasses import asdict
+
+    return {
+        "law": "nd",
+        "log_pivot": list(fit.log_pivot),
+        "priors": asdict(fit.priors),
+        "runs": fit.data.to_frame().to_dict(orient="list"),
+        "source": fit.data.source,
+        "fit_max_compute": fit.data.fit_max_compute,
+        "seed": fit.settings.seed,
+    }
+
+
+def nd_decode(attrs: dict[str, Any], idata: xr.DataTree, diagnostics: Diagnostics) -> NDFit:
+    """An :class:`NDFit` back from :func:`nd_encode`'s attributes and the posterior."""
+    frame = pd.DataFrame(attrs["runs"])
+    data = load_nd_runs(
+        frame,
+        NDColumns(compute="compute"),
+        fit_max_compute=attrs["fit_max_compute"],
+        label=attrs["source"],
+    )
+    return NDFit(
+        data=data,
+        idata=idata,
+        log_pivot=(float(attrs["log_pivot"][0]), float(attrs["log_pivot"][1])),
+        priors=NDPriors(**attrs["priors"]),
+        settings=SamplerSettings(seed=int(attrs["seed"])),
+        diagnostics=diagnostics,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Simulation
+
+#: Epoch AI's replication of Chinchilla's Approach 3 (Besiroglu et al. 2024).
+EPOCH_LAW = {"E": 1.82, "A": 482.01, "alpha": 0.3478, "B": 2085.43, "beta": 0.3658}
+
+
+def simulate_nd_runs(
+    seed: int,
+    budgets: Any = (1e18, 3e18, 1e19, 3e19, 1e20),
+    sizes_per_budget: int = 7,
+    spread: float = 4.0,
+    noise: float = 0.01,
+    law: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """A seeded isoFLOP design drawn from a Chinchilla law (Epoch's parameters by default).
+
+    Each budget ``C`` has ``sizes_per_budget`` runs with N log-spaced from ``N*/spread`` to
+    ``N*·spread`` around the law's optimum, ``D = C/(6N)``; the loss is the law times
+    ``exp(noise·ε)``.
+    """
+    law = law or EPOCH_LAW
+    rng = np.random.default_rng(seed)
+    rows = []
+    for budget in np.asarray(budgets, dtype=float):
+        n_opt, _ = optimal_allocation(budget, law["A"], law["alpha"], law["B"], law["beta"])
+        for n in np.geomspace(n_opt / spread, n_opt * spread, sizes_per_budget):
+            d = budget / (6.0 * n)
+            mean = nd_law(np.log(n), np.log(d), **law)
+            rows.append(
+                {"params": n, "tokens": d, "loss": mean * np.exp(noise * rng.standard_normal())}
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------
+# The whole run: fit, answers, document, files
+
+#: A target or budget farther than this factor beyond the largest fitted compute gets a
+#: warning in the document: the law discrepancy is calibrated on 4x-100x extrapolations.
+FAR_FACTOR = 1000.0
+
+
+@dataclass(frozen=True)
+class NDResult:
+    """Everything ``bayescale nd`` reports: the fit and its answers."""
+
+    fit: NDFit
+    forecast: xr.Dataset | None
+    optimal: xr.Dataset | None
+    interval: float
+    confidence: float
+    requirement: str | None = None
+    decisions: tuple[dict[str, Any], ...] = ()
+    required: tuple[RequiredParams, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document (:func:`nd_document`)."""
+        return nd_document(self)
+
+
+def nd_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int]:
+    """Parse ``loss<=x`` (``group.loss<=x`` with several groups) and find its group."""
+    from bayescale.pipeline import loss_requirement
+
+    return loss_requirement(text, groups)
+
+
+def run_nd(
+    data: NDData,
+    params: Any = (),
+    tokens: Any = (),
+    budgets: Any = (),
+    *,
+    requirement: str | None = None,
+    confidence: float = 0.9,
+    interval: float = 0.9,
+    priors: NDPriors | None = None,
+    settings: SamplerSettings | None = None,
+    allow_unconverged: bool = False,
+) -> NDResult:
+    """Fit, then answer: new runs at the targets, optima per budget, go/no-go, N needed.
+
+    Options are checked before sampling. With a requirement, each target gets the
+    probability that a new run meets it (GO at ``confidence``) and the smallest N that meets
+    it with the target's tokens; each budget the smallest N that meets it within the budget.
+    """
+    from bayescale.forecast import check_interval
+
+    check_interval(interval)
+    if not 0 < confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
+    has_targets = np.size(params) > 0
+    n, d = check_pairs(params, tokens) if has_targets else (np.array([]), np.array([]))
+    budget_arr = np.atleast_1d(np.asarray(budgets, dtype=float))
+    if budget_arr.size and not np.all(np.isfinite(budget_arr) & (budget_arr > 0)):
+        raise InputError("--budget must be a positive number of FLOPs.")
+    if not has_targets and not budget_arr.size:
+        raise InputError("nothing to forecast: give --target N:D and/or --budget C.")
+    req = nd_requirement(requirement, data.groups) if requirement else None
+    fit = fit_nd(data, priors, settings, allow_unconverged=allow_unconverged)
+    forecast = nd_loss_draws(fit, n, d) if has_targets else None
+    draws = nd_draws(fit)
+    optimal = optimal_draws(draws, budget_arr) if budget_arr.size else None
+    warnings = []
+    c_max = float(data.compute[data.fitted].max())
+    far = [
+        c for c in [*(data.flops_per_param_token * n * d), *budget_arr] if c > FAR_FACTOR * c_max
+    ]
+    if far:
+        warnings.append(
+            f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
+            f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
+            "4x-100x extrapolations."
+        )
+    if not fit.diagnostics.ok:
+        warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
+    decisions: list[dict[str, Any]] = []
+    required: list[RequiredParams] = []
+    if req is not None:
+        rule, gi = req
+        if forecast is not None:
+            meets = rule.holds(forecast["loss"].values[:, gi, :]).mean(axis=0)
+            for t in range(n.size):
+                decisions.append(
+                    {
+                        "params": float(n[t]),
+                        "tokens": float(d[t]),
+                        "probability": float(meets[t]),
+                        "go": bool(meets[t] >= confidence),
+                    }
+                )
+                required.append(
+                    required_params(fit, rule, gi, tokens=float(d[t]), confidence=confidence)
+                )
+        for budget in budget_arr:
+            required.append(
+                required_params(fit, rule, gi, budget=float(budget), confidence=confidence)
+            )
+    return NDResult(
+        fit=fit,
+        forecast=forecast,
+        optimal=optimal,
+        interval=interval,
+        confidence=confidence,
+        requirement=requirement,
+        decisions=tuple(decisions),
+        required=tuple(required),
+        warnings=tuple(warnings),
+    )
+
+
+def nd_document(result: NDResult) -> dict[str, Any]:
+    """The JSON document of ``bayescale nd``, in the shape of the ``loss`` one.
+
+    ``targets[]``: ``{params, tokens, compute, loss[]: {group, median, lower, upper, mean}}``;
+    ``optimal[]``: ``{budget, group, params{median, lower, upper}, tokens{...}, loss{...}}``;
+    ``decision`` (``null`` without ``--require``), ``diagnostics``, ``warnings``.
+    """
+    from bayescale import __version__
+    from bayescale.report import clean_json
+
+    fit, diag = result.fit, result.fit.diagnostics
+    decision = None
+    if result.requirement:
+        decision = {
+            "requirement": result.requirement,
+            "confidence": result.confidence,
+            "targets": list(result.decisions),
+            "params_needed": [r.to_dict() for r in result.required],
+        }
+    document = {
+        "kind": "nd",
+        "bayescale_version": __version__,
+        "law": "L(N, D) = E + A/N^alpha + B/D^beta",
+        "ok": bool(diag.ok),
+        "interval": result.interval,
+        "data": {
+            "source": fit.data.source,
+            "runs": int(fit.data.fitted.sum()),
+            "held_out": int(fit.data.held_out.sum()),
+            "groups": list(fit.data.groups),
+            "flops_per_param_token": fit.data.flops_per_param_token,
+        },
+        "parameters": parameter_table(fit, result.interval).to_dict(orient="records"),
+        "targets": targets_table(result.forecast, result.interval)
+        if result.forecast is not None
+        else [],
+        "optimal": optimal_table(result.optimal, result.interval)
+        if result.optimal is not None
+        else [],
+        "decision": decision,
+        "diagnostics": {
+            "ok": bool(diag.ok),
+            "r_hat_max": diag.r_hat_max,
+            "ess_bulk_min": diag.ess_bulk_min,
+            "ess_tail_min": diag.ess_tail_min,
+            "divergences": diag.divergences,
+            "chains": diag.chains,
+            "draws": diag.draws,
+            "problems": diag.problems(),
+        },
+        "warnings": list(result.warnings),
+    }
+    return clean_json(document)
+
+
+def nd_markdown(result: NDResult, plots: list[str]) -> str:
+    """A short Markdown report: parameters, targets, optima, decision, diagnostics."""
+    doc = nd_document(result)
+    lines = [f"# L(N, D) forecast: {doc['data']['source']}", ""]
+    lines += [f"![iso-loss contours]({p})" for p in plots] + [""]
+    lines += ["| group | parameter | median | lower | upper |", "| --- | --- | --- | --- | --- |"]
+    lines += [
+        f"| {r['group']} | {r['parameter']} | {r['median']:.4g} | {r['lower']:.4g} "
+        f"| {r['upper']:.4g} |"
+        for r in doc["parameters"]
+    ]
+    if doc["targets"]:
+        lines += [
+            "",
+            "| N | D | group | median | lower | upper |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
+        for t in doc["targets"]:
+            for g in t["loss"]:
+                lines.append(
+                    f"| {t['params']:.3g} | {t['tokens']:.3g} | {g['group']} | {g['median']:.4f} "
+                    f"| {g['lower']:.4f} | {g['upper']:.4f} |"
+                )
+    if doc["optimal"]:
+        lines += ["", "| budget | group | N* | D* | loss |", "| --- | --- | --- | --- | --- |"]
+        for o in doc["optimal"]:
+            p, t, lo = o["params"], o["tokens"], o["loss"]
+            lines.append(
+                f"| {o['budget']:.3g} | {o['group']} | {p['median']:.3g} ({p['lower']:.3g}-"
+                f"{p['upper']:.3g}) | {t['median']:.3g} ({t['lower']:.3g}-{t['upper']:.3g}) | "
+                f"{lo['median']:.4f} ({lo['lower']:.4f}-{lo['upper']:.4f}) |"
+            )
+    if doc["decision"]:
+        lines += ["", f"Requirement `{doc['decision']['requirement']}`:"]
+        for t in doc["decision"]["targets"]:
+            verdict = "GO" if t["go"] else "NO-GO"
+            lines.append(
+                f"- N={t['params']:.3g}, D={t['tokens']:.3g}: {verdict} "
+                f"(P = {t['probability']:.1%})"
+            )
+    diag = doc["diagnostics"]
+    lines += [
+        "",
+        f"Diagnostics: ok={diag['ok']}, R-hat max {diag['r_hat_max']:.3f}, bulk ESS min "
+        f"{diag['ess_bulk_min']:.0f}, divergences {diag['divergences']}.",
+    ]
+    lines += [f"- warning: {w}" for w in doc["warnings"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_nd_outputs(result: NDResult, out_dir: Path) -> list[Path]:
+    """Write ``forecast.json``, ``report.md`` and ``nd_contours.png`` into ``out_dir``, whole."""
+    from bayescale.outputs import result_folder, write_text
+    from bayescale.pipeline import write_json
+    from bayescale.plots import save_figure
+
+    targets = None
+    if result.forecast is not None:
+        targets = (result.forecast["params"].values, result.forecast["tokens"].values)
+    budgets = result.optimal["budget"].values if result.optimal is not None else ()
+    with result_folder(out_dir) as stage:
+        png = save_figure(
+            nd_figure(result.fit, budgets, targets, result.interval), stage / "nd_contours.png"
+        )
+        written = [
+            png,
+            write_json(result.document(), stage / "forecast.json"),
+            write_text(stage / "report.md", nd_markdown(result, [png.name])),
+        ]
+    return [Path(out_dir) / p.name for p in written]
+
+
+def nd_summary(result: NDResult) -> str:
+    """The lines the command prints."""
+    doc = result.document()
+    lines = []
+    for t in doc["targets"]:
+        for g in t["loss"]:
+            lines.append(
+                f"N={t['params']:.3g} D={t['tokens']:.3g} [{g['group']}]: loss {g['median']:.4f} "
+                f"({result.interval:.0%}: {g['lower']:.4f}-{g['upper']:.4f})"
+            )
+    for o in doc["optimal"]:
+        p, lo = o["params"], o["loss"]
+        lines.append(
+            f"budget {o['budget']:.3g} [{o['group']}]: N* {p['median']:.3g} "
+            f"({p['lower']:.3g}-{p['upper']:.3g}), D* {o['tokens']['median']:.3g}, "
+            f"loss {lo['median']:.4f}"
+        )
+    if doc["decision"]:
+        for t in doc["decision"]["targets"]:
+            lines.append(
+                f"{'GO' if t['go'] else 'NO-GO'}: {t['probability']:.1%} chance that "
+                f"{doc['decision']['requirement']} at N={t['params']:.3g}, D={t['tokens']:.3g}"
+            )
+    if not doc["ok"]:
+        lines.append("WARNING: the sampler did not converge (ok: false).")
+    return "\n".join(lines)

@@ -1,0 +1,113 @@
+r"""The hierarchical L(N, D) model as a PyMC model factory.
+
+.. math::
+
+    \ln L_i \sim \mathcal{N}\left(\ln L_{g[i]}(N_i, D_i),\ \sigma\right),
+
+with :math:`L_g` the pivot form of :func:`bayescale.nd.nd_law_pivot` at the geometric centre
+:math:`(N_0, D_0)` of the fitted runs and the priors of :class:`bayescale.nd.NDPriors`. The
+sampled quantities are what the data pin: per group the level :math:`\ln\ell_g` and the two
+local log-log slopes :math:`\ln s^N_g, \ln s^D_g` at the pivot, plus the shares
+:math:`\mathrm{logit} f_g` (reducible) and :math:`\mathrm{logit} w_g` (N's part of it) that
+the curvature informs; the exponents :math:`\alpha_g = s^N_g / (f_g w_g)`,
+:math:`\beta_g = s^D_g/(f_g(1-w_g))` and ``E``, ``A``, ``B`` are deterministics.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayescale.loss_model import _pooled
+from bayescale.nd import NDData, NDPriors, nd_law_pivot, nd_pivot
+
+
+def build_nd_model(data: NDData, priors: NDPriors | None = None) -> pm.Model:
+    """Build the hierarchical L(N, D) model for the fitted runs of ``data``.
+
+    Returns
+    -------
+    pm.Model
+        Dims ``group`` and ``run``; free ``log_level``, ``mu_slope_n``, ``mu_slope_d``,
+        ``mu_reducible``, ``mu_share``, ``sigma`` (with several groups also their group-level
+        terms); deterministics ``level``, ``reducible``, ``share``, ``alpha``, ``beta``,
+        ``E``, ``A``, ``B`` (per group); observed ``log_loss``.
+    """
+    priors = priors or NDPriors()
+    fit = data.fitted
+    log_n0, log_d0 = nd_pivot(data)
+    idx = data.group_index[fit]
+    log_loss = np.log(data.loss[fit])
+    n_groups = len(data.groups)
+    centre = np.array([np.median(log_loss[idx == g]) for g in range(n_groups)])
+    coords = {"group": list(data.groups), "run": np.flatnonzero(fit)}
+    with pm.Model(coords=coords) as model:
+        x = pm.Data("log_params", np.log(data.params[fit]) - log_n0)
+        y = pm.Data("log_tokens", np.log(data.tokens[fit]) - log_d0)
+        run_group = pm.Data("run_group", idx)
+
+        def pooled(
+            name: str, mean: float, sd: float, group_sd: float, centred: bool
+        ) -> pt.TensorVariable:
+            return _pooled(name, mean, sd, group_sd, n_groups, centred=centred)
+
+        log_slope = np.log(priors.slope_median)
+        slope_n = pt.exp(
+            pooled("slope_n", log_slope, priors.slope_log_sd, priors.slope_group_sd, True)
+        )
+        slope_d = pt.exp(
+            pooled("slope_d", log_slope, priors.slope_log_sd, priors.slope_group_sd, True)
+        )
+        reducible = pm.Deterministic(
+            "reducible",
+            pm.math.sigmoid(
+                pooled(
+                    "reducible",
+                    priors.reducible_logit_mean,
+                    priors.reducible_logit_sd,
+                    priors.reducible_group_sd,
+                    False,
+                )
+            ),
+            dims="group",
+        )
+        share = pm.Deterministic(
+            "share",
+            pm.math.sigmoid(
+                pooled("share", 0.0, priors.share_logit_sd, priors.share_group_sd, False)
+            ),
+            dims="group",
+        )
+        alpha = pm.Deterministic("alpha", slope_n / (reducible * share), dims="group")
+        beta = pm.Deterministic("beta", slope_d / (reducible * (1.0 - share)), dims="group")
+        # soft prior on the exponents themselves (NDPriors): a log-normal factor, Jacobian-free
+        # by design (it is a preference over exponents, not a change of variables)
+        centre_k, sd_k = np.log(priors.exponent_median), priors.exponent_log_sd
+        pm.Potential(
+            "exponent_prior",
+            (-0.5 * ((pt.log(alpha) - centre_k) / sd_k) ** 2).sum()
+            + (-0.5 * ((pt.log(beta) - centre_k) / sd_k) ** 2).sum(),
+        )
+        log_level = pm.Normal("log_level", mu=centre, sigma=priors.level_log_sd, dims="group")
+        level = pm.Deterministic("level", pt.exp(log_level), dims="group")
+        pm.Deterministic("E", level * (1.0 - reducible), dims="group")
+        pm.Deterministic("A", level * reducible * share * pt.exp(alpha * log_n0), dims="group")
+        pm.Deterministic(
+            "B", level * reducible * (1.0 - share) * pt.exp(beta * log_d0), dims="group"
+        )
+        sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
+        mean = pt.log(
+            nd_law_pivot(
+                x,
+                y,
+                level[run_group],
+                reducible[run_group],
+                share[run_group],
+                alpha[run_group],
+                beta[run_group],
+                xp=pt,
+            )
+        )
+        pm.Normal("log_loss", mu=mean, sigma=sigma, observed=log_loss, dims="run")
+    return model

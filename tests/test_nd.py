@@ -1,0 +1,305 @@
+"""L(N, D): reading, the law and its allocation against closed forms, forecasts on fake
+posteriors, a mocked-sampler fit, the ``bayescale nd`` command end to end, and (slow) a real
+fit that recovers the simulated optimum."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.optimize import minimize_scalar
+
+from bayescale.cli import main
+from bayescale.decision import parse_requirement
+from bayescale.errors import InputError
+from bayescale.nd import (
+    EPOCH_LAW,
+    NDColumns,
+    NDDraws,
+    NDPriors,
+    load_nd_runs,
+    nd_decode,
+    nd_encode,
+    nd_law,
+    nd_law_pivot,
+    nd_pivot_to_user,
+    nd_split,
+    optimal_allocation,
+    optimal_draws,
+    required_params,
+    simulate_nd_runs,
+)
+
+FAST = ["--draws", "30", "--tune", "30", "--chains", "2", "--quiet"]
+
+
+@pytest.fixture
+def nd_runs() -> pd.DataFrame:
+    return simulate_nd_runs(0, budgets=[1e18, 1e19, 1e20])
+
+
+@pytest.fixture
+def nd_csv(tmp_path, nd_runs):
+    path = tmp_path / "runs.csv"
+    nd_runs.to_csv(path, index=False)
+    return path
+
+
+# ---------------------------------------------------------------------------- reading
+
+
+def test_compute_defaults_to_6nd(nd_runs):
+    data = load_nd_runs(nd_runs)
+    assert np.allclose(data.compute, 6 * data.params * data.tokens)
+    assert data.flops_per_param_token == pytest.approx(6.0)
+
+
+def test_compute_column_sets_flops_per_param_token(nd_runs):
+    runs = nd_runs.assign(flops=8.0 * nd_runs["params"] * nd_runs["tokens"])
+    data = load_nd_runs(runs, NDColumns(compute="flops"))
+    assert data.flops_per_param_token == pytest.approx(8.0)
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        (lambda f: f.rename(columns={"tokens": "tokenz"}), "missing column 'tokens'"),
+        (
+            lambda f: f.assign(params=f["params"].astype(object).where(f.index != 2, "big")),
+            "row 3 (line 4), column 'params': 'big' is not a number",
+        ),
+        (lambda f: f.assign(loss=f["loss"].where(f.index != 0, -1.0)), "must be > 0"),
+        (lambda f: f.head(4), "has 4 distinct (params, tokens) pair(s)"),
+        (lambda f: f.assign(params=1e8), "one value of 'params'"),
+    ],
+)
+def test_bad_tables_name_file_row_and_column(tmp_path, nd_runs, change, fragment):
+    path = tmp_path / "bad.csv"
+    change(nd_runs).to_csv(path, index=False)
+    with pytest.raises(InputError, match=None) as err:
+        load_nd_runs(path)
+    assert fragment in str(err.value) and str(path) in str(err.value)
+
+
+def test_split_holds_out_above_the_cut(nd_runs):
+    data = nd_split(load_nd_runs(nd_runs), 2e19)
+    assert np.array_equal(data.held_out, data.compute > 2e19) and data.held_out.sum() == 7
+
+
+# ---------------------------------------------------------------------------- the law
+
+
+def test_pivot_form_is_the_user_form():
+    rng = np.random.default_rng(0)
+    log_pivot = (np.log(3e8), np.log(6e9))
+    level, f, w, alpha, beta = 3.1, 0.4, 0.6, 0.33, 0.29
+    E, A, B = nd_pivot_to_user(level, f, w, alpha, beta, log_pivot)
+    ln_n, ln_d = rng.uniform(15, 25, 50), rng.uniform(18, 30, 50)
+    pivot = nd_law_pivot(ln_n - log_pivot[0], ln_d - log_pivot[1], level, f, w, alpha, beta)
+    assert np.allclose(pivot, nd_law(ln_n, ln_d, E, A, alpha, B, beta), rtol=1e-12)
+
+
+@pytest.mark.parametrize("budget", [1e19, 1e22, 1e25])
+def test_closed_form_optimum_minimises_the_law_along_the_budget(budget):
+    law = EPOCH_LAW
+    n_opt, d_opt = optimal_allocation(budget, law["A"], law["alpha"], law["B"], law["beta"])
+    assert 6 * n_opt * d_opt == pytest.approx(budget)
+
+    def along(u):
+        return nd_law(u, np.log(budget / 6) - u, **law)
+
+    best = minimize_scalar(along, bounds=(5, 40), method="bounded", options={"xatol": 1e-9})
+    assert np.log(n_opt) == pytest.approx(best.x, abs=1e-4)
+    # Hoffmann et al.'s published exponent: N* grows as C^(beta/(alpha+beta))
+    n_10 = optimal_allocation(10 * budget, law["A"], law["alpha"], law["B"], law["beta"])[0]
+    assert np.log10(n_10 / n_opt) == pytest.approx(law["beta"] / (law["alpha"] + law["beta"]))
+
+
+def fake_draws(stretch: float = 0.0, samples: int = 3, sigma: float = 0.0) -> NDDraws:
+    """Draws of Epoch's law written in pivot form (every sample the same law)."""
+    law = EPOCH_LAW
+    log_pivot = (np.log(1e8), np.log(2e9))
+    n_term = law["A"] * np.exp(-law["alpha"] * log_pivot[0])
+    d_term = law["B"] * np.exp(-law["beta"] * log_pivot[1])
+    level = law["E"] + n_term + d_term
+    full = np.ones((samples, 1))
+    return NDDraws(
+        level=level * full,
+        reducible=(n_term + d_term) / level * full,
+        share=n_term / (n_term + d_term) * full,
+        alpha=law["alpha"] * full,
+        beta=law["beta"] * full,
+        sigma=np.full(samples, sigma),
+        eps=np.zeros((samples, 1)),
+        stretch_n=np.full(samples, stretch),
+        stretch_d=np.full(samples, stretch),
+        log_pivot=log_pivot,
+        log_max_params=np.array([np.log(4e8)]),
+        log_max_tokens=np.array([np.log(1e10)]),
+        groups=("all",),
+        kappa=6.0,
+    )
+
+
+def test_curve_is_the_law_without_discrepancy_and_stays_above_e_with_it():
+    ln_n, ln_d = np.log([1e8, 1e10, 1e12]), np.log([1e9, 1e11, 1e13])
+    law = nd_law(ln_n, ln_d, **EPOCH_LAW)
+    assert np.allclose(fake_draws().curve(ln_n, ln_d)[0, 0], law)
+    faster, slower = (
+        fake_draws(0.5).curve(ln_n, ln_d)[0, 0],
+        fake_draws(-0.4).curve(ln_n, ln_d)[0, 0],
+    )
+    assert faster[0] == pytest.approx(law[0])  # inside the data: no discrepancy
+    assert np.all(faster[1:] < law[1:]) and np.all(slower[1:] > law[1:])
+    assert np.all(faster > EPOCH_LAW["E"])
+
+
+def test_optimal_draws_match_the_closed_form():
+    budgets = np.array([1e20, 1e23])
+    opt = optimal_draws(fake_draws(), budgets)
+    law = EPOCH_LAW
+    n_opt, d_opt = optimal_allocation(budgets, law["A"], law["alpha"], law["B"], law["beta"])
+    assert np.allclose(opt["params"].values[0, 0], n_opt, rtol=1e-6)
+    assert np.allclose(opt["tokens"].values[0, 0], d_opt, rtol=1e-6)
+    assert np.allclose(opt["curve"].values[0, 0], nd_law(np.log(n_opt), np.log(d_opt), **law))
+
+
+def test_optimal_draws_minimise_the_law_with_its_discrepancy():
+    draws = fake_draws(0.3)
+    opt = optimal_draws(draws, [1e23])
+    n = float(opt["params"].values[0, 0, 0])
+    for factor in (0.97, 1.03):
+        m = n * factor
+        assert (
+            draws.curve(np.log([m]), np.log([1e23 / 6 / m]))[0, 0, 0] > opt["curve"].values[0, 0, 0]
+        )
+
+
+def test_required_params_at_fixed_tokens_matches_the_closed_form():
+    law, tokens, bar = EPOCH_LAW, 1e12, 2.3
+    rule = parse_requirement("loss<=2.3")
+    need = required_params(fake_draws(), rule, 0, tokens=tokens, search=(1e7, 1e13))
+    exact = (law["A"] / (bar - law["E"] - law["B"] * tokens ** -law["beta"])) ** (1 / law["alpha"])
+    assert need.params_at_confidence == pytest.approx(exact, rel=0.06)  # 40 points a decade
+    assert need.params_at_confidence >= exact
+
+
+def test_required_params_is_none_when_the_floor_is_above_the_bar():
+    need = required_params(fake_draws(), parse_requirement("loss<=1.9"), 0, tokens=1e10)
+    assert need.params_at_confidence is None and need.params_median is None
+
+
+def test_priors_refuse_bad_scales():
+    with pytest.raises(InputError, match="exponent_log_sd"):
+        NDPriors(exponent_log_sd=0)
+    with pytest.raises(InputError, match="discrepancy_exponent_sd"):
+        NDPriors(discrepancy_exponent_sd=-1)
+
+
+# ---------------------------------------------------------------------------- fits
+
+
+def test_mocked_fit_has_the_law_parameters(nd_runs, mock_pymc_sample):
+    from bayescale.nd import fit_nd, nd_loss_draws
+    from bayescale.sampling import SamplerSettings
+
+    runs = pd.concat(
+        [nd_runs.assign(group="a"), nd_runs.assign(group="b", loss=nd_runs["loss"] + 0.1)]
+    )
+    data = load_nd_runs(runs)
+    fit = fit_nd(
+        data, settings=SamplerSettings(draws=20, tune=20, chains=2), allow_unconverged=True
+    )
+    for name in ("E", "A", "B", "alpha", "beta", "level"):
+        assert fit.draws(name).shape == (40, 2)
+    # prior draws (the mock) reach exponents whose A overflows: compare where it does not
+    ok = (fit.draws("alpha") * fit.log_pivot[0] < 500) & (
+        fit.draws("beta") * fit.log_pivot[1] < 500
+    )
+    names = ("level", "reducible", "share", "alpha", "beta")
+    E, A, B = nd_pivot_to_user(*(fit.draws(n)[ok] for n in names), fit.log_pivot)
+    assert ok.sum() > 10
+    assert np.allclose(E, fit.draws("E")[ok]) and np.allclose(A, fit.draws("A")[ok])
+    assert np.allclose(B, fit.draws("B")[ok])
+    forecast = nd_loss_draws(fit, [1e9], [1e11])
+    assert forecast["loss"].shape == (40, 2, 1)
+    assert np.all(np.isfinite(forecast["loss"].values))
+    # saved-data encode/decode: the same runs, pivot, priors and seed give the same forecast
+    again = nd_decode(json.loads(json.dumps(nd_encode(fit))), fit.idata, fit.diagnostics)
+    assert again.log_pivot == pytest.approx(fit.log_pivot) and again.priors == fit.priors
+    assert np.array_equal(nd_loss_draws(again, [1e9], [1e11])["loss"], forecast["loss"])
+
+
+def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
+    out, doc = tmp_path / "out", tmp_path / "nd.json"
+    code = main(
+        [
+            "nd",
+            str(nd_csv),
+            "--target",
+            "1e9:4e11",
+            "--target",
+            "3e9:1e12",
+            "--budget",
+            "1e21",
+            "--require",
+            "loss<=2.4",
+            "--json",
+            str(doc),
+            "--out",
+            str(out),
+            "--allow-unconverged",
+            *FAST,
+        ]
+    )
+    assert code == 0
+    result = json.loads(doc.read_text())
+    assert result["kind"] == "nd" and len(result["targets"]) == 2
+    target = result["targets"][0]
+    assert target["compute"] == pytest.approx(6 * 1e9 * 4e11)
+    assert set(target["loss"][0]) == {"group", "median", "lower", "upper", "mean"}
+    optimum = result["optimal"][0]
+    assert optimum["budget"] == 1e21 and set(optimum["params"]) == {"median", "lower", "upper"}
+    assert len(result["decision"]["targets"]) == 2 and "diagnostics" in result
+    assert {"forecast.json", "report.md", "nd_contours.png"} <= {p.name for p in out.iterdir()}
+    assert "N*" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--target", "1e9x4e11"], "is not N:D"),
+        (["--target", "1e9:-4"], "must be a positive number"),
+        ([], "nothing to forecast"),
+        (["--budget", "1e21", "--tokens-col", "toks"], "missing column 'toks'"),
+    ],
+)
+def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys):
+    assert main(["nd", str(nd_csv), *args, *FAST]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_real_fit_covers_the_simulated_optimum(nd_runs):
+    from bayescale.nd import fit_nd
+    from bayescale.sampling import SamplerSettings
+
+    data = load_nd_runs(simulate_nd_runs(3))
+    fit = fit_nd(data, settings=SamplerSettings(draws=500, tune=500, chains=2, seed=3))
+    law = EPOCH_LAW
+    truth = optimal_allocation(1e21, law["A"], law["alpha"], law["B"], law["beta"])[0]
+    lower, upper = np.quantile(optimal_draws(fit, [1e21])["params"].values[:, 0, 0], [0.05, 0.95])
+    assert lower <= truth <= upper
+    assert replace(fit.priors) == NDPriors()
+
+
+def test_requirement_names_its_group_when_there_are_several():
+    from bayescale.nd import nd_requirement
+
+    with pytest.raises(InputError, match="name one"):
+        nd_requirement("loss<=2.4", ("c4", "pile"))
+    rule, group = nd_requirement("pile.loss<=2.4", ("c4", "pile"))
+    assert group == 1 and rule.threshold == 2.4
