@@ -216,7 +216,7 @@ def _likelihood(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bayescale``."""
-    from bayescale import __version__
+    from bayescale.version import __version__
 
     parser = _Parser(
         prog="bayescale",
@@ -486,6 +486,7 @@ def _run_suite_command(args: argparse.Namespace) -> int:
     result = run_suite(
         jobs,
         args.out,
+        entry=main,
         executor=executor,
         workers=workers,
         max_fits_per_worker=args.max_fits_per_worker,
@@ -627,16 +628,15 @@ def _backtest_parser(sub: Any) -> None:
 
 
 def _run_backtest_command(args: argparse.Namespace) -> int:
-    from bayescale.backtest import (
+    from bayescale.backtest import load_for_backtest, run_backtests
+    from bayescale.backtest_report import (
         backtest_markdown,
         backtests_document,
-        load_for_backtest,
-        run_backtests,
         write_backtest_outputs,
     )
     from bayescale.data import LossColumns
+    from bayescale.outputs import write_json
     from bayescale.pass_data import PassColumns
-    from bayescale.pipeline import write_json
     from bayescale.priors import LossPriors
 
     shared = _shared_options(args)
@@ -858,8 +858,9 @@ def _write(
     *,
     sampled: bool = True,
 ) -> None:
-    from bayescale.pass_pipeline import PassResult, write_pass_outputs
-    from bayescale.pipeline import write_json, write_loss_outputs
+    from bayescale.outputs import write_json
+    from bayescale.pass_pipeline import PassResult
+    from bayescale.result_files import write_loss_outputs, write_pass_outputs
 
     if args.json:
         write_json(result.document(), args.json)
@@ -960,9 +961,11 @@ def _run_loss_command(args: argparse.Namespace) -> int:
 def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     """``bayescale loss --method bootstrap``: the point-fit bootstrap, no sampling."""
     from bayescale.data import load_loss_runs
-    from bayescale.forecast import check_targets, loss_target_warnings
-    from bayescale.pipeline import check_options, write_json
+    from bayescale.forecast import loss_target_warnings
+    from bayescale.options import check_options
+    from bayescale.outputs import write_json
     from bayescale.point_fits import bootstrap_document, bootstrap_forecast
+    from bayescale.targets import check_targets
 
     check_options(options)
     if options.requirement:

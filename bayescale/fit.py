@@ -23,6 +23,7 @@ from bayescale.buckets import Buckets
 from bayescale.data import LossData
 from bayescale.diagnostics import RHAT_MAX, Attempt, Diagnostics, diagnose
 from bayescale.display import html_summary, text_summary
+from bayescale.draws import stacked_draws
 from bayescale.errors import ConvergenceError
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import LossPriors, PassPriors
@@ -81,12 +82,6 @@ def model_settings(
         .with_target_accept(model_target_accept(kind))
         .with_warmup_tree_depth(depth)
     )
-
-
-def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
-    """Posterior draws of ``name`` with chains stacked: shape ``(sample, *dims)``."""
-    da = idata["posterior"][name]
-    return np.asarray(da.values).reshape(-1, *da.shape[2:])
 
 
 @dataclass(frozen=True)

@@ -115,3 +115,53 @@ def pivot_to_user(
     exponent = np.asarray(exponent)
     a = level * reducible * np.exp(exponent * log_pivot)
     return a, -exponent, level * (1.0 - reducible)
+
+
+def pass_law_log(log_compute: ArrayLike, log_alpha: ArrayLike, k: ArrayLike) -> Any:
+    r"""The GPT-4 report's capability law in log space: :math:`\ln(-E[\ln p])`.
+
+    .. math::
+
+        -E[\ln p(C)] = \alpha C^{-k}
+        \quad\Longleftrightarrow\quad
+        \ln(-E[\ln p]) = \ln\alpha - k \ln C
+
+    ``log_compute`` may be centred (:math:`\ln C - \ln C_0`), ``log_alpha`` is then the level at
+    the pivot. Works on NumPy and PyTensor alike (no namespace needed: a line).
+
+    Examples
+    --------
+    >>> float(pass_law_log(2.0, log_alpha=1.0, k=0.5))
+    0.0
+    """
+    return log_alpha - k * log_compute
+
+
+def pass_law(log_compute: ArrayLike, log_alpha: ArrayLike, k: ArrayLike, xp: Any = np) -> Any:
+    r""":math:`-E[\ln p] = \alpha C^{-k}` (the exponential of :func:`pass_law_log`).
+
+    Examples
+    --------
+    >>> round(float(pass_law(np.log(1e20), np.log(3.0) + 0.2 * np.log(1e20), 0.2)), 9)
+    3.0
+    """
+    return xp.exp(pass_law_log(log_compute, log_alpha, k))
+
+
+def pass_logit(eta: ArrayLike, xp: Any = np) -> Any:
+    r"""Logit of the pass probability for :math:`\ln(-\ln p) = \eta`.
+
+    :math:`\operatorname{logit} p = \ln p - \ln(1 - p)` with :math:`\ln p = -e^\eta`, stable for
+    :math:`p` near 0 and 1.
+
+    Examples
+    --------
+    >>> p = np.exp(-np.exp(0.3))
+    >>> bool(np.isclose(pass_logit(0.3), np.log(p / (1 - p))))
+    True
+    """
+    neg_log_p = xp.exp(eta)
+    log1mexp = getattr(xp, "log1mexp", None)
+    if log1mexp is None:
+        return -neg_log_p - xp.log(-xp.expm1(-neg_log_p))
+    return -neg_log_p - log1mexp(-neg_log_p)

@@ -26,10 +26,12 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.display import html_summary, text_summary
+from bayescale.draws import summarise
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
-from bayescale.forecast import check_interval, check_targets, summarise, target_warnings
+from bayescale.laws import pass_law_log
 from bayescale.pass_data import PassAggregate, PassCounts
+from bayescale.targets import check_interval, check_targets, target_warnings
 
 log = logging.getLogger("bayescale")
 
@@ -100,7 +102,7 @@ def _eta(
     :func:`new_model_deviation`) adds a new model's own deviation from the law.
     """
     intercept, exponent, _ = _lines(fit)
-    eta = intercept[:, None, :] - exponent[:, None, :] * x[None, :, None]
+    eta = pass_law_log(x[None, :, None], intercept[:, None, :], exponent[:, None, :])
     eta = eta + (shift[0][:, None] + shift[1][:, None] * x[None, :])[:, :, None]
     if new is not None:
         eta = eta + new[:, None, :]

@@ -25,10 +25,10 @@ from bayescale.decision import (
     decide_with_curve,
     parse_requirement,
 )
-from bayescale.display import html_summary, text_summary
+from bayescale.display import html_summary, result_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
-from bayescale.forecast import check_targets
+from bayescale.options import check_options, remembered_options
 from bayescale.pass_data import (
     PassAggregate,
     PassColumns,
@@ -45,9 +45,9 @@ from bayescale.pass_forecast import (
     reported_buckets,
     score_held_out_models,
 )
-from bayescale.pipeline import check_options, remembered_options, result_summary, write_json
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings
+from bayescale.targets import check_targets
 
 log = logging.getLogger("bayescale")
 
@@ -96,8 +96,8 @@ class PassResult:
 
     def document(self) -> dict[str, object]:
         """The CONTRACT §4 result document."""
-        from bayescale import __version__
         from bayescale.report import pass_document
+        from bayescale.version import __version__
 
         return pass_document(self, __version__)
 
@@ -314,49 +314,3 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     fit = fit_pass(data, buckets, options.priors, s, allow_unconverged=options.allow_unconverged)
     log.info("sampled in %.1f s", fit.timing_s["sampling"])
     return result_from_pass_fit(fit, options, warn=False)
-
-
-def write_pass_outputs(
-    result: PassResult, out_dir: str | Path, spec: str | None = None
-) -> list[Path]:
-    """Write ``report.md``, ``forecast.json``, the plots and ``fit.nc`` into ``out_dir``.
-
-    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it. The folder
-    is written as a whole (:func:`bayescale.outputs.result_folder`).
-    """
-    from bayescale.outputs import result_folder
-
-    with result_folder(out_dir) as stage:
-        written = _pass_files(result, stage, spec)
-    return [Path(out_dir) / p.name for p in written]
-
-
-def _pass_files(result: PassResult, out_dir: Path, spec: str | None) -> list[Path]:
-    from bayescale import __version__
-    from bayescale.outputs import write_text
-    from bayescale.plots import decision_figure, pass_figure, pass_rate_figure, save_figure
-    from bayescale.report import pass_markdown
-    from bayescale.saved import save_fit
-
-    fit, forecast = result.fit, result.forecast
-    pngs = [
-        save_figure(
-            pass_figure(fit, forecast.targets, forecast.interval), out_dir / "pass_buckets.png"
-        ),
-        save_figure(
-            pass_rate_figure(fit, forecast.targets, forecast.interval), out_dir / "pass_rate.png"
-        ),
-    ]
-    if result.decisions and result.curve is not None:
-        pngs.append(
-            save_figure(
-                decision_figure(result.curve, list(result.decisions), result.choice),
-                out_dir / "decision.png",
-            )
-        )
-    written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
-    report = write_text(
-        out_dir / "report.md", pass_markdown(result, __version__, [p.name for p in pngs])
-    )
-    options = result.options.forecast_options() if result.options else {}
-    return [*written, report, save_fit(fit, out_dir / "fit.nc", options, spec=spec)]

@@ -75,7 +75,7 @@ def _root_attrs(
     spec: str | None = None,
 ) -> dict[str, Any]:
     """Root attributes every saved fit carries (``spec`` only when the run came from one)."""
-    from bayescale import __version__
+    from bayescale.version import __version__
 
     extra = {SPEC_ATTR: spec} if spec is not None else {}
     return extra | {

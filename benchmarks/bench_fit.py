@@ -659,7 +659,8 @@ def run_new_tables_case(seed: int, settings: SamplerSettings, folder: Path) -> d
     ``run_loss`` wall (issue 15's measure), ``ratio_same_work`` over the warm fit with its
     outputs written.
     """
-    from bayescale.pipeline import LossOptions, run_loss, write_loss_outputs
+    from bayescale.pipeline import LossOptions, run_loss
+    from bayescale.result_files import write_loss_outputs
 
     folder.mkdir(parents=True, exist_ok=True)
     sampler = ["--draws", str(settings.draws), "--tune", str(settings.tune), "--quiet"]

@@ -40,13 +40,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bayescale.backtest import (  # noqa: E402
+from bayescale.backtest import load_for_backtest, run_backtests  # noqa: E402
+from bayescale.backtest_report import (  # noqa: E402
     Backtest,
     backtest_document,
     backtest_from_document,
     calibration_figure,
-    load_for_backtest,
-    run_backtests,
     suite_markdown,
     suite_rows,
 )

@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bayescale.cli import main as cli_main  # noqa: E402
 from bayescale.outputs import write_text  # noqa: E402
 from bayescale.simulate import simulate_pass_counts  # noqa: E402
 from bayescale.suite import Job, format_progress, run_suite  # noqa: E402
@@ -64,6 +65,7 @@ def main() -> None:
     result = run_suite(
         jobs,
         args.out,
+        entry=cli_main,
         executor=args.executor,
         workers=args.workers,
         max_fits_per_worker=args.max_fits_per_worker,

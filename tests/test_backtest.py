@@ -13,21 +13,20 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.backtest import (
+from bayescale.backtest import backtest_loss, backtest_pass, loss_split, pass_split
+from bayescale.backtest_report import (
     BASELINES,
-    LEVELS,
     backtest_from_document,
-    backtest_loss,
-    backtest_pass,
     backtests_document,
-    loss_split,
+    suite_markdown,
+    suite_rows,
+)
+from bayescale.backtest_scoring import (
+    LEVELS,
     observed_coverage,
-    pass_split,
     sample_crps,
     score_draws,
     score_point,
-    suite_markdown,
-    suite_rows,
     summarise_cases,
 )
 from bayescale.baselines import report_point_fit

@@ -18,9 +18,9 @@ from bayescale.cli import main
 from bayescale.data import LossColumns, load_loss_runs, read_table
 from bayescale.decision import parse_requirement
 from bayescale.errors import InputError
-from bayescale.forecast import MAX_TARGETS, check_targets
 from bayescale.pass_data import load_pass_aggregate, load_pass_counts
 from bayescale.report import markdown_table, markdown_text
+from bayescale.targets import MAX_TARGETS, check_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 V010 = ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc"
