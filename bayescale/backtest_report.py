@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -31,7 +31,8 @@ BASELINES = {
 }
 
 
-Kind = Literal["loss", "pass"]
+#: The law a backtest is of (a registry name: ``loss``, ``pass``, ...).
+Kind = str
 
 
 @dataclass(frozen=True)
@@ -414,3 +415,29 @@ def write_backtest_outputs(backtests: list[Backtest], out_dir: Path) -> list[Pat
         }
         save_figure(calibration_figure(panels), stage / "calibration.png")
     return [Path(out_dir) / n for n in ("backtest.json", "backtest.md", "calibration.png")]
+
+
+def fit_diagnostics(fit: Any) -> dict[str, Any]:
+    """A fit's convergence as a backtest records it (any law's fit)."""
+    d = fit.diagnostics
+    return {
+        "ok": d.ok,
+        "r_hat_max": d.r_hat_max,
+        "ess_bulk_min": d.ess_bulk_min,
+        "divergences": d.divergences,
+        "target_accept": fit.settings.target_accept,
+        "sampling_s": fit.timing_s.get("sampling"),
+    }
+
+
+def merge_diagnostics(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The convergence of several fits (the separate fits) as one record."""
+    return {
+        "ok": all(p["ok"] for p in parts),
+        "r_hat_max": max(p["r_hat_max"] for p in parts),
+        "ess_bulk_min": min(p["ess_bulk_min"] for p in parts),
+        "divergences": sum(p["divergences"] for p in parts),
+        "target_accept": max(p["target_accept"] for p in parts),
+        "sampling_s": sum(p["sampling_s"] or 0.0 for p in parts),
+        "fits": len(parts),
+    }

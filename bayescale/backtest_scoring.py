@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bayescale.errors import InputError
+
 #: Interval levels every backtest scores.
 LEVELS = (0.5, 0.8, 0.9)
 
@@ -107,3 +109,32 @@ def observed_coverage(cases: pd.DataFrame, levels: np.ndarray) -> np.ndarray:
     pit = cases["pit"].astype(float).to_numpy()
     needed = np.abs(2 * pit - 1)
     return np.array([(needed <= q).mean() for q in levels])
+
+
+def check_ratio(ratio: float) -> float:
+    """Refuse a ratio that would hold nothing out."""
+    if not (np.isfinite(ratio) and ratio > 1):
+        raise InputError(
+            f"--ratio must be > 1 (fit on compute <= max / R, forecast the rest), got {ratio}."
+        )
+    return float(ratio)
+
+
+def with_meta(
+    scored: pd.DataFrame,
+    case: list[str],
+    group: list[str],
+    target: np.ndarray,
+    cut: np.ndarray,
+) -> pd.DataFrame:
+    """Scored cases with what they are: case, group, target and fitted compute, ratio."""
+    meta = pd.DataFrame(
+        {
+            "case": case,
+            "group": group,
+            "target_compute": np.asarray(target, dtype=float),
+            "fit_max_compute": np.asarray(cut, dtype=float),
+        }
+    )
+    meta["extrapolation"] = meta["target_compute"] / meta["fit_max_compute"]
+    return pd.concat([meta, scored.reset_index(drop=True)], axis=1)

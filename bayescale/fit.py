@@ -33,6 +33,7 @@ from bayescale.sampling import (
     TARGET_ACCEPT,
     SamplerSettings,
 )
+from bayescale.seeds import Streams
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -103,6 +104,11 @@ class LossFit:
         The convergence summary.
     timing_s
         Seconds: ``total`` and ``sampling`` (compile included).
+    forecast_seed
+        Root of the forecast's random streams when not the sampler's seed
+        (``bayescale forecast --seed``); :mod:`bayescale.seeds`.
+    streams
+        ``"keyed"``, or ``"offsets"`` for fits saved before keyed streams.
     """
 
     data: LossData
@@ -112,6 +118,8 @@ class LossFit:
     settings: SamplerSettings
     diagnostics: Diagnostics
     timing_s: dict[str, float] = field(default_factory=dict)
+    forecast_seed: int | None = None
+    streams: Streams = "keyed"
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
@@ -568,6 +576,8 @@ class PassFit:
         (dim ``problem``), ``sigma_model``, ``sigma_problem``; for aggregates ``sigma``.
     log_pivot
         ln C0 of the pivot compute.
+    forecast_seed, streams
+        As :class:`LossFit`'s.
     """
 
     data: PassCounts | PassAggregate
@@ -578,6 +588,8 @@ class PassFit:
     settings: SamplerSettings
     diagnostics: Diagnostics
     timing_s: dict[str, float] = field(default_factory=dict)
+    forecast_seed: int | None = None
+    streams: Streams = "keyed"
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""

@@ -4,7 +4,8 @@ A forecast is a set of draws, not a number. For every posterior draw *s* and gro
 curve value at compute *C* is :func:`bayescale.laws.loss_law_pivot`; a *new run* adds the
 run-to-run scatter of the likelihood, :math:`\ln L_{new} = \ln L_g(C) + \sigma\varepsilon`.
 Intervals are central at the requested probability; means are a column, never the answer.
-The scatter draws are seeded by the fit's seed, so the same fit and seed give the same numbers.
+The scatter draws come from the fit's forecast stream (:mod:`bayescale.seeds`), so the same fit
+and seed give the same numbers.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bayescale.draws import summarise
 from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
+from bayescale.seeds import forecast_stream
 from bayescale.targets import check_interval, check_targets, target_warnings
 
 log = logging.getLogger("bayescale")
@@ -69,7 +71,8 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     compute
         Computes in FLOPs, shape ``(n,)``.
     seed
-        Seed of the scatter draws; the fit's sampler seed by default.
+        Root of the scatter draws' stream; by default the fit's forecast seed, else its
+        sampler seed (:func:`bayescale.seeds.forecast_root`).
 
     Returns
     -------
@@ -82,7 +85,7 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     reducible = fit.draws("reducible")[:, :, None]
     exponent = fit.draws("exponent")[:, :, None]
     curve = loss_law_pivot(x[None, None, :], level, reducible, exponent)
-    rng = np.random.default_rng(fit.settings.seed if seed is None else seed)
+    rng = forecast_stream(fit, "loss.forecast", seed)
     sigma = fit.draws("sigma")[:, None, None]
     # one scatter draw per (posterior draw, group), shared by every compute: the marginals are
     # those of a new run at each compute, P(requirement) is monotone in compute, and the

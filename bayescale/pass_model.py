@@ -64,6 +64,7 @@ from bayescale.draws import stacked_draws
 from bayescale.laws import pass_law_log, pass_logit
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
+from bayescale.seeds import stream
 
 #: Passes and failures a problem needs, summed over fitted models, to be sampled centred.
 INFORMATIVE_COUNT = 5
@@ -291,8 +292,7 @@ def add_problem_intercepts(
             offset,
             n[u],
             k[u],
-            # a stream of its own, apart from the forecast draws seeded by the same seed
-            np.random.default_rng([seed, 1]),
+            stream(seed, "pass.intercepts"),
         )
     problems = post["problem_exponent"].coords["problem"]
     post["theta"] = xr.DataArray(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,15 +18,11 @@ import pandas as pd
 
 from bayescale.buckets import Buckets, Eligibility, make_buckets
 from bayescale.decision import (
-    ComputeChoice,
     Decision,
-    DecisionCurve,
     Requirement,
-    best_compute,
     decide_with_curve,
     parse_requirement,
 )
-from bayescale.display import html_summary, result_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
 from bayescale.options import check_options, remembered_options
@@ -46,6 +43,7 @@ from bayescale.pass_forecast import (
     score_held_out_models,
 )
 from bayescale.priors import PassPriors
+from bayescale.results import Result, decide_options
 from bayescale.sampling import SamplerSettings
 from bayescale.targets import check_targets
 
@@ -81,36 +79,20 @@ class PassOptions:
         return remembered_options(self)
 
 
-@dataclass(frozen=True)
-class PassResult:
+@dataclass(frozen=True, repr=False)
+class PassResult(Result):
     """A finished pass-rate forecast: the fit and everything derived from it."""
 
     fit: PassFit
     forecast: PassForecast
-    parameters: pd.DataFrame
-    held_out: pd.DataFrame
-    decisions: tuple[Decision, ...]
-    choice: ComputeChoice | None = None
     options: PassOptions | None = None
-    curve: DecisionCurve | None = None
 
     def document(self) -> dict[str, object]:
-        """The CONTRACT §4 result document."""
+        """The result document (docs/formats.md)."""
         from bayescale.report import pass_document
         from bayescale.version import __version__
 
         return pass_document(self, __version__)
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Warnings about the targets (the document's ``warnings[]``)."""
-        return self.forecast.warnings
-
-    def __repr__(self) -> str:
-        return text_summary(*result_summary(self, "PassResult"))
-
-    def _repr_html_(self) -> str:
-        return html_summary(*result_summary(self, "PassResult"))
 
 
 def pass_requirement(
@@ -242,20 +224,10 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions, *, warn: bool = Tru
         allow_backcast=options.allow_backcast,
         warn=warn,
     )
-    decisions: list[Decision] = []
-    curve = choice = None
-    if options.requirement:
-        shared: dict[str, Any] = {}
-        req, draws_at = pass_requirement_draws(fit, options.requirement, cache=shared)
-        _, curve_at = pass_requirement_draws(fit, options.requirement, curve=True, cache=shared)
-        smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
-        decisions, curve = decide_with_curve(
-            req, draws_at, targets, options.confidence, smallest, curve_at=curve_at
-        )
-        if options.value is not None and options.cost_per_flop is not None:
-            choice = best_compute(
-                curve.grid, curve.probability, options.value, options.cost_per_flop
-            )
+    smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
+    decisions, curve, choice = decide_options(
+        options, partial(pass_requirement_draws, fit), targets, smallest
+    )
     return PassResult(
         fit=fit,
         forecast=forecast,

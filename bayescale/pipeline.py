@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,16 +17,11 @@ import pandas as pd
 
 from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import (
-    ComputeChoice,
     Decision,
-    DecisionCurve,
     Requirement,
-    best_compute,
     decide,
-    decide_with_curve,
     parse_requirement,
 )
-from bayescale.display import html_summary, result_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.forecast import (
@@ -38,6 +34,7 @@ from bayescale.forecast import (
 )
 from bayescale.options import check_options, remembered_options
 from bayescale.priors import LossPriors
+from bayescale.results import Result, decide_options
 from bayescale.sampling import SamplerSettings
 from bayescale.targets import check_targets
 
@@ -71,36 +68,20 @@ class LossOptions:
         return remembered_options(self)
 
 
-@dataclass(frozen=True)
-class LossResult:
+@dataclass(frozen=True, repr=False)
+class LossResult(Result):
     """A finished loss forecast: the fit and everything derived from it."""
 
     fit: LossFit
     forecast: LossForecast
-    parameters: pd.DataFrame
-    held_out: pd.DataFrame
-    decisions: tuple[Decision, ...]
-    choice: ComputeChoice | None = None
     options: LossOptions | None = None
-    curve: DecisionCurve | None = None
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Warnings about the targets (the document's ``warnings[]``)."""
-        return self.forecast.warnings
 
     def document(self) -> dict[str, object]:
-        """The CONTRACT §4 result document."""
+        """The result document (docs/formats.md)."""
         from bayescale.report import loss_document
         from bayescale.version import __version__
 
         return loss_document(self, __version__)
-
-    def __repr__(self) -> str:
-        return text_summary(*result_summary(self, "LossResult"))
-
-    def _repr_html_(self) -> str:
-        return html_summary(*result_summary(self, "LossResult"))
 
 
 def loss_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int]:
@@ -194,20 +175,10 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     forecast = forecast_loss(
         fit, targets, options.interval, allow_backcast=options.allow_backcast, warn=warn
     )
-    decisions: list[Decision] = []
-    curve = choice = None
-    if options.requirement:
-        shared: dict = {}
-        req, draws_at = loss_requirement_draws(fit, options.requirement, cache=shared)
-        _, curve_at = loss_requirement_draws(fit, options.requirement, curve=True, cache=shared)
-        smallest = float(fit.data.compute[fit.data.fitted].min())
-        decisions, curve = decide_with_curve(
-            req, draws_at, targets, options.confidence, smallest, curve_at=curve_at
-        )
-        if options.value is not None and options.cost_per_flop is not None:
-            choice = best_compute(
-                curve.grid, curve.probability, options.value, options.cost_per_flop
-            )
+    smallest = float(fit.data.compute[fit.data.fitted].min())
+    decisions, curve, choice = decide_options(
+        options, partial(loss_requirement_draws, fit), targets, smallest
+    )
     return LossResult(
         fit=fit,
         forecast=forecast,

@@ -241,12 +241,8 @@ def main() -> None:
             print(f"{ds.name}: {DATA / ds.folder} absent, skipped", flush=True)
             continue
         start = time.perf_counter()
-        data = load_for_backtest(
-            ds.kind,  # type: ignore[arg-type]
-            ds.table(),
-            loss_columns=ds.loss_columns,
-            pass_columns=ds.pass_columns,
-        )
+        columns = ds.loss_columns if ds.kind == "loss" else ds.pass_columns
+        data = load_for_backtest(ds.kind, ds.table(), columns)
         backtests = run_backtests(data, list(ds.ratios), settings=settings, n_boot=args.bootstrap)
         results[ds.name] = backtests
         entries.append(
