@@ -14,7 +14,6 @@ Examples
 """
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from bayescale.config import configure
@@ -50,7 +49,6 @@ from bayescale.pass_pipeline import (
     decide_pass,
     result_from_pass_fit,
     run_pass,
-    write_pass_outputs,
 )
 from bayescale.pipeline import (
     LossOptions,
@@ -58,13 +56,14 @@ from bayescale.pipeline import (
     decide_loss,
     result_from_fit,
     run_loss,
-    write_loss_outputs,
 )
 from bayescale.prior_predictive import add_prior_predictive
 from bayescale.priors import LossPriors, PassPriors
+from bayescale.result_files import write_loss_outputs, write_pass_outputs
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import SavedFit, load_fit, load_loss_fit, save_fit, save_loss_fit
 from bayescale.simulate import demo_loss_runs, simulate_loss_runs
+from bayescale.version import __version__
 
 if TYPE_CHECKING:
     from bayescale.plots import plot_buckets, plot_decision, plot_forecast, plot_ppc
@@ -86,11 +85,6 @@ def __getattr__(name: str) -> object:
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
 
-
-try:
-    __version__ = version("bayescale")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
 
 __all__ = [
     "BayescaleError",

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.buckets import make_buckets
+from bayescale.laws import pass_law
 from bayescale.pass_data import PassCounts
 
 
@@ -46,7 +47,7 @@ def report_point_fit(
                     "target_compute": float(t),
                     "bucket": label,
                     "n_problems": int(sel.sum()),
-                    "neg_log_pass": float(np.exp(intercept + slope * np.log(t))),
+                    "neg_log_pass": float(pass_law(np.log(t), intercept, -slope)),
                     "alpha": float(np.exp(intercept)),
                     "k": float(-slope),
                 }

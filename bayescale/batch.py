@@ -34,7 +34,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -50,6 +49,7 @@ from bayescale.sampling import (
     laplace_from,
     release_pmapped,
 )
+from bayescale.seeds import key_seed
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -69,14 +69,8 @@ BATCH_LAPLACE_MAXITER = 300
 
 
 def dataset_seed(seed: int, *key: int | str) -> int:
-    """A seed of its own for one dataset of a batch, from the run's seed and a stable key.
-
-    ``key`` names the dataset independently of its position in a batch (a backtest uses the
-    method, the ratio and the group), so a dataset draws the same way whatever else is fitted
-    with it, and two datasets with different keys never share a random stream.
-    """
-    words = [seed, *(k if isinstance(k, int) else zlib.crc32(k.encode()) for k in key)]
-    return int(np.random.SeedSequence(words).generate_state(1)[0])
+    """A seed of its own for one dataset of a batch: :func:`bayescale.seeds.key_seed`."""
+    return key_seed(seed, *key)
 
 
 #: Templates whose JAX functions and compiled programs this process keeps (:func:`_jaxify`).

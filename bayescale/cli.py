@@ -216,7 +216,7 @@ def _likelihood(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bayescale``."""
-    from bayescale import __version__
+    from bayescale.version import __version__
 
     parser = _Parser(
         prog="bayescale",
@@ -533,6 +533,7 @@ def _run_suite_command(args: argparse.Namespace) -> int:
     result = run_suite(
         jobs,
         args.out,
+        entry=main,
         executor=executor,
         workers=workers,
         max_fits_per_worker=args.max_fits_per_worker,
@@ -674,24 +675,22 @@ def _backtest_parser(sub: Any) -> None:
 
 
 def _run_backtest_command(args: argparse.Namespace) -> int:
-    from bayescale.backtest import (
+    from bayescale.backtest import load_for_backtest, run_backtests
+    from bayescale.backtest_report import (
         backtest_markdown,
         backtests_document,
-        load_for_backtest,
-        run_backtests,
         write_backtest_outputs,
     )
     from bayescale.data import LossColumns
+    from bayescale.outputs import write_json
     from bayescale.pass_data import PassColumns
-    from bayescale.pipeline import write_json
     from bayescale.priors import LossPriors
 
     shared = _shared_options(args)
-    data = load_for_backtest(
-        args.kind,
-        args.file,
-        loss_columns=LossColumns(args.compute_col, args.loss_col, args.group_col, args.name_col),
-        pass_columns=PassColumns(
+    columns: Any = (
+        LossColumns(args.compute_col, args.loss_col, args.group_col, args.name_col)
+        if args.kind == "loss"
+        else PassColumns(
             args.model_col,
             args.compute_col,
             args.problem_col,
@@ -700,8 +699,9 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
             args.pass_rate_col,
             args.bucket_col,
             args.n_problems_col,
-        ),
+        )
     )
+    data = load_for_backtest(args.kind, args.file, columns)
     kwargs: dict[str, Any] = {
         "settings": shared["sampler"],
         "interval": args.interval,
@@ -801,56 +801,10 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
     return LossOptions(**values)  # type: ignore[arg-type]
 
 
-def _grid(corner: str, rows: dict[str, dict[float, str]], targets: Sequence[float]) -> list[str]:
-    """An aligned table: one row per label, one column per target compute."""
-    head = [corner, *(f"{t:.3g} FLOPs" for t in targets)]
-    body = [[label, *(cells[t] for t in targets)] for label, cells in rows.items()]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    return [
-        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
-        for r in [head, *body]
-    ]
-
-
-def _pass_summary(result: PassResult) -> str:
-    from bayescale.pass_forecast import NO_OVERALL
-
-    forecast = result.forecast
-    pct = f"{forecast.interval:.0%}"
-    targets = [float(t) for t in forecast.targets]
-    rows: dict[str, dict[float, str]] = {}
-    for r in forecast.buckets().to_dict("records"):
-        rows.setdefault(str(r["bucket"]), {})[r["target_compute"]] = (
-            f"{r['pass_rate_median']:.3g} [{r['pass_rate_lower']:.3g}, "
-            f"{r['pass_rate_upper']:.3g}]  (-ln p {r['neg_log_pass_median']:.3g})"
-        )
-    if forecast.pooled is not None:
-        for r in forecast.overall().to_dict("records"):
-            rows.setdefault("overall", {})[r["target_compute"]] = (
-                f"{r['median']:.3g} [{r['lower']:.3g}, {r['upper']:.3g}]"
-            )
-    lines = [f"Pass@1 of a new model per bucket (median [{pct} interval], -ln p alongside):"]
-    lines += _grid("bucket", rows, targets)
-    if forecast.pooled is not None:
-        lines.append(f"overall = {forecast.pooled}.")
-    else:
-        lines.append(f"overall: {NO_OVERALL}.")
-    held = result.held_out
-    if not held.empty:
-        rates = held[held["quantity"].str.startswith("pass_rate")]
-        lines.append(
-            f"Held-out models: {int(held['covered'].sum())}/{len(held)} statistics inside the "
-            f"{pct} interval; pass@1 errors of the median: "
-            + ", ".join(f"{r.model} {r.quantity} {r.rel_error:+.0%}" for r in rates.itertuples())
-            + "."
-        )
-    return "\n".join(lines)
-
-
 def _summary(result: LossResult | PassResult, *, sampled: bool = True) -> str:
-    from bayescale.pass_pipeline import PassResult
+    from bayescale.registry import law_of
 
-    lines = [_pass_summary(result)] if isinstance(result, PassResult) else [_loss_summary(result)]
+    lines = [law_of(result).summary(result)]
     for d in result.decisions:
         lines.append(d.sentence())
         lines.append(_needed_line(d))
@@ -881,23 +835,6 @@ def _needed_line(d: Any) -> str:
     )
 
 
-def _loss_summary(result: LossResult) -> str:
-    pct = f"{result.forecast.interval:.0%}"
-    groups: dict[str, dict[float, str]] = {}
-    for r in result.forecast.table().to_dict("records"):
-        groups.setdefault(str(r["group"]), {})[r["target_compute"]] = (
-            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
-        )
-    lines = [f"Final loss of a new run (median [{pct} interval]):"]
-    lines += _grid("group", groups, [float(t) for t in result.forecast.targets])
-    held = result.held_out
-    if not held.empty:
-        lines.append(
-            f"Held-out runs: {int(held['covered'].sum())}/{len(held)} inside the {pct} interval."
-        )
-    return "\n".join(lines)
-
-
 def _write(
     result: LossResult | PassResult,
     args: argparse.Namespace,
@@ -905,17 +842,13 @@ def _write(
     *,
     sampled: bool = True,
 ) -> None:
-    from bayescale.pass_pipeline import PassResult, write_pass_outputs
-    from bayescale.pipeline import write_json, write_loss_outputs
+    from bayescale.outputs import write_json
+    from bayescale.result_files import write_outputs
 
     if args.json:
         write_json(result.document(), args.json)
     if args.out:
-        if isinstance(result, PassResult):
-            written = write_pass_outputs(result, args.out, spec=spec)
-        else:
-            written = write_loss_outputs(result, args.out, spec=spec)
-        for path in written:
+        for path in write_outputs(result, args.out, spec=spec):
             log.info("wrote %s", path)
     print(_summary(result, sampled=sampled))
     if args.out:
@@ -936,8 +869,8 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
                 + "; ".join(fit.diagnostics.problems())
             )
         )
-    if args.seed is not None:
-        fit = replace(fit, settings=replace(fit.settings, seed=args.seed))
+    if args.seed is not None:  # the forecast's streams; the sampler's seed stays recorded
+        fit = replace(fit, forecast_seed=args.seed)
     given = {
         "requirement": args.require,
         "confidence": args.confidence,
@@ -960,7 +893,7 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
 def _run_nd_command(args: argparse.Namespace) -> int:
     """``bayescale nd``: logic in :mod:`bayescale.nd`."""
     from bayescale.nd import NDColumns, load_nd_runs, nd_summary, run_nd, write_nd_outputs
-    from bayescale.pipeline import write_json
+    from bayescale.outputs import write_json
 
     pairs = []
     for text in args.target:
@@ -1060,9 +993,11 @@ def _run_loss_command(args: argparse.Namespace) -> int:
 def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     """``bayescale loss --method bootstrap``: the point-fit bootstrap, no sampling."""
     from bayescale.data import load_loss_runs
-    from bayescale.forecast import check_targets, loss_target_warnings
-    from bayescale.pipeline import check_options, write_json
+    from bayescale.forecast import loss_target_warnings
+    from bayescale.options import check_options
+    from bayescale.outputs import write_json
     from bayescale.point_fits import bootstrap_document, bootstrap_forecast
+    from bayescale.targets import check_targets
 
     check_options(options)
     if options.requirement:
@@ -1101,7 +1036,9 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
         f"Final loss by the point-fit bootstrap (median [{pct} interval] of least-squares fits "
         "to resampled runs; the curve only, no run-to-run scatter, no law discrepancy):"
     )
-    print("\n".join(_grid("group", cells, [float(t) for t in targets])))
+    from bayescale.report import summary_grid
+
+    print("\n".join(summary_grid("group", cells, [float(t) for t in targets])))
     for message in warnings:
         print(f"Warning: {message}")
     return EXIT_OK
@@ -1129,8 +1066,7 @@ _SPEC_OVERRIDES = {
 
 
 def _run_spec_command(args: argparse.Namespace) -> int:
-    from bayescale.pass_pipeline import run_pass
-    from bayescale.pipeline import LossOptions, run_loss
+    from bayescale.registry import law_of
     from bayescale.spec import check_spec, data_source, load_spec, spec_options
 
     spec = load_spec(args.spec)
@@ -1153,10 +1089,7 @@ def _run_spec_command(args: argparse.Namespace) -> int:
     log.info("spec %s ('%s'): law %s", spec.path, spec.name, spec.law.formula)
     log.info(lines[1])  # what the data hold
     try:
-        if isinstance(options, LossOptions):
-            result: Any = run_loss(source, options)
-        else:
-            result = run_pass(source, options)
+        result = law_of(options).run(source, options)
     except ConvergenceError as err:
         return _unconverged(err)
     print(f"{spec.name} ({args.spec})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Sequence
+from typing import Any
 
 #: Longest value shown in a summary line before it is cut with an ellipsis.
 MAX_VALUE = 160
@@ -33,3 +34,13 @@ def html_summary(title: str, rows: Sequence[tuple[str, str]]) -> str:
         for k, v in rows
     )
     return f"<div><strong>{html.escape(title)}</strong><table>{body}</table></div>"
+
+
+def result_summary(result: Any, title: str) -> tuple[str, list[tuple[str, str]]]:
+    """Summary rows of a loss or pass result: the forecast, the decisions, the diagnostics."""
+    _, rows = result.fit._summary()
+    rows = [r for r in rows if r[0] in ("data", "diagnostics")]
+    _, forecast_rows = result.forecast._summary()
+    rows += forecast_rows
+    rows += [("decision", d.sentence()) for d in result.decisions]
+    return title, rows

@@ -23,6 +23,7 @@ from bayescale.buckets import Buckets
 from bayescale.data import LossData
 from bayescale.diagnostics import RHAT_MAX, Attempt, Diagnostics, diagnose
 from bayescale.display import html_summary, text_summary
+from bayescale.draws import stacked_draws
 from bayescale.errors import ConvergenceError
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import LossPriors, PassPriors
@@ -32,6 +33,7 @@ from bayescale.sampling import (
     TARGET_ACCEPT,
     SamplerSettings,
 )
+from bayescale.seeds import Streams
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -83,12 +85,6 @@ def model_settings(
     )
 
 
-def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
-    """Posterior draws of ``name`` with chains stacked: shape ``(sample, *dims)``."""
-    da = idata["posterior"][name]
-    return np.asarray(da.values).reshape(-1, *da.shape[2:])
-
-
 @dataclass(frozen=True)
 class LossFit:
     r"""A sampled loss model.
@@ -108,6 +104,11 @@ class LossFit:
         The convergence summary.
     timing_s
         Seconds: ``total`` and ``sampling`` (compile included).
+    forecast_seed
+        Root of the forecast's random streams when not the sampler's seed
+        (``bayescale forecast --seed``); :mod:`bayescale.seeds`.
+    streams
+        ``"keyed"``, or ``"offsets"`` for fits saved before keyed streams.
     """
 
     data: LossData
@@ -117,6 +118,8 @@ class LossFit:
     settings: SamplerSettings
     diagnostics: Diagnostics
     timing_s: dict[str, float] = field(default_factory=dict)
+    forecast_seed: int | None = None
+    streams: Streams = "keyed"
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
@@ -574,6 +577,8 @@ class PassFit:
         (dim ``problem``), ``sigma_model``, ``sigma_problem``; for aggregates ``sigma``.
     log_pivot
         ln C0 of the pivot compute.
+    forecast_seed, streams
+        As :class:`LossFit`'s.
     """
 
     data: PassCounts | PassAggregate
@@ -584,6 +589,8 @@ class PassFit:
     settings: SamplerSettings
     diagnostics: Diagnostics
     timing_s: dict[str, float] = field(default_factory=dict)
+    forecast_seed: int | None = None
+    streams: Streams = "keyed"
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""

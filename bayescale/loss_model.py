@@ -25,6 +25,7 @@ from bayescale.data import LossData
 from bayescale.errors import InputError
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors, scatter_scale
+from bayescale.seeds import stream
 
 
 def loss_pivot(data: LossData) -> float:
@@ -288,7 +289,7 @@ def add_scatter(idata: xr.DataTree, data: LossData, priors: LossPriors, seed: in
 
     Per posterior draw, :math:`\sigma^2 \mid \theta, y \sim \mathrm{InvGamma}(\alpha +
     n/2, \beta + \mathrm{RSS}(\theta)/2)`, the exact conditional, with ``RSS`` the sum of
-    squared log-loss residuals of the fitted runs; seed stream ``[seed, 2]``. Together with
+    squared log-loss residuals of the fitted runs; stream ``loss.sigma`` of the seed. Together with
     the sampled draws these are draws of the joint posterior. A posterior that has ``sigma``
     already is returned as it is.
     """
@@ -305,7 +306,7 @@ def add_scatter(idata: xr.DataTree, data: LossData, priors: LossPriors, seed: in
     )
     mean = np.log(loss_law_pivot(x, level, reducible, exponent))
     rss = ((y - mean) ** 2).sum(axis=-1)
-    rng = np.random.default_rng([seed, 2])
+    rng = stream(seed, "loss.sigma")
     shape = priors.scatter_shape + y.size / 2
     variance = (scatter_scale(priors) + rss / 2) / rng.gamma(shape, 1.0, size=rss.shape)
     sigma = xr.DataArray(np.sqrt(variance), dims=("chain", "draw"))

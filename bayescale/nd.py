@@ -39,6 +39,7 @@ from bayescale.data import (
 from bayescale.decision import Requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import ConvergenceError, InputError
+from bayescale.laws import nd_law
 from bayescale.priors import require_positive
 from bayescale.sampling import SamplerSettings
 
@@ -255,76 +256,6 @@ def nd_split(data: NDData, max_compute: float) -> NDData:
 
 # --------------------------------------------------------------------------------------------
 # The law
-
-
-def nd_law(
-    log_params: Any, log_tokens: Any, E: Any, A: Any, alpha: Any, B: Any, beta: Any, xp: Any = np
-) -> Any:
-    r"""Loss of a run with ``N`` parameters trained on ``D`` tokens (Hoffmann et al. 2022).
-
-    .. math::
-
-        L(N, D) = E + A\,N^{-\alpha} + B\,D^{-\beta}
-
-    Parameters
-    ----------
-    log_params, log_tokens
-        :math:`\ln N`, :math:`\ln D`.
-    E, A, alpha, B, beta
-        Irreducible loss, scales and exponents (broadcastable).
-    xp
-        Array namespace providing ``exp`` (``numpy`` or ``pytensor.tensor``).
-
-    Examples
-    --------
-    >>> round(float(nd_law(np.log(1e9), np.log(2e10), 1.82, 482.0, 0.348, 2085.0, 0.366)), 4)
-    2.5296
-    """
-    return E + A * xp.exp(-alpha * log_params) + B * xp.exp(-beta * log_tokens)
-
-
-def nd_law_pivot(
-    x: Any,
-    y: Any,
-    level: Any,
-    reducible: Any,
-    share: Any,
-    alpha: Any,
-    beta: Any,
-    xp: Any = np,
-) -> Any:
-    r"""The law at a pivot ``(N0, D0)``, the parameterisation the model samples.
-
-    .. math::
-
-        L = \ell\left[(1 - f) + f\left(w\,e^{-\alpha x} + (1 - w)\,e^{-\beta y}\right)\right],
-        \quad x = \ln N - \ln N_0,\; y = \ln D - \ln D_0,
-
-    with :math:`\ell` the loss at the pivot, :math:`f` its reducible share and :math:`w` the
-    share of that reducible loss owed to finite N. The same surface as :func:`nd_law` with
-    :math:`E = \ell(1-f)`, :math:`A = \ell f w N_0^\alpha`, :math:`B = \ell f (1-w) D_0^\beta`
-    (:func:`nd_pivot_to_user`).
-
-    Examples
-    --------
-    >>> float(nd_law_pivot(0.0, 0.0, level=3.0, reducible=0.5, share=0.5, alpha=0.3, beta=0.3))
-    3.0
-    """
-    return level * (
-        (1.0 - reducible)
-        + reducible * (share * xp.exp(-alpha * x) + (1.0 - share) * xp.exp(-beta * y))
-    )
-
-
-def nd_pivot_to_user(
-    level: Any, reducible: Any, share: Any, alpha: Any, beta: Any, log_pivot: tuple[float, float]
-) -> tuple[Any, Any, Any]:
-    r"""``(E, A, B)`` of :func:`nd_law` from the pivot parameters and :math:`(\ln N_0, \ln D_0)`."""
-    level, reducible, share = np.asarray(level), np.asarray(reducible), np.asarray(share)
-    E = level * (1.0 - reducible)
-    A = level * reducible * share * np.exp(np.asarray(alpha) * log_pivot[0])
-    B = level * reducible * (1.0 - share) * np.exp(np.asarray(beta) * log_pivot[1])
-    return E, A, B
 
 
 def optimal_allocation(
@@ -1094,7 +1025,7 @@ def run_nd(
     probability that a new run meets it (GO at ``confidence``) and the smallest N that meets
     it with the target's tokens; each budget the smallest N that meets it within the budget.
     """
-    from bayescale.forecast import check_interval
+    from bayescale.targets import check_interval
 
     check_interval(interval)
     if not 0 < confidence < 1:
@@ -1166,8 +1097,8 @@ def nd_document(result: NDResult) -> dict[str, Any]:
     ``optimal[]``: ``{budget, group, params{median, lower, upper}, tokens{...}, loss{...}}``;
     ``decision`` (``null`` without ``--require``), ``diagnostics``, ``warnings``.
     """
-    from bayescale import __version__
     from bayescale.report import clean_json
+    from bayescale.version import __version__
 
     fit, diag = result.fit, result.fit.diagnostics
     decision = None
@@ -1266,8 +1197,7 @@ def nd_markdown(result: NDResult, plots: list[str]) -> str:
 
 def write_nd_outputs(result: NDResult, out_dir: Path) -> list[Path]:
     """Write ``forecast.json``, ``report.md`` and ``nd_contours.png`` into ``out_dir``, whole."""
-    from bayescale.outputs import result_folder, write_text
-    from bayescale.pipeline import write_json
+    from bayescale.outputs import result_folder, write_json, write_text
     from bayescale.plots import save_figure
 
     targets = None

@@ -4,7 +4,7 @@ r"""The hierarchical L(N, D) model as a PyMC model factory.
 
     \ln L_i \sim \mathcal{N}\left(\ln L_{g[i]}(N_i, D_i),\ \sigma\right),
 
-with :math:`L_g` the pivot form of :func:`bayescale.nd.nd_law_pivot` at the geometric centre
+with :math:`L_g` the pivot form of :func:`bayescale.laws.nd_law_pivot` at the geometric centre
 :math:`(N_0, D_0)` of the fitted runs and the priors of :class:`bayescale.nd.NDPriors`. The
 sampled quantities are what the data pin: per group the level :math:`\ln\ell_g` and the two
 local log-log slopes :math:`\ln s^N_g, \ln s^D_g` at the pivot, plus the shares
@@ -15,15 +15,20 @@ the curvature informs; the exponents :math:`\alpha_g = s^N_g / (f_g w_g)`,
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayescale.laws import nd_law_pivot
 from bayescale.loss_model import _pooled
-from bayescale.nd import NDData, NDPriors, nd_law_pivot, nd_pivot
+
+if TYPE_CHECKING:
+    from bayescale.nd import NDData, NDPriors
 
 
-def build_nd_model(data: NDData, priors: NDPriors | None = None) -> pm.Model:
+def build_nd_model(data: NDData, priors: NDPriors) -> pm.Model:
     """Build the hierarchical L(N, D) model for the fitted runs of ``data``.
 
     Returns
@@ -34,9 +39,10 @@ def build_nd_model(data: NDData, priors: NDPriors | None = None) -> pm.Model:
         terms); deterministics ``level``, ``reducible``, ``share``, ``alpha``, ``beta``,
         ``E``, ``A``, ``B`` (per group); observed ``log_loss``.
     """
-    priors = priors or NDPriors()
     fit = data.fitted
-    log_n0, log_d0 = nd_pivot(data)
+    # the pivot (bayescale.nd.nd_pivot): mean log N and log D of the fitted runs
+    log_n0 = float(np.mean(np.log(data.params[fit])))
+    log_d0 = float(np.mean(np.log(data.tokens[fit])))
     idx = data.group_index[fit]
     log_loss = np.log(data.loss[fit])
     n_groups = len(data.groups)

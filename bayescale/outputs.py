@@ -28,6 +28,7 @@ import contextlib
 import ctypes
 import ctypes.util
 import errno
+import json
 import os
 import shutil
 import stat
@@ -390,3 +391,8 @@ def result_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+
+
+def write_json(document: dict[str, object], path: str | Path) -> Path:
+    """Write a result document as JSON (no NaN), atomically: temporary file, then rename."""
+    return write_text(Path(path), json.dumps(document, indent=2, allow_nan=False) + "\n")

@@ -26,10 +26,13 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.display import html_summary, text_summary
+from bayescale.draws import summarise
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
-from bayescale.forecast import check_interval, check_targets, summarise, target_warnings
+from bayescale.laws import pass_law_log
 from bayescale.pass_data import PassAggregate, PassCounts
+from bayescale.seeds import forecast_stream
+from bayescale.targets import check_interval, check_targets, target_warnings
 
 log = logging.getLogger("bayescale")
 
@@ -100,7 +103,7 @@ def _eta(
     :func:`new_model_deviation`) adds a new model's own deviation from the law.
     """
     intercept, exponent, _ = _lines(fit)
-    eta = intercept[:, None, :] - exponent[:, None, :] * x[None, :, None]
+    eta = pass_law_log(x[None, :, None], intercept[:, None, :], exponent[:, None, :])
     eta = eta + (shift[0][:, None] + shift[1][:, None] * x[None, :])[:, :, None]
     if new is not None:
         eta = eta + new[:, None, :]
@@ -132,7 +135,7 @@ def pass_draws(
     """
     compute = np.asarray(compute, dtype=float)
     x = np.log(compute) - fit.log_pivot
-    rng = np.random.default_rng(fit.settings.seed if seed is None else seed)
+    rng = forecast_stream(fit, "pass.forecast", seed)
     _, _, unit_bucket = _lines(fit)
     labels = reported_buckets(fit)
     weights = _weights(fit)
@@ -417,7 +420,7 @@ def held_out_model_draws(fit: PassFit, bucket_rates: bool = False) -> list[dict[
         One entry per (held-out model, quantity) with a finite observed value: ``model``,
         ``compute``, ``quantity`` (``pass_rate`` or ``neg_log_pass[bucket]``), ``observed``
         and ``draws`` (shape ``(sample,)``). Per-problem counts are simulated with the held-out
-        model's own ``n``; the seed is the fit's seed + 1.
+        model's own ``n``; from the fit's ``pass.held_out`` stream (:mod:`bayescale.seeds`).
     """
     models = fit.data.models
     held = np.flatnonzero(models.held_out)
@@ -425,7 +428,7 @@ def held_out_model_draws(fit: PassFit, bucket_rates: bool = False) -> list[dict[
         return []
     observed = observed_statistics(fit).set_index("model")
     labels = reported_buckets(fit)
-    rng = np.random.default_rng(fit.settings.seed + 1)
+    rng = forecast_stream(fit, "pass.held_out")
     out: list[dict[str, object]] = []
     for m in held:
         name = models.names[m]
@@ -520,10 +523,11 @@ def pass_parameter_table(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
     r"""The report's law per bucket in user units: :math:`-E[\ln p] = \alpha C^{-k}`.
 
     ``alpha`` is the bucket mean of :math:`e^{\theta_j}` times :math:`C_0^{k}` (C in FLOPs).
-    Both include the line uncertainty of :func:`line_shift`, drawn with the fit's seed.
+    Both include the line uncertainty of :func:`line_shift`, drawn from the fit's
+    ``pass.parameters`` stream.
     """
     intercept, _, unit_bucket = _lines(fit)
-    shift0, shift1 = line_shift(fit, np.random.default_rng(fit.settings.seed))
+    shift0, shift1 = line_shift(fit, forecast_stream(fit, "pass.parameters"))
     # eta = theta - k x + shift0 + shift1 x: the shifted line has slope k - shift1
     exponent = fit.draws("exponent") - shift1[:, None]
     intercept = intercept + shift0[:, None]

@@ -60,9 +60,11 @@ import xarray as xr
 
 from bayescale.buckets import Buckets
 from bayescale.diagnostics import COPY_ATTR
-from bayescale.fit import stacked_draws
+from bayescale.draws import stacked_draws
+from bayescale.laws import pass_law_log, pass_logit
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
+from bayescale.seeds import stream
 
 #: Passes and failures a problem needs, summed over fitted models, to be sampled centred.
 INFORMATIVE_COUNT = 5
@@ -187,7 +189,7 @@ def build_pass_model(
             s = np.flatnonzero(pinned)
             theta = pm.Normal("theta_solved", beta[b_of[s]], sigma_u, shape=s.size)
             obs_j, obs_m = np.nonzero(n[s] > 0)
-            eta = theta[obs_j] - exponent[b_of[s]][obs_j] * x[obs_m] + effect[obs_m]
+            eta = pass_law_log(x[obs_m], theta[obs_j], exponent[b_of[s]][obs_j]) + effect[obs_m]
             _binomial("passes", eta, n[s][obs_j, obs_m], k[s][obs_j, obs_m])
         if (~pinned).any():
             # the counts barely inform these (never or always solved, or a few passes): their
@@ -214,10 +216,7 @@ def informative(n: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 def _binomial(name: str, eta: pt.TensorVariable, n: np.ndarray, k: np.ndarray) -> None:
     """Binomial counts with ``ln(-ln p) = eta``."""
-    neg_log_p = pt.exp(eta)
-    # logit p = ln p - ln(1 - p) with ln p = -exp(eta), stable for p near 0 and 1
-    logit_p = -neg_log_p - pt.log1mexp(-neg_log_p)
-    pm.Binomial(name, n=n, logit_p=logit_p, observed=k)
+    pm.Binomial(name, n=n, logit_p=pass_logit(eta, xp=pt), observed=k)
 
 
 def _latent_problems(
@@ -247,7 +246,7 @@ def _latent_problems(
     theta = pm.Deterministic("theta", theta, dims="problem")
     slope = _problem_slopes(exponent, b_of, (k > 0).sum(axis=1) >= 2, priors)
     obs_j, obs_m = np.nonzero(n > 0)
-    eta = theta[obs_j] - slope[obs_j] * x[obs_m] + effect[obs_m]
+    eta = pass_law_log(x[obs_m], theta[obs_j], slope[obs_j]) + effect[obs_m]
     _binomial("passes", eta, n[obs_j, obs_m], k[obs_j, obs_m])
 
 
@@ -293,8 +292,7 @@ def add_problem_intercepts(
             offset,
             n[u],
             k[u],
-            # a stream of its own, apart from the forecast draws seeded by the same seed
-            np.random.default_rng([seed, 1]),
+            stream(seed, "pass.intercepts"),
         )
     problems = post["problem_exponent"].coords["problem"]
     post["theta"] = xr.DataArray(
@@ -326,6 +324,10 @@ def build_aggregate_pass_model(data: PassAggregate, priors: PassPriors | None = 
         beta, exponent = _bucket_lines(priors, len(data.buckets))
         sigma = pm.HalfNormal("sigma", sigma=priors.aggregate_sd)
         pm.Normal(
-            "log_neg_log_pass", mu=beta[b] - exponent[b] * x[m], sigma=sigma, observed=y, dims="obs"
+            "log_neg_log_pass",
+            mu=pass_law_log(x[m], beta[b], exponent[b]),
+            sigma=sigma,
+            observed=y,
+            dims="obs",
         )
     return model

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +18,14 @@ import pandas as pd
 
 from bayescale.buckets import Buckets, Eligibility, make_buckets
 from bayescale.decision import (
-    ComputeChoice,
     Decision,
-    DecisionCurve,
     Requirement,
-    best_compute,
     decide_with_curve,
     parse_requirement,
 )
-from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
-from bayescale.forecast import check_targets
+from bayescale.options import check_options, remembered_options
 from bayescale.pass_data import (
     PassAggregate,
     PassColumns,
@@ -45,9 +42,10 @@ from bayescale.pass_forecast import (
     reported_buckets,
     score_held_out_models,
 )
-from bayescale.pipeline import check_options, remembered_options, result_summary, write_json
 from bayescale.priors import PassPriors
+from bayescale.results import Result, decide_options
 from bayescale.sampling import SamplerSettings
+from bayescale.targets import check_targets
 
 log = logging.getLogger("bayescale")
 
@@ -81,36 +79,20 @@ class PassOptions:
         return remembered_options(self)
 
 
-@dataclass(frozen=True)
-class PassResult:
+@dataclass(frozen=True, repr=False)
+class PassResult(Result):
     """A finished pass-rate forecast: the fit and everything derived from it."""
 
     fit: PassFit
     forecast: PassForecast
-    parameters: pd.DataFrame
-    held_out: pd.DataFrame
-    decisions: tuple[Decision, ...]
-    choice: ComputeChoice | None = None
     options: PassOptions | None = None
-    curve: DecisionCurve | None = None
 
     def document(self) -> dict[str, object]:
-        """The CONTRACT §4 result document."""
-        from bayescale import __version__
+        """The result document (docs/formats.md)."""
         from bayescale.report import pass_document
+        from bayescale.version import __version__
 
         return pass_document(self, __version__)
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Warnings about the targets (the document's ``warnings[]``)."""
-        return self.forecast.warnings
-
-    def __repr__(self) -> str:
-        return text_summary(*result_summary(self, "PassResult"))
-
-    def _repr_html_(self) -> str:
-        return html_summary(*result_summary(self, "PassResult"))
 
 
 def pass_requirement(
@@ -242,20 +224,10 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions, *, warn: bool = Tru
         allow_backcast=options.allow_backcast,
         warn=warn,
     )
-    decisions: list[Decision] = []
-    curve = choice = None
-    if options.requirement:
-        shared: dict[str, Any] = {}
-        req, draws_at = pass_requirement_draws(fit, options.requirement, cache=shared)
-        _, curve_at = pass_requirement_draws(fit, options.requirement, curve=True, cache=shared)
-        smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
-        decisions, curve = decide_with_curve(
-            req, draws_at, targets, options.confidence, smallest, curve_at=curve_at
-        )
-        if options.value is not None and options.cost_per_flop is not None:
-            choice = best_compute(
-                curve.grid, curve.probability, options.value, options.cost_per_flop
-            )
+    smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
+    decisions, curve, choice = decide_options(
+        options, partial(pass_requirement_draws, fit), targets, smallest
+    )
     return PassResult(
         fit=fit,
         forecast=forecast,
@@ -314,49 +286,3 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     fit = fit_pass(data, buckets, options.priors, s, allow_unconverged=options.allow_unconverged)
     log.info("sampled in %.1f s", fit.timing_s["sampling"])
     return result_from_pass_fit(fit, options, warn=False)
-
-
-def write_pass_outputs(
-    result: PassResult, out_dir: str | Path, spec: str | None = None
-) -> list[Path]:
-    """Write ``report.md``, ``forecast.json``, the plots and ``fit.nc`` into ``out_dir``.
-
-    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it. The folder
-    is written as a whole (:func:`bayescale.outputs.result_folder`).
-    """
-    from bayescale.outputs import result_folder
-
-    with result_folder(out_dir) as stage:
-        written = _pass_files(result, stage, spec)
-    return [Path(out_dir) / p.name for p in written]
-
-
-def _pass_files(result: PassResult, out_dir: Path, spec: str | None) -> list[Path]:
-    from bayescale import __version__
-    from bayescale.outputs import write_text
-    from bayescale.plots import decision_figure, pass_figure, pass_rate_figure, save_figure
-    from bayescale.report import pass_markdown
-    from bayescale.saved import save_fit
-
-    fit, forecast = result.fit, result.forecast
-    pngs = [
-        save_figure(
-            pass_figure(fit, forecast.targets, forecast.interval), out_dir / "pass_buckets.png"
-        ),
-        save_figure(
-            pass_rate_figure(fit, forecast.targets, forecast.interval), out_dir / "pass_rate.png"
-        ),
-    ]
-    if result.decisions and result.curve is not None:
-        pngs.append(
-            save_figure(
-                decision_figure(result.curve, list(result.decisions), result.choice),
-                out_dir / "decision.png",
-            )
-        )
-    written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
-    report = write_text(
-        out_dir / "report.md", pass_markdown(result, __version__, [p.name for p in pngs])
-    )
-    options = result.options.forecast_options() if result.options else {}
-    return [*written, report, save_fit(fit, out_dir / "fit.nc", options, spec=spec)]

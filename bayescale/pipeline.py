@@ -6,9 +6,9 @@ document and the plot. The command line and the Python API both go through here.
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,33 +17,29 @@ import pandas as pd
 
 from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import (
-    ComputeChoice,
     Decision,
-    DecisionCurve,
     Requirement,
-    best_compute,
     decide,
-    decide_with_curve,
     parse_requirement,
 )
-from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.forecast import (
     LossForecast,
-    check_interval,
-    check_targets,
     forecast_loss,
     loss_draws,
     loss_target_warnings,
     parameter_table,
     score_held_out,
 )
+from bayescale.options import check_options, remembered_options
 from bayescale.priors import LossPriors
+from bayescale.results import Result, decide_options
 from bayescale.sampling import SamplerSettings
+from bayescale.targets import check_targets
 
 if TYPE_CHECKING:
-    from bayescale.pass_pipeline import PassOptions, PassResult
+    pass
 
 log = logging.getLogger("bayescale")
 
@@ -72,59 +68,20 @@ class LossOptions:
         return remembered_options(self)
 
 
-#: Options a saved fit remembers, so that ``bayescale forecast`` answers like the run did.
-REMEMBERED = ("interval", "requirement", "confidence", "value", "cost_per_flop", "k")
-
-
-def remembered_options(options: LossOptions | PassOptions) -> dict[str, object]:
-    """The options of a run that a saved fit keeps (targets, interval, rule, economics)."""
-    kept: dict[str, object] = {"targets": list(options.targets)}
-    kept |= {name: getattr(options, name) for name in REMEMBERED if hasattr(options, name)}
-    return kept
-
-
-@dataclass(frozen=True)
-class LossResult:
+@dataclass(frozen=True, repr=False)
+class LossResult(Result):
     """A finished loss forecast: the fit and everything derived from it."""
 
     fit: LossFit
     forecast: LossForecast
-    parameters: pd.DataFrame
-    held_out: pd.DataFrame
-    decisions: tuple[Decision, ...]
-    choice: ComputeChoice | None = None
     options: LossOptions | None = None
-    curve: DecisionCurve | None = None
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        """Warnings about the targets (the document's ``warnings[]``)."""
-        return self.forecast.warnings
 
     def document(self) -> dict[str, object]:
-        """The CONTRACT §4 result document."""
-        from bayescale import __version__
+        """The result document (docs/formats.md)."""
         from bayescale.report import loss_document
+        from bayescale.version import __version__
 
         return loss_document(self, __version__)
-
-    def __repr__(self) -> str:
-        return text_summary(*result_summary(self, "LossResult"))
-
-    def _repr_html_(self) -> str:
-        return html_summary(*result_summary(self, "LossResult"))
-
-
-def result_summary(
-    result: LossResult | PassResult, title: str
-) -> tuple[str, list[tuple[str, str]]]:
-    """Summary rows of a loss or pass result: the forecast, the decisions, the diagnostics."""
-    _, rows = result.fit._summary()
-    rows = [r for r in rows if r[0] in ("data", "diagnostics")]
-    _, forecast_rows = result.forecast._summary()
-    rows += forecast_rows
-    rows += [("decision", d.sentence()) for d in result.decisions]
-    return title, rows
 
 
 def loss_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int]:
@@ -185,22 +142,6 @@ def decide_loss(
     )
 
 
-def check_options(options: LossOptions | PassOptions) -> None:
-    """Refuse bad forecast options (loss or pass) before any sampling."""
-    check_targets(options.targets)
-    check_interval(options.interval)
-    if not 0 < options.confidence < 1:
-        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
-    if (options.value is None) != (options.cost_per_flop is None):
-        raise InputError("--value and --cost-per-flop go together; give both or neither.")
-    if options.value is not None and not options.requirement:
-        raise InputError("--value needs --require: the value is that of meeting the bar.")
-    for name in ("value", "cost_per_flop"):
-        number = getattr(options, name)
-        if number is not None and not (np.isfinite(number) and number > 0):
-            raise InputError(f"--{name.replace('_', '-')} must be a positive number, got {number}.")
-
-
 def loss_requirement_draws(  # type: ignore[no-untyped-def]
     fit: LossFit, requirement: str, *, curve: bool = False, cache: dict | None = None
 ):
@@ -234,20 +175,10 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     forecast = forecast_loss(
         fit, targets, options.interval, allow_backcast=options.allow_backcast, warn=warn
     )
-    decisions: list[Decision] = []
-    curve = choice = None
-    if options.requirement:
-        shared: dict = {}
-        req, draws_at = loss_requirement_draws(fit, options.requirement, cache=shared)
-        _, curve_at = loss_requirement_draws(fit, options.requirement, curve=True, cache=shared)
-        smallest = float(fit.data.compute[fit.data.fitted].min())
-        decisions, curve = decide_with_curve(
-            req, draws_at, targets, options.confidence, smallest, curve_at=curve_at
-        )
-        if options.value is not None and options.cost_per_flop is not None:
-            choice = best_compute(
-                curve.grid, curve.probability, options.value, options.cost_per_flop
-            )
+    smallest = float(fit.data.compute[fit.data.fitted].min())
+    decisions, curve, choice = decide_options(
+        options, partial(loss_requirement_draws, fit), targets, smallest
+    )
     return LossResult(
         fit=fit,
         forecast=forecast,
@@ -319,56 +250,3 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
         "converged" if fit.diagnostics.ok else "; ".join(fit.diagnostics.problems()),
     )
     return result_from_fit(fit, options, warn=False)
-
-
-def write_json(document: dict[str, object], path: str | Path) -> Path:
-    """Write a result document as JSON (no NaN), atomically: temporary file, then rename."""
-    from bayescale.outputs import write_text
-
-    return write_text(Path(path), json.dumps(document, indent=2, allow_nan=False) + "\n")
-
-
-def write_loss_outputs(
-    result: LossResult, out_dir: str | Path, spec: str | None = None
-) -> list[Path]:
-    """Write the report, JSON document, plots and the saved fit ``fit.nc`` into ``out_dir``.
-
-    ``spec`` is the text of the spec file the run came from; ``fit.nc`` keeps it. The folder
-    is written as a whole (:func:`bayescale.outputs.result_folder`): it ends up holding this
-    run's complete output, or, if writing fails or is interrupted, the earlier one untouched.
-    """
-    from bayescale.outputs import result_folder
-
-    with result_folder(out_dir) as stage:
-        written = _loss_files(result, stage, spec)
-    return [Path(out_dir) / p.name for p in written]
-
-
-def _loss_files(result: LossResult, out_dir: Path, spec: str | None) -> list[Path]:
-    from bayescale import __version__
-    from bayescale.outputs import write_text
-    from bayescale.plots import decision_figure, loss_figure, ppc_figure, save_figure
-    from bayescale.report import loss_markdown
-    from bayescale.saved import save_loss_fit
-
-    fit, forecast = result.fit, result.forecast
-    pngs = [
-        save_figure(
-            loss_figure(fit, forecast.targets, forecast.interval), out_dir / "loss_forecast.png"
-        ),
-        save_figure(ppc_figure(fit, forecast.interval), out_dir / "ppc.png"),
-    ]
-    if result.decisions and result.curve is not None:
-        pngs.append(
-            save_figure(
-                decision_figure(result.curve, list(result.decisions), result.choice),
-                out_dir / "decision.png",
-            )
-        )
-    written = [*pngs, write_json(result.document(), out_dir / "forecast.json")]
-    report = write_text(
-        out_dir / "report.md", loss_markdown(result, __version__, [p.name for p in pngs])
-    )
-    options = result.options.forecast_options() if result.options else {}
-    written += [report, save_loss_fit(fit, out_dir / "fit.nc", options, spec=spec)]
-    return written

@@ -38,7 +38,7 @@ import pandas as pd
 from scipy.optimize import least_squares
 
 from bayescale.data import LossData
-from bayescale.laws import loss_law_pivot
+from bayescale.laws import loss_law_pivot, pass_law
 
 #: Upper bound of the loss exponent k (per e-fold of compute); LLM curves have 0.03-0.4.
 MAX_EXPONENT = 5.0
@@ -222,7 +222,7 @@ def fit_pass_line(compute: np.ndarray, neg_log_pass: np.ndarray) -> tuple[float,
 
 def predict_pass_line(log_alpha: float, k: float, compute: np.ndarray) -> np.ndarray:
     r"""Evaluate :math:`-\ln p = \alpha C^{-k}` at ``compute``."""
-    return np.asarray(np.exp(log_alpha - k * np.log(np.asarray(compute, dtype=float))))
+    return np.asarray(pass_law(np.log(np.asarray(compute, dtype=float)), log_alpha, k))
 
 
 def bootstrap_pass_rows(

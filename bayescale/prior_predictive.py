@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bayescale.fit import LossFit, PassFit
+from bayescale.seeds import key_seed
 
 
 def add_prior_predictive[F: (LossFit, PassFit)](
@@ -57,7 +58,8 @@ def add_prior_predictive[F: (LossFit, PassFit)](
             model = build_pass_model(fit.data, fit.buckets, fit.priors)
     with model:
         prior = pm.sample_prior_predictive(
-            draws=draws, random_seed=fit.settings.seed if seed is None else seed
+            draws=draws,
+            random_seed=key_seed(fit.settings.seed if seed is None else seed, "prior_predictive"),
         )
     tree = fit.idata.copy()
     for group in ("prior", "prior_predictive"):

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -88,7 +89,14 @@ def loss_document(result: LossResult, version: str) -> dict[str, Any]:
             "sampler": result.fit.settings.as_attrs(),
             "timing_s": {k: round(v, 3) for k, v in result.fit.timing_s.items()},
         }
+        | _forecast_seed(result.fit)
     )
+
+
+def _forecast_seed(fit: Any) -> dict[str, int]:
+    """``forecast_seed`` of a document whose forecast was seeded apart from its sampler."""
+    own = getattr(fit, "forecast_seed", None)
+    return {} if own is None else {"forecast_seed": int(own)}
 
 
 def _fmt(number: float | np.floating) -> str:
@@ -270,7 +278,7 @@ def pass_document(result: PassResult, version: str) -> dict[str, Any]:
         "warnings": list(result.warnings),
         "sampler": fit.settings.as_attrs(),
         "timing_s": {k: round(v, 3) for k, v in fit.timing_s.items()},
-    }
+    } | _forecast_seed(fit)
     if fit.buckets is not None:
         doc["bucketing"] = {
             "eligibility": fit.buckets.eligibility,
@@ -399,3 +407,68 @@ def needed_line(d: Decision) -> str:
         f"Compute needed: the fitted curve meets `{d.requirement.text}` at {span} FLOPs "
         f"({d.confidence:.0%} interval of the posterior)."
     )
+
+
+def summary_grid(
+    corner: str, rows: dict[str, dict[float, str]], targets: Sequence[float]
+) -> list[str]:
+    """An aligned table: one row per label, one column per target compute."""
+    head = [corner, *(f"{t:.3g} FLOPs" for t in targets)]
+    body = [[label, *(cells[t] for t in targets)] for label, cells in rows.items()]
+    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    return [
+        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        for r in [head, *body]
+    ]
+
+
+def pass_summary_text(result: PassResult) -> str:
+    """The command line's forecast lines of a pass-rate result."""
+    forecast = result.forecast
+    pct = f"{forecast.interval:.0%}"
+    targets = [float(t) for t in forecast.targets]
+    rows: dict[str, dict[float, str]] = {}
+    for r in forecast.buckets().to_dict("records"):
+        rows.setdefault(str(r["bucket"]), {})[r["target_compute"]] = (
+            f"{r['pass_rate_median']:.3g} [{r['pass_rate_lower']:.3g}, "
+            f"{r['pass_rate_upper']:.3g}]  (-ln p {r['neg_log_pass_median']:.3g})"
+        )
+    if forecast.pooled is not None:
+        for r in forecast.overall().to_dict("records"):
+            rows.setdefault("overall", {})[r["target_compute"]] = (
+                f"{r['median']:.3g} [{r['lower']:.3g}, {r['upper']:.3g}]"
+            )
+    lines = [f"Pass@1 of a new model per bucket (median [{pct} interval], -ln p alongside):"]
+    lines += summary_grid("bucket", rows, targets)
+    if forecast.pooled is not None:
+        lines.append(f"overall = {forecast.pooled}.")
+    else:
+        lines.append(f"overall: {NO_OVERALL}.")
+    held = result.held_out
+    if not held.empty:
+        rates = held[held["quantity"].str.startswith("pass_rate")]
+        lines.append(
+            f"Held-out models: {int(held['covered'].sum())}/{len(held)} statistics inside the "
+            f"{pct} interval; pass@1 errors of the median: "
+            + ", ".join(f"{r.model} {r.quantity} {r.rel_error:+.0%}" for r in rates.itertuples())
+            + "."
+        )
+    return "\n".join(lines)
+
+
+def loss_summary_text(result: LossResult) -> str:
+    """The command line's forecast lines of a loss result."""
+    pct = f"{result.forecast.interval:.0%}"
+    groups: dict[str, dict[float, str]] = {}
+    for r in result.forecast.table().to_dict("records"):
+        groups.setdefault(str(r["group"]), {})[r["target_compute"]] = (
+            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
+        )
+    lines = [f"Final loss of a new run (median [{pct} interval]):"]
+    lines += summary_grid("group", groups, [float(t) for t in result.forecast.targets])
+    held = result.held_out
+    if not held.empty:
+        lines.append(
+            f"Held-out runs: {int(held['covered'].sum())}/{len(held)} inside the {pct} interval."
+        )
+    return "\n".join(lines)

@@ -596,11 +596,13 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     """
     from bayescale.data import load_loss_runs
     from bayescale.fit import model_settings
-    from bayescale.forecast import check_targets, loss_target_warnings
+    from bayescale.forecast import loss_target_warnings
+    from bayescale.options import check_options
     from bayescale.pass_data import PassAggregate
     from bayescale.pass_forecast import pass_target_warnings
     from bayescale.pass_pipeline import check_pass_options, load_pass, pass_requirement
-    from bayescale.pipeline import check_options, loss_requirement
+    from bayescale.pipeline import loss_requirement
+    from bayescale.targets import check_targets
 
     options = spec_options(spec, overrides)
     path = data_source(spec, overrides)

@@ -39,7 +39,7 @@ import tempfile
 import time
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,11 +169,15 @@ class WorkerConfig:
     setup
         A picklable callable run once in every worker before its first job (tests use it to
         install the mocked sampler or inject a crash).
+    entry
+        The command line's entry point, ``argv -> exit code`` (:func:`bayescale.cli.main`,
+        given by :func:`run_suite`'s caller, so that this module does not import the CLI).
     """
 
     devices: int | None = None
     jax_cache: str | None = None
     setup: Callable[[], None] | None = None
+    entry: Callable[[list[str]], int] | None = None
 
 
 # ---------------------------------------------------------------------------- reading
@@ -427,7 +431,7 @@ def read_suite(paths: Iterable[str | Path]) -> list[Job]:
 
 def job_hash(job: Job) -> str:
     """SHA-256 of the job's arguments, its input files' bytes and the package version."""
-    from bayescale import __version__
+    from bayescale.version import __version__
 
     digest = hashlib.sha256()
     header = {"argv": job.argv, "inputs": job.inputs, "version": __version__}
@@ -448,16 +452,16 @@ def _last_error(stderr: str) -> str | None:
     return lines[-1].removeprefix("bayescale: ").removeprefix("error: ") if lines else None
 
 
-def run_job(job: Job) -> Outcome:
-    """Run one job in this process through :func:`bayescale.cli.main`, capturing its output.
+def run_job(job: Job, entry: Callable[[list[str]], int] | None) -> Outcome:
+    """Run one job in this process through ``entry`` (the CLI's ``main``), capturing its output.
 
     The result document is read back from the ``--json`` file the command wrote (absent when
     it failed). An unexpected exception becomes exit code 1 with its traceback in ``stderr``.
     """
     import traceback
 
-    from bayescale import cli
-
+    if entry is None:
+        raise ValueError("run_job needs the command line's entry point (bayescale.cli.main)")
     start = time.perf_counter()
     out, err = io.StringIO(), io.StringIO()
     folder = Path(tempfile.mkdtemp(prefix="bayescale-job-"))
@@ -465,7 +469,7 @@ def run_job(job: Job) -> Outcome:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                code = cli.main([*job.argv, "--json", str(target), "--quiet"])
+                code = entry([*job.argv, "--json", str(target), "--quiet"])
             except SystemExit as exc:  # argparse: bad options
                 code = exc.code if isinstance(exc.code, int) else EXIT_INPUT
             except Exception:
@@ -501,6 +505,7 @@ def _init_worker(config: WorkerConfig, running: str | None = None) -> None:
 
         configure(devices=config.devices)
     _WORKER["running"] = running
+    _WORKER["entry"] = config.entry
     if config.setup is not None:
         config.setup()
     _WORKER["ready"] = True
@@ -513,7 +518,7 @@ def _worker_run(job: Job) -> Outcome:
     if marker is not None:
         write_text(marker, str(os.getpid()))
     try:
-        return run_job(job)
+        return run_job(job, _WORKER.get("entry"))
     finally:
         if marker is not None:
             marker.unlink(missing_ok=True)
@@ -527,7 +532,7 @@ def _ray_run(job: Job, config: WorkerConfig) -> Outcome:
     if _WORKER.get("config") != key:  # Ray reuses worker processes across suites
         _init_worker(config)
         _WORKER["config"] = key
-    return run_job(job)
+    return run_job(job, config.entry)
 
 
 # ---------------------------------------------------------------------------- records
@@ -679,10 +684,15 @@ class _Tracker:
 # ---------------------------------------------------------------------------- executors
 
 
-def _run_inline(jobs: list[Job], finish: Callable[[Job, Outcome], None], tracker: _Tracker) -> None:
+def _run_inline(
+    jobs: list[Job],
+    finish: Callable[[Job, Outcome], None],
+    tracker: _Tracker,
+    entry: Callable[[list[str]], int],
+) -> None:
     for job in jobs:
         tracker.update(running=1)
-        outcome = run_job(job)
+        outcome = run_job(job, entry)
         tracker.running = 0
         finish(job, outcome)
 
@@ -819,6 +829,7 @@ def run_suite(
     jobs: Sequence[Job],
     out: str | Path,
     *,
+    entry: Callable[[list[str]], int],
     executor: str = "local",
     workers: int | None = None,
     max_fits_per_worker: int = 20,
@@ -835,6 +846,8 @@ def run_suite(
         From :func:`read_suite`.
     out
         The suite folder: ``summary.json``, ``summary.md`` and ``runs/NAME/``.
+    entry
+        What runs a job's argv: :func:`bayescale.cli.main` (picklable, for worker processes).
     executor
         ``"inline"``, ``"local"`` (spawned worker processes) or ``"ray"``.
     workers
@@ -865,7 +878,7 @@ def run_suite(
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     workers = workers or max(1, (os.cpu_count() or 1) // 2)
-    config = config or WorkerConfig()
+    config = replace(config or WorkerConfig(), entry=entry)
     digests = {job.name: job_hash(job) for job in jobs}
     records: dict[str, dict[str, Any]] = {}
     tracker = _Tracker(len(jobs), 1 if executor == "inline" else workers, progress)
@@ -890,7 +903,7 @@ def run_suite(
             finish(job, earlier, skipped=True)
     try:
         if todo and executor == "inline":
-            _run_inline(todo, finish, tracker)
+            _run_inline(todo, finish, tracker, entry)
         elif todo and executor == "local":
             _run_local(todo, finish, tracker, out, workers, max_fits_per_worker, config)
         elif todo:

@@ -60,11 +60,12 @@ configure(
     devices=max(4, os.cpu_count() or 1), compilation_cache=_CACHE, float32=float32_requested()
 )
 
-from bayescale.backtest import _diag, _merge_diag, backtest_loss_ratios, loss_split  # noqa: E402
+from bayescale.backtest_report import fit_diagnostics, merge_diagnostics  # noqa: E402
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
 from bayescale.diagnostics import RHAT_MAX, diagnose  # noqa: E402
 from bayescale.fit import fit_loss, fit_pass, model_target_accept  # noqa: E402
+from bayescale.loss_backtest import backtest_loss_ratios, loss_split  # noqa: E402
 from bayescale.pass_data import PassColumns, PassCounts, load_pass_counts  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
 from bayescale.simulate import (  # noqa: E402
@@ -288,7 +289,7 @@ def _batch_data() -> LossData:
 
 def _summary(diags: list[dict]) -> dict:
     """Worst R-hat and ESS and all divergences of several fits' backtest diagnostics."""
-    merged = _merge_diag(diags)
+    merged = merge_diagnostics(diags)
     return {
         "ess_bulk_min": round(float(merged["ess_bulk_min"]), 1),
         "r_hat_max": round(float(merged["r_hat_max"]), 4),
@@ -305,7 +306,7 @@ def _batch_summary(backtests: list) -> dict:
 
 
 def _fits_summary(fits: list, wall: float, compile_s: float, target_accept: float) -> dict:
-    summary = _summary([_diag(f) for f in fits])
+    summary = _summary([fit_diagnostics(f) for f in fits])
     return {
         "wall_s": round(wall, 2),
         "compile_s": round(compile_s, 2),
@@ -659,7 +660,8 @@ def run_new_tables_case(seed: int, settings: SamplerSettings, folder: Path) -> d
     ``run_loss`` wall (issue 15's measure), ``ratio_same_work`` over the warm fit with its
     outputs written.
     """
-    from bayescale.pipeline import LossOptions, run_loss, write_loss_outputs
+    from bayescale.pipeline import LossOptions, run_loss
+    from bayescale.result_files import write_loss_outputs
 
     folder.mkdir(parents=True, exist_ok=True)
     sampler = ["--draws", str(settings.draws), "--tune", str(settings.tune), "--quiet"]

@@ -40,13 +40,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bayescale.backtest import (  # noqa: E402
+from bayescale.backtest import load_for_backtest, run_backtests  # noqa: E402
+from bayescale.backtest_report import (  # noqa: E402
     Backtest,
     backtest_document,
     backtest_from_document,
     calibration_figure,
-    load_for_backtest,
-    run_backtests,
     suite_markdown,
     suite_rows,
 )
@@ -242,12 +241,8 @@ def main() -> None:
             print(f"{ds.name}: {DATA / ds.folder} absent, skipped", flush=True)
             continue
         start = time.perf_counter()
-        data = load_for_backtest(
-            ds.kind,  # type: ignore[arg-type]
-            ds.table(),
-            loss_columns=ds.loss_columns,
-            pass_columns=ds.pass_columns,
-        )
+        columns = ds.loss_columns if ds.kind == "loss" else ds.pass_columns
+        data = load_for_backtest(ds.kind, ds.table(), columns)
         backtests = run_backtests(data, list(ds.ratios), settings=settings, n_boot=args.bootstrap)
         results[ds.name] = backtests
         entries.append(

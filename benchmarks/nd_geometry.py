@@ -57,7 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     import bayescale
     from bayescale.fit import model_settings
-    from bayescale.nd import load_nd_runs, simulate_nd_runs
+    from bayescale.nd import NDPriors, load_nd_runs, simulate_nd_runs
     from bayescale.nd_model import build_nd_model
     from bayescale.sampling import SamplerSettings
 
@@ -72,7 +72,7 @@ def main() -> None:
         rows.append(
             {
                 "seed": seed,
-                "pivot": measure(build_nd_model(data), settings),
+                "pivot": measure(build_nd_model(data, NDPriors()), settings),
                 "textbook": measure(textbook_model(data), settings),
             }
         )

@@ -69,7 +69,7 @@ def main() -> None:
     from bayescale.data import load_loss_runs
     from bayescale.fit import fit_loss
     from bayescale.loss_model import build_loss_model
-    from bayescale.nd import fit_nd, load_nd_runs
+    from bayescale.nd import NDPriors, fit_nd, load_nd_runs
     from bayescale.nd_model import build_nd_model
     from bayescale.sampling import SamplerSettings
 
@@ -85,7 +85,7 @@ def main() -> None:
         lc = fit_loss(lc_data, settings=settings, allow_unconverged=True)
         trees = {}
         for label, fit, model in (
-            ("L(N, D)", nd, build_nd_model(nd_data)),
+            ("L(N, D)", nd, build_nd_model(nd_data, NDPriors())),
             ("L(C)", lc, build_loss_model(lc_data)),
         ):
             ll = with_log_likelihood(model, fit.idata)

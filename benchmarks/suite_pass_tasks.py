@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bayescale.cli import main as cli_main  # noqa: E402
 from bayescale.outputs import write_text  # noqa: E402
 from bayescale.simulate import (  # noqa: E402
     random_loss_truth,
@@ -83,6 +84,7 @@ def main() -> None:
     result = run_suite(
         jobs,
         args.out,
+        entry=cli_main,
         executor=args.executor,
         workers=args.workers,
         max_fits_per_worker=args.max_fits_per_worker,

@@ -13,27 +13,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.backtest import (
+from bayescale.backtest_report import (
     BASELINES,
-    LEVELS,
     backtest_from_document,
-    backtest_loss,
-    backtest_pass,
     backtests_document,
-    loss_split,
+    suite_markdown,
+    suite_rows,
+)
+from bayescale.backtest_scoring import (
+    LEVELS,
     observed_coverage,
-    pass_split,
     sample_crps,
     score_draws,
     score_point,
-    suite_markdown,
-    suite_rows,
     summarise_cases,
 )
 from bayescale.baselines import report_point_fit
 from bayescale.cli import main
 from bayescale.data import load_loss_runs
 from bayescale.errors import InputError
+from bayescale.loss_backtest import backtest_loss, loss_split
+from bayescale.pass_backtest import backtest_pass, pass_split
 from bayescale.pass_data import load_pass_aggregate, load_pass_counts
 from bayescale.point_fits import (
     bootstrap_loss,
@@ -122,7 +122,7 @@ def test_pass_point_fit_baseline_agrees_with_the_report_method():
     counts = load_pass_counts(table)
     split, fit_max, _ = pass_split(counts, 3.0)
     assert split.models.held_out.sum() >= 1
-    from bayescale.backtest import _pass_lsq_counts
+    from bayescale.pass_backtest import _pass_lsq_counts
 
     scored = _pass_lsq_counts(split, 3, 0, fit_max, 0.9, 20, seed=0)
     point = scored["report_point_fit"]

@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.backtest import backtest_loss
 from bayescale.data import load_loss_runs
+from bayescale.loss_backtest import backtest_loss
 from bayescale.sampling import SamplerSettings
 from bayescale.simulate import random_loss_truth
 

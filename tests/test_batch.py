@@ -9,7 +9,6 @@ import pymc as pm
 import pytest
 
 import bayescale.batch
-from bayescale.backtest import backtest_loss_ratios, loss_split
 from bayescale.batch import (
     _jaxify,
     _starting_masses,
@@ -22,6 +21,7 @@ from bayescale.batch import (
 from bayescale.config import jax_scope
 from bayescale.data import load_loss_runs
 from bayescale.fit import fit_loss, fit_loss_batch
+from bayescale.loss_backtest import backtest_loss_ratios, loss_split
 from bayescale.loss_model import LOSS_INPUTS, build_loss_model, loss_inputs
 from bayescale.priors import LossPriors
 from bayescale.sampling import (

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bayescale.backtest import suite_markdown
+from bayescale.backtest_report import suite_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))

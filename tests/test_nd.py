@@ -15,6 +15,7 @@ from scipy.optimize import minimize_scalar
 from bayescale.cli import main
 from bayescale.decision import parse_requirement
 from bayescale.errors import InputError
+from bayescale.laws import nd_law, nd_law_pivot, nd_pivot_to_user
 from bayescale.nd import (
     EPOCH_LAW,
     NDColumns,
@@ -23,9 +24,6 @@ from bayescale.nd import (
     load_nd_runs,
     nd_decode,
     nd_encode,
-    nd_law,
-    nd_law_pivot,
-    nd_pivot_to_user,
     nd_split,
     optimal_allocation,
     optimal_draws,

@@ -332,7 +332,8 @@ def test_fault_injection_on_the_real_loss_writer(tmp_path, monkeypatch, trials):
     import matplotlib.pyplot as plt
 
     import bayescale.plots
-    from bayescale.pipeline import LossOptions, result_from_fit, write_loss_outputs
+    from bayescale.pipeline import LossOptions, result_from_fit
+    from bayescale.result_files import write_loss_outputs
     from bayescale.saved import load_loss_fit
 
     def tiny(*args, **kwargs):

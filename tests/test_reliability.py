@@ -18,9 +18,9 @@ from bayescale.cli import main
 from bayescale.data import LossColumns, load_loss_runs, read_table
 from bayescale.decision import parse_requirement
 from bayescale.errors import InputError
-from bayescale.forecast import MAX_TARGETS, check_targets
 from bayescale.pass_data import load_pass_aggregate, load_pass_counts
 from bayescale.report import markdown_table, markdown_text
+from bayescale.targets import MAX_TARGETS, check_targets
 
 ROOT = Path(__file__).resolve().parents[1]
 V010 = ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc"
@@ -246,7 +246,7 @@ def test_forecast_out_replaces_stale_files_and_keeps_the_old_result_on_failure(
     def disk_full(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(bayescale.saved, "_write_tree", disk_full)
+    monkeypatch.setattr(bayescale.saved, "write_tree", disk_full)
     assert main([*base, "--target-compute", "3e23"]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
@@ -291,12 +291,15 @@ def test_ctrl_c_exits_130_with_one_line_and_no_partial_output(
     assert main([*base, "--target-compute", "1e23"]) == 0
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
-    import bayescale.report
+    from dataclasses import replace
+
+    import bayescale.registry
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(bayescale.report, "loss_markdown", interrupted)  # mid-write
+    loss = replace(bayescale.registry.get_law("loss"), markdown=interrupted)  # mid-write
+    monkeypatch.setitem(bayescale.registry._LAWS, "loss", loss)
     assert main([*base, "--target-compute", "2e23", "--json", str(tmp_path / "r.json")]) == 130
     err = capsys.readouterr().err
     assert err.count("interrupted") == 1 and "Traceback" not in err

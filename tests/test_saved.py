@@ -15,10 +15,11 @@ from bayescale import LossOptions
 from bayescale.cli import main
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
+from bayescale.loss_saved import RUNS_GROUP
 from bayescale.pass_pipeline import PassOptions, result_from_pass_fit
 from bayescale.pipeline import result_from_fit
 from bayescale.sampling import MAX_TREE_DEPTH
-from bayescale.saved import RUNS_GROUP, load_loss_fit, read_fit, save_fit, save_loss_fit
+from bayescale.saved import load_loss_fit, read_fit, save_fit, save_loss_fit
 
 DATA = Path(__file__).parent / "data"
 V010 = DATA / "loss_fit_v0.1.0.nc"

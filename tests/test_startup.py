@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from bayescale.cli import main
-from bayescale.saved import DIAGNOSTICS_ATTR, INTEGRITY_ATTR, read_fit, save_fit
+from bayescale.saved import read_fit, save_fit
+from bayescale.saved_format import DIAGNOSTICS_ATTR, INTEGRITY_ATTR
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data"

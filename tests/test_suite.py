@@ -36,7 +36,7 @@ _KEEP: list[object] = []
 # ------------------------------------------------------------------ worker setup hooks
 
 
-def _fake_run_job(job: Job) -> Outcome:
+def _fake_run_job(job: Job, entry: object = None) -> Outcome:
     """A job that fits nothing: its document is its arguments (and the worker's JAX devices)."""
     doc: dict[str, object] = {"argv": list(job.argv)}
     if "jax" in sys.modules:  # the worker set its device count, in JAX or for it
@@ -50,7 +50,7 @@ def setup_fake(crash: str | None = None, flag: str | None = None) -> None:
     """Run jobs without fitting; job ``crash`` kills its worker (only once when ``flag``)."""
     import bayescale.suite
 
-    def run(job: Job) -> Outcome:
+    def run(job: Job, entry: object = None) -> Outcome:
         if job.name == crash and (flag is None or not os.path.exists(flag)):
             if flag is not None:
                 Path(flag).write_text(str(os.getpid()))
@@ -277,10 +277,10 @@ def test_suite_reuses_unchanged_jobs_and_contains_a_bad_table(
 def test_a_crashed_suite_resumes_with_only_what_is_missing(tables, tmp_path, mock_pymc_sample):
     out = tmp_path / "out"
     jobs = read_suite([tables])[:2]
-    run_suite(jobs, out, executor="inline")
+    run_suite(jobs, out, entry=cli.main, executor="inline")
     shutil.rmtree(out / "runs" / "b")  # as if the suite died while b was running
     (out / "summary.json").unlink()
-    result = run_suite(jobs, out, executor="inline")
+    result = run_suite(jobs, out, entry=cli.main, executor="inline")
     assert [r["skipped"] for r in result.runs] == [True, False]
     assert result.exit_code == 0
     assert _runs(out)["b"]["status"] == "ok"
@@ -296,7 +296,9 @@ def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_
     ]
     flag = tmp_path / "died-once"
     config = WorkerConfig(devices=3, setup=partial(setup_fake, crash="j1", flag=str(flag)))
-    result = run_suite(jobs, tmp_path / "out", executor="local", workers=2, config=config)
+    result = run_suite(
+        jobs, tmp_path / "out", entry=cli.main, executor="local", workers=2, config=config
+    )
     assert flag.exists()  # j1 killed its worker once ...
     assert [r["status"] for r in result.runs] == ["ok"] * 4  # ... and succeeded on its retry
     assert result.runs[1]["result"] == {"argv": list(jobs[1].argv), "devices": 3}
@@ -307,7 +309,7 @@ def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_
 def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
     import bayescale.suite
 
-    def run(job: Job) -> Outcome:
+    def run(job: Job, entry: object = None) -> Outcome:
         if job.name == "j1":
             raise KeyboardInterrupt
         return _fake_run_job(job)
@@ -315,30 +317,36 @@ def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
     monkeypatch.setattr(bayescale.suite, "run_job", run)
     jobs = [Job(n, ("loss", "x.csv"), (), "t") for n in ("j0", "j1", "j2")]
     with pytest.raises(KeyboardInterrupt):
-        run_suite(jobs, tmp_path / "out", executor="inline")
+        run_suite(jobs, tmp_path / "out", entry=cli.main, executor="inline")
     assert list(_runs(tmp_path / "out")) == ["j0"]
 
 
 def test_a_job_that_kills_every_worker_fails_alone(tmp_path, demo_csv, caplog):
     jobs = [Job(n, ("loss", str(demo_csv)), (str(demo_csv),), "t") for n in ("j0", "j1", "j2")]
     config = WorkerConfig(setup=partial(setup_fake, crash="j1"))
-    result = run_suite(jobs, tmp_path / "out", executor="local", workers=1, config=config)
+    result = run_suite(
+        jobs, tmp_path / "out", entry=cli.main, executor="local", workers=1, config=config
+    )
     runs = {r["name"]: r for r in result.runs}
     assert runs["j1"]["status"] == WORKER_DIED and runs["j1"]["exit_code"] == 1
     assert "died twice" in runs["j1"]["message"]
     assert runs["j0"]["status"] == runs["j2"]["status"] == "ok"
     assert result.exit_code == 1
     assert "a worker process died while running j1" in caplog.text
-    rerun = run_suite(jobs, tmp_path / "out", executor="local", workers=1, config=config)
+    rerun = run_suite(
+        jobs, tmp_path / "out", entry=cli.main, executor="local", workers=1, config=config
+    )
     assert [r["skipped"] for r in rerun.runs] == [True, False, True]
 
 
 @pytest.mark.slow
 def test_same_numbers_in_process_and_in_worker_processes(tables, tmp_path, mock_pymc_sample):
     jobs = read_suite([tables])[:2]
-    inline = run_suite(jobs, tmp_path / "inline", executor="inline")
+    inline = run_suite(jobs, tmp_path / "inline", entry=cli.main, executor="inline")
     config = WorkerConfig(setup=setup_mocked_sampler)
-    local = run_suite(jobs, tmp_path / "local", executor="local", workers=2, config=config)
+    local = run_suite(
+        jobs, tmp_path / "local", entry=cli.main, executor="local", workers=2, config=config
+    )
     assert [r["status"] for r in local.runs] == ["ok", "ok"]
     for a, b in zip(inline.runs, local.runs, strict=True):
         assert _numbers(a) == _numbers(b)
@@ -351,9 +359,13 @@ def test_ray_retries_a_job_whose_worker_died(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         config = WorkerConfig(setup=partial(setup_fake, crash="j1", flag=str(flag)))
-        result = run_suite(jobs, tmp_path / "out", executor="ray", workers=2, config=config)
+        result = run_suite(
+            jobs, tmp_path / "out", entry=cli.main, executor="ray", workers=2, config=config
+        )
         always = WorkerConfig(setup=partial(setup_fake, crash="j2"))
-        dead = run_suite(jobs, tmp_path / "dead", executor="ray", workers=2, config=always)
+        dead = run_suite(
+            jobs, tmp_path / "dead", entry=cli.main, executor="ray", workers=2, config=always
+        )
     finally:
         ray.shutdown()
     assert flag.exists()  # j1 killed its Ray worker once and succeeded on the retry
@@ -367,11 +379,13 @@ def test_ray_retries_a_job_whose_worker_died(tmp_path):
 def test_ray_gives_the_same_numbers_as_in_process(tables, tmp_path, mock_pymc_sample):
     ray = pytest.importorskip("ray", reason="Ray is optional: pip install 'bayescale[ray]'")
     jobs = read_suite([tables])[:2]
-    inline = run_suite(jobs, tmp_path / "inline", executor="inline")
+    inline = run_suite(jobs, tmp_path / "inline", entry=cli.main, executor="inline")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         config = WorkerConfig(setup=setup_mocked_sampler)
-        on_ray = run_suite(jobs, tmp_path / "ray", executor="ray", workers=2, config=config)
+        on_ray = run_suite(
+            jobs, tmp_path / "ray", entry=cli.main, executor="ray", workers=2, config=config
+        )
     finally:
         ray.shutdown()
     for a, b in zip(inline.runs, on_ray.runs, strict=True):
@@ -386,15 +400,15 @@ def test_real_fits_give_the_same_numbers_inline_in_workers_and_on_ray(tmp_path, 
         "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\nseeds=[3]\n",
     )
     jobs = read_suite([suite])
-    inline = run_suite(jobs, tmp_path / "inline", executor="inline")
-    local = run_suite(jobs, tmp_path / "local", executor="local", workers=1)
+    inline = run_suite(jobs, tmp_path / "inline", entry=cli.main, executor="inline")
+    local = run_suite(jobs, tmp_path / "local", entry=cli.main, executor="local", workers=1)
     assert _numbers(inline.runs[0]) == _numbers(local.runs[0])
     if importlib.util.find_spec("ray") is not None:  # Ray is optional
         import ray
 
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         try:
-            on_ray = run_suite(jobs, tmp_path / "ray", executor="ray", workers=1)
+            on_ray = run_suite(jobs, tmp_path / "ray", entry=cli.main, executor="ray", workers=1)
         finally:
             ray.shutdown()
         assert _numbers(inline.runs[0]) == _numbers(on_ray.runs[0])
@@ -406,7 +420,7 @@ def test_a_bad_spec_fails_its_own_job_with_exit_2(tmp_path, demo_csv):
     suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n")
     jobs = read_suite([bad, suite])
     assert [j.name for j in jobs] == ["bad-spec", "loss-runs"]
-    result = run_suite(jobs[:1], tmp_path / "out", executor="inline")
+    result = run_suite(jobs[:1], tmp_path / "out", entry=cli.main, executor="inline")
     (run,) = result.runs
     assert run["status"] == "bad_input" and run["exit_code"] == 2
     assert "surprise" in run["message"] and result.exit_code == 2
@@ -433,7 +447,7 @@ def test_a_spec_in_a_suite_runs_like_bayescale_run(tmp_path, mock_pymc_sample):
     )
     (job,) = read_suite([suite])
     assert job.name == "demo-loss-seed4"
-    (run,) = run_suite([job], tmp_path / "out", executor="inline").runs
+    (run,) = run_suite([job], tmp_path / "out", entry=cli.main, executor="inline").runs
     assert run["status"] == "ok", run["message"]
     assert run["result"]["kind"] == "loss"
     assert run["result"]["sampler"]["seed"] == 4

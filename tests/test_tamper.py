@@ -13,16 +13,10 @@ import xarray as xr
 
 from bayescale.cli import main
 from bayescale.errors import InputError
-from bayescale.saved import (
-    FORMAT_VERSION,
-    INTEGRITY_ATTR,
-    PASS_GROUP,
-    RUNS_GROUP,
-    integrity_digests,
-    load_fit,
-    read_fit,
-    save_fit,
-)
+from bayescale.loss_saved import RUNS_GROUP
+from bayescale.pass_saved import PASS_GROUP
+from bayescale.saved import load_fit, read_fit, save_fit
+from bayescale.saved_format import FORMAT_VERSION, INTEGRITY_ATTR, integrity_digests
 
 DATA = Path(__file__).parent / "data"
 

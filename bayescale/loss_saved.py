@@ -1,0 +1,104 @@
+"""The loss law's part of a saved fit: the ``bayescale_runs`` group (the whole input table).
+
+``encode_loss`` and ``decode_loss`` are the loss entry's ``encode``/``decode`` in
+:mod:`bayescale.registry`; the file layout is in docs/formats.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayescale.data import LossColumns, LossData
+from bayescale.fit import LossFit
+from bayescale.pipeline import LossOptions
+from bayescale.priors import LossPriors
+from bayescale.saved_format import (
+    attr_json,
+    check_hash,
+    diagnostics_of,
+    only_known,
+    pivot_of,
+    settings_of,
+    stream_fields,
+)
+
+RUNS_GROUP = "bayescale_runs"
+
+
+def runs_hash(data: LossData) -> str:
+    """SHA-256 of the runs (compute, loss, group, name, held-out flag), order included."""
+    h = hashlib.sha256()
+    h.update(np.ascontiguousarray(data.compute, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(data.loss, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(data.held_out, dtype="u1").tobytes())
+    h.update("\x1f".join(map(str, data.group)).encode())
+    h.update("\x1e".join(map(str, data.name)).encode())
+    return h.hexdigest()
+
+
+def decode_loss(tree: xr.DataTree, path: Path) -> LossFit:
+    """A loss fit back from an opened ``fit.nc``: its runs checked against their SHA-256."""
+    runs = tree[RUNS_GROUP].to_dataset()
+    data = LossData(
+        compute=np.asarray(runs["compute"].values, dtype=float),
+        loss=np.asarray(runs["loss"].values, dtype=float),
+        group=np.asarray(runs["group"].values.astype(str), dtype=object),
+        groups=tuple(json.loads(runs.attrs["groups"])),
+        name=np.asarray(runs["name"].values.astype(str), dtype=object),
+        held_out=np.asarray(runs["held_out"].values, dtype=bool),
+        source=str(runs.attrs.get("source", path)),
+        fit_max_compute=attr_json(tree, "fit_max_compute", path),
+        columns=LossColumns(**attr_json(tree, "columns", path)),
+    )
+    check_hash(tree, runs_hash(data), path)
+    del tree[RUNS_GROUP]
+    return LossFit(
+        data=data,
+        idata=tree,
+        log_pivot=pivot_of(tree, data.compute[data.fitted], path),
+        priors=loss_priors_of(tree, path),
+        settings=settings_of(tree, path),
+        diagnostics=diagnostics_of(tree),
+        timing_s=attr_json(tree, "timing_s", path),
+        **stream_fields(tree),
+    )
+
+
+def loss_priors_of(tree: xr.DataTree, path: Path) -> LossPriors:
+    """Saved loss priors; fits written before the law discrepancy existed had none (0)."""
+    values = only_known(LossPriors, attr_json(tree, "priors", path))
+    values.setdefault("discrepancy_exponent_sd", 0.0)
+    values.setdefault("scatter_prior", "halfnormal")  # the scatter prior before the log-normal
+    return LossPriors(**values)
+
+
+def encode_loss(fit: LossFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
+    """The runs group of a loss fit, its SHA-256 and the root attributes only loss fits carry."""
+    data = fit.data
+    runs = xr.Dataset(
+        {
+            "compute": ("run", data.compute),
+            "loss": ("run", data.loss),
+            "group": ("run", np.asarray(data.group, dtype=str)),
+            "name": ("run", np.asarray(data.name, dtype=str)),
+            "held_out": ("run", data.held_out.astype(np.int8)),
+        },
+        attrs={"groups": json.dumps(list(data.groups)), "source": data.source},
+    )
+    extra = {
+        "fit_max_compute": json.dumps(data.fit_max_compute),
+        "columns": json.dumps(asdict(data.columns)),
+    }
+    return runs, runs_hash(data), extra
+
+
+def loss_saved_options(fit: LossFit, values: dict[str, Any], kept: dict[str, Any]) -> Any:
+    """The ``LossOptions`` of the run that saved ``fit`` (``values``: what every law keeps)."""
+    return LossOptions(**values, priors=fit.priors, columns=fit.data.columns)

@@ -1,0 +1,201 @@
+"""The law registry: one entry of plain functions per law, and lookup by name or object.
+
+Every stage that is the same for all laws (saving and loading a fit, writing a result's
+folder, the command line's forecast/run/check paths, the backtest loop) finds the law of what
+it holds here and calls the entry's functions; what really differs per law (data shapes,
+models, forecast math, figures) stays in the law's own modules. Loss and pass rate are the
+first two entries; :func:`register` adds another (ARCHITECTURE.md, "How to add a law").
+
+Nothing here imports PyMC or JAX: the entries point at functions whose modules import them
+lazily.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bayescale.errors import InputError, did_you_mean
+
+if TYPE_CHECKING:
+    import xarray as xr
+    from matplotlib.figure import Figure
+
+
+@dataclass(frozen=True)
+class Law:
+    """A law's functions, as the shared stages call them.
+
+    Attributes
+    ----------
+    name
+        The law's word: CLI subcommand, saved fit's ``kind``, spec's ``law``.
+    formula
+        The law in one line, for messages.
+    fit_type, options_type, result_type, data_types
+        Its fit, options and result dataclasses and its validated data types (what
+        :func:`law_of` recognises).
+    run
+        ``(source, options) -> result``: read, fit, forecast, decide.
+    result_from_fit
+        ``(fit, options, *, warn) -> result``: everything after sampling.
+    document
+        ``(result, version) -> dict``: the JSON document (docs/formats.md).
+    markdown
+        ``(result, version, figure names) -> str``: ``report.md``.
+    figures
+        ``result -> [(file name, draw)]``: the figures of ``--out``, each drawn on demand.
+    summary
+        ``result -> str``: the command line's forecast lines.
+    data_group
+        Name of the saved fit's group holding the data.
+    encode
+        ``fit -> (data group, data SHA-256, extra root attributes)`` for ``fit.nc``.
+    decode
+        ``(tree, path) -> fit``: the fit back from an opened, verified ``fit.nc`` (checks the
+        data SHA-256 and removes the data group from ``tree``).
+    saved_options
+        ``(fit, common values, kept options) -> options`` of the run that saved a fit.
+    load_for_backtest
+        ``(source, columns) -> data``: the whole table, no cut.
+    backtest
+        ``(data, ratios, **options) -> [Backtest]``: one scored split per ratio.
+    """
+
+    name: str
+    formula: str
+    fit_type: type
+    options_type: type
+    result_type: type
+    data_types: tuple[type, ...]
+    run: Callable[[Any, Any], Any]
+    result_from_fit: Callable[..., Any]
+    document: Callable[[Any, str], dict[str, Any]]
+    markdown: Callable[[Any, str, list[str]], str]
+    figures: Callable[[Any], list[tuple[str, Callable[[], Figure]]]]
+    summary: Callable[[Any], str]
+    data_group: str
+    encode: Callable[[Any], tuple[xr.Dataset, str, dict[str, Any]]]
+    decode: Callable[[xr.DataTree, Path], Any]
+    saved_options: Callable[[Any, dict[str, Any], dict[str, Any]], Any]
+    load_for_backtest: Callable[[Any, Any], Any]
+    backtest: Callable[..., list[Any]]
+
+
+_LAWS: dict[str, Law] = {}
+
+
+def register(law: Law) -> Law:
+    """Add a law (or replace the one of that name); returns it."""
+    _LAWS[law.name] = law
+    return law
+
+
+def unregister(name: str) -> None:
+    """Remove a law added by :func:`register` (tests)."""
+    _LAWS.pop(name, None)
+
+
+def laws() -> dict[str, Law]:
+    """Every registered law by name, the built-in ones first."""
+    _builtin()
+    return dict(_LAWS)
+
+
+def get_law(name: str) -> Law:
+    """The law called ``name``, or an :class:`InputError` naming the known ones."""
+    known = laws()
+    if name not in known:
+        raise InputError(
+            f"unknown law '{name}'.{did_you_mean(name, tuple(known))} "
+            f"Known laws: {', '.join(known)}."
+        )
+    return known[name]
+
+
+def law_of(obj: Any) -> Law:
+    """The law of a fit, options, result or validated data object (by its type)."""
+    for law in laws().values():
+        if isinstance(obj, (law.fit_type, law.options_type, law.result_type, *law.data_types)):
+            return law
+    raise TypeError(f"{type(obj).__name__} belongs to no registered law")
+
+
+def _loss_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
+    from bayescale.plots import loss_figure, ppc_figure
+
+    fit, forecast = result.fit, result.forecast
+    return [
+        ("loss_forecast.png", lambda: loss_figure(fit, forecast.targets, forecast.interval)),
+        ("ppc.png", lambda: ppc_figure(fit, forecast.interval)),
+    ]
+
+
+def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
+    from bayescale.plots import pass_figure, pass_rate_figure
+
+    fit, forecast = result.fit, result.forecast
+    return [
+        ("pass_buckets.png", lambda: pass_figure(fit, forecast.targets, forecast.interval)),
+        ("pass_rate.png", lambda: pass_rate_figure(fit, forecast.targets, forecast.interval)),
+    ]
+
+
+def _builtin() -> None:
+    """Register loss and pass rate (once, on first lookup)."""
+    if "loss" in _LAWS and "pass" in _LAWS:
+        return
+    from bayescale import loss_backtest, loss_saved, pass_backtest, pass_saved, report
+    from bayescale.data import LossData, load_loss_runs
+    from bayescale.fit import LossFit, PassFit
+    from bayescale.pass_data import PassAggregate, PassCounts, load_pass_table
+    from bayescale.pass_pipeline import PassOptions, PassResult, result_from_pass_fit, run_pass
+    from bayescale.pipeline import LossOptions, LossResult, result_from_fit, run_loss
+
+    builtin = [
+        Law(
+            name="loss",
+            formula="L(C) = a*C^b + c",
+            fit_type=LossFit,
+            options_type=LossOptions,
+            result_type=LossResult,
+            data_types=(LossData,),
+            run=run_loss,
+            result_from_fit=result_from_fit,
+            document=report.loss_document,
+            markdown=report.loss_markdown,
+            figures=_loss_figures,
+            summary=report.loss_summary_text,
+            data_group=loss_saved.RUNS_GROUP,
+            encode=loss_saved.encode_loss,
+            decode=loss_saved.decode_loss,
+            saved_options=loss_saved.loss_saved_options,
+            load_for_backtest=load_loss_runs,
+            backtest=loss_backtest.backtest_loss_ratios,
+        ),
+        Law(
+            name="pass",
+            formula="-E[ln p] = alpha*C^(-k)",
+            fit_type=PassFit,
+            options_type=PassOptions,
+            result_type=PassResult,
+            data_types=(PassCounts, PassAggregate),
+            run=run_pass,
+            result_from_fit=result_from_pass_fit,
+            document=report.pass_document,
+            markdown=report.pass_markdown,
+            figures=_pass_figures,
+            summary=report.pass_summary_text,
+            data_group=pass_saved.PASS_GROUP,
+            encode=pass_saved.encode_pass,
+            decode=pass_saved.decode_pass,
+            saved_options=pass_saved.pass_saved_options,
+            load_for_backtest=load_pass_table,
+            backtest=pass_backtest.backtest_pass_ratios,
+        ),
+    ]
+    others = {k: v for k, v in _LAWS.items() if k not in ("loss", "pass")}
+    _LAWS.clear()
+    _LAWS.update({law.name: law for law in builtin} | others)

@@ -1,0 +1,344 @@
+"""The saved-fit file format that every law shares (docs/formats.md).
+
+Format tag and version, root attributes, SHA-256 digests of every group and attribute, the
+atomic write, and the readers of what every fit carries (sampler settings, diagnostics,
+pivot). A law adds its data group through its registry entry
+(:class:`bayescale.registry.Law`: ``encode``/``decode``); :mod:`bayescale.saved` puts the two
+together. Nothing here imports PyMC or JAX.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayescale.diagnostics import Attempt, Diagnostics, diagnose
+from bayescale.errors import InputError
+from bayescale.sampling import MAX_TREE_DEPTH, SamplerSettings
+from bayescale.seeds import FORECAST_SEED_ATTR, STREAMS_ATTR
+
+log = logging.getLogger("bayescale")
+
+
+FORMAT = "bayescale.fit"
+
+
+#: Version of the file layout; bump it when the layout changes and keep readers for old ones.
+#: Format 3 adds :data:`INTEGRITY_ATTR`; formats 1 and 2 are read, with a warning.
+FORMAT_VERSION = 3
+
+
+#: Root attribute of format 3: JSON object of SHA-256 digests, one per group of the tree
+#: (``group:posterior``, ``group:sample_stats``, …) and one per other root attribute
+#: (``attr:priors``, ``attr:log_pivot``, …), so a load can say which part changed.
+INTEGRITY_ATTR = "bayescale_sha256"
+
+
+#: Root attribute holding the TOML text of the spec a run came from (``bayescale run``).
+#: Optional: fits from ``bayescale loss|pass`` and files of 0.1.0 have none.
+SPEC_ATTR = "spec"
+
+
+def root_attrs(
+    fit: Any,
+    kind: str,
+    digest: str,
+    options: dict[str, Any] | None,
+    spec: str | None = None,
+) -> dict[str, Any]:
+    """Root attributes every saved fit carries (``spec`` only when the run came from one)."""
+    from bayescale.version import __version__
+
+    extra: dict[str, Any] = {SPEC_ATTR: spec} if spec is not None else {}
+    own_seed = getattr(fit, "forecast_seed", None)
+    if own_seed is not None:
+        extra[FORECAST_SEED_ATTR] = int(own_seed)
+    extra[STREAMS_ATTR] = getattr(fit, "streams", "keyed")
+    return extra | {
+        "bayescale_format": FORMAT,
+        "bayescale_format_version": FORMAT_VERSION,
+        "bayescale_version": __version__,
+        "kind": kind,
+        "data_sha256": digest,
+        "log_pivot": fit.log_pivot,
+        "priors": json.dumps(asdict(fit.priors)),
+        "sampler": json.dumps(asdict(fit.settings)),
+        "timing_s": json.dumps(fit.timing_s),
+        "options": json.dumps(options or {}),
+        DIAGNOSTICS_ATTR: json.dumps(asdict(fit.diagnostics)),
+    }
+
+
+def _plain(value: Any) -> Any:
+    """An attribute value as plain JSON-able Python (NetCDF gives NumPy scalars back)."""
+    if isinstance(value, np.ndarray):
+        return [_plain(v) for v in value.tolist()]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    return value
+
+
+def _array_bytes(values: np.ndarray) -> bytes:
+    """Canonical bytes of an array, the same before writing and after reading NetCDF."""
+    values = np.asarray(values)
+    kind = values.dtype.kind
+    if kind in "biu":
+        return np.ascontiguousarray(values, dtype="<i8").tobytes()
+    if kind == "f":
+        out = np.array(values, dtype="<f8")
+        out[np.isnan(out)] = np.nan  # one NaN bit pattern
+        return out.tobytes()
+    return "\x1f".join(map(str, values.ravel().tolist())).encode("utf-8")
+
+
+def _dataset_digest(ds: xr.Dataset) -> str:
+    """SHA-256 of a group: every variable and coordinate (name, dims, shape, values, attrs)."""
+    h = hashlib.sha256()
+    for name in sorted(map(str, ds.variables)):
+        var = ds.variables[name]
+        head: dict[str, Any] = {"name": name, "dims": list(var.dims), "shape": list(var.shape)}
+        head["attrs"] = {str(k): _plain(v) for k, v in var.attrs.items()}
+        h.update(json.dumps(head, sort_keys=True, default=str).encode())
+        h.update(_array_bytes(var.values))
+    h.update(json.dumps(_plain(dict(ds.attrs)), sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+def integrity_digests(tree: xr.DataTree) -> dict[str, str]:
+    """SHA-256 of every part of a saved fit that can change an answer.
+
+    One digest per group (the posterior, the sample stats, the observed data, the runs or
+    pass table, each with its coordinates and attributes) and one per root attribute (the
+    priors, sampler, options, pivot, columns, spec, …), keyed ``group:NAME`` and
+    ``attr:NAME``. :data:`INTEGRITY_ATTR` itself is left out.
+    """
+    digests: dict[str, str] = {}
+    for node in tree.subtree:
+        if node is tree:
+            continue
+        ds = node.to_dataset(inherit=False)
+        digests[f"group:{node.path.strip('/')}"] = _dataset_digest(ds)
+    root = tree.to_dataset(inherit=False)
+    if root.variables:
+        digests["group:/"] = _dataset_digest(root.drop_attrs())
+    for key, value in tree.attrs.items():
+        if key == INTEGRITY_ATTR:
+            continue
+        text = json.dumps(_plain(value), sort_keys=True, default=str)
+        digests[f"attr:{key}"] = hashlib.sha256(text.encode()).hexdigest()
+    return digests
+
+
+def _describe_part(key: str) -> str:
+    kind, _, name = key.partition(":")
+    return f"group '{name}'" if kind == "group" else f"attribute '{name}'"
+
+
+def verify_integrity(tree: xr.DataTree, path: Path, version: int) -> None:
+    """Refuse a saved fit whose parts do not match their recorded digests, or bad draws.
+
+    Files of formats 1 and 2 carry no digests of their draws and settings: they are loaded
+    with a logged warning that they are unverified (their data hash is still checked).
+
+    Raises
+    ------
+    InputError
+        Naming each group or attribute that changed, was removed or was added, or the
+        posterior variables with non-finite draws.
+    """
+    if version >= 3:
+        try:
+            recorded = json.loads(str(tree.attrs[INTEGRITY_ATTR]))
+            if not isinstance(recorded, dict):
+                raise TypeError
+        except (KeyError, TypeError, json.JSONDecodeError):
+            raise InputError(
+                f"{path}: saved fit of format {version} lacks a valid '{INTEGRITY_ATTR}' "
+                "attribute (the digests of its contents); the file was modified or damaged. "
+                "Fit again."
+            ) from None
+        actual = integrity_digests(tree)
+        changed = [_describe_part(k) for k in recorded if k in actual and actual[k] != recorded[k]]
+        removed = [_describe_part(k) for k in recorded if k not in actual]
+        added = [_describe_part(k) for k in actual if k not in recorded]
+        parts = [
+            *(f"{p} changed" for p in changed),
+            *(f"{p} removed" for p in removed),
+            *(f"{p} added" for p in added),
+        ]
+        if parts:
+            raise InputError(
+                f"{path}: the saved fit does not match its recorded SHA-256 digests: "
+                f"{'; '.join(parts)}. The file was modified or damaged after it was saved; "
+                "a forecast from it cannot be trusted. Fit again."
+            )
+    else:
+        log.warning(
+            "%s: saved-fit format %d records no digests of its draws and settings, so they "
+            "are unverified (only its data are checked). Save it again with this version "
+            "('bayescale forecast ... --out DIR') to protect it.",
+            path,
+            version,
+        )
+    if "posterior" in tree.children:
+        posterior = tree["posterior"].to_dataset()
+        bad = [
+            f"{name} ({int((~np.isfinite(var.values)).sum())} draws)"
+            for name, var in posterior.data_vars.items()
+            if var.dtype.kind == "f" and not np.isfinite(var.values).all()
+        ]
+        if bad:
+            raise InputError(
+                f"{path}: non-finite posterior draws in {', '.join(map(str, bad))}; a sampler "
+                "never writes NaN or infinity there, so the file was modified or damaged. "
+                "Fit again."
+            )
+
+
+def format_version(tree: xr.DataTree, path: Path) -> int:
+    """The file's format version, refusing one that is not a whole number."""
+    raw = tree.attrs.get("bayescale_format_version", -1)
+    try:
+        version = int(raw)
+        if version != float(raw):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{path}: saved-fit format version {raw!r} is not a whole number; the file was "
+            "modified or damaged. Fit again."
+        ) from None
+    return version
+
+
+def write_tree(tree: xr.DataTree, path: Path) -> Path:
+    """Record the digests of ``tree`` and write it atomically (temporary file, rename)."""
+    from bayescale.outputs import atomic_file
+
+    tree.attrs[INTEGRITY_ATTR] = json.dumps(integrity_digests(tree), sort_keys=True)
+    with atomic_file(path) as tmp:
+        tree.to_netcdf(tmp, engine="h5netcdf")
+    return path
+
+
+#: Root attribute with the fit's diagnostics (JSON; optional, so no format bump): loading a fit
+#: then needs no ArviZ, whose import is most of a ``bayescale forecast`` run's start-up.
+DIAGNOSTICS_ATTR = "diagnostics"
+
+
+def diagnostics_of(tree: xr.DataTree) -> Diagnostics:
+    """The diagnostics saved with the fit, or computed again for files without them."""
+    try:
+        values = json.loads(tree.attrs[DIAGNOSTICS_ATTR])
+        values["attempts"] = tuple(Attempt(**a) for a in values.get("attempts", ()))
+        return Diagnostics(**values)
+    except (KeyError, TypeError, ValueError):
+        return diagnose(tree)
+
+
+def attr_json(tree: xr.DataTree, key: str, path: Path) -> Any:
+    """A root attribute parsed as JSON, or an error naming it."""
+    try:
+        return json.loads(tree.attrs[key])
+    except (KeyError, TypeError, json.JSONDecodeError):
+        raise InputError(f"{path}: saved fit lacks a valid '{key}' attribute.") from None
+
+
+def only_known(cls: type, values: dict[str, Any]) -> dict[str, Any]:
+    """Refuse settings this version does not know (written by a newer bayescale)."""
+    names = {f.name for f in fields(cls)}
+    unknown = sorted(set(values) - names)
+    if unknown:
+        raise InputError(
+            f"saved fit has {cls.__name__} settings this bayescale does not know "
+            f"({', '.join(unknown)}); it was written by a newer version: upgrade bayescale."
+        )
+    return values
+
+
+def pivot_of(tree: xr.DataTree, compute: np.ndarray, path: Path) -> float:
+    """The pivot recomputed from the data, checked against the stored one."""
+    pivot = float(np.mean(np.log(compute)))
+    if not np.isclose(pivot, float(tree.attrs["log_pivot"]), rtol=0, atol=1e-9):
+        raise InputError(f"{path}: the stored pivot does not match the data; fit again.")
+    return pivot
+
+
+def open_tree(path: Path, data_group: Callable[[str], str]) -> xr.DataTree:
+    """Open a saved fit and check its format tag, version, groups and digests.
+
+    ``data_group`` maps the file's ``kind`` (its law) to the law's data group.
+    """
+    if path.is_dir() or (path.exists() and not path.is_file()):
+        raise InputError(f"{path}: not a regular file. Expected a fit.nc written with --out.")
+    if not path.is_file():
+        from bayescale.outputs import interrupted_hint
+
+        raise InputError(
+            f"{path}: file not found. Expected a fit.nc written with --out."
+            + interrupted_hint(path.parent)
+        )
+    try:
+        with xr.open_datatree(path, engine="h5netcdf") as opened:
+            tree = opened.load().copy()  # in memory; the file is closed on leaving
+    except Exception as exc:  # h5py/netCDF raise many types for a damaged file
+        raise InputError(
+            f"{path}: cannot be read as NetCDF ({type(exc).__name__}). Expected a fit.nc "
+            "written by 'bayescale loss|pass --out DIR'."
+        ) from None
+    if tree.attrs.get("bayescale_format") != FORMAT:
+        raise InputError(f"{path}: not a bayescale saved fit (no '{FORMAT}' format tag).")
+    version = format_version(tree, path)
+    if version > FORMAT_VERSION or version < 1:
+        raise InputError(
+            f"{path}: saved-fit format {version} is not supported by this bayescale "
+            f"(reads 1 to {FORMAT_VERSION}); upgrade bayescale."
+        )
+    group = data_group(str(tree.attrs.get("kind", "loss")))
+    missing = [g for g in ("posterior", group) if g not in tree.children]
+    if missing:
+        raise InputError(f"{path}: saved fit is missing group(s) {', '.join(missing)}.")
+    verify_integrity(tree, path, version)
+    return tree
+
+
+def stream_fields(tree: xr.DataTree) -> dict[str, Any]:
+    """A saved fit's ``streams`` and ``forecast_seed`` (:mod:`bayescale.seeds`).
+
+    Fits saved before keyed streams have no ``random_streams`` attribute: their forecasts keep
+    the old seed offsets, so they reproduce their numbers.
+    """
+    own = tree.attrs.get(FORECAST_SEED_ATTR)
+    return {
+        "streams": str(tree.attrs.get(STREAMS_ATTR, "offsets")),
+        "forecast_seed": None if own is None else int(own),
+    }
+
+
+def check_hash(tree: xr.DataTree, digest: str, path: Path) -> None:
+    """Refuse data that do not match the SHA-256 recorded when they were saved."""
+    if digest != tree.attrs.get("data_sha256"):
+        raise InputError(
+            f"{path}: the data stored in the file do not match their recorded SHA-256; the "
+            "file was modified or damaged. Fit again."
+        )
+
+
+def settings_of(tree: xr.DataTree, path: Path) -> SamplerSettings:
+    """The saved sampler settings (fields added since filled with their old defaults)."""
+    values = only_known(SamplerSettings, attr_json(tree, "sampler", path))
+    values.setdefault("initial_mass", "unit")  # fits saved before the Laplace start
+    # and before warm-up trees were capped
+    values.setdefault("warmup_tree_depth", MAX_TREE_DEPTH)
+    return SamplerSettings(**values)

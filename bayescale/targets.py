@@ -1,0 +1,149 @@
+"""Checks of what a forecast is asked for, shared by every law.
+
+Target computes, the interval probability, and where the targets lie against the fitted
+computes.
+
+Nothing here imports PyMC or JAX.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bayescale.data import COMPUTE_RANGE
+from bayescale.errors import InputError
+
+#: Most target computes one run forecasts.
+MAX_TARGETS = 1_000
+
+
+def check_targets(
+    targets: float | list[float] | tuple[float, ...] | np.ndarray,
+) -> np.ndarray:
+    """Return target computes as a 1-d float array, refusing non-positive values.
+
+    At most :data:`MAX_TARGETS` per run: each target holds a full set of predictive draws.
+    """
+    arr = np.atleast_1d(np.asarray(targets, dtype=float))
+    if arr.size == 0:
+        raise InputError("no target compute given; pass --target-compute C (FLOPs).")
+    if arr.size > MAX_TARGETS:
+        raise InputError(
+            f"{arr.size:,} target computes; at most {MAX_TARGETS:,} per run (each keeps its own "
+            "predictive draws). Forecast a coarser grid, or split the targets over runs of "
+            "'bayescale forecast DIR/fit.nc'."
+        )
+    bad = arr[~(np.isfinite(arr) & (arr > 0))]
+    if bad.size:
+        raise InputError(f"target compute must be a positive number of FLOPs, got {bad[0]:g}.")
+    low, high = COMPUTE_RANGE
+    bad = arr[(arr < low) | (arr > high)]
+    if bad.size:
+        raise InputError(
+            f"target compute {bad[0]:g} is outside the range bayescale accepts ({low:g} to "
+            f"{high:g} FLOPs); check the unit."
+        )
+    return arr
+
+
+def check_interval(interval: float) -> float:
+    """Refuse an interval probability outside (0, 1)."""
+    if not 0 < interval < 1:
+        raise InputError(f"--interval must be between 0 and 1 (e.g. 0.9), got {interval}.")
+    return float(interval)
+
+
+#: With fewer distinct fitted computes than this, a target more than 10x beyond the largest
+#: one is a far extrapolation (with more, only beyond the fitted range's own width).
+FEW_SIZES = 5
+
+
+def target_warnings(
+    targets: np.ndarray,
+    fitted: dict[str, np.ndarray],
+    *,
+    rests_on: str,
+    allow_backcast: bool = False,
+    unit: str = "run",
+) -> list[str]:
+    """Check target computes against the fitted computes before (or without) sampling.
+
+    A target below the smallest fitted compute is refused unless ``allow_backcast``; one inside
+    the fitted range, or far beyond it for the number of fitted sizes (more than the range's
+    own width in decades, or more than one decade with fewer than :data:`FEW_SIZES` sizes),
+    gets a warning that says how far and what the interval then rests on.
+
+    Parameters
+    ----------
+    targets
+        Target computes in FLOPs.
+    fitted
+        Fitted computes per group (one entry ``{"": computes}`` when there are no groups).
+    rests_on
+        What the interval rests on beyond the data, for the warning.
+    allow_backcast
+        Accept targets below the smallest fitted compute (with a warning).
+    unit
+        What a fitted point is (``run``, ``model``), for messages.
+
+    Returns
+    -------
+    list of str
+        One warning per target that needs one.
+
+    Raises
+    ------
+    InputError
+        On a target below every fitted compute, unless ``allow_backcast``.
+
+    Examples
+    --------
+    >>> target_warnings(np.array([1e22]), {"": np.array([1e19, 1e20, 1e21])}, rests_on="x")
+    []
+    >>> target_warnings(np.array([1e23]), {"": np.array([1e19, 1e20, 1e21])},
+    ...                 rests_on="the law")[0][:60]
+    'target 1e+23 FLOPs is 2 decades (100x) beyond the largest fi'
+    """
+    out: list[str] = []
+    smallest = min(float(c.min()) for c in fitted.values())
+    for t in np.atleast_1d(np.asarray(targets, dtype=float)):
+        if t < smallest:
+            what = (
+                f"target {t:.3g} FLOPs is below the smallest fitted {unit} ({smallest:.3g} FLOPs, "
+                f"{np.log10(smallest / t):.1f} decades lower): a backcast, not a forecast"
+            )
+            if not allow_backcast:
+                raise InputError(
+                    f"{what}. Give a target at or above {smallest:.3g} FLOPs, or pass "
+                    "--allow-backcast (Python: allow_backcast=True) if you mean it."
+                )
+            out.append(f"{what}; the interval rests on the law's form below the data.")
+            continue
+        inside = [g for g, c in fitted.items() if c.min() <= t <= c.max()]
+        if inside:
+            lo, hi = fitted[inside[0]].min(), fitted[inside[0]].max()
+            where = f" of group '{inside[0]}'" if inside[0] else ""
+            out.append(
+                f"target {t:.3g} FLOPs lies inside the fitted range{where} ({lo:.3g} to "
+                f"{hi:.3g} FLOPs): an interpolation, not a forecast; the interval is that of a "
+                f"new {unit} at that compute."
+            )
+            continue
+        worst: tuple[float, str] | None = None
+        for g, c in fitted.items():
+            sizes = np.unique(c).size
+            span = np.log10(c.max() / c.min())
+            beyond = np.log10(t / c.max())
+            limit = min(span, 1.0) if sizes < FEW_SIZES else span
+            if beyond > limit + 0.01 and (worst is None or beyond - limit > worst[0]):
+                where = f" of group '{g}'" if g else ""
+                worst = (
+                    beyond - limit,
+                    f"target {t:.3g} FLOPs is {beyond:.2g} decades ({10**beyond:.3g}x) beyond "
+                    f"the largest fitted {unit}{where} ({c.max():.3g} FLOPs), fitted on "
+                    f"{sizes} sizes spanning {span:.2g} decade(s): there the interval rests on "
+                    f"{rests_on}, not on the data; read it as a scenario.",
+                )
+        if worst is not None:
+            out.append(worst[1])
+    return out
