@@ -117,7 +117,7 @@ def _covered_at(row: dict[Any, Any]) -> dict[str, bool] | None:
 
 
 def backtest_document(bt: Backtest) -> dict[str, Any]:
-    """The CONTRACT §4 backtest document of one ratio (plus diagnostics and per-case extras).
+    """The backtest document (docs/formats.md) of one ratio (plus diagnostics and per-case extras).
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""The ``bayescale`` command line (CONTRACT §3).
+"""The ``bayescale`` command line (docs/formats.md).
 
 Exit codes: 0 success; 2 bad input or options; 3 the sampler did not converge (unless
 ``--allow-unconverged``, which writes the result with ``"ok": false``).
@@ -558,7 +558,7 @@ def _run_suite_command(args: argparse.Namespace) -> int:
 
 
 def _spec_commands(sub: Any) -> None:
-    """``bayescale run SPEC`` and ``bayescale check SPEC`` (CONTRACT §3 and §5)."""
+    """``bayescale run SPEC`` and ``bayescale check SPEC`` (docs/formats.md, docs/specs.md)."""
     run = sub.add_parser(
         "run",
         help="run the forecast a spec file describes (models/*.toml)",

@@ -39,7 +39,7 @@ _DELIMITED = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 
 @dataclass(frozen=True)
 class LossColumns:
-    """Names of the columns of a loss-runs table (CONTRACT §2 defaults)."""
+    """Names of the columns of a loss-runs table (docs/formats.md defaults)."""
 
     compute: str = "compute"
     loss: str = "loss"
@@ -360,7 +360,7 @@ def load_loss_runs(
     where: str | None = None,
     drop_missing: bool = False,
 ) -> LossData:
-    """Read and validate a table of loss runs (CONTRACT §2).
+    """Read and validate a table of loss runs (docs/formats.md).
 
     Parameters
     ----------
@@ -466,7 +466,7 @@ def load_loss_runs(
     )
 
 
-#: Columns that mark a pass-results table (CONTRACT §2), for the hint of ``bayescale loss``.
+#: Columns that mark a pass-results table (docs/formats.md), for the hint of ``bayescale loss``.
 PASS_MARKERS = ("pass_rate", "problem", "k", "n")
 
 

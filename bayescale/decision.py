@@ -28,7 +28,7 @@ _PATTERN = re.compile(
 )
 #: Points per decade of the compute grid searched for ``compute_needed``.
 GRID_PER_DECADE = 50
-#: How far beyond the largest target the search goes (CONTRACT §4).
+#: How far beyond the largest target the search goes (docs/formats.md).
 SEARCH_FACTOR = 1000.0
 
 
@@ -152,7 +152,7 @@ class Decision:
         )
 
     def to_dict(self) -> dict[str, object]:
-        """The CONTRACT §4 ``decision`` block."""
+        """The ``decision`` block of the result document (docs/formats.md)."""
         return {
             "requirement": self.requirement.text,
             "probability": float(self.probability),

@@ -27,7 +27,7 @@ COPY_ATTR = "bayescale_copy_of"
 
 @dataclass(frozen=True)
 class Attempt:
-    """One step of a fit's convergence ladder (CONTRACT §4 ``diagnostics.attempts``).
+    """One step of a fit's convergence ladder (``diagnostics.attempts`` in docs/formats.md).
 
     Attributes
     ----------
@@ -100,7 +100,7 @@ class Diagnostics:
         return out
 
     def to_dict(self) -> dict[str, object]:
-        """The CONTRACT §4 ``diagnostics`` block."""
+        """The ``diagnostics`` block of the result document (docs/formats.md)."""
         return {
             "r_hat_max": round(float(self.r_hat_max), 4),
             "ess_bulk_min": round(float(self.ess_bulk_min), 1),

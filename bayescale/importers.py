@@ -1,4 +1,4 @@
-"""Evaluation-harness outputs to the pass-results table (CONTRACT §2).
+"""Evaluation-harness outputs to the pass-results table (docs/formats.md).
 
 Each importer reads one file written by a widely used harness for one model and returns the
 **per-problem table** ``model, compute, problem, n, k`` (one row per problem: samples drawn,
@@ -662,7 +662,7 @@ def import_bigcode(
       the generations file (the dataset index minus ``--limit_start``), so every model must
       be evaluated on the same problems in the same order.
     - **evaluation_results.json**: gives one row ``model, compute, pass_rate`` (pass@1 of
-      ``task``), the aggregate table of CONTRACT §2; no per-problem information exists there.
+      ``task``), the aggregate table of docs/formats.md; no per-problem information exists there.
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Pass-rate tables to validated datasets (CONTRACT §2).
+"""Pass-rate tables to validated datasets (docs/formats.md).
 
 Two formats, told apart by their columns:
 
@@ -39,7 +39,7 @@ MAX_COUNT = 2.0**53
 
 @dataclass(frozen=True)
 class PassColumns:
-    """Names of the columns of a pass-results table (CONTRACT §2 defaults)."""
+    """Names of the columns of a pass-results table (docs/formats.md defaults)."""
 
     model: str = "model"
     compute: str = "compute"
@@ -401,7 +401,7 @@ def load_pass_table(
     where: str | None = None,
     drop_missing: bool = False,
 ) -> PassCounts | PassAggregate:
-    """Read either pass format, told apart by its columns (CONTRACT §2), and validate it.
+    """Read either pass format, told apart by its columns (docs/formats.md), and validate it.
 
     ``where`` and ``drop_missing`` select rows first (:func:`bayescale.selection.select_rows`).
     """

@@ -1,4 +1,4 @@
-"""Result documents: the CONTRACT §4 JSON and a Markdown report for a decision memo.
+"""Result documents: the JSON document of docs/formats.md and a Markdown report for a decision memo.
 
 Pure functions over result objects; nothing here imports PyMC.
 """
@@ -41,7 +41,7 @@ def clean_json(value: Any) -> Any:
 
 
 def loss_document(result: LossResult, version: str) -> dict[str, Any]:
-    """Build the CONTRACT §4 document of a loss forecast.
+    """Build the result document (docs/formats.md) of a loss forecast.
 
     Besides the contract's keys it carries ``parameters`` (``a``, ``b``, ``c`` per group in
     FLOPs units) and ``held_out`` (scored held-out runs), and each loss entry has the
@@ -223,7 +223,7 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
 
 
 def pass_document(result: PassResult, version: str) -> dict[str, Any]:
-    """Build the CONTRACT §4 document of a pass-rate forecast.
+    """Build the result document (docs/formats.md) of a pass-rate forecast.
 
     ``pass_rate`` is the mean pass@1 of a new model over all kept problems; ``buckets`` carry
     the mean -ln pass rate (the report's Figure 2 axis) and the bucket's mean pass@1.

@@ -1,4 +1,4 @@
-"""Forecast specs: one TOML file names one forecast completely (CONTRACT §5).
+"""Forecast specs: one TOML file names one forecast completely (docs/specs.md).
 
 A spec gives the data file (relative to the spec), the column mapping, the law (from the closed
 registry :data:`LAWS`; a spec never imports code), the hierarchy (groups of a loss table,
@@ -419,7 +419,7 @@ def load_spec(path: str | Path) -> Spec:
 # ---------------------------------------------------------------------------- options
 
 
-#: Command-line overrides :func:`spec_options` accepts (CONTRACT §3 common options).
+#: Command-line overrides :func:`spec_options` accepts (docs/formats.md, command line).
 OVERRIDES = (
     "data",
     "targets",

@@ -46,7 +46,7 @@ from typing import Any
 from bayescale.errors import InputError, did_you_mean
 from bayescale.outputs import result_folder, write_text
 
-#: Exit codes of a job (CONTRACT §3), and the two the suite adds for a job that did not end.
+#: Exit codes of a job (docs/formats.md), and the two the suite adds for a job that did not end.
 EXIT_OK, EXIT_ERROR, EXIT_INPUT, EXIT_UNCONVERGED = 0, 1, 2, 3
 STATUS = {
     EXIT_OK: "ok",

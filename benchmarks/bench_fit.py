@@ -906,7 +906,9 @@ def main(argv: list[str] | None = None) -> int:
             print(case.name, {k: row.get(k) for k in ("cost_in_fits", "speedup")}, flush=True)
             row["converged"] = _converged(row["bayescale"])  # type: ignore[arg-type]
             row["peak_rss_mib"] = round(_rss_mib(), 1)
-            row.setdefault("speedup", None)  # CONTRACT §6: null without a baseline
+            row.setdefault(
+                "speedup", None
+            )  # docs/formats.md (speed benchmark): null without a baseline
             results.append(row)
             continue
         if case.kind in ("tables", "forecast", "nutpie"):
@@ -919,7 +921,9 @@ def main(argv: list[str] | None = None) -> int:
                 row.update(run_nutpie_case(args.seed, small))
             print(case.name, {k: row.get(k) for k in ("ratio", "speedup")}, flush=True)
             row["peak_rss_mib"] = round(_rss_mib(), 1)
-            row.setdefault("speedup", None)  # CONTRACT §6: null without a baseline
+            row.setdefault(
+                "speedup", None
+            )  # docs/formats.md (speed benchmark): null without a baseline
             results.append(row)
             _write(args.json, {"machine": machine(), "quick": args.quick, "cases": results})
             continue
