@@ -1,0 +1,1103 @@
+r"""Benchmark accuracy with a chance floor: data, law, fit, forecast, decision and outputs.
+
+The GPT-4 report's law :math:`-\ln p = \alpha C^{-k}` assumes accuracy rises from 0. On a
+multiple-choice benchmark a guess already scores the chance rate :math:`g`, so the law here
+acts on the accuracy above chance, normalised to :math:`[0, 1]`:
+
+.. math::
+
+    -\ln\frac{p - g}{1 - g} = \alpha\, C^{-k}
+    \quad\Longleftrightarrow\quad
+    \ln\!\Big(-\ln\frac{p - g}{1 - g}\Big) = \beta - k\,(\ln C - \ln C_0),
+
+a straight line in log compute on the doubly-logged scale, with level :math:`\beta` at the
+pivot :math:`C_0` (the geometric centre of a family's fitted models) and exponent :math:`k`.
+Each (family, benchmark) ladder has its own line; the level and the log exponent are a
+benchmark effect plus a family effect plus a ladder residual, partially pooled
+(:mod:`bayescale.accuracy_model`), so a family with few sizes borrows the benchmark's
+exponent. Rows with ``n_questions`` enter through a binomial likelihood; others through a
+normal scatter on the doubly-logged scale, censored within :attr:`AccuracyPriors.floor_margin`
+of chance (where that scale is undefined or unstable).
+
+The law's pieces are plain functions a law registry can wrap: :func:`load_accuracy_table`
+(load), :func:`fit_accuracy` (model and sampling), :func:`accuracy_draws` (forecast draws),
+:func:`accuracy_requirement_draws` (requirement draws), :func:`accuracy_table` (tables),
+:func:`accuracy_figure` (figures) and :func:`leave_largest_out` (backtest split). Nothing here
+imports PyMC or JAX at module level.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayescale.data import (
+    COMPUTE_RANGE,
+    check_range,
+    numeric_column,
+    read_table,
+    require_column,
+    row_label,
+)
+from bayescale.decision import Decision, Requirement, decide_with_curve, parse_requirement
+from bayescale.diagnostics import Diagnostics, diagnose
+from bayescale.errors import ConvergenceError, InputError, did_you_mean
+from bayescale.fit import stacked_draws
+from bayescale.forecast import check_interval, check_targets, summarise
+from bayescale.sampling import RETRY_TARGET_ACCEPT, TARGET_ACCEPT, SamplerSettings
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+log = logging.getLogger("bayescale")
+
+#: Chance rates of named benchmarks, keyed by :func:`benchmark_key` (lower case, ``-`` and
+#: spaces as ``_``). Each is 1 / the number of answer options of the benchmark's questions as
+#: its paper defines them: MMLU 4 options (Hendrycks et al. 2021, "Measuring Massive Multitask
+#: Language Understanding"); ARC-Challenge 4 options for nearly all questions (Clark et al.
+#: 2018; a few have 3 or 5); HellaSwag 4 endings (Zellers et al. 2019); WinoGrande and
+#: Winograd/WSC 2 options (Sakaguchi et al. 2020; Levesque et al. 2012), XWinograd 2 options
+#: (Tikhonov and Ryabinin 2021); PIQA 2 solutions (Bisk et al. 2020); BoolQ yes/no (Clark et
+#: al. 2019). Generated answers have no guessing floor: GSM8K (Cobbe et al. 2021, exact match
+#: of a number), MATH (Hendrycks et al. 2021), HumanEval (Chen et al. 2021) and MBPP (Austin
+#: et al. 2021) pass@1. The ObsScaling table's SOURCE.md names the benchmarks but not their
+#: chance rates; its ``Winograd`` column is the Open LLM Leaderboard's WinoGrande (binary).
+#: TruthfulQA is left out: the leaderboard's MC2 score is a probability mass whose chance
+#: level depends on each question's answer counts; give it with ``--chance``.
+DEFAULT_CHANCE: dict[str, float] = {
+    "mmlu": 0.25,
+    "arc_challenge": 0.25,
+    "arc_c": 0.25,
+    "hellaswag": 0.25,
+    "winogrande": 0.5,
+    "winograd": 0.5,
+    "wsc": 0.5,
+    "xwinograd": 0.5,
+    "piqa": 0.5,
+    "boolq": 0.5,
+    "gsm8k": 0.0,
+    "math": 0.0,
+    "humaneval": 0.0,
+    "mbpp": 0.0,
+}
+
+#: The requirement quantity of this law (``mmlu.accuracy>=0.7``).
+QUANTITY = "accuracy"
+
+#: Fewest distinct fitted computes a ladder needs for its own exponent; with fewer the
+#: exponent comes from pooling and the result carries a warning.
+MIN_SIZES = 3
+
+
+def benchmark_key(name: str) -> str:
+    """The key of a benchmark name in :data:`DEFAULT_CHANCE`: ``"ARC-C"`` -> ``"arc_c"``."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+@dataclass(frozen=True)
+class AccuracyColumns:
+    """Names of the columns of an accuracy table (CONTRACT §7 defaults)."""
+
+    model: str = "model"
+    family: str = "family"
+    compute: str = "compute"
+    benchmark: str = "benchmark"
+    accuracy: str = "accuracy"
+    n_questions: str = "n_questions"
+    chance: str = "chance"
+
+
+@dataclass(frozen=True)
+class AccuracyData:
+    """A validated accuracy table: one row per (model, benchmark).
+
+    Attributes
+    ----------
+    model, family, benchmark
+        Labels per row (strings).
+    compute, accuracy
+        Training compute (FLOPs, > 0) and accuracy in [0, 1] per row.
+    n_questions
+        Questions per row (float; NaN where unknown).
+    chance
+        Chance rate per benchmark, in :attr:`benchmarks` order.
+    chance_source
+        Where each benchmark's chance rate came from (``option``, ``column`` or ``default``).
+    families, benchmarks
+        Distinct labels in order of first appearance: the model's dims.
+    held_out
+        Rows above ``fit_max_compute``: shown and scored, not fitted.
+    """
+
+    model: np.ndarray
+    family: np.ndarray
+    benchmark: np.ndarray
+    compute: np.ndarray
+    accuracy: np.ndarray
+    n_questions: np.ndarray
+    chance: np.ndarray
+    chance_source: tuple[str, ...]
+    families: tuple[str, ...]
+    benchmarks: tuple[str, ...]
+    held_out: np.ndarray
+    source: str = "<DataFrame>"
+    fit_max_compute: float | None = None
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Rows the model is fitted on."""
+        return ~self.held_out
+
+    @property
+    def family_index(self) -> np.ndarray:
+        """Position of each row's family in :attr:`families`."""
+        lookup = {f: i for i, f in enumerate(self.families)}
+        return np.array([lookup[f] for f in self.family], dtype=np.int64)
+
+    @property
+    def benchmark_index(self) -> np.ndarray:
+        """Position of each row's benchmark in :attr:`benchmarks`."""
+        lookup = {b: i for i, b in enumerate(self.benchmarks)}
+        return np.array([lookup[b] for b in self.benchmark], dtype=np.int64)
+
+    @property
+    def row_chance(self) -> np.ndarray:
+        """Chance rate of each row's benchmark."""
+        return self.chance[self.benchmark_index]
+
+    def ladders(self) -> list[tuple[str, str]]:
+        """(family, benchmark) pairs with at least one fitted row, in table order."""
+        seen: dict[tuple[str, str], None] = {}
+        for f, b, fit in zip(self.family, self.benchmark, self.fitted, strict=True):
+            if fit:
+                seen.setdefault((str(f), str(b)), None)
+        return list(seen)
+
+    def sizes(self, family: str, benchmark: str) -> int:
+        """Distinct fitted computes of one ladder."""
+        mask = self.fitted & (self.family == family) & (self.benchmark == benchmark)
+        return int(np.unique(self.compute[mask]).size)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the default column names."""
+        return pd.DataFrame(
+            {
+                "model": self.model,
+                "family": self.family,
+                "compute": self.compute,
+                "benchmark": self.benchmark,
+                "accuracy": self.accuracy,
+                "n_questions": self.n_questions,
+                "chance": self.row_chance,
+                "held_out": self.held_out,
+            }
+        )
+
+    def subset(self, rows: np.ndarray, *, held_out: np.ndarray | None = None) -> AccuracyData:
+        """The rows selected by a boolean mask (labels and chance kept for those present)."""
+        rows = np.asarray(rows, dtype=bool)
+        families = tuple(f for f in self.families if (self.family[rows] == f).any())
+        benchmarks = tuple(b for b in self.benchmarks if (self.benchmark[rows] == b).any())
+        keep = [self.benchmarks.index(b) for b in benchmarks]
+        return replace(
+            self,
+            model=self.model[rows],
+            family=self.family[rows],
+            benchmark=self.benchmark[rows],
+            compute=self.compute[rows],
+            accuracy=self.accuracy[rows],
+            n_questions=self.n_questions[rows],
+            chance=self.chance[keep],
+            chance_source=tuple(self.chance_source[i] for i in keep),
+            families=families,
+            benchmarks=benchmarks,
+            held_out=self.held_out[rows] if held_out is None else np.asarray(held_out)[rows],
+        )
+
+
+def parse_chance(texts: Iterable[str]) -> dict[str, float]:
+    """Parse ``--chance BENCH=G`` options into ``{benchmark: g}``.
+
+    Raises
+    ------
+    InputError
+        When an option is not ``NAME=NUMBER`` with the number in [0, 1).
+    """
+    out: dict[str, float] = {}
+    for text in texts:
+        name, sep, value = text.partition("=")
+        try:
+            g = float(value) if sep else float("nan")
+        except ValueError:
+            g = float("nan")
+        if not sep or not name.strip() or not 0 <= g < 1:
+            raise InputError(
+                f"--chance '{text}': expected BENCHMARK=RATE with the rate in [0, 1), "
+                "e.g. --chance mmlu=0.25 (1 / the number of answer options; 0 for generated "
+                "answers)."
+            )
+        out[name.strip()] = g
+    return out
+
+
+def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    values = []
+    for i, value in zip(frame.index, frame[column].tolist(), strict=True):
+        text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
+        text = str(text).strip()
+        if not text:
+            raise InputError(
+                f"{row_label(source, int(i))}, column '{column}': label is missing. "
+                "Every row needs one."
+            )
+        values.append(text)
+    return np.array(values, dtype=object)
+
+
+def _optional_numbers(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    """A column whose empty cells mean "unknown": NaN there, numbers read strictly elsewhere."""
+    from bayescale.data import MISSING_TEXT
+
+    raw = frame[column].tolist()
+    present = np.array(
+        [
+            not (
+                v is None
+                or (isinstance(v, float) and np.isnan(v))
+                or (isinstance(v, str) and v.strip().lower() in MISSING_TEXT)
+            )
+            for v in raw
+        ]
+    )
+    out = np.full(len(raw), np.nan)
+    if present.any():
+        out[present] = numeric_column(frame[present], column, source, positive=False)
+    return out
+
+
+def _chance_rates(
+    benchmarks: tuple[str, ...],
+    row_benchmark: np.ndarray,
+    column: np.ndarray | None,
+    chance: Mapping[str, float],
+    frame: pd.DataFrame,
+    columns: AccuracyColumns,
+    source: str,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    unknown = [name for name in chance if name not in benchmarks]
+    if unknown:
+        raise InputError(
+            f"--chance names benchmark '{unknown[0]}', which {source} does not have."
+            f"{did_you_mean(unknown[0], benchmarks)} Benchmarks: {', '.join(benchmarks)}."
+        )
+    rates, sources = [], []
+    for b in benchmarks:
+        if b in chance:
+            rates.append(chance[b])
+            sources.append("option")
+            continue
+        if column is not None:
+            values = column[row_benchmark == b]
+            given = values[~np.isnan(values)]
+            if given.size:
+                rows = np.flatnonzero(row_benchmark == b)
+                bad = (values != given[0]) & ~np.isnan(values)
+                if bad.any():
+                    i = int(frame.index[rows[int(np.argmax(bad))]])
+                    raise InputError(
+                        f"{row_label(source, i)}, column '{columns.chance}': chance rate "
+                        f"{values[bad][0]:g} differs from {given[0]:g} given for '{b}' "
+                        "earlier. A benchmark has one chance rate."
+                    )
+                if not 0 <= given[0] < 1:
+                    i = int(frame.index[rows[0]])
+                    raise InputError(
+                        f"{row_label(source, i)}, column '{columns.chance}': {given[0]:g} is "
+                        "not a chance rate; expected a number in [0, 1)."
+                    )
+                rates.append(float(given[0]))
+                sources.append("column")
+                continue
+        key = benchmark_key(b)
+        if key in DEFAULT_CHANCE:
+            rates.append(DEFAULT_CHANCE[key])
+            sources.append("default")
+            continue
+        raise InputError(
+            f"{source}: benchmark '{b}' has no known chance rate. Give it with --chance "
+            f"'{b}=G' (1 / the number of answer options, 0 for generated answers) or a "
+            f"'{columns.chance}' column. Known: {', '.join(sorted(DEFAULT_CHANCE))}."
+        )
+    return np.array(rates, dtype=float), tuple(sources)
+
+
+def load_accuracy_table(
+    source: str | Path | pd.DataFrame,
+    *,
+    chance: Mapping[str, float] | None = None,
+    columns: AccuracyColumns | None = None,
+    fit_max_compute: float | None = None,
+    label: str | None = None,
+) -> AccuracyData:
+    """Read and validate a table ``model, family, compute, benchmark, accuracy[, ...]``.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path, or a DataFrame (read with :func:`bayescale.data.read_table`).
+    chance
+        Chance rate per benchmark name; overrides a ``chance`` column and the defaults
+        (:data:`DEFAULT_CHANCE`).
+    columns
+        Column names (defaults: :class:`AccuracyColumns`).
+    fit_max_compute
+        Rows with larger compute are held out (not fitted).
+    label
+        How messages name a DataFrame.
+
+    Raises
+    ------
+    InputError
+        Naming the file, row and column: a missing column or label, a compute that is not a
+        positive number, an accuracy outside [0, 1], ``n_questions`` that is not a positive
+        integer, a model with two computes, a (model, benchmark) given twice, a benchmark
+        without a chance rate, or nothing left to fit.
+    """
+    cols = columns or AccuracyColumns()
+    frame, source = read_table(source, label)
+    for name in ("model", "family", "compute", "benchmark", "accuracy"):
+        require_column(frame, getattr(cols, name), source, f"--{name}-col")
+    model = _labels(frame, cols.model, source)
+    family = _labels(frame, cols.family, source)
+    benchmark = _labels(frame, cols.benchmark, source)
+    compute = numeric_column(frame, cols.compute, source)
+    check_range(compute, frame, cols.compute, source, COMPUTE_RANGE, "compute")
+    accuracy = numeric_column(frame, cols.accuracy, source, positive=False)
+    bad = (accuracy < 0) | (accuracy > 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"{row_label(source, int(frame.index[i]))}, column '{cols.accuracy}': "
+            f"{accuracy[i]:g} is not an accuracy; expected a fraction in [0, 1] (divide "
+            "percentages by 100)."
+        )
+    n_questions = np.full(len(frame), np.nan)
+    if cols.n_questions in frame.columns:
+        n_questions = _optional_numbers(frame, cols.n_questions, source)
+        bad = ~np.isnan(n_questions) & ((n_questions < 1) | (n_questions != np.round(n_questions)))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(
+                f"{row_label(source, int(frame.index[i]))}, column '{cols.n_questions}': "
+                f"{n_questions[i]:g} is not a number of questions; expected a whole number "
+                ">= 1 (or an empty cell when unknown)."
+            )
+    seen_compute: dict[str, tuple[float, int]] = {}
+    seen_pair: dict[tuple[str, str], int] = {}
+    for pos, (m, b, c) in enumerate(zip(model, benchmark, compute, strict=True)):
+        where = row_label(source, int(frame.index[pos]))
+        first = seen_compute.setdefault(m, (c, pos))
+        if first[0] != c:
+            raise InputError(
+                f"{where}, column '{cols.compute}': model '{m}' has compute {c:g} here and "
+                f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]))}. A model "
+                "has one training compute."
+            )
+        if (m, b) in seen_pair:
+            raise InputError(
+                f"{where}: model '{m}' on benchmark '{b}' appears twice (also "
+                f"{row_label(source, int(frame.index[seen_pair[m, b]]))}). Give one row per "
+                "model and benchmark."
+            )
+        seen_pair[m, b] = pos
+    benchmarks = tuple(dict.fromkeys(benchmark.tolist()))
+    families = tuple(dict.fromkeys(family.tolist()))
+    column = _optional_numbers(frame, cols.chance, source) if cols.chance in frame.columns else None
+    rates, sources = _chance_rates(
+        benchmarks, benchmark, column, dict(chance or {}), frame, cols, source
+    )
+    held_out = (
+        compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)
+    )
+    if held_out.all():
+        raise InputError(
+            f"{source}: every row has compute above --fit-max-compute {fit_max_compute:g}; "
+            "nothing is left to fit."
+        )
+    return AccuracyData(
+        model=model,
+        family=family,
+        benchmark=benchmark,
+        compute=compute,
+        accuracy=accuracy,
+        n_questions=n_questions,
+        chance=rates,
+        chance_source=sources,
+        families=families,
+        benchmarks=benchmarks,
+        held_out=held_out,
+        source=source,
+        fit_max_compute=fit_max_compute,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The law
+
+
+def normalised_accuracy(accuracy: np.ndarray, chance: np.ndarray) -> np.ndarray:
+    r"""Accuracy above chance on [0, 1]: :math:`q = (p - g) / (1 - g)` (below 0 under chance)."""
+    return (np.asarray(accuracy, dtype=float) - chance) / (1.0 - np.asarray(chance, dtype=float))
+
+
+def transformed_accuracy(accuracy: np.ndarray, chance: np.ndarray) -> np.ndarray:
+    r"""The law's linear scale, :math:`y = \ln(-\ln q)` (NaN where :math:`q \notin (0, 1)`)."""
+    q = normalised_accuracy(accuracy, chance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(-np.log(q))
+    return np.where((q > 0) & (q < 1), y, np.nan)
+
+
+def accuracy_law(log_compute: Any, level: Any, exponent: Any, chance: Any, xp: Any = np) -> Any:
+    r"""Accuracy of the floor-aware law at log compute relative to the pivot.
+
+    .. math::
+
+        p = g + (1 - g)\,\exp\!\big(-e^{\beta - k x}\big),\qquad x = \ln C - \ln C_0,
+
+    i.e. :math:`-\ln\frac{p-g}{1-g} = \alpha C^{-k}` with :math:`\alpha = e^{\beta} C_0^{k}`.
+    Works on NumPy arrays and PyTensor tensors (``xp``); always in :math:`[g, 1]`, rising in
+    :math:`C` for :math:`k > 0`.
+    """
+    return chance + (1.0 - chance) * xp.exp(-xp.exp(level - exponent * log_compute))
+
+
+def accuracy_from_transformed(y: np.ndarray, chance: Any) -> np.ndarray:
+    r"""Invert :func:`transformed_accuracy`: :math:`p = g + (1 - g) e^{-e^{y}}`."""
+    return chance + (1.0 - chance) * np.exp(-np.exp(y))
+
+
+# ---------------------------------------------------------------------------------------------
+# Priors
+
+
+@dataclass(frozen=True)
+class AccuracyPriors:
+    r"""Priors of the accuracy model, on the doubly-logged scale :math:`y = \ln(-\ln q)`.
+
+    Attributes
+    ----------
+    level_sd
+        Sd of a benchmark's level around the median :math:`y` of its rows. 1.5: :math:`y`
+        from -2 to 1.5 spans accuracies from 0.87 to 0.01 of the way above chance, so the
+        prior covers every level the data can hold.
+    level_family_sd
+        Scale (half-normal) of a family's level effect shared by its benchmarks. 0.5: a
+        family's models sit consistently above or below others at their own compute, by
+        less than the spread across benchmarks.
+    level_ladder_sd
+        Median (log-normal, sd 0.5) of a ladder's level residual. 0.3: levels are pinned by
+        the data, and the log-normal keeps the centred residuals off the funnel's neck.
+    exponent_median, exponent_log_sd
+        Log-normal prior on a benchmark's exponent :math:`k`. Median 0.2, sd 1 on the log
+        scale (95%: 0.03 to 1.4): per-ladder line fits on the ObsScaling families with four
+        or more sizes gave exponents of 0.13 to 0.28 at the median per benchmark, 0 to 0.52
+        between the 10th and 90th percentiles.
+    exponent_family_sd, exponent_ladder_sd
+        Scales (half-normal) of the family effect and the ladder residual of :math:`\ln k`.
+        0.3 each: a factor of 1.35 at one sd, smaller than the spread the per-ladder fits
+        show, which includes their noise.
+    scatter_sd
+        Scale (half-normal) of a benchmark's model-to-model scatter :math:`\sigma_b` on the
+        :math:`y` scale. 0.3: the residual sd of those per-ladder fits was 0.08-0.11.
+    floor_margin
+        Rows with :math:`q` below this (or above 1 minus it) and no ``n_questions`` are
+        censored ("at most this far above chance") instead of observed: :math:`y` is
+        undefined at or under chance and dominated by noise just above it. 0.02: two
+        points on a 4-option benchmark within 1.5 of chance, about the spread of models
+        that guess.
+    """
+
+    level_sd: float = 1.5
+    level_family_sd: float = 0.5
+    level_ladder_sd: float = 0.3
+    exponent_median: float = 0.2
+    exponent_log_sd: float = 1.0
+    exponent_family_sd: float = 0.3
+    exponent_ladder_sd: float = 0.3
+    scatter_sd: float = 0.3
+    floor_margin: float = 0.02
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive scales and a floor margin outside (0, 0.5)."""
+        for name, value in vars(self).items():
+            if not (np.isfinite(value) and value > 0):
+                raise InputError(f"accuracy prior '{name}' must be a positive number, got {value}.")
+        if not self.floor_margin < 0.5:
+            raise InputError(
+                f"accuracy prior 'floor_margin' must be below 0.5, got {self.floor_margin}."
+            )
+
+
+# ---------------------------------------------------------------------------------------------
+# Fit
+
+
+@dataclass(frozen=True)
+class AccuracyFit:
+    r"""A sampled accuracy model.
+
+    Attributes
+    ----------
+    data
+        The table (fitted and held-out rows).
+    idata
+        ``DataTree``: ``level``, ``exponent`` with dims ``(chain, draw, family, benchmark)``,
+        ``sigma`` with ``(chain, draw, benchmark)``.
+    log_pivot
+        :math:`\ln C_0` per family (the mean log compute of its fitted models).
+    pooled
+        False for the no-pooling model (each ladder on its own priors).
+    """
+
+    data: AccuracyData
+    idata: xr.DataTree
+    log_pivot: np.ndarray
+    priors: AccuracyPriors
+    settings: SamplerSettings
+    diagnostics: Diagnostics
+    pooled: bool = True
+    timing_s: dict[str, float] = field(default_factory=dict)
+
+    def draws(self, name: str) -> np.ndarray:
+        """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
+        return stacked_draws(self.idata, name)
+
+
+#: Where each family's line is pivoted: ``"family"``, the geometric centre of its own fitted
+#: models (the level is then what its ladders pin down), or ``"global"``, that of every
+#: fitted model of the table (the loss model's choice). See docs/accuracy.md.
+PIVOTS = ("family", "global")
+
+
+def accuracy_pivots(data: AccuracyData, pivot: str = "family") -> np.ndarray:
+    """Return ln C0 per family, the mean log compute of distinct fitted models.
+
+    Of the family's (``pivot="family"``) or of the whole table's (``"global"``).
+    """
+    fitted = data.fitted
+    if pivot not in PIVOTS:
+        raise InputError(f"pivot '{pivot}' is not one of {PIVOTS}.")
+    if pivot == "global":
+        centre = float(np.mean(np.log(np.unique(data.compute[fitted]))))
+        return np.full(len(data.families), centre)
+    out = np.empty(len(data.families))
+    for i, f in enumerate(data.families):
+        rows = fitted & (data.family == f)
+        if not rows.any():
+            rows = data.family == f
+        out[i] = float(np.mean(np.log(np.unique(data.compute[rows]))))
+    return out
+
+
+def fit_accuracy(
+    data: AccuracyData,
+    priors: AccuracyPriors | None = None,
+    settings: SamplerSettings | None = None,
+    *,
+    pooled: bool = True,
+    pivot: str = "family",
+    allow_unconverged: bool = False,
+) -> AccuracyFit:
+    """Fit the accuracy model with JAX NUTS and check convergence.
+
+    Sampled through :func:`bayescale.sampling.sample` and gated by
+    :func:`bayescale.diagnostics.diagnose`; a fit with divergences is sampled once more at
+    ``target_accept`` :data:`~bayescale.sampling.RETRY_TARGET_ACCEPT` with uncapped warm-up
+    trees, as the pass-rate fits are.
+
+    Parameters
+    ----------
+    data
+        Validated table (:func:`load_accuracy_table`).
+    priors, settings
+        Priors and sampler settings (``target_accept`` left open: 0.95).
+    pooled
+        False fits every ladder on its own priors (the no-pooling comparison).
+    pivot
+        ``"family"`` (default) or ``"global"`` (:func:`accuracy_pivots`).
+    allow_unconverged
+        Return the fit when the gate fails instead of raising.
+
+    Raises
+    ------
+    ConvergenceError
+        When the gate fails and ``allow_unconverged`` is false (the fit is ``error.result``).
+    """
+    from bayescale.accuracy_model import build_accuracy_model
+    from bayescale.sampling import sample
+
+    priors = priors or AccuracyPriors()
+    settings = (settings or SamplerSettings()).with_target_accept(TARGET_ACCEPT)
+    start = time.perf_counter()
+    model = build_accuracy_model(data, priors, pooled=pooled, pivot=pivot)
+    idata, sampling_s = sample(model, settings)
+    diagnostics = diagnose(idata)
+    retry = settings.for_retry(RETRY_TARGET_ACCEPT) if diagnostics.divergences else None
+    if retry is not None:
+        log.info(
+            "%d divergences; sampling again with target_accept=%s",
+            diagnostics.divergences,
+            retry.target_accept,
+        )
+        settings = retry
+        idata, more = sample(model, settings)
+        sampling_s += more
+        diagnostics = diagnose(idata)
+    result = AccuracyFit(
+        data=data,
+        idata=idata,
+        log_pivot=accuracy_pivots(data, pivot),
+        priors=priors,
+        settings=settings,
+        diagnostics=diagnostics,
+        pooled=pooled,
+        timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
+    )
+    if not diagnostics.ok and not allow_unconverged:
+        raise ConvergenceError(
+            "the sampler did not converge: " + "; ".join(diagnostics.problems()), result=result
+        )
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Forecast
+
+
+def accuracy_draws(
+    fit: AccuracyFit,
+    compute: np.ndarray | Sequence[float],
+    *,
+    new_model: bool = True,
+    seed: int | None = None,
+) -> xr.DataArray:
+    """Predictive draws of accuracy per (family, benchmark) at each compute.
+
+    Parameters
+    ----------
+    fit
+        A sampled accuracy model.
+    compute
+        Computes in FLOPs.
+    new_model
+        Add the model-to-model scatter (a new model's accuracy); False gives the law's curve.
+    seed
+        Seed of the scatter draws (default: the fit's sampler seed, so a fit gives the same
+        numbers every time).
+
+    Returns
+    -------
+    xarray.DataArray
+        ``accuracy`` with dims ``(sample, family, benchmark, compute)``; cells without data
+        carry the model's prior-and-pooling forecast (reports show ladders only).
+    """
+    compute = np.atleast_1d(np.asarray(compute, dtype=float))
+    level = fit.draws("level")  # (s, f, b)
+    exponent = fit.draws("exponent")
+    x = np.log(compute)[None, None, None, :] - fit.log_pivot[None, :, None, None]
+    y = level[..., None] - exponent[..., None] * x
+    if new_model:
+        sigma = fit.draws("sigma")  # (s, b)
+        rng = np.random.default_rng([fit.settings.seed if seed is None else seed, 21])
+        y = y + sigma[:, None, :, None] * rng.standard_normal(y.shape)
+    chance = fit.data.chance[None, None, :, None]
+    values = accuracy_from_transformed(y, chance)
+    return xr.DataArray(
+        values,
+        dims=("sample", "family", "benchmark", "compute"),
+        coords={
+            "family": list(fit.data.families),
+            "benchmark": list(fit.data.benchmarks),
+            "compute": compute,
+        },
+        name="accuracy",
+    )
+
+
+def target_ladders(data: AccuracyData, family: str | None = None) -> list[tuple[str, str]]:
+    """The ladders a forecast reports: every family's, or only ``family``'s.
+
+    Raises
+    ------
+    InputError
+        When ``family`` is not in the table.
+    """
+    if family is not None and family not in data.families:
+        raise InputError(
+            f"--family '{family}' is not in {data.source}.{did_you_mean(family, data.families)} "
+            f"Families: {', '.join(data.families)}."
+        )
+    return [(f, b) for f, b in data.ladders() if family is None or f == family]
+
+
+def accuracy_table(
+    draws: xr.DataArray, ladders: Sequence[tuple[str, str]], interval: float = 0.9
+) -> pd.DataFrame:
+    """One row per (compute, family, benchmark): median, interval bounds, mean of the draws."""
+    rows = []
+    for c in draws["compute"].values:
+        for f, b in ladders:
+            values = draws.sel(family=f, benchmark=b, compute=c).values
+            s = summarise(values, interval)
+            rows.append(
+                {
+                    "compute": float(c),
+                    "family": f,
+                    "benchmark": b,
+                    **{k: float(v) for k, v in s.items()},
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def accuracy_requirement(
+    text: str, data: AccuracyData, family: str | None = None
+) -> tuple[Requirement, tuple[str, str]]:
+    """Parse ``[FAMILY.]BENCHMARK.accuracy>=X`` and find the ladder it names.
+
+    The scope is a benchmark (enough with ``--family`` or when one family has it) or
+    ``FAMILY.BENCHMARK``; benchmark names match case-insensitively.
+
+    Raises
+    ------
+    InputError
+        When the rule does not parse, has no scope, or names no ladder or several.
+    """
+    req = parse_requirement(text, (QUANTITY,))
+    ladders = target_ladders(data, family)
+    if req.scope is None:
+        raise InputError(
+            f"--require '{text}': name the benchmark, e.g. "
+            f"'{ladders[0][1]}.accuracy>=0.7' (or FAMILY.BENCHMARK.accuracy>=0.7)."
+        )
+    scope = req.scope.strip()
+
+    def same(a: str, b: str) -> bool:
+        return benchmark_key(a) == benchmark_key(b)
+
+    matches = [(f, b) for f, b in ladders if same(b, scope) or same(f"{f}.{b}", scope)]
+    if len(matches) == 1:
+        return req, matches[0]
+    if not matches:
+        choices = sorted({b for _, b in ladders} | {f"{f}.{b}" for f, b in ladders})
+        raise InputError(
+            f"--require '{text}': '{scope}' names no benchmark with data"
+            f"{'' if family is None else f' for family {family}'}."
+            f"{did_you_mean(scope, choices)} Choose one of: {', '.join(choices[:20])}."
+        )
+    raise InputError(
+        f"--require '{text}': '{scope}' is measured for {len(matches)} families; name one, "
+        f"e.g. '{matches[0][0]}.{matches[0][1]}.accuracy{req.op}{req.threshold:g}', or pass "
+        "--family."
+    )
+
+
+def accuracy_requirement_draws(
+    fit: AccuracyFit, text: str, family: str | None = None
+) -> tuple[Requirement, tuple[str, str], Callable[[np.ndarray], np.ndarray]]:
+    """The parsed requirement, its ladder and a ``compute -> new-model draws`` function."""
+    req, (f, b) = accuracy_requirement(text, fit.data, family)
+
+    def draws_at(compute: np.ndarray) -> np.ndarray:
+        return np.asarray(accuracy_draws(fit, compute).sel(family=f, benchmark=b).values)
+
+    return req, (f, b), draws_at
+
+
+def leave_largest_out(data: AccuracyData, family: str) -> AccuracyData:
+    """The backtest split: ``family``'s largest model held out, every other row fitted."""
+    rows = data.family == family
+    largest = data.compute[rows].max()
+    return replace(data, held_out=rows & (data.compute >= largest))
+
+
+# ---------------------------------------------------------------------------------------------
+# Options, result, document, figure, outputs
+
+
+@dataclass(frozen=True)
+class AccuracyOptions:
+    """What ``bayescale accuracy`` was asked for."""
+
+    targets: tuple[float, ...]
+    family: str | None = None
+    chance: Mapping[str, float] = field(default_factory=dict)
+    requirement: str | None = None
+    confidence: float = 0.9
+    interval: float = 0.9
+    fit_max_compute: float | None = None
+    priors: AccuracyPriors = field(default_factory=AccuracyPriors)
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    allow_unconverged: bool = False
+    columns: AccuracyColumns = field(default_factory=AccuracyColumns)
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    """A fit, its forecasts at the targets and the decision."""
+
+    fit: AccuracyFit
+    options: AccuracyOptions
+    ladders: tuple[tuple[str, str], ...]
+    draws: xr.DataArray
+    decisions: tuple[Decision, ...] | None
+    warnings: tuple[str, ...]
+
+    def table(self) -> pd.DataFrame:
+        """Median, interval and mean per target, family and benchmark."""
+        return accuracy_table(self.draws, self.ladders, self.options.interval)
+
+    def document(self) -> dict[str, Any]:
+        """The CONTRACT §4/§7 JSON document (``kind`` ``accuracy``)."""
+        return accuracy_document(self)
+
+
+def check_accuracy_options(options: AccuracyOptions) -> None:
+    """Refuse bad options before any sampling."""
+    check_targets(options.targets)
+    check_interval(options.interval)
+    if not 0 < options.confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
+
+
+def result_from_accuracy_fit(fit: AccuracyFit, options: AccuracyOptions) -> AccuracyResult:
+    """Everything after sampling: forecasts at the targets, warnings, decision."""
+    targets = check_targets(options.targets)
+    ladders = tuple(target_ladders(fit.data, options.family))
+    warnings = [
+        f"{f} on {b} has {n} fitted size{'s' if n != 1 else ''}: its exponent comes mostly "
+        "from the other families' (pooling)."
+        for f, b in ladders
+        if (n := fit.data.sizes(f, b)) < MIN_SIZES
+    ]
+    families = {f for f, _ in ladders}
+    for f in sorted(families):
+        largest = fit.data.compute[fit.data.fitted & (fit.data.family == f)].max()
+        far = targets[targets > 100 * largest]
+        if far.size:
+            warnings.append(
+                f"target {far[0]:.3g} FLOPs is {far[0] / largest:.0f}x the largest fitted "
+                f"model of {f}: far extrapolation."
+            )
+    if not fit.diagnostics.ok:
+        warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
+    decisions = None
+    if options.requirement:
+        req, (f, _), draws_at = accuracy_requirement_draws(fit, options.requirement, options.family)
+        search_from = float(fit.data.compute[fit.data.fitted & (fit.data.family == f)].min())
+        found, _ = decide_with_curve(req, draws_at, targets, options.confidence, search_from)
+        decisions = tuple(found)
+    return AccuracyResult(
+        fit=fit,
+        options=options,
+        ladders=ladders,
+        draws=accuracy_draws(fit, targets),
+        decisions=decisions,
+        warnings=tuple(warnings),
+    )
+
+
+def run_accuracy(
+    source: str | Path | pd.DataFrame | AccuracyData, options: AccuracyOptions
+) -> AccuracyResult:
+    """Load, fit, forecast and decide: the ``bayescale accuracy`` pipeline."""
+    check_accuracy_options(options)
+    data = (
+        source
+        if isinstance(source, AccuracyData)
+        else load_accuracy_table(
+            source,
+            chance=options.chance,
+            columns=options.columns,
+            fit_max_compute=options.fit_max_compute,
+        )
+    )
+    target_ladders(data, options.family)  # an unknown family fails before sampling
+    if options.requirement:
+        accuracy_requirement(options.requirement, data, options.family)
+    fit = fit_accuracy(
+        data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged
+    )
+    return result_from_accuracy_fit(fit, options)
+
+
+def accuracy_document(result: AccuracyResult) -> dict[str, Any]:
+    """The result document: ``targets[].accuracy[]`` plus decision, diagnostics, warnings."""
+    from bayescale import __version__
+    from bayescale.report import clean_json
+
+    table = result.table()
+    targets = []
+    for i, c in enumerate(result.draws["compute"].values):
+        rows = table[table["compute"] == c]
+        entry: dict[str, Any] = {
+            "target_compute": float(c),
+            "accuracy": [
+                {k: r[k] for k in ("family", "benchmark", "median", "lower", "upper", "mean")}
+                for r in rows.to_dict("records")
+            ],
+        }
+        if result.decisions is not None:
+            entry["decision"] = result.decisions[i].to_dict()
+        targets.append(entry)
+    data = result.fit.data
+    return clean_json(
+        {
+            "bayescale_version": __version__,
+            "kind": "accuracy",
+            "interval": result.options.interval,
+            "targets": targets,
+            "chance": {
+                b: {"rate": g, "source": s}
+                for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
+            },
+            "diagnostics": result.fit.diagnostics.to_dict(),
+            "warnings": list(result.warnings),
+            "timing_s": result.fit.timing_s,
+        }
+    )
+
+
+def accuracy_figure(
+    fit: AccuracyFit,
+    targets: np.ndarray,
+    ladders: Sequence[tuple[str, str]] | None = None,
+    interval: float = 0.9,
+) -> Figure:
+    """Draw the forecast: one panel per benchmark, chance as a dashed floor.
+
+    Each family is a line (median of a new model) with its predictive band; observed models
+    are dots, held-out ones open circles; dotted verticals mark the targets.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = fit.data
+    ladders = list(ladders if ladders is not None else data.ladders())
+    benchmarks = [b for b in data.benchmarks if any(lb == b for _, lb in ladders)]
+    targets = np.atleast_1d(np.asarray(targets, dtype=float))
+    grid = np.logspace(
+        np.log10(data.compute.min() / 2), np.log10(max(targets.max(), data.compute.max()) * 2), 80
+    )
+    draws = accuracy_draws(fit, grid)
+    cols = min(len(benchmarks), 3)
+    rows = int(np.ceil(len(benchmarks) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    families = list(dict.fromkeys(f for f, _ in ladders))
+    for bi, b in enumerate(benchmarks):
+        ax = axes[bi // cols][bi % cols]
+        for f in (f for f, lb in ladders if lb == b):
+            colour = colours(families.index(f) % 10)
+            values = draws.sel(family=f, benchmark=b).values
+            s = summarise(values, interval)
+            ax.plot(grid, s["median"], color=colour, label=f)
+            ax.fill_between(grid, s["lower"], s["upper"], color=colour, alpha=0.12, lw=0)
+            rows_fb = (data.family == f) & (data.benchmark == b)
+            for held, marker in ((False, "o"), (True, "o")):
+                sel = rows_fb & (data.held_out == held)
+                ax.scatter(
+                    data.compute[sel],
+                    data.accuracy[sel],
+                    s=18,
+                    color=colour if not held else "none",
+                    edgecolors=colour,
+                    marker=marker,
+                    zorder=3,
+                )
+        g = data.chance[data.benchmarks.index(b)]
+        ax.axhline(g, ls="--", color="grey", lw=1, label=f"chance {g:g}")
+        for t in targets:
+            ax.axvline(t, ls=":", color="black", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_ylim(max(0.0, g - 0.05), 1.0)
+        ax.set_title(b)
+        ax.set_xlabel("training compute (FLOPs)")
+        ax.set_ylabel("accuracy")
+        ax.legend(fontsize=6, loc="upper left")
+    for k in range(len(benchmarks), rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_markdown(result: AccuracyResult) -> str:
+    """A short Markdown report: the forecast table, decision, chance rates, diagnostics."""
+    p = result.options.interval
+    lines = [
+        "# Benchmark accuracy forecast",
+        "",
+        "Law: -ln((p - g)/(1 - g)) = alpha * C^(-k), per family and benchmark, pooled.",
+        "",
+        f"| compute (FLOPs) | family | benchmark | median | {p:.0%} interval |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for r in result.table().to_dict("records"):
+        lines.append(
+            f"| {r['compute']:.3g} | {r['family']} | {r['benchmark']} | {r['median']:.3f} | "
+            f"{r['lower']:.3f} to {r['upper']:.3f} |"
+        )
+    if result.decisions:
+        lines += ["", "## Decision", ""] + [f"- {d.sentence()}" for d in result.decisions]
+    data = result.fit.data
+    lines += ["", "## Chance rates", ""] + [
+        f"- {b}: {g:g} ({s})"
+        for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
+    ]
+    d = result.fit.diagnostics
+    lines += [
+        "",
+        "## Diagnostics",
+        "",
+        f"R-hat max {d.r_hat_max:.3f}, bulk ESS min {d.ess_bulk_min:.0f}, "
+        f"{d.divergences} divergences: {'ok' if d.ok else 'NOT converged'}.",
+    ]
+    if result.warnings:
+        lines += ["", "## Warnings", ""] + [f"- {w}" for w in result.warnings]
+    return "\n".join(lines) + "\n"
+
+
+def write_accuracy_outputs(result: AccuracyResult, out_dir: Path) -> list[Path]:
+    """Write ``forecast.json``, ``report.md`` and ``accuracy.png`` into ``out_dir`` as a whole."""
+    import json
+
+    import matplotlib.pyplot as plt
+
+    from bayescale.outputs import atomic_file, result_folder, write_text
+
+    names = []
+    with result_folder(out_dir) as stage:
+        write_text(
+            stage / "forecast.json", json.dumps(result.document(), indent=2, allow_nan=False) + "\n"
+        )
+        write_text(stage / "report.md", accuracy_markdown(result))
+        fig = accuracy_figure(
+            result.fit, result.draws["compute"].values, result.ladders, result.options.interval
+        )
+        with atomic_file(stage / "accuracy.png") as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        names = ["forecast.json", "report.md", "accuracy.png"]
+    return [Path(out_dir) / n for n in names]
