@@ -90,3 +90,29 @@ __all__ = [
     "simulate_loss_runs",
     "write_loss_outputs",
 ]
+
+from bayescale.accuracy import (
+    AccuracyData,
+    AccuracyFit,
+    AccuracyOptions,
+    AccuracyPriors,
+    AccuracyResult,
+    accuracy_draws,
+    fit_accuracy,
+    load_accuracy_table,
+    run_accuracy,
+    simulate_accuracy_table,
+)
+
+__all__ += [
+    "AccuracyData",
+    "AccuracyFit",
+    "AccuracyOptions",
+    "AccuracyPriors",
+    "AccuracyResult",
+    "accuracy_draws",
+    "fit_accuracy",
+    "load_accuracy_table",
+    "run_accuracy",
+    "simulate_accuracy_table",
+]

@@ -1101,3 +1101,56 @@ def write_accuracy_outputs(result: AccuracyResult, out_dir: Path) -> list[Path]:
         plt.close(fig)
         names = ["forecast.json", "report.md", "accuracy.png"]
     return [Path(out_dir) / n for n in names]
+
+
+def simulate_accuracy_table(
+    seed: int = 0,
+    families: Mapping[str, int] | None = None,
+    benchmarks: Mapping[str, float] | None = None,
+    *,
+    exponent: float = 0.25,
+    scatter: float = 0.08,
+    n_questions: int | None = None,
+) -> pd.DataFrame:
+    """A seeded table that follows the law, for tests and examples.
+
+    Parameters
+    ----------
+    seed
+        Seed of every random draw.
+    families
+        Family name -> number of sizes (computes 1e21 to 1e23, log-spaced, shifted per family).
+    benchmarks
+        Benchmark name -> chance rate.
+    exponent, scatter
+        The true exponent of every ladder (times a family factor) and the scatter on
+        ``ln(-ln q)``.
+    n_questions
+        Add this ``n_questions`` column and draw accuracies as binomial fractions.
+    """
+    rng = np.random.default_rng(seed)
+    families = dict(families or {"alpha": 5, "beta": 4, "gamma": 3})
+    benchmarks = dict(benchmarks or {"mmlu": 0.25, "gsm8k": 0.0, "winogrande": 0.5})
+    rows = []
+    for fi, (family, sizes) in enumerate(families.items()):
+        compute = np.logspace(21 + 0.2 * fi, 23 + 0.2 * fi, sizes)
+        level = rng.normal(0.3, 0.2)
+        factor = np.exp(rng.normal(0.0, 0.1))
+        for bench, g in benchmarks.items():
+            offset = rng.normal(0.0, 0.2)
+            x = np.log(compute) - np.log(1e22)
+            y = level + offset - exponent * factor * x + scatter * rng.standard_normal(sizes)
+            p = accuracy_from_transformed(y, g)
+            for i, c in enumerate(compute):
+                row = {
+                    "model": f"{family}-{i + 1}",
+                    "family": family,
+                    "compute": float(c),
+                    "benchmark": bench,
+                    "accuracy": float(p[i]),
+                }
+                if n_questions is not None:
+                    row["accuracy"] = float(rng.binomial(n_questions, p[i]) / n_questions)
+                    row["n_questions"] = n_questions
+                rows.append(row)
+    return pd.DataFrame(rows)
