@@ -304,7 +304,7 @@ def test_real_fit_recovers_exponent_and_pools(tmp_path):
         seed=5, families={"a": 6, "b": 6, "c": 6, "d": 3}, exponent=0.3, scatter=0.05
     )
     data = load_accuracy_table(table)
-    settings = SamplerSettings(draws=500, tune=500, chains=2, seed=1, progress=False)
+    settings = SamplerSettings(draws=1000, tune=500, chains=4, seed=1, progress=False)
     pooled = fit_accuracy(data, settings=settings)
     assert pooled.diagnostics.ok
     k = pooled.draws("exponent")
