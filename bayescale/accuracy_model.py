@@ -34,7 +34,7 @@ from bayescale.accuracy import (
 
 
 def accuracy_inputs(
-    data: AccuracyData, priors: AccuracyPriors, pivot: str = "family"
+    data: AccuracyData, priors: AccuracyPriors, pivot: str = "global"
 ) -> dict[str, np.ndarray]:
     r"""The fitted rows split by how they enter the likelihood.
 
@@ -99,7 +99,7 @@ def build_accuracy_model(
     priors: AccuracyPriors | None = None,
     *,
     pooled: bool = True,
-    pivot: str = "family",
+    pivot: str = "global",
 ) -> pm.Model:
     """Build the accuracy model of the fitted rows of ``data``.
 

@@ -8,7 +8,8 @@ from the rest, on every benchmark whose ladder has four or more sizes with a sco
 - ``floor_point``: the floor-aware law fitted per ladder by least squares on the accuracy
   scale (SciPy), a point forecast;
 - ``unpooled``: bayescale's model on the family alone, every ladder on its own priors;
-- ``pooled``: bayescale's model on the whole table (every other family in full), so the
+- ``pooled`` (family pivot) and ``pooled_global`` (one pivot for the table, the library's
+  default): bayescale's model on the whole table (every other family in full), so the
   family borrows each benchmark's exponent.
 
 Writes ``benchmarks/results/accuracy_backtest.json`` and prints the Markdown table of
@@ -150,7 +151,9 @@ def run(args: argparse.Namespace) -> dict:
         models = {}
         for method in args.methods:
             if method == "pooled":
-                models[method] = fit_accuracy(split, priors, settings, allow_unconverged=True)
+                models[method] = fit_accuracy(
+                    split, priors, settings, pivot="family", allow_unconverged=True
+                )
             elif method == "pooled_global":
                 models[method] = fit_accuracy(
                     split,
@@ -161,7 +164,12 @@ def run(args: argparse.Namespace) -> dict:
                 )
             elif method == "unpooled":
                 models[method] = fit_accuracy(
-                    split.subset(fam_rows), priors, settings, pooled=False, allow_unconverged=True
+                    split.subset(fam_rows),
+                    priors,
+                    settings,
+                    pooled=False,
+                    pivot="family",
+                    allow_unconverged=True,
                 )
         for method, fit in models.items():
             fits.append(
@@ -221,7 +229,9 @@ def run(args: argparse.Namespace) -> dict:
         "settings": settings.as_attrs(),
         "priors": vars(priors),
         "families": families,
-        "pivots": {f: float(v) for f, v in zip(data.families, accuracy_pivots(data), strict=True)},
+        "pivots": {
+            f: float(v) for f, v in zip(data.families, accuracy_pivots(data, "family"), strict=True)
+        },
         "summary": summary(frame),
         "four_size": four_size(frame),
         "fits": fits,
