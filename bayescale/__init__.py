@@ -16,6 +16,20 @@ Examples
 from importlib import import_module
 from typing import TYPE_CHECKING
 
+from bayescale.accuracy import (
+    AccuracyFit,
+    AccuracyOptions,
+    AccuracyResult,
+    accuracy_draws,
+    fit_accuracy,
+    run_accuracy,
+    simulate_accuracy_table,
+)
+from bayescale.accuracy_data import (
+    AccuracyData,
+    AccuracyPriors,
+    load_accuracy_table,
+)
 from bayescale.config import configure
 from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import ComputeChoice, Decision, Requirement, best_compute, parse_requirement
@@ -87,6 +101,11 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AccuracyData",
+    "AccuracyFit",
+    "AccuracyOptions",
+    "AccuracyPriors",
+    "AccuracyResult",
     "BayescaleError",
     "ComputeChoice",
     "ConvergenceError",
@@ -114,6 +133,7 @@ __all__ = [
     "SamplerSettings",
     "SavedFit",
     "__version__",
+    "accuracy_draws",
     "add_prior_predictive",
     "best_compute",
     "bootstrap_forecast",
@@ -121,12 +141,14 @@ __all__ = [
     "decide_loss",
     "decide_pass",
     "demo_loss_runs",
+    "fit_accuracy",
     "fit_loss",
     "fit_loss_batch",
     "fit_nd",
     "fit_pass",
     "forecast_loss",
     "forecast_pass",
+    "load_accuracy_table",
     "load_fit",
     "load_loss_fit",
     "load_loss_runs",
@@ -144,12 +166,14 @@ __all__ = [
     "required_params",
     "result_from_fit",
     "result_from_pass_fit",
+    "run_accuracy",
     "run_loss",
     "run_nd",
     "run_pass",
     "save_fit",
     "save_loss_fit",
     "score_held_out",
+    "simulate_accuracy_table",
     "simulate_loss_runs",
     "write_loss_outputs",
     "write_pass_outputs",

@@ -462,6 +462,29 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help='forecast from a fit that failed the diagnostics gate (marked "ok": false)',
     )
+    acc = sub.add_parser(
+        "accuracy",
+        help="forecast benchmark accuracies above a chance floor, per family and benchmark",
+        description="Fit -ln((p - g)/(1 - g)) = alpha*C^(-k) per (family, benchmark) with a "
+        "family effect and a benchmark effect (partial pooling) and forecast a new model's "
+        "accuracy at the target compute. Table: model, family, compute, benchmark, "
+        "accuracy[, n_questions][, chance]. Chance rates g come from --chance, a chance "
+        "column, or the defaults for named benchmarks (docs/accuracy.md).",
+        epilog="example: bayescale accuracy evals.csv --target-compute 1e24 --family Llama "
+        "--require 'mmlu.accuracy>=0.7' --out out/",
+    )
+    acc.add_argument("table", help="CSV or Parquet table, one row per (model, benchmark)")
+    acc.add_argument("--family", metavar="F", help="forecast only this family's benchmarks")
+    acc.add_argument(
+        "--chance",
+        action="append",
+        default=[],
+        metavar="BENCH=G",
+        help="chance rate of a benchmark (repeat), e.g. mmlu=0.25; overrides column and default",
+    )
+    for col in ("model", "family", "compute", "benchmark", "accuracy", "n_questions", "chance"):
+        acc.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    _common(acc)
     _spec_commands(sub)
     _suite_parser(sub)
     return parser
@@ -943,6 +966,47 @@ def _run_nd_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _run_accuracy_command(args: argparse.Namespace) -> int:
+    from bayescale.accuracy import AccuracyOptions, run_accuracy, write_accuracy_outputs
+    from bayescale.accuracy_data import AccuracyColumns, parse_chance
+    from bayescale.outputs import write_json
+
+    if args.value is not None or args.cost_per_flop is not None:
+        raise InputError("--value and --cost-per-flop are not supported by 'bayescale accuracy'.")
+    fields = AccuracyOptions.__dataclass_fields__
+    shared = {k: v for k, v in _shared_options(args).items() if k in fields}
+    columns = AccuracyColumns(
+        **{c: getattr(args, f"{c}_col") for c in AccuracyColumns.__dataclass_fields__}
+    )
+    options = AccuracyOptions(
+        **shared,  # type: ignore[arg-type]
+        family=args.family,
+        chance=parse_chance(args.chance),
+        columns=columns,
+    )
+    try:
+        result = run_accuracy(args.table, options)
+    except ConvergenceError as err:
+        return _unconverged(err)
+    if args.json:
+        write_json(result.document(), args.json)
+    if args.out:
+        for path in write_accuracy_outputs(result, args.out):
+            log.info("wrote %s", path)
+    table = result.table()
+    p = options.interval
+    for r in table.to_dict("records"):
+        print(
+            f"{r['compute']:.3g} FLOPs  {r['family']:<20} {r['benchmark']:<12} "
+            f"median {r['median']:.3f}  {p:.0%} [{r['lower']:.3f}, {r['upper']:.3f}]"
+        )
+    for decision in result.decisions or ():
+        print(decision.sentence())
+    for warning in result.warnings:
+        print(f"warning: {warning}")
+    return EXIT_OK
+
+
 def _unconverged(err: ConvergenceError) -> int:
     print(
         f"bayescale: {err}. Run longer (--draws/--tune), check the data, or pass "
@@ -1245,6 +1309,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run_suite_command(args)
     if args.command == "nd":
         return _run_nd_command(args)
+    if args.command == "accuracy":
+        return _run_accuracy_command(args)
     return _run_loss_command(args)
 
 

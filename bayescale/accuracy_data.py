@@ -1,0 +1,539 @@
+"""Benchmark-accuracy tables, chance rates, the accuracy law and its priors (no PyMC).
+
+The data half of :mod:`bayescale.accuracy`, which the PyMC model (:mod:`bayescale.accuracy_model`)
+imports too.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bayescale.data import (
+    COMPUTE_RANGE,
+    check_range,
+    numeric_column,
+    read_table,
+    require_column,
+    row_label,
+)
+from bayescale.errors import InputError, did_you_mean
+
+log = logging.getLogger("bayescale")
+
+#: Chance rates of named benchmarks, keyed by :func:`benchmark_key` (lower case, ``-`` and
+#: spaces as ``_``). Each is 1 / the number of answer options of the benchmark's questions as
+#: its paper defines them: MMLU 4 options (Hendrycks et al. 2021, "Measuring Massive Multitask
+#: Language Understanding"); ARC-Challenge 4 options for nearly all questions (Clark et al.
+#: 2018; a few have 3 or 5); HellaSwag 4 endings (Zellers et al. 2019); WinoGrande and
+#: Winograd/WSC 2 options (Sakaguchi et al. 2020; Levesque et al. 2012), XWinograd 2 options
+#: (Tikhonov and Ryabinin 2021); PIQA 2 solutions (Bisk et al. 2020); BoolQ yes/no (Clark et
+#: al. 2019). Generated answers have no guessing floor: GSM8K (Cobbe et al. 2021, exact match
+#: of a number), MATH (Hendrycks et al. 2021), HumanEval (Chen et al. 2021) and MBPP (Austin
+#: et al. 2021) pass@1. The ObsScaling table's SOURCE.md names the benchmarks but not their
+#: chance rates; its ``Winograd`` column is the Open LLM Leaderboard's WinoGrande (binary).
+#: TruthfulQA is left out: the leaderboard's MC2 score is a probability mass whose chance
+#: level depends on each question's answer counts; give it with ``--chance``.
+DEFAULT_CHANCE: dict[str, float] = {
+    "mmlu": 0.25,
+    "arc_challenge": 0.25,
+    "arc_c": 0.25,
+    "hellaswag": 0.25,
+    "winogrande": 0.5,
+    "winograd": 0.5,
+    "wsc": 0.5,
+    "xwinograd": 0.5,
+    "piqa": 0.5,
+    "boolq": 0.5,
+    "gsm8k": 0.0,
+    "math": 0.0,
+    "humaneval": 0.0,
+    "mbpp": 0.0,
+}
+
+#: The requirement quantity of this law (``mmlu.accuracy>=0.7``).
+QUANTITY = "accuracy"
+
+#: Fewest distinct fitted computes a ladder needs for its own exponent; with fewer the
+#: exponent comes from pooling and the result carries a warning.
+MIN_SIZES = 3
+
+
+def benchmark_key(name: str) -> str:
+    """The key of a benchmark name in :data:`DEFAULT_CHANCE`: ``"ARC-C"`` -> ``"arc_c"``."""
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+@dataclass(frozen=True)
+class AccuracyColumns:
+    """Names of the columns of an accuracy table (CONTRACT §7 defaults)."""
+
+    model: str = "model"
+    family: str = "family"
+    compute: str = "compute"
+    benchmark: str = "benchmark"
+    accuracy: str = "accuracy"
+    n_questions: str = "n_questions"
+    chance: str = "chance"
+
+
+@dataclass(frozen=True)
+class AccuracyData:
+    """A validated accuracy table: one row per (model, benchmark).
+
+    Attributes
+    ----------
+    model, family, benchmark
+        Labels per row (strings).
+    compute, accuracy
+        Training compute (FLOPs, > 0) and accuracy in [0, 1] per row.
+    n_questions
+        Questions per row (float; NaN where unknown).
+    chance
+        Chance rate per benchmark, in :attr:`benchmarks` order.
+    chance_source
+        Where each benchmark's chance rate came from (``option``, ``column`` or ``default``).
+    families, benchmarks
+        Distinct labels in order of first appearance: the model's dims.
+    held_out
+        Rows above ``fit_max_compute``: shown and scored, not fitted.
+    """
+
+    model: np.ndarray
+    family: np.ndarray
+    benchmark: np.ndarray
+    compute: np.ndarray
+    accuracy: np.ndarray
+    n_questions: np.ndarray
+    chance: np.ndarray
+    chance_source: tuple[str, ...]
+    families: tuple[str, ...]
+    benchmarks: tuple[str, ...]
+    held_out: np.ndarray
+    source: str = "<DataFrame>"
+    fit_max_compute: float | None = None
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Rows the model is fitted on."""
+        return ~self.held_out
+
+    @property
+    def family_index(self) -> np.ndarray:
+        """Position of each row's family in :attr:`families`."""
+        lookup = {f: i for i, f in enumerate(self.families)}
+        return np.array([lookup[f] for f in self.family], dtype=np.int64)
+
+    @property
+    def benchmark_index(self) -> np.ndarray:
+        """Position of each row's benchmark in :attr:`benchmarks`."""
+        lookup = {b: i for i, b in enumerate(self.benchmarks)}
+        return np.array([lookup[b] for b in self.benchmark], dtype=np.int64)
+
+    @property
+    def row_chance(self) -> np.ndarray:
+        """Chance rate of each row's benchmark."""
+        return self.chance[self.benchmark_index]
+
+    def ladders(self) -> list[tuple[str, str]]:
+        """(family, benchmark) pairs with at least one fitted row, in table order."""
+        seen: dict[tuple[str, str], None] = {}
+        for f, b, fit in zip(self.family, self.benchmark, self.fitted, strict=True):
+            if fit:
+                seen.setdefault((str(f), str(b)), None)
+        return list(seen)
+
+    def sizes(self, family: str, benchmark: str) -> int:
+        """Distinct fitted computes of one ladder."""
+        mask = self.fitted & (self.family == family) & (self.benchmark == benchmark)
+        return int(np.unique(self.compute[mask]).size)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The rows as a DataFrame with the default column names."""
+        return pd.DataFrame(
+            {
+                "model": self.model,
+                "family": self.family,
+                "compute": self.compute,
+                "benchmark": self.benchmark,
+                "accuracy": self.accuracy,
+                "n_questions": self.n_questions,
+                "chance": self.row_chance,
+                "held_out": self.held_out,
+            }
+        )
+
+    def subset(self, rows: np.ndarray, *, held_out: np.ndarray | None = None) -> AccuracyData:
+        """The rows selected by a boolean mask (labels and chance kept for those present)."""
+        rows = np.asarray(rows, dtype=bool)
+        families = tuple(f for f in self.families if (self.family[rows] == f).any())
+        benchmarks = tuple(b for b in self.benchmarks if (self.benchmark[rows] == b).any())
+        keep = [self.benchmarks.index(b) for b in benchmarks]
+        return replace(
+            self,
+            model=self.model[rows],
+            family=self.family[rows],
+            benchmark=self.benchmark[rows],
+            compute=self.compute[rows],
+            accuracy=self.accuracy[rows],
+            n_questions=self.n_questions[rows],
+            chance=self.chance[keep],
+            chance_source=tuple(self.chance_source[i] for i in keep),
+            families=families,
+            benchmarks=benchmarks,
+            held_out=self.held_out[rows] if held_out is None else np.asarray(held_out)[rows],
+        )
+
+
+def parse_chance(texts: Iterable[str]) -> dict[str, float]:
+    """Parse ``--chance BENCH=G`` options into ``{benchmark: g}``.
+
+    Raises
+    ------
+    InputError
+        When an option is not ``NAME=NUMBER`` with the number in [0, 1).
+    """
+    out: dict[str, float] = {}
+    for text in texts:
+        name, sep, value = text.partition("=")
+        try:
+            g = float(value) if sep else float("nan")
+        except ValueError:
+            g = float("nan")
+        if not sep or not name.strip() or not 0 <= g < 1:
+            raise InputError(
+                f"--chance '{text}': expected BENCHMARK=RATE with the rate in [0, 1), "
+                "e.g. --chance mmlu=0.25 (1 / the number of answer options; 0 for generated "
+                "answers)."
+            )
+        out[name.strip()] = g
+    return out
+
+
+def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    values = []
+    for i, value in zip(frame.index, frame[column].tolist(), strict=True):
+        text = "" if value is None or (isinstance(value, float) and np.isnan(value)) else value
+        text = str(text).strip()
+        if not text:
+            raise InputError(
+                f"{row_label(source, int(i))}, column '{column}': label is missing. "
+                "Every row needs one."
+            )
+        values.append(text)
+    return np.array(values, dtype=object)
+
+
+def _optional_numbers(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
+    """A column whose empty cells mean "unknown": NaN there, numbers read strictly elsewhere."""
+    from bayescale.data import MISSING_TEXT
+
+    raw = frame[column].tolist()
+    present = np.array(
+        [
+            not (
+                v is None
+                or (isinstance(v, float) and np.isnan(v))
+                or (isinstance(v, str) and v.strip().lower() in MISSING_TEXT)
+            )
+            for v in raw
+        ]
+    )
+    out = np.full(len(raw), np.nan)
+    if present.any():
+        out[present] = numeric_column(frame[present], column, source, positive=False)
+    return out
+
+
+def _chance_rates(
+    benchmarks: tuple[str, ...],
+    row_benchmark: np.ndarray,
+    column: np.ndarray | None,
+    chance: Mapping[str, float],
+    frame: pd.DataFrame,
+    columns: AccuracyColumns,
+    source: str,
+) -> tuple[np.ndarray, tuple[str, ...]]:
+    unknown = [name for name in chance if name not in benchmarks]
+    if unknown:
+        raise InputError(
+            f"--chance names benchmark '{unknown[0]}', which {source} does not have."
+            f"{did_you_mean(unknown[0], benchmarks)} Benchmarks: {', '.join(benchmarks)}."
+        )
+    rates, sources = [], []
+    for b in benchmarks:
+        if b in chance:
+            rates.append(chance[b])
+            sources.append("option")
+            continue
+        if column is not None:
+            values = column[row_benchmark == b]
+            given = values[~np.isnan(values)]
+            if given.size:
+                rows = np.flatnonzero(row_benchmark == b)
+                bad = (values != given[0]) & ~np.isnan(values)
+                if bad.any():
+                    i = int(frame.index[rows[int(np.argmax(bad))]])
+                    raise InputError(
+                        f"{row_label(source, i)}, column '{columns.chance}': chance rate "
+                        f"{values[bad][0]:g} differs from {given[0]:g} given for '{b}' "
+                        "earlier. A benchmark has one chance rate."
+                    )
+                if not 0 <= given[0] < 1:
+                    i = int(frame.index[rows[0]])
+                    raise InputError(
+                        f"{row_label(source, i)}, column '{columns.chance}': {given[0]:g} is "
+                        "not a chance rate; expected a number in [0, 1)."
+                    )
+                rates.append(float(given[0]))
+                sources.append("column")
+                continue
+        key = benchmark_key(b)
+        if key in DEFAULT_CHANCE:
+            rates.append(DEFAULT_CHANCE[key])
+            sources.append("default")
+            continue
+        raise InputError(
+            f"{source}: benchmark '{b}' has no known chance rate. Give it with --chance "
+            f"'{b}=G' (1 / the number of answer options, 0 for generated answers) or a "
+            f"'{columns.chance}' column. Known: {', '.join(sorted(DEFAULT_CHANCE))}."
+        )
+    return np.array(rates, dtype=float), tuple(sources)
+
+
+def load_accuracy_table(
+    source: str | Path | pd.DataFrame,
+    *,
+    chance: Mapping[str, float] | None = None,
+    columns: AccuracyColumns | None = None,
+    fit_max_compute: float | None = None,
+    label: str | None = None,
+) -> AccuracyData:
+    """Read and validate a table ``model, family, compute, benchmark, accuracy[, ...]``.
+
+    Parameters
+    ----------
+    source
+        CSV or Parquet path, or a DataFrame (read with :func:`bayescale.data.read_table`).
+    chance
+        Chance rate per benchmark name; overrides a ``chance`` column and the defaults
+        (:data:`DEFAULT_CHANCE`).
+    columns
+        Column names (defaults: :class:`AccuracyColumns`).
+    fit_max_compute
+        Rows with larger compute are held out (not fitted).
+    label
+        How messages name a DataFrame.
+
+    Raises
+    ------
+    InputError
+        Naming the file, row and column: a missing column or label, a compute that is not a
+        positive number, an accuracy outside [0, 1], ``n_questions`` that is not a positive
+        integer, a model with two computes, a (model, benchmark) given twice, a benchmark
+        without a chance rate, or nothing left to fit.
+    """
+    cols = columns or AccuracyColumns()
+    frame, source = read_table(source, label)
+    for name in ("model", "family", "compute", "benchmark", "accuracy"):
+        require_column(frame, getattr(cols, name), source, f"--{name}-col")
+    model = _labels(frame, cols.model, source)
+    family = _labels(frame, cols.family, source)
+    benchmark = _labels(frame, cols.benchmark, source)
+    compute = numeric_column(frame, cols.compute, source)
+    check_range(compute, frame, cols.compute, source, COMPUTE_RANGE, "compute")
+    accuracy = numeric_column(frame, cols.accuracy, source, positive=False)
+    bad = (accuracy < 0) | (accuracy > 1)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise InputError(
+            f"{row_label(source, int(frame.index[i]))}, column '{cols.accuracy}': "
+            f"{accuracy[i]:g} is not an accuracy; expected a fraction in [0, 1] (divide "
+            "percentages by 100)."
+        )
+    n_questions = np.full(len(frame), np.nan)
+    if cols.n_questions in frame.columns:
+        n_questions = _optional_numbers(frame, cols.n_questions, source)
+        bad = ~np.isnan(n_questions) & ((n_questions < 1) | (n_questions != np.round(n_questions)))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise InputError(
+                f"{row_label(source, int(frame.index[i]))}, column '{cols.n_questions}': "
+                f"{n_questions[i]:g} is not a number of questions; expected a whole number "
+                ">= 1 (or an empty cell when unknown)."
+            )
+    seen_compute: dict[str, tuple[float, int]] = {}
+    seen_pair: dict[tuple[str, str], int] = {}
+    for pos, (m, b, c) in enumerate(zip(model, benchmark, compute, strict=True)):
+        where = row_label(source, int(frame.index[pos]))
+        first = seen_compute.setdefault(m, (c, pos))
+        if first[0] != c:
+            raise InputError(
+                f"{where}, column '{cols.compute}': model '{m}' has compute {c:g} here and "
+                f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]))}. A model "
+                "has one training compute."
+            )
+        if (m, b) in seen_pair:
+            raise InputError(
+                f"{where}: model '{m}' on benchmark '{b}' appears twice (also "
+                f"{row_label(source, int(frame.index[seen_pair[m, b]]))}). Give one row per "
+                "model and benchmark."
+            )
+        seen_pair[m, b] = pos
+    benchmarks = tuple(dict.fromkeys(benchmark.tolist()))
+    families = tuple(dict.fromkeys(family.tolist()))
+    column = _optional_numbers(frame, cols.chance, source) if cols.chance in frame.columns else None
+    rates, sources = _chance_rates(
+        benchmarks, benchmark, column, dict(chance or {}), frame, cols, source
+    )
+    held_out = (
+        compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)
+    )
+    if held_out.all():
+        raise InputError(
+            f"{source}: every row has compute above --fit-max-compute {fit_max_compute:g}; "
+            "nothing is left to fit."
+        )
+    return AccuracyData(
+        model=model,
+        family=family,
+        benchmark=benchmark,
+        compute=compute,
+        accuracy=accuracy,
+        n_questions=n_questions,
+        chance=rates,
+        chance_source=sources,
+        families=families,
+        benchmarks=benchmarks,
+        held_out=held_out,
+        source=source,
+        fit_max_compute=fit_max_compute,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# The law
+
+
+def normalised_accuracy(accuracy: np.ndarray, chance: np.ndarray) -> np.ndarray:
+    r"""Accuracy above chance on [0, 1]: :math:`q = (p - g) / (1 - g)` (below 0 under chance)."""
+    return (np.asarray(accuracy, dtype=float) - chance) / (1.0 - np.asarray(chance, dtype=float))
+
+
+def transformed_accuracy(accuracy: np.ndarray, chance: np.ndarray) -> np.ndarray:
+    r"""The law's linear scale, :math:`y = \ln(-\ln q)` (NaN where :math:`q \notin (0, 1)`)."""
+    q = normalised_accuracy(accuracy, chance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        y = np.log(-np.log(q))
+    return np.where((q > 0) & (q < 1), y, np.nan)
+
+
+def accuracy_law(log_compute: Any, level: Any, exponent: Any, chance: Any, xp: Any = np) -> Any:
+    r"""Accuracy of the floor-aware law at log compute relative to the pivot.
+
+    .. math::
+
+        p = g + (1 - g)\,\exp\!\big(-e^{\beta - k x}\big),\qquad x = \ln C - \ln C_0,
+
+    i.e. :math:`-\ln\frac{p-g}{1-g} = \alpha C^{-k}` with :math:`\alpha = e^{\beta} C_0^{k}`.
+    Works on NumPy arrays and PyTensor tensors (``xp``); always in :math:`[g, 1]`, rising in
+    :math:`C` for :math:`k > 0`.
+    """
+    return chance + (1.0 - chance) * xp.exp(-xp.exp(level - exponent * log_compute))
+
+
+def accuracy_from_transformed(y: np.ndarray, chance: Any) -> np.ndarray:
+    r"""Invert :func:`transformed_accuracy`: :math:`p = g + (1 - g) e^{-e^{y}}`."""
+    return chance + (1.0 - chance) * np.exp(-np.exp(y))
+
+
+# ---------------------------------------------------------------------------------------------
+# Priors
+
+
+@dataclass(frozen=True)
+class AccuracyPriors:
+    r"""Priors of the accuracy model, on the doubly-logged scale :math:`y = \ln(-\ln q)`.
+
+    Attributes
+    ----------
+    level_sd
+        Sd of a benchmark's level around the median :math:`y` of its rows. 1.5: :math:`y`
+        from -2 to 1.5 spans accuracies from 0.87 to 0.01 of the way above chance, so the
+        prior covers every level the data can hold.
+    level_family_sd
+        Scale (half-normal) of a family's level effect shared by its benchmarks. 0.5: a
+        family's models sit consistently above or below others at their own compute, by
+        less than the spread across benchmarks.
+    level_ladder_sd
+        Median (log-normal, sd 0.5) of a ladder's level residual. 0.3: levels are pinned by
+        the data, and the log-normal keeps the centred residuals off the funnel's neck.
+    exponent_median, exponent_log_sd
+        Log-normal prior on a benchmark's exponent :math:`k`. Median 0.2, sd 1 on the log
+        scale (95%: 0.03 to 1.4): per-ladder line fits on the ObsScaling families with four
+        or more sizes gave exponents of 0.13 to 0.28 at the median per benchmark, 0 to 0.52
+        between the 10th and 90th percentiles.
+    exponent_family_sd, exponent_ladder_sd
+        Scales (half-normal) of the family effect and the ladder residual of :math:`\ln k`.
+        0.3 each: a factor of 1.35 at one sd, smaller than the spread the per-ladder fits
+        show, which includes their noise.
+    scatter_sd
+        Scale (half-normal) of a benchmark's model-to-model scatter :math:`\sigma_b` on the
+        :math:`y` scale. 0.3: the residual sd of those per-ladder fits was 0.08-0.11.
+    floor_margin
+        Rows with :math:`q` below this (or above 1 minus it) and no ``n_questions`` are
+        censored ("at most this far above chance") instead of observed: :math:`y` is
+        undefined at or under chance and dominated by noise just above it. 0.02: two
+        points on a 4-option benchmark within 1.5 of chance, about the spread of models
+        that guess.
+    """
+
+    level_sd: float = 1.5
+    level_family_sd: float = 0.5
+    level_ladder_sd: float = 0.3
+    exponent_median: float = 0.2
+    exponent_log_sd: float = 1.0
+    exponent_family_sd: float = 0.3
+    exponent_ladder_sd: float = 0.3
+    scatter_sd: float = 0.3
+    floor_margin: float = 0.02
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive scales and a floor margin outside (0, 0.5)."""
+        for name, value in vars(self).items():
+            if not (np.isfinite(value) and value > 0):
+                raise InputError(f"accuracy prior '{name}' must be a positive number, got {value}.")
+        if not self.floor_margin < 0.5:
+            raise InputError(
+                f"accuracy prior 'floor_margin' must be below 0.5, got {self.floor_margin}."
+            )
+
+
+PIVOTS = ("global", "family")
+
+
+def accuracy_pivots(data: AccuracyData, pivot: str = "global") -> np.ndarray:
+    """Return ln C0 per family, the mean log compute of distinct fitted models.
+
+    Of the family's (``pivot="family"``) or of the whole table's (``"global"``).
+    """
+    fitted = data.fitted
+    if pivot not in PIVOTS:
+        raise InputError(f"pivot '{pivot}' is not one of {PIVOTS}.")
+    if pivot == "global":
+        centre = float(np.mean(np.log(np.unique(data.compute[fitted]))))
+        return np.full(len(data.families), centre)
+    out = np.empty(len(data.families))
+    for i, f in enumerate(data.families):
+        rows = fitted & (data.family == f)
+        if not rows.any():
+            rows = data.family == f
+        out[i] = float(np.mean(np.log(np.unique(data.compute[rows]))))
+    return out

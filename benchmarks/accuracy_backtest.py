@@ -1,0 +1,348 @@
+"""Leave-largest-out backtest of the floor-aware accuracy law on ObsScaling's base models.
+
+For every model family with at least four sizes, its largest model is held out and forecast
+from the rest, on every benchmark whose ladder has four or more sizes with a score. Methods:
+
+- ``line``: the GPT-4 report's line without a floor, ``ln(-ln p)`` linear in ``ln C``, fitted
+  per ladder by least squares (rows with ``0 < p < 1``), a point forecast;
+- ``floor_point``: the floor-aware law fitted per ladder by least squares on the accuracy
+  scale (SciPy), a point forecast;
+- ``unpooled``: bayescale's model on the family alone, every ladder on its own priors;
+- ``pooled`` (family pivot) and ``pooled_global`` (one pivot for the table, the library's
+  default): bayescale's model on the whole table (every other family in full), so the
+  family borrows each benchmark's exponent.
+
+Writes ``benchmarks/results/accuracy_backtest.json`` and prints the Markdown table of
+docs/accuracy.md. Usage::
+
+    python benchmarks/accuracy_backtest.py [--draws 500 --tune 500 --chains 2] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy.optimize import least_squares
+
+import bayescale
+from bayescale.accuracy import (
+    accuracy_draws,
+    fit_accuracy,
+    leave_largest_out,
+)
+from bayescale.accuracy_data import (
+    AccuracyData,
+    AccuracyPriors,
+    accuracy_law,
+    accuracy_pivots,
+    load_accuracy_table,
+    transformed_accuracy,
+)
+from bayescale.sampling import SamplerSettings
+
+DATA = Path(__file__).resolve().parents[2] / "shared/data/obsscaling_base_llm"
+TABLE = "base_llm_benchmark_eval.csv"
+#: Benchmarks with a known chance rate (TruthfulQA's MC2 has none, and falls with scale).
+BENCHMARKS = ("MMLU", "ARC-C", "HellaSwag", "Winograd", "XWinograd", "GSM8K", "HumanEval")
+MULTIPLE_CHOICE = ("MMLU", "ARC-C", "HellaSwag", "Winograd", "XWinograd")
+MIN_SIZES = 4
+INTERVAL = 0.9
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def obsscaling_table(folder: Path = DATA) -> pd.DataFrame:
+    """ObsScaling's wide table as the long ``model, family, compute, benchmark, accuracy``."""
+    wide = pd.read_csv(folder / TABLE)
+    wide = wide[wide["FLOPs (1E21)"].notna()]
+    long = wide.melt(
+        id_vars=["Model", "Model Family", "FLOPs (1E21)"],
+        value_vars=list(BENCHMARKS),
+        var_name="benchmark",
+        value_name="accuracy",
+    ).dropna(subset=["accuracy"])
+    return pd.DataFrame(
+        {
+            "model": long["Model"],
+            "family": long["Model Family"],
+            "compute": long["FLOPs (1E21)"] * 1e21,
+            "benchmark": long["benchmark"],
+            "accuracy": long["accuracy"],
+        }
+    ).reset_index(drop=True)
+
+
+def cases(data: AccuracyData) -> list[tuple[str, str, int]]:
+    """(family, benchmark, row of the held-out model) of every ladder with >= 4 sizes."""
+    out = []
+    for family in data.families:
+        rows = data.family == family
+        if np.unique(data.compute[rows]).size < MIN_SIZES:
+            continue
+        largest = data.compute[rows].max()
+        for bench in data.benchmarks:
+            ladder = rows & (data.benchmark == bench)
+            top = np.flatnonzero(ladder & (data.compute == largest))
+            if top.size and np.unique(data.compute[ladder]).size >= MIN_SIZES:
+                out.append((family, bench, int(top[0])))
+    return out
+
+
+def line_forecast(x: np.ndarray, p: np.ndarray, x_new: float) -> float:
+    """The report's line without a floor: least squares of ln(-ln p) on ln C."""
+    ok = (p > 0) & (p < 1)
+    if np.unique(x[ok]).size < 2:
+        return float("nan")
+    slope, intercept = np.polyfit(x[ok], np.log(-np.log(p[ok])), 1)
+    return float(np.exp(-np.exp(intercept + slope * x_new)))
+
+
+def floor_point_forecast(x: np.ndarray, p: np.ndarray, g: float, x_new: float) -> float:
+    """The floor-aware law fitted by least squares on the accuracy scale (level, ln k)."""
+    centre = float(np.mean(x))
+    y = transformed_accuracy(np.clip(p, g + 0.01 * (1 - g), 0.999), g)
+    slope, intercept = np.polyfit(x - centre, y, 1)
+    start = np.array([intercept, np.log(max(-slope, 0.02))])
+
+    def residual(theta: np.ndarray) -> np.ndarray:
+        return accuracy_law(x - centre, theta[0], np.exp(theta[1]), g) - p
+
+    fit = least_squares(residual, start, bounds=([-10, np.log(1e-3)], [10, np.log(5.0)]))
+    return float(accuracy_law(x_new - centre, fit.x[0], np.exp(fit.x[1]), g))
+
+
+def score(truth: float, draws: np.ndarray | None, point: float, floor_top: float) -> dict:
+    """Error, width and coverage of one forecast (interval columns only with draws)."""
+    out: dict = {"truth": truth, "median": point, "abs_error": abs(point - truth)}
+    out["rel_error"] = abs(point - truth) / truth if truth > 0 else None
+    out["signed_error"] = point - truth
+    if draws is not None:
+        tail = (1 - INTERVAL) / 2
+        lower, upper = np.quantile(draws, [tail, 1 - tail])
+        out.update(lower=float(lower), upper=float(upper), width=float(upper - lower))
+        out["covered"] = bool(lower <= truth <= upper)
+        # within the floor band the law does not resolve accuracy: a truth there is
+        # covered when the interval reaches into the band
+        out["covered_floor_band"] = out["covered"] or bool(
+            truth <= floor_top and lower <= floor_top
+        )
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Fit every split and score every method; the JSON document."""
+    data = load_accuracy_table(obsscaling_table(args.data), label="obsscaling")
+    settings = SamplerSettings(
+        draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, progress=False
+    )
+    priors = AccuracyPriors()
+    all_cases = cases(data)
+    families = list(dict.fromkeys(f for f, _, _ in all_cases))
+    if args.families:
+        families = [f for f in families if f in args.families]
+    rows, fits = [], []
+    for family in families:
+        split = leave_largest_out(data, family)
+        held = split.held_out
+        fam_rows = split.family == family
+        started = time.perf_counter()
+        models = {}
+        for method in args.methods:
+            if method == "pooled":
+                models[method] = fit_accuracy(
+                    split, priors, settings, pivot="family", allow_unconverged=True
+                )
+            elif method == "pooled_global":
+                models[method] = fit_accuracy(
+                    split,
+                    priors,
+                    settings,
+                    pivot="global",
+                    allow_unconverged=True,
+                )
+            elif method == "unpooled":
+                models[method] = fit_accuracy(
+                    split.subset(fam_rows),
+                    priors,
+                    settings,
+                    pooled=False,
+                    pivot="family",
+                    allow_unconverged=True,
+                )
+        for method, fit in models.items():
+            fits.append(
+                {
+                    "family": family,
+                    "method": method,
+                    "diagnostics": fit.diagnostics.to_dict(),
+                    "seconds": fit.timing_s.get("total"),
+                }
+            )
+        print(f"{family}: {time.perf_counter() - started:.0f} s", flush=True)
+        for fam, bench, row in all_cases:
+            if fam != family:
+                continue
+            ladder = fam_rows & (split.benchmark == bench) & ~held
+            x = np.log(split.compute[ladder])
+            p = split.accuracy[ladder]
+            g = float(split.chance[split.benchmarks.index(bench)])
+            x_new = float(np.log(split.compute[row]))
+            truth = float(split.accuracy[row])
+            floor_top = g + priors.floor_margin * (1 - g)
+            base = {
+                "family": family,
+                "benchmark": bench,
+                "sizes": int(np.unique(split.compute[fam_rows & (split.benchmark == bench)]).size),
+                "family_sizes": int(np.unique(split.compute[fam_rows]).size),
+                "target_compute": float(split.compute[row]),
+                "chance": g,
+            }
+            rows.append(
+                {**base, "method": "line", **score(truth, None, line_forecast(x, p, x_new), 0)}
+            )
+            rows.append(
+                {
+                    **base,
+                    "method": "floor_point",
+                    **score(truth, None, floor_point_forecast(x, p, g, x_new), 0),
+                }
+            )
+            for method, fit in models.items():
+                draws = (
+                    accuracy_draws(fit, [split.compute[row]])
+                    .sel(family=family, benchmark=bench)
+                    .values[:, 0]
+                )
+                rows.append(
+                    {
+                        **base,
+                        "method": method,
+                        **score(truth, draws, float(np.median(draws)), floor_top),
+                    }
+                )
+    frame = pd.DataFrame(rows)
+    return {
+        "data": str(args.data / TABLE),
+        "interval": INTERVAL,
+        "settings": settings.as_attrs(),
+        "priors": vars(priors),
+        "families": families,
+        "pivots": {
+            f: float(v) for f, v in zip(data.families, accuracy_pivots(data, "family"), strict=True)
+        },
+        "summary": summary(frame),
+        "four_size": four_size(frame),
+        "fits": fits,
+        "cases": frame.replace({np.nan: None}).to_dict("records"),
+    }
+
+
+def _summarise(group: pd.DataFrame) -> dict:
+    out = {
+        "n": len(group),
+        "median_abs_error": float(group["abs_error"].median()),
+        "median_rel_error": float(group["rel_error"].dropna().median()),
+        "over_predicted": float((group["signed_error"] > 0).mean()),
+    }
+    if "covered" in group and group["covered"].notna().any():
+        out["coverage_90"] = float(group["covered"].astype(float).mean())
+        out["coverage_90_floor_band"] = float(group["covered_floor_band"].astype(float).mean())
+        out["median_width"] = float(group["width"].median())
+    return out
+
+
+def summary(frame: pd.DataFrame) -> dict:
+    """Per method: per benchmark, multiple-choice and all ladders."""
+    out: dict = {}
+    for method, by_method in frame.groupby("method", sort=False):
+        entry = {bench: _summarise(g) for bench, g in by_method.groupby("benchmark", sort=False)}
+        entry["multiple_choice"] = _summarise(
+            by_method[by_method["benchmark"].isin(MULTIPLE_CHOICE)]
+        )
+        entry["all"] = _summarise(by_method)
+        out[str(method)] = entry
+    return out
+
+
+def four_size(frame: pd.DataFrame) -> dict:
+    """Pooled against per-family fits on the families with exactly four sizes."""
+    four = frame[frame["family_sizes"] == MIN_SIZES]
+    return {
+        str(method): _summarise(g)
+        for method, g in four.groupby("method", sort=False)
+        if method in ("pooled", "unpooled", "pooled_global")
+    }
+
+
+def markdown(document: dict) -> str:
+    """The per-benchmark table of docs/accuracy.md."""
+    s = document["summary"]
+    methods = [m for m in ("line", "floor_point", "unpooled", "pooled", "pooled_global") if m in s]
+    lines = [
+        "| benchmark | ladders | method | 90% coverage (floor band) | median abs error "
+        "(points) | median rel error | median 90% width (points) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    benches = [b for b in (*BENCHMARKS, "multiple_choice", "all") if b in s["line"]]
+    for bench in benches:
+        for m in methods:
+            e = s[m].get(bench)
+            if e is None:
+                continue
+            cov = (
+                f"{e['coverage_90']:.0%} ({e['coverage_90_floor_band']:.0%})"
+                if "coverage_90" in e
+                else "-"
+            )
+            width = f"{100 * e['median_width']:.1f}" if "median_width" in e else "-"
+            lines.append(
+                f"| {bench} | {e['n']} | {m} | {cov} | {100 * e['median_abs_error']:.1f} | "
+                f"{e['median_rel_error']:.1%} | {width} |"
+            )
+    lines += [
+        "",
+        "Families with four sizes (three fitted):",
+        "",
+        "| method | ladders | 90% coverage (floor band) | median abs error (points) | "
+        "median 90% width (points) |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    for m, e in document["four_size"].items():
+        lines.append(
+            f"| {m} | {e['n']} | {e['coverage_90']:.0%} ({e['coverage_90_floor_band']:.0%}) | "
+            f"{100 * e['median_abs_error']:.1f} | {100 * e['median_width']:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    """Run the backtest and write its JSON."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--tune", type=int, default=500)
+    parser.add_argument("--chains", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--families", nargs="*", help="only these families (default: all)")
+    parser.add_argument(
+        "--methods",
+        nargs="*",
+        default=["pooled", "unpooled"],
+        choices=["pooled", "unpooled", "pooled_global"],
+        help="bayescale fits to run (the point baselines always run)",
+    )
+    parser.add_argument("--json", type=Path, default=RESULTS / "accuracy_backtest.json")
+    args = parser.parse_args()
+    bayescale.configure(devices=args.chains)
+    document = run(args)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    print(markdown(document))
+
+
+if __name__ == "__main__":
+    main()

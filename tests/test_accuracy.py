@@ -1,0 +1,333 @@
+"""The accuracy law with a chance floor: table validation, the law, the model, the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bayescale.accuracy import (
+    AccuracyOptions,
+    accuracy_draws,
+    accuracy_requirement,
+    fit_accuracy,
+    leave_largest_out,
+    result_from_accuracy_fit,
+    simulate_accuracy_table,
+)
+from bayescale.accuracy_data import (
+    DEFAULT_CHANCE,
+    AccuracyPriors,
+    accuracy_from_transformed,
+    accuracy_law,
+    benchmark_key,
+    load_accuracy_table,
+    parse_chance,
+    transformed_accuracy,
+)
+from bayescale.cli import main
+from bayescale.errors import InputError
+from bayescale.sampling import SamplerSettings
+
+FAST = ["--draws", "50", "--tune", "50", "--chains", "2", "--quiet"]
+OBSSCALING = Path(__file__).resolve().parents[2] / "shared/data/obsscaling_base_llm"
+
+
+@pytest.fixture
+def table() -> pd.DataFrame:
+    return simulate_accuracy_table(seed=3)
+
+
+def _csv(tmp_path: Path, frame: pd.DataFrame) -> Path:
+    path = tmp_path / "acc.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def test_load_reads_labels_chance_defaults_and_ladders(table):
+    data = load_accuracy_table(table)
+    assert data.families == ("alpha", "beta", "gamma")
+    assert data.benchmarks == ("mmlu", "gsm8k", "winogrande")
+    assert data.chance.tolist() == [0.25, 0.0, 0.5]
+    assert data.chance_source == ("default",) * 3
+    assert len(data.ladders()) == 9 and data.sizes("beta", "mmlu") == 4
+    assert not data.held_out.any()
+
+
+def test_chance_option_overrides_column_and_default(table):
+    table = table.assign(chance=np.where(table["benchmark"] == "gsm8k", 0.1, np.nan))
+    data = load_accuracy_table(table, chance={"mmlu": 0.2})
+    assert data.chance.tolist() == [0.2, 0.1, 0.5]
+    assert data.chance_source == ("option", "column", "default")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda t: t.drop(columns="family"), "missing column 'family'"),
+        (
+            lambda t: t.assign(accuracy=t["accuracy"].where(t.index != 4, 1.2)),
+            r"row 5 \(line 6\), column .accuracy.",
+        ),
+        (lambda t: t.assign(compute=t["compute"].where(t.index != 2, -1)), "must be > 0"),
+        (lambda t: t.assign(family=t["family"].where(t.index != 1, "")), "label is missing"),
+        (lambda t: pd.concat([t, t.iloc[[0]]]), "appears twice"),
+        (lambda t: t.assign(benchmark=t["benchmark"].replace("mmlu", "myqa")), "'myqa' has no"),
+        (lambda t: t.assign(n_questions=2.5), "not a number of questions"),
+        (
+            lambda t: t.assign(chance=np.where(t.index == 3, 0.3, 0.25)).query(
+                "benchmark == 'mmlu'"
+            ),
+            "differs from",
+        ),
+    ],
+)
+def test_bad_tables_name_file_row_and_column(tmp_path, table, change, message):
+    path = _csv(tmp_path, change(table))
+    with pytest.raises(InputError, match=message) as err:
+        load_accuracy_table(path)
+    assert str(path) in str(err.value)
+
+
+def test_a_model_has_one_compute(tmp_path, table):
+    table.loc[1, "compute"] = table.loc[1, "compute"] * 2  # alpha-2 on mmlu only
+    table.loc[1, "model"] = table.loc[0, "model"]
+    table.loc[0, "benchmark"] = "other"
+    with pytest.raises(InputError, match="has compute"):
+        load_accuracy_table(_csv(tmp_path, table), chance={"other": 0.0})
+
+
+def test_parse_chance_and_unknown_benchmark(table):
+    assert parse_chance(["mmlu=0.25", " arc = 0 "]) == {"mmlu": 0.25, "arc": 0.0}
+    for bad in ("mmlu", "mmlu=1", "=0.2", "mmlu=x"):
+        with pytest.raises(InputError, match="BENCHMARK=RATE"):
+            parse_chance([bad])
+    with pytest.raises(InputError, match="Did you mean 'mmlu'"):
+        load_accuracy_table(table, chance={"mmmlu": 0.25})
+
+
+def test_default_chance_keys_match_their_names():
+    assert benchmark_key("ARC-C") == "arc_c" and DEFAULT_CHANCE["arc_c"] == 0.25
+    assert DEFAULT_CHANCE[benchmark_key("HellaSwag")] == 0.25
+    assert DEFAULT_CHANCE[benchmark_key("Winograd")] == 0.5
+    assert DEFAULT_CHANCE[benchmark_key("HumanEval")] == 0.0
+
+
+def test_fit_max_compute_holds_rows_out_and_split(table):
+    data = load_accuracy_table(table, fit_max_compute=5e22)
+    assert data.held_out.any() and (data.compute[data.held_out] > 5e22).all()
+    split = leave_largest_out(load_accuracy_table(table), "beta")
+    held = split.held_out
+    assert set(split.family[held]) == {"beta"} and held.sum() == 3
+    assert (split.compute[held] == split.compute[split.family == "beta"].max()).all()
+    with pytest.raises(InputError, match="nothing is left"):
+        load_accuracy_table(table, fit_max_compute=1.0)
+
+
+# --- the law -----------------------------------------------------------------------------------
+
+
+@given(
+    level=st.floats(-3, 3),
+    exponent=st.floats(0.01, 2),
+    chance=st.sampled_from([0.0, 0.25, 0.5]),
+    x=st.lists(st.floats(-10, 10), min_size=2, max_size=5, unique=True),
+)
+def test_law_is_above_chance_rising_and_inverts(level, exponent, chance, x):
+    x = np.sort(np.array(x))
+    p = accuracy_law(x, level, exponent, chance)
+    assert np.all(p >= chance) and np.all(p <= 1)
+    assert np.all(np.diff(p) >= 0)
+    inside = (p > chance + 1e-9) & (p < 1 - 1e-9)
+    y = transformed_accuracy(p[inside], chance)
+    np.testing.assert_allclose(y, level - exponent * x[inside], atol=1e-5)
+    np.testing.assert_allclose(accuracy_from_transformed(y, chance), p[inside], rtol=1e-9)
+
+
+def test_law_matches_the_report_form_and_floor():
+    # -ln((p - g)/(1 - g)) = alpha C^-k with alpha = e^level C0^k
+    compute, c0, level, k, g = 1e23, 1e21, 0.4, 0.3, 0.25
+    p = accuracy_law(np.log(compute) - np.log(c0), level, k, g)
+    alpha = np.exp(level) * c0**k
+    assert -np.log((p - g) / (1 - g)) == pytest.approx(alpha * compute**-k)
+    assert np.isnan(transformed_accuracy(np.array([0.2, 0.25, 1.0]), 0.25)).all()
+
+
+def test_priors_refuse_bad_values():
+    with pytest.raises(InputError, match="scatter_sd"):
+        AccuracyPriors(scatter_sd=0)
+    with pytest.raises(InputError, match="floor_margin"):
+        AccuracyPriors(floor_margin=0.6)
+
+
+# --- the model ---------------------------------------------------------------------------------
+
+
+def test_model_structure_censors_the_floor_and_counts_binomial_rows(table):
+    from bayescale.accuracy_model import accuracy_inputs, build_accuracy_model
+
+    table.loc[table["benchmark"] == "mmlu", "accuracy"] = np.where(
+        table.loc[table["benchmark"] == "mmlu", "family"] == "gamma", 0.24, 0.6
+    )
+    data = load_accuracy_table(table)
+    inputs = accuracy_inputs(data, AccuracyPriors())
+    assert (inputs["kind"] == 1).sum() == 3  # gamma's three mmlu rows under chance
+    model = build_accuracy_model(data)
+    assert model.coords["family"] == ("alpha", "beta", "gamma")
+    names = {v.name for v in model.free_RVs}
+    assert {"level_bench", "log_exponent_bench", "z_exponent_family", "z_exponent"} <= names
+    assert [p.name for p in model.potentials] == ["y_floor"]
+    assert model["y_observed"].eval().size == len(table) - 3
+    unpooled = build_accuracy_model(data, pooled=False)
+    assert "z_exponent_family" not in {v.name for v in unpooled.free_RVs}
+    counted = load_accuracy_table(simulate_accuracy_table(seed=1, n_questions=200))
+    binomial = build_accuracy_model(counted)
+    assert binomial["correct"].eval().size == len(counted.accuracy)
+    assert "y_observed" not in binomial.named_vars
+
+
+def test_log_normal_cdf_has_finite_gradients_far_out():
+    import pytensor
+    import pytensor.tensor as pt
+    from scipy.stats import norm
+
+    from bayescale.accuracy_model import std_normal_logcdf
+
+    z = pt.dvector("z")
+    value = std_normal_logcdf(z)
+    f = pytensor.function([z], [value, pt.grad(value.sum(), z)])
+    zz = np.array([-40.0, -3.0, -1.0, 0.0, 5.0, 40.0])
+    v, g = f(zz)
+    np.testing.assert_allclose(v, norm.logcdf(zz), rtol=1e-9, atol=1e-12)
+    assert np.isfinite(g).all()
+
+
+def test_mocked_fit_forecast_and_requirement(table, mock_pymc_sample):
+    data = load_accuracy_table(table)
+    fit = fit_accuracy(
+        data, settings=SamplerSettings(draws=20, tune=10, chains=2), allow_unconverged=True
+    )
+    draws = accuracy_draws(fit, [1e23, 1e24])
+    assert draws.dims == ("sample", "family", "benchmark", "compute")
+    assert draws.sizes["sample"] == 40
+    for bi, g in enumerate(data.chance):
+        assert (draws.values[:, :, bi] >= g).all()
+    np.testing.assert_array_equal(draws.values, accuracy_draws(fit, [1e23, 1e24]).values)
+    options = AccuracyOptions(targets=(1e23,), family="beta", requirement="mmlu.accuracy>=0.5")
+    result = result_from_accuracy_fit(fit, options)
+    assert {f for f, _ in result.ladders} == {"beta"}
+    doc = result.document()
+    assert doc["kind"] == "accuracy"
+    entry = doc["targets"][0]
+    assert {a["benchmark"] for a in entry["accuracy"]} == {"mmlu", "gsm8k", "winogrande"}
+    assert set(entry["accuracy"][0]) == {"family", "benchmark", "median", "lower", "upper", "mean"}
+    assert entry["decision"]["requirement"] == "mmlu.accuracy>=0.5"
+
+
+def test_requirement_scope_names_one_ladder(table):
+    data = load_accuracy_table(table)
+    _, ladder = accuracy_requirement("beta.mmlu.accuracy>=0.5", data)
+    assert ladder == ("beta", "mmlu")
+    assert accuracy_requirement("MMLU.accuracy>=0.5", data, "gamma")[1] == ("gamma", "mmlu")
+    with pytest.raises(InputError, match="measured for 3 families"):
+        accuracy_requirement("mmlu.accuracy>=0.5", data)
+    with pytest.raises(InputError, match="names no benchmark"):
+        accuracy_requirement("arc.accuracy>=0.5", data, "beta")
+    with pytest.raises(InputError, match="name the benchmark"):
+        accuracy_requirement("accuracy>=0.5", data, "beta")
+    with pytest.raises(InputError, match="unknown quantity"):
+        accuracy_requirement("mmlu.loss<=0.5", data, "beta")
+
+
+# --- the command -------------------------------------------------------------------------------
+
+
+def test_cli_end_to_end_mocked(tmp_path, table, mock_pymc_sample, capsys):
+    path, out, doc = _csv(tmp_path, table), tmp_path / "out", tmp_path / "acc.json"
+    code = main(
+        [
+            "accuracy",
+            str(path),
+            "--target-compute",
+            "1e23,1e24",
+            "--family",
+            "alpha",
+            "--chance",
+            "mmlu=0.25",
+            "--require",
+            "mmlu.accuracy>=0.6",
+            "--json",
+            str(doc),
+            "--out",
+            str(out),
+            "--allow-unconverged",
+            *FAST,
+        ]
+    )
+    assert code == 0
+    result = json.loads(doc.read_text())
+    assert result["kind"] == "accuracy" and len(result["targets"]) == 2
+    assert {a["family"] for a in result["targets"][0]["accuracy"]} == {"alpha"}
+    assert result["chance"]["mmlu"] == {"rate": 0.25, "source": "option"}
+    assert "decision" in result["targets"][1] and "diagnostics" in result
+    assert isinstance(result["warnings"], list)
+    assert {p.name for p in out.iterdir()} == {"forecast.json", "report.md", "accuracy.png"}
+    assert "alpha" in capsys.readouterr().out
+
+
+def test_cli_input_errors_exit_2(tmp_path, table, capsys):
+    path = _csv(tmp_path, table)
+    args = ["accuracy", str(path), "--target-compute", "1e23", *FAST]
+    assert main([*args, "--family", "delta"]) == 2
+    assert "Families: alpha, beta, gamma" in capsys.readouterr().err
+    assert main([*args, "--chance", "mmlu"]) == 2
+    assert "BENCHMARK=RATE" in capsys.readouterr().err
+    assert main([*args, "--require", "mmlu.accuracy>=0.5"]) == 2
+    assert "measured for 3 families" in capsys.readouterr().err
+    assert main([*args, "--value", "1", "--cost-per-flop", "1"]) == 2
+
+
+# --- real sampling -----------------------------------------------------------------------------
+
+
+@pytest.mark.sampling
+@pytest.mark.slow
+def test_real_fit_recovers_exponent_and_pools(tmp_path):
+    """A 3-size family's exponent is pulled to the benchmark's by the pooled fit."""
+    table = simulate_accuracy_table(
+        seed=5, families={"a": 6, "b": 6, "c": 6, "d": 3}, exponent=0.3, scatter=0.05
+    )
+    data = load_accuracy_table(table)
+    settings = SamplerSettings(draws=1000, tune=500, chains=4, seed=1, progress=False)
+    pooled = fit_accuracy(data, settings=settings)
+    assert pooled.diagnostics.ok
+    k = pooled.draws("exponent")
+    true_k = 0.3  # times a family factor e^N(0, 0.1)
+    median = np.median(k[:, :3], axis=0)
+    assert np.all(np.abs(np.log(median / true_k)) < 0.35)
+    alone = fit_accuracy(data.subset(data.family == "d"), settings=settings, pooled=False)
+    width = np.diff(np.quantile(k[:, 3], [0.05, 0.95], axis=0), axis=0)
+    width_alone = np.diff(np.quantile(alone.draws("exponent")[:, 0], [0.05, 0.95], axis=0), axis=0)
+    assert np.all(width < width_alone)
+
+
+@pytest.mark.slow
+def test_obsscaling_table_loads_with_default_chance_rates():
+    if not OBSSCALING.is_dir():
+        pytest.skip(f"{OBSSCALING} is absent (real data, not in the repository)")
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from accuracy_backtest import cases, obsscaling_table
+
+    data = load_accuracy_table(obsscaling_table(OBSSCALING))
+    assert set(data.chance_source) == {"default"}
+    assert len(cases(data)) >= 80
