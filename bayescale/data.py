@@ -48,8 +48,27 @@ class LossColumns:
     loss_sd: str | None = None
 
 
+class GroupedRuns:
+    """What every table of grouped runs with a held-out mask offers (``LossData``, ``NDData``)."""
+
+    groups: tuple[str, ...]
+    group: np.ndarray
+    held_out: np.ndarray
+
+    @property
+    def group_index(self) -> np.ndarray:
+        """Integer position of each run's group in :attr:`groups`."""
+        lookup = {g: i for i, g in enumerate(self.groups)}
+        return np.array([lookup[g] for g in self.group], dtype=np.int64)
+
+    @property
+    def fitted(self) -> np.ndarray:
+        """Boolean mask of the runs the model is fitted on."""
+        return ~self.held_out
+
+
 @dataclass(frozen=True)
-class LossData:
+class LossData(GroupedRuns):
     """A validated table of finished training runs.
 
     Attributes
@@ -84,17 +103,6 @@ class LossData:
 
     def _repr_html_(self) -> str:
         return html_summary(*_data_summary(self))
-
-    @property
-    def group_index(self) -> np.ndarray:
-        """Integer position of each run's group in :attr:`groups`."""
-        lookup = {g: i for i, g in enumerate(self.groups)}
-        return np.array([lookup[g] for g in self.group], dtype=np.int64)
-
-    @property
-    def fitted(self) -> np.ndarray:
-        """Boolean mask of the runs the model is fitted on."""
-        return ~self.held_out
 
     def to_frame(self) -> pd.DataFrame:
         """Return the runs as a DataFrame with the default column names."""

@@ -30,6 +30,7 @@ from bayescale.data import (
     COMPUTE_RANGE,
     DEFAULT_GROUP,
     LOSS_RANGE,
+    GroupedRuns,
     check_range,
     numeric_column,
     read_table,
@@ -73,7 +74,7 @@ class NDColumns:
 
 
 @dataclass(frozen=True)
-class NDData:
+class NDData(GroupedRuns):
     r"""A validated table of finished runs with their parameters and tokens.
 
     Attributes
@@ -102,17 +103,6 @@ class NDData:
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
     columns: NDColumns = field(default_factory=NDColumns)
-
-    @property
-    def group_index(self) -> np.ndarray:
-        """Integer position of each run's group in :attr:`groups`."""
-        lookup = {g: i for i, g in enumerate(self.groups)}
-        return np.array([lookup[g] for g in self.group], dtype=np.int64)
-
-    @property
-    def fitted(self) -> np.ndarray:
-        """Boolean mask of the runs the model is fitted on."""
-        return ~self.held_out
 
     def to_frame(self) -> pd.DataFrame:
         """Return the runs as a DataFrame with the default column names."""
