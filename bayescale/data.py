@@ -359,6 +359,22 @@ def check_range(
         )
 
 
+def run_names(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """Run names from ``column``, else ``"row N"`` (the data row, counted from 1)."""
+    if column in frame.columns:
+        return np.array([str(v) for v in frame[column].tolist()], dtype=object)
+    return np.array([f"row {int(i) + 1}" for i in frame.index], dtype=object)
+
+
+def held_out_mask(compute: np.ndarray, fit_max_compute: float | None) -> np.ndarray:
+    """True for runs above ``fit_max_compute`` (none without it); refuses a bound <= 0."""
+    if fit_max_compute is None:
+        return np.zeros(len(compute), bool)
+    if not fit_max_compute > 0:
+        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
+    return compute > fit_max_compute
+
+
 def load_loss_runs(
     source: str | Path | pd.DataFrame,
     columns: LossColumns | None = None,
@@ -438,16 +454,8 @@ def load_loss_runs(
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
 
-    if columns.name in frame.columns:
-        name = np.array([str(v) for v in frame[columns.name].tolist()], dtype=object)
-    else:
-        name = np.array([f"row {int(i) + 1}" for i in frame.index], dtype=object)
-
-    if fit_max_compute is not None and not fit_max_compute > 0:
-        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
-    held_out = (
-        compute > fit_max_compute if fit_max_compute is not None else np.zeros(len(frame), bool)
-    )
+    name = run_names(frame, columns.name)
+    held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))
     for g in groups:
         in_group = (group == g) & ~held_out

@@ -32,16 +32,18 @@ from bayescale.data import (
     LOSS_RANGE,
     GroupedRuns,
     check_range,
+    held_out_mask,
     numeric_column,
     read_table,
     require_column,
     row_label,
+    run_names,
 )
 from bayescale.decision import Requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import ConvergenceError, InputError
 from bayescale.laws import nd_law
-from bayescale.priors import require_positive
+from bayescale.priors import require_discrepancy_sd, require_positive
 from bayescale.sampling import SamplerSettings
 
 if TYPE_CHECKING:
@@ -185,16 +187,8 @@ def load_nd_runs(
         group = np.array([str(v) for v in raw], dtype=object)
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
-    if columns.name in frame.columns:
-        name = np.array([str(v) for v in frame[columns.name].tolist()], dtype=object)
-    else:
-        name = np.array([f"row {int(i) + 1}" for i in frame.index], dtype=object)
-
-    if fit_max_compute is not None and not fit_max_compute > 0:
-        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
-    held_out = (
-        compute > fit_max_compute if fit_max_compute is not None else np.zeros(len(frame), bool)
-    )
+    name = run_names(frame, columns.name)
+    held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))
     cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""
     for g in groups:
@@ -328,12 +322,7 @@ class NDPriors:
 
     def __post_init__(self) -> None:
         """Check that every scale is a positive finite number."""
-        s = self.discrepancy_exponent_sd
-        if isinstance(s, bool) or not (isinstance(s, int | float) and math.isfinite(s) and s >= 0):
-            raise InputError(
-                f"prior 'discrepancy_exponent_sd' must be a number >= 0 (0 turns the law "
-                f"discrepancy off), got {s!r}."
-            )
+        require_discrepancy_sd(self.discrepancy_exponent_sd)
         require_positive(
             self,
             "level_log_sd",

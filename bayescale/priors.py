@@ -83,6 +83,17 @@ ScatterPrior = Literal["inverse_gamma", "halfnormal"]
 SCATTER_PRIOR_MEDIAN = 0.004
 
 
+def require_discrepancy_sd(s: object) -> None:
+    """Raise an InputError unless the law-discrepancy scale is a finite number >= 0."""
+    from bayescale.errors import InputError
+
+    if isinstance(s, bool) or not (isinstance(s, int | float) and math.isfinite(s) and s >= 0):
+        raise InputError(
+            f"prior 'discrepancy_exponent_sd' must be a number >= 0 (0 turns the law "
+            f"discrepancy off), got {s!r}."
+        )
+
+
 def require_positive(priors: object, *names: str) -> None:
     """Raise an InputError naming the first prior that is not a positive finite number."""
     from bayescale.errors import InputError
@@ -122,13 +133,7 @@ class LossPriors:
         """Check that every scale is a positive finite number."""
         from bayescale.errors import InputError
 
-        s = self.discrepancy_exponent_sd
-        if isinstance(s, bool) or not (isinstance(s, int | float) and math.isfinite(s) and s >= 0):
-            raise InputError(
-                f"prior 'discrepancy_exponent_sd' must be a number >= 0 (0 turns the law "
-                f"discrepancy off), got {s!r}."
-            )
-
+        require_discrepancy_sd(self.discrepancy_exponent_sd)
         require_positive(
             self,
             "level_log_sd",
