@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -17,10 +17,7 @@ from bayescale.decision import Decision
 from bayescale.diagnostics import Diagnostics
 from bayescale.pass_data import PassAggregate
 from bayescale.pass_forecast import NO_OVERALL
-
-if TYPE_CHECKING:
-    from bayescale.pass_pipeline import PassResult
-    from bayescale.pipeline import LossResult
+from bayescale.results import Result
 
 
 def clean_json(value: Any) -> Any:
@@ -40,7 +37,7 @@ def clean_json(value: Any) -> Any:
     return value
 
 
-def loss_document(result: LossResult, version: str) -> dict[str, Any]:
+def loss_document(result: Result, version: str) -> dict[str, Any]:
     """Build the result document (docs/formats.md) of a loss forecast.
 
     Besides the contract's keys it carries ``parameters`` (``a``, ``b``, ``c`` per group in
@@ -51,7 +48,7 @@ def loss_document(result: LossResult, version: str) -> dict[str, Any]:
     decisions = {d.target_compute: d for d in result.decisions}
     targets = []
     for target_key, rows in table.groupby("target_compute", sort=True):
-        target = float(target_key)  # type: ignore[arg-type]
+        target = float(target_key)
         entry: dict[str, Any] = {
             "target_compute": target,
             "loss": [
@@ -151,17 +148,23 @@ def diagnostics_lines(diag: Diagnostics, timing_s: dict[str, float]) -> list[str
     ]
 
 
-def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
-    """A Markdown report: summary, forecast, decision, parameters, held-out runs, diagnostics."""
-    fit, data = result.fit, result.fit.data
-    pct = f"{result.forecast.interval:.0%}"
-    table = result.forecast.table()
-    lines = [f"# bayescale loss forecast ({markdown_text(data.source)})", ""]
+def head_lines(result: Result, title: str) -> list[str]:
+    """A report's head, every law: the title, the warnings, each decision and the best compute."""
+    lines = [f"# {title}", ""]
     lines += warning_lines(result.warnings)
     for d in result.decisions:
         lines += [f"**{markdown_text(d.sentence())}**", "", needed_line(d), ""]
     if result.choice is not None:
         lines += [result.choice.sentence(), ""]
+    return lines
+
+
+def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
+    """A Markdown report: summary, forecast, decision, parameters, held-out runs, diagnostics."""
+    fit, data = result.fit, result.fit.data
+    pct = f"{result.forecast.interval:.0%}"
+    table = result.forecast.table()
+    lines = head_lines(result, f"bayescale loss forecast ({markdown_text(data.source)})")
     fitted = data.fitted
     lines += [
         "## Data",
@@ -222,7 +225,7 @@ def loss_markdown(result: LossResult, version: str, plots: list[str]) -> str:
     return "\n".join(lines)
 
 
-def pass_document(result: PassResult, version: str) -> dict[str, Any]:
+def pass_document(result: Result, version: str) -> dict[str, Any]:
     """Build the result document (docs/formats.md) of a pass-rate forecast.
 
     ``pass_rate`` is the mean pass@1 of a new model over all kept problems; ``buckets`` carry
@@ -289,17 +292,12 @@ def pass_document(result: PassResult, version: str) -> dict[str, Any]:
     return clean_json(doc)
 
 
-def pass_markdown(result: PassResult, version: str, plots: list[str]) -> str:
+def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
     """A Markdown report of a pass-rate forecast."""
     fit = result.fit
     models = fit.data.models
     pct = f"{result.forecast.interval:.0%}"
-    lines = [f"# bayescale pass-rate forecast ({markdown_text(fit.data.source)})", ""]
-    lines += warning_lines(result.warnings)
-    for d in result.decisions:
-        lines += [f"**{markdown_text(d.sentence())}**", "", needed_line(d), ""]
-    if result.choice is not None:
-        lines += [result.choice.sentence(), ""]
+    lines = head_lines(result, f"bayescale pass-rate forecast ({markdown_text(fit.data.source)})")
     fitted = models.fitted
     lines += [
         "## Data",
@@ -422,7 +420,7 @@ def summary_grid(
     ]
 
 
-def pass_summary_text(result: PassResult) -> str:
+def pass_summary_text(result: Result) -> str:
     """The command line's forecast lines of a pass-rate result."""
     forecast = result.forecast
     pct = f"{forecast.interval:.0%}"
@@ -456,7 +454,7 @@ def pass_summary_text(result: PassResult) -> str:
     return "\n".join(lines)
 
 
-def loss_summary_text(result: LossResult) -> str:
+def loss_summary_text(result: Result) -> str:
     """The command line's forecast lines of a loss result."""
     pct = f"{result.forecast.interval:.0%}"
     groups: dict[str, dict[float, str]] = {}
