@@ -5,8 +5,12 @@ Nothing here imports PyMC or JAX.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import numpy as np
 import xarray as xr
+
+from bayescale.display import html_summary, text_summary
 
 
 def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
@@ -25,3 +29,51 @@ def summarise(values: np.ndarray, interval: float, axis: int = 0) -> dict[str, n
         "upper": upper,
         "mean": values.mean(axis=axis),
     }
+
+
+def target_rows(
+    targets: np.ndarray,
+    labels: Sequence[object] | np.ndarray,
+    label: str,
+    summaries: Mapping[str, Mapping[str, np.ndarray]],
+    per_label: Mapping[str, Sequence[object]] | None = None,
+) -> list[dict[str, object]]:
+    """One row per (label, target) of a forecast's table (any law).
+
+    Each row holds the target, the label (column ``label``), ``per_label`` values of that
+    label, then every summary's statistics (arrays ``(label, target)``) under its key as a
+    prefix: ``{"curve_": summarise(...)}`` gives ``curve_median``, ...
+    """
+    rows: list[dict[str, object]] = []
+    for li, name in enumerate(labels):
+        for ti, target in enumerate(targets):
+            row: dict[str, object] = {"target_compute": float(target), label: str(name)}
+            row |= {key: values[li] for key, values in (per_label or {}).items()}
+            for prefix, stats in summaries.items():
+                row |= {f"{prefix}{k}": float(v[li, ti]) for k, v in stats.items()}
+            rows.append(row)
+    return rows
+
+
+class Forecast:
+    """What a forecast of every law shares: its targets and how it shows itself.
+
+    A law's forecast is a ``@dataclass(frozen=True, repr=False)`` subclass with ``draws`` (an
+    ``xarray.Dataset`` with a ``compute`` coordinate) and ``_summary() -> (title, rows)``.
+    """
+
+    draws: xr.Dataset
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
+    @property
+    def targets(self) -> np.ndarray:
+        """The target computes in FLOPs."""
+        return np.asarray(self.draws["compute"].values)

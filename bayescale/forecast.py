@@ -18,8 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.data import LossData
-from bayescale.display import html_summary, text_summary
-from bayescale.draws import summarise
+from bayescale.draws import Forecast, summarise, target_rows
 from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
@@ -114,8 +113,8 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     return xr.Dataset({"curve": (dims, curve), "loss": (dims, new_run)}, coords=coords)
 
 
-@dataclass(frozen=True)
-class LossForecast:
+@dataclass(frozen=True, repr=False)
+class LossForecast(Forecast):
     """Predictive draws and their summary at the target computes.
 
     Attributes
@@ -135,32 +134,12 @@ class LossForecast:
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
         return _forecast_summary(self)
 
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
-
-    @property
-    def targets(self) -> np.ndarray:
-        """The target computes in FLOPs."""
-        return np.asarray(self.draws["compute"].values)
-
     def table(self) -> pd.DataFrame:
         """One row per (target, group): new-run median, lower, upper, mean and the curve's CI."""
         new = summarise(self.draws["loss"].values, self.interval)
         curve = summarise(self.draws["curve"].values, self.interval)
-        rows = []
-        for gi, group in enumerate(self.draws["group"].values):
-            for ti, target in enumerate(self.targets):
-                rows.append(
-                    {
-                        "target_compute": float(target),
-                        "group": str(group),
-                        **{k: float(v[gi, ti]) for k, v in new.items()},
-                        **{f"curve_{k}": float(v[gi, ti]) for k, v in curve.items()},
-                    }
-                )
+        groups = self.draws["group"].values
+        rows = target_rows(self.targets, groups, "group", {"": new, "curve_": curve})
         return pd.DataFrame(rows).sort_values(["target_compute", "group"], ignore_index=True)
 
 

@@ -1,17 +1,65 @@
-"""What every law's options share: the checks before sampling and what a saved fit keeps.
+"""What every law's options share: the fields, the checks before sampling, what a saved fit keeps.
 
-A law's options dataclass (``LossOptions``, ``PassOptions``) has at least ``targets``,
-``interval``, ``requirement``, ``confidence``, ``value`` and ``cost_per_flop``.
+A law's options dataclass (``LossOptions``, ``PassOptions``) is :class:`Options` with its own
+columns, priors and law-specific fields; a test-only or later law may bring its own dataclass
+with at least ``targets``, ``interval``, ``requirement``, ``confidence``, ``value`` and
+``cost_per_flop``.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from bayescale.errors import InputError
+from bayescale.sampling import SamplerSettings
 from bayescale.targets import check_interval, check_targets
+
+
+@dataclass(frozen=True)
+class Options:
+    """What a forecast of every law is asked for, besides the table and the law's own fields.
+
+    Attributes
+    ----------
+    targets
+        Target computes in FLOPs.
+    interval
+        Central predictive interval probability.
+    requirement, confidence
+        The go/no-go rule (``loss<=2.1``, ``pass_rate>=0.3``) and the probability it must hold
+        with.
+    fit_max_compute
+        Rows above this compute are held out (scored, not fitted).
+    sampler, allow_unconverged
+        Sampler settings, and whether an unconverged fit still answers (exit 0).
+    value, cost_per_flop
+        The economics of the best compute (both or neither).
+    where, drop_missing
+        Row selection of the table (docs/formats.md).
+    allow_backcast
+        Accept targets below the smallest fitted compute.
+    """
+
+    targets: tuple[float, ...]
+    interval: float = 0.9
+    requirement: str | None = None
+    confidence: float = 0.9
+    fit_max_compute: float | None = None
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    allow_unconverged: bool = False
+    value: float | None = None
+    cost_per_flop: float | None = None
+    where: str | None = None
+    drop_missing: bool = False
+    allow_backcast: bool = False
+
+    def forecast_options(self) -> dict[str, object]:
+        """The options a saved fit remembers for ``bayescale forecast``."""
+        return remembered_options(self)
+
 
 #: Options a saved fit remembers, so that ``bayescale forecast`` answers like the run did.
 REMEMBERED = ("interval", "requirement", "confidence", "value", "cost_per_flop", "k")

@@ -25,8 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale.display import html_summary, text_summary
-from bayescale.draws import summarise
+from bayescale.draws import Forecast, summarise, target_rows
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
 from bayescale.laws import pass_law_log
@@ -178,8 +177,8 @@ def reported_buckets(fit: PassFit) -> tuple[str, ...]:
     return fit.buckets.labels
 
 
-@dataclass(frozen=True)
-class PassForecast:
+@dataclass(frozen=True, repr=False)
+class PassForecast(Forecast):
     """Predictive draws and their summary at the target computes.
 
     Attributes
@@ -230,17 +229,6 @@ class PassForecast:
         title = f"PassForecast: a new model's pass@1, median [{self.interval:.0%} interval]"
         return title, rows
 
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
-
-    @property
-    def targets(self) -> np.ndarray:
-        """The target computes in FLOPs."""
-        return np.asarray(self.draws["compute"].values)
-
     def overall(self) -> pd.DataFrame:
         """Mean pass@1 of a new model per target: median, lower, upper, mean (+ curve CI)."""
         new = summarise(self.draws["pass_rate"].values, self.interval)
@@ -261,19 +249,10 @@ class PassForecast:
         """Per bucket and target: mean -ln pass rate and mean pass@1 of a new model."""
         nlp = summarise(self.draws["mean_neg_log_pass"].values, self.interval)
         rate = summarise(self.draws["bucket_pass_rate"].values, self.interval)
-        rows = []
-        for bi, bucket in enumerate(self.draws["bucket"].values):
-            for ti, target in enumerate(self.targets):
-                rows.append(
-                    {
-                        "target_compute": float(target),
-                        "bucket": str(bucket),
-                        "n_problems": self.n_problems[bi],
-                        **{f"neg_log_pass_{k}": float(v[bi, ti]) for k, v in nlp.items()},
-                        **{f"pass_rate_{k}": float(v[bi, ti]) for k, v in rate.items()},
-                    }
-                )
-        return pd.DataFrame(rows)
+        summaries = {"neg_log_pass_": nlp, "pass_rate_": rate}
+        sizes = {"n_problems": self.n_problems}
+        buckets = self.draws["bucket"].values
+        return pd.DataFrame(target_rows(self.targets, buckets, "bucket", summaries, sizes))
 
 
 def bucket_sizes(fit: PassFit) -> tuple[int | None, ...]:

@@ -17,21 +17,11 @@ import numpy as np
 import pandas as pd
 
 from bayescale.buckets import Buckets, Eligibility, make_buckets
-from bayescale.decision import (
-    Decision,
-    Requirement,
-    decide_with_curve,
-    parse_requirement,
-)
+from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
-from bayescale.options import check_options, remembered_options
-from bayescale.pass_data import (
-    PassAggregate,
-    PassColumns,
-    PassCounts,
-    load_pass_table,
-)
+from bayescale.options import Options, check_options
+from bayescale.pass_data import PassAggregate, PassColumns, PassCounts, load_pass_table
 from bayescale.pass_forecast import (
     PassForecast,
     forecast_pass,
@@ -43,22 +33,21 @@ from bayescale.pass_forecast import (
     score_held_out_models,
 )
 from bayescale.priors import PassPriors
-from bayescale.results import Result, decide_options
-from bayescale.sampling import SamplerSettings
-from bayescale.targets import check_targets
+from bayescale.report import pass_document
+from bayescale.results import Result, decide_options, decide_requirement
+from bayescale.targets import Targets, check_targets
 
 log = logging.getLogger("bayescale")
 
 
 @dataclass(frozen=True)
-class PassOptions:
-    """Everything a pass-rate forecast is asked for, besides the table itself."""
+class PassOptions(Options):
+    """Everything a pass-rate forecast is asked for, besides the table itself.
 
-    targets: tuple[float, ...]
-    interval: float = 0.9
-    requirement: str | None = None
-    confidence: float = 0.9
-    fit_max_compute: float | None = None
+    The fields every law shares are :class:`~bayescale.options.Options`'s; a pass-rate forecast
+    adds the buckets, pass@k, the table's columns and the priors.
+    """
+
     n_buckets: int = 6
     exclude_hardest: int = 0
     bucket_by: tuple[str, ...] | None = None
@@ -66,33 +55,13 @@ class PassOptions:
     k: int | None = None
     columns: PassColumns = field(default_factory=PassColumns)
     priors: PassPriors = field(default_factory=PassPriors)
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
-    allow_unconverged: bool = False
-    value: float | None = None
-    cost_per_flop: float | None = None
-    where: str | None = None
-    drop_missing: bool = False
-    allow_backcast: bool = False
-
-    def forecast_options(self) -> dict[str, object]:
-        """The options a saved fit remembers for ``bayescale forecast``."""
-        return remembered_options(self)
 
 
 @dataclass(frozen=True, repr=False)
-class PassResult(Result):
+class PassResult(Result[PassFit, PassForecast, PassOptions]):
     """A finished pass-rate forecast: the fit and everything derived from it."""
 
-    fit: PassFit
-    forecast: PassForecast
-    options: PassOptions | None = None
-
-    def document(self) -> dict[str, object]:
-        """The result document (docs/formats.md)."""
-        from bayescale.report import pass_document
-        from bayescale.version import __version__
-
-        return pass_document(self, __version__)
+    document_builder = staticmethod(pass_document)
 
 
 def pass_requirement(
@@ -160,27 +129,16 @@ def pass_requirement_draws(
 
 
 def decide_pass(
-    fit: PassFit,
-    requirement: str,
-    targets: float | list[float] | np.ndarray,
-    confidence: float = 0.9,
+    fit: PassFit, requirement: str, targets: Targets, confidence: float = 0.9
 ) -> list[Decision]:
     """Decide a pass-rate requirement at each target from a new model's predictive draws.
 
     ``requirement`` is ``"pass_rate>=0.3"`` (the overall rate) or ``"bucket2.pass_rate>=0.5"``
     / ``"humaneval.pass_rate>=0.2"``; ``targets`` a number or a list/array of FLOPs.
     """
-    shared: dict[str, Any] = {}
-    req, draws_at = pass_requirement_draws(fit, requirement, cache=shared)
     smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
-    return decide_with_curve(
-        req,
-        draws_at,
-        check_targets(targets),
-        confidence,
-        smallest,
-        curve_at=pass_requirement_draws(fit, requirement, curve=True, cache=shared)[1],
-    )[0]
+    draws = partial(pass_requirement_draws, fit)
+    return decide_requirement(draws, requirement, targets, confidence, smallest)
 
 
 def check_pass_options(options: PassOptions) -> None:

@@ -10,78 +10,41 @@ import logging
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from bayescale import forecast as loss_forecast
 from bayescale.data import LossColumns, LossData, load_loss_runs
-from bayescale.decision import (
-    Decision,
-    Requirement,
-    decide,
-    parse_requirement,
-)
+from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
-from bayescale.forecast import (
-    LossForecast,
-    forecast_loss,
-    loss_draws,
-    loss_target_warnings,
-    parameter_table,
-    score_held_out,
-)
-from bayescale.options import check_options, remembered_options
+from bayescale.options import Options, check_options
 from bayescale.priors import LossPriors
-from bayescale.results import Result, decide_options
-from bayescale.sampling import SamplerSettings
-from bayescale.targets import check_targets
-
-if TYPE_CHECKING:
-    pass
+from bayescale.report import loss_document
+from bayescale.results import Result, decide_options, decide_requirement
+from bayescale.targets import Targets, check_targets
 
 log = logging.getLogger("bayescale")
 
 
 @dataclass(frozen=True)
-class LossOptions:
-    """Everything a loss forecast is asked for, besides the table itself."""
+class LossOptions(Options):
+    """Everything a loss forecast is asked for, besides the table itself.
 
-    targets: tuple[float, ...]
-    interval: float = 0.9
-    requirement: str | None = None
-    confidence: float = 0.9
-    fit_max_compute: float | None = None
+    The fields every law shares are :class:`~bayescale.options.Options`'s; a loss forecast adds
+    the table's columns and the priors.
+    """
+
     columns: LossColumns = field(default_factory=LossColumns)
     priors: LossPriors = field(default_factory=LossPriors)
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
-    allow_unconverged: bool = False
-    value: float | None = None
-    cost_per_flop: float | None = None
-    where: str | None = None
-    drop_missing: bool = False
-    allow_backcast: bool = False
-
-    def forecast_options(self) -> dict[str, object]:
-        """The options a saved fit remembers for ``bayescale forecast``."""
-        return remembered_options(self)
 
 
 @dataclass(frozen=True, repr=False)
-class LossResult(Result):
+class LossResult(Result[LossFit, loss_forecast.LossForecast, LossOptions]):
     """A finished loss forecast: the fit and everything derived from it."""
 
-    fit: LossFit
-    forecast: LossForecast
-    options: LossOptions | None = None
-
-    def document(self) -> dict[str, object]:
-        """The result document (docs/formats.md)."""
-        from bayescale.report import loss_document
-        from bayescale.version import __version__
-
-        return loss_document(self, __version__)
+    document_builder = staticmethod(loss_document)
 
 
 def loss_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int]:
@@ -107,10 +70,7 @@ def loss_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, i
 
 
 def decide_loss(
-    fit: LossFit,
-    requirement: str,
-    targets: float | list[float] | np.ndarray,
-    confidence: float = 0.9,
+    fit: LossFit, requirement: str, targets: Targets, confidence: float = 0.9
 ) -> list[Decision]:
     """Decide a loss requirement at each target from the fit's predictive draws.
 
@@ -130,16 +90,9 @@ def decide_loss(
     list of Decision
         One per target.
     """
-    shared: dict = {}
-    req, draws_at = loss_requirement_draws(fit, requirement, cache=shared)
-    return decide(
-        req,
-        draws_at,
-        check_targets(targets),
-        confidence,
-        search_from=float(fit.data.compute[fit.data.fitted].min()),
-        curve_at=loss_requirement_draws(fit, requirement, curve=True, cache=shared)[1],
-    )
+    smallest = float(fit.data.compute[fit.data.fitted].min())
+    draws = partial(loss_requirement_draws, fit)
+    return decide_requirement(draws, requirement, targets, confidence, smallest)
 
 
 def loss_requirement_draws(  # type: ignore[no-untyped-def]
@@ -158,7 +111,7 @@ def loss_requirement_draws(  # type: ignore[no-untyped-def]
     def draws_at(compute: np.ndarray) -> np.ndarray:
         key = np.asarray(compute, dtype=float).tobytes()
         if memo.get("key") != key:
-            memo.update(key=key, draws=loss_draws(fit, compute))
+            memo.update(key=key, draws=loss_forecast.loss_draws(fit, compute))
         return np.asarray(memo["draws"][name].values[:, gi, :])
 
     return req, draws_at
@@ -172,7 +125,7 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     """
     check_options(options)
     targets = check_targets(options.targets)
-    forecast = forecast_loss(
+    forecast = loss_forecast.forecast_loss(
         fit, targets, options.interval, allow_backcast=options.allow_backcast, warn=warn
     )
     smallest = float(fit.data.compute[fit.data.fitted].min())
@@ -182,8 +135,8 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     return LossResult(
         fit=fit,
         forecast=forecast,
-        parameters=parameter_table(fit, options.interval),
-        held_out=score_held_out(fit, options.interval),
+        parameters=loss_forecast.parameter_table(fit, options.interval),
+        held_out=loss_forecast.score_held_out(fit, options.interval),
         decisions=tuple(decisions),
         choice=choice,
         options=options,
@@ -231,7 +184,7 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
     if options.requirement:
         loss_requirement(options.requirement, data.groups)
     # refuse a backcast and warn about the targets before sampling
-    for message in loss_target_warnings(
+    for message in loss_forecast.loss_target_warnings(
         data, check_targets(options.targets), options.priors, allow_backcast=options.allow_backcast
     ):
         log.warning("warning: %s", message)

@@ -149,14 +149,14 @@ def diagnostics_lines(diag: Diagnostics, timing_s: dict[str, float]) -> list[str
 
 
 def head_lines(result: Result, title: str) -> list[str]:
-    """A report's head, every law: the title, the warnings, each decision and the best compute."""
+    """A report's head, every law: the title, warnings, decisions, best compute, Data heading."""
     lines = [f"# {title}", ""]
     lines += warning_lines(result.warnings)
     for d in result.decisions:
         lines += [f"**{markdown_text(d.sentence())}**", "", needed_line(d), ""]
     if result.choice is not None:
         lines += [result.choice.sentence(), ""]
-    return lines
+    return [*lines, "## Data", ""]
 
 
 def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
@@ -167,8 +167,6 @@ def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
     lines = head_lines(result, f"bayescale loss forecast ({markdown_text(data.source)})")
     fitted = data.fitted
     lines += [
-        "## Data",
-        "",
         f"- {int(fitted.sum())} fitted runs in {len(data.groups)} group(s) "
         f"({', '.join(map(markdown_text, data.groups))}), compute "
         f"{data.compute[fitted].min():.3g} to "
@@ -297,18 +295,14 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
     fit = result.fit
     models = fit.data.models
     pct = f"{result.forecast.interval:.0%}"
-    lines = head_lines(result, f"bayescale pass-rate forecast ({markdown_text(fit.data.source)})")
+    names = np.array([markdown_text(name) for name in models.names])
     fitted = models.fitted
-    lines += [
-        "## Data",
-        "",
-        f"- {int(fitted.sum())} fitted models "
-        f"({', '.join(map(markdown_text, np.array(models.names)[fitted]))}), "
-        f"compute {models.compute[fitted].min():.3g} to {models.compute[fitted].max():.3g} "
-        "FLOPs; held out: "
-        + (", ".join(map(markdown_text, np.array(models.names)[~fitted])) or "none")
-        + ".",
-    ]
+    lines = head_lines(result, f"bayescale pass-rate forecast ({markdown_text(fit.data.source)})")
+    lines.append(
+        f"- {int(fitted.sum())} fitted models ({', '.join(names[fitted])}), compute "
+        f"{models.compute[fitted].min():.3g} to {models.compute[fitted].max():.3g} FLOPs; "
+        f"held out: {', '.join(names[~fitted]) or 'none'}."
+    )
     if fit.buckets is not None:
         b = fit.buckets
         lines += [

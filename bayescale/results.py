@@ -1,15 +1,15 @@
 """What a forecast result of every law holds, and how it shows itself.
 
 A law's result type (``LossResult``, ``PassResult``) is this dataclass with its fit, forecast
-and options types and its JSON document; :func:`decide_options` is the decision step every
-law's ``result_from_fit`` shares. Nothing here imports PyMC or JAX.
+and options types as type parameters and its JSON document builder; :func:`decide_options` is
+the decision step every law's ``result_from_fit`` shares. Nothing here imports PyMC or JAX.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -23,38 +23,76 @@ from bayescale.decision import (
     decide_with_curve,
 )
 from bayescale.display import html_summary, result_summary, text_summary
+from bayescale.targets import Targets, check_targets
 
 #: ``(requirement, *, curve, cache) -> (parsed requirement, compute -> draws)`` of a fit.
 RequirementDraws = Callable[..., tuple[Requirement, Callable[[np.ndarray], np.ndarray]]]
 
 
 @dataclass(frozen=True, repr=False)
-class Result:
-    """A finished forecast: the fit and everything derived from it (any law)."""
+class Result[FitT, ForecastT, OptionsT]:
+    """A finished forecast: the fit and everything derived from it (any law).
 
-    fit: Any
-    forecast: Any
+    A law's result type names its fit, forecast and options types (``Result[LossFit,
+    LossForecast, LossOptions]``) and sets :attr:`document_builder`.
+    """
+
+    fit: FitT
+    forecast: ForecastT
     parameters: pd.DataFrame
     held_out: pd.DataFrame
     decisions: tuple[Decision, ...]
     choice: ComputeChoice | None = None
-    options: Any = None
+    options: OptionsT | None = None
     curve: DecisionCurve | None = None
+
+    #: ``(result, version) -> dict``: the law's JSON document (docs/formats.md).
+    document_builder: ClassVar[staticmethod[[Any, str], dict[str, Any]]]
 
     @property
     def warnings(self) -> tuple[str, ...]:
         """Warnings about the targets (the document's ``warnings[]``)."""
-        return tuple(self.forecast.warnings)
+        return tuple(self.forecast.warnings)  # type: ignore[attr-defined]
 
-    def document(self) -> dict[str, object]:
-        """The result document (docs/formats.md); each law's result type gives its own."""
-        raise NotImplementedError
+    def document(self) -> dict[str, Any]:
+        """The result document (docs/formats.md), built by the law's :attr:`document_builder`."""
+        from bayescale.version import __version__
+
+        return type(self).document_builder(self, __version__)
 
     def __repr__(self) -> str:
         return text_summary(*result_summary(self, type(self).__name__))
 
     def _repr_html_(self) -> str:
         return html_summary(*result_summary(self, type(self).__name__))
+
+
+def _requirement_pair(
+    requirement_draws: RequirementDraws, requirement: str
+) -> tuple[Requirement, Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """The parsed requirement, its new-run draws and its curve draws (sharing their draws)."""
+    shared: dict[str, Any] = {}
+    req, draws_at = requirement_draws(requirement, cache=shared)
+    _, curve_at = requirement_draws(requirement, curve=True, cache=shared)
+    return req, draws_at, curve_at
+
+
+def decide_requirement(
+    requirement_draws: RequirementDraws,
+    requirement: str,
+    targets: Targets,
+    confidence: float,
+    smallest: float,
+) -> list[Decision]:
+    """Decide ``requirement`` at each target from a fit's ``requirement_draws`` (any law).
+
+    ``smallest`` is the smallest fitted compute (where the search for the compute needed
+    starts); the law's ``decide_*`` function gives it and its requirement draws.
+    """
+    req, draws_at, curve_at = _requirement_pair(requirement_draws, requirement)
+    return decide_with_curve(
+        req, draws_at, check_targets(targets), confidence, smallest, curve_at=curve_at
+    )[0]
 
 
 def decide_options(
@@ -68,9 +106,7 @@ def decide_options(
     """
     if not options.requirement:
         return [], None, None
-    shared: dict[str, Any] = {}
-    req, draws_at = requirement_draws(options.requirement, cache=shared)
-    _, curve_at = requirement_draws(options.requirement, curve=True, cache=shared)
+    req, draws_at, curve_at = _requirement_pair(requirement_draws, options.requirement)
     decisions, curve = decide_with_curve(
         req, draws_at, targets, options.confidence, smallest, curve_at=curve_at
     )

@@ -16,6 +16,9 @@ from bayescale.errors import InputError
 #: Most target computes one run forecasts.
 MAX_TARGETS = 1_000
 
+#: Target compute(s) in FLOPs as a caller gives them: a number or a list/array.
+Targets = float | list[float] | np.ndarray
+
 
 def check_targets(
     targets: float | list[float] | tuple[float, ...] | np.ndarray,
