@@ -60,6 +60,14 @@ class Options:
         """The options a saved fit remembers for ``bayescale forecast``."""
         return remembered_options(self)
 
+    def reading(self) -> dict[str, Any]:
+        """The keyword arguments of a law's table reader: the cut and the row selection."""
+        return {
+            "fit_max_compute": self.fit_max_compute,
+            "where": self.where,
+            "drop_missing": self.drop_missing,
+        }
+
 
 #: Options a saved fit remembers, so that ``bayescale forecast`` answers like the run did.
 REMEMBERED = ("interval", "requirement", "confidence", "value", "cost_per_flop", "k")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -152,19 +153,110 @@ def load_pass(
     source: str | Path | pd.DataFrame, options: PassOptions
 ) -> tuple[PassCounts | PassAggregate, Buckets | None]:
     """Read either pass format and, for per-problem counts, make the buckets."""
-    data = load_pass_table(
-        source,
-        options.columns,
-        options.fit_max_compute,
-        where=options.where,
-        drop_missing=options.drop_missing,
-    )
+    data = load_pass_table(source, options.columns, **options.reading())
     if isinstance(data, PassAggregate):
         return data, None
     buckets = make_buckets(
         data, options.n_buckets, options.exclude_hardest, options.bucket_by, options.eligibility
     )
     return data, buckets
+
+
+def pass_spec_sections() -> dict[str, tuple[type, Any]]:
+    """The pass-rate spec's own sections (docs/specs.md).
+
+    ``[data]`` with ``[data.columns]``, ``[forecast]`` with ``k`` (pass@k), ``[buckets]`` (the
+    hierarchy of per-problem counts) and ``[priors]``.
+    """
+    from pydantic import Field
+
+    from bayescale.spec_schema import ForecastSpec, Strict, default_of, law_sections
+
+    class PassForecastSpec(ForecastSpec):
+        """``[forecast]`` of a pass-rate spec: also pass@k."""
+
+        k: int | None = Field(default=None, ge=1)
+
+    class BucketsSpec(Strict):
+        """``[buckets]`` of a pass-rate spec with per-problem counts: the hierarchy."""
+
+        count: int = Field(default=default_of(PassOptions, "n_buckets"), ge=1)
+        exclude_hardest: int = Field(default=default_of(PassOptions, "exclude_hardest"), ge=0)
+        order_by: list[str] | None = None
+        eligibility: Eligibility = default_of(PassOptions, "eligibility")
+
+    buckets = (BucketsSpec, BucketsSpec())
+    return law_sections(PassColumns, PassPriors, PassForecastSpec, buckets=buckets)
+
+
+def pass_spec_options(model: Any, common: dict[str, Any]) -> PassOptions:
+    """A pass-rate spec's options: the ``common`` values, buckets, pass@k, columns, priors."""
+    from bayescale.spec_schema import set_keys
+
+    order_by = model.buckets.order_by
+    return PassOptions(
+        **common,
+        n_buckets=model.buckets.count,
+        exclude_hardest=model.buckets.exclude_hardest,
+        bucket_by=tuple(order_by) if order_by else None,
+        eligibility=model.buckets.eligibility,
+        k=model.forecast.k,
+        columns=PassColumns(**set_keys(model.data.columns)),
+        priors=PassPriors(**set_keys(model.priors)),
+    )
+
+
+def _described(data: PassCounts | PassAggregate, buckets: Buckets | None) -> tuple[str, ...]:
+    """A pass table's shape in words, and its bucket labels."""
+    if isinstance(data, PassAggregate):
+        labels = data.buckets
+        return f"aggregate pass rates, {len(labels)} bucket(s): {', '.join(labels)}", *labels
+    assert buckets is not None
+    sizes = buckets.sizes()
+    shape = (
+        f"per-problem counts, {len(data.problems)} problems; {sum(sizes)} in "
+        f"{len(buckets.labels)} buckets of sizes {', '.join(map(str, sizes))}"
+    )
+    if len(data.problems) > sum(sizes):
+        shape += f", {len(data.problems) - sum(sizes)} set aside"
+    return shape, *buckets.labels
+
+
+def check_pass_spec(
+    spec: Any, options: PassOptions, path: Path, rule: Callable[[], AbstractContextManager[None]]
+) -> tuple[str, list[str]]:
+    """What ``bayescale check`` does for a pass-rate spec before sampling.
+
+    ``run_pass``'s checks, and that ``[buckets]`` is not given for an aggregate table. Returns
+    the line that describes the data and the target warnings; an error about the requirement
+    is raised inside ``rule()`` (which names the spec's line).
+    """
+    from bayescale.spec_schema import line_of
+
+    with rule():
+        check_pass_options(options)
+    data, buckets = load_pass(path, options)
+    models = data.models
+    fitted = int(models.fitted.sum())
+    warned = pass_target_warnings(
+        data, check_targets(options.targets), allow_backcast=options.allow_backcast
+    )
+    aggregate = isinstance(data, PassAggregate)
+    if aggregate and "buckets" in spec.model.model_fields_set:
+        raise InputError(
+            f"{spec.path}, line {line_of(spec.text, ('buckets',))}: [buckets] applies to "
+            f"per-problem counts, but {path} holds aggregate pass rates, whose buckets are its "
+            f"'{options.columns.bucket}' column. Remove the [buckets] table."
+        )
+    shape, *labels = _described(data, buckets)
+    if options.requirement:
+        with rule():
+            pass_requirement(options.requirement, tuple(labels), not aggregate or len(labels) == 1)
+    described = (
+        f"data {path}: {len(models.names)} models ({fitted} fitted, "
+        f"{len(models.names) - fitted} held out); {shape}"
+    )
+    return described, warned
 
 
 def result_from_pass_fit(fit: PassFit, options: PassOptions, *, warn: bool = True) -> PassResult:

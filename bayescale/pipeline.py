@@ -7,9 +7,12 @@ document and the plot. The command line and the Python API both go through here.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -144,6 +147,52 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     )
 
 
+def load_loss(source: str | Path | pd.DataFrame, options: LossOptions) -> LossData:
+    """Read and validate the runs table with the options' columns, cut and row selection."""
+    return load_loss_runs(source, options.columns, **options.reading())
+
+
+def loss_spec_sections() -> dict[str, tuple[type, Any]]:
+    """The loss spec's own sections: ``[data]`` (``.columns``), ``[forecast]``, ``[priors]``."""
+    from bayescale.spec_schema import law_sections
+
+    return law_sections(LossColumns, LossPriors)
+
+
+def loss_spec_options(model: Any, common: dict[str, Any]) -> LossOptions:
+    """A loss spec's options: the ``common`` values, its columns and its priors."""
+    from bayescale.spec_schema import set_keys
+
+    columns = LossColumns(**set_keys(model.data.columns))
+    return LossOptions(**common, columns=columns, priors=LossPriors(**set_keys(model.priors)))
+
+
+def check_loss_spec(
+    spec: Any, options: LossOptions, path: Path, rule: Callable[[], AbstractContextManager[None]]
+) -> tuple[str, list[str]]:
+    """What ``bayescale check`` does for a loss spec before sampling (``run_loss``'s checks).
+
+    Returns the line that describes the data and the target warnings; an error about the
+    requirement is raised inside ``rule()`` (which names the spec's line).
+    """
+    check_options(options)
+    data = load_loss(path, options)
+    if options.requirement:
+        with rule():
+            loss_requirement(options.requirement, data.groups)
+    targets = check_targets(options.targets)
+    warned = loss_forecast.loss_target_warnings(
+        data, targets, options.priors, allow_backcast=options.allow_backcast
+    )
+    fitted = int(data.fitted.sum())
+    described = (
+        f"data {path}: {len(data.compute)} runs ({fitted} fitted, "
+        f"{len(data.compute) - fitted} held out) in {len(data.groups)} group(s): "
+        + ", ".join(data.groups)
+    )
+    return described, warned
+
+
 def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions) -> LossResult:
     """Run a loss forecast end to end.
 
@@ -170,17 +219,7 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
     True
     """
     check_options(options)
-    data = (
-        source
-        if isinstance(source, LossData)
-        else load_loss_runs(
-            source,
-            options.columns,
-            options.fit_max_compute,
-            where=options.where,
-            drop_missing=options.drop_missing,
-        )
-    )
+    data = source if isinstance(source, LossData) else load_loss(source, options)
     if options.requirement:
         loss_requirement(options.requirement, data.groups)
     # refuse a backcast and warn about the targets before sampling

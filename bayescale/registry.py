@@ -62,6 +62,19 @@ class Law:
         ``(source, columns) -> data``: the whole table, no cut.
     backtest
         ``(data, ratios, **options) -> [Backtest]``: one scored split per ratio.
+    spec_name
+        The word a TOML spec names the law by (``law = "..."``); ``None``: no spec support.
+    description
+        What the law forecasts, in a few words (spec messages).
+    spec_sections
+        ``() -> {section: (pydantic model, default)}``: the law's own spec sections, built with
+        :func:`bayescale.spec_schema.law_sections` (``[data]``, ``[forecast]``, ``[priors]``,
+        ...); :mod:`bayescale.spec` adds the shared top-level keys.
+    spec_options
+        ``(validated spec, common option values) -> options``.
+    check_spec
+        ``(spec, options, data path, rule) -> (data line, target warnings)``: every check
+        before sampling (``bayescale check``); requirement errors raised inside ``rule()``.
     """
 
     name: str
@@ -82,6 +95,11 @@ class Law:
     saved_options: Callable[[Any, dict[str, Any], dict[str, Any]], Any]
     load_for_backtest: Callable[[Any, Any], Any]
     backtest: Callable[..., list[Any]]
+    spec_name: str | None = None
+    description: str = ""
+    spec_sections: Callable[[], dict[str, tuple[type, Any]]] | None = None
+    spec_options: Callable[[Any, dict[str, Any]], Any] | None = None
+    check_spec: Callable[..., tuple[str, list[str]]] | None = None
 
 
 _LAWS: dict[str, Law] = {}
@@ -147,23 +165,29 @@ def _builtin() -> None:
     """Register loss and pass rate (once, on first lookup)."""
     if "loss" in _LAWS and "pass" in _LAWS:
         return
-    from bayescale import loss_backtest, loss_saved, pass_backtest, pass_saved, report
+    from bayescale import (
+        loss_backtest,
+        loss_saved,
+        pass_backtest,
+        pass_pipeline,
+        pass_saved,
+        pipeline,
+        report,
+    )
     from bayescale.data import LossData, load_loss_runs
     from bayescale.fit import LossFit, PassFit
     from bayescale.pass_data import PassAggregate, PassCounts, load_pass_table
-    from bayescale.pass_pipeline import PassOptions, PassResult, result_from_pass_fit, run_pass
-    from bayescale.pipeline import LossOptions, LossResult, result_from_fit, run_loss
 
     builtin = [
         Law(
             name="loss",
             formula="L(C) = a*C^b + c",
             fit_type=LossFit,
-            options_type=LossOptions,
-            result_type=LossResult,
+            options_type=pipeline.LossOptions,
+            result_type=pipeline.LossResult,
             data_types=(LossData,),
-            run=run_loss,
-            result_from_fit=result_from_fit,
+            run=pipeline.run_loss,
+            result_from_fit=pipeline.result_from_fit,
             document=report.loss_document,
             markdown=report.loss_markdown,
             figures=_loss_figures,
@@ -174,16 +198,21 @@ def _builtin() -> None:
             saved_options=loss_saved.loss_saved_options,
             load_for_backtest=load_loss_runs,
             backtest=loss_backtest.backtest_loss_ratios,
+            spec_name="loss",
+            description="final loss per group, hierarchical over groups (GPT-4 report, Figure 1)",
+            spec_sections=pipeline.loss_spec_sections,
+            spec_options=pipeline.loss_spec_options,
+            check_spec=pipeline.check_loss_spec,
         ),
         Law(
             name="pass",
-            formula="-E[ln p] = alpha*C^(-k)",
+            formula="-E[ln pass_rate(C)] = alpha*C^(-k)",
             fit_type=PassFit,
-            options_type=PassOptions,
-            result_type=PassResult,
+            options_type=pass_pipeline.PassOptions,
+            result_type=pass_pipeline.PassResult,
             data_types=(PassCounts, PassAggregate),
-            run=run_pass,
-            result_from_fit=result_from_pass_fit,
+            run=pass_pipeline.run_pass,
+            result_from_fit=pass_pipeline.result_from_pass_fit,
             document=report.pass_document,
             markdown=report.pass_markdown,
             figures=_pass_figures,
@@ -194,6 +223,12 @@ def _builtin() -> None:
             saved_options=pass_saved.pass_saved_options,
             load_for_backtest=load_pass_table,
             backtest=pass_backtest.backtest_pass_ratios,
+            spec_name="pass_rate",
+            description="pass rate per difficulty bucket, hierarchical over buckets "
+            "(GPT-4 report, Figure 2)",
+            spec_sections=pass_pipeline.pass_spec_sections,
+            spec_options=pass_pipeline.pass_spec_options,
+            check_spec=pass_pipeline.check_pass_spec,
         ),
     ]
     others = {k: v for k, v in _LAWS.items() if k not in ("loss", "pass")}

@@ -1,17 +1,17 @@
 """Forecast specs: one TOML file names one forecast completely (docs/specs.md).
 
-A spec gives the data file (relative to the spec), the column mapping, the law (from the closed
-registry :data:`LAWS`; a spec never imports code), the hierarchy (groups of a loss table,
-difficulty buckets of a pass table), prior overrides, sampler settings, targets, interval and
-decision rule. It is validated by pydantic models with ``extra="forbid"``: an unknown key is an
-:class:`~bayescale.errors.InputError` that names the file, the line and the key and suggests
-the closest valid one.
+A spec gives the data file (relative to the spec), the column mapping, the law (a registered
+law with a ``spec_name``, :mod:`bayescale.registry`; a spec never imports code), the hierarchy
+(groups of a loss table, difficulty buckets of a pass table), prior overrides, sampler
+settings, targets, interval and decision rule. It is validated by pydantic models with
+``extra="forbid"``: an unknown key is an :class:`~bayescale.errors.InputError` that names the
+file, the line and the key and suggests the closest valid one.
 
 The sections for priors, sampler settings and columns mirror the frozen dataclasses the
-pipeline uses (:class:`~bayescale.priors.LossPriors`, :class:`~bayescale.priors.PassPriors`,
-:class:`~bayescale.sampling.SamplerSettings`, :class:`~bayescale.data.LossColumns`,
-:class:`~bayescale.pass_data.PassColumns`): their field names are the keys and their defaults
-are the defaults, so the spec schema cannot drift from the code. Only the keys a spec sets
+pipeline uses (:mod:`bayescale.spec_schema`; a law's entry names its own, e.g.
+:class:`~bayescale.priors.LossPriors`, :class:`~bayescale.data.LossColumns`): their field
+names are the keys and their defaults are the defaults, so the spec schema cannot drift from
+the code. Only the keys a spec sets
 are passed on; everything else keeps the dataclass default. ``models/README.md`` documents
 every key.
 
@@ -37,7 +37,7 @@ bayescale.errors.InputError: x.toml, line 9: unknown key 'sampler.drwas'. Did yo
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import functools
 import re
 import tomllib
 import typing
@@ -45,167 +45,31 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ValidationError, create_model
 
-from bayescale.buckets import Eligibility
-from bayescale.data import LossColumns
 from bayescale.errors import InputError, did_you_mean
-from bayescale.pass_data import PassColumns
-from bayescale.pass_pipeline import PassOptions
-from bayescale.pipeline import LossOptions
-from bayescale.priors import LossPriors, PassPriors
+from bayescale.options import Options
+from bayescale.registry import Law, laws
 from bayescale.sampling import SamplerSettings
+from bayescale.spec_schema import SpecBase, default_of, line_of, set_keys
 
 #: The spec format this version reads and writes.
 SCHEMA_VERSION = 1
 
 
-@dataclass(frozen=True)
-class Law:
-    """An entry of the closed law registry."""
-
-    name: str
-    kind: Literal["loss", "pass"]
-    formula: str
-    description: str
+def spec_laws() -> dict[str, Law]:
+    """The registered laws a spec may name, by their spec word (``loss``, ``pass_rate``)."""
+    return {law.spec_name: law for law in laws().values() if law.spec_name is not None}
 
 
-#: The closed registry of laws a spec may name. Adding a law means adding code (see
-#: ARCHITECTURE.md, "How to add a law") and an entry here; a spec never imports code.
-LAWS: dict[str, Law] = {
-    "loss": Law(
-        "loss",
-        "loss",
-        "L(C) = a*C^b + c",
-        "final loss per group, hierarchical over groups (GPT-4 report, Figure 1)",
-    ),
-    "pass_rate": Law(
-        "pass_rate",
-        "pass",
-        "-E[ln pass_rate(C)] = alpha*C^(-k)",
-        "pass rate per difficulty bucket, hierarchical over buckets (GPT-4 report, Figure 2)",
-    ),
-}
-
-
-class _Strict(BaseModel):
-    """Base of every spec section: unknown keys are errors, TOML types are not coerced."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
-
-
-def _default(cls: type, name: str) -> Any:
-    """The default of dataclass field ``name`` (so the spec never restates a default)."""
-    for f in dataclasses.fields(cls):
-        if f.name == name:
-            if f.default is not dataclasses.MISSING:
-                return f.default
-            if f.default_factory is not dataclasses.MISSING:
-                return f.default_factory()
-    raise KeyError(name)  # pragma: no cover - a programming error
-
-
-def _mirror(cls: type, name: str, exclude: tuple[str, ...] = ()) -> type[_Strict]:
-    """A strict pydantic model with the fields, types and defaults of dataclass ``cls``."""
-    hints = typing.get_type_hints(cls)
-    fields: dict[str, Any] = {
-        f.name: (hints[f.name], _default(cls, f.name))
-        for f in dataclasses.fields(cls)
-        if f.name not in exclude
-    }
-    return create_model(name, __base__=_Strict, **fields)
-
-
-LossPriorsSpec = _mirror(LossPriors, "LossPriorsSpec")
-PassPriorsSpec = _mirror(PassPriors, "PassPriorsSpec")
-# progress bars are a property of the terminal, not of the forecast: --quiet decides
-SamplerSpec = _mirror(SamplerSettings, "SamplerSpec", exclude=("progress",))
-LossColumnsSpec = _mirror(LossColumns, "LossColumnsSpec")
-PassColumnsSpec = _mirror(PassColumns, "PassColumnsSpec")
-
-
-class LossDataSpec(_Strict):
-    """``[data]`` of a loss spec: the runs table and its columns."""
-
-    path: str
-    fit_max_compute: float | None = Field(default=None, gt=0)
-    where: str | None = None
-    drop_missing: bool = False
-    columns: LossColumnsSpec = LossColumnsSpec()  # type: ignore[valid-type]
-
-
-class PassDataSpec(_Strict):
-    """``[data]`` of a pass-rate spec: per-problem counts or aggregate rates."""
-
-    path: str
-    fit_max_compute: float | None = Field(default=None, gt=0)
-    where: str | None = None
-    drop_missing: bool = False
-    columns: PassColumnsSpec = PassColumnsSpec()  # type: ignore[valid-type]
-
-
-class ForecastSpec(_Strict):
-    """``[forecast]``: where to forecast and how wide the intervals are."""
-
-    targets: list[Annotated[float, Field(gt=0)]] = Field(min_length=1)
-    interval: float = Field(default=_default(LossOptions, "interval"), gt=0, lt=1)
-
-
-class PassForecastSpec(ForecastSpec):
-    """``[forecast]`` of a pass-rate spec: also pass@k."""
-
-    k: int | None = Field(default=None, ge=1)
-
-
-class DecisionSpec(_Strict):
-    """``[decision]``: the go/no-go rule and, optionally, its economics."""
-
-    require: str
-    confidence: float = Field(default=_default(LossOptions, "confidence"), gt=0, lt=1)
-    value: float | None = Field(default=None, gt=0)
-    cost_per_flop: float | None = Field(default=None, gt=0)
-
-
-class BucketsSpec(_Strict):
-    """``[buckets]`` of a pass-rate spec with per-problem counts: the hierarchy."""
-
-    count: int = Field(default=_default(PassOptions, "n_buckets"), ge=1)
-    exclude_hardest: int = Field(default=_default(PassOptions, "exclude_hardest"), ge=0)
-    order_by: list[str] | None = None
-    eligibility: Eligibility = _default(PassOptions, "eligibility")
-
-
-class _SpecBase(_Strict):
-    schema_version: int
-    law: str
-    title: str | None = None
-    description: str | None = None
-    decision: DecisionSpec | None = None
-    sampler: SamplerSpec = SamplerSpec()  # type: ignore[valid-type]
-
-
-class LossSpec(_SpecBase):
-    """A loss-forecast spec (``law = "loss"``)."""
-
-    law: Literal["loss"]
-    data: LossDataSpec
-    forecast: ForecastSpec
-    priors: LossPriorsSpec = LossPriorsSpec()  # type: ignore[valid-type]
-
-
-class PassSpec(_SpecBase):
-    """A pass-rate-forecast spec (``law = "pass_rate"``)."""
-
-    law: Literal["pass_rate"]
-    data: PassDataSpec
-    forecast: PassForecastSpec
-    buckets: BucketsSpec = BucketsSpec()
-    priors: PassPriorsSpec = PassPriorsSpec()  # type: ignore[valid-type]
-
-
-SPEC_MODELS: dict[str, type[LossSpec] | type[PassSpec]] = {"loss": LossSpec, "pass_rate": PassSpec}
+@functools.cache
+def spec_model(law: Law) -> type[SpecBase]:
+    """The pydantic model of a spec of ``law``: the shared keys and the law's sections."""
+    assert law.spec_name is not None and law.spec_sections is not None
+    fields: dict[str, Any] = {"law": (Literal[law.spec_name], ...), **law.spec_sections()}
+    return create_model(f"{law.name.capitalize()}Spec", __base__=SpecBase, **fields)
 
 
 @dataclass(frozen=True)
@@ -224,12 +88,12 @@ class Spec:
 
     path: Path
     text: str
-    model: LossSpec | PassSpec
+    model: Any
 
     @property
     def law(self) -> Law:
-        """The law the spec names."""
-        return LAWS[self.model.law]
+        """The registered law the spec names."""
+        return spec_laws()[self.model.law]
 
     @property
     def name(self) -> str:
@@ -249,25 +113,6 @@ def _strip_index(loc: tuple[str | int, ...]) -> tuple[str, ...]:
     return tuple(str(p) for p in loc if not isinstance(p, int))
 
 
-def _line_of(text: str, loc: tuple[str, ...]) -> int | None:
-    """Line number of the key or table ``loc`` in TOML ``text`` (plain keys only)."""
-    table: tuple[str, ...] = ()
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.split("#", 1)[0].strip()
-        header = re.fullmatch(r"\[\s*([^\[\]]+?)\s*\]", line)
-        if header:
-            table = tuple(p.strip().strip("\"'") for p in header.group(1).split("."))
-            if table == loc:
-                return number
-            continue
-        key = re.match(r"([A-Za-z0-9_\-\.\"' ]+?)\s*=", line)
-        if key:
-            path = table + tuple(p.strip().strip("\"'") for p in key.group(1).split("."))
-            if path == loc or (len(path) < len(loc) and loc[: len(path)] == path):
-                return number
-    return None
-
-
 def _model_at(model: type[BaseModel], parents: tuple[str, ...]) -> type[BaseModel] | None:
     """The pydantic model of the table at ``parents``, for listing its valid keys."""
     for part in parents:
@@ -285,7 +130,7 @@ def _model_at(model: type[BaseModel], parents: tuple[str, ...]) -> type[BaseMode
 def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text: str) -> str:
     loc = _strip_index(tuple(error["loc"]))
     key = ".".join(str(p) for p in error["loc"])
-    line = _line_of(text, loc)
+    line = line_of(text, loc)
     at = f"{where}, line {line}" if line else where
     if error["type"] == "extra_forbidden":
         table = _model_at(model, loc[:-1])
@@ -301,7 +146,7 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text
     return f"{at}: key '{key}': {error['msg']} (got {got!r})."
 
 
-def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> LossSpec | PassSpec:
+def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> Any:
     """Validate parsed TOML against the spec schema.
 
     Parameters
@@ -329,23 +174,24 @@ def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> LossSpe
             f"{where}: schema_version {version!r} is not supported; this bayescale reads "
             f"schema_version = {SCHEMA_VERSION} (a newer spec needs a newer bayescale)."
         )
+    known = spec_laws()
     law = raw.get("law")
-    if not isinstance(law, str) or law not in LAWS:
-        line = _line_of(text, ("law",))
+    if not isinstance(law, str) or law not in known:
+        line = line_of(text, ("law",))
         at = f"{where}, line {line}" if line else where
         if law is None:
-            raise InputError(f"{where}: missing 'law'; choose one of {', '.join(LAWS)}.")
+            raise InputError(f"{where}: missing 'law'; choose one of {', '.join(known)}.")
         raise InputError(
-            f"{at}: unknown law {law!r}.{did_you_mean(str(law), LAWS)} Laws: "
-            + "; ".join(f"'{k}' ({v.formula})" for k, v in LAWS.items())
+            f"{at}: unknown law {law!r}.{did_you_mean(str(law), tuple(known))} Laws: "
+            + "; ".join(f"'{k}' ({v.formula})" for k, v in known.items())
             + "."
         )
-    model = SPEC_MODELS[law]
+    model = spec_model(known[law])
     try:
         return model.model_validate(dict(raw))
     except ValidationError as err:
         errors = sorted(
-            err.errors(), key=lambda e: _line_of(text, _strip_index(tuple(e["loc"]))) or 0
+            err.errors(), key=lambda e: line_of(text, _strip_index(tuple(e["loc"]))) or 0
         )
         problems = [_describe(e, model, where, text) for e in errors]
         if len(problems) == 1:
@@ -442,14 +288,7 @@ OVERRIDES = (
 )
 
 
-def _set(section: BaseModel) -> dict[str, Any]:
-    """The keys a spec section sets (the rest keep the dataclass defaults)."""
-    return section.model_dump(exclude_unset=True)
-
-
-def spec_options(
-    spec: Spec, overrides: Mapping[str, Any] | None = None
-) -> LossOptions | PassOptions:
+def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Any:
     """Build the pipeline's options from a spec, command-line overrides winning.
 
     Parameters
@@ -461,7 +300,8 @@ def spec_options(
 
     Returns
     -------
-    LossOptions or PassOptions
+    The options of the spec's law (``LossOptions``, ``PassOptions``, ...), built by its
+    registry entry's ``spec_options`` from the values every law shares.
     """
     over = dict(overrides or {})
     unknown = set(over) - set(OVERRIDES)
@@ -469,7 +309,7 @@ def spec_options(
         raise ValueError(f"unknown overrides {sorted(unknown)}")
     m = spec.model
     decision = m.decision
-    sampler_values = _set(m.sampler) | {
+    sampler_values = set_keys(m.sampler) | {
         k: over[k] for k in ("seed", "draws", "tune", "chains") if k in over
     }
     if over.get("quiet"):
@@ -483,7 +323,7 @@ def spec_options(
             "requirement": over.get("requirement", decision.require if decision else None),
             "confidence": over.get(
                 "confidence",
-                decision.confidence if decision else _default(LossOptions, "confidence"),
+                decision.confidence if decision else default_of(Options, "confidence"),
             ),
             "value": over.get("value", decision.value if decision else None),
             "cost_per_flop": over.get(
@@ -496,28 +336,13 @@ def spec_options(
             "allow_unconverged": bool(over.get("allow_unconverged", False)),
             "sampler": sampler,
         }
-        if isinstance(m, LossSpec):
-            return LossOptions(
-                **common,
-                columns=LossColumns(**_set(m.data.columns)),
-                priors=LossPriors(**_set(m.priors)),
-            )
-        order_by = m.buckets.order_by
-        return PassOptions(
-            **common,
-            n_buckets=m.buckets.count,
-            exclude_hardest=m.buckets.exclude_hardest,
-            bucket_by=tuple(order_by) if order_by else None,
-            eligibility=m.buckets.eligibility,
-            k=m.forecast.k,
-            columns=PassColumns(**_set(m.data.columns)),
-            priors=PassPriors(**_set(m.priors)),
-        )
+        assert spec.law.spec_options is not None
+        return spec.law.spec_options(m, common)
     except InputError as err:  # a dataclass refused a value: say which file, line and key
         named = re.search(r"(sampler setting|prior) '(\w+)'", str(err))
         if named:
             section = "sampler" if named.group(1).startswith("sampler") else "priors"
-            line = None if named.group(2) in over else _line_of(spec.text, (section, named[2]))
+            line = None if named.group(2) in over else line_of(spec.text, (section, named[2]))
             if line:
                 raise InputError(
                     f"{where}, line {line}: key '{section}.{named[2]}': {err}"
@@ -536,7 +361,7 @@ def data_source(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Path:
     over = overrides or {}
     given = over.get("data")
     path = Path(given) if given is not None else spec.data_path
-    where = f"{spec.path}, line {_line_of(spec.text, ('data', 'path'))}: key 'data.path' = "
+    where = f"{spec.path}, line {line_of(spec.text, ('data', 'path'))}: key 'data.path' = "
     if given is None and not over.get("allow_outside_data"):
         folder = spec.path.parent.resolve()
         if not path.resolve().is_relative_to(folder):
@@ -564,7 +389,7 @@ def _located(spec: Spec, loc: tuple[str, ...], from_cli: bool) -> Iterator[None]
     except InputError as err:
         if from_cli:
             raise
-        line = _line_of(spec.text, loc)
+        line = line_of(spec.text, loc)
         at = f"{spec.path}, line {line}" if line else str(spec.path)
         text = str(err).removeprefix("--require ")
         raise InputError(f"{at}: key '{'.'.join(loc)}': {text}") from None
@@ -585,24 +410,17 @@ def _columns_hint(spec: Spec) -> Iterator[None]:
 def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[str]:
     """Validate a spec and its data without sampling; return a short description.
 
-    Everything :func:`~bayescale.pipeline.run_loss` / :func:`~bayescale.pass_pipeline.run_pass`
-    checks before sampling is checked here: the options, the data file, the columns and rows,
-    the buckets, and that the requirement names a group or bucket that exists.
+    Everything the law's ``run`` (:func:`~bayescale.pipeline.run_loss`,
+    :func:`~bayescale.pass_pipeline.run_pass`) checks before sampling is checked here, by its
+    registry entry's ``check_spec``: the options, the data file, the columns and rows, the
+    buckets, and that the requirement names a group or bucket that exists.
 
     Raises
     ------
     InputError
         On the first problem found.
     """
-    from bayescale.data import load_loss_runs
     from bayescale.fit import model_settings
-    from bayescale.forecast import loss_target_warnings
-    from bayescale.options import check_options
-    from bayescale.pass_data import PassAggregate
-    from bayescale.pass_forecast import pass_target_warnings
-    from bayescale.pass_pipeline import check_pass_options, load_pass, pass_requirement
-    from bayescale.pipeline import loss_requirement
-    from bayescale.targets import check_targets
 
     options = spec_options(spec, overrides)
     path = data_source(spec, overrides)
@@ -612,76 +430,17 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
         return _located(spec, ("decision", "require"), from_cli)
 
     law = spec.law
-    lines = [f"spec {spec.path}: '{spec.name}', law '{law.name}': {law.formula}"]
-    if isinstance(options, LossOptions):
-        check_options(options)
-        with _columns_hint(spec):
-            data = load_loss_runs(
-                path,
-                options.columns,
-                options.fit_max_compute,
-                where=options.where,
-                drop_missing=options.drop_missing,
-            )
-        if options.requirement:
-            with rule():
-                loss_requirement(options.requirement, data.groups)
-        fitted = int(data.fitted.sum())
-        warned = loss_target_warnings(
-            data,
-            check_targets(options.targets),
-            options.priors,
-            allow_backcast=options.allow_backcast,
-        )
-        lines.append(
-            f"data {path}: {len(data.compute)} runs ({fitted} fitted, "
-            f"{len(data.compute) - fitted} held out) in {len(data.groups)} group(s): "
-            + ", ".join(data.groups)
-        )
-    else:
-        with rule():
-            check_pass_options(options)
-        with _columns_hint(spec):
-            pdata, buckets = load_pass(path, options)
-        models = pdata.models
-        fitted = int(models.fitted.sum())
-        warned = pass_target_warnings(
-            pdata, check_targets(options.targets), allow_backcast=options.allow_backcast
-        )
-        if isinstance(pdata, PassAggregate):
-            if "buckets" in spec.model.model_fields_set:
-                line = _line_of(spec.text, ("buckets",))
-                raise InputError(
-                    f"{spec.path}, line {line}: [buckets] applies to per-problem counts, but "
-                    f"{path} holds aggregate pass rates, whose buckets are its "
-                    f"'{options.columns.bucket}' column. Remove the [buckets] table."
-                )
-            labels = pdata.buckets
-            shape = f"aggregate pass rates, {len(labels)} bucket(s): {', '.join(labels)}"
-        else:
-            assert buckets is not None
-            labels = buckets.labels
-            sizes = buckets.sizes()
-            shape = (
-                f"per-problem counts, {len(pdata.problems)} problems; {sum(sizes)} in "
-                f"{len(labels)} buckets of sizes {', '.join(map(str, sizes))}"
-            )
-            if len(pdata.problems) > sum(sizes):
-                shape += f", {len(pdata.problems) - sum(sizes)} set aside"
-        if options.requirement:
-            with rule():
-                pooled = not isinstance(pdata, PassAggregate) or len(labels) == 1
-                pass_requirement(options.requirement, labels, pooled)
-        lines.append(
-            f"data {path}: {len(models.names)} models ({fitted} fitted, "
-            f"{len(models.names) - fitted} held out); {shape}"
-        )
+    assert law.check_spec is not None
+    lines = [f"spec {spec.path}: '{spec.name}', law '{law.spec_name}': {law.formula}"]
+    with _columns_hint(spec):
+        described, warned = law.check_spec(spec, options, path, rule)
+    lines.append(described)
     targets = ", ".join(f"{t:.3g}" for t in options.targets)
     lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
     lines += [f"warning: {w}" for w in warned]
     if options.requirement:
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")
-    s = model_settings(options.sampler, law.kind)
+    s = model_settings(options.sampler, law.name)  # type: ignore[arg-type]
     lines.append(
         f"sampler: {s.chains} chains x {s.draws} draws ({s.tune} tune), "
         f"target_accept {s.target_accept}, warm-up tree depth {s.warmup_tree_depth}, "
@@ -691,16 +450,14 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
 
 
 __all__ = [
-    "LAWS",
     "OVERRIDES",
     "SCHEMA_VERSION",
-    "Law",
-    "LossSpec",
-    "PassSpec",
     "Spec",
     "check_spec",
     "data_source",
     "load_spec",
+    "spec_laws",
+    "spec_model",
     "spec_options",
     "validate_spec",
 ]

@@ -26,12 +26,13 @@ from bayescale.backtest_scoring import score_draws, with_meta
 from bayescale.decision import Decision, decide_with_curve, parse_requirement
 from bayescale.diagnostics import Diagnostics, diagnose
 from bayescale.draws import stacked_draws, summarise
-from bayescale.options import check_options, remembered_options
+from bayescale.options import Options, check_options
 from bayescale.registry import Law, get_law, law_of, register, unregister
 from bayescale.result_files import write_outputs
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import load_fit, save_fit
 from bayescale.saved_format import attr_json, check_hash, diagnostics_of, pivot_of, settings_of
+from bayescale.spec_schema import law_sections
 from bayescale.targets import check_targets
 
 GROUP = "toy_runs"
@@ -70,18 +71,8 @@ class ToyFit:
 
 
 @dataclass(frozen=True)
-class ToyOptions:
-    targets: tuple[float, ...]
-    interval: float = 0.9
-    requirement: str | None = None
-    confidence: float = 0.9
-    value: float | None = None
-    cost_per_flop: float | None = None
-    fit_max_compute: float | None = None
+class ToyOptions(Options):
     sampler: SamplerSettings = field(default_factory=lambda: SamplerSettings(progress=False))
-
-    def forecast_options(self) -> dict[str, object]:
-        return remembered_options(self)
 
 
 @dataclass(frozen=True)
@@ -92,16 +83,18 @@ class ToyResult:
     options: ToyOptions
     choice: None = None
     curve: Any = None
+    warnings: tuple[str, ...] = ()
 
     def document(self) -> dict[str, Any]:
         return toy_document(self, "test")
 
 
-def load_toy(source: pd.DataFrame, columns: Any = None, cut: float | None = None) -> ToyData:
-    compute = source["compute"].to_numpy(float)
+def load_toy(source: pd.DataFrame | Path, columns: Any = None, cut: float | None = None) -> ToyData:
+    table = source if isinstance(source, pd.DataFrame) else pd.read_csv(source)
+    compute = table["compute"].to_numpy(float)
     return ToyData(
         compute=compute,
-        loss=source["loss"].to_numpy(float),
+        loss=table["loss"].to_numpy(float),
         held_out=compute > cut if cut is not None else np.zeros(compute.size, bool),
         fit_max_compute=cut,
     )
@@ -153,8 +146,21 @@ def toy_result(fit: ToyFit, options: ToyOptions, *, warn: bool = True) -> ToyRes
     return ToyResult(fit, toy_draws(fit, targets), tuple(decisions), options, curve=curve)
 
 
-def run_toy(source: pd.DataFrame, options: ToyOptions) -> ToyResult:
+def run_toy(source: pd.DataFrame | Path, options: ToyOptions) -> ToyResult:
     return toy_result(fit_toy(load_toy(source), options.sampler), options)
+
+
+def toy_spec_options(model: Any, common: dict[str, Any]) -> ToyOptions:
+    return ToyOptions(**common)
+
+
+def check_toy_spec(spec: Any, options: ToyOptions, path: Path, rule: Any) -> tuple[str, list[str]]:
+    check_options(options)
+    data = load_toy(path)
+    if options.requirement:
+        with rule():
+            parse_requirement(options.requirement, quantities=("loss",))
+    return f"data {path}: {data.compute.size} runs", []
 
 
 def toy_document(result: ToyResult, version: str) -> dict[str, Any]:
@@ -258,6 +264,10 @@ TOY = Law(
     saved_options=lambda fit, values, kept: ToyOptions(**values),
     load_for_backtest=load_toy,
     backtest=backtest_toy,
+    spec_name="toy",
+    spec_sections=lambda: law_sections(columns=None, priors=None),
+    spec_options=toy_spec_options,
+    check_spec=check_toy_spec,
 )
 
 
@@ -317,3 +327,40 @@ def test_a_saved_fit_of_an_unregistered_law_is_refused(toy_law, mock_pymc_sample
     unregister("toy")
     with pytest.raises(Exception, match="law 'toy', which this bayescale does not know"):
         load_fit(path)
+
+
+TOY_SPEC = """\
+schema_version = 1
+law = "toy"
+[data]
+path = "runs.csv"
+[forecast]
+targets = [1e22]
+[decision]
+require = "loss<=100"
+"""
+
+
+def test_a_toy_law_runs_through_a_spec(toy_law, mock_pymc_sample, tmp_path, capsys):
+    from bayescale.cli import main
+    from bayescale.spec import load_spec, spec_options
+
+    _runs().to_csv(tmp_path / "runs.csv", index=False)
+    spec = tmp_path / "toy.toml"
+    spec.write_text(TOY_SPEC)
+    options = spec_options(load_spec(spec))
+    assert isinstance(options, ToyOptions) and options.requirement == "loss<=100"
+
+    assert main(["check", str(spec)]) == 0
+    out = capsys.readouterr().out
+    assert f"law 'toy': {toy_law.formula}" in out and "8 runs" in out
+
+    doc = tmp_path / "r.json"
+    args = ["run", str(spec), "--json", str(doc), "--allow-unconverged", "--quiet"]
+    assert main([*args, "--draws", "50", "--tune", "50", "--chains", "2"]) == 0
+    assert json.loads(doc.read_text())["kind"] == "toy"
+
+    # an unknown key in the toy's sections is named like any law's
+    spec.write_text(TOY_SPEC + "[priors]\nslope_sd = 1.0\n")
+    with pytest.raises(Exception, match="unknown key 'priors'"):
+        load_spec(spec)
