@@ -417,6 +417,37 @@ def write_backtest_outputs(backtests: list[Backtest], out_dir: Path) -> list[Pat
     return [Path(out_dir) / n for n in ("backtest.json", "backtest.md", "calibration.png")]
 
 
+def split_backtest(
+    kind: Kind,
+    ratio: float,
+    source: str,
+    interval: float,
+    split: tuple[dict[str, float], tuple[str, ...]],
+    bayescale: tuple[Any, pd.DataFrame, float],
+    scored: tuple[dict[str, pd.DataFrame], dict[str, dict[str, Any]], dict[str, float]],
+) -> Backtest:
+    """One split's record, every law.
+
+    ``split`` is the cut and the skipped groups or buckets; ``bayescale`` its fit, cases and
+    seconds; ``scored`` the baselines' cases, diagnostics and seconds (empty without them).
+    """
+    cuts, skipped = split
+    fit, cases, seconds = bayescale
+    baselines, diagnostics, timing = scored
+    return Backtest(
+        kind=kind,
+        ratio=float(ratio),
+        source=source,
+        interval=interval,
+        cases=cases,
+        baselines=baselines,
+        fit_max_compute=cuts,
+        skipped=skipped,
+        diagnostics={"bayescale": fit_diagnostics(fit)} | diagnostics,
+        timing_s={"bayescale": seconds} | timing,
+    )
+
+
 def fit_diagnostics(fit: Any) -> dict[str, Any]:
     """A fit's convergence as a backtest records it (any law's fit)."""
     d = fit.diagnostics

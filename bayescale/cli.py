@@ -7,6 +7,7 @@ Exit codes: 0 success; 2 bad input or options; 3 the sampler did not converge (u
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 from collections.abc import Sequence
@@ -710,20 +711,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     from bayescale.priors import LossPriors
 
     shared = _shared_options(args)
-    columns: Any = (
-        LossColumns(args.compute_col, args.loss_col, args.group_col, args.name_col)
-        if args.kind == "loss"
-        else PassColumns(
-            args.model_col,
-            args.compute_col,
-            args.problem_col,
-            args.n_col,
-            args.k_col,
-            args.pass_rate_col,
-            args.bucket_col,
-            args.n_problems_col,
-        )
-    )
+    columns = _columns(LossColumns if args.kind == "loss" else PassColumns, args)
     data = load_for_backtest(args.kind, args.file, columns)
     kwargs: dict[str, Any] = {
         "settings": shared["sampler"],
@@ -779,20 +767,16 @@ def _shared_options(args: argparse.Namespace) -> dict[str, object]:
     return values
 
 
+def _columns(cls: type, args: argparse.Namespace) -> Any:
+    """A law's columns dataclass from the ``--<field>-col`` options the command has."""
+    given = {f.name: getattr(args, f"{f.name}_col") for f in dataclasses.fields(cls)}
+    return cls(**{name: value for name, value in given.items() if hasattr(args, f"{name}_col")})
+
+
 def _pass_options(args: argparse.Namespace) -> PassOptions:
     from bayescale.pass_data import PassColumns
     from bayescale.pass_pipeline import PassOptions
 
-    columns = PassColumns(
-        model=args.model_col,
-        compute=args.compute_col,
-        problem=args.problem_col,
-        n=args.n_col,
-        k=args.k_col,
-        pass_rate=args.pass_rate_col,
-        bucket=args.bucket_col,
-        n_problems=args.n_problems_col,
-    )
     bucket_by = tuple(m.strip() for m in args.bucket_by.split(",")) if args.bucket_by else None
     return PassOptions(
         **_shared_options(args),  # type: ignore[arg-type]
@@ -801,7 +785,7 @@ def _pass_options(args: argparse.Namespace) -> PassOptions:
         bucket_by=bucket_by,
         eligibility=args.eligibility,
         k=args.k,
-        columns=columns,
+        columns=_columns(PassColumns, args),
     )
 
 
@@ -813,13 +797,7 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
     values = _shared_options(args)
     values["priors"] = LossPriors(likelihood=args.likelihood)
     if getattr(args, "runs", None):
-        values["columns"] = LossColumns(
-            compute=args.compute_col,
-            loss=args.loss_col,
-            group=args.group_col,
-            name=args.name_col,
-            loss_sd=args.loss_sd_col,
-        )
+        values["columns"] = _columns(LossColumns, args)
     values.update(overrides)
     return LossOptions(**values)  # type: ignore[arg-type]
 
@@ -1016,20 +994,30 @@ def _unconverged(err: ConvergenceError) -> int:
     return EXIT_UNCONVERGED
 
 
-def _run_pass_command(args: argparse.Namespace) -> int:
-    from bayescale.pass_pipeline import run_pass
+def _run_law(
+    args: argparse.Namespace, source: Any, options: Any, heading: str = "", spec: str | None = None
+) -> int:
+    """Run a forecast of the options' law from ``source``, then print and write the result.
+
+    ``heading`` is printed before the summary; ``spec`` (a spec's text) is saved in ``fit.nc``.
+    """
+    from bayescale.registry import law_of
 
     try:
-        result = run_pass(args.results, _pass_options(args))
+        result = law_of(options).run(source, options)
     except ConvergenceError as err:
         return _unconverged(err)
-    _write(result, args)
+    if heading:
+        print(heading)
+    _write(result, args, spec=spec)
     return EXIT_OK
 
 
-def _run_loss_command(args: argparse.Namespace) -> int:
-    from bayescale.pipeline import run_loss
+def _run_pass_command(args: argparse.Namespace) -> int:
+    return _run_law(args, args.results, _pass_options(args))
 
+
+def _run_loss_command(args: argparse.Namespace) -> int:
     if args.command == "demo":
         from bayescale.data import load_loss_runs
         from bayescale.simulate import (
@@ -1040,18 +1028,11 @@ def _run_loss_command(args: argparse.Namespace) -> int:
         )
 
         options = _options(args, targets=(DEMO_TARGET,), requirement=DEMO_REQUIREMENT)
-        source: object = load_loss_runs(demo_loss_runs(), label=DEMO_LABEL)
-    else:
-        options = _options(args)
-        source = args.runs
-        if args.method == "bootstrap":
-            return _run_bootstrap(args, options)
-    try:
-        result = run_loss(source, options)  # type: ignore[arg-type]
-    except ConvergenceError as err:
-        return _unconverged(err)
-    _write(result, args)
-    return EXIT_OK
+        return _run_law(args, load_loss_runs(demo_loss_runs(), label=DEMO_LABEL), options)
+    options = _options(args)
+    if args.method == "bootstrap":
+        return _run_bootstrap(args, options)
+    return _run_law(args, args.runs, options)
 
 
 def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
@@ -1130,7 +1111,6 @@ _SPEC_OVERRIDES = {
 
 
 def _run_spec_command(args: argparse.Namespace) -> int:
-    from bayescale.registry import law_of
     from bayescale.spec import check_spec, data_source, load_spec, spec_options
 
     spec = load_spec(args.spec)
@@ -1152,13 +1132,8 @@ def _run_spec_command(args: argparse.Namespace) -> int:
     options = spec_options(spec, overrides)
     log.info("spec %s ('%s'): law %s", spec.path, spec.name, spec.law.formula)
     log.info(lines[1])  # what the data hold
-    try:
-        result = law_of(options).run(source, options)
-    except ConvergenceError as err:
-        return _unconverged(err)
-    print(f"{spec.name} ({args.spec})")
-    _write(result, args, spec=spec.text)
-    return EXIT_OK
+    heading = f"{spec.name} ({args.spec})"
+    return _run_law(args, source, options, heading=heading, spec=spec.text)
 
 
 def _run_import_command(args: argparse.Namespace) -> int:

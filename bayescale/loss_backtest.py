@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bayescale.backtest_report import Backtest, fit_diagnostics, merge_diagnostics
+from bayescale.backtest_report import Backtest, fit_diagnostics, merge_diagnostics, split_backtest
 from bayescale.backtest_scoring import check_ratio, score_draws, score_point, with_meta
 from bayescale.data import LossData
 from bayescale.errors import InputError
@@ -255,8 +255,8 @@ def backtest_loss_ratios(
         ratios, splits, fits, separate, strict=True
     ):
         cases = _loss_bayes_cases(fit, cuts, interval)
-        timing = {"bayescale": pooled_s}
-        diagnostics = {"bayescale": fit_diagnostics(fit)}
+        timing: dict[str, float] = {}
+        diagnostics: dict[str, dict[str, Any]] = {}
         scored: dict[str, pd.DataFrame] = {}
         if baselines:
             start = time.perf_counter()
@@ -271,20 +271,16 @@ def backtest_loss_ratios(
                 timing["separate_bayes"] = separate_s
             else:  # one group: nothing to pool, the separate fit is bayescale's own
                 scored["separate_bayes"] = cases.copy()
-                diagnostics["separate_bayes"] = merge_diagnostics([diagnostics["bayescale"]])
+                diagnostics["separate_bayes"] = merge_diagnostics([fit_diagnostics(fit)])
                 timing["separate_bayes"] = 0.0
-        out.append(
-            Backtest(
-                kind="loss",
-                ratio=float(ratio),
-                source=data.source,
-                interval=interval,
-                cases=cases,
-                baselines=scored,
-                fit_max_compute=cuts,
-                skipped=skipped,
-                diagnostics=diagnostics,
-                timing_s=timing,
-            )
+        record = split_backtest(
+            "loss",
+            ratio,
+            data.source,
+            interval,
+            (cuts, skipped),
+            (fit, cases, pooled_s),
+            (scored, diagnostics, timing),
         )
+        out.append(record)
     return out

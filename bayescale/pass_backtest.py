@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bayescale.backtest_report import Backtest, fit_diagnostics, merge_diagnostics
+from bayescale.backtest_report import Backtest, fit_diagnostics, merge_diagnostics, split_backtest
 from bayescale.backtest_scoring import check_ratio, score_draws, score_point, with_meta
 from bayescale.buckets import Buckets, make_buckets
 from bayescale.errors import InputError
@@ -187,6 +187,37 @@ def _truth_neg_log_pass(n: np.ndarray, k: np.ndarray) -> float:
     return float(-np.log((k[seen] + 0.5) / (n[seen] + 1)).mean())
 
 
+def _line_cases(
+    models: ModelTable,
+    held: np.ndarray,
+    label: str,
+    cut: float,
+    truth: np.ndarray,
+    line: np.ndarray,
+    preds: np.ndarray,
+    interval: float,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One bucket's held-out models scored for the report's line and its bootstrap."""
+    meta = (
+        [f"{models.names[m]}:neg_log_pass[{label}]" for m in held],
+        [label] * held.size,
+        models.compute[held],
+        np.full(held.size, cut),
+    )
+    return (
+        with_meta(score_point(truth, line), *meta),
+        with_meta(score_draws(truth, preds, interval), *meta),
+    )
+
+
+def _line_baselines(scored: list[tuple[pd.DataFrame, pd.DataFrame]]) -> dict[str, pd.DataFrame]:
+    """The report's point fit and its bootstrap, every bucket's cases together."""
+    return {
+        "report_point_fit": pd.concat([point for point, _ in scored], ignore_index=True),
+        "lsq_bootstrap": pd.concat([boot for _, boot in scored], ignore_index=True),
+    }
+
+
 def _pass_lsq_counts(
     counts: PassCounts,
     n_buckets: int,
@@ -204,7 +235,7 @@ def _pass_lsq_counts(
     kept = buckets.kept
     n_fit, k_fit = counts.n[np.ix_(fitted, kept)], counts.k[np.ix_(fitted, kept)]
     neg_log = -np.log(np.where(n_fit > 0, k_fit / np.maximum(n_fit, 1), np.nan))
-    point, boot = [], []
+    scored: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     for b, label in enumerate(buckets.labels):
         sel = buckets.index == b
         log_alpha, k = fit_pass_line(models.compute[fitted], np.nanmean(neg_log[:, sel], axis=1))
@@ -212,13 +243,6 @@ def _pass_lsq_counts(
         truth = np.array(
             [_truth_neg_log_pass(counts.n[m, kept[sel]], counts.k[m, kept[sel]]) for m in held]
         )
-        args = (
-            [f"{models.names[m]}:neg_log_pass[{label}]" for m in held],
-            [label] * held.size,
-            targets,
-            np.full(held.size, cuts["all"]),
-        )
-        point.append(with_meta(score_point(truth, predict_pass_line(log_alpha, k, targets)), *args))
         preds = bootstrap_pass_problems(
             models.compute[fitted],
             np.nan_to_num(neg_log[:, sel], nan=0.0),
@@ -226,11 +250,9 @@ def _pass_lsq_counts(
             n_boot,
             seed=key_seed(seed, "lsq_bootstrap", label),
         )
-        boot.append(with_meta(score_draws(truth, preds, interval), *args))
-    return {
-        "report_point_fit": pd.concat(point, ignore_index=True),
-        "lsq_bootstrap": pd.concat(boot, ignore_index=True),
-    }
+        line = predict_pass_line(log_alpha, k, targets)
+        scored.append(_line_cases(models, held, label, cuts["all"], truth, line, preds, interval))
+    return _line_baselines(scored)
 
 
 def _aggregate_neg_log(data: PassAggregate, b: int) -> np.ndarray:
@@ -244,7 +266,7 @@ def _pass_lsq_aggregate(
 ) -> dict[str, pd.DataFrame]:
     """Least-squares lines per bucket on the aggregate rates, and a bootstrap over models."""
     models = data.models
-    point, boot = [], []
+    scored: list[tuple[pd.DataFrame, pd.DataFrame]] = []
     for b, label in enumerate(data.buckets):
         has = np.isfinite(data.pass_rate[:, b])
         fitted = np.flatnonzero(has & models.fitted)
@@ -255,25 +277,11 @@ def _pass_lsq_aggregate(
         log_alpha, k = fit_pass_line(models.compute[fitted], y[fitted])
         targets = models.compute[held]
         truth = -np.log(data.pass_rate[held, b])
-        args = (
-            [f"{models.names[m]}:neg_log_pass[{label}]" for m in held],
-            [label] * held.size,
-            targets,
-            np.full(held.size, cuts[label]),
-        )
-        point.append(with_meta(score_point(truth, predict_pass_line(log_alpha, k, targets)), *args))
-        preds = bootstrap_pass_rows(
-            models.compute[fitted],
-            y[fitted],
-            targets,
-            n_boot,
-            seed=key_seed(seed, "lsq_bootstrap", label),
-        )
-        boot.append(with_meta(score_draws(truth, preds, interval), *args))
-    return {
-        "report_point_fit": pd.concat(point, ignore_index=True),
-        "lsq_bootstrap": pd.concat(boot, ignore_index=True),
-    }
+        seed_b = key_seed(seed, "lsq_bootstrap", label)
+        preds = bootstrap_pass_rows(models.compute[fitted], y[fitted], targets, n_boot, seed=seed_b)
+        line = predict_pass_line(log_alpha, k, targets)
+        scored.append(_line_cases(models, held, label, cuts[label], truth, line, preds, interval))
+    return _line_baselines(scored)
 
 
 def _one_aggregate_bucket(data: PassAggregate, b: int) -> PassAggregate:
@@ -331,8 +339,9 @@ def backtest_pass(
     start = time.perf_counter()
     fit = fit_pass(split, buckets, priors, settings, allow_unconverged=True)
     cases = _pass_bayes_cases(fit, cuts, interval)
-    timing = {"bayescale": time.perf_counter() - start}
-    diagnostics = {"bayescale": fit_diagnostics(fit)}
+    bayescale = (fit, cases, time.perf_counter() - start)
+    timing: dict[str, float] = {}
+    diagnostics: dict[str, dict[str, Any]] = {}
     scored: dict[str, pd.DataFrame] = {}
     if baselines:
         start = time.perf_counter()
@@ -367,17 +376,9 @@ def backtest_pass(
         scored["separate_bayes"] = pd.concat(parts, ignore_index=True)
         diagnostics["separate_bayes"] = merge_diagnostics(diags)
         timing["separate_bayes"] = time.perf_counter() - start
-    return Backtest(
-        kind="pass",
-        ratio=float(ratio),
-        source=data.source,
-        interval=interval,
-        cases=cases,
-        baselines=scored,
-        fit_max_compute=cuts,
-        skipped=skipped,
-        diagnostics=diagnostics,
-        timing_s=timing,
+    split_scores = (scored, diagnostics, timing)
+    return split_backtest(
+        "pass", ratio, data.source, interval, (cuts, skipped), bayescale, split_scores
     )
 
 
