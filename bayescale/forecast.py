@@ -23,7 +23,7 @@ from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
 from bayescale.seeds import forecast_stream
-from bayescale.targets import check_interval, check_targets, target_warnings
+from bayescale.targets import check_interval, check_targets, logged, target_warnings
 
 log = logging.getLogger("bayescale")
 
@@ -172,13 +172,10 @@ def forecast_loss(
     """
     targets = check_targets(targets)
     warnings = loss_target_warnings(fit.data, targets, fit.priors, allow_backcast=allow_backcast)
-    if warn:
-        for message in warnings:
-            log.warning("warning: %s", message)
     return LossForecast(
         draws=loss_draws(fit, targets),
         interval=check_interval(interval),
-        warnings=tuple(warnings),
+        warnings=logged(warnings, warn),
     )
 
 

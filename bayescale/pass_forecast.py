@@ -31,7 +31,7 @@ from bayescale.fit import PassFit
 from bayescale.laws import pass_law_log
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.seeds import forecast_stream
-from bayescale.targets import check_interval, check_targets, target_warnings
+from bayescale.targets import check_interval, check_targets, logged, target_warnings
 
 log = logging.getLogger("bayescale")
 
@@ -336,15 +336,12 @@ def forecast_pass(
         raise InputError(f"--k must be >= 1, got {k}.")
     targets = check_targets(targets)
     warnings = pass_target_warnings(fit.data, targets, allow_backcast=allow_backcast)
-    if warn:
-        for message in warnings:
-            log.warning("warning: %s", message)
     return PassForecast(
         draws=pass_draws(fit, targets, k=k),
         interval=check_interval(interval),
         n_problems=bucket_sizes(fit),
         pooled=pooled_description(fit),
-        warnings=tuple(warnings),
+        warnings=logged(warnings, warn),
     )
 
 

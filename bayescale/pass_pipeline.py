@@ -36,7 +36,7 @@ from bayescale.pass_forecast import (
 from bayescale.priors import PassPriors
 from bayescale.report import pass_document
 from bayescale.results import Result, decide_options, decide_requirement
-from bayescale.targets import Targets, check_targets
+from bayescale.targets import Targets, check_targets, logged
 
 log = logging.getLogger("bayescale")
 
@@ -313,10 +313,8 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
             assert buckets is not None
             pass_requirement(options.requirement, buckets.labels)
     # refuse a backcast and warn about the targets before sampling
-    for message in pass_target_warnings(
-        data, check_targets(options.targets), allow_backcast=options.allow_backcast
-    ):
-        log.warning("warning: %s", message)
+    targets = check_targets(options.targets)
+    logged(pass_target_warnings(data, targets, allow_backcast=options.allow_backcast))
     if buckets is not None:
         log.info(
             "%d problems in %d buckets (%s); difficulty order agrees between reference models "

@@ -26,7 +26,7 @@ from bayescale.options import Options, check_options
 from bayescale.priors import LossPriors
 from bayescale.report import loss_document
 from bayescale.results import Result, decide_options, decide_requirement
-from bayescale.targets import Targets, check_targets
+from bayescale.targets import Targets, check_targets, logged
 
 log = logging.getLogger("bayescale")
 
@@ -223,10 +223,12 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
     if options.requirement:
         loss_requirement(options.requirement, data.groups)
     # refuse a backcast and warn about the targets before sampling
-    for message in loss_forecast.loss_target_warnings(
-        data, check_targets(options.targets), options.priors, allow_backcast=options.allow_backcast
-    ):
-        log.warning("warning: %s", message)
+    targets = check_targets(options.targets)
+    logged(
+        loss_forecast.loss_target_warnings(
+            data, targets, options.priors, allow_backcast=options.allow_backcast
+        )
+    )
     s = options.sampler
     log.info(
         "fitting %d runs in %d group(s) with JAX NUTS (%d chains x %d draws)",

@@ -8,6 +8,9 @@ Nothing here imports PyMC or JAX.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+
 import numpy as np
 
 from bayescale.data import COMPUTE_RANGE
@@ -15,6 +18,8 @@ from bayescale.errors import InputError
 
 #: Most target computes one run forecasts.
 MAX_TARGETS = 1_000
+
+log = logging.getLogger("bayescale")
 
 #: Target compute(s) in FLOPs as a caller gives them: a number or a list/array.
 Targets = float | list[float] | np.ndarray
@@ -150,3 +155,12 @@ def target_warnings(
         if worst is not None:
             out.append(worst[1])
     return out
+
+
+def logged(warnings: Iterable[str], warn: bool = True) -> tuple[str, ...]:
+    """The target warnings as a tuple, each logged first (``warn``) as the CLI shows them."""
+    kept = tuple(warnings)
+    if warn:
+        for message in kept:
+            log.warning("warning: %s", message)
+    return kept
