@@ -769,8 +769,8 @@ def _shared_options(args: argparse.Namespace) -> dict[str, object]:
 
 def _columns(cls: type, args: argparse.Namespace) -> Any:
     """A law's columns dataclass from the ``--<field>-col`` options the command has."""
-    given = {f.name: getattr(args, f"{f.name}_col") for f in dataclasses.fields(cls)}
-    return cls(**{name: value for name, value in given.items() if hasattr(args, f"{name}_col")})
+    names = [f.name for f in dataclasses.fields(cls) if hasattr(args, f"{f.name}_col")]
+    return cls(**{name: getattr(args, f"{name}_col") for name in names})
 
 
 def _pass_options(args: argparse.Namespace) -> PassOptions:
