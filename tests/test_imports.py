@@ -23,13 +23,16 @@ def _type_checking_nodes(tree: ast.Module) -> set[int]:
     return skipped
 
 
-def import_graph(package: Path = PACKAGE) -> dict[str, set[str]]:
-    """Module name (``fit``, ``__init__``) -> the bayescale modules it imports."""
+def import_graph(package: Path = PACKAGE, type_only: bool = False) -> dict[str, set[str]]:
+    """Module name (``fit``, ``__init__``) -> the bayescale modules it imports.
+
+    ``type_only=True`` counts the imports under ``if TYPE_CHECKING:`` too.
+    """
     modules = {p.stem for p in package.glob("*.py")}
     graph: dict[str, set[str]] = {}
     for path in sorted(package.glob("*.py")):
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        skipped = _type_checking_nodes(tree)
+        skipped = set() if type_only else _type_checking_nodes(tree)
         deps: set[str] = set()
         for node in ast.walk(tree):
             if id(node) in skipped:
@@ -103,3 +106,15 @@ def test_no_import_cycles():
     assert not found, "import cycles among bayescale modules: " + "; ".join(
         " <-> ".join(c) for c in found
     )
+
+
+#: Cycles made only by annotations that are known and left to their owners.
+TYPE_ONLY_CYCLES_LEFT = [["nd", "nd_model"]]
+
+
+def test_no_new_type_only_cycles():
+    # annotations-only cycles still tie two modules together for a reader and for mypy; the
+    # result documents name results.Result, not the pipelines that import them
+    found = cycles(import_graph(type_only=True))
+    new = [c for c in found if c not in TYPE_ONLY_CYCLES_LEFT]
+    assert not new, "type-only import cycles: " + "; ".join(" <-> ".join(c) for c in new)
