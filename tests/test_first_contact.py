@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -289,10 +290,14 @@ def test_one_spelling_in_cli_spec_and_api(tmp_path, monkeypatch):
     assert from_spec.where == "mult == 1" and from_spec.drop_missing
     assert from_spec.columns == bs.LossColumns(group="dataset,mult", loss_sd="se")
     captured = {}
-    monkeypatch.setattr(
-        "bayescale.pipeline.run_loss",
-        lambda source, options: captured.setdefault("options", options) and None,
+    # the command line runs the options' law through its registry entry
+    import bayescale.registry
+
+    stub = replace(
+        bayescale.registry.get_law("loss"),
+        run=lambda source, options: captured.setdefault("options", options) and None,
     )
+    monkeypatch.setitem(bayescale.registry._LAWS, "loss", stub)
     args = ["loss", str(path), "--target-compute", "1e21", "--where", "mult == 1"]
     args += ["--drop-missing", "--group-col", "dataset,mult", "--loss-sd-col", "se"]
     with pytest.raises(TypeError):  # the stub returns no result, of no law
