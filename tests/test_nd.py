@@ -273,8 +273,21 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
     for key in ("targets", "optimal", "decision", "parameters"):
         assert repeated[key] == result[key]
     # the saved run's own questions, when none are given; another seed, other draws
-    assert main(["forecast", str(out / "fit.nc"), "--json", str(again), "--allow-unconverged",
-                 "--seed", "7", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "forecast",
+                str(out / "fit.nc"),
+                "--json",
+                str(again),
+                "--allow-unconverged",
+                "--seed",
+                "7",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     other = json.loads(again.read_text())
     assert len(other["targets"]) == 2 and other["optimal"][0]["budget"] == 1e21
     assert other["targets"] != result["targets"]
