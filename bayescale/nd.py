@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -517,13 +517,14 @@ class NDDraws:
 def nd_draws(fit: NDFit, seed: int | None = None) -> NDDraws:
     """The per-draw parameters of ``fit`` with the new run's and discrepancy's random draws.
 
-    Seeded by ``seed``, else the fit's forecast root (:func:`bayescale.seeds.forecast_root`:
-    its ``forecast_seed``, else the sampler's seed), so a fit gives the same numbers every time.
+    The stream ``nd.forecast`` of the root ``seed``, else of the fit's forecast root
+    (:func:`bayescale.seeds.forecast_stream`: its ``forecast_seed``, else the sampler's seed),
+    so a fit gives the same numbers every time.
     """
-    from bayescale.seeds import forecast_root
+    from bayescale.seeds import forecast_stream
 
     data = fit.data
-    rng = np.random.default_rng(forecast_root(fit, seed))
+    rng = forecast_stream(fit, "nd.forecast", seed)
     level = fit.draws("level")
     eps = rng.standard_normal(size=level.shape)
     zeta = rng.standard_normal(size=(2, level.shape[0]))
@@ -1304,32 +1305,6 @@ FIGURE_TITLES = {
     "nd_contours.png": "iso-loss contours and the compute-optimal allocation",
     "nd_path.png": "forecast along the planned path",
 }
-
-
-def nd_figures(result: NDResult) -> list[tuple[str, Callable[[], Figure]]]:
-    """The figures of ``--out`` (the registry's ``figures``), each drawn on demand."""
-    from bayescale.plots import nd_path_figure
-
-    targets = None
-    if result.forecast is not None:
-        targets = (result.forecast["params"].values, result.forecast["tokens"].values)
-    budgets = result.optimal["budget"].values if result.optimal is not None else ()
-    fit, interval = result.fit, result.interval
-    return [
-        ("nd_contours.png", lambda: nd_figure(fit, budgets, targets, interval)),
-        ("nd_path.png", lambda: nd_path_figure(fit, targets, budgets, interval)),
-    ]
-
-
-def write_nd_outputs(result: NDResult, out_dir: str | Path) -> list[Path]:
-    """Write ``forecast.json``, ``report.md``, the figures and ``fit.nc`` into ``out_dir``.
-
-    :func:`bayescale.result_files.write_outputs` for an L(N, D) result: the folder is
-    written as a whole, and ``fit.nc`` answers ``bayescale forecast`` without sampling.
-    """
-    from bayescale.result_files import write_outputs
-
-    return write_outputs(result, out_dir)
 
 
 def nd_summary(result: NDResult) -> str:

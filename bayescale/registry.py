@@ -145,9 +145,18 @@ def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
 
 
 def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.nd import nd_figures
+    from bayescale.nd import nd_figure
+    from bayescale.plots import nd_path_figure
 
-    return nd_figures(result)
+    targets = None
+    if result.forecast is not None:
+        targets = (result.forecast["params"].values, result.forecast["tokens"].values)
+    budgets = result.optimal["budget"].values if result.optimal is not None else ()
+    fit, interval = result.fit, result.interval
+    return [
+        ("nd_contours.png", lambda: nd_figure(fit, budgets, targets, interval)),
+        ("nd_path.png", lambda: nd_path_figure(fit, targets, budgets, interval)),
+    ]
 
 
 BUILTIN = ("loss", "pass", "nd")
