@@ -514,8 +514,10 @@ def pass_rate_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -
     return fig
 
 
-#: Planned paths drawn by :func:`nd_path_figure` at most (one per distinct target D/N).
+#: Planned paths drawn by :func:`nd_path_figure` at most (one per distinct target D/N), and
+#: their colours (C1 is the targets').
 ND_MAX_PATHS = 4
+ND_PATH_COLOURS = ("C0", "C2", "C4", "C9")
 
 
 def nd_paths(fit: NDFit, targets: tuple[Any, Any] | None = None) -> list[float]:
@@ -550,7 +552,8 @@ def nd_path_figure(
     half the smallest run's compute to three times the largest target or budget: the median
     of a new run's loss with its central ``interval`` band (law discrepancy beyond the data
     and run-to-run scatter included); the runs as dots (held-out runs open); each target
-    marked with its median and interval. One panel per group.
+    marked with its median and interval. One panel per group. The runs are shown at their
+    own tokens per parameter, which a path of another ratio does not pass through.
     """
     from bayescale.nd import nd_draws
 
@@ -578,7 +581,7 @@ def nd_path_figure(
         ax = axes[gi // cols][gi % cols]
         for k, (ratio, curve) in enumerate(zip(paths, curves, strict=True)):
             q = np.quantile(curve[:, gi, :], [tail, 0.5, 1 - tail], axis=0)
-            colour = f"C{k}"
+            colour = ND_PATH_COLOURS[k]
             ax.fill_between(grid, q[0], q[2], color=colour, alpha=0.18, lw=0)
             ax.plot(grid, q[1], color=colour, lw=1.5, label=f"D/N = {ratio:.3g}: median")
         if len(paths):
@@ -586,7 +589,8 @@ def nd_path_figure(
         if at_target is not None:
             _target(ax, t_c, at_target[:, gi, :], interval)
         own = data.group == group
-        _observed(ax, data.compute, data.loss, own & data.held_out, own & data.fitted, "runs")
+        what = "runs (own D/N)"
+        _observed(ax, data.compute, data.loss, own & data.held_out, own & data.fitted, what)
         ax.set_xscale("log")
         ax.grid(alpha=0.3, lw=0.5)
         ax.set_title(str(group))
