@@ -421,9 +421,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-compute",
         type=_compute,
         action="append",
-        required=True,
+        default=[],
         metavar="C",
-        help="target compute in FLOPs; repeat or comma-separate",
+        help="target compute in FLOPs; repeat or comma-separate (loss and pass fits)",
+    )
+    forecast.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="N:D",
+        help="parameters:tokens of a planned run (L(N, D) fits); repeatable",
+    )
+    forecast.add_argument(
+        "--budget",
+        type=_compute,
+        action="append",
+        default=[],
+        metavar="C",
+        help="compute budget in FLOPs for the optimal N*, D* (L(N, D) fits); repeatable",
     )
     forecast.add_argument(
         "--require",
@@ -676,7 +691,7 @@ def _backtest_parser(sub: Any) -> None:
         "bootstrap, a separate Bayesian fit per group/bucket).",
         epilog="example: bayescale backtest loss runs.csv --ratio 10 --ratio 100 --out bt/",
     )
-    bt.add_argument("kind", choices=("loss", "pass"), help="what the table holds")
+    bt.add_argument("kind", choices=("loss", "pass", "nd"), help="what the table holds")
     bt.add_argument("file", help="CSV or Parquet table (as for `bayescale loss` / `pass`)")
     bt.add_argument(
         "--ratio",
@@ -692,7 +707,7 @@ def _backtest_parser(sub: Any) -> None:
     bt.add_argument("--exclude-hardest", type=int, default=0, metavar="N", help="pass only")
     for col in ("compute", "loss", "group", "name", "model", "problem", "n", "k", "pass_rate"):
         bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
-    for col in ("bucket", "n_problems"):
+    for col in ("bucket", "n_problems", "params", "tokens"):
         bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
     _common(bt, targets=False)
     _likelihood(bt)
@@ -711,7 +726,15 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     from bayescale.priors import LossPriors
 
     shared = _shared_options(args)
-    columns = _columns(LossColumns if args.kind == "loss" else PassColumns, args)
+    if args.kind == "nd":  # compute is 6*N*D unless --compute-col names another column
+        from bayescale.nd import NDColumns
+
+        compute = None if args.compute_col == "compute" else args.compute_col
+        columns: Any = NDColumns(
+            args.params_col, args.tokens_col, args.loss_col, args.group_col, compute, args.name_col
+        )
+    else:
+        columns = _columns(LossColumns if args.kind == "loss" else PassColumns, args)
     data = load_for_backtest(args.kind, args.file, columns)
     kwargs: dict[str, Any] = {
         "settings": shared["sampler"],
@@ -870,6 +893,10 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
                 + "; ".join(fit.diagnostics.problems())
             )
         )
+    if saved.kind == "nd":
+        return _run_nd_forecast(args, saved)
+    if not args.target_compute:
+        raise InputError(f"{args.saved_fit}: give --target-compute C (FLOPs) to forecast.")
     if args.seed is not None:  # the forecast's streams; the sampler's seed stays recorded
         fit = replace(fit, forecast_seed=args.seed)
     given = {
@@ -891,13 +918,10 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _run_nd_command(args: argparse.Namespace) -> int:
-    """``bayescale nd``: logic in :mod:`bayescale.nd`."""
-    from bayescale.nd import NDColumns, load_nd_runs, nd_summary, run_nd, write_nd_outputs
-    from bayescale.outputs import write_json
-
+def _nd_pairs(texts: Sequence[str]) -> tuple[tuple[float, float], ...]:
+    """``--target N:D`` values as ``(N, D)`` pairs."""
     pairs = []
-    for text in args.target:
+    for text in texts:
         try:
             n_text, d_text = text.split(":")
             pairs.append((float(n_text), float(d_text)))
@@ -905,6 +929,13 @@ def _run_nd_command(args: argparse.Namespace) -> int:
             raise InputError(
                 f"--target '{text}' is not N:D (parameters:tokens, e.g. 7e9:4e12)."
             ) from None
+    return tuple(pairs)
+
+
+def _run_nd_command(args: argparse.Namespace) -> int:
+    """``bayescale nd``: logic in :mod:`bayescale.nd`."""
+    from bayescale.nd import NDColumns, NDOptions, check_nd_options, load_nd_runs, run_nd_table
+
     columns = NDColumns(
         params=args.params_col,
         tokens=args.tokens_col,
@@ -913,34 +944,75 @@ def _run_nd_command(args: argparse.Namespace) -> int:
         name=args.name_col,
         compute=args.compute_col,
     )
-    data = load_nd_runs(args.runs, columns, fit_max_compute=args.fit_max_compute)
-    settings = SamplerSettings(
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        seed=args.seed,
-        progress=False if args.quiet else None,
+    options = NDOptions(
+        targets=_nd_pairs(args.target),
+        budgets=tuple(v for group in args.budget for v in group),
+        interval=args.interval,
+        requirement=args.require,
+        confidence=args.confidence,
+        fit_max_compute=args.fit_max_compute,
+        columns=columns,
+        sampler=SamplerSettings(
+            draws=args.draws,
+            tune=args.tune,
+            chains=args.chains,
+            seed=args.seed,
+            progress=False if args.quiet else None,
+        ),
+        allow_unconverged=args.allow_unconverged,
     )
+    check_nd_options(options)
+    data = load_nd_runs(args.runs, columns, fit_max_compute=args.fit_max_compute)
     try:
-        result = run_nd(
-            data,
-            [p[0] for p in pairs],
-            [p[1] for p in pairs],
-            [v for group in args.budget for v in group],
-            requirement=args.require,
-            confidence=args.confidence,
-            interval=args.interval,
-            settings=settings,
-            allow_unconverged=args.allow_unconverged,
-        )
+        result = run_nd_table(data, options)
     except ConvergenceError as err:
         return _unconverged(err)
+    _write_nd(result, args)
+    return EXIT_OK
+
+
+def _write_nd(result: Any, args: argparse.Namespace) -> None:
+    """The JSON document, the ``--out`` folder (with ``fit.nc``) and the forecast lines."""
+    from bayescale.nd import nd_summary
+    from bayescale.outputs import write_json
+    from bayescale.result_files import write_outputs
+
     if args.json:
         write_json(result.document(), args.json)
     if args.out:
-        for path in write_nd_outputs(result, args.out):
+        for path in write_outputs(result, args.out):
             log.info("wrote %s", path)
     print(nd_summary(result))
+    if args.out:
+        print(f"Report: {args.out / 'report.md'}")
+
+
+def _run_nd_forecast(args: argparse.Namespace, saved: Any) -> int:
+    """``bayescale forecast`` of a saved L(N, D) fit: ``--target N:D`` and ``--budget C``."""
+    from dataclasses import replace
+
+    if args.target_compute or args.value is not None or args.cost_per_flop is not None:
+        raise InputError(
+            f"{args.saved_fit} holds an L(N, D) fit: give --target N:D and/or --budget C "
+            "(not --target-compute, --value or --cost-per-flop)."
+        )
+    fit = saved.fit
+    if args.seed is not None:
+        fit = replace(fit, forecast_seed=args.seed)
+    changes: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "requirement": args.require,
+            "confidence": args.confidence,
+            "interval": args.interval,
+        }.items()
+        if v is not None
+    }
+    targets, budgets = _nd_pairs(args.target), tuple(v for g in args.budget for v in g)
+    if targets or budgets:
+        changes |= {"targets": targets, "budgets": budgets}
+    log.info("loaded %s; no sampling", args.saved_fit)
+    _write_nd(replace(saved, fit=fit).result(**changes), args)
     return EXIT_OK
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -207,8 +208,7 @@ def load_nd_runs(
                     f"{label}: {where} has one value of '{column}'{cut}; the law needs runs at "
                     f">= {MIN_DISTINCT} different values of both N and D to see each exponent."
                 )
-    fitted = ~held_out
-    kappa = float(np.exp(np.mean(np.log(compute[fitted] / (params[fitted] * tokens[fitted])))))
+    kappa = flops_per_param_token(params, tokens, compute, ~held_out)
     return NDData(
         params=params,
         tokens=tokens,
@@ -223,6 +223,14 @@ def load_nd_runs(
         fit_max_compute=fit_max_compute,
         columns=columns,
     )
+
+
+def flops_per_param_token(
+    params: np.ndarray, tokens: np.ndarray, compute: np.ndarray, fitted: np.ndarray
+) -> float:
+    """κ: the geometric mean of ``compute / (N·D)`` over the fitted runs."""
+    ratio = compute[fitted] / (params[fitted] * tokens[fitted])
+    return float(np.exp(np.mean(np.log(ratio))))
 
 
 def nd_split(data: NDData, max_compute: float) -> NDData:
@@ -364,6 +372,9 @@ class NDFit:
         :math:`(\ln N_0, \ln D_0)`.
     priors, settings, diagnostics, timing_s
         As in :class:`bayescale.fit.LossFit`.
+    forecast_seed
+        Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
+        --seed``; :func:`bayescale.seeds.forecast_root`).
     """
 
     data: NDData
@@ -373,11 +384,27 @@ class NDFit:
     settings: SamplerSettings
     diagnostics: Diagnostics
     timing_s: dict[str, float] = field(default_factory=dict)
+    forecast_seed: int | None = None
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
         da = self.idata["posterior"][name]
         return np.asarray(da.values).reshape(-1, *da.shape[2:])
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        d, diag = self.data, self.diagnostics
+        rows = [
+            ("law", "L(N, D) = E + A/N^alpha + B/D^beta"),
+            ("runs", f"{int(d.fitted.sum())} fitted, {int(d.held_out.sum())} held out"),
+            ("groups", ", ".join(d.groups)),
+            ("diagnostics", f"{'ok' if diag.ok else 'FAILED'} (R-hat {diag.r_hat_max:.3f})"),
+        ]
+        return "NDFit", rows
+
+    def __repr__(self) -> str:
+        from bayescale.display import text_summary
+
+        return text_summary(*self._summary())
 
 
 def fit_nd(
@@ -389,33 +416,30 @@ def fit_nd(
 ) -> NDFit:
     """Fit the hierarchical L(N, D) model with JAX NUTS and check convergence.
 
-    Sampled through :func:`bayescale.sampling.sample` at the loss model's settings
-    (:func:`bayescale.fit.model_settings`), gated by :func:`bayescale.diagnostics.diagnose`;
-    a fit with divergences is sampled once more at
-    :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`, as :func:`bayescale.fit.fit_loss` does.
+    Sampled at the loss model's settings (:func:`bayescale.fit.model_settings`) through the
+    shared convergence ladder (:func:`bayescale.fit._ladder`, docs/convergence.md): against
+    divergences :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`, then (several groups) the
+    local slopes non-centred, then the smallest step; against R-hat or ESS more draws, then
+    twice the chains. Each step is an attempt in ``diagnostics.attempts``.
 
     Raises
     ------
     ConvergenceError
-        When the gate fails and ``allow_unconverged`` is false (the fit is ``error.result``).
+        When the gate fails after the ladder and ``allow_unconverged`` is false (the fit is
+        ``error.result``).
     """
-    from bayescale.diagnostics import diagnose
-    from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, model_settings
+    from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, _advice, _ladder, model_settings
     from bayescale.nd_model import build_nd_model
-    from bayescale.sampling import sample
 
     priors = priors or NDPriors()
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
-    model = build_nd_model(data, priors)
-    idata, sampling_s = sample(model, settings)
-    diagnostics = diagnose(idata)
-    retry = settings.for_retry(LOSS_RETRY_TARGET_ACCEPT) if diagnostics.divergences else None
-    if retry is not None:
-        settings = retry
-        idata, again_s = sample(model, settings)
-        sampling_s += again_s
-        diagnostics = diagnose(idata)
+    idata, diagnostics, settings, sampling_s = _ladder(
+        lambda noncentred: build_nd_model(data, priors, noncentred=noncentred),
+        settings,
+        retry_target=LOSS_RETRY_TARGET_ACCEPT,
+        alternative="group slopes non-centred" if len(data.groups) > 1 else None,
+    )
     result = NDFit(
         data=data,
         idata=idata,
@@ -426,9 +450,7 @@ def fit_nd(
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(
-            "the sampler did not converge: " + "; ".join(diagnostics.problems()), result=result
-        )
+        raise ConvergenceError(_advice(diagnostics), result=result)
     return result
 
 
@@ -495,11 +517,14 @@ class NDDraws:
 def nd_draws(fit: NDFit, seed: int | None = None) -> NDDraws:
     """The per-draw parameters of ``fit`` with the new run's and discrepancy's random draws.
 
-    Seeded by the fit's seed unless ``seed`` is given, so a fit gives the same numbers every
-    time.
+    The stream ``nd.forecast`` of the root ``seed``, else of the fit's forecast root
+    (:func:`bayescale.seeds.forecast_stream`: its ``forecast_seed``, else the sampler's seed),
+    so a fit gives the same numbers every time.
     """
+    from bayescale.seeds import forecast_stream
+
     data = fit.data
-    rng = np.random.default_rng(fit.settings.seed if seed is None else seed)
+    rng = forecast_stream(fit, "nd.forecast", seed)
     level = fit.draws("level")
     eps = rng.standard_normal(size=level.shape)
     zeta = rng.standard_normal(size=(2, level.shape[0]))
@@ -879,44 +904,6 @@ def nd_figure(
 
 
 # --------------------------------------------------------------------------------------------
-# Saved data
-
-
-def nd_encode(fit: NDFit) -> dict[str, Any]:
-    """The attributes a saved fit needs besides its posterior (plain JSON-able values)."""
-    from dataclasses import asdict
-
-    return {
-        "law": "nd",
-        "log_pivot": list(fit.log_pivot),
-        "priors": asdict(fit.priors),
-        "runs": fit.data.to_frame().to_dict(orient="list"),
-        "source": fit.data.source,
-        "fit_max_compute": fit.data.fit_max_compute,
-        "seed": fit.settings.seed,
-    }
-
-
-def nd_decode(attrs: dict[str, Any], idata: xr.DataTree, diagnostics: Diagnostics) -> NDFit:
-    """An :class:`NDFit` back from :func:`nd_encode`'s attributes and the posterior."""
-    frame = pd.DataFrame(attrs["runs"])
-    data = load_nd_runs(
-        frame,
-        NDColumns(compute="compute"),
-        fit_max_compute=attrs["fit_max_compute"],
-        label=attrs["source"],
-    )
-    return NDFit(
-        data=data,
-        idata=idata,
-        log_pivot=(float(attrs["log_pivot"][0]), float(attrs["log_pivot"][1])),
-        priors=NDPriors(**attrs["priors"]),
-        settings=SamplerSettings(seed=int(attrs["seed"])),
-        diagnostics=diagnostics,
-    )
-
-
-# --------------------------------------------------------------------------------------------
 # Simulation
 
 #: Epoch AI's replication of Chinchilla's Approach 3 (Besiroglu et al. 2024).
@@ -960,8 +947,92 @@ FAR_FACTOR = 1000.0
 
 
 @dataclass(frozen=True)
+class NDOptions:
+    """Everything an L(N, D) forecast is asked for, besides the table itself.
+
+    ``targets`` are planned runs as ``(N, D)`` pairs; ``budgets`` compute budgets (FLOPs) for
+    the compute-optimal allocation. ``value`` and ``cost_per_flop`` exist for the shared
+    stages and must stay ``None``.
+    """
+
+    targets: tuple[tuple[float, float], ...] = ()
+    budgets: tuple[float, ...] = ()
+    interval: float = 0.9
+    requirement: str | None = None
+    confidence: float = 0.9
+    fit_max_compute: float | None = None
+    columns: NDColumns = field(default_factory=NDColumns)
+    priors: NDPriors = field(default_factory=NDPriors)
+    sampler: SamplerSettings = field(default_factory=SamplerSettings)
+    allow_unconverged: bool = False
+    value: float | None = None
+    cost_per_flop: float | None = None
+
+    def forecast_options(self) -> dict[str, object]:
+        """What a saved fit remembers: targets, budgets, interval, rule, confidence.
+
+        The targets are the ``params`` and ``tokens`` lists; ``targets``, the shared key of
+        compute targets, stays empty.
+        """
+        n, d = self.pairs()
+        return {
+            "targets": [],
+            "params": n.tolist(),
+            "tokens": d.tolist(),
+            "budgets": list(self.budgets),
+            "interval": self.interval,
+            "requirement": self.requirement,
+            "confidence": self.confidence,
+            "value": None,
+            "cost_per_flop": None,
+        }
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The targets as two arrays ``(N, D)`` (empty without targets)."""
+        if not self.targets:
+            return np.array([]), np.array([])
+        return check_pairs(*zip(*_as_pairs(self.targets), strict=True))
+
+
+def _as_pairs(targets: Any) -> list[tuple[float, float]]:
+    """Targets as ``(N, D)`` pairs, refusing anything else with the fix."""
+    pairs = []
+    for t in targets:
+        if np.ndim(t) != 1 or np.size(t) != 2:
+            raise InputError(
+                f"an L(N, D) target is a (params, tokens) pair, got {t!r}; on the command line "
+                "--target N:D, e.g. --target 7e9:4e12."
+            )
+        pairs.append((float(t[0]), float(t[1])))
+    return pairs
+
+
+def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) -> None:
+    """Refuse bad L(N, D) options before any sampling (the rule's group when ``groups``)."""
+    from bayescale.targets import check_interval
+
+    check_interval(options.interval)
+    if not 0 < options.confidence < 1:
+        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
+    if options.value is not None or options.cost_per_flop is not None:
+        raise InputError("--value and --cost-per-flop are not supported for L(N, D) forecasts.")
+    options.pairs()
+    budgets = np.asarray(options.budgets, dtype=float)
+    if budgets.size and not np.all(np.isfinite(budgets) & (budgets > 0)):
+        raise InputError("--budget must be a positive number of FLOPs.")
+    if not options.targets and not budgets.size:
+        raise InputError("nothing to forecast: give --target N:D and/or --budget C.")
+    if options.requirement and groups is not None:
+        nd_requirement(options.requirement, groups)
+
+
+@dataclass(frozen=True)
 class NDResult:
-    """Everything ``bayescale nd`` reports: the fit and its answers."""
+    """Everything ``bayescale nd`` reports: the fit and its answers.
+
+    ``curve`` and ``choice`` are ``None`` (no decision curve over compute, no value-optimal
+    compute): the shared folder writer draws no decision figure for L(N, D).
+    """
 
     fit: NDFit
     forecast: xr.Dataset | None
@@ -972,6 +1043,9 @@ class NDResult:
     decisions: tuple[dict[str, Any], ...] = ()
     required: tuple[RequiredParams, ...] = ()
     warnings: tuple[str, ...] = ()
+    options: NDOptions | None = None
+    curve: None = None
+    choice: None = None
 
     def document(self) -> dict[str, Any]:
         """The JSON document (:func:`nd_document`)."""
@@ -1004,20 +1078,51 @@ def run_nd(
     probability that a new run meets it (GO at ``confidence``) and the smallest N that meets
     it with the target's tokens; each budget the smallest N that meets it within the budget.
     """
-    from bayescale.targets import check_interval
+    n = np.atleast_1d(np.asarray(params, dtype=float))
+    d = np.atleast_1d(np.asarray(tokens, dtype=float))
+    if n.size or d.size:
+        n, d = check_pairs(n, d)
+    options = NDOptions(
+        targets=tuple(zip(n.tolist(), d.tolist(), strict=True)),
+        budgets=tuple(np.atleast_1d(np.asarray(budgets, dtype=float)).tolist()),
+        interval=interval,
+        requirement=requirement,
+        confidence=confidence,
+        fit_max_compute=data.fit_max_compute,
+        columns=data.columns,
+        priors=priors or NDPriors(),
+        sampler=settings or SamplerSettings(),
+        allow_unconverged=allow_unconverged,
+    )
+    return _fit_and_answer(data, options)
 
-    check_interval(interval)
-    if not 0 < confidence < 1:
-        raise InputError(f"--confidence must be between 0 and 1, got {confidence}.")
-    has_targets = np.size(params) > 0
-    n, d = check_pairs(params, tokens) if has_targets else (np.array([]), np.array([]))
-    budget_arr = np.atleast_1d(np.asarray(budgets, dtype=float))
-    if budget_arr.size and not np.all(np.isfinite(budget_arr) & (budget_arr > 0)):
-        raise InputError("--budget must be a positive number of FLOPs.")
-    if not has_targets and not budget_arr.size:
-        raise InputError("nothing to forecast: give --target N:D and/or --budget C.")
-    req = nd_requirement(requirement, data.groups) if requirement else None
-    fit = fit_nd(data, priors, settings, allow_unconverged=allow_unconverged)
+
+def run_nd_table(source: str | Path | pd.DataFrame | NDData, options: NDOptions) -> NDResult:
+    """Read the table, fit, answer: the registry's ``run`` (a path, a DataFrame or NDData)."""
+    if isinstance(source, NDData):
+        return _fit_and_answer(source, options)
+    check_nd_options(options)
+    data = load_nd_runs(source, options.columns, fit_max_compute=options.fit_max_compute)
+    return _fit_and_answer(data, options)
+
+
+def _fit_and_answer(data: NDData, options: NDOptions) -> NDResult:
+    check_nd_options(options, data.groups)
+    fit = fit_nd(data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged)
+    return nd_result_from_fit(fit, options)
+
+
+def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> NDResult:
+    """Everything after sampling: forecasts at the targets, optima, decisions, N needed.
+
+    Shared by ``bayescale nd`` and ``bayescale forecast`` from a saved fit (the registry's
+    ``result_from_fit``); the same fit and options give the same numbers.
+    """
+    check_nd_options(options, fit.data.groups)
+    data = fit.data
+    n, d = options.pairs()
+    has_targets = n.size > 0
+    budget_arr = np.asarray(options.budgets, dtype=float)
     forecast = nd_loss_draws(fit, n, d) if has_targets else None
     draws = nd_draws(fit)
     optimal = optimal_draws(draws, budget_arr) if budget_arr.size else None
@@ -1036,8 +1141,9 @@ def run_nd(
         warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
     decisions: list[dict[str, Any]] = []
     required: list[RequiredParams] = []
-    if req is not None:
-        rule, gi = req
+    confidence = options.confidence
+    if options.requirement:
+        rule, gi = nd_requirement(options.requirement, data.groups)
         if forecast is not None:
             meets = rule.holds(forecast["loss"].values[:, gi, :]).mean(axis=0)
             for t in range(n.size):
@@ -1060,16 +1166,36 @@ def run_nd(
         fit=fit,
         forecast=forecast,
         optimal=optimal,
-        interval=interval,
+        interval=options.interval,
         confidence=confidence,
-        requirement=requirement,
+        requirement=options.requirement,
         decisions=tuple(decisions),
         required=tuple(required),
         warnings=tuple(warnings),
+        options=options,
     )
 
 
-def nd_document(result: NDResult) -> dict[str, Any]:
+def nd_saved_options(fit: NDFit, values: dict[str, Any], kept: dict[str, Any]) -> NDOptions:
+    """The :class:`NDOptions` of the run that saved ``fit`` (``values``: what every law keeps)."""
+    pairs = tuple(
+        (float(n), float(d))
+        for n, d in zip(kept.get("params", ()), kept.get("tokens", ()), strict=True)
+    )
+    return NDOptions(
+        targets=pairs,
+        budgets=tuple(float(b) for b in kept.get("budgets", ())),
+        interval=float(values["interval"]),
+        requirement=values["requirement"],
+        confidence=float(values["confidence"]),
+        fit_max_compute=values["fit_max_compute"],
+        columns=fit.data.columns,
+        priors=fit.priors,
+        sampler=values["sampler"],
+    )
+
+
+def nd_document(result: NDResult, version: str | None = None) -> dict[str, Any]:
     """The JSON document of ``bayescale nd``, in the shape of the ``loss`` one.
 
     ``targets[]``: ``{params, tokens, compute, loss[]: {group, median, lower, upper, mean}}``;
@@ -1090,7 +1216,7 @@ def nd_document(result: NDResult) -> dict[str, Any]:
         }
     document = {
         "kind": "nd",
-        "bayescale_version": __version__,
+        "bayescale_version": version or __version__,
         "law": "L(N, D) = E + A/N^alpha + B/D^beta",
         "ok": bool(diag.ok),
         "interval": result.interval,
@@ -1124,11 +1250,11 @@ def nd_document(result: NDResult) -> dict[str, Any]:
     return clean_json(document)
 
 
-def nd_markdown(result: NDResult, plots: list[str]) -> str:
-    """A short Markdown report: parameters, targets, optima, decision, diagnostics."""
-    doc = nd_document(result)
+def nd_markdown(result: NDResult, version: str | None = None, plots: Sequence[str] = ()) -> str:
+    """A short Markdown report: figures, parameters, targets, optima, decision, diagnostics."""
+    doc = nd_document(result, version)
     lines = [f"# L(N, D) forecast: {doc['data']['source']}", ""]
-    lines += [f"![iso-loss contours]({p})" for p in plots] + [""]
+    lines += [f"![{FIGURE_TITLES.get(p, p)}]({p})" for p in plots] + [""]
     lines += ["| group | parameter | median | lower | upper |", "| --- | --- | --- | --- | --- |"]
     lines += [
         f"| {r['group']} | {r['parameter']} | {r['median']:.4g} | {r['lower']:.4g} "
@@ -1174,25 +1300,11 @@ def nd_markdown(result: NDResult, plots: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_nd_outputs(result: NDResult, out_dir: Path) -> list[Path]:
-    """Write ``forecast.json``, ``report.md`` and ``nd_contours.png`` into ``out_dir``, whole."""
-    from bayescale.outputs import result_folder, write_json, write_text
-    from bayescale.plots import save_figure
-
-    targets = None
-    if result.forecast is not None:
-        targets = (result.forecast["params"].values, result.forecast["tokens"].values)
-    budgets = result.optimal["budget"].values if result.optimal is not None else ()
-    with result_folder(out_dir) as stage:
-        png = save_figure(
-            nd_figure(result.fit, budgets, targets, result.interval), stage / "nd_contours.png"
-        )
-        written = [
-            png,
-            write_json(result.document(), stage / "forecast.json"),
-            write_text(stage / "report.md", nd_markdown(result, [png.name])),
-        ]
-    return [Path(out_dir) / p.name for p in written]
+#: The figures of ``--out`` and their titles in ``report.md``.
+FIGURE_TITLES = {
+    "nd_contours.png": "iso-loss contours and the compute-optimal allocation",
+    "nd_path.png": "forecast along the planned path",
+}
 
 
 def nd_summary(result: NDResult) -> str:

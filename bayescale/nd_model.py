@@ -28,8 +28,12 @@ if TYPE_CHECKING:
     from bayescale.nd import NDData, NDPriors
 
 
-def build_nd_model(data: NDData, priors: NDPriors) -> pm.Model:
+def build_nd_model(data: NDData, priors: NDPriors, noncentred: bool = False) -> pm.Model:
     """Build the hierarchical L(N, D) model for the fitted runs of ``data``.
+
+    ``noncentred`` samples the groups' local slopes non-centred with the same priors (the same
+    model, the other geometry): the convergence ladder's alternative parameterisation when a
+    fit with several groups diverges.
 
     Returns
     -------
@@ -56,7 +60,15 @@ def build_nd_model(data: NDData, priors: NDPriors) -> pm.Model:
         def pooled(
             name: str, mean: float, sd: float, group_sd: float, centred: bool
         ) -> pt.TensorVariable:
-            return _pooled(name, mean, sd, group_sd, n_groups, centred=centred)
+            return _pooled(
+                name,
+                mean,
+                sd,
+                group_sd,
+                n_groups,
+                centred=centred,
+                reparameterised=centred and noncentred,
+            )
 
         log_slope = np.log(priors.slope_median)
         slope_n = pt.exp(

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from matplotlib.axis import Axis
 
     from bayescale.decision import ComputeChoice, Decision, DecisionCurve
+    from bayescale.nd import NDFit
 
 #: Decades between the smallest run and the largest target above which the loss forecast gets
 #: an inset zoomed on the largest fitted run, the held-out runs and the target.
@@ -509,5 +510,95 @@ def pass_rate_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -
     ax.set_title("Mean pass@1 of a new model")
     ax.grid(alpha=0.3, lw=0.5)
     ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+#: Planned paths drawn by :func:`nd_path_figure` at most (one per distinct target D/N), and
+#: their colours (C1 is the targets').
+ND_MAX_PATHS = 4
+ND_PATH_COLOURS = ("C0", "C2", "C4", "C9")
+
+
+def nd_paths(fit: NDFit, targets: tuple[Any, Any] | None = None) -> list[float]:
+    """The tokens-per-parameter ratios D/N of the paths :func:`nd_path_figure` draws.
+
+    One per distinct ratio of the targets (ratios within 5% are one path; at most
+    :data:`ND_MAX_PATHS`), else the geometric mean D/N of the fitted runs (the ladder's own
+    path).
+    """
+    data = fit.data
+    if targets is not None and np.size(targets[0]):
+        ratios = np.asarray(targets[1], float) / np.asarray(targets[0], float)
+        paths: list[float] = []
+        for r in ratios.tolist():
+            if all(abs(np.log(r / p)) > np.log(1.05) for p in paths):
+                paths.append(float(r))
+        return paths[:ND_MAX_PATHS]
+    fitted = data.fitted
+    return [float(np.exp(np.mean(np.log(data.tokens[fitted] / data.params[fitted]))))]
+
+
+def nd_path_figure(
+    fit: NDFit,
+    targets: tuple[Any, Any] | None = None,
+    budgets: Any = (),
+    interval: float = 0.9,
+) -> Figure:
+    """Figure 1 of the GPT-4 report for L(N, D): loss against compute along planned paths.
+
+    A planned path keeps the tokens per parameter fixed, ``D = r·N`` with ``κ·N·D = C``
+    (:func:`nd_paths`: the targets' ratios, else the fitted runs'). Each path is drawn from
+    half the smallest run's compute to three times the largest target or budget: the median
+    of a new run's loss with its central ``interval`` band (law discrepancy beyond the data
+    and run-to-run scatter included); the runs as dots (held-out runs open); each target
+    marked with its median and interval. One panel per group. The runs are shown at their
+    own tokens per parameter, which a path of another ratio does not pass through.
+    """
+    from bayescale.nd import nd_draws
+
+    data = fit.data
+    draws = nd_draws(fit)
+    kappa = draws.kappa
+    paths = nd_paths(fit, targets)
+    t_n = np.asarray(targets[0], float) if targets is not None else np.array([])
+    t_d = np.asarray(targets[1], float) if targets is not None else np.array([])
+    t_c = kappa * t_n * t_d
+    lo = float(data.compute.min()) / 2
+    hi = float(max([data.compute.max(), *t_c.tolist(), *np.atleast_1d(budgets).tolist()])) * 3
+    grid = np.geomspace(lo, hi, 120)
+    n = len(data.groups)
+    cols = min(n, 3)
+    rows = int(np.ceil(n / cols))
+    fig, axes = _new_figure(rows, cols, (5.2 * cols, 4.2 * rows))
+    tail = (1 - interval) / 2
+    curves = []
+    for ratio in paths:
+        ln_n = 0.5 * np.log(grid / (kappa * ratio))
+        curves.append(draws.new_run(ln_n, ln_n + np.log(ratio)))
+    at_target = draws.new_run(np.log(t_n), np.log(t_d)) if t_n.size else None
+    for gi, group in enumerate(data.groups):
+        ax = axes[gi // cols][gi % cols]
+        for k, (ratio, curve) in enumerate(zip(paths, curves, strict=True)):
+            q = np.quantile(curve[:, gi, :], [tail, 0.5, 1 - tail], axis=0)
+            colour = ND_PATH_COLOURS[k]
+            ax.fill_between(grid, q[0], q[2], color=colour, alpha=0.18, lw=0)
+            ax.plot(grid, q[1], color=colour, lw=1.5, label=f"D/N = {ratio:.3g}: median")
+        if len(paths):
+            ax.fill_between([], [], [], color="0.5", alpha=0.25, label=f"{interval:.0%} band")
+        if at_target is not None:
+            _target(ax, t_c, at_target[:, gi, :], interval)
+        own = data.group == group
+        what = "runs (own D/N)"
+        _observed(ax, data.compute, data.loss, own & data.held_out, own & data.fitted, what)
+        ax.set_xscale("log")
+        ax.grid(alpha=0.3, lw=0.5)
+        ax.set_title(str(group))
+        ax.set_xlabel("training compute (FLOPs)")
+        ax.set_ylabel("final loss")
+    for k in range(n, rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    axes[0][0].legend(fontsize=7, loc="upper right")
+    fig.suptitle("Predicted final loss of a new run along the planned path")
     fig.tight_layout()
     return fig

@@ -4,7 +4,8 @@ Every stage that is the same for all laws (saving and loading a fit, writing a r
 folder, the command line's forecast/run/check paths, the backtest loop) finds the law of what
 it holds here and calls the entry's functions; what really differs per law (data shapes,
 models, forecast math, figures) stays in the law's own modules. Loss and pass rate are the
-first two entries; :func:`register` adds another (ARCHITECTURE.md, "How to add a law").
+first two entries, L(N, D) the third; :func:`register` adds another (ARCHITECTURE.md, "How
+to add a law").
 
 Nothing here imports PyMC or JAX: the entries point at functions whose modules import them
 lazily.
@@ -161,13 +162,34 @@ def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
     ]
 
 
+def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
+    from bayescale.nd import nd_figure
+    from bayescale.plots import nd_path_figure
+
+    targets = None
+    if result.forecast is not None:
+        targets = (result.forecast["params"].values, result.forecast["tokens"].values)
+    budgets = result.optimal["budget"].values if result.optimal is not None else ()
+    fit, interval = result.fit, result.interval
+    return [
+        ("nd_contours.png", lambda: nd_figure(fit, budgets, targets, interval)),
+        ("nd_path.png", lambda: nd_path_figure(fit, targets, budgets, interval)),
+    ]
+
+
+BUILTIN = ("loss", "pass", "nd")
+
+
 def _builtin() -> None:
-    """Register loss and pass rate (once, on first lookup)."""
-    if "loss" in _LAWS and "pass" in _LAWS:
+    """Register loss, pass rate and L(N, D) (once, on first lookup)."""
+    if all(name in _LAWS for name in BUILTIN):
         return
     from bayescale import (
         loss_backtest,
         loss_saved,
+        nd,
+        nd_backtest,
+        nd_saved,
         pass_backtest,
         pass_pipeline,
         pass_saved,
@@ -230,7 +252,27 @@ def _builtin() -> None:
             spec_options=pass_pipeline.pass_spec_options,
             check_spec=pass_pipeline.check_pass_spec,
         ),
+        Law(
+            name="nd",
+            formula="L(N, D) = E + A/N^alpha + B/D^beta",
+            fit_type=nd.NDFit,
+            options_type=nd.NDOptions,
+            result_type=nd.NDResult,
+            data_types=(nd.NDData,),
+            run=nd.run_nd_table,
+            result_from_fit=nd.nd_result_from_fit,
+            document=nd.nd_document,
+            markdown=nd.nd_markdown,
+            figures=_nd_figures,
+            summary=nd.nd_summary,
+            data_group=nd_saved.ND_GROUP,
+            encode=nd_saved.encode_nd,
+            decode=nd_saved.decode_nd,
+            saved_options=nd.nd_saved_options,
+            load_for_backtest=nd.load_nd_runs,
+            backtest=nd_backtest.backtest_nd_ratios,
+        ),
     ]
-    others = {k: v for k, v in _LAWS.items() if k not in ("loss", "pass")}
+    others = {k: v for k, v in _LAWS.items() if k not in BUILTIN}
     _LAWS.clear()
     _LAWS.update({law.name: law for law in builtin} | others)

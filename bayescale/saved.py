@@ -132,7 +132,7 @@ class SavedFit:
         rows = [
             ("file", str(self.path)),
             *rows,
-            ("targets", ", ".join(f"{t:.3g}" for t in o.targets) + " FLOPs"),
+            ("targets", _targets_text(o.targets)),
             ("rule", f"{o.requirement} at confidence {o.confidence:g}" if o.requirement else "—"),
         ]
         return f"SavedFit ({self.kind})", rows
@@ -142,6 +142,13 @@ class SavedFit:
 
     def _repr_html_(self) -> str:
         return html_summary(*self._summary())
+
+
+def _targets_text(targets: Any) -> str:
+    """Compute targets in FLOPs, or the ``N:D`` pairs of an L(N, D) fit."""
+    if all(np.ndim(t) == 0 for t in targets):
+        return ", ".join(f"{t:.3g}" for t in targets) + " FLOPs"
+    return ", ".join(":".join(f"{v:.3g}" for v in t) for t in targets)
 
 
 def _saved_options(fit: Any, kept: dict[str, Any]) -> Any:

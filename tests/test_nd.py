@@ -22,8 +22,6 @@ from bayescale.nd import (
     NDDraws,
     NDPriors,
     load_nd_runs,
-    nd_decode,
-    nd_encode,
     nd_split,
     optimal_allocation,
     optimal_draws,
@@ -225,10 +223,9 @@ def test_mocked_fit_has_the_law_parameters(nd_runs, mock_pymc_sample):
     forecast = nd_loss_draws(fit, [1e9], [1e11])
     assert forecast["loss"].shape == (40, 2, 1)
     assert np.all(np.isfinite(forecast["loss"].values))
-    # saved-data encode/decode: the same runs, pivot, priors and seed give the same forecast
-    again = nd_decode(json.loads(json.dumps(nd_encode(fit))), fit.idata, fit.diagnostics)
-    assert again.log_pivot == pytest.approx(fit.log_pivot) and again.priors == fit.priors
-    assert np.array_equal(nd_loss_draws(again, [1e9], [1e11])["loss"], forecast["loss"])
+    # a forecast root other than the sampler's seed gives other predictive draws
+    other = nd_loss_draws(replace(fit, forecast_seed=fit.settings.seed + 1), [1e9], [1e11])
+    assert not np.array_equal(other["loss"], forecast["loss"])
 
 
 def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
@@ -262,8 +259,38 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
     optimum = result["optimal"][0]
     assert optimum["budget"] == 1e21 and set(optimum["params"]) == {"median", "lower", "upper"}
     assert len(result["decision"]["targets"]) == 2 and "diagnostics" in result
-    assert {"forecast.json", "report.md", "nd_contours.png"} <= {p.name for p in out.iterdir()}
+    names = {p.name for p in out.iterdir()}
+    assert {"forecast.json", "report.md", "nd_contours.png", "nd_path.png", "fit.nc"} <= names
+    assert "nd_path.png" in (out / "report.md").read_text()
     assert "N*" in capsys.readouterr().out
+
+    # bayescale forecast from the saved fit answers the same questions with the same numbers
+    again = tmp_path / "again.json"
+    args = ["forecast", str(out / "fit.nc"), "--target", "1e9:4e11", "--target", "3e9:1e12"]
+    args += ["--budget", "1e21", "--require", "loss<=2.4", "--json", str(again)]
+    assert main([*args, "--allow-unconverged", "--quiet"]) == 0
+    repeated = json.loads(again.read_text())
+    for key in ("targets", "optimal", "decision", "parameters"):
+        assert repeated[key] == result[key]
+    # the saved run's own questions, when none are given; another seed, other draws
+    assert (
+        main(
+            [
+                "forecast",
+                str(out / "fit.nc"),
+                "--json",
+                str(again),
+                "--allow-unconverged",
+                "--seed",
+                "7",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    other = json.loads(again.read_text())
+    assert len(other["targets"]) == 2 and other["optimal"][0]["budget"] == 1e21
+    assert other["targets"] != result["targets"]
 
 
 @pytest.mark.parametrize(

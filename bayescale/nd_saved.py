@@ -1,0 +1,102 @@
+"""The L(N, D) law's part of a saved fit: the ``bayescale_nd`` group (the whole input table).
+
+``encode_nd`` and ``decode_nd`` are the nd entry's ``encode``/``decode`` in
+:mod:`bayescale.registry`; the file layout is in docs/formats.md. The pivot is two numbers,
+``(ln N0, ln D0)``, recomputed from the runs on load and checked against the stored ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayescale.errors import InputError
+from bayescale.nd import NDColumns, NDData, NDFit, NDPriors, flops_per_param_token, nd_pivot
+from bayescale.saved_format import (
+    attr_json,
+    check_hash,
+    diagnostics_of,
+    only_known,
+    settings_of,
+    stream_fields,
+)
+
+ND_GROUP = "bayescale_nd"
+
+
+def nd_hash(data: NDData) -> str:
+    """SHA-256 of the runs (N, D, compute, loss, held-out flag, group, name), order included."""
+    h = hashlib.sha256()
+    for values in (data.params, data.tokens, data.compute, data.loss):
+        h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(data.held_out, dtype="u1").tobytes())
+    h.update("\x1f".join(map(str, data.group)).encode())
+    h.update("\x1e".join(map(str, data.name)).encode())
+    return h.hexdigest()
+
+
+def encode_nd(fit: NDFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
+    """The runs group of an L(N, D) fit, its SHA-256 and the root attributes only it carries."""
+    data = fit.data
+    runs = xr.Dataset(
+        {
+            "params": ("run", data.params),
+            "tokens": ("run", data.tokens),
+            "compute": ("run", data.compute),
+            "loss": ("run", data.loss),
+            "group": ("run", np.asarray(data.group, dtype=str)),
+            "name": ("run", np.asarray(data.name, dtype=str)),
+            "held_out": ("run", data.held_out.astype(np.int8)),
+        },
+        attrs={"groups": json.dumps(list(data.groups)), "source": data.source},
+    )
+    extra = {
+        "fit_max_compute": json.dumps(data.fit_max_compute),
+        "columns": json.dumps(asdict(data.columns)),
+    }
+    return runs, nd_hash(data), extra
+
+
+def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:
+    """An L(N, D) fit back from an opened ``fit.nc``: its runs checked against their SHA-256."""
+    runs = tree[ND_GROUP].to_dataset()
+    params = np.asarray(runs["params"].values, dtype=float)
+    tokens = np.asarray(runs["tokens"].values, dtype=float)
+    compute = np.asarray(runs["compute"].values, dtype=float)
+    held_out = np.asarray(runs["held_out"].values, dtype=bool)
+    data = NDData(
+        params=params,
+        tokens=tokens,
+        loss=np.asarray(runs["loss"].values, dtype=float),
+        compute=compute,
+        group=np.asarray(runs["group"].values.astype(str), dtype=object),
+        groups=tuple(json.loads(runs.attrs["groups"])),
+        name=np.asarray(runs["name"].values.astype(str), dtype=object),
+        held_out=held_out,
+        flops_per_param_token=flops_per_param_token(params, tokens, compute, ~held_out),
+        source=str(runs.attrs.get("source", path)),
+        fit_max_compute=attr_json(tree, "fit_max_compute", path),
+        columns=NDColumns(**attr_json(tree, "columns", path)),
+    )
+    check_hash(tree, nd_hash(data), path)
+    del tree[ND_GROUP]
+    pivot = nd_pivot(data)
+    stored = np.asarray(tree.attrs["log_pivot"], dtype=float).ravel()
+    if stored.shape != (2,) or not np.allclose(stored, pivot, rtol=0, atol=1e-9):
+        raise InputError(f"{path}: the stored pivot does not match the data; fit again.")
+    return NDFit(
+        data=data,
+        idata=tree,
+        log_pivot=pivot,
+        priors=NDPriors(**only_known(NDPriors, attr_json(tree, "priors", path))),
+        settings=settings_of(tree, path),
+        diagnostics=diagnostics_of(tree),
+        timing_s=attr_json(tree, "timing_s", path),
+        forecast_seed=stream_fields(tree)["forecast_seed"],
+    )

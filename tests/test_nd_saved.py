@@ -1,0 +1,255 @@
+"""L(N, D) as a registry entry: saved fits (round trip, tamper-evident, pivot checked),
+``bayescale forecast`` from a saved fit, the convergence ladder, the path figure and the
+backtest hook. Fits are fake posteriors (arviz_base.from_dict) or scripted samplers; the
+whole command with the mocked sampler is in tests/test_nd.py."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from arviz_base import from_dict
+
+import bayescale.fit
+import bayescale.nd_model
+import bayescale.sampling
+from bayescale.cli import main
+from bayescale.diagnostics import Diagnostics
+from bayescale.errors import InputError
+from bayescale.laws import nd_pivot_to_user
+from bayescale.nd import (
+    EPOCH_LAW,
+    NDFit,
+    NDOptions,
+    NDPriors,
+    fit_nd,
+    load_nd_runs,
+    nd_pivot,
+    nd_result_from_fit,
+    simulate_nd_runs,
+)
+from bayescale.nd_saved import ND_GROUP
+from bayescale.registry import get_law, law_of
+from bayescale.result_files import write_outputs
+from bayescale.sampling import SamplerSettings
+from bayescale.saved import load_fit, save_fit
+
+CHAINS, DRAWS = 2, 50
+
+
+def _runs() -> pd.DataFrame:
+    runs = simulate_nd_runs(0, budgets=[1e18, 1e19, 1e20])
+    return pd.concat([runs.assign(group="a"), runs.assign(group="b", loss=runs["loss"] + 0.1)])
+
+
+def fake_fit(diagnostics: Diagnostics | None = None) -> NDFit:
+    """A posterior near Epoch's law at the runs' pivot, with some spread, two groups."""
+    data = load_nd_runs(_runs(), fit_max_compute=5e19)
+    rng = np.random.default_rng(1)
+    shape = (CHAINS, DRAWS, 2)
+    ln_n0, ln_d0 = nd_pivot(data)
+    law = EPOCH_LAW
+    terms = law["A"] * np.exp(-law["alpha"] * ln_n0), law["B"] * np.exp(-law["beta"] * ln_d0)
+    level = law["E"] + sum(terms)
+    posterior = {
+        "level": level * np.exp(0.01 * rng.standard_normal(shape)),
+        "reducible": np.full(shape, sum(terms) / level),
+        "share": np.full(shape, terms[0] / sum(terms)),
+        "alpha": law["alpha"] * np.exp(0.05 * rng.standard_normal(shape)),
+        "beta": law["beta"] * np.exp(0.05 * rng.standard_normal(shape)),
+        "sigma": np.full((CHAINS, DRAWS), 0.01),
+    }
+    names = ("level", "reducible", "share", "alpha", "beta")
+    user = nd_pivot_to_user(*(posterior[n] for n in names), (ln_n0, ln_d0))
+    posterior |= dict(zip(("E", "A", "B"), user, strict=True))
+    idata = from_dict(
+        {"posterior": posterior},
+        dims={k: ["group"] for k in posterior if k != "sigma"},
+        coords={"group": list(data.groups)},
+    )
+    return NDFit(
+        data=data,
+        idata=idata,
+        log_pivot=(ln_n0, ln_d0),
+        priors=NDPriors(),
+        settings=SamplerSettings(seed=3, draws=DRAWS, chains=CHAINS),
+        diagnostics=diagnostics or Diagnostics(1.0, 400.0, 400.0, 0, "level", 100.0, 2, 50),
+        timing_s={"sampling": 1.0},
+    )
+
+
+OPTIONS = NDOptions(
+    targets=((1e9, 4e11), (3e9, 1e12)),
+    budgets=(1e21,),
+    requirement="a.loss<=2.6",
+    interval=0.8,
+)
+
+
+def test_nd_is_the_third_registry_entry():
+    law = get_law("nd")
+    assert law.data_group == ND_GROUP == "bayescale_nd"
+    fit = fake_fit()
+    assert law_of(fit) is law and law_of(OPTIONS) is law and law_of(fit.data) is law
+
+
+def test_a_saved_fit_loads_whole_and_answers_the_same(tmp_path):
+    fit = fake_fit()
+    result = nd_result_from_fit(fit, OPTIONS)
+    path = save_fit(fit, tmp_path / "fit.nc", OPTIONS.forecast_options())
+    saved = load_fit(path)
+    assert saved.kind == "nd" and saved.options.targets == OPTIONS.targets
+    assert saved.options.budgets == (1e21,) and saved.options.interval == 0.8
+    assert saved.fit.log_pivot == pytest.approx(fit.log_pivot)
+    assert saved.fit.data.columns == fit.data.columns
+    np.testing.assert_array_equal(saved.fit.data.held_out, fit.data.held_out)
+    assert saved.result().document() == result.document()
+    assert "1e+09:4e+11" in repr(saved)
+    # new questions through the shared SavedFit.result
+    other = saved.result(targets=[(7e9, 4e12)], budgets=())
+    assert [t["params"] for t in other.document()["targets"]] == [7e9]
+    assert other.document()["optimal"] == []
+    with pytest.raises(InputError, match=r"is a \(params, tokens\) pair"):
+        saved.result(targets=[7e9])
+
+
+def test_the_folder_holds_both_figures_and_a_fit_that_loads(tmp_path):
+    result = nd_result_from_fit(fake_fit(), OPTIONS)
+    names = sorted(p.name for p in write_outputs(result, tmp_path / "out"))
+    assert names == ["fit.nc", "forecast.json", "nd_contours.png", "nd_path.png", "report.md"]
+    assert load_fit(tmp_path / "out" / "fit.nc").kind == "nd"
+
+
+def _edit(path, target, change):
+    tree = xr.open_datatree(path, engine="h5netcdf").load()
+    change(tree)
+    tree.to_netcdf(target, engine="h5netcdf")
+    return target
+
+
+def test_an_edited_saved_fit_is_refused(tmp_path):
+    path = save_fit(fake_fit(), tmp_path / "fit.nc", OPTIONS.forecast_options())
+
+    def lower_a_loss(tree):
+        ds = tree[ND_GROUP].to_dataset(inherit=False)
+        tree[ND_GROUP] = xr.DataTree(ds.assign(loss=ds["loss"] * 0.99))
+
+    edited = _edit(path, tmp_path / "edited.nc", lower_a_loss)
+    with pytest.raises(InputError, match=f"group '{ND_GROUP}' changed"):
+        load_fit(edited)
+    assert main(["forecast", str(edited), "--budget", "1e21", "--quiet"]) == 2
+
+
+def test_a_pivot_that_does_not_match_the_runs_is_refused(tmp_path):
+    moved = replace(fake_fit(), log_pivot=(20.0, 24.0))
+    path = save_fit(moved, tmp_path / "fit.nc")
+    with pytest.raises(InputError, match="stored pivot does not match"):
+        load_fit(path)
+
+
+def test_forecast_from_a_saved_nd_fit_takes_pairs_and_budgets(tmp_path, capsys):
+    path = save_fit(fake_fit(), tmp_path / "fit.nc", OPTIONS.forecast_options())
+    doc = tmp_path / "f.json"
+    assert main(["forecast", str(path), "--target", "7e9:4e12", "--json", str(doc)]) == 0
+    result = json.loads(doc.read_text())
+    assert result["kind"] == "nd" and result["targets"][0]["tokens"] == 4e12
+    assert result["optimal"] == [] and result["decision"]["requirement"] == "a.loss<=2.6"
+    assert "from the saved fit" not in capsys.readouterr().err
+    for bad in (["--target-compute", "1e23"], ["--budget", "1e21", "--value", "5"]):
+        assert main(["forecast", str(path), *bad, "--quiet"]) == 2
+        assert "L(N, D) fit: give --target N:D" in capsys.readouterr().err
+    assert main(["forecast", str(path), "--target", "7e9x4e12", "--quiet"]) == 2
+
+
+def test_forecast_of_a_loss_fit_still_needs_target_compute(tmp_path, capsys):
+    from pathlib import Path
+
+    v010 = Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc"
+    assert main(["forecast", str(v010), "--allow-unconverged", "--quiet"]) == 2
+    assert "give --target-compute" in capsys.readouterr().err
+
+
+def test_path_figure_draws_one_path_per_target_ratio():
+    from bayescale.plots import nd_path_figure, nd_paths
+
+    fit = fake_fit()
+    assert nd_paths(fit, ([1e9, 2e9, 3e9], [2e10, 4e10, 3e12])) == [20.0, 1000.0]
+    data = fit.data
+    ladder = np.exp(np.mean(np.log(data.tokens[data.fitted] / data.params[data.fitted])))
+    assert nd_paths(fit) == [pytest.approx(ladder)]
+    fig = nd_path_figure(fit, ([1e9, 3e9], [4e11, 1e12]), interval=0.9)
+    lines = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert [t for t in lines if t.startswith("D/N")] == ["D/N = 400: median", "D/N = 333: median"]
+    assert len(fig.axes) == 2  # one panel per group
+
+
+# ------------------------------------------------------------------------ the ladder
+
+
+def _diagnostics(**changes) -> Diagnostics:
+    values = {
+        "r_hat_max": 1.001,
+        "ess_bulk_min": 900.0,
+        "ess_tail_min": 900.0,
+        "divergences": 0,
+        "worst": "log_level",
+        "ess_threshold": 400.0,
+        "chains": 4,
+        "draws": 1000,
+        "worst_ess": "sigma",
+    }
+    return Diagnostics(**{**values, **changes})
+
+
+def test_fit_nd_climbs_the_shared_convergence_ladder(monkeypatch):
+    outcomes = iter([{"divergences": 3}, {"divergences": 2}, {}])
+    models: list[bool] = []
+    idata = from_dict({"posterior": {"sigma": np.ones((2, 5))}})
+    monkeypatch.setattr(
+        bayescale.sampling, "sample_chains", lambda model, settings, start=None: (idata, 0, None)
+    )
+    monkeypatch.setattr(
+        bayescale.fit, "diagnose", lambda idata, ess_chains=None: _diagnostics(**next(outcomes))
+    )
+    real = bayescale.nd_model.build_nd_model
+
+    def build(data, priors, noncentred=False):
+        models.append(noncentred)
+        return real(data, priors, noncentred=noncentred)
+
+    monkeypatch.setattr(bayescale.nd_model, "build_nd_model", build)
+    fit = fit_nd(load_nd_runs(_runs()), settings=SamplerSettings(seed=1))
+    whats = [a.what for a in fit.diagnostics.attempts]
+    assert len(whats) == 3 and whats[1].startswith("a smaller step: target_accept 0.995")
+    assert whats[2] == "the alternative parameterisation: group slopes non-centred"
+    assert models == [False, True] and fit.settings.target_accept == 0.995
+
+
+def test_the_non_centred_model_has_the_same_log_density_at_the_same_slopes():
+    data = load_nd_runs(_runs())
+    centred = bayescale.nd_model.build_nd_model(data, NDPriors())
+    other = bayescale.nd_model.build_nd_model(data, NDPriors(), noncentred=True)
+    names = {v.name for v in other.free_RVs}
+    assert {"z_slope_n", "z_slope_d"} <= names and "slope_n_group" not in names
+    assert "slope_n_group" in {v.name for v in centred.free_RVs}
+
+
+# ------------------------------------------------------------------------ backtest
+
+
+@pytest.mark.slow
+def test_backtest_nd_scores_the_held_out_runs_at_their_n_and_d(tmp_path, mock_pymc_sample, capsys):
+    runs = simulate_nd_runs(0, budgets=[1e18, 1e19, 1e20])
+    path = tmp_path / "runs.csv"
+    runs.to_csv(path, index=False)
+    doc = tmp_path / "bt.json"
+    args = ["backtest", "nd", str(path), "--ratio", "50", "--json", str(doc)]
+    fast = ["--draws", "20", "--tune", "20", "--chains", "2", "--quiet"]
+    assert main([*args, *fast, "--allow-unconverged"]) == 0
+    bt = json.loads(doc.read_text())
+    held = int((6 * runs.params * runs.tokens > 1e20 / 50).sum())
+    assert bt["kind"] == "nd" and len(bt["cases"]) == held > 0
