@@ -383,13 +383,14 @@ def fit_loss(
         When R-hat, ESS or divergences miss the thresholds of :mod:`bayescale.diagnostics`
         and ``allow_unconverged`` is false; the fit is attached as ``error.result``.
     """
-    from bayescale.loss_model import add_scatter, build_loss_model, loss_pivot
+    from bayescale.loss_model import add_scatter, build_loss_model, loss_pivot, shape_class_runs
 
     priors = priors or LossPriors()
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
+    pad = shape_class_runs(data)  # one compiled program per shape class (docs/performance.md)
     idata, diagnostics, settings, sampling_s = _ladder(
-        lambda noncentred: build_loss_model(data, priors, noncentred=noncentred),
+        lambda noncentred: build_loss_model(data, priors, pad_runs=pad, noncentred=noncentred),
         settings,
         lambda idata, settings: add_scatter(idata, data, priors, settings.seed),
         retry_target=LOSS_RETRY_TARGET_ACCEPT,
@@ -521,7 +522,13 @@ def _loss_batches(
 ) -> dict[int, LossFit]:
     """One batch per shape (number of groups) of ``datasets``; fits by position."""
     from bayescale.batch import sample_batched
-    from bayescale.loss_model import add_scatter, build_loss_model, loss_inputs, loss_pivot
+    from bayescale.loss_model import (
+        add_scatter,
+        build_loss_model,
+        loss_inputs,
+        loss_pivot,
+        run_class,
+    )
 
     shapes: dict[int, list[int]] = {}
     for i in range(len(datasets)):
@@ -529,7 +536,7 @@ def _loss_batches(
     fits = {}
     for batch in shapes.values():
         start = time.perf_counter()
-        runs = max(int(datasets[i].fitted.sum()) for i in batch)
+        runs = run_class(max(int(datasets[i].fitted.sum()) for i in batch))
         idatas, seconds = sample_batched(
             build_loss_model(datasets[batch[0]], priors, pad_runs=runs),
             [loss_inputs(datasets[i], runs) for i in batch],
