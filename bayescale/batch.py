@@ -27,6 +27,12 @@ of a device, which is the price of batching.
 The template's data containers must have the same shapes in every dataset (pad to a common
 shape; :func:`bayescale.loss_model.build_loss_model` takes ``pad_runs`` for this). Nothing in
 this module knows about a particular model.
+
+Single fits of a model with data containers run here too, as a batch of one
+(:func:`sample_one`, and :func:`more_draws_one` for the convergence ladder's more draws from
+the adapted state): with the loss model's runs padded to a shape class
+(:func:`bayescale.loss_model.run_class`), a new table of a class already compiled reuses this
+process's programs, and in a new process the persistent compilation cache's.
 """
 
 from __future__ import annotations
@@ -298,9 +304,10 @@ def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False
 
     Returns the kept draws and the lanes' last states. ``continued``: the program that runs
     ``settings.draws`` more draws from given states instead (their adapted step size and mass
-    matrix, no warm-up), for :func:`more_draws_one`. The step is ``vmap``-ed inside the loop over iterations (not the loop over lanes), so
-    JAX batches the kernel's tree-building loops once: tracing a ``vmap`` of a whole ``scan``
-    re-batches its body until the batched parts of the carry settle, several times over.
+    matrix, no warm-up), for :func:`more_draws_one`. The step is ``vmap``-ed inside the loop
+    over iterations (not the loop over lanes), so JAX batches the kernel's tree-building loops
+    once: tracing a ``vmap`` of a whole ``scan`` re-batches its body until the batched parts of
+    the carry settle, several times over.
     """
     import jax
     from numpyro.infer.hmc import hmc
@@ -687,9 +694,7 @@ def more_draws_one(chains: ArgumentChains, draws: int) -> tuple[xr.DataTree, Arg
             lanes,
             states=states,
             kept={k: np.concatenate([v, kept[k]], axis=1) for k, v in lanes.kept.items()},
-            outputs={
-                k: np.concatenate([v, outputs[k]], axis=1) for k, v in lanes.outputs.items()
-            },
+            outputs={k: np.concatenate([v, outputs[k]], axis=1) for k, v in lanes.outputs.items()},
             settings=replace(lanes.settings, draws=lanes.settings.draws + draws),
         )
         seconds = time.perf_counter() - start

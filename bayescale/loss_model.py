@@ -106,8 +106,10 @@ def run_class(runs: int) -> int:
 
 
 def shape_class_runs(data: LossData) -> int | None:
-    """``pad_runs`` of a single fit of ``data``: :func:`run_class`, or ``None`` when the table
-    gives per-run standard errors (their model is not padded)."""
+    """``pad_runs`` of a single fit of ``data``: its :func:`run_class`, or ``None``.
+
+    ``None`` when the table gives per-run standard errors: that model is not padded.
+    """
     if data.loss_sd is not None:
         return None
     return run_class(int(data.fitted.sum()))
