@@ -554,15 +554,16 @@ def run_numpyro(
     holds keyword arguments of numpyro's ``NUTS`` (``dense_mass``, ``inverse_mass_matrix``).
     """
     import jax
+    import numpy as np
     from numpyro.infer import MCMC, NUTS
 
     if _has_data(model) and model.free_RVs:
         from bayescale.batch import sample_one
 
         start_mass = kernel.get("inverse_mass_matrix")
-        if settings.dense_mass and start_mass is not None:
+        if settings.dense_mass:
             start_mass = None  # a dense start is the numpyro path's alone
-        return sample_one(model, settings, start_mass)
+        return sample_one(model, settings, None if start_mass is None else np.asarray(start_mass))
     pmjax = import_pymc_jax()
     from pymc.util import get_random_generator
     from pymc.vartypes import discrete_types
