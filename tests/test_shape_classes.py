@@ -81,15 +81,23 @@ def test_padding_keeps_the_log_density_and_its_gradient(groups, runs, priors):
 
 @pytest.mark.slow
 def test_padding_keeps_the_draws_for_a_fixed_seed():
-    """The same seed draws the same posterior from the padded and the unpadded model."""
+    """The same seed draws the same chains from the padded and the unpadded model.
+
+    Without warm-up (the step size and unit mass matrix fixed), so that the comparison is of
+    the log density the sampler follows: with adaptation, the last-digit differences of the
+    two sums (measured: 3e-8 relative in the first kept draw after 10 warm-up steps) grow
+    through the chaotic trajectories, as between any two runs that differ in rounding.
+    """
     from bayescale.batch import sample_one
 
     data = _table(5)
-    plain, _ = sample_one(build_loss_model(data), SHORT)
-    padded, _ = sample_one(build_loss_model(data, pad_runs=shape_class_runs(data)), SHORT)
+    fixed = replace(SHORT, tune=0, draws=20)
+    plain, _ = sample_one(build_loss_model(data), fixed)
+    padded, _ = sample_one(build_loss_model(data, pad_runs=shape_class_runs(data)), fixed)
+    assert plain["posterior"]["a"].std() > 0  # the chains moved
     for name in ("a", "b", "c", "slope_group", "tau_slope"):
         np.testing.assert_allclose(
-            padded["posterior"][name].values, plain["posterior"][name].values, rtol=1e-6
+            padded["posterior"][name].values, plain["posterior"][name].values, rtol=1e-9
         )
 
 
