@@ -27,6 +27,12 @@ of a device, which is the price of batching.
 The template's data containers must have the same shapes in every dataset (pad to a common
 shape; :func:`bayescale.loss_model.build_loss_model` takes ``pad_runs`` for this). Nothing in
 this module knows about a particular model.
+
+Single fits of a model with data containers run here too, as a batch of one
+(:func:`sample_one`, and :func:`more_draws_one` for the convergence ladder's more draws from
+the adapted state): with the loss model's runs padded to a shape class
+(:func:`bayescale.loss_model.run_class`), a new table of a class already compiled reuses this
+process's programs, and in a new process the persistent compilation cache's.
 """
 
 from __future__ import annotations
@@ -244,6 +250,7 @@ def _starting_masses(
     inputs: Sequence[Mapping[str, np.ndarray]],
     jaxified: _Jaxified,
     settings: SamplerSettings,
+    maxiter: int = BATCH_LAPLACE_MAXITER,
 ) -> np.ndarray:
     """Warm-up's starting inverse mass matrix per dataset (:func:`laplace_from`), stacked.
 
@@ -286,18 +293,21 @@ def _starting_masses(
             ),
             start,
             dense=dense,
-            maxiter=BATCH_LAPLACE_MAXITER,
+            maxiter=maxiter,
         )
         masses.append(unit if mass is None else mass)
     return np.stack(masses)
 
 
-def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
+def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False) -> Any:
     """The lanes of one device: numpyro NUTS warm-up and draws, one lane per (dataset, chain).
 
-    The step is ``vmap``-ed inside the loop over iterations (not the loop over lanes), so
-    JAX batches the kernel's tree-building loops once: tracing a ``vmap`` of a whole ``scan``
-    re-batches its body until the batched parts of the carry settle, several times over.
+    Returns the kept draws and the lanes' last states. ``continued``: the program that runs
+    ``settings.draws`` more draws from given states instead (their adapted step size and mass
+    matrix, no warm-up), for :func:`more_draws_one`. The step is ``vmap``-ed inside the loop
+    over iterations (not the loop over lanes), so JAX batches the kernel's tree-building loops
+    once: tracing a ``vmap`` of a whole ``scan`` re-batches its body until the batched parts of
+    the carry settle, several times over.
     """
     import jax
     from numpyro.infer.hmc import hmc
@@ -325,8 +335,7 @@ def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
     def step(state: Any, data: tuple[Any, ...]) -> Any:
         return sample_kernel(state, model_args=data)
 
-    def lanes(values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any) -> Any:
-        states = jax.vmap(init)(values, keys, data, masses)
+    def run(states: Any, data: tuple[Any, ...], skip: int, length: int) -> tuple[Any, Any]:
         advance = jax.vmap(step)
 
         def iteration(states: Any, _: None) -> tuple[Any, dict[str, Any]]:
@@ -343,11 +352,25 @@ def _lanes_program(logp: Any, settings: SamplerSettings) -> Any:
                 "step_size": states.adapt_state.step_size,
             }
 
-        _, kept = jax.lax.scan(iteration, states, None, length=settings.tune + settings.draws)
+        states, kept = jax.lax.scan(iteration, states, None, length=length)
         # (iteration, lane, ...) -> (lane, draw, ...), warm-up dropped
-        return jax.tree.map(lambda a: jax.numpy.moveaxis(a[settings.tune :], 0, 1), kept)
+        return jax.tree.map(lambda a: jax.numpy.moveaxis(a[skip:], 0, 1), kept), states
 
-    return lanes
+    def lanes(
+        values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
+    ) -> tuple[Any, Any]:
+        states = jax.vmap(init)(values, keys, data, masses)
+        return run(states, data, settings.tune, settings.tune + settings.draws)
+
+    def more(
+        states: Any, values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
+    ) -> tuple[Any, Any]:
+        # init sets the kernel's options (tree depth, warm-up length) while tracing; its
+        # result is unused and compiled away. The states are past warm-up: no adaptation.
+        jax.vmap(init)(values, keys, data, masses)
+        return run(states, data, 0, settings.draws)
+
+    return more if continued else lanes
 
 
 def to_devices(array: np.ndarray, devices: int) -> np.ndarray:
@@ -423,26 +446,67 @@ def _sample_batched(
     seeds: Sequence[int] | None,
 ) -> tuple[list[xr.DataTree], float]:
     """:func:`sample_batched` inside :func:`bayescale.config.jax_scope`."""
-    import jax
-    from arviz_base import from_dict, make_attrs
-    from pymc.backends.arviz import coords_and_dims_for_inferencedata
-
     if not inputs:
         return [], 0.0
     start = time.perf_counter()
     settings = settings.with_target_accept(TARGET_ACCEPT)
+    if seeds is None:
+        seeds = [dataset_seed(settings.seed, i) for i in range(len(inputs))]
+    if len(seeds) != len(inputs):
+        raise ValueError(f"{len(seeds)} seeds for {len(inputs)} datasets")
+    lanes = _run_lanes(model, inputs, settings, [np.random.SeedSequence(s) for s in seeds])
+    seconds = time.perf_counter() - start
+    return _trees(lanes, coords, seconds), seconds
+
+
+@dataclass(frozen=True, eq=False)
+class _Lanes:
+    """A run of (dataset, chain) lanes: its arguments, its last states and what it kept.
+
+    Arrays of ``arguments`` and ``states`` are laid out for the devices (:func:`to_devices`);
+    ``kept`` (per-draw statistics) and ``outputs`` (posterior quantities) are
+    ``(lane, draw, ...)``, dataset-major.
+    """
+
+    model: Any
+    jaxified: _Jaxified
+    settings: SamplerSettings
+    datasets: int
+    devices: int
+    arguments: tuple[Any, ...]
+    states: Any
+    kept: dict[str, np.ndarray]
+    outputs: dict[str, np.ndarray]
+
+    @property
+    def n_lanes(self) -> int:
+        """Lanes that carry a chain (the devices' top-up copies left out)."""
+        return self.datasets * self.settings.chains
+
+
+def _run_lanes(
+    model: pm.Model,
+    inputs: Sequence[Mapping[str, np.ndarray]],
+    settings: SamplerSettings,
+    streams: Sequence[np.random.SeedSequence],
+    maxiter: int = BATCH_LAPLACE_MAXITER,
+    masses: np.ndarray | None = None,
+) -> _Lanes:
+    """Warm up and draw every (dataset, chain) lane of the template ``model`` in one program.
+
+    ``masses`` (one per dataset) start warm-up in place of the Laplace variances, which are
+    found with at most ``maxiter`` optimiser iterations.
+    """
+    import jax
+
     names = list(inputs[0])
     for i, data in enumerate(inputs):
         if list(data) != names:
             raise ValueError(f"dataset {i} of the batch names {list(data)}, not {names}")
     jaxified = _jaxify(model, names)
-    if seeds is None:
-        seeds = [dataset_seed(settings.seed, i) for i in range(len(inputs))]
-    if len(seeds) != len(inputs):
-        raise ValueError(f"{len(seeds)} seeds for {len(inputs)} datasets")
-    streams = [np.random.SeedSequence(seed) for seed in seeds]
     values = _initial_points(model, inputs, settings.chains, streams, jaxified)
-    masses = _starting_masses(model, inputs, jaxified, settings)
+    if masses is None:
+        masses = _starting_masses(model, inputs, jaxified, settings, maxiter)
 
     n_lanes = len(inputs) * settings.chains
     devices = _devices(n_lanes)
@@ -477,47 +541,164 @@ def _sample_batched(
         devices,
     )
     arguments = (tuple(values), lane_keys, tuple(per_lane), np.repeat(masses, settings.chains, 0))
-    kept = program(*jax.tree.map(lambda a: to_devices(a, devices), arguments))
+    arguments = jax.tree.map(lambda a: to_devices(a, devices), arguments)
+    kept, states = program(*arguments)
     kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
+    outputs = _quantities(jaxified, kept.pop("values"), per_lane)
+    return _Lanes(model, jaxified, settings, len(inputs), devices, arguments, states, kept, outputs)
+
+
+def _quantities(
+    jaxified: _Jaxified, values: Sequence[Any], per_lane: Sequence[np.ndarray]
+) -> dict[str, np.ndarray]:
+    """The posterior quantities of ``(lane, draw, ...)`` values, by name."""
+    import jax
+
     posterior = jaxified.posterior
     by_draw = jax.vmap(lambda v, d: posterior(*v, *d), in_axes=(0, None))
     quantities_of = jaxified.cached(("quantities",), lambda: jax.jit(jax.vmap(by_draw)))
-    outputs = dict(
-        zip(
-            jaxified.quantities,
-            quantities_of(tuple(kept.pop("values")), tuple(per_lane)),
-            strict=True,
-        )
-    )
-    template_coords, dims = coords_and_dims_for_inferencedata(model)
-    seconds = time.perf_counter() - start
+    outputs = quantities_of(tuple(values), tuple(per_lane))
+    return {q: np.asarray(o) for q, o in zip(jaxified.quantities, outputs, strict=True)}
+
+
+def _trees(
+    lanes: _Lanes,
+    coords: Sequence[Mapping[str, Sequence[Any]]] | None,
+    seconds: float,
+    batch: bool = True,
+) -> list[xr.DataTree]:
+    """One ``DataTree`` per dataset of ``lanes``: ``posterior`` and ``sample_stats``."""
+    from arviz_base import from_dict, make_attrs
+    from pymc.backends.arviz import coords_and_dims_for_inferencedata
+
+    template_coords, dims = coords_and_dims_for_inferencedata(lanes.model)
+    chains = lanes.settings.chains
 
     def per_dataset(array: Any, i: int) -> np.ndarray:
         a = np.asarray(array)
-        return a.reshape(len(inputs), settings.chains, *a.shape[1:])[i]
+        return a.reshape(lanes.datasets, chains, *a.shape[1:])[i]
 
     idatas = []
-    for i in range(len(inputs)):
-        stats = {k: per_dataset(v, i) for k, v in kept.items()}
+    for i in range(lanes.datasets):
+        stats = {k: per_dataset(v, i) for k, v in lanes.kept.items()}
         stats["tree_depth"] = np.log2(stats["n_steps"]).astype(int) + 1
+        attrs: dict[str, Any] = {"sampling_time": seconds, "tuning_steps": lanes.settings.tune}
+        if batch:
+            attrs["batch"] = i
         idatas.append(
             from_dict(
                 {
-                    "posterior": {q: per_dataset(o, i) for q, o in outputs.items()},
+                    "posterior": {q: per_dataset(o, i) for q, o in lanes.outputs.items()},
                     "sample_stats": stats,
                 },
                 coords={**template_coords, **(coords[i] if coords else {})},
-                dims={q: dims[q] for q in outputs if q in dims},
+                dims={q: dims[q] for q in lanes.outputs if q in dims},
                 sample_dims=["chain", "draw"],
-                attrs={
-                    "posterior": make_attrs(
-                        {"sampling_time": seconds, "tuning_steps": settings.tune, "batch": i},
-                        inference_library=None,
-                    )
-                },
+                attrs={"posterior": make_attrs(attrs, inference_library=None)},
             )
         )
-    return idatas, seconds
+    return idatas
+
+
+def data_arguments(model: pm.Model) -> list[str]:
+    """Names of the model's data containers (``pm.Data``): the arguments of its program."""
+    return [var.name for var in model.data_vars]
+
+
+@dataclass(frozen=True, eq=False)
+class ArgumentChains:
+    """Where a single fit's chains stopped on the data-as-arguments path (:func:`sample_one`).
+
+    The counterpart of :class:`bayescale.sampling.Chains` for :func:`more_draws_one`.
+    """
+
+    lanes: _Lanes
+
+    @property
+    def tune(self) -> int:
+        """The warm-up steps the chains took."""
+        return self.lanes.settings.tune
+
+    @property
+    def inverse_mass(self) -> np.ndarray:
+        """The adapted inverse mass matrix, averaged over chains: where new chains start."""
+        matrix = np.asarray(self.lanes.states.adapt_state.inverse_mass_matrix)
+        return from_devices(matrix, self.lanes.n_lanes).mean(axis=0)
+
+
+def sample_one(
+    model: pm.Model,
+    settings: SamplerSettings,
+    start_mass: np.ndarray | None = None,
+) -> tuple[xr.DataTree, ArgumentChains]:
+    """Sample one model with its data containers as arguments of the compiled program.
+
+    The single-fit path of :func:`bayescale.sampling.run_numpyro` for models with data
+    containers: one dataset of :func:`sample_batched`'s lanes, so that a model of the same
+    graph and shapes (a table padded to the same shape class,
+    :func:`bayescale.loss_model.build_loss_model`) reuses this process's programs, and in a
+    new process the persistent compilation cache's. The seed's stream gives the initial
+    points and the chains' keys; warm-up starts from ``start_mass`` (a diagonal), else the
+    Laplace variances (:data:`bayescale.sampling.LAPLACE_MAXITER` iterations, as a single fit
+    of the numpyro path) unless ``initial_mass="unit"``.
+    """
+    from bayescale.sampling import LAPLACE_MAXITER
+
+    with jax_scope():
+        start = time.perf_counter()
+        settings = settings.with_target_accept(TARGET_ACCEPT)
+        inputs = [{name: np.asarray(model[name].get_value()) for name in data_arguments(model)}]
+        masses = None if start_mass is None else np.asarray(start_mass)[None]
+        lanes = _run_lanes(
+            model,
+            inputs,
+            settings,
+            [np.random.SeedSequence(settings.seed)],
+            maxiter=LAPLACE_MAXITER,
+            masses=masses,
+        )
+        seconds = time.perf_counter() - start
+        return _trees(lanes, None, seconds, batch=False)[0], ArgumentChains(lanes)
+
+
+def more_draws_one(chains: ArgumentChains, draws: int) -> tuple[xr.DataTree, ArgumentChains]:
+    """Run :func:`sample_one`'s chains on for ``draws`` more draws each, from where they stopped.
+
+    Every lane keeps its adapted step size, mass matrix and random key; the posterior returned
+    holds the earlier draws followed by the new ones. The continuation is one more program
+    per number of draws (compiled once, then cached like the others).
+    """
+    import jax
+
+    with jax_scope():
+        start = time.perf_counter()
+        lanes = chains.lanes
+        settings = replace(lanes.settings, draws=draws)
+        jaxified = lanes.jaxified
+        program = jaxified.cached(
+            (
+                "more",
+                settings.tune,
+                draws,
+                settings.target_accept,
+                settings.dense_mass,
+                settings.max_tree_depth,
+            ),
+            lambda: jaxified.pmap(_lanes_program(jaxified.logp, settings, continued=True)),
+        )
+        kept, states = program(lanes.states, *lanes.arguments)
+        kept = jax.tree.map(lambda a: from_devices(np.asarray(a), lanes.n_lanes), kept)
+        per_lane = [from_devices(np.asarray(a), lanes.n_lanes) for a in lanes.arguments[2]]
+        outputs = _quantities(jaxified, kept.pop("values"), per_lane)
+        longer = replace(
+            lanes,
+            states=states,
+            kept={k: np.concatenate([v, kept[k]], axis=1) for k, v in lanes.kept.items()},
+            outputs={k: np.concatenate([v, outputs[k]], axis=1) for k, v in lanes.outputs.items()},
+            settings=replace(lanes.settings, draws=lanes.settings.draws + draws),
+        )
+        seconds = time.perf_counter() - start
+        return _trees(longer, None, seconds, batch=False)[0], ArgumentChains(longer)
 
 
 def sample_sequential(

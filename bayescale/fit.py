@@ -38,6 +38,7 @@ from bayescale.seeds import Streams
 if TYPE_CHECKING:
     import pymc as pm
 
+    from bayescale.batch import ArgumentChains
     from bayescale.sampling import Chains
 
 log = logging.getLogger("bayescale")
@@ -211,7 +212,7 @@ def _ladder(
         idata, _, chains = sample_chains(model, settings, start_mass)
         return complete(idata, settings) if complete else idata
 
-    def continued(kept: Chains, settings: SamplerSettings) -> xr.DataTree:
+    def continued(kept: Chains | ArgumentChains, settings: SamplerSettings) -> xr.DataTree:
         nonlocal chains
         more, chains = more_draws(kept, base_draws)
         return complete(more, settings) if complete else more
@@ -383,13 +384,14 @@ def fit_loss(
         When R-hat, ESS or divergences miss the thresholds of :mod:`bayescale.diagnostics`
         and ``allow_unconverged`` is false; the fit is attached as ``error.result``.
     """
-    from bayescale.loss_model import add_scatter, build_loss_model, loss_pivot
+    from bayescale.loss_model import add_scatter, build_loss_model, loss_pivot, shape_class_runs
 
     priors = priors or LossPriors()
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
+    pad = shape_class_runs(data)  # one compiled program per shape class (docs/performance.md)
     idata, diagnostics, settings, sampling_s = _ladder(
-        lambda noncentred: build_loss_model(data, priors, noncentred=noncentred),
+        lambda noncentred: build_loss_model(data, priors, pad_runs=pad, noncentred=noncentred),
         settings,
         lambda idata, settings: add_scatter(idata, data, priors, settings.seed),
         retry_target=LOSS_RETRY_TARGET_ACCEPT,
@@ -521,7 +523,13 @@ def _loss_batches(
 ) -> dict[int, LossFit]:
     """One batch per shape (number of groups) of ``datasets``; fits by position."""
     from bayescale.batch import sample_batched
-    from bayescale.loss_model import add_scatter, build_loss_model, loss_inputs, loss_pivot
+    from bayescale.loss_model import (
+        add_scatter,
+        build_loss_model,
+        loss_inputs,
+        loss_pivot,
+        run_class,
+    )
 
     shapes: dict[int, list[int]] = {}
     for i in range(len(datasets)):
@@ -529,7 +537,7 @@ def _loss_batches(
     fits = {}
     for batch in shapes.values():
         start = time.perf_counter()
-        runs = max(int(datasets[i].fitted.sum()) for i in batch)
+        runs = run_class(max(int(datasets[i].fitted.sum()) for i in batch))
         idatas, seconds = sample_batched(
             build_loss_model(datasets[batch[0]], priors, pad_runs=runs),
             [loss_inputs(datasets[i], runs) for i in batch],

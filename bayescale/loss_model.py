@@ -84,6 +84,37 @@ LOSS_INPUTS = (
 )
 
 
+#: The smallest padded run count: tables with up to this many fitted runs share one class.
+RUN_CLASS_MIN = 8
+
+
+def run_class(runs: int) -> int:
+    """The shape class of ``runs`` fitted runs: the padded run count of its compiled program.
+
+    The next power of two, at least :data:`RUN_CLASS_MIN`: 8, 16, 32, ... runs. Tables whose
+    fitted runs round up to the same count, with the same number of groups and the same
+    priors, have one compiled log density (the data are its arguments), so a process, or the
+    persistent compilation cache across processes, compiles it once. Padding costs at most
+    twice the arithmetic of the runs, which on these sizes is small next to a NUTS step's
+    fixed cost. Groups are not padded: every group has free parameters (its level, slope and
+    floor), and a padded group's would be prior-only parameters, a funnel for the centred
+    slopes that changes the sampler's geometry; the number of groups is part of the class.
+    """
+    if runs < 1:
+        raise ValueError(f"a shape class needs at least one run, got {runs}")
+    return max(RUN_CLASS_MIN, 1 << (runs - 1).bit_length())
+
+
+def shape_class_runs(data: LossData) -> int | None:
+    """``pad_runs`` of a single fit of ``data``: its :func:`run_class`, or ``None``.
+
+    ``None`` when the table gives per-run standard errors: that model is not padded.
+    """
+    if data.loss_sd is not None:
+        return None
+    return run_class(int(data.fitted.sum()))
+
+
 def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray]:
     r"""The data-dependent arrays of the loss model, by container name.
 

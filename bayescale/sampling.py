@@ -22,7 +22,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -33,6 +33,8 @@ if TYPE_CHECKING:
     import numpy as np
     import pymc as pm
     import xarray as xr
+
+    from bayescale.batch import ArgumentChains
 
 log = logging.getLogger(__name__)
 
@@ -228,7 +230,7 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
 
 def sample_chains(
     model: pm.Model, settings: SamplerSettings, start_mass: np.ndarray | None = None
-) -> tuple[xr.DataTree, float, Chains | None]:
+) -> tuple[xr.DataTree, float, Chains | ArgumentChains | None]:
     """:func:`sample`, also returning the chains to run on (:func:`more_draws`).
 
     ``start_mass`` is warm-up's starting inverse mass matrix (a diagonal, e.g. an earlier
@@ -250,13 +252,22 @@ def sample_chains(
             warnings.filterwarnings("ignore", message="Explicitly requested dtype float64")
         if start_mass is not None and not settings.dense_mass:
             kernel["inverse_mass_matrix"] = start_mass
-        elif settings.initial_mass == "laplace":
+        elif settings.initial_mass == "laplace" and not _has_data(model):
+            # a model with data containers finds its Laplace start on the data-as-arguments
+            # path (bayescale.batch.sample_one), compiled once per shape
             laplace = laplace_inverse_mass(model, dense=settings.dense_mass)
             if laplace is not None:
                 kernel["inverse_mass_matrix"] = laplace
-        with pmap_programs_released():
+        # the data-as-arguments path keeps its programs per template (bayescale.batch)
+        released = nullcontext() if _has_data(model) else pmap_programs_released()
+        with released:
             idata, chains = run_numpyro(model, settings, chain_method, progress, kernel)
     return idata, time.perf_counter() - start, chains
+
+
+def _has_data(model: pm.Model) -> bool:
+    """Whether the model has data containers: then it samples with its data as arguments."""
+    return bool(model.data_vars)
 
 
 def pick_chain_method(settings: SamplerSettings) -> Literal["parallel", "vectorized"]:
@@ -526,8 +537,13 @@ def run_numpyro(
     chain_method: Literal["parallel", "vectorized"],
     progress: bool,
     kernel: dict[str, object],
-) -> tuple[xr.DataTree, Chains | None]:
+) -> tuple[xr.DataTree, Chains | ArgumentChains | None]:
     """Run ``pm.sample(nuts_sampler="numpyro")``'s sampler, keeping numpyro's ``MCMC``.
+
+    A model with data containers (``pm.Data``, the loss model) goes to
+    :func:`bayescale.batch.sample_one` instead: there the data are arguments of the compiled
+    program, not constants in it, so that a new table of the same shape class reuses the
+    programs (docs/performance.md, "Shape classes"); its Laplace start is found there too.
 
     The same steps as ``pymc.sampling.jax.sample_numpyro_nuts`` (seed derived as
     ``pm.sample`` derives the first chain's, PyMC's jittered initial points, numpyro's
@@ -538,8 +554,16 @@ def run_numpyro(
     holds keyword arguments of numpyro's ``NUTS`` (``dense_mass``, ``inverse_mass_matrix``).
     """
     import jax
+    import numpy as np
     from numpyro.infer import MCMC, NUTS
 
+    if _has_data(model) and model.free_RVs:
+        from bayescale.batch import sample_one
+
+        start_mass = kernel.get("inverse_mass_matrix")
+        if settings.dense_mass:
+            start_mass = None  # a dense start is the numpyro path's alone
+        return sample_one(model, settings, None if start_mass is None else np.asarray(start_mass))
     pmjax = import_pymc_jax()
     from pymc.util import get_random_generator
     from pymc.vartypes import discrete_types
@@ -582,13 +606,20 @@ def run_numpyro(
         return _to_datatree(chains, time.perf_counter() - start), chains
 
 
-def more_draws(chains: Chains, draws: int, progress: bool = False) -> tuple[xr.DataTree, Chains]:
+def more_draws(
+    chains: Chains | ArgumentChains, draws: int, progress: bool = False
+) -> tuple[xr.DataTree, Chains | ArgumentChains]:
     """Run ``chains`` on for ``draws`` more draws each, from where they stopped.
 
     No new warm-up: every chain keeps its adapted step size and mass matrix and its random
     stream (numpyro's ``post_warmup_state``). The posterior returned holds the earlier draws
-    followed by the new ones.
+    followed by the new ones. Chains of the data-as-arguments path run on through
+    :func:`bayescale.batch.more_draws_one`.
     """
+    if not isinstance(chains, Chains):
+        from bayescale.batch import more_draws_one
+
+        return more_draws_one(chains, draws)
     mcmc = chains.mcmc
     mcmc.post_warmup_state = mcmc.last_state
     mcmc.num_samples = draws

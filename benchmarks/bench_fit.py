@@ -614,6 +614,24 @@ NEW_TABLES = ((1, 3), (1, 8), (2, 4), (2, 16), (3, 5), (3, 10), (4, 3), (4, 6), 
 FOURTH_GROUP = {"math": LossTruth(a=60.0, b=-0.105, c=1.6)}
 
 
+def warmup_tables() -> dict[tuple[int, int], tuple[int, int]]:
+    """One other table per shape class of :data:`NEW_TABLES`: (groups, runs per group) by class.
+
+    A loss fit compiles one program per shape class (groups, fitted runs rounded up by
+    :func:`bayescale.loss_model.run_class`), so a cache warmed by any table of a class serves
+    the new tables of that class. Each warm-up table has a run per group fewer than the first
+    new table of its class when that stays in the class (else as many runs), and other values.
+    """
+    from bayescale.loss_model import run_class
+
+    tables: dict[tuple[int, int], tuple[int, int]] = {}
+    for groups, runs in NEW_TABLES:
+        key = (groups, run_class(groups * runs))
+        fewer = runs - 1 if runs > 3 and run_class(groups * (runs - 1)) == key[1] else runs
+        tables.setdefault(key, (groups, fewer))
+    return tables
+
+
 def new_table(index: int, seed: int) -> pd.DataFrame:
     """The ``index``-th table of the new-tables case: its own groups, run count and scatter."""
     groups, runs = NEW_TABLES[index]
@@ -653,10 +671,11 @@ def run_new_tables_case(seed: int, settings: SamplerSettings, folder: Path) -> d
     Each table (:data:`NEW_TABLES`) is fitted by ``bayescale loss TABLE --out DIR`` in a new
     process (its wall includes the interpreter, the imports, model building, tracing, XLA
     compilation of programs the cache has not seen, sampling and the outputs), with the
-    persistent compilation cache warmed by a fit of another table first. The same fits are
-    then made in this process through the API, twice each; the second (``api_warm``,
-    ``run_loss`` alone, and ``api_warm_outputs`` with ``write_loss_outputs`` too) is a fit
-    made warm in one process. ``ratio`` is the median CLI wall over the median warm
+    persistent compilation cache warmed first by a fit of another table of each shape class
+    (:func:`warmup_tables`): the state of a cache that has seen tables of these sizes before.
+    The same fits are then made in this process through the API, twice each; the second
+    (``api_warm``, ``run_loss`` alone, and ``api_warm_outputs`` with ``write_loss_outputs`` too)
+    is a fit made warm in one process. ``ratio`` is the median CLI wall over the median warm
     ``run_loss`` wall (issue 15's measure), ``ratio_same_work`` over the warm fit with its
     outputs written.
     """
@@ -672,9 +691,16 @@ def run_new_tables_case(seed: int, settings: SamplerSettings, folder: Path) -> d
         paths.append(folder / f"table{i}.csv")
         table.to_csv(paths[-1], index=False)
         targets.append(float(table["compute"].max()) * 10)
-    warmup = folder / "warmup.csv"
-    simulate_loss_runs(DEMO_TRUTH, runs_per_group=5, seed=seed).to_csv(warmup, index=False)
-    _cli("loss", str(warmup), "--target-compute", "1e21", "--out", str(folder / "w"), *sampler)
+    warmed = []
+    for key, (groups, runs) in warmup_tables().items():
+        warmup = folder / f"warmup-{groups}x{runs}.csv"
+        truth = dict(list({**DEMO_TRUTH, **FOURTH_GROUP}.items())[:groups])
+        simulate_loss_runs(truth, runs_per_group=runs, seed=seed * 1000 + 999).to_csv(
+            warmup, index=False
+        )
+        out = folder / f"w-{groups}x{runs}"
+        _cli("loss", str(warmup), "--target-compute", "1e21", "--out", str(out), *sampler)
+        warmed.append(f"{groups} groups x {runs} runs (class: {key[0]} groups, {key[1]} runs)")
     cli = [
         _cli(
             "loss", str(p), "--target-compute", f"{t:g}", "--out", str(folder / f"cli{i}"), *sampler
@@ -699,6 +725,7 @@ def run_new_tables_case(seed: int, settings: SamplerSettings, folder: Path) -> d
         )
     row: dict[str, object] = {
         "tables": [f"{g} groups x {r} runs" for g, r in NEW_TABLES],
+        "warmup_tables": warmed,
         "cli_new_process": cli,
         "api_warm": api,
         "cli_median_wall_s": _median(cli),
@@ -913,12 +940,14 @@ def main(argv: list[str] | None = None) -> int:
             continue
         if case.kind in ("tables", "forecast", "nutpie"):
             work = Path(tempfile.mkdtemp(prefix=f"bayescale-bench-{case.kind}-"))
+            row["load_average_start"] = [round(x, 2) for x in os.getloadavg()]
             if case.kind == "tables":
                 row.update(run_new_tables_case(args.seed, small, work))
             elif case.kind == "forecast":
                 row.update(run_saved_forecast_case(args.seed, small, work))
             else:
                 row.update(run_nutpie_case(args.seed, small))
+            row["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
             print(case.name, {k: row.get(k) for k in ("ratio", "speedup")}, flush=True)
             row["peak_rss_mib"] = round(_rss_mib(), 1)
             row.setdefault(

@@ -101,12 +101,21 @@ def test_probability_of_meeting_a_bar_is_monotone_in_compute(small_fit):
 
 
 def test_direct_numpyro_call_draws_what_pm_sample_draws():
-    """The seam skips pm.sample's step assignment; same seed and model must give the same draws."""
-    from bayescale import sampling
-    from bayescale.loss_model import build_loss_model
+    """The seam skips pm.sample's step assignment; same seed and model must give the same draws.
 
-    runs = simulate_loss_runs(TRUTH, runs_per_group=5, scatter=0.004, seed=11)
-    model = build_loss_model(load_loss_runs(runs))
+    A model without data containers: those with them sample on the data-as-arguments path
+    (tests/test_shape_classes.py).
+    """
+    import pymc as pm
+
+    from bayescale import sampling
+
+    y = np.array([28.0, 8.0, -3.0, 7.0, -1.0, 1.0, 18.0, 12.0])
+    with pm.Model() as model:  # eight schools, non-centred
+        mu = pm.Normal("mu", 0.0, 5.0)
+        tau = pm.HalfNormal("tau", 5.0)
+        z = pm.Normal("z", 0.0, 1.0, shape=8)
+        pm.Normal("y", mu + tau * z, 10.0, observed=y)
     settings = SamplerSettings(draws=30, tune=30, chains=2, seed=5, progress=False)
     kernel = {
         "dense_mass": False,
