@@ -24,7 +24,7 @@ import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from bayescale.config import float_width, import_pymc_jax, jax_scope
 from bayescale.errors import InputError
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     import numpy as np
     import pymc as pm
     import xarray as xr
-
-    from bayescale.batch import ArgumentChains
 
 log = logging.getLogger(__name__)
 
@@ -230,7 +228,7 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
 
 def sample_chains(
     model: pm.Model, settings: SamplerSettings, start_mass: np.ndarray | None = None
-) -> tuple[xr.DataTree, float, Chains | ArgumentChains | None]:
+) -> tuple[xr.DataTree, float, ChainState | None]:
     """:func:`sample`, also returning the chains to run on (:func:`more_draws`).
 
     ``start_mass`` is warm-up's starting inverse mass matrix (a diagonal, e.g. an earlier
@@ -499,6 +497,23 @@ EXTRA_FIELDS = (
 )
 
 
+class ChainState(Protocol):
+    """Where a fit's chains stopped, for more draws or a new run's warm-up.
+
+    :class:`Chains` here; ``batch.ArgumentChains`` on the data-as-arguments path.
+    """
+
+    @property
+    def tune(self) -> int:
+        """The warm-up steps the chains took."""
+        ...
+
+    @property
+    def inverse_mass(self) -> np.ndarray:
+        """The adapted inverse mass matrix, averaged over chains."""
+        ...
+
+
 @dataclass(frozen=True, eq=False)
 class Chains:
     """Where a run's chains stopped: run them on for more draws from the adapted kernel.
@@ -537,7 +552,7 @@ def run_numpyro(
     chain_method: Literal["parallel", "vectorized"],
     progress: bool,
     kernel: dict[str, object],
-) -> tuple[xr.DataTree, Chains | ArgumentChains | None]:
+) -> tuple[xr.DataTree, ChainState | None]:
     """Run ``pm.sample(nuts_sampler="numpyro")``'s sampler, keeping numpyro's ``MCMC``.
 
     A model with data containers (``pm.Data``, the loss model) goes to
@@ -607,8 +622,8 @@ def run_numpyro(
 
 
 def more_draws(
-    chains: Chains | ArgumentChains, draws: int, progress: bool = False
-) -> tuple[xr.DataTree, Chains | ArgumentChains]:
+    chains: ChainState, draws: int, progress: bool = False
+) -> tuple[xr.DataTree, ChainState]:
     """Run ``chains`` on for ``draws`` more draws each, from where they stopped.
 
     No new warm-up: every chain keeps its adapted step size and mass matrix and its random
