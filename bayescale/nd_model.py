@@ -25,7 +25,7 @@ from bayescale.laws import nd_law_pivot
 from bayescale.loss_model import _pooled
 
 if TYPE_CHECKING:
-    from bayescale.nd import NDData, NDPriors
+    from bayescale.nd_data import NDData, NDPriors
 
 
 def build_nd_model(data: NDData, priors: NDPriors, noncentred: bool = False) -> pm.Model:

@@ -17,7 +17,8 @@ import numpy as np
 import xarray as xr
 
 from bayescale.errors import InputError
-from bayescale.nd import NDColumns, NDData, NDFit, NDPriors, flops_per_param_token, nd_pivot
+from bayescale.nd import NDFit, nd_pivot
+from bayescale.nd_data import NDColumns, NDData, NDPriors, flops_per_param_token
 from bayescale.saved_format import (
     attr_json,
     check_hash,
