@@ -487,12 +487,26 @@ class AccuracyPriors:
     scatter_sd
         Scale (half-normal) of a benchmark's model-to-model scatter :math:`\sigma_b` on the
         :math:`y` scale. 0.3: the residual sd of those per-ladder fits was 0.08-0.11.
-    floor_margin
-        Rows with :math:`q` below this (or above 1 minus it) and no ``n_questions`` are
-        censored ("at most this far above chance") instead of observed: :math:`y` is
-        undefined at or under chance and dominated by noise just above it. 0.02: two
-        points on a 4-option benchmark within 1.5 of chance, about the spread of models
-        that guess.
+    noise_sd
+        Scale (half-normal) of a benchmark's measurement noise :math:`s_b` on the accuracy
+        scale, for rows without ``n_questions``. 0.02: the binomial sd of a score of 0.5 on
+        1,000 questions is 0.016 (MMLU has 14,042, HumanEval 164). Near chance, where
+        :math:`y` is unbounded, this noise is what the data show.
+    model_effect_sd
+        Scale (half-normal) of :math:`\sigma_m`, a model's offset on :math:`y` shared by all
+        its benchmarks (a model trained better or worse than its family's trend). 0.3, as
+        the scatter.
+    model_effect_family_sd
+        Sd of a family's log multiplier of :math:`\sigma_m`. 0.5: some families mix
+        generations or data sets (their models scatter more), most do not.
+    loading_log_sd
+        Sd of a benchmark's log loading on the family and model offsets (sum-to-zero). 0.5:
+        a capability offset moves some benchmarks' :math:`y` more than others'.
+    discrepancy_exponent_sd
+        Beyond a family's largest fitted compute, its exponent is uncertain by this factor
+        (log sd), one draw per family shared by its benchmarks: a predictive term, zero
+        within the data, as the loss law's (``LossPriors.discrepancy_exponent_sd``). 0.25:
+        the loss law's measured value; 0 gives the pure law.
     """
 
     level_sd: float = 1.5
@@ -503,17 +517,18 @@ class AccuracyPriors:
     exponent_family_sd: float = 0.3
     exponent_ladder_sd: float = 0.3
     scatter_sd: float = 0.3
-    floor_margin: float = 0.02
+    noise_sd: float = 0.02
+    model_effect_sd: float = 0.3
+    model_effect_family_sd: float = 0.5
+    loading_log_sd: float = 0.5
+    discrepancy_exponent_sd: float = 0.25
 
     def __post_init__(self) -> None:
-        """Refuse non-positive scales and a floor margin outside (0, 0.5)."""
+        """Refuse non-positive scales (the discrepancy may be 0)."""
         for name, value in vars(self).items():
-            if not (np.isfinite(value) and value > 0):
+            low_ok = value >= 0 if name == "discrepancy_exponent_sd" else value > 0
+            if not (np.isfinite(value) and low_ok):
                 raise InputError(f"accuracy prior '{name}' must be a positive number, got {value}.")
-        if not self.floor_margin < 0.5:
-            raise InputError(
-                f"accuracy prior 'floor_margin' must be below 0.5, got {self.floor_margin}."
-            )
 
 
 PIVOTS = ("global", "family")
