@@ -228,11 +228,8 @@ def accuracy_draws(
     factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
     y = y - exponent[..., None] * factor * beyond
     if new_model:
-        loading = fit.draws("loading")[:, None, :, None]
-        model_sd = fit.draws("model_sd")[:, :, None, None]
-        offset = model_sd * rng.standard_normal((n_s, n_f, 1, len(compute)))
-        sigma = fit.draws("sigma")[:, None, :, None]
-        y = y + loading * offset + sigma * rng.standard_normal(y.shape)
+        sigma = fit.draws("sigma")[:, None, :] * fit.draws("scatter_family")[:, :, None]
+        y = y + sigma[..., None] * rng.standard_normal(y.shape)
     chance = data.chance[None, None, :, None]
     values = accuracy_from_transformed(y, chance)
     if new_model:

@@ -484,24 +484,22 @@ class AccuracyPriors:
         Scales (half-normal) of the family effect and the ladder residual of :math:`\ln k`.
         0.3 each: a factor of 1.35 at one sd, smaller than the spread the per-ladder fits
         show, which includes their noise.
-    scatter_sd
-        Scale (half-normal) of a benchmark's model-to-model scatter :math:`\sigma_b` on the
-        :math:`y` scale. 0.3: the residual sd of those per-ladder fits was 0.08-0.11.
-    noise_sd
-        Scale (half-normal) of a benchmark's measurement noise :math:`s_b` on the accuracy
-        scale, for rows without ``n_questions``. 0.02: the binomial sd of a score of 0.5 on
-        1,000 questions is 0.016 (MMLU has 14,042, HumanEval 164). Near chance, where
-        :math:`y` is unbounded, this noise is what the data show.
-    model_effect_sd
-        Scale (half-normal) of :math:`\sigma_m`, a model's offset on :math:`y` shared by all
-        its benchmarks (a model trained better or worse than its family's trend). 0.3, as
-        the scatter.
-    model_effect_family_sd
-        Sd of a family's log multiplier of :math:`\sigma_m`. 0.5: some families mix
-        generations or data sets (their models scatter more), most do not.
-    loading_log_sd
-        Sd of a benchmark's log loading on the family and model offsets (sum-to-zero). 0.5:
-        a capability offset moves some benchmarks' :math:`y` more than others'.
+    scatter_median, scatter_log_sd
+        Log-normal prior on a benchmark's model-to-model scatter :math:`\sigma_b` about the
+        law on the :math:`y` scale. Median 0.15, log sd 0.75 (95%: 0.03 to 0.65): the
+        residual sd of per-ladder line fits on ObsScaling was 0.08-0.11; log-normal, not
+        half-normal, because three or four sizes a ladder can almost lie on a line, and a
+        scale free to reach 0 makes a funnel the sampler cannot cross.
+    noise_median, noise_log_sd
+        Log-normal prior on a benchmark's measurement noise :math:`s_b` on the accuracy
+        scale, for rows without ``n_questions``. Median 0.01, log sd 0.5 (95%: 0.004 to
+        0.027): the binomial sd of a score of 0.5 is 0.004 on MMLU's 14,042 questions and
+        0.04 on HumanEval's 164; near chance, where :math:`y` is unbounded, this noise is
+        what the data show. Kept off 0 for the same reason as the scatter.
+    scatter_family_sd
+        Log sd of a family's factor on the scatter (pooled families only). 0.5: some
+        families mix generations or data sets and their models scatter more about one line
+        (a factor of 1.6 at one sd), most do not.
     discrepancy_exponent_sd
         Beyond a family's largest fitted compute, its exponent is uncertain by this factor
         (log sd), one draw per family shared by its benchmarks: a predictive term, zero
@@ -516,11 +514,11 @@ class AccuracyPriors:
     exponent_log_sd: float = 1.0
     exponent_family_sd: float = 0.3
     exponent_ladder_sd: float = 0.3
-    scatter_sd: float = 0.3
-    noise_sd: float = 0.02
-    model_effect_sd: float = 0.3
-    model_effect_family_sd: float = 0.5
-    loading_log_sd: float = 0.5
+    scatter_median: float = 0.15
+    scatter_log_sd: float = 0.75
+    noise_median: float = 0.01
+    noise_log_sd: float = 0.5
+    scatter_family_sd: float = 0.5
     discrepancy_exponent_sd: float = 0.25
 
     def __post_init__(self) -> None:

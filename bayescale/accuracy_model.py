@@ -129,13 +129,6 @@ def build_accuracy_model(
     centre = inputs["level_centre"]
     log_k0 = np.log(priors.exponent_median)
     with pm.Model(coords=coords) as model:
-        if n_b > 1 and pooled:
-            log_loading = pm.ZeroSumNormal(
-                "log_loading", sigma=priors.loading_log_sd, dims="benchmark"
-            )
-            loading = pm.Deterministic("loading", pt.exp(log_loading), dims="benchmark")
-        else:
-            loading = pm.Deterministic("loading", pt.ones(n_b), dims="benchmark")
         pool_families = pooled and n_f > 1
         if pooled:
             log_k_bench = pm.Normal(
@@ -169,7 +162,7 @@ def build_accuracy_model(
             tau_l = pm.LogNormal("tau_level", mu=np.log(priors.level_ladder_sd), sigma=0.5)
             level = pm.Normal(
                 "level_raw",
-                mu=level_bench[None, :] + loading[None, :] * level_family[:, None],
+                mu=level_bench[None, :] + level_family[:, None],
                 sigma=tau_l,
                 dims=("family", "benchmark"),
             )
@@ -183,24 +176,25 @@ def build_accuracy_model(
         level = pm.Deterministic("level", level, dims=("family", "benchmark"))
         exponent = pm.Deterministic("exponent", pt.exp(log_k), dims=("family", "benchmark"))
 
-        # a model's offset, shared by its benchmarks; its scale varies by family
-        model_sd_all = pm.HalfNormal("model_sd_all", sigma=priors.model_effect_sd)
+        # the scatter around the law: per benchmark, times a per-family factor (families
+        # that mix generations or data sets scatter more)
+        sigma = pm.LogNormal(
+            "sigma", mu=np.log(priors.scatter_median), sigma=priors.scatter_log_sd, dims="benchmark"
+        )
         if pool_families:
-            z_sf = pm.Normal("z_model_sd_family", 0.0, 1.0, dims="family")
-            model_sd = model_sd_all * pt.exp(priors.model_effect_family_sd * z_sf)
+            z_sf = pm.Normal("z_scatter_family", 0.0, 1.0, dims="family")
+            scatter_family = pt.exp(priors.scatter_family_sd * z_sf)
         else:
-            model_sd = model_sd_all * pt.ones(n_f)
-        model_sd = pm.Deterministic("model_sd", model_sd, dims="family")
-        z_m = pm.Normal("z_model", 0.0, 1.0, dims="model")
-        offset = model_sd[inputs["model_family"]] * z_m
-
-        sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd, dims="benchmark")
-        mu = level[fam, bench] - exponent[fam, bench] * x + loading[bench] * offset[model_idx]
-        s = sigma[bench]
+            scatter_family = pt.ones(n_f)
+        scatter_family = pm.Deterministic("scatter_family", scatter_family, dims="family")
+        mu = level[fam, bench] - exponent[fam, bench] * x
+        s = sigma[bench] * scatter_family[fam]
         g = inputs["chance"]
         plain = ~inputs["counted"]
         if plain.any():
-            noise = pm.HalfNormal("noise", sigma=priors.noise_sd, dims="benchmark")
+            noise = pm.LogNormal(
+                "noise", mu=np.log(priors.noise_median), sigma=priors.noise_log_sd, dims="benchmark"
+            )
             mu_p = mu[plain]
             q = pt.exp(-pt.exp(mu_p))
             slope = (1.0 - g[plain]) * q * pt.exp(mu_p)  # |dp/dy|

@@ -163,8 +163,8 @@ def test_law_matches_the_report_form_and_floor():
 
 
 def test_priors_refuse_bad_values():
-    with pytest.raises(InputError, match="scatter_sd"):
-        AccuracyPriors(scatter_sd=0)
+    with pytest.raises(InputError, match="scatter_median"):
+        AccuracyPriors(scatter_median=0)
     with pytest.raises(InputError, match="discrepancy_exponent_sd"):
         AccuracyPriors(discrepancy_exponent_sd=-0.1)
     assert AccuracyPriors(discrepancy_exponent_sd=0).discrepancy_exponent_sd == 0
