@@ -149,9 +149,7 @@ def fit_accuracy(
     priors = priors or AccuracyPriors()
     settings = (settings or SamplerSettings()).with_target_accept(TARGET_ACCEPT)
     start = time.perf_counter()
-    model = build_accuracy_model(
-        data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels
-    )
+    model = build_accuracy_model(data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels)
     idata, sampling_s = sample(model, settings)
     diagnostics = diagnose(idata)
     retry = settings.for_retry(RETRY_TARGET_ACCEPT) if diagnostics.divergences else None
@@ -220,7 +218,7 @@ def accuracy_draws(
     log_c = np.log(compute)[None, None, None, :]
     y = level[..., None] - exponent[..., None] * (log_c - fit.log_pivot[None, :, None, None])
     rng = np.random.default_rng([fit.settings.seed if seed is None else seed, 21])
-    n_s, n_f, n_b = level.shape
+    n_s, n_f = level.shape[:2]
     # law discrepancy beyond each family's largest fitted compute: the exponent there is
     # uncertain by a factor exp(s * zeta), one zeta per draw and family
     beyond = np.maximum(log_c - largest_fitted_log_compute(data)[None, :, None, None], 0.0)

@@ -1,24 +1,23 @@
 r"""The hierarchical accuracy model as a PyMC model factory.
 
-For a row of model :math:`m` of family :math:`f` on benchmark :math:`b` at compute :math:`C`,
-with :math:`x = \ln C - \ln C_0` and the law's scale :math:`y = \ln(-\ln\frac{p - g_b}{1 - g_b})`:
+For a row of family :math:`f` on benchmark :math:`b` at compute :math:`C`, with
+:math:`x = \ln C - \ln C_0` and the law's scale :math:`y = \ln(-\ln\frac{p - g_b}{1 - g_b})`:
 
 .. math::
 
-    \mu = \beta_{fb} - k_{fb}\,x + \lambda_b u_m,\qquad
-    \ln k_{fb} = K_b + \psi_f + \tau_k z_{fb},\qquad
-    u_m \sim N(0, \sigma_{m,f}),
+    \mu = \beta_{fb} - k_{fb}\,x,\qquad
+    \ln k_{fb} = K_b + \psi_f + \tau_k z_{fb},
 
 with a benchmark exponent :math:`K_b`, a family effect :math:`\psi_f` and a ladder residual
-(non-centred), a model offset :math:`u_m` shared by the model's benchmarks (loading
-:math:`\lambda_b`, scale per family), and ladder levels :math:`\beta_{fb}` either pooled
-(:math:`N(B_b + \lambda_b\phi_f, \tau_\beta)`) or each on a wide prior of its own. A row
-without ``n_questions`` is normal on the accuracy scale around the law,
-:math:`p \sim N(g + (1 - g)e^{-e^{\mu}},\ s_b^2 + (J\sigma_b)^2)`, with a measurement noise
-:math:`s_b` and the scatter :math:`\sigma_b` on :math:`y` carried to accuracy by the law's
-slope :math:`J = \partial p/\partial y` (so rows at chance, where :math:`y` is unbounded,
-weigh what they show); a row with ``n_questions`` counts correct answers,
-:math:`k \sim \mathrm{Binomial}(n, g + (1 - g)e^{-e^{\mu + \sigma_b\epsilon}})`.
+(non-centred), and ladder levels :math:`\beta_{fb}` each on a wide prior of its own (or
+pooled, :math:`N(B_b + \phi_f, \tau_\beta)`, with ``pool_levels``). A row without
+``n_questions`` is normal on the accuracy scale around the law,
+:math:`p \sim N(g + (1 - g)e^{-e^{\mu}},\ s_b^2 + (J\sigma_{fb})^2)`, with a measurement
+noise :math:`s_b` and the scatter :math:`\sigma_{fb} = \sigma_b \rho_f` on :math:`y` (a
+family factor :math:`\rho_f`) carried to accuracy by the law's slope
+:math:`J = |\partial p/\partial y|`, so rows at chance, where :math:`y` is unbounded, weigh
+what they show; a row with ``n_questions`` counts correct answers,
+:math:`k \sim \mathrm{Binomial}(n, g + (1 - g)e^{-e^{\mu + \sigma_{fb}\epsilon}})`.
 """
 
 from __future__ import annotations
@@ -48,8 +47,7 @@ def accuracy_inputs(
     Returns
     -------
     dict
-        ``family``, ``benchmark``, ``model`` (indices; models numbered over the fitted rows,
-        ``model_family`` gives each one's family), ``x`` (log compute minus the pivot),
+        ``family``, ``benchmark`` (indices), ``x`` (log compute minus the pivot),
         ``accuracy``, ``counted`` (rows with ``n_questions``), ``n``, ``k`` (their counts),
         ``chance`` per row and ``level_centre`` per benchmark (median :math:`y` of its rows
         clear of chance and of 1, 0 when none).
@@ -57,9 +55,6 @@ def accuracy_inputs(
     fit = data.fitted
     fam = data.family_index[fit]
     bench = data.benchmark_index[fit]
-    models, model = np.unique(data.model[fit], return_inverse=True)
-    model_family = np.zeros(len(models), dtype=np.int64)
-    model_family[model] = fam
     x = np.log(data.compute[fit]) - accuracy_pivots(data, pivot)[fam]
     g = data.chance[bench]
     acc = data.accuracy[fit]
@@ -76,8 +71,6 @@ def accuracy_inputs(
     return {
         "family": fam,
         "benchmark": bench,
-        "model": model.astype(np.int64),
-        "model_family": model_family,
         "x": x,
         "accuracy": acc,
         "counted": ~np.isnan(n),
@@ -101,7 +94,7 @@ def build_accuracy_model(
     Parameters
     ----------
     pooled
-        Pool exponents (and the model offsets' scale) across families; False fits each
+        Pool exponents (and the scatter's family factors) across families; False fits each
         ladder's exponent on its own prior (the no-pooling comparison).
     pool_levels
         Also pool the ladder levels around benchmark + family effects. Off by default: a
@@ -111,21 +104,16 @@ def build_accuracy_model(
     Returns
     -------
     pm.Model
-        Dims ``family``, ``benchmark``, ``model``. Deterministics ``level``, ``exponent``
-        ``[family, benchmark]``, ``loading[benchmark]``, ``model_sd[family]``; free
-        ``sigma``, ``noise[benchmark]``. Likelihood ``accuracy`` (normal rows) and
-        ``correct`` (binomial rows).
+        Dims ``family``, ``benchmark``. Deterministics ``level``, ``exponent``
+        ``[family, benchmark]``, ``scatter_family[family]``; free ``sigma`` and ``noise``
+        ``[benchmark]``. Likelihood ``accuracy`` (normal rows) and ``correct`` (binomial
+        rows).
     """
     priors = priors or AccuracyPriors()
     inputs = accuracy_inputs(data, priors, pivot)
     n_f, n_b = len(data.families), len(data.benchmarks)
-    n_m = len(inputs["model_family"])
-    coords = {
-        "family": list(data.families),
-        "benchmark": list(data.benchmarks),
-        "model": [str(i) for i in range(n_m)],
-    }
-    fam, bench, x, model_idx = (inputs[k] for k in ("family", "benchmark", "x", "model"))
+    coords = {"family": list(data.families), "benchmark": list(data.benchmarks)}
+    fam, bench, x = (inputs[k] for k in ("family", "benchmark", "x"))
     centre = inputs["level_centre"]
     log_k0 = np.log(priors.exponent_median)
     with pm.Model(coords=coords) as model:
