@@ -12,12 +12,13 @@ acts on the accuracy above chance, normalised to :math:`[0, 1]`:
 
 a straight line in log compute on the doubly-logged scale, with level :math:`\beta` at the
 pivot :math:`C_0` (the geometric centre of the fitted models) and exponent :math:`k`.
-Each (family, benchmark) ladder has its own line; the level and the log exponent are a
-benchmark effect plus a family effect plus a ladder residual, partially pooled
+Each (family, benchmark) ladder has its own line; its log exponent is a benchmark effect
+plus a family effect plus a ladder residual, partially pooled
 (:mod:`bayescale.accuracy_model`), so a family with few sizes borrows the benchmark's
 exponent. Rows with ``n_questions`` enter through a binomial likelihood; others through a
-normal scatter on the doubly-logged scale, censored within :attr:`AccuracyPriors.floor_margin`
-of chance (where that scale is undefined or unstable).
+normal likelihood on the accuracy scale (measurement noise plus the law's scatter carried
+by its slope), which stays finite at and under chance. Beyond a family's data the
+exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
 The law's pieces are plain functions a law registry can wrap: :func:`load_accuracy_table`
 (load), :func:`fit_accuracy` (model and sampling), :func:`accuracy_draws` (forecast draws),

@@ -8,14 +8,14 @@ from the rest, on every benchmark whose ladder has four or more sizes with a sco
 - ``floor_point``: the floor-aware law fitted per ladder by least squares on the accuracy
   scale (SciPy), a point forecast;
 - ``unpooled``: bayescale's model on the family alone, every ladder on its own priors;
-- ``pooled`` (family pivot) and ``pooled_global`` (one pivot for the table, the library's
-  default): bayescale's model on the whole table (every other family in full), so the
-  family borrows each benchmark's exponent.
+- ``pooled``: the library's default model on the whole table (every other family in full),
+  so the family borrows each benchmark's exponent; ``pooled_levels`` pools the ladder
+  levels too (``fit_accuracy(pool_levels=True)``).
 
 Writes ``benchmarks/results/accuracy_backtest.json`` and prints the Markdown table of
 docs/accuracy.md. Usage::
 
-    python benchmarks/accuracy_backtest.py [--draws 500 --tune 500 --chains 2] [--quick]
+    python benchmarks/accuracy_backtest.py [--draws 500 --tune 500 --chains 2] [--families F ...] [--methods M ...]
 """
 
 from __future__ import annotations
