@@ -522,10 +522,13 @@ class AccuracyPriors:
     discrepancy_exponent_sd: float = 0.25
 
     def __post_init__(self) -> None:
-        """Refuse non-positive scales (the discrepancy may be 0)."""
+        """Refuse non-positive scales (the discrepancy may be 0, as the loss law's)."""
+        from bayescale.priors import require_discrepancy_sd
+
         for name, value in vars(self).items():
-            low_ok = value >= 0 if name == "discrepancy_exponent_sd" else value > 0
-            if not (np.isfinite(value) and low_ok):
+            if name == "discrepancy_exponent_sd":
+                require_discrepancy_sd(value)
+            elif not (np.isfinite(value) and value > 0):
                 raise InputError(f"accuracy prior '{name}' must be a positive number, got {value}.")
 
 

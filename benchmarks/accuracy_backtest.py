@@ -15,7 +15,8 @@ from the rest, on every benchmark whose ladder has four or more sizes with a sco
 Writes ``benchmarks/results/accuracy_backtest.json`` and prints the Markdown table of
 docs/accuracy.md. Usage::
 
-    python benchmarks/accuracy_backtest.py [--draws 500 --tune 500 --chains 2] [--families F ...] [--methods M ...]
+    python benchmarks/accuracy_backtest.py [--draws 500 --tune 500 --chains 2]
+        [--families F ...] [--methods pooled unpooled pooled_levels]
 """
 
 from __future__ import annotations
