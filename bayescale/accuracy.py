@@ -227,7 +227,9 @@ def accuracy_draws(
     factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
     y = y - exponent[..., None] * factor * beyond
     if new_model:
-        sigma = fit.draws("sigma")[:, None, :] * fit.draws("scatter_family")[:, :, None]
+        sigma = np.repeat(fit.draws("sigma")[:, None, :], n_f, axis=1)
+        if "scatter_family" in fit.idata["posterior"].data_vars:
+            sigma = sigma * fit.draws("scatter_family")[:, :, None]
         y = y + sigma[..., None] * rng.standard_normal(y.shape)
     chance = data.chance[None, None, :, None]
     values = accuracy_from_transformed(y, chance)

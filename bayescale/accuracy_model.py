@@ -105,9 +105,9 @@ def build_accuracy_model(
     -------
     pm.Model
         Dims ``family``, ``benchmark``. Deterministics ``level``, ``exponent``
-        ``[family, benchmark]``, ``scatter_family[family]``; free ``sigma`` and ``noise``
-        ``[benchmark]``. Likelihood ``accuracy`` (normal rows) and ``correct`` (binomial
-        rows).
+        ``[family, benchmark]``, ``scatter_family[family]`` (pooled families only); free
+        ``sigma`` and ``noise`` ``[benchmark]``. Likelihood ``accuracy`` (normal rows) and
+        ``correct`` (binomial rows).
     """
     priors = priors or AccuracyPriors()
     inputs = accuracy_inputs(data, priors, pivot)
@@ -169,12 +169,12 @@ def build_accuracy_model(
         sigma = pm.LogNormal(
             "sigma", mu=np.log(priors.scatter_median), sigma=priors.scatter_log_sd, dims="benchmark"
         )
+        scatter_family: pt.TensorVariable = pt.ones(n_f)  # not stored: a constant
         if pool_families:
             z_sf = pm.Normal("z_scatter_family", 0.0, 1.0, dims="family")
-            scatter_family = pt.exp(priors.scatter_family_sd * z_sf)
-        else:
-            scatter_family = pt.ones(n_f)
-        scatter_family = pm.Deterministic("scatter_family", scatter_family, dims="family")
+            scatter_family = pm.Deterministic(
+                "scatter_family", pt.exp(priors.scatter_family_sd * z_sf), dims="family"
+            )
         mu = level[fam, bench] - exponent[fam, bench] * x
         s = sigma[bench] * scatter_family[fam]
         g = inputs["chance"]

@@ -189,6 +189,7 @@ def test_model_structure_pooling_and_binomial_rows(table):
     assert "level_bench" in {v.name for v in build_accuracy_model(data, pool_levels=True).free_RVs}
     unpooled = build_accuracy_model(data, pooled=False)
     assert not {"z_exponent_family", "z_scatter_family"} & {v.name for v in unpooled.free_RVs}
+    assert "scatter_family" not in unpooled.named_vars  # a constant would break R-hat
     counted = load_accuracy_table(simulate_accuracy_table(seed=1, n_questions=200))
     binomial = build_accuracy_model(counted)
     assert binomial["correct"].eval().size == len(counted.accuracy)
