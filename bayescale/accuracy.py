@@ -12,12 +12,13 @@ acts on the accuracy above chance, normalised to :math:`[0, 1]`:
 
 a straight line in log compute on the doubly-logged scale, with level :math:`\beta` at the
 pivot :math:`C_0` (the geometric centre of the fitted models) and exponent :math:`k`.
-Each (family, benchmark) ladder has its own line; the level and the log exponent are a
-benchmark effect plus a family effect plus a ladder residual, partially pooled
+Each (family, benchmark) ladder has its own line; its log exponent is a benchmark effect
+plus a family effect plus a ladder residual, partially pooled
 (:mod:`bayescale.accuracy_model`), so a family with few sizes borrows the benchmark's
 exponent. Rows with ``n_questions`` enter through a binomial likelihood; others through a
-normal scatter on the doubly-logged scale, censored within :attr:`AccuracyPriors.floor_margin`
-of chance (where that scale is undefined or unstable).
+normal likelihood on the accuracy scale (measurement noise plus the law's scatter carried
+by its slope), which stays finite at and under chance. Beyond a family's data the
+exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
 The law's pieces are plain functions a law registry can wrap: :func:`load_accuracy_table`
 (load), :func:`fit_accuracy` (model and sampling), :func:`accuracy_draws` (forecast draws),
@@ -113,6 +114,7 @@ def fit_accuracy(
     *,
     pooled: bool = True,
     pivot: str = "global",
+    pool_levels: bool = False,
     allow_unconverged: bool = False,
 ) -> AccuracyFit:
     """Fit the accuracy model with JAX NUTS and check convergence.
@@ -132,6 +134,8 @@ def fit_accuracy(
         False fits every ladder on its own priors (the no-pooling comparison).
     pivot
         ``"global"`` (default) or ``"family"`` (:func:`accuracy_pivots`, :data:`PIVOTS`).
+    pool_levels
+        Pool the ladder levels too (:func:`~bayescale.accuracy_model.build_accuracy_model`).
     allow_unconverged
         Return the fit when the gate fails instead of raising.
 
@@ -146,7 +150,7 @@ def fit_accuracy(
     priors = priors or AccuracyPriors()
     settings = (settings or SamplerSettings()).with_target_accept(TARGET_ACCEPT)
     start = time.perf_counter()
-    model = build_accuracy_model(data, priors, pooled=pooled, pivot=pivot)
+    model = build_accuracy_model(data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels)
     idata, sampling_s = sample(model, settings)
     diagnostics = diagnose(idata)
     retry = settings.for_retry(RETRY_TARGET_ACCEPT) if diagnostics.divergences else None
@@ -209,16 +213,28 @@ def accuracy_draws(
         carry the model's prior-and-pooling forecast (reports show ladders only).
     """
     compute = np.atleast_1d(np.asarray(compute, dtype=float))
+    data = fit.data
     level = fit.draws("level")  # (s, f, b)
     exponent = fit.draws("exponent")
-    x = np.log(compute)[None, None, None, :] - fit.log_pivot[None, :, None, None]
-    y = level[..., None] - exponent[..., None] * x
+    log_c = np.log(compute)[None, None, None, :]
+    y = level[..., None] - exponent[..., None] * (log_c - fit.log_pivot[None, :, None, None])
+    rng = np.random.default_rng([fit.settings.seed if seed is None else seed, 21])
+    n_s, n_f = level.shape[:2]
+    # law discrepancy beyond each family's largest fitted compute: the exponent there is
+    # uncertain by a factor exp(s * zeta), one zeta per draw and family
+    beyond = np.maximum(log_c - largest_fitted_log_compute(data)[None, :, None, None], 0.0)
+    zeta = rng.standard_normal((n_s, n_f, 1, 1))
+    factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
+    y = y - exponent[..., None] * factor * beyond
     if new_model:
-        sigma = fit.draws("sigma")  # (s, b)
-        rng = np.random.default_rng([fit.settings.seed if seed is None else seed, 21])
-        y = y + sigma[:, None, :, None] * rng.standard_normal(y.shape)
-    chance = fit.data.chance[None, None, :, None]
+        sigma = np.repeat(fit.draws("sigma")[:, None, :], n_f, axis=1)
+        if "scatter_family" in fit.idata["posterior"].data_vars:
+            sigma = sigma * fit.draws("scatter_family")[:, :, None]
+        y = y + sigma[..., None] * rng.standard_normal(y.shape)
+    chance = data.chance[None, None, :, None]
     values = accuracy_from_transformed(y, chance)
+    if new_model:
+        values = with_measurement_noise(fit, values, rng)
     return xr.DataArray(
         values,
         dims=("sample", "family", "benchmark", "compute"),
@@ -229,6 +245,40 @@ def accuracy_draws(
         },
         name="accuracy",
     )
+
+
+def largest_fitted_log_compute(data: AccuracyData) -> np.ndarray:
+    """Log of each family's largest fitted compute (the end of its data)."""
+    out = np.full(len(data.families), -np.inf)
+    fam = data.family_index
+    for f in range(len(data.families)):
+        rows = data.fitted & (fam == f)
+        if rows.any():
+            out[f] = np.log(data.compute[rows].max())
+    return out
+
+
+def with_measurement_noise(
+    fit: AccuracyFit, values: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Add a new score's measurement noise to accuracy draws ``(sample, family, benchmark, c)``.
+
+    Binomial on the benchmark's median ``n_questions`` where its rows give it; otherwise the
+    fitted noise sd per benchmark. Clipped to [0, 1].
+    """
+    data = fit.data
+    out = values.copy()
+    noise = fit.draws("noise") if "noise" in fit.idata["posterior"].data_vars else None
+    for b in range(len(data.benchmarks)):
+        counts = data.n_questions[data.fitted & (data.benchmark_index == b)]
+        counts = counts[~np.isnan(counts)]
+        if counts.size:
+            n = int(np.median(counts))
+            out[:, :, b] = rng.binomial(n, np.clip(values[:, :, b], 0.0, 1.0)) / n
+        elif noise is not None:
+            sd = noise[:, b][:, None, None]
+            out[:, :, b] = values[:, :, b] + sd * rng.standard_normal(values[:, :, b].shape)
+    return np.clip(out, 0.0, 1.0)
 
 
 def target_ladders(data: AccuracyData, family: str | None = None) -> list[tuple[str, str]]:

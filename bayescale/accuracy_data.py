@@ -484,15 +484,27 @@ class AccuracyPriors:
         Scales (half-normal) of the family effect and the ladder residual of :math:`\ln k`.
         0.3 each: a factor of 1.35 at one sd, smaller than the spread the per-ladder fits
         show, which includes their noise.
-    scatter_sd
-        Scale (half-normal) of a benchmark's model-to-model scatter :math:`\sigma_b` on the
-        :math:`y` scale. 0.3: the residual sd of those per-ladder fits was 0.08-0.11.
-    floor_margin
-        Rows with :math:`q` below this (or above 1 minus it) and no ``n_questions`` are
-        censored ("at most this far above chance") instead of observed: :math:`y` is
-        undefined at or under chance and dominated by noise just above it. 0.02: two
-        points on a 4-option benchmark within 1.5 of chance, about the spread of models
-        that guess.
+    scatter_median, scatter_log_sd
+        Log-normal prior on a benchmark's model-to-model scatter :math:`\sigma_b` about the
+        law on the :math:`y` scale. Median 0.15, log sd 0.75 (95%: 0.03 to 0.65): the
+        residual sd of per-ladder line fits on ObsScaling was 0.08-0.11; log-normal, not
+        half-normal, because three or four sizes a ladder can almost lie on a line, and a
+        scale free to reach 0 makes a funnel the sampler cannot cross.
+    noise_median, noise_log_sd
+        Log-normal prior on a benchmark's measurement noise :math:`s_b` on the accuracy
+        scale, for rows without ``n_questions``. Median 0.01, log sd 0.5 (95%: 0.004 to
+        0.027): the binomial sd of a score of 0.5 is 0.004 on MMLU's 14,042 questions and
+        0.04 on HumanEval's 164; near chance, where :math:`y` is unbounded, this noise is
+        what the data show. Kept off 0 for the same reason as the scatter.
+    scatter_family_sd
+        Log sd of a family's factor on the scatter (pooled families only). 0.5: some
+        families mix generations or data sets and their models scatter more about one line
+        (a factor of 1.6 at one sd), most do not.
+    discrepancy_exponent_sd
+        Beyond a family's largest fitted compute, its exponent is uncertain by this factor
+        (log sd), one draw per family shared by its benchmarks: a predictive term, zero
+        within the data, as the loss law's (``LossPriors.discrepancy_exponent_sd``). 0.25:
+        the loss law's measured value; 0 gives the pure law.
     """
 
     level_sd: float = 1.5
@@ -502,18 +514,22 @@ class AccuracyPriors:
     exponent_log_sd: float = 1.0
     exponent_family_sd: float = 0.3
     exponent_ladder_sd: float = 0.3
-    scatter_sd: float = 0.3
-    floor_margin: float = 0.02
+    scatter_median: float = 0.15
+    scatter_log_sd: float = 0.75
+    noise_median: float = 0.01
+    noise_log_sd: float = 0.5
+    scatter_family_sd: float = 0.5
+    discrepancy_exponent_sd: float = 0.25
 
     def __post_init__(self) -> None:
-        """Refuse non-positive scales and a floor margin outside (0, 0.5)."""
+        """Refuse non-positive scales (the discrepancy may be 0, as the loss law's)."""
+        from bayescale.priors import require_discrepancy_sd
+
         for name, value in vars(self).items():
-            if not (np.isfinite(value) and value > 0):
+            if name == "discrepancy_exponent_sd":
+                require_discrepancy_sd(value)
+            elif not (np.isfinite(value) and value > 0):
                 raise InputError(f"accuracy prior '{name}' must be a positive number, got {value}.")
-        if not self.floor_margin < 0.5:
-            raise InputError(
-                f"accuracy prior 'floor_margin' must be below 0.5, got {self.floor_margin}."
-            )
 
 
 PIVOTS = ("global", "family")

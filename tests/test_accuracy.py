@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,52 +163,51 @@ def test_law_matches_the_report_form_and_floor():
 
 
 def test_priors_refuse_bad_values():
-    with pytest.raises(InputError, match="scatter_sd"):
-        AccuracyPriors(scatter_sd=0)
-    with pytest.raises(InputError, match="floor_margin"):
-        AccuracyPriors(floor_margin=0.6)
+    with pytest.raises(InputError, match="scatter_median"):
+        AccuracyPriors(scatter_median=0)
+    with pytest.raises(InputError, match="discrepancy_exponent_sd"):
+        AccuracyPriors(discrepancy_exponent_sd=-0.1)
+    assert AccuracyPriors(discrepancy_exponent_sd=0).discrepancy_exponent_sd == 0
 
 
 # --- the model ---------------------------------------------------------------------------------
 
 
-def test_model_structure_censors_the_floor_and_counts_binomial_rows(table):
+def test_model_structure_pooling_and_binomial_rows(table):
     from bayescale.accuracy_model import accuracy_inputs, build_accuracy_model
 
-    table.loc[table["benchmark"] == "mmlu", "accuracy"] = np.where(
-        table.loc[table["benchmark"] == "mmlu", "family"] == "gamma", 0.24, 0.6
-    )
     data = load_accuracy_table(table)
     inputs = accuracy_inputs(data, AccuracyPriors())
-    assert (inputs["kind"] == 1).sum() == 3  # gamma's three mmlu rows under chance
+    assert not inputs["counted"].any()
     model = build_accuracy_model(data)
     assert model.coords["family"] == ("alpha", "beta", "gamma")
     names = {v.name for v in model.free_RVs}
-    assert {"level_bench", "log_exponent_bench", "z_exponent_family", "z_exponent"} <= names
-    assert [p.name for p in model.potentials] == ["y_floor"]
-    assert model["y_observed"].eval().size == len(table) - 3
+    assert {"log_exponent_bench", "z_exponent_family", "z_exponent"} <= names
+    assert {"noise", "sigma", "z_scatter_family"} <= names
+    assert "level_bench" not in names  # levels are not pooled by default
+    assert model["accuracy"].eval().size == len(table)
+    assert "level_bench" in {v.name for v in build_accuracy_model(data, pool_levels=True).free_RVs}
     unpooled = build_accuracy_model(data, pooled=False)
-    assert "z_exponent_family" not in {v.name for v in unpooled.free_RVs}
+    assert not {"z_exponent_family", "z_scatter_family"} & {v.name for v in unpooled.free_RVs}
+    assert "scatter_family" not in unpooled.named_vars  # a constant would break R-hat
     counted = load_accuracy_table(simulate_accuracy_table(seed=1, n_questions=200))
     binomial = build_accuracy_model(counted)
     assert binomial["correct"].eval().size == len(counted.accuracy)
-    assert "y_observed" not in binomial.named_vars
+    assert "accuracy" not in binomial.named_vars and "noise" not in binomial.named_vars
 
 
-def test_log_normal_cdf_has_finite_gradients_far_out():
-    import pytensor
-    import pytensor.tensor as pt
-    from scipy.stats import norm
+def test_rows_at_or_under_chance_give_finite_density_and_gradient(table):
+    """A ladder at chance (y unbounded there) enters on the accuracy scale without NaN."""
+    from bayescale.accuracy_model import build_accuracy_model
 
-    from bayescale.accuracy_model import std_normal_logcdf
-
-    z = pt.dvector("z")
-    value = std_normal_logcdf(z)
-    f = pytensor.function([z], [value, pt.grad(value.sum(), z)])
-    zz = np.array([-40.0, -3.0, -1.0, 0.0, 5.0, 40.0])
-    v, g = f(zz)
-    np.testing.assert_allclose(v, norm.logcdf(zz), rtol=1e-9, atol=1e-12)
-    assert np.isfinite(g).all()
+    mmlu = table["benchmark"] == "mmlu"
+    table.loc[mmlu & (table["family"] == "gamma"), "accuracy"] = [0.24, 0.25, 0.26]
+    model = build_accuracy_model(load_accuracy_table(table))
+    point = model.initial_point()
+    far = {k: v + 3.0 if k == "level_raw" else v for k, v in point.items()}
+    for values in (point, far):
+        assert np.isfinite(model.compile_logp()(values))
+        assert np.isfinite(model.compile_dlogp()(values)).all()
 
 
 def test_mocked_fit_forecast_and_requirement(table, mock_pymc_sample):
@@ -218,8 +218,10 @@ def test_mocked_fit_forecast_and_requirement(table, mock_pymc_sample):
     draws = accuracy_draws(fit, [1e23, 1e24])
     assert draws.dims == ("sample", "family", "benchmark", "compute")
     assert draws.sizes["sample"] == 40
+    assert ((draws.values >= 0) & (draws.values <= 1)).all()  # with a new score's noise
+    curve = accuracy_draws(fit, [1e23, 1e24], new_model=False)
     for bi, g in enumerate(data.chance):
-        assert (draws.values[:, :, bi] >= g).all()
+        assert (curve.values[:, :, bi] >= g).all()
     np.testing.assert_array_equal(draws.values, accuracy_draws(fit, [1e23, 1e24]).values)
     options = AccuracyOptions(targets=(1e23,), family="beta", requirement="mmlu.accuracy>=0.5")
     result = result_from_accuracy_fit(fit, options)
@@ -230,6 +232,40 @@ def test_mocked_fit_forecast_and_requirement(table, mock_pymc_sample):
     assert {a["benchmark"] for a in entry["accuracy"]} == {"mmlu", "gsm8k", "winogrande"}
     assert set(entry["accuracy"][0]) == {"family", "benchmark", "median", "lower", "upper", "mean"}
     assert entry["decision"]["requirement"] == "mmlu.accuracy>=0.5"
+
+
+def test_discrepancy_widens_beyond_the_data_only(table, mock_pymc_sample):
+    import xarray as xr
+
+    data = load_accuracy_table(table)
+    settings = SamplerSettings(draws=50, tune=10, chains=2)
+    fit = fit_accuracy(data, settings=settings, allow_unconverged=True)
+    # one law in every draw: any spread of the curve comes from the discrepancy alone
+    post = fit.idata["posterior"].to_dataset()
+    post["level"] = post["level"] * 0.0
+    post["exponent"] = post["exponent"] * 0.0 + 0.2
+    fixed = replace(fit, idata=xr.DataTree.from_dict({"posterior": post}))
+    inside, beyond = 1e22, 1e26  # every family's data ends at or above 1e23
+    spread = {}
+    for sd in (0.0, 0.5):
+        curve = accuracy_draws(
+            replace(fixed, priors=AccuracyPriors(discrepancy_exponent_sd=sd)),
+            [inside, beyond],
+            new_model=False,
+        ).values
+        spread[sd] = np.std(curve, axis=0)  # (family, benchmark, compute)
+    np.testing.assert_allclose(spread[0.0], 0.0, atol=1e-12)
+    np.testing.assert_allclose(spread[0.5][..., 0], 0.0, atol=1e-12)
+    assert np.all(spread[0.5][..., 1] > 1e-3)
+
+
+def test_new_scores_are_binomial_on_the_benchmarks_question_count(mock_pymc_sample):
+    data = load_accuracy_table(simulate_accuracy_table(seed=2, n_questions=40))
+    fit = fit_accuracy(
+        data, settings=SamplerSettings(draws=20, tune=10, chains=2), allow_unconverged=True
+    )
+    values = accuracy_draws(fit, [1e23]).values
+    np.testing.assert_allclose(values * 40, np.round(values * 40), atol=1e-9)
 
 
 def test_requirement_scope_names_one_ladder(table):
