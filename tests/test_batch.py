@@ -15,7 +15,6 @@ from bayescale.batch import (
     dataset_seed,
     from_devices,
     sample_batched,
-    sample_sequential,
     to_devices,
 )
 from bayescale.config import jax_scope
@@ -29,6 +28,7 @@ from bayescale.sampling import (
     MAX_TREE_DEPTH,
     SamplerSettings,
     laplace_inverse_mass,
+    sample_sequential,
 )
 from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
 
