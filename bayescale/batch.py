@@ -48,10 +48,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.config import import_pymc_jax, jax_scope
-from bayescale.sampling import (
+from bayescale.jaxtools import (
     LAPLACE_MAX_PARAMETERS,
+    LAPLACE_MAXITER,
     TARGET_ACCEPT,
-    SamplerSettings,
     laplace_from,
     release_pmapped,
 )
@@ -60,6 +60,8 @@ from bayescale.seeds import key_seed
 if TYPE_CHECKING:
     import pymc as pm
     import xarray as xr
+
+    from bayescale.sampling import SamplerSettings
 
 log = logging.getLogger(__name__)
 
@@ -642,8 +644,6 @@ def sample_one(
     Laplace variances (:data:`bayescale.sampling.LAPLACE_MAXITER` iterations, as a single fit
     of the numpyro path) unless ``initial_mass="unit"``.
     """
-    from bayescale.sampling import LAPLACE_MAXITER
-
     with jax_scope():
         start = time.perf_counter()
         settings = settings.with_target_accept(TARGET_ACCEPT)
@@ -699,38 +699,3 @@ def more_draws_one(chains: ArgumentChains, draws: int) -> tuple[xr.DataTree, Arg
         )
         seconds = time.perf_counter() - start
         return _trees(longer, None, seconds, batch=False)[0], ArgumentChains(longer)
-
-
-def sample_sequential(
-    model: pm.Model,
-    inputs: Sequence[Mapping[str, np.ndarray]],
-    settings: SamplerSettings,
-    coords: Sequence[Mapping[str, Sequence[Any]]] | None = None,
-    seeds: Sequence[int] | None = None,
-) -> tuple[list[xr.DataTree], float]:
-    """:func:`sample_batched`'s reference: one ``pm.sample`` per dataset, through the seam.
-
-    Same arguments and results; each dataset's values are set into the template
-    (``pm.set_data``) and sampled by :func:`bayescale.sampling.sample`, compiling once per
-    dataset. Tests compare the two, and replace :func:`sample_batched` by this to run a
-    batch under ``pymc.testing``'s mocked ``pm.sample``.
-    """
-    import pymc as pm
-    import xarray as xr
-
-    from bayescale.sampling import sample
-
-    start = time.perf_counter()
-    idatas = []
-    for i, data in enumerate(inputs):
-        pm.set_data(data, model=model)
-        seed = seeds[i] if seeds is not None else dataset_seed(settings.seed, i)
-        idata, _ = sample(model, replace(settings, seed=seed))
-        posterior = idata["posterior"].to_dataset()
-        if coords:
-            posterior = posterior.assign_coords({k: list(v) for k, v in coords[i].items()})
-        groups = {"posterior": posterior}
-        if "sample_stats" in idata.children:
-            groups["sample_stats"] = idata["sample_stats"].to_dataset()
-        idatas.append(xr.DataTree.from_dict(groups))
-    return idatas, time.perf_counter() - start

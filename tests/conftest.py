@@ -46,5 +46,5 @@ def mock_pymc_sample(monkeypatch):
     monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)
     monkeypatch.setattr(bayescale.sampling, "run_numpyro", bayescale.sampling.run_pm_sample)
     monkeypatch.setattr(bayescale.sampling, "laplace_inverse_mass", lambda model, dense: None)
-    monkeypatch.setattr(bayescale.batch, "sample_batched", bayescale.batch.sample_sequential)
+    monkeypatch.setattr(bayescale.batch, "sample_batched", bayescale.sampling.sample_sequential)
     yield from mock_sample_setup_and_teardown()

@@ -15,7 +15,6 @@ from bayescale.batch import (
     dataset_seed,
     from_devices,
     sample_batched,
-    sample_sequential,
     to_devices,
 )
 from bayescale.config import jax_scope
@@ -29,6 +28,7 @@ from bayescale.sampling import (
     MAX_TREE_DEPTH,
     SamplerSettings,
     laplace_inverse_mass,
+    sample_sequential,
 )
 from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
 
@@ -264,12 +264,11 @@ def test_backtest_at_several_ratios_fits_in_batches(runs):
         assert bt.summary().set_index("method").loc["bayescale", "coverage_0.9"] >= 0.5
 
 
-def test_each_dataset_starts_from_its_own_models_laplace_variances(runs, monkeypatch):
-    # as many L-BFGS iterations as a single fit's start, so both reach the same mode
-    monkeypatch.setattr(bayescale.batch, "BATCH_LAPLACE_MAXITER", LAPLACE_MAXITER)
+def test_each_dataset_starts_from_its_own_models_laplace_variances(runs):
     splits, template, inputs = _split_batch(runs, (1.5, 30.0))
+    # as many L-BFGS iterations as a single fit's start, so both reach the same mode
     masses = _starting_masses(
-        template, inputs, _jaxify(template, list(inputs[0])), SamplerSettings()
+        template, inputs, _jaxify(template, list(inputs[0])), SamplerSettings(), LAPLACE_MAXITER
     )
     own = np.stack([laplace_inverse_mass(build_loss_model(s)) for s in splits])
     # same log density and start, so the same mode up to the optimiser's rounding path

@@ -69,7 +69,7 @@ def setup_mocked_sampler() -> None:
 
     bayescale.sampling.run_numpyro = bayescale.sampling.run_pm_sample  # type: ignore[assignment]
     bayescale.sampling.laplace_inverse_mass = lambda model, dense: None  # type: ignore[assignment]
-    bayescale.batch.sample_batched = bayescale.batch.sample_sequential  # type: ignore[assignment]
+    bayescale.batch.sample_batched = bayescale.sampling.sample_sequential  # type: ignore[assignment]
     mock = mock_sample_setup_and_teardown()
     next(mock)
     _KEEP.append(mock)
