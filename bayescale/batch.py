@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     import pymc as pm
     import xarray as xr
 
-    from bayescale.sampling import SamplerSettings
+    from bayescale.sampler_settings import SamplerSettings
 
 log = logging.getLogger(__name__)
 

@@ -38,8 +38,7 @@ from bayescale.seeds import Streams
 if TYPE_CHECKING:
     import pymc as pm
 
-    from bayescale.batch import ArgumentChains
-    from bayescale.sampling import Chains
+    from bayescale.sampling import ChainState
 
 log = logging.getLogger("bayescale")
 
@@ -212,7 +211,7 @@ def _ladder(
         idata, _, chains = sample_chains(model, settings, start_mass)
         return complete(idata, settings) if complete else idata
 
-    def continued(kept: Chains | ArgumentChains, settings: SamplerSettings) -> xr.DataTree:
+    def continued(kept: ChainState, settings: SamplerSettings) -> xr.DataTree:
         nonlocal chains
         more, chains = more_draws(kept, base_draws)
         return complete(more, settings) if complete else more
