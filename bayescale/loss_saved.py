@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from bayescale.saved_format import (
     attr_json,
     check_hash,
     diagnostics_of,
+    grouped_runs_group,
     only_known,
     pivot_of,
     settings_of,
@@ -82,21 +82,8 @@ def loss_priors_of(tree: xr.DataTree, path: Path) -> LossPriors:
 def encode_loss(fit: LossFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
     """The runs group of a loss fit, its SHA-256 and the root attributes only loss fits carry."""
     data = fit.data
-    runs = xr.Dataset(
-        {
-            "compute": ("run", data.compute),
-            "loss": ("run", data.loss),
-            "group": ("run", np.asarray(data.group, dtype=str)),
-            "name": ("run", np.asarray(data.name, dtype=str)),
-            "held_out": ("run", data.held_out.astype(np.int8)),
-        },
-        attrs={"groups": json.dumps(list(data.groups)), "source": data.source},
-    )
-    extra = {
-        "fit_max_compute": json.dumps(data.fit_max_compute),
-        "columns": json.dumps(asdict(data.columns)),
-    }
-    return runs, runs_hash(data), extra
+    arrays = {"compute": data.compute, "loss": data.loss}
+    return grouped_runs_group(data, arrays, runs_hash(data))
 
 
 def loss_saved_options(fit: LossFit, values: dict[str, Any], kept: dict[str, Any]) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +22,7 @@ from bayescale.saved_format import (
     attr_json,
     check_hash,
     diagnostics_of,
+    grouped_runs_group,
     only_known,
     settings_of,
     stream_fields,
@@ -45,23 +45,13 @@ def nd_hash(data: NDData) -> str:
 def encode_nd(fit: NDFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
     """The runs group of an L(N, D) fit, its SHA-256 and the root attributes only it carries."""
     data = fit.data
-    runs = xr.Dataset(
-        {
-            "params": ("run", data.params),
-            "tokens": ("run", data.tokens),
-            "compute": ("run", data.compute),
-            "loss": ("run", data.loss),
-            "group": ("run", np.asarray(data.group, dtype=str)),
-            "name": ("run", np.asarray(data.name, dtype=str)),
-            "held_out": ("run", data.held_out.astype(np.int8)),
-        },
-        attrs={"groups": json.dumps(list(data.groups)), "source": data.source},
-    )
-    extra = {
-        "fit_max_compute": json.dumps(data.fit_max_compute),
-        "columns": json.dumps(asdict(data.columns)),
+    arrays = {
+        "params": data.params,
+        "tokens": data.tokens,
+        "compute": data.compute,
+        "loss": data.loss,
     }
-    return runs, nd_hash(data), extra
+    return grouped_runs_group(data, arrays, nd_hash(data))
 
 
 def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:

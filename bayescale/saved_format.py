@@ -275,6 +275,31 @@ def pivot_of(tree: xr.DataTree, compute: np.ndarray, path: Path) -> float:
     return pivot
 
 
+def grouped_runs_group(
+    data: Any, arrays: dict[str, np.ndarray], digest: str
+) -> tuple[xr.Dataset, str, dict[str, Any]]:
+    """A saved fit's runs group for a law on grouped runs (loss, L(N, D)).
+
+    ``arrays`` are the law's numeric columns by run; the group, name and held-out flag, the
+    group order, the source, ``fit_max_compute`` and the columns are the same for every such
+    law. Returns the group, its data SHA-256 and the root attributes it adds.
+    """
+    runs = xr.Dataset(
+        {
+            **{name: ("run", values) for name, values in arrays.items()},
+            "group": ("run", np.asarray(data.group, dtype=str)),
+            "name": ("run", np.asarray(data.name, dtype=str)),
+            "held_out": ("run", data.held_out.astype(np.int8)),
+        },
+        attrs={"groups": json.dumps(list(data.groups)), "source": data.source},
+    )
+    extra = {
+        "fit_max_compute": json.dumps(data.fit_max_compute),
+        "columns": json.dumps(asdict(data.columns)),
+    }
+    return runs, digest, extra
+
+
 def open_tree(path: Path, data_group: Callable[[str], str]) -> xr.DataTree:
     """Open a saved fit and check its format tag, version, groups and digests.
 
