@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
+import itertools
 import json
 import logging
 import math
@@ -38,7 +39,7 @@ import shutil
 import tempfile
 import time
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -697,6 +698,24 @@ def _run_inline(
         finish(job, outcome)
 
 
+def _top_up(
+    pool: Any, backlog: Iterator[Job], pending: dict[Any, Job], workers: int, broken: list[Job]
+) -> None:
+    """Hand the pool the next jobs of ``backlog`` until ``workers`` are pending.
+
+    A pool that broke (a worker died) takes no more: the job goes to ``broken``, to be run
+    in a new pool.
+    """
+    from concurrent.futures.process import BrokenProcessPool
+
+    for job in itertools.islice(backlog, workers - len(pending)):
+        try:
+            pending[pool.submit(_worker_run, job)] = job
+        except BrokenProcessPool:
+            broken.append(job)
+            return
+
+
 def _run_local(
     jobs: list[Job],
     finish: Callable[[Job, Outcome], None],
@@ -725,21 +744,30 @@ def _run_local(
             initializer=_init_worker,
             initargs=(config, str(running_dir)),
         ) as pool:
-            pending = {pool.submit(_worker_run, job): job for job in queue}
-            tracker.update(running=min(workers, len(pending)))
+            # at most one job per worker is handed to the pool: with a backlog queued inside
+            # it, a worker leaving at max_tasks_per_child is not replaced (CPython gh-115634)
+            backlog = iter(queue)
+            pending: dict[Any, Job] = {}
+            _top_up(pool, backlog, pending, workers, broken)
+            tracker.update(running=len(pending))
             try:
                 while pending:
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         job = pending.pop(future)
-                        tracker.running = min(workers, len(pending))
                         try:
                             outcome = future.result()
                         except BrokenProcessPool:
                             broken.append(job)
                             continue
                         finish(job, outcome)
-                    tracker.update(running=min(workers, len(pending)))
+                    if not broken:
+                        _top_up(pool, backlog, pending, workers, broken)
+                    if broken:  # the pool is broken: what is left goes to a new pool
+                        broken.extend(pending.values())
+                        pending.clear()
+                    tracker.update(running=len(pending))
+                broken.extend(backlog)  # empty unless the pool broke
             except BaseException:
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

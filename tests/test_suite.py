@@ -451,3 +451,33 @@ def test_a_spec_in_a_suite_runs_like_bayescale_run(tmp_path, mock_pymc_sample):
     assert run["status"] == "ok", run["message"]
     assert run["result"]["kind"] == "loss"
     assert run["result"]["sampler"]["seed"] == 4
+
+
+def test_workers_are_replaced_after_max_fits_per_worker(tmp_path, demo_csv):
+    # with every job queued inside the pool at once, the first worker to leave at its limit
+    # was never replaced and the suite hung (CPython gh-115634); signal.alarm turns a hang
+    # into a failure
+    import signal
+
+    jobs = [Job(f"j{i}", ("loss", str(demo_csv)), (str(demo_csv),), "t") for i in range(5)]
+    config = WorkerConfig(devices=1, setup=partial(setup_fake))
+
+    def hung(*_: object) -> None:
+        raise TimeoutError("the suite hung after a worker reached max_fits_per_worker")
+
+    previous = signal.signal(signal.SIGALRM, hung)
+    signal.alarm(120)
+    try:
+        result = run_suite(
+            jobs,
+            tmp_path / "out",
+            entry=cli.main,
+            executor="local",
+            workers=1,
+            max_fits_per_worker=2,
+            config=config,
+        )
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
+    assert [r["status"] for r in result.runs] == ["ok"] * 5
