@@ -14,13 +14,15 @@ shapes and dtypes, the device count, and the versions of JAX, numpyro and bayesc
 live in ``<compilation cache>/bayescale-programs`` only while JAX's compilation cache is
 on (the ``bayescale`` command turns it on; a library user who turns it on gets this too);
 without it the programs are exported and used in memory alone. A file that does not read
-back (truncated, corrupt, from another version) is exported and written again.
+back (truncated, corrupt, from another version) is exported and written again; the least
+recently used beyond :data:`PROGRAMS_KEPT` are removed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import os
 from collections.abc import Callable, Sequence
 from importlib.metadata import version
 from pathlib import Path
@@ -35,6 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Folder of the exported programs, inside JAX's compilation cache folder.
 PROGRAMS_FOLDER = "bayescale-programs"
+#: Stored programs kept (about 100 KB each); the least recently used go first.
+PROGRAMS_KEPT = 1000
 #: The first bytes of a stored program: the format, then the payload's SHA-256.
 MAGIC = b"bayescale-exported-1\n"
 
@@ -110,7 +114,9 @@ def _read(path: Path) -> Any | None:
         log.info("stored program %s is damaged; exporting it again", path)
         return None
     try:
-        return export.deserialize(bytearray(payload))
+        exported = export.deserialize(bytearray(payload))
+        os.utime(path)  # used: the last to be evicted
+        return exported
     except Exception as error:  # another JAX's format: export again
         log.info("stored program %s not loaded (%s); exporting it again", path, error)
         return None
@@ -121,8 +127,22 @@ def _write(path: Path, exported: Any) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_bytes(path, MAGIC + hashlib.sha256(payload).hexdigest().encode() + payload)
+        _evict(path.parent)
     except OSError as error:  # a read-only cache: the program still runs
         log.info("stored program %s not written (%s)", path, error)
+
+
+def _evict(folder: Path, keep: int | None = None) -> None:
+    """Remove the least recently used programs beyond ``keep`` (:data:`PROGRAMS_KEPT`)."""
+    keep = PROGRAMS_KEPT if keep is None else keep
+    files = []
+    for path in folder.glob("*.jaxexport"):
+        try:
+            files.append((path.stat().st_mtime, path))
+        except FileNotFoundError:  # evicted by another process meanwhile
+            continue
+    for _, path in sorted(files)[: max(0, len(files) - keep)]:
+        path.unlink(missing_ok=True)
 
 
 def exported_program(

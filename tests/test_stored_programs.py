@@ -122,3 +122,19 @@ def test_programs_are_kept_only_beside_a_compilation_cache(tmp_path):
         assert stored.programs_dir() is None
     finally:
         jax.config.update("jax_compilation_cache_dir", before)
+
+
+def test_the_least_recently_used_programs_are_evicted(tmp_path):
+    import os
+
+    for i in range(5):
+        path = tmp_path / f"lanes-{i}.jaxexport"
+        path.write_bytes(b"x")
+        os.utime(path, (1000 + i, 1000 + i))
+    os.utime(tmp_path / "lanes-0.jaxexport")  # read just now
+    stored._evict(tmp_path, keep=3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "lanes-0.jaxexport",
+        "lanes-3.jaxexport",
+        "lanes-4.jaxexport",
+    ]
