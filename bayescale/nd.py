@@ -158,13 +158,16 @@ def fit_nd(
         ``error.result``).
     """
     from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, _advice, _ladder, model_settings
+    from bayescale.loss_model import run_class
     from bayescale.nd_model import build_nd_model
 
     priors = priors or NDPriors()
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
     idata, diagnostics, settings, sampling_s = _ladder(
-        lambda noncentred: build_nd_model(data, priors, noncentred=noncentred),
+        lambda noncentred: build_nd_model(
+            data, priors, noncentred=noncentred, pad_runs=run_class(int(data.fitted.sum()))
+        ),
         settings,
         retry_target=LOSS_RETRY_TARGET_ACCEPT,
         alternative="group slopes non-centred" if len(data.groups) > 1 else None,

@@ -28,20 +28,15 @@ if TYPE_CHECKING:
     from bayescale.nd_data import NDData, NDPriors
 
 
-def build_nd_model(data: NDData, priors: NDPriors, noncentred: bool = False) -> pm.Model:
-    """Build the hierarchical L(N, D) model for the fitted runs of ``data``.
+def nd_inputs(data: NDData, runs: int | None = None) -> dict[str, np.ndarray]:
+    """The data-dependent arrays of the L(N, D) model, by container name.
 
-    ``noncentred`` samples the groups' local slopes non-centred with the same priors (the same
-    model, the other geometry): the convergence ladder's alternative parameterisation when a
-    fit with several groups diverges.
-
-    Returns
-    -------
-    pm.Model
-        Dims ``group`` and ``run``; free ``log_level``, ``mu_slope_n``, ``mu_slope_d``,
-        ``mu_reducible``, ``mu_share``, ``sigma`` (with several groups also their group-level
-        terms); deterministics ``level``, ``reducible``, ``share``, ``alpha``, ``beta``,
-        ``E``, ``A``, ``B`` (per group); observed ``log_loss``.
+    ``runs`` pads the per-run arrays to that many rows with weight 0 (values that keep the
+    log density finite), as :func:`bayescale.loss_model.loss_inputs` does, so that tables of
+    one shape class share one compiled program. Keys: ``log_pivot_params`` and
+    ``log_pivot_tokens`` (the pivot, scalars), ``log_params`` and ``log_tokens`` (per run, about
+    the pivot), ``run_group``, ``level_centre`` (per group: the median log loss of its runs),
+    ``log_loss_obs`` and, when padded, ``run_weight``.
     """
     fit = data.fitted
     # the pivot (bayescale.nd.nd_pivot): mean log N and log D of the fitted runs
@@ -49,13 +44,58 @@ def build_nd_model(data: NDData, priors: NDPriors, noncentred: bool = False) -> 
     log_d0 = float(np.mean(np.log(data.tokens[fit])))
     idx = data.group_index[fit]
     log_loss = np.log(data.loss[fit])
+    centre = np.array([np.median(log_loss[idx == g]) for g in range(len(data.groups))])
+    pad = 0 if runs is None else runs - log_loss.size
+    if pad < 0:
+        raise ValueError(f"cannot pad {log_loss.size} fitted runs to {runs}")
+
+    def padded(values: np.ndarray, fill: float) -> np.ndarray:
+        return np.concatenate([values, np.full(pad, fill, dtype=values.dtype)])
+
+    inputs = {
+        "log_pivot_params": np.asarray(log_n0),
+        "log_pivot_tokens": np.asarray(log_d0),
+        "log_params": padded(np.log(data.params[fit]) - log_n0, 0.0),
+        "log_tokens": padded(np.log(data.tokens[fit]) - log_d0, 0.0),
+        "run_group": padded(idx.astype(np.int64), 0),
+        "level_centre": centre,
+        "log_loss_obs": padded(log_loss, float(centre[0])),
+    }
+    if runs is not None:
+        inputs["run_weight"] = padded(np.ones(log_loss.size), 0.0)
+    return inputs
+
+
+def build_nd_model(
+    data: NDData, priors: NDPriors, noncentred: bool = False, *, pad_runs: int | None = None
+) -> pm.Model:
+    """Build the hierarchical L(N, D) model for the fitted runs of ``data``.
+
+    ``noncentred`` samples the groups' local slopes non-centred with the same priors (the same
+    model, the other geometry): the convergence ladder's alternative parameterisation when a
+    fit with several groups diverges. ``pad_runs`` pads the runs to that many rows
+    (:func:`nd_inputs`) and makes the likelihood a ``pm.Potential`` named ``log_loss`` that
+    weights each run's normal log density by ``run_weight``: the same posterior, and a program
+    shared by every table of the shape class (:func:`bayescale.loss_model.run_class`).
+
+    Returns
+    -------
+    pm.Model
+        Dims ``group`` and ``run``; free ``log_level``, ``mu_slope_n``, ``mu_slope_d``,
+        ``mu_reducible``, ``mu_share``, ``sigma`` (with several groups also their group-level
+        terms); deterministics ``level``, ``reducible``, ``share``, ``alpha``, ``beta``,
+        ``E``, ``A``, ``B`` (per group); observed ``log_loss`` (padded: a weighted potential).
+    """
+    inputs = nd_inputs(data, pad_runs)
     n_groups = len(data.groups)
-    centre = np.array([np.median(log_loss[idx == g]) for g in range(n_groups)])
-    coords = {"group": list(data.groups), "run": np.flatnonzero(fit)}
+    coords = {"group": list(data.groups), "run": np.flatnonzero(data.fitted)}
     with pm.Model(coords=coords) as model:
-        x = pm.Data("log_params", np.log(data.params[fit]) - log_n0)
-        y = pm.Data("log_tokens", np.log(data.tokens[fit]) - log_d0)
-        run_group = pm.Data("run_group", idx)
+        log_n0 = pm.Data("log_pivot_params", inputs["log_pivot_params"])
+        log_d0 = pm.Data("log_pivot_tokens", inputs["log_pivot_tokens"])
+        x = pm.Data("log_params", inputs["log_params"])
+        y = pm.Data("log_tokens", inputs["log_tokens"])
+        run_group = pm.Data("run_group", inputs["run_group"])
+        centre = pm.Data("level_centre", inputs["level_centre"], dims="group")
 
         def pooled(
             name: str, mean: float, sd: float, group_sd: float, centred: bool
@@ -127,5 +167,11 @@ def build_nd_model(data: NDData, priors: NDPriors, noncentred: bool = False) -> 
                 xp=pt,
             )
         )
-        pm.Normal("log_loss", mu=mean, sigma=sigma, observed=log_loss, dims="run")
+        if pad_runs is None:
+            pm.Normal("log_loss", mu=mean, sigma=sigma, observed=inputs["log_loss_obs"], dims="run")
+        else:
+            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])
+            weight = pm.Data("run_weight", inputs["run_weight"])
+            normal = pm.logp(pm.Normal.dist(mu=mean, sigma=sigma), observed)
+            pm.Potential("log_loss", (weight * normal).sum())
     return model

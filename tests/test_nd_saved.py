@@ -21,6 +21,7 @@ from bayescale.cli import main
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import InputError
 from bayescale.laws import nd_pivot_to_user
+from bayescale.loss_model import run_class
 from bayescale.nd import (
     EPOCH_LAW,
     NDFit,
@@ -217,9 +218,10 @@ def test_fit_nd_climbs_the_shared_convergence_ladder(monkeypatch):
     )
     real = bayescale.nd_model.build_nd_model
 
-    def build(data, priors, noncentred=False):
+    def build(data, priors, noncentred=False, pad_runs=None):
         models.append(noncentred)
-        return real(data, priors, noncentred=noncentred)
+        assert pad_runs == run_class(int(load_nd_runs(_runs()).fitted.sum()))  # the class
+        return real(data, priors, noncentred=noncentred, pad_runs=pad_runs)
 
     monkeypatch.setattr(bayescale.nd_model, "build_nd_model", build)
     fit = fit_nd(load_nd_runs(_runs()), settings=SamplerSettings(seed=1))

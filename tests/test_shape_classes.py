@@ -174,3 +174,47 @@ def test_a_new_process_loads_a_new_table_of_a_compiled_class_from_the_cache(tmp_
     second = child(7)
     assert second.get("/jax/compilation_cache/cache_misses", 0) == 0
     assert second.get("/jax/compilation_cache/cache_hits", 0) > 0
+
+
+@pytest.mark.parametrize("groups", [1, 2])
+def test_nd_padding_keeps_the_log_density_and_its_gradient(groups):
+    """L(N, D): zero-weight rows add nothing; other tables of the class, the same program."""
+    import pandas as pd
+
+    from bayescale.nd import NDPriors, load_nd_runs, simulate_nd_runs
+    from bayescale.nd_model import build_nd_model
+
+    runs = pd.concat(
+        [simulate_nd_runs(g, sizes_per_budget=4).assign(group=f"g{g}") for g in range(groups)]
+    )
+    data = load_nd_runs(runs.reset_index(drop=True))
+    plain = build_nd_model(data, NDPriors())
+    padded = build_nd_model(data, NDPriors(), pad_runs=run_class(int(data.fitted.sum())))
+    assert padded["log_params"].get_value().size > int(data.fitted.sum())  # really padded
+    assert [v.name for v in plain.value_vars] == [v.name for v in padded.value_vars]
+    logps = [m.compile_logp(mode="FAST_COMPILE") for m in (plain, padded)]
+    grads = [m.compile_dlogp(mode="FAST_COMPILE") for m in (plain, padded)]
+    rng = np.random.default_rng(7)
+    start = plain.initial_point()
+    for _ in range(5):
+        point = {k: v + rng.normal(0.0, 0.3, np.shape(v)) for k, v in start.items()}
+        np.testing.assert_allclose(logps[1](point), logps[0](point), rtol=1e-12)
+        np.testing.assert_allclose(grads[1](point), grads[0](point), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.slow
+def test_a_new_nd_table_of_a_compiled_shape_class_compiles_nothing(monkeypatch):
+    """L(N, D): two isoFLOP tables of 12 and 15 runs (class 16), other values: one program.
+
+    The first fit only (no ladder), whose steps depend on how each table's short run fails.
+    """
+    import bayescale.fit
+    from bayescale.nd import fit_nd, load_nd_runs, simulate_nd_runs
+
+    monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)
+
+    first = load_nd_runs(simulate_nd_runs(1, budgets=[1e18, 1e19, 1e20], sizes_per_budget=4))
+    second = load_nd_runs(simulate_nd_runs(2, budgets=[1e18, 1e19, 1e20], sizes_per_budget=5))
+    assert run_class(int(first.fitted.sum())) == run_class(int(second.fitted.sum())) == 16
+    fit_nd(first, settings=SHORT, allow_unconverged=True)
+    assert _compiles(lambda: fit_nd(second, settings=SHORT, allow_unconverged=True)) == 0
