@@ -1,0 +1,88 @@
+"""The accuracy entry's backtest: each family's largest models left out and forecast.
+
+For a ratio R every family is cut at its own largest compute / R
+(:func:`bayescale.accuracy_data.accuracy_split`; R just above 1, e.g. 1.01, leaves exactly
+each family's largest model out), all families in one fit, so a family's held-out models are
+forecast from its smaller ones and the other families' exponents. Families left with fewer
+than three fitted sizes are skipped (kept in the fit, not scored). Each held-out (model,
+benchmark) row is scored against a new model's predictive draws at its compute
+(:func:`bayescale.accuracy.score_held_out_rows`, :mod:`bayescale.backtest_scoring`). No
+baseline is run here: the no-floor line, the per-ladder floor fit and the unpooled model are
+compared in ``benchmarks/accuracy_backtest.py`` (docs/accuracy.md), one family at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bayescale.accuracy import fit_accuracy, score_held_out_rows
+from bayescale.accuracy_data import (
+    AccuracyColumns,
+    AccuracyData,
+    AccuracyPriors,
+    accuracy_split,
+    load_accuracy_table,
+)
+from bayescale.backtest_report import Backtest, split_backtest
+from bayescale.backtest_scoring import check_ratio
+from bayescale.errors import InputError
+from bayescale.sampling import SamplerSettings
+from bayescale.seeds import key_seed
+
+
+def load_accuracy_backtest(
+    source: str | Path | pd.DataFrame, columns: AccuracyColumns | None = None
+) -> AccuracyData:
+    """The whole table (the registry's ``load_for_backtest``); chance rates from a ``chance``
+    column or the defaults of named benchmarks."""
+    return load_accuracy_table(source, columns=columns)
+
+
+def backtest_accuracy_ratios(
+    data: AccuracyData,
+    ratios: list[float],
+    *,
+    settings: SamplerSettings | None = None,
+    priors: AccuracyPriors | None = None,
+    interval: float = 0.9,
+    **_: Any,
+) -> list[Backtest]:
+    """One scored split per ratio (the registry's ``backtest``); other keywords are ignored.
+
+    Raises
+    ------
+    InputError
+        On a ratio <= 1, or a ratio that holds out no row.
+    """
+    settings = settings or SamplerSettings()
+    out = []
+    for ratio in ratios:
+        ratio = check_ratio(ratio)
+        split, fitted_max, skipped = accuracy_split(data, ratio)
+        if not split.held_out.any():
+            raise InputError(
+                f"ratio {ratio:g} holds out no model (each family's largest compute / "
+                f"{ratio:g}; families with fewer than three sizes left are skipped: "
+                f"{', '.join(skipped) or 'none'})."
+            )
+        start = time.perf_counter()
+        seed = key_seed(settings.seed, "accuracy", round(ratio * 1000))
+        fit = fit_accuracy(split, priors, replace(settings, seed=seed), allow_unconverged=True)
+        cases = score_held_out_rows(fit, interval)
+        out.append(
+            split_backtest(
+                "accuracy",
+                ratio,
+                data.source,
+                interval,
+                (fitted_max, skipped),
+                (fit, cases, time.perf_counter() - start),
+                ({}, {}, {}),
+            )
+        )
+    return out
