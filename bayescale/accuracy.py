@@ -689,8 +689,8 @@ def accuracy_document(result: AccuracyResult, version: str | None = None) -> dic
     decisions = {d.target_compute: d for d in result.decisions}
     keys = ("family", "benchmark", "median", "lower", "upper", "mean")
     targets = []
-    for target_key, rows in table.groupby("target_compute", sort=True):
-        target = float(target_key)
+    for target in np.unique(table["target_compute"].to_numpy(dtype=float)).tolist():
+        rows = table[table["target_compute"] == target]
         entry: dict[str, Any] = {
             "target_compute": target,
             "accuracy": [{k: r[k] for k in keys} for r in rows.to_dict("records")],

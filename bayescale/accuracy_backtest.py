@@ -38,8 +38,10 @@ from bayescale.seeds import key_seed
 def load_accuracy_backtest(
     source: str | Path | pd.DataFrame, columns: AccuracyColumns | None = None
 ) -> AccuracyData:
-    """The whole table (the registry's ``load_for_backtest``); chance rates from a ``chance``
-    column or the defaults of named benchmarks."""
+    """Read the whole table for a backtest (the registry's ``load_for_backtest``).
+
+    Chance rates come from a ``chance`` column or the defaults of named benchmarks.
+    """
     return load_accuracy_table(source, columns=columns)
 
 

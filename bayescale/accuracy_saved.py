@@ -124,8 +124,10 @@ def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
 def accuracy_saved_options(
     fit: AccuracyFit, values: dict[str, Any], kept: dict[str, Any]
 ) -> AccuracyOptions:
-    """The :class:`AccuracyOptions` of the run that saved ``fit`` (``values``: what every law
-    keeps; ``kept``: the family and the columns)."""
+    """The :class:`AccuracyOptions` of the run that saved ``fit``.
+
+    ``values`` is what every law keeps; ``kept`` adds the family and the columns.
+    """
     data = fit.data
     chance = {
         b: float(g)
@@ -142,4 +144,3 @@ def accuracy_saved_options(
         if columns
         else AccuracyColumns(),
     )
-

@@ -691,9 +691,7 @@ def _backtest_parser(sub: Any) -> None:
         "bootstrap, a separate Bayesian fit per group/bucket).",
         epilog="example: bayescale backtest loss runs.csv --ratio 10 --ratio 100 --out bt/",
     )
-    bt.add_argument(
-        "kind", choices=("loss", "pass", "nd", "accuracy"), help="what the table holds"
-    )
+    bt.add_argument("kind", choices=("loss", "pass", "nd", "accuracy"), help="what the table holds")
     bt.add_argument("file", help="CSV or Parquet table (as for `bayescale loss` / `pass`)")
     bt.add_argument(
         "--ratio",
