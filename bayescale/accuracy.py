@@ -59,13 +59,14 @@ from bayescale.backtest_scoring import score_draws, with_meta
 from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.display import html_summary, text_summary
-from bayescale.draws import Forecast, stacked_draws, summarise, target_rows
+from bayescale.draws import Forecast, shown_rows, stacked_draws, summarise, target_rows
 from bayescale.errors import ConvergenceError, InputError, did_you_mean
 from bayescale.fit import _common_rows
 from bayescale.options import Options, check_options, remembered_options
 from bayescale.report import (
     clean_json,
     diagnostics_lines,
+    document_tail,
     head_lines,
     markdown_table,
     summary_grid,
@@ -418,19 +419,17 @@ class AccuracyForecast(Forecast):
         return accuracy_table(self.draws, self.ladders, self.interval)
 
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
-        table = self.table()
-        rows = [
-            (
-                f"{r.family} {r.benchmark} @ {r.target_compute:.3g}",
-                f"{r.median:.3f} [{r.lower:.3f}, {r.upper:.3f}]",
-            )
-            for r in table.head(12).itertuples()
-        ]
-        if len(table) > 12:
-            rows.append(("…", f"{len(table) - 12} more rows: .table()"))
-        rows += [("warning", w) for w in self.warnings]
         title = f"AccuracyForecast: a new model's accuracy, median [{self.interval:.0%} interval]"
+        rows = shown_rows(self.table(), _ladder_row) + [("warning", w) for w in self.warnings]
         return title, rows
+
+
+def _ladder_row(r: Any) -> tuple[str, str]:
+    """A summary row of a forecast table row: ladder and target, median and interval."""
+    return (
+        f"{r.family} {r.benchmark} @ {r.target_compute:.3g}",
+        f"{r.median:.3f} [{r.lower:.3f}, {r.upper:.3f}]",
+    )
 
 
 def forecast_accuracy(
@@ -700,7 +699,6 @@ def accuracy_document(result: AccuracyResult, version: str | None = None) -> dic
         targets.append(entry)
     fit = result.fit
     data = fit.data
-    seed = {} if fit.forecast_seed is None else {"forecast_seed": int(fit.forecast_seed)}
     return clean_json(
         {
             "bayescale_version": version or __version__,
@@ -712,14 +710,8 @@ def accuracy_document(result: AccuracyResult, version: str | None = None) -> dic
                 b: {"rate": g, "source": s}
                 for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
             },
-            "parameters": result.parameters.to_dict(orient="records"),
-            "held_out": result.held_out.to_dict(orient="records"),
-            "diagnostics": fit.diagnostics.to_dict(),
-            "warnings": list(result.warnings),
-            "sampler": fit.settings.as_attrs(),
-            "timing_s": {k: round(v, 3) for k, v in fit.timing_s.items()},
         }
-        | seed
+        | document_tail(result)
     )
 
 
@@ -781,13 +773,27 @@ def result_from_accuracy_fit(
     )
 
 
+def check_accuracy_data(data: AccuracyData, options: AccuracyOptions) -> None:
+    """Every check of the table against the options before sampling; logs the warnings.
+
+    The family, the rule's ladder and the targets (a backcast refused unless asked).
+    """
+    target_ladders(data, options.family)
+    if options.requirement:
+        accuracy_requirement(options.requirement, data, options.family)
+    warnings = accuracy_target_warnings(
+        data, check_targets(options.targets), options.family, allow_backcast=options.allow_backcast
+    )
+    logged(warnings)
+
+
 def run_accuracy(
     source: str | Path | pd.DataFrame | AccuracyData, options: AccuracyOptions
 ) -> AccuracyResult:
     """Load, fit, forecast and decide: the ``bayescale accuracy`` pipeline (the registry's run).
 
-    Every check that needs no sampling comes first: the options, the table, the family, the
-    rule's ladder and the targets (a backcast refused, warnings logged).
+    Every check that needs no sampling comes first (:func:`check_accuracy_options`,
+    :func:`check_accuracy_data`).
     """
     check_accuracy_options(options)
     data = (
@@ -800,21 +806,12 @@ def run_accuracy(
             fit_max_compute=options.fit_max_compute,
         )
     )
-    if options.requirement:
-        accuracy_requirement(options.requirement, data, options.family)
-    targets = check_targets(options.targets)
-    logged(
-        accuracy_target_warnings(
-            data, targets, options.family, allow_backcast=options.allow_backcast
-        )
-    )
-    s = options.sampler
+    check_accuracy_data(data, options)
     log.info(
-        "fitting %d rows of %d families with JAX NUTS (%d chains x %d draws)",
+        "fitting %d rows of %d families with %s",
         int(data.fitted.sum()),
         len(data.families),
-        s.chains,
-        s.draws,
+        options.sampler.describe(),
     )
     fit = fit_accuracy(
         data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged

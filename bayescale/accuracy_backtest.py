@@ -14,7 +14,6 @@ compared in ``benchmarks/accuracy_backtest.py`` (docs/accuracy.md), one family a
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +28,9 @@ from bayescale.accuracy_data import (
     load_accuracy_table,
 )
 from bayescale.backtest_report import Backtest, split_backtest
-from bayescale.backtest_scoring import check_ratio
+from bayescale.backtest_scoring import ratio_fits
 from bayescale.errors import InputError
 from bayescale.sampling import SamplerSettings
-from bayescale.seeds import key_seed
 
 
 def load_accuracy_backtest(
@@ -54,17 +52,18 @@ def backtest_accuracy_ratios(
     interval: float = 0.9,
     **_: Any,
 ) -> list[Backtest]:
-    """One scored split per ratio (the registry's ``backtest``); other keywords are ignored.
+    """Cut, fit and score the table at each ratio: the accuracy entry's ``backtest``.
+
+    ``settings`` and ``priors`` go to :func:`~bayescale.accuracy.fit_accuracy` (the seed keyed
+    by the ratio); the other backtests' keywords (baselines, buckets) mean nothing here.
 
     Raises
     ------
     InputError
         On a ratio <= 1, or a ratio that holds out no row.
     """
-    settings = settings or SamplerSettings()
     out = []
-    for ratio in ratios:
-        ratio = check_ratio(ratio)
+    for ratio, fit_settings in ratio_fits(ratios, settings, "accuracy"):
         split, fitted_max, skipped = accuracy_split(data, ratio)
         if not split.held_out.any():
             raise InputError(
@@ -73,8 +72,7 @@ def backtest_accuracy_ratios(
                 f"{', '.join(skipped) or 'none'})."
             )
         start = time.perf_counter()
-        seed = key_seed(settings.seed, "accuracy", round(ratio * 1000))
-        fit = fit_accuracy(split, priors, replace(settings, seed=seed), allow_unconverged=True)
+        fit = fit_accuracy(split, priors, fit_settings, allow_unconverged=True)
         cases = score_held_out_rows(fit, interval)
         out.append(
             split_backtest(

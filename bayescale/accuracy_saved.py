@@ -23,9 +23,9 @@ from bayescale.errors import InputError
 from bayescale.saved_format import (
     attr_json,
     check_hash,
-    diagnostics_of,
+    fit_fields,
     only_known,
-    settings_of,
+    priors_of,
     stream_fields,
 )
 
@@ -110,11 +110,8 @@ def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
         data=data,
         idata=tree,
         log_pivot=pivot,
-        priors=AccuracyPriors(**only_known(AccuracyPriors, attr_json(tree, "priors", path))),
-        settings=settings_of(tree, path),
-        diagnostics=diagnostics_of(tree),
+        **fit_fields(tree, path, priors_of(tree, path, AccuracyPriors)),
         pooled=bool(built["pooled"]),
-        timing_s=attr_json(tree, "timing_s", path),
         pivot=str(built["pivot"]),
         pool_levels=bool(built["pool_levels"]),
         forecast_seed=stream_fields(tree)["forecast_seed"],

@@ -41,6 +41,7 @@ from bayescale.registry import get_law, law_of
 from bayescale.result_files import write_outputs
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import load_fit, save_fit
+from tests.helpers import fake_fit_fields, scripted_sampler
 
 CHAINS, DRAWS = 2, 50
 FAST = ["--draws", "20", "--tune", "20", "--chains", "2", "--quiet"]
@@ -85,18 +86,11 @@ def fake_fit(diagnostics: Diagnostics | None = None, chance: dict | None = None)
         idata=idata,
         log_pivot=pivot,
         priors=AccuracyPriors(),
-        settings=SamplerSettings(seed=3, draws=DRAWS, chains=CHAINS),
-        diagnostics=diagnostics or Diagnostics(1.0, 400.0, 400.0, 0, "level", 100.0, 2, 50),
-        timing_s={"sampling": 1.0},
+        **fake_fit_fields(CHAINS, DRAWS, diagnostics),
     )
 
 
-OPTIONS = AccuracyOptions(
-    targets=(3e23, 1e24),
-    family="beta",
-    requirement="mmlu.accuracy>=0.5",
-    interval=0.8,
-)
+OPTIONS = AccuracyOptions((3e23, 1e24), 0.8, "mmlu.accuracy>=0.5", family="beta")
 
 
 def test_accuracy_is_the_fourth_registry_entry():
@@ -256,20 +250,8 @@ def test_accuracy_split_cuts_each_family_at_its_own_largest():
 
 
 def test_fit_accuracy_climbs_the_shared_convergence_ladder(monkeypatch):
-    def diagnostics(**changes) -> Diagnostics:
-        values = {"r_hat_max": 1.001, "ess_bulk_min": 900.0, "ess_tail_min": 900.0}
-        values |= {"divergences": 0, "worst": "level", "ess_threshold": 400.0, "chains": 4}
-        return Diagnostics(**{**values, "draws": 1000, "worst_ess": "sigma", **changes})
-
-    outcomes = iter([{"divergences": 3}, {"divergences": 1}, {}])
+    scripted_sampler(monkeypatch, [{"divergences": 3}, {"divergences": 1}, {}])
     built: list[int] = []
-    idata = from_dict({"posterior": {"sigma": np.ones((2, 5))}})
-    monkeypatch.setattr(
-        bayescale.sampling, "sample_chains", lambda model, settings, start=None: (idata, 0, None)
-    )
-    monkeypatch.setattr(
-        bayescale.fit, "diagnose", lambda idata, ess_chains=None: diagnostics(**next(outcomes))
-    )
     monkeypatch.setattr(
         bayescale.accuracy_model, "build_accuracy_model", lambda *a, **k: built.append(1)
     )
