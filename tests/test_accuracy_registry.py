@@ -274,3 +274,23 @@ def test_backtest_accuracy_scores_each_familys_largest_model(tmp_path, mock_pymc
     assert len(cases) == 2 * 3  # alpha's and beta's largest on 3 benchmarks; gamma skipped
     assert {c["case"].split(":")[1] for c in cases} == {"mmlu", "gsm8k", "winogrande"}
     assert main([*args[:3], "--ratio", "1000", *FAST]) == 2  # every family skipped
+
+
+@pytest.mark.sampling
+@pytest.mark.slow
+def test_real_fit_saves_and_forecasts_again_the_same(tmp_path):
+    """Real JAX NUTS, few draws: the ladder's steps run on the accuracy model and the saved fit
+    answers as the run did (101 s at load average 6-7 on 2 cores: slow)."""
+    table = simulate_accuracy_table(seed=4, families={"a": 4, "b": 3}, benchmarks={"mmlu": 0.25})
+    path, out, first, second = tmp_path / "acc.csv", tmp_path / "o", tmp_path / "a", tmp_path / "b"
+    table.to_csv(path, index=False)
+    fast = ["--draws", "100", "--tune", "100", "--chains", "2", "--seed", "1", "--quiet"]
+    args = ["accuracy", str(path), "--target-compute", "3e23", "--family", "a"]
+    code = main([*args, *fast, "--allow-unconverged", "--json", str(first), "--out", str(out)])
+    assert code == 0
+    doc = json.loads(first.read_text())
+    attempts = doc["diagnostics"]["attempts"]
+    assert attempts[0]["why"] == "first fit" and doc["sampler"]["chains"] >= 2
+    forecast = ["forecast", str(out / "fit.nc"), "--target-compute", "3e23", "--quiet"]
+    assert main([*forecast, "--allow-unconverged", "--json", str(second)]) == 0
+    assert json.loads(second.read_text())["targets"] == doc["targets"]
