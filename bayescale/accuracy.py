@@ -493,6 +493,7 @@ def accuracy_target_warnings(
         rests_on="the law's form and the exponents the families share",
         allow_backcast=allow_backcast,
         unit="model",
+        label="family",
     )
 
 
