@@ -451,6 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept a target below the smallest fitted run (refused otherwise)",
     )
     forecast.add_argument(
+        "--family",
+        metavar="F",
+        help="accuracy fits: forecast this family's ladders (default: the saved run's)",
+    )
+    forecast.add_argument(
         "--confidence",
         type=_probability,
         default=None,
@@ -899,6 +904,8 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
                 + "; ".join(fit.diagnostics.problems())
             )
         )
+    if args.family is not None and saved.kind != "accuracy":
+        raise InputError(f"{args.saved_fit} holds a {saved.kind} fit: --family is for accuracy.")
     if saved.kind == "nd":
         return _run_nd_forecast(args, saved)
     if not args.target_compute:
@@ -911,6 +918,7 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
         "interval": args.interval,
         "value": args.value,
         "cost_per_flop": args.cost_per_flop,
+        "family": args.family,
     }
     changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     changes |= {

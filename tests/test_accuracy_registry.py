@@ -233,6 +233,11 @@ def test_the_command_saves_a_fit_that_forecasts_again_without_sampling(
     # a forecast seed of its own gives other draws
     assert main([*forecast, "--target-compute", "1e24", "--seed", "7", "--json", str(second)]) == 0
     assert json.loads(second.read_text())["targets"] != before["targets"]
+    # another family's ladders; its rule is that family's
+    other = [*forecast, "--target-compute", "1e24", "--family", "alpha", "--json", str(second)]
+    assert main(other) == 0
+    entry = json.loads(second.read_text())["targets"][0]
+    assert {a["family"] for a in entry["accuracy"]} == {"alpha"}
 
 
 def test_accuracy_split_cuts_each_family_at_its_own_largest():
@@ -294,3 +299,10 @@ def test_real_fit_saves_and_forecasts_again_the_same(tmp_path):
     forecast = ["forecast", str(out / "fit.nc"), "--target-compute", "3e23", "--quiet"]
     assert main([*forecast, "--allow-unconverged", "--json", str(second)]) == 0
     assert json.loads(second.read_text())["targets"] == doc["targets"]
+
+
+def test_family_is_refused_for_a_fit_of_another_law(capsys):
+    v010 = Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc"
+    args = ["forecast", str(v010), "--target-compute", "1e23", "--family", "a", "--quiet"]
+    assert main([*args, "--allow-unconverged"]) == 2
+    assert "--family is for accuracy" in capsys.readouterr().err
