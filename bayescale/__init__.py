@@ -16,88 +16,167 @@ Examples
 from importlib import import_module
 from typing import TYPE_CHECKING
 
-from bayescale.accuracy import (
-    AccuracyFit,
-    AccuracyOptions,
-    AccuracyResult,
-    accuracy_draws,
-    fit_accuracy,
-    run_accuracy,
-    simulate_accuracy_table,
-)
-from bayescale.accuracy_data import (
-    AccuracyData,
-    AccuracyPriors,
-    load_accuracy_table,
-)
-from bayescale.config import configure
-from bayescale.data import LossColumns, LossData, load_loss_runs
-from bayescale.decision import ComputeChoice, Decision, Requirement, best_compute, parse_requirement
-from bayescale.diagnostics import Diagnostics
-from bayescale.errors import BayescaleError, ConvergenceError, InputError
-from bayescale.fit import LossFit, PassFit, fit_loss, fit_loss_batch, fit_pass
-from bayescale.forecast import (
-    LossForecast,
-    forecast_loss,
-    parameter_table,
-    score_held_out,
-)
-from bayescale.nd import (
-    NDData,
-    NDFit,
-    NDPriors,
-    NDResult,
-    fit_nd,
-    load_nd_runs,
-    nd_loss_draws,
-    optimal_allocation,
-    optimal_draws,
-    required_params,
-    run_nd,
-)
-from bayescale.pass_data import PassColumns, load_pass_table
-from bayescale.pass_forecast import PassForecast, forecast_pass
-from bayescale.pass_pipeline import (
-    PassOptions,
-    PassResult,
-    decide_pass,
-    result_from_pass_fit,
-    run_pass,
-)
-from bayescale.pipeline import (
-    LossOptions,
-    LossResult,
-    decide_loss,
-    result_from_fit,
-    run_loss,
-)
-from bayescale.prior_predictive import add_prior_predictive
-from bayescale.priors import LossPriors, PassPriors
-from bayescale.result_files import write_loss_outputs, write_pass_outputs
-from bayescale.sampling import SamplerSettings
-from bayescale.saved import SavedFit, load_fit, load_loss_fit, save_fit, save_loss_fit
-from bayescale.simulate import demo_loss_runs, simulate_loss_runs
 from bayescale.version import __version__
 
 if TYPE_CHECKING:
+    from bayescale.accuracy import (
+        AccuracyFit,
+        AccuracyOptions,
+        AccuracyResult,
+        accuracy_draws,
+        fit_accuracy,
+        run_accuracy,
+        simulate_accuracy_table,
+    )
+    from bayescale.accuracy_data import AccuracyData, AccuracyPriors, load_accuracy_table
+    from bayescale.config import configure
+    from bayescale.data import LossColumns, LossData, load_loss_runs
+    from bayescale.decision import (
+        ComputeChoice,
+        Decision,
+        Requirement,
+        best_compute,
+        parse_requirement,
+    )
+    from bayescale.diagnostics import Diagnostics
+    from bayescale.errors import BayescaleError, ConvergenceError, InputError
+    from bayescale.fit import LossFit, PassFit, fit_loss, fit_loss_batch, fit_pass
+    from bayescale.forecast import (
+        LossForecast,
+        forecast_loss,
+        parameter_table,
+        score_held_out,
+    )
+    from bayescale.nd import (
+        NDData,
+        NDFit,
+        NDPriors,
+        NDResult,
+        fit_nd,
+        load_nd_runs,
+        nd_loss_draws,
+        optimal_allocation,
+        optimal_draws,
+        required_params,
+        run_nd,
+    )
+    from bayescale.pass_data import PassColumns, load_pass_table
+    from bayescale.pass_forecast import PassForecast, forecast_pass
+    from bayescale.pass_pipeline import (
+        PassOptions,
+        PassResult,
+        decide_pass,
+        result_from_pass_fit,
+        run_pass,
+    )
+    from bayescale.pipeline import (
+        LossOptions,
+        LossResult,
+        decide_loss,
+        result_from_fit,
+        run_loss,
+    )
     from bayescale.plots import plot_buckets, plot_decision, plot_forecast, plot_ppc
     from bayescale.point_fits import bootstrap_forecast
+    from bayescale.prior_predictive import add_prior_predictive
+    from bayescale.priors import LossPriors, PassPriors
+    from bayescale.result_files import write_loss_outputs, write_pass_outputs
+    from bayescale.sampling import SamplerSettings
+    from bayescale.saved import SavedFit, load_fit, load_loss_fit, save_fit, save_loss_fit
+    from bayescale.simulate import demo_loss_runs, simulate_loss_runs
 
-#: Public names imported on first use, so that ``import bayescale`` loads neither matplotlib
-#: nor scipy (the command line starts faster).
-_LAZY = {
+#: Every public name and the module it comes from. Imported on first use (PEP 562), so that
+#: ``import bayescale`` costs next to nothing and each command loads only what it runs: the
+#: forecast from a saved fit never imports the sampler stack, and ``--help`` nothing at all.
+_PUBLIC = {
+    "accuracy_draws": "bayescale.accuracy",
+    "AccuracyData": "bayescale.accuracy_data",
+    "AccuracyFit": "bayescale.accuracy",
+    "AccuracyOptions": "bayescale.accuracy",
+    "AccuracyPriors": "bayescale.accuracy_data",
+    "AccuracyResult": "bayescale.accuracy",
+    "add_prior_predictive": "bayescale.prior_predictive",
+    "BayescaleError": "bayescale.errors",
+    "best_compute": "bayescale.decision",
+    "bootstrap_forecast": "bayescale.point_fits",
+    "ComputeChoice": "bayescale.decision",
+    "configure": "bayescale.config",
+    "ConvergenceError": "bayescale.errors",
+    "decide_loss": "bayescale.pipeline",
+    "decide_pass": "bayescale.pass_pipeline",
+    "Decision": "bayescale.decision",
+    "demo_loss_runs": "bayescale.simulate",
+    "Diagnostics": "bayescale.diagnostics",
+    "fit_accuracy": "bayescale.accuracy",
+    "fit_loss": "bayescale.fit",
+    "fit_loss_batch": "bayescale.fit",
+    "fit_nd": "bayescale.nd",
+    "fit_pass": "bayescale.fit",
+    "forecast_loss": "bayescale.forecast",
+    "forecast_pass": "bayescale.pass_forecast",
+    "InputError": "bayescale.errors",
+    "load_accuracy_table": "bayescale.accuracy_data",
+    "load_fit": "bayescale.saved",
+    "load_loss_fit": "bayescale.saved",
+    "load_loss_runs": "bayescale.data",
+    "load_nd_runs": "bayescale.nd",
+    "load_pass_table": "bayescale.pass_data",
+    "LossColumns": "bayescale.data",
+    "LossData": "bayescale.data",
+    "LossFit": "bayescale.fit",
+    "LossForecast": "bayescale.forecast",
+    "LossOptions": "bayescale.pipeline",
+    "LossPriors": "bayescale.priors",
+    "LossResult": "bayescale.pipeline",
+    "nd_loss_draws": "bayescale.nd",
+    "NDData": "bayescale.nd",
+    "NDFit": "bayescale.nd",
+    "NDPriors": "bayescale.nd",
+    "NDResult": "bayescale.nd",
+    "optimal_allocation": "bayescale.nd",
+    "optimal_draws": "bayescale.nd",
+    "parameter_table": "bayescale.forecast",
+    "parse_requirement": "bayescale.decision",
+    "PassColumns": "bayescale.pass_data",
+    "PassFit": "bayescale.fit",
+    "PassForecast": "bayescale.pass_forecast",
+    "PassOptions": "bayescale.pass_pipeline",
+    "PassPriors": "bayescale.priors",
+    "PassResult": "bayescale.pass_pipeline",
     "plot_buckets": "bayescale.plots",
     "plot_decision": "bayescale.plots",
     "plot_forecast": "bayescale.plots",
     "plot_ppc": "bayescale.plots",
-    "bootstrap_forecast": "bayescale.point_fits",
+    "required_params": "bayescale.nd",
+    "Requirement": "bayescale.decision",
+    "result_from_fit": "bayescale.pipeline",
+    "result_from_pass_fit": "bayescale.pass_pipeline",
+    "run_accuracy": "bayescale.accuracy",
+    "run_loss": "bayescale.pipeline",
+    "run_nd": "bayescale.nd",
+    "run_pass": "bayescale.pass_pipeline",
+    "SamplerSettings": "bayescale.sampling",
+    "save_fit": "bayescale.saved",
+    "save_loss_fit": "bayescale.saved",
+    "SavedFit": "bayescale.saved",
+    "score_held_out": "bayescale.forecast",
+    "simulate_accuracy_table": "bayescale.accuracy",
+    "simulate_loss_runs": "bayescale.simulate",
+    "write_loss_outputs": "bayescale.result_files",
+    "write_pass_outputs": "bayescale.result_files",
 }
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        return getattr(import_module(_LAZY[name]), name)
+    if name in _PUBLIC:
+        value = getattr(import_module(_PUBLIC[name]), name)
+        globals()[name] = value  # found once
+        return value
     raise AttributeError(f"module 'bayescale' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_PUBLIC})
 
 
 __all__ = [

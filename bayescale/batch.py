@@ -56,6 +56,12 @@ from bayescale.jaxtools import (
     release_pmapped,
 )
 from bayescale.seeds import key_seed
+from bayescale.stored_programs import (
+    argument_shapes,
+    exported_program,
+    jaxpr_fingerprint,
+    on_devices,
+)
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -121,6 +127,7 @@ class _Jaxified:
     posterior: Any
     programs: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     pmapped: list[Any] = field(default_factory=list)
+    _fingerprint: str | None = None
 
     @property
     def quantities(self) -> tuple[str, ...]:
@@ -147,6 +154,16 @@ class _Jaxified:
 
         self.pmapped.append(function)
         return jax.pmap(function)
+
+    def fingerprint(self, values: Sequence[Any], data: Sequence[Any]) -> str:
+        """What identifies the log density on disk (:func:`jaxpr_fingerprint`), found once.
+
+        ``values`` and ``data`` are laid out for the devices; their first lane is traced.
+        """
+        if self._fingerprint is None:
+            first = [np.asarray(a).reshape(-1, *np.shape(a)[2:])[0] for a in (*values, *data)]
+            self._fingerprint = jaxpr_fingerprint(self.logp, *first)
+        return self._fingerprint
 
     def cached(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
         """The program stored under ``key``, built by ``build`` the first time."""
@@ -304,7 +321,8 @@ def _starting_masses(
 def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False) -> Any:
     """The lanes of one device: numpyro NUTS warm-up and draws, one lane per (dataset, chain).
 
-    Returns the kept draws and the lanes' last states. ``continued``: the program that runs
+    Returns the kept draws, the lanes' last states (flat: the leaves of numpyro's
+    ``HMCState``) and their adapted inverse mass matrices. ``continued``: the program that runs
     ``settings.draws`` more draws from given states instead (their adapted step size and mass
     matrix, no warm-up), for :func:`more_draws_one`. The step is ``vmap``-ed inside the loop
     over iterations (not the loop over lanes), so JAX batches the kernel's tree-building loops
@@ -337,7 +355,9 @@ def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False
     def step(state: Any, data: tuple[Any, ...]) -> Any:
         return sample_kernel(state, model_args=data)
 
-    def run(states: Any, data: tuple[Any, ...], skip: int, length: int) -> tuple[Any, Any]:
+    def run(
+        states: Any, data: tuple[Any, ...], skip: int, length: int
+    ) -> tuple[Any, list[Any], Any]:
         advance = jax.vmap(step)
 
         def iteration(states: Any, _: None) -> tuple[Any, dict[str, Any]]:
@@ -355,22 +375,25 @@ def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False
             }
 
         states, kept = jax.lax.scan(iteration, states, None, length=length)
-        # (iteration, lane, ...) -> (lane, draw, ...), warm-up dropped
-        return jax.tree.map(lambda a: jax.numpy.moveaxis(a[skip:], 0, 1), kept), states
+        # (iteration, lane, ...) -> (lane, draw, ...), warm-up dropped; the states flat (an
+        # exported program's outputs are plain containers), their mass matrices apart
+        kept = jax.tree.map(lambda a: jax.numpy.moveaxis(a[skip:], 0, 1), kept)
+        return kept, jax.tree.leaves(states), states.adapt_state.inverse_mass_matrix
 
     def lanes(
         values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
-    ) -> tuple[Any, Any]:
+    ) -> tuple[Any, Any, Any]:
         states = jax.vmap(init)(values, keys, data, masses)
         return run(states, data, settings.tune, settings.tune + settings.draws)
 
     def more(
-        states: Any, values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
-    ) -> tuple[Any, Any]:
-        # init sets the kernel's options (tree depth, warm-up length) while tracing; its
-        # result is unused and compiled away. The states are past warm-up: no adaptation.
-        jax.vmap(init)(values, keys, data, masses)
-        return run(states, data, 0, settings.draws)
+        leaves: list[Any], values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
+    ) -> tuple[Any, Any, Any]:
+        # init sets the kernel's options (tree depth, warm-up length) while tracing and gives
+        # the states' structure; its values are unused and compiled away. The states are
+        # past warm-up: no adaptation.
+        structure = jax.tree.structure(jax.vmap(init)(values, keys, data, masses))
+        return run(jax.tree.unflatten(structure, leaves), data, 0, settings.draws)
 
     return more if continued else lanes
 
@@ -476,7 +499,8 @@ class _Lanes:
     datasets: int
     devices: int
     arguments: tuple[Any, ...]
-    states: Any
+    states: list[Any]
+    inverse_masses: np.ndarray
     kept: dict[str, np.ndarray]
     outputs: dict[str, np.ndarray]
 
@@ -524,17 +548,6 @@ def _run_lanes(
             for s in streams
         ]
     )
-    program = jaxified.cached(
-        (
-            "lanes",
-            settings.tune,
-            settings.draws,
-            settings.target_accept,
-            settings.dense_mass,
-            settings.max_tree_depth,
-        ),
-        lambda: jaxified.pmap(_lanes_program(jaxified.logp, settings)),
-    )
     log.info(
         "sampling %d datasets x %d chains as %d lanes on %d devices",
         len(inputs),
@@ -544,10 +557,61 @@ def _run_lanes(
     )
     arguments = (tuple(values), lane_keys, tuple(per_lane), np.repeat(masses, settings.chains, 0))
     arguments = jax.tree.map(lambda a: to_devices(a, devices), arguments)
-    kept, states = program(*arguments)
+    kept, states, inverse_masses = _lanes_call(jaxified, settings, arguments, devices)
     kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
     outputs = _quantities(jaxified, kept.pop("values"), per_lane)
-    return _Lanes(model, jaxified, settings, len(inputs), devices, arguments, states, kept, outputs)
+    return _Lanes(
+        model,
+        jaxified,
+        settings,
+        len(inputs),
+        devices,
+        arguments,
+        states,
+        from_devices(np.asarray(inverse_masses), n_lanes),
+        kept,
+        outputs,
+    )
+
+
+def _lanes_call(
+    jaxified: _Jaxified,
+    settings: SamplerSettings,
+    arguments: tuple[Any, ...],
+    devices: int,
+    states: list[Any] | None = None,
+) -> tuple[Any, Any, Any]:
+    """Run the lanes program (:func:`_lanes_program`) on ``arguments`` laid out for ``devices``.
+
+    With ``states``, the program that runs on from them. The program is this process's, a
+    stored export (:mod:`bayescale.stored_programs`), or traced and exported now.
+    """
+    import jax
+
+    kind = "lanes" if states is None else "more"
+    full = arguments if states is None else (states, *arguments)
+    values, _, data, _ = arguments
+    identity = (
+        jaxified.fingerprint(values, data),
+        settings.tune,
+        settings.draws,
+        settings.target_accept,
+        settings.dense_mass,
+        settings.max_tree_depth,
+    )
+    program = jaxified.cached(
+        (kind, *identity, devices, *argument_shapes(full)),
+        lambda: exported_program(
+            kind,
+            identity,
+            lambda: jax.jit(
+                jaxified.pmap(_lanes_program(jaxified.logp, settings, states is not None))
+            ),
+            full,
+            devices,
+        ),
+    )
+    return program(*on_devices(full, devices))
 
 
 def _quantities(
@@ -624,8 +688,7 @@ class ArgumentChains:
     @property
     def inverse_mass(self) -> np.ndarray:
         """The adapted inverse mass matrix, averaged over chains: where new chains start."""
-        matrix = np.asarray(self.lanes.states.adapt_state.inverse_mass_matrix)
-        return from_devices(matrix, self.lanes.n_lanes).mean(axis=0)
+        return self.lanes.inverse_masses.mean(axis=0)
 
 
 def sample_one(
@@ -675,24 +738,16 @@ def more_draws_one(chains: ArgumentChains, draws: int) -> tuple[xr.DataTree, Arg
         lanes = chains.lanes
         settings = replace(lanes.settings, draws=draws)
         jaxified = lanes.jaxified
-        program = jaxified.cached(
-            (
-                "more",
-                settings.tune,
-                draws,
-                settings.target_accept,
-                settings.dense_mass,
-                settings.max_tree_depth,
-            ),
-            lambda: jaxified.pmap(_lanes_program(jaxified.logp, settings, continued=True)),
+        kept, states, inverse_masses = _lanes_call(
+            jaxified, settings, lanes.arguments, lanes.devices, lanes.states
         )
-        kept, states = program(lanes.states, *lanes.arguments)
         kept = jax.tree.map(lambda a: from_devices(np.asarray(a), lanes.n_lanes), kept)
         per_lane = [from_devices(np.asarray(a), lanes.n_lanes) for a in lanes.arguments[2]]
         outputs = _quantities(jaxified, kept.pop("values"), per_lane)
         longer = replace(
             lanes,
             states=states,
+            inverse_masses=from_devices(np.asarray(inverse_masses), lanes.n_lanes),
             kept={k: np.concatenate([v, kept[k]], axis=1) for k, v in lanes.kept.items()},
             outputs={k: np.concatenate([v, outputs[k]], axis=1) for k, v in lanes.outputs.items()},
             settings=replace(lanes.settings, draws=lanes.settings.draws + draws),

@@ -35,7 +35,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import least_squares
 
 from bayescale.data import LossData
 from bayescale.laws import loss_law_pivot, pass_law
@@ -132,6 +131,8 @@ def fit_loss_lsq(
             slope, intercept = np.polyfit(x, np.log(reducible), 1)
             k0 = float(np.clip(-slope, 1e-4, MAX_EXPONENT - 1e-4))
             starts.append(np.array([intercept, k0, floor0]))
+    from scipy.optimize import least_squares  # here: scipy.optimize takes 0.3 s to import
+
     best = None
     for theta0 in starts:
         result = least_squares(
