@@ -1,4 +1,4 @@
-r"""Benchmark accuracy with a chance floor: data, law, fit, forecast, decision and outputs.
+r"""Benchmark accuracy with a chance floor: fit, forecast, decision and the registry's pieces.
 
 The GPT-4 report's law :math:`-\ln p = \alpha C^{-k}` assumes accuracy rises from 0. On a
 multiple-choice benchmark a guess already scores the chance rate :math:`g`, so the law here
@@ -20,11 +20,12 @@ normal likelihood on the accuracy scale (measurement noise plus the law's scatte
 by its slope), which stays finite at and under chance. Beyond a family's data the
 exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
-The law's pieces are plain functions a law registry can wrap: :func:`load_accuracy_table`
-(load), :func:`fit_accuracy` (model and sampling), :func:`accuracy_draws` (forecast draws),
-:func:`accuracy_requirement_draws` (requirement draws), :func:`accuracy_table` (tables),
-:func:`accuracy_figure` (figures) and :func:`leave_largest_out` (backtest split). Nothing here
-imports PyMC or JAX at module level.
+The registry's ``accuracy`` entry (:mod:`bayescale.registry`) wraps the functions here: the
+run (:func:`run_accuracy`), everything after sampling (:func:`result_from_accuracy_fit`), the
+JSON document, Markdown, figure and command-line lines; its saved data group is
+:mod:`bayescale.accuracy_saved`, its backtest :mod:`bayescale.accuracy_backtest`. The fit goes
+through the shared convergence ladder (:func:`bayescale.fit._ladder`), the decision through
+:func:`bayescale.results.decide_options`. Nothing here imports PyMC or JAX at module level.
 """
 
 from __future__ import annotations
@@ -32,7 +33,8 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,17 +53,36 @@ from bayescale.accuracy_data import (
     benchmark_key,
     load_accuracy_table,
 )
-from bayescale.decision import Decision, Requirement, decide_with_curve, parse_requirement
-from bayescale.diagnostics import Diagnostics, diagnose
-from bayescale.draws import stacked_draws, summarise
+from bayescale.accuracy_data import accuracy_split as accuracy_split
+from bayescale.accuracy_data import leave_largest_out as leave_largest_out
+from bayescale.backtest_scoring import score_draws, with_meta
+from bayescale.decision import Decision, Requirement, parse_requirement
+from bayescale.diagnostics import Diagnostics
+from bayescale.display import html_summary, text_summary
+from bayescale.draws import Forecast, shown_rows, stacked_draws, summarise, target_rows
 from bayescale.errors import ConvergenceError, InputError, did_you_mean
-from bayescale.sampling import RETRY_TARGET_ACCEPT, TARGET_ACCEPT, SamplerSettings
-from bayescale.targets import check_interval, check_targets
+from bayescale.fit import _common_rows
+from bayescale.options import Options, check_options, remembered_options
+from bayescale.report import (
+    clean_json,
+    diagnostics_lines,
+    document_tail,
+    head_lines,
+    markdown_table,
+    summary_grid,
+)
+from bayescale.results import Result, decide_options, decide_requirement
+from bayescale.sampling import SamplerSettings
+from bayescale.seeds import forecast_stream
+from bayescale.targets import Targets, check_targets, logged, target_warnings
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 log = logging.getLogger("bayescale")
+
+#: The law in one line (documents, reports, the registry entry).
+FORMULA = "-ln((p - g)/(1 - g)) = alpha*C^(-k)"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,8 +103,15 @@ class AccuracyFit:
     log_pivot
         :math:`\ln C_0` per family (:func:`accuracy_pivots`; the same for every family with
         the default global pivot).
+    priors, settings, diagnostics, timing_s
+        As in :class:`bayescale.fit.LossFit` (the ladder's steps in ``diagnostics.attempts``).
     pooled
         False for the no-pooling model (each ladder on its own priors).
+    pivot, pool_levels
+        How the model was built (:func:`fit_accuracy`); a saved fit keeps them.
+    forecast_seed
+        Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
+        --seed``; :func:`bayescale.seeds.forecast_root`).
     """
 
     data: AccuracyData
@@ -94,10 +122,34 @@ class AccuracyFit:
     diagnostics: Diagnostics
     pooled: bool = True
     timing_s: dict[str, float] = field(default_factory=dict)
+    pivot: str = "global"
+    pool_levels: bool = False
+    forecast_seed: int | None = None
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
         return stacked_draws(self.idata, name)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        data, fitted = self.data, self.data.fitted
+        rows = [
+            (
+                "data",
+                f"{data.source}: {int(fitted.sum())} fitted rows ({int(data.held_out.sum())} "
+                f"held out), {len(data.families)} families x {len(data.benchmarks)} "
+                f"benchmarks, {data.compute[fitted].min():.3g} to "
+                f"{data.compute[fitted].max():.3g} FLOPs",
+            ),
+            ("law", f"{FORMULA} per (family, benchmark), {'pooled' if self.pooled else 'alone'}"),
+            *_common_rows(self),
+        ]
+        return "AccuracyFit", rows
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
 
 
 #: Where each family's line is pivoted: ``"global"``, the geometric centre of every fitted
@@ -119,21 +171,23 @@ def fit_accuracy(
 ) -> AccuracyFit:
     """Fit the accuracy model with JAX NUTS and check convergence.
 
-    Sampled through :func:`bayescale.sampling.sample` and gated by
-    :func:`bayescale.diagnostics.diagnose`; a fit with divergences is sampled once more at
-    ``target_accept`` :data:`~bayescale.sampling.RETRY_TARGET_ACCEPT` with uncapped warm-up
-    trees, as the pass-rate fits are.
+    Sampled at the pass-rate model's settings (:func:`bayescale.fit.model_settings`:
+    ``target_accept`` 0.95 when left open, uncapped warm-up trees) through the shared
+    convergence ladder (:func:`bayescale.fit._ladder`, docs/convergence.md): against
+    divergences :data:`~bayescale.sampling.RETRY_TARGET_ACCEPT`, then the smallest step (the
+    model has no alternative parameterisation); against R-hat or ESS more draws, then twice
+    the chains. Each step is an attempt in ``diagnostics.attempts``.
 
     Parameters
     ----------
     data
         Validated table (:func:`load_accuracy_table`).
     priors, settings
-        Priors and sampler settings (``target_accept`` left open: 0.95).
+        Priors and sampler settings.
     pooled
         False fits every ladder on its own priors (the no-pooling comparison).
     pivot
-        ``"global"`` (default) or ``"family"`` (:func:`accuracy_pivots`, :data:`PIVOTS`).
+        ``"global"`` (default) or ``"family"`` (:func:`accuracy_pivots`).
     pool_levels
         Pool the ladder levels too (:func:`~bayescale.accuracy_model.build_accuracy_model`).
     allow_unconverged
@@ -142,47 +196,71 @@ def fit_accuracy(
     Raises
     ------
     ConvergenceError
-        When the gate fails and ``allow_unconverged`` is false (the fit is ``error.result``).
+        When the gate fails after the ladder and ``allow_unconverged`` is false (the fit is
+        ``error.result``).
     """
     from bayescale.accuracy_model import build_accuracy_model
-    from bayescale.sampling import sample
+    from bayescale.fit import _advice, _ladder, model_settings
 
     priors = priors or AccuracyPriors()
-    settings = (settings or SamplerSettings()).with_target_accept(TARGET_ACCEPT)
+    log_pivot = accuracy_pivots(data, pivot)
+    settings = model_settings(settings, "pass")
     start = time.perf_counter()
-    model = build_accuracy_model(data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels)
-    idata, sampling_s = sample(model, settings)
-    diagnostics = diagnose(idata)
-    retry = settings.for_retry(RETRY_TARGET_ACCEPT) if diagnostics.divergences else None
-    if retry is not None:
-        log.info(
-            "%d divergences; sampling again with target_accept=%s",
-            diagnostics.divergences,
-            retry.target_accept,
-        )
-        settings = retry
-        idata, more = sample(model, settings)
-        sampling_s += more
-        diagnostics = diagnose(idata)
+    idata, diagnostics, settings, sampling_s = _ladder(
+        lambda _: build_accuracy_model(
+            data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels
+        ),
+        settings,
+    )
     result = AccuracyFit(
         data=data,
         idata=idata,
-        log_pivot=accuracy_pivots(data, pivot),
+        log_pivot=log_pivot,
         priors=priors,
         settings=settings,
         diagnostics=diagnostics,
         pooled=pooled,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
+        pivot=pivot,
+        pool_levels=pool_levels,
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(
-            "the sampler did not converge: " + "; ".join(diagnostics.problems()), result=result
-        )
+        raise ConvergenceError(_advice(diagnostics), result=result)
     return result
 
 
 # ---------------------------------------------------------------------------------------------
-# Forecast
+# Forecast draws
+
+
+def _draw_arrays(
+    fit: AccuracyFit, compute: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """The law's curve and a new model's accuracy, ``(sample, family, benchmark, compute)``.
+
+    One set of random draws for both (the discrepancy first, then the scatter and the noise),
+    so the curve is the same whichever is asked for.
+    """
+    data = fit.data
+    level = fit.draws("level")  # (s, f, b)
+    exponent = fit.draws("exponent")
+    log_c = np.log(compute)[None, None, None, :]
+    y = level[..., None] - exponent[..., None] * (log_c - fit.log_pivot[None, :, None, None])
+    n_s, n_f = level.shape[:2]
+    # law discrepancy beyond each family's largest fitted compute: the exponent there is
+    # uncertain by a factor exp(s * zeta), one zeta per draw and family
+    beyond = np.maximum(log_c - largest_fitted_log_compute(data)[None, :, None, None], 0.0)
+    zeta = rng.standard_normal((n_s, n_f, 1, 1))
+    factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
+    y = y - exponent[..., None] * factor * beyond
+    chance = data.chance[None, None, :, None]
+    curve = accuracy_from_transformed(y, chance)
+    sigma = np.repeat(fit.draws("sigma")[:, None, :], n_f, axis=1)
+    if "scatter_family" in fit.idata["posterior"].data_vars:
+        sigma = sigma * fit.draws("scatter_family")[:, :, None]
+    y_new = y + sigma[..., None] * rng.standard_normal(y.shape)
+    new = with_measurement_noise(fit, accuracy_from_transformed(y_new, chance), rng)
+    return curve, new
 
 
 def accuracy_draws(
@@ -201,9 +279,11 @@ def accuracy_draws(
     compute
         Computes in FLOPs.
     new_model
-        Add the model-to-model scatter (a new model's accuracy); False gives the law's curve.
+        Add the model-to-model scatter and a new score's measurement noise (a new model's
+        accuracy); False gives the law's curve (with its discrepancy beyond the data).
     seed
-        Seed of the scatter draws (default: the fit's sampler seed, so a fit gives the same
+        Root seed of the random draws (default: the fit's forecast root,
+        :func:`bayescale.seeds.forecast_stream` ``accuracy.forecast``, so a fit gives the same
         numbers every time).
 
     Returns
@@ -213,28 +293,11 @@ def accuracy_draws(
         carry the model's prior-and-pooling forecast (reports show ladders only).
     """
     compute = np.atleast_1d(np.asarray(compute, dtype=float))
-    data = fit.data
-    level = fit.draws("level")  # (s, f, b)
-    exponent = fit.draws("exponent")
-    log_c = np.log(compute)[None, None, None, :]
-    y = level[..., None] - exponent[..., None] * (log_c - fit.log_pivot[None, :, None, None])
-    rng = np.random.default_rng([fit.settings.seed if seed is None else seed, 21])
-    n_s, n_f = level.shape[:2]
-    # law discrepancy beyond each family's largest fitted compute: the exponent there is
-    # uncertain by a factor exp(s * zeta), one zeta per draw and family
-    beyond = np.maximum(log_c - largest_fitted_log_compute(data)[None, :, None, None], 0.0)
-    zeta = rng.standard_normal((n_s, n_f, 1, 1))
-    factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
-    y = y - exponent[..., None] * factor * beyond
-    if new_model:
-        sigma = np.repeat(fit.draws("sigma")[:, None, :], n_f, axis=1)
-        if "scatter_family" in fit.idata["posterior"].data_vars:
-            sigma = sigma * fit.draws("scatter_family")[:, :, None]
-        y = y + sigma[..., None] * rng.standard_normal(y.shape)
-    chance = data.chance[None, None, :, None]
-    values = accuracy_from_transformed(y, chance)
-    if new_model:
-        values = with_measurement_noise(fit, values, rng)
+    curve, new = _draw_arrays(fit, compute, forecast_stream(fit, "accuracy.forecast", seed))
+    return _labelled(fit, new if new_model else curve, compute, "accuracy")
+
+
+def _labelled(fit: AccuracyFit, values: np.ndarray, compute: np.ndarray, name: str) -> xr.DataArray:
     return xr.DataArray(
         values,
         dims=("sample", "family", "benchmark", "compute"),
@@ -243,7 +306,7 @@ def accuracy_draws(
             "benchmark": list(fit.data.benchmarks),
             "compute": compute,
         },
-        name="accuracy",
+        name=name,
     )
 
 
@@ -298,23 +361,186 @@ def target_ladders(data: AccuracyData, family: str | None = None) -> list[tuple[
 
 
 def accuracy_table(
-    draws: xr.DataArray, ladders: Sequence[tuple[str, str]], interval: float = 0.9
+    draws: xr.Dataset, ladders: Sequence[tuple[str, str]], interval: float = 0.9
 ) -> pd.DataFrame:
-    """One row per (compute, family, benchmark): median, interval bounds, mean of the draws."""
+    """One row per (target, family, benchmark): a new model's median, interval, mean.
+
+    ``draws`` holds ``accuracy`` (a new model) and ``curve_accuracy`` (the law), dims
+    ``(sample, family, benchmark, compute)``; the curve's statistics are the ``curve_``
+    columns.
+    """
+    families = [f for f, _ in ladders]
+    benchmarks = [b for _, b in ladders]
+
+    def per_ladder(name: str) -> np.ndarray:
+        da = draws[name]
+        return np.stack(
+            [da.sel(family=f, benchmark=b).values for f, b in ladders], axis=1
+        )  # (sample, ladder, compute)
+
+    summaries = {
+        "": summarise(per_ladder("accuracy"), interval),
+        "curve_": summarise(per_ladder("curve_accuracy"), interval),
+    }
+    rows = target_rows(
+        np.asarray(draws["compute"].values),
+        [f"{f}/{b}" for f, b in ladders],
+        "ladder",
+        summaries,
+        {"family": families, "benchmark": benchmarks},
+    )
+    frame = pd.DataFrame(rows).drop(columns="ladder")
+    return frame.sort_values("target_compute", kind="stable", ignore_index=True)
+
+
+@dataclass(frozen=True, repr=False)
+class AccuracyForecast(Forecast):
+    """A new model's accuracy (``accuracy``) and the law's (``curve_accuracy``) at the targets.
+
+    Attributes
+    ----------
+    draws
+        ``xarray.Dataset``, dims ``(sample, family, benchmark, compute)``.
+    ladders
+        The (family, benchmark) pairs reported (every family's, or ``--family``'s).
+    interval
+        Central interval probability of the tables.
+    warnings
+        About the targets and the ladders (the document's ``warnings[]``).
+    """
+
+    draws: xr.Dataset
+    ladders: tuple[tuple[str, str], ...]
+    interval: float
+    warnings: tuple[str, ...] = ()
+
+    def table(self) -> pd.DataFrame:
+        """One row per (target, family, benchmark) (:func:`accuracy_table`)."""
+        return accuracy_table(self.draws, self.ladders, self.interval)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        title = f"AccuracyForecast: a new model's accuracy, median [{self.interval:.0%} interval]"
+        rows = shown_rows(self.table(), _ladder_row) + [("warning", w) for w in self.warnings]
+        return title, rows
+
+
+def _ladder_row(r: Any) -> tuple[str, str]:
+    """A summary row of a forecast table row: ladder and target, median and interval."""
+    return (
+        f"{r.family} {r.benchmark} @ {r.target_compute:.3g}",
+        f"{r.median:.3f} [{r.lower:.3f}, {r.upper:.3f}]",
+    )
+
+
+def forecast_accuracy(
+    fit: AccuracyFit,
+    targets: Targets,
+    interval: float = 0.9,
+    family: str | None = None,
+    *,
+    allow_backcast: bool = False,
+    warn: bool = True,
+) -> AccuracyForecast:
+    """A new model's accuracy at the targets, for every family's ladders or ``family``'s.
+
+    Warnings (logged when ``warn``): ladders with fewer than :data:`MIN_SIZES` fitted sizes,
+    where the targets lie against each family's fitted models
+    (:func:`accuracy_target_warnings`), and a fit that failed the gate.
+    """
+    targets = check_targets(targets)
+    ladders = tuple(target_ladders(fit.data, family))
+    curve, new = _draw_arrays(fit, targets, forecast_stream(fit, "accuracy.forecast"))
+    draws = xr.Dataset(
+        {
+            "accuracy": _labelled(fit, new, targets, "accuracy"),
+            "curve_accuracy": _labelled(fit, curve, targets, "curve_accuracy"),
+        }
+    )
+    warnings = accuracy_target_warnings(fit.data, targets, family, allow_backcast=allow_backcast)
+    if not fit.diagnostics.ok:
+        warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
+    return AccuracyForecast(draws, ladders, interval, logged(warnings, warn))
+
+
+def accuracy_target_warnings(
+    data: AccuracyData,
+    targets: np.ndarray,
+    family: str | None = None,
+    *,
+    allow_backcast: bool = False,
+) -> list[str]:
+    """Warnings about the reported ladders and the targets, before (or without) sampling.
+
+    A ladder with fewer than :data:`MIN_SIZES` fitted sizes takes its exponent mostly from
+    the other families; the targets are checked against each reported family's fitted
+    computes (:func:`bayescale.targets.target_warnings`: a backcast refused unless
+    ``allow_backcast``, an interpolation or a far extrapolation warned).
+    """
+    ladders = target_ladders(data, family)
+    out = [
+        f"{f} on {b} has {n} fitted size{'s' if n != 1 else ''}: its exponent comes mostly "
+        "from the other families' (pooling)."
+        for f, b in ladders
+        if (n := data.sizes(f, b)) < MIN_SIZES
+    ]
+    fitted = {
+        f: np.unique(data.compute[data.fitted & (data.family == f)])
+        for f in dict.fromkeys(f for f, _ in ladders)
+    }
+    return out + target_warnings(
+        targets,
+        fitted,
+        rests_on="the law's form and the exponents the families share",
+        allow_backcast=allow_backcast,
+        unit="model",
+        label="family",
+    )
+
+
+def accuracy_parameter_table(fit: AccuracyFit, interval: float = 0.9) -> pd.DataFrame:
+    """Level (at the pivot) and exponent ``k`` of every ladder with data: median and interval."""
     rows = []
-    for c in draws["compute"].values:
-        for f, b in ladders:
-            values = draws.sel(family=f, benchmark=b, compute=c).values
-            s = summarise(values, interval)
+    data = fit.data
+    for name in ("level", "exponent"):
+        s = summarise(fit.draws(name), interval)
+        for f, b in data.ladders():
+            fi, bi = data.families.index(f), data.benchmarks.index(b)
             rows.append(
-                {
-                    "compute": float(c),
-                    "family": f,
-                    "benchmark": b,
-                    **{k: float(v) for k, v in s.items()},
-                }
+                {"family": f, "benchmark": b, "parameter": name}
+                | {k: float(s[k][fi, bi]) for k in ("median", "lower", "upper")}
             )
     return pd.DataFrame(rows)
+
+
+def score_held_out_rows(fit: AccuracyFit, interval: float = 0.9) -> pd.DataFrame:
+    """Score the held-out rows against a new model's predictive draws at their compute.
+
+    One row per held-out (model, benchmark) of a family with fitted rows (case
+    ``model:benchmark``, group the family), with the columns of
+    :func:`bayescale.backtest_scoring.score_draws` and :func:`~bayescale.backtest_scoring.
+    with_meta`; drawn from the fit's ``accuracy.held_out`` stream. Empty without held-out rows.
+    """
+    data = fit.data
+    largest = largest_fitted_log_compute(data)
+    held = np.flatnonzero(data.held_out & np.isfinite(largest[data.family_index]))
+    if held.size == 0:
+        return pd.DataFrame()
+    computes = np.unique(data.compute[held])
+    _, new = _draw_arrays(fit, computes, forecast_stream(fit, "accuracy.held_out"))
+    column = np.searchsorted(computes, data.compute[held])
+    draws = new[:, data.family_index[held], data.benchmark_index[held], column]
+    scored = score_draws(data.accuracy[held], draws, interval)
+    return with_meta(
+        scored,
+        [f"{m}:{b}" for m, b in zip(data.model[held], data.benchmark[held], strict=True)],
+        [str(f) for f in data.family[held]],
+        data.compute[held],
+        np.exp(largest[data.family_index[held]]),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Requirements
 
 
 def accuracy_requirement(
@@ -360,114 +586,216 @@ def accuracy_requirement(
 
 
 def accuracy_requirement_draws(
-    fit: AccuracyFit, text: str, family: str | None = None
-) -> tuple[Requirement, tuple[str, str], Callable[[np.ndarray], np.ndarray]]:
-    """The parsed requirement, its ladder and a ``compute -> new-model draws`` function."""
-    req, (f, b) = accuracy_requirement(text, fit.data, family)
+    fit: AccuracyFit,
+    requirement: str,
+    family: str | None = None,
+    *,
+    curve: bool = False,
+    cache: dict[str, Any] | None = None,
+) -> tuple[Requirement, Callable[[np.ndarray], np.ndarray]]:
+    """The parsed requirement and a ``compute -> draws`` function of its ladder.
+
+    A new model's accuracy, or with ``curve=True`` the law's; two functions given the same
+    ``cache`` dict share the last computed draws (:data:`bayescale.results.RequirementDraws`).
+    """
+    req, (f, b) = accuracy_requirement(requirement, fit.data, family)
+    fi, bi = fit.data.families.index(f), fit.data.benchmarks.index(b)
+    memo: dict[str, Any] = {} if cache is None else cache
 
     def draws_at(compute: np.ndarray) -> np.ndarray:
-        return np.asarray(accuracy_draws(fit, compute).sel(family=f, benchmark=b).values)
+        compute = np.atleast_1d(np.asarray(compute, dtype=float))
+        key = compute.tobytes()
+        if memo.get("key") != key:
+            rng = forecast_stream(fit, "accuracy.forecast")
+            memo.update(key=key, draws=_draw_arrays(fit, compute, rng))
+        return np.asarray(memo["draws"][0 if curve else 1][:, fi, bi, :])
 
-    return req, (f, b), draws_at
+    return req, draws_at
 
 
-def leave_largest_out(data: AccuracyData, family: str) -> AccuracyData:
-    """The backtest split: ``family``'s largest model held out, every other row fitted."""
-    rows = data.family == family
-    largest = data.compute[rows].max()
-    return replace(data, held_out=rows & (data.compute >= largest))
+def _smallest_of_rule(fit: AccuracyFit, requirement: str, family: str | None) -> float:
+    """The smallest fitted compute of the family the rule names (where the search starts)."""
+    _, (f, _) = accuracy_requirement(requirement, fit.data, family)
+    return float(fit.data.compute[fit.data.fitted & (fit.data.family == f)].min())
+
+
+def decide_accuracy(
+    fit: AccuracyFit,
+    requirement: str,
+    targets: Targets,
+    confidence: float = 0.9,
+    family: str | None = None,
+) -> list[Decision]:
+    """Decide ``[FAMILY.]BENCHMARK.accuracy>=X`` at each target from a new model's draws."""
+    return decide_requirement(
+        partial(accuracy_requirement_draws, fit, family=family),
+        requirement,
+        targets,
+        confidence,
+        _smallest_of_rule(fit, requirement, family),
+    )
 
 
 # ---------------------------------------------------------------------------------------------
-# Options, result, document, figure, outputs
+# Options, result, run
 
 
 @dataclass(frozen=True)
-class AccuracyOptions:
-    """What ``bayescale accuracy`` was asked for."""
+class AccuracyOptions(Options):
+    """What ``bayescale accuracy`` is asked for, besides the table.
 
-    targets: tuple[float, ...]
+    The fields every law shares are :class:`~bayescale.options.Options`'s (``value``,
+    ``cost_per_flop``, ``where`` and ``drop_missing`` are refused here); the accuracy law adds
+    the family whose ladders are reported, chance rates by benchmark, the priors and the
+    table's columns.
+    """
+
     family: str | None = None
     chance: Mapping[str, float] = field(default_factory=dict)
-    requirement: str | None = None
-    confidence: float = 0.9
-    interval: float = 0.9
-    fit_max_compute: float | None = None
     priors: AccuracyPriors = field(default_factory=AccuracyPriors)
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
-    allow_unconverged: bool = False
     columns: AccuracyColumns = field(default_factory=AccuracyColumns)
 
+    def forecast_options(self) -> dict[str, object]:
+        """What a saved fit remembers: the shared options, the family and the columns."""
+        from dataclasses import asdict
 
-@dataclass(frozen=True)
-class AccuracyResult:
-    """A fit, its forecasts at the targets and the decision."""
-
-    fit: AccuracyFit
-    options: AccuracyOptions
-    ladders: tuple[tuple[str, str], ...]
-    draws: xr.DataArray
-    decisions: tuple[Decision, ...] | None
-    warnings: tuple[str, ...]
-
-    def table(self) -> pd.DataFrame:
-        """Median, interval and mean per target, family and benchmark."""
-        return accuracy_table(self.draws, self.ladders, self.options.interval)
-
-    def document(self) -> dict[str, Any]:
-        """The CONTRACT §4/§7 JSON document (``kind`` ``accuracy``)."""
-        return accuracy_document(self)
+        return remembered_options(self) | {
+            "family": self.family,
+            "columns": asdict(self.columns),
+        }
 
 
 def check_accuracy_options(options: AccuracyOptions) -> None:
-    """Refuse bad options before any sampling."""
-    check_targets(options.targets)
-    check_interval(options.interval)
-    if not 0 < options.confidence < 1:
-        raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
-
-
-def result_from_accuracy_fit(fit: AccuracyFit, options: AccuracyOptions) -> AccuracyResult:
-    """Everything after sampling: forecasts at the targets, warnings, decision."""
-    targets = check_targets(options.targets)
-    ladders = tuple(target_ladders(fit.data, options.family))
-    warnings = [
-        f"{f} on {b} has {n} fitted size{'s' if n != 1 else ''}: its exponent comes mostly "
-        "from the other families' (pooling)."
-        for f, b in ladders
-        if (n := fit.data.sizes(f, b)) < MIN_SIZES
-    ]
-    families = {f for f, _ in ladders}
-    for f in sorted(families):
-        largest = fit.data.compute[fit.data.fitted & (fit.data.family == f)].max()
-        far = targets[targets > 100 * largest]
-        if far.size:
-            warnings.append(
-                f"target {far[0]:.3g} FLOPs is {far[0] / largest:.0f}x the largest fitted "
-                f"model of {f}: far extrapolation."
-            )
-    if not fit.diagnostics.ok:
-        warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
-    decisions = None
+    """Refuse bad options before reading the table or sampling."""
+    check_options(options)
+    if options.value is not None or options.cost_per_flop is not None:
+        raise InputError("--value and --cost-per-flop are not supported by 'bayescale accuracy'.")
+    if options.where is not None or options.drop_missing:
+        raise InputError("row selection (where, drop_missing) is not supported for accuracy.")
     if options.requirement:
-        req, (f, _), draws_at = accuracy_requirement_draws(fit, options.requirement, options.family)
-        search_from = float(fit.data.compute[fit.data.fitted & (fit.data.family == f)].min())
-        found, _ = decide_with_curve(req, draws_at, targets, options.confidence, search_from)
-        decisions = tuple(found)
+        parse_requirement(options.requirement, (QUANTITY,))
+
+
+def accuracy_document(result: AccuracyResult, version: str | None = None) -> dict[str, Any]:
+    """The result document: ``targets[].accuracy[]`` plus decision, diagnostics, warnings.
+
+    ``accuracy[]`` entries are ``{family, benchmark, median, lower, upper, mean}`` (CONTRACT
+    §7); besides it carries ``chance`` (rate and source per benchmark), ``parameters``
+    (level and exponent per ladder) and ``held_out`` (scored held-out rows).
+    """
+    from bayescale.version import __version__
+
+    table = result.table()
+    decisions = {d.target_compute: d for d in result.decisions}
+    keys = ("family", "benchmark", "median", "lower", "upper", "mean")
+    targets = []
+    for target in np.unique(table["target_compute"].to_numpy(dtype=float)).tolist():
+        rows = table[table["target_compute"] == target]
+        entry: dict[str, Any] = {
+            "target_compute": target,
+            "accuracy": [{k: r[k] for k in keys} for r in rows.to_dict("records")],
+        }
+        if target in decisions:
+            entry["decision"] = decisions[target].to_dict()
+        targets.append(entry)
+    fit = result.fit
+    data = fit.data
+    return clean_json(
+        {
+            "bayescale_version": version or __version__,
+            "kind": "accuracy",
+            "ok": fit.diagnostics.ok,
+            "interval": result.forecast.interval,
+            "targets": targets,
+            "chance": {
+                b: {"rate": g, "source": s}
+                for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
+            },
+        }
+        | document_tail(result)
+    )
+
+
+@dataclass(frozen=True, repr=False)
+class AccuracyResult(Result[AccuracyFit, AccuracyForecast, AccuracyOptions]):
+    """A finished accuracy forecast: the fit, its forecast at the targets and the decisions."""
+
+    document_builder = staticmethod(accuracy_document)
+
+    @property
+    def ladders(self) -> tuple[tuple[str, str], ...]:
+        """The (family, benchmark) pairs reported."""
+        return self.forecast.ladders
+
+    @property
+    def draws(self) -> xr.DataArray:
+        """A new model's accuracy draws, dims ``(sample, family, benchmark, compute)``."""
+        return self.forecast.draws["accuracy"]
+
+    def table(self) -> pd.DataFrame:
+        """Median, interval and mean per target, family and benchmark."""
+        return self.forecast.table()
+
+
+def result_from_accuracy_fit(
+    fit: AccuracyFit, options: AccuracyOptions, *, warn: bool = True
+) -> AccuracyResult:
+    """Everything after sampling: forecasts at the targets, warnings, held-out rows, decisions.
+
+    Shared by ``bayescale accuracy`` and ``bayescale forecast`` from a saved fit (the
+    registry's ``result_from_fit``); the same fit and options give the same numbers.
+    ``warn=False`` keeps the warnings out of the log (already logged before sampling).
+    """
+    check_accuracy_options(options)
+    targets = check_targets(options.targets)
+    forecast = forecast_accuracy(
+        fit,
+        targets,
+        options.interval,
+        options.family,
+        allow_backcast=options.allow_backcast,
+        warn=warn,
+    )
+    smallest = (
+        _smallest_of_rule(fit, options.requirement, options.family) if options.requirement else 0.0
+    )
+    decisions, curve, choice = decide_options(
+        options, partial(accuracy_requirement_draws, fit, family=options.family), targets, smallest
+    )
     return AccuracyResult(
         fit=fit,
+        forecast=forecast,
+        parameters=accuracy_parameter_table(fit, options.interval),
+        held_out=score_held_out_rows(fit, options.interval),
+        decisions=tuple(decisions),
+        choice=choice,
         options=options,
-        ladders=ladders,
-        draws=accuracy_draws(fit, targets),
-        decisions=decisions,
-        warnings=tuple(warnings),
+        curve=curve,
     )
+
+
+def check_accuracy_data(data: AccuracyData, options: AccuracyOptions) -> None:
+    """Every check of the table against the options before sampling; logs the warnings.
+
+    The family, the rule's ladder and the targets (a backcast refused unless asked).
+    """
+    target_ladders(data, options.family)
+    if options.requirement:
+        accuracy_requirement(options.requirement, data, options.family)
+    warnings = accuracy_target_warnings(
+        data, check_targets(options.targets), options.family, allow_backcast=options.allow_backcast
+    )
+    logged(warnings)
 
 
 def run_accuracy(
     source: str | Path | pd.DataFrame | AccuracyData, options: AccuracyOptions
 ) -> AccuracyResult:
-    """Load, fit, forecast and decide: the ``bayescale accuracy`` pipeline."""
+    """Load, fit, forecast and decide: the ``bayescale accuracy`` pipeline (the registry's run).
+
+    Every check that needs no sampling comes first (:func:`check_accuracy_options`,
+    :func:`check_accuracy_data`).
+    """
     check_accuracy_options(options)
     data = (
         source
@@ -479,50 +807,21 @@ def run_accuracy(
             fit_max_compute=options.fit_max_compute,
         )
     )
-    target_ladders(data, options.family)  # an unknown family fails before sampling
-    if options.requirement:
-        accuracy_requirement(options.requirement, data, options.family)
+    check_accuracy_data(data, options)
+    log.info(
+        "fitting %d rows of %d families with %s",
+        int(data.fitted.sum()),
+        len(data.families),
+        options.sampler.describe(),
+    )
     fit = fit_accuracy(
         data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged
     )
-    return result_from_accuracy_fit(fit, options)
+    return result_from_accuracy_fit(fit, options, warn=False)
 
 
-def accuracy_document(result: AccuracyResult) -> dict[str, Any]:
-    """The result document: ``targets[].accuracy[]`` plus decision, diagnostics, warnings."""
-    from bayescale.report import clean_json
-    from bayescale.version import __version__
-
-    table = result.table()
-    targets = []
-    for i, c in enumerate(result.draws["compute"].values):
-        rows = table[table["compute"] == c]
-        entry: dict[str, Any] = {
-            "target_compute": float(c),
-            "accuracy": [
-                {k: r[k] for k in ("family", "benchmark", "median", "lower", "upper", "mean")}
-                for r in rows.to_dict("records")
-            ],
-        }
-        if result.decisions is not None:
-            entry["decision"] = result.decisions[i].to_dict()
-        targets.append(entry)
-    data = result.fit.data
-    return clean_json(
-        {
-            "bayescale_version": __version__,
-            "kind": "accuracy",
-            "interval": result.options.interval,
-            "targets": targets,
-            "chance": {
-                b: {"rate": g, "source": s}
-                for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
-            },
-            "diagnostics": result.fit.diagnostics.to_dict(),
-            "warnings": list(result.warnings),
-            "timing_s": result.fit.timing_s,
-        }
-    )
+# ---------------------------------------------------------------------------------------------
+# Figure, report, command-line lines
 
 
 def accuracy_figure(
@@ -534,12 +833,11 @@ def accuracy_figure(
     """Draw the forecast: one panel per benchmark, chance as a dashed floor.
 
     Each family is a line (median of a new model) with its predictive band; observed models
-    are dots, held-out ones open circles; dotted verticals mark the targets.
+    are dots, held-out ones open circles; dotted verticals mark the targets. A
+    ``matplotlib.figure.Figure`` (no pyplot, no backend chosen).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
     data = fit.data
     ladders = list(ladders if ladders is not None else data.ladders())
@@ -551,27 +849,26 @@ def accuracy_figure(
     draws = accuracy_draws(fit, grid)
     cols = min(len(benchmarks), 3)
     rows = int(np.ceil(len(benchmarks) / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.8 * cols, 3.8 * rows), squeeze=False)
-    colours = plt.get_cmap("tab10")
+    fig = Figure(figsize=(4.8 * cols, 3.8 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
+    colours = colormaps["tab10"]
     families = list(dict.fromkeys(f for f, _ in ladders))
     for bi, b in enumerate(benchmarks):
         ax = axes[bi // cols][bi % cols]
         for f in (f for f, lb in ladders if lb == b):
             colour = colours(families.index(f) % 10)
-            values = draws.sel(family=f, benchmark=b).values
-            s = summarise(values, interval)
+            s = summarise(draws.sel(family=f, benchmark=b).values, interval)
             ax.plot(grid, s["median"], color=colour, label=f)
             ax.fill_between(grid, s["lower"], s["upper"], color=colour, alpha=0.12, lw=0)
             rows_fb = (data.family == f) & (data.benchmark == b)
-            for held, marker in ((False, "o"), (True, "o")):
+            for held in (False, True):
                 sel = rows_fb & (data.held_out == held)
                 ax.scatter(
                     data.compute[sel],
                     data.accuracy[sel],
                     s=18,
-                    color=colour if not held else "none",
+                    color="none" if held else colour,
                     edgecolors=colour,
-                    marker=marker,
                     zorder=3,
                 )
         g = data.chance[data.benchmarks.index(b)]
@@ -590,64 +887,75 @@ def accuracy_figure(
     return fig
 
 
-def accuracy_markdown(result: AccuracyResult) -> str:
-    """A short Markdown report: the forecast table, decision, chance rates, diagnostics."""
-    p = result.options.interval
-    lines = [
-        "# Benchmark accuracy forecast",
+def accuracy_figures(result: AccuracyResult) -> list[tuple[str, Callable[[], Figure]]]:
+    """The figures of ``--out`` (the registry's ``figures``): ``accuracy.png``."""
+    fit, forecast = result.fit, result.forecast
+    return [
+        (
+            "accuracy.png",
+            lambda: accuracy_figure(fit, forecast.targets, forecast.ladders, forecast.interval),
+        )
+    ]
+
+
+def accuracy_markdown(result: AccuracyResult, version: str, plots: Sequence[str] = ()) -> str:
+    """``report.md``: decisions, data and chance rates, forecast, parameters, diagnostics."""
+    fit, data = result.fit, result.fit.data
+    pct = f"{result.forecast.interval:.0%}"
+    lines = head_lines(result, f"Benchmark accuracy forecast: {data.source}")
+    lines += [
+        f"- {int(data.fitted.sum())} fitted rows ({int(data.held_out.sum())} held out): "
+        f"{len(data.families)} families, {len(data.benchmarks)} benchmarks.",
+        f"- Law: {FORMULA} per family and benchmark, "
+        f"{'partially pooled' if fit.pooled else 'each ladder alone'}.",
+        "- Chance rates: "
+        + ", ".join(
+            f"{b} {g:g} ({s})"
+            for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
+        )
+        + ".",
         "",
-        "Law: -ln((p - g)/(1 - g)) = alpha * C^(-k), per family and benchmark, pooled.",
+        f"## Forecast: a new model's accuracy (median, {pct} interval)",
         "",
-        f"| compute (FLOPs) | family | benchmark | median | {p:.0%} interval |",
+        f"| compute (FLOPs) | family | benchmark | median | {pct} interval |",
         "| --- | --- | --- | --- | --- |",
     ]
-    for r in result.table().to_dict("records"):
-        lines.append(
-            f"| {r['compute']:.3g} | {r['family']} | {r['benchmark']} | {r['median']:.3f} | "
-            f"{r['lower']:.3f} to {r['upper']:.3f} |"
-        )
-    if result.decisions:
-        lines += ["", "## Decision", ""] + [f"- {d.sentence()}" for d in result.decisions]
-    data = result.fit.data
-    lines += ["", "## Chance rates", ""] + [
-        f"- {b}: {g:g} ({s})"
-        for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
-    ]
-    d = result.fit.diagnostics
     lines += [
-        "",
-        "## Diagnostics",
-        "",
-        f"R-hat max {d.r_hat_max:.3f}, bulk ESS min {d.ess_bulk_min:.0f}, "
-        f"{d.divergences} divergences: {'ok' if d.ok else 'NOT converged'}.",
+        f"| {r['target_compute']:.3g} | {r['family']} | {r['benchmark']} | {r['median']:.3f} | "
+        f"{r['lower']:.3f} to {r['upper']:.3f} |"
+        for r in result.table().to_dict("records")
     ]
-    if result.warnings:
-        lines += ["", "## Warnings", ""] + [f"- {w}" for w in result.warnings]
-    return "\n".join(lines) + "\n"
+    lines += ["", "## Parameters", "", markdown_table(result.parameters), ""]
+    if not result.held_out.empty:
+        held = result.held_out[["case", "truth", "median", "lower", "upper", "covered"]]
+        lines += ["## Held-out rows", "", markdown_table(held), ""]
+    lines += [*diagnostics_lines(fit.diagnostics, fit.timing_s), ""]
+    if plots:
+        lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
+    lines += [f"_bayescale {version}_", ""]
+    return "\n".join(lines)
 
 
-def write_accuracy_outputs(result: AccuracyResult, out_dir: Path) -> list[Path]:
-    """Write ``forecast.json``, ``report.md`` and ``accuracy.png`` into ``out_dir`` as a whole."""
-    import json
-
-    import matplotlib.pyplot as plt
-
-    from bayescale.outputs import atomic_file, result_folder, write_text
-
-    names = []
-    with result_folder(out_dir) as stage:
-        write_text(
-            stage / "forecast.json", json.dumps(result.document(), indent=2, allow_nan=False) + "\n"
+def accuracy_summary(result: AccuracyResult) -> str:
+    """The command line's forecast lines: one row per ladder, one column per target."""
+    pct = f"{result.forecast.interval:.0%}"
+    rows: dict[str, dict[float, str]] = {}
+    for r in result.table().to_dict("records"):
+        rows.setdefault(f"{r['family']} / {r['benchmark']}", {})[r["target_compute"]] = (
+            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
         )
-        write_text(stage / "report.md", accuracy_markdown(result))
-        fig = accuracy_figure(
-            result.fit, result.draws["compute"].values, result.ladders, result.options.interval
+    lines = [f"Accuracy of a new model (median [{pct} interval]):"]
+    lines += summary_grid("family / benchmark", rows, [float(t) for t in result.forecast.targets])
+    held = result.held_out
+    if not held.empty:
+        lines.append(
+            f"Held-out rows: {int(held['covered'].sum())}/{len(held)} inside the {pct} interval."
         )
-        with atomic_file(stage / "accuracy.png") as tmp:
-            fig.savefig(tmp, dpi=110, format="png")
-        plt.close(fig)
-        names = ["forecast.json", "report.md", "accuracy.png"]
-    return [Path(out_dir) / n for n in names]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------
+# Simulation
 
 
 def simulate_accuracy_table(

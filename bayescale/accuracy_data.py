@@ -419,6 +419,48 @@ def load_accuracy_table(
 
 
 # ---------------------------------------------------------------------------------------------
+# Backtest splits
+
+
+def leave_largest_out(data: AccuracyData, family: str) -> AccuracyData:
+    """``family``'s largest model held out, every other row fitted (one family at a time)."""
+    rows = data.family == family
+    largest = data.compute[rows].max()
+    return replace(data, held_out=rows & (data.compute >= largest))
+
+
+def accuracy_split(
+    data: AccuracyData, ratio: float
+) -> tuple[AccuracyData, dict[str, float], tuple[str, ...]]:
+    """The backtest cut at ``ratio``: each family's models above its largest compute / ratio.
+
+    Every family is cut at once (one fit). A family left with fewer than :data:`MIN_SIZES`
+    distinct fitted computes is skipped: its rows stay fitted (they inform the pooled
+    exponents) and none is scored. A ratio just above 1 holds out each family's largest
+    model: leave-largest-out per family.
+
+    Returns
+    -------
+    split, fitted_max, skipped
+        The table with the held-out rows marked, each cut family's largest fitted compute,
+        and the skipped families.
+    """
+    held = np.zeros(data.compute.size, dtype=bool)
+    fitted_max: dict[str, float] = {}
+    skipped = []
+    for f in data.families:
+        rows = data.family == f
+        above = rows & (data.compute > data.compute[rows].max() / ratio)
+        kept = np.unique(data.compute[rows & ~above])
+        if kept.size < MIN_SIZES:
+            skipped.append(f)
+            continue
+        held |= above
+        fitted_max[f] = float(kept.max())
+    return replace(data, held_out=held), fitted_max, tuple(skipped)
+
+
+# ---------------------------------------------------------------------------------------------
 # The law
 
 

@@ -7,12 +7,16 @@ formulas are in :mod:`bayescale.backtest`'s docstring. Nothing here imports PyMC
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from bayescale.errors import InputError
+from bayescale.sampler_settings import SamplerSettings
+from bayescale.seeds import key_seed
 
 #: Interval levels every backtest scores.
 LEVELS = (0.5, 0.8, 0.9)
@@ -118,6 +122,20 @@ def check_ratio(ratio: float) -> float:
             f"--ratio must be > 1 (fit on compute <= max / R, forecast the rest), got {ratio}."
         )
     return float(ratio)
+
+
+def ratio_fits(
+    ratios: list[float], settings: SamplerSettings | None, kind: str
+) -> Iterator[tuple[float, SamplerSettings]]:
+    """Each ratio, checked, with the sampler settings of its fit.
+
+    The seed is keyed by the law and the ratio (:func:`bayescale.seeds.key_seed`), so a
+    split's fit draws the same way whatever other ratios run with it.
+    """
+    settings = settings or SamplerSettings()
+    for ratio in ratios:
+        ratio = check_ratio(ratio)
+        yield ratio, replace(settings, seed=key_seed(settings.seed, kind, round(ratio * 1000)))
 
 
 def with_meta(

@@ -451,6 +451,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept a target below the smallest fitted run (refused otherwise)",
     )
     forecast.add_argument(
+        "--family",
+        metavar="F",
+        help="accuracy fits: forecast this family's ladders (default: the saved run's)",
+    )
+    forecast.add_argument(
         "--confidence",
         type=_probability,
         default=None,
@@ -681,7 +686,7 @@ def _spec_commands(sub: Any) -> None:
 
 
 def _backtest_parser(sub: Any) -> None:
-    """``bayescale backtest {loss,pass} FILE --ratio R``: logic in :mod:`bayescale.backtest`."""
+    """``bayescale backtest {loss,pass,nd,accuracy} FILE --ratio R``: :mod:`bayescale.backtest`."""
     bt = sub.add_parser(
         "backtest",
         help="leave the largest runs out, forecast them, score against baselines",
@@ -691,7 +696,7 @@ def _backtest_parser(sub: Any) -> None:
         "bootstrap, a separate Bayesian fit per group/bucket).",
         epilog="example: bayescale backtest loss runs.csv --ratio 10 --ratio 100 --out bt/",
     )
-    bt.add_argument("kind", choices=("loss", "pass", "nd"), help="what the table holds")
+    bt.add_argument("kind", choices=("loss", "pass", "nd", "accuracy"), help="what the table holds")
     bt.add_argument("file", help="CSV or Parquet table (as for `bayescale loss` / `pass`)")
     bt.add_argument(
         "--ratio",
@@ -708,6 +713,8 @@ def _backtest_parser(sub: Any) -> None:
     for col in ("compute", "loss", "group", "name", "model", "problem", "n", "k", "pass_rate"):
         bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
     for col in ("bucket", "n_problems", "params", "tokens"):
+        bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    for col in ("family", "benchmark", "accuracy", "n_questions", "chance"):
         bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
     _common(bt, targets=False)
     _likelihood(bt)
@@ -733,6 +740,10 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         columns: Any = NDColumns(
             args.params_col, args.tokens_col, args.loss_col, args.group_col, compute, args.name_col
         )
+    elif args.kind == "accuracy":
+        from bayescale.accuracy_data import AccuracyColumns
+
+        columns = _columns(AccuracyColumns, args)
     else:
         columns = _columns(LossColumns if args.kind == "loss" else PassColumns, args)
     data = load_for_backtest(args.kind, args.file, columns)
@@ -893,6 +904,8 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
                 + "; ".join(fit.diagnostics.problems())
             )
         )
+    if args.family is not None and saved.kind != "accuracy":
+        raise InputError(f"{args.saved_fit} holds a {saved.kind} fit: --family is for accuracy.")
     if saved.kind == "nd":
         return _run_nd_forecast(args, saved)
     if not args.target_compute:
@@ -905,6 +918,7 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
         "interval": args.interval,
         "value": args.value,
         "cost_per_flop": args.cost_per_flop,
+        "family": args.family,
     }
     changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
     changes |= {
@@ -1017,44 +1031,17 @@ def _run_nd_forecast(args: argparse.Namespace, saved: Any) -> int:
 
 
 def _run_accuracy_command(args: argparse.Namespace) -> int:
-    from bayescale.accuracy import AccuracyOptions, run_accuracy, write_accuracy_outputs
+    """``bayescale accuracy``: the registry's accuracy entry (:mod:`bayescale.accuracy`)."""
+    from bayescale.accuracy import AccuracyOptions
     from bayescale.accuracy_data import AccuracyColumns, parse_chance
-    from bayescale.outputs import write_json
 
-    if args.value is not None or args.cost_per_flop is not None:
-        raise InputError("--value and --cost-per-flop are not supported by 'bayescale accuracy'.")
-    fields = AccuracyOptions.__dataclass_fields__
-    shared = {k: v for k, v in _shared_options(args).items() if k in fields}
-    columns = AccuracyColumns(
-        **{c: getattr(args, f"{c}_col") for c in AccuracyColumns.__dataclass_fields__}
-    )
     options = AccuracyOptions(
-        **shared,  # type: ignore[arg-type]
+        **_shared_options(args),  # type: ignore[arg-type]
         family=args.family,
         chance=parse_chance(args.chance),
-        columns=columns,
+        columns=_columns(AccuracyColumns, args),
     )
-    try:
-        result = run_accuracy(args.table, options)
-    except ConvergenceError as err:
-        return _unconverged(err)
-    if args.json:
-        write_json(result.document(), args.json)
-    if args.out:
-        for path in write_accuracy_outputs(result, args.out):
-            log.info("wrote %s", path)
-    table = result.table()
-    p = options.interval
-    for r in table.to_dict("records"):
-        print(
-            f"{r['compute']:.3g} FLOPs  {r['family']:<20} {r['benchmark']:<12} "
-            f"median {r['median']:.3f}  {p:.0%} [{r['lower']:.3f}, {r['upper']:.3f}]"
-        )
-    for decision in result.decisions or ():
-        print(decision.sentence())
-    for warning in result.warnings:
-        print(f"warning: {warning}")
-    return EXIT_OK
+    return _run_law(args, args.table, options)
 
 
 def _unconverged(err: ConvergenceError) -> int:

@@ -5,12 +5,19 @@ Nothing here imports PyMC or JAX.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
 from bayescale.display import html_summary, text_summary
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+#: Rows of a forecast's table its summary shows; the rest are counted.
+SHOWN_ROWS = 12
 
 
 def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
@@ -52,6 +59,16 @@ def target_rows(
             for prefix, stats in summaries.items():
                 row |= {f"{prefix}{k}": float(v[li, ti]) for k, v in stats.items()}
             rows.append(row)
+    return rows
+
+
+def shown_rows(
+    table: pd.DataFrame, row: Callable[[Any], tuple[str, str]], more: str = ".table()"
+) -> list[tuple[str, str]]:
+    """A summary's rows of a forecast table: the first :data:`SHOWN_ROWS`, then a count."""
+    rows = [row(r) for r in table.head(SHOWN_ROWS).itertuples()]
+    if len(table) > SHOWN_ROWS:
+        rows.append(("…", f"{len(table) - SHOWN_ROWS} more rows: {more}"))
     return rows
 
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import xarray as xr
@@ -147,8 +147,8 @@ class LossFit:
         return html_summary(*self._summary())
 
 
-def _common_rows(fit: LossFit | PassFit) -> list[tuple[str, str]]:
-    """Summary rows every fit shows: diagnostics, sampler, timing, where the draws are."""
+def _common_rows(fit: Any) -> list[tuple[str, str]]:
+    """Summary rows every law's fit shows: diagnostics, sampler, timing, where the draws are."""
     d = fit.diagnostics
     status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems())
     groups = ", ".join(sorted(fit.idata.children))

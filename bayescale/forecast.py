@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.data import LossData
-from bayescale.draws import Forecast, summarise, target_rows
+from bayescale.draws import Forecast, shown_rows, summarise, target_rows
 from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
@@ -180,16 +180,13 @@ def forecast_loss(
 
 
 def _forecast_summary(forecast: LossForecast) -> tuple[str, list[tuple[str, str]]]:
-    table = forecast.table()
-    rows = [
-        (
+    rows = shown_rows(
+        forecast.table(),
+        lambda r: (
             f"{r.group} @ {r.target_compute:.3g}",
             f"{r.median:.4g} [{r.lower:.4g}, {r.upper:.4g}]",
-        )
-        for r in table.head(12).itertuples()
-    ]
-    if len(table) > 12:
-        rows.append(("…", f"{len(table) - 12} more rows: .table()"))
+        ),
+    )
     rows += [("warning", w) for w in forecast.warnings]
     title = f"LossForecast: final loss of a new run, median [{forecast.interval:.0%} interval]"
     return title, rows

@@ -21,11 +21,10 @@ from bayescale.priors import LossPriors
 from bayescale.saved_format import (
     attr_json,
     check_hash,
-    diagnostics_of,
+    fit_fields,
     grouped_runs_group,
     only_known,
     pivot_of,
-    settings_of,
     stream_fields,
 )
 
@@ -63,10 +62,7 @@ def decode_loss(tree: xr.DataTree, path: Path) -> LossFit:
         data=data,
         idata=tree,
         log_pivot=pivot_of(tree, data.compute[data.fitted], path),
-        priors=loss_priors_of(tree, path),
-        settings=settings_of(tree, path),
-        diagnostics=diagnostics_of(tree),
-        timing_s=attr_json(tree, "timing_s", path),
+        **fit_fields(tree, path, loss_priors_of(tree, path)),
         **stream_fields(tree),
     )
 

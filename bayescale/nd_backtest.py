@@ -10,17 +10,15 @@ Approach 3 and its bootstrap are compared in ``benchmarks/nd_backtest.py`` (docs
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from bayescale.backtest_report import Backtest, fit_diagnostics
-from bayescale.backtest_scoring import check_ratio, score_draws, with_meta
+from bayescale.backtest_scoring import ratio_fits, score_draws, with_meta
 from bayescale.errors import InputError
 from bayescale.nd import NDData, NDPriors, fit_nd, nd_loss_draws, nd_split
 from bayescale.sampling import SamplerSettings
-from bayescale.seeds import key_seed
 
 
 def backtest_nd_ratios(
@@ -39,23 +37,15 @@ def backtest_nd_ratios(
     InputError
         On a ratio <= 1, or a split that leaves a group too few runs to fit.
     """
-    settings = settings or SamplerSettings()
     out = []
-    for ratio in ratios:
-        ratio = check_ratio(ratio)
+    for ratio, fit_settings in ratio_fits(ratios, settings, "nd"):
         cut = float(data.compute.max()) / ratio
         split = nd_split(data, cut)
         held = np.flatnonzero(split.held_out)
         if held.size == 0:
             raise InputError(f"ratio {ratio:g} holds out no run (largest compute / {ratio:g}).")
         start = time.perf_counter()
-        seed = key_seed(settings.seed, "nd", round(ratio * 1000))
-        fit = fit_nd(
-            split,
-            priors,
-            replace(settings, seed=seed),
-            allow_unconverged=True,
-        )
+        fit = fit_nd(split, priors, fit_settings, allow_unconverged=True)
         forecast = nd_loss_draws(fit, data.params[held], data.tokens[held])
         gi = split.group_index[held]
         draws = forecast["loss"].values[:, gi, np.arange(held.size)]

@@ -21,10 +21,9 @@ from bayescale.nd_data import NDColumns, NDData, NDPriors, flops_per_param_token
 from bayescale.saved_format import (
     attr_json,
     check_hash,
-    diagnostics_of,
+    fit_fields,
     grouped_runs_group,
-    only_known,
-    settings_of,
+    priors_of,
     stream_fields,
 )
 
@@ -85,9 +84,6 @@ def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:
         data=data,
         idata=tree,
         log_pivot=pivot,
-        priors=NDPriors(**only_known(NDPriors, attr_json(tree, "priors", path))),
-        settings=settings_of(tree, path),
-        diagnostics=diagnostics_of(tree),
-        timing_s=attr_json(tree, "timing_s", path),
+        **fit_fields(tree, path, priors_of(tree, path, NDPriors)),
         forecast_seed=stream_fields(tree)["forecast_seed"],
     )

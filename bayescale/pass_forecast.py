@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale.draws import Forecast, summarise, target_rows
+from bayescale.draws import Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
 from bayescale.laws import pass_law_log
@@ -203,18 +203,15 @@ class PassForecast(Forecast):
     warnings: tuple[str, ...] = ()
 
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
-        rows: list[tuple[str, str]] = []
-        table = self.buckets()
-        for r in table.head(12).itertuples():
-            rows.append(
-                (
-                    f"bucket {r.bucket} @ {r.target_compute:.3g}",
-                    f"pass@1 {r.pass_rate_median:.3g} [{r.pass_rate_lower:.3g}, "
-                    f"{r.pass_rate_upper:.3g}]; -ln p {r.neg_log_pass_median:.3g}",
-                )
-            )
-        if len(table) > 12:
-            rows.append(("…", f"{len(table) - 12} more rows: .buckets()"))
+        rows = shown_rows(
+            self.buckets(),
+            lambda r: (
+                f"bucket {r.bucket} @ {r.target_compute:.3g}",
+                f"pass@1 {r.pass_rate_median:.3g} [{r.pass_rate_lower:.3g}, "
+                f"{r.pass_rate_upper:.3g}]; -ln p {r.neg_log_pass_median:.3g}",
+            ),
+            ".buckets()",
+        )
         if self.pooled is not None:
             for r in self.overall().itertuples():
                 rows.append(

@@ -325,12 +325,7 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
             buckets.mean_rank_correlation(),
         )
     s = options.sampler
-    log.info(
-        "fitting %d models with JAX NUTS (%d chains x %d draws)",
-        int(data.models.fitted.sum()),
-        s.chains,
-        s.draws,
-    )
+    log.info("fitting %d models with %s", int(data.models.fitted.sum()), s.describe())
     fit = fit_pass(data, buckets, options.priors, s, allow_unconverged=options.allow_unconverged)
     log.info("sampled in %.1f s", fit.timing_s["sampling"])
     return result_from_pass_fit(fit, options, warn=False)

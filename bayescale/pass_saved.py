@@ -24,13 +24,11 @@ from bayescale.pass_data import ModelTable, PassAggregate, PassColumns, PassCoun
 from bayescale.pass_pipeline import PassOptions
 from bayescale.priors import PassPriors
 from bayescale.saved_format import (
-    attr_json,
     check_hash,
-    diagnostics_of,
+    fit_fields,
     format_version,
-    only_known,
     pivot_of,
-    settings_of,
+    priors_of,
     stream_fields,
 )
 
@@ -151,10 +149,7 @@ def decode_pass(tree: xr.DataTree, path: Path) -> PassFit:
         buckets=buckets,
         idata=tree,
         log_pivot=pivot_of(tree, models.compute[models.fitted], path),
-        priors=PassPriors(**only_known(PassPriors, attr_json(tree, "priors", path))),
-        settings=settings_of(tree, path),
-        diagnostics=diagnostics_of(tree),
-        timing_s=attr_json(tree, "timing_s", path),
+        **fit_fields(tree, path, priors_of(tree, path, PassPriors)),
         **stream_fields(tree),
     )
 

@@ -230,13 +230,8 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
         )
     )
     s = options.sampler
-    log.info(
-        "fitting %d runs in %d group(s) with JAX NUTS (%d chains x %d draws)",
-        int(data.fitted.sum()),
-        len(data.groups),
-        s.chains,
-        s.draws,
-    )
+    runs, groups = int(data.fitted.sum()), len(data.groups)
+    log.info("fitting %d runs in %d group(s) with %s", runs, groups, s.describe())
     fit = fit_loss(data, options.priors, s, allow_unconverged=options.allow_unconverged)
     log.info(
         "sampled in %.1f s; %s",

@@ -4,8 +4,8 @@ Every stage that is the same for all laws (saving and loading a fit, writing a r
 folder, the command line's forecast/run/check paths, the backtest loop) finds the law of what
 it holds here and calls the entry's functions; what really differs per law (data shapes,
 models, forecast math, figures) stays in the law's own modules. Loss and pass rate are the
-first two entries, L(N, D) the third; :func:`register` adds another (ARCHITECTURE.md, "How
-to add a law").
+first two entries, L(N, D) the third, benchmark accuracy above a chance floor the fourth;
+:func:`register` adds another (ARCHITECTURE.md, "How to add a law").
 
 Nothing here imports PyMC or JAX: the entries point at functions whose modules import them
 lazily.
@@ -177,14 +177,17 @@ def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
     ]
 
 
-BUILTIN = ("loss", "pass", "nd")
+BUILTIN = ("loss", "pass", "nd", "accuracy")
 
 
 def _builtin() -> None:
-    """Register loss, pass rate and L(N, D) (once, on first lookup)."""
+    """Register loss, pass rate, L(N, D) and accuracy (once, on first lookup)."""
     if all(name in _LAWS for name in BUILTIN):
         return
     from bayescale import (
+        accuracy,
+        accuracy_backtest,
+        accuracy_saved,
         loss_backtest,
         loss_saved,
         nd,
@@ -271,6 +274,26 @@ def _builtin() -> None:
             saved_options=nd.nd_saved_options,
             load_for_backtest=nd.load_nd_runs,
             backtest=nd_backtest.backtest_nd_ratios,
+        ),
+        Law(
+            name="accuracy",
+            formula=accuracy.FORMULA,
+            fit_type=accuracy.AccuracyFit,
+            options_type=accuracy.AccuracyOptions,
+            result_type=accuracy.AccuracyResult,
+            data_types=(accuracy.AccuracyData,),
+            run=accuracy.run_accuracy,
+            result_from_fit=accuracy.result_from_accuracy_fit,
+            document=accuracy.accuracy_document,
+            markdown=accuracy.accuracy_markdown,
+            figures=accuracy.accuracy_figures,
+            summary=accuracy.accuracy_summary,
+            data_group=accuracy_saved.ACCURACY_GROUP,
+            encode=accuracy_saved.encode_accuracy,
+            decode=accuracy_saved.decode_accuracy,
+            saved_options=accuracy_saved.accuracy_saved_options,
+            load_for_backtest=accuracy_backtest.load_accuracy_backtest,
+            backtest=accuracy_backtest.backtest_accuracy_ratios,
         ),
     ]
     others = {k: v for k, v in _LAWS.items() if k not in BUILTIN}

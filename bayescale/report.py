@@ -79,21 +79,27 @@ def loss_document(result: Result, version: str) -> dict[str, Any]:
             "interval": result.forecast.interval,
             "targets": targets,
             "compute_choice": result.choice.to_dict() if result.choice else None,
-            "parameters": result.parameters.to_dict(orient="records"),
-            "held_out": result.held_out.to_dict(orient="records"),
-            "diagnostics": diag.to_dict(),
-            "warnings": list(result.warnings),
-            "sampler": result.fit.settings.as_attrs(),
-            "timing_s": {k: round(v, 3) for k, v in result.fit.timing_s.items()},
         }
-        | _forecast_seed(result.fit)
+        | document_tail(result)
     )
 
 
-def _forecast_seed(fit: Any) -> dict[str, int]:
-    """``forecast_seed`` of a document whose forecast was seeded apart from its sampler."""
+def document_tail(result: Result) -> dict[str, Any]:
+    """What every law's result document ends with.
+
+    ``parameters``, ``held_out``, ``diagnostics``, ``warnings``, ``sampler``, ``timing_s``,
+    and ``forecast_seed`` when the forecast was seeded apart from its sampler.
+    """
+    fit = result.fit
     own = getattr(fit, "forecast_seed", None)
-    return {} if own is None else {"forecast_seed": int(own)}
+    return {
+        "parameters": result.parameters.to_dict(orient="records"),
+        "held_out": result.held_out.to_dict(orient="records"),
+        "diagnostics": fit.diagnostics.to_dict(),
+        "warnings": list(result.warnings),
+        "sampler": fit.settings.as_attrs(),
+        "timing_s": {k: round(v, 3) for k, v in fit.timing_s.items()},
+    } | ({} if own is None else {"forecast_seed": int(own)})
 
 
 def _fmt(number: float | np.floating) -> str:
@@ -273,13 +279,7 @@ def pass_document(result: Result, version: str) -> dict[str, Any]:
         "pooled": result.forecast.pooled,
         "targets": targets,
         "compute_choice": result.choice.to_dict() if result.choice else None,
-        "parameters": result.parameters.to_dict(orient="records"),
-        "held_out": result.held_out.to_dict(orient="records"),
-        "diagnostics": fit.diagnostics.to_dict(),
-        "warnings": list(result.warnings),
-        "sampler": fit.settings.as_attrs(),
-        "timing_s": {k: round(v, 3) for k, v in fit.timing_s.items()},
-    } | _forecast_seed(fit)
+    } | document_tail(result)
     if fit.buckets is not None:
         doc["bucketing"] = {
             "eligibility": fit.buckets.eligibility,

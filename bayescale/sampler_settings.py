@@ -165,6 +165,10 @@ class SamplerSettings:
         """The ``max_tree_depth`` numpyro takes: (warm-up's, the kept draws')."""
         return (self.warmup_tree_depth or MAX_TREE_DEPTH, MAX_TREE_DEPTH)
 
+    def describe(self) -> str:
+        """The sampler in a few words, for the log: ``JAX NUTS (4 chains x 1000 draws)``."""
+        return f"JAX NUTS ({self.chains} chains x {self.draws} draws)"
+
     def as_attrs(self) -> dict[str, object]:
         """Return the settings as plain values for NetCDF attributes and reports."""
         return {k: ("auto" if v is None else v) for k, v in asdict(self).items()}

@@ -367,3 +367,21 @@ def settings_of(tree: xr.DataTree, path: Path) -> SamplerSettings:
     # and before warm-up trees were capped
     values.setdefault("warmup_tree_depth", MAX_TREE_DEPTH)
     return SamplerSettings(**values)
+
+
+def priors_of[P](tree: xr.DataTree, path: Path, cls: type[P]) -> P:
+    """The saved priors of a law whose priors dataclass reads back as written."""
+    return cls(**only_known(cls, attr_json(tree, "priors", path)))
+
+
+def fit_fields(tree: xr.DataTree, path: Path, priors: Any) -> dict[str, Any]:
+    """Keyword arguments of a law's fit that every law reads back the same way.
+
+    ``priors`` (read by the law), the sampler settings, the diagnostics and the timing.
+    """
+    return {
+        "priors": priors,
+        "settings": settings_of(tree, path),
+        "diagnostics": diagnostics_of(tree),
+        "timing_s": attr_json(tree, "timing_s", path),
+    }

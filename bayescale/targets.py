@@ -73,6 +73,7 @@ def target_warnings(
     rests_on: str,
     allow_backcast: bool = False,
     unit: str = "run",
+    label: str = "group",
 ) -> list[str]:
     """Check target computes against the fitted computes before (or without) sampling.
 
@@ -93,6 +94,8 @@ def target_warnings(
         Accept targets below the smallest fitted compute (with a warning).
     unit
         What a fitted point is (``run``, ``model``), for messages.
+    label
+        What a key of ``fitted`` is (``group``, ``family``), for messages.
 
     Returns
     -------
@@ -130,7 +133,7 @@ def target_warnings(
         inside = [g for g, c in fitted.items() if c.min() <= t <= c.max()]
         if inside:
             lo, hi = fitted[inside[0]].min(), fitted[inside[0]].max()
-            where = f" of group '{inside[0]}'" if inside[0] else ""
+            where = f" of {label} '{inside[0]}'" if inside[0] else ""
             out.append(
                 f"target {t:.3g} FLOPs lies inside the fitted range{where} ({lo:.3g} to "
                 f"{hi:.3g} FLOPs): an interpolation, not a forecast; the interval is that of a "
@@ -144,7 +147,7 @@ def target_warnings(
             beyond = np.log10(t / c.max())
             limit = min(span, 1.0) if sizes < FEW_SIZES else span
             if beyond > limit + 0.01 and (worst is None or beyond - limit > worst[0]):
-                where = f" of group '{g}'" if g else ""
+                where = f" of {label} '{g}'" if g else ""
                 worst = (
                     beyond - limit,
                     f"target {t:.3g} FLOPs is {beyond:.2g} decades ({10**beyond:.3g}x) beyond "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,3 +16,47 @@ def shared_dataset(name: str) -> Path:
     if not path.is_dir():
         pytest.skip(f"real data folder {path} is absent (it lives beside the repository)")
     return path
+
+
+def fake_fit_fields(chains: int, draws: int, diagnostics: Any = None) -> dict[str, Any]:
+    """Sampler settings (seed 3), diagnostics that pass the gate, and timing of a fake fit."""
+    from bayescale.diagnostics import Diagnostics
+    from bayescale.sampling import SamplerSettings
+
+    ok = Diagnostics(1.0, 400.0, 400.0, 0, "level", 100.0, chains, draws)
+    return {
+        "settings": SamplerSettings(seed=3, draws=draws, chains=chains),
+        "diagnostics": diagnostics or ok,
+        "timing_s": {"sampling": 1.0},
+    }
+
+
+def passing_diagnostics(**changes: Any) -> Any:
+    """Diagnostics of 4 chains x 1000 draws that pass the gate, with ``changes``."""
+    from bayescale.diagnostics import Diagnostics
+
+    values: dict[str, Any] = {"r_hat_max": 1.001, "ess_bulk_min": 900.0, "ess_tail_min": 900.0}
+    values |= {"divergences": 0, "worst": "level", "ess_threshold": 400.0, "chains": 4}
+    return Diagnostics(**{**values, "draws": 1000, "worst_ess": "sigma", **changes})
+
+
+def scripted_sampler(monkeypatch: pytest.MonkeyPatch, outcomes: list[dict[str, Any]]) -> None:
+    """Sampling that returns a tiny posterior, diagnosed as each of ``outcomes`` in turn.
+
+    Each outcome is a change of :func:`passing_diagnostics` (``{"divergences": 3}``), one per
+    step of the convergence ladder; the chains are not kept (no more-draws step).
+    """
+    import numpy as np
+    from arviz_base import from_dict
+
+    import bayescale.fit
+    import bayescale.sampling
+
+    steps = iter(outcomes)
+    idata = from_dict({"posterior": {"sigma": np.ones((2, 5))}})
+    monkeypatch.setattr(
+        bayescale.sampling, "sample_chains", lambda model, settings, start=None: (idata, 0, None)
+    )
+    monkeypatch.setattr(
+        bayescale.fit, "diagnose", lambda idata, ess_chains=None: passing_diagnostics(**next(steps))
+    )

@@ -315,7 +315,8 @@ def test_cli_end_to_end_mocked(tmp_path, table, mock_pymc_sample, capsys):
     assert result["chance"]["mmlu"] == {"rate": 0.25, "source": "option"}
     assert "decision" in result["targets"][1] and "diagnostics" in result
     assert isinstance(result["warnings"], list)
-    assert {p.name for p in out.iterdir()} == {"forecast.json", "report.md", "accuracy.png"}
+    names = {p.name for p in out.iterdir()}
+    assert names == {"forecast.json", "report.md", "accuracy.png", "decision.png", "fit.nc"}
     assert "alpha" in capsys.readouterr().out
 
 

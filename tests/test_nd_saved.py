@@ -38,6 +38,7 @@ from bayescale.registry import get_law, law_of
 from bayescale.result_files import write_outputs
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import load_fit, save_fit
+from tests.helpers import fake_fit_fields, scripted_sampler
 
 CHAINS, DRAWS = 2, 50
 
@@ -77,9 +78,7 @@ def fake_fit(diagnostics: Diagnostics | None = None) -> NDFit:
         idata=idata,
         log_pivot=(ln_n0, ln_d0),
         priors=NDPriors(),
-        settings=SamplerSettings(seed=3, draws=DRAWS, chains=CHAINS),
-        diagnostics=diagnostics or Diagnostics(1.0, 400.0, 400.0, 0, "level", 100.0, 2, 50),
-        timing_s={"sampling": 1.0},
+        **fake_fit_fields(CHAINS, DRAWS, diagnostics),
     )
 
 
@@ -191,31 +190,9 @@ def test_path_figure_draws_one_path_per_target_ratio():
 # ------------------------------------------------------------------------ the ladder
 
 
-def _diagnostics(**changes) -> Diagnostics:
-    values = {
-        "r_hat_max": 1.001,
-        "ess_bulk_min": 900.0,
-        "ess_tail_min": 900.0,
-        "divergences": 0,
-        "worst": "log_level",
-        "ess_threshold": 400.0,
-        "chains": 4,
-        "draws": 1000,
-        "worst_ess": "sigma",
-    }
-    return Diagnostics(**{**values, **changes})
-
-
 def test_fit_nd_climbs_the_shared_convergence_ladder(monkeypatch):
-    outcomes = iter([{"divergences": 3}, {"divergences": 2}, {}])
+    scripted_sampler(monkeypatch, [{"divergences": 3}, {"divergences": 2}, {}])
     models: list[bool] = []
-    idata = from_dict({"posterior": {"sigma": np.ones((2, 5))}})
-    monkeypatch.setattr(
-        bayescale.sampling, "sample_chains", lambda model, settings, start=None: (idata, 0, None)
-    )
-    monkeypatch.setattr(
-        bayescale.fit, "diagnose", lambda idata, ess_chains=None: _diagnostics(**next(outcomes))
-    )
     real = bayescale.nd_model.build_nd_model
 
     def build(data, priors, noncentred=False, pad_runs=None):

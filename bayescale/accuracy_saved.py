@@ -1,0 +1,143 @@
+"""The accuracy law's part of a saved fit: the ``bayescale_accuracy`` group (the whole table).
+
+``encode_accuracy`` and ``decode_accuracy`` are the accuracy entry's ``encode``/``decode`` in
+:mod:`bayescale.registry`; the file layout is in docs/formats.md. The group holds every row
+(fitted and held out) and each benchmark's chance rate with where it came from; the pivot
+(one ln C0 per family) is recomputed from the rows on load and checked against the stored
+one, and the way the model was built (pooled, pivot, pooled levels) is a root attribute.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayescale.accuracy import AccuracyFit, AccuracyOptions
+from bayescale.accuracy_data import AccuracyColumns, AccuracyData, AccuracyPriors, accuracy_pivots
+from bayescale.errors import InputError
+from bayescale.saved_format import (
+    attr_json,
+    check_hash,
+    fit_fields,
+    only_known,
+    priors_of,
+    stream_fields,
+)
+
+ACCURACY_GROUP = "bayescale_accuracy"
+#: Root attribute: how the model was built (``pooled``, ``pivot``, ``pool_levels``).
+MODEL_ATTR = "accuracy_model"
+
+
+def accuracy_hash(data: AccuracyData) -> str:
+    """SHA-256 of the table: rows in order, held-out flags, chance rates and their sources."""
+    h = hashlib.sha256()
+    for values in (data.compute, data.accuracy, np.nan_to_num(data.n_questions, nan=-1.0)):
+        h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    h.update(np.ascontiguousarray(data.held_out, dtype="u1").tobytes())
+    for labels in (data.model, data.family, data.benchmark):
+        h.update("\x1f".join(map(str, labels)).encode())
+        h.update(b"\x1e")
+    h.update(np.ascontiguousarray(data.chance, dtype="<f8").tobytes())
+    for names in (data.chance_source, data.families, data.benchmarks):
+        h.update("\x1f".join(names).encode())
+        h.update(b"\x1e")
+    return h.hexdigest()
+
+
+def encode_accuracy(fit: AccuracyFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
+    """The table group of an accuracy fit, its SHA-256 and the root attributes only it carries."""
+    data = fit.data
+    group = xr.Dataset(
+        {
+            "model": ("row", np.asarray(data.model, dtype=str)),
+            "family": ("row", np.asarray(data.family, dtype=str)),
+            "benchmark": ("row", np.asarray(data.benchmark, dtype=str)),
+            "compute": ("row", data.compute),
+            "accuracy": ("row", data.accuracy),
+            "n_questions": ("row", data.n_questions),
+            "held_out": ("row", data.held_out.astype(np.int8)),
+            "chance": ("benchmark_label", data.chance),
+            "chance_source": ("benchmark_label", np.asarray(data.chance_source, dtype=str)),
+        },
+        coords={"benchmark_label": list(data.benchmarks)},
+        attrs={"families": json.dumps(list(data.families)), "source": data.source},
+    )
+    extra = {
+        "fit_max_compute": json.dumps(data.fit_max_compute),
+        MODEL_ATTR: json.dumps(
+            {"pooled": fit.pooled, "pivot": fit.pivot, "pool_levels": fit.pool_levels}
+        ),
+    }
+    return group, accuracy_hash(data), extra
+
+
+def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
+    """An accuracy fit back from an opened ``fit.nc``: its table checked against its SHA-256."""
+    ds = tree[ACCURACY_GROUP].to_dataset()
+
+    def labels(name: str) -> np.ndarray:
+        return np.asarray(ds[name].values.astype(str), dtype=object)
+
+    data = AccuracyData(
+        model=labels("model"),
+        family=labels("family"),
+        benchmark=labels("benchmark"),
+        compute=np.asarray(ds["compute"].values, dtype=float),
+        accuracy=np.asarray(ds["accuracy"].values, dtype=float),
+        n_questions=np.asarray(ds["n_questions"].values, dtype=float),
+        chance=np.asarray(ds["chance"].values, dtype=float),
+        chance_source=tuple(str(s) for s in ds["chance_source"].values),
+        families=tuple(json.loads(ds.attrs["families"])),
+        benchmarks=tuple(str(b) for b in ds["benchmark_label"].values),
+        held_out=np.asarray(ds["held_out"].values, dtype=bool),
+        source=str(ds.attrs.get("source", path)),
+        fit_max_compute=attr_json(tree, "fit_max_compute", path),
+    )
+    check_hash(tree, accuracy_hash(data), path)
+    del tree[ACCURACY_GROUP]
+    built = attr_json(tree, MODEL_ATTR, path)
+    pivot = accuracy_pivots(data, str(built["pivot"]))
+    stored = np.asarray(tree.attrs["log_pivot"], dtype=float).ravel()
+    if stored.shape != pivot.shape or not np.allclose(stored, pivot, rtol=0, atol=1e-9):
+        raise InputError(f"{path}: the stored pivot does not match the data; fit again.")
+    return AccuracyFit(
+        data=data,
+        idata=tree,
+        log_pivot=pivot,
+        **fit_fields(tree, path, priors_of(tree, path, AccuracyPriors)),
+        pooled=bool(built["pooled"]),
+        pivot=str(built["pivot"]),
+        pool_levels=bool(built["pool_levels"]),
+        forecast_seed=stream_fields(tree)["forecast_seed"],
+    )
+
+
+def accuracy_saved_options(
+    fit: AccuracyFit, values: dict[str, Any], kept: dict[str, Any]
+) -> AccuracyOptions:
+    """The :class:`AccuracyOptions` of the run that saved ``fit``.
+
+    ``values`` is what every law keeps; ``kept`` adds the family and the columns.
+    """
+    data = fit.data
+    chance = {
+        b: float(g)
+        for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
+        if s == "option"
+    }
+    columns = kept.get("columns")
+    return AccuracyOptions(
+        **values,
+        family=kept.get("family"),
+        chance=chance,
+        priors=fit.priors,
+        columns=AccuracyColumns(**only_known(AccuracyColumns, columns))
+        if columns
+        else AccuracyColumns(),
+    )
