@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -180,6 +181,20 @@ def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
 BUILTIN = ("loss", "pass", "nd", "accuracy")
 
 
+def _on_call(module: str, name: str) -> Callable[..., Any]:
+    """``module.name``, imported when first called.
+
+    For the backtests, which pull in the point fits and SciPy's optimiser that no forecast
+    needs (``bayescale forecast`` starts without them).
+    """
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(import_module(module), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = name
+    return call
+
+
 def _builtin() -> None:
     """Register loss, pass rate, L(N, D) and accuracy (once, on first lookup)."""
     if all(name in _LAWS for name in BUILTIN):
@@ -188,12 +203,9 @@ def _builtin() -> None:
         accuracy,
         accuracy_backtest,
         accuracy_saved,
-        loss_backtest,
         loss_saved,
         nd,
-        nd_backtest,
         nd_saved,
-        pass_backtest,
         pass_pipeline,
         pass_saved,
         pipeline,
@@ -222,7 +234,7 @@ def _builtin() -> None:
             decode=loss_saved.decode_loss,
             saved_options=loss_saved.loss_saved_options,
             load_for_backtest=load_loss_runs,
-            backtest=loss_backtest.backtest_loss_ratios,
+            backtest=_on_call("bayescale.loss_backtest", "backtest_loss_ratios"),
             spec_name="loss",
             description="final loss per group, hierarchical over groups (GPT-4 report, Figure 1)",
             spec_sections=pipeline.loss_spec_sections,
@@ -247,7 +259,7 @@ def _builtin() -> None:
             decode=pass_saved.decode_pass,
             saved_options=pass_saved.pass_saved_options,
             load_for_backtest=load_pass_table,
-            backtest=pass_backtest.backtest_pass_ratios,
+            backtest=_on_call("bayescale.pass_backtest", "backtest_pass_ratios"),
             spec_name="pass_rate",
             description="pass rate per difficulty bucket, hierarchical over buckets "
             "(GPT-4 report, Figure 2)",
@@ -273,7 +285,7 @@ def _builtin() -> None:
             decode=nd_saved.decode_nd,
             saved_options=nd.nd_saved_options,
             load_for_backtest=nd.load_nd_runs,
-            backtest=nd_backtest.backtest_nd_ratios,
+            backtest=_on_call("bayescale.nd_backtest", "backtest_nd_ratios"),
         ),
         Law(
             name="accuracy",
