@@ -44,6 +44,7 @@ from bayescale.accuracy_data import (
     load_accuracy_table,
     transformed_accuracy,
 )
+from bayescale.accuracy_model import accuracy_inputs, ladders_at_chance
 from bayescale.sampling import SamplerSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/obsscaling_base_llm"
@@ -182,6 +183,7 @@ def run(args: argparse.Namespace) -> dict:
                 }
             )
         print(f"{family}: {time.perf_counter() - started:.0f} s", flush=True)
+        at_chance = ladders_at_chance(split, accuracy_inputs(split, priors), priors)
         for fam, bench, row in all_cases:
             if fam != family:
                 continue
@@ -199,6 +201,9 @@ def run(args: argparse.Namespace) -> dict:
                 "family_sizes": int(np.unique(split.compute[fam_rows]).size),
                 "target_compute": float(split.compute[row]),
                 "chance": g,
+                "at_chance": bool(
+                    at_chance[split.families.index(family), split.benchmarks.index(bench)]
+                ),
             }
             rows.append(
                 {**base, "method": "line", **score(truth, None, line_forecast(x, p, x_new), 0)}
