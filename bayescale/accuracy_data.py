@@ -522,10 +522,14 @@ class AccuracyPriors:
         scale (95%: 0.03 to 1.4): per-ladder line fits on the ObsScaling families with four
         or more sizes gave exponents of 0.13 to 0.28 at the median per benchmark, 0 to 0.52
         between the 10th and 90th percentiles.
-    exponent_family_sd, exponent_ladder_sd
-        Scales (half-normal) of the family effect and the ladder residual of :math:`\ln k`.
-        0.3 each: a factor of 1.35 at one sd, smaller than the spread the per-ladder fits
-        show, which includes their noise.
+    exponent_family_sd
+        Scale (half-normal) of the family effect on :math:`\ln k`. 0.3: a factor of 1.35 at
+        one sd, smaller than the spread the per-ladder fits show, which includes their noise.
+    exponent_ladder_median, exponent_ladder_log_sd
+        Log-normal prior on the sd of a ladder's residual of :math:`\ln k`. Median 0.2 (the
+        median of the half-normal of scale 0.3 it replaces), log sd 0.5 (95%: 0.08 to 0.5):
+        log-normal, not half-normal, because a spread free to reach 0 makes a funnel with
+        the ladder residuals, the slowest-mixing variable of the backtest fits.
     scatter_median, scatter_log_sd
         Log-normal prior on a benchmark's model-to-model scatter :math:`\sigma_b` about the
         law on the :math:`y` scale. Median 0.15, log sd 0.75 (95%: 0.03 to 0.65): the
@@ -555,7 +559,8 @@ class AccuracyPriors:
     exponent_median: float = 0.2
     exponent_log_sd: float = 1.0
     exponent_family_sd: float = 0.3
-    exponent_ladder_sd: float = 0.3
+    exponent_ladder_median: float = 0.2
+    exponent_ladder_log_sd: float = 0.5
     scatter_median: float = 0.15
     scatter_log_sd: float = 0.75
     noise_median: float = 0.01

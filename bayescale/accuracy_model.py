@@ -9,7 +9,11 @@ For a row of family :math:`f` on benchmark :math:`b` at compute :math:`C`, with
     \ln k_{fb} = K_b + \psi_f + \tau_k z_{fb},
 
 with a benchmark exponent :math:`K_b`, a family effect :math:`\psi_f` and a ladder residual
-(non-centred), and ladder levels :math:`\beta_{fb}` each on a wide prior of its own (or
+(non-centred, its spread :math:`\tau_k` log-normal). A ladder at chance (every fitted row
+within noise of chance, :func:`ladders_at_chance`) instead has
+:math:`\ln k_{fb} \sim N(\ln k_0, s_k)` on its own: it neither borrows nor informs the
+pooled exponents. Each ladder's level is on a wide prior of its own, placed on its value
+:math:`\beta_{fb} - k_{fb}\bar x_{fb}` at the centre :math:`\bar x_{fb}` of its data (or
 pooled, :math:`N(B_b + \phi_f, \tau_\beta)`, with ``pool_levels``). A row without
 ``n_questions`` is normal on the accuracy scale around the law,
 :math:`p \sim N(g + (1 - g)e^{-e^{\mu}},\ s_b^2 + (J\sigma_{fb})^2)`, with a measurement
@@ -37,6 +41,9 @@ from bayescale.accuracy_data import (
 #: Rows this close to chance (or to 1), on the normalised scale, are left out of the median
 #: ``y`` that centres a benchmark's level prior (``y`` is unbounded there).
 CENTRE_MARGIN = 0.02
+#: A ladder is at chance when every fitted row is within this many measurement sds of the
+#: chance rate (:func:`ladders_at_chance`).
+CHANCE_NOISE_SDS = 2.0
 
 
 def accuracy_inputs(
@@ -49,8 +56,9 @@ def accuracy_inputs(
     dict
         ``family``, ``benchmark`` (indices), ``x`` (log compute minus the pivot),
         ``accuracy``, ``counted`` (rows with ``n_questions``), ``n``, ``k`` (their counts),
-        ``chance`` per row and ``level_centre`` per benchmark (median :math:`y` of its rows
-        clear of chance and of 1, 0 when none).
+        ``chance`` per row, ``level_centre`` per benchmark (median :math:`y` of its rows
+        clear of chance and of 1, 0 when none) and ``ladder_centre`` ``[family, benchmark]``
+        (mean ``x`` of the ladder's rows, 0 without rows).
     """
     fit = data.fitted
     fam = data.family_index[fit]
@@ -68,6 +76,12 @@ def accuracy_inputs(
             for b in range(len(data.benchmarks))
         ]
     )
+    n_f, n_b = len(data.families), len(data.benchmarks)
+    sums = np.zeros((n_f, n_b))
+    counts = np.zeros((n_f, n_b))
+    np.add.at(sums, (fam, bench), x)
+    np.add.at(counts, (fam, bench), 1.0)
+    ladder_centre = np.where(counts > 0, sums / np.maximum(counts, 1.0), 0.0)
     return {
         "family": fam,
         "benchmark": bench,
@@ -78,7 +92,32 @@ def accuracy_inputs(
         "k": np.round(np.nan_to_num(acc * n)).astype(np.int64),
         "chance": g,
         "level_centre": centre,
+        "ladder_centre": ladder_centre,
     }
+
+
+def ladders_at_chance(
+    data: AccuracyData, inputs: dict[str, np.ndarray], priors: AccuracyPriors
+) -> np.ndarray:
+    r"""Mask ``[family, benchmark]``: ladders whose every fitted row is within noise of chance.
+
+    A row is within noise of chance when its accuracy is at most :data:`CHANCE_NOISE_SDS`
+    measurement sds above the chance rate :math:`g`: the prior median noise
+    (``noise_median``) for rows without ``n_questions``, the binomial sd
+    :math:`\sqrt{m(1 - m)/n}`, :math:`m = \max(g, 1/n)`, for rows with them.
+    """
+    n_f, n_b = len(data.families), len(data.benchmarks)
+    fam, bench = inputs["family"], inputs["benchmark"]
+    g = inputs["chance"]
+    n = np.maximum(inputs["n"], 1)
+    m = np.maximum(g, 1.0 / n)
+    sd = np.where(inputs["counted"], np.sqrt(m * (1.0 - m) / n), priors.noise_median)
+    clear = inputs["accuracy"] - g > CHANCE_NOISE_SDS * sd
+    seen = np.zeros((n_f, n_b), dtype=bool)
+    off = np.zeros((n_f, n_b), dtype=bool)
+    np.logical_or.at(seen, (fam, bench), True)
+    np.logical_or.at(off, (fam, bench), clear)
+    return seen & ~off
 
 
 def build_accuracy_model(
@@ -88,6 +127,7 @@ def build_accuracy_model(
     pooled: bool = True,
     pivot: str = "global",
     pool_levels: bool = False,
+    pool_at_chance: bool = False,
 ) -> pm.Model:
     """Build the accuracy model of the fitted rows of ``data``.
 
@@ -100,6 +140,13 @@ def build_accuracy_model(
         Also pool the ladder levels around benchmark + family effects. Off by default: a
         ladder at chance bounds its level on one side only, and a pooled prior then pulls
         it to the bound and forecasts a rise the family never made.
+    pool_at_chance
+        Let ladders at chance (:func:`ladders_at_chance`) share the pooled exponent too.
+        Off by default: such a ladder says almost nothing about its exponent, so pooling
+        hands it the benchmark's exponent among ladders that have left chance (steep on
+        GSM8K and MMLU) and forecasts an imminent rise; instead its exponent is on the
+        benchmark prior alone, ``ln k ~ N(ln exponent_median, exponent_log_sd)``, and it
+        does not inform the pooled exponents.
 
     Returns
     -------
@@ -128,9 +175,23 @@ def build_accuracy_model(
                 k_family = tau_kf * z_kf
             else:
                 k_family = pt.zeros(n_f)
-            tau_k = pm.HalfNormal("tau_exponent", sigma=priors.exponent_ladder_sd)
+            # log-normal, not half-normal: a spread free to reach 0 makes a funnel with the
+            # ladder residuals (the slowest-mixing variable of the backtest fits)
+            tau_k = pm.LogNormal(
+                "tau_exponent",
+                mu=np.log(priors.exponent_ladder_median),
+                sigma=priors.exponent_ladder_log_sd,
+            )
             z_k = pm.Normal("z_exponent", 0.0, 1.0, dims=("family", "benchmark"))
             log_k = log_k_bench[None, :] + k_family[:, None] + tau_k * z_k
+            at_chance = ladders_at_chance(data, inputs, priors)
+            if not pool_at_chance and at_chance.any():
+                z_own = pm.Normal("z_exponent_at_chance", 0.0, 1.0, shape=int(at_chance.sum()))
+                own = pt.set_subtensor(
+                    pt.zeros((n_f, n_b))[np.nonzero(at_chance)],
+                    log_k0 + priors.exponent_log_sd * z_own,
+                )
+                log_k = pt.where(at_chance, own, log_k)
         else:
             log_k = pm.Normal(
                 "log_exponent",
@@ -138,6 +199,7 @@ def build_accuracy_model(
                 sigma=priors.exponent_log_sd,
                 dims=("family", "benchmark"),
             )
+        exponent = pt.exp(log_k)
         if pooled and pool_levels:
             level_bench = pm.Normal(
                 "level_bench", mu=centre, sigma=priors.level_sd, dims="benchmark"
@@ -155,14 +217,17 @@ def build_accuracy_model(
                 dims=("family", "benchmark"),
             )
         else:
-            level = pm.Normal(
+            # the ladder's y at the centre of its own data: little correlated with its
+            # exponent, unlike its y at a pivot far from its models
+            level_here = pm.Normal(
                 "level_raw",
                 mu=np.broadcast_to(centre, (n_f, n_b)),
                 sigma=priors.level_sd,
                 dims=("family", "benchmark"),
             )
+            level = level_here + exponent * inputs["ladder_centre"]
         level = pm.Deterministic("level", level, dims=("family", "benchmark"))
-        exponent = pm.Deterministic("exponent", pt.exp(log_k), dims=("family", "benchmark"))
+        exponent = pm.Deterministic("exponent", exponent, dims=("family", "benchmark"))
 
         # the scatter around the law: per benchmark, times a per-family factor (families
         # that mix generations or data sets scatter more)

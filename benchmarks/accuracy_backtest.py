@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +45,7 @@ from bayescale.accuracy_data import (
     load_accuracy_table,
     transformed_accuracy,
 )
+from bayescale.accuracy_model import accuracy_inputs, ladders_at_chance
 from bayescale.sampling import SamplerSettings
 
 DATA = Path(__file__).resolve().parents[2] / "shared/data/obsscaling_base_llm"
@@ -119,6 +121,102 @@ def floor_point_forecast(x: np.ndarray, p: np.ndarray, g: float, x_new: float) -
     return float(accuracy_law(x_new - centre, fit.x[0], np.exp(fit.x[1]), g))
 
 
+def _point_fit(
+    law: Callable[[np.ndarray, np.ndarray, float], np.ndarray],
+    x: np.ndarray,
+    p: np.ndarray,
+    g: float,
+    x_new: float,
+    start: list[float],
+    bounds: tuple[list[float], list[float]],
+) -> float:
+    """Least squares of ``law(x - mean x, theta, g)`` on the accuracy scale; its forecast."""
+    centre = float(np.mean(x))
+    fit = least_squares(lambda t: law(x - centre, t, g) - p, start, bounds=bounds)
+    return float(law(np.asarray(x_new - centre), fit.x, g))
+
+
+def _gompertz(x: np.ndarray, t: np.ndarray, floor: float) -> np.ndarray:
+    return floor + (1 - floor) * np.exp(-np.exp(t[0] - np.exp(t[1]) * x))
+
+
+def _free_floor(x: np.ndarray, t: np.ndarray, g: float) -> np.ndarray:
+    return _gompertz(x, t[:2], g / (1 + np.exp(-t[2])))
+
+
+def _logistic(x: np.ndarray, t: np.ndarray, g: float) -> np.ndarray:
+    return g + (1 - g) / (1 + np.exp(t[0] - np.exp(t[1]) * x))
+
+
+def _hinge(x: np.ndarray, t: np.ndarray, g: float) -> np.ndarray:
+    return np.maximum(g, t[0] + t[1] * x)
+
+
+#: Point laws fitted per ladder by ``--point-laws``: name -> (law, start, bounds); the
+#: floor is the chance rate g unless the name says otherwise.
+POINT_LAWS: dict[str, tuple[Callable[..., np.ndarray], list[float], tuple[list[float], ...]]] = {
+    "floor_g": (_gompertz, [0.0, np.log(0.2)], ([-10, np.log(1e-3)], [10, np.log(5.0)])),
+    "floor_g/2": (
+        lambda x, t, g: _gompertz(x, t, g / 2),
+        [0.0, np.log(0.2)],
+        ([-10, np.log(1e-3)], [10, np.log(5.0)]),
+    ),
+    "floor_free_0_to_g": (
+        _free_floor,
+        [0.0, np.log(0.2), 0.0],
+        ([-10, np.log(1e-3), -8], [10, np.log(5.0), 8]),
+    ),
+    "logistic_floor_g": (_logistic, [0.0, np.log(0.2)], ([-10, np.log(1e-3)], [10, np.log(5.0)])),
+    "linear_floor_g": (_hinge, [0.5, 0.03], ([-1, 0], [2, 1])),
+}
+
+
+def point_laws(data: AccuracyData) -> pd.DataFrame:
+    """Signed errors (points) of the line and the point laws of :data:`POINT_LAWS` per case.
+
+    With ``height``, the largest normalised accuracy of the ladder's fitted rows.
+    """
+    rows = []
+    for family, bench, row in cases(data):
+        ladder = (
+            (data.family == family) & (data.benchmark == bench) & (data.compute < data.compute[row])
+        )
+        x, p = np.log(data.compute[ladder]), data.accuracy[ladder]
+        g = float(data.chance[data.benchmarks.index(bench)])
+        x_new, truth = float(np.log(data.compute[row])), float(data.accuracy[row])
+        out = {
+            "family": family,
+            "benchmark": bench,
+            "height": float(np.max((p - g) / (1 - g))),
+            "line": 100 * (line_forecast(x, p, x_new) - truth),
+        }
+        for name, (law, start, bounds) in POINT_LAWS.items():
+            out[name] = 100 * (_point_fit(law, x, p, g, x_new, start, bounds) - truth)
+        rows.append(out)
+    return pd.DataFrame(rows)
+
+
+def point_laws_markdown(frame: pd.DataFrame) -> str:
+    """Median absolute (signed) errors per benchmark and by the ladder's height above chance."""
+    laws = ["line", *POINT_LAWS]
+    mc = frame["benchmark"].isin(MULTIPLE_CHOICE)
+    groups = [(b, frame[frame["benchmark"] == b]) for b in BENCHMARKS]
+    groups += [("multiple_choice", frame[mc]), ("all", frame)]
+    bins = [-np.inf, 0.05, 0.2, 0.4, 0.6, 1.0]
+    heights = pd.cut(frame["height"], bins)
+    for interval in heights.cat.categories:
+        label = f"MC, height {max(interval.left, 0):.2f}-{interval.right:.2f}"
+        groups.append((label, frame[mc & (heights == interval)]))
+    lines = [
+        "| ladders | n | " + " | ".join(laws) + " |",
+        "| --- | --- | " + " | ".join("---" for _ in laws) + " |",
+    ]
+    for label, group in groups:
+        cells = [f"{group[law].abs().median():.1f} ({group[law].median():+.1f})" for law in laws]
+        lines.append(f"| {label} | {len(group)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def score(truth: float, draws: np.ndarray | None, point: float, floor_top: float) -> dict:
     """Error, width and coverage of one forecast (interval columns only with draws)."""
     out: dict = {"truth": truth, "median": point, "abs_error": abs(point - truth)}
@@ -182,6 +280,7 @@ def run(args: argparse.Namespace) -> dict:
                 }
             )
         print(f"{family}: {time.perf_counter() - started:.0f} s", flush=True)
+        at_chance = ladders_at_chance(split, accuracy_inputs(split, priors), priors)
         for fam, bench, row in all_cases:
             if fam != family:
                 continue
@@ -199,6 +298,9 @@ def run(args: argparse.Namespace) -> dict:
                 "family_sizes": int(np.unique(split.compute[fam_rows]).size),
                 "target_compute": float(split.compute[row]),
                 "chance": g,
+                "at_chance": bool(
+                    at_chance[split.families.index(family), split.benchmarks.index(bench)]
+                ),
             }
             rows.append(
                 {**base, "method": "line", **score(truth, None, line_forecast(x, p, x_new), 0)}
@@ -335,7 +437,16 @@ def main() -> None:
         help="bayescale fits to run (the point baselines always run)",
     )
     parser.add_argument("--json", type=Path, default=RESULTS / "accuracy_backtest.json")
+    parser.add_argument(
+        "--point-laws",
+        action="store_true",
+        help="only fit the point laws per ladder (no sampling) and print their errors",
+    )
     args = parser.parse_args()
+    if args.point_laws:
+        data = load_accuracy_table(obsscaling_table(args.data), label="obsscaling")
+        print(point_laws_markdown(point_laws(data)))
+        return
     bayescale.configure(devices=args.chains)
     document = run(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
