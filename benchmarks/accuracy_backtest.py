@@ -15,7 +15,7 @@ from the rest, on every benchmark whose ladder has four or more sizes with a sco
 Writes ``benchmarks/results/accuracy_backtest.json`` and prints the Markdown table of
 docs/accuracy.md. Usage::
 
-    python benchmarks/accuracy_backtest.py [--draws 500 --tune 500 --chains 2]
+    python benchmarks/accuracy_backtest.py [--draws 2000 --tune 500 --chains 2]
         [--families F ...] [--methods pooled unpooled pooled_levels]
 """
 
@@ -424,7 +424,7 @@ def main() -> None:
     """Run the backtest and write its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--draws", type=int, default=500)
+    parser.add_argument("--draws", type=int, default=2000)
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--chains", type=int, default=2)
     parser.add_argument("--seed", type=int, default=1)
