@@ -49,6 +49,10 @@ and the 12B pass rate is overestimated by 58%. Neither is safe as a default yet.
 
 Aggregate rates (:func:`build_aggregate_pass_model`):
 :math:`\ln(-\ln p_{mb}) \sim N(\beta_b - k_b x_m, \sigma)`.
+
+A fit samples both models padded to a shape class (:func:`pass_shape`, ``pad_rows``), their
+data in containers, so that every table of a class shares one compiled program
+(docs/performance.md, "Shape classes").
 """
 
 from __future__ import annotations
