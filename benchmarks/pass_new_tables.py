@@ -10,7 +10,9 @@ measured together mean much):
     python benchmarks/pass_new_tables.py --root /path/to/checkout --json out.json
 
 Tables: :func:`bayescale.simulate.simulate_pass_counts` with ``--problems`` problems and
-``--models`` models (default 60 x 6), seeds 101 (warm-up) and 102, 103, ... (new tables).
+``--models`` models (default 60 x 6) and ``--seeds`` (the first the warm-up table's; by
+default 101, 106 and 108, whose tables are all of shape class (6, 64, 16),
+:func:`bayescale.pass_model.pass_shape` of this checkout).
 """
 
 from __future__ import annotations
@@ -54,24 +56,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="checkout to run")
     parser.add_argument("--problems", type=int, default=60)
     parser.add_argument("--models", type=int, default=6)
-    parser.add_argument("--tables", type=int, default=2)
+    parser.add_argument("--seeds", default="101,106,108", help="warm-up table's first")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
+    from bayescale.buckets import make_buckets
+    from bayescale.pass_data import load_pass_counts
+    from bayescale.pass_model import pass_shape
     from bayescale.simulate import simulate_pass_counts
 
     folder = Path(tempfile.mkdtemp(prefix="pass-new-tables-"))
     cache = str(folder / "cache")
     common = ["--target-compute", "1e23", "--quiet", "--allow-unconverged", "--seed", "1"]
     runs = []
-    for i in range(1 + args.tables):
-        table, _ = simulate_pass_counts(
-            n_models=args.models, n_problems=args.problems, seed=101 + i
-        )
+    for i, seed in enumerate(int(s) for s in args.seeds.split(",")):
+        table, _ = simulate_pass_counts(n_models=args.models, n_problems=args.problems, seed=seed)
+        counts = load_pass_counts(table)
+        shape = pass_shape(counts, make_buckets(counts))
         path = folder / f"table{i}.csv"
         table.to_csv(path, index=False)
         row = _cli(args.root, cache, "pass", str(path), "--out", str(folder / f"out{i}"), *common)
         row["table"] = "warm-up" if i == 0 else f"new {i}"
+        row["seed"], row["shape_class"] = seed, [shape.models, shape.pinned, shape.integrated]
         runs.append(row)
         print(json.dumps(row), flush=True)
     document = {
