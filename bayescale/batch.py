@@ -31,8 +31,7 @@ this module knows about a particular model.
 Single fits of a model with data containers run here too, as a batch of one
 (:func:`sample_one`, and :func:`more_draws_one` for the convergence ladder's more draws from
 the adapted state): with the loss model's runs padded to a shape class
-(:func:`bayescale.loss_model.run_class`), or the pass models' models and problems
-(:func:`bayescale.pass_model.pass_shape`), a new table of a class already compiled reuses this
+(:func:`bayescale.loss_model.run_class`), a new table of a class already compiled reuses this
 process's programs, and in a new process the persistent compilation cache's.
 """
 
@@ -536,8 +535,7 @@ def _run_lanes(
         masses = _starting_masses(model, inputs, jaxified, settings, maxiter)
 
     n_lanes = len(inputs) * settings.chains
-    # chain_method "vectorized" (e.g. to cap a large pass fit's memory): every lane on one device
-    devices = 1 if settings.chain_method == "vectorized" else _devices(n_lanes)
+    devices = _devices(n_lanes)
 
     per_lane = [
         np.repeat(np.stack([np.asarray(d[n]) for d in inputs]), settings.chains, 0) for n in names
