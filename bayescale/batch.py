@@ -535,7 +535,8 @@ def _run_lanes(
         masses = _starting_masses(model, inputs, jaxified, settings, maxiter)
 
     n_lanes = len(inputs) * settings.chains
-    devices = _devices(n_lanes)
+    # chain_method "vectorized" (a memory cap): every lane on one device
+    devices = 1 if settings.chain_method == "vectorized" else _devices(n_lanes)
 
     per_lane = [
         np.repeat(np.stack([np.asarray(d[n]) for d in inputs]), settings.chains, 0) for n in names
