@@ -16,6 +16,8 @@ FLOPs).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
@@ -143,23 +145,48 @@ def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray
     level_centre = np.array(
         [np.median(log_loss[idx == g]) for g in range(len(data.groups))], dtype=float
     )
-    pad = 0 if runs is None else runs - log_loss.size
+    padded = pad_to(runs, log_loss.size)
+    return {
+        "log_pivot": np.asarray(log_c0),
+        "log_compute": padded(np.log(data.compute[fit]) - log_c0, 0.0),
+        "level_centre": level_centre,
+        **run_rows(padded, idx, log_loss, float(level_centre[0]), runs),
+    }
+
+
+def pad_to(runs: int | None, fitted: int) -> Callable[[np.ndarray, float], np.ndarray]:
+    """``padded(values, fill)``: ``fitted`` per-run values padded with ``fill`` to ``runs`` rows.
+
+    ``runs=None`` leaves them as they are. Shared by the loss and L(N, D) models.
+    """
+    pad = 0 if runs is None else runs - fitted
     if pad < 0:
-        raise ValueError(f"cannot pad {log_loss.size} fitted runs to {runs}")
+        raise ValueError(f"cannot pad {fitted} fitted runs to {runs}")
 
     def padded(values: np.ndarray, fill: float) -> np.ndarray:
         return np.concatenate([values, np.full(pad, fill, dtype=values.dtype)])
 
-    inputs = {
-        "log_pivot": np.asarray(log_c0),
-        "log_compute": padded(np.log(data.compute[fit]) - log_c0, 0.0),
-        "run_group": padded(idx.astype(np.int64), 0),
-        "level_centre": level_centre,
-        "log_loss_obs": padded(log_loss, float(level_centre[0])),
+    return padded
+
+
+def run_rows(
+    padded: Callable[[np.ndarray, float], np.ndarray],
+    group: np.ndarray,
+    log_loss: np.ndarray,
+    fill: float,
+    runs: int | None,
+) -> dict[str, np.ndarray]:
+    """The padded ``run_group`` and ``log_loss_obs`` containers, and ``run_weight`` when padded.
+
+    Padding rows belong to group 0 and observe ``fill`` (a finite value) with weight 0.
+    """
+    rows = {
+        "run_group": padded(group.astype(np.int64), 0),
+        "log_loss_obs": padded(log_loss, fill),
     }
     if runs is not None:
-        inputs["run_weight"] = padded(np.ones(log_loss.size), 0.0)
-    return inputs
+        rows["run_weight"] = padded(np.ones(log_loss.size), 0.0)
+    return rows
 
 
 def build_loss_model(

@@ -22,7 +22,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from bayescale.laws import nd_law_pivot
-from bayescale.loss_model import _pooled
+from bayescale.loss_model import _pooled, pad_to, run_rows
 
 if TYPE_CHECKING:
     from bayescale.nd_data import NDData, NDPriors
@@ -45,25 +45,15 @@ def nd_inputs(data: NDData, runs: int | None = None) -> dict[str, np.ndarray]:
     idx = data.group_index[fit]
     log_loss = np.log(data.loss[fit])
     centre = np.array([np.median(log_loss[idx == g]) for g in range(len(data.groups))])
-    pad = 0 if runs is None else runs - log_loss.size
-    if pad < 0:
-        raise ValueError(f"cannot pad {log_loss.size} fitted runs to {runs}")
-
-    def padded(values: np.ndarray, fill: float) -> np.ndarray:
-        return np.concatenate([values, np.full(pad, fill, dtype=values.dtype)])
-
-    inputs = {
+    padded = pad_to(runs, log_loss.size)
+    return {
         "log_pivot_params": np.asarray(log_n0),
         "log_pivot_tokens": np.asarray(log_d0),
         "log_params": padded(np.log(data.params[fit]) - log_n0, 0.0),
         "log_tokens": padded(np.log(data.tokens[fit]) - log_d0, 0.0),
-        "run_group": padded(idx.astype(np.int64), 0),
         "level_centre": centre,
-        "log_loss_obs": padded(log_loss, float(centre[0])),
+        **run_rows(padded, idx, log_loss, float(centre[0]), runs),
     }
-    if runs is not None:
-        inputs["run_weight"] = padded(np.ones(log_loss.size), 0.0)
-    return inputs
 
 
 def build_nd_model(
