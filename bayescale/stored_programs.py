@@ -20,6 +20,7 @@ recently used beyond :data:`PROGRAMS_KEPT` are removed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
@@ -78,7 +79,7 @@ def argument_shapes(arguments: Any) -> list[tuple[tuple[int, ...], str]]:
 
 
 def program_key(name: str, identity: Sequence[Any], arguments: Any, devices: int) -> str:
-    """The file name's hash: the program, its arguments' shapes, the devices, the versions."""
+    """The file name's hash: the program, its arguments' shapes, devices, platform, versions."""
     import jax
 
     parts = (
@@ -86,6 +87,7 @@ def program_key(name: str, identity: Sequence[Any], arguments: Any, devices: int
         tuple(identity),
         argument_shapes(arguments),
         devices,
+        jax.default_backend(),  # a CPU program is not a GPU one
         jax.__version__,
         version("jaxlib"),
         version("numpyro"),
@@ -115,11 +117,12 @@ def _read(path: Path) -> Any | None:
         return None
     try:
         exported = export.deserialize(bytearray(payload))
-        os.utime(path)  # used: the last to be evicted
-        return exported
     except Exception as error:  # another JAX's format: export again
         log.info("stored program %s not loaded (%s); exporting it again", path, error)
         return None
+    with contextlib.suppress(OSError):  # a read-only cache
+        os.utime(path)  # used: the last to be evicted
+    return exported
 
 
 def _write(path: Path, exported: Any) -> None:
