@@ -37,12 +37,14 @@ process's programs, and in a new process the persistent compilation cache's.
 
 from __future__ import annotations
 
+import hashlib
+import inspect
 import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -594,6 +596,7 @@ def _lanes_call(
     values, _, data, _ = arguments
     identity = (
         jaxified.fingerprint(values, data),
+        _lanes_source(),
         settings.tune,
         settings.draws,
         settings.target_accept,
@@ -613,6 +616,12 @@ def _lanes_call(
         ),
     )
     return program(*on_devices(full, devices))
+
+
+@cache
+def _lanes_source() -> str:
+    """SHA-256 of :func:`_lanes_program`'s source: an edited program is not read back stale."""
+    return hashlib.sha256(inspect.getsource(_lanes_program).encode()).hexdigest()
 
 
 def _quantities(
