@@ -10,8 +10,8 @@ back, and the compilation cache then serves XLA's part.
 
 A program is identified by a fingerprint of the template's log density (its jaxpr and
 constants, :func:`jaxpr_fingerprint`), what the caller names (the sampler program's source
-and settings), the arguments'
-shapes and dtypes, the device count, and the versions of JAX, numpyro and bayescale. Files
+and settings), the arguments' shapes and dtypes, the device count and platform, and the
+versions of JAX, numpyro and bayescale. Files
 live in ``<compilation cache>/bayescale-programs`` only while JAX's compilation cache is
 on (the ``bayescale`` command turns it on; a library user who turns it on gets this too);
 without it the programs are exported and used in memory alone. A file that does not read
