@@ -30,6 +30,7 @@ through the shared convergence ladder (:func:`bayescale.fit._ladder`), the decis
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -774,18 +775,80 @@ def result_from_accuracy_fit(
     )
 
 
-def check_accuracy_data(data: AccuracyData, options: AccuracyOptions) -> None:
-    """Every check of the table against the options before sampling; logs the warnings.
+def check_accuracy_data(
+    data: AccuracyData, options: AccuracyOptions, rule: Any = contextlib.nullcontext
+) -> list[str]:
+    """Every check of the table against the options before sampling; returns the warnings.
 
-    The family, the rule's ladder and the targets (a backcast refused unless asked).
+    The family, the rule's ladder (its errors raised inside ``rule()``, which a spec uses to
+    name its line) and the targets (a backcast refused unless asked).
     """
     target_ladders(data, options.family)
     if options.requirement:
-        accuracy_requirement(options.requirement, data, options.family)
-    warnings = accuracy_target_warnings(
+        with rule():
+            accuracy_requirement(options.requirement, data, options.family)
+    return accuracy_target_warnings(
         data, check_targets(options.targets), options.family, allow_backcast=options.allow_backcast
     )
-    logged(warnings)
+
+
+def accuracy_spec_sections() -> dict[str, tuple[type, Any]]:
+    """An accuracy spec's own sections (docs/specs.md).
+
+    ``[data.columns]``, ``[priors]``, ``[forecast]`` with ``family`` (whose ladders are
+    reported), and ``[chance]``: benchmark name = chance rate, as ``--chance`` gives them.
+    """
+    from typing import Annotated
+
+    from pydantic import Field
+
+    from bayescale.spec_schema import ForecastSpec, law_sections
+
+    class AccuracyForecastSpec(ForecastSpec):
+        """``[forecast]`` of an accuracy spec: also the family whose ladders are reported."""
+
+        family: str | None = None
+
+    rates = dict[str, Annotated[float, Field(ge=0, lt=1)]]
+    return law_sections(AccuracyColumns, AccuracyPriors, AccuracyForecastSpec, chance=(rates, {}))
+
+
+def accuracy_spec_options(model: Any, common: dict[str, Any]) -> AccuracyOptions:
+    """An accuracy spec's options: the ``common`` values, family, chance rates, columns, priors."""
+    from bayescale.spec_schema import set_keys
+
+    return AccuracyOptions(
+        **common,
+        family=model.forecast.family,
+        chance=dict(model.chance),
+        columns=AccuracyColumns(**set_keys(model.data.columns)),
+        priors=AccuracyPriors(**set_keys(model.priors)),
+    )
+
+
+def check_accuracy_spec(
+    spec: Any, options: AccuracyOptions, path: Path, rule: Any
+) -> tuple[str, list[str]]:
+    """What ``bayescale check`` does for an accuracy spec before sampling (``run_accuracy``'s).
+
+    Returns the line that describes the data and the target warnings; an error about the
+    requirement is raised inside ``rule()``.
+    """
+    check_accuracy_options(options)
+    data = load_accuracy_table(
+        path,
+        chance=options.chance,
+        columns=options.columns,
+        fit_max_compute=options.fit_max_compute,
+    )
+    warned = check_accuracy_data(data, options, rule)
+    fitted = int(data.fitted.sum())
+    described = (
+        f"data {path}: {len(data.accuracy)} rows ({fitted} fitted, {len(data.accuracy) - fitted} "
+        f"held out), {len(data.families)} families x {len(data.benchmarks)} benchmarks: "
+        + ", ".join(data.benchmarks)
+    )
+    return described, warned
 
 
 def run_accuracy(
@@ -807,7 +870,7 @@ def run_accuracy(
             fit_max_compute=options.fit_max_compute,
         )
     )
-    check_accuracy_data(data, options)
+    logged(check_accuracy_data(data, options))
     log.info(
         "fitting %d rows of %d families with %s",
         int(data.fitted.sum()),

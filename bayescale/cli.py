@@ -837,12 +837,14 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
 
 
 def _summary(result: LossResult | PassResult, *, sampled: bool = True) -> str:
+    from bayescale.decision import Decision
     from bayescale.registry import law_of
 
     lines = [law_of(result).summary(result)]
     for d in result.decisions:
-        lines.append(d.sentence())
-        lines.append(_needed_line(d))
+        if isinstance(d, Decision):  # L(N, D) words its decisions in its own summary
+            lines.append(d.sentence())
+            lines.append(_needed_line(d))
     if result.choice is not None:
         lines.append(result.choice.sentence())
     diag = result.fit.diagnostics

@@ -844,6 +844,19 @@ def _fit_and_answer(data: NDData, options: NDOptions) -> NDResult:
     return nd_result_from_fit(fit, options)
 
 
+def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray) -> list[str]:
+    """A warning when planned runs or budgets lie beyond :data:`FAR_FACTOR` x the data."""
+    c_max = float(data.compute[data.fitted].max())
+    far = [c for c in [*(data.flops_per_param_token * n * d), *budgets] if c > FAR_FACTOR * c_max]
+    if not far:
+        return []
+    return [
+        f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
+        f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
+        "4x-100x extrapolations."
+    ]
+
+
 def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> NDResult:
     """Everything after sampling: forecasts at the targets, optima, decisions, N needed.
 
@@ -858,17 +871,7 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
     forecast = nd_loss_draws(fit, n, d) if has_targets else None
     draws = nd_draws(fit)
     optimal = optimal_draws(draws, budget_arr) if budget_arr.size else None
-    warnings = []
-    c_max = float(data.compute[data.fitted].max())
-    far = [
-        c for c in [*(data.flops_per_param_token * n * d), *budget_arr] if c > FAR_FACTOR * c_max
-    ]
-    if far:
-        warnings.append(
-            f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
-            f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
-            "4x-100x extrapolations."
-        )
+    warnings = far_warnings(data, n, d, budget_arr)
     if not fit.diagnostics.ok:
         warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
     decisions: list[dict[str, Any]] = []
@@ -906,6 +909,81 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
         warnings=tuple(warnings),
         options=options,
     )
+
+
+def nd_spec_sections() -> dict[str, tuple[type, Any]]:
+    """An L(N, D) spec's own sections (docs/specs.md).
+
+    ``[data.columns]``, ``[priors]`` and ``[forecast]`` with ``runs`` (planned runs as
+    ``[N, D]`` pairs) besides ``targets``, which here are compute budgets in FLOPs for the
+    compute-optimal split, as ``--budget`` is on the command line.
+    """
+    from typing import Annotated
+
+    from pydantic import Field
+
+    from bayescale.spec_schema import ForecastSpec, law_sections
+
+    positive = Annotated[float, Field(gt=0)]
+
+    class NDForecastSpec(ForecastSpec):
+        """``[forecast]`` of an L(N, D) spec: planned runs and compute budgets."""
+
+        targets: list[positive] = Field(default_factory=list)
+        runs: list[Annotated[list[positive], Field(min_length=2, max_length=2)]] = Field(
+            default_factory=list
+        )
+
+    return law_sections(NDColumns, NDPriors, NDForecastSpec)
+
+
+def nd_spec_options(model: Any, common: dict[str, Any]) -> NDOptions:
+    """An L(N, D) spec's options: planned runs, budgets (``targets``), columns and priors."""
+    from bayescale.spec_schema import set_keys
+
+    if common["where"] is not None or common["drop_missing"]:
+        raise InputError("[data] where and drop_missing are not supported for L(N, D) specs.")
+    return NDOptions(
+        targets=tuple((float(n), float(d)) for n, d in model.forecast.runs),
+        budgets=tuple(common["targets"]),
+        interval=common["interval"],
+        requirement=common["requirement"],
+        confidence=common["confidence"],
+        fit_max_compute=common["fit_max_compute"],
+        columns=NDColumns(**set_keys(model.data.columns)),
+        priors=NDPriors(**set_keys(model.priors)),
+        sampler=common["sampler"],
+        allow_unconverged=common["allow_unconverged"],
+        value=common["value"],
+        cost_per_flop=common["cost_per_flop"],
+    )
+
+
+def check_nd_spec(spec: Any, options: NDOptions, path: Path, rule: Any) -> tuple[str, list[str]]:
+    """What ``bayescale check`` does for an L(N, D) spec before sampling (``run_nd``'s checks).
+
+    Returns the lines that describe the data and the targets, and the target warnings; an
+    error about the requirement is raised inside ``rule()``.
+    """
+    check_nd_options(options)
+    data = load_nd_runs(path, options.columns, fit_max_compute=options.fit_max_compute)
+    if options.requirement:
+        with rule():
+            nd_requirement(options.requirement, data.groups)
+    n, d = options.pairs()
+    budgets = np.asarray(options.budgets, dtype=float)
+    warned = far_warnings(data, n, d, budgets)
+    fitted = int(data.fitted.sum())
+    runs = ", ".join(f"(N={a:.3g}, D={b:.3g})" for a, b in zip(n, d, strict=True)) or "none"
+    described = (
+        f"data {path}: {len(data.compute)} runs ({fitted} fitted, "
+        f"{len(data.compute) - fitted} held out) in {len(data.groups)} group(s): "
+        + ", ".join(data.groups)
+        + f"\nplanned runs: {runs}; budgets (FLOPs): "
+        + (", ".join(f"{b:.3g}" for b in budgets) or "none")
+        + f"; {options.interval:.0%} intervals"
+    )
+    return described, warned
 
 
 def nd_saved_options(fit: NDFit, values: dict[str, Any], kept: dict[str, Any]) -> NDOptions:

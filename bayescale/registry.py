@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from bayescale.errors import InputError, did_you_mean
 
@@ -77,6 +77,9 @@ class Law:
     check_spec
         ``(spec, options, data path, rule) -> (data line, target warnings)``: every check
         before sampling (``bayescale check``); requirement errors raised inside ``rule()``.
+    sampler_model
+        Whose sampler defaults the law's fits take (:func:`bayescale.fit.model_settings`):
+        ``"loss"`` or ``"pass"``.
     """
 
     name: str
@@ -102,6 +105,7 @@ class Law:
     spec_sections: Callable[[], dict[str, tuple[type, Any]]] | None = None
     spec_options: Callable[[Any, dict[str, Any]], Any] | None = None
     check_spec: Callable[..., tuple[str, list[str]]] | None = None
+    sampler_model: Literal["loss", "pass"] = "pass"
 
 
 _LAWS: dict[str, Law] = {}
@@ -240,6 +244,7 @@ def _builtin() -> None:
             spec_sections=pipeline.loss_spec_sections,
             spec_options=pipeline.loss_spec_options,
             check_spec=pipeline.check_loss_spec,
+            sampler_model="loss",
         ),
         Law(
             name="pass",
@@ -286,6 +291,13 @@ def _builtin() -> None:
             saved_options=nd.nd_saved_options,
             load_for_backtest=nd.load_nd_runs,
             backtest=_on_call("bayescale.nd_backtest", "backtest_nd_ratios"),
+            spec_name="nd",
+            description="final loss in parameters and tokens per group, and the compute-optimal "
+            "split (Hoffmann et al. 2022)",
+            spec_sections=nd.nd_spec_sections,
+            spec_options=nd.nd_spec_options,
+            check_spec=nd.check_nd_spec,
+            sampler_model="loss",
         ),
         Law(
             name="accuracy",
@@ -306,6 +318,12 @@ def _builtin() -> None:
             saved_options=accuracy_saved.accuracy_saved_options,
             load_for_backtest=accuracy_backtest.load_accuracy_backtest,
             backtest=accuracy_backtest.backtest_accuracy_ratios,
+            spec_name="accuracy",
+            description="benchmark accuracy above chance per family, hierarchical over families "
+            "and benchmarks",
+            spec_sections=accuracy.accuracy_spec_sections,
+            spec_options=accuracy.accuracy_spec_options,
+            check_spec=accuracy.check_accuracy_spec,
         ),
     ]
     others = {k: v for k, v in _LAWS.items() if k not in BUILTIN}

@@ -434,13 +434,14 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     lines = [f"spec {spec.path}: '{spec.name}', law '{law.spec_name}': {law.formula}"]
     with _columns_hint(spec):
         described, warned = law.check_spec(spec, options, path, rule)
-    lines.append(described)
-    targets = ", ".join(f"{t:.3g}" for t in options.targets)
-    lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
+    lines += described.splitlines()
+    if isinstance(options, Options):  # L(N, D) describes its planned runs and budgets itself
+        targets = ", ".join(f"{t:.3g}" for t in options.targets)
+        lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
     lines += [f"warning: {w}" for w in warned]
     if options.requirement:
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")
-    s = model_settings(options.sampler, law.name)  # type: ignore[arg-type]
+    s = model_settings(options.sampler, law.sampler_model)
     lines.append(
         f"sampler: {s.chains} chains x {s.draws} draws ({s.tune} tune), "
         f"target_accept {s.target_accept}, warm-up tree depth {s.warmup_tree_depth}, "

@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayescale.accuracy import AccuracyOptions, simulate_accuracy_table
 from bayescale.cli import main
 from bayescale.errors import InputError
+from bayescale.nd import NDOptions, NDPriors, simulate_nd_runs
 from bayescale.pass_pipeline import PassOptions
 from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors, PassPriors
@@ -208,6 +210,99 @@ target_accept = 0.9
     assert options.fit_max_compute == 5e21
 
 
+ND_SPEC = """\
+schema_version = 1
+law = "nd"
+[data]
+path = "runs.csv"
+fit_max_compute = 5e19
+[data.columns]
+loss = "final_loss"
+[forecast]
+runs = [[7e9, 1.4e11], [1e9, 2e10]]
+targets = [1e22]
+[priors]
+exponent_median = 0.3
+"""
+
+
+def test_nd_spec_options(tmp_path):
+    options = spec_options(load_spec(_write(tmp_path, ND_SPEC)))
+    assert isinstance(options, NDOptions)
+    assert options.targets == ((7e9, 1.4e11), (1e9, 2e10))
+    assert options.budgets == (1e22,)  # [forecast] targets are compute budgets for L(N, D)
+    assert options.columns.loss == "final_loss" and options.columns.params == "params"
+    assert options.priors == NDPriors(exponent_median=0.3)
+    assert options.fit_max_compute == 5e19
+    # --target-compute overrides the budgets; the planned runs stay
+    over = spec_options(load_spec(tmp_path / "spec.toml"), {"targets": [3e22, 1e23]})
+    assert over.budgets == (3e22, 1e23) and over.targets == options.targets
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        ("runs = [[7e9, 1.4e11, 3.0]]", "forecast.runs"),  # not a pair
+        ("runs = [[7e9, -1.0]]", "forecast.runs"),  # not positive
+        ("runs = []\ntargets = []", "nothing to forecast"),
+    ],
+)
+def test_bad_nd_forecasts_are_refused(tmp_path, capsys, change, fragment):
+    text = ND_SPEC.replace("runs = [[7e9, 1.4e11], [1e9, 2e10]]\ntargets = [1e22]", change)
+    simulate_nd_runs(seed=0).rename(columns={"loss": "final_loss"}).to_csv(
+        tmp_path / "runs.csv", index=False
+    )
+    assert main(["check", str(_write(tmp_path, text))]) == 2
+    assert fragment in capsys.readouterr().err
+
+
+def test_nd_spec_refuses_row_selection(tmp_path):
+    text = ND_SPEC.replace("fit_max_compute = 5e19", 'where = "params > 1e8"')
+    with pytest.raises(InputError, match="where and drop_missing are not supported"):
+        spec_options(load_spec(_write(tmp_path, text)))
+
+
+ACCURACY_SPEC = """\
+schema_version = 1
+law = "accuracy"
+[data]
+path = "acc.csv"
+[forecast]
+targets = [1e24]
+family = "beta"
+[chance]
+mmlu = 0.2
+[decision]
+require = "mmlu.accuracy>=0.6"
+"""
+
+
+def test_accuracy_spec_options_and_check(tmp_path, capsys):
+    simulate_accuracy_table(seed=0).to_csv(tmp_path / "acc.csv", index=False)
+    path = _write(tmp_path, ACCURACY_SPEC)
+    options = spec_options(load_spec(path))
+    assert isinstance(options, AccuracyOptions)
+    assert options.family == "beta" and dict(options.chance) == {"mmlu": 0.2}
+    assert options.targets == (1e24,) and options.requirement == "mmlu.accuracy>=0.6"
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    out = capsys.readouterr().out
+    assert "3 families x 3 benchmarks" in out and "target_accept 0.95" in out
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "fragment"),
+    [
+        ("mmlu = 0.2", "mmlu = 1.5", "chance.mmlu"),  # a rate must be in [0, 1)
+        ('family = "beta"', 'family = "delta"', "delta"),  # no such family
+        ("mmlu.accuracy>=0.6", "arc.accuracy>=0.6", "line 11"),  # the rule's line is named
+    ],
+)
+def test_bad_accuracy_specs_are_refused(tmp_path, capsys, old, new, fragment):
+    simulate_accuracy_table(seed=0).to_csv(tmp_path / "acc.csv", index=False)
+    assert main(["check", str(_write(tmp_path, ACCURACY_SPEC.replace(old, new)))]) == 2
+    assert fragment in capsys.readouterr().err
+
+
 def test_cli_overrides_reach_the_run(spec_dir, mock_pymc_sample, capsys):
     path = _write(spec_dir, MINIMAL + '\n[decision]\nrequire = "web.loss<=2.6"\n')
     doc = spec_dir / "r.json"
@@ -249,7 +344,7 @@ def test_shipped_spec_passes_check(spec, capsys):
     assert "OK:" in out
     # the shipped specs leave target_accept and the warm-up tree depth to the model, and the
     # dry run says which they are
-    loss = spec_laws()[load_spec(spec).model.law].name == "loss"
+    loss = spec_laws()[load_spec(spec).model.law].sampler_model == "loss"  # L(N, D) too
     assert f"target_accept {0.99 if loss else 0.95}, warm-up tree depth {7 if loss else 10}," in out
 
 
@@ -263,8 +358,11 @@ def test_shipped_spec_runs_mocked(spec, tmp_path, mock_pymc_sample, capsys):
     code = main(["run", str(copy), "--json", str(doc), "--allow-unconverged", *FAST])
     assert code == 0, capsys.readouterr().err
     result = json.loads(doc.read_text())
-    assert result["kind"] == spec_laws()[load_spec(spec).model.law].name
-    assert len(result["targets"]) == len(load_spec(spec).model.forecast.targets)
+    model = load_spec(spec).model
+    assert result["kind"] == spec_laws()[model.law].name
+    # L(N, D)'s targets are its planned runs; its [forecast] targets are budgets
+    planned = model.forecast.runs if model.law == "nd" else model.forecast.targets
+    assert len(result["targets"]) == len(planned)
 
 
 @pytest.mark.parametrize("name", ["demo-loss", "llama1-code"])  # a loss and a pass fit
@@ -300,6 +398,8 @@ def test_demo_data_files_match_the_seeded_simulations():
     for name, frame in [
         ("demo_loss.csv", demo_loss_runs()),
         ("demo_pass_counts.csv", demo_pass_counts()),
+        ("demo_nd.csv", simulate_nd_runs(seed=0)),
+        ("demo_accuracy.csv", simulate_accuracy_table(seed=0)),
     ]:
         shipped = pd.read_csv(MODELS / "data" / name)
         assert list(shipped.columns) == list(frame.columns)
