@@ -834,6 +834,8 @@ def check_accuracy_spec(
     Returns the line that describes the data and the target warnings; an error about the
     requirement is raised inside ``rule()``.
     """
+    from bayescale.spec_schema import data_line
+
     check_accuracy_options(options)
     data = load_accuracy_table(
         path,
@@ -842,13 +844,8 @@ def check_accuracy_spec(
         fit_max_compute=options.fit_max_compute,
     )
     warned = check_accuracy_data(data, options, rule)
-    fitted = int(data.fitted.sum())
-    described = (
-        f"data {path}: {len(data.accuracy)} rows ({fitted} fitted, {len(data.accuracy) - fitted} "
-        f"held out), {len(data.families)} families x {len(data.benchmarks)} benchmarks: "
-        + ", ".join(data.benchmarks)
-    )
-    return described, warned
+    grid = f", {len(data.families)} families x {len(data.benchmarks)} benchmarks: "
+    return data_line(path, "rows", data.fitted, grid + ", ".join(data.benchmarks)), warned
 
 
 def run_accuracy(

@@ -965,6 +965,8 @@ def check_nd_spec(spec: Any, options: NDOptions, path: Path, rule: Any) -> tuple
     Returns the lines that describe the data and the targets, and the target warnings; an
     error about the requirement is raised inside ``rule()``.
     """
+    from bayescale.spec_schema import data_line
+
     check_nd_options(options)
     data = load_nd_runs(path, options.columns, fit_max_compute=options.fit_max_compute)
     if options.requirement:
@@ -973,12 +975,10 @@ def check_nd_spec(spec: Any, options: NDOptions, path: Path, rule: Any) -> tuple
     n, d = options.pairs()
     budgets = np.asarray(options.budgets, dtype=float)
     warned = far_warnings(data, n, d, budgets)
-    fitted = int(data.fitted.sum())
     runs = ", ".join(f"(N={a:.3g}, D={b:.3g})" for a, b in zip(n, d, strict=True)) or "none"
+    groups = f" in {len(data.groups)} group(s): " + ", ".join(data.groups)
     described = (
-        f"data {path}: {len(data.compute)} runs ({fitted} fitted, "
-        f"{len(data.compute) - fitted} held out) in {len(data.groups)} group(s): "
-        + ", ".join(data.groups)
+        data_line(path, "runs", data.fitted, groups)
         + f"\nplanned runs: {runs}; budgets (FLOPs): "
         + (", ".join(f"{b:.3g}" for b in budgets) or "none")
         + f"; {options.interval:.0%} intervals"

@@ -175,6 +175,8 @@ def check_loss_spec(
     Returns the line that describes the data and the target warnings; an error about the
     requirement is raised inside ``rule()`` (which names the spec's line).
     """
+    from bayescale.spec_schema import data_line
+
     check_options(options)
     data = load_loss(path, options)
     if options.requirement:
@@ -184,13 +186,8 @@ def check_loss_spec(
     warned = loss_forecast.loss_target_warnings(
         data, targets, options.priors, allow_backcast=options.allow_backcast
     )
-    fitted = int(data.fitted.sum())
-    described = (
-        f"data {path}: {len(data.compute)} runs ({fitted} fitted, "
-        f"{len(data.compute) - fitted} held out) in {len(data.groups)} group(s): "
-        + ", ".join(data.groups)
-    )
-    return described, warned
+    groups = f" in {len(data.groups)} group(s): " + ", ".join(data.groups)
+    return data_line(path, "runs", data.fitted, groups), warned
 
 
 def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions) -> LossResult:

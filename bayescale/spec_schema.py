@@ -54,6 +54,12 @@ def set_keys(section: BaseModel) -> dict[str, Any]:
     return section.model_dump(exclude_unset=True)
 
 
+def data_line(path: object, unit: str, fitted: Any, tail: str) -> str:
+    """``bayescale check``'s line about the data: rows (``unit``) fitted and held out, ``tail``."""
+    n, k = len(fitted), int(sum(fitted))
+    return f"data {path}: {n} {unit} ({k} fitted, {n - k} held out){tail}"
+
+
 def line_of(text: str, loc: tuple[str, ...]) -> int | None:
     """Line number of the key or table ``loc`` in TOML ``text`` (plain keys only)."""
     table: tuple[str, ...] = ()

@@ -240,3 +240,22 @@ def test_pass_command_real_fit(pass_csv, tmp_path, capsys):
     assert {row["model"] for row in result["held_out"]} == {"m5"}
     out = capsys.readouterr().out
     assert "Pass@1 of a new model per bucket" in out and "overall = mean pass@1" in out
+
+
+def test_a_reader_that_leaves_early_is_not_an_error():
+    """`bayescale check SPEC | head -0`: the closed pipe ends the command quietly, exit 0."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    spec = Path(__file__).resolve().parents[1] / "models" / "demo-loss.toml"
+    with subprocess.Popen(
+        [sys.executable, "-m", "bayescale.cli", "check", str(spec)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        proc.stdout.close()  # before the command has printed anything (it is still importing)
+        err = proc.stderr.read().decode()
+        assert proc.wait(timeout=120) == 0, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
