@@ -1253,6 +1253,34 @@ def _check_output_paths(args: argparse.Namespace) -> None:
             f"--json {json_path} lies inside --out {out}, which is replaced as a whole by "
             "this run's files (forecast.json among them); write --json elsewhere."
         )
+    for given in _input_files(args):
+        real = given.resolve()
+        if json_path is not None and Path(json_path).resolve() == real:
+            raise InputError(
+                f"--json {json_path} is this command's input {given}: writing the result there "
+                "would replace it. Write --json elsewhere."
+            )
+        if out is not None and real.is_relative_to(Path(out).resolve()):
+            raise InputError(
+                f"--out {out} holds this command's input {given}, and --out is replaced as a "
+                "whole by the run's files. Choose another --out folder."
+            )
+
+
+#: Options that name what a command writes (``import -o`` may also be read, with --append).
+OUTPUT_OPTIONS = ("json", "out", "output")
+
+
+def _input_files(args: argparse.Namespace) -> list[Path]:
+    """Existing files named by the command's other options and arguments: what it reads."""
+    found = []
+    for name, value in vars(args).items():
+        if name in OUTPUT_OPTIONS:
+            continue
+        for item in value if isinstance(value, list | tuple) else (value,):
+            if isinstance(item, str | Path) and str(item) and Path(item).is_file():
+                found.append(Path(item))
+    return found
 
 
 def _output_lock(args: argparse.Namespace) -> Any:

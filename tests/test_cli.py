@@ -259,3 +259,18 @@ def test_a_reader_that_leaves_early_is_not_an_error():
         err = proc.stderr.read().decode()
         assert proc.wait(timeout=120) == 0, err
     assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+@pytest.mark.parametrize("where", ["json", "out"])
+def test_outputs_never_replace_the_input(tmp_path, demo_runs, capsys, where):
+    """--json naming the table, or an --out folder holding it, is refused before any work."""
+    folder = tmp_path / "prev"
+    folder.mkdir()
+    table = folder / "runs.csv"
+    demo_runs.to_csv(table, index=False)
+    (folder / "report.md").write_text("an earlier result\n")  # so --out may replace the folder
+    before = table.read_bytes()
+    option = ["--json", str(table)] if where == "json" else ["--out", str(folder)]
+    assert main(["loss", str(table), "--target-compute", "1e23", *option]) == 2
+    assert "this command's input" in capsys.readouterr().err
+    assert table.read_bytes() == before
