@@ -8,7 +8,9 @@ and the column. Nothing here imports PyMC or JAX.
 from __future__ import annotations
 
 import csv
+import lzma
 import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,8 @@ MISSING_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-"})
 
 #: Suffixes read as delimited text, and their delimiter.
 _DELIMITED = {".csv": ",", ".txt": ",", ".tsv": "\t"}
+#: Compressed delimited files (``runs.csv.gz``): the outer suffix and its stdlib module.
+_COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
 
 
 @dataclass(frozen=True)
@@ -156,7 +160,10 @@ def read_table(
         label = str(path)
         _check_readable(path, label)
         suffix = path.suffix.lower()
-        if suffix in {".parquet", ".pq"}:
+        inner = Path(path.stem).suffix.lower()
+        if suffix in _COMPRESSED and inner in _DELIMITED:
+            frame = _read_delimited(path, label, _DELIMITED[inner], max_rows, _COMPRESSED[suffix])
+        elif suffix in {".parquet", ".pq"}:
             try:
                 frame = pd.read_parquet(path)
             except (OSError, ValueError) as exc:
@@ -164,7 +171,10 @@ def read_table(
         elif suffix in _DELIMITED:
             frame = _read_delimited(path, label, _DELIMITED[suffix], max_rows)
         else:
-            raise InputError(f"{label}: unknown file type '{suffix}'. Expected .csv or .parquet.")
+            raise InputError(
+                f"{label}: unknown file type '{suffix}'. Expected .csv, .tsv or .parquet "
+                "(.csv.gz, .csv.bz2 and .csv.xz are read too)."
+            )
     if len(frame) > max_rows:
         raise InputError(
             f"{label}: {len(frame)} rows; at most {max_rows:,} are read. Aggregate the table "
@@ -208,13 +218,21 @@ def _check_header(names: list[str], label: str) -> None:
         seen[name] = i
 
 
-def _read_delimited(path: Path, label: str, delimiter: str, max_rows: int) -> pd.DataFrame:
-    """Read a delimited text file as strings, refusing ragged rows (see :func:`read_table`)."""
+def _read_delimited(
+    path: Path, label: str, delimiter: str, max_rows: int, compression: str | None = None
+) -> pd.DataFrame:
+    """Read a delimited text file as strings, refusing ragged rows (see :func:`read_table`).
+
+    ``compression`` names the stdlib module (``gzip``, ``bz2``, ``lzma``) that opens it.
+    """
+    import importlib
+
     kind = "TSV" if delimiter == "\t" else "CSV"
+    opener = importlib.import_module(compression).open if compression else open
     rows: list[list[str]] = []
     lines: list[int] = []
     try:
-        with open(path, encoding="utf-8-sig", newline="") as handle:
+        with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter, strict=True)
             header = next(reader, None)
             while header is not None and not any(c.strip() for c in header):
@@ -247,6 +265,10 @@ def _read_delimited(path: Path, label: str, delimiter: str, max_rows: int) -> pd
         ) from None
     except csv.Error as exc:
         raise InputError(f"{label}: cannot be read as {kind}: {exc}.") from None
+    except InputError:
+        raise
+    except (EOFError, lzma.LZMAError, zlib.error) as exc:  # truncated or corrupt compressed data
+        raise InputError(f"{label}: cannot be decompressed ({exc}).") from None
     except OSError as exc:
         raise InputError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
     names = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(header)]

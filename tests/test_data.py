@@ -9,7 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.data import DEFAULT_GROUP, MIN_COMPUTES_PER_GROUP, LossColumns, load_loss_runs
+from bayescale.data import (
+    DEFAULT_GROUP,
+    MIN_COMPUTES_PER_GROUP,
+    LossColumns,
+    load_loss_runs,
+    read_table,
+)
 from bayescale.errors import InputError
 
 GOOD_CSV = """\
@@ -161,6 +167,25 @@ def test_unknown_suffix(tmp_path):
     assert "'.xlsx'" in message
     assert ".csv" in message
     assert ".parquet" in message
+
+
+@pytest.mark.parametrize("module", ["gzip", "bz2", "lzma"])
+def test_compressed_tables_read_as_the_plain_file(tmp_path, module):
+    import importlib
+
+    text = "compute,loss,group\n1e18,3.2,a\n1e19,2.9,a\n1e20,2.7,a\n"
+    compress = importlib.import_module(module).compress
+    suffix = {"gzip": ".gz", "bz2": ".bz2", "lzma": ".xz"}[module]
+    packed = tmp_path / f"runs.csv{suffix}"
+    packed.write_bytes(compress(text.encode()))
+    plain, _ = read_table(write(tmp_path, text))
+    frame, label = read_table(packed)
+    pd.testing.assert_frame_equal(frame, plain)
+    assert label == str(packed)
+    # cut short: refused, naming the file
+    packed.write_bytes(compress(text.encode())[:-8])
+    message = error_of(packed)
+    assert str(packed) in message and ("decompress" in message or "cannot be read" in message)
 
 
 def test_missing_file(tmp_path):
