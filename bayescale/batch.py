@@ -237,7 +237,6 @@ def _initial_points(
     is left holding the last dataset's data.
     """
     import jax
-    import pymc as pm
     from pymc.initial_point import make_initial_point_fn
 
     from bayescale.errors import ConvergenceError
@@ -249,7 +248,7 @@ def _initial_points(
     names = [v.name for v in model.value_vars]
     lanes: list[list[np.ndarray]] = []
     for i, (data, seed) in enumerate(zip(inputs, seeds, strict=True)):
-        pm.set_data(data, model=model)  # the initial point of a Normal is its (data) mean
+        set_template_data(model, data)  # the initial point of a Normal is its (data) mean
         arguments = [np.asarray(v) for v in data.values()]
         for chain_seed in seed.spawn(chains):
             for attempt in chain_seed.spawn(1 + JITTER_RETRIES):
@@ -281,14 +280,13 @@ def _starting_masses(
     left holding the last dataset.
     """
     import jax
-    import pymc as pm
     from jax.flatten_util import ravel_pytree
     from pymc.initial_point import make_initial_point_fn
 
     point_fn = make_initial_point_fn(model=model, jitter_rvs=set(), return_transformed=True)
 
     def start_of(data: Mapping[str, np.ndarray]) -> list[np.ndarray]:
-        pm.set_data(data, model=model)  # the initial point of a Normal is its (data) mean
+        set_template_data(model, data)  # the initial point of a Normal is its (data) mean
         point = point_fn(0)
         return [np.asarray(point[v.name]) for v in model.value_vars]
 
@@ -679,6 +677,24 @@ def _trees(
 def data_arguments(model: pm.Model) -> list[str]:
     """Names of the model's data containers (``pm.Data``): the arguments of its program."""
     return [var.name for var in model.data_vars]
+
+
+def set_template_data(model: pm.Model, data: Mapping[str, np.ndarray]) -> None:
+    """Put a dataset of the template's shapes into its data containers.
+
+    ``pm.set_data`` would check each dimension's length by compiling and evaluating it, which
+    in a new process costs about a second (PyTensor's default backend loads numba). The
+    datasets of a template share its shapes (the shape class), so values of the same shape
+    go straight in; any other shape goes through ``pm.set_data``, which checks it.
+    """
+    import pymc as pm
+
+    containers = {name: model[name] for name in data}
+    if all(np.shape(data[n]) == c.get_value(borrow=True).shape for n, c in containers.items()):
+        for name, container in containers.items():
+            container.set_value(np.asarray(data[name], dtype=container.dtype))
+    else:
+        pm.set_data(data, model=model)
 
 
 @dataclass(frozen=True, eq=False)
