@@ -439,7 +439,8 @@ def fit_loss(
         ladder (:func:`_ladder`): against divergences :data:`LOSS_RETRY_TARGET_ACCEPT` with
         uncapped warm-up trees, then non-centred group slopes, then
         :data:`FINAL_TARGET_ACCEPT`; against R-hat or ESS more draws from the adapted state,
-        then twice the chains. ``settings`` records the last step's.
+        then twice the chains, pooled with the earlier ones. ``settings`` records the last
+        step's, with the posterior's chains and draws.
     allow_unconverged
         Return the fit even when the diagnostics gate fails after the ladder, instead of
         raising.
