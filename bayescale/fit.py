@@ -239,7 +239,8 @@ def _ladder(
       then twice the chains, their warm-up started from the adapted mass matrix and their
       seed from stream :data:`MORE_CHAINS_STREAM` of the fit's, **pooled** with the earlier
       chains (:func:`_pool_chains`: same model, no divergences), so that the gate and the
-      posterior use every chain.
+      posterior use every chain; then, if the pooled chains still fall short, as many draws
+      again on every one of them from where it stopped, pooled again.
 
     Every step is an :class:`~bayescale.diagnostics.Attempt` in the diagnostics; the settings
     returned are those of the last step, with the chains and draws per chain of the
@@ -263,6 +264,13 @@ def _ladder(
         raw, chains = more_draws(kept, base_draws)
         return raw
 
+    def continued_pooled(first: ChainState, second: ChainState) -> xr.DataTree:
+        nonlocal chains
+        before, _ = more_draws(first, base_draws)
+        after, chains = more_draws(second, base_draws)
+        pooled = _pool_chains(before, after)
+        return after if pooled is None else pooled
+
     def step(what: str, why: str, run: Callable[[], xr.DataTree]) -> xr.DataTree:
         start = time.perf_counter()
         raw = run()
@@ -285,6 +293,7 @@ def _ladder(
     asked_chains = settings.chains  # the ESS the gate asks for stays that of the chains asked for
     used: set[str] = set()
     rounds = 0
+    pooled_states: tuple[ChainState, ChainState] | None = None  # step 6's, to run on
     while not diagnostics.ok and len(attempts) <= LADDER_MAX_STEPS:
         why = "; ".join(diagnostics.problems())
         if diagnostics.divergences:
@@ -327,13 +336,15 @@ def _ladder(
                 chains=2 * settings.chains,
                 seed=key_seed(settings.seed, MORE_CHAINS_STREAM),
             )
-            earlier = raw  # no divergences (else the branch above), the model of this run
+            earlier, earlier_state = raw, chains  # no divergences (else the branch above)
             what = (
                 f"{new.chains} chains x {new.draws} draws, warm-up started from the adapted "
                 f"mass matrix, seed from stream {MORE_CHAINS_STREAM!r}"
             )
             raw = step(what, why, partial(fresh, new, start_mass))
             pooled = _pool_chains(earlier, raw)
+            if pooled is not None and earlier_state is not None and chains is not None:
+                pooled_states = (earlier_state, chains)
             if pooled is not None:
                 old_chains = earlier["posterior"].sizes["chain"]
                 kept = pooled["posterior"].sizes["draw"]
@@ -347,6 +358,15 @@ def _ladder(
                 settings = replace(settings, chains=old_chains + new.chains, draws=kept)
             else:
                 settings = replace(settings, chains=new.chains)
+        elif pooled_states is not None and not diagnostics.divergences:
+            first_state, second_state = pooled_states
+            pooled_states = None
+            settings = replace(settings, draws=settings.draws + base_draws)
+            what = (
+                f"{base_draws} more draws per chain from the adapted state, all "
+                f"{settings.chains} pooled chains"
+            )
+            raw = step(what, why, partial(continued_pooled, first_state, second_state))
         else:
             break
         idata = completed(raw)

@@ -133,6 +133,18 @@ def test_slow_mixing_gets_more_draws_from_the_adapted_state_then_more_chains_poo
     assert calls["ess_chains"] == [None, 4, 4, 4]
 
 
+def test_pooled_chains_that_still_fail_run_on_together(monkeypatch, demo_runs):
+    calls = _script(monkeypatch, [BAD_RHAT] * 4 + [{}])
+    fit = fit_loss(load_loss_runs(demo_runs), settings=SamplerSettings(draws=200, seed=3))
+    assert fit.diagnostics.ok and len(calls["fresh"]) == 2
+    assert calls["more"] == [200, 200, 200, 200]  # the earlier 4 chains and the new 8 run on
+    assert calls["diagnosed"][-1] == {"chain": 12, "draw": 800}
+    assert (fit.settings.chains, fit.settings.draws) == (12, 800)
+    assert fit.diagnostics.attempts[-1].what == (
+        "200 more draws per chain from the adapted state, all 12 pooled chains"
+    )
+
+
 def test_without_kept_chains_the_last_new_run_is_pooled_too(monkeypatch, demo_runs):
     calls = _script(monkeypatch, [BAD_RHAT, BAD_RHAT, BAD_RHAT, {}], keep_chains=False)
     fit = fit_loss(load_loss_runs(demo_runs), settings=SamplerSettings(draws=200, seed=3))
@@ -233,10 +245,10 @@ def test_an_exhausted_ladder_exits_3_naming_the_variable_and_the_remedy(monkeypa
     with pytest.raises(ConvergenceError) as error:
         fit_loss(load_loss_runs(demo_runs), settings=SamplerSettings(seed=3))
     message = str(error.value)
-    assert "after 4 steps of the convergence ladder" in message
+    assert "after 5 steps of the convergence ladder" in message
     assert "'sigma' is the run-to-run scatter" in message
     assert "What you can do: add runs" in message and "--allow-unconverged" in message
-    assert len(error.value.result.diagnostics.attempts) == 4
+    assert len(error.value.result.diagnostics.attempts) == 5
 
 
 def test_the_ladder_stops_within_its_budget(monkeypatch, demo_runs):
