@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -294,3 +294,33 @@ def test_a_batched_fit_that_fails_the_gate_climbs_the_rest_of_the_ladder_alone(
     assert fit.diagnostics.ok and seen == [batched.settings]
     assert [a.what for a in fit.diagnostics.attempts] == ["batched", "alone"]
     assert fit.timing_s["total"] == 2.0
+
+
+@pytest.mark.sampling
+@pytest.mark.slow
+def test_real_chains_pooled_and_run_on_together(monkeypatch, demo_runs):
+    """Real JAX NUTS, few draws: steps 6 and 7 pool real chains that started apart (141 s at
+    load average 8.5 on 2 cores, a program compiled per chain count and step: slow)."""
+    from bayescale.diagnostics import diagnose as real_diagnose
+
+    failing = iter([True] * 4)
+
+    def diagnose(idata, ess_chains=None):
+        found = real_diagnose(idata, ess_chains=ess_chains)
+        failed = replace(found, r_hat_max=1.05, worst="sigma", divergences=0)
+        return failed if next(failing, False) else found
+
+    monkeypatch.setattr(bayescale.fit, "diagnose", diagnose)
+    settings = SamplerSettings(draws=30, tune=30, chains=2, seed=3, progress=False)
+    fit = fit_loss(load_loss_runs(demo_runs), settings=settings, allow_unconverged=True)
+    whats = [a.what for a in fit.diagnostics.attempts]
+    assert "pooled with the 2 earlier chains" in whats[3]
+    assert whats[4] == "30 more draws per chain from the adapted state, all 6 pooled chains"
+    post = fit.idata["posterior"]
+    assert dict(post.sizes)["chain"] == 6 and dict(post.sizes)["draw"] == 120
+    assert fit.idata["sample_stats"]["diverging"].shape == (6, 120)
+    assert np.isfinite(post["sigma"].values).all()  # drawn once over the pooled draws
+    assert (fit.settings.chains, fit.settings.draws, fit.settings.seed) == (6, 120, 3)
+    # the new chains did not start where the earlier ones did, nor move with them
+    slope = post["slope_group"].values[..., 0]
+    assert not np.allclose(slope[0], slope[2]) and not np.allclose(slope[1], slope[3])
