@@ -173,6 +173,47 @@ LADDER_MAX_STEPS = 5
 MORE_DRAWS_ROUNDS = 2
 #: ``target_accept`` of the ladder's last step against divergences.
 FINAL_TARGET_ACCEPT = 0.999
+#: The stream of the fit's seed that seeds the ladder's new chains (:func:`_ladder`): the
+#: seed's own would start them where the earlier chains started, with their random keys.
+MORE_CHAINS_STREAM = "ladder.chains"
+
+
+def _pool_chains(earlier: xr.DataTree, later: xr.DataTree) -> xr.DataTree | None:
+    """The chains of ``earlier`` and ``later`` as one posterior; ``None`` when they differ.
+
+    Both must be draws of the same posterior: the same variables with the same shapes (a
+    different parameterisation names other variables and is not pooled) and no divergent
+    transitions in either (the caller's to check). Every group with ``chain`` and ``draw``
+    dimensions (posterior, sample statistics) is joined along ``chain``, ``earlier``'s chains
+    first; the other groups are ``later``'s. Chains of unequal length keep their **last** ``N``
+    draws, ``N`` the shortest chain's: a rank-normalised split R-hat compares halves of chains of
+    one length, and a chain's first draws are those nearest its start, the ones to drop.
+    """
+    first, second = earlier["posterior"].to_dataset(), later["posterior"].to_dataset()
+
+    def shapes(ds: xr.Dataset) -> dict[str, tuple[tuple[str, int], ...]]:
+        return {
+            str(name): tuple((str(d), ds.sizes[d]) for d in da.dims if d not in ("chain", "draw"))
+            for name, da in ds.data_vars.items()
+        }
+
+    if shapes(first) != shapes(second):
+        return None
+    keep = min(first.sizes["draw"], second.sizes["draw"])
+    tree = later.copy()
+    for name in later.children:
+        if name not in earlier.children:
+            continue
+        a, b = earlier[name].to_dataset(), later[name].to_dataset()
+        if not {"chain", "draw"} <= set(a.dims) & set(b.dims):
+            continue
+        common = [v for v in b.data_vars if v in a.data_vars]
+        parts = [ds[common].isel(draw=slice(ds.sizes["draw"] - keep, None)) for ds in (a, b)]
+        parts = [part.assign_coords(draw=np.arange(keep)) for part in parts]
+        joined = xr.concat(parts, dim="chain", combine_attrs="override", join="exact")
+        joined = joined.assign_coords(chain=np.arange(joined.sizes["chain"]))
+        tree[name] = xr.DataTree(joined.assign_attrs(b.attrs))
+    return tree
 
 
 def _ladder(
@@ -186,20 +227,27 @@ def _ladder(
 
     ``build(alternative)`` makes the model (``True``: its alternative parameterisation, named
     by ``alternative``, ``None`` when the model has none); ``complete`` adds quantities drawn
-    after sampling (the pass model's problem intercepts). After the first fit, at most
-    :data:`LADDER_MAX_STEPS` steps, each chosen by what failed:
+    after sampling (the pass model's problem intercepts), once on the draws diagnosed. After
+    the first fit, at most :data:`LADDER_MAX_STEPS` steps, each chosen by what failed:
 
     - divergences: a smaller step (``retry_target``, uncapped warm-up trees:
       :meth:`SamplerSettings.for_retry`), then the alternative parameterisation, then
-      ``target_accept`` :data:`FINAL_TARGET_ACCEPT`; each a new run (warm-up must adapt again);
+      ``target_accept`` :data:`FINAL_TARGET_ACCEPT`; each a new run (warm-up must adapt again,
+      and chains that diverged are not kept);
     - R-hat or ESS short, no divergences: :data:`MORE_DRAWS_ROUNDS` rounds of as many draws
       again per chain from where the chains stopped (no new warm-up; :func:`more_draws`),
-      then twice the chains, their warm-up started from the adapted mass matrix.
+      then twice the chains, their warm-up started from the adapted mass matrix and their
+      seed from stream :data:`MORE_CHAINS_STREAM` of the fit's, **pooled** with the earlier
+      chains (:func:`_pool_chains`: same model, no divergences), so that the gate and the
+      posterior use every chain; then, if the pooled chains still fall short, as many draws
+      again on every one of them from where it stopped, pooled again.
 
     Every step is an :class:`~bayescale.diagnostics.Attempt` in the diagnostics; the settings
-    returned are those of the last step (draws: the total per chain).
+    returned are those of the last step, with the chains and draws per chain of the
+    posterior returned (pooled: the earlier and the new chains; draws: the total per chain).
     """
     from bayescale.sampling import more_draws, sample_chains
+    from bayescale.seeds import key_seed
 
     attempts: list[Attempt] = []
     model = build(False)
@@ -208,32 +256,44 @@ def _ladder(
 
     def fresh(settings: SamplerSettings, start_mass: np.ndarray | None = None) -> xr.DataTree:
         nonlocal chains
-        idata, _, chains = sample_chains(model, settings, start_mass)
-        return complete(idata, settings) if complete else idata
+        raw, _, chains = sample_chains(model, settings, start_mass)
+        return raw
 
-    def continued(kept: ChainState, settings: SamplerSettings) -> xr.DataTree:
+    def continued(kept: ChainState) -> xr.DataTree:
         nonlocal chains
-        more, chains = more_draws(kept, base_draws)
-        return complete(more, settings) if complete else more
+        raw, chains = more_draws(kept, base_draws)
+        return raw
+
+    def continued_pooled(first: ChainState, second: ChainState) -> xr.DataTree:
+        nonlocal chains
+        before, _ = more_draws(first, base_draws)
+        after, chains = more_draws(second, base_draws)
+        pooled = _pool_chains(before, after)
+        return after if pooled is None else pooled
 
     def step(what: str, why: str, run: Callable[[], xr.DataTree]) -> xr.DataTree:
         start = time.perf_counter()
-        idata = run()
+        raw = run()
         attempts.append(Attempt(what=what, why=why, seconds=time.perf_counter() - start))
         if why != "first fit":
             log.info("convergence ladder: %s (because %s)", what, why)
-        return idata
+        return raw
 
-    idata = step(
+    def completed(raw: xr.DataTree) -> xr.DataTree:
+        return complete(raw, settings) if complete else raw
+
+    raw = step(
         f"NUTS, {settings.chains} chains x {settings.draws} draws after {settings.tune} "
         f"warm-up steps, target_accept {settings.target_accept}",
         "first fit",
         lambda: fresh(settings),
     )
+    idata = completed(raw)
     diagnostics = diagnose(idata)
     asked_chains = settings.chains  # the ESS the gate asks for stays that of the chains asked for
     used: set[str] = set()
     rounds = 0
+    pooled_states: tuple[ChainState, ChainState] | None = None  # step 6's, to run on
     while not diagnostics.ok and len(attempts) <= LADDER_MAX_STEPS:
         why = "; ".join(diagnostics.problems())
         if diagnostics.divergences:
@@ -258,27 +318,58 @@ def _ladder(
                 what = f"the smallest step: target_accept {FINAL_TARGET_ACCEPT}"
             else:
                 break
-            idata = step(what, why, partial(fresh, settings))
+            raw = step(what, why, partial(fresh, settings))
         elif rounds < MORE_DRAWS_ROUNDS:
             rounds += 1
             settings = replace(settings, draws=settings.draws + base_draws)
             if chains is not None:
                 what = f"{base_draws} more draws per chain from the adapted state"
-                idata = step(what, why, partial(continued, chains, settings))
+                raw = step(what, why, partial(continued, chains))
             else:  # the reference path keeps no chains: a new run, as long
                 what = f"a new run with {settings.draws} draws per chain"
-                idata = step(what, why, partial(fresh, settings))
+                raw = step(what, why, partial(fresh, settings))
         elif "chains" not in used:
             used.add("chains")
             start_mass = chains.inverse_mass if chains is not None else None
-            settings = replace(settings, chains=2 * settings.chains)
-            what = (
-                f"{settings.chains} chains x {settings.draws} draws, warm-up started from "
-                "the adapted mass matrix"
+            new = replace(
+                settings,
+                chains=2 * settings.chains,
+                seed=key_seed(settings.seed, MORE_CHAINS_STREAM),
             )
-            idata = step(what, why, partial(fresh, settings, start_mass))
+            earlier, earlier_state = raw, chains  # no divergences (else the branch above)
+            what = (
+                f"{new.chains} chains x {new.draws} draws, warm-up started from the adapted "
+                f"mass matrix, seed from stream {MORE_CHAINS_STREAM!r}"
+            )
+            raw = step(what, why, partial(fresh, new, start_mass))
+            pooled = _pool_chains(earlier, raw)
+            if pooled is not None and earlier_state is not None and chains is not None:
+                pooled_states = (earlier_state, chains)
+            if pooled is not None:
+                old_chains = earlier["posterior"].sizes["chain"]
+                kept = pooled["posterior"].sizes["draw"]
+                raw = pooled
+                attempts[-1] = replace(
+                    attempts[-1],
+                    what=f"{attempts[-1].what}; pooled with the {old_chains} earlier chains "
+                    f"(the last {kept} draws of each): {old_chains + new.chains} chains x "
+                    f"{kept} draws diagnosed",
+                )
+                settings = replace(settings, chains=old_chains + new.chains, draws=kept)
+            else:
+                settings = replace(settings, chains=new.chains)
+        elif pooled_states is not None and not diagnostics.divergences:
+            first_state, second_state = pooled_states
+            pooled_states = None
+            settings = replace(settings, draws=settings.draws + base_draws)
+            what = (
+                f"{base_draws} more draws per chain from the adapted state, all "
+                f"{settings.chains} pooled chains"
+            )
+            raw = step(what, why, partial(continued_pooled, first_state, second_state))
         else:
             break
+        idata = completed(raw)
         diagnostics = diagnose(idata, ess_chains=asked_chains)
     if not diagnostics.ok:
         log.info("convergence ladder exhausted after %d steps", len(attempts))
@@ -368,7 +459,8 @@ def fit_loss(
         ladder (:func:`_ladder`): against divergences :data:`LOSS_RETRY_TARGET_ACCEPT` with
         uncapped warm-up trees, then non-centred group slopes, then
         :data:`FINAL_TARGET_ACCEPT`; against R-hat or ESS more draws from the adapted state,
-        then twice the chains. ``settings`` records the last step's.
+        then twice the chains, pooled with the earlier ones. ``settings`` records the last
+        step's, with the posterior's chains and draws.
     allow_unconverged
         Return the fit even when the diagnostics gate fails after the ladder, instead of
         raising.
