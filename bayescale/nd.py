@@ -748,8 +748,16 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
     if options.value is not None or options.cost_per_flop is not None:
         raise InputError("--value and --cost-per-flop are not supported for L(N, D) forecasts.")
+    from bayescale.targets import MAX_TARGETS
+
     options.pairs()
     budgets = np.asarray(options.budgets, dtype=float)
+    if len(options.targets) + budgets.size > MAX_TARGETS:
+        raise InputError(
+            f"{len(options.targets):,} planned runs and {budgets.size:,} budgets; at most "
+            f"{MAX_TARGETS:,} together per run (each keeps its own predictive draws). Split "
+            "them over runs of 'bayescale forecast DIR/fit.nc'."
+        )
     if budgets.size and not np.all(np.isfinite(budgets) & (budgets > 0)):
         raise InputError("--budget must be a positive number of FLOPs.")
     if not options.targets and not budgets.size:

@@ -300,6 +300,7 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
         (["--target", "1e9:-4"], "must be a positive number"),
         ([], "nothing to forecast"),
         (["--budget", "1e21", "--tokens-col", "toks"], "missing column 'toks'"),
+        (["--budget", ",".join(["1e21"] * 1001)], "at most 1,000 together"),
     ],
 )
 def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys):
