@@ -334,6 +334,9 @@ def run(args: argparse.Namespace) -> dict:
                         **score(truth, draws, float(np.median(draws)), floor_top),
                     }
                 )
+        if args.partial:  # what is done so far, for runs that may be cut short
+            partial = {"families": families, "fits": fits, "cases": rows}
+            args.partial.write_text(json.dumps(partial, indent=1) + "\n")
     frame = pd.DataFrame(rows)
     return {
         "data": str(args.data / TABLE),
@@ -458,6 +461,9 @@ def main() -> None:
         help="Beta(A, B) prior of a learned floor's fraction of the chance rate",
     )
     parser.add_argument("--json", type=Path, default=RESULTS / "accuracy_backtest.json")
+    parser.add_argument(
+        "--partial", type=Path, help="also write the cases done so far here after each family"
+    )
     parser.add_argument(
         "--point-laws",
         action="store_true",
