@@ -22,6 +22,11 @@ family factor :math:`\rho_f`) carried to accuracy by the law's slope
 :math:`J = |\partial p/\partial y|`, so rows at chance, where :math:`y` is unbounded, weigh
 what they show; a row with ``n_questions`` counts correct answers,
 :math:`k \sim \mathrm{Binomial}(n, g + (1 - g)e^{-e^{\mu + \sigma_{fb}\epsilon}})`.
+
+The floor :math:`g_b` is data where the chance rate is known; where it is learned (no known
+rate, or ``floor="below_chance"``) it is a random variable of the same model,
+:math:`g_b = \bar g_b u_b`, :math:`u_b \sim \mathrm{Beta}(a, b)`, one per benchmark
+(:func:`bayescale.accuracy_data.floor_bounds`).
 """
 
 from __future__ import annotations
