@@ -44,6 +44,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.accuracy_data import (
+    FLOORS,
     MIN_SIZES,
     QUANTITY,
     AccuracyColumns,
@@ -52,6 +53,7 @@ from bayescale.accuracy_data import (
     accuracy_from_transformed,
     accuracy_pivots,
     benchmark_key,
+    floor_bounds,
     load_accuracy_table,
 )
 from bayescale.accuracy_data import accuracy_split as accuracy_split
@@ -108,7 +110,7 @@ class AccuracyFit:
         As in :class:`bayescale.fit.LossFit` (the ladder's steps in ``diagnostics.attempts``).
     pooled
         False for the no-pooling model (each ladder on its own priors).
-    pivot, pool_levels
+    pivot, pool_levels, floor
         How the model was built (:func:`fit_accuracy`); a saved fit keeps them.
     forecast_seed
         Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
@@ -126,10 +128,23 @@ class AccuracyFit:
     pivot: str = "global"
     pool_levels: bool = False
     forecast_seed: int | None = None
+    floor: str = "chance"
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
         return stacked_draws(self.idata, name)
+
+    def floor_draws(self) -> np.ndarray:
+        """Each benchmark's floor per draw, ``(sample, benchmark)``: learned or the known rate."""
+        n_s = self.draws("sigma").shape[0]
+        out = np.repeat(self.data.chance[None, :], n_s, axis=0)
+        posterior = self.idata["posterior"]
+        if "chance" in posterior.data_vars:
+            learned = self.draws("chance")
+            names = np.asarray(posterior["learned_benchmark"].to_numpy()).tolist()
+            for i, b in enumerate(names):
+                out[:, self.data.benchmarks.index(str(b))] = learned[:, i]
+        return out
 
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
         data, fitted = self.data, self.data.fitted
@@ -168,6 +183,7 @@ def fit_accuracy(
     pooled: bool = True,
     pivot: str = "global",
     pool_levels: bool = False,
+    floor: str = "chance",
     allow_unconverged: bool = False,
 ) -> AccuracyFit:
     """Fit the accuracy model with JAX NUTS and check convergence.
@@ -191,6 +207,10 @@ def fit_accuracy(
         ``"global"`` (default) or ``"family"`` (:func:`accuracy_pivots`).
     pool_levels
         Pool the ladder levels too (:func:`~bayescale.accuracy_model.build_accuracy_model`).
+    floor
+        ``"chance"`` (default) or ``"below_chance"``: learn every benchmark's floor between
+        0 and its chance rate (:func:`~bayescale.accuracy_data.floor_bounds`). Benchmarks
+        without a known rate learn theirs either way.
     allow_unconverged
         Return the fit when the gate fails instead of raising.
 
@@ -209,7 +229,7 @@ def fit_accuracy(
     start = time.perf_counter()
     idata, diagnostics, settings, sampling_s = _ladder(
         lambda _: build_accuracy_model(
-            data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels
+            data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels, floor=floor
         ),
         settings,
     )
@@ -224,6 +244,7 @@ def fit_accuracy(
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
         pivot=pivot,
         pool_levels=pool_levels,
+        floor=floor,
     )
     if not diagnostics.ok and not allow_unconverged:
         raise ConvergenceError(_advice(diagnostics), result=result)
@@ -254,7 +275,7 @@ def _draw_arrays(
     zeta = rng.standard_normal((n_s, n_f, 1, 1))
     factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
     y = y - exponent[..., None] * factor * beyond
-    chance = data.chance[None, None, :, None]
+    chance = fit.floor_draws()[:, None, :, None]
     curve = accuracy_from_transformed(y, chance)
     sigma = np.repeat(fit.draws("sigma")[:, None, :], n_f, axis=1)
     if "scatter_family" in fit.idata["posterior"].data_vars:
@@ -498,6 +519,46 @@ def accuracy_target_warnings(
     )
 
 
+def chance_entries(fit: AccuracyFit, interval: float = 0.9) -> dict[str, dict[str, Any]]:
+    """Each benchmark's floor for the document: ``{rate, source[, learned]}``.
+
+    ``rate`` is the known chance rate (None when unknown, source ``learned``); a learned
+    floor adds ``learned``: the posterior median and ``interval`` of :math:`g_b`, its upper
+    bound and its prior (:func:`~bayescale.accuracy_data.floor_bounds`).
+    """
+    data, priors = fit.data, fit.priors
+    learned, bound = floor_bounds(data, fit.floor)
+    s = summarise(fit.floor_draws(), interval)
+    out: dict[str, dict[str, Any]] = {}
+    for i, (b, g, source) in enumerate(
+        zip(data.benchmarks, data.chance, data.chance_source, strict=True)
+    ):
+        entry: dict[str, Any] = {"rate": None if np.isnan(g) else float(g), "source": source}
+        if learned[i]:
+            entry["learned"] = {k: float(s[k][i]) for k in ("median", "lower", "upper")} | {
+                "bound": float(bound[i]),
+                "prior": f"{bound[i]:.4g} * Beta({priors.floor_a:g}, {priors.floor_b:g})",
+            }
+        out[b] = entry
+    return out
+
+
+def chance_text(fit: AccuracyFit, interval: float = 0.9) -> str:
+    """The chance rates in one line: ``mmlu 0.25 (default), arc learned 0.21 [0.1, 0.24]``."""
+    parts = []
+    for b, e in chance_entries(fit, interval).items():
+        rate = "" if e["rate"] is None else f"{e['rate']:g} "
+        text = f"{b} {rate}({e['source']})"
+        if "learned" in e:
+            lw = e["learned"]
+            text += (
+                f", floor learned {lw['median']:.3f} [{lw['lower']:.3f}, {lw['upper']:.3f}] "
+                f"below {lw['bound']:.3g}"
+            )
+        parts.append(text)
+    return "; ".join(parts)
+
+
 def accuracy_parameter_table(fit: AccuracyFit, interval: float = 0.9) -> pd.DataFrame:
     """Level (at the pivot) and exponent ``k`` of every ladder with data: median and interval."""
     rows = []
@@ -647,14 +708,17 @@ class AccuracyOptions(Options):
 
     The fields every law shares are :class:`~bayescale.options.Options`'s (``value``,
     ``cost_per_flop``, ``where`` and ``drop_missing`` are refused here); the accuracy law adds
-    the family whose ladders are reported, chance rates by benchmark, the priors and the
-    table's columns.
+    the family whose ladders are reported, chance rates by benchmark (None: learn the
+    benchmark's floor), where floors come from (``floor``: ``"chance"``, or
+    ``"below_chance"`` to learn each floor between 0 and the chance rate,
+    :func:`~bayescale.accuracy_data.floor_bounds`), the priors and the table's columns.
     """
 
     family: str | None = None
-    chance: Mapping[str, float] = field(default_factory=dict)
+    chance: Mapping[str, float | None] = field(default_factory=dict)
     priors: AccuracyPriors = field(default_factory=AccuracyPriors)
     columns: AccuracyColumns = field(default_factory=AccuracyColumns)
+    floor: str = "chance"
 
     def forecast_options(self) -> dict[str, object]:
         """What a saved fit remembers: the shared options, the family and the columns."""
@@ -673,6 +737,11 @@ def check_accuracy_options(options: AccuracyOptions) -> None:
         raise InputError("--value and --cost-per-flop are not supported by 'bayescale accuracy'.")
     if options.where is not None or options.drop_missing:
         raise InputError("row selection (where, drop_missing) is not supported for accuracy.")
+    if options.floor not in FLOORS:
+        raise InputError(
+            f"floor '{options.floor}' is not one of {', '.join(FLOORS)}."
+            + did_you_mean(options.floor, FLOORS)
+        )
     if options.requirement:
         parse_requirement(options.requirement, (QUANTITY,))
 
@@ -700,7 +769,6 @@ def accuracy_document(result: AccuracyResult, version: str | None = None) -> dic
             entry["decision"] = decisions[target].to_dict()
         targets.append(entry)
     fit = result.fit
-    data = fit.data
     return clean_json(
         {
             "bayescale_version": version or __version__,
@@ -708,10 +776,7 @@ def accuracy_document(result: AccuracyResult, version: str | None = None) -> dic
             "ok": fit.diagnostics.ok,
             "interval": result.forecast.interval,
             "targets": targets,
-            "chance": {
-                b: {"rate": g, "source": s}
-                for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
-            },
+            "chance": chance_entries(fit, result.forecast.interval),
         }
         | document_tail(result)
     )
@@ -796,31 +861,34 @@ def accuracy_spec_sections() -> dict[str, tuple[type, Any]]:
     """An accuracy spec's own sections (docs/specs.md).
 
     ``[data.columns]``, ``[priors]``, ``[forecast]`` with ``family`` (whose ladders are
-    reported), and ``[chance]``: benchmark name = chance rate, as ``--chance`` gives them.
+    reported) and ``floor``, and ``[chance]``: benchmark name = chance rate, or ``"learn"``,
+    as ``--chance`` gives them.
     """
-    from typing import Annotated
+    from typing import Annotated, Literal
 
     from pydantic import Field
 
     from bayescale.spec_schema import ForecastSpec, law_sections
 
     class AccuracyForecastSpec(ForecastSpec):
-        """``[forecast]`` of an accuracy spec: also the family whose ladders are reported."""
+        """``[forecast]`` of an accuracy spec: the family reported, where floors come from."""
 
         family: str | None = None
+        floor: Literal["chance", "below_chance"] = "chance"
 
-    rates = dict[str, Annotated[float, Field(ge=0, lt=1)]]
+    rates = dict[str, Annotated[float, Field(ge=0, lt=1)] | Literal["learn"]]
     return law_sections(AccuracyColumns, AccuracyPriors, AccuracyForecastSpec, chance=(rates, {}))
 
 
 def accuracy_spec_options(model: Any, common: dict[str, Any]) -> AccuracyOptions:
-    """An accuracy spec's options: the ``common`` values, family, chance rates, columns, priors."""
+    """An accuracy spec's options: the ``common`` values, family, floors, columns, priors."""
     from bayescale.spec_schema import set_keys
 
     return AccuracyOptions(
         **common,
         family=model.forecast.family,
-        chance=dict(model.chance),
+        chance={name: None if g == "learn" else g for name, g in model.chance.items()},
+        floor=model.forecast.floor,
         columns=AccuracyColumns(**set_keys(model.data.columns)),
         priors=AccuracyPriors(**set_keys(model.priors)),
     )
@@ -875,7 +943,11 @@ def run_accuracy(
         options.sampler.describe(),
     )
     fit = fit_accuracy(
-        data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged
+        data,
+        options.priors,
+        options.sampler,
+        floor=options.floor,
+        allow_unconverged=options.allow_unconverged,
     )
     return result_from_accuracy_fit(fit, options, warn=False)
 
@@ -907,6 +979,7 @@ def accuracy_figure(
         np.log10(data.compute.min() / 2), np.log10(max(targets.max(), data.compute.max()) * 2), 80
     )
     draws = accuracy_draws(fit, grid)
+    floors = fit.floor_draws()
     cols = min(len(benchmarks), 3)
     rows = int(np.ceil(len(benchmarks) / cols))
     fig = Figure(figsize=(4.8 * cols, 3.8 * rows))
@@ -931,8 +1004,10 @@ def accuracy_figure(
                     edgecolors=colour,
                     zorder=3,
                 )
-        g = data.chance[data.benchmarks.index(b)]
-        ax.axhline(g, ls="--", color="grey", lw=1, label=f"chance {g:g}")
+        bi = data.benchmarks.index(b)
+        g = float(np.median(floors[:, bi]))
+        label = f"chance {g:g}" if np.isclose(g, data.chance[bi]) else f"floor {g:.3f} (learned)"
+        ax.axhline(g, ls="--", color="grey", lw=1, label=label)
         for t in targets:
             ax.axvline(t, ls=":", color="black", lw=0.8)
         ax.set_xscale("log")
@@ -968,12 +1043,7 @@ def accuracy_markdown(result: AccuracyResult, version: str, plots: Sequence[str]
         f"{len(data.families)} families, {len(data.benchmarks)} benchmarks.",
         f"- Law: {FORMULA} per family and benchmark, "
         f"{'partially pooled' if fit.pooled else 'each ladder alone'}.",
-        "- Chance rates: "
-        + ", ".join(
-            f"{b} {g:g} ({s})"
-            for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
-        )
-        + ".",
+        f"- Chance rates: {chance_text(fit, result.forecast.interval)}.",
         "",
         f"## Forecast: a new model's accuracy (median, {pct} interval)",
         "",

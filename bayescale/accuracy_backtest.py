@@ -14,6 +14,7 @@ compared in ``benchmarks/accuracy_backtest.py`` (docs/accuracy.md), one family a
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,18 @@ from bayescale.sampling import SamplerSettings
 
 
 def load_accuracy_backtest(
-    source: str | Path | pd.DataFrame, columns: AccuracyColumns | None = None
+    source: str | Path | pd.DataFrame,
+    columns: AccuracyColumns | None = None,
+    *,
+    chance: Mapping[str, float | None] | None = None,
 ) -> AccuracyData:
     """Read the whole table for a backtest (the registry's ``load_for_backtest``).
 
-    Chance rates come from a ``chance`` column or the defaults of named benchmarks.
+    Chance rates come from ``chance`` (``--chance BENCH=G``; None learns the floor), a
+    ``chance`` column or the defaults of named benchmarks, as for ``bayescale accuracy``; a
+    benchmark with none of these learns its floor.
     """
-    return load_accuracy_table(source, columns=columns)
+    return load_accuracy_table(source, chance=chance, columns=columns)
 
 
 def backtest_accuracy_ratios(
@@ -50,12 +56,14 @@ def backtest_accuracy_ratios(
     settings: SamplerSettings | None = None,
     priors: AccuracyPriors | None = None,
     interval: float = 0.9,
+    floor: str = "chance",
     **_: Any,
 ) -> list[Backtest]:
     """Cut, fit and score the table at each ratio: the accuracy entry's ``backtest``.
 
-    ``settings`` and ``priors`` go to :func:`~bayescale.accuracy.fit_accuracy` (the seed keyed
-    by the ratio); the other backtests' keywords (baselines, buckets) mean nothing here.
+    ``settings``, ``priors`` and ``floor`` go to :func:`~bayescale.accuracy.fit_accuracy`
+    (the seed keyed by the ratio); the other backtests' keywords (baselines, buckets) mean
+    nothing here.
 
     Raises
     ------
@@ -72,7 +80,7 @@ def backtest_accuracy_ratios(
                 f"{', '.join(skipped) or 'none'})."
             )
         start = time.perf_counter()
-        fit = fit_accuracy(split, priors, fit_settings, allow_unconverged=True)
+        fit = fit_accuracy(split, priors, fit_settings, floor=floor, allow_unconverged=True)
         cases = score_held_out_rows(fit, interval)
         out.append(
             split_backtest(

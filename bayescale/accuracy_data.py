@@ -97,9 +97,11 @@ class AccuracyData:
     n_questions
         Questions per row (float; NaN where unknown).
     chance
-        Chance rate per benchmark, in :attr:`benchmarks` order.
+        Chance rate per benchmark, in :attr:`benchmarks` order; NaN where it is learned.
     chance_source
-        Where each benchmark's chance rate came from (``option``, ``column`` or ``default``).
+        Where each benchmark's chance rate came from (``option``, ``column`` or ``default``),
+        or ``learned``: no rate is known (or ``--chance BENCH=learn``), and the model learns
+        the benchmark's floor (:func:`floor_bounds`).
     families, benchmarks
         Distinct labels in order of first appearance: the model's dims.
     held_out
@@ -192,17 +194,25 @@ class AccuracyData:
         )
 
 
-def parse_chance(texts: Iterable[str]) -> dict[str, float]:
-    """Parse ``--chance BENCH=G`` options into ``{benchmark: g}``.
+#: ``--chance BENCH=learn``: the benchmark's floor is learned (its value ``None`` in
+#: :attr:`AccuracyOptions.chance <bayescale.accuracy.AccuracyOptions>`).
+LEARN = "learn"
+
+
+def parse_chance(texts: Iterable[str]) -> dict[str, float | None]:
+    """Parse ``--chance BENCH=G`` options into ``{benchmark: g}``; ``BENCH=learn`` gives None.
 
     Raises
     ------
     InputError
-        When an option is not ``NAME=NUMBER`` with the number in [0, 1).
+        When an option is not ``NAME=NUMBER`` with the number in [0, 1), nor ``NAME=learn``.
     """
-    out: dict[str, float] = {}
+    out: dict[str, float | None] = {}
     for text in texts:
         name, sep, value = text.partition("=")
+        if sep and name.strip() and value.strip().lower() == LEARN:
+            out[name.strip()] = None
+            continue
         try:
             g = float(value) if sep else float("nan")
         except ValueError:
@@ -211,7 +221,7 @@ def parse_chance(texts: Iterable[str]) -> dict[str, float]:
             raise InputError(
                 f"--chance '{text}': expected BENCHMARK=RATE with the rate in [0, 1), "
                 "e.g. --chance mmlu=0.25 (1 / the number of answer options; 0 for generated "
-                "answers)."
+                "answers), or BENCHMARK=learn to learn the benchmark's floor."
             )
         out[name.strip()] = g
     return out
@@ -256,7 +266,7 @@ def _chance_rates(
     benchmarks: tuple[str, ...],
     row_benchmark: np.ndarray,
     column: np.ndarray | None,
-    chance: Mapping[str, float],
+    chance: Mapping[str, float | None],
     frame: pd.DataFrame,
     columns: AccuracyColumns,
     source: str,
@@ -270,8 +280,9 @@ def _chance_rates(
     rates, sources = [], []
     for b in benchmarks:
         if b in chance:
-            rates.append(chance[b])
-            sources.append("option")
+            given_rate = chance[b]
+            rates.append(float("nan") if given_rate is None else given_rate)
+            sources.append("learned" if given_rate is None else "option")
             continue
         if column is not None:
             values = column[row_benchmark == b]
@@ -300,18 +311,24 @@ def _chance_rates(
             rates.append(DEFAULT_CHANCE[key])
             sources.append("default")
             continue
-        raise InputError(
-            f"{source}: benchmark '{b}' has no known chance rate. Give it with --chance "
-            f"'{b}=G' (1 / the number of answer options, 0 for generated answers) or a "
-            f"'{columns.chance}' column. Known: {', '.join(sorted(DEFAULT_CHANCE))}."
+        log.warning(
+            "%s: benchmark '%s' has no known chance rate: its floor is learned (prior in "
+            "docs/accuracy.md). Give it with --chance '%s=G' (1 / the number of answer "
+            "options, 0 for generated answers) or a '%s' column when it is known.",
+            source,
+            b,
+            b,
+            columns.chance,
         )
+        rates.append(float("nan"))
+        sources.append("learned")
     return np.array(rates, dtype=float), tuple(sources)
 
 
 def load_accuracy_table(
     source: str | Path | pd.DataFrame,
     *,
-    chance: Mapping[str, float] | None = None,
+    chance: Mapping[str, float | None] | None = None,
     columns: AccuracyColumns | None = None,
     fit_max_compute: float | None = None,
     label: str | None = None,
@@ -324,7 +341,8 @@ def load_accuracy_table(
         CSV or Parquet path, or a DataFrame (read with :func:`bayescale.data.read_table`).
     chance
         Chance rate per benchmark name; overrides a ``chance`` column and the defaults
-        (:data:`DEFAULT_CHANCE`).
+        (:data:`DEFAULT_CHANCE`). None learns the benchmark's floor, as for a benchmark
+        without any known rate (source ``learned``, :func:`floor_bounds`).
     columns
         Column names (defaults: :class:`AccuracyColumns`).
     fit_max_compute
@@ -337,8 +355,9 @@ def load_accuracy_table(
     InputError
         Naming the file, row and column: a missing column or label, a compute that is not a
         positive number, an accuracy outside [0, 1], ``n_questions`` that is not a positive
-        integer, a model with two computes, a (model, benchmark) given twice, a benchmark
-        without a chance rate, or nothing left to fit.
+        integer, a model with two computes, a (model, benchmark) given twice, or nothing
+        left to fit. A benchmark without a chance rate is not refused: its floor is learned
+        (logged as a warning).
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)
@@ -551,6 +570,18 @@ class AccuracyPriors:
         (log sd), one draw per family shared by its benchmarks: a predictive term, zero
         within the data, as the loss law's (``LossPriors.discrepancy_exponent_sd``). 0.25:
         the loss law's measured value; 0 gives the pure law.
+    floor_a, floor_b
+        Beta prior of a learned floor's fraction of its upper bound,
+        :math:`g_b = \bar g_b u_b`, :math:`u_b \sim \mathrm{Beta}(a, b)` (one per benchmark,
+        shared by the families: a floor belongs to the benchmark; :func:`floor_bounds`).
+        1, 1: uniform, every floor from 0 to the bound equally likely. For a benchmark
+        without a known rate the bound :math:`\bar g_b` is its lowest fitted score, the
+        most the data can hold (a floor above a model's score would need that model below
+        chance); chance rates of common formats (0 for generated answers, 0.2 to 0.5 for
+        five to two options) leave no value much likelier than another. For the effective
+        floor below a known rate (``floor="below_chance"``) the bound is the rate itself,
+        and the uniform prior lets the data choose anything between the line without a
+        floor (:math:`u = 0`) and the floor at chance (:math:`u = 1`).
     """
 
     level_sd: float = 1.5
@@ -567,6 +598,8 @@ class AccuracyPriors:
     noise_log_sd: float = 0.5
     scatter_family_sd: float = 0.5
     discrepancy_exponent_sd: float = 0.25
+    floor_a: float = 1.0
+    floor_b: float = 1.0
 
     def __post_init__(self) -> None:
         """Refuse non-positive scales (the discrepancy may be 0, as the loss law's)."""
@@ -580,6 +613,42 @@ class AccuracyPriors:
 
 
 PIVOTS = ("global", "family")
+
+#: Where a benchmark's floor comes from: ``"chance"`` (the default), its chance rate where
+#: known (learned only for benchmarks without one); ``"below_chance"``, learned for every
+#: benchmark with a positive rate too, between 0 and that rate (:func:`floor_bounds`).
+FLOORS = ("chance", "below_chance")
+#: Largest upper bound of a learned floor (a floor of 1 leaves nothing above it).
+MAX_FLOOR = 0.99
+
+
+def floor_bounds(data: AccuracyData, floor: str = "chance") -> tuple[np.ndarray, np.ndarray]:
+    r"""Which benchmarks learn their floor, and each floor's upper bound :math:`\bar g_b`.
+
+    A learned floor is :math:`g_b = \bar g_b u_b`, :math:`u_b \sim \mathrm{Beta}` (the
+    priors' ``floor_a``, ``floor_b``). Learned: every benchmark without a known rate
+    (source ``learned``), bounded by its lowest fitted score (at most :data:`MAX_FLOOR`);
+    with ``floor="below_chance"`` also every benchmark with a positive known rate, bounded
+    by that rate. Elsewhere the bound is the known rate and the floor is fixed there.
+
+    Returns
+    -------
+    learned, bound
+        A mask and the bound per benchmark (:attr:`AccuracyData.benchmarks` order). The
+        bound is also the reference floor of :func:`bayescale.accuracy_model.accuracy_inputs`
+        (the level prior's centre, ladders at chance).
+    """
+    if floor not in FLOORS:
+        raise InputError(f"floor '{floor}' is not one of {FLOORS}.")
+    unknown = np.isnan(data.chance)
+    learned = unknown | ((data.chance > 0) if floor == "below_chance" else False)
+    bound = data.chance.copy()
+    bench = data.benchmark_index
+    for b in np.flatnonzero(unknown):
+        rows = data.fitted & (bench == b)
+        lowest = float(data.accuracy[rows].min()) if rows.any() else 0.0
+        bound[b] = min(lowest, MAX_FLOOR)
+    return np.asarray(learned, dtype=bool), bound
 
 
 def accuracy_pivots(data: AccuracyData, pivot: str = "global") -> np.ndarray:

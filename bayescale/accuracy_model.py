@@ -22,6 +22,11 @@ family factor :math:`\rho_f`) carried to accuracy by the law's slope
 :math:`J = |\partial p/\partial y|`, so rows at chance, where :math:`y` is unbounded, weigh
 what they show; a row with ``n_questions`` counts correct answers,
 :math:`k \sim \mathrm{Binomial}(n, g + (1 - g)e^{-e^{\mu + \sigma_{fb}\epsilon}})`.
+
+The floor :math:`g_b` is data where the chance rate is known; where it is learned (no known
+rate, or ``floor="below_chance"``) it is a random variable of the same model,
+:math:`g_b = \bar g_b u_b`, :math:`u_b \sim \mathrm{Beta}(a, b)`, one per benchmark
+(:func:`bayescale.accuracy_data.floor_bounds`).
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from bayescale.accuracy_data import (
     AccuracyPriors,
     accuracy_law,
     accuracy_pivots,
+    floor_bounds,
     normalised_accuracy,
 )
 
@@ -47,7 +53,7 @@ CHANCE_NOISE_SDS = 2.0
 
 
 def accuracy_inputs(
-    data: AccuracyData, priors: AccuracyPriors, pivot: str = "global"
+    data: AccuracyData, priors: AccuracyPriors, pivot: str = "global", floor: str = "chance"
 ) -> dict[str, np.ndarray]:
     r"""The fitted rows as model inputs.
 
@@ -56,15 +62,19 @@ def accuracy_inputs(
     dict
         ``family``, ``benchmark`` (indices), ``x`` (log compute minus the pivot),
         ``accuracy``, ``counted`` (rows with ``n_questions``), ``n``, ``k`` (their counts),
-        ``chance`` per row, ``level_centre`` per benchmark (median :math:`y` of its rows
-        clear of chance and of 1, 0 when none) and ``ladder_centre`` ``[family, benchmark]``
-        (mean ``x`` of the ladder's rows, 0 without rows).
+        ``chance`` per row (the reference floor: the known rate, or a learned floor's upper
+        bound, :func:`~bayescale.accuracy_data.floor_bounds`), ``learned`` and ``bound`` per
+        benchmark (which floors are learned, and below what), ``level_centre`` per benchmark
+        (median :math:`y` of its rows clear of the reference floor and of 1, 0 when none)
+        and ``ladder_centre`` ``[family, benchmark]`` (mean ``x`` of the ladder's rows, 0
+        without rows).
     """
     fit = data.fitted
     fam = data.family_index[fit]
     bench = data.benchmark_index[fit]
     x = np.log(data.compute[fit]) - accuracy_pivots(data, pivot)[fam]
-    g = data.chance[bench]
+    learned, bound = floor_bounds(data, floor)
+    g = bound[bench]
     acc = data.accuracy[fit]
     n = data.n_questions[fit]
     q = normalised_accuracy(acc, g)
@@ -91,6 +101,8 @@ def accuracy_inputs(
         "n": np.nan_to_num(n).astype(np.int64),
         "k": np.round(np.nan_to_num(acc * n)).astype(np.int64),
         "chance": g,
+        "learned": learned,
+        "bound": bound,
         "level_centre": centre,
         "ladder_centre": ladder_centre,
     }
@@ -102,7 +114,9 @@ def ladders_at_chance(
     r"""Mask ``[family, benchmark]``: ladders whose every fitted row is within noise of chance.
 
     A row is within noise of chance when its accuracy is at most :data:`CHANCE_NOISE_SDS`
-    measurement sds above the chance rate :math:`g`: the prior median noise
+    measurement sds above the chance rate :math:`g` (a learned floor's upper bound: the
+    known rate, or the benchmark's lowest fitted score when none is known): the prior median
+    noise
     (``noise_median``) for rows without ``n_questions``, the binomial sd
     :math:`\sqrt{m(1 - m)/n}`, :math:`m = \max(g, 1/n)`, for rows with them.
     """
@@ -128,8 +142,9 @@ def build_accuracy_model(
     pivot: str = "global",
     pool_levels: bool = False,
     pool_at_chance: bool = False,
+    floor: str = "chance",
 ) -> pm.Model:
-    """Build the accuracy model of the fitted rows of ``data``.
+    r"""Build the accuracy model of the fitted rows of ``data``.
 
     Parameters
     ----------
@@ -147,17 +162,26 @@ def build_accuracy_model(
         GSM8K and MMLU) and forecasts an imminent rise; instead its exponent is on the
         benchmark prior alone, ``ln k ~ N(ln exponent_median, exponent_log_sd)``, and it
         does not inform the pooled exponents.
+    floor
+        ``"chance"`` (default): each benchmark's floor is its chance rate, learned only
+        where none is known; ``"below_chance"``: learned below every positive rate too.
+        A learned floor is a random variable, :math:`g_b = \bar g_b u_b`,
+        :math:`u_b \sim \mathrm{Beta}(a, b)` (``floor_fraction``; the bound
+        :math:`\bar g_b` from :func:`~bayescale.accuracy_data.floor_bounds`); a known one is
+        data. Everything else is the same model.
 
     Returns
     -------
     pm.Model
         Dims ``family``, ``benchmark``. Deterministics ``level``, ``exponent``
-        ``[family, benchmark]``, ``scatter_family[family]`` (pooled families only); free
-        ``sigma`` and ``noise`` ``[benchmark]``. Likelihood ``accuracy`` (normal rows) and
-        ``correct`` (binomial rows).
+        ``[family, benchmark]``, ``scatter_family[family]`` (pooled families only), and
+        ``chance[learned_benchmark]``, the learned floors (with their fractions
+        ``floor_fraction`` of the bounds), when any is learned; free ``sigma`` and
+        ``noise`` ``[benchmark]``. Likelihood ``accuracy`` (normal rows) and ``correct``
+        (binomial rows).
     """
     priors = priors or AccuracyPriors()
-    inputs = accuracy_inputs(data, priors, pivot)
+    inputs = accuracy_inputs(data, priors, pivot, floor)
     n_f, n_b = len(data.families), len(data.benchmarks)
     coords = {"family": list(data.families), "benchmark": list(data.benchmarks)}
     fam, bench, x = (inputs[k] for k in ("family", "benchmark", "x"))
@@ -243,6 +267,21 @@ def build_accuracy_model(
         mu = level[fam, bench] - exponent[fam, bench] * x
         s = sigma[bench] * scatter_family[fam]
         g = inputs["chance"]
+        learned = inputs["learned"]
+        if learned.any():
+            # a floor is the benchmark's, shared by its families: a fraction of its bound
+            where = np.flatnonzero(learned)
+            model.add_coord("learned_benchmark", [data.benchmarks[i] for i in where])
+            fraction = pm.Beta(
+                "floor_fraction",
+                alpha=priors.floor_a,
+                beta=priors.floor_b,
+                dims="learned_benchmark",
+            )
+            floors = pm.Deterministic(
+                "chance", inputs["bound"][where] * fraction, dims="learned_benchmark"
+            )
+            g = pt.set_subtensor(pt.as_tensor(inputs["bound"])[where], floors)[bench]
         plain = ~inputs["counted"]
         if plain.any():
             noise = pm.LogNormal(

@@ -30,7 +30,8 @@ from bayescale.saved_format import (
 )
 
 ACCURACY_GROUP = "bayescale_accuracy"
-#: Root attribute: how the model was built (``pooled``, ``pivot``, ``pool_levels``).
+#: Root attribute: how the model was built (``pooled``, ``pivot``, ``pool_levels``,
+#: ``floor``; files without ``floor`` were fitted with the floor at chance).
 MODEL_ATTR = "accuracy_model"
 
 
@@ -71,7 +72,12 @@ def encode_accuracy(fit: AccuracyFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
     extra = {
         "fit_max_compute": json.dumps(data.fit_max_compute),
         MODEL_ATTR: json.dumps(
-            {"pooled": fit.pooled, "pivot": fit.pivot, "pool_levels": fit.pool_levels}
+            {
+                "pooled": fit.pooled,
+                "pivot": fit.pivot,
+                "pool_levels": fit.pool_levels,
+                "floor": fit.floor,
+            }
         ),
     }
     return group, accuracy_hash(data), extra
@@ -114,6 +120,7 @@ def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
         pooled=bool(built["pooled"]),
         pivot=str(built["pivot"]),
         pool_levels=bool(built["pool_levels"]),
+        floor=str(built.get("floor", "chance")),
         forecast_seed=stream_fields(tree)["forecast_seed"],
     )
 
@@ -126,10 +133,13 @@ def accuracy_saved_options(
     ``values`` is what every law keeps; ``kept`` adds the family and the columns.
     """
     data = fit.data
-    chance = {
+    chance: dict[str, float | None] = {
         b: float(g)
         for b, g, s in zip(data.benchmarks, data.chance, data.chance_source, strict=True)
         if s == "option"
+    }
+    chance |= {
+        b: None for b, s in zip(data.benchmarks, data.chance_source, strict=True) if s == "learned"
     }
     columns = kept.get("columns")
     return AccuracyOptions(
@@ -137,6 +147,7 @@ def accuracy_saved_options(
         family=kept.get("family"),
         chance=chance,
         priors=fit.priors,
+        floor=fit.floor,
         columns=AccuracyColumns(**only_known(AccuracyColumns, columns))
         if columns
         else AccuracyColumns(),

@@ -43,9 +43,14 @@ from bayescale.registry import get_law, law_of
 log = logging.getLogger("bayescale")
 
 
-def load_for_backtest(kind: str, source: str | Path | pd.DataFrame, columns: Any = None) -> Any:
-    """Read and validate a table of law ``kind`` for :func:`run_backtests` (no cut)."""
-    return get_law(kind).load_for_backtest(source, columns)
+def load_for_backtest(
+    kind: str, source: str | Path | pd.DataFrame, columns: Any = None, **options: Any
+) -> Any:
+    """Read and validate a table of law ``kind`` for :func:`run_backtests` (no cut).
+
+    ``options`` go to the law's loader (the accuracy law's ``chance`` rates).
+    """
+    return get_law(kind).load_for_backtest(source, columns, **options)
 
 
 def run_backtests(

@@ -501,14 +501,27 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="BENCH=G",
-        help="chance rate of a benchmark (repeat), e.g. mmlu=0.25; overrides column and default",
+        help="chance rate of a benchmark (repeat), e.g. mmlu=0.25, or mmlu=learn to learn its "
+        "floor; overrides column and default (a benchmark with none learns its floor)",
     )
+    _floor_option(acc)
     for col in ("model", "family", "compute", "benchmark", "accuracy", "n_questions", "chance"):
         acc.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
     _common(acc)
     _spec_commands(sub)
     _suite_parser(sub)
     return parser
+
+
+def _floor_option(parser: argparse.ArgumentParser) -> None:
+    """``--floor``: where the accuracy law's floors come from (docs/accuracy.md)."""
+    parser.add_argument(
+        "--floor",
+        choices=("chance", "below_chance"),
+        default="chance",
+        help="accuracy: 'chance' (default) fixes each floor at the benchmark's chance rate; "
+        "'below_chance' learns it between 0 (the line without a floor) and the rate",
+    )
 
 
 def _suite_parser(sub: Any) -> None:
@@ -716,6 +729,14 @@ def _backtest_parser(sub: Any) -> None:
         bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
     for col in ("family", "benchmark", "accuracy", "n_questions", "chance"):
         bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    bt.add_argument(
+        "--chance",
+        action="append",
+        default=[],
+        metavar="BENCH=G",
+        help="accuracy: chance rate of a benchmark (repeat), e.g. mmlu=0.25, or mmlu=learn",
+    )
+    _floor_option(bt)
     _common(bt, targets=False)
     _likelihood(bt)
 
@@ -746,7 +767,14 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         columns = _columns(AccuracyColumns, args)
     else:
         columns = _columns(LossColumns if args.kind == "loss" else PassColumns, args)
-    data = load_for_backtest(args.kind, args.file, columns)
+    loader: dict[str, Any] = {}
+    if args.kind == "accuracy":
+        from bayescale.accuracy_data import parse_chance
+
+        loader["chance"] = parse_chance(args.chance)
+    elif args.chance or args.floor != "chance":
+        raise InputError("--chance and --floor are for 'bayescale backtest accuracy'.")
+    data = load_for_backtest(args.kind, args.file, columns, **loader)
     kwargs: dict[str, Any] = {
         "settings": shared["sampler"],
         "interval": args.interval,
@@ -755,6 +783,8 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     }
     if args.kind == "loss":
         kwargs["priors"] = LossPriors(likelihood=args.likelihood)
+    elif args.kind == "accuracy":
+        kwargs["floor"] = args.floor
     else:
         kwargs |= {"n_buckets": args.buckets, "exclude_hardest": args.exclude_hardest}
     backtests = run_backtests(data, [r for group in args.ratio for r in group], **kwargs)
@@ -1042,6 +1072,7 @@ def _run_accuracy_command(args: argparse.Namespace) -> int:
         family=args.family,
         chance=parse_chance(args.chance),
         columns=_columns(AccuracyColumns, args),
+        floor=args.floor,
     )
     return _run_law(args, args.table, options)
 

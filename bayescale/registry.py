@@ -98,7 +98,7 @@ class Law:
     encode: Callable[[Any], tuple[xr.Dataset, str, dict[str, Any]]]
     decode: Callable[[xr.DataTree, Path], Any]
     saved_options: Callable[[Any, dict[str, Any], dict[str, Any]], Any]
-    load_for_backtest: Callable[[Any, Any], Any]
+    load_for_backtest: Callable[..., Any]
     backtest: Callable[..., list[Any]]
     spec_name: str | None = None
     description: str = ""

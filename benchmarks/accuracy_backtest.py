@@ -10,13 +10,16 @@ from the rest, on every benchmark whose ladder has four or more sizes with a sco
 - ``unpooled``: bayescale's model on the family alone, every ladder on its own priors;
 - ``pooled``: the library's default model on the whole table (every other family in full),
   so the family borrows each benchmark's exponent; ``pooled_levels`` pools the ladder
-  levels too (``fit_accuracy(pool_levels=True)``).
+  levels too (``fit_accuracy(pool_levels=True)``); ``below_chance`` learns each
+  multiple-choice benchmark's floor between 0 and its chance rate
+  (``fit_accuracy(floor="below_chance")``, the floor's prior from ``--floor-prior A B``).
 
 Writes ``benchmarks/results/accuracy_backtest.json`` and prints the Markdown table of
 docs/accuracy.md. Usage::
 
     python benchmarks/accuracy_backtest.py [--draws 2000 --tune 500 --chains 2]
-        [--families F ...] [--methods pooled unpooled pooled_levels]
+        [--families F ...] [--methods pooled unpooled pooled_levels below_chance]
+        [--floor-prior A B]
 """
 
 from __future__ import annotations
@@ -241,7 +244,7 @@ def run(args: argparse.Namespace) -> dict:
     settings = SamplerSettings(
         draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, progress=False
     )
-    priors = AccuracyPriors()
+    priors = AccuracyPriors(floor_a=args.floor_prior[0], floor_b=args.floor_prior[1])
     all_cases = cases(data)
     families = list(dict.fromkeys(f for f, _, _ in all_cases))
     if args.families:
@@ -268,17 +271,23 @@ def run(args: argparse.Namespace) -> dict:
                     priors,
                     settings,
                     pool_levels=method == "pooled_levels",
+                    floor="below_chance" if method == "below_chance" else "chance",
                     allow_unconverged=True,
                 )
         for method, fit in models.items():
-            fits.append(
-                {
-                    "family": family,
-                    "method": method,
-                    "diagnostics": fit.diagnostics.to_dict(),
-                    "seconds": fit.timing_s.get("total"),
+            entry = {
+                "family": family,
+                "method": method,
+                "diagnostics": fit.diagnostics.to_dict(),
+                "seconds": fit.timing_s.get("total"),
+            }
+            if "chance" in fit.idata["posterior"].data_vars:
+                floors = fit.floor_draws()
+                entry["floors"] = {
+                    b: [float(v) for v in np.quantile(floors[:, i], [0.05, 0.5, 0.95])]
+                    for i, b in enumerate(fit.data.benchmarks)
                 }
-            )
+            fits.append(entry)
         print(f"{family}: {time.perf_counter() - started:.0f} s", flush=True)
         at_chance = ladders_at_chance(split, accuracy_inputs(split, priors), priors)
         for fam, bench, row in all_cases:
@@ -325,6 +334,9 @@ def run(args: argparse.Namespace) -> dict:
                         **score(truth, draws, float(np.median(draws)), floor_top),
                     }
                 )
+        if args.partial:  # what is done so far, for runs that may be cut short
+            partial = {"families": families, "fits": fits, "cases": rows}
+            args.partial.write_text(json.dumps(partial, indent=1) + "\n")
     frame = pd.DataFrame(rows)
     return {
         "data": str(args.data / TABLE),
@@ -375,14 +387,18 @@ def four_size(frame: pd.DataFrame) -> dict:
     return {
         str(method): _summarise(g)
         for method, g in four.groupby("method", sort=False)
-        if method in ("pooled", "unpooled", "pooled_levels")
+        if method in ("pooled", "unpooled", "pooled_levels", "below_chance")
     }
 
 
 def markdown(document: dict) -> str:
     """The per-benchmark table of docs/accuracy.md."""
     s = document["summary"]
-    methods = [m for m in ("line", "floor_point", "unpooled", "pooled_levels", "pooled") if m in s]
+    methods = [
+        m
+        for m in ("line", "floor_point", "unpooled", "pooled_levels", "pooled", "below_chance")
+        if m in s
+    ]
     lines = [
         "| benchmark | ladders | method | 90% coverage (floor band) | median abs error "
         "(points) | median rel error | median 90% width (points) |",
@@ -433,10 +449,21 @@ def main() -> None:
         "--methods",
         nargs="*",
         default=["pooled", "unpooled"],
-        choices=["pooled", "unpooled", "pooled_levels"],
+        choices=["pooled", "unpooled", "pooled_levels", "below_chance"],
         help="bayescale fits to run (the point baselines always run)",
     )
+    parser.add_argument(
+        "--floor-prior",
+        nargs=2,
+        type=float,
+        default=[1.0, 1.0],
+        metavar=("A", "B"),
+        help="Beta(A, B) prior of a learned floor's fraction of the chance rate",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS / "accuracy_backtest.json")
+    parser.add_argument(
+        "--partial", type=Path, help="also write the cases done so far here after each family"
+    )
     parser.add_argument(
         "--point-laws",
         action="store_true",

@@ -81,7 +81,6 @@ def test_chance_option_overrides_column_and_default(table):
         (lambda t: t.assign(compute=t["compute"].where(t.index != 2, -1)), "must be > 0"),
         (lambda t: t.assign(family=t["family"].where(t.index != 1, "")), "label is missing"),
         (lambda t: pd.concat([t, t.iloc[[0]]]), "appears twice"),
-        (lambda t: t.assign(benchmark=t["benchmark"].replace("mmlu", "myqa")), "'myqa' has no"),
         (lambda t: t.assign(n_questions=2.5), "not a number of questions"),
         (
             lambda t: t.assign(chance=np.where(t.index == 3, 0.3, 0.25)).query(

@@ -287,12 +287,20 @@ def test_accuracy_spec_options_and_check(tmp_path, capsys):
     assert main(["check", str(path)]) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
     assert "3 families x 3 benchmarks" in out and "target_accept 0.95" in out
+    # a learned floor, and floors learned below chance
+    learned = ACCURACY_SPEC.replace("mmlu = 0.2", 'mmlu = "learn"').replace(
+        'family = "beta"', 'family = "beta"\nfloor = "below_chance"'
+    )
+    options = spec_options(load_spec(_write(tmp_path, learned)))
+    assert dict(options.chance) == {"mmlu": None} and options.floor == "below_chance"
 
 
 @pytest.mark.parametrize(
     ("old", "new", "fragment"),
     [
         ("mmlu = 0.2", "mmlu = 1.5", "chance.mmlu"),  # a rate must be in [0, 1)
+        ("mmlu = 0.2", 'mmlu = "guess"', "chance.mmlu"),  # or "learn"
+        ('family = "beta"', 'family = "beta"\nfloor = "free"', "forecast.floor"),
         ('family = "beta"', 'family = "delta"', "delta"),  # no such family
         ("mmlu.accuracy>=0.6", "arc.accuracy>=0.6", "line 11"),  # the rule's line is named
     ],
