@@ -341,6 +341,11 @@ def test_parallel_chains_take_at_most_a_device_per_core(
 
 def test_chains_shared_by_devices_sample_as_one_device_per_chain_does(monkeypatch):
     """2 devices x 2 chains under vmap: the draws of 4 devices x 1 chain, and more draws too."""
+    import jax
+    import numpyro.infer.mcmc
+
+    # numpyro binds jax.local_device_count on import: an earlier test's stand-in may be bound
+    monkeypatch.setattr(numpyro.infer.mcmc, "local_device_count", jax.local_device_count)
     with pm.Model() as model:
         mu = pm.Normal("mu", 0.0, 5.0)
         pm.Normal("y", mu, 1.0, observed=np.array([0.3, 1.2, -0.4]))
