@@ -21,7 +21,7 @@ import os
 import sys
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
@@ -131,6 +131,66 @@ def pick_chain_method(settings: SamplerSettings) -> Literal["parallel", "vectori
     devices = jax.local_device_count()
     method = settings.chain_method or ("parallel" if devices >= settings.chains else "vectorized")
     log.debug("sampling %d chains (%s) on %d JAX devices", settings.chains, method, devices)
+    return method
+
+
+def _cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def chains_on_devices(
+    chain_method: Literal["parallel", "vectorized"], chains: int
+) -> str | Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """The ``chain_method`` numpyro gets for ``chains`` chains: at most one device per CPU core.
+
+    With one JAX CPU device per chain on fewer CPU cores than chains (4 devices on 2 cores),
+    numpyro's ``pmap`` of one chain per device grew without bound while it sampled: the
+    LiveCodeBench pass fit peaked at 10-11.4 GiB RSS, growing about 20 MiB per CPU-second
+    whether or not glibc's arenas were limited (``MALLOC_ARENA_MAX=2``) or jemalloc replaced
+    glibc's ``malloc``; the same chains as 2 devices x 2 chains under ``vmap`` stayed flat
+    (docs/speed.md, "Memory"). So on a CPU with fewer cores than chains, the chains are
+    spread over as many devices as there are cores (the largest divisor of ``chains`` that is
+    not more), each device running its share in lockstep under ``vmap`` (numpyro's mixed
+    parallel and vectorised sampling); one device is numpyro's ``"vectorized"``, one device
+    per chain its ``"parallel"``. Other backends (GPUs) keep ``chain_method`` as it is.
+    """
+    import jax
+
+    if chain_method != "parallel" or jax.default_backend() != "cpu":
+        return chain_method
+    most = min(jax.local_device_count(), _cores(), chains)
+    devices = max(d for d in range(1, most + 1) if chains % d == 0)
+    if devices == chains:
+        return "parallel"
+    if devices == 1:
+        return "vectorized"
+    return _grouped_chains(devices, chains // devices)
+
+
+def _grouped_chains(
+    devices: int, per_device: int
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A numpyro ``chain_method``: ``per_device`` chains under ``vmap`` on each of ``devices``."""
+    import jax
+
+    def method(one_chain: Callable[..., Any]) -> Callable[..., Any]:
+        def run(map_args: Any) -> Any:
+            def split(x: Any) -> Any:
+                return x.reshape(devices, per_device, *x.shape[1:])
+
+            def join(x: Any) -> Any:
+                return x.reshape(devices * per_device, *x.shape[2:])
+
+            program = jax.pmap(jax.vmap(one_chain), devices=jax.local_devices()[:devices])
+            return jax.tree.map(join, program(jax.tree.map(split, map_args)))
+
+        return run
+
+    method.devices = devices  # type: ignore[attr-defined]
     return method
 
 
@@ -300,6 +360,11 @@ def run_numpyro(
         initial = pmjax._get_batched_jittered_initial_points(
             model=model, chains=settings.chains, initvals=None, random_seed=seed, logp_fn=potential
         )
+        method = chains_on_devices(chain_method, settings.chains)
+        if progress and callable(method):
+            # numpyro's progress bars do not run under vmap inside pmap
+            log.info("no progress bars: chains share devices under vmap")
+            progress = False
         mcmc = MCMC(
             NUTS(
                 potential_fn=potential,
@@ -312,7 +377,7 @@ def run_numpyro(
             num_samples=settings.draws,
             num_chains=settings.chains,
             postprocess_fn=None,
-            chain_method=chain_method,
+            chain_method=method,
             progress_bar=progress,
         )
         key = jax.random.PRNGKey(seed)
@@ -342,7 +407,7 @@ def more_draws(
     mcmc = chains.mcmc
     mcmc.post_warmup_state = mcmc.last_state
     mcmc.num_samples = draws
-    mcmc.progress_bar = progress
+    mcmc.progress_bar = progress and not callable(mcmc.chain_method)
     start = time.perf_counter()
     with jax_scope(), pmap_programs_released():
         mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=EXTRA_FIELDS)

@@ -311,3 +311,51 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
     assert seen == [(first, capped), (retry, sampling.MAX_TREE_DEPTH)]
     assert fit.settings.target_accept == retry and fit.diagnostics.divergences == 0
     assert fit.settings.warmup_tree_depth == sampling.MAX_TREE_DEPTH
+
+
+@pytest.mark.parametrize(
+    ("devices", "cores", "chains", "expected"),
+    [
+        (4, 4, 4, "parallel"),  # a core per chain: numpyro's pmap, one chain per device
+        (4, 2, 4, 2),  # fewer cores than chains: 2 devices x 2 chains under vmap
+        (100, 8, 6, "parallel"),
+        (4, 2, 3, "vectorized"),  # no divisor of 3 fits 2 cores: one device
+        (4, 1, 4, "vectorized"),
+        (8, 3, 6, 3),
+    ],
+)
+def test_parallel_chains_take_at_most_a_device_per_core(
+    monkeypatch, devices, cores, chains, expected
+):
+    import jax
+
+    monkeypatch.setattr(jax, "local_device_count", lambda *args, **kwargs: devices)
+    monkeypatch.setattr(sampling, "_cores", lambda: cores)
+    method = sampling.chains_on_devices("parallel", chains)
+    if isinstance(expected, str):
+        assert method == expected
+    else:
+        assert callable(method) and method.devices == expected  # type: ignore[union-attr]
+    assert sampling.chains_on_devices("vectorized", chains) == "vectorized"
+
+
+def test_chains_shared_by_devices_sample_as_one_device_per_chain_does(monkeypatch):
+    """2 devices x 2 chains under vmap: the draws of 4 devices x 1 chain, and more draws too."""
+    import jax
+    import numpyro.infer.mcmc
+
+    # numpyro binds jax.local_device_count on import: an earlier test's stand-in may be bound
+    monkeypatch.setattr(numpyro.infer.mcmc, "local_device_count", jax.local_device_count)
+    with pm.Model() as model:
+        mu = pm.Normal("mu", 0.0, 5.0)
+        pm.Normal("y", mu, 1.0, observed=np.array([0.3, 1.2, -0.4]))
+    settings = SamplerSettings(draws=20, tune=20, chains=4, seed=3, progress=False)
+    kernel = {"dense_mass": False, "max_tree_depth": settings.max_tree_depth}
+    monkeypatch.setattr(sampling, "_cores", lambda: 4)
+    alone, _ = sampling.run_numpyro(model, settings, "parallel", False, kernel)
+    monkeypatch.setattr(sampling, "_cores", lambda: 2)
+    shared, chains = sampling.run_numpyro(model, settings, "parallel", False, kernel)
+    assert chains is not None and callable(chains.mcmc.chain_method)
+    np.testing.assert_allclose(shared["posterior"]["mu"].values, alone["posterior"]["mu"].values)
+    longer, _ = sampling.more_draws(chains, 10)
+    assert longer["posterior"]["mu"].shape == (4, 30)
