@@ -45,6 +45,7 @@ import xarray as xr
 
 from bayescale.accuracy_data import (
     FLOORS,
+    LEARN,
     MIN_SIZES,
     QUANTITY,
     AccuracyColumns,
@@ -887,7 +888,7 @@ def accuracy_spec_options(model: Any, common: dict[str, Any]) -> AccuracyOptions
     return AccuracyOptions(
         **common,
         family=model.forecast.family,
-        chance={name: None if g == "learn" else g for name, g in model.chance.items()},
+        chance={name: None if g == LEARN else g for name, g in model.chance.items()},
         floor=model.forecast.floor,
         columns=AccuracyColumns(**set_keys(model.data.columns)),
         priors=AccuracyPriors(**set_keys(model.priors)),

@@ -343,9 +343,11 @@ def _ladder(
             )
             raw = step(what, why, partial(fresh, new, start_mass))
             pooled = _pool_chains(earlier, raw)
-            if pooled is not None and earlier_state is not None and chains is not None:
-                pooled_states = (earlier_state, chains)
-            if pooled is not None:
+            if pooled is None:
+                settings = replace(settings, chains=new.chains)
+            else:
+                if earlier_state is not None and chains is not None:
+                    pooled_states = (earlier_state, chains)
                 old_chains = earlier["posterior"].sizes["chain"]
                 kept = pooled["posterior"].sizes["draw"]
                 raw = pooled
@@ -356,8 +358,6 @@ def _ladder(
                     f"{kept} draws diagnosed",
                 )
                 settings = replace(settings, chains=old_chains + new.chains, draws=kept)
-            else:
-                settings = replace(settings, chains=new.chains)
         elif pooled_states is not None and not diagnostics.divergences:
             first_state, second_state = pooled_states
             pooled_states = None
