@@ -972,6 +972,8 @@ def accuracy_figure(
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
+    from bayescale.plots import power_ticks
+
     data = fit.data
     ladders = list(ladders if ladders is not None else data.ladders())
     benchmarks = [b for b in data.benchmarks if any(lb == b for _, lb in ladders)]
@@ -1012,6 +1014,7 @@ def accuracy_figure(
         for t in targets:
             ax.axvline(t, ls=":", color="black", lw=0.8)
         ax.set_xscale("log")
+        power_ticks(ax.xaxis)
         ax.set_ylim(max(0.0, g - 0.05), 1.0)
         ax.set_title(b)
         ax.set_xlabel("training compute (FLOPs)")

@@ -290,16 +290,14 @@ def calibration_figure(
     panels
         Panel title -> {method -> scored cases}; point forecasts (no ``pit``) are left out.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     levels = np.linspace(0.05, 0.95, 19)
     n = len(panels)
     cols = min(n, 4)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 3.3 * rows), squeeze=False)
+    fig = Figure(figsize=(3.4 * cols, 3.3 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax, (name, methods) in zip(axes.flat, panels.items(), strict=False):
         ax.plot([0, 1], [0, 1], color="0.6", lw=1, ls="--")
         for method, cases in methods.items():

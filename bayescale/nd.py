@@ -552,10 +552,9 @@ def nd_figure(
     over a range of budgets (the fitted runs' to the largest of ``budgets``), the band its
     central ``interval``; targets are marked with crosses.
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+
+    from bayescale.plots import power_ticks
 
     data = fit.data
     draws = nd_draws(fit)
@@ -625,6 +624,8 @@ def nd_figure(
         ax.scatter(targets[0], targets[1], marker="x", s=50, c="tab:blue", label="targets")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    power_ticks(ax.xaxis)
+    power_ticks(ax.yaxis)
     ax.set_xlim(n_lo, n_hi)
     ax.set_ylim(d_lo, d_hi)
     ax.set_xlabel("parameters N")

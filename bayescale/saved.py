@@ -180,12 +180,7 @@ def load_fit(path: str | Path) -> SavedFit:
         When the file is missing, not NetCDF, not a bayescale fit, of a newer format, or its
         data do not match their recorded hash.
     """
-    fit, kept = read_fit(path)
-    tree = xr.open_datatree(path, engine="h5netcdf")  # the attributes only, no second load
-    try:
-        spec = tree.attrs.get(SPEC_ATTR)
-    finally:
-        tree.close()
+    fit, kept, spec = _read(Path(path))
     return SavedFit(
         fit=fit,
         options=_saved_options(fit, kept),
@@ -210,7 +205,12 @@ def read_fit(path: str | Path) -> tuple[Any, dict[str, Any]]:
         When the file is missing, not NetCDF, not a bayescale fit, of a newer format, or its
         data do not match their recorded hash.
     """
-    path = Path(path)
+    fit, options, _ = _read(Path(path))
+    return fit, options
+
+
+def _read(path: Path) -> tuple[Any, dict[str, Any], str | None]:
+    """The fit, its stored options and its spec text, from one opening of the file."""
     tree = open_tree(path, lambda kind: _law_of_file(kind, path).data_group)
     law = _law_of_file(str(tree.attrs.get("kind", "loss")), path)
     try:
@@ -221,7 +221,8 @@ def read_fit(path: str | Path) -> tuple[Any, dict[str, Any]]:
         raise InputError(
             f"{path}: saved fit is damaged ({type(exc).__name__}: {exc}). Fit again."
         ) from None
-    return fit, attr_json(tree, "options", path)
+    spec = tree.attrs.get(SPEC_ATTR)
+    return fit, attr_json(tree, "options", path), None if spec is None else str(spec)
 
 
 def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:

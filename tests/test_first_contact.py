@@ -606,3 +606,28 @@ def test_check_reports_target_warnings_and_refuses_a_backcast(tmp_path, capsys):
     assert main(["check", str(spec)]) == 2
     assert "a backcast" in capsys.readouterr().err
     assert main(["check", str(spec), "--allow-backcast"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("limits", "wanted"),
+    [
+        ((1e18, 1e24), {"10¹⁸", "10²⁰", "10²²", "10²⁴"}),
+        ((3e20, 4e21), {"10²¹", "5×10²⁰", "2×10²¹"}),
+        ((2.5e20, 4.5e20), {"3×10²⁰", "4×10²⁰"}),
+    ],
+)
+def test_log_compute_axes_are_labelled_in_plain_text(limits, wanted):
+    """Powers of ten in Unicode superscripts, never mathtext, and labels on a narrow axis."""
+    from bayescale.plots import power_ticks
+
+    fig = Figure()
+    ax = fig.subplots()
+    ax.plot(limits, [1, 2])
+    ax.set_xscale("log")
+    ax.set_xlim(*limits)
+    power_ticks(ax.xaxis)
+    fig.canvas.draw()
+    ticks = ax.get_xticklabels(minor=False) + ax.get_xticklabels(minor=True)
+    labels = {t.get_text() for t in ticks}
+    labels.discard("")
+    assert wanted <= labels and not any("$" in text for text in labels)

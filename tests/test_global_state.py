@@ -258,3 +258,21 @@ def test_release_pmapped_drops_only_the_named_functions():
     sampling.release_pmapped([dropped])
     kept_pmap(np.ones(1)), dropped_pmap(np.ones(1))
     assert traces == ["kept", "dropped", "dropped"]
+
+
+def test_the_calibration_figure_leaves_the_users_matplotlib_backend():
+    """Figures of the backtests are made without pyplot and without choosing a backend."""
+    import matplotlib
+    import pandas as pd
+
+    from bayescale.backtest_report import calibration_figure
+
+    before = matplotlib.get_backend()
+    matplotlib.use("pdf")
+    try:
+        cases = pd.DataFrame({"pit": np.linspace(0.05, 0.95, 10)})
+        fig = calibration_figure({"loss": {"bayescale": cases}})
+        assert fig.canvas.manager is None
+        assert matplotlib.get_backend() == "pdf"
+    finally:
+        matplotlib.use(before)

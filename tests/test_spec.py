@@ -514,3 +514,12 @@ def test_unconverged_run_exits_3(spec_dir, mock_pymc_sample, capsys):
     # prior draws from the mocked sampler cannot pass the diagnostics gate
     assert main(["run", str(_write(spec_dir, MINIMAL)), *FAST]) == 3
     assert "did not converge" in capsys.readouterr().err
+
+
+def test_the_version_literal_is_the_installed_packages():
+    """``bayescale.version`` is the one source hatchling builds the package's version from."""
+    from importlib.metadata import version
+
+    from bayescale import __version__
+
+    assert version("bayescale") == __version__
