@@ -447,7 +447,7 @@ def load_loss_runs(
     columns = columns or LossColumns()
     frame, label = read_table(source, label)
     group_cols = group_columns(columns.group)
-    sd_cols = group_columns(columns.loss_sd) if columns.loss_sd else ()
+    sd_cols = group_columns(columns.loss_sd, "--loss-sd-col") if columns.loss_sd else ()
     used = [columns.compute, columns.loss, *group_cols, *sd_cols]
     frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     require_column(frame, columns.compute, label, "--compute-col")
@@ -543,7 +543,7 @@ WIDTH_95 = 2 * 1.959963984540054
 
 def _loss_sd(frame: pd.DataFrame, spec: str, label: str) -> np.ndarray:
     """Per-run standard errors: one column of them, or ``lo,hi`` columns of a 95% interval."""
-    cols = group_columns(spec)
+    cols = group_columns(spec, "--loss-sd-col")
     if len(cols) not in (1, 2):
         raise InputError(
             f"--loss-sd-col '{spec}': give one column of standard errors or two columns "

@@ -132,6 +132,14 @@ def test_renamed_group_column_missing_is_an_error(tmp_path):
     assert "--group-col" in message
 
 
+@pytest.mark.parametrize("spec", ["", " ", ","])
+def test_empty_group_column_option_is_an_error(tmp_path, spec):
+    # "--group-col ''" used to end in an IndexError traceback.
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path, columns=LossColumns(group=spec))
+    assert f"--group-col '{spec}' names no column" in message
+
+
 def test_extra_columns_are_allowed(tmp_path):
     text = "compute,loss,params,tokens\n1e18,3.2,1e8,1e9\n1e19,2.9,3e8,3e9\n1e20,2.7,1e9,1e10\n"
     assert load_loss_runs(write(tmp_path, text)).groups == (DEFAULT_GROUP,)
