@@ -241,6 +241,7 @@ def _read_delimited(
                 raise InputError(f"{label}: the file is empty. Expected a header and rows.")
             width = len(header)
             header_line = reader.line_num
+            _check_delimiter(header, delimiter, label, kind)
             for row in reader:
                 if not any(c.strip() for c in row):
                     continue  # a blank line, or one of empty fields only
@@ -276,6 +277,27 @@ def _read_delimited(
     index = pd.Index([line - 2 for line in lines], dtype=np.int64)  # row_label's convention
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     return pd.DataFrame(columns, index=index, dtype=object)
+
+
+#: Delimiters other tools write, named for messages (``;`` is Excel's in many locales).
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", ",": "commas", "|": "bars"}
+
+
+def _check_delimiter(header: list[str], delimiter: str, label: str, kind: str) -> None:
+    """Refuse a one-column header that holds another delimiter (a ``;``-separated ``.csv``)."""
+    if len(header) != 1:
+        return
+    for other, name in _OTHER_DELIMITERS.items():
+        if other != delimiter and other in header[0]:
+            fix = {
+                "\t": "name it .tsv",
+                ",": "name it .csv",
+            }.get(other, "save it comma-separated, with decimal points (in Excel: 'CSV UTF-8')")
+            raise InputError(
+                f"{label}: the header is one column, {header[0]!r}: the file looks separated "
+                f"by {name}, but {kind} files are read with {_OTHER_DELIMITERS[delimiter]}. "
+                f"To read it, {fix}."
+            )
 
 
 def row_label(source: str, index: int) -> str:

@@ -89,6 +89,23 @@ def test_valid_tsv(tmp_path):
     np.testing.assert_allclose(load_loss_runs(path).loss, [3.2, 2.9, 2.7])
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "fix"),
+    [
+        ("runs.csv", "compute;loss\n1e18;3,2\n1e19;2,9\n", "comma-separated, with decimal points"),
+        ("runs.csv", "compute\tloss\n1e18\t3.2\n1e19\t2.9\n", "name it .tsv"),
+        ("runs.tsv", "compute,loss\n1e18,3.2\n1e19,2.9\n", "name it .csv"),
+    ],
+)
+def test_wrong_delimiter_is_named(tmp_path, name, text, fix):
+    # A semicolon-separated .csv (Excel in many locales) used to be refused as "missing
+    # column 'compute'. Did you mean 'compute;loss'?".
+    message = error_of(write(tmp_path, text, name))
+    assert "the header is one column" in message
+    assert "looks separated by" in message
+    assert fix in message
+
+
 def test_valid_parquet(tmp_path):
     path = tmp_path / "runs.parquet"
     pd.read_csv(write(tmp_path, GOOD_CSV)).to_parquet(path)
