@@ -114,6 +114,14 @@ def test_parse_chance_and_unknown_benchmark(table):
         load_accuracy_table(table, chance={"mmmlu": 0.25})
 
 
+def test_parse_chance_refuses_two_floors_for_one_benchmark():
+    # The last of "--chance mmlu=0.25 --chance mmlu=0.3" used to win silently.
+    assert parse_chance(["mmlu=0.25", "mmlu=0.25"]) == {"mmlu": 0.25}
+    for pair in (["mmlu=0.25", "mmlu=0.3"], ["mmlu=learn", "mmlu=0.25"]):
+        with pytest.raises(InputError, match="benchmark 'mmlu' two floors"):
+            parse_chance(pair)
+
+
 def test_default_chance_keys_match_their_names():
     assert benchmark_key("ARC-C") == "arc_c" and DEFAULT_CHANCE["arc_c"] == 0.25
     assert DEFAULT_CHANCE[benchmark_key("HellaSwag")] == 0.25
