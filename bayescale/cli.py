@@ -73,6 +73,25 @@ def _seed(text: str) -> int:
     return value
 
 
+class _Once(argparse.Action):
+    """Store an option that may be given once: ``--require A --require B`` would keep only B."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None and earlier != values:
+            parser.error(
+                f"{option_string} given twice ('{earlier}' and '{values}'); one rule is "
+                "checked per run. Give it once, or run once per rule."
+            )
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser that names an unknown option and suggests the closest one.
 
@@ -128,6 +147,7 @@ def _common(
         )
         p.add_argument(
             "--require",
+            action=_Once,
             metavar="RULE",
             help=f"go/no-go rule, e.g. {require_example}",
         )
@@ -300,7 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="fit only runs with compute <= C; larger runs are held out",
     )
-    nd.add_argument("--require", metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.5'")
+    nd.add_argument(
+        "--require", action=_Once, metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.5'"
+    )
     nd.add_argument(
         "--confidence",
         type=_probability,
@@ -442,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forecast.add_argument(
         "--require",
+        action=_Once,
         metavar="RULE",
         help="go/no-go rule, e.g. 'loss<=2.1' or 'pass_rate>=0.3'",
     )

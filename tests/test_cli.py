@@ -52,6 +52,17 @@ def test_bad_number_exits_2(demo_csv, capsys):
     assert "not a number of FLOPs" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "command", [["loss", "runs.csv"], ["nd", "runs.csv"], ["forecast", "fit.nc"]]
+)
+def test_require_given_twice_exits_2(capsys, command):
+    # "--require A --require B" used to check only B, silently.
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--require", "loss<=3", "--require", "loss<=2"])
+    assert exc.value.code == 2
+    assert "--require given twice ('loss<=3' and 'loss<=2')" in capsys.readouterr().err
+
+
 def test_bad_row_names_file_row_and_column(tmp_path, capsys):
     path = tmp_path / "runs.csv"
     path.write_text("compute,loss\n1e18,3.1\n1e19,-2\n1e20,2.5\n")
