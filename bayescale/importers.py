@@ -855,6 +855,12 @@ def import_files(
         )
     if len(computes) != len(paths):
         raise InputError(f"{len(computes)} compute value(s) for {len(paths)} file(s).")
+    for i, label in enumerate(models or ()):
+        if label is not None and not str(label).strip():
+            raise InputError(
+                f"--model value {i + 1} is empty; give each file a label, or leave --model out "
+                "to label models by their files."
+            )
     frames = [
         IMPORTERS[fmt](Path(p), model=models[i] if models else None, compute=computes[i], **given)
         for i, p in enumerate(paths)

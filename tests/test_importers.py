@@ -346,6 +346,7 @@ def test_cli_import_several_files_to_stdout(capsys):
         (["lm-eval", str(GSM8K), "--compute", "1e20"], "choose one with --filter"),
         (["evalplus", "missing.json", "--compute", "1e20"], "missing.json: file not found"),
         (["evalplus", str(EVALPLUS[0]), "--compute", "1e20", "--append"], "--append needs -o"),
+        (["evalplus", str(EVALPLUS[0]), "--compute", "1e20", "--model", " "], "value 1 is empty"),
         (["evalplus", str(DATA), "--compute", "1e20"], "is a folder, not a file"),
     ],
 )
