@@ -26,6 +26,7 @@ from bayescale.seeds import forecast_stream
 from bayescale.targets import (
     check_interval,
     check_targets,
+    log_units_warning,
     logged,
     target_warnings,
     trend_against_law,
@@ -48,8 +49,11 @@ def loss_target_warnings(
         if priors.discrepancy_exponent_sd > 0
         else "the law's form alone (this fit has no law-discrepancy term)"
     )
-    return rising_loss_warnings(data) + target_warnings(
-        targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast
+    units = log_units_warning(data.compute[data.fitted], data.columns.compute)
+    return (
+        units
+        + rising_loss_warnings(data)
+        + target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
     )
 
 

@@ -34,6 +34,7 @@ from bayescale.seeds import forecast_stream
 from bayescale.targets import (
     check_interval,
     check_targets,
+    log_units_warning,
     logged,
     target_warnings,
     trend_against_law,
@@ -326,13 +327,18 @@ def pass_target_warnings(
 ) -> list[str]:
     """:func:`bayescale.forecast.target_warnings` of a pass table (fitted models)."""
     models = fit_data.models
-    return falling_pass_warnings(fit_data) + target_warnings(
-        targets,
-        {"": models.compute[models.fitted]},
-        rests_on="the fitted lines ln(-ln p) = level - k ln C and the model-to-model scatter "
-        "(the law's form is assumed; it has no discrepancy term)",
-        allow_backcast=allow_backcast,
-        unit="model",
+    units = log_units_warning(models.compute[models.fitted], fit_data.columns.compute)
+    return (
+        units
+        + falling_pass_warnings(fit_data)
+        + target_warnings(
+            targets,
+            {"": models.compute[models.fitted]},
+            rests_on="the fitted lines ln(-ln p) = level - k ln C and the model-to-model scatter "
+            "(the law's form is assumed; it has no discrepancy term)",
+            allow_backcast=allow_backcast,
+            unit="model",
+        )
     )
 
 

@@ -193,6 +193,33 @@ def trend_against_law(compute: np.ndarray, values: np.ndarray, *, rising: bool) 
     return slope if se == 0 or abs(slope) > TREND_T * se else None
 
 
+#: Fitted computes all inside this range, spanning less than :data:`LOG_UNITS_SPAN` decades,
+#: look like log10(FLOPs) rather than FLOPs (real runs have 1e15 to 1e27 FLOPs).
+LOG_UNITS_RANGE = (5.0, 40.0)
+LOG_UNITS_SPAN = 0.5
+
+
+def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
+    """A warning when the fitted computes look like log10(FLOPs) (17.0, 18.5, 19.2, ...).
+
+    Examples
+    --------
+    >>> log_units_warning(np.array([17.0, 18.0, 19.5]), "compute")[0][:45]
+    "column 'compute' holds 17 to 19.5: these look"
+    >>> log_units_warning(np.array([1e17, 1e18, 3e19]), "compute")
+    []
+    """
+    low, high = float(np.min(compute)), float(np.max(compute))
+    lo_edge, hi_edge = LOG_UNITS_RANGE
+    if not (lo_edge <= low and high <= hi_edge and np.log10(high / low) < LOG_UNITS_SPAN):
+        return []
+    return [
+        f"column '{column}' holds {low:.3g} to {high:.3g}: these look like log10(FLOPs), "
+        f"not FLOPs (a span of only {np.log10(high / low):.2g} decade(s)). The law is fitted "
+        "on compute itself; if they are logarithms, give 10**value (and targets in FLOPs)."
+    ]
+
+
 def logged(warnings: Iterable[str], warn: bool = True) -> tuple[str, ...]:
     """The target warnings as a tuple, each logged first (``warn``) as the CLI shows them."""
     kept = tuple(warnings)

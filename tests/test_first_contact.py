@@ -24,7 +24,7 @@ from bayescale.errors import InputError
 from bayescale.pass_data import load_pass_aggregate
 from bayescale.pass_forecast import pass_target_warnings
 from bayescale.saved import read_fit
-from bayescale.targets import target_warnings, trend_against_law
+from bayescale.targets import log_units_warning, target_warnings, trend_against_law
 
 DATA = Path(__file__).parent / "data"
 LOSS_FIT = DATA / "loss_fit_v0.1.0.nc"
@@ -150,6 +150,25 @@ def test_data_against_the_law_is_warned(tmp_path, capsys):
     assert warning.startswith("the pass rate falls with compute over the fitted models")
     rising_rates = falling.assign(pass_rate=[0.1, 0.15, 0.2, 0.3])
     assert pass_target_warnings(load_pass_aggregate(rising_rates), np.array([1e19])) == []
+
+
+def test_log10_compute_is_warned(tmp_path, capsys):
+    # log10(FLOPs) in the compute column (17.0 to 19.5) gave a confident fit with b = -6.7 and
+    # only a target warning; FLOPs, PF-days (0.001 to 0.35) and tiny units are not warned.
+    runs = pd.DataFrame(
+        {"compute": [17.0, 17.5, 18.0, 18.5, 19.0, 19.5], "loss": [3.6, 3.4, 3.25, 3.1, 3.0, 2.95]}
+    )
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        "schema_version = 1\nlaw = 'loss'\n[data]\npath = 'runs.csv'\n[forecast]\ntargets = [25]\n"
+    )
+    assert main(["check", str(spec)]) == 0
+    assert "column 'compute' holds 17 to 19.5: these look like log10(FLOPs)" in (
+        capsys.readouterr().out
+    )
+    for compute in ([1e17, 1e18, 3e19], [1.2e-3, 1e-2, 0.35], [1e-25, 1e-24, 1e-23]):
+        assert log_units_warning(np.array(compute), "compute") == []
 
 
 def test_forecast_api_refuses_and_warns(loss_fit, caplog):
