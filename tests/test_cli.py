@@ -52,6 +52,17 @@ def test_bad_number_exits_2(demo_csv, capsys):
     assert "not a number of FLOPs" in capsys.readouterr().err
 
 
+def test_negative_values_are_refused_for_their_sign(demo_csv, capsys):
+    # argparse took "-1e21" for an unknown option: "argument --target-compute: expected one
+    # argument". The value is now read, and refused with the reason.
+    assert main(["loss", str(demo_csv), "--target-compute", "-1e21"]) == 2
+    assert "target compute must be a positive number of FLOPs, got -1e+21" in (
+        capsys.readouterr().err
+    )
+    assert main(["nd", str(demo_csv), "--target", "-1:2e10"]) == 2
+    assert "expected one argument" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     "command", [["loss", "runs.csv"], ["nd", "runs.csv"], ["forecast", "fit.nc"]]
 )
