@@ -341,7 +341,7 @@ def numeric_column(
             raise InputError(f"{where}: value is missing. Expected a number.")
         val = _number(orig)
         if val is None:
-            raise InputError(f"{where}: '{orig}' is not a number.")
+            raise InputError(f"{where}: '{orig}' is not a number.{_number_hint(orig)}")
         if not np.isfinite(val):
             raise InputError(f"{where}: {orig} is not finite. Expected a finite number.")
         if positive and val <= 0:
@@ -356,6 +356,26 @@ def _is_missing(value: Any) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
+def _number_hint(value: object) -> str:
+    """How to write a cell that is almost a number (``45%``, ``1,000``, ``−3``), else ``""``."""
+    text = str(value).strip()
+    percent = _number(text[:-1]) if text.endswith("%") else None
+    if percent is not None:
+        return f" Write percentages as fractions ({percent / 100:g}), without '%'."
+    if "," in text and _number(text.replace(",", "")) is not None:
+        plain = text.replace(",", "")
+        if text.count(",") == 1:  # 3,2 may be a decimal comma
+            plain += f" or {text.replace(',', '.')}"
+        return f" Write numbers without thousands separators, with a decimal point ({plain})."
+    if "_" in text and _number(text.replace("_", "")) is not None:
+        return f" Write numbers without separators ({text.replace('_', '')})."
+    if text[:1] in "\u2212\u2013\u2014" and _number("-" + text[1:]) is not None:
+        return f" Use the ASCII minus sign '-' ({'-' + text[1:]})."
+    if text.lower().startswith(("0x", "-0x")):
+        return " Hexadecimal is not read; write the number in decimal (e.g. 1e21)."
+    return ""
 
 
 def _number(value: object) -> float | None:

@@ -106,6 +106,23 @@ def test_wrong_delimiter_is_named(tmp_path, name, text, fix):
     assert fix in message
 
 
+@pytest.mark.parametrize(
+    ("cell", "hint"),
+    [
+        ("45%", "Write percentages as fractions (0.45), without '%'."),
+        ('"1,000,000"', "without thousands separators, with a decimal point (1000000)."),
+        ('"3,2"', "(32 or 3.2)"),
+        ("\u22123.5", "Use the ASCII minus sign '-' (-3.5)."),
+        ("0x10", "Hexadecimal is not read"),
+        ("abc", "'abc' is not a number."),
+    ],
+)
+def test_almost_numbers_say_how_to_write_them(tmp_path, cell, hint):
+    message = error_of(write(tmp_path, f"compute,loss\n1e18,{cell}\n1e19,2.9\n1e20,2.7\n"))
+    assert "row 1 (line 2), column 'loss'" in message
+    assert hint in message
+
+
 def test_valid_parquet(tmp_path):
     path = tmp_path / "runs.parquet"
     pd.read_csv(write(tmp_path, GOOD_CSV)).to_parquet(path)
