@@ -173,7 +173,7 @@ def read_table(
         else:
             raise InputError(
                 f"{label}: unknown file type '{suffix}'. Expected .csv, .tsv or .parquet "
-                "(.csv.gz, .csv.bz2 and .csv.xz are read too)."
+                f"(.csv.gz, .csv.bz2 and .csv.xz are read too).{_OTHER_TYPES.get(suffix, '')}"
             )
     if len(frame) > max_rows:
         raise InputError(
@@ -186,6 +186,19 @@ def read_table(
     _check_header(names, label)
     frame.columns = names
     return frame, label
+
+
+_SPREADSHEET = " Spreadsheets are not read: save the sheet as 'CSV UTF-8 (comma delimited)'."
+#: How to turn files of other types into a table bayescale reads.
+_OTHER_TYPES = {
+    ".xlsx": _SPREADSHEET,
+    ".xls": _SPREADSHEET,
+    ".ods": _SPREADSHEET,
+    ".numbers": _SPREADSHEET,
+    ".json": " Write the table as CSV or Parquet (pandas: DataFrame.to_csv); harness outputs "
+    "are converted by 'bayescale import'.",
+    ".jsonl": " Harness outputs are converted by 'bayescale import'.",
+}
 
 
 def _check_readable(path: Path, label: str) -> None:

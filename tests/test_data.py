@@ -123,6 +123,15 @@ def test_almost_numbers_say_how_to_write_them(tmp_path, cell, hint):
     assert hint in message
 
 
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("runs.xlsx", "save the sheet as 'CSV UTF-8"), ("runs.json", "bayescale import")],
+)
+def test_other_file_types_say_how_to_convert(tmp_path, name, hint):
+    message = error_of(write(tmp_path, "x", name))
+    assert "unknown file type" in message and hint in message
+
+
 def test_valid_parquet(tmp_path):
     path = tmp_path / "runs.parquet"
     pd.read_csv(write(tmp_path, GOOD_CSV)).to_parquet(path)
