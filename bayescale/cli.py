@@ -85,7 +85,7 @@ class _Once(argparse.Action):
         option_string: str | None = None,
     ) -> None:
         earlier = getattr(namespace, self.dest, None)
-        if earlier is not None and earlier != values:
+        if earlier is not None and earlier is not self.default and earlier != values:
             parser.error(
                 f"{option_string} given twice ('{earlier}' and '{values}'); one rule is "
                 "checked per run. Give it once, or run once per rule."
@@ -695,7 +695,10 @@ def _spec_commands(sub: Any) -> None:
         ("--tune", int, "N", "sampler.tune"),
         ("--chains", _positive_int, "N", "sampler.chains"),
     ]:
-        run.add_argument(flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}")
+        once = {"action": _Once} if flag == "--require" else {}
+        run.add_argument(
+            flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}", **once
+        )
     for p in (run, check):
         p.add_argument("--where", default=keep, metavar="EXPR", help="overrides data.where")
         p.add_argument(

@@ -64,7 +64,8 @@ def test_negative_values_are_refused_for_their_sign(demo_csv, capsys):
 
 
 @pytest.mark.parametrize(
-    "command", [["loss", "runs.csv"], ["nd", "runs.csv"], ["forecast", "fit.nc"]]
+    "command",
+    [["loss", "runs.csv"], ["nd", "runs.csv"], ["forecast", "fit.nc"], ["run", "spec.toml"]],
 )
 def test_require_given_twice_exits_2(capsys, command):
     # "--require A --require B" used to check only B, silently.
