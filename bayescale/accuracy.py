@@ -78,7 +78,13 @@ from bayescale.report import (
 from bayescale.results import Result, decide_options, decide_requirement
 from bayescale.sampling import SamplerSettings
 from bayescale.seeds import forecast_stream
-from bayescale.targets import Targets, check_targets, logged, target_warnings
+from bayescale.targets import (
+    Targets,
+    check_targets,
+    logged,
+    target_warnings,
+    trend_against_law,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -506,6 +512,16 @@ def accuracy_target_warnings(
         for f, b in ladders
         if (n := data.sizes(f, b)) < MIN_SIZES
     ]
+    for f, b in ladders:
+        rows = data.fitted & (data.family == f) & (data.benchmark == b)
+        slope = trend_against_law(data.compute[rows], data.accuracy[rows], rising=False)
+        if slope is not None:
+            out.append(
+                f"{f} on {b}: the accuracy falls with compute over the fitted models "
+                f"({slope:+.3g} per decade), but the law only rises from the chance floor "
+                "toward 1: the forecast cannot follow these data. Check that the accuracy "
+                "column holds accuracies (higher is better), not error rates."
+            )
     fitted = {
         f: np.unique(data.compute[data.fitted & (data.family == f)])
         for f in dict.fromkeys(f for f, _ in ladders)

@@ -211,7 +211,7 @@ def parse_chance(texts: Iterable[str]) -> dict[str, float | None]:
     for text in texts:
         name, sep, value = text.partition("=")
         if sep and name.strip() and value.strip().lower() == LEARN:
-            out[name.strip()] = None
+            _set_chance(out, name.strip(), None)
             continue
         try:
             g = float(value) if sep else float("nan")
@@ -223,8 +223,22 @@ def parse_chance(texts: Iterable[str]) -> dict[str, float | None]:
                 "e.g. --chance mmlu=0.25 (1 / the number of answer options; 0 for generated "
                 "answers), or BENCHMARK=learn to learn the benchmark's floor."
             )
-        out[name.strip()] = g
+        _set_chance(out, name.strip(), g)
     return out
+
+
+def _set_chance(out: dict[str, float | None], name: str, g: float | None) -> None:
+    """Record one ``--chance``; a benchmark given two different floors is refused."""
+    if name in out and out[name] != g:
+
+        def shown(v: float | None) -> str:
+            return LEARN if v is None else f"{v:g}"
+
+        raise InputError(
+            f"--chance gives benchmark '{name}' two floors, {shown(out[name])} and {shown(g)}; "
+            "give each benchmark one --chance."
+        )
+    out[name] = g
 
 
 def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import re
 import sys
 import threading
 from collections.abc import Sequence
@@ -74,6 +75,25 @@ def _seed(text: str) -> int:
     return value
 
 
+class _Once(argparse.Action):
+    """Store an option that may be given once: ``--require A --require B`` would keep only B."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None and earlier is not self.default and earlier != values:
+            parser.error(
+                f"{option_string} given twice ('{earlier}' and '{values}'); one rule is "
+                "checked per run. Give it once, or run once per rule."
+            )
+        setattr(namespace, self.dest, values)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser that names an unknown option and suggests the closest one.
 
@@ -84,6 +104,9 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        # "-1e21" and "-1:2e10" are values (refused with a reason by the option's checks), not
+        # unknown options: argparse would say "expected one argument". No option starts "-<digit>".
+        self._negative_number_matcher = re.compile(r"^-\.?\d")
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -129,6 +152,7 @@ def _common(
         )
         p.add_argument(
             "--require",
+            action=_Once,
             metavar="RULE",
             help=f"go/no-go rule, e.g. {require_example}",
         )
@@ -301,7 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="C",
         help="fit only runs with compute <= C; larger runs are held out",
     )
-    nd.add_argument("--require", metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.5'")
+    nd.add_argument(
+        "--require", action=_Once, metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.5'"
+    )
     nd.add_argument(
         "--confidence",
         type=_probability,
@@ -443,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forecast.add_argument(
         "--require",
+        action=_Once,
         metavar="RULE",
         help="go/no-go rule, e.g. 'loss<=2.1' or 'pass_rate>=0.3'",
     )
@@ -669,7 +696,10 @@ def _spec_commands(sub: Any) -> None:
         ("--tune", int, "N", "sampler.tune"),
         ("--chains", _positive_int, "N", "sampler.chains"),
     ]:
-        run.add_argument(flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}")
+        once = {"action": _Once} if flag == "--require" else {}
+        run.add_argument(
+            flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}", **once
+        )
     for p in (run, check):
         p.add_argument("--where", default=keep, metavar="EXPR", help="overrides data.where")
         p.add_argument(

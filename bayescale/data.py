@@ -173,7 +173,7 @@ def read_table(
         else:
             raise InputError(
                 f"{label}: unknown file type '{suffix}'. Expected .csv, .tsv or .parquet "
-                "(.csv.gz, .csv.bz2 and .csv.xz are read too)."
+                f"(.csv.gz, .csv.bz2 and .csv.xz are read too).{_OTHER_TYPES.get(suffix, '')}"
             )
     if len(frame) > max_rows:
         raise InputError(
@@ -186,6 +186,19 @@ def read_table(
     _check_header(names, label)
     frame.columns = names
     return frame, label
+
+
+_SPREADSHEET = " Spreadsheets are not read: save the sheet as 'CSV UTF-8 (comma delimited)'."
+#: How to turn files of other types into a table bayescale reads.
+_OTHER_TYPES = {
+    ".xlsx": _SPREADSHEET,
+    ".xls": _SPREADSHEET,
+    ".ods": _SPREADSHEET,
+    ".numbers": _SPREADSHEET,
+    ".json": " Write the table as CSV or Parquet (pandas: DataFrame.to_csv); harness outputs "
+    "are converted by 'bayescale import'.",
+    ".jsonl": " Harness outputs are converted by 'bayescale import'.",
+}
 
 
 def _check_readable(path: Path, label: str) -> None:
@@ -241,6 +254,7 @@ def _read_delimited(
                 raise InputError(f"{label}: the file is empty. Expected a header and rows.")
             width = len(header)
             header_line = reader.line_num
+            _check_delimiter(header, delimiter, label, kind)
             for row in reader:
                 if not any(c.strip() for c in row):
                     continue  # a blank line, or one of empty fields only
@@ -276,6 +290,27 @@ def _read_delimited(
     index = pd.Index([line - 2 for line in lines], dtype=np.int64)  # row_label's convention
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     return pd.DataFrame(columns, index=index, dtype=object)
+
+
+#: Delimiters other tools write, named for messages (``;`` is Excel's in many locales).
+_OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", ",": "commas", "|": "bars"}
+
+
+def _check_delimiter(header: list[str], delimiter: str, label: str, kind: str) -> None:
+    """Refuse a one-column header that holds another delimiter (a ``;``-separated ``.csv``)."""
+    if len(header) != 1:
+        return
+    for other, name in _OTHER_DELIMITERS.items():
+        if other != delimiter and other in header[0]:
+            fix = {
+                "\t": "name it .tsv",
+                ",": "name it .csv",
+            }.get(other, "save it comma-separated, with decimal points (in Excel: 'CSV UTF-8')")
+            raise InputError(
+                f"{label}: the header is one column, {header[0]!r}: the file looks separated "
+                f"by {name}, but {kind} files are read with {_OTHER_DELIMITERS[delimiter]}. "
+                f"To read it, {fix}."
+            )
 
 
 def row_label(source: str, index: int) -> str:
@@ -319,7 +354,7 @@ def numeric_column(
             raise InputError(f"{where}: value is missing. Expected a number.")
         val = _number(orig)
         if val is None:
-            raise InputError(f"{where}: '{orig}' is not a number.")
+            raise InputError(f"{where}: '{orig}' is not a number.{_number_hint(orig)}")
         if not np.isfinite(val):
             raise InputError(f"{where}: {orig} is not finite. Expected a finite number.")
         if positive and val <= 0:
@@ -334,6 +369,26 @@ def _is_missing(value: Any) -> bool:
     if value is None or value is pd.NA or value is pd.NaT:
         return True
     return isinstance(value, float | np.floating) and bool(np.isnan(value))
+
+
+def _number_hint(value: object) -> str:
+    """How to write a cell that is almost a number (``45%``, ``1,000``, ``−3``), else ``""``."""
+    text = str(value).strip()
+    percent = _number(text[:-1]) if text.endswith("%") else None
+    if percent is not None:
+        return f" Write percentages as fractions ({percent / 100:g}), without '%'."
+    if "," in text and _number(text.replace(",", "")) is not None:
+        plain = text.replace(",", "")
+        if text.count(",") == 1:  # 3,2 may be a decimal comma
+            plain += f" or {text.replace(',', '.')}"
+        return f" Write numbers without thousands separators, with a decimal point ({plain})."
+    if "_" in text and _number(text.replace("_", "")) is not None:
+        return f" Write numbers without separators ({text.replace('_', '')})."
+    if text[:1] in "\u2212\u2013\u2014" and _number("-" + text[1:]) is not None:
+        return f" Use the ASCII minus sign '-' ({'-' + text[1:]})."
+    if text.lower().startswith(("0x", "-0x")):
+        return " Hexadecimal is not read; write the number in decimal (e.g. 1e21)."
+    return ""
 
 
 def _number(value: object) -> float | None:
@@ -447,7 +502,7 @@ def load_loss_runs(
     columns = columns or LossColumns()
     frame, label = read_table(source, label)
     group_cols = group_columns(columns.group)
-    sd_cols = group_columns(columns.loss_sd) if columns.loss_sd else ()
+    sd_cols = group_columns(columns.loss_sd, "--loss-sd-col") if columns.loss_sd else ()
     used = [columns.compute, columns.loss, *group_cols, *sd_cols]
     frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     require_column(frame, columns.compute, label, "--compute-col")
@@ -543,7 +598,7 @@ WIDTH_95 = 2 * 1.959963984540054
 
 def _loss_sd(frame: pd.DataFrame, spec: str, label: str) -> np.ndarray:
     """Per-run standard errors: one column of them, or ``lo,hi`` columns of a 95% interval."""
-    cols = group_columns(spec)
+    cols = group_columns(spec, "--loss-sd-col")
     if len(cols) not in (1, 2):
         raise InputError(
             f"--loss-sd-col '{spec}': give one column of standard errors or two columns "

@@ -23,7 +23,14 @@ from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
 from bayescale.seeds import forecast_stream
-from bayescale.targets import check_interval, check_targets, logged, target_warnings
+from bayescale.targets import (
+    check_interval,
+    check_targets,
+    log_units_warning,
+    logged,
+    target_warnings,
+    trend_against_law,
+)
 
 log = logging.getLogger("bayescale")
 
@@ -42,7 +49,30 @@ def loss_target_warnings(
         if priors.discrepancy_exponent_sd > 0
         else "the law's form alone (this fit has no law-discrepancy term)"
     )
-    return target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
+    units = log_units_warning(data.compute[data.fitted], data.columns.compute)
+    return (
+        units
+        + rising_loss_warnings(data)
+        + target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
+    )
+
+
+def rising_loss_warnings(data: LossData) -> list[str]:
+    """A warning for each group whose fitted losses rise with compute (a column mix-up)."""
+    out = []
+    for g in data.groups:
+        rows = data.fitted & (data.group == g)
+        slope = trend_against_law(data.compute[rows], data.loss[rows], rising=True)
+        if slope is not None:
+            where = f"group '{g}': " if len(data.groups) > 1 else ""
+            out.append(
+                f"{where}the loss rises with compute over the fitted runs ({slope:+.3g} per "
+                "decade), but the law L(C) = a*C^b + c only falls toward its floor c: the "
+                "forecast cannot follow these data. Check that column "
+                f"'{data.columns.loss}' holds a loss (lower is better), not an accuracy or a "
+                "score."
+            )
+    return out
 
 
 def _log_largest_fitted(fit: LossFit) -> np.ndarray:

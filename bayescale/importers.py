@@ -200,11 +200,25 @@ def _cell(row: pd.Series, column: str, where: str) -> float | None:
         raise InputError(f"{where}, column '{column}': '{value}' is not a number.") from None
 
 
-def _load_json(path: Path, expected: str) -> Any:
+def _require_file(path: Path, expected: str) -> None:
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder, not a file. Expected {expected}.")
     if not path.is_file():
         raise InputError(f"{path}: file not found. Expected {expected}.")
+
+
+def _parse_json(text: str) -> Any:
+    """``json.loads``, with JSON nested too deeply for Python's parser as a ``JSONDecodeError``."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(text)
+    except RecursionError:
+        raise json.JSONDecodeError("nested too deeply", text, 0) from None
+
+
+def _load_json(path: Path, expected: str) -> Any:
+    _require_file(path, expected)
+    try:
+        return _parse_json(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}, line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}). "
@@ -221,6 +235,8 @@ def _frame(model: str, compute: float, rows: list[tuple[str, int, int]]) -> pd.D
 
 
 def _keys(mapping: dict[str, Any]) -> str:
+    if not mapping:
+        return "none, an empty object"
     return ", ".join(f"'{k}'" for k in list(mapping)[:12]) + (" …" if len(mapping) > 12 else "")
 
 
@@ -457,29 +473,35 @@ def _lm_eval_samples(line: dict[str, Any]) -> int:
 
 def _lm_eval_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     expected = "the samples_<task>_<date>.jsonl written by lm_eval --log_samples"
-    if not path.is_file():
-        raise InputError(f"{path}: file not found. Expected {expected}.")
+    _require_file(path, expected)
     lines = []
-    with path.open(encoding="utf-8") as handle:
-        for number, text in enumerate(handle, start=1):
-            if not text.strip():
-                continue
-            try:
-                line = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise InputError(
-                    f"{path}, line {number}: not a JSON object ({exc.msg} at column {exc.colno}). "
-                    f"Expected {expected}: one JSON object per line."
-                ) from None
-            if not isinstance(line, dict) or "doc_id" not in line:
-                raise InputError(
-                    f"{path}, line {number}: no 'doc_id' key. Expected {expected}: one object "
-                    "per document with 'doc_id', 'filtered_resps' and the metric values."
-                )
-            lines.append((number, line))
+    try:
+        with path.open(encoding="utf-8") as handle:
+            for number, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                lines.append((number, _lm_eval_line(path, number, text, expected)))
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not UTF-8 text. Expected {expected}.") from None
     if not lines:
         raise InputError(f"{path}: no lines. Expected {expected}.")
     return lines
+
+
+def _lm_eval_line(path: Path, number: int, text: str, expected: str) -> dict[str, Any]:
+    try:
+        line = _parse_json(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}, line {number}: not a JSON object ({exc.msg} at column {exc.colno}). "
+            f"Expected {expected}: one JSON object per line."
+        ) from None
+    if not isinstance(line, dict) or "doc_id" not in line:
+        raise InputError(
+            f"{path}, line {number}: no 'doc_id' key. Expected {expected}: one object "
+            "per document with 'doc_id', 'filtered_resps' and the metric values."
+        )
+    return line
 
 
 def import_lm_eval(
@@ -833,6 +855,12 @@ def import_files(
         )
     if len(computes) != len(paths):
         raise InputError(f"{len(computes)} compute value(s) for {len(paths)} file(s).")
+    for i, label in enumerate(models or ()):
+        if label is not None and not str(label).strip():
+            raise InputError(
+                f"--model value {i + 1} is empty; give each file a label, or leave --model out "
+                "to label models by their files."
+            )
     frames = [
         IMPORTERS[fmt](Path(p), model=models[i] if models else None, compute=computes[i], **given)
         for i, p in enumerate(paths)

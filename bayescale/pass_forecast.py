@@ -31,7 +31,14 @@ from bayescale.fit import PassFit
 from bayescale.laws import pass_law_log
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.seeds import forecast_stream
-from bayescale.targets import check_interval, check_targets, logged, target_warnings
+from bayescale.targets import (
+    check_interval,
+    check_targets,
+    log_units_warning,
+    logged,
+    target_warnings,
+    trend_against_law,
+)
 
 log = logging.getLogger("bayescale")
 
@@ -288,18 +295,50 @@ def pooled_description(fit: PassFit) -> str | None:
     )
 
 
+def falling_pass_warnings(data: PassCounts | PassAggregate) -> list[str]:
+    """A warning for each bucket (or the whole table) whose pass rates fall with compute."""
+    models = data.models
+    fitted = models.fitted
+    if isinstance(data, PassCounts):
+        n, k = data.n[fitted], data.k[fitted]
+        seen = (n > 0).sum(axis=1)
+        total = np.where(n > 0, k / np.maximum(n, 1), 0.0).sum(axis=1)
+        series = {"": np.where(seen > 0, total / np.maximum(seen, 1), np.nan)}
+    else:
+        rates = data.pass_rate[fitted]
+        series = {b: rates[:, j] for j, b in enumerate(data.buckets)}
+    out = []
+    for bucket, rate in series.items():
+        seen = np.isfinite(rate)
+        slope = trend_against_law(models.compute[fitted][seen], rate[seen], rising=False)
+        if slope is not None:
+            where = f"bucket '{bucket}': " if len(series) > 1 else ""
+            out.append(
+                f"{where}the pass rate falls with compute over the fitted models ({slope:+.3g} "
+                "per decade), but the law -E[ln p] = alpha*C^(-k) only rises toward 1: the "
+                "forecast cannot follow these data. Check the models' computes and that the "
+                "table holds pass rates or passes (higher is better), not failure rates."
+            )
+    return out
+
+
 def pass_target_warnings(
     fit_data: PassCounts | PassAggregate, targets: np.ndarray, *, allow_backcast: bool = False
 ) -> list[str]:
     """:func:`bayescale.forecast.target_warnings` of a pass table (fitted models)."""
     models = fit_data.models
-    return target_warnings(
-        targets,
-        {"": models.compute[models.fitted]},
-        rests_on="the fitted lines ln(-ln p) = level - k ln C and the model-to-model scatter "
-        "(the law's form is assumed; it has no discrepancy term)",
-        allow_backcast=allow_backcast,
-        unit="model",
+    units = log_units_warning(models.compute[models.fitted], fit_data.columns.compute)
+    return (
+        units
+        + falling_pass_warnings(fit_data)
+        + target_warnings(
+            targets,
+            {"": models.compute[models.fitted]},
+            rests_on="the fitted lines ln(-ln p) = level - k ln C and the model-to-model scatter "
+            "(the law's form is assumed; it has no discrepancy term)",
+            allow_backcast=allow_backcast,
+            unit="model",
+        )
     )
 
 

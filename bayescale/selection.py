@@ -63,9 +63,21 @@ _KIND = {
 }
 
 
-def group_columns(spec: str) -> tuple[str, ...]:
-    """The column names of a group option: ``"a,b"`` -> ``("a", "b")``."""
-    return tuple(part.strip() for part in spec.split(",") if part.strip())
+def group_columns(spec: str, option: str = "--group-col") -> tuple[str, ...]:
+    """The column names of a group option: ``"a,b"`` -> ``("a", "b")``.
+
+    Raises
+    ------
+    InputError
+        When ``spec`` names no column (``""``, ``" "``, ``","``).
+    """
+    names = tuple(part.strip() for part in spec.split(",") if part.strip())
+    if not names:
+        raise InputError(
+            f"{option} '{spec}' names no column. Give a column name, or several joined by "
+            "commas ('family,size'); leave the option out for the default."
+        )
+    return names
 
 
 def group_labels(frame: pd.DataFrame, columns: Sequence[str]) -> pd.Series:

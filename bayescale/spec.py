@@ -400,7 +400,7 @@ def _columns_hint(spec: Spec) -> Iterator[None]:
     try:
         yield
     except InputError as err:
-        if "missing column" not in str(err):
+        if "missing column" not in str(err) and "names no column" not in str(err):
             raise
         raise InputError(
             f"{err} In a spec, column names are set in [data.columns] ({spec.path})."

@@ -796,6 +796,44 @@ def _run_local(
     shutil.rmtree(running_dir, ignore_errors=True)
 
 
+#: Seconds to wait for a Ray cluster's port to answer before refusing ``--address``.
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+
+def check_ray_address(address: str) -> None:
+    """Refuse a ``host:port`` (or ``ray://host:port``) address whose port does not answer.
+
+    ``ray.init`` retries an unreachable cluster for many minutes, printing one warning after
+    another; a closed port or unknown host is better named at once. ``auto``, ``local`` and
+    addresses without a port are left to Ray.
+
+    Raises
+    ------
+    InputError
+        When nothing accepts a connection at the address within :data:`RAY_CONNECT_TIMEOUT_S`.
+    """
+    import socket
+    from urllib.parse import urlsplit
+
+    text = address.strip()
+    parts = urlsplit(text if "://" in text else f"ray://{text}")
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # a port that is not a number: Ray's own message says more
+        return
+    if not host or port is None or host in ("auto", "local"):
+        return
+    try:
+        with socket.create_connection((host, port), timeout=RAY_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise InputError(
+            f"--address {address}: no Ray cluster answers at {host}:{port} "
+            f"({exc.strerror or exc}). Start one there ('ray start --head'), check the "
+            "address, or leave --address out to start a local cluster."
+        ) from None
+
+
 def _run_ray(
     jobs: list[Job],
     finish: Callable[[Job, Outcome], None],
@@ -901,6 +939,8 @@ def run_suite(
             f"unknown executor '{executor}'.{did_you_mean(executor, EXECUTORS)} "
             f"Choose one of {', '.join(EXECUTORS)}."
         )
+    if executor == "ray" and address is not None:
+        check_ray_address(address)
     jobs = list(jobs)
     out = Path(out)
     runs = out / "runs"

@@ -160,6 +160,66 @@ def target_warnings(
     return out
 
 
+#: How many standard errors a least-squares trend must be from flat before a trend against
+#: the law is warned about (:func:`trend_against_law`).
+TREND_T = 3.0
+
+
+def trend_against_law(compute: np.ndarray, values: np.ndarray, *, rising: bool) -> float | None:
+    """The slope of ``values`` per decade of compute when it goes the wrong way, else None.
+
+    A least-squares line of ``values`` on log10 ``compute``; its slope is returned when it
+    rises (``rising=True``) or falls (``rising=False``) by more than :data:`TREND_T`
+    standard errors (any amount when the points lie exactly on the line). Fewer than three
+    distinct computes give None.
+
+    Examples
+    --------
+    >>> trend_against_law(np.array([1e18, 1e19, 1e20]), np.array([2.0, 2.5, 3.0]), rising=True)
+    0.5
+    >>> trend_against_law(np.array([1e18, 1e19, 1e20]), np.array([3.0, 2.5, 2.0]), rising=True)
+    """
+    x = np.log10(np.asarray(compute, dtype=float))
+    y = np.asarray(values, dtype=float)
+    if np.unique(x).size < 3:
+        return None
+    x = x - x.mean()
+    sxx = float((x**2).sum())
+    slope = float((x * (y - y.mean())).sum() / sxx)
+    if (slope <= 0) if rising else (slope >= 0):
+        return None
+    residual = y - y.mean() - slope * x
+    se = float(np.sqrt((residual**2).sum() / (x.size - 2) / sxx))
+    return slope if se == 0 or abs(slope) > TREND_T * se else None
+
+
+#: Fitted computes all inside this range, spanning less than :data:`LOG_UNITS_SPAN` decades,
+#: look like log10(FLOPs) rather than FLOPs (real runs have 1e15 to 1e27 FLOPs).
+LOG_UNITS_RANGE = (5.0, 40.0)
+LOG_UNITS_SPAN = 0.5
+
+
+def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
+    """A warning when the fitted computes look like log10(FLOPs) (17.0, 18.5, 19.2, ...).
+
+    Examples
+    --------
+    >>> log_units_warning(np.array([17.0, 18.0, 19.5]), "compute")[0][:45]
+    "column 'compute' holds 17 to 19.5: these look"
+    >>> log_units_warning(np.array([1e17, 1e18, 3e19]), "compute")
+    []
+    """
+    low, high = float(np.min(compute)), float(np.max(compute))
+    lo_edge, hi_edge = LOG_UNITS_RANGE
+    if not (lo_edge <= low and high <= hi_edge and np.log10(high / low) < LOG_UNITS_SPAN):
+        return []
+    return [
+        f"column '{column}' holds {low:.3g} to {high:.3g}: these look like log10(FLOPs), "
+        f"not FLOPs (a span of only {np.log10(high / low):.2g} decade(s)). The law is fitted "
+        "on compute itself; if they are logarithms, give 10**value (and targets in FLOPs)."
+    ]
+
+
 def logged(warnings: Iterable[str], warn: bool = True) -> tuple[str, ...]:
     """The target warnings as a tuple, each logged first (``warn``) as the CLI shows them."""
     kept = tuple(warnings)

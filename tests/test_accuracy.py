@@ -16,6 +16,7 @@ from bayescale.accuracy import (
     AccuracyOptions,
     accuracy_draws,
     accuracy_requirement,
+    accuracy_target_warnings,
     fit_accuracy,
     leave_largest_out,
     result_from_accuracy_fit,
@@ -112,6 +113,28 @@ def test_parse_chance_and_unknown_benchmark(table):
             parse_chance([bad])
     with pytest.raises(InputError, match="Did you mean 'mmlu'"):
         load_accuracy_table(table, chance={"mmmlu": 0.25})
+
+
+def test_accuracy_falling_with_compute_is_warned(table):
+    # Error rates in the accuracy column gave a forecast with no warning.
+    targets = np.array([table["compute"].max() * 2])
+    family = table["family"].iloc[0]
+    data = load_accuracy_table(table, chance={"mmlu": 0.25})
+    assert not any("falls" in w for w in accuracy_target_warnings(data, targets, family))
+    flipped = load_accuracy_table(
+        table.assign(accuracy=1 - table["accuracy"]), chance={"mmlu": 0.25}
+    )
+    falling = [w for w in accuracy_target_warnings(flipped, targets, family) if "falls" in w]
+    assert falling and falling[0].startswith(f"{family} on ")
+    assert "not error rates" in falling[0]
+
+
+def test_parse_chance_refuses_two_floors_for_one_benchmark():
+    # The last of "--chance mmlu=0.25 --chance mmlu=0.3" used to win silently.
+    assert parse_chance(["mmlu=0.25", "mmlu=0.25"]) == {"mmlu": 0.25}
+    for pair in (["mmlu=0.25", "mmlu=0.3"], ["mmlu=learn", "mmlu=0.25"]):
+        with pytest.raises(InputError, match="benchmark 'mmlu' two floors"):
+            parse_chance(pair)
 
 
 def test_default_chance_keys_match_their_names():

@@ -52,6 +52,29 @@ def test_bad_number_exits_2(demo_csv, capsys):
     assert "not a number of FLOPs" in capsys.readouterr().err
 
 
+def test_negative_values_are_refused_for_their_sign(demo_csv, capsys):
+    # argparse took "-1e21" for an unknown option: "argument --target-compute: expected one
+    # argument". The value is now read, and refused with the reason.
+    assert main(["loss", str(demo_csv), "--target-compute", "-1e21"]) == 2
+    assert "target compute must be a positive number of FLOPs, got -1e+21" in (
+        capsys.readouterr().err
+    )
+    assert main(["nd", str(demo_csv), "--target", "-1:2e10"]) == 2
+    assert "expected one argument" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["loss", "runs.csv"], ["nd", "runs.csv"], ["forecast", "fit.nc"], ["run", "spec.toml"]],
+)
+def test_require_given_twice_exits_2(capsys, command):
+    # "--require A --require B" used to check only B, silently.
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--require", "loss<=3", "--require", "loss<=2"])
+    assert exc.value.code == 2
+    assert "--require given twice ('loss<=3' and 'loss<=2')" in capsys.readouterr().err
+
+
 def test_bad_row_names_file_row_and_column(tmp_path, capsys):
     path = tmp_path / "runs.csv"
     path.write_text("compute,loss\n1e18,3.1\n1e19,-2\n1e20,2.5\n")

@@ -89,6 +89,49 @@ def test_valid_tsv(tmp_path):
     np.testing.assert_allclose(load_loss_runs(path).loss, [3.2, 2.9, 2.7])
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "fix"),
+    [
+        ("runs.csv", "compute;loss\n1e18;3,2\n1e19;2,9\n", "comma-separated, with decimal points"),
+        ("runs.csv", "compute\tloss\n1e18\t3.2\n1e19\t2.9\n", "name it .tsv"),
+        ("runs.tsv", "compute,loss\n1e18,3.2\n1e19,2.9\n", "name it .csv"),
+    ],
+)
+def test_wrong_delimiter_is_named(tmp_path, name, text, fix):
+    # A semicolon-separated .csv (Excel in many locales) used to be refused as "missing
+    # column 'compute'. Did you mean 'compute;loss'?".
+    message = error_of(write(tmp_path, text, name))
+    assert "the header is one column" in message
+    assert "looks separated by" in message
+    assert fix in message
+
+
+@pytest.mark.parametrize(
+    ("cell", "hint"),
+    [
+        ("45%", "Write percentages as fractions (0.45), without '%'."),
+        ('"1,000,000"', "without thousands separators, with a decimal point (1000000)."),
+        ('"3,2"', "(32 or 3.2)"),
+        ("\u22123.5", "Use the ASCII minus sign '-' (-3.5)."),
+        ("0x10", "Hexadecimal is not read"),
+        ("abc", "'abc' is not a number."),
+    ],
+)
+def test_almost_numbers_say_how_to_write_them(tmp_path, cell, hint):
+    message = error_of(write(tmp_path, f"compute,loss\n1e18,{cell}\n1e19,2.9\n1e20,2.7\n"))
+    assert "row 1 (line 2), column 'loss'" in message
+    assert hint in message
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [("runs.xlsx", "save the sheet as 'CSV UTF-8"), ("runs.json", "bayescale import")],
+)
+def test_other_file_types_say_how_to_convert(tmp_path, name, hint):
+    message = error_of(write(tmp_path, "x", name))
+    assert "unknown file type" in message and hint in message
+
+
 def test_valid_parquet(tmp_path):
     path = tmp_path / "runs.parquet"
     pd.read_csv(write(tmp_path, GOOD_CSV)).to_parquet(path)
@@ -130,6 +173,14 @@ def test_renamed_group_column_missing_is_an_error(tmp_path):
     assert str(path) in message
     assert "missing column 'family'" in message
     assert "--group-col" in message
+
+
+@pytest.mark.parametrize("spec", ["", " ", ","])
+def test_empty_group_column_option_is_an_error(tmp_path, spec):
+    # "--group-col ''" used to end in an IndexError traceback.
+    path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path, columns=LossColumns(group=spec))
+    assert f"--group-col '{spec}' names no column" in message
 
 
 def test_extra_columns_are_allowed(tmp_path):

@@ -21,8 +21,10 @@ from matplotlib.figure import Figure
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.errors import InputError
+from bayescale.pass_data import load_pass_aggregate
+from bayescale.pass_forecast import pass_target_warnings
 from bayescale.saved import read_fit
-from bayescale.targets import target_warnings
+from bayescale.targets import log_units_warning, target_warnings, trend_against_law
 
 DATA = Path(__file__).parent / "data"
 LOSS_FIT = DATA / "loss_fit_v0.1.0.nc"
@@ -118,6 +120,55 @@ def test_target_rules():
     assert target_warnings(np.array([1e24]), many, rests_on="x") != []
     with pytest.raises(InputError, match="backcast"):
         target_warnings(np.array([1e18]), fitted, rests_on="x")
+
+
+def test_data_against_the_law_is_warned(tmp_path, capsys):
+    # A loss rising with compute (an accuracy in the loss column) or pass rates falling with it
+    # used to give an "ok" forecast with no warning: 2.60 at 1e21 after runs rising to 3.05.
+    compute = np.array([1e17, 3e17, 1e18, 3e18, 1e19, 3e19])
+    rising = np.array([2.42, 2.60, 2.75, 2.88, 2.98, 3.05])
+    assert trend_against_law(compute, rising, rising=True) == pytest.approx(0.254, abs=1e-3)
+    assert trend_against_law(compute, rising[::-1], rising=True) is None
+    flat = 2.0 + np.array([0.01, -0.02, 0.015, -0.01, 0.02, -0.01])  # noise, no trend
+    assert trend_against_law(compute, flat, rising=True) is None
+    assert trend_against_law(compute[:2], rising[:2], rising=True) is None
+    pd.DataFrame({"compute": compute, "loss": rising}).to_csv(tmp_path / "runs.csv", index=False)
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        "schema_version = 1\nlaw = 'loss'\n[data]\npath = 'runs.csv'\n"
+        "[forecast]\ntargets = [1e20]\n"
+    )
+    assert main(["check", str(spec)]) == 0
+    assert "the loss rises with compute over the fitted runs (+0.254 per decade)" in (
+        capsys.readouterr().out
+    )
+    falling = pd.DataFrame(
+        {"model": ["a", "b", "c", "d"], "compute": compute[:4], "pass_rate": [0.3, 0.2, 0.15, 0.1]}
+    )
+    data = load_pass_aggregate(falling)
+    (warning,) = pass_target_warnings(data, np.array([1e19]))
+    assert warning.startswith("the pass rate falls with compute over the fitted models")
+    rising_rates = falling.assign(pass_rate=[0.1, 0.15, 0.2, 0.3])
+    assert pass_target_warnings(load_pass_aggregate(rising_rates), np.array([1e19])) == []
+
+
+def test_log10_compute_is_warned(tmp_path, capsys):
+    # log10(FLOPs) in the compute column (17.0 to 19.5) gave a confident fit with b = -6.7 and
+    # only a target warning; FLOPs, PF-days (0.001 to 0.35) and tiny units are not warned.
+    runs = pd.DataFrame(
+        {"compute": [17.0, 17.5, 18.0, 18.5, 19.0, 19.5], "loss": [3.6, 3.4, 3.25, 3.1, 3.0, 2.95]}
+    )
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        "schema_version = 1\nlaw = 'loss'\n[data]\npath = 'runs.csv'\n[forecast]\ntargets = [25]\n"
+    )
+    assert main(["check", str(spec)]) == 0
+    assert "column 'compute' holds 17 to 19.5: these look like log10(FLOPs)" in (
+        capsys.readouterr().out
+    )
+    for compute in ([1e17, 1e18, 3e19], [1.2e-3, 1e-2, 0.35], [1e-25, 1e-24, 1e-23]):
+        assert log_units_warning(np.array(compute), "compute") == []
 
 
 def test_forecast_api_refuses_and_warns(loss_fit, caplog):

@@ -205,6 +205,21 @@ def test_lm_eval_errors_name_the_line(tmp_path, lines, options, fragments):
         assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize("name", ["eval_results.json", "samples.jsonl", "results.json"])
+def test_json_nested_too_deeply_is_refused(tmp_path, name):
+    # json.loads raised RecursionError (a traceback) on 100,000 nested brackets.
+    path = write(tmp_path, name, "[" * 100_000 + "\n")
+    importer = {"eval_results.json": import_evalplus, "samples.jsonl": import_lm_eval}
+    with pytest.raises(InputError, match="nested too deeply") as err:
+        importer.get(name, import_bigcode)(path, model="m", compute=1.0)
+    assert str(path) in str(err.value)
+
+
+def test_evalplus_empty_object_says_so(tmp_path):
+    with pytest.raises(InputError, match=r"found none, an empty object"):
+        import_evalplus(write(tmp_path, "eval_results.json", "{}"), model="m", compute=1.0)
+
+
 def test_lm_eval_unknown_filter_suggests_one():
     with pytest.raises(InputError, match="Did you mean 'strict-match'"):
         import_lm_eval(GSM8K, model="m", compute=1.0, filter="strict")
@@ -331,6 +346,8 @@ def test_cli_import_several_files_to_stdout(capsys):
         (["lm-eval", str(GSM8K), "--compute", "1e20"], "choose one with --filter"),
         (["evalplus", "missing.json", "--compute", "1e20"], "missing.json: file not found"),
         (["evalplus", str(EVALPLUS[0]), "--compute", "1e20", "--append"], "--append needs -o"),
+        (["evalplus", str(EVALPLUS[0]), "--compute", "1e20", "--model", " "], "value 1 is empty"),
+        (["evalplus", str(DATA), "--compute", "1e20"], "is a folder, not a file"),
     ],
 )
 def test_cli_import_errors_exit_2(capsys, argv, fragment):

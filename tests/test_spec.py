@@ -80,6 +80,7 @@ def test_misspelled_key_exits_2_with_suggestion_and_location(spec_dir, capsys):
         ("\n[sampler]\nchains = 1\n", "R-hat compares chains"),
         ("\n[decision]\nrequire = 'wbe.loss<=2.6'\n", "Did you mean 'web'?"),
         ("\n[buckets]\ncount = 6\n", "unknown key 'buckets'"),  # buckets are for pass specs
+        ("\n[data.columns]\ngroup = ''\n", "names no column"),  # was an IndexError
     ],
 )
 def test_bad_specs_are_refused_with_exit_2(spec_dir, capsys, extra, fragment):

@@ -438,6 +438,21 @@ def test_suite_options_are_checked(tmp_path, demo_csv, monkeypatch, capsys):
     assert "pip install 'bayescale[ray]'" in capsys.readouterr().err
 
 
+def test_unreachable_ray_address_is_refused_at_once(tmp_path, demo_csv, capsys):
+    # ray.init retried a closed port for minutes, printing GCS warnings.
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n")
+    out = tmp_path / "out"
+    argv = ["suite", str(suite), "--out", str(out), "--executor", "ray"]
+    assert cli.main([*argv, "--address", f"127.0.0.1:{port}"]) == 2
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_a_spec_in_a_suite_runs_like_bayescale_run(tmp_path, mock_pymc_sample):
     shutil.copytree(REPO / "models", tmp_path / "models")
     suite = _suite(
