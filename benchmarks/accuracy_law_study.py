@@ -20,7 +20,18 @@ and, for the pooled variants, from every other family's ladder of the same bench
 - ``*_shrunk_k``: each ladder's exponent shrunk toward the pooled one, penalised least
   squares on y with the Bayesian model's prior scales: residual sd ``scatter_median`` 0.15
   on y, ln k about the pooled value with sd ``exponent_ladder_median`` 0.2 (the priors of
-  docs/accuracy.md, fixed before this study, not chosen on held-out errors).
+  docs/accuracy.md, fixed before this study, not chosen on held-out errors);
+- ``*_in_params``: the line and the floor law in ln N instead of ln C;
+- ``*_in_loss``: in ``-ln(A/N^alpha + B/D^beta)``, Chinchilla's reducible loss with
+  Besiroglu et al. 2024's constants (:data:`bayescale.accuracy_data.CHINCHILLA_LOSS`), i.e.
+  the log of :func:`~bayescale.accuracy_data.chinchilla_effective_compute`;
+- ``*_in_{compute,loss,loss_hoffmann}_shrunk``: each ladder's exponent on that axis shrunk
+  (as above) toward the median per-ladder exponent of the other families' ladders that
+  left chance; a ladder at chance (every fitted row at most 0.02 above it, the model's
+  ``ladders_at_chance``) on the axis's exponent prior alone (median 0.2 on ln C, 1.0 on
+  the loss axes; log sd 1), as in the Bayesian model; ``loss_hoffmann`` uses Hoffmann et
+  al. 2022's first constants as a robustness check;
+- ``floor_y_{0.25,0.5,0.75}g``: the floor law with the floor at that fraction of chance.
 
 Also: the signed errors of the Bayesian pooled model (from
 ``benchmarks/results/accuracy_backtest.json``) against the line's, per benchmark, by the
