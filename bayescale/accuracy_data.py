@@ -625,9 +625,10 @@ class AccuracyPriors:
         The exponent prior's median on the ``chinchilla`` axis (:func:`law_compute`), where
         the law runs in effective compute, not FLOPs. 1.0: per-ladder line fits of the law on
         that axis, on the fitted rows of the ObsScaling ladders with four or more sizes that
-        are not at chance (each family's largest model left out, 82 ladders), gave a median
-        of 1.03 and 0.15 to 1.59 between the 10th and 90th percentiles
-        (``benchmarks/accuracy_law_study.py``); the log sd stays ``exponent_log_sd``.
+        are not at chance (each family's largest model left out, 76 ladders), gave a median
+        of 1.05 and 0.44 to 1.61 between the 10th and 90th percentiles
+        (``benchmarks/accuracy_law_study.py``, ``axis_exponents``); the log sd stays
+        ``exponent_log_sd``.
     exponent_family_sd
         Scale (half-normal) of the family effect on :math:`\ln k`. 0.3: a factor of 1.35 at
         one sd, smaller than the spread the per-ladder fits show, which includes their noise.

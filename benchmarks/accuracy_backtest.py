@@ -72,16 +72,26 @@ FLOOR_BAND = 0.02
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Median of the exponent prior per axis: docs/accuracy.md's 0.2 on training compute; on
 #: Chinchilla's effective compute the median per-ladder floor-law fit (fitted rows of every
-#: ladder with >= 4 sizes not at chance, 82 ladders: 1.03, 0.15-1.59 between the 10th and
-#: 90th percentiles; ``benchmarks/accuracy_law_study.py``).
+#: ladder with >= 4 sizes not at chance, 76 ladders: 1.05, 0.44-1.61 between the 10th and
+#: 90th percentiles; 1.31 with ``--constants hoffmann``; ``benchmarks/accuracy_law_study.py``).
 EXPONENT_MEDIAN = {"compute": 0.2, "chinchilla": 1.0}
 
 
-def effective_compute(data: AccuracyData, folder: Path = DATA) -> np.ndarray:
+#: Hoffmann et al. 2022's first constants (A, alpha, B, beta; their eq. 10), for
+#: ``--constants hoffmann``: a robustness check of the library's (Besiroglu et al. 2024).
+HOFFMANN = (406.4, 0.34, 410.7, 0.28)
+
+
+def effective_compute(
+    data: AccuracyData, folder: Path = DATA, constants: str = "besiroglu"
+) -> np.ndarray:
     """Chinchilla's effective compute of every row of ``data`` (by its model's N and D)."""
     wide = pd.read_csv(folder / TABLE).set_index("Model")
     n = wide.loc[data.model, "Model Size (B)"].to_numpy(dtype=float) * 1e9
     d = wide.loc[data.model, "Pretraining Data Size (T)"].to_numpy(dtype=float) * 1e12
+    if constants == "hoffmann":
+        a, alpha, b, beta = HOFFMANN
+        return 1.0 / (a / n**alpha + b / d**beta)
     return chinchilla_effective_compute(n, d)
 
 
@@ -269,7 +279,11 @@ def run(args: argparse.Namespace) -> dict:
     priors = AccuracyPriors(
         floor_a=args.floor_prior[0], floor_b=args.floor_prior[1], exponent_median=median
     )
-    axis = effective_compute(data, args.data) if args.axis == "chinchilla" else data.compute
+    axis = (
+        effective_compute(data, args.data, args.constants)
+        if args.axis == "chinchilla"
+        else data.compute
+    )
     all_cases = cases(data)
     families = list(dict.fromkeys(f for f, _, _ in all_cases))
     if args.families:
@@ -369,6 +383,7 @@ def run(args: argparse.Namespace) -> dict:
         "interval": INTERVAL,
         "settings": settings.as_attrs(),
         "axis": args.axis,
+        "constants": args.constants,
         "priors": vars(priors),
         "families": families,
         "pivots": {
@@ -504,6 +519,12 @@ def main() -> None:
         default="compute",
         help="the law's axis for bayescale's fits: training compute or Chinchilla's "
         "effective compute (baselines stay on training compute)",
+    )
+    parser.add_argument(
+        "--constants",
+        choices=["besiroglu", "hoffmann"],
+        default="besiroglu",
+        help="Chinchilla loss constants of the chinchilla axis (default: the library's)",
     )
     parser.add_argument(
         "--exponent-median",

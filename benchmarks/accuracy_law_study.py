@@ -273,6 +273,37 @@ def study(data_folder: Path = DATA) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def axis_exponents(data_folder: Path = DATA) -> dict:
+    """Per-ladder exponents of the floor law on each axis, fitted rows only: the prior's data.
+
+    Least squares on y of every backtest ladder's fitted rows (its family's largest model
+    left out) that is not at chance; median and 10th/90th percentiles per axis.
+    """
+    data = load_accuracy_table(obsscaling_table(data_folder), label="obsscaling")
+    wide = pd.read_csv(data_folder / "base_llm_benchmark_eval.csv").set_index("Model")
+    n = wide.loc[data.model, "Model Size (B)"].to_numpy(dtype=float) * 1e9
+    d = wide.loc[data.model, "Pretraining Data Size (T)"].to_numpy(dtype=float) * 1e12
+    axes = {"compute": np.log(data.compute)}
+    for name, (a, alpha, b, beta) in (("chinchilla", CHINCHILLA), ("hoffmann", HOFFMANN)):
+        axes[name] = -np.log(a / n**alpha + b / d**beta)
+    out = {}
+    for name, axis in axes.items():
+        ks = []
+        for family, bench, row in cases(data):
+            g = float(data.chance[data.benchmarks.index(bench)])
+            own = (
+                (data.family == family)
+                & (data.benchmark == bench)
+                & (data.compute < data.compute[row])
+            )
+            if np.all(data.accuracy[own] - g <= AT_CHANCE):
+                continue
+            ks.append(-np.polyfit(axis[own], _y(data.accuracy[own], g), 1)[0])
+        p10, p50, p90 = np.percentile(ks, [10, 50, 90])
+        out[name] = {"ladders": len(ks), "median": p50, "p10": p10, "p90": p90}
+    return out
+
+
 LAWS = (
     "line",
     "line_p",
@@ -374,6 +405,7 @@ def main() -> None:
         "scatter_sd_y": SCATTER,
         "shrink_sd_log_k": SHRINK,
         "summary": summary,
+        "axis_exponents": axis_exponents(),
         "bayes_vs_line": bayes_vs_line(),
         "cases": frame.round(3).to_dict("records"),
     }
