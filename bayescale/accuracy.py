@@ -54,7 +54,9 @@ from bayescale.accuracy_data import (
     accuracy_from_transformed,
     accuracy_pivots,
     benchmark_key,
+    chinchilla_effective_compute,
     floor_bounds,
+    law_compute,
     load_accuracy_table,
 )
 from bayescale.accuracy_data import accuracy_split as accuracy_split
@@ -117,7 +119,7 @@ class AccuracyFit:
         As in :class:`bayescale.fit.LossFit` (the ladder's steps in ``diagnostics.attempts``).
     pooled
         False for the no-pooling model (each ladder on its own priors).
-    pivot, pool_levels, floor
+    pivot, pool_levels, floor, axis
         How the model was built (:func:`fit_accuracy`); a saved fit keeps them.
     forecast_seed
         Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
@@ -136,6 +138,7 @@ class AccuracyFit:
     pool_levels: bool = False
     forecast_seed: int | None = None
     floor: str = "chance"
+    axis: str = "compute"
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""
@@ -191,6 +194,7 @@ def fit_accuracy(
     pivot: str = "global",
     pool_levels: bool = False,
     floor: str = "chance",
+    axis: str = "compute",
     allow_unconverged: bool = False,
 ) -> AccuracyFit:
     """Fit the accuracy model with JAX NUTS and check convergence.
@@ -218,6 +222,11 @@ def fit_accuracy(
         ``"chance"`` (default) or ``"below_chance"``: learn every benchmark's floor between
         0 and its chance rate (:func:`~bayescale.accuracy_data.floor_bounds`). Benchmarks
         without a known rate learn theirs either way.
+    axis
+        The law's axis (:func:`~bayescale.accuracy_data.law_compute`): ``"compute"``
+        (default) or ``"chinchilla"``, Chinchilla's effective compute of each row's
+        ``params`` and ``tokens`` (forecasts then need a target's parameters and tokens:
+        :func:`accuracy_draws`).
     allow_unconverged
         Return the fit when the gate fails instead of raising.
 
@@ -231,12 +240,18 @@ def fit_accuracy(
     from bayescale.fit import _advice, _ladder, model_settings
 
     priors = priors or AccuracyPriors()
-    log_pivot = accuracy_pivots(data, pivot)
+    log_pivot = accuracy_pivots(data, pivot, axis)
     settings = model_settings(settings, "pass")
     start = time.perf_counter()
     idata, diagnostics, settings, sampling_s = _ladder(
         lambda _: build_accuracy_model(
-            data, priors, pooled=pooled, pivot=pivot, pool_levels=pool_levels, floor=floor
+            data,
+            priors,
+            pooled=pooled,
+            pivot=pivot,
+            pool_levels=pool_levels,
+            floor=floor,
+            axis=axis,
         ),
         settings,
     )
@@ -252,6 +267,7 @@ def fit_accuracy(
         pivot=pivot,
         pool_levels=pool_levels,
         floor=floor,
+        axis=axis,
     )
     if not diagnostics.ok and not allow_unconverged:
         raise ConvergenceError(_advice(diagnostics), result=result)
@@ -263,22 +279,34 @@ def fit_accuracy(
 
 
 def _draw_arrays(
-    fit: AccuracyFit, compute: np.ndarray, rng: np.random.Generator
+    fit: AccuracyFit,
+    compute: np.ndarray,
+    rng: np.random.Generator,
+    on_axis: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The law's curve and a new model's accuracy, ``(sample, family, benchmark, compute)``.
 
     One set of random draws for both (the discrepancy first, then the scatter and the noise),
-    so the curve is the same whichever is asked for.
+    so the curve is the same whichever is asked for. ``on_axis``: the targets on the fit's
+    axis (:func:`~bayescale.accuracy_data.law_compute`), needed unless it is compute.
     """
     data = fit.data
+    if on_axis is None:
+        if fit.axis != "compute":
+            raise InputError(
+                f"a fit on the {fit.axis} axis forecasts a model of given parameters and "
+                "tokens, not a compute: accuracy_draws(fit, compute, params=..., tokens=...)."
+            )
+        on_axis = compute
     level = fit.draws("level")  # (s, f, b)
     exponent = fit.draws("exponent")
-    log_c = np.log(compute)[None, None, None, :]
+    log_c = np.log(on_axis)[None, None, None, :]
     y = level[..., None] - exponent[..., None] * (log_c - fit.log_pivot[None, :, None, None])
     n_s, n_f = level.shape[:2]
     # law discrepancy beyond each family's largest fitted compute: the exponent there is
     # uncertain by a factor exp(s * zeta), one zeta per draw and family
-    beyond = np.maximum(log_c - largest_fitted_log_compute(data)[None, :, None, None], 0.0)
+    largest = largest_fitted_log_compute(data, fit.axis)
+    beyond = np.maximum(log_c - largest[None, :, None, None], 0.0)
     zeta = rng.standard_normal((n_s, n_f, 1, 1))
     factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
     y = y - exponent[..., None] * factor * beyond
@@ -296,6 +324,8 @@ def accuracy_draws(
     fit: AccuracyFit,
     compute: np.ndarray | Sequence[float],
     *,
+    params: np.ndarray | Sequence[float] | None = None,
+    tokens: np.ndarray | Sequence[float] | None = None,
     new_model: bool = True,
     seed: int | None = None,
 ) -> xr.DataArray:
@@ -307,6 +337,9 @@ def accuracy_draws(
         A sampled accuracy model.
     compute
         Computes in FLOPs.
+    params, tokens
+        Each target's parameters and training tokens: required by a fit on the
+        ``chinchilla`` axis (the law runs in their effective compute), ignored otherwise.
     new_model
         Add the model-to-model scatter and a new score's measurement noise (a new model's
         accuracy); False gives the law's curve (with its discrepancy beyond the data).
@@ -322,7 +355,12 @@ def accuracy_draws(
         carry the model's prior-and-pooling forecast (reports show ladders only).
     """
     compute = np.atleast_1d(np.asarray(compute, dtype=float))
-    curve, new = _draw_arrays(fit, compute, forecast_stream(fit, "accuracy.forecast", seed))
+    on_axis = None
+    if fit.axis == "chinchilla" and params is not None and tokens is not None:
+        on_axis = np.broadcast_to(chinchilla_effective_compute(params, tokens), compute.shape)
+    curve, new = _draw_arrays(
+        fit, compute, forecast_stream(fit, "accuracy.forecast", seed), on_axis
+    )
     return _labelled(fit, new if new_model else curve, compute, "accuracy")
 
 
@@ -339,14 +377,15 @@ def _labelled(fit: AccuracyFit, values: np.ndarray, compute: np.ndarray, name: s
     )
 
 
-def largest_fitted_log_compute(data: AccuracyData) -> np.ndarray:
-    """Log of each family's largest fitted compute (the end of its data)."""
+def largest_fitted_log_compute(data: AccuracyData, axis: str = "compute") -> np.ndarray:
+    """Log of each family's largest fitted compute (the end of its data), on the law's axis."""
     out = np.full(len(data.families), -np.inf)
     fam = data.family_index
+    compute = law_compute(data, axis)
     for f in range(len(data.families)):
         rows = data.fitted & (fam == f)
         if rows.any():
-            out[f] = np.log(data.compute[rows].max())
+            out[f] = np.log(compute[rows].max())
     return out
 
 
@@ -604,9 +643,12 @@ def score_held_out_rows(fit: AccuracyFit, interval: float = 0.9) -> pd.DataFrame
     held = np.flatnonzero(data.held_out & np.isfinite(largest[data.family_index]))
     if held.size == 0:
         return pd.DataFrame()
-    computes = np.unique(data.compute[held])
-    _, new = _draw_arrays(fit, computes, forecast_stream(fit, "accuracy.held_out"))
-    column = np.searchsorted(computes, data.compute[held])
+    # each held-out model at its own place on the law's axis (its parameters and tokens on
+    # the chinchilla axis)
+    on_axis = law_compute(data, fit.axis)
+    computes = np.unique(on_axis[held])
+    _, new = _draw_arrays(fit, computes, forecast_stream(fit, "accuracy.held_out"), computes)
+    column = np.searchsorted(computes, on_axis[held])
     draws = new[:, data.family_index[held], data.benchmark_index[held], column]
     scored = score_draws(data.accuracy[held], draws, interval)
     return with_meta(

@@ -82,6 +82,8 @@ class AccuracyColumns:
     accuracy: str = "accuracy"
     n_questions: str = "n_questions"
     chance: str = "chance"
+    params: str = "params"
+    tokens: str = "tokens"
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,10 @@ class AccuracyData:
         Distinct labels in order of first appearance: the model's dims.
     held_out
         Rows above ``fit_max_compute``: shown and scored, not fitted.
+    params, tokens
+        Parameters and training tokens per row (counts; NaN where unknown), from the
+        optional ``params`` and ``tokens`` columns; None when the table has neither. The
+        ``chinchilla`` axis of the law needs both on every row (:func:`law_compute`).
     """
 
     model: np.ndarray
@@ -121,6 +127,8 @@ class AccuracyData:
     held_out: np.ndarray
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
+    params: np.ndarray | None = None
+    tokens: np.ndarray | None = None
 
     @property
     def fitted(self) -> np.ndarray:
@@ -169,6 +177,8 @@ class AccuracyData:
                 "n_questions": self.n_questions,
                 "chance": self.row_chance,
                 "held_out": self.held_out,
+                **({"params": self.params} if self.params is not None else {}),
+                **({"tokens": self.tokens} if self.tokens is not None else {}),
             }
         )
 
@@ -191,6 +201,8 @@ class AccuracyData:
             families=families,
             benchmarks=benchmarks,
             held_out=self.held_out[rows] if held_out is None else np.asarray(held_out)[rows],
+            params=None if self.params is None else self.params[rows],
+            tokens=None if self.tokens is None else self.tokens[rows],
         )
 
 
@@ -426,6 +438,20 @@ def load_accuracy_table(
     rates, sources = _chance_rates(
         benchmarks, benchmark, column, dict(chance or {}), frame, cols, source
     )
+    sizes: dict[str, np.ndarray] = {}
+    for name in ("params", "tokens"):
+        column_name = getattr(cols, name)
+        if column_name in frame.columns:
+            values = _optional_numbers(frame, column_name, source)
+            bad = ~np.isnan(values) & ~((values > 0) & np.isfinite(values))
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise InputError(
+                    f"{row_label(source, int(frame.index[i]))}, column '{column_name}': "
+                    f"{values[i]:g} is not a count of {name}; expected a positive number "
+                    "(or an empty cell when unknown)."
+                )
+            sizes[name] = values
     held_out = (
         compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)
     )
@@ -448,6 +474,8 @@ def load_accuracy_table(
         held_out=held_out,
         source=source,
         fit_max_compute=fit_max_compute,
+        params=sizes.get("params"),
+        tokens=sizes.get("tokens"),
     )
 
 
@@ -495,6 +523,58 @@ def accuracy_split(
 
 # ---------------------------------------------------------------------------------------------
 # The law
+
+#: ``A, alpha, B, beta`` of Chinchilla's loss ``E + A/N^alpha + B/D^beta`` as refitted by
+#: Besiroglu et al. 2024 ("Chinchilla Scaling: A replication attempt", their eq. 2, from
+#: Hoffmann et al. 2022's data): the axis of :func:`chinchilla_effective_compute`.
+CHINCHILLA_LOSS = (482.01, 0.3478, 2085.43, 0.3658)
+
+
+#: The law's axis: ``"compute"``, training compute C (the default), or ``"chinchilla"``,
+#: :func:`chinchilla_effective_compute` of each model's parameters and tokens.
+AXES = ("compute", "chinchilla")
+
+
+def chinchilla_effective_compute(parameters: Any, tokens: Any) -> np.ndarray:
+    r"""The inverse of Chinchilla's reducible loss, :math:`1/(A/N^\alpha + B/D^\beta)`.
+
+    An axis for the accuracy law in place of training compute: at the compute-optimal
+    split it grows as a power of compute (:math:`C^{0.15}` or so), while at a fixed token
+    budget D it saturates in the parameter count N (at :math:`D^\beta/B`), as a family
+    that adds parameters at a fixed data set does. ``parameters`` and ``tokens`` are counts
+    (not billions); :data:`CHINCHILLA_LOSS` gives the constants.
+    """
+    a, alpha, b, beta = CHINCHILLA_LOSS
+    n = np.asarray(parameters, dtype=float)
+    d = np.asarray(tokens, dtype=float)
+    return 1.0 / (a / n**alpha + b / d**beta)
+
+
+def law_compute(data: AccuracyData, axis: str = "compute") -> np.ndarray:
+    """Each row's value on the law's axis: its compute, or its Chinchilla effective compute.
+
+    Raises
+    ------
+    InputError
+        On an unknown axis, or ``"chinchilla"`` with a row whose parameters or tokens are
+        not known (the ``params`` and ``tokens`` columns).
+    """
+    if axis not in AXES:
+        raise InputError(f"axis '{axis}' is not one of {', '.join(AXES)}.")
+    if axis == "compute":
+        return data.compute
+    if data.params is None or data.tokens is None:
+        raise InputError(
+            f"{data.source}: the chinchilla axis needs 'params' and 'tokens' columns "
+            "(parameters and training tokens of every model)."
+        )
+    missing = np.isnan(data.params) | np.isnan(data.tokens)
+    if missing.any():
+        raise InputError(
+            f"{data.source}: the chinchilla axis needs parameters and tokens on every row; "
+            f"model '{data.model[int(np.argmax(missing))]}' lacks them."
+        )
+    return chinchilla_effective_compute(data.params, data.tokens)
 
 
 def normalised_accuracy(accuracy: np.ndarray, chance: np.ndarray) -> np.ndarray:
@@ -555,6 +635,14 @@ class AccuracyPriors:
         scale (95%: 0.03 to 1.4): per-ladder line fits on the ObsScaling families with four
         or more sizes gave exponents of 0.13 to 0.28 at the median per benchmark, 0 to 0.52
         between the 10th and 90th percentiles.
+    exponent_median_chinchilla
+        The exponent prior's median on the ``chinchilla`` axis (:func:`law_compute`), where
+        the law runs in effective compute, not FLOPs. 1.0: per-ladder line fits of the law on
+        that axis, on the fitted rows of the ObsScaling ladders with four or more sizes that
+        are not at chance (each family's largest model left out, 76 ladders), gave a median
+        of 1.05 and 0.44 to 1.61 between the 10th and 90th percentiles
+        (``benchmarks/accuracy_law_study.py``, ``axis_exponents``); the log sd stays
+        ``exponent_log_sd``.
     exponent_family_sd
         Scale (half-normal) of the family effect on :math:`\ln k`. 0.3: a factor of 1.35 at
         one sd, smaller than the spread the per-ladder fits show, which includes their noise.
@@ -602,6 +690,7 @@ class AccuracyPriors:
     level_family_sd: float = 0.5
     level_ladder_sd: float = 0.3
     exponent_median: float = 0.2
+    exponent_median_chinchilla: float = 1.0
     exponent_log_sd: float = 1.0
     exponent_family_sd: float = 0.3
     exponent_ladder_median: float = 0.2
@@ -614,6 +703,10 @@ class AccuracyPriors:
     discrepancy_exponent_sd: float = 0.25
     floor_a: float = 1.0
     floor_b: float = 1.0
+
+    def exponent_median_on(self, axis: str) -> float:
+        """The exponent prior's median on the law's ``axis`` (:data:`AXES`)."""
+        return self.exponent_median_chinchilla if axis == "chinchilla" else self.exponent_median
 
     def __post_init__(self) -> None:
         """Refuse non-positive scales (the discrepancy may be 0, as the loss law's)."""
@@ -665,21 +758,23 @@ def floor_bounds(data: AccuracyData, floor: str = "chance") -> tuple[np.ndarray,
     return np.asarray(learned, dtype=bool), bound
 
 
-def accuracy_pivots(data: AccuracyData, pivot: str = "global") -> np.ndarray:
+def accuracy_pivots(data: AccuracyData, pivot: str = "global", axis: str = "compute") -> np.ndarray:
     """Return ln C0 per family, the mean log compute of distinct fitted models.
 
-    Of the family's (``pivot="family"``) or of the whole table's (``"global"``).
+    Of the family's (``pivot="family"``) or of the whole table's (``"global"``); on the
+    law's ``axis`` (:func:`law_compute`).
     """
     fitted = data.fitted
+    compute = law_compute(data, axis)
     if pivot not in PIVOTS:
         raise InputError(f"pivot '{pivot}' is not one of {PIVOTS}.")
     if pivot == "global":
-        centre = float(np.mean(np.log(np.unique(data.compute[fitted]))))
+        centre = float(np.mean(np.log(np.unique(compute[fitted]))))
         return np.full(len(data.families), centre)
     out = np.empty(len(data.families))
     for i, f in enumerate(data.families):
         rows = fitted & (data.family == f)
         if not rows.any():
             rows = data.family == f
-        out[i] = float(np.mean(np.log(np.unique(data.compute[rows]))))
+        out[i] = float(np.mean(np.log(np.unique(compute[rows]))))
     return out

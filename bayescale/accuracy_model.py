@@ -41,6 +41,7 @@ from bayescale.accuracy_data import (
     accuracy_law,
     accuracy_pivots,
     floor_bounds,
+    law_compute,
     normalised_accuracy,
 )
 
@@ -53,9 +54,13 @@ CHANCE_NOISE_SDS = 2.0
 
 
 def accuracy_inputs(
-    data: AccuracyData, priors: AccuracyPriors, pivot: str = "global", floor: str = "chance"
+    data: AccuracyData,
+    priors: AccuracyPriors,
+    pivot: str = "global",
+    floor: str = "chance",
+    axis: str = "compute",
 ) -> dict[str, np.ndarray]:
-    r"""The fitted rows as model inputs.
+    r"""The fitted rows as model inputs (``x`` on the law's ``axis``, :func:`law_compute`).
 
     Returns
     -------
@@ -72,7 +77,7 @@ def accuracy_inputs(
     fit = data.fitted
     fam = data.family_index[fit]
     bench = data.benchmark_index[fit]
-    x = np.log(data.compute[fit]) - accuracy_pivots(data, pivot)[fam]
+    x = np.log(law_compute(data, axis)[fit]) - accuracy_pivots(data, pivot, axis)[fam]
     learned, bound = floor_bounds(data, floor)
     g = bound[bench]
     acc = data.accuracy[fit]
@@ -143,6 +148,7 @@ def build_accuracy_model(
     pool_levels: bool = False,
     pool_at_chance: bool = False,
     floor: str = "chance",
+    axis: str = "compute",
 ) -> pm.Model:
     r"""Build the accuracy model of the fitted rows of ``data``.
 
@@ -169,6 +175,11 @@ def build_accuracy_model(
         :math:`u_b \sim \mathrm{Beta}(a, b)` (``floor_fraction``; the bound
         :math:`\bar g_b` from :func:`~bayescale.accuracy_data.floor_bounds`); a known one is
         data. Everything else is the same model.
+    axis
+        The law's axis (:func:`~bayescale.accuracy_data.law_compute`): ``"compute"``
+        (default), training compute; ``"chinchilla"``, the inverse of Chinchilla's reducible
+        loss of each model's parameters and tokens, with the exponent prior's median
+        ``exponent_median_chinchilla``. Everything else is the same model.
 
     Returns
     -------
@@ -181,12 +192,12 @@ def build_accuracy_model(
         (binomial rows).
     """
     priors = priors or AccuracyPriors()
-    inputs = accuracy_inputs(data, priors, pivot, floor)
+    inputs = accuracy_inputs(data, priors, pivot, floor, axis)
     n_f, n_b = len(data.families), len(data.benchmarks)
     coords = {"family": list(data.families), "benchmark": list(data.benchmarks)}
     fam, bench, x = (inputs[k] for k in ("family", "benchmark", "x"))
     centre = inputs["level_centre"]
-    log_k0 = np.log(priors.exponent_median)
+    log_k0 = np.log(priors.exponent_median_on(axis))
     with pm.Model(coords=coords) as model:
         pool_families = pooled and n_f > 1
         if pooled:

@@ -4,7 +4,8 @@
 :mod:`bayescale.registry`; the file layout is in docs/formats.md. The group holds every row
 (fitted and held out) and each benchmark's chance rate with where it came from; the pivot
 (one ln C0 per family) is recomputed from the rows on load and checked against the stored
-one, and the way the model was built (pooled, pivot, pooled levels) is a root attribute.
+one, and the way the model was built (pooled, pivot, pooled levels, floor, axis) is a root
+attribute. A table with parameters and tokens (the ``chinchilla`` axis) stores them too.
 """
 
 from __future__ import annotations
@@ -31,15 +32,22 @@ from bayescale.saved_format import (
 
 ACCURACY_GROUP = "bayescale_accuracy"
 #: Root attribute: how the model was built (``pooled``, ``pivot``, ``pool_levels``,
-#: ``floor``; files without ``floor`` were fitted with the floor at chance).
+#: ``floor``, ``axis``; files without ``floor`` were fitted with the floor at chance, files
+#: without ``axis`` on compute).
 MODEL_ATTR = "accuracy_model"
 
 
 def accuracy_hash(data: AccuracyData) -> str:
-    """SHA-256 of the table: rows in order, held-out flags, chance rates and their sources."""
+    """SHA-256 of the table: rows in order, held-out flags, chance rates and their sources.
+
+    Parameters and tokens enter only when the table has them (earlier files stay valid).
+    """
     h = hashlib.sha256()
     for values in (data.compute, data.accuracy, np.nan_to_num(data.n_questions, nan=-1.0)):
         h.update(np.ascontiguousarray(values, dtype="<f8").tobytes())
+    for sizes in (data.params, data.tokens):
+        if sizes is not None:
+            h.update(np.ascontiguousarray(np.nan_to_num(sizes, nan=-1.0), dtype="<f8").tobytes())
     h.update(np.ascontiguousarray(data.held_out, dtype="u1").tobytes())
     for labels in (data.model, data.family, data.benchmark):
         h.update("\x1f".join(map(str, labels)).encode())
@@ -69,6 +77,9 @@ def encode_accuracy(fit: AccuracyFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
         coords={"benchmark_label": list(data.benchmarks)},
         attrs={"families": json.dumps(list(data.families)), "source": data.source},
     )
+    for name in ("params", "tokens"):
+        if getattr(data, name) is not None:
+            group[name] = ("row", getattr(data, name))
     extra = {
         "fit_max_compute": json.dumps(data.fit_max_compute),
         MODEL_ATTR: json.dumps(
@@ -77,6 +88,7 @@ def encode_accuracy(fit: AccuracyFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
                 "pivot": fit.pivot,
                 "pool_levels": fit.pool_levels,
                 "floor": fit.floor,
+                "axis": fit.axis,
             }
         ),
     }
@@ -104,11 +116,14 @@ def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
         held_out=np.asarray(ds["held_out"].values, dtype=bool),
         source=str(ds.attrs.get("source", path)),
         fit_max_compute=attr_json(tree, "fit_max_compute", path),
+        params=np.asarray(ds["params"].values, dtype=float) if "params" in ds else None,
+        tokens=np.asarray(ds["tokens"].values, dtype=float) if "tokens" in ds else None,
     )
     check_hash(tree, accuracy_hash(data), path)
     del tree[ACCURACY_GROUP]
     built = attr_json(tree, MODEL_ATTR, path)
-    pivot = accuracy_pivots(data, str(built["pivot"]))
+    axis = str(built.get("axis", "compute"))
+    pivot = accuracy_pivots(data, str(built["pivot"]), axis)
     stored = np.asarray(tree.attrs["log_pivot"], dtype=float).ravel()
     if stored.shape != pivot.shape or not np.allclose(stored, pivot, rtol=0, atol=1e-9):
         raise InputError(f"{path}: the stored pivot does not match the data; fit again.")
@@ -121,6 +136,7 @@ def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
         pivot=str(built["pivot"]),
         pool_levels=bool(built["pool_levels"]),
         floor=str(built.get("floor", "chance")),
+        axis=axis,
         forecast_seed=stream_fields(tree)["forecast_seed"],
     )
 

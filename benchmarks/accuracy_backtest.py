@@ -19,7 +19,13 @@ docs/accuracy.md. Usage::
 
     python benchmarks/accuracy_backtest.py [--draws 2000 --tune 500 --chains 2]
         [--families F ...] [--methods pooled unpooled pooled_levels below_chance]
-        [--floor-prior A B]
+        [--floor-prior A B] [--axis {compute,chinchilla}] [--exponent-median K]
+
+``--axis chinchilla`` fits bayescale's models on Chinchilla's effective compute
+(:func:`bayescale.accuracy_data.chinchilla_effective_compute` of each model's parameters and
+tokens) in place of training compute, with the same held-out models (each family's largest
+by training compute) and the same baselines (on training compute); its exponent prior's
+median defaults to 1.0, the median of per-ladder fits on that axis (fitted rows only).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ import argparse
 import json
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +52,7 @@ from bayescale.accuracy_data import (
     AccuracyPriors,
     accuracy_law,
     accuracy_pivots,
+    chinchilla_effective_compute,
     load_accuracy_table,
     transformed_accuracy,
 )
@@ -62,6 +70,29 @@ INTERVAL = 0.9
 #: "floor band" column when the interval reaches into the band.
 FLOOR_BAND = 0.02
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Median of the exponent prior per axis: docs/accuracy.md's 0.2 on training compute; on
+#: Chinchilla's effective compute the median per-ladder floor-law fit (fitted rows of every
+#: ladder with >= 4 sizes not at chance, 76 ladders: 1.05, 0.44-1.61 between the 10th and
+#: 90th percentiles; 1.31 with ``--constants hoffmann``; ``benchmarks/accuracy_law_study.py``).
+EXPONENT_MEDIAN = {"compute": 0.2, "chinchilla": 1.0}
+
+
+#: Hoffmann et al. 2022's first constants (A, alpha, B, beta; their eq. 10), for
+#: ``--constants hoffmann``: a robustness check of the library's (Besiroglu et al. 2024).
+HOFFMANN = (406.4, 0.34, 410.7, 0.28)
+
+
+def effective_compute(
+    data: AccuracyData, folder: Path = DATA, constants: str = "besiroglu"
+) -> np.ndarray:
+    """Chinchilla's effective compute of every row of ``data`` (by its model's N and D)."""
+    wide = pd.read_csv(folder / TABLE).set_index("Model")
+    n = wide.loc[data.model, "Model Size (B)"].to_numpy(dtype=float) * 1e9
+    d = wide.loc[data.model, "Pretraining Data Size (T)"].to_numpy(dtype=float) * 1e12
+    if constants == "hoffmann":
+        a, alpha, b, beta = HOFFMANN
+        return 1.0 / (a / n**alpha + b / d**beta)
+    return chinchilla_effective_compute(n, d)
 
 
 def obsscaling_table(folder: Path = DATA) -> pd.DataFrame:
@@ -244,7 +275,15 @@ def run(args: argparse.Namespace) -> dict:
     settings = SamplerSettings(
         draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed, progress=False
     )
-    priors = AccuracyPriors(floor_a=args.floor_prior[0], floor_b=args.floor_prior[1])
+    median = args.exponent_median or EXPONENT_MEDIAN[args.axis]
+    priors = AccuracyPriors(
+        floor_a=args.floor_prior[0], floor_b=args.floor_prior[1], exponent_median=median
+    )
+    axis = (
+        effective_compute(data, args.data, args.constants)
+        if args.axis == "chinchilla"
+        else data.compute
+    )
     all_cases = cases(data)
     families = list(dict.fromkeys(f for f, _, _ in all_cases))
     if args.families:
@@ -252,6 +291,7 @@ def run(args: argparse.Namespace) -> dict:
     rows, fits = [], []
     for family in families:
         split = leave_largest_out(data, family)
+        fit_split = replace(split, compute=axis)
         held = split.held_out
         fam_rows = split.family == family
         started = time.perf_counter()
@@ -259,7 +299,7 @@ def run(args: argparse.Namespace) -> dict:
         for method in args.methods:
             if method == "unpooled":
                 models[method] = fit_accuracy(
-                    split.subset(fam_rows),
+                    fit_split.subset(fam_rows),
                     priors,
                     settings,
                     pooled=False,
@@ -267,7 +307,7 @@ def run(args: argparse.Namespace) -> dict:
                 )
             else:
                 models[method] = fit_accuracy(
-                    split,
+                    fit_split,
                     priors,
                     settings,
                     pool_levels=method == "pooled_levels",
@@ -323,7 +363,7 @@ def run(args: argparse.Namespace) -> dict:
             )
             for method, fit in models.items():
                 draws = (
-                    accuracy_draws(fit, [split.compute[row]])
+                    accuracy_draws(fit, [axis[row]])
                     .sel(family=family, benchmark=bench)
                     .values[:, 0]
                 )
@@ -342,6 +382,8 @@ def run(args: argparse.Namespace) -> dict:
         "data": str(args.data / TABLE),
         "interval": INTERVAL,
         "settings": settings.as_attrs(),
+        "axis": args.axis,
+        "constants": args.constants,
         "priors": vars(priors),
         "families": families,
         "pivots": {
@@ -436,6 +478,17 @@ def markdown(document: dict) -> str:
     return "\n".join(lines)
 
 
+def _finite(value: object) -> object:
+    """``value`` with every non-finite float (an R-hat of a short run) as None, for JSON."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        return None
+    return value
+
+
 def main() -> None:
     """Run the backtest and write its JSON."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -460,6 +513,24 @@ def main() -> None:
         metavar=("A", "B"),
         help="Beta(A, B) prior of a learned floor's fraction of the chance rate",
     )
+    parser.add_argument(
+        "--axis",
+        choices=list(EXPONENT_MEDIAN),
+        default="compute",
+        help="the law's axis for bayescale's fits: training compute or Chinchilla's "
+        "effective compute (baselines stay on training compute)",
+    )
+    parser.add_argument(
+        "--constants",
+        choices=["besiroglu", "hoffmann"],
+        default="besiroglu",
+        help="Chinchilla loss constants of the chinchilla axis (default: the library's)",
+    )
+    parser.add_argument(
+        "--exponent-median",
+        type=float,
+        help="median of the exponent prior (default: 0.2 on compute, 1.0 on chinchilla)",
+    )
     parser.add_argument("--json", type=Path, default=RESULTS / "accuracy_backtest.json")
     parser.add_argument(
         "--partial", type=Path, help="also write the cases done so far here after each family"
@@ -477,7 +548,7 @@ def main() -> None:
     bayescale.configure(devices=args.chains)
     document = run(args)
     args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(document, indent=2, allow_nan=False) + "\n")
+    args.json.write_text(json.dumps(_finite(document), indent=2, allow_nan=False) + "\n")
     print(markdown(document))
 
 
