@@ -168,25 +168,41 @@ def chains_on_devices(
         return "parallel"
     if devices == 1:
         return "vectorized"
-    return _grouped_chains(devices, chains // devices)
+    return _chains_in_rounds(devices, chains)
 
 
-def _grouped_chains(
-    devices: int, per_device: int
+def _chains_in_rounds(
+    devices: int, chains: int
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A numpyro ``chain_method``: ``per_device`` chains under ``vmap`` on each of ``devices``."""
+    """A numpyro ``chain_method``: one chain per device on ``devices``, in successive rounds.
+
+    One ``pmap`` of numpyro's single-chain function over the first ``devices`` devices, built
+    once per run and called ``chains // devices`` times on successive slices of the chains'
+    keys, initial points and states; the rounds' results are joined in the chains' order, so
+    every chain has the key and start it has on one device per chain (the same draws). Each
+    chain runs alone on its device: no chain waits on another's tree, as chains sharing a
+    device under ``vmap`` do. The slices are taken on the host, so that a round's inputs do
+    not wait in a device's queue behind the round before.
+    """
     import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    def on_host(x: Any) -> Any:
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return x  # typed keys have no numpy form; slicing them is cheap anyway
+        return np.asarray(x)
 
     def method(one_chain: Callable[..., Any]) -> Callable[..., Any]:
+        program = jax.pmap(one_chain, devices=jax.local_devices()[:devices])
+
         def run(map_args: Any) -> Any:
-            def split(x: Any) -> Any:
-                return x.reshape(devices, per_device, *x.shape[1:])
-
-            def join(x: Any) -> Any:
-                return x.reshape(devices * per_device, *x.shape[2:])
-
-            program = jax.pmap(jax.vmap(one_chain), devices=jax.local_devices()[:devices])
-            return jax.tree.map(join, program(jax.tree.map(split, map_args)))
+            host = jax.tree.map(on_host, map_args)
+            rounds = [
+                program(jax.tree.map(lambda x, s=s: x[s : s + devices], host))
+                for s in range(0, chains, devices)
+            ]
+            return jax.tree.map(lambda *parts: jnp.concatenate(parts), *rounds)
 
         return run
 
