@@ -5,9 +5,10 @@ nuts_sampler="numpyro")`` with the same seed and draws, without ``pm.sample``'s 
 assignment, which builds one symbolic gradient per variable only to learn that NUTS applies:
 about 1 s on Pythia x MATH), keeps numpyro's ``MCMC`` so that :func:`more_draws` can run the
 adapted chains on (:class:`Chains`; the convergence ladder of :mod:`bayescale.fit`), and picks
-how chains run from the JAX devices it finds (one device per chain when there are enough, else
-vectorised); it changes no process-wide setting (:mod:`bayescale.config` holds the ones a
-program may ask for through :func:`bayescale.configure`). Fast tests swap
+how chains run from the JAX devices it finds (one device per chain when there are enough, on a
+CPU with fewer cores than chains taking turns on a device per core, else vectorised); it
+changes no process-wide setting (:mod:`bayescale.config` holds the ones a program may ask for
+through :func:`bayescale.configure`). Fast tests swap
 :func:`run_numpyro` for :func:`run_pm_sample`, its reference, so that
 ``pymc.testing.mock_sample_setup_and_teardown`` can stand in for ``pm.sample``
 (``tests/conftest.py``). The code is device-agnostic: on a machine with a CUDA build of JAX
@@ -151,12 +152,13 @@ def chains_on_devices(
     numpyro's ``pmap`` of one chain per device grew without bound while it sampled: the
     LiveCodeBench pass fit peaked at 10-11.4 GiB RSS, growing about 20 MiB per CPU-second
     whether or not glibc's arenas were limited (``MALLOC_ARENA_MAX=2``) or jemalloc replaced
-    glibc's ``malloc``; the same chains as 2 devices x 2 chains under ``vmap`` stayed flat
-    (docs/speed.md, "Memory"). So on a CPU with fewer cores than chains, the chains are
-    spread over as many devices as there are cores (the largest divisor of ``chains`` that is
-    not more), each device running its share in lockstep under ``vmap`` (numpyro's mixed
-    parallel and vectorised sampling); one device is numpyro's ``"vectorized"``, one device
-    per chain its ``"parallel"``. Other backends (GPUs) keep ``chain_method`` as it is.
+    glibc's ``malloc``; the same chains on 2 devices stayed flat (docs/speed.md, "Memory"). So
+    on a CPU with fewer cores than chains, the chains are spread over as many devices as there
+    are cores (the largest divisor of ``chains`` that is not more), each device running its
+    share one chain after another (:func:`_chains_in_turn`; under ``vmap`` in lockstep, as
+    before, the same fit took 11-14% more CPU time); one device is numpyro's
+    ``"vectorized"``, one device per chain its ``"parallel"``. Other backends (GPUs) keep
+    ``chain_method`` as it is.
     """
     import jax
 
@@ -168,25 +170,48 @@ def chains_on_devices(
         return "parallel"
     if devices == 1:
         return "vectorized"
-    return _grouped_chains(devices, chains // devices)
+    return _chains_in_turn(devices, chains)
 
 
-def _grouped_chains(
-    devices: int, per_device: int
+def _chains_in_turn(
+    devices: int, chains: int
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """A numpyro ``chain_method``: ``per_device`` chains under ``vmap`` on each of ``devices``."""
+    """A numpyro ``chain_method``: ``chains // devices`` chains one after another per device.
+
+    One ``pmap`` over the first ``devices`` devices of a ``lax.map`` (a loop) over each
+    device's chains: chain ``i`` runs on device ``i % devices`` in turn ``i // devices``, with
+    its own key and start, alone (the same draws as one device per chain). No chain waits on
+    another's tree, as chains sharing a device under ``vmap`` do, and no device waits for the
+    others between its chains, as successive ``pmap`` calls (rounds) do: a device takes the
+    sum of its chains' times, the fit the longest device's, at most the rounds' sum of their
+    longest chains. One program, traced and compiled once per run.
+    """
     import jax
+    import numpy as np
+
+    per_device = chains // devices
+
+    def on_host(x: Any) -> Any:
+        # a run's keys and states come from the run before, laid out for its pmap's output
+        if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key):
+            return x  # typed keys have no numpy form
+        return np.asarray(x)
 
     def method(one_chain: Callable[..., Any]) -> Callable[..., Any]:
+        def in_turn(map_args: Any) -> Any:
+            return jax.lax.map(one_chain, map_args)
+
+        program = jax.pmap(in_turn, devices=jax.local_devices()[:devices])
+
         def run(map_args: Any) -> Any:
-            def split(x: Any) -> Any:
-                return x.reshape(devices, per_device, *x.shape[1:])
+            def split(x: Any) -> Any:  # chain i to device i % devices, its turn i // devices
+                return x.reshape(per_device, devices, *x.shape[1:]).swapaxes(0, 1)
 
             def join(x: Any) -> Any:
-                return x.reshape(devices * per_device, *x.shape[2:])
+                return x.swapaxes(0, 1).reshape(devices * per_device, *x.shape[2:])
 
-            program = jax.pmap(jax.vmap(one_chain), devices=jax.local_devices()[:devices])
-            return jax.tree.map(join, program(jax.tree.map(split, map_args)))
+            laid_out = jax.tree.map(lambda x: split(on_host(x)), map_args)
+            return jax.tree.map(join, program(laid_out))
 
         return run
 
@@ -362,8 +387,8 @@ def run_numpyro(
         )
         method = chains_on_devices(chain_method, settings.chains)
         if progress and callable(method):
-            # numpyro's progress bars do not run under vmap inside pmap
-            log.info("no progress bars: chains share devices under vmap")
+            # numpyro draws no progress bars for a chain_method of its caller's
+            log.info("no progress bars: chains take turns on devices")
             progress = False
         mcmc = MCMC(
             NUTS(

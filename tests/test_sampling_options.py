@@ -317,7 +317,7 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
     ("devices", "cores", "chains", "expected"),
     [
         (4, 4, 4, "parallel"),  # a core per chain: numpyro's pmap, one chain per device
-        (4, 2, 4, 2),  # fewer cores than chains: 2 devices x 2 chains under vmap
+        (4, 2, 4, 2),  # fewer cores than chains: 2 devices, 2 chains in turn on each
         (100, 8, 6, "parallel"),
         (4, 2, 3, "vectorized"),  # no divisor of 3 fits 2 cores: one device
         (4, 1, 4, "vectorized"),
@@ -339,23 +339,55 @@ def test_parallel_chains_take_at_most_a_device_per_core(
     assert sampling.chains_on_devices("vectorized", chains) == "vectorized"
 
 
-def test_chains_shared_by_devices_sample_as_one_device_per_chain_does(monkeypatch):
-    """2 devices x 2 chains under vmap: the draws of 4 devices x 1 chain, and more draws too."""
+def test_chains_taking_turns_sample_as_one_device_per_chain_does(monkeypatch):
+    """4 chains taking turns on 2 devices: the draws of 4 devices x 1 chain, more draws too.
+
+    One ``pmap`` program per run, traced once and called once.
+    """
+    import importlib
+
     import jax
-    import numpyro.infer.mcmc
 
     # numpyro binds jax.local_device_count on import: an earlier test's stand-in may be bound
-    monkeypatch.setattr(numpyro.infer.mcmc, "local_device_count", jax.local_device_count)
+    mcmc_module = importlib.import_module("numpyro.infer.mcmc")
+    monkeypatch.setattr(mcmc_module, "local_device_count", jax.local_device_count)
     with pm.Model() as model:
         mu = pm.Normal("mu", 0.0, 5.0)
         pm.Normal("y", mu, 1.0, observed=np.array([0.3, 1.2, -0.4]))
     settings = SamplerSettings(draws=20, tune=20, chains=4, seed=3, progress=False)
     kernel = {"dense_mass": False, "max_tree_depth": settings.max_tree_depth}
     monkeypatch.setattr(sampling, "_cores", lambda: 4)
-    alone, _ = sampling.run_numpyro(model, settings, "parallel", False, kernel)
+    alone, alone_chains = sampling.run_numpyro(model, settings, "parallel", False, kernel)
+    assert alone_chains is not None and alone_chains.mcmc.chain_method == "parallel"
+
+    pmap, traces, calls = jax.pmap, [], []
+
+    def counted_pmap(function, **kwargs):
+        def traced(*args):
+            traces.append(1)
+            return function(*args)
+
+        program = pmap(traced, **kwargs)
+
+        def call(*args):
+            calls.append(1)
+            return program(*args)
+
+        return call
+
+    monkeypatch.setattr(jax, "pmap", counted_pmap)
     monkeypatch.setattr(sampling, "_cores", lambda: 2)
-    shared, chains = sampling.run_numpyro(model, settings, "parallel", False, kernel)
-    assert chains is not None and callable(chains.mcmc.chain_method)
-    np.testing.assert_allclose(shared["posterior"]["mu"].values, alone["posterior"]["mu"].values)
+    turns, chains = sampling.run_numpyro(model, settings, "parallel", False, kernel)
+    assert chains is not None and chains.mcmc.chain_method.devices == 2
+    assert (len(traces), len(calls)) == (1, 1)
+    np.testing.assert_array_equal(turns["posterior"]["mu"], alone["posterior"]["mu"])
+    np.testing.assert_array_equal(
+        turns["sample_stats"]["n_steps"], alone["sample_stats"]["n_steps"]
+    )
+    # the convergence ladder's continuation: numpyro's post_warmup_state, taking turns
     longer, _ = sampling.more_draws(chains, 10)
+    assert (len(traces), len(calls)) == (2, 2)
+    monkeypatch.setattr(jax, "pmap", pmap)
+    longer_alone, _ = sampling.more_draws(alone_chains, 10)
     assert longer["posterior"]["mu"].shape == (4, 30)
+    np.testing.assert_array_equal(longer["posterior"]["mu"], longer_alone["posterior"]["mu"])
