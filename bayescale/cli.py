@@ -11,7 +11,6 @@ import dataclasses
 import logging
 import re
 import sys
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -1126,8 +1125,6 @@ def _run_law(
     """
     from bayescale.registry import law_of
 
-    if args.out:
-        _import_outputs_meanwhile()
     try:
         result = law_of(options).run(source, options)
     except ConvergenceError as err:
@@ -1136,35 +1133,6 @@ def _run_law(
         print(heading)
     _write(result, args, spec=spec)
     return EXIT_OK
-
-
-#: What writing ``--out`` imports (matplotlib: 0.4-0.9 s in a new process, the most of any).
-OUTPUT_MODULES = ("bayescale.plots", "bayescale.result_files", "matplotlib.backends.backend_agg")
-
-
-def _import_outputs_meanwhile() -> threading.Thread:
-    """Import what the outputs need on a thread, while the main thread samples.
-
-    The sampler stack is imported first, here, so that the two threads import disjoint
-    modules; the chains then run in XLA without holding the GIL, and the imports go on beside
-    them instead of after them. An import that fails is left for the main thread to raise.
-    """
-    import importlib
-
-    from bayescale.config import import_pymc_jax
-
-    import_pymc_jax()
-
-    def run() -> None:
-        for name in OUTPUT_MODULES:
-            try:
-                importlib.import_module(name)
-            except ImportError:  # pragma: no cover - the main thread reports it
-                return
-
-    thread = threading.Thread(target=run, name="bayescale-output-imports", daemon=True)
-    thread.start()
-    return thread
 
 
 def _run_pass_command(args: argparse.Namespace) -> int:
