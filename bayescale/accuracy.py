@@ -1030,7 +1030,7 @@ def accuracy_figure(
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    from bayescale.plots import power_ticks
+    from bayescale.ticks import power_ticks
 
     data = fit.data
     ladders = list(ladders if ladders is not None else data.ladders())

@@ -21,6 +21,7 @@ from bayescale.data import (
     check_range,
     numeric_column,
     read_table,
+    refuse_first,
     require_column,
     row_label,
 )
@@ -395,25 +396,26 @@ def load_accuracy_table(
     compute = numeric_column(frame, cols.compute, source)
     check_range(compute, frame, cols.compute, source, COMPUTE_RANGE, "compute")
     accuracy = numeric_column(frame, cols.accuracy, source, positive=False)
-    bad = (accuracy < 0) | (accuracy > 1)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise InputError(
-            f"{row_label(source, int(frame.index[i]))}, column '{cols.accuracy}': "
-            f"{accuracy[i]:g} is not an accuracy; expected a fraction in [0, 1] (divide "
-            "percentages by 100)."
-        )
+    refuse_first(
+        (accuracy < 0) | (accuracy > 1),
+        accuracy,
+        frame,
+        cols.accuracy,
+        source,
+        "is not an accuracy; expected a fraction in [0, 1] (divide percentages by 100).",
+    )
     n_questions = np.full(len(frame), np.nan)
     if cols.n_questions in frame.columns:
         n_questions = _optional_numbers(frame, cols.n_questions, source)
-        bad = ~np.isnan(n_questions) & ((n_questions < 1) | (n_questions != np.round(n_questions)))
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise InputError(
-                f"{row_label(source, int(frame.index[i]))}, column '{cols.n_questions}': "
-                f"{n_questions[i]:g} is not a number of questions; expected a whole number "
-                ">= 1 (or an empty cell when unknown)."
-            )
+        refuse_first(
+            ~np.isnan(n_questions) & ((n_questions < 1) | (n_questions != np.round(n_questions))),
+            n_questions,
+            frame,
+            cols.n_questions,
+            source,
+            "is not a number of questions; expected a whole number >= 1 (or an empty cell "
+            "when unknown).",
+        )
     seen_compute: dict[str, tuple[float, int]] = {}
     seen_pair: dict[tuple[str, str], int] = {}
     for pos, (m, b, c) in enumerate(zip(model, benchmark, compute, strict=True)):
@@ -443,14 +445,15 @@ def load_accuracy_table(
         column_name = getattr(cols, name)
         if column_name in frame.columns:
             values = _optional_numbers(frame, column_name, source)
-            bad = ~np.isnan(values) & ~((values > 0) & np.isfinite(values))
-            if bad.any():
-                i = int(np.argmax(bad))
-                raise InputError(
-                    f"{row_label(source, int(frame.index[i]))}, column '{column_name}': "
-                    f"{values[i]:g} is not a count of {name}; expected a positive number "
-                    "(or an empty cell when unknown)."
-                )
+            refuse_first(
+                ~np.isnan(values) & ~((values > 0) & np.isfinite(values)),
+                values,
+                frame,
+                column_name,
+                source,
+                f"is not a count of {name}; expected a positive number (or an empty cell when "
+                "unknown).",
+            )
             sizes[name] = values
     held_out = (
         compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)

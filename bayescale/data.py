@@ -426,13 +426,25 @@ def check_range(
 ) -> None:
     """Refuse the first value outside ``bounds`` (inclusive), naming its row and column."""
     low, high = bounds
-    outside = (values < low) | (values > high)
-    if outside.any():
-        i = int(np.argmax(outside))
+    refuse_first(
+        (values < low) | (values > high),
+        values,
+        frame,
+        column,
+        source,
+        f"is outside the range bayescale accepts for {what} ({low:g} to {high:g}); check the "
+        "unit, or rescale the column.",
+    )
+
+
+def refuse_first(
+    bad: np.ndarray, values: np.ndarray, frame: pd.DataFrame, column: str, source: str, what: str
+) -> None:
+    """Refuse the first row where ``bad`` holds: "<row>, column '<column>': <value> <what>"."""
+    if bad.any():
+        i = int(np.argmax(bad))
         raise InputError(
-            f"{row_label(source, int(frame.index[i]))}, column '{column}': {values[i]:g} is "
-            f"outside the range bayescale accepts for {what} ({low:g} to {high:g}); check the "
-            "unit, or rescale the column."
+            f"{row_label(source, int(frame.index[i]))}, column '{column}': {values[i]:g} {what}"
         )
 
 

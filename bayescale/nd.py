@@ -554,7 +554,7 @@ def nd_figure(
     """
     from matplotlib.figure import Figure
 
-    from bayescale.plots import power_ticks
+    from bayescale.ticks import power_ticks
 
     data = fit.data
     draws = nd_draws(fit)

@@ -851,8 +851,8 @@ def machine() -> dict[str, object]:
         "numpyro": numpyro.__version__,
         "jax": jax.__version__,
         "jax_devices": [str(d) for d in jax.devices()],
-        "note": "2 shared cores: other agents were running fits at the same time; compare the "
-        "ratios measured back to back in this one process, not absolute seconds",
+        "note": "compare the ratios measured back to back in this one process, not absolute "
+        "seconds across runs; the load averages say how busy the machine was",
     }
 
 

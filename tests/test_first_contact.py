@@ -669,7 +669,7 @@ def test_check_reports_target_warnings_and_refuses_a_backcast(tmp_path, capsys):
 )
 def test_log_compute_axes_are_labelled_in_plain_text(limits, wanted):
     """Powers of ten in Unicode superscripts, never mathtext, and labels on a narrow axis."""
-    from bayescale.plots import power_ticks
+    from bayescale.ticks import power_ticks
 
     fig = Figure()
     ax = fig.subplots()
