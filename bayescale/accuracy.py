@@ -500,8 +500,9 @@ class AccuracyForecast(Forecast):
 
 def _ladder_row(r: Any) -> tuple[str, str]:
     """A summary row of a forecast table row: ladder and target, median and interval."""
+    at = f"N={r.params:.3g} D={r.tokens:.3g}" if hasattr(r, "params") else f"{r.target_compute:.3g}"
     return (
-        f"{r.family} {r.benchmark} @ {r.target_compute:.3g}",
+        f"{r.family} {r.benchmark} @ {at}",
         f"{r.median:.3f} [{r.lower:.3f}, {r.upper:.3f}]",
     )
 

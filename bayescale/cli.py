@@ -515,11 +515,13 @@ def build_parser() -> argparse.ArgumentParser:
     acc = sub.add_parser(
         "accuracy",
         help="forecast benchmark accuracies above a chance floor, per family and benchmark",
-        description="Fit -ln((p - g)/(1 - g)) = alpha*C^(-k) per (family, benchmark) with a "
-        "family effect and a benchmark effect (partial pooling) and forecast a new model's "
-        "accuracy at the target compute. Table: model, family, compute, benchmark, "
-        "accuracy[, n_questions][, chance]. Chance rates g come from --chance, a chance "
-        "column, or the defaults for named benchmarks (docs/accuracy.md).",
+        description="Fit -ln((p - g)/(1 - g)) = alpha*C^(-k) per (family, benchmark) with a\n"
+        "family effect and a benchmark effect (partial pooling) and forecast a new model's\n"
+        "accuracy at the target compute (--target-compute C), or at planned models of N\n"
+        "parameters and D tokens (--target N:D: C is then Chinchilla's effective compute).\n"
+        "Table: model, family, compute, benchmark, accuracy[, n_questions][, chance]\n"
+        "[, params, tokens]. Chance rates g come from --chance, a chance column, or the\n"
+        "defaults for named benchmarks (docs/accuracy.md).",
         epilog="examples:\n"
         "  bayescale accuracy evals.csv --target-compute 1e24 --family Llama "
         "--require 'mmlu.accuracy>=0.7' --out out/\n"

@@ -127,6 +127,7 @@ def test_figure_and_report_say_the_axis(tmp_path):
     assert "Axis: Chinchilla's effective compute" in report and "| N | D |" in report
     assert "Axis: training compute" in bayescale.accuracy.accuracy_markdown(plain, "x")
     assert "N=3e+10 D=6e+11" in bayescale.accuracy.accuracy_summary(result)
+    assert "beta mmlu @ N=6e+10 D=3e+11" in repr(result.forecast)
 
 
 def test_command_forecasts_planned_models_and_the_saved_fit_answers_again(
