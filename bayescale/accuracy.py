@@ -44,6 +44,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.accuracy_data import (
+    CHINCHILLA_LOSS,
     FLOORS,
     LEARN,
     MIN_SIZES,
@@ -62,12 +63,13 @@ from bayescale.accuracy_data import (
 from bayescale.accuracy_data import accuracy_split as accuracy_split
 from bayescale.accuracy_data import leave_largest_out as leave_largest_out
 from bayescale.backtest_scoring import score_draws, with_meta
-from bayescale.decision import Decision, Requirement, parse_requirement
+from bayescale.decision import Decision, DecisionCurve, Requirement, parse_requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.display import html_summary, text_summary
 from bayescale.draws import Forecast, shown_rows, stacked_draws, summarise, target_rows
 from bayescale.errors import ConvergenceError, InputError, did_you_mean
 from bayescale.fit import _common_rows
+from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
 from bayescale.options import Options, check_options, remembered_options
 from bayescale.report import (
     clean_json,
@@ -435,7 +437,8 @@ def accuracy_table(
 
     ``draws`` holds ``accuracy`` (a new model) and ``curve_accuracy`` (the law), dims
     ``(sample, family, benchmark, compute)``; the curve's statistics are the ``curve_``
-    columns.
+    columns. Targets given as planned models (coordinates ``params`` and ``tokens``) add
+    those columns; ``target_compute`` is then 6·N·D.
     """
     families = [f for f, _ in ladders]
     benchmarks = [b for _, b in ladders]
@@ -458,6 +461,9 @@ def accuracy_table(
         {"family": families, "benchmark": benchmarks},
     )
     frame = pd.DataFrame(rows).drop(columns="ladder")
+    if "params" in draws.coords:  # planned models: rows are ladder-major, targets within
+        for name in ("tokens", "params"):
+            frame.insert(1, name, np.tile(np.asarray(draws[name].values), len(ladders)))
     return frame.sort_values("target_compute", kind="stable", ignore_index=True)
 
 
@@ -494,8 +500,9 @@ class AccuracyForecast(Forecast):
 
 def _ladder_row(r: Any) -> tuple[str, str]:
     """A summary row of a forecast table row: ladder and target, median and interval."""
+    at = f"N={r.params:.3g} D={r.tokens:.3g}" if hasattr(r, "params") else f"{r.target_compute:.3g}"
     return (
-        f"{r.family} {r.benchmark} @ {r.target_compute:.3g}",
+        f"{r.family} {r.benchmark} @ {at}",
         f"{r.median:.3f} [{r.lower:.3f}, {r.upper:.3f}]",
     )
 
@@ -508,26 +515,40 @@ def forecast_accuracy(
     *,
     allow_backcast: bool = False,
     warn: bool = True,
+    runs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> AccuracyForecast:
     """A new model's accuracy at the targets, for every family's ladders or ``family``'s.
 
-    Warnings (logged when ``warn``): ladders with fewer than :data:`MIN_SIZES` fitted sizes,
-    where the targets lie against each family's fitted models
-    (:func:`accuracy_target_warnings`), and a fit that failed the gate.
+    ``runs``: the targets' parameters and tokens ``(N, D)``, needed by a fit on the
+    ``chinchilla`` axis (``targets`` are then their computes, 6·N·D); the draws carry them
+    as the coordinates ``params`` and ``tokens`` of ``compute``. Warnings (logged when
+    ``warn``): ladders with fewer than :data:`MIN_SIZES` fitted sizes, where the targets lie
+    against each family's fitted models (:func:`accuracy_target_warnings`, in compute), and a
+    fit that failed the gate.
     """
     targets = check_targets(targets)
     ladders = tuple(target_ladders(fit.data, family))
-    curve, new = _draw_arrays(fit, targets, forecast_stream(fit, "accuracy.forecast"))
+    on_axis = None if runs is None else chinchilla_effective_compute(*runs)
+    curve, new = _draw_arrays(fit, targets, forecast_stream(fit, "accuracy.forecast"), on_axis)
     draws = xr.Dataset(
         {
             "accuracy": _labelled(fit, new, targets, "accuracy"),
             "curve_accuracy": _labelled(fit, curve, targets, "curve_accuracy"),
         }
     )
-    warnings = accuracy_target_warnings(fit.data, targets, family, allow_backcast=allow_backcast)
+    if runs is not None:
+        draws = draws.assign_coords(params=("compute", runs[0]), tokens=("compute", runs[1]))
+    warnings = accuracy_target_warnings(
+        fit.data, _distinct(targets), family, allow_backcast=allow_backcast
+    )
     if not fit.diagnostics.ok:
         warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
     return AccuracyForecast(draws, ladders, interval, logged(warnings, warn))
+
+
+def _distinct(targets: np.ndarray) -> np.ndarray:
+    """The targets without repeats, in order (planned models of one compute warn once)."""
+    return np.asarray(list(dict.fromkeys(np.asarray(targets, dtype=float).tolist())))
 
 
 def accuracy_target_warnings(
@@ -713,11 +734,14 @@ def accuracy_requirement_draws(
     *,
     curve: bool = False,
     cache: dict[str, Any] | None = None,
+    tokens_per_param: float | None = None,
 ) -> tuple[Requirement, Callable[[np.ndarray], np.ndarray]]:
     """The parsed requirement and a ``compute -> draws`` function of its ladder.
 
     A new model's accuracy, or with ``curve=True`` the law's; two functions given the same
     ``cache`` dict share the last computed draws (:data:`bayescale.results.RequirementDraws`).
+    On the ``chinchilla`` axis a compute C is the model of ``tokens_per_param`` tokens per
+    parameter r that it trains: N = (C / 6r)^(1/2), D = r·N (:func:`run_path`).
     """
     req, (f, b) = accuracy_requirement(requirement, fit.data, family)
     fi, bi = fit.data.families.index(f), fit.data.benchmarks.index(b)
@@ -728,10 +752,60 @@ def accuracy_requirement_draws(
         key = compute.tobytes()
         if memo.get("key") != key:
             rng = forecast_stream(fit, "accuracy.forecast")
-            memo.update(key=key, draws=_draw_arrays(fit, compute, rng))
+            on_axis = None
+            if tokens_per_param is not None:
+                on_axis = chinchilla_effective_compute(*run_path(compute, tokens_per_param))
+            memo.update(key=key, draws=_draw_arrays(fit, compute, rng, on_axis))
         return np.asarray(memo["draws"][0 if curve else 1][:, fi, bi, :])
 
     return req, draws_at
+
+
+def run_path(compute: np.ndarray, tokens_per_param: float) -> tuple[np.ndarray, np.ndarray]:
+    """The models of ``tokens_per_param`` tokens per parameter r at each compute C.
+
+    N = (C / 6r)^(1/2) and D = r·N, so that 6·N·D = C: a planned model scaled up or down
+    with its data, the path along which a decision on planned models searches the compute
+    needed.
+    """
+    params = np.sqrt(np.asarray(compute, dtype=float) / (FLOPS_PER_PARAM_TOKEN * tokens_per_param))
+    return params, tokens_per_param * params
+
+
+def decide_runs(
+    fit: AccuracyFit, options: AccuracyOptions, smallest: float
+) -> tuple[list[Decision], DecisionCurve | None]:
+    """Decisions at planned models (``options.runs``), in their order.
+
+    Each model's probability comes from a new model's draws at its own N and D; the compute
+    needed is searched along its tokens per parameter (:func:`run_path`), one search per
+    distinct ratio. The probability curve (for ``decision.png``) is kept only when every
+    planned model has the same ratio: models of several ratios lie on several curves.
+    """
+    from dataclasses import replace
+
+    n, d = options.pairs()
+    ratios = d / n
+    keys = [f"{r:.12g}" for r in ratios]
+    decisions: dict[int, Decision] = {}
+    curves: list[DecisionCurve | None] = []
+    for key in dict.fromkeys(keys):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        draws = partial(
+            accuracy_requirement_draws,
+            fit,
+            family=options.family,
+            tokens_per_param=float(ratios[idx[0]]),
+        )
+        made, curve, _ = decide_options(
+            options, draws, FLOPS_PER_PARAM_TOKEN * n[idx] * d[idx], smallest
+        )
+        decisions |= {
+            i: replace(dec, planned=(float(n[i]), float(d[i])))
+            for i, dec in zip(idx, made, strict=True)
+        }
+        curves.append(curve)
+    return [decisions[i] for i in range(n.size)], curves[0] if len(curves) == 1 else None
 
 
 def _smallest_of_rule(fit: AccuracyFit, requirement: str, family: str | None) -> float:
@@ -771,27 +845,80 @@ class AccuracyOptions(Options):
     benchmark's floor), where floors come from (``floor``: ``"chance"``, or
     ``"below_chance"`` to learn each floor between 0 and the chance rate,
     :func:`~bayescale.accuracy_data.floor_bounds`), the priors and the table's columns.
+
+    The targets are either computes (``targets``, FLOPs: the law runs on training compute)
+    or planned models (``runs``, ``(N, D)`` pairs, ``--target N:D``: the law runs on
+    Chinchilla's effective compute of the table's ``params`` and ``tokens``,
+    :func:`~bayescale.accuracy_data.law_compute`), never both (:attr:`axis`).
     """
 
+    targets: tuple[float, ...] = ()
     family: str | None = None
     chance: Mapping[str, float | None] = field(default_factory=dict)
     priors: AccuracyPriors = field(default_factory=AccuracyPriors)
     columns: AccuracyColumns = field(default_factory=AccuracyColumns)
     floor: str = "chance"
+    runs: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def axis(self) -> str:
+        """The law's axis these targets ask for: ``"chinchilla"`` with ``runs``, else compute."""
+        return "chinchilla" if self.runs else "compute"
+
+    def pairs(self) -> tuple[np.ndarray, np.ndarray]:
+        """The planned models as two arrays ``(N, D)``, checked (empty without ``runs``)."""
+        if not self.runs:
+            return np.array([]), np.array([])
+        from bayescale.nd import _as_pairs, check_pairs
+
+        return check_pairs(*zip(*_as_pairs(self.runs), strict=True))
+
+    def target_computes(self) -> tuple[float, ...]:
+        """The targets in FLOPs: ``targets``, or each planned model's 6·N·D."""
+        if not self.runs:
+            return tuple(self.targets)
+        n, d = self.pairs()
+        return tuple((FLOPS_PER_PARAM_TOKEN * n * d).tolist())
 
     def forecast_options(self) -> dict[str, object]:
-        """What a saved fit remembers: the shared options, the family and the columns."""
+        """What a saved fit remembers: the shared options, the family, the columns, the runs.
+
+        Planned models are kept as ``params`` and ``tokens`` lists (as L(N, D) keeps them).
+        """
         from dataclasses import asdict
 
+        n, d = self.pairs()
         return remembered_options(self) | {
             "family": self.family,
             "columns": asdict(self.columns),
+            "params": n.tolist(),
+            "tokens": d.tolist(),
         }
 
 
+#: How the two kinds of targets are asked for, for messages.
+TARGET_KINDS = (
+    "--target-compute C (training compute in FLOPs: the law on compute) or --target N:D "
+    "(parameters:tokens, e.g. 7e9:2e12: the law on Chinchilla's effective compute, which "
+    "needs the table's params and tokens columns)"
+)
+
+
 def check_accuracy_options(options: AccuracyOptions) -> None:
-    """Refuse bad options before reading the table or sampling."""
-    check_options(options)
+    """Refuse bad options before reading the table or sampling.
+
+    Exactly one kind of target: computes (``targets``) or planned models (``runs``).
+    """
+    from dataclasses import replace
+
+    if options.runs and options.targets:
+        raise InputError(
+            "give target computes or planned models, not both: " + TARGET_KINDS + ". In a "
+            "spec: [forecast] targets or runs."
+        )
+    if not options.runs and not options.targets:
+        raise InputError("nothing to forecast: give " + TARGET_KINDS + ".")
+    check_options(replace(options, targets=options.target_computes()))
     if options.value is not None or options.cost_per_flop is not None:
         raise InputError("--value and --cost-per-flop are not supported by 'bayescale accuracy'.")
     if options.where is not None or options.drop_missing:
@@ -815,18 +942,34 @@ def accuracy_document(result: AccuracyResult, version: str | None = None) -> dic
     from bayescale.version import __version__
 
     table = result.table()
-    decisions = {d.target_compute: d for d in result.decisions}
     keys = ("family", "benchmark", "median", "lower", "upper", "mean")
     targets = []
-    for target in np.unique(table["target_compute"].to_numpy(dtype=float)).tolist():
-        rows = table[table["target_compute"] == target]
-        entry: dict[str, Any] = {
-            "target_compute": target,
-            "accuracy": [{k: r[k] for k in keys} for r in rows.to_dict("records")],
-        }
-        if target in decisions:
-            entry["decision"] = decisions[target].to_dict()
-        targets.append(entry)
+    if "params" in table.columns:  # planned models, in order of compute
+        draws = result.forecast.draws
+        runs = zip(draws["params"].values.tolist(), draws["tokens"].values.tolist(), strict=True)
+        by_run = dict(zip(runs, result.decisions, strict=False))  # no decisions without a rule
+        for n, d in table[["params", "tokens"]].drop_duplicates().itertuples(index=False):
+            rows = table[(table["params"] == n) & (table["tokens"] == d)]
+            compute = float(rows["target_compute"].iloc[0])
+            entry: dict[str, Any] = {"target_compute": compute, "params": n, "tokens": d}
+            entry |= {
+                "compute": compute,
+                "accuracy": [{k: r[k] for k in keys} for r in rows.to_dict("records")],
+            }
+            if (n, d) in by_run:
+                entry["decision"] = by_run[n, d].to_dict()
+            targets.append(entry)
+    else:
+        decisions = {d.target_compute: d for d in result.decisions}
+        for target in np.unique(table["target_compute"].to_numpy(dtype=float)).tolist():
+            rows = table[table["target_compute"] == target]
+            entry = {
+                "target_compute": target,
+                "accuracy": [{k: r[k] for k in keys} for r in rows.to_dict("records")],
+            }
+            if target in decisions:
+                entry["decision"] = decisions[target].to_dict()
+            targets.append(entry)
     fit = result.fit
     return clean_json(
         {
@@ -834,11 +977,54 @@ def accuracy_document(result: AccuracyResult, version: str | None = None) -> dic
             "kind": "accuracy",
             "ok": fit.diagnostics.ok,
             "interval": result.forecast.interval,
+            "model": model_record(fit),
             "targets": targets,
             "chance": chance_entries(fit, result.forecast.interval),
         }
         | document_tail(result)
     )
+
+
+def model_record(fit: AccuracyFit) -> dict[str, Any]:
+    """How the law ran, for the documents: formula, axis and the model's build options.
+
+    The ``axis`` is ``"compute"`` (training compute C) or ``"chinchilla"`` (Chinchilla's
+    effective compute of each model's N and D, whose formula and constants are given).
+    """
+    record: dict[str, Any] = {
+        "formula": law_formula(fit.axis),
+        "axis": fit.axis,
+        "pooled": fit.pooled,
+        "pivot": fit.pivot,
+        "pool_levels": fit.pool_levels,
+        "floor": fit.floor,
+    }
+    if fit.axis == "chinchilla":
+        a, alpha, b, beta = CHINCHILLA_LOSS
+        record["effective_compute"] = {
+            "formula": EFFECTIVE_COMPUTE,
+            "A": a,
+            "alpha": alpha,
+            "B": b,
+            "beta": beta,
+        }
+    return record
+
+
+#: Chinchilla's effective compute of a model of N parameters and D tokens (docs/accuracy.md).
+EFFECTIVE_COMPUTE = "C_eff = 1/(A/N^alpha + B/D^beta)"
+
+
+def law_formula(axis: str = "compute") -> str:
+    """The law in one line on its axis: :data:`FORMULA`, with C_eff on the chinchilla axis."""
+    return FORMULA if axis == "compute" else FORMULA.replace("C^", "C_eff^")
+
+
+def axis_text(axis: str) -> str:
+    """The law's axis in words, for reports and figures."""
+    if axis == "compute":
+        return "training compute C (FLOPs)"
+    return f"Chinchilla's effective compute of parameters N and tokens D, {EFFECTIVE_COMPUTE}"
 
 
 @dataclass(frozen=True, repr=False)
@@ -872,7 +1058,8 @@ def result_from_accuracy_fit(
     ``warn=False`` keeps the warnings out of the log (already logged before sampling).
     """
     check_accuracy_options(options)
-    targets = check_targets(options.targets)
+    check_axis(fit, options)
+    targets = check_targets(options.target_computes())
     forecast = forecast_accuracy(
         fit,
         targets,
@@ -880,13 +1067,21 @@ def result_from_accuracy_fit(
         options.family,
         allow_backcast=options.allow_backcast,
         warn=warn,
+        runs=options.pairs() if options.runs else None,
     )
     smallest = (
         _smallest_of_rule(fit, options.requirement, options.family) if options.requirement else 0.0
     )
-    decisions, curve, choice = decide_options(
-        options, partial(accuracy_requirement_draws, fit, family=options.family), targets, smallest
-    )
+    if options.runs:
+        made, curve = decide_runs(fit, options, smallest) if options.requirement else ([], None)
+        decisions, choice = made, None
+    else:
+        decisions, curve, choice = decide_options(
+            options,
+            partial(accuracy_requirement_draws, fit, family=options.family),
+            targets,
+            smallest,
+        )
     return AccuracyResult(
         fit=fit,
         forecast=forecast,
@@ -899,20 +1094,68 @@ def result_from_accuracy_fit(
     )
 
 
+def check_axis(fit: AccuracyFit, options: AccuracyOptions) -> None:
+    """Refuse targets of the other axis than the fit's (``bayescale forecast`` of a saved fit).
+
+    A fit on Chinchilla's effective compute answers planned models (``--target N:D``); a
+    fit on training compute answers computes (``--target-compute C``).
+    """
+    if fit.axis == options.axis:
+        return
+    if fit.axis == "chinchilla":
+        raise InputError(
+            "this accuracy fit's law runs on Chinchilla's effective compute of parameters and "
+            "tokens: give the models to forecast as --target N:D (parameters:tokens, e.g. "
+            "7e9:2e12), not --target-compute (a compute names no N and D)."
+        )
+    raise InputError(
+        "this accuracy fit's law runs on training compute: give --target-compute C (FLOPs). "
+        "--target N:D needs a fit on Chinchilla's effective compute: run 'bayescale accuracy "
+        "TABLE --target N:D' on a table with params and tokens columns."
+    )
+
+
+def check_axis_data(data: AccuracyData, options: AccuracyOptions) -> None:
+    """Refuse planned models (``runs``) on a table without parameters and tokens on every row.
+
+    Names the missing columns (as the options name them) or the first model without them.
+    """
+    if not options.runs:
+        return
+    columns = options.columns
+    missing = [
+        f"'{getattr(columns, name)}' (--{name}-col)"
+        for name in ("params", "tokens")
+        if getattr(data, name) is None
+    ]
+    if missing:
+        raise InputError(
+            f"{data.source}: --target N:D forecasts on Chinchilla's effective compute, which "
+            f"needs each model's parameters and tokens: missing column(s) {', '.join(missing)}. "
+            "Add them, or give --target-compute C to forecast on training compute."
+        )
+    law_compute(data, "chinchilla")  # a row without them is named
+
+
 def check_accuracy_data(
     data: AccuracyData, options: AccuracyOptions, rule: Any = contextlib.nullcontext
 ) -> list[str]:
     """Every check of the table against the options before sampling; returns the warnings.
 
-    The family, the rule's ladder (its errors raised inside ``rule()``, which a spec uses to
-    name its line) and the targets (a backcast refused unless asked).
+    The axis (planned models need parameters and tokens on every row), the family, the
+    rule's ladder (its errors raised inside ``rule()``, which a spec uses to name its line)
+    and the targets (a backcast refused unless asked; planned models by their 6·N·D).
     """
+    check_axis_data(data, options)
     target_ladders(data, options.family)
     if options.requirement:
         with rule():
             accuracy_requirement(options.requirement, data, options.family)
     return accuracy_target_warnings(
-        data, check_targets(options.targets), options.family, allow_backcast=options.allow_backcast
+        data,
+        _distinct(check_targets(options.target_computes())),
+        options.family,
+        allow_backcast=options.allow_backcast,
     )
 
 
@@ -920,8 +1163,9 @@ def accuracy_spec_sections() -> dict[str, tuple[type, Any]]:
     """An accuracy spec's own sections (docs/specs.md).
 
     ``[data.columns]``, ``[priors]``, ``[forecast]`` with ``family`` (whose ladders are
-    reported) and ``floor``, and ``[chance]``: benchmark name = chance rate, or ``"learn"``,
-    as ``--chance`` gives them.
+    reported), ``floor`` and ``runs`` (planned models as ``[N, D]`` pairs, ``--target N:D``:
+    the law on Chinchilla's effective compute) in place of ``targets``, and ``[chance]``:
+    benchmark name = chance rate, or ``"learn"``, as ``--chance`` gives them.
     """
     from typing import Annotated, Literal
 
@@ -929,9 +1173,15 @@ def accuracy_spec_sections() -> dict[str, tuple[type, Any]]:
 
     from bayescale.spec_schema import ForecastSpec, law_sections
 
-    class AccuracyForecastSpec(ForecastSpec):
-        """``[forecast]`` of an accuracy spec: the family reported, where floors come from."""
+    positive = Annotated[float, Field(gt=0)]
 
+    class AccuracyForecastSpec(ForecastSpec):
+        """``[forecast]`` of an accuracy spec: targets or planned models, family, floors."""
+
+        targets: list[positive] = Field(default_factory=list)
+        runs: list[Annotated[list[positive], Field(min_length=2, max_length=2)]] = Field(
+            default_factory=list
+        )
         family: str | None = None
         floor: Literal["chance", "below_chance"] = "chance"
 
@@ -940,11 +1190,12 @@ def accuracy_spec_sections() -> dict[str, tuple[type, Any]]:
 
 
 def accuracy_spec_options(model: Any, common: dict[str, Any]) -> AccuracyOptions:
-    """An accuracy spec's options: the ``common`` values, family, floors, columns, priors."""
+    """An accuracy spec's options: the ``common`` values, runs, family, floors, columns, priors."""
     from bayescale.spec_schema import set_keys
 
     return AccuracyOptions(
         **common,
+        runs=tuple((float(n), float(d)) for n, d in model.forecast.runs),
         family=model.forecast.family,
         chance={name: None if g == LEARN else g for name, g in model.chance.items()},
         floor=model.forecast.floor,
@@ -963,7 +1214,10 @@ def check_accuracy_spec(
     """
     from bayescale.spec_schema import data_line
 
-    check_accuracy_options(options)
+    try:
+        check_accuracy_options(options)
+    except InputError as err:
+        raise InputError(f"{spec.path}: {err}") from None
     data = load_accuracy_table(
         path,
         chance=options.chance,
@@ -972,7 +1226,15 @@ def check_accuracy_spec(
     )
     warned = check_accuracy_data(data, options, rule)
     grid = f", {len(data.families)} families x {len(data.benchmarks)} benchmarks: "
-    return data_line(path, "rows", data.fitted, grid + ", ".join(data.benchmarks)), warned
+    described = data_line(path, "rows", data.fitted, grid + ", ".join(data.benchmarks))
+    if options.runs:
+        n, d = options.pairs()
+        described += (
+            "\nplanned models (the law on Chinchilla's effective compute): "
+            + ", ".join(f"N={a:.3g} D={b:.3g}" for a, b in zip(n, d, strict=True))
+            + f"; {options.interval:.0%} intervals"
+        )
+    return described, warned
 
 
 def run_accuracy(
@@ -1006,6 +1268,7 @@ def run_accuracy(
         options.priors,
         options.sampler,
         floor=options.floor,
+        axis=options.axis,
         allow_unconverged=options.allow_unconverged,
     )
     return result_from_accuracy_fit(fit, options, warn=False)
@@ -1020,26 +1283,35 @@ def accuracy_figure(
     targets: np.ndarray,
     ladders: Sequence[tuple[str, str]] | None = None,
     interval: float = 0.9,
+    runs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Figure:
     """Draw the forecast: one panel per benchmark, chance as a dashed floor.
 
     Each family is a line (median of a new model) with its predictive band; observed models
-    are dots, held-out ones open circles; dotted verticals mark the targets. A
+    are dots, held-out ones open circles; dotted verticals mark the targets. The x axis is
+    the law's: training compute, or on the ``chinchilla`` axis Chinchilla's effective compute
+    (the models and the planned ``runs``, ``(N, D)``, placed at their own). A
     ``matplotlib.figure.Figure`` (no pyplot, no backend chosen).
     """
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    from bayescale.ticks import power_ticks
+    from bayescale.ticks import plain_ticks, power_ticks
 
     data = fit.data
     ladders = list(ladders if ladders is not None else data.ladders())
     benchmarks = [b for b in data.benchmarks if any(lb == b for _, lb in ladders)]
     targets = np.atleast_1d(np.asarray(targets, dtype=float))
-    grid = np.logspace(
-        np.log10(data.compute.min() / 2), np.log10(max(targets.max(), data.compute.max()) * 2), 80
-    )
-    draws = accuracy_draws(fit, grid)
+    x = law_compute(data, fit.axis)
+    if fit.axis != "compute":
+        if runs is None:
+            raise InputError(
+                "a fit on Chinchilla's effective compute draws planned models: runs=(N, D)."
+            )
+        targets = chinchilla_effective_compute(*runs)
+    grid = np.logspace(np.log10(x.min() / 2), np.log10(max(targets.max(), x.max()) * 2), 80)
+    _, new = _draw_arrays(fit, grid, forecast_stream(fit, "accuracy.forecast"), grid)
+    draws = _labelled(fit, new, grid, "accuracy")
     floors = fit.floor_draws()
     cols = min(len(benchmarks), 3)
     rows = int(np.ceil(len(benchmarks) / cols))
@@ -1058,7 +1330,7 @@ def accuracy_figure(
             for held in (False, True):
                 sel = rows_fb & (data.held_out == held)
                 ax.scatter(
-                    data.compute[sel],
+                    x[sel],
                     data.accuracy[sel],
                     s=18,
                     color="none" if held else colour,
@@ -1072,10 +1344,14 @@ def accuracy_figure(
         for t in targets:
             ax.axvline(t, ls=":", color="black", lw=0.8)
         ax.set_xscale("log")
-        power_ticks(ax.xaxis)
+        (power_ticks if fit.axis == "compute" else plain_ticks)(ax.xaxis)
         ax.set_ylim(max(0.0, g - 0.05), 1.0)
         ax.set_title(b)
-        ax.set_xlabel("training compute (FLOPs)")
+        ax.set_xlabel(
+            "training compute (FLOPs)"
+            if fit.axis == "compute"
+            else "effective compute 1/(A/N^α + B/D^β) (Chinchilla)"
+        )
         ax.set_ylabel("accuracy")
         ax.legend(fontsize=6, loc="upper left")
     for k in range(len(benchmarks), rows * cols):
@@ -1087,10 +1363,18 @@ def accuracy_figure(
 def accuracy_figures(result: AccuracyResult) -> list[tuple[str, Callable[[], Figure]]]:
     """The figures of ``--out`` (the registry's ``figures``): ``accuracy.png``."""
     fit, forecast = result.fit, result.forecast
+    draws = forecast.draws
+    runs = (
+        (np.asarray(draws["params"].values), np.asarray(draws["tokens"].values))
+        if "params" in draws.coords
+        else None
+    )
     return [
         (
             "accuracy.png",
-            lambda: accuracy_figure(fit, forecast.targets, forecast.ladders, forecast.interval),
+            lambda: accuracy_figure(
+                fit, forecast.targets, forecast.ladders, forecast.interval, runs=runs
+            ),
         )
     ]
 
@@ -1103,20 +1387,39 @@ def accuracy_markdown(result: AccuracyResult, version: str, plots: Sequence[str]
     lines += [
         f"- {int(data.fitted.sum())} fitted rows ({int(data.held_out.sum())} held out): "
         f"{len(data.families)} families, {len(data.benchmarks)} benchmarks.",
-        f"- Law: {FORMULA} per family and benchmark, "
+        f"- Law: {law_formula(fit.axis)} per family and benchmark, "
         f"{'partially pooled' if fit.pooled else 'each ladder alone'}.",
+        f"- Axis: {axis_text(fit.axis)}"
+        + (
+            f", A = {CHINCHILLA_LOSS[0]:g}, alpha = {CHINCHILLA_LOSS[1]:g}, "
+            f"B = {CHINCHILLA_LOSS[2]:g}, beta = {CHINCHILLA_LOSS[3]:g} (Besiroglu et al. 2024)."
+            if fit.axis == "chinchilla"
+            else "."
+        ),
         f"- Chance rates: {chance_text(fit, result.forecast.interval)}.",
         "",
         f"## Forecast: a new model's accuracy (median, {pct} interval)",
         "",
-        f"| compute (FLOPs) | family | benchmark | median | {pct} interval |",
-        "| --- | --- | --- | --- | --- |",
+    ]
+    table = result.table()
+    planned = "params" in table.columns
+    lines += [
+        ("| N | D | compute 6ND (FLOPs) " if planned else "| compute (FLOPs) ")
+        + f"| family | benchmark | median | {pct} interval |",
+        "| --- " * (7 if planned else 5) + "|",
     ]
     lines += [
-        f"| {r['target_compute']:.3g} | {r['family']} | {r['benchmark']} | {r['median']:.3f} | "
+        (f"| {r['params']:.3g} | {r['tokens']:.3g} " if planned else "")
+        + f"| {r['target_compute']:.3g} | {r['family']} | {r['benchmark']} | {r['median']:.3f} | "
         f"{r['lower']:.3f} to {r['upper']:.3f} |"
-        for r in result.table().to_dict("records")
+        for r in table.to_dict("records")
     ]
+    if planned and result.decisions:
+        lines += [
+            "",
+            "Decisions at planned models: the compute needed is searched along each model's "
+            "tokens per parameter (N and D scaled together).",
+        ]
     lines += ["", "## Parameters", "", markdown_table(result.parameters), ""]
     if not result.held_out.empty:
         held = result.held_out[["case", "truth", "median", "lower", "upper", "covered"]]
@@ -1132,12 +1435,36 @@ def accuracy_summary(result: AccuracyResult) -> str:
     """The command line's forecast lines: one row per ladder, one column per target."""
     pct = f"{result.forecast.interval:.0%}"
     rows: dict[str, dict[float, str]] = {}
-    for r in result.table().to_dict("records"):
-        rows.setdefault(f"{r['family']} / {r['benchmark']}", {})[r["target_compute"]] = (
+    table = result.table()
+    planned = "params" in table.columns
+    # planned models are columns by position (two may share a compute)
+    column = (
+        {
+            (n, d): float(i)
+            for i, (n, d) in enumerate(
+                table[["params", "tokens"]].drop_duplicates().itertuples(index=False)
+            )
+        }
+        if planned
+        else {}
+    )
+    for r in table.to_dict("records"):
+        key = column[r["params"], r["tokens"]] if planned else r["target_compute"]
+        rows.setdefault(f"{r['family']} / {r['benchmark']}", {})[key] = (
             f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
         )
-    lines = [f"Accuracy of a new model (median [{pct} interval]):"]
-    lines += summary_grid("family / benchmark", rows, [float(t) for t in result.forecast.targets])
+    if planned:
+        lines = [
+            f"Accuracy of a new model of N parameters and D tokens (median [{pct} interval]), "
+            "the law on Chinchilla's effective compute:"
+        ]
+        heads = [f"N={n:.3g} D={d:.3g}" for n, d in column]
+        lines += summary_grid("family / benchmark", rows, list(column.values()), heads)
+    else:
+        lines = [f"Accuracy of a new model (median [{pct} interval]):"]
+        lines += summary_grid(
+            "family / benchmark", rows, [float(t) for t in result.forecast.targets]
+        )
     held = result.held_out
     if not held.empty:
         lines.append(

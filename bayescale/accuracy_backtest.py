@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from bayescale.accuracy_data import (
     AccuracyData,
     AccuracyPriors,
     accuracy_split,
+    default_axis,
+    law_compute,
     load_accuracy_table,
 )
 from bayescale.backtest_report import Backtest, split_backtest
@@ -57,19 +60,26 @@ def backtest_accuracy_ratios(
     priors: AccuracyPriors | None = None,
     interval: float = 0.9,
     floor: str = "chance",
+    axis: str | None = None,
     **_: Any,
 ) -> list[Backtest]:
     """Cut, fit and score the table at each ratio: the accuracy entry's ``backtest``.
 
-    ``settings``, ``priors`` and ``floor`` go to :func:`~bayescale.accuracy.fit_accuracy`
-    (the seed keyed by the ratio); the other backtests' keywords (baselines, buckets) mean
-    nothing here.
+    ``settings``, ``priors``, ``floor`` and ``axis`` go to
+    :func:`~bayescale.accuracy.fit_accuracy` (the seed keyed by the ratio); the other
+    backtests' keywords (baselines, buckets) mean nothing here. ``axis`` None is
+    :func:`~bayescale.accuracy_data.default_axis`: Chinchilla's effective compute when every
+    row has parameters and tokens (each held-out model forecast at its own N and D), else
+    training compute; each record's ``model`` says which.
 
     Raises
     ------
     InputError
-        On a ratio <= 1, or a ratio that holds out no row.
+        On a ratio <= 1, a ratio that holds out no row, or the ``chinchilla`` axis on a table
+        without parameters and tokens on every row.
     """
+    axis = default_axis(data) if axis is None else axis
+    law_compute(data, axis)  # refused before any sampling
     out = []
     for ratio, fit_settings in ratio_fits(ratios, settings, "accuracy"):
         split, fitted_max, skipped = accuracy_split(data, ratio)
@@ -80,17 +90,18 @@ def backtest_accuracy_ratios(
                 f"{', '.join(skipped) or 'none'})."
             )
         start = time.perf_counter()
-        fit = fit_accuracy(split, priors, fit_settings, floor=floor, allow_unconverged=True)
-        cases = score_held_out_rows(fit, interval)
-        out.append(
-            split_backtest(
-                "accuracy",
-                ratio,
-                data.source,
-                interval,
-                (fitted_max, skipped),
-                (fit, cases, time.perf_counter() - start),
-                ({}, {}, {}),
-            )
+        fit = fit_accuracy(
+            split, priors, fit_settings, floor=floor, axis=axis, allow_unconverged=True
         )
+        cases = score_held_out_rows(fit, interval)
+        record = split_backtest(
+            "accuracy",
+            ratio,
+            data.source,
+            interval,
+            (fitted_max, skipped),
+            (fit, cases, time.perf_counter() - start),
+            ({}, {}, {}),
+        )
+        out.append(replace(record, model={"axis": axis}))
     return out

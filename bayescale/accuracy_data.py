@@ -580,6 +580,17 @@ def law_compute(data: AccuracyData, axis: str = "compute") -> np.ndarray:
     return chinchilla_effective_compute(data.params, data.tokens)
 
 
+def default_axis(data: AccuracyData) -> str:
+    """The axis a backtest of ``data`` takes unless told.
+
+    ``"chinchilla"`` when every row has its parameters and tokens (each held-out model is
+    then forecast at its own N and D), else ``"compute"``.
+    """
+    if data.params is None or data.tokens is None:
+        return "compute"
+    return "compute" if (np.isnan(data.params) | np.isnan(data.tokens)).any() else "chinchilla"
+
+
 def normalised_accuracy(accuracy: np.ndarray, chance: np.ndarray) -> np.ndarray:
     r"""Accuracy above chance on [0, 1]: :math:`q = (p - g) / (1 - g)` (below 0 under chance)."""
     return (np.asarray(accuracy, dtype=float) - chance) / (1.0 - np.asarray(chance, dtype=float))

@@ -146,7 +146,8 @@ def accuracy_saved_options(
 ) -> AccuracyOptions:
     """The :class:`AccuracyOptions` of the run that saved ``fit``.
 
-    ``values`` is what every law keeps; ``kept`` adds the family and the columns.
+    ``values`` is what every law keeps; ``kept`` adds the family, the columns and the
+    planned models (``params`` and ``tokens`` lists; absent in older files).
     """
     data = fit.data
     chance: dict[str, float | None] = {
@@ -158,8 +159,13 @@ def accuracy_saved_options(
         b: None for b, s in zip(data.benchmarks, data.chance_source, strict=True) if s == "learned"
     }
     columns = kept.get("columns")
+    runs = tuple(
+        (float(n), float(d))
+        for n, d in zip(kept.get("params", ()), kept.get("tokens", ()), strict=True)
+    )
     return AccuracyOptions(
         **values,
+        runs=runs,
         family=kept.get("family"),
         chance=chance,
         priors=fit.priors,

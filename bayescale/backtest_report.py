@@ -56,6 +56,9 @@ class Backtest:
         Groups or buckets with fewer than three distinct fitted computes at this ratio.
     diagnostics
         Convergence of bayescale's fit and of the separate fits.
+    model
+        How the law was fitted, when a law says (accuracy: ``{"axis": ...}``); the
+        document's ``model``.
     """
 
     kind: Kind
@@ -68,6 +71,7 @@ class Backtest:
     skipped: tuple[str, ...] = ()
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
     timing_s: dict[str, float] = field(default_factory=dict)
+    model: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -157,6 +161,8 @@ def backtest_document(bt: Backtest) -> dict[str, Any]:
         },
         "timing_s": bt.timing_s,
     }
+    if bt.model:
+        doc["model"] = bt.model
     out: dict[str, Any] = clean_json(doc)
     return out
 
@@ -191,6 +197,7 @@ def backtest_from_document(doc: dict[str, Any]) -> Backtest:
         skipped=tuple(doc["skipped"]),
         diagnostics=dict(doc["diagnostics"]),
         timing_s=dict(doc["timing_s"]),
+        model=dict(doc.get("model", {})),
     )
 
 
@@ -251,6 +258,11 @@ def backtest_markdown(backtests: list[Backtest]) -> str:
         "",
         summary_markdown(pd.concat([bt.summary() for bt in backtests], ignore_index=True)),
         "",
+        *(
+            [f"The law's {', '.join(f'{k}: {v}' for k, v in bt0.model.items())}.", ""]
+            if bt0.model
+            else []
+        ),
         "Baselines: " + "; ".join(f"`{k}`: {v}" for k, v in BASELINES.items()) + ".",
         "",
     ]

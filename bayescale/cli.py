@@ -133,13 +133,14 @@ def _common(
     *,
     targets: bool = True,
     require_example: str = "'loss<=2.1' or 'web.loss<=2.1'",
+    compute_required: bool = True,
 ) -> None:
     if targets:
         p.add_argument(
             "--target-compute",
             type=_compute,
             action="append",
-            required=True,
+            required=compute_required,
             metavar="C",
             help="target compute in FLOPs; repeat or comma-separate",
         )
@@ -308,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="N:D",
-        help="parameters:tokens of a planned run, e.g. 7e9:4e12; repeatable",
+        help="parameters:tokens of a planned run, e.g. 7e9:4e12; repeat or comma-separate",
     )
     nd.add_argument(
         "--budget",
@@ -456,7 +457,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="N:D",
-        help="parameters:tokens of a planned run (L(N, D) fits); repeatable",
+        help="parameters:tokens of a planned run (L(N, D) fits, accuracy fits on the "
+        "effective-compute axis); repeat or comma-separate",
     )
     forecast.add_argument(
         "--budget",
@@ -513,15 +515,30 @@ def build_parser() -> argparse.ArgumentParser:
     acc = sub.add_parser(
         "accuracy",
         help="forecast benchmark accuracies above a chance floor, per family and benchmark",
-        description="Fit -ln((p - g)/(1 - g)) = alpha*C^(-k) per (family, benchmark) with a "
-        "family effect and a benchmark effect (partial pooling) and forecast a new model's "
-        "accuracy at the target compute. Table: model, family, compute, benchmark, "
-        "accuracy[, n_questions][, chance]. Chance rates g come from --chance, a chance "
-        "column, or the defaults for named benchmarks (docs/accuracy.md).",
-        epilog="example: bayescale accuracy evals.csv --target-compute 1e24 --family Llama "
-        "--require 'mmlu.accuracy>=0.7' --out out/",
+        description="Fit -ln((p - g)/(1 - g)) = alpha*C^(-k) per (family, benchmark) with a\n"
+        "family effect and a benchmark effect (partial pooling) and forecast a new model's\n"
+        "accuracy at the target compute (--target-compute C), or at planned models of N\n"
+        "parameters and D tokens (--target N:D: C is then Chinchilla's effective compute).\n"
+        "Table: model, family, compute, benchmark, accuracy[, n_questions][, chance]\n"
+        "[, params, tokens]. Chance rates g come from --chance, a chance column, or the\n"
+        "defaults for named benchmarks (docs/accuracy.md).",
+        epilog="examples:\n"
+        "  bayescale accuracy evals.csv --target-compute 1e24 --family Llama "
+        "--require 'mmlu.accuracy>=0.7' --out out/\n"
+        "  bayescale accuracy evals.csv --target 70e9:2e12 --family Llama  "
+        "# params, tokens columns: the law on Chinchilla's effective compute",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     acc.add_argument("table", help="CSV or Parquet table, one row per (model, benchmark)")
+    acc.add_argument(
+        "--target",
+        action="append",
+        default=[],
+        metavar="N:D",
+        help="parameters:tokens of a planned model, e.g. 70e9:2e12; repeat or comma-separate. "
+        "Instead of --target-compute: the law then runs on Chinchilla's effective compute "
+        "of the table's params and tokens columns (docs/accuracy.md)",
+    )
     acc.add_argument("--family", metavar="F", help="forecast only this family's benchmarks")
     acc.add_argument(
         "--chance",
@@ -534,7 +551,9 @@ def build_parser() -> argparse.ArgumentParser:
     _floor_option(acc)
     for col in ("model", "family", "compute", "benchmark", "accuracy", "n_questions", "chance"):
         acc.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
-    _common(acc)
+    for col in ("params", "tokens"):
+        acc.add_argument(f"--{col}-col", default=col, metavar="COL")
+    _common(acc, compute_required=False)
     _spec_commands(sub)
     _suite_parser(sub)
     return parser
@@ -767,6 +786,13 @@ def _backtest_parser(sub: Any) -> None:
         help="accuracy: chance rate of a benchmark (repeat), e.g. mmlu=0.25, or mmlu=learn",
     )
     _floor_option(bt)
+    bt.add_argument(
+        "--axis",
+        choices=("compute", "chinchilla"),
+        help="accuracy: the law's axis (default: 'chinchilla', Chinchilla's effective "
+        "compute with each held-out model at its own N and D, when every row has params and "
+        "tokens; else 'compute')",
+    )
     _common(bt, targets=False)
     _likelihood(bt)
 
@@ -802,8 +828,8 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         from bayescale.accuracy_data import parse_chance
 
         loader["chance"] = parse_chance(args.chance)
-    elif args.chance or args.floor != "chance":
-        raise InputError("--chance and --floor are for 'bayescale backtest accuracy'.")
+    elif args.chance or args.floor != "chance" or args.axis is not None:
+        raise InputError("--chance, --floor and --axis are for 'bayescale backtest accuracy'.")
     data = load_for_backtest(args.kind, args.file, columns, **loader)
     kwargs: dict[str, Any] = {
         "settings": shared["sampler"],
@@ -814,7 +840,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     if args.kind == "loss":
         kwargs["priors"] = LossPriors(likelihood=args.likelihood)
     elif args.kind == "accuracy":
-        kwargs["floor"] = args.floor
+        kwargs |= {"floor": args.floor, "axis": args.axis}
     else:
         kwargs |= {"n_buckets": args.buckets, "exclude_hardest": args.exclude_hardest}
     backtests = run_backtests(data, [r for group in args.ratio for r in group], **kwargs)
@@ -847,8 +873,8 @@ def _shared_options(args: argparse.Namespace) -> dict[str, object]:
             progress=False if args.quiet else None,
         ),
     }
-    if getattr(args, "target_compute", None):
-        values["targets"] = tuple(v for group in args.target_compute for v in group)
+    if hasattr(args, "target_compute"):  # accuracy may give --target N:D instead
+        values["targets"] = tuple(v for group in args.target_compute or () for v in group)
         values["requirement"] = args.require
         values["confidence"] = args.confidence
         values["fit_max_compute"] = args.fit_max_compute
@@ -970,7 +996,12 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
         raise InputError(f"{args.saved_fit} holds a {saved.kind} fit: --family is for accuracy.")
     if saved.kind == "nd":
         return _run_nd_forecast(args, saved)
-    if not args.target_compute:
+    runs = _nd_pairs(args.target) if saved.kind == "accuracy" else ()
+    if saved.kind == "accuracy" and not (args.target_compute or runs):
+        chinchilla = getattr(fit, "axis", "") == "chinchilla"
+        wanted = "--target N:D" if chinchilla else "--target-compute C (FLOPs)"
+        raise InputError(f"{args.saved_fit}: give {wanted} to forecast.")
+    if not args.target_compute and not runs:
         raise InputError(f"{args.saved_fit}: give --target-compute C (FLOPs) to forecast.")
     if args.seed is not None:  # the forecast's streams; the sampler's seed stays recorded
         fit = replace(fit, forecast_seed=args.seed)
@@ -988,6 +1019,8 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
         "sampler": fit.settings,
         "allow_backcast": args.allow_backcast,
     }
+    if saved.kind == "accuracy":  # computes, or planned models on the effective-compute axis
+        changes["runs"] = runs
     log.info("loaded %s; no sampling", args.saved_fit)
     result = replace(saved, fit=fit).result(**changes)
     _write(result, args, sampled=False)
@@ -995,9 +1028,9 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
 
 
 def _nd_pairs(texts: Sequence[str]) -> tuple[tuple[float, float], ...]:
-    """``--target N:D`` values as ``(N, D)`` pairs."""
+    """``--target N:D`` values (repeated or comma-separated) as ``(N, D)`` pairs."""
     pairs = []
-    for text in texts:
+    for text in (part.strip() for given in texts for part in given.split(",")):
         try:
             n_text, d_text = text.split(":")
             pairs.append((float(n_text), float(d_text)))
@@ -1099,6 +1132,7 @@ def _run_accuracy_command(args: argparse.Namespace) -> int:
 
     options = AccuracyOptions(
         **_shared_options(args),  # type: ignore[arg-type]
+        runs=_nd_pairs(args.target),
         family=args.family,
         chance=parse_chance(args.chance),
         columns=_columns(AccuracyColumns, args),

@@ -108,7 +108,12 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
 
 @dataclass(frozen=True)
 class Decision:
-    """The answer to one requirement at one target compute."""
+    """The answer to one requirement at one target compute.
+
+    ``planned``: the target is a planned model of N parameters and D tokens (the accuracy
+    law on effective compute), ``target_compute`` its 6·N·D, and the compute needed is that
+    of a model of its tokens per parameter D/N.
+    """
 
     requirement: Requirement
     target_compute: float
@@ -118,6 +123,7 @@ class Decision:
     compute_needed_at_confidence: float | None
     compute_needed_lower: float | None = None
     compute_needed_upper: float | None = None
+    planned: tuple[float, float] | None = None
 
     def __repr__(self) -> str:
         return text_summary(*_decision_summary(self))
@@ -146,9 +152,14 @@ class Decision:
             else f"{self.confidence:.0%} confidence is not reached within "
             f"{SEARCH_FACTOR:.0f}x the target"
         )
+        at = f"{self.target_compute:.2g} FLOPs"
+        if self.planned is not None:
+            n, d = self.planned
+            at = f"N={n:.3g}, D={d:.3g} ({at})"
+            needs += f" at {d / n:.3g} tokens per parameter"
         return (
             f"{verdict}: {self.probability:.1%} chance the {what}{where} is {bound} "
-            f"{r.threshold:g} at {self.target_compute:.2g} FLOPs; {needs}."
+            f"{r.threshold:g} at {at}; {needs}."
         )
 
     def to_dict(self) -> dict[str, object]:
@@ -165,7 +176,15 @@ class Decision:
                 "upper": self.compute_needed_upper,
             },
             "sentence": self.sentence(),
-        }
+        } | (
+            {}
+            if self.planned is None
+            else {
+                "params": self.planned[0],
+                "tokens": self.planned[1],
+                "tokens_per_parameter": self.planned[1] / self.planned[0],
+            }
+        )
 
 
 def _decision_summary(d: Decision) -> tuple[str, list[tuple[str, str]]]:
@@ -174,7 +193,11 @@ def _decision_summary(d: Decision) -> tuple[str, list[tuple[str, str]]]:
 
     rows = [
         ("requirement", d.requirement.text),
-        ("target", f"{d.target_compute:.3g} FLOPs"),
+        (
+            "target",
+            f"{d.target_compute:.3g} FLOPs"
+            + ("" if d.planned is None else f": N={d.planned[0]:.3g}, D={d.planned[1]:.3g}"),
+        ),
         ("probability", f"{d.probability:.1%} (confidence {d.confidence:g})"),
         (
             "compute needed",

@@ -402,10 +402,16 @@ def needed_line(d: Decision) -> str:
 
 
 def summary_grid(
-    corner: str, rows: dict[str, dict[float, str]], targets: Sequence[float]
+    corner: str,
+    rows: dict[str, dict[float, str]],
+    targets: Sequence[float],
+    heads: Sequence[str] | None = None,
 ) -> list[str]:
-    """An aligned table: one row per label, one column per target compute."""
-    head = [corner, *(f"{t:.3g} FLOPs" for t in targets)]
+    """An aligned table: one row per label, one column per target compute.
+
+    ``heads``: the columns' headings (default: each target in FLOPs).
+    """
+    head = [corner, *(heads if heads is not None else (f"{t:.3g} FLOPs" for t in targets))]
     body = [[label, *(cells[t] for t in targets)] for label, cells in rows.items()]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
     return [

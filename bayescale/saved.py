@@ -132,7 +132,7 @@ class SavedFit:
         rows = [
             ("file", str(self.path)),
             *rows,
-            ("targets", _targets_text(o.targets)),
+            ("targets", _targets_text(getattr(o, "runs", ()) or o.targets)),
             ("rule", f"{o.requirement} at confidence {o.confidence:g}" if o.requirement else "—"),
         ]
         return f"SavedFit ({self.kind})", rows

@@ -435,7 +435,8 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     with _columns_hint(spec):
         described, warned = law.check_spec(spec, options, path, rule)
     lines += described.splitlines()
-    if isinstance(options, Options):  # L(N, D) describes its planned runs and budgets itself
+    # L(N, D) and planned models of the accuracy law describe their targets themselves
+    if isinstance(options, Options) and options.targets:
         targets = ", ".join(f"{t:.3g}" for t in options.targets)
         lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
     lines += [f"warning: {w}" for w in warned]

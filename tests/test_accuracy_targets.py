@@ -1,0 +1,258 @@
+"""Planned models as targets of the accuracy law: ``--target N:D`` runs it on Chinchilla's
+effective compute, end to end (command, document, report, figure, saved fit, ``bayescale
+forecast``, spec, backtest), and ``--target-compute`` keeps training compute. Refusals exit
+2 before any sampling. Fake posteriors and the mocked sampler (tiers 1 and 2 of STYLE.md).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import bayescale.accuracy
+from bayescale.accuracy import (
+    AccuracyOptions,
+    accuracy_figure,
+    result_from_accuracy_fit,
+    simulate_accuracy_table,
+)
+from bayescale.accuracy_data import accuracy_pivots, chinchilla_effective_compute
+from bayescale.cli import main
+from bayescale.errors import InputError
+from bayescale.saved import load_fit, save_fit
+from bayescale.seeds import forecast_stream
+from tests.test_accuracy_registry import fake_fit
+
+FAST = ["--draws", "20", "--tune", "10", "--chains", "2", "--quiet", "--allow-unconverged"]
+#: Two planned models of one compute (6ND = 1.08e23) at 20 and 5 tokens a parameter,
+#: and a third at 20.
+RUNS = "3e10:6e11,6e10:3e11"
+MORE = "6e10:1.2e12"
+
+
+def _sized(seed: int = 3) -> pd.DataFrame:
+    """The demo table with parameters and tokens: 20 tokens a parameter, C = 6 N D."""
+    table = simulate_accuracy_table(seed=seed)
+    params = np.sqrt(table["compute"] / (6 * 20))
+    return table.assign(params=params, tokens=20 * params)
+
+
+@pytest.fixture
+def sized_csv(tmp_path: Path) -> Path:
+    path = tmp_path / "sized.csv"
+    _sized().to_csv(path, index=False)
+    return path
+
+
+def chinchilla_fake_fit():
+    """:func:`fake_fit`'s posterior on the sized table, read as a fit on effective compute."""
+    fit, sized = fake_fit(), _sized()
+    data = replace(
+        fit.data,
+        params=sized["params"].to_numpy(dtype=float),
+        tokens=sized["tokens"].to_numpy(dtype=float),
+    )
+    return replace(
+        fit, data=data, axis="chinchilla", log_pivot=accuracy_pivots(data, "global", "chinchilla")
+    )
+
+
+PLANNED = AccuracyOptions(
+    runs=((3e10, 6e11), (6e10, 3e11)), interval=0.8, requirement="mmlu.accuracy>=0.5", family="beta"
+)
+
+
+def test_planned_models_forecast_at_their_own_n_and_d():
+    fit = chinchilla_fake_fit()
+    result = result_from_accuracy_fit(fit, PLANNED)
+    doc = result.document()
+    assert doc["model"]["axis"] == "chinchilla" and "C_eff" in doc["model"]["formula"]
+    assert doc["model"]["effective_compute"]["A"] == 482.01
+    first, second = doc["targets"]
+    assert (first["params"], first["tokens"]) == (3e10, 6e11)
+    assert first["compute"] == first["target_compute"] == pytest.approx(6 * 3e10 * 6e11)
+    assert second["compute"] == pytest.approx(first["compute"])  # one compute, two models
+    assert set(first["accuracy"][0]) == {"family", "benchmark", "median", "lower", "upper", "mean"}
+    assert first["accuracy"] != second["accuracy"]
+    # each model's numbers are the law at its own effective compute
+    draws = result.draws.sel(family="beta", benchmark="mmlu").values
+    expected = bayescale.accuracy._draw_arrays(
+        fit,
+        np.array([1.08e23, 1.08e23]),
+        forecast_stream(fit, "accuracy.forecast"),
+        chinchilla_effective_compute([3e10, 6e10], [6e11, 3e11]),
+    )[1][:, 1, 0, :]
+    np.testing.assert_allclose(draws, expected)
+    # the decision is read from the same draws, the compute needed along each model's ratio
+    rule = np.mean(draws >= 0.5, axis=0)
+    decisions = [t["decision"] for t in doc["targets"]]
+    assert [d["probability"] for d in decisions] == pytest.approx(rule.tolist())
+    assert [d["tokens_per_parameter"] for d in decisions] == pytest.approx([20.0, 5.0])
+    assert result.curve is None  # two ratios: two curves, no single decision figure
+    one_ratio = result_from_accuracy_fit(fit, replace(PLANNED, runs=((3e10, 6e11), (6e10, 1.2e12))))
+    assert one_ratio.curve is not None
+    # a compute names no N and D on this axis, and a compute fit takes no N:D
+    with pytest.raises(InputError, match="--target N:D"):
+        result_from_accuracy_fit(fit, replace(PLANNED, runs=(), targets=(1e24,)))
+    with pytest.raises(InputError, match="runs on training compute"):
+        result_from_accuracy_fit(fake_fit(), PLANNED)
+
+
+def test_options_take_computes_or_planned_models_not_both():
+    fit = chinchilla_fake_fit()
+    with pytest.raises(InputError, match="not both"):
+        result_from_accuracy_fit(fit, replace(PLANNED, targets=(1e24,)))
+    with pytest.raises(InputError, match="nothing to forecast"):
+        result_from_accuracy_fit(fit, replace(PLANNED, runs=()))
+    with pytest.raises(InputError, match="positive"):
+        result_from_accuracy_fit(fit, replace(PLANNED, runs=((-1.0, 6e11),)))
+
+
+def test_figure_and_report_say_the_axis(tmp_path):
+    result = result_from_accuracy_fit(chinchilla_fake_fit(), PLANNED)
+    runs = (np.array([3e10, 6e10]), np.array([6e11, 3e11]))
+    fig = accuracy_figure(result.fit, result.forecast.targets, result.ladders, runs=runs)
+    assert "effective compute" in fig.axes[0].get_xlabel()
+    plain = result_from_accuracy_fit(fake_fit(), replace(PLANNED, runs=(), targets=(1e24,)))
+    fig = accuracy_figure(plain.fit, plain.forecast.targets, plain.ladders)
+    assert fig.axes[0].get_xlabel() == "training compute (FLOPs)"
+    assert plain.document()["model"]["axis"] == "compute"
+    report = bayescale.accuracy.accuracy_markdown(result, "x")
+    assert "Axis: Chinchilla's effective compute" in report and "| N | D |" in report
+    assert "Axis: training compute" in bayescale.accuracy.accuracy_markdown(plain, "x")
+    assert "N=3e+10 D=6e+11" in bayescale.accuracy.accuracy_summary(result)
+    assert "beta mmlu @ N=6e+10 D=3e+11" in repr(result.forecast)
+
+
+def test_command_forecasts_planned_models_and_the_saved_fit_answers_again(
+    tmp_path, sized_csv, mock_pymc_sample, capsys
+):
+    out, first, second = tmp_path / "out", tmp_path / "a.json", tmp_path / "b.json"
+    args = ["accuracy", str(sized_csv), "--target", RUNS, "--target", MORE, "--family", "beta"]
+    rule = ["--require", "mmlu.accuracy>=0.5"]
+    assert main([*args, *rule, *FAST, "--json", str(first), "--out", str(out)]) == 0
+    doc = json.loads(first.read_text())
+    assert doc["model"]["axis"] == "chinchilla"
+    assert [(t["params"], t["tokens"]) for t in doc["targets"]] == [
+        (3e10, 6e11),
+        (6e10, 3e11),
+        (6e10, 1.2e12),
+    ]
+    for t in doc["targets"]:
+        assert t["compute"] == pytest.approx(6 * t["params"] * t["tokens"])
+        assert {a["family"] for a in t["accuracy"]} == {"beta"}
+        assert t["decision"]["requirement"] == "mmlu.accuracy>=0.5"
+    assert "effective compute" in (out / "report.md").read_text()
+    saved = load_fit(out / "fit.nc")
+    assert saved.fit.axis == "chinchilla" and len(saved.options.runs) == 3
+    # the saved fit answers the same planned models with the run's numbers
+    forecast = ["forecast", str(out / "fit.nc"), "--allow-unconverged", "--quiet"]
+    runs = ["--target", RUNS, "--target", MORE]
+    assert main([*forecast, *runs, "--json", str(second)]) == 0
+    assert json.loads(second.read_text())["targets"] == doc["targets"]
+    capsys.readouterr()
+    assert main([*forecast, "--target-compute", "1e24"]) == 2
+    err = capsys.readouterr().err
+    assert "effective compute" in err and "--target N:D" in err
+    assert main(forecast) == 2
+    assert "give --target N:D" in capsys.readouterr().err
+
+
+def test_a_compute_fit_refuses_planned_models(tmp_path, capsys):
+    fit = fake_fit()
+    options = replace(PLANNED, runs=(), targets=(1e24,))
+    path = save_fit(fit, tmp_path / "fit.nc", options.forecast_options())
+    assert main(["forecast", str(path), "--target", "3e10:6e11", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "runs on training compute" in err and "--target-compute" in err
+    assert main(["forecast", str(path), "--target-compute", "1e24", "--quiet"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("drop", "given", "message"),
+    [
+        ((), ["--target", RUNS, "--target-compute", "1e24"], "not both"),
+        ((), [], "nothing to forecast: give --target-compute C"),
+        (("params", "tokens"), ["--target", RUNS], r"'params' \(--params-col\), 'tokens'"),
+        (("tokens",), ["--target", RUNS], r"missing column\(s\) 'tokens' \(--tokens-col\)\."),
+        ((), ["--target", "3e10x6e11"], "is not N:D"),
+    ],
+    ids=["both", "neither", "no-sizes", "no-tokens", "malformed"],
+)
+def test_command_refusals_exit_2_before_sampling(
+    tmp_path, monkeypatch, capsys, drop, given, message
+):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("sampled")
+
+    monkeypatch.setattr(bayescale.accuracy, "fit_accuracy", no_fit)
+    path = tmp_path / "t.csv"
+    _sized().drop(columns=list(drop)).to_csv(path, index=False)
+    assert main(["accuracy", str(path), *given, "--quiet"]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_a_model_without_sizes_is_named(tmp_path, capsys):
+    table = _sized()
+    table.loc[4, "tokens"] = np.nan
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    assert main(["accuracy", str(path), "--target", RUNS, "--quiet"]) == 2
+    assert f"model '{table.loc[4, 'model']}' lacks them" in capsys.readouterr().err
+
+
+def _spec(tmp_path: Path, forecast: str) -> Path:
+    _sized().to_csv(tmp_path / "sized.csv", index=False)
+    spec = tmp_path / "acc.toml"
+    spec.write_text(
+        'schema_version = 1\nlaw = "accuracy"\n\n[data]\npath = "sized.csv"\n\n'
+        f'[forecast]\n{forecast}\nfamily = "beta"\n\n[sampler]\nseed = 0\n'
+    )
+    return spec
+
+
+def test_a_spec_names_planned_models_as_runs(tmp_path, mock_pymc_sample, capsys):
+    spec = _spec(tmp_path, "runs = [[3e10, 6e11], [6e10, 3e11]]")
+    assert main(["check", str(spec)]) == 0
+    assert "planned models (the law on Chinchilla's effective compute)" in capsys.readouterr().out
+    doc = tmp_path / "run.json"
+    assert main(["run", str(spec), "--json", str(doc), *FAST]) == 0
+    result = json.loads(doc.read_text())
+    assert result["model"]["axis"] == "chinchilla"
+    assert [t["tokens"] for t in result["targets"]] == [6e11, 3e11]
+    # targets and runs together, in the spec or with --target-compute, are refused
+    both = _spec(tmp_path, "targets = [1e24]\nruns = [[3e10, 6e11]]")
+    assert main(["check", str(both)]) == 2
+    capsys.readouterr()
+    assert main(["run", str(spec), "--target-compute", "1e24", *FAST]) == 2
+    assert "not both" in capsys.readouterr().err
+
+
+def test_backtest_takes_the_effective_compute_axis_when_the_table_has_sizes(
+    tmp_path, sized_csv, mock_pymc_sample, capsys
+):
+    doc = tmp_path / "bt.json"
+    args = ["backtest", "accuracy", str(sized_csv), "--ratio", "1.01", "--json", str(doc), *FAST]
+    assert main(args) == 0
+    chinchilla = json.loads(doc.read_text())
+    assert chinchilla["model"] == {"axis": "chinchilla"}
+    assert main([*args, "--axis", "compute"]) == 0
+    on_compute = json.loads(doc.read_text())
+    assert on_compute["model"] == {"axis": "compute"}
+    # the same held-out rows, forecast on the two axes
+    assert [c["case"] for c in on_compute["cases"]] == [c["case"] for c in chinchilla["cases"]]
+    assert [c["median"] for c in on_compute["cases"]] != [c["median"] for c in chinchilla["cases"]]
+    plain = tmp_path / "plain.csv"
+    simulate_accuracy_table(seed=3).to_csv(plain, index=False)
+    plain_args = ["backtest", "accuracy", str(plain), "--ratio", "1.01", *FAST]
+    assert main([*plain_args, "--json", str(doc)]) == 0
+    assert json.loads(doc.read_text())["model"] == {"axis": "compute"}
+    capsys.readouterr()
+    assert main([*plain_args, "--axis", "chinchilla"]) == 2
+    assert "needs 'params' and 'tokens'" in capsys.readouterr().err
