@@ -71,6 +71,7 @@ from bayescale.jaxtools import size_class
 from bayescale.laws import pass_law_log, pass_logit
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
+from bayescale.quadrature import NODES
 from bayescale.seeds import stream
 
 #: Passes and failures a problem needs, summed over fitted models, to be sampled centred.
@@ -192,16 +193,34 @@ class PassShape:
     pinned: int
     integrated: int
 
+    @property
+    def cost(self) -> int:
+        """Terms of one log density: a binomial per sampled cell, the quadrature's per other."""
+        return self.models * (self.pinned + NODES * self.integrated)
 
-def pass_shape(counts: PassCounts, buckets: Buckets) -> PassShape:
-    """The :class:`PassShape` of a fit of ``counts`` in ``buckets``."""
+
+#: The largest :attr:`PassShape.cost` sampled padded. Padding costs arithmetic in every
+#: gradient (the quadrature runs over padded models and problems), and saves a compilation
+#: of 15-20 s: worth it while a fit samples for seconds, not when it samples for minutes.
+#: A 60-problem x 6-model table costs 8,160; the LiveCodeBench DeepSeek-Coder fit (3 models
+#: x 400 problems, 254 integrated; about 400 s) 84,000, and keeps its counts as constants.
+PAD_MAX_COST = 32_768
+
+
+def pass_shape(counts: PassCounts, buckets: Buckets) -> PassShape | None:
+    """The :class:`PassShape` of a fit of ``counts`` in ``buckets``; None above the cap.
+
+    A table whose padded shape costs more than :data:`PAD_MAX_COST` is sampled unpadded,
+    its counts constants of its own compiled program.
+    """
     _, n, k = _fitted_counts(counts, buckets)
     pinned = informative(n, k)
-    return PassShape(
+    shape = PassShape(
         models=size_class(n.shape[1], MODEL_CLASS_MIN, half_steps=True),
         pinned=size_class(int(pinned.sum())),
         integrated=size_class(int((~pinned).sum()), half_steps=True),
     )
+    return shape if shape.cost <= PAD_MAX_COST else None
 
 
 #: The data containers of the padded per-problem model (:func:`pass_inputs`): what differs

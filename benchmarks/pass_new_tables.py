@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
         table.to_csv(path, index=False)
         row = _cli(args.root, cache, "pass", str(path), "--out", str(folder / f"out{i}"), *common)
         row["table"] = "warm-up" if i == 0 else f"new {i}"
-        row["seed"], row["shape_class"] = seed, [shape.models, shape.pinned, shape.integrated]
+        row["seed"] = seed
+        row["shape_class"] = shape and [shape.models, shape.pinned, shape.integrated]
         runs.append(row)
         print(json.dumps(row), flush=True)
     document = {

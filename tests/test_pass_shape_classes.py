@@ -60,6 +60,7 @@ def test_pass_shape_of_a_table():
     _, n, k = _fitted_counts(counts, buckets)
     pinned = informative(n, k)
     shape = pass_shape(counts, buckets)
+    assert shape is not None
     assert shape == PassShape(
         models=6,
         pinned=size_class(int(pinned.sum())),
@@ -104,6 +105,30 @@ def _compare(plain, padded, seed: int = 7) -> None:
         np.testing.assert_allclose(padded_grad[~real_mask], np.concatenate(grad_extra))
 
 
+def test_large_tables_keep_their_counts_as_constants(monkeypatch):
+    """Above the cost cap a table is not padded: fit_pass samples it on PyMC's numpyro path."""
+    import bayescale.batch
+    import bayescale.fit
+    import bayescale.pass_model
+    from bayescale.fit import fit_pass
+    from bayescale.quadrature import NODES
+
+    counts, buckets = _counts(problems=24)
+    shape = pass_shape(counts, buckets)
+    assert shape is not None
+    assert shape.cost == shape.models * (shape.pinned + NODES * shape.integrated)
+    monkeypatch.setattr(bayescale.pass_model, "PAD_MAX_COST", shape.cost - 1)
+    assert pass_shape(counts, buckets) is None
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("an unpadded pass model went to the data-as-arguments path")
+
+    monkeypatch.setattr(bayescale.batch, "sample_one", refuse)
+    monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)  # the first fit only
+    fit = fit_pass(counts, buckets, settings=SHORT, allow_unconverged=True)
+    assert fit.idata.posterior.sizes["draw"] == SHORT.draws
+
+
 @pytest.mark.parametrize(
     ("models", "noncentred"),
     [(3, False), pytest.param(5, True, marks=pytest.mark.slow)],
@@ -113,6 +138,7 @@ def test_padding_keeps_the_pass_log_density_and_its_gradient(models, noncentred)
     """Padded models, problems and coefficients add nothing but independent normal terms."""
     counts, buckets = _counts(models=models, problems=24, fit_max_compute=None)
     shape = pass_shape(counts, buckets)
+    assert shape is not None
     _, n, k = _fitted_counts(counts, buckets)
     pinned = informative(n, k)
     # really padded: models (3 -> 4, 5 -> 6), sampled and integrated problems
