@@ -318,7 +318,9 @@ def _starting_masses(
     return np.stack(masses)
 
 
-def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False) -> Any:
+def _lanes_program(
+    logp: Any, settings: SamplerSettings, continued: bool = False, in_turn: bool = False
+) -> Any:
     """The lanes of one device: numpyro NUTS warm-up and draws, one lane per (dataset, chain).
 
     Returns the kept draws, the lanes' last states (flat: the leaves of numpyro's
@@ -327,7 +329,9 @@ def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False
     matrix, no warm-up), for :func:`more_draws_one`. The step is ``vmap``-ed inside the loop
     over iterations (not the loop over lanes), so JAX batches the kernel's tree-building loops
     once: tracing a ``vmap`` of a whole ``scan`` re-batches its body until the batched parts of
-    the carry settle, several times over.
+    the carry settle, several times over. ``in_turn``: the lanes of a device run one after
+    another (a ``lax.map``) instead, each step its own tree, not the longest of the lanes'
+    (:func:`sample_one`'s chains of a model whose gradient is arithmetic, not overhead).
     """
     import jax
     from numpyro.infer.hmc import hmc
@@ -355,11 +359,7 @@ def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False
     def step(state: Any, data: tuple[Any, ...]) -> Any:
         return sample_kernel(state, model_args=data)
 
-    def run(
-        states: Any, data: tuple[Any, ...], skip: int, length: int
-    ) -> tuple[Any, list[Any], Any]:
-        advance = jax.vmap(step)
-
+    def run(states: Any, data: tuple[Any, ...], length: int, advance: Any) -> tuple[Any, Any]:
         def iteration(states: Any, _: None) -> tuple[Any, dict[str, Any]]:
             states = advance(states, data)
             return states, {
@@ -374,17 +374,33 @@ def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False
                 "step_size": states.adapt_state.step_size,
             }
 
-        states, kept = jax.lax.scan(iteration, states, None, length=length)
-        # (iteration, lane, ...) -> (lane, draw, ...), warm-up dropped; the states flat (an
-        # exported program's outputs are plain containers), their mass matrices apart
-        kept = jax.tree.map(lambda a: jax.numpy.moveaxis(a[skip:], 0, 1), kept)
+        return jax.lax.scan(iteration, states, None, length=length)
+
+    def on_lanes(
+        start: Callable[..., Any], arguments: tuple[Any, ...], skip: int, length: int
+    ) -> tuple[Any, list[Any], Any]:
+        """Every lane's chain from ``start(*arguments)``, whose last two are data and masses."""
+        if in_turn:
+
+            def one(lane: tuple[Any, ...]) -> tuple[Any, Any]:
+                return run(start(*lane), lane[-2], length, step)
+
+            states, kept = jax.lax.map(one, arguments)
+            kept = jax.tree.map(lambda a: a[:, skip:], kept)
+        else:
+            states = jax.vmap(start)(*arguments)
+            states, kept = run(states, arguments[-2], length, jax.vmap(step))
+            # (iteration, lane, ...) -> (lane, draw, ...)
+            kept = jax.tree.map(lambda a: jax.numpy.moveaxis(a[skip:], 0, 1), kept)
+        # warm-up dropped; the states flat (an exported program's outputs are plain
+        # containers), their mass matrices apart
         return kept, jax.tree.leaves(states), states.adapt_state.inverse_mass_matrix
 
     def lanes(
         values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
     ) -> tuple[Any, Any, Any]:
-        states = jax.vmap(init)(values, keys, data, masses)
-        return run(states, data, settings.tune, settings.tune + settings.draws)
+        arguments = (values, keys, data, masses)
+        return on_lanes(init, arguments, settings.tune, settings.tune + settings.draws)
 
     def more(
         leaves: list[Any], values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
@@ -392,8 +408,11 @@ def _lanes_program(logp: Any, settings: SamplerSettings, continued: bool = False
         # init sets the kernel's options (tree depth, warm-up length) while tracing and gives
         # the states' structure; its values are unused and compiled away. The states are
         # past warm-up: no adaptation.
-        structure = jax.tree.structure(jax.vmap(init)(values, keys, data, masses))
-        return run(jax.tree.unflatten(structure, leaves), data, 0, settings.draws)
+        def resume(leaves: list[Any], *lane: Any) -> Any:
+            structure = jax.tree.structure(init(*lane))
+            return jax.tree.unflatten(structure, leaves)
+
+        return on_lanes(resume, (leaves, values, keys, data, masses), 0, settings.draws)
 
     return more if continued else lanes
 
@@ -503,6 +522,7 @@ class _Lanes:
     inverse_masses: np.ndarray
     kept: dict[str, np.ndarray]
     outputs: dict[str, np.ndarray]
+    in_turn: bool = False
 
     @property
     def n_lanes(self) -> int:
@@ -517,11 +537,13 @@ def _run_lanes(
     streams: Sequence[np.random.SeedSequence],
     maxiter: int = BATCH_LAPLACE_MAXITER,
     masses: np.ndarray | None = None,
+    in_turn: bool = False,
 ) -> _Lanes:
     """Warm up and draw every (dataset, chain) lane of the template ``model`` in one program.
 
     ``masses`` (one per dataset) start warm-up in place of the Laplace variances, which are
-    found with at most ``maxiter`` optimiser iterations.
+    found with at most ``maxiter`` optimiser iterations. ``in_turn``: a device's lanes run
+    one after another (:func:`_lanes_program`).
     """
     import jax
 
@@ -558,7 +580,7 @@ def _run_lanes(
     )
     arguments = (tuple(values), lane_keys, tuple(per_lane), np.repeat(masses, settings.chains, 0))
     arguments = jax.tree.map(lambda a: to_devices(a, devices), arguments)
-    kept, states, inverse_masses = _lanes_call(jaxified, settings, arguments, devices)
+    kept, states, inverse_masses = _lanes_call(jaxified, settings, arguments, devices, in_turn)
     kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
     outputs = _quantities(jaxified, kept.pop("values"), per_lane)
     return _Lanes(
@@ -572,6 +594,7 @@ def _run_lanes(
         from_devices(np.asarray(inverse_masses), n_lanes),
         kept,
         outputs,
+        in_turn,
     )
 
 
@@ -580,6 +603,7 @@ def _lanes_call(
     settings: SamplerSettings,
     arguments: tuple[Any, ...],
     devices: int,
+    in_turn: bool,
     states: list[Any] | None = None,
 ) -> tuple[Any, Any, Any]:
     """Run the lanes program (:func:`_lanes_program`) on ``arguments`` laid out for ``devices``.
@@ -600,6 +624,7 @@ def _lanes_call(
         settings.target_accept,
         settings.dense_mass,
         settings.max_tree_depth,
+        in_turn,
     )
     program = jaxified.cached(
         (kind, *identity, devices, *argument_shapes(full)),
@@ -607,7 +632,7 @@ def _lanes_call(
             kind,
             identity,
             lambda: jax.jit(
-                jaxified.pmap(_lanes_program(jaxified.logp, settings, states is not None))
+                jaxified.pmap(_lanes_program(jaxified.logp, settings, states is not None, in_turn))
             ),
             full,
             devices,
@@ -731,8 +756,14 @@ def sample_one(
     new process the persistent compilation cache's. The seed's stream gives the initial
     points and the chains' keys; warm-up starts from ``start_mass`` (a diagonal), else the
     Laplace variances (:data:`bayescale.sampling.LAPLACE_MAXITER` iterations, as a single fit
-    of the numpyro path) unless ``initial_mass="unit"``.
+    of the numpyro path) unless ``initial_mass="unit"``. On a CPU, the chains of a device take
+    turns (as :func:`bayescale.sampling.chains_on_devices`'s): each step is its own chain's
+    tree, not the longest of two, and the program compiles in less time (a new 60-problem
+    pass table's first fit: 28 s against 51 s; docs/performance.md). A GPU runs them in
+    lockstep under ``vmap``, side by side.
     """
+    import jax
+
     with jax_scope():
         start = time.perf_counter()
         settings = settings.with_target_accept(TARGET_ACCEPT)
@@ -745,6 +776,7 @@ def sample_one(
             [np.random.SeedSequence(settings.seed)],
             maxiter=LAPLACE_MAXITER,
             masses=masses,
+            in_turn=jax.default_backend() == "cpu",
         )
         seconds = time.perf_counter() - start
         return _trees(lanes, None, seconds, batch=False)[0], ArgumentChains(lanes)
@@ -765,7 +797,7 @@ def more_draws_one(chains: ArgumentChains, draws: int) -> tuple[xr.DataTree, Arg
         settings = replace(lanes.settings, draws=draws)
         jaxified = lanes.jaxified
         kept, states, inverse_masses = _lanes_call(
-            jaxified, settings, lanes.arguments, lanes.devices, lanes.states
+            jaxified, settings, lanes.arguments, lanes.devices, lanes.in_turn, lanes.states
         )
         kept = jax.tree.map(lambda a: from_devices(np.asarray(a), lanes.n_lanes), kept)
         per_lane = [from_devices(np.asarray(a), lanes.n_lanes) for a in lanes.arguments[2]]

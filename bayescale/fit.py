@@ -757,9 +757,13 @@ def fit_pass(
     """
     from bayescale.pass_model import (
         add_problem_intercepts,
+        aggregate_rows,
         build_aggregate_pass_model,
         build_pass_model,
         pass_pivot,
+        pass_shape,
+        size_class,
+        unpad_posterior,
     )
 
     priors = priors or PassPriors()
@@ -769,20 +773,26 @@ def fit_pass(
     alternative = None
     if isinstance(data, PassAggregate):
         aggregate = data
+        rows = size_class(aggregate_rows(aggregate))
 
         def build(noncentred: bool) -> pm.Model:
-            return build_aggregate_pass_model(aggregate, priors)
+            return build_aggregate_pass_model(aggregate, priors, pad_rows=rows)
     else:
         if buckets is None:
             raise ValueError("per-problem counts need buckets (bayescale.buckets.make_buckets)")
         counts, kept = data, buckets
         if int(data.models.fitted.sum()) > 2:
             alternative = "model effects non-centred"
+        # one compiled program per shape class (docs/performance.md); per-problem exponents
+        # are not padded
+        shape = None if priors.problem_slopes else pass_shape(counts, kept)
 
         def build(noncentred: bool) -> pm.Model:
-            return build_pass_model(counts, kept, priors, noncentred=noncentred)
+            return build_pass_model(counts, kept, priors, noncentred=noncentred, shape=shape)
 
         def complete(idata: xr.DataTree, settings: SamplerSettings) -> xr.DataTree:
+            if shape is not None:  # padded coefficients out before anything sees them
+                idata = unpad_posterior(idata, counts, kept)
             return add_problem_intercepts(idata, counts, kept, settings.seed)
 
     idata, diagnostics, settings, sampling_s = _ladder(

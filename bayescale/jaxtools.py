@@ -4,8 +4,10 @@
 gradient (:func:`bayescale.sampling.laplace_inverse_mass` for one model,
 :mod:`bayescale.batch` per dataset with the data as arguments); :func:`release_pmapped` and
 :func:`pmap_programs_released` drop the ``pmap`` programs bayescale made, which JAX would keep
-for the life of the process. Its own module so that :mod:`bayescale.sampling` can hand single
-fits to :mod:`bayescale.batch` without an import cycle.
+for the life of the process; :func:`size_class` rounds a size up to a shape class, the padded
+size that lets tables of similar sizes share compiled programs. Its own module so that
+:mod:`bayescale.sampling` can hand single fits to :mod:`bayescale.batch` without an import
+cycle.
 """
 
 from __future__ import annotations
@@ -171,3 +173,20 @@ def _starting_variances(hessian: np.ndarray, dense: bool) -> np.ndarray | None:
         return None
     variances = np.minimum(variances, 1.0)
     return np.diag(variances) if dense else variances
+
+
+def size_class(count: int, smallest: int = 8, half_steps: bool = False) -> int:
+    """A padded size: 0 for none, else the next power of two, at least ``smallest``.
+
+    The loss model's runs round up the same way (:func:`bayescale.loss_model.run_class`);
+    the per-problem pass model's sizes and its intercept draws use this
+    (:class:`bayescale.pass_model.PassShape`, :func:`bayescale.quadrature.draw_intercepts`).
+    ``half_steps`` adds three quarters of each power of two from 8 (4, 6, 8, 12, 16, 24, 32,
+    48, ...), for sizes whose padding costs arithmetic.
+    """
+    if count == 0:
+        return 0
+    size = max(smallest, 1 << (count - 1).bit_length())
+    if half_steps and size >= 8 and count <= size * 3 // 4 and size * 3 // 4 >= smallest:
+        return size * 3 // 4
+    return size

@@ -49,9 +49,15 @@ and the 12B pass rate is overestimated by 58%. Neither is safe as a default yet.
 
 Aggregate rates (:func:`build_aggregate_pass_model`):
 :math:`\ln(-\ln p_{mb}) \sim N(\beta_b - k_b x_m, \sigma)`.
+
+A fit samples both models padded to a shape class (:func:`pass_shape`, ``pad_rows``), their
+data in containers, so that every table of a class shares one compiled program
+(docs/performance.md, "Shape classes").
 """
 
 from __future__ import annotations
+
+from dataclasses import astuple, dataclass
 
 import numpy as np
 import pymc as pm
@@ -61,9 +67,11 @@ import xarray as xr
 from bayescale.buckets import Buckets
 from bayescale.diagnostics import COPY_ATTR
 from bayescale.draws import stacked_draws
+from bayescale.jaxtools import size_class
 from bayescale.laws import pass_law_log, pass_logit
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
+from bayescale.quadrature import NODES
 from bayescale.seeds import stream
 
 #: Passes and failures a problem needs, summed over fitted models, to be sampled centred.
@@ -92,17 +100,25 @@ def _bucket_lines(priors: PassPriors, n_buckets: int) -> tuple[pt.TensorVariable
     return beta, pm.Deterministic("exponent", pt.exp(log_k), dims="bucket")
 
 
+def effect_basis(x: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the complement of span(1, x): shape ``(M, M - 2)``."""
+    if x.size <= 2:
+        return np.zeros((x.size, 0))
+    basis, _ = np.linalg.qr(np.column_stack([np.ones_like(x), x]), mode="complete")
+    return basis[:, 2:]
+
+
 def _model_effects(x: np.ndarray, sd: float, noncentred: bool = False) -> pt.TensorVariable:
     """Model-level scatter in the space orthogonal to (1, x); centred unless ``noncentred``."""
     sigma_model = pm.HalfNormal("sigma_model", sigma=sd)
     if x.size <= 2:
         return pt.zeros(x.size)
-    basis, _ = np.linalg.qr(np.column_stack([np.ones_like(x), x]), mode="complete")
+    basis = effect_basis(x)
     if noncentred:
         w = sigma_model * pm.Normal("model_effect_z", 0.0, 1.0, shape=x.size - 2)
     else:
         w = pm.Normal("model_effect_raw", 0.0, sigma_model, shape=x.size - 2)
-    return pm.Deterministic("model_effect", pt.dot(basis[:, 2:], w), dims="model")
+    return pm.Deterministic("model_effect", pt.dot(basis, w), dims="model")
 
 
 def _problem_slopes(
@@ -140,12 +156,153 @@ def _fitted_counts(
     return x, n, k
 
 
+#: The smallest padded model count of a per-problem fit's shape class.
+MODEL_CLASS_MIN = 4
+
+
+@dataclass(frozen=True)
+class PassShape:
+    """The shape class of a per-problem pass fit: the padded sizes of its compiled program.
+
+    Tables with the same shape class, the same number of buckets and the same priors share
+    one compiled log density (their data are its arguments, :data:`PASS_INPUTS`), in a
+    process and, through the persistent compilation cache, across processes.
+
+    Attributes
+    ----------
+    models
+        Fitted models, padded to 4, 6, 8, 12, 16, 24, ... (:func:`size_class` with half
+        steps).
+    pinned
+        Problems whose intercepts are sampled (:func:`informative`), padded to 8, 16, 32, ...;
+        0 when there are none.
+    integrated
+        Problems whose intercepts are integrated out, padded to 8, 12, 16, 24, 32, ...; 0 when
+        there are none.
+
+    The steps differ by what a padded entry costs. Each integrated problem costs the
+    quadrature's 81 points per model in every gradient, so models and integrated problems
+    round up by half steps; a sampled problem's padding costs one binomial term per model
+    and a standard normal coefficient, so pinned problems round up by powers of two (fewer
+    classes). Measured on a simulated table of 60 problems x 6 models (47 pinned, 13
+    integrated), the log density and gradient in a compiled loop on one core: 0.16-0.17 ms
+    unpadded, 0.20 ms padded to (6, 64, 16), 0.26 ms to (8, 64, 16).
+    """
+
+    models: int
+    pinned: int
+    integrated: int
+
+    @property
+    def cost(self) -> int:
+        """Terms of one log density: a binomial per sampled cell, the quadrature's per other."""
+        return self.models * (self.pinned + NODES * self.integrated)
+
+
+#: The largest :attr:`PassShape.cost` sampled padded. Padding costs arithmetic in every
+#: gradient (the quadrature runs over padded models and problems), and saves a compilation
+#: of 15-20 s: worth it while a fit samples for seconds, not when it samples for minutes.
+#: A 60-problem x 6-model table costs 8,160; the LiveCodeBench DeepSeek-Coder fit (3 models
+#: x 400 problems, 254 integrated; about 400 s) 84,000, and keeps its counts as constants.
+PAD_MAX_COST = 32_768
+
+
+def pass_shape(counts: PassCounts, buckets: Buckets) -> PassShape | None:
+    """The :class:`PassShape` of a fit of ``counts`` in ``buckets``; None above the cap.
+
+    A table whose padded shape costs more than :data:`PAD_MAX_COST` is sampled unpadded,
+    its counts constants of its own compiled program.
+    """
+    _, n, k = _fitted_counts(counts, buckets)
+    pinned = informative(n, k)
+    shape = PassShape(
+        models=size_class(n.shape[1], MODEL_CLASS_MIN, half_steps=True),
+        pinned=size_class(int(pinned.sum())),
+        integrated=size_class(int((~pinned).sum()), half_steps=True),
+    )
+    return shape if shape.cost <= PAD_MAX_COST else None
+
+
+#: The data containers of the padded per-problem model (:func:`pass_inputs`): what differs
+#: between two tables of one shape class. ``pinned_*`` (sampled intercepts) and ``open_*``
+#: (integrated intercepts) are left out when the shape has no such problem.
+PASS_INPUTS = (
+    "model_x",
+    "effect_basis",
+    "effect_weight",
+    "pinned_bucket",
+    "pinned_weight",
+    "pinned_n",
+    "pinned_k",
+    "open_bucket",
+    "open_weight",
+    "open_n",
+    "open_k",
+    "open_start",
+)
+
+
+def pass_inputs(counts: PassCounts, buckets: Buckets, shape: PassShape) -> dict[str, np.ndarray]:
+    r"""The data-dependent arrays of the padded per-problem model, by container name.
+
+    Padding carries weight 0 and values that keep every term finite: a padded model has
+    :math:`x = 0`, no counts and a zero row of the effect basis (its effect is 0); a padded
+    problem has no counts, bucket 0 and weight 0; a padded column of the effect basis is zero
+    and its coefficient's prior a standard normal (``effect_weight`` 0).
+
+    Returns
+    -------
+    dict
+        ``model_x`` (:math:`\ln C - \ln C_0` per model), ``effect_basis`` (the
+        :func:`effect_basis` of the real models in its top-left block), ``effect_weight``;
+        with sampled intercepts ``pinned_bucket``, ``pinned_weight``, ``pinned_n``,
+        ``pinned_k`` (problem x model); with integrated ones ``open_bucket``, ``open_weight``,
+        ``open_n``, ``open_k`` and ``open_start`` (the Newton start of
+        :func:`bayescale.quadrature.start_values`).
+    """
+    from bayescale import quadrature
+
+    x, n, k = _fitted_counts(counts, buckets)
+    pinned = informative(n, k)
+    models = x.size
+    sizes = (max(models, 2), int(pinned.sum()), int((~pinned).sum()))
+    if any(have < need for have, need in zip(astuple(shape), sizes, strict=True)):
+        raise ValueError(f"cannot pad {sizes} (models, pinned, integrated) to {shape}")
+
+    def pad(values: np.ndarray, size: int, axis: int = 0) -> np.ndarray:
+        widths = [(0, 0)] * values.ndim
+        widths[axis] = (0, size - values.shape[axis])
+        return np.pad(values, widths)
+
+    basis = effect_basis(x)
+    inputs = {
+        "model_x": pad(x, shape.models),
+        "effect_basis": pad(pad(basis, shape.models), shape.models - 2, axis=1),
+        "effect_weight": pad(np.ones(max(models - 2, 0)), shape.models - 2),
+    }
+    for prefix, rows, size in (
+        ("pinned", np.flatnonzero(pinned), shape.pinned),
+        ("open", np.flatnonzero(~pinned), shape.integrated),
+    ):
+        if not size:
+            continue
+        inputs[f"{prefix}_bucket"] = pad(buckets.index[rows].astype(np.int64), size)
+        inputs[f"{prefix}_weight"] = pad(np.ones(rows.size), size)
+        for name, values in (("n", n[rows]), ("k", k[rows])):
+            values = pad(pad(values, size), shape.models, axis=1)
+            inputs[f"{prefix}_{name}"] = values.astype(np.int64) if prefix == "pinned" else values
+        if prefix == "open":
+            inputs["open_start"] = pad(quadrature.start_values(n[rows], k[rows]), size)
+    return inputs
+
+
 def build_pass_model(
     counts: PassCounts,
     buckets: Buckets,
     priors: PassPriors | None = None,
     *,
     noncentred: bool = False,
+    shape: PassShape | None = None,
 ) -> pm.Model:
     """Build the per-problem binomial model on the fitted models and kept problems.
 
@@ -156,6 +313,15 @@ def build_pass_model(
     exponents. ``noncentred`` samples the model effects non-centred (``model_effect_z``), the
     convergence ladder's alternative (:func:`bayescale.fit.fit_pass`) for a model scatter that
     few models leave barely informed.
+
+    ``shape`` (:func:`pass_shape`) builds the padded model a fit samples instead: its data in
+    containers (:data:`PASS_INPUTS`), padded to the shape class with weight 0, so that every
+    table of the class has one compiled program (:func:`bayescale.batch.sample_one`). Its log
+    density is the unpadded model's plus a standard normal term for each padded coefficient
+    (``theta_solved`` and ``model_effect_raw`` or ``model_effect_z`` beyond the real ones:
+    independent of everything else, so the posterior of the real parameters is the same);
+    :func:`unpad_posterior` drops them and gives the posterior the unpadded model's variables
+    and dims. Not with ``problem_slopes``.
 
     Returns
     -------
@@ -168,6 +334,8 @@ def build_pass_model(
     from bayescale import quadrature
 
     priors = priors or PassPriors()
+    if shape is not None:
+        return _padded_pass_model(counts, buckets, priors, noncentred, shape)
     x, n, k = _fitted_counts(counts, buckets)
     coords = {
         "bucket": list(buckets.internal_labels),
@@ -207,6 +375,125 @@ def build_pass_model(
             )
             pm.Potential("passes_integrated", log_lik.sum())
     return model
+
+
+def _coords(counts: PassCounts, buckets: Buckets) -> dict[str, list[str]]:
+    """The model's coords: buckets, kept problems, fitted models."""
+    return {
+        "bucket": list(buckets.internal_labels),
+        "problem": [counts.problems[j] for j in buckets.kept],
+        "model": [counts.models.names[m] for m in np.flatnonzero(counts.models.fitted)],
+    }
+
+
+def _padded_pass_model(
+    counts: PassCounts,
+    buckets: Buckets,
+    priors: PassPriors,
+    noncentred: bool,
+    shape: PassShape,
+) -> pm.Model:
+    """:func:`build_pass_model` padded to ``shape``, its data in containers."""
+    from bayescale import quadrature
+
+    if priors.problem_slopes:
+        raise ValueError("per-problem exponents (problem_slopes) are not padded")
+    inputs = pass_inputs(counts, buckets, shape)
+    with pm.Model(coords=_coords(counts, buckets)) as model:
+        data = {name: pm.Data(name, value) for name, value in inputs.items()}
+        x = data["model_x"]
+        beta, exponent = _bucket_lines(priors, buckets.n_internal)
+        sigma_u = pm.HalfNormal("sigma_problem", sigma=priors.problem_sd)
+        sigma_model = pm.HalfNormal("sigma_model", sigma=priors.model_sd)
+        # padded coefficients: standard normal, and their basis columns zero
+        real_effect = data["effect_weight"] > 0
+        if noncentred:
+            z = pm.Normal("model_effect_z", 0.0, 1.0, shape=shape.models - 2)
+            w = sigma_model * z
+        else:
+            w = pm.Normal(
+                "model_effect_raw",
+                0.0,
+                pt.where(real_effect, sigma_model, 1.0),
+                shape=shape.models - 2,
+            )
+        effect = pm.Deterministic("model_effect", pt.dot(data["effect_basis"], w))
+        if shape.pinned:
+            b_of = data["pinned_bucket"]
+            real = data["pinned_weight"] > 0
+            theta = pm.Normal(
+                "theta_solved",
+                pt.where(real, beta[b_of], 0.0),
+                pt.where(real, sigma_u, 1.0),
+                shape=shape.pinned,
+            )
+            n, k = data["pinned_n"], data["pinned_k"]
+            eta = pass_law_log(x[None, :], theta[:, None], exponent[b_of][:, None])
+            eta = eta + effect[None, :]
+            observed = n > 0  # the unpadded model's pairs; others get a finite stand-in
+            logit_p = pass_logit(pt.where(observed, eta, 0.0), xp=pt)
+            log_lik = pm.logp(pm.Binomial.dist(n=n, logit_p=logit_p), k)
+            pm.Potential("passes", pt.where(observed, log_lik, 0.0).sum())
+        if shape.integrated:
+            b_of = data["open_bucket"]
+            offset = -exponent[b_of][:, None] * x[None, :] + effect[None, :]
+            log_lik = quadrature.log_marginal(
+                beta[b_of],
+                sigma_u,
+                offset,
+                data["open_n"],
+                data["open_k"],
+                data["open_start"],
+                xp=pt,
+            )
+            pm.Potential("passes_integrated", pt.where(data["open_weight"] > 0, log_lik, 0.0).sum())
+    return model
+
+
+def unpad_posterior(idata: xr.DataTree, counts: PassCounts, buckets: Buckets) -> xr.DataTree:
+    """The posterior of a padded fit (``build_pass_model(shape=...)``) as the unpadded model's.
+
+    Padded coefficients (``theta_solved``, ``model_effect_raw``, ``model_effect_z`` beyond the
+    real ones: draws of their standard normal prior) and padded models' ``model_effect`` are
+    dropped, so that neither the diagnostics nor a forecast or saved fit sees them;
+    ``model_effect`` (and its coefficients) goes when there are 2 models or fewer, as in the
+    unpadded model; ``model_effect`` gets its ``model`` dim and ``problem_exponent`` is added.
+    Variables the posterior lacks are skipped.
+    """
+    post = idata["posterior"].to_dataset()
+    _, n, k = _fitted_counts(counts, buckets)
+    coords = _coords(counts, buckets)
+    models = n.shape[1]
+    sizes = {
+        "theta_solved": int(informative(n, k).sum()),
+        "model_effect_raw": models - 2,
+        "model_effect_z": models - 2,
+    }
+    for name, size in sizes.items():
+        if name not in post:
+            continue
+        dim = f"{name}_dim_0"
+        if size <= 0:
+            post = post.drop_vars(name).drop_dims(dim, errors="ignore")
+            continue
+        post = post.isel({dim: slice(0, size)})
+    if "model_effect" in post:
+        effect = post["model_effect"].isel(model_effect_dim_0=slice(0, models))
+        post = post.drop_vars("model_effect").drop_dims("model_effect_dim_0", errors="ignore")
+        if models > 2:
+            post["model_effect"] = effect.rename(model_effect_dim_0="model").assign_coords(
+                model=coords["model"]
+            )
+    if "exponent" in post and "problem_exponent" not in post:
+        post["problem_exponent"] = (
+            post["exponent"]
+            .isel(bucket=xr.DataArray(buckets.index, dims="problem"))
+            .drop_vars("bucket")
+            .assign_coords(problem=coords["problem"])
+        )
+    tree = idata.copy()
+    tree["posterior"] = xr.DataTree(post)
+    return tree
 
 
 def informative(n: np.ndarray, k: np.ndarray) -> np.ndarray:
@@ -303,15 +590,17 @@ def add_problem_intercepts(
     return idata
 
 
-def build_aggregate_pass_model(data: PassAggregate, priors: PassPriors | None = None) -> pm.Model:
-    """Build the aggregate model: ``ln(-ln p)`` of each (model, bucket) row with scatter.
+#: The data containers of the padded aggregate model (:func:`aggregate_inputs`).
+AGGREGATE_INPUTS = ("obs_x", "obs_bucket", "obs_y", "obs_weight")
 
-    Returns
-    -------
-    pm.Model
-        Dims ``bucket`` and ``obs``; ``level``, ``exponent`` (bucket) and ``sigma``.
+
+def aggregate_inputs(data: PassAggregate, rows: int | None = None) -> dict[str, np.ndarray]:
+    r"""The aggregate model's data by container name, padded to ``rows`` rows (weight 0).
+
+    ``obs_x`` (:math:`\ln C - \ln C_0` of each row's model), ``obs_bucket``, ``obs_y``
+    (:math:`\ln(-\ln p)`), ``obs_weight`` (1 for a row, 0 for padding); ``rows=None``: the
+    rows themselves.
     """
-    priors = priors or PassPriors()
     fitted = np.flatnonzero(data.models.fitted)
     x = np.log(data.models.compute[fitted]) - pass_pivot(data.models.compute[fitted])
     rates = data.pass_rate[fitted]
@@ -320,14 +609,55 @@ def build_aggregate_pass_model(data: PassAggregate, priors: PassPriors | None = 
     # (1 - 0.5/n_problems), or 0.999 when the table does not give n_problems
     cap = np.array([1 - 0.5 / n if n else 1 - 1e-3 for n in data.n_problems])
     y = np.log(-np.log(np.minimum(rates[m, b], cap[b])))
-    with pm.Model(coords={"bucket": list(data.buckets), "obs": np.arange(y.size)}) as model:
+    pad = 0 if rows is None else rows - y.size
+    if pad < 0:
+        raise ValueError(f"cannot pad {y.size} rows to {rows}")
+    return {
+        "obs_x": np.pad(x[m], (0, pad)),
+        "obs_bucket": np.pad(b.astype(np.int64), (0, pad)),
+        "obs_y": np.pad(y, (0, pad)),
+        "obs_weight": np.pad(np.ones(y.size), (0, pad)),
+    }
+
+
+def aggregate_rows(data: PassAggregate) -> int:
+    """The rows (model, bucket pairs with a rate) an aggregate fit has."""
+    return int(np.isfinite(data.pass_rate[data.models.fitted]).sum())
+
+
+def build_aggregate_pass_model(
+    data: PassAggregate, priors: PassPriors | None = None, *, pad_rows: int | None = None
+) -> pm.Model:
+    """Build the aggregate model: ``ln(-ln p)`` of each (model, bucket) row with scatter.
+
+    ``pad_rows`` builds the padded model a fit samples instead: its rows in data containers
+    (:data:`AGGREGATE_INPUTS`) padded to this many with weight 0, and the likelihood a
+    ``pm.Potential`` named ``log_neg_log_pass`` (each row's normal log density times its
+    weight), the same log density as the unpadded model's for one compiled program per
+    number of buckets and padded rows.
+
+    Returns
+    -------
+    pm.Model
+        Dims ``bucket`` and ``obs``; ``level``, ``exponent`` (bucket) and ``sigma``.
+    """
+    priors = priors or PassPriors()
+    inputs = aggregate_inputs(data, pad_rows)
+    rows = aggregate_rows(data)
+    with pm.Model(coords={"bucket": list(data.buckets), "obs": np.arange(rows)}) as model:
         beta, exponent = _bucket_lines(priors, len(data.buckets))
         sigma = pm.HalfNormal("sigma", sigma=priors.aggregate_sd)
-        pm.Normal(
-            "log_neg_log_pass",
-            mu=pass_law_log(x[m], beta[b], exponent[b]),
-            sigma=sigma,
-            observed=y,
-            dims="obs",
-        )
+        if pad_rows is None:
+            b = inputs["obs_bucket"]
+            pm.Normal(
+                "log_neg_log_pass",
+                mu=pass_law_log(inputs["obs_x"], beta[b], exponent[b]),
+                sigma=sigma,
+                observed=inputs["obs_y"],
+                dims="obs",
+            )
+            return model
+        x, b, y, weight = (pm.Data(name, inputs[name]) for name in AGGREGATE_INPUTS)
+        row_logp = pm.logp(pm.Normal.dist(pass_law_log(x, beta[b], exponent[b]), sigma), y)
+        pm.Potential("log_neg_log_pass", pt.where(weight > 0, row_logp, 0.0).sum())
     return model

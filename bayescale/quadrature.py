@@ -39,6 +39,8 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.jaxtools import size_class
+
 #: Trapezoid points per problem.
 NODES = 81
 #: Grid points per problem when drawing intercepts after sampling (cells of 0.4 Laplace scales,
@@ -217,10 +219,18 @@ def draw_intercepts(
     import jax
     import jax.numpy as jnp
 
-    n_draws, n_problems = centre.shape
-    chunk = int(min(n_draws, max(1, budget // (n_problems * DRAW_NODES * n.shape[1]))))
+    n_draws, real_problems = centre.shape
     u = rng.uniform(size=centre.shape)
     jitter = rng.uniform(-0.5, 0.5, size=centre.shape)
+    # problems and models padded to a shape class (no counts: nothing changes for the real
+    # ones), so that tables of similar sizes share the compiled program; padding dropped below
+    n_problems = size_class(real_problems, half_steps=True)
+    models = size_class(n.shape[1], 4, half_steps=True)
+    extra, wider = n_problems - real_problems, models - n.shape[1]
+    centre, u, jitter = (np.pad(a, ((0, 0), (0, extra))) for a in (centre, u, jitter))
+    offset = np.pad(offset, ((0, 0), (0, extra), (0, wider)))
+    n, k = (np.pad(a, ((0, extra), (0, wider))) for a in (n, k))
+    chunk = int(min(n_draws, max(1, budget // (n_problems * DRAW_NODES * models))))
     blocks = -(-n_draws // chunk)
     pad = blocks * chunk - n_draws  # the last block is padded to the compiled shape
     per_draw = [centre, np.repeat(sigma[:, None], n_problems, axis=1), offset, u, jitter]
@@ -239,4 +249,4 @@ def draw_intercepts(
             )
             draws = block(c, sd, off, nn, kk, start, uu, jj)
             out.append(np.asarray(draws).reshape(chunk, n_problems))
-    return np.concatenate(out)[:n_draws]
+    return np.concatenate(out)[:n_draws, :real_problems]
