@@ -60,6 +60,8 @@ configure(
     devices=max(4, os.cpu_count() or 1), compilation_cache=_CACHE, float32=float32_requested()
 )
 
+from processes import timed_command  # noqa: E402
+
 from bayescale.backtest_report import fit_diagnostics, merge_diagnostics  # noqa: E402
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
@@ -641,24 +643,7 @@ def new_table(index: int, seed: int) -> pd.DataFrame:
 
 def _cli(*args: str) -> dict:
     """Run ``bayescale ARGS`` in a new process: its wall and CPU seconds, and exit code."""
-    import subprocess
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "bayescale.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        timeout=1800,
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode not in (0, 3):
-        raise RuntimeError(f"bayescale {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "exit_code": done.returncode}
+    return timed_command(args, ROOT)
 
 
 def _median(rows: list[dict], key: str = "wall_s") -> float:

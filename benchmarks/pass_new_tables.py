@@ -20,34 +20,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from processes import timed_command  # noqa: E402
 
 
 def _cli(root: Path, cache: str, *args: str) -> dict:
     """``bayescale ARGS`` from ``root`` in a new process: wall and CPU seconds, exit code."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, "-m", "bayescale.cli", *args],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root), "BAYESCALE_JAX_CACHE": cache},
-        timeout=1800,
-    )
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode not in (0, 3):
-        raise RuntimeError(f"bayescale {' '.join(args)} failed: {done.stderr[-2000:]}")
-    return {"wall_s": round(wall, 2), "cpu_s": round(cpu, 2), "exit_code": done.returncode}
+    return timed_command(args, root, {"BAYESCALE_JAX_CACHE": cache})
 
 
 def main(argv: list[str] | None = None) -> int:

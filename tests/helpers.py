@@ -60,3 +60,21 @@ def scripted_sampler(monkeypatch: pytest.MonkeyPatch, outcomes: list[dict[str, A
     monkeypatch.setattr(
         bayescale.fit, "diagnose", lambda idata, ess_chains=None: passing_diagnostics(**next(steps))
     )
+
+
+def compiles(run: Any) -> int:
+    """How many XLA compilations (or persistent-cache loads) ``run()`` asks for."""
+    from jax import monitoring
+
+    count = []
+
+    def listen(event: str, seconds: float, **kwargs: object) -> None:
+        if event == "/jax/core/compile/backend_compile_duration":
+            count.append(seconds)
+
+    monitoring.register_event_duration_secs_listener(listen)
+    try:
+        run()
+    finally:
+        monitoring.unregister_event_duration_listener(listen)
+    return len(count)

@@ -37,6 +37,7 @@ from bayescale.pass_model import (
 )
 from bayescale.sampling import SamplerSettings
 from bayescale.simulate import simulate_pass_counts
+from tests.helpers import compiles
 
 SHORT = SamplerSettings(draws=20, tune=20, chains=2, seed=3, progress=False, initial_mass="unit")
 
@@ -198,24 +199,6 @@ def test_a_padded_fit_has_the_unpadded_posterior_variables(mock_pymc_sample):
     np.testing.assert_allclose(effect @ (x - x.mean()), 0.0, atol=1e-9)
 
 
-def _compiles(run) -> int:
-    """How many XLA compilations (or persistent-cache loads) ``run()`` asks for."""
-    from jax import monitoring
-
-    count = []
-
-    def listen(event: str, seconds: float, **kwargs: object) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            count.append(seconds)
-
-    monitoring.register_event_duration_secs_listener(listen)
-    try:
-        run()
-    finally:
-        monitoring.unregister_event_duration_listener(listen)
-    return len(count)
-
-
 #: Two tables of 60 problems x 6 models with other counts and other splits into sampled and
 #: integrated problems (47/13 and 46/14), in one shape class.
 CLASS_SEEDS = (101, 106)
@@ -239,7 +222,7 @@ def test_a_new_pass_table_of_a_compiled_class_compiles_nothing(monkeypatch):
     def again() -> None:
         fitted.append(fit_pass(second, second_buckets, settings=SHORT, allow_unconverged=True))
 
-    assert _compiles(again) == 0
+    assert compiles(again) == 0
     assert list(fitted[0].idata["posterior"]["theta"].coords["problem"].values) == [
         second.problems[j] for j in second_buckets.kept
     ]

@@ -25,6 +25,7 @@ from bayescale.loss_model import build_loss_model, run_class, shape_class_runs
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
 from bayescale.simulate import demo_loss_runs
+from tests.helpers import compiles
 
 SHORT = SamplerSettings(draws=20, tune=20, chains=2, seed=3, progress=False, initial_mass="unit")
 
@@ -106,24 +107,6 @@ def test_padding_keeps_the_draws_for_a_fixed_seed():
         )
 
 
-def _compiles(run) -> int:
-    """How many XLA compilations (or persistent-cache loads) ``run()`` asks for."""
-    from jax import monitoring
-
-    count = []
-
-    def listen(event: str, seconds: float, **kwargs: object) -> None:
-        if event == "/jax/core/compile/backend_compile_duration":
-            count.append(seconds)
-
-    monitoring.register_event_duration_secs_listener(listen)
-    try:
-        run()
-    finally:
-        monitoring.unregister_event_duration_listener(listen)
-    return len(count)
-
-
 @pytest.mark.slow
 def test_a_new_table_of_a_compiled_shape_class_compiles_nothing():
     """Two tables with 10 and 14 runs (class 16) and other values: the second reuses it all."""
@@ -134,7 +117,7 @@ def test_a_new_table_of_a_compiled_shape_class_compiles_nothing():
     fit_loss(first, settings=SHORT, allow_unconverged=True)
     fitted = []
     assert (
-        _compiles(lambda: fitted.append(fit_loss(second, settings=SHORT, allow_unconverged=True)))
+        compiles(lambda: fitted.append(fit_loss(second, settings=SHORT, allow_unconverged=True)))
         == 0
     )
     assert list(fitted[0].idata["posterior"]["a"].coords["group"].values) == list(second.groups)
@@ -214,4 +197,4 @@ def test_a_new_nd_table_of_a_compiled_shape_class_compiles_nothing(monkeypatch):
     second = load_nd_runs(simulate_nd_runs(2, budgets=[1e18, 1e19, 1e20], sizes_per_budget=5))
     assert run_class(int(first.fitted.sum())) == run_class(int(second.fitted.sum())) == 16
     fit_nd(first, settings=SHORT, allow_unconverged=True)
-    assert _compiles(lambda: fit_nd(second, settings=SHORT, allow_unconverged=True)) == 0
+    assert compiles(lambda: fit_nd(second, settings=SHORT, allow_unconverged=True)) == 0
