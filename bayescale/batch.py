@@ -758,9 +758,8 @@ def sample_one(
     Laplace variances (:data:`bayescale.sampling.LAPLACE_MAXITER` iterations, as a single fit
     of the numpyro path) unless ``initial_mass="unit"``. On a CPU, the chains of a device take
     turns (as :func:`bayescale.sampling.chains_on_devices`'s): each step is its own chain's
-    tree, not the longest of two, and the program compiles in less time (a new 60-problem
-    pass table's first fit: 28 s against 51 s; docs/performance.md). A GPU runs them in
-    lockstep under ``vmap``, side by side.
+    tree, not the longest of two, and no tree-building loop is batched (docs/performance.md,
+    "Pass-rate fits"). A GPU runs them in lockstep under ``vmap``, side by side.
     """
     import jax
 
