@@ -985,6 +985,13 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
 
     saved = load_fit(args.saved_fit)
     fit = saved.fit
+    if saved.kind != "nd" and (args.budget or (args.target and saved.kind != "accuracy")):
+        option = "--budget" if args.budget else "--target N:D"
+        raise InputError(
+            f"{args.saved_fit} holds a {saved.kind} fit: {option} is for L(N, D) fits"
+            + ("" if args.budget else " and accuracy fits on effective compute")
+            + "; give --target-compute C (FLOPs) to forecast."
+        )
     if not fit.diagnostics.ok and not args.allow_unconverged:
         return _unconverged(
             ConvergenceError(
