@@ -742,7 +742,7 @@ def _as_pairs(targets: Any) -> list[tuple[float, float]]:
 
 def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) -> None:
     """Refuse bad L(N, D) options before any sampling (the rule's group when ``groups``)."""
-    from bayescale.targets import check_interval
+    from bayescale.targets import check_interval, check_targets
 
     check_interval(options.interval)
     if not 0 < options.confidence < 1:
@@ -751,7 +751,7 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         raise InputError("--value and --cost-per-flop are not supported for L(N, D) forecasts.")
     from bayescale.targets import MAX_TARGETS
 
-    options.pairs()
+    n, d = options.pairs()
     budgets = np.asarray(options.budgets, dtype=float)
     if len(options.targets) + budgets.size > MAX_TARGETS:
         raise InputError(
@@ -761,6 +761,9 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         )
     if budgets.size and not np.all(np.isfinite(budgets) & (budgets > 0)):
         raise InputError("--budget must be a positive number of FLOPs.")
+    for computes in (budgets, FLOPS_PER_PARAM_TOKEN * n * d):
+        if computes.size:  # the range every law's targets keep (a unit mistake beyond it)
+            check_targets(computes)
     if not options.targets and not budgets.size:
         raise InputError("nothing to forecast: give --target N:D and/or --budget C.")
     if options.requirement and groups is not None:

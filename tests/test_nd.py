@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize_scalar
 
+import bayescale.nd
 from bayescale.cli import main
 from bayescale.decision import parse_requirement
 from bayescale.errors import InputError
@@ -301,9 +302,15 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
         ([], "nothing to forecast"),
         (["--budget", "1e21", "--tokens-col", "toks"], "missing column 'toks'"),
         (["--budget", ",".join(["1e21"] * 1001)], "at most 1,000 together"),
+        (["--budget", "1e70"], "target compute 1e+70 is outside the range"),  # was answered
+        (["--target", "1e40:1e40"], "target compute 6e+80 is outside the range"),
     ],
 )
-def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys):
+def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("sampled")
+
+    monkeypatch.setattr(bayescale.nd, "fit_nd", no_fit)
     assert main(["nd", str(nd_csv), *args, *FAST]) == 2
     assert fragment in capsys.readouterr().err
 
