@@ -219,6 +219,19 @@ def test_missing_files_exit_2_naming_the_file(tmp_path, capsys):
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
+def test_default_names_of_files_with_spaces_or_accents_are_folder_names(tmp_path, demo_csv):
+    # were refused blaming a name the suite never gave ("name 'loss-lo ss'")
+    shutil.copy(demo_csv, tmp_path / "lo ss ü.csv")
+    spec = tmp_path / "my spec.toml"
+    shutil.copy(REPO / "models" / "demo-loss.toml", spec)
+    body = "[[fit]]\nlaw='loss'\ntable='lo ss ü.csv'\ntarget_compute=1e23\n"
+    jobs = read_suite([_suite(tmp_path, body + "[[fit]]\nspec='my spec.toml'\n")])
+    assert [j.name for j in jobs] == ["loss-lo-ss", "my-spec"]
+    assert jobs[0].argv[1] == str(tmp_path / "lo ss ü.csv")
+    with pytest.raises(InputError, match="name 'lo ss'"):  # a name given is kept as given
+        read_suite([_suite(tmp_path, body + "name='lo ss'\n")])
+
+
 def test_duplicate_job_names_are_refused(tmp_path, demo_csv):
     table = "[[fit]]\nname='x'\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n"
     with pytest.raises(InputError, match="two jobs are named 'x'"):
