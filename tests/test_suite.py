@@ -439,6 +439,17 @@ def test_a_bad_spec_fails_its_own_job_with_exit_2(tmp_path, demo_csv):
     assert "surprise" in run["message"] and result.exit_code == 2
 
 
+def test_a_suite_named_as_a_spec_is_called_a_suite(tmp_path, demo_csv, capsys):
+    # a suite listing itself (or another suite) as a spec failed with "missing 'schema_version'"
+    suite = _suite(tmp_path, "[[fit]]\nspec='suite.toml'\n")
+    result = run_suite(read_suite([suite]), tmp_path / "out", entry=cli.main, executor="inline")
+    (run,) = result.runs
+    assert run["status"] == "bad_input" and "a suite file" in run["message"]
+    assert "bayescale suite" in run["message"]
+    assert cli.main(["check", str(suite)]) == 2
+    assert "not a forecast spec" in capsys.readouterr().err
+
+
 def test_suite_options_are_checked(tmp_path, demo_csv, monkeypatch, capsys):
     suite = _suite(tmp_path, "[[fit]]\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n")
     out = str(tmp_path / "out")
