@@ -185,7 +185,30 @@ def read_table(
     names = [str(c).strip() for c in frame.columns]
     _check_header(names, label)
     frame.columns = names
+    _refuse_nul(frame, label)
     return frame, label
+
+
+def _refuse_nul(frame: pd.DataFrame, label: str) -> None:
+    """Refuse a NUL character in the header or a text cell.
+
+    In a table it is a sign of a damaged or binary file, and a saved fit (NetCDF) cannot
+    store it in a label.
+    """
+    fix = "the file is damaged or not plain text; remove the character or export the table again"
+    for name in frame.columns:
+        if "\x00" in name:
+            raise InputError(f"{label}: column name {name!r} contains a NUL character; {fix}.")
+        values = frame[name]
+        if values.dtype != object:
+            continue
+        hit = values.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
+        if hit.any():
+            first = int(np.argmax(hit))
+            where = row_label(label, int(frame.index[first]))
+            raise InputError(
+                f"{where}, column '{name}': {values.iloc[first]!r} contains a NUL character; {fix}."
+            )
 
 
 _SPREADSHEET = " Spreadsheets are not read: save the sheet as 'CSV UTF-8 (comma delimited)'."

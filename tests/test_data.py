@@ -260,6 +260,18 @@ def test_not_utf8_csv(tmp_path):
     assert "not UTF-8" in message
 
 
+def test_a_nul_character_is_refused_naming_its_cell(tmp_path):
+    # a group label 'w\x00eb' was fitted, then writing fit.nc raised a ValueError traceback
+    path = tmp_path / "runs.csv"
+    rows = "".join(f"w\x00eb,{c},{3 - i / 10}\n" for i, c in enumerate([1e18, 1e19, 1e20]))
+    path.write_text("group,compute,loss\n" + rows)
+    message = error_of(path)
+    assert "row 1 (line 2), column 'group'" in message and "NUL character" in message
+    frame = pd.DataFrame({"compute\x00": [1e18], "loss": [3.0]})
+    with pytest.raises(InputError, match=r"column name 'compute\\x00' contains a NUL"):
+        load_loss_runs(frame)
+
+
 def test_unreadable_parquet(tmp_path):
     path = write(tmp_path, "this is not parquet", name="runs.parquet")
     message = error_of(path)
