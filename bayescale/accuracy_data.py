@@ -454,6 +454,9 @@ def load_accuracy_table(
                 f"is not a count of {name}; expected a positive number (or an empty cell when "
                 "unknown).",
             )
+            known = ~np.isnan(values)  # the range L(N, D) tables keep (nd_data.load_nd_runs)
+            what = "a parameter count" if name == "params" else "a token count"
+            check_range(values[known], frame[known], column_name, source, COMPUTE_RANGE, what)
             sizes[name] = values
     held_out = (
         compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)

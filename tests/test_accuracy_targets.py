@@ -198,6 +198,17 @@ def test_command_refusals_exit_2_before_sampling(
     assert re.search(message, capsys.readouterr().err)
 
 
+def test_sizes_outside_the_range_are_refused_as_for_nd(tmp_path, capsys):
+    # params 1e300 (a unit mistake) was fitted without a word
+    table = _sized()
+    table.loc[4, "params"] = 1e300
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    assert main(["accuracy", str(path), "--target", RUNS, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "row 5 (line 6), column 'params'" in err and "a parameter count (1e-30 to 1e+60)" in err
+
+
 def test_a_model_without_sizes_is_named(tmp_path, capsys):
     table = _sized()
     table.loc[4, "tokens"] = np.nan
