@@ -292,6 +292,12 @@ def test_missing_column_suggests_close_present_column(tmp_path):
     assert "--loss-col" in message
 
 
+def test_missing_column_suggests_a_column_differing_only_in_case(tmp_path):
+    # an upper-case header (COMPUTE,LOSS) got no hint: difflib finds 'compute' far from it
+    path = write(tmp_path, "COMPUTE,LOSS\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    assert "Did you mean 'COMPUTE'?" in error_of(path)
+
+
 def test_missing_renamed_column_suggests_default_name(tmp_path):
     path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
     message = error_of(path, columns=LossColumns(loss="los"))
