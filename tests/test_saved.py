@@ -124,6 +124,7 @@ def test_forecast_command_reproduces_and_refuses(tmp_path, capsys):
     assert main(["forecast", str(bad), "--target-compute", "1e23"]) == 2
     err = capsys.readouterr().err
     assert "cannot be read as NetCDF" in err and "Traceback" not in err
+    assert "loss|pass|nd|accuracy" in err  # every law writes a fit.nc
 
 
 @pytest.mark.parametrize("fixture", ["loss_fit_v0.1.0.nc", "pass_fit_v0.1.0.nc"])
