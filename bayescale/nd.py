@@ -765,7 +765,10 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         if computes.size:  # the range every law's targets keep (a unit mistake beyond it)
             check_targets(computes)
     if not options.targets and not budgets.size:
-        raise InputError("nothing to forecast: give --target N:D and/or --budget C.")
+        raise InputError(
+            "nothing to forecast: give --target N:D and/or --budget C (in a spec: [forecast] "
+            "runs = [[N, D], ...] and/or targets = [C, ...])."
+        )
     if options.requirement and groups is not None:
         nd_requirement(options.requirement, groups)
 
