@@ -379,7 +379,9 @@ def numeric_column(
         if val is None:
             raise InputError(f"{where}: '{orig}' is not a number.{_number_hint(orig)}")
         if not np.isfinite(val):
-            raise InputError(f"{where}: {orig} is not finite. Expected a finite number.")
+            text = str(orig)
+            shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+            raise InputError(f"{where}: {shown} is not finite. Expected a finite number.")
         if positive and val <= 0:
             raise InputError(f"{where}: {orig} must be > 0.")
         values[pos] = val
@@ -427,7 +429,10 @@ def _number(value: object) -> float | None:
         except ValueError:
             return None
     if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a Python int beyond float64, as float('1' + '0' * 400) reads
+            return np.inf if value > 0 else -np.inf
     return None
 
 

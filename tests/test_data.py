@@ -272,6 +272,16 @@ def test_a_nul_character_is_refused_naming_its_cell(tmp_path):
         load_loss_runs(frame)
 
 
+def test_an_integer_beyond_float64_is_refused_as_not_finite(tmp_path):
+    # a DataFrame holding the Python int 10**400 raised OverflowError (a traceback)
+    message = error_of(three_runs().astype(object).assign(compute=[10**400, 10**19, 10**20]))
+    assert "row 1, column 'compute': 10000000000000000000... (401 characters) is not finite" in (
+        message
+    )
+    path = write(tmp_path, "compute,loss\n" + "9" * 400 + ",3.2\n1e19,2.9\n1e20,2.7\n")
+    assert "99999999999999999999... (400 characters) is not finite" in error_of(path)
+
+
 def test_unreadable_parquet(tmp_path):
     path = write(tmp_path, "this is not parquet", name="runs.parquet")
     message = error_of(path)
