@@ -19,10 +19,15 @@ import bayescale.accuracy
 from bayescale.accuracy import (
     AccuracyOptions,
     accuracy_figure,
+    check_accuracy_data,
     result_from_accuracy_fit,
     simulate_accuracy_table,
 )
-from bayescale.accuracy_data import accuracy_pivots, chinchilla_effective_compute
+from bayescale.accuracy_data import (
+    accuracy_pivots,
+    chinchilla_effective_compute,
+    load_accuracy_table,
+)
 from bayescale.cli import main
 from bayescale.errors import InputError
 from bayescale.saved import load_fit, save_fit
@@ -207,6 +212,19 @@ def test_sizes_outside_the_range_are_refused_as_for_nd(tmp_path, capsys):
     assert main(["accuracy", str(path), "--target", RUNS, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "row 5 (line 6), column 'params'" in err and "a parameter count (1e-30 to 1e+60)" in err
+
+
+@pytest.mark.parametrize("unit", [1 / 8.64e19, 1e3], ids=["pf-days", "x1000"])
+def test_planned_models_are_placed_against_the_fitted_models_6nd(unit):
+    # with the compute column in PF-days, 70B on 1.4T tokens was warned 21 decades beyond
+    # the data; counted 1000x larger, it was refused as a backcast (exit 2): the law on
+    # effective compute does not read that column
+    data = load_accuracy_table(_sized().assign(compute=lambda t: t["compute"] * unit))
+    planned = AccuracyOptions(runs=((7e10, 1.4e12),), family="beta")
+    assert not [w for w in check_accuracy_data(data, planned) if "FLOPs" in w]
+    assert check_accuracy_data(data, replace(planned, runs=((2e12, 4e13),)))  # 3.5 decades
+    with pytest.raises(InputError, match="backcast"):
+        check_accuracy_data(data, replace(planned, runs=((1e9, 2e10),)))
 
 
 def test_a_model_without_sizes_is_named(tmp_path, capsys):
