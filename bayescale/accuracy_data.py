@@ -22,6 +22,7 @@ from bayescale.data import (
     numeric_column,
     read_table,
     refuse_first,
+    refuse_shared_columns,
     require_column,
     row_label,
 )
@@ -388,6 +389,10 @@ def load_accuracy_table(
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)
+    quantities = ("compute", "accuracy", "n_questions", "chance", "params", "tokens")
+    refuse_shared_columns(
+        {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
+    )
     for name in ("model", "family", "compute", "benchmark", "accuracy"):
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
     model = _labels(frame, cols.model, source)

@@ -357,6 +357,25 @@ def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -
         )
 
 
+def refuse_shared_columns(roles: dict[str, str | None], source: str) -> None:
+    """Refuse one column named for two quantities (``{"--params-col": "tokens", ...}``).
+
+    ``roles`` maps each option to the column it names (``None``: not used). Read twice, the
+    column would be fitted as two quantities (N = D on every run, a loss equal to N).
+    """
+    seen: dict[str, str] = {}
+    for option, column in roles.items():
+        if column is None:
+            continue
+        if column in seen:
+            raise InputError(
+                f"{source}: column '{column}' is named by both {seen[column]} and {option}; "
+                "each quantity needs its own column. Check the column options (or "
+                "[data.columns] in a spec)."
+            )
+        seen[column] = option
+
+
 def numeric_column(
     frame: pd.DataFrame, column: str, source: str, *, positive: bool = True
 ) -> np.ndarray:
@@ -545,6 +564,7 @@ def load_loss_runs(
     sd_cols = group_columns(columns.loss_sd, "--loss-sd-col") if columns.loss_sd else ()
     used = [columns.compute, columns.loss, *group_cols, *sd_cols]
     frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
+    refuse_shared_columns({"--compute-col": columns.compute, "--loss-col": columns.loss}, label)
     require_column(frame, columns.compute, label, "--compute-col")
     if columns.loss not in frame.columns:
         _suggest_pass(frame, label)

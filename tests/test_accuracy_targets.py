@@ -187,8 +187,9 @@ def test_a_compute_fit_refuses_planned_models(tmp_path, capsys):
         (("params", "tokens"), ["--target", RUNS], r"'params' \(--params-col\), 'tokens'"),
         (("tokens",), ["--target", RUNS], r"missing column\(s\) 'tokens' \(--tokens-col\)\."),
         ((), ["--target", "3e10x6e11"], "is not N:D"),
+        ((), ["--target", RUNS, "--params-col", "tokens"], "named by both --params-col and"),
     ],
-    ids=["both", "neither", "no-sizes", "no-tokens", "malformed"],
+    ids=["both", "neither", "no-sizes", "no-tokens", "malformed", "params-are-tokens"],
 )
 def test_command_refusals_exit_2_before_sampling(
     tmp_path, monkeypatch, capsys, drop, given, message

@@ -308,6 +308,11 @@ def test_missing_column_suggests_a_column_differing_only_in_case(tmp_path):
     assert "Did you mean 'COMPUTE'?" in error_of(path)
 
 
+def test_one_column_for_two_quantities_is_refused():
+    message = error_of(three_runs(), columns=LossColumns(loss="compute"))
+    assert "column 'compute' is named by both --compute-col and --loss-col" in message
+
+
 def test_missing_renamed_column_suggests_default_name(tmp_path):
     path = write(tmp_path, "compute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
     message = error_of(path, columns=LossColumns(loss="los"))

@@ -304,6 +304,9 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
         (["--budget", ",".join(["1e21"] * 1001)], "at most 1,000 together"),
         (["--budget", "1e70"], "target compute 1e+70 is outside the range"),  # was answered
         (["--target", "1e40:1e40"], "target compute 6e+80 is outside the range"),
+        # fitted N = D on every run, or a loss of N (the loss range let params through)
+        (["--budget", "1e21", "--params-col", "tokens"], "named by both --params-col and --tok"),
+        (["--budget", "1e21", "--loss-col", "params"], "named by both --params-col and --loss"),
     ],
 )
 def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys, monkeypatch):
