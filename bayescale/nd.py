@@ -860,16 +860,30 @@ def _fit_and_answer(data: NDData, options: NDOptions) -> NDResult:
 
 
 def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray) -> list[str]:
-    """A warning when planned runs or budgets lie beyond :data:`FAR_FACTOR` x the data."""
-    c_max = float(data.compute[data.fitted].max())
-    far = [c for c in [*(data.flops_per_param_token * n * d), *budgets] if c > FAR_FACTOR * c_max]
-    if not far:
-        return []
-    return [
-        f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
-        f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
-        "4x-100x extrapolations."
-    ]
+    """Warnings when planned runs or budgets lie below the data, or far beyond it.
+
+    Below the smallest fitted run is a backcast; beyond :data:`FAR_FACTOR` x the largest, an
+    extrapolation the law discrepancy was not calibrated on.
+    """
+    fitted = data.compute[data.fitted]
+    c_min, c_max = float(fitted.min()), float(fitted.max())
+    computes = [*(data.flops_per_param_token * n * d), *budgets]
+    out = []
+    below = [c for c in computes if c < c_min]
+    if below:
+        out.append(
+            f"{len(below)} target(s) or budget(s) lie below the smallest fitted run "
+            f"({c_min:.3g} FLOPs; the lowest at {min(below):.3g}): a backcast, not a "
+            "forecast; the answer rests on the law's form below the data."
+        )
+    far = [c for c in computes if c > FAR_FACTOR * c_max]
+    if far:
+        out.append(
+            f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
+            f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
+            "4x-100x extrapolations."
+        )
+    return out
 
 
 def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> NDResult:

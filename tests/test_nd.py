@@ -22,6 +22,7 @@ from bayescale.nd import (
     NDColumns,
     NDDraws,
     NDPriors,
+    far_warnings,
     load_nd_runs,
     nd_split,
     optimal_allocation,
@@ -316,6 +317,19 @@ def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys, monkeypa
     monkeypatch.setattr(bayescale.nd, "fit_nd", no_fit)
     assert main(["nd", str(nd_csv), *args, *FAST]) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_targets_and_budgets_below_the_data_are_warned(nd_runs):
+    # --budget 1e-30 answered N* = 1.8e-17 parameters, and --target 1e5:1e5 a loss of 51,
+    # without a word (only targets far beyond the data were warned)
+    data = load_nd_runs(nd_runs)
+    low = float(data.compute[data.fitted].min())
+    none = np.array([])
+    assert far_warnings(data, np.array([1e9]), np.array([2e10]), np.array([low])) == []
+    (below,) = far_warnings(data, np.array([1e5]), np.array([1e5]), np.array([1e-30]))
+    assert "2 target(s) or budget(s) lie below the smallest fitted run" in below
+    assert "the lowest at 1e-30" in below and "backcast" in below
+    assert len(far_warnings(data, none, none, np.array([1e-30, 1e6 * low * 1e6]))) == 2
 
 
 @pytest.mark.slow
