@@ -892,6 +892,8 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
     Shared by ``bayescale nd`` and ``bayescale forecast`` from a saved fit (the registry's
     ``result_from_fit``); the same fit and options give the same numbers.
     """
+    from bayescale.targets import logged
+
     check_nd_options(options, fit.data.groups)
     data = fit.data
     n, d = options.pairs()
@@ -935,7 +937,7 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
         requirement=options.requirement,
         decisions=tuple(decisions),
         required=tuple(required),
-        warnings=tuple(warnings),
+        warnings=logged(warnings, warn),
         options=options,
     )
 
