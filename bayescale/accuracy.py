@@ -539,7 +539,7 @@ def forecast_accuracy(
     if runs is not None:
         draws = draws.assign_coords(params=("compute", runs[0]), tokens=("compute", runs[1]))
     warnings = accuracy_target_warnings(
-        fit.data, _distinct(targets), family, allow_backcast=allow_backcast
+        fit.data, _distinct(targets), family, allow_backcast=allow_backcast, planned=bool(runs)
     )
     if not fit.diagnostics.ok:
         warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
@@ -551,19 +551,33 @@ def _distinct(targets: np.ndarray) -> np.ndarray:
     return np.asarray(list(dict.fromkeys(np.asarray(targets, dtype=float).tolist())))
 
 
+def placed_compute(data: AccuracyData, planned: bool) -> np.ndarray:
+    """Each row's compute where targets are placed: ``compute``, or 6·N·D for planned models.
+
+    Planned models are read at their 6·N·D, and so are the fitted models then: their compute
+    column may count FLOPs otherwise or be in another unit, and the law on effective compute
+    does not read it.
+    """
+    if not planned or data.params is None or data.tokens is None:
+        return data.compute
+    return np.asarray(FLOPS_PER_PARAM_TOKEN * data.params * data.tokens, dtype=float)
+
+
 def accuracy_target_warnings(
     data: AccuracyData,
     targets: np.ndarray,
     family: str | None = None,
     *,
     allow_backcast: bool = False,
+    planned: bool = False,
 ) -> list[str]:
     """Warnings about the reported ladders and the targets, before (or without) sampling.
 
     A ladder with fewer than :data:`MIN_SIZES` fitted sizes takes its exponent mostly from
     the other families; the targets are checked against each reported family's fitted
     computes (:func:`bayescale.targets.target_warnings`: a backcast refused unless
-    ``allow_backcast``, an interpolation or a far extrapolation warned).
+    ``allow_backcast``, an interpolation or a far extrapolation warned), at their 6·N·D when
+    the targets are ``planned`` models (:func:`placed_compute`).
     """
     ladders = target_ladders(data, family)
     out = [
@@ -582,8 +596,9 @@ def accuracy_target_warnings(
                 "toward 1: the forecast cannot follow these data. Check that the accuracy "
                 "column holds accuracies (higher is better), not error rates."
             )
+    placed = placed_compute(data, planned)
     fitted = {
-        f: np.unique(data.compute[data.fitted & (data.family == f)])
+        f: np.unique(placed[data.fitted & (data.family == f)])
         for f in dict.fromkeys(f for f, _ in ladders)
     }
     return out + target_warnings(
@@ -808,10 +823,13 @@ def decide_runs(
     return [decisions[i] for i in range(n.size)], curves[0] if len(curves) == 1 else None
 
 
-def _smallest_of_rule(fit: AccuracyFit, requirement: str, family: str | None) -> float:
+def _smallest_of_rule(
+    fit: AccuracyFit, requirement: str, family: str | None, planned: bool = False
+) -> float:
     """The smallest fitted compute of the family the rule names (where the search starts)."""
     _, (f, _) = accuracy_requirement(requirement, fit.data, family)
-    return float(fit.data.compute[fit.data.fitted & (fit.data.family == f)].min())
+    placed = placed_compute(fit.data, planned)
+    return float(placed[fit.data.fitted & (fit.data.family == f)].min())
 
 
 def decide_accuracy(
@@ -1070,7 +1088,9 @@ def result_from_accuracy_fit(
         runs=options.pairs() if options.runs else None,
     )
     smallest = (
-        _smallest_of_rule(fit, options.requirement, options.family) if options.requirement else 0.0
+        _smallest_of_rule(fit, options.requirement, options.family, bool(options.runs))
+        if options.requirement
+        else 0.0
     )
     if options.runs:
         made, curve = decide_runs(fit, options, smallest) if options.requirement else ([], None)
@@ -1156,6 +1176,7 @@ def check_accuracy_data(
         _distinct(check_targets(options.target_computes())),
         options.family,
         allow_backcast=options.allow_backcast,
+        planned=bool(options.runs),
     )
 
 

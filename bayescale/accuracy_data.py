@@ -22,6 +22,7 @@ from bayescale.data import (
     numeric_column,
     read_table,
     refuse_first,
+    refuse_shared_columns,
     require_column,
     row_label,
 )
@@ -388,6 +389,10 @@ def load_accuracy_table(
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)
+    quantities = ("compute", "accuracy", "n_questions", "chance", "params", "tokens")
+    refuse_shared_columns(
+        {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
+    )
     for name in ("model", "family", "compute", "benchmark", "accuracy"):
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
     model = _labels(frame, cols.model, source)
@@ -454,6 +459,9 @@ def load_accuracy_table(
                 f"is not a count of {name}; expected a positive number (or an empty cell when "
                 "unknown).",
             )
+            known = ~np.isnan(values)  # the range L(N, D) tables keep (nd_data.load_nd_runs)
+            what = "a parameter count" if name == "params" else "a token count"
+            check_range(values[known], frame[known], column_name, source, COMPUTE_RANGE, what)
             sizes[name] = values
     held_out = (
         compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)

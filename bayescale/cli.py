@@ -77,6 +77,9 @@ def _seed(text: str) -> int:
 class _Once(argparse.Action):
     """Store an option that may be given once: ``--require A --require B`` would keep only B."""
 
+    #: The end of the message when the option is given twice with different values.
+    why = "one rule is checked per run. Give it once, or run once per rule."
+
     def __call__(
         self,
         parser: argparse.ArgumentParser,
@@ -86,11 +89,17 @@ class _Once(argparse.Action):
     ) -> None:
         earlier = getattr(namespace, self.dest, None)
         if earlier is not None and earlier is not self.default and earlier != values:
-            parser.error(
-                f"{option_string} given twice ('{earlier}' and '{values}'); one rule is "
-                "checked per run. Give it once, or run once per rule."
-            )
+            parser.error(f"{option_string} given twice ('{earlier}' and '{values}'); {self.why}")
         setattr(namespace, self.dest, values)
+
+
+class _OneFamily(_Once):
+    """``--family``, which names the one family whose ladders a run reports."""
+
+    why = (
+        "one family's ladders are reported per run. Give it once, run once per family, or "
+        "leave --family out to report every family."
+    )
 
 
 class _Parser(argparse.ArgumentParser):
@@ -481,6 +490,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forecast.add_argument(
         "--family",
+        action=_OneFamily,
         metavar="F",
         help="accuracy fits: forecast this family's ladders (default: the saved run's)",
     )
@@ -539,7 +549,9 @@ def build_parser() -> argparse.ArgumentParser:
         "Instead of --target-compute: the law then runs on Chinchilla's effective compute "
         "of the table's params and tokens columns (docs/accuracy.md)",
     )
-    acc.add_argument("--family", metavar="F", help="forecast only this family's benchmarks")
+    acc.add_argument(
+        "--family", action=_OneFamily, metavar="F", help="forecast only this family's benchmarks"
+    )
     acc.add_argument(
         "--chance",
         action="append",
@@ -985,6 +997,13 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
 
     saved = load_fit(args.saved_fit)
     fit = saved.fit
+    if saved.kind != "nd" and (args.budget or (args.target and saved.kind != "accuracy")):
+        option = "--budget" if args.budget else "--target N:D"
+        raise InputError(
+            f"{args.saved_fit} holds a {saved.kind} fit: {option} is for L(N, D) fits"
+            + ("" if args.budget else " and accuracy fits on effective compute")
+            + "; give --target-compute C (FLOPs) to forecast."
+        )
     if not fit.diagnostics.ok and not args.allow_unconverged:
         return _unconverged(
             ConvergenceError(

@@ -185,7 +185,30 @@ def read_table(
     names = [str(c).strip() for c in frame.columns]
     _check_header(names, label)
     frame.columns = names
+    _refuse_nul(frame, label)
     return frame, label
+
+
+def _refuse_nul(frame: pd.DataFrame, label: str) -> None:
+    """Refuse a NUL character in the header or a text cell.
+
+    In a table it is a sign of a damaged or binary file, and a saved fit (NetCDF) cannot
+    store it in a label.
+    """
+    fix = "the file is damaged or not plain text; remove the character or export the table again"
+    for name in frame.columns:
+        if "\x00" in name:
+            raise InputError(f"{label}: column name {name!r} contains a NUL character; {fix}.")
+        values = frame[name]
+        if values.dtype != object:
+            continue
+        hit = values.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
+        if hit.any():
+            first = int(np.argmax(hit))
+            where = row_label(label, int(frame.index[first]))
+            raise InputError(
+                f"{where}, column '{name}': {values.iloc[first]!r} contains a NUL character; {fix}."
+            )
 
 
 _SPREADSHEET = " Spreadsheets are not read: save the sheet as 'CSV UTF-8 (comma delimited)'."
@@ -334,6 +357,25 @@ def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -
         )
 
 
+def refuse_shared_columns(roles: dict[str, str | None], source: str) -> None:
+    """Refuse one column named for two quantities (``{"--params-col": "tokens", ...}``).
+
+    ``roles`` maps each option to the column it names (``None``: not used). Read twice, the
+    column would be fitted as two quantities (N = D on every run, a loss equal to N).
+    """
+    seen: dict[str, str] = {}
+    for option, column in roles.items():
+        if column is None:
+            continue
+        if column in seen:
+            raise InputError(
+                f"{source}: column '{column}' is named by both {seen[column]} and {option}; "
+                "each quantity needs its own column. Check the column options (or "
+                "[data.columns] in a spec)."
+            )
+        seen[column] = option
+
+
 def numeric_column(
     frame: pd.DataFrame, column: str, source: str, *, positive: bool = True
 ) -> np.ndarray:
@@ -356,7 +398,9 @@ def numeric_column(
         if val is None:
             raise InputError(f"{where}: '{orig}' is not a number.{_number_hint(orig)}")
         if not np.isfinite(val):
-            raise InputError(f"{where}: {orig} is not finite. Expected a finite number.")
+            text = str(orig)
+            shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
+            raise InputError(f"{where}: {shown} is not finite. Expected a finite number.")
         if positive and val <= 0:
             raise InputError(f"{where}: {orig} must be > 0.")
         values[pos] = val
@@ -404,7 +448,10 @@ def _number(value: object) -> float | None:
         except ValueError:
             return None
     if isinstance(value, int | float | np.integer | np.floating):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # a Python int beyond float64, as float('1' + '0' * 400) reads
+            return np.inf if value > 0 else -np.inf
     return None
 
 
@@ -517,6 +564,7 @@ def load_loss_runs(
     sd_cols = group_columns(columns.loss_sd, "--loss-sd-col") if columns.loss_sd else ()
     used = [columns.compute, columns.loss, *group_cols, *sd_cols]
     frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
+    refuse_shared_columns({"--compute-col": columns.compute, "--loss-col": columns.loss}, label)
     require_column(frame, columns.compute, label, "--compute-col")
     if columns.loss not in frame.columns:
         _suggest_pass(frame, label)

@@ -20,8 +20,9 @@ from bayescale.display import html_summary, text_summary
 from bayescale.errors import InputError, did_you_mean
 
 QUANTITIES = ("loss", "pass_rate")
-#: Open range of thresholds that can be met or missed: a loss is > 0, a pass rate in (0, 1).
-MEANINGFUL = {"loss": (0.0, np.inf), "pass_rate": (0.0, 1.0)}
+#: Open range of thresholds that can be met or missed: a loss is > 0, a pass rate or an
+#: accuracy in (0, 1).
+MEANINGFUL = {"loss": (0.0, np.inf), "pass_rate": (0.0, 1.0), "accuracy": (0.0, 1.0)}
 _PATTERN = re.compile(
     r"^\s*(?:(?P<scope>.+?)\.)?(?P<quantity>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*"
     r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"

@@ -42,6 +42,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     --------
     >>> did_you_mean("lost", ["loss", "compute"])
     " Did you mean 'loss'?"
+    >>> did_you_mean("COMPUTE", ["loss", "compute"])  # differs only in case
+    " Did you mean 'compute'?"
     """
-    match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    choices = list(choices)
+    match = [c for c in choices if c.casefold() == word.casefold()] or difflib.get_close_matches(
+        word, choices, n=1, cutoff=0.6
+    )
     return f" Did you mean '{match[0]}'?" if match else ""

@@ -742,7 +742,7 @@ def _as_pairs(targets: Any) -> list[tuple[float, float]]:
 
 def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) -> None:
     """Refuse bad L(N, D) options before any sampling (the rule's group when ``groups``)."""
-    from bayescale.targets import check_interval
+    from bayescale.targets import check_interval, check_targets
 
     check_interval(options.interval)
     if not 0 < options.confidence < 1:
@@ -751,7 +751,7 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         raise InputError("--value and --cost-per-flop are not supported for L(N, D) forecasts.")
     from bayescale.targets import MAX_TARGETS
 
-    options.pairs()
+    n, d = options.pairs()
     budgets = np.asarray(options.budgets, dtype=float)
     if len(options.targets) + budgets.size > MAX_TARGETS:
         raise InputError(
@@ -761,8 +761,14 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         )
     if budgets.size and not np.all(np.isfinite(budgets) & (budgets > 0)):
         raise InputError("--budget must be a positive number of FLOPs.")
+    for computes in (budgets, FLOPS_PER_PARAM_TOKEN * n * d):
+        if computes.size:  # the range every law's targets keep (a unit mistake beyond it)
+            check_targets(computes)
     if not options.targets and not budgets.size:
-        raise InputError("nothing to forecast: give --target N:D and/or --budget C.")
+        raise InputError(
+            "nothing to forecast: give --target N:D and/or --budget C (in a spec: [forecast] "
+            "runs = [[N, D], ...] and/or targets = [C, ...])."
+        )
     if options.requirement and groups is not None:
         nd_requirement(options.requirement, groups)
 
@@ -854,16 +860,30 @@ def _fit_and_answer(data: NDData, options: NDOptions) -> NDResult:
 
 
 def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray) -> list[str]:
-    """A warning when planned runs or budgets lie beyond :data:`FAR_FACTOR` x the data."""
-    c_max = float(data.compute[data.fitted].max())
-    far = [c for c in [*(data.flops_per_param_token * n * d), *budgets] if c > FAR_FACTOR * c_max]
-    if not far:
-        return []
-    return [
-        f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
-        f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
-        "4x-100x extrapolations."
-    ]
+    """Warnings when planned runs or budgets lie below the data, or far beyond it.
+
+    Below the smallest fitted run is a backcast; beyond :data:`FAR_FACTOR` x the largest, an
+    extrapolation the law discrepancy was not calibrated on.
+    """
+    fitted = data.compute[data.fitted]
+    c_min, c_max = float(fitted.min()), float(fitted.max())
+    computes = [*(data.flops_per_param_token * n * d), *budgets]
+    out = []
+    below = [c for c in computes if c < c_min]
+    if below:
+        out.append(
+            f"{len(below)} target(s) or budget(s) lie below the smallest fitted run "
+            f"({c_min:.3g} FLOPs; the lowest at {min(below):.3g}): a backcast, not a "
+            "forecast; the answer rests on the law's form below the data."
+        )
+    far = [c for c in computes if c > FAR_FACTOR * c_max]
+    if far:
+        out.append(
+            f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
+            f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
+            "4x-100x extrapolations."
+        )
+    return out
 
 
 def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> NDResult:
@@ -872,6 +892,8 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
     Shared by ``bayescale nd`` and ``bayescale forecast`` from a saved fit (the registry's
     ``result_from_fit``); the same fit and options give the same numbers.
     """
+    from bayescale.targets import logged
+
     check_nd_options(options, fit.data.groups)
     data = fit.data
     n, d = options.pairs()
@@ -915,7 +937,7 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
         requirement=options.requirement,
         decisions=tuple(decisions),
         required=tuple(required),
-        warnings=tuple(warnings),
+        warnings=logged(warnings, warn),
         options=options,
     )
 

@@ -27,6 +27,7 @@ from bayescale.data import (
     held_out_mask,
     numeric_column,
     read_table,
+    refuse_shared_columns,
     require_column,
     row_label,
     run_names,
@@ -138,6 +139,9 @@ def load_nd_runs(
     """
     columns = columns or NDColumns()
     frame, label = read_table(source, label)
+    options = ("--params-col", "--tokens-col", "--loss-col", "--compute-col")
+    quantities = (columns.params, columns.tokens, columns.loss, columns.compute)
+    refuse_shared_columns(dict(zip(options, quantities, strict=True)), label)
     require_column(frame, columns.params, label, "--params-col")
     require_column(frame, columns.tokens, label, "--tokens-col")
     require_column(frame, columns.loss, label, "--loss-col")

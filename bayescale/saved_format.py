@@ -320,7 +320,7 @@ def open_tree(path: Path, data_group: Callable[[str], str]) -> xr.DataTree:
     except Exception as exc:  # h5py/netCDF raise many types for a damaged file
         raise InputError(
             f"{path}: cannot be read as NetCDF ({type(exc).__name__}). Expected a fit.nc "
-            "written by 'bayescale loss|pass --out DIR'."
+            "written by 'bayescale loss|pass|nd|accuracy|run --out DIR'."
         ) from None
     if tree.attrs.get("bayescale_format") != FORMAT:
         raise InputError(f"{path}: not a bayescale saved fit (no '{FORMAT}' format tag).")

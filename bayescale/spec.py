@@ -164,6 +164,13 @@ def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> Any:
         Naming the file, line and key of every problem found, with "did you mean" hints.
     """
     version = raw.get("schema_version")
+    if version is None and ("fit" in raw or "backtest" in raw):
+        raise InputError(
+            f"{where}: a suite file ([[fit]] or [[backtest]] tables), not a forecast spec: run "
+            f"it with 'bayescale suite {where} --out DIR'. A suite's [[fit]] 'spec' names a "
+            "forecast spec (such as models/demo-loss.toml); list another suite's jobs in it, "
+            "or give both suite files to one 'bayescale suite'."
+        )
     if version is None:
         raise InputError(
             f"{where}: missing 'schema_version'; add 'schema_version = {SCHEMA_VERSION}' at the "

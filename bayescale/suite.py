@@ -295,7 +295,9 @@ def _expand(
     where: str,
 ) -> list[Job]:
     seeds, suffix = _seeds(table, where)
-    name = table.get("name", base_name)
+    # a default name from a file name: what a folder name under runs/ may not carry becomes '-'
+    default = re.sub(r"[^A-Za-z0-9._-]+", "-", base_name).strip("._-")[:128] or "job"
+    name = table.get("name", default)
     if not isinstance(name, str) or not _NAME.match(name):
         raise _suite_error(
             where,

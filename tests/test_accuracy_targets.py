@@ -19,10 +19,15 @@ import bayescale.accuracy
 from bayescale.accuracy import (
     AccuracyOptions,
     accuracy_figure,
+    check_accuracy_data,
     result_from_accuracy_fit,
     simulate_accuracy_table,
 )
-from bayescale.accuracy_data import accuracy_pivots, chinchilla_effective_compute
+from bayescale.accuracy_data import (
+    accuracy_pivots,
+    chinchilla_effective_compute,
+    load_accuracy_table,
+)
 from bayescale.cli import main
 from bayescale.errors import InputError
 from bayescale.saved import load_fit, save_fit
@@ -182,8 +187,9 @@ def test_a_compute_fit_refuses_planned_models(tmp_path, capsys):
         (("params", "tokens"), ["--target", RUNS], r"'params' \(--params-col\), 'tokens'"),
         (("tokens",), ["--target", RUNS], r"missing column\(s\) 'tokens' \(--tokens-col\)\."),
         ((), ["--target", "3e10x6e11"], "is not N:D"),
+        ((), ["--target", RUNS, "--params-col", "tokens"], "named by both --params-col and"),
     ],
-    ids=["both", "neither", "no-sizes", "no-tokens", "malformed"],
+    ids=["both", "neither", "no-sizes", "no-tokens", "malformed", "params-are-tokens"],
 )
 def test_command_refusals_exit_2_before_sampling(
     tmp_path, monkeypatch, capsys, drop, given, message
@@ -196,6 +202,30 @@ def test_command_refusals_exit_2_before_sampling(
     _sized().drop(columns=list(drop)).to_csv(path, index=False)
     assert main(["accuracy", str(path), *given, "--quiet"]) == 2
     assert re.search(message, capsys.readouterr().err)
+
+
+def test_sizes_outside_the_range_are_refused_as_for_nd(tmp_path, capsys):
+    # params 1e300 (a unit mistake) was fitted without a word
+    table = _sized()
+    table.loc[4, "params"] = 1e300
+    path = tmp_path / "t.csv"
+    table.to_csv(path, index=False)
+    assert main(["accuracy", str(path), "--target", RUNS, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "row 5 (line 6), column 'params'" in err and "a parameter count (1e-30 to 1e+60)" in err
+
+
+@pytest.mark.parametrize("unit", [1 / 8.64e19, 1e3], ids=["pf-days", "x1000"])
+def test_planned_models_are_placed_against_the_fitted_models_6nd(unit):
+    # with the compute column in PF-days, 70B on 1.4T tokens was warned 21 decades beyond
+    # the data; counted 1000x larger, it was refused as a backcast (exit 2): the law on
+    # effective compute does not read that column
+    data = load_accuracy_table(_sized().assign(compute=lambda t: t["compute"] * unit))
+    planned = AccuracyOptions(runs=((7e10, 1.4e12),), family="beta")
+    assert not [w for w in check_accuracy_data(data, planned) if "FLOPs" in w]
+    assert check_accuracy_data(data, replace(planned, runs=((2e12, 4e13),)))  # 3.5 decades
+    with pytest.raises(InputError, match="backcast"):
+        check_accuracy_data(data, replace(planned, runs=((1e9, 2e10),)))
 
 
 def test_a_model_without_sizes_is_named(tmp_path, capsys):

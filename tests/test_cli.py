@@ -75,6 +75,16 @@ def test_require_given_twice_exits_2(capsys, command):
     assert "--require given twice ('loss<=3' and 'loss<=2')" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", [["accuracy", "table.csv"], ["forecast", "fit.nc"]])
+def test_family_given_twice_exits_2(capsys, command):
+    # "--family alpha --family beta" reported beta's ladders only, silently
+    with pytest.raises(SystemExit) as exc:
+        main([*command, "--family", "alpha", "--family", "beta"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--family given twice ('alpha' and 'beta')" in err and "every family" in err
+
+
 def test_bad_row_names_file_row_and_column(tmp_path, capsys):
     path = tmp_path / "runs.csv"
     path.write_text("compute,loss\n1e18,3.1\n1e19,-2\n1e20,2.5\n")

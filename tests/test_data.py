@@ -260,6 +260,28 @@ def test_not_utf8_csv(tmp_path):
     assert "not UTF-8" in message
 
 
+def test_a_nul_character_is_refused_naming_its_cell(tmp_path):
+    # a group label 'w\x00eb' was fitted, then writing fit.nc raised a ValueError traceback
+    path = tmp_path / "runs.csv"
+    rows = "".join(f"w\x00eb,{c},{3 - i / 10}\n" for i, c in enumerate([1e18, 1e19, 1e20]))
+    path.write_text("group,compute,loss\n" + rows)
+    message = error_of(path)
+    assert "row 1 (line 2), column 'group'" in message and "NUL character" in message
+    frame = pd.DataFrame({"compute\x00": [1e18], "loss": [3.0]})
+    with pytest.raises(InputError, match=r"column name 'compute\\x00' contains a NUL"):
+        load_loss_runs(frame)
+
+
+def test_an_integer_beyond_float64_is_refused_as_not_finite(tmp_path):
+    # a DataFrame holding the Python int 10**400 raised OverflowError (a traceback)
+    message = error_of(three_runs().astype(object).assign(compute=[10**400, 10**19, 10**20]))
+    assert "row 1, column 'compute': 10000000000000000000... (401 characters) is not finite" in (
+        message
+    )
+    path = write(tmp_path, "compute,loss\n" + "9" * 400 + ",3.2\n1e19,2.9\n1e20,2.7\n")
+    assert "99999999999999999999... (400 characters) is not finite" in error_of(path)
+
+
 def test_unreadable_parquet(tmp_path):
     path = write(tmp_path, "this is not parquet", name="runs.parquet")
     message = error_of(path)
@@ -278,6 +300,17 @@ def test_missing_column_suggests_close_present_column(tmp_path):
     assert "Did you mean 'los'?" in message
     assert "compute, los" in message  # the columns present
     assert "--loss-col" in message
+
+
+def test_missing_column_suggests_a_column_differing_only_in_case(tmp_path):
+    # an upper-case header (COMPUTE,LOSS) got no hint: difflib finds 'compute' far from it
+    path = write(tmp_path, "COMPUTE,LOSS\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    assert "Did you mean 'COMPUTE'?" in error_of(path)
+
+
+def test_one_column_for_two_quantities_is_refused():
+    message = error_of(three_runs(), columns=LossColumns(loss="compute"))
+    assert "column 'compute' is named by both --compute-col and --loss-col" in message
 
 
 def test_missing_renamed_column_suggests_default_name(tmp_path):

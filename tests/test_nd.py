@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize_scalar
 
+import bayescale.nd
 from bayescale.cli import main
 from bayescale.decision import parse_requirement
 from bayescale.errors import InputError
@@ -21,6 +22,7 @@ from bayescale.nd import (
     NDColumns,
     NDDraws,
     NDPriors,
+    far_warnings,
     load_nd_runs,
     nd_split,
     optimal_allocation,
@@ -301,11 +303,33 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
         ([], "nothing to forecast"),
         (["--budget", "1e21", "--tokens-col", "toks"], "missing column 'toks'"),
         (["--budget", ",".join(["1e21"] * 1001)], "at most 1,000 together"),
+        (["--budget", "1e70"], "target compute 1e+70 is outside the range"),  # was answered
+        (["--target", "1e40:1e40"], "target compute 6e+80 is outside the range"),
+        # fitted N = D on every run, or a loss of N (the loss range let params through)
+        (["--budget", "1e21", "--params-col", "tokens"], "named by both --params-col and --tok"),
+        (["--budget", "1e21", "--loss-col", "params"], "named by both --params-col and --loss"),
     ],
 )
-def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys):
+def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys, monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("sampled")
+
+    monkeypatch.setattr(bayescale.nd, "fit_nd", no_fit)
     assert main(["nd", str(nd_csv), *args, *FAST]) == 2
     assert fragment in capsys.readouterr().err
+
+
+def test_targets_and_budgets_below_the_data_are_warned(nd_runs):
+    # --budget 1e-30 answered N* = 1.8e-17 parameters, and --target 1e5:1e5 a loss of 51,
+    # without a word (only targets far beyond the data were warned)
+    data = load_nd_runs(nd_runs)
+    low = float(data.compute[data.fitted].min())
+    none = np.array([])
+    assert far_warnings(data, np.array([1e9]), np.array([2e10]), np.array([low])) == []
+    (below,) = far_warnings(data, np.array([1e5]), np.array([1e5]), np.array([1e-30]))
+    assert "2 target(s) or budget(s) lie below the smallest fitted run" in below
+    assert "the lowest at 1e-30" in below and "backcast" in below
+    assert len(far_warnings(data, none, none, np.array([1e-30, 1e6 * low * 1e6]))) == 2
 
 
 @pytest.mark.slow

@@ -165,6 +165,16 @@ def test_forecast_from_a_saved_nd_fit_takes_pairs_and_budgets(tmp_path, capsys):
     assert main(["forecast", str(path), "--target", "7e9x4e12", "--quiet"]) == 2
 
 
+def test_forecast_shows_the_target_warnings(tmp_path, capsys):
+    # they were kept in the JSON and the report only: the terminal said nothing of a budget
+    # 1e-30 FLOPs, or 1e30
+    path = save_fit(fake_fit(), tmp_path / "fit.nc", OPTIONS.forecast_options())
+    assert main(["forecast", str(path), "--budget", "1e-30", "--budget", "1e40"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 target(s) or budget(s) lie below the smallest fitted run" in err
+    assert "warning: 1 target(s) or budget(s) lie more than 1000x beyond" in err
+
+
 def test_forecast_of_a_loss_fit_still_needs_target_compute(tmp_path, capsys):
     from pathlib import Path
 

@@ -278,9 +278,19 @@ def test_requirements_that_cannot_be_meaningful_are_refused(rule):
         parse_requirement(rule)
 
 
+@pytest.mark.parametrize(
+    "rule", ["mmlu.accuracy>=1.5", "mmlu.accuracy>=1", "mmlu.accuracy>=0", "accuracy<=0"]
+)
+def test_accuracy_bars_that_cannot_be_meaningful_are_refused(rule):
+    # 'mmlu.accuracy>=1.5' was fitted and answered NO-GO with probability 0
+    with pytest.raises(InputError, match="not a meaningful bar for accuracy"):
+        parse_requirement(rule, ("accuracy",))
+
+
 def test_meaningful_requirements_still_parse():
     assert parse_requirement("pass_rate>=0.99").threshold == 0.99
     assert parse_requirement("web.loss<=2.1").scope == "web"
+    assert parse_requirement("mmlu.accuracy>=0.7", ("accuracy",)).threshold == 0.7
 
 
 def test_ctrl_c_exits_130_with_one_line_and_no_partial_output(

@@ -124,6 +124,21 @@ def test_forecast_command_reproduces_and_refuses(tmp_path, capsys):
     assert main(["forecast", str(bad), "--target-compute", "1e23"]) == 2
     err = capsys.readouterr().err
     assert "cannot be read as NetCDF" in err and "Traceback" not in err
+    assert "loss|pass|nd|accuracy" in err  # every law writes a fit.nc
+
+
+@pytest.mark.parametrize("fixture", ["loss_fit_v0.1.0.nc", "pass_fit_v0.1.0.nc"])
+@pytest.mark.parametrize(
+    "given", [["--target", "7e10:1.4e12"], ["--budget", "1e23"]], ids=["target", "budget"]
+)
+def test_forecast_refuses_nd_targets_on_a_compute_fit(tmp_path, capsys, fixture, given):
+    # they were ignored without a word next to --target-compute (exit 0)
+    out = tmp_path / "out.json"
+    args = ["forecast", str(DATA / fixture), "--target-compute", "1e23", *given, "--quiet"]
+    assert main([*args, "--json", str(out)]) == 2  # before the convergence gate (exit 3)
+    err = capsys.readouterr().err
+    assert f"{given[0]}" in err and "is for L(N, D) fits" in err and "--target-compute" in err
+    assert not out.exists()
 
 
 PASS_V010 = DATA / "pass_fit_v0.1.0.nc"

@@ -245,7 +245,7 @@ def test_nd_spec_options(tmp_path):
     [
         ("runs = [[7e9, 1.4e11, 3.0]]", "forecast.runs"),  # not a pair
         ("runs = [[7e9, -1.0]]", "forecast.runs"),  # not positive
-        ("runs = []\ntargets = []", "nothing to forecast"),
+        ("runs = []\ntargets = []", "in a spec: [forecast] runs = [[N, D], ...]"),
     ],
 )
 def test_bad_nd_forecasts_are_refused(tmp_path, capsys, change, fragment):

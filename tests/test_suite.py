@@ -219,6 +219,19 @@ def test_missing_files_exit_2_naming_the_file(tmp_path, capsys):
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
+def test_default_names_of_files_with_spaces_or_accents_are_folder_names(tmp_path, demo_csv):
+    # were refused blaming a name the suite never gave ("name 'loss-lo ss'")
+    shutil.copy(demo_csv, tmp_path / "lo ss ü.csv")
+    spec = tmp_path / "my spec.toml"
+    shutil.copy(REPO / "models" / "demo-loss.toml", spec)
+    body = "[[fit]]\nlaw='loss'\ntable='lo ss ü.csv'\ntarget_compute=1e23\n"
+    jobs = read_suite([_suite(tmp_path, body + "[[fit]]\nspec='my spec.toml'\n")])
+    assert [j.name for j in jobs] == ["loss-lo-ss", "my-spec"]
+    assert jobs[0].argv[1] == str(tmp_path / "lo ss ü.csv")
+    with pytest.raises(InputError, match="name 'lo ss'"):  # a name given is kept as given
+        read_suite([_suite(tmp_path, body + "name='lo ss'\n")])
+
+
 def test_duplicate_job_names_are_refused(tmp_path, demo_csv):
     table = "[[fit]]\nname='x'\nlaw='loss'\ntable='runs.csv'\ntarget_compute=1e23\n"
     with pytest.raises(InputError, match="two jobs are named 'x'"):
@@ -424,6 +437,17 @@ def test_a_bad_spec_fails_its_own_job_with_exit_2(tmp_path, demo_csv):
     (run,) = result.runs
     assert run["status"] == "bad_input" and run["exit_code"] == 2
     assert "surprise" in run["message"] and result.exit_code == 2
+
+
+def test_a_suite_named_as_a_spec_is_called_a_suite(tmp_path, demo_csv, capsys):
+    # a suite listing itself (or another suite) as a spec failed with "missing 'schema_version'"
+    suite = _suite(tmp_path, "[[fit]]\nspec='suite.toml'\n")
+    result = run_suite(read_suite([suite]), tmp_path / "out", entry=cli.main, executor="inline")
+    (run,) = result.runs
+    assert run["status"] == "bad_input" and "a suite file" in run["message"]
+    assert "bayescale suite" in run["message"]
+    assert cli.main(["check", str(suite)]) == 2
+    assert "not a forecast spec" in capsys.readouterr().err
 
 
 def test_suite_options_are_checked(tmp_path, demo_csv, monkeypatch, capsys):
