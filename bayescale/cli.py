@@ -1000,7 +1000,7 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     if saved.kind != "nd" and (args.budget or (args.target and saved.kind != "accuracy")):
         option = "--budget" if args.budget else "--target N:D"
         raise InputError(
-            f"{args.saved_fit} holds a {saved.kind} fit: {option} is for L(N, D) fits"
+            f"{args.saved_fit} holds {_a(saved.kind)} fit: {option} is for L(N, D) fits"
             + ("" if args.budget else " and accuracy fits on effective compute")
             + "; give --target-compute C (FLOPs) to forecast."
         )
@@ -1012,7 +1012,7 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
             )
         )
     if args.family is not None and saved.kind != "accuracy":
-        raise InputError(f"{args.saved_fit} holds a {saved.kind} fit: --family is for accuracy.")
+        raise InputError(f"{args.saved_fit} holds {_a(saved.kind)} fit: --family is for accuracy.")
     if saved.kind == "nd":
         return _run_nd_forecast(args, saved)
     runs = _nd_pairs(args.target) if saved.kind == "accuracy" else ()
@@ -1044,6 +1044,15 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     result = replace(saved, fit=fit).result(**changes)
     _write(result, args, sampled=False)
     return EXIT_OK
+
+
+def _a(word: str) -> str:
+    """``word`` with its indefinite article, for messages about a saved fit's kind.
+
+    >>> [_a(kind) for kind in ("loss", "pass", "accuracy", "nd")]
+    ['a loss', 'a pass', 'an accuracy', 'an nd']
+    """
+    return f"{'an' if word[0] in 'aeiou' or word == 'nd' else 'a'} {word}"
 
 
 def _nd_pairs(texts: Sequence[str]) -> tuple[tuple[float, float], ...]:
