@@ -757,7 +757,7 @@ def sample_one(
     points and the chains' keys; warm-up starts from ``start_mass`` (a diagonal), else the
     Laplace variances (:data:`bayescale.sampling.LAPLACE_MAXITER` iterations, as a single fit
     of the numpyro path) unless ``initial_mass="unit"``. On a CPU, the chains of a device take
-    turns (as :func:`bayescale.sampling.chains_on_devices`'s): each step is its own chain's
+    turns (like the numpyro path's when chains outnumber cores): each step is its own chain's
     tree, not the longest of two, and no tree-building loop is batched (docs/performance.md,
     "Pass-rate fits"). A GPU runs them in lockstep under ``vmap``, side by side.
     """

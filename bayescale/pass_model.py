@@ -195,7 +195,12 @@ class PassShape:
 
     @property
     def cost(self) -> int:
-        """Terms of one log density: a binomial per sampled cell, the quadrature's per other."""
+        """About the terms of one log density: a binomial per sampled cell, 81 nodes per other.
+
+        A rough measure (the quadrature's Newton steps to its window are not counted, and a
+        node costs less than a binomial term); the cap below sits far from the tables it
+        separates.
+        """
         return self.models * (self.pinned + NODES * self.integrated)
 
 

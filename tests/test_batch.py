@@ -346,27 +346,32 @@ def test_the_warmup_tree_depth_caps_warmup_only(runs):
     assert int(shallow["sample_stats"]["n_steps"].max()) > 2**2 - 1
 
 
-def test_chains_in_turn_are_the_chains_of_lockstep(runs):
+@pytest.mark.parametrize("chains", [4, 3], ids=["two-per-device", "topped-up"])
+def test_chains_in_turn_are_the_chains_of_lockstep(runs, chains, monkeypatch):
     """A device's lanes one after another (single fits on a CPU) or under vmap: same chains.
 
     Each lane is its own chain either way; only the program's layout differs, so the draws
     and the continuation agree to rounding (a lax.map and a vmap may order float work apart).
+    Two devices whatever the machine, so that lanes share them (3 chains: one top-up lane).
     """
     from bayescale.batch import ArgumentChains, _run_lanes, more_draws_one
 
+    monkeypatch.setattr(bayescale.batch, "_devices", lambda lanes: min(2, lanes))
     model = build_loss_model(runs, pad_runs=32)
     inputs = [loss_inputs(runs, 32)]
-    settings = SamplerSettings(draws=30, tune=30, chains=4, seed=4, progress=False)
+    settings = SamplerSettings(draws=30, tune=30, chains=chains, seed=4, progress=False)
     settings = settings.with_target_accept(0.9)
     lanes = {
         turn: _run_lanes(model, inputs, settings, [np.random.SeedSequence(4)], in_turn=turn)
         for turn in (True, False)
     }
     assert lanes[True].in_turn and not lanes[False].in_turn
-    assert lanes[True].devices == lanes[False].devices < settings.chains  # lanes share devices
+    assert lanes[True].devices == lanes[False].devices == 2
     for name, values in lanes[True].outputs.items():
+        assert values.shape[0] == chains
         np.testing.assert_allclose(values, lanes[False].outputs[name], rtol=1e-6, atol=1e-9)
     np.testing.assert_array_equal(lanes[True].kept["n_steps"], lanes[False].kept["n_steps"])
+    assert not np.allclose(lanes[True].outputs["b"][0], lanes[True].outputs["b"][-1])
     longer = {turn: more_draws_one(ArgumentChains(lanes[turn]), 10)[0] for turn in lanes}
     np.testing.assert_allclose(
         longer[True]["posterior"]["b"].values, longer[False]["posterior"]["b"].values, rtol=1e-6

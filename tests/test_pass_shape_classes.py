@@ -67,6 +67,8 @@ def test_pass_shape_of_a_table():
         pinned=size_class(int(pinned.sum())),
         integrated=size_class(int((~pinned).sum()), half_steps=True),
     )
+    assert (int(pinned.sum()), int((~pinned).sum())) == (47, 13)
+    assert shape == PassShape(models=6, pinned=64, integrated=16)  # the class, spelled out
     model = build_pass_model(counts, buckets, shape=shape)
     assert model["theta_solved"].type.shape == (shape.pinned,)
     assert model["open_n"].get_value().shape == (shape.integrated, shape.models)
