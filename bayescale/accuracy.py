@@ -59,6 +59,7 @@ from bayescale.accuracy_data import (
     floor_bounds,
     law_compute,
     load_accuracy_table,
+    optimal_equivalent_compute,
 )
 from bayescale.accuracy_data import accuracy_split as accuracy_split
 from bayescale.accuracy_data import leave_largest_out as leave_largest_out
@@ -539,7 +540,7 @@ def forecast_accuracy(
     if runs is not None:
         draws = draws.assign_coords(params=("compute", runs[0]), tokens=("compute", runs[1]))
     warnings = accuracy_target_warnings(
-        fit.data, _distinct(targets), family, allow_backcast=allow_backcast, planned=bool(runs)
+        fit.data, targets, family, allow_backcast=allow_backcast, runs=runs
     )
     if not fit.diagnostics.ok:
         warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
@@ -552,11 +553,11 @@ def _distinct(targets: np.ndarray) -> np.ndarray:
 
 
 def placed_compute(data: AccuracyData, planned: bool) -> np.ndarray:
-    """Each row's compute where targets are placed: ``compute``, or 6·N·D for planned models.
+    """Each row's compute where a decision's search starts: ``compute``, or 6·N·D when planned.
 
-    Planned models are read at their 6·N·D, and so are the fitted models then: their compute
-    column may count FLOPs otherwise or be in another unit, and the law on effective compute
-    does not read it.
+    A decision on planned models searches along 6·N·D (:func:`run_path`), so the fitted
+    models are read at theirs too: their compute column may count FLOPs otherwise or be in
+    another unit, and the law on effective compute does not read it.
     """
     if not planned or data.params is None or data.tokens is None:
         return data.compute
@@ -569,15 +570,18 @@ def accuracy_target_warnings(
     family: str | None = None,
     *,
     allow_backcast: bool = False,
-    planned: bool = False,
+    runs: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[str]:
     """Warnings about the reported ladders and the targets, before (or without) sampling.
 
     A ladder with fewer than :data:`MIN_SIZES` fitted sizes takes its exponent mostly from
     the other families; the targets are checked against each reported family's fitted
     computes (:func:`bayescale.targets.target_warnings`: a backcast refused unless
-    ``allow_backcast``, an interpolation or a far extrapolation warned), at their 6·N·D when
-    the targets are ``planned`` models (:func:`placed_compute`).
+    ``allow_backcast``, an interpolation or a far extrapolation warned). Planned models
+    (``runs``, their N and D) are checked where the law on effective compute places them,
+    as are the fitted models then: at the compute of their compute-optimal equal
+    (:func:`~bayescale.accuracy_data.optimal_equivalent_compute`), so that a model starved of
+    tokens is not taken for one inside the data.
     """
     ladders = target_ladders(data, family)
     out = [
@@ -596,18 +600,28 @@ def accuracy_target_warnings(
                 "toward 1: the forecast cannot follow these data. Check that the accuracy "
                 "column holds accuracies (higher is better), not error rates."
             )
-    placed = placed_compute(data, planned)
+    placed, describe = data.compute, None
+    if runs is not None and data.params is not None and data.tokens is not None:
+        placed = optimal_equivalent_compute(data.params, data.tokens)
+        equals = optimal_equivalent_compute(*runs)
+        names = {
+            float(c): f"the planned model N={n:.3g}, D={d:.3g} (placed as a compute-optimal "
+            f"model of {c:.3g} FLOPs; fitted models are placed the same way)"
+            for n, d, c in zip(*runs, equals, strict=True)
+        }
+        targets, describe = equals, names.__getitem__
     fitted = {
         f: np.unique(placed[data.fitted & (data.family == f)])
         for f in dict.fromkeys(f for f, _ in ladders)
     }
     return out + target_warnings(
-        targets,
+        _distinct(targets),
         fitted,
         rests_on="the law's form and the exponents the families share",
         allow_backcast=allow_backcast,
         unit="model",
         label="family",
+        describe=describe,
     )
 
 
@@ -1164,7 +1178,8 @@ def check_accuracy_data(
 
     The axis (planned models need parameters and tokens on every row), the family, the
     rule's ladder (its errors raised inside ``rule()``, which a spec uses to name its line)
-    and the targets (a backcast refused unless asked; planned models by their 6·N·D).
+    and the targets (a backcast refused unless asked; planned models where the law places
+    them, :func:`accuracy_target_warnings`).
     """
     check_axis_data(data, options)
     target_ladders(data, options.family)
@@ -1173,10 +1188,10 @@ def check_accuracy_data(
             accuracy_requirement(options.requirement, data, options.family)
     return accuracy_target_warnings(
         data,
-        _distinct(check_targets(options.target_computes())),
+        check_targets(options.target_computes()),
         options.family,
         allow_backcast=options.allow_backcast,
-        planned=bool(options.runs),
+        runs=options.pairs() if options.runs else None,
     )
 
 

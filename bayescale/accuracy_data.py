@@ -561,6 +561,25 @@ def chinchilla_effective_compute(parameters: Any, tokens: Any) -> np.ndarray:
     return 1.0 / (a / n**alpha + b / d**beta)
 
 
+def optimal_equivalent_compute(parameters: Any, tokens: Any) -> np.ndarray:
+    r"""Where the effective-compute law places a model, in FLOPs: the compute of its equal.
+
+    The training compute :math:`6ND` of the compute-optimal model (on Chinchilla's law,
+    :data:`CHINCHILLA_LOSS`) whose reducible loss is this model's. Minimising
+    :math:`A/N^\alpha + B/D^\beta` at :math:`6ND = 6S` gives :math:`K S^{-\gamma}` with
+    :math:`\gamma = \alpha\beta/(\alpha+\beta)`, :math:`G = (\alpha A/(\beta B))^{1/(\alpha+\beta)}`
+    and :math:`K = A G^{-\alpha} + B G^{\beta}`; so the equal's compute is
+    :math:`6 (K E)^{1/\gamma}` for effective compute E. A compute-optimal model is its own
+    equal; a model trained on too few or too many tokens for its size sits lower.
+    """
+    a, alpha, b, beta = CHINCHILLA_LOSS
+    gamma = alpha * beta / (alpha + beta)
+    g = (alpha * a / (beta * b)) ** (1.0 / (alpha + beta))
+    k = a * g**-alpha + b * g**beta
+    effective = chinchilla_effective_compute(parameters, tokens)
+    return np.asarray(6.0 * (k * effective) ** (1.0 / gamma), dtype=float)
+
+
 def law_compute(data: AccuracyData, axis: str = "compute") -> np.ndarray:
     """Each row's value on the law's axis: its compute, or its Chinchilla effective compute.
 

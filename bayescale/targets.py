@@ -9,7 +9,7 @@ Nothing here imports PyMC or JAX.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 
@@ -74,6 +74,7 @@ def target_warnings(
     allow_backcast: bool = False,
     unit: str = "run",
     label: str = "group",
+    describe: Callable[[float], str] | None = None,
 ) -> list[str]:
     """Check target computes against the fitted computes before (or without) sampling.
 
@@ -96,6 +97,8 @@ def target_warnings(
         What a fitted point is (``run``, ``model``), for messages.
     label
         What a key of ``fitted`` is (``group``, ``family``), for messages.
+    describe
+        How a message names a target (``target 1e+23 FLOPs`` by default).
 
     Returns
     -------
@@ -118,9 +121,10 @@ def target_warnings(
     out: list[str] = []
     smallest = min(float(c.min()) for c in fitted.values())
     for t in np.atleast_1d(np.asarray(targets, dtype=float)):
+        name = describe(t) if describe else f"target {t:.3g} FLOPs"
         if t < smallest:
             what = (
-                f"target {t:.3g} FLOPs is below the smallest fitted {unit} ({smallest:.3g} FLOPs, "
+                f"{name} is below the smallest fitted {unit} ({smallest:.3g} FLOPs, "
                 f"{np.log10(smallest / t):.1f} decades lower): a backcast, not a forecast"
             )
             if not allow_backcast:
@@ -135,7 +139,7 @@ def target_warnings(
             lo, hi = fitted[inside[0]].min(), fitted[inside[0]].max()
             where = f" of {label} '{inside[0]}'" if inside[0] else ""
             out.append(
-                f"target {t:.3g} FLOPs lies inside the fitted range{where} ({lo:.3g} to "
+                f"{name} lies inside the fitted range{where} ({lo:.3g} to "
                 f"{hi:.3g} FLOPs): an interpolation, not a forecast; the interval is that of a "
                 f"new {unit} at that compute."
             )
@@ -150,7 +154,7 @@ def target_warnings(
                 where = f" of {label} '{g}'" if g else ""
                 worst = (
                     beyond - limit,
-                    f"target {t:.3g} FLOPs is {beyond:.2g} decades ({10**beyond:.3g}x) beyond "
+                    f"{name} is {beyond:.2g} decades ({10**beyond:.3g}x) beyond "
                     f"the largest fitted {unit}{where} ({c.max():.3g} FLOPs), fitted on "
                     f"{sizes} sizes spanning {span:.2g} decade(s): there the interval rests on "
                     f"{rests_on}, not on the data; read it as a scenario.",

@@ -27,6 +27,7 @@ from bayescale.accuracy_data import (
     accuracy_pivots,
     chinchilla_effective_compute,
     load_accuracy_table,
+    optimal_equivalent_compute,
 )
 from bayescale.cli import main
 from bayescale.errors import InputError
@@ -286,3 +287,21 @@ def test_backtest_takes_the_effective_compute_axis_when_the_table_has_sizes(
     capsys.readouterr()
     assert main([*plain_args, "--axis", "chinchilla"]) == 2
     assert "needs 'params' and 'tokens'" in capsys.readouterr().err
+
+
+def test_a_model_starved_of_tokens_is_placed_where_the_law_puts_it():
+    # 1e13 parameters on 1e8 tokens: 6·N·D = 6e21 FLOPs lies inside the fitted models' range,
+    # and it was answered as an interpolation; on the law's axis it is far below every fitted
+    # model (a compute-optimal model of about 1e17 FLOPs does as well), so a backcast
+    data = load_accuracy_table(_sized())
+    six_nd = 6 * data.params * data.tokens
+    assert six_nd.min() < 6e21 < six_nd.max()
+    starved = AccuracyOptions(runs=((1e13, 1e8),), family="beta")
+    with pytest.raises(InputError, match=r"planned model N=1e\+13, D=1e\+08 .*backcast"):
+        check_accuracy_data(data, starved)
+    warned = check_accuracy_data(data, replace(starved, allow_backcast=True))
+    assert any("below the smallest fitted model" in w for w in warned)
+    # a compute-optimal model is its own equal, an over-trained one sits lower
+    optimal = optimal_equivalent_compute(7e10, 1.4e12) / (6 * 7e10 * 1.4e12)
+    assert 0.99 < optimal <= 1.0
+    assert optimal_equivalent_compute(7e9, 1.4e13) < 6 * 7e9 * 1.4e13 / 2
