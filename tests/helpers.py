@@ -78,3 +78,26 @@ def compiles(run: Any) -> int:
     finally:
         monitoring.unregister_event_duration_listener(listen)
     return len(count)
+
+
+def child_json(script: str, *args: str) -> Any:
+    """Run ``python -c script ARGS`` from the repository in a new process; its last line as JSON.
+
+    For checks that need a fresh process (what a new ``bayescale`` command finds in the
+    persistent compilation cache).
+    """
+    import json
+    import os
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-c", script, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        cwd=root,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])

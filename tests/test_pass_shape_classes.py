@@ -11,10 +11,6 @@ and that a padded fit forecasts what an unpadded one does.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -37,7 +33,7 @@ from bayescale.pass_model import (
 )
 from bayescale.sampling import SamplerSettings
 from bayescale.simulate import simulate_pass_counts
-from tests.helpers import compiles
+from tests.helpers import child_json, compiles
 
 SHORT = SamplerSettings(draws=20, tune=20, chains=2, seed=3, progress=False, initial_mass="unit")
 
@@ -253,19 +249,8 @@ CHILD = textwrap.dedent(
 def test_a_new_process_loads_a_new_pass_table_of_a_compiled_class_from_the_cache(
     tmp_path: Path,
 ):
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
-
     def child(seed: int) -> dict[str, int]:
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(tmp_path / "cache"), str(seed)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-            cwd=root,
-        )
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return child_json(CHILD, str(tmp_path / "cache"), str(seed))
 
     first = child(CLASS_SEEDS[0])
     assert first.get("/jax/compilation_cache/cache_misses", 0) > 0

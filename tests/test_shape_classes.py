@@ -9,10 +9,6 @@ nothing, in the same process or (slow) in a new one through the persistent cache
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import textwrap
 from dataclasses import replace
 from pathlib import Path
@@ -25,7 +21,7 @@ from bayescale.loss_model import build_loss_model, run_class, shape_class_runs
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
 from bayescale.simulate import demo_loss_runs
-from tests.helpers import compiles
+from tests.helpers import child_json, compiles
 
 SHORT = SamplerSettings(draws=20, tune=20, chains=2, seed=3, progress=False, initial_mass="unit")
 
@@ -143,19 +139,9 @@ CHILD = textwrap.dedent(
 @pytest.mark.slow
 def test_a_new_process_loads_a_new_table_of_a_compiled_class_from_the_cache(tmp_path: Path):
     """New process, new table of a class compiled before: every program a cache hit."""
-    root = Path(__file__).resolve().parents[1]
-    env = {**os.environ, "PYTHONPATH": str(root)}
 
     def child(runs: int) -> dict[str, int]:
-        out = subprocess.run(
-            [sys.executable, "-c", CHILD, str(tmp_path / "cache"), str(runs)],
-            capture_output=True,
-            text=True,
-            check=True,
-            env=env,
-            cwd=root,
-        )
-        return json.loads(out.stdout.strip().splitlines()[-1])
+        return child_json(CHILD, str(tmp_path / "cache"), str(runs))
 
     first = child(5)
     assert first.get("/jax/compilation_cache/cache_misses", 0) > 0
