@@ -27,6 +27,7 @@ from bayescale.data import (
     row_label,
 )
 from bayescale.errors import InputError, did_you_mean
+from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
 
 log = logging.getLogger("bayescale")
 
@@ -565,19 +566,21 @@ def optimal_equivalent_compute(parameters: Any, tokens: Any) -> np.ndarray:
     r"""Where the effective-compute law places a model, in FLOPs: the compute of its equal.
 
     The training compute :math:`6ND` of the compute-optimal model (on Chinchilla's law,
-    :data:`CHINCHILLA_LOSS`) whose reducible loss is this model's. Minimising
-    :math:`A/N^\alpha + B/D^\beta` at :math:`6ND = 6S` gives :math:`K S^{-\gamma}` with
-    :math:`\gamma = \alpha\beta/(\alpha+\beta)`, :math:`G = (\alpha A/(\beta B))^{1/(\alpha+\beta)}`
-    and :math:`K = A G^{-\alpha} + B G^{\beta}`; so the equal's compute is
+    :data:`CHINCHILLA_LOSS`; :func:`bayescale.nd.optimal_allocation`) whose reducible loss is
+    this model's. Along the compute-optimal path the reducible loss is :math:`K S^{-\gamma}`
+    at :math:`6ND = 6S`, with :math:`\gamma = \alpha\beta/(\alpha+\beta)` and :math:`K`
+    that of the optimal model at :math:`S = 1`; so the equal's compute is
     :math:`6 (K E)^{1/\gamma}` for effective compute E. A compute-optimal model is its own
     equal; a model trained on too few or too many tokens for its size sits lower.
     """
+    from bayescale.nd import optimal_allocation
+
     a, alpha, b, beta = CHINCHILLA_LOSS
     gamma = alpha * beta / (alpha + beta)
-    g = (alpha * a / (beta * b)) ** (1.0 / (alpha + beta))
-    k = a * g**-alpha + b * g**beta
+    n_unit, d_unit = optimal_allocation(FLOPS_PER_PARAM_TOKEN, a, alpha, b, beta)  # S = 1
+    k = a / n_unit**alpha + b / d_unit**beta
     effective = chinchilla_effective_compute(parameters, tokens)
-    return np.asarray(6.0 * (k * effective) ** (1.0 / gamma), dtype=float)
+    return np.asarray(FLOPS_PER_PARAM_TOKEN * (k * effective) ** (1.0 / gamma), dtype=float)
 
 
 def law_compute(data: AccuracyData, axis: str = "compute") -> np.ndarray:
