@@ -66,7 +66,7 @@ from bayescale.accuracy_data import leave_largest_out as leave_largest_out
 from bayescale.backtest_scoring import score_draws, with_meta
 from bayescale.decision import Decision, DecisionCurve, Requirement, parse_requirement
 from bayescale.diagnostics import Diagnostics
-from bayescale.display import html_summary, text_summary
+from bayescale.display import Summarised
 from bayescale.draws import Forecast, shown_rows, stacked_draws, summarise, target_rows
 from bayescale.errors import ConvergenceError, InputError, did_you_mean
 from bayescale.fit import _common_rows
@@ -104,8 +104,8 @@ FORMULA = "-ln((p - g)/(1 - g)) = alpha*C^(-k)"
 # Fit
 
 
-@dataclass(frozen=True)
-class AccuracyFit:
+@dataclass(frozen=True, repr=False)
+class AccuracyFit(Summarised):
     r"""A sampled accuracy model.
 
     Attributes
@@ -173,12 +173,6 @@ class AccuracyFit:
             *_common_rows(self),
         ]
         return "AccuracyFit", rows
-
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
 
 
 #: Where each family's line is pivoted: ``"global"``, the geometric centre of every fitted

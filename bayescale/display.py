@@ -20,6 +20,22 @@ def _cut(value: str) -> str:
     return value if len(value) <= MAX_VALUE else value[: MAX_VALUE - 1] + "…"
 
 
+class Summarised:
+    """A base for objects shown by a ``_summary() -> (title, rows)``: its text and HTML forms.
+
+    A dataclass subclass needs ``repr=False``, or the dataclass's own ``__repr__`` wins.
+    """
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return text_summary(*self._summary())
+
+    def _repr_html_(self) -> str:
+        return html_summary(*self._summary())
+
+
 def text_summary(title: str, rows: Sequence[tuple[str, str]]) -> str:
     """``Title`` followed by aligned ``key: value`` lines."""
     width = max((len(k) for k, _ in rows), default=0)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from bayescale.display import html_summary, text_summary
+from bayescale.display import Summarised
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,7 +72,7 @@ def shown_rows(
     return rows
 
 
-class Forecast:
+class Forecast(Summarised):
     """What a forecast of every law shares: its targets and how it shows itself.
 
     A law's forecast is a ``@dataclass(frozen=True, repr=False)`` subclass with ``draws`` (an
@@ -80,15 +80,6 @@ class Forecast:
     """
 
     draws: xr.Dataset
-
-    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
-        raise NotImplementedError
-
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
 
     @property
     def targets(self) -> np.ndarray:

@@ -22,7 +22,7 @@ import xarray as xr
 from bayescale.buckets import Buckets
 from bayescale.data import LossData
 from bayescale.diagnostics import RHAT_MAX, Attempt, Diagnostics, diagnose
-from bayescale.display import html_summary, text_summary
+from bayescale.display import Summarised
 from bayescale.draws import stacked_draws
 from bayescale.errors import ConvergenceError
 from bayescale.pass_data import PassAggregate, PassCounts
@@ -85,8 +85,8 @@ def model_settings(
     )
 
 
-@dataclass(frozen=True)
-class LossFit:
+@dataclass(frozen=True, repr=False)
+class LossFit(Summarised):
     r"""A sampled loss model.
 
     Attributes
@@ -139,12 +139,6 @@ class LossFit:
             *_common_rows(self),
         ]
         return "LossFit", rows
-
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
 
 
 def _common_rows(fit: Any) -> list[tuple[str, str]]:
@@ -661,8 +655,8 @@ def _loss_batches(
     return fits
 
 
-@dataclass(frozen=True)
-class PassFit:
+@dataclass(frozen=True, repr=False)
+class PassFit(Summarised):
     """A sampled pass-rate model (per-problem counts or aggregate rates).
 
     Attributes
@@ -721,12 +715,6 @@ class PassFit:
             *_common_rows(self),
         ]
         return "PassFit", rows
-
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
 
 
 def fit_pass(

@@ -31,6 +31,7 @@ import xarray as xr
 
 from bayescale.decision import Requirement
 from bayescale.diagnostics import Diagnostics
+from bayescale.display import Summarised
 from bayescale.errors import ConvergenceError, InputError
 from bayescale.laws import nd_law
 
@@ -86,8 +87,8 @@ def nd_pivot(data: NDData) -> tuple[float, float]:
     return float(np.mean(np.log(data.params[fit]))), float(np.mean(np.log(data.tokens[fit])))
 
 
-@dataclass(frozen=True)
-class NDFit:
+@dataclass(frozen=True, repr=False)
+class NDFit(Summarised):
     r"""A sampled L(N, D) model.
 
     Attributes
@@ -129,11 +130,6 @@ class NDFit:
             ("diagnostics", f"{'ok' if diag.ok else 'FAILED'} (R-hat {diag.r_hat_max:.3f})"),
         ]
         return "NDFit", rows
-
-    def __repr__(self) -> str:
-        from bayescale.display import text_summary
-
-        return text_summary(*self._summary())
 
 
 def fit_nd(

@@ -26,7 +26,7 @@ from bayescale.data import (
     require_column,
     row_label,
 )
-from bayescale.display import html_summary, text_summary
+from bayescale.display import Summarised
 from bayescale.errors import InputError
 from bayescale.selection import select_rows
 
@@ -65,8 +65,8 @@ class ModelTable:
         return ~self.held_out
 
 
-@dataclass(frozen=True)
-class PassCounts:
+@dataclass(frozen=True, repr=False)
+class PassCounts(Summarised):
     """Validated per-problem counts.
 
     Attributes
@@ -102,15 +102,9 @@ class PassCounts:
             ),
         ]
 
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
 
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
-
-
-@dataclass(frozen=True)
-class PassAggregate:
+@dataclass(frozen=True, repr=False)
+class PassAggregate(Summarised):
     """Validated aggregate pass rates, one row per (model, bucket).
 
     Attributes
@@ -143,12 +137,6 @@ class PassAggregate:
             *_model_rows(self.models),
             ("buckets", ", ".join(sizes)),
         ]
-
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
 
 
 def _model_rows(models: ModelTable) -> list[tuple[str, str]]:

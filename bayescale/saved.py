@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
-from bayescale.display import html_summary, text_summary
+from bayescale.display import Summarised
 from bayescale.errors import InputError
 from bayescale.registry import Law, get_law, law_of, laws
 from bayescale.saved_format import SPEC_ATTR, attr_json, open_tree, root_attrs, write_tree
@@ -75,8 +75,8 @@ def save_loss_fit(
     return save_fit(fit, path, options, spec)
 
 
-@dataclass(frozen=True)
-class SavedFit:
+@dataclass(frozen=True, repr=False)
+class SavedFit(Summarised):
     """A saved fit as loaded: the fit (with its data), the options it was run with, the spec.
 
     Attributes
@@ -136,12 +136,6 @@ class SavedFit:
             ("rule", f"{o.requirement} at confidence {o.confidence:g}" if o.requirement else "—"),
         ]
         return f"SavedFit ({self.kind})", rows
-
-    def __repr__(self) -> str:
-        return text_summary(*self._summary())
-
-    def _repr_html_(self) -> str:
-        return html_summary(*self._summary())
 
 
 def _targets_text(targets: Any) -> str:

@@ -109,6 +109,7 @@ def test_a_saved_fit_loads_whole_and_answers_the_same(tmp_path):
     np.testing.assert_array_equal(saved.fit.data.held_out, fit.data.held_out)
     assert saved.result().document() == result.document()
     assert "1e+09:4e+11" in repr(saved)
+    assert repr(fit).startswith("NDFit\n") and "<table>" in fit._repr_html_()
     # new questions through the shared SavedFit.result
     other = saved.result(targets=[(7e9, 4e12)], budgets=())
     assert [t["params"] for t in other.document()["targets"]] == [7e9]
