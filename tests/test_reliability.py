@@ -4,6 +4,7 @@ and Markdown escaping. None of these samples (the sampler is stubbed or mocked).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -191,6 +192,33 @@ def test_output_paths_are_checked_for_forecast_import_and_spec_runs(tmp_path, ca
     assert main(files) == 2
     err = capsys.readouterr().err
     assert err.count("bayescale: error:") == 3 and "Traceback" not in err
+
+
+def test_json_dash_is_stdout_with_the_summary_on_stderr(tmp_path, monkeypatch, capsys):
+    # '--json -' wrote a file named '-'; now the document alone goes to stdout
+    monkeypatch.chdir(tmp_path)
+    args = ["forecast", str(V010), "--target-compute", "1e23", "--allow-unconverged", "--quiet"]
+    assert main([*args, "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["kind"] == "loss"
+    assert "Diagnostics:" in captured.err
+    assert not (tmp_path / "-").exists()
+
+
+def test_json_dash_pipes_into_a_json_reader(tmp_path):
+    args = ["forecast", str(V010), "--target-compute", "1e23", "--allow-unconverged"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bayescale.cli", *args, "--json", "-", "--out", "out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["targets"][0]["target_compute"] == 1e23
+    assert "Report:" in done.stderr and (tmp_path / "out" / "forecast.json").is_file()
+    assert not (tmp_path / "-").exists()
 
 
 def test_a_second_run_on_the_same_out_is_refused(tmp_path, capsys):
