@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 import bayescale.pipeline
+import bayescale.sampling
 from bayescale.cli import main
 from bayescale.data import LossColumns, load_loss_runs, read_table
 from bayescale.decision import parse_requirement
@@ -290,6 +291,53 @@ def test_bad_seed_exits_2(demo_csv, seed, capsys):
         main(["loss", str(demo_csv), "--target-compute", "1e23", "--seed", seed])
     assert exit_.value.code == 2
     assert "--seed" in capsys.readouterr().err
+
+
+def test_draws_that_cannot_fit_in_memory_exit_2_before_sampling(demo_csv, monkeypatch, capsys):
+    # --draws 100000000 started sampling and died (or swapped) on the draws it had to keep
+    import bayescale.sampling
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started")
+
+    monkeypatch.setattr(bayescale.sampling, "run_numpyro", no_sampling)
+    monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 8 * 2**30)
+    args = ["loss", str(demo_csv), "--target-compute", "1e23", "--quiet"]
+    assert main([*args, "--draws", "100000000"]) == 2
+    err = capsys.readouterr().err
+    assert "4 chains x 100000000 draws would keep at least 160.9 GiB of draws" in err
+    assert "more than the 8.0 GiB of memory available. Lower --draws or --chains" in err
+
+
+def test_a_backtest_batch_too_large_for_memory_exits_2_before_sampling(
+    demo_csv, monkeypatch, capsys
+):
+    import bayescale.batch
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started")
+
+    monkeypatch.setattr(bayescale.batch, "sample_batched", no_sampling)
+    monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 8 * 2**30)
+    args = ["backtest", "loss", str(demo_csv), "--ratio", "10", "--no-baselines", "--quiet"]
+    assert main([*args, "--draws", "10000000"]) == 2
+    assert "GiB of memory available. Lower --draws" in capsys.readouterr().err
+
+
+def test_ordinary_draws_pass_the_memory_check(demo_runs, monkeypatch):
+    from bayescale.loss_model import build_loss_model, run_class
+    from bayescale.sampling import SamplerSettings, available_memory, check_memory, stored_bytes
+
+    assert available_memory() > 0
+    data = load_loss_runs(demo_runs)
+    model = build_loss_model(data, pad_runs=run_class(int(data.fitted.sum())))
+    # 13 free scalars, 34 in the posterior (3 groups), 7 statistics: 54 per draw
+    assert stored_bytes(model, SamplerSettings()) == 4 * 1000 * 8 * 54
+    monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 2**30)
+    check_memory(model, SamplerSettings())
+    check_memory(model, SamplerSettings(chains=8, draws=20000))  # 66 MiB
+    with pytest.raises(InputError, match="8 chains x 2000000 draws"):
+        check_memory(model, SamplerSettings(chains=8, draws=2_000_000))
 
 
 def test_target_count_is_capped():
