@@ -243,17 +243,44 @@ def parse_chance(texts: Iterable[str]) -> dict[str, float | None]:
 
 
 def _set_chance(out: dict[str, float | None], name: str, g: float | None) -> None:
-    """Record one ``--chance``; a benchmark given two different floors is refused."""
-    if name in out and out[name] != g:
+    """Record one ``--chance``; a benchmark given two different floors is refused.
+
+    Names are compared as :func:`benchmark_key` compares them (``MMLU`` is ``mmlu``); the
+    first spelling is kept.
+    """
+    earlier = next((n for n in out if benchmark_key(n) == benchmark_key(name)), None)
+    if earlier is not None and out[earlier] != g:
 
         def shown(v: float | None) -> str:
             return LEARN if v is None else f"{v:g}"
 
+        also = "" if earlier == name else f" (as '{earlier}')"
         raise InputError(
-            f"--chance gives benchmark '{name}' two floors, {shown(out[name])} and {shown(g)}; "
-            "give each benchmark one --chance."
+            f"--chance gives benchmark '{name}' two floors, {shown(out[earlier])}{also} and "
+            f"{shown(g)}; give each benchmark one --chance."
         )
-    out[name] = g
+    if earlier is None:
+        out[name] = g
+
+
+def _refuse_spelling_twins(
+    labels: np.ndarray, frame: pd.DataFrame, column: str, source: str
+) -> None:
+    """Refuse two benchmark labels that differ only in case, spaces or dashes (``mmlu``, ``MMLU``).
+
+    Chance rates and ``--require`` scopes read a benchmark by :func:`benchmark_key`, so such
+    labels would be one benchmark to them and two to the fit.
+    """
+    first: dict[str, tuple[str, int]] = {}
+    for pos, label in enumerate(labels.tolist()):
+        earlier, at = first.setdefault(benchmark_key(label), (label, pos))
+        if earlier != label:
+            raise InputError(
+                f"{row_label(source, int(frame.index[pos]))}, column '{column}': benchmark "
+                f"'{label}' and '{earlier}' ({row_label(source, int(frame.index[at]))}) differ "
+                "only in case, spaces or dashes: chance rates and --require read them as one "
+                "benchmark, the fit would take two. Spell each benchmark one way."
+            )
 
 
 def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
@@ -300,12 +327,17 @@ def _chance_rates(
     columns: AccuracyColumns,
     source: str,
 ) -> tuple[np.ndarray, tuple[str, ...]]:
-    unknown = [name for name in chance if name not in benchmarks]
+    spelled = {benchmark_key(b): b for b in benchmarks}  # --chance MMLU=0.25 sets 'mmlu'
+    unknown = [name for name in chance if benchmark_key(name) not in spelled]
     if unknown:
         raise InputError(
             f"--chance names benchmark '{unknown[0]}', which {source} does not have."
             f"{did_you_mean(unknown[0], benchmarks)} Benchmarks: {', '.join(benchmarks)}."
         )
+    by_label: dict[str, float | None] = {}
+    for name, g in chance.items():
+        _set_chance(by_label, spelled[benchmark_key(name)], g)
+    chance = by_label
     rates, sources = [], []
     for b in benchmarks:
         if b in chance:
@@ -384,9 +416,10 @@ def load_accuracy_table(
     InputError
         Naming the file, row and column: a missing column or label, a compute that is not a
         positive number, an accuracy outside [0, 1], ``n_questions`` that is not a positive
-        integer, a model with two computes, a (model, benchmark) given twice, or nothing
-        left to fit. A benchmark without a chance rate is not refused: its floor is learned
-        (logged as a warning).
+        integer, a model with two computes, a (model, benchmark) given twice, two benchmark
+        labels that differ only in case, spaces or dashes, or nothing left to fit. A
+        benchmark without a chance rate is not refused: its floor is learned (logged as a
+        warning).
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)
@@ -399,6 +432,7 @@ def load_accuracy_table(
     model = _labels(frame, cols.model, source)
     family = _labels(frame, cols.family, source)
     benchmark = _labels(frame, cols.benchmark, source)
+    _refuse_spelling_twins(benchmark, frame, cols.benchmark, source)
     compute = numeric_column(frame, cols.compute, source)
     check_range(compute, frame, cols.compute, source, COMPUTE_RANGE, "compute")
     accuracy = numeric_column(frame, cols.accuracy, source, positive=False)

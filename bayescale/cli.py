@@ -195,7 +195,9 @@ def _common(
         default=0.9,
         help="central predictive interval probability (default 0.9)",
     )
-    p.add_argument("--json", type=Path, metavar="PATH", help="write the result document here")
+    p.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the result document here (- for stdout)"
+    )
     p.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     defaults = SamplerSettings()
@@ -514,7 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the predictive draws (default: the saved run's)",
     )
-    forecast.add_argument("--json", type=Path, metavar="PATH", help="write the result here")
+    forecast.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the result here (- for stdout)"
+    )
     forecast.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     forecast.add_argument("--quiet", action="store_true", help="no log messages")
     forecast.add_argument(
@@ -741,7 +745,9 @@ def _spec_commands(sub: Any) -> None:
             default=keep,
             help="accept a target below the smallest fitted run",
         )
-    run.add_argument("--json", type=Path, metavar="PATH", help="write the result document here")
+    run.add_argument(
+        "--json", type=Path, metavar="PATH", help="write the result document here (- for stdout)"
+    )
     run.add_argument(
         "--out", type=Path, metavar="DIR", help="write report, plots and fit.nc (with the spec)"
     )
@@ -817,7 +823,6 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         write_backtest_outputs,
     )
     from bayescale.data import LossColumns
-    from bayescale.outputs import write_json
     from bayescale.pass_data import PassColumns
     from bayescale.priors import LossPriors
 
@@ -865,12 +870,44 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
             )
         )
     if args.json:
-        write_json(backtests_document(backtests), args.json)
+        _write_document(backtests_document(backtests), args)
     if args.out:
         for path in write_backtest_outputs(backtests, args.out):
             log.info("wrote %s", path)
     print(backtest_markdown(backtests))
     return EXIT_OK
+
+
+#: ``--json -``: the result document goes to standard output.
+STDOUT = Path("-")
+
+
+def _write_document(document: dict[str, object], args: argparse.Namespace) -> None:
+    """Write the result document where ``--json`` says: a file, or stdout for ``--json -``.
+
+    With ``-`` the document is all that goes to stdout (:func:`_human_to_stderr` sends the
+    summary to stderr), so ``bayescale loss t.csv --json - | python -m json.tool`` reads it.
+    """
+    import json
+
+    from bayescale.outputs import write_json
+
+    if args.json == STDOUT:
+        stream = args.document_stream
+        stream.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        stream.flush()
+    else:
+        write_json(document, args.json)
+
+
+def _human_to_stderr(args: argparse.Namespace) -> Any:
+    """With ``--json -``: keep stdout for the document, print everything else to stderr."""
+    import contextlib
+
+    if getattr(args, "json", None) != STDOUT:
+        return contextlib.nullcontext()
+    args.document_stream = sys.stdout
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _shared_options(args: argparse.Namespace) -> dict[str, object]:
@@ -977,11 +1014,10 @@ def _write(
     *,
     sampled: bool = True,
 ) -> None:
-    from bayescale.outputs import write_json
     from bayescale.result_files import write_outputs
 
     if args.json:
-        write_json(result.document(), args.json)
+        _write_document(result.document(), args)
     if args.out:
         for path in write_outputs(result, args.out, spec=spec):
             log.info("wrote %s", path)
@@ -1111,11 +1147,10 @@ def _run_nd_command(args: argparse.Namespace) -> int:
 def _write_nd(result: Any, args: argparse.Namespace) -> None:
     """The JSON document, the ``--out`` folder (with ``fit.nc``) and the forecast lines."""
     from bayescale.nd import nd_summary
-    from bayescale.outputs import write_json
     from bayescale.result_files import write_outputs
 
     if args.json:
-        write_json(result.document(), args.json)
+        _write_document(result.document(), args)
     if args.out:
         for path in write_outputs(result, args.out):
             log.info("wrote %s", path)
@@ -1252,7 +1287,7 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     )
     document = bootstrap_document(table, options.interval, warnings)
     if args.json:
-        write_json(document, args.json)
+        _write_document(document, args)
     if args.out:
         log.info("wrote %s", write_json(document, Path(args.out) / "forecast.json"))
     pct = f"{options.interval:.0%}"
@@ -1363,6 +1398,8 @@ def _check_output_paths(args: argparse.Namespace) -> None:
     json_path, out = getattr(args, "json", None), getattr(args, "out", None)
     if getattr(args, "output", None) is not None:  # bayescale import -o TABLE.csv
         check_output_file(args.output, "-o")
+    if json_path == STDOUT:  # standard output: nothing to check, nothing to collide with
+        json_path = None
     if json_path is not None:
         check_output_file(json_path, "--json")
     if out is not None:
@@ -1467,7 +1504,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _check_output_paths(args)
         _quiet_jax_cache()
         _configure_process(args)
-        with _output_lock(args):
+        with _output_lock(args), _human_to_stderr(args):
             return _dispatch(args)
     except InputError as err:
         print(f"bayescale: error: {err}", file=sys.stderr)

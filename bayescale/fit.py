@@ -216,13 +216,16 @@ def _ladder(
     complete: Callable[[xr.DataTree, SamplerSettings], xr.DataTree] | None = None,
     retry_target: float = RETRY_TARGET_ACCEPT,
     alternative: str | None = None,
+    added_per_draw: int = 0,
 ) -> tuple[xr.DataTree, Diagnostics, SamplerSettings, float]:
     """Sample through the seam, diagnose, and escalate until the gate passes or the ladder ends.
 
     ``build(alternative)`` makes the model (``True``: its alternative parameterisation, named
     by ``alternative``, ``None`` when the model has none); ``complete`` adds quantities drawn
-    after sampling (the pass model's problem intercepts), once on the draws diagnosed. After
-    the first fit, at most :data:`LADDER_MAX_STEPS` steps, each chosen by what failed:
+    after sampling (the pass model's problem intercepts, ``added_per_draw`` scalars a draw),
+    once on the draws diagnosed. Settings whose draws cannot fit in memory are refused before
+    the first fit (:func:`bayescale.sampling.check_memory`). After the first fit, at most
+    :data:`LADDER_MAX_STEPS` steps, each chosen by what failed:
 
     - divergences: a smaller step (``retry_target``, uncapped warm-up trees:
       :meth:`SamplerSettings.for_retry`), then the alternative parameterisation, then
@@ -240,11 +243,12 @@ def _ladder(
     returned are those of the last step, with the chains and draws per chain of the
     posterior returned (pooled: the earlier and the new chains; draws: the total per chain).
     """
-    from bayescale.sampling import more_draws, sample_chains
+    from bayescale.sampling import check_memory, more_draws, sample_chains
     from bayescale.seeds import key_seed
 
     attempts: list[Attempt] = []
     model = build(False)
+    check_memory(model, settings, added_per_draw)
     chains = None
     base_draws = settings.draws
 
@@ -615,6 +619,7 @@ def _loss_batches(
         loss_pivot,
         run_class,
     )
+    from bayescale.sampling import check_memory
 
     shapes: dict[int, list[int]] = {}
     for i in range(len(datasets)):
@@ -623,8 +628,11 @@ def _loss_batches(
     for batch in shapes.values():
         start = time.perf_counter()
         runs = run_class(max(int(datasets[i].fitted.sum()) for i in batch))
+        model = build_loss_model(datasets[batch[0]], priors, pad_runs=runs)
+        # every lane's draws are kept at once: as many chains again per dataset
+        check_memory(model, replace(settings, chains=settings.chains * len(batch)))
         idatas, seconds = sample_batched(
-            build_loss_model(datasets[batch[0]], priors, pad_runs=runs),
+            model,
             [loss_inputs(datasets[i], runs) for i in batch],
             settings,
             coords=[{"group": list(datasets[i].groups)} for i in batch],
@@ -783,8 +791,9 @@ def fit_pass(
                 idata = unpad_posterior(idata, counts, kept)
             return add_problem_intercepts(idata, counts, kept, settings.seed)
 
+    added = 0 if buckets is None or priors.problem_slopes else buckets.index.size
     idata, diagnostics, settings, sampling_s = _ladder(
-        build, settings, complete, alternative=alternative
+        build, settings, complete, alternative=alternative, added_per_draw=added
     )
     result = PassFit(
         data=data,

@@ -238,6 +238,10 @@ def lock_path(path: str | Path) -> Path:
 def folder_lock(path: str | Path, option: str = "--out") -> Iterator[None]:
     """Hold the exclusive writer lock of an output folder (re-entrant within a process).
 
+    The lock is an ``flock`` on ``.NAME.lock`` beside the folder. The file is removed when the
+    holder leaves (at the end, on an error or Ctrl-C); one left by a killed process holds no
+    lock, and the next run on the folder takes it and removes it in turn.
+
     Raises
     ------
     InputError
@@ -255,29 +259,51 @@ def folder_lock(path: str | Path, option: str = "--out") -> Iterator[None]:
             _HELD[key] = (fd, depth - 1)
         return
     lock = lock_path(folder)
+    fd = _locked(lock, f"{option} {path}", option)
     try:
-        lock.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
-    except OSError as exc:
-        raise _cannot_write(lock, exc) from None
-    try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    raise _cannot_write(lock, exc) from None
-                raise InputError(
-                    f"{option} {path}: another bayescale run is writing this folder (it holds "
-                    f"the lock {lock}). Wait for it to finish or choose another {option}."
-                ) from None
         _HELD[key] = (fd, 1)
         try:
             yield
         finally:
             del _HELD[key]
+            with contextlib.suppress(OSError):  # still locked: no writer can be using it
+                os.unlink(lock)
     finally:
         os.close(fd)  # closing releases the flock
+
+
+def _locked(lock: Path, what: str, option: str) -> int:
+    """Open ``lock`` (creating it) and take its exclusive ``flock``; the open descriptor.
+
+    A holder removes the file before it releases the lock (:func:`folder_lock`), so a file
+    locked after its holder left may no longer be the one at ``lock``: then it is opened again.
+    """
+    while True:
+        try:
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise _cannot_write(lock, exc) from None
+        if fcntl is None:
+            return fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise _cannot_write(lock, exc) from None
+            raise InputError(
+                f"{what}: another bayescale run is writing this folder (it holds the lock "
+                f"{lock}). Wait for it to finish or choose another {option}."
+            ) from None
+        try:
+            on_disk = os.stat(lock)
+        except OSError:
+            on_disk = None
+        held = os.fstat(fd)
+        if on_disk is not None and (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino):
+            return fd
+        os.close(fd)  # removed (or replaced) by the holder that just left
 
 
 def recover_folder(path: str | Path) -> str | None:

@@ -137,6 +137,38 @@ def test_parse_chance_refuses_two_floors_for_one_benchmark():
             parse_chance(pair)
 
 
+@pytest.mark.parametrize("twin", ["MMLU", "Mmlu", "m-mlu"])
+def test_benchmark_labels_differing_only_in_case_are_refused(tmp_path, table, twin, capsys):
+    # 'mmlu' and 'MMLU' rows were fitted as two benchmarks, while the default chance rates
+    # and --require 'mmlu.accuracy>=…' read both as one
+    if twin == "m-mlu":  # benchmark_key reads '-' and spaces as '_': 'm_mlu' is its own name
+        table.loc[table["benchmark"] == "mmlu", "benchmark"] = "m_mlu"
+        first = "m_mlu"
+    else:
+        first = "mmlu"
+    rows = table.index[table["benchmark"] == first]
+    table.loc[rows[len(rows) // 2 :], "benchmark"] = twin
+    path = _csv(tmp_path, table)
+    with pytest.raises(InputError, match=f"benchmark '{twin}' and '{first}'") as err:
+        load_accuracy_table(path)
+    assert "differ only in case, spaces or dashes" in str(err.value) and str(path) in str(err.value)
+    assert main(["accuracy", str(path), "--target-compute", "1e24", "--quiet"]) == 2
+    assert "Spell each benchmark one way" in capsys.readouterr().err
+
+
+def test_chance_names_match_benchmarks_as_rules_do(table):
+    # --chance MMLU=0.2 was refused as an unknown benchmark while --require MMLU.accuracy and
+    # the defaults read it as 'mmlu'
+    data = load_accuracy_table(table, chance={"MMLU": 0.2})
+    assert data.benchmarks[0] == "mmlu" and data.chance[0] == 0.2
+    assert data.chance_source[0] == "option"
+    assert parse_chance(["mmlu=0.25", "MMLU=0.25"]) == {"mmlu": 0.25}
+    with pytest.raises(InputError, match=r"'MMLU' two floors, 0.25 \(as 'mmlu'\) and 0.3"):
+        parse_chance(["mmlu=0.25", "MMLU=0.3"])
+    with pytest.raises(InputError, match="two floors"):
+        load_accuracy_table(table, chance={"mmlu": 0.25, "MMLU": 0.3})
+
+
 def test_default_chance_keys_match_their_names():
     assert benchmark_key("ARC-C") == "arc_c" and DEFAULT_CHANCE["arc_c"] == 0.25
     assert DEFAULT_CHANCE[benchmark_key("HellaSwag")] == 0.25

@@ -93,6 +93,20 @@ def test_bad_row_names_file_row_and_column(tmp_path, capsys):
     assert str(path) in err and "row 2 (line 3)" in err and "'loss'" in err
 
 
+@pytest.mark.parametrize("method", ["bayes", "bootstrap"])
+def test_json_dash_keeps_stdout_for_the_document(
+    demo_csv, tmp_path, monkeypatch, mock_pymc_sample, capsys, method
+):
+    # '--json -' wrote a file named '-' next to the summary on stdout
+    monkeypatch.chdir(tmp_path)
+    args = ["--target-compute", "1e23", "--method", method, "--allow-unconverged", *FAST]
+    assert main(["loss", str(demo_csv), *args, "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["targets"]) == 1
+    assert "Final loss" in captured.err
+    assert not (tmp_path / "-").exists()
+
+
 def test_mocked_pipeline_writes_every_output(demo_csv, tmp_path, mock_pymc_sample, capsys):
     out, doc = tmp_path / "out", tmp_path / "f.json"
     code = main(

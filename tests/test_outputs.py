@@ -164,6 +164,31 @@ def test_lock_refuses_a_second_writer(tmp_path):
     with folder_lock(out), folder_lock(out):  # re-entrant within one process
         _write_run(out, {"forecast.json": "2"})
     assert (out / "forecast.json").read_text() == "2"
+    # the killed holder left its lock file; the next writer took it and removed it
+    assert not outputs.lock_path(out).exists()
+
+
+def test_the_lock_file_is_removed_on_release_and_a_stale_one_is_not_held(tmp_path, monkeypatch):
+    # suite runs left one .NAME.lock per job in runs/; now a holder removes its lock file.
+    # A writer that opened the file just before its holder removed it would lock a file no
+    # longer at the path, beside a third writer locking the new one: it opens the path again.
+    out, lock = tmp_path / "out", outputs.lock_path(tmp_path / "out")
+    real_open, opened = os.open, []
+
+    def holder_leaves_between_open_and_flock(path, *args):
+        fd = real_open(path, *args)
+        opened.append(path)
+        if len(opened) == 1:
+            os.unlink(path)
+        return fd
+
+    monkeypatch.setattr(outputs.os, "open", holder_leaves_between_open_and_flock)
+    with folder_lock(out):
+        assert opened == [lock, lock] and lock.exists()
+    assert not lock.exists()
+    with pytest.raises(KeyboardInterrupt), folder_lock(out):  # Ctrl-C
+        raise KeyboardInterrupt
+    assert not lock.exists()
 
 
 def test_output_checks(tmp_path):

@@ -4,6 +4,7 @@ and Markdown escaping. None of these samples (the sampler is stubbed or mocked).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import pandas as pd
 import pytest
 
 import bayescale.pipeline
+import bayescale.sampling
 from bayescale.cli import main
 from bayescale.data import LossColumns, load_loss_runs, read_table
 from bayescale.decision import parse_requirement
@@ -193,6 +195,33 @@ def test_output_paths_are_checked_for_forecast_import_and_spec_runs(tmp_path, ca
     assert err.count("bayescale: error:") == 3 and "Traceback" not in err
 
 
+def test_json_dash_is_stdout_with_the_summary_on_stderr(tmp_path, monkeypatch, capsys):
+    # '--json -' wrote a file named '-'; now the document alone goes to stdout
+    monkeypatch.chdir(tmp_path)
+    args = ["forecast", str(V010), "--target-compute", "1e23", "--allow-unconverged", "--quiet"]
+    assert main([*args, "--json", "-"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["kind"] == "loss"
+    assert "Diagnostics:" in captured.err
+    assert not (tmp_path / "-").exists()
+
+
+def test_json_dash_pipes_into_a_json_reader(tmp_path):
+    args = ["forecast", str(V010), "--target-compute", "1e23", "--allow-unconverged"]
+    done = subprocess.run(
+        [sys.executable, "-m", "bayescale.cli", *args, "--json", "-", "--out", "out"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["targets"][0]["target_compute"] == 1e23
+    assert "Report:" in done.stderr and (tmp_path / "out" / "forecast.json").is_file()
+    assert not (tmp_path / "-").exists()
+
+
 def test_a_second_run_on_the_same_out_is_refused(tmp_path, capsys):
     out = tmp_path / "out"
     holder = subprocess.Popen(
@@ -250,7 +279,7 @@ def test_forecast_out_replaces_stale_files_and_keeps_the_old_result_on_failure(
     assert main([*base, "--target-compute", "3e23"]) == 2
     assert "No space left on device" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".out.lock"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nor a lock
 
 
 # -------------------------------------------------------------------- limits, interrupts
@@ -262,6 +291,53 @@ def test_bad_seed_exits_2(demo_csv, seed, capsys):
         main(["loss", str(demo_csv), "--target-compute", "1e23", "--seed", seed])
     assert exit_.value.code == 2
     assert "--seed" in capsys.readouterr().err
+
+
+def test_draws_that_cannot_fit_in_memory_exit_2_before_sampling(demo_csv, monkeypatch, capsys):
+    # --draws 100000000 started sampling and died (or swapped) on the draws it had to keep
+    import bayescale.sampling
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started")
+
+    monkeypatch.setattr(bayescale.sampling, "run_numpyro", no_sampling)
+    monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 8 * 2**30)
+    args = ["loss", str(demo_csv), "--target-compute", "1e23", "--quiet"]
+    assert main([*args, "--draws", "100000000"]) == 2
+    err = capsys.readouterr().err
+    assert "4 chains x 100000000 draws would keep at least 160.9 GiB of draws" in err
+    assert "more than the 8.0 GiB of memory available. Lower --draws or --chains" in err
+
+
+def test_a_backtest_batch_too_large_for_memory_exits_2_before_sampling(
+    demo_csv, monkeypatch, capsys
+):
+    import bayescale.batch
+
+    def no_sampling(*args, **kwargs):
+        raise AssertionError("sampling started")
+
+    monkeypatch.setattr(bayescale.batch, "sample_batched", no_sampling)
+    monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 8 * 2**30)
+    args = ["backtest", "loss", str(demo_csv), "--ratio", "10", "--no-baselines", "--quiet"]
+    assert main([*args, "--draws", "10000000"]) == 2
+    assert "GiB of memory available. Lower --draws" in capsys.readouterr().err
+
+
+def test_ordinary_draws_pass_the_memory_check(demo_runs, monkeypatch):
+    from bayescale.loss_model import build_loss_model, run_class
+    from bayescale.sampling import SamplerSettings, available_memory, check_memory, stored_bytes
+
+    assert available_memory() > 0
+    data = load_loss_runs(demo_runs)
+    model = build_loss_model(data, pad_runs=run_class(int(data.fitted.sum())))
+    # 13 free scalars, 34 in the posterior (3 groups), 7 statistics: 54 per draw
+    assert stored_bytes(model, SamplerSettings()) == 4 * 1000 * 8 * 54
+    monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 2**30)
+    check_memory(model, SamplerSettings())
+    check_memory(model, SamplerSettings(chains=8, draws=20000))  # 66 MiB
+    with pytest.raises(InputError, match="8 chains x 2000000 draws"):
+        check_memory(model, SamplerSettings(chains=8, draws=2_000_000))
 
 
 def test_target_count_is_capped():
@@ -318,7 +394,7 @@ def test_ctrl_c_exits_130_with_one_line_and_no_partial_output(
         == "bayescale: interrupted (Ctrl-C); no file was left half-written."
     )
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == [".out.lock"]
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # nor a lock
 
 
 def test_ctrl_c_during_sampling_exits_130(demo_csv, tmp_path, monkeypatch, capsys):

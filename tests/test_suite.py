@@ -269,10 +269,13 @@ def test_suite_reuses_unchanged_jobs_and_contains_a_bad_table(
     assert runs["bad"]["exit_code"] == 2 and runs["bad"]["result"] is None
     assert "1 distinct compute" in runs["bad"]["message"]
     assert "| bad | bad_input | 2 |" in (out / "summary.md").read_text()
+    # each job's writer lock (runs/.NAME.lock) and the suite's (.out.lock) were left behind
+    assert not list(tmp_path.rglob("*.lock"))
     first = {n: r["result"] for n, r in runs.items()}
     hashes = {n: json.loads((out / "runs" / n / "job.json").read_text())["hash"] for n in "ab"}
 
     assert cli.main(argv) == 2  # a rerun reuses both fits; the failed job runs again
+    assert not list(tmp_path.rglob("*.lock"))
     runs = _runs(out)
     assert runs["a"]["skipped"] and runs["b"]["skipped"] and not runs["bad"]["skipped"]
     assert {n: r["result"] for n, r in runs.items()} == first
@@ -317,6 +320,7 @@ def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_
     assert result.runs[1]["result"] == {"argv": list(jobs[1].argv), "devices": 3}
     assert all((tmp_path / "out" / "runs" / j.name / "result.json").exists() for j in jobs)
     assert not (tmp_path / "out" / ".running").exists()
+    assert not list(tmp_path.rglob("*.lock"))
 
 
 def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
@@ -332,6 +336,7 @@ def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         run_suite(jobs, tmp_path / "out", entry=cli.main, executor="inline")
     assert list(_runs(tmp_path / "out")) == ["j0"]
+    assert not list(tmp_path.rglob("*.lock"))
 
 
 def test_a_job_that_kills_every_worker_fails_alone(tmp_path, demo_csv, caplog):
