@@ -18,7 +18,7 @@ from bayescale.pass_data import PassCounts
 
 
 def report_point_fit(
-    counts: PassCounts, targets: np.ndarray, n_buckets: int = 6, exclude_hardest: int = 0
+    counts: PassCounts, targets: np.ndarray, n_buckets: int | None = None, exclude_hardest: int = 0
 ) -> pd.DataFrame:
     """Predict each bucket's mean -ln(pass rate) at ``targets`` the GPT-4 report's way.
 

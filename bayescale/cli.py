@@ -367,7 +367,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--exclude-hardest 15 --require 'pass_rate>=0.03' --out out/",
     )
     pas.add_argument("results", help="CSV or Parquet table of pass results")
-    pas.add_argument("--buckets", type=_positive_int, default=6, help="difficulty buckets")
+    pas.add_argument(
+        "--buckets",
+        type=_positive_int,
+        default=None,
+        help="difficulty buckets (default 6, fewer for under 60 problems: 10 or more a bucket)",
+    )
     pas.add_argument(
         "--exclude-hardest",
         type=int,
@@ -788,7 +793,12 @@ def _backtest_parser(sub: Any) -> None:
     )
     bt.add_argument("--bootstrap", type=_positive_int, default=200, help="bootstrap resamples")
     bt.add_argument("--no-baselines", action="store_true", help="score bayescale only")
-    bt.add_argument("--buckets", type=_positive_int, default=6, help="pass: difficulty buckets")
+    bt.add_argument(
+        "--buckets",
+        type=_positive_int,
+        default=None,
+        help="pass: difficulty buckets (default 6, fewer for under 60 problems)",
+    )
     bt.add_argument("--exclude-hardest", type=int, default=0, metavar="N", help="pass only")
     for col in ("compute", "loss", "group", "name", "model", "problem", "n", "k", "pass_rate"):
         bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")

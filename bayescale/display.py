@@ -20,6 +20,11 @@ def _cut(value: str) -> str:
     return value if len(value) <= MAX_VALUE else value[: MAX_VALUE - 1] + "…"
 
 
+def plural(count: int, word: str) -> str:
+    """``1 bucket``, ``3 buckets``: a count and its noun, for messages."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
 class Summarised:
     """A base for objects shown by a ``_summary() -> (title, rows)``: its text and HTML forms.
 

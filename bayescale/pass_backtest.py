@@ -299,7 +299,7 @@ def backtest_pass(
     data: PassCounts | PassAggregate,
     ratio: float,
     *,
-    n_buckets: int = 6,
+    n_buckets: int | None = None,
     exclude_hardest: int = 0,
     priors: PassPriors | None = None,
     settings: SamplerSettings | None = None,
@@ -346,9 +346,16 @@ def backtest_pass(
     if baselines:
         start = time.perf_counter()
         if isinstance(split, PassCounts):
-            try:
+            assert buckets is not None
+            try:  # as many buckets as bayescale's, on the problems the report's rule keeps
                 scored = _pass_lsq_counts(
-                    split, n_buckets, exclude_hardest, cuts, interval, n_boot, settings.seed
+                    split,
+                    len(buckets.labels),
+                    exclude_hardest,
+                    cuts,
+                    interval,
+                    n_boot,
+                    settings.seed,
                 )
             except InputError as err:
                 # the report's rule can leave too few problems for the buckets: say so, go on

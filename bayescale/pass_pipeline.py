@@ -19,6 +19,7 @@ import pandas as pd
 
 from bayescale.buckets import Buckets, Eligibility, make_buckets
 from bayescale.decision import Decision, Requirement, parse_requirement
+from bayescale.display import plural
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import PassFit, fit_pass
 from bayescale.options import Options, check_options
@@ -49,7 +50,7 @@ class PassOptions(Options):
     adds the buckets, pass@k, the table's columns and the priors.
     """
 
-    n_buckets: int = 6
+    n_buckets: int | None = None
     exclude_hardest: int = 0
     bucket_by: tuple[str, ...] | None = None
     eligibility: Eligibility = "all"
@@ -180,7 +181,7 @@ def pass_spec_sections() -> dict[str, tuple[type, Any]]:
     class BucketsSpec(Strict):
         """``[buckets]`` of a pass-rate spec with per-problem counts: the hierarchy."""
 
-        count: int = Field(default=default_of(PassOptions, "n_buckets"), ge=1)
+        count: int | None = Field(default=default_of(PassOptions, "n_buckets"), ge=1)
         exclude_hardest: int = Field(default=default_of(PassOptions, "exclude_hardest"), ge=0)
         order_by: list[str] | None = None
         eligibility: Eligibility = default_of(PassOptions, "eligibility")
@@ -317,10 +318,10 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     logged(pass_target_warnings(data, targets, allow_backcast=options.allow_backcast))
     if buckets is not None:
         log.info(
-            "%d problems in %d buckets (%s); difficulty order agrees between reference models "
+            "%d problems in %s (%s); difficulty order agrees between reference models "
             "with mean Spearman %.2f",
             len(buckets.kept),
-            len(buckets.labels),
+            plural(len(buckets.labels), "bucket"),
             ", ".join(map(str, buckets.sizes())),
             buckets.mean_rank_correlation(),
         )

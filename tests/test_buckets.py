@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.buckets import EXCLUDED, make_buckets
+from bayescale.buckets import EXCLUDED, default_buckets, make_buckets
 from bayescale.errors import InputError
 from bayescale.pass_data import PassCounts, load_pass_counts
 from bayescale.simulate import simulate_pass_counts
@@ -337,3 +337,24 @@ def test_summary_on_simulated_data(simulated):
     assert (
         summary["pass_rate_min"].to_numpy()[:-1] >= summary["pass_rate_max"].to_numpy()[1:]
     ).all()
+
+
+@pytest.mark.parametrize(
+    ("problems", "expected"),
+    [(0, 1), (8, 1), (19, 1), (20, 2), (35, 3), (59, 5), (60, 6), (400, 6)],
+)
+def test_default_buckets_hold_ten_problems_or_more(problems, expected):
+    assert default_buckets(problems) == expected
+
+
+def test_buckets_left_to_the_default_shrink_for_a_small_table():
+    def simulated_counts(problems: int) -> PassCounts:
+        table, _ = simulate_pass_counts(n_models=4, n_problems=problems, samples=10, seed=5)
+        return load_pass_counts(table)
+
+    small = simulated_counts(8)
+    assert make_buckets(small).sizes() == [8]
+    assert len(make_buckets(simulated_counts(80)).labels) == 6
+    assert len(make_buckets(small, 2).labels) == 2  # asked for: kept
+    # set-aside problems do not count: 30 problems less 15 hardest leave one bucket of 15
+    assert make_buckets(simulated_counts(30), exclude_hardest=15).sizes() == [15]
