@@ -243,7 +243,7 @@ def _ladder(
     returned are those of the last step, with the chains and draws per chain of the
     posterior returned (pooled: the earlier and the new chains; draws: the total per chain).
     """
-    from bayescale.sampling import check_memory, more_draws, sample_chains
+    from bayescale.sampling import check_memory, more_draws, sample_chains, show_progress
     from bayescale.seeds import key_seed
 
     attempts: list[Attempt] = []
@@ -257,15 +257,17 @@ def _ladder(
         raw, _, chains = sample_chains(model, settings, start_mass)
         return raw
 
+    progress = show_progress(settings.progress)
+
     def continued(kept: ChainState) -> xr.DataTree:
         nonlocal chains
-        raw, chains = more_draws(kept, base_draws)
+        raw, chains = more_draws(kept, base_draws, progress)
         return raw
 
     def continued_pooled(first: ChainState, second: ChainState) -> xr.DataTree:
         nonlocal chains
-        before, _ = more_draws(first, base_draws)
-        after, chains = more_draws(second, base_draws)
+        before, _ = more_draws(first, base_draws, progress)
+        after, chains = more_draws(second, base_draws, progress)
         pooled = _pool_chains(before, after)
         return after if pooled is None else pooled
 

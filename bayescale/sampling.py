@@ -36,6 +36,7 @@ from bayescale.jaxtools import _pmap_cache as _pmap_cache
 from bayescale.jaxtools import laplace_from as laplace_from
 from bayescale.jaxtools import pmap_programs_released as pmap_programs_released
 from bayescale.jaxtools import release_pmapped as release_pmapped
+from bayescale.progress import heartbeat
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,6 +50,10 @@ from bayescale.sampler_settings import MAX_TREE_DEPTH as MAX_TREE_DEPTH  # noqa:
 from bayescale.sampler_settings import RETRY_TARGET_ACCEPT as RETRY_TARGET_ACCEPT  # noqa: E402
 from bayescale.sampler_settings import SAMPLERS as SAMPLERS  # noqa: E402
 from bayescale.sampler_settings import SamplerSettings as SamplerSettings  # noqa: E402
+
+#: What :func:`~bayescale.progress.heartbeat` says while chains run without progress bars
+#: (chains taking turns on a device, bayescale's own lanes programs).
+STILL_SAMPLING = "still sampling"
 
 
 def show_progress(requested: bool | None) -> bool:
@@ -455,7 +460,10 @@ def run_numpyro(
         start_mass = kernel.get("inverse_mass_matrix")
         if settings.dense_mass:
             start_mass = None  # a dense start is the numpyro path's alone
-        return sample_one(model, settings, None if start_mass is None else np.asarray(start_mass))
+        with heartbeat(STILL_SAMPLING, enabled=progress):  # the lanes programs draw no bars
+            return sample_one(
+                model, settings, None if start_mass is None else np.asarray(start_mass)
+            )
     pmjax = import_pymc_jax()
     from pymc.util import get_random_generator
     from pymc.vartypes import discrete_types
@@ -475,10 +483,8 @@ def run_numpyro(
             model=model, chains=settings.chains, initvals=None, random_seed=seed, logp_fn=potential
         )
         method = chains_on_devices(chain_method, settings.chains)
-        if progress and callable(method):
-            # numpyro draws no progress bars for a chain_method of its caller's
-            log.info("no progress bars: chains take turns on devices")
-            progress = False
+        # numpyro draws no progress bars for a chain_method of its caller's
+        bars = progress and not callable(method)
         mcmc = MCMC(
             NUTS(
                 potential_fn=potential,
@@ -492,13 +498,16 @@ def run_numpyro(
             num_chains=settings.chains,
             postprocess_fn=None,
             chain_method=method,
-            progress_bar=progress,
+            progress_bar=bars,
         )
         key = jax.random.PRNGKey(seed)
         start = time.perf_counter()
-        mcmc.run(
-            jax.random.split(key, settings.chains), init_params=initial, extra_fields=EXTRA_FIELDS
-        )
+        with heartbeat(STILL_SAMPLING, enabled=progress and not bars):
+            mcmc.run(
+                jax.random.split(key, settings.chains),
+                init_params=initial,
+                extra_fields=EXTRA_FIELDS,
+            )
         chains = _collect(mcmc, model, settings.tune, {}, {})
         return _to_datatree(chains, time.perf_counter() - start), chains
 
@@ -517,13 +526,18 @@ def more_draws(
         from bayescale.batch import ArgumentChains, more_draws_one
 
         assert isinstance(chains, ArgumentChains)
-        return more_draws_one(chains, draws)
+        with heartbeat(STILL_SAMPLING, enabled=progress):
+            return more_draws_one(chains, draws)
     mcmc = chains.mcmc
     mcmc.post_warmup_state = mcmc.last_state
     mcmc.num_samples = draws
     mcmc.progress_bar = progress and not callable(mcmc.chain_method)
     start = time.perf_counter()
-    with jax_scope(), pmap_programs_released():
+    with (
+        jax_scope(),
+        pmap_programs_released(),
+        heartbeat(STILL_SAMPLING, enabled=progress and not mcmc.progress_bar),
+    ):
         mcmc.run(mcmc.post_warmup_state.rng_key, extra_fields=EXTRA_FIELDS)
         longer = _collect(mcmc, chains.model, chains.tune, chains.samples, chains.stats)
         return _to_datatree(longer, time.perf_counter() - start), longer

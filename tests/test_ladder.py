@@ -63,7 +63,7 @@ def _script(monkeypatch, outcomes: list[dict], keep_chains: bool = True) -> dict
         chains = _Chains(mass, settings.chains, settings.draws) if keep_chains else None
         return _posterior(settings.chains, settings.draws), 0.0, chains
 
-    def more_draws(kept, draws):
+    def more_draws(kept, draws, progress=False):
         calls["more"].append(draws)
         longer = _Chains(kept.inverse_mass, kept.chains, kept.draws + draws)
         return _posterior(longer.chains, longer.draws), longer
