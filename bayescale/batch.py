@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescale.config import import_pymc_jax, jax_scope
+from bayescale.config import import_pymc_jax, jax_scope, usable_cores
 from bayescale.jaxtools import (
     LAPLACE_MAX_PARAMETERS,
     LAPLACE_MAXITER,
@@ -435,12 +434,12 @@ def from_devices(array: np.ndarray, lanes: int) -> np.ndarray:
 
 
 def _devices(lanes: int) -> int:
-    """How many devices to spread the lanes over: at most one per CPU core on a CPU."""
+    """How many devices to spread the lanes over: on a CPU, at most one per usable core."""
     import jax
 
     count = jax.local_device_count()
     if jax.default_backend() == "cpu":
-        count = min(count, os.cpu_count() or 1)
+        count = min(count, usable_cores())
     return max(1, min(count, lanes))
 
 
