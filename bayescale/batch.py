@@ -40,7 +40,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -49,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayescale.config import import_pymc_jax, jax_scope
+from bayescale.config import import_pymc_jax, jax_scope, usable_cores
 from bayescale.jaxtools import (
     LAPLACE_MAX_PARAMETERS,
     LAPLACE_MAXITER,
@@ -331,7 +330,9 @@ def _lanes_program(
     once: tracing a ``vmap`` of a whole ``scan`` re-batches its body until the batched parts of
     the carry settle, several times over. ``in_turn``: the lanes of a device run one after
     another (a ``lax.map``) instead, each step its own tree, not the longest of the lanes'
-    (:func:`sample_one`'s chains of a model whose gradient is arithmetic, not overhead).
+    (:func:`sample_one`'s chains of a model whose gradient is arithmetic, not overhead), and
+    a device's top-up lane (3 chains on 2 devices) is skipped rather than run as a chain
+    whose draws are dropped: the last argument, ``active``, says which lanes carry a chain.
     """
     import jax
     from numpyro.infer.hmc import hmc
@@ -377,15 +378,31 @@ def _lanes_program(
         return jax.lax.scan(iteration, states, None, length=length)
 
     def on_lanes(
-        start: Callable[..., Any], arguments: tuple[Any, ...], skip: int, length: int
+        start: Callable[..., Any],
+        arguments: tuple[Any, ...],
+        active: Any,
+        skip: int,
+        length: int,
     ) -> tuple[Any, list[Any], Any]:
-        """Every lane's chain from ``start(*arguments)``, whose last two are data and masses."""
+        """Every lane's chain from ``start(*arguments)``, whose last two are data and masses.
+
+        ``active``: which lanes carry a chain. In turn, a lane that does not (a device's
+        top-up, :func:`to_devices`) is skipped, its outputs zeros; in lockstep it runs.
+        """
         if in_turn:
+            # jitted, so that the shapes and the branch below share one trace
+            chain = jax.jit(lambda lane: run(start(*lane), lane[-2], length, step))
 
-            def one(lane: tuple[Any, ...]) -> tuple[Any, Any]:
-                return run(start(*lane), lane[-2], length, step)
+            def one(lane_and_active: tuple[Any, ...]) -> tuple[Any, Any]:
+                *lane, carries = lane_and_active
+                shapes = chain.eval_shape(lane)
 
-            states, kept = jax.lax.map(one, arguments)
+                def idle(_: Any) -> Any:
+                    return jax.tree.map(lambda s: jax.numpy.zeros(s.shape, s.dtype), shapes)
+
+                return jax.lax.cond(carries, chain, idle, lane)
+
+            states, kept = jax.lax.map(one, (*arguments, active))
             kept = jax.tree.map(lambda a: a[:, skip:], kept)
         else:
             states = jax.vmap(start)(*arguments)
@@ -397,13 +414,18 @@ def _lanes_program(
         return kept, jax.tree.leaves(states), states.adapt_state.inverse_mass_matrix
 
     def lanes(
-        values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
+        values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any, active: Any
     ) -> tuple[Any, Any, Any]:
         arguments = (values, keys, data, masses)
-        return on_lanes(init, arguments, settings.tune, settings.tune + settings.draws)
+        return on_lanes(init, arguments, active, settings.tune, settings.tune + settings.draws)
 
     def more(
-        leaves: list[Any], values: tuple[Any, ...], keys: Any, data: tuple[Any, ...], masses: Any
+        leaves: list[Any],
+        values: tuple[Any, ...],
+        keys: Any,
+        data: tuple[Any, ...],
+        masses: Any,
+        active: Any,
     ) -> tuple[Any, Any, Any]:
         # init sets the kernel's options (tree depth, warm-up length) while tracing and gives
         # the states' structure; its values are unused and compiled away. The states are
@@ -412,7 +434,7 @@ def _lanes_program(
             structure = jax.tree.structure(init(*lane))
             return jax.tree.unflatten(structure, leaves)
 
-        return on_lanes(resume, (leaves, values, keys, data, masses), 0, settings.draws)
+        return on_lanes(resume, (leaves, values, keys, data, masses), active, 0, settings.draws)
 
     return more if continued else lanes
 
@@ -421,12 +443,18 @@ def to_devices(array: np.ndarray, devices: int) -> np.ndarray:
     """Lay ``(lanes, ...)`` out as ``(devices, lanes per device, ...)`` for ``pmap``.
 
     Lanes fill the devices in order; the last device is topped up with copies of lane 0,
-    which :func:`from_devices` drops.
+    which :func:`from_devices` drops (and which :func:`active_lanes` marks).
     """
     per_device = -(-array.shape[0] // devices)
     pad = devices * per_device - array.shape[0]
     full = np.concatenate([array, np.repeat(array[:1], pad, axis=0)])
     return full.reshape(devices, per_device, *array.shape[1:])
+
+
+def active_lanes(lanes: int, devices: int) -> np.ndarray:
+    """Which of :func:`to_devices`' ``(devices, lanes per device)`` slots carry a lane."""
+    per_device = -(-lanes // devices)
+    return (np.arange(devices * per_device) < lanes).reshape(devices, per_device)
 
 
 def from_devices(array: np.ndarray, lanes: int) -> np.ndarray:
@@ -435,12 +463,12 @@ def from_devices(array: np.ndarray, lanes: int) -> np.ndarray:
 
 
 def _devices(lanes: int) -> int:
-    """How many devices to spread the lanes over: at most one per CPU core on a CPU."""
+    """How many devices to spread the lanes over: on a CPU, at most one per usable core."""
     import jax
 
     count = jax.local_device_count()
     if jax.default_backend() == "cpu":
-        count = min(count, os.cpu_count() or 1)
+        count = min(count, usable_cores())
     return max(1, min(count, lanes))
 
 
@@ -579,7 +607,10 @@ def _run_lanes(
         devices,
     )
     arguments = (tuple(values), lane_keys, tuple(per_lane), np.repeat(masses, settings.chains, 0))
-    arguments = jax.tree.map(lambda a: to_devices(a, devices), arguments)
+    arguments = (
+        *jax.tree.map(lambda a: to_devices(a, devices), arguments),
+        active_lanes(n_lanes, devices),
+    )
     kept, states, inverse_masses = _lanes_call(jaxified, settings, arguments, devices, in_turn)
     kept = jax.tree.map(lambda a: from_devices(np.asarray(a), n_lanes), kept)
     outputs = _quantities(jaxified, kept.pop("values"), per_lane)
@@ -615,7 +646,7 @@ def _lanes_call(
 
     kind = "lanes" if states is None else "more"
     full = arguments if states is None else (states, *arguments)
-    values, _, data, _ = arguments
+    values, _, data, *_ = arguments
     identity = (
         jaxified.fingerprint(values, data),
         _lanes_source(),

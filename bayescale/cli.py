@@ -629,8 +629,7 @@ def _suite_parser(sub: Any) -> None:
 
 
 def _run_suite_command(args: argparse.Namespace) -> int:
-    import os
-
+    from bayescale.config import usable_cores
     from bayescale.suite import WorkerConfig, format_progress, read_suite, run_suite
 
     if args.workers is not None and args.workers < 0:
@@ -651,9 +650,9 @@ def _run_suite_command(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr, flush=True)
 
     executor = "inline" if args.workers == 0 and args.executor == "local" else args.executor
-    workers = args.workers or max(1, (os.cpu_count() or 1) // 2)
+    workers = args.workers or max(1, usable_cores() // 2)
     # local workers share the cores: a few JAX devices each (a fit still asks for one per chain)
-    devices = max(1, (os.cpu_count() or 1) // workers) if executor == "local" else None
+    devices = max(1, usable_cores() // workers) if executor == "local" else None
     result = run_suite(
         jobs,
         args.out,
@@ -1492,14 +1491,18 @@ def _configure_process(args: argparse.Namespace) -> None:
     The device count is left alone where JAX already runs (``main`` called from Python) or
     one was already asked for (``JAX_NUM_CPU_DEVICES``, a suite worker).
     """
-    import os
-
-    from bayescale.config import configure, devices_set, float32_requested, jax_started
+    from bayescale.config import (
+        configure,
+        devices_set,
+        float32_requested,
+        jax_started,
+        usable_cores,
+    )
 
     chains = getattr(args, "chains", None) or SamplerSettings.chains
     keep = jax_started() or devices_set()
     configure(
-        devices=None if keep else max(chains, os.cpu_count() or 1),
+        devices=None if keep else max(chains, usable_cores()),
         compilation_cache=True,
         float32=float32_requested(),
     )

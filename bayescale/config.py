@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from types import ModuleType
 
 from bayescale.errors import InputError
@@ -164,6 +165,74 @@ def _set_devices(devices: int) -> None:
             )
         return
     _set_jax("jax_num_cpu_devices", devices)
+
+
+def usable_cores() -> int:
+    """CPU cores this process may run on: how every part of bayescale counts cores.
+
+    ``os.cpu_count()`` counts the machine's cores, more than a process pinned by ``taskset``,
+    given a cgroup cpuset, or held to a container's CPU quota (``docker run --cpus``) may use;
+    chains and suite workers spread over that many would oversubscribe the cores they have.
+    This is ``os.process_cpu_count()`` (Python 3.13: the CPU affinity, and
+    ``PYTHON_CPU_COUNT``), else the affinity (``os.sched_getaffinity``), else
+    ``os.cpu_count()``, capped by the cgroup's CPU quota rounded up (:func:`cgroup_cpu_quota`).
+    """
+    process_cpu_count = getattr(os, "process_cpu_count", None)
+    if process_cpu_count is not None:
+        count = process_cpu_count()
+    elif hasattr(os, "sched_getaffinity"):
+        count = len(os.sched_getaffinity(0))
+    else:  # not on Linux
+        count = os.cpu_count()
+    quota = cgroup_cpu_quota()
+    count = count or 1
+    return max(1, count if quota is None else min(count, quota))
+
+
+def cgroup_cpu_quota(
+    proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup"
+) -> int | None:
+    """The CPU quota of this process's cgroups in whole cores (rounded up), or ``None``.
+
+    cgroup v2: the smallest ``cpu.max`` (``QUOTA PERIOD``, or ``max``) of the process's cgroup
+    and its parents; v1: ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` of its ``cpu``
+    controller (-1: none). What does not read counts as no quota.
+    """
+    import math
+
+    try:
+        lines = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        return None
+    top = Path(root)
+    quotas = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: the cgroup, then each parent up to the mount
+            folder = top / path.lstrip("/")
+            while folder == top or top in folder.parents:
+                quotas.append(_quota(folder / "cpu.max"))
+                folder = folder.parent
+        elif "cpu" in controllers.split(","):  # v1
+            folder = top / "cpu" / path.lstrip("/")
+            quotas.append(_quota(folder / "cpu.cfs_quota_us", folder / "cpu.cfs_period_us"))
+    cores = [math.ceil(quota) for quota in quotas if quota is not None]
+    return min(cores) if cores else None
+
+
+def _quota(*paths: Path) -> float | None:
+    """Quota over period from one file (``cpu.max``) or two (v1); ``None``: no quota."""
+    fields = []
+    for path in paths:
+        try:
+            fields += path.read_text().split()
+        except OSError:
+            return None
+    try:
+        quota, period = (float(f) for f in fields)
+    except ValueError:  # "max", or not two numbers
+        return None
+    return quota / period if quota > 0 and period > 0 else None
 
 
 def compilation_cache_dir() -> str | None:

@@ -239,6 +239,7 @@ PASS_INPUTS = (
     "pinned_weight",
     "pinned_n",
     "pinned_k",
+    "pinned_log_binom",
     "open_bucket",
     "open_weight",
     "open_n",
@@ -261,9 +262,10 @@ def pass_inputs(counts: PassCounts, buckets: Buckets, shape: PassShape) -> dict[
         ``model_x`` (:math:`\ln C - \ln C_0` per model), ``effect_basis`` (the
         :func:`effect_basis` of the real models in its top-left block), ``effect_weight``;
         with sampled intercepts ``pinned_bucket``, ``pinned_weight``, ``pinned_n``,
-        ``pinned_k`` (problem x model); with integrated ones ``open_bucket``, ``open_weight``,
-        ``open_n``, ``open_k`` and ``open_start`` (the Newton start of
-        :func:`bayescale.quadrature.start_values`).
+        ``pinned_k`` (problem x model) and ``pinned_log_binom``, their log binomial
+        coefficients :math:`\ln\binom{n}{k}` (:func:`log_binomial`; 0 where padded); with
+        integrated ones ``open_bucket``, ``open_weight``, ``open_n``, ``open_k`` and
+        ``open_start`` (the Newton start of :func:`bayescale.quadrature.start_values`).
     """
     from bayescale import quadrature
 
@@ -296,9 +298,24 @@ def pass_inputs(counts: PassCounts, buckets: Buckets, shape: PassShape) -> dict[
         for name, values in (("n", n[rows]), ("k", k[rows])):
             values = pad(pad(values, size), shape.models, axis=1)
             inputs[f"{prefix}_{name}"] = values.astype(np.int64) if prefix == "pinned" else values
+        if prefix == "pinned":
+            inputs["pinned_log_binom"] = log_binomial(inputs["pinned_n"], inputs["pinned_k"])
         if prefix == "open":
             inputs["open_start"] = pad(quadrature.start_values(n[rows], k[rows]), size)
     return inputs
+
+
+def log_binomial(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    r""":math:`\ln\binom{n}{k}`, as PyMC's binomial log density has it (``binomln``), in NumPy.
+
+    The padded model takes these as data: functions of the counts alone, computed once here
+    rather than in every gradient, and the values that the unpadded model's constant folding
+    gives them (SciPy's ``gammaln``), so both log densities are equal.
+    """
+    from scipy.special import gammaln
+
+    n, k = np.asarray(n, dtype=float), np.asarray(k, dtype=float)
+    return gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1)
 
 
 def build_pass_model(
@@ -399,6 +416,8 @@ def _padded_pass_model(
     shape: PassShape,
 ) -> pm.Model:
     """:func:`build_pass_model` padded to ``shape``, its data in containers."""
+    from pymc.distributions.dist_math import logpow
+
     from bayescale import quadrature
 
     if priors.problem_slopes:
@@ -436,8 +455,9 @@ def _padded_pass_model(
             eta = pass_law_log(x[None, :], theta[:, None], exponent[b_of][:, None])
             eta = eta + effect[None, :]
             observed = n > 0  # the unpadded model's pairs; others get a finite stand-in
-            logit_p = pass_logit(pt.where(observed, eta, 0.0), xp=pt)
-            log_lik = pm.logp(pm.Binomial.dist(n=n, logit_p=logit_p), k)
+            p = pt.sigmoid(pass_logit(pt.where(observed, eta, 0.0), xp=pt))
+            # PyMC's binomial log density, its coefficient given as data (pass_inputs)
+            log_lik = data["pinned_log_binom"] + logpow(p, k) + logpow(1 - p, n - k)
             pm.Potential("passes", pt.where(observed, log_lik, 0.0).sum())
         if shape.integrated:
             b_of = data["open_bucket"]

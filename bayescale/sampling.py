@@ -27,7 +27,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from bayescale.config import float_width, import_pymc_jax, jax_scope
+from bayescale.config import float_width, import_pymc_jax, jax_scope, usable_cores
 from bayescale.jaxtools import LAPLACE_MAX_PARAMETERS as LAPLACE_MAX_PARAMETERS
 from bayescale.jaxtools import LAPLACE_MAXITER as LAPLACE_MAXITER
 from bayescale.jaxtools import LAPLACE_MIN_VARIANCE as LAPLACE_MIN_VARIANCE
@@ -229,14 +229,6 @@ def pick_chain_method(settings: SamplerSettings) -> Literal["parallel", "vectori
     return method
 
 
-def _cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
-
-
 def chains_on_devices(
     chain_method: Literal["parallel", "vectorized"], chains: int
 ) -> str | Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -258,7 +250,7 @@ def chains_on_devices(
 
     if chain_method != "parallel" or jax.default_backend() != "cpu":
         return chain_method
-    most = min(jax.local_device_count(), _cores(), chains)
+    most = min(jax.local_device_count(), usable_cores(), chains)
     devices = max(d for d in range(1, most + 1) if chains % d == 0)
     if devices == chains:
         return "parallel"

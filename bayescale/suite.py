@@ -44,6 +44,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from bayescale.config import usable_cores
 from bayescale.errors import InputError, did_you_mean
 from bayescale.outputs import result_folder, write_text
 
@@ -947,7 +948,7 @@ def run_suite(
     out = Path(out)
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    workers = workers or max(1, (os.cpu_count() or 1) // 2)
+    workers = workers or max(1, usable_cores() // 2)
     config = replace(config or WorkerConfig(), entry=entry)
     digests = {job.name: job_hash(job) for job in jobs}
     records: dict[str, dict[str, Any]] = {}

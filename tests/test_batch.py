@@ -377,3 +377,51 @@ def test_chains_in_turn_are_the_chains_of_lockstep(runs, chains, monkeypatch):
         longer[True]["posterior"]["b"].values, longer[False]["posterior"]["b"].values, rtol=1e-6
     )
     assert longer[True]["posterior"].sizes["draw"] == 40
+
+
+@pytest.mark.sampling
+def test_three_chains_on_two_devices_run_three_lanes_not_four(runs, monkeypatch):
+    """Chains in turn: the top-up lane of 3 chains on 2 devices is skipped, not run and dropped.
+
+    Every evaluation of the log density is counted (a host callback; the programs are used
+    unexported, as callbacks do not export). The same 3 chains on one device, where nothing is
+    topped up, evaluate it as often and draw the same; running the top-up lane (a copy of
+    lane 0) would add lane 0's evaluations again.
+    """
+    import jax
+
+    from bayescale.batch import _run_lanes
+
+    calls = [0]
+
+    def count() -> None:
+        calls[0] += 1
+
+    real_jaxify = bayescale.batch._jaxify
+
+    def counting(model, names):
+        jaxified = real_jaxify(model, names)
+
+        def logp(*arguments):
+            jax.debug.callback(count)
+            return jaxified.logp(*arguments)
+
+        return replace(jaxified, logp=logp, programs={}, pmapped=[])
+
+    monkeypatch.setattr(bayescale.batch, "_jaxify", counting)
+    monkeypatch.setattr(
+        bayescale.batch, "exported_program", lambda name, identity, trace, *_: trace()
+    )
+    model = build_loss_model(runs, pad_runs=32)
+    inputs = [loss_inputs(runs, 32)]
+    settings = SamplerSettings(draws=20, tune=20, chains=3, seed=4, progress=False)
+    settings = settings.with_target_accept(0.9)
+    evaluations, draws = {}, {}
+    for devices in (1, 2):
+        monkeypatch.setattr(bayescale.batch, "_devices", lambda lanes, d=devices: min(d, lanes))
+        calls[0] = 0
+        lanes = _run_lanes(model, inputs, settings, [np.random.SeedSequence(4)], in_turn=True)
+        assert lanes.devices == devices
+        evaluations[devices], draws[devices] = calls[0], lanes.outputs["b"]
+    np.testing.assert_allclose(draws[2], draws[1], rtol=1e-6, atol=1e-9)
+    assert evaluations[2] == evaluations[1] > 0

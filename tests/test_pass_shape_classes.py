@@ -291,3 +291,53 @@ def test_a_padded_fit_forecasts_what_the_unpadded_fit_does(monkeypatch):
     a, b = (forecast_pass(f, targets).draws for f in (padded, plain))
     for name in ("pass_rate", "bucket_pass_rate"):
         close(a[name].values, b[name].values)
+
+
+def test_the_padded_log_density_is_the_unpadded_one_as_sampled():
+    """As the sampler evaluates them (JAX; the padded model's data as arguments), equal.
+
+    The binomial coefficients are data of the padded model, computed once as the unpadded
+    model's constant folding computes them (SciPy): the log densities agree to rounding, not
+    to the 1e-4-1e-3 by which JAX's ``gammaln`` of the counts in every evaluation differed.
+    """
+    import jax
+
+    from bayescale.batch import _jaxify, data_arguments
+    from bayescale.config import import_pymc_jax, jax_scope
+
+    counts, buckets = _counts(models=3, problems=24, fit_max_compute=None)
+    shape = pass_shape(counts, buckets)
+    assert shape is not None and shape.pinned
+    plain = build_pass_model(counts, buckets)
+    padded = build_pass_model(counts, buckets, shape=shape)
+    names = data_arguments(padded)
+    assert "pinned_log_binom" in names
+    data = [np.asarray(padded[name].get_value()) for name in names]
+    plain_names = [v.name for v in plain.value_vars]
+    rng = np.random.default_rng(3)
+    start, padded_start = plain.initial_point(), padded.initial_point()
+    with jax_scope():
+        plain_logp = import_pymc_jax().get_jaxified_graph(
+            inputs=plain.value_vars, outputs=[plain.logp()]
+        )
+        padded_logp = _jaxify(padded, names).logp
+        plain_fn = jax.jit(jax.value_and_grad(lambda v: plain_logp(*v)[0]))
+        padded_fn = jax.jit(jax.value_and_grad(lambda v, d: padded_logp(*v, *d)[0]))
+        for _ in range(3):
+            point = [start[n] + rng.normal(0.0, 0.3, np.shape(start[n])) for n in plain_names]
+            wide, extra, real = [], 0.0, []
+            for var in padded.value_vars:
+                have = np.atleast_1d(point[plain_names.index(var.name)])
+                z = rng.normal(size=np.size(padded_start[var.name]) - have.size)
+                wide.append(np.concatenate([have, z]).reshape(np.shape(padded_start[var.name])))
+                extra += stats.norm.logpdf(z).sum()
+                real.append(np.r_[np.ones(have.size, bool), np.zeros(z.size, bool)])
+            logp, grad = plain_fn(point)
+            padded_value, padded_grad = padded_fn(wide, data)
+            assert abs(float(padded_value) - extra - float(logp)) < 1e-9
+            np.testing.assert_allclose(
+                np.concatenate([np.ravel(g) for g in padded_grad])[np.concatenate(real)],
+                np.concatenate([np.ravel(g) for g in grad]),
+                rtol=1e-10,
+                atol=1e-10,
+            )

@@ -9,7 +9,7 @@ import numpy as np
 import pymc as pm
 import pytest
 
-from bayescale import sampling
+from bayescale import config, sampling
 from bayescale.config import CACHE_ENV, compilation_cache_dir, configure, float_width, use_float32
 from bayescale.errors import InputError
 from bayescale.sampling import SamplerSettings
@@ -330,7 +330,7 @@ def test_parallel_chains_take_at_most_a_device_per_core(
     import jax
 
     monkeypatch.setattr(jax, "local_device_count", lambda *args, **kwargs: devices)
-    monkeypatch.setattr(sampling, "_cores", lambda: cores)
+    monkeypatch.setattr(sampling, "usable_cores", lambda: cores)
     method = sampling.chains_on_devices("parallel", chains)
     if isinstance(expected, str):
         assert method == expected
@@ -356,7 +356,7 @@ def test_chains_taking_turns_sample_as_one_device_per_chain_does(monkeypatch):
         pm.Normal("y", mu, 1.0, observed=np.array([0.3, 1.2, -0.4]))
     settings = SamplerSettings(draws=20, tune=20, chains=4, seed=3, progress=False)
     kernel = {"dense_mass": False, "max_tree_depth": settings.max_tree_depth}
-    monkeypatch.setattr(sampling, "_cores", lambda: 4)
+    monkeypatch.setattr(sampling, "usable_cores", lambda: 4)
     alone, alone_chains = sampling.run_numpyro(model, settings, "parallel", False, kernel)
     assert alone_chains is not None and alone_chains.mcmc.chain_method == "parallel"
 
@@ -376,7 +376,7 @@ def test_chains_taking_turns_sample_as_one_device_per_chain_does(monkeypatch):
         return call
 
     monkeypatch.setattr(jax, "pmap", counted_pmap)
-    monkeypatch.setattr(sampling, "_cores", lambda: 2)
+    monkeypatch.setattr(sampling, "usable_cores", lambda: 2)
     turns, chains = sampling.run_numpyro(model, settings, "parallel", False, kernel)
     assert chains is not None and chains.mcmc.chain_method.devices == 2
     assert (len(traces), len(calls)) == (1, 1)
@@ -391,3 +391,90 @@ def test_chains_taking_turns_sample_as_one_device_per_chain_does(monkeypatch):
     longer_alone, _ = sampling.more_draws(alone_chains, 10)
     assert longer["posterior"]["mu"].shape == (4, 30)
     np.testing.assert_array_equal(longer["posterior"]["mu"], longer_alone["posterior"]["mu"])
+
+
+@pytest.fixture
+def two_of_64_cores(monkeypatch):
+    """A machine of 64 cores of which this process may use 2 (taskset, a cpuset)."""
+    import os
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "process_cpu_count", lambda: 2, raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(config, "cgroup_cpu_quota", lambda: None)
+
+
+def test_usable_cores_are_the_process_affinity_not_the_machine(monkeypatch, two_of_64_cores):
+    import os
+
+    assert config.usable_cores() == 2
+    monkeypatch.delattr(os, "process_cpu_count", raising=False)  # Python 3.12
+    assert config.usable_cores() == 2
+    monkeypatch.delattr(os, "sched_getaffinity")  # neither: the machine's
+    assert config.usable_cores() == 64
+    monkeypatch.setattr(config, "cgroup_cpu_quota", lambda: 3)  # a container's --cpus 2.5
+    assert config.usable_cores() == 3
+
+
+def _cgroups(tmp_path: Path, lines: str, files: dict[str, str]) -> int | None:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "proc").write_text(lines)
+    for name, text in files.items():
+        path = tmp_path / "fs" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    return config.cgroup_cpu_quota(str(tmp_path / "proc"), str(tmp_path / "fs"))
+
+
+def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path):
+    # v2: the smallest quota of the cgroup and its parents, rounded up
+    v2 = {"cpu.max": "max 100000\n", "box/cpu.max": "250000 100000\n", "box/job/cpu.max": "max"}
+    assert _cgroups(tmp_path, "0::/box/job\n", v2) == 3
+    assert _cgroups(tmp_path / "none", "0::/\n", {"cpu.max": "max 100000\n"}) is None
+    # v1: the cpu controller's quota and period; -1 is none
+    v1 = {"cpu/job/cpu.cfs_quota_us": "150000\n", "cpu/job/cpu.cfs_period_us": "100000\n"}
+    assert _cgroups(tmp_path / "v1", "4:memory:/x\n3:cpu,cpuacct:/job\n", v1) == 2
+    unlimited = {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}
+    assert _cgroups(tmp_path / "v1none", "3:cpu,cpuacct:/\n", unlimited) is None
+    assert config.cgroup_cpu_quota(str(tmp_path / "missing")) is None
+
+
+def test_every_part_counts_the_usable_cores(monkeypatch, two_of_64_cores):
+    """Devices of a fit's lanes and of chains, the command's devices and a suite's workers."""
+    import argparse
+
+    import jax
+
+    from bayescale import batch, cli, suite
+
+    monkeypatch.setattr(jax, "local_device_count", lambda *args, **kwargs: 8)
+    assert batch._devices(8) == 2
+    assert sampling.chains_on_devices("parallel", 4).devices == 2  # type: ignore[union-attr]
+
+    asked = {}
+    monkeypatch.setattr(config, "jax_started", lambda: False)
+    monkeypatch.setattr(config, "devices_set", lambda: False)
+    monkeypatch.setattr(config, "configure", lambda **kwargs: asked.update(kwargs))
+    cli._configure_process(argparse.Namespace(chains=None))
+    assert asked["devices"] == max(SamplerSettings.chains, 2)
+
+    ran = {}
+
+    def run_suite(jobs, out, **kwargs):
+        ran.update(kwargs)
+        raise SystemExit
+
+    monkeypatch.setattr(suite, "read_suite", lambda inputs: [])
+    monkeypatch.setattr(suite, "run_suite", run_suite)
+    args = cli.build_parser().parse_args(["suite", "x.toml", "--out", "out"])
+    with pytest.raises(SystemExit):
+        cli._run_suite_command(args)
+    assert (ran["workers"], ran["config"].devices) == (1, 2)
+
+
+def test_no_module_counts_the_machine_cores_itself():
+    """``config.usable_cores`` is the one place that asks the system how many cores there are."""
+    for path in sorted((ROOT / "bayescale").glob("*.py")):
+        if path.name != "config.py":
+            text = path.read_text()
+            assert "cpu_count(" not in text and "sched_getaffinity" not in text, path.name
