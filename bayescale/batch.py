@@ -49,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bayescale.config import import_pymc_jax, jax_scope, usable_cores
+from bayescale.display import plural
 from bayescale.jaxtools import (
     LAPLACE_MAX_PARAMETERS,
     LAPLACE_MAXITER,
@@ -600,11 +601,11 @@ def _run_lanes(
         ]
     )
     log.info(
-        "sampling %d datasets x %d chains as %d lanes on %d devices",
-        len(inputs),
-        settings.chains,
-        n_lanes,
-        devices,
+        "sampling %s x %s as %s on %s",
+        plural(len(inputs), "dataset"),
+        plural(settings.chains, "chain"),
+        plural(n_lanes, "lane"),
+        plural(devices, "device"),
     )
     arguments = (tuple(values), lane_keys, tuple(per_lane), np.repeat(masses, settings.chains, 0))
     arguments = (
