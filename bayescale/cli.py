@@ -50,6 +50,15 @@ def _probability(text: str) -> float:
     return value
 
 
+#: ``--json -``: the result document goes to standard output.
+STDOUT = "-"
+
+
+def _json_target(text: str) -> Path | str:
+    """``--json``'s value: :data:`STDOUT` for the word ``-`` alone, else a path (``./-`` too)."""
+    return STDOUT if text == STDOUT else Path(text)
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -196,7 +205,10 @@ def _common(
         help="central predictive interval probability (default 0.9)",
     )
     p.add_argument(
-        "--json", type=Path, metavar="PATH", help="write the result document here (- for stdout)"
+        "--json",
+        type=_json_target,
+        metavar="PATH",
+        help="write the result document here (- for stdout)",
     )
     p.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     p.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
@@ -522,7 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seed of the predictive draws (default: the saved run's)",
     )
     forecast.add_argument(
-        "--json", type=Path, metavar="PATH", help="write the result here (- for stdout)"
+        "--json", type=_json_target, metavar="PATH", help="write the result here (- for stdout)"
     )
     forecast.add_argument("--out", type=Path, metavar="DIR", help="write report and plots here")
     forecast.add_argument("--quiet", action="store_true", help="no log messages")
@@ -750,7 +762,10 @@ def _spec_commands(sub: Any) -> None:
             help="accept a target below the smallest fitted run",
         )
     run.add_argument(
-        "--json", type=Path, metavar="PATH", help="write the result document here (- for stdout)"
+        "--json",
+        type=_json_target,
+        metavar="PATH",
+        help="write the result document here (- for stdout)",
     )
     run.add_argument(
         "--out", type=Path, metavar="DIR", help="write report, plots and fit.nc (with the spec)"
@@ -887,10 +902,6 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-#: ``--json -``: the result document goes to standard output.
-STDOUT = Path("-")
-
-
 def _write_document(document: dict[str, object], args: argparse.Namespace) -> None:
     """Write the result document where ``--json`` says: a file, or stdout for ``--json -``.
 
@@ -902,7 +913,7 @@ def _write_document(document: dict[str, object], args: argparse.Namespace) -> No
     from bayescale.outputs import write_json
 
     if args.json == STDOUT:
-        stream = args.document_stream
+        stream = getattr(args, "document_stream", sys.stdout)  # set by _human_to_stderr
         stream.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
         stream.flush()
     else:

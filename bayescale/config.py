@@ -194,9 +194,11 @@ def cgroup_cpu_quota(
 ) -> int | None:
     """The CPU quota of this process's cgroups in whole cores (rounded up), or ``None``.
 
-    cgroup v2: the smallest ``cpu.max`` (``QUOTA PERIOD``, or ``max``) of the process's cgroup
-    and its parents; v1: ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` of its ``cpu``
-    controller (-1: none). What does not read counts as no quota.
+    The smallest quota of the process's cgroup and each parent up to the controller's mount
+    (inside a container the mount is often the container's own cgroup, and the path the
+    process reads names it from outside): cgroup v2 ``cpu.max`` (``QUOTA PERIOD``, or
+    ``max``); v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` of the ``cpu`` controller (-1:
+    none). What does not read counts as no quota.
     """
     import math
 
@@ -208,16 +210,65 @@ def cgroup_cpu_quota(
     quotas = []
     for line in lines:
         _, controllers, path = line.split(":", 2)
-        if controllers == "":  # v2: the cgroup, then each parent up to the mount
-            folder = top / path.lstrip("/")
-            while folder == top or top in folder.parents:
-                quotas.append(_quota(folder / "cpu.max"))
-                folder = folder.parent
+        if controllers == "":  # v2
+            quotas += [_quota(folder / "cpu.max") for folder in _up_to(top, path)]
         elif "cpu" in controllers.split(","):  # v1
-            folder = top / "cpu" / path.lstrip("/")
-            quotas.append(_quota(folder / "cpu.cfs_quota_us", folder / "cpu.cfs_period_us"))
+            quotas += [
+                _quota(folder / "cpu.cfs_quota_us", folder / "cpu.cfs_period_us")
+                for folder in _up_to(top / "cpu", path)
+            ]
     cores = [math.ceil(quota) for quota in quotas if quota is not None]
     return min(cores) if cores else None
+
+
+def cgroup_memory_free(
+    proc_cgroup: str = "/proc/self/cgroup", root: str = "/sys/fs/cgroup"
+) -> int | None:
+    """Bytes this process's cgroups still allow (limit less usage, the smallest), or ``None``.
+
+    cgroup v2 ``memory.max`` (or ``max``) and ``memory.current``; v1 ``memory.limit_in_bytes``
+    and ``memory.usage_in_bytes`` of the ``memory`` controller (a limit of 2^60 or more is
+    none); the cgroup and each parent up to the mount, as :func:`cgroup_cpu_quota` reads them.
+    """
+    try:
+        lines = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        return None
+    top = Path(root)
+    free = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2
+            files = [(f / "memory.max", f / "memory.current") for f in _up_to(top, path)]
+        elif "memory" in controllers.split(","):  # v1
+            files = [
+                (f / "memory.limit_in_bytes", f / "memory.usage_in_bytes")
+                for f in _up_to(top / "memory", path)
+            ]
+        else:
+            continue
+        for limit_file, usage_file in files:
+            limit, usage = _read_int(limit_file), _read_int(usage_file)
+            if limit is not None and limit < 2**60:
+                free.append(max(0, limit - (usage or 0)))
+    return min(free) if free else None
+
+
+def _read_int(path: Path) -> int | None:
+    """The integer in ``path``; ``None`` when it does not read or says ``max``."""
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _up_to(mount: Path, path: str) -> list[Path]:
+    """``mount / path`` and each of its parents up to ``mount``, the mount included."""
+    folder, folders = mount / path.lstrip("/"), []
+    while folder == mount or mount in folder.parents:
+        folders.append(folder)
+        folder = folder.parent
+    return folders
 
 
 def _quota(*paths: Path) -> float | None:

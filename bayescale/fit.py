@@ -22,7 +22,7 @@ import xarray as xr
 from bayescale.buckets import Buckets
 from bayescale.data import LossData
 from bayescale.diagnostics import RHAT_MAX, Attempt, Diagnostics, diagnose
-from bayescale.display import Summarised
+from bayescale.display import Summarised, plural
 from bayescale.draws import stacked_draws
 from bayescale.errors import ConvergenceError
 from bayescale.pass_data import PassAggregate, PassCounts
@@ -626,13 +626,20 @@ def _loss_batches(
     shapes: dict[int, list[int]] = {}
     for i in range(len(datasets)):
         shapes.setdefault(len(datasets[i].groups), []).append(i)
-    fits = {}
-    for batch in shapes.values():
-        start = time.perf_counter()
+    models = {}
+    for groups, batch in shapes.items():  # every batch checked before any samples
         runs = run_class(max(int(datasets[i].fitted.sum()) for i in batch))
-        model = build_loss_model(datasets[batch[0]], priors, pad_runs=runs)
+        models[groups] = runs, build_loss_model(datasets[batch[0]], priors, pad_runs=runs)
         # every lane's draws are kept at once: as many chains again per dataset
-        check_memory(model, replace(settings, chains=settings.chains * len(batch)))
+        check_memory(
+            models[groups][1],
+            replace(settings, chains=settings.chains * len(batch)),
+            what=f"{plural(len(batch), 'dataset')} x {plural(settings.chains, 'chain')}",
+        )
+    fits = {}
+    for groups, batch in shapes.items():
+        start = time.perf_counter()
+        runs, model = models[groups]
         idatas, seconds = sample_batched(
             model,
             [loss_inputs(datasets[i], runs) for i in batch],

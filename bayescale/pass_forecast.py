@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.display import plural
 from bayescale.draws import Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
@@ -290,8 +291,8 @@ def pooled_description(fit: PassFit) -> str | None:
     aside = len(b.kept) - sum(b.sizes())
     extra = f" and {aside} set aside" if aside else ""
     return (
-        f"mean pass@1 over all {len(b.kept)} problems ({len(b.labels)} difficulty buckets of "
-        f"one benchmark{extra})"
+        f"mean pass@1 over all {len(b.kept)} problems "
+        f"({plural(len(b.labels), 'difficulty bucket')} of one benchmark{extra})"
     )
 
 

@@ -216,7 +216,7 @@ def _described(data: PassCounts | PassAggregate, buckets: Buckets | None) -> tup
     sizes = buckets.sizes()
     shape = (
         f"per-problem counts, {len(data.problems)} problems; {sum(sizes)} in "
-        f"{len(buckets.labels)} buckets of sizes {', '.join(map(str, sizes))}"
+        f"{plural(len(buckets.labels), 'bucket')} of sizes {', '.join(map(str, sizes))}"
     )
     if len(data.problems) > sum(sizes):
         shape += f", {len(data.problems) - sum(sizes)} set aside"

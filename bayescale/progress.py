@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 log = logging.getLogger("bayescale")
@@ -31,19 +31,27 @@ def elapsed_text(seconds: float) -> str:
 
 
 @contextmanager
-def heartbeat(what: str, enabled: bool = True, first: float = FIRST_BEAT_S) -> Iterator[None]:
+def heartbeat(
+    what: str,
+    enabled: bool = True,
+    first: float = FIRST_BEAT_S,
+    *,
+    clock: Callable[[], float] = time.perf_counter,
+) -> Iterator[None]:
     """Log ``"{what}: N s so far"`` at ``first``, 2x, 4x, ... seconds while the block runs."""
     if not enabled:
         yield
         return
     done = threading.Event()
-    start = time.perf_counter()
+    start = clock()
 
     def beat() -> None:
         due = first
-        while not done.wait(max(0.0, due - (time.perf_counter() - start))):
-            log.info("%s: %s so far", what, elapsed_text(time.perf_counter() - start))
-            due *= 2
+        while not done.wait(max(0.0, due - (clock() - start))):
+            elapsed = clock() - start
+            log.info("%s: %s so far", what, elapsed_text(elapsed))
+            while due <= elapsed:  # one line after a stall (a suspended process), not a burst
+                due *= 2
 
     thread = threading.Thread(target=beat, name="bayescale-heartbeat", daemon=True)
     thread.start()

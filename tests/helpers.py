@@ -58,7 +58,9 @@ def scripted_sampler(monkeypatch: pytest.MonkeyPatch, outcomes: list[dict[str, A
         bayescale.sampling, "sample_chains", lambda model, settings, start=None: (idata, 0, None)
     )
     # the model may be a stand-in too: no draws kept, no memory to check
-    monkeypatch.setattr(bayescale.sampling, "check_memory", lambda model, settings, added=0: None)
+    monkeypatch.setattr(
+        bayescale.sampling, "check_memory", lambda model, settings, added=0, what="": None
+    )
     monkeypatch.setattr(
         bayescale.fit, "diagnose", lambda idata, ess_chains=None: passing_diagnostics(**next(steps))
     )

@@ -682,3 +682,22 @@ def test_log_compute_axes_are_labelled_in_plain_text(limits, wanted):
     labels = {t.get_text() for t in ticks}
     labels.discard("")
     assert wanted <= labels and not any("$" in text for text in labels)
+
+
+def test_every_summarised_class_keeps_the_shared_repr():
+    # a dataclass subclass without repr=False would bring back the dataclass's own repr
+    import importlib
+
+    from bayescale.display import Summarised
+
+    for module in ("accuracy", "draws", "fit", "forecast", "nd", "pass_data", "pass_forecast"):
+        importlib.import_module(f"bayescale.{module}")
+    importlib.import_module("bayescale.saved")
+    found, todo = [], list(Summarised.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found.append(cls.__name__)
+        todo += cls.__subclasses__()
+        assert cls.__repr__ is Summarised.__repr__, cls
+        assert cls._repr_html_ is Summarised._repr_html_, cls
+    assert {"LossFit", "PassFit", "NDFit", "AccuracyFit", "SavedFit", "LossForecast"} <= set(found)

@@ -23,10 +23,25 @@ def test_beats_double_their_wait_and_stop_with_the_block(caplog):
     caplog.set_level(logging.INFO, logger="bayescale")
     with heartbeat("sampling", first=0.2):
         time.sleep(1.1)  # beats due at 0.2, 0.4, 0.8 s; the next (1.6 s) never comes
-    assert len(_beats(caplog)) == 3
-    assert all(m.startswith("sampling: ") for m in _beats(caplog))
+    beats = _beats(caplog)
+    # a late thread skips the beats it missed: at most 3 (fewer on a very loaded machine)
+    assert 1 <= len(beats) <= 3 and all(m.startswith("sampling: ") for m in beats)
     time.sleep(0.3)
-    assert len(_beats(caplog)) == 3 and not _heartbeat_threads()
+    assert _beats(caplog) == beats and not _heartbeat_threads()
+
+
+def test_a_stalled_heartbeat_logs_once_not_a_burst(caplog):
+    readings = iter([0.0])  # the start; every later reading 50 s late (a suspended process)
+
+    def clock() -> float:
+        return next(readings, time.perf_counter() - origin + 50.0)
+
+    origin = time.perf_counter()
+    caplog.set_level(logging.INFO, logger="bayescale")
+    with heartbeat("sampling", first=0.01, clock=clock):
+        time.sleep(0.3)
+    # beats due at 0.01, 0.02, ..., 40.96 s all passed: one line, the next due at 81.92 s
+    assert _beats(caplog) == ["sampling: 50 s so far"]
 
 
 def test_disabled_or_short_work_logs_nothing(caplog):

@@ -306,7 +306,7 @@ def test_draws_that_cannot_fit_in_memory_exit_2_before_sampling(demo_csv, monkey
     assert main([*args, "--draws", "100000000"]) == 2
     err = capsys.readouterr().err
     assert "4 chains x 100000000 draws would keep at least 160.9 GiB of draws" in err
-    assert "more than the 8.0 GiB of memory available. Lower --draws or --chains" in err
+    assert "more than half the 8.0 GiB of memory available. Lower --draws or --chains" in err
 
 
 def test_a_backtest_batch_too_large_for_memory_exits_2_before_sampling(
@@ -321,7 +321,9 @@ def test_a_backtest_batch_too_large_for_memory_exits_2_before_sampling(
     monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 8 * 2**30)
     args = ["backtest", "loss", str(demo_csv), "--ratio", "10", "--no-baselines", "--quiet"]
     assert main([*args, "--draws", "10000000"]) == 2
-    assert "GiB of memory available. Lower --draws" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "1 dataset x 4 chains x 10000000 draws would keep" in err
+    assert "GiB of memory available. Lower --draws" in err
 
 
 def test_ordinary_draws_pass_the_memory_check(demo_runs, monkeypatch):

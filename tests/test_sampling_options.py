@@ -437,6 +437,9 @@ def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path):
     unlimited = {"cpu/cpu.cfs_quota_us": "-1\n", "cpu/cpu.cfs_period_us": "100000\n"}
     assert _cgroups(tmp_path / "v1none", "3:cpu,cpuacct:/\n", unlimited) is None
     assert config.cgroup_cpu_quota(str(tmp_path / "missing")) is None
+    # v1 in a container: the limit at the mount, the process's path named from outside
+    docker = {"cpu/cpu.cfs_quota_us": "200000\n", "cpu/cpu.cfs_period_us": "100000\n"}
+    assert _cgroups(tmp_path / "docker", "4:cpu,cpuacct:/docker/abc\n", docker) == 2
 
 
 def test_every_part_counts_the_usable_cores(monkeypatch, two_of_64_cores):
@@ -478,3 +481,24 @@ def test_no_module_counts_the_machine_cores_itself():
         if path.name != "config.py":
             text = path.read_text()
             assert "cpu_count(" not in text and "sched_getaffinity" not in text, path.name
+
+
+def test_a_cgroup_memory_limit_is_what_is_left_of_it(tmp_path):
+    def free(lines: str, files: dict[str, str]) -> int | None:
+        (tmp_path / "proc").write_text(lines)
+        for name, text in files.items():
+            path = tmp_path / "fs" / name
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        return config.cgroup_memory_free(str(tmp_path / "proc"), str(tmp_path / "fs"))
+
+    gib = 2**30
+    # v2: the smallest limit less usage of the cgroup and its parents; "max" is none
+    v2 = {"memory.max": "max\n", "box/memory.max": f"{4 * gib}\n", "box/memory.current": f"{gib}\n"}
+    assert free("0::/box\n", v2) == 3 * gib
+    # v1 in a container: the limit at the mount; an unlimited one (2^63 - 4096) is none
+    v1 = {"memory/memory.limit_in_bytes": f"{2 * gib}\n", "memory/memory.usage_in_bytes": "0\n"}
+    assert free("5:memory:/docker/abc\n", v1) == 2 * gib
+    huge = {"memory/memory.limit_in_bytes": "9223372036854771712\n"}
+    (tmp_path / "fs" / "memory" / "memory.usage_in_bytes").unlink()
+    assert free("5:memory:/\n", huge) is None
