@@ -273,8 +273,37 @@ def fit_accuracy(
         axis=axis,
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics), result=result)
+        raise ConvergenceError(_advice(diagnostics, ACCURACY_ADVICE), result=result)
     return result
+
+
+#: What a variable of the accuracy model is, and what a user can do when it fails the gate
+#: (:func:`bayescale.fit._advice`).
+ACCURACY_ADVICE = {
+    "sigma": (
+        "how far a benchmark's models scatter around the law",
+        "add models, or check the benchmark for a model off the law (another harness, "
+        "prompt or shot count)",
+    ),
+    "exponent": (
+        "how fast accuracy rises above the chance floor with compute",
+        "add models over a wider range of compute; a benchmark whose models all sit near "
+        "chance cannot show its rise",
+    ),
+    "level": (
+        "how far a benchmark's accuracy sits above its chance floor",
+        "add models, or give the benchmark's chance rate (--chance BENCH=G)",
+    ),
+    "fraction": (
+        "where a learned floor sits below the chance rate",
+        "give the chance rate (--chance BENCH=G) instead of learning it",
+    ),
+    "noise": (
+        "the extra scatter of counted answers beyond the binomial",
+        "add models, or drop the n_questions column (a normal likelihood on accuracies)",
+    ),
+    "": ("", "; usually a model off the law. Check the plot for one and remove it."),
+}
 
 
 # ---------------------------------------------------------------------------------------------

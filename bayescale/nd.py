@@ -182,8 +182,38 @@ def fit_nd(
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics), result=result)
+        raise ConvergenceError(_advice(diagnostics, ND_ADVICE), result=result)
     return result
+
+
+#: What a variable of L(N, D) is, and what a user can do when it fails the gate
+#: (:func:`bayescale.fit._advice`).
+ND_ADVICE = {
+    "sigma": (
+        "the run-to-run scatter: with few more runs a group than the law's 5 parameters "
+        "(E, A, alpha, B, beta) the law nearly passes through every run and the scatter is "
+        "not pinned",
+        "add runs (8 or more a group, at two or more tokens per parameter for some sizes), "
+        "or fit several groups together (they share the scatter)",
+    ),
+    "share": (
+        "how the reducible loss divides between parameters and tokens",
+        "add runs that vary tokens at a fixed size and size at fixed tokens",
+    ),
+    "slope": (
+        "how steeply a group's loss falls with parameters or tokens",
+        "add runs over a wider range of parameters and tokens",
+    ),
+    "reducible": (
+        "how much of a group's loss size and tokens can still remove (the floor E)",
+        "add larger runs: the floor shows only where the curve bends",
+    ),
+    "level": (
+        "a group's loss at the middle of its runs",
+        "check the group's runs for one off the surface (a broken or rerun run)",
+    ),
+    "": ("", "; usually a run off the surface. Check the plot for one and remove it."),
+}
 
 
 # --------------------------------------------------------------------------------------------
