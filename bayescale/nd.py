@@ -1107,11 +1107,7 @@ def nd_document(result: NDResult, version: str | None = None) -> dict[str, Any]:
         else [],
         "decision": decision,
         "diagnostics": {
-            "ok": bool(diag.ok),
-            "r_hat_max": diag.r_hat_max,
-            "ess_bulk_min": diag.ess_bulk_min,
-            "ess_tail_min": diag.ess_tail_min,
-            "divergences": diag.divergences,
+            **diag.to_dict(),  # the §4 block, the ladder's attempts with it
             "chains": diag.chains,
             "draws": diag.draws,
             "problems": diag.problems(),

@@ -72,6 +72,8 @@ def test_compute_column_sets_flops_per_param_token(nd_runs):
         (lambda f: f.assign(loss=f["loss"].where(f.index != 0, -1.0)), "must be > 0"),
         (lambda f: f.head(4), "has 4 distinct (params, tokens) pair(s)"),
         (lambda f: f.assign(params=1e8), "one value of 'params'"),
+        # a Pythia-like ladder (every size on the same tokens) is pointed to `bayescale loss`
+        (lambda f: f.assign(tokens=3e11), "varies only 'params' is a loss-against-compute"),
     ],
 )
 def test_bad_tables_name_file_row_and_column(tmp_path, nd_runs, change, fragment):
@@ -261,6 +263,8 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
     optimum = result["optimal"][0]
     assert optimum["budget"] == 1e21 and set(optimum["params"]) == {"median", "lower", "upper"}
     assert len(result["decision"]["targets"]) == 2 and "diagnostics" in result
+    # the §4 diagnostics block, the convergence ladder's steps with it
+    assert [set(a) for a in result["diagnostics"]["attempts"]] == [{"what", "why", "seconds"}]
     names = {p.name for p in out.iterdir()}
     assert {"forecast.json", "report.md", "nd_contours.png", "nd_path.png", "fit.nc"} <= names
     assert "nd_path.png" in (out / "report.md").read_text()
