@@ -630,12 +630,17 @@ def _suggest_compute(frame: pd.DataFrame, column: str, label: str) -> None:
         return
     for n, d in SIZE_COLUMNS:
         if n in frame.columns and d in frame.columns:
+            both_vary = frame[n].nunique() > 1 and frame[d].nunique() > 1
+            nd = (
+                f"; to fit the loss in parameters and tokens instead, use 'bayescale nd {label}'"
+                if both_vary
+                else ""
+            )
             raise InputError(
                 f"{label}: missing column '{column}'; the table has '{n}' and '{d}'. Add "
                 f"training compute in FLOPs as a column '{column}' = 6 * {n} * {d} (the usual "
                 f"estimate for a dense transformer) and run again, or name another compute "
-                f"column with --compute-col NAME; to fit the loss in parameters and tokens "
-                f"instead, use 'bayescale nd {label}'."
+                f"column with --compute-col NAME{nd}."
             )
 
 

@@ -308,7 +308,10 @@ def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp
     message = error_of(path)
     assert "missing column 'compute'; the table has 'params' and 'tokens'" in message
     assert "6 * params * tokens" in message and "--compute-col" in message
-    assert f"bayescale nd {path}" in message
+    # one token count: L(N, D) cannot see the token exponent, so nd is not suggested
+    assert "bayescale nd" not in message
+    path = write(tmp_path, "params,tokens,loss\n7e7,3e11,3.0\n1.6e8,6e11,2.7\n4.1e8,3e11,2.4\n")
+    assert f"use 'bayescale nd {path}'" in error_of(path)
 
 
 def test_missing_column_suggests_a_column_differing_only_in_case(tmp_path):
