@@ -913,6 +913,29 @@ def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray
             f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
             "4x-100x extrapolations."
         )
+    return out + one_ratio_warnings(data)
+
+
+def one_ratio_warnings(data: NDData) -> list[str]:
+    """A warning per group whose fitted runs all have one tokens-per-parameter ratio D/N.
+
+    Such a ladder (every run at 20 tokens a parameter, say) moves N and D together, so it
+    cannot tell the parameter exponent from the token exponent: the loss of a run at that
+    ratio is the data's, while other ratios and the compute-optimal split are the prior's.
+    """
+    out = []
+    for g in data.groups:
+        rows = data.fitted & (data.group == g)
+        ratio = data.tokens[rows] / data.params[rows]
+        if np.ptp(np.log(ratio)) < 0.01:  # within 1%
+            where = f"group '{g}'" if len(data.groups) > 1 else "every fitted run"
+            out.append(
+                f"{where}: one tokens-per-parameter ratio (D/N = {np.median(ratio):.3g}): "
+                "N and D move together, so the table cannot tell the parameter exponent from "
+                "the token exponent. Runs at that ratio are forecast from the data; other "
+                "ratios and the compute-optimal N*, D* rest on the prior. Add runs at another "
+                "ratio (more or fewer tokens for a size) to pin the split."
+            )
     return out
 
 

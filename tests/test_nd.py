@@ -357,3 +357,15 @@ def test_requirement_names_its_group_when_there_are_several():
         nd_requirement("loss<=2.4", ("c4", "pile"))
     rule, group = nd_requirement("pile.loss<=2.4", ("c4", "pile"))
     assert group == 1 and rule.threshold == 2.4
+
+
+def test_a_ladder_of_one_tokens_per_parameter_ratio_is_warned(nd_runs):
+    # six sizes at 20 tokens a parameter: the N:D fit answered with N* spanning 1e10-8.6e11
+    # at 1e24 FLOPs and no word that the split between the exponents was the prior's
+    from bayescale.nd import one_ratio_warnings
+
+    size = np.logspace(8, 10, 6)
+    runs = pd.DataFrame({"params": size, "tokens": 20 * size, "loss": 2 + 10 * size**-0.2})
+    (warned,) = one_ratio_warnings(load_nd_runs(runs))
+    assert "one tokens-per-parameter ratio (D/N = 20)" in warned
+    assert one_ratio_warnings(load_nd_runs(nd_runs)) == []
