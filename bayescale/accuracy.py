@@ -629,6 +629,14 @@ def accuracy_target_warnings(
                 "toward 1: the forecast cannot follow these data. Check that the accuracy "
                 "column holds accuracies (higher is better), not error rates."
             )
+    out += [
+        f"{f} on {b}: every fitted model scores within noise of chance ({g:.3g}): the rise "
+        "above chance has not begun in these data, so the forecast's exponent comes from the "
+        "prior, not the ladder, and where the rise starts is not predicted. Add a larger "
+        "model that clears chance, or read the interval as the prior's."
+        for f, b in ladders
+        if (g := _ladder_at_chance(data, f, b)) is not None
+    ]
     placed, describe = data.compute, None
     if runs is not None and data.params is not None and data.tokens is not None:
         placed = optimal_equivalent_compute(data.params, data.tokens)
@@ -652,6 +660,30 @@ def accuracy_target_warnings(
         label="family",
         describe=describe,
     )
+
+
+#: A fitted row is at chance when it is at most this many measurement sds above the chance
+#: rate, the sd being ``AccuracyPriors.noise_median`` or the binomial sd of ``n_questions``
+#: (the rule of :func:`bayescale.accuracy_model.ladders_at_chance`, which gives such ladders
+#: an exponent of their own).
+AT_CHANCE_SDS = 2.0
+
+
+def _ladder_at_chance(data: AccuracyData, family: str, benchmark: str) -> float | None:
+    """The chance rate of a ladder whose every fitted row is within noise of it, else None.
+
+    Only for a known chance rate (a learned floor sits wherever the lowest scores are).
+    """
+    rows = data.fitted & (data.family == family) & (data.benchmark == benchmark)
+    g = float(data.chance[data.benchmarks.index(benchmark)])
+    if np.isnan(g) or not rows.any():
+        return None
+    n = data.n_questions[rows]
+    counted = np.isfinite(n) & (n > 0)
+    n = np.where(counted, n, 1.0)
+    m = np.maximum(g, 1.0 / n)
+    sd = np.where(counted, np.sqrt(m * (1.0 - m) / n), AccuracyPriors().noise_median)
+    return g if bool(np.all(data.accuracy[rows] - g <= AT_CHANCE_SDS * sd)) else None
 
 
 def chance_entries(fit: AccuracyFit, interval: float = 0.9) -> dict[str, dict[str, Any]]:
