@@ -193,8 +193,8 @@ ND_ADVICE = {
         "the run-to-run scatter: with few more runs a group than the law's 5 parameters "
         "(E, A, alpha, B, beta) the law nearly passes through every run and the scatter is "
         "not pinned",
-        "add runs (8 or more a group, at two or more tokens per parameter for some sizes), "
-        "or fit several groups together (they share the scatter)",
+        "add runs (more than the 5 parameters a group; vary the tokens at some sizes), or fit "
+        "several groups together (they share the scatter)",
     ),
     "share": (
         "how the reducible loss divides between parameters and tokens",
