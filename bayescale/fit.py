@@ -397,12 +397,14 @@ ADVICE = {
         "a group's loss at the middle of its runs",
         "check the group's runs for one off the curve (a broken or rerun run)",
     ),
+    # key "": what follows "the sampler cannot follow even with the smallest step" when only
+    # divergences failed (each table has one)
+    "": (
+        "",
+        "; usually a group whose runs do not follow one curve. Check the plot for a run off "
+        "the curve and remove it, or try --likelihood student_t.",
+    ),
 }
-
-DIVERGENCE_ADVICE = (
-    "; usually a group whose runs do not follow one curve. Check the plot for a run off the "
-    "curve and remove it, or try --likelihood student_t."
-)
 
 #: The same for the pass-rate models (per-problem counts and aggregate rates).
 PASS_ADVICE = {
@@ -434,12 +436,13 @@ PASS_ADVICE = {
 
 def _advice_key(name: str, advice: dict[str, tuple[str, str]]) -> str | None:
     """The advice entry of a variable: its exact name, else a suffix, else a part of it."""
+    keys = [k for k in advice if k]  # "" is the divergences' entry, no variable's
     for match in (
         lambda k: name == k,
         lambda k: name.endswith("_" + k),
         lambda k: k in name,
     ):
-        key = next((k for k in advice if match(k)), None)
+        key = next((k for k in keys if match(k)), None)
         if key is not None:
             return key
     return None
@@ -472,7 +475,7 @@ def _advice(
         head += " " + context
     if diagnostics.divergences and not name:
         body = " The posterior has a region the sampler cannot follow even with the smallest step"
-        body += DIVERGENCE_ADVICE if advice is ADVICE else advice.get("", ("", "."))[1]
+        body += advice.get("", ("", "."))[1]
     elif key is not None:
         what, fix = advice[key]
         body = f" '{name}' is {what}. What you can do: {fix}."

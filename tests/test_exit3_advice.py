@@ -91,3 +91,9 @@ def test_the_command_says_the_remedy_once(capsys):
     assert printed.count("--allow-unconverged") == 1 and ".." not in printed
     _unconverged(ConvergenceError("R-hat 1.2", result=None))
     assert "Run longer (--draws/--tune)" in capsys.readouterr().err
+
+
+def test_a_variable_without_an_entry_mixes_slowly_in_every_table():
+    for advice in (None, PASS_ADVICE, ND_ADVICE, ACCURACY_ADVICE):
+        message = _advice(_failed("model_effect_raw"), advice)
+        assert "'model_effect_raw' mixes slowly" in message and " is ." not in message
