@@ -267,8 +267,37 @@ def fit_accuracy(
         axis=axis,
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics), result=result)
+        raise ConvergenceError(_advice(diagnostics, ACCURACY_ADVICE), result=result)
     return result
+
+
+#: What a variable of the accuracy model is, and what a user can do when it fails the gate
+#: (:func:`bayescale.fit._advice`).
+ACCURACY_ADVICE = {
+    "sigma": (
+        "how far a benchmark's models scatter around the law",
+        "add models, or check the benchmark for a model off the law (another harness, "
+        "prompt or shot count)",
+    ),
+    "exponent": (
+        "how fast accuracy rises above the chance floor with compute",
+        "add models over a wider range of compute; a benchmark whose models all sit near "
+        "chance cannot show its rise",
+    ),
+    "level": (
+        "how far a benchmark's accuracy sits above its chance floor",
+        "add models, or give the benchmark's chance rate (--chance BENCH=G)",
+    ),
+    "fraction": (
+        "where a learned floor sits below the chance rate",
+        "give the chance rate (--chance BENCH=G) instead of learning it",
+    ),
+    "noise": (
+        "the extra scatter of counted answers beyond the binomial",
+        "add models, or drop the n_questions column (a normal likelihood on accuracies)",
+    ),
+    "": ("", "; usually a model off the law. Check the plot for one and remove it."),
+}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -594,6 +623,14 @@ def accuracy_target_warnings(
                 "toward 1: the forecast cannot follow these data. Check that the accuracy "
                 "column holds accuracies (higher is better), not error rates."
             )
+    out += [
+        f"{f} on {b}: every fitted model scores within noise of chance ({g:.3g}): the rise "
+        "above chance has not begun in these data, so the forecast's exponent comes from the "
+        "prior, not the ladder, and where the rise starts is not predicted. Add a larger "
+        "model that clears chance, or read the interval as the prior's."
+        for f, b in ladders
+        if (g := _ladder_at_chance(data, f, b)) is not None
+    ]
     placed, describe = data.compute, None
     if runs is not None and data.params is not None and data.tokens is not None:
         placed = optimal_equivalent_compute(data.params, data.tokens)
@@ -617,6 +654,30 @@ def accuracy_target_warnings(
         label="family",
         describe=describe,
     )
+
+
+#: A fitted row is at chance when it is at most this many measurement sds above the chance
+#: rate, the sd being ``AccuracyPriors.noise_median`` or the binomial sd of ``n_questions``
+#: (the rule of :func:`bayescale.accuracy_model.ladders_at_chance`, which gives such ladders
+#: an exponent of their own).
+AT_CHANCE_SDS = 2.0
+
+
+def _ladder_at_chance(data: AccuracyData, family: str, benchmark: str) -> float | None:
+    """The chance rate of a ladder whose every fitted row is within noise of it, else None.
+
+    Only for a known chance rate (a learned floor sits wherever the lowest scores are).
+    """
+    rows = data.fitted & (data.family == family) & (data.benchmark == benchmark)
+    g = float(data.chance[data.benchmarks.index(benchmark)])
+    if np.isnan(g) or not rows.any():
+        return None
+    n = data.n_questions[rows]
+    counted = np.isfinite(n) & (n > 0)
+    n = np.where(counted, n, 1.0)
+    m = np.maximum(g, 1.0 / n)
+    sd = np.where(counted, np.sqrt(m * (1.0 - m) / n), AccuracyPriors().noise_median)
+    return g if bool(np.all(data.accuracy[rows] - g <= AT_CHANCE_SDS * sd)) else None
 
 
 def chance_entries(fit: AccuracyFit, interval: float = 0.9) -> dict[str, dict[str, Any]]:

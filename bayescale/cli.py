@@ -1225,11 +1225,15 @@ def _run_accuracy_command(args: argparse.Namespace) -> int:
 
 
 def _unconverged(err: ConvergenceError) -> int:
-    print(
-        f"bayescale: {err}. Run longer (--draws/--tune), check the data, or pass "
-        "--allow-unconverged to write the result anyway.",
-        file=sys.stderr,
-    )
+    message = str(err).rstrip(".")
+    if "--allow-unconverged" in message:  # the fit's own advice already says what to do
+        print(f"bayescale: {message}.", file=sys.stderr)
+    else:
+        print(
+            f"bayescale: {message}. Run longer (--draws/--tune), check the data, or pass "
+            "--allow-unconverged to write the result anyway.",
+            file=sys.stderr,
+        )
     return EXIT_UNCONVERGED
 
 

@@ -565,6 +565,7 @@ def load_loss_runs(
     used = [columns.compute, columns.loss, *group_cols, *sd_cols]
     frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     refuse_shared_columns({"--compute-col": columns.compute, "--loss-col": columns.loss}, label)
+    _suggest_compute(frame, columns.compute, label)
     require_column(frame, columns.compute, label, "--compute-col")
     if columns.loss not in frame.columns:
         _suggest_pass(frame, label)
@@ -617,6 +618,30 @@ def load_loss_runs(
         columns=columns,
         loss_sd=loss_sd,
     )
+
+
+#: Column names of model size and training tokens, for the hint of a table without compute.
+SIZE_COLUMNS = (("params", "tokens"), ("N", "D"), ("n_params", "n_tokens"))
+
+
+def _suggest_compute(frame: pd.DataFrame, column: str, label: str) -> None:
+    """Refuse a table of sizes and tokens without compute, saying how to get compute."""
+    if column in frame.columns:
+        return
+    for n, d in SIZE_COLUMNS:
+        if n in frame.columns and d in frame.columns:
+            both_vary = frame[n].nunique() > 1 and frame[d].nunique() > 1
+            nd = (
+                f"; to fit the loss in parameters and tokens instead, use 'bayescale nd {label}'"
+                if both_vary
+                else ""
+            )
+            raise InputError(
+                f"{label}: missing column '{column}'; the table has '{n}' and '{d}'. Add "
+                f"training compute in FLOPs as a column '{column}' = 6 * {n} * {d} (the usual "
+                f"estimate for a dense transformer) and run again, or name another compute "
+                f"column with --compute-col NAME{nd}."
+            )
 
 
 #: Columns that mark a pass-results table (docs/formats.md), for the hint of ``bayescale loss``.

@@ -377,7 +377,7 @@ def _ladder(
     return idata, diagnostics, settings, sum(a.seconds for a in attempts)
 
 
-#: What a variable of the loss or pass model is, and what a user can do when it fails the gate.
+#: What a variable of the loss model is, and what a user can do when it fails the gate.
 ADVICE = {
     "sigma": (
         "the run-to-run scatter, which a few runs per group barely pin down",
@@ -397,44 +397,117 @@ ADVICE = {
         "a group's loss at the middle of its runs",
         "check the group's runs for one off the curve (a broken or rerun run)",
     ),
+    # key "": what follows "the sampler cannot follow even with the smallest step" when only
+    # divergences failed (each table has one)
+    "": (
+        "",
+        "; usually a group whose runs do not follow one curve. Check the plot for a run off "
+        "the curve and remove it, or try --likelihood student_t.",
+    ),
+}
+
+#: The same for the pass-rate models (per-problem counts and aggregate rates).
+PASS_ADVICE = {
     "sigma_model": (
         "how far whole models sit off the pass-rate law",
         "add models, or fit with more buckets so that the law is pinned",
     ),
+    "sigma_problem": (
+        "how far the problems of one bucket spread around the bucket's line, which buckets of "
+        "a few problems cannot tell from the spread between buckets",
+        "add problems, or use fewer buckets (--buckets) so that each holds several",
+    ),
+    "exponent": (
+        "how fast a bucket's pass rate rises with compute",
+        "add models over a wider range of compute, or problems; buckets of one or two problems "
+        "pin it worse than fewer, fuller ones (--buckets)",
+    ),
+    "level": (
+        "a bucket's -ln(pass rate) at the middle compute of the models",
+        "use fewer buckets (--buckets), or check the models for one off the law",
+    ),
+    "sigma": (
+        "how far the models' aggregate pass rates sit off the law",
+        "add models, or check the table for a model off the law (another family or harness)",
+    ),
+    "": ("", ". Check the table for a model off the law (another family or harness)."),
 }
 
 
-def _advice(diagnostics: Diagnostics) -> str:
-    """The exit-3 message: what failed, in which variable, and what the user can do."""
+def _advice_key(name: str, advice: dict[str, tuple[str, str]]) -> str | None:
+    """The advice entry of a variable: its exact name, else a suffix, else a part of it."""
+    keys = [k for k in advice if k]  # "" is the divergences' entry, no variable's
+    for match in (
+        lambda k: name == k,
+        lambda k: name.endswith("_" + k),
+        lambda k: k in name,
+    ):
+        key = next((k for k in keys if match(k)), None)
+        if key is not None:
+            return key
+    return None
+
+
+def _advice(
+    diagnostics: Diagnostics,
+    advice: dict[str, tuple[str, str]] | None = None,
+    context: str = "",
+) -> str:
+    """The exit-3 message: what failed, in which variable, and what the user can do.
+
+    ``advice`` is the model's table of variables (:data:`ADVICE` by default, the loss
+    model's); ``context`` is a sentence about the data, put before the advice.
+    """
+    advice = ADVICE if advice is None else advice
     if not diagnostics.r_hat_max <= RHAT_MAX:
         name = diagnostics.worst
     elif diagnostics.divergences:
         name = ""
     else:
         name = diagnostics.worst_ess
-    key = next((k for k in ADVICE if name == k or name.endswith("_" + k) or k in name), None)
+    key = _advice_key(name, advice) if name else None
     steps = len(diagnostics.attempts)
     head = (
         f"the sampler did not converge after {steps} step{'s' if steps != 1 else ''} of the "
         f"convergence ladder: " + "; ".join(diagnostics.problems()) + "."
     )
+    if context:
+        head += " " + context
     if diagnostics.divergences and not name:
-        body = (
-            " The posterior has a region the sampler cannot follow even with the smallest "
-            "step; usually a group whose runs do not follow one curve. Check the plot for a "
-            "run off the curve and remove it, or try --likelihood student_t."
-        )
+        body = " The posterior has a region the sampler cannot follow even with the smallest step"
+        body += advice.get("", ("", "."))[1]
     elif key is not None:
-        what, fix = ADVICE[key]
+        what, fix = advice[key]
         body = f" '{name}' is {what}. What you can do: {fix}."
     else:
         body = f" '{name}' mixes slowly. What you can do: run with more draws (--draws 4000)."
     return head + body + ' --allow-unconverged writes the result anyway, marked "ok": false.'
 
 
+#: Problems a bucket holds below which the exit-3 message of a per-problem fit names the sizes.
+FEW_PROBLEMS_PER_BUCKET = 3
+
+
+def _pass_context(result: PassFit) -> str:
+    """The buckets of a per-problem fit, when some hold few problems."""
+    if result.buckets is None:
+        return ""
+    sizes = result.buckets.sizes()
+    if min(sizes) >= FEW_PROBLEMS_PER_BUCKET:
+        return ""
+    return (
+        f"The {sum(sizes)} problems are split into {len(sizes)} buckets of "
+        f"{', '.join(map(str, sizes))} problems."
+    )
+
+
 def _gate(result: LossFit | PassFit, allow_unconverged: bool) -> None:
     if not result.diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(result.diagnostics), result=result)
+        if isinstance(result, PassFit):
+            message = _advice(result.diagnostics, PASS_ADVICE, _pass_context(result))
+        else:
+            message = _advice(result.diagnostics)
+        raise ConvergenceError(message, result=result)
 
 
 def fit_loss(

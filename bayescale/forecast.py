@@ -53,6 +53,7 @@ def loss_target_warnings(
     return (
         units
         + rising_loss_warnings(data)
+        + repeated_run_warnings(data)
         + target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
     )
 
@@ -72,6 +73,29 @@ def rising_loss_warnings(data: LossData) -> list[str]:
                 f"'{data.columns.loss}' holds a loss (lower is better), not an accuracy or a "
                 "score."
             )
+    return out
+
+
+def repeated_run_warnings(data: LossData) -> list[str]:
+    """A warning for each fitted run that repeats another's group, compute and loss exactly.
+
+    Reruns of one configuration differ in their last digits; an exact repeat is most often a
+    row pasted twice, and it counts twice in the fit (its weight doubled, the scatter
+    understated).
+    """
+    seen: dict[tuple[str, float, float], str] = {}
+    out = []
+    for i in np.flatnonzero(data.fitted):
+        key = (str(data.group[i]), float(data.compute[i]), float(data.loss[i]))
+        if key in seen:
+            where = f" of group '{key[0]}'" if len(data.groups) > 1 else ""
+            out.append(
+                f"{data.name[i]} repeats {seen[key]}{where} exactly (compute {key[1]:.6g}, "
+                f"loss {key[2]:.6g}): it counts twice in the fit. Remove the copy if the row "
+                "was pasted twice; reruns of one configuration differ in their losses."
+            )
+        else:
+            seen[key] = str(data.name[i])
     return out
 
 

@@ -178,8 +178,38 @@ def fit_nd(
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics), result=result)
+        raise ConvergenceError(_advice(diagnostics, ND_ADVICE), result=result)
     return result
+
+
+#: What a variable of L(N, D) is, and what a user can do when it fails the gate
+#: (:func:`bayescale.fit._advice`).
+ND_ADVICE = {
+    "sigma": (
+        "the run-to-run scatter: with few more runs a group than the law's 5 parameters "
+        "(E, A, alpha, B, beta) the law nearly passes through every run and the scatter is "
+        "not pinned",
+        "add runs (more than the 5 parameters a group; vary the tokens at some sizes), or fit "
+        "several groups together (they share the scatter)",
+    ),
+    "share": (
+        "how the reducible loss divides between parameters and tokens",
+        "add runs that vary tokens at a fixed size and size at fixed tokens",
+    ),
+    "slope": (
+        "how steeply a group's loss falls with parameters or tokens",
+        "add runs over a wider range of parameters and tokens",
+    ),
+    "reducible": (
+        "how much of a group's loss size and tokens can still remove (the floor E)",
+        "add larger runs: the floor shows only where the curve bends",
+    ),
+    "level": (
+        "a group's loss at the middle of its runs",
+        "check the group's runs for one off the surface (a broken or rerun run)",
+    ),
+    "": ("", "; usually a run off the surface. Check the plot for one and remove it."),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -879,6 +909,29 @@ def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray
             f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
             "4x-100x extrapolations."
         )
+    return out + one_ratio_warnings(data)
+
+
+def one_ratio_warnings(data: NDData) -> list[str]:
+    """A warning per group whose fitted runs all have one tokens-per-parameter ratio D/N.
+
+    Such a ladder (every run at 20 tokens a parameter, say) moves N and D together, so it
+    cannot tell the parameter exponent from the token exponent: the loss of a run at that
+    ratio is the data's, while other ratios and the compute-optimal split are the prior's.
+    """
+    out = []
+    for g in data.groups:
+        rows = data.fitted & (data.group == g)
+        ratio = data.tokens[rows] / data.params[rows]
+        if np.ptp(np.log(ratio)) < 0.01:  # within 1%
+            where = f"group '{g}'" if len(data.groups) > 1 else "every fitted run"
+            out.append(
+                f"{where}: one tokens-per-parameter ratio (D/N = {np.median(ratio):.3g}): "
+                "N and D move together, so the table cannot tell the parameter exponent from "
+                "the token exponent. Runs at that ratio are forecast from the data; other "
+                "ratios and the compute-optimal N*, D* rest on the prior. Add runs at another "
+                "ratio (more or fewer tokens for a size) to pin the split."
+            )
     return out
 
 
@@ -1073,11 +1126,7 @@ def nd_document(result: NDResult, version: str | None = None) -> dict[str, Any]:
         else [],
         "decision": decision,
         "diagnostics": {
-            "ok": bool(diag.ok),
-            "r_hat_max": diag.r_hat_max,
-            "ess_bulk_min": diag.ess_bulk_min,
-            "ess_tail_min": diag.ess_tail_min,
-            "divergences": diag.divergences,
+            **diag.to_dict(),  # the §4 block, the ladder's attempts with it
             "chains": diag.chains,
             "draws": diag.draws,
             "problems": diag.problems(),

@@ -186,9 +186,13 @@ def load_nd_runs(
             )
         for column, values in ((columns.params, params), (columns.tokens, tokens)):
             if np.unique(values[fit]).size < MIN_DISTINCT:
+                other = columns.tokens if column == columns.params else columns.params
                 raise InputError(
                     f"{label}: {where} has one value of '{column}'{cut}; the law needs runs at "
-                    f">= {MIN_DISTINCT} different values of both N and D to see each exponent."
+                    f">= {MIN_DISTINCT} different values of both N and D to see each exponent. "
+                    f"A ladder that varies only '{other}' is a loss-against-compute ladder: "
+                    f"add a compute column (6*N*D) and forecast it with `bayescale loss` "
+                    f"(--target-compute), which needs no second axis."
                 )
     kappa = flops_per_param_token(params, tokens, compute, ~held_out)
     return NDData(

@@ -19,6 +19,7 @@ import bayescale.accuracy
 from bayescale.accuracy import (
     AccuracyOptions,
     accuracy_figure,
+    accuracy_target_warnings,
     check_accuracy_data,
     result_from_accuracy_fit,
     simulate_accuracy_table,
@@ -305,3 +306,24 @@ def test_a_model_starved_of_tokens_is_placed_where_the_law_puts_it():
     optimal = optimal_equivalent_compute(7e10, 1.4e12) / (6 * 7e10 * 1.4e12)
     assert 0.99 < optimal <= 1.0
     assert optimal_equivalent_compute(7e9, 1.4e13) < 6 * 7e9 * 1.4e13 / 2
+
+
+def test_a_ladder_at_chance_is_warned_as_resting_on_the_prior():
+    # seven sizes of one family all within a point of MMLU's 0.25 (GPT-3 below 175B): the
+    # forecast at 10x was answered with no word that the data show no rise at all
+    computes = np.logspace(20, 22, 7)
+    mmlu = [0.259, 0.26, 0.254, 0.261, 0.259, 0.249, 0.26]
+    rows = [
+        {"model": f"m{i}", "family": "f", "compute": c, "benchmark": b, "accuracy": a}
+        for b, scores in (("mmlu", mmlu), ("arc_easy", np.linspace(0.40, 0.60, 7)))
+        for i, (c, a) in enumerate(zip(computes, scores, strict=True))
+    ]
+    data = load_accuracy_table(pd.DataFrame(rows))
+    warned = accuracy_target_warnings(data, np.array([1e23]))
+    at_chance = [w for w in warned if "within noise of chance" in w]
+    assert len(at_chance) == 1 and at_chance[0].startswith("f on mmlu:")
+    # counted answers: 0.27 of 2000 questions is clear of chance (binomial sd 0.0097)
+    counted = pd.DataFrame(rows).assign(n_questions=2000)
+    counted.loc[0, "accuracy"] = 0.27
+    warned = accuracy_target_warnings(load_accuracy_table(counted), np.array([1e23]))
+    assert not any("within noise of chance" in w for w in warned)

@@ -302,6 +302,18 @@ def test_missing_column_suggests_close_present_column(tmp_path):
     assert "--loss-col" in message
 
 
+def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp_path):
+    # a Pythia-like ladder (size, tokens, loss) was met with a bare "missing column 'compute'"
+    path = write(tmp_path, "params,tokens,loss\n7e7,3e11,3.0\n1.6e8,3e11,2.7\n4.1e8,3e11,2.4\n")
+    message = error_of(path)
+    assert "missing column 'compute'; the table has 'params' and 'tokens'" in message
+    assert "6 * params * tokens" in message and "--compute-col" in message
+    # one token count: L(N, D) cannot see the token exponent, so nd is not suggested
+    assert "bayescale nd" not in message
+    path = write(tmp_path, "params,tokens,loss\n7e7,3e11,3.0\n1.6e8,6e11,2.7\n4.1e8,3e11,2.4\n")
+    assert f"use 'bayescale nd {path}'" in error_of(path)
+
+
 def test_missing_column_suggests_a_column_differing_only_in_case(tmp_path):
     # an upper-case header (COMPUTE,LOSS) got no hint: difflib finds 'compute' far from it
     path = write(tmp_path, "COMPUTE,LOSS\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")

@@ -20,7 +20,9 @@ from matplotlib.figure import Figure
 
 import bayescale as bs
 from bayescale.cli import main
+from bayescale.data import load_loss_runs
 from bayescale.errors import InputError
+from bayescale.forecast import repeated_run_warnings
 from bayescale.pass_data import load_pass_aggregate
 from bayescale.pass_forecast import pass_target_warnings
 from bayescale.saved import read_fit
@@ -701,3 +703,14 @@ def test_every_summarised_class_keeps_the_shared_repr():
         assert cls.__repr__ is Summarised.__repr__, cls
         assert cls._repr_html_ is Summarised._repr_html_, cls
     assert {"LossFit", "PassFit", "NDFit", "AccuracyFit", "SavedFit", "LossForecast"} <= set(found)
+
+
+def test_a_run_pasted_twice_is_warned():
+    # an exact copy of a row was fitted as a second run, with no word (it doubles its weight)
+    compute = np.array([1e18, 3e18, 1e19, 3e19, 1e19])
+    loss = np.array([3.1, 2.9, 2.75, 2.62, 2.75])
+    seeds = pd.DataFrame({"compute": compute, "loss": loss + np.array([0, 0, 0, 0, 0.004])})
+    pasted = pd.DataFrame({"compute": compute, "loss": loss})
+    (warning,) = repeated_run_warnings(load_loss_runs(pasted))
+    assert warning.startswith("row 5 repeats row 3 exactly (compute 1e+19, loss 2.75)")
+    assert repeated_run_warnings(load_loss_runs(seeds)) == []  # reruns differ in their losses

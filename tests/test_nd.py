@@ -72,6 +72,8 @@ def test_compute_column_sets_flops_per_param_token(nd_runs):
         (lambda f: f.assign(loss=f["loss"].where(f.index != 0, -1.0)), "must be > 0"),
         (lambda f: f.head(4), "has 4 distinct (params, tokens) pair(s)"),
         (lambda f: f.assign(params=1e8), "one value of 'params'"),
+        # a Pythia-like ladder (every size on the same tokens) is pointed to `bayescale loss`
+        (lambda f: f.assign(tokens=3e11), "varies only 'params' is a loss-against-compute"),
     ],
 )
 def test_bad_tables_name_file_row_and_column(tmp_path, nd_runs, change, fragment):
@@ -261,6 +263,8 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
     optimum = result["optimal"][0]
     assert optimum["budget"] == 1e21 and set(optimum["params"]) == {"median", "lower", "upper"}
     assert len(result["decision"]["targets"]) == 2 and "diagnostics" in result
+    # the §4 diagnostics block, the convergence ladder's steps with it
+    assert [set(a) for a in result["diagnostics"]["attempts"]] == [{"what", "why", "seconds"}]
     names = {p.name for p in out.iterdir()}
     assert {"forecast.json", "report.md", "nd_contours.png", "nd_path.png", "fit.nc"} <= names
     assert "nd_path.png" in (out / "report.md").read_text()
@@ -353,3 +357,15 @@ def test_requirement_names_its_group_when_there_are_several():
         nd_requirement("loss<=2.4", ("c4", "pile"))
     rule, group = nd_requirement("pile.loss<=2.4", ("c4", "pile"))
     assert group == 1 and rule.threshold == 2.4
+
+
+def test_a_ladder_of_one_tokens_per_parameter_ratio_is_warned(nd_runs):
+    # six sizes at 20 tokens a parameter: the N:D fit answered with N* spanning 1e10-8.6e11
+    # at 1e24 FLOPs and no word that the split between the exponents was the prior's
+    from bayescale.nd import one_ratio_warnings
+
+    size = np.logspace(8, 10, 6)
+    runs = pd.DataFrame({"params": size, "tokens": 20 * size, "loss": 2 + 10 * size**-0.2})
+    (warned,) = one_ratio_warnings(load_nd_runs(runs))
+    assert "one tokens-per-parameter ratio (D/N = 20)" in warned
+    assert one_ratio_warnings(load_nd_runs(nd_runs)) == []
