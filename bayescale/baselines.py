@@ -12,13 +12,16 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from bayescale.buckets import make_buckets
+from bayescale.buckets import DEFAULT_BUCKETS, make_buckets
 from bayescale.laws import pass_law
 from bayescale.pass_data import PassCounts
 
 
 def report_point_fit(
-    counts: PassCounts, targets: np.ndarray, n_buckets: int | None = None, exclude_hardest: int = 0
+    counts: PassCounts,
+    targets: np.ndarray,
+    n_buckets: int = DEFAULT_BUCKETS,
+    exclude_hardest: int = 0,
 ) -> pd.DataFrame:
     """Predict each bucket's mean -ln(pass rate) at ``targets`` the GPT-4 report's way.
 

@@ -194,29 +194,16 @@ def cgroup_cpu_quota(
 ) -> int | None:
     """The CPU quota of this process's cgroups in whole cores (rounded up), or ``None``.
 
-    The smallest quota of the process's cgroup and each parent up to the controller's mount
-    (inside a container the mount is often the container's own cgroup, and the path the
-    process reads names it from outside): cgroup v2 ``cpu.max`` (``QUOTA PERIOD``, or
-    ``max``); v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` of the ``cpu`` controller (-1:
-    none). What does not read counts as no quota.
+    The smallest quota of :func:`_cgroup_folders`: cgroup v2 ``cpu.max`` (``QUOTA PERIOD``,
+    or ``max``); v1 ``cpu.cfs_quota_us`` / ``cpu.cfs_period_us`` (-1: none). What does not
+    read counts as no quota.
     """
     import math
 
-    try:
-        lines = Path(proc_cgroup).read_text().splitlines()
-    except OSError:
-        return None
-    top = Path(root)
-    quotas = []
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers == "":  # v2
-            quotas += [_quota(folder / "cpu.max") for folder in _up_to(top, path)]
-        elif "cpu" in controllers.split(","):  # v1
-            quotas += [
-                _quota(folder / "cpu.cfs_quota_us", folder / "cpu.cfs_period_us")
-                for folder in _up_to(top / "cpu", path)
-            ]
+    quotas = [
+        _quota(f / "cpu.max") if v2 else _quota(f / "cpu.cfs_quota_us", f / "cpu.cfs_period_us")
+        for f, v2 in _cgroup_folders("cpu", proc_cgroup, root)
+    ]
     cores = [math.ceil(quota) for quota in quotas if quota is not None]
     return min(cores) if cores else None
 
@@ -226,31 +213,20 @@ def cgroup_memory_free(
 ) -> int | None:
     """Bytes this process's cgroups still allow (limit less usage, the smallest), or ``None``.
 
-    cgroup v2 ``memory.max`` (or ``max``) and ``memory.current``; v1 ``memory.limit_in_bytes``
-    and ``memory.usage_in_bytes`` of the ``memory`` controller (a limit of 2^60 or more is
-    none); the cgroup and each parent up to the mount, as :func:`cgroup_cpu_quota` reads them.
+    Over :func:`_cgroup_folders`: cgroup v2 ``memory.max`` (or ``max``) and
+    ``memory.current``; v1 ``memory.limit_in_bytes`` and ``memory.usage_in_bytes`` (a limit
+    of 2^60 or more is none).
     """
-    try:
-        lines = Path(proc_cgroup).read_text().splitlines()
-    except OSError:
-        return None
-    top = Path(root)
     free = []
-    for line in lines:
-        _, controllers, path = line.split(":", 2)
-        if controllers == "":  # v2
-            files = [(f / "memory.max", f / "memory.current") for f in _up_to(top, path)]
-        elif "memory" in controllers.split(","):  # v1
-            files = [
-                (f / "memory.limit_in_bytes", f / "memory.usage_in_bytes")
-                for f in _up_to(top / "memory", path)
-            ]
-        else:
-            continue
-        for limit_file, usage_file in files:
-            limit, usage = _read_int(limit_file), _read_int(usage_file)
-            if limit is not None and limit < 2**60:
-                free.append(max(0, limit - (usage or 0)))
+    for f, v2 in _cgroup_folders("memory", proc_cgroup, root):
+        names = (
+            ("memory.max", "memory.current")
+            if v2
+            else ("memory.limit_in_bytes", "memory.usage_in_bytes")
+        )
+        limit, usage = (_read_int(f / name) for name in names)
+        if limit is not None and limit < 2**60:
+            free.append(max(0, limit - (usage or 0)))
     return min(free) if free else None
 
 
@@ -260,6 +236,28 @@ def _read_int(path: Path) -> int | None:
         return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def _cgroup_folders(controller: str, proc_cgroup: str, root: str) -> list[tuple[Path, bool]]:
+    """The process's cgroup folders of ``controller``, each with whether it is cgroup v2.
+
+    The cgroup and each parent up to the controller's mount: inside a container the mount is
+    often the container's own cgroup, while the path the process reads names it from
+    outside. Empty when ``proc_cgroup`` does not read.
+    """
+    try:
+        lines = Path(proc_cgroup).read_text().splitlines()
+    except OSError:
+        return []
+    top = Path(root)
+    folders = []
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        if controllers == "":  # v2: one hierarchy for every controller
+            folders += [(f, True) for f in _up_to(top, path)]
+        elif controller in controllers.split(","):  # v1: a hierarchy per controller
+            folders += [(f, False) for f in _up_to(top / controller, path)]
+    return folders
 
 
 def _up_to(mount: Path, path: str) -> list[Path]:

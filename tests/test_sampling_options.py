@@ -416,14 +416,17 @@ def test_usable_cores_are_the_process_affinity_not_the_machine(monkeypatch, two_
     assert config.usable_cores() == 3
 
 
-def _cgroups(tmp_path: Path, lines: str, files: dict[str, str]) -> int | None:
+def _cgroups(
+    tmp_path: Path, lines: str, files: dict[str, str], read=config.cgroup_cpu_quota
+) -> int | None:
+    """``read`` (a cgroup reader of config) of a fake /proc/self/cgroup and /sys/fs/cgroup."""
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "proc").write_text(lines)
     for name, text in files.items():
         path = tmp_path / "fs" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
-    return config.cgroup_cpu_quota(str(tmp_path / "proc"), str(tmp_path / "fs"))
+    return read(str(tmp_path / "proc"), str(tmp_path / "fs"))
 
 
 def test_a_cgroup_cpu_quota_caps_the_cores(tmp_path):
@@ -484,21 +487,15 @@ def test_no_module_counts_the_machine_cores_itself():
 
 
 def test_a_cgroup_memory_limit_is_what_is_left_of_it(tmp_path):
-    def free(lines: str, files: dict[str, str]) -> int | None:
-        (tmp_path / "proc").write_text(lines)
-        for name, text in files.items():
-            path = tmp_path / "fs" / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text)
-        return config.cgroup_memory_free(str(tmp_path / "proc"), str(tmp_path / "fs"))
+    def free(folder: str, lines: str, files: dict[str, str]) -> int | None:
+        return _cgroups(tmp_path / folder, lines, files, read=config.cgroup_memory_free)
 
     gib = 2**30
     # v2: the smallest limit less usage of the cgroup and its parents; "max" is none
     v2 = {"memory.max": "max\n", "box/memory.max": f"{4 * gib}\n", "box/memory.current": f"{gib}\n"}
-    assert free("0::/box\n", v2) == 3 * gib
+    assert free("v2", "0::/box\n", v2) == 3 * gib
     # v1 in a container: the limit at the mount; an unlimited one (2^63 - 4096) is none
     v1 = {"memory/memory.limit_in_bytes": f"{2 * gib}\n", "memory/memory.usage_in_bytes": "0\n"}
-    assert free("5:memory:/docker/abc\n", v1) == 2 * gib
+    assert free("v1", "5:memory:/docker/abc\n", v1) == 2 * gib
     huge = {"memory/memory.limit_in_bytes": "9223372036854771712\n"}
-    (tmp_path / "fs" / "memory" / "memory.usage_in_bytes").unlink()
-    assert free("5:memory:/\n", huge) is None
+    assert free("none", "5:memory:/\n", huge) is None
