@@ -60,6 +60,7 @@ from bayescale.accuracy_data import (
     law_compute,
     load_accuracy_table,
     optimal_equivalent_compute,
+    within_noise_of_chance,
 )
 from bayescale.accuracy_data import accuracy_split as accuracy_split
 from bayescale.accuracy_data import leave_largest_out as leave_largest_out
@@ -656,13 +657,6 @@ def accuracy_target_warnings(
     )
 
 
-#: A fitted row is at chance when it is at most this many measurement sds above the chance
-#: rate, the sd being ``AccuracyPriors.noise_median`` or the binomial sd of ``n_questions``
-#: (the rule of :func:`bayescale.accuracy_model.ladders_at_chance`, which gives such ladders
-#: an exponent of their own).
-AT_CHANCE_SDS = 2.0
-
-
 def _ladder_at_chance(data: AccuracyData, family: str, benchmark: str) -> float | None:
     """The chance rate of a ladder whose every fitted row is within noise of it, else None.
 
@@ -672,12 +666,9 @@ def _ladder_at_chance(data: AccuracyData, family: str, benchmark: str) -> float 
     g = float(data.chance[data.benchmarks.index(benchmark)])
     if np.isnan(g) or not rows.any():
         return None
-    n = data.n_questions[rows]
-    counted = np.isfinite(n) & (n > 0)
-    n = np.where(counted, n, 1.0)
-    m = np.maximum(g, 1.0 / n)
-    sd = np.where(counted, np.sqrt(m * (1.0 - m) / n), AccuracyPriors().noise_median)
-    return g if bool(np.all(data.accuracy[rows] - g <= AT_CHANCE_SDS * sd)) else None
+    noise = AccuracyPriors().noise_median
+    near = within_noise_of_chance(data.accuracy[rows], g, data.n_questions[rows], noise)
+    return g if bool(near.all()) else None
 
 
 def chance_entries(fit: AccuracyFit, interval: float = 0.9) -> dict[str, dict[str, Any]]:

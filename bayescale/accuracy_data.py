@@ -807,6 +807,28 @@ FLOORS = ("chance", "below_chance")
 MAX_FLOOR = 0.99
 
 
+#: A fitted row is at chance when it is at most this many measurement sds above the chance
+#: rate (:func:`within_noise_of_chance`).
+CHANCE_NOISE_SDS = 2.0
+
+
+def within_noise_of_chance(
+    accuracy: np.ndarray, chance: np.ndarray | float, n_questions: np.ndarray, noise_sd: float
+) -> np.ndarray:
+    r"""Rows whose accuracy is at most :data:`CHANCE_NOISE_SDS` measurement sds above chance.
+
+    The sd of a row with ``n_questions`` is the binomial :math:`\sqrt{m(1 - m)/n}`,
+    :math:`m = \max(g, 1/n)`; of a row without (NaN), ``noise_sd`` (the prior median noise).
+    The model gives ladders of such rows an exponent of their own, and their forecasts a
+    warning (``accuracy_model.ladders_at_chance``, ``accuracy.accuracy_target_warnings``).
+    """
+    counted = ~np.isnan(n_questions)
+    n = np.maximum(np.nan_to_num(n_questions), 1.0)
+    m = np.maximum(chance, 1.0 / n)
+    sd = np.where(counted, np.sqrt(m * (1.0 - m) / n), noise_sd)
+    return np.asarray(accuracy - chance <= CHANCE_NOISE_SDS * sd)
+
+
 def floor_bounds(data: AccuracyData, floor: str = "chance") -> tuple[np.ndarray, np.ndarray]:
     r"""Which benchmarks learn their floor, and each floor's upper bound :math:`\bar g_b`.
 

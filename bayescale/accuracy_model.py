@@ -43,14 +43,12 @@ from bayescale.accuracy_data import (
     floor_bounds,
     law_compute,
     normalised_accuracy,
+    within_noise_of_chance,
 )
 
 #: Rows this close to chance (or to 1), on the normalised scale, are left out of the median
 #: ``y`` that centres a benchmark's level prior (``y`` is unbounded there).
 CENTRE_MARGIN = 0.02
-#: A ladder is at chance when every fitted row is within this many measurement sds of the
-#: chance rate (:func:`ladders_at_chance`).
-CHANCE_NOISE_SDS = 2.0
 
 
 def accuracy_inputs(
@@ -118,20 +116,14 @@ def ladders_at_chance(
 ) -> np.ndarray:
     r"""Mask ``[family, benchmark]``: ladders whose every fitted row is within noise of chance.
 
-    A row is within noise of chance when its accuracy is at most :data:`CHANCE_NOISE_SDS`
-    measurement sds above the chance rate :math:`g` (a learned floor's upper bound: the
-    known rate, or the benchmark's lowest fitted score when none is known): the prior median
-    noise
-    (``noise_median``) for rows without ``n_questions``, the binomial sd
-    :math:`\sqrt{m(1 - m)/n}`, :math:`m = \max(g, 1/n)`, for rows with them.
+    A row is within noise of chance by :func:`~bayescale.accuracy_data.within_noise_of_chance`,
+    the chance rate :math:`g` being a learned floor's upper bound (the known rate, or the
+    benchmark's lowest fitted score when none is known).
     """
     n_f, n_b = len(data.families), len(data.benchmarks)
     fam, bench = inputs["family"], inputs["benchmark"]
-    g = inputs["chance"]
-    n = np.maximum(inputs["n"], 1)
-    m = np.maximum(g, 1.0 / n)
-    sd = np.where(inputs["counted"], np.sqrt(m * (1.0 - m) / n), priors.noise_median)
-    clear = inputs["accuracy"] - g > CHANCE_NOISE_SDS * sd
+    n = data.n_questions[data.fitted]
+    clear = ~within_noise_of_chance(inputs["accuracy"], inputs["chance"], n, priors.noise_median)
     seen = np.zeros((n_f, n_b), dtype=bool)
     off = np.zeros((n_f, n_b), dtype=bool)
     np.logical_or.at(seen, (fam, bench), True)

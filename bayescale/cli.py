@@ -908,13 +908,11 @@ def _write_document(document: dict[str, object], args: argparse.Namespace) -> No
     With ``-`` the document is all that goes to stdout (:func:`_human_to_stderr` sends the
     summary to stderr), so ``bayescale loss t.csv --json - | python -m json.tool`` reads it.
     """
-    import json
-
-    from bayescale.outputs import write_json
+    from bayescale.outputs import json_text, write_json
 
     if args.json == STDOUT:
         stream = getattr(args, "document_stream", sys.stdout)  # set by _human_to_stderr
-        stream.write(json.dumps(document, indent=2, allow_nan=False) + "\n")
+        stream.write(json_text(document))
         stream.flush()
     else:
         write_json(document, args.json)

@@ -468,8 +468,8 @@ def _advice(
     key = _advice_key(name, advice) if name else None
     steps = len(diagnostics.attempts)
     head = (
-        f"the sampler did not converge after {steps} step{'s' if steps != 1 else ''} of the "
-        f"convergence ladder: " + "; ".join(diagnostics.problems()) + "."
+        f"the sampler did not converge after {plural(steps, 'step')} of the convergence "
+        "ladder: " + "; ".join(diagnostics.problems()) + "."
     )
     if context:
         head += " " + context
@@ -496,7 +496,7 @@ def _pass_context(result: PassFit) -> str:
     if min(sizes) >= FEW_PROBLEMS_PER_BUCKET:
         return ""
     return (
-        f"The {sum(sizes)} problems are split into {len(sizes)} buckets of "
+        f"The {sum(sizes)} problems are split into {plural(len(sizes), 'bucket')} of "
         f"{', '.join(map(str, sizes))} problems."
     )
 

@@ -419,6 +419,11 @@ def result_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
             raise
 
 
+def json_text(document: dict[str, object]) -> str:
+    """A result document as the text every JSON output holds: indented, no NaN, a last newline."""
+    return json.dumps(document, indent=2, allow_nan=False) + "\n"
+
+
 def write_json(document: dict[str, object], path: str | Path) -> Path:
     """Write a result document as JSON (no NaN), atomically: temporary file, then rename."""
-    return write_text(Path(path), json.dumps(document, indent=2, allow_nan=False) + "\n")
+    return write_text(Path(path), json_text(document))

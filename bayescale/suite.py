@@ -46,7 +46,7 @@ from typing import Any
 
 from bayescale.config import usable_cores
 from bayescale.errors import InputError, did_you_mean
-from bayescale.outputs import result_folder, write_text
+from bayescale.outputs import json_text, result_folder, write_text
 
 #: Exit codes of a job (docs/formats.md), and the two the suite adds for a job that did not end.
 EXIT_OK, EXIT_ERROR, EXIT_INPUT, EXIT_UNCONVERGED = 0, 1, 2, 3
@@ -631,7 +631,7 @@ def summary_markdown(runs: list[dict[str, Any]]) -> str:
 
 def _write_summary(out: Path, jobs: list[Job], records: Mapping[str, dict[str, Any]]) -> None:
     runs = [records[j.name] for j in jobs if j.name in records]
-    write_text(out / "summary.json", json.dumps({"runs": runs}, indent=2, allow_nan=False) + "\n")
+    write_text(out / "summary.json", json_text({"runs": runs}))
     write_text(out / "summary.md", summary_markdown(runs))
 
 
