@@ -55,7 +55,8 @@ STDOUT = "-"
 
 
 def _json_target(text: str) -> Path | str:
-    """``--json``'s value: :data:`STDOUT` for the word ``-`` alone, else a path (``./-`` too)."""
+    """``--json``'s (and ``import -o``'s) value: :data:`STDOUT` for the word ``-`` alone, else
+    a path (``./-`` too)."""
     return STDOUT if text == STDOUT else Path(text)
 
 
@@ -440,7 +441,11 @@ def build_parser() -> argparse.ArgumentParser:
             f"--{name}", action="append", type=float, metavar="X", help=f"{what}, per file"
         )
     imp.add_argument(
-        "-o", "--output", type=Path, metavar="CSV", help="write here (default: stdout)"
+        "-o",
+        "--output",
+        type=_json_target,
+        metavar="CSV",
+        help="write here (default, or -: stdout)",
     )
     imp.add_argument("--append", action="store_true", help="add the models to an existing -o table")
     imp.add_argument("--tests", choices=("base", "plus"), help="evalplus: test set (default plus)")
@@ -1381,8 +1386,10 @@ def _run_import_command(args: argparse.Namespace) -> int:
     from bayescale.importers import import_command
 
     options = {k: v for k, v in vars(args).items() if k not in ("command", "format", "quiet")}
+    if options["output"] == STDOUT:  # -o -: standard output, as --json - is
+        options["output"] = None
     table = import_command(args.format, **options)
-    if args.output is None:
+    if options["output"] is None:
         print(table.to_csv(index=False), end="")
     return EXIT_OK
 
@@ -1418,7 +1425,7 @@ def _check_output_paths(args: argparse.Namespace) -> None:
     from bayescale.outputs import check_output_file, check_output_folder
 
     json_path, out = getattr(args, "json", None), getattr(args, "out", None)
-    if getattr(args, "output", None) is not None:  # bayescale import -o TABLE.csv
+    if getattr(args, "output", None) not in (None, STDOUT):  # bayescale import -o TABLE.csv
         check_output_file(args.output, "-o")
     if json_path == STDOUT:  # standard output: nothing to check, nothing to collide with
         json_path = None

@@ -385,6 +385,19 @@ def test_cli_import_from_a_mapping_table(tmp_path, capsys):
     pd.testing.assert_frame_equal(table, expected("evalplus_expected_plus.csv"))
 
 
+def test_cli_import_dash_o_dash_is_standard_output(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    models = ["--models", str(DATA / "evalplus" / "models.csv")]
+    assert main(["import", "evalplus", *models, "-o", "-", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert not (tmp_path / "-").exists()
+    assert printed == expected("evalplus_expected_plus.csv").to_csv(index=False)
+    assert main(["import", "evalplus", *models, "-o", "./-", "--quiet"]) == 2  # a file: no
+    assert "name it *.csv" in capsys.readouterr().err
+    assert main(["import", "evalplus", *models, "-o", "-", "--append", "--quiet"]) == 2
+    assert "--append needs -o TABLE.csv" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
