@@ -55,8 +55,7 @@ STDOUT = "-"
 
 
 def _json_target(text: str) -> Path | str:
-    """``--json``'s (and ``import -o``'s) value: :data:`STDOUT` for the word ``-`` alone, else
-    a path (``./-`` too)."""
+    """``--json``'s and ``import -o``'s value: :data:`STDOUT` for ``-`` alone, else a path."""
     return STDOUT if text == STDOUT else Path(text)
 
 

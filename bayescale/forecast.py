@@ -99,6 +99,75 @@ def repeated_run_warnings(data: LossData) -> list[str]:
     return out
 
 
+#: A fitted run is named off its curve when the fit without it (leave-one-out) puts a loss as
+#: far out as its own below this probability, on either side: with 50 runs that follow the
+#: law, a false warning about 1 time in 100.
+OFF_CURVE_TAIL = 1e-4
+
+
+def off_curve_warnings(fit: LossFit) -> list[str]:
+    """A warning for each fitted run far off the curve that the fit without it draws.
+
+    The leave-one-out predictive is the posterior importance-weighted by 1 / p(run | draw),
+    the weights truncated at mean x sqrt(draws) (Ionides 2008) so that one draw cannot carry
+    it; its tail probability at the run's loss is the leave-one-out PIT. A run that diverged,
+    a mislabelled row or a different setup pulls the curve and the scatter toward it, which
+    the fit with it in cannot show.
+    """
+    from scipy.special import ndtr, stdtr
+
+    data = fit.data
+    rows = np.flatnonzero(data.fitted)
+    g = data.group_index[rows]
+    x = np.log(data.compute[rows]) - fit.log_pivot
+    curve = loss_law_pivot(
+        x[None, :],
+        fit.draws("level")[:, g],
+        fit.draws("reducible")[:, g],
+        fit.draws("exponent")[:, g],
+    )
+    scale = fit.draws("sigma")[:, None]
+    if data.loss_sd is not None:  # a run's own standard error adds to the scatter (the model's)
+        scale = np.sqrt(scale**2 + (data.loss_sd[rows] / data.loss[rows])[None, :] ** 2)
+    z = (np.log(data.loss[rows])[None, :] - np.log(curve)) / scale
+    if fit.priors.likelihood == "student_t":
+        nu = fit.priors.student_t_nu
+        log_density = -(nu + 1) / 2 * np.log1p(z**2 / nu) - np.log(scale)
+        below = stdtr(nu, z)
+    else:
+        log_density = -(z**2) / 2 - np.log(scale)
+        below = ndtr(z)
+    log_w = log_density.min(axis=0) - log_density  # 1 / p(run | draw), largest 1
+    w = np.exp(log_w)
+    w = np.minimum(w, w.mean(axis=0) * np.sqrt(w.shape[0]))
+    pit = (w * below).sum(axis=0) / w.sum(axis=0)
+    out = []
+    for i, run, p in zip(rows, g, pit, strict=True):
+        tail = min(p, 1.0 - p)
+        if tail >= OFF_CURVE_TAIL:
+            continue
+        where = f" of group '{data.groups[run]}'" if len(data.groups) > 1 else ""
+        side = "high" if p > 0.5 else "low"
+        remedy = (
+            "" if fit.priors.likelihood == "student_t" else ", or fit with --likelihood student_t"
+        )
+        out.append(
+            f"run {data.name[i]}{where} (compute {data.compute[i]:.3g}, loss {data.loss[i]:.4g}) "
+            f"sits far off the curve of the other runs: the fit without it puts a loss this "
+            f"{side} at {_odds(tail)}. A run that diverged, a "
+            f"mislabelled row or a different setup pulls the forecast toward it; check it and "
+            f"remove it{remedy}."
+        )
+    return out
+
+
+def _odds(p: float) -> str:
+    """A small probability in words: "about 1 in 3,100", or "under 1 in a million"."""
+    if p < 1e-6:
+        return "under 1 in a million"
+    return f"about 1 in {float(f'{1.0 / p:.2g}'):,.0f}"
+
+
 def _log_largest_fitted(fit: LossFit) -> np.ndarray:
     """Log of each group's largest fitted compute, shape ``(group,)``."""
     data = fit.data
@@ -178,7 +247,8 @@ class LossForecast(Forecast):
     interval
         Central interval probability of :meth:`table`.
     warnings
-        Warnings about the targets (inside, below or far beyond the fitted range).
+        Warnings about the data and targets (a row pasted twice, losses rising with compute,
+        targets far beyond the fitted range, ...) and about the fit (a run far off its curve).
     """
 
     draws: xr.Dataset
@@ -204,6 +274,7 @@ def forecast_loss(
     *,
     allow_backcast: bool = False,
     warn: bool = True,
+    warn_fit: bool = True,
 ) -> LossForecast:
     """Forecast the final loss of a new run at each target compute, per group.
 
@@ -219,6 +290,9 @@ def forecast_loss(
         Accept targets below the smallest fitted run (refused otherwise).
     warn
         Log the target warnings (they are kept in :attr:`LossForecast.warnings` either way).
+    warn_fit
+        Log the warnings about the fit itself (:func:`off_curve_warnings`), which no check
+        before sampling could give; kept either way.
 
     Returns
     -------
@@ -229,7 +303,7 @@ def forecast_loss(
     return LossForecast(
         draws=loss_draws(fit, targets),
         interval=check_interval(interval),
-        warnings=logged(warnings, warn),
+        warnings=logged(warnings, warn) + logged(off_curve_warnings(fit), warn_fit),
     )
 
 
