@@ -217,11 +217,13 @@ def _ladder(
     retry_target: float = RETRY_TARGET_ACCEPT,
     alternative: str | None = None,
     added_per_draw: int = 0,
+    first_form: str | None = None,
 ) -> tuple[xr.DataTree, Diagnostics, SamplerSettings, float]:
     """Sample through the seam, diagnose, and escalate until the gate passes or the ladder ends.
 
     ``build(alternative)`` makes the model (``True``: its alternative parameterisation, named
-    by ``alternative``, ``None`` when the model has none); ``complete`` adds quantities drawn
+    by ``alternative``, ``None`` when the model has none; ``first_form`` names the form the
+    first fit samples when it is not the model's usual one); ``complete`` adds quantities drawn
     after sampling (the pass model's problem intercepts, ``added_per_draw`` scalars a draw),
     once on the draws diagnosed. Settings whose draws cannot fit in memory are refused before
     the first fit (:func:`bayescale.sampling.check_memory`). After the first fit, at most
@@ -284,7 +286,8 @@ def _ladder(
 
     raw = step(
         f"NUTS, {settings.chains} chains x {settings.draws} draws after {settings.tune} "
-        f"warm-up steps, target_accept {settings.target_accept}",
+        f"warm-up steps, target_accept {settings.target_accept}"
+        + (f", {first_form}" if first_form else ""),
         "first fit",
         lambda: fresh(settings),
     )
@@ -841,6 +844,7 @@ def fit_pass(
         pass_pivot,
         pass_shape,
         size_class,
+        starts_noncentred,
         unpad_posterior,
     )
 
@@ -849,6 +853,7 @@ def fit_pass(
     start = time.perf_counter()
     complete = None
     alternative = None
+    first_noncentred = False
     if isinstance(data, PassAggregate):
         aggregate = data
         rows = size_class(aggregate_rows(aggregate))
@@ -859,13 +864,16 @@ def fit_pass(
         if buckets is None:
             raise ValueError("per-problem counts need buckets (bayescale.buckets.make_buckets)")
         counts, kept = data, buckets
+        # effects the counts barely pin start non-centred; the ladder's alternative is the other
+        first_noncentred = starts_noncentred(counts, kept)
         if int(data.models.fitted.sum()) > 2:
-            alternative = "model effects non-centred"
+            alternative = f"model effects {'centred' if first_noncentred else 'non-centred'}"
         # one compiled program per shape class (docs/performance.md); per-problem exponents
         # are not padded
         shape = None if priors.problem_slopes else pass_shape(counts, kept)
 
-        def build(noncentred: bool) -> pm.Model:
+        def build(other: bool) -> pm.Model:
+            noncentred = other != first_noncentred
             return build_pass_model(counts, kept, priors, noncentred=noncentred, shape=shape)
 
         def complete(idata: xr.DataTree, settings: SamplerSettings) -> xr.DataTree:
@@ -875,7 +883,12 @@ def fit_pass(
 
     added = 0 if buckets is None or priors.problem_slopes else buckets.index.size
     idata, diagnostics, settings, sampling_s = _ladder(
-        build, settings, complete, alternative=alternative, added_per_draw=added
+        build,
+        settings,
+        complete,
+        alternative=alternative,
+        added_per_draw=added,
+        first_form="model effects non-centred" if first_noncentred else None,
     )
     result = PassFit(
         data=data,

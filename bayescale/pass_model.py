@@ -156,6 +156,34 @@ def _fitted_counts(
     return x, n, k
 
 
+#: The model effects start non-centred when the counts pin a fitted model's effect on
+#: ln(-ln p) less tightly than this standard error (median over the fitted models): a fourth of
+#: the model scatter's prior median (HalfNormal(0.3): 0.2). Centred, an effect the data barely
+#: pin funnels against ``sigma_model``: 47 divergences, all at small ``sigma_model``, on 164
+#: problems x 4 models with one sample each (standard error 0.1); non-centred, none
+#: (docs/pass-rates.md).
+WEAK_EFFECT_SE = 0.05
+
+
+def effect_standard_error(counts: PassCounts, buckets: Buckets) -> float:
+    """How tightly the counts pin a fitted model's effect on ln(-ln p): the median over models.
+
+    A binomial count's Fisher information about eta = ln(-ln p) is n·p·(ln p)²/(1 - p),
+    summed over a model's kept problems at the smoothed rates (k + ½)/(n + 1); the standard
+    error is one over its square root. Rough (it ignores the problems' own uncertainty), and
+    only used to pick the parameterisation a fit starts from (:data:`WEAK_EFFECT_SE`).
+    """
+    _, n, k = _fitted_counts(counts, buckets)
+    p = (k + 0.5) / (n + 1.0)
+    information = (n * p * np.log(p) ** 2 / (1.0 - p)).sum(axis=0)
+    return float(np.median(1.0 / np.sqrt(np.maximum(information, 1e-12))))
+
+
+def starts_noncentred(counts: PassCounts, buckets: Buckets) -> bool:
+    """Whether a fit of ``counts`` samples its model effects non-centred first."""
+    return effect_standard_error(counts, buckets) > WEAK_EFFECT_SE
+
+
 #: The smallest padded model count of a per-problem fit's shape class.
 MODEL_CLASS_MIN = 4
 

@@ -1,0 +1,79 @@
+"""Tier 1-2: the parameterisation a pass fit starts from, chosen from how well the counts pin
+each model's effect (``pass_model.effect_standard_error``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import bayescale.fit
+from bayescale.buckets import make_buckets
+from bayescale.fit import fit_pass
+from bayescale.pass_data import load_pass_counts
+from bayescale.pass_model import WEAK_EFFECT_SE, effect_standard_error, starts_noncentred
+from bayescale.simulate import simulate_pass_counts
+
+
+def _counts(models: int, problems: int, samples: int):
+    table, _ = simulate_pass_counts(n_models=models, n_problems=problems, samples=samples, seed=3)
+    counts = load_pass_counts(table)
+    return counts, make_buckets(counts)
+
+
+def test_the_standard_error_is_the_binomial_fisher_information_about_ln_minus_ln_p():
+    # one model of one problem: the expected curvature of the binomial log-likelihood in
+    # eta = ln(-ln p), by finite differences, against the closed form the rule uses
+    n, p = 40, 0.3
+    eta = np.log(-np.log(p))
+
+    def expected_loglik(e: float) -> float:
+        q = np.exp(-np.exp(e))
+        return n * p * np.log(q) + n * (1 - p) * np.log1p(-q)
+
+    h = 1e-4
+    curvature = expected_loglik(eta + h) - 2 * expected_loglik(eta) + expected_loglik(eta - h)
+    information = -curvature / h**2
+    assert information == pytest.approx(n * p * np.log(p) ** 2 / (1 - p), rel=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("models", "problems", "samples", "weak"),
+    [
+        (4, 164, 1, True),  # greedy HumanEval-sized: about 0.1
+        (3, 30, 1, True),
+        (4, 8, 10, True),
+        (6, 60, 200, False),  # thousands of samples a model: about 0.015
+        (3, 400, 10, False),  # LiveCodeBench-sized: about 0.023
+    ],
+)
+def test_tables_whose_counts_barely_pin_a_model_start_non_centred(models, problems, samples, weak):
+    counts, buckets = _counts(models, problems, samples)
+    se = effect_standard_error(counts, buckets)
+    assert (se > WEAK_EFFECT_SE) is weak
+    assert starts_noncentred(counts, buckets) is weak
+
+
+@pytest.mark.parametrize(
+    ("samples", "first", "other"), [(1, True, "centred"), (200, False, "non-centred")]
+)
+def test_the_ladder_starts_from_the_chosen_form_and_keeps_the_other_as_its_alternative(
+    monkeypatch, samples, first, other
+):
+    counts, buckets = _counts(4, 60, samples)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def ladder(build, settings, complete=None, **kwargs):
+        seen.update(kwargs, first=build(False), second=build(True))
+        raise Stop
+
+    monkeypatch.setattr(bayescale.fit, "_ladder", ladder)
+    with pytest.raises(Stop):
+        fit_pass(counts, buckets)
+    names = [{v.name for v in seen[k].free_RVs} for k in ("first", "second")]
+    assert ("model_effect_z" in names[0]) is first
+    assert ("model_effect_z" in names[1]) is not first
+    assert seen["alternative"] == f"model effects {other}"
+    assert seen["first_form"] == ("model effects non-centred" if first else None)
