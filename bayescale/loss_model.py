@@ -27,7 +27,7 @@ from bayescale.data import LossData
 from bayescale.errors import InputError
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors, scatter_scale
-from bayescale.seeds import stream
+from bayescale.scatter import add_scatter_draws, integrated_scatter_potential
 
 
 def loss_pivot(data: LossData) -> float:
@@ -189,6 +189,23 @@ def run_rows(
     return rows
 
 
+def observed_runs(
+    inputs: dict[str, np.ndarray], *, padded: bool
+) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """The data containers ``log_loss_obs`` and the runs' weights, in the model being built.
+
+    Padded (:func:`run_rows` with ``runs``): ``run_weight`` as a container too; else
+    ``log_loss_obs`` has dims ``run`` and every weight is 1. Shared by the loss and L(N, D)
+    models.
+    """
+    if padded:
+        return pm.Data("log_loss_obs", inputs["log_loss_obs"]), pm.Data(
+            "run_weight", inputs["run_weight"]
+        )
+    observed = pm.Data("log_loss_obs", inputs["log_loss_obs"], dims="run")
+    return observed, pt.ones(observed.shape[0])
+
+
 def build_loss_model(
     data: LossData,
     priors: LossPriors | None = None,
@@ -276,28 +293,11 @@ def build_loss_model(
         pm.Deterministic("c", level * (1.0 - reducible), dims="group")
 
         mean_log_loss = pt.log(loss_law_pivot(x, level[idx], reducible[idx], exponent[idx], xp=pt))
-        if pad_runs is None:
-            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"], dims="run")
-            weight = pt.ones(observed.shape[0])
-        else:
-            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])
-            weight = pm.Data("run_weight", inputs["run_weight"])
+        observed, weight = observed_runs(inputs, padded=pad_runs is not None)
         # sampled instead with per-run errors, or for prior predictive draws of the runs
         if integrate_scatter and scatter_integrated(priors) and data.loss_sd is None:
-            # sigma^2 ~ InvGamma(alpha, beta) integrated out: log p(y | theta) =
-            # log G(alpha + n/2) - log G(alpha) + alpha log beta - n/2 log(2 pi)
-            # - (alpha + n/2) log(beta + RSS/2); sigma is drawn after sampling (add_scatter)
-            alpha, beta = priors.scatter_shape, scatter_scale(priors)
-            n = weight.sum()
-            rss = (weight * (observed - mean_log_loss) ** 2).sum()
-            pm.Potential(
-                "log_loss",
-                pt.gammaln(alpha + n / 2)
-                - pt.gammaln(alpha)
-                + alpha * np.log(beta)
-                - n / 2 * np.log(2 * np.pi)
-                - (alpha + n / 2) * pt.log(beta + rss / 2),
-            )
+            # sigma^2 ~ InvGamma integrated out (bayescale.scatter); drawn after sampling
+            integrated_scatter_potential("log_loss", observed, mean_log_loss, weight, priors)
             return model
         if priors.scatter_prior == "halfnormal":
             sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
@@ -357,17 +357,9 @@ def add_scatter(idata: xr.DataTree, data: LossData, priors: LossPriors, seed: in
     fit = data.fitted
     x = np.log(data.compute[fit]) - loss_pivot(data)
     idx = data.group_index[fit]
-    y = np.log(data.loss[fit])
     level, reducible, exponent = (
         posterior[name].transpose("chain", "draw", "group").values[..., idx]
         for name in ("level", "reducible", "exponent")
     )
     mean = np.log(loss_law_pivot(x, level, reducible, exponent))
-    rss = ((y - mean) ** 2).sum(axis=-1)
-    rng = stream(seed, "loss.sigma")
-    shape = priors.scatter_shape + y.size / 2
-    variance = (scatter_scale(priors) + rss / 2) / rng.gamma(shape, 1.0, size=rss.shape)
-    sigma = xr.DataArray(np.sqrt(variance), dims=("chain", "draw"))
-    tree = idata.copy()
-    tree["posterior"] = xr.DataTree(posterior.assign(sigma=sigma))
-    return tree
+    return add_scatter_draws(idata, np.log(data.loss[fit]) - mean, priors, seed, "loss.sigma")

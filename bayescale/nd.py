@@ -155,7 +155,7 @@ def fit_nd(
     """
     from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, _advice, _ladder, model_settings
     from bayescale.loss_model import run_class
-    from bayescale.nd_model import build_nd_model
+    from bayescale.nd_model import add_nd_scatter, build_nd_model
 
     priors = priors or NDPriors()
     settings = model_settings(settings, "loss")
@@ -165,6 +165,7 @@ def fit_nd(
             data, priors, noncentred=noncentred, pad_runs=run_class(int(data.fitted.sum()))
         ),
         settings,
+        lambda idata, settings: add_nd_scatter(idata, data, priors, settings.seed),
         retry_target=LOSS_RETRY_TARGET_ACCEPT,
         alternative="group slopes non-centred" if len(data.groups) > 1 else None,
     )
@@ -189,8 +190,9 @@ ND_ADVICE = {
         "the run-to-run scatter: with few more runs a group than the law's 5 parameters "
         "(E, A, alpha, B, beta) the law nearly passes through every run and the scatter is "
         "not pinned",
-        "add runs (more than the 5 parameters a group; vary the tokens at some sizes), or fit "
-        "several groups together (they share the scatter)",
+        "add runs (more than the 5 parameters a group; vary the tokens at some sizes), fit "
+        "several groups together (they share the scatter), or set a tighter scatter prior "
+        "(priors.scatter_median, priors.scatter_shape in a spec)",
     ),
     "share": (
         "how the reducible loss divides between parameters and tokens",

@@ -5,7 +5,9 @@ r"""The hierarchical L(N, D) model as a PyMC model factory.
     \ln L_i \sim \mathcal{N}\left(\ln L_{g[i]}(N_i, D_i),\ \sigma\right),
 
 with :math:`L_g` the pivot form of :func:`bayescale.laws.nd_law_pivot` at the geometric centre
-:math:`(N_0, D_0)` of the fitted runs and the priors of :class:`bayescale.nd.NDPriors`. The
+:math:`(N_0, D_0)` of the fitted runs and the priors of :class:`bayescale.nd.NDPriors`;
+:math:`\sigma^2 \sim \mathrm{InvGamma}` is integrated out of the likelihood and drawn after
+sampling (:func:`add_nd_scatter`; :mod:`bayescale.scatter`). The
 sampled quantities are what the data pin: per group the level :math:`\ln\ell_g` and the two
 local log-log slopes :math:`\ln s^N_g, \ln s^D_g` at the pivot, plus the shares
 :math:`\mathrm{logit} f_g` (reducible) and :math:`\mathrm{logit} w_g` (N's part of it) that
@@ -20,9 +22,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+import xarray as xr
 
 from bayescale.laws import nd_law_pivot
-from bayescale.loss_model import _pooled, pad_to, run_rows
+from bayescale.loss_model import _pooled, observed_runs, pad_to, run_rows
+from bayescale.scatter import add_scatter_draws, integrated_scatter_potential
 
 if TYPE_CHECKING:
     from bayescale.nd_data import NDData, NDPriors
@@ -68,13 +72,20 @@ def build_nd_model(
     weights each run's normal log density by ``run_weight``: the same posterior, and a program
     shared by every table of the shape class (:func:`bayescale.loss_model.run_class`).
 
+    The scatter ``sigma`` is integrated out of the normal likelihood (its inverse-gamma prior,
+    :func:`bayescale.scatter.integrated_scatter_potential`): the likelihood is then the
+    ``pm.Potential`` ``log_loss``, padded or not, and :func:`add_nd_scatter` draws ``sigma``
+    after sampling. With ``NDPriors(scatter_prior="halfnormal")`` it is sampled instead.
+
     Returns
     -------
     pm.Model
         Dims ``group`` and ``run``; free ``log_level``, ``mu_slope_n``, ``mu_slope_d``,
-        ``mu_reducible``, ``mu_share``, ``sigma`` (with several groups also their group-level
-        terms); deterministics ``level``, ``reducible``, ``share``, ``alpha``, ``beta``,
-        ``E``, ``A``, ``B`` (per group); observed ``log_loss`` (padded: a weighted potential).
+        ``mu_reducible``, ``mu_share`` (with several groups also their group-level terms;
+        ``sigma`` with the half-normal scatter prior); deterministics ``level``,
+        ``reducible``, ``share``, ``alpha``, ``beta``, ``E``, ``A``, ``B`` (per group); data
+        ``log_loss_obs`` (and ``run_weight`` when padded); likelihood the potential
+        ``log_loss`` (observed ``log_loss[run]`` when ``sigma`` is sampled and not padded).
     """
     inputs = nd_inputs(data, pad_runs)
     n_groups = len(data.groups)
@@ -144,7 +155,6 @@ def build_nd_model(
         pm.Deterministic(
             "B", level * reducible * (1.0 - share) * pt.exp(beta * log_d0), dims="group"
         )
-        sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
         mean = pt.log(
             nd_law_pivot(
                 x,
@@ -157,11 +167,44 @@ def build_nd_model(
                 xp=pt,
             )
         )
+        observed, weight = observed_runs(inputs, padded=pad_runs is not None)
+        if scatter_integrated(priors):
+            # sigma^2 ~ InvGamma integrated out (bayescale.scatter); drawn after sampling
+            integrated_scatter_potential("log_loss", observed, mean, weight, priors)
+            return model
+        sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
         if pad_runs is None:
-            pm.Normal("log_loss", mu=mean, sigma=sigma, observed=inputs["log_loss_obs"], dims="run")
+            pm.Normal("log_loss", mu=mean, sigma=sigma, observed=observed, dims="run")
         else:
-            observed = pm.Data("log_loss_obs", inputs["log_loss_obs"])
-            weight = pm.Data("run_weight", inputs["run_weight"])
             normal = pm.logp(pm.Normal.dist(mu=mean, sigma=sigma), observed)
             pm.Potential("log_loss", (weight * normal).sum())
     return model
+
+
+def scatter_integrated(priors: NDPriors) -> bool:
+    """Whether the model integrates ``sigma`` out (the inverse-gamma scatter prior)."""
+    return priors.scatter_prior == "inverse_gamma"
+
+
+def add_nd_scatter(idata: xr.DataTree, data: NDData, priors: NDPriors, seed: int) -> xr.DataTree:
+    r"""Add ``sigma`` draws to a posterior whose model integrated it out.
+
+    Per posterior draw :math:`\sigma^2 \mid \theta, y`, the exact conditional
+    (:func:`bayescale.scatter.add_scatter_draws`), from the fitted runs' log-loss residuals;
+    stream ``nd.sigma`` of the seed. A posterior that has ``sigma`` already is returned as it
+    is.
+    """
+    posterior = idata["posterior"]
+    if "sigma" in posterior.data_vars or not scatter_integrated(priors):
+        return idata
+    inputs = nd_inputs(data)
+    idx = inputs["run_group"]
+    level, reducible, share, alpha, beta = (
+        posterior[name].transpose("chain", "draw", "group").values[..., idx]
+        for name in ("level", "reducible", "share", "alpha", "beta")
+    )
+    law = nd_law_pivot(
+        inputs["log_params"], inputs["log_tokens"], level, reducible, share, alpha, beta
+    )
+    residuals = inputs["log_loss_obs"] - np.log(law)
+    return add_scatter_draws(idata, residuals, priors, seed, "nd.sigma")

@@ -23,7 +23,7 @@ from bayescale.saved_format import (
     check_hash,
     fit_fields,
     grouped_runs_group,
-    priors_of,
+    only_known,
     stream_fields,
 )
 
@@ -84,6 +84,13 @@ def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:
         data=data,
         idata=tree,
         log_pivot=pivot,
-        **fit_fields(tree, path, priors_of(tree, path, NDPriors)),
+        **fit_fields(tree, path, nd_priors_of(tree, path)),
         forecast_seed=stream_fields(tree)["forecast_seed"],
     )
+
+
+def nd_priors_of(tree: xr.DataTree, path: Path) -> NDPriors:
+    """Saved L(N, D) priors; fits saved before the inverse-gamma scatter had a half-normal one."""
+    values = only_known(NDPriors, attr_json(tree, "priors", path))
+    values.setdefault("scatter_prior", "halfnormal")
+    return NDPriors(**values)

@@ -74,7 +74,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 Likelihood = Literal["normal", "student_t"]
 ScatterPrior = Literal["inverse_gamma", "halfnormal"]
@@ -102,6 +102,16 @@ def require_positive(priors: object, *names: str) -> None:
         value = getattr(priors, name)
         if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
             raise InputError(f"prior '{name}' must be a positive number, got {value!r}.")
+
+
+def require_scatter_prior(value: object) -> None:
+    """Raise an InputError unless ``value`` names a scatter prior (:data:`ScatterPrior`)."""
+    from bayescale.errors import InputError
+
+    if value not in ("inverse_gamma", "halfnormal"):
+        raise InputError(
+            f"prior 'scatter_prior' must be 'inverse_gamma' or 'halfnormal', got {value!r}."
+        )
 
 
 @dataclass(frozen=True)
@@ -147,21 +157,37 @@ class LossPriors:
             "scatter_shape",
             "student_t_nu",
         )
-        if self.scatter_prior not in ("inverse_gamma", "halfnormal"):
-            raise InputError(
-                f"prior 'scatter_prior' must be 'inverse_gamma' or 'halfnormal', "
-                f"got {self.scatter_prior!r}."
-            )
+        require_scatter_prior(self.scatter_prior)
         if self.likelihood not in ("normal", "student_t"):
             raise InputError(
                 f"prior 'likelihood' must be 'normal' or 'student_t', got {self.likelihood!r}."
             )
 
 
-def scatter_scale(priors: LossPriors) -> float:
+class InverseGammaScatter(Protocol):
+    """The priors' fields of an inverse-gamma scatter (``LossPriors``, ``NDPriors``)."""
+
+    @property
+    def scatter_prior(self) -> str:
+        """``"inverse_gamma"`` or ``"halfnormal"``."""
+        ...
+
+    @property
+    def scatter_median(self) -> float:
+        """The prior median of ``sigma``."""
+        ...
+
+    @property
+    def scatter_shape(self) -> float:
+        r"""The shape :math:`\alpha` of the prior on ``sigma**2``."""
+        ...
+
+
+def scatter_scale(priors: InverseGammaScatter) -> float:
     r"""The scale :math:`\beta` of the inverse-gamma scatter prior, from its median.
 
-    Chosen so that the median of :math:`\sigma` is ``scatter_median``.
+    Chosen so that the median of :math:`\sigma` is ``scatter_median`` (of ``LossPriors`` or
+    ``NDPriors``).
     """
     from scipy.special import gammaincinv
 

@@ -15,7 +15,8 @@ Cases (real data read from ``/work/shared/data``, never copied):
   50x over-trained sizes (N*(C_max), D = 20·M·N), and the true N*(100 C_max).
 
 Usage: ``python benchmarks/nd_backtest.py [olmo gadre porian sim] [--draws 500 --chains 2]``;
-results merge into ``benchmarks/results/nd_backtest.json``.
+results merge into ``benchmarks/results/nd_backtest.json`` (``--results PATH``: another file,
+e.g. a copy to compare before replacing the stored numbers).
 """
 
 from __future__ import annotations
@@ -482,9 +483,11 @@ def main(argv=None) -> int:
     parser.add_argument("--markdown", action="store_true", help="print the tables and stop")
     parser.add_argument("--exponent-log-sd", type=float, help="NDPriors.exponent_log_sd")
     parser.add_argument("--key-suffix", default="", help="store the cases under CASE+SUFFIX")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="the results JSON")
     args = parser.parse_args(argv)
+    results_path: Path = args.results
     if args.markdown:
-        print(markdown(json.loads(RESULTS.read_text())))
+        print(markdown(json.loads(results_path.read_text())))
         return 0
     import bayescale
     from bayescale.sampling import SamplerSettings
@@ -493,7 +496,7 @@ def main(argv=None) -> int:
     if args.exponent_log_sd is not None:
         PRIORS["exponent_log_sd"] = args.exponent_log_sd
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
-    results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for case in args.cases:
         start = time.perf_counter()
         if case == "sim":
@@ -515,10 +518,10 @@ def main(argv=None) -> int:
             },
             "load_average": os.getloadavg(),
         }
-        RESULTS.parent.mkdir(exist_ok=True)
-        if RESULTS.exists():  # another case may have finished meanwhile (cases run in parallel)
-            results = {**json.loads(RESULTS.read_text()), key: results[key]}
-        RESULTS.write_text(json.dumps(results, indent=1, default=float))
+        results_path.parent.mkdir(exist_ok=True)
+        if results_path.exists():  # another case may have finished meanwhile (run in parallel)
+            results = {**json.loads(results_path.read_text()), key: results[key]}
+        results_path.write_text(json.dumps(results, indent=1, default=float))
         print(case, "done", flush=True)
     return 0
 

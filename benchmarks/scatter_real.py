@@ -9,12 +9,22 @@ reruns (the same configuration trained twice) give the seed-to-seed part alone:
 ``|ln L1 - ln L2| / sqrt 2``. Writes ``benchmarks/results/scatter_real.json`` and prints the
 quantiles that :data:`bayescale.priors.SCATTER_PRIOR_MEDIAN` and ``scatter_log_sd`` rest on.
 
-    python benchmarks/scatter_real.py
+With ``--nd`` the same for L(N, D) = E + A/N^alpha + B/D^beta, the evidence behind
+:data:`bayescale.nd_data.ND_SCATTER_PRIOR_MEDIAN`: every real table with N and D per run (the
+OLMo-2 ladder per eval set, Gadre et al. per corpus, Porian et al.'s isoFLOP points per
+configuration, Chinchilla's runs as extracted by Epoch) is fitted per group by least squares on
+log loss (from a grid of starts, :func:`fit_nd_lsq`) and the residual sd taken with the law's
+five parameters counted, ``rms * sqrt(n / (n - 5))``. Writes
+``benchmarks/results/scatter_real_nd.json``.
+
+    python benchmarks/scatter_real.py [--nd]
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +98,102 @@ def rerun_scatter() -> list[float]:
     return out
 
 
+def fit_nd_lsq(params: np.ndarray, tokens: np.ndarray, loss: np.ndarray) -> np.ndarray:
+    """Log-loss residuals of the least-squares L(N, D) fit (the best of a grid of starts)."""
+    from scipy.optimize import least_squares
+    from scipy.special import logsumexp
+
+    ln_n, ln_d, ln_l = np.log(params), np.log(tokens), np.log(loss)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        a, b, e, alpha, beta = theta
+        terms = np.stack([a - alpha * ln_n, b - beta * ln_d, np.full_like(ln_n, e)])
+        return logsumexp(terms, axis=0) - ln_l
+
+    grid = itertools.product(
+        [0.0, 10.0, 20.0], [0.0, 10.0, 20.0], [0.0, 1.0], [0.3, 0.8], [0.3, 0.8]
+    )
+    fits = [least_squares(residuals, np.array(start), max_nfev=2000) for start in grid]
+    return min(fits, key=lambda fit: fit.cost).fun
+
+
+def nd_tables() -> dict[str, pd.DataFrame]:
+    """Every real table with N and D per run, as ``params, tokens, loss, group``."""
+    out = {}
+    olmo = pd.read_csv(DATA / "olmo_ladder" / "olmo_ladder_final.csv")
+    olmo = olmo[(olmo["role"] == "ladder") & (olmo["is_rerun"] == 0)]
+    out["olmo"] = olmo.melt(
+        id_vars=["params_nonembed", "tokens"],
+        value_vars=[c for c in olmo.columns if c.startswith("loss_")],
+        var_name="group",
+        value_name="loss",
+    ).rename(columns={"params_nonembed": "params"})
+    gadre = pd.read_csv(DATA / "gadre_overtrain" / "gadre_losses.csv")
+    out["gadre"] = pd.DataFrame(
+        {
+            "params": gadre["params"],
+            "tokens": gadre["tokens"],
+            "loss": gadre["loss_c4_val"],
+            "group": gadre["dataset"],
+        }
+    )
+    porian = pd.read_csv(DATA / "porian_isoflop" / "porian_isoflop_points.csv")
+    keys = ["dataset", "hparams", "warmup", "decay", "param_count", "loss_split"]
+    out["porian"] = pd.DataFrame(
+        {
+            "params": porian["params"],
+            "tokens": porian["tokens"],
+            "loss": porian["loss"],
+            "group": porian[keys].astype(str).agg("/".join, axis=1),
+        }
+    )
+    chinchilla = pd.read_csv(DATA / "chinchilla_epoch" / "svg_extracted_data.csv")
+    n = chinchilla["Model Size"].to_numpy(float)
+    out["chinchilla"] = pd.DataFrame(
+        {
+            "params": n,
+            "tokens": chinchilla["Training FLOP"].to_numpy(float) / (6.0 * n),
+            "loss": chinchilla["loss"],
+            "group": "all",
+        }
+    )
+    return out
+
+
+def nd_main() -> None:
+    """Measure L(N, D)'s residual sd per group and write ``scatter_real_nd.json``."""
+    per_table = {}
+    for name, table in nd_tables().items():
+        rows = []
+        for group, runs in table.dropna().groupby("group"):
+            n = len(runs)
+            if n < 2 * 5:
+                continue
+            r = fit_nd_lsq(*(runs[c].to_numpy(float) for c in ("params", "tokens", "loss")))
+            sd = float(np.sqrt(np.mean(r**2) * n / (n - 5)))
+            rows.append({"group": str(group), "runs": n, "sd": sd})
+        per_table[name] = rows
+    sds = np.array([r["sd"] for rows in per_table.values() for r in rows])
+    weights = np.concatenate([np.full(len(rows), 1 / len(rows)) for rows in per_table.values()])
+    logs = np.log(sds)
+    mean = float(np.average(logs, weights=weights))
+    result = {
+        "tables": per_table,
+        "groups": int(sds.size),
+        "quantiles": {q: float(np.quantile(sds, q)) for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
+        "table_medians": {
+            name: float(np.median([r["sd"] for r in rows])) for name, rows in per_table.items()
+        },
+        "table_weighted_median": float(np.exp(mean)),
+        "table_weighted_log_sd": float(np.sqrt(np.average((logs - mean) ** 2, weights=weights))),
+    }
+    path = ROOT / "benchmarks" / "results" / "scatter_real_nd.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps({k: v for k, v in result.items() if k != "tables"}, indent=2))
+    for name, rows in per_table.items():
+        print(f"{name}: {[(r['group'], r['runs'], round(r['sd'], 4)) for r in rows]}")
+
+
 def main() -> None:
     """Measure and write the JSON."""
     per_ladder = {name: group_scatter(table) for name, table in ladders().items()}
@@ -125,4 +231,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    nd_main() if "--nd" in sys.argv[1:] else main()
