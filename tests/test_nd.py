@@ -251,6 +251,11 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
             "--out",
             str(out),
             "--allow-unconverged",
+            # the mock's prior draws can put alpha above 35, where A = ... exp(alpha ln N0)
+            # overflows and the saved fit is refused as damaged (2 of seed 0's 60 draws); no
+            # posterior comes near that
+            "--seed",
+            "1",
             *FAST,
         ]
     )
