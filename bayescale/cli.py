@@ -1546,6 +1546,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+def run() -> int:
+    """The ``bayescale`` command: :func:`main` on ``sys.argv``, its exit code.
+
+    The process ends right after, so its objects are frozen (``gc.freeze``) first: Python's
+    exit then runs the atexit handlers, joins threads and clears the modules as usual but
+    skips the cyclic garbage collector's passes over them, which with PyMC, PyTensor, JAX and
+    matplotlib loaded took 0.7-1.0 s of a loss fit's command (0.14 s with them frozen; the
+    forecast of a saved fit 0.15 s). :func:`main` called from Python leaves the collector
+    alone.
+    """
+    import gc
+
+    code = main()
+    gc.freeze()
+    return code
+
+
 def _stdout_to_devnull() -> None:
     """Point stdout at /dev/null, so that flushing it at exit raises nothing more."""
     import os
@@ -1580,4 +1597,4 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

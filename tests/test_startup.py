@@ -129,3 +129,39 @@ def test_a_law_registered_under_a_built_in_name_before_its_lookup_is_kept():
     finally:
         registry.unregister("loss")
     assert registry.get_law("loss").formula == "L(C) = a*C^b + c"
+
+
+def test_the_command_freezes_the_collector_before_exit_and_main_does_not(monkeypatch):
+    """``run`` (the command) ends its process: Python's exit skips collecting its objects."""
+    import gc
+
+    from bayescale import cli
+
+    frozen = []
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
+    assert cli.run() == 3 and frozen == [True]
+
+
+def test_the_command_in_a_new_process_writes_everything_before_it_exits(tmp_path):
+    import gc
+
+    fit, options = read_fit(DATA / "loss_fit_v0.1.0.nc")
+    path = save_fit(fit, tmp_path / "fit.nc", options)
+    args = ["forecast", str(path), "--target-compute", "1e23", "--allow-unconverged"]
+    frozen = gc.get_freeze_count()
+    assert main([*args, "--quiet", "--json", str(tmp_path / "here.json")]) == 0
+    assert gc.get_freeze_count() == frozen  # main from Python: the collector untouched
+    env = {k: v for k, v in os.environ.items() if k != "BAYESCALE_FLOAT32"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bayescale.cli", *args, "--json", str(tmp_path / "there.json")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "from the saved fit, nothing sampled" in out.stdout
+    here = json.loads((tmp_path / "here.json").read_text())
+    there = json.loads((tmp_path / "there.json").read_text())
+    assert here["targets"] == there["targets"]
