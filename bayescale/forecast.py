@@ -129,7 +129,7 @@ def loss_draws(
     seed: int | None = None,
     groups: Sequence[str] | None = None,
 ) -> xr.Dataset:
-    """Posterior draws of the curve and of a new run at each compute, for every group.
+    """Posterior draws of the curve and of a new run at each compute, per group.
 
     Beyond a group's largest fitted run the curve includes the law discrepancy of
     :mod:`bayescale.priors` (``discrepancy_exponent_sd``), so both ``curve`` and ``loss`` widen
