@@ -131,16 +131,18 @@ def test_a_law_registered_under_a_built_in_name_before_its_lookup_is_kept():
     assert registry.get_law("loss").formula == "L(C) = a*C^b + c"
 
 
-def test_the_command_freezes_the_collector_before_exit_and_main_does_not(monkeypatch):
-    """``run`` (the command) ends its process: Python's exit skips collecting its objects."""
+def test_the_command_collects_less_often_and_freezes_its_objects_before_exit(monkeypatch):
+    """``run`` (the command): fewer collections, and none of its objects at its exit."""
     import gc
 
     from bayescale import cli
 
-    frozen = []
-    monkeypatch.setattr(cli, "main", lambda: 3)
-    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(True))
-    assert cli.run() == 3 and frozen == [True]
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda: calls.append("main") or 3)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(t))
+    assert cli.run() == 3
+    assert calls == [cli.COMMAND_GC_THRESHOLDS, "main", "freeze"]
 
 
 def test_the_command_in_a_new_process_writes_everything_before_it_exits(tmp_path):
@@ -149,9 +151,10 @@ def test_the_command_in_a_new_process_writes_everything_before_it_exits(tmp_path
     fit, options = read_fit(DATA / "loss_fit_v0.1.0.nc")
     path = save_fit(fit, tmp_path / "fit.nc", options)
     args = ["forecast", str(path), "--target-compute", "1e23", "--allow-unconverged"]
-    frozen = gc.get_freeze_count()
+    frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
     assert main([*args, "--quiet", "--json", str(tmp_path / "here.json")]) == 0
-    assert gc.get_freeze_count() == frozen  # main from Python: the collector untouched
+    # main from Python: the collector untouched
+    assert gc.get_freeze_count() == frozen and gc.get_threshold() == thresholds
     env = {k: v for k, v in os.environ.items() if k != "BAYESCALE_FLOAT32"}
     out = subprocess.run(
         [sys.executable, "-m", "bayescale.cli", *args, "--json", str(tmp_path / "there.json")],
