@@ -1552,6 +1552,30 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
 
 
+#: The cyclic garbage collector's thresholds in the command's process (Python's: 2000, 10,
+#: 10). Most of a command's objects are modules and model graphs that live until it ends.
+COMMAND_GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def run() -> int:
+    """The ``bayescale`` command: :func:`main` on ``sys.argv``, its exit code.
+
+    The command's process collects cyclic garbage less often (:data:`COMMAND_GC_THRESHOLDS`:
+    a loss fit's collections took 0.21 s instead of 0.34 s, 0.15 s less CPU in all). It ends
+    right after, so its objects are frozen (``gc.freeze``) first: Python's exit then runs the
+    atexit handlers, joins threads and clears the modules as usual but skips the collector's
+    passes over them, which with PyMC, PyTensor, JAX and matplotlib loaded took 0.7-1.0 s of a
+    loss fit's command (0.14 s with them frozen; the forecast of a saved fit 0.15 s).
+    :func:`main` called from Python leaves the collector alone.
+    """
+    import gc
+
+    gc.set_threshold(*COMMAND_GC_THRESHOLDS)
+    code = main()
+    gc.freeze()
+    return code
+
+
 def _stdout_to_devnull() -> None:
     """Point stdout at /dev/null, so that flushing it at exit raises nothing more."""
     import os
@@ -1586,4 +1610,4 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -11,6 +11,7 @@ and seed give the same numbers.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ import xarray as xr
 
 from bayescale.data import LossData
 from bayescale.draws import Forecast, shown_rows, summarise, target_rows
+from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
@@ -179,8 +181,24 @@ def _log_largest_fitted(fit: LossFit) -> np.ndarray:
     )
 
 
-def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr.Dataset:
-    """Posterior draws of the curve and of a new run at each compute, for every group.
+def _group_indices(names: list[str], groups: Sequence[str]) -> np.ndarray:
+    """Positions of ``groups`` among the fit's group ``names``; an unknown name is an error."""
+    for g in groups:
+        if g not in names:
+            raise InputError(
+                f"no group '{g}' in the fit.{did_you_mean(str(g), tuple(names))} "
+                f"Groups: {', '.join(names)}."
+            )
+    return np.array([names.index(g) for g in groups], dtype=int)
+
+
+def loss_draws(
+    fit: LossFit,
+    compute: np.ndarray,
+    seed: int | None = None,
+    groups: Sequence[str] | None = None,
+) -> xr.Dataset:
+    """Posterior draws of the curve and of a new run at each compute, per group.
 
     Beyond a group's largest fitted run the curve includes the law discrepancy of
     :mod:`bayescale.priors` (``discrepancy_exponent_sd``), so both ``curve`` and ``loss`` widen
@@ -195,6 +213,10 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     seed
         Root of the scatter draws' stream; by default the fit's forecast seed, else its
         sampler seed (:func:`bayescale.seeds.forecast_root`).
+    groups
+        The groups to draw, by name (every group by default). A group's draws are the same
+        whichever others are drawn with it; one group costs a share of the time and memory
+        (a decision's compute search needs only its requirement's group).
 
     Returns
     -------
@@ -202,21 +224,25 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
         ``curve`` and ``loss`` (a new run), dims ``(sample, group, compute)``.
     """
     compute = np.asarray(compute, dtype=float)
+    names = list(fit.data.groups)
+    # every group: a view (the layout, and so the last digits of sums, of the draws as saved)
+    picked = slice(None) if groups is None else _group_indices(names, groups)
     x = np.log(compute) - fit.log_pivot
-    level = fit.draws("level")[:, :, None]
-    reducible = fit.draws("reducible")[:, :, None]
-    exponent = fit.draws("exponent")[:, :, None]
+    level = fit.draws("level")[:, picked, None]
+    reducible = fit.draws("reducible")[:, picked, None]
+    exponent = fit.draws("exponent")[:, picked, None]
     curve = loss_law_pivot(x[None, None, :], level, reducible, exponent)
     rng = forecast_stream(fit, "loss.forecast", seed)
     sigma = fit.draws("sigma")[:, None, None]
     # one scatter draw per (posterior draw, group), shared by every compute: the marginals are
     # those of a new run at each compute, P(requirement) is monotone in compute, and the
-    # numbers at one target do not depend on which other targets are asked for
-    shape = (curve.shape[0], curve.shape[1], 1)
+    # numbers at one target do not depend on which other targets are asked for; drawn for
+    # every group, so that a group's numbers do not depend on which groups are asked for
+    shape = (curve.shape[0], len(names), 1)
     if fit.priors.likelihood == "student_t":
-        eps = rng.standard_t(fit.priors.student_t_nu, size=shape)
+        eps = rng.standard_t(fit.priors.student_t_nu, size=shape)[:, picked]
     else:
-        eps = rng.standard_normal(size=shape)
+        eps = rng.standard_normal(size=shape)[:, picked]
     # law discrepancy beyond each group's largest fitted run (bayescale.priors): the reducible
     # loss falls there with exponent k * exp(s * zeta) instead of k, one zeta per posterior
     # draw shared by groups (one run) and computes, so every draw stays monotone and above the
@@ -224,14 +250,15 @@ def loss_draws(fit: LossFit, compute: np.ndarray, seed: int | None = None) -> xr
     zeta = rng.standard_normal(size=(curve.shape[0], 1, 1))
     stretch = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
     irreducible = level * (1.0 - reducible)
-    beyond = np.maximum(0.0, np.log(compute)[None, :] - _log_largest_fitted(fit)[:, None])
+    largest = _log_largest_fitted(fit)[picked]
+    beyond = np.maximum(0.0, np.log(compute)[None, :] - largest[:, None])
     curve = np.where(
         beyond[None] > 0,
         irreducible + (curve - irreducible) * np.exp(-exponent * stretch * beyond[None]),
         curve,  # in range the law itself, to the last bit
     )
     new_run = curve * np.exp(sigma * eps)
-    coords = {"group": list(fit.data.groups), "compute": compute}
+    coords = {"group": names if groups is None else list(groups), "compute": compute}
     dims = ("sample", "group", "compute")
     return xr.Dataset({"curve": (dims, curve), "loss": (dims, new_run)}, coords=coords)
 

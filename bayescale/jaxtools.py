@@ -125,13 +125,14 @@ def laplace_from(
 
     if not np.isfinite(fun(start)[0]):
         return None
-    found = minimize(
-        fun,
-        np.asarray(start, dtype=float),
-        jac=True,
-        method="L-BFGS-B",
-        options={"maxiter": maxiter},
-    )
+    with one_blas_thread():
+        found = minimize(
+            fun,
+            np.asarray(start, dtype=float),
+            jac=True,
+            method="L-BFGS-B",
+            options={"maxiter": maxiter},
+        )
     mode = found.x
     if not (np.isfinite(found.fun) and np.isfinite(mode).all()):
         return None
@@ -144,6 +145,23 @@ def laplace_from(
         columns.append((fun(mode + shift)[1] - fun(mode - shift)[1]) / (2 * h))
     hessian = np.array(columns)
     return _starting_variances(0.5 * (hessian + hessian.T), dense)
+
+
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """BLAS and LAPACK on one thread inside the block; the process's thread counts after it.
+
+    SciPy's L-BFGS-B (1.15 on, C) calls BLAS and LAPACK on vectors and matrices of a few
+    dozen numbers at every iteration, where OpenBLAS's threads only synchronise: on two busy
+    cores the loss fit's Laplace start took 0.7-5.4 s with them and 0.35 s on one thread
+    (scipy/scipy#22438 and #23191). The limit is the optimiser's alone: the counts are put
+    back when the block ends (``threadpoolctl``), so the user's own BLAS work keeps its
+    threads.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
 
 
 def _starting_variances(hessian: np.ndarray, dense: bool) -> np.ndarray | None:

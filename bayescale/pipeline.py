@@ -113,9 +113,10 @@ def loss_requirement_draws(  # type: ignore[no-untyped-def]
 
     def draws_at(compute: np.ndarray) -> np.ndarray:
         key = np.asarray(compute, dtype=float).tobytes()
-        if memo.get("key") != key:
-            memo.update(key=key, draws=loss_forecast.loss_draws(fit, compute))
-        return np.asarray(memo["draws"][name].values[:, gi, :])
+        if memo.get("key") != key:  # the requirement's group alone
+            group = [fit.data.groups[gi]]
+            memo.update(key=key, draws=loss_forecast.loss_draws(fit, compute, groups=group))
+        return np.asarray(memo["draws"][name].values[:, 0, :])
 
     return req, draws_at
 

@@ -123,25 +123,41 @@ def unregister(name: str) -> None:
 
 
 def laws() -> dict[str, Law]:
-    """Every registered law by name, the built-in ones first."""
-    _builtin()
-    return dict(_LAWS)
+    """Every registered law by name, the built-in ones first (each law's modules imported)."""
+    for name in BUILTIN:
+        _builtin(name)
+    return {**{name: _LAWS[name] for name in BUILTIN}, **_LAWS}
 
 
 def get_law(name: str) -> Law:
-    """The law called ``name``, or an :class:`InputError` naming the known ones."""
-    known = laws()
-    if name not in known:
+    """The law called ``name``, or an :class:`InputError` naming the known ones.
+
+    A built-in law's modules are imported on its first lookup, and no other law's: a forecast
+    from a saved loss fit loads neither the pass-rate, L(N, D) nor accuracy stacks.
+    """
+    if name in BUILTIN:
+        return _builtin(name)
+    if name not in _LAWS:
+        known = laws()
         raise InputError(
             f"unknown law '{name}'.{did_you_mean(name, tuple(known))} "
             f"Known laws: {', '.join(known)}."
         )
-    return known[name]
+    return _LAWS[name]
 
 
 def law_of(obj: Any) -> Law:
-    """The law of a fit, options, result or validated data object (by its type)."""
-    for law in laws().values():
+    """The law of a fit, options, result or validated data object (by its type).
+
+    The built-in laws come first, those already imported before the others (no two built-in
+    laws share a type, so the order among them does not matter), then the registered ones: a
+    loss object's lookup imports the loss law alone, a pass-rate fit loaded from a file the
+    pass-rate law alone.
+    """
+    imported = [name for name in BUILTIN if name in _LAWS]
+    others = [name for name in BUILTIN if name not in _LAWS]
+    for name in (*imported, *others, *(n for n in _LAWS if n not in BUILTIN)):
+        law = _builtin(name)
         if isinstance(obj, (law.fit_type, law.options_type, law.result_type, *law.data_types)):
             return law
     raise TypeError(f"{type(obj).__name__} belongs to no registered law")
@@ -199,133 +215,149 @@ def _on_call(module: str, name: str) -> Callable[..., Any]:
     return call
 
 
-def _builtin() -> None:
-    """Register loss, pass rate, L(N, D) and accuracy (once, on first lookup)."""
-    if all(name in _LAWS for name in BUILTIN):
-        return
-    from bayescale import (
-        accuracy,
-        accuracy_backtest,
-        accuracy_saved,
-        loss_saved,
-        nd,
-        nd_saved,
-        pass_pipeline,
-        pass_saved,
-        pipeline,
-        report,
-    )
+def _builtin(name: str) -> Law:
+    """The law ``name``; a built-in one is registered on its first lookup (its modules imported).
+
+    A law registered under a built-in name before that (:func:`register`) is kept.
+    """
+    if name not in _LAWS:
+        _LAWS[name] = _BUILDERS[name]()
+    return _LAWS[name]
+
+
+def _loss_law() -> Law:
+    from bayescale import loss_saved, pipeline, report
     from bayescale.data import LossData, load_loss_runs
-    from bayescale.fit import LossFit, PassFit
+    from bayescale.fit import LossFit
+
+    return Law(
+        name="loss",
+        formula="L(C) = a*C^b + c",
+        fit_type=LossFit,
+        options_type=pipeline.LossOptions,
+        result_type=pipeline.LossResult,
+        data_types=(LossData,),
+        run=pipeline.run_loss,
+        result_from_fit=pipeline.result_from_fit,
+        document=report.loss_document,
+        markdown=report.loss_markdown,
+        figures=_loss_figures,
+        summary=report.loss_summary_text,
+        data_group=loss_saved.RUNS_GROUP,
+        encode=loss_saved.encode_loss,
+        decode=loss_saved.decode_loss,
+        saved_options=loss_saved.loss_saved_options,
+        load_for_backtest=load_loss_runs,
+        backtest=_on_call("bayescale.loss_backtest", "backtest_loss_ratios"),
+        spec_name="loss",
+        description="final loss per group, hierarchical over groups (GPT-4 report, Figure 1)",
+        spec_sections=pipeline.loss_spec_sections,
+        spec_options=pipeline.loss_spec_options,
+        check_spec=pipeline.check_loss_spec,
+        sampler_model="loss",
+    )
+
+
+def _pass_law() -> Law:
+    from bayescale import pass_pipeline, pass_saved, report
+    from bayescale.fit import PassFit
     from bayescale.pass_data import PassAggregate, PassCounts, load_pass_table
 
-    builtin = [
-        Law(
-            name="loss",
-            formula="L(C) = a*C^b + c",
-            fit_type=LossFit,
-            options_type=pipeline.LossOptions,
-            result_type=pipeline.LossResult,
-            data_types=(LossData,),
-            run=pipeline.run_loss,
-            result_from_fit=pipeline.result_from_fit,
-            document=report.loss_document,
-            markdown=report.loss_markdown,
-            figures=_loss_figures,
-            summary=report.loss_summary_text,
-            data_group=loss_saved.RUNS_GROUP,
-            encode=loss_saved.encode_loss,
-            decode=loss_saved.decode_loss,
-            saved_options=loss_saved.loss_saved_options,
-            load_for_backtest=load_loss_runs,
-            backtest=_on_call("bayescale.loss_backtest", "backtest_loss_ratios"),
-            spec_name="loss",
-            description="final loss per group, hierarchical over groups (GPT-4 report, Figure 1)",
-            spec_sections=pipeline.loss_spec_sections,
-            spec_options=pipeline.loss_spec_options,
-            check_spec=pipeline.check_loss_spec,
-            sampler_model="loss",
-        ),
-        Law(
-            name="pass",
-            formula="-E[ln pass_rate(C)] = alpha*C^(-k)",
-            fit_type=PassFit,
-            options_type=pass_pipeline.PassOptions,
-            result_type=pass_pipeline.PassResult,
-            data_types=(PassCounts, PassAggregate),
-            run=pass_pipeline.run_pass,
-            result_from_fit=pass_pipeline.result_from_pass_fit,
-            document=report.pass_document,
-            markdown=report.pass_markdown,
-            figures=_pass_figures,
-            summary=report.pass_summary_text,
-            data_group=pass_saved.PASS_GROUP,
-            encode=pass_saved.encode_pass,
-            decode=pass_saved.decode_pass,
-            saved_options=pass_saved.pass_saved_options,
-            load_for_backtest=load_pass_table,
-            backtest=_on_call("bayescale.pass_backtest", "backtest_pass_ratios"),
-            spec_name="pass_rate",
-            description="pass rate per difficulty bucket, hierarchical over buckets "
-            "(GPT-4 report, Figure 2)",
-            spec_sections=pass_pipeline.pass_spec_sections,
-            spec_options=pass_pipeline.pass_spec_options,
-            check_spec=pass_pipeline.check_pass_spec,
-        ),
-        Law(
-            name="nd",
-            formula="L(N, D) = E + A/N^alpha + B/D^beta",
-            fit_type=nd.NDFit,
-            options_type=nd.NDOptions,
-            result_type=nd.NDResult,
-            data_types=(nd.NDData,),
-            run=nd.run_nd_table,
-            result_from_fit=nd.nd_result_from_fit,
-            document=nd.nd_document,
-            markdown=nd.nd_markdown,
-            figures=_nd_figures,
-            summary=nd.nd_summary,
-            data_group=nd_saved.ND_GROUP,
-            encode=nd_saved.encode_nd,
-            decode=nd_saved.decode_nd,
-            saved_options=nd.nd_saved_options,
-            load_for_backtest=nd.load_nd_runs,
-            backtest=_on_call("bayescale.nd_backtest", "backtest_nd_ratios"),
-            spec_name="nd",
-            description="final loss in parameters and tokens per group, and the compute-optimal "
-            "split (Hoffmann et al. 2022)",
-            spec_sections=nd.nd_spec_sections,
-            spec_options=nd.nd_spec_options,
-            check_spec=nd.check_nd_spec,
-            sampler_model="loss",
-        ),
-        Law(
-            name="accuracy",
-            formula=accuracy.FORMULA,
-            fit_type=accuracy.AccuracyFit,
-            options_type=accuracy.AccuracyOptions,
-            result_type=accuracy.AccuracyResult,
-            data_types=(accuracy.AccuracyData,),
-            run=accuracy.run_accuracy,
-            result_from_fit=accuracy.result_from_accuracy_fit,
-            document=accuracy.accuracy_document,
-            markdown=accuracy.accuracy_markdown,
-            figures=accuracy.accuracy_figures,
-            summary=accuracy.accuracy_summary,
-            data_group=accuracy_saved.ACCURACY_GROUP,
-            encode=accuracy_saved.encode_accuracy,
-            decode=accuracy_saved.decode_accuracy,
-            saved_options=accuracy_saved.accuracy_saved_options,
-            load_for_backtest=accuracy_backtest.load_accuracy_backtest,
-            backtest=accuracy_backtest.backtest_accuracy_ratios,
-            spec_name="accuracy",
-            description="benchmark accuracy above chance per family, hierarchical over families "
-            "and benchmarks",
-            spec_sections=accuracy.accuracy_spec_sections,
-            spec_options=accuracy.accuracy_spec_options,
-            check_spec=accuracy.check_accuracy_spec,
-        ),
-    ]
-    others = {k: v for k, v in _LAWS.items() if k not in BUILTIN}
-    _LAWS.clear()
-    _LAWS.update({law.name: law for law in builtin} | others)
+    return Law(
+        name="pass",
+        formula="-E[ln pass_rate(C)] = alpha*C^(-k)",
+        fit_type=PassFit,
+        options_type=pass_pipeline.PassOptions,
+        result_type=pass_pipeline.PassResult,
+        data_types=(PassCounts, PassAggregate),
+        run=pass_pipeline.run_pass,
+        result_from_fit=pass_pipeline.result_from_pass_fit,
+        document=report.pass_document,
+        markdown=report.pass_markdown,
+        figures=_pass_figures,
+        summary=report.pass_summary_text,
+        data_group=pass_saved.PASS_GROUP,
+        encode=pass_saved.encode_pass,
+        decode=pass_saved.decode_pass,
+        saved_options=pass_saved.pass_saved_options,
+        load_for_backtest=load_pass_table,
+        backtest=_on_call("bayescale.pass_backtest", "backtest_pass_ratios"),
+        spec_name="pass_rate",
+        description="pass rate per difficulty bucket, hierarchical over buckets "
+        "(GPT-4 report, Figure 2)",
+        spec_sections=pass_pipeline.pass_spec_sections,
+        spec_options=pass_pipeline.pass_spec_options,
+        check_spec=pass_pipeline.check_pass_spec,
+    )
+
+
+def _nd_law() -> Law:
+    from bayescale import nd, nd_saved
+
+    return Law(
+        name="nd",
+        formula="L(N, D) = E + A/N^alpha + B/D^beta",
+        fit_type=nd.NDFit,
+        options_type=nd.NDOptions,
+        result_type=nd.NDResult,
+        data_types=(nd.NDData,),
+        run=nd.run_nd_table,
+        result_from_fit=nd.nd_result_from_fit,
+        document=nd.nd_document,
+        markdown=nd.nd_markdown,
+        figures=_nd_figures,
+        summary=nd.nd_summary,
+        data_group=nd_saved.ND_GROUP,
+        encode=nd_saved.encode_nd,
+        decode=nd_saved.decode_nd,
+        saved_options=nd.nd_saved_options,
+        load_for_backtest=nd.load_nd_runs,
+        backtest=_on_call("bayescale.nd_backtest", "backtest_nd_ratios"),
+        spec_name="nd",
+        description="final loss in parameters and tokens per group, and the compute-optimal "
+        "split (Hoffmann et al. 2022)",
+        spec_sections=nd.nd_spec_sections,
+        spec_options=nd.nd_spec_options,
+        check_spec=nd.check_nd_spec,
+        sampler_model="loss",
+    )
+
+
+def _accuracy_law() -> Law:
+    from bayescale import accuracy, accuracy_backtest, accuracy_saved
+
+    return Law(
+        name="accuracy",
+        formula=accuracy.FORMULA,
+        fit_type=accuracy.AccuracyFit,
+        options_type=accuracy.AccuracyOptions,
+        result_type=accuracy.AccuracyResult,
+        data_types=(accuracy.AccuracyData,),
+        run=accuracy.run_accuracy,
+        result_from_fit=accuracy.result_from_accuracy_fit,
+        document=accuracy.accuracy_document,
+        markdown=accuracy.accuracy_markdown,
+        figures=accuracy.accuracy_figures,
+        summary=accuracy.accuracy_summary,
+        data_group=accuracy_saved.ACCURACY_GROUP,
+        encode=accuracy_saved.encode_accuracy,
+        decode=accuracy_saved.decode_accuracy,
+        saved_options=accuracy_saved.accuracy_saved_options,
+        load_for_backtest=accuracy_backtest.load_accuracy_backtest,
+        backtest=accuracy_backtest.backtest_accuracy_ratios,
+        spec_name="accuracy",
+        description="benchmark accuracy above chance per family, hierarchical over families "
+        "and benchmarks",
+        spec_sections=accuracy.accuracy_spec_sections,
+        spec_options=accuracy.accuracy_spec_options,
+        check_spec=accuracy.check_accuracy_spec,
+    )
+
+
+#: How each built-in law's entry is made (importing its modules).
+_BUILDERS: dict[str, Callable[[], Law]] = {
+    "loss": _loss_law,
+    "pass": _pass_law,
+    "nd": _nd_law,
+    "accuracy": _accuracy_law,
+}

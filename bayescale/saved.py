@@ -233,13 +233,14 @@ def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:
 
 
 def _law_of_file(kind: str, path: Path) -> Law:
-    """The registered law of a saved fit's ``kind``."""
-    if kind not in laws():
+    """The registered law of a saved fit's ``kind`` (that law's modules alone imported)."""
+    try:
+        return get_law(kind)
+    except InputError:
         raise InputError(
             f"{path}: a saved fit of law '{kind}', which this bayescale does not know "
             f"(known: {', '.join(laws())}); register the law first, or upgrade bayescale."
-        )
-    return get_law(kind)
+        ) from None
 
 
 def saved_spec(path: str | Path) -> str | None:

@@ -94,3 +94,44 @@ def test_discrepancy_is_shared_by_groups(demo_runs):
 def test_discrepancy_must_be_a_non_negative_number(s):
     with pytest.raises(InputError, match="discrepancy_exponent_sd"):
         LossPriors(discrepancy_exponent_sd=s)
+
+
+def varied_fit(demo_runs) -> LossFit:
+    """A fit whose groups have posteriors of their own (random draws, different per group)."""
+    fit = fake_fit(demo_runs, 0.25)
+    rng = np.random.default_rng(7)
+    shape = (CHAINS, 500, len(fit.data.groups))
+    posterior = {
+        "level": rng.uniform(2.0, 4.0, shape),
+        "reducible": rng.uniform(0.2, 0.6, shape),
+        "exponent": rng.uniform(0.1, 0.3, shape),
+        "sigma": rng.uniform(0.01, 0.05, shape[:2]),
+    }
+    idata = from_dict(
+        {"posterior": posterior},
+        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
+        coords={"group": list(fit.data.groups)},
+    )
+    return replace(fit, idata=idata)
+
+
+@pytest.mark.parametrize("student_t", [False, True])
+def test_a_group_drawn_alone_has_the_numbers_it_has_among_all(demo_runs, student_t):
+    """``groups=``: the requirement's group alone, bit for bit the same draws (one stream)."""
+    fit = varied_fit(demo_runs)
+    if student_t:
+        fit = replace(fit, priors=LossPriors(likelihood="student_t"))
+    grid = fit.data.compute.max() * np.logspace(-2, 3, 40)  # inside and beyond the runs
+    every = loss_draws(fit, grid)
+    names = list(fit.data.groups)
+    for picked in ([names[-1]], [names[0]], names[::-1]):
+        some = loss_draws(fit, grid, groups=picked)
+        assert list(some["group"].values) == picked
+        for name in ("curve", "loss"):
+            np.testing.assert_array_equal(some[name].values, every[name].sel(group=picked).values)
+
+
+def test_an_unknown_group_is_named_with_the_known_ones(demo_runs):
+    fit = varied_fit(demo_runs)
+    with pytest.raises(InputError, match=r"no group 'wbe'.*web.*Groups:"):
+        loss_draws(fit, np.array([1e22]), groups=["wbe"])

@@ -188,6 +188,33 @@ def test_laplace_of_a_gaussian_is_its_covariance():
     np.testing.assert_allclose(dense, covariance, rtol=1e-6, atol=1e-12)
 
 
+def _blas_threads() -> list[int]:
+    from threadpoolctl import threadpool_info
+
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_the_laplace_optimiser_runs_blas_on_one_thread_and_puts_the_counts_back(monkeypatch):
+    """SciPy's L-BFGS-B on tiny vectors: OpenBLAS threads only cost (jaxtools.one_blas_thread)."""
+    import scipy.optimize
+    from threadpoolctl import threadpool_limits
+
+    real = scipy.optimize.minimize
+    inside = []
+
+    def minimize(*args, **kwargs):
+        inside.append(_blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scipy.optimize, "minimize", minimize)
+    target = _quadratic(np.diag([4.0, 2.0]), np.array([1.0, -2.0]))
+    with threadpool_limits(limits=2, user_api="blas"):  # the user's count, kept
+        before = _blas_threads()
+        np.testing.assert_allclose(sampling.laplace_from(target, np.zeros(2)), [0.25, 0.5])
+        assert _blas_threads() == before
+    assert inside and all(count == 1 for count in inside[0])
+
+
 def test_laplace_falls_back_where_the_hessian_is_not_positive():
     # (0, 0) is a saddle: stationary, curvature 2 along x0 and -4 along x1; L-BFGS stays put
     def saddle(x):

@@ -1,5 +1,6 @@
 """Tier 1-2: what each command imports. ``bayescale forecast`` from a saved fit samples
-nothing, so it loads neither the sampler stack (PyMC, PyTensor, numpyro, JAX) nor ArviZ."""
+nothing, so it loads neither the sampler stack (PyMC, PyTensor, numpyro, JAX) nor ArviZ, nor
+the modules of laws other than the file's."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,10 +33,19 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-def _cli_in_new_process(*args: str) -> tuple[int, list[str], str]:
+#: The other laws' modules, which a saved fit's forecast does not load (the registry imports
+#: only the law of the file).
+OTHER_LAWS = {
+    "loss_fit_v0.1.0.nc": ("bayescale.pass_pipeline", "bayescale.pass_saved"),
+    "pass_fit_v0.1.0.nc": ("bayescale.pipeline", "bayescale.loss_saved"),
+}
+EVERY_OTHER_LAW = ("bayescale.nd", "bayescale.nd_saved", "bayescale.accuracy")
+
+
+def _cli_in_new_process(*args: str, heavy: tuple[str, ...] = HEAVY) -> tuple[int, list[str], str]:
     env = {k: v for k, v in os.environ.items() if k != "BAYESCALE_FLOAT32"}
     out = subprocess.run(
-        [sys.executable, "-c", RUN_CLI.format(heavy=HEAVY), *args],
+        [sys.executable, "-c", RUN_CLI.format(heavy=heavy), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -52,7 +63,10 @@ def test_forecast_from_a_saved_fit_loads_no_sampler_and_gives_the_same_numbers(t
     assert again.diagnostics == fit.diagnostics
     args = ["forecast", str(path), "--target-compute", "1e23", "--allow-unconverged", "--quiet"]
     assert main([*args, "--json", str(tmp_path / "here.json")]) == 0
-    code, loaded, _ = _cli_in_new_process(*args, "--json", str(tmp_path / "there.json"))
+    heavy = (*HEAVY, *OTHER_LAWS[saved], *EVERY_OTHER_LAW)
+    code, loaded, _ = _cli_in_new_process(
+        *args, "--json", str(tmp_path / "there.json"), heavy=heavy
+    )
     assert code == 0
     assert loaded == []
     here = json.loads((tmp_path / "here.json").read_text())
@@ -78,3 +92,79 @@ def test_help_loads_no_sampler_and_no_arviz():
     code, loaded, out = _cli_in_new_process("--help")
     assert code == 0 and "forecast" in out
     assert loaded == []
+
+
+LAZY_LAWS = """
+import sys
+from bayescale.registry import BUILTIN, get_law, laws
+loaded = lambda: [m for m in ("bayescale.pipeline", "bayescale.pass_pipeline", "bayescale.nd",
+                              "bayescale.accuracy") if m in sys.modules]
+get_law("loss")
+print(loaded())
+assert list(laws()) == list(BUILTIN)
+print(loaded())
+"""
+
+
+def test_the_registry_imports_a_law_on_its_first_lookup_and_no_other():
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY_LAWS], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    first, every = out.stdout.splitlines()
+    assert first == "['bayescale.pipeline']"
+    assert every == str(
+        ["bayescale.pipeline", "bayescale.pass_pipeline", "bayescale.nd", "bayescale.accuracy"]
+    )
+
+
+def test_a_law_registered_under_a_built_in_name_before_its_lookup_is_kept():
+    from bayescale import registry
+
+    stub = replace(registry.get_law("loss"), formula="stub")
+    registry.unregister("loss")
+    try:
+        registry.register(stub)
+        assert registry.get_law("loss") is stub and registry.laws()["loss"] is stub
+        assert next(iter(registry.laws())) == "loss"
+    finally:
+        registry.unregister("loss")
+    assert registry.get_law("loss").formula == "L(C) = a*C^b + c"
+
+
+def test_the_command_collects_less_often_and_freezes_its_objects_before_exit(monkeypatch):
+    """``run`` (the command): fewer collections, and none of its objects at its exit."""
+    import gc
+
+    from bayescale import cli
+
+    calls = []
+    monkeypatch.setattr(cli, "main", lambda: calls.append("main") or 3)
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(t))
+    assert cli.run() == 3
+    assert calls == [cli.COMMAND_GC_THRESHOLDS, "main", "freeze"]
+
+
+def test_the_command_in_a_new_process_writes_everything_before_it_exits(tmp_path):
+    import gc
+
+    fit, options = read_fit(DATA / "loss_fit_v0.1.0.nc")
+    path = save_fit(fit, tmp_path / "fit.nc", options)
+    args = ["forecast", str(path), "--target-compute", "1e23", "--allow-unconverged"]
+    frozen, thresholds = gc.get_freeze_count(), gc.get_threshold()
+    assert main([*args, "--quiet", "--json", str(tmp_path / "here.json")]) == 0
+    # main from Python: the collector untouched
+    assert gc.get_freeze_count() == frozen and gc.get_threshold() == thresholds
+    env = {k: v for k, v in os.environ.items() if k != "BAYESCALE_FLOAT32"}
+    out = subprocess.run(
+        [sys.executable, "-m", "bayescale.cli", *args, "--json", str(tmp_path / "there.json")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "from the saved fit, nothing sampled" in out.stdout
+    here = json.loads((tmp_path / "here.json").read_text())
+    there = json.loads((tmp_path / "there.json").read_text())
+    assert here["targets"] == there["targets"]
