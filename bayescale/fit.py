@@ -858,7 +858,7 @@ def fit_pass(
         aggregate = data
         rows = size_class(aggregate_rows(aggregate))
 
-        def build(noncentred: bool) -> pm.Model:
+        def build(other: bool) -> pm.Model:
             return build_aggregate_pass_model(aggregate, priors, pad_rows=rows)
     else:
         if buckets is None:
