@@ -865,8 +865,8 @@ def fit_pass(
             raise ValueError("per-problem counts need buckets (bayescale.buckets.make_buckets)")
         counts, kept = data, buckets
         # effects the counts barely pin start non-centred; the ladder's alternative is the other
-        first_noncentred = starts_noncentred(counts, kept)
-        if int(data.models.fitted.sum()) > 2:
+        if int(data.models.fitted.sum()) > 2:  # two models leave no model effects
+            first_noncentred = starts_noncentred(counts, kept)
             alternative = f"model effects {'centred' if first_noncentred else 'non-centred'}"
         # one compiled program per shape class (docs/performance.md); per-problem exponents
         # are not padded

@@ -13,6 +13,7 @@ cycle.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -160,8 +161,14 @@ def one_blas_thread() -> Iterator[None]:
     """
     from threadpoolctl import threadpool_limits
 
-    with threadpool_limits(limits=1, user_api="blas"):
+    # one block at a time: two fits in threads must not interleave the save and the restore
+    # of the process-wide counts (which could leave BLAS on one thread for good)
+    with _ONE_BLAS_THREAD, threadpool_limits(limits=1, user_api="blas"):
         yield
+
+
+#: Serialises :func:`one_blas_thread` (re-entrant: a block may nest in its own thread).
+_ONE_BLAS_THREAD = threading.RLock()
 
 
 def _starting_variances(hessian: np.ndarray, dense: bool) -> np.ndarray | None:

@@ -23,8 +23,8 @@ from bayescale.saved_format import (
     check_hash,
     fit_fields,
     grouped_runs_group,
-    only_known,
     pivot_of,
+    priors_of,
     stream_fields,
 )
 
@@ -69,10 +69,9 @@ def decode_loss(tree: xr.DataTree, path: Path) -> LossFit:
 
 def loss_priors_of(tree: xr.DataTree, path: Path) -> LossPriors:
     """Saved loss priors; fits written before the law discrepancy existed had none (0)."""
-    values = only_known(LossPriors, attr_json(tree, "priors", path))
-    values.setdefault("discrepancy_exponent_sd", 0.0)
-    values.setdefault("scatter_prior", "halfnormal")  # the scatter prior before the log-normal
-    return LossPriors(**values)
+    # the scatter prior before the inverse gamma; no law discrepancy before it existed
+    older = {"discrepancy_exponent_sd": 0.0, "scatter_prior": "halfnormal"}
+    return priors_of(tree, path, LossPriors, older)
 
 
 def encode_loss(fit: LossFit) -> tuple[xr.Dataset, str, dict[str, Any]]:

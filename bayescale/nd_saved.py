@@ -23,7 +23,7 @@ from bayescale.saved_format import (
     check_hash,
     fit_fields,
     grouped_runs_group,
-    only_known,
+    priors_of,
     stream_fields,
 )
 
@@ -91,6 +91,4 @@ def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:
 
 def nd_priors_of(tree: xr.DataTree, path: Path) -> NDPriors:
     """Saved L(N, D) priors; fits saved before the inverse-gamma scatter had a half-normal one."""
-    values = only_known(NDPriors, attr_json(tree, "priors", path))
-    values.setdefault("scatter_prior", "halfnormal")
-    return NDPriors(**values)
+    return priors_of(tree, path, NDPriors, {"scatter_prior": "halfnormal"})

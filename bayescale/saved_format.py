@@ -369,9 +369,15 @@ def settings_of(tree: xr.DataTree, path: Path) -> SamplerSettings:
     return SamplerSettings(**values)
 
 
-def priors_of[P](tree: xr.DataTree, path: Path, cls: type[P]) -> P:
-    """The saved priors of a law whose priors dataclass reads back as written."""
-    return cls(**only_known(cls, attr_json(tree, "priors", path)))
+def priors_of[P](
+    tree: xr.DataTree, path: Path, cls: type[P], older: dict[str, Any] | None = None
+) -> P:
+    """The saved priors of a law, with ``older`` for the fields a file predates.
+
+    ``older`` holds the values those fits were made with (a prior added or changed since).
+    """
+    values = only_known(cls, attr_json(tree, "priors", path))
+    return cls(**((older or {}) | values))
 
 
 def fit_fields(tree: xr.DataTree, path: Path, priors: Any) -> dict[str, Any]:

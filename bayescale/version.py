@@ -5,4 +5,4 @@ A literal rather than ``importlib.metadata.version``, which scans the installed 
 it without importing the package's ``__init__`` (which imports them).
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"

@@ -72,7 +72,10 @@ def main() -> None:
         rows.append(
             {
                 "seed": seed,
-                "pivot": measure(build_nd_model(data, NDPriors()), settings),
+                # the textbook's likelihood: sigma sampled with a half-normal prior
+                "pivot": measure(
+                    build_nd_model(data, NDPriors(scatter_prior="halfnormal")), settings
+                ),
                 "textbook": measure(textbook_model(data), settings),
             }
         )

@@ -85,7 +85,8 @@ def main() -> None:
         lc = fit_loss(lc_data, settings=settings, allow_unconverged=True)
         trees = {}
         for label, fit, model in (
-            ("L(N, D)", nd, build_nd_model(nd_data, NDPriors())),
+            # sigma sampled (not integrated out): a pointwise likelihood given the drawn sigma
+            ("L(N, D)", nd, build_nd_model(nd_data, NDPriors(scatter_prior="halfnormal"))),
             ("L(C)", lc, build_loss_model(lc_data)),
         ):
             ll = with_log_likelihood(model, fit.idata)

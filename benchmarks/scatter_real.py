@@ -184,7 +184,7 @@ def nd_main() -> None:
         "table_medians": {
             name: float(np.median([r["sd"] for r in rows])) for name, rows in per_table.items()
         },
-        "table_weighted_median": float(np.exp(mean)),
+        "table_weighted_geometric_mean": float(np.exp(mean)),
         "table_weighted_log_sd": float(np.sqrt(np.average((logs - mean) ** 2, weights=weights))),
     }
     path = ROOT / "benchmarks" / "results" / "scatter_real_nd.json"

@@ -215,6 +215,41 @@ def test_the_laplace_optimiser_runs_blas_on_one_thread_and_puts_the_counts_back(
     assert inside and all(count == 1 for count in inside[0])
 
 
+def test_one_blas_thread_blocks_in_two_threads_take_turns_and_leave_the_count(monkeypatch):
+    import threading
+    import time
+
+    from threadpoolctl import threadpool_limits
+
+    from bayescale.jaxtools import one_blas_thread
+
+    first_in, second_tried = threading.Event(), threading.Event()
+    order = []
+
+    def first():
+        with one_blas_thread():
+            first_in.set()
+            second_tried.wait(5)
+            time.sleep(0.2)  # the second is at the lock by now; without it, it would be in
+            order.append("first ends")
+
+    def second():
+        first_in.wait(5)
+        second_tried.set()
+        with one_blas_thread():  # waits until the first block has ended and restored
+            order.append("second starts")
+
+    with threadpool_limits(limits=2, user_api="blas"):
+        before = _blas_threads()
+        threads = [threading.Thread(target=f) for f in (first, second)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        assert _blas_threads() == before  # neither block's restore undid the other's
+    assert order == ["first ends", "second starts"]
+
+
 def test_laplace_falls_back_where_the_hessian_is_not_positive():
     # (0, 0) is a saddle: stationary, curvature 2 along x0 and -4 along x1; L-BFGS stays put
     def saddle(x):
