@@ -105,3 +105,24 @@ def child_json(script: str, *args: str) -> Any:
         cwd=root,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def log_marginal_over_scatter(y, mean, priors) -> float:
+    """ln ∫ N(y | mean, sigma²) InvGamma(sigma² | priors) d sigma², by quadrature.
+
+    The reference for the models' integrated-scatter likelihood (bayescale.scatter).
+    """
+    import numpy as np
+    from scipy import integrate, stats
+
+    from bayescale.priors import scatter_scale
+
+    prior = stats.invgamma(priors.scatter_shape, scale=scatter_scale(priors))
+
+    def joint(log_variance: float) -> float:  # over ln sigma^2, so the integrand is smooth
+        variance = np.exp(log_variance)
+        density = stats.norm(mean, np.sqrt(variance)).logpdf(y).sum() + prior.logpdf(variance)
+        return float(np.exp(density) * variance)
+
+    area, _ = integrate.quad(joint, -40.0, 5.0, limit=500, epsrel=1e-10)
+    return float(np.log(area))

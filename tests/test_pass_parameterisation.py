@@ -77,4 +77,3 @@ def test_the_ladder_starts_from_the_chosen_form_and_keeps_the_other_as_its_alter
     assert ("model_effect_z" in names[1]) is not first
     assert seen["alternative"] == f"model effects {other}"
     assert seen["first_form"] == ("model effects non-centred" if first else None)
-
