@@ -87,6 +87,7 @@ from bayescale.seeds import forecast_stream
 from bayescale.targets import (
     Targets,
     check_targets,
+    label_twin_warnings,
     logged,
     target_warnings,
     trend_against_law,
@@ -608,7 +609,7 @@ def accuracy_target_warnings(
     tokens is not taken for one inside the data.
     """
     ladders = target_ladders(data, family)
-    out = [
+    out = label_twin_warnings(np.unique(data.family), "family") + [
         f"{f} on {b} has {n} fitted size{'s' if n != 1 else ''}: its exponent comes mostly "
         "from the other families' (pooling)."
         for f, b in ladders

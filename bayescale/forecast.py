@@ -28,6 +28,7 @@ from bayescale.seeds import forecast_stream
 from bayescale.targets import (
     check_interval,
     check_targets,
+    label_twin_warnings,
     log_units_warning,
     logged,
     target_warnings,
@@ -54,6 +55,7 @@ def loss_target_warnings(
     units = log_units_warning(data.compute[data.fitted], data.columns.compute)
     return (
         units
+        + label_twin_warnings(data.groups, "group")
         + rising_loss_warnings(data)
         + repeated_run_warnings(data)
         + target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)

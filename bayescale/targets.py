@@ -9,6 +9,7 @@ Nothing here imports PyMC or JAX.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable
 
 import numpy as np
@@ -222,6 +223,26 @@ def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
         f"not FLOPs (a span of only {np.log10(high / low):.2g} decade(s)). The law is fitted "
         "on compute itself; if they are logarithms, give 10**value (and targets in FLOPs)."
     ]
+
+
+def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
+    """A warning for each pair of labels that differ only in case, spaces, dashes or underscores.
+
+    ``Web`` and ``web`` (or ``code-python`` and ``code python``) are two groups to the fit, which
+    pools them as two curves; most often one label was typed two ways. ``what`` names them
+    ("group", "family").
+    """
+    first: dict[str, str] = {}
+    out = []
+    for label in dict.fromkeys(map(str, labels)):
+        key = re.sub(r"[\s\-_]+", "_", label.strip().casefold())
+        earlier = first.setdefault(key, label)
+        if earlier != label:
+            out.append(
+                f"{what} labels '{earlier}' and '{label}' differ only in case, spaces or "
+                "dashes: they are fitted as two. If they name one, spell it one way."
+            )
+    return out
 
 
 def logged(warnings: Iterable[str], warn: bool = True) -> tuple[str, ...]:

@@ -714,3 +714,39 @@ def test_a_run_pasted_twice_is_warned():
     (warning,) = repeated_run_warnings(load_loss_runs(pasted))
     assert warning.startswith("row 5 repeats row 3 exactly (compute 1e+19, loss 2.75)")
     assert repeated_run_warnings(load_loss_runs(seeds)) == []  # reruns differ in their losses
+
+
+def test_group_and_family_labels_typed_two_ways_are_warned():
+    from bayescale.accuracy import accuracy_target_warnings, simulate_accuracy_table
+    from bayescale.accuracy_data import load_accuracy_table
+    from bayescale.forecast import loss_target_warnings
+    from bayescale.priors import LossPriors
+
+    compute = np.array([1e18, 3e18, 1e19, 3e19])
+    runs = pd.DataFrame(
+        {
+            "compute": np.tile(compute, 3),
+            "loss": np.tile([3.1, 2.9, 2.75, 2.62], 3),
+            "group": ["web"] * 4 + ["Web"] * 4 + ["code"] * 4,
+        }
+    )
+    twins = [
+        w
+        for w in loss_target_warnings(load_loss_runs(runs), np.array([1e21]), LossPriors())
+        if "differ only in case" in w
+    ]
+    assert twins == [
+        "group labels 'web' and 'Web' differ only in case, spaces or dashes: they are fitted "
+        "as two. If they name one, spell it one way."
+    ]
+    table = simulate_accuracy_table(seed=3)
+    first = table["family"].iloc[0]
+    copy = table[table["family"] == first].assign(
+        family=first.upper() + " ", model=lambda t: t["model"] + "-b"
+    )
+    table = pd.concat([table, copy], ignore_index=True)
+    data = load_accuracy_table(table)
+    warnings = accuracy_target_warnings(data, np.array([1e24]))
+    assert sum(f"family labels '{first.upper()}' and '{first}'" in w for w in warnings) == 1
+    one_way = load_accuracy_table(simulate_accuracy_table(seed=3))
+    assert not any("differ only" in w for w in accuracy_target_warnings(one_way, np.array([1e24])))
