@@ -3,6 +3,7 @@
 # pyenv-installed 3.12+), creates .venv once and reuses it. Installs are pinned by
 # constraints.txt (the versions the tests ran with); `make lock` regenerates it from
 # pyproject.toml's ranges in a scratch venv. Library users installing with pip get the ranges.
+# The install is redone when pyproject.toml or bayescale/version.py (in its metadata) changes.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -29,11 +30,11 @@ $(PY):
 	$$pybin -m venv $(VENV); \
 	$(PY) -m pip install --quiet --upgrade pip 2>&1 | grep -v "is ignored" || true
 
-$(STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+$(STAMP): pyproject.toml bayescale/version.py $(CONSTRAINTS) | $(PY)
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e . 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PY) -c "import bayescale" && touch $@
 
-$(DEV_STAMP): pyproject.toml $(CONSTRAINTS) | $(PY)
+$(DEV_STAMP): pyproject.toml bayescale/version.py $(CONSTRAINTS) | $(PY)
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]' 2>&1 | grep -v "is ignored: it is neither" || true
 	$(PY) -c "import bayescale, pytest, hypothesis" && touch $@ $(STAMP)
 
