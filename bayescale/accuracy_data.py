@@ -7,7 +7,6 @@ imports too.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,6 +18,7 @@ import pandas as pd
 from bayescale.data import (
     COMPUTE_RANGE,
     check_range,
+    label_key,
     numeric_column,
     read_table,
     refuse_first,
@@ -71,7 +71,7 @@ MIN_SIZES = 3
 
 def benchmark_key(name: str) -> str:
     """The key of a benchmark name in :data:`DEFAULT_CHANCE`: ``"ARC-C"`` -> ``"arc_c"``."""
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+    return label_key(name)
 
 
 @dataclass(frozen=True)

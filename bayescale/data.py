@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import lzma
+import re
 import stat
 import zlib
 from dataclasses import dataclass, field
@@ -334,6 +335,14 @@ def _check_delimiter(header: list[str], delimiter: str, label: str, kind: str) -
                 f"by {name}, but {kind} files are read with {_OTHER_DELIMITERS[delimiter]}. "
                 f"To read it, {fix}."
             )
+
+
+def label_key(name: str) -> str:
+    """A label with case, spaces and dashes set aside: ``"ARC-C"`` -> ``"arc_c"``.
+
+    Labels with one key are one label typed two ways (benchmarks, groups, families).
+    """
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
 def row_label(source: str, index: int) -> str:

@@ -9,12 +9,11 @@ Nothing here imports PyMC or JAX.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from bayescale.data import COMPUTE_RANGE
+from bayescale.data import COMPUTE_RANGE, label_key
 from bayescale.errors import InputError
 
 #: Most target computes one run forecasts.
@@ -226,7 +225,7 @@ def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
 
 
 def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
-    """A warning for each pair of labels that differ only in case, spaces, dashes or underscores.
+    """A warning for each pair of labels that differ only in case, spaces or dashes (``label_key``).
 
     ``Web`` and ``web`` (or ``code-python`` and ``code python``) are two groups to the fit, which
     pools them as two curves; most often one label was typed two ways. ``what`` names them
@@ -235,8 +234,7 @@ def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
     first: dict[str, str] = {}
     out = []
     for label in dict.fromkeys(map(str, labels)):
-        key = re.sub(r"[\s\-_]+", "_", label.strip().casefold())
-        earlier = first.setdefault(key, label)
+        earlier = first.setdefault(label_key(label), label)
         if earlier != label:
             out.append(
                 f"{what} labels '{earlier}' and '{label}' differ only in case, spaces or "
