@@ -846,6 +846,7 @@ def fit_pass(
         size_class,
         starts_noncentred,
         unpad_posterior,
+        weak_intercept_count,
     )
 
     priors = priors or PassPriors()
@@ -854,6 +855,7 @@ def fit_pass(
     complete = None
     alternative = None
     first_noncentred = False
+    first_form = []
     if isinstance(data, PassAggregate):
         aggregate = data
         rows = size_class(aggregate_rows(aggregate))
@@ -868,6 +870,10 @@ def fit_pass(
         if int(data.models.fitted.sum()) > 2:  # two models leave no model effects
             first_noncentred = starts_noncentred(counts, kept)
             alternative = f"model effects {'centred' if first_noncentred else 'non-centred'}"
+        if first_noncentred:
+            first_form.append("model effects non-centred")
+        if not priors.problem_slopes and (weak := weak_intercept_count(counts, kept)):
+            first_form.append(f"{weak[0]} of {weak[1]} sampled problem intercepts non-centred")
         # one compiled program per shape class (docs/performance.md); per-problem exponents
         # are not padded
         shape = None if priors.problem_slopes else pass_shape(counts, kept)
@@ -888,7 +894,7 @@ def fit_pass(
         complete,
         alternative=alternative,
         added_per_draw=added,
-        first_form="model effects non-centred" if first_noncentred else None,
+        first_form="; ".join(first_form) or None,
     )
     result = PassFit(
         data=data,

@@ -15,7 +15,9 @@ passes enter through the binomial likelihood as evidence of a small pass rate in
 being dropped.
 
 Geometry, chosen by measurement. Problems the counts pin (>= ``INFORMATIVE_COUNT`` passes and
-failures over the fitted models) have their intercepts sampled, centred on their bucket level.
+failures over the fitted models) have their intercepts sampled, centred on their bucket level,
+or non-centred where the counts pin them loosely against their bucket's spread
+(:func:`weak_intercepts`: a few samples a problem).
 The others (never or always solved, or a few passes) are integrated out of the likelihood by
 quadrature (:mod:`bayescale.quadrature`) and drawn from their conditional posterior after
 sampling (:func:`add_problem_intercepts`): sampled, their one-sided likelihoods make a funnel
@@ -174,14 +176,59 @@ def effect_standard_error(counts: PassCounts, buckets: Buckets) -> float:
     only used to pick the parameterisation a fit starts from (:data:`WEAK_EFFECT_SE`).
     """
     _, n, k = _fitted_counts(counts, buckets)
-    p = (k + 0.5) / (n + 1.0)
-    information = (n * p * np.log(p) ** 2 / (1.0 - p)).sum(axis=0)
+    information = _eta_information(n, k).sum(axis=0)
     return float(np.median(1.0 / np.sqrt(np.maximum(information, 1e-12))))
+
+
+def _eta_information(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Each count's Fisher information about ln(-ln p), at the smoothed rate (k + ½)/(n + 1)."""
+    p = (k + 0.5) / (n + 1.0)
+    return n * p * np.log(p) ** 2 / (1.0 - p)
 
 
 def starts_noncentred(counts: PassCounts, buckets: Buckets) -> bool:
     """Whether a fit of ``counts`` samples its model effects non-centred first."""
     return effect_standard_error(counts, buckets) > WEAK_EFFECT_SE
+
+
+#: A sampled intercept is sampled non-centred when the counts pin it less tightly (standard
+#: error) than this multiple of the problems' spread within their buckets
+#: (:func:`weak_intercepts`).
+WEAK_INTERCEPT_RATIO = 2.0
+
+
+def weak_intercepts(n: np.ndarray, k: np.ndarray, bucket: np.ndarray) -> np.ndarray | None:
+    """Which sampled (:func:`informative`) intercepts to sample non-centred; None for none.
+
+    Centred, an intercept that its counts pin loosely against the spread of its bucket's
+    intercepts funnels against ``sigma_problem``: 164 problems x 4 models x 10 samples, whose
+    buckets (cut by the same noisy pass rates) leave ``sigma_problem`` near 0.03 against
+    standard errors near 0.22, diverged at ``sigma_problem`` 0.009-0.015. The spread is a
+    moment estimate: the variance of the problems' information-weighted deviations from
+    their bucket's mean, less their mean squared standard error (0 when the noise explains
+    it). A problem is weak when its standard error exceeds :data:`WEAK_INTERCEPT_RATIO` times
+    that spread. Rough, and only used to pick a parameterisation; ``n``, ``k`` are (problem,
+    model), ``bucket`` the internal bucket of each problem.
+    """
+    pinned = informative(n, k)
+    information = _eta_information(n, k)
+    p = (k + 0.5) / (n + 1.0)
+    eta = np.log(-np.log(p))
+    se = 1.0 / np.sqrt(np.maximum(information.sum(axis=1), 1e-12))
+    deviations, errors = [], []
+    for b in np.unique(bucket):
+        rows = np.flatnonzero((bucket == b) & pinned)
+        if rows.size < 2:
+            continue
+        w = information[rows]
+        residual = eta[rows] - eta[rows].mean(axis=0)
+        deviations.append((w * residual).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12))
+        errors.append(se[rows])
+    if not deviations:
+        return None
+    spread2 = np.var(np.concatenate(deviations)) - np.mean(np.concatenate(errors) ** 2)
+    weak = pinned & (se > WEAK_INTERCEPT_RATIO * np.sqrt(max(spread2, 0.0)))
+    return weak if weak.any() else None
 
 
 #: The smallest padded model count of a per-problem fit's shape class.
@@ -268,6 +315,7 @@ PASS_INPUTS = (
     "pinned_n",
     "pinned_k",
     "pinned_log_binom",
+    "pinned_weak",
     "open_bucket",
     "open_weight",
     "open_n",
@@ -291,7 +339,8 @@ def pass_inputs(counts: PassCounts, buckets: Buckets, shape: PassShape) -> dict[
         :func:`effect_basis` of the real models in its top-left block), ``effect_weight``;
         with sampled intercepts ``pinned_bucket``, ``pinned_weight``, ``pinned_n``,
         ``pinned_k`` (problem x model) and ``pinned_log_binom``, their log binomial
-        coefficients :math:`\ln\binom{n}{k}` (:func:`log_binomial`; 0 where padded); with
+        coefficients :math:`\ln\binom{n}{k}` (:func:`log_binomial`; 0 where padded) and,
+        when some are weak (:func:`weak_intercepts`), ``pinned_weak`` (1 where weak); with
         integrated ones ``open_bucket``, ``open_weight``, ``open_n``, ``open_k`` and
         ``open_start`` (the Newton start of :func:`bayescale.quadrature.start_values`).
     """
@@ -310,6 +359,7 @@ def pass_inputs(counts: PassCounts, buckets: Buckets, shape: PassShape) -> dict[
         return np.pad(values, widths)
 
     basis = effect_basis(x)
+    weak = weak_intercepts(n, k, buckets.index)
     inputs = {
         "model_x": pad(x, shape.models),
         "effect_basis": pad(pad(basis, shape.models), shape.models - 2, axis=1),
@@ -328,6 +378,8 @@ def pass_inputs(counts: PassCounts, buckets: Buckets, shape: PassShape) -> dict[
             inputs[f"{prefix}_{name}"] = values.astype(np.int64) if prefix == "pinned" else values
         if prefix == "pinned":
             inputs["pinned_log_binom"] = log_binomial(inputs["pinned_n"], inputs["pinned_k"])
+            if weak is not None:
+                inputs["pinned_weak"] = pad(weak[rows].astype(float), size)
         if prefix == "open":
             inputs["open_start"] = pad(quadrature.start_values(n[rows], k[rows]), size)
     return inputs
@@ -405,7 +457,10 @@ def build_pass_model(
         if pinned.any():
             # the counts pin these intercepts: sampled, centred (cheap and well-conditioned)
             s = np.flatnonzero(pinned)
-            theta = pm.Normal("theta_solved", beta[b_of[s]], sigma_u, shape=s.size)
+            weak = weak_intercepts(n, k, b_of)
+            theta = _pinned_intercepts(
+                beta[b_of[s]], sigma_u, None if weak is None else weak[s], s.size
+            )
             obs_j, obs_m = np.nonzero(n[s] > 0)
             eta = pass_law_log(x[obs_m], theta[obs_j], exponent[b_of[s]][obs_j]) + effect[obs_m]
             _binomial("passes", eta, n[s][obs_j, obs_m], k[s][obs_j, obs_m])
@@ -425,6 +480,30 @@ def build_pass_model(
             )
             pm.Potential("passes_integrated", log_lik.sum())
     return model
+
+
+def weak_intercept_count(counts: PassCounts, buckets: Buckets) -> tuple[int, int] | None:
+    """How many sampled intercepts a fit samples non-centred, of how many; None for none."""
+    _, n, k = _fitted_counts(counts, buckets)
+    weak = weak_intercepts(n, k, buckets.index)
+    return None if weak is None else (int(weak.sum()), int(informative(n, k).sum()))
+
+
+def _pinned_intercepts(
+    mean: pt.TensorLike, scale: pt.TensorLike, weak: pt.TensorLike | None, size: int
+) -> pt.TensorVariable:
+    """The sampled intercepts ``theta_solved ~ N(mean, scale)``: centred, or mixed by ``weak``.
+
+    With ``weak`` (:func:`weak_intercepts`), the free ``theta_solved_raw`` is the intercept
+    where centred and its standardised value where weak, ``theta_solved`` a deterministic:
+    the same posterior, in the geometry each problem's counts call for.
+    """
+    if weak is None:
+        return pm.Normal("theta_solved", mean, scale, shape=size)
+    raw = pm.Normal(
+        "theta_solved_raw", pt.where(weak, 0.0, mean), pt.where(weak, 1.0, scale), shape=size
+    )
+    return pm.Deterministic("theta_solved", pt.where(weak, mean + scale * raw, raw))
 
 
 def _coords(counts: PassCounts, buckets: Buckets) -> dict[str, list[str]]:
@@ -473,11 +552,11 @@ def _padded_pass_model(
         if shape.pinned:
             b_of = data["pinned_bucket"]
             real = data["pinned_weight"] > 0
-            theta = pm.Normal(
-                "theta_solved",
+            theta = _pinned_intercepts(
                 pt.where(real, beta[b_of], 0.0),
                 pt.where(real, sigma_u, 1.0),
-                shape=shape.pinned,
+                data["pinned_weak"] > 0 if "pinned_weak" in data else None,
+                shape.pinned,
             )
             n, k = data["pinned_n"], data["pinned_k"]
             eta = pass_law_log(x[None, :], theta[:, None], exponent[b_of][:, None])
@@ -519,6 +598,7 @@ def unpad_posterior(idata: xr.DataTree, counts: PassCounts, buckets: Buckets) ->
     models = n.shape[1]
     sizes = {
         "theta_solved": int(informative(n, k).sum()),
+        "theta_solved_raw": int(informative(n, k).sum()),
         "model_effect_raw": models - 2,
         "model_effect_z": models - 2,
     }

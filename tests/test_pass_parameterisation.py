@@ -1,5 +1,6 @@
 """Tier 1-2: the parameterisation a pass fit starts from, chosen from how well the counts pin
-each model's effect (``pass_model.effect_standard_error``)."""
+each model's effect (``pass_model.effect_standard_error``) and each problem's intercept
+(``pass_model.weak_intercepts``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ import bayescale.fit
 from bayescale.buckets import make_buckets
 from bayescale.fit import fit_pass
 from bayescale.pass_data import load_pass_counts
-from bayescale.pass_model import WEAK_EFFECT_SE, effect_standard_error, starts_noncentred
+from bayescale.pass_model import (
+    WEAK_EFFECT_SE,
+    _fitted_counts,
+    build_pass_model,
+    effect_standard_error,
+    informative,
+    starts_noncentred,
+    weak_intercepts,
+)
 from bayescale.simulate import simulate_pass_counts
 
 
@@ -77,3 +86,57 @@ def test_the_ladder_starts_from_the_chosen_form_and_keeps_the_other_as_its_alter
     assert ("model_effect_z" in names[1]) is not first
     assert seen["alternative"] == f"model effects {other}"
     assert seen["first_form"] == ("model effects non-centred" if first else None)
+
+
+@pytest.mark.parametrize(
+    ("models", "problems", "samples", "weak"),
+    [
+        (4, 164, 10, True),  # HumanEval-sized, 10 samples: standard errors about 0.22
+        (3, 400, 10, True),
+        (4, 164, 100, False),  # 100 samples: about 0.07 against a spread about 0.16
+        (6, 60, 200, False),
+        (12, 500, 100, False),
+    ],
+)
+def test_intercepts_their_counts_pin_loosely_against_their_buckets_spread_are_weak(
+    models, problems, samples, weak
+):
+    counts, buckets = _counts(models, problems, samples)
+    _, n, k = _fitted_counts(counts, buckets)
+    found = weak_intercepts(n, k, buckets.index)
+    if weak:
+        assert found is not None
+        assert not (found & ~informative(n, k)).any()  # only sampled intercepts
+        assert found.sum() == informative(n, k).sum()
+    else:
+        assert found is None
+
+
+def test_mixed_intercepts_are_the_centred_model_reparameterised(monkeypatch):
+    """Where weak, theta = level + sigma_problem * raw: the log density differs by the Jacobian."""
+    import bayescale.pass_model
+
+    counts, buckets = _counts(3, 24, 10)
+    _, n, k = _fitted_counts(counts, buckets)
+    mask = informative(n, k) & (np.arange(buckets.index.size) % 2 == 0)
+    monkeypatch.setattr(bayescale.pass_model, "weak_intercepts", lambda n, k, bucket: mask)
+    mixed = build_pass_model(counts, buckets)
+    monkeypatch.setattr(bayescale.pass_model, "weak_intercepts", lambda n, k, bucket: None)
+    centred = build_pass_model(counts, buckets)
+    assert "theta_solved_raw" in mixed.named_vars and "theta_solved_raw" not in centred.named_vars
+    (deterministic,) = mixed.replace_rvs_by_values([mixed["theta_solved"]])
+    theta = mixed.compile_fn(
+        deterministic, inputs=mixed.value_vars, on_unused_input="ignore", mode="FAST_COMPILE"
+    )
+    logps = [m.compile_fn(m.logp(), mode="FAST_COMPILE") for m in (mixed, centred)]
+    rng = np.random.default_rng(0)
+    weak = int(mask.sum())
+    assert 0 < weak < informative(n, k).sum()
+    for _ in range(3):
+        point = {
+            name: v + rng.normal(0.0, 0.3, np.shape(v)) for name, v in mixed.initial_point().items()
+        }
+        same = {name: v for name, v in point.items() if name != "theta_solved_raw"}
+        same["theta_solved"] = theta(point)
+        jacobian = weak * point["sigma_problem_log__"]
+        np.testing.assert_allclose(logps[0](point), logps[1](same) + jacobian, rtol=1e-12)

@@ -129,12 +129,22 @@ def test_large_tables_keep_their_counts_as_constants(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("models", "noncentred"),
-    [(3, False), pytest.param(5, True, marks=pytest.mark.slow)],
-    ids=["centred", "non-centred"],
+    ("models", "noncentred", "mixed"),
+    [(3, False, False), (3, False, True), pytest.param(5, True, False, marks=pytest.mark.slow)],
+    ids=["centred", "mixed-intercepts", "non-centred"],
 )
-def test_padding_keeps_the_pass_log_density_and_its_gradient(models, noncentred):
+def test_padding_keeps_the_pass_log_density_and_its_gradient(
+    monkeypatch, models, noncentred, mixed
+):
     """Padded models, problems and coefficients add nothing but independent normal terms."""
+    import bayescale.pass_model
+
+    if mixed:  # every other sampled intercept non-centred (pass_model.weak_intercepts)
+        monkeypatch.setattr(
+            bayescale.pass_model,
+            "weak_intercepts",
+            lambda n, k, bucket: informative(n, k) & (np.arange(bucket.size) % 2 == 0),
+        )
     counts, buckets = _counts(models=models, problems=24, fit_max_compute=None)
     shape = pass_shape(counts, buckets)
     assert shape is not None
@@ -145,6 +155,7 @@ def test_padding_keeps_the_pass_log_density_and_its_gradient(models, noncentred)
     assert shape.pinned > pinned.sum() and shape.integrated > (~pinned).sum()
     plain = build_pass_model(counts, buckets, noncentred=noncentred)
     padded = build_pass_model(counts, buckets, noncentred=noncentred, shape=shape)
+    assert ("theta_solved_raw" in padded.named_vars) is mixed
     _compare(plain, padded)
 
 
