@@ -159,12 +159,14 @@ def _fitted_counts(
 
 
 #: The model effects start non-centred when the counts pin a fitted model's effect on
-#: ln(-ln p) less tightly than this standard error (median over the fitted models): a fourth of
-#: the model scatter's prior median (HalfNormal(0.3): 0.2). Centred, an effect the data barely
-#: pin funnels against ``sigma_model``: 47 divergences, all at small ``sigma_model``, on 164
-#: problems x 4 models with one sample each (standard error 0.1); non-centred, none
-#: (docs/pass-rates.md).
-WEAK_EFFECT_SE = 0.05
+#: ln(-ln p) less tightly than this standard error (median over the fitted models). With few
+#: models the model scatter's posterior keeps much of its prior, HalfNormal(0.3), whose 5%
+#: point is 0.019; centred, an effect pinned loosely against it funnels against
+#: ``sigma_model``. Measured (docs/pass-rates.md): 164 problems x 4 models with one sample
+#: each (0.10), 47 divergences centred, all at small ``sigma_model``, none non-centred; with
+#: 10 samples each (0.036), 4 centred at target_accept 0.95, none non-centred; the
+#: LiveCodeBench families (3 models x 400 problems x 10, 0.024-0.025) none centred.
+WEAK_EFFECT_SE = 0.03
 
 
 def effect_standard_error(counts: PassCounts, buckets: Buckets) -> float:

@@ -4,9 +4,9 @@ What ``pass_model.starts_noncentred`` rests on (docs/pass-rates.md): for each si
 (``bayescale.simulate.simulate_pass_counts``, seed 3; models x problems x samples), one fit of
 the padded pass model in each form through the sampling seam (4 chains x 1000 draws after 500
 warm-up steps, seed 1, the seam's default target_accept), no convergence ladder. Reported:
-wall, divergences, mean leapfrog steps, ``sigma_model``'s 5/50/95% quantiles over all draws and
-its 10/50/90% over the divergent ones, the effect standard error the rule reads, and where
-``--where`` names a scalar, the same quantiles of every scalar variable.
+wall, divergences, mean leapfrog steps, the 5/50/95% quantiles of every scalar over all draws
+and their 10/50/90% over the divergent ones, the effect standard error the rule reads, and the
+sampled intercepts sampled non-centred (``pass_model.weak_intercepts``) of how many.
 
     python benchmarks/pass_first_form.py 4x164x1 3x30x1 4x8x10 4x164x10 --json out.json
 """
@@ -26,7 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bayescale.buckets import make_buckets
 from bayescale.pass_data import load_pass_counts
-from bayescale.pass_model import build_pass_model, effect_standard_error, pass_shape
+from bayescale.pass_model import (
+    build_pass_model,
+    effect_standard_error,
+    pass_shape,
+    weak_intercept_count,
+)
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings, sample
 from bayescale.simulate import simulate_pass_counts
@@ -61,6 +66,8 @@ def first_fit(models: int, problems: int, samples: int, noncentred: bool) -> dic
         "table": f"{models} models x {problems} problems x {samples} samples",
         "form": "non-centred" if noncentred else "centred",
         "effect_standard_error": round(effect_standard_error(counts, buckets), 4),
+        # sampled intercepts non-centred (pass_model.weak_intercepts), of how many sampled
+        "weak_intercepts": weak_intercept_count(counts, buckets),
         "buckets": buckets.n_internal,
         "wall_s": round(wall, 1),
         "divergences": int(diverging.sum()),

@@ -51,6 +51,7 @@ def test_the_standard_error_is_the_binomial_fisher_information_about_ln_minus_ln
         (4, 164, 1, True),  # greedy HumanEval-sized: about 0.1
         (3, 30, 1, True),
         (4, 8, 10, True),
+        (4, 164, 10, True),  # about 0.036
         (6, 60, 200, False),  # thousands of samples a model: about 0.015
         (3, 400, 10, False),  # LiveCodeBench-sized: about 0.023
     ],
@@ -140,3 +141,34 @@ def test_mixed_intercepts_are_the_centred_model_reparameterised(monkeypatch):
         same["theta_solved"] = theta(point)
         jacobian = weak * point["sigma_problem_log__"]
         np.testing.assert_allclose(logps[0](point), logps[1](same) + jacobian, rtol=1e-12)
+
+
+def _real_tables():
+    """The real per-problem tables: Pythia x MATH as its test fits it, each LiveCodeBench family."""
+    import pandas as pd
+
+    from bayescale.pass_data import PassColumns
+    from tests.helpers import shared_dataset
+
+    pythia = pd.read_csv(shared_dataset("pythia_math_monkeys") / "pythia_math_counts.csv")
+    columns = PassColumns(
+        compute="train_flops", problem="problem_idx", n="n_samples", k="n_correct"
+    )
+    yield "pythia", load_pass_counts(pythia, columns, fit_max_compute=1.5e22)
+    lcb = pd.read_csv(
+        shared_dataset("livecodebench_code_families") / "lcb_codegen_family_counts.csv"
+    )
+    columns = PassColumns(
+        compute="train_flops", problem="question_id", n="n_samples", k="n_correct"
+    )
+    for family, rows in lcb.groupby("family"):
+        yield family, load_pass_counts(rows, columns)
+
+
+def test_the_real_tables_are_sampled_centred_as_before():
+    """Their calibration was measured centred: neither rule may move them."""
+    for name, counts in _real_tables():
+        buckets = make_buckets(counts)
+        _, n, k = _fitted_counts(counts, buckets)
+        assert weak_intercepts(n, k, buckets.index) is None, name
+        assert not starts_noncentred(counts, buckets), name
