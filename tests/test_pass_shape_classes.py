@@ -29,6 +29,7 @@ from bayescale.pass_model import (
     build_aggregate_pass_model,
     build_pass_model,
     informative,
+    integrated_rows,
     pass_shape,
 )
 from bayescale.sampling import SamplerSettings
@@ -56,15 +57,18 @@ def test_pass_shape_of_a_table():
     counts, buckets = _counts()
     _, n, k = _fitted_counts(counts, buckets)
     pinned = informative(n, k)
+    rows, weight = integrated_rows(n, k, buckets.index)
     shape = pass_shape(counts, buckets)
     assert shape is not None
     assert shape == PassShape(
         models=6,
         pinned=size_class(int(pinned.sum())),
-        integrated=size_class(int((~pinned).sum()), half_steps=True),
+        integrated=size_class(rows.size, half_steps=True),
     )
-    assert (int(pinned.sum()), int((~pinned).sum())) == (47, 13)
-    assert shape == PassShape(models=6, pinned=64, integrated=16)  # the class, spelled out
+    # 13 integrated problems, 4 distinct (bucket, counts) rows
+    assert (int(pinned.sum()), int((~pinned).sum()), rows.size) == (47, 13, 4)
+    assert weight.sum() == 13
+    assert shape == PassShape(models=6, pinned=64, integrated=8)  # the class, spelled out
     model = build_pass_model(counts, buckets, shape=shape)
     assert model["theta_solved"].type.shape == (shape.pinned,)
     assert model["open_n"].get_value().shape == (shape.integrated, shape.models)
@@ -152,11 +156,57 @@ def test_padding_keeps_the_pass_log_density_and_its_gradient(
     pinned = informative(n, k)
     # really padded: models (3 -> 4, 5 -> 6), sampled and integrated problems
     assert shape.models > models
-    assert shape.pinned > pinned.sum() and shape.integrated > (~pinned).sum()
+    assert shape.pinned > pinned.sum()
+    assert shape.integrated > integrated_rows(n, k, buckets.index)[0].size
     plain = build_pass_model(counts, buckets, noncentred=noncentred)
     padded = build_pass_model(counts, buckets, noncentred=noncentred, shape=shape)
     assert ("theta_solved_raw" in padded.named_vars) is mixed
     _compare(plain, padded)
+
+
+def test_integrated_problems_of_one_bucket_and_counts_share_one_quadrature():
+    """One row per distinct (bucket, counts), weighted by its problems: the same log density."""
+    counts, buckets = _counts(models=3, problems=24, fit_max_compute=None)
+    _, n, k = _fitted_counts(counts, buckets)
+    rows, weight = integrated_rows(n, k, buckets.index)
+    integrated = np.flatnonzero(~informative(n, k))
+    assert rows.size < integrated.size  # some problems share a row (never solved, say)
+    key = {(buckets.index[j], *n[j], *k[j]) for j in integrated}
+    assert len(key) == rows.size and weight.sum() == integrated.size
+    for row, w in zip(rows, weight, strict=True):
+        same = [
+            j
+            for j in integrated
+            if buckets.index[j] == buckets.index[row]
+            and (n[j] == n[row]).all()
+            and (k[j] == k[row]).all()
+        ]
+        assert min(same) == row and len(same) == w
+    # the potential against the sum over every integrated problem, one quadrature each
+    from bayescale import quadrature
+
+    model = build_pass_model(counts, buckets)
+    point = model.initial_point()
+    (term,) = model.replace_rvs_by_values([model["passes_integrated"]])
+    compiled = model.compile_fn(
+        term, inputs=model.value_vars, on_unused_input="ignore", mode="FAST_COMPILE"
+    )
+    potential = compiled(point)
+    level = np.full(buckets.n_internal, 1.0)  # the initial point's levels and exponents
+    assert np.allclose(point["level"], level)
+    x, _, _ = _fitted_counts(counts, buckets)
+    exponent = np.exp(point["log_exponent"])
+    b = buckets.index[integrated]
+    offset = -exponent[b][:, None] * x[None, :]  # model effects 0 at the initial point
+    each = quadrature.log_marginal(
+        level[b],
+        np.exp(point["sigma_problem_log__"]),
+        offset,
+        n[integrated],
+        k[integrated],
+        quadrature.start_values(n[integrated], k[integrated]),
+    )
+    np.testing.assert_allclose(potential, each.sum(), rtol=1e-12)
 
 
 def _aggregate():
