@@ -12,6 +12,11 @@ placing the chains, each in its own process, back to back:
 Reports each one's wall and CPU seconds, peak RSS, the fit's sampling seconds and its
 diagnostics (the draws are the same). Needs ``../shared/data/livecodebench_code_families``.
 
+The ways differ only while the table is above ``pass_model.PAD_MAX_COST`` (PyMC's numpyro
+path). Since problems with the same counts share a quadrature (``integrated_rows``) it is
+under the cap and samples padded, its chains in turn on a CPU either way
+(``batch.sample_one``); ``results/lcb_chains.json`` is from before.
+
     python benchmarks/lcb_chains.py --json benchmarks/results/lcb_chains.json
 """
 
