@@ -17,11 +17,11 @@ being dropped.
 Geometry, chosen by measurement. Problems the counts pin (>= ``INFORMATIVE_COUNT`` passes and
 failures over the fitted models) have their intercepts sampled, centred on their bucket level,
 or non-centred where the counts pin them loosely against their bucket's spread
-(:func:`weak_intercepts`: a few samples a problem).
-The others (never or always solved, or a few passes) are integrated out of the likelihood by
-quadrature (:mod:`bayescale.quadrature`) and drawn from their conditional posterior after
-sampling (:func:`add_problem_intercepts`): sampled, their one-sided likelihoods make a funnel
-that NUTS cannot cross. Model effects are centred in the space orthogonal to (1, x) so that
+(:func:`weak_intercepts`: a few samples a problem). The others (never or always solved, or a
+few passes) are integrated out of the likelihood by quadrature (:mod:`bayescale.quadrature`),
+one quadrature for the problems of a bucket with the same counts (:func:`integrated_rows`),
+and drawn from their conditional posterior after sampling (:func:`add_problem_intercepts`):
+sampled, their one-sided likelihoods make a funnel that NUTS cannot cross. Model effects are centred in the space orthogonal to (1, x) so that
 they cannot trade off against the bucket lines. Measured (4 x 1000 draws):
 
 - LiveCodeBench, DeepSeek-Coder base (3 models x 400 problems, 254 never solved): with all
