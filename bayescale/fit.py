@@ -855,7 +855,7 @@ def fit_pass(
     complete = None
     alternative = None
     first_noncentred = False
-    first_form = []
+    first_form: list[str] = []
     if isinstance(data, PassAggregate):
         aggregate = data
         rows = size_class(aggregate_rows(aggregate))

@@ -21,8 +21,9 @@ or non-centred where the counts pin them loosely against their bucket's spread
 few passes) are integrated out of the likelihood by quadrature (:mod:`bayescale.quadrature`),
 one quadrature for the problems of a bucket with the same counts (:func:`integrated_rows`),
 and drawn from their conditional posterior after sampling (:func:`add_problem_intercepts`):
-sampled, their one-sided likelihoods make a funnel that NUTS cannot cross. Model effects are centred in the space orthogonal to (1, x) so that
-they cannot trade off against the bucket lines. Measured (4 x 1000 draws):
+sampled, their one-sided likelihoods make a funnel that NUTS cannot cross. Model effects are
+centred in the space orthogonal to (1, x) so that they cannot trade off against the bucket
+lines. Measured (4 x 1000 draws):
 
 - LiveCodeBench, DeepSeek-Coder base (3 models x 400 problems, 254 never solved): with all
   intercepts sampled, R-hat 1.19-4.1 and thousands of divergences; integrated, R-hat 1.004,
@@ -164,7 +165,8 @@ def _fitted_counts(
 #: point is 0.019; centred, an effect pinned loosely against it funnels against
 #: ``sigma_model``. Measured (docs/pass-rates.md): 164 problems x 4 models with one sample
 #: each (0.10), 47 divergences centred, all at small ``sigma_model``, none non-centred; with
-#: 10 samples each (0.036), 4 centred at target_accept 0.95, none non-centred; the
+#: 10 samples each (0.036), 8 centred, none non-centred (with its weak intercepts
+#: non-centred, results/pass_first_form_intercepts.json); the
 #: LiveCodeBench families (3 models x 400 problems x 10, 0.024-0.025) none centred.
 WEAK_EFFECT_SE = 0.03
 
@@ -205,31 +207,36 @@ def weak_intercepts(n: np.ndarray, k: np.ndarray, bucket: np.ndarray) -> np.ndar
     Centred, an intercept that its counts pin loosely against the spread of its bucket's
     intercepts funnels against ``sigma_problem``: 164 problems x 4 models x 10 samples, whose
     buckets (cut by the same noisy pass rates) leave ``sigma_problem`` near 0.03 against
-    standard errors near 0.22, diverged at ``sigma_problem`` 0.009-0.015. The spread is a
-    moment estimate: the variance of the problems' information-weighted deviations from
-    their bucket's mean, less their mean squared standard error (0 when the noise explains
-    it). A problem is weak when its standard error exceeds :data:`WEAK_INTERCEPT_RATIO` times
-    that spread. Rough, and only used to pick a parameterisation; ``n``, ``k`` are (problem,
-    model), ``bucket`` the internal bucket of each problem.
+    standard errors near 0.22, diverged at ``sigma_problem`` 0.009-0.015. The spread is the
+    DerSimonian-Laird estimate over the buckets: each problem's information-weighted offset
+    from its bucket, its squared standard error as its variance, precision weights (so a few
+    loosely pinned problems cannot hide the spread that well pinned ones show; 0 when the
+    noise explains it all). A problem is weak when its standard error exceeds
+    :data:`WEAK_INTERCEPT_RATIO` times that spread. Rough, and only used to pick a
+    parameterisation; ``n``, ``k`` are (problem, model), ``bucket`` each problem's bucket.
     """
     pinned = informative(n, k)
     information = _eta_information(n, k)
     p = (k + 0.5) / (n + 1.0)
     eta = np.log(-np.log(p))
     se = 1.0 / np.sqrt(np.maximum(information.sum(axis=1), 1e-12))
-    deviations, errors = [], []
+    q = df = c = 0.0  # Cochran's Q, its degrees of freedom, the DerSimonian-Laird scale
     for b in np.unique(bucket):
         rows = np.flatnonzero((bucket == b) & pinned)
         if rows.size < 2:
             continue
         w = information[rows]
         residual = eta[rows] - eta[rows].mean(axis=0)
-        deviations.append((w * residual).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12))
-        errors.append(se[rows])
-    if not deviations:
+        offset = (w * residual).sum(axis=1) / np.maximum(w.sum(axis=1), 1e-12)
+        precision = 1.0 / se[rows] ** 2
+        centre = (precision * offset).sum() / precision.sum()
+        q += float((precision * (offset - centre) ** 2).sum())
+        df += rows.size - 1
+        c += float(precision.sum() - (precision**2).sum() / precision.sum())
+    if not df:
         return None
-    spread2 = np.var(np.concatenate(deviations)) - np.mean(np.concatenate(errors) ** 2)
-    weak = pinned & (se > WEAK_INTERCEPT_RATIO * np.sqrt(max(spread2, 0.0)))
+    spread = np.sqrt(max((q - df) / c, 0.0))
+    weak = pinned & (se > WEAK_INTERCEPT_RATIO * spread)
     return weak if weak.any() else None
 
 
@@ -257,13 +264,14 @@ class PassShape:
         Distinct (bucket, counts) rows of the problems whose intercepts are integrated out
         (:func:`integrated_rows`), padded to 8, 12, 16, 24, 32, ...; 0 when there are none.
 
-    The steps differ by what a padded entry costs. Each integrated problem costs the
-    quadrature's 81 points per model in every gradient, so models and integrated problems
+    The steps differ by what a padded entry costs. Each integrated row costs the
+    quadrature's 81 points per model in every gradient, so models and integrated rows
     round up by half steps; a sampled problem's padding costs one binomial term per model
     and a standard normal coefficient, so pinned problems round up by powers of two (fewer
     classes). Measured on a simulated table of 60 problems x 6 models (47 pinned, 13
-    integrated), the log density and gradient in a compiled loop on one core: 0.16-0.17 ms
-    unpadded, 0.20 ms padded to (6, 64, 16), 0.26 ms to (8, 64, 16).
+    integrated problems, a quadrature each then), the log density and gradient in a compiled
+    loop on one core: 0.16-0.17 ms unpadded, 0.20 ms padded to (6, 64, 16), 0.26 ms to
+    (8, 64, 16).
     """
 
     models: int
@@ -286,7 +294,8 @@ class PassShape:
 #: 15-20 s: worth it while a fit samples for seconds, not when it samples for minutes. Every
 #: real table here is under it: Pythia x MATH costs 6,600, the LiveCodeBench families
 #: (3 models x 400 problems, 17-30 distinct integrated rows) 8,032-10,880; padded, the
-#: DeepSeek-Coder family's log density and gradient took 0.57 ms against 0.53 ms unpadded.
+#: DeepSeek-Coder family's log density and gradient took 0.55 ms against 0.45 ms unpadded
+#: (benchmarks/results/pass_logp_cost.json).
 PAD_MAX_COST = 32_768
 
 
@@ -461,7 +470,8 @@ def build_pass_model(
         pm.Deterministic("problem_exponent", exponent[b_of], dims="problem")
         pinned = informative(n, k)
         if pinned.any():
-            # the counts pin these intercepts: sampled, centred (cheap and well-conditioned)
+            # the counts pin these intercepts: sampled (cheap and well-conditioned), centred
+            # unless pinned loosely against their bucket's spread
             s = np.flatnonzero(pinned)
             weak = weak_intercepts(n, k, b_of)
             theta = _pinned_intercepts(
@@ -472,7 +482,6 @@ def build_pass_model(
             _binomial("passes", eta, n[s][obs_j, obs_m], k[s][obs_j, obs_m])
         if (~pinned).any():
             # the counts barely inform these (never or always solved, or a few passes): their
-            # intercepts are integrated out, which removes the funnel sampling them makes
             # intercepts are integrated out, which removes the funnel sampling them makes;
             # problems with the same bucket and counts share one quadrature
             u, weight = integrated_rows(n, k, b_of)
@@ -645,8 +654,8 @@ def integrated_rows(
 
     A problem's integrated likelihood depends on nothing but its bucket and its counts, so
     problems that share both share the term: one quadrature, weighted by their number, gives
-    the same log density. Never-solved problems of a bucket share one row; measured, 319
-    integrated problems of a LiveCodeBench family have 17-30 distinct rows, 164 greedy
+    the same log density. Never-solved problems of a bucket share one row; measured, the
+    283-346 integrated problems of the LiveCodeBench families make 17-30 rows, 164 greedy
     problems x 4 models 19. Returns positions among all problems (first of each row, in
     order) and the multiplicities.
     """

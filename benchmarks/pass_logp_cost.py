@@ -1,10 +1,12 @@
 """The per-problem pass model's log density and gradient: milliseconds a call, on one core.
 
 For the real per-problem tables (each LiveCodeBench family, Pythia x MATH as its test fits it)
-and a simulated greedy 164 x 4 table, the model as a fit samples it (padded to its shape
-class when :func:`bayescale.pass_model.pass_shape` gives one) and unpadded: PyMC's JAX log
-density, ``jax.value_and_grad`` under ``jit``, 300 calls at the initial point after one to
-compile. Run with one XLA thread on one core for numbers that compare:
+and a simulated greedy 164 x 4 table, the model padded to its shape class (when
+:func:`bayescale.pass_model.pass_shape` gives one) and unpadded: PyMC's JAX log density,
+``jax.value_and_grad`` under ``jit``, 300 calls at the initial point after one to compile.
+PyMC's JAX function folds the padded model's data containers in as constants, where a fit
+passes them as arguments (``batch.sample_one``): the padded column times the padded
+arithmetic, not the fit's program. Run with one XLA thread on one core for numbers that compare:
 
     XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1" \\
         taskset -c 1 python benchmarks/pass_logp_cost.py --json out.json

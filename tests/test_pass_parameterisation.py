@@ -172,3 +172,47 @@ def test_the_real_tables_are_sampled_centred_as_before():
         _, n, k = _fitted_counts(counts, buckets)
         assert weak_intercepts(n, k, buckets.index) is None, name
         assert not starts_noncentred(counts, buckets), name
+
+
+def test_well_pinned_intercepts_stay_centred_beside_many_loose_ones():
+    """Precision weights: 10% of the problems with 1000 samples show the spread (0.1) that 90%
+    with 10 samples hide; theirs (standard errors about 0.02) stay centred."""
+    rng = np.random.default_rng(1)
+    problems, x = 400, np.array([-1.0, 0.0, 1.0, 2.0])
+    theta = 0.3 + rng.normal(0.0, 0.1, problems)
+    p = np.exp(-np.exp(theta[:, None] - 0.3 * x[None, :]))
+    samples = np.where(np.arange(problems) < 40, 1000, 10)
+    n = np.repeat(samples[:, None], x.size, axis=1).astype(float)
+    k = rng.binomial(n.astype(int), p).astype(float)
+    weak = weak_intercepts(n, k, np.zeros(problems, dtype=int))
+    pinned = informative(n, k)
+    assert pinned[:40].all()
+    assert weak is not None and not weak[:40].any()  # the well pinned ones centred
+    assert weak[40:][pinned[40:]].mean() > 0.5  # most of the loose ones not
+
+
+def test_no_spread_to_estimate_leaves_every_intercept_centred():
+    """One sampled problem a bucket: nothing to compare it with."""
+    n = np.full((3, 4), 10.0)
+    k = np.array([[5, 4, 6, 5], [2, 3, 4, 5], [0, 0, 0, 0]], dtype=float)
+    assert weak_intercepts(n, k, np.array([0, 1, 1])) is None
+
+
+def test_the_first_fit_names_the_intercepts_it_samples_non_centred(monkeypatch):
+    counts, buckets = _counts(4, 164, 10)
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def ladder(build, settings, complete=None, **kwargs):
+        seen.update(kwargs, first=build(False))
+        raise Stop
+
+    monkeypatch.setattr(bayescale.fit, "_ladder", ladder)
+    with pytest.raises(Stop):
+        fit_pass(counts, buckets)
+    assert seen["first_form"] == (
+        "model effects non-centred; 88 of 88 sampled problem intercepts non-centred"
+    )
+    assert "theta_solved_raw" in seen["first"].named_vars

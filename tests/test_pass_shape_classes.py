@@ -209,6 +209,15 @@ def test_integrated_problems_of_one_bucket_and_counts_share_one_quadrature():
     np.testing.assert_allclose(potential, each.sum(), rtol=1e-12)
 
 
+def test_problems_with_the_same_counts_in_two_buckets_keep_two_rows():
+    """Buckets are cut on other models' rates too, so equal counts can sit in two buckets."""
+    n = np.full((5, 3), 10.0)
+    k = np.zeros((5, 3))  # never solved: integrated, all with the same counts
+    k[4] = [1, 0, 0]
+    rows, weight = integrated_rows(n, k, np.array([0, 1, 0, 1, 1]))
+    assert rows.tolist() == [0, 1, 4] and weight.tolist() == [2.0, 2.0, 1.0]
+
+
 def _aggregate():
     rng = np.random.default_rng(0)
     compute = np.logspace(21, 23, 5)
