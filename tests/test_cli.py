@@ -325,3 +325,21 @@ def test_outputs_never_replace_the_input(tmp_path, demo_runs, capsys, where):
     assert main(["loss", str(table), "--target-compute", "1e23", *option]) == 2
     assert "this command's input" in capsys.readouterr().err
     assert table.read_bytes() == before
+
+
+def test_python_dash_m_bayescale_runs_the_command():
+    """`python -m bayescale` is the command where the console script is not on PATH."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "bayescale", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert __import__("bayescale").__version__ in out.stdout + out.stderr
