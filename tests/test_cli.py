@@ -343,3 +343,26 @@ def test_python_dash_m_bayescale_runs_the_command():
     )
     assert out.returncode == 0, out.stderr
     assert __import__("bayescale").__version__ in out.stdout + out.stderr
+
+
+def test_labels_the_font_lacks_are_one_logged_line(tmp_path, mock_pymc_sample, capsys):
+    """Chinese or emoji group labels: matplotlib warned per figure (with source paths); now
+    one line says the PNGs show boxes, and the labels stay as written in the JSON."""
+    import pandas as pd
+
+    rows = [
+        {"compute": c, "loss": 2.0 + 30 * c**-0.07 + 0.1 * i, "group": g}
+        for i, g in enumerate(["数学", "🚀 web"])
+        for c in (1e18, 3e18, 1e19, 3e19, 1e20)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    out, doc = tmp_path / "out", tmp_path / "f.json"
+    args = ["loss", str(tmp_path / "runs.csv"), "--target-compute", "1e21", "--out", str(out)]
+    code = main([*args, "--json", str(doc), "--allow-unconverged", *FAST])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "UserWarning" not in err and "Glyph" not in err
+    (note,) = [line for line in err.splitlines() if "font lacks" in line]
+    assert "数" in note and "🚀" in note
+    groups = {e["group"] for e in json.loads(doc.read_text())["targets"][0]["loss"]}
+    assert groups == {"数学", "🚀 web"}
