@@ -287,7 +287,7 @@ def _read_delimited(
                         f"{label}, line {reader.line_num}: {len(row)} fields, but the header "
                         f"(line {header_line}) has {width}. Every row needs exactly one value "
                         "per column: check for a stray or missing delimiter, or quote values "
-                        "that contain one."
+                        f"that contain one.{_comment_hint(header, header_line)}"
                     )
                 if len(rows) >= max_rows:
                     raise InputError(
@@ -314,6 +314,16 @@ def _read_delimited(
     index = pd.Index([line - 2 for line in lines], dtype=np.int64)  # row_label's convention
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     return pd.DataFrame(columns, index=index, dtype=object)
+
+
+def _comment_hint(header: list[str], line: int) -> str:
+    """What to do when the line read as the header is a comment (``# runs of 2024``)."""
+    if not header[0].lstrip().startswith("#"):
+        return ""
+    return (
+        f" Line {line} ({','.join(header)[:60]!r}) was read as the header: comment lines are "
+        "not read, so delete it (the header must be the first line that is not blank)."
+    )
 
 
 #: Delimiters other tools write, named for messages (``;`` is Excel's in many locales).
@@ -360,6 +370,11 @@ def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -
     if column not in frame.columns:
         present = ", ".join(map(str, frame.columns))
         hint = did_you_mean(column, map(str, frame.columns))
+        if all(_number(c) is not None for c in frame.columns):
+            hint += (
+                " The column names are numbers: the table has no header line (its first row "
+                "was read as one). Add a first line that names the columns."
+            )
         raise InputError(
             f"{source}: missing column '{column}'.{hint} Columns present: {present}. "
             f"Rename the column or pass {option} NAME."

@@ -493,3 +493,21 @@ def test_fit_max_compute_must_be_positive(tmp_path, bad):
     message = error_of(write(tmp_path, GOOD_CSV), fit_max_compute=bad)
     assert "--fit-max-compute" in message
     assert re.search(r"must be > 0", message)
+
+
+def test_a_table_without_a_header_line_says_so(tmp_path):
+    # the first data row was taken as the header: "Columns present: 1e+18, 3.2" and no hint
+    path = write(tmp_path, "1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path)
+    assert "missing column 'compute'" in message
+    assert "the table has no header line" in message
+    assert "no header line" not in error_of(write(tmp_path, "flop,1\n1e18,3.2\n"))
+
+
+def test_a_comment_line_above_the_header_says_to_delete_it(tmp_path):
+    # '# runs' became a one-column header and the message spoke only of delimiters
+    path = write(tmp_path, "# runs of 2024\ncompute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path)
+    assert "line 2: 2 fields, but the header (line 1) has 1" in message
+    assert "Line 1 ('# runs of 2024') was read as the header" in message
+    assert "delete it" in message
