@@ -1062,13 +1062,6 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
             + ("" if args.budget else " and accuracy fits on effective compute")
             + "; give --target-compute C (FLOPs) to forecast."
         )
-    if not fit.diagnostics.ok and not args.allow_unconverged:
-        return _unconverged(
-            ConvergenceError(
-                f"{args.saved_fit} holds a fit that did not converge: "
-                + "; ".join(fit.diagnostics.problems())
-            )
-        )
     if args.family is not None and saved.kind != "accuracy":
         raise InputError(f"{args.saved_fit} holds {_a(saved.kind)} fit: --family is for accuracy.")
     if saved.kind == "nd":
@@ -1099,9 +1092,21 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     if saved.kind == "accuracy":  # computes, or planned models on the effective-compute axis
         changes["runs"] = runs
     log.info("loaded %s; no sampling", args.saved_fit)
-    result = replace(saved, fit=fit).result(**changes)
+    result = replace(saved, fit=fit).result(**changes)  # refuses bad options (exit 2) first
+    if not fit.diagnostics.ok and not args.allow_unconverged:
+        return _saved_unconverged(args, fit)
     _write(result, args, sampled=False)
     return EXIT_OK
+
+
+def _saved_unconverged(args: argparse.Namespace, fit: Any) -> int:
+    """Exit 3 for a saved fit that did not converge (after its options were checked)."""
+    return _unconverged(
+        ConvergenceError(
+            f"{args.saved_fit} holds a fit that did not converge: "
+            + "; ".join(fit.diagnostics.problems())
+        )
+    )
 
 
 def _a(word: str) -> str:
@@ -1206,7 +1211,10 @@ def _run_nd_forecast(args: argparse.Namespace, saved: Any) -> int:
     if targets or budgets:
         changes |= {"targets": targets, "budgets": budgets}
     log.info("loaded %s; no sampling", args.saved_fit)
-    _write_nd(replace(saved, fit=fit).result(**changes), args)
+    result = replace(saved, fit=fit).result(**changes)  # refuses bad options (exit 2) first
+    if not fit.diagnostics.ok and not args.allow_unconverged:
+        return _saved_unconverged(args, fit)
+    _write_nd(result, args)
     return EXIT_OK
 
 
