@@ -61,6 +61,21 @@ def test_compute_column_sets_flops_per_param_token(nd_runs):
     assert data.flops_per_param_token == pytest.approx(8.0)
 
 
+def test_an_unread_compute_column_far_from_6nd_is_named(nd_runs, caplog):
+    # a 'compute' column (MoE FLOPs, PF-days) was ignored without a word: budgets and
+    # --fit-max-compute read 6*N*D while the user read the column
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="bayescale"):
+        load_nd_runs(nd_runs.assign(compute=1.1 * 6 * nd_runs["params"] * nd_runs["tokens"]))
+        assert not caplog.records  # a column that is 6*N*D give or take is not worth a word
+        data = load_nd_runs(nd_runs.assign(compute=nd_runs["params"] * nd_runs["tokens"] / 1e3))
+    (record,) = caplog.records
+    assert "column 'compute' is not read" in record.getMessage()
+    assert "6e+03x" in record.getMessage() and "--compute-col compute" in record.getMessage()
+    assert data.flops_per_param_token == pytest.approx(6.0)
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
