@@ -386,6 +386,34 @@ def _chance_rates(
     return np.array(rates, dtype=float), tuple(sources)
 
 
+def _refuse_wide(frame: pd.DataFrame, cols: AccuracyColumns, source: str) -> None:
+    """Refuse a leaderboard-style table, one column of scores per benchmark, saying how to melt it.
+
+    Only when both the benchmark and the accuracy column are missing and other columns hold
+    numbers only (the scores; empty cells for benchmarks a model was not run on).
+    """
+    if cols.benchmark in frame.columns or cols.accuracy in frame.columns:
+        return
+    known = {getattr(cols, name) for name in AccuracyColumns.__dataclass_fields__} | {"name"}
+
+    def holds_scores(values: pd.Series) -> bool:  # numbers, or empty cells (not run)
+        given = values.notna() & values.astype(str).str.strip().ne("")
+        numbers = pd.to_numeric(values.where(given), errors="coerce").notna()
+        return bool(numbers.any() and numbers.sum() == given.sum())
+
+    scores = [str(c) for c in frame.columns if c not in known and holds_scores(frame[c])]
+    if not scores:
+        return
+    ids = [str(c) for c in frame.columns if c not in scores]
+    raise InputError(
+        f"{source}: no '{cols.benchmark}' and '{cols.accuracy}' columns; the table looks wide, "
+        f"one column of scores per benchmark ({', '.join(scores)}). Give one row per model and "
+        f"benchmark, with the benchmark's name in '{cols.benchmark}' and its score in "
+        f"'{cols.accuracy}' (pandas: table.melt(id_vars={ids}, var_name='{cols.benchmark}', "
+        f"value_name='{cols.accuracy}'))."
+    )
+
+
 def load_accuracy_table(
     source: str | Path | pd.DataFrame,
     *,
@@ -427,6 +455,7 @@ def load_accuracy_table(
     refuse_shared_columns(
         {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
     )
+    _refuse_wide(frame, cols, source)
     for name in ("model", "family", "compute", "benchmark", "accuracy"):
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
     model = _labels(frame, cols.model, source)

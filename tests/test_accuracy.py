@@ -98,6 +98,25 @@ def test_bad_tables_name_file_row_and_column(tmp_path, table, change, message):
     assert str(path) in str(err.value)
 
 
+def test_a_wide_table_of_one_column_per_benchmark_says_how_to_melt_it(tmp_path, table):
+    # a leaderboard export (model, family, compute, mmlu, gsm8k, ...) was met with a bare
+    # "missing column 'benchmark'"
+    wide = table.pivot_table(
+        index=["model", "family", "compute"], columns="benchmark", values="accuracy"
+    ).reset_index()
+    wide.loc[0, "gsm8k"] = np.nan  # a benchmark one model was not run on: an empty cell
+    with pytest.raises(InputError) as err:
+        load_accuracy_table(_csv(tmp_path, wide))
+    message = str(err.value)
+    assert "the table looks wide" in message and "(gsm8k, mmlu, winogrande)" in message
+    advice = "id_vars=['model', 'family', 'compute'], var_name='benchmark', value_name='accuracy'"
+    assert f"table.melt({advice})" in message
+    long = wide.melt(id_vars=["model", "family", "compute"], var_name="benchmark").dropna()
+    assert len(load_accuracy_table(long.rename(columns={"value": "accuracy"})).benchmarks) == 3
+    with pytest.raises(InputError, match="missing column 'benchmark'"):  # no scores: no hint
+        load_accuracy_table(table.drop(columns=["benchmark", "accuracy"]))
+
+
 def test_a_model_has_one_compute(tmp_path, table):
     table.loc[1, "compute"] = table.loc[1, "compute"] * 2  # alpha-2 on mmlu only
     table.loc[1, "model"] = table.loc[0, "model"]
