@@ -28,6 +28,12 @@ log = logging.getLogger("bayescale")
 
 def _compute(text: str) -> list[float]:
     """Parse ``2.1e23`` or a comma list ``1e22,1e23`` into FLOPs."""
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", text.strip()):
+        raise argparse.ArgumentTypeError(
+            f"'{text.strip()}' reads as one number with thousands separators, but commas "
+            f"separate targets (1e22,1e23); write it without them ({text.strip().replace(',', '')}"
+            " or in e-notation)"
+        )
     values = []
     for part in text.split(","):
         try:

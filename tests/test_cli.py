@@ -45,6 +45,16 @@ def test_bad_options_exit_2_before_sampling(demo_csv, capsys, args, fragment):
     assert "Traceback" not in err
 
 
+def test_a_target_with_thousands_separators_is_named(demo_csv, capsys):
+    # '--target-compute 1,000' was split at the comma and refused as "got 0"
+    with pytest.raises(SystemExit) as exc:
+        main(["loss", str(demo_csv), "--target-compute", "2,100,000", *FAST])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'2,100,000' reads as one number with thousands separators" in err
+    assert "(2100000 or in e-notation)" in err
+
+
 def test_bad_number_exits_2(demo_csv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["loss", str(demo_csv), "--target-compute", "lots"])
