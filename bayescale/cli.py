@@ -27,8 +27,13 @@ log = logging.getLogger("bayescale")
 
 
 def _compute(text: str) -> list[float]:
-    """Parse ``2.1e23`` or a comma list ``1e22,1e23`` into FLOPs."""
-    if re.fullmatch(r"\d{1,3}(,\d{3})+", text.strip()):
+    """Parse ``2.1e23`` or a comma list ``1e22,1e23`` into FLOPs.
+
+    ``1,000`` or ``2,100,000`` (a part after a comma with a leading zero) is refused as one
+    number with thousands separators; ``100,300`` stays two targets.
+    """
+    parts = text.strip().split(",")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", text.strip()) and any(p[0] == "0" for p in parts[1:]):
         raise argparse.ArgumentTypeError(
             f"'{text.strip()}' reads as one number with thousands separators, but commas "
             f"separate targets (1e22,1e23); write it without them ({text.strip().replace(',', '')}"

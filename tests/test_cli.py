@@ -53,6 +53,9 @@ def test_a_target_with_thousands_separators_is_named(demo_csv, capsys):
     err = capsys.readouterr().err
     assert "'2,100,000' reads as one number with thousands separators" in err
     assert "(2100000 or in e-notation)" in err
+    from bayescale.cli import _compute
+
+    assert _compute("100,300") == [100.0, 300.0]  # two targets (in another unit)
 
 
 def test_bad_number_exits_2(demo_csv, capsys):
