@@ -299,7 +299,8 @@ def _read_delimited(
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8 {kind}."
+            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}).{_utf16_hint(exc)} "
+            f"Save it as UTF-8 {kind}."
         ) from None
     except csv.Error as exc:
         raise InputError(f"{label}: cannot be read as {kind}: {exc}.") from None
@@ -314,6 +315,13 @@ def _read_delimited(
     index = pd.Index([line - 2 for line in lines], dtype=np.int64)  # row_label's convention
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     return pd.DataFrame(columns, index=index, dtype=object)
+
+
+def _utf16_hint(exc: UnicodeDecodeError) -> str:
+    """Name UTF-16 text (Excel's 'Unicode Text', PowerShell's default) by its byte-order mark."""
+    if exc.start == 0 and bytes(exc.object[:2]) in (b"\xff\xfe", b"\xfe\xff"):
+        return " It is UTF-16 text (as Excel's 'Unicode Text' and PowerShell write)."
+    return ""
 
 
 def _comment_hint(header: list[str], line: int) -> str:

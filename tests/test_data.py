@@ -258,6 +258,16 @@ def test_not_utf8_csv(tmp_path):
     message = error_of(path)
     assert str(path) in message
     assert "not UTF-8" in message
+    assert "UTF-16" not in message
+
+
+def test_utf16_csv_is_named(tmp_path):
+    # Excel's 'Unicode Text' export: "byte 0: invalid start byte" said nothing of the encoding
+    path = tmp_path / "runs.csv"
+    path.write_text(GOOD_CSV, encoding="utf-16")
+    message = error_of(path)
+    assert "is not UTF-8 text" in message and "It is UTF-16 text" in message
+    assert message.endswith("Save it as UTF-8 CSV.")
 
 
 def test_a_nul_character_is_refused_naming_its_cell(tmp_path):
