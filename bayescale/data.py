@@ -165,10 +165,7 @@ def read_table(
         if suffix in _COMPRESSED and inner in _DELIMITED:
             frame = _read_delimited(path, label, _DELIMITED[inner], max_rows, _COMPRESSED[suffix])
         elif suffix in {".parquet", ".pq"}:
-            try:
-                frame = pd.read_parquet(path)
-            except (OSError, ValueError) as exc:
-                raise InputError(f"{label}: cannot be read as Parquet: {exc}") from None
+            frame = _read_parquet(path, label)
         elif suffix in _DELIMITED:
             frame = _read_delimited(path, label, _DELIMITED[suffix], max_rows)
         else:
@@ -188,6 +185,25 @@ def read_table(
     frame.columns = names
     _refuse_nul(frame, label)
     return frame, label
+
+
+def _read_parquet(path: Path, label: str) -> pd.DataFrame:
+    """Read a Parquet file, refusing duplicate column names by name (as in CSV files)."""
+    import pyarrow.parquet as pq
+
+    def refuse(exc: Exception) -> InputError:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return InputError(f"{label}: cannot be read as Parquet: {first}")
+
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as exc:
+        raise refuse(exc) from None
+    _check_header([str(n).strip() for n in names], label)
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise refuse(exc) from None
 
 
 def _refuse_nul(frame: pd.DataFrame, label: str) -> None:

@@ -292,6 +292,22 @@ def test_an_integer_beyond_float64_is_refused_as_not_finite(tmp_path):
     assert "99999999999999999999... (400 characters) is not finite" in error_of(path)
 
 
+def test_parquet_with_a_column_name_twice_names_it(tmp_path):
+    # pyarrow's "Multiple matches for FieldRef.Name(loss) in compute: double ..." and its schema
+    # over seven lines; now the CSV reader's message
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "runs.parquet"
+    values = pa.array([1e18, 1e19, 1e20])
+    pq.write_table(pa.table([values, values, values], names=["compute", "loss", "loss"]), path)
+    message = error_of(path)
+    assert message == (
+        f"{path}: column 'loss' appears twice in the header (columns 2 and 3); each column "
+        "needs its own name."
+    )
+
+
 def test_unreadable_parquet(tmp_path):
     path = write(tmp_path, "this is not parquet", name="runs.parquet")
     message = error_of(path)
