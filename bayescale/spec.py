@@ -249,7 +249,7 @@ def load_spec(path: str | Path) -> Spec:
             f"run 'bayescale loss|pass|nd|accuracy {path} --target-compute C'."
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: is not UTF-8 text (byte {exc.start}: {exc.reason}); TOML specs are UTF-8."

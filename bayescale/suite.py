@@ -412,7 +412,7 @@ def read_suite(paths: Iterable[str | Path]) -> list[Job]:
             what = "is not a regular file" if path.exists() else "file not found"
             raise InputError(f"{path}: {what}. Give forecast specs or suite files (TOML).")
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise InputError(f"{path}: not valid TOML: {err}.") from None
         if _is_suite(raw):

@@ -145,6 +145,13 @@ def test_a_table_given_as_the_spec_says_which_command_reads_it(tmp_path, capsys,
         assert "is a table, not a spec" in err and f"bayescale loss|pass|nd|accuracy {path}" in err
 
 
+def test_a_spec_saved_with_a_byte_order_mark_reads(spec_dir):
+    # Notepad's "UTF-8 with BOM": "not valid TOML: Invalid statement (at line 1, column 1)"
+    path = spec_dir / "spec.toml"
+    path.write_text(MINIMAL, encoding="utf-8-sig")
+    assert load_spec(path).text == MINIMAL
+
+
 def test_missing_spec_and_missing_data_file(spec_dir, capsys):
     assert main(["check", str(spec_dir / "nope.toml")]) == 2
     assert "spec file not found" in capsys.readouterr().err
