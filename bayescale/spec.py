@@ -239,9 +239,8 @@ def load_spec(path: str | Path) -> Spec:
     """
     path = Path(path)
     if not path.is_file():
-        raise InputError(
-            f"{path}: spec file not found. Expected a TOML file such as models/x.toml."
-        )
+        what = "is a folder, not a spec" if path.is_dir() else "spec file not found"
+        raise InputError(f"{path}: {what}. Expected a TOML file such as models/x.toml.")
     if path.name.lower().endswith(_TABLE_SUFFIXES):
         raise InputError(
             f"{path}: is a table, not a spec. 'bayescale run' and 'check' read a TOML spec "

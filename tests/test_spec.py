@@ -155,6 +155,8 @@ def test_a_spec_saved_with_a_byte_order_mark_reads(spec_dir):
 def test_missing_spec_and_missing_data_file(spec_dir, capsys):
     assert main(["check", str(spec_dir / "nope.toml")]) == 2
     assert "spec file not found" in capsys.readouterr().err
+    assert main(["check", str(spec_dir)]) == 2  # a folder was "spec file not found" too
+    assert f"{spec_dir}: is a folder, not a spec" in capsys.readouterr().err
     path = _write(spec_dir, MINIMAL.replace("runs.csv", "missing.csv"))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err
