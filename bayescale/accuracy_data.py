@@ -17,6 +17,7 @@ import pandas as pd
 
 from bayescale.data import (
     COMPUTE_RANGE,
+    PASS_MARKERS,
     check_range,
     label_key,
     numeric_column,
@@ -393,6 +394,8 @@ def _refuse_wide(frame: pd.DataFrame, cols: AccuracyColumns, source: str) -> Non
     numbers only (the scores; empty cells for benchmarks a model was not run on).
     """
     if cols.benchmark in frame.columns or cols.accuracy in frame.columns:
+        return
+    if any(c in frame.columns for c in PASS_MARKERS):  # pass results, not scores
         return
     known = {getattr(cols, name) for name in AccuracyColumns.__dataclass_fields__} | {"name"}
 

@@ -115,6 +115,11 @@ def test_a_wide_table_of_one_column_per_benchmark_says_how_to_melt_it(tmp_path, 
     assert len(load_accuracy_table(long.rename(columns={"value": "accuracy"})).benchmarks) == 3
     with pytest.raises(InputError, match="missing column 'benchmark'"):  # no scores: no hint
         load_accuracy_table(table.drop(columns=["benchmark", "accuracy"]))
+    counts = pd.DataFrame(  # a per-problem pass table: its n and k are not benchmarks
+        {"model": ["a"], "family": ["f"], "compute": [1e20], "problem": ["p"], "n": [5], "k": [1]}
+    )
+    with pytest.raises(InputError, match="missing column 'benchmark'"):
+        load_accuracy_table(counts)
 
 
 def test_a_model_has_one_compute(tmp_path, table):
