@@ -13,6 +13,8 @@ import re
 import stat
 import zlib
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -495,11 +497,13 @@ def _number(value: object) -> float | None:
             return float(text)
         except ValueError:
             return None
-    if isinstance(value, int | float | np.integer | np.floating):
+    if isinstance(value, int | float | np.integer | np.floating | Decimal | Fraction):
         try:
             return float(value)
         except OverflowError:  # a Python int beyond float64, as float('1' + '0' * 400) reads
             return np.inf if value > 0 else -np.inf
+        except ValueError:  # Decimal('sNaN')
+            return None
     return None
 
 

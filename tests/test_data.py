@@ -308,6 +308,22 @@ def test_parquet_with_a_column_name_twice_names_it(tmp_path):
     )
 
 
+def test_parquet_decimal_columns_are_numbers(tmp_path):
+    # a decimal128 column (databases, Spark) reaches pandas as Decimal objects: "'3.20' is not a
+    # number"
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "runs.parquet"
+    loss = pa.array([Decimal("3.20"), Decimal("2.90"), Decimal("2.70")], type=pa.decimal128(5, 2))
+    pq.write_table(pa.table({"compute": pa.array([1e18, 1e19, 1e20]), "loss": loss}), path)
+    np.testing.assert_array_equal(load_loss_runs(path).loss, [3.2, 2.9, 2.7])
+    bad = three_runs().astype(object).assign(loss=[Decimal("sNaN"), 2.9, 2.7])
+    assert "row 1, column 'loss': 'sNaN' is not a number" in error_of(bad)
+
+
 def test_unreadable_parquet(tmp_path):
     path = write(tmp_path, "this is not parquet", name="runs.parquet")
     message = error_of(path)
