@@ -397,9 +397,12 @@ def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -
         present = ", ".join(map(str, frame.columns))
         hint = did_you_mean(column, map(str, frame.columns))
         if all(_number(c) is not None for c in frame.columns):
+            text = source.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz"))
             hint += (
                 " The column names are numbers: the table has no header line (its first row "
                 "was read as one). Add a first line that names the columns."
+                if text
+                else " The column names are numbers: name the table's columns."
             )
         raise InputError(
             f"{source}: missing column '{column}'.{hint} Columns present: {present}. "

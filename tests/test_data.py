@@ -544,6 +544,9 @@ def test_a_table_without_a_header_line_says_so(tmp_path):
     assert "missing column 'compute'" in message
     assert "the table has no header line" in message
     assert "no header line" not in error_of(write(tmp_path, "flop,1\n1e18,3.2\n"))
+    unnamed = error_of(pd.DataFrame([[1e18, 3.2], [1e19, 2.9]]))  # DataFrame(array): 0, 1
+    assert "The column names are numbers: name the table's columns." in unnamed
+    assert "header line" not in unnamed
 
 
 def test_a_comment_line_above_the_header_says_to_delete_it(tmp_path):
