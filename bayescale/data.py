@@ -485,7 +485,22 @@ def _number_hint(value: object) -> str:
         return f" Use the ASCII minus sign '-' ({'-' + text[1:]})."
     if text.lower().startswith(("0x", "-0x")):
         return " Hexadecimal is not read; write the number in decimal (e.g. 1e21)."
+    short = re.fullmatch(r"([0-9.eE+\-]+)\s*([kKMBGT])", text)
+    scale = _SCALE.get(short.group(2)) if short else None
+    if short and scale is not None and _number(short.group(1)) is not None:
+        value = float(short.group(1)) * scale
+        return f" Write {text} as a plain number ({value:g}: {short.group(2)} = {scale:g})."
+    unit = re.fullmatch(r"([0-9.eE+\-]+)\s+([^\W\d][\w\-/ ]*)", text)
+    if unit and _number(unit.group(1)) is not None:
+        return (
+            f" Write a plain number, without the unit '{unit.group(2)}': compute in FLOPs "
+            "(convert other units), sizes and tokens as counts."
+        )
     return ""
+
+
+#: Suffixes of sizes as model cards write them (7B, 1.4T): the factor of each.
+_SCALE = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
 def _number(value: object) -> float | None:

@@ -115,6 +115,11 @@ def test_wrong_delimiter_is_named(tmp_path, name, text, fix):
         ("\u22123.5", "Use the ASCII minus sign '-' (-3.5)."),
         ("0x10", "Hexadecimal is not read"),
         ("abc", "'abc' is not a number."),
+        # sizes as model cards write them, and numbers with their unit, had no hint
+        ("7B", "Write 7B as a plain number (7e+09: B = 1e+09)."),
+        ("1.4T", "(1.4e+12: T = 1e+12)"),
+        ("6e21 FLOPs", "Write a plain number, without the unit 'FLOPs': compute in FLOPs"),
+        ("1.2 PF-days", "without the unit 'PF-days': compute in FLOPs (convert other units)"),
     ],
 )
 def test_almost_numbers_say_how_to_write_them(tmp_path, cell, hint):
