@@ -1177,7 +1177,7 @@ def _run_nd_command(args: argparse.Namespace) -> int:
     try:
         result = run_nd_table(data, options)
     except ConvergenceError as err:
-        return _unconverged(err)
+        return _unconverged(err, options.sampler)
     _write_nd(result, args)
     return EXIT_OK
 
@@ -1245,17 +1245,46 @@ def _run_accuracy_command(args: argparse.Namespace) -> int:
     return _run_law(args, args.table, options)
 
 
-def _unconverged(err: ConvergenceError) -> int:
+def _unconverged(err: ConvergenceError, asked: Any = None) -> int:
+    """Exit 3 with the fit's message.
+
+    ``asked``, the run's ``SamplerSettings``, adds a note when fewer draws or warm-up steps
+    than the defaults were asked for.
+    """
     message = str(err).rstrip(".")
     if "--allow-unconverged" in message:  # the fit's own advice already says what to do
-        print(f"bayescale: {message}.", file=sys.stderr)
+        print(f"bayescale: {message}.{_few_draws_note(asked)}", file=sys.stderr)
     else:
         print(
             f"bayescale: {message}. Run longer (--draws/--tune), check the data, or pass "
-            "--allow-unconverged to write the result anyway.",
+            f"--allow-unconverged to write the result anyway.{_few_draws_note(asked)}",
             file=sys.stderr,
         )
     return EXIT_UNCONVERGED
+
+
+def _few_draws_note(asked: Any) -> str:
+    """A sentence when the run asked for fewer draws or warm-up steps than the defaults.
+
+    The gate's thresholds (ESS, R-hat) are the same; a short run fails them for want of draws,
+    whatever the exit-3 advice says about the data.
+    """
+    from bayescale.sampling import SamplerSettings
+
+    if asked is None:
+        return ""
+    default = SamplerSettings()
+    short = [
+        f"--{name} {getattr(asked, name)} (default {getattr(default, name)})"
+        for name in ("draws", "tune")
+        if getattr(asked, name) < getattr(default, name)
+    ]
+    if not short:
+        return ""
+    return (
+        f" This run asked for {' and '.join(short)}: run with the defaults before changing the "
+        "data or the model."
+    )
 
 
 def _run_law(
@@ -1270,7 +1299,7 @@ def _run_law(
     try:
         result = law_of(options).run(source, options)
     except ConvergenceError as err:
-        return _unconverged(err)
+        return _unconverged(err, options.sampler)
     if heading:
         print(heading)
     _write(result, args, spec=spec)

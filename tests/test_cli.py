@@ -379,3 +379,18 @@ def test_labels_the_font_lacks_are_one_logged_line(tmp_path, mock_pymc_sample, c
     assert "数" in note and "🚀" in note
     groups = {e["group"] for e in json.loads(doc.read_text())["targets"][0]["loss"]}
     assert groups == {"数学", "🚀 web"}
+
+
+def test_exit_3_after_short_sampler_settings_says_so(demo_csv, mock_pymc_sample, capsys):
+    # --draws 50 failed the gate and the advice spoke only of the data ("add larger runs")
+    args = ["loss", str(demo_csv), "--target-compute", "1e23", "--chains", "2", "--quiet"]
+    assert main([*args, "--draws", "50", "--tune", "50"]) == 3
+    err = capsys.readouterr().err
+    assert "This run asked for --draws 50 (default 1000) and --tune 50 (default 500)" in err
+    from bayescale.cli import _few_draws_note
+    from bayescale.sampling import SamplerSettings
+
+    assert _few_draws_note(SamplerSettings()) == ""
+    assert _few_draws_note(SamplerSettings(draws=4000, tune=200)).startswith(
+        " This run asked for --tune 200 (default 500):"
+    )
