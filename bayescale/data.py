@@ -316,9 +316,9 @@ def _read_delimited(
                 rows.append(row)
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
+        fix = _binary_hint(path, compression) or f"{_utf16_hint(exc)} Save it as UTF-8 {kind}."
         raise InputError(
-            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}).{_utf16_hint(exc)} "
-            f"Save it as UTF-8 {kind}."
+            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}).{fix}"
         ) from None
     except csv.Error as exc:
         raise InputError(f"{label}: cannot be read as {kind}: {exc}.") from None
@@ -340,6 +340,30 @@ def _utf16_hint(exc: UnicodeDecodeError) -> str:
     if exc.start == 0 and bytes(exc.object[:2]) in (b"\xff\xfe", b"\xfe\xff"):
         return " It is UTF-16 text (as Excel's 'Unicode Text' and PowerShell write)."
     return ""
+
+
+#: The first bytes of binary files saved with a text table's name, and what they are.
+_MAGIC = {
+    b"PAR1": "It is a Parquet file: name it .parquet.",
+    b"PK\x03\x04": "It is a ZIP archive, as an Excel workbook (.xlsx) is: save the sheet as "
+    "'CSV UTF-8 (comma delimited)'.",
+    b"\x1f\x8b": "It is gzip-compressed: name it .csv.gz (or .tsv.gz).",
+    b"BZh": "It is bzip2-compressed: name it .csv.bz2.",
+    b"\xfd7zXZ": "It is xz-compressed: name it .csv.xz.",
+    b"\xd0\xcf\x11\xe0": "It is an old Excel workbook (.xls): save the sheet as 'CSV UTF-8'.",
+}
+
+
+def _binary_hint(path: Path, compression: str | None) -> str:
+    """What a binary file given as a plain text table is, by its first bytes (else ``""``)."""
+    if compression is not None:
+        return ""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return ""
+    return next((f" {what}" for magic, what in _MAGIC.items() if head.startswith(magic)), "")
 
 
 def _comment_hint(header: list[str], line: int) -> str:

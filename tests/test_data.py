@@ -266,6 +266,23 @@ def test_not_utf8_csv(tmp_path):
     assert "UTF-16" not in message
 
 
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"PAR1\x15\x04\xff\xfe", "It is a Parquet file: name it .parquet."),
+        (b"PK\x03\x04\x14\x00\xff\xfe", "It is a ZIP archive, as an Excel workbook (.xlsx) is"),
+        (b"\x1f\x8b\x08\x00\xff\xfe", "It is gzip-compressed: name it .csv.gz"),
+    ],
+)
+def test_a_binary_file_named_csv_says_what_it_is(tmp_path, head, what):
+    # a Parquet file, a workbook or a gzip named runs.csv: "not UTF-8 text (byte 19: ...)"
+    path = tmp_path / "runs.csv"
+    path.write_bytes(head + b"\x00" * 10)
+    message = error_of(path)
+    assert "is not UTF-8 text" in message
+    assert what in message and "Save it as UTF-8" not in message
+
+
 def test_utf16_csv_is_named(tmp_path):
     # Excel's 'Unicode Text' export: "byte 0: invalid start byte" said nothing of the encoding
     path = tmp_path / "runs.csv"
