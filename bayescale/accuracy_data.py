@@ -489,8 +489,9 @@ def load_accuracy_table(
             "when unknown).",
         )
     seen_compute: dict[str, tuple[float, int]] = {}
+    seen_family: dict[str, tuple[str, int]] = {}
     seen_pair: dict[tuple[str, str], int] = {}
-    for pos, (m, b, c) in enumerate(zip(model, benchmark, compute, strict=True)):
+    for pos, (m, b, c, f) in enumerate(zip(model, benchmark, compute, family, strict=True)):
         where = row_label(source, int(frame.index[pos]))
         first = seen_compute.setdefault(m, (c, pos))
         if first[0] != c:
@@ -498,6 +499,13 @@ def load_accuracy_table(
                 f"{where}, column '{cols.compute}': model '{m}' has compute {c:g} here and "
                 f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]))}. A model "
                 "has one training compute."
+            )
+        first_family = seen_family.setdefault(m, (f, pos))
+        if first_family[0] != f:
+            raise InputError(
+                f"{where}, column '{cols.family}': model '{m}' is in family '{f}' here and "
+                f"'{first_family[0]}' in {row_label(source, int(frame.index[first_family[1]]))}."
+                " A model belongs to one family; check the model label and the family."
             )
         if (m, b) in seen_pair:
             raise InputError(

@@ -130,6 +130,18 @@ def test_a_model_has_one_compute(tmp_path, table):
         load_accuracy_table(_csv(tmp_path, table), chance={"other": 0.0})
 
 
+def test_a_model_has_one_family(tmp_path, table):
+    # a model listed under two families was fitted as a size of both, without a word
+    table.loc[1, "family"] = "beta" if table.loc[1, "family"] != "beta" else "alpha"
+    path = _csv(tmp_path, table)
+    with pytest.raises(InputError, match="is in family") as err:
+        load_accuracy_table(path)
+    message = str(err.value)
+    assert "row 7 (line 8), column 'family': model 'alpha-2' is in family 'alpha'" in message
+    assert "'beta' in " in message and "row 2 (line 3)." in message
+    assert "A model belongs to one family" in message
+
+
 def test_parse_chance_and_unknown_benchmark(table):
     assert parse_chance(["mmlu=0.25", " arc = 0 "]) == {"mmlu": 0.25, "arc": 0.0}
     for bad in ("mmlu", "mmlu=1", "=0.2", "mmlu=x"):
