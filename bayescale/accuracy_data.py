@@ -391,7 +391,7 @@ def _refuse_wide(frame: pd.DataFrame, cols: AccuracyColumns, source: str) -> Non
     """Refuse a leaderboard-style table, one column of scores per benchmark, saying how to melt it.
 
     Only when both the benchmark and the accuracy column are missing and other columns hold
-    numbers only (the scores; empty cells for benchmarks a model was not run on).
+    fractions in [0, 1] only (the scores; empty cells for benchmarks a model was not run on).
     """
     if cols.benchmark in frame.columns or cols.accuracy in frame.columns:
         return
@@ -399,10 +399,11 @@ def _refuse_wide(frame: pd.DataFrame, cols: AccuracyColumns, source: str) -> Non
         return
     known = {getattr(cols, name) for name in AccuracyColumns.__dataclass_fields__} | {"name"}
 
-    def holds_scores(values: pd.Series) -> bool:  # numbers, or empty cells (not run)
+    def holds_scores(values: pd.Series) -> bool:  # fractions, or empty cells (not run)
         given = values.notna() & values.astype(str).str.strip().ne("")
-        numbers = pd.to_numeric(values.where(given), errors="coerce").notna()
-        return bool(numbers.any() and numbers.sum() == given.sum())
+        numbers = pd.to_numeric(values.where(given), errors="coerce")
+        fractions = numbers.between(0, 1)
+        return bool(fractions.any() and fractions.sum() == given.sum())
 
     scores = [str(c) for c in frame.columns if c not in known and holds_scores(frame[c])]
     if not scores:

@@ -115,6 +115,12 @@ def test_a_wide_table_of_one_column_per_benchmark_says_how_to_melt_it(tmp_path, 
     assert len(load_accuracy_table(long.rename(columns={"value": "accuracy"})).benchmarks) == 3
     with pytest.raises(InputError, match="missing column 'benchmark'"):  # no scores: no hint
         load_accuracy_table(table.drop(columns=["benchmark", "accuracy"]))
+    # the Observational Scaling Laws table: sizes and FLOPs beside the scores, other names
+    leaderboard = wide.rename(columns={"model": "Model", "family": "Model Family"}).assign(
+        **{"Model Size (B)": 7.0, "FLOPs (1E21)": 84.0}
+    )
+    with pytest.raises(InputError, match=r"per benchmark \(gsm8k, mmlu, winogrande\)"):
+        load_accuracy_table(leaderboard)
     counts = pd.DataFrame(  # a per-problem pass table: its n and k are not benchmarks
         {"model": ["a"], "family": ["f"], "compute": [1e20], "problem": ["p"], "n": [5], "k": [1]}
     )
