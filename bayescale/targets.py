@@ -198,13 +198,14 @@ def trend_against_law(compute: np.ndarray, values: np.ndarray, *, rising: bool) 
 
 
 #: Fitted computes all inside this range, spanning less than :data:`LOG_UNITS_SPAN` decades,
-#: look like log10(FLOPs) rather than FLOPs (real runs have 1e15 to 1e27 FLOPs).
-LOG_UNITS_RANGE = (5.0, 40.0)
+#: look like log10(FLOPs) or ln(FLOPs) rather than FLOPs (real runs have 1e15 to 1e27 FLOPs:
+#: log10 15 to 27, ln 35 to 62).
+LOG_UNITS_RANGE = (5.0, 70.0)
 LOG_UNITS_SPAN = 0.5
 
 
 def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
-    """A warning when the fitted computes look like log10(FLOPs) (17.0, 18.5, 19.2, ...).
+    """A warning when the fitted computes look like log10(FLOPs) (17.0, 18.5, 19.2, ...) or ln.
 
     Examples
     --------
@@ -217,10 +218,11 @@ def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
     lo_edge, hi_edge = LOG_UNITS_RANGE
     if not (lo_edge <= low and high <= hi_edge and np.log10(high / low) < LOG_UNITS_SPAN):
         return []
+    base, power = ("log10", "10**value") if high <= 40 else ("ln", "exp(value)")
     return [
-        f"column '{column}' holds {low:.3g} to {high:.3g}: these look like log10(FLOPs), "
+        f"column '{column}' holds {low:.3g} to {high:.3g}: these look like {base}(FLOPs), "
         f"not FLOPs (a span of only {np.log10(high / low):.2g} decade(s)). The law is fitted "
-        "on compute itself; if they are logarithms, give 10**value (and targets in FLOPs)."
+        f"on compute itself; if they are logarithms, give {power} (and targets in FLOPs)."
     ]
 
 

@@ -171,6 +171,9 @@ def test_log10_compute_is_warned(tmp_path, capsys):
     )
     for compute in ([1e17, 1e18, 3e19], [1.2e-3, 1e-2, 0.35], [1e-25, 1e-24, 1e-23]):
         assert log_units_warning(np.array(compute), "compute") == []
+    # ln(FLOPs) of 1e17 to 1e21 (39.1 to 48.4) was fitted as FLOPs without a word
+    (warned,) = log_units_warning(np.log(np.array([1e17, 1e18, 1e19, 1e20, 1e21])), "compute")
+    assert "these look like ln(FLOPs)" in warned and "give exp(value)" in warned
 
 
 def test_forecast_api_refuses_and_warns(loss_fit, caplog):
