@@ -389,3 +389,14 @@ def test_a_ladder_of_one_tokens_per_parameter_ratio_is_warned(nd_runs):
     (warned,) = one_ratio_warnings(load_nd_runs(runs))
     assert "one tokens-per-parameter ratio (D/N = 20)" in warned
     assert one_ratio_warnings(load_nd_runs(nd_runs)) == []
+
+
+def test_a_run_pasted_twice_is_warned(nd_runs):
+    # an L(N, D) table pasted twice was fitted with every run counted twice, without a word
+    # (loss tables were warned)
+    data = load_nd_runs(pd.concat([nd_runs, nd_runs.iloc[[2]]], ignore_index=True))
+    none = np.array([])
+    repeats = [w for w in far_warnings(data, none, none, none) if "repeats" in w]
+    assert len(repeats) == 1
+    assert repeats[0].startswith(f"row {len(nd_runs) + 1} repeats row 3 exactly (N ")
+    assert not any("repeats" in w for w in far_warnings(load_nd_runs(nd_runs), none, none, none))
