@@ -1598,6 +1598,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout's reader left early (`bayescale ... | head`): not an error
         _stdout_to_devnull()
         return EXIT_OK
+    except OSError as err:  # a path the system refuses (name too long, a loop of links, ...)
+        if err.filename is None:
+            raise
+        print(
+            f"bayescale: error: {err.filename}: {err.strerror or err}. Check the path given.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
 
 
 #: The cyclic garbage collector's thresholds in the command's process (Python's: 2000, 10,

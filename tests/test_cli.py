@@ -394,3 +394,14 @@ def test_exit_3_after_short_sampler_settings_says_so(demo_csv, mock_pymc_sample,
     assert _few_draws_note(SamplerSettings(draws=4000, tune=200)).startswith(
         " This run asked for --tune 200 (default 500):"
     )
+
+
+@pytest.mark.parametrize("where", ["input", "json", "out"])
+def test_a_path_the_system_refuses_exits_2(demo_csv, tmp_path, capsys, where):
+    # a file name of 300 characters: Path.is_file() raised OSError (Errno 36), a traceback
+    long = str(tmp_path / ("a" * 300))
+    table = long + ".csv" if where == "input" else str(demo_csv)
+    extra = {"input": [], "json": ["--json", long + ".json"], "out": ["--out", long]}[where]
+    assert main(["loss", table, "--target-compute", "1e23", *extra, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bayescale: error: {long}") and "File name too long" in err
