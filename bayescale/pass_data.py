@@ -257,7 +257,17 @@ def load_pass_counts(
         if ni < 1 or ni != int(ni):
             raise InputError(f"{where}, column '{columns.n}': {ni:g} must be a whole number >= 1.")
         if ki < 0 or ki != int(ki):
-            raise InputError(f"{where}, column '{columns.k}': {ki:g} must be a whole number >= 0.")
+            rate = (
+                f" It looks like a pass rate: '{columns.k}' counts the passing samples "
+                f"({ki:g} x {ni:g} = {ki * ni:g} here, if that is what it means); a table of "
+                f"rates has a '{columns.pass_rate}' column instead of '{columns.n}' and "
+                f"'{columns.k}'."
+                if 0 < ki < 1
+                else ""
+            )
+            raise InputError(
+                f"{where}, column '{columns.k}': {ki:g} must be a whole number >= 0.{rate}"
+            )
         if ki > ni:
             raise InputError(
                 f"{where}, column '{columns.k}': {int(ki)} passes out of {int(ni)} samples; "

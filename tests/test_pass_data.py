@@ -210,6 +210,8 @@ BAD_COUNTS = [
     ("small,1e20,p1,0,0", "n", ["0 must be a whole number >= 1"]),
     ("small,1e20,p1,2.5,1", "n", ["2.5", "whole number"]),
     ("small,1e20,p1,10,1.5", "k", ["1.5", "whole number"]),
+    # a rate in the k column had no hint that k counts samples
+    ("small,1e20,p1,10,0.3", "k", ["0.3 must be a whole", "It looks like a pass rate", "= 3"]),
     ("small,1e20,p1,ten,1", "n", ["'ten'", "not a number"]),
     ("small,1e20,p1,10,", "k", ["missing"]),
     ("small,0,p1,10,2", "compute", ["must be > 0"]),
