@@ -182,7 +182,7 @@ def read_table(
         )
     if frame.empty:
         raise InputError(f"{label}: the table has no rows. Expected one row per training run.")
-    names = [str(c).strip() for c in frame.columns]
+    names = [str(c).strip(_INVISIBLE) for c in frame.columns]
     _check_header(names, label)
     frame.columns = names
     _refuse_nul(frame, label)
@@ -206,6 +206,12 @@ def _read_parquet(path: Path, label: str) -> pd.DataFrame:
         return pd.read_parquet(path)
     except (OSError, ValueError) as exc:
         raise refuse(exc) from None
+
+
+#: Characters stripped from the ends of column names: whitespace, and the invisible ones that
+#: copying from web pages and joining files leave (zero-width space and joiners, word joiner,
+#: a byte-order mark not at the file's start).
+_INVISIBLE = " \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff"
 
 
 def _refuse_nul(frame: pd.DataFrame, label: str) -> None:

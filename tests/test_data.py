@@ -84,6 +84,14 @@ def test_csv_with_byte_order_mark_and_crlf(tmp_path):
     np.testing.assert_allclose(load_loss_runs(path).compute, [1e18, 1e19, 1e20])
 
 
+def test_invisible_characters_around_column_names_are_dropped(tmp_path):
+    # a zero-width space (copied from a web page) or a second byte-order mark (two files
+    # joined) before 'compute': "missing column 'compute'. Did you mean '\u200bcompute'?"
+    for mark in ("\u200b", "\ufeff\ufeff", "\u2060"):
+        path = write(tmp_path, mark + GOOD_CSV.replace("loss\n", "loss\u200b\n", 1))
+        assert load_loss_runs(path).groups == ("web", "code")
+
+
 def test_valid_tsv(tmp_path):
     path = write(tmp_path, "compute\tloss\n1e18\t3.2\n1e19\t2.9\n1e20\t2.7\n", "runs.tsv")
     np.testing.assert_allclose(load_loss_runs(path).loss, [3.2, 2.9, 2.7])
