@@ -479,7 +479,12 @@ def numeric_column(
             raise InputError(f"{where}: value is missing. Expected a number.")
         val = _number(orig)
         if val is None:
-            raise InputError(f"{where}: '{orig}' is not a number.{_number_hint(orig)}")
+            again = (
+                " The row repeats the header (two tables joined?): delete it."
+                if str(orig).strip() == column
+                else _number_hint(orig)
+            )
+            raise InputError(f"{where}: '{orig}' is not a number.{again}")
         if not np.isfinite(val):
             text = str(orig)
             shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"

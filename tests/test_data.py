@@ -579,6 +579,14 @@ def test_a_table_without_a_header_line_says_so(tmp_path):
     assert "header line" not in unnamed
 
 
+def test_a_header_repeated_inside_the_table_is_named(tmp_path):
+    # two CSV files joined with `cat`: "'compute' is not a number." and no more
+    path = write(tmp_path, GOOD_CSV + GOOD_CSV.replace("a1", "c1"))
+    message = error_of(path)
+    assert "row 8 (line 9), column 'compute': 'compute' is not a number." in message
+    assert "The row repeats the header (two tables joined?): delete it." in message
+
+
 def test_a_comment_line_above_the_header_says_to_delete_it(tmp_path):
     # '# runs' became a one-column header and the message spoke only of delimiters
     path = write(tmp_path, "# runs of 2024\ncompute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
