@@ -911,7 +911,28 @@ def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray
             f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
             "4x-100x extrapolations."
         )
-    return out + one_ratio_warnings(data) + repeated_nd_warnings(data)
+    return out + swapped_warnings(data) + one_ratio_warnings(data) + repeated_nd_warnings(data)
+
+
+def swapped_warnings(data: NDData) -> list[str]:
+    """A warning when every fitted run has fewer tokens than parameters (columns swapped?).
+
+    Scaling ladders train on 1 to 1000+ tokens a parameter (Chinchilla's optimum is about
+    20); a table where D < N on every run most often has the two columns the wrong way
+    round, which swaps the exponents and the compute-optimal N* and D*.
+    """
+    fitted = data.fitted
+    ratio = data.tokens[fitted] / data.params[fitted]
+    if not (ratio < 1).all():
+        return []
+    columns = data.columns
+    return [
+        f"every fitted run has fewer tokens ('{columns.tokens}') than parameters "
+        f"('{columns.params}'): D/N from {ratio.min():.3g} to {ratio.max():.3g}, where "
+        "scaling ladders train on about 1 to 1000 tokens a parameter. Check that the two "
+        "columns are not swapped (--params-col, --tokens-col): swapped, they swap the "
+        "exponents and N*, D*."
+    ]
 
 
 def repeated_nd_warnings(data: NDData) -> list[str]:

@@ -400,3 +400,15 @@ def test_a_run_pasted_twice_is_warned(nd_runs):
     assert len(repeats) == 1
     assert repeats[0].startswith(f"row {len(nd_runs) + 1} repeats row 3 exactly (N ")
     assert not any("repeats" in w for w in far_warnings(load_nd_runs(nd_runs), none, none, none))
+
+
+def test_params_and_tokens_swapped_are_warned(nd_runs):
+    # the columns the wrong way round (D < N on every run) were fitted without a word, N* and
+    # D* swapped
+    none = np.array([])
+    swapped = nd_runs.rename(columns={"params": "tokens", "tokens": "params"})
+    warned = [w for w in far_warnings(load_nd_runs(swapped), none, none, none) if "fewer" in w]
+    assert len(warned) == 1 and "Check that the two columns are not swapped" in warned[0]
+    assert not any(
+        "fewer tokens" in w for w in far_warnings(load_nd_runs(nd_runs), none, none, none)
+    )
