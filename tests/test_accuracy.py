@@ -136,6 +136,13 @@ def test_a_model_has_one_compute(tmp_path, table):
         load_accuracy_table(_csv(tmp_path, table), chance={"other": 0.0})
 
 
+def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(table):
+    # a bare "missing column 'compute'" (the loss command said how to make it)
+    sized = table.drop(columns="compute").assign(params=1e9, tokens=2e10)
+    with pytest.raises(InputError, match=r"compute' = 6 \* params \* tokens"):
+        load_accuracy_table(sized)
+
+
 def test_a_model_has_one_family(tmp_path, table):
     # a model listed under two families was fitted as a size of both, without a word
     table.loc[1, "family"] = "beta" if table.loc[1, "family"] != "beta" else "alpha"
