@@ -460,13 +460,6 @@ def load_accuracy_table(
         {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
     )
     _refuse_wide(frame, cols, source)
-    if cols.compute not in frame.columns and {cols.params, cols.tokens} <= set(frame.columns):
-        raise InputError(
-            f"{source}: missing column '{cols.compute}'; the table has '{cols.params}' and "
-            f"'{cols.tokens}'. Add training compute in FLOPs as a column '{cols.compute}' = 6 * "
-            f"{cols.params} * {cols.tokens} (the usual estimate for a dense transformer), or name "
-            "another compute column with --compute-col NAME."
-        )
     for name in ("model", "family", "compute", "benchmark", "accuracy"):
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
     model = _labels(frame, cols.model, source)

@@ -434,6 +434,13 @@ def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -
                 if text
                 else " The column names are numbers: name the table's columns."
             )
+        sizes = [(n, d) for n, d in SIZE_COLUMNS if {n, d} <= set(frame.columns)]
+        if option == "--compute-col" and sizes:
+            n, d = sizes[0]
+            hint += (
+                f" The table has '{n}' and '{d}': add training compute in FLOPs as a column "
+                f"'{column}' = 6 * {n} * {d} (the usual estimate for a dense transformer)."
+            )
         raise InputError(
             f"{source}: missing column '{column}'.{hint} Columns present: {present}. "
             f"Rename the column or pass {option} NAME."

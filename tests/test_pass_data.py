@@ -570,3 +570,11 @@ def test_counts_where_every_sample_fails_or_every_sample_passes_are_refused(tmp_
     path = write(tmp_path, "model,compute,problem,n,k\n" + "\n".join(rows))
     assert load_pass_counts(path).k.shape == (4, 5)
     assert what in counts_error(path, fit_max_compute=5e22)
+
+
+@pytest.mark.parametrize("text", [COUNTS_CSV, AGGREGATE_CSV])
+def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp_path, text):
+    # a bare "missing column 'compute'" (the loss command said how to make it)
+    frame = pd.read_csv(write(tmp_path, text)).drop(columns="compute").assign(N=1e9, D=2e10)
+    with pytest.raises(InputError, match=r"'compute' = 6 \* N \* D"):
+        (load_pass_counts if "k" in frame else load_pass_aggregate)(frame)
