@@ -251,6 +251,10 @@ _OTHER_TYPES = {
 
 def _check_readable(path: Path, label: str) -> None:
     """Refuse a missing path, a folder, or a FIFO/device before opening it (a FIFO blocks)."""
+    if str(path) == "-":
+        raise InputError(
+            "-: standard input is not read; save the table to a file (runs.csv) and give its path."
+        )
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:

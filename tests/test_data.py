@@ -259,6 +259,12 @@ def test_missing_file(tmp_path):
     assert "not found" in message
 
 
+def test_standard_input_is_named(tmp_path, monkeypatch):
+    # `cat runs.csv | bayescale loss - ...` said "-: file not found"
+    monkeypatch.chdir(tmp_path)
+    assert error_of("-").startswith("-: standard input is not read; save the table to a file")
+
+
 def test_directory_is_not_a_file(tmp_path):
     message = error_of(tmp_path)
     assert str(tmp_path) in message
