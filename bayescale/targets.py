@@ -160,8 +160,21 @@ def target_warnings(
                     f"{rests_on}, not on the data; read it as a scenario.",
                 )
         if worst is not None:
-            out.append(worst[1])
+            far = np.log10(t / max(float(c.max()) for c in fitted.values()))
+            unit_hint = (
+                f" A target {far:.0f} decades beyond every fitted {unit} is most often in "
+                "another unit than the table's compute (FLOPs against PF-days = 8.64e19 FLOPs, "
+                "or units of 1e21 FLOPs): check that both use the same."
+                if far > UNIT_MISMATCH_DECADES
+                else ""
+            )
+            out.append(worst[1] + unit_hint)
     return out
+
+
+#: Decades beyond the largest fitted compute past which a target's warning asks whether the
+#: target and the table use one unit (no ladder is extrapolated a million times).
+UNIT_MISMATCH_DECADES = 6.0
 
 
 #: How many standard errors a least-squares trend must be from flat before a trend against

@@ -753,3 +753,13 @@ def test_group_and_family_labels_typed_two_ways_are_warned():
     assert sum(f"family labels '{first.upper()}' and '{first}'" in w for w in warnings) == 1
     one_way = load_accuracy_table(simulate_accuracy_table(seed=3))
     assert not any("differ only" in w for w in accuracy_target_warnings(one_way, np.array([1e24])))
+
+
+def test_a_target_in_another_unit_than_the_table_is_asked_about():
+    # a table in PF-days (0.01 to 3.5) and a target in FLOPs (1e23): "22 decades beyond ...
+    # read it as a scenario", and not a word about units
+    fitted = {"": np.array([0.0116, 0.0347, 0.116, 0.347, 1.16, 3.47])}
+    (warned,) = target_warnings(np.array([1e23]), fitted, rests_on="the law")
+    assert "22 decades beyond every fitted run is most often in another unit" in warned
+    (plain,) = target_warnings(np.array([1e4]), fitted, rests_on="the law")
+    assert "another unit" not in plain
