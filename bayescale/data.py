@@ -157,7 +157,7 @@ def read_table(
     """
     if isinstance(source, pd.DataFrame):
         label = label or "<DataFrame>"
-        frame = source.reset_index(drop=True)
+        frame = _index_as_columns(source)
     else:
         path = Path(source)
         label = str(path)
@@ -203,9 +203,20 @@ def _read_parquet(path: Path, label: str) -> pd.DataFrame:
         raise refuse(exc) from None
     _check_header([str(n).strip() for n in names], label)
     try:
-        return pd.read_parquet(path)
+        return _index_as_columns(pd.read_parquet(path))
     except (OSError, ValueError) as exc:
         raise refuse(exc) from None
+
+
+def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a named index (``df.set_index("model")``, a groupby) back as columns.
+
+    An unnamed index (row numbers, a filtered frame's) is dropped; rows are then numbered
+    from 0 as :func:`row_label` counts them.
+    """
+    if any(name is not None for name in frame.index.names):
+        return frame.reset_index()
+    return frame.reset_index(drop=True)
 
 
 #: Characters stripped from the ends of column names: whitespace, and the invisible ones that

@@ -360,6 +360,19 @@ def test_parquet_decimal_columns_are_numbers(tmp_path):
     assert "row 1, column 'loss': 'sNaN' is not a number" in error_of(bad)
 
 
+def test_a_named_index_is_read_as_columns(tmp_path):
+    # df.set_index("compute").to_parquet(...), or a groupby's result given to the API:
+    # "missing column 'compute'. Columns present: loss"
+    runs = three_runs()
+    path = tmp_path / "runs.parquet"
+    runs.set_index("compute").to_parquet(path)
+    np.testing.assert_array_equal(load_loss_runs(path).compute, runs["compute"])
+    both = runs.assign(x=1).set_index(["compute", "loss"])
+    np.testing.assert_array_equal(load_loss_runs(both).loss, runs["loss"])
+    filtered = pd.concat([runs, runs.iloc[[0]].assign(loss=-1.0)]).iloc[[3, 0, 1, 2]]
+    assert "row 1, column 'loss': -1.0 must be > 0" in error_of(filtered)  # unnamed: positions
+
+
 def test_unreadable_parquet(tmp_path):
     path = write(tmp_path, "this is not parquet", name="runs.parquet")
     message = error_of(path)
