@@ -214,9 +214,15 @@ def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
     An unnamed index (row numbers, a filtered frame's) is dropped; rows are then numbered
     from 0 as :func:`row_label` counts them.
     """
-    if any(name is not None for name in frame.index.names):
-        return frame.reset_index()
-    return frame.reset_index(drop=True)
+    names = list(frame.index.names)
+    columns = {str(c) for c in frame.columns}
+    # a level named like a column (df.index = df["compute"]) repeats it; unnamed ones number rows
+    drop = [i for i, n in enumerate(names) if n is None or str(n) in columns]
+    if len(drop) == len(names):
+        return frame.reset_index(drop=True)
+    if drop:
+        frame = frame.reset_index(level=drop, drop=True)
+    return frame.reset_index()
 
 
 #: Characters stripped from the ends of column names: whitespace, and the invisible ones that

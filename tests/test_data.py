@@ -371,6 +371,10 @@ def test_a_named_index_is_read_as_columns(tmp_path):
     np.testing.assert_array_equal(load_loss_runs(both).loss, runs["loss"])
     filtered = pd.concat([runs, runs.iloc[[0]].assign(loss=-1.0)]).iloc[[3, 0, 1, 2]]
     assert "row 1, column 'loss': -1.0 must be > 0" in error_of(filtered)  # unnamed: positions
+    runs.index = pd.Index(runs["compute"], name="compute")  # a level repeating a column
+    np.testing.assert_array_equal(load_loss_runs(runs).compute, runs["compute"])
+    mixed = runs.set_index([runs["loss"].rename(None), runs["compute"].rename("c")])
+    np.testing.assert_array_equal(load_loss_runs(mixed).compute, runs["compute"])
 
 
 def test_unreadable_parquet(tmp_path):
