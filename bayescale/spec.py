@@ -226,7 +226,7 @@ def _depth(value: Any, level: int = 0) -> int:
 
 
 #: Names of data tables (``data.read_table``'s types), given where a spec is expected.
-_TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".xlsx")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".xlsx")
 
 
 def load_spec(path: str | Path) -> Spec:
@@ -241,7 +241,7 @@ def load_spec(path: str | Path) -> Spec:
     if not path.is_file():
         what = "is a folder, not a spec" if path.is_dir() else "spec file not found"
         raise InputError(f"{path}: {what}. Expected a TOML file such as models/x.toml.")
-    if path.name.lower().endswith(_TABLE_SUFFIXES):
+    if path.name.lower().endswith(TABLE_SUFFIXES):
         raise InputError(
             f"{path}: is a table, not a spec. 'bayescale run' and 'check' read a TOML spec "
             "(models/NAME.toml) whose [data] names the table; to forecast from the table itself, "
