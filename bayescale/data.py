@@ -725,6 +725,8 @@ def load_loss_runs(
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
 
+    if columns.name != LossColumns.name:  # a renamed name column must exist
+        require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)
     held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))

@@ -183,6 +183,8 @@ def load_nd_runs(
         group = np.array([str(v) for v in raw], dtype=object)
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
+    if columns.name != NDColumns.name:  # a renamed name column must exist
+        require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)
     held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))

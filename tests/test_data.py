@@ -188,6 +188,17 @@ def test_renamed_group_column_missing_is_an_error(tmp_path):
     assert "--group-col" in message
 
 
+def test_renamed_name_column_missing_is_an_error(tmp_path):
+    # --name-col nope was ignored: runs named "row N" without a word
+    path = write(tmp_path, GOOD_CSV)
+    assert "missing column 'nope'" in error_of(path, columns=LossColumns(name="nope"))
+    from bayescale.nd import NDColumns, load_nd_runs
+
+    runs = pd.DataFrame({"params": [1.0], "tokens": [1.0], "loss": [1.0]})
+    with pytest.raises(InputError, match=r"missing column 'nope'.*--name-col"):
+        load_nd_runs(runs, NDColumns(name="nope"))
+
+
 @pytest.mark.parametrize("spec", ["", " ", ","])
 def test_empty_group_column_option_is_an_error(tmp_path, spec):
     # "--group-col ''" used to end in an IndexError traceback.
