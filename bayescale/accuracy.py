@@ -88,6 +88,7 @@ from bayescale.targets import (
     Targets,
     check_targets,
     label_twin_warnings,
+    log_units_warning,
     logged,
     target_warnings,
     trend_against_law,
@@ -609,12 +610,17 @@ def accuracy_target_warnings(
     tokens is not taken for one inside the data.
     """
     ladders = target_ladders(data, family)
-    out = label_twin_warnings(np.unique(data.family), "family") + [
-        f"{f} on {b} has {n} fitted size{'s' if n != 1 else ''}: its exponent comes mostly "
-        "from the other families' (pooling)."
-        for f, b in ladders
-        if (n := data.sizes(f, b)) < MIN_SIZES
-    ]
+    units = log_units_warning(data.compute[data.fitted], "compute")
+    out = (
+        units
+        + label_twin_warnings(np.unique(data.family), "family")
+        + [
+            f"{f} on {b} has {n} fitted size{'s' if n != 1 else ''}: its exponent comes mostly "
+            "from the other families' (pooling)."
+            for f, b in ladders
+            if (n := data.sizes(f, b)) < MIN_SIZES
+        ]
+    )
     for f, b in ladders:
         rows = data.fitted & (data.family == f) & (data.benchmark == b)
         slope = trend_against_law(data.compute[rows], data.accuracy[rows], rising=False)

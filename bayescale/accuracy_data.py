@@ -17,6 +17,7 @@ import pandas as pd
 
 from bayescale.data import (
     COMPUTE_RANGE,
+    PASS_MARKERS,
     check_range,
     label_key,
     numeric_column,
@@ -386,6 +387,37 @@ def _chance_rates(
     return np.array(rates, dtype=float), tuple(sources)
 
 
+def _refuse_wide(frame: pd.DataFrame, cols: AccuracyColumns, source: str) -> None:
+    """Refuse a leaderboard-style table, one column of scores per benchmark, saying how to melt it.
+
+    Only when both the benchmark and the accuracy column are missing and other columns hold
+    fractions in [0, 1] only (the scores; empty cells for benchmarks a model was not run on).
+    """
+    if cols.benchmark in frame.columns or cols.accuracy in frame.columns:
+        return
+    if any(c in frame.columns for c in PASS_MARKERS):  # pass results, not scores
+        return
+    known = {getattr(cols, name) for name in AccuracyColumns.__dataclass_fields__} | {"name"}
+
+    def holds_scores(values: pd.Series) -> bool:  # fractions, or empty cells (not run)
+        given = values.notna() & values.astype(str).str.strip().ne("")
+        numbers = pd.to_numeric(values.where(given), errors="coerce")
+        fractions = numbers.between(0, 1)
+        return bool(fractions.any() and fractions.sum() == given.sum())
+
+    scores = [str(c) for c in frame.columns if c not in known and holds_scores(frame[c])]
+    if not scores:
+        return
+    ids = [str(c) for c in frame.columns if c not in scores]
+    raise InputError(
+        f"{source}: no '{cols.benchmark}' and '{cols.accuracy}' columns; the table looks wide, "
+        f"one column of scores per benchmark ({', '.join(scores)}). Give one row per model and "
+        f"benchmark, with the benchmark's name in '{cols.benchmark}' and its score in "
+        f"'{cols.accuracy}' (pandas: table.melt(id_vars={ids}, var_name='{cols.benchmark}', "
+        f"value_name='{cols.accuracy}'))."
+    )
+
+
 def load_accuracy_table(
     source: str | Path | pd.DataFrame,
     *,
@@ -427,6 +459,7 @@ def load_accuracy_table(
     refuse_shared_columns(
         {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
     )
+    _refuse_wide(frame, cols, source)
     for name in ("model", "family", "compute", "benchmark", "accuracy"):
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
     model = _labels(frame, cols.model, source)
@@ -457,8 +490,9 @@ def load_accuracy_table(
             "when unknown).",
         )
     seen_compute: dict[str, tuple[float, int]] = {}
+    seen_family: dict[str, tuple[str, int]] = {}
     seen_pair: dict[tuple[str, str], int] = {}
-    for pos, (m, b, c) in enumerate(zip(model, benchmark, compute, strict=True)):
+    for pos, (m, b, c, f) in enumerate(zip(model, benchmark, compute, family, strict=True)):
         where = row_label(source, int(frame.index[pos]))
         first = seen_compute.setdefault(m, (c, pos))
         if first[0] != c:
@@ -466,6 +500,13 @@ def load_accuracy_table(
                 f"{where}, column '{cols.compute}': model '{m}' has compute {c:g} here and "
                 f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]))}. A model "
                 "has one training compute."
+            )
+        first_family = seen_family.setdefault(m, (f, pos))
+        if first_family[0] != f:
+            raise InputError(
+                f"{where}, column '{cols.family}': model '{m}' is in family '{f}' here and "
+                f"'{first_family[0]}' in {row_label(source, int(frame.index[first_family[1]]))}."
+                " A model belongs to one family; check the model label and the family."
             )
         if (m, b) in seen_pair:
             raise InputError(

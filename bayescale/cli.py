@@ -27,7 +27,18 @@ log = logging.getLogger("bayescale")
 
 
 def _compute(text: str) -> list[float]:
-    """Parse ``2.1e23`` or a comma list ``1e22,1e23`` into FLOPs."""
+    """Parse ``2.1e23`` or a comma list ``1e22,1e23`` into FLOPs.
+
+    ``1,000`` or ``2,100,000`` (a part after a comma with a leading zero) is refused as one
+    number with thousands separators; ``100,300`` stays two targets.
+    """
+    parts = text.strip().split(",")
+    if re.fullmatch(r"\d{1,3}(,\d{3})+", text.strip()) and any(p[0] == "0" for p in parts[1:]):
+        raise argparse.ArgumentTypeError(
+            f"'{text.strip()}' reads as one number with thousands separators, but commas "
+            f"separate targets (1e22,1e23); write it without them ({text.strip().replace(',', '')}"
+            " or in e-notation)"
+        )
     values = []
     for part in text.split(","):
         try:
@@ -1062,13 +1073,6 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
             + ("" if args.budget else " and accuracy fits on effective compute")
             + "; give --target-compute C (FLOPs) to forecast."
         )
-    if not fit.diagnostics.ok and not args.allow_unconverged:
-        return _unconverged(
-            ConvergenceError(
-                f"{args.saved_fit} holds a fit that did not converge: "
-                + "; ".join(fit.diagnostics.problems())
-            )
-        )
     if args.family is not None and saved.kind != "accuracy":
         raise InputError(f"{args.saved_fit} holds {_a(saved.kind)} fit: --family is for accuracy.")
     if saved.kind == "nd":
@@ -1099,9 +1103,21 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
     if saved.kind == "accuracy":  # computes, or planned models on the effective-compute axis
         changes["runs"] = runs
     log.info("loaded %s; no sampling", args.saved_fit)
-    result = replace(saved, fit=fit).result(**changes)
+    result = replace(saved, fit=fit).result(**changes)  # refuses bad options (exit 2) first
+    if not fit.diagnostics.ok and not args.allow_unconverged:
+        return _saved_unconverged(args, fit)
     _write(result, args, sampled=False)
     return EXIT_OK
+
+
+def _saved_unconverged(args: argparse.Namespace, fit: Any) -> int:
+    """Exit 3 for a saved fit that did not converge (after its options were checked)."""
+    return _unconverged(
+        ConvergenceError(
+            f"{args.saved_fit} holds a fit that did not converge: "
+            + "; ".join(fit.diagnostics.problems())
+        )
+    )
 
 
 def _a(word: str) -> str:
@@ -1161,7 +1177,7 @@ def _run_nd_command(args: argparse.Namespace) -> int:
     try:
         result = run_nd_table(data, options)
     except ConvergenceError as err:
-        return _unconverged(err)
+        return _unconverged(err, options.sampler)
     _write_nd(result, args)
     return EXIT_OK
 
@@ -1206,7 +1222,10 @@ def _run_nd_forecast(args: argparse.Namespace, saved: Any) -> int:
     if targets or budgets:
         changes |= {"targets": targets, "budgets": budgets}
     log.info("loaded %s; no sampling", args.saved_fit)
-    _write_nd(replace(saved, fit=fit).result(**changes), args)
+    result = replace(saved, fit=fit).result(**changes)  # refuses bad options (exit 2) first
+    if not fit.diagnostics.ok and not args.allow_unconverged:
+        return _saved_unconverged(args, fit)
+    _write_nd(result, args)
     return EXIT_OK
 
 
@@ -1226,17 +1245,46 @@ def _run_accuracy_command(args: argparse.Namespace) -> int:
     return _run_law(args, args.table, options)
 
 
-def _unconverged(err: ConvergenceError) -> int:
+def _unconverged(err: ConvergenceError, asked: Any = None) -> int:
+    """Exit 3 with the fit's message.
+
+    ``asked``, the run's ``SamplerSettings``, adds a note when fewer draws or warm-up steps
+    than the defaults were asked for.
+    """
     message = str(err).rstrip(".")
     if "--allow-unconverged" in message:  # the fit's own advice already says what to do
-        print(f"bayescale: {message}.", file=sys.stderr)
+        print(f"bayescale: {message}.{_few_draws_note(asked)}", file=sys.stderr)
     else:
         print(
             f"bayescale: {message}. Run longer (--draws/--tune), check the data, or pass "
-            "--allow-unconverged to write the result anyway.",
+            f"--allow-unconverged to write the result anyway.{_few_draws_note(asked)}",
             file=sys.stderr,
         )
     return EXIT_UNCONVERGED
+
+
+def _few_draws_note(asked: Any) -> str:
+    """A sentence when the run asked for fewer draws or warm-up steps than the defaults.
+
+    The gate's thresholds (ESS, R-hat) are the same; a short run fails them for want of draws,
+    whatever the exit-3 advice says about the data.
+    """
+    from bayescale.sampling import SamplerSettings
+
+    if asked is None:
+        return ""
+    default = SamplerSettings()
+    short = [
+        f"--{name} {getattr(asked, name)} (default {getattr(default, name)})"
+        for name in ("draws", "tune")
+        if getattr(asked, name) < getattr(default, name)
+    ]
+    if not short:
+        return ""
+    return (
+        f" This run asked for {' and '.join(short)}: run with the defaults before changing the "
+        "data or the model."
+    )
 
 
 def _run_law(
@@ -1251,7 +1299,7 @@ def _run_law(
     try:
         result = law_of(options).run(source, options)
     except ConvergenceError as err:
-        return _unconverged(err)
+        return _unconverged(err, options.sampler)
     if heading:
         print(heading)
     _write(result, args, spec=spec)
@@ -1550,6 +1598,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # stdout's reader left early (`bayescale ... | head`): not an error
         _stdout_to_devnull()
         return EXIT_OK
+    except OSError as err:  # a path the system refuses (name too long, a loop of links, ...)
+        if err.filename is None:
+            raise
+        print(
+            f"bayescale: error: {err.filename}: {err.strerror or err}. Check the path given.",
+            file=sys.stderr,
+        )
+        return EXIT_INPUT
 
 
 #: The cyclic garbage collector's thresholds in the command's process (Python's: 2000, 10,

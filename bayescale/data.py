@@ -13,6 +13,8 @@ import re
 import stat
 import zlib
 from dataclasses import dataclass, field
+from decimal import Decimal
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -155,7 +157,7 @@ def read_table(
     """
     if isinstance(source, pd.DataFrame):
         label = label or "<DataFrame>"
-        frame = source.reset_index(drop=True)
+        frame = _index_as_columns(source)
     else:
         path = Path(source)
         label = str(path)
@@ -165,10 +167,7 @@ def read_table(
         if suffix in _COMPRESSED and inner in _DELIMITED:
             frame = _read_delimited(path, label, _DELIMITED[inner], max_rows, _COMPRESSED[suffix])
         elif suffix in {".parquet", ".pq"}:
-            try:
-                frame = pd.read_parquet(path)
-            except (OSError, ValueError) as exc:
-                raise InputError(f"{label}: cannot be read as Parquet: {exc}") from None
+            frame = _read_parquet(path, label)
         elif suffix in _DELIMITED:
             frame = _read_delimited(path, label, _DELIMITED[suffix], max_rows)
         else:
@@ -183,11 +182,53 @@ def read_table(
         )
     if frame.empty:
         raise InputError(f"{label}: the table has no rows. Expected one row per training run.")
-    names = [str(c).strip() for c in frame.columns]
+    names = [str(c).strip(_INVISIBLE) for c in frame.columns]
     _check_header(names, label)
     frame.columns = names
     _refuse_nul(frame, label)
     return frame, label
+
+
+def _read_parquet(path: Path, label: str) -> pd.DataFrame:
+    """Read a Parquet file, refusing duplicate column names by name (as in CSV files)."""
+    import pyarrow.parquet as pq
+
+    def refuse(exc: Exception) -> InputError:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return InputError(f"{label}: cannot be read as Parquet: {first}")
+
+    try:
+        names = pq.read_schema(path).names
+    except (OSError, ValueError) as exc:
+        raise refuse(exc) from None
+    _check_header([str(n).strip() for n in names], label)
+    try:
+        return _index_as_columns(pd.read_parquet(path))
+    except (OSError, ValueError) as exc:
+        raise refuse(exc) from None
+
+
+def _index_as_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The frame with a named index (``df.set_index("model")``, a groupby) back as columns.
+
+    An unnamed index (row numbers, a filtered frame's) is dropped; rows are then numbered
+    from 0 as :func:`row_label` counts them.
+    """
+    names = list(frame.index.names)
+    columns = {str(c) for c in frame.columns}
+    # a level named like a column (df.index = df["compute"]) repeats it; unnamed ones number rows
+    drop = [i for i, n in enumerate(names) if n is None or str(n) in columns]
+    if len(drop) == len(names):
+        return frame.reset_index(drop=True)
+    if drop:
+        frame = frame.reset_index(level=drop, drop=True)
+    return frame.reset_index()
+
+
+#: Characters stripped from the ends of column names: whitespace, and the invisible ones that
+#: copying from web pages and joining files leave (zero-width space and joiners, word joiner,
+#: a byte-order mark not at the file's start).
+_INVISIBLE = " \t\n\r\f\v\u00a0\u200b\u200c\u200d\u2060\ufeff"
 
 
 def _refuse_nul(frame: pd.DataFrame, label: str) -> None:
@@ -227,6 +268,10 @@ _OTHER_TYPES = {
 
 def _check_readable(path: Path, label: str) -> None:
     """Refuse a missing path, a folder, or a FIFO/device before opening it (a FIFO blocks)."""
+    if str(path) == "-":
+        raise InputError(
+            "-: standard input is not read; save the table to a file (runs.csv) and give its path."
+        )
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
@@ -287,7 +332,7 @@ def _read_delimited(
                         f"{label}, line {reader.line_num}: {len(row)} fields, but the header "
                         f"(line {header_line}) has {width}. Every row needs exactly one value "
                         "per column: check for a stray or missing delimiter, or quote values "
-                        "that contain one."
+                        f"that contain one.{_comment_hint(header, header_line)}"
                     )
                 if len(rows) >= max_rows:
                     raise InputError(
@@ -298,8 +343,9 @@ def _read_delimited(
                 rows.append(row)
                 lines.append(reader.line_num)
     except UnicodeDecodeError as exc:
+        fix = _binary_hint(path, compression) or f"{_utf16_hint(exc)} Save it as UTF-8 {kind}."
         raise InputError(
-            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}). Save it as UTF-8 {kind}."
+            f"{label}: is not UTF-8 text (byte {exc.start}: {exc.reason}).{fix}"
         ) from None
     except csv.Error as exc:
         raise InputError(f"{label}: cannot be read as {kind}: {exc}.") from None
@@ -314,6 +360,47 @@ def _read_delimited(
     index = pd.Index([line - 2 for line in lines], dtype=np.int64)  # row_label's convention
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     return pd.DataFrame(columns, index=index, dtype=object)
+
+
+def _utf16_hint(exc: UnicodeDecodeError) -> str:
+    """Name UTF-16 text (Excel's 'Unicode Text', PowerShell's default) by its byte-order mark."""
+    if exc.start == 0 and bytes(exc.object[:2]) in (b"\xff\xfe", b"\xfe\xff"):
+        return " It is UTF-16 text (as Excel's 'Unicode Text' and PowerShell write)."
+    return ""
+
+
+#: The first bytes of binary files saved with a text table's name, and what they are.
+_MAGIC = {
+    b"PAR1": "It is a Parquet file: name it .parquet.",
+    b"PK\x03\x04": "It is a ZIP archive, as an Excel workbook (.xlsx) is: save the sheet as "
+    "'CSV UTF-8 (comma delimited)'.",
+    b"\x1f\x8b": "It is gzip-compressed: name it .csv.gz (or .tsv.gz).",
+    b"BZh": "It is bzip2-compressed: name it .csv.bz2.",
+    b"\xfd7zXZ": "It is xz-compressed: name it .csv.xz.",
+    b"\xd0\xcf\x11\xe0": "It is an old Excel workbook (.xls): save the sheet as 'CSV UTF-8'.",
+}
+
+
+def _binary_hint(path: Path, compression: str | None) -> str:
+    """What a binary file given as a plain text table is, by its first bytes (else ``""``)."""
+    if compression is not None:
+        return ""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)
+    except OSError:
+        return ""
+    return next((f" {what}" for magic, what in _MAGIC.items() if head.startswith(magic)), "")
+
+
+def _comment_hint(header: list[str], line: int) -> str:
+    """What to do when the line read as the header is a comment (``# runs of 2024``)."""
+    if not header[0].lstrip().startswith("#"):
+        return ""
+    return (
+        f" Line {line} ({','.join(header)[:60]!r}) was read as the header: comment lines are "
+        "not read, so delete it (the header must be the first line that is not blank)."
+    )
 
 
 #: Delimiters other tools write, named for messages (``;`` is Excel's in many locales).
@@ -360,6 +447,21 @@ def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -
     if column not in frame.columns:
         present = ", ".join(map(str, frame.columns))
         hint = did_you_mean(column, map(str, frame.columns))
+        if all(_number(c) is not None for c in frame.columns):
+            text = source.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz"))
+            hint += (
+                " The column names are numbers: the table has no header line (its first row "
+                "was read as one). Add a first line that names the columns."
+                if text
+                else " The column names are numbers: name the table's columns."
+            )
+        sizes = [(n, d) for n, d in SIZE_COLUMNS if {n, d} <= set(frame.columns)]
+        if option == "--compute-col" and sizes:
+            n, d = sizes[0]
+            hint += (
+                f" The table has '{n}' and '{d}': add training compute in FLOPs as a column "
+                f"'{column}' = 6 * {n} * {d} (the usual estimate for a dense transformer)."
+            )
         raise InputError(
             f"{source}: missing column '{column}'.{hint} Columns present: {present}. "
             f"Rename the column or pass {option} NAME."
@@ -405,7 +507,12 @@ def numeric_column(
             raise InputError(f"{where}: value is missing. Expected a number.")
         val = _number(orig)
         if val is None:
-            raise InputError(f"{where}: '{orig}' is not a number.{_number_hint(orig)}")
+            again = (
+                " The row repeats the header (two tables joined?): delete it."
+                if str(orig).strip() == column
+                else _number_hint(orig)
+            )
+            raise InputError(f"{where}: '{orig}' is not a number.{again}")
         if not np.isfinite(val):
             text = str(orig)
             shown = text if len(text) <= 40 else f"{text[:20]}... ({len(text)} characters)"
@@ -441,7 +548,22 @@ def _number_hint(value: object) -> str:
         return f" Use the ASCII minus sign '-' ({'-' + text[1:]})."
     if text.lower().startswith(("0x", "-0x")):
         return " Hexadecimal is not read; write the number in decimal (e.g. 1e21)."
+    short = re.fullmatch(r"([0-9.eE+\-]+)\s*([kKMBGT])", text)
+    scale = _SCALE.get(short.group(2)) if short else None
+    if short and scale is not None and _number(short.group(1)) is not None:
+        value = float(short.group(1)) * scale
+        return f" Write {text} as a plain number ({value:g}: {short.group(2)} = {scale:g})."
+    unit = re.fullmatch(r"([0-9.eE+\-]+)\s+([^\W\d][\w\-/ ]*)", text)
+    if unit and _number(unit.group(1)) is not None:
+        return (
+            f" Write a plain number, without the unit '{unit.group(2)}': compute in FLOPs "
+            "(convert other units), sizes and tokens as counts."
+        )
     return ""
+
+
+#: Suffixes of sizes as model cards write them (7B, 1.4T): the factor of each.
+_SCALE = {"k": 1e3, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9, "T": 1e12}
 
 
 def _number(value: object) -> float | None:
@@ -456,11 +578,13 @@ def _number(value: object) -> float | None:
             return float(text)
         except ValueError:
             return None
-    if isinstance(value, int | float | np.integer | np.floating):
+    if isinstance(value, int | float | np.integer | np.floating | Decimal | Fraction):
         try:
             return float(value)
         except OverflowError:  # a Python int beyond float64, as float('1' + '0' * 400) reads
             return np.inf if value > 0 else -np.inf
+        except ValueError:  # Decimal('sNaN')
+            return None
     return None
 
 
@@ -601,6 +725,8 @@ def load_loss_runs(
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
 
+    if columns.name != LossColumns.name:  # a renamed name column must exist
+        require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)
     held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))

@@ -68,6 +68,10 @@ class Requirement:
         return self.op in ("<=", "<")
 
 
+#: Comparisons written other ways (typeset, or reversed), and the operator meant.
+_OTHER_OPS = (("\u2264", "<="), ("\u2265", ">="), ("=<", "<="), ("=>", ">="), ("==", "<= or >="))
+
+
 def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requirement:
     """Parse ``"loss<=2.1"``, ``"pass_rate>=0.3"`` or ``"web.loss<=2.1"``.
 
@@ -78,8 +82,9 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
     """
     match = _PATTERN.match(text)
     if not match:
+        written = next((f" Write {bad} as {op}." for bad, op in _OTHER_OPS if bad in text), "")
         raise InputError(
-            f"--require '{text}' cannot be parsed. Expected QUANTITY OP NUMBER such as "
+            f"--require '{text}' cannot be parsed.{written} Expected QUANTITY OP NUMBER such as "
             "'loss<=2.1' or 'pass_rate>=0.3' (OP one of <=, <, >=, >), optionally prefixed "
             "by a group or bucket: 'web.loss<=2.1'."
         )

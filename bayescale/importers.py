@@ -218,7 +218,7 @@ def _parse_json(text: str) -> Any:
 def _load_json(path: Path, expected: str) -> Any:
     _require_file(path, expected)
     try:
-        return _parse_json(path.read_text(encoding="utf-8"))
+        return _parse_json(path.read_text(encoding="utf-8-sig"))
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}, line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}). "
@@ -476,7 +476,7 @@ def _lm_eval_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
     _require_file(path, expected)
     lines = []
     try:
-        with path.open(encoding="utf-8") as handle:
+        with path.open(encoding="utf-8-sig") as handle:
             for number, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue

@@ -911,7 +911,55 @@ def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray
             f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
             "4x-100x extrapolations."
         )
-    return out + one_ratio_warnings(data)
+    return out + swapped_warnings(data) + one_ratio_warnings(data) + repeated_nd_warnings(data)
+
+
+def swapped_warnings(data: NDData) -> list[str]:
+    """A warning when every fitted run has fewer tokens than parameters (columns swapped?).
+
+    Scaling ladders train on 1 to 1000+ tokens a parameter (Chinchilla's optimum is about
+    20); a table where D < N on every run most often has the two columns the wrong way
+    round, which swaps the exponents and the compute-optimal N* and D*.
+    """
+    fitted = data.fitted
+    ratio = data.tokens[fitted] / data.params[fitted]
+    if not (ratio < 1).all():
+        return []
+    columns = data.columns
+    return [
+        f"every fitted run has fewer tokens ('{columns.tokens}') than parameters "
+        f"('{columns.params}'): D/N from {ratio.min():.3g} to {ratio.max():.3g}, where "
+        "scaling ladders train on about 1 to 1000 tokens a parameter. Check that the two "
+        "columns are not swapped (--params-col, --tokens-col): swapped, they swap the "
+        "exponents and N*, D*."
+    ]
+
+
+def repeated_nd_warnings(data: NDData) -> list[str]:
+    """A warning for each fitted run that repeats another's group, N, D and loss exactly.
+
+    As for loss runs (:func:`bayescale.forecast.repeated_run_warnings`): most often a row
+    pasted twice, which counts twice in the fit.
+    """
+    seen: dict[tuple[str, float, float, float], str] = {}
+    out = []
+    for i in np.flatnonzero(data.fitted):
+        key = (
+            str(data.group[i]),
+            float(data.params[i]),
+            float(data.tokens[i]),
+            float(data.loss[i]),
+        )
+        if key in seen:
+            where = f" of group '{key[0]}'" if len(data.groups) > 1 else ""
+            out.append(
+                f"{data.name[i]} repeats {seen[key]}{where} exactly (N {key[1]:.6g}, D "
+                f"{key[2]:.6g}, loss {key[3]:.6g}): it counts twice in the fit. Remove the copy "
+                "if the row was pasted twice; reruns of one configuration differ in their losses."
+            )
+        else:
+            seen[key] = str(data.name[i])
+    return out
 
 
 def one_ratio_warnings(data: NDData) -> list[str]:

@@ -12,6 +12,7 @@ is given.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,8 @@ from bayescale.priors import (
     require_positive,
     require_scatter_prior,
 )
+
+log = logging.getLogger("bayescale")
 
 #: Distinct (N, D) pairs a group needs: the law has five parameters (E, A, alpha, B, beta).
 MIN_RUNS_PER_GROUP = 5
@@ -165,6 +168,7 @@ def load_nd_runs(
         compute = numeric_column(frame, columns.compute, label)
     else:
         compute = FLOPS_PER_PARAM_TOKEN * params * tokens
+        _note_unread_compute(frame, compute, label)
     check_range(compute, frame, columns.compute or columns.params, label, COMPUTE_RANGE, "compute")
 
     if columns.group != NDColumns.group:
@@ -179,6 +183,8 @@ def load_nd_runs(
         group = np.array([str(v) for v in raw], dtype=object)
     else:
         group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
+    if columns.name != NDColumns.name:  # a renamed name column must exist
+        require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)
     held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))
@@ -218,6 +224,34 @@ def load_nd_runs(
         fit_max_compute=fit_max_compute,
         columns=columns,
     )
+
+
+#: A ``compute`` column left unread that differs from 6·N·D by more than this factor is named.
+UNREAD_COMPUTE_FACTOR = 2.0
+
+
+def _note_unread_compute(frame: pd.DataFrame, six_nd: np.ndarray, label: str) -> None:
+    """Log when a ``compute`` column is in the table, not read, and far from 6·N·D.
+
+    Without ``--compute-col`` compute is 6·N·D (budgets, ``--fit-max-compute``, the compute
+    axis); a column that says otherwise (mixture-of-experts, another FLOP count, another
+    unit) would be ignored without a word.
+    """
+    if "compute" not in frame.columns:
+        return
+    try:
+        given = numeric_column(frame, "compute", label)
+    except InputError:
+        return
+    factor = np.exp(np.max(np.abs(np.log(given / six_nd))))
+    if factor > UNREAD_COMPUTE_FACTOR:
+        log.warning(
+            "%s: column 'compute' is not read: compute is 6*N*D, which differs from it by up to "
+            "%.3gx. Pass --compute-col compute (in a spec: [data.columns] compute) to use the "
+            "column for budgets, --fit-max-compute and the compute axis.",
+            label,
+            factor,
+        )
 
 
 def flops_per_param_token(

@@ -205,7 +205,8 @@ def check_output_file(path: str | Path, option: str = "--json") -> Path:
     """
     path = Path(path)
     if path.is_dir():
-        raise InputError(f"{option} {path}: is a folder. {option} names a file, e.g. out.json.")
+        example = "out.json" if option == "--json" else "out.csv"
+        raise InputError(f"{option} {path}: is a folder. {option} names a file, e.g. {example}.")
     if path.exists() and not stat.S_ISREG(path.stat().st_mode):
         raise InputError(
             f"{option} {path}: is not a regular file (a device, FIFO or socket). {option} "

@@ -257,7 +257,17 @@ def load_pass_counts(
         if ni < 1 or ni != int(ni):
             raise InputError(f"{where}, column '{columns.n}': {ni:g} must be a whole number >= 1.")
         if ki < 0 or ki != int(ki):
-            raise InputError(f"{where}, column '{columns.k}': {ki:g} must be a whole number >= 0.")
+            rate = (
+                f" It looks like a pass rate: '{columns.k}' counts the passing samples "
+                f"({ki:g} x {ni:g} = {ki * ni:g} here, if that is what it means); a table of "
+                f"rates has a '{columns.pass_rate}' column instead of '{columns.n}' and "
+                f"'{columns.k}'."
+                if 0 < ki < 1
+                else ""
+            )
+            raise InputError(
+                f"{where}, column '{columns.k}': {ki:g} must be a whole number >= 0.{rate}"
+            )
         if ki > ni:
             raise InputError(
                 f"{where}, column '{columns.k}': {int(ki)} passes out of {int(ni)} samples; "
@@ -282,6 +292,7 @@ def load_pass_counts(
     cols = [pi[p] for p in problem]
     n_arr[rows, cols] = n.astype(np.int64)
     k_arr[rows, cols] = k.astype(np.int64)
+    _refuse_flat_counts(n_arr[~models.held_out], k_arr[~models.held_out], columns, label)
     return PassCounts(
         models=models,
         problems=problems,
@@ -290,6 +301,25 @@ def load_pass_counts(
         source=label,
         fit_max_compute=fit_max_compute,
         columns=columns,
+    )
+
+
+def _refuse_flat_counts(n: np.ndarray, k: np.ndarray, columns: PassColumns, label: str) -> None:
+    """Refuse counts where every fitted sample failed, or every one passed.
+
+    Then no model differs from another: the table holds no trend in compute, and a forecast
+    would be the priors' alone (an all-zero ``k`` is most often the wrong column).
+    """
+    if k.any() and (k < n).any():
+        return
+    what = "no sample passed" if not k.any() else "every sample passed"
+    value = "0" if not k.any() else f"equal to column '{columns.n}'"
+    raise InputError(
+        f"{label}: {what}: column '{columns.k}' is {value} in every row of the fitted models, "
+        f"so the table shows no change of the pass rate with compute and the law cannot be "
+        f"fitted to it (a forecast would be the priors' alone). Check that '{columns.k}' counts "
+        f"the passing samples of '{columns.n}' (--k-col, --n-col), or add models (or problems) "
+        "where some samples pass and some fail."
     )
 
 

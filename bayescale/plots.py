@@ -12,6 +12,11 @@ notebook shows the returned figure once, and scripts save it with ``fig.savefig`
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import re
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +28,8 @@ from bayescale.fit import LossFit, PassFit
 from bayescale.forecast import loss_draws
 from bayescale.pass_forecast import observed_statistics, pass_draws, reported_buckets
 from bayescale.ticks import plain_ticks, power_ticks
+
+log = logging.getLogger("bayescale")
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -194,6 +201,43 @@ def _zoom(
     ax.set_ylim(y0 - pad, y1 + pad)
     ax.tick_params(labelsize=6)
     ax.set_title("zoom: largest fitted run to target", fontsize=7)
+
+
+#: Matplotlib's warnings about drawing labels: a character its font lacks, a layout that
+#: labels too long cannot fit. They come once per figure and source line, with a file path.
+_DRAWING_WARNINGS = re.compile(r"Glyph (\d+) .* missing from font|Tight layout not applied")
+
+
+@contextlib.contextmanager
+def drawing_notes() -> Iterator[None]:
+    """Gather matplotlib's label warnings while figures are drawn into one logged line.
+
+    Group, family or bucket labels in Chinese, with emoji or very long make matplotlib warn
+    per figure and per call (``UserWarning: Glyph 25968 ... missing from font(s)``), each
+    with a source path; a command's user gets one line that says what the figures show.
+    Other warnings pass through unchanged.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    glyphs: dict[str, None] = {}
+    layout = False
+    for item in caught:
+        match = _DRAWING_WARNINGS.search(str(item.message))
+        if match is None:
+            warnings.warn_explicit(item.message, item.category, item.filename, item.lineno)
+        elif match.group(1) is not None:
+            glyphs[chr(int(match.group(1)))] = None
+        else:
+            layout = True
+    if glyphs:
+        log.warning(
+            "the figures' font lacks %s used in labels: they show as empty boxes in the PNGs "
+            "(the report and forecast.json have the labels as written).",
+            " ".join(glyphs),
+        )
+    if layout:
+        log.warning("labels too long for the figures overlap their axes; shorter labels fit.")
 
 
 def save_figure(fig: Figure, path: Path) -> Path:

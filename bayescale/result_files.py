@@ -29,7 +29,9 @@ def write_outputs(result: Any, out_dir: str | Path, spec: str | None = None) -> 
     (:func:`bayescale.outputs.result_folder`): it ends up holding this run's complete output,
     or, if writing fails or is interrupted, the earlier one untouched.
     """
-    with result_folder(out_dir) as stage:
+    from bayescale.plots import drawing_notes
+
+    with result_folder(out_dir) as stage, drawing_notes():
         written = _files(result, stage, spec)
     return [Path(out_dir) / p.name for p in written]
 

@@ -225,6 +225,10 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
+#: Names of data tables (``data.read_table``'s types), given where a spec is expected.
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".xlsx")
+
+
 def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file (does not read its data; see :func:`check_spec`).
 
@@ -235,11 +239,16 @@ def load_spec(path: str | Path) -> Spec:
     """
     path = Path(path)
     if not path.is_file():
+        what = "is a folder, not a spec" if path.is_dir() else "spec file not found"
+        raise InputError(f"{path}: {what}. Expected a TOML file such as models/x.toml.")
+    if path.name.lower().endswith(TABLE_SUFFIXES):
         raise InputError(
-            f"{path}: spec file not found. Expected a TOML file such as models/x.toml."
+            f"{path}: is a table, not a spec. 'bayescale run' and 'check' read a TOML spec "
+            "(models/NAME.toml) whose [data] names the table; to forecast from the table itself, "
+            f"run 'bayescale loss|pass|nd|accuracy {path} --target-compute C'."
         )
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: is not UTF-8 text (byte {exc.start}: {exc.reason}); TOML specs are UTF-8."

@@ -411,8 +411,16 @@ def read_suite(paths: Iterable[str | Path]) -> list[Job]:
         if not path.is_file():
             what = "is not a regular file" if path.exists() else "file not found"
             raise InputError(f"{path}: {what}. Give forecast specs or suite files (TOML).")
+        from bayescale.spec import TABLE_SUFFIXES
+
+        if path.name.lower().endswith(TABLE_SUFFIXES):
+            raise InputError(
+                f"{path}: is a table, not a spec or suite file. 'bayescale suite' reads TOML "
+                "specs (models/NAME.toml) and suite files whose [[fit]] entries name tables "
+                f"(table = '{path.name}', law = 'loss')."
+            )
         try:
-            raw = tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise InputError(f"{path}: not valid TOML: {err}.") from None
         if _is_suite(raw):

@@ -160,8 +160,21 @@ def target_warnings(
                     f"{rests_on}, not on the data; read it as a scenario.",
                 )
         if worst is not None:
-            out.append(worst[1])
+            far = np.log10(t / max(float(c.max()) for c in fitted.values()))
+            unit_hint = (
+                f" A target {far:.0f} decades beyond every fitted {unit} is most often in "
+                "another unit than the table's compute (FLOPs against PF-days = 8.64e19 FLOPs, "
+                "or units of 1e21 FLOPs): check that both use the same."
+                if far > UNIT_MISMATCH_DECADES
+                else ""
+            )
+            out.append(worst[1] + unit_hint)
     return out
+
+
+#: Decades beyond the largest fitted compute past which a target's warning asks whether the
+#: target and the table use one unit (no ladder is extrapolated a million times).
+UNIT_MISMATCH_DECADES = 6.0
 
 
 #: How many standard errors a least-squares trend must be from flat before a trend against
@@ -198,13 +211,14 @@ def trend_against_law(compute: np.ndarray, values: np.ndarray, *, rising: bool) 
 
 
 #: Fitted computes all inside this range, spanning less than :data:`LOG_UNITS_SPAN` decades,
-#: look like log10(FLOPs) rather than FLOPs (real runs have 1e15 to 1e27 FLOPs).
-LOG_UNITS_RANGE = (5.0, 40.0)
+#: look like log10(FLOPs) or ln(FLOPs) rather than FLOPs (real runs have 1e15 to 1e27 FLOPs:
+#: log10 15 to 27, ln 35 to 62).
+LOG_UNITS_RANGE = (5.0, 70.0)
 LOG_UNITS_SPAN = 0.5
 
 
 def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
-    """A warning when the fitted computes look like log10(FLOPs) (17.0, 18.5, 19.2, ...).
+    """A warning when the fitted computes look like log10(FLOPs) (17.0, 18.5, 19.2, ...) or ln.
 
     Examples
     --------
@@ -217,10 +231,11 @@ def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
     lo_edge, hi_edge = LOG_UNITS_RANGE
     if not (lo_edge <= low and high <= hi_edge and np.log10(high / low) < LOG_UNITS_SPAN):
         return []
+    base, power = ("log10", "10**value") if high <= 40 else ("ln", "exp(value)")
     return [
-        f"column '{column}' holds {low:.3g} to {high:.3g}: these look like log10(FLOPs), "
+        f"column '{column}' holds {low:.3g} to {high:.3g}: these look like {base}(FLOPs), "
         f"not FLOPs (a span of only {np.log10(high / low):.2g} decade(s)). The law is fitted "
-        "on compute itself; if they are logarithms, give 10**value (and targets in FLOPs)."
+        f"on compute itself; if they are logarithms, give {power} (and targets in FLOPs)."
     ]
 
 

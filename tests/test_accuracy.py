@@ -98,12 +98,61 @@ def test_bad_tables_name_file_row_and_column(tmp_path, table, change, message):
     assert str(path) in str(err.value)
 
 
+def test_a_wide_table_of_one_column_per_benchmark_says_how_to_melt_it(tmp_path, table):
+    # a leaderboard export (model, family, compute, mmlu, gsm8k, ...) was met with a bare
+    # "missing column 'benchmark'"
+    wide = table.pivot_table(
+        index=["model", "family", "compute"], columns="benchmark", values="accuracy"
+    ).reset_index()
+    wide.loc[0, "gsm8k"] = np.nan  # a benchmark one model was not run on: an empty cell
+    with pytest.raises(InputError) as err:
+        load_accuracy_table(_csv(tmp_path, wide))
+    message = str(err.value)
+    assert "the table looks wide" in message and "(gsm8k, mmlu, winogrande)" in message
+    advice = "id_vars=['model', 'family', 'compute'], var_name='benchmark', value_name='accuracy'"
+    assert f"table.melt({advice})" in message
+    long = wide.melt(id_vars=["model", "family", "compute"], var_name="benchmark").dropna()
+    assert len(load_accuracy_table(long.rename(columns={"value": "accuracy"})).benchmarks) == 3
+    with pytest.raises(InputError, match="missing column 'benchmark'"):  # no scores: no hint
+        load_accuracy_table(table.drop(columns=["benchmark", "accuracy"]))
+    # the Observational Scaling Laws table: sizes and FLOPs beside the scores, other names
+    leaderboard = wide.rename(columns={"model": "Model", "family": "Model Family"}).assign(
+        **{"Model Size (B)": 7.0, "FLOPs (1E21)": 84.0}
+    )
+    with pytest.raises(InputError, match=r"per benchmark \(gsm8k, mmlu, winogrande\)"):
+        load_accuracy_table(leaderboard)
+    counts = pd.DataFrame(  # a per-problem pass table: its n and k are not benchmarks
+        {"model": ["a"], "family": ["f"], "compute": [1e20], "problem": ["p"], "n": [5], "k": [1]}
+    )
+    with pytest.raises(InputError, match="missing column 'benchmark'"):
+        load_accuracy_table(counts)
+
+
 def test_a_model_has_one_compute(tmp_path, table):
     table.loc[1, "compute"] = table.loc[1, "compute"] * 2  # alpha-2 on mmlu only
     table.loc[1, "model"] = table.loc[0, "model"]
     table.loc[0, "benchmark"] = "other"
     with pytest.raises(InputError, match="has compute"):
         load_accuracy_table(_csv(tmp_path, table), chance={"other": 0.0})
+
+
+def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(table):
+    # a bare "missing column 'compute'" (the loss command said how to make it)
+    sized = table.drop(columns="compute").assign(params=1e9, tokens=2e10)
+    with pytest.raises(InputError, match=r"compute' = 6 \* params \* tokens"):
+        load_accuracy_table(sized)
+
+
+def test_a_model_has_one_family(tmp_path, table):
+    # a model listed under two families was fitted as a size of both, without a word
+    table.loc[1, "family"] = "beta" if table.loc[1, "family"] != "beta" else "alpha"
+    path = _csv(tmp_path, table)
+    with pytest.raises(InputError, match="is in family") as err:
+        load_accuracy_table(path)
+    message = str(err.value)
+    assert "row 7 (line 8), column 'family': model 'alpha-2' is in family 'alpha'" in message
+    assert "'beta' in " in message and "row 2 (line 3)." in message
+    assert "A model belongs to one family" in message
 
 
 def test_parse_chance_and_unknown_benchmark(table):

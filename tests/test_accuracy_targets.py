@@ -327,3 +327,18 @@ def test_a_ladder_at_chance_is_warned_as_resting_on_the_prior():
     counted.loc[0, "accuracy"] = 0.27
     warned = accuracy_target_warnings(load_accuracy_table(counted), np.array([1e23]))
     assert not any("within noise of chance" in w for w in warned)
+
+
+def test_log10_compute_of_an_accuracy_table_is_warned():
+    # log10(FLOPs) in the accuracy table's compute column was fitted as FLOPs without a word
+    # (the loss and pass commands warned)
+    rows = [
+        {"model": f"m{i}", "family": "f", "compute": c, "benchmark": "arc_easy", "accuracy": a}
+        for i, (c, a) in enumerate(zip([21.0, 21.5, 22.0, 22.5], [0.4, 0.5, 0.6, 0.7], strict=True))
+    ]
+    data = load_accuracy_table(pd.DataFrame(rows))
+    warned = accuracy_target_warnings(data, np.array([23.0]))
+    assert any("these look like log10(FLOPs)" in w for w in warned)
+    flops = pd.DataFrame(rows).assign(compute=lambda t: 10.0 ** t["compute"])
+    warned = accuracy_target_warnings(load_accuracy_table(flops), np.array([1e23]))
+    assert not any("log10" in w for w in warned)

@@ -45,6 +45,19 @@ def test_bad_options_exit_2_before_sampling(demo_csv, capsys, args, fragment):
     assert "Traceback" not in err
 
 
+def test_a_target_with_thousands_separators_is_named(demo_csv, capsys):
+    # '--target-compute 1,000' was split at the comma and refused as "got 0"
+    with pytest.raises(SystemExit) as exc:
+        main(["loss", str(demo_csv), "--target-compute", "2,100,000", *FAST])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "'2,100,000' reads as one number with thousands separators" in err
+    assert "(2100000 or in e-notation)" in err
+    from bayescale.cli import _compute
+
+    assert _compute("100,300") == [100.0, 300.0]  # two targets (in another unit)
+
+
 def test_bad_number_exits_2(demo_csv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["loss", str(demo_csv), "--target-compute", "lots"])
@@ -325,3 +338,70 @@ def test_outputs_never_replace_the_input(tmp_path, demo_runs, capsys, where):
     assert main(["loss", str(table), "--target-compute", "1e23", *option]) == 2
     assert "this command's input" in capsys.readouterr().err
     assert table.read_bytes() == before
+
+
+def test_python_dash_m_bayescale_runs_the_command():
+    """`python -m bayescale` is the command where the console script is not on PATH."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(
+        [sys.executable, "-m", "bayescale", "--version"],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert __import__("bayescale").__version__ in out.stdout + out.stderr
+
+
+def test_labels_the_font_lacks_are_one_logged_line(tmp_path, mock_pymc_sample, capsys):
+    """Chinese or emoji group labels: matplotlib warned per figure (with source paths); now
+    one line says the PNGs show boxes, and the labels stay as written in the JSON."""
+    import pandas as pd
+
+    rows = [
+        {"compute": c, "loss": 2.0 + 30 * c**-0.07 + 0.1 * i, "group": g}
+        for i, g in enumerate(["数学", "🚀 web"])
+        for c in (1e18, 3e18, 1e19, 3e19, 1e20)
+    ]
+    pd.DataFrame(rows).to_csv(tmp_path / "runs.csv", index=False)
+    out, doc = tmp_path / "out", tmp_path / "f.json"
+    args = ["loss", str(tmp_path / "runs.csv"), "--target-compute", "1e21", "--out", str(out)]
+    code = main([*args, "--json", str(doc), "--allow-unconverged", *FAST])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "UserWarning" not in err and "Glyph" not in err
+    (note,) = [line for line in err.splitlines() if "font lacks" in line]
+    assert "数" in note and "🚀" in note
+    groups = {e["group"] for e in json.loads(doc.read_text())["targets"][0]["loss"]}
+    assert groups == {"数学", "🚀 web"}
+
+
+def test_exit_3_after_short_sampler_settings_says_so(demo_csv, mock_pymc_sample, capsys):
+    # --draws 50 failed the gate and the advice spoke only of the data ("add larger runs")
+    args = ["loss", str(demo_csv), "--target-compute", "1e23", "--chains", "2", "--quiet"]
+    assert main([*args, "--draws", "50", "--tune", "50"]) == 3
+    err = capsys.readouterr().err
+    assert "This run asked for --draws 50 (default 1000) and --tune 50 (default 500)" in err
+    from bayescale.cli import _few_draws_note
+    from bayescale.sampling import SamplerSettings
+
+    assert _few_draws_note(SamplerSettings()) == ""
+    assert _few_draws_note(SamplerSettings(draws=4000, tune=200)).startswith(
+        " This run asked for --tune 200 (default 500):"
+    )
+
+
+@pytest.mark.parametrize("where", ["input", "json", "out"])
+def test_a_path_the_system_refuses_exits_2(demo_csv, tmp_path, capsys, where):
+    # a file name of 300 characters: Path.is_file() raised OSError (Errno 36), a traceback
+    long = str(tmp_path / ("a" * 300))
+    table = long + ".csv" if where == "input" else str(demo_csv)
+    extra = {"input": [], "json": ["--json", long + ".json"], "out": ["--out", long]}[where]
+    assert main(["loss", table, "--target-compute", "1e23", *extra, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bayescale: error: {long}") and "File name too long" in err

@@ -84,6 +84,14 @@ def test_csv_with_byte_order_mark_and_crlf(tmp_path):
     np.testing.assert_allclose(load_loss_runs(path).compute, [1e18, 1e19, 1e20])
 
 
+def test_invisible_characters_around_column_names_are_dropped(tmp_path):
+    # a zero-width space (copied from a web page) or a second byte-order mark (two files
+    # joined) before 'compute': "missing column 'compute'. Did you mean '\u200bcompute'?"
+    for mark in ("\u200b", "\ufeff\ufeff", "\u2060"):
+        path = write(tmp_path, mark + GOOD_CSV.replace("loss\n", "loss\u200b\n", 1))
+        assert load_loss_runs(path).groups == ("web", "code")
+
+
 def test_valid_tsv(tmp_path):
     path = write(tmp_path, "compute\tloss\n1e18\t3.2\n1e19\t2.9\n1e20\t2.7\n", "runs.tsv")
     np.testing.assert_allclose(load_loss_runs(path).loss, [3.2, 2.9, 2.7])
@@ -115,6 +123,11 @@ def test_wrong_delimiter_is_named(tmp_path, name, text, fix):
         ("\u22123.5", "Use the ASCII minus sign '-' (-3.5)."),
         ("0x10", "Hexadecimal is not read"),
         ("abc", "'abc' is not a number."),
+        # sizes as model cards write them, and numbers with their unit, had no hint
+        ("7B", "Write 7B as a plain number (7e+09: B = 1e+09)."),
+        ("1.4T", "(1.4e+12: T = 1e+12)"),
+        ("6e21 FLOPs", "Write a plain number, without the unit 'FLOPs': compute in FLOPs"),
+        ("1.2 PF-days", "without the unit 'PF-days': compute in FLOPs (convert other units)"),
     ],
 )
 def test_almost_numbers_say_how_to_write_them(tmp_path, cell, hint):
@@ -173,6 +186,17 @@ def test_renamed_group_column_missing_is_an_error(tmp_path):
     assert str(path) in message
     assert "missing column 'family'" in message
     assert "--group-col" in message
+
+
+def test_renamed_name_column_missing_is_an_error(tmp_path):
+    # --name-col nope was ignored: runs named "row N" without a word
+    path = write(tmp_path, GOOD_CSV)
+    assert "missing column 'nope'" in error_of(path, columns=LossColumns(name="nope"))
+    from bayescale.nd import NDColumns, load_nd_runs
+
+    runs = pd.DataFrame({"params": [1.0], "tokens": [1.0], "loss": [1.0]})
+    with pytest.raises(InputError, match=r"missing column 'nope'.*--name-col"):
+        load_nd_runs(runs, NDColumns(name="nope"))
 
 
 @pytest.mark.parametrize("spec", ["", " ", ","])
@@ -246,6 +270,12 @@ def test_missing_file(tmp_path):
     assert "not found" in message
 
 
+def test_standard_input_is_named(tmp_path, monkeypatch):
+    # `cat runs.csv | bayescale loss - ...` said "-: file not found"
+    monkeypatch.chdir(tmp_path)
+    assert error_of("-").startswith("-: standard input is not read; save the table to a file")
+
+
 def test_directory_is_not_a_file(tmp_path):
     message = error_of(tmp_path)
     assert str(tmp_path) in message
@@ -258,6 +288,33 @@ def test_not_utf8_csv(tmp_path):
     message = error_of(path)
     assert str(path) in message
     assert "not UTF-8" in message
+    assert "UTF-16" not in message
+
+
+@pytest.mark.parametrize(
+    ("head", "what"),
+    [
+        (b"PAR1\x15\x04\xff\xfe", "It is a Parquet file: name it .parquet."),
+        (b"PK\x03\x04\x14\x00\xff\xfe", "It is a ZIP archive, as an Excel workbook (.xlsx) is"),
+        (b"\x1f\x8b\x08\x00\xff\xfe", "It is gzip-compressed: name it .csv.gz"),
+    ],
+)
+def test_a_binary_file_named_csv_says_what_it_is(tmp_path, head, what):
+    # a Parquet file, a workbook or a gzip named runs.csv: "not UTF-8 text (byte 19: ...)"
+    path = tmp_path / "runs.csv"
+    path.write_bytes(head + b"\x00" * 10)
+    message = error_of(path)
+    assert "is not UTF-8 text" in message
+    assert what in message and "Save it as UTF-8" not in message
+
+
+def test_utf16_csv_is_named(tmp_path):
+    # Excel's 'Unicode Text' export: "byte 0: invalid start byte" said nothing of the encoding
+    path = tmp_path / "runs.csv"
+    path.write_text(GOOD_CSV, encoding="utf-16")
+    message = error_of(path)
+    assert "is not UTF-8 text" in message and "It is UTF-16 text" in message
+    assert message.endswith("Save it as UTF-8 CSV.")
 
 
 def test_a_nul_character_is_refused_naming_its_cell(tmp_path):
@@ -280,6 +337,55 @@ def test_an_integer_beyond_float64_is_refused_as_not_finite(tmp_path):
     )
     path = write(tmp_path, "compute,loss\n" + "9" * 400 + ",3.2\n1e19,2.9\n1e20,2.7\n")
     assert "99999999999999999999... (400 characters) is not finite" in error_of(path)
+
+
+def test_parquet_with_a_column_name_twice_names_it(tmp_path):
+    # pyarrow's "Multiple matches for FieldRef.Name(loss) in compute: double ..." and its schema
+    # over seven lines; now the CSV reader's message
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "runs.parquet"
+    values = pa.array([1e18, 1e19, 1e20])
+    pq.write_table(pa.table([values, values, values], names=["compute", "loss", "loss"]), path)
+    message = error_of(path)
+    assert message == (
+        f"{path}: column 'loss' appears twice in the header (columns 2 and 3); each column "
+        "needs its own name."
+    )
+
+
+def test_parquet_decimal_columns_are_numbers(tmp_path):
+    # a decimal128 column (databases, Spark) reaches pandas as Decimal objects: "'3.20' is not a
+    # number"
+    from decimal import Decimal
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "runs.parquet"
+    loss = pa.array([Decimal("3.20"), Decimal("2.90"), Decimal("2.70")], type=pa.decimal128(5, 2))
+    pq.write_table(pa.table({"compute": pa.array([1e18, 1e19, 1e20]), "loss": loss}), path)
+    np.testing.assert_array_equal(load_loss_runs(path).loss, [3.2, 2.9, 2.7])
+    bad = three_runs().astype(object).assign(loss=[Decimal("sNaN"), 2.9, 2.7])
+    assert "row 1, column 'loss': 'sNaN' is not a number" in error_of(bad)
+
+
+def test_a_named_index_is_read_as_columns(tmp_path):
+    # df.set_index("compute").to_parquet(...), or a groupby's result given to the API:
+    # "missing column 'compute'. Columns present: loss"
+    runs = three_runs()
+    path = tmp_path / "runs.parquet"
+    runs.set_index("compute").to_parquet(path)
+    np.testing.assert_array_equal(load_loss_runs(path).compute, runs["compute"])
+    both = runs.assign(x=1).set_index(["compute", "loss"])
+    np.testing.assert_array_equal(load_loss_runs(both).loss, runs["loss"])
+    filtered = pd.concat([runs, runs.iloc[[0]].assign(loss=-1.0)]).iloc[[3, 0, 1, 2]]
+    assert "row 1, column 'loss': -1.0 must be > 0" in error_of(filtered)  # unnamed: positions
+    runs.index = pd.Index(runs["compute"], name="compute")  # a level repeating a column
+    np.testing.assert_array_equal(load_loss_runs(runs).compute, runs["compute"])
+    mixed = runs.set_index([runs["loss"].rename(None), runs["compute"].rename("c")])
+    np.testing.assert_array_equal(load_loss_runs(mixed).compute, runs["compute"])
 
 
 def test_unreadable_parquet(tmp_path):
@@ -493,3 +599,32 @@ def test_fit_max_compute_must_be_positive(tmp_path, bad):
     message = error_of(write(tmp_path, GOOD_CSV), fit_max_compute=bad)
     assert "--fit-max-compute" in message
     assert re.search(r"must be > 0", message)
+
+
+def test_a_table_without_a_header_line_says_so(tmp_path):
+    # the first data row was taken as the header: "Columns present: 1e+18, 3.2" and no hint
+    path = write(tmp_path, "1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path)
+    assert "missing column 'compute'" in message
+    assert "the table has no header line" in message
+    assert "no header line" not in error_of(write(tmp_path, "flop,1\n1e18,3.2\n"))
+    unnamed = error_of(pd.DataFrame([[1e18, 3.2], [1e19, 2.9]]))  # DataFrame(array): 0, 1
+    assert "The column names are numbers: name the table's columns." in unnamed
+    assert "header line" not in unnamed
+
+
+def test_a_header_repeated_inside_the_table_is_named(tmp_path):
+    # two CSV files joined with `cat`: "'compute' is not a number." and no more
+    path = write(tmp_path, GOOD_CSV + GOOD_CSV.replace("a1", "c1"))
+    message = error_of(path)
+    assert "row 8 (line 9), column 'compute': 'compute' is not a number." in message
+    assert "The row repeats the header (two tables joined?): delete it." in message
+
+
+def test_a_comment_line_above_the_header_says_to_delete_it(tmp_path):
+    # '# runs' became a one-column header and the message spoke only of delimiters
+    path = write(tmp_path, "# runs of 2024\ncompute,loss\n1e18,3.2\n1e19,2.9\n1e20,2.7\n")
+    message = error_of(path)
+    assert "line 2: 2 fields, but the header (line 1) has 1" in message
+    assert "Line 1 ('# runs of 2024') was read as the header" in message
+    assert "delete it" in message

@@ -55,6 +55,21 @@ def test_parse_valid(text, scope, quantity, op, threshold):
 
 
 @pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("loss\u22642.1", "Write \u2264 as <=."),
+        ("pass_rate\u22650.3", "Write \u2265 as >="),
+        ("loss=<2.1", "Write =< as <=."),
+        ("loss==2.1", "Write == as <= or >=."),
+    ],
+)
+def test_a_typeset_or_reversed_operator_is_named(text, hint):
+    # 'loss\u22642.1' copied from a document was only "cannot be parsed"
+    with pytest.raises(InputError, match=hint):
+        parse_requirement(text)
+
+
+@pytest.mark.parametrize(
     "text",
     [
         "",

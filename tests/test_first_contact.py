@@ -171,6 +171,9 @@ def test_log10_compute_is_warned(tmp_path, capsys):
     )
     for compute in ([1e17, 1e18, 3e19], [1.2e-3, 1e-2, 0.35], [1e-25, 1e-24, 1e-23]):
         assert log_units_warning(np.array(compute), "compute") == []
+    # ln(FLOPs) of 1e17 to 1e21 (39.1 to 48.4) was fitted as FLOPs without a word
+    (warned,) = log_units_warning(np.log(np.array([1e17, 1e18, 1e19, 1e20, 1e21])), "compute")
+    assert "these look like ln(FLOPs)" in warned and "give exp(value)" in warned
 
 
 def test_forecast_api_refuses_and_warns(loss_fit, caplog):
@@ -750,3 +753,13 @@ def test_group_and_family_labels_typed_two_ways_are_warned():
     assert sum(f"family labels '{first.upper()}' and '{first}'" in w for w in warnings) == 1
     one_way = load_accuracy_table(simulate_accuracy_table(seed=3))
     assert not any("differ only" in w for w in accuracy_target_warnings(one_way, np.array([1e24])))
+
+
+def test_a_target_in_another_unit_than_the_table_is_asked_about():
+    # a table in PF-days (0.01 to 3.5) and a target in FLOPs (1e23): "22 decades beyond ...
+    # read it as a scenario", and not a word about units
+    fitted = {"": np.array([0.0116, 0.0347, 0.116, 0.347, 1.16, 3.47])}
+    (warned,) = target_warnings(np.array([1e23]), fitted, rests_on="the law")
+    assert "22 decades beyond every fitted run is most often in another unit" in warned
+    (plain,) = target_warnings(np.array([1e4]), fitted, rests_on="the law")
+    assert "another unit" not in plain

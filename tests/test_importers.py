@@ -456,3 +456,22 @@ def test_evalplus_summary_is_checked_against_the_counts(tmp_path, caplog):
     with caplog.at_level("WARNING", logger="bayescale"):
         import_evalplus(tampered, model="m", compute=1.0)
     assert "pass_at_k['plus']['pass@1'] is 0.3125 but" in caplog.text
+
+
+def test_harness_files_saved_with_a_byte_order_mark_read_the_same(tmp_path):
+    # JSON written on Windows with a BOM: "not valid JSON (Unexpected UTF-8 BOM)"; a JSONL one
+    # failed on its first line
+    def with_bom(path: Path, folder: str) -> Path:
+        copy = tmp_path / folder / path.name
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+        return copy
+
+    evalplus = [with_bom(p, f"evalplus/{p.parent.name}") for p in EVALPLUS]
+    computes = model_computes(3, params=[1e9, 3e9, 7e9], tokens=[2e10, 6e10, 1.4e11])
+    check_table(import_files("evalplus", evalplus, computes), "evalplus_expected_plus.csv")
+    lm_eval = [with_bom(p, f"lm_eval/{p.parent.name}") for p in LM_EVAL]
+    check_table(import_files("lm-eval", lm_eval, [1e20, 1e21, 1e22]), "lm_eval_expected.csv")
+    bigcode = [with_bom(p, "bigcode") for p in BIGCODE]
+    table = import_files("bigcode", bigcode, [3e20, 3e21, 3e22], ["m1", "m2", "m3"])
+    check_table(table, "bigcode_expected.csv")

@@ -61,6 +61,21 @@ def test_compute_column_sets_flops_per_param_token(nd_runs):
     assert data.flops_per_param_token == pytest.approx(8.0)
 
 
+def test_an_unread_compute_column_far_from_6nd_is_named(nd_runs, caplog):
+    # a 'compute' column (MoE FLOPs, PF-days) was ignored without a word: budgets and
+    # --fit-max-compute read 6*N*D while the user read the column
+    import logging
+
+    with caplog.at_level(logging.WARNING, logger="bayescale"):
+        load_nd_runs(nd_runs.assign(compute=1.1 * 6 * nd_runs["params"] * nd_runs["tokens"]))
+        assert not caplog.records  # a column that is 6*N*D give or take is not worth a word
+        data = load_nd_runs(nd_runs.assign(compute=nd_runs["params"] * nd_runs["tokens"] / 1e3))
+    (record,) = caplog.records
+    assert "column 'compute' is not read" in record.getMessage()
+    assert "6e+03x" in record.getMessage() and "--compute-col compute" in record.getMessage()
+    assert data.flops_per_param_token == pytest.approx(6.0)
+
+
 @pytest.mark.parametrize(
     ("change", "fragment"),
     [
@@ -374,3 +389,26 @@ def test_a_ladder_of_one_tokens_per_parameter_ratio_is_warned(nd_runs):
     (warned,) = one_ratio_warnings(load_nd_runs(runs))
     assert "one tokens-per-parameter ratio (D/N = 20)" in warned
     assert one_ratio_warnings(load_nd_runs(nd_runs)) == []
+
+
+def test_a_run_pasted_twice_is_warned(nd_runs):
+    # an L(N, D) table pasted twice was fitted with every run counted twice, without a word
+    # (loss tables were warned)
+    data = load_nd_runs(pd.concat([nd_runs, nd_runs.iloc[[2]]], ignore_index=True))
+    none = np.array([])
+    repeats = [w for w in far_warnings(data, none, none, none) if "repeats" in w]
+    assert len(repeats) == 1
+    assert repeats[0].startswith(f"row {len(nd_runs) + 1} repeats row 3 exactly (N ")
+    assert not any("repeats" in w for w in far_warnings(load_nd_runs(nd_runs), none, none, none))
+
+
+def test_params_and_tokens_swapped_are_warned(nd_runs):
+    # the columns the wrong way round (D < N on every run) were fitted without a word, N* and
+    # D* swapped
+    none = np.array([])
+    swapped = nd_runs.rename(columns={"params": "tokens", "tokens": "params"})
+    warned = [w for w in far_warnings(load_nd_runs(swapped), none, none, none) if "fewer" in w]
+    assert len(warned) == 1 and "Check that the two columns are not swapped" in warned[0]
+    assert not any(
+        "fewer tokens" in w for w in far_warnings(load_nd_runs(nd_runs), none, none, none)
+    )

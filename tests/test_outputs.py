@@ -195,8 +195,11 @@ def test_output_checks(tmp_path):
     afile = write_text(tmp_path / "f.txt", "x")
     with pytest.raises(InputError, match="is a file, not a folder"):
         check_output_folder(afile)
-    with pytest.raises(InputError, match="is a folder"):
+    with pytest.raises(InputError, match=r"is a folder\. --json names a file, e\.g\. out\.json"):
         check_output_file(tmp_path, "--json")
+    # bayescale import -o writes CSV: its example was out.json too
+    with pytest.raises(InputError, match=r"is a folder\. -o names a file, e\.g\. out\.csv"):
+        check_output_file(tmp_path, "-o")
     with pytest.raises(InputError, match="not a regular file"):
         check_output_file(Path("/dev/full"), "--json")
     with pytest.raises(InputError, match=r"cannot write|not a folder"):

@@ -210,6 +210,8 @@ BAD_COUNTS = [
     ("small,1e20,p1,0,0", "n", ["0 must be a whole number >= 1"]),
     ("small,1e20,p1,2.5,1", "n", ["2.5", "whole number"]),
     ("small,1e20,p1,10,1.5", "k", ["1.5", "whole number"]),
+    # a rate in the k column had no hint that k counts samples
+    ("small,1e20,p1,10,0.3", "k", ["0.3 must be a whole", "It looks like a pass rate", "= 3"]),
     ("small,1e20,p1,ten,1", "n", ["'ten'", "not a number"]),
     ("small,1e20,p1,10,", "k", ["missing"]),
     ("small,0,p1,10,2", "compute", ["must be > 0"]),
@@ -552,3 +554,27 @@ def test_is_aggregate_uses_renamed_columns():
     assert not is_aggregate(pd.DataFrame(columns=["model", "compute", "pass_rate"]), columns)
     # The default names mean nothing once renamed.
     assert is_aggregate(pd.DataFrame(columns=["pass1", "n", "k"]), columns)
+
+
+@pytest.mark.parametrize(("k", "what"), [("0", "no sample passed"), ("n", "every sample passed")])
+def test_counts_where_every_sample_fails_or_every_sample_passes_are_refused(tmp_path, k, what):
+    # all-zero passes were sampled for minutes and answered 0.0004 [3e-15, 0.045] with
+    # "Diagnostics: ok": a forecast from the priors alone, most often the wrong k column
+    flat, other = ("0", "1") if k == "0" else ("10", "9")
+    rows = [f"m{i},1e2{i},p{j},10,{flat}" for i in range(4) for j in range(5)]
+    path = write(tmp_path, "model,compute,problem,n,k\n" + "\n".join(rows))
+    message = counts_error(path)
+    assert what in message and "column 'k'" in message and "--k-col" in message
+    # one other count, on the largest model: a table the law reads, unless that model is held out
+    rows[-1] = rows[-1][: -len(flat)] + other
+    path = write(tmp_path, "model,compute,problem,n,k\n" + "\n".join(rows))
+    assert load_pass_counts(path).k.shape == (4, 5)
+    assert what in counts_error(path, fit_max_compute=5e22)
+
+
+@pytest.mark.parametrize("text", [COUNTS_CSV, AGGREGATE_CSV])
+def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp_path, text):
+    # a bare "missing column 'compute'" (the loss command said how to make it)
+    frame = pd.read_csv(write(tmp_path, text)).drop(columns="compute").assign(N=1e9, D=2e10)
+    with pytest.raises(InputError, match=r"'compute' = 6 \* N \* D"):
+        (load_pass_counts if "k" in frame else load_pass_aggregate)(frame)

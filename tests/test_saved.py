@@ -200,3 +200,19 @@ def test_tampered_buckets_and_pivot_are_refused(tmp_path):
     tree.to_netcdf(tmp_path / "pivot.nc", engine="h5netcdf")
     with pytest.raises(InputError, match="pivot"):
         read_fit(tmp_path / "pivot.nc")
+
+
+@pytest.mark.parametrize(
+    ("option", "fragment"),
+    [
+        (["--target-compute", "0"], "target compute must be a positive"),
+        (["--target-compute", "1e23", "--require", "nope.loss<=2"], "no group 'nope'"),
+        (["--target-compute", "1e10"], "a backcast, not a forecast"),
+    ],
+)
+def test_forecast_of_an_unconverged_fit_refuses_bad_options_first(capsys, option, fragment):
+    # a bad option on an unconverged saved fit exited 3 ("did not converge"); the user fixed
+    # the fit and only then learned the option was wrong. Bad input is exit 2 first.
+    assert main(["forecast", str(V010), *option, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "did not converge" not in err

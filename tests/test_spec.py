@@ -133,9 +133,30 @@ def test_schema_errors(spec_dir, text, fragment):
     assert fragment in str(err.value)
 
 
+@pytest.mark.parametrize("command", ["check", "run"])
+def test_a_table_given_as_the_spec_says_which_command_reads_it(tmp_path, capsys, command):
+    # 'bayescale check runs.csv' said "not valid TOML: Expected '=' after a key", a Parquet
+    # table "is not UTF-8 text"
+    for name in ("runs.csv", "runs.parquet"):
+        path = tmp_path / name
+        path.write_bytes(b"compute,loss\n1e18,3.2\n" if name.endswith("csv") else b"PAR1\x00\xff")
+        assert main([command, str(path)]) == 2
+        err = capsys.readouterr().err
+        assert "is a table, not a spec" in err and f"bayescale loss|pass|nd|accuracy {path}" in err
+
+
+def test_a_spec_saved_with_a_byte_order_mark_reads(spec_dir):
+    # Notepad's "UTF-8 with BOM": "not valid TOML: Invalid statement (at line 1, column 1)"
+    path = spec_dir / "spec.toml"
+    path.write_text(MINIMAL, encoding="utf-8-sig")
+    assert load_spec(path).text == MINIMAL
+
+
 def test_missing_spec_and_missing_data_file(spec_dir, capsys):
     assert main(["check", str(spec_dir / "nope.toml")]) == 2
     assert "spec file not found" in capsys.readouterr().err
+    assert main(["check", str(spec_dir)]) == 2  # a folder was "spec file not found" too
+    assert f"{spec_dir}: is a folder, not a spec" in capsys.readouterr().err
     path = _write(spec_dir, MINIMAL.replace("runs.csv", "missing.csv"))
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err

@@ -176,6 +176,22 @@ baselines = false
     assert backtest[-2:] == ("--seed", "5")
 
 
+def test_a_table_given_to_suite_says_how_to_name_it(tmp_path, demo_csv):
+    # "runs.csv: not valid TOML: Expected '=' after a key"
+    with pytest.raises(InputError, match="is a table, not a spec or suite file") as err:
+        read_suite([demo_csv])
+    assert f"table = '{demo_csv.name}'" in str(err.value)
+
+
+def test_a_suite_file_saved_with_a_byte_order_mark_reads(tmp_path):
+    # "not valid TOML: Invalid statement (at line 1, column 1)"
+    shutil.copytree(REPO / "models", tmp_path / "models")
+    suite = tmp_path / "suite.toml"
+    suite.write_text("[[fit]]\nspec = 'models/demo-loss.toml'\n", encoding="utf-8-sig")
+    (job,) = read_suite([suite])
+    assert job.argv[0] == "run"
+
+
 def test_a_spec_is_one_run_job_hashing_its_data(tmp_path):
     shutil.copytree(REPO / "models", tmp_path / "models")
     spec = tmp_path / "models" / "demo-loss.toml"
