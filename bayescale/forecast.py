@@ -31,6 +31,7 @@ from bayescale.targets import (
     label_twin_warnings,
     log_units_warning,
     logged,
+    repeated_row_warnings,
     target_warnings,
     trend_against_law,
 )
@@ -81,26 +82,9 @@ def rising_loss_warnings(data: LossData) -> list[str]:
 
 
 def repeated_run_warnings(data: LossData) -> list[str]:
-    """A warning for each fitted run that repeats another's group, compute and loss exactly.
-
-    Reruns of one configuration differ in their last digits; an exact repeat is most often a
-    row pasted twice, and it counts twice in the fit (its weight doubled, the scatter
-    understated).
-    """
-    seen: dict[tuple[str, float, float], str] = {}
-    out = []
-    for i in np.flatnonzero(data.fitted):
-        key = (str(data.group[i]), float(data.compute[i]), float(data.loss[i]))
-        if key in seen:
-            where = f" of group '{key[0]}'" if len(data.groups) > 1 else ""
-            out.append(
-                f"{data.name[i]} repeats {seen[key]}{where} exactly (compute {key[1]:.6g}, "
-                f"loss {key[2]:.6g}): it counts twice in the fit. Remove the copy if the row "
-                "was pasted twice; reruns of one configuration differ in their losses."
-            )
-        else:
-            seen[key] = str(data.name[i])
-    return out
+    """A warning for each fitted run that repeats another's group, compute and loss exactly."""
+    values = {"compute": data.compute, "loss": data.loss}
+    return repeated_row_warnings(data.name, data.group, data.fitted, values)
 
 
 #: A fitted run is named off its curve when the fit without it (leave-one-out) puts a loss as

@@ -936,30 +936,11 @@ def swapped_warnings(data: NDData) -> list[str]:
 
 
 def repeated_nd_warnings(data: NDData) -> list[str]:
-    """A warning for each fitted run that repeats another's group, N, D and loss exactly.
+    """A warning for each fitted run that repeats another's group, N, D and loss exactly."""
+    from bayescale.targets import repeated_row_warnings
 
-    As for loss runs (:func:`bayescale.forecast.repeated_run_warnings`): most often a row
-    pasted twice, which counts twice in the fit.
-    """
-    seen: dict[tuple[str, float, float, float], str] = {}
-    out = []
-    for i in np.flatnonzero(data.fitted):
-        key = (
-            str(data.group[i]),
-            float(data.params[i]),
-            float(data.tokens[i]),
-            float(data.loss[i]),
-        )
-        if key in seen:
-            where = f" of group '{key[0]}'" if len(data.groups) > 1 else ""
-            out.append(
-                f"{data.name[i]} repeats {seen[key]}{where} exactly (N {key[1]:.6g}, D "
-                f"{key[2]:.6g}, loss {key[3]:.6g}): it counts twice in the fit. Remove the copy "
-                "if the row was pasted twice; reruns of one configuration differ in their losses."
-            )
-        else:
-            seen[key] = str(data.name[i])
-    return out
+    values = {"N": data.params, "D": data.tokens, "loss": data.loss}
+    return repeated_row_warnings(data.name, data.group, data.fitted, values)
 
 
 def one_ratio_warnings(data: NDData) -> list[str]:

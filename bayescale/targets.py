@@ -258,6 +258,37 @@ def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
     return out
 
 
+def repeated_row_warnings(
+    name: np.ndarray,
+    group: np.ndarray,
+    fitted: np.ndarray,
+    values: dict[str, np.ndarray],
+) -> list[str]:
+    """A warning for each fitted run that repeats another's group and ``values`` exactly.
+
+    Reruns of one configuration differ in their last digits; an exact repeat is most often a
+    row pasted twice, and it counts twice in the fit (its weight doubled, the scatter
+    understated). ``values`` are the columns compared, by the label the message gives them
+    (``{"compute": ..., "loss": ...}``).
+    """
+    seen: dict[tuple[object, ...], str] = {}
+    several = len(set(map(str, group))) > 1
+    out = []
+    for i in np.flatnonzero(fitted):
+        key = (str(group[i]), *(float(v[i]) for v in values.values()))
+        if key in seen:
+            where = f" of group '{key[0]}'" if several else ""
+            shown = ", ".join(f"{label} {v:.6g}" for label, v in zip(values, key[1:], strict=True))
+            out.append(
+                f"{name[i]} repeats {seen[key]}{where} exactly ({shown}): it counts twice in "
+                "the fit. Remove the copy if the row was pasted twice; reruns of one "
+                "configuration differ in their losses."
+            )
+        else:
+            seen[key] = str(name[i])
+    return out
+
+
 def logged(warnings: Iterable[str], warn: bool = True) -> tuple[str, ...]:
     """The target warnings as a tuple, each logged first (``warn``) as the CLI shows them."""
     kept = tuple(warnings)
