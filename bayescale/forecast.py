@@ -272,12 +272,15 @@ class LossForecast(Forecast):
         return _forecast_summary(self)
 
     def table(self) -> pd.DataFrame:
-        """One row per (target, group): new-run median, lower, upper, mean and the curve's CI."""
+        """One row per (target, group): new-run median, lower, upper, mean and the curve's CI.
+
+        By target, then the groups in the table's order (g2 before g10, as the user wrote them).
+        """
         new = summarise(self.draws["loss"].values, self.interval)
         curve = summarise(self.draws["curve"].values, self.interval)
         groups = self.draws["group"].values
         rows = target_rows(self.targets, groups, "group", {"": new, "curve_": curve})
-        return pd.DataFrame(rows).sort_values(["target_compute", "group"], ignore_index=True)
+        return pd.DataFrame(rows).sort_values("target_compute", kind="stable", ignore_index=True)
 
 
 def forecast_loss(

@@ -317,7 +317,7 @@ def bootstrap_forecast(
                     "method": BOOTSTRAP_METHOD,
                 }
             )
-    return pd.DataFrame(rows).sort_values(["target_compute", "group"], ignore_index=True)
+    return pd.DataFrame(rows).sort_values("target_compute", kind="stable", ignore_index=True)
 
 
 def bootstrap_document(

@@ -11,13 +11,14 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+import xarray as xr
 from arviz_base import from_dict
 
 from bayescale.data import load_loss_runs
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import InputError
 from bayescale.fit import LossFit
-from bayescale.forecast import loss_draws
+from bayescale.forecast import LossForecast, loss_draws
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
 
@@ -135,3 +136,16 @@ def test_an_unknown_group_is_named_with_the_known_ones(demo_runs):
     fit = varied_fit(demo_runs)
     with pytest.raises(InputError, match=r"no group 'wbe'.*web.*Groups:"):
         loss_draws(fit, np.array([1e22]), groups=["wbe"])
+
+
+def test_a_forecast_table_keeps_the_groups_in_the_tables_order():
+    """By target, then the groups as the table has them: g2 before g10, not sorted as text."""
+    dims = ("sample", "group", "compute")
+    values = np.linspace(1.0, 2.0, 60).reshape(10, 3, 2)
+    draws = xr.Dataset(
+        {"curve": (dims, values), "loss": (dims, values)},
+        coords={"group": ["g2", "g10", "a"], "compute": [1e22, 1e21]},
+    )
+    table = LossForecast(draws=draws, interval=0.9).table()
+    assert table["group"].tolist() == ["g2", "g10", "a"] * 2
+    assert table["target_compute"].tolist() == [1e21] * 3 + [1e22] * 3
