@@ -42,6 +42,8 @@ MISSING_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-"})
 _DELIMITED = {".csv": ",", ".txt": ",", ".tsv": "\t"}
 #: Compressed delimited files (``runs.csv.gz``): the outer suffix and its stdlib module.
 _COMPRESSED = {".gz": "gzip", ".bz2": "bz2", ".xz": "lzma"}
+#: Suffixes read as Parquet.
+_PARQUET = (".parquet", ".pq")
 
 
 @dataclass(frozen=True)
@@ -166,7 +168,7 @@ def read_table(
         inner = Path(path.stem).suffix.lower()
         if suffix in _COMPRESSED and inner in _DELIMITED:
             frame = _read_delimited(path, label, _DELIMITED[inner], max_rows, _COMPRESSED[suffix])
-        elif suffix in {".parquet", ".pq"}:
+        elif suffix in _PARQUET:
             frame = _read_parquet(path, label)
         elif suffix in _DELIMITED:
             frame = _read_delimited(path, label, _DELIMITED[suffix], max_rows)
@@ -264,6 +266,15 @@ _OTHER_TYPES = {
     "are converted by 'bayescale import'.",
     ".jsonl": " Harness outputs are converted by 'bayescale import'.",
 }
+
+#: Suffixes of data tables, those :func:`read_table` reads and the spreadsheets it names: a
+#: file given where a spec is expected is refused as a table by these.
+TABLE_SUFFIXES = (
+    *_DELIMITED,
+    *_COMPRESSED,
+    *_PARQUET,
+    *(suffix for suffix, why in _OTHER_TYPES.items() if why is _SPREADSHEET),
+)
 
 
 def _check_readable(path: Path, label: str) -> None:

@@ -225,10 +225,6 @@ def _depth(value: Any, level: int = 0) -> int:
     return level
 
 
-#: Names of data tables (``data.read_table``'s types), given where a spec is expected.
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq", ".gz", ".bz2", ".xz", ".xlsx")
-
-
 def load_spec(path: str | Path) -> Spec:
     """Read and validate a spec file (does not read its data; see :func:`check_spec`).
 
@@ -237,6 +233,8 @@ def load_spec(path: str | Path) -> Spec:
     InputError
         When the file is missing, is not TOML, or does not match the schema.
     """
+    from bayescale.data import TABLE_SUFFIXES
+
     path = Path(path)
     if not path.is_file():
         what = "is a folder, not a spec" if path.is_dir() else "spec file not found"

@@ -411,7 +411,7 @@ def read_suite(paths: Iterable[str | Path]) -> list[Job]:
         if not path.is_file():
             what = "is not a regular file" if path.exists() else "file not found"
             raise InputError(f"{path}: {what}. Give forecast specs or suite files (TOML).")
-        from bayescale.spec import TABLE_SUFFIXES
+        from bayescale.data import TABLE_SUFFIXES
 
         if path.name.lower().endswith(TABLE_SUFFIXES):
             raise InputError(
