@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from bayescale.data import LossColumns, LossData
+from bayescale.errors import InputError
 from bayescale.fit import LossFit
 from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors
@@ -64,6 +65,7 @@ def decode_loss(tree: xr.DataTree, path: Path) -> LossFit:
         log_pivot=pivot_of(tree, data.compute[data.fitted], path),
         **fit_fields(tree, path, loss_priors_of(tree, path)),
         **stream_fields(tree),
+        exact_loo=exact_loo_of(tree, path),
     )
 
 
@@ -78,7 +80,26 @@ def encode_loss(fit: LossFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
     """The runs group of a loss fit, its SHA-256 and the root attributes only loss fits carry."""
     data = fit.data
     arrays = {"compute": data.compute, "loss": data.loss}
-    return grouped_runs_group(data, arrays, runs_hash(data))
+    runs, digest, extra = grouped_runs_group(data, arrays, runs_hash(data))
+    if fit.exact_loo:
+        extra[EXACT_LOO_ATTR] = json.dumps({str(row): p for row, p in fit.exact_loo.items()})
+    return runs, digest, extra
+
+
+#: Root attribute of a loss fit with refits without runs (``LossFit.exact_loo``): JSON, by
+#: row. Optional (no format bump): fits without it have none.
+EXACT_LOO_ATTR = "exact_loo"
+
+
+def exact_loo_of(tree: xr.DataTree, path: Path) -> dict[int, float]:
+    """A saved loss fit's leave-one-out refits' probabilities by row (none when not saved)."""
+    if EXACT_LOO_ATTR not in tree.attrs:
+        return {}
+    values = attr_json(tree, EXACT_LOO_ATTR, path)
+    try:
+        return {int(row): float(p) for row, p in values.items()}
+    except (AttributeError, TypeError, ValueError):
+        raise InputError(f"{path}: saved fit lacks a valid '{EXACT_LOO_ATTR}' attribute.") from None
 
 
 def loss_saved_options(fit: LossFit, values: dict[str, Any], kept: dict[str, Any]) -> Any:

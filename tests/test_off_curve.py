@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -124,3 +126,98 @@ def test_the_warning_is_kept_when_not_logged(caplog):
     forecast = forecast_loss(flat_fit(logs, draws=20_000), 1e22, warn=False, warn_fit=False)
     assert sum("far off the curve" in w for w in forecast.warnings) == 1
     assert "far off the curve" not in caplog.text
+
+
+def flat_refit(data, priors, settings, draws: int = 200_000, ok: bool = True) -> LossFit:
+    """A stand-in for the sampler's refit: the flat fit's posterior from the fitted runs."""
+    fitted = np.log(data.loss[data.fitted])
+    rng = np.random.default_rng(settings.seed)
+    log_level = rng.normal(fitted.mean(), SIGMA / np.sqrt(fitted.size), size=(1, draws, 1))
+    posterior = {
+        "level": np.exp(log_level),
+        "reducible": np.zeros((1, draws, 1)),
+        "exponent": np.full((1, draws, 1), 0.2),
+        "sigma": np.full((1, draws), SIGMA),
+    }
+    idata = from_dict(
+        {"posterior": posterior},
+        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
+        coords={"group": list(data.groups)},
+    )
+    divergences = 0 if ok else 3
+    return LossFit(
+        data=data,
+        idata=idata,
+        log_pivot=float(np.mean(np.log(data.compute[data.fitted]))),
+        priors=priors,
+        settings=settings,
+        diagnostics=Diagnostics(1.0, 4000.0, 4000.0, divergences, "level", 400.0, 1, draws),
+    )
+
+
+#: Six runs, the last 3.5 scatter sds high: importance-sampled tail 7e-4, weights' ESS 1,800 of
+#: 20,000 draws, so a suspect (tail under 0.05, ESS under 10% of the draws).
+SUSPECT_LOGS = np.log(2.0) + SIGMA * np.array([0.3, -0.8, 0.5, -0.1, 0.2, 3.5])
+
+
+def test_a_suspect_is_refitted_without_it_and_its_refit_gives_its_probability():
+    from bayescale.forecast import loo_suspects, with_exact_loo
+
+    fit = flat_fit(SUSPECT_LOGS, draws=20_000)
+    assert loo_suspects(fit) == [5]
+    refits = []
+
+    def refit(data, priors, settings):
+        refits.append(data)
+        return flat_refit(data, priors, settings)
+
+    checked = with_exact_loo(fit, 2, refit)
+    (data,) = refits
+    assert data.held_out.tolist() == [False] * 5 + [True]  # the suspect alone held out
+    tail = 1.0 - checked.exact_loo[5]
+    exact = exact_loo_tail(SUSPECT_LOGS, 5)
+    assert abs(tail - exact) < 0.1 * exact, (tail, exact)
+    assert checked.timing_s["loo"] >= 0.0
+    assert with_exact_loo(fit, 0, refit).exact_loo == {}  # no refits asked: none made
+
+
+def test_the_refits_probability_decides_the_warning():
+    fit = flat_fit(SUSPECT_LOGS, draws=20_000)
+    assert off_curve_warnings(fit) == []  # importance sampling: 7e-4, under the threshold
+    far = replace(fit, exact_loo={5: 1.0 - 1e-7})  # what a refit saw for a diverged run
+    (warning,) = off_curve_warnings(far)
+    assert warning.startswith("run r5 (compute 1e+21") and "under 1 in a million" in warning
+
+
+def test_a_refit_that_fails_the_gate_is_not_used():
+    from bayescale.forecast import with_exact_loo
+
+    fit = flat_fit(SUSPECT_LOGS, draws=20_000)
+    checked = with_exact_loo(fit, 2, partial(flat_refit, ok=False))
+    assert checked.exact_loo == {}
+
+
+def test_a_diverged_largest_run_of_a_short_ladder_is_named_and_saved(tmp_path):
+    """Tier 3: six runs whose largest ended 12% high. Importance sampling put its tail at
+    0.006 (benchmarks/off_curve_loo.py); the refit without it, under 1 in a million."""
+    from bayescale.fit import fit_loss
+    from bayescale.forecast import forecast_loss
+    from bayescale.saved import load_loss_fit, save_loss_fit
+
+    compute = np.logspace(18, 21, 6)
+    loss = 40.0 * compute**-0.08 + 1.7
+    loss[-1] *= 1.12
+    data = load_loss_runs(pd.DataFrame({"compute": compute, "loss": loss}))
+    fit = fit_loss(data, settings=SamplerSettings(seed=0, progress=False))
+    assert set(fit.exact_loo) == {5}
+    (warning,) = off_curve_warnings(fit)
+    assert warning.startswith("run row 6 (compute 1e+21") and "a loss this high" in warning
+    save_loss_fit(fit, tmp_path / "fit.nc")
+    loaded, _ = load_loss_fit(tmp_path / "fit.nc")
+    assert loaded.exact_loo == fit.exact_loo
+    forecast = forecast_loss(loaded, 1e22, warn=False, warn_fit=False)
+    assert sum("far off the curve" in w for w in forecast.warnings) == 1
+    assert (
+        fit_loss(data, settings=SamplerSettings(seed=0, progress=False), loo_refits=0).exact_loo
+        == {}
+    )
