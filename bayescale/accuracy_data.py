@@ -29,6 +29,7 @@ from bayescale.data import (
 )
 from bayescale.errors import InputError, did_you_mean
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
+from bayescale.selection import select_rows
 
 log = logging.getLogger("bayescale")
 
@@ -425,6 +426,8 @@ def load_accuracy_table(
     columns: AccuracyColumns | None = None,
     fit_max_compute: float | None = None,
     label: str | None = None,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> AccuracyData:
     """Read and validate a table ``model, family, compute, benchmark, accuracy[, ...]``.
 
@@ -442,6 +445,11 @@ def load_accuracy_table(
         Rows with larger compute are held out (not fitted).
     label
         How messages name a DataFrame.
+    where, drop_missing
+        Row selection before validation (:func:`bayescale.selection.select_rows`): keep the
+        rows ``where`` selects; drop rows missing a model, family, compute, benchmark or
+        accuracy instead of refusing them (empty ``n_questions``, ``chance``, ``params`` and
+        ``tokens`` cells mean "unknown" and are kept).
 
     Raises
     ------
@@ -455,12 +463,15 @@ def load_accuracy_table(
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)
+    required = ("model", "family", "compute", "benchmark", "accuracy")
+    used = [getattr(cols, name) for name in required]
+    frame = select_rows(frame, source, used, where=where, drop_missing=drop_missing)
     quantities = ("compute", "accuracy", "n_questions", "chance", "params", "tokens")
     refuse_shared_columns(
         {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
     )
     _refuse_wide(frame, cols, source)
-    for name in ("model", "family", "compute", "benchmark", "accuracy"):
+    for name in required:
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
     model = _labels(frame, cols.model, source)
     family = _labels(frame, cols.family, source)
