@@ -277,9 +277,9 @@ def _refuse_spelling_twins(
     for pos, label in enumerate(labels.tolist()):
         earlier, at = first.setdefault(benchmark_key(label), (label, pos))
         if earlier != label:
+            here, there = (row_label(source, int(frame.index[r]), frame) for r in (pos, at))
             raise InputError(
-                f"{row_label(source, int(frame.index[pos]))}, column '{column}': benchmark "
-                f"'{label}' and '{earlier}' ({row_label(source, int(frame.index[at]))}) differ "
+                f"{here}, column '{column}': benchmark '{label}' and '{earlier}' ({there}) differ "
                 "only in case, spaces or dashes: chance rates and --require read them as one "
                 "benchmark, the fit would take two. Spell each benchmark one way."
             )
@@ -292,7 +292,7 @@ def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
         text = str(text).strip()
         if not text:
             raise InputError(
-                f"{row_label(source, int(i))}, column '{column}': label is missing. "
+                f"{row_label(source, int(i), frame)}, column '{column}': label is missing. "
                 "Every row needs one."
             )
         values.append(text)
@@ -356,15 +356,15 @@ def _chance_rates(
                 if bad.any():
                     i = int(frame.index[rows[int(np.argmax(bad))]])
                     raise InputError(
-                        f"{row_label(source, i)}, column '{columns.chance}': chance rate "
+                        f"{row_label(source, i, frame)}, column '{columns.chance}': chance rate "
                         f"{values[bad][0]:g} differs from {given[0]:g} given for '{b}' "
                         "earlier. A benchmark has one chance rate."
                     )
                 if not 0 <= given[0] < 1:
                     i = int(frame.index[rows[0]])
                     raise InputError(
-                        f"{row_label(source, i)}, column '{columns.chance}': {given[0]:g} is "
-                        "not a chance rate; expected a number in [0, 1)."
+                        f"{row_label(source, i, frame)}, column '{columns.chance}': "
+                        f"{given[0]:g} is not a chance rate; expected a number in [0, 1)."
                     )
                 rates.append(float(given[0]))
                 sources.append("column")
@@ -504,25 +504,26 @@ def load_accuracy_table(
     seen_family: dict[str, tuple[str, int]] = {}
     seen_pair: dict[tuple[str, str], int] = {}
     for pos, (m, b, c, f) in enumerate(zip(model, benchmark, compute, family, strict=True)):
-        where = row_label(source, int(frame.index[pos]))
+        where = row_label(source, int(frame.index[pos]), frame)
         first = seen_compute.setdefault(m, (c, pos))
         if first[0] != c:
             raise InputError(
                 f"{where}, column '{cols.compute}': model '{m}' has compute {c:g} here and "
-                f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]))}. A model "
+                f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]), frame)}. A model "
                 "has one training compute."
             )
         first_family = seen_family.setdefault(m, (f, pos))
         if first_family[0] != f:
             raise InputError(
                 f"{where}, column '{cols.family}': model '{m}' is in family '{f}' here and "
-                f"'{first_family[0]}' in {row_label(source, int(frame.index[first_family[1]]))}."
-                " A model belongs to one family; check the model label and the family."
+                f"'{first_family[0]}' in "
+                f"{row_label(source, int(frame.index[first_family[1]]), frame)}. A model belongs "
+                "to one family; check the model label and the family."
             )
         if (m, b) in seen_pair:
             raise InputError(
                 f"{where}: model '{m}' on benchmark '{b}' appears twice (also "
-                f"{row_label(source, int(frame.index[seen_pair[m, b]]))}). Give one row per "
+                f"{row_label(source, int(frame.index[seen_pair[m, b]]), frame)}). Give one row per "
                 "model and benchmark."
             )
         seen_pair[m, b] = pos

@@ -189,7 +189,8 @@ def load_nd_runs(
         for i, value in zip(frame.index, raw, strict=True):
             if pd.isna(value) or not str(value).strip():
                 raise InputError(
-                    f"{row_label(label, int(i))}, column '{columns.group}': group label is missing."
+                    f"{row_label(label, int(i), frame)}, column '{columns.group}': group label "
+                    "is missing."
                 )
         group = np.array([str(v) for v in raw], dtype=object)
     else:
