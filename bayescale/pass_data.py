@@ -12,6 +12,8 @@ Every refusal names the source, the row and the column. Nothing here imports PyM
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,12 @@ from bayescale.data import (
 from bayescale.display import Summarised
 from bayescale.errors import InputError
 from bayescale.selection import select_rows
+
+log = logging.getLogger("bayescale")
+
+#: A pass-rate column whose name matches this (``pass_at_1_pct``, ``Percent``, ``pass@1 (%)``,
+#: not ``percentile_50``) is named as percentages.
+PERCENT_NAME = re.compile(r"pct|percent(?!ile)|%", re.IGNORECASE)
 
 #: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
 MIN_MODELS = 3
@@ -362,6 +370,7 @@ def load_pass_aggregate(
                 "in (0, 1]; a pass rate of 0 carries no information for this law (give per-problem "
                 "counts instead), and percentages must be divided by 100."
             )
+    _note_percent_name(columns.pass_rate, rate, label)
     if columns.bucket in frame.columns:
         bucket = _labels(frame, columns.bucket, label)
     else:
@@ -411,6 +420,24 @@ def load_pass_aggregate(
         fit_max_compute=fit_max_compute,
         columns=columns,
     )
+
+
+def _note_percent_name(column: str, rate: np.ndarray, label: str) -> None:
+    """Warn when the pass-rate column is named as percentages and its values read as fractions.
+
+    Percentages above 1 are refused, but a table of percentages that are all <= 1 (a hard
+    benchmark: 0.3 for 0.3%) reads as fractions (30%) with nothing in the numbers to tell; a
+    column's name is the one sign.
+    """
+    if PERCENT_NAME.search(column):
+        log.warning(
+            "%s: column '%s' is named as percentages, but every value is <= 1 (largest %.3g), "
+            "so they are read as fractions (0.3 = 30%%). If they are percentages (0.3 = 0.3%%), "
+            "divide them by 100.",
+            label,
+            column,
+            float(rate.max()),
+        )
 
 
 def load_pass_table(
