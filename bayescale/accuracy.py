@@ -924,8 +924,8 @@ def decide_accuracy(
 class AccuracyOptions(Options):
     """What ``bayescale accuracy`` is asked for, besides the table.
 
-    The fields every law shares are :class:`~bayescale.options.Options`'s (``value``,
-    ``cost_per_flop``, ``where`` and ``drop_missing`` are refused here); the accuracy law adds
+    The fields every law shares are :class:`~bayescale.options.Options`'s (``value`` and
+    ``cost_per_flop`` are refused here); the accuracy law adds
     the family whose ladders are reported, chance rates by benchmark (None: learn the
     benchmark's floor), where floors come from (``floor``: ``"chance"``, or
     ``"below_chance"`` to learn each floor between 0 and the chance rate,
@@ -1006,8 +1006,6 @@ def check_accuracy_options(options: AccuracyOptions) -> None:
     check_options(replace(options, targets=options.target_computes()))
     if options.value is not None or options.cost_per_flop is not None:
         raise InputError("--value and --cost-per-flop are not supported by 'bayescale accuracy'.")
-    if options.where is not None or options.drop_missing:
-        raise InputError("row selection (where, drop_missing) is not supported for accuracy.")
     if options.floor not in FLOORS:
         raise InputError(
             f"floor '{options.floor}' is not one of {', '.join(FLOORS)}."
@@ -1311,7 +1309,7 @@ def check_accuracy_spec(
         path,
         chance=options.chance,
         columns=options.columns,
-        fit_max_compute=options.fit_max_compute,
+        **options.reading(),
     )
     warned = check_accuracy_data(data, options, rule)
     grid = f", {len(data.families)} families x {len(data.benchmarks)} benchmarks: "
@@ -1342,7 +1340,7 @@ def run_accuracy(
             source,
             chance=options.chance,
             columns=options.columns,
-            fit_max_compute=options.fit_max_compute,
+            **options.reading(),
         )
     )
     logged(check_accuracy_data(data, options))

@@ -29,6 +29,7 @@ from bayescale.data import (
 )
 from bayescale.errors import InputError, did_you_mean
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
+from bayescale.selection import select_rows
 
 log = logging.getLogger("bayescale")
 
@@ -276,9 +277,9 @@ def _refuse_spelling_twins(
     for pos, label in enumerate(labels.tolist()):
         earlier, at = first.setdefault(benchmark_key(label), (label, pos))
         if earlier != label:
+            here, there = (row_label(source, int(frame.index[r]), frame) for r in (pos, at))
             raise InputError(
-                f"{row_label(source, int(frame.index[pos]))}, column '{column}': benchmark "
-                f"'{label}' and '{earlier}' ({row_label(source, int(frame.index[at]))}) differ "
+                f"{here}, column '{column}': benchmark '{label}' and '{earlier}' ({there}) differ "
                 "only in case, spaces or dashes: chance rates and --require read them as one "
                 "benchmark, the fit would take two. Spell each benchmark one way."
             )
@@ -291,7 +292,7 @@ def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
         text = str(text).strip()
         if not text:
             raise InputError(
-                f"{row_label(source, int(i))}, column '{column}': label is missing. "
+                f"{row_label(source, int(i), frame)}, column '{column}': label is missing. "
                 "Every row needs one."
             )
         values.append(text)
@@ -355,15 +356,15 @@ def _chance_rates(
                 if bad.any():
                     i = int(frame.index[rows[int(np.argmax(bad))]])
                     raise InputError(
-                        f"{row_label(source, i)}, column '{columns.chance}': chance rate "
+                        f"{row_label(source, i, frame)}, column '{columns.chance}': chance rate "
                         f"{values[bad][0]:g} differs from {given[0]:g} given for '{b}' "
                         "earlier. A benchmark has one chance rate."
                     )
                 if not 0 <= given[0] < 1:
                     i = int(frame.index[rows[0]])
                     raise InputError(
-                        f"{row_label(source, i)}, column '{columns.chance}': {given[0]:g} is "
-                        "not a chance rate; expected a number in [0, 1)."
+                        f"{row_label(source, i, frame)}, column '{columns.chance}': "
+                        f"{given[0]:g} is not a chance rate; expected a number in [0, 1)."
                     )
                 rates.append(float(given[0]))
                 sources.append("column")
@@ -425,6 +426,8 @@ def load_accuracy_table(
     columns: AccuracyColumns | None = None,
     fit_max_compute: float | None = None,
     label: str | None = None,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> AccuracyData:
     """Read and validate a table ``model, family, compute, benchmark, accuracy[, ...]``.
 
@@ -442,6 +445,11 @@ def load_accuracy_table(
         Rows with larger compute are held out (not fitted).
     label
         How messages name a DataFrame.
+    where, drop_missing
+        Row selection before validation (:func:`bayescale.selection.select_rows`): keep the
+        rows ``where`` selects; drop rows missing a model, family, compute, benchmark or
+        accuracy instead of refusing them (empty ``n_questions``, ``chance``, ``params`` and
+        ``tokens`` cells mean "unknown" and are kept).
 
     Raises
     ------
@@ -455,12 +463,15 @@ def load_accuracy_table(
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)
+    required = ("model", "family", "compute", "benchmark", "accuracy")
+    used = [getattr(cols, name) for name in required]
+    frame = select_rows(frame, source, used, where=where, drop_missing=drop_missing)
     quantities = ("compute", "accuracy", "n_questions", "chance", "params", "tokens")
     refuse_shared_columns(
         {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
     )
     _refuse_wide(frame, cols, source)
-    for name in ("model", "family", "compute", "benchmark", "accuracy"):
+    for name in required:
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
     model = _labels(frame, cols.model, source)
     family = _labels(frame, cols.family, source)
@@ -493,25 +504,26 @@ def load_accuracy_table(
     seen_family: dict[str, tuple[str, int]] = {}
     seen_pair: dict[tuple[str, str], int] = {}
     for pos, (m, b, c, f) in enumerate(zip(model, benchmark, compute, family, strict=True)):
-        where = row_label(source, int(frame.index[pos]))
+        where = row_label(source, int(frame.index[pos]), frame)
         first = seen_compute.setdefault(m, (c, pos))
         if first[0] != c:
             raise InputError(
                 f"{where}, column '{cols.compute}': model '{m}' has compute {c:g} here and "
-                f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]))}. A model "
+                f"{first[0]:g} in {row_label(source, int(frame.index[first[1]]), frame)}. A model "
                 "has one training compute."
             )
         first_family = seen_family.setdefault(m, (f, pos))
         if first_family[0] != f:
             raise InputError(
                 f"{where}, column '{cols.family}': model '{m}' is in family '{f}' here and "
-                f"'{first_family[0]}' in {row_label(source, int(frame.index[first_family[1]]))}."
-                " A model belongs to one family; check the model label and the family."
+                f"'{first_family[0]}' in "
+                f"{row_label(source, int(frame.index[first_family[1]]), frame)}. A model belongs "
+                "to one family; check the model label and the family."
             )
         if (m, b) in seen_pair:
             raise InputError(
                 f"{where}: model '{m}' on benchmark '{b}' appears twice (also "
-                f"{row_label(source, int(frame.index[seen_pair[m, b]]))}). Give one row per "
+                f"{row_label(source, int(frame.index[seen_pair[m, b]]), frame)}). Give one row per "
                 "model and benchmark."
             )
         seen_pair[m, b] = pos

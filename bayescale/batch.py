@@ -54,6 +54,7 @@ from bayescale.jaxtools import (
     LAPLACE_MAX_PARAMETERS,
     LAPLACE_MAXITER,
     TARGET_ACCEPT,
+    draws_tree,
     laplace_from,
     release_pmapped,
 )
@@ -699,7 +700,7 @@ def _trees(
     batch: bool = True,
 ) -> list[xr.DataTree]:
     """One ``DataTree`` per dataset of ``lanes``: ``posterior`` and ``sample_stats``."""
-    from arviz_base import from_dict, make_attrs
+    from arviz_base import make_attrs
     from pymc.backends.arviz import coords_and_dims_for_inferencedata
 
     template_coords, dims = coords_and_dims_for_inferencedata(lanes.model)
@@ -717,14 +718,13 @@ def _trees(
         if batch:
             attrs["batch"] = i
         idatas.append(
-            from_dict(
+            draws_tree(
                 {
                     "posterior": {q: per_dataset(o, i) for q, o in lanes.outputs.items()},
                     "sample_stats": stats,
                 },
                 coords={**template_coords, **(coords[i] if coords else {})},
                 dims={q: dims[q] for q in lanes.outputs if q in dims},
-                sample_dims=["chain", "draw"],
                 attrs={"posterior": make_attrs(attrs, inference_library=None)},
             )
         )

@@ -376,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="COL",
         help="training compute column (default: 6*N*D)",
     )
+    _rows(nd)
     _common(nd, targets=False)
 
     pas = sub.add_parser(
@@ -601,6 +602,7 @@ def build_parser() -> argparse.ArgumentParser:
         acc.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
     for col in ("params", "tokens"):
         acc.add_argument(f"--{col}-col", default=col, metavar="COL")
+    _rows(acc)
     _common(acc, compute_required=False)
     _spec_commands(sub)
     _suite_parser(sub)
@@ -1145,7 +1147,7 @@ def _nd_pairs(texts: Sequence[str]) -> tuple[tuple[float, float], ...]:
 
 def _run_nd_command(args: argparse.Namespace) -> int:
     """``bayescale nd``: logic in :mod:`bayescale.nd`."""
-    from bayescale.nd import NDColumns, NDOptions, check_nd_options, load_nd_runs, run_nd_table
+    from bayescale.nd import NDColumns, NDOptions, run_nd_table
 
     columns = NDColumns(
         params=args.params_col,
@@ -1171,11 +1173,11 @@ def _run_nd_command(args: argparse.Namespace) -> int:
             progress=False if args.quiet else None,
         ),
         allow_unconverged=args.allow_unconverged,
+        where=args.where,
+        drop_missing=args.drop_missing,
     )
-    check_nd_options(options)
-    data = load_nd_runs(args.runs, columns, fit_max_compute=args.fit_max_compute)
     try:
-        result = run_nd_table(data, options)
+        result = run_nd_table(args.runs, options)
     except ConvergenceError as err:
         return _unconverged(err, options.sampler)
     _write_nd(result, args)

@@ -34,6 +34,9 @@ DEFAULT_GROUP = "all"
 #: Most rows a table may have. A larger table is refused while it is read (before it is all
 #: in memory): no scaling-law fit needs it, and it would cost minutes and gigabytes.
 MAX_ROWS = 500_000
+#: Key of ``DataFrame.attrs`` holding the line each row of a CSV file starts on, by row index,
+#: when a row is not on line index + 2 (:func:`row_label`).
+ROW_LINES = "bayescale_row_lines"
 
 #: Texts that mean "no value" in a numeric column (in a label column they are labels).
 MISSING_TEXT = frozenset({"", "na", "nan", "n/a", "null", "none", "-"})
@@ -136,7 +139,9 @@ def read_table(
     never parsed as numbers and numbers are parsed only where a numeric column is read
     (:func:`numeric_column`). A row with more or fewer fields than the header is refused with
     its line number, as are duplicate column names. Lines that are blank (or only commas) are
-    skipped; the frame's index is the line number minus 2, so :func:`row_label` names lines.
+    skipped but counted as rows, as spreadsheets show them; the frame's index is the row's
+    number after the header, from 0, and a quoted cell that spans lines is one row (the
+    first line of each row is kept for :func:`row_label` in ``frame.attrs``).
 
     Parameters
     ----------
@@ -249,7 +254,7 @@ def _refuse_nul(frame: pd.DataFrame, label: str) -> None:
         hit = values.map(lambda v: isinstance(v, str) and "\x00" in v).to_numpy(dtype=bool)
         if hit.any():
             first = int(np.argmax(hit))
-            where = row_label(label, int(frame.index[first]))
+            where = row_label(label, int(frame.index[first]), frame)
             raise InputError(
                 f"{where}, column '{name}': {values.iloc[first]!r} contains a NUL character; {fix}."
             )
@@ -323,7 +328,8 @@ def _read_delimited(
     kind = "TSV" if delimiter == "\t" else "CSV"
     opener = importlib.import_module(compression).open if compression else open
     rows: list[list[str]] = []
-    lines: list[int] = []
+    numbers: list[int] = []  # each kept row's number after the header, from 0
+    starts: list[int] = []  # the line each row (kept or blank) starts on
     try:
         with opener(path, "rt", encoding="utf-8-sig", newline="") as handle:
             reader = csv.reader(handle, delimiter=delimiter, strict=True)
@@ -335,12 +341,15 @@ def _read_delimited(
             width = len(header)
             header_line = reader.line_num
             _check_delimiter(header, delimiter, label, kind)
+            end = header_line
             for row in reader:
+                start, end = end + 1, reader.line_num  # a quoted cell may span lines
+                starts.append(start)
                 if not any(c.strip() for c in row):
                     continue  # a blank line, or one of empty fields only
                 if len(row) != width:
                     raise InputError(
-                        f"{label}, line {reader.line_num}: {len(row)} fields, but the header "
+                        f"{label}, line {start}: {len(row)} fields, but the header "
                         f"(line {header_line}) has {width}. Every row needs exactly one value "
                         "per column: check for a stray or missing delimiter, or quote values "
                         f"that contain one.{_comment_hint(header, header_line)}"
@@ -352,7 +361,7 @@ def _read_delimited(
                         "before forecasting."
                     )
                 rows.append(row)
-                lines.append(reader.line_num)
+                numbers.append(len(starts) - 1)
     except UnicodeDecodeError as exc:
         fix = _binary_hint(path, compression) or f"{_utf16_hint(exc)} Save it as UTF-8 {kind}."
         raise InputError(
@@ -368,9 +377,11 @@ def _read_delimited(
         raise InputError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
     names = [c if c.strip() else f"Unnamed: {i}" for i, c in enumerate(header)]
     _check_header([n.strip() for n in names], label)
-    index = pd.Index([line - 2 for line in lines], dtype=np.int64)  # row_label's convention
     columns = {name: [row[i] for row in rows] for i, name in enumerate(names)}
-    return pd.DataFrame(columns, index=index, dtype=object)
+    frame = pd.DataFrame(columns, index=pd.Index(numbers, dtype=np.int64), dtype=object)
+    if starts != list(range(2, len(starts) + 2)):  # row N is not on line N + 1
+        frame.attrs[ROW_LINES] = np.array(starts, dtype=np.int64)
+    return frame
 
 
 def _utf16_hint(exc: UnicodeDecodeError) -> str:
@@ -443,13 +454,17 @@ def label_key(name: str) -> str:
     return re.sub(r"[\s\-]+", "_", name.strip().lower())
 
 
-def row_label(source: str, index: int) -> str:
-    """Describe a data row by its 0-based position, counting blank lines in CSV files.
+def row_label(source: str, index: int, frame: pd.DataFrame | None = None) -> str:
+    """Describe a data row by its index in ``frame``: its number after the header, from 0.
 
-    For CSV files the line number is given too (the header is line 1).
+    For CSV files the line it starts on is given too: ``index + 2`` (the header is line 1),
+    unless :func:`read_table` kept other lines in ``frame.attrs`` (a quoted cell spanning
+    lines before it, blank lines before the header). Blank lines count as rows.
     """
     if source.lower().endswith((".csv", ".tsv", ".txt")):
-        return f"{source}, row {index + 1} (line {index + 2})"
+        lines = frame.attrs.get(ROW_LINES) if frame is not None else None
+        line = int(lines[index]) if lines is not None else index + 2
+        return f"{source}, row {index + 1} (line {line})"
     return f"{source}, row {index + 1}"
 
 
@@ -513,7 +528,7 @@ def numeric_column(
     raw = frame[column]
     values = np.empty(len(raw), dtype=float)
     for pos, (i, orig) in enumerate(zip(frame.index, raw.tolist(), strict=True)):
-        where = f"{row_label(source, int(i))}, column '{column}'"
+        where = f"{row_label(source, int(i), frame)}, column '{column}'"
         if _is_missing(orig):
             raise InputError(f"{where}: value is missing. Expected a number.")
         val = _number(orig)
@@ -635,7 +650,8 @@ def refuse_first(
     if bad.any():
         i = int(np.argmax(bad))
         raise InputError(
-            f"{row_label(source, int(frame.index[i]))}, column '{column}': {values[i]:g} {what}"
+            f"{row_label(source, int(frame.index[i]), frame)}, column '{column}': "
+            f"{values[i]:g} {what}"
         )
 
 
@@ -730,7 +746,8 @@ def load_loss_runs(
             for i, value in zip(frame.index, frame[col].tolist(), strict=True):
                 if pd.isna(value) or not str(value).strip():
                     raise InputError(
-                        f"{row_label(label, int(i))}, column '{col}': group label is missing."
+                        f"{row_label(label, int(i), frame)}, column '{col}': group label is "
+                        "missing."
                     )
         group = np.array(group_labels(frame, group_cols).tolist(), dtype=object)
     else:
@@ -843,7 +860,7 @@ def _loss_sd(frame: pd.DataFrame, spec: str, label: str) -> np.ndarray:
     if bad.size:
         what = "a standard error" if len(cols) == 1 else f"'{cols[1]}' - '{cols[0]}'"
         raise InputError(
-            f"{row_label(label, int(frame.index[bad[0]]))}, column '{cols[-1]}': {what} must "
-            "be >= 0."
+            f"{row_label(label, int(frame.index[bad[0]]), frame)}, column '{cols[-1]}': "
+            f"{what} must be >= 0."
         )
     return sd

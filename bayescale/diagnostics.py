@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import xarray as xr
 
+from bayescale.sampler_settings import MIN_DRAWS
+
 RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
 MAX_DIVERGENCES = 0
@@ -30,8 +32,6 @@ MAX_DIVERGENCES = 0
 #: (its 89% interval, where Vehtari et al. use 5% and 95%); kept fixed here, so that a
 #: user's ArviZ settings cannot move the gate.
 TAIL_QUANTILES = (0.11, 0.89)
-#: Fewest draws per chain for R-hat and ESS (fewer: reported as not computed).
-MIN_DRAWS = 4
 #: Attribute of a posterior variable whose columns are all columns of the variable it names.
 COPY_ATTR = "bayescale_copy_of"
 

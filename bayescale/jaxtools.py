@@ -5,7 +5,8 @@ gradient (:func:`bayescale.sampling.laplace_inverse_mass` for one model,
 :mod:`bayescale.batch` per dataset with the data as arguments); :func:`release_pmapped` and
 :func:`pmap_programs_released` drop the ``pmap`` programs bayescale made, which JAX would keep
 for the life of the process; :func:`size_class` rounds a size up to a shape class, the padded
-size that lets tables of similar sizes share compiled programs. Its own module so that
+size that lets tables of similar sizes share compiled programs; :func:`draws_tree` turns the
+draws into a ``DataTree``. Its own module so that
 :mod:`bayescale.sampling` can hand single fits to :mod:`bayescale.batch` without an import
 cycle.
 """
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import numpy as np
+    import xarray as xr
 
 log = logging.getLogger("bayescale.sampling")
 
@@ -215,3 +218,21 @@ def size_class(count: int, smallest: int = 8, half_steps: bool = False) -> int:
     if half_steps and size >= 8 and count <= size * 3 // 4 and size * 3 // 4 >= smallest:
         return size * 3 // 4
     return size
+
+
+def draws_tree(data: dict[str, Any], **kwargs: Any) -> xr.DataTree:
+    """``arviz_base.from_dict`` over ``(chain, draw, ...)`` arrays, named as such.
+
+    ArviZ guesses from the shapes that dimensions are misnamed when there are more chains than
+    draws, and warns ("Found chain dimension to be longer than draw dimension"); here
+    ``sample_dims`` names them, and more chains than draws is a real run (``--chains 8
+    --draws 4``, or the convergence ladder's doubled chains after a short run), so the
+    warning is left out.
+    """
+    from arviz_base import from_dict
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Found chain dimension to be longer than draw", category=UserWarning
+        )
+        return from_dict(data, sample_dims=["chain", "draw"], **kwargs)

@@ -713,7 +713,8 @@ class NDOptions:
 
     ``targets`` are planned runs as ``(N, D)`` pairs; ``budgets`` compute budgets (FLOPs) for
     the compute-optimal allocation. ``value`` and ``cost_per_flop`` exist for the shared
-    stages and must stay ``None``.
+    stages and must stay ``None``. ``where`` and ``drop_missing`` select the table's rows as
+    for every law (:func:`bayescale.selection.select_rows`).
     """
 
     targets: tuple[tuple[float, float], ...] = ()
@@ -728,6 +729,8 @@ class NDOptions:
     allow_unconverged: bool = False
     value: float | None = None
     cost_per_flop: float | None = None
+    where: str | None = None
+    drop_missing: bool = False
 
     def forecast_options(self) -> dict[str, object]:
         """What a saved fit remembers: targets, budgets, interval, rule, confidence.
@@ -877,8 +880,19 @@ def run_nd_table(source: str | Path | pd.DataFrame | NDData, options: NDOptions)
     if isinstance(source, NDData):
         return _fit_and_answer(source, options)
     check_nd_options(options)
-    data = load_nd_runs(source, options.columns, fit_max_compute=options.fit_max_compute)
+    data = _load(source, options)
     return _fit_and_answer(data, options)
+
+
+def _load(source: str | Path | pd.DataFrame, options: NDOptions) -> NDData:
+    """The table read with the options' columns, cut and row selection."""
+    return load_nd_runs(
+        source,
+        options.columns,
+        fit_max_compute=options.fit_max_compute,
+        where=options.where,
+        drop_missing=options.drop_missing,
+    )
 
 
 def _fit_and_answer(data: NDData, options: NDOptions) -> NDResult:
@@ -1052,8 +1066,6 @@ def nd_spec_options(model: Any, common: dict[str, Any]) -> NDOptions:
     """An L(N, D) spec's options: planned runs, budgets (``targets``), columns and priors."""
     from bayescale.spec_schema import set_keys
 
-    if common["where"] is not None or common["drop_missing"]:
-        raise InputError("[data] where and drop_missing are not supported for L(N, D) specs.")
     return NDOptions(
         targets=tuple((float(n), float(d)) for n, d in model.forecast.runs),
         budgets=tuple(common["targets"]),
@@ -1067,6 +1079,8 @@ def nd_spec_options(model: Any, common: dict[str, Any]) -> NDOptions:
         allow_unconverged=common["allow_unconverged"],
         value=common["value"],
         cost_per_flop=common["cost_per_flop"],
+        where=common["where"],
+        drop_missing=common["drop_missing"],
     )
 
 
@@ -1079,7 +1093,7 @@ def check_nd_spec(spec: Any, options: NDOptions, path: Path, rule: Any) -> tuple
     from bayescale.spec_schema import data_line
 
     check_nd_options(options)
-    data = load_nd_runs(path, options.columns, fit_max_compute=options.fit_max_compute)
+    data = _load(path, options)
     if options.requirement:
         with rule():
             nd_requirement(options.requirement, data.groups)

@@ -40,6 +40,7 @@ from bayescale.priors import (
     require_positive,
     require_scatter_prior,
 )
+from bayescale.selection import select_rows
 
 log = logging.getLogger("bayescale")
 
@@ -118,6 +119,9 @@ def load_nd_runs(
     columns: NDColumns | None = None,
     fit_max_compute: float | None = None,
     label: str | None = None,
+    *,
+    where: str | None = None,
+    drop_missing: bool = False,
 ) -> NDData:
     """Read and validate a table of runs with parameters, tokens and loss.
 
@@ -132,6 +136,10 @@ def load_nd_runs(
         Fit only on runs with compute <= this value; the others are held out.
     label
         Name of a DataFrame source in messages.
+    where, drop_missing
+        Row selection before validation, as for loss runs
+        (:func:`bayescale.selection.select_rows`): keep the rows ``where`` selects; drop rows
+        missing a value the forecast reads instead of refusing them.
 
     Raises
     ------
@@ -151,6 +159,9 @@ def load_nd_runs(
     """
     columns = columns or NDColumns()
     frame, label = read_table(source, label)
+    used = [columns.params, columns.tokens, columns.loss, columns.group]
+    used += [columns.compute] if columns.compute is not None else []
+    frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     options = ("--params-col", "--tokens-col", "--loss-col", "--compute-col")
     quantities = (columns.params, columns.tokens, columns.loss, columns.compute)
     refuse_shared_columns(dict(zip(options, quantities, strict=True)), label)
@@ -178,7 +189,8 @@ def load_nd_runs(
         for i, value in zip(frame.index, raw, strict=True):
             if pd.isna(value) or not str(value).strip():
                 raise InputError(
-                    f"{row_label(label, int(i))}, column '{columns.group}': group label is missing."
+                    f"{row_label(label, int(i), frame)}, column '{columns.group}': group label "
+                    "is missing."
                 )
         group = np.array([str(v) for v in raw], dtype=object)
     else:

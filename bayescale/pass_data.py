@@ -12,6 +12,8 @@ Every refusal names the source, the row and the column. Nothing here imports PyM
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +31,12 @@ from bayescale.data import (
 from bayescale.display import Summarised
 from bayescale.errors import InputError
 from bayescale.selection import select_rows
+
+log = logging.getLogger("bayescale")
+
+#: A pass-rate column whose name matches this (``pass_at_1_pct``, ``Percent``, ``pass@1 (%)``,
+#: not ``percentile_50``) is named as percentages.
+PERCENT_NAME = re.compile(r"pct|percent(?!ile)|%", re.IGNORECASE)
 
 #: Distinct fitted models the pass law needs (two parameters per bucket plus scatter).
 MIN_MODELS = 3
@@ -162,7 +170,9 @@ def is_aggregate(frame: pd.DataFrame, columns: PassColumns) -> bool:
 def _labels(frame: pd.DataFrame, column: str, source: str) -> np.ndarray:
     for i, value in zip(frame.index, frame[column].tolist(), strict=True):
         if pd.isna(value) or not str(value).strip():
-            raise InputError(f"{row_label(source, int(i))}, column '{column}': label is missing.")
+            raise InputError(
+                f"{row_label(source, int(i), frame)}, column '{column}': label is missing."
+            )
     return np.array([str(v).strip() for v in frame[column].tolist()], dtype=object)
 
 
@@ -178,9 +188,9 @@ def _models(
     for i, name, c in zip(frame.index, model, compute, strict=True):
         if name in first and first[name][0] != c:
             raise InputError(
-                f"{row_label(source, int(i))}, column '{columns.compute}': model '{name}' has "
-                f"compute {c:g} here but {first[name][0]:g} in row {first[name][1] + 1}; a "
-                "model has one training compute."
+                f"{row_label(source, int(i), frame)}, column '{columns.compute}': model "
+                f"'{name}' has compute {c:g} here but {first[name][0]:g} in row "
+                f"{first[name][1] + 1}; a model has one training compute."
             )
         first.setdefault(name, (float(c), int(i)))
     names = sorted(first, key=lambda m: first[m][0])
@@ -247,7 +257,7 @@ def load_pass_counts(
     n = numeric_column(frame, columns.n, label, positive=False)
     k = numeric_column(frame, columns.k, label, positive=False)
     for i, ni, ki in zip(frame.index, n, k, strict=True):
-        where = row_label(label, int(i))
+        where = row_label(label, int(i), frame)
         if ni >= MAX_COUNT or ki >= MAX_COUNT:
             column = columns.n if ni >= MAX_COUNT else columns.k
             raise InputError(
@@ -279,8 +289,8 @@ def load_pass_counts(
         pos = int(dup.to_numpy().argmax())
         m, p = pairs.iloc[pos]
         raise InputError(
-            f"{row_label(label, int(frame.index[pos]))}: model '{m}' and problem '{p}' appear "
-            "twice; one row per (model, problem) is expected (sum the counts first)."
+            f"{row_label(label, int(frame.index[pos]), frame)}: model '{m}' and problem '{p}' "
+            "appear twice; one row per (model, problem) is expected (sum the counts first)."
         )
     models = _models(frame, model, compute, columns, label, fit_max_compute)
     problems = tuple(dict.fromkeys(problem.tolist()))
@@ -356,10 +366,11 @@ def load_pass_aggregate(
     for i, r in zip(frame.index, rate, strict=True):
         if not 0 < r <= 1:
             raise InputError(
-                f"{row_label(label, int(i))}, column '{columns.pass_rate}': {r:g} must be in "
-                "(0, 1]; a pass rate of 0 carries no information for this law (give per-problem "
+                f"{row_label(label, int(i), frame)}, column '{columns.pass_rate}': {r:g} must be "
+                "in (0, 1]; a pass rate of 0 carries no information for this law (give per-problem "
                 "counts instead), and percentages must be divided by 100."
             )
+    _note_percent_name(columns.pass_rate, rate, label)
     if columns.bucket in frame.columns:
         bucket = _labels(frame, columns.bucket, label)
     else:
@@ -369,7 +380,7 @@ def load_pass_aggregate(
         pos = int(keys.duplicated().to_numpy().argmax())
         m, b = keys.iloc[pos]
         raise InputError(
-            f"{row_label(label, int(frame.index[pos]))}: model '{m}' appears twice"
+            f"{row_label(label, int(frame.index[pos]), frame)}: model '{m}' appears twice"
             + (f" in bucket '{b}'" if columns.bucket in frame.columns else "")
             + "; one row per (model, bucket) is expected."
         )
@@ -390,7 +401,7 @@ def load_pass_aggregate(
     if columns.n_problems in frame.columns:
         counts = numeric_column(frame, columns.n_problems, label)
         for i, b, c in zip(frame.index, bucket, counts, strict=True):
-            where = f"{row_label(label, int(i))}, column '{columns.n_problems}'"
+            where = f"{row_label(label, int(i), frame)}, column '{columns.n_problems}'"
             if c != int(c):
                 raise InputError(f"{where}: {c:g} must be a whole number of problems.")
             known = n_problems[bi[b]]
@@ -409,6 +420,24 @@ def load_pass_aggregate(
         fit_max_compute=fit_max_compute,
         columns=columns,
     )
+
+
+def _note_percent_name(column: str, rate: np.ndarray, label: str) -> None:
+    """Warn when the pass-rate column is named as percentages and its values read as fractions.
+
+    Percentages above 1 are refused, but a table of percentages that are all <= 1 (a hard
+    benchmark: 0.3 for 0.3%) reads as fractions (30%) with nothing in the numbers to tell; a
+    column's name is the one sign.
+    """
+    if PERCENT_NAME.search(column):
+        log.warning(
+            "%s: column '%s' is named as percentages, but every value is <= 1 (largest %.3g), "
+            "so they are read as fractions (0.3 = 30%%). If they are percentages (0.3 = 0.3%%), "
+            "divide them by 100.",
+            label,
+            column,
+            float(rate.max()),
+        )
 
 
 def load_pass_table(

@@ -18,6 +18,9 @@ INITIAL_MASS = ("laplace", "unit")
 #: Target acceptance of the one automatic retry after divergences (a pass fit's; a loss fit's
 #: is :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`).
 RETRY_TARGET_ACCEPT = 0.99
+#: Fewest kept draws per chain: split R-hat halves each chain, and a half needs 2 draws to have a
+#: variance (:func:`bayescale.diagnostics.rank_rhat`); fewer cannot pass the gate.
+MIN_DRAWS = 4
 #: numpyro's (and Stan's) tree depth limit: a NUTS draw takes at most 2**10 - 1 leapfrog steps.
 MAX_TREE_DEPTH = 10
 
@@ -102,9 +105,13 @@ class SamplerSettings:
         """Refuse settings that cannot run."""
         for name in ("draws", "tune", "chains"):
             value = getattr(self, name)
-            minimum = {"draws": 1, "tune": 0, "chains": 2}[name]
+            minimum = {"draws": MIN_DRAWS, "tune": 0, "chains": 2}[name]
             if not isinstance(value, int) or value < minimum:
-                why = " (R-hat compares chains)" if name == "chains" else ""
+                why = {
+                    "chains": " (R-hat compares chains)",
+                    "draws": " (split R-hat compares the halves of each chain, 2 draws or more "
+                    "each)",
+                }.get(name, "")
                 raise InputError(
                     f"sampler setting '{name}' must be an integer >= {minimum}{why}, got {value!r}."
                 )

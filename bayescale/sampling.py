@@ -33,6 +33,7 @@ from bayescale.jaxtools import LAPLACE_MAXITER as LAPLACE_MAXITER
 from bayescale.jaxtools import LAPLACE_MIN_VARIANCE as LAPLACE_MIN_VARIANCE
 from bayescale.jaxtools import TARGET_ACCEPT as TARGET_ACCEPT
 from bayescale.jaxtools import _pmap_cache as _pmap_cache
+from bayescale.jaxtools import draws_tree
 from bayescale.jaxtools import laplace_from as laplace_from
 from bayescale.jaxtools import pmap_programs_released as pmap_programs_released
 from bayescale.jaxtools import release_pmapped as release_pmapped
@@ -578,7 +579,7 @@ def _to_datatree(chains: Chains, seconds: float) -> xr.DataTree:
     """The posterior of ``chains`` as PyMC's numpyro path returns it."""
     import jax.numpy as jnp
     import numpy as np
-    from arviz_base import from_dict, make_attrs
+    from arviz_base import make_attrs
     from pymc.backends.arviz import (
         coords_and_dims_for_inferencedata,
         find_constants,
@@ -607,11 +608,10 @@ def _to_datatree(chains: Chains, seconds: float) -> xr.DataTree:
     import numpyro
 
     attrs = {"sampling_time": seconds, "tuning_steps": chains.tune}
-    return from_dict(
-        data=groups,
+    return draws_tree(
+        groups,
         coords=coords,
         dims=dims,
-        sample_dims=["chain", "draw"],
         attrs={"posterior": make_attrs(attrs, inference_library=numpyro)},
     )
 

@@ -542,6 +542,31 @@ def test_line_number_counts_blank_lines(tmp_path):
     assert "(line 4)" in error_of(path)
 
 
+#: Row 2's note spans lines 3-4, so rows 3 and 4 are on lines 5 and 6.
+QUOTED = (
+    'name,compute,loss,note\na,1e18,3.2,ok\nb,1e19,2.9,"two\nlines"\nc,1e20,{c},ok\nd,1e21,2.5,ok\n'
+)
+
+
+def test_a_quoted_cell_over_two_lines_is_one_row(tmp_path):
+    message = error_of(write(tmp_path, QUOTED.format(c="x")))
+    assert "runs.csv, row 3 (line 5), column 'loss'" in message  # was row 4: lines were rows
+    # after a row selection too, and the row with the cell is named by its first line
+    message = error_of(write(tmp_path, QUOTED.format(c="x")), where="name != 'a'")
+    assert "row 3 (line 5)" in message
+    text = QUOTED.format(c="2.7").replace("b,1e19,2.9", "b,1e19,-2.9")
+    assert "row 2 (line 3), column 'loss'" in error_of(write(tmp_path, text))
+    ragged = QUOTED.format(c="2.7,extra")
+    assert "runs.csv, line 5: 5 fields" in error_of(write(tmp_path, ragged))
+    no_names = write(tmp_path, QUOTED.format(c="2.7").replace("name,", "id,"))
+    assert list(load_loss_runs(no_names).name) == ["row 1", "row 2", "row 3", "row 4"]
+
+
+def test_blank_lines_before_the_header_are_not_rows(tmp_path):
+    path = write(tmp_path, "\n\ncompute,loss\n1e18,3.2\n1e19,x\n1e20,2.7\n")
+    assert "row 2 (line 5), column 'loss'" in error_of(path)
+
+
 # --- too few computes per group -----------------------------------------------------------
 
 

@@ -366,6 +366,44 @@ def test_one_spelling_in_cli_spec_and_api(tmp_path, monkeypatch):
     )
 
 
+def _with_gaps(frame: pd.DataFrame, value_column: str) -> pd.DataFrame:
+    """A leaderboard's table: a ``keep`` column, and one empty cell in ``value_column``."""
+    frame = frame.astype(object).assign(keep=[0] + [1] * (len(frame) - 1))
+    frame.loc[frame.index[2], value_column] = ""
+    return frame
+
+
+@pytest.mark.parametrize(
+    ("command", "target", "fit", "value_column"),
+    [
+        ("nd", ["--target", "7e9:1.4e11"], "bayescale.nd.fit_nd", "loss"),
+        ("accuracy", ["--target-compute", "1e24"], "bayescale.accuracy.fit_accuracy", "accuracy"),
+    ],
+)
+def test_nd_and_accuracy_select_rows_like_loss_and_pass(
+    tmp_path, monkeypatch, capsys, command, target, fit, value_column
+):
+    from bayescale.accuracy import simulate_accuracy_table
+    from bayescale.nd import simulate_nd_runs
+
+    table = simulate_nd_runs(seed=0) if command == "nd" else simulate_accuracy_table(seed=0)
+    path = tmp_path / "table.csv"
+    _with_gaps(table, value_column).to_csv(path, index=False)
+    assert main([command, str(path), *target, "--quiet"]) == 2  # the empty cell is refused
+    assert "row 3 (line 4)" in capsys.readouterr().err
+    fitted = {}
+
+    def stop(data, *args, **kwargs):
+        fitted["rows"] = len(data.compute)
+        raise InputError("stopped before sampling")
+
+    monkeypatch.setattr(fit, stop)
+    args = [command, str(path), *target, "--where", "keep == 1", "--drop-missing", "--quiet"]
+    assert main(args) == 2
+    assert "stopped before sampling" in capsys.readouterr().err
+    assert fitted["rows"] == len(table) - 2  # row 1 not kept, row 3 missing its value
+
+
 @pytest.mark.parametrize(
     "expression",
     [

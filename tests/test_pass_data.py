@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -578,3 +579,26 @@ def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp
     frame = pd.read_csv(write(tmp_path, text)).drop(columns="compute").assign(N=1e9, D=2e10)
     with pytest.raises(InputError, match=r"'compute' = 6 \* N \* D"):
         (load_pass_counts if "k" in frame else load_pass_aggregate)(frame)
+
+
+@pytest.mark.parametrize(
+    ("column", "warned"),
+    [
+        ("pass_at_1_pct", True),
+        ("pass@1 (%)", True),
+        ("Percent", True),
+        ("pass_rate", False),
+        ("pass_rate_percentile_50", False),
+    ],
+)
+def test_rates_in_a_column_named_as_percentages_are_warned(tmp_path, caplog, column, warned):
+    # 0.6% and 0.1% read as 60% and 10%: only the column's name can tell
+    text = AGGREGATE_CSV.replace("pass_rate", f'"{column}"')
+    with caplog.at_level(logging.WARNING, logger="bayescale"):
+        data = load_pass_aggregate(write(tmp_path, text), PassColumns(pass_rate=column))
+    np.testing.assert_allclose(data.pass_rate, [[0.1], [0.35], [0.6]])  # still fractions
+    messages = [r.getMessage() for r in caplog.records]
+    assert bool(messages) == warned
+    if warned:
+        assert f"column '{column}' is named as percentages" in messages[0]
+        assert "largest 0.6" in messages[0] and "divide them by 100" in messages[0]

@@ -561,3 +561,31 @@ def test_a_cgroup_memory_limit_is_what_is_left_of_it(tmp_path):
     assert free("v1", "5:memory:/docker/abc\n", v1) == 2 * gib
     huge = {"memory/memory.limit_in_bytes": "9223372036854771712\n"}
     assert free("none", "5:memory:/\n", huge) is None
+
+
+@pytest.mark.parametrize("draws", [1, 3])
+def test_fewer_draws_than_split_rhat_needs_are_refused(tmp_path, capsys, draws):
+    from bayescale.cli import main
+    from bayescale.simulate import demo_loss_runs
+
+    with pytest.raises(InputError, match=r"'draws' must be an integer >= 4 \(split R-hat"):
+        SamplerSettings(draws=draws)
+    path = tmp_path / "runs.csv"
+    demo_loss_runs().to_csv(path, index=False)
+    args = ["loss", str(path), "--target-compute", "1e22", "--draws", str(draws), "--quiet"]
+    assert main(args) == 2  # before any sampling: the gate could never pass
+    assert "split R-hat" in capsys.readouterr().err
+
+
+@pytest.mark.sampling
+@pytest.mark.parametrize("containers", [False, True], ids=["sample", "batch.sample_one"])
+def test_more_chains_than_draws_sample_without_an_arviz_warning(containers):
+    # ArviZ guessed misnamed dimensions and warned on stderr ("Found chain dimension to be
+    # longer than draw dimension") for --chains 8 --draws 4; filterwarnings = error fails it
+    with pm.Model() as model:
+        x = pm.Normal("x")
+        if containers:  # the data-as-arguments path of the loss model
+            pm.Normal("y", x, observed=pm.Data("y_obs", np.zeros(3)))
+    settings = SamplerSettings(chains=6, draws=4, tune=20, seed=1, progress=False)
+    idata, _ = sampling.sample(model, settings)
+    assert dict(idata["posterior"].sizes) == {"chain": 6, "draw": 4}

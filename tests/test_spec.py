@@ -278,10 +278,18 @@ def test_bad_nd_forecasts_are_refused(tmp_path, capsys, change, fragment):
     assert fragment in capsys.readouterr().err
 
 
-def test_nd_spec_refuses_row_selection(tmp_path):
-    text = ND_SPEC.replace("fit_max_compute = 5e19", 'where = "params > 1e8"')
-    with pytest.raises(InputError, match="where and drop_missing are not supported"):
-        spec_options(load_spec(_write(tmp_path, text)))
+def test_nd_spec_selects_rows(tmp_path, capsys):
+    runs = simulate_nd_runs(seed=0).rename(columns={"loss": "final_loss"})
+    large = runs["params"] > 1e8
+    runs = runs.astype(object)
+    runs.loc[large.idxmax(), "final_loss"] = ""  # a selected run without its loss
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    text = ND_SPEC.replace("fit_max_compute = 5e19", 'where = "params > 1e8"\ndrop_missing = true')
+    options = spec_options(load_spec(_write(tmp_path, text)))
+    assert (options.where, options.drop_missing) == ("params > 1e8", True)
+    kept = int(large.sum()) - 1
+    assert main(["check", str(tmp_path / "spec.toml")]) == 0, capsys.readouterr().err
+    assert f"{kept} runs" in capsys.readouterr().out
 
 
 ACCURACY_SPEC = """\
@@ -315,6 +323,19 @@ def test_accuracy_spec_options_and_check(tmp_path, capsys):
     )
     options = spec_options(load_spec(_write(tmp_path, learned)))
     assert dict(options.chance) == {"mmlu": None} and options.floor == "below_chance"
+
+
+def test_accuracy_spec_selects_rows(tmp_path, capsys):
+    table = simulate_accuracy_table(seed=0)
+    table.to_csv(tmp_path / "acc.csv", index=False)
+    text = ACCURACY_SPEC.replace(
+        'path = "acc.csv"', 'path = "acc.csv"\nwhere = "family != \'alpha\'"'
+    )
+    path = _write(tmp_path, text)
+    assert spec_options(load_spec(path)).where == "family != 'alpha'"
+    assert main(["check", str(path)]) == 0, capsys.readouterr().err
+    kept = int((table["family"] != "alpha").sum())
+    assert f"{kept} rows" in capsys.readouterr().out and kept < len(table)
 
 
 @pytest.mark.parametrize(
