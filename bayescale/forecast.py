@@ -97,11 +97,11 @@ def repeated_run_warnings(data: LossData) -> list[str]:
 #: law, a false warning about 1 time in 100.
 OFF_CURVE_TAIL = 1e-4
 
-#: Refit without a run whose importance-weighted leave-one-out tail is below this but not
-#: below :data:`OFF_CURVE_TAIL`, when its weights collapsed (:data:`LOO_WEIGHTS_SHARE`). On
-#: 5- and 7-run ladders whose largest run ended 3-12% high, importance sampling gave tails of
-#: 0.0019-0.069 where refits gave 1e-12 to 0.01; the runs of the clean ladders had 0.05-0.38
-#: (benchmarks/off_curve_loo.py).
+#: Refit without a group's largest run whose importance-weighted leave-one-out tail is below
+#: this but not below :data:`OFF_CURVE_TAIL`, when its weights collapsed
+#: (:data:`LOO_WEIGHTS_SHARE`). On 5- and 7-run ladders whose largest run ended 12% high,
+#: importance sampling put that run's tail at 0.002-0.02 where refits put it at 1e-13 to
+#: 6e-4; with every run on its curve, at 0.055-0.49 (benchmarks/results/off_curve_loo.json).
 LOO_SUSPECT_TAIL = 0.05
 
 #: Importance weights whose effective sample size is below this share of the draws are taken
