@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         forecast_loss,
         parameter_table,
         score_held_out,
+        with_exact_loo,
     )
     from bayescale.nd import (
         NDData,
@@ -160,6 +161,7 @@ _PUBLIC = {
     "save_loss_fit": "bayescale.saved",
     "SavedFit": "bayescale.saved",
     "score_held_out": "bayescale.forecast",
+    "with_exact_loo": "bayescale.forecast",
     "simulate_accuracy_table": "bayescale.accuracy",
     "simulate_loss_runs": "bayescale.simulate",
     "write_loss_outputs": "bayescale.result_files",
@@ -254,6 +256,7 @@ __all__ = [
     "score_held_out",
     "simulate_accuracy_table",
     "simulate_loss_runs",
+    "with_exact_loo",
     "write_loss_outputs",
     "write_pass_outputs",
 ]

@@ -112,7 +112,8 @@ class LossFit(Summarised):
     exact_loo
         By row of ``data``: the probability that a new run's loss is at most the run's, from
         a refit without the run, for the runs whose importance-weighted leave-one-out could
-        not tell (:func:`bayescale.forecast.with_exact_loo`); the others have none.
+        not tell (:func:`bayescale.forecast.with_exact_loo`, which :func:`run_loss
+        <bayescale.pipeline.run_loss>` calls); the others have none.
     """
 
     data: LossData
@@ -223,7 +224,7 @@ def _ladder(
     alternative: str | None = None,
     added_per_draw: int = 0,
     first_form: str | None = None,
-    max_steps: int = LADDER_MAX_STEPS,
+    max_steps: int | None = None,
 ) -> tuple[xr.DataTree, Diagnostics, SamplerSettings, float]:
     """Sample through the seam, diagnose, and escalate until the gate passes or the ladder ends.
 
@@ -233,7 +234,7 @@ def _ladder(
     after sampling (the pass model's problem intercepts, ``added_per_draw`` scalars a draw),
     once on the draws diagnosed. Settings whose draws cannot fit in memory are refused before
     the first fit (:func:`bayescale.sampling.check_memory`). After the first fit, at most
-    ``max_steps`` steps (:data:`LADDER_MAX_STEPS`), each chosen by what failed:
+    ``max_steps`` steps (default :data:`LADDER_MAX_STEPS`), each chosen by what failed:
 
     - divergences: a smaller step (``retry_target``, uncapped warm-up trees:
       :meth:`SamplerSettings.for_retry`), then the alternative parameterisation, then
@@ -303,7 +304,8 @@ def _ladder(
     used: set[str] = set()
     rounds = 0
     pooled_states: tuple[ChainState, ChainState] | None = None  # step 6's, to run on
-    while not diagnostics.ok and len(attempts) <= max_steps:
+    steps = LADDER_MAX_STEPS if max_steps is None else max_steps
+    while not diagnostics.ok and len(attempts) <= steps:
         why = "; ".join(diagnostics.problems())
         if diagnostics.divergences:
             retry = settings.for_retry(retry_target)
@@ -525,7 +527,7 @@ def fit_loss(
     settings: SamplerSettings | None = None,
     *,
     allow_unconverged: bool = False,
-    loo_refits: int | None = None,
+    ladder_steps: int | None = None,
 ) -> LossFit:
     """Fit the hierarchical loss model with JAX NUTS and check convergence.
 
@@ -547,11 +549,9 @@ def fit_loss(
     allow_unconverged
         Return the fit even when the diagnostics gate fails after the ladder, instead of
         raising.
-    loo_refits
-        At most this many refits, each without one run that importance sampling cannot tell
-        is off the curve (:func:`bayescale.forecast.with_exact_loo`; default
-        :data:`bayescale.forecast.LOO_REFITS`, 0 for none): one sampling run each, with the
-        fit's settings and no convergence ladder. A converged fit only.
+    ladder_steps
+        At most this many steps of the convergence ladder (default
+        :data:`LADDER_MAX_STEPS`; 0: the first fit alone).
 
     Returns
     -------
@@ -563,23 +563,10 @@ def fit_loss(
         When R-hat, ESS or divergences miss the thresholds of :mod:`bayescale.diagnostics`
         and ``allow_unconverged`` is false; the fit is attached as ``error.result``.
     """
-    from bayescale.forecast import LOO_REFITS, with_exact_loo
-
-    priors = priors or LossPriors()
-    result = _sample_loss(data, priors, model_settings(settings, "loss"))
-    _gate(result, allow_unconverged)
-    refits = LOO_REFITS if loo_refits is None else loo_refits
-    if refits and result.diagnostics.ok:
-        result = with_exact_loo(result, refits, partial(_sample_loss, max_steps=0))
-    return result
-
-
-def _sample_loss(
-    data: LossData, priors: LossPriors, settings: SamplerSettings, max_steps: int = LADDER_MAX_STEPS
-) -> LossFit:
-    """The loss fit of :func:`fit_loss` through the convergence ladder, not gated."""
     from bayescale.loss_model import add_scatter, build_loss_model, loss_pivot, shape_class_runs
 
+    priors = priors or LossPriors()
+    settings = model_settings(settings, "loss")
     start = time.perf_counter()
     pad = shape_class_runs(data)  # one compiled program per shape class (docs/performance.md)
     idata, diagnostics, settings, sampling_s = _ladder(
@@ -588,9 +575,9 @@ def _sample_loss(
         lambda idata, settings: add_scatter(idata, data, priors, settings.seed),
         retry_target=LOSS_RETRY_TARGET_ACCEPT,
         alternative="group slopes non-centred" if len(data.groups) > 1 else None,
-        max_steps=max_steps,
+        max_steps=ladder_steps,
     )
-    return LossFit(
+    result = LossFit(
         data=data,
         idata=idata,
         log_pivot=loss_pivot(data),
@@ -599,6 +586,8 @@ def _sample_loss(
         diagnostics=diagnostics,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
+    _gate(result, allow_unconverged)
+    return result
 
 
 def fit_loss_batch(
@@ -691,9 +680,7 @@ def fit_loss_batch(
     for i, fit in list(fits.items()):
         if not fit.diagnostics.ok:  # the rest of the ladder, one fit at a time
             log.info("dataset %d still fails the gate; fitting it alone through the ladder", i)
-            alone = fit_loss(
-                datasets[i], priors, fit.settings, allow_unconverged=True, loo_refits=0
-            )
+            alone = fit_loss(datasets[i], priors, fit.settings, allow_unconverged=True)
             fits[i] = replace(
                 alone,
                 diagnostics=replace(

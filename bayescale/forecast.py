@@ -23,7 +23,7 @@ import xarray as xr
 from bayescale.data import LossData
 from bayescale.draws import Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError, did_you_mean
-from bayescale.fit import LossFit
+from bayescale.fit import LossFit, fit_loss
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
 from bayescale.seeds import forecast_stream, key_seed
@@ -204,17 +204,21 @@ def held_out_below(fit: LossFit, row: int) -> float:
 
 
 def with_exact_loo(
-    fit: LossFit, limit: int, refit: Callable[[LossData, LossPriors, SamplerSettings], LossFit]
+    fit: LossFit,
+    limit: int = LOO_REFITS,
+    refit: Callable[[LossData, LossPriors, SamplerSettings], LossFit] | None = None,
 ) -> LossFit:
     """``fit`` with :attr:`~bayescale.fit.LossFit.exact_loo` of its :func:`loo_suspects`.
 
-    Each suspect is held out of a ``refit`` (the same priors and settings, the seed of stream
-    ``loo/ROW``); the refit's forecast at the run's compute (with the law discrepancy beyond
-    its largest fitted run, as any forecast) gives the probability. A refit that fails the
-    diagnostics gate is not used: the importance-sampled probability stands for that run.
-    The refits' seconds are added to ``timing_s["total"]`` and kept as ``timing_s["loo"]``.
+    Each suspect (at most ``limit``) is held out of a refit: by default one sampling run
+    (:func:`~bayescale.fit.fit_loss` with no convergence ladder) with the fit's priors and
+    settings and the seed of stream ``loo/ROW``; :func:`held_out_below` of the refit gives its
+    probability. A refit that fails the diagnostics gate is not used: the importance-sampled
+    probability stands for that run. A fit that failed the gate is returned as it is. The
+    refits' seconds are added to ``timing_s["total"]`` and kept as ``timing_s["loo"]``.
+    :func:`bayescale.pipeline.run_loss` (the command, specs and suites) calls this.
     """
-    suspects = loo_suspects(fit, limit)
+    suspects = loo_suspects(fit, limit) if limit > 0 and fit.diagnostics.ok else []
     if not suspects:
         return fit
     data = fit.data
@@ -229,7 +233,16 @@ def with_exact_loo(
         held = data.held_out.copy()
         held[row] = True
         settings = replace(fit.settings, seed=key_seed(fit.settings.seed, "loo", row))
-        without = refit(replace(data, held_out=held), fit.priors, settings)
+        if refit is None:
+            without = fit_loss(
+                replace(data, held_out=held),
+                fit.priors,
+                settings,
+                allow_unconverged=True,
+                ladder_steps=0,
+            )
+        else:
+            without = refit(replace(data, held_out=held), fit.priors, settings)
         if without.diagnostics.ok:
             exact[row] = held_out_below(without, row)
     seconds = time.perf_counter() - start

@@ -4,11 +4,11 @@
 loss as far out as its own below 1 in 10,000. Importance sampling estimates that predictive
 from the fit with the run in; for an influential run (the largest of a short ladder) its
 weights collapse and the tail is pulled toward the middle. ``fit_loss`` therefore refits
-without such suspects (``forecast.with_exact_loo``). Three studies:
+without such suspects (``forecast.with_exact_loo``, which ``run_loss`` calls). Three studies:
 
 - ``spikes``: one-group ladders of 5 and 7 runs on the demo's web curve, the largest run
   made 0, 3, 6 or 12% high; per case the importance-sampled tail of that run and its weights'
-  ESS (a fit with ``loo_refits=0``), the tail from a refit without it (always made here),
+  ESS, the tail from a refit without it (always made here),
   and whether the default path (with its refits) names it;
 - ``clean``: ``--clean`` small ladders drawn as ``benchmarks/small_ladders.py`` draws them
   (every run on its curve): runs named with and without refits, refits made, their seconds;
@@ -43,6 +43,7 @@ from bayescale.forecast import (
     held_out_below,
     importance_loo,
     off_curve_warnings,
+    with_exact_loo,
 )
 from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
 
@@ -55,7 +56,7 @@ def refit_tail(fit, row: int) -> float:
     held = data.held_out.copy()
     held[row] = True
     without = fit_loss(
-        replace(data, held_out=held), fit.priors, fit.settings, allow_unconverged=True, loo_refits=0
+        replace(data, held_out=held), fit.priors, fit.settings, allow_unconverged=True
     )
     p = held_out_below(without, row)
     return min(p, 1.0 - p)
@@ -68,7 +69,7 @@ def named(fit) -> int:
 def checked(data, settings: SamplerSettings) -> dict:
     """The default fit (with its refits) and the same without refits: what each names."""
     start = time.perf_counter()
-    fit = fit_loss(data, settings=settings, allow_unconverged=True)
+    fit = with_exact_loo(fit_loss(data, settings=settings, allow_unconverged=True))
     seconds = time.perf_counter() - start
     plain = replace(fit, exact_loo={})
     return {
@@ -91,7 +92,7 @@ def spikes(seeds: int, settings: SamplerSettings) -> list[dict]:
                 last = int(table["compute"].idxmax())
                 table.loc[last, "loss"] *= 1 + spike
                 data = load_loss_runs(table)
-                fit = fit_loss(data, settings=settings, loo_refits=0, allow_unconverged=True)
+                fit = fit_loss(data, settings=settings, allow_unconverged=True)
                 fitted, below, ess = importance_loo(fit)
                 i = int(np.flatnonzero(fitted == last)[0])
                 row = {

@@ -106,13 +106,14 @@ def test_model_mean_in_pytensor_matches_the_numpy_curve_on_the_axis():
     fam, bench = data.family_index, data.benchmark_index
     expected = accuracy_law(inputs["x"], level[fam, bench], exponent[fam, bench], data.row_chance)
     np.testing.assert_allclose(mu, expected, rtol=1e-6, atol=1e-9)
-    # and the forecast's curve through accuracy_draws, two chains of one draw at this point
+    # and the forecast's curve through accuracy_draws, two chains of four draws at this point
+    dims = ("chain", "draw", "family", "benchmark")
     posterior = xr.Dataset(
         {
-            "level": (("chain", "draw", "family", "benchmark"), np.stack([level[None]] * 2)),
-            "exponent": (("chain", "draw", "family", "benchmark"), np.stack([exponent[None]] * 2)),
-            "sigma": (("chain", "draw", "benchmark"), np.full((2, 1, len(data.benchmarks)), 0.1)),
-            "noise": (("chain", "draw", "benchmark"), np.full((2, 1, len(data.benchmarks)), 0.01)),
+            "level": (dims, np.broadcast_to(level, (2, 4, *level.shape))),
+            "exponent": (dims, np.broadcast_to(exponent, (2, 4, *exponent.shape))),
+            "sigma": (("chain", "draw", "benchmark"), np.full((2, 4, len(data.benchmarks)), 0.1)),
+            "noise": (("chain", "draw", "benchmark"), np.full((2, 4, len(data.benchmarks)), 0.01)),
         }
     )
     fit = _fit_from(data, posterior, priors)
@@ -138,7 +139,7 @@ def _fit_from(data, posterior: xr.Dataset, priors: AccuracyPriors):
         log_pivot=accuracy_pivots(data, "global", "chinchilla"),
         priors=priors,
         axis="chinchilla",
-        **fake_fit_fields(2, 1),
+        **fake_fit_fields(2, 4),
     )
 
 

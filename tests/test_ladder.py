@@ -9,7 +9,6 @@ import pytest
 from arviz_base import from_dict
 
 import bayescale.fit
-import bayescale.forecast
 import bayescale.loss_model
 import bayescale.sampling
 from bayescale.data import load_loss_runs
@@ -70,8 +69,6 @@ def _script(monkeypatch, outcomes: list[dict], keep_chains: bool = True) -> dict
         return _posterior(longer.chains, longer.draws), longer
 
     script = iter(outcomes)
-    # the dummy posterior has no curve to check the runs against: no leave-one-out refits
-    monkeypatch.setattr(bayescale.forecast, "LOO_REFITS", 0)
     monkeypatch.setattr(bayescale.sampling, "sample_chains", sample_chains)
     monkeypatch.setattr(bayescale.sampling, "more_draws", more_draws)
 
@@ -288,9 +285,8 @@ def test_a_batched_fit_that_fails_the_gate_climbs_the_rest_of_the_ladder_alone(
     seen = []
     monkeypatch.setattr(bayescale.fit, "_loss_batches", lambda *args: {0: batched})
 
-    def fit_alone(data, priors, settings, allow_unconverged, loo_refits):
+    def fit_alone(data, priors, settings, allow_unconverged):
         seen.append(settings)
-        assert loo_refits == 0  # a backtest's fit is scored, not checked for runs off its curve
         return alone
 
     monkeypatch.setattr(bayescale.fit, "fit_loss", fit_alone)

@@ -201,15 +201,17 @@ def test_a_diverged_largest_run_of_a_short_ladder_is_named_and_saved(tmp_path):
     """Tier 3: six runs whose largest ended 12% high. Importance sampling put its tail at
     0.006 (benchmarks/off_curve_loo.py); the refit without it, under 1 in a million."""
     from bayescale.fit import fit_loss
-    from bayescale.forecast import forecast_loss
+    from bayescale.forecast import forecast_loss, with_exact_loo
     from bayescale.saved import load_loss_fit, save_loss_fit
 
     compute = np.logspace(18, 21, 6)
     loss = 40.0 * compute**-0.08 + 1.7
     loss[-1] *= 1.12
     data = load_loss_runs(pd.DataFrame({"compute": compute, "loss": loss}))
-    fit = fit_loss(data, settings=SamplerSettings(seed=0, progress=False))
-    assert set(fit.exact_loo) == {5}
+    plain = fit_loss(data, settings=SamplerSettings(seed=0, progress=False))
+    assert off_curve_warnings(plain) == []  # importance sampling alone misses it
+    fit = with_exact_loo(plain)
+    assert set(fit.exact_loo) == {5} and fit.timing_s["loo"] > 0
     (warning,) = off_curve_warnings(fit)
     assert warning.startswith("run row 6 (compute 1e+21") and "a loss this high" in warning
     save_loss_fit(fit, tmp_path / "fit.nc")
@@ -217,7 +219,3 @@ def test_a_diverged_largest_run_of_a_short_ladder_is_named_and_saved(tmp_path):
     assert loaded.exact_loo == fit.exact_loo
     forecast = forecast_loss(loaded, 1e22, warn=False, warn_fit=False)
     assert sum("far off the curve" in w for w in forecast.warnings) == 1
-    assert (
-        fit_loss(data, settings=SamplerSettings(seed=0, progress=False), loo_refits=0).exact_loo
-        == {}
-    )
