@@ -799,6 +799,52 @@ def _spec_commands(sub: Any) -> None:
         )
 
 
+#: The backtest options that only some kinds take (by argparse ``dest``): any other kind
+#: refuses them (:func:`_refuse_other_kinds`). The rest (ratios, sampler, interval, outputs,
+#: ``--compute-col``) apply to every kind.
+BACKTEST_KIND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bootstrap": ("loss", "pass"),
+    "no_baselines": ("loss", "pass"),
+    "buckets": ("pass",),
+    "exclude_hardest": ("pass",),
+    "likelihood": ("loss",),
+    "chance": ("accuracy",),
+    "floor": ("accuracy",),
+    "axis": ("accuracy",),
+    "loss_col": ("loss", "nd"),
+    "group_col": ("loss", "nd"),
+    "name_col": ("loss", "nd"),
+    "model_col": ("pass", "accuracy"),
+    "problem_col": ("pass",),
+    "n_col": ("pass",),
+    "k_col": ("pass",),
+    "pass_rate_col": ("pass",),
+    "bucket_col": ("pass",),
+    "n_problems_col": ("pass",),
+    "params_col": ("nd", "accuracy"),
+    "tokens_col": ("nd", "accuracy"),
+    "family_col": ("accuracy",),
+    "benchmark_col": ("accuracy",),
+    "accuracy_col": ("accuracy",),
+    "n_questions_col": ("accuracy",),
+    "chance_col": ("accuracy",),
+}
+
+
+def _refuse_other_kinds(args: argparse.Namespace) -> None:
+    """Refuse the backtest options given that the kind does not take (exit 2), all named."""
+    wrong = [
+        f"--{dest.replace('_', '-')} ({', '.join(kinds)} only)"
+        for dest, kinds in BACKTEST_KIND_OPTIONS.items()
+        if args.kind not in kinds and getattr(args, dest) != args.kind_option_defaults[dest]
+    ]
+    if wrong:
+        raise InputError(
+            f"'bayescale backtest {args.kind}' does not take {', '.join(wrong)}: leave "
+            f"{'it' if len(wrong) == 1 else 'them'} out."
+        )
+
+
 def _backtest_parser(sub: Any) -> None:
     """``bayescale backtest {loss,pass,nd,accuracy} FILE --ratio R``: :mod:`bayescale.backtest`."""
     bt = sub.add_parser(
@@ -820,8 +866,10 @@ def _backtest_parser(sub: Any) -> None:
         metavar="R",
         help="fit on compute <= max/R; repeat or comma-separate for several splits",
     )
-    bt.add_argument("--bootstrap", type=_positive_int, default=200, help="bootstrap resamples")
-    bt.add_argument("--no-baselines", action="store_true", help="score bayescale only")
+    bt.add_argument(
+        "--bootstrap", type=_positive_int, default=200, help="loss, pass: bootstrap resamples"
+    )
+    bt.add_argument("--no-baselines", action="store_true", help="loss, pass: score bayescale only")
     bt.add_argument(
         "--buckets",
         type=_positive_int,
@@ -852,6 +900,9 @@ def _backtest_parser(sub: Any) -> None:
     )
     _common(bt, targets=False)
     _likelihood(bt)
+    bt.set_defaults(
+        kind_option_defaults={dest: bt.get_default(dest) for dest in BACKTEST_KIND_OPTIONS}
+    )
 
 
 def _run_backtest_command(args: argparse.Namespace) -> int:
@@ -865,6 +916,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     from bayescale.pass_data import PassColumns
     from bayescale.priors import LossPriors
 
+    _refuse_other_kinds(args)
     shared = _shared_options(args)
     if args.kind == "nd":  # compute is 6*N*D unless --compute-col names another column
         from bayescale.nd import NDColumns
@@ -884,8 +936,6 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         from bayescale.accuracy_data import parse_chance
 
         loader["chance"] = parse_chance(args.chance)
-    elif args.chance or args.floor != "chance" or args.axis is not None:
-        raise InputError("--chance, --floor and --axis are for 'bayescale backtest accuracy'.")
     data = load_for_backtest(args.kind, args.file, columns, **loader)
     kwargs: dict[str, Any] = {
         "settings": shared["sampler"],
@@ -897,7 +947,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         kwargs["priors"] = LossPriors(likelihood=args.likelihood)
     elif args.kind == "accuracy":
         kwargs |= {"floor": args.floor, "axis": args.axis}
-    else:
+    elif args.kind == "pass":
         kwargs |= {"n_buckets": args.buckets, "exclude_hardest": args.exclude_hardest}
     backtests = run_backtests(data, [r for group in args.ratio for r in group], **kwargs)
     failed = [bt.ratio for bt in backtests if not bt.ok]
