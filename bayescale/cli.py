@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -1694,25 +1694,27 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+#: The function that runs each command of :func:`build_parser`.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "loss": _run_loss_command,
+    "demo": _run_loss_command,
+    "pass": _run_pass_command,
+    "nd": _run_nd_command,
+    "accuracy": _run_accuracy_command,
+    "forecast": _run_forecast_command,
+    "run": _run_spec_command,
+    "check": _run_spec_command,
+    "import": _run_import_command,
+    "backtest": _run_backtest_command,
+    "suite": _run_suite_command,
+}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
-    """Run the command ``args`` names."""
-    if args.command == "forecast":
-        return _run_forecast_command(args)
-    if args.command == "pass":
-        return _run_pass_command(args)
-    if args.command in ("run", "check"):
-        return _run_spec_command(args)
-    if args.command == "import":
-        return _run_import_command(args)
-    if args.command == "backtest":
-        return _run_backtest_command(args)
-    if args.command == "suite":
-        return _run_suite_command(args)
-    if args.command == "nd":
-        return _run_nd_command(args)
-    if args.command == "accuracy":
-        return _run_accuracy_command(args)
-    return _run_loss_command(args)
+    """Run the command ``args`` names (:data:`COMMANDS`)."""
+    if args.command not in COMMANDS:  # a parser's command without its function: a bug
+        raise RuntimeError(f"bayescale has no function for the command {args.command!r}")
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":
