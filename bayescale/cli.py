@@ -19,8 +19,9 @@ from bayescale.errors import BayescaleError, ConvergenceError, InputError
 from bayescale.sampling import SamplerSettings
 
 if TYPE_CHECKING:
-    from bayescale.pass_pipeline import PassOptions, PassResult
-    from bayescale.pipeline import LossOptions, LossResult
+    from bayescale.pass_pipeline import PassOptions
+    from bayescale.pipeline import LossOptions
+    from bayescale.results import Result
 
 EXIT_OK, EXIT_INPUT, EXIT_UNCONVERGED = 0, 2, 3
 log = logging.getLogger("bayescale")
@@ -1054,7 +1055,8 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
     return LossOptions(**values)  # type: ignore[arg-type]
 
 
-def _summary(result: LossResult | PassResult, *, sampled: bool = True) -> str:
+def _summary(result: Result[Any, Any, Any], *, sampled: bool = True) -> str:
+    """The command line's lines of any registered law's result (its entry's ``summary``)."""
     from bayescale.decision import Decision
     from bayescale.registry import law_of
 
@@ -1091,7 +1093,7 @@ def _needed_line(d: Any) -> str:
 
 
 def _write(
-    result: LossResult | PassResult,
+    result: Result[Any, Any, Any],
     args: argparse.Namespace,
     spec: str | None = None,
     *,
