@@ -249,6 +249,7 @@ def summary_markdown(summary: pd.DataFrame) -> str:
 def backtest_markdown(backtests: list[Backtest]) -> str:
     """A short Markdown report: what was cut, the side-by-side table, convergence."""
     bt0 = backtests[0]
+    ran = [name for name in BASELINES if any(name in bt.baselines for bt in backtests)]
     lines = [
         f"# Backtest ({bt0.kind}): {bt0.source}",
         "",
@@ -263,8 +264,11 @@ def backtest_markdown(backtests: list[Backtest]) -> str:
             if bt0.model
             else []
         ),
-        "Baselines: " + "; ".join(f"`{k}`: {v}" for k, v in BASELINES.items()) + ".",
-        "",
+        *(
+            ["Baselines: " + "; ".join(f"`{k}`: {BASELINES[k]}" for k in ran) + ".", ""]
+            if ran
+            else []
+        ),
     ]
     for bt in backtests:
         diag = bt.diagnostics.get("bayescale", {})

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,8 +19,9 @@ from bayescale.errors import BayescaleError, ConvergenceError, InputError
 from bayescale.sampling import SamplerSettings
 
 if TYPE_CHECKING:
-    from bayescale.pass_pipeline import PassOptions, PassResult
-    from bayescale.pipeline import LossOptions, LossResult
+    from bayescale.pass_pipeline import PassOptions
+    from bayescale.pipeline import LossOptions
+    from bayescale.results import Result
 
 EXIT_OK, EXIT_INPUT, EXIT_UNCONVERGED = 0, 2, 3
 log = logging.getLogger("bayescale")
@@ -801,6 +802,52 @@ def _spec_commands(sub: Any) -> None:
         )
 
 
+#: The backtest options that only some kinds take (by argparse ``dest``): any other kind
+#: refuses them (:func:`_refuse_other_kinds`). The rest (ratios, sampler, interval, outputs,
+#: ``--compute-col``) apply to every kind.
+BACKTEST_KIND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "bootstrap": ("loss", "pass"),
+    "no_baselines": ("loss", "pass"),
+    "buckets": ("pass",),
+    "exclude_hardest": ("pass",),
+    "likelihood": ("loss",),
+    "chance": ("accuracy",),
+    "floor": ("accuracy",),
+    "axis": ("accuracy",),
+    "loss_col": ("loss", "nd"),
+    "group_col": ("loss", "nd"),
+    "name_col": ("loss", "nd"),
+    "model_col": ("pass", "accuracy"),
+    "problem_col": ("pass",),
+    "n_col": ("pass",),
+    "k_col": ("pass",),
+    "pass_rate_col": ("pass",),
+    "bucket_col": ("pass",),
+    "n_problems_col": ("pass",),
+    "params_col": ("nd", "accuracy"),
+    "tokens_col": ("nd", "accuracy"),
+    "family_col": ("accuracy",),
+    "benchmark_col": ("accuracy",),
+    "accuracy_col": ("accuracy",),
+    "n_questions_col": ("accuracy",),
+    "chance_col": ("accuracy",),
+}
+
+
+def _refuse_other_kinds(args: argparse.Namespace) -> None:
+    """Refuse the backtest options given that the kind does not take (exit 2), all named."""
+    wrong = [
+        f"--{dest.replace('_', '-')} ({', '.join(kinds)} only)"
+        for dest, kinds in BACKTEST_KIND_OPTIONS.items()
+        if args.kind not in kinds and getattr(args, dest) != args.kind_option_defaults[dest]
+    ]
+    if wrong:
+        raise InputError(
+            f"'bayescale backtest {args.kind}' does not take {', '.join(wrong)}: leave "
+            f"{'it' if len(wrong) == 1 else 'them'} out."
+        )
+
+
 def _backtest_parser(sub: Any) -> None:
     """``bayescale backtest {loss,pass,nd,accuracy} FILE --ratio R``: :mod:`bayescale.backtest`."""
     bt = sub.add_parser(
@@ -822,8 +869,10 @@ def _backtest_parser(sub: Any) -> None:
         metavar="R",
         help="fit on compute <= max/R; repeat or comma-separate for several splits",
     )
-    bt.add_argument("--bootstrap", type=_positive_int, default=200, help="bootstrap resamples")
-    bt.add_argument("--no-baselines", action="store_true", help="score bayescale only")
+    bt.add_argument(
+        "--bootstrap", type=_positive_int, default=200, help="loss, pass: bootstrap resamples"
+    )
+    bt.add_argument("--no-baselines", action="store_true", help="loss, pass: score bayescale only")
     bt.add_argument(
         "--buckets",
         type=_positive_int,
@@ -854,6 +903,9 @@ def _backtest_parser(sub: Any) -> None:
     )
     _common(bt, targets=False)
     _likelihood(bt)
+    bt.set_defaults(
+        kind_option_defaults={dest: bt.get_default(dest) for dest in BACKTEST_KIND_OPTIONS}
+    )
 
 
 def _run_backtest_command(args: argparse.Namespace) -> int:
@@ -867,6 +919,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     from bayescale.pass_data import PassColumns
     from bayescale.priors import LossPriors
 
+    _refuse_other_kinds(args)
     shared = _shared_options(args)
     if args.kind == "nd":  # compute is 6*N*D unless --compute-col names another column
         from bayescale.nd import NDColumns
@@ -886,8 +939,6 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         from bayescale.accuracy_data import parse_chance
 
         loader["chance"] = parse_chance(args.chance)
-    elif args.chance or args.floor != "chance" or args.axis is not None:
-        raise InputError("--chance, --floor and --axis are for 'bayescale backtest accuracy'.")
     data = load_for_backtest(args.kind, args.file, columns, **loader)
     kwargs: dict[str, Any] = {
         "settings": shared["sampler"],
@@ -899,7 +950,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
         kwargs["priors"] = LossPriors(likelihood=args.likelihood)
     elif args.kind == "accuracy":
         kwargs |= {"floor": args.floor, "axis": args.axis}
-    else:
+    elif args.kind == "pass":
         kwargs |= {"n_buckets": args.buckets, "exclude_hardest": args.exclude_hardest}
     backtests = run_backtests(data, [r for group in args.ratio for r in group], **kwargs)
     failed = [bt.ratio for bt in backtests if not bt.ok]
@@ -1006,7 +1057,8 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
     return LossOptions(**values)  # type: ignore[arg-type]
 
 
-def _summary(result: LossResult | PassResult, *, sampled: bool = True) -> str:
+def _summary(result: Result[Any, Any, Any], *, sampled: bool = True) -> str:
+    """The command line's lines of any registered law's result (its entry's ``summary``)."""
     from bayescale.decision import Decision
     from bayescale.registry import law_of
 
@@ -1043,7 +1095,7 @@ def _needed_line(d: Any) -> str:
 
 
 def _write(
-    result: LossResult | PassResult,
+    result: Result[Any, Any, Any],
     args: argparse.Namespace,
     spec: str | None = None,
     *,
@@ -1646,25 +1698,27 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+#: The function that runs each command of :func:`build_parser`.
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "loss": _run_loss_command,
+    "demo": _run_loss_command,
+    "pass": _run_pass_command,
+    "nd": _run_nd_command,
+    "accuracy": _run_accuracy_command,
+    "forecast": _run_forecast_command,
+    "run": _run_spec_command,
+    "check": _run_spec_command,
+    "import": _run_import_command,
+    "backtest": _run_backtest_command,
+    "suite": _run_suite_command,
+}
+
+
 def _dispatch(args: argparse.Namespace) -> int:
-    """Run the command ``args`` names."""
-    if args.command == "forecast":
-        return _run_forecast_command(args)
-    if args.command == "pass":
-        return _run_pass_command(args)
-    if args.command in ("run", "check"):
-        return _run_spec_command(args)
-    if args.command == "import":
-        return _run_import_command(args)
-    if args.command == "backtest":
-        return _run_backtest_command(args)
-    if args.command == "suite":
-        return _run_suite_command(args)
-    if args.command == "nd":
-        return _run_nd_command(args)
-    if args.command == "accuracy":
-        return _run_accuracy_command(args)
-    return _run_loss_command(args)
+    """Run the command ``args`` names (:data:`COMMANDS`)."""
+    if args.command not in COMMANDS:  # a parser's command without its function: a bug
+        raise RuntimeError(f"bayescale has no function for the command {args.command!r}")
+    return COMMANDS[args.command](args)
 
 
 if __name__ == "__main__":

@@ -44,9 +44,15 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     " Did you mean 'loss'?"
     >>> did_you_mean("COMPUTE", ["loss", "compute"])  # differs only in case
     " Did you mean 'compute'?"
+    >>> did_you_mean("--budget", ["--quiet", "--seed"])  # options compared without "--"
+    ''
     """
     choices = list(choices)
-    match = [c for c in choices if c.casefold() == word.casefold()] or difflib.get_close_matches(
-        word, choices, n=1, cutoff=0.6
-    )
+    key = word.lstrip("-")  # options compared by name: a shared "--" is no resemblance
+    bare: dict[str, str] = {}
+    for c in choices:
+        bare.setdefault(c.lstrip("-"), c)
+    match = [c for c in choices if c.lstrip("-").casefold() == key.casefold()] or [
+        bare[b] for b in difflib.get_close_matches(key, list(bare), n=1, cutoff=0.6)
+    ]
     return f" Did you mean '{match[0]}'?" if match else ""

@@ -16,7 +16,7 @@ import pandas as pd
 
 from bayescale.backtest_report import Backtest, fit_diagnostics, merge_diagnostics, split_backtest
 from bayescale.backtest_scoring import check_ratio, score_draws, score_point, with_meta
-from bayescale.data import LossData
+from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
 from bayescale.errors import InputError
 from bayescale.point_fits import (
     N_BOOT,
@@ -39,13 +39,14 @@ def loss_split(data: LossData, ratio: float) -> tuple[LossData, dict[str, float]
     Returns
     -------
     split, fit_max, skipped
-        The runs of the groups that keep >= 3 distinct fitted computes, with ``held_out``
-        set; each such group's largest fitted compute; the groups left out.
+        The runs of the groups that keep >= ``MIN_COMPUTES_PER_GROUP`` distinct fitted
+        computes, with ``held_out`` set; each such group's largest fitted compute; the groups
+        left out.
 
     Raises
     ------
     InputError
-        When no group keeps three distinct computes at or below its cut.
+        When no group keeps ``MIN_COMPUTES_PER_GROUP`` distinct computes at or below its cut.
     """
     ratio = check_ratio(ratio)
     keep = np.zeros(data.compute.size, dtype=bool)
@@ -56,7 +57,7 @@ def loss_split(data: LossData, ratio: float) -> tuple[LossData, dict[str, float]
         sel = data.group == g
         cut = float(data.compute[sel].max() / ratio)
         fitted = sel & (data.compute <= cut)
-        if np.unique(data.compute[fitted]).size >= 3:
+        if np.unique(data.compute[fitted]).size >= MIN_COMPUTES_PER_GROUP:
             cuts[g] = float(data.compute[fitted].max())
             keep |= sel
             held |= sel & (data.compute > cut)
@@ -64,8 +65,9 @@ def loss_split(data: LossData, ratio: float) -> tuple[LossData, dict[str, float]
             skipped.append(g)
     if not cuts:
         raise InputError(
-            f"{data.source}: with --ratio {ratio:g} no group has runs at 3 distinct computes at "
-            "or below its largest compute / ratio; the loss law needs 3. Use a smaller ratio."
+            f"{data.source}: with --ratio {ratio:g} no group has runs at "
+            f"{MIN_COMPUTES_PER_GROUP} distinct computes at or below its largest compute / ratio; "
+            f"the loss law needs {MIN_COMPUTES_PER_GROUP}. Use a smaller ratio."
         )
     split = replace(
         data,

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from bayescale.data import LossData
+from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
 from bayescale.laws import loss_law_pivot, pass_law
 
 #: Upper bound of the loss exponent k (per e-fold of compute); LLM curves have 0.03-0.4.
@@ -45,8 +45,6 @@ MAX_EXPONENT = 5.0
 START_FRACTIONS = (0.0, 0.3, 0.6, 0.9)
 #: Bootstrap resamples.
 N_BOOT = 200
-#: Distinct computes a resample needs (the law's parameter count); others are drawn again.
-MIN_DISTINCT = 3
 
 
 @dataclass(frozen=True)
@@ -158,7 +156,7 @@ def fit_loss_lsq(
 def _resample(
     rng: np.random.Generator, compute: np.ndarray, n_boot: int, tries: int = 100
 ) -> list[np.ndarray]:
-    """Case-resampling indices with at least ``MIN_DISTINCT`` distinct computes each.
+    """Case-resampling indices with at least ``MIN_COMPUTES_PER_GROUP`` distinct computes each.
 
     A resample that could not identify the law (too few distinct computes) is drawn again, up
     to ``tries`` times, and then replaced by the original sample.
@@ -168,7 +166,7 @@ def _resample(
     for _ in range(n_boot):
         for _ in range(tries):
             idx = rng.integers(0, n, size=n)
-            if np.unique(compute[idx]).size >= MIN_DISTINCT:
+            if np.unique(compute[idx]).size >= MIN_COMPUTES_PER_GROUP:
                 break
         else:
             idx = np.arange(n)

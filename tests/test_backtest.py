@@ -244,6 +244,61 @@ def test_cli_backtest_bad_ratio_exits_2(demo_csv, capsys, args, fragment):
     assert fragment in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("kind", "args", "named"),
+    [
+        ("loss", ["--buckets", "3", "--exclude-hardest", "5"], "--buckets (pass only), "),
+        ("loss", ["--exclude-hardest", "5"], "--exclude-hardest (pass only): leave it out"),
+        ("nd", ["--likelihood", "student_t"], "--likelihood (loss only)"),
+        ("accuracy", ["--likelihood", "student_t"], "--likelihood (loss only)"),
+        ("nd", ["--no-baselines", "--bootstrap", "50"], "--bootstrap (loss, pass only)"),
+        ("pass", ["--chance", "a=0.2", "--axis", "compute"], "--chance (accuracy only), --axis"),
+        ("pass", ["--loss-col", "val"], "--loss-col (loss, nd only)"),
+    ],
+)
+def test_cli_backtest_refuses_options_of_other_kinds(demo_csv, capsys, kind, args, named):
+    # --buckets and --exclude-hardest were ignored by a loss backtest, --likelihood by every
+    # kind but loss; --chance, --floor and --axis alone were refused
+    assert main(["backtest", kind, str(demo_csv), "--ratio", "10", *args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert f"'bayescale backtest {kind}' does not take" in err and named in err
+
+
+def test_backtest_kind_options_name_each_kinds_columns():
+    from dataclasses import fields
+
+    from bayescale.accuracy_data import AccuracyColumns
+    from bayescale.cli import BACKTEST_KIND_OPTIONS
+    from bayescale.data import LossColumns
+    from bayescale.nd_data import NDColumns
+    from bayescale.pass_data import PassColumns
+
+    classes = {"loss": LossColumns, "pass": PassColumns, "nd": NDColumns}
+    classes["accuracy"] = AccuracyColumns
+    taken = {"compute"} | {d.removesuffix("_col") for d in BACKTEST_KIND_OPTIONS}
+    for kind, cls in classes.items():
+        allowed = {"compute"} | {
+            d.removesuffix("_col")
+            for d, kinds in BACKTEST_KIND_OPTIONS.items()
+            if d.endswith("_col") and kind in kinds
+        }
+        assert allowed == {f.name for f in fields(cls)} & taken, kind
+
+
+def test_backtest_report_names_only_the_baselines_that_ran():
+    from bayescale.backtest_report import Backtest, backtest_markdown
+
+    cases = pd.DataFrame(columns=["case", "truth", "median", "lower", "upper", "covered"])
+
+    def report(baselines: dict[str, pd.DataFrame], kind: str = "loss") -> str:
+        bt = Backtest(kind, 10.0, "runs.csv", 0.9, cases, baselines, {"all": 1e20})
+        return backtest_markdown([bt])
+
+    assert "Baselines:" not in report({}, "nd")  # nd has none; --no-baselines runs none
+    text = report({"lsq_bootstrap": cases})
+    assert "Baselines: `lsq_bootstrap`:" in text and "report_point_fit" not in text
+
+
 # ----------------------------------------------------------------------------- README
 
 

@@ -58,6 +58,20 @@ def test_a_target_with_thousands_separators_is_named(demo_csv, capsys):
     assert _compute("100,300") == [100.0, 300.0]  # two targets (in another unit)
 
 
+def test_every_command_has_its_function_and_no_other_runs_loss(monkeypatch):
+    import argparse
+
+    from bayescale import cli
+
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    assert set(sub.choices) == set(cli.COMMANDS)
+    # an unknown command used to fall through to the loss command
+    monkeypatch.setitem(cli.COMMANDS, "loss", lambda args: pytest.fail("loss ran"))
+    with pytest.raises(RuntimeError, match="no function for the command 'lost'"):
+        cli._dispatch(argparse.Namespace(command="lost"))
+
+
 def test_bad_number_exits_2(demo_csv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(["loss", str(demo_csv), "--target-compute", "lots"])

@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 import bayescale as bs
 from bayescale.cli import main
 from bayescale.data import load_loss_runs
-from bayescale.errors import InputError
+from bayescale.errors import InputError, did_you_mean
 from bayescale.forecast import repeated_run_warnings
 from bayescale.pass_data import load_pass_aggregate
 from bayescale.pass_forecast import pass_target_warnings
@@ -541,6 +541,18 @@ def test_unknown_option_did_you_mean(demo_csv, capsys):
     err = capsys.readouterr().err
     assert "unknown option '--target-compue'. Did you mean '--target-compute'?" in err
     assert "required" not in err
+
+
+def test_option_hints_ignore_the_shared_dashes(demo_csv, capsys):
+    # difflib scored "--budget" against "--quiet" on the shared "--": 0.67, over the cutoff
+    with pytest.raises(SystemExit) as exc:
+        main(["loss", str(demo_csv), "--target-compute", "1e23", "--budget", "1e22"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown option '--budget'" in err and "Did you mean" not in err
+    assert did_you_mean("--bugdet", ["--quiet", "--budget"]) == " Did you mean '--budget'?"
+    assert did_you_mean("-Seed", ["--quiet", "--seed"]) == " Did you mean '--seed'?"
+    assert did_you_mean("lost", ["loss", "compute"]) == " Did you mean 'loss'?"
 
 
 def test_abbreviations_are_not_guessed(demo_csv, capsys):

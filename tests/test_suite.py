@@ -23,7 +23,9 @@ from bayescale.suite import (
     WORKER_DIED,
     Job,
     Outcome,
+    Progress,
     WorkerConfig,
+    format_progress,
     job_hash,
     read_suite,
     run_suite,
@@ -337,6 +339,32 @@ def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_
     assert all((tmp_path / "out" / "runs" / j.name / "result.json").exists() for j in jobs)
     assert not (tmp_path / "out" / ".running").exists()
     assert not list(tmp_path.rglob("*.lock"))
+
+
+@pytest.mark.parametrize("executor", ["inline", "local"])
+def test_progress_counts_a_finished_job_as_no_longer_running(
+    tmp_path, demo_csv, monkeypatch, executor
+):
+    # the local executor reported a job's end before taking it off the running count: the
+    # last line read "2/2 done, 0 failed, 1 running"
+    import bayescale.suite
+
+    monkeypatch.setattr(bayescale.suite, "run_job", _fake_run_job)
+    jobs = [Job(n, ("loss", str(demo_csv)), (str(demo_csv),), "t") for n in ("j0", "j1")]
+    seen: list[Progress] = []
+    run_suite(
+        jobs,
+        tmp_path / "out",
+        entry=cli.main,
+        executor=executor,
+        workers=2,
+        config=WorkerConfig(devices=1, setup=partial(setup_fake)),
+        progress=seen.append,
+    )
+    ends = [p for p in seen if p.last is not None]
+    assert [p.done for p in ends] == [1, 2]
+    assert all(p.done + p.running <= p.total for p in seen)
+    assert format_progress(ends[-1]).startswith("2/2 done, 0 failed, 0 running")
 
 
 def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
