@@ -525,18 +525,24 @@ def _summary(values: np.ndarray, interval: float) -> dict[str, float]:
 
 
 def targets_table(forecast: xr.Dataset, interval: float) -> list[dict[str, Any]]:
-    """The ``targets[]`` block: per target, per group, the new run's loss summary."""
+    """The ``targets[]`` block: per target, per group, the new run's loss summary.
+
+    Each target is ``{target_compute, params, tokens, compute, loss[]}``: ``compute`` (κ·N·D)
+    is L(N, D)'s key, ``target_compute`` the same number under the key of every law.
+    """
     loss = forecast["loss"].values
     out = []
     for t in range(loss.shape[2]):
         rows = []
         for g, name in enumerate(forecast["group"].values.tolist()):
             rows.append({"group": str(name), **_summary(loss[:, g, t], interval)})
+        compute = float(forecast["compute"].values[t])
         out.append(
             {
+                "target_compute": compute,  # the key every law's targets[] has (§4)
                 "params": float(forecast["params"].values[t]),
                 "tokens": float(forecast["tokens"].values[t]),
-                "compute": float(forecast["compute"].values[t]),
+                "compute": compute,
                 "loss": rows,
             }
         )

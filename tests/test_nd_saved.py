@@ -206,7 +206,8 @@ def test_an_nd_fit_saved_before_the_shared_options_answers_the_same(tmp_path):
         assert strip == old[key]
     old_decisions = old["decision"]["targets"]
     for new, was, go in zip(doc["targets"], old["targets"], old_decisions, strict=True):
-        assert {k: v for k, v in new.items() if k != "decision"} == was
+        assert new["target_compute"] == new["compute"]  # every law's key, beside nd's own
+        assert {k: v for k, v in new.items() if k not in ("decision", "target_compute")} == was
         decision = new["decision"]
         assert (decision["probability"], decision["go"]) == (go["probability"], go["go"])
         assert (decision["params"], decision["tokens"]) == (go["params"], go["tokens"])
@@ -235,6 +236,13 @@ def test_the_document_is_the_shared_one_with_held_out_runs_scored():
     assert {"requirement", "probability", "go", "compute_needed", "params_needed"} <= set(decision)
     seeded = nd_result_from_fit(replace(fit, forecast_seed=5), OPTIONS).document()
     assert seeded["forecast_seed"] == 5
+    # budgets alone: no planned runs, no decisions, the N needed within the budget
+    alone = nd_result_from_fit(fit, replace(OPTIONS, runs=()))
+    assert alone.decisions == () and alone.document()["targets"] == []
+    optimal = alone.document()["optimal"]  # the rule's group a has it, b not
+    assert [o.get("decision", {}).get("requirement") for o in optimal] == ["a.loss<=2.6", None]
+    text = repr(alone)
+    assert text.startswith("NDResult") and "budget 1e+21 [a]" in text
 
 
 def test_path_figure_draws_one_path_per_target_ratio():
