@@ -915,13 +915,14 @@ def run_nd_table(source: str | Path | pd.DataFrame | NDData, options: NDOptions)
     check_nd_options(options, data.groups)
     n, d = options.pairs()
     logged(far_warnings(data, n, d, np.asarray(options.budgets, dtype=float)))
-    return _fit_and_answer(data, options, warn=False)
+    fit = fit_nd(data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged)
+    return nd_result_from_fit(fit, options, warn=False)
 
 
-def _fit_and_answer(data: NDData, options: NDOptions, *, warn: bool = True) -> NDResult:
+def _fit_and_answer(data: NDData, options: NDOptions) -> NDResult:
     check_nd_options(options, data.groups)
     fit = fit_nd(data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged)
-    return nd_result_from_fit(fit, options, warn=warn)
+    return nd_result_from_fit(fit, options)
 
 
 def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray) -> list[str]:
