@@ -777,6 +777,8 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
     if options.value is not None or options.cost_per_flop is not None:
         raise InputError("--value and --cost-per-flop are not supported for L(N, D) forecasts.")
+    if options.where is not None or options.drop_missing:  # not read by load_nd_runs
+        raise InputError("where and drop_missing are not supported for L(N, D) forecasts.")
     if any(np.ndim(b) != 0 for b in options.targets):
         raise InputError(
             "L(N, D) options: targets are compute budgets in FLOPs (--budget C); planned runs "

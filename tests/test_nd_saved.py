@@ -241,6 +241,8 @@ def test_the_document_is_the_shared_one_with_held_out_runs_scored():
     assert alone.decisions == () and alone.document()["targets"] == []
     optimal = alone.document()["optimal"]  # the rule's group a has it, b not
     assert [o.get("decision", {}).get("requirement") for o in optimal] == ["a.loss<=2.6", None]
+    with pytest.raises(InputError, match="where and drop_missing are not supported"):
+        nd_result_from_fit(fit, replace(OPTIONS, where="params > 1e8"))  # not ignored
     text = repr(alone)
     assert text.startswith("NDResult") and "budget 1e+21 [a]" in text
 
