@@ -164,15 +164,25 @@ def _common(
     targets: bool = True,
     require_example: str = "'loss<=2.1' or 'web.loss<=2.1'",
     compute_required: bool = True,
+    compute_flag: str = "--target-compute",
+    compute_help: str = "target compute in FLOPs; repeat or comma-separate",
+    economics: bool = True,
 ) -> None:
+    """The options every law's command shares.
+
+    ``compute_flag`` names the computes (``args.target_compute``): ``--budget`` for L(N, D).
+    Without ``economics``, no ``--value``, ``--cost-per-flop`` or ``--allow-backcast`` (L(N,
+    D) warns of a target below the data instead).
+    """
     if targets:
         p.add_argument(
-            "--target-compute",
+            compute_flag,
+            dest="target_compute",
             type=_compute,
             action="append",
             required=compute_required,
             metavar="C",
-            help="target compute in FLOPs; repeat or comma-separate",
+            help=compute_help,
         )
         p.add_argument(
             "--fit-max-compute",
@@ -187,15 +197,16 @@ def _common(
             help=f"go/no-go rule, e.g. {require_example}",
         )
         p.add_argument(
-            "--allow-backcast",
-            action="store_true",
-            help="accept a target below the smallest fitted run (refused otherwise)",
-        )
-        p.add_argument(
             "--confidence",
             type=_probability,
             default=0.9,
             help="probability the rule must hold with for GO (default 0.9)",
+        )
+    if targets and economics:
+        p.add_argument(
+            "--allow-backcast",
+            action="store_true",
+            help="accept a target below the smallest fitted run (refused otherwise)",
         )
         p.add_argument(
             "--value",
@@ -346,29 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N:D",
         help="parameters:tokens of a planned run, e.g. 7e9:4e12; repeat or comma-separate",
     )
-    nd.add_argument(
-        "--budget",
-        type=_compute,
-        action="append",
-        default=[],
-        metavar="C",
-        help="compute budget in FLOPs for the optimal N*, D*; repeatable",
-    )
-    nd.add_argument(
-        "--fit-max-compute",
-        type=float,
-        metavar="C",
-        help="fit only runs with compute <= C; larger runs are held out",
-    )
-    nd.add_argument(
-        "--require", action=_Once, metavar="RULE", help="go/no-go rule, e.g. 'loss<=2.5'"
-    )
-    nd.add_argument(
-        "--confidence",
-        type=_probability,
-        default=0.9,
-        help="probability the rule must hold with for GO (default 0.9)",
-    )
     for col in ("params", "tokens", "loss", "group", "name"):
         nd.add_argument(f"--{col}-col", default=col, metavar="COL")
     nd.add_argument(
@@ -378,7 +366,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="training compute column (default: 6*N*D)",
     )
     _rows(nd)
-    _common(nd, targets=False)
+    _common(
+        nd,
+        require_example="'loss<=2.5' or 'c4.loss<=2.5'",
+        compute_required=False,
+        compute_flag="--budget",
+        compute_help="compute budget in FLOPs for the optimal N*, D*; repeat or comma-separate",
+        economics=False,
+    )
 
     pas = sub.add_parser(
         "pass",
@@ -752,6 +747,23 @@ def _spec_commands(sub: Any) -> None:
         metavar="C",
         help="target compute in FLOPs; repeat or comma-separate (overrides forecast.targets)",
     )
+    run.add_argument(
+        "--target",
+        action="append",
+        default=keep,
+        metavar="N:D",
+        help="L(N, D) specs: parameters:tokens of a planned run; repeat or comma-separate "
+        "(overrides forecast.runs)",
+    )
+    run.add_argument(
+        "--budget",
+        type=_compute,
+        action="append",
+        default=keep,
+        metavar="C",
+        help="L(N, D) specs: compute budget in FLOPs for the optimal N*, D*; repeat or "
+        "comma-separate (overrides forecast.targets, the budgets)",
+    )
     for flag, kind, meta, key in [
         ("--fit-max-compute", float, "C", "data.fit_max_compute"),
         ("--require", str, "RULE", "decision.require"),
@@ -1008,14 +1020,14 @@ def _shared_options(args: argparse.Namespace) -> dict[str, object]:
             progress=False if args.quiet else None,
         ),
     }
-    if hasattr(args, "target_compute"):  # accuracy may give --target N:D instead
+    if hasattr(args, "target_compute"):  # accuracy and nd may give --target N:D instead
         values["targets"] = tuple(v for group in args.target_compute or () for v in group)
         values["requirement"] = args.require
         values["confidence"] = args.confidence
         values["fit_max_compute"] = args.fit_max_compute
-        values["value"] = args.value
-        values["cost_per_flop"] = args.cost_per_flop
-        values["allow_backcast"] = args.allow_backcast
+        values["value"] = getattr(args, "value", None)  # not on L(N, D)'s command
+        values["cost_per_flop"] = getattr(args, "cost_per_flop", None)
+        values["allow_backcast"] = getattr(args, "allow_backcast", False)
     if hasattr(args, "where"):
         values["where"] = args.where
         values["drop_missing"] = args.drop_missing
@@ -1059,14 +1071,12 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
 
 def _summary(result: Result[Any, Any, Any], *, sampled: bool = True) -> str:
     """The command line's lines of any registered law's result (its entry's ``summary``)."""
-    from bayescale.decision import Decision
     from bayescale.registry import law_of
 
     lines = [law_of(result).summary(result)]
     for d in result.decisions:
-        if isinstance(d, Decision):  # L(N, D) words its decisions in its own summary
-            lines.append(d.sentence())
-            lines.append(_needed_line(d))
+        lines.append(d.sentence())
+        lines.append(_needed_line(d))
     if result.choice is not None:
         lines.append(result.choice.sentence())
     diag = result.fit.diagnostics
@@ -1114,30 +1124,37 @@ def _write(
 
 
 def _run_forecast_command(args: argparse.Namespace) -> int:
+    """``bayescale forecast``: a saved fit of any law answers again, nothing sampled.
+
+    One rule for every law: targets given replace the saved run's (``--target-compute``;
+    ``--target N:D`` and ``--budget`` where the law takes them), none given reuses the saved
+    run's, as ``--require``, ``--confidence`` and ``--interval`` default to the saved run's.
+    """
     from dataclasses import replace
 
     from bayescale.saved import load_fit
 
     saved = load_fit(args.saved_fit)
     fit = saved.fit
-    if saved.kind != "nd" and (args.budget or (args.target and saved.kind != "accuracy")):
+    kind = saved.kind
+    if kind != "nd" and (args.budget or (args.target and kind != "accuracy")):
         option = "--budget" if args.budget else "--target N:D"
         raise InputError(
-            f"{args.saved_fit} holds {_a(saved.kind)} fit: {option} is for L(N, D) fits"
+            f"{args.saved_fit} holds {_a(kind)} fit: {option} is for L(N, D) fits"
             + ("" if args.budget else " and accuracy fits on effective compute")
             + "; give --target-compute C (FLOPs) to forecast."
         )
-    if args.family is not None and saved.kind != "accuracy":
-        raise InputError(f"{args.saved_fit} holds {_a(saved.kind)} fit: --family is for accuracy.")
-    if saved.kind == "nd":
-        return _run_nd_forecast(args, saved)
-    runs = _nd_pairs(args.target) if saved.kind == "accuracy" else ()
-    if saved.kind == "accuracy" and not (args.target_compute or runs):
-        chinchilla = getattr(fit, "axis", "") == "chinchilla"
-        wanted = "--target N:D" if chinchilla else "--target-compute C (FLOPs)"
-        raise InputError(f"{args.saved_fit}: give {wanted} to forecast.")
-    if not args.target_compute and not runs:
-        raise InputError(f"{args.saved_fit}: give --target-compute C (FLOPs) to forecast.")
+    if kind == "nd" and (
+        args.target_compute or args.value is not None or args.cost_per_flop is not None
+    ):
+        raise InputError(
+            f"{args.saved_fit} holds an L(N, D) fit: give --target N:D and/or --budget C "
+            "(not --target-compute, --value or --cost-per-flop)."
+        )
+    if args.family is not None and kind != "accuracy":
+        raise InputError(f"{args.saved_fit} holds {_a(kind)} fit: --family is for accuracy.")
+    runs = _nd_pairs(args.target)
+    computes = tuple(v for group in (args.budget or args.target_compute) for v in group)
     if args.seed is not None:  # the forecast's streams; the sampler's seed stays recorded
         fit = replace(fit, forecast_seed=args.seed)
     given = {
@@ -1149,13 +1166,13 @@ def _run_forecast_command(args: argparse.Namespace) -> int:
         "family": args.family,
     }
     changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
-    changes |= {
-        "targets": tuple(v for group in args.target_compute for v in group),
-        "sampler": fit.settings,
-        "allow_backcast": args.allow_backcast,
-    }
-    if saved.kind == "accuracy":  # computes, or planned models on the effective-compute axis
-        changes["runs"] = runs
+    changes |= {"sampler": fit.settings, "allow_backcast": args.allow_backcast}
+    if computes or runs:  # the targets given replace the saved run's
+        changes["targets"] = computes
+        if kind in ("nd", "accuracy"):  # planned runs (N, D) beside or instead of computes
+            changes["runs"] = runs
+    else:
+        log.info("no targets given: the saved run's")
     log.info("loaded %s; no sampling", args.saved_fit)
     result = replace(saved, fit=fit).result(**changes)  # refuses bad options (exit 2) first
     if not fit.diagnostics.ok and not args.allow_unconverged:
@@ -1198,89 +1215,15 @@ def _nd_pairs(texts: Sequence[str]) -> tuple[tuple[float, float], ...]:
 
 
 def _run_nd_command(args: argparse.Namespace) -> int:
-    """``bayescale nd``: logic in :mod:`bayescale.nd`."""
-    from bayescale.nd import NDColumns, NDOptions, run_nd_table
+    """``bayescale nd``: the registry's L(N, D) entry (:mod:`bayescale.nd`)."""
+    from bayescale.nd import NDColumns, NDOptions
 
-    columns = NDColumns(
-        params=args.params_col,
-        tokens=args.tokens_col,
-        loss=args.loss_col,
-        group=args.group_col,
-        name=args.name_col,
-        compute=args.compute_col,
-    )
     options = NDOptions(
-        targets=_nd_pairs(args.target),
-        budgets=tuple(v for group in args.budget for v in group),
-        interval=args.interval,
-        requirement=args.require,
-        confidence=args.confidence,
-        fit_max_compute=args.fit_max_compute,
-        columns=columns,
-        sampler=SamplerSettings(
-            draws=args.draws,
-            tune=args.tune,
-            chains=args.chains,
-            seed=args.seed,
-            progress=False if args.quiet else None,
-        ),
-        allow_unconverged=args.allow_unconverged,
-        where=args.where,
-        drop_missing=args.drop_missing,
+        **_shared_options(args),  # type: ignore[arg-type]
+        runs=_nd_pairs(args.target),
+        columns=_columns(NDColumns, args),
     )
-    try:
-        result = run_nd_table(args.runs, options)
-    except ConvergenceError as err:
-        return _unconverged(err, options.sampler)
-    _write_nd(result, args)
-    return EXIT_OK
-
-
-def _write_nd(result: Any, args: argparse.Namespace) -> None:
-    """The JSON document, the ``--out`` folder (with ``fit.nc``) and the forecast lines."""
-    from bayescale.nd import nd_summary
-    from bayescale.result_files import write_outputs
-
-    if args.json:
-        _write_document(result.document(), args)
-    if args.out:
-        for path in write_outputs(result, args.out):
-            log.info("wrote %s", path)
-    print(nd_summary(result))
-    if args.out:
-        print(f"Report: {args.out / 'report.md'}")
-
-
-def _run_nd_forecast(args: argparse.Namespace, saved: Any) -> int:
-    """``bayescale forecast`` of a saved L(N, D) fit: ``--target N:D`` and ``--budget C``."""
-    from dataclasses import replace
-
-    if args.target_compute or args.value is not None or args.cost_per_flop is not None:
-        raise InputError(
-            f"{args.saved_fit} holds an L(N, D) fit: give --target N:D and/or --budget C "
-            "(not --target-compute, --value or --cost-per-flop)."
-        )
-    fit = saved.fit
-    if args.seed is not None:
-        fit = replace(fit, forecast_seed=args.seed)
-    changes: dict[str, Any] = {
-        k: v
-        for k, v in {
-            "requirement": args.require,
-            "confidence": args.confidence,
-            "interval": args.interval,
-        }.items()
-        if v is not None
-    }
-    targets, budgets = _nd_pairs(args.target), tuple(v for g in args.budget for v in g)
-    if targets or budgets:
-        changes |= {"targets": targets, "budgets": budgets}
-    log.info("loaded %s; no sampling", args.saved_fit)
-    result = replace(saved, fit=fit).result(**changes)  # refuses bad options (exit 2) first
-    if not fit.diagnostics.ok and not args.allow_unconverged:
-        return _saved_unconverged(args, fit)
-    _write_nd(result, args)
-    return EXIT_OK
+    return _run_law(args, args.runs, options)
 
 
 def _run_accuracy_command(args: argparse.Namespace) -> int:
@@ -1440,6 +1383,8 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
 _SPEC_OVERRIDES = {
     "data": "data",
     "target_compute": "targets",
+    "target": "runs",
+    "budget": "budgets",
     "fit_max_compute": "fit_max_compute",
     "require": "requirement",
     "confidence": "confidence",
@@ -1465,8 +1410,11 @@ def _run_spec_command(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         new: given[old] for old, new in _SPEC_OVERRIDES.items() if old in given
     }
-    if "targets" in overrides:
-        overrides["targets"] = [v for group in overrides["targets"] for v in group]
+    for key in ("targets", "budgets"):
+        if key in overrides:
+            overrides[key] = [v for group in overrides[key] for v in group]
+    if "runs" in overrides:
+        overrides["runs"] = _nd_pairs(overrides["runs"])
     overrides["quiet"] = args.quiet
     lines = check_spec(spec, overrides)  # every input error before any sampling
     if args.command == "check":

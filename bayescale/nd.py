@@ -29,9 +29,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale.decision import Requirement
+from bayescale.decision import Decision, DecisionCurve, Requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.display import Summarised
+from bayescale.draws import Forecast
 from bayescale.errors import ConvergenceError, InputError
 from bayescale.laws import nd_law
 
@@ -41,6 +42,8 @@ from bayescale.nd_data import MIN_DISTINCT as MIN_DISTINCT
 from bayescale.nd_data import MIN_RUNS_PER_GROUP as MIN_RUNS_PER_GROUP
 from bayescale.nd_data import flops_per_param_token as flops_per_param_token
 from bayescale.nd_data import nd_split as nd_split
+from bayescale.options import Options, remembered_options
+from bayescale.results import Result
 from bayescale.sampling import SamplerSettings
 
 if TYPE_CHECKING:
@@ -522,18 +525,24 @@ def _summary(values: np.ndarray, interval: float) -> dict[str, float]:
 
 
 def targets_table(forecast: xr.Dataset, interval: float) -> list[dict[str, Any]]:
-    """The ``targets[]`` block: per target, per group, the new run's loss summary."""
+    """The ``targets[]`` block: per target, per group, the new run's loss summary.
+
+    Each target is ``{target_compute, params, tokens, compute, loss[]}``: ``compute`` (κ·N·D)
+    is L(N, D)'s key, ``target_compute`` the same number under the key of every law.
+    """
     loss = forecast["loss"].values
     out = []
     for t in range(loss.shape[2]):
         rows = []
         for g, name in enumerate(forecast["group"].values.tolist()):
             rows.append({"group": str(name), **_summary(loss[:, g, t], interval)})
+        compute = float(forecast["compute"].values[t])
         out.append(
             {
+                "target_compute": compute,  # the key every law's targets[] has (§4)
                 "params": float(forecast["params"].values[t]),
                 "tokens": float(forecast["tokens"].values[t]),
-                "compute": float(forecast["compute"].values[t]),
+                "compute": compute,
                 "loss": rows,
             }
         )
@@ -708,54 +717,43 @@ FAR_FACTOR = 1000.0
 
 
 @dataclass(frozen=True)
-class NDOptions:
+class NDOptions(Options):
     """Everything an L(N, D) forecast is asked for, besides the table itself.
 
-    ``targets`` are planned runs as ``(N, D)`` pairs; ``budgets`` compute budgets (FLOPs) for
-    the compute-optimal allocation. ``value`` and ``cost_per_flop`` exist for the shared
-    stages and must stay ``None``. ``where`` and ``drop_missing`` select the table's rows as
-    for every law (:func:`bayescale.selection.select_rows`).
+    The fields every law shares are :class:`~bayescale.options.Options`'s; here ``targets``
+    are compute budgets in FLOPs (``--budget``; a spec's ``[forecast] targets``), for the
+    compute-optimal allocation, and ``runs`` the planned runs as ``(N, D)`` pairs
+    (``--target N:D``; a spec's ``[forecast] runs``), as the accuracy law names its planned
+    models. ``where`` and ``drop_missing`` select the table's rows as for every law
+    (:func:`bayescale.selection.select_rows`); ``value`` and ``cost_per_flop`` are refused;
+    ``allow_backcast`` is not needed (a target below the data is warned of, not refused).
     """
 
-    targets: tuple[tuple[float, float], ...] = ()
-    budgets: tuple[float, ...] = ()
-    interval: float = 0.9
-    requirement: str | None = None
-    confidence: float = 0.9
-    fit_max_compute: float | None = None
+    targets: tuple[float, ...] = ()
+    runs: tuple[tuple[float, float], ...] = ()
     columns: NDColumns = field(default_factory=NDColumns)
     priors: NDPriors = field(default_factory=NDPriors)
-    sampler: SamplerSettings = field(default_factory=SamplerSettings)
-    allow_unconverged: bool = False
-    value: float | None = None
-    cost_per_flop: float | None = None
-    where: str | None = None
-    drop_missing: bool = False
+
+    @property
+    def budgets(self) -> tuple[float, ...]:
+        """The compute budgets in FLOPs: :attr:`targets`."""
+        return tuple(self.targets)
 
     def forecast_options(self) -> dict[str, object]:
-        """What a saved fit remembers: targets, budgets, interval, rule, confidence.
+        """What a saved fit remembers: the shared options (``targets``: the budgets), the runs.
 
-        The targets are the ``params`` and ``tokens`` lists; ``targets``, the shared key of
-        compute targets, stays empty.
+        The planned runs are the ``params`` and ``tokens`` lists (as the accuracy law keeps
+        its planned models). Fits saved before kept the budgets under ``budgets`` and an empty
+        ``targets`` (:func:`nd_saved_options` reads both).
         """
         n, d = self.pairs()
-        return {
-            "targets": [],
-            "params": n.tolist(),
-            "tokens": d.tolist(),
-            "budgets": list(self.budgets),
-            "interval": self.interval,
-            "requirement": self.requirement,
-            "confidence": self.confidence,
-            "value": None,
-            "cost_per_flop": None,
-        }
+        return remembered_options(self) | {"params": n.tolist(), "tokens": d.tolist()}
 
     def pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """The targets as two arrays ``(N, D)`` (empty without targets)."""
-        if not self.targets:
+        """The planned runs as two arrays ``(N, D)`` (empty without runs)."""
+        if not self.runs:
             return np.array([]), np.array([])
-        return check_pairs(*zip(*_as_pairs(self.targets), strict=True))
+        return check_pairs(*zip(*_as_pairs(self.runs), strict=True))
 
 
 def _as_pairs(targets: Any) -> list[tuple[float, float]]:
@@ -773,20 +771,23 @@ def _as_pairs(targets: Any) -> list[tuple[float, float]]:
 
 def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) -> None:
     """Refuse bad L(N, D) options before any sampling (the rule's group when ``groups``)."""
-    from bayescale.targets import check_interval, check_targets
+    from bayescale.targets import MAX_TARGETS, check_interval, check_targets
 
     check_interval(options.interval)
     if not 0 < options.confidence < 1:
         raise InputError(f"--confidence must be between 0 and 1, got {options.confidence}.")
     if options.value is not None or options.cost_per_flop is not None:
         raise InputError("--value and --cost-per-flop are not supported for L(N, D) forecasts.")
-    from bayescale.targets import MAX_TARGETS
-
+    if any(np.ndim(b) != 0 for b in options.targets):
+        raise InputError(
+            "L(N, D) options: targets are compute budgets in FLOPs (--budget C); planned runs "
+            "(N, D) go in runs (--target N:D)."
+        )
     n, d = options.pairs()
     budgets = np.asarray(options.budgets, dtype=float)
-    if len(options.targets) + budgets.size > MAX_TARGETS:
+    if len(options.runs) + budgets.size > MAX_TARGETS:
         raise InputError(
-            f"{len(options.targets):,} planned runs and {budgets.size:,} budgets; at most "
+            f"{len(options.runs):,} planned runs and {budgets.size:,} budgets; at most "
             f"{MAX_TARGETS:,} together per run (each keeps its own predictive draws). Split "
             "them over runs of 'bayescale forecast DIR/fit.nc'."
         )
@@ -795,7 +796,7 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
     for computes in (budgets, FLOPS_PER_PARAM_TOKEN * n * d):
         if computes.size:  # the range every law's targets keep (a unit mistake beyond it)
             check_targets(computes)
-    if not options.targets and not budgets.size:
+    if not options.runs and not budgets.size:
         raise InputError(
             "nothing to forecast: give --target N:D and/or --budget C (in a spec: [forecast] "
             "runs = [[N, D], ...] and/or targets = [C, ...])."
@@ -804,30 +805,54 @@ def check_nd_options(options: NDOptions, groups: tuple[str, ...] | None = None) 
         nd_requirement(options.requirement, groups)
 
 
-@dataclass(frozen=True)
-class NDResult:
-    """Everything ``bayescale nd`` reports: the fit and its answers.
+@dataclass(frozen=True, repr=False)
+class NDForecast(Forecast):
+    """A new run's loss at the planned runs, and the compute-optimal split per budget.
 
-    ``curve`` and ``choice`` are ``None`` (no decision curve over compute, no value-optimal
-    compute): the shared folder writer draws no decision figure for L(N, D).
+    Attributes
+    ----------
+    draws
+        ``curve`` (the law) and ``loss`` (a new run), dims ``(sample, group, target)``, with
+        coordinates ``params``, ``tokens`` and ``compute`` on ``target`` (no targets without
+        planned runs) (:func:`nd_loss_draws`).
+    optimal
+        ``params``, ``tokens``, ``curve`` and ``loss`` at the optimum, dims ``(sample, group,
+        budget)`` (:func:`optimal_draws`); ``None`` without budgets.
+    interval
+        Central interval probability of the tables.
+    warnings
+        About the targets, budgets and the data (the document's ``warnings[]``).
     """
 
-    fit: NDFit
-    forecast: xr.Dataset | None
+    draws: xr.Dataset
     optimal: xr.Dataset | None
     interval: float
-    confidence: float
-    requirement: str | None = None
-    decisions: tuple[dict[str, Any], ...] = ()
-    required: tuple[RequiredParams, ...] = ()
     warnings: tuple[str, ...] = ()
-    options: NDOptions | None = None
-    curve: None = None
-    choice: None = None
 
-    def document(self) -> dict[str, Any]:
-        """The JSON document (:func:`nd_document`)."""
-        return nd_document(self)
+    @property
+    def budgets(self) -> np.ndarray:
+        """The budgets in FLOPs (empty without budgets)."""
+        return np.array([]) if self.optimal is None else np.asarray(self.optimal["budget"].values)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        title = f"NDForecast: a new run's loss, median [{self.interval:.0%} interval]"
+        rows = [
+            (
+                f"N={t['params']:.3g} D={t['tokens']:.3g} [{g['group']}]",
+                f"{g['median']:.4f} [{g['lower']:.4f}, {g['upper']:.4f}]",
+            )
+            for t in targets_table(self.draws, self.interval)
+            for g in t["loss"]
+        ]
+        if self.optimal is not None:
+            rows += [
+                (
+                    f"budget {o['budget']:.3g} [{o['group']}]",
+                    f"N* {o['params']['median']:.3g}, D* {o['tokens']['median']:.3g}",
+                )
+                for o in optimal_table(self.optimal, self.interval)
+            ]
+        return title, rows + [("warning", w) for w in self.warnings]
 
 
 def nd_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int]:
@@ -861,8 +886,8 @@ def run_nd(
     if n.size or d.size:
         n, d = check_pairs(n, d)
     options = NDOptions(
-        targets=tuple(zip(n.tolist(), d.tolist(), strict=True)),
-        budgets=tuple(np.atleast_1d(np.asarray(budgets, dtype=float)).tolist()),
+        runs=tuple(zip(n.tolist(), d.tolist(), strict=True)),
+        targets=tuple(np.atleast_1d(np.asarray(budgets, dtype=float)).tolist()),
         interval=interval,
         requirement=requirement,
         confidence=confidence,
@@ -876,12 +901,23 @@ def run_nd(
 
 
 def run_nd_table(source: str | Path | pd.DataFrame | NDData, options: NDOptions) -> NDResult:
-    """Read the table, fit, answer: the registry's ``run`` (a path, a DataFrame or NDData)."""
+    """Read the table, fit, answer: the registry's ``run`` (a path, a DataFrame or NDData).
+
+    Every check that needs no sampling comes first: the options, the table, the rule's
+    group; the warnings about the targets are logged before sampling.
+    """
+    from bayescale.targets import logged
+
     if isinstance(source, NDData):
-        return _fit_and_answer(source, options)
-    check_nd_options(options)
-    data = _load(source, options)
-    return _fit_and_answer(data, options)
+        data = source
+    else:
+        check_nd_options(options)
+        data = _load(source, options)
+    check_nd_options(options, data.groups)
+    n, d = options.pairs()
+    logged(far_warnings(data, n, d, np.asarray(options.budgets, dtype=float)))
+    fit = fit_nd(data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged)
+    return nd_result_from_fit(fit, options, warn=False)
 
 
 def _load(source: str | Path | pd.DataFrame, options: NDOptions) -> NDData:
@@ -984,55 +1020,175 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
     """Everything after sampling: forecasts at the targets, optima, decisions, N needed.
 
     Shared by ``bayescale nd`` and ``bayescale forecast`` from a saved fit (the registry's
-    ``result_from_fit``); the same fit and options give the same numbers.
+    ``result_from_fit``); the same fit and options give the same numbers. ``warn=False``
+    keeps the warnings out of the log (already logged before sampling).
     """
     from bayescale.targets import logged
 
     check_nd_options(options, fit.data.groups)
     data = fit.data
     n, d = options.pairs()
-    has_targets = n.size > 0
     budget_arr = np.asarray(options.budgets, dtype=float)
-    forecast = nd_loss_draws(fit, n, d) if has_targets else None
+    runs = nd_loss_draws(fit, n, d) if n.size else _no_runs(fit)
     draws = nd_draws(fit)
     optimal = optimal_draws(draws, budget_arr) if budget_arr.size else None
     warnings = far_warnings(data, n, d, budget_arr)
     if not fit.diagnostics.ok:
         warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
-    decisions: list[dict[str, Any]] = []
+    forecast = NDForecast(runs, optimal, options.interval, logged(warnings, warn))
+    decisions: list[Decision] = []
+    curve = None
     required: list[RequiredParams] = []
     confidence = options.confidence
     if options.requirement:
         rule, gi = nd_requirement(options.requirement, data.groups)
-        if forecast is not None:
-            meets = rule.holds(forecast["loss"].values[:, gi, :]).mean(axis=0)
-            for t in range(n.size):
-                decisions.append(
-                    {
-                        "params": float(n[t]),
-                        "tokens": float(d[t]),
-                        "probability": float(meets[t]),
-                        "go": bool(meets[t] >= confidence),
-                    }
-                )
-                required.append(
-                    required_params(fit, rule, gi, tokens=float(d[t]), confidence=confidence)
-                )
-        for budget in budget_arr:
-            required.append(
-                required_params(fit, rule, gi, budget=float(budget), confidence=confidence)
-            )
+        if n.size:
+            decisions, curve = decide_nd_runs(fit, options, draws, runs)
+            required += [
+                required_params(fit, rule, gi, tokens=float(t), confidence=confidence) for t in d
+            ]
+        required += [
+            required_params(fit, rule, gi, budget=float(b), confidence=confidence)
+            for b in budget_arr
+        ]
     return NDResult(
         fit=fit,
         forecast=forecast,
-        optimal=optimal,
-        interval=options.interval,
-        confidence=confidence,
-        requirement=options.requirement,
+        parameters=parameter_table(fit, options.interval),
+        held_out=score_held_out_runs(fit, options.interval),
         decisions=tuple(decisions),
-        required=tuple(required),
-        warnings=logged(warnings, warn),
         options=options,
+        curve=curve,
+        required=tuple(required),
+    )
+
+
+def _no_runs(fit: NDFit) -> xr.Dataset:
+    """:func:`nd_loss_draws`'s dataset without targets (a forecast of budgets only)."""
+    empty = np.empty((fit.draws("level").shape[0], len(fit.data.groups), 0))
+    dims = ("sample", "group", "target")
+    none = ("target", np.array([]))
+    return xr.Dataset(
+        {"curve": (dims, empty), "loss": (dims, empty.copy())},
+        coords={"group": list(fit.data.groups), "params": none, "tokens": none, "compute": none},
+    )
+
+
+def nd_requirement_draws(
+    draws: NDDraws,
+    groups: tuple[str, ...],
+    requirement: str,
+    *,
+    tokens_per_param: float,
+    curve: bool = False,
+    cache: dict[str, Any] | None = None,
+) -> tuple[Requirement, Any]:
+    """The parsed requirement and a ``compute -> draws`` function of its group.
+
+    A new run's loss (or with ``curve=True`` the law's) at compute C along the path of
+    ``tokens_per_param`` tokens per parameter r: N = (C / κr)^(1/2), D = r·N
+    (:data:`bayescale.results.RequirementDraws`; ``cache`` is not needed here).
+    """
+    rule, gi = nd_requirement(requirement, groups)
+
+    def draws_at(compute: np.ndarray) -> np.ndarray:
+        compute = np.atleast_1d(np.asarray(compute, dtype=float))
+        params = np.sqrt(compute / (draws.kappa * tokens_per_param))
+        at = draws.curve if curve else draws.new_run
+        return np.asarray(at(np.log(params), np.log(tokens_per_param * params))[:, gi, :])
+
+    return rule, draws_at
+
+
+def decide_nd_runs(
+    fit: NDFit, options: NDOptions, draws: NDDraws, runs: xr.Dataset
+) -> tuple[list[Decision], DecisionCurve | None]:
+    """Decisions at the planned runs (``options.runs``), in their order.
+
+    Each run's probability is the share of a new run's draws at its own N and D that meet
+    the rule; the compute needed is searched along its tokens per parameter (N and D scaled
+    together), one search per distinct ratio, from the smallest fitted run of the rule's
+    group. The probability curve (``decision.png``) is kept only when every planned run has
+    the same ratio.
+    """
+    from dataclasses import replace
+    from functools import partial
+
+    from bayescale.results import decide_options
+
+    assert options.requirement is not None
+    rule, gi = nd_requirement(options.requirement, fit.data.groups)
+    n, d = options.pairs()
+    probability = rule.holds(runs["loss"].values[:, gi, :]).mean(axis=0)
+    data = fit.data
+    smallest = float(data.compute[data.fitted & (data.group_index == gi)].min())
+    ratios = d / n
+    keys = [f"{r:.12g}" for r in ratios]
+    decisions: dict[int, Decision] = {}
+    curves: list[DecisionCurve | None] = []
+    for key in dict.fromkeys(keys):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        requirement_draws = partial(
+            nd_requirement_draws, draws, data.groups, tokens_per_param=float(ratios[idx[0]])
+        )
+        made, curve, _ = decide_options(
+            options, requirement_draws, draws.kappa * n[idx] * d[idx], smallest
+        )
+        decisions |= {
+            i: replace(dec, planned=(float(n[i]), float(d[i])), probability=float(probability[i]))
+            for i, dec in zip(idx, made, strict=True)
+        }
+        curves.append(curve)
+    return [decisions[i] for i in range(n.size)], curves[0] if len(curves) == 1 else None
+
+
+#: Columns of the held-out runs' table (``held_out`` of the document).
+HELD_OUT_COLUMNS = (
+    "name",
+    "group",
+    "params",
+    "tokens",
+    "compute",
+    "observed",
+    "median",
+    "lower",
+    "upper",
+    "covered",
+    "rel_error",
+)
+
+
+def score_held_out_runs(fit: NDFit, interval: float = 0.9) -> pd.DataFrame:
+    """Score the held-out runs (``--fit-max-compute``) against a new run at their own (N, D).
+
+    One row per held-out run (:data:`HELD_OUT_COLUMNS`): its predictive median and central
+    ``interval``, whether it covers the observed loss, and the relative error of the median;
+    drawn as :func:`nd_loss_draws` draws (as ``bayescale backtest nd`` scores). Empty when
+    nothing is held out.
+    """
+    from bayescale.draws import summarise
+
+    data = fit.data
+    held = np.flatnonzero(data.held_out)
+    if held.size == 0:
+        return pd.DataFrame(columns=list(HELD_OUT_COLUMNS))
+    loss = nd_loss_draws(fit, data.params[held], data.tokens[held])["loss"].values
+    stats = summarise(loss[:, data.group_index[held], np.arange(held.size)], interval)
+    observed = data.loss[held]
+    return pd.DataFrame(
+        {
+            "name": [str(v) for v in data.name[held]],
+            "group": [str(v) for v in data.group[held]],
+            "params": data.params[held],
+            "tokens": data.tokens[held],
+            "compute": data.compute[held],
+            "observed": observed,
+            "median": stats["median"],
+            "lower": stats["lower"],
+            "upper": stats["upper"],
+            "covered": (stats["lower"] <= observed) & (observed <= stats["upper"]),
+            "rel_error": stats["median"] / observed - 1,
+        }
     )
 
 
@@ -1067,20 +1223,10 @@ def nd_spec_options(model: Any, common: dict[str, Any]) -> NDOptions:
     from bayescale.spec_schema import set_keys
 
     return NDOptions(
-        targets=tuple((float(n), float(d)) for n, d in model.forecast.runs),
-        budgets=tuple(common["targets"]),
-        interval=common["interval"],
-        requirement=common["requirement"],
-        confidence=common["confidence"],
-        fit_max_compute=common["fit_max_compute"],
+        **common,
+        runs=tuple((float(n), float(d)) for n, d in model.forecast.runs),
         columns=NDColumns(**set_keys(model.data.columns)),
         priors=NDPriors(**set_keys(model.priors)),
-        sampler=common["sampler"],
-        allow_unconverged=common["allow_unconverged"],
-        value=common["value"],
-        cost_per_flop=common["cost_per_flop"],
-        where=common["where"],
-        drop_missing=common["drop_missing"],
     )
 
 
@@ -1112,14 +1258,19 @@ def check_nd_spec(spec: Any, options: NDOptions, path: Path, rule: Any) -> tuple
 
 
 def nd_saved_options(fit: NDFit, values: dict[str, Any], kept: dict[str, Any]) -> NDOptions:
-    """The :class:`NDOptions` of the run that saved ``fit`` (``values``: what every law keeps)."""
+    """The :class:`NDOptions` of the run that saved ``fit`` (``values``: what every law keeps).
+
+    The budgets are the shared ``targets``; fits saved before kept them under ``budgets``
+    (with ``targets`` empty), read here too.
+    """
     pairs = tuple(
         (float(n), float(d))
         for n, d in zip(kept.get("params", ()), kept.get("tokens", ()), strict=True)
     )
+    budgets = kept["budgets"] if "budgets" in kept else values["targets"]
     return NDOptions(
-        targets=pairs,
-        budgets=tuple(float(b) for b in kept.get("budgets", ())),
+        targets=tuple(float(b) for b in budgets),
+        runs=pairs,
         interval=float(values["interval"]),
         requirement=values["requirement"],
         confidence=float(values["confidence"]),
@@ -1130,31 +1281,62 @@ def nd_saved_options(fit: NDFit, values: dict[str, Any], kept: dict[str, Any]) -
     )
 
 
-def nd_document(result: NDResult, version: str | None = None) -> dict[str, Any]:
-    """The JSON document of ``bayescale nd``, in the shape of the ``loss`` one.
+def _needed(required: RequiredParams) -> dict[str, float | None]:
+    """A ``params_needed`` block: the smallest N at the median and at the confidence."""
+    return {
+        "median": required.params_median,
+        "at_confidence": required.params_at_confidence,
+        "probability": required.probability_at,
+    }
 
-    ``targets[]``: ``{params, tokens, compute, loss[]: {group, median, lower, upper, mean}}``;
-    ``optimal[]``: ``{budget, group, params{median, lower, upper}, tokens{...}, loss{...}}``;
-    ``decision`` (``null`` without ``--require``), ``diagnostics``, ``warnings``.
+
+def _required_split(result: NDResult) -> tuple[list[RequiredParams], list[RequiredParams]]:
+    """The N needed at each planned run's tokens, and within each budget."""
+    required = list(result.required)
+    at_runs = len(result.decisions)  # one per planned run when there is a rule
+    return required[:at_runs], required[at_runs:]
+
+
+def nd_document(result: NDResult, version: str | None = None) -> dict[str, Any]:
+    """The result document of ``bayescale nd`` (docs/formats.md): §4's, with L(N, D)'s keys.
+
+    ``targets[]``: ``{params, tokens, compute, loss[]: {group, median, lower, upper, mean}}``,
+    with the rule's ``decision`` at that planned run (its ``params_needed`` at the run's
+    tokens besides the shared keys); ``optimal[]``: ``{budget, group, params{median, lower,
+    upper}, tokens{...}, loss{...}}``, the rule's group with ``decision.params_needed``
+    within the budget. Then what every law's document ends with
+    (:func:`bayescale.report.document_tail`: ``parameters``, ``held_out``, ``diagnostics``,
+    ``warnings``, ``sampler``, ``timing_s``).
     """
-    from bayescale.report import clean_json
+    from bayescale.report import clean_json, document_tail
     from bayescale.version import __version__
 
     fit, diag = result.fit, result.fit.diagnostics
-    decision = None
-    if result.requirement:
-        decision = {
-            "requirement": result.requirement,
-            "confidence": result.confidence,
-            "targets": list(result.decisions),
-            "params_needed": [r.to_dict() for r in result.required],
-        }
-    document = {
-        "kind": "nd",
+    interval = result.forecast.interval
+    at_runs, within = _required_split(result)
+    targets = targets_table(result.forecast.draws, interval)
+    for entry, decision, needed in zip(targets, result.decisions, at_runs, strict=False):
+        entry["decision"] = decision.to_dict() | {"params_needed": _needed(needed)}
+    optimal = (
+        optimal_table(result.forecast.optimal, interval)
+        if result.forecast.optimal is not None
+        else []
+    )
+    by_budget = {(r.budget, r.group): r for r in within}
+    for entry in optimal:
+        need = by_budget.get((entry["budget"], entry["group"]))
+        if need is not None:
+            entry["decision"] = {
+                "requirement": need.requirement,
+                "confidence": need.confidence,
+                "params_needed": _needed(need),
+            }
+    document: dict[str, Any] = {
         "bayescale_version": version or __version__,
-        "law": "L(N, D) = E + A/N^alpha + B/D^beta",
+        "kind": "nd",
         "ok": bool(diag.ok),
-        "interval": result.interval,
+        "interval": interval,
+        "law": "L(N, D) = E + A/N^alpha + B/D^beta",
         "data": {
             "source": fit.data.source,
             "runs": int(fit.data.fitted.sum()),
@@ -1162,33 +1344,61 @@ def nd_document(result: NDResult, version: str | None = None) -> dict[str, Any]:
             "groups": list(fit.data.groups),
             "flops_per_param_token": fit.data.flops_per_param_token,
         },
-        "parameters": parameter_table(fit, result.interval).to_dict(orient="records"),
-        "targets": targets_table(result.forecast, result.interval)
-        if result.forecast is not None
-        else [],
-        "optimal": optimal_table(result.optimal, result.interval)
-        if result.optimal is not None
-        else [],
-        "decision": decision,
-        "diagnostics": {
-            **diag.to_dict(),  # the §4 block, the ladder's attempts with it
-            "chains": diag.chains,
-            "draws": diag.draws,
-            "problems": diag.problems(),
-        },
-        "warnings": list(result.warnings),
+        "targets": targets,
+        "optimal": optimal,
+        "compute_choice": None,
+    } | document_tail(result)
+    document["diagnostics"] |= {
+        "chains": diag.chains,
+        "draws": diag.draws,
+        "problems": diag.problems(),
     }
     return clean_json(document)
 
 
+@dataclass(frozen=True, repr=False)
+class NDResult(Result[NDFit, NDForecast, NDOptions]):
+    """Everything ``bayescale nd`` reports: the fit and its answers (a :class:`Result`).
+
+    ``decisions`` are :class:`~bayescale.decision.Decision` objects at the planned runs
+    (each with its ``planned`` (N, D); the compute needed along the run's tokens per
+    parameter); ``required`` the smallest N that meets the rule with each planned run's
+    tokens, then within each budget (:func:`required_params`). ``choice`` is ``None`` (no
+    value-optimal compute).
+    """
+
+    required: tuple[RequiredParams, ...] = ()
+
+    document_builder = staticmethod(nd_document)
+
+    @property
+    def interval(self) -> float:
+        """Central interval probability of the tables."""
+        return self.forecast.interval
+
+    @property
+    def optimal(self) -> xr.Dataset | None:
+        """The compute-optimal draws per budget (:attr:`NDForecast.optimal`)."""
+        return self.forecast.optimal
+
+
 def nd_markdown(result: NDResult, version: str | None = None, plots: Sequence[str] = ()) -> str:
-    """A short Markdown report: figures, parameters, targets, optima, decision, diagnostics."""
+    """``report.md``: decisions, figures, parameters, targets, optima, N needed, diagnostics."""
+    from bayescale.report import diagnostics_lines, head_lines, markdown_text
+
     doc = nd_document(result, version)
-    lines = [f"# L(N, D) forecast: {doc['data']['source']}", ""]
+    fit = result.fit
+    lines = head_lines(result, f"L(N, D) forecast: {markdown_text(doc['data']['source'])}")
+    data = doc["data"]
+    lines += [
+        f"- {data['runs']} fitted runs in {len(data['groups'])} group(s) "
+        f"({', '.join(map(markdown_text, data['groups']))}); {data['held_out']} held out.",
+        "",
+    ]
     lines += [f"![{FIGURE_TITLES.get(p, p)}]({p})" for p in plots] + [""]
     lines += ["| group | parameter | median | lower | upper |", "| --- | --- | --- | --- | --- |"]
     lines += [
-        f"| {r['group']} | {r['parameter']} | {r['median']:.4g} | {r['lower']:.4g} "
+        f"| {markdown_text(r['group'])} | {r['parameter']} | {r['median']:.4g} | {r['lower']:.4g} "
         f"| {r['upper']:.4g} |"
         for r in doc["parameters"]
     ]
@@ -1201,45 +1411,77 @@ def nd_markdown(result: NDResult, version: str | None = None, plots: Sequence[st
         for t in doc["targets"]:
             for g in t["loss"]:
                 lines.append(
-                    f"| {t['params']:.3g} | {t['tokens']:.3g} | {g['group']} | {g['median']:.4f} "
-                    f"| {g['lower']:.4f} | {g['upper']:.4f} |"
+                    f"| {t['params']:.3g} | {t['tokens']:.3g} | {markdown_text(g['group'])} "
+                    f"| {g['median']:.4f} | {g['lower']:.4f} | {g['upper']:.4f} |"
                 )
     if doc["optimal"]:
         lines += ["", "| budget | group | N* | D* | loss |", "| --- | --- | --- | --- | --- |"]
         for o in doc["optimal"]:
             p, t, lo = o["params"], o["tokens"], o["loss"]
             lines.append(
-                f"| {o['budget']:.3g} | {o['group']} | {p['median']:.3g} ({p['lower']:.3g}-"
-                f"{p['upper']:.3g}) | {t['median']:.3g} ({t['lower']:.3g}-{t['upper']:.3g}) | "
-                f"{lo['median']:.4f} ({lo['lower']:.4f}-{lo['upper']:.4f}) |"
+                f"| {o['budget']:.3g} | {markdown_text(o['group'])} | {p['median']:.3g} "
+                f"({p['lower']:.3g}-{p['upper']:.3g}) | {t['median']:.3g} ({t['lower']:.3g}-"
+                f"{t['upper']:.3g}) | {lo['median']:.4f} ({lo['lower']:.4f}-{lo['upper']:.4f}) |"
             )
-    if doc["decision"]:
-        lines += ["", f"Requirement `{doc['decision']['requirement']}`:"]
-        for t in doc["decision"]["targets"]:
-            verdict = "GO" if t["go"] else "NO-GO"
-            lines.append(
-                f"- N={t['params']:.3g}, D={t['tokens']:.3g}: {verdict} "
-                f"(P = {t['probability']:.1%})"
-            )
-    diag = doc["diagnostics"]
-    lines += [
-        "",
-        f"Diagnostics: ok={diag['ok']}, R-hat max {diag['r_hat_max']:.3f}, bulk ESS min "
-        f"{diag['ess_bulk_min']:.0f}, divergences {diag['divergences']}.",
-    ]
-    lines += [f"- warning: {w}" for w in doc["warnings"]]
-    return "\n".join(lines) + "\n"
+    needed = needed_lines(result)
+    if needed:
+        lines += ["", *(f"- {line}" for line in needed)]
+    held = result.held_out
+    if not held.empty:
+        pct = f"{result.interval:.0%}"
+        lines += [
+            "",
+            "## Held-out runs",
+            "",
+            f"{int(held['covered'].sum())} of {len(held)} held-out runs fall inside their "
+            f"{pct} predictive interval at their own N and D; median absolute relative error "
+            f"of the median {np.median(np.abs(held['rel_error'])):.2%}.",
+            "",
+            "| name | group | N | D | observed | median | lower | upper |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        ]
+        lines += [
+            f"| {markdown_text(r.name)} | {markdown_text(r.group)} | {r.params:.3g} "
+            f"| {r.tokens:.3g} | {r.observed:.4f} | {r.median:.4f} | {r.lower:.4f} "
+            f"| {r.upper:.4f} |"
+            for r in held.itertuples()
+        ]
+    lines += ["", *diagnostics_lines(fit.diagnostics, fit.timing_s), ""]
+    lines += [f"_bayescale {doc['bayescale_version']}_", ""]
+    return "\n".join(lines)
 
 
 #: The figures of ``--out`` and their titles in ``report.md``.
 FIGURE_TITLES = {
     "nd_contours.png": "iso-loss contours and the compute-optimal allocation",
     "nd_path.png": "forecast along the planned path",
+    "decision.png": "probability that the rule holds, along the planned runs' path",
 }
 
 
+def needed_lines(result: NDResult) -> list[str]:
+    """The smallest N that meets the rule, at each planned run's tokens and in each budget."""
+
+    def sentence(r: RequiredParams, where: str) -> str:
+        at = r.params_at_confidence
+        reach = (
+            f"N >= {at:.3g} at {r.confidence:.0%} confidence"
+            if at is not None
+            else f"no N reaches {r.confidence:.0%} confidence"
+        )
+        median = r.params_median
+        return f"N needed for {r.requirement} {where}: {reach}" + (
+            f" (the median run: N >= {median:.3g})." if median is not None else "."
+        )
+
+    at_runs, within = _required_split(result)
+    return [sentence(r, f"with D={r.tokens:.3g}") for r in at_runs] + [
+        sentence(r, f"within {r.budget:.3g} FLOPs") for r in within
+    ]
+
+
 def nd_summary(result: NDResult) -> str:
-    """The lines the command prints."""
+    """The command line's forecast lines (the decisions and diagnostics follow, shared)."""
     doc = result.document()
     lines = []
     for t in doc["targets"]:
@@ -1255,12 +1497,11 @@ def nd_summary(result: NDResult) -> str:
             f"({p['lower']:.3g}-{p['upper']:.3g}), D* {o['tokens']['median']:.3g}, "
             f"loss {lo['median']:.4f}"
         )
-    if doc["decision"]:
-        for t in doc["decision"]["targets"]:
-            lines.append(
-                f"{'GO' if t['go'] else 'NO-GO'}: {t['probability']:.1%} chance that "
-                f"{doc['decision']['requirement']} at N={t['params']:.3g}, D={t['tokens']:.3g}"
-            )
-    if not doc["ok"]:
-        lines.append("WARNING: the sampler did not converge (ok: false).")
+    lines += needed_lines(result)
+    held = result.held_out
+    if not held.empty:
+        lines.append(
+            f"Held-out runs: {int(held['covered'].sum())}/{len(held)} inside the "
+            f"{result.interval:.0%} interval."
+        )
     return "\n".join(lines)

@@ -187,11 +187,10 @@ def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
     from bayescale.nd import nd_figure
     from bayescale.plots import nd_path_figure
 
-    targets = None
-    if result.forecast is not None:
-        targets = (result.forecast["params"].values, result.forecast["tokens"].values)
-    budgets = result.optimal["budget"].values if result.optimal is not None else ()
-    fit, interval = result.fit, result.interval
+    runs = result.forecast.draws
+    targets = (runs["params"].values, runs["tokens"].values) if runs.sizes["target"] else None
+    budgets = result.forecast.budgets
+    fit, interval = result.fit, result.forecast.interval
     return [
         ("nd_contours.png", lambda: nd_figure(fit, budgets, targets, interval)),
         ("nd_path.png", lambda: nd_path_figure(fit, targets, budgets, interval)),

@@ -16,7 +16,6 @@ from bayescale.saved import save_fit
 from bayescale.version import __version__
 
 if TYPE_CHECKING:
-    from bayescale.nd import NDResult
     from bayescale.pass_pipeline import PassResult
     from bayescale.pipeline import LossResult
 
@@ -48,11 +47,6 @@ def write_pass_outputs(
 ) -> list[Path]:
     """:func:`write_outputs` of a pass-rate result (its figures: buckets, pass rate, decision)."""
     return write_outputs(result, out_dir, spec)
-
-
-def write_nd_outputs(result: NDResult, out_dir: str | Path) -> list[Path]:
-    """:func:`write_outputs` of an L(N, D) result (its figures: contours, planned path)."""
-    return write_outputs(result, out_dir)
 
 
 def _files(result: Any, out_dir: Path, spec: str | None) -> list[Path]:

@@ -283,6 +283,8 @@ def load_spec(path: str | Path) -> Spec:
 OVERRIDES = (
     "data",
     "targets",
+    "runs",
+    "budgets",
     "fit_max_compute",
     "requirement",
     "confidence",
@@ -322,6 +324,8 @@ def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Any:
     if unknown:  # pragma: no cover - a programming error in the caller
         raise ValueError(f"unknown overrides {sorted(unknown)}")
     m = spec.model
+    if "runs" in over or "budgets" in over:  # --target N:D, --budget C: L(N, D)'s words
+        m = _nd_targets(spec, over)
     decision = m.decision
     sampler_values = set_keys(m.sampler) | {
         k: over[k] for k in ("seed", "draws", "tune", "chains") if k in over
@@ -362,6 +366,33 @@ def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Any:
                     f"{where}, line {line}: key '{section}.{named[2]}': {err}"
                 ) from None
         raise InputError(f"{where}: {err}") from None
+
+
+def _nd_targets(spec: Spec, over: dict[str, Any]) -> Any:
+    """The spec's model with ``--target N:D`` as its planned runs; ``--budget`` as ``targets``.
+
+    Both are L(N, D)'s (its ``[forecast] runs`` and ``targets``, the budgets); another
+    law's spec refuses them, naming what it takes.
+    """
+    if spec.law.name != "nd":
+        given = "--target N:D" if "runs" in over else "--budget"
+        raise InputError(
+            f'{spec.path}: {given} is for L(N, D) specs (law = "nd"); this spec\'s law '
+            f"'{spec.law.spec_name}' takes --target-compute C (FLOPs)."
+        )
+    if "budgets" in over:
+        if "targets" in over:
+            raise InputError(
+                "--budget and --target-compute both set an L(N, D) spec's budgets; give one."
+            )
+        over["targets"] = over.pop("budgets")
+    model = spec.model
+    if "runs" in over:
+        runs = [[float(n), float(d)] for n, d in over.pop("runs")]
+        model = model.model_copy(
+            update={"forecast": model.forecast.model_copy(update={"runs": runs})}
+        )
+    return model
 
 
 def data_source(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Path:
@@ -449,8 +480,9 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     with _columns_hint(spec):
         described, warned = law.check_spec(spec, options, path, rule)
     lines += described.splitlines()
-    # L(N, D) and planned models of the accuracy law describe their targets themselves
-    if isinstance(options, Options) and options.targets:
+    # planned models of the accuracy law, and L(N, D)'s runs and budgets (its targets), are
+    # described by the law's own check
+    if isinstance(options, Options) and options.targets and not hasattr(options, "budgets"):
         targets = ", ".join(f"{t:.3g}" for t in options.targets)
         lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
     lines += [f"warning: {w}" for w in warned]

@@ -167,8 +167,9 @@ def test_command_forecasts_planned_models_and_the_saved_fit_answers_again(
     assert main([*forecast, "--target-compute", "1e24"]) == 2
     err = capsys.readouterr().err
     assert "effective compute" in err and "--target N:D" in err
-    assert main(forecast) == 2
-    assert "give --target N:D" in capsys.readouterr().err
+    # no targets given: the saved run's planned models, as every law's saved fit answers
+    assert main([*forecast, "--json", str(second)]) == 0
+    assert json.loads(second.read_text())["targets"] == doc["targets"]
 
 
 def test_a_compute_fit_refuses_planned_models(tmp_path, capsys):

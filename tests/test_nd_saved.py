@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -41,6 +42,7 @@ from bayescale.saved import load_fit, save_fit
 from tests.helpers import fake_fit_fields, scripted_sampler
 
 CHAINS, DRAWS = 2, 50
+DATA = Path(__file__).parent / "data"
 
 
 def _runs() -> pd.DataFrame:
@@ -83,8 +85,8 @@ def fake_fit(diagnostics: Diagnostics | None = None) -> NDFit:
 
 
 OPTIONS = NDOptions(
-    targets=((1e9, 4e11), (3e9, 1e12)),
-    budgets=(1e21,),
+    runs=((1e9, 4e11), (3e9, 1e12)),
+    targets=(1e21,),
     requirement="a.loss<=2.6",
     interval=0.8,
 )
@@ -102,7 +104,7 @@ def test_a_saved_fit_loads_whole_and_answers_the_same(tmp_path):
     result = nd_result_from_fit(fit, OPTIONS)
     path = save_fit(fit, tmp_path / "fit.nc", OPTIONS.forecast_options())
     saved = load_fit(path)
-    assert saved.kind == "nd" and saved.options.targets == OPTIONS.targets
+    assert saved.kind == "nd" and saved.options.runs == OPTIONS.runs
     assert saved.options.budgets == (1e21,) and saved.options.interval == 0.8
     assert saved.fit.log_pivot == pytest.approx(fit.log_pivot)
     assert saved.fit.data.columns == fit.data.columns
@@ -111,11 +113,13 @@ def test_a_saved_fit_loads_whole_and_answers_the_same(tmp_path):
     assert "1e+09:4e+11" in repr(saved)
     assert repr(fit).startswith("NDFit\n") and "<table>" in fit._repr_html_()
     # new questions through the shared SavedFit.result
-    other = saved.result(targets=[(7e9, 4e12)], budgets=())
+    other = saved.result(runs=[(7e9, 4e12)], targets=())
     assert [t["params"] for t in other.document()["targets"]] == [7e9]
     assert other.document()["optimal"] == []
     with pytest.raises(InputError, match=r"is a \(params, tokens\) pair"):
-        saved.result(targets=[7e9])
+        saved.result(runs=[7e9])
+    # the shared targets are the budgets (FLOPs), as in a spec's [forecast] targets
+    assert [o["budget"] for o in saved.result(targets=3e21).document()["optimal"]] == [3e21] * 2
 
 
 def test_the_folder_holds_both_figures_and_a_fit_that_loads(tmp_path):
@@ -158,7 +162,8 @@ def test_forecast_from_a_saved_nd_fit_takes_pairs_and_budgets(tmp_path, capsys):
     assert main(["forecast", str(path), "--target", "7e9:4e12", "--json", str(doc)]) == 0
     result = json.loads(doc.read_text())
     assert result["kind"] == "nd" and result["targets"][0]["tokens"] == 4e12
-    assert result["optimal"] == [] and result["decision"]["requirement"] == "a.loss<=2.6"
+    assert result["optimal"] == []
+    assert result["targets"][0]["decision"]["requirement"] == "a.loss<=2.6"
     assert "from the saved fit" not in capsys.readouterr().err
     for bad in (["--target-compute", "1e23"], ["--budget", "1e21", "--value", "5"]):
         assert main(["forecast", str(path), *bad, "--quiet"]) == 2
@@ -176,12 +181,68 @@ def test_forecast_shows_the_target_warnings(tmp_path, capsys):
     assert "warning: 1 target(s) or budget(s) lie more than 1000x beyond" in err
 
 
-def test_forecast_of_a_loss_fit_still_needs_target_compute(tmp_path, capsys):
-    from pathlib import Path
+def test_forecast_without_targets_reuses_the_saved_runs_for_every_law(tmp_path):
+    # an nd fit reused its saved targets while loss, pass and accuracy fits exited 2
+    # ("give --target-compute"): one rule now, as --require and --interval already had
+    for name in ("loss_fit_v0.1.0", "pass_fit_v0.1.0", "nd_fit_v0.2.0.dev0"):
+        doc = tmp_path / f"{name}.json"
+        args = ["forecast", str(DATA / f"{name}.nc"), "--json", str(doc)]
+        assert main([*args, "--allow-unconverged", "--quiet"]) == 0
+        saved = load_fit(DATA / f"{name}.nc").options
+        planned = saved.runs if name.startswith("nd") else saved.targets
+        assert len(json.loads(doc.read_text())["targets"]) == len(planned) > 0
 
-    v010 = Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc"
-    assert main(["forecast", str(v010), "--allow-unconverged", "--quiet"]) == 2
-    assert "give --target-compute" in capsys.readouterr().err
+
+def test_an_nd_fit_saved_before_the_shared_options_answers_the_same(tmp_path):
+    # written by 0.2.0.dev0 before NDOptions was an Options: budgets under "budgets", an
+    # empty "targets", the decision at the top of the document
+    saved = load_fit(DATA / "nd_fit_v0.2.0.dev0.nc")
+    assert saved.options.runs == OPTIONS.runs and saved.options.budgets == (1e21,)
+    assert saved.options.requirement == "a.loss<=2.6" and saved.options.interval == 0.8
+    old = json.loads((DATA / "nd_fit_v0.2.0.dev0.answers.json").read_text())
+    doc = saved.result().document()
+    for key in ("parameters", "optimal"):
+        strip = [{k: v for k, v in o.items() if k != "decision"} for o in doc[key]]
+        assert strip == old[key]
+    old_decisions = old["decision"]["targets"]
+    for new, was, go in zip(doc["targets"], old["targets"], old_decisions, strict=True):
+        assert new["target_compute"] == new["compute"]  # every law's key, beside nd's own
+        assert {k: v for k, v in new.items() if k not in ("decision", "target_compute")} == was
+        decision = new["decision"]
+        assert (decision["probability"], decision["go"]) == (go["probability"], go["go"])
+        assert (decision["params"], decision["tokens"]) == (go["params"], go["tokens"])
+    needed = [t["decision"]["params_needed"] for t in doc["targets"]]
+    needed += [o["decision"]["params_needed"] for o in doc["optimal"] if "decision" in o]
+    assert [{"median": n["median"], "at_confidence": n["at_confidence"]} for n in needed] == [
+        r["params_needed"] for r in old["decision"]["params_needed"]
+    ]
+    assert [n["probability"] for n in needed] == [
+        r["probability"] for r in old["decision"]["params_needed"]
+    ]
+
+
+def test_the_document_is_the_shared_one_with_held_out_runs_scored():
+    # the nd document lacked timing_s, sampler, held_out and compute_choice, and its
+    # decision sat at the top level; --fit-max-compute runs were never scored
+    fit = fake_fit()
+    doc = nd_result_from_fit(fit, OPTIONS).document()
+    assert {"timing_s", "sampler", "held_out", "compute_choice", "diagnostics"} <= set(doc)
+    assert "decision" not in doc and "forecast_seed" not in doc
+    held = doc["held_out"]
+    assert len(held) == int(fit.data.held_out.sum()) > 0
+    assert {"name", "group", "params", "tokens", "observed", "median", "covered"} <= set(held[0])
+    assert all(r["lower"] <= r["median"] <= r["upper"] for r in held)
+    decision = doc["targets"][0]["decision"]
+    assert {"requirement", "probability", "go", "compute_needed", "params_needed"} <= set(decision)
+    seeded = nd_result_from_fit(replace(fit, forecast_seed=5), OPTIONS).document()
+    assert seeded["forecast_seed"] == 5
+    # budgets alone: no planned runs, no decisions, the N needed within the budget
+    alone = nd_result_from_fit(fit, replace(OPTIONS, runs=()))
+    assert alone.decisions == () and alone.document()["targets"] == []
+    optimal = alone.document()["optimal"]  # the rule's group a has it, b not
+    assert [o.get("decision", {}).get("requirement") for o in optimal] == ["a.loss<=2.6", None]
+    text = repr(alone)
+    assert text.startswith("NDResult") and "budget 1e+21 [a]" in text
 
 
 def test_path_figure_draws_one_path_per_target_ratio():

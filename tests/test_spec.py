@@ -251,14 +251,41 @@ exponent_median = 0.3
 def test_nd_spec_options(tmp_path):
     options = spec_options(load_spec(_write(tmp_path, ND_SPEC)))
     assert isinstance(options, NDOptions)
-    assert options.targets == ((7e9, 1.4e11), (1e9, 2e10))
-    assert options.budgets == (1e22,)  # [forecast] targets are compute budgets for L(N, D)
+    assert options.runs == ((7e9, 1.4e11), (1e9, 2e10))
+    assert options.targets == options.budgets == (1e22,)  # [forecast] targets: budgets
     assert options.columns.loss == "final_loss" and options.columns.params == "params"
     assert options.priors == NDPriors(exponent_median=0.3)
     assert options.fit_max_compute == 5e19
-    # --target-compute overrides the budgets; the planned runs stay
-    over = spec_options(load_spec(tmp_path / "spec.toml"), {"targets": [3e22, 1e23]})
-    assert over.budgets == (3e22, 1e23) and over.targets == options.targets
+    # --target-compute or --budget overrides the budgets; the planned runs stay
+    spec = load_spec(tmp_path / "spec.toml")
+    for key in ("targets", "budgets"):
+        over = spec_options(spec, {key: [3e22, 1e23]})
+        assert over.budgets == (3e22, 1e23) and over.runs == options.runs
+    # --target N:D overrides the planned runs; the budgets stay
+    over = spec_options(spec, {"runs": [(1e10, 2e11)]})
+    assert over.runs == ((1e10, 2e11),) and over.budgets == (1e22,)
+    with pytest.raises(InputError, match="give one"):
+        spec_options(spec, {"targets": [1e22], "budgets": [1e23]})
+
+
+def test_run_takes_nd_targets_and_budgets(tmp_path, mock_pymc_sample, capsys):
+    # `bayescale run models/demo-nd.toml --budget 1e23` was an unknown option (exit 2)
+    shutil.copytree(MODELS / "data", tmp_path / "data")
+    copy = tmp_path / "demo-nd.toml"
+    shutil.copy(MODELS / "demo-nd.toml", copy)
+    doc = tmp_path / "r.json"
+    args = ["run", str(copy), "--budget", "1e23", "--target", "1e9:2e10,2e9:4e10"]
+    assert main([*args, "--json", str(doc), "--allow-unconverged", *FAST]) == 0
+    result = json.loads(doc.read_text())
+    assert [o["budget"] for o in result["optimal"]] == [1e23]
+    assert [t["params"] for t in result["targets"]] == [1e9, 2e9]
+    # held-out runs (the spec's fit_max_compute) are scored, as for every law
+    assert len(result["held_out"]) > 0 and "Diagnostics:" in capsys.readouterr().out
+    loss = MODELS / "demo-loss.toml"
+    assert main(["check", str(loss)]) == 0
+    capsys.readouterr()
+    assert main(["run", str(loss), "--budget", "1e23", *FAST]) == 2
+    assert "--budget is for L(N, D) specs" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(
