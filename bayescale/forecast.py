@@ -203,6 +203,11 @@ def held_out_below(fit: LossFit, row: int) -> float:
     return float(_below(fit.priors, z).mean())
 
 
+def _one_run(data: LossData, priors: LossPriors, settings: SamplerSettings) -> LossFit:
+    """A refit of :func:`with_exact_loo`: one sampling run, no convergence ladder, not gated."""
+    return fit_loss(data, priors, settings, allow_unconverged=True, ladder_steps=0)
+
+
 def with_exact_loo(
     fit: LossFit,
     limit: int = LOO_REFITS,
@@ -233,16 +238,7 @@ def with_exact_loo(
         held = data.held_out.copy()
         held[row] = True
         settings = replace(fit.settings, seed=key_seed(fit.settings.seed, "loo", row))
-        if refit is None:
-            without = fit_loss(
-                replace(data, held_out=held),
-                fit.priors,
-                settings,
-                allow_unconverged=True,
-                ladder_steps=0,
-            )
-        else:
-            without = refit(replace(data, held_out=held), fit.priors, settings)
+        without = (refit or _one_run)(replace(data, held_out=held), fit.priors, settings)
         if without.diagnostics.ok:
             exact[row] = held_out_below(without, row)
     seconds = time.perf_counter() - start
