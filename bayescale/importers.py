@@ -471,21 +471,78 @@ def _lm_eval_samples(line: dict[str, Any]) -> int:
     return 1
 
 
-def _lm_eval_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    expected = "the samples_<task>_<date>.jsonl written by lm_eval --log_samples"
+_LM_EVAL_EXPECTED = "the samples_<task>_<date>.jsonl written by lm_eval --log_samples"
+
+
+def _lm_eval_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The documents of a samples file, each with where it is (``line N`` or ``item [i]``).
+
+    lm-eval 0.4.3 and later write one JSON object per line; 0.4.0-0.4.2 wrote the same objects
+    as one indented JSON list (``<model_args>_<task>.jsonl``).
+    """
+    expected = _LM_EVAL_EXPECTED
     _require_file(path, expected)
-    lines = []
     try:
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                lines.append((number, _lm_eval_line(path, number, text, expected)))
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text. Expected {expected}.") from None
+    if text.lstrip().startswith("["):
+        return _lm_eval_list(path, text, expected)
+    lines = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            lines.append((f"line {number}", _lm_eval_line(path, number, line, expected)))
+        except InputError:
+            if not lines:  # a JSON document over several lines: lm-eval's results file?
+                _refuse_lm_eval_results(path, text)
+            raise
     if not lines:
         raise InputError(f"{path}: no lines. Expected {expected}.")
     return lines
+
+
+def _lm_eval_list(path: Path, text: str, expected: str) -> list[tuple[str, dict[str, Any]]]:
+    """The documents of a samples file written by lm-eval 0.4.0-0.4.2: one JSON list."""
+    try:
+        items = _parse_json(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}, line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}). "
+            f"Expected {expected} (or the JSON list of lm-eval 0.4.0-0.4.2)."
+        ) from None
+    if not items:
+        raise InputError(f"{path}: an empty list. Expected {expected}.")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "doc_id" not in item:
+            raise InputError(
+                f"{path}, item [{i}]: no 'doc_id' key. Expected {expected} (or the JSON list "
+                "of lm-eval 0.4.0-0.4.2): one object per document with 'doc_id', "
+                "'filtered_resps' and the metric values."
+            )
+    return [(f"item [{i}]", item) for i, item in enumerate(items)]
+
+
+def _refuse_lm_eval_results(path: Path, text: str) -> None:
+    """Refuse lm-eval's aggregate ``results_<date>.json``, naming the samples files beside it."""
+    try:
+        data = _parse_json(text)
+    except json.JSONDecodeError:
+        return
+    if not (isinstance(data, dict) and "results" in data and "doc_id" not in data):
+        return
+    samples = sorted(p.name for p in path.parent.glob("*.jsonl"))
+    found = (
+        f"; beside this file: {', '.join(samples[:6])}{' …' if len(samples) > 6 else ''}"
+        if samples
+        else "; none is beside this file: run lm_eval again with --log_samples"
+    )
+    raise InputError(
+        f"{path}: this is lm-eval's aggregate results file (one score per task and filter), "
+        "which holds no per-problem results. Import the samples_<task>_<date>.jsonl files that "
+        f"lm_eval --log_samples writes beside it{found}."
+    )
 
 
 def _lm_eval_line(path: Path, number: int, text: str, expected: str) -> dict[str, Any]:
@@ -496,6 +553,8 @@ def _lm_eval_line(path: Path, number: int, text: str, expected: str) -> dict[str
             f"{path}, line {number}: not a JSON object ({exc.msg} at column {exc.colno}). "
             f"Expected {expected}: one JSON object per line."
         ) from None
+    if isinstance(line, dict) and "results" in line and "doc_id" not in line:
+        _refuse_lm_eval_results(path, text)
     if not isinstance(line, dict) or "doc_id" not in line:
         raise InputError(
             f"{path}, line {number}: no 'doc_id' key. Expected {expected}: one object "
@@ -523,13 +582,17 @@ def import_lm_eval(
     refused.
 
     Follows ``lm_eval/evaluator.py`` and ``lm_eval/loggers/evaluation_tracker.py`` of
-    lm-evaluation-harness 0.4.x (files ``samples_<task>_<date>.jsonl``; per line ``doc_id``,
-    ``doc``, ``target``, ``arguments``, ``resps``, ``filtered_resps``, hashes and one key per
-    metric; later 0.4 releases add ``filter`` and ``metrics``; every release writes one
-    line per document *and filter*). Code tasks: ``humaneval`` of PR #1992 logs ``pass_at_1``
-    over ``repeats: 64`` with filter ``n=64``; later task files use filter ``create_test`` and a
-    ``pass_at_k`` metric function (the key it logs was not checked here: name it with
-    ``--metric``, ``a.b`` reaching into an object, if it is not inferred).
+    lm-evaluation-harness 0.4.3 and later (files ``samples_<task>_<date>.jsonl``, one JSON
+    object per line: ``doc_id``, ``doc``, ``target``, ``arguments``, ``resps``,
+    ``filtered_resps``, hashes and one key per metric; later releases add ``filter`` and
+    ``metrics``) and 0.4.0-0.4.2 (``<model_args>_<task>.jsonl``, the same objects as one
+    indented JSON list; problems are labelled by ``doc_id`` alone, the task not being told
+    apart in the name). Every release writes one object per document *and filter*. Code tasks:
+    ``humaneval`` of PR #1992 logs ``pass_at_1`` over ``repeats: 64`` with filter ``n=64``;
+    later task files use filter ``create_test`` and a ``pass_at_k`` metric function whose dict
+    the task spreads into its keys (``pass@1``); name another with ``--metric``, ``a.b``
+    reaching into an object. lm-eval's aggregate ``results_<date>.json`` is refused with the
+    samples files beside it named.
 
     Parameters
     ----------
@@ -561,9 +624,16 @@ def import_lm_eval(
     filters = list(dict.fromkeys(str(line["filter"]) for _, line in lines if "filter" in line))
     if filter is not None:
         if filter not in filters:
+            alone = (
+                " A file of one filter needs no --filter: import it in a command of its own "
+                "(-o TABLE.csv --append adds it to the same table)."
+                if len(filters) <= 1
+                else ""
+            )
             raise InputError(
                 f"{path}: no lines for filter '{filter}'.{did_you_mean(filter, filters)} Filters "
                 f"present: {', '.join(filters) or 'none (this file does not name its filters)'}."
+                f"{alone}"
             )
         lines = [(i, line) for i, line in lines if line.get("filter") == filter]
     elif len(filters) > 1:
@@ -573,11 +643,11 @@ def import_lm_eval(
         )
     match = _LM_EVAL_NAME.match(path.name)
     task = match.group("task") if match else None
-    chosen = _lm_eval_metric(lines[0][1], f"{path}, line {lines[0][0]}", metric)
+    chosen = _lm_eval_metric(lines[0][1], f"{path}, {lines[0][0]}", metric)
     rows: list[tuple[str, int, int]] = []
-    seen: dict[str, int] = {}
-    for number, line in lines:
-        where = f"{path}, line {number}"
+    seen: dict[str, str] = {}
+    for at, line in lines:
+        where = f"{path}, {at}"
         if problem_field is not None:
             doc = line.get("doc")
             if not isinstance(doc, dict) or problem_field not in doc:
@@ -591,11 +661,11 @@ def import_lm_eval(
             problem = f"{task}/{line['doc_id']}" if task else str(line["doc_id"])
         if problem in seen:
             raise InputError(
-                f"{where}: problem '{problem}' again (first on line {seen[problem]}). One line per "
+                f"{where}: problem '{problem}' again (first on {seen[problem]}). One line per "
                 "document is expected; a file from an lm-eval version that does not name its "
                 "filters repeats documents once per filter: keep one filter's lines."
             )
-        seen[problem] = number
+        seen[problem] = at
         value = _lm_eval_value(line, chosen, where)
         n = _lm_eval_samples(line)
         k = value * n

@@ -225,6 +225,48 @@ def test_lm_eval_unknown_filter_suggests_one():
         import_lm_eval(GSM8K, model="m", compute=1.0, filter="strict")
 
 
+def test_lm_eval_040_json_list_reads_like_json_lines(tmp_path):
+    # lm-eval 0.4.0-0.4.2 wrote the samples as one indented JSON list in
+    # <model_args>_<task>.jsonl; it was refused as "line 1: not a JSON object".
+    docs = [json.loads(line) for line in GSM8K.read_text().splitlines() if line.strip()]
+    strict = [
+        {k: v for k, v in d.items() if k != "filter"} for d in docs if d["filter"] == "strict-match"
+    ]
+    old = write(tmp_path, "pretrained__org__m_gsm8k.jsonl", json.dumps(strict, indent=2))
+    table = import_lm_eval(old, model="m", compute=1e20)
+    new = import_lm_eval(GSM8K, model="m", compute=1e20, filter="strict-match")
+    assert table[["n", "k"]].values.tolist() == new[["n", "k"]].values.tolist()
+    assert table["problem"].tolist() == ["0", "1", "2"]  # no task in the old file names
+    with pytest.raises(InputError, match=r"item \[1\]: no 'doc_id'"):
+        import_lm_eval(
+            write(tmp_path, "x.jsonl", '[{"doc_id": 0, "acc": 1}, {"acc": 1}]'), compute=1.0
+        )
+    twice = write(tmp_path, "y.jsonl", '[{"doc_id": 0, "acc": 1}, {"doc_id": 0, "acc": 1}]')
+    with pytest.raises(InputError, match=r"item \[1\]: problem '0' again \(first on item \[0\]\)"):
+        import_lm_eval(twice, compute=1.0)
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_lm_eval_results_file_points_to_the_samples_beside_it(tmp_path, indent):
+    # The aggregate results_<date>.json was refused as "line 1: not a JSON object".
+    results = {"results": {"gsm8k": {"exact_match,strict-match": 0.1}}, "configs": {}}
+    path = write(tmp_path, "results_2024-11-20T10-10-33.1.json", json.dumps(results, indent=indent))
+    with pytest.raises(InputError, match="none is beside this file: run lm_eval again with"):
+        import_lm_eval(path, compute=1.0)
+    write(tmp_path, "samples_gsm8k_2024-11-20T10-10-33.1.jsonl", GSM8K.read_text())
+    with pytest.raises(InputError) as err:
+        import_lm_eval(path, compute=1.0)
+    assert "aggregate results file" in str(err.value)
+    assert "beside this file: samples_gsm8k_2024-11-20T10-10-33.1.jsonl" in str(err.value)
+
+
+def test_lm_eval_filter_on_a_file_of_one_filter_says_to_import_it_alone(tmp_path):
+    line = {"doc_id": 0, "filter": "create_test", "metrics": ["pass@1"], "pass@1": 1.0}
+    path = write(tmp_path, "samples_humaneval_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
+    with pytest.raises(InputError, match="command of its own"):
+        import_lm_eval(path, compute=1.0, filter="strict-match")
+
+
 @pytest.mark.parametrize(
     ("content", "fragments"),
     [
