@@ -72,6 +72,8 @@ _LM_EVAL_KEYS = frozenset(
 )
 #: Metrics tried, in order, when a samples file does not name its metrics.
 _LM_EVAL_METRICS = ("pass@1", "pass_at_1", "exact_match", "acc")
+#: The metrics a pass@k task logs (``pass@1``, ``pass@10``, ...).
+_PASS_AT_K = re.compile(r"^pass@\d+$")
 #: ``samples_<task>_<ISO date with - for :>.jsonl``, as lm-eval names the files.
 _LM_EVAL_NAME = re.compile(r"^samples_(?P<task>.+)_\d{4}-\d{2}-\d{2}T[\d\-.:]+\.jsonl$")
 
@@ -419,6 +421,9 @@ def _lm_eval_metric(line: dict[str, Any], where: str, metric: str | None) -> str
     if isinstance(named, list) and named:
         if len(named) == 1:
             return str(named[0])
+        # pass@k with k > 1 is never a count: beside it, pass@1 is the only choice
+        if "pass@1" in named and all(_PASS_AT_K.match(str(m)) for m in named):
+            return "pass@1"
         raise InputError(
             f"{where}: the task computed several metrics ({', '.join(map(str, named))}); "
             "choose the 0/1 or pass@1 one with --metric NAME."
@@ -605,8 +610,8 @@ def import_lm_eval(
         Training compute in FLOPs.
     metric
         Metric key (``exact_match``, ``acc``, ``pass@1``…; ``a.b`` reaches into an object).
-        Default: the line's only ``metrics`` entry, else the only one of ``pass@1``,
-        ``pass_at_1``, ``exact_match``, ``acc`` present.
+        Default: the line's only ``metrics`` entry (``pass@1`` among pass@k ones), else the
+        only one of ``pass@1``, ``pass_at_1``, ``exact_match``, ``acc`` present.
     filter
         Filter name (``strict-match``, ``flexible-extract``…) when the file holds several.
     problem_field

@@ -260,6 +260,17 @@ def test_lm_eval_results_file_points_to_the_samples_beside_it(tmp_path, indent):
     assert "beside this file: samples_gsm8k_2024-11-20T10-10-33.1.jsonl" in str(err.value)
 
 
+def test_lm_eval_pass_at_1_is_chosen_among_pass_at_k_metrics(tmp_path):
+    # humaneval with `k: [1, 10]` logs metrics ["pass@1", "pass@10"]: was refused, though
+    # pass@10 can never be a count.
+    line = {"doc_id": 0, "filtered_resps": [["a"] * 10], "metrics": ["pass@1", "pass@10"]}
+    path = write(tmp_path, "s.jsonl", json.dumps({**line, "pass@1": 0.3, "pass@10": 1.0}))
+    assert import_lm_eval(path, compute=1.0)[["n", "k"]].values.tolist() == [[10, 3]]
+    mc = {"doc_id": 0, "metrics": ["acc", "acc_norm"], "acc": 1.0, "acc_norm": 0.0}
+    with pytest.raises(InputError, match="several metrics"):  # a real choice stays the user's
+        import_lm_eval(write(tmp_path, "mc.jsonl", json.dumps(mc)), compute=1.0)
+
+
 def test_lm_eval_filter_on_a_file_of_one_filter_says_to_import_it_alone(tmp_path):
     line = {"doc_id": 0, "filter": "create_test", "metrics": ["pass@1"], "pass@1": 1.0}
     path = write(tmp_path, "samples_humaneval_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
