@@ -220,14 +220,56 @@ def _parse_json(text: str) -> Any:
 def _load_json(path: Path, expected: str) -> Any:
     _require_file(path, expected)
     try:
-        return _parse_json(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
+        return _parse_json(text)
     except json.JSONDecodeError as exc:
+        first = next((line for line in text.split("\n") if line.strip()), "")
+        try:  # JSON Lines: say which harness wrote them
+            hint = _what_it_is(_parse_json(first))[1] if exc.lineno > 1 else ""
+        except json.JSONDecodeError:
+            hint = ""
         raise InputError(
             f"{path}, line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}). "
-            f"Expected {expected}."
+            f"Expected {expected}.{hint}"
         ) from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text. Expected {expected}.") from None
+
+
+def _what_it_is(data: Any) -> tuple[str, str]:
+    """The format whose file ``data`` looks like, and a sentence saying so (``""`` for none)."""
+    if isinstance(data, dict):
+        values = list(data.values())
+        if isinstance(data.get("eval"), dict):
+            return "evalplus", (
+                " It looks like EvalPlus's eval_results.json: use `bayescale import evalplus`."
+            )
+        if "results" in data and ("versions" in data or "configs" in data):
+            return "lm-eval", (
+                " It looks like lm-eval's aggregate results file: import the "
+                "samples_<task>_<date>.jsonl files that --log_samples writes beside it, with "
+                "`bayescale import lm-eval`."
+            )
+        if "doc_id" in data:
+            return "lm-eval", (
+                " It looks like lm-eval's --log_samples output: use `bayescale import lm-eval`."
+            )
+        if "task_id" in data and ("solution" in data or "completion" in data):
+            return "evalplus", (
+                " It looks like generated samples not yet evaluated: run `evalplus.evaluate "
+                "--samples FILE` and import the eval_results.json it writes."
+            )
+        if values and all(isinstance(v, list) and v and isinstance(v[0], list) for v in values):
+            return "bigcode", (
+                " It looks like code_eval per-sample results: use `bayescale import bigcode`."
+            )
+    if isinstance(data, list) and data and all(isinstance(x, list) for x in data):
+        return "bigcode", (
+            " It looks like bigcode-evaluation-harness's generations_<task>.json (programs, no "
+            "pass/fail): run code_eval on it and its references (docs/pass-rates.md) and import "
+            "the per-sample results it returns."
+        )
+    return "", ""
 
 
 def _frame(model: str, compute: float, rows: list[tuple[str, int, int]]) -> pd.DataFrame:
@@ -362,7 +404,7 @@ def import_evalplus(
         keys = _keys(data) if isinstance(data, dict) else f"a JSON {type(data).__name__}"
         raise InputError(
             f"{path}: no 'eval' key (found {keys}). Expected the eval_results.json written by "
-            "evalplus.evaluate, with per-task results under 'eval'."
+            f"evalplus.evaluate, with per-task results under 'eval'.{_what_it_is(data)[1]}"
         )
     tasks = data["eval"]
     if not isinstance(tasks, dict) or not tasks:
@@ -501,7 +543,7 @@ def _lm_eval_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
             lines.append((f"line {number}", _lm_eval_line(path, number, line, expected)))
         except InputError:
             if not lines:  # a JSON document over several lines: lm-eval's results file?
-                _refuse_lm_eval_results(path, text)
+                _refuse_json_document(path, text)
             raise
     if not lines:
         raise InputError(f"{path}: no lines. Expected {expected}.")
@@ -524,18 +566,24 @@ def _lm_eval_list(path: Path, text: str, expected: str) -> list[tuple[str, dict[
             raise InputError(
                 f"{path}, item [{i}]: no 'doc_id' key. Expected {expected} (or the JSON list "
                 "of lm-eval 0.4.0-0.4.2): one object per document with 'doc_id', "
-                "'filtered_resps' and the metric values."
+                f"'filtered_resps' and the metric values.{_what_it_is(items)[1]}"
             )
     return [(f"item [{i}]", item) for i, item in enumerate(items)]
 
 
-def _refuse_lm_eval_results(path: Path, text: str) -> None:
-    """Refuse lm-eval's aggregate ``results_<date>.json``, naming the samples files beside it."""
+def _refuse_json_document(path: Path, text: str) -> None:
+    """Refuse a JSON document given as lm-eval samples: lm-eval's or another harness's.
+
+    lm-eval's aggregate ``results_<date>.json`` is refused naming the samples files beside it.
+    """
     try:
         data = _parse_json(text)
     except json.JSONDecodeError:
         return
     if not (isinstance(data, dict) and "results" in data and "doc_id" not in data):
+        fmt, hint = _what_it_is(data)
+        if fmt and fmt != "lm-eval":
+            raise InputError(f"{path}: not {_LM_EVAL_EXPECTED}.{hint}")
         return
     samples = sorted(p.name for p in path.parent.glob("*.jsonl"))
     found = (
@@ -559,11 +607,12 @@ def _lm_eval_line(path: Path, number: int, text: str, expected: str) -> dict[str
             f"Expected {expected}: one JSON object per line."
         ) from None
     if isinstance(line, dict) and "results" in line and "doc_id" not in line:
-        _refuse_lm_eval_results(path, text)
+        _refuse_json_document(path, text)
     if not isinstance(line, dict) or "doc_id" not in line:
         raise InputError(
             f"{path}, line {number}: no 'doc_id' key. Expected {expected}: one object "
-            "per document with 'doc_id', 'filtered_resps' and the metric values."
+            f"per document with 'doc_id', 'filtered_resps' and the metric values."
+            f"{_what_it_is(line)[1]}"
         )
     return line
 
@@ -784,8 +833,10 @@ def import_bigcode(
         "bigcode-evaluation-harness"
     )
     data = _load_json(path, expected)
-    if not isinstance(data, dict) or not data:
-        raise InputError(f"{path}: expected a JSON object: {expected}.")
+    fmt, hint = _what_it_is(data)
+    if not isinstance(data, dict) or not data or fmt not in ("", "bigcode"):
+        lead = "expected " if hint else "expected a JSON object: "
+        raise InputError(f"{path}: {lead}{expected}.{hint}")
     if any(isinstance(v, dict) for v in data.values()):  # {"<task>": {metric: value}, "config"}
         return _bigcode_aggregate(path, data, model, compute, task)
     if task is not None:

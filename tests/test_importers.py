@@ -271,6 +271,40 @@ def test_lm_eval_pass_at_1_is_chosen_among_pass_at_k_metrics(tmp_path):
         import_lm_eval(write(tmp_path, "mc.jsonl", json.dumps(mc)), compute=1.0)
 
 
+EVALPLUS_SAMPLES = '{"task_id": "HumanEval/0", "solution": "def f(): pass"}\n' * 2
+
+
+@pytest.mark.parametrize(
+    ("importer", "source", "fragment"),
+    [
+        # each was refused without saying which harness wrote the file
+        (
+            import_bigcode,
+            EVALPLUS[0],
+            "EvalPlus's eval_results.json: use `bayescale import evalplus`",
+        ),
+        (import_lm_eval, EVALPLUS[0], "use `bayescale import evalplus`"),
+        (
+            import_evalplus,
+            BIGCODE[0],
+            "code_eval per-sample results: use `bayescale import bigcode`",
+        ),
+        (import_lm_eval, BIGCODE[0], "use `bayescale import bigcode`"),
+        (import_evalplus, LM_EVAL[0], "--log_samples output: use `bayescale import lm-eval`"),
+        (import_bigcode, LM_EVAL[0], "use `bayescale import lm-eval`"),
+        (import_evalplus, EVALPLUS_SAMPLES, "not yet evaluated: run `evalplus.evaluate"),
+        (import_bigcode, '[["def f(): pass", "def f(): 1"]]', "generations_<task>.json"),
+        (import_lm_eval, '[["def f(): pass", "def f(): 1"]]', "generations_<task>.json"),
+        (import_bigcode, '{"results": {"a": {"acc,none": 0.5}}, "versions": {}}', "samples_<task>"),
+    ],
+)
+def test_a_file_of_another_harness_is_named(tmp_path, importer, source, fragment):
+    path = source if isinstance(source, Path) else write(tmp_path, "out.json", source)
+    with pytest.raises(InputError) as err:
+        importer(path, model="m", compute=1.0)
+    assert fragment in str(err.value)
+
+
 def test_lm_eval_filter_on_a_file_of_one_filter_says_to_import_it_alone(tmp_path):
     line = {"doc_id": 0, "filter": "create_test", "metrics": ["pass@1"], "pass@1": 1.0}
     path = write(tmp_path, "samples_humaneval_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
