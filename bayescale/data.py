@@ -453,6 +453,23 @@ def row_label(source: str, index: int) -> str:
     return f"{source}, row {index + 1}"
 
 
+def refuse_case_twin(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
+    """Refuse a table whose optional column ``column`` is absent but typed in another case.
+
+    An absent group or bucket column means one curve for every row: a table with ``Group``
+    where ``group`` is read would pool its curves without a word.
+    """
+    if column in frame.columns:
+        return
+    twins = [str(c) for c in frame.columns if str(c).strip().casefold() == column.casefold()]
+    if twins:
+        raise InputError(
+            f"{source}: no column '{column}', but a column '{twins[0]}'; read as it is, the "
+            f"table would be fitted as one {column}. Pass {option} '{twins[0]}' (or rename the "
+            "column)."
+        )
+
+
 def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
     """Raise an :class:`InputError` naming the missing column and the columns present."""
     if column not in frame.columns:
@@ -722,9 +739,10 @@ def load_loss_runs(
     if columns.loss_sd is not None:
         loss_sd = _loss_sd(frame, columns.loss_sd, label)
 
-    if columns.group != LossColumns.group:  # a renamed group column must exist
-        for col in group_cols:
+    for col in group_cols:
+        if columns.group != LossColumns.group:  # a renamed group column must exist
             require_column(frame, col, label, "--group-col")
+        refuse_case_twin(frame, col, label, "--group-col")
     if all(col in frame.columns for col in group_cols):
         for col in group_cols:
             for i, value in zip(frame.index, frame[col].tolist(), strict=True):

@@ -23,6 +23,7 @@ from bayescale.data import (
     check_range,
     numeric_column,
     read_table,
+    refuse_case_twin,
     require_column,
     row_label,
 )
@@ -360,6 +361,9 @@ def load_pass_aggregate(
                 "(0, 1]; a pass rate of 0 carries no information for this law (give per-problem "
                 "counts instead), and percentages must be divided by 100."
             )
+    if columns.bucket != PassColumns.bucket:  # a renamed bucket column must exist
+        require_column(frame, columns.bucket, label, "--bucket-col")
+    refuse_case_twin(frame, columns.bucket, label, "--bucket-col")
     if columns.bucket in frame.columns:
         bucket = _labels(frame, columns.bucket, label)
     else:
@@ -370,8 +374,13 @@ def load_pass_aggregate(
         m, b = keys.iloc[pos]
         raise InputError(
             f"{row_label(label, int(frame.index[pos]))}: model '{m}' appears twice"
-            + (f" in bucket '{b}'" if columns.bucket in frame.columns else "")
-            + "; one row per (model, bucket) is expected."
+            + (
+                f" in bucket '{b}'; one row per (model, bucket) is expected."
+                if columns.bucket in frame.columns
+                else f"; the table has no bucket column '{columns.bucket}', so one row per model "
+                "is expected. Name the column that tells its rows apart (a benchmark, a "
+                "difficulty bucket) with --bucket-col COL."
+            )
         )
     models = _models(frame, model, compute, columns, label, fit_max_compute)
     buckets = tuple(dict.fromkeys(bucket.tolist()))

@@ -578,3 +578,16 @@ def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp
     frame = pd.read_csv(write(tmp_path, text)).drop(columns="compute").assign(N=1e9, D=2e10)
     with pytest.raises(InputError, match=r"'compute' = 6 \* N \* D"):
         (load_pass_counts if "k" in frame else load_pass_aggregate)(frame)
+
+
+def test_aggregate_bucket_column_named_or_in_another_case_is_required(tmp_path):
+    # A renamed --bucket-col missing from the table, or 'Bucket' beside the default 'bucket',
+    # were ignored: every row one bucket, refused only as a duplicate model.
+    path = write(tmp_path, BUCKETED_CSV.replace("bucket", "Bucket", 1))
+    assert "no column 'bucket', but a column 'Bucket'" in aggregate_error(path)
+    message = aggregate_error(path, columns=PassColumns(bucket="benchmark"))
+    assert "missing column 'benchmark'" in message and "--bucket-col" in message
+    loaded = load_pass_aggregate(path, columns=PassColumns(bucket="Bucket"))
+    assert loaded.buckets == ("easy", "hard")
+    unnamed = write(tmp_path, BUCKETED_CSV.replace("bucket", "benchmark", 1), "b.csv")
+    assert "Name the column that tells its rows apart" in aggregate_error(unnamed)
