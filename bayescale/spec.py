@@ -127,6 +127,19 @@ def _model_at(model: type[BaseModel], parents: tuple[str, ...]) -> type[BaseMode
     return model
 
 
+def _homes(model: type[BaseModel], name: str, parents: tuple[str, ...] = ()) -> list[str]:
+    """Where ``name`` is a valid key of the schema: ``[sampler]``, or a table ``[data.columns]``."""
+    found = []
+    if name in model.model_fields:
+        table = _model_at(model, (name,)) is not None
+        found.append(f"[{'.'.join((*parents, name) if table else parents)}]")
+    for field_name in model.model_fields:
+        nested = _model_at(model, (field_name,))
+        if nested is not None:
+            found += _homes(nested, name, (*parents, field_name))
+    return [f for f in found if f != "[]"]
+
+
 def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text: str) -> str:
     loc = _strip_index(tuple(error["loc"]))
     key = ".".join(str(p) for p in error["loc"])
@@ -136,14 +149,22 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text
         table = _model_at(model, loc[:-1])
         valid = sorted(table.model_fields) if table else []
         section = f"[{'.'.join(loc[:-1])}]" if loc[:-1] else "the top level"
+        homes = [h for h in _homes(model, loc[-1]) if h != section]
+        moved = f" '{loc[-1]}' belongs in {' or '.join(homes)}." if homes else ""
         return (
-            f"{at}: unknown key '{key}'.{did_you_mean(loc[-1], valid)} "
+            f"{at}: unknown key '{key}'.{moved or did_you_mean(loc[-1], valid)} "
             f"Valid keys in {section}: {', '.join(valid)}."
         )
     if error["type"] == "missing":
         return f"{at}: missing required key '{key}'. See models/README.md."
     got = error.get("input")
-    return f"{at}: key '{key}': {error['msg']} (got {got!r})."
+    fix = ""
+    if error["type"] == "list_type" and isinstance(got, int | float | str):
+        fix = f" Write a list: {loc[-1]} = [{got!r}]."
+    elif error["type"] in ("float_type", "int_type") and isinstance(got, str):
+        with contextlib.suppress(ValueError):
+            fix = f" Write the number without quotes: {float(got)!r}."
+    return f"{at}: key '{key}': {error['msg']} (got {got!r}).{fix}"
 
 
 def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> Any:
@@ -414,7 +435,7 @@ def _columns_hint(spec: Spec) -> Iterator[None]:
     try:
         yield
     except InputError as err:
-        if "missing column" not in str(err) and "names no column" not in str(err):
+        if not any(t in str(err) for t in ("missing column", "names no column", "but a column")):
             raise
         raise InputError(
             f"{err} In a spec, column names are set in [data.columns] ({spec.path})."

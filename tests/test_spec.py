@@ -81,6 +81,10 @@ def test_misspelled_key_exits_2_with_suggestion_and_location(spec_dir, capsys):
         ("\n[decision]\nrequire = 'wbe.loss<=2.6'\n", "Did you mean 'web'?"),
         ("\n[buckets]\ncount = 6\n", "unknown key 'buckets'"),  # buckets are for pass specs
         ("\n[data.columns]\ngroup = ''\n", "names no column"),  # was an IndexError
+        # keys in the wrong table, a scalar for a list, a quoted number: the fix is named
+        ("\n[sampler]\nslope_median = 0.1\n", "'slope_median' belongs in [priors]."),
+        ("\n[columns]\ngroup = 'g'\n", "'columns' belongs in [data.columns]."),
+        ("\n[data.columns]\ntargets = [1e23]\n", "'targets' belongs in [forecast]."),
     ],
 )
 def test_bad_specs_are_refused_with_exit_2(spec_dir, capsys, extra, fragment):
@@ -89,6 +93,14 @@ def test_bad_specs_are_refused_with_exit_2(spec_dir, capsys, extra, fragment):
     err = capsys.readouterr().err
     assert fragment in err, err
     assert str(path) in err
+
+
+def test_a_group_column_in_another_case_points_to_data_columns(spec_dir, capsys):
+    runs = pd.read_csv(spec_dir / "runs.csv").rename(columns={"group": "Group"})
+    runs.to_csv(spec_dir / "runs.csv", index=False)
+    assert main(["check", str(_write(spec_dir, MINIMAL))]) == 2
+    assert "but a column 'Group'" in (err := capsys.readouterr().err)
+    assert "In a spec, column names are set in [data.columns]" in err
 
 
 @pytest.mark.parametrize(
@@ -125,6 +137,9 @@ def test_several_problems_are_reported_together(spec_dir):
         (MINIMAL.replace("[1e23]", "[]"), "key 'forecast.targets'"),
         (MINIMAL.replace("[1e23]", "[1e23, -5.0]"), "key 'forecast.targets.1': Input should be"),
         (MINIMAL.replace("[1e23]", "[inf]"), "key 'forecast.targets.0'"),
+        (MINIMAL.replace("[1e23]", "1e23"), "Write a list: targets = [1e+23]."),
+        (MINIMAL.replace("[1e23]", "['1e23']"), "Write the number without quotes: 1e+23."),
+        (MINIMAL.replace("[forecast]", "draws = 5\n[forecast]"), "'draws' belongs in [sampler]."),
     ],
 )
 def test_schema_errors(spec_dir, text, fragment):
