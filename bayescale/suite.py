@@ -766,6 +766,7 @@ def _run_local(
                     done, _ = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
                         job = pending.pop(future)
+                        tracker.running = len(pending)
                         try:
                             outcome = future.result()
                         except BrokenProcessPool:

@@ -23,6 +23,7 @@ from bayescale.suite import (
     WORKER_DIED,
     Job,
     Outcome,
+    Progress,
     WorkerConfig,
     job_hash,
     read_suite,
@@ -337,6 +338,23 @@ def test_a_worker_that_dies_is_reported_and_its_job_retried_once(tmp_path, demo_
     assert all((tmp_path / "out" / "runs" / j.name / "result.json").exists() for j in jobs)
     assert not (tmp_path / "out" / ".running").exists()
     assert not list(tmp_path.rglob("*.lock"))
+
+
+def test_progress_counts_no_job_running_once_all_are_done(tmp_path, demo_csv):
+    # The last line read "5/5 done, 2 failed, 1 running": the finished job was still counted.
+    jobs = [Job(n, ("loss", str(demo_csv)), (str(demo_csv),), "t") for n in ("j0", "j1")]
+    seen: list[Progress] = []
+    config = WorkerConfig(setup=partial(setup_fake))
+    run_suite(
+        jobs,
+        tmp_path / "out",
+        entry=cli.main,
+        executor="local",
+        workers=1,
+        config=config,
+        progress=seen.append,
+    )
+    assert [(p.done, p.running) for p in seen if p.last is not None] == [(1, 0), (2, 0)]
 
 
 def test_ctrl_c_keeps_every_finished_job_in_the_summary(tmp_path, monkeypatch):
