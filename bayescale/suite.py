@@ -81,6 +81,7 @@ FIT_KEYS = (
     "buckets",
     "exclude_hardest",
     "columns",
+    "allow_outside_data",
     *SAMPLER_KEYS,
 )
 BACKTEST_KEYS = (
@@ -256,6 +257,13 @@ def _options(table: Mapping[str, Any], law: str | None, where: str) -> list[str]
                 raise _suite_error(where, "key 'allow_unconverged' must be true or false.")
             if value:
                 argv.append("--allow-unconverged")
+        elif key == "allow_outside_data":
+            if law is not None:
+                raise _suite_error(where, "key 'allow_outside_data' goes with 'spec'.")
+            if not isinstance(value, bool):
+                raise _suite_error(where, "key 'allow_outside_data' must be true or false.")
+            if value:
+                argv.append("--allow-outside-data")
         elif key == "baselines":
             if not isinstance(value, bool):
                 raise _suite_error(where, "key 'baselines' must be true or false.")
