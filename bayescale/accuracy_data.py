@@ -22,6 +22,7 @@ from bayescale.data import (
     label_key,
     numeric_column,
     read_table,
+    refuse_case_twin,
     refuse_first,
     refuse_shared_columns,
     require_column,
@@ -462,6 +463,11 @@ def load_accuracy_table(
     _refuse_wide(frame, cols, source)
     for name in ("model", "family", "compute", "benchmark", "accuracy"):
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
+    for name in ("n_questions", "chance"):  # optional; a renamed one must exist
+        option = f"--{name.replace('_', '-')}-col"
+        if getattr(cols, name) != name:
+            require_column(frame, getattr(cols, name), source, option)
+        refuse_case_twin(frame, getattr(cols, name), source, option)
     model = _labels(frame, cols.model, source)
     family = _labels(frame, cols.family, source)
     benchmark = _labels(frame, cols.benchmark, source)

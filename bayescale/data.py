@@ -456,17 +456,17 @@ def row_label(source: str, index: int) -> str:
 def refuse_case_twin(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
     """Refuse a table whose optional column ``column`` is absent but typed in another case.
 
-    An absent group or bucket column means one curve for every row: a table with ``Group``
-    where ``group`` is read would pool its curves without a word.
+    An absent optional column changes the answer without a word: no group or bucket column is
+    one curve for every row (a table with ``Group`` where ``group`` is read pools its curves),
+    no ``chance`` column a floor from the benchmark's name.
     """
     if column in frame.columns:
         return
     twins = [str(c) for c in frame.columns if str(c).strip().casefold() == column.casefold()]
     if twins:
         raise InputError(
-            f"{source}: no column '{column}', but a column '{twins[0]}'; read as it is, the "
-            f"table would be fitted as one {column}. Pass {option} '{twins[0]}' (or rename the "
-            "column)."
+            f"{source}: no column '{column}', but a column '{twins[0]}', which would be "
+            f"ignored. Pass {option} '{twins[0]}' (or rename the column)."
         )
 
 
