@@ -141,13 +141,18 @@ def model_computes(
     return [training_compute(n, d) for n, d in zip(params, tokens, strict=True)]
 
 
+#: Columns of a mapping table (``--models``), read in any case.
+_MAP_COLUMNS = ("file", "model", "compute", "params", "tokens")
+
+
 def read_model_map(
     source: str | Path | pd.DataFrame,
 ) -> tuple[list[Path], list[str | None], list[float]]:
     """Files, model labels and computes from a small mapping table, one row per file.
 
-    Columns: ``file`` (relative to the mapping file's folder, or absolute), optional
-    ``model``, and ``compute`` (FLOPs) or ``params`` and ``tokens`` (C = 6·N·D), per row.
+    Columns (in any case: ``File``, ``Params``): ``file`` (relative to the mapping file's
+    folder, or absolute), optional ``model``, and ``compute`` (FLOPs) or ``params`` and
+    ``tokens`` (C = 6·N·D), per row.
 
     Examples
     --------
@@ -158,6 +163,14 @@ def read_model_map(
     [1.2e+20, 1.08e+21]
     """
     frame, label = read_table(source)
+    named = {str(c).strip().casefold(): c for c in frame.columns}  # 'File', 'Params' read too
+    frame = frame.rename(
+        columns={
+            named[key]: key
+            for key in _MAP_COLUMNS
+            if key not in frame.columns and key in named and named[key] not in _MAP_COLUMNS
+        }
+    )
     if "file" not in frame.columns:
         raise InputError(
             f"{label}: missing column 'file'.{did_you_mean('file', map(str, frame.columns))} "

@@ -502,6 +502,14 @@ def test_mapping_errors_name_the_row(tmp_path, text, fragment):
     assert str(path) in str(err.value) and fragment in str(err.value)
 
 
+def test_mapping_columns_are_read_in_any_case():
+    # A spreadsheet's 'File, Model, Params, Tokens' was refused ("missing column 'file'"), and
+    # 'Params'/'Tokens' beside 'file' read as "no training compute".
+    rows = pd.DataFrame({"File": ["a.json"], "Model": ["a"], "Params": [1e9], " Tokens": [2e10]})
+    files, models, computes = read_model_map(rows)
+    assert (files, models, computes) == ([Path("a.json")], ["a"], [1.2e20])
+
+
 def test_mapping_excludes_per_file_options(capsys):
     mapping = str(DATA / "evalplus" / "models.csv")
     argv = ["import", "evalplus", str(EVALPLUS[0]), "--models", mapping]
