@@ -428,7 +428,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read one harness output file per model (EvalPlus eval_results.json, "
         "lm-evaluation-harness --log_samples JSONL, bigcode-evaluation-harness results) and "
         "write the table model, compute, problem, n, k that 'bayescale pass' reads. Give "
-        "--model and --compute (or --params and --tokens, C = 6*N*D) once per file, in order.",
+        "--model and --compute (or --params and --tokens, C = 6*N*D) once per file, in order, "
+        "or once for files of one model (its tasks).",
         epilog="example: bayescale import evalplus small/eval_results.json big/eval_results.json "
         "--model small --model big --params 1e9 --params 7e9 --tokens 2e11 --tokens 2e11 "
         "-o table.csv",

@@ -1085,7 +1085,9 @@ def import_command(
     fmt, files, options
         As :func:`import_files`.
     model, compute, params, tokens
-        Per-file labels and compute, in file order (see :func:`model_computes`).
+        Per-file labels and compute, in file order (see :func:`model_computes`); each given
+        once for several files, the files of one model (refused when their own labels name
+        several models and ``model`` is not given).
     models
         A mapping table (:func:`read_model_map`) instead of ``files`` and the per-file options.
     output, append
@@ -1097,6 +1099,7 @@ def import_command(
         The table imported (with the old rows when appending).
     """
     labels: Sequence[str | None] | None = model
+    shared = False
     if models is not None:
         if files or model or compute or params or tokens:
             raise InputError(
@@ -1107,8 +1110,21 @@ def import_command(
     elif not files:
         raise InputError("name the harness output files (one per model), or give --models CSV.")
     else:
-        computes = model_computes(len(files), compute, params, tokens)
+        # one value for several files: the files of one model (its tasks, or MMLU's subtasks)
+        given = [v for v in (compute, params, tokens, model) if v]
+        shared = len(files) > 1 and bool(given) and all(len(v) == 1 for v in given)
+        count = 1 if shared and (compute or params or tokens) else len(files)
+        computes = model_computes(count, compute, params, tokens) * (len(files) // count)
+        labels = list(model) * len(files) if shared and model else model
     table = import_files(fmt, files, computes, labels, **options)
+    labelled = list(table["model"].unique())
+    if shared and not model and len(labelled) > 1:
+        names = ", ".join(f"'{m}'" for m in labelled[:4]) + (" …" if len(labelled) > 4 else "")
+        raise InputError(
+            f"one training compute was given for {len(files)} files of {len(labelled)} models "
+            f"({names}); give --compute (or --params and --tokens) once per file, or --model "
+            "once to import every file as one model."
+        )
     for name, missing in missing_problems(table).items():
         log.warning("model '%s' has no results for %d problem(s) the others have", name, missing)
     if output is None:

@@ -510,6 +510,31 @@ def test_mapping_columns_are_read_in_any_case():
     assert (files, models, computes) == ([Path("a.json")], ["a"], [1.2e20])
 
 
+def test_one_compute_for_the_task_files_of_one_model(tmp_path, capsys):
+    # lm-eval writes one samples file per (sub)task: MMLU's 57 files of one model needed
+    # --compute 57 times ("--compute is given 1 time(s) for 3 file(s)").
+    folder = tmp_path / "org__m7b"
+    folder.mkdir()
+    for task in ("mmlu_anatomy", "mmlu_astronomy", "arc_easy"):
+        line = {"doc_id": 0, "metrics": ["acc"], "filtered_resps": [[-1.0, True]], "acc": 1.0}
+        write(folder, f"samples_{task}_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
+    files = sorted(str(f) for f in folder.iterdir())
+    out = tmp_path / "t.csv"
+    assert (
+        main(["import", "lm-eval", *files, "--params", "7e9", "--tokens", "1e12", "-o", str(out)])
+        == 0
+    )
+    table = pd.read_csv(out)
+    assert set(table["model"]) == {"org__m7b"} and set(table["compute"]) == {4.2e22}
+    assert table["problem"].tolist() == ["arc_easy/0", "mmlu_anatomy/0", "mmlu_astronomy/0"]
+    # files of several models with one compute are refused; --model once makes them one model
+    argv = ["import", "lm-eval", *map(str, LM_EVAL[:2]), "--compute", "1e21"]
+    assert main(argv) == 2
+    assert "one training compute was given for 2 files of 2 models" in capsys.readouterr().err
+    assert main([*argv[:4], "--compute", "1e21", "--model", "m"]) == 2  # same problems twice
+    assert "appear twice" in capsys.readouterr().err
+
+
 def test_mapping_excludes_per_file_options(capsys):
     mapping = str(DATA / "evalplus" / "models.csv")
     argv = ["import", "evalplus", str(EVALPLUS[0]), "--models", mapping]
