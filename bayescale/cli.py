@@ -653,6 +653,11 @@ def _suite_parser(sub: Any) -> None:
         metavar="N",
         help="jobs a worker process runs before it is replaced (default 20)",
     )
+    suite.add_argument(
+        "--allow-outside-data",
+        action="store_true",
+        help="let the specs given here read data outside their folders (trusted specs only)",
+    )
     suite.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -664,7 +669,7 @@ def _run_suite_command(args: argparse.Namespace) -> int:
         raise InputError(f"--workers {args.workers}: give 0 (in this process) or more.")
     if args.address is not None and args.executor != "ray":
         raise InputError("--address is for --executor ray.")
-    jobs = read_suite(args.inputs)
+    jobs = read_suite(args.inputs, allow_outside_data=args.allow_outside_data)
     tty = sys.stderr.isatty()
 
     def progress(p: Any) -> None:

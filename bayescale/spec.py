@@ -403,8 +403,9 @@ def data_source(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Path:
             raise InputError(
                 f"{where}'{spec.model.data.path}': the data file {path.resolve()} is outside the "
                 f"spec's folder {folder}. A spec reads data only under its own folder; if you "
-                "trust this spec, pass --allow-outside-data (in a suite file, "
-                "allow_outside_data = true in its [[fit]]), or give the table with --data PATH."
+                "trust this spec, pass --allow-outside-data (to run, check or suite; in a suite "
+                "file, allow_outside_data = true in its [[fit]]), or give the table with --data "
+                "PATH."
             )
     if not path.is_file():
         what = "is not a regular file" if path.exists() else "file not found"

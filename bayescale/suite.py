@@ -400,12 +400,13 @@ def read_suite_file(path: Path, raw: Mapping[str, Any]) -> list[Job]:
     return jobs
 
 
-def read_suite(paths: Iterable[str | Path]) -> list[Job]:
+def read_suite(paths: Iterable[str | Path], *, allow_outside_data: bool = False) -> list[Job]:
     """Read forecast specs and suite files into a list of uniquely named jobs.
 
     A file with ``[[fit]]`` or ``[[backtest]]`` tables is a suite file; any other TOML file
-    is a forecast spec, run as ``bayescale run SPEC``. The spec's own contents are checked
-    when its job runs, so a bad spec fails its job alone.
+    is a forecast spec, run as ``bayescale run SPEC`` (with ``--allow-outside-data`` when
+    ``allow_outside_data``; a suite file's specs say it in their ``[[fit]]``). The spec's own
+    contents are checked when its job runs, so a bad spec fails its job alone.
 
     Raises
     ------
@@ -435,7 +436,8 @@ def read_suite(paths: Iterable[str | Path]) -> list[Job]:
             jobs.extend(read_suite_file(path, raw))
         else:
             spec = path.absolute()
-            jobs.append(Job(spec.stem, ("run", str(spec)), spec_inputs(spec), source=str(path)))
+            argv = ("run", str(spec)) + ("--allow-outside-data",) * allow_outside_data
+            jobs.append(Job(spec.stem, argv, spec_inputs(spec), source=str(path)))
     seen: dict[str, str] = {}
     for job in jobs:
         if job.name in seen:

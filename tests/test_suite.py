@@ -578,6 +578,8 @@ def test_a_spec_reading_data_beside_its_folder_runs_when_the_suite_allows_it(
     assert run["status"] == "bad_input" and "allow_outside_data = true" in run["message"]
     (job,) = read_suite([_suite(tmp_path, fit + "allow_outside_data = true\n")])
     assert "--allow-outside-data" in job.argv
+    (direct,) = read_suite([spec], allow_outside_data=True)  # bayescale suite specs/*.toml
+    assert direct.argv[-1] == "--allow-outside-data"
     assert demo_csv.resolve() in [Path(i).resolve() for i in job.inputs]  # hashed with the job
     (run,) = run_suite([job], tmp_path / "out2", entry=cli.main, executor="inline").runs
     assert run["status"] == "ok", run["message"]
