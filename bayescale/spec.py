@@ -149,10 +149,13 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text
         table = _model_at(model, loc[:-1])
         valid = sorted(table.model_fields) if table else []
         section = f"[{'.'.join(loc[:-1])}]" if loc[:-1] else "the top level"
-        homes = [h for h in _homes(model, loc[-1]) if h != section]
-        moved = f" '{loc[-1]}' belongs in {' or '.join(homes)}." if homes else ""
+        homes = " or ".join(h for h in _homes(model, loc[-1]) if h != section)
+        typo = did_you_mean(loc[-1], valid)  # a typo here ([bucket]) before a key elsewhere
+        moved = (
+            f" '{loc[-1]}' is a key of {homes}." if typo else f" '{loc[-1]}' belongs in {homes}."
+        )
         return (
-            f"{at}: unknown key '{key}'.{moved or did_you_mean(loc[-1], valid)} "
+            f"{at}: unknown key '{key}'.{typo}{moved if homes else ''} "
             f"Valid keys in {section}: {', '.join(valid)}."
         )
     if error["type"] == "missing":

@@ -215,6 +215,14 @@ def test_options_come_from_the_dataclass_defaults_and_overrides_win(spec_dir):
     assert over.requirement == "web.loss<=2.5" and over.priors == options.priors
 
 
+def test_a_typo_is_suggested_before_a_key_of_another_table(tmp_path):
+    # [bucket] in a pass spec said only "'bucket' belongs in [data.columns]"
+    text = 'schema_version = 1\nlaw = "pass_rate"\n[data]\npath = "r.csv"\n[bucket]\ncount = 4\n'
+    with pytest.raises(InputError) as err:
+        load_spec(_write(tmp_path, text))
+    assert "Did you mean 'buckets'? 'bucket' is a key of [data.columns]." in str(err.value)
+
+
 def test_pass_spec_options(tmp_path):
     text = """\
 schema_version = 1
