@@ -163,10 +163,16 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text
     got = error.get("input")
     fix = ""
     if error["type"] == "list_type" and isinstance(got, int | float | str):
-        fix = f" Write a list: {loc[-1]} = [{got!r}]."
+        shown = f"{got:g}" if isinstance(got, float) else repr(got)
+        inner = isinstance(error["loc"][-1], int)  # an item of a list of lists
+        fix = (
+            f" Its items are lists: {loc[-1]} = [[a, b], ...]."
+            if inner
+            else f" Write a list: {loc[-1]} = [{shown}]."
+        )
     elif error["type"] in ("float_type", "int_type") and isinstance(got, str):
         with contextlib.suppress(ValueError):
-            fix = f" Write the number without quotes: {float(got)!r}."
+            fix = f" Write the number without quotes: {float(got):g}."
     return f"{at}: key '{key}': {error['msg']} (got {got!r}).{fix}"
 
 

@@ -138,7 +138,13 @@ def test_several_problems_are_reported_together(spec_dir):
         (MINIMAL.replace("[1e23]", "[1e23, -5.0]"), "key 'forecast.targets.1': Input should be"),
         (MINIMAL.replace("[1e23]", "[inf]"), "key 'forecast.targets.0'"),
         (MINIMAL.replace("[1e23]", "1e23"), "Write a list: targets = [1e+23]."),
+        (MINIMAL.replace("[1e23]", "[[1e23]]"), "forecast.targets.0': Input should be a valid num"),
         (MINIMAL.replace("[1e23]", "['1e23']"), "Write the number without quotes: 1e+23."),
+        (
+            MINIMAL.replace('"loss"', '"nd"').replace("targets = [1e23]", "runs = [7e9, 1.4e11]"),
+            "forecast.runs.0': Input should be a valid list (got 7000000000.0). Its items are "
+            "lists: runs = [[a, b], ...].",
+        ),
         (MINIMAL.replace("[forecast]", "draws = 5\n[forecast]"), "'draws' belongs in [sampler]."),
     ],
 )
