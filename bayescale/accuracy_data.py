@@ -7,6 +7,7 @@ imports too.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -50,6 +51,9 @@ DEFAULT_CHANCE: dict[str, float] = {
     "mmlu": 0.25,
     "arc_challenge": 0.25,
     "arc_c": 0.25,
+    "arc": 0.25,
+    "arc_easy": 0.25,
+    "arc_e": 0.25,
     "hellaswag": 0.25,
     "winogrande": 0.5,
     "winograd": 0.5,
@@ -74,6 +78,22 @@ MIN_SIZES = 3
 def benchmark_key(name: str) -> str:
     """The key of a benchmark name in :data:`DEFAULT_CHANCE`: ``"ARC-C"`` -> ``"arc_c"``."""
     return label_key(name)
+
+
+#: A shot count after a benchmark's name, as leaderboards write it: ``MMLU (5-shot)``.
+_SHOTS = re.compile(r"_*\(?\d+_?shots?\)?$")
+
+
+def default_chance(name: str) -> float | None:
+    """The chance rate of a named benchmark (:data:`DEFAULT_CHANCE`), shot count ignored.
+
+    Examples
+    --------
+    >>> default_chance("MMLU (5-shot)"), default_chance("ARC-C"), default_chance("mybench")
+    (0.25, 0.25, None)
+    """
+    key = benchmark_key(name)
+    return DEFAULT_CHANCE.get(key, DEFAULT_CHANCE.get(_SHOTS.sub("", key)))
 
 
 @dataclass(frozen=True)
@@ -369,9 +389,9 @@ def _chance_rates(
                 rates.append(float(given[0]))
                 sources.append("column")
                 continue
-        key = benchmark_key(b)
-        if key in DEFAULT_CHANCE:
-            rates.append(DEFAULT_CHANCE[key])
+        default = default_chance(b)
+        if default is not None:
+            rates.append(default)
             sources.append("default")
             continue
         log.warning(

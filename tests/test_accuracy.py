@@ -79,6 +79,15 @@ def test_a_chance_column_in_another_case_or_renamed_away_is_refused(table):
         load_accuracy_table(table, columns=AccuracyColumns(chance="floor"))
 
 
+def test_leaderboard_names_with_shot_counts_know_their_chance_rates(table):
+    # The Open LLM Leaderboard's 'MMLU (5-shot)' and 'ARC' had their floors learned.
+    names = {"mmlu": "MMLU (5-shot)", "winogrande": "Winogrande (5-shot)", "gsm8k": "ARC"}
+    data = load_accuracy_table(table.assign(benchmark=table["benchmark"].replace(names)))
+    assert data.benchmarks == ("MMLU (5-shot)", "ARC", "Winogrande (5-shot)")
+    assert data.chance.tolist() == [0.25, 0.25, 0.5]
+    assert data.chance_source == ("default",) * 3
+
+
 def test_chance_option_overrides_column_and_default(table):
     table = table.assign(chance=np.where(table["benchmark"] == "gsm8k", 0.1, np.nan))
     data = load_accuracy_table(table, chance={"mmlu": 0.2})
