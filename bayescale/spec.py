@@ -419,7 +419,13 @@ def data_source(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Path:
     if not path.is_file():
         what = "is not a regular file" if path.exists() else "file not found"
         if given is not None:
-            raise InputError(f"--data {given}: {what}.")
+            beside = spec.path.parent / given
+            hint = (
+                f" --data is read from the current folder, not the spec's: give {beside}."
+                if not path.is_absolute() and beside.is_file()
+                else ""
+            )
+            raise InputError(f"--data {given}: {what}.{hint}")
         raise InputError(
             f"{where}'{spec.model.data.path}': {what} at {path} (paths are relative to the "
             "spec's folder)."

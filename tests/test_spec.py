@@ -197,6 +197,18 @@ def test_data_path_is_relative_to_the_spec_not_the_cwd(spec_dir, tmp_path_factor
     assert main(["check", str(path), "--data", "runs.csv"]) == 2
 
 
+def test_data_option_missing_here_but_beside_the_spec_says_so(spec_dir, monkeypatch, capsys):
+    # was only "--data runs.csv: file not found"
+    (spec_dir / "specs").mkdir()
+    path = _write(spec_dir / "specs", MINIMAL)
+    (spec_dir / "runs.csv").rename(spec_dir / "specs" / "runs.csv")
+    monkeypatch.chdir(spec_dir)
+    assert main(["check", str(path), "--data", "runs.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "read from the current folder, not the spec's: give" in err
+    assert str(Path(path).parent / "runs.csv") in err
+
+
 def test_options_come_from_the_dataclass_defaults_and_overrides_win(spec_dir):
     spec = load_spec(_write(spec_dir, MINIMAL + "\n[priors]\nslope_median = 0.08\n"))
     options = spec_options(spec)
