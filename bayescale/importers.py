@@ -68,6 +68,7 @@ _LM_EVAL_KEYS = frozenset(
         "doc_hash",
         "prompt_hash",
         "target_hash",
+        "length_info",  # newer lm-eval: token lengths per request
     }
 )
 #: Metrics tried, in order, when a samples file does not name its metrics.

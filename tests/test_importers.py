@@ -178,6 +178,7 @@ def test_evalplus_errors_name_the_key(tmp_path, make, fragments):
         (['{"doc_id": 0, "acc": 1}', '{"acc": 1}'], {}, ["line 2", "no 'doc_id'"]),
         (['{"doc_id": 0, "acc": 1}', '{"doc_id": 0, "acc": 0}'], {}, ["line 2", "first on line 1"]),
         (['{"doc_id": 0, "f1": 0.5}'], {}, ["line 1", "f1", "--metric"]),
+        (['{"doc_id": 0, "length_info": [], "f1": 0.5}'], {}, ["(metric keys: f1)"]),
         (['{"doc_id": 0, "acc": 1}'], {"metric": "ac"}, ["no metric 'ac'", "Did you mean 'acc'"]),
         (
             ['{"doc_id": 0, "filtered_resps": [["a", "b", "c"]], "pass@1": 0.5}'],
