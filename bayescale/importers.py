@@ -625,7 +625,7 @@ def _lm_eval_line(path: Path, number: int, text: str, expected: str) -> dict[str
     if not isinstance(line, dict) or "doc_id" not in line:
         raise InputError(
             f"{path}, line {number}: no 'doc_id' key. Expected {expected}: one object "
-            f"per document with 'doc_id', 'filtered_resps' and the metric values."
+            "per document with 'doc_id', 'filtered_resps' and the metric values."
             f"{_what_it_is(line)[1]}"
         )
     return line
