@@ -291,6 +291,13 @@ def _law(table: Mapping[str, Any], where: str) -> str:
     law = table.get("law")
     if law not in LAWS:
         hint = did_you_mean(str(law), LAWS) if law is not None else ""
+        if law == "pass_rate":
+            hint = " A table fit names the command: law = 'pass' ('pass_rate' is a spec's law)."
+        elif law in ("nd", "accuracy"):
+            hint = (
+                f" For {law}, write a spec with law = '{law}' (docs/specs.md) and name it in a "
+                "[[fit]] with spec = 'PATH.toml'."
+            )
         raise _suite_error(where, f"key 'law' = {law!r}: expected one of {LAWS}.{hint}")
     return str(law)
 

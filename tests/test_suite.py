@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 from functools import partial
@@ -592,3 +593,14 @@ def test_a_spec_reading_data_beside_its_folder_runs_when_the_suite_allows_it(
                 )
             ]
         )
+
+
+@pytest.mark.parametrize(
+    ("law", "fragment"),
+    [("accuracy", "write a spec with law = 'accuracy'"), ("pass_rate", "law = 'pass'")],
+)
+def test_a_table_fit_of_another_law_says_how(tmp_path, demo_csv, law, fragment):
+    # was only "expected one of ('loss', 'pass')"
+    body = f"[[fit]]\nlaw = '{law}'\ntable = '{demo_csv.name}'\ntarget_compute = 1e23\n"
+    with pytest.raises(InputError, match=re.escape(fragment)):
+        read_suite([_suite(tmp_path, body)])
