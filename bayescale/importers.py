@@ -522,14 +522,31 @@ def _lm_eval_samples(line: dict[str, Any]) -> int:
     ``filtered_resps`` holds one entry per request. A generation task with ``repeats: R`` whose
     filter keeps every sample has one request whose entry is a list of R strings; a filter that
     reduces them (``take_first``, majority vote) leaves one string; loglikelihood entries are
-    ``[logprob, is_greedy]`` pairs. Only the first case is R samples.
+    ``[logprob, is_greedy]`` pairs. Only the first case is R samples. lm-eval 0.4.3 and later
+    write every response as a string, so a loglikelihood task of one request per document
+    (``lambada_openai``) has the entry ``["-1.23", "True"]``, told apart by its raw ``resps``
+    (a list of pairs, where generations are a list of strings) or by its form.
     """
     resps = line.get("filtered_resps")
     if isinstance(resps, list) and len(resps) == 1 and isinstance(resps[0], list):
         inner = resps[0]
-        if inner and all(isinstance(r, str) for r in inner):
+        if inner and all(isinstance(r, str) for r in inner) and not _loglikelihood(line, inner):
             return len(inner)
     return 1
+
+
+def _loglikelihood(line: dict[str, Any], entry: list[str]) -> bool:
+    """Whether a filtered entry of strings is a ``[logprob, is_greedy]`` pair, not 2 samples."""
+    raw = line.get("resps")
+    if isinstance(raw, list) and raw and isinstance(raw[0], list) and raw[0]:
+        return isinstance(raw[0][0], list)
+    if len(entry) != 2 or entry[1] not in ("True", "False"):
+        return False
+    try:
+        float(entry[0])
+    except ValueError:
+        return False
+    return True
 
 
 _LM_EVAL_EXPECTED = "the samples_<task>_<date>.jsonl written by lm_eval --log_samples"

@@ -100,6 +100,19 @@ def test_lm_eval_greedy_multiple_choice_and_nested_metric(tmp_path):
     assert import_lm_eval(nested, model="m", compute=1.0, metric="pass_at_k.pass@1")["k"][0] == 1
 
 
+@pytest.mark.parametrize("with_resps", [True, False])
+def test_lm_eval_one_loglikelihood_request_is_one_sample(tmp_path, with_resps):
+    # lm-eval >= 0.4.3 writes responses as strings: lambada_openai's filtered entry
+    # ["-1.23", "True"] was read as 2 generated samples (n=2, k=2 for acc 1).
+    line = {"doc_id": 0, "filtered_resps": [["-1.234", "True"]], "acc": 1.0}
+    if with_resps:
+        line["resps"] = [[["-1.234", "True"]]]
+    path = write(tmp_path, "samples_lambada_openai_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
+    assert import_lm_eval(path, compute=1.0)[["n", "k"]].values.tolist() == [[1, 1]]
+    two = {"doc_id": 0, "resps": [["a", "b"]], "filtered_resps": [["a", "b"]], "pass@1": 0.5}
+    assert import_lm_eval(write(tmp_path, "g.jsonl", json.dumps(two)), compute=1.0)["n"][0] == 2
+
+
 def test_bigcode_metrics_file_gives_an_aggregate_row():
     path = DATA / "bigcode" / "m1_evaluation_results.json"
     row = import_bigcode(path, compute=3e20)
