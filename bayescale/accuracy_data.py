@@ -7,6 +7,7 @@ imports too.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,6 +23,7 @@ from bayescale.data import (
     label_key,
     numeric_column,
     read_table,
+    refuse_case_twin,
     refuse_first,
     refuse_shared_columns,
     require_column,
@@ -50,6 +52,9 @@ DEFAULT_CHANCE: dict[str, float] = {
     "mmlu": 0.25,
     "arc_challenge": 0.25,
     "arc_c": 0.25,
+    "arc": 0.25,
+    "arc_easy": 0.25,
+    "arc_e": 0.25,
     "hellaswag": 0.25,
     "winogrande": 0.5,
     "winograd": 0.5,
@@ -74,6 +79,22 @@ MIN_SIZES = 3
 def benchmark_key(name: str) -> str:
     """The key of a benchmark name in :data:`DEFAULT_CHANCE`: ``"ARC-C"`` -> ``"arc_c"``."""
     return label_key(name)
+
+
+#: A shot count after a benchmark's name, as leaderboards write it: ``MMLU (5-shot)``.
+_SHOTS = re.compile(r"_*\(?\d+_?shots?\)?$")
+
+
+def default_chance(name: str) -> float | None:
+    """The chance rate of a named benchmark (:data:`DEFAULT_CHANCE`), shot count ignored.
+
+    Examples
+    --------
+    >>> default_chance("MMLU (5-shot)"), default_chance("ARC-C"), default_chance("mybench")
+    (0.25, 0.25, None)
+    """
+    key = benchmark_key(name)
+    return DEFAULT_CHANCE.get(key, DEFAULT_CHANCE.get(_SHOTS.sub("", key)))
 
 
 @dataclass(frozen=True)
@@ -369,9 +390,9 @@ def _chance_rates(
                 rates.append(float(given[0]))
                 sources.append("column")
                 continue
-        key = benchmark_key(b)
-        if key in DEFAULT_CHANCE:
-            rates.append(DEFAULT_CHANCE[key])
+        default = default_chance(b)
+        if default is not None:
+            rates.append(default)
             sources.append("default")
             continue
         log.warning(
@@ -473,6 +494,11 @@ def load_accuracy_table(
     _refuse_wide(frame, cols, source)
     for name in required:
         require_column(frame, getattr(cols, name), source, f"--{name}-col")
+    for name in ("n_questions", "chance"):  # optional; a renamed one must exist
+        option = f"--{name.replace('_', '-')}-col"
+        if getattr(cols, name) != name:
+            require_column(frame, getattr(cols, name), source, option)
+        refuse_case_twin(frame, getattr(cols, name), source, option)
     model = _labels(frame, cols.model, source)
     family = _labels(frame, cols.family, source)
     benchmark = _labels(frame, cols.benchmark, source)

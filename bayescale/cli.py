@@ -425,7 +425,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read one harness output file per model (EvalPlus eval_results.json, "
         "lm-evaluation-harness --log_samples JSONL, bigcode-evaluation-harness results) and "
         "write the table model, compute, problem, n, k that 'bayescale pass' reads. Give "
-        "--model and --compute (or --params and --tokens, C = 6*N*D) once per file, in order.",
+        "--model and --compute (or --params and --tokens, C = 6*N*D) once per file, in order, "
+        "or once for files of one model (its tasks).",
         epilog="example: bayescale import evalplus small/eval_results.json big/eval_results.json "
         "--model small --model big --params 1e9 --params 7e9 --tokens 2e11 --tokens 2e11 "
         "-o table.csv",
@@ -650,6 +651,11 @@ def _suite_parser(sub: Any) -> None:
         metavar="N",
         help="jobs a worker process runs before it is replaced (default 20)",
     )
+    suite.add_argument(
+        "--allow-outside-data",
+        action="store_true",
+        help="let the specs given here read data outside their folders (trusted specs only)",
+    )
     suite.add_argument("--quiet", action="store_true", help="no progress lines")
 
 
@@ -661,7 +667,7 @@ def _run_suite_command(args: argparse.Namespace) -> int:
         raise InputError(f"--workers {args.workers}: give 0 (in this process) or more.")
     if args.address is not None and args.executor != "ray":
         raise InputError("--address is for --executor ray.")
-    jobs = read_suite(args.inputs)
+    jobs = read_suite(args.inputs, allow_outside_data=args.allow_outside_data)
     tty = sys.stderr.isatty()
 
     def progress(p: Any) -> None:

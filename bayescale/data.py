@@ -468,6 +468,23 @@ def row_label(source: str, index: int, frame: pd.DataFrame | None = None) -> str
     return f"{source}, row {index + 1}"
 
 
+def refuse_case_twin(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
+    """Refuse a table whose optional column ``column`` is absent but typed in another case.
+
+    An absent optional column changes the answer without a word: no group or bucket column is
+    one curve for every row (a table with ``Group`` where ``group`` is read pools its curves),
+    no ``chance`` column a floor from the benchmark's name.
+    """
+    if column in frame.columns:
+        return
+    twins = [str(c) for c in frame.columns if str(c).strip().casefold() == column.casefold()]
+    if twins:
+        raise InputError(
+            f"{source}: no column '{column}', but a column '{twins[0]}', which would be "
+            f"ignored. Pass {option} '{twins[0]}' (or rename the column)."
+        )
+
+
 def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
     """Raise an :class:`InputError` naming the missing column and the columns present."""
     if column not in frame.columns:
@@ -738,9 +755,10 @@ def load_loss_runs(
     if columns.loss_sd is not None:
         loss_sd = _loss_sd(frame, columns.loss_sd, label)
 
-    if columns.group != LossColumns.group:  # a renamed group column must exist
-        for col in group_cols:
+    for col in group_cols:
+        if columns.group != LossColumns.group:  # a renamed group column must exist
             require_column(frame, col, label, "--group-col")
+        refuse_case_twin(frame, col, label, "--group-col")
     if all(col in frame.columns for col in group_cols):
         for col in group_cols:
             for i, value in zip(frame.index, frame[col].tolist(), strict=True):

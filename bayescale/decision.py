@@ -83,6 +83,8 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
     match = _PATTERN.match(text)
     if not match:
         written = next((f" Write {bad} as {op}." for bad, op in _OTHER_OPS if bad in text), "")
+        if re.search(r"pass@1\b|pass_at_1\b", text):
+            written += " pass@1 is 'pass_rate' here (the mean pass@1 over the problems)."
         raise InputError(
             f"--require '{text}' cannot be parsed.{written} Expected QUANTITY OP NUMBER such as "
             "'loss<=2.1' or 'pass_rate>=0.3' (OP one of <=, <, >=, >), optionally prefixed "

@@ -68,10 +68,13 @@ _LM_EVAL_KEYS = frozenset(
         "doc_hash",
         "prompt_hash",
         "target_hash",
+        "length_info",  # newer lm-eval: token lengths per request
     }
 )
 #: Metrics tried, in order, when a samples file does not name its metrics.
 _LM_EVAL_METRICS = ("pass@1", "pass_at_1", "exact_match", "acc")
+#: The metrics a pass@k task logs (``pass@1``, ``pass@10``, ...).
+_PASS_AT_K = re.compile(r"^pass@\d+$")
 #: ``samples_<task>_<ISO date with - for :>.jsonl``, as lm-eval names the files.
 _LM_EVAL_NAME = re.compile(r"^samples_(?P<task>.+)_\d{4}-\d{2}-\d{2}T[\d\-.:]+\.jsonl$")
 
@@ -139,13 +142,18 @@ def model_computes(
     return [training_compute(n, d) for n, d in zip(params, tokens, strict=True)]
 
 
+#: Columns of a mapping table (``--models``), read in any case.
+_MAP_COLUMNS = ("file", "model", "compute", "params", "tokens")
+
+
 def read_model_map(
     source: str | Path | pd.DataFrame,
 ) -> tuple[list[Path], list[str | None], list[float]]:
     """Files, model labels and computes from a small mapping table, one row per file.
 
-    Columns: ``file`` (relative to the mapping file's folder, or absolute), optional
-    ``model``, and ``compute`` (FLOPs) or ``params`` and ``tokens`` (C = 6·N·D), per row.
+    Columns (in any case: ``File``, ``Params``): ``file`` (relative to the mapping file's
+    folder, or absolute), optional ``model``, and ``compute`` (FLOPs) or ``params`` and
+    ``tokens`` (C = 6·N·D), per row.
 
     Examples
     --------
@@ -156,6 +164,14 @@ def read_model_map(
     [1.2e+20, 1.08e+21]
     """
     frame, label = read_table(source)
+    named = {str(c).strip().casefold(): c for c in frame.columns}  # 'File', 'Params' read too
+    frame = frame.rename(
+        columns={
+            named[key]: key
+            for key in _MAP_COLUMNS
+            if key not in frame.columns and key in named and named[key] not in _MAP_COLUMNS
+        }
+    )
     if "file" not in frame.columns:
         raise InputError(
             f"{label}: missing column 'file'.{did_you_mean('file', map(str, frame.columns))} "
@@ -218,14 +234,56 @@ def _parse_json(text: str) -> Any:
 def _load_json(path: Path, expected: str) -> Any:
     _require_file(path, expected)
     try:
-        return _parse_json(path.read_text(encoding="utf-8-sig"))
+        text = path.read_text(encoding="utf-8-sig")
+        return _parse_json(text)
     except json.JSONDecodeError as exc:
+        first = next((line for line in text.split("\n") if line.strip()), "")
+        try:  # JSON Lines: say which harness wrote them
+            hint = _what_it_is(_parse_json(first))[1] if exc.lineno > 1 else ""
+        except json.JSONDecodeError:
+            hint = ""
         raise InputError(
             f"{path}, line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}). "
-            f"Expected {expected}."
+            f"Expected {expected}.{hint}"
         ) from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text. Expected {expected}.") from None
+
+
+def _what_it_is(data: Any) -> tuple[str, str]:
+    """The format whose file ``data`` looks like, and a sentence saying so (``""`` for none)."""
+    if isinstance(data, dict):
+        values = list(data.values())
+        if isinstance(data.get("eval"), dict):
+            return "evalplus", (
+                " It looks like EvalPlus's eval_results.json: use `bayescale import evalplus`."
+            )
+        if "results" in data and ("versions" in data or "configs" in data):
+            return "lm-eval", (
+                " It looks like lm-eval's aggregate results file: import the "
+                "samples_<task>_<date>.jsonl files that --log_samples writes beside it, with "
+                "`bayescale import lm-eval`."
+            )
+        if "doc_id" in data:
+            return "lm-eval", (
+                " It looks like lm-eval's --log_samples output: use `bayescale import lm-eval`."
+            )
+        if "task_id" in data and ("solution" in data or "completion" in data):
+            return "evalplus", (
+                " It looks like generated samples not yet evaluated: run `evalplus.evaluate "
+                "--samples FILE` and import the eval_results.json it writes."
+            )
+        if values and all(isinstance(v, list) and v and isinstance(v[0], list) for v in values):
+            return "bigcode", (
+                " It looks like code_eval per-sample results: use `bayescale import bigcode`."
+            )
+    if isinstance(data, list) and data and all(isinstance(x, list) for x in data):
+        return "bigcode", (
+            " It looks like bigcode-evaluation-harness's generations_<task>.json (programs, no "
+            "pass/fail): run code_eval on it and its references (docs/pass-rates.md) and import "
+            "the per-sample results it returns."
+        )
+    return "", ""
 
 
 def _frame(model: str, compute: float, rows: list[tuple[str, int, int]]) -> pd.DataFrame:
@@ -360,7 +418,7 @@ def import_evalplus(
         keys = _keys(data) if isinstance(data, dict) else f"a JSON {type(data).__name__}"
         raise InputError(
             f"{path}: no 'eval' key (found {keys}). Expected the eval_results.json written by "
-            "evalplus.evaluate, with per-task results under 'eval'."
+            f"evalplus.evaluate, with per-task results under 'eval'.{_what_it_is(data)[1]}"
         )
     tasks = data["eval"]
     if not isinstance(tasks, dict) or not tasks:
@@ -419,6 +477,9 @@ def _lm_eval_metric(line: dict[str, Any], where: str, metric: str | None) -> str
     if isinstance(named, list) and named:
         if len(named) == 1:
             return str(named[0])
+        # pass@k with k > 1 is never a count: beside it, pass@1 is the only choice
+        if "pass@1" in named and all(_PASS_AT_K.match(str(m)) for m in named):
+            return "pass@1"
         raise InputError(
             f"{where}: the task computed several metrics ({', '.join(map(str, named))}); "
             "choose the 0/1 or pass@1 one with --metric NAME."
@@ -461,31 +522,111 @@ def _lm_eval_samples(line: dict[str, Any]) -> int:
     ``filtered_resps`` holds one entry per request. A generation task with ``repeats: R`` whose
     filter keeps every sample has one request whose entry is a list of R strings; a filter that
     reduces them (``take_first``, majority vote) leaves one string; loglikelihood entries are
-    ``[logprob, is_greedy]`` pairs. Only the first case is R samples.
+    ``[logprob, is_greedy]`` pairs. Only the first case is R samples. lm-eval 0.4.3 and later
+    write every response as a string, so a loglikelihood task of one request per document
+    (``lambada_openai``) has the entry ``["-1.23", "True"]``, told apart by its raw ``resps``
+    (a list of pairs, where generations are a list of strings) or by its form.
     """
     resps = line.get("filtered_resps")
     if isinstance(resps, list) and len(resps) == 1 and isinstance(resps[0], list):
         inner = resps[0]
-        if inner and all(isinstance(r, str) for r in inner):
+        if inner and all(isinstance(r, str) for r in inner) and not _loglikelihood(line, inner):
             return len(inner)
     return 1
 
 
-def _lm_eval_lines(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    expected = "the samples_<task>_<date>.jsonl written by lm_eval --log_samples"
-    _require_file(path, expected)
-    lines = []
+def _loglikelihood(line: dict[str, Any], entry: list[str]) -> bool:
+    """Whether a filtered entry of strings is a ``[logprob, is_greedy]`` pair, not 2 samples."""
+    raw = line.get("resps")
+    if isinstance(raw, list) and raw and isinstance(raw[0], list) and raw[0]:
+        return isinstance(raw[0][0], list)
+    if len(entry) != 2 or entry[1] not in ("True", "False"):
+        return False
     try:
-        with path.open(encoding="utf-8-sig") as handle:
-            for number, text in enumerate(handle, start=1):
-                if not text.strip():
-                    continue
-                lines.append((number, _lm_eval_line(path, number, text, expected)))
+        float(entry[0])
+    except ValueError:
+        return False
+    return True
+
+
+_LM_EVAL_EXPECTED = "the samples_<task>_<date>.jsonl written by lm_eval --log_samples"
+
+
+def _lm_eval_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """The documents of a samples file, each with where it is (``line N`` or ``item [i]``).
+
+    lm-eval 0.4.3 and later write one JSON object per line; 0.4.0-0.4.2 wrote the same objects
+    as one indented JSON list (``<model_args>_<task>.jsonl``).
+    """
+    expected = _LM_EVAL_EXPECTED
+    _require_file(path, expected)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise InputError(f"{path}: not UTF-8 text. Expected {expected}.") from None
+    if text.lstrip().startswith("["):
+        return _lm_eval_list(path, text, expected)
+    lines = []
+    for number, line in enumerate(text.split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            lines.append((f"line {number}", _lm_eval_line(path, number, line, expected)))
+        except InputError:
+            if not lines:  # a JSON document over several lines: lm-eval's results file?
+                _refuse_json_document(path, text)
+            raise
     if not lines:
         raise InputError(f"{path}: no lines. Expected {expected}.")
     return lines
+
+
+def _lm_eval_list(path: Path, text: str, expected: str) -> list[tuple[str, dict[str, Any]]]:
+    """The documents of a samples file written by lm-eval 0.4.0-0.4.2: one JSON list."""
+    try:
+        items = _parse_json(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}, line {exc.lineno} column {exc.colno}: not valid JSON ({exc.msg}). "
+            f"Expected {expected} (or the JSON list of lm-eval 0.4.0-0.4.2)."
+        ) from None
+    if not items:
+        raise InputError(f"{path}: an empty list. Expected {expected}.")
+    for i, item in enumerate(items):
+        if not isinstance(item, dict) or "doc_id" not in item:
+            raise InputError(
+                f"{path}, item [{i}]: no 'doc_id' key. Expected {expected} (or the JSON list "
+                "of lm-eval 0.4.0-0.4.2): one object per document with 'doc_id', "
+                f"'filtered_resps' and the metric values.{_what_it_is(items)[1]}"
+            )
+    return [(f"item [{i}]", item) for i, item in enumerate(items)]
+
+
+def _refuse_json_document(path: Path, text: str) -> None:
+    """Refuse a JSON document given as lm-eval samples: lm-eval's or another harness's.
+
+    lm-eval's aggregate ``results_<date>.json`` is refused naming the samples files beside it.
+    """
+    try:
+        data = _parse_json(text)
+    except json.JSONDecodeError:
+        return
+    if not (isinstance(data, dict) and "results" in data and "doc_id" not in data):
+        fmt, hint = _what_it_is(data)
+        if fmt and fmt != "lm-eval":
+            raise InputError(f"{path}: not {_LM_EVAL_EXPECTED}.{hint}")
+        return
+    samples = sorted(p.name for p in path.parent.glob("*.jsonl"))
+    found = (
+        f"; beside this file: {', '.join(samples[:6])}{' …' if len(samples) > 6 else ''}"
+        if samples
+        else "; none is beside this file: run lm_eval again with --log_samples"
+    )
+    raise InputError(
+        f"{path}: this is lm-eval's aggregate results file (one score per task and filter), "
+        "which holds no per-problem results. Import the samples_<task>_<date>.jsonl files that "
+        f"lm_eval --log_samples writes beside it{found}."
+    )
 
 
 def _lm_eval_line(path: Path, number: int, text: str, expected: str) -> dict[str, Any]:
@@ -496,10 +637,13 @@ def _lm_eval_line(path: Path, number: int, text: str, expected: str) -> dict[str
             f"{path}, line {number}: not a JSON object ({exc.msg} at column {exc.colno}). "
             f"Expected {expected}: one JSON object per line."
         ) from None
+    if isinstance(line, dict) and "results" in line and "doc_id" not in line:
+        _refuse_json_document(path, text)
     if not isinstance(line, dict) or "doc_id" not in line:
         raise InputError(
             f"{path}, line {number}: no 'doc_id' key. Expected {expected}: one object "
             "per document with 'doc_id', 'filtered_resps' and the metric values."
+            f"{_what_it_is(line)[1]}"
         )
     return line
 
@@ -523,13 +667,17 @@ def import_lm_eval(
     refused.
 
     Follows ``lm_eval/evaluator.py`` and ``lm_eval/loggers/evaluation_tracker.py`` of
-    lm-evaluation-harness 0.4.x (files ``samples_<task>_<date>.jsonl``; per line ``doc_id``,
-    ``doc``, ``target``, ``arguments``, ``resps``, ``filtered_resps``, hashes and one key per
-    metric; later 0.4 releases add ``filter`` and ``metrics``; every release writes one
-    line per document *and filter*). Code tasks: ``humaneval`` of PR #1992 logs ``pass_at_1``
-    over ``repeats: 64`` with filter ``n=64``; later task files use filter ``create_test`` and a
-    ``pass_at_k`` metric function (the key it logs was not checked here: name it with
-    ``--metric``, ``a.b`` reaching into an object, if it is not inferred).
+    lm-evaluation-harness 0.4.3 and later (files ``samples_<task>_<date>.jsonl``, one JSON
+    object per line: ``doc_id``, ``doc``, ``target``, ``arguments``, ``resps``,
+    ``filtered_resps``, hashes and one key per metric; later releases add ``filter`` and
+    ``metrics``) and 0.4.0-0.4.2 (``<model_args>_<task>.jsonl``, the same objects as one
+    indented JSON list; problems are labelled by ``doc_id`` alone, the task not being told
+    apart in the name). Every release writes one object per document *and filter*. Code tasks:
+    ``humaneval`` of PR #1992 logs ``pass_at_1`` over ``repeats: 64`` with filter ``n=64``;
+    later task files use filter ``create_test`` and a ``pass_at_k`` metric function whose dict
+    the task spreads into its keys (``pass@1``); name another with ``--metric``, ``a.b``
+    reaching into an object. lm-eval's aggregate ``results_<date>.json`` is refused with the
+    samples files beside it named.
 
     Parameters
     ----------
@@ -542,8 +690,8 @@ def import_lm_eval(
         Training compute in FLOPs.
     metric
         Metric key (``exact_match``, ``acc``, ``pass@1``…; ``a.b`` reaches into an object).
-        Default: the line's only ``metrics`` entry, else the only one of ``pass@1``,
-        ``pass_at_1``, ``exact_match``, ``acc`` present.
+        Default: the line's only ``metrics`` entry (``pass@1`` among pass@k ones), else the
+        only one of ``pass@1``, ``pass_at_1``, ``exact_match``, ``acc`` present.
     filter
         Filter name (``strict-match``, ``flexible-extract``…) when the file holds several.
     problem_field
@@ -561,9 +709,16 @@ def import_lm_eval(
     filters = list(dict.fromkeys(str(line["filter"]) for _, line in lines if "filter" in line))
     if filter is not None:
         if filter not in filters:
+            alone = (
+                " A file of one filter needs no --filter: import it in a command of its own "
+                "(-o TABLE.csv --append adds it to the same table)."
+                if len(filters) <= 1
+                else ""
+            )
             raise InputError(
                 f"{path}: no lines for filter '{filter}'.{did_you_mean(filter, filters)} Filters "
                 f"present: {', '.join(filters) or 'none (this file does not name its filters)'}."
+                f"{alone}"
             )
         lines = [(i, line) for i, line in lines if line.get("filter") == filter]
     elif len(filters) > 1:
@@ -573,11 +728,11 @@ def import_lm_eval(
         )
     match = _LM_EVAL_NAME.match(path.name)
     task = match.group("task") if match else None
-    chosen = _lm_eval_metric(lines[0][1], f"{path}, line {lines[0][0]}", metric)
+    chosen = _lm_eval_metric(lines[0][1], f"{path}, {lines[0][0]}", metric)
     rows: list[tuple[str, int, int]] = []
-    seen: dict[str, int] = {}
-    for number, line in lines:
-        where = f"{path}, line {number}"
+    seen: dict[str, str] = {}
+    for at, line in lines:
+        where = f"{path}, {at}"
         if problem_field is not None:
             doc = line.get("doc")
             if not isinstance(doc, dict) or problem_field not in doc:
@@ -591,11 +746,11 @@ def import_lm_eval(
             problem = f"{task}/{line['doc_id']}" if task else str(line["doc_id"])
         if problem in seen:
             raise InputError(
-                f"{where}: problem '{problem}' again (first on line {seen[problem]}). One line per "
+                f"{where}: problem '{problem}' again (first on {seen[problem]}). One line per "
                 "document is expected; a file from an lm-eval version that does not name its "
                 "filters repeats documents once per filter: keep one filter's lines."
             )
-        seen[problem] = number
+        seen[problem] = at
         value = _lm_eval_value(line, chosen, where)
         n = _lm_eval_samples(line)
         k = value * n
@@ -709,8 +864,10 @@ def import_bigcode(
         "bigcode-evaluation-harness"
     )
     data = _load_json(path, expected)
-    if not isinstance(data, dict) or not data:
-        raise InputError(f"{path}: expected a JSON object: {expected}.")
+    fmt, hint = _what_it_is(data)
+    if not isinstance(data, dict) or not data or fmt not in ("", "bigcode"):
+        lead = "expected " if hint else "expected a JSON object: "
+        raise InputError(f"{path}: {lead}{expected}.{hint}")
     if any(isinstance(v, dict) for v in data.values()):  # {"<task>": {metric: value}, "config"}
         return _bigcode_aggregate(path, data, model, compute, task)
     if task is not None:
@@ -946,7 +1103,9 @@ def import_command(
     fmt, files, options
         As :func:`import_files`.
     model, compute, params, tokens
-        Per-file labels and compute, in file order (see :func:`model_computes`).
+        Per-file labels and compute, in file order (see :func:`model_computes`); each given
+        once for several files, the files of one model (refused when their own labels name
+        several models and ``model`` is not given).
     models
         A mapping table (:func:`read_model_map`) instead of ``files`` and the per-file options.
     output, append
@@ -958,6 +1117,7 @@ def import_command(
         The table imported (with the old rows when appending).
     """
     labels: Sequence[str | None] | None = model
+    shared = False
     if models is not None:
         if files or model or compute or params or tokens:
             raise InputError(
@@ -968,8 +1128,21 @@ def import_command(
     elif not files:
         raise InputError("name the harness output files (one per model), or give --models CSV.")
     else:
-        computes = model_computes(len(files), compute, params, tokens)
+        # one value for several files: the files of one model (its tasks, or MMLU's subtasks)
+        given = [v for v in (compute, params, tokens, model) if v]
+        shared = len(files) > 1 and bool(given) and all(len(v) == 1 for v in given)
+        count = 1 if shared and (compute or params or tokens) else len(files)
+        computes = model_computes(count, compute, params, tokens) * (len(files) // count)
+        labels = list(model) * len(files) if shared and model else model
     table = import_files(fmt, files, computes, labels, **options)
+    labelled = list(table["model"].unique())
+    if shared and not model and len(labelled) > 1:
+        names = ", ".join(f"'{m}'" for m in labelled[:4]) + (" …" if len(labelled) > 4 else "")
+        raise InputError(
+            f"one training compute was given for {len(files)} files of {len(labelled)} models "
+            f"({names}); give --compute (or --params and --tokens) once per file, or --model "
+            "once to import every file as one model."
+        )
     for name, missing in missing_problems(table).items():
         log.warning("model '%s' has no results for %d problem(s) the others have", name, missing)
     if output is None:

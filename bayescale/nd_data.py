@@ -28,6 +28,7 @@ from bayescale.data import (
     held_out_mask,
     numeric_column,
     read_table,
+    refuse_case_twin,
     refuse_shared_columns,
     require_column,
     row_label,
@@ -184,6 +185,7 @@ def load_nd_runs(
 
     if columns.group != NDColumns.group:
         require_column(frame, columns.group, label, "--group-col")
+    refuse_case_twin(frame, columns.group, label, "--group-col")
     if columns.group in frame.columns:
         raw = frame[columns.group].tolist()
         for i, value in zip(frame.index, raw, strict=True):

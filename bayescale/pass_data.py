@@ -25,6 +25,7 @@ from bayescale.data import (
     check_range,
     numeric_column,
     read_table,
+    refuse_case_twin,
     require_column,
     row_label,
 )
@@ -371,6 +372,9 @@ def load_pass_aggregate(
                 "counts instead), and percentages must be divided by 100."
             )
     _note_percent_name(columns.pass_rate, rate, label)
+    if columns.bucket != PassColumns.bucket:  # a renamed bucket column must exist
+        require_column(frame, columns.bucket, label, "--bucket-col")
+    refuse_case_twin(frame, columns.bucket, label, "--bucket-col")
     if columns.bucket in frame.columns:
         bucket = _labels(frame, columns.bucket, label)
     else:
@@ -381,8 +385,13 @@ def load_pass_aggregate(
         m, b = keys.iloc[pos]
         raise InputError(
             f"{row_label(label, int(frame.index[pos]), frame)}: model '{m}' appears twice"
-            + (f" in bucket '{b}'" if columns.bucket in frame.columns else "")
-            + "; one row per (model, bucket) is expected."
+            + (
+                f" in bucket '{b}'; one row per (model, bucket) is expected."
+                if columns.bucket in frame.columns
+                else f"; the table has no bucket column '{columns.bucket}', so one row per model "
+                "is expected. Name the column that tells its rows apart (a benchmark, a "
+                "difficulty bucket) with --bucket-col COL."
+            )
         )
     models = _models(frame, model, compute, columns, label, fit_max_compute)
     buckets = tuple(dict.fromkeys(bucket.tolist()))

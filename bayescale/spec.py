@@ -127,6 +127,19 @@ def _model_at(model: type[BaseModel], parents: tuple[str, ...]) -> type[BaseMode
     return model
 
 
+def _homes(model: type[BaseModel], name: str, parents: tuple[str, ...] = ()) -> list[str]:
+    """Where ``name`` is a valid key of the schema: ``[sampler]``, or a table ``[data.columns]``."""
+    found = []
+    if name in model.model_fields:
+        table = _model_at(model, (name,)) is not None
+        found.append(f"[{'.'.join((*parents, name) if table else parents)}]")
+    for field_name in model.model_fields:
+        nested = _model_at(model, (field_name,))
+        if nested is not None:
+            found += _homes(nested, name, (*parents, field_name))
+    return [f for f in found if f != "[]"]
+
+
 def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text: str) -> str:
     loc = _strip_index(tuple(error["loc"]))
     key = ".".join(str(p) for p in error["loc"])
@@ -136,14 +149,31 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text
         table = _model_at(model, loc[:-1])
         valid = sorted(table.model_fields) if table else []
         section = f"[{'.'.join(loc[:-1])}]" if loc[:-1] else "the top level"
+        homes = " or ".join(h for h in _homes(model, loc[-1]) if h != section)
+        typo = did_you_mean(loc[-1], valid)  # a typo here ([bucket]) before a key elsewhere
+        moved = (
+            f" '{loc[-1]}' is a key of {homes}." if typo else f" '{loc[-1]}' belongs in {homes}."
+        )
         return (
-            f"{at}: unknown key '{key}'.{did_you_mean(loc[-1], valid)} "
+            f"{at}: unknown key '{key}'.{typo}{moved if homes else ''} "
             f"Valid keys in {section}: {', '.join(valid)}."
         )
     if error["type"] == "missing":
         return f"{at}: missing required key '{key}'. See models/README.md."
     got = error.get("input")
-    return f"{at}: key '{key}': {error['msg']} (got {got!r})."
+    fix = ""
+    if error["type"] == "list_type" and isinstance(got, int | float | str):
+        shown = f"{got:g}" if isinstance(got, float) else repr(got)
+        inner = isinstance(error["loc"][-1], int)  # an item of a list of lists
+        fix = (
+            f" Its items are lists: {loc[-1]} = [[a, b], ...]."
+            if inner
+            else f" Write a list: {loc[-1]} = [{shown}]."
+        )
+    elif error["type"] in ("float_type", "int_type") and isinstance(got, str):
+        with contextlib.suppress(ValueError):
+            fix = f" Write the number without quotes: {float(got):g}."
+    return f"{at}: key '{key}': {error['msg']} (got {got!r}).{fix}"
 
 
 def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> Any:
@@ -413,12 +443,20 @@ def data_source(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Path:
             raise InputError(
                 f"{where}'{spec.model.data.path}': the data file {path.resolve()} is outside the "
                 f"spec's folder {folder}. A spec reads data only under its own folder; if you "
-                "trust this spec, pass --allow-outside-data, or give the table with --data PATH."
+                "trust this spec, pass --allow-outside-data (to run, check or suite; in a suite "
+                "file, allow_outside_data = true in its [[fit]]), or give the table with --data "
+                "PATH."
             )
     if not path.is_file():
         what = "is not a regular file" if path.exists() else "file not found"
         if given is not None:
-            raise InputError(f"--data {given}: {what}.")
+            beside = spec.path.parent / given
+            hint = (
+                f" --data is read from the current folder, not the spec's: give {beside}."
+                if not path.is_absolute() and beside.is_file()
+                else ""
+            )
+            raise InputError(f"--data {given}: {what}.{hint}")
         raise InputError(
             f"{where}'{spec.model.data.path}': {what} at {path} (paths are relative to the "
             "spec's folder)."
@@ -445,7 +483,7 @@ def _columns_hint(spec: Spec) -> Iterator[None]:
     try:
         yield
     except InputError as err:
-        if "missing column" not in str(err) and "names no column" not in str(err):
+        if not any(t in str(err) for t in ("missing column", "names no column", "but a column")):
             raise
         raise InputError(
             f"{err} In a spec, column names are set in [data.columns] ({spec.path})."

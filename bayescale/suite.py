@@ -81,6 +81,7 @@ FIT_KEYS = (
     "buckets",
     "exclude_hardest",
     "columns",
+    "allow_outside_data",
     *SAMPLER_KEYS,
 )
 BACKTEST_KEYS = (
@@ -256,6 +257,13 @@ def _options(table: Mapping[str, Any], law: str | None, where: str) -> list[str]
                 raise _suite_error(where, "key 'allow_unconverged' must be true or false.")
             if value:
                 argv.append("--allow-unconverged")
+        elif key == "allow_outside_data":
+            if law is not None:
+                raise _suite_error(where, "key 'allow_outside_data' goes with 'spec'.")
+            if not isinstance(value, bool):
+                raise _suite_error(where, "key 'allow_outside_data' must be true or false.")
+            if value:
+                argv.append("--allow-outside-data")
         elif key == "baselines":
             if not isinstance(value, bool):
                 raise _suite_error(where, "key 'baselines' must be true or false.")
@@ -283,6 +291,13 @@ def _law(table: Mapping[str, Any], where: str) -> str:
     law = table.get("law")
     if law not in LAWS:
         hint = did_you_mean(str(law), LAWS) if law is not None else ""
+        if law == "pass_rate":
+            hint = " A table fit names the command: law = 'pass' ('pass_rate' is a spec's law)."
+        elif law in ("nd", "accuracy"):
+            hint = (
+                f" For {law}, write a spec with law = '{law}' (docs/specs.md) and name it in a "
+                "[[fit]] with spec = 'PATH.toml'."
+            )
         raise _suite_error(where, f"key 'law' = {law!r}: expected one of {LAWS}.{hint}")
     return str(law)
 
@@ -392,12 +407,13 @@ def read_suite_file(path: Path, raw: Mapping[str, Any]) -> list[Job]:
     return jobs
 
 
-def read_suite(paths: Iterable[str | Path]) -> list[Job]:
+def read_suite(paths: Iterable[str | Path], *, allow_outside_data: bool = False) -> list[Job]:
     """Read forecast specs and suite files into a list of uniquely named jobs.
 
     A file with ``[[fit]]`` or ``[[backtest]]`` tables is a suite file; any other TOML file
-    is a forecast spec, run as ``bayescale run SPEC``. The spec's own contents are checked
-    when its job runs, so a bad spec fails its job alone.
+    is a forecast spec, run as ``bayescale run SPEC`` (with ``--allow-outside-data`` when
+    ``allow_outside_data``; a suite file's specs say it in their ``[[fit]]``). The spec's own
+    contents are checked when its job runs, so a bad spec fails its job alone.
 
     Raises
     ------
@@ -427,7 +443,8 @@ def read_suite(paths: Iterable[str | Path]) -> list[Job]:
             jobs.extend(read_suite_file(path, raw))
         else:
             spec = path.absolute()
-            jobs.append(Job(spec.stem, ("run", str(spec)), spec_inputs(spec), source=str(path)))
+            argv = ("run", str(spec)) + ("--allow-outside-data",) * allow_outside_data
+            jobs.append(Job(spec.stem, argv, spec_inputs(spec), source=str(path)))
     seen: dict[str, str] = {}
     for job in jobs:
         if job.name in seen:

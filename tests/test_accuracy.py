@@ -24,6 +24,7 @@ from bayescale.accuracy import (
 )
 from bayescale.accuracy_data import (
     DEFAULT_CHANCE,
+    AccuracyColumns,
     AccuracyPriors,
     accuracy_from_transformed,
     accuracy_law,
@@ -62,6 +63,29 @@ def test_load_reads_labels_chance_defaults_and_ladders(table):
     assert data.chance_source == ("default",) * 3
     assert len(data.ladders()) == 9 and data.sizes("beta", "mmlu") == 4
     assert not data.held_out.any()
+
+
+def test_a_chance_column_in_another_case_or_renamed_away_is_refused(table):
+    # 'Chance' beside the default 'chance', or --chance-col naming no column, were ignored:
+    # gsm8k's floor silently 0 instead of the table's 0.1.
+    table = table.assign(Chance=np.where(table["benchmark"] == "gsm8k", 0.1, np.nan))
+    with pytest.raises(InputError, match="no column 'chance', but a column 'Chance'"):
+        load_accuracy_table(table)
+    assert (
+        load_accuracy_table(table, columns=AccuracyColumns(chance="Chance")).chance.tolist()[1]
+        == 0.1
+    )
+    with pytest.raises(InputError, match=r"missing column 'floor'.*--chance-col"):
+        load_accuracy_table(table, columns=AccuracyColumns(chance="floor"))
+
+
+def test_leaderboard_names_with_shot_counts_know_their_chance_rates(table):
+    # The Open LLM Leaderboard's 'MMLU (5-shot)' and 'ARC' had their floors learned.
+    names = {"mmlu": "MMLU (5-shot)", "winogrande": "Winogrande (5-shot)", "gsm8k": "ARC"}
+    data = load_accuracy_table(table.assign(benchmark=table["benchmark"].replace(names)))
+    assert data.benchmarks == ("MMLU (5-shot)", "ARC", "Winogrande (5-shot)")
+    assert data.chance.tolist() == [0.25, 0.25, 0.5]
+    assert data.chance_source == ("default",) * 3
 
 
 def test_chance_option_overrides_column_and_default(table):

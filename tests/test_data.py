@@ -653,3 +653,14 @@ def test_a_comment_line_above_the_header_says_to_delete_it(tmp_path):
     assert "line 2: 2 fields, but the header (line 1) has 1" in message
     assert "Line 1 ('# runs of 2024') was read as the header" in message
     assert "delete it" in message
+
+
+def test_a_group_column_in_another_case_is_not_silently_one_curve():
+    # A W&B export's "Group" column was ignored and both curves fitted as one group 'all'.
+    runs = pd.DataFrame(
+        {"compute": [1e18, 1e19, 1e20] * 2, "loss": [3.2, 2.9, 2.7, 1.9, 1.7, 1.6]}
+    ).assign(Group=["web"] * 3 + ["code"] * 3)
+    with pytest.raises(InputError, match=r"no column 'group', but a column 'Group'.*--group-col"):
+        load_loss_runs(runs)
+    assert load_loss_runs(runs, LossColumns(group="Group")).groups == ("web", "code")
+    assert load_loss_runs(runs.drop(columns="Group")).groups == (DEFAULT_GROUP,)

@@ -518,3 +518,10 @@ def test_markdown_table():
     assert lines[2] == "| web | 2.1e+23 | 2.123 | 0.000123 | 3 |"
     assert lines[3] == "| code | 1e+20 | \u2013 | 0 | 4 |"  # en dash for NaN
     assert len(lines) == 4
+
+
+@pytest.mark.parametrize("text", ["pass@1>=0.5", "humaneval.pass_at_1>=0.3"])
+def test_pass_at_1_in_a_requirement_is_named_pass_rate(text):
+    # was only "cannot be parsed"
+    with pytest.raises(InputError, match="pass@1 is 'pass_rate' here"):
+        parse_requirement(text)

@@ -100,6 +100,19 @@ def test_lm_eval_greedy_multiple_choice_and_nested_metric(tmp_path):
     assert import_lm_eval(nested, model="m", compute=1.0, metric="pass_at_k.pass@1")["k"][0] == 1
 
 
+@pytest.mark.parametrize("with_resps", [True, False])
+def test_lm_eval_one_loglikelihood_request_is_one_sample(tmp_path, with_resps):
+    # lm-eval >= 0.4.3 writes responses as strings: lambada_openai's filtered entry
+    # ["-1.23", "True"] was read as 2 generated samples (n=2, k=2 for acc 1).
+    line = {"doc_id": 0, "filtered_resps": [["-1.234", "True"]], "acc": 1.0}
+    if with_resps:
+        line["resps"] = [[["-1.234", "True"]]]
+    path = write(tmp_path, "samples_lambada_openai_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
+    assert import_lm_eval(path, compute=1.0)[["n", "k"]].values.tolist() == [[1, 1]]
+    two = {"doc_id": 0, "resps": [["a", "b"]], "filtered_resps": [["a", "b"]], "pass@1": 0.5}
+    assert import_lm_eval(write(tmp_path, "g.jsonl", json.dumps(two)), compute=1.0)["n"][0] == 2
+
+
 def test_bigcode_metrics_file_gives_an_aggregate_row():
     path = DATA / "bigcode" / "m1_evaluation_results.json"
     row = import_bigcode(path, compute=3e20)
@@ -178,6 +191,7 @@ def test_evalplus_errors_name_the_key(tmp_path, make, fragments):
         (['{"doc_id": 0, "acc": 1}', '{"acc": 1}'], {}, ["line 2", "no 'doc_id'"]),
         (['{"doc_id": 0, "acc": 1}', '{"doc_id": 0, "acc": 0}'], {}, ["line 2", "first on line 1"]),
         (['{"doc_id": 0, "f1": 0.5}'], {}, ["line 1", "f1", "--metric"]),
+        (['{"doc_id": 0, "length_info": [], "f1": 0.5}'], {}, ["(metric keys: f1)"]),
         (['{"doc_id": 0, "acc": 1}'], {"metric": "ac"}, ["no metric 'ac'", "Did you mean 'acc'"]),
         (
             ['{"doc_id": 0, "filtered_resps": [["a", "b", "c"]], "pass@1": 0.5}'],
@@ -223,6 +237,93 @@ def test_evalplus_empty_object_says_so(tmp_path):
 def test_lm_eval_unknown_filter_suggests_one():
     with pytest.raises(InputError, match="Did you mean 'strict-match'"):
         import_lm_eval(GSM8K, model="m", compute=1.0, filter="strict")
+
+
+def test_lm_eval_040_json_list_reads_like_json_lines(tmp_path):
+    # lm-eval 0.4.0-0.4.2 wrote the samples as one indented JSON list in
+    # <model_args>_<task>.jsonl; it was refused as "line 1: not a JSON object".
+    docs = [json.loads(line) for line in GSM8K.read_text().splitlines() if line.strip()]
+    strict = [
+        {k: v for k, v in d.items() if k != "filter"} for d in docs if d["filter"] == "strict-match"
+    ]
+    old = write(tmp_path, "pretrained__org__m_gsm8k.jsonl", json.dumps(strict, indent=2))
+    table = import_lm_eval(old, model="m", compute=1e20)
+    new = import_lm_eval(GSM8K, model="m", compute=1e20, filter="strict-match")
+    assert table[["n", "k"]].values.tolist() == new[["n", "k"]].values.tolist()
+    assert table["problem"].tolist() == ["0", "1", "2"]  # no task in the old file names
+    with pytest.raises(InputError, match=r"item \[1\]: no 'doc_id'"):
+        import_lm_eval(
+            write(tmp_path, "x.jsonl", '[{"doc_id": 0, "acc": 1}, {"acc": 1}]'), compute=1.0
+        )
+    twice = write(tmp_path, "y.jsonl", '[{"doc_id": 0, "acc": 1}, {"doc_id": 0, "acc": 1}]')
+    with pytest.raises(InputError, match=r"item \[1\]: problem '0' again \(first on item \[0\]\)"):
+        import_lm_eval(twice, compute=1.0)
+
+
+@pytest.mark.parametrize("indent", [2, None])
+def test_lm_eval_results_file_points_to_the_samples_beside_it(tmp_path, indent):
+    # The aggregate results_<date>.json was refused as "line 1: not a JSON object".
+    results = {"results": {"gsm8k": {"exact_match,strict-match": 0.1}}, "configs": {}}
+    path = write(tmp_path, "results_2024-11-20T10-10-33.1.json", json.dumps(results, indent=indent))
+    with pytest.raises(InputError, match="none is beside this file: run lm_eval again with"):
+        import_lm_eval(path, compute=1.0)
+    write(tmp_path, "samples_gsm8k_2024-11-20T10-10-33.1.jsonl", GSM8K.read_text())
+    with pytest.raises(InputError) as err:
+        import_lm_eval(path, compute=1.0)
+    assert "aggregate results file" in str(err.value)
+    assert "beside this file: samples_gsm8k_2024-11-20T10-10-33.1.jsonl" in str(err.value)
+
+
+def test_lm_eval_pass_at_1_is_chosen_among_pass_at_k_metrics(tmp_path):
+    # humaneval with `k: [1, 10]` logs metrics ["pass@1", "pass@10"]: was refused, though
+    # pass@10 can never be a count.
+    line = {"doc_id": 0, "filtered_resps": [["a"] * 10], "metrics": ["pass@1", "pass@10"]}
+    path = write(tmp_path, "s.jsonl", json.dumps({**line, "pass@1": 0.3, "pass@10": 1.0}))
+    assert import_lm_eval(path, compute=1.0)[["n", "k"]].values.tolist() == [[10, 3]]
+    mc = {"doc_id": 0, "metrics": ["acc", "acc_norm"], "acc": 1.0, "acc_norm": 0.0}
+    with pytest.raises(InputError, match="several metrics"):  # a real choice stays the user's
+        import_lm_eval(write(tmp_path, "mc.jsonl", json.dumps(mc)), compute=1.0)
+
+
+EVALPLUS_SAMPLES = '{"task_id": "HumanEval/0", "solution": "def f(): pass"}\n' * 2
+
+
+@pytest.mark.parametrize(
+    ("importer", "source", "fragment"),
+    [
+        # each was refused without saying which harness wrote the file
+        (
+            import_bigcode,
+            EVALPLUS[0],
+            "EvalPlus's eval_results.json: use `bayescale import evalplus`",
+        ),
+        (import_lm_eval, EVALPLUS[0], "use `bayescale import evalplus`"),
+        (
+            import_evalplus,
+            BIGCODE[0],
+            "code_eval per-sample results: use `bayescale import bigcode`",
+        ),
+        (import_lm_eval, BIGCODE[0], "use `bayescale import bigcode`"),
+        (import_evalplus, LM_EVAL[0], "--log_samples output: use `bayescale import lm-eval`"),
+        (import_bigcode, LM_EVAL[0], "use `bayescale import lm-eval`"),
+        (import_evalplus, EVALPLUS_SAMPLES, "not yet evaluated: run `evalplus.evaluate"),
+        (import_bigcode, '[["def f(): pass", "def f(): 1"]]', "generations_<task>.json"),
+        (import_lm_eval, '[["def f(): pass", "def f(): 1"]]', "generations_<task>.json"),
+        (import_bigcode, '{"results": {"a": {"acc,none": 0.5}}, "versions": {}}', "samples_<task>"),
+    ],
+)
+def test_a_file_of_another_harness_is_named(tmp_path, importer, source, fragment):
+    path = source if isinstance(source, Path) else write(tmp_path, "out.json", source)
+    with pytest.raises(InputError) as err:
+        importer(path, model="m", compute=1.0)
+    assert fragment in str(err.value)
+
+
+def test_lm_eval_filter_on_a_file_of_one_filter_says_to_import_it_alone(tmp_path):
+    line = {"doc_id": 0, "filter": "create_test", "metrics": ["pass@1"], "pass@1": 1.0}
+    path = write(tmp_path, "samples_humaneval_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
+    with pytest.raises(InputError, match="command of its own"):
+        import_lm_eval(path, compute=1.0, filter="strict-match")
 
 
 @pytest.mark.parametrize(
@@ -413,6 +514,39 @@ def test_mapping_errors_name_the_row(tmp_path, text, fragment):
     with pytest.raises(InputError) as err:
         read_model_map(path)
     assert str(path) in str(err.value) and fragment in str(err.value)
+
+
+def test_mapping_columns_are_read_in_any_case():
+    # A spreadsheet's 'File, Model, Params, Tokens' was refused ("missing column 'file'"), and
+    # 'Params'/'Tokens' beside 'file' read as "no training compute".
+    rows = pd.DataFrame({"File": ["a.json"], "Model": ["a"], "Params": [1e9], " Tokens": [2e10]})
+    files, models, computes = read_model_map(rows)
+    assert (files, models, computes) == ([Path("a.json")], ["a"], [1.2e20])
+
+
+def test_one_compute_for_the_task_files_of_one_model(tmp_path, capsys):
+    # lm-eval writes one samples file per (sub)task: MMLU's 57 files of one model needed
+    # --compute 57 times ("--compute is given 1 time(s) for 3 file(s)").
+    folder = tmp_path / "org__m7b"
+    folder.mkdir()
+    for task in ("mmlu_anatomy", "mmlu_astronomy", "arc_easy"):
+        line = {"doc_id": 0, "metrics": ["acc"], "filtered_resps": [[-1.0, True]], "acc": 1.0}
+        write(folder, f"samples_{task}_2024-11-20T10-10-33.1.jsonl", json.dumps(line))
+    files = sorted(str(f) for f in folder.iterdir())
+    out = tmp_path / "t.csv"
+    assert (
+        main(["import", "lm-eval", *files, "--params", "7e9", "--tokens", "1e12", "-o", str(out)])
+        == 0
+    )
+    table = pd.read_csv(out)
+    assert set(table["model"]) == {"org__m7b"} and set(table["compute"]) == {4.2e22}
+    assert table["problem"].tolist() == ["arc_easy/0", "mmlu_anatomy/0", "mmlu_astronomy/0"]
+    # files of several models with one compute are refused; --model once makes them one model
+    argv = ["import", "lm-eval", *map(str, LM_EVAL[:2]), "--compute", "1e21"]
+    assert main(argv) == 2
+    assert "one training compute was given for 2 files of 2 models" in capsys.readouterr().err
+    assert main([*argv[:4], "--compute", "1e21", "--model", "m"]) == 2  # same problems twice
+    assert "appear twice" in capsys.readouterr().err
 
 
 def test_mapping_excludes_per_file_options(capsys):

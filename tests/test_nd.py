@@ -414,3 +414,9 @@ def test_params_and_tokens_swapped_are_warned(nd_runs):
     assert not any(
         "fewer tokens" in w for w in far_warnings(load_nd_runs(nd_runs), none, none, none)
     )
+
+
+def test_a_group_column_in_another_case_is_refused(nd_runs):
+    runs = nd_runs.assign(Group="a")
+    with pytest.raises(InputError, match="no column 'group', but a column 'Group'"):
+        load_nd_runs(runs.drop(columns="group", errors="ignore"))

@@ -602,3 +602,16 @@ def test_rates_in_a_column_named_as_percentages_are_warned(tmp_path, caplog, col
     if warned:
         assert f"column '{column}' is named as percentages" in messages[0]
         assert "largest 0.6" in messages[0] and "divide them by 100" in messages[0]
+
+
+def test_aggregate_bucket_column_named_or_in_another_case_is_required(tmp_path):
+    # A renamed --bucket-col missing from the table, or 'Bucket' beside the default 'bucket',
+    # were ignored: every row one bucket, refused only as a duplicate model.
+    path = write(tmp_path, BUCKETED_CSV.replace("bucket", "Bucket", 1))
+    assert "no column 'bucket', but a column 'Bucket'" in aggregate_error(path)
+    message = aggregate_error(path, columns=PassColumns(bucket="benchmark"))
+    assert "missing column 'benchmark'" in message and "--bucket-col" in message
+    loaded = load_pass_aggregate(path, columns=PassColumns(bucket="Bucket"))
+    assert loaded.buckets == ("easy", "hard")
+    unnamed = write(tmp_path, BUCKETED_CSV.replace("bucket", "benchmark", 1), "b.csv")
+    assert "Name the column that tells its rows apart" in aggregate_error(unnamed)

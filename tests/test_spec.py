@@ -81,6 +81,10 @@ def test_misspelled_key_exits_2_with_suggestion_and_location(spec_dir, capsys):
         ("\n[decision]\nrequire = 'wbe.loss<=2.6'\n", "Did you mean 'web'?"),
         ("\n[buckets]\ncount = 6\n", "unknown key 'buckets'"),  # buckets are for pass specs
         ("\n[data.columns]\ngroup = ''\n", "names no column"),  # was an IndexError
+        # keys in the wrong table, a scalar for a list, a quoted number: the fix is named
+        ("\n[sampler]\nslope_median = 0.1\n", "'slope_median' belongs in [priors]."),
+        ("\n[columns]\ngroup = 'g'\n", "'columns' belongs in [data.columns]."),
+        ("\n[data.columns]\ntargets = [1e23]\n", "'targets' belongs in [forecast]."),
     ],
 )
 def test_bad_specs_are_refused_with_exit_2(spec_dir, capsys, extra, fragment):
@@ -89,6 +93,14 @@ def test_bad_specs_are_refused_with_exit_2(spec_dir, capsys, extra, fragment):
     err = capsys.readouterr().err
     assert fragment in err, err
     assert str(path) in err
+
+
+def test_a_group_column_in_another_case_points_to_data_columns(spec_dir, capsys):
+    runs = pd.read_csv(spec_dir / "runs.csv").rename(columns={"group": "Group"})
+    runs.to_csv(spec_dir / "runs.csv", index=False)
+    assert main(["check", str(_write(spec_dir, MINIMAL))]) == 2
+    assert "but a column 'Group'" in (err := capsys.readouterr().err)
+    assert "In a spec, column names are set in [data.columns]" in err
 
 
 @pytest.mark.parametrize(
@@ -125,6 +137,15 @@ def test_several_problems_are_reported_together(spec_dir):
         (MINIMAL.replace("[1e23]", "[]"), "key 'forecast.targets'"),
         (MINIMAL.replace("[1e23]", "[1e23, -5.0]"), "key 'forecast.targets.1': Input should be"),
         (MINIMAL.replace("[1e23]", "[inf]"), "key 'forecast.targets.0'"),
+        (MINIMAL.replace("[1e23]", "1e23"), "Write a list: targets = [1e+23]."),
+        (MINIMAL.replace("[1e23]", "[[1e23]]"), "forecast.targets.0': Input should be a valid num"),
+        (MINIMAL.replace("[1e23]", "['1e23']"), "Write the number without quotes: 1e+23."),
+        (
+            MINIMAL.replace('"loss"', '"nd"').replace("targets = [1e23]", "runs = [7e9, 1.4e11]"),
+            "forecast.runs.0': Input should be a valid list (got 7000000000.0). Its items are "
+            "lists: runs = [[a, b], ...].",
+        ),
+        (MINIMAL.replace("[forecast]", "draws = 5\n[forecast]"), "'draws' belongs in [sampler]."),
     ],
 )
 def test_schema_errors(spec_dir, text, fragment):
@@ -176,6 +197,18 @@ def test_data_path_is_relative_to_the_spec_not_the_cwd(spec_dir, tmp_path_factor
     assert main(["check", str(path), "--data", "runs.csv"]) == 2
 
 
+def test_data_option_missing_here_but_beside_the_spec_says_so(spec_dir, monkeypatch, capsys):
+    # was only "--data runs.csv: file not found"
+    (spec_dir / "specs").mkdir()
+    path = _write(spec_dir / "specs", MINIMAL)
+    (spec_dir / "runs.csv").rename(spec_dir / "specs" / "runs.csv")
+    monkeypatch.chdir(spec_dir)
+    assert main(["check", str(path), "--data", "runs.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "read from the current folder, not the spec's: give" in err
+    assert str(Path(path).parent / "runs.csv") in err
+
+
 def test_options_come_from_the_dataclass_defaults_and_overrides_win(spec_dir):
     spec = load_spec(_write(spec_dir, MINIMAL + "\n[priors]\nslope_median = 0.08\n"))
     options = spec_options(spec)
@@ -198,6 +231,14 @@ def test_options_come_from_the_dataclass_defaults_and_overrides_win(spec_dir):
     assert over.targets == (1e22, 1e24) and over.interval == 0.8
     assert over.sampler == SamplerSettings(seed=7, draws=300, progress=False)
     assert over.requirement == "web.loss<=2.5" and over.priors == options.priors
+
+
+def test_a_typo_is_suggested_before_a_key_of_another_table(tmp_path):
+    # [bucket] in a pass spec said only "'bucket' belongs in [data.columns]"
+    text = 'schema_version = 1\nlaw = "pass_rate"\n[data]\npath = "r.csv"\n[bucket]\ncount = 4\n'
+    with pytest.raises(InputError) as err:
+        load_spec(_write(tmp_path, text))
+    assert "Did you mean 'buckets'? 'bucket' is a key of [data.columns]." in str(err.value)
 
 
 def test_pass_spec_options(tmp_path):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import shutil
 import sys
 from functools import partial
@@ -569,3 +570,47 @@ def test_workers_are_replaced_after_max_fits_per_worker(tmp_path, demo_csv):
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
     assert [r["status"] for r in result.runs] == ["ok"] * 5
+
+
+def test_a_spec_reading_data_beside_its_folder_runs_when_the_suite_allows_it(
+    tmp_path, demo_csv, mock_pymc_sample
+):
+    # specs/ and data/ side by side: the job failed asking for --allow-outside-data, which
+    # `bayescale suite` has no way to pass.
+    (tmp_path / "specs").mkdir()
+    spec = tmp_path / "specs" / "web.toml"
+    spec.write_text(
+        f'schema_version = 1\nlaw = "loss"\n[data]\npath = "../{demo_csv.name}"\n'
+        "[forecast]\ntargets = [1e23]\n"
+    )
+    fit = "[[fit]]\nspec = 'specs/web.toml'\ndraws = 10\nchains = 2\nallow_unconverged = true\n"
+    (refused,) = read_suite([_suite(tmp_path, fit)])
+    (run,) = run_suite([refused], tmp_path / "out", entry=cli.main, executor="inline").runs
+    assert run["status"] == "bad_input" and "allow_outside_data = true" in run["message"]
+    (job,) = read_suite([_suite(tmp_path, fit + "allow_outside_data = true\n")])
+    assert "--allow-outside-data" in job.argv
+    (direct,) = read_suite([spec], allow_outside_data=True)  # bayescale suite specs/*.toml
+    assert direct.argv[-1] == "--allow-outside-data"
+    assert demo_csv.resolve() in [Path(i).resolve() for i in job.inputs]  # hashed with the job
+    (run,) = run_suite([job], tmp_path / "out2", entry=cli.main, executor="inline").runs
+    assert run["status"] == "ok", run["message"]
+    table = "[[fit]]\nlaw = 'loss'\ntable = 'x.csv'\ntarget_compute = 1e23\n"
+    with pytest.raises(InputError, match="'allow_outside_data' goes with 'spec'"):
+        read_suite(
+            [
+                _suite(
+                    tmp_path, table.replace("x.csv", demo_csv.name) + "allow_outside_data = true\n"
+                )
+            ]
+        )
+
+
+@pytest.mark.parametrize(
+    ("law", "fragment"),
+    [("accuracy", "write a spec with law = 'accuracy'"), ("pass_rate", "law = 'pass'")],
+)
+def test_a_table_fit_of_another_law_says_how(tmp_path, demo_csv, law, fragment):
+    # was only "expected one of ('loss', 'pass')"
+    body = f"[[fit]]\nlaw = '{law}'\ntable = '{demo_csv.name}'\ntarget_compute = 1e23\n"
+    with pytest.raises(InputError, match=re.escape(fragment)):
+        read_suite([_suite(tmp_path, body)])
