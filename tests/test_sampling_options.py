@@ -532,7 +532,7 @@ def test_every_part_counts_the_usable_cores(monkeypatch, two_of_64_cores):
         ran.update(kwargs)
         raise SystemExit
 
-    monkeypatch.setattr(suite, "read_suite", lambda inputs: [])
+    monkeypatch.setattr(suite, "read_suite", lambda inputs, **kwargs: [])
     monkeypatch.setattr(suite, "run_suite", run_suite)
     args = cli.build_parser().parse_args(["suite", "x.toml", "--out", "out"])
     with pytest.raises(SystemExit):
