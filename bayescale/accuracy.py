@@ -864,30 +864,19 @@ def decide_runs(
     distinct ratio. The probability curve (for ``decision.png``) is kept only when every
     planned model has the same ratio: models of several ratios lie on several curves.
     """
-    from dataclasses import replace
+    from bayescale.results import decide_planned_runs
 
     n, d = options.pairs()
-    ratios = d / n
-    keys = [f"{r:.12g}" for r in ratios]
-    decisions: dict[int, Decision] = {}
-    curves: list[DecisionCurve | None] = []
-    for key in dict.fromkeys(keys):
-        idx = [i for i, k in enumerate(keys) if k == key]
-        draws = partial(
-            accuracy_requirement_draws,
-            fit,
-            family=options.family,
-            tokens_per_param=float(ratios[idx[0]]),
-        )
-        made, curve, _ = decide_options(
-            options, draws, FLOPS_PER_PARAM_TOKEN * n[idx] * d[idx], smallest
-        )
-        decisions |= {
-            i: replace(dec, planned=(float(n[i]), float(d[i])))
-            for i, dec in zip(idx, made, strict=True)
-        }
-        curves.append(curve)
-    return [decisions[i] for i in range(n.size)], curves[0] if len(curves) == 1 else None
+    return decide_planned_runs(
+        options,
+        n,
+        d,
+        FLOPS_PER_PARAM_TOKEN,
+        lambda ratio: partial(
+            accuracy_requirement_draws, fit, family=options.family, tokens_per_param=ratio
+        ),
+        smallest,
+    )
 
 
 def _smallest_of_rule(

@@ -1114,7 +1114,7 @@ def decide_nd_runs(
     from dataclasses import replace
     from functools import partial
 
-    from bayescale.results import decide_options
+    from bayescale.results import decide_planned_runs
 
     assert options.requirement is not None
     rule, gi = nd_requirement(options.requirement, fit.data.groups)
@@ -1122,24 +1122,17 @@ def decide_nd_runs(
     probability = rule.holds(runs["loss"].values[:, gi, :]).mean(axis=0)
     data = fit.data
     smallest = float(data.compute[data.fitted & (data.group_index == gi)].min())
-    ratios = d / n
-    keys = [f"{r:.12g}" for r in ratios]
-    decisions: dict[int, Decision] = {}
-    curves: list[DecisionCurve | None] = []
-    for key in dict.fromkeys(keys):
-        idx = [i for i, k in enumerate(keys) if k == key]
-        requirement_draws = partial(
-            nd_requirement_draws, draws, data.groups, tokens_per_param=float(ratios[idx[0]])
-        )
-        made, curve, _ = decide_options(
-            options, requirement_draws, draws.kappa * n[idx] * d[idx], smallest
-        )
-        decisions |= {
-            i: replace(dec, planned=(float(n[i]), float(d[i])), probability=float(probability[i]))
-            for i, dec in zip(idx, made, strict=True)
-        }
-        curves.append(curve)
-    return [decisions[i] for i in range(n.size)], curves[0] if len(curves) == 1 else None
+    made, curve = decide_planned_runs(
+        options,
+        n,
+        d,
+        draws.kappa,
+        lambda ratio: partial(nd_requirement_draws, draws, data.groups, tokens_per_param=ratio),
+        smallest,
+    )
+    return [
+        replace(dec, probability=float(p)) for dec, p in zip(made, probability, strict=True)
+    ], curve
 
 
 #: Columns of the held-out runs' table (``held_out`` of the document).

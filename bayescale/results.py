@@ -8,7 +8,7 @@ the decision step every law's ``result_from_fit`` shares. Nothing here imports P
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -114,3 +114,38 @@ def decide_options(
     if options.value is not None and options.cost_per_flop is not None:
         choice = best_compute(curve.grid, curve.probability, options.value, options.cost_per_flop)
     return decisions, curve, choice
+
+
+def decide_planned_runs(
+    options: Any,
+    n: np.ndarray,
+    d: np.ndarray,
+    flops_per_param_token: float,
+    requirement_draws_at: Callable[[float], RequirementDraws],
+    smallest: float,
+) -> tuple[list[Decision], DecisionCurve | None]:
+    """Decisions at planned runs of ``n`` parameters on ``d`` tokens, in their order (any law).
+
+    The compute needed is searched along each run's tokens per parameter (N and D scaled
+    together): ``requirement_draws_at(ratio)`` gives the fit's requirement draws along that
+    path, one search per distinct ratio. The probability curve (``decision.png``) is kept only
+    when every run has the same ratio: runs of several ratios lie on several curves.
+    """
+    ratios = d / n
+    keys = [f"{r:.12g}" for r in ratios]
+    decisions: dict[int, Decision] = {}
+    curves: list[DecisionCurve | None] = []
+    for key in dict.fromkeys(keys):
+        idx = [i for i, k in enumerate(keys) if k == key]
+        made, curve, _ = decide_options(
+            options,
+            requirement_draws_at(float(ratios[idx[0]])),
+            flops_per_param_token * n[idx] * d[idx],
+            smallest,
+        )
+        decisions |= {
+            i: replace(dec, planned=(float(n[i]), float(d[i])))
+            for i, dec in zip(idx, made, strict=True)
+        }
+        curves.append(curve)
+    return [decisions[i] for i in range(n.size)], curves[0] if len(curves) == 1 else None

@@ -24,6 +24,24 @@ from bayescale.sampling import SamplerSettings
 SIGMA = 0.01
 
 
+def flat_posterior(log_losses: np.ndarray, groups, draws: int, seed: int):
+    """A flat curve's posterior: ln level ~ N(mean, SIGMA^2 / n) of ``log_losses``."""
+    rng = np.random.default_rng(seed)
+    scale = SIGMA / np.sqrt(log_losses.size)
+    log_level = rng.normal(log_losses.mean(), scale, size=(1, draws, 1))
+    posterior = {
+        "level": np.exp(log_level),
+        "reducible": np.zeros((1, draws, 1)),
+        "exponent": np.full((1, draws, 1), 0.2),
+        "sigma": np.full((1, draws), SIGMA),
+    }
+    return from_dict(
+        {"posterior": posterior},
+        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
+        coords={"group": list(groups)},
+    )
+
+
 def flat_fit(log_losses: np.ndarray, draws: int = 200_000, seed: int = 0, **priors) -> LossFit:
     """A one-group fit whose curve is flat (no reducible loss) at a level with the posterior of
     a normal mean under a flat prior and a known scatter: ln level ~ N(mean, SIGMA^2 / n)."""
@@ -36,22 +54,9 @@ def flat_fit(log_losses: np.ndarray, draws: int = 200_000, seed: int = 0, **prio
         }
     )
     data = load_loss_runs(table)
-    rng = np.random.default_rng(seed)
-    log_level = rng.normal(log_losses.mean(), SIGMA / np.sqrt(n), size=(1, draws, 1))
-    posterior = {
-        "level": np.exp(log_level),
-        "reducible": np.zeros((1, draws, 1)),
-        "exponent": np.full((1, draws, 1), 0.2),
-        "sigma": np.full((1, draws), SIGMA),
-    }
-    idata = from_dict(
-        {"posterior": posterior},
-        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
-        coords={"group": list(data.groups)},
-    )
     return LossFit(
         data=data,
-        idata=idata,
+        idata=flat_posterior(log_losses, data.groups, draws, seed),
         log_pivot=float(np.mean(np.log(data.compute))),
         priors=LossPriors(**priors),
         settings=SamplerSettings(seed=3),
@@ -131,23 +136,10 @@ def test_the_warning_is_kept_when_not_logged(caplog):
 def flat_refit(data, priors, settings, draws: int = 200_000, ok: bool = True) -> LossFit:
     """A stand-in for the sampler's refit: the flat fit's posterior from the fitted runs."""
     fitted = np.log(data.loss[data.fitted])
-    rng = np.random.default_rng(settings.seed)
-    log_level = rng.normal(fitted.mean(), SIGMA / np.sqrt(fitted.size), size=(1, draws, 1))
-    posterior = {
-        "level": np.exp(log_level),
-        "reducible": np.zeros((1, draws, 1)),
-        "exponent": np.full((1, draws, 1), 0.2),
-        "sigma": np.full((1, draws), SIGMA),
-    }
-    idata = from_dict(
-        {"posterior": posterior},
-        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
-        coords={"group": list(data.groups)},
-    )
     divergences = 0 if ok else 3
     return LossFit(
         data=data,
-        idata=idata,
+        idata=flat_posterior(fitted, data.groups, draws, settings.seed),
         log_pivot=float(np.mean(np.log(data.compute[data.fitted]))),
         priors=priors,
         settings=settings,
