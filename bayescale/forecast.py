@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayescale.data import LossData
+from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
 from bayescale.draws import Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
@@ -178,8 +178,8 @@ def loo_suspects(fit: LossFit, limit: int = LOO_REFITS) -> list[int]:
     suspects = []
     for g in range(len(data.groups)):
         mine = data.group_index[rows] == g
-        if np.unique(data.compute[rows[mine]]).size < 4:
-            continue
+        if np.unique(data.compute[rows[mine]]).size <= MIN_COMPUTES_PER_GROUP:
+            continue  # without the run, too few computes left for the law
         last = np.flatnonzero(mine)[np.argmax(data.compute[rows[mine]])]
         if (
             OFF_CURVE_TAIL <= tail[last] < LOO_SUSPECT_TAIL

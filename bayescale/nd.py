@@ -897,7 +897,7 @@ def run_nd(
         sampler=settings or SamplerSettings(),
         allow_unconverged=allow_unconverged,
     )
-    return _fit_and_answer(data, options)
+    return run_nd_table(data, options)
 
 
 def run_nd_table(source: str | Path | pd.DataFrame | NDData, options: NDOptions) -> NDResult:
@@ -929,12 +929,6 @@ def _load(source: str | Path | pd.DataFrame, options: NDOptions) -> NDData:
         where=options.where,
         drop_missing=options.drop_missing,
     )
-
-
-def _fit_and_answer(data: NDData, options: NDOptions) -> NDResult:
-    check_nd_options(options, data.groups)
-    fit = fit_nd(data, options.priors, options.sampler, allow_unconverged=options.allow_unconverged)
-    return nd_result_from_fit(fit, options)
 
 
 def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray) -> list[str]:

@@ -132,17 +132,24 @@ class SavedFit(Summarised):
         rows = [
             ("file", str(self.path)),
             *rows,
-            ("targets", _targets_text(getattr(o, "runs", ()) or o.targets)),
+            *_targets_rows(o),
             ("rule", f"{o.requirement} at confidence {o.confidence:g}" if o.requirement else "—"),
         ]
         return f"SavedFit ({self.kind})", rows
 
 
-def _targets_text(targets: Any) -> str:
-    """Compute targets in FLOPs, or the ``N:D`` pairs of an L(N, D) fit."""
-    if all(np.ndim(t) == 0 for t in targets):
-        return ", ".join(f"{t:.3g}" for t in targets) + " FLOPs"
-    return ", ".join(":".join(f"{v:.3g}" for v in t) for t in targets)
+def _targets_rows(options: Any) -> list[tuple[str, str]]:
+    """Summary rows of a saved run's targets, each kind when given.
+
+    Computes in FLOPs (an L(N, D) fit's budgets), and the ``N:D`` pairs of planned runs
+    (L(N, D) and accuracy fits).
+    """
+    computes = ", ".join(f"{t:.3g}" for t in options.targets)
+    runs = ", ".join(":".join(f"{v:.3g}" for v in r) for r in getattr(options, "runs", ()))
+    named = "budgets" if hasattr(options, "budgets") else "targets"
+    rows = [(named, f"{computes} FLOPs")] if computes else []
+    rows += [("planned runs", runs)] if runs else []
+    return rows or [("targets", "—")]
 
 
 def _saved_options(fit: Any, kept: dict[str, Any]) -> Any:

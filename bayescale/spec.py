@@ -401,15 +401,20 @@ def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Any:
 def _nd_targets(spec: Spec, over: dict[str, Any]) -> Any:
     """The spec's model with ``--target N:D`` as its planned runs; ``--budget`` as ``targets``.
 
-    Both are L(N, D)'s (its ``[forecast] runs`` and ``targets``, the budgets); another
-    law's spec refuses them, naming what it takes.
+    ``--target N:D`` replaces the ``[forecast] runs`` of an L(N, D) or accuracy spec (an
+    accuracy spec's computes with it: it takes one kind of target); ``--budget`` the budgets
+    of an L(N, D) spec (its ``targets``). Another law's spec refuses them, naming what it takes.
     """
-    if spec.law.name != "nd":
-        given = "--target N:D" if "runs" in over else "--budget"
+    planned = spec.law.name == "accuracy" and "budgets" not in over
+    if spec.law.name != "nd" and not planned:
+        given = "--budget" if "budgets" in over else "--target N:D"
+        takes = "L(N, D) specs" if given == "--budget" else "L(N, D) and accuracy specs"
         raise InputError(
-            f'{spec.path}: {given} is for L(N, D) specs (law = "nd"); this spec\'s law '
+            f"{spec.path}: {given} is for {takes}; this spec's law "
             f"'{spec.law.spec_name}' takes --target-compute C (FLOPs)."
         )
+    if planned and "targets" not in over:
+        over["targets"] = ()  # the planned models replace the spec's computes
     if "budgets" in over:
         if "targets" in over:
             raise InputError(

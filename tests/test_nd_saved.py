@@ -199,6 +199,9 @@ def test_an_nd_fit_saved_before_the_shared_options_answers_the_same(tmp_path):
     saved = load_fit(DATA / "nd_fit_v0.2.0.dev0.nc")
     assert saved.options.runs == OPTIONS.runs and saved.options.budgets == (1e21,)
     assert saved.options.requirement == "a.loss<=2.6" and saved.options.interval == 0.8
+    shown = repr(saved)  # both kinds of target (the budgets were hidden behind the runs)
+    assert "budgets       1e+21 FLOPs" in shown
+    assert "planned runs  1e+09:4e+11, 3e+09:1e+12" in shown
     old = json.loads((DATA / "nd_fit_v0.2.0.dev0.answers.json").read_text())
     doc = saved.result().document()
     for key in ("parameters", "optimal"):

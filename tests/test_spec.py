@@ -327,6 +327,18 @@ def test_run_takes_nd_targets_and_budgets(tmp_path, mock_pymc_sample, capsys):
     capsys.readouterr()
     assert main(["run", str(loss), "--budget", "1e23", *FAST]) == 2
     assert "--budget is for L(N, D) specs" in capsys.readouterr().err
+    assert main(["run", str(loss), "--target", "1e9:2e10", *FAST]) == 2
+    assert "--target N:D is for L(N, D) and accuracy specs" in capsys.readouterr().err
+
+
+def test_target_replaces_an_accuracy_specs_computes_with_planned_models():
+    # `run models/demo-accuracy.toml --target 7e9:1.4e11` said --target was for L(N, D) specs
+    spec = load_spec(MODELS / "demo-accuracy.toml")
+    assert spec_options(spec).targets == (1e24,)
+    planned = spec_options(spec, {"runs": [(7e9, 1.4e11)]})
+    assert planned.runs == ((7e9, 1.4e11),) and planned.targets == ()
+    with pytest.raises(InputError, match="--budget is for L\\(N, D\\) specs"):
+        spec_options(spec, {"budgets": [1e23]})
 
 
 @pytest.mark.parametrize(
