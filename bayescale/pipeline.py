@@ -236,6 +236,5 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
         fit.timing_s["sampling"],
         "converged" if fit.diagnostics.ok else "; ".join(fit.diagnostics.problems()),
     )
-    if fit.diagnostics.ok:  # a run far off the curve: refits where importance sampling fails
-        fit = loss_forecast.with_exact_loo(fit)
+    fit = loss_forecast.with_exact_loo(fit)  # refits where importance sampling cannot tell
     return result_from_fit(fit, options, warn=False)

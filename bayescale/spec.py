@@ -355,7 +355,7 @@ def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Any:
         raise ValueError(f"unknown overrides {sorted(unknown)}")
     m = spec.model
     if "runs" in over or "budgets" in over:  # --target N:D, --budget C: L(N, D)'s words
-        m = _nd_targets(spec, over)
+        m = _planned_runs(spec, over)
     decision = m.decision
     sampler_values = set_keys(m.sampler) | {
         k: over[k] for k in ("seed", "draws", "tune", "chains") if k in over
@@ -398,23 +398,27 @@ def spec_options(spec: Spec, overrides: Mapping[str, Any] | None = None) -> Any:
         raise InputError(f"{where}: {err}") from None
 
 
-def _nd_targets(spec: Spec, over: dict[str, Any]) -> Any:
+def _planned_runs(spec: Spec, over: dict[str, Any]) -> Any:
     """The spec's model with ``--target N:D`` as its planned runs; ``--budget`` as ``targets``.
 
-    ``--target N:D`` replaces the ``[forecast] runs`` of an L(N, D) or accuracy spec (an
-    accuracy spec's computes with it: it takes one kind of target); ``--budget`` the budgets
-    of an L(N, D) spec (its ``targets``). Another law's spec refuses them, naming what it takes.
+    Planned runs go to a spec whose ``[forecast]`` has ``runs`` (L(N, D), accuracy); an
+    accuracy spec takes one kind of target, so they replace its computes. Budgets are an
+    L(N, D) spec's ``targets``. Another law's spec refuses them, naming what it takes.
     """
-    planned = spec.law.name == "accuracy" and "budgets" not in over
-    if spec.law.name != "nd" and not planned:
-        given = "--budget" if "budgets" in over else "--target N:D"
-        takes = "L(N, D) specs" if given == "--budget" else "L(N, D) and accuracy specs"
+    nd = spec.law.name == "nd"
+    if "budgets" in over and not nd:
+        given, takes = "--budget", "L(N, D) specs"
+    elif "runs" in over and "runs" not in type(spec.model.forecast).model_fields:
+        given, takes = "--target N:D", "L(N, D) and accuracy specs"
+    else:
+        given = ""
+    if given:
         raise InputError(
             f"{spec.path}: {given} is for {takes}; this spec's law "
             f"'{spec.law.spec_name}' takes --target-compute C (FLOPs)."
         )
-    if planned and "targets" not in over:
-        over["targets"] = ()  # the planned models replace the spec's computes
+    if "runs" in over and not nd:
+        over.setdefault("targets", ())  # the planned models replace the spec's computes
     if "budgets" in over:
         if "targets" in over:
             raise InputError(
