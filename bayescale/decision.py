@@ -120,7 +120,8 @@ class Decision:
 
     ``planned``: the target is a planned model of N parameters and D tokens (the accuracy
     law on effective compute), ``target_compute`` its 6·N·D, and the compute needed is that
-    of a model of its tokens per parameter D/N.
+    of a model of its tokens per parameter D/N. ``searched_from``: where the search for the
+    compute needed started (a rule met there needs no compute; the sentence says so).
     """
 
     requirement: Requirement
@@ -132,6 +133,7 @@ class Decision:
     compute_needed_lower: float | None = None
     compute_needed_upper: float | None = None
     planned: tuple[float, float] | None = None
+    searched_from: float | None = None
 
     def __repr__(self) -> str:
         return text_summary(*_decision_summary(self))
@@ -154,12 +156,18 @@ class Decision:
         bound = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}[r.op]
         verdict = "GO" if self.go else "NO-GO"
         need = self.compute_needed_at_confidence
-        needs = (
-            f"{self.confidence:.0%} confidence needs {need:.2g} FLOPs"
-            if need is not None
-            else f"{self.confidence:.0%} confidence is not reached within "
-            f"{SEARCH_FACTOR:.0f}x the target"
-        )
+        if need is None:
+            needs = (
+                f"{self.confidence:.0%} confidence is not reached within "
+                f"{SEARCH_FACTOR:.0f}x the target"
+            )
+        elif need == self.searched_from:  # met where the search starts: nothing is "needed"
+            needs = (
+                f"{self.confidence:.0%} confidence holds already at {need:.2g} FLOPs, "
+                "the smallest compute searched"
+            )
+        else:
+            needs = f"{self.confidence:.0%} confidence needs {need:.2g} FLOPs"
         at = f"{self.target_compute:.2g} FLOPs"
         if self.planned is not None:
             n, d = self.planned
@@ -254,10 +262,11 @@ def search_grid(search_from: float, targets: np.ndarray) -> np.ndarray:
     """Return the grid every compute search uses.
 
     It runs from the smaller of ``search_from`` and the smallest target to
-    ``SEARCH_FACTOR`` x the largest target.
+    ``SEARCH_FACTOR`` x the largest target, and holds the targets themselves.
     """
     targets = np.atleast_1d(np.asarray(targets, dtype=float))
-    return compute_grid(min(search_from, float(targets.min())), float(targets.max()))
+    grid = compute_grid(min(search_from, float(targets.min())), float(targets.max()))
+    return np.union1d(grid, targets)
 
 
 def compute_grid(start: float, largest_target: float) -> np.ndarray:
@@ -400,6 +409,8 @@ def decide_with_curve(
     grid = search_grid(search_from, targets)
     holds = np.asarray(requirement.holds(draws_at(grid)), dtype=bool)
     prob_grid = holds.mean(axis=0)
+    # the targets are grid points, so GO at a target and the compute needed agree
+    probs = prob_grid[np.searchsorted(grid, targets)]
 
     def first(mask: np.ndarray) -> float | None:
         hits = np.flatnonzero(mask)
@@ -410,7 +421,6 @@ def decide_with_curve(
     if curve_at is not None:
         holds = np.asarray(requirement.holds(curve_at(grid)), dtype=bool)
     lower, upper = crossing_interval(holds, grid, confidence)
-    probs = requirement.holds(draws_at(targets)).mean(axis=0)
     decisions = [
         Decision(
             requirement=requirement,
@@ -421,6 +431,7 @@ def decide_with_curve(
             compute_needed_at_confidence=needed_conf,
             compute_needed_lower=lower,
             compute_needed_upper=upper,
+            searched_from=float(grid[0]),
         )
         for t, p in zip(targets, probs, strict=True)
     ]

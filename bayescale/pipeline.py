@@ -93,9 +93,23 @@ def decide_loss(
     list of Decision
         One per target.
     """
-    smallest = float(fit.data.compute[fit.data.fitted].min())
     draws = partial(loss_requirement_draws, fit)
-    return decide_requirement(draws, requirement, targets, confidence, smallest)
+    return decide_requirement(
+        draws, requirement, targets, confidence, _search_start(fit, requirement)
+    )
+
+
+def _search_start(fit: LossFit, requirement: str | None) -> float:
+    """Where the search for the compute needed starts: the requirement's group's smallest run.
+
+    Groups can start decades apart; searching from another group's runs would answer
+    "needs X FLOPs" below every run of the group the rule is about.
+    """
+    data = fit.data
+    rows = data.fitted
+    if requirement:
+        rows = rows & (data.group_index == loss_requirement(requirement, data.groups)[1])
+    return float(data.compute[rows].min())
 
 
 def loss_requirement_draws(  # type: ignore[no-untyped-def]
@@ -132,9 +146,11 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     forecast = loss_forecast.forecast_loss(
         fit, targets, options.interval, allow_backcast=options.allow_backcast, warn=warn
     )
-    smallest = float(fit.data.compute[fit.data.fitted].min())
     decisions, curve, choice = decide_options(
-        options, partial(loss_requirement_draws, fit), targets, smallest
+        options,
+        partial(loss_requirement_draws, fit),
+        targets,
+        _search_start(fit, options.requirement),
     )
     return LossResult(
         fit=fit,

@@ -78,10 +78,12 @@ def target_warnings(
 ) -> list[str]:
     """Check target computes against the fitted computes before (or without) sampling.
 
-    A target below the smallest fitted compute is refused unless ``allow_backcast``; one inside
-    the fitted range, or far beyond it for the number of fitted sizes (more than the range's
-    own width in decades, or more than one decade with fewer than :data:`FEW_SIZES` sizes),
-    gets a warning that says how far and what the interval then rests on.
+    A target below every group's smallest fitted compute is refused unless ``allow_backcast``.
+    Each group is checked on its own: a target below some groups' runs, inside a group's
+    fitted range, or far beyond a group's runs for their number of sizes (more than the
+    range's own width in decades, or more than one decade with fewer than :data:`FEW_SIZES`
+    sizes) gets a warning that says for which groups, how far, and what the interval then
+    rests on.
 
     Parameters
     ----------
@@ -134,16 +136,25 @@ def target_warnings(
                 )
             out.append(f"{what}; the interval rests on the law's form below the data.")
             continue
+        below = [g for g, c in fitted.items() if t < c.min()]
+        if below:  # groups start at different computes: a backcast for some of them only
+            lowest = min(float(fitted[g].min()) for g in below)
+            out.append(
+                f"{name} is below the smallest fitted {unit} of {label} {_names(below)} "
+                f"({lowest:.3g} FLOPs and up): for {'it' if len(below) == 1 else 'them'} a "
+                "backcast, not a forecast; there the interval rests on the law's form below "
+                "the data."
+            )
         inside = [g for g, c in fitted.items() if c.min() <= t <= c.max()]
         if inside:
             lo, hi = fitted[inside[0]].min(), fitted[inside[0]].max()
-            where = f" of {label} '{inside[0]}'" if inside[0] else ""
+            where = f" of {label} {_names(inside)}" if inside[0] else ""
             out.append(
                 f"{name} lies inside the fitted range{where} ({lo:.3g} to "
-                f"{hi:.3g} FLOPs): an interpolation, not a forecast; the interval is that of a "
-                f"new {unit} at that compute."
+                f"{hi:.3g} FLOPs{'' if len(inside) == 1 else ' for the first'}): an "
+                f"interpolation, not a forecast; the interval is that of a new {unit} at that "
+                "compute."
             )
-            continue
         worst: tuple[float, str] | None = None
         for g, c in fitted.items():
             sizes = np.unique(c).size
@@ -170,6 +181,12 @@ def target_warnings(
             )
             out.append(worst[1] + unit_hint)
     return out
+
+
+def _names(keys: list[str], most: int = 3) -> str:
+    """``'a'``, ``'a', 'b'`` or ``'a', 'b', 'c' and 2 more``, for messages."""
+    named = ", ".join(f"'{k}'" for k in keys[:most])
+    return named + (f" and {len(keys) - most} more" if len(keys) > most else "")
 
 
 #: Decades beyond the largest fitted compute past which a target's warning asks whether the

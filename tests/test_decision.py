@@ -186,10 +186,11 @@ def compute_for(loss):
 
 
 def loss_draws_at(compute):
-    """Predictive draws of a new run's loss, shape (sample, n), the same for equal inputs."""
+    """Predictive draws of a new run's loss, shape (sample, n): one scatter draw per sample at
+    every compute, as the laws' forecasts share them."""
     compute = np.asarray(compute, dtype=float)
     rng = np.random.default_rng(20240601)
-    noise = rng.lognormal(0.0, NOISE, size=(N_DRAWS, compute.size))
+    noise = rng.lognormal(0.0, NOISE, size=(N_DRAWS, 1))
     return curve(compute)[None, :] * noise
 
 
@@ -197,7 +198,7 @@ def pass_draws_at(compute):
     """Pass-rate draws rising with compute, in (0, 1)."""
     compute = np.asarray(compute, dtype=float)
     rng = np.random.default_rng(7)
-    logit = 0.8 * (np.log10(compute) - 22.0)[None, :] + rng.normal(0, 0.3, (N_DRAWS, compute.size))
+    logit = 0.8 * (np.log10(compute) - 22.0)[None, :] + rng.normal(0, 0.3, (N_DRAWS, 1))
     return 1.0 / (1.0 + np.exp(-logit))
 
 
