@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -33,7 +32,7 @@ from bayescale.sampling import (
     TARGET_ACCEPT,
     SamplerSettings,
 )
-from bayescale.seeds import Streams
+from bayescale.seeds import Streams, key_seed
 
 if TYPE_CHECKING:
     import pymc as pm
@@ -216,6 +215,142 @@ def _pool_chains(earlier: xr.DataTree, later: xr.DataTree) -> xr.DataTree | None
     return tree
 
 
+#: How :func:`_ladder` runs a step (:class:`_LadderStep`).
+_LadderRun = Literal["new run", "alternative", "draws", "chains", "pooled draws"]
+
+
+@dataclass(frozen=True)
+class _LadderState:
+    """Where the convergence ladder stands: all :func:`_next_step` decides from, no draws.
+
+    Attributes
+    ----------
+    settings
+        The last step's settings, with the chains and draws per chain of its posterior.
+    base_draws
+        The first fit's draws per chain: what a round of more draws adds.
+    taken
+        Steps taken, the first fit included.
+    used
+        The one-off steps taken: ``"step"`` (the smaller step), ``"alternative"``, ``"chains"``.
+    rounds
+        Rounds of more draws taken.
+    kept
+        Whether the last step kept its chains to run on (the reference path keeps none).
+    pooled
+        Whether the earlier and the new chains of the pooled step are kept to run on together.
+    """
+
+    settings: SamplerSettings
+    base_draws: int
+    taken: int = 1
+    used: frozenset[str] = frozenset()
+    rounds: int = 0
+    kept: bool = True
+    pooled: bool = False
+
+
+@dataclass(frozen=True)
+class _LadderStep:
+    """A step of the convergence ladder, as :func:`_next_step` chose it.
+
+    ``run`` says how :func:`_ladder` runs it: ``"new run"`` (a new fit at ``sample``),
+    ``"alternative"`` (the same with the alternative parameterisation), ``"draws"`` (more draws
+    from the kept chains), ``"chains"`` (twice the chains at ``sample``, warm-up from the kept
+    mass matrix, pooled when they can be: :func:`_pooled_step`), ``"pooled draws"`` (more draws
+    on the pooled chains). ``state`` is the ladder after it; ``what`` and ``why`` its
+    :class:`~bayescale.diagnostics.Attempt`'s.
+    """
+
+    run: _LadderRun
+    what: str
+    why: str
+    sample: SamplerSettings
+    state: _LadderState
+
+
+def _next_step(
+    state: _LadderState,
+    diagnostics: Diagnostics,
+    *,
+    max_steps: int,
+    retry_target: float,
+    alternative: str | None = None,
+) -> _LadderStep | None:
+    """The ladder's next step after a fit diagnosed as ``diagnostics``; ``None`` to stop.
+
+    Pure, so that every choice is tested without sampling. It stops when the gate passes, when
+    ``max_steps`` steps followed the first fit, or when no step is left against what failed
+    (:func:`_ladder` lists the steps). ``alternative`` names the model's alternative
+    parameterisation, ``None`` when it has none.
+    """
+    if diagnostics.ok or state.taken > max_steps:
+        return None
+    why = "; ".join(diagnostics.problems())
+    settings, used, base = state.settings, state.used, state.base_draws
+
+    def step(run: _LadderRun, what: str, sample: SamplerSettings, **changes: Any) -> _LadderStep:
+        return _LadderStep(run, what, why, sample, replace(state, **changes))
+
+    if diagnostics.divergences:  # a new run each: chains that diverged are not kept
+        retry = settings.for_retry(retry_target)
+        if retry is not None and "step" not in used:
+            what = (
+                f"a smaller step: target_accept {retry.target_accept}, warm-up trees "
+                f"to depth {MAX_TREE_DEPTH}"
+            )
+            return step("new run", what, retry, settings=retry, used=used | {"step"})
+        if alternative is not None and "alternative" not in used:
+            what = f"the alternative parameterisation: {alternative}"
+            return step("alternative", what, settings, used=used | {"alternative"})
+        if (settings.target_accept or 0.0) < FINAL_TARGET_ACCEPT:
+            smallest = replace(
+                settings, target_accept=FINAL_TARGET_ACCEPT, warmup_tree_depth=MAX_TREE_DEPTH
+            )
+            what = f"the smallest step: target_accept {FINAL_TARGET_ACCEPT}"
+            return step("new run", what, smallest, settings=smallest)
+        return None
+    if state.rounds < MORE_DRAWS_ROUNDS:
+        longer = replace(settings, draws=settings.draws + base)
+        if state.kept:
+            what = f"{base} more draws per chain from the adapted state"
+            return step("draws", what, longer, settings=longer, rounds=state.rounds + 1)
+        what = f"a new run with {longer.draws} draws per chain"  # the reference path
+        return step("new run", what, longer, settings=longer, rounds=state.rounds + 1)
+    if "chains" not in used:
+        new = replace(
+            settings, chains=2 * settings.chains, seed=key_seed(settings.seed, MORE_CHAINS_STREAM)
+        )
+        what = (
+            f"{new.chains} chains x {new.draws} draws, warm-up started from the adapted "
+            f"mass matrix, seed from stream {MORE_CHAINS_STREAM!r}"
+        )
+        alone = replace(settings, chains=new.chains)  # the settings when not pooled
+        return step("chains", what, new, settings=alone, used=used | {"chains"})
+    if state.pooled:
+        longer = replace(settings, draws=settings.draws + base)
+        what = (
+            f"{base} more draws per chain from the adapted state, all {longer.chains} pooled chains"
+        )
+        return step("pooled draws", what, longer, settings=longer, pooled=False)
+    return None
+
+
+def _pooled_step(step: _LadderStep, earlier_chains: int, kept_draws: int) -> _LadderStep:
+    """``step`` (twice the chains) once its chains are pooled with the ``earlier_chains``.
+
+    Pooled, each chain keeps its last ``kept_draws`` draws (:func:`_pool_chains`); the attempt
+    says so and the settings count every chain.
+    """
+    chains = earlier_chains + step.sample.chains
+    what = (
+        f"{step.what}; pooled with the {earlier_chains} earlier chains (the last {kept_draws} "
+        f"draws of each): {chains} chains x {kept_draws} draws diagnosed"
+    )
+    settings = replace(step.state.settings, chains=chains, draws=kept_draws)
+    return replace(step, what=what, state=replace(step.state, settings=settings))
+
+
 def _ladder(
     build: Callable[[bool], pm.Model],
     settings: SamplerSettings,
@@ -234,7 +369,8 @@ def _ladder(
     after sampling (the pass model's problem intercepts, ``added_per_draw`` scalars a draw),
     once on the draws diagnosed. Settings whose draws cannot fit in memory are refused before
     the first fit (:func:`bayescale.sampling.check_memory`). After the first fit, at most
-    ``max_steps`` steps (default :data:`LADDER_MAX_STEPS`), each chosen by what failed:
+    ``max_steps`` steps (default :data:`LADDER_MAX_STEPS`), each chosen by :func:`_next_step`
+    from what failed:
 
     - divergences: a smaller step (``retry_target``, uncapped warm-up trees:
       :meth:`SamplerSettings.for_retry`), then the alternative parameterisation, then
@@ -253,139 +389,71 @@ def _ladder(
     posterior returned (pooled: the earlier and the new chains; draws: the total per chain).
     """
     from bayescale.sampling import check_memory, more_draws, sample_chains, show_progress
-    from bayescale.seeds import key_seed
 
-    attempts: list[Attempt] = []
     model = build(False)
     check_memory(model, settings, added_per_draw)
-    chains = None
-    base_draws = settings.draws
-
-    def fresh(settings: SamplerSettings, start_mass: np.ndarray | None = None) -> xr.DataTree:
-        nonlocal chains
-        raw, _, chains = sample_chains(model, settings, start_mass)
-        return raw
-
     progress = show_progress(settings.progress)
+    base = settings.draws
 
-    def continued(kept: ChainState) -> xr.DataTree:
-        nonlocal chains
-        raw, chains = more_draws(kept, base_draws, progress)
-        return raw
-
-    def continued_pooled(first: ChainState, second: ChainState) -> xr.DataTree:
-        nonlocal chains
-        before, _ = more_draws(first, base_draws, progress)
-        after, chains = more_draws(second, base_draws, progress)
-        pooled = _pool_chains(before, after)
-        return after if pooled is None else pooled
-
-    def step(what: str, why: str, run: Callable[[], xr.DataTree]) -> xr.DataTree:
-        start = time.perf_counter()
-        raw = run()
-        attempts.append(Attempt(what=what, why=why, seconds=time.perf_counter() - start))
-        if why != "first fit":
-            log.info("convergence ladder: %s (because %s)", what, why)
-        return raw
-
-    def completed(raw: xr.DataTree) -> xr.DataTree:
+    def completed(raw: xr.DataTree, settings: SamplerSettings) -> xr.DataTree:
         return complete(raw, settings) if complete else raw
 
-    raw = step(
+    what = (
         f"NUTS, {settings.chains} chains x {settings.draws} draws after {settings.tune} "
         f"warm-up steps, target_accept {settings.target_accept}"
-        + (f", {first_form}" if first_form else ""),
-        "first fit",
-        lambda: fresh(settings),
+        + (f", {first_form}" if first_form else "")
     )
-    idata = completed(raw)
+    start = time.perf_counter()
+    raw, _, chains = sample_chains(model, settings, None)
+    attempts = [Attempt(what=what, why="first fit", seconds=time.perf_counter() - start)]
+    state = _LadderState(settings, base, kept=chains is not None)
+    idata = completed(raw, settings)
     diagnostics = diagnose(idata)
     asked_chains = settings.chains  # the ESS the gate asks for stays that of the chains asked for
-    used: set[str] = set()
-    rounds = 0
-    pooled_states: tuple[ChainState, ChainState] | None = None  # step 6's, to run on
+    pooled_states: tuple[ChainState, ChainState] | None = None  # the pooled step's, to run on
     steps = LADDER_MAX_STEPS if max_steps is None else max_steps
-    while not diagnostics.ok and len(attempts) <= steps:
-        why = "; ".join(diagnostics.problems())
-        if diagnostics.divergences:
-            retry = settings.for_retry(retry_target)
-            if retry is not None and "step" not in used:
-                used.add("step")
-                settings = retry
-                what = (
-                    f"a smaller step: target_accept {retry.target_accept}, warm-up trees "
-                    f"to depth {MAX_TREE_DEPTH}"
-                )
-            elif alternative is not None and "alternative" not in used:
-                used.add("alternative")
-                model = build(True)
-                what = f"the alternative parameterisation: {alternative}"
-            elif (settings.target_accept or 0.0) < FINAL_TARGET_ACCEPT:
-                settings = replace(
-                    settings,
-                    target_accept=FINAL_TARGET_ACCEPT,
-                    warmup_tree_depth=MAX_TREE_DEPTH,
-                )
-                what = f"the smallest step: target_accept {FINAL_TARGET_ACCEPT}"
-            else:
-                break
-            raw = step(what, why, partial(fresh, settings))
-        elif rounds < MORE_DRAWS_ROUNDS:
-            rounds += 1
-            settings = replace(settings, draws=settings.draws + base_draws)
-            if chains is not None:
-                what = f"{base_draws} more draws per chain from the adapted state"
-                raw = step(what, why, partial(continued, chains))
-            else:  # the reference path keeps no chains: a new run, as long
-                what = f"a new run with {settings.draws} draws per chain"
-                raw = step(what, why, partial(fresh, settings))
-        elif "chains" not in used:
-            used.add("chains")
-            start_mass = chains.inverse_mass if chains is not None else None
-            new = replace(
-                settings,
-                chains=2 * settings.chains,
-                seed=key_seed(settings.seed, MORE_CHAINS_STREAM),
-            )
-            earlier, earlier_state = raw, chains  # no divergences (else the branch above)
-            what = (
-                f"{new.chains} chains x {new.draws} draws, warm-up started from the adapted "
-                f"mass matrix, seed from stream {MORE_CHAINS_STREAM!r}"
-            )
-            raw = step(what, why, partial(fresh, new, start_mass))
-            pooled = _pool_chains(earlier, raw)
-            if pooled is None:
-                settings = replace(settings, chains=new.chains)
-            else:
-                if earlier_state is not None and chains is not None:
-                    pooled_states = (earlier_state, chains)
-                old_chains = earlier["posterior"].sizes["chain"]
-                kept = pooled["posterior"].sizes["draw"]
-                raw = pooled
-                attempts[-1] = replace(
-                    attempts[-1],
-                    what=f"{attempts[-1].what}; pooled with the {old_chains} earlier chains "
-                    f"(the last {kept} draws of each): {old_chains + new.chains} chains x "
-                    f"{kept} draws diagnosed",
-                )
-                settings = replace(settings, chains=old_chains + new.chains, draws=kept)
-        elif pooled_states is not None and not diagnostics.divergences:
-            first_state, second_state = pooled_states
-            pooled_states = None
-            settings = replace(settings, draws=settings.draws + base_draws)
-            what = (
-                f"{base_draws} more draws per chain from the adapted state, all "
-                f"{settings.chains} pooled chains"
-            )
-            raw = step(what, why, partial(continued_pooled, first_state, second_state))
+    while (
+        step := _next_step(
+            state, diagnostics, max_steps=steps, retry_target=retry_target, alternative=alternative
+        )
+    ) is not None:
+        if step.run == "alternative":
+            model = build(True)
+        earlier, earlier_state = raw, chains
+        start = time.perf_counter()
+        if step.run == "draws":
+            assert chains is not None  # the step is chosen only when the chains were kept
+            raw, chains = more_draws(chains, base, progress)
+        elif step.run == "pooled draws":
+            assert pooled_states is not None  # chosen only when they were kept
+            (first, second), pooled_states = pooled_states, None
+            before, _ = more_draws(first, base, progress)
+            raw, chains = more_draws(second, base, progress)
+            pooled = _pool_chains(before, raw)
+            raw = raw if pooled is None else pooled
         else:
-            break
-        idata = completed(raw)
+            mass = chains.inverse_mass if step.run == "chains" and chains is not None else None
+            raw, _, chains = sample_chains(model, step.sample, mass)
+        seconds = time.perf_counter() - start
+        log.info("convergence ladder: %s (because %s)", step.what, step.why)
+        if step.run == "chains" and (pooled := _pool_chains(earlier, raw)) is not None:
+            if earlier_state is not None and chains is not None:
+                pooled_states = (earlier_state, chains)
+            sizes = earlier["posterior"].sizes["chain"], pooled["posterior"].sizes["draw"]
+            step, raw = _pooled_step(step, *sizes), pooled
+        attempts.append(Attempt(what=step.what, why=step.why, seconds=seconds))
+        state = replace(
+            step.state,
+            taken=len(attempts),
+            kept=chains is not None,
+            pooled=pooled_states is not None,
+        )
+        idata = completed(raw, state.settings)
         diagnostics = diagnose(idata, ess_chains=asked_chains)
     if not diagnostics.ok:
         log.info("convergence ladder exhausted after %d steps", len(attempts))
     diagnostics = replace(diagnostics, attempts=tuple(attempts))
-    return idata, diagnostics, settings, sum(a.seconds for a in attempts)
+    return idata, diagnostics, state.settings, sum(a.seconds for a in attempts)
 
 
 #: What a variable of the loss model is, and what a user can do when it fails the gate.
