@@ -441,19 +441,47 @@ def with_measurement_noise(
     return np.clip(out, 0.0, 1.0)
 
 
-def target_ladders(data: AccuracyData, family: str | None = None) -> list[tuple[str, str]]:
-    """The ladders a forecast reports: every family's, or only ``family``'s.
+def table_family(data: AccuracyData, family: str | None) -> str | None:
+    """The table's spelling of ``--family``: its own, or the one family of the same key.
+
+    A family matches as ``--require``'s benchmark names do: case, spaces and dashes set
+    aside (:func:`~bayescale.data.label_key`), so ``llama-2`` names ``Llama 2``. A name the
+    table spells exactly is that family, even beside a twin spelled another way.
 
     Raises
     ------
     InputError
-        When ``family`` is not in the table.
+        When ``family`` is not in the table, or matches two families that differ only in
+        case, spaces or dashes (naming both).
     """
-    if family is not None and family not in data.families:
+    if family is None or family in data.families:
+        return family
+    same = [f for f in data.families if benchmark_key(f) == benchmark_key(family)]
+    if len(same) == 1:
+        return same[0]
+    if same:
         raise InputError(
-            f"--family '{family}' is not in {data.source}.{did_you_mean(family, data.families)} "
-            f"Families: {', '.join(data.families)}."
+            f"--family '{family}' matches {len(same)} families of {data.source} that differ "
+            f"only in case, spaces or dashes: {', '.join(repr(f) for f in same)}. Give one "
+            "as the table spells it, or spell them one way in the table if they are one."
         )
+    raise InputError(
+        f"--family '{family}' is not in {data.source}.{did_you_mean(family, data.families)} "
+        f"Families: {', '.join(data.families)}."
+    )
+
+
+def target_ladders(data: AccuracyData, family: str | None = None) -> list[tuple[str, str]]:
+    """The ladders a forecast reports: every family's, or only ``family``'s.
+
+    ``family`` matches as :func:`table_family` says (case, spaces and dashes aside).
+
+    Raises
+    ------
+    InputError
+        When ``family`` names no family of the table, or two.
+    """
+    family = table_family(data, family)
     return [(f, b) for f, b in data.ladders() if family is None or f == family]
 
 
@@ -781,6 +809,7 @@ def accuracy_requirement(
         When the rule does not parse, has no scope, or names no ladder or several.
     """
     req = parse_requirement(text, (QUANTITY,))
+    family = table_family(data, family)
     ladders = target_ladders(data, family)
     if req.scope is None:
         raise InputError(

@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -286,6 +286,46 @@ def _likelihood(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: The table columns each law's command reads, one ``--<column>-col`` option each (``_``
+#: written ``-``), defaulting to the column's name: the fields of the law's columns dataclass
+#: (``data.LossColumns``, ``pass_data.PassColumns``, ``nd_data.NDColumns``,
+#: ``accuracy_data.AccuracyColumns``), named here because their modules import pandas, which
+#: building the parser must not (tests/test_backtest.py checks the names against them).
+#: ``bayescale backtest`` takes every one, refused for the kinds that do not read it
+#: (:data:`BACKTEST_KIND_OPTIONS`). ``bayescale loss`` also takes ``--loss-sd-col``.
+COLUMN_OPTIONS: dict[str, tuple[str, ...]] = {
+    "loss": ("compute", "loss", "group", "name"),
+    "pass": ("model", "compute", "problem", "n", "k", "pass_rate", "bucket", "n_problems"),
+    "nd": ("params", "tokens", "loss", "group", "name", "compute"),
+    "accuracy": (
+        *("model", "family", "compute", "benchmark", "accuracy", "n_questions", "chance"),
+        *("params", "tokens"),
+    ),
+}
+
+
+#: Every law's columns, each once (the ``--*-col`` options of ``bayescale backtest``).
+_ALL_COLUMNS = tuple(dict.fromkeys(col for columns in COLUMN_OPTIONS.values() for col in columns))
+
+
+def _kinds_reading(column: str) -> tuple[str, ...]:
+    """The laws (``bayescale backtest`` kinds) whose tables have ``column``."""
+    return tuple(kind for kind, columns in COLUMN_OPTIONS.items() if column in columns)
+
+
+def _column_options(
+    parser: argparse.ArgumentParser, columns: Iterable[str], **special: dict[str, Any]
+) -> None:
+    """Add ``--<column>-col COL`` (default: the column's name) for each of ``columns``, once.
+
+    ``special`` maps a column to its other ``add_argument`` keywords (``help``, a ``default``
+    of ``None``).
+    """
+    for col in dict.fromkeys(columns):
+        options = {"default": col, "metavar": "COL"} | special.get(col, {})
+        parser.add_argument(f"--{col.replace('_', '-')}-col", **options)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bayescale``."""
     from bayescale.version import __version__
@@ -315,15 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--require 'loss<=2.1' --out out/",
     )
     loss.add_argument("runs", help="CSV or Parquet table of runs (compute, loss[, group, name])")
-    loss.add_argument("--compute-col", default="compute", metavar="COL")
-    loss.add_argument("--loss-col", default="loss", metavar="COL")
-    loss.add_argument(
-        "--group-col",
-        default="group",
-        metavar="COL[,COL]",
-        help="group label column; several comma-separated columns are joined into one label",
+    _column_options(
+        loss,
+        COLUMN_OPTIONS["loss"],
+        group={
+            "metavar": "COL[,COL]",
+            "help": "group label column; several comma-separated columns are joined into one label",
+        },
     )
-    loss.add_argument("--name-col", default="name", metavar="COL")
     loss.add_argument(
         "--loss-sd-col",
         metavar="COL",
@@ -357,13 +396,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N:D",
         help="parameters:tokens of a planned run, e.g. 7e9:4e12; repeat or comma-separate",
     )
-    for col in ("params", "tokens", "loss", "group", "name"):
-        nd.add_argument(f"--{col}-col", default=col, metavar="COL")
-    nd.add_argument(
-        "--compute-col",
-        default=None,
-        metavar="COL",
-        help="training compute column (default: 6*N*D)",
+    _column_options(
+        nd,
+        COLUMN_OPTIONS["nd"],
+        compute={"default": None, "help": "training compute column (default: 6*N*D)"},
     )
     _rows(nd)
     _common(
@@ -414,8 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
         "once (the GPT-4 report's rule, for comparison)",
     )
     pas.add_argument("--k", type=_positive_int, metavar="K", help="also forecast pass@K")
-    for col in ("model", "compute", "problem", "n", "k", "pass_rate", "bucket", "n_problems"):
-        pas.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    _column_options(pas, COLUMN_OPTIONS["pass"])
     _rows(pas)
     _common(pas, require_example="'pass_rate>=0.3' (overall) or 'bucket2.pass_rate>=0.5'")
 
@@ -595,10 +630,7 @@ def build_parser() -> argparse.ArgumentParser:
         "floor; overrides column and default (a benchmark with none learns its floor)",
     )
     _floor_option(acc)
-    for col in ("model", "family", "compute", "benchmark", "accuracy", "n_questions", "chance"):
-        acc.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
-    for col in ("params", "tokens"):
-        acc.add_argument(f"--{col}-col", default=col, metavar="COL")
+    _column_options(acc, COLUMN_OPTIONS["accuracy"])
     _rows(acc)
     _common(acc, compute_required=False)
     _spec_commands(sub)
@@ -822,7 +854,8 @@ def _spec_commands(sub: Any) -> None:
 
 #: The backtest options that only some kinds take (by argparse ``dest``): any other kind
 #: refuses them (:func:`_refuse_other_kinds`). The rest (ratios, sampler, interval, outputs,
-#: ``--compute-col``) apply to every kind.
+#: ``--compute-col``) apply to every kind. A column's kinds are those that read it
+#: (:data:`COLUMN_OPTIONS`).
 BACKTEST_KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "bootstrap": ("loss", "pass"),
     "no_baselines": ("loss", "pass"),
@@ -832,23 +865,10 @@ BACKTEST_KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "chance": ("accuracy",),
     "floor": ("accuracy",),
     "axis": ("accuracy",),
-    "loss_col": ("loss", "nd"),
-    "group_col": ("loss", "nd"),
-    "name_col": ("loss", "nd"),
-    "model_col": ("pass", "accuracy"),
-    "problem_col": ("pass",),
-    "n_col": ("pass",),
-    "k_col": ("pass",),
-    "pass_rate_col": ("pass",),
-    "bucket_col": ("pass",),
-    "n_problems_col": ("pass",),
-    "params_col": ("nd", "accuracy"),
-    "tokens_col": ("nd", "accuracy"),
-    "family_col": ("accuracy",),
-    "benchmark_col": ("accuracy",),
-    "accuracy_col": ("accuracy",),
-    "n_questions_col": ("accuracy",),
-    "chance_col": ("accuracy",),
+} | {
+    f"{col}_col": _kinds_reading(col)
+    for col in _ALL_COLUMNS
+    if len(_kinds_reading(col)) < len(COLUMN_OPTIONS)  # not --compute-col: every kind's
 }
 
 
@@ -898,12 +918,11 @@ def _backtest_parser(sub: Any) -> None:
         help="pass: difficulty buckets (default 6, fewer for under 60 problems)",
     )
     bt.add_argument("--exclude-hardest", type=int, default=0, metavar="N", help="pass only")
-    for col in ("compute", "loss", "group", "name", "model", "problem", "n", "k", "pass_rate"):
-        bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
-    for col in ("bucket", "n_problems", "params", "tokens"):
-        bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
-    for col in ("family", "benchmark", "accuracy", "n_questions", "chance"):
-        bt.add_argument(f"--{col.replace('_', '-')}-col", default=col, metavar="COL")
+    _column_options(
+        bt,
+        _ALL_COLUMNS,
+        compute={"default": None, "help": "training compute column (default: compute; nd: 6*N*D)"},
+    )
     bt.add_argument(
         "--chance",
         action="append",
@@ -939,13 +958,11 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
 
     _refuse_other_kinds(args)
     shared = _shared_options(args)
-    if args.kind == "nd":  # compute is 6*N*D unless --compute-col names another column
+    columns: Any
+    if args.kind == "nd":  # compute is 6*N*D unless --compute-col names a column
         from bayescale.nd import NDColumns
 
-        compute = None if args.compute_col == "compute" else args.compute_col
-        columns: Any = NDColumns(
-            args.params_col, args.tokens_col, args.loss_col, args.group_col, compute, args.name_col
-        )
+        columns = _columns(NDColumns, args)
     elif args.kind == "accuracy":
         from bayescale.accuracy_data import AccuracyColumns
 
@@ -1041,9 +1058,14 @@ def _shared_options(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _columns(cls: type, args: argparse.Namespace) -> Any:
-    """A law's columns dataclass from the ``--<field>-col`` options the command has."""
+    """A law's columns dataclass from the ``--<field>-col`` options the command has.
+
+    An option left at ``None`` keeps the field's default (``--compute-col`` of ``backtest``:
+    ``compute``, or 6·N·D for L(N, D)).
+    """
     names = [f.name for f in dataclasses.fields(cls) if hasattr(args, f"{f.name}_col")]
-    return cls(**{name: getattr(args, f"{name}_col") for name in names})
+    given = {name: getattr(args, f"{name}_col") for name in names}
+    return cls(**{name: value for name, value in given.items() if value is not None})
 
 
 def _pass_options(args: argparse.Namespace) -> PassOptions:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import xarray as xr
 
-from bayescale.buckets import Buckets
+from bayescale.buckets import Buckets, intercepts_drawn
 from bayescale.data import LossData
 from bayescale.diagnostics import RHAT_MAX, Attempt, Diagnostics, diagnose
 from bayescale.display import Summarised, plural
@@ -968,7 +968,7 @@ def fit_pass(
                 idata = unpad_posterior(idata, counts, kept)
             return add_problem_intercepts(idata, counts, kept, settings.seed)
 
-    added = 0 if buckets is None or priors.problem_slopes else buckets.index.size
+    added = intercepts_drawn(buckets, priors.problem_slopes)
     idata, diagnostics, settings, sampling_s = _ladder(
         build,
         settings,

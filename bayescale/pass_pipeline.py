@@ -17,11 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bayescale.buckets import Buckets, Eligibility, make_buckets
+from bayescale.buckets import Buckets, Eligibility, intercepts_drawn, make_buckets
 from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.display import plural
 from bayescale.errors import InputError, did_you_mean
-from bayescale.fit import PassFit, fit_pass
+from bayescale.fit import PassFit, fit_pass, model_settings
 from bayescale.options import Options, check_options
 from bayescale.pass_data import PassAggregate, PassColumns, PassCounts, load_pass_table
 from bayescale.pass_forecast import (
@@ -37,6 +37,7 @@ from bayescale.pass_forecast import (
 from bayescale.priors import PassPriors
 from bayescale.report import pass_document
 from bayescale.results import Result, decide_options, decide_requirement
+from bayescale.sampling import check_memory_before_model
 from bayescale.targets import Targets, check_targets, logged
 
 log = logging.getLogger("bayescale")
@@ -237,6 +238,8 @@ def check_pass_spec(
     with rule():
         check_pass_options(options)
     data, buckets = load_pass(path, options)
+    settings = model_settings(options.sampler, "pass")
+    check_memory_before_model(settings, intercepts_drawn(buckets, options.priors.problem_slopes))
     models = data.models
     fitted = int(models.fitted.sum())
     warned = pass_target_warnings(

@@ -143,6 +143,22 @@ class SamplerSettings:
                 f"sampler '{self.nuts_sampler}' is not supported; choose one of {SAMPLERS}."
             )
 
+    @classmethod
+    def recorded(cls, **values: object) -> SamplerSettings:
+        """The settings a saved fit records: checked as new ones are, but ``draws`` may be 1-3.
+
+        Versions before :data:`MIN_DRAWS` sampled 1 to 3 draws a chain when asked (such a fit
+        fails the gate and was saved with ``--allow-unconverged``). The record says what was
+        run, so the fit loads and forecasts; sampling with these settings again (``replace``)
+        is refused as the constructor refuses them.
+        """
+        draws = values.get("draws")
+        if not isinstance(draws, int) or isinstance(draws, bool) or not 1 <= draws < MIN_DRAWS:
+            return cls(**values)  # type: ignore[arg-type]
+        settings = cls(**(values | {"draws": MIN_DRAWS}))  # type: ignore[arg-type]
+        object.__setattr__(settings, "draws", draws)  # frozen: the record as it was run
+        return settings
+
     def with_target_accept(self, default: float) -> SamplerSettings:
         """These settings, with ``target_accept`` set to ``default`` if they leave it open."""
         if self.target_accept is not None:

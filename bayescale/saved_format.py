@@ -366,7 +366,7 @@ def settings_of(tree: xr.DataTree, path: Path) -> SamplerSettings:
     values.setdefault("initial_mass", "unit")  # fits saved before the Laplace start
     # and before warm-up trees were capped
     values.setdefault("warmup_tree_depth", MAX_TREE_DEPTH)
-    return SamplerSettings(**values)
+    return SamplerSettings.recorded(**values)  # 1 to 3 draws: what older versions ran
 
 
 def priors_of[P](

@@ -513,6 +513,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
         On the first problem found.
     """
     from bayescale.fit import model_settings
+    from bayescale.sampling import check_memory_before_model
 
     options = spec_options(spec, overrides)
     path = data_source(spec, overrides)
@@ -536,6 +537,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     if options.requirement:
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")
     s = model_settings(options.sampler, law.sampler_model)
+    check_memory_before_model(s)  # the law's check may count more (a pass table's problems)
     lines.append(
         f"sampler: {s.chains} chains x {s.draws} draws ({s.tune} tune), "
         f"target_accept {s.target_accept}, warm-up tree depth {s.warmup_tree_depth}, "

@@ -21,6 +21,7 @@ from bayescale.accuracy import (
     leave_largest_out,
     result_from_accuracy_fit,
     simulate_accuracy_table,
+    target_ladders,
 )
 from bayescale.accuracy_data import (
     DEFAULT_CHANCE,
@@ -408,6 +409,28 @@ def test_requirement_scope_names_one_ladder(table):
         accuracy_requirement("accuracy>=0.5", data, "beta")
     with pytest.raises(InputError, match="unknown quantity"):
         accuracy_requirement("mmlu.loss<=0.5", data, "beta")
+
+
+def test_family_matches_in_any_case_unless_two_families_do(table):
+    # "--family ALPHA" was refused with "Did you mean 'alpha'?" though benchmark names in
+    # --require matched in any case
+    data = load_accuracy_table(table)
+    assert {f for f, _ in target_ladders(data, "ALPHA")} == {"alpha"}
+    assert {f for f, _ in target_ladders(data, " Beta ")} == {"beta"}
+    assert accuracy_requirement("MMLU.accuracy>=0.5", data, "Gamma")[1] == ("gamma", "mmlu")
+    twins = table.copy()
+    renamed = twins["family"] == "gamma"
+    twins.loc[renamed, "family"] = "Alpha"
+    twins.loc[renamed, "model"] = "A" + twins.loc[renamed, "model"]
+    data = load_accuracy_table(twins)
+    with pytest.raises(InputError, match="matches 2 families") as err:
+        target_ladders(data, "ALPHA")
+    assert "'Alpha', 'alpha'" in str(err.value) or "'alpha', 'Alpha'" in str(err.value)
+    with pytest.raises(InputError, match="matches 2 families"):
+        accuracy_requirement("mmlu.accuracy>=0.5", data, "ALPHA")
+    # the table's own spelling names one of the twins
+    assert {f for f, _ in target_ladders(data, "Alpha")} == {"Alpha"}
+    assert {f for f, _ in target_ladders(data, "alpha")} == {"alpha"}
 
 
 # --- the command -------------------------------------------------------------------------------

@@ -285,6 +285,53 @@ def test_backtest_kind_options_name_each_kinds_columns():
         assert allowed == {f.name for f in fields(cls)} & taken, kind
 
 
+def test_each_commands_column_options_are_its_laws_columns():
+    # the --*-col options were written per command; a column added to a law's dataclass
+    # could be missing from its command (or from backtest) and not be renamable
+    from dataclasses import fields
+
+    from bayescale.accuracy_data import AccuracyColumns
+    from bayescale.cli import COLUMN_OPTIONS, build_parser
+    from bayescale.data import LossColumns
+    from bayescale.nd_data import NDColumns
+    from bayescale.pass_data import PassColumns
+
+    classes = {"loss": LossColumns, "pass": PassColumns, "nd": NDColumns}
+    classes["accuracy"] = AccuracyColumns
+    assert COLUMN_OPTIONS.keys() == classes.keys()
+    parser = build_parser()
+    for kind, cls in classes.items():
+        names = {f.name for f in fields(cls)} - {"loss_sd"}  # bayescale loss only
+        assert set(COLUMN_OPTIONS[kind]) == names, kind
+        args = parser.parse_args(
+            [kind, "t.csv"] + ([] if kind == "nd" else ["--target-compute", "1e22"])
+        )
+        assert {d.removesuffix("_col") for d in vars(args) if d.endswith("_col")} >= names
+        args = parser.parse_args(["backtest", kind, "t.csv", "--ratio", "10"])
+        assert {d.removesuffix("_col") for d in vars(args) if d.endswith("_col")} >= names
+
+
+@pytest.mark.parametrize(
+    ("kind", "given", "read"),
+    [("nd", [], None), ("nd", ["--compute-col", "compute"], "compute"), ("loss", [], "compute")],
+)
+def test_backtest_nd_reads_a_compute_column_when_named(monkeypatch, kind, given, read):
+    # load_nd_runs advises "--compute-col compute" for a compute column far from 6*N*D, but
+    # bayescale backtest nd took "compute" for its default and read 6*N*D
+    import bayescale.backtest
+    from bayescale.errors import InputError
+
+    seen = []
+
+    def load(kind, file, columns, **options):
+        seen.append(columns)
+        raise InputError("read no table")
+
+    monkeypatch.setattr(bayescale.backtest, "load_for_backtest", load)
+    assert main(["backtest", kind, "t.csv", "--ratio", "10", *given, "--quiet"]) == 2
+    assert seen[0].compute == read
+
+
 def test_backtest_report_names_only_the_baselines_that_ran():
     from bayescale.backtest_report import Backtest, backtest_markdown
 

@@ -326,6 +326,31 @@ def test_a_backtest_batch_too_large_for_memory_exits_2_before_sampling(
     assert "GiB of memory available. Lower --draws" in err
 
 
+@pytest.mark.parametrize(
+    ("spec", "draws", "scalars"),
+    [("demo-loss.toml", 10_000_000, 7), ("demo-pass-rate.toml", 200_000, 127)],
+)
+def test_check_refuses_draws_that_cannot_fit_in_memory(
+    tmp_path, monkeypatch, capsys, spec, draws, scalars
+):
+    # bayescale check said OK to draws that run refused at once (exit 2) for memory. check
+    # builds no model: it counts the sample statistics and a pass table's problems (120)
+    monkeypatch.setattr(bayescale.sampling, "available_memory", lambda: 2**30)
+    shipped = ROOT / "models" / spec
+    name = "demo_loss.csv" if "loss" in spec else "demo_pass_counts.csv"
+    args = ["check", str(tmp_path / spec), "--data", str(shipped.parent / "data" / name)]
+    text = shipped.read_text()
+    if "[sampler]" not in text:
+        text += "\n[sampler]\ndraws = 1000\n"
+    for given, code in ((1000, 0), (draws, 2)):
+        (tmp_path / spec).write_text(text.replace("draws = 1000\n", f"draws = {given}\n"))
+        assert main([*args, "--quiet"]) == code
+    needed = 4 * draws * 8 * scalars / 2**30
+    err = capsys.readouterr().err
+    assert f"4 chains x {draws} draws would keep at least {needed:.1f} GiB of draws" in err
+    assert "more than half the 1.0 GiB of memory available" in err
+
+
 def test_ordinary_draws_pass_the_memory_check(demo_runs, monkeypatch):
     from bayescale.loss_model import build_loss_model, run_class
     from bayescale.sampling import SamplerSettings, available_memory, check_memory, stored_bytes

@@ -577,6 +577,21 @@ def test_fewer_draws_than_split_rhat_needs_are_refused(tmp_path, capsys, draws):
     assert "split R-hat" in capsys.readouterr().err
 
 
+def test_a_saved_record_of_fewer_draws_is_kept_but_not_sampled_with():
+    # fits of 1-3 draws a chain (saved by versions before the minimum) no longer loaded
+    from dataclasses import replace
+
+    recorded = SamplerSettings.recorded(draws=2, chains=3, seed=5)
+    assert (recorded.draws, recorded.chains, recorded.seed) == (2, 3, 5)
+    assert recorded.as_attrs()["draws"] == 2
+    assert SamplerSettings.recorded(draws=10) == SamplerSettings(draws=10)
+    with pytest.raises(InputError, match=r"'draws' must be an integer >= 4 \(split R-hat"):
+        replace(recorded, seed=6)  # sampling again with them is refused as a new run is
+    for bad in ({"draws": 0}, {"draws": 2, "chains": 1}, {"draws": 2, "seed": -1}):
+        with pytest.raises(InputError, match="sampler setting"):
+            SamplerSettings.recorded(**bad)
+
+
 @pytest.mark.sampling
 @pytest.mark.parametrize("containers", [False, True], ids=["sample", "batch.sample_one"])
 def test_more_chains_than_draws_sample_without_an_arviz_warning(containers):

@@ -68,6 +68,25 @@ def test_round_trip_is_exact(tmp_path):
     assert _targets(again, seed=1) != _targets(again)
 
 
+def test_a_fit_of_fewer_draws_than_the_minimum_loads_and_forecasts(tmp_path, capsys):
+    # versions before MIN_DRAWS sampled 2 draws a chain when asked and saved the fit with
+    # --allow-unconverged; loading it failed with "sampler setting 'draws' must be >= 4"
+    fit, options = load_loss_fit(V010)
+    posterior = fit.idata["posterior"].to_dataset().isel(draw=slice(0, 2))
+    idata = fit.idata.copy()
+    idata["posterior"] = xr.DataTree(posterior)
+    settings = replace(fit.settings)
+    object.__setattr__(settings, "draws", 2)  # what SamplerSettings refuses now
+    path = save_loss_fit(replace(fit, idata=idata, settings=settings), tmp_path / "fit.nc", options)
+    again, _ = load_loss_fit(path)
+    assert again.settings.draws == 2 and again.idata["posterior"].sizes["draw"] == 2
+    args = ["forecast", str(path), "--target-compute", "1e23", "--quiet"]
+    assert main([*args, "--allow-unconverged", "--json", str(tmp_path / "f.json")]) == 0
+    assert json.loads((tmp_path / "f.json").read_text())["targets"][0]["loss"]
+    assert main(args) == 3  # an unconverged fit still is one
+    assert "did not converge" in capsys.readouterr().err
+
+
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="file not found"):
         load_loss_fit(tmp_path / "nope.nc")
