@@ -113,6 +113,10 @@ class LossFit(Summarised):
         a refit without the run, for the runs whose importance-weighted leave-one-out could
         not tell (:func:`bayescale.forecast.with_exact_loo`, which :func:`run_loss
         <bayescale.pipeline.run_loss>` calls); the others have none.
+    loo_below
+        By fitted row: the leave-one-out probability the off-curve warnings read
+        (:func:`bayescale.forecast.loo_below`), as a saved fit keeps it so that a forecast
+        from it computes (and imports) nothing for them; ``None``: computed when asked.
     """
 
     data: LossData
@@ -125,6 +129,7 @@ class LossFit(Summarised):
     forecast_seed: int | None = None
     streams: Streams = "keyed"
     exact_loo: dict[int, float] = field(default_factory=dict)
+    loo_below: dict[int, float] | None = None
 
     def draws(self, name: str) -> np.ndarray:
         """Posterior draws of a variable, chains stacked: shape ``(sample, *dims)``."""

@@ -243,23 +243,32 @@ def with_exact_loo(
             exact[row] = held_out_below(without, row)
     seconds = time.perf_counter() - start
     timing = fit.timing_s | {"total": fit.timing_s.get("total", 0.0) + seconds, "loo": seconds}
-    return replace(fit, exact_loo=exact, timing_s=timing)
+    return replace(fit, exact_loo=exact, loo_below=None, timing_s=timing)
+
+
+def loo_below(fit: LossFit) -> dict[int, float]:
+    """Each fitted run's leave-one-out P(a new run's loss <= its own), by row.
+
+    The refit's where the fit has one (:attr:`~bayescale.fit.LossFit.exact_loo`), else
+    importance-sampled (:func:`importance_loo`); a saved fit's own
+    (:attr:`~bayescale.fit.LossFit.loo_below`) when it has them.
+    """
+    if fit.loo_below is not None:
+        return fit.loo_below
+    rows, below, _ = importance_loo(fit)
+    return {int(r): fit.exact_loo.get(int(r), float(p)) for r, p in zip(rows, below, strict=True)}
 
 
 def off_curve_warnings(fit: LossFit) -> list[str]:
     """A warning for each fitted run far off the curve that the fit without it draws.
 
-    The leave-one-out probability is the refit's where the fit has one
-    (:attr:`~bayescale.fit.LossFit.exact_loo`), else importance-sampled
-    (:func:`importance_loo`); its tail is the run's odds. A run that diverged, a mislabelled
-    row or a different setup pulls the curve and the scatter toward it, which the fit with
-    it in cannot show.
+    The run's leave-one-out probability (:func:`loo_below`) gives its odds. A run that
+    diverged, a mislabelled row or a different setup pulls the curve and the scatter toward
+    it, which the fit with it in cannot show.
     """
     data = fit.data
-    rows, below, _ = importance_loo(fit)
-    below = np.array([fit.exact_loo.get(int(r), p) for r, p in zip(rows, below, strict=True)])
     out = []
-    for i, p in zip(rows, below, strict=True):
+    for i, p in loo_below(fit).items():
         tail = min(p, 1.0 - p)
         if tail >= OFF_CURVE_TAIL:
             continue

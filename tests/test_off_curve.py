@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -22,6 +23,7 @@ from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
 
 SIGMA = 0.01
+DATA = Path(__file__).parent / "data"
 
 
 def flat_posterior(log_losses: np.ndarray, groups, draws: int, seed: int):
@@ -211,3 +213,21 @@ def test_a_diverged_largest_run_of_a_short_ladder_is_named_and_saved(tmp_path):
     assert loaded.exact_loo == fit.exact_loo
     forecast = forecast_loss(loaded, 1e22, warn=False, warn_fit=False)
     assert sum("far off the curve" in w for w in forecast.warnings) == 1
+
+
+def test_a_saved_fit_keeps_its_leave_one_out_probabilities(tmp_path):
+    """Saved with the fit, they are what a forecast from it reads (no SciPy needed there)."""
+    from bayescale.forecast import loo_below
+    from bayescale.saved import read_fit, save_fit
+
+    fit, options = read_fit(DATA / "loss_fit_v0.1.0.nc")  # saved before they were kept
+    assert fit.loo_below is None
+    computed = loo_below(fit)
+    assert sorted(computed) == np.flatnonzero(fit.data.fitted).tolist()
+    loaded, _ = read_fit(save_fit(fit, tmp_path / "fit.nc", options))
+    assert loaded.loo_below == computed  # exactly: JSON keeps every bit of a float
+    assert off_curve_warnings(loaded) == off_curve_warnings(fit)
+    row = next(iter(computed))
+    far = replace(loaded, loo_below=computed | {row: 1.0 - 1e-9})
+    (warning,) = off_curve_warnings(far)  # read from the saved probabilities
+    assert "a loss this high at under 1 in a million" in warning

@@ -22,7 +22,15 @@ DATA = Path(__file__).parent / "data"
 
 #: Modules a forecast from a saved fit must not load (jax and numpyro may sit in sys.modules
 #: as lazy stubs that arviz_base registers; these submodules are only there once imported).
-HEAVY = ("pymc", "pytensor", "numpyro.infer", "jax._src", "arviz_stats", "scipy.stats")
+HEAVY = (
+    "pymc",
+    "pytensor",
+    "numpyro.infer",
+    "jax._src",
+    "arviz_stats",
+    "scipy.stats",
+    "scipy.special",
+)
 
 RUN_CLI = """
 import atexit, json, sys
