@@ -178,3 +178,17 @@ def test_continued_chains_recover_a_known_posterior():
     assert abs(float(new.std()) / sd - 1) < 4 / np.sqrt(ess)
     # the adapted mass matrix is what new chains can start from
     assert chains.inverse_mass.shape == (1,) and 0 < chains.inverse_mass[0] < 1
+
+
+def test_the_private_pymc_functions_the_numpyro_path_calls_are_there():
+    """sampling.py calls these private functions of ``pymc.sampling.jax``; a PyMC release
+    that renames one fails here, not in a user's fit (pyproject pins pymc below 7)."""
+    from bayescale.config import import_pymc_jax
+
+    pmjax = import_pymc_jax()
+    for name in (
+        "_get_batched_jittered_initial_points",
+        "_numpyro_stats_to_dict",
+        "_postprocess_samples",
+    ):
+        assert callable(getattr(pmjax, name, None)), f"pymc.sampling.jax.{name} is gone"
