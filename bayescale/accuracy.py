@@ -312,12 +312,23 @@ def _draw_arrays(
     compute: np.ndarray,
     rng: np.random.Generator,
     on_axis: np.ndarray | None = None,
+    ladder: tuple[int, int] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The law's curve and a new model's accuracy, ``(sample, family, benchmark, compute)``.
 
-    One set of random draws for both (the discrepancy first, then the scatter and the noise),
-    so the curve is the same whichever is asked for. ``on_axis``: the targets on the fit's
-    axis (:func:`~bayescale.accuracy_data.law_compute`), needed unless it is compute.
+    One set of random draws for both, so the curve is the same whichever is asked for: the
+    discrepancy ``zeta`` per (draw, family), then the new model's scatter per (draw, family,
+    benchmark), then its score's measurement noise per (draw, family, benchmark)
+    (:func:`measurement_variates`). Each is drawn once and reused at every compute, as the
+    loss law's scatter is (:func:`bayescale.forecast.loss_draws`): a new model is one model
+    at every compute, so every draw rises with compute, a ``>=`` rule's probability never
+    falls along the compute search, and the numbers at one target do not depend on which
+    other targets are asked for. The shapes drawn depend on neither the computes nor
+    ``ladder``; with one compute the stream is consumed as it was when every compute drew
+    its own. ``on_axis``: the targets on the fit's axis
+    (:func:`~bayescale.accuracy_data.law_compute`), needed unless it is compute.
+    ``ladder``: (family, benchmark) indices to compute only that ladder (a decision's), the
+    family and benchmark axes then of length one, its values those of the whole.
     """
     data = fit.data
     if on_axis is None:
@@ -329,23 +340,36 @@ def _draw_arrays(
         on_axis = compute
     level = fit.draws("level")  # (s, f, b)
     exponent = fit.draws("exponent")
+    n_s, n_f, n_b = level.shape
+    zeta = rng.standard_normal((n_s, n_f, 1, 1))
+    eps = rng.standard_normal((n_s, n_f, n_b, 1))
+    variates = measurement_variates(fit, rng, (n_s, n_f, 1))
+    fam, ben = (slice(None), slice(None))
+    if ladder is not None:
+        fam, ben = slice(ladder[0], ladder[0] + 1), slice(ladder[1], ladder[1] + 1)
+    level, exponent = level[:, fam, ben], exponent[:, fam, ben]
     log_c = np.log(on_axis)[None, None, None, :]
-    y = level[..., None] - exponent[..., None] * (log_c - fit.log_pivot[None, :, None, None])
-    n_s, n_f = level.shape[:2]
+    log_pivot = fit.log_pivot[fam]
+    y = level[..., None] - exponent[..., None] * (log_c - log_pivot[None, :, None, None])
     # law discrepancy beyond each family's largest fitted compute: the exponent there is
     # uncertain by a factor exp(s * zeta), one zeta per draw and family
-    largest = largest_fitted_log_compute(data, fit.axis)
+    largest = largest_fitted_log_compute(data, fit.axis)[fam]
     beyond = np.maximum(log_c - largest[None, :, None, None], 0.0)
-    zeta = rng.standard_normal((n_s, n_f, 1, 1))
-    factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta)
+    factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta[:, fam])
     y = y - exponent[..., None] * factor * beyond
-    chance = fit.floor_draws()[:, None, :, None]
+    chance = fit.floor_draws()[:, None, ben, None]
     curve = accuracy_from_transformed(y, chance)
     sigma = np.repeat(fit.draws("sigma")[:, None, :], n_f, axis=1)
     if "scatter_family" in fit.idata["posterior"].data_vars:
         sigma = sigma * fit.draws("scatter_family")[:, :, None]
-    y_new = y + sigma[..., None] * rng.standard_normal(y.shape)
-    new = with_measurement_noise(fit, accuracy_from_transformed(y_new, chance), rng)
+    y_new = y + sigma[:, fam, ben, None] * eps[:, fam, ben]
+    benchmarks = range(n_b)[ben]
+    new = with_measurement_noise(
+        fit,
+        accuracy_from_transformed(y_new, chance),
+        [None if v is None else v[:, fam] for v in variates[ben]],
+        benchmarks,
+    )
     return curve, new
 
 
@@ -418,26 +442,109 @@ def largest_fitted_log_compute(data: AccuracyData, axis: str = "compute") -> np.
     return out
 
 
-def with_measurement_noise(
-    fit: AccuracyFit, values: np.ndarray, rng: np.random.Generator
-) -> np.ndarray:
-    """Add a new score's measurement noise to accuracy draws ``(sample, family, benchmark, c)``.
-
-    Binomial on the benchmark's median ``n_questions`` where its rows give it; otherwise the
-    fitted noise sd per benchmark. Clipped to [0, 1].
-    """
-    data = fit.data
-    out = values.copy()
-    noise = fit.draws("noise") if "noise" in fit.idata["posterior"].data_vars else None
+def question_counts(data: AccuracyData) -> list[int | None]:
+    """Each benchmark's median ``n_questions`` over its fitted rows (None where none gives it)."""
+    out: list[int | None] = []
     for b in range(len(data.benchmarks)):
         counts = data.n_questions[data.fitted & (data.benchmark_index == b)]
         counts = counts[~np.isnan(counts)]
-        if counts.size:
-            n = int(np.median(counts))
-            out[:, :, b] = rng.binomial(n, np.clip(values[:, :, b], 0.0, 1.0)) / n
+        out.append(int(np.median(counts)) if counts.size else None)
+    return out
+
+
+def measurement_variates(
+    fit: AccuracyFit, rng: np.random.Generator, shape: tuple[int, ...]
+) -> list[np.ndarray | None]:
+    """The random numbers of a new score's measurement noise, one array of ``shape`` a benchmark.
+
+    In benchmark order: a uniform on [0, 1) where the benchmark's rows give ``n_questions``
+    (its binomial count is the quantile, :func:`binomial_quantile`), a standard normal where
+    the fit has a noise sd instead, None where it has neither. ``shape`` is ``(sample,
+    family, 1)``: one per posterior draw and family, reused at every compute.
+    """
+    noise = "noise" in fit.idata["posterior"].data_vars
+    out: list[np.ndarray | None] = []
+    for n in question_counts(fit.data):
+        if n is not None:
+            out.append(rng.random(shape))
+        elif noise:
+            out.append(rng.standard_normal(shape))
+        else:
+            out.append(None)
+    return out
+
+
+def binomial_quantile(u: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
+    r"""The binomial ``(n, p)`` quantile of ``u``: the smallest k with :math:`F(k; n, p) \ge u`.
+
+    What ``scipy.stats.binom.ppf`` gives (but 0 at ``u = 0``, where SciPy gives -1), from a
+    Cornish-Fisher start, one evaluation of SciPy's binomial CDF
+    (:func:`scipy.special.bdtr`) and steps of the probability mass from there. For a fixed
+    ``u`` it never falls as ``p`` rises, since :math:`F(k; n, p)` falls with p; a uniform
+    ``u`` gives a binomial count. ``u`` and ``p`` broadcast; the result is a float array of
+    counts.
+    """
+    from scipy.special import bdtr, gammaln, ndtri, xlog1py, xlogy
+
+    u = np.asarray(u, dtype=float)
+    z = np.clip(ndtri(u), -40.0, 40.0)  # before broadcasting: one per draw, not per compute
+    u, z, p = np.broadcast_arrays(u, z, np.clip(p, 0.0, 1.0))
+    shape = u.shape
+    sd = np.sqrt(n * p * (1.0 - p))
+    skew = np.divide(1.0 - 2.0 * p, sd, out=np.zeros_like(sd), where=sd > 0)
+    start = np.floor(n * p + sd * (z + skew * (z * z - 1.0) / 6.0) + 0.5)
+    k = np.clip(np.nan_to_num(start), 0.0, n).ravel()
+    u, p = u.ravel(), p.ravel()
+    cdf = bdtr(k, n, p)
+
+    def mass(i: np.ndarray) -> np.ndarray:
+        j, q = k[i], p[i]
+        log_choose = gammaln(n + 1.0) - gammaln(j + 1.0) - gammaln(n - j + 1.0)
+        return np.asarray(np.exp(log_choose + xlogy(j, q) + xlog1py(n - j, -q)))
+
+    todo = np.flatnonzero((cdf < u) & (k < n))
+    while todo.size:  # up while F(k) < u
+        k[todo] += 1.0
+        cdf[todo] += mass(todo)
+        todo = todo[(cdf[todo] < u[todo]) & (k[todo] < n)]
+    todo = np.flatnonzero(k > 0)
+    while todo.size:  # down while F(k - 1) = F(k) - P(k) >= u
+        below = cdf[todo] - mass(todo)
+        down = below >= u[todo]
+        todo = todo[down]
+        cdf[todo] = below[down]
+        k[todo] -= 1.0
+        todo = todo[k[todo] > 0]
+    return k.reshape(shape)
+
+
+def with_measurement_noise(
+    fit: AccuracyFit,
+    values: np.ndarray,
+    variates: Sequence[np.ndarray | None],
+    benchmarks: Sequence[int] | None = None,
+) -> np.ndarray:
+    """Add a new score's measurement noise to accuracy draws ``(sample, family, benchmark, c)``.
+
+    Binomial on the benchmark's median ``n_questions`` where its rows give it, the count the
+    quantile of its uniform (:func:`binomial_quantile`); otherwise the fitted noise sd per
+    benchmark times its normal. ``variates`` are :func:`measurement_variates`'s for the
+    ``benchmarks`` of ``values``' benchmark axis (default: all), ``(sample, family, 1)``
+    each, the same at every compute: a higher accuracy never gives a lower score. Clipped
+    to [0, 1].
+    """
+    counts = question_counts(fit.data)
+    noise = fit.draws("noise") if "noise" in fit.idata["posterior"].data_vars else None
+    out = values.copy()
+    chosen = range(len(counts)) if benchmarks is None else benchmarks
+    for j, b in enumerate(chosen):
+        draw, n = variates[j], counts[b]
+        if draw is None:
+            continue
+        if n is not None:
+            out[:, :, j] = binomial_quantile(draw, n, np.clip(values[:, :, j], 0.0, 1.0)) / n
         elif noise is not None:
-            sd = noise[:, b][:, None, None]
-            out[:, :, b] = values[:, :, b] + sd * rng.standard_normal(values[:, :, b].shape)
+            out[:, :, j] = values[:, :, j] + noise[:, b][:, None, None] * draw
     return np.clip(out, 0.0, 1.0)
 
 
@@ -860,14 +967,14 @@ def accuracy_requirement_draws(
 
     def draws_at(compute: np.ndarray) -> np.ndarray:
         compute = np.atleast_1d(np.asarray(compute, dtype=float))
-        key = compute.tobytes()
+        key = (compute.tobytes(), fi, bi)
         if memo.get("key") != key:
             rng = forecast_stream(fit, "accuracy.forecast")
             on_axis = None
             if tokens_per_param is not None:
                 on_axis = chinchilla_effective_compute(*run_path(compute, tokens_per_param))
-            memo.update(key=key, draws=_draw_arrays(fit, compute, rng, on_axis))
-        return np.asarray(memo["draws"][0 if curve else 1][:, fi, bi, :])
+            memo.update(key=key, draws=_draw_arrays(fit, compute, rng, on_axis, (fi, bi)))
+        return np.asarray(memo["draws"][0 if curve else 1][:, 0, 0, :])
 
     return req, draws_at
 
