@@ -176,12 +176,15 @@ def require_fit(fit: Any, fit_type: type, function: str) -> None:
     try:
         law = law_of(fit)
     except TypeError:
-        raise InputError(
-            f"{function} takes a {fit_type.__name__}, got {type(fit).__name__}."
-        ) from None
+        law = None
+    if law is None or not isinstance(fit, law.fit_type):
+        raise InputError(f"{function} takes a {fit_type.__name__}, got {type(fit).__name__}.")
     right = law.result_from_fit
-    name = getattr(right, "__name__", "result_from_fit")
-    where = "bayescale" if name in bayescale.__all__ else right.__module__
+    name = getattr(right, "__name__", "")
+    if not name.isidentifier():
+        where, name = "bayescale.registry", f"get_law({law.name!r}).result_from_fit"
+    else:
+        where = "bayescale" if name in bayescale.__all__ else right.__module__
     raise InputError(
         f"{function} takes a {fit_type.__name__}, got a fit of the {law.name} law "
         f"({type(fit).__name__}): call {where}.{name}(fit, {law.options_type.__name__}(...)) "
