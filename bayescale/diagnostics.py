@@ -3,7 +3,9 @@
 Thresholds (Vehtari et al. 2021, "Rank-normalization, folding, and localization"):
 
 - R-hat (rank-normalised, split) <= 1.01 on every posterior quantity;
-- bulk and tail ESS >= 100 per chain (400 for the default 4 chains);
+- bulk and tail ESS >= 100 per chain (400 for the default 4 chains); tail ESS at the
+  11%/89% quantiles (:data:`TAIL_QUANTILES`, ArviZ's default; Vehtari et al. use 5%/95%,
+  docs/convergence.md);
 - zero divergent transitions.
 
 A posterior variable whose columns all repeat another's (the pass model's ``problem_exponent``

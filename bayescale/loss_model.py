@@ -240,11 +240,16 @@ def build_loss_model(
     -------
     pm.Model
         Dims ``group`` (the groups) and ``run`` (row positions of the fitted runs). Free variables
-        ``mu_slope`` (log scale), ``mu_reducible`` (logit scale), ``log_level``,
-        ``sigma`` and, with several groups, ``tau_slope``, ``slope_group`` (centred),
-        ``tau_reducible``, ``z_reducible`` (non-centred); deterministics ``slope``;
-        ``exponent``, ``reducible``, ``level``, ``a``, ``b``, ``c``; observed ``log_loss``;
-        data containers :data:`LOSS_INPUTS`.
+        ``mu_slope`` (log scale), ``mu_reducible`` (logit scale), ``log_level`` and, with
+        several groups, ``tau_slope``, ``slope_group`` (centred; ``z_slope`` with
+        ``noncentred``), ``tau_reducible``, ``z_reducible`` (non-centred); deterministics
+        ``slope``, ``exponent``, ``reducible``, ``level``, ``a``, ``b``, ``c``; data containers
+        :data:`LOSS_INPUTS`. By default (normal likelihood, inverse-gamma scatter prior, no
+        per-run errors) ``sigma`` is integrated out and the likelihood is the
+        ``pm.Potential`` ``log_loss``: there is no ``sigma`` in the model and no observed
+        variable (:func:`add_scatter` draws ``sigma`` after sampling). Otherwise ``sigma`` is
+        free (``sigma_squared`` with the deterministic ``sigma`` under the inverse-gamma prior)
+        and ``log_loss[run]`` is observed, or with ``pad_runs`` a ``pm.Potential``.
     """
     priors = priors or LossPriors()
     inputs = loss_inputs(data, pad_runs)

@@ -370,11 +370,18 @@ def _golden(objective: Any, lo: np.ndarray, hi: np.ndarray, steps: int = 40) -> 
 def optimal_draws(fit: NDFit | NDDraws, budgets: Any, seed: int | None = None) -> xr.Dataset:
     r"""Compute-optimal ``N*``, ``D*`` and the loss there, per posterior draw and budget.
 
-    For each draw the law *with its discrepancy* is minimised along ``κ·N·D = C``: the loss
-    along a budget is convex in ``ln N`` (a sum of exponentials of piecewise-linear,
-    convex pieces), so a log grid of :data:`OPTIMUM_GRID` points over tokens per parameter
-    in :data:`TOKENS_PER_PARAM_RANGE` followed by golden-section refinement finds it. Without
-    the discrepancy this is :func:`optimal_allocation`'s closed form.
+    For each draw the law *with its discrepancy* is minimised along ``κ·N·D = C``. Along a
+    budget the loss is convex in ``ln N`` between the two kinks where N or D passes the
+    group's largest fitted value; at a kink with a positive stretch its slope drops, so it is
+    not convex there and can have more than one local minimum (none at a kink). A log grid of
+    :data:`OPTIMUM_GRID` points over tokens per parameter in :data:`TOKENS_PER_PARAM_RANGE`
+    (steps of 0.036 in ``ln N``) picks the lowest grid point, which lies in the global
+    minimum's basin unless two minima are level to within the grid's resolution, and
+    golden-section search refines it within one step either side. On Epoch's law with random
+    exponents, shares and stretches (1,000 draws x 10 budgets at stretch scale 0.25 and 0.5:
+    2% and 4% of the curves with two local minima) it matched a 20,001-point search on every
+    curve (loss to 5e-12, ``ln N`` to 3e-4; ``tests/test_nd.py`` checks it). Without the
+    discrepancy this is :func:`optimal_allocation`'s closed form.
 
     Returns
     -------

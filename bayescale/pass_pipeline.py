@@ -35,6 +35,7 @@ from bayescale.pass_forecast import (
     score_held_out_models,
 )
 from bayescale.priors import PassPriors
+from bayescale.registry import require_fit
 from bayescale.report import pass_document
 from bayescale.results import Result, decide_options, decide_requirement
 from bayescale.sampling import check_memory_before_model
@@ -267,7 +268,10 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions, *, warn: bool = Tru
     """Everything a pass-rate forecast reports, computed from a fit without sampling.
 
     ``warn=False`` keeps the target warnings out of the log (already logged before sampling).
+    A fit of another law is refused with an :class:`~bayescale.errors.InputError` naming that
+    law's function.
     """
+    require_fit(fit, PassFit, "result_from_pass_fit")
     check_pass_options(options)
     targets = check_targets(options.targets)
     forecast = forecast_pass(

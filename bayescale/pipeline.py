@@ -24,6 +24,7 @@ from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.options import Options, check_options
 from bayescale.priors import LossPriors
+from bayescale.registry import require_fit
 from bayescale.report import loss_document
 from bayescale.results import Result, decide_options, decide_requirement
 from bayescale.targets import Targets, check_targets, logged
@@ -139,8 +140,10 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     """Everything a forecast reports, computed from a fit without sampling again.
 
     ``warn=False`` keeps the target warnings out of the log (already logged before sampling);
-    they are in the result either way.
+    they are in the result either way. A fit of another law is refused with an
+    :class:`~bayescale.errors.InputError` naming that law's function.
     """
+    require_fit(fit, LossFit, "result_from_fit")
     check_options(options)
     targets = check_targets(options.targets)
     forecast = loss_forecast.forecast_loss(

@@ -208,8 +208,11 @@ class PassPriors:
     bucket level           :math:`\beta_b \sim N(\mu_\beta, \tau_\beta)`,
                            :math:`\mu_\beta \sim N(1, 1.5)`,
                            :math:`\tau_\beta \sim LogNormal(\ln 1, 0.5)`. :math:`\beta = 1`
-                           is a 6.6% pass rate at the pivot; ±3 spans 55% to 1e-9. Buckets
-                           are sorted by difficulty, so their levels differ by design.
+                           is a 6.6% pass rate at the pivot (:math:`p = \exp(-e^\beta)`);
+                           ±3 (two sd of :math:`\mu_\beta`) spans 87% to 2e-24, and a
+                           bucket level's prior 5-95% (-2.2 to 4.2) 89% to 2e-29: the prior
+                           allows any pass rate. Buckets are sorted by difficulty, so their
+                           levels differ by design.
     bucket exponent        :math:`\ln k_b \sim N(\mu_k, \tau_k)`,
                            :math:`\mu_k \sim N(\ln 0.2, 1)`,
                            :math:`\tau_k \sim LogNormal(\ln 0.3, 0.5)`: exponents 0.03–1.4

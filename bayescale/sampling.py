@@ -208,8 +208,9 @@ def sample(model: pm.Model, settings: SamplerSettings) -> tuple[xr.DataTree, flo
     Returns
     -------
     idata, seconds
-        The ``DataTree`` PyMC's numpyro path returns (groups ``posterior``, ``sample_stats``,
-        ``observed_data``) and the seconds it took, compile time included.
+        The ``DataTree`` PyMC's numpyro path returns (groups ``posterior`` and
+        ``sample_stats``; ``observed_data`` and ``constant_data`` too for a model without
+        data containers) and the seconds it took, compile time included.
     """
     idata, seconds, _ = sample_chains(model, settings)
     return idata, seconds

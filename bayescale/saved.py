@@ -1,6 +1,7 @@
 """Saved fits: a self-describing NetCDF ``DataTree`` that answers new questions without sampling.
 
-``fit.nc`` holds the PyMC groups (``posterior``, ``sample_stats``, ``observed_data``); a
+``fit.nc`` holds the PyMC groups (``posterior``, ``sample_stats``; accuracy fits also
+``observed_data`` and ``constant_data``); a
 ``bayescale_runs`` group with the whole input table of a loss fit (fitted and held-out runs),
 or a ``bayescale_pass`` group with the counts or rates and the buckets of a pass-rate fit; and
 in the root attributes the format tag, the bayescale version that wrote it, the SHA-256 of the

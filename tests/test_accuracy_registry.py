@@ -307,3 +307,14 @@ def test_family_is_refused_for_a_fit_of_another_law(capsys):
     args = ["forecast", str(v010), "--target-compute", "1e23", "--family", "a", "--quiet"]
     assert main([*args, "--allow-unconverged"]) == 2
     assert "--family is for accuracy" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("function", ["result_from_fit", "result_from_pass_fit"])
+def test_another_laws_result_from_fit_refuses_an_accuracy_fit(function):
+    import bayescale as bs
+
+    options = bs.LossOptions(targets=(1e23,)) if function == "result_from_fit" else None
+    with pytest.raises(InputError) as err:
+        getattr(bs, function)(fake_fit(), options or bs.PassOptions(targets=(1e23,)))
+    message = str(err.value)
+    assert "AccuracyFit" in message and "result_from_accuracy_fit" in message

@@ -182,6 +182,35 @@ def test_optimal_draws_match_the_closed_form():
     assert np.allclose(opt["curve"].values[0, 0], nd_law(np.log(n_opt), np.log(d_opt), **law))
 
 
+def test_optimal_draws_find_the_global_minimum_of_curves_with_two_minima():
+    """Positive stretches make the loss along a budget non-convex, with two local minima on
+    some curves; the grid and golden-section search still find the lowest (a dense search)."""
+    rng = np.random.default_rng(0)
+    samples = 300
+    draws = fake_draws(0.0, samples=samples)
+    draws = replace(
+        draws,
+        alpha=draws.alpha * np.exp(0.3 * rng.standard_normal((samples, 1))),
+        beta=draws.beta * np.exp(0.3 * rng.standard_normal((samples, 1))),
+        share=np.clip(draws.share + 0.2 * rng.standard_normal((samples, 1)), 0.05, 0.95),
+        stretch_n=np.expm1(0.5 * rng.standard_normal(samples)),
+        stretch_d=np.expm1(0.5 * rng.standard_normal(samples)),
+    )
+    budgets = np.logspace(18, 27, 4)
+    opt = optimal_draws(draws, budgets)
+    lo, hi = np.log(bayescale.nd.TOKENS_PER_PARAM_RANGE)
+    two_minima = 0
+    for j, budget in enumerate(budgets):
+        ln_prod = np.log(budget / draws.kappa)
+        u = np.linspace((ln_prod - hi) / 2, (ln_prod - lo) / 2, 20001)
+        values = draws.curve(u, ln_prod - u)[:, 0, :]
+        inner = (values[:, 1:-1] < values[:, :-2]) & (values[:, 1:-1] < values[:, 2:])
+        two_minima += int((inner.sum(axis=1) > 1).sum())
+        best = values.min(axis=1)
+        assert np.all(opt["curve"].values[:, 0, j] <= best * (1 + 1e-9))
+    assert two_minima > 0
+
+
 def test_optimal_draws_minimise_the_law_with_its_discrepancy():
     draws = fake_draws(0.3)
     opt = optimal_draws(draws, [1e23])
