@@ -52,15 +52,14 @@ if TYPE_CHECKING:
         NDData,
         NDFit,
         NDPriors,
-        NDResult,
         fit_nd,
         load_nd_runs,
         nd_loss_draws,
         optimal_allocation,
         optimal_draws,
         required_params,
-        run_nd,
     )
+    from bayescale.nd_pipeline import NDResult, run_nd
     from bayescale.pass_data import PassColumns, load_pass_table
     from bayescale.pass_forecast import PassForecast, forecast_pass
     from bayescale.pass_pipeline import (
@@ -133,7 +132,7 @@ _PUBLIC = {
     "NDData": "bayescale.nd",
     "NDFit": "bayescale.nd",
     "NDPriors": "bayescale.nd",
-    "NDResult": "bayescale.nd",
+    "NDResult": "bayescale.nd_pipeline",
     "optimal_allocation": "bayescale.nd",
     "optimal_draws": "bayescale.nd",
     "parameter_table": "bayescale.forecast",
@@ -154,7 +153,7 @@ _PUBLIC = {
     "result_from_pass_fit": "bayescale.pass_pipeline",
     "run_accuracy": "bayescale.accuracy",
     "run_loss": "bayescale.pipeline",
-    "run_nd": "bayescale.nd",
+    "run_nd": "bayescale.nd_pipeline",
     "run_pass": "bayescale.pass_pipeline",
     "SamplerSettings": "bayescale.sampling",
     "save_fit": "bayescale.saved",

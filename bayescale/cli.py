@@ -1243,8 +1243,9 @@ def _nd_pairs(texts: Sequence[str]) -> tuple[tuple[float, float], ...]:
 
 
 def _run_nd_command(args: argparse.Namespace) -> int:
-    """``bayescale nd``: the registry's L(N, D) entry (:mod:`bayescale.nd`)."""
-    from bayescale.nd import NDColumns, NDOptions
+    """``bayescale nd``: the registry's L(N, D) entry (:mod:`bayescale.nd_pipeline`)."""
+    from bayescale.nd import NDColumns
+    from bayescale.nd_pipeline import NDOptions
 
     options = NDOptions(
         **_shared_options(args),  # type: ignore[arg-type]

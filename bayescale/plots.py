@@ -632,3 +632,98 @@ def nd_path_figure(
     fig.suptitle("Predicted final loss of a new run along the planned path")
     fig.tight_layout()
     return fig
+
+
+def nd_figure(
+    fit: NDFit,
+    budgets: Any = (),
+    targets: tuple[Any, Any] | None = None,
+    interval: float = 0.9,
+    group: int = 0,
+) -> Figure:
+    """Iso-loss contours in (N, D) with the runs and the optimal-allocation line and band.
+
+    Contours are the posterior median law of ``group``; the line is the median ``N*(C)``
+    over a range of budgets (the fitted runs' to the largest of ``budgets``), the band its
+    central ``interval``; targets are marked with crosses.
+    """
+    from bayescale.nd import NDDraws, nd_draws, optimal_draws
+
+    data = fit.data
+    draws = nd_draws(fit)
+    n_all, d_all = data.params, data.tokens
+    extra_n = [np.asarray(targets[0], float)] if targets is not None else []
+    extra_d = [np.asarray(targets[1], float)] if targets is not None else []
+    budgets = np.atleast_1d(np.asarray(budgets, dtype=float))
+    c_lo = float(data.compute.min())
+    c_hi = float(max([data.compute.max(), *budgets.tolist()]))
+    line_budgets = np.geomspace(c_lo, c_hi, 24)
+    opt = optimal_draws(draws, line_budgets)
+    n_band = np.quantile(
+        opt["params"].values[:, group, :], [(1 - interval) / 2, 0.5, (1 + interval) / 2], axis=0
+    )
+    d_mid = line_budgets / draws.kappa / n_band[1]
+    n_lo = np.min(np.concatenate([n_all, *extra_n, n_band[0]])) / 2
+    n_hi = np.max(np.concatenate([n_all, *extra_n, n_band[2]])) * 2
+    d_lo = np.min(np.concatenate([d_all, *extra_d, d_mid])) / 2
+    d_hi = np.max(np.concatenate([d_all, *extra_d, d_mid])) * 2
+    gn, gd = np.meshgrid(np.geomspace(n_lo, n_hi, 120), np.geomspace(d_lo, d_hi, 120))
+    sub = NDDraws(
+        **{
+            **draws.__dict__,
+            "level": draws.level[::10],
+            "reducible": draws.reducible[::10],
+            "share": draws.share[::10],
+            "alpha": draws.alpha[::10],
+            "beta": draws.beta[::10],
+            "sigma": draws.sigma[::10],
+            "eps": draws.eps[::10],
+            "stretch_n": np.zeros_like(draws.stretch_n[::10]),
+            "stretch_d": np.zeros_like(draws.stretch_d[::10]),
+        }
+    )
+    surface = np.median(sub.curve(np.log(gn).ravel(), np.log(gd).ravel())[:, group, :], axis=0)
+    fig = Figure(figsize=(6.4, 4.8))
+    ax = fig.add_subplot()
+    cs = ax.contour(gn, gd, surface.reshape(gn.shape), levels=12, cmap="viridis", linewidths=0.8)
+    ax.clabel(cs, fontsize=7, fmt="%.2f")
+    own = data.group_index == group
+    ax.scatter(n_all[own & data.fitted], d_all[own & data.fitted], s=14, c="k", label="fitted runs")
+    if (own & data.held_out).any():
+        ax.scatter(
+            n_all[own & data.held_out],
+            d_all[own & data.held_out],
+            s=18,
+            facecolors="none",
+            edgecolors="k",
+            label="held-out runs",
+        )
+    product = line_budgets / draws.kappa  # N·D along each budget: the band lies on it
+    edge_lo, edge_hi = product / n_band[0], product / n_band[2]
+    ax.fill(
+        np.concatenate([n_band[0], n_band[2][::-1]]),
+        np.concatenate([edge_lo, edge_hi[::-1]]),
+        color="tab:red",
+        alpha=0.2,
+        label=f"N*(C), {interval:.0%} interval",
+    )
+    ax.plot(n_band[1], product / n_band[1], color="tab:red", lw=1.5, label="compute-optimal N*(C)")
+    for budget in budgets:
+        ns = np.geomspace(n_lo, n_hi, 50)
+        ax.plot(ns, budget / draws.kappa / ns, ls=":", lw=0.8, color="grey")
+    if budgets.size:
+        ax.plot([], [], ls=":", lw=0.8, color="grey", label="budgets (iso-FLOP)")
+    if targets is not None:
+        ax.scatter(targets[0], targets[1], marker="x", s=50, c="tab:blue", label="targets")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    power_ticks(ax.xaxis)
+    power_ticks(ax.yaxis)
+    ax.set_xlim(n_lo, n_hi)
+    ax.set_ylim(d_lo, d_hi)
+    ax.set_xlabel("parameters N")
+    ax.set_ylabel("tokens D")
+    ax.set_title(f"L(N, D), group {data.groups[group]}: median iso-loss contours")
+    ax.legend(fontsize=7, loc="upper left")
+    fig.tight_layout()
+    return fig

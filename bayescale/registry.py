@@ -213,8 +213,7 @@ def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
 
 
 def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.nd import nd_figure
-    from bayescale.plots import nd_path_figure
+    from bayescale.plots import nd_figure, nd_path_figure
 
     runs = result.forecast.draws
     targets = (runs["params"].values, runs["tokens"].values) if runs.sizes["target"] else None
@@ -320,33 +319,33 @@ def _pass_law() -> Law:
 
 
 def _nd_law() -> Law:
-    from bayescale import nd, nd_saved
+    from bayescale import nd, nd_pipeline, nd_report, nd_saved
 
     return Law(
         name="nd",
         formula="L(N, D) = E + A/N^alpha + B/D^beta",
         fit_type=nd.NDFit,
-        options_type=nd.NDOptions,
-        result_type=nd.NDResult,
+        options_type=nd_pipeline.NDOptions,
+        result_type=nd_pipeline.NDResult,
         data_types=(nd.NDData,),
-        run=nd.run_nd_table,
-        result_from_fit=nd.nd_result_from_fit,
-        document=nd.nd_document,
-        markdown=nd.nd_markdown,
+        run=nd_pipeline.run_nd_table,
+        result_from_fit=nd_pipeline.nd_result_from_fit,
+        document=nd_report.nd_document,
+        markdown=nd_report.nd_markdown,
         figures=_nd_figures,
-        summary=nd.nd_summary,
+        summary=nd_report.nd_summary,
         data_group=nd_saved.ND_GROUP,
         encode=nd_saved.encode_nd,
         decode=nd_saved.decode_nd,
-        saved_options=nd.nd_saved_options,
+        saved_options=nd_pipeline.nd_saved_options,
         load_for_backtest=nd.load_nd_runs,
         backtest=_on_call("bayescale.nd_backtest", "backtest_nd_ratios"),
         spec_name="nd",
         description="final loss in parameters and tokens per group, and the compute-optimal "
         "split (Hoffmann et al. 2022)",
-        spec_sections=nd.nd_spec_sections,
-        spec_options=nd.nd_spec_options,
-        check_spec=nd.check_nd_spec,
+        spec_sections=nd_pipeline.nd_spec_sections,
+        spec_options=nd_pipeline.nd_spec_options,
+        check_spec=nd_pipeline.check_nd_spec,
         sampler_model="loss",
     )
 

@@ -173,7 +173,7 @@ def methods_on_targets(
     ``targets``: rows with params, tokens, loss (truth) and group. ``budgets``/``n_opt_truth``:
     optional (group, budget) -> true N* for the allocation check.
     """
-    from bayescale import nd
+    from bayescale import nd, nd_report
 
     fit, seconds = bayes_nd(frame[fitted], settings, group_col)
     groups = list(fit.data.groups)
@@ -233,7 +233,7 @@ def methods_on_targets(
             "divergences": diag.divergences,
             "seconds": seconds,
         },
-        "parameters": nd.parameter_table(fit).to_dict(orient="records"),
+        "parameters": nd_report.parameter_table(fit).to_dict(orient="records"),
         "approach3_parameters": {
             g: {k: v for k, v in p.items() if k != "theta"} for g, (p, _) in per_group_a3.items()
         },

@@ -376,7 +376,7 @@ def _with_gaps(frame: pd.DataFrame, value_column: str) -> pd.DataFrame:
 @pytest.mark.parametrize(
     ("command", "target", "fit", "value_column"),
     [
-        ("nd", ["--target", "7e9:1.4e11"], "bayescale.nd.fit_nd", "loss"),
+        ("nd", ["--target", "7e9:1.4e11"], "bayescale.nd_pipeline.fit_nd", "loss"),
         ("accuracy", ["--target-compute", "1e24"], "bayescale.accuracy.fit_accuracy", "accuracy"),
     ],
 )

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize_scalar
 
-import bayescale.nd
+import bayescale.nd_pipeline
 from bayescale.cli import main
 from bayescale.decision import parse_requirement
 from bayescale.errors import InputError
@@ -22,7 +22,6 @@ from bayescale.nd import (
     NDColumns,
     NDDraws,
     NDPriors,
-    far_warnings,
     load_nd_runs,
     nd_split,
     optimal_allocation,
@@ -30,6 +29,7 @@ from bayescale.nd import (
     required_params,
     simulate_nd_runs,
 )
+from bayescale.nd_pipeline import far_warnings
 
 FAST = ["--draws", "30", "--tune", "30", "--chains", "2", "--quiet"]
 
@@ -369,7 +369,7 @@ def test_nd_command_refuses_bad_options(nd_csv, args, fragment, capsys, monkeypa
     def no_fit(*args, **kwargs):
         raise AssertionError("sampled")
 
-    monkeypatch.setattr(bayescale.nd, "fit_nd", no_fit)
+    monkeypatch.setattr(bayescale.nd_pipeline, "fit_nd", no_fit)
     assert main(["nd", str(nd_csv), *args, *FAST]) == 2
     assert fragment in capsys.readouterr().err
 
@@ -402,7 +402,7 @@ def test_real_fit_covers_the_simulated_optimum(nd_runs):
 
 
 def test_requirement_names_its_group_when_there_are_several():
-    from bayescale.nd import nd_requirement
+    from bayescale.nd_pipeline import nd_requirement
 
     with pytest.raises(InputError, match="name one"):
         nd_requirement("loss<=2.4", ("c4", "pile"))
@@ -413,7 +413,7 @@ def test_requirement_names_its_group_when_there_are_several():
 def test_a_ladder_of_one_tokens_per_parameter_ratio_is_warned(nd_runs):
     # six sizes at 20 tokens a parameter: the N:D fit answered with N* spanning 1e10-8.6e11
     # at 1e24 FLOPs and no word that the split between the exponents was the prior's
-    from bayescale.nd import one_ratio_warnings
+    from bayescale.nd_pipeline import one_ratio_warnings
 
     size = np.logspace(8, 10, 6)
     runs = pd.DataFrame({"params": size, "tokens": 20 * size, "loss": 2 + 10 * size**-0.2})

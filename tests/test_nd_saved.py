@@ -26,14 +26,13 @@ from bayescale.loss_model import run_class
 from bayescale.nd import (
     EPOCH_LAW,
     NDFit,
-    NDOptions,
     NDPriors,
     fit_nd,
     load_nd_runs,
     nd_pivot,
-    nd_result_from_fit,
     simulate_nd_runs,
 )
+from bayescale.nd_pipeline import NDOptions, nd_result_from_fit
 from bayescale.nd_saved import ND_GROUP
 from bayescale.registry import get_law, law_of
 from bayescale.result_files import write_outputs

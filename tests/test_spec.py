@@ -15,7 +15,8 @@ import pytest
 from bayescale.accuracy import AccuracyOptions, simulate_accuracy_table
 from bayescale.cli import main
 from bayescale.errors import InputError
-from bayescale.nd import NDOptions, NDPriors, simulate_nd_runs
+from bayescale.nd import NDPriors, simulate_nd_runs
+from bayescale.nd_pipeline import NDOptions
 from bayescale.pass_pipeline import PassOptions
 from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors, PassPriors

@@ -47,7 +47,13 @@ OTHER_LAWS = {
     "loss_fit_v0.1.0.nc": ("bayescale.pass_pipeline", "bayescale.pass_saved"),
     "pass_fit_v0.1.0.nc": ("bayescale.pipeline", "bayescale.loss_saved"),
 }
-EVERY_OTHER_LAW = ("bayescale.nd", "bayescale.nd_saved", "bayescale.accuracy")
+EVERY_OTHER_LAW = (
+    "bayescale.nd",
+    "bayescale.nd_pipeline",
+    "bayescale.nd_report",
+    "bayescale.nd_saved",
+    "bayescale.accuracy",
+)
 
 
 def _cli_in_new_process(*args: str, heavy: tuple[str, ...] = HEAVY) -> tuple[int, list[str], str]:
