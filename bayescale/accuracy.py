@@ -37,7 +37,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -131,6 +131,9 @@ class AccuracyFit(Summarised):
         Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
         --seed``; :func:`bayescale.seeds.forecast_root`).
     """
+
+    #: The function that answers this law's questions from such a fit (for messages).
+    answered_by: ClassVar[str] = "bayescale.accuracy.result_from_accuracy_fit"
 
     data: AccuracyData
     idata: xr.DataTree

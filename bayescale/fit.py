@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import xarray as xr
@@ -118,6 +118,9 @@ class LossFit(Summarised):
         (:func:`bayescale.forecast.loo_below`), as a saved fit keeps it so that a forecast
         from it computes (and imports) nothing for them; ``None``: computed when asked.
     """
+
+    #: The function that answers this law's questions from such a fit (for messages).
+    answered_by: ClassVar[str] = "bayescale.result_from_fit"
 
     data: LossData
     idata: xr.DataTree
@@ -852,6 +855,9 @@ class PassFit(Summarised):
     forecast_seed, streams
         As :class:`LossFit`'s.
     """
+
+    #: The function that answers this law's questions from such a fit (for messages).
+    answered_by: ClassVar[str] = "bayescale.result_from_pass_fit"
 
     data: PassCounts | PassAggregate
     buckets: Buckets | None

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -107,6 +107,9 @@ class NDFit(Summarised):
         Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
         --seed``; :func:`bayescale.seeds.forecast_root`).
     """
+
+    #: The function that answers this law's questions from such a fit (for messages).
+    answered_by: ClassVar[str] = "bayescale.nd_pipeline.nd_result_from_fit"
 
     data: NDData
     idata: xr.DataTree

@@ -35,9 +35,8 @@ from bayescale.pass_forecast import (
     score_held_out_models,
 )
 from bayescale.priors import PassPriors
-from bayescale.registry import require_fit
 from bayescale.report import pass_document
-from bayescale.results import Result, decide_options, decide_requirement
+from bayescale.results import Result, decide_options, decide_requirement, require_fit
 from bayescale.sampling import check_memory_before_model
 from bayescale.targets import Targets, check_targets, logged
 

@@ -24,9 +24,8 @@ from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.options import Options, check_options
 from bayescale.priors import LossPriors
-from bayescale.registry import require_fit
 from bayescale.report import loss_document
-from bayescale.results import Result, decide_options, decide_requirement
+from bayescale.results import Result, decide_options, decide_requirement, require_fit
 from bayescale.targets import Targets, check_targets, logged
 
 log = logging.getLogger("bayescale")

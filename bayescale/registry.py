@@ -163,35 +163,6 @@ def law_of(obj: Any) -> Law:
     raise TypeError(f"{type(obj).__name__} belongs to no registered law")
 
 
-def require_fit(fit: Any, fit_type: type, function: str) -> None:
-    """Raise an :class:`InputError` unless ``fit`` is a ``fit_type``.
-
-    ``function`` is the caller's name; the message names the function that answers the law
-    ``fit`` belongs to (a law's ``result_from_fit``).
-    """
-    if isinstance(fit, fit_type):
-        return
-    import bayescale
-
-    try:
-        law = law_of(fit)
-    except TypeError:
-        law = None
-    if law is None or not isinstance(fit, law.fit_type):
-        raise InputError(f"{function} takes a {fit_type.__name__}, got {type(fit).__name__}.")
-    right = law.result_from_fit
-    name = getattr(right, "__name__", "")
-    if not name.isidentifier():
-        where, name = "bayescale.registry", f"get_law({law.name!r}).result_from_fit"
-    else:
-        where = "bayescale" if name in bayescale.__all__ else right.__module__
-    raise InputError(
-        f"{function} takes a {fit_type.__name__}, got a fit of the {law.name} law "
-        f"({type(fit).__name__}): call {where}.{name}(fit, {law.options_type.__name__}(...)) "
-        "instead, or .result() on a fit read by bayescale.load_fit, which finds the law itself."
-    )
-
-
 def _loss_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
     from bayescale.plots import loss_figure, ppc_figure
 

@@ -23,6 +23,7 @@ from bayescale.decision import (
     decide_with_curve,
 )
 from bayescale.display import html_summary, result_summary, text_summary
+from bayescale.errors import InputError
 from bayescale.targets import Targets, check_targets
 
 #: ``(requirement, *, curve, cache) -> (parsed requirement, compute -> draws)`` of a fit.
@@ -149,3 +150,23 @@ def decide_planned_runs(
         }
         curves.append(curve)
     return [decisions[i] for i in range(n.size)], curves[0] if len(curves) == 1 else None
+
+
+def require_fit(fit: Any, fit_type: type, function: str) -> None:
+    """Raise an :class:`InputError` unless ``fit`` is a ``fit_type``.
+
+    ``function`` is the caller's name; the message names the function that answers ``fit``'s
+    law, which each fit type records as ``answered_by`` (the registry is not imported here:
+    the laws' modules call this, and the registry imports them).
+    """
+    if isinstance(fit, fit_type):
+        return
+    got = type(fit).__name__
+    right = getattr(type(fit), "answered_by", None)
+    if not right:
+        raise InputError(f"{function} takes a {fit_type.__name__}, got {got}.")
+    raise InputError(
+        f"{function} takes a {fit_type.__name__}, got {got}, a fit of another law: call "
+        f"{right}(fit, ...) instead, or .result() on a fit read by bayescale.load_fit, which "
+        "finds the law itself."
+    )

@@ -318,3 +318,15 @@ def test_another_laws_result_from_fit_refuses_an_accuracy_fit(function):
         getattr(bs, function)(fake_fit(), options or bs.PassOptions(targets=(1e23,)))
     message = str(err.value)
     assert "AccuracyFit" in message and "result_from_accuracy_fit" in message
+
+
+def test_every_fit_type_names_the_function_that_answers_it():
+    """``answered_by`` (the refusal's hint) is the law's own ``result_from_fit``."""
+    import importlib
+
+    from bayescale.registry import get_law
+
+    for name in ("loss", "pass", "nd", "accuracy"):
+        law = get_law(name)
+        module, _, function = law.fit_type.answered_by.rpartition(".")
+        assert getattr(importlib.import_module(module), function) is law.result_from_fit, name
