@@ -413,6 +413,59 @@ def test_ctrl_c_during_sampling_exits_130(demo_csv, tmp_path, monkeypatch, capsy
     )
 
 
+def test_ctrl_c_while_the_options_are_parsed_exits_130(monkeypatch, capsys):
+    # a Ctrl-C before main's own handler (building the parser) gave a traceback
+    import bayescale.cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bayescale.cli, "build_parser", interrupted)
+    assert bayescale.cli.run() == 130
+    err = capsys.readouterr().err
+    assert err.strip() == bayescale.cli.INTERRUPTED
+
+
+def test_ctrl_c_while_the_command_starts_exits_130(monkeypatch, capsys):
+    # `python -m bayescale` interrupted while importing the command (0.5 s after start on a
+    # busy machine) printed a KeyboardInterrupt traceback
+    import runpy
+    import types
+
+    starting = types.ModuleType("bayescale.cli")
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    starting.__getattr__ = interrupted  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "bayescale.cli", starting)
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("bayescale.__main__", run_name="__main__")
+    assert exit_.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "bayescale: interrupted (Ctrl-C); no file was left half-written."
+
+
+def test_ctrl_c_after_the_work_ends_the_process_without_a_traceback(tmp_path):
+    # once main returns, Python's exit runs atexit handlers and clears modules; a Ctrl-C then
+    # printed a traceback. The command now flushes its output and lets SIGINT end it.
+    code = (
+        "import signal, bayescale.cli as c\n"
+        "c.main = lambda: print('done') or 0\n"
+        "code = c.run()\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL\n"
+        "raise SystemExit(code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "done\n", "")
+
+
 def test_read_only_jax_cache_is_turned_off_quietly(monkeypatch):
     from bayescale.cli import _quiet_jax_cache
     from bayescale.config import CACHE_ENV, compilation_cache_dir
