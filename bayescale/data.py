@@ -12,6 +12,7 @@ import lzma
 import re
 import stat
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -485,11 +486,47 @@ def refuse_case_twin(frame: pd.DataFrame, column: str, source: str, option: str)
         )
 
 
+#: Parts of column names that hold a quantity under another name (``FLOPs`` or
+#: ``train_compute`` for compute, ``val_loss`` for loss, ``n_params`` for params), for the
+#: hint of a missing column; any other column is looked for by its own name.
+COLUMN_STEMS = {
+    "compute": ("flop", "compute"),
+    "params": ("param",),
+    "tokens": ("token",),
+    "pass_rate": ("pass",),
+    "accuracy": ("acc",),
+}
+
+
+def named_like(column: str, columns: Iterable[object], option: str) -> str:
+    """A hint naming the columns that hold ``column`` under another name, or ``""``.
+
+    A column whose name contains a stem of ``column`` (:data:`COLUMN_STEMS`, else the name
+    itself), as ``FLOPs`` for ``compute`` and ``val_loss`` for ``loss``, compared without case.
+
+    Examples
+    --------
+    >>> named_like("compute", ["params", "FLOPs", "loss"], "--compute-col")
+    " The table has 'FLOPs': if it holds compute, pass --compute-col 'FLOPs'."
+    >>> named_like("loss", ["compute", "acc"], "--loss-col")
+    ''
+    """
+    stems = COLUMN_STEMS.get(column, (column.casefold(),))
+    like = [str(c) for c in columns if any(s in str(c).casefold() for s in stems)]
+    like = [c for c in like if c != column]
+    if not like:
+        return ""
+    named = " or ".join(f"'{c}'" for c in like[:3])
+    return f" The table has {named}: if it holds {column}, pass {option} '{like[0]}'."
+
+
 def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
     """Raise an :class:`InputError` naming the missing column and the columns present."""
     if column not in frame.columns:
         present = ", ".join(map(str, frame.columns))
-        hint = did_you_mean(column, map(str, frame.columns))
+        hint = did_you_mean(column, map(str, frame.columns)) or named_like(
+            column, frame.columns, option
+        )
         if all(_number(c) is not None for c in frame.columns):
             text = source.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz"))
             hint += (
@@ -817,8 +854,9 @@ def _suggest_compute(frame: pd.DataFrame, column: str, label: str) -> None:
                 if both_vary
                 else ""
             )
+            like = named_like(column, frame.columns, "--compute-col")
             raise InputError(
-                f"{label}: missing column '{column}'; the table has '{n}' and '{d}'. Add "
+                f"{label}: missing column '{column}'.{like} The table has '{n}' and '{d}': add "
                 f"training compute in FLOPs as a column '{column}' = 6 * {n} * {d} (the usual "
                 f"estimate for a dense transformer) and run again, or name another compute "
                 f"column with --compute-col NAME{nd}."

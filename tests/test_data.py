@@ -412,12 +412,32 @@ def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp
     # a Pythia-like ladder (size, tokens, loss) was met with a bare "missing column 'compute'"
     path = write(tmp_path, "params,tokens,loss\n7e7,3e11,3.0\n1.6e8,3e11,2.7\n4.1e8,3e11,2.4\n")
     message = error_of(path)
-    assert "missing column 'compute'; the table has 'params' and 'tokens'" in message
+    assert "missing column 'compute'. The table has 'params' and 'tokens'" in message
     assert "6 * params * tokens" in message and "--compute-col" in message
     # one token count: L(N, D) cannot see the token exponent, so nd is not suggested
     assert "bayescale nd" not in message
     path = write(tmp_path, "params,tokens,loss\n7e7,3e11,3.0\n1.6e8,6e11,2.7\n4.1e8,3e11,2.4\n")
     assert f"use 'bayescale nd {path}'" in error_of(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "missing", "option", "named"),
+    [
+        ("params,tokens,FLOPs,loss", "compute", "--compute-col", "FLOPs"),  # Cerebras-GPT's
+        ("Training FLOPs,loss", "compute", "--compute-col", "Training FLOPs"),
+        ("compute,pile_test_loss", "loss", "--loss-col", "pile_test_loss"),
+    ],
+)
+def test_missing_column_names_a_column_holding_it_under_another_name(
+    tmp_path, header, missing, option, named
+):
+    # a table with 'FLOPs' was told only to add 'compute' = 6 * params * tokens
+    rows = ["7e7,3e11,1.3e20,3.0", "1.6e8,3e11,2.9e20,2.7", "4.1e8,3e11,7.4e20,2.4"]
+    width = header.count(",") + 1
+    text = header + "\n" + "\n".join(",".join(r.split(",")[-width:]) for r in rows) + "\n"
+    message = error_of(write(tmp_path, text))
+    assert f"missing column '{missing}'" in message
+    assert f"The table has '{named}': if it holds {missing}, pass {option} '{named}'." in message
 
 
 def test_missing_column_suggests_a_column_differing_only_in_case(tmp_path):
