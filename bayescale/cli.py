@@ -1101,11 +1101,8 @@ def _summary(result: Result[Any, Any, Any], *, sampled: bool = True) -> str:
 
 def _needed_line(d: Any) -> str:
     """Compute needed with its interval, for the summary."""
-    lo, hi = d.compute_needed_lower, d.compute_needed_upper
-    span = f"{lo:.2g}" if lo is not None else "?"
-    span += f" to {hi:.2g}" if hi is not None else " to beyond the search"
     return (
-        f"  compute needed: the curve meets {d.requirement.text} at {span} FLOPs "
+        f"  compute needed: the curve meets {d.requirement.text} {d.needed_span()} FLOPs "
         f"({d.confidence:.0%} interval)."
     )
 

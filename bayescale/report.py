@@ -391,12 +391,9 @@ def warning_lines(warnings: tuple[str, ...] | list[str]) -> list[str]:
 
 def needed_line(d: Decision) -> str:
     """Compute needed with its interval, for the report."""
-    lo, hi = d.compute_needed_lower, d.compute_needed_upper
-    span = ("?" if lo is None else f"{lo:.3g}") + (
-        " to beyond the search" if hi is None else f" to {hi:.3g}"
-    )
     return (
-        f"Compute needed: the fitted curve meets `{d.requirement.text}` at {span} FLOPs "
+        f"Compute needed: the fitted curve meets `{d.requirement.text}` {d.needed_span('.3g')} "
+        "FLOPs "
         f"({d.confidence:.0%} interval of the posterior)."
     )
 
