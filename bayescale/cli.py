@@ -1102,7 +1102,7 @@ def _summary(result: Result[Any, Any, Any], *, sampled: bool = True) -> str:
 def _needed_line(d: Any) -> str:
     """Compute needed with its interval, for the summary."""
     return (
-        f"  compute needed: the curve meets {d.requirement.text} {d.needed_span()} FLOPs "
+        f"  compute needed: the curve meets {d.requirement.text} {d.needed_span()} "
         f"({d.confidence:.0%} interval)."
     )
 

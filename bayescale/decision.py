@@ -141,17 +141,20 @@ class Decision:
         return value is not None and self.search_from is not None and value <= self.search_from
 
     def needed_span(self, digits: str = ".2g") -> str:
-        """Where the curve meets the requirement: ``"at 3e+21 to 9e+23"``, ``"at or below 1e+17"``.
+        """Where the curve meets the requirement: ``"at 3e+21 to 9e+23 FLOPs"``.
 
-        The confidence interval of the compute at which the curve meets it; "at or below" where
-        that is the start of the search.
+        The confidence interval of the compute at which the curve meets it; "at or below"
+        where that is the start of the search, "only beyond" where too few curves meet it
+        within the search.
         """
         lo, hi = self.compute_needed_lower, self.compute_needed_upper
         if self.at_search_start(hi):  # every curve meets it where the search starts
-            return f"at or below {hi:{digits}}"
+            return f"at or below {hi:{digits}} FLOPs"
+        if lo is None:  # fewer curves than the interval's lower tail meet it within the search
+            return f"only beyond {SEARCH_FACTOR:.0f}x the largest target, where the search ends,"
         at = "at or below" if self.at_search_start(lo) else "at"
-        span = "at ?" if lo is None else f"{at} {lo:{digits}}"
-        return span + (" to beyond the search" if hi is None else f" to {hi:{digits}}")
+        end = "FLOPs to beyond the search" if hi is None else f"to {hi:{digits}} FLOPs"
+        return f"{at} {lo:{digits}} {end}"
 
     def __repr__(self) -> str:
         return text_summary(*_decision_summary(self))

@@ -393,7 +393,6 @@ def needed_line(d: Decision) -> str:
     """Compute needed with its interval, for the report."""
     return (
         f"Compute needed: the fitted curve meets `{d.requirement.text}` {d.needed_span('.3g')} "
-        "FLOPs "
         f"({d.confidence:.0%} interval of the posterior)."
     )
 

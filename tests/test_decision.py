@@ -416,9 +416,12 @@ def test_a_bar_met_where_the_search_starts_is_an_upper_bound():
     assert "needs at most 1e+18 FLOPs (met already at the smallest compute searched" in (
         d.sentence()
     )
-    assert d.needed_span() == "at or below 1e+18"
+    assert d.needed_span() == "at or below 1e+18 FLOPs"
     assert d.to_dict()["compute_needed"]["search_from"] == 1e18
     assert "at most 1e+18 FLOPs" in repr(d)
+    # a bar never met: "at ? to beyond the search FLOPs"
+    d = one("loss<=1.4")
+    assert d.needed_span() == "only beyond 1000x the largest target, where the search ends,"
     # a bar met above the start is not a bound
     d = one("loss<=2.1", target=1e22)
     assert "at most" not in d.sentence() + d.needed_span() + repr(d)
