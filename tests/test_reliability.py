@@ -665,3 +665,27 @@ def test_bad_seed_in_a_spec_or_the_api_exits_2(tmp_path, demo_runs, capsys, seed
     assert main(["check", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "seed" in err and "Traceback" not in err
+
+
+def test_long_and_wide_labels_keep_the_summary_table_readable():
+    # a 5,000-character group name pushed every number of the command's table 5,000 columns
+    # right; CJK and emoji labels (two cells each) put their numbers out of line
+    from bayescale.report import display_width, summary_grid
+
+    rows = {
+        "网页 🌐": {1e22: "2.017 [1.916, 2.091]"},
+        "código": {1e22: "2.017 [1.914, 2.092]"},
+        "x" * 5000: {1e22: "2.017 [1.914, 2.092]"},
+    }
+    lines = summary_grid("group", rows, [1e22])
+    assert max(display_width(line) for line in lines) < 80
+    starts = {display_width(line[: line.index(" FLOPs") - 5]) for line in lines[:1]}
+    starts |= {display_width(line[: line.index("2.017")]) for line in lines[1:]}
+    assert len(starts) == 1  # every number starts in the same terminal column
+    assert "…" in lines[3]
+    # two long labels that would shorten alike are shown whole
+    twins = {
+        "a" * 30 + "b" * 10 + "c" * 30: {1e22: "1"},
+        "a" * 30 + "d" * 10 + "c" * 30: {1e22: "2"},
+    }
+    assert all("…" not in line for line in summary_grid("group", twins, [1e22]))
