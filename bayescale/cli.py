@@ -58,7 +58,8 @@ def _probability(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a probability (e.g. 0.9)") from None
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+        percent = f" (a percentage: write {value:g}% as {value / 100:g})" if 1 < value < 100 else ""
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1, exclusive{percent}")
     return value
 
 
