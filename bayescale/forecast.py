@@ -69,13 +69,25 @@ def loss_target_warnings(
 
 
 def rising_loss_warnings(data: LossData) -> list[str]:
-    """A warning for each group whose fitted losses rise with compute (a column mix-up)."""
+    """A warning for each group whose fitted losses rise with compute, or are all one value.
+
+    The first is most often an accuracy or a score in the loss column, the second a column
+    filled with a constant.
+    """
     out = []
     for g in data.groups:
         rows = data.fitted & (data.group == g)
+        where = f"group '{g}': " if len(data.groups) > 1 else ""
+        if np.unique(data.compute[rows]).size >= 2 and np.unique(data.loss[rows]).size == 1:
+            out.append(
+                f"{where}every fitted run has the same loss ({data.loss[rows][0]:g}), so the "
+                "table shows no change with compute, and the law L(C) = a*C^b + c only falls: "
+                "the forecast falls below that value by the priors alone. Check that column "
+                f"'{data.columns.loss}' holds each run's own final loss."
+            )
+            continue
         slope = trend_against_law(data.compute[rows], data.loss[rows], rising=True)
         if slope is not None:
-            where = f"group '{g}': " if len(data.groups) > 1 else ""
             out.append(
                 f"{where}the loss rises with compute over the fitted runs ({slope:+.3g} per "
                 "decade), but the law L(C) = a*C^b + c only falls toward its floor c: the "
