@@ -819,10 +819,16 @@ def load_loss_runs(
         if distinct < MIN_COMPUTES_PER_GROUP:
             where = f"group '{g}'" if len(groups) > 1 else "the table"
             cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""
+            drop = ""
+            if len(groups) > 1 and len(group_cols) == 1 and group_cols[0].isidentifier():
+                drop = (
+                    f" To forecast the other groups, leave it out with "
+                    f'--where "{group_cols[0]} != {g!r}" (in a spec: [data] where).'
+                )
             raise InputError(
                 f"{label}: {where} has {distinct} distinct compute value(s){cut}; the loss law "
                 f"L(C) = a*C^b + c has 3 parameters, so each group needs runs at >= "
-                f"{MIN_COMPUTES_PER_GROUP} different computes."
+                f"{MIN_COMPUTES_PER_GROUP} different computes.{drop}"
             )
     return LossData(
         compute=compute,

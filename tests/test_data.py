@@ -684,3 +684,18 @@ def test_a_group_column_in_another_case_is_not_silently_one_curve():
         load_loss_runs(runs)
     assert load_loss_runs(runs, LossColumns(group="Group")).groups == ("web", "code")
     assert load_loss_runs(runs.drop(columns="Group")).groups == (DEFAULT_GROUP,)
+
+
+def test_a_group_of_two_runs_says_how_to_leave_it_out(tmp_path):
+    # a table whose one group had 2 runs was refused whole, with no way on for the others
+    text = "group,compute,loss\n" + "".join(
+        f"web,{c},{3.5 - 0.2 * i}\n" for i, c in enumerate([1e18, 1e19, 1e20, 1e21])
+    )
+    text += "code,1e18,2.0\ncode,1e19,1.8\n"
+    message = error_of(write(tmp_path, text), columns=LossColumns(group="group"))
+    assert message.endswith(
+        "To forecast the other groups, leave it out with --where \"group != 'code'\" (in a "
+        "spec: [data] where)."
+    )
+    data = load_loss_runs(write(tmp_path, text), where="group != 'code'")
+    assert data.groups == ("web",)
