@@ -362,7 +362,7 @@ def test_outputs_never_replace_the_input(tmp_path, demo_runs, capsys, where):
     folder.mkdir()
     table = folder / "runs.csv"
     demo_runs.to_csv(table, index=False)
-    (folder / "report.md").write_text("an earlier result\n")  # so --out may replace the folder
+    (folder / "report.md").write_text("_bayescale 0.2.0_\n")  # so --out may replace the folder
     before = table.read_bytes()
     option = ["--json", str(table)] if where == "json" else ["--out", str(folder)]
     assert main(["loss", str(table), "--target-compute", "1e23", *option]) == 2

@@ -496,6 +496,46 @@ def test_a_symlinked_out_folder_is_written_through_the_link(tmp_path):
     assert _leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize(
+    "marker",
+    [
+        ("report.md", "# My paper\n\nDraft.\n"),
+        ("forecast.json", '{"weather": "rain"}'),
+        ("summary.json", "[1, 2]"),
+        ("fit.nc", "not HDF5"),
+        ("backtest.md", "notes"),
+    ],
+)
+def test_a_project_holding_a_file_named_like_a_result_is_never_replaced(tmp_path, marker):
+    # a project with its own report.md, src/ and data was replaced whole by --out: report.md
+    # alone marked it an earlier result
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "train.py").write_text("precious")
+    (project / marker[0]).write_text(marker[1])
+    with pytest.raises(InputError, match=r"not a bayescale result \(e\.g\. 'src'\)"):
+        _write_run(project, {"forecast.json": "1"})
+    assert (project / "src" / "train.py").read_text() == "precious"
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        ("report.md", "# Forecast\n\n_bayescale 0.2.0_\n"),
+        ("forecast.json", '{"bayescale_version": "0.2.0", "kind": "loss"}'),
+        ("summary.json", '{"runs": []}'),
+        ("backtest.md", "# Backtest (loss): runs.csv\n"),
+    ],
+)
+def test_an_earlier_result_with_notes_beside_it_is_still_replaced(tmp_path, marker):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / marker[0]).write_text(marker[1])
+    (out / "notes.txt").write_text("mine")  # documented: not kept
+    _write_run(out, {"forecast.json": "2"})
+    assert [p.name for p in out.iterdir()] == ["forecast.json"]
+
+
 def test_a_folder_that_is_not_an_earlier_result_is_never_replaced(tmp_path, monkeypatch):
     project = tmp_path / "project"
     project.mkdir()
