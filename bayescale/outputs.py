@@ -149,8 +149,9 @@ def _probe_writable(folder: Path, path: Path, option: str) -> None:
 RESULT_FILES = frozenset(
     {"forecast.json", "fit.nc", "report.md", "backtest.json", "backtest.md", "summary.json"}
 )
-#: Other names a result folder holds (plots are ``*.png``; a suite's ``runs/`` and
-#: ``.running/``; a suite run's files).
+#: Other names a result folder holds: its plots, a suite's ``runs/`` and ``.running/``, a suite
+#: run's files. A folder with any other name is replaced only when a marker file is
+#: bayescale's by its content (:func:`_bayescale_wrote`).
 _RESULT_NAMES = RESULT_FILES | {
     "summary.md",
     "runs",
@@ -158,6 +159,20 @@ _RESULT_NAMES = RESULT_FILES | {
     "log.txt",
     "job.json",
     "result.json",
+    *(
+        f"{plot}.png"
+        for plot in (
+            "loss_forecast",
+            "ppc",
+            "decision",
+            "pass_buckets",
+            "pass_rate",
+            "nd_contours",
+            "nd_path",
+            "accuracy",
+            "calibration",
+        )
+    ),
 }
 #: Largest JSON marker read to see whether bayescale wrote it (a result document is far smaller).
 _MARKER_BYTES = 64 * 2**20
@@ -206,7 +221,7 @@ def _check_replaceable(path: Path, option: str) -> None:
         entries = sorted(p.name for p in real.iterdir())
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot be listed ({exc.strerror or exc}).") from None
-    foreign = [e for e in entries if e not in _RESULT_NAMES and not e.endswith(".png")]
+    foreign = [e for e in entries if e not in _RESULT_NAMES]
     markers = sorted(RESULT_FILES.intersection(entries))
     # a folder of result names only is an earlier result; one with other files too (a
     # project with a report.md) only when a marker file's content shows bayescale wrote it

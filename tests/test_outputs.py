@@ -63,7 +63,7 @@ def _write_run(folder: Path, names: dict[str, str]) -> None:
 
 def test_result_folder_replaces_the_whole_folder(tmp_path):
     out = tmp_path / "out"
-    _write_run(out, {"forecast.json": "1", "report.md": "1", "old_plot.png": "1"})
+    _write_run(out, {"forecast.json": "1", "report.md": "1", "decision.png": "1"})
     _write_run(out, {"forecast.json": "2", "report.md": "2"})
     assert sorted(p.name for p in out.iterdir()) == ["forecast.json", "report.md"]  # no stale
     assert (out / "forecast.json").read_text() == "2"
@@ -504,6 +504,7 @@ def test_a_symlinked_out_folder_is_written_through_the_link(tmp_path):
         ("summary.json", "[1, 2]"),
         ("fit.nc", "not HDF5"),
         ("backtest.md", "notes"),
+        ("report.md", "# Figures\n"),  # beside a figure of its own, below
     ],
 )
 def test_a_project_holding_a_file_named_like_a_result_is_never_replaced(tmp_path, marker):
@@ -513,9 +514,13 @@ def test_a_project_holding_a_file_named_like_a_result_is_never_replaced(tmp_path
     (project / "src").mkdir(parents=True)
     (project / "src" / "train.py").write_text("precious")
     (project / marker[0]).write_text(marker[1])
-    with pytest.raises(InputError, match=r"not a bayescale result \(e\.g\. 'src'\)"):
+    if marker[1] == "# Figures\n":  # a folder of a report and its plots, no subfolder
+        (project / "src" / "train.py").unlink()
+        (project / "src").rmdir()
+        (project / "figure1.png").write_bytes(b"PNG")
+    with pytest.raises(InputError, match=r"not a bayescale result \(e\.g\. '(src|figure1.png)'\)"):
         _write_run(project, {"forecast.json": "1"})
-    assert (project / "src" / "train.py").read_text() == "precious"
+    assert len(list(project.iterdir())) == 2  # untouched
 
 
 @pytest.mark.parametrize(
