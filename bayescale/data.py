@@ -520,6 +520,30 @@ def named_like(column: str, columns: Iterable[object], option: str) -> str:
     return f" The table has {named}: if it holds {column}, pass {option} '{like[0]}'."
 
 
+def spelling_twin_hint(label: str, labels: Iterable[str], what: str) -> str:
+    """A hint when ``label`` is another label typed differently (``Web``, ``web ``), or ``""``.
+
+    Labels are compared without case, spaces, dashes and underscores: such a twin is most
+    often one group, bucket or benchmark typed two ways, each then too small to fit.
+
+    Examples
+    --------
+    >>> spelling_twin_hint("Web", ["web", "code", "Web"], "group")[:50]
+    " 'Web' and 'web' differ only in case, spaces or da"
+    """
+
+    def key(text: str) -> str:
+        return re.sub(r"[\s_-]+", "", text).casefold()
+
+    twins = [other for other in labels if other != label and key(other) == key(label)]
+    if not twins:
+        return ""
+    return (
+        f" '{label}' and '{twins[0]}' differ only in case, spaces or dashes: one {what} typed "
+        "two ways? Spell it one way."
+    )
+
+
 def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
     """Raise an :class:`InputError` naming the missing column and the columns present."""
     if column not in frame.columns:
@@ -819,8 +843,13 @@ def load_loss_runs(
         if distinct < MIN_COMPUTES_PER_GROUP:
             where = f"group '{g}'" if len(groups) > 1 else "the table"
             cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""
-            drop = ""
-            if len(groups) > 1 and len(group_cols) == 1 and group_cols[0].isidentifier():
+            drop = spelling_twin_hint(str(g), map(str, groups), "group")
+            if (
+                not drop
+                and len(groups) > 1
+                and len(group_cols) == 1
+                and group_cols[0].isidentifier()
+            ):
                 drop = (
                     f" To forecast the other groups, leave it out with "
                     f'--where "{group_cols[0]} != {g!r}" (in a spec: [data] where).'

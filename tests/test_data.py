@@ -699,3 +699,17 @@ def test_a_group_of_two_runs_says_how_to_leave_it_out(tmp_path):
     )
     data = load_loss_runs(write(tmp_path, text), where="group != 'code'")
     assert data.groups == ("web",)
+
+
+def test_a_group_typed_two_ways_is_named_as_such(tmp_path):
+    # 'Web' (1 run) beside 'web' was told to leave 'Web' out with --where, not that it is
+    # the same group typed two ways
+    text = "group,compute,loss\n" + "".join(
+        f"web,{c},{3.5 - 0.2 * i}\n" for i, c in enumerate([1e18, 1e19, 1e20, 1e21])
+    )
+    message = error_of(write(tmp_path, text + "Web,1e22,2.6\n"), columns=LossColumns())
+    assert message.endswith(
+        "'Web' and 'web' differ only in case, spaces or dashes: one group typed two ways? "
+        "Spell it one way."
+    )
+    assert "--where" not in message
