@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import lzma
+import os
 import re
 import stat
 import zlib
@@ -292,6 +293,11 @@ def _check_readable(path: Path, label: str) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
+        if path.is_symlink():  # a link whose target is gone (a moved or deleted table)
+            raise InputError(
+                f"{label}: is a symbolic link to {os.readlink(path)}, which does not exist. "
+                "Point it at the table, or give the table's own path."
+            ) from None
         raise InputError(f"{label}: file not found. Expected a CSV or Parquet file.") from None
     except OSError as exc:
         raise InputError(f"{label}: cannot be read ({exc.strerror or exc}).") from None

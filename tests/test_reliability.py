@@ -689,3 +689,13 @@ def test_long_and_wide_labels_keep_the_summary_table_readable():
         "a" * 30 + "d" * 10 + "c" * 30: {1e22: "2"},
     }
     assert all("…" not in line for line in summary_grid("group", twins, [1e22]))
+
+
+def test_a_dangling_link_given_as_a_table_is_named(tmp_path):
+    # 'file not found' for a path that is there (a link to a moved table)
+    link = tmp_path / "runs.csv"
+    link.symlink_to(tmp_path / "moved" / "runs.csv")
+    with pytest.raises(
+        InputError, match=r"runs.csv: is a symbolic link to .*moved/runs.csv, which"
+    ):
+        read_table(link)
