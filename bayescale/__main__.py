@@ -2,6 +2,10 @@
 
 import sys
 
-from bayescale.cli import run
+try:
+    from bayescale.cli import run
+except KeyboardInterrupt:  # Ctrl-C while the command starts: one line, no traceback
+    print("bayescale: interrupted (Ctrl-C); no file was left half-written.", file=sys.stderr)
+    sys.exit(130)
 
 sys.exit(run())

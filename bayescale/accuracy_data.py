@@ -486,7 +486,11 @@ def load_accuracy_table(
     frame, source = read_table(source, label)
     required = ("model", "family", "compute", "benchmark", "accuracy")
     used = [getattr(cols, name) for name in required]
+    derived = _compute_is_derived(frame, cols)
+    used += [cols.params, cols.tokens] if derived else []
     frame = select_rows(frame, source, used, where=where, drop_missing=drop_missing)
+    if derived:
+        frame = _compute_from_sizes(frame, cols, source)
     quantities = ("compute", "accuracy", "n_questions", "chance", "params", "tokens")
     refuse_shared_columns(
         {f"--{q.replace('_', '-')}-col": getattr(cols, q) for q in quantities}, source
@@ -602,6 +606,48 @@ def load_accuracy_table(
         params=sizes.get("params"),
         tokens=sizes.get("tokens"),
     )
+
+
+def _compute_is_derived(frame: pd.DataFrame, cols: AccuracyColumns) -> bool:
+    """True when ``frame`` has no compute column but params and tokens (see below).
+
+    Only for the default compute column: a ``--compute-col`` that names no column is refused.
+    """
+    return (
+        cols.compute == AccuracyColumns.compute
+        and cols.compute not in frame.columns
+        and {cols.params, cols.tokens} <= set(frame.columns)
+    )
+
+
+def _compute_from_sizes(frame: pd.DataFrame, cols: AccuracyColumns, source: str) -> pd.DataFrame:
+    """``frame`` with compute = 6·N·D from its params and tokens (:func:`_compute_is_derived`).
+
+    As ``bayescale nd`` does: a published table of model sizes (Llama-2 7B/13B/70B on 2T
+    tokens) has parameters and tokens, not FLOPs. A missing size names its row.
+    """
+    try:
+        params = numeric_column(frame, cols.params, source)
+        tokens = numeric_column(frame, cols.tokens, source)
+        check_range(params, frame, cols.params, source, COMPUTE_RANGE, "a parameter count")
+        check_range(tokens, frame, cols.tokens, source, COMPUTE_RANGE, "a token count")
+    except InputError as err:
+        raise InputError(
+            f"{err} The table has no '{cols.compute}' column, so training compute is taken as "
+            f"{FLOPS_PER_PARAM_TOKEN:g} * {cols.params} * {cols.tokens}, which needs both on "
+            f"every row; or add a '{cols.compute}' column in FLOPs (--compute-col NAME)."
+        ) from None
+    log.info(
+        "%s: no '%s' column: training compute is %g * %s * %s (a dense transformer's estimate)",
+        source,
+        cols.compute,
+        FLOPS_PER_PARAM_TOKEN,
+        cols.params,
+        cols.tokens,
+    )
+    out = frame.copy()
+    out[cols.compute] = FLOPS_PER_PARAM_TOKEN * params * tokens
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

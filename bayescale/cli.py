@@ -58,7 +58,8 @@ def _probability(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"'{text}' is not a probability (e.g. 0.9)") from None
     if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
+        percent = f" (a percentage: write {value:g}% as {value / 100:g})" if 1 < value < 100 else ""
+        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1, exclusive{percent}")
     return value
 
 
@@ -1123,11 +1124,8 @@ def _summary(result: Result[Any, Any, Any], *, sampled: bool = True) -> str:
 
 def _needed_line(d: Any) -> str:
     """Compute needed with its interval, for the summary."""
-    lo, hi = d.compute_needed_lower, d.compute_needed_upper
-    span = f"{lo:.2g}" if lo is not None else "?"
-    span += f" to {hi:.2g}" if hi is not None else " to beyond the search"
     return (
-        f"  compute needed: the curve meets {d.requirement.text} at {span} FLOPs "
+        f"  compute needed: the curve meets {d.requirement.text} {d.needed_span()} "
         f"({d.confidence:.0%} interval)."
     )
 
@@ -1496,6 +1494,8 @@ def _configure_logging(*, quiet: bool) -> None:
 
 #: Exit code of a run ended by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: The one line a Ctrl-C leaves on stderr.
+INTERRUPTED = "bayescale: interrupted (Ctrl-C); no file was left half-written."
 
 
 def _check_output_paths(args: argparse.Namespace) -> None:
@@ -1624,7 +1624,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"bayescale: error: {err}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
-        print("bayescale: interrupted (Ctrl-C); no file was left half-written.", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # stdout's reader left early (`bayescale ... | head`): not an error
         _stdout_to_devnull()
@@ -1658,9 +1658,30 @@ def run() -> int:
     import gc
 
     gc.set_threshold(*COMMAND_GC_THRESHOLDS)
-    code = main()
+    try:
+        code = main()
+    except KeyboardInterrupt:  # before main's own handler: parsing the options
+        print(INTERRUPTED, file=sys.stderr)
+        return EXIT_INTERRUPTED
     gc.freeze()
+    _end_quietly_on_ctrl_c()
     return code
+
+
+def _end_quietly_on_ctrl_c() -> None:
+    """Let a Ctrl-C after the command's work end the process at once, without a traceback.
+
+    Every file is written by then; Python's exit (atexit handlers, threads, modules) would
+    otherwise turn a late Ctrl-C into a ``KeyboardInterrupt`` traceback. The output streams
+    are flushed first, since a process ended by the signal does not flush them.
+    """
+    import contextlib
+    import signal
+
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # closed, or its reader left
+            stream.flush()
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _stdout_to_devnull() -> None:

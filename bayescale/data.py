@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import csv
 import lzma
+import os
 import re
 import stat
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -291,6 +293,11 @@ def _check_readable(path: Path, label: str) -> None:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError:
+        if path.is_symlink():  # a link whose target is gone (a moved or deleted table)
+            raise InputError(
+                f"{label}: is a symbolic link to {os.readlink(path)}, which does not exist. "
+                "Point it at the table, or give the table's own path."
+            ) from None
         raise InputError(f"{label}: file not found. Expected a CSV or Parquet file.") from None
     except OSError as exc:
         raise InputError(f"{label}: cannot be read ({exc.strerror or exc}).") from None
@@ -485,11 +492,71 @@ def refuse_case_twin(frame: pd.DataFrame, column: str, source: str, option: str)
         )
 
 
+#: Parts of column names that hold a quantity under another name (``FLOPs`` or
+#: ``train_compute`` for compute, ``val_loss`` for loss, ``n_params`` for params), for the
+#: hint of a missing column; any other column is looked for by its own name.
+COLUMN_STEMS = {
+    "compute": ("flop", "compute"),
+    "params": ("param",),
+    "tokens": ("token",),
+    "pass_rate": ("pass",),
+    "accuracy": ("acc",),
+}
+
+
+def named_like(column: str, columns: Iterable[object], option: str) -> str:
+    """A hint naming the columns that hold ``column`` under another name, or ``""``.
+
+    A column whose name contains a stem of ``column`` (:data:`COLUMN_STEMS`, else the name
+    itself), as ``FLOPs`` for ``compute`` and ``val_loss`` for ``loss``, compared without case.
+
+    Examples
+    --------
+    >>> named_like("compute", ["params", "FLOPs", "loss"], "--compute-col")
+    " The table has 'FLOPs': if it holds compute, pass --compute-col 'FLOPs'."
+    >>> named_like("loss", ["compute", "acc"], "--loss-col")
+    ''
+    """
+    stems = COLUMN_STEMS.get(column, (column.casefold(),))
+    like = [str(c) for c in columns if any(s in str(c).casefold() for s in stems)]
+    like = [c for c in like if c != column]
+    if not like:
+        return ""
+    named = " or ".join(f"'{c}'" for c in like[:3])
+    return f" The table has {named}: if it holds {column}, pass {option} '{like[0]}'."
+
+
+def spelling_twin_hint(label: str, labels: Iterable[str], what: str) -> str:
+    """A hint when ``label`` is another label typed differently (``Web``, ``web ``), or ``""``.
+
+    Labels are compared without case, spaces, dashes and underscores: such a twin is most
+    often one group, bucket or benchmark typed two ways, each then too small to fit.
+
+    Examples
+    --------
+    >>> spelling_twin_hint("Web", ["web", "code", "Web"], "group")[:50]
+    " 'Web' and 'web' differ only in case, spaces or da"
+    """
+
+    def key(text: str) -> str:
+        return re.sub(r"[\s_-]+", "", text).casefold()
+
+    twins = [other for other in labels if other != label and key(other) == key(label)]
+    if not twins:
+        return ""
+    return (
+        f" '{label}' and '{twins[0]}' differ only in case, spaces or dashes: one {what} typed "
+        "two ways? Spell it one way."
+    )
+
+
 def require_column(frame: pd.DataFrame, column: str, source: str, option: str) -> None:
     """Raise an :class:`InputError` naming the missing column and the columns present."""
     if column not in frame.columns:
         present = ", ".join(map(str, frame.columns))
-        hint = did_you_mean(column, map(str, frame.columns))
+        hint = did_you_mean(column, map(str, frame.columns)) or named_like(
+            column, frame.columns, option
+        )
         if all(_number(c) is not None for c in frame.columns):
             text = source.lower().endswith((".csv", ".tsv", ".txt", ".gz", ".bz2", ".xz"))
             hint += (
@@ -782,10 +849,21 @@ def load_loss_runs(
         if distinct < MIN_COMPUTES_PER_GROUP:
             where = f"group '{g}'" if len(groups) > 1 else "the table"
             cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""
+            drop = spelling_twin_hint(str(g), map(str, groups), "group")
+            if (
+                not drop
+                and len(groups) > 1
+                and len(group_cols) == 1
+                and group_cols[0].isidentifier()
+            ):
+                drop = (
+                    f" To forecast the other groups, leave it out with "
+                    f'--where "{group_cols[0]} != {g!r}" (in a spec: [data] where).'
+                )
             raise InputError(
                 f"{label}: {where} has {distinct} distinct compute value(s){cut}; the loss law "
                 f"L(C) = a*C^b + c has 3 parameters, so each group needs runs at >= "
-                f"{MIN_COMPUTES_PER_GROUP} different computes."
+                f"{MIN_COMPUTES_PER_GROUP} different computes.{drop}"
             )
     return LossData(
         compute=compute,
@@ -817,8 +895,9 @@ def _suggest_compute(frame: pd.DataFrame, column: str, label: str) -> None:
                 if both_vary
                 else ""
             )
+            like = named_like(column, frame.columns, "--compute-col")
             raise InputError(
-                f"{label}: missing column '{column}'; the table has '{n}' and '{d}'. Add "
+                f"{label}: missing column '{column}'.{like} The table has '{n}' and '{d}': add "
                 f"training compute in FLOPs as a column '{column}' = 6 * {n} * {d} (the usual "
                 f"estimate for a dense transformer) and run again, or name another compute "
                 f"column with --compute-col NAME{nd}."

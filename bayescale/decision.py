@@ -120,8 +120,9 @@ class Decision:
 
     ``planned``: the target is a planned model of N parameters and D tokens (the accuracy
     law on effective compute), ``target_compute`` its 6·N·D, and the compute needed is that
-    of a model of its tokens per parameter D/N. ``searched_from``: where the search for the
-    compute needed started (a rule met there needs no compute; the sentence says so).
+    of a model of its tokens per parameter D/N. ``search_from``: the smallest compute the
+    search for the compute needed looked at; a compute needed equal to it is an upper bound
+    (the requirement may hold below it too), and the sentence and the summary say "at most".
     """
 
     requirement: Requirement
@@ -133,7 +134,27 @@ class Decision:
     compute_needed_lower: float | None = None
     compute_needed_upper: float | None = None
     planned: tuple[float, float] | None = None
-    searched_from: float | None = None
+    search_from: float | None = None
+
+    def at_search_start(self, value: float | None) -> bool:
+        """True when ``value`` (a compute needed) is where the search started: a bound."""
+        return value is not None and self.search_from is not None and value <= self.search_from
+
+    def needed_span(self, digits: str = ".2g") -> str:
+        """Where the curve meets the requirement: ``"at 3e+21 to 9e+23 FLOPs"``.
+
+        The confidence interval of the compute at which the curve meets it; "at or below"
+        where that is the start of the search, "only beyond" where too few curves meet it
+        within the search.
+        """
+        lo, hi = self.compute_needed_lower, self.compute_needed_upper
+        if self.at_search_start(hi):  # every curve meets it where the search starts
+            return f"at or below {hi:{digits}} FLOPs"
+        if lo is None:  # fewer curves than the interval's lower tail meet it within the search
+            return f"only beyond {SEARCH_FACTOR:.0f}x the largest target, where the search ends,"
+        at = "at or below" if self.at_search_start(lo) else "at"
+        end = "FLOPs to beyond the search" if hi is None else f"to {hi:{digits}} FLOPs"
+        return f"{at} {lo:{digits}} {end}"
 
     def __repr__(self) -> str:
         return text_summary(*_decision_summary(self))
@@ -156,23 +177,21 @@ class Decision:
         bound = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}[r.op]
         verdict = "GO" if self.go else "NO-GO"
         need = self.compute_needed_at_confidence
-        if need is None:
-            needs = (
-                f"{self.confidence:.0%} confidence is not reached within "
-                f"{SEARCH_FACTOR:.0f}x the target"
-            )
-        elif need == self.searched_from:  # met where the search starts: nothing is "needed"
-            needs = (
-                f"{self.confidence:.0%} confidence holds already at {need:.2g} FLOPs, "
-                "the smallest compute searched"
-            )
-        else:
-            needs = f"{self.confidence:.0%} confidence needs {need:.2g} FLOPs"
+        bound_only = self.at_search_start(need)
+        needs = (
+            f"{self.confidence:.0%} confidence needs {'at most ' if bound_only else ''}"
+            f"{need:.2g} FLOPs"
+            if need is not None
+            else f"{self.confidence:.0%} confidence is not reached within "
+            f"{SEARCH_FACTOR:.0f}x the target"
+        )
         at = f"{self.target_compute:.2g} FLOPs"
         if self.planned is not None:
             n, d = self.planned
             at = f"N={n:.3g}, D={d:.3g} ({at})"
             needs += f" at {d / n:.3g} tokens per parameter"
+        if bound_only:
+            needs += " (met already at the smallest compute searched, the smallest fitted run)"
         return (
             f"{verdict}: {self.probability:.1%} chance the {what}{where} is {bound} "
             f"{r.threshold:g} at {at}; {needs}."
@@ -190,6 +209,7 @@ class Decision:
                 "at_confidence": self.compute_needed_at_confidence,
                 "lower": self.compute_needed_lower,
                 "upper": self.compute_needed_upper,
+                "search_from": self.search_from,
             },
             "sentence": self.sentence(),
         } | (
@@ -205,7 +225,9 @@ class Decision:
 
 def _decision_summary(d: Decision) -> tuple[str, list[tuple[str, str]]]:
     def flops(value: float | None) -> str:
-        return "not reached" if value is None else f"{value:.3g} FLOPs"
+        if value is None:
+            return "not reached"
+        return f"{'at most ' if d.at_search_start(value) else ''}{value:.3g} FLOPs"
 
     rows = [
         ("requirement", d.requirement.text),
@@ -431,7 +453,7 @@ def decide_with_curve(
             compute_needed_at_confidence=needed_conf,
             compute_needed_lower=lower,
             compute_needed_upper=upper,
-            searched_from=float(grid[0]),
+            search_from=float(grid[0]),
         )
         for t, p in zip(targets, probs, strict=True)
     ]

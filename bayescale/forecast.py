@@ -69,13 +69,25 @@ def loss_target_warnings(
 
 
 def rising_loss_warnings(data: LossData) -> list[str]:
-    """A warning for each group whose fitted losses rise with compute (a column mix-up)."""
+    """A warning for each group whose fitted losses rise with compute, or are all one value.
+
+    The first is most often an accuracy or a score in the loss column, the second a column
+    filled with a constant.
+    """
     out = []
     for g in data.groups:
         rows = data.fitted & (data.group == g)
+        where = f"group '{g}': " if len(data.groups) > 1 else ""
+        if np.unique(data.compute[rows]).size >= 2 and np.unique(data.loss[rows]).size == 1:
+            out.append(
+                f"{where}every fitted run has the same loss ({data.loss[rows][0]:g}), so the "
+                "table shows no change with compute, and the law L(C) = a*C^b + c only falls: "
+                "the forecast falls below that value by the priors alone. Check that column "
+                f"'{data.columns.loss}' holds each run's own final loss."
+            )
+            continue
         slope = trend_against_law(data.compute[rows], data.loss[rows], rising=True)
         if slope is not None:
-            where = f"group '{g}': " if len(data.groups) > 1 else ""
             out.append(
                 f"{where}the loss rises with compute over the fitted runs ({slope:+.3g} per "
                 "decade), but the law L(C) = a*C^b + c only falls toward its floor c: the "
@@ -94,8 +106,25 @@ def repeated_run_warnings(data: LossData) -> list[str]:
 
 #: A fitted run is named off its curve when the fit without it (leave-one-out) puts a loss as
 #: far out as its own below this probability, on either side: with 50 runs that follow the
-#: law, a false warning about 1 time in 100.
+#: law, a false warning about 1 time in 100. Tables of more runs use a smaller one
+#: (:func:`off_curve_tail`).
 OFF_CURVE_TAIL = 1e-4
+
+#: Up to this many fitted runs the off-curve tail is :data:`OFF_CURVE_TAIL`; beyond, it
+#: shrinks in proportion, so a table on the law gets a false warning about 1 time in 100
+#: whatever its size (1,000 runs at 1e-4 would get one 1 time in 5, 10,000 almost always).
+OFF_CURVE_RUNS = 50
+
+
+def off_curve_tail(n_fitted: int) -> float:
+    """The tail below which one of ``n_fitted`` runs is named off its curve.
+
+    :data:`OFF_CURVE_TAIL` up to :data:`OFF_CURVE_RUNS` runs, then
+    ``OFF_CURVE_TAIL * OFF_CURVE_RUNS / n_fitted`` (a Bonferroni bound: the chance that any
+    run on the law is named stays about 2 x 50 x 1e-4 = 1%).
+    """
+    return OFF_CURVE_TAIL * min(1.0, OFF_CURVE_RUNS / max(n_fitted, 1))
+
 
 #: Refit without a group's largest run whose importance-weighted leave-one-out tail is below
 #: this but not below :data:`OFF_CURVE_TAIL`, when its weights collapsed
@@ -168,12 +197,13 @@ def loo_suspects(fit: LossFit, limit: int = LOO_REFITS) -> list[int]:
     The largest fitted run of a group (the one the forecast leans on most, and the one whose
     weights collapse first: a run that diverged or was stopped early is most often the
     last), with a tail below :data:`LOO_SUSPECT_TAIL` (and not already below
-    :data:`OFF_CURVE_TAIL`), weights collapsed (:data:`LOO_WEIGHTS_SHARE`), and at least
+    :func:`off_curve_tail`), weights collapsed (:data:`LOO_WEIGHTS_SHARE`), and at least
     three other fitted computes in its group; the ``limit`` farthest out.
     """
     data = fit.data
     rows, below, ess = importance_loo(fit)
     tail = np.minimum(below, 1.0 - below)
+    named = off_curve_tail(rows.size)
     draws = fit.draws("sigma").shape[0]
     suspects = []
     for g in range(len(data.groups)):
@@ -181,10 +211,7 @@ def loo_suspects(fit: LossFit, limit: int = LOO_REFITS) -> list[int]:
         if np.unique(data.compute[rows[mine]]).size <= MIN_COMPUTES_PER_GROUP:
             continue  # without the run, too few computes left for the law
         last = np.flatnonzero(mine)[np.argmax(data.compute[rows[mine]])]
-        if (
-            OFF_CURVE_TAIL <= tail[last] < LOO_SUSPECT_TAIL
-            and ess[last] < LOO_WEIGHTS_SHARE * draws
-        ):
+        if named <= tail[last] < LOO_SUSPECT_TAIL and ess[last] < LOO_WEIGHTS_SHARE * draws:
             suspects.append(last)
     suspects.sort(key=lambda i: tail[i])
     return [int(rows[i]) for i in suspects[:limit]]
@@ -267,10 +294,12 @@ def off_curve_warnings(fit: LossFit) -> list[str]:
     it, which the fit with it in cannot show.
     """
     data = fit.data
+    below = loo_below(fit)
+    named = off_curve_tail(len(below))
     out = []
-    for i, p in loo_below(fit).items():
+    for i, p in below.items():
         tail = min(p, 1.0 - p)
-        if tail >= OFF_CURVE_TAIL:
+        if tail >= named:
             continue
         run = data.group_index[i]
         where = f" of group '{data.groups[run]}'" if len(data.groups) > 1 else ""

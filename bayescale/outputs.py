@@ -149,6 +149,63 @@ def _probe_writable(folder: Path, path: Path, option: str) -> None:
 RESULT_FILES = frozenset(
     {"forecast.json", "fit.nc", "report.md", "backtest.json", "backtest.md", "summary.json"}
 )
+#: Other names a result folder holds: its plots, a suite's ``runs/`` and ``.running/``, a suite
+#: run's files. A folder with any other name is replaced only when a marker file is
+#: bayescale's by its content (:func:`_bayescale_wrote`).
+_RESULT_NAMES = RESULT_FILES | {
+    "summary.md",
+    "runs",
+    ".running",
+    "log.txt",
+    "job.json",
+    "result.json",
+    *(
+        f"{plot}.png"
+        for plot in (
+            "loss_forecast",
+            "ppc",
+            "decision",
+            "pass_buckets",
+            "pass_rate",
+            "nd_contours",
+            "nd_path",
+            "accuracy",
+            "calibration",
+        )
+    ),
+}
+#: Largest JSON marker read to see whether bayescale wrote it (a result document is far smaller).
+_MARKER_BYTES = 64 * 2**20
+
+
+def _bayescale_wrote(path: Path) -> bool:
+    """True when ``path``, one of :data:`RESULT_FILES`, is a file bayescale wrote, by content.
+
+    A JSON document with ``bayescale_version`` (a suite's summary: a ``runs`` list), a
+    report ending in bayescale's version line, a backtest report's title, an HDF5 ``fit.nc``.
+    """
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as handle:
+            if path.name == "fit.nc":
+                return handle.read(8) == b"\x89HDF\r\n\x1a\n"
+            if path.name == "backtest.md":
+                return handle.read(64).startswith(b"# Backtest (")
+            if path.name == "report.md":
+                handle.seek(max(0, path.stat().st_size - 256))
+                last = handle.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+                return bool(last) and last[0].startswith("_bayescale ") and last[0].endswith("_")
+            if path.stat().st_size > _MARKER_BYTES:
+                return False
+            doc = json.loads(handle.read())
+    except (OSError, ValueError):
+        return False
+    if not isinstance(doc, dict):
+        return False
+    return "bayescale_version" in doc or (
+        path.name == "summary.json" and isinstance(doc.get("runs"), list)
+    )
 
 
 def _check_replaceable(path: Path, option: str) -> None:
@@ -164,10 +221,17 @@ def _check_replaceable(path: Path, option: str) -> None:
         entries = sorted(p.name for p in real.iterdir())
     except OSError as exc:
         raise InputError(f"{option} {path}: cannot be listed ({exc.strerror or exc}).") from None
-    if entries and not RESULT_FILES.intersection(entries):
+    foreign = [e for e in entries if e not in _RESULT_NAMES]
+    markers = sorted(RESULT_FILES.intersection(entries))
+    # a folder of result names only is an earlier result; one with other files too (a
+    # project with a report.md) only when a marker file's content shows bayescale wrote it
+    if entries and (
+        not markers or (foreign and not any(_bayescale_wrote(real / m) for m in markers))
+    ):
+        example = (foreign or entries)[0]
         raise InputError(
             f"{option} {path}: the folder holds files that are not a bayescale result (e.g. "
-            f"'{entries[0]}'), and {option} is replaced as a whole by the run's files. Name a "
+            f"'{example}'), and {option} is replaced as a whole by the run's files. Name a "
             "new or empty folder, or one written by an earlier --out."
         )
 
@@ -176,7 +240,8 @@ def check_output_folder(path: str | Path, option: str = "--out") -> Path:
     """Refuse an ``--out`` destination that cannot take a result folder, before any work.
 
     The folder may be absent (it is created), empty, or an earlier result (it holds one of
-    :data:`RESULT_FILES`), which is replaced as a whole; its parent must be writable.
+    :data:`RESULT_FILES`, and when it holds other files too, one that bayescale wrote), which
+    is replaced as a whole; its parent must be writable.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():

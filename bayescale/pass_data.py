@@ -28,6 +28,7 @@ from bayescale.data import (
     refuse_case_twin,
     require_column,
     row_label,
+    spelling_twin_hint,
 )
 from bayescale.display import Summarised
 from bayescale.errors import InputError
@@ -404,7 +405,7 @@ def load_pass_aggregate(
         if fitted < MIN_MODELS:
             raise InputError(
                 f"{label}: bucket '{name}' has {fitted} fitted model(s); each bucket needs at "
-                f"least {MIN_MODELS}."
+                f"least {MIN_MODELS}.{spelling_twin_hint(str(name), map(str, buckets), 'bucket')}"
             )
     n_problems: list[int | None] = [None] * len(buckets)
     if columns.n_problems in frame.columns:

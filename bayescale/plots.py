@@ -283,7 +283,8 @@ def decision_figure(
         )
     need = first.compute_needed_at_confidence
     if need is not None:
-        ax.axvline(need, color="C2", lw=1.2, label=f"needed {need:.2g}")
+        at_most = "at most " if first.at_search_start(need) else ""
+        ax.axvline(need, color="C2", lw=1.2, label=f"needed {at_most}{need:.2g}")
     lo, hi = first.compute_needed_lower, first.compute_needed_upper
     if lo is not None:
         ax.axvspan(

@@ -391,12 +391,8 @@ def warning_lines(warnings: tuple[str, ...] | list[str]) -> list[str]:
 
 def needed_line(d: Decision) -> str:
     """Compute needed with its interval, for the report."""
-    lo, hi = d.compute_needed_lower, d.compute_needed_upper
-    span = ("?" if lo is None else f"{lo:.3g}") + (
-        " to beyond the search" if hi is None else f" to {hi:.3g}"
-    )
     return (
-        f"Compute needed: the fitted curve meets `{d.requirement.text}` at {span} FLOPs "
+        f"Compute needed: the fitted curve meets `{d.requirement.text}` {d.needed_span('.3g')} "
         f"({d.confidence:.0%} interval of the posterior)."
     )
 
@@ -412,12 +408,66 @@ def summary_grid(
     ``heads``: the columns' headings (default: each target in FLOPs).
     """
     head = [corner, *(heads if heads is not None else (f"{t:.3g} FLOPs" for t in targets))]
-    body = [[label, *(cells[t] for t in targets)] for label, cells in rows.items()]
-    widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
+    labels = [shorten_label(label) for label in rows]
+    if len(set(labels)) < len(labels):  # shortened alike: the full labels tell them apart
+        labels = list(rows)
+    body = [
+        [label, *(cells[t] for t in targets)]
+        for label, cells in zip(labels, rows.values(), strict=True)
+    ]
+    widths = [max(display_width(r[i]) for r in [head, *body]) for i in range(len(head))]
     return [
-        "  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip()
+        "  "
+        + "  ".join(
+            c + " " * (w - display_width(c)) for c, w in zip(r, widths, strict=True)
+        ).rstrip()
         for r in [head, *body]
     ]
+
+
+#: Longest label, in terminal cells, that :func:`summary_grid` shows whole: a longer one would
+#: push every number of the table that far right (a 5,000-character group name did).
+LABEL_CELLS = 40
+
+
+def display_width(text: str) -> int:
+    """Terminal cells ``text`` takes: 2 for wide characters (CJK, emoji), 0 for combining marks.
+
+    Examples
+    --------
+    >>> display_width("web"), display_width("网页"), display_width("e\u0301")
+    (3, 4, 1)
+    """
+    import unicodedata
+
+    return sum(
+        0 if unicodedata.combining(c) else 2 if unicodedata.east_asian_width(c) in "WF" else 1
+        for c in text
+    )
+
+
+def shorten_label(label: str, cells: int = LABEL_CELLS) -> str:
+    """``label`` whole when it fits in ``cells`` terminal cells, else its start and end around '…'.
+
+    Examples
+    --------
+    >>> shorten_label("web")
+    'web'
+    >>> shorten_label("x" * 30 + "y" * 30)
+    'xxxxxxxxxxxxxxxxxxx…yyyyyyyyyyyyyyyyyyyy'
+    """
+    if display_width(label) <= cells:
+        return label
+    head, tail = "", ""
+    for c in label:  # the start: up to half the cells, less the ellipsis
+        if display_width(head + c) > (cells - 1) // 2:
+            break
+        head += c
+    for c in reversed(label):
+        if display_width(head + tail + c) > cells - 1:
+            break
+        tail = c + tail
+    return f"{head}…{tail}"
 
 
 def pass_summary_text(result: Result) -> str:

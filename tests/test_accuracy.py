@@ -161,11 +161,23 @@ def test_a_model_has_one_compute(tmp_path, table):
         load_accuracy_table(_csv(tmp_path, table), chance={"other": 0.0})
 
 
-def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(table):
-    # a bare "missing column 'compute'" (the loss command said how to make it)
-    sized = table.drop(columns="compute").assign(params=1e9, tokens=2e10)
-    with pytest.raises(InputError, match=r"compute' = 6 \* params \* tokens"):
-        load_accuracy_table(sized)
+def test_a_table_of_sizes_and_tokens_without_compute_takes_compute_as_6nd(table, caplog):
+    # Llama-2's published MMLU table (params, tokens, accuracy) was refused for its missing
+    # compute column, though bayescale nd takes compute = 6·N·D from the same two columns
+    n = table["compute"].to_numpy() / 6 / 2e10
+    sized = table.drop(columns="compute").assign(params=n, tokens=2e10)
+    with caplog.at_level("INFO", logger="bayescale"):
+        data = load_accuracy_table(sized)
+    np.testing.assert_allclose(data.compute, table["compute"].to_numpy(), rtol=1e-12)
+    assert "training compute is 6 * params * tokens" in caplog.text
+    # a size missing on a row names it and why it is needed
+    gap = sized.astype({"params": object})
+    gap.loc[4, "params"] = ""
+    with pytest.raises(InputError, match=r"row 5.*column 'params'.*no 'compute' column"):
+        load_accuracy_table(gap)
+    # a renamed compute column that is not there is still refused, with the 6·N·D hint
+    with pytest.raises(InputError, match=r"missing column 'flops'.*6 \* params \* tokens"):
+        load_accuracy_table(sized, columns=AccuracyColumns(compute="flops"))
 
 
 def test_a_model_has_one_family(tmp_path, table):

@@ -45,6 +45,22 @@ def test_bad_options_exit_2_before_sampling(demo_csv, capsys, args, fragment):
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "fragment"),
+    [
+        ("--interval", "90", "write 90% as 0.9"),
+        ("--confidence", "95", "write 95% as 0.95"),
+        ("--interval", "1.0", "must be between 0 and 1, exclusive"),
+    ],
+)
+def test_a_probability_given_as_a_percentage_is_named(demo_csv, capsys, option, value, fragment):
+    # '--interval 90' was told only "90.0 must be between 0 and 1"
+    with pytest.raises(SystemExit) as exc:
+        main(["loss", str(demo_csv), "--target-compute", "1e23", option, value, *FAST])
+    assert exc.value.code == 2
+    assert fragment in capsys.readouterr().err
+
+
 def test_a_target_with_thousands_separators_is_named(demo_csv, capsys):
     # '--target-compute 1,000' was split at the comma and refused as "got 0"
     with pytest.raises(SystemExit) as exc:
@@ -346,7 +362,7 @@ def test_outputs_never_replace_the_input(tmp_path, demo_runs, capsys, where):
     folder.mkdir()
     table = folder / "runs.csv"
     demo_runs.to_csv(table, index=False)
-    (folder / "report.md").write_text("an earlier result\n")  # so --out may replace the folder
+    (folder / "report.md").write_text("_bayescale 0.2.0_\n")  # so --out may replace the folder
     before = table.read_bytes()
     option = ["--json", str(table)] if where == "json" else ["--out", str(folder)]
     assert main(["loss", str(table), "--target-compute", "1e23", *option]) == 2

@@ -412,12 +412,32 @@ def test_a_table_of_sizes_and_tokens_without_compute_says_how_to_get_compute(tmp
     # a Pythia-like ladder (size, tokens, loss) was met with a bare "missing column 'compute'"
     path = write(tmp_path, "params,tokens,loss\n7e7,3e11,3.0\n1.6e8,3e11,2.7\n4.1e8,3e11,2.4\n")
     message = error_of(path)
-    assert "missing column 'compute'; the table has 'params' and 'tokens'" in message
+    assert "missing column 'compute'. The table has 'params' and 'tokens'" in message
     assert "6 * params * tokens" in message and "--compute-col" in message
     # one token count: L(N, D) cannot see the token exponent, so nd is not suggested
     assert "bayescale nd" not in message
     path = write(tmp_path, "params,tokens,loss\n7e7,3e11,3.0\n1.6e8,6e11,2.7\n4.1e8,3e11,2.4\n")
     assert f"use 'bayescale nd {path}'" in error_of(path)
+
+
+@pytest.mark.parametrize(
+    ("header", "missing", "option", "named"),
+    [
+        ("params,tokens,FLOPs,loss", "compute", "--compute-col", "FLOPs"),  # Cerebras-GPT's
+        ("Training FLOPs,loss", "compute", "--compute-col", "Training FLOPs"),
+        ("compute,pile_test_loss", "loss", "--loss-col", "pile_test_loss"),
+    ],
+)
+def test_missing_column_names_a_column_holding_it_under_another_name(
+    tmp_path, header, missing, option, named
+):
+    # a table with 'FLOPs' was told only to add 'compute' = 6 * params * tokens
+    rows = ["7e7,3e11,1.3e20,3.0", "1.6e8,3e11,2.9e20,2.7", "4.1e8,3e11,7.4e20,2.4"]
+    width = header.count(",") + 1
+    text = header + "\n" + "\n".join(",".join(r.split(",")[-width:]) for r in rows) + "\n"
+    message = error_of(write(tmp_path, text))
+    assert f"missing column '{missing}'" in message
+    assert f"The table has '{named}': if it holds {missing}, pass {option} '{named}'." in message
 
 
 def test_missing_column_suggests_a_column_differing_only_in_case(tmp_path):
@@ -664,3 +684,32 @@ def test_a_group_column_in_another_case_is_not_silently_one_curve():
         load_loss_runs(runs)
     assert load_loss_runs(runs, LossColumns(group="Group")).groups == ("web", "code")
     assert load_loss_runs(runs.drop(columns="Group")).groups == (DEFAULT_GROUP,)
+
+
+def test_a_group_of_two_runs_says_how_to_leave_it_out(tmp_path):
+    # a table whose one group had 2 runs was refused whole, with no way on for the others
+    text = "group,compute,loss\n" + "".join(
+        f"web,{c},{3.5 - 0.2 * i}\n" for i, c in enumerate([1e18, 1e19, 1e20, 1e21])
+    )
+    text += "code,1e18,2.0\ncode,1e19,1.8\n"
+    message = error_of(write(tmp_path, text), columns=LossColumns(group="group"))
+    assert message.endswith(
+        "To forecast the other groups, leave it out with --where \"group != 'code'\" (in a "
+        "spec: [data] where)."
+    )
+    data = load_loss_runs(write(tmp_path, text), where="group != 'code'")
+    assert data.groups == ("web",)
+
+
+def test_a_group_typed_two_ways_is_named_as_such(tmp_path):
+    # 'Web' (1 run) beside 'web' was told to leave 'Web' out with --where, not that it is
+    # the same group typed two ways
+    text = "group,compute,loss\n" + "".join(
+        f"web,{c},{3.5 - 0.2 * i}\n" for i, c in enumerate([1e18, 1e19, 1e20, 1e21])
+    )
+    message = error_of(write(tmp_path, text + "Web,1e22,2.6\n"), columns=LossColumns())
+    assert message.endswith(
+        "'Web' and 'web' differ only in case, spaces or dashes: one group typed two ways? "
+        "Spell it one way."
+    )
+    assert "--where" not in message

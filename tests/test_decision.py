@@ -403,8 +403,29 @@ def test_to_dict_is_the_contract_block():
         "at_confidence": d.compute_needed_at_confidence,
         "lower": d.compute_needed_lower,
         "upper": d.compute_needed_upper,
+        "search_from": 1e18,
     }
     json.dumps(clean_json(block), allow_nan=False)
+
+
+def test_a_bar_met_where_the_search_starts_is_an_upper_bound():
+    # 'pass_rate>=0.03' on the demo pass table holds at its smallest model: the command said
+    # "90% confidence needs 1e+20 FLOPs" and "the curve meets it at 1e+20 to 1e+20 FLOPs",
+    # where 1e+20 is only where the search started
+    d = one("loss<=5.0", target=1e22, search_from=1e18)
+    assert d.compute_needed_at_confidence == d.compute_needed_upper == 1e18
+    assert "needs at most 1e+18 FLOPs (met already at the smallest compute searched" in (
+        d.sentence()
+    )
+    assert d.needed_span() == "at or below 1e+18 FLOPs"
+    assert d.to_dict()["compute_needed"]["search_from"] == 1e18
+    assert "at most 1e+18 FLOPs" in repr(d)
+    # a bar never met: "at ? to beyond the search FLOPs"
+    d = one("loss<=1.4")
+    assert d.needed_span() == "only beyond 1000x the largest target, where the search ends,"
+    # a bar met above the start is not a bound
+    d = one("loss<=2.1", target=1e22)
+    assert "at most" not in d.sentence() + d.needed_span() + repr(d)
 
 
 def test_to_dict_unreachable_is_null_in_json():
@@ -415,6 +436,7 @@ def test_to_dict_unreachable_is_null_in_json():
         "at_confidence": None,
         "lower": None,
         "upper": None,
+        "search_from": 1e18,
     }
 
 

@@ -124,6 +124,29 @@ def test_target_rules():
         target_warnings(np.array([1e18]), fitted, rests_on="x")
 
 
+def test_a_loss_column_of_one_value_is_warned(tmp_path, capsys):
+    # four runs at loss 3.0 each gave an "ok" forecast of 2.965 [2.881, 2.995] at 100x with no
+    # word: the law only falls, so the interval left out the one value the table shows
+    from bayescale.forecast import rising_loss_warnings
+
+    runs = pd.DataFrame({"compute": [1e18, 1e19, 1e20, 1e21], "loss": [3.0] * 4})
+    (warning,) = rising_loss_warnings(load_loss_runs(runs))
+    assert warning.startswith("every fitted run has the same loss (3)")
+    runs["group"] = ["a", "a", "b", "b"]
+    runs = pd.concat([runs, runs.assign(loss=[3.1, 2.9, 2.8, 2.7], group="c")])
+    runs.loc[runs["group"] == "b", "group"] = "a"
+    warnings = rising_loss_warnings(load_loss_runs(runs))
+    assert [w.split(":")[0] for w in warnings] == ["group 'a'"]
+    runs.to_csv(tmp_path / "runs.csv", index=False)
+    spec = tmp_path / "s.toml"
+    spec.write_text(
+        "schema_version = 1\nlaw = 'loss'\n[data]\npath = 'runs.csv'\n"
+        "[forecast]\ntargets = [1e22]\n"
+    )
+    assert main(["check", str(spec)]) == 0
+    assert "group 'a': every fitted run has the same loss (3)" in capsys.readouterr().out
+
+
 def test_data_against_the_law_is_warned(tmp_path, capsys):
     # A loss rising with compute (an accuracy in the loss column) or pass rates falling with it
     # used to give an "ok" forecast with no warning: 2.60 at 1e21 after runs rising to 3.05.

@@ -70,8 +70,8 @@ def test_go_and_the_compute_needed_agree_between_grid_points(threshold, target):
 
 def test_a_rule_met_where_the_search_starts_needs_no_compute():
     [d] = decide(parse_requirement("loss<=100"), _monotone_draws, np.array([1e22]), 0.9, 1e18)
-    assert d.compute_needed_at_confidence == d.searched_from == pytest.approx(1e18)
-    assert "holds already at 1e+18 FLOPs, the smallest compute searched" in d.sentence()
+    assert d.compute_needed_at_confidence == d.search_from == pytest.approx(1e18)
+    assert "needs at most 1e+18 FLOPs (met already at the smallest compute" in d.sentence()
     [d] = decide(parse_requirement("loss<=2.4"), _monotone_draws, np.array([1e22]), 0.9, 1e18)
     assert "confidence needs" in d.sentence()
 

@@ -108,6 +108,21 @@ def test_runs_that_follow_the_law_give_no_warning():
     assert off_curve_warnings(flat_fit(logs)) == []
 
 
+def test_a_large_table_on_the_law_gives_no_false_warning():
+    # 2,000 runs at the normal quantiles (the farthest 3.5 sds out) and one 4.3 sds out (tail
+    # 1e-5; the farthest of 2,000 runs drawn at random is this far out 1 time in 30): at the
+    # fixed 1e-4 it was named; a table of 1,000 runs on the law got a false warning 1 time in
+    # 5. One 7 sds out is still named.
+    n = 2000
+    logs = np.log(2.0) + SIGMA * norm.ppf((np.arange(n) + 0.5) / n)
+    logs[n // 2] = np.log(2.0) + SIGMA * 4.3
+    assert 1e-6 < exact_loo_tail(logs, n // 2) < OFF_CURVE_TAIL
+    assert off_curve_warnings(flat_fit(logs, draws=2000)) == []
+    logs[n // 2] = np.log(2.0) - SIGMA * 7.0
+    (warning,) = off_curve_warnings(flat_fit(logs, draws=2000))
+    assert f"run r{n // 2} " in warning and "a loss this low" in warning
+
+
 @pytest.mark.slow
 def test_a_diverged_run_is_warned_about_in_the_result_document(tmp_path, demo_runs, capsys):
     def off_curve(runs: pd.DataFrame, name: str) -> list[str]:

@@ -63,7 +63,7 @@ def _write_run(folder: Path, names: dict[str, str]) -> None:
 
 def test_result_folder_replaces_the_whole_folder(tmp_path):
     out = tmp_path / "out"
-    _write_run(out, {"forecast.json": "1", "report.md": "1", "old_plot.png": "1"})
+    _write_run(out, {"forecast.json": "1", "report.md": "1", "decision.png": "1"})
     _write_run(out, {"forecast.json": "2", "report.md": "2"})
     assert sorted(p.name for p in out.iterdir()) == ["forecast.json", "report.md"]  # no stale
     assert (out / "forecast.json").read_text() == "2"
@@ -494,6 +494,51 @@ def test_a_symlinked_out_folder_is_written_through_the_link(tmp_path):
     _write_run(link, {"report.md": "2"})
     assert link.is_symlink() and [p.name for p in link.iterdir()] == ["report.md"]
     assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        ("report.md", "# My paper\n\nDraft.\n"),
+        ("forecast.json", '{"weather": "rain"}'),
+        ("summary.json", "[1, 2]"),
+        ("fit.nc", "not HDF5"),
+        ("backtest.md", "notes"),
+        ("report.md", "# Figures\n"),  # beside a figure of its own, below
+    ],
+)
+def test_a_project_holding_a_file_named_like_a_result_is_never_replaced(tmp_path, marker):
+    # a project with its own report.md, src/ and data was replaced whole by --out: report.md
+    # alone marked it an earlier result
+    project = tmp_path / "project"
+    (project / "src").mkdir(parents=True)
+    (project / "src" / "train.py").write_text("precious")
+    (project / marker[0]).write_text(marker[1])
+    if marker[1] == "# Figures\n":  # a folder of a report and its plots, no subfolder
+        (project / "src" / "train.py").unlink()
+        (project / "src").rmdir()
+        (project / "figure1.png").write_bytes(b"PNG")
+    with pytest.raises(InputError, match=r"not a bayescale result \(e\.g\. '(src|figure1.png)'\)"):
+        _write_run(project, {"forecast.json": "1"})
+    assert len(list(project.iterdir())) == 2  # untouched
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        ("report.md", "# Forecast\n\n_bayescale 0.2.0_\n"),
+        ("forecast.json", '{"bayescale_version": "0.2.0", "kind": "loss"}'),
+        ("summary.json", '{"runs": []}'),
+        ("backtest.md", "# Backtest (loss): runs.csv\n"),
+    ],
+)
+def test_an_earlier_result_with_notes_beside_it_is_still_replaced(tmp_path, marker):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / marker[0]).write_text(marker[1])
+    (out / "notes.txt").write_text("mine")  # documented: not kept
+    _write_run(out, {"forecast.json": "2"})
+    assert [p.name for p in out.iterdir()] == ["forecast.json"]
 
 
 def test_a_folder_that_is_not_an_earlier_result_is_never_replaced(tmp_path, monkeypatch):

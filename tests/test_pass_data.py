@@ -615,3 +615,18 @@ def test_aggregate_bucket_column_named_or_in_another_case_is_required(tmp_path):
     assert loaded.buckets == ("easy", "hard")
     unnamed = write(tmp_path, BUCKETED_CSV.replace("bucket", "benchmark", 1), "b.csv")
     assert "Name the column that tells its rows apart" in aggregate_error(unnamed)
+
+
+def test_a_bucket_typed_two_ways_is_named_as_such():
+    from bayescale.pass_data import load_pass_aggregate
+
+    table = pd.DataFrame(
+        {
+            "model": ["a", "b", "c", "d"],
+            "compute": [1e20, 1e21, 1e22, 1e22],
+            "bucket": ["HumanEval", "HumanEval", "humaneval", "HumanEval"],
+            "pass_rate": [0.1, 0.2, 0.3, 0.3],
+        }
+    )
+    with pytest.raises(InputError, match="'humaneval' and 'HumanEval' differ only in case"):
+        load_pass_aggregate(table)

@@ -438,6 +438,59 @@ def test_ctrl_c_during_sampling_exits_130(demo_csv, tmp_path, monkeypatch, capsy
     )
 
 
+def test_ctrl_c_while_the_options_are_parsed_exits_130(monkeypatch, capsys):
+    # a Ctrl-C before main's own handler (building the parser) gave a traceback
+    import bayescale.cli
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(bayescale.cli, "build_parser", interrupted)
+    assert bayescale.cli.run() == 130
+    err = capsys.readouterr().err
+    assert err.strip() == bayescale.cli.INTERRUPTED
+
+
+def test_ctrl_c_while_the_command_starts_exits_130(monkeypatch, capsys):
+    # `python -m bayescale` interrupted while importing the command (0.5 s after start on a
+    # busy machine) printed a KeyboardInterrupt traceback
+    import runpy
+    import types
+
+    starting = types.ModuleType("bayescale.cli")
+
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    starting.__getattr__ = interrupted  # type: ignore[method-assign]
+    monkeypatch.setitem(sys.modules, "bayescale.cli", starting)
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_module("bayescale.__main__", run_name="__main__")
+    assert exit_.value.code == 130
+    err = capsys.readouterr().err
+    assert err.strip() == "bayescale: interrupted (Ctrl-C); no file was left half-written."
+
+
+def test_ctrl_c_after_the_work_ends_the_process_without_a_traceback(tmp_path):
+    # once main returns, Python's exit runs atexit handlers and clears modules; a Ctrl-C then
+    # printed a traceback. The command now flushes its output and lets SIGINT end it.
+    code = (
+        "import signal, bayescale.cli as c\n"
+        "c.main = lambda: print('done') or 0\n"
+        "code = c.run()\n"
+        "assert signal.getsignal(signal.SIGINT) is signal.SIG_DFL\n"
+        "raise SystemExit(code)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env=os.environ | {"PYTHONPATH": str(ROOT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout, proc.stderr) == (0, "done\n", "")
+
+
 def test_read_only_jax_cache_is_turned_off_quietly(monkeypatch):
     from bayescale.cli import _quiet_jax_cache
     from bayescale.config import CACHE_ENV, compilation_cache_dir
@@ -637,3 +690,37 @@ def test_bad_seed_in_a_spec_or_the_api_exits_2(tmp_path, demo_runs, capsys, seed
     assert main(["check", str(spec)]) == 2
     err = capsys.readouterr().err
     assert "seed" in err and "Traceback" not in err
+
+
+def test_long_and_wide_labels_keep_the_summary_table_readable():
+    # a 5,000-character group name pushed every number of the command's table 5,000 columns
+    # right; CJK and emoji labels (two cells each) put their numbers out of line
+    from bayescale.report import display_width, summary_grid
+
+    rows = {
+        "网页 🌐": {1e22: "2.017 [1.916, 2.091]"},
+        "código": {1e22: "2.017 [1.914, 2.092]"},
+        "x" * 5000: {1e22: "2.017 [1.914, 2.092]"},
+    }
+    lines = summary_grid("group", rows, [1e22])
+    assert max(display_width(line) for line in lines) < 80
+    starts = {display_width(line[: line.index(" FLOPs") - 5]) for line in lines[:1]}
+    starts |= {display_width(line[: line.index("2.017")]) for line in lines[1:]}
+    assert len(starts) == 1  # every number starts in the same terminal column
+    assert "…" in lines[3]
+    # two long labels that would shorten alike are shown whole
+    twins = {
+        "a" * 30 + "b" * 10 + "c" * 30: {1e22: "1"},
+        "a" * 30 + "d" * 10 + "c" * 30: {1e22: "2"},
+    }
+    assert all("…" not in line for line in summary_grid("group", twins, [1e22]))
+
+
+def test_a_dangling_link_given_as_a_table_is_named(tmp_path):
+    # 'file not found' for a path that is there (a link to a moved table)
+    link = tmp_path / "runs.csv"
+    link.symlink_to(tmp_path / "moved" / "runs.csv")
+    with pytest.raises(
+        InputError, match=r"runs.csv: is a symbolic link to .*moved/runs.csv, which"
+    ):
+        read_table(link)
