@@ -518,6 +518,7 @@ def binomial_quantile(u: np.ndarray, n: int, p: np.ndarray) -> np.ndarray:
         cdf[todo] = below[down]
         k[todo] -= 1.0
         todo = todo[k[todo] > 0]
+    k[u <= 0.0] = 0.0  # the walk down can stop short by a rounding of F (P = 2^-53 a draw)
     return k.reshape(shape)
 
 

@@ -518,7 +518,11 @@ def named_like(column: str, columns: Iterable[object], option: str) -> str:
     ''
     """
     stems = COLUMN_STEMS.get(column, (column.casefold(),))
-    like = [str(c) for c in columns if any(s in str(c).casefold() for s in stems)]
+    if len(column) < 3 and column not in COLUMN_STEMS:  # 'n', 'k': whole words only
+        words = [re.split(r"[^0-9a-z]+", str(c).casefold()) for c in columns]
+        like = [str(c) for c, w in zip(columns, words, strict=True) if column.casefold() in w]
+    else:
+        like = [str(c) for c in columns if any(s in str(c).casefold() for s in stems)]
     like = [c for c in like if c != column]
     if not like:
         return ""
@@ -529,24 +533,21 @@ def named_like(column: str, columns: Iterable[object], option: str) -> str:
 def spelling_twin_hint(label: str, labels: Iterable[str], what: str) -> str:
     """A hint when ``label`` is another label typed differently (``Web``, ``web ``), or ``""``.
 
-    Labels are compared without case, spaces, dashes and underscores: such a twin is most
-    often one group, bucket or benchmark typed two ways, each then too small to fit.
+    Labels are compared as :func:`label_key` compares them (``--family`` and ``--require``
+    scopes): such a twin is most often one group, bucket or benchmark typed two ways, each
+    then too small to fit.
 
     Examples
     --------
     >>> spelling_twin_hint("Web", ["web", "code", "Web"], "group")[:50]
-    " 'Web' and 'web' differ only in case, spaces or da"
+    " 'Web' and 'web' differ only in case, spaces, dash"
     """
-
-    def key(text: str) -> str:
-        return re.sub(r"[\s_-]+", "", text).casefold()
-
-    twins = [other for other in labels if other != label and key(other) == key(label)]
+    twins = [other for other in labels if other != label and label_key(other) == label_key(label)]
     if not twins:
         return ""
     return (
-        f" '{label}' and '{twins[0]}' differ only in case, spaces or dashes: one {what} typed "
-        "two ways? Spell it one way."
+        f" '{label}' and '{twins[0]}' differ only in case, spaces, dashes or underscores: one "
+        f"{what} typed two ways? Spell it one way."
     )
 
 

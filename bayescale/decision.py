@@ -191,7 +191,7 @@ class Decision:
             at = f"N={n:.3g}, D={d:.3g} ({at})"
             needs += f" at {d / n:.3g} tokens per parameter"
         if bound_only:
-            needs += " (met already at the smallest compute searched, the smallest fitted run)"
+            needs += " (met already at the smallest compute searched)"
         return (
             f"{verdict}: {self.probability:.1%} chance the {what}{where} is {bound} "
             f"{r.threshold:g} at {at}; {needs}."
@@ -413,7 +413,8 @@ def decide_with_curve(
     confidence
         Probability the requirement must hold with for ``go``.
     search_from
-        Smallest compute of the ``compute_needed`` search (the smallest fitted run).
+        Smallest compute of the ``compute_needed`` search (the smallest fitted run of the
+        rule's group or family, where the law has several).
     curve_at
         Like ``draws_at`` but draws of the curve (the law without a new run's scatter): the
         ``confidence`` interval of the compute at which it meets the requirement becomes

@@ -441,6 +441,7 @@ def _ladder(
             raw = raw if pooled is None else pooled
         else:
             mass = chains.inverse_mass if step.run == "chains" and chains is not None else None
+            pooled_states = None  # a new run: earlier pooled chains are not run on after it
             raw, _, chains = sample_chains(model, step.sample, mass)
         seconds = time.perf_counter() - start
         log.info("convergence ladder: %s (because %s)", step.what, step.why)

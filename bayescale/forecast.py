@@ -127,7 +127,7 @@ def off_curve_tail(n_fitted: int) -> float:
 
 
 #: Refit without a group's largest run whose importance-weighted leave-one-out tail is below
-#: this but not below :data:`OFF_CURVE_TAIL`, when its weights collapsed
+#: this but not below :func:`off_curve_tail`, when its weights collapsed
 #: (:data:`LOO_WEIGHTS_SHARE`). On 5- and 7-run ladders whose largest run ended 12% high,
 #: importance sampling put that run's tail at 0.002-0.02 where refits put it at 1e-13 to
 #: 6e-4; with every run on its curve, at 0.055-0.49 (benchmarks/results/off_curve_loo.json).

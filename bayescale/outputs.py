@@ -150,8 +150,8 @@ RESULT_FILES = frozenset(
     {"forecast.json", "fit.nc", "report.md", "backtest.json", "backtest.md", "summary.json"}
 )
 #: Other names a result folder holds: its plots, a suite's ``runs/`` and ``.running/``, a suite
-#: run's files. A folder with any other name is replaced only when a marker file is
-#: bayescale's by its content (:func:`_bayescale_wrote`).
+#: run's files. A folder with any other name, or with none of :data:`_OWN_NAMES`, is replaced
+#: only when a marker file is bayescale's by its content (:func:`_bayescale_wrote`).
 _RESULT_NAMES = RESULT_FILES | {
     "summary.md",
     "runs",
@@ -174,6 +174,9 @@ _RESULT_NAMES = RESULT_FILES | {
         )
     ),
 }
+#: Result names no other tool is known to write: a folder of result names with one of them is
+#: an earlier result without reading it.
+_OWN_NAMES = frozenset({"forecast.json", "backtest.json", "backtest.md"})
 #: Largest JSON marker read to see whether bayescale wrote it (a result document is far smaller).
 _MARKER_BYTES = 64 * 2**20
 
@@ -188,8 +191,8 @@ def _bayescale_wrote(path: Path) -> bool:
         if not path.is_file():
             return False
         with path.open("rb") as handle:
-            if path.name == "fit.nc":
-                return handle.read(8) == b"\x89HDF\r\n\x1a\n"
+            if path.name == "fit.nc":  # any HDF5 file (ArviZ's to_netcdf) is not enough
+                return handle.read(8) == b"\x89HDF\r\n\x1a\n" and _saved_fit(path)
             if path.name == "backtest.md":
                 return handle.read(64).startswith(b"# Backtest (")
             if path.name == "report.md":
@@ -208,6 +211,17 @@ def _bayescale_wrote(path: Path) -> bool:
     )
 
 
+def _saved_fit(path: Path) -> bool:
+    """True when the HDF5 file ``path`` carries a bayescale saved fit's format tag."""
+    import h5py  # type: ignore[import-untyped]
+
+    try:
+        with h5py.File(path, "r") as opened:
+            return "bayescale_format" in opened.attrs
+    except Exception:  # h5py raises many types for a damaged file
+        return False
+
+
 def _check_replaceable(path: Path, option: str) -> None:
     """Refuse to replace a folder that is not an earlier result (a project, the cwd, home)."""
     real = _real(path)
@@ -223,11 +237,11 @@ def _check_replaceable(path: Path, option: str) -> None:
         raise InputError(f"{option} {path}: cannot be listed ({exc.strerror or exc}).") from None
     foreign = [e for e in entries if e not in _RESULT_NAMES]
     markers = sorted(RESULT_FILES.intersection(entries))
-    # a folder of result names only is an earlier result; one with other files too (a
-    # project with a report.md) only when a marker file's content shows bayescale wrote it
-    if entries and (
-        not markers or (foreign and not any(_bayescale_wrote(real / m) for m in markers))
-    ):
+    # an earlier result: a marker file whose content shows bayescale wrote it, or result names
+    # only with one that is bayescale's own (generic ones alone, a project's report.md and
+    # TensorBoard's runs/, are not enough)
+    named = not foreign and bool(_OWN_NAMES.intersection(entries))
+    if entries and not named and not any(_bayescale_wrote(real / m) for m in markers):
         example = (foreign or entries)[0]
         raise InputError(
             f"{option} {path}: the folder holds files that are not a bayescale result (e.g. "
@@ -236,12 +250,13 @@ def _check_replaceable(path: Path, option: str) -> None:
         )
 
 
-def check_output_folder(path: str | Path, option: str = "--out") -> Path:
+def check_output_folder(path: str | Path, option: str = "--out", *, owned: bool = False) -> Path:
     """Refuse an ``--out`` destination that cannot take a result folder, before any work.
 
-    The folder may be absent (it is created), empty, or an earlier result (it holds one of
-    :data:`RESULT_FILES`, and when it holds other files too, one that bayescale wrote), which
-    is replaced as a whole; its parent must be writable.
+    The folder may be absent (it is created), empty, or an earlier result (one of its
+    :data:`RESULT_FILES` is a file bayescale wrote, by its content, or it holds result names
+    only, one of them bayescale's own), which is replaced as a whole; its parent must be
+    writable. ``owned``: see :func:`result_folder`.
     """
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -249,7 +264,7 @@ def check_output_folder(path: str | Path, option: str = "--out") -> Path:
             f"{option} {path}: is a file, not a folder. {option} names a folder for the "
             "report, plots and fit.nc; choose a folder path."
         )
-    if path.is_dir():
+    if path.is_dir() and not owned:
         _check_replaceable(path, option)
     if path.is_dir() and not os.access(path, os.W_OK | os.X_OK):
         raise InputError(
@@ -453,8 +468,13 @@ def _swap_in(staging: Path, folder: Path) -> None:
 
 
 @contextlib.contextmanager
-def result_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
+def result_folder(
+    path: str | Path, option: str = "--out", *, owned: bool = False
+) -> Iterator[Path]:
     """Write a result folder as a whole: yield a staging folder, then swap it in.
+
+    ``owned``: ``path`` lies in a folder of bayescale's own that was checked already (a
+    suite's ``runs/NAME`` inside its ``--out``), so its contents are not checked again.
 
     Inside the block, write every file of the run into the yielded folder. When the block
     ends normally the staging folder replaces ``path`` (files of an earlier run that this run
@@ -467,7 +487,7 @@ def result_folder(path: str | Path, option: str = "--out") -> Iterator[Path]:
         When ``path`` is a file, the location is not writable, or another run holds the lock.
     """
     folder = _real(path)
-    check_output_folder(path, option)
+    check_output_folder(path, option, owned=owned)
     with folder_lock(path, option):
         try:
             recover_folder(folder)

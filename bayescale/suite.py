@@ -602,7 +602,7 @@ def _record(outcome: Outcome, *, skipped: bool) -> dict[str, Any]:
 
 def _write_run(runs: Path, job: Job, digest: str, outcome: Outcome) -> None:
     """Write ``runs/NAME/`` as a whole: result, report, log, and the job with its hash."""
-    with result_folder(runs / job.name, "--out") as staging:
+    with result_folder(runs / job.name, "--out", owned=True) as staging:
         if outcome.result is not None:
             write_text(staging / "result.json", outcome.result)
         write_text(staging / "report.md", outcome.stdout)

@@ -109,3 +109,11 @@ def test_the_binomial_quantile_is_scipys_and_rises_with_the_success_probability(
         np.testing.assert_array_equal(k, np.maximum(stats.binom.ppf(u, n, p[None, :]), 0))
         assert (np.diff(k, axis=1) >= 0).all() and k.min() >= 0 and k.max() <= n
     assert binomial_quantile(np.array([0.0]), 40, np.array([0.3]))[0] == 0
+
+
+def test_binomial_quantile_is_zero_at_u_zero():
+    from bayescale.accuracy import binomial_quantile
+
+    # the walk down stopped at 3 for (1000, 0.034) by a rounding of F
+    k = binomial_quantile(np.zeros(3), 1000, np.array([0.034, 0.5, 0.999]))
+    assert k.tolist() == [0.0, 0.0, 0.0]

@@ -709,7 +709,15 @@ def test_a_group_typed_two_ways_is_named_as_such(tmp_path):
     )
     message = error_of(write(tmp_path, text + "Web,1e22,2.6\n"), columns=LossColumns())
     assert message.endswith(
-        "'Web' and 'web' differ only in case, spaces or dashes: one group typed two ways? "
-        "Spell it one way."
+        "'Web' and 'web' differ only in case, spaces, dashes or underscores: one group typed two "
+        "ways? Spell it one way."
     )
     assert "--where" not in message
+
+
+def test_a_one_letter_column_is_looked_for_as_a_whole_word():
+    from bayescale.data import named_like
+
+    # 'n' is in 'benchmark' and 'k' in 'task_id': not what a user means
+    assert named_like("n", ["model", "benchmark", "task_id"], "--n-col") == ""
+    assert "'n_samples'" in named_like("n", ["benchmark", "n_samples"], "--n-col")

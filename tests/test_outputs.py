@@ -557,3 +557,36 @@ def test_a_folder_that_is_not_an_earlier_result_is_never_replaced(tmp_path, monk
     empty.mkdir()
     _write_run(empty, {"forecast.json": "1"})  # an empty folder is fine
     assert (empty / "forecast.json").read_text() == "1"
+
+
+def test_result_names_alone_or_any_hdf5_fit_nc_do_not_make_an_earlier_result(tmp_path):
+    # a user's report.md, TensorBoard's runs/ and a log.txt: every name is one a result
+    # folder holds, none is bayescale's by its content
+    logs = tmp_path / "logs"
+    (logs / "runs" / "exp1").mkdir(parents=True)
+    (logs / "runs" / "exp1" / "events").write_text("precious")
+    (logs / "report.md").write_text("# My notes\n")
+    (logs / "log.txt").write_text("step 1\n")
+    with pytest.raises(InputError, match="not a bayescale result"):
+        _write_run(logs, {"forecast.json": "1"})
+    assert (logs / "runs" / "exp1" / "events").read_text() == "precious"
+    # an ArviZ idata.to_netcdf("fit.nc") is HDF5 without bayescale's format tag
+    import h5py
+
+    project = tmp_path / "project"
+    project.mkdir()
+    with h5py.File(project / "fit.nc", "w") as f:
+        f.attrs["created_by"] = "arviz"
+    (project / "analysis.ipynb").write_text("{}")
+    with pytest.raises(InputError, match="not a bayescale result"):
+        _write_run(project, {"forecast.json": "1"})
+    assert sorted(p.name for p in project.iterdir()) == ["analysis.ipynb", "fit.nc"]
+    # a saved fit of bayescale's marks its folder, notes beside it or not
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "fit.nc").write_bytes(
+        (Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc").read_bytes()
+    )
+    (out / "notes.txt").write_text("mine")
+    _write_run(out, {"forecast.json": "2"})
+    assert [p.name for p in out.iterdir()] == ["forecast.json"]
