@@ -250,27 +250,32 @@ def _load(source: str | Path | pd.DataFrame, options: NDOptions) -> NDData:
 def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray) -> list[str]:
     """Warnings when planned runs or budgets lie below the data, or far beyond it.
 
-    Below the smallest fitted run is a backcast; beyond :data:`FAR_FACTOR` x the largest, an
-    extrapolation the law discrepancy was not calibrated on.
+    Each group is checked against its own fitted runs (groups can start decades apart): below
+    its smallest is a backcast; beyond :data:`FAR_FACTOR` x its largest, an extrapolation the
+    law discrepancy was not calibrated on.
     """
-    fitted = data.compute[data.fitted]
-    c_min, c_max = float(fitted.min()), float(fitted.max())
-    computes = [*(data.flops_per_param_token * n * d), *budgets]
+    computes = np.array([*(data.flops_per_param_token * n * d), *budgets], dtype=float)
     out = []
-    below = [c for c in computes if c < c_min]
-    if below:
-        out.append(
-            f"{len(below)} target(s) or budget(s) lie below the smallest fitted run "
-            f"({c_min:.3g} FLOPs; the lowest at {min(below):.3g}): a backcast, not a "
-            "forecast; the answer rests on the law's form below the data."
-        )
-    far = [c for c in computes if c > FAR_FACTOR * c_max]
-    if far:
-        out.append(
-            f"{len(far)} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
-            f"largest fitted run ({c_max:.3g} FLOPs); the law discrepancy is calibrated on "
-            "4x-100x extrapolations."
-        )
+    for g in data.groups:
+        fitted = data.compute[data.fitted & (data.group == g)]
+        if not fitted.size:
+            continue
+        where = f" of group '{g}'" if len(data.groups) > 1 else ""
+        c_min, c_max = float(fitted.min()), float(fitted.max())
+        below = computes[computes < c_min]
+        if below.size:
+            out.append(
+                f"{below.size} target(s) or budget(s) lie below the smallest fitted run{where} "
+                f"({c_min:.3g} FLOPs; the lowest at {below.min():.3g}): a backcast, not a "
+                "forecast; the answer rests on the law's form below the data."
+            )
+        far = computes[computes > FAR_FACTOR * c_max]
+        if far.size:
+            out.append(
+                f"{far.size} target(s) or budget(s) lie more than {FAR_FACTOR:.0f}x beyond the "
+                f"largest fitted run{where} ({c_max:.3g} FLOPs); the law discrepancy is "
+                "calibrated on 4x-100x extrapolations."
+            )
     return out + swapped_warnings(data) + one_ratio_warnings(data) + repeated_nd_warnings(data)
 
 

@@ -449,3 +449,22 @@ def test_a_group_column_in_another_case_is_refused(nd_runs):
     runs = nd_runs.assign(Group="a")
     with pytest.raises(InputError, match="no column 'group', but a column 'Group'"):
         load_nd_runs(runs.drop(columns="group", errors="ignore"))
+
+
+def test_targets_are_checked_against_each_groups_own_runs():
+    # a budget inside 'small''s runs is 2 decades below every run of 'large'
+    n = np.array([1e7, 2e7, 4e7, 8e7, 1.6e8, 1e10, 2e10, 4e10, 8e10, 1.6e11])
+    table = pd.DataFrame(
+        {
+            "group": ["small"] * 5 + ["large"] * 5,
+            "params": n,
+            "tokens": np.array([20, 10, 20, 10, 20] * 2) * n,
+            "loss": [4.0, 3.8, 3.6, 3.45, 3.3, 2.6, 2.5, 2.42, 2.36, 2.3],
+        }
+    )
+    data = load_nd_runs(table)
+    none = np.array([])
+    (below,) = far_warnings(data, none, none, np.array([6 * 4e7 * 8e8]))
+    assert "lie below the smallest fitted run of group 'large'" in below
+    (far,) = far_warnings(data, none, none, np.array([6 * 1e10 * 2e11]))
+    assert "beyond the largest fitted run of group 'small'" in far
