@@ -16,24 +16,14 @@ from bayescale.diagnostics import Diagnostics
 from bayescale.errors import ConvergenceError
 from bayescale.fit import fit_loss
 from bayescale.sampling import SamplerSettings
+from tests.helpers import passing_diagnostics
 
 BAD_RHAT = {"r_hat_max": 1.03, "worst": "sigma"}
 DIVERGING = {"divergences": 7}
 
 
 def _diagnostics(**changes) -> Diagnostics:
-    values = {
-        "r_hat_max": 1.001,
-        "ess_bulk_min": 900.0,
-        "ess_tail_min": 900.0,
-        "divergences": 0,
-        "worst": "mu_slope",
-        "ess_threshold": 400.0,
-        "chains": 4,
-        "draws": 1000,
-        "worst_ess": "sigma",
-    }
-    return Diagnostics(**{**values, **changes})
+    return passing_diagnostics(**{"worst": "mu_slope", **changes})
 
 
 @dataclass

@@ -11,6 +11,7 @@ from bayescale.diagnostics import Diagnostics
 from bayescale.fit import _LadderState, _next_step, _pooled_step
 from bayescale.sampling import MAX_TREE_DEPTH, SamplerSettings
 from bayescale.seeds import key_seed
+from tests.helpers import passing_diagnostics
 
 # a loss fit's first settings (fit.model_settings): target_accept 0.99, warm-up trees capped
 FIRST = SamplerSettings(draws=200, seed=3, target_accept=0.99, warmup_tree_depth=7)
@@ -19,18 +20,7 @@ DIVERGING = {"divergences": 7}
 
 
 def _diagnostics(**changes) -> Diagnostics:
-    values = {
-        "r_hat_max": 1.001,
-        "ess_bulk_min": 900.0,
-        "ess_tail_min": 900.0,
-        "divergences": 0,
-        "worst": "mu_slope",
-        "ess_threshold": 400.0,
-        "chains": 4,
-        "draws": 200,
-        "worst_ess": "sigma",
-    }
-    return Diagnostics(**{**values, **changes})
+    return passing_diagnostics(**{"worst": "mu_slope", "draws": 200, **changes})
 
 
 def _next(state: _LadderState, alternative: str | None = "slopes non-centred", **failed):
