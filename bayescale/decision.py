@@ -151,7 +151,7 @@ class Decision:
         if self.at_search_start(hi):  # every curve meets it where the search starts
             return f"at or below {hi:{digits}} FLOPs"
         if lo is None:  # fewer curves than the interval's lower tail meet it within the search
-            return f"only beyond {SEARCH_FACTOR:.0f}x the largest target, where the search ends,"
+            return f"only beyond where the search ends, {SEARCH_FACTOR:.0f}x the largest target"
         at = "at or below" if self.at_search_start(lo) else "at"
         end = "FLOPs to beyond the search" if hi is None else f"to {hi:{digits}} FLOPs"
         return f"{at} {lo:{digits}} {end}"

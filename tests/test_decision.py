@@ -422,7 +422,7 @@ def test_a_bar_met_where_the_search_starts_is_an_upper_bound():
     assert "at most 1e+18 FLOPs" in repr(d)
     # a bar never met: "at ? to beyond the search FLOPs"
     d = one("loss<=1.4")
-    assert d.needed_span() == "only beyond 1000x the largest target, where the search ends,"
+    assert d.needed_span() == "only beyond where the search ends, 1000x the largest target"
     # a bar met above the start is not a bound
     d = one("loss<=2.1", target=1e22)
     assert "at most" not in d.sentence() + d.needed_span() + repr(d)
