@@ -164,6 +164,12 @@ def read_table(
         When the file is missing, not a regular file, unreadable, of an unknown type, not
         UTF-8, malformed (ragged rows, duplicate or missing header), too long, or has no rows.
     """
+    if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
+        raise InputError(
+            f"the table is a {type(source).__name__}: expected a pandas DataFrame or the path of "
+            "a CSV or Parquet file (a dict of columns: pd.DataFrame(d); a Series: "
+            "series.to_frame())."
+        )
     if isinstance(source, pd.DataFrame):
         label = label or "<DataFrame>"
         frame = _index_as_columns(source)

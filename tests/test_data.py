@@ -721,3 +721,15 @@ def test_a_one_letter_column_is_looked_for_as_a_whole_word():
     # 'n' is in 'benchmark' and 'k' in 'task_id': not what a user means
     assert named_like("n", ["model", "benchmark", "task_id"], "--n-col") == ""
     assert "'n_samples'" in named_like("n", ["benchmark", "n_samples"], "--n-col")
+
+
+@pytest.mark.parametrize(
+    "source", [pd.Series([1.0, 2.0]), {"compute": [1e18], "loss": [3.0]}, np.ones((2, 2))]
+)
+def test_a_table_that_is_neither_frame_nor_path_is_an_input_error(source):
+    # a notebook user's Series, dict of columns or array: named, with the conversion to use
+    import bayescale as bs
+
+    for load in (bs.load_loss_runs, bs.load_pass_table, bs.load_nd_runs, bs.load_accuracy_table):
+        with pytest.raises(InputError, match="expected a pandas DataFrame or the path"):
+            load(source)
