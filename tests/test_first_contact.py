@@ -836,3 +836,15 @@ def test_a_target_in_another_unit_than_the_table_is_asked_about():
     assert "22 decades beyond every fitted run is most often in another unit" in warned
     (plain,) = target_warnings(np.array([1e4]), fitted, rests_on="the law")
     assert "another unit" not in plain
+
+
+def test_parameter_table_answers_every_law_and_results(loss_fit, pass_fit):
+    # bs.parameter_table(pass or nd fit) used to fail in xarray: "Could not find node at a"
+    nd_fit = read_fit(DATA / "nd_fit_v0.2.0.dev0.nc")[0]
+    assert set(bs.parameter_table(loss_fit)["parameter"]) == {"a", "b", "c"}
+    assert set(bs.parameter_table(pass_fit)["parameter"]) == {"log10_alpha", "k"}
+    assert set(bs.parameter_table(nd_fit)["parameter"]) == {"E", "A", "alpha", "B", "beta"}
+    result = bs.result_from_fit(loss_fit, bs.LossOptions(targets=(1e21,)))
+    assert bs.parameter_table(result).equals(bs.parameter_table(loss_fit))
+    with pytest.raises(InputError, match="got DataFrame"):
+        bs.parameter_table(pd.DataFrame())
