@@ -848,3 +848,16 @@ def test_parameter_table_answers_every_law_and_results(loss_fit, pass_fit):
     assert bs.parameter_table(result).equals(bs.parameter_table(loss_fit))
     with pytest.raises(InputError, match="got DataFrame"):
         bs.parameter_table(pd.DataFrame())
+
+
+def test_plot_forecast_draws_an_nd_result_and_names_what_it_cannot_draw():
+    # bs.plot_forecast(nd result) used to fail with AttributeError 'NDFit' has no 'buckets'
+    saved = bs.load_fit(DATA / "nd_fit_v0.2.0.dev0.nc")
+    result = saved.result()
+    assert isinstance(bs.plot_forecast(result), Figure)
+    with pytest.raises(InputError, match=r"pass the result of bs\.run_nd"):
+        bs.plot_forecast(saved.fit, targets=1e21)
+    with pytest.raises(InputError, match="got NDFit"):
+        bs.plot_ppc(result)
+    with pytest.raises(InputError, match="got dict"):
+        bs.plot_forecast({})
