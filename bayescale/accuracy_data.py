@@ -20,6 +20,7 @@ from bayescale.data import (
     COMPUTE_RANGE,
     PASS_MARKERS,
     check_range,
+    fit_bound,
     label_key,
     numeric_column,
     read_table,
@@ -581,6 +582,7 @@ def load_accuracy_table(
             what = "a parameter count" if name == "params" else "a token count"
             check_range(values[known], frame[known], column_name, source, COMPUTE_RANGE, what)
             sizes[name] = values
+    fit_max_compute = fit_bound(fit_max_compute)
     held_out = (
         compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)
     )

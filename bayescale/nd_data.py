@@ -25,6 +25,7 @@ from bayescale.data import (
     LOSS_RANGE,
     GroupedRuns,
     check_range,
+    fit_bound,
     held_out_mask,
     numeric_column,
     read_table,
@@ -200,6 +201,7 @@ def load_nd_runs(
     if columns.name != NDColumns.name:  # a renamed name column must exist
         require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)
+    fit_max_compute = fit_bound(fit_max_compute)
     held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))
     cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""

@@ -733,3 +733,24 @@ def test_a_table_that_is_neither_frame_nor_path_is_an_input_error(source):
     for load in (bs.load_loss_runs, bs.load_pass_table, bs.load_nd_runs, bs.load_accuracy_table):
         with pytest.raises(InputError, match="expected a pandas DataFrame or the path"):
             load(source)
+
+
+@pytest.mark.parametrize("bound", ["3e19", 3e19, np.float32(3e19)])
+def test_fit_max_compute_may_be_a_string_as_targets_may(bound):
+    # load_loss_runs(..., fit_max_compute="3e19") failed with TypeError '>' str and int
+    import bayescale as bs
+
+    runs = bs.demo_loss_runs()
+    data = bs.load_loss_runs(runs, fit_max_compute=bound)
+    assert data.fit_max_compute == pytest.approx(3e19, rel=1e-6)
+    assert data.held_out.sum() == 6
+
+
+@pytest.mark.parametrize("bound", ["lots", float("nan"), -1.0, [3e19]])
+def test_a_bad_fit_max_compute_is_an_input_error(bound):
+    import bayescale as bs
+
+    with pytest.raises(InputError, match="--fit-max-compute must be > 0"):
+        bs.load_loss_runs(bs.demo_loss_runs(), fit_max_compute=bound)
+    with pytest.raises(InputError, match="--fit-max-compute must be > 0"):
+        bs.load_accuracy_table(bs.simulate_accuracy_table(), fit_max_compute=bound)
