@@ -482,6 +482,11 @@ def load_accuracy_table(
         labels that differ only in case, spaces or dashes, or nothing left to fit. A
         benchmark without a chance rate is not refused: its floor is learned (logged as a
         warning).
+
+    Returns
+    -------
+    AccuracyData
+        The validated table (frozen), with its ladders, chance floors and held-out rows.
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)

@@ -249,6 +249,12 @@ def with_exact_loo(
     probability stands for that run. A fit that failed the gate is returned as it is. The
     refits' seconds are added to ``timing_s["total"]`` and kept as ``timing_s["loo"]``.
     :func:`bayescale.pipeline.run_loss` (the command, specs and suites) calls this.
+
+    Returns
+    -------
+    LossFit
+        A copy of ``fit`` with ``exact_loo`` for its suspects (``fit`` itself when it failed
+        the gate).
     """
     suspects = loo_suspects(fit, limit) if limit > 0 and fit.diagnostics.ok else []
     if not suspects:

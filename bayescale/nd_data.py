@@ -158,6 +158,11 @@ def load_nd_runs(
     ...                      "loss": [3.4, 3.2, 3.0, 2.8, 2.8]})
     >>> float(load_nd_runs(runs).compute[0])
     1.2e+18
+
+    Returns
+    -------
+    NDData
+        The validated runs (frozen), with their groups and held-out rows.
     """
     columns = columns or NDColumns()
     frame, label = read_table(source, label)

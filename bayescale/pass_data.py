@@ -461,6 +461,11 @@ def load_pass_table(
     """Read either pass format, told apart by its columns (docs/formats.md), and validate it.
 
     ``where`` and ``drop_missing`` select rows first (:func:`bayescale.selection.select_rows`).
+
+    Returns
+    -------
+    PassCounts | PassAggregate
+        Per-problem counts or an aggregate table of pass rates, validated (frozen).
     """
     columns = columns or PassColumns()
     frame, label = read_table(source)

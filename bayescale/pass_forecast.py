@@ -368,6 +368,12 @@ def forecast_pass(
         Accept targets below the smallest fitted model (refused otherwise).
     warn
         Log the target warnings (kept in :attr:`PassForecast.warnings` either way).
+
+    Returns
+    -------
+    PassForecast
+        Draws of a new model's pass rates (overall and per bucket) at each target;
+        ``overall()`` and ``buckets()`` give the tables.
     """
     if k is not None and k < 1:
         raise InputError(f"--k must be >= 1, got {k}.")

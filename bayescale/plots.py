@@ -106,7 +106,13 @@ def _law_figure(result: Any, fit: Any) -> Figure:
 
 
 def plot_buckets(result: Any, targets: Any = None, interval: float | None = None) -> Figure:
-    """Figure-2-style panels of a pass-rate result or fit: -ln(pass rate) per bucket."""
+    """Figure-2-style panels of a pass-rate result or fit: -ln(pass rate) per bucket.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, attached to no pyplot state.
+    """
     fit = _fit_of(result)
     if not isinstance(fit, PassFit):
         raise InputError("plot_buckets draws pass-rate fits; for a loss fit use plot_forecast.")
@@ -114,7 +120,13 @@ def plot_buckets(result: Any, targets: Any = None, interval: float | None = None
 
 
 def plot_decision(result: Any) -> Figure:
-    """The probability that a new run meets the result's requirement, against compute."""
+    """The probability that a new run meets the result's requirement, against compute.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, attached to no pyplot state.
+    """
     if not getattr(result, "decisions", None) or result.curve is None:
         raise InputError(
             "the result has no decision: run it with requirement='loss<=2.1' (or a pass-rate "
@@ -124,7 +136,13 @@ def plot_decision(result: Any) -> Figure:
 
 
 def plot_ppc(result: Any, interval: float | None = None) -> Figure:
-    """Posterior predictive check of a loss result or fit (:func:`ppc_figure`)."""
+    """Posterior predictive check of a loss result or fit (:func:`ppc_figure`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, attached to no pyplot state.
+    """
     fit = _fit_of(result)
     if not isinstance(fit, LossFit):
         raise InputError(

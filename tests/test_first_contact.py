@@ -8,6 +8,7 @@ bootstrap). Fits come from the saved files of ``tests/data`` or from the mocked 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import replace
@@ -861,3 +862,14 @@ def test_plot_forecast_draws_an_nd_result_and_names_what_it_cannot_draw():
         bs.plot_ppc(result)
     with pytest.raises(InputError, match="got dict"):
         bs.plot_forecast({})
+
+
+def test_every_public_function_says_what_it_returns():
+    # 21 of the 45 functions exported by bayescale had no Returns section
+    missing = [
+        name
+        for name in bs.__all__
+        if inspect.isfunction(getattr(bs, name))
+        and "Returns\n-------" not in (inspect.getdoc(getattr(bs, name)) or "")
+    ]
+    assert missing == []
