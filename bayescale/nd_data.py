@@ -35,6 +35,7 @@ from bayescale.data import (
     row_label,
     run_names,
 )
+from bayescale.display import Summarised
 from bayescale.errors import InputError
 from bayescale.priors import (
     ScatterPrior,
@@ -70,8 +71,8 @@ class NDColumns:
     name: str = "name"
 
 
-@dataclass(frozen=True)
-class NDData(GroupedRuns):
+@dataclass(frozen=True, repr=False)
+class NDData(GroupedRuns, Summarised):
     r"""A validated table of finished runs with their parameters and tokens.
 
     Attributes
@@ -100,6 +101,18 @@ class NDData(GroupedRuns):
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
     columns: NDColumns = field(default_factory=NDColumns)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        held = int(self.held_out.sum())
+        return "NDData", [
+            ("source", self.source),
+            ("runs", f"{len(self.loss)} ({len(self.loss) - held} fitted, {held} held out)"),
+            ("groups", ", ".join(self.groups)),
+            ("params", f"{self.params.min():.3g} to {self.params.max():.3g}"),
+            ("tokens", f"{self.tokens.min():.3g} to {self.tokens.max():.3g}"),
+            ("compute", f"{self.compute.min():.3g} to {self.compute.max():.3g} FLOPs"),
+            ("loss", f"{self.loss.min():.4g} to {self.loss.max():.4g}"),
+        ]
 
     def to_frame(self) -> pd.DataFrame:
         """Return the runs as a DataFrame with the default column names."""

@@ -873,3 +873,17 @@ def test_every_public_function_says_what_it_returns():
         and "Returns\n-------" not in (inspect.getdoc(getattr(bs, name)) or "")
     ]
     assert missing == []
+
+
+def test_every_loaded_table_shows_a_summary_not_its_arrays():
+    # NDData and AccuracyData printed their arrays in a notebook (LossData and PassCounts did not)
+    models = Path(__file__).resolve().parents[1] / "models" / "data"
+    for data in (
+        bs.load_loss_runs(models / "demo_loss.csv"),
+        bs.load_pass_table(models / "demo_pass_counts.csv"),
+        bs.load_nd_runs(models / "demo_nd.csv"),
+        bs.load_accuracy_table(models / "demo_accuracy.csv"),
+    ):
+        text, html = repr(data), data._repr_html_()
+        assert "array(" not in text and len(text.splitlines()) < 12
+        assert html.startswith("<div><strong>") and "demo_" in text
