@@ -887,3 +887,16 @@ def test_every_loaded_table_shows_a_summary_not_its_arrays():
         text, html = repr(data), data._repr_html_()
         assert "array(" not in text and len(text.splitlines()) < 12
         assert html.startswith("<div><strong>") and "demo_" in text
+
+
+@pytest.mark.parametrize("targets", [1e21, [1e21, 1e22], np.array([1e21, 1e22]), "1e21"])
+def test_options_keep_targets_as_a_tuple_of_floats(targets):
+    # LossOptions(targets=[...]) kept the list (or array) inside the frozen options: it could
+    # change after the run and made the options unhashable
+    for options_type in (bs.LossOptions, bs.PassOptions, bs.AccuracyOptions):
+        options = options_type(targets=targets)
+        assert isinstance(options.targets, tuple)
+        assert all(type(t) is float for t in options.targets)
+    assert hash(bs.LossOptions(targets=targets))
+    with pytest.raises(InputError, match="targets must be target computes in FLOPs"):
+        bs.LossOptions(targets="lots")
