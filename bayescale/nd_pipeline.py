@@ -150,6 +150,34 @@ class NDForecast(Forecast):
         """The budgets in FLOPs (empty without budgets)."""
         return np.array([]) if self.optimal is None else np.asarray(self.optimal["budget"].values)
 
+    def table(self) -> pd.DataFrame:
+        """A new run's loss per planned run and group: median, lower, upper (and mean).
+
+        Columns ``target_compute, params, tokens, group`` and the summary; the optima per
+        budget are :attr:`optimal` (the JSON document's ``optimal[]``).
+        """
+        rows = [
+            {
+                "target_compute": t["target_compute"],
+                "params": t["params"],
+                "tokens": t["tokens"],
+                **g,
+            }
+            for t in targets_table(self.draws, self.interval)
+            for g in t["loss"]
+        ]
+        columns = [
+            "target_compute",
+            "params",
+            "tokens",
+            "group",
+            "median",
+            "lower",
+            "upper",
+            "mean",
+        ]
+        return pd.DataFrame(rows, columns=None if rows else columns)
+
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
         title = f"NDForecast: a new run's loss, median [{self.interval:.0%} interval]"
         rows = [

@@ -234,6 +234,13 @@ class PassForecast(Forecast):
         title = f"PassForecast: a new model's pass@1, median [{self.interval:.0%} interval]"
         return title, rows
 
+    def table(self) -> pd.DataFrame:
+        """The forecast table every law's forecast has: :meth:`buckets` (per bucket and target).
+
+        The overall rate, where it is defined, is :meth:`overall`.
+        """
+        return self.buckets()
+
     def overall(self) -> pd.DataFrame:
         """Mean pass@1 of a new model per target: median, lower, upper, mean (+ curve CI)."""
         new = summarise(self.draws["pass_rate"].values, self.interval)

@@ -900,3 +900,13 @@ def test_options_keep_targets_as_a_tuple_of_floats(targets):
     assert hash(bs.LossOptions(targets=targets))
     with pytest.raises(InputError, match="targets must be target computes in FLOPs"):
         bs.LossOptions(targets="lots")
+
+
+def test_every_law_forecast_has_a_table(pass_fit):
+    # result.forecast.table() failed on pass-rate and L(N, D) forecasts (AttributeError)
+    passed = bs.forecast_pass(pass_fit, [1e23, 1e24], warn=False).table()
+    assert {"target_compute", "bucket", "pass_rate_median"} <= set(passed.columns)
+    nd = bs.load_fit(DATA / "nd_fit_v0.2.0.dev0.nc").result()
+    table = nd.forecast.table()
+    assert len(table) == nd.forecast.draws.sizes["target"] * len(nd.fit.data.groups)
+    assert {"params", "tokens", "group", "median", "lower", "upper"} <= set(table.columns)
