@@ -238,6 +238,12 @@ def fit_accuracy(
     ConvergenceError
         When the gate fails after the ladder and ``allow_unconverged`` is false (the fit is
         ``error.result``).
+
+    Returns
+    -------
+    AccuracyFit
+        The data, the ``xarray.DataTree`` posterior, the diagnostics and the sampler
+        settings.
     """
     from bayescale.accuracy_model import build_accuracy_model
     from bayescale.fit import _advice, _ladder, model_settings
@@ -1460,6 +1466,11 @@ def run_accuracy(
 
     Every check that needs no sampling comes first (:func:`check_accuracy_options`,
     :func:`check_accuracy_data`).
+
+    Returns
+    -------
+    AccuracyResult
+        The fit, the forecast at the targets, the decisions and the warnings; frozen.
     """
     check_accuracy_options(options)
     data = (
@@ -1717,6 +1728,12 @@ def simulate_accuracy_table(
         ``ln(-ln q)``.
     n_questions
         Add this ``n_questions`` column and draw accuracies as binomial fractions.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model and benchmark: ``model, family, compute, benchmark, accuracy``
+        (and ``n_questions`` when given).
     """
     rng = np.random.default_rng(seed)
     families = dict(families or {"alpha": 5, "beta": 4, "gamma": 3})

@@ -20,6 +20,7 @@ from bayescale.data import (
     COMPUTE_RANGE,
     PASS_MARKERS,
     check_range,
+    fit_bound,
     label_key,
     numeric_column,
     read_table,
@@ -29,6 +30,7 @@ from bayescale.data import (
     require_column,
     row_label,
 )
+from bayescale.display import Summarised
 from bayescale.errors import InputError, did_you_mean
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
 from bayescale.selection import select_rows
@@ -112,8 +114,8 @@ class AccuracyColumns:
     tokens: str = "tokens"
 
 
-@dataclass(frozen=True)
-class AccuracyData:
+@dataclass(frozen=True, repr=False)
+class AccuracyData(Summarised):
     """A validated accuracy table: one row per (model, benchmark).
 
     Attributes
@@ -155,6 +157,22 @@ class AccuracyData:
     fit_max_compute: float | None = None
     params: np.ndarray | None = None
     tokens: np.ndarray | None = None
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        held = int(self.held_out.sum())
+        chance = [
+            f"{b} {'learned' if np.isnan(c) else f'{c:g}'}"
+            for b, c in zip(self.benchmarks, self.chance, strict=True)
+        ]
+        return "AccuracyData", [
+            ("source", self.source),
+            ("rows", f"{len(self.accuracy)} ({len(self.accuracy) - held} fitted, {held} held out)"),
+            ("families", ", ".join(self.families)),
+            ("benchmarks", ", ".join(self.benchmarks)),
+            ("chance", ", ".join(chance)),
+            ("compute", f"{self.compute.min():.3g} to {self.compute.max():.3g} FLOPs"),
+            ("accuracy", f"{self.accuracy.min():.3g} to {self.accuracy.max():.3g}"),
+        ]
 
     @property
     def fitted(self) -> np.ndarray:
@@ -481,6 +499,11 @@ def load_accuracy_table(
         labels that differ only in case, spaces or dashes, or nothing left to fit. A
         benchmark without a chance rate is not refused: its floor is learned (logged as a
         warning).
+
+    Returns
+    -------
+    AccuracyData
+        The validated table (frozen), with its ladders, chance floors and held-out rows.
     """
     cols = columns or AccuracyColumns()
     frame, source = read_table(source, label)
@@ -581,6 +604,7 @@ def load_accuracy_table(
             what = "a parameter count" if name == "params" else "a token count"
             check_range(values[known], frame[known], column_name, source, COMPUTE_RANGE, what)
             sizes[name] = values
+    fit_max_compute = fit_bound(fit_max_compute)
     held_out = (
         compute > fit_max_compute if fit_max_compute is not None else np.zeros(compute.size, bool)
     )

@@ -164,6 +164,12 @@ def read_table(
         When the file is missing, not a regular file, unreadable, of an unknown type, not
         UTF-8, malformed (ragged rows, duplicate or missing header), too long, or has no rows.
     """
+    if not isinstance(source, (pd.DataFrame, str, os.PathLike)):
+        raise InputError(
+            f"the table is a {type(source).__name__}: expected a pandas DataFrame or the path of "
+            "a CSV or Parquet file (a dict of columns: pd.DataFrame(d); a Series: "
+            "series.to_frame())."
+        )
     if isinstance(source, pd.DataFrame):
         label = label or "<DataFrame>"
         frame = _index_as_columns(source)
@@ -747,13 +753,28 @@ def run_names(frame: pd.DataFrame, column: str) -> np.ndarray:
     return np.array([f"row {int(i) + 1}" for i in frame.index], dtype=object)
 
 
-def held_out_mask(compute: np.ndarray, fit_max_compute: float | None) -> np.ndarray:
-    """True for runs above ``fit_max_compute`` (none without it); refuses a bound <= 0."""
+def fit_bound(fit_max_compute: Any) -> float | None:
+    """``fit_max_compute`` as a positive finite float (``"3e19"`` too), or ``None``."""
     if fit_max_compute is None:
+        return None
+    try:
+        bound = float(fit_max_compute)
+    except (TypeError, ValueError):
+        bound = float("nan")
+    if not (np.isfinite(bound) and bound > 0):
+        raise InputError(
+            f"--fit-max-compute must be > 0 (a number of FLOPs such as 3e19), got "
+            f"{fit_max_compute!r}."
+        )
+    return bound
+
+
+def held_out_mask(compute: np.ndarray, fit_max_compute: Any) -> np.ndarray:
+    """True for runs above ``fit_max_compute`` (none without it); refuses a bound <= 0."""
+    bound = fit_bound(fit_max_compute)
+    if bound is None:
         return np.zeros(len(compute), bool)
-    if not fit_max_compute > 0:
-        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
-    return compute > fit_max_compute
+    return compute > bound
 
 
 def load_loss_runs(
@@ -842,6 +863,7 @@ def load_loss_runs(
     if columns.name != LossColumns.name:  # a renamed name column must exist
         require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)
+    fit_max_compute = fit_bound(fit_max_compute)
     held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))
     for g in groups:

@@ -79,6 +79,11 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
     ------
     InputError
         When the text does not have the form ``[scope.]quantity op number``.
+
+    Returns
+    -------
+    Requirement
+        The scope (group or bucket, or ``None``), quantity, operator and threshold.
     """
     match = _PATTERN.match(text)
     if not match:
@@ -353,6 +358,12 @@ def best_compute(
     >>> grid = np.array([1e21, 1e22, 1e23])
     >>> best_compute(grid, np.array([0.1, 0.8, 0.99]), value=1e6, cost_per_flop=1e-17).compute
     1e+22
+
+    Returns
+    -------
+    ComputeChoice
+        The chosen compute, its probability and expected net value, and the probability on the
+        grid.
     """
     if not (value > 0 and cost_per_flop > 0):
         raise InputError("--value and --cost-per-flop must both be positive numbers.")

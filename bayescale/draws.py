@@ -76,7 +76,8 @@ class Forecast(Summarised):
     """What a forecast of every law shares: its targets and how it shows itself.
 
     A law's forecast is a ``@dataclass(frozen=True, repr=False)`` subclass with ``draws`` (an
-    ``xarray.Dataset`` with a ``compute`` coordinate) and ``_summary() -> (title, rows)``.
+    ``xarray.Dataset`` with a ``compute`` coordinate), ``_summary() -> (title, rows)`` and
+    ``table() -> pandas.DataFrame`` (one row per target and group, bucket or ladder).
     """
 
     draws: xr.Dataset

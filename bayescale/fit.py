@@ -928,6 +928,12 @@ def fit_pass(
     ------
     ConvergenceError
         When the diagnostics gate fails and ``allow_unconverged`` is false.
+
+    Returns
+    -------
+    PassFit
+        The data, its difficulty buckets, the ``xarray.DataTree`` posterior, the
+        diagnostics and the sampler settings.
     """
     from bayescale.pass_model import (
         add_problem_intercepts,

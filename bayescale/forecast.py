@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -249,6 +249,12 @@ def with_exact_loo(
     probability stands for that run. A fit that failed the gate is returned as it is. The
     refits' seconds are added to ``timing_s["total"]`` and kept as ``timing_s["loo"]``.
     :func:`bayescale.pipeline.run_loss` (the command, specs and suites) calls this.
+
+    Returns
+    -------
+    LossFit
+        A copy of ``fit`` with ``exact_loo`` for its suspects (``fit`` itself when it failed
+        the gate).
     """
     suspects = loo_suspects(fit, limit) if limit > 0 and fit.diagnostics.ok else []
     if not suspects:
@@ -553,14 +559,26 @@ def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def parameter_table(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
-    """Posterior of ``a``, ``b``, ``c`` per group in the user's units (C in FLOPs).
+def parameter_table(fit: Any, interval: float = 0.9) -> pd.DataFrame:
+    """Posterior of the law's parameters in the user's units (C in FLOPs), for a fit or result.
+
+    Loss: ``a``, ``b``, ``c`` per group. A pass-rate, L(N, D) or accuracy fit (or a result
+    holding one) gets its law's table: ``log10_alpha`` and ``k`` per bucket; ``E, A, alpha, B,
+    beta`` per group; level and exponent per ladder.
 
     Returns
     -------
     pandas.DataFrame
-        One row per (group, parameter) with median, lower, upper and mean.
+        One row per (group, parameter) with median, lower, upper (and mean for loss).
+
+    Raises
+    ------
+    InputError
+        When ``fit`` is neither a fit nor a result of a bayescale law.
     """
+    fit = fit.fit if hasattr(fit, "forecast") and hasattr(fit, "fit") else fit
+    if not isinstance(fit, LossFit):
+        return _law_parameter_table(fit, interval)
     rows = []
     for name in ("a", "b", "c"):
         stats = summarise(fit.draws(name), interval)
@@ -573,3 +591,23 @@ def parameter_table(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
                 }
             )
     return pd.DataFrame(rows)
+
+
+def _law_parameter_table(fit: Any, interval: float) -> pd.DataFrame:
+    """The parameter table of a pass-rate, L(N, D) or accuracy fit."""
+    from bayescale.accuracy import AccuracyFit, accuracy_parameter_table
+    from bayescale.fit import PassFit
+    from bayescale.nd import NDFit
+    from bayescale.nd_report import parameter_table as nd_parameter_table
+    from bayescale.pass_forecast import pass_parameter_table
+
+    if isinstance(fit, PassFit):
+        return pass_parameter_table(fit, interval)
+    if isinstance(fit, NDFit):
+        return nd_parameter_table(fit, interval)
+    if isinstance(fit, AccuracyFit):
+        return accuracy_parameter_table(fit, interval)
+    raise InputError(
+        f"parameter_table takes a fit or a result of a bayescale law (LossFit, PassFit, NDFit, "
+        f"AccuracyFit), got {type(fit).__name__}."
+    )

@@ -71,6 +71,11 @@ def optimal_allocation(
         \quad G = \left(\frac{\alpha A}{\beta B}\right)^{1/(\alpha+\beta)}
 
     (Hoffmann et al. 2022, eq. 4).
+
+    Returns
+    -------
+    tuple
+        ``(N*, D*)``, each shaped as ``budget`` broadcast with the parameters.
     """
     product = np.asarray(budget) / kappa
     G = (np.asarray(alpha) * A / (np.asarray(beta) * B)) ** (1.0 / (np.asarray(alpha) + beta))
@@ -156,6 +161,12 @@ def fit_nd(
     ConvergenceError
         When the gate fails after the ladder and ``allow_unconverged`` is false (the fit is
         ``error.result``).
+
+    Returns
+    -------
+    NDFit
+        The data, the ``xarray.DataTree`` posterior, the diagnostics and the sampler
+        settings.
     """
     from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, _advice, _ladder, model_settings
     from bayescale.loss_model import run_class
@@ -487,6 +498,12 @@ def required_params(
     from a tenth of the smallest fitted N to 10^4 times the largest): with ``tokens`` the
     loss falls with N; with ``budget`` the run has ``D = C/(κN)`` tokens and the loss is
     U-shaped in N, so the smallest N that meets the bar is on the rising side of P.
+
+    Returns
+    -------
+    RequiredParams
+        The smallest N that meets the requirement with these tokens or within this budget:
+        where the median new run meets it, and at the confidence (``None`` when not reached).
     """
     if (tokens is None) == (budget is None):
         raise InputError("give either tokens or a budget for the required parameter count.")

@@ -25,6 +25,7 @@ from bayescale.data import (
     LOSS_RANGE,
     GroupedRuns,
     check_range,
+    fit_bound,
     held_out_mask,
     numeric_column,
     read_table,
@@ -34,6 +35,7 @@ from bayescale.data import (
     row_label,
     run_names,
 )
+from bayescale.display import Summarised
 from bayescale.errors import InputError
 from bayescale.priors import (
     ScatterPrior,
@@ -69,8 +71,8 @@ class NDColumns:
     name: str = "name"
 
 
-@dataclass(frozen=True)
-class NDData(GroupedRuns):
+@dataclass(frozen=True, repr=False)
+class NDData(GroupedRuns, Summarised):
     r"""A validated table of finished runs with their parameters and tokens.
 
     Attributes
@@ -99,6 +101,18 @@ class NDData(GroupedRuns):
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
     columns: NDColumns = field(default_factory=NDColumns)
+
+    def _summary(self) -> tuple[str, list[tuple[str, str]]]:
+        held = int(self.held_out.sum())
+        return "NDData", [
+            ("source", self.source),
+            ("runs", f"{len(self.loss)} ({len(self.loss) - held} fitted, {held} held out)"),
+            ("groups", ", ".join(self.groups)),
+            ("params", f"{self.params.min():.3g} to {self.params.max():.3g}"),
+            ("tokens", f"{self.tokens.min():.3g} to {self.tokens.max():.3g}"),
+            ("compute", f"{self.compute.min():.3g} to {self.compute.max():.3g} FLOPs"),
+            ("loss", f"{self.loss.min():.4g} to {self.loss.max():.4g}"),
+        ]
 
     def to_frame(self) -> pd.DataFrame:
         """Return the runs as a DataFrame with the default column names."""
@@ -157,6 +171,11 @@ def load_nd_runs(
     ...                      "loss": [3.4, 3.2, 3.0, 2.8, 2.8]})
     >>> float(load_nd_runs(runs).compute[0])
     1.2e+18
+
+    Returns
+    -------
+    NDData
+        The validated runs (frozen), with their groups and held-out rows.
     """
     columns = columns or NDColumns()
     frame, label = read_table(source, label)
@@ -200,6 +219,7 @@ def load_nd_runs(
     if columns.name != NDColumns.name:  # a renamed name column must exist
         require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)
+    fit_max_compute = fit_bound(fit_max_compute)
     held_out = held_out_mask(compute, fit_max_compute)
     groups = tuple(dict.fromkeys(group.tolist()))
     cut = f" with compute <= {fit_max_compute:.3g}" if fit_max_compute else ""

@@ -150,6 +150,34 @@ class NDForecast(Forecast):
         """The budgets in FLOPs (empty without budgets)."""
         return np.array([]) if self.optimal is None else np.asarray(self.optimal["budget"].values)
 
+    def table(self) -> pd.DataFrame:
+        """A new run's loss per planned run and group: median, lower, upper (and mean).
+
+        Columns ``target_compute, params, tokens, group`` and the summary; the optima per
+        budget are :attr:`optimal` (the JSON document's ``optimal[]``).
+        """
+        rows = [
+            {
+                "target_compute": t["target_compute"],
+                "params": t["params"],
+                "tokens": t["tokens"],
+                **g,
+            }
+            for t in targets_table(self.draws, self.interval)
+            for g in t["loss"]
+        ]
+        columns = [
+            "target_compute",
+            "params",
+            "tokens",
+            "group",
+            "median",
+            "lower",
+            "upper",
+            "mean",
+        ]
+        return pd.DataFrame(rows, columns=None if rows else columns)
+
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
         title = f"NDForecast: a new run's loss, median [{self.interval:.0%} interval]"
         rows = [
@@ -179,7 +207,7 @@ def nd_requirement(text: str, groups: tuple[str, ...]) -> tuple[Requirement, int
 
 
 def run_nd(
-    data: NDData,
+    data: NDData | str | Path | pd.DataFrame,
     params: Any = (),
     tokens: Any = (),
     budgets: Any = (),
@@ -196,7 +224,19 @@ def run_nd(
     Options are checked before sampling. With a requirement, each target gets the
     probability that a new run meets it (GO at ``confidence``) and the smallest N that meets
     it with the target's tokens; each budget the smallest N that meets it within the budget.
+
+    ``data`` is an :class:`NDData` (:func:`load_nd_runs`, for columns or row selection) or a
+    table as ``run_loss`` takes it: a CSV or Parquet path or a DataFrame, read with the
+    default columns ``params, tokens, loss[, group]``.
+
+    Returns
+    -------
+    NDResult
+        The fit, the forecast (draws at the planned runs and optima per budget), the
+        decisions and the warnings.
     """
+    if not isinstance(data, NDData):
+        data = load_nd_runs(data)
     n = np.atleast_1d(np.asarray(params, dtype=float))
     d = np.atleast_1d(np.asarray(tokens, dtype=float))
     if n.size or d.size:

@@ -56,6 +56,19 @@ class Options:
     drop_missing: bool = False
     allow_backcast: bool = False
 
+    def __post_init__(self) -> None:
+        # targets as a notebook gives them (one number, a list, an array, '1e23') are kept as
+        # a tuple of floats: the frozen options then hold no list or array that can change
+        try:
+            values = np.atleast_1d(np.asarray(self.targets, dtype=float))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"targets must be target computes in FLOPs (a number or a list of numbers), "
+                f"got {self.targets!r}."
+            ) from None
+        if values.ndim == 1:
+            object.__setattr__(self, "targets", tuple(float(v) for v in values))
+
     def forecast_options(self) -> dict[str, object]:
         """The options a saved fit remembers for ``bayescale forecast``."""
         return remembered_options(self)

@@ -23,6 +23,7 @@ import pandas as pd
 from bayescale.data import (
     COMPUTE_RANGE,
     check_range,
+    fit_bound,
     numeric_column,
     read_table,
     refuse_case_twin,
@@ -197,8 +198,7 @@ def _models(
         first.setdefault(name, (float(c), int(i)))
     names = sorted(first, key=lambda m: first[m][0])
     values = np.array([first[m][0] for m in names])
-    if fit_max_compute is not None and not fit_max_compute > 0:
-        raise InputError(f"--fit-max-compute must be > 0, got {fit_max_compute}.")
+    fit_max_compute = fit_bound(fit_max_compute)
     held = values > fit_max_compute if fit_max_compute is not None else np.zeros(len(names), bool)
     fitted = int((~held).sum())
     if fitted < MIN_MODELS:
@@ -461,6 +461,11 @@ def load_pass_table(
     """Read either pass format, told apart by its columns (docs/formats.md), and validate it.
 
     ``where`` and ``drop_missing`` select rows first (:func:`bayescale.selection.select_rows`).
+
+    Returns
+    -------
+    PassCounts | PassAggregate
+        Per-problem counts or an aggregate table of pass rates, validated (frozen).
     """
     columns = columns or PassColumns()
     frame, label = read_table(source)

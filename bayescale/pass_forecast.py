@@ -234,6 +234,13 @@ class PassForecast(Forecast):
         title = f"PassForecast: a new model's pass@1, median [{self.interval:.0%} interval]"
         return title, rows
 
+    def table(self) -> pd.DataFrame:
+        """The forecast table every law's forecast has: :meth:`buckets` (per bucket and target).
+
+        The overall rate, where it is defined, is :meth:`overall`.
+        """
+        return self.buckets()
+
     def overall(self) -> pd.DataFrame:
         """Mean pass@1 of a new model per target: median, lower, upper, mean (+ curve CI)."""
         new = summarise(self.draws["pass_rate"].values, self.interval)
@@ -368,6 +375,12 @@ def forecast_pass(
         Accept targets below the smallest fitted model (refused otherwise).
     warn
         Log the target warnings (kept in :attr:`PassForecast.warnings` either way).
+
+    Returns
+    -------
+    PassForecast
+        Draws of a new model's pass rates (overall and per bucket) at each target;
+        ``overall()`` and ``buckets()`` give the tables.
     """
     if k is not None and k < 1:
         raise InputError(f"--k must be >= 1, got {k}.")

@@ -138,6 +138,11 @@ def decide_pass(
 
     ``requirement`` is ``"pass_rate>=0.3"`` (the overall rate) or ``"bucket2.pass_rate>=0.5"``
     / ``"humaneval.pass_rate>=0.2"``; ``targets`` a number or a list/array of FLOPs.
+
+    Returns
+    -------
+    list[Decision]
+        One decision per target, in the targets' order.
     """
     smallest = float(fit.data.models.compute[fit.data.models.fitted].min())
     draws = partial(pass_requirement_draws, fit)
@@ -269,6 +274,11 @@ def result_from_pass_fit(fit: PassFit, options: PassOptions, *, warn: bool = Tru
     ``warn=False`` keeps the target warnings out of the log (already logged before sampling).
     A fit of another law is refused with an :class:`~bayescale.errors.InputError` naming that
     law's function.
+
+    Returns
+    -------
+    PassResult
+        The fit, the forecast, the decisions and the warnings; frozen.
     """
     require_fit(fit, PassFit, "result_from_pass_fit")
     check_pass_options(options)

@@ -141,6 +141,12 @@ def result_from_fit(fit: LossFit, options: LossOptions, *, warn: bool = True) ->
     ``warn=False`` keeps the target warnings out of the log (already logged before sampling);
     they are in the result either way. A fit of another law is refused with an
     :class:`~bayescale.errors.InputError` naming that law's function.
+
+    Returns
+    -------
+    LossResult
+        The fit, the forecast, the decisions (with the compute choice when the options give
+        economics) and the warnings; frozen.
     """
     require_fit(fit, LossFit, "result_from_fit")
     check_options(options)

@@ -61,13 +61,21 @@ def _interval_of(obj: Any, interval: float | None) -> float:
 
 
 def plot_forecast(result: Any, targets: Any = None, interval: float | None = None) -> Figure:
-    """The forecast of a loss or pass-rate result (or fit, with ``targets``) as a Figure.
+    """The forecast of a result (or of a loss or pass-rate fit, with ``targets``) as a Figure.
 
     Loss: one panel per group (:func:`loss_figure`). Pass rate: the overall mean pass@1
     (:func:`pass_rate_figure`), or the per-bucket panels of :func:`plot_buckets` when the
-    buckets are different benchmarks.
+    buckets are different benchmarks. Another law's result (L(N, D), accuracy): the first
+    figure its ``--out`` folder holds (L(N, D)'s loss contours, accuracy's ladders).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, attached to no pyplot state: show it in Jupyter or ``fig.savefig(...)``.
     """
     fit = _fit_of(result)
+    if not isinstance(fit, (LossFit, PassFit)):
+        return _law_figure(result, fit)
     t, p = _targets_of(result, targets), _interval_of(result, interval)
     if isinstance(fit, LossFit):
         return loss_figure(fit, t, p)
@@ -78,8 +86,33 @@ def plot_forecast(result: Any, targets: Any = None, interval: float | None = Non
     return pass_rate_figure(fit, t, p)
 
 
+def _law_figure(result: Any, fit: Any) -> Figure:
+    """The first ``--out`` figure of a registered law's result (the registry's ``figures``)."""
+    from bayescale.registry import law_of
+
+    try:
+        law = law_of(result)
+    except TypeError:
+        raise InputError(
+            f"plot_forecast draws a result of a bayescale law, or a loss or pass-rate fit; got "
+            f"{type(result).__name__}."
+        ) from None
+    if result is fit or not hasattr(result, "forecast"):
+        raise InputError(
+            f"plot_forecast draws a {law.name} fit from its result: pass the result of "
+            f"bs.run_{law.name}(...) (or SavedFit.result()), which holds the targets."
+        )
+    return law.figures(result)[0][1]()
+
+
 def plot_buckets(result: Any, targets: Any = None, interval: float | None = None) -> Figure:
-    """Figure-2-style panels of a pass-rate result or fit: -ln(pass rate) per bucket."""
+    """Figure-2-style panels of a pass-rate result or fit: -ln(pass rate) per bucket.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, attached to no pyplot state.
+    """
     fit = _fit_of(result)
     if not isinstance(fit, PassFit):
         raise InputError("plot_buckets draws pass-rate fits; for a loss fit use plot_forecast.")
@@ -87,7 +120,13 @@ def plot_buckets(result: Any, targets: Any = None, interval: float | None = None
 
 
 def plot_decision(result: Any) -> Figure:
-    """The probability that a new run meets the result's requirement, against compute."""
+    """The probability that a new run meets the result's requirement, against compute.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, attached to no pyplot state.
+    """
     if not getattr(result, "decisions", None) or result.curve is None:
         raise InputError(
             "the result has no decision: run it with requirement='loss<=2.1' (or a pass-rate "
@@ -97,12 +136,19 @@ def plot_decision(result: Any) -> Figure:
 
 
 def plot_ppc(result: Any, interval: float | None = None) -> Figure:
-    """Posterior predictive check of a loss result or fit (:func:`ppc_figure`)."""
+    """Posterior predictive check of a loss result or fit (:func:`ppc_figure`).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        A new figure, attached to no pyplot state.
+    """
     fit = _fit_of(result)
     if not isinstance(fit, LossFit):
         raise InputError(
-            "plot_ppc checks loss fits; for a pass-rate fit, plot_buckets shows every model's "
-            "observed rates against the forecast bands."
+            f"plot_ppc checks loss fits, got {type(fit).__name__}; for a pass-rate fit, "
+            "plot_buckets shows every model's observed rates against the forecast bands, and "
+            "plot_forecast draws every law's result with its data."
         )
     return ppc_figure(fit, _interval_of(result, interval))
 

@@ -38,14 +38,26 @@ def write_outputs(result: Any, out_dir: str | Path, spec: str | None = None) -> 
 def write_loss_outputs(
     result: LossResult, out_dir: str | Path, spec: str | None = None
 ) -> list[Path]:
-    """:func:`write_outputs` of a loss result (its figures: forecast, PPC, decision)."""
+    """:func:`write_outputs` of a loss result (its figures: forecast, PPC, decision).
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The files written in ``out_dir``.
+    """
     return write_outputs(result, out_dir, spec)
 
 
 def write_pass_outputs(
     result: PassResult, out_dir: str | Path, spec: str | None = None
 ) -> list[Path]:
-    """:func:`write_outputs` of a pass-rate result (its figures: buckets, pass rate, decision)."""
+    """:func:`write_outputs` of a pass-rate result (its figures: buckets, pass rate, decision).
+
+    Returns
+    -------
+    list[pathlib.Path]
+        The files written in ``out_dir``.
+    """
     return write_outputs(result, out_dir, spec)
 
 

@@ -70,7 +70,13 @@ def save_loss_fit(
     options: dict[str, Any] | None = None,
     spec: str | None = None,
 ) -> Path:
-    """Write a loss fit to ``path``: :func:`save_fit`, refusing any other law's fit."""
+    """Write a loss fit to ``path``: :func:`save_fit`, refusing any other law's fit.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+    """
     if law_of(fit).name != "loss":
         raise InputError(f"save_loss_fit: a {law_of(fit).name} fit; use save_fit.")
     return save_fit(fit, path, options, spec)
@@ -231,6 +237,11 @@ def load_loss_fit(path: str | Path) -> tuple[LossFit, dict[str, Any]]:
     """Read a loss fit written by :func:`save_loss_fit` as ``(fit, options dict)``.
 
     See :func:`read_fit`; :func:`load_fit` returns the fit, its options and data as one object.
+
+    Returns
+    -------
+    tuple[LossFit, dict]
+        The fit and the options it was saved with.
     """
     fit, options = read_fit(path)
     kind = law_of(fit).name

@@ -305,6 +305,10 @@ def open_tree(path: Path, data_group: Callable[[str], str]) -> xr.DataTree:
 
     ``data_group`` maps the file's ``kind`` (its law) to the law's data group.
     """
+    if path.is_dir() and (path / "fit.nc").is_file():
+        raise InputError(
+            f"{path}: is a folder. Its saved fit is {path / 'fit.nc'}: load that file."
+        )
     if path.is_dir() or (path.exists() and not path.is_file()):
         raise InputError(f"{path}: not a regular file. Expected a fit.nc written with --out.")
     if not path.is_file():

@@ -721,3 +721,36 @@ def test_a_one_letter_column_is_looked_for_as_a_whole_word():
     # 'n' is in 'benchmark' and 'k' in 'task_id': not what a user means
     assert named_like("n", ["model", "benchmark", "task_id"], "--n-col") == ""
     assert "'n_samples'" in named_like("n", ["benchmark", "n_samples"], "--n-col")
+
+
+@pytest.mark.parametrize(
+    "source", [pd.Series([1.0, 2.0]), {"compute": [1e18], "loss": [3.0]}, np.ones((2, 2))]
+)
+def test_a_table_that_is_neither_frame_nor_path_is_an_input_error(source):
+    # a notebook user's Series, dict of columns or array: named, with the conversion to use
+    import bayescale as bs
+
+    for load in (bs.load_loss_runs, bs.load_pass_table, bs.load_nd_runs, bs.load_accuracy_table):
+        with pytest.raises(InputError, match="expected a pandas DataFrame or the path"):
+            load(source)
+
+
+@pytest.mark.parametrize("bound", ["3e19", 3e19, np.float32(3e19)])
+def test_fit_max_compute_may_be_a_string_as_targets_may(bound):
+    # load_loss_runs(..., fit_max_compute="3e19") failed with TypeError '>' str and int
+    import bayescale as bs
+
+    runs = bs.demo_loss_runs()
+    data = bs.load_loss_runs(runs, fit_max_compute=bound)
+    assert data.fit_max_compute == pytest.approx(3e19, rel=1e-6)
+    assert data.held_out.sum() == 6
+
+
+@pytest.mark.parametrize("bound", ["lots", float("nan"), -1.0, [3e19]])
+def test_a_bad_fit_max_compute_is_an_input_error(bound):
+    import bayescale as bs
+
+    with pytest.raises(InputError, match="--fit-max-compute must be > 0"):
+        bs.load_loss_runs(bs.demo_loss_runs(), fit_max_compute=bound)
+    with pytest.raises(InputError, match="--fit-max-compute must be > 0"):
+        bs.load_accuracy_table(bs.simulate_accuracy_table(), fit_max_compute=bound)

@@ -8,6 +8,7 @@ bootstrap). Fits come from the saved files of ``tests/data`` or from the mocked 
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 from dataclasses import replace
@@ -836,3 +837,76 @@ def test_a_target_in_another_unit_than_the_table_is_asked_about():
     assert "22 decades beyond every fitted run is most often in another unit" in warned
     (plain,) = target_warnings(np.array([1e4]), fitted, rests_on="the law")
     assert "another unit" not in plain
+
+
+def test_parameter_table_answers_every_law_and_results(loss_fit, pass_fit):
+    # bs.parameter_table(pass or nd fit) used to fail in xarray: "Could not find node at a"
+    nd_fit = read_fit(DATA / "nd_fit_v0.2.0.dev0.nc")[0]
+    assert set(bs.parameter_table(loss_fit)["parameter"]) == {"a", "b", "c"}
+    assert set(bs.parameter_table(pass_fit)["parameter"]) == {"log10_alpha", "k"}
+    assert set(bs.parameter_table(nd_fit)["parameter"]) == {"E", "A", "alpha", "B", "beta"}
+    result = bs.result_from_fit(loss_fit, bs.LossOptions(targets=(1e21,)))
+    assert bs.parameter_table(result).equals(bs.parameter_table(loss_fit))
+    with pytest.raises(InputError, match="got DataFrame"):
+        bs.parameter_table(pd.DataFrame())
+
+
+def test_plot_forecast_draws_an_nd_result_and_names_what_it_cannot_draw():
+    # bs.plot_forecast(nd result) used to fail with AttributeError 'NDFit' has no 'buckets'
+    saved = bs.load_fit(DATA / "nd_fit_v0.2.0.dev0.nc")
+    result = saved.result()
+    assert isinstance(bs.plot_forecast(result), Figure)
+    with pytest.raises(InputError, match=r"pass the result of bs\.run_nd"):
+        bs.plot_forecast(saved.fit, targets=1e21)
+    with pytest.raises(InputError, match="got NDFit"):
+        bs.plot_ppc(result)
+    with pytest.raises(InputError, match="got dict"):
+        bs.plot_forecast({})
+
+
+def test_every_public_function_says_what_it_returns():
+    # 21 of the 45 functions exported by bayescale had no Returns section
+    missing = [
+        name
+        for name in bs.__all__
+        if inspect.isfunction(getattr(bs, name))
+        and "Returns\n-------" not in (inspect.getdoc(getattr(bs, name)) or "")
+    ]
+    assert missing == []
+
+
+def test_every_loaded_table_shows_a_summary_not_its_arrays():
+    # NDData and AccuracyData printed their arrays in a notebook (LossData and PassCounts did not)
+    models = Path(__file__).resolve().parents[1] / "models" / "data"
+    for data in (
+        bs.load_loss_runs(models / "demo_loss.csv"),
+        bs.load_pass_table(models / "demo_pass_counts.csv"),
+        bs.load_nd_runs(models / "demo_nd.csv"),
+        bs.load_accuracy_table(models / "demo_accuracy.csv"),
+    ):
+        text, html = repr(data), data._repr_html_()
+        assert "array(" not in text and len(text.splitlines()) < 12
+        assert html.startswith("<div><strong>") and "demo_" in text
+
+
+@pytest.mark.parametrize("targets", [1e21, [1e21, 1e22], np.array([1e21, 1e22]), "1e21"])
+def test_options_keep_targets_as_a_tuple_of_floats(targets):
+    # LossOptions(targets=[...]) kept the list (or array) inside the frozen options: it could
+    # change after the run and made the options unhashable
+    for options_type in (bs.LossOptions, bs.PassOptions, bs.AccuracyOptions):
+        options = options_type(targets=targets)
+        assert isinstance(options.targets, tuple)
+        assert all(type(t) is float for t in options.targets)
+    assert hash(bs.LossOptions(targets=targets))
+    with pytest.raises(InputError, match="targets must be target computes in FLOPs"):
+        bs.LossOptions(targets="lots")
+
+
+def test_every_law_forecast_has_a_table(pass_fit):
+    # result.forecast.table() failed on pass-rate and L(N, D) forecasts (AttributeError)
+    passed = bs.forecast_pass(pass_fit, [1e23, 1e24], warn=False).table()
+    assert {"target_compute", "bucket", "pass_rate_median"} <= set(passed.columns)
+    nd = bs.load_fit(DATA / "nd_fit_v0.2.0.dev0.nc").result()
+    table = nd.forecast.table()
+    assert len(table) == nd.forecast.draws.sizes["target"] * len(nd.fit.data.groups)
+    assert {"params", "tokens", "group", "median", "lower", "upper"} <= set(table.columns)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -468,3 +469,14 @@ def test_targets_are_checked_against_each_groups_own_runs():
     assert "lie below the smallest fitted run of group 'large'" in below
     (far,) = far_warnings(data, none, none, np.array([6 * 1e10 * 2e11]))
     assert "beyond the largest fitted run of group 'small'" in far
+
+
+@pytest.mark.parametrize("as_frame", [False, True])
+def test_run_nd_takes_a_path_or_a_frame_as_run_loss_does(as_frame):
+    # bs.run_nd(path_or_frame, ...) used to fail with AttributeError on .fit_max_compute
+    import bayescale as bs
+
+    path = str(Path(__file__).resolve().parents[1] / "models" / "data" / "demo_nd.csv")
+    source = pd.read_csv(path) if as_frame else path
+    with pytest.raises(InputError, match="cannot be parsed"):  # refused before sampling
+        bs.run_nd(source, params=[1e9], tokens=[2e10], requirement="loss=2.5")

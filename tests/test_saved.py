@@ -235,3 +235,18 @@ def test_forecast_of_an_unconverged_fit_refuses_bad_options_first(capsys, option
     assert main(["forecast", str(V010), *option, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert fragment in err and "did not converge" not in err
+
+
+def test_loading_a_result_folder_names_its_fit_file(tmp_path):
+    # load_fit("out") on an --out folder said only "not a regular file"
+    import shutil
+
+    import bayescale as bs
+
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InputError, match="not a regular file"):
+        bs.load_fit(out)  # an empty folder: no fit to point at
+    shutil.copy(DATA / "loss_fit_v0.1.0.nc", out / "fit.nc")
+    with pytest.raises(InputError, match=r"is a folder\. Its saved fit is .*out/fit\.nc"):
+        bs.load_fit(out)
