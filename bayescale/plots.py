@@ -65,8 +65,8 @@ def plot_forecast(result: Any, targets: Any = None, interval: float | None = Non
 
     Loss: one panel per group (:func:`loss_figure`). Pass rate: the overall mean pass@1
     (:func:`pass_rate_figure`), or the per-bucket panels of :func:`plot_buckets` when the
-    buckets are different benchmarks. Another law's result (L(N, D), accuracy): the first
-    figure its ``--out`` folder holds (L(N, D)'s loss contours, accuracy's ladders).
+    buckets are different benchmarks. Another law's result (L(N, D), accuracy) is refused,
+    naming the functions that draw it.
 
     Returns
     -------
@@ -87,22 +87,25 @@ def plot_forecast(result: Any, targets: Any = None, interval: float | None = Non
 
 
 def _law_figure(result: Any, fit: Any) -> Figure:
-    """The first ``--out`` figure of a registered law's result (the registry's ``figures``)."""
-    from bayescale.registry import law_of
+    """Refuse another law's result or fit, naming what draws it.
 
-    try:
-        law = law_of(result)
-    except TypeError:
+    The registry's figure lists are not reached from here: the registry imports this module.
+    """
+    name = type(fit).__name__
+    if name not in ("NDFit", "AccuracyFit"):
         raise InputError(
             f"plot_forecast draws a result of a bayescale law, or a loss or pass-rate fit; got "
             f"{type(result).__name__}."
-        ) from None
-    if result is fit or not hasattr(result, "forecast"):
-        raise InputError(
-            f"plot_forecast draws a {law.name} fit from its result: pass the result of "
-            f"bs.run_{law.name}(...) (or SavedFit.result()), which holds the targets."
         )
-    return law.figures(result)[0][1]()
+    draws = (
+        "bayescale.plots.nd_figure(fit, budgets)"
+        if name == "NDFit"
+        else "bayescale.accuracy.accuracy_figures(result)"
+    )
+    raise InputError(
+        f"plot_forecast draws loss and pass-rate forecasts; got a {name}. Its figures: {draws}, "
+        "or all of them in a folder with bayescale.result_files.write_outputs(result, DIR)."
+    )
 
 
 def plot_buckets(result: Any, targets: Any = None, interval: float | None = None) -> Figure:

@@ -851,13 +851,16 @@ def test_parameter_table_answers_every_law_and_results(loss_fit, pass_fit):
         bs.parameter_table(pd.DataFrame())
 
 
-def test_plot_forecast_draws_an_nd_result_and_names_what_it_cannot_draw():
+def test_plot_forecast_names_what_draws_an_nd_result():
     # bs.plot_forecast(nd result) used to fail with AttributeError 'NDFit' has no 'buckets'
     saved = bs.load_fit(DATA / "nd_fit_v0.2.0.dev0.nc")
     result = saved.result()
-    assert isinstance(bs.plot_forecast(result), Figure)
-    with pytest.raises(InputError, match=r"pass the result of bs\.run_nd"):
-        bs.plot_forecast(saved.fit, targets=1e21)
+    for given in (result, saved.fit):
+        with pytest.raises(InputError, match=r"got a NDFit\. Its figures: bayescale\.plots\.nd_"):
+            bs.plot_forecast(given)
+    from bayescale.plots import nd_figure
+
+    assert isinstance(nd_figure(saved.fit, result.options.targets), Figure)  # as named
     with pytest.raises(InputError, match="got NDFit"):
         bs.plot_ppc(result)
     with pytest.raises(InputError, match="got dict"):
