@@ -19,6 +19,10 @@ if TYPE_CHECKING:
 #: Rows of a forecast's table its summary shows; the rest are counted.
 SHOWN_ROWS = 12
 
+#: The columns of a held-out run scored against its predictive draws, after the columns that
+#: name it (every law's ``held_out`` table).
+SCORE_COLUMNS = ("observed", "median", "lower", "upper", "covered", "rel_error")
+
 
 def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
     """Posterior draws of ``name`` with chains stacked: shape ``(sample, *dims)``."""

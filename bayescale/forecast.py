@@ -21,7 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
-from bayescale.draws import Forecast, shown_rows, summarise, target_rows
+from bayescale.draws import SCORE_COLUMNS, Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.laws import loss_law_pivot
@@ -524,19 +524,7 @@ def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
     rows = []
     held = np.flatnonzero(data.held_out)
     if held.size == 0:
-        return pd.DataFrame(
-            columns=[
-                "name",
-                "group",
-                "compute",
-                "observed",
-                "median",
-                "lower",
-                "upper",
-                "covered",
-                "rel_error",
-            ]
-        )
+        return pd.DataFrame(columns=["name", "group", "compute", *SCORE_COLUMNS])
     draws = loss_draws(fit, data.compute[held])["loss"].values
     stats = summarise(draws, interval)
     gidx = data.group_index[held]

@@ -20,7 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.decision import Decision, DecisionCurve, Requirement
-from bayescale.draws import Forecast
+from bayescale.draws import SCORE_COLUMNS, Forecast
 from bayescale.errors import InputError
 from bayescale.nd import (
     NDDraws,
@@ -491,19 +491,7 @@ def decide_nd_runs(
 
 
 #: Columns of the held-out runs' table (``held_out`` of the document).
-HELD_OUT_COLUMNS = (
-    "name",
-    "group",
-    "params",
-    "tokens",
-    "compute",
-    "observed",
-    "median",
-    "lower",
-    "upper",
-    "covered",
-    "rel_error",
-)
+HELD_OUT_COLUMNS = ("name", "group", "params", "tokens", "compute", *SCORE_COLUMNS)
 
 
 def score_held_out_runs(fit: NDFit, interval: float = 0.9) -> pd.DataFrame:

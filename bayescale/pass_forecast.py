@@ -26,7 +26,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.display import plural
-from bayescale.draws import Forecast, shown_rows, summarise, target_rows
+from bayescale.draws import SCORE_COLUMNS, Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError
 from bayescale.fit import PassFit
 from bayescale.laws import pass_law_log
@@ -510,17 +510,7 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
         pass@1), ``pass_rate[bucket]`` and ``neg_log_pass[bucket]`` for each reported bucket
         (:func:`held_out_model_draws`); the pass-rate rows come first.
     """
-    columns = [
-        "model",
-        "compute",
-        "quantity",
-        "observed",
-        "median",
-        "lower",
-        "upper",
-        "covered",
-        "rel_error",
-    ]
+    columns = ["model", "compute", "quantity", *SCORE_COLUMNS]
     rows = []
     entries = held_out_model_draws(fit, bucket_rates=True)
     if pooled_description(fit) is None:  # no overall rate of different benchmarks
