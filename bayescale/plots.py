@@ -150,8 +150,7 @@ def plot_ppc(result: Any, interval: float | None = None) -> Figure:
     if not isinstance(fit, LossFit):
         raise InputError(
             f"plot_ppc checks loss fits, got {type(fit).__name__}; for a pass-rate fit, "
-            "plot_buckets shows every model's observed rates against the forecast bands, and "
-            "plot_forecast draws every law's result with its data."
+            "plot_buckets shows every model's observed rates against the forecast bands."
         )
     return ppc_figure(fit, _interval_of(result, interval))
 
