@@ -257,7 +257,7 @@ def log_units_warning(compute: np.ndarray, column: str) -> list[str]:
 
 
 def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
-    """A warning for each pair of labels that differ only in case, spaces or dashes (``label_key``).
+    """A warning for each pair of labels that differ only in case or separators (``label_key``).
 
     ``Web`` and ``web`` (or ``code-python`` and ``code python``) are two groups to the fit, which
     pools them as two curves; most often one label was typed two ways. ``what`` names them
@@ -269,8 +269,8 @@ def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
         earlier = first.setdefault(label_key(label), label)
         if earlier != label:
             out.append(
-                f"{what} labels '{earlier}' and '{label}' differ only in case, spaces or "
-                "dashes: they are fitted as two. If they name one, spell it one way."
+                f"{what} labels '{earlier}' and '{label}' differ only in case, spaces, "
+                "dashes or underscores: they are fitted as two. If they name one, spell it one way."
             )
     return out
 

@@ -813,8 +813,8 @@ def test_group_and_family_labels_typed_two_ways_are_warned():
         if "differ only in case" in w
     ]
     assert twins == [
-        "group labels 'web' and 'Web' differ only in case, spaces or dashes: they are fitted "
-        "as two. If they name one, spell it one way."
+        "group labels 'web' and 'Web' differ only in case, spaces, dashes or underscores: "
+        "they are fitted as two. If they name one, spell it one way."
     ]
     table = simulate_accuracy_table(seed=3)
     first = table["family"].iloc[0]
