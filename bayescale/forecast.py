@@ -513,6 +513,9 @@ def _forecast_summary(forecast: LossForecast) -> tuple[str, list[tuple[str, str]
 def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
     """Score the held-out runs against their own predictive intervals.
 
+    A run with its own standard error (``loss_sd``) is scored against a new run's loss plus
+    that error, the way the fit reads its fitted runs.
+
     Returns
     -------
     pandas.DataFrame
@@ -526,6 +529,10 @@ def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
     if held.size == 0:
         return pd.DataFrame(columns=["name", "group", "compute", *SCORE_COLUMNS])
     draws = loss_draws(fit, data.compute[held])["loss"].values
+    if data.loss_sd is not None:  # a run's own standard error adds to the scatter, as in the fit
+        rel = data.loss_sd[held] / data.loss[held]
+        noise = forecast_stream(fit, "loss.held_out").standard_normal((draws.shape[0], held.size))
+        draws = draws * np.exp(rel[None, None, :] * noise[:, None, :])
     stats = summarise(draws, interval)
     gidx = data.group_index[held]
     for j, (row, g) in enumerate(zip(held, gidx, strict=True)):
