@@ -323,6 +323,88 @@ def off_curve_warnings(fit: LossFit) -> list[str]:
     return out
 
 
+#: Groups are named as scored on the same runs when their residuals from the fitted curves,
+#: at the computes they share, correlate by at least this much (the mean over pairs of
+#: groups, by Fisher's z) ...
+SHARED_RUN_CORRELATION = 0.5
+
+#: ... and that mean is this many standard errors above 0 (each pair's shared computes less
+#: 3, counted once for the group with the most pairs, not once per pair: pairs overlap).
+#: Chosen by ``benchmarks/shared_runs.py`` (results/shared_runs.json).
+SHARED_RUN_Z = 2.5
+
+#: Draws the residuals are taken over (evenly thinned): medians need no more.
+SHARED_RUN_DRAWS = 256
+
+
+def shared_run_correlation(fit: LossFit) -> tuple[float, float, int] | None:
+    """How much the groups' residuals correlate at the computes they share.
+
+    A run's residual is the median over draws of its log loss less its group's curve; runs
+    of one group at one compute are averaged. Returns the mean correlation over pairs of
+    groups sharing at least 4 computes (by Fisher's z, weighted by shared computes less 3),
+    its z score (:data:`SHARED_RUN_Z`) and the pairs, or ``None`` with no such pair.
+    """
+    data = fit.data
+    if len(data.groups) < 2:
+        return None
+    rows = np.flatnonzero(data.fitted)
+    g = data.group_index[rows]
+    keep = np.linspace(0, fit.draws("level").shape[0] - 1, SHARED_RUN_DRAWS).astype(int)
+    curve = loss_law_pivot(
+        (np.log(data.compute[rows]) - fit.log_pivot)[None, :],
+        *(fit.draws(name)[keep][:, g] for name in ("level", "reducible", "exponent")),
+    )
+    residual = np.median(np.log(data.loss[rows])[None, :] - np.log(curve), axis=0)
+    key = np.round(np.log10(data.compute[rows]), 6)  # one run's compute, typed alike
+    cells, cell = np.unique(np.column_stack([g, key]), axis=0, return_inverse=True)
+    mean = np.bincount(cell, residual) / np.bincount(cell)  # a group's runs at one compute
+    by_group = [
+        dict(zip(cells[cells[:, 0] == i, 1].tolist(), mean[cells[:, 0] == i].tolist(), strict=True))
+        for i in range(len(data.groups))
+    ]
+    pairs, weight, degree = [], [], np.zeros(len(by_group))
+    for i in range(len(by_group)):
+        for j in range(i + 1, len(by_group)):
+            shared = sorted(by_group[i].keys() & by_group[j].keys())
+            a = np.array([by_group[i][k] for k in shared])
+            b = np.array([by_group[j][k] for k in shared])
+            if len(shared) < 4 or a.std() == 0 or b.std() == 0:
+                continue
+            r = float(np.clip(np.corrcoef(a, b)[0, 1], -0.999, 0.999))
+            pairs.append(np.arctanh(r))
+            weight.append(len(shared) - 3)
+            degree[[i, j]] += 1
+    if not pairs:
+        return None
+    z = float(np.average(pairs, weights=weight))
+    return float(np.tanh(z)), z * np.sqrt(sum(weight) / max(degree.max(), 1)), len(pairs)
+
+
+def shared_run_warnings(fit: LossFit) -> list[str]:
+    """A warning when the groups look scored on the same runs (eval sets of one ladder).
+
+    A run that lands above the law then does so in every group at once, and the model, which
+    takes each group's scatter as independent, counts it as several pieces of evidence: the
+    pooled curve is too sure, and so are its intervals and decisions (five copies of one
+    group turned a NO-GO at 87% into a GO at 95%).
+    """
+    found = shared_run_correlation(fit)
+    if found is None:
+        return []
+    r, z, pairs = found
+    if r < SHARED_RUN_CORRELATION or z < SHARED_RUN_Z:
+        return []
+    return [
+        f"the groups' runs stray from their curves together (correlation {r:.2f} at the "
+        f"computes they share, over {pairs} pair{'s' if pairs > 1 else ''} of groups): they "
+        "look like eval sets of the same runs, or share a bend the law lacks. The model takes "
+        "each group's scatter as independent, so it counts one run's luck once per group: "
+        "intervals and decisions are too sure. Fit the group a decision needs alone for a "
+        "safer answer."
+    ]
+
+
 def _odds(p: float) -> str:
     """A small probability in words: "about 1 in 3,100", or "under 1 in a million"."""
     if p < 1e-6:
@@ -481,7 +563,8 @@ def forecast_loss(
     warn
         Log the target warnings (they are kept in :attr:`LossForecast.warnings` either way).
     warn_fit
-        Log the warnings about the fit itself (:func:`off_curve_warnings`), which no check
+        Log the warnings about the fit itself (:func:`off_curve_warnings`,
+        :func:`shared_run_warnings`), which no check
         before sampling could give; kept either way.
 
     Returns
@@ -493,7 +576,8 @@ def forecast_loss(
     return LossForecast(
         draws=loss_draws(fit, targets),
         interval=check_interval(interval),
-        warnings=logged(warnings, warn) + logged(off_curve_warnings(fit), warn_fit),
+        warnings=logged(warnings, warn)
+        + logged(off_curve_warnings(fit) + shared_run_warnings(fit), warn_fit),
     )
 
 

@@ -86,7 +86,9 @@ def test_allow_backcast_accepts_with_a_warning(demo_csv, tmp_path, mock_pymc_sam
     args = ["loss", str(demo_csv), "--target-compute", "1e16", "--json", str(doc), *MOCK]
     assert main([*args, "--allow-backcast"]) == 0
     warnings = json.loads(doc.read_text())["warnings"]
-    assert len(warnings) == 1 and "backcast" in warnings[0]
+    # prior draws stand in for the posterior: the fit's own checks have nothing to go on
+    targets = [w for w in warnings if "stray from their curves" not in w]
+    assert len(targets) == 1 and "backcast" in targets[0]
 
 
 def test_far_target_from_three_sizes_warns_on_stderr_and_in_json(

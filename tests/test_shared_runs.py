@@ -1,0 +1,88 @@
+"""Tier 1: the warning about groups scored on the same runs (``forecast.shared_run_warnings``).
+
+Flat curves (no reducible loss) with a point posterior at each group's mean log loss, so
+that a run's residual is its own log loss less its group's mean: the test sets them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from arviz_base import from_dict
+
+from bayescale.data import load_loss_runs
+from bayescale.diagnostics import Diagnostics
+from bayescale.fit import LossFit
+from bayescale.forecast import SHARED_RUN_Z, shared_run_correlation, shared_run_warnings
+from bayescale.priors import LossPriors
+from bayescale.sampling import SamplerSettings
+
+DRAWS = 40
+
+
+def point_fit(residuals: np.ndarray, computes: np.ndarray | None = None) -> LossFit:
+    """Groups x runs of flat curves at level 2, the runs' log losses off it by ``residuals``.
+
+    ``computes``: groups x runs (every group at ``logspace(18, 21, runs)`` by default).
+    """
+    groups, runs = residuals.shape
+    if computes is None:
+        computes = np.tile(np.logspace(18, 21, runs), (groups, 1))
+    table = pd.DataFrame(
+        [
+            {"group": f"g{g}", "name": f"r{i}-g{g}", "compute": c, "loss": 2.0 * np.exp(e)}
+            for g in range(groups)
+            for i, (c, e) in enumerate(zip(computes[g], residuals[g], strict=True))
+        ]
+    )
+    data = load_loss_runs(table)
+    shape = (1, DRAWS, groups)
+    posterior = {
+        "level": np.full(shape, 2.0),
+        "reducible": np.zeros(shape),
+        "exponent": np.full(shape, 0.2),
+        "sigma": np.full((1, DRAWS), 0.01),
+    }
+    idata = from_dict(
+        {"posterior": posterior},
+        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
+        coords={"group": list(data.groups)},
+    )
+    return LossFit(
+        data=data,
+        idata=idata,
+        log_pivot=float(np.mean(np.log(data.compute))),
+        priors=LossPriors(),
+        settings=SamplerSettings(seed=3),
+        diagnostics=Diagnostics(1.0, 4000.0, 4000.0, 0, "level", 400.0, 1, DRAWS),
+    )
+
+
+def test_eval_sets_of_the_same_runs_are_named():
+    rng = np.random.default_rng(1)
+    shared = rng.normal(0, 0.01, 8)
+    fit = point_fit(shared[None, :] + rng.normal(0, 0.002, (3, 8)))
+    r, z, pairs = shared_run_correlation(fit)
+    assert r > 0.9 and z > SHARED_RUN_Z and pairs == 3
+    (warning,) = shared_run_warnings(fit)
+    assert "look like eval sets of the same runs" in warning and "3 pairs" in warning
+
+
+def test_groups_with_their_own_scatter_are_not_named():
+    rng = np.random.default_rng(2)
+    fit = point_fit(rng.normal(0, 0.01, (4, 8)))
+    r, _, _ = shared_run_correlation(fit)
+    assert abs(r) < 0.5
+    assert shared_run_warnings(fit) == []
+
+
+def test_one_group_or_few_shared_computes_say_nothing():
+    rng = np.random.default_rng(3)
+    luck = np.tile(rng.normal(0, 0.01, 8), (2, 1))  # the same luck in both groups
+    grid = np.logspace(18, 21, 8)
+    assert shared_run_correlation(point_fit(luck[:1])) is None
+    assert shared_run_correlation(point_fit(luck)) is not None
+    # no compute in common, then 3: too few to tell
+    assert shared_run_correlation(point_fit(luck, np.vstack([grid, grid * 1.1]))) is None
+    three = np.vstack([grid, np.concatenate([grid[:3], grid[3:] * 1.1])])
+    assert shared_run_correlation(point_fit(luck, three)) is None
