@@ -21,14 +21,12 @@ from bayescale.version import __version__
 if TYPE_CHECKING:
     from bayescale.accuracy import (
         AccuracyFit,
-        AccuracyOptions,
-        AccuracyResult,
         accuracy_draws,
         fit_accuracy,
-        run_accuracy,
         simulate_accuracy_table,
     )
     from bayescale.accuracy_data import AccuracyData, AccuracyPriors, load_accuracy_table
+    from bayescale.accuracy_pipeline import AccuracyOptions, AccuracyResult, run_accuracy
     from bayescale.config import configure
     from bayescale.data import LossColumns, LossData, load_loss_runs
     from bayescale.decision import (
@@ -92,9 +90,9 @@ _PUBLIC = {
     "accuracy_draws": "bayescale.accuracy",
     "AccuracyData": "bayescale.accuracy_data",
     "AccuracyFit": "bayescale.accuracy",
-    "AccuracyOptions": "bayescale.accuracy",
+    "AccuracyOptions": "bayescale.accuracy_pipeline",
     "AccuracyPriors": "bayescale.accuracy_data",
-    "AccuracyResult": "bayescale.accuracy",
+    "AccuracyResult": "bayescale.accuracy_pipeline",
     "add_prior_predictive": "bayescale.prior_predictive",
     "BayescaleError": "bayescale.errors",
     "best_compute": "bayescale.decision",
@@ -151,7 +149,7 @@ _PUBLIC = {
     "Requirement": "bayescale.decision",
     "result_from_fit": "bayescale.pipeline",
     "result_from_pass_fit": "bayescale.pass_pipeline",
-    "run_accuracy": "bayescale.accuracy",
+    "run_accuracy": "bayescale.accuracy_pipeline",
     "run_loss": "bayescale.pipeline",
     "run_nd": "bayescale.nd_pipeline",
     "run_pass": "bayescale.pass_pipeline",

@@ -6,7 +6,7 @@ each family's largest model out), all families in one fit, so a family's held-ou
 forecast from its smaller ones and the other families' exponents. Families left with fewer
 than three fitted sizes are skipped (kept in the fit, not scored). Each held-out (model,
 benchmark) row is scored against a new model's predictive draws at its compute
-(:func:`bayescale.accuracy.score_held_out_rows`, :mod:`bayescale.backtest_scoring`). No
+(:func:`bayescale.accuracy_forecast.score_held_out_rows`, :mod:`bayescale.backtest_scoring`). No
 baseline is run here: the no-floor line, the per-ladder floor fit and the unpooled model are
 compared in ``benchmarks/accuracy_backtest.py`` (docs/accuracy.md), one family at a time.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from bayescale.accuracy import fit_accuracy, score_held_out_rows
+from bayescale.accuracy import fit_accuracy
 from bayescale.accuracy_data import (
     AccuracyColumns,
     AccuracyData,
@@ -31,6 +31,7 @@ from bayescale.accuracy_data import (
     law_compute,
     load_accuracy_table,
 )
+from bayescale.accuracy_forecast import score_held_out_rows
 from bayescale.backtest_report import Backtest, split_backtest
 from bayescale.backtest_scoring import ratio_fits
 from bayescale.errors import InputError

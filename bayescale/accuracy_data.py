@@ -251,7 +251,7 @@ class AccuracyData(Summarised):
 
 
 #: ``--chance BENCH=learn``: the benchmark's floor is learned (its value ``None`` in
-#: :attr:`AccuracyOptions.chance <bayescale.accuracy.AccuracyOptions>`).
+#: :attr:`AccuracyOptions.chance <bayescale.accuracy_pipeline.AccuracyOptions>`).
 LEARN = "learn"
 
 
@@ -969,7 +969,7 @@ def within_noise_of_chance(
     The sd of a row with ``n_questions`` is the binomial :math:`\sqrt{m(1 - m)/n}`,
     :math:`m = \max(g, 1/n)`; of a row without (NaN), ``noise_sd`` (the prior median noise).
     The model gives ladders of such rows an exponent of their own, and their forecasts a
-    warning (``accuracy_model.ladders_at_chance``, ``accuracy.accuracy_target_warnings``).
+    warning (``accuracy_model.ladders_at_chance``, ``accuracy_forecast.accuracy_target_warnings``).
     """
     counted = ~np.isnan(n_questions)
     n = np.maximum(np.nan_to_num(n_questions), 1.0)

@@ -18,8 +18,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from bayescale.accuracy import AccuracyFit, AccuracyOptions
+from bayescale.accuracy import AccuracyFit
 from bayescale.accuracy_data import AccuracyColumns, AccuracyData, AccuracyPriors, accuracy_pivots
+from bayescale.accuracy_pipeline import AccuracyOptions
 from bayescale.errors import InputError
 from bayescale.saved_format import (
     attr_json,

@@ -1255,8 +1255,8 @@ def _run_nd_command(args: argparse.Namespace) -> int:
 
 def _run_accuracy_command(args: argparse.Namespace) -> int:
     """``bayescale accuracy``: the registry's accuracy entry (:mod:`bayescale.accuracy`)."""
-    from bayescale.accuracy import AccuracyOptions
     from bayescale.accuracy_data import AccuracyColumns, parse_chance
+    from bayescale.accuracy_pipeline import AccuracyOptions
 
     options = AccuracyOptions(
         **_shared_options(args),  # type: ignore[arg-type]

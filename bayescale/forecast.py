@@ -674,7 +674,8 @@ def parameter_table(fit: Any, interval: float = 0.9) -> pd.DataFrame:
 
 def _law_parameter_table(fit: Any, interval: float) -> pd.DataFrame:
     """The parameter table of a pass-rate, L(N, D) or accuracy fit."""
-    from bayescale.accuracy import AccuracyFit, accuracy_parameter_table
+    from bayescale.accuracy import AccuracyFit
+    from bayescale.accuracy_report import accuracy_parameter_table
     from bayescale.fit import PassFit
     from bayescale.nd import NDFit
     from bayescale.nd_report import parameter_table as nd_parameter_table

@@ -322,21 +322,28 @@ def _nd_law() -> Law:
 
 
 def _accuracy_law() -> Law:
-    from bayescale import accuracy, accuracy_backtest, accuracy_saved
+    from bayescale import (
+        accuracy,
+        accuracy_backtest,
+        accuracy_data,
+        accuracy_pipeline,
+        accuracy_report,
+        accuracy_saved,
+    )
 
     return Law(
         name="accuracy",
         formula=accuracy.FORMULA,
         fit_type=accuracy.AccuracyFit,
-        options_type=accuracy.AccuracyOptions,
-        result_type=accuracy.AccuracyResult,
-        data_types=(accuracy.AccuracyData,),
-        run=accuracy.run_accuracy,
-        result_from_fit=accuracy.result_from_accuracy_fit,
-        document=accuracy.accuracy_document,
-        markdown=accuracy.accuracy_markdown,
+        options_type=accuracy_pipeline.AccuracyOptions,
+        result_type=accuracy_pipeline.AccuracyResult,
+        data_types=(accuracy_data.AccuracyData,),
+        run=accuracy_pipeline.run_accuracy,
+        result_from_fit=accuracy_pipeline.result_from_accuracy_fit,
+        document=accuracy_report.accuracy_document,
+        markdown=accuracy_report.accuracy_markdown,
         figures=accuracy.accuracy_figures,
-        summary=accuracy.accuracy_summary,
+        summary=accuracy_report.accuracy_summary,
         data_group=accuracy_saved.ACCURACY_GROUP,
         encode=accuracy_saved.encode_accuracy,
         decode=accuracy_saved.decode_accuracy,
@@ -346,9 +353,9 @@ def _accuracy_law() -> Law:
         spec_name="accuracy",
         description="benchmark accuracy above chance per family, hierarchical over families "
         "and benchmarks",
-        spec_sections=accuracy.accuracy_spec_sections,
-        spec_options=accuracy.accuracy_spec_options,
-        check_spec=accuracy.check_accuracy_spec,
+        spec_sections=accuracy_pipeline.accuracy_spec_sections,
+        spec_options=accuracy_pipeline.accuracy_spec_options,
+        check_spec=accuracy_pipeline.check_accuracy_spec,
     )
 
 

@@ -13,15 +13,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bayescale.accuracy import (
-    AccuracyOptions,
     accuracy_draws,
-    accuracy_requirement,
-    accuracy_target_warnings,
     fit_accuracy,
     leave_largest_out,
-    result_from_accuracy_fit,
     simulate_accuracy_table,
-    target_ladders,
 )
 from bayescale.accuracy_data import (
     DEFAULT_CHANCE,
@@ -33,6 +28,12 @@ from bayescale.accuracy_data import (
     load_accuracy_table,
     parse_chance,
     transformed_accuracy,
+)
+from bayescale.accuracy_forecast import accuracy_target_warnings, target_ladders
+from bayescale.accuracy_pipeline import (
+    AccuracyOptions,
+    accuracy_requirement,
+    result_from_accuracy_fit,
 )
 from bayescale.cli import main
 from bayescale.errors import InputError

@@ -15,12 +15,9 @@ import pytest
 import xarray as xr
 
 from bayescale.accuracy import (
-    AccuracyOptions,
     accuracy_draws,
     fit_accuracy,
     largest_fitted_log_compute,
-    result_from_accuracy_fit,
-    score_held_out_rows,
     simulate_accuracy_table,
 )
 from bayescale.accuracy_data import (
@@ -32,6 +29,8 @@ from bayescale.accuracy_data import (
     law_compute,
     load_accuracy_table,
 )
+from bayescale.accuracy_forecast import score_held_out_rows
+from bayescale.accuracy_pipeline import AccuracyOptions, result_from_accuracy_fit
 from bayescale.errors import InputError
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import load_fit, save_fit

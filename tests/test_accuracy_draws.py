@@ -18,14 +18,16 @@ from scipy import stats
 from bayescale.accuracy import (
     AccuracyFit,
     accuracy_draws,
-    accuracy_requirement_draws,
     binomial_quantile,
-    decide_accuracy,
-    forecast_accuracy,
-    result_from_accuracy_fit,
     simulate_accuracy_table,
 )
 from bayescale.accuracy_data import load_accuracy_table
+from bayescale.accuracy_forecast import forecast_accuracy
+from bayescale.accuracy_pipeline import (
+    accuracy_requirement_draws,
+    decide_accuracy,
+    result_from_accuracy_fit,
+)
 from bayescale.decision import search_grid
 from tests.test_accuracy_registry import OPTIONS, fake_fit
 

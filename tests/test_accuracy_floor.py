@@ -18,19 +18,15 @@ import xarray as xr
 from scipy import stats
 
 import bayescale.accuracy_backtest
-from bayescale.accuracy import (
-    AccuracyOptions,
-    chance_entries,
-    fit_accuracy,
-    result_from_accuracy_fit,
-    simulate_accuracy_table,
-)
+from bayescale.accuracy import fit_accuracy, simulate_accuracy_table
 from bayescale.accuracy_data import (
     AccuracyPriors,
     floor_bounds,
     load_accuracy_table,
     parse_chance,
 )
+from bayescale.accuracy_pipeline import AccuracyOptions, result_from_accuracy_fit
+from bayescale.accuracy_report import chance_entries
 from bayescale.cli import main
 from bayescale.errors import InputError
 from bayescale.sampling import SamplerSettings

@@ -18,20 +18,18 @@ from arviz_base import from_dict
 import bayescale.accuracy_model
 import bayescale.fit
 import bayescale.sampling
-from bayescale.accuracy import (
-    AccuracyFit,
-    AccuracyOptions,
-    decide_accuracy,
-    fit_accuracy,
-    result_from_accuracy_fit,
-    simulate_accuracy_table,
-)
+from bayescale.accuracy import AccuracyFit, fit_accuracy, simulate_accuracy_table
 from bayescale.accuracy_data import (
     AccuracyPriors,
     accuracy_pivots,
     accuracy_split,
     load_accuracy_table,
     transformed_accuracy,
+)
+from bayescale.accuracy_pipeline import (
+    AccuracyOptions,
+    decide_accuracy,
+    result_from_accuracy_fit,
 )
 from bayescale.accuracy_saved import ACCURACY_GROUP
 from bayescale.cli import main

@@ -16,19 +16,20 @@ import pandas as pd
 import pytest
 
 import bayescale.accuracy
-from bayescale.accuracy import (
-    AccuracyOptions,
-    accuracy_figure,
-    accuracy_target_warnings,
-    check_accuracy_data,
-    result_from_accuracy_fit,
-    simulate_accuracy_table,
-)
+import bayescale.accuracy_pipeline
+import bayescale.accuracy_report
+from bayescale.accuracy import accuracy_figure, simulate_accuracy_table
 from bayescale.accuracy_data import (
     accuracy_pivots,
     chinchilla_effective_compute,
     load_accuracy_table,
     optimal_equivalent_compute,
+)
+from bayescale.accuracy_forecast import accuracy_target_warnings
+from bayescale.accuracy_pipeline import (
+    AccuracyOptions,
+    check_accuracy_data,
+    result_from_accuracy_fit,
 )
 from bayescale.cli import main
 from bayescale.errors import InputError
@@ -130,10 +131,10 @@ def test_figure_and_report_say_the_axis(tmp_path):
     fig = accuracy_figure(plain.fit, plain.forecast.targets, plain.ladders)
     assert fig.axes[0].get_xlabel() == "training compute (FLOPs)"
     assert plain.document()["model"]["axis"] == "compute"
-    report = bayescale.accuracy.accuracy_markdown(result, "x")
+    report = bayescale.accuracy_report.accuracy_markdown(result, "x")
     assert "Axis: Chinchilla's effective compute" in report and "| N | D |" in report
-    assert "Axis: training compute" in bayescale.accuracy.accuracy_markdown(plain, "x")
-    assert "N=3e+10 D=6e+11" in bayescale.accuracy.accuracy_summary(result)
+    assert "Axis: training compute" in bayescale.accuracy_report.accuracy_markdown(plain, "x")
+    assert "N=3e+10 D=6e+11" in bayescale.accuracy_report.accuracy_summary(result)
     assert "beta mmlu @ N=6e+10 D=3e+11" in repr(result.forecast)
 
 
@@ -200,7 +201,7 @@ def test_command_refusals_exit_2_before_sampling(
     def no_fit(*args, **kwargs):
         raise AssertionError("sampled")
 
-    monkeypatch.setattr(bayescale.accuracy, "fit_accuracy", no_fit)
+    monkeypatch.setattr(bayescale.accuracy_pipeline, "fit_accuracy", no_fit)
     path = tmp_path / "t.csv"
     _sized().drop(columns=list(drop)).to_csv(path, index=False)
     assert main(["accuracy", str(path), *given, "--quiet"]) == 2

@@ -403,7 +403,12 @@ def _with_gaps(frame: pd.DataFrame, value_column: str) -> pd.DataFrame:
     ("command", "target", "fit", "value_column"),
     [
         ("nd", ["--target", "7e9:1.4e11"], "bayescale.nd_pipeline.fit_nd", "loss"),
-        ("accuracy", ["--target-compute", "1e24"], "bayescale.accuracy.fit_accuracy", "accuracy"),
+        (
+            "accuracy",
+            ["--target-compute", "1e24"],
+            "bayescale.accuracy_pipeline.fit_accuracy",
+            "accuracy",
+        ),
     ],
 )
 def test_nd_and_accuracy_select_rows_like_loss_and_pass(
@@ -796,8 +801,9 @@ def test_a_run_pasted_twice_is_warned():
 
 
 def test_group_and_family_labels_typed_two_ways_are_warned():
-    from bayescale.accuracy import accuracy_target_warnings, simulate_accuracy_table
+    from bayescale.accuracy import simulate_accuracy_table
     from bayescale.accuracy_data import load_accuracy_table
+    from bayescale.accuracy_forecast import accuracy_target_warnings
     from bayescale.forecast import loss_target_warnings
     from bayescale.priors import LossPriors
 

@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.accuracy import AccuracyOptions, simulate_accuracy_table
+from bayescale.accuracy import simulate_accuracy_table
+from bayescale.accuracy_pipeline import AccuracyOptions
 from bayescale.cli import main
 from bayescale.errors import InputError
 from bayescale.nd import NDPriors, simulate_nd_runs

@@ -53,6 +53,10 @@ EVERY_OTHER_LAW = (
     "bayescale.nd_report",
     "bayescale.nd_saved",
     "bayescale.accuracy",
+    "bayescale.accuracy_forecast",
+    "bayescale.accuracy_pipeline",
+    "bayescale.accuracy_report",
+    "bayescale.accuracy_saved",
 )
 
 
