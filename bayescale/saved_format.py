@@ -311,6 +311,43 @@ def unverified_warnings(fit: Any) -> tuple[str, ...]:
     return (unverified_warning(attrs[UNVERIFIED_ATTR]),) if UNVERIFIED_ATTR in attrs else ()
 
 
+#: ``name -> (formula, posterior -> values)``: a deterministic variable of a law's posterior and
+#: how the model computes it from the others (:func:`check_relations`).
+Relations = dict[str, tuple[str, Callable[[xr.Dataset], Any]]]
+
+
+def check_relations(tree: xr.DataTree, path: Path, relations: Relations) -> None:
+    """Refuse a posterior whose deterministic variables are not what the model computes.
+
+    A few array operations that catch one variable of a pair edited alone, also in a file
+    without digests (format 1 or 2). The tolerance is 1000 machine epsilons of the stored
+    variable's float width; a relation whose variables the file lacks is skipped.
+
+    Raises
+    ------
+    InputError
+        Naming each variable that disagrees, with its formula.
+    """
+    posterior = tree["posterior"].to_dataset()
+    broken = []
+    for name, (formula, compute) in relations.items():
+        try:
+            stored = posterior[name]
+            expected = compute(posterior).transpose(*stored.dims)
+        except (KeyError, ValueError):
+            continue
+        eps = np.finfo(stored.dtype if stored.dtype.kind == "f" else float).eps
+        if stored.shape != expected.shape or not np.allclose(
+            stored.values, expected.values, rtol=1000 * eps, atol=0
+        ):
+            broken.append(f"'{name}' is not {formula}")
+    if broken:
+        raise InputError(
+            f"{path}: in the posterior, {'; '.join(broken)}, as the model computes them; the "
+            "file was modified or damaged. Fit again."
+        )
+
+
 def format_version(tree: xr.DataTree, path: Path) -> int:
     """The file's format version, refusing one that is not a whole number."""
     raw = tree.attrs.get("bayescale_format_version", -1)

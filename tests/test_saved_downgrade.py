@@ -3,7 +3,8 @@
 Formats 1 and 2 (bayescale 0.1.0) record no digests of the draws and settings. A current file
 lowered to format 2, with its digests removed and its draws edited, is refused because it holds
 what only newer writers write; a genuine old file loads, but every result from it (and every
-fit saved from it) says in its ``warnings`` that it is unverified.
+fit saved from it) says in its ``warnings`` that it is unverified; and a loss posterior whose
+deterministic variables disagree with the variables they are computed from is refused.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import xarray as xr
 from bayescale.cli import main
 from bayescale.errors import InputError
 from bayescale.saved import load_fit, read_fit, save_fit
+from bayescale.saved_format import integrity_digests
 
 DATA = Path(__file__).parent / "data"
 V010 = DATA / "loss_fit_v0.1.0.nc"
@@ -129,6 +131,35 @@ def test_a_file_as_format_2_wrote_it_loads_and_its_results_say_unverified(
 def test_a_verified_fit_gives_no_such_warning(verified):
     result = load_fit(verified).result(targets=1e23, requirement=RULE)
     assert not any("unverified" in w for w in result.warnings)
+
+
+def test_an_edited_exponent_is_caught_in_a_file_without_digests(verified, tmp_path):
+    def steeper(tree):
+        _as_format_2(tree)
+        _posterior(tree, lambda ds: ds.assign(exponent=ds["exponent"] * 1.5))
+
+    with pytest.raises(InputError, match=r"'exponent' is not slope / reducible"):
+        load_fit(_edit(verified, tmp_path / "v2.nc", steeper))
+
+
+def test_an_edited_exponent_is_caught_under_rewritten_digests(verified, tmp_path):
+    # the review's laundered file: a format-3 file whose digests were written after the edit
+    def launder(tree):
+        _posterior(tree, lambda ds: ds.assign(exponent=ds["exponent"] * 1.5))
+        tree.attrs["bayescale_sha256"] = json.dumps(integrity_digests(tree))
+
+    with pytest.raises(InputError, match=r"'b' is not -exponent"):
+        load_fit(_edit(verified, tmp_path / "laundered.nc", launder))
+
+
+@pytest.mark.parametrize("name", ["b", "c", "a", "level"])
+def test_each_deterministic_is_checked_against_its_inputs(verified, tmp_path, name):
+    def edit(tree):
+        _as_format_2(tree)
+        _posterior(tree, lambda ds: ds.assign({name: ds[name] * 1.01}))
+
+    with pytest.raises(InputError, match=f"in the posterior, .*'{name}' is not"):
+        load_fit(_edit(verified, tmp_path / "v2.nc", edit))
 
 
 def test_an_old_file_warns_in_the_document_and_report_and_its_saved_fit_stays_unverified(
