@@ -162,6 +162,15 @@ def test_each_deterministic_is_checked_against_its_inputs(verified, tmp_path, na
         load_fit(_edit(verified, tmp_path / "v2.nc", edit))
 
 
+def test_an_edited_bucket_exponent_is_caught_in_a_pass_file_without_digests(tmp_path):
+    def steeper(tree):
+        _posterior(tree, lambda ds: ds.assign(exponent=ds["exponent"] * 1.5))
+
+    path = _edit(DATA / "pass_fit_v0.1.0.nc", tmp_path / "pass.nc", steeper)
+    with pytest.raises(InputError, match=r"'exponent' is not exp\(log_exponent\)"):
+        load_fit(path)
+
+
 def test_an_old_file_warns_in_the_document_and_report_and_its_saved_fit_stays_unverified(
     tmp_path, capsys
 ):
