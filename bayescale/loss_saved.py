@@ -21,8 +21,10 @@ from bayescale.forecast import loo_below
 from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors
 from bayescale.saved_format import (
+    Relations,
     attr_json,
     check_hash,
+    check_relations,
     fit_fields,
     grouped_runs_group,
     pivot_of,
@@ -59,6 +61,7 @@ def decode_loss(tree: xr.DataTree, path: Path) -> LossFit:
         columns=LossColumns(**attr_json(tree, "columns", path)),
     )
     check_hash(tree, runs_hash(data), path)
+    check_relations(tree, path, loss_relations(float(np.ravel(tree.attrs["log_pivot"])[0])))
     del tree[RUNS_GROUP]
     return LossFit(
         data=data,
@@ -69,6 +72,24 @@ def decode_loss(tree: xr.DataTree, path: Path) -> LossFit:
         exact_loo=exact_loo_of(tree, path),
         loo_below=loo_below_of(tree, path),
     )
+
+
+def loss_relations(log_pivot: float) -> Relations:
+    """The loss posterior's deterministic variables from the others (:mod:`bayescale.loss_model`).
+
+    ``exponent = slope / reducible``, ``level = exp(log_level)``, ``b = -exponent``,
+    ``c = level (1 - reducible)``, ``a = level reducible exp(exponent ln C0)``.
+    """
+    return {
+        "exponent": ("slope / reducible", lambda p: p["slope"] / p["reducible"]),
+        "level": ("exp(log_level)", lambda p: np.exp(p["log_level"])),
+        "b": ("-exponent", lambda p: -p["exponent"]),
+        "c": ("level * (1 - reducible)", lambda p: p["level"] * (1 - p["reducible"])),
+        "a": (
+            "level * reducible * exp(exponent * log_pivot)",
+            lambda p: p["level"] * p["reducible"] * np.exp(p["exponent"] * log_pivot),
+        ),
+    }
 
 
 def loss_priors_of(tree: xr.DataTree, path: Path) -> LossPriors:

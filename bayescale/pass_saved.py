@@ -25,6 +25,7 @@ from bayescale.pass_pipeline import PassOptions
 from bayescale.priors import PassPriors
 from bayescale.saved_format import (
     check_hash,
+    check_relations,
     fit_fields,
     format_version,
     pivot_of,
@@ -143,6 +144,10 @@ def decode_pass(tree: xr.DataTree, path: Path) -> PassFit:
     # format 1 hashed the table only; format 2 adds the buckets
     version = format_version(tree, path)
     check_hash(tree, pass_hash(data, buckets if version >= 2 else None), path)
+    # several buckets: their exponents from the free log-exponents (pass_model._bucket_lines)
+    check_relations(
+        tree, path, {"exponent": ("exp(log_exponent)", lambda p: np.exp(p["log_exponent"]))}
+    )
     del tree[PASS_GROUP]
     return PassFit(
         data=data,

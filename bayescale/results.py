@@ -52,8 +52,13 @@ class Result[FitT, ForecastT, OptionsT]:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """Warnings about the targets (the document's ``warnings[]``)."""
-        return tuple(self.forecast.warnings)  # type: ignore[attr-defined]
+        """Warnings about the targets and the data, and about a fit from a file without digests.
+
+        The document's ``warnings[]`` and the report's.
+        """
+        from bayescale.saved_format import unverified_warnings
+
+        return tuple(self.forecast.warnings) + unverified_warnings(self.fit)  # type: ignore[attr-defined]
 
     def document(self) -> dict[str, Any]:
         """The result document (docs/formats.md), built by the law's :attr:`document_builder`."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -32,7 +33,7 @@ FORMAT = "bayescale.fit"
 
 
 #: Version of the file layout; bump it when the layout changes and keep readers for old ones.
-#: Format 3 adds :data:`INTEGRITY_ATTR`; formats 1 and 2 are read, with a warning.
+#: Format 3 adds :data:`INTEGRITY_ATTR`; formats 1 and 2 are read as unverified.
 FORMAT_VERSION = 3
 
 
@@ -45,6 +46,59 @@ INTEGRITY_ATTR = "bayescale_sha256"
 #: Root attribute holding the TOML text of the spec a run came from (``bayescale run``).
 #: Optional: fits from ``bayescale loss|pass`` and files of 0.1.0 have none.
 SPEC_ATTR = "spec"
+
+
+#: Root attribute of a fit that comes from a file without digests (format 1 or 2): where it
+#: came from (``"format 1"``). Set when such a file is loaded and written again when the fit is
+#: saved, where the digests cover it, so a fit saved from an unverified one stays unverified;
+#: every result from the fit says so in its ``warnings``.
+UNVERIFIED_ATTR = "unverified"
+
+
+#: What the writers of formats 1 and 2 (bayescale 0.1.0, before digests) put in a file, from
+#: the history of this module: the root attributes, the laws, and the keys of the JSON
+#: attributes that grew after them. Anything else in a file that claims one of those formats
+#: was written by a newer bayescale, and its format lowered to escape its digests.
+LEGACY_ATTRS = frozenset(
+    {
+        "bayescale_format",
+        "bayescale_format_version",
+        "bayescale_version",
+        "kind",
+        "data_sha256",
+        "log_pivot",
+        "priors",
+        "sampler",
+        "timing_s",
+        "options",
+        SPEC_ATTR,
+        "fit_max_compute",
+        "columns",
+    }
+)
+LEGACY_KINDS = frozenset({"loss", "pass"})
+LEGACY_KEYS: dict[tuple[str, str], frozenset[str]] = {
+    # the scatter prior's keys came with format 3, the per-run errors' column after it
+    ("loss", "priors"): frozenset(
+        {
+            "level_log_sd",
+            "slope_median",
+            "slope_log_sd",
+            "slope_group_sd",
+            "reducible_logit_mean",
+            "reducible_logit_sd",
+            "reducible_group_sd",
+            "scatter_sd",
+            "likelihood",
+            "student_t_nu",
+            "discrepancy_exponent_sd",
+            "discrepancy_per_efold",
+        }
+    ),
+    ("loss", "columns"): frozenset({"compute", "loss", "group", "name"}),
+}
+#: The first release whose files are all of format 3 (0.1.0 wrote formats 1 to 3).
+FIRST_DIGESTED_RELEASE = (0, 2)
 
 
 def root_attrs(
@@ -62,6 +116,9 @@ def root_attrs(
     if own_seed is not None:
         extra[FORECAST_SEED_ATTR] = int(own_seed)
     extra[STREAMS_ATTR] = getattr(fit, "streams", "keyed")
+    origin = getattr(getattr(fit, "idata", None), "attrs", {}).get(UNVERIFIED_ATTR)
+    if origin is not None:  # from a file without digests: it stays unverified
+        extra[UNVERIFIED_ATTR] = str(origin)
     return extra | {
         "bayescale_format": FORMAT,
         "bayescale_format_version": FORMAT_VERSION,
@@ -149,14 +206,16 @@ def _describe_part(key: str) -> str:
 def verify_integrity(tree: xr.DataTree, path: Path, version: int) -> None:
     """Refuse a saved fit whose parts do not match their recorded digests, or bad draws.
 
-    Files of formats 1 and 2 carry no digests of their draws and settings: they are loaded
-    with a logged warning that they are unverified (their data hash is still checked).
+    Files of formats 1 and 2 carry no digests of their draws and settings: one that holds
+    what only newer writers write (:func:`newer_content`) is refused; the others are loaded as
+    unverified (their data hash is still checked), marked with :data:`UNVERIFIED_ATTR`.
 
     Raises
     ------
     InputError
-        Naming each group or attribute that changed, was removed or was added, or the
-        posterior variables with non-finite draws.
+        Naming each group or attribute that changed, was removed or was added, what a file of
+        an older format holds that its writers never wrote, or the posterior variables with
+        non-finite draws.
     """
     if version >= 3:
         try:
@@ -185,13 +244,17 @@ def verify_integrity(tree: xr.DataTree, path: Path, version: int) -> None:
                 "a forecast from it cannot be trusted. Fit again."
             )
     else:
-        log.warning(
-            "%s: saved-fit format %d records no digests of its draws and settings, so they "
-            "are unverified (only its data are checked). Save it again with this version "
-            "('bayescale forecast ... --out DIR') to protect it.",
-            path,
-            version,
-        )
+        newer = newer_content(tree)
+        if newer:
+            raise InputError(
+                f"{path}: claims saved-fit format {version}, which records no digests, but holds "
+                f"what only a newer bayescale writes ({'; '.join(newer)}): it was written by a "
+                "newer bayescale and modified, its format lowered so that its digests are not "
+                "checked. A forecast from it cannot be trusted. Fit again."
+            )
+        tree.attrs[UNVERIFIED_ATTR] = f"format {version}"
+    if UNVERIFIED_ATTR in tree.attrs:
+        log.warning("%s: %s", path, unverified_warning(tree.attrs[UNVERIFIED_ATTR]))
     if "posterior" in tree.children:
         posterior = tree["posterior"].to_dataset()
         bad = [
@@ -205,6 +268,84 @@ def verify_integrity(tree: xr.DataTree, path: Path, version: int) -> None:
                 "never writes NaN or infinity there, so the file was modified or damaged. "
                 "Fit again."
             )
+
+
+def newer_content(tree: xr.DataTree) -> list[str]:
+    """What a file holds that no writer of formats 1 and 2 wrote (nothing, for such a file).
+
+    Its ``bayescale_version`` from 0.2 on, a law they did not have, root attributes and keys of
+    the priors or columns added since (:data:`LEGACY_ATTRS`, :data:`LEGACY_KEYS`).
+    """
+    found = []
+    version = str(tree.attrs.get("bayescale_version", ""))
+    release = re.match(r"(\d+)\.(\d+)", version)
+    if release and (int(release[1]), int(release[2])) >= FIRST_DIGESTED_RELEASE:
+        found.append(f"bayescale_version '{version}'")
+    kind = str(tree.attrs.get("kind", "loss"))
+    if kind not in LEGACY_KINDS:
+        found.append(f"kind '{kind}'")
+    named = [("attribute", sorted(set(map(str, tree.attrs)) - LEGACY_ATTRS))]
+    for (law, key), known in LEGACY_KEYS.items():
+        try:
+            values = json.loads(tree.attrs[key]) if law == kind else {}
+        except (KeyError, TypeError, json.JSONDecodeError):
+            continue  # refused when the law reads it, naming it
+        if isinstance(values, dict):
+            named.append((f"{key} key", sorted(set(values) - known)))
+    found += [f"{what}{'s' * (len(n) > 1)} {', '.join(map(repr, n))}" for what, n in named if n]
+    return found
+
+
+def unverified_warning(origin: Any) -> str:
+    """The warning of a fit from a file without digests (``origin``: ``"format 1"``)."""
+    return (
+        f"this fit comes from a saved fit of {origin}, which records no digests of its draws "
+        "and settings: a change to them cannot be detected, so this forecast is unverified. "
+        "Fit again from the data for a verified one."
+    )
+
+
+def unverified_warnings(fit: Any) -> tuple[str, ...]:
+    """The warning of a fit loaded from a file without digests, or of one saved from it."""
+    attrs = getattr(getattr(fit, "idata", None), "attrs", {})
+    return (unverified_warning(attrs[UNVERIFIED_ATTR]),) if UNVERIFIED_ATTR in attrs else ()
+
+
+#: ``name -> (formula, posterior -> values)``: a deterministic variable of a law's posterior and
+#: how the model computes it from the others (:func:`check_relations`).
+Relations = dict[str, tuple[str, Callable[[xr.Dataset], Any]]]
+
+
+def check_relations(tree: xr.DataTree, path: Path, relations: Relations) -> None:
+    """Refuse a posterior whose deterministic variables are not what the model computes.
+
+    A few array operations that catch one variable of a pair edited alone, also in a file
+    without digests (format 1 or 2). The tolerance is 1000 machine epsilons of the stored
+    variable's float width; a relation whose variables the file lacks is skipped.
+
+    Raises
+    ------
+    InputError
+        Naming each variable that disagrees, with its formula.
+    """
+    posterior = tree["posterior"].to_dataset()
+    broken = []
+    for name, (formula, compute) in relations.items():
+        try:
+            stored = posterior[name]
+            expected = compute(posterior).transpose(*stored.dims)
+        except (KeyError, ValueError):
+            continue
+        eps = np.finfo(stored.dtype if stored.dtype.kind == "f" else float).eps
+        if stored.shape != expected.shape or not np.allclose(
+            stored.values, expected.values, rtol=1000 * eps, atol=0
+        ):
+            broken.append(f"'{name}' is not {formula}")
+    if broken:
+        raise InputError(
+            f"{path}: in the posterior, {'; '.join(broken)}, as the model computes them; the "
+            "file was modified or damaged. Fit again."
+        )
 
 
 def format_version(tree: xr.DataTree, path: Path) -> int:

@@ -182,15 +182,3 @@ def test_older_formats_load_with_an_unverified_warning(name, caplog):
     with caplog.at_level(logging.WARNING, logger="bayescale"):
         load_fit(DATA / name)
     assert "unverified" in caplog.text and "format 1" in caplog.text
-
-
-def test_format_2_files_load_as_unverified(saved_loss, tmp_path, caplog):
-    def as_v2(tree):
-        tree.attrs["bayescale_format_version"] = 2
-        del tree.attrs[INTEGRITY_ATTR]
-
-    path = _edit(saved_loss, tmp_path / "v2.nc", as_v2)
-    with caplog.at_level(logging.WARNING, logger="bayescale"):
-        fit, _ = read_fit(path)
-    assert "format 2" in caplog.text and "unverified" in caplog.text
-    assert fit.data.groups == ("web", "code")
