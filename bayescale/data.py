@@ -777,6 +777,29 @@ def held_out_mask(compute: np.ndarray, fit_max_compute: Any) -> np.ndarray:
     return compute > bound
 
 
+def read_group_labels(frame: pd.DataFrame, spec: str, default: str, label: str) -> np.ndarray:
+    """One group label per row, from the group option ``spec`` (loss and L(N, D) tables).
+
+    ``spec`` names one column or several joined by commas (``"dataset,mult"``: labels
+    ``c4/1``); a renamed group column (``spec`` other than ``default``) must exist, and without
+    it every row is in :data:`DEFAULT_GROUP`. A missing label is refused with its row.
+    """
+    columns = group_columns(spec)
+    for col in columns:
+        if spec != default:
+            require_column(frame, col, label, "--group-col")
+        refuse_case_twin(frame, col, label, "--group-col")
+    if not all(col in frame.columns for col in columns):
+        return np.full(len(frame), DEFAULT_GROUP, dtype=object)
+    for col in columns:
+        for i, value in zip(frame.index, frame[col].tolist(), strict=True):
+            if pd.isna(value) or not str(value).strip():
+                raise InputError(
+                    f"{row_label(label, int(i), frame)}, column '{col}': group label is missing."
+                )
+    return np.array(group_labels(frame, columns).tolist(), dtype=object)
+
+
 def load_loss_runs(
     source: str | Path | pd.DataFrame,
     columns: LossColumns | None = None,
@@ -844,21 +867,7 @@ def load_loss_runs(
     if columns.loss_sd is not None:
         loss_sd = _loss_sd(frame, columns.loss_sd, label)
 
-    for col in group_cols:
-        if columns.group != LossColumns.group:  # a renamed group column must exist
-            require_column(frame, col, label, "--group-col")
-        refuse_case_twin(frame, col, label, "--group-col")
-    if all(col in frame.columns for col in group_cols):
-        for col in group_cols:
-            for i, value in zip(frame.index, frame[col].tolist(), strict=True):
-                if pd.isna(value) or not str(value).strip():
-                    raise InputError(
-                        f"{row_label(label, int(i), frame)}, column '{col}': group label is "
-                        "missing."
-                    )
-        group = np.array(group_labels(frame, group_cols).tolist(), dtype=object)
-    else:
-        group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
+    group = read_group_labels(frame, columns.group, LossColumns.group, label)
 
     if columns.name != LossColumns.name:  # a renamed name column must exist
         require_column(frame, columns.name, label, "--name-col")

@@ -21,18 +21,16 @@ import pandas as pd
 
 from bayescale.data import (
     COMPUTE_RANGE,
-    DEFAULT_GROUP,
     LOSS_RANGE,
     GroupedRuns,
     check_range,
     fit_bound,
     held_out_mask,
     numeric_column,
+    read_group_labels,
     read_table,
-    refuse_case_twin,
     refuse_shared_columns,
     require_column,
-    row_label,
     run_names,
 )
 from bayescale.display import Summarised
@@ -43,7 +41,7 @@ from bayescale.priors import (
     require_positive,
     require_scatter_prior,
 )
-from bayescale.selection import select_rows
+from bayescale.selection import group_columns, select_rows
 
 log = logging.getLogger("bayescale")
 
@@ -179,7 +177,7 @@ def load_nd_runs(
     """
     columns = columns or NDColumns()
     frame, label = read_table(source, label)
-    used = [columns.params, columns.tokens, columns.loss, columns.group]
+    used = [columns.params, columns.tokens, columns.loss, *group_columns(columns.group)]
     used += [columns.compute] if columns.compute is not None else []
     frame = select_rows(frame, label, used, where=where, drop_missing=drop_missing)
     options = ("--params-col", "--tokens-col", "--loss-col", "--compute-col")
@@ -202,20 +200,7 @@ def load_nd_runs(
         _note_unread_compute(frame, compute, label)
     check_range(compute, frame, columns.compute or columns.params, label, COMPUTE_RANGE, "compute")
 
-    if columns.group != NDColumns.group:
-        require_column(frame, columns.group, label, "--group-col")
-    refuse_case_twin(frame, columns.group, label, "--group-col")
-    if columns.group in frame.columns:
-        raw = frame[columns.group].tolist()
-        for i, value in zip(frame.index, raw, strict=True):
-            if pd.isna(value) or not str(value).strip():
-                raise InputError(
-                    f"{row_label(label, int(i), frame)}, column '{columns.group}': group label "
-                    "is missing."
-                )
-        group = np.array([str(v) for v in raw], dtype=object)
-    else:
-        group = np.full(len(frame), DEFAULT_GROUP, dtype=object)
+    group = read_group_labels(frame, columns.group, NDColumns.group, label)
     if columns.name != NDColumns.name:  # a renamed name column must exist
         require_column(frame, columns.name, label, "--name-col")
     name = run_names(frame, columns.name)

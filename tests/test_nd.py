@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from scipy.optimize import minimize_scalar
 
+import bayescale as bs
 import bayescale.nd_pipeline
 from bayescale.cli import main
 from bayescale.decision import parse_requirement
@@ -54,6 +55,17 @@ def test_compute_defaults_to_6nd(nd_runs):
     data = load_nd_runs(nd_runs)
     assert np.allclose(data.compute, 6 * data.params * data.tokens)
     assert data.flops_per_param_token == pytest.approx(6.0)
+
+
+def test_group_of_several_columns_reads_as_in_a_loss_table(nd_runs):
+    """``--group-col a,b`` joins the columns' labels as the loss table does (it was refused)."""
+    half = np.arange(len(nd_runs)) % 2
+    runs = nd_runs.assign(corpus=np.where(half, "c4", "pile"), seed=1.0)
+    data = load_nd_runs(runs, NDColumns(group="corpus,seed"))
+    assert data.groups == ("pile/1", "c4/1")
+    flops = runs.assign(compute=6 * runs["params"] * runs["tokens"])
+    loss = bs.load_loss_runs(flops, bs.LossColumns(group="corpus,seed"))
+    assert data.group.tolist() == loss.group.tolist()
 
 
 def test_compute_column_sets_flops_per_param_token(nd_runs):
