@@ -54,7 +54,7 @@ from bayescale.decision import Decision, DecisionCurve, Requirement, parse_requi
 from bayescale.errors import InputError, did_you_mean
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
 from bayescale.options import Options, check_options, remembered_options
-from bayescale.results import Result, decide_options, decide_requirement
+from bayescale.results import Result, decide_options, decide_requirement, require_fit
 from bayescale.seeds import forecast_stream
 from bayescale.targets import Targets, check_targets, logged
 
@@ -333,6 +333,7 @@ def result_from_accuracy_fit(
     registry's ``result_from_fit``); the same fit and options give the same numbers.
     ``warn=False`` keeps the warnings out of the log (already logged before sampling).
     """
+    require_fit(fit, AccuracyFit, "result_from_accuracy_fit")
     check_accuracy_options(options)
     check_axis(fit, options)
     targets = check_targets(options.target_computes())

@@ -37,7 +37,7 @@ from bayescale.nd import (
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN, NDColumns, NDData, NDPriors, load_nd_runs
 from bayescale.nd_report import nd_document, optimal_table, parameter_table, targets_table
 from bayescale.options import Options, remembered_options
-from bayescale.results import Result
+from bayescale.results import Result, require_fit
 from bayescale.sampling import SamplerSettings
 
 #: A target or budget farther than this factor beyond the largest fitted compute gets a
@@ -380,6 +380,7 @@ def nd_result_from_fit(fit: NDFit, options: NDOptions, *, warn: bool = True) -> 
     """
     from bayescale.targets import logged
 
+    require_fit(fit, NDFit, "nd_result_from_fit")
     check_nd_options(options, fit.data.groups)
     data = fit.data
     n, d = options.pairs()

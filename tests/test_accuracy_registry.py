@@ -318,6 +318,19 @@ def test_another_laws_result_from_fit_refuses_an_accuracy_fit(function):
     assert "AccuracyFit" in message and "result_from_accuracy_fit" in message
 
 
+def test_nd_and_accuracy_results_refuse_another_laws_fit():
+    """They failed deep inside with an AttributeError; now they name the right function."""
+    import bayescale as bs
+    from bayescale.accuracy_pipeline import result_from_accuracy_fit
+    from bayescale.nd_pipeline import NDOptions, nd_result_from_fit
+
+    with pytest.raises(InputError, match="result_from_accuracy_fit"):
+        nd_result_from_fit(fake_fit(), NDOptions(targets=(1e23,)))
+    loss = bs.load_fit(Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc").fit
+    with pytest.raises(InputError, match=r"takes a AccuracyFit, got LossFit.*result_from_fit"):
+        result_from_accuracy_fit(loss, bs.AccuracyOptions(targets=(1e23,)))
+
+
 def test_every_fit_type_names_the_function_that_answers_it():
     """``answered_by`` (the refusal's hint) is the law's own ``result_from_fit``."""
     import importlib
