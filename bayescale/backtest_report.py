@@ -1,6 +1,6 @@
 """The backtest record and what is written from it.
 
-Its JSON document, Markdown, the calibration figure and the suite table.
+Its JSON document, Markdown, the calibration figure and the calibration benchmark's table.
 
 Nothing here imports PyMC or JAX (matplotlib only when a figure is drawn).
 """
@@ -334,8 +334,8 @@ def calibration_figure(
 SUITE_METHODS = ("bayescale", "separate_bayes", "lsq_bootstrap", "report_point_fit")
 
 
-def suite_rows(results: dict[str, list[Backtest]]) -> list[dict[str, Any]]:
-    """Summary rows of a benchmark suite: one per (dataset, ratio), then all cases pooled.
+def calibration_rows(results: dict[str, list[Backtest]]) -> list[dict[str, Any]]:
+    """Summary rows of the calibration benchmark: one per (dataset, ratio), then all cases pooled.
 
     Parameters
     ----------
@@ -385,8 +385,8 @@ def suite_rows(results: dict[str, list[Backtest]]) -> list[dict[str, Any]]:
     return out
 
 
-def suite_markdown(rows: list[dict[str, Any]]) -> str:
-    """The README table of a benchmark suite: 90% coverage and median |error| side by side."""
+def calibration_markdown(rows: list[dict[str, Any]]) -> str:
+    """The README table of the calibration benchmark: coverage and median |error| side by side."""
     lines = [
         "| dataset | R | cases | bayescale cov. 50/80/90% | bayescale error "
         "| separate Bayes cov. 90% | separate error | bootstrap cov. 90% | bootstrap error "

@@ -46,8 +46,8 @@ from bayescale.backtest_report import (  # noqa: E402
     backtest_document,
     backtest_from_document,
     calibration_figure,
-    suite_markdown,
-    suite_rows,
+    calibration_markdown,
+    calibration_rows,
 )
 from bayescale.config import configure  # noqa: E402
 from bayescale.data import LossColumns  # noqa: E402
@@ -322,7 +322,7 @@ def run_as_suite(args: argparse.Namespace) -> None:
 
 def write(args, settings, results, entries, start_all, final=False) -> None:
     """Write the JSON (after every dataset, so a crash loses one dataset), table and plot."""
-    rows = suite_rows(results)
+    rows = calibration_rows(results)
     document = {
         "machine": platform.platform(),
         "settings": {
@@ -340,7 +340,7 @@ def write(args, settings, results, entries, start_all, final=False) -> None:
     args.json.write_text(json.dumps(document, indent=1, allow_nan=False) + "\n")
     if not final:
         return
-    (args.json.parent / "calibration.md").write_text(suite_markdown(rows) + "\n")
+    (args.json.parent / "calibration.md").write_text(calibration_markdown(rows) + "\n")
     panels = {
         name: {
             method: pd.concat(
@@ -356,7 +356,7 @@ def write(args, settings, results, entries, start_all, final=False) -> None:
     }
     fig = calibration_figure(panels, "Held-out coverage, all ratios pooled per dataset")
     save_figure(fig, args.json.parent / "calibration.png")
-    print(suite_markdown(rows))
+    print(calibration_markdown(rows))
     print(f"total {time.perf_counter() - start_all:.0f} s; wrote {args.json}")
 
 

@@ -17,8 +17,8 @@ from bayescale.backtest_report import (
     BASELINES,
     backtest_from_document,
     backtests_document,
-    suite_markdown,
-    suite_rows,
+    calibration_markdown,
+    calibration_rows,
 )
 from bayescale.backtest_scoring import (
     LEVELS,
@@ -204,8 +204,8 @@ def test_mocked_loss_backtest_document(demo_runs, mock_pymc_sample):
     assert doc["diagnostics"]["separate_bayes"]["fits"] == 3
     again = backtest_from_document(json.loads(json.dumps(doc)))
     pd.testing.assert_frame_equal(again.summary(), bt.summary())
-    rows = suite_rows({"demo": [bt]})
-    table = suite_markdown(rows)
+    rows = calibration_rows({"demo": [bt]})
+    table = calibration_markdown(rows)
     assert table.count("\n") == 3 and "| demo " in table and "pooled" in table
 
 
@@ -355,4 +355,4 @@ def test_readme_table_matches_calibration_json():
         pytest.skip("benchmarks/results/calibration.json not written yet (make bench)")
     document = json.loads(path.read_text())
     readme = (ROOT / "README.md").read_text()
-    assert suite_markdown(document["summary"]) in readme
+    assert calibration_markdown(document["summary"]) in readme

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bayescale.backtest_report import suite_markdown
+from bayescale.backtest_report import calibration_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = sorted((ROOT / "docs").glob("*.md"))
@@ -86,7 +86,7 @@ def test_calibration_page_table_matches_results_json():
     if not path.is_file():
         pytest.skip("benchmarks/results/calibration.json not written yet (make bench)")
     summary = json.loads(path.read_text())["summary"]
-    assert suite_markdown(summary) in (ROOT / "docs" / "calibration.md").read_text()
+    assert calibration_markdown(summary) in (ROOT / "docs" / "calibration.md").read_text()
 
 
 def test_readme_is_short():
