@@ -23,7 +23,7 @@ from bayescale.data import LossData
 from bayescale.diagnostics import RHAT_MAX, Attempt, Diagnostics, diagnose
 from bayescale.display import Summarised, plural
 from bayescale.draws import stacked_draws
-from bayescale.errors import ConvergenceError
+from bayescale.errors import ConvergenceError, InputError
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import LossPriors, PassPriors
 from bayescale.sampling import (
@@ -926,6 +926,8 @@ def fit_pass(
 
     Raises
     ------
+    InputError
+        When per-problem counts come without ``buckets``.
     ConvergenceError
         When the diagnostics gate fails and ``allow_unconverged`` is false.
 
@@ -963,7 +965,10 @@ def fit_pass(
             return build_aggregate_pass_model(aggregate, priors, pad_rows=rows)
     else:
         if buckets is None:
-            raise ValueError("per-problem counts need buckets (bayescale.buckets.make_buckets)")
+            raise InputError(
+                "fit_pass: per-problem counts need their difficulty buckets: "
+                "fit_pass(counts, bayescale.buckets.make_buckets(counts, n_buckets=6))."
+            )
         counts, kept = data, buckets
         # effects the counts barely pin start non-centred; the ladder's alternative is the other
         if int(data.models.fitted.sum()) > 2:  # two models leave no model effects

@@ -151,3 +151,11 @@ def test_aggregate_fit():
     # (the unpadded model too, seeds 2-3), every one within the 99% interval
     assert held["covered"].mean() >= 1 / 2
     assert score_held_out_models(fit, interval=0.99)["covered"].all()
+
+
+def test_counts_without_buckets_are_refused_with_the_call_to_make(simulated):
+    """A Python user's slip: an InputError that shows the call (it was a bare ValueError)."""
+    from bayescale.errors import InputError
+
+    with pytest.raises(InputError, match=r"make_buckets\(counts"):
+        fit_pass(load_pass_counts(simulated[0]))
