@@ -14,7 +14,8 @@ Cases (real data read from ``/work/shared/data``, never copied):
   Chinchilla law; new runs at 100x the largest budget (at its true optimum) and at 20x and
   50x over-trained sizes (N*(C_max), D = 20·M·N), and the true N*(100 C_max).
 
-Usage: ``python benchmarks/nd_backtest.py [olmo gadre porian sim] [--draws 500 --chains 2]``;
+Usage: ``python benchmarks/nd_backtest.py [olmo gadre porian sim] [--draws 500 --chains 2]
+[--likelihood student_t --key-suffix _student_t]``;
 results merge into ``benchmarks/results/nd_backtest.json`` (``--results PATH``: another file,
 e.g. a copy to compare before replacing the stored numbers).
 """
@@ -150,8 +151,9 @@ def score(truth: float, draws_or_interval, point: float | None = None) -> dict[s
     return out
 
 
-#: Priors of the bayescale fits (``--exponent-log-sd`` overrides the exponent prior's sd).
-PRIORS: dict[str, float] = {}
+#: Priors of the bayescale fits (``--exponent-log-sd`` overrides the exponent prior's sd,
+#: ``--likelihood`` the likelihood).
+PRIORS: dict[str, Any] = {}
 
 
 def bayes_nd(frame: pd.DataFrame, settings, group_col: str | None, fit_max_compute=None):
@@ -482,6 +484,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sims", type=int, default=20)
     parser.add_argument("--markdown", action="store_true", help="print the tables and stop")
     parser.add_argument("--exponent-log-sd", type=float, help="NDPriors.exponent_log_sd")
+    parser.add_argument("--likelihood", choices=("normal", "student_t"), help="NDPriors.likelihood")
     parser.add_argument("--key-suffix", default="", help="store the cases under CASE+SUFFIX")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the results JSON")
     args = parser.parse_args(argv)
@@ -495,6 +498,8 @@ def main(argv=None) -> int:
     bayescale.configure(devices=args.chains, compilation_cache=True)
     if args.exponent_log_sd is not None:
         PRIORS["exponent_log_sd"] = args.exponent_log_sd
+    if args.likelihood is not None:
+        PRIORS["likelihood"] = args.likelihood
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for case in args.cases:
