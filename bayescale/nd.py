@@ -226,7 +226,11 @@ ND_ADVICE = {
         "a group's loss at the middle of its runs",
         "check the group's runs for one off the surface (a broken or rerun run)",
     ),
-    "": ("", "; usually a run off the surface. Check the plot for one and remove it."),
+    "": (
+        "",
+        "; usually a run off the surface. Check the plot for one and remove it, or fit with "
+        "--likelihood student_t.",
+    ),
 }
 
 
