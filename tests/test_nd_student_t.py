@@ -59,6 +59,7 @@ def test_nd_command_and_backtest_take_likelihood(nd_runs, tmp_path, mock_pymc_sa
     args = ["nd", str(path), "--budget", "1e21", "--likelihood", "student_t", "--seed", "1"]
     assert main([*args, "--out", str(out), *FAST]) == 0
     assert load_fit(out / "fit.nc").fit.priors.likelihood == "student_t"
+    assert "- Likelihood: student_t (nu=4)" in (out / "report.md").read_text()
     doc = tmp_path / "bt.json"
     args = ["backtest", "nd", str(path), "--ratio", "10", "--likelihood", "student_t"]
     assert main([*args, "--json", str(doc), *FAST]) == 0
