@@ -411,6 +411,7 @@ def build_parser() -> argparse.ArgumentParser:
         compute_help="compute budget in FLOPs for the optimal N*, D*; repeat or comma-separate",
         economics=False,
     )
+    _likelihood(nd)
 
     pas = sub.add_parser(
         "pass",
@@ -862,7 +863,7 @@ BACKTEST_KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "no_baselines": ("loss", "pass"),
     "buckets": ("pass",),
     "exclude_hardest": ("pass",),
-    "likelihood": ("loss",),
+    "likelihood": ("loss", "nd"),
     "chance": ("accuracy",),
     "floor": ("accuracy",),
     "axis": ("accuracy",),
@@ -984,6 +985,10 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     }
     if args.kind == "loss":
         kwargs["priors"] = LossPriors(likelihood=args.likelihood)
+    elif args.kind == "nd":
+        from bayescale.nd_data import NDPriors
+
+        kwargs["priors"] = NDPriors(likelihood=args.likelihood)
     elif args.kind == "accuracy":
         kwargs |= {"floor": args.floor, "axis": args.axis}
     elif args.kind == "pass":
@@ -1242,13 +1247,14 @@ def _nd_pairs(texts: Sequence[str]) -> tuple[tuple[float, float], ...]:
 
 def _run_nd_command(args: argparse.Namespace) -> int:
     """``bayescale nd``: the registry's L(N, D) entry (:mod:`bayescale.nd_pipeline`)."""
-    from bayescale.nd import NDColumns
+    from bayescale.nd import NDColumns, NDPriors
     from bayescale.nd_pipeline import NDOptions
 
     options = NDOptions(
         **_shared_options(args),  # type: ignore[arg-type]
         runs=_nd_pairs(args.target),
         columns=_columns(NDColumns, args),
+        priors=NDPriors(likelihood=args.likelihood),
     )
     return _run_law(args, args.runs, options)
 

@@ -24,6 +24,18 @@ SHOWN_ROWS = 12
 SCORE_COLUMNS = ("observed", "median", "lower", "upper", "covered", "rel_error")
 
 
+def scatter_noise(rng: np.random.Generator, priors: Any, size: tuple[int, ...]) -> np.ndarray:
+    r"""A new run's standardised scatter :math:`\varepsilon`, from the fit's likelihood.
+
+    Student-t with ``priors.student_t_nu`` degrees of freedom when ``priors.likelihood`` is
+    ``"student_t"``, else standard normal (``LossPriors``, ``NDPriors``); a new run's log loss
+    is the curve's plus :math:`\sigma\varepsilon`, the model's scatter (:mod:`bayescale.scatter`).
+    """
+    if priors.likelihood == "student_t":
+        return rng.standard_t(priors.student_t_nu, size=size)
+    return rng.standard_normal(size=size)
+
+
 def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
     """Posterior draws of ``name`` with chains stacked: shape ``(sample, *dims)``."""
     da = idata["posterior"][name]

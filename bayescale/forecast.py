@@ -21,7 +21,14 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
-from bayescale.draws import SCORE_COLUMNS, Forecast, shown_rows, summarise, target_rows
+from bayescale.draws import (
+    SCORE_COLUMNS,
+    Forecast,
+    scatter_noise,
+    shown_rows,
+    summarise,
+    target_rows,
+)
 from bayescale.errors import InputError, did_you_mean
 from bayescale.fit import LossFit, fit_loss
 from bayescale.laws import loss_law_pivot
@@ -481,10 +488,7 @@ def loss_draws(
     # numbers at one target do not depend on which other targets are asked for; drawn for
     # every group, so that a group's numbers do not depend on which groups are asked for
     shape = (curve.shape[0], len(names), 1)
-    if fit.priors.likelihood == "student_t":
-        eps = rng.standard_t(fit.priors.student_t_nu, size=shape)[:, picked]
-    else:
-        eps = rng.standard_normal(size=shape)[:, picked]
+    eps = scatter_noise(rng, fit.priors, shape)[:, picked]
     # law discrepancy beyond each group's largest fitted run (bayescale.priors): the reducible
     # loss falls there with exponent k * exp(s * zeta) instead of k, one zeta per posterior
     # draw shared by groups (one run) and computes, so every draw stays monotone and above the

@@ -26,8 +26,13 @@ import xarray as xr
 from bayescale.data import LossData
 from bayescale.errors import InputError
 from bayescale.laws import loss_law_pivot
-from bayescale.priors import LossPriors, scatter_scale
-from bayescale.scatter import add_scatter_draws, integrated_scatter_potential
+from bayescale.priors import LossPriors
+from bayescale.scatter import (
+    add_scatter_draws,
+    integrated_scatter_potential,
+    sampled_scatter_likelihood,
+    sampled_sigma,
+)
 
 
 def loss_pivot(data: LossData) -> float:
@@ -304,41 +309,21 @@ def build_loss_model(
             # sigma^2 ~ InvGamma integrated out (bayescale.scatter); drawn after sampling
             integrated_scatter_potential("log_loss", observed, mean_log_loss, weight, priors)
             return model
-        if priors.scatter_prior == "halfnormal":
-            sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
-        else:
-            variance = pm.InverseGamma(
-                "sigma_squared", alpha=priors.scatter_shape, beta=scatter_scale(priors)
-            )
-            sigma = pm.Deterministic("sigma", pt.sqrt(variance))
-        scatter, shape = (
-            (pm.StudentT, {"nu": priors.student_t_nu})
-            if priors.likelihood == "student_t"
-            else (pm.Normal, {})
+        sigma = sampled_sigma(priors)
+        padded = pad_runs is not None
+        if data.loss_sd is not None:
+            if padded:
+                raise InputError(
+                    "per-run standard errors (--loss-sd-col) are not supported by batched fits "
+                    "(backtests); fit the table with bayescale loss instead."
+                )
+            # a run's own standard error, in log space se/loss, adds to the scatter
+            rel = data.loss_sd[data.fitted] / data.loss[data.fitted]
+            log_sd = pm.Data("log_loss_sd", rel, dims="run")
+            sigma = pt.sqrt(sigma**2 + log_sd**2)
+        sampled_scatter_likelihood(
+            "log_loss", observed, mean_log_loss, sigma, weight, priors, padded=padded
         )
-        if pad_runs is None:
-            run_sigma = sigma
-            if data.loss_sd is not None:
-                # a run's own standard error, in log space se/loss, adds to the scatter
-                rel = data.loss_sd[data.fitted] / data.loss[data.fitted]
-                log_sd = pm.Data("log_loss_sd", rel, dims="run")
-                run_sigma = pt.sqrt(sigma**2 + log_sd**2)
-            scatter(
-                "log_loss",
-                mu=mean_log_loss,
-                sigma=run_sigma,
-                observed=observed,
-                dims="run",
-                **shape,
-            )
-        elif data.loss_sd is not None:
-            raise InputError(
-                "per-run standard errors (--loss-sd-col) are not supported by batched fits "
-                "(backtests); fit the table with bayescale loss instead."
-            )
-        else:
-            run_logp = pm.logp(scatter.dist(mu=mean_log_loss, sigma=sigma, **shape), observed)
-            pm.Potential("log_loss", (weight * run_logp).sum())
     return model
 
 

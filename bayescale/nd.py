@@ -32,6 +32,7 @@ import xarray as xr
 from bayescale.decision import Requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.display import Summarised
+from bayescale.draws import scatter_noise
 from bayescale.errors import ConvergenceError, InputError
 from bayescale.laws import nd_law
 
@@ -225,7 +226,11 @@ ND_ADVICE = {
         "a group's loss at the middle of its runs",
         "check the group's runs for one off the surface (a broken or rerun run)",
     ),
-    "": ("", "; usually a run off the surface. Check the plot for one and remove it."),
+    "": (
+        "",
+        "; usually a run off the surface. Check the plot for one and remove it, or fit with "
+        "--likelihood student_t.",
+    ),
 }
 
 
@@ -301,7 +306,7 @@ def nd_draws(fit: NDFit, seed: int | None = None) -> NDDraws:
     data = fit.data
     rng = forecast_stream(fit, "nd.forecast", seed)
     level = fit.draws("level")
-    eps = rng.standard_normal(size=level.shape)
+    eps = scatter_noise(rng, fit.priors, level.shape)  # the likelihood's: normal or Student-t
     zeta = rng.standard_normal(size=(2, level.shape[0]))
     s = fit.priors.discrepancy_exponent_sd
     idx = data.group_index

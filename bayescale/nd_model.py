@@ -2,12 +2,14 @@ r"""The hierarchical L(N, D) model as a PyMC model factory.
 
 .. math::
 
-    \ln L_i \sim \mathcal{N}\left(\ln L_{g[i]}(N_i, D_i),\ \sigma\right),
+    \ln L_i \sim \mathcal{N}\left(\ln L_{g[i]}(N_i, D_i),\ \sigma\right)
+    \quad\text{(or Student-}t_\nu\text{)},
 
 with :math:`L_g` the pivot form of :func:`bayescale.laws.nd_law_pivot` at the geometric centre
 :math:`(N_0, D_0)` of the fitted runs and the priors of :class:`bayescale.nd.NDPriors`;
-:math:`\sigma^2 \sim \mathrm{InvGamma}` is integrated out of the likelihood and drawn after
-sampling (:func:`add_nd_scatter`; :mod:`bayescale.scatter`). The
+:math:`\sigma^2 \sim \mathrm{InvGamma}` is integrated out of the normal likelihood and drawn
+after sampling (:func:`add_nd_scatter`; :mod:`bayescale.scatter`), and sampled with the
+Student-t one (whose tails let a few runs off the surface pull the fit less). The
 sampled quantities are what the data pin: per group the level :math:`\ln\ell_g` and the two
 local log-log slopes :math:`\ln s^N_g, \ln s^D_g` at the pivot, plus the shares
 :math:`\mathrm{logit} f_g` (reducible) and :math:`\mathrm{logit} w_g` (N's part of it) that
@@ -26,7 +28,12 @@ import xarray as xr
 
 from bayescale.laws import nd_law_pivot
 from bayescale.loss_model import _pooled, observed_runs, pad_to, run_rows
-from bayescale.scatter import add_scatter_draws, integrated_scatter_potential
+from bayescale.scatter import (
+    add_scatter_draws,
+    integrated_scatter_potential,
+    sampled_scatter_likelihood,
+    sampled_sigma,
+)
 
 if TYPE_CHECKING:
     from bayescale.nd_data import NDData, NDPriors
@@ -75,14 +82,18 @@ def build_nd_model(
     The scatter ``sigma`` is integrated out of the normal likelihood (its inverse-gamma prior,
     :func:`bayescale.scatter.integrated_scatter_potential`): the likelihood is then the
     ``pm.Potential`` ``log_loss``, padded or not, and :func:`add_nd_scatter` draws ``sigma``
-    after sampling. With ``NDPriors(scatter_prior="halfnormal")`` it is sampled instead.
+    after sampling. With ``NDPriors(likelihood="student_t")`` (each run's log loss Student-t
+    with ``student_t_nu`` degrees of freedom about the law) or
+    ``NDPriors(scatter_prior="halfnormal")`` it is sampled instead
+    (:func:`bayescale.scatter.sampled_sigma`: free ``sigma_squared`` and deterministic
+    ``sigma`` under the inverse-gamma prior).
 
     Returns
     -------
     pm.Model
         Dims ``group`` and ``run``; free ``log_level``, ``mu_slope_n``, ``mu_slope_d``,
         ``mu_reducible``, ``mu_share`` (with several groups also their group-level terms;
-        ``sigma`` with the half-normal scatter prior); deterministics ``level``,
+        ``sigma`` or ``sigma_squared`` when the scatter is sampled); deterministics ``level``,
         ``reducible``, ``share``, ``alpha``, ``beta``, ``E``, ``A``, ``B`` (per group); data
         ``log_loss_obs`` (and ``run_weight`` when padded); likelihood the potential
         ``log_loss`` (observed ``log_loss[run]`` when ``sigma`` is sampled and not padded).
@@ -172,18 +183,16 @@ def build_nd_model(
             # sigma^2 ~ InvGamma integrated out (bayescale.scatter); drawn after sampling
             integrated_scatter_potential("log_loss", observed, mean, weight, priors)
             return model
-        sigma = pm.HalfNormal("sigma", sigma=priors.scatter_sd)
-        if pad_runs is None:
-            pm.Normal("log_loss", mu=mean, sigma=sigma, observed=observed, dims="run")
-        else:
-            normal = pm.logp(pm.Normal.dist(mu=mean, sigma=sigma), observed)
-            pm.Potential("log_loss", (weight * normal).sum())
+        sigma = sampled_sigma(priors)
+        sampled_scatter_likelihood(
+            "log_loss", observed, mean, sigma, weight, priors, padded=pad_runs is not None
+        )
     return model
 
 
 def scatter_integrated(priors: NDPriors) -> bool:
-    """Whether the model integrates ``sigma`` out (the inverse-gamma scatter prior)."""
-    return priors.scatter_prior == "inverse_gamma"
+    """Whether the model integrates ``sigma`` out (normal likelihood, inverse-gamma prior)."""
+    return priors.likelihood == "normal" and priors.scatter_prior == "inverse_gamma"
 
 
 def add_nd_scatter(idata: xr.DataTree, data: NDData, priors: NDPriors, seed: int) -> xr.DataTree:

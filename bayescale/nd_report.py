@@ -213,7 +213,9 @@ def nd_markdown(result: Result, version: str | None = None, plots: Sequence[str]
             f"| {r.upper:.4f} |"
             for r in held.itertuples()
         ]
-    lines += ["", *diagnostics_lines(fit.diagnostics, fit.timing_s), ""]
+    lines += ["", *diagnostics_lines(fit.diagnostics, fit.timing_s)]
+    nu = f" (nu={fit.priors.student_t_nu:g})" if fit.priors.likelihood == "student_t" else ""
+    lines += [f"- Likelihood: {fit.priors.likelihood}{nu}", ""]
     lines += [f"_bayescale {doc['bayescale_version']}_", ""]
     return "\n".join(lines)
 

@@ -114,6 +114,14 @@ def require_scatter_prior(value: object) -> None:
         )
 
 
+def require_likelihood(value: object) -> None:
+    """Raise an InputError unless ``value`` names a likelihood (:data:`Likelihood`)."""
+    from bayescale.errors import InputError
+
+    if value not in ("normal", "student_t"):
+        raise InputError(f"prior 'likelihood' must be 'normal' or 'student_t', got {value!r}.")
+
+
 @dataclass(frozen=True)
 class LossPriors:
     """Hyper-parameters of the loss model's priors (see the module docstring).
@@ -141,8 +149,6 @@ class LossPriors:
 
     def __post_init__(self) -> None:
         """Check that every scale is a positive finite number."""
-        from bayescale.errors import InputError
-
         require_discrepancy_sd(self.discrepancy_exponent_sd)
         require_positive(
             self,
@@ -158,10 +164,41 @@ class LossPriors:
             "student_t_nu",
         )
         require_scatter_prior(self.scatter_prior)
-        if self.likelihood not in ("normal", "student_t"):
-            raise InputError(
-                f"prior 'likelihood' must be 'normal' or 'student_t', got {self.likelihood!r}."
-            )
+        require_likelihood(self.likelihood)
+
+
+class SampledScatter(Protocol):
+    """The priors' fields of a sampled scatter and its likelihood (``LossPriors``, ``NDPriors``)."""
+
+    @property
+    def scatter_prior(self) -> str:
+        """``"inverse_gamma"`` or ``"halfnormal"``."""
+        ...
+
+    @property
+    def scatter_sd(self) -> float:
+        """The scale of the half-normal scatter prior."""
+        ...
+
+    @property
+    def scatter_median(self) -> float:
+        """The prior median of ``sigma``."""
+        ...
+
+    @property
+    def scatter_shape(self) -> float:
+        r"""The shape :math:`\alpha` of the prior on ``sigma**2``."""
+        ...
+
+    @property
+    def likelihood(self) -> str:
+        """``"normal"`` or ``"student_t"``."""
+        ...
+
+    @property
+    def student_t_nu(self) -> float:
+        r"""The Student-t degrees of freedom :math:`\nu`."""
+        ...
 
 
 class InverseGammaScatter(Protocol):

@@ -1,4 +1,4 @@
-r"""The run-to-run scatter integrated out of a normal likelihood, for the loss and L(N, D) models.
+r"""The run-to-run scatter of the loss and L(N, D) models: integrated out, or sampled.
 
 Both models put one scatter :math:`\sigma` on the log loss of every run, with
 :math:`\sigma^2 \sim \mathrm{InvGamma}(\alpha, \beta)`. Given the law's parameters
@@ -16,6 +16,12 @@ parameters nearly interpolate a few runs (docs/convergence.md). After sampling,
 :math:`\sigma^2 \mid \theta, y \sim \mathrm{InvGamma}(\alpha + n/2, \beta + \mathrm{RSS}/2)`
 is its exact conditional, so a draw of it per posterior draw gives draws of the joint
 posterior (:func:`add_scatter_draws`).
+
+With the Student-t likelihood (``likelihood="student_t"``, :math:`\nu` = ``student_t_nu``)
+or the half-normal prior there is no closed form: :math:`\sigma` is sampled
+(:func:`sampled_sigma`) and each run's log loss is :math:`\mathcal{N}` or
+:math:`t_\nu(\ln L(\theta)_i, \sigma)` (:func:`sampled_scatter_likelihood`); a new run's
+standardised scatter is drawn from the same family (:func:`bayescale.draws.scatter_noise`).
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from bayescale.priors import InverseGammaScatter, scatter_scale
+from bayescale.priors import InverseGammaScatter, SampledScatter, scatter_scale
 from bayescale.seeds import stream
 
 
@@ -76,3 +82,44 @@ def add_scatter_draws(
     tree = idata.copy()
     tree["posterior"] = xr.DataTree(posterior.assign(sigma=sigma))
     return tree
+
+
+def sampled_sigma(priors: SampledScatter) -> pt.TensorVariable:
+    """Add the scatter ``sigma`` as a sampled variable of the model in context.
+
+    ``HalfNormal(scatter_sd)`` with ``scatter_prior="halfnormal"``; otherwise the free
+    ``sigma_squared ~ InvGamma(scatter_shape, scatter_scale)`` and the deterministic ``sigma``.
+    """
+    if priors.scatter_prior == "halfnormal":
+        return pm.HalfNormal("sigma", sigma=priors.scatter_sd)
+    variance = pm.InverseGamma(
+        "sigma_squared", alpha=priors.scatter_shape, beta=scatter_scale(priors)
+    )
+    return pm.Deterministic("sigma", pt.sqrt(variance))
+
+
+def sampled_scatter_likelihood(
+    name: str,
+    observed: pt.TensorLike,
+    mean: pt.TensorLike,
+    sigma: pt.TensorLike,
+    weight: pt.TensorLike,
+    priors: SampledScatter,
+    *,
+    padded: bool,
+) -> None:
+    """Add the runs' likelihood with a sampled ``sigma``: normal or Student-t (``priors``).
+
+    Unpadded, the observed variable ``name`` over dim ``run``; padded, ``pm.Potential(name)``
+    weighting each run's log density by ``weight`` (0 for padding).
+    """
+    family, shape = (
+        (pm.StudentT, {"nu": priors.student_t_nu})
+        if priors.likelihood == "student_t"
+        else (pm.Normal, {})
+    )
+    if not padded:
+        family(name, mu=mean, sigma=sigma, observed=observed, dims="run", **shape)
+        return
+    run_logp = pm.logp(family.dist(mu=mean, sigma=sigma, **shape), observed)
+    pm.Potential(name, (weight * run_logp).sum())

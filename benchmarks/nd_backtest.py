@@ -14,7 +14,8 @@ Cases (real data read from ``/work/shared/data``, never copied):
   Chinchilla law; new runs at 100x the largest budget (at its true optimum) and at 20x and
   50x over-trained sizes (N*(C_max), D = 20·M·N), and the true N*(100 C_max).
 
-Usage: ``python benchmarks/nd_backtest.py [olmo gadre porian sim] [--draws 500 --chains 2]``;
+Usage: ``python benchmarks/nd_backtest.py [olmo gadre porian sim] [--draws 500 --chains 2]
+[--likelihood student_t --key-suffix _student_t]``;
 results merge into ``benchmarks/results/nd_backtest.json`` (``--results PATH``: another file,
 e.g. a copy to compare before replacing the stored numbers).
 """
@@ -150,8 +151,12 @@ def score(truth: float, draws_or_interval, point: float | None = None) -> dict[s
     return out
 
 
-#: Priors of the bayescale fits (``--exponent-log-sd`` overrides the exponent prior's sd).
-PRIORS: dict[str, float] = {}
+#: Whether to run Approach 3 and its bootstrap beside bayescale (``--no-baselines``: not).
+BASELINES = True
+
+#: Priors of the bayescale fits (``--exponent-log-sd`` overrides the exponent prior's sd,
+#: ``--likelihood`` the likelihood).
+PRIORS: dict[str, Any] = {}
 
 
 def bayes_nd(frame: pd.DataFrame, settings, group_col: str | None, fit_max_compute=None):
@@ -180,7 +185,7 @@ def methods_on_targets(
     forecast = nd.nd_loss_draws(fit, targets["params"].values, targets["tokens"].values)
     rows = []
     per_group_a3 = {}
-    for g in groups:
+    for g in groups if BASELINES else ():
         sel = (frame[group_col] == g).values if group_col else np.ones(len(frame), bool)
         f = frame[fitted & sel]
         point = approach3(f["params"].values, f["tokens"].values, f["loss"].values)
@@ -189,9 +194,6 @@ def methods_on_targets(
     for t, row in enumerate(targets.itertuples()):
         g = getattr(row, group_col) if group_col else groups[0]
         gi = groups.index(g)
-        point, boots = per_group_a3[g]
-        pred = [law(b, row.params, row.tokens) for b in boots]
-        lo, hi = np.quantile(pred, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
         rows.append(
             {
                 "name": str(getattr(row, "name", t)),
@@ -199,29 +201,31 @@ def methods_on_targets(
                 "params": row.params,
                 "tokens": row.tokens,
                 "bayescale_nd": score(row.loss, forecast["loss"].values[:, gi, t]),
-                "approach3": score(
-                    row.loss, (None, None), float(law(point, row.params, row.tokens))
-                ),
-                "bootstrap": score(row.loss, (lo, hi), float(law(point, row.params, row.tokens))),
             }
         )
+        if g in per_group_a3:
+            point, boots = per_group_a3[g]
+            pred = [law(b, row.params, row.tokens) for b in boots]
+            lo, hi = np.quantile(pred, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
+            at = float(law(point, row.params, row.tokens))
+            rows[-1] |= {
+                "approach3": score(row.loss, (None, None), at),
+                "bootstrap": score(row.loss, (lo, hi), at),
+            }
     optimal = []
     if budgets:
         for (g, budget), truth in zip(budgets, n_opt_truth, strict=True):
             gi = groups.index(g)
             opt = nd.optimal_draws(fit, [budget])["params"].values[:, gi, 0]
-            point, boots = per_group_a3[g]
-            boot_n = [law_opt(b, budget) for b in boots]
-            lo, hi = np.quantile(boot_n, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
-            optimal.append(
-                {
-                    "group": g,
-                    "budget": budget,
-                    "bayescale_nd": score(truth, opt),
+            optimal.append({"group": g, "budget": budget, "bayescale_nd": score(truth, opt)})
+            if g in per_group_a3:
+                point, boots = per_group_a3[g]
+                boot_n = [law_opt(b, budget) for b in boots]
+                lo, hi = np.quantile(boot_n, [(1 - INTERVAL) / 2, (1 + INTERVAL) / 2])
+                optimal[-1] |= {
                     "approach3": score(truth, (None, None), law_opt(point, budget)),
                     "bootstrap": score(truth, (lo, hi), law_opt(point, budget)),
                 }
-            )
     diag = fit.diagnostics
     return {
         "targets": rows,
@@ -295,9 +299,9 @@ def case_gadre(settings, seed):
     result = methods_on_targets(
         frame.drop(columns="multiplier"), "group", ~large, targets, settings, seed
     )
-    # bayescale L(C) along each held-out run's multiplier path (6ND compute)
+    # bayescale L(C) along each held-out run's multiplier path (6ND compute), a baseline
     lc = []
-    for m in sorted(targets["multiplier"].unique()):
+    for m in sorted(targets["multiplier"].unique()) if BASELINES else ():
         path = frame[(frame["multiplier"] == m)].copy()
         path["compute"] = 6.0 * path["params"].astype(float) * path["tokens"].astype(float)
         small = ~path["name"].isin(targets["name"])
@@ -424,8 +428,10 @@ METHODS = {
 }
 
 
-def _row(label: str, rows: list[dict[str, Any]], method: str) -> str:
+def _row(label: str, rows: list[dict[str, Any]], method: str) -> str | None:
     s = summary(rows, method)
+    if s["n"] == 0:  # a run without baselines (--no-baselines)
+        return None
     cov = "-" if s["coverage_90"] is None else f"{s['coverage_90']:.0%} ({s['n']})"
     width = "-" if s["median_width_pct"] is None else f"{s['median_width_pct']:.1f}%"
     return f"| {label} | {METHODS[method]} | {cov} | {s['mean_abs_error_pct']:.2f}% | {width} |"
@@ -469,7 +475,52 @@ def markdown(results: dict[str, Any]) -> str:
         rows = [o for r in results["sim"]["result"] for o in r["optimal"]]
         for m in ("bayescale_nd", "approach3", "bootstrap"):
             lines.append(_row("simulated, N*(100 C_max)", rows, m))
-    return "\n".join(lines)
+    lines += _likelihood_table(results)
+    return "\n".join(line for line in lines if line is not None)
+
+
+def _cases_of(key: str, res: Any) -> list[tuple[str, list[Any], list[Any]]]:
+    """(label, held-out rows, N* rows) of one stored case, whatever its layout."""
+    if key.startswith("olmo"):
+        return [(f"OLMo-2 ({k})", v["targets"], v["optimal"]) for k, v in res.items()]
+    if key.startswith("sim"):
+        label = f"simulated ({len(res)} designs)"
+        return [
+            (label, [t for r in res for t in r["targets"]], [o for r in res for o in r["optimal"]])
+        ]
+    return [(key.split("_")[0].capitalize(), res["targets"], res["optimal"])]
+
+
+def _likelihood_table(results: dict[str, Any]) -> list[str]:
+    """bayescale's normal against its Student-t likelihood, for the cases run with both."""
+    lines = [
+        "",
+        "Normal against Student-t likelihood (bayescale L(N, D); `--likelihood`):",
+        "",
+        "| case | likelihood | held-out 90% coverage (n) | mean abs. error | median width "
+        "| N* 90% coverage (n) | N* mean abs. error |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key in (k for k in results if k.endswith("_student_t")):
+        base = key.removesuffix("_student_t")
+        for likelihood, k in (("normal", base + "_normal"), ("normal", base), ("student_t", key)):
+            if k not in results or (
+                likelihood == "normal" and k == base and base + "_normal" in results
+            ):
+                continue
+            for label, targets, optimal in _cases_of(k, results[k]["result"]):
+                t = summary(targets, "bayescale_nd")
+                o = summary(optimal, "bayescale_nd") if optimal else None
+                star = (
+                    "- | -"
+                    if o is None
+                    else f"{o['coverage_90']:.0%} ({o['n']}) | {o['mean_abs_error_pct']:.1f}%"
+                )
+                lines.append(
+                    f"| {label} | {likelihood} | {t['coverage_90']:.0%} ({t['n']}) | "
+                    f"{t['mean_abs_error_pct']:.2f}% | {t['median_width_pct']:.1f}% | {star} |"
+                )
+    return lines if len(lines) > 5 else []
 
 
 def main(argv=None) -> int:
@@ -482,6 +533,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sims", type=int, default=20)
     parser.add_argument("--markdown", action="store_true", help="print the tables and stop")
     parser.add_argument("--exponent-log-sd", type=float, help="NDPriors.exponent_log_sd")
+    parser.add_argument("--likelihood", choices=("normal", "student_t"), help="NDPriors.likelihood")
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="bayescale alone (no Approach 3, bootstrap)"
+    )
     parser.add_argument("--key-suffix", default="", help="store the cases under CASE+SUFFIX")
     parser.add_argument("--results", type=Path, default=RESULTS, help="the results JSON")
     args = parser.parse_args(argv)
@@ -495,6 +550,10 @@ def main(argv=None) -> int:
     bayescale.configure(devices=args.chains, compilation_cache=True)
     if args.exponent_log_sd is not None:
         PRIORS["exponent_log_sd"] = args.exponent_log_sd
+    if args.likelihood is not None:
+        PRIORS["likelihood"] = args.likelihood
+    global BASELINES
+    BASELINES = not args.no_baselines
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
     for case in args.cases:

@@ -249,8 +249,8 @@ def test_cli_backtest_bad_ratio_exits_2(demo_csv, capsys, args, fragment):
     [
         ("loss", ["--buckets", "3", "--exclude-hardest", "5"], "--buckets (pass only), "),
         ("loss", ["--exclude-hardest", "5"], "--exclude-hardest (pass only): leave it out"),
-        ("nd", ["--likelihood", "student_t"], "--likelihood (loss only)"),
-        ("accuracy", ["--likelihood", "student_t"], "--likelihood (loss only)"),
+        ("pass", ["--likelihood", "student_t"], "--likelihood (loss, nd only)"),
+        ("accuracy", ["--likelihood", "student_t"], "--likelihood (loss, nd only)"),
         ("nd", ["--no-baselines", "--bootstrap", "50"], "--bootstrap (loss, pass only)"),
         ("pass", ["--chance", "a=0.2", "--axis", "compute"], "--chance (accuracy only), --axis"),
         ("pass", ["--loss-col", "val"], "--loss-col (loss, nd only)"),
@@ -258,7 +258,7 @@ def test_cli_backtest_bad_ratio_exits_2(demo_csv, capsys, args, fragment):
 )
 def test_cli_backtest_refuses_options_of_other_kinds(demo_csv, capsys, kind, args, named):
     # --buckets and --exclude-hardest were ignored by a loss backtest, --likelihood by every
-    # kind but loss; --chance, --floor and --axis alone were refused
+    # kind but loss (nd takes it too); --chance, --floor and --axis alone were refused
     assert main(["backtest", kind, str(demo_csv), "--ratio", "10", *args, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert f"'bayescale backtest {kind}' does not take" in err and named in err
