@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -62,13 +61,12 @@ def backtest_accuracy_ratios(
     interval: float = 0.9,
     floor: str = "chance",
     axis: str | None = None,
-    **_: Any,
 ) -> list[Backtest]:
     """Cut, fit and score the table at each ratio: the accuracy entry's ``backtest``.
 
     ``settings``, ``priors``, ``floor`` and ``axis`` go to
-    :func:`~bayescale.accuracy.fit_accuracy` (the seed keyed by the ratio); the other
-    backtests' keywords (baselines, buckets) mean nothing here. ``axis`` None is
+    :func:`~bayescale.accuracy.fit_accuracy` (the seed keyed by the ratio); the accuracy law
+    has no baselines, so their keywords are refused (a TypeError), not ignored. ``axis`` None is
     :func:`~bayescale.accuracy_data.default_axis`: Chinchilla's effective compute when every
     row has parameters and tokens (each held-out model forecast at its own N and D), else
     training compute; each record's ``model`` says which.

@@ -977,12 +977,9 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
 
         loader["chance"] = parse_chance(args.chance)
     data = load_for_backtest(args.kind, args.file, columns, **loader)
-    kwargs: dict[str, Any] = {
-        "settings": shared["sampler"],
-        "interval": args.interval,
-        "baselines": not args.no_baselines,
-        "n_boot": args.bootstrap,
-    }
+    kwargs: dict[str, Any] = {"settings": shared["sampler"], "interval": args.interval}
+    if args.kind in ("loss", "pass"):  # the laws with baselines
+        kwargs |= {"baselines": not args.no_baselines, "n_boot": args.bootstrap}
     if args.kind == "loss":
         kwargs["priors"] = LossPriors(likelihood=args.likelihood)
     elif args.kind == "nd":

@@ -10,7 +10,6 @@ Approach 3 and its bootstrap are compared in ``benchmarks/nd_backtest.py`` (docs
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
@@ -28,9 +27,8 @@ def backtest_nd_ratios(
     settings: SamplerSettings | None = None,
     priors: NDPriors | None = None,
     interval: float = 0.9,
-    **_: Any,
 ) -> list[Backtest]:
-    """One scored split per ratio (the registry's ``backtest``); other keywords are ignored.
+    """One scored split per ratio (the registry's ``backtest``); nd has no baselines.
 
     Raises
     ------

@@ -356,3 +356,12 @@ def test_readme_table_matches_calibration_json():
     document = json.loads(path.read_text())
     readme = (ROOT / "README.md").read_text()
     assert calibration_markdown(document["summary"]) in readme
+
+
+@pytest.mark.parametrize("kind", ["nd", "accuracy"])
+def test_laws_without_baselines_refuse_baseline_keywords(kind):
+    """A typo or a baseline keyword was silently ignored by the nd and accuracy backtests."""
+    from bayescale.registry import get_law
+
+    with pytest.raises(TypeError, match="n_boot"):
+        get_law(kind).backtest(None, [10.0], n_boot=100)
