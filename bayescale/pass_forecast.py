@@ -82,6 +82,10 @@ def line_shift(fit: PassFit, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     everything else; adding it restores the uncertainty of the law itself. Zero for the
     aggregate model (whose scatter is per observation) and with two or fewer fitted models.
 
+    The shifted exponents :math:`k_j - \delta_1` are not kept positive, so a few draws' laws
+    fall with compute; bounding the shift (truncated or on the exponents' log scale) scored
+    worse on the Pythia x MATH backtests (docs/pass-rates.md, "The line shift").
+
     Returns
     -------
     intercept_shift, slope_shift
