@@ -205,7 +205,7 @@ def forecast_accuracy(
     if runs is not None:
         draws = draws.assign_coords(params=("compute", runs[0]), tokens=("compute", runs[1]))
     warnings = accuracy_target_warnings(
-        fit.data, targets, family, allow_backcast=allow_backcast, runs=runs
+        fit.data, targets, family, allow_backcast=allow_backcast, runs=runs, priors=fit.priors
     )
     if not fit.diagnostics.ok:
         warnings.append("the sampler did not converge: " + "; ".join(fit.diagnostics.problems()))
@@ -236,6 +236,7 @@ def accuracy_target_warnings(
     *,
     allow_backcast: bool = False,
     runs: tuple[np.ndarray, np.ndarray] | None = None,
+    priors: AccuracyPriors | None = None,
 ) -> list[str]:
     """Warnings about the reported ladders and the targets, before (or without) sampling.
 
@@ -246,8 +247,11 @@ def accuracy_target_warnings(
     (``runs``, their N and D) are checked where the law on effective compute places them,
     as are the fitted models then: at the compute of their compute-optimal equal
     (:func:`~bayescale.accuracy_data.optimal_equivalent_compute`), so that a model starved of
-    tokens is not taken for one inside the data.
+    tokens is not taken for one inside the data. A ladder whose every fitted row is within
+    noise of chance is warned; a row without ``n_questions`` is judged by the median noise of
+    ``priors`` (the fit's or the options'; default :class:`AccuracyPriors`), as the model does.
     """
+    noise = (priors or AccuracyPriors()).noise_median
     ladders = target_ladders(data, family)
     units = log_units_warning(data.compute[data.fitted], "compute")
     out = (
@@ -276,7 +280,7 @@ def accuracy_target_warnings(
         "prior, not the ladder, and where the rise starts is not predicted. Add a larger "
         "model that clears chance, or read the interval as the prior's."
         for f, b in ladders
-        if (g := _ladder_at_chance(data, f, b)) is not None
+        if (g := _ladder_at_chance(data, f, b, noise)) is not None
     ]
     placed, describe = data.compute, None
     if runs is not None and data.params is not None and data.tokens is not None:
@@ -303,16 +307,18 @@ def accuracy_target_warnings(
     )
 
 
-def _ladder_at_chance(data: AccuracyData, family: str, benchmark: str) -> float | None:
+def _ladder_at_chance(
+    data: AccuracyData, family: str, benchmark: str, noise: float
+) -> float | None:
     """The chance rate of a ladder whose every fitted row is within noise of it, else None.
 
-    Only for a known chance rate (a learned floor sits wherever the lowest scores are).
+    ``noise``: the sd of a row without ``n_questions`` (the priors' ``noise_median``). Only
+    for a known chance rate (a learned floor sits wherever the lowest scores are).
     """
     rows = data.fitted & (data.family == family) & (data.benchmark == benchmark)
     g = float(data.chance[data.benchmarks.index(benchmark)])
     if np.isnan(g) or not rows.any():
         return None
-    noise = AccuracyPriors().noise_median
     near = within_noise_of_chance(data.accuracy[rows], g, data.n_questions[rows], noise)
     return g if bool(near.all()) else None
 

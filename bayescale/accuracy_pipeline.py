@@ -437,6 +437,7 @@ def check_accuracy_data(
         options.family,
         allow_backcast=options.allow_backcast,
         runs=options.pairs() if options.runs else None,
+        priors=options.priors,
     )
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from bayescale.errors import InputError, did_you_mean
-from bayescale.pass_data import PassCounts
+from bayescale.pass_data import ModelTable, PassCounts
 
 Eligibility = Literal["all", "solved-by-all"]
 EXCLUDED = "excluded"
@@ -105,6 +105,26 @@ class Buckets:
         off = values[~np.eye(len(values), dtype=bool)]
         off = off[np.isfinite(off)]
         return float(off.mean()) if off.size else float("nan")
+
+
+def held_out_reference_warnings(models: ModelTable, buckets: Buckets | None) -> list[str]:
+    """A warning when held-out models order the problems (``bucket_by`` names them).
+
+    Allowed (the largest models rank problems best), but the buckets then hold results the
+    forecast is asked to predict, so scores of the held-out models are not out of sample.
+    """
+    if buckets is None:
+        return []
+    held = [name for name in buckets.reference_models if models.held_out[models.names.index(name)]]
+    if not held:
+        return []
+    names = ", ".join(f"'{name}'" for name in held)
+    return [
+        f"the difficulty buckets are ordered by the pass rates of held-out "
+        f"{'model' if len(held) == 1 else 'models'} {names} (--bucket-by / [buckets] order_by): "
+        "the buckets use results the forecast is asked to predict, so the held-out scores are "
+        "not out of sample. Order by fitted models for a fair check."
+    ]
 
 
 def intercepts_drawn(buckets: Buckets | None, problem_slopes: bool) -> int:

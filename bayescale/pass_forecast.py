@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.buckets import Buckets, held_out_reference_warnings
 from bayescale.display import plural
 from bayescale.draws import SCORE_COLUMNS, Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError
@@ -80,6 +81,10 @@ def line_shift(fit: PassFit, rng: np.random.Generator) -> tuple[np.ndarray, np.n
     :math:`N(0, \sigma_m^2/M)` and :math:`N(0, \sigma_m^2/\sum x^2)`, independent of
     everything else; adding it restores the uncertainty of the law itself. Zero for the
     aggregate model (whose scatter is per observation) and with two or fewer fitted models.
+
+    The shifted exponents :math:`k_j - \delta_1` are not kept positive, so a few draws' laws
+    fall with compute; bounding the shift (truncated or on the exponents' log scale) scored
+    worse on the Pythia x MATH backtests (docs/pass-rates.md, "The line shift").
 
     Returns
     -------
@@ -331,14 +336,22 @@ def falling_pass_warnings(data: PassCounts | PassAggregate) -> list[str]:
 
 
 def pass_target_warnings(
-    fit_data: PassCounts | PassAggregate, targets: np.ndarray, *, allow_backcast: bool = False
+    fit_data: PassCounts | PassAggregate,
+    targets: np.ndarray,
+    *,
+    allow_backcast: bool = False,
+    buckets: Buckets | None = None,
 ) -> list[str]:
-    """:func:`bayescale.forecast.target_warnings` of a pass table (fitted models)."""
+    """:func:`bayescale.forecast.target_warnings` of a pass table (fitted models).
+
+    With ``buckets``, also :func:`bayescale.buckets.held_out_reference_warnings`.
+    """
     models = fit_data.models
     units = log_units_warning(models.compute[models.fitted], fit_data.columns.compute)
     return (
         units
         + falling_pass_warnings(fit_data)
+        + held_out_reference_warnings(models, buckets)
         + target_warnings(
             targets,
             {"": models.compute[models.fitted]},
@@ -385,7 +398,9 @@ def forecast_pass(
     if k is not None and k < 1:
         raise InputError(f"--k must be >= 1, got {k}.")
     targets = check_targets(targets)
-    warnings = pass_target_warnings(fit.data, targets, allow_backcast=allow_backcast)
+    warnings = pass_target_warnings(
+        fit.data, targets, allow_backcast=allow_backcast, buckets=fit.buckets
+    )
     return PassForecast(
         draws=pass_draws(fit, targets, k=k),
         interval=check_interval(interval),

@@ -248,7 +248,10 @@ def check_pass_spec(
     models = data.models
     fitted = int(models.fitted.sum())
     warned = pass_target_warnings(
-        data, check_targets(options.targets), allow_backcast=options.allow_backcast
+        data,
+        check_targets(options.targets),
+        allow_backcast=options.allow_backcast,
+        buckets=buckets,
     )
     aggregate = isinstance(data, PassAggregate)
     if aggregate and "buckets" in spec.model.model_fields_set:
@@ -331,7 +334,9 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
             pass_requirement(options.requirement, buckets.labels)
     # refuse a backcast and warn about the targets before sampling
     targets = check_targets(options.targets)
-    logged(pass_target_warnings(data, targets, allow_backcast=options.allow_backcast))
+    logged(
+        pass_target_warnings(data, targets, allow_backcast=options.allow_backcast, buckets=buckets)
+    )
     if buckets is not None:
         log.info(
             "%d problems in %s (%s); difficulty order agrees between reference models "

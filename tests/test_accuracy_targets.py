@@ -20,12 +20,13 @@ import bayescale.accuracy_pipeline
 import bayescale.accuracy_report
 from bayescale.accuracy import accuracy_figure, simulate_accuracy_table
 from bayescale.accuracy_data import (
+    AccuracyPriors,
     accuracy_pivots,
     chinchilla_effective_compute,
     load_accuracy_table,
     optimal_equivalent_compute,
 )
-from bayescale.accuracy_forecast import accuracy_target_warnings
+from bayescale.accuracy_forecast import accuracy_target_warnings, forecast_accuracy
 from bayescale.accuracy_pipeline import (
     AccuracyOptions,
     check_accuracy_data,
@@ -329,6 +330,36 @@ def test_a_ladder_at_chance_is_warned_as_resting_on_the_prior():
     counted.loc[0, "accuracy"] = 0.27
     warned = accuracy_target_warnings(load_accuracy_table(counted), np.array([1e23]))
     assert not any("within noise of chance" in w for w in warned)
+
+
+def test_the_at_chance_warning_uses_the_fit_s_noise_prior():
+    # within noise of chance is judged with the noise prior the fit uses, not the default:
+    # scores 0.004-0.011 above MMLU's 0.25 are within 2 x 0.01 (the default median noise)
+    # of chance, but clear of 2 x 0.001
+    computes = np.logspace(20, 22, 7)
+    mmlu = [0.259, 0.26, 0.254, 0.261, 0.259, 0.258, 0.26]
+    rows = [
+        {"model": f"m{i}", "family": "f", "compute": c, "benchmark": "mmlu", "accuracy": a}
+        for i, (c, a) in enumerate(zip(computes, mmlu, strict=True))
+    ]
+    data = load_accuracy_table(pd.DataFrame(rows))
+    tight = AccuracyPriors(noise_median=0.001)
+
+    def at_chance(warned: list[str] | tuple[str, ...]) -> bool:
+        return any("within noise of chance" in w for w in warned)
+
+    assert at_chance(accuracy_target_warnings(data, np.array([1e23])))
+    assert not at_chance(accuracy_target_warnings(data, np.array([1e23]), priors=tight))
+    options = AccuracyOptions(targets=(1e23,))
+    assert at_chance(check_accuracy_data(data, options))
+    assert not at_chance(check_accuracy_data(data, replace(options, priors=tight)))
+    # and the forecast's warnings, from the fit's priors
+    fit = fake_fit(chance={"mmlu": 0.25})
+    ladder = fit.data.fitted & (fit.data.family == "alpha") & (fit.data.benchmark == "mmlu")
+    near = replace(fit.data, accuracy=np.where(ladder, 0.255, fit.data.accuracy))
+    for priors, warned in ((AccuracyPriors(), True), (tight, False)):
+        forecast = forecast_accuracy(replace(fit, data=near, priors=priors), [3e23], warn=False)
+        assert at_chance(forecast.warnings) is warned
 
 
 def test_log10_compute_of_an_accuracy_table_is_warned():

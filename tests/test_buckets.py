@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayescale.buckets import EXCLUDED, default_buckets, make_buckets
+from bayescale.buckets import (
+    EXCLUDED,
+    default_buckets,
+    held_out_reference_warnings,
+    make_buckets,
+)
 from bayescale.errors import InputError
 from bayescale.pass_data import PassCounts, load_pass_counts
 from bayescale.simulate import simulate_pass_counts
@@ -155,6 +160,20 @@ def test_bucket_by_may_name_a_held_out_model():
     buckets = make_buckets(counts, n_buckets=2, bucket_by=("xl",))
     assert buckets.reference_models == ("xl",)
     np.testing.assert_array_equal(buckets.index, [1, 1, 1, 0, 0, 0])
+    # allowed, but the buckets then use the results the fit is asked to predict: say so
+    both = make_buckets(counts, n_buckets=2, bucket_by=("large", "xl"))
+    (warning,) = held_out_reference_warnings(counts.models, both)
+    assert "held-out model 'xl'" in warning and "large" not in warning
+    assert "not out of sample" in warning
+
+
+def test_bucket_by_fitted_models_gives_no_warning():
+    passes = {**DISAGREE, "xl": [0, 1, 2, 3, 4, 5]}
+    counts = counts_of(passes, fit_max_compute=1e22)
+    assert held_out_reference_warnings(counts.models, make_buckets(counts, n_buckets=2)) == []
+    by_large = make_buckets(counts, n_buckets=2, bucket_by=("large",))
+    assert held_out_reference_warnings(counts.models, by_large) == []
+    assert held_out_reference_warnings(counts.models, None) == []
 
 
 def test_bucket_by_unknown_model_suggests_the_closest():

@@ -299,6 +299,20 @@ def test_pass_mocked_pipeline_writes_outputs(pass_csv, tmp_path, mock_pymc_sampl
     }
 
 
+def test_pass_bucket_by_a_held_out_model_is_warned_everywhere(
+    pass_csv, tmp_path, mock_pymc_sample, capsys
+):
+    out, doc = tmp_path / "out", tmp_path / "p.json"
+    args = ["pass", str(pass_csv), "--target-compute", "1e23", "--fit-max-compute", "5e21"]
+    args += ["--buckets", "3", "--bucket-by", "m4,m5", "--out", str(out), "--json", str(doc)]
+    assert main([*args, "--allow-unconverged", *FAST[:-1]]) == 0, capsys.readouterr().err
+    warned = [w for w in json.loads(doc.read_text())["warnings"] if "m5" in w]
+    assert len(warned) == 1 and "held-out model 'm5'" in warned[0] and "m4" not in warned[0]
+    printed = capsys.readouterr()
+    assert "held-out model 'm5'" in printed.out
+    assert "held-out model 'm5'" in (out / "report.md").read_text()
+
+
 @pytest.mark.sampling
 def test_pass_command_real_fit(pass_csv, tmp_path, capsys):
     doc = tmp_path / "p.json"
