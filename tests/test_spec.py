@@ -604,7 +604,9 @@ def test_quiet_run_writes_only_the_summary(spec_dir, mock_pymc_sample, capsys):
     path = _write(spec_dir, MINIMAL)
     assert main(["run", str(path), "--allow-unconverged", *FAST]) == 0
     captured = capsys.readouterr()
-    assert captured.err == ""
+    # warnings alone reach stderr; prior draws stand in for the posterior here, and misfit
+    # every group alike, which the shared-runs check (rightly) names
+    assert [e for e in captured.err.splitlines() if "stray from their curves" not in e] == []
     lines = captured.out.splitlines()
     assert lines[0] == f"spec ({path})"
     assert lines[1].startswith("Final loss of a new run")
