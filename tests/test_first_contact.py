@@ -527,6 +527,23 @@ def test_pass_output_leads_with_pass_rate_and_no_overall_for_two_benchmarks(
     assert "Pass@1 (errors of the median in pass-rate units)" in report
 
 
+def test_one_benchmark_scores_each_held_out_rate_once(tmp_path, mock_pymc_sample, capsys):
+    # Codex pass@1 by size (Chen et al. 2021, Table 1): one bucket, so the overall pass@1 is the
+    # bucket's; each held-out model was scored twice on it ("3/6 statistics", errors listed twice)
+    path = tmp_path / "codex.csv"
+    rates = [0.02, 0.0321, 0.0506, 0.0822, 0.1317, 0.1622, 0.2136, 0.2881]
+    sizes = [12e6, 25e6, 42e6, 85e6, 300e6, 679e6, 2.5e9, 12e9]
+    rows = [f"m{i},{6 * n * 1e11:g},{r}" for i, (n, r) in enumerate(zip(sizes, rates, strict=True))]
+    path.write_text("model,compute,pass_rate\n" + "\n".join(rows) + "\n")
+    doc = tmp_path / "f.json"
+    args = ["pass", str(path), "--target-compute", "7.2e21", "--fit-max-compute", "4.1e20"]
+    assert main([*args, "--json", str(doc), *MOCK]) == 0
+    quantities = [row["quantity"] for row in json.loads(doc.read_text())["held_out"]]
+    assert sorted(quantities) == sorted(["pass_rate", "neg_log_pass[all]"] * 2)
+    text = capsys.readouterr().out
+    assert "/4 statistics inside" in text and "pass_rate[all]" not in text
+
+
 def test_unscoped_pass_rule_on_two_benchmarks_is_refused(tmp_path, capsys, monkeypatch):
     _no_fit(monkeypatch)
     args = ["pass", str(_llama(tmp_path)), "--target-compute", "5.5e23"]
