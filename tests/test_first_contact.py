@@ -922,6 +922,23 @@ def test_options_keep_targets_as_a_tuple_of_floats(targets):
         bs.LossOptions(targets="lots")
 
 
+def test_a_target_given_twice_is_forecast_once(loss_fit, capsys):
+    # --target-compute 3e22,3e22 forecast 3e22 twice: two equal columns, two decisions and
+    # every warning twice
+    from bayescale.nd_pipeline import NDOptions
+
+    for options_type in (bs.LossOptions, bs.PassOptions, bs.AccuracyOptions, NDOptions):
+        assert options_type(targets=[3e22, 1e22, 3e22]).targets == (3e22, 1e22)
+    for options_type in (bs.AccuracyOptions, NDOptions):  # planned (N, D) runs too
+        options = options_type(targets=(), runs=((7e9, 2e12), (7e9, 2e12), (1e9, 2e12)))
+        assert options.runs == ((7e9, 2e12), (1e9, 2e12))
+    result = bs.result_from_fit(
+        loss_fit, bs.LossOptions(targets=(1e22, 1e22), requirement="web.loss<=2.6")
+    )
+    assert [t["target_compute"] for t in result.document()["targets"]] == [1e22]
+    assert len(result.decisions) == 1
+
+
 def test_every_law_forecast_has_a_table(pass_fit):
     # result.forecast.table() failed on pass-rate and L(N, D) forecasts (AttributeError)
     passed = bs.forecast_pass(pass_fit, [1e23, 1e24], warn=False).table()
