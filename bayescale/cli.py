@@ -134,6 +134,9 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        #: The other commands' parsers (set by :func:`build_parser`), to name where an
+        #: option unknown here belongs.
+        self.siblings: dict[str, argparse.ArgumentParser] = {}
         # "-1e21" and "-1:2e10" are values (refused with a reason by the option's checks), not
         # unknown options: argparse would say "expected one argument". No option starts "-<digit>".
         self._negative_number_matcher = re.compile(r"^-\.?\d")
@@ -151,6 +154,16 @@ class _Parser(argparse.ArgumentParser):
                     from bayescale.errors import did_you_mean
 
                     hint = did_you_mean(flag, known).strip()
+                    owners = [
+                        f"'{parser.prog}'"
+                        for name, parser in sorted(self.siblings.items())
+                        if flag in parser._option_string_actions and parser is not self
+                    ]
+                    if owners:  # not a typo: an option of another command
+                        hint = (
+                            f"'{self.prog}' does not take it; it is an option of "
+                            f"{', '.join(owners)}."
+                        )
                     self.error(
                         f"unknown option '{flag}'."
                         + (f" {hint}" if hint else "")
@@ -636,6 +649,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(acc, compute_required=False)
     _spec_commands(sub)
     _suite_parser(sub)
+    for command in sub.choices.values():
+        if isinstance(command, _Parser):
+            command.siblings = dict(sub.choices)
     return parser
 
 

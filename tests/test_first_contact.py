@@ -596,6 +596,21 @@ def test_option_hints_ignore_the_shared_dashes(demo_csv, capsys):
     assert did_you_mean("lost", ["loss", "compute"]) == " Did you mean 'loss'?"
 
 
+def test_an_option_of_another_command_names_that_command(demo_csv, capsys):
+    # 'check SPEC --require ...' said "Did you mean '--quiet'?"
+    spec = Path(__file__).resolve().parents[1] / "models" / "demo-loss.toml"
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(spec), "--require", "web.loss<=2.5"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown option '--require'" in err and "Did you mean" not in err
+    assert "'bayescale check' does not take it; it is an option of 'bayescale accuracy'" in err
+    assert err.rstrip().endswith("'bayescale run'. See 'bayescale check --help'.")
+    with pytest.raises(SystemExit):
+        main(["forecast", str(demo_csv), "--draws", "100"])
+    assert "option of 'bayescale accuracy', 'bayescale backtest'" in capsys.readouterr().err
+
+
 def test_abbreviations_are_not_guessed(demo_csv, capsys):
     with pytest.raises(SystemExit):
         main(["loss", str(demo_csv), "--target-comp", "1e23"])
