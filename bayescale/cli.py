@@ -82,6 +82,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _at_least(minimum: int, why: str) -> Callable[[str], int]:
+    """A whole-number option type refusing values under ``minimum``, saying ``why``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum} ({why})")
+        return value
+
+    return parse
+
+
+#: ``--draws`` and ``--chains``: the minimums of ``sampler_settings.SamplerSettings``.
+_draws = _at_least(4, "split R-hat compares the halves of each chain, 2 draws or more each")
+_chains = _at_least(2, "R-hat compares chains")
+
 #: Seeds are 32-bit: what NumPy and JAX random keys take from the command line.
 MAX_SEED = 2**32 - 1
 
@@ -252,7 +271,7 @@ def _common(
     defaults = SamplerSettings()
     p.add_argument(
         "--draws",
-        type=_positive_int,
+        type=_draws,
         default=defaults.draws,
         help="draws per chain (default %(default)s)",
     )
@@ -264,7 +283,7 @@ def _common(
     )
     p.add_argument(
         "--chains",
-        type=_positive_int,
+        type=_chains,
         default=defaults.chains,
         help="number of chains (default %(default)s)",
     )
@@ -827,9 +846,9 @@ def _spec_commands(sub: Any) -> None:
         ("--cost-per-flop", float, "K", "decision.cost_per_flop"),
         ("--interval", _probability, "P", "forecast.interval"),
         ("--seed", _seed, "N", "sampler.seed"),
-        ("--draws", _positive_int, "N", "sampler.draws"),
+        ("--draws", _draws, "N", "sampler.draws"),
         ("--tune", int, "N", "sampler.tune"),
-        ("--chains", _positive_int, "N", "sampler.chains"),
+        ("--chains", _chains, "N", "sampler.chains"),
     ]:
         once = {"action": _Once} if flag == "--require" else {}
         run.add_argument(

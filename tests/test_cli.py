@@ -39,7 +39,11 @@ FAST = ["--draws", "500", "--tune", "500", "--chains", "4", "--quiet"]
     ],
 )
 def test_bad_options_exit_2_before_sampling(demo_csv, capsys, args, fragment):
-    assert main(["loss", str(demo_csv), *args]) == 2
+    try:  # an option's own check exits through argparse, the rest return the code
+        code = main(["loss", str(demo_csv), *args])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
     assert fragment in err
     assert "Traceback" not in err
@@ -435,3 +439,14 @@ def test_a_path_the_system_refuses_exits_2(demo_csv, tmp_path, capsys, where):
     assert main(["loss", table, "--target-compute", "1e23", *extra, *FAST]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"bayescale: error: {long}") and "File name too long" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "minimum"), [("--draws", "0", 4), ("--chains", "0", 2), ("--chains", "1", 2)]
+)
+def test_sampler_minimums_are_said_once_and_right(demo_csv, capsys, flag, value, minimum):
+    # '--draws 0' said "must be >= 1", and '--draws 1' then "must be an integer >= 4"
+    with pytest.raises(SystemExit) as exc:
+        main(["loss", str(demo_csv), "--target-compute", "1e23", flag, value])
+    assert exc.value.code == 2
+    assert f"{value} must be >= {minimum} (" in capsys.readouterr().err
