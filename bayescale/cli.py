@@ -134,6 +134,25 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+class _OneWhere(_Once):
+    """``--where``: a second one would silently replace the first selection."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None and earlier is not self.default and earlier != values:
+            parser.error(
+                f"{option_string} given twice ('{earlier}' and '{values}'); one selection is "
+                f'made per run. Write one expression: --where "({earlier}) and ({values})".'
+            )
+        setattr(namespace, self.dest, values)
+
+
 class _OneFamily(_Once):
     """``--family``, which names the one family whose ladders a run reports."""
 
@@ -299,6 +318,7 @@ def _rows(p: argparse.ArgumentParser) -> None:
     """``--where`` and ``--drop-missing``: the same data options as a spec's ``[data]``."""
     p.add_argument(
         "--where",
+        action=_OneWhere,
         metavar="EXPR",
         help='keep only rows where EXPR holds, e.g. "multiplier == 1 and dataset in '
         "['c4', 'rpj']\" (comparisons, in, and/or/not on columns; nothing else)",
@@ -855,7 +875,9 @@ def _spec_commands(sub: Any) -> None:
             flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}", **once
         )
     for p in (run, check):
-        p.add_argument("--where", default=keep, metavar="EXPR", help="overrides data.where")
+        p.add_argument(
+            "--where", action=_OneWhere, default=keep, metavar="EXPR", help="overrides data.where"
+        )
         p.add_argument(
             "--drop-missing", action="store_true", default=keep, help="overrides data.drop_missing"
         )

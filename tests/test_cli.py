@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -450,3 +451,17 @@ def test_sampler_minimums_are_said_once_and_right(demo_csv, capsys, flag, value,
         main(["loss", str(demo_csv), "--target-compute", "1e23", flag, value])
     assert exc.value.code == 2
     assert f"{value} must be >= {minimum} (" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["loss", "check"])
+def test_where_given_twice_is_refused_not_cut_to_the_last(demo_csv, capsys, command):
+    # '--where "compute > 1e18" --where "compute < 1e21"' kept only the second selection
+    target = [str(demo_csv), "--target-compute", "1e23"]
+    if command == "check":
+        target = [str(Path(__file__).resolve().parents[1] / "models" / "demo-loss.toml")]
+    with pytest.raises(SystemExit) as exc:
+        main([command, *target, "--where", "compute > 1e18", "--where", "compute < 1e21"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--where given twice" in err
+    assert '--where "(compute > 1e18) and (compute < 1e21)"' in err
