@@ -299,6 +299,9 @@ def test_pass_mocked_pipeline_writes_outputs(pass_csv, tmp_path, mock_pymc_sampl
     assert sum(b["n_problems"] for b in target["buckets"]) == 54
     assert {"median", "lower", "upper", "mean"} <= set(target["pass_rate"])
     assert "pass_at_10" in target and "decision" in target
+    # the printed answer shows what --k asked for (it was only in the JSON)
+    printed = capsys.readouterr().out
+    assert "pass@10" in printed and "1e+23 FLOPs" in printed.split("pass@10")[0]
     assert {"report.md", "forecast.json", "pass_buckets.png", "pass_rate.png", "decision.png"} <= {
         p.name for p in out.iterdir()
     }
