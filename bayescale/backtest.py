@@ -56,7 +56,11 @@ def load_for_backtest(
 def run_backtests(
     data: Any, ratios: list[float] | tuple[float, ...], **kwargs: Any
 ) -> list[Backtest]:
-    """Backtest ``data`` at each ratio through its law's entry; keyword arguments go to it."""
+    """Backtest ``data`` at each ratio through its law's entry; keyword arguments go to it.
+
+    A ratio given twice is backtested once, in the order given.
+    """
+    ratios = list(dict.fromkeys(ratios))
     if not ratios:
         raise InputError("no --ratio given; e.g. --ratio 10 fits on compute <= max/10.")
     law = law_of(data)

@@ -82,6 +82,25 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _at_least(minimum: int, why: str) -> Callable[[str], int]:
+    """A whole-number option type refusing values under ``minimum``, saying ``why``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} must be >= {minimum} ({why})")
+        return value
+
+    return parse
+
+
+#: ``--draws`` and ``--chains``: the minimums of ``sampler_settings.SamplerSettings``.
+_draws = _at_least(4, "split R-hat compares the halves of each chain, 2 draws or more each")
+_chains = _at_least(2, "R-hat compares chains")
+
 #: Seeds are 32-bit: what NumPy and JAX random keys take from the command line.
 MAX_SEED = 2**32 - 1
 
@@ -115,6 +134,25 @@ class _Once(argparse.Action):
         setattr(namespace, self.dest, values)
 
 
+class _OneWhere(_Once):
+    """``--where``: a second one would silently replace the first selection."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        earlier = getattr(namespace, self.dest, None)
+        if earlier is not None and earlier is not self.default and earlier != values:
+            parser.error(
+                f"{option_string} given twice ('{earlier}' and '{values}'); one selection is "
+                f'made per run. Write one expression: --where "({earlier}) and ({values})".'
+            )
+        setattr(namespace, self.dest, values)
+
+
 class _OneFamily(_Once):
     """``--family``, which names the one family whose ladders a run reports."""
 
@@ -134,6 +172,9 @@ class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("allow_abbrev", False)
         super().__init__(*args, **kwargs)
+        #: The other commands' parsers (set by :func:`build_parser`), to name where an
+        #: option unknown here belongs.
+        self.siblings: dict[str, argparse.ArgumentParser] = {}
         # "-1e21" and "-1:2e10" are values (refused with a reason by the option's checks), not
         # unknown options: argparse would say "expected one argument". No option starts "-<digit>".
         self._negative_number_matcher = re.compile(r"^-\.?\d")
@@ -151,6 +192,16 @@ class _Parser(argparse.ArgumentParser):
                     from bayescale.errors import did_you_mean
 
                     hint = did_you_mean(flag, known).strip()
+                    owners = [
+                        f"'{parser.prog}'"
+                        for name, parser in sorted(self.siblings.items())
+                        if flag in parser._option_string_actions and parser is not self
+                    ]
+                    if owners:  # not a typo: an option of another command
+                        hint = (
+                            f"'{self.prog}' does not take it; it is an option of "
+                            f"{', '.join(owners)}."
+                        )
                     self.error(
                         f"unknown option '{flag}'."
                         + (f" {hint}" if hint else "")
@@ -239,7 +290,7 @@ def _common(
     defaults = SamplerSettings()
     p.add_argument(
         "--draws",
-        type=_positive_int,
+        type=_draws,
         default=defaults.draws,
         help="draws per chain (default %(default)s)",
     )
@@ -251,7 +302,7 @@ def _common(
     )
     p.add_argument(
         "--chains",
-        type=_positive_int,
+        type=_chains,
         default=defaults.chains,
         help="number of chains (default %(default)s)",
     )
@@ -267,6 +318,7 @@ def _rows(p: argparse.ArgumentParser) -> None:
     """``--where`` and ``--drop-missing``: the same data options as a spec's ``[data]``."""
     p.add_argument(
         "--where",
+        action=_OneWhere,
         metavar="EXPR",
         help='keep only rows where EXPR holds, e.g. "multiplier == 1 and dataset in '
         "['c4', 'rpj']\" (comparisons, in, and/or/not on columns; nothing else)",
@@ -637,6 +689,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(acc, compute_required=False)
     _spec_commands(sub)
     _suite_parser(sub)
+    for command in sub.choices.values():
+        if isinstance(command, _Parser):
+            command.siblings = dict(sub.choices)
     return parser
 
 
@@ -812,16 +867,18 @@ def _spec_commands(sub: Any) -> None:
         ("--cost-per-flop", float, "K", "decision.cost_per_flop"),
         ("--interval", _probability, "P", "forecast.interval"),
         ("--seed", _seed, "N", "sampler.seed"),
-        ("--draws", _positive_int, "N", "sampler.draws"),
+        ("--draws", _draws, "N", "sampler.draws"),
         ("--tune", int, "N", "sampler.tune"),
-        ("--chains", _positive_int, "N", "sampler.chains"),
+        ("--chains", _chains, "N", "sampler.chains"),
     ]:
         once = {"action": _Once} if flag == "--require" else {}
         run.add_argument(
             flag, type=kind, default=keep, metavar=meta, help=f"overrides {key}", **once
         )
     for p in (run, check):
-        p.add_argument("--where", default=keep, metavar="EXPR", help="overrides data.where")
+        p.add_argument(
+            "--where", action=_OneWhere, default=keep, metavar="EXPR", help="overrides data.where"
+        )
         p.add_argument(
             "--drop-missing", action="store_true", default=keep, help="overrides data.drop_missing"
         )

@@ -119,6 +119,19 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
     )
 
 
+def _apart(value: float, other: float) -> str:
+    """``value`` to 2 significant digits, or to more (up to 4) if it would read as ``other``.
+
+    A compute needed of 1.047e22 beside a target of 1e22 reads "1e+22" at 2 digits: the
+    sentence would say the target falls short and that the target is what is needed.
+    """
+    for digits in (2, 3, 4):
+        text = f"{value:.{digits}g}"
+        if value == other or text != f"{other:.{digits}g}":
+            return text
+    return text
+
+
 @dataclass(frozen=True)
 class Decision:
     """The answer to one requirement at one target compute.
@@ -185,7 +198,7 @@ class Decision:
         bound_only = self.at_search_start(need)
         needs = (
             f"{self.confidence:.0%} confidence needs {'at most ' if bound_only else ''}"
-            f"{need:.2g} FLOPs"
+            f"{_apart(need, self.target_compute)} FLOPs"
             if need is not None
             else f"{self.confidence:.0%} confidence is not reached within "
             f"{SEARCH_FACTOR:.0f}x the target"

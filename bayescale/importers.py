@@ -199,7 +199,13 @@ def read_model_map(
         if pd.isna(name) or not str(name).strip():
             raise InputError(f"{where}, column 'file': the file is missing.")
         path = Path(str(name).strip())
-        files.append(path if path.is_absolute() else root / path)
+        path = path if path.is_absolute() else root / path
+        if not isinstance(source, pd.DataFrame) and not path.exists():
+            raise InputError(
+                f"{where}, column 'file': {str(name).strip()} not found at {path} (paths are "
+                f"relative to the folder of {label})."
+            )
+        files.append(path)
         model = row.get("model")
         models.append(None if model is None or pd.isna(model) else str(model).strip())
         computes.append(compute)

@@ -215,10 +215,16 @@ def load_nd_runs(
         where = f"group '{g}'" if len(groups) > 1 else "the table"
         pairs = len(set(zip(params[fit].tolist(), tokens[fit].tolist(), strict=True)))
         if pairs < MIN_RUNS_PER_GROUP:
+            drop = ""
+            if len(groups) > 1 and columns.group.isidentifier():  # as for L(C)'s groups
+                drop = (
+                    " To forecast the other groups, leave it out with "
+                    f'--where "{columns.group} != {g!r}" (in a spec: [data] where).'
+                )
             raise InputError(
                 f"{label}: {where} has {pairs} distinct (params, tokens) pair(s){cut}; the law "
                 f"L(N, D) = E + A/N^alpha + B/D^beta has 5 parameters, so each group needs runs "
-                f"at >= {MIN_RUNS_PER_GROUP} different (N, D)."
+                f"at >= {MIN_RUNS_PER_GROUP} different (N, D).{drop}"
             )
         for column, values in ((columns.params, params), (columns.tokens, tokens)):
             if np.unique(values[fit]).size < MIN_DISTINCT:

@@ -8,6 +8,7 @@ with at least ``targets``, ``interval``, ``requirement``, ``confidence``, ``valu
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -58,7 +59,8 @@ class Options:
 
     def __post_init__(self) -> None:
         # targets as a notebook gives them (one number, a list, an array, '1e23') are kept as
-        # a tuple of floats: the frozen options then hold no list or array that can change
+        # a tuple of floats: the frozen options then hold no list or array that can change;
+        # a target given twice is forecast once (in the order given)
         try:
             values = np.atleast_1d(np.asarray(self.targets, dtype=float))
         except (TypeError, ValueError):
@@ -67,7 +69,12 @@ class Options:
                 f"got {self.targets!r}."
             ) from None
         if values.ndim == 1:
-            object.__setattr__(self, "targets", tuple(float(v) for v in values))
+            object.__setattr__(self, "targets", tuple(dict.fromkeys(float(v) for v in values)))
+        runs = getattr(self, "runs", None)  # planned (N, D) runs of the nd and accuracy laws
+        if isinstance(runs, tuple) and runs:
+            with contextlib.suppress(TypeError, ValueError):  # malformed: refused later
+                unique = tuple(dict.fromkeys(tuple(float(x) for x in run) for run in runs))
+                object.__setattr__(self, "runs", unique)
 
     def forecast_options(self) -> dict[str, object]:
         """The options a saved fit remembers for ``bayescale forecast``."""

@@ -403,9 +403,15 @@ def load_pass_aggregate(
     for b, name in enumerate(buckets):
         fitted = np.isfinite(rates[models.fitted, b]).sum()
         if fitted < MIN_MODELS:
+            drop = spelling_twin_hint(str(name), map(str, buckets), "bucket")
+            if not drop and len(buckets) > 1 and columns.bucket.isidentifier():
+                drop = (
+                    " To forecast the other buckets, leave it out with "
+                    f'--where "{columns.bucket} != {name!r}" (in a spec: [data] where).'
+                )
             raise InputError(
                 f"{label}: bucket '{name}' has {fitted} fitted model(s); each bucket needs at "
-                f"least {MIN_MODELS}.{spelling_twin_hint(str(name), map(str, buckets), 'bucket')}"
+                f"least {MIN_MODELS}.{drop}"
             )
     n_problems: list[int | None] = [None] * len(buckets)
     if columns.n_problems in frame.columns:

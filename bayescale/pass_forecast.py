@@ -514,6 +514,14 @@ def held_out_model_draws(fit: PassFit, bucket_rates: bool = False) -> list[dict[
     return out
 
 
+def _one_bucket_is_all(fit: PassFit) -> bool:
+    """Whether the one reported bucket holds every pooled problem (its pass@1 is the overall)."""
+    if isinstance(fit.data, PassAggregate):
+        return len(fit.data.buckets) == 1
+    assert fit.buckets is not None
+    return len(fit.buckets.labels) == 1 and sum(fit.buckets.sizes()) == len(fit.buckets.kept)
+
+
 def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
     """Score each held-out model's observed statistics against their predictive intervals.
 
@@ -523,11 +531,12 @@ def score_held_out_models(fit: PassFit, interval: float = 0.9) -> pd.DataFrame:
         One row per (held-out model, quantity) with observed, median, lower, upper, covered
         and the relative error of the median. Quantities: ``pass_rate`` (the overall mean
         pass@1), ``pass_rate[bucket]`` and ``neg_log_pass[bucket]`` for each reported bucket
-        (:func:`held_out_model_draws`); the pass-rate rows come first.
+        (:func:`held_out_model_draws`; no ``pass_rate[bucket]`` for a single bucket holding
+        every problem, whose pass@1 is ``pass_rate``); the pass-rate rows come first.
     """
     columns = ["model", "compute", "quantity", *SCORE_COLUMNS]
     rows = []
-    entries = held_out_model_draws(fit, bucket_rates=True)
+    entries = held_out_model_draws(fit, bucket_rates=not _one_bucket_is_all(fit))
     if pooled_description(fit) is None:  # no overall rate of different benchmarks
         entries = [e for e in entries if e["quantity"] != "pass_rate"]
     entries.sort(key=lambda e: str(e["quantity"]).startswith("neg_log_pass"))

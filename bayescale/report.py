@@ -486,6 +486,11 @@ def pass_summary_text(result: Result) -> str:
             rows.setdefault("overall", {})[r["target_compute"]] = (
                 f"{r['median']:.3g} [{r['lower']:.3g}, {r['upper']:.3g}]"
             )
+            for column in [c for c in r if c.startswith("pass_at_") and c.endswith("_median")]:
+                at_k = column.removesuffix("_median")  # --k K: pass@K over all problems
+                rows.setdefault("pass@" + at_k.removeprefix("pass_at_"), {})[
+                    r["target_compute"]
+                ] = f"{r[column]:.3g} [{r[at_k + '_lower']:.3g}, {r[at_k + '_upper']:.3g}]"
     lines = [f"Pass@1 of a new model per bucket (median [{pct} interval], -ln p alongside):"]
     lines += summary_grid("bucket", rows, targets)
     if forecast.pooled is not None:

@@ -176,6 +176,33 @@ def _describe(error: Mapping[str, Any], model: type[BaseModel], where: str, text
     return f"{at}: key '{key}': {error['msg']} (got {got!r}).{fix}"
 
 
+def _merge_union_branches(errors: list[Any], raw: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One error per key whose value matched no branch of a union (``float | 'learn'``).
+
+    Pydantic reports each branch with its own name appended to the key's location
+    (``chance.mmlu.constrained-float``, ``chance.mmlu.literal['learn']``); the location is cut
+    back to the key the TOML has and the branches' messages are joined with "or".
+    """
+    merged: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for error in errors:
+        loc = tuple(error["loc"])
+        if error["type"] != "missing":
+            node: Any = raw
+            for depth, part in enumerate(loc):
+                listed = isinstance(node, list) and isinstance(part, int) and part < len(node)
+                if listed or (isinstance(node, Mapping) and part in node):
+                    node = node[part]
+                else:  # a branch name: the value is the node reached
+                    loc = loc[:depth]
+                    error = {**error, "loc": loc, "input": node}
+                    break
+        if loc in merged:
+            merged[loc] = {**merged[loc], "msg": f"{merged[loc]['msg']}, or {error['msg']}"}
+        else:
+            merged[loc] = dict(error)
+    return list(merged.values())
+
+
 def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> Any:
     """Validate parsed TOML against the spec schema.
 
@@ -228,7 +255,8 @@ def validate_spec(raw: Mapping[str, Any], where: str, text: str = "") -> Any:
         return model.model_validate(dict(raw))
     except ValidationError as err:
         errors = sorted(
-            err.errors(), key=lambda e: line_of(text, _strip_index(tuple(e["loc"]))) or 0
+            _merge_union_branches(err.errors(), raw),
+            key=lambda e: line_of(text, _strip_index(tuple(e["loc"]))) or 0,
         )
         problems = [_describe(e, model, where, text) for e in errors]
         if len(problems) == 1:

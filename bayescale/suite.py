@@ -100,9 +100,25 @@ BACKTEST_KEYS = (
 DEFAULT_KEYS = (*SAMPLER_KEYS, "interval", "bootstrap", "baselines")
 SUITE_KEYS = ("defaults", "fit", "backtest")
 LAWS = ("loss", "pass")
+#: ``bayescale backtest`` takes every law; table fits take these two (others through a spec).
+BACKTEST_LAWS = (*LAWS, "nd", "accuracy")
+#: Keys of the loss and pass backtests only (``backtest nd|accuracy`` refuses their options).
+BASELINE_KEYS = ("bootstrap", "baselines", "buckets", "exclude_hardest")
 COLUMNS = {
     "loss": ("compute", "loss", "group", "name"),
     "pass": ("model", "compute", "problem", "n", "k", "pass_rate", "bucket", "n_problems"),
+    "nd": ("params", "tokens", "loss", "group", "name", "compute"),
+    "accuracy": (
+        "model",
+        "family",
+        "compute",
+        "benchmark",
+        "accuracy",
+        "n_questions",
+        "chance",
+        "params",
+        "tokens",
+    ),
 }
 #: Flags taking a value, by suite key (the rest of the keys are handled one by one).
 _FLAGS = {
@@ -287,10 +303,10 @@ def _options(table: Mapping[str, Any], law: str | None, where: str) -> list[str]
     return argv
 
 
-def _law(table: Mapping[str, Any], where: str) -> str:
+def _law(table: Mapping[str, Any], where: str, laws: tuple[str, ...] = LAWS) -> str:
     law = table.get("law")
-    if law not in LAWS:
-        hint = did_you_mean(str(law), LAWS) if law is not None else ""
+    if law not in laws:
+        hint = did_you_mean(str(law), laws) if law is not None else ""
         if law == "pass_rate":
             hint = " A table fit names the command: law = 'pass' ('pass_rate' is a spec's law)."
         elif law in ("nd", "accuracy"):
@@ -298,7 +314,7 @@ def _law(table: Mapping[str, Any], where: str) -> str:
                 f" For {law}, write a spec with law = '{law}' (docs/specs.md) and name it in a "
                 "[[fit]] with spec = 'PATH.toml'."
             )
-        raise _suite_error(where, f"key 'law' = {law!r}: expected one of {LAWS}.{hint}")
+        raise _suite_error(where, f"key 'law' = {law!r}: expected one of {laws}.{hint}")
     return str(law)
 
 
@@ -369,7 +385,14 @@ def _backtest_job(table: Mapping[str, Any], defaults: Mapping[str, Any], base: P
     merged = {**{k: v for k, v in defaults.items() if k in BACKTEST_KEYS}, **table}
     if ("seed" in table or "seeds" in table) and ("seed" in defaults or "seeds" in defaults):
         merged = {k: v for k, v in merged.items() if k not in ("seed", "seeds") or k in table}
-    law = _law(table, where)
+    law = _law(table, where, BACKTEST_LAWS)
+    if law not in LAWS:  # no baselines: [defaults]' baseline keys do not apply
+        for key in BASELINE_KEYS:
+            if key in table:
+                raise _suite_error(
+                    where, f"key '{key}' is for loss and pass backtests; '{law}' has none."
+                )
+        merged = {k: v for k, v in merged.items() if k not in BASELINE_KEYS}
     if "table" not in table:
         raise _suite_error(where, "a [[backtest]] needs 'table' (a CSV or Parquet file).")
     path = _file(table["table"], base, where, "table")

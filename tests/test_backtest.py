@@ -222,7 +222,9 @@ def test_mocked_pass_backtest_scores_buckets_and_baselines(mock_pymc_sample):
 
 def test_cli_backtest_several_ratios(demo_csv, tmp_path, mock_pymc_sample, capsys):
     doc, out = tmp_path / "bt.json", tmp_path / "bt"
-    args = ["backtest", "loss", str(demo_csv), "--ratio", "10,100", "--json", str(doc)]
+    # a ratio given twice is backtested once (10,100,10 fitted and listed 10 twice)
+    args = ["backtest", "loss", str(demo_csv), "--ratio", "10,100", "--ratio", "10"]
+    args += ["--json", str(doc)]
     args += ["--out", str(out), "--no-baselines", "--draws", "50", "--tune", "50"]
     code = main([*args, "--quiet", "--allow-unconverged"])
     assert code == 0, capsys.readouterr().err

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +40,11 @@ FAST = ["--draws", "500", "--tune", "500", "--chains", "4", "--quiet"]
     ],
 )
 def test_bad_options_exit_2_before_sampling(demo_csv, capsys, args, fragment):
-    assert main(["loss", str(demo_csv), *args]) == 2
+    try:  # an option's own check exits through argparse, the rest return the code
+        code = main(["loss", str(demo_csv), *args])
+    except SystemExit as exc:
+        code = exc.code
+    assert code == 2
     err = capsys.readouterr().err
     assert fragment in err
     assert "Traceback" not in err
@@ -294,6 +299,9 @@ def test_pass_mocked_pipeline_writes_outputs(pass_csv, tmp_path, mock_pymc_sampl
     assert sum(b["n_problems"] for b in target["buckets"]) == 54
     assert {"median", "lower", "upper", "mean"} <= set(target["pass_rate"])
     assert "pass_at_10" in target and "decision" in target
+    # the printed answer shows what --k asked for (it was only in the JSON)
+    printed = capsys.readouterr().out
+    assert "pass@10" in printed and "1e+23 FLOPs" in printed.split("pass@10")[0]
     assert {"report.md", "forecast.json", "pass_buckets.png", "pass_rate.png", "decision.png"} <= {
         p.name for p in out.iterdir()
     }
@@ -449,3 +457,28 @@ def test_a_path_the_system_refuses_exits_2(demo_csv, tmp_path, capsys, where):
     assert main(["loss", table, "--target-compute", "1e23", *extra, *FAST]) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"bayescale: error: {long}") and "File name too long" in err
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "minimum"), [("--draws", "0", 4), ("--chains", "0", 2), ("--chains", "1", 2)]
+)
+def test_sampler_minimums_are_said_once_and_right(demo_csv, capsys, flag, value, minimum):
+    # '--draws 0' said "must be >= 1", and '--draws 1' then "must be an integer >= 4"
+    with pytest.raises(SystemExit) as exc:
+        main(["loss", str(demo_csv), "--target-compute", "1e23", flag, value])
+    assert exc.value.code == 2
+    assert f"{value} must be >= {minimum} (" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["loss", "check"])
+def test_where_given_twice_is_refused_not_cut_to_the_last(demo_csv, capsys, command):
+    # '--where "compute > 1e18" --where "compute < 1e21"' kept only the second selection
+    target = [str(demo_csv), "--target-compute", "1e23"]
+    if command == "check":
+        target = [str(Path(__file__).resolve().parents[1] / "models" / "demo-loss.toml")]
+    with pytest.raises(SystemExit) as exc:
+        main([command, *target, "--where", "compute > 1e18", "--where", "compute < 1e21"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "--where given twice" in err
+    assert '--where "(compute > 1e18) and (compute < 1e21)"' in err

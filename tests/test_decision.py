@@ -263,6 +263,16 @@ def test_go_at_exactly_the_confidence():
     assert not d.go
 
 
+def test_a_compute_needed_near_the_target_is_told_apart_from_it():
+    # "NO-GO: 89.2% chance ... at 1e+22 FLOPs; 90% confidence needs 1e+22 FLOPs" (1.047e22)
+    d = Decision(parse_requirement("loss<=2.2"), 1e22, 0.892, 0.9, 4.4e21, 1.0471e22)
+    assert "at 1e+22 FLOPs; 90% confidence needs 1.05e+22 FLOPs." in d.sentence()
+    d = Decision(parse_requirement("loss<=2.2"), 1e22, 0.95, 0.9, 4.4e21, 3.16e21)
+    assert "needs 3.2e+21 FLOPs." in d.sentence()  # apart already: two digits as before
+    d = Decision(parse_requirement("loss<=2.2"), 1e22, 0.9, 0.9, 4.4e21, 1e22)
+    assert "at 1e+22 FLOPs; 90% confidence needs 1e+22 FLOPs." in d.sentence()
+
+
 def test_go_and_no_go_on_both_sides_of_the_curve():
     assert one("loss<=2.1", target=1e24).go  # curve 1.90 at 1e24
     assert not one("loss<=2.1", target=1e21).go  # curve 2.29 at 1e21

@@ -534,6 +534,23 @@ def test_pass_output_leads_with_pass_rate_and_no_overall_for_two_benchmarks(
     assert "Pass@1 (errors of the median in pass-rate units)" in report
 
 
+def test_one_benchmark_scores_each_held_out_rate_once(tmp_path, mock_pymc_sample, capsys):
+    # Codex pass@1 by size (Chen et al. 2021, Table 1): one bucket, so the overall pass@1 is the
+    # bucket's; each held-out model was scored twice on it ("3/6 statistics", errors listed twice)
+    path = tmp_path / "codex.csv"
+    rates = [0.02, 0.0321, 0.0506, 0.0822, 0.1317, 0.1622, 0.2136, 0.2881]
+    sizes = [12e6, 25e6, 42e6, 85e6, 300e6, 679e6, 2.5e9, 12e9]
+    rows = [f"m{i},{6 * n * 1e11:g},{r}" for i, (n, r) in enumerate(zip(sizes, rates, strict=True))]
+    path.write_text("model,compute,pass_rate\n" + "\n".join(rows) + "\n")
+    doc = tmp_path / "f.json"
+    args = ["pass", str(path), "--target-compute", "7.2e21", "--fit-max-compute", "4.1e20"]
+    assert main([*args, "--json", str(doc), *MOCK]) == 0
+    quantities = [row["quantity"] for row in json.loads(doc.read_text())["held_out"]]
+    assert sorted(quantities) == sorted(["pass_rate", "neg_log_pass[all]"] * 2)
+    text = capsys.readouterr().out
+    assert "/4 statistics inside" in text and "pass_rate[all]" not in text
+
+
 def test_unscoped_pass_rule_on_two_benchmarks_is_refused(tmp_path, capsys, monkeypatch):
     _no_fit(monkeypatch)
     args = ["pass", str(_llama(tmp_path)), "--target-compute", "5.5e23"]
@@ -584,6 +601,21 @@ def test_option_hints_ignore_the_shared_dashes(demo_csv, capsys):
     assert did_you_mean("--bugdet", ["--quiet", "--budget"]) == " Did you mean '--budget'?"
     assert did_you_mean("-Seed", ["--quiet", "--seed"]) == " Did you mean '--seed'?"
     assert did_you_mean("lost", ["loss", "compute"]) == " Did you mean 'loss'?"
+
+
+def test_an_option_of_another_command_names_that_command(demo_csv, capsys):
+    # 'check SPEC --require ...' said "Did you mean '--quiet'?"
+    spec = Path(__file__).resolve().parents[1] / "models" / "demo-loss.toml"
+    with pytest.raises(SystemExit) as exc:
+        main(["check", str(spec), "--require", "web.loss<=2.5"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert "unknown option '--require'" in err and "Did you mean" not in err
+    assert "'bayescale check' does not take it; it is an option of 'bayescale accuracy'" in err
+    assert err.rstrip().endswith("'bayescale run'. See 'bayescale check --help'.")
+    with pytest.raises(SystemExit):
+        main(["forecast", str(demo_csv), "--draws", "100"])
+    assert "option of 'bayescale accuracy', 'bayescale backtest'" in capsys.readouterr().err
 
 
 def test_abbreviations_are_not_guessed(demo_csv, capsys):
@@ -911,6 +943,23 @@ def test_options_keep_targets_as_a_tuple_of_floats(targets):
     assert hash(bs.LossOptions(targets=targets))
     with pytest.raises(InputError, match="targets must be target computes in FLOPs"):
         bs.LossOptions(targets="lots")
+
+
+def test_a_target_given_twice_is_forecast_once(loss_fit, capsys):
+    # --target-compute 3e22,3e22 forecast 3e22 twice: two equal columns, two decisions and
+    # every warning twice
+    from bayescale.nd_pipeline import NDOptions
+
+    for options_type in (bs.LossOptions, bs.PassOptions, bs.AccuracyOptions, NDOptions):
+        assert options_type(targets=[3e22, 1e22, 3e22]).targets == (3e22, 1e22)
+    for options_type in (bs.AccuracyOptions, NDOptions):  # planned (N, D) runs too
+        options = options_type(targets=(), runs=((7e9, 2e12), (7e9, 2e12), (1e9, 2e12)))
+        assert options.runs == ((7e9, 2e12), (1e9, 2e12))
+    result = bs.result_from_fit(
+        loss_fit, bs.LossOptions(targets=(1e22, 1e22), requirement="web.loss<=2.6")
+    )
+    assert [t["target_compute"] for t in result.document()["targets"]] == [1e22]
+    assert len(result.decisions) == 1
 
 
 def test_every_law_forecast_has_a_table(pass_fit):

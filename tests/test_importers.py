@@ -507,9 +507,15 @@ def test_cli_import_dash_o_dash_is_standard_output(tmp_path, capsys, monkeypatch
         ("file,model,params\na.json,a,1e9\n", "row 1: no training compute"),
         ("file,model,compute\na.json,a,lots\n", "row 1, column 'compute': 'lots' is not a number"),
         ("file,model,compute\na.json,a,1e20\n,b,1e21\n", "row 2, column 'file'"),
+        # a file named in the table that is not there: which row (was "b.json: file not found")
+        (
+            "file,model,compute\na.json,a,1e20\nb.json,b,1e21\n",
+            "row 2, column 'file': b.json not found at ",
+        ),
     ],
 )
 def test_mapping_errors_name_the_row(tmp_path, text, fragment):
+    write(tmp_path, "a.json", "{}")
     path = write(tmp_path, "models.csv", text)
     with pytest.raises(InputError) as err:
         read_model_map(path)

@@ -99,6 +99,11 @@ def test_an_unread_compute_column_far_from_6nd_is_named(nd_runs, caplog):
         ),
         (lambda f: f.assign(loss=f["loss"].where(f.index != 0, -1.0)), "must be > 0"),
         (lambda f: f.head(4), "has 4 distinct (params, tokens) pair(s)"),
+        # a second group of one run says how to fit the first alone
+        (
+            lambda f: pd.concat([f.assign(group="a"), f.head(1).assign(group="b")]),
+            "leave it out with --where \"group != 'b'\"",
+        ),
         (lambda f: f.assign(params=1e8), "one value of 'params'"),
         # a Pythia-like ladder (every size on the same tokens) is pointed to `bayescale loss`
         (lambda f: f.assign(tokens=3e11), "varies only 'params' is a loss-against-compute"),
@@ -370,7 +375,10 @@ def test_nd_command_end_to_end(nd_csv, tmp_path, mock_pymc_sample, capsys):
         (["--target", "1e9:-4"], "must be a positive number"),
         ([], "nothing to forecast"),
         (["--budget", "1e21", "--tokens-col", "toks"], "missing column 'toks'"),
-        (["--budget", ",".join(["1e21"] * 1001)], "at most 1,000 together"),
+        (
+            ["--budget", ",".join(f"{1e21 + i * 1e17!r}" for i in range(1001))],
+            "at most 1,000 together",
+        ),
         (["--budget", "1e70"], "target compute 1e+70 is outside the range"),  # was answered
         (["--target", "1e40:1e40"], "target compute 6e+80 is outside the range"),
         # fitted N = D on every run, or a loss of N (the loss range let params through)

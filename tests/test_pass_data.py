@@ -472,6 +472,8 @@ def test_aggregate_bucket_with_too_few_models(tmp_path):
     message = aggregate_error(path)
     assert message.startswith(f"{path}: bucket 'hard' has 2 fitted model(s);")
     assert f"at least {MIN_MODELS}" in message
+    # as a loss group of too few runs: how to forecast the other buckets
+    assert "leave it out with --where \"bucket != 'hard'\"" in message
 
 
 def test_aggregate_bucket_with_too_few_fitted_models(tmp_path):

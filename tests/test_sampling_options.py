@@ -573,7 +573,9 @@ def test_fewer_draws_than_split_rhat_needs_are_refused(tmp_path, capsys, draws):
     path = tmp_path / "runs.csv"
     demo_loss_runs().to_csv(path, index=False)
     args = ["loss", str(path), "--target-compute", "1e22", "--draws", str(draws), "--quiet"]
-    assert main(args) == 2  # before any sampling: the gate could never pass
+    with pytest.raises(SystemExit) as exc:  # before any sampling: the gate could never pass
+        main(args)
+    assert exc.value.code == 2
     assert "split R-hat" in capsys.readouterr().err
 
 

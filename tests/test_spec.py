@@ -436,6 +436,18 @@ def test_bad_accuracy_specs_are_refused(tmp_path, capsys, old, new, fragment):
     assert fragment in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("value", ["1.5", '"guess"'])
+def test_a_bad_chance_rate_is_one_problem_in_toml_words(tmp_path, capsys, value):
+    # was "2 problems: key 'chance.mmlu.constrained-float': ...; key
+    # 'chance.mmlu.literal['learn']': ..." (pydantic's names for the union's two branches)
+    simulate_accuracy_table(seed=0).to_csv(tmp_path / "acc.csv", index=False)
+    path = _write(tmp_path, ACCURACY_SPEC.replace("mmlu = 0.2", f"mmlu = {value}"))
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "problems" not in err and "constrained" not in err and "literal[" not in err
+    assert "key 'chance.mmlu':" in err and "'learn'" in err and "line " in err
+
+
 def test_cli_overrides_reach_the_run(spec_dir, mock_pymc_sample, capsys):
     path = _write(spec_dir, MINIMAL + '\n[decision]\nrequire = "web.loss<=2.6"\n')
     doc = spec_dir / "r.json"

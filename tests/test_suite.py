@@ -614,3 +614,29 @@ def test_a_table_fit_of_another_law_says_how(tmp_path, demo_csv, law, fragment):
     body = f"[[fit]]\nlaw = '{law}'\ntable = '{demo_csv.name}'\ntarget_compute = 1e23\n"
     with pytest.raises(InputError, match=re.escape(fragment)):
         read_suite([_suite(tmp_path, body)])
+
+
+@pytest.mark.parametrize(
+    ("law", "columns"),
+    [("nd", "{ group = 'mix', params = 'N' }"), ("accuracy", "{ family = 'org' }")],
+)
+def test_a_backtest_of_nd_or_accuracy_runs_that_backtest(tmp_path, demo_csv, law, columns):
+    # [[backtest]] law = 'nd' was refused, with a hint to write a spec for a [[fit]], which
+    # forecasts and does not backtest; `bayescale backtest nd|accuracy` is the command
+    body = (
+        "[defaults]\nbaselines = false\nbootstrap = 50\nseed = 1\n"
+        f"[[backtest]]\nlaw = '{law}'\ntable = '{demo_csv.name}'\nratios = [10, 100]\n"
+        f"columns = {columns}\n"
+    )
+    (job,) = read_suite([_suite(tmp_path, body)])
+    assert job.name == f"backtest-{law}-{demo_csv.stem}"
+    assert job.argv[:3] == ("backtest", law, str(demo_csv.absolute()))
+    # loss and pass options of [defaults] are not passed to a kind that refuses them
+    assert "--no-baselines" not in job.argv and "--bootstrap" not in job.argv
+    assert "--seed" in job.argv
+    flag = "--params-col" if law == "nd" else "--family-col"
+    assert flag in job.argv
+    with pytest.raises(InputError, match="key 'baselines' is for loss and pass backtests"):
+        read_suite([_suite(tmp_path, body + "baselines = true\n")])
+    with pytest.raises(InputError, match="unknown column 'grupo'"):
+        read_suite([_suite(tmp_path, body.replace(columns, "{ grupo = 'x' }"))])
