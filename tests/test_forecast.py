@@ -151,13 +151,17 @@ def test_a_forecast_table_keeps_the_groups_in_the_tables_order():
     assert table["target_compute"].tolist() == [1e21] * 3 + [1e22] * 3
 
 
-def test_held_out_runs_with_their_own_error_are_scored_with_it(demo_runs):
+@pytest.mark.parametrize("likelihood", ["normal", "student_t"])
+def test_held_out_runs_with_their_own_error_are_scored_with_it(demo_runs, likelihood):
     """A held-out run's loss_sd widens its interval as the fit's likelihood does for fitted runs."""
+    from scipy import stats
+
     from bayescale.data import LossColumns
     from bayescale.forecast import score_held_out
 
     cut = float(np.quantile(demo_runs["compute"], 0.7))
-    plain = fake_fit(demo_runs, 0.0)
+    priors = LossPriors(likelihood=likelihood, discrepancy_exponent_sd=0.0)
+    plain = replace(fake_fit(demo_runs, 0.0), priors=priors)
     table = demo_runs.assign(se=0.05 * demo_runs["loss"])
     data = load_loss_runs(table, LossColumns(loss_sd="se"), fit_max_compute=cut)
     with_sd = replace(plain, data=data)
@@ -165,6 +169,9 @@ def test_held_out_runs_with_their_own_error_are_scored_with_it(demo_runs):
     a, b = score_held_out(with_sd), score_held_out(without)
     assert len(a) == len(b) > 0
     width = np.log(a["upper"] / a["lower"]).to_numpy()
-    # a point posterior with a scatter of 1e-6: the run's own 5% alone, over 2 x 1.645 sd
-    np.testing.assert_allclose(width, 2 * 1.645 * 0.05, rtol=0.05)
+    # a point posterior with a scatter of 1e-6: the run's own 5% alone, in the likelihood's
+    # distribution (one scale, sqrt(sigma^2 + sd^2), as the fit reads it)
+    nu = plain.priors.student_t_nu
+    z = stats.t(nu).ppf(0.95) if likelihood == "student_t" else stats.norm.ppf(0.95)
+    np.testing.assert_allclose(width, 2 * z * 0.05, rtol=0.05)
     assert (np.log(b["upper"] / b["lower"]) < 1e-4).all()
