@@ -259,7 +259,8 @@ ACCURACY_ADVICE = {
     "exponent": (
         "how fast accuracy rises above the chance floor with compute",
         "add models over a wider range of compute; a benchmark whose models all sit near "
-        "chance cannot show its rise",
+        "chance, or all at the ceiling (saturated: leave it out with --where), cannot show "
+        "its rise",
     ),
     "level": (
         "how far a benchmark's accuracy sits above its chance floor",

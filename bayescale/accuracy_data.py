@@ -971,11 +971,18 @@ def within_noise_of_chance(
     The model gives ladders of such rows an exponent of their own, and their forecasts a
     warning (``accuracy_model.ladders_at_chance``, ``accuracy_forecast.accuracy_target_warnings``).
     """
+    sd = chance_noise_sd(chance, n_questions, noise_sd)
+    return np.asarray(accuracy - chance <= CHANCE_NOISE_SDS * sd)
+
+
+def chance_noise_sd(
+    chance: np.ndarray | float, n_questions: np.ndarray, noise_sd: float
+) -> np.ndarray:
+    """The measurement sd of a score near chance, as :func:`within_noise_of_chance` takes it."""
     counted = ~np.isnan(n_questions)
     n = np.maximum(np.nan_to_num(n_questions), 1.0)
     m = np.maximum(chance, 1.0 / n)
-    sd = np.where(counted, np.sqrt(m * (1.0 - m) / n), noise_sd)
-    return np.asarray(accuracy - chance <= CHANCE_NOISE_SDS * sd)
+    return np.asarray(np.where(counted, np.sqrt(m * (1.0 - m) / n), noise_sd))
 
 
 def floor_bounds(data: AccuracyData, floor: str = "chance") -> tuple[np.ndarray, np.ndarray]:

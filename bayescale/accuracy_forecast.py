@@ -27,10 +27,12 @@ from bayescale.accuracy import (
     largest_fitted_log_compute,
 )
 from bayescale.accuracy_data import (
+    CHANCE_NOISE_SDS,
     MIN_SIZES,
     AccuracyData,
     AccuracyPriors,
     benchmark_key,
+    chance_noise_sd,
     chinchilla_effective_compute,
     law_compute,
     optimal_equivalent_compute,
@@ -282,6 +284,7 @@ def accuracy_target_warnings(
         for f, b in ladders
         if (g := _ladder_at_chance(data, f, b, noise)) is not None
     ]
+    out += failed_evaluation_warnings(data, noise) + saturated_warnings(data, ladders)
     placed, describe = data.compute, None
     if runs is not None and data.params is not None and data.tokens is not None:
         placed = optimal_equivalent_compute(data.params, data.tokens)
@@ -305,6 +308,54 @@ def accuracy_target_warnings(
         label="family",
         describe=describe,
     )
+
+
+#: A ladder whose every fitted row scores at least this is at the ceiling
+#: (:func:`saturated_warnings`).
+SATURATED_ACCURACY = 0.99
+
+
+def failed_evaluation_warnings(data: AccuracyData, noise: float) -> list[str]:
+    """A warning per row at accuracy 0 on a benchmark whose chance rate is well above 0.
+
+    Guessing scores the chance rate; 0 more than :data:`CHANCE_NOISE_SDS` measurement sds
+    below it (:func:`~bayescale.accuracy_data.chance_noise_sd`; ``noise`` for a row without
+    ``n_questions``) is most often an evaluation that failed (answers the harness did not
+    parse, a crashed run). Fitted and held-out rows of every family are named: one row moves
+    the benchmark's scatter, so every family's interval on it.
+    """
+    g = data.row_chance
+    known = ~np.isnan(g)
+    sd = chance_noise_sd(np.where(known, g, 0.0), data.n_questions, noise)
+    rows = np.flatnonzero(known & (data.accuracy <= 0) & (g > CHANCE_NOISE_SDS * sd))
+    return [
+        f"{m} on {b}: accuracy 0, where guessing scores {c:.3g} (chance): a failed "
+        "evaluation? (answers the harness did not parse, a crashed or truncated run). A row "
+        "at 0 is far off the law: fitted, it widens every interval on the benchmark; held "
+        "out, it is scored as a miss. Re-run the evaluation, or leave the row out with "
+        f'--where "not (model == {str(m)!r} and benchmark == {str(b)!r})".'
+        for m, b, c in zip(data.model[rows], data.benchmark[rows], g[rows], strict=True)
+    ]
+
+
+def saturated_warnings(data: AccuracyData, ladders: Sequence[tuple[str, str]]) -> list[str]:
+    """A warning per reported ladder whose every fitted row is at the ceiling.
+
+    The law rises toward 1: from a ladder at :data:`SATURATED_ACCURACY` or above it can only
+    forecast about 1 at any compute, with the exponent from the prior.
+    """
+    out = []
+    for f, b in ladders:
+        rows = data.fitted & (data.family == f) & (data.benchmark == b)
+        if rows.any() and bool((data.accuracy[rows] >= SATURATED_ACCURACY).all()):
+            out.append(
+                f"{f} on {b}: every fitted model scores >= {SATURATED_ACCURACY:g} (lowest "
+                f"{data.accuracy[rows].min():.3g}): the benchmark is saturated. The law rises "
+                "toward 1 and cannot rise further, so the forecast is the ceiling at any "
+                "compute, not a measure of a larger model. Forecast a harder benchmark, or "
+                f'leave this one out with --where "benchmark != {str(b)!r}".'
+            )
+    return out
 
 
 def _ladder_at_chance(

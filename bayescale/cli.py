@@ -1666,10 +1666,28 @@ def _configure_process(args: argparse.Namespace) -> None:
     )
 
 
+def _parse(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser.parse_args``, but an import's FILE arguments may follow its options.
+
+    argparse fills ``import``'s ``files`` (``nargs="*"``) at the first positional tokens and
+    leaves files after an option (``import evalplus --models CSV FILE``, ``--model m F2``)
+    to the top-level "unrecognized arguments"; they are files, in order, and
+    :func:`bayescale.importers.import_command` judges them (with ``--models``: refused, saying
+    what to leave out). Other commands' strays keep argparse's error.
+    """
+    args, extra = parser.parse_known_args(argv)
+    files_only = not any(token.startswith("-") for token in extra)
+    if extra and getattr(args, "command", None) == "import" and files_only:
+        args.files = [*args.files, *map(Path, extra)]
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``bayescale`` command."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     _configure_logging(quiet=args.quiet)
     try:
         _check_output_paths(args)

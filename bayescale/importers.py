@@ -1126,9 +1126,13 @@ def import_command(
     shared = False
     if models is not None:
         if files or model or compute or params or tokens:
+            named = ", ".join(str(f) for f in files or ())
             raise InputError(
-                "--models names the files, labels and computes; leave out the FILE arguments "
-                "and --model, --compute, --params, --tokens."
+                f"--models replaces the FILE arguments{f' ({named})' if named else ''} and "
+                "--model, --compute, --params, --tokens: its rows name each model's file, "
+                f"label and compute. Leave those out, or add the files to {models} (a row "
+                "each: file,model,compute or file,model,params,tokens); or give the files "
+                "without --models, with --model and --compute per file."
             )
         files, labels, computes = read_model_map(models)
     elif not files:

@@ -17,7 +17,9 @@ from bayescale.backtest_report import Backtest, fit_diagnostics
 from bayescale.backtest_scoring import ratio_fits, score_draws, with_meta
 from bayescale.errors import InputError
 from bayescale.nd import NDData, NDPriors, fit_nd, nd_loss_draws, nd_split
+from bayescale.nd_data import unread_compute_warnings
 from bayescale.sampling import SamplerSettings
+from bayescale.targets import logged
 
 
 def backtest_nd_ratios(
@@ -35,6 +37,7 @@ def backtest_nd_ratios(
     InputError
         On a ratio <= 1, or a split that leaves a group too few runs to fit.
     """
+    logged(unread_compute_warnings(data))  # the cut is in 6*N*D, not the unread column
     out = []
     for ratio, fit_settings in ratio_fits(ratios, settings, "nd"):
         cut = float(data.compute.max()) / ratio

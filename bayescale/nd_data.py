@@ -12,7 +12,6 @@ is given.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,8 +43,6 @@ from bayescale.priors import (
     require_scatter_prior,
 )
 from bayescale.selection import group_columns, select_rows
-
-log = logging.getLogger("bayescale")
 
 #: Distinct (N, D) pairs a group needs: the law has five parameters (E, A, alpha, B, beta).
 MIN_RUNS_PER_GROUP = 5
@@ -87,6 +84,11 @@ class NDData(GroupedRuns, Summarised):
     flops_per_param_token
         :math:`\kappa`, the geometric mean of ``compute / (N·D)`` over the fitted runs (6
         without a compute column): a budget ``C`` buys ``N·D = C/κ``.
+    unread_compute
+        Without a compute column read: the largest factor between the table's ``compute``
+        column, left unread, and 6·N·D (``None`` when the table has no numeric one). Over
+        :data:`UNREAD_COMPUTE_FACTOR` it is a data warning of the result
+        (:func:`unread_compute_warnings`); a saved fit keeps it.
     """
 
     params: np.ndarray
@@ -101,6 +103,7 @@ class NDData(GroupedRuns, Summarised):
     source: str = "<DataFrame>"
     fit_max_compute: float | None = None
     columns: NDColumns = field(default_factory=NDColumns)
+    unread_compute: float | None = None
 
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
         held = int(self.held_out.sum())
@@ -194,12 +197,13 @@ def load_nd_runs(
     check_range(params, frame, columns.params, label, COMPUTE_RANGE, "a parameter count")
     check_range(tokens, frame, columns.tokens, label, COMPUTE_RANGE, "a token count")
     check_range(loss, frame, columns.loss, label, LOSS_RANGE, "a loss")
+    unread = None
     if columns.compute is not None:
         require_column(frame, columns.compute, label, "--compute-col")
         compute = numeric_column(frame, columns.compute, label)
     else:
         compute = FLOPS_PER_PARAM_TOKEN * params * tokens
-        _note_unread_compute(frame, compute, label)
+        unread = _unread_compute_factor(frame, compute, label)
     check_range(compute, frame, columns.compute or columns.params, label, COMPUTE_RANGE, "compute")
 
     group = read_group_labels(frame, columns.group, NDColumns.group, label)
@@ -250,6 +254,7 @@ def load_nd_runs(
         source=label,
         fit_max_compute=fit_max_compute,
         columns=columns,
+        unread_compute=unread,
     )
 
 
@@ -257,28 +262,34 @@ def load_nd_runs(
 UNREAD_COMPUTE_FACTOR = 2.0
 
 
-def _note_unread_compute(frame: pd.DataFrame, six_nd: np.ndarray, label: str) -> None:
-    """Log when a ``compute`` column is in the table, not read, and far from 6·N·D.
+def _unread_compute_factor(frame: pd.DataFrame, six_nd: np.ndarray, label: str) -> float | None:
+    """How far a ``compute`` column left unread is from 6·N·D (the largest factor over rows).
 
     Without ``--compute-col`` compute is 6·N·D (budgets, ``--fit-max-compute``, the compute
     axis); a column that says otherwise (mixture-of-experts, another FLOP count, another
-    unit) would be ignored without a word.
+    unit) would be ignored without a word. ``None`` without a numeric ``compute`` column.
     """
     if "compute" not in frame.columns:
-        return
+        return None
     try:
         given = numeric_column(frame, "compute", label)
     except InputError:
-        return
-    factor = np.exp(np.max(np.abs(np.log(given / six_nd))))
-    if factor > UNREAD_COMPUTE_FACTOR:
-        log.warning(
-            "%s: column 'compute' is not read: compute is 6*N*D, which differs from it by up to "
-            "%.3gx. Pass --compute-col compute (in a spec: [data.columns] compute) to use the "
-            "column for budgets, --fit-max-compute and the compute axis.",
-            label,
-            factor,
-        )
+        return None
+    ratio = given / six_nd
+    ratio = ratio[np.isfinite(ratio) & (ratio > 0)]  # a cell <= 0 is no unit to compare
+    return float(np.exp(np.max(np.abs(np.log(ratio))))) if ratio.size else None
+
+
+def unread_compute_warnings(data: NDData) -> list[str]:
+    """A warning when the table's ``compute`` column was not read and is far from 6·N·D."""
+    factor = data.unread_compute
+    if factor is None or factor <= UNREAD_COMPUTE_FACTOR:
+        return []
+    return [
+        f"{data.source}: column 'compute' is not read: compute is 6*N*D, which differs from it "
+        f"by up to {factor:.3g}x. Pass --compute-col compute (in a spec: [data.columns] "
+        "compute) to use the column for budgets, --fit-max-compute and the compute axis."
+    ]
 
 
 def flops_per_param_token(

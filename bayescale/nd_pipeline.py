@@ -34,7 +34,14 @@ from bayescale.nd import (
     optimal_draws,
     required_params,
 )
-from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN, NDColumns, NDData, NDPriors, load_nd_runs
+from bayescale.nd_data import (
+    FLOPS_PER_PARAM_TOKEN,
+    NDColumns,
+    NDData,
+    NDPriors,
+    load_nd_runs,
+    unread_compute_warnings,
+)
 from bayescale.nd_report import nd_document, optimal_table, parameter_table, targets_table
 from bayescale.options import Options, remembered_options
 from bayescale.results import Result, require_fit
@@ -316,7 +323,13 @@ def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray
                 f"largest fitted run{where} ({c_max:.3g} FLOPs); the law discrepancy is "
                 "calibrated on 4x-100x extrapolations."
             )
-    return out + swapped_warnings(data) + one_ratio_warnings(data) + repeated_nd_warnings(data)
+    return (
+        out
+        + unread_compute_warnings(data)
+        + swapped_warnings(data)
+        + one_ratio_warnings(data)
+        + repeated_nd_warnings(data)
+    )
 
 
 def swapped_warnings(data: NDData) -> list[str]:

@@ -50,7 +50,10 @@ def encode_nd(fit: NDFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
         "compute": data.compute,
         "loss": data.loss,
     }
-    return grouped_runs_group(data, arrays, nd_hash(data))
+    runs, digest, extra = grouped_runs_group(data, arrays, nd_hash(data))
+    if data.unread_compute is not None:  # for the data warning of a forecast from the fit
+        runs.attrs["unread_compute"] = data.unread_compute
+    return runs, digest, extra
 
 
 def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:
@@ -73,6 +76,7 @@ def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:
         source=str(runs.attrs.get("source", path)),
         fit_max_compute=attr_json(tree, "fit_max_compute", path),
         columns=NDColumns(**attr_json(tree, "columns", path)),
+        unread_compute=_unread_compute(runs),
     )
     check_hash(tree, nd_hash(data), path)
     del tree[ND_GROUP]
@@ -87,6 +91,12 @@ def decode_nd(tree: xr.DataTree, path: Path) -> NDFit:
         **fit_fields(tree, path, nd_priors_of(tree, path)),
         forecast_seed=stream_fields(tree)["forecast_seed"],
     )
+
+
+def _unread_compute(runs: xr.Dataset) -> float | None:
+    """The saved factor of an unread ``compute`` column (fits saved before it have none)."""
+    value = runs.attrs.get("unread_compute")
+    return None if value is None else float(value)
 
 
 def nd_priors_of(tree: xr.DataTree, path: Path) -> NDPriors:

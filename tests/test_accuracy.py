@@ -216,6 +216,44 @@ def test_accuracy_falling_with_compute_is_warned(table):
     assert "not error rates" in falling[0]
 
 
+def test_a_row_at_zero_well_under_chance_is_a_failed_evaluation(table):
+    # alpha-4 at 0.0 on MMLU (chance 0.25) was fitted without a word: the fit passed and the
+    # alpha/mmlu 90% interval at 1e24 widened from [0.51, 0.66] to [0.28, 0.83]
+    targets = np.array([1e24])
+    zero = (table["model"] == "alpha-4") & (table["benchmark"] == "mmlu")
+    data = load_accuracy_table(table.assign(accuracy=table["accuracy"].mask(zero, 0.0)))
+    (failed,) = [w for w in accuracy_target_warnings(data, targets) if "failed" in w]
+    assert failed.startswith("alpha-4 on mmlu: accuracy 0, where guessing scores 0.25")
+    assert "a failed evaluation?" in failed and "--where" in failed
+    # every family's rows are checked, also with --family naming another
+    assert any("failed" in w for w in accuracy_target_warnings(data, targets, "beta"))
+    # 0 on a benchmark whose chance is 0 (gsm8k), or within noise of 0.25 (4 questions), is not
+    gsm8k = (table["model"] == "alpha-1") & (table["benchmark"] == "gsm8k")
+    for frame in (
+        table.assign(accuracy=table["accuracy"].mask(gsm8k, 0.0)),
+        table.assign(accuracy=table["accuracy"].mask(zero, 0.0), n_questions=4),
+    ):
+        warned = accuracy_target_warnings(load_accuracy_table(frame), targets)
+        assert not any("failed" in w for w in warned)
+
+
+def test_a_ladder_at_the_ceiling_is_warned(table):
+    # winogrande at 1.0 for every model forecast 0.999 [0.992, 1.000] at 1e24 without a word
+    targets = np.array([1e24])
+    wino = table["benchmark"] == "winogrande"
+    data = load_accuracy_table(table.assign(accuracy=table["accuracy"].mask(wino, 1.0)))
+    saturated = [w for w in accuracy_target_warnings(data, targets, "alpha") if "ceiling" in w]
+    (warning,) = saturated
+    assert warning.startswith("alpha on winogrande: every fitted model scores >= 0.99")
+    assert "saturated" in warning and "cannot rise" in warning
+    assert len([w for w in accuracy_target_warnings(data, targets) if "ceiling" in w]) == 3
+    # one model below 0.99 is a ladder still rising
+    below = wino & (table["model"] == "alpha-1")
+    rising = table.assign(accuracy=table["accuracy"].mask(wino, 1.0).mask(below, 0.98))
+    warned = accuracy_target_warnings(load_accuracy_table(rising), targets, "alpha")
+    assert not any("ceiling" in w for w in warned)
+
+
 def test_parse_chance_refuses_two_floors_for_one_benchmark():
     # The last of "--chance mmlu=0.25 --chance mmlu=0.3" used to win silently.
     assert parse_chance(["mmlu=0.25", "mmlu=0.25"]) == {"mmlu": 0.25}
@@ -481,6 +519,21 @@ def test_cli_end_to_end_mocked(tmp_path, table, mock_pymc_sample, capsys):
     names = {p.name for p in out.iterdir()}
     assert names == {"forecast.json", "report.md", "accuracy.png", "decision.png", "fit.nc"}
     assert "alpha" in capsys.readouterr().out
+
+
+def test_a_failed_evaluation_travels_with_the_result_and_where_drops_it(
+    tmp_path, table, mock_pymc_sample
+):
+    zero = (table["model"] == "alpha-4") & (table["benchmark"] == "mmlu")
+    path = _csv(tmp_path, table.assign(accuracy=table["accuracy"].mask(zero, 0.0)))
+    doc = tmp_path / "acc.json"
+    args = ["accuracy", str(path), "--target-compute", "1e24", "--json", str(doc)]
+    assert main([*args, "--allow-unconverged", *FAST]) == 0
+    (failed,) = [w for w in json.loads(doc.read_text())["warnings"] if "failed" in w]
+    where = failed.split("--where ")[1].rstrip(".").strip('"')
+    assert where == "not (model == 'alpha-4' and benchmark == 'mmlu')"
+    assert main([*args, "--where", where, "--allow-unconverged", *FAST]) == 0
+    assert not any("failed" in w for w in json.loads(doc.read_text())["warnings"])
 
 
 def test_cli_input_errors_exit_2(tmp_path, table, capsys):

@@ -430,6 +430,20 @@ def test_cli_import_then_pass_runs(tmp_path, mock_pymc_sample, capsys, fmt, file
     assert result["kind"] == "pass" and len(result["targets"][0]["buckets"]) == 2
 
 
+def test_cli_import_files_after_an_option_are_files(capsys):
+    # "import bigcode --quiet F1 F2 F3 ..." was "unrecognized arguments: F1 F2 F3"
+    files = [str(p) for p in BIGCODE]
+    argv = ["import", "bigcode", "--model", "m1", "--model", "m2", "--model", "m3", files[0]]
+    argv += ["--compute", "3e20", *files[1:], "--compute", "3e21", "--compute", "3e22"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    table = pd.read_csv(pd.io.common.StringIO(out), dtype={"model": object, "problem": object})
+    pd.testing.assert_frame_equal(table, expected("bigcode_expected.csv"))
+    with pytest.raises(SystemExit, match="2"):  # other commands' strays: argparse's error
+        main(["loss", "runs.csv", "--target-compute", "1e23", "stray.csv"])
+    assert "unrecognized arguments: stray.csv" in capsys.readouterr().err
+
+
 def test_cli_import_several_files_to_stdout(capsys):
     files = [str(p) for p in BIGCODE]
     argv = ["import", "bigcode", *files, "--model", "m1", "--model", "m2", "--model", "m3"]
@@ -557,9 +571,16 @@ def test_one_compute_for_the_task_files_of_one_model(tmp_path, capsys):
 
 def test_mapping_excludes_per_file_options(capsys):
     mapping = str(DATA / "evalplus" / "models.csv")
-    argv = ["import", "evalplus", str(EVALPLUS[0]), "--models", mapping]
-    assert main(argv) == 2
-    assert "leave out the FILE arguments" in capsys.readouterr().err
+    # FILE after --models was argparse's top-level "unrecognized arguments: FILE": the same
+    # advice now, wherever the FILE stands
+    for argv in (
+        ["import", "evalplus", str(EVALPLUS[0]), "--models", mapping],
+        ["import", "evalplus", "--models", mapping, str(EVALPLUS[0])],
+    ):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "unrecognized arguments" not in err
+        assert "--models replaces the FILE arguments" in err and "eval_results.json" in err
     assert main(["import", "evalplus"]) == 2
     assert "or give --models CSV" in capsys.readouterr().err
 

@@ -74,19 +74,35 @@ def test_compute_column_sets_flops_per_param_token(nd_runs):
     assert data.flops_per_param_token == pytest.approx(8.0)
 
 
-def test_an_unread_compute_column_far_from_6nd_is_named(nd_runs, caplog):
+def test_an_unread_compute_column_far_from_6nd_is_named(nd_runs):
     # a 'compute' column (MoE FLOPs, PF-days) was ignored without a word: budgets and
     # --fit-max-compute read 6*N*D while the user read the column
-    import logging
-
-    with caplog.at_level(logging.WARNING, logger="bayescale"):
-        load_nd_runs(nd_runs.assign(compute=1.1 * 6 * nd_runs["params"] * nd_runs["tokens"]))
-        assert not caplog.records  # a column that is 6*N*D give or take is not worth a word
-        data = load_nd_runs(nd_runs.assign(compute=nd_runs["params"] * nd_runs["tokens"] / 1e3))
-    (record,) = caplog.records
-    assert "column 'compute' is not read" in record.getMessage()
-    assert "6e+03x" in record.getMessage() and "--compute-col compute" in record.getMessage()
+    none = np.array([])
+    close = load_nd_runs(nd_runs.assign(compute=1.1 * 6 * nd_runs["params"] * nd_runs["tokens"]))
+    assert far_warnings(close, none, none, none) == []  # 6*N*D give or take: not worth a word
+    data = load_nd_runs(nd_runs.assign(compute=nd_runs["params"] * nd_runs["tokens"] / 1e3))
+    (warning,) = far_warnings(data, none, none, none)
+    assert "column 'compute' is not read" in warning
+    assert "6e+03x" in warning and "--compute-col compute" in warning
     assert data.flops_per_param_token == pytest.approx(6.0)
+
+
+def test_an_unread_compute_column_travels_with_the_result(nd_runs, tmp_path, mock_pymc_sample):
+    # the warning was only logged while reading: the JSON document, report.md and a saved
+    # fit's forecast said nothing of a compute column in PF-days (8.64e19x off 6*N*D)
+    table = tmp_path / "runs.csv"
+    pf_days = 6 * nd_runs["params"] * nd_runs["tokens"] / 8.64e19
+    nd_runs.assign(compute=pf_days).to_csv(table, index=False)
+    out, doc, again = tmp_path / "out", tmp_path / "nd.json", tmp_path / "again.json"
+    args = ["nd", str(table), "--budget", "1e21", "--json", str(doc), "--out", str(out)]
+    assert main([*args, "--allow-unconverged", "--seed", "1", *FAST]) == 0
+    fragment = "column 'compute' is not read: compute is 6*N*D, which differs from it by up to "
+    (warning,) = [w for w in json.loads(doc.read_text())["warnings"] if fragment in w]
+    assert "8.64e+19x" in warning
+    assert "column 'compute' is not read" in (out / "report.md").read_text()
+    args = ["forecast", str(out / "fit.nc"), "--json", str(again), "--allow-unconverged"]
+    assert main([*args, "--quiet"]) == 0
+    assert warning in json.loads(again.read_text())["warnings"]
 
 
 @pytest.mark.parametrize(
