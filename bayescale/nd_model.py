@@ -24,9 +24,10 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from bayescale.draws import blocks
 from bayescale.laws import nd_law_pivot
-from bayescale.loss_model import _pooled, observed_runs, pad_to, run_rows
-from bayescale.scatter import add_scatter_draws, integrated_scatter_potential
+from bayescale.loss_model import SCATTER_BLOCK_VALUES, _pooled, observed_runs, pad_to, run_rows
+from bayescale.scatter import add_scatter_from_rss, integrated_scatter_potential
 
 if TYPE_CHECKING:
     from bayescale.nd_data import NDData, NDPriors
@@ -199,12 +200,18 @@ def add_nd_scatter(idata: xr.DataTree, data: NDData, priors: NDPriors, seed: int
         return idata
     inputs = nd_inputs(data)
     idx = inputs["run_group"]
-    level, reducible, share, alpha, beta = (
-        posterior[name].transpose("chain", "draw", "group").values[..., idx]
+    values = [
+        posterior[name].transpose("chain", "draw", "group").values
         for name in ("level", "reducible", "share", "alpha", "beta")
-    )
-    law = nd_law_pivot(
-        inputs["log_params"], inputs["log_tokens"], level, reducible, share, alpha, beta
-    )
-    residuals = inputs["log_loss_obs"] - np.log(law)
-    return add_scatter_draws(idata, residuals, priors, seed, "nd.sigma")
+    ]
+    # a block of draws at a time (each draw's sum is its own row's): no (chain, draw, run) array
+    rss = np.empty(values[0].shape[:2])
+    for c in range(rss.shape[0]):
+        for block in blocks(rss.shape[1], SCATTER_BLOCK_VALUES // max(idx.size, 1)):
+            law = nd_law_pivot(
+                inputs["log_params"],
+                inputs["log_tokens"],
+                *(v[c, block][:, idx] for v in values),
+            )
+            rss[c, block] = ((inputs["log_loss_obs"] - np.log(law)) ** 2).sum(axis=-1)
+    return add_scatter_from_rss(idata, rss, idx.size, priors, seed, "nd.sigma")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 from arviz_base import from_dict
 
@@ -236,3 +237,40 @@ def test_a_1500_run_table_answers(tmp_path):
     document = json.loads((out / "forecast.json").read_text())
     assert document["ok"]
     assert "1500 fitted runs" in (out / "report.md").read_text()
+
+
+@pytest.mark.parametrize("block_values", [1, 2 * 60, 10**9])
+def test_blocked_nd_scatter_draws_are_bit_identical(monkeypatch, block_values):
+    import bayescale.nd_model as nd_model
+    from bayescale.laws import nd_law_pivot
+    from bayescale.nd_data import NDPriors, load_nd_runs
+
+    rng = np.random.default_rng(4)
+    frame = {
+        "params": 10 ** rng.uniform(7, 9, 60),
+        "tokens": 10 ** rng.uniform(9, 11, 60),
+        "group": np.repeat(["a", "b"], 30),
+    }
+    frame["loss"] = 1.7 + 400 / frame["params"] ** 0.34 + 410 / frame["tokens"] ** 0.28
+    data = load_nd_runs(pd.DataFrame(frame))
+    shape = (CHAINS, DRAWS, 2)
+    names = ("level", "reducible", "share", "alpha", "beta")
+    centres = {"level": 3.0, "reducible": 0.4, "share": 0.5, "alpha": 0.34, "beta": 0.28}
+    posterior = {n: centres[n] * np.exp(0.02 * rng.standard_normal(shape)) for n in names}
+    tree = from_dict(
+        {"posterior": posterior},
+        dims={n: ["group"] for n in names},
+        coords={"group": list(data.groups)},
+    )
+    inputs = nd_model.nd_inputs(data)
+    idx = inputs["run_group"]
+    law = nd_law_pivot(
+        inputs["log_params"],
+        inputs["log_tokens"],
+        *(tree["posterior"][n].transpose("chain", "draw", "group").values[..., idx] for n in names),
+    )
+    residuals = inputs["log_loss_obs"] - np.log(law)
+    want = add_scatter_draws(tree, residuals, NDPriors(), 5, "nd.sigma")
+    monkeypatch.setattr(nd_model, "SCATTER_BLOCK_VALUES", block_values)
+    got = nd_model.add_nd_scatter(tree, data, NDPriors(), 5)
+    assert np.array_equal(got["posterior"]["sigma"].values, want["posterior"]["sigma"].values)
