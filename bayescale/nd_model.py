@@ -62,7 +62,12 @@ def nd_inputs(data: NDData, runs: int | None = None) -> dict[str, np.ndarray]:
 
 
 def build_nd_model(
-    data: NDData, priors: NDPriors, noncentred: bool = False, *, pad_runs: int | None = None
+    data: NDData,
+    priors: NDPriors,
+    noncentred: bool = False,
+    *,
+    pad_runs: int | None = None,
+    centred_shares: bool = False,
 ) -> pm.Model:
     """Build the hierarchical L(N, D) model for the fitted runs of ``data``.
 
@@ -72,6 +77,9 @@ def build_nd_model(
     (:func:`nd_inputs`) and makes the likelihood a ``pm.Potential`` named ``log_loss`` that
     weights each run's normal log density by ``run_weight``: the same posterior, and a program
     shared by every table of the shape class (:func:`bayescale.loss_model.run_class`).
+    ``centred_shares`` samples the groups' reducible shares and ``share`` centred (the same
+    model, the geometry of groups with many runs: :func:`bayescale.nd.fit_nd` does so for a
+    table of more than :data:`bayescale.loss_model.LARGE_TABLE_RUNS` fitted runs).
 
     The scatter ``sigma`` is integrated out of the normal likelihood (its inverse-gamma prior,
     :func:`bayescale.scatter.integrated_scatter_potential`): the likelihood is then the
@@ -109,7 +117,7 @@ def build_nd_model(
                 group_sd,
                 n_groups,
                 centred=centred,
-                reparameterised=centred and noncentred,
+                reparameterised=noncentred if centred else centred_shares,
             )
 
         log_slope = np.log(priors.slope_median)

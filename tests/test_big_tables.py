@@ -274,3 +274,45 @@ def test_blocked_nd_scatter_draws_are_bit_identical(monkeypatch, block_values):
     monkeypatch.setattr(nd_model, "SCATTER_BLOCK_VALUES", block_values)
     got = nd_model.add_nd_scatter(tree, data, NDPriors(), 5)
     assert np.array_equal(got["posterior"]["sigma"].values, want["posterior"]["sigma"].values)
+
+
+def nd_table(runs_per_group: int):
+    from bayescale.nd_data import load_nd_runs
+
+    rng = np.random.default_rng(6)
+    n = 2 * runs_per_group
+    frame = {
+        "params": 10 ** rng.uniform(7, 9, n),
+        "tokens": 10 ** rng.uniform(9, 11, n),
+        "group": np.repeat(["a", "b"], runs_per_group),
+    }
+    law = 1.7 + 400 / frame["params"] ** 0.34 + 410 / frame["tokens"] ** 0.28
+    frame["loss"] = law * np.exp(0.01 * rng.standard_normal(n))
+    return load_nd_runs(pd.DataFrame(frame))
+
+
+def test_a_large_nd_table_is_fitted_as_a_large_loss_table(monkeypatch):
+    import bayescale.fit as fit_module
+    from bayescale.nd import fit_nd
+
+    seen = {}
+
+    def ladder(build, settings, complete, **_):
+        seen["settings"] = settings
+        model = build(False)
+        seen["free"] = {v.name for v in model.free_RVs}
+        seen["runs"] = model["log_params"].get_value().size
+        raise RuntimeError("stop before sampling")
+
+    monkeypatch.setattr(fit_module, "_ladder", ladder)
+    with pytest.raises(RuntimeError, match="stop before sampling"):
+        fit_nd(nd_table(600))
+    assert seen["settings"].target_accept == fit_module.LARGE_TABLE_TARGET_ACCEPT
+    assert {"reducible_group", "share_group"} <= seen["free"]
+    assert not {"z_reducible", "z_share"} & seen["free"]
+    assert seen["runs"] == 2048
+    with pytest.raises(RuntimeError, match="stop before sampling"):
+        fit_nd(nd_table(20))
+    assert seen["settings"].target_accept == fit_module.LOSS_TARGET_ACCEPT
+    assert {"z_reducible", "z_share"} <= seen["free"]
+    assert seen["runs"] == 64
