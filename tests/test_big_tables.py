@@ -316,3 +316,22 @@ def test_a_large_nd_table_is_fitted_as_a_large_loss_table(monkeypatch):
     assert seen["settings"].target_accept == fit_module.LOSS_TARGET_ACCEPT
     assert {"z_reducible", "z_share"} <= seen["free"]
     assert seen["runs"] == 64
+
+
+@pytest.mark.parametrize("k", [None, 5])
+def test_pass_draws_in_smaller_chunks_are_bit_identical(monkeypatch, k):
+    from pathlib import Path
+
+    import bayescale.pass_forecast as pass_forecast
+    from bayescale.saved import read_fit
+
+    fit = read_fit(Path(__file__).parent / "data" / "pass_fit_v0.1.0.nc")[0]
+    compute = np.logspace(21, 24, 37)
+    want = pass_forecast.pass_draws(fit, compute, k=k)
+    samples, units = pass_forecast._lines(fit)[0].shape
+    assert pass_forecast.computes_per_chunk(samples, units) == pass_forecast.CHUNK
+    for values in (1, 3 * samples * units):
+        monkeypatch.setattr(pass_forecast, "CHUNK_VALUES", values)
+        got = pass_forecast.pass_draws(fit, compute, k=k)
+        for name in want.data_vars:
+            assert np.array_equal(got[name].values, want[name].values), name
