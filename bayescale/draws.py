@@ -42,6 +42,26 @@ def stacked_draws(idata: xr.DataTree, name: str) -> np.ndarray:
     return np.asarray(da.values).reshape(-1, *da.shape[2:])
 
 
+def blocks(n: int, width: int) -> list[slice]:
+    """Slices of ``range(n)`` of ``width`` positions each (at least 2), in order.
+
+    For computing per-row or per-column statistics of a large array a block at a time with
+    the same numbers as in one array: NumPy sums a single row or column of a 2-d array in
+    another order than it does two or more (pairwise or one after another), so no block has
+    one position unless ``n`` is 1 (a last block of one joins the one before).
+
+    Examples
+    --------
+    >>> blocks(5, 2)
+    [slice(0, 2, None), slice(2, 5, None)]
+    """
+    width = max(2, width)
+    starts = list(range(0, n, width))
+    if len(starts) > 1 and n - starts[-1] < 2:
+        starts.pop()
+    return [slice(a, b) for a, b in zip(starts, [*starts[1:], n], strict=True)]
+
+
 def summarise(values: np.ndarray, interval: float, axis: int = 0) -> dict[str, np.ndarray]:
     """Median, central interval bounds and mean of draws along ``axis``."""
     tail = (1 - interval) / 2

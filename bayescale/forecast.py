@@ -24,6 +24,7 @@ from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
 from bayescale.draws import (
     SCORE_COLUMNS,
     Forecast,
+    blocks,
     scatter_noise,
     shown_rows,
     summarise,
@@ -149,6 +150,23 @@ LOO_WEIGHTS_SHARE = 0.1
 LOO_REFITS = 2
 
 
+#: Per-run arrays over the posterior draws (leave-one-out weights, the predictive check's and
+#: the held-out scores' draws) are made a block of runs at a time, at most this many values
+#: (draws x runs) in one array: 4,000 draws x 10,000 runs would be 320 MB an array, several
+#: at once. Every statistic is one run's own, so the blocks give the same numbers to the last
+#: bit (:func:`run_blocks`).
+BLOCK_VALUES = 2_000_000
+
+
+def run_blocks(runs: int, draws: int, block_values: int | None = None) -> list[slice]:
+    """Slices of ``range(runs)`` of about ``block_values // draws`` runs each, in order.
+
+    ``block_values`` defaults to :data:`BLOCK_VALUES`; the blocks are
+    :func:`bayescale.draws.blocks`, at least two runs each.
+    """
+    return blocks(runs, (BLOCK_VALUES if block_values is None else block_values) // max(draws, 1))
+
+
 def _below(priors: LossPriors, z: np.ndarray) -> np.ndarray:
     """P(standardised scatter <= z) under the likelihood of ``priors``."""
     from scipy.special import ndtr, stdtr
@@ -158,10 +176,12 @@ def _below(priors: LossPriors, z: np.ndarray) -> np.ndarray:
     return np.asarray(ndtr(z))
 
 
-def _run_z(fit: LossFit, rows: np.ndarray, curve: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _run_z(
+    fit: LossFit, rows: np.ndarray, curve: np.ndarray, sigma: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The runs' standardised distances from ``curve`` (draws x runs), and their scales."""
     data = fit.data
-    scale = fit.draws("sigma")[:, None]
+    scale = (fit.draws("sigma") if sigma is None else sigma)[:, None]
     if data.loss_sd is not None:  # a run's own standard error adds to the scatter (the model's)
         scale = np.sqrt(scale**2 + (data.loss_sd[rows] / data.loss[rows])[None, :] ** 2)
     return (np.log(data.loss[rows])[None, :] - np.log(curve)) / scale, scale
@@ -174,19 +194,33 @@ def importance_loo(fit: LossFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     the weights truncated at mean x sqrt(draws) (Ionides 2008) so that one draw cannot carry
     it. Returns the fitted rows, the probabilities and the effective sample size of each
     run's (untruncated) weights: when it is small the fit without the run differs too much
-    from the fit with it, and the probability is pulled toward the middle.
+    from the fit with it, and the probability is pulled toward the middle. Computed a block of
+    runs at a time (:func:`run_blocks`).
     """
     data = fit.data
     rows = np.flatnonzero(data.fitted)
+    params = (fit.draws("level"), fit.draws("reducible"), fit.draws("exponent"))
+    sigma = fit.draws("sigma")
+    below = np.empty(rows.size)
+    ess = np.empty(rows.size)
+    for block in run_blocks(rows.size, sigma.shape[0]):
+        below[block], ess[block] = _importance_block(fit, rows[block], params, sigma)
+    return rows, below, ess
+
+
+def _importance_block(
+    fit: LossFit,
+    rows: np.ndarray,
+    params: tuple[np.ndarray, np.ndarray, np.ndarray],
+    sigma: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`importance_loo`'s probabilities and effective sample sizes of ``rows``."""
+    data = fit.data
     g = data.group_index[rows]
     x = np.log(data.compute[rows]) - fit.log_pivot
-    curve = loss_law_pivot(
-        x[None, :],
-        fit.draws("level")[:, g],
-        fit.draws("reducible")[:, g],
-        fit.draws("exponent")[:, g],
-    )
-    z, scale = _run_z(fit, rows, curve)
+    level, reducible, exponent = params
+    curve = loss_law_pivot(x[None, :], level[:, g], reducible[:, g], exponent[:, g])
+    z, scale = _run_z(fit, rows, curve, sigma)
     if fit.priors.likelihood == "student_t":
         nu = fit.priors.student_t_nu
         log_density = -(nu + 1) / 2 * np.log1p(z**2 / nu) - np.log(scale)
@@ -195,7 +229,7 @@ def importance_loo(fit: LossFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     w = np.exp(log_density.min(axis=0) - log_density)  # 1 / p(run | draw), largest 1
     ess = w.sum(axis=0) ** 2 / (w**2).sum(axis=0)
     w = np.minimum(w, w.mean(axis=0) * np.sqrt(w.shape[0]))
-    return rows, (w * _below(fit.priors, z)).sum(axis=0) / w.sum(axis=0), ess
+    return (w * _below(fit.priors, z)).sum(axis=0) / w.sum(axis=0), ess
 
 
 def loo_suspects(fit: LossFit, limit: int = LOO_REFITS) -> list[int]:
@@ -601,6 +635,48 @@ def _forecast_summary(forecast: LossForecast) -> tuple[str, list[tuple[str, str]
     return title, rows
 
 
+def run_quantiles(fit: LossFit, rows: np.ndarray, interval: float) -> dict[str, np.ndarray]:
+    """Median and central ``interval`` of a new run's loss at each run's compute, in its group.
+
+    The predictive draws (:func:`loss_draws`) of ``rows`` (positions in ``fit.data``) are made
+    a group and a block of runs at a time (:func:`run_blocks`), never for the other groups:
+    the same numbers as drawing every group at every run's compute, in a share of the memory.
+
+    Returns
+    -------
+    dict
+        ``median``, ``lower`` and ``upper``, each of shape ``(len(rows),)``.
+    """
+    data = fit.data
+    rows = np.asarray(rows, dtype=int)
+    out = {key: np.empty(rows.size) for key in ("median", "lower", "upper")}
+    draws = fit.draws("sigma").shape[0]
+    for gi, group in enumerate(data.groups):
+        mine = np.flatnonzero(data.group_index[rows] == gi)
+        for block in run_blocks(mine.size, draws):
+            at = mine[block]
+            values = loss_draws(fit, data.compute[rows[at]], groups=[group])["loss"].values
+            stats = summarise(values[:, 0, :], interval)
+            for key, column in out.items():
+                column[at] = stats[key]
+    return out
+
+
+def _quantiles_with_own_error(fit: LossFit, rows: np.ndarray, interval: float) -> dict:
+    """:func:`run_quantiles` of runs with their own error (``loss_sd``) added to the scatter.
+
+    One scale, ``sqrt(sigma^2 + sd^2)``, in the likelihood's distribution, as the fit reads
+    fitted runs; on the curve's draws at every group (tables with ``loss_sd`` are not the large
+    ones: their model is not padded), from stream ``loss.held_out``.
+    """
+    data = fit.data
+    curve = loss_draws(fit, data.compute[rows])["curve"].values
+    curve = curve[:, data.group_index[rows], np.arange(rows.size)]
+    scale = np.hypot(fit.draws("sigma")[:, None], (data.loss_sd / data.loss)[rows][None, :])
+    eps = scatter_noise(forecast_stream(fit, "loss.held_out"), fit.priors, scale.shape)
+    return summarise(curve * np.exp(scale * eps), interval)
+
+
 def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
     """Score the held-out runs against their own predictive intervals.
 
@@ -620,17 +696,12 @@ def score_held_out(fit: LossFit, interval: float = 0.9) -> pd.DataFrame:
     held = np.flatnonzero(data.held_out)
     if held.size == 0:
         return pd.DataFrame(columns=["name", "group", "compute", *SCORE_COLUMNS])
-    predicted = loss_draws(fit, data.compute[held])
-    draws = predicted["loss"].values
-    if data.loss_sd is not None:  # the run's own error joins the scatter: sqrt(s^2 + sd^2)
-        scale = np.hypot(fit.draws("sigma")[:, None], (data.loss_sd / data.loss)[held][None, :])
-        rng = forecast_stream(fit, "loss.held_out")
-        eps = scatter_noise(rng, fit.priors, scale.shape)
-        draws = predicted["curve"].values * np.exp(scale * eps)[:, None, :]
-    stats = summarise(draws, interval)
-    gidx = data.group_index[held]
-    for j, (row, g) in enumerate(zip(held, gidx, strict=True)):
-        median, lower, upper = (stats[k][g, j] for k in ("median", "lower", "upper"))
+    if data.loss_sd is None:
+        stats = run_quantiles(fit, held, interval)
+    else:
+        stats = _quantiles_with_own_error(fit, held, interval)
+    for j, row in enumerate(held):
+        median, lower, upper = (stats[k][j] for k in ("median", "lower", "upper"))
         observed = data.loss[row]
         rows.append(
             {

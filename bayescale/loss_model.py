@@ -24,11 +24,12 @@ import pytensor.tensor as pt
 import xarray as xr
 
 from bayescale.data import LossData
+from bayescale.draws import blocks
 from bayescale.errors import InputError
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
 from bayescale.scatter import (
-    add_scatter_draws,
+    add_scatter_from_rss,
     integrated_scatter_potential,
     sampled_scatter_likelihood,
     sampled_sigma,
@@ -58,8 +59,11 @@ def _pooled(
     ``tau ~ Gamma(2, 2/group_sd)`` (non-centred, for quantities the data barely inform).
     ``reparameterised`` samples a centred quantity non-centred instead, ``mu + tau * z`` with
     the same log-normal ``tau``: the same model, the other geometry (the convergence ladder's
-    step for groups whose few runs leave their value barely informed). With one group the
-    value is ``mu``.
+    step for groups whose few runs leave their value barely informed); for a non-centred
+    quantity it samples ``<name>_group ~ N(mu, tau)`` centred instead, with the same gamma
+    ``tau`` (large tables, whose many runs per group pin each group's value: non-centred, the
+    posterior of ``(mu, tau, z)`` is a thin curved ridge). With one group the value is
+    ``mu``.
     """
     mu = pm.Normal(f"mu_{name}", mu=mean, sigma=sd)
     if n_groups == 1:
@@ -68,6 +72,9 @@ def _pooled(
         tau = pm.LogNormal(f"tau_{name}", mu=np.log(group_sd), sigma=0.5)
         z = pm.Normal(f"z_{name}", 0.0, 1.0, dims="group")
         return mu + tau * z
+    if reparameterised:  # a non-centred quantity sampled centred, with its gamma tau
+        tau = pm.Gamma(f"tau_{name}", alpha=2.0, beta=2.0 / group_sd)
+        return pm.Normal(f"{name}_group", mu=mu, sigma=tau, dims="group")
     if centred:
         # A centred group effect funnels when tau nears zero; a log-normal prior keeps tau
         # off zero (P(tau < group_sd / 3) = 1.4%), which removed the divergences we measured.
@@ -94,11 +101,24 @@ LOSS_INPUTS = (
 #: The smallest padded run count: tables with up to this many fitted runs share one class.
 RUN_CLASS_MIN = 8
 
+#: Beyond this many fitted runs a table is large: its class is the next multiple of this
+#: (:func:`run_class`), and :func:`bayescale.fit.fit_loss` samples it at
+#: :data:`bayescale.fit.LARGE_TABLE_TARGET_ACCEPT` with the groups' reducible shares centred
+#: (docs/performance.md, "Large tables"). Tables up to this size are fitted as before.
+LARGE_TABLE_RUNS = 1024
+
+
+def large_table(data: LossData) -> bool:
+    """Whether ``data`` has more than :data:`LARGE_TABLE_RUNS` fitted runs."""
+    return int(data.fitted.sum()) > LARGE_TABLE_RUNS
+
 
 def run_class(runs: int) -> int:
     """The shape class of ``runs`` fitted runs: the padded run count of its compiled program.
 
-    The next power of two, at least :data:`RUN_CLASS_MIN`: 8, 16, 32, ... runs. Tables whose
+    The next power of two, at least :data:`RUN_CLASS_MIN`: 8, 16, 32, ..., 1024 runs; beyond
+    :data:`LARGE_TABLE_RUNS`, the next multiple of it (2048, 3072, ...: 10,000 runs pad to
+    10,240, not 16,384, where a gradient costs in proportion to the rows). Tables whose
     fitted runs round up to the same count, with the same number of groups and the same
     priors, have one compiled log density (the data are its arguments), so a process, or the
     persistent compilation cache across processes, compiles it once. Padding costs at most
@@ -109,6 +129,8 @@ def run_class(runs: int) -> int:
     """
     if runs < 1:
         raise ValueError(f"a shape class needs at least one run, got {runs}")
+    if runs > LARGE_TABLE_RUNS:
+        return -(-runs // LARGE_TABLE_RUNS) * LARGE_TABLE_RUNS
     return max(RUN_CLASS_MIN, 1 << (runs - 1).bit_length())
 
 
@@ -218,6 +240,7 @@ def build_loss_model(
     pad_runs: int | None = None,
     noncentred: bool = False,
     integrate_scatter: bool = True,
+    centred_reducible: bool = False,
 ) -> pm.Model:
     """Build the hierarchical loss model for the fitted runs of ``data``.
 
@@ -240,6 +263,10 @@ def build_loss_model(
     integrate_scatter
         Integrate ``sigma`` out of the normal likelihood when the priors allow it (the
         default); ``False`` samples it, so that the runs have a prior predictive distribution.
+    centred_reducible
+        Sample the groups' reducible shares centred (``reducible_group`` on the logit scale
+        instead of ``z_reducible``): the same model, the geometry of groups with many runs
+        (:func:`bayescale.fit.fit_loss` does so for a :func:`large_table`).
 
     Returns
     -------
@@ -289,6 +316,7 @@ def build_loss_model(
                     priors.reducible_group_sd,
                     len(data.groups),
                     centred=False,
+                    reparameterised=centred_reducible,
                 )
             ),
             dims="group",
@@ -347,9 +375,26 @@ def add_scatter(idata: xr.DataTree, data: LossData, priors: LossPriors, seed: in
     fit = data.fitted
     x = np.log(data.compute[fit]) - loss_pivot(data)
     idx = data.group_index[fit]
+    log_loss = np.log(data.loss[fit])
     level, reducible, exponent = (
-        posterior[name].transpose("chain", "draw", "group").values[..., idx]
+        posterior[name].transpose("chain", "draw", "group").values
         for name in ("level", "reducible", "exponent")
     )
-    mean = np.log(loss_law_pivot(x, level, reducible, exponent))
-    return add_scatter_draws(idata, np.log(data.loss[fit]) - mean, priors, seed, "loss.sigma")
+    # a block of draws at a time (each draw's sum is its own row's): no (chain, draw, run) array
+    rss = np.empty(level.shape[:2])
+    for c in range(rss.shape[0]):
+        for block in blocks(rss.shape[1], SCATTER_BLOCK_VALUES // max(idx.size, 1)):
+            mean = np.log(
+                loss_law_pivot(
+                    x,
+                    level[c, block][:, idx],
+                    reducible[c, block][:, idx],
+                    exponent[c, block][:, idx],
+                )
+            )
+            rss[c, block] = ((log_loss - mean) ** 2).sum(axis=-1)
+    return add_scatter_from_rss(idata, rss, idx.size, priors, seed, "loss.sigma")
+
+
+#: :func:`add_scatter` computes the residuals of at most this many (draw, run) pairs at once.
+SCATTER_BLOCK_VALUES = 2_000_000

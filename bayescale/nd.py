@@ -151,7 +151,10 @@ def fit_nd(
 ) -> NDFit:
     """Fit the hierarchical L(N, D) model with JAX NUTS and check convergence.
 
-    Sampled at the loss model's settings (:func:`bayescale.fit.model_settings`) through the
+    Sampled at the loss model's settings (:func:`bayescale.fit.model_settings`; a table of
+    more than :data:`bayescale.loss_model.LARGE_TABLE_RUNS` fitted runs as a large loss table,
+    at :data:`bayescale.fit.LARGE_TABLE_TARGET_ACCEPT` with its non-centred group terms
+    centred) through the
     shared convergence ladder (:func:`bayescale.fit._ladder`, docs/convergence.md): against
     divergences :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`, then (several groups) the
     local slopes non-centred, then the smallest step; against R-hat or ESS more draws, then
@@ -169,16 +172,30 @@ def fit_nd(
         The data, the ``xarray.DataTree`` posterior, the diagnostics and the sampler
         settings.
     """
-    from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, _advice, _ladder, model_settings
-    from bayescale.loss_model import run_class
+    from bayescale.fit import (
+        LARGE_TABLE_TARGET_ACCEPT,
+        LOSS_RETRY_TARGET_ACCEPT,
+        _advice,
+        _ladder,
+        model_settings,
+    )
+    from bayescale.loss_model import LARGE_TABLE_RUNS, run_class
     from bayescale.nd_model import add_nd_scatter, build_nd_model
 
     priors = priors or NDPriors()
+    runs = int(data.fitted.sum())
+    large = runs > LARGE_TABLE_RUNS  # as a large loss table (docs/performance.md)
+    if large:
+        settings = (settings or SamplerSettings()).with_target_accept(LARGE_TABLE_TARGET_ACCEPT)
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
     idata, diagnostics, settings, sampling_s = _ladder(
         lambda noncentred: build_nd_model(
-            data, priors, noncentred=noncentred, pad_runs=run_class(int(data.fitted.sum()))
+            data,
+            priors,
+            noncentred=noncentred,
+            pad_runs=run_class(runs),
+            centred_shares=large,
         ),
         settings,
         lambda idata, settings: add_nd_scatter(idata, data, priors, settings.seed),

@@ -26,10 +26,11 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from bayescale.draws import blocks
 from bayescale.laws import nd_law_pivot
-from bayescale.loss_model import _pooled, observed_runs, pad_to, run_rows
+from bayescale.loss_model import SCATTER_BLOCK_VALUES, _pooled, observed_runs, pad_to, run_rows
 from bayescale.scatter import (
-    add_scatter_draws,
+    add_scatter_from_rss,
     integrated_scatter_potential,
     sampled_scatter_likelihood,
     sampled_sigma,
@@ -68,7 +69,12 @@ def nd_inputs(data: NDData, runs: int | None = None) -> dict[str, np.ndarray]:
 
 
 def build_nd_model(
-    data: NDData, priors: NDPriors, noncentred: bool = False, *, pad_runs: int | None = None
+    data: NDData,
+    priors: NDPriors,
+    noncentred: bool = False,
+    *,
+    pad_runs: int | None = None,
+    centred_shares: bool = False,
 ) -> pm.Model:
     """Build the hierarchical L(N, D) model for the fitted runs of ``data``.
 
@@ -78,6 +84,9 @@ def build_nd_model(
     (:func:`nd_inputs`) and makes the likelihood a ``pm.Potential`` named ``log_loss`` that
     weights each run's normal log density by ``run_weight``: the same posterior, and a program
     shared by every table of the shape class (:func:`bayescale.loss_model.run_class`).
+    ``centred_shares`` samples the groups' reducible shares and ``share`` centred (the same
+    model, the geometry of groups with many runs: :func:`bayescale.nd.fit_nd` does so for a
+    table of more than :data:`bayescale.loss_model.LARGE_TABLE_RUNS` fitted runs).
 
     The scatter ``sigma`` is integrated out of the normal likelihood (its inverse-gamma prior,
     :func:`bayescale.scatter.integrated_scatter_potential`): the likelihood is then the
@@ -119,7 +128,7 @@ def build_nd_model(
                 group_sd,
                 n_groups,
                 centred=centred,
-                reparameterised=centred and noncentred,
+                reparameterised=noncentred if centred else centred_shares,
             )
 
         log_slope = np.log(priors.slope_median)
@@ -208,12 +217,18 @@ def add_nd_scatter(idata: xr.DataTree, data: NDData, priors: NDPriors, seed: int
         return idata
     inputs = nd_inputs(data)
     idx = inputs["run_group"]
-    level, reducible, share, alpha, beta = (
-        posterior[name].transpose("chain", "draw", "group").values[..., idx]
+    values = [
+        posterior[name].transpose("chain", "draw", "group").values
         for name in ("level", "reducible", "share", "alpha", "beta")
-    )
-    law = nd_law_pivot(
-        inputs["log_params"], inputs["log_tokens"], level, reducible, share, alpha, beta
-    )
-    residuals = inputs["log_loss_obs"] - np.log(law)
-    return add_scatter_draws(idata, residuals, priors, seed, "nd.sigma")
+    ]
+    # a block of draws at a time (each draw's sum is its own row's): no (chain, draw, run) array
+    rss = np.empty(values[0].shape[:2])
+    for c in range(rss.shape[0]):
+        for block in blocks(rss.shape[1], SCATTER_BLOCK_VALUES // max(idx.size, 1)):
+            law = nd_law_pivot(
+                inputs["log_params"],
+                inputs["log_tokens"],
+                *(v[c, block][:, idx] for v in values),
+            )
+            rss[c, block] = ((inputs["log_loss_obs"] - np.log(law)) ** 2).sum(axis=-1)
+    return add_scatter_from_rss(idata, rss, idx.size, priors, seed, "nd.sigma")

@@ -47,6 +47,17 @@ log = logging.getLogger("bayescale")
 #: Computes per chunk when evaluating many computes (keeps memory at tens of MB).
 CHUNK = 16
 
+#: Fewer computes a chunk when draws x computes x problems would pass this many values (64 MB
+#: an array): a per-problem table of 2,000 problems has 8 million values at each compute
+#: (4,000 draws), and its fit peaked at 6.4 GB with chunks of 16 computes. Every statistic
+#: is one (draw, compute)'s mean over the problems, so the chunks give the same numbers.
+CHUNK_VALUES = 8_000_000
+
+
+def computes_per_chunk(samples: int, units: int) -> int:
+    """:data:`CHUNK`, or fewer (at least 1) to keep a chunk within :data:`CHUNK_VALUES`."""
+    return max(1, min(CHUNK, CHUNK_VALUES // max(samples * units, 1)))
+
 
 def _lines(fit: PassFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Intercepts ``(sample, unit)``, exponents ``(sample, unit)`` and unit->bucket index.
@@ -148,14 +159,15 @@ def pass_draws(
     compute = np.asarray(compute, dtype=float)
     x = np.log(compute) - fit.log_pivot
     rng = forecast_stream(fit, "pass.forecast", seed)
-    _, _, unit_bucket = _lines(fit)
+    intercept, _, unit_bucket = _lines(fit)
     labels = reported_buckets(fit)
     weights = _weights(fit)
     out: dict[str, list[np.ndarray]] = {}
     shift = line_shift(fit, rng)
     deviation = new_model_deviation(fit, rng)
-    for start in range(0, x.size, CHUNK):
-        xs = x[start : start + CHUNK]
+    step = computes_per_chunk(*intercept.shape)
+    for start in range(0, x.size, step):
+        xs = x[start : start + step]
         for prefix, new in (("", deviation), ("curve_", None)):
             eta = _eta(fit, xs, new, shift)
             neg_log_p = np.exp(eta)

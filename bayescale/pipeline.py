@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -261,4 +261,6 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
         "converged" if fit.diagnostics.ok else "; ".join(fit.diagnostics.problems()),
     )
     fit = loss_forecast.with_exact_loo(fit)  # refits where importance sampling cannot tell
+    # once, for the off-curve warnings and the saved fit (draws x runs of work)
+    fit = replace(fit, loo_below=loss_forecast.loo_below(fit))
     return result_from_fit(fit, options, warn=False)

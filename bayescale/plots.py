@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 
 from bayescale.errors import InputError
 from bayescale.fit import LossFit, PassFit
-from bayescale.forecast import loss_draws
+from bayescale.forecast import loss_draws, run_quantiles
 from bayescale.pass_forecast import observed_statistics, pass_draws, reported_buckets
 from bayescale.ticks import plain_ticks, power_ticks
 
@@ -370,10 +370,8 @@ def ppc_figure(fit: LossFit, interval: float = 0.9) -> Figure:
     sizes share one axis; held-out runs are open circles.
     """
     data = fit.data
-    draws = loss_draws(fit, data.compute)["loss"].values
-    pick = draws[:, data.group_index, np.arange(data.compute.size)]
-    tail = (1 - interval) / 2
-    lo, med, hi = np.quantile(pick, [tail, 0.5, 1 - tail], axis=0)
+    stats = run_quantiles(fit, np.arange(data.compute.size), interval)
+    lo, med, hi = stats["lower"], stats["median"], stats["upper"]
     fig = Figure(figsize=(6.4, 3.8))
     ax = fig.subplots()
     offsets = dodge(data.compute, len(data.groups))

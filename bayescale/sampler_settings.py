@@ -44,7 +44,9 @@ class SamplerSettings:
         the mass matrix fits, so halving ``tune`` saves less than half of them.
     target_accept
         NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
-        it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`),
+        it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`;
+        0.9 for a table of more than 1,024 fitted runs,
+        :data:`bayescale.fit.LARGE_TABLE_TARGET_ACCEPT`),
         :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run again at its
         retry target, ``RETRY_TARGET_ACCEPT`` (0.99) or 0.995 for a loss fit
         (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`), with uncapped warm-up trees

@@ -73,9 +73,26 @@ def add_scatter_draws(
     ``(chain, draw, run)``; per draw :math:`\sigma^2 \sim \mathrm{InvGamma}(\alpha + n/2,
     \beta + \mathrm{RSS}/2)`, from stream ``key`` of ``seed`` (:func:`bayescale.seeds.stream`).
     """
-    rss = (residuals**2).sum(axis=-1)
+    return add_scatter_from_rss(
+        idata, (residuals**2).sum(axis=-1), residuals.shape[-1], priors, seed, key
+    )
+
+
+def add_scatter_from_rss(
+    idata: xr.DataTree,
+    rss: np.ndarray,
+    runs: int,
+    priors: InverseGammaScatter,
+    seed: int,
+    key: str,
+) -> xr.DataTree:
+    """:func:`add_scatter_draws` from the residual sums of squares, shape ``(chain, draw)``.
+
+    ``rss[c, d]`` is ``(residuals[c, d] ** 2).sum()`` over the ``runs`` fitted runs; a caller
+    can compute it a block of draws at a time, so that no ``(chain, draw, run)`` array is made.
+    """
     rng = stream(seed, key)
-    shape = priors.scatter_shape + residuals.shape[-1] / 2
+    shape = priors.scatter_shape + runs / 2
     variance = (scatter_scale(priors) + rss / 2) / rng.gamma(shape, 1.0, size=rss.shape)
     sigma = xr.DataArray(np.sqrt(variance), dims=("chain", "draw"))
     posterior = idata["posterior"].to_dataset()
