@@ -70,9 +70,9 @@ def _script(monkeypatch, outcomes: list[dict], keep_chains: bool = True) -> dict
     monkeypatch.setattr(bayescale.fit, "diagnose", diagnose)
     real_build = bayescale.loss_model.build_loss_model
 
-    def build(data, priors=None, *, pad_runs=None, noncentred=False):
+    def build(data, priors=None, *, noncentred=False, **options):
         calls["models"].append(noncentred)
-        return real_build(data, priors, pad_runs=pad_runs, noncentred=noncentred)
+        return real_build(data, priors, noncentred=noncentred, **options)
 
     monkeypatch.setattr(bayescale.loss_model, "build_loss_model", build)
     return calls

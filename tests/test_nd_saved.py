@@ -269,10 +269,10 @@ def test_fit_nd_climbs_the_shared_convergence_ladder(monkeypatch):
     models: list[bool] = []
     real = bayescale.nd_model.build_nd_model
 
-    def build(data, priors, noncentred=False, pad_runs=None):
+    def build(data, priors, noncentred=False, pad_runs=None, **options):
         models.append(noncentred)
         assert pad_runs == run_class(int(load_nd_runs(_runs()).fitted.sum()))  # the class
-        return real(data, priors, noncentred=noncentred, pad_runs=pad_runs)
+        return real(data, priors, noncentred=noncentred, pad_runs=pad_runs, **options)
 
     monkeypatch.setattr(bayescale.nd_model, "build_nd_model", build)
     fit = fit_nd(load_nd_runs(_runs()), settings=SamplerSettings(seed=1))
