@@ -130,27 +130,23 @@ class _Once(argparse.Action):
     ) -> None:
         earlier = getattr(namespace, self.dest, None)
         if earlier is not None and earlier is not self.default and earlier != values:
-            parser.error(f"{option_string} given twice ('{earlier}' and '{values}'); {self.why}")
+            parser.error(
+                f"{option_string} given twice ('{earlier}' and '{values}'); "
+                + self.remedy(earlier, values)
+            )
         setattr(namespace, self.dest, values)
+
+    def remedy(self, earlier: Any, values: Any) -> str:
+        """What to do instead of giving the option twice."""
+        return self.why
 
 
 class _OneWhere(_Once):
     """``--where``: a second one would silently replace the first selection."""
 
-    def __call__(
-        self,
-        parser: argparse.ArgumentParser,
-        namespace: argparse.Namespace,
-        values: Any,
-        option_string: str | None = None,
-    ) -> None:
-        earlier = getattr(namespace, self.dest, None)
-        if earlier is not None and earlier is not self.default and earlier != values:
-            parser.error(
-                f"{option_string} given twice ('{earlier}' and '{values}'); one selection is "
-                f'made per run. Write one expression: --where "({earlier}) and ({values})".'
-            )
-        setattr(namespace, self.dest, values)
+    def remedy(self, earlier: Any, values: Any) -> str:
+        joined = f"({earlier}) and ({values})"
+        return f'one selection is made per run. Write one expression: --where "{joined}".'
 
 
 class _OneFamily(_Once):

@@ -126,3 +126,30 @@ def log_marginal_over_scatter(y, mean, priors) -> float:
 
     area, _ = integrate.quad(joint, -40.0, 5.0, limit=500, epsrel=1e-10)
     return float(np.log(area))
+
+
+def fake_loss_fit(data: Any, posterior: dict[str, Any], priors: Any = None) -> Any:
+    """A ``LossFit`` of ``data`` whose posterior is ``posterior`` (``(chain, draw[, group])``).
+
+    ``level``, ``reducible`` and ``exponent`` by group, ``sigma`` by draw; the pivot is the
+    fitted runs' mean log compute; gate-passing diagnostics (:func:`fake_fit_fields`).
+    """
+    import numpy as np
+    from arviz_base import from_dict
+
+    from bayescale.fit import LossFit
+    from bayescale.priors import LossPriors
+
+    idata = from_dict(
+        {"posterior": posterior},
+        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
+        coords={"group": list(data.groups)},
+    )
+    chains, draws = np.shape(posterior["sigma"])
+    return LossFit(
+        data=data,
+        idata=idata,
+        log_pivot=float(np.mean(np.log(data.compute[data.fitted]))),
+        priors=priors or LossPriors(),
+        **fake_fit_fields(chains, draws),
+    )

@@ -31,7 +31,7 @@ from bayescale.loss_model import (
 from bayescale.priors import LossPriors
 from bayescale.scatter import add_scatter_draws
 from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs
-from tests.helpers import fake_fit_fields
+from tests.helpers import fake_loss_fit
 
 CHAINS, DRAWS = 4, 250
 
@@ -52,18 +52,7 @@ def fake_fit(data, likelihood: str = "normal", seed: int = 0) -> LossFit:
         "exponent": 0.2 * np.exp(0.05 * rng.standard_normal(shape)),
         "sigma": 0.01 * np.exp(0.2 * rng.standard_normal((CHAINS, DRAWS))),
     }
-    idata = from_dict(
-        {"posterior": posterior},
-        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
-        coords={"group": list(data.groups)},
-    )
-    return LossFit(
-        data=data,
-        idata=idata,
-        log_pivot=float(np.mean(np.log(data.compute[data.fitted]))),
-        priors=LossPriors(likelihood=likelihood),
-        **fake_fit_fields(CHAINS, DRAWS),
-    )
+    return fake_loss_fit(data, posterior, LossPriors(likelihood=likelihood))
 
 
 def importance_loo_in_one_array(fit: LossFit):

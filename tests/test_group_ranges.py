@@ -11,16 +11,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from arviz_base import from_dict
 
 from bayescale.data import load_loss_runs
 from bayescale.decision import decide, parse_requirement
-from bayescale.diagnostics import Diagnostics
 from bayescale.fit import LossFit
 from bayescale.pipeline import decide_loss
-from bayescale.priors import LossPriors
-from bayescale.sampling import SamplerSettings
 from bayescale.targets import target_warnings
+from tests.helpers import fake_loss_fit
 
 FITTED = {"small": np.logspace(17, 19, 5), "large": np.logspace(22, 24, 5)}
 
@@ -95,19 +92,7 @@ def _point_fit(tmp_path) -> LossFit:
         "exponent": np.full(shape, 0.2),
         "sigma": np.full(shape[:2], 1e-3),
     }
-    idata = from_dict(
-        {"posterior": posterior},
-        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
-        coords={"group": list(data.groups)},
-    )
-    return LossFit(
-        data=data,
-        idata=idata,
-        log_pivot=float(np.mean(np.log(data.compute))),
-        priors=LossPriors(),
-        settings=SamplerSettings(seed=3),
-        diagnostics=Diagnostics(1.0, 400.0, 400.0, 0, "level", 400.0, 2, 200),
-    )
+    return fake_loss_fit(data, posterior)
 
 
 def test_the_compute_needed_is_searched_from_the_rules_group(tmp_path):

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from arviz_base import from_dict
 
 from bayescale.data import load_loss_runs
-from bayescale.diagnostics import Diagnostics
 from bayescale.fit import LossFit
 from bayescale.forecast import SHARED_RUN_Z, shared_run_correlation, shared_run_warnings
-from bayescale.priors import LossPriors
-from bayescale.sampling import SamplerSettings
+from tests.helpers import fake_loss_fit
 
 DRAWS = 40
 
@@ -36,26 +33,14 @@ def point_fit(residuals: np.ndarray, computes: np.ndarray | None = None) -> Loss
         ]
     )
     data = load_loss_runs(table)
-    shape = (1, DRAWS, groups)
+    shape = (2, DRAWS, groups)
     posterior = {
         "level": np.full(shape, 2.0),
         "reducible": np.zeros(shape),
         "exponent": np.full(shape, 0.2),
-        "sigma": np.full((1, DRAWS), 0.01),
+        "sigma": np.full((2, DRAWS), 0.01),
     }
-    idata = from_dict(
-        {"posterior": posterior},
-        dims={name: ["group"] for name in ("level", "reducible", "exponent")},
-        coords={"group": list(data.groups)},
-    )
-    return LossFit(
-        data=data,
-        idata=idata,
-        log_pivot=float(np.mean(np.log(data.compute))),
-        priors=LossPriors(),
-        settings=SamplerSettings(seed=3),
-        diagnostics=Diagnostics(1.0, 4000.0, 4000.0, 0, "level", 400.0, 1, DRAWS),
-    )
+    return fake_loss_fit(data, posterior)
 
 
 def test_eval_sets_of_the_same_runs_are_named():
