@@ -39,7 +39,7 @@ from bayescale.registry import get_law, law_of
 from bayescale.result_files import write_outputs
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import load_fit, save_fit
-from tests.helpers import fake_fit_fields, scripted_sampler
+from tests.helpers import edited_fit, fake_fit_fields, scripted_sampler
 
 CHAINS, DRAWS = 2, 50
 FAST = ["--draws", "20", "--tune", "20", "--chains", "2", "--quiet"]
@@ -168,13 +168,6 @@ def test_the_folder_holds_the_figures_and_a_fit_that_loads(tmp_path):
     assert "## Decision" not in report and "mmlu" in report and "## Held-out rows" in report
 
 
-def _edit(path: Path, target: Path, change) -> Path:
-    tree = xr.open_datatree(path, engine="h5netcdf").load()
-    change(tree)
-    tree.to_netcdf(target, engine="h5netcdf")
-    return target
-
-
 @pytest.mark.parametrize(
     "change",
     [
@@ -189,7 +182,7 @@ def test_an_edited_saved_fit_is_refused(tmp_path, change):
     def edit(tree):
         tree[ACCURACY_GROUP] = xr.DataTree(change(tree[ACCURACY_GROUP].to_dataset(inherit=False)))
 
-    edited = _edit(path, tmp_path / "edited.nc", edit)
+    edited = edited_fit(path, tmp_path / "edited.nc", edit)
     with pytest.raises(InputError, match=f"group '{ACCURACY_GROUP}' changed"):
         load_fit(edited)
     assert main(["forecast", str(edited), "--target-compute", "1e24", "--quiet"]) == 2

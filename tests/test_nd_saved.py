@@ -38,7 +38,7 @@ from bayescale.registry import get_law, law_of
 from bayescale.result_files import write_outputs
 from bayescale.sampling import SamplerSettings
 from bayescale.saved import load_fit, save_fit
-from tests.helpers import fake_fit_fields, scripted_sampler
+from tests.helpers import edited_fit, fake_fit_fields, scripted_sampler
 
 CHAINS, DRAWS = 2, 50
 DATA = Path(__file__).parent / "data"
@@ -128,13 +128,6 @@ def test_the_folder_holds_both_figures_and_a_fit_that_loads(tmp_path):
     assert load_fit(tmp_path / "out" / "fit.nc").kind == "nd"
 
 
-def _edit(path, target, change):
-    tree = xr.open_datatree(path, engine="h5netcdf").load()
-    change(tree)
-    tree.to_netcdf(target, engine="h5netcdf")
-    return target
-
-
 def test_an_edited_saved_fit_is_refused(tmp_path):
     path = save_fit(fake_fit(), tmp_path / "fit.nc", OPTIONS.forecast_options())
 
@@ -142,7 +135,7 @@ def test_an_edited_saved_fit_is_refused(tmp_path):
         ds = tree[ND_GROUP].to_dataset(inherit=False)
         tree[ND_GROUP] = xr.DataTree(ds.assign(loss=ds["loss"] * 0.99))
 
-    edited = _edit(path, tmp_path / "edited.nc", lower_a_loss)
+    edited = edited_fit(path, tmp_path / "edited.nc", lower_a_loss)
     with pytest.raises(InputError, match=f"group '{ND_GROUP}' changed"):
         load_fit(edited)
     assert main(["forecast", str(edited), "--budget", "1e21", "--quiet"]) == 2

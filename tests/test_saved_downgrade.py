@@ -20,6 +20,7 @@ from bayescale.cli import main
 from bayescale.errors import InputError
 from bayescale.saved import load_fit, read_fit, save_fit
 from bayescale.saved_format import integrity_digests
+from tests.helpers import edited_fit
 
 DATA = Path(__file__).parent / "data"
 V010 = DATA / "loss_fit_v0.1.0.nc"
@@ -34,13 +35,6 @@ def verified(tmp_path_factory) -> Path:
     fit, options = read_fit(V010)
     fit.idata.attrs.pop(UNVERIFIED, None)  # a sampled fit has none
     return save_fit(fit, tmp_path_factory.mktemp("fits") / "fit.nc", options)
-
-
-def _edit(source: Path, target: Path, change) -> Path:
-    tree = xr.open_datatree(source, engine="h5netcdf").load()
-    change(tree)
-    tree.to_netcdf(target, engine="h5netcdf")
-    return target
 
 
 def _json_attr(tree: xr.DataTree, key: str, change) -> None:
@@ -74,7 +68,7 @@ def _as_format_2(tree: xr.DataTree) -> None:
 
 
 def test_the_reviewers_downgrade_is_refused(verified, tmp_path, capsys):
-    path = _edit(verified, tmp_path / "fit_v2.nc", _reviewer)
+    path = edited_fit(verified, tmp_path / "fit_v2.nc", _reviewer)
     with pytest.raises(InputError, match="claims saved-fit format 2") as err:
         load_fit(path)
     message = str(err.value)
@@ -110,7 +104,7 @@ def test_the_reviewers_downgrade_is_refused(verified, tmp_path, capsys):
 def test_anything_only_newer_writers_write_betrays_a_lowered_format(
     verified, tmp_path, newer, named
 ):
-    path = _edit(verified, tmp_path / "v2.nc", lambda t: (_as_format_2(t), newer(t)))
+    path = edited_fit(verified, tmp_path / "v2.nc", lambda t: (_as_format_2(t), newer(t)))
     with pytest.raises(InputError, match="claims saved-fit format 2") as err:
         load_fit(path)
     assert named in str(err.value)
@@ -120,7 +114,7 @@ def test_a_file_as_format_2_wrote_it_loads_and_its_results_say_unverified(
     verified, tmp_path, caplog
 ):
     with caplog.at_level(logging.WARNING, logger="bayescale"):
-        saved = load_fit(_edit(verified, tmp_path / "v2.nc", _as_format_2))
+        saved = load_fit(edited_fit(verified, tmp_path / "v2.nc", _as_format_2))
     assert "format 2" in caplog.text and "unverified" in caplog.text
     assert saved.fit.data.groups == ("web", "code")
     result = saved.result(targets=1e23, requirement=RULE)
@@ -139,7 +133,7 @@ def test_an_edited_exponent_is_caught_in_a_file_without_digests(verified, tmp_pa
         _posterior(tree, lambda ds: ds.assign(exponent=ds["exponent"] * 1.5))
 
     with pytest.raises(InputError, match=r"'exponent' is not slope / reducible"):
-        load_fit(_edit(verified, tmp_path / "v2.nc", steeper))
+        load_fit(edited_fit(verified, tmp_path / "v2.nc", steeper))
 
 
 def test_an_edited_exponent_is_caught_under_rewritten_digests(verified, tmp_path):
@@ -149,7 +143,7 @@ def test_an_edited_exponent_is_caught_under_rewritten_digests(verified, tmp_path
         tree.attrs["bayescale_sha256"] = json.dumps(integrity_digests(tree))
 
     with pytest.raises(InputError, match=r"'b' is not -exponent"):
-        load_fit(_edit(verified, tmp_path / "laundered.nc", launder))
+        load_fit(edited_fit(verified, tmp_path / "laundered.nc", launder))
 
 
 @pytest.mark.parametrize("name", ["b", "c", "a", "level"])
@@ -159,14 +153,14 @@ def test_each_deterministic_is_checked_against_its_inputs(verified, tmp_path, na
         _posterior(tree, lambda ds: ds.assign({name: ds[name] * 1.01}))
 
     with pytest.raises(InputError, match=f"in the posterior, .*'{name}' is not"):
-        load_fit(_edit(verified, tmp_path / "v2.nc", edit))
+        load_fit(edited_fit(verified, tmp_path / "v2.nc", edit))
 
 
 def test_an_edited_bucket_exponent_is_caught_in_a_pass_file_without_digests(tmp_path):
     def steeper(tree):
         _posterior(tree, lambda ds: ds.assign(exponent=ds["exponent"] * 1.5))
 
-    path = _edit(DATA / "pass_fit_v0.1.0.nc", tmp_path / "pass.nc", steeper)
+    path = edited_fit(DATA / "pass_fit_v0.1.0.nc", tmp_path / "pass.nc", steeper)
     with pytest.raises(InputError, match=r"'exponent' is not exp\(log_exponent\)"):
         load_fit(path)
 
@@ -190,6 +184,8 @@ def test_an_old_file_warns_in_the_document_and_report_and_its_saved_fit_stays_un
     again = load_fit(out / "fit.nc").result(targets=1e23, requirement=RULE)
     assert [w for w in again.warnings if "unverified" in w] == warned
     # and the marker is digested: removing it is refused
-    stripped = _edit(out / "fit.nc", tmp_path / "stripped.nc", lambda t: t.attrs.pop(UNVERIFIED))
+    stripped = edited_fit(
+        out / "fit.nc", tmp_path / "stripped.nc", lambda t: t.attrs.pop(UNVERIFIED)
+    )
     with pytest.raises(InputError, match=f"attribute '{UNVERIFIED}' removed"):
         load_fit(stripped)

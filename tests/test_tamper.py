@@ -17,6 +17,7 @@ from bayescale.loss_saved import RUNS_GROUP
 from bayescale.pass_saved import PASS_GROUP
 from bayescale.saved import load_fit, read_fit, save_fit
 from bayescale.saved_format import FORMAT_VERSION, INTEGRITY_ATTR, integrity_digests
+from tests.helpers import edited_fit
 
 DATA = Path(__file__).parent / "data"
 
@@ -32,13 +33,6 @@ def saved_loss(tmp_path_factory) -> Path:
 def saved_pass(tmp_path_factory) -> Path:
     fit, options = read_fit(DATA / "pass_fit_v0.1.0.nc")
     return save_fit(fit, tmp_path_factory.mktemp("fits") / "fit.nc", options)
-
-
-def _edit(source: Path, target: Path, change) -> Path:
-    tree = xr.open_datatree(source, engine="h5netcdf").load()
-    change(tree)
-    tree.to_netcdf(target, engine="h5netcdf")
-    return target
 
 
 def _group(tree: xr.DataTree, name: str, change) -> None:
@@ -111,7 +105,7 @@ def _scale_level(ds: xr.Dataset) -> xr.Dataset:
     ],
 )
 def test_an_edited_loss_fit_is_refused_naming_the_part(saved_loss, tmp_path, change, part):
-    edited = _edit(saved_loss, tmp_path / "edited.nc", change)
+    edited = edited_fit(saved_loss, tmp_path / "edited.nc", change)
     with pytest.raises(InputError, match="does not match its recorded SHA-256") as err:
         load_fit(edited)
     assert part in str(err.value)
@@ -122,13 +116,13 @@ def test_an_edited_pass_fit_is_refused(saved_pass, tmp_path):
         _group(tree, "posterior", lambda ds: ds.assign(theta=ds["theta"] * 0.5))
 
     with pytest.raises(InputError, match="group 'posterior' changed"):
-        load_fit(_edit(saved_pass, tmp_path / "theta.nc", halve_theta))
+        load_fit(edited_fit(saved_pass, tmp_path / "theta.nc", halve_theta))
 
     def relabel(tree):
         _group(tree, PASS_GROUP, lambda ds: ds.assign_attrs(bucket_labels='["2", "1"]'))
 
     with pytest.raises(InputError, match=f"group '{PASS_GROUP}' changed"):
-        load_fit(_edit(saved_pass, tmp_path / "labels.nc", relabel))
+        load_fit(edited_fit(saved_pass, tmp_path / "labels.nc", relabel))
 
 
 def test_non_finite_draws_are_refused_even_with_matching_digests(saved_loss, tmp_path):
@@ -142,7 +136,7 @@ def test_non_finite_draws_are_refused_even_with_matching_digests(saved_loss, tmp
         tree.attrs[INTEGRITY_ATTR] = json.dumps(integrity_digests(tree))  # a careful forger
 
     with pytest.raises(InputError, match=r"non-finite posterior draws in level \(1 draws\)"):
-        load_fit(_edit(saved_loss, tmp_path / "nan.nc", nan_draw))
+        load_fit(edited_fit(saved_loss, tmp_path / "nan.nc", nan_draw))
 
 
 def test_missing_or_garbled_digests_are_refused(saved_loss, tmp_path):
@@ -155,7 +149,7 @@ def test_missing_or_garbled_digests_are_refused(saved_loss, tmp_path):
                 tree.attrs[INTEGRITY_ATTR] = value
 
         with pytest.raises(InputError, match=f"lacks a valid '{INTEGRITY_ATTR}'"):
-            load_fit(_edit(saved_loss, tmp_path / f"digests-{value}.nc", change))
+            load_fit(edited_fit(saved_loss, tmp_path / f"digests-{value}.nc", change))
 
 
 @pytest.mark.parametrize("version", ["abc", "2.5", ""])
@@ -163,14 +157,16 @@ def test_a_format_version_that_is_not_a_number_is_refused(saved_loss, tmp_path, 
     def change(tree):
         tree.attrs["bayescale_format_version"] = version
 
-    path = _edit(saved_loss, tmp_path / "version.nc", change)
+    path = edited_fit(saved_loss, tmp_path / "version.nc", change)
     with pytest.raises(InputError, match="is not a whole number"):
         load_fit(path)
     assert main(["forecast", str(path), "--target-compute", "1e23", "--quiet"]) == 2
 
 
 def test_the_cli_refuses_a_tampered_fit_with_exit_2(saved_loss, tmp_path, capsys):
-    edited = _edit(saved_loss, tmp_path / "e.nc", lambda t: _group(t, "posterior", _scale_level))
+    edited = edited_fit(
+        saved_loss, tmp_path / "e.nc", lambda t: _group(t, "posterior", _scale_level)
+    )
     code = main(["forecast", str(edited), "--target-compute", "1e23", "--allow-unconverged"])
     err = capsys.readouterr().err
     assert code == 2
