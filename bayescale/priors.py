@@ -167,40 +167,6 @@ class LossPriors:
         require_likelihood(self.likelihood)
 
 
-class SampledScatter(Protocol):
-    """The priors' fields of a sampled scatter and its likelihood (``LossPriors``, ``NDPriors``)."""
-
-    @property
-    def scatter_prior(self) -> str:
-        """``"inverse_gamma"`` or ``"halfnormal"``."""
-        ...
-
-    @property
-    def scatter_sd(self) -> float:
-        """The scale of the half-normal scatter prior."""
-        ...
-
-    @property
-    def scatter_median(self) -> float:
-        """The prior median of ``sigma``."""
-        ...
-
-    @property
-    def scatter_shape(self) -> float:
-        r"""The shape :math:`\alpha` of the prior on ``sigma**2``."""
-        ...
-
-    @property
-    def likelihood(self) -> str:
-        """``"normal"`` or ``"student_t"``."""
-        ...
-
-    @property
-    def student_t_nu(self) -> float:
-        r"""The Student-t degrees of freedom :math:`\nu`."""
-        ...
-
-
 class InverseGammaScatter(Protocol):
     """The priors' fields of an inverse-gamma scatter (``LossPriors``, ``NDPriors``)."""
 
@@ -217,6 +183,25 @@ class InverseGammaScatter(Protocol):
     @property
     def scatter_shape(self) -> float:
         r"""The shape :math:`\alpha` of the prior on ``sigma**2``."""
+        ...
+
+
+class SampledScatter(InverseGammaScatter, Protocol):
+    """The priors' fields of a sampled scatter and its likelihood (``LossPriors``, ``NDPriors``)."""
+
+    @property
+    def scatter_sd(self) -> float:
+        """The scale of the half-normal scatter prior."""
+        ...
+
+    @property
+    def likelihood(self) -> str:
+        """``"normal"`` or ``"student_t"``."""
+        ...
+
+    @property
+    def student_t_nu(self) -> float:
+        r"""The Student-t degrees of freedom :math:`\nu`."""
         ...
 
 
