@@ -288,8 +288,8 @@ def held_out_below(fit: LossFit, row: int) -> float:
     """
     data = fit.data
     group = data.groups[data.group_index[row]]
-    curve = loss_draws(fit, data.compute[row : row + 1], groups=[group])["curve"]
-    curve = curve.values[:, 0, :] * row_run_effects(fit, np.array([row]))
+    drawn = loss_draws(fit, data.compute[row : row + 1], groups=[group])["curve"].values
+    curve = drawn[:, 0, :] * row_run_effects(fit, np.array([row]))
     z, _ = _run_z(fit, np.array([row]), curve)
     return float(_below(fit.priors, z).mean())
 

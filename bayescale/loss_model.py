@@ -393,7 +393,7 @@ def add_run_effect(idata: xr.DataTree, data: LossData, priors: LossPriors) -> xr
         return idata
     labels = list(fitted_runs(data).labels)
     z = posterior["z_run"]
-    dim = z.dims[-1]
+    dim = str(z.dims[-1])
     z = z.isel({dim: slice(0, len(labels))}).drop_vars(dim, errors="ignore")
     z = z.rename({dim: "shared_run"}).assign_coords(shared_run=labels)
     posterior = posterior.drop_vars("z_run")

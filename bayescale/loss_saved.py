@@ -78,9 +78,11 @@ def loss_relations(log_pivot: float) -> Relations:
     """The loss posterior's deterministic variables from the others (:mod:`bayescale.loss_model`).
 
     ``exponent = slope / reducible``, ``level = exp(log_level)``, ``b = -exponent``,
-    ``c = level (1 - reducible)``, ``a = level reducible exp(exponent ln C0)``.
+    ``c = level (1 - reducible)``, ``a = level reducible exp(exponent ln C0)`` and, with the
+    shared run effect, ``run_effect = tau_run z_run``.
     """
     return {
+        "run_effect": ("tau_run * z_run", lambda p: p["tau_run"] * p["z_run"]),
         "exponent": ("slope / reducible", lambda p: p["slope"] / p["reducible"]),
         "level": ("exp(log_level)", lambda p: np.exp(p["log_level"])),
         "b": ("-exponent", lambda p: -p["exponent"]),

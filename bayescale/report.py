@@ -18,6 +18,7 @@ from bayescale.diagnostics import Diagnostics
 from bayescale.pass_data import PassAggregate
 from bayescale.pass_forecast import NO_OVERALL
 from bayescale.results import Result
+from bayescale.run_effects import shared_runs_document
 
 
 def clean_json(value: Any) -> Any:
@@ -80,6 +81,7 @@ def loss_document(result: Result, version: str) -> dict[str, Any]:
             "targets": targets,
             "compute_choice": result.choice.to_dict() if result.choice else None,
         }
+        | shared_runs_document(result.fit, result.forecast.interval)
         | document_tail(result)
     )
 

@@ -70,7 +70,7 @@ def fitted_runs(data: LossData) -> Runs:
     position = {label: i for i, label in enumerate(ordered)}
     run = np.array([position[str(k)] for k in fitted], dtype=np.int64)
     group = data.group_index[data.fitted]
-    groups = [set() for _ in ordered]
+    groups: list[set[int]] = [set() for _ in ordered]
     for r, g in zip(run.tolist(), group.tolist(), strict=True):
         groups[r].add(g)
     return Runs(by, ordered, run, sum(len(gs) > 1 for gs in groups))
@@ -109,3 +109,32 @@ def run_effects_of(
     for j, k in enumerate(keys.tolist()):
         out[:, j] = effects[:, position[str(k)]] if str(k) in position else fresh[str(k)]
     return out
+
+
+def shared_runs_document(fit: object, interval: float = 0.9) -> dict[str, object]:
+    """The result document's ``shared_runs`` entry of a loss fit with the run effect, else ``{}``.
+
+    How runs were identified (``by``), how many the fit has and how many of them two or more
+    groups share, and the posterior median and central ``interval`` of ``tau`` (the run
+    effect's sd) and ``sigma`` (each row's own scatter), on ln loss.
+    """
+    priors = getattr(fit, "priors", None)
+    if not getattr(priors, "shared_runs", False):
+        return {}
+    runs = fitted_runs(fit.data)  # type: ignore[attr-defined]
+    tail = (1.0 - interval) / 2
+
+    def spread(name: str) -> dict[str, float]:
+        draws = fit.draws(name)  # type: ignore[attr-defined]
+        low, mid, high = np.quantile(draws, [tail, 0.5, 1.0 - tail])
+        return {"median": float(mid), "lower": float(low), "upper": float(high)}
+
+    return {
+        "shared_runs": {
+            "by": runs.by,
+            "runs": len(runs.labels),
+            "shared": runs.shared,
+            "tau": spread("tau_run"),
+            "sigma": spread("sigma"),
+        }
+    }
