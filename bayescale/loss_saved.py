@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,15 @@ def encode_loss(fit: LossFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
     if fit.exact_loo:
         extra[EXACT_LOO_ATTR] = json.dumps({str(row): p for row, p in fit.exact_loo.items()})
     extra[LOO_BELOW_ATTR] = json.dumps({str(row): p for row, p in loo_below(fit).items()})
+    if not fit.priors.shared_runs:  # saved as before the run effect existed: the same file
+        priors = {k: v for k, v in asdict(fit.priors).items() if k not in RUN_EFFECT_PRIORS}
+        extra["priors"] = json.dumps(priors)
     return runs, digest, extra
+
+
+#: The priors of the shared run effect, written only by a fit that has it (``shared_runs``):
+#: a fit without it writes the priors of the files before it, read back with their defaults.
+RUN_EFFECT_PRIORS = ("shared_runs", "run_effect_sd")
 
 
 #: Root attribute of a loss fit with refits without runs (``LossFit.exact_loo``): JSON, by

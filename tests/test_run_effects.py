@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import xarray as xr
 from scipy import stats
 
 from bayescale.cli import main
@@ -198,8 +199,13 @@ def test_the_command_spec_and_saved_fit_keep_the_option(tmp_path, mock_pymc_samp
     assert json.loads(again.read_text())["targets"] == result["targets"]
     # without the option: no entry, and the saved priors say so
     plain = tmp_path / "plain.json"
-    assert main([*args, "--json", str(plain)]) == 0
+    assert main([*args, "--json", str(plain), "--out", str(tmp_path / "plain")]) == 0
     assert "shared_runs" not in json.loads(plain.read_text())
+    # a fit without the run effect writes the priors it wrote before the option existed
+    tree = xr.open_datatree(tmp_path / "plain" / "fit.nc", engine="h5netcdf")
+    assert not {"shared_runs", "run_effect_sd"} & set(json.loads(tree.attrs["priors"]))
+    tree.close()
+    assert not read_fit(tmp_path / "plain" / "fit.nc")[0].priors.shared_runs
     # a spec's [priors]
     spec = tmp_path / "spec.toml"
     spec.write_text(
@@ -222,7 +228,6 @@ def test_the_option_is_refused_for_other_backtests_and_tables_without_shared_run
 
 def test_a_run_effect_edited_alone_is_refused():
     """The load's identity checks: ``run_effect = tau_run * z_run``."""
-    import xarray as xr
 
     from bayescale.loss_saved import loss_relations
     from bayescale.saved_format import check_relations
