@@ -92,7 +92,7 @@ SCATTER_PRIOR_MEDIAN = 0.004
 #: Scale of the half-normal prior on the shared run effect's sd ``tau`` (``shared_runs``): the
 #: run effect shared by the eval sets of one run measured on the OLMo-2 ladder (point fits per
 #: eval set, the mean product of two eval sets' residuals of a run): 0.15% over the 1xC runs,
-#: 0.96% over all 30 runs (docs/model.md, "Shared runs").
+#: 0.96% over all 30 runs (docs/model.md, "Groups scored on the same runs").
 RUN_EFFECT_SD = 0.01
 
 
