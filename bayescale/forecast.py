@@ -397,7 +397,7 @@ SHARED_RUN_CORRELATION = 0.5
 #: scale, not a calibrated test: each group's curve takes up about 3 of its residuals'
 #: freedoms, so with few shared computes r spreads wider than that (from -0.99 to 0.89 for
 #: 2 groups at 4 computes); the false-warning rate is measured instead, with the correlation
-#: floor: ``benchmarks/shared_runs.py`` (results/shared_runs.json), 0 of 60 tables.
+#: floor: ``benchmarks/shared_runs.py`` (results/shared_runs.json), 0 of 30 tables.
 SHARED_RUN_Z = 2.5
 
 #: Draws the residuals are taken over (evenly thinned): medians need no more.

@@ -193,7 +193,7 @@ def five_copies(seed: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cases", type=int, default=20, help="tables per arm and shape")
+    parser.add_argument("--cases", type=int, default=10, help="tables per arm and shape")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     start = time.perf_counter()
