@@ -247,3 +247,64 @@ def test_a_run_effect_edited_alone_is_refused():
     edited = posterior.assign(run_effect=posterior["run_effect"] * 2)
     with pytest.raises(InputError, match="run_effect"):
         check_relations(xr.DataTree.from_dict({"posterior": edited}), Path("fit.nc"), relations)
+
+
+def test_a_batch_of_tables_with_different_runs_cuts_each_its_own(mock_pymc_sample):
+    """One padded template for tables of 6 and 4 runs (names) and 5 (computes): each fit's
+    posterior keeps its own runs' effects, and the sigma draws see them."""
+    from bayescale.fit import fit_loss_batch
+    from bayescale.sampling import SamplerSettings
+
+    frames = [_frame(3, 6), _frame(3, 4, seed=1), _frame(2, 5, names=False, seed=2)]
+    datas = [load_loss_runs(f) for f in frames]
+    settings = SamplerSettings(draws=20, tune=20, chains=2, progress=False)
+    fits = fit_loss_batch(datas, SHARED, settings, allow_unconverged=True)
+    for data, fit in zip(datas, fits, strict=True):
+        posterior = fit.idata["posterior"]
+        assert list(posterior["run_effect"]["shared_run"].values) == list(fitted_runs(data).labels)
+        np.testing.assert_allclose(
+            posterior["run_effect"].values,
+            posterior["tau_run"].values[..., None] * posterior["z_run"].values,
+        )
+        assert "sigma" in posterior
+
+
+def test_sigma_is_drawn_from_the_residuals_less_the_run_effects():
+    """``add_scatter``: padded ``z_run`` entries cut, and sigma^2 | theta, delta, y drawn from
+    InvGamma(alpha + n/2, beta + RSS/2) with the residuals less each row's run effect."""
+    import xarray as xr
+
+    from bayescale.loss_model import add_scatter, loss_pivot
+    from bayescale.seeds import stream
+
+    data = load_loss_runs(_frame())
+    rng = np.random.default_rng(6)
+    chains, draws, groups = 2, 5, 3
+    level = rng.uniform(2.5, 3.5, (chains, draws, groups))
+    reducible = rng.uniform(0.3, 0.7, (chains, draws, groups))
+    exponent = rng.uniform(0.1, 0.3, (chains, draws, groups))
+    tau, z = rng.uniform(0.002, 0.01, (chains, draws)), rng.normal(size=(chains, draws, 8))
+    g = ("chain", "draw", "group")
+    posterior = xr.Dataset(
+        {
+            "level": (g, level),
+            "reducible": (g, reducible),
+            "exponent": (g, exponent),
+            "tau_run": (g[:2], tau),
+            "z_run": (("chain", "draw", "z_run_dim_0"), z),  # padded: 8 entries, 6 runs
+        }
+    )
+    tree = add_scatter(xr.DataTree.from_dict({"posterior": posterior}), data, SHARED, seed=3)
+    out = tree["posterior"]
+    assert out.sizes["shared_run"] == 6 and "z_run_dim_0" not in out.dims
+    run = np.tile(np.arange(6), 3)
+    i = data.group_index
+    x = np.log(data.compute) - loss_pivot(data)
+    mean = np.log(
+        level[..., i] * (1 - reducible[..., i] + reducible[..., i] * np.exp(-exponent[..., i] * x))
+    )
+    residual = np.log(data.loss) - mean - tau[..., None] * z[..., run]
+    rss = (residual**2).sum(axis=-1)
+    alpha, beta = SHARED.scatter_shape, scatter_scale(SHARED)
+    gamma = stream(3, "loss.sigma").gamma(alpha + 18 / 2, 1.0, size=rss.shape)
+    np.testing.assert_allclose(out["sigma"].values, np.sqrt((beta + rss / 2) / gamma), rtol=1e-10)
