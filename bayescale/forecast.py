@@ -334,6 +334,8 @@ def with_exact_loo(
     for row in suspects:
         held = data.held_out.copy()
         held[row] = True
+        if fit.priors.shared_runs and fitted_runs(replace(data, held_out=held)).shared == 0:
+            continue  # without the row no run is shared: the importance-sampled tail stands
         settings = replace(fit.settings, seed=key_seed(fit.settings.seed, "loo", row))
         without = (refit or _one_run)(replace(data, held_out=held), fit.priors, settings)
         if without.diagnostics.ok:

@@ -308,3 +308,35 @@ def test_sigma_is_drawn_from_the_residuals_less_the_run_effects():
     alpha, beta = SHARED.scatter_shape, scatter_scale(SHARED)
     gamma = stream(3, "loss.sigma").gamma(alpha + 18 / 2, 1.0, size=rss.shape)
     np.testing.assert_allclose(out["sigma"].values, np.sqrt((beta + rss / 2) / gamma), rtol=1e-10)
+
+
+def test_an_exact_loo_refit_that_would_leave_no_shared_run_is_skipped(monkeypatch):
+    """Two groups sharing one compute: without that row no run is shared, so no refit."""
+    import bayescale.forecast
+    from bayescale.forecast import with_exact_loo
+
+    frame = _frame(2, 5, names=False)
+    frame.loc[frame["group"] == "g1", "compute"] *= [1.0, 1.1, 1.2, 1.3, 1.4]  # share r0 only
+    data = load_loss_runs(frame)
+    assert fitted_runs(data).shared == 1
+    shape = (2, 10, 2)
+    posterior = {
+        "level": np.full(shape, 2.0),
+        "reducible": np.full(shape, 0.5),
+        "exponent": np.full(shape, 0.2),
+        "sigma": np.full(shape[:2], 0.004),
+        "tau_run": np.full(shape[:2], 0.004),
+        "run_effect": np.zeros((*shape[:2], 9)),
+    }
+    fit = fake_loss_fit(data, posterior, SHARED)
+    refits = []
+
+    def refit(data, priors, settings):
+        refits.append(data)
+        return fit
+
+    monkeypatch.setattr(bayescale.forecast, "loo_suspects", lambda fit, limit: [0])
+    assert with_exact_loo(fit, refit=refit).exact_loo == {} and refits == []
+    monkeypatch.setattr(bayescale.forecast, "loo_suspects", lambda fit, limit: [1])
+    with_exact_loo(fit, refit=refit)
+    assert len(refits) == 1
