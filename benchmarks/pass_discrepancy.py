@@ -14,8 +14,10 @@ it), so each split is fitted once (4 chains x 1000 draws, seed 1, as
 
     python benchmarks/pass_discrepancy.py --json benchmarks/results/pass_discrepancy.json
 
-``--bayescale-docs PATH`` also writes the backtest documents (bayescale's cases only) of the
-default scale, for splicing into ``calibration.json``.
+``--calibration PATH`` also puts bayescale's cases of the default scale into that
+``calibration.json`` (pass datasets only; the baselines, which take an hour to re-run on
+Pythia, are kept as they were) and rewrites its summary, ``calibration.md`` and
+``calibration.png`` beside it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,14 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from calibration_real import DATA, DATASETS  # noqa: E402
 
 from bayescale.backtest import load_for_backtest  # noqa: E402
-from bayescale.backtest_report import backtest_document, split_backtest  # noqa: E402
+from bayescale.backtest_report import (  # noqa: E402
+    backtest_document,
+    backtest_from_document,
+    calibration_figure,
+    calibration_markdown,
+    calibration_rows,
+    split_backtest,
+)
 from bayescale.backtest_scoring import summarise_cases  # noqa: E402
 from bayescale.buckets import make_buckets  # noqa: E402
 from bayescale.config import configure  # noqa: E402
@@ -47,6 +56,7 @@ from bayescale.pass_backtest import _pass_bayes_cases, pass_split  # noqa: E402
 from bayescale.pass_data import PassCounts, load_pass_table  # noqa: E402
 from bayescale.pass_forecast import forecast_pass, score_held_out_models  # noqa: E402
 from bayescale.pass_pipeline import decide_pass  # noqa: E402
+from bayescale.plots import save_figure  # noqa: E402
 from bayescale.priors import PassPriors  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
 
@@ -100,10 +110,50 @@ def codex(settings: SamplerSettings) -> dict:
     return out
 
 
+def splice_calibration(path: Path, docs: dict[str, list]) -> None:
+    """Replace bayescale's part of the pass backtests in ``path``; rewrite its summaries."""
+    cal = json.loads(path.read_text())
+    for entry in cal["datasets"]:
+        fresh = {d["ratio"]: d for d in docs.get(entry["dataset"], [])}
+        for doc in entry["backtests"] if fresh else []:
+            new = fresh[doc["ratio"]]
+            for key in ("bayescale_version", "cases", "n_cases", "coverage", "skipped"):
+                doc[key] = new[key]
+            for key in ("median_abs_rel_error", "mean_crps_rel", "median_rel_width"):
+                doc[key] = new[key]
+            doc["fit_max_compute"] = new["fit_max_compute"]
+            doc["diagnostics"]["bayescale"] = new["diagnostics"]["bayescale"]
+            doc["timing_s"]["bayescale"] = new["timing_s"]["bayescale"]
+    results = {
+        e["dataset"]: [backtest_from_document(d) for d in e["backtests"]] for e in cal["datasets"]
+    }
+    cal["summary"] = calibration_rows(results)
+    path.write_text(json.dumps(cal, indent=1, allow_nan=False) + "\n")
+    (path.parent / "calibration.md").write_text(calibration_markdown(cal["summary"]) + "\n")
+    empty = pd.DataFrame({"pit": []})
+    panels = {
+        name: {
+            method: pd.concat(
+                [
+                    bt.cases if method == "bayescale" else bt.baselines.get(method, empty)
+                    for bt in bts
+                ],
+                ignore_index=True,
+            )
+            for method in ("bayescale", "lsq_bootstrap", "separate_bayes")
+        }
+        for name, bts in results.items()
+    }
+    title = "Held-out coverage, all ratios pooled per dataset"
+    save_figure(calibration_figure(panels, title), path.parent / "calibration.png")
+    print(calibration_markdown(cal["summary"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, required=True)
-    parser.add_argument("--bayescale-docs", type=Path)
+    parser.add_argument("--calibration", type=Path, help="calibration.json to update")
+    parser.add_argument("--docs", type=Path, help="reuse bayescale's backtest documents from here")
     parser.add_argument("--default", type=float, default=PassPriors().discrepancy_exponent_sd)
     parser.add_argument("--datasets", default="codex,pythia_math,obsscaling_humaneval")
     args = parser.parse_args()
@@ -157,8 +207,12 @@ def main() -> None:
             args.json.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
     result["wall_s"] = time.perf_counter() - start_all
     args.json.write_text(json.dumps(result, indent=1, allow_nan=False) + "\n")
-    if args.bayescale_docs:
-        args.bayescale_docs.write_text(json.dumps(docs, allow_nan=False) + "\n")
+    if args.docs and not docs:
+        docs = json.loads(args.docs.read_text())
+    elif args.docs:
+        args.docs.write_text(json.dumps(docs, allow_nan=False) + "\n")
+    if args.calibration:
+        splice_calibration(args.calibration, docs)
     print(f"total {result['wall_s']:.0f} s; wrote {args.json}")
 
 
