@@ -35,7 +35,8 @@ from tests.helpers import edited_fit, fake_fit_fields
 from tests.test_pass_line_shift import fake_pass_fit
 
 CHAINS, DRAWS = 2, 500
-PASS_V010 = "tests/data/pass_fit_v0.1.0.nc"
+ROOT = Path(__file__).resolve().parents[1]
+PASS_V010 = ROOT / "tests" / "data" / "pass_fit_v0.1.0.nc"
 
 
 def with_scale(fit: PassFit, s: float) -> PassFit:
@@ -188,6 +189,21 @@ def test_a_file_of_format_2_with_the_scale_is_refused(tmp_path):
         priors = json.loads(tree.attrs["priors"]) | {"discrepancy_exponent_sd": 0.1}
         tree.attrs["priors"] = json.dumps(priors)
 
-    path = edited_fit(Path(PASS_V010), tmp_path / "fit.nc", newer)
+    path = edited_fit(PASS_V010, tmp_path / "fit.nc", newer)
     with pytest.raises(InputError, match="priors key 'discrepancy_exponent_sd'"):
         read_fit(path)
+
+
+def test_a_pass_spec_sets_the_scale_under_priors(tmp_path, capsys):
+    from bayescale.cli import main
+    from bayescale.spec import load_spec, spec_options
+
+    shipped = (ROOT / "models" / "demo-pass-rate.toml").read_text()
+    data = ROOT / "models" / "data" / "demo_pass_counts.csv"
+    text = shipped.replace('path = "data/demo_pass_counts.csv"', f'path = "{data}"')
+    path = tmp_path / "spec.toml"
+    path.write_text(text + "\n[priors]\ndiscrepancy_exponent_sd = 0\n")
+    assert spec_options(load_spec(path)).priors.discrepancy_exponent_sd == 0
+    path.write_text(text + "\n[priors]\ndiscrepancy_exponent_sd = -0.1\n")
+    assert main(["check", str(path)]) == 2
+    assert "key 'priors.discrepancy_exponent_sd'" in capsys.readouterr().err
