@@ -252,6 +252,7 @@ def check_pass_spec(
         check_targets(options.targets),
         allow_backcast=options.allow_backcast,
         buckets=buckets,
+        priors=options.priors,
     )
     aggregate = isinstance(data, PassAggregate)
     if aggregate and "buckets" in spec.model.model_fields_set:
@@ -335,7 +336,13 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     # refuse a backcast and warn about the targets before sampling
     targets = check_targets(options.targets)
     logged(
-        pass_target_warnings(data, targets, allow_backcast=options.allow_backcast, buckets=buckets)
+        pass_target_warnings(
+            data,
+            targets,
+            allow_backcast=options.allow_backcast,
+            buckets=buckets,
+            priors=options.priors,
+        )
     )
     if buckets is not None:
         log.info(
