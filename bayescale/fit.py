@@ -547,15 +547,14 @@ def _advice_key(name: str, advice: dict[str, tuple[str, str]]) -> str | None:
 
 def _advice(
     diagnostics: Diagnostics,
-    advice: dict[str, tuple[str, str]] | None = None,
+    advice: dict[str, tuple[str, str]],
     context: str = "",
 ) -> str:
     """The exit-3 message: what failed, in which variable, and what the user can do.
 
-    ``advice`` is the model's table of variables (:data:`ADVICE` by default, the loss
-    model's); ``context`` is a sentence about the data, put before the advice.
+    ``advice`` is the model's table of variables (:data:`ADVICE`, the loss model's,
+    :data:`PASS_ADVICE`, ...); ``context`` is a sentence about the data, put before the advice.
     """
-    advice = ADVICE if advice is None else advice
     if not diagnostics.r_hat_max <= RHAT_MAX:
         name = diagnostics.worst
     elif diagnostics.divergences:
@@ -598,13 +597,18 @@ def _pass_context(result: PassFit) -> str:
     )
 
 
-def _gate(result: LossFit | PassFit, allow_unconverged: bool) -> None:
+def _gate(
+    result: Any,
+    allow_unconverged: bool,
+    advice: dict[str, tuple[str, str]],
+    context: str = "",
+) -> None:
+    """Raise the exit-3 error of a fit that failed the gate, unless ``allow_unconverged``.
+
+    ``advice`` and ``context`` as in :func:`_advice`; the fit is the error's ``result``.
+    """
     if not result.diagnostics.ok and not allow_unconverged:
-        if isinstance(result, PassFit):
-            message = _advice(result.diagnostics, PASS_ADVICE, _pass_context(result))
-        else:
-            message = _advice(result.diagnostics)
-        raise ConvergenceError(message, result=result)
+        raise ConvergenceError(_advice(result.diagnostics, advice, context), result=result)
 
 
 def fit_loss(
@@ -685,7 +689,7 @@ def fit_loss(
         diagnostics=diagnostics,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
-    _gate(result, allow_unconverged)
+    _gate(result, allow_unconverged, ADVICE)
     return result
 
 
@@ -790,7 +794,7 @@ def fit_loss_batch(
             )
     ordered = [fits[i] for i in range(len(datasets))]
     for result in ordered:
-        _gate(result, allow_unconverged)
+        _gate(result, allow_unconverged, ADVICE)
     return ordered
 
 
@@ -1032,5 +1036,5 @@ def fit_pass(
         diagnostics=diagnostics,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
-    _gate(result, allow_unconverged)
+    _gate(result, allow_unconverged, PASS_ADVICE, _pass_context(result))
     return result

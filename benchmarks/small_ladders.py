@@ -97,7 +97,7 @@ def run(
         if batch:
             fit = batched[case]
             if not fit.diagnostics.ok:
-                message = bayescale.fit._advice(fit.diagnostics)
+                message = bayescale.fit._advice(fit.diagnostics, bayescale.fit.ADVICE)
         else:
             try:
                 fit = fit_loss(data, settings=settings)

@@ -9,7 +9,7 @@ import numpy as np
 from bayescale.accuracy import ACCURACY_ADVICE
 from bayescale.buckets import Buckets
 from bayescale.diagnostics import Attempt, Diagnostics
-from bayescale.fit import PASS_ADVICE, _advice, _pass_context
+from bayescale.fit import ADVICE, PASS_ADVICE, _advice, _pass_context
 from bayescale.nd import ND_ADVICE
 
 
@@ -44,10 +44,11 @@ def test_pass_variables_are_not_read_as_the_loss_models():
 
 
 def test_the_loss_advice_is_unchanged():
-    message = _advice(_failed("sigma"))
+    message = _advice(_failed("sigma"), ADVICE)
     assert "'sigma' is the run-to-run scatter" in message and "add runs (5 or more" in message
     only_divergences = _advice(
-        replace(_failed("sigma", divergences=9, r_hat=1.0), ess_bulk_min=900.0, ess_tail_min=900.0)
+        replace(_failed("sigma", divergences=9, r_hat=1.0), ess_bulk_min=900.0, ess_tail_min=900.0),
+        ADVICE,
     )
     assert "--likelihood student_t" in only_divergences
 
@@ -87,7 +88,7 @@ def test_the_command_says_the_remedy_once(capsys):
     from bayescale.cli import _unconverged
     from bayescale.errors import ConvergenceError
 
-    assert _unconverged(ConvergenceError(_advice(_failed("sigma")), result=None)) == 3
+    assert _unconverged(ConvergenceError(_advice(_failed("sigma"), ADVICE), result=None)) == 3
     printed = capsys.readouterr().err
     assert printed.count("--allow-unconverged") == 1 and ".." not in printed
     _unconverged(ConvergenceError("R-hat 1.2", result=None))
@@ -95,6 +96,6 @@ def test_the_command_says_the_remedy_once(capsys):
 
 
 def test_a_variable_without_an_entry_mixes_slowly_in_every_table():
-    for advice in (None, PASS_ADVICE, ND_ADVICE, ACCURACY_ADVICE):
+    for advice in (ADVICE, PASS_ADVICE, ND_ADVICE, ACCURACY_ADVICE):
         message = _advice(_failed("model_effect_raw"), advice)
         assert "'model_effect_raw' mixes slowly" in message and " is ." not in message
