@@ -20,7 +20,7 @@ normal likelihood on the accuracy scale (measurement noise plus the law's scatte
 by its slope), which stays finite at and under chance. Beyond a family's data the
 exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
-The fit goes through the shared convergence ladder (:func:`bayescale.fit._ladder`); the
+The fit goes through the shared convergence ladder (:func:`bayescale.ladder._ladder`); the
 predictive draws of a new model and of the law's curve (:func:`accuracy_draws`) are what the
 later stages read. The forecast at the targets, its warnings and the held-out scores are
 :mod:`bayescale.accuracy_forecast`; the options, the run, everything after sampling and the
@@ -53,10 +53,9 @@ from bayescale.accuracy_data import (
 from bayescale.accuracy_data import accuracy_split as accuracy_split
 from bayescale.accuracy_data import leave_largest_out as leave_largest_out
 from bayescale.diagnostics import Diagnostics
-from bayescale.display import Summarised
+from bayescale.display import Summarised, _common_rows
 from bayescale.draws import stacked_draws, summarise
 from bayescale.errors import ConvergenceError, InputError
-from bayescale.fit import _common_rows
 from bayescale.results import Result
 from bayescale.sampling import SamplerSettings
 from bayescale.seeds import forecast_stream
@@ -87,7 +86,7 @@ class AccuracyFit(Summarised):
         :math:`\ln C_0` per family (:func:`accuracy_pivots`; the same for every family with
         the default global pivot).
     priors, settings, diagnostics, timing_s
-        As in :class:`bayescale.fit.LossFit` (the ladder's steps in ``diagnostics.attempts``).
+        As in :class:`bayescale.loss_fit.LossFit` (the ladder's steps in ``diagnostics.attempts``).
     pooled
         False for the no-pooling model (each ladder on its own priors).
     pivot, pool_levels, floor, axis
@@ -167,9 +166,9 @@ def fit_accuracy(
 ) -> AccuracyFit:
     """Fit the accuracy model with JAX NUTS and check convergence.
 
-    Sampled at the pass-rate model's settings (:func:`bayescale.fit.model_settings`:
+    Sampled at the pass-rate model's settings (:func:`bayescale.ladder.model_settings`:
     ``target_accept`` 0.95 when left open, uncapped warm-up trees) through the shared
-    convergence ladder (:func:`bayescale.fit._ladder`, docs/convergence.md): against
+    convergence ladder (:func:`bayescale.ladder._ladder`, docs/convergence.md): against
     divergences :data:`~bayescale.sampling.RETRY_TARGET_ACCEPT`, then the smallest step (the
     model has no alternative parameterisation); against R-hat or ESS more draws, then twice
     the chains. Each step is an attempt in ``diagnostics.attempts``.
@@ -211,7 +210,7 @@ def fit_accuracy(
         settings.
     """
     from bayescale.accuracy_model import build_accuracy_model
-    from bayescale.fit import _advice, _ladder, model_settings
+    from bayescale.ladder import _advice, _ladder, model_settings
 
     priors = priors or AccuracyPriors()
     log_pivot = accuracy_pivots(data, pivot, axis)
@@ -249,7 +248,7 @@ def fit_accuracy(
 
 
 #: What a variable of the accuracy model is, and what a user can do when it fails the gate
-#: (:func:`bayescale.fit._advice`).
+#: (:func:`bayescale.ladder._advice`).
 ACCURACY_ADVICE = {
     "sigma": (
         "how far a benchmark's models scatter around the law",

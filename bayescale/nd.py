@@ -108,7 +108,7 @@ class NDFit(Summarised):
     log_pivot
         :math:`(\ln N_0, \ln D_0)`.
     priors, settings, diagnostics, timing_s
-        As in :class:`bayescale.fit.LossFit`.
+        As in :class:`bayescale.loss_fit.LossFit`.
     forecast_seed
         Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
         --seed``; :func:`bayescale.seeds.forecast_root`).
@@ -151,12 +151,12 @@ def fit_nd(
 ) -> NDFit:
     """Fit the hierarchical L(N, D) model with JAX NUTS and check convergence.
 
-    Sampled at the loss model's settings (:func:`bayescale.fit.model_settings`; a table of
+    Sampled at the loss model's settings (:func:`bayescale.ladder.model_settings`; a table of
     more than :data:`bayescale.loss_model.LARGE_TABLE_RUNS` fitted runs as a large loss table,
-    at :data:`bayescale.fit.LARGE_TABLE_TARGET_ACCEPT` with its non-centred group terms
+    at :data:`bayescale.ladder.LARGE_TABLE_TARGET_ACCEPT` with its non-centred group terms
     centred) through the
-    shared convergence ladder (:func:`bayescale.fit._ladder`, docs/convergence.md): against
-    divergences :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`, then (several groups) the
+    shared convergence ladder (:func:`bayescale.ladder._ladder`, docs/convergence.md): against
+    divergences :data:`bayescale.ladder.LOSS_RETRY_TARGET_ACCEPT`, then (several groups) the
     local slopes non-centred, then the smallest step; against R-hat or ESS more draws, then
     twice the chains. Each step is an attempt in ``diagnostics.attempts``.
 
@@ -172,7 +172,7 @@ def fit_nd(
         The data, the ``xarray.DataTree`` posterior, the diagnostics and the sampler
         settings.
     """
-    from bayescale.fit import (
+    from bayescale.ladder import (
         LARGE_TABLE_TARGET_ACCEPT,
         LOSS_RETRY_TARGET_ACCEPT,
         _advice,
@@ -217,7 +217,7 @@ def fit_nd(
 
 
 #: What a variable of L(N, D) is, and what a user can do when it fails the gate
-#: (:func:`bayescale.fit._advice`).
+#: (:func:`bayescale.ladder._advice`).
 ND_ADVICE = {
     "sigma": (
         "the run-to-run scatter: with few more runs a group than the law's 5 parameters "

@@ -24,8 +24,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bayescale.errors import InputError
-from bayescale.fit import LossFit, PassFit
 from bayescale.forecast import loss_draws, run_quantiles
+from bayescale.loss_fit import LossFit
+from bayescale.pass_fit import PassFit
 from bayescale.pass_forecast import observed_statistics, pass_draws, reported_buckets
 from bayescale.ticks import plain_ticks, power_ticks
 

@@ -78,7 +78,7 @@ class Law:
         ``(spec, options, data path, rule) -> (data line, target warnings)``: every check
         before sampling (``bayescale check``); requirement errors raised inside ``rule()``.
     sampler_model
-        Whose sampler defaults the law's fits take (:func:`bayescale.fit.model_settings`):
+        Whose sampler defaults the law's fits take (:func:`bayescale.ladder.model_settings`):
         ``"loss"`` or ``"pass"``.
     """
 
@@ -226,7 +226,7 @@ def _builtin(name: str) -> Law:
 def _loss_law() -> Law:
     from bayescale import loss_saved, pipeline, report
     from bayescale.data import LossData, load_loss_runs
-    from bayescale.fit import LossFit
+    from bayescale.loss_fit import LossFit
 
     return Law(
         name="loss",
@@ -258,8 +258,8 @@ def _loss_law() -> Law:
 
 def _pass_law() -> Law:
     from bayescale import pass_pipeline, pass_saved, report
-    from bayescale.fit import PassFit
     from bayescale.pass_data import PassAggregate, PassCounts, load_pass_table
+    from bayescale.pass_fit import PassFit
 
     return Law(
         name="pass",

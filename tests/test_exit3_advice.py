@@ -9,8 +9,10 @@ import numpy as np
 from bayescale.accuracy import ACCURACY_ADVICE
 from bayescale.buckets import Buckets
 from bayescale.diagnostics import Attempt, Diagnostics
-from bayescale.fit import ADVICE, PASS_ADVICE, _advice, _pass_context
+from bayescale.ladder import _advice
+from bayescale.loss_fit import ADVICE
 from bayescale.nd import ND_ADVICE
+from bayescale.pass_fit import PASS_ADVICE, _pass_context
 
 
 def _failed(worst: str, divergences: int = 0, r_hat: float = 1.2) -> Diagnostics:

@@ -808,7 +808,16 @@ def test_every_summarised_class_keeps_the_shared_repr():
 
     from bayescale.display import Summarised
 
-    for module in ("accuracy", "draws", "fit", "forecast", "nd", "pass_data", "pass_forecast"):
+    for module in (
+        "accuracy",
+        "draws",
+        "loss_fit",
+        "pass_fit",
+        "forecast",
+        "nd",
+        "pass_data",
+        "pass_forecast",
+    ):
         importlib.import_module(f"bayescale.{module}")
     importlib.import_module("bayescale.saved")
     found, todo = [], list(Summarised.__subclasses__())

@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 from arviz_base import from_dict
 
-import bayescale.fit
+import bayescale.ladder
 import bayescale.nd_model
 import bayescale.sampling
 from bayescale.cli import main
