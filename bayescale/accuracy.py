@@ -20,7 +20,7 @@ normal likelihood on the accuracy scale (measurement noise plus the law's scatte
 by its slope), which stays finite at and under chance. Beyond a family's data the
 exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
-The fit goes through the shared convergence ladder (:func:`bayescale.ladder._ladder`); the
+The fit goes through the shared convergence ladder (:func:`bayescale.ladder.run_ladder`); the
 predictive draws of a new model and of the law's curve (:func:`accuracy_draws`) are what the
 later stages read. The forecast at the targets, its warnings and the held-out scores are
 :mod:`bayescale.accuracy_forecast`; the options, the run, everything after sampling and the
@@ -53,7 +53,7 @@ from bayescale.accuracy_data import (
 from bayescale.accuracy_data import accuracy_split as accuracy_split
 from bayescale.accuracy_data import leave_largest_out as leave_largest_out
 from bayescale.diagnostics import Diagnostics
-from bayescale.display import Summarised, _common_rows
+from bayescale.display import Summarised, common_rows
 from bayescale.draws import stacked_draws, summarise
 from bayescale.errors import ConvergenceError, InputError
 from bayescale.results import Result
@@ -140,7 +140,7 @@ class AccuracyFit(Summarised):
                 f"{data.compute[fitted].max():.3g} FLOPs",
             ),
             ("law", f"{FORMULA} per (family, benchmark), {'pooled' if self.pooled else 'alone'}"),
-            *_common_rows(self),
+            *common_rows(self),
         ]
         return "AccuracyFit", rows
 
@@ -168,7 +168,7 @@ def fit_accuracy(
 
     Sampled at the pass-rate model's settings (:func:`bayescale.ladder.model_settings`:
     ``target_accept`` 0.95 when left open, uncapped warm-up trees) through the shared
-    convergence ladder (:func:`bayescale.ladder._ladder`, docs/convergence.md): against
+    convergence ladder (:func:`bayescale.ladder.run_ladder`, docs/convergence.md): against
     divergences :data:`~bayescale.sampling.RETRY_TARGET_ACCEPT`, then the smallest step (the
     model has no alternative parameterisation); against R-hat or ESS more draws, then twice
     the chains. Each step is an attempt in ``diagnostics.attempts``.
@@ -210,13 +210,13 @@ def fit_accuracy(
         settings.
     """
     from bayescale.accuracy_model import build_accuracy_model
-    from bayescale.ladder import _advice, _ladder, model_settings
+    from bayescale.ladder import advice_message, model_settings, run_ladder
 
     priors = priors or AccuracyPriors()
     log_pivot = accuracy_pivots(data, pivot, axis)
     settings = model_settings(settings, "pass")
     start = time.perf_counter()
-    idata, diagnostics, settings, sampling_s = _ladder(
+    idata, diagnostics, settings, sampling_s = run_ladder(
         lambda _: build_accuracy_model(
             data,
             priors,
@@ -243,12 +243,12 @@ def fit_accuracy(
         axis=axis,
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics, ACCURACY_ADVICE), result=result)
+        raise ConvergenceError(advice_message(diagnostics, ACCURACY_ADVICE), result=result)
     return result
 
 
 #: What a variable of the accuracy model is, and what a user can do when it fails the gate
-#: (:func:`bayescale.ladder._advice`).
+#: (:func:`bayescale.ladder.advice_message`).
 ACCURACY_ADVICE = {
     "sigma": (
         "how far a benchmark's models scatter around the law",

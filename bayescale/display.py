@@ -67,7 +67,7 @@ def result_summary(result: Any, title: str) -> tuple[str, list[tuple[str, str]]]
     return title, rows
 
 
-def _common_rows(fit: Any) -> list[tuple[str, str]]:
+def common_rows(fit: Any) -> list[tuple[str, str]]:
     """Summary rows every law's fit shows: diagnostics, sampler, timing, where the draws are."""
     d = fit.diagnostics
     status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems())

@@ -1,12 +1,12 @@
 """The convergence ladder every law's fit climbs, and the sampler settings a fit starts from.
 
-:func:`_ladder` samples a model through the seam, diagnoses it and escalates, each step
+:func:`run_ladder` samples a model through the seam, diagnoses it and escalates, each step
 chosen by :func:`_next_step` (pure, tested without sampling), until the gate passes or the
-ladder ends (docs/convergence.md); :func:`_advice` and :func:`_gate` make the exit-3 message
-from the law's table of variables. :func:`model_settings` fills in what a fit's settings
-leave open for the loss-kind and pass-kind models. The laws' fits (:mod:`bayescale.loss_fit`,
-:mod:`bayescale.pass_fit`, :mod:`bayescale.nd`, :mod:`bayescale.accuracy`) call these;
-PyMC is imported only when a fit is actually made.
+ladder ends (docs/convergence.md); :func:`advice_message` and :func:`gate` make the exit-3
+message from the law's table of variables. :func:`model_settings` fills in what a fit's
+settings leave open for the loss-kind and pass-kind models. The laws' fits
+(:mod:`bayescale.loss_fit`, :mod:`bayescale.pass_fit`, :mod:`bayescale.nd`,
+:mod:`bayescale.accuracy`) call these; PyMC is imported only when a fit is actually made.
 """
 
 from __future__ import annotations
@@ -90,13 +90,13 @@ def model_settings(
     )
 
 
-#: Escalation steps the convergence ladder may take after the first fit (:func:`_ladder`).
+#: Escalation steps the convergence ladder may take after the first fit (:func:`run_ladder`).
 LADDER_MAX_STEPS = 5
 #: Rounds of "more draws from the adapted state", each as many draws per chain as the first.
 MORE_DRAWS_ROUNDS = 2
 #: ``target_accept`` of the ladder's last step against divergences.
 FINAL_TARGET_ACCEPT = 0.999
-#: The stream of the fit's seed that seeds the ladder's new chains (:func:`_ladder`): the
+#: The stream of the fit's seed that seeds the ladder's new chains (:func:`run_ladder`): the
 #: seed's own would start them where the earlier chains started, with their random keys.
 MORE_CHAINS_STREAM = "ladder.chains"
 
@@ -139,7 +139,7 @@ def _pool_chains(earlier: xr.DataTree, later: xr.DataTree) -> xr.DataTree | None
     return tree
 
 
-#: How :func:`_ladder` runs a step (:class:`_LadderStep`).
+#: How :func:`run_ladder` runs a step (:class:`_LadderStep`).
 _LadderRun = Literal["new run", "alternative", "draws", "chains", "pooled draws"]
 
 
@@ -178,7 +178,7 @@ class _LadderState:
 class _LadderStep:
     """A step of the convergence ladder, as :func:`_next_step` chose it.
 
-    ``run`` says how :func:`_ladder` runs it: ``"new run"`` (a new fit at ``sample``),
+    ``run`` says how :func:`run_ladder` runs it: ``"new run"`` (a new fit at ``sample``),
     ``"alternative"`` (the same with the alternative parameterisation), ``"draws"`` (more draws
     from the kept chains), ``"chains"`` (twice the chains at ``sample``, warm-up from the kept
     mass matrix, pooled when they can be: :func:`_pooled_step`), ``"pooled draws"`` (more draws
@@ -205,7 +205,7 @@ def _next_step(
 
     Pure, so that every choice is tested without sampling. It stops when the gate passes, when
     ``max_steps`` steps followed the first fit, or when no step is left against what failed
-    (:func:`_ladder` lists the steps). ``alternative`` names the model's alternative
+    (:func:`run_ladder` lists the steps). ``alternative`` names the model's alternative
     parameterisation, ``None`` when it has none.
     """
     if diagnostics.ok or state.taken > max_steps:
@@ -275,7 +275,7 @@ def _pooled_step(step: _LadderStep, earlier_chains: int, kept_draws: int) -> _La
     return replace(step, what=what, state=replace(step.state, settings=settings))
 
 
-def _ladder(
+def run_ladder(
     build: Callable[[bool], pm.Model],
     settings: SamplerSettings,
     complete: Callable[[xr.DataTree, SamplerSettings], xr.DataTree] | None = None,
@@ -395,15 +395,16 @@ def _advice_key(name: str, advice: dict[str, tuple[str, str]]) -> str | None:
     return None
 
 
-def _advice(
+def advice_message(
     diagnostics: Diagnostics,
     advice: dict[str, tuple[str, str]],
     context: str = "",
 ) -> str:
     """The exit-3 message: what failed, in which variable, and what the user can do.
 
-    ``advice`` is the model's table of variables (:data:`ADVICE`, the loss model's,
-    :data:`PASS_ADVICE`, ...); ``context`` is a sentence about the data, put before the advice.
+    ``advice`` is the model's table of variables (:data:`bayescale.loss_fit.ADVICE`, the loss
+    model's, :data:`bayescale.pass_fit.PASS_ADVICE`, ...); ``context`` is a sentence about the
+    data, put before the advice.
     """
     if not diagnostics.r_hat_max <= RHAT_MAX:
         name = diagnostics.worst
@@ -430,7 +431,7 @@ def _advice(
     return head + body + ' --allow-unconverged writes the result anyway, marked "ok": false.'
 
 
-def _gate(
+def gate(
     result: Any,
     allow_unconverged: bool,
     advice: dict[str, tuple[str, str]],
@@ -438,7 +439,7 @@ def _gate(
 ) -> None:
     """Raise the exit-3 error of a fit that failed the gate, unless ``allow_unconverged``.
 
-    ``advice`` and ``context`` as in :func:`_advice`; the fit is the error's ``result``.
+    ``advice`` and ``context`` as in :func:`advice_message`; the fit is the error's ``result``.
     """
     if not result.diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(result.diagnostics, advice, context), result=result)
+        raise ConvergenceError(advice_message(result.diagnostics, advice, context), result=result)

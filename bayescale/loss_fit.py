@@ -21,15 +21,15 @@ import xarray as xr
 
 from bayescale.data import LossData
 from bayescale.diagnostics import Attempt, Diagnostics, diagnose
-from bayescale.display import Summarised, _common_rows, plural
+from bayescale.display import Summarised, common_rows, plural
 from bayescale.draws import stacked_draws
 from bayescale.ladder import (
     LARGE_TABLE_TARGET_ACCEPT,
     LOSS_RETRY_TARGET_ACCEPT,
     LOSS_TARGET_ACCEPT,
-    _gate,
-    _ladder,
+    gate,
     model_settings,
+    run_ladder,
 )
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
@@ -103,7 +103,7 @@ class LossFit(Summarised):
                 f"{data.compute[fitted].max():.3g} FLOPs",
             ),
             ("law", "L(C) = a*C^b + c per group, partially pooled"),
-            *_common_rows(self),
+            *common_rows(self),
         ]
         return "LossFit", rows
 
@@ -159,18 +159,18 @@ def fit_loss(
         left open is :data:`LOSS_TARGET_ACCEPT` (:data:`LARGE_TABLE_TARGET_ACCEPT` for a
         table of more than :data:`bayescale.loss_model.LARGE_TABLE_RUNS` fitted runs, whose
         groups' reducible shares are also sampled centred), ``warmup_tree_depth``
-        :data:`LOSS_WARMUP_TREE_DEPTH`. A fit that fails the gate climbs the convergence
-        ladder (:func:`_ladder`): against divergences :data:`LOSS_RETRY_TARGET_ACCEPT` with
-        uncapped warm-up trees, then non-centred group slopes, then
-        :data:`FINAL_TARGET_ACCEPT`; against R-hat or ESS more draws from the adapted state,
-        then twice the chains, pooled with the earlier ones. ``settings`` records the last
-        step's, with the posterior's chains and draws.
+        :data:`~bayescale.ladder.LOSS_WARMUP_TREE_DEPTH`. A fit that fails the gate climbs the
+        convergence ladder (:func:`run_ladder`): against divergences
+        :data:`LOSS_RETRY_TARGET_ACCEPT` with uncapped warm-up trees, then non-centred group
+        slopes, then :data:`~bayescale.ladder.FINAL_TARGET_ACCEPT`; against R-hat or ESS more
+        draws from the adapted state, then twice the chains, pooled with the earlier ones.
+        ``settings`` records the last step's, with the posterior's chains and draws.
     allow_unconverged
         Return the fit even when the diagnostics gate fails after the ladder, instead of
         raising.
     ladder_steps
         At most this many steps of the convergence ladder (default
-        :data:`LADDER_MAX_STEPS`; 0: the first fit alone).
+        :data:`~bayescale.ladder.LADDER_MAX_STEPS`; 0: the first fit alone).
 
     Returns
     -------
@@ -197,7 +197,7 @@ def fit_loss(
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
     pad = shape_class_runs(data)  # one compiled program per shape class (docs/performance.md)
-    idata, diagnostics, settings, sampling_s = _ladder(
+    idata, diagnostics, settings, sampling_s = run_ladder(
         lambda noncentred: build_loss_model(
             data, priors, pad_runs=pad, noncentred=noncentred, centred_reducible=large
         ),
@@ -216,7 +216,7 @@ def fit_loss(
         diagnostics=diagnostics,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
-    _gate(result, allow_unconverged, ADVICE)
+    gate(result, allow_unconverged, ADVICE)
     return result
 
 
@@ -321,7 +321,7 @@ def fit_loss_batch(
             )
     ordered = [fits[i] for i in range(len(datasets))]
     for result in ordered:
-        _gate(result, allow_unconverged, ADVICE)
+        gate(result, allow_unconverged, ADVICE)
     return ordered
 
 

@@ -155,7 +155,7 @@ def fit_nd(
     more than :data:`bayescale.loss_model.LARGE_TABLE_RUNS` fitted runs as a large loss table,
     at :data:`bayescale.ladder.LARGE_TABLE_TARGET_ACCEPT` with its non-centred group terms
     centred) through the
-    shared convergence ladder (:func:`bayescale.ladder._ladder`, docs/convergence.md): against
+    shared convergence ladder (:func:`bayescale.ladder.run_ladder`, docs/convergence.md): against
     divergences :data:`bayescale.ladder.LOSS_RETRY_TARGET_ACCEPT`, then (several groups) the
     local slopes non-centred, then the smallest step; against R-hat or ESS more draws, then
     twice the chains. Each step is an attempt in ``diagnostics.attempts``.
@@ -175,9 +175,9 @@ def fit_nd(
     from bayescale.ladder import (
         LARGE_TABLE_TARGET_ACCEPT,
         LOSS_RETRY_TARGET_ACCEPT,
-        _advice,
-        _ladder,
+        advice_message,
         model_settings,
+        run_ladder,
     )
     from bayescale.loss_model import LARGE_TABLE_RUNS, run_class
     from bayescale.nd_model import add_nd_scatter, build_nd_model
@@ -189,7 +189,7 @@ def fit_nd(
         settings = (settings or SamplerSettings()).with_target_accept(LARGE_TABLE_TARGET_ACCEPT)
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
-    idata, diagnostics, settings, sampling_s = _ladder(
+    idata, diagnostics, settings, sampling_s = run_ladder(
         lambda noncentred: build_nd_model(
             data,
             priors,
@@ -212,12 +212,12 @@ def fit_nd(
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics, ND_ADVICE), result=result)
+        raise ConvergenceError(advice_message(diagnostics, ND_ADVICE), result=result)
     return result
 
 
 #: What a variable of L(N, D) is, and what a user can do when it fails the gate
-#: (:func:`bayescale.ladder._advice`).
+#: (:func:`bayescale.ladder.advice_message`).
 ND_ADVICE = {
     "sigma": (
         "the run-to-run scatter: with few more runs a group than the law's 5 parameters "

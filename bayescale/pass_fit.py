@@ -17,10 +17,10 @@ import xarray as xr
 
 from bayescale.buckets import Buckets, intercepts_drawn
 from bayescale.diagnostics import Diagnostics
-from bayescale.display import Summarised, _common_rows, plural
+from bayescale.display import Summarised, common_rows, plural
 from bayescale.draws import stacked_draws
 from bayescale.errors import InputError
-from bayescale.ladder import _gate, _ladder, model_settings
+from bayescale.ladder import gate, model_settings, run_ladder
 from bayescale.pass_data import PassAggregate, PassCounts
 from bayescale.priors import PassPriors
 from bayescale.sampling import SamplerSettings
@@ -90,7 +90,7 @@ class PassFit(Summarised):
     log_pivot
         ln C0 of the pivot compute.
     forecast_seed, streams
-        As :class:`LossFit`'s.
+        As :class:`~bayescale.loss_fit.LossFit`'s.
     """
 
     #: The function that answers this law's questions from such a fit (for messages).
@@ -134,7 +134,7 @@ class PassFit(Summarised):
                 f"({int(models.held_out.sum())} held out), {what}",
             ),
             ("law", "-E[ln pass_rate] = alpha*C^(-k) per bucket"),
-            *_common_rows(self),
+            *common_rows(self),
         ]
         return "PassFit", rows
 
@@ -228,7 +228,7 @@ def fit_pass(
             return add_problem_intercepts(idata, counts, kept, settings.seed)
 
     added = intercepts_drawn(buckets, priors.problem_slopes)
-    idata, diagnostics, settings, sampling_s = _ladder(
+    idata, diagnostics, settings, sampling_s = run_ladder(
         build,
         settings,
         complete,
@@ -246,5 +246,5 @@ def fit_pass(
         diagnostics=diagnostics,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
-    _gate(result, allow_unconverged, PASS_ADVICE, _pass_context(result))
+    gate(result, allow_unconverged, PASS_ADVICE, _pass_context(result))
     return result

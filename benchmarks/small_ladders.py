@@ -98,7 +98,9 @@ def run(
         if batch:
             fit = batched[case]
             if not fit.diagnostics.ok:
-                message = bayescale.ladder._advice(fit.diagnostics, bayescale.loss_fit.ADVICE)
+                message = bayescale.ladder.advice_message(
+                    fit.diagnostics, bayescale.loss_fit.ADVICE
+                )
         else:
             try:
                 fit = fit_loss(data, settings=settings)

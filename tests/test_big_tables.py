@@ -188,7 +188,7 @@ def test_a_large_table_is_fitted_at_the_large_table_target(monkeypatch):
         seen["free"] = {v.name for v in build(False).free_RVs}
         raise RuntimeError("stop before sampling")
 
-    monkeypatch.setattr(fit_module, "_ladder", ladder)
+    monkeypatch.setattr(fit_module, "run_ladder", ladder)
     with pytest.raises(RuntimeError, match="stop before sampling"):
         fit_module.fit_loss(table(runs_per_group=342, held=None))
     assert seen["settings"].target_accept == fit_module.LARGE_TABLE_TARGET_ACCEPT
@@ -293,7 +293,7 @@ def test_a_large_nd_table_is_fitted_as_a_large_loss_table(monkeypatch):
         seen["runs"] = model["log_params"].get_value().size
         raise RuntimeError("stop before sampling")
 
-    monkeypatch.setattr(ladder_module, "_ladder", ladder)
+    monkeypatch.setattr(ladder_module, "run_ladder", ladder)
     with pytest.raises(RuntimeError, match="stop before sampling"):
         fit_nd(nd_table(600))
     assert seen["settings"].target_accept == ladder_module.LARGE_TABLE_TARGET_ACCEPT
