@@ -35,8 +35,8 @@ from bayescale.pass_forecast import (
     reported_buckets,
     score_held_out_models,
 )
+from bayescale.pass_report import pass_document
 from bayescale.priors import PassPriors
-from bayescale.report import pass_document
 from bayescale.results import Result, decide_options, decide_requirement, require_fit
 from bayescale.sampling import check_memory_before_model
 from bayescale.targets import Targets, check_targets, logged

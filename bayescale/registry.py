@@ -224,7 +224,7 @@ def _builtin(name: str) -> Law:
 
 
 def _loss_law() -> Law:
-    from bayescale import loss_saved, pipeline, report
+    from bayescale import loss_report, loss_saved, pipeline
     from bayescale.data import LossData, load_loss_runs
     from bayescale.loss_fit import LossFit
 
@@ -237,10 +237,10 @@ def _loss_law() -> Law:
         data_types=(LossData,),
         run=pipeline.run_loss,
         result_from_fit=pipeline.result_from_fit,
-        document=report.loss_document,
-        markdown=report.loss_markdown,
+        document=loss_report.loss_document,
+        markdown=loss_report.loss_markdown,
         figures=_loss_figures,
-        summary=report.loss_summary_text,
+        summary=loss_report.loss_summary_text,
         data_group=loss_saved.RUNS_GROUP,
         encode=loss_saved.encode_loss,
         decode=loss_saved.decode_loss,
@@ -257,7 +257,7 @@ def _loss_law() -> Law:
 
 
 def _pass_law() -> Law:
-    from bayescale import pass_pipeline, pass_saved, report
+    from bayescale import pass_pipeline, pass_report, pass_saved
     from bayescale.pass_data import PassAggregate, PassCounts, load_pass_table
     from bayescale.pass_fit import PassFit
 
@@ -270,10 +270,10 @@ def _pass_law() -> Law:
         data_types=(PassCounts, PassAggregate),
         run=pass_pipeline.run_pass,
         result_from_fit=pass_pipeline.result_from_pass_fit,
-        document=report.pass_document,
-        markdown=report.pass_markdown,
+        document=pass_report.pass_document,
+        markdown=pass_report.pass_markdown,
         figures=_pass_figures,
-        summary=report.pass_summary_text,
+        summary=pass_report.pass_summary_text,
         data_group=pass_saved.PASS_GROUP,
         encode=pass_saved.encode_pass,
         decode=pass_saved.decode_pass,

@@ -622,8 +622,8 @@ def test_markdown_cells_are_escaped():
 
 
 def test_report_escapes_group_names(mock_pymc_sample, tmp_path):
+    from bayescale.loss_report import loss_markdown
     from bayescale.pipeline import LossOptions, run_loss
-    from bayescale.report import loss_markdown
     from bayescale.sampling import SamplerSettings
 
     rows = _loss_rows(["web|code", "x\ny"]).replace("x\ny", '"x\ny"')
