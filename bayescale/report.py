@@ -1,6 +1,9 @@
-"""Result documents: the JSON document of docs/formats.md and a Markdown report for a decision memo.
+"""What every law's report shares: the JSON document's tail and Markdown and terminal helpers.
 
-Pure functions over result objects; nothing here imports PyMC.
+Each law's document, ``report.md`` and command-line lines (docs/formats.md) are built in its
+own module (:mod:`bayescale.loss_report`, :mod:`bayescale.pass_report`,
+:mod:`bayescale.nd_report`, :mod:`bayescale.accuracy_report`) from these. Pure functions over
+result objects; nothing here imports PyMC.
 """
 
 from __future__ import annotations
