@@ -46,6 +46,7 @@ if TYPE_CHECKING:
         with_exact_loo,
     )
     from bayescale.loss_fit import LossFit, fit_loss, fit_loss_batch
+    from bayescale.loss_plots import plot_ppc
     from bayescale.nd import (
         NDData,
         NDFit,
@@ -68,6 +69,7 @@ if TYPE_CHECKING:
         result_from_pass_fit,
         run_pass,
     )
+    from bayescale.pass_plots import plot_buckets
     from bayescale.pipeline import (
         LossOptions,
         LossResult,
@@ -75,7 +77,7 @@ if TYPE_CHECKING:
         result_from_fit,
         run_loss,
     )
-    from bayescale.plots import plot_buckets, plot_decision, plot_forecast, plot_ppc
+    from bayescale.plots import plot_decision, plot_forecast
     from bayescale.point_fits import bootstrap_forecast
     from bayescale.prior_predictive import add_prior_predictive
     from bayescale.priors import LossPriors, PassPriors
@@ -142,10 +144,10 @@ _PUBLIC = {
     "PassOptions": "bayescale.pass_pipeline",
     "PassPriors": "bayescale.priors",
     "PassResult": "bayescale.pass_pipeline",
-    "plot_buckets": "bayescale.plots",
+    "plot_buckets": "bayescale.pass_plots",
     "plot_decision": "bayescale.plots",
     "plot_forecast": "bayescale.plots",
-    "plot_ppc": "bayescale.plots",
+    "plot_ppc": "bayescale.loss_plots",
     "required_params": "bayescale.nd",
     "Requirement": "bayescale.decision",
     "result_from_fit": "bayescale.pipeline",

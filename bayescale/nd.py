@@ -9,7 +9,7 @@ at target ``(N, D)`` (:func:`nd_loss_draws`), the compute-optimal allocation per
 (:func:`optimal_draws`), the smallest ``N`` that meets a requirement
 (:func:`required_params`) and the seeded simulations. The options and result of
 ``bayescale nd`` are :mod:`bayescale.nd_pipeline`, the tables, JSON document, Markdown and
-command-line lines :mod:`bayescale.nd_report`, the figures in :mod:`bayescale.plots` (the
+command-line lines :mod:`bayescale.nd_report`, the figures in :mod:`bayescale.nd_plots` (the
 saved data group is :mod:`bayescale.nd_saved`, the backtest :mod:`bayescale.nd_backtest`).
 Nothing here imports PyMC or JAX at module level.
 

@@ -164,7 +164,7 @@ def law_of(obj: Any) -> Law:
 
 
 def _loss_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.plots import loss_figure, ppc_figure
+    from bayescale.loss_plots import loss_figure, ppc_figure
 
     fit, forecast = result.fit, result.forecast
     return [
@@ -174,7 +174,7 @@ def _loss_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
 
 
 def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.plots import pass_figure, pass_rate_figure
+    from bayescale.pass_plots import pass_figure, pass_rate_figure
 
     fit, forecast = result.fit, result.forecast
     return [
@@ -184,7 +184,7 @@ def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
 
 
 def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.plots import nd_figure, nd_path_figure
+    from bayescale.nd_plots import nd_figure, nd_path_figure
 
     runs = result.forecast.draws
     targets = (runs["params"].values, runs["tokens"].values) if runs.sizes["target"] else None

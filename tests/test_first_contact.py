@@ -694,7 +694,7 @@ def test_backtest_summary_names_a_failed_baseline_gate():
 
 
 def test_ppc_bars_of_groups_do_not_overlap():
-    from bayescale.plots import dodge
+    from bayescale.drawing import dodge
 
     compute = np.repeat([1e17, 1e18, 1e19], 3)
     offsets = dodge(compute, 3)
