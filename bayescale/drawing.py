@@ -1,6 +1,6 @@
 """What every law's figures are drawn with, and the decision figure every law shares.
 
-Panels without pyplot (:func:`_new_figure`), predictive bands, observed points and target
+Panels without pyplot (:func:`new_figure`), predictive bands, observed points and target
 marks in the style of the GPT-4 technical report's Figure 1 (log-compute x-axis; observed
 runs as dots, held-out runs as open circles), :func:`dodge`, the matplotlib label warnings
 gathered into one line (:func:`drawing_notes`), :func:`save_figure` and
@@ -31,11 +31,13 @@ if TYPE_CHECKING:
     from bayescale.decision import ComputeChoice, Decision, DecisionCurve
 
 
-def _fit_of(obj: Any) -> Any:
+def fit_of(obj: Any) -> Any:
+    """The fit of a result, or ``obj`` itself when it is a fit."""
     return obj.fit if hasattr(obj, "forecast") else obj
 
 
-def _targets_of(obj: Any, targets: Any) -> np.ndarray:
+def targets_of(obj: Any, targets: Any) -> np.ndarray:
+    """``targets`` as an array of FLOPs; ``None``: the result's own (a fit has none)."""
     if targets is None:
         if not hasattr(obj, "forecast"):
             raise InputError("give targets=... (FLOPs) when plotting a fit rather than a result.")
@@ -43,13 +45,15 @@ def _targets_of(obj: Any, targets: Any) -> np.ndarray:
     return np.atleast_1d(np.asarray(targets, dtype=float))
 
 
-def _interval_of(obj: Any, interval: float | None) -> float:
+def interval_of(obj: Any, interval: float | None) -> float:
+    """``interval``; ``None``: the result's own, 0.9 for a fit."""
     if interval is not None:
         return float(interval)
     return float(obj.forecast.interval) if hasattr(obj, "forecast") else 0.9
 
 
-def _new_figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+def new_figure(rows: int, cols: int, size: tuple[float, float]) -> tuple[Figure, np.ndarray]:
+    """A figure without pyplot and its ``rows`` x ``cols`` axes as a 2-d array."""
     fig = Figure(figsize=size)
     return fig, np.asarray(fig.subplots(rows, cols, squeeze=False))
 
@@ -185,7 +189,7 @@ def dodge(compute: np.ndarray, n_groups: int) -> np.ndarray:
     return np.asarray(10 ** (step * (np.arange(n_groups) - (n_groups - 1) / 2)))
 
 
-def _bands(
+def draw_bands(
     ax: Axes, grid: np.ndarray, draws: np.ndarray, interval: float, legend: bool = True
 ) -> None:
     """Median line with 50% and ``interval`` bands of ``draws`` (sample x grid)."""
@@ -200,7 +204,7 @@ def _bands(
     ax.plot(grid, q[2], color="C0", lw=1.5, label=label("median"))
 
 
-def _target(
+def draw_target(
     ax: Axes, targets: np.ndarray, draws: np.ndarray, interval: float, legend: bool = True
 ) -> None:
     """Mark the targets with the median and central interval of ``draws`` (sample x target).
@@ -225,7 +229,7 @@ def _target(
     )
 
 
-def _observed(
+def draw_observed(
     ax: Axes,
     x: np.ndarray,
     y: np.ndarray,

@@ -14,13 +14,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bayescale.drawing import (
-    _bands,
-    _fit_of,
-    _interval_of,
-    _new_figure,
-    _observed,
-    _target,
     dodge,
+    draw_bands,
+    draw_observed,
+    draw_target,
+    fit_of,
+    interval_of,
+    new_figure,
 )
 from bayescale.errors import InputError
 from bayescale.forecast import loss_draws, run_quantiles
@@ -44,13 +44,13 @@ def plot_ppc(result: Any, interval: float | None = None) -> Figure:
     matplotlib.figure.Figure
         A new figure, attached to no pyplot state.
     """
-    fit = _fit_of(result)
+    fit = fit_of(result)
     if not isinstance(fit, LossFit):
         raise InputError(
             f"plot_ppc checks loss fits, got {type(fit).__name__}; for a pass-rate fit, "
             "plot_buckets shows every model's observed rates against the forecast bands."
         )
-    return ppc_figure(fit, _interval_of(result, interval))
+    return ppc_figure(fit, interval_of(result, interval))
 
 
 def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Figure:
@@ -80,7 +80,7 @@ def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Fig
     n = len(data.groups)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = _new_figure(rows, cols, (5.2 * cols, 4.2 * rows))
+    fig, axes = new_figure(rows, cols, (5.2 * cols, 4.2 * rows))
     for gi, group in enumerate(data.groups):
         ax = axes[gi // cols][gi % cols]
         in_group = data.group == group
@@ -88,9 +88,9 @@ def loss_figure(fit: LossFit, targets: np.ndarray, interval: float = 0.9) -> Fig
         if zoom:
             panels.append(ax.inset_axes((0.47, 0.5, 0.5, 0.46)))
         for k, panel in enumerate(panels):
-            _bands(panel, grid, draws[:, gi, :], interval, legend=k == 0)
-            _target(panel, targets, at_target[:, gi, :], interval, legend=k == 0)
-            _observed(
+            draw_bands(panel, grid, draws[:, gi, :], interval, legend=k == 0)
+            draw_target(panel, targets, at_target[:, gi, :], interval, legend=k == 0)
+            draw_observed(
                 panel,
                 data.compute,
                 data.loss,

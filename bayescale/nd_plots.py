@@ -12,9 +12,9 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bayescale.drawing import (
-    _new_figure,
-    _observed,
-    _target,
+    draw_observed,
+    draw_target,
+    new_figure,
 )
 from bayescale.ticks import power_ticks
 
@@ -78,7 +78,7 @@ def nd_path_figure(
     n = len(data.groups)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = _new_figure(rows, cols, (5.2 * cols, 4.2 * rows))
+    fig, axes = new_figure(rows, cols, (5.2 * cols, 4.2 * rows))
     tail = (1 - interval) / 2
     curves = []
     for ratio in paths:
@@ -95,10 +95,10 @@ def nd_path_figure(
         if len(paths):
             ax.fill_between([], [], [], color="0.5", alpha=0.25, label=f"{interval:.0%} band")
         if at_target is not None:
-            _target(ax, t_c, at_target[:, gi, :], interval)
+            draw_target(ax, t_c, at_target[:, gi, :], interval)
         own = data.group == group
         what = "runs (own D/N)"
-        _observed(ax, data.compute, data.loss, own & data.held_out, own & data.fitted, what)
+        draw_observed(ax, data.compute, data.loss, own & data.held_out, own & data.fitted, what)
         ax.set_xscale("log")
         power_ticks(ax.xaxis)
         ax.grid(alpha=0.3, lw=0.5)

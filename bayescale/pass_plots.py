@@ -12,13 +12,13 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from bayescale.drawing import (
-    _bands,
-    _fit_of,
-    _interval_of,
-    _new_figure,
-    _observed,
-    _target,
-    _targets_of,
+    draw_bands,
+    draw_observed,
+    draw_target,
+    fit_of,
+    interval_of,
+    new_figure,
+    targets_of,
 )
 from bayescale.errors import InputError
 from bayescale.pass_fit import PassFit
@@ -34,10 +34,24 @@ def plot_buckets(result: Any, targets: Any = None, interval: float | None = None
     matplotlib.figure.Figure
         A new figure, attached to no pyplot state.
     """
-    fit = _fit_of(result)
+    fit = fit_of(result)
     if not isinstance(fit, PassFit):
         raise InputError("plot_buckets draws pass-rate fits; for a loss fit use plot_forecast.")
-    return pass_figure(fit, _targets_of(result, targets), _interval_of(result, interval))
+    return pass_figure(fit, targets_of(result, targets), interval_of(result, interval))
+
+
+def pass_forecast_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Figure:
+    """:func:`bayescale.plots.plot_forecast`'s figure of a pass-rate fit.
+
+    The overall mean pass@1 (:func:`pass_rate_figure`), or the per-bucket panels
+    (:func:`pass_figure`) when the buckets are different benchmarks and no overall rate is
+    reported (:func:`bayescale.pass_forecast.pooled_description`).
+    """
+    from bayescale.pass_forecast import pooled_description
+
+    if pooled_description(fit) is None:
+        return pass_figure(fit, targets, interval)
+    return pass_rate_figure(fit, targets, interval)
 
 
 def _pass_grid(fit: PassFit, targets: np.ndarray) -> np.ndarray:
@@ -62,11 +76,11 @@ def pass_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Fig
     n = len(labels)
     cols = min(n, 3)
     rows = int(np.ceil(n / cols))
-    fig, axes = _new_figure(rows, cols, (4.4 * cols, 3.5 * rows))
+    fig, axes = new_figure(rows, cols, (4.4 * cols, 3.5 * rows))
     held = observed["held_out"].to_numpy(dtype=bool)
     for b, label in enumerate(labels):
         ax = axes[b // cols][b % cols]
-        _bands(ax, grid, draws[:, b, :], interval)
+        draw_bands(ax, grid, draws[:, b, :], interval)
         y = observed[f"neg_log_pass[{label}]"].to_numpy(dtype=float)
         x = observed["compute"].to_numpy(dtype=float)
         # a bucket with never-solved problems has an observed mean -ln p̂ floored by the
@@ -76,9 +90,9 @@ def pass_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -> Fig
             if f"unsolved[{label}]" in observed
             else np.zeros(len(x), bool)
         )
-        _observed(ax, x, y, held & ~floored, ~held & ~floored, "models")
-        _observed(ax, x, y, held & floored, ~held & floored, "models (has unsolved)", "^")
-        _target(ax, targets, at_target[:, b, :], interval)
+        draw_observed(ax, x, y, held & ~floored, ~held & ~floored, "models")
+        draw_observed(ax, x, y, held & floored, ~held & floored, "models (has unsolved)", "^")
+        draw_target(ax, targets, at_target[:, b, :], interval)
         ax.set_xscale("log")
         ax.set_yscale("log")
         power_ticks(ax.xaxis)
@@ -113,8 +127,8 @@ def pass_rate_figure(fit: PassFit, targets: np.ndarray, interval: float = 0.9) -
     y = observed["pass_rate"].to_numpy(dtype=float)
     fig = Figure(figsize=(6.4, 3.8))
     ax = fig.subplots()
-    _bands(ax, grid, draws, interval)
-    _observed(ax, x, y, held, ~held, "models")
+    draw_bands(ax, grid, draws, interval)
+    draw_observed(ax, x, y, held, ~held, "models")
     for t in targets:
         ax.axvline(t, color="C1", ls=":", lw=1)
     ax.set_xscale("log")

@@ -15,64 +15,58 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from bayescale.drawing import (
-    _fit_of,
-    _interval_of,
-    _targets_of,
     decision_figure,
+    fit_of,
+    interval_of,
+    targets_of,
 )
 from bayescale.errors import InputError
-from bayescale.loss_fit import LossFit
-from bayescale.loss_plots import loss_figure
 from bayescale.nd_plots import nd_figure as nd_figure
-from bayescale.pass_fit import PassFit
-from bayescale.pass_plots import pass_figure, pass_rate_figure
+from bayescale.registry import Law, law_of
 
 
 def plot_forecast(result: Any, targets: Any = None, interval: float | None = None) -> Figure:
     """The forecast of a result (or of a loss or pass-rate fit, with ``targets``) as a Figure.
 
-    Loss: one panel per group (:func:`loss_figure`). Pass rate: the overall mean pass@1
-    (:func:`pass_rate_figure`), or the per-bucket panels of :func:`plot_buckets` when the
-    buckets are different benchmarks. Another law's result (L(N, D), accuracy) is refused,
-    naming the functions that draw it.
+    The figure is the law's ``forecast_figure`` (:class:`bayescale.registry.Law`). Loss: one
+    panel per group (:func:`bayescale.loss_plots.loss_figure`). Pass rate: the overall mean
+    pass@1, or the per-bucket panels of :func:`bayescale.pass_plots.plot_buckets` when the
+    buckets are different benchmarks (:func:`bayescale.pass_plots.pass_forecast_figure`).
+    Another law's result (L(N, D), accuracy) is refused, naming the functions that draw it
+    (its entry's ``figure_calls``).
 
     Returns
     -------
     matplotlib.figure.Figure
         A new figure, attached to no pyplot state: show it in Jupyter or ``fig.savefig(...)``.
     """
-    fit = _fit_of(result)
-    if not isinstance(fit, (LossFit, PassFit)):
-        return _law_figure(result, fit)
-    t, p = _targets_of(result, targets), _interval_of(result, interval)
-    if isinstance(fit, LossFit):
-        return loss_figure(fit, t, p)
-    from bayescale.pass_forecast import pooled_description
-
-    if pooled_description(fit) is None:
-        return pass_figure(fit, t, p)
-    return pass_rate_figure(fit, t, p)
+    fit = fit_of(result)
+    law = _law_of_fit(fit)
+    if law is None or law.forecast_figure is None:
+        return _law_figure(result, fit, law)
+    return law.forecast_figure(fit, targets_of(result, targets), interval_of(result, interval))
 
 
-def _law_figure(result: Any, fit: Any) -> Figure:
-    """Refuse another law's result or fit, naming what draws it.
+def _law_of_fit(fit: Any) -> Law | None:
+    """The registered law whose fit ``fit`` is; ``None`` for anything else."""
+    try:
+        law = law_of(fit)
+    except TypeError:
+        return None
+    return law if isinstance(fit, law.fit_type) else None
 
-    The registry's figure lists are not reached from here: the registry imports this module.
-    """
-    name = type(fit).__name__
-    if name not in ("NDFit", "AccuracyFit"):
+
+def _law_figure(result: Any, fit: Any, law: Law | None) -> Figure:
+    """Refuse a result or fit without a forecast figure, naming what draws it when known."""
+    if law is None or not law.figure_calls:
         raise InputError(
             f"plot_forecast draws a result of a bayescale law, or a loss or pass-rate fit; got "
             f"{type(result).__name__}."
         )
-    draws = (
-        "bayescale.plots.nd_figure(fit, budgets)"
-        if name == "NDFit"
-        else "bayescale.accuracy.accuracy_figures(result)"
-    )
     raise InputError(
-        f"plot_forecast draws loss and pass-rate forecasts; got a {name}. Its figures: {draws}, "
-        "or all of them in a folder with bayescale.result_files.write_outputs(result, DIR)."
+        f"plot_forecast draws loss and pass-rate forecasts; got a {type(fit).__name__}. Its "
+        f"figures: {law.figure_calls}, or all of them in a folder with "
+        "bayescale.result_files.write_outputs(result, DIR)."
     )
 
 

@@ -77,6 +77,11 @@ class Law:
     check_spec
         ``(spec, options, data path, rule) -> (data line, target warnings)``: every check
         before sampling (``bayescale check``); requirement errors raised inside ``rule()``.
+    forecast_figure
+        ``(fit, targets, interval) -> Figure``: the figure :func:`bayescale.plots.plot_forecast`
+        draws of the law's result or fit; ``None``: it refuses, naming ``figure_calls``.
+    figure_calls
+        The calls that draw the law's figures, for that refusal (``""``: none named).
     sampler_model
         Whose sampler defaults the law's fits take (:func:`bayescale.ladder.model_settings`):
         ``"loss"`` or ``"pass"``.
@@ -105,6 +110,8 @@ class Law:
     spec_sections: Callable[[], dict[str, tuple[type, Any]]] | None = None
     spec_options: Callable[[Any, dict[str, Any]], Any] | None = None
     check_spec: Callable[..., tuple[str, list[str]]] | None = None
+    forecast_figure: Callable[[Any, Any, float], Figure] | None = None
+    figure_calls: str = ""
     sampler_model: Literal["loss", "pass"] = "pass"
 
 
@@ -203,7 +210,7 @@ def _on_call(module: str, name: str) -> Callable[..., Any]:
     """``module.name``, imported when first called.
 
     For the backtests, which pull in the point fits and SciPy's optimiser that no forecast
-    needs (``bayescale forecast`` starts without them).
+    needs (``bayescale forecast`` starts without them), and the forecast figures (matplotlib).
     """
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -252,6 +259,7 @@ def _loss_law() -> Law:
         spec_sections=pipeline.loss_spec_sections,
         spec_options=pipeline.loss_spec_options,
         check_spec=pipeline.check_loss_spec,
+        forecast_figure=_on_call("bayescale.loss_plots", "loss_figure"),
         sampler_model="loss",
     )
 
@@ -286,6 +294,7 @@ def _pass_law() -> Law:
         spec_sections=pass_pipeline.pass_spec_sections,
         spec_options=pass_pipeline.pass_spec_options,
         check_spec=pass_pipeline.check_pass_spec,
+        forecast_figure=_on_call("bayescale.pass_plots", "pass_forecast_figure"),
     )
 
 
@@ -317,6 +326,7 @@ def _nd_law() -> Law:
         spec_sections=nd_pipeline.nd_spec_sections,
         spec_options=nd_pipeline.nd_spec_options,
         check_spec=nd_pipeline.check_nd_spec,
+        figure_calls="bayescale.plots.nd_figure(fit, budgets)",
         sampler_model="loss",
     )
 
@@ -356,6 +366,7 @@ def _accuracy_law() -> Law:
         spec_sections=accuracy_pipeline.accuracy_spec_sections,
         spec_options=accuracy_pipeline.accuracy_spec_options,
         check_spec=accuracy_pipeline.check_accuracy_spec,
+        figure_calls="bayescale.accuracy.accuracy_figures(result)",
     )
 
 
