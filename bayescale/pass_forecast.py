@@ -34,9 +34,9 @@ from bayescale.buckets import Buckets, held_out_reference_warnings
 from bayescale.display import plural
 from bayescale.draws import SCORE_COLUMNS, Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError
-from bayescale.fit import PassFit
 from bayescale.laws import pass_law_log
 from bayescale.pass_data import PassAggregate, PassCounts
+from bayescale.pass_fit import PassFit
 from bayescale.priors import PassPriors
 from bayescale.seeds import forecast_stream
 from bayescale.targets import (
@@ -460,7 +460,7 @@ def forecast_pass(
     Parameters
     ----------
     fit
-        A pass-rate fit (:func:`bayescale.fit.fit_pass`).
+        A pass-rate fit (:func:`bayescale.pass_fit.fit_pass`).
     targets
         Target compute(s) in FLOPs.
     interval

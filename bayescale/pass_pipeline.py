@@ -21,9 +21,10 @@ from bayescale.buckets import Buckets, Eligibility, intercepts_drawn, make_bucke
 from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.display import plural
 from bayescale.errors import InputError, did_you_mean
-from bayescale.fit import PassFit, fit_pass, model_settings
+from bayescale.ladder import model_settings
 from bayescale.options import Options, check_options
 from bayescale.pass_data import PassAggregate, PassColumns, PassCounts, load_pass_table
+from bayescale.pass_fit import PassFit, fit_pass
 from bayescale.pass_forecast import (
     PassForecast,
     forecast_pass,
@@ -34,8 +35,8 @@ from bayescale.pass_forecast import (
     reported_buckets,
     score_held_out_models,
 )
+from bayescale.pass_report import pass_document
 from bayescale.priors import PassPriors
-from bayescale.report import pass_document
 from bayescale.results import Result, decide_options, decide_requirement, require_fit
 from bayescale.sampling import check_memory_before_model
 from bayescale.targets import Targets, check_targets, logged

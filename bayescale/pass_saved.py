@@ -19,8 +19,8 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.buckets import Buckets
-from bayescale.fit import PassFit
 from bayescale.pass_data import ModelTable, PassAggregate, PassColumns, PassCounts
+from bayescale.pass_fit import PassFit
 from bayescale.pass_pipeline import PassOptions
 from bayescale.priors import PassPriors
 from bayescale.saved_format import (
