@@ -51,12 +51,12 @@ from bayescale.backtest_report import (  # noqa: E402
 from bayescale.backtest_scoring import summarise_cases  # noqa: E402
 from bayescale.buckets import make_buckets  # noqa: E402
 from bayescale.config import configure  # noqa: E402
-from bayescale.fit import PassFit, fit_pass  # noqa: E402
+from bayescale.drawing import save_figure  # noqa: E402
 from bayescale.pass_backtest import _pass_bayes_cases, pass_split  # noqa: E402
 from bayescale.pass_data import PassCounts, load_pass_table  # noqa: E402
+from bayescale.pass_fit import PassFit, fit_pass  # noqa: E402
 from bayescale.pass_forecast import forecast_pass, score_held_out_models  # noqa: E402
 from bayescale.pass_pipeline import decide_pass  # noqa: E402
-from bayescale.plots import save_figure  # noqa: E402
 from bayescale.priors import PassPriors  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
 

@@ -18,8 +18,8 @@ import pytest
 from arviz_base import from_dict
 
 from bayescale.errors import InputError
-from bayescale.fit import PassFit
 from bayescale.pass_data import load_pass_table
+from bayescale.pass_fit import PassFit
 from bayescale.pass_forecast import (
     discrepancy_stretch,
     forecast_pass,
