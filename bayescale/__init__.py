@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     )
     from bayescale.diagnostics import Diagnostics
     from bayescale.errors import BayescaleError, ConvergenceError, InputError
-    from bayescale.fit import LossFit, PassFit, fit_loss, fit_loss_batch, fit_pass
     from bayescale.forecast import (
         LossForecast,
         forecast_loss,
@@ -46,6 +45,8 @@ if TYPE_CHECKING:
         score_held_out,
         with_exact_loo,
     )
+    from bayescale.loss_fit import LossFit, fit_loss, fit_loss_batch
+    from bayescale.loss_plots import plot_ppc
     from bayescale.nd import (
         NDData,
         NDFit,
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     )
     from bayescale.nd_pipeline import NDResult, run_nd
     from bayescale.pass_data import PassColumns, load_pass_table
+    from bayescale.pass_fit import PassFit, fit_pass
     from bayescale.pass_forecast import PassForecast, forecast_pass
     from bayescale.pass_pipeline import (
         PassOptions,
@@ -67,6 +69,7 @@ if TYPE_CHECKING:
         result_from_pass_fit,
         run_pass,
     )
+    from bayescale.pass_plots import plot_buckets
     from bayescale.pipeline import (
         LossOptions,
         LossResult,
@@ -74,7 +77,7 @@ if TYPE_CHECKING:
         result_from_fit,
         run_loss,
     )
-    from bayescale.plots import plot_buckets, plot_decision, plot_forecast, plot_ppc
+    from bayescale.plots import plot_decision, plot_forecast
     from bayescale.point_fits import bootstrap_forecast
     from bayescale.prior_predictive import add_prior_predictive
     from bayescale.priors import LossPriors, PassPriors
@@ -106,10 +109,10 @@ _PUBLIC = {
     "demo_loss_runs": "bayescale.simulate",
     "Diagnostics": "bayescale.diagnostics",
     "fit_accuracy": "bayescale.accuracy",
-    "fit_loss": "bayescale.fit",
-    "fit_loss_batch": "bayescale.fit",
+    "fit_loss": "bayescale.loss_fit",
+    "fit_loss_batch": "bayescale.loss_fit",
     "fit_nd": "bayescale.nd",
-    "fit_pass": "bayescale.fit",
+    "fit_pass": "bayescale.pass_fit",
     "forecast_loss": "bayescale.forecast",
     "forecast_pass": "bayescale.pass_forecast",
     "InputError": "bayescale.errors",
@@ -121,7 +124,7 @@ _PUBLIC = {
     "load_pass_table": "bayescale.pass_data",
     "LossColumns": "bayescale.data",
     "LossData": "bayescale.data",
-    "LossFit": "bayescale.fit",
+    "LossFit": "bayescale.loss_fit",
     "LossForecast": "bayescale.forecast",
     "LossOptions": "bayescale.pipeline",
     "LossPriors": "bayescale.priors",
@@ -136,15 +139,15 @@ _PUBLIC = {
     "parameter_table": "bayescale.forecast",
     "parse_requirement": "bayescale.decision",
     "PassColumns": "bayescale.pass_data",
-    "PassFit": "bayescale.fit",
+    "PassFit": "bayescale.pass_fit",
     "PassForecast": "bayescale.pass_forecast",
     "PassOptions": "bayescale.pass_pipeline",
     "PassPriors": "bayescale.priors",
     "PassResult": "bayescale.pass_pipeline",
-    "plot_buckets": "bayescale.plots",
+    "plot_buckets": "bayescale.pass_plots",
     "plot_decision": "bayescale.plots",
     "plot_forecast": "bayescale.plots",
-    "plot_ppc": "bayescale.plots",
+    "plot_ppc": "bayescale.loss_plots",
     "required_params": "bayescale.nd",
     "Requirement": "bayescale.decision",
     "result_from_fit": "bayescale.pipeline",

@@ -20,7 +20,7 @@ normal likelihood on the accuracy scale (measurement noise plus the law's scatte
 by its slope), which stays finite at and under chance. Beyond a family's data the
 exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
-The fit goes through the shared convergence ladder (:func:`bayescale.fit._ladder`); the
+The fit goes through the shared convergence ladder (:func:`bayescale.ladder.run_ladder`); the
 predictive draws of a new model and of the law's curve (:func:`accuracy_draws`) are what the
 later stages read. The forecast at the targets, its warnings and the held-out scores are
 :mod:`bayescale.accuracy_forecast`; the options, the run, everything after sampling and the
@@ -53,10 +53,9 @@ from bayescale.accuracy_data import (
 from bayescale.accuracy_data import accuracy_split as accuracy_split
 from bayescale.accuracy_data import leave_largest_out as leave_largest_out
 from bayescale.diagnostics import Diagnostics
-from bayescale.display import Summarised
+from bayescale.display import Summarised, common_rows
 from bayescale.draws import stacked_draws, summarise
 from bayescale.errors import ConvergenceError, InputError
-from bayescale.fit import _common_rows
 from bayescale.results import Result
 from bayescale.sampling import SamplerSettings
 from bayescale.seeds import forecast_stream
@@ -87,7 +86,7 @@ class AccuracyFit(Summarised):
         :math:`\ln C_0` per family (:func:`accuracy_pivots`; the same for every family with
         the default global pivot).
     priors, settings, diagnostics, timing_s
-        As in :class:`bayescale.fit.LossFit` (the ladder's steps in ``diagnostics.attempts``).
+        As in :class:`bayescale.loss_fit.LossFit` (the ladder's steps in ``diagnostics.attempts``).
     pooled
         False for the no-pooling model (each ladder on its own priors).
     pivot, pool_levels, floor, axis
@@ -141,7 +140,7 @@ class AccuracyFit(Summarised):
                 f"{data.compute[fitted].max():.3g} FLOPs",
             ),
             ("law", f"{FORMULA} per (family, benchmark), {'pooled' if self.pooled else 'alone'}"),
-            *_common_rows(self),
+            *common_rows(self),
         ]
         return "AccuracyFit", rows
 
@@ -167,9 +166,9 @@ def fit_accuracy(
 ) -> AccuracyFit:
     """Fit the accuracy model with JAX NUTS and check convergence.
 
-    Sampled at the pass-rate model's settings (:func:`bayescale.fit.model_settings`:
+    Sampled at the pass-rate model's settings (:func:`bayescale.ladder.model_settings`:
     ``target_accept`` 0.95 when left open, uncapped warm-up trees) through the shared
-    convergence ladder (:func:`bayescale.fit._ladder`, docs/convergence.md): against
+    convergence ladder (:func:`bayescale.ladder.run_ladder`, docs/convergence.md): against
     divergences :data:`~bayescale.sampling.RETRY_TARGET_ACCEPT`, then the smallest step (the
     model has no alternative parameterisation); against R-hat or ESS more draws, then twice
     the chains. Each step is an attempt in ``diagnostics.attempts``.
@@ -211,13 +210,13 @@ def fit_accuracy(
         settings.
     """
     from bayescale.accuracy_model import build_accuracy_model
-    from bayescale.fit import _advice, _ladder, model_settings
+    from bayescale.ladder import advice_message, model_settings, run_ladder
 
     priors = priors or AccuracyPriors()
     log_pivot = accuracy_pivots(data, pivot, axis)
     settings = model_settings(settings, "pass")
     start = time.perf_counter()
-    idata, diagnostics, settings, sampling_s = _ladder(
+    idata, diagnostics, settings, sampling_s = run_ladder(
         lambda _: build_accuracy_model(
             data,
             priors,
@@ -244,12 +243,12 @@ def fit_accuracy(
         axis=axis,
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics, ACCURACY_ADVICE), result=result)
+        raise ConvergenceError(advice_message(diagnostics, ACCURACY_ADVICE), result=result)
     return result
 
 
 #: What a variable of the accuracy model is, and what a user can do when it fails the gate
-#: (:func:`bayescale.fit._advice`).
+#: (:func:`bayescale.ladder.advice_message`).
 ACCURACY_ADVICE = {
     "sigma": (
         "how far a benchmark's models scatter around the law",

@@ -418,8 +418,8 @@ def write_backtest_outputs(backtests: list[Backtest], out_dir: Path) -> list[Pat
 
     The folder is written as a whole (:func:`bayescale.outputs.result_folder`).
     """
+    from bayescale.drawing import save_figure
     from bayescale.outputs import result_folder, write_json, write_text
-    from bayescale.plots import save_figure
 
     with result_folder(out_dir) as stage:
         write_json(backtests_document(backtests), stage / "backtest.json")

@@ -131,7 +131,7 @@ def intercepts_drawn(buckets: Buckets | None, problem_slopes: bool) -> int:
     """Problem intercepts a pass fit draws after sampling, per draw: one per kept problem.
 
     None for an aggregate table (``buckets`` is ``None``) or with per-problem slopes, whose
-    fit samples them. :func:`bayescale.fit.fit_pass` adds them to its draws, and
+    fit samples them. :func:`bayescale.pass_fit.fit_pass` adds them to its draws, and
     :func:`bayescale.sampling.check_memory` counts them.
     """
     return 0 if buckets is None or problem_slopes else int(buckets.index.size)

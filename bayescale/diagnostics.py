@@ -79,7 +79,7 @@ class Diagnostics:
     worst_ess
         Name of the posterior variable with the smallest bulk or tail ESS.
     attempts
-        The steps of the convergence ladder that made the fit (:mod:`bayescale.fit`), in order.
+        The steps of the convergence ladder that made the fit (:mod:`bayescale.ladder`), in order.
     """
 
     r_hat_max: float

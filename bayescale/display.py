@@ -65,3 +65,23 @@ def result_summary(result: Any, title: str) -> tuple[str, list[tuple[str, str]]]
     rows += forecast_rows
     rows += [("decision", d.sentence()) for d in result.decisions]
     return title, rows
+
+
+def common_rows(fit: Any) -> list[tuple[str, str]]:
+    """Summary rows every law's fit shows: diagnostics, sampler, timing, where the draws are."""
+    d = fit.diagnostics
+    status = "ok" if d.ok else "FAILED: " + "; ".join(d.problems())
+    groups = ", ".join(sorted(fit.idata.children))
+    return [
+        (
+            "diagnostics",
+            f"{status} (R-hat max {d.r_hat_max:.3f}, bulk ESS min {d.ess_bulk_min:.0f}, "
+            f"{d.divergences} divergences)",
+        ),
+        (
+            "sampler",
+            f"{d.chains} chains x {d.draws} draws, seed {fit.settings.seed}, "
+            f"{fit.timing_s.get('sampling', float('nan')):.1f} s sampling",
+        ),
+        ("idata", f"DataTree groups: {groups} (ArviZ works on it)"),
+    ]

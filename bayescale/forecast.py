@@ -32,8 +32,8 @@ from bayescale.draws import (
     target_rows,
 )
 from bayescale.errors import InputError, did_you_mean
-from bayescale.fit import LossFit, fit_loss
 from bayescale.laws import loss_law_pivot
+from bayescale.loss_fit import LossFit, fit_loss
 from bayescale.priors import LossPriors
 from bayescale.run_effects import fitted_runs, run_effects_of, run_keys
 from bayescale.seeds import forecast_stream, key_seed
@@ -304,10 +304,10 @@ def with_exact_loo(
     limit: int = LOO_REFITS,
     refit: Callable[[LossData, LossPriors, SamplerSettings], LossFit] | None = None,
 ) -> LossFit:
-    """``fit`` with :attr:`~bayescale.fit.LossFit.exact_loo` of its :func:`loo_suspects`.
+    """``fit`` with :attr:`~bayescale.loss_fit.LossFit.exact_loo` of its :func:`loo_suspects`.
 
     Each suspect (at most ``limit``) is held out of a refit: by default one sampling run
-    (:func:`~bayescale.fit.fit_loss` with no convergence ladder) with the fit's priors and
+    (:func:`~bayescale.loss_fit.fit_loss` with no convergence ladder) with the fit's priors and
     settings and the seed of stream ``loo/ROW``; :func:`held_out_below` of the refit gives its
     probability. A refit that fails the diagnostics gate is not used: the importance-sampled
     probability stands for that run. A fit that failed the gate is returned as it is. The
@@ -348,9 +348,9 @@ def with_exact_loo(
 def loo_below(fit: LossFit) -> dict[int, float]:
     """Each fitted run's leave-one-out P(a new run's loss <= its own), by row.
 
-    The refit's where the fit has one (:attr:`~bayescale.fit.LossFit.exact_loo`), else
+    The refit's where the fit has one (:attr:`~bayescale.loss_fit.LossFit.exact_loo`), else
     importance-sampled (:func:`importance_loo`); a saved fit's own
-    (:attr:`~bayescale.fit.LossFit.loo_below`) when it has them.
+    (:attr:`~bayescale.loss_fit.LossFit.loo_below`) when it has them.
     """
     if fit.loo_below is not None:
         return fit.loo_below
@@ -629,7 +629,7 @@ def forecast_loss(
     Parameters
     ----------
     fit
-        A loss fit (:func:`bayescale.fit.fit_loss`).
+        A loss fit (:func:`bayescale.loss_fit.fit_loss`).
     targets
         Target compute(s) in FLOPs: a number or a list/array.
     interval
@@ -795,9 +795,9 @@ def _law_parameter_table(fit: Any, interval: float) -> pd.DataFrame:
     """The parameter table of a pass-rate, L(N, D) or accuracy fit."""
     from bayescale.accuracy import AccuracyFit
     from bayescale.accuracy_report import accuracy_parameter_table
-    from bayescale.fit import PassFit
     from bayescale.nd import NDFit
     from bayescale.nd_report import parameter_table as nd_parameter_table
+    from bayescale.pass_fit import PassFit
     from bayescale.pass_forecast import pass_parameter_table
 
     if isinstance(fit, PassFit):

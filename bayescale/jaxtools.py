@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bayescale.sampling")
 
 #: ``target_accept`` of a fit whose settings leave it open and whose model names none (the
-#: pass-rate models; the loss model's is :data:`bayescale.fit.LOSS_TARGET_ACCEPT`).
+#: pass-rate models; the loss model's is :data:`bayescale.ladder.LOSS_TARGET_ACCEPT`).
 TARGET_ACCEPT = 0.95
 
 #: L-BFGS iterations of :func:`laplace_inverse_mass` (Pythia x MATH: 500 take 0.3 s).

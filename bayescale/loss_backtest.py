@@ -28,7 +28,7 @@ from bayescale.sampling import SamplerSettings
 from bayescale.seeds import key_seed
 
 if TYPE_CHECKING:
-    from bayescale.fit import LossFit
+    from bayescale.loss_fit import LossFit
 
 log = logging.getLogger("bayescale")
 
@@ -206,17 +206,17 @@ def backtest_loss_ratios(
     """:func:`backtest_loss` at several ratios, the Bayesian fits made as batches.
 
     Every split's pooled fit is one dataset of one batch
-    (:func:`bayescale.fit.fit_loss_batch`), and every group's no-pooling fit one of another,
+    (:func:`bayescale.loss_fit.fit_loss_batch`), and every group's no-pooling fit one of another,
     so the whole backtest compiles about twice instead of once per fit. Batched fits run at
     ``target_accept`` of at least 0.99 (the loss model's default), and those that diverge
-    once more, together, at 0.995 (see :func:`~bayescale.fit.fit_loss_batch`); the target
+    once more, together, at 0.995 (see :func:`~bayescale.loss_fit.fit_loss_batch`); the target
     is recorded in each fit's diagnostics. Each fit is
     seeded from ``settings.seed``, its method, its ratio and its group, not from its place in
     a batch. The ``bayescale`` and ``separate_bayes`` times of each ratio are its share of its
     batches.
     """
     from bayescale.batch import dataset_seed
-    from bayescale.fit import fit_loss_batch
+    from bayescale.loss_fit import fit_loss_batch
 
     if not ratios:
         raise InputError("no --ratio given; e.g. --ratio 10 fits on compute <= max/10.")

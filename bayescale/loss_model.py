@@ -103,8 +103,8 @@ LOSS_INPUTS = (
 RUN_CLASS_MIN = 8
 
 #: Beyond this many fitted runs a table is large: its class is the next multiple of this
-#: (:func:`run_class`), and :func:`bayescale.fit.fit_loss` samples it at
-#: :data:`bayescale.fit.LARGE_TABLE_TARGET_ACCEPT` with the groups' reducible shares centred
+#: (:func:`run_class`), and :func:`bayescale.loss_fit.fit_loss` samples it at
+#: :data:`bayescale.ladder.LARGE_TABLE_TARGET_ACCEPT` with the groups' reducible shares centred
 #: (docs/performance.md, "Large tables"). Tables up to this size are fitted as before.
 LARGE_TABLE_RUNS = 1024
 
@@ -261,7 +261,7 @@ def build_loss_model(
     priors
         Prior hyper-parameters; defaults documented in :mod:`bayescale.priors`.
     pad_runs
-        Build the template of a batched fit instead (:func:`bayescale.fit.fit_loss_batch`):
+        Build the template of a batched fit instead (:func:`bayescale.loss_fit.fit_loss_batch`):
         the per-run data padded to this many rows, and the likelihood a ``pm.Potential``
         named ``log_loss`` that weights each run's log density by ``run_weight`` (0 for
         padding), so that every dataset with this many fitted runs or fewer has the same
@@ -269,14 +269,14 @@ def build_loss_model(
     noncentred
         Sample the group slopes non-centred (``z_slope`` instead of ``slope_group``): the same
         model in the geometry that suits groups with few runs, the convergence ladder's
-        alternative (:func:`bayescale.fit.fit_loss`).
+        alternative (:func:`bayescale.loss_fit.fit_loss`).
     integrate_scatter
         Integrate ``sigma`` out of the normal likelihood when the priors allow it (the
         default); ``False`` samples it, so that the runs have a prior predictive distribution.
     centred_reducible
         Sample the groups' reducible shares centred (``reducible_group`` on the logit scale
         instead of ``z_reducible``): the same model, the geometry of groups with many runs
-        (:func:`bayescale.fit.fit_loss` does so for a :func:`large_table`).
+        (:func:`bayescale.loss_fit.fit_loss` does so for a :func:`large_table`).
 
     Returns
     -------

@@ -17,8 +17,8 @@ import xarray as xr
 
 from bayescale.data import LossColumns, LossData
 from bayescale.errors import InputError
-from bayescale.fit import LossFit
 from bayescale.forecast import loo_below
+from bayescale.loss_fit import LossFit
 from bayescale.pipeline import LossOptions
 from bayescale.priors import LossPriors
 from bayescale.saved_format import (

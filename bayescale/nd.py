@@ -9,7 +9,7 @@ at target ``(N, D)`` (:func:`nd_loss_draws`), the compute-optimal allocation per
 (:func:`optimal_draws`), the smallest ``N`` that meets a requirement
 (:func:`required_params`) and the seeded simulations. The options and result of
 ``bayescale nd`` are :mod:`bayescale.nd_pipeline`, the tables, JSON document, Markdown and
-command-line lines :mod:`bayescale.nd_report`, the figures in :mod:`bayescale.plots` (the
+command-line lines :mod:`bayescale.nd_report`, the figures in :mod:`bayescale.nd_plots` (the
 saved data group is :mod:`bayescale.nd_saved`, the backtest :mod:`bayescale.nd_backtest`).
 Nothing here imports PyMC or JAX at module level.
 
@@ -108,7 +108,7 @@ class NDFit(Summarised):
     log_pivot
         :math:`(\ln N_0, \ln D_0)`.
     priors, settings, diagnostics, timing_s
-        As in :class:`bayescale.fit.LossFit`.
+        As in :class:`bayescale.loss_fit.LossFit`.
     forecast_seed
         Root of the predictive draws when it is not the sampler's seed (``bayescale forecast
         --seed``; :func:`bayescale.seeds.forecast_root`).
@@ -151,12 +151,12 @@ def fit_nd(
 ) -> NDFit:
     """Fit the hierarchical L(N, D) model with JAX NUTS and check convergence.
 
-    Sampled at the loss model's settings (:func:`bayescale.fit.model_settings`; a table of
+    Sampled at the loss model's settings (:func:`bayescale.ladder.model_settings`; a table of
     more than :data:`bayescale.loss_model.LARGE_TABLE_RUNS` fitted runs as a large loss table,
-    at :data:`bayescale.fit.LARGE_TABLE_TARGET_ACCEPT` with its non-centred group terms
+    at :data:`bayescale.ladder.LARGE_TABLE_TARGET_ACCEPT` with its non-centred group terms
     centred) through the
-    shared convergence ladder (:func:`bayescale.fit._ladder`, docs/convergence.md): against
-    divergences :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`, then (several groups) the
+    shared convergence ladder (:func:`bayescale.ladder.run_ladder`, docs/convergence.md): against
+    divergences :data:`bayescale.ladder.LOSS_RETRY_TARGET_ACCEPT`, then (several groups) the
     local slopes non-centred, then the smallest step; against R-hat or ESS more draws, then
     twice the chains. Each step is an attempt in ``diagnostics.attempts``.
 
@@ -172,12 +172,12 @@ def fit_nd(
         The data, the ``xarray.DataTree`` posterior, the diagnostics and the sampler
         settings.
     """
-    from bayescale.fit import (
+    from bayescale.ladder import (
         LARGE_TABLE_TARGET_ACCEPT,
         LOSS_RETRY_TARGET_ACCEPT,
-        _advice,
-        _ladder,
+        advice_message,
         model_settings,
+        run_ladder,
     )
     from bayescale.loss_model import LARGE_TABLE_RUNS, run_class
     from bayescale.nd_model import add_nd_scatter, build_nd_model
@@ -189,7 +189,7 @@ def fit_nd(
         settings = (settings or SamplerSettings()).with_target_accept(LARGE_TABLE_TARGET_ACCEPT)
     settings = model_settings(settings, "loss")
     start = time.perf_counter()
-    idata, diagnostics, settings, sampling_s = _ladder(
+    idata, diagnostics, settings, sampling_s = run_ladder(
         lambda noncentred: build_nd_model(
             data,
             priors,
@@ -212,12 +212,12 @@ def fit_nd(
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
     if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(_advice(diagnostics, ND_ADVICE), result=result)
+        raise ConvergenceError(advice_message(diagnostics, ND_ADVICE), result=result)
     return result
 
 
 #: What a variable of L(N, D) is, and what a user can do when it fails the gate
-#: (:func:`bayescale.fit._advice`).
+#: (:func:`bayescale.ladder.advice_message`).
 ND_ADVICE = {
     "sigma": (
         "the run-to-run scatter: with few more runs a group than the law's 5 parameters "

@@ -37,7 +37,7 @@ from bayescale.sampling import SamplerSettings
 from bayescale.seeds import key_seed
 
 if TYPE_CHECKING:
-    from bayescale.fit import PassFit
+    from bayescale.pass_fit import PassFit
 
 log = logging.getLogger("bayescale")
 
@@ -329,7 +329,7 @@ def backtest_pass(
     -------
     Backtest
     """
-    from bayescale.fit import fit_pass
+    from bayescale.pass_fit import fit_pass
 
     settings = settings or SamplerSettings(progress=False)
     split, cuts, skipped = pass_split(data, ratio)

@@ -10,6 +10,11 @@ For each posterior draw a new model's deviation :math:`\varepsilon_{new} \sim N(
 - ``bucket_pass_rate``: the mean pass@1 within each bucket;
 - ``pass_at_k`` when asked: the mean of :math:`1 - (1 - p_j)^k`.
 
+Beyond the largest fitted compute :math:`x_{max}` of a line (every problem's for per-problem
+counts, each bucket's own for aggregate tables) a draw's exponent :math:`k` becomes
+:math:`k e^{s\zeta}`, the law discrepancy of :class:`~bayescale.priors.PassPriors`
+(:func:`discrepancy_stretch`); inside the fitted range it is zero.
+
 The ``curve_*`` variables leave out :math:`\varepsilon_{new}`: the credible interval of the law.
 Observed statistics of finite samples use :math:`\hat p = (k + 1/2)/(n + 1)` so that problems
 never solved stay finite; held-out models are scored against predictive draws of the *same*
@@ -29,9 +34,10 @@ from bayescale.buckets import Buckets, held_out_reference_warnings
 from bayescale.display import plural
 from bayescale.draws import SCORE_COLUMNS, Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError
-from bayescale.fit import PassFit
 from bayescale.laws import pass_law_log
 from bayescale.pass_data import PassAggregate, PassCounts
+from bayescale.pass_fit import PassFit
+from bayescale.priors import PassPriors
 from bayescale.seeds import forecast_stream
 from bayescale.targets import (
     check_interval,
@@ -133,6 +139,61 @@ def _eta(
     return eta
 
 
+def largest_fitted(fit: PassFit) -> np.ndarray:
+    """``x`` (ln C minus the pivot) of each unit's largest fitted model, shape ``(unit,)``.
+
+    Per-problem counts: the largest fitted model, for every problem. Aggregate tables: each
+    bucket's own largest fitted model with a rate in it (buckets may be benchmarks or
+    families with their own ranges).
+    """
+    models = fit.data.models
+    x = np.log(models.compute) - fit.log_pivot
+    top = float(x[models.fitted].max())
+    if isinstance(fit.data, PassAggregate):
+        has = np.isfinite(fit.data.pass_rate) & models.fitted[:, None]
+        return np.array(
+            [x[has[:, b]].max() if has[:, b].any() else top for b in range(has.shape[1])]
+        )
+    return np.full(_lines(fit)[0].shape[1], top)
+
+
+def discrepancy_stretch(fit: PassFit, seed: int | None = None) -> np.ndarray:
+    r""":math:`e^{s\zeta} - 1` per posterior draw, shape ``(sample,)``: the law discrepancy.
+
+    :math:`\zeta \sim N(0, 1)`, one per draw, shared by every unit and compute, from the fit's
+    ``pass.discrepancy`` stream (:mod:`bayescale.seeds`), the same in forecasts, decisions and
+    held-out scores; :math:`s` = ``fit.priors.discrepancy_exponent_sd``. Zeros when
+    :math:`s = 0` (the stream is then not drawn).
+    """
+    n = fit.draws("exponent").shape[0]
+    s = fit.priors.discrepancy_exponent_sd
+    if s == 0:
+        return np.zeros(n)
+    return np.expm1(s * forecast_stream(fit, "pass.discrepancy", seed).standard_normal(n))
+
+
+def _discrepancy(
+    fit: PassFit,
+    eta: np.ndarray,
+    x: np.ndarray,
+    shift: tuple[np.ndarray, np.ndarray],
+    stretch: np.ndarray,
+) -> np.ndarray:
+    r"""``eta`` (``(sample, compute, unit)``) with the law discrepancy beyond the fitted range.
+
+    A draw's line has slope :math:`k_j - \delta_1` (its exponent with the line shift of
+    :func:`line_shift`); beyond :math:`x_{max}` it becomes :math:`(k_j - \delta_1)e^{s\zeta}`:
+    :math:`\eta - (k_j - \delta_1)(e^{s\zeta} - 1)(x - x_{max})`. Inside the range ``eta`` is
+    returned as it is, to the last bit.
+    """
+    beyond = np.maximum(0.0, x[:, None] - largest_fitted(fit)[None, :])  # (compute, unit)
+    if not beyond.any() or not stretch.any():
+        return eta
+    _, exponent, _ = _lines(fit)
+    slope = (exponent - shift[1][:, None]) * stretch[:, None]  # (sample, unit)
+    return np.where(beyond[None] > 0, eta - slope[:, None, :] * beyond[None], eta)
+
+
 def new_model_deviation(fit: PassFit, rng: np.random.Generator) -> np.ndarray:
     """A new model's deviation from the law, one draw per posterior sample.
 
@@ -165,11 +226,12 @@ def pass_draws(
     out: dict[str, list[np.ndarray]] = {}
     shift = line_shift(fit, rng)
     deviation = new_model_deviation(fit, rng)
+    stretch = discrepancy_stretch(fit, seed)
     step = computes_per_chunk(*intercept.shape)
     for start in range(0, x.size, step):
         xs = x[start : start + step]
         for prefix, new in (("", deviation), ("curve_", None)):
-            eta = _eta(fit, xs, new, shift)
+            eta = _discrepancy(fit, _eta(fit, xs, new, shift), xs, shift, stretch)
             neg_log_p = np.exp(eta)
             p = np.exp(-neg_log_p)
             per_bucket = [unit_bucket == b for b in range(len(labels))]
@@ -353,11 +415,21 @@ def pass_target_warnings(
     *,
     allow_backcast: bool = False,
     buckets: Buckets | None = None,
+    priors: PassPriors | None = None,
 ) -> list[str]:
     """:func:`bayescale.forecast.target_warnings` of a pass table (fitted models).
 
-    With ``buckets``, also :func:`bayescale.buckets.held_out_reference_warnings`.
+    With ``buckets``, also :func:`bayescale.buckets.held_out_reference_warnings`; ``priors``
+    (default :class:`~bayescale.priors.PassPriors`) names the law discrepancy's scale.
     """
+    s = (priors or PassPriors()).discrepancy_exponent_sd
+    rests_on = (
+        "the fitted lines ln(-ln p) = level - k ln C, the model-to-model scatter and the "
+        f"law-discrepancy prior (PassPriors.discrepancy_exponent_sd = {s:g})"
+        if s > 0
+        else "the fitted lines ln(-ln p) = level - k ln C and the model-to-model scatter "
+        "(the law's form is assumed; this fit has no law-discrepancy term)"
+    )
     models = fit_data.models
     units = log_units_warning(models.compute[models.fitted], fit_data.columns.compute)
     return (
@@ -367,8 +439,7 @@ def pass_target_warnings(
         + target_warnings(
             targets,
             {"": models.compute[models.fitted]},
-            rests_on="the fitted lines ln(-ln p) = level - k ln C and the model-to-model scatter "
-            "(the law's form is assumed; it has no discrepancy term)",
+            rests_on=rests_on,
             allow_backcast=allow_backcast,
             unit="model",
         )
@@ -389,7 +460,7 @@ def forecast_pass(
     Parameters
     ----------
     fit
-        A pass-rate fit (:func:`bayescale.fit.fit_pass`).
+        A pass-rate fit (:func:`bayescale.pass_fit.fit_pass`).
     targets
         Target compute(s) in FLOPs.
     interval
@@ -411,7 +482,7 @@ def forecast_pass(
         raise InputError(f"--k must be >= 1, got {k}.")
     targets = check_targets(targets)
     warnings = pass_target_warnings(
-        fit.data, targets, allow_backcast=allow_backcast, buckets=fit.buckets
+        fit.data, targets, allow_backcast=allow_backcast, buckets=fit.buckets, priors=fit.priors
     )
     return PassForecast(
         draws=pass_draws(fit, targets, k=k),
@@ -482,13 +553,15 @@ def held_out_model_draws(fit: PassFit, bucket_rates: bool = False) -> list[dict[
     observed = observed_statistics(fit).set_index("model")
     labels = reported_buckets(fit)
     rng = forecast_stream(fit, "pass.held_out")
+    stretch = discrepancy_stretch(fit)
     out: list[dict[str, object]] = []
     for m in held:
         name = models.names[m]
         x = np.array([np.log(models.compute[m]) - fit.log_pivot])
         shift = line_shift(fit, rng)
+        eta = _eta(fit, x, new_model_deviation(fit, rng), shift)
         # -ln p straight from eta: -log(exp(-exp(eta))) underflows to inf for hard problems
-        neg_log_p = np.exp(_eta(fit, x, new_model_deviation(fit, rng), shift)[:, 0, :])
+        neg_log_p = np.exp(_discrepancy(fit, eta, x, shift, stretch)[:, 0, :])
         p = np.exp(-neg_log_p)
         if isinstance(fit.data, PassAggregate):
             rates = fit.data.pass_rate[m]

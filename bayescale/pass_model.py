@@ -428,7 +428,7 @@ def build_pass_model(
     by :func:`add_problem_intercepts`; with ``PassPriors(problem_slopes=True)`` they are
     sampled (centred where the counts pin them, non-centred elsewhere) next to per-problem
     exponents. ``noncentred`` samples the model effects non-centred (``model_effect_z``), the
-    convergence ladder's alternative (:func:`bayescale.fit.fit_pass`) for a model scatter that
+    convergence ladder's alternative (:func:`bayescale.pass_fit.fit_pass`) for a model scatter that
     few models leave barely informed.
 
     ``shape`` (:func:`pass_shape`) builds the padded model a fit samples instead: its data in

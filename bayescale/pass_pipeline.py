@@ -21,9 +21,10 @@ from bayescale.buckets import Buckets, Eligibility, intercepts_drawn, make_bucke
 from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.display import plural
 from bayescale.errors import InputError, did_you_mean
-from bayescale.fit import PassFit, fit_pass, model_settings
+from bayescale.ladder import model_settings
 from bayescale.options import Options, check_options
 from bayescale.pass_data import PassAggregate, PassColumns, PassCounts, load_pass_table
+from bayescale.pass_fit import PassFit, fit_pass
 from bayescale.pass_forecast import (
     PassForecast,
     forecast_pass,
@@ -34,8 +35,8 @@ from bayescale.pass_forecast import (
     reported_buckets,
     score_held_out_models,
 )
+from bayescale.pass_report import pass_document
 from bayescale.priors import PassPriors
-from bayescale.report import pass_document
 from bayescale.results import Result, decide_options, decide_requirement, require_fit
 from bayescale.sampling import check_memory_before_model
 from bayescale.targets import Targets, check_targets, logged
@@ -252,6 +253,7 @@ def check_pass_spec(
         check_targets(options.targets),
         allow_backcast=options.allow_backcast,
         buckets=buckets,
+        priors=options.priors,
     )
     aggregate = isinstance(data, PassAggregate)
     if aggregate and "buckets" in spec.model.model_fields_set:
@@ -335,7 +337,13 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     # refuse a backcast and warn about the targets before sampling
     targets = check_targets(options.targets)
     logged(
-        pass_target_warnings(data, targets, allow_backcast=options.allow_backcast, buckets=buckets)
+        pass_target_warnings(
+            data,
+            targets,
+            allow_backcast=options.allow_backcast,
+            buckets=buckets,
+            priors=options.priors,
+        )
     )
     if buckets is not None:
         log.info(

@@ -19,8 +19,8 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.buckets import Buckets
-from bayescale.fit import PassFit
 from bayescale.pass_data import ModelTable, PassAggregate, PassColumns, PassCounts
+from bayescale.pass_fit import PassFit
 from bayescale.pass_pipeline import PassOptions
 from bayescale.priors import PassPriors
 from bayescale.saved_format import (
@@ -154,9 +154,14 @@ def decode_pass(tree: xr.DataTree, path: Path) -> PassFit:
         buckets=buckets,
         idata=tree,
         log_pivot=pivot_of(tree, models.compute[models.fitted], path),
-        **fit_fields(tree, path, priors_of(tree, path, PassPriors)),
+        **fit_fields(tree, path, pass_priors_of(tree, path)),
         **stream_fields(tree),
     )
+
+
+def pass_priors_of(tree: xr.DataTree, path: Path) -> PassPriors:
+    """Saved pass priors; fits written before the law discrepancy existed had none (0)."""
+    return priors_of(tree, path, PassPriors, {"discrepancy_exponent_sd": 0.0})
 
 
 def encode_pass(fit: PassFit) -> tuple[xr.Dataset, str, dict[str, Any]]:

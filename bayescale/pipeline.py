@@ -21,10 +21,10 @@ from bayescale import forecast as loss_forecast
 from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.errors import InputError, did_you_mean
-from bayescale.fit import LossFit, fit_loss
+from bayescale.loss_fit import LossFit, fit_loss
+from bayescale.loss_report import loss_document
 from bayescale.options import Options, check_options
 from bayescale.priors import LossPriors
-from bayescale.report import loss_document
 from bayescale.results import Result, decide_options, decide_requirement, require_fit
 from bayescale.targets import Targets, check_targets, logged
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bayescale.fit import LossFit, PassFit
+from bayescale.loss_fit import LossFit
+from bayescale.pass_fit import PassFit
 from bayescale.seeds import key_seed
 
 

@@ -271,6 +271,14 @@ class PassPriors:
                            binomial noise; without this term intervals are too narrow).
     aggregate scatter      :math:`\sigma \sim HalfNormal(0.3)` on :math:`\ln(-\ln p)` for the
                            aggregate format.
+    law discrepancy        a predictive term, zero on the fitted range: beyond a line's
+                           largest fitted compute :math:`x_{max}` a draw's exponent
+                           :math:`k` becomes :math:`k e^{s\zeta}`, :math:`\eta(x) =
+                           \eta_{law}(x) - k (e^{s\zeta} - 1)(x - x_{max})`,
+                           :math:`\zeta \sim N(0, 1)` one per posterior draw, shared by
+                           buckets and computes, :math:`s` = ``discrepancy_exponent_sd`` =
+                           0.25 (the loss law's; chosen on the pass backtests,
+                           docs/pass-rates.md). 0 gives the pure law.
     =====================  =================================================================
     """
 
@@ -285,9 +293,11 @@ class PassPriors:
     problem_slopes: bool = False
     model_sd: float = 0.3
     aggregate_sd: float = 0.3
+    discrepancy_exponent_sd: float = 0.25
 
     def __post_init__(self) -> None:
-        """Check that every scale is a positive finite number."""
+        """Check that every scale is a positive finite number (the discrepancy may be 0)."""
+        require_discrepancy_sd(self.discrepancy_exponent_sd)
         require_positive(
             self,
             "level_sd",

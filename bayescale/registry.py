@@ -77,8 +77,13 @@ class Law:
     check_spec
         ``(spec, options, data path, rule) -> (data line, target warnings)``: every check
         before sampling (``bayescale check``); requirement errors raised inside ``rule()``.
+    forecast_figure
+        ``(fit, targets, interval) -> Figure``: the figure :func:`bayescale.plots.plot_forecast`
+        draws of the law's result or fit; ``None``: it refuses, naming ``figure_calls``.
+    figure_calls
+        The calls that draw the law's figures, for that refusal (``""``: none named).
     sampler_model
-        Whose sampler defaults the law's fits take (:func:`bayescale.fit.model_settings`):
+        Whose sampler defaults the law's fits take (:func:`bayescale.ladder.model_settings`):
         ``"loss"`` or ``"pass"``.
     """
 
@@ -105,6 +110,8 @@ class Law:
     spec_sections: Callable[[], dict[str, tuple[type, Any]]] | None = None
     spec_options: Callable[[Any, dict[str, Any]], Any] | None = None
     check_spec: Callable[..., tuple[str, list[str]]] | None = None
+    forecast_figure: Callable[[Any, Any, float], Figure] | None = None
+    figure_calls: str = ""
     sampler_model: Literal["loss", "pass"] = "pass"
 
 
@@ -164,7 +171,7 @@ def law_of(obj: Any) -> Law:
 
 
 def _loss_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.plots import loss_figure, ppc_figure
+    from bayescale.loss_plots import loss_figure, ppc_figure
 
     fit, forecast = result.fit, result.forecast
     return [
@@ -174,7 +181,7 @@ def _loss_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
 
 
 def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.plots import pass_figure, pass_rate_figure
+    from bayescale.pass_plots import pass_figure, pass_rate_figure
 
     fit, forecast = result.fit, result.forecast
     return [
@@ -184,7 +191,7 @@ def _pass_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
 
 
 def _nd_figures(result: Any) -> list[tuple[str, Callable[[], Figure]]]:
-    from bayescale.plots import nd_figure, nd_path_figure
+    from bayescale.nd_plots import nd_figure, nd_path_figure
 
     runs = result.forecast.draws
     targets = (runs["params"].values, runs["tokens"].values) if runs.sizes["target"] else None
@@ -203,7 +210,7 @@ def _on_call(module: str, name: str) -> Callable[..., Any]:
     """``module.name``, imported when first called.
 
     For the backtests, which pull in the point fits and SciPy's optimiser that no forecast
-    needs (``bayescale forecast`` starts without them).
+    needs (``bayescale forecast`` starts without them), and the forecast figures (matplotlib).
     """
 
     def call(*args: Any, **kwargs: Any) -> Any:
@@ -224,9 +231,9 @@ def _builtin(name: str) -> Law:
 
 
 def _loss_law() -> Law:
-    from bayescale import loss_saved, pipeline, report
+    from bayescale import loss_report, loss_saved, pipeline
     from bayescale.data import LossData, load_loss_runs
-    from bayescale.fit import LossFit
+    from bayescale.loss_fit import LossFit
 
     return Law(
         name="loss",
@@ -237,10 +244,10 @@ def _loss_law() -> Law:
         data_types=(LossData,),
         run=pipeline.run_loss,
         result_from_fit=pipeline.result_from_fit,
-        document=report.loss_document,
-        markdown=report.loss_markdown,
+        document=loss_report.loss_document,
+        markdown=loss_report.loss_markdown,
         figures=_loss_figures,
-        summary=report.loss_summary_text,
+        summary=loss_report.loss_summary_text,
         data_group=loss_saved.RUNS_GROUP,
         encode=loss_saved.encode_loss,
         decode=loss_saved.decode_loss,
@@ -252,14 +259,15 @@ def _loss_law() -> Law:
         spec_sections=pipeline.loss_spec_sections,
         spec_options=pipeline.loss_spec_options,
         check_spec=pipeline.check_loss_spec,
+        forecast_figure=_on_call("bayescale.loss_plots", "loss_figure"),
         sampler_model="loss",
     )
 
 
 def _pass_law() -> Law:
-    from bayescale import pass_pipeline, pass_saved, report
-    from bayescale.fit import PassFit
+    from bayescale import pass_pipeline, pass_report, pass_saved
     from bayescale.pass_data import PassAggregate, PassCounts, load_pass_table
+    from bayescale.pass_fit import PassFit
 
     return Law(
         name="pass",
@@ -270,10 +278,10 @@ def _pass_law() -> Law:
         data_types=(PassCounts, PassAggregate),
         run=pass_pipeline.run_pass,
         result_from_fit=pass_pipeline.result_from_pass_fit,
-        document=report.pass_document,
-        markdown=report.pass_markdown,
+        document=pass_report.pass_document,
+        markdown=pass_report.pass_markdown,
         figures=_pass_figures,
-        summary=report.pass_summary_text,
+        summary=pass_report.pass_summary_text,
         data_group=pass_saved.PASS_GROUP,
         encode=pass_saved.encode_pass,
         decode=pass_saved.decode_pass,
@@ -286,6 +294,7 @@ def _pass_law() -> Law:
         spec_sections=pass_pipeline.pass_spec_sections,
         spec_options=pass_pipeline.pass_spec_options,
         check_spec=pass_pipeline.check_pass_spec,
+        forecast_figure=_on_call("bayescale.pass_plots", "pass_forecast_figure"),
     )
 
 
@@ -317,6 +326,7 @@ def _nd_law() -> Law:
         spec_sections=nd_pipeline.nd_spec_sections,
         spec_options=nd_pipeline.nd_spec_options,
         check_spec=nd_pipeline.check_nd_spec,
+        figure_calls="bayescale.plots.nd_figure(fit, budgets)",
         sampler_model="loss",
     )
 
@@ -356,6 +366,7 @@ def _accuracy_law() -> Law:
         spec_sections=accuracy_pipeline.accuracy_spec_sections,
         spec_options=accuracy_pipeline.accuracy_spec_options,
         check_spec=accuracy_pipeline.check_accuracy_spec,
+        figure_calls="bayescale.accuracy.accuracy_figures(result)",
     )
 
 

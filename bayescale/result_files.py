@@ -28,7 +28,7 @@ def write_outputs(result: Any, out_dir: str | Path, spec: str | None = None) -> 
     (:func:`bayescale.outputs.result_folder`): it ends up holding this run's complete output,
     or, if writing fails or is interrupted, the earlier one untouched.
     """
-    from bayescale.plots import drawing_notes
+    from bayescale.drawing import drawing_notes
 
     with result_folder(out_dir) as stage, drawing_notes():
         written = _files(result, stage, spec)
@@ -62,7 +62,7 @@ def write_pass_outputs(
 
 
 def _files(result: Any, out_dir: Path, spec: str | None) -> list[Path]:
-    from bayescale.plots import decision_figure, save_figure
+    from bayescale.drawing import decision_figure, save_figure
 
     law = law_of(result)
     pngs = [save_figure(draw(), out_dir / name) for name, draw in law.figures(result)]

@@ -16,7 +16,7 @@ SAMPLERS = ("numpyro",)
 #: Starting mass matrices of warm-up (:attr:`SamplerSettings.initial_mass`).
 INITIAL_MASS = ("laplace", "unit")
 #: Target acceptance of the one automatic retry after divergences (a pass fit's; a loss fit's
-#: is :data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`).
+#: is :data:`bayescale.ladder.LOSS_RETRY_TARGET_ACCEPT`).
 RETRY_TARGET_ACCEPT = 0.99
 #: Fewest kept draws per chain: split R-hat halves each chain, and a half needs 2 draws to have a
 #: variance (:func:`bayescale.diagnostics.rank_rhat`); fewer cannot pass the gate.
@@ -44,14 +44,14 @@ class SamplerSettings:
         the mass matrix fits, so halving ``tune`` saves less than half of them.
     target_accept
         NUTS target acceptance probability (step-size adaptation); ``None`` (default) leaves
-        it to the model: 0.99 for the loss model (:data:`bayescale.fit.LOSS_TARGET_ACCEPT`;
+        it to the model: 0.99 for the loss model (:data:`bayescale.ladder.LOSS_TARGET_ACCEPT`;
         0.9 for a table of more than 1,024 fitted runs,
-        :data:`bayescale.fit.LARGE_TABLE_TARGET_ACCEPT`),
+        :data:`bayescale.ladder.LARGE_TABLE_TARGET_ACCEPT`),
         :data:`TARGET_ACCEPT` (0.95) otherwise. A fit with divergences is run again at its
         retry target, ``RETRY_TARGET_ACCEPT`` (0.99) or 0.995 for a loss fit
-        (:data:`bayescale.fit.LOSS_RETRY_TARGET_ACCEPT`), with uncapped warm-up trees
+        (:data:`bayescale.ladder.LOSS_RETRY_TARGET_ACCEPT`), with uncapped warm-up trees
         (:meth:`for_retry`), unless it already ran so: the first step of the convergence
-        ladder against divergences (:func:`bayescale.fit.fit_loss`, docs/convergence.md).
+        ladder against divergences (:func:`bayescale.loss_fit.fit_loss`, docs/convergence.md).
     seed
         Seed of the sampler and of every predictive draw made from the fit.
     progress
@@ -72,7 +72,7 @@ class SamplerSettings:
     warmup_tree_depth
         Deepest NUTS tree during warm-up (at most ``2**depth - 1`` leapfrog steps a draw);
         the kept draws may go to :data:`MAX_TREE_DEPTH`. ``None`` (default) leaves it to the
-        model: 7 for the loss model (:data:`bayescale.fit.LOSS_WARMUP_TREE_DEPTH`),
+        model: 7 for the loss model (:data:`bayescale.ladder.LOSS_WARMUP_TREE_DEPTH`),
         :data:`MAX_TREE_DEPTH` (numpyro's own, no cap) otherwise. Warm-up draws are thrown away, and
         their trees are longest in the first iterations, when a chain walks in from its
         jittered start with a step size that is still shrinking: up to 1,023 steps a draw on

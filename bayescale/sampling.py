@@ -4,7 +4,7 @@ It runs PyMC's numpyro path (JAX NUTS; :func:`run_numpyro`, the steps of ``pm.sa
 nuts_sampler="numpyro")`` with the same seed and draws, without ``pm.sample``'s step-method
 assignment, which builds one symbolic gradient per variable only to learn that NUTS applies:
 about 1 s on Pythia x MATH), keeps numpyro's ``MCMC`` so that :func:`more_draws` can run the
-adapted chains on (:class:`Chains`; the convergence ladder of :mod:`bayescale.fit`), and picks
+adapted chains on (:class:`Chains`; the convergence ladder of :mod:`bayescale.ladder`), and picks
 how chains run from the JAX devices it finds (one device per chain when there are enough, on a
 CPU with fewer cores than chains taking turns on a device per core, else vectorised); it
 changes no process-wide setting (:mod:`bayescale.config` holds the ones a program may ask for

@@ -26,8 +26,9 @@ from bayescale.saved_format import SPEC_ATTR, attr_json, open_tree, root_attrs, 
 
 if TYPE_CHECKING:
     from bayescale.data import LossData
-    from bayescale.fit import LossFit, PassFit
+    from bayescale.loss_fit import LossFit
     from bayescale.pass_data import PassAggregate, PassCounts
+    from bayescale.pass_fit import PassFit
     from bayescale.pass_pipeline import PassOptions, PassResult
     from bayescale.pipeline import LossOptions, LossResult
 
@@ -43,8 +44,8 @@ def save_fit(
     Parameters
     ----------
     fit
-        The fit to save (:class:`~bayescale.fit.LossFit`, :class:`~bayescale.fit.PassFit`, or
-        another registered law's).
+        The fit to save (:class:`~bayescale.loss_fit.LossFit`,
+        :class:`~bayescale.pass_fit.PassFit`, or another registered law's).
     path
         Destination, conventionally ``DIR/fit.nc``.
     options
@@ -89,8 +90,8 @@ class SavedFit(Summarised):
     Attributes
     ----------
     fit
-        The :class:`~bayescale.fit.LossFit` or :class:`~bayescale.fit.PassFit`; its ``data``
-        holds the table it was fitted on (fitted and held-out rows).
+        The :class:`~bayescale.loss_fit.LossFit` or :class:`~bayescale.pass_fit.PassFit`; its
+        ``data`` holds the table it was fitted on (fitted and held-out rows).
     options
         The run's :class:`~bayescale.pipeline.LossOptions` or
         :class:`~bayescale.pass_pipeline.PassOptions` (targets, interval, rule, priors, sampler).

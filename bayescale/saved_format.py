@@ -96,6 +96,22 @@ LEGACY_KEYS: dict[tuple[str, str], frozenset[str]] = {
         }
     ),
     ("loss", "columns"): frozenset({"compute", "loss", "group", "name"}),
+    # the pass law's discrepancy came after format 3
+    ("pass", "priors"): frozenset(
+        {
+            "level_mean",
+            "level_sd",
+            "level_bucket_sd",
+            "exponent_median",
+            "exponent_log_sd",
+            "exponent_bucket_sd",
+            "problem_sd",
+            "problem_slope_sd",
+            "problem_slopes",
+            "model_sd",
+            "aggregate_sd",
+        }
+    ),
 }
 #: The first release whose files are all of format 3 (0.1.0 wrote formats 1 to 3).
 FIRST_DIGESTED_RELEASE = (0, 2)

@@ -30,6 +30,7 @@ LEGACY_OFFSETS = {
     "pass.forecast": 0,
     "pass.held_out": 1,
     "pass.parameters": 0,
+    "pass.discrepancy": 2,  # not drawn: such fits predate the law discrepancy (s = 0)
 }
 
 

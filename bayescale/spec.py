@@ -540,7 +540,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     InputError
         On the first problem found.
     """
-    from bayescale.fit import model_settings
+    from bayescale.ladder import model_settings
     from bayescale.sampling import check_memory_before_model
 
     options = spec_options(spec, overrides)

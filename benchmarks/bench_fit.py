@@ -66,9 +66,11 @@ from bayescale.backtest_report import fit_diagnostics, merge_diagnostics  # noqa
 from bayescale.buckets import Buckets, make_buckets  # noqa: E402
 from bayescale.data import LossData, load_loss_runs  # noqa: E402
 from bayescale.diagnostics import RHAT_MAX, diagnose  # noqa: E402
-from bayescale.fit import fit_loss, fit_pass, model_target_accept  # noqa: E402
+from bayescale.ladder import model_target_accept  # noqa: E402
 from bayescale.loss_backtest import backtest_loss_ratios, loss_split  # noqa: E402
+from bayescale.loss_fit import fit_loss  # noqa: E402
 from bayescale.pass_data import PassColumns, PassCounts, load_pass_counts  # noqa: E402
+from bayescale.pass_fit import fit_pass  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
 from bayescale.simulate import (  # noqa: E402
     DEMO_TRUTH,

@@ -51,9 +51,9 @@ from bayescale.backtest_report import (  # noqa: E402
 )
 from bayescale.config import configure  # noqa: E402
 from bayescale.data import LossColumns  # noqa: E402
+from bayescale.drawing import save_figure  # noqa: E402
 from bayescale.outputs import write_text  # noqa: E402
 from bayescale.pass_data import PassColumns  # noqa: E402
-from bayescale.plots import save_figure  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
 from bayescale.suite import Job, format_progress, run_suite  # noqa: E402
 

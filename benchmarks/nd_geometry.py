@@ -56,7 +56,7 @@ def main() -> None:
     parser.add_argument("--chains", type=int, default=2)
     args = parser.parse_args()
     import bayescale
-    from bayescale.fit import model_settings
+    from bayescale.ladder import model_settings
     from bayescale.nd import NDPriors, load_nd_runs, simulate_nd_runs
     from bayescale.nd_model import build_nd_model
     from bayescale.sampling import SamplerSettings

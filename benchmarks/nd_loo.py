@@ -67,7 +67,7 @@ def main() -> None:
 
     import bayescale
     from bayescale.data import load_loss_runs
-    from bayescale.fit import fit_loss
+    from bayescale.loss_fit import fit_loss
     from bayescale.loss_model import build_loss_model
     from bayescale.nd import NDPriors, fit_nd, load_nd_runs
     from bayescale.nd_model import build_nd_model

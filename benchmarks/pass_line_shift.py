@@ -44,10 +44,10 @@ import bayescale.pass_forecast as pf  # noqa: E402
 from bayescale.backtest_scoring import summarise_cases  # noqa: E402
 from bayescale.buckets import make_buckets  # noqa: E402
 from bayescale.config import configure  # noqa: E402
-from bayescale.fit import PassFit, fit_pass  # noqa: E402
 from bayescale.laws import pass_law_log  # noqa: E402
 from bayescale.pass_backtest import _pass_bayes_cases, pass_split  # noqa: E402
 from bayescale.pass_data import PassColumns, PassCounts, load_pass_counts  # noqa: E402
+from bayescale.pass_fit import PassFit, fit_pass  # noqa: E402
 from bayescale.priors import PassPriors  # noqa: E402
 from bayescale.sampling import SamplerSettings  # noqa: E402
 from bayescale.seeds import forecast_stream  # noqa: E402

@@ -25,7 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import bayescale.fit
+import bayescale.ladder
+import bayescale.loss_fit
 from bayescale import SamplerSettings, fit_loss, fit_loss_batch, load_loss_runs
 from bayescale.errors import ConvergenceError
 from bayescale.forecast import loss_draws
@@ -97,7 +98,9 @@ def run(
         if batch:
             fit = batched[case]
             if not fit.diagnostics.ok:
-                message = bayescale.fit._advice(fit.diagnostics)
+                message = bayescale.ladder.advice_message(
+                    fit.diagnostics, bayescale.loss_fit.ADVICE
+                )
         else:
             try:
                 fit = fit_loss(data, settings=settings)

@@ -40,10 +40,10 @@ def mock_pymc_sample(monkeypatch):
     from pymc.testing import mock_sample_setup_and_teardown
 
     import bayescale.batch
-    import bayescale.fit
+    import bayescale.ladder
     import bayescale.sampling
 
-    monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)
+    monkeypatch.setattr(bayescale.ladder, "LADDER_MAX_STEPS", 0)
     monkeypatch.setattr(bayescale.sampling, "run_numpyro", bayescale.sampling.run_pm_sample)
     monkeypatch.setattr(bayescale.sampling, "laplace_inverse_mass", lambda model, dense: None)
     monkeypatch.setattr(bayescale.batch, "sample_batched", bayescale.sampling.sample_sequential)

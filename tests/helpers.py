@@ -49,7 +49,7 @@ def scripted_sampler(monkeypatch: pytest.MonkeyPatch, outcomes: list[dict[str, A
     import numpy as np
     from arviz_base import from_dict
 
-    import bayescale.fit
+    import bayescale.ladder
     import bayescale.sampling
 
     steps = iter(outcomes)
@@ -62,7 +62,9 @@ def scripted_sampler(monkeypatch: pytest.MonkeyPatch, outcomes: list[dict[str, A
         bayescale.sampling, "check_memory", lambda model, settings, added=0, what="": None
     )
     monkeypatch.setattr(
-        bayescale.fit, "diagnose", lambda idata, ess_chains=None: passing_diagnostics(**next(steps))
+        bayescale.ladder,
+        "diagnose",
+        lambda idata, ess_chains=None: passing_diagnostics(**next(steps)),
     )
 
 
@@ -137,7 +139,7 @@ def fake_loss_fit(data: Any, posterior: dict[str, Any], priors: Any = None) -> A
     import numpy as np
     from arviz_base import from_dict
 
-    from bayescale.fit import LossFit
+    from bayescale.loss_fit import LossFit
     from bayescale.priors import LossPriors
 
     idata = from_dict(

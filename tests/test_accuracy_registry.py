@@ -16,7 +16,7 @@ import xarray as xr
 from arviz_base import from_dict
 
 import bayescale.accuracy_model
-import bayescale.fit
+import bayescale.ladder
 import bayescale.sampling
 from bayescale.accuracy import AccuracyFit, fit_accuracy, simulate_accuracy_table
 from bayescale.accuracy_data import (

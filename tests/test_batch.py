@@ -19,8 +19,8 @@ from bayescale.batch import (
 )
 from bayescale.config import jax_scope
 from bayescale.data import load_loss_runs
-from bayescale.fit import fit_loss, fit_loss_batch
 from bayescale.loss_backtest import backtest_loss_ratios, loss_split
+from bayescale.loss_fit import fit_loss, fit_loss_batch
 from bayescale.loss_model import LOSS_INPUTS, build_loss_model, loss_inputs
 from bayescale.priors import LossPriors
 from bayescale.sampling import (
@@ -281,9 +281,10 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
     """As a single loss fit: once more at LOSS_RETRY_TARGET_ACCEPT, only those that diverged."""
     import xarray as xr
 
-    import bayescale.fit
+    import bayescale.loss_fit
     from bayescale.diagnostics import Diagnostics
-    from bayescale.fit import LOSS_RETRY_TARGET_ACCEPT, LossFit
+    from bayescale.ladder import LOSS_RETRY_TARGET_ACCEPT
+    from bayescale.loss_fit import LossFit
 
     calls = []
 
@@ -307,7 +308,7 @@ def test_batched_fits_that_diverge_are_sampled_again_together(runs, monkeypatch)
             for i, (data, seed) in enumerate(zip(datasets, seeds, strict=True))
         }
 
-    monkeypatch.setattr(bayescale.fit, "_loss_batches", batches)
+    monkeypatch.setattr(bayescale.loss_fit, "_loss_batches", batches)
     datasets = [loss_split(runs, r)[0] for r in (2.0, 5.0, 10.0, 30.0)]
     fits = fit_loss_batch(datasets, seeds=[10, 11, 12, 13], allow_unconverged=True)
     assert calls == [

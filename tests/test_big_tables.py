@@ -18,9 +18,9 @@ import bayescale.loss_model as loss_model
 from bayescale.cli import main
 from bayescale.data import load_loss_runs
 from bayescale.draws import summarise
-from bayescale.fit import LossFit
 from bayescale.forecast import importance_loo, loss_draws, run_blocks, run_quantiles
 from bayescale.laws import loss_law_pivot
+from bayescale.loss_fit import LossFit
 from bayescale.loss_model import (
     LARGE_TABLE_RUNS,
     add_scatter,
@@ -179,7 +179,7 @@ def test_a_large_table_samples_its_reducible_shares_centred():
 
 
 def test_a_large_table_is_fitted_at_the_large_table_target(monkeypatch):
-    import bayescale.fit as fit_module
+    import bayescale.loss_fit as fit_module
 
     seen = {}
 
@@ -188,7 +188,7 @@ def test_a_large_table_is_fitted_at_the_large_table_target(monkeypatch):
         seen["free"] = {v.name for v in build(False).free_RVs}
         raise RuntimeError("stop before sampling")
 
-    monkeypatch.setattr(fit_module, "_ladder", ladder)
+    monkeypatch.setattr(fit_module, "run_ladder", ladder)
     with pytest.raises(RuntimeError, match="stop before sampling"):
         fit_module.fit_loss(table(runs_per_group=342, held=None))
     assert seen["settings"].target_accept == fit_module.LARGE_TABLE_TARGET_ACCEPT
@@ -281,7 +281,7 @@ def nd_table(runs_per_group: int):
 
 
 def test_a_large_nd_table_is_fitted_as_a_large_loss_table(monkeypatch):
-    import bayescale.fit as fit_module
+    import bayescale.ladder as ladder_module
     from bayescale.nd import fit_nd
 
     seen = {}
@@ -293,16 +293,16 @@ def test_a_large_nd_table_is_fitted_as_a_large_loss_table(monkeypatch):
         seen["runs"] = model["log_params"].get_value().size
         raise RuntimeError("stop before sampling")
 
-    monkeypatch.setattr(fit_module, "_ladder", ladder)
+    monkeypatch.setattr(ladder_module, "run_ladder", ladder)
     with pytest.raises(RuntimeError, match="stop before sampling"):
         fit_nd(nd_table(600))
-    assert seen["settings"].target_accept == fit_module.LARGE_TABLE_TARGET_ACCEPT
+    assert seen["settings"].target_accept == ladder_module.LARGE_TABLE_TARGET_ACCEPT
     assert {"reducible_group", "share_group"} <= seen["free"]
     assert not {"z_reducible", "z_share"} & seen["free"]
     assert seen["runs"] == 2048
     with pytest.raises(RuntimeError, match="stop before sampling"):
         fit_nd(nd_table(20))
-    assert seen["settings"].target_accept == fit_module.LOSS_TARGET_ACCEPT
+    assert seen["settings"].target_accept == ladder_module.LOSS_TARGET_ACCEPT
     assert {"z_reducible", "z_share"} <= seen["free"]
     assert seen["runs"] == 64
 

@@ -694,7 +694,7 @@ def test_backtest_summary_names_a_failed_baseline_gate():
 
 
 def test_ppc_bars_of_groups_do_not_overlap():
-    from bayescale.plots import dodge
+    from bayescale.drawing import dodge
 
     compute = np.repeat([1e17, 1e18, 1e19], 3)
     offsets = dodge(compute, 3)
@@ -808,7 +808,16 @@ def test_every_summarised_class_keeps_the_shared_repr():
 
     from bayescale.display import Summarised
 
-    for module in ("accuracy", "draws", "fit", "forecast", "nd", "pass_data", "pass_forecast"):
+    for module in (
+        "accuracy",
+        "draws",
+        "loss_fit",
+        "pass_fit",
+        "forecast",
+        "nd",
+        "pass_data",
+        "pass_forecast",
+    ):
         importlib.import_module(f"bayescale.{module}")
     importlib.import_module("bayescale.saved")
     found, todo = [], list(Summarised.__subclasses__())

@@ -17,8 +17,8 @@ from arviz_base import from_dict
 from bayescale.data import load_loss_runs
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import InputError
-from bayescale.fit import LossFit
 from bayescale.forecast import LossForecast, loss_draws
+from bayescale.loss_fit import LossFit
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
 

@@ -14,7 +14,7 @@ import pytest
 
 from bayescale.data import load_loss_runs
 from bayescale.decision import decide, parse_requirement
-from bayescale.fit import LossFit
+from bayescale.loss_fit import LossFit
 from bayescale.pipeline import decide_loss
 from bayescale.targets import target_warnings
 from tests.helpers import fake_loss_fit

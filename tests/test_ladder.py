@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 from arviz_base import from_dict
 
-import bayescale.fit
+import bayescale.ladder
+import bayescale.loss_fit
 import bayescale.loss_model
 import bayescale.sampling
 from bayescale.data import load_loss_runs
 from bayescale.diagnostics import Diagnostics
 from bayescale.errors import ConvergenceError
-from bayescale.fit import fit_loss
+from bayescale.loss_fit import fit_loss
 from bayescale.sampling import SamplerSettings
 from tests.helpers import passing_diagnostics
 
@@ -67,7 +68,7 @@ def _script(monkeypatch, outcomes: list[dict], keep_chains: bool = True) -> dict
         calls["diagnosed"].append(dict(idata["posterior"].sizes))
         return _diagnostics(**next(script))
 
-    monkeypatch.setattr(bayescale.fit, "diagnose", diagnose)
+    monkeypatch.setattr(bayescale.ladder, "diagnose", diagnose)
     real_build = bayescale.loss_model.build_loss_model
 
     def build(data, priors=None, *, noncentred=False, **options):
@@ -108,7 +109,7 @@ def test_slow_mixing_gets_more_draws_from_the_adapted_state_then_more_chains_poo
     last, start_mass = calls["fresh"][1]
     assert (last.chains, last.draws) == (8, 600)
     # the new chains neither start where the earlier ones did nor share their random keys
-    assert last.seed == key_seed(3, bayescale.fit.MORE_CHAINS_STREAM) != 3
+    assert last.seed == key_seed(3, bayescale.ladder.MORE_CHAINS_STREAM) != 3
     np.testing.assert_array_equal(start_mass, np.full(3, 0.25))  # what warm-up learned
     # the gate saw the 4 earlier chains and the 8 new ones together, and the fit holds them
     assert calls["diagnosed"][-1] == {"chain": 12, "draw": 600}
@@ -163,7 +164,7 @@ def _normal_chains(rng, chains: int, draws: int, rho: float = 0.0, shift: float 
 def test_pooled_chains_keep_the_last_draws_of_the_longer_chains():
     rng = np.random.default_rng(1)
     earlier, later = _normal_chains(rng, 4, 300), _normal_chains(rng, 8, 200)
-    pooled = bayescale.fit._pool_chains(earlier, later)
+    pooled = bayescale.ladder._pool_chains(earlier, later)
     assert pooled is not None
     post = pooled["posterior"]
     assert dict(post.sizes) == {"chain": 12, "draw": 200, "k": 2}
@@ -180,11 +181,11 @@ def test_chains_of_another_parameterisation_are_not_pooled():
     rng = np.random.default_rng(2)
     earlier = _normal_chains(rng, 4, 100)
     other = from_dict({"posterior": {"z_slope": rng.standard_normal((8, 100))}})
-    assert bayescale.fit._pool_chains(earlier, other) is None
+    assert bayescale.ladder._pool_chains(earlier, other) is None
     wider = from_dict(
         {"posterior": {"x": np.zeros((8, 100)), "v": np.zeros((8, 100, 3))}}, dims={"v": ["k"]}
     )
-    assert bayescale.fit._pool_chains(earlier, wider) is None
+    assert bayescale.ladder._pool_chains(earlier, wider) is None
 
 
 def test_pooled_chains_of_a_known_posterior_pass_the_gate_with_the_summed_ess():
@@ -192,7 +193,7 @@ def test_pooled_chains_of_a_known_posterior_pass_the_gate_with_the_summed_ess():
 
     rng = np.random.default_rng(3)
     earlier, later = _normal_chains(rng, 4, 1000, 0.5), _normal_chains(rng, 8, 1000, 0.5)
-    pooled = bayescale.fit._pool_chains(earlier, later)
+    pooled = bayescale.ladder._pool_chains(earlier, later)
     assert pooled is not None
     alone = [diagnose(t, ["x"]) for t in (earlier, later)]
     both = diagnose(pooled, ["x"], ess_chains=4)
@@ -210,7 +211,7 @@ def test_pooling_chains_that_sit_elsewhere_shows_in_r_hat():
     rng = np.random.default_rng(4)
     earlier, later = _normal_chains(rng, 4, 1000), _normal_chains(rng, 8, 1000, shift=0.5)
     assert diagnose(earlier, ["x"]).ok and diagnose(later, ["x"]).ok
-    pooled = bayescale.fit._pool_chains(earlier, later)
+    pooled = bayescale.ladder._pool_chains(earlier, later)
     assert pooled is not None and diagnose(pooled, ["x"]).r_hat_max > 1.01
 
 
@@ -246,7 +247,7 @@ def test_the_ladder_stops_within_its_budget(monkeypatch, demo_runs):
     fit = fit_loss(
         load_loss_runs(demo_runs), settings=SamplerSettings(seed=3), allow_unconverged=True
     )
-    assert len(fit.diagnostics.attempts) <= 1 + bayescale.fit.LADDER_MAX_STEPS
+    assert len(fit.diagnostics.attempts) <= 1 + bayescale.ladder.LADDER_MAX_STEPS
     whats = [a.what for a in fit.diagnostics.attempts]
     assert whats[-1] == "the smallest step: target_accept 0.999"
     assert len(calls["fresh"]) == len(whats)
@@ -258,7 +259,7 @@ def test_a_batched_fit_that_fails_the_gate_climbs_the_rest_of_the_ladder_alone(
     from dataclasses import replace
 
     from bayescale.diagnostics import Attempt
-    from bayescale.fit import LossFit, fit_loss_batch
+    from bayescale.loss_fit import LossFit, fit_loss_batch
     from bayescale.priors import LossPriors
 
     data = load_loss_runs(demo_runs)
@@ -273,13 +274,13 @@ def test_a_batched_fit_that_fails_the_gate_climbs_the_rest_of_the_ladder_alone(
     )
     alone = replace(batched, diagnostics=_diagnostics(attempts=(Attempt("alone", "x", 2.0),)))
     seen = []
-    monkeypatch.setattr(bayescale.fit, "_loss_batches", lambda *args: {0: batched})
+    monkeypatch.setattr(bayescale.loss_fit, "_loss_batches", lambda *args: {0: batched})
 
     def fit_alone(data, priors, settings, allow_unconverged):
         seen.append(settings)
         return alone
 
-    monkeypatch.setattr(bayescale.fit, "fit_loss", fit_alone)
+    monkeypatch.setattr(bayescale.loss_fit, "fit_loss", fit_alone)
     [fit] = fit_loss_batch([data], seeds=[5])
     assert fit.diagnostics.ok and seen == [batched.settings]
     assert [a.what for a in fit.diagnostics.attempts] == ["batched", "alone"]
@@ -300,7 +301,7 @@ def test_real_chains_pooled_and_run_on_together(monkeypatch, demo_runs):
         failed = replace(found, r_hat_max=1.05, worst="sigma", divergences=0)
         return failed if next(failing, False) else found
 
-    monkeypatch.setattr(bayescale.fit, "diagnose", diagnose)
+    monkeypatch.setattr(bayescale.ladder, "diagnose", diagnose)
     settings = SamplerSettings(draws=30, tune=30, chains=2, seed=3, progress=False)
     fit = fit_loss(load_loss_runs(demo_runs), settings=settings, allow_unconverged=True)
     whats = [a.what for a in fit.diagnostics.attempts]

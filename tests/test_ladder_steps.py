@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-import bayescale.fit
+import bayescale.ladder
 from bayescale.diagnostics import Diagnostics
-from bayescale.fit import _LadderState, _next_step, _pooled_step
+from bayescale.ladder import _LadderState, _next_step, _pooled_step
 from bayescale.sampling import MAX_TREE_DEPTH, SamplerSettings
 from bayescale.seeds import key_seed
 from tests.helpers import passing_diagnostics
@@ -151,10 +151,10 @@ def test_chains_that_could_not_be_pooled_end_the_ladder():
 
 
 def test_the_ladder_constants_are_read_when_the_step_is_chosen(monkeypatch):
-    monkeypatch.setattr(bayescale.fit, "MORE_DRAWS_ROUNDS", 0)
+    monkeypatch.setattr(bayescale.ladder, "MORE_DRAWS_ROUNDS", 0)
     step = _next(_state(), **BAD_RHAT)
     assert step is not None and step.run == "chains"
-    monkeypatch.setattr(bayescale.fit, "FINAL_TARGET_ACCEPT", 0.9999)
+    monkeypatch.setattr(bayescale.ladder, "FINAL_TARGET_ACCEPT", 0.9999)
     step = _next(_state(used=frozenset({"step"})), alternative=None, **DIVERGING)
     assert step is not None and step.sample.target_accept == 0.9999
 

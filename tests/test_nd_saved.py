@@ -15,7 +15,7 @@ import pytest
 import xarray as xr
 from arviz_base import from_dict
 
-import bayescale.fit
+import bayescale.ladder
 import bayescale.nd_model
 import bayescale.sampling
 from bayescale.cli import main
@@ -241,7 +241,7 @@ def test_the_document_is_the_shared_one_with_held_out_runs_scored():
 
 
 def test_path_figure_draws_one_path_per_target_ratio():
-    from bayescale.plots import nd_path_figure, nd_paths
+    from bayescale.nd_plots import nd_path_figure, nd_paths
 
     fit = fake_fit()
     assert nd_paths(fit, ([1e9, 2e9, 3e9], [2e10, 4e10, 3e12])) == [20.0, 1000.0]

@@ -17,8 +17,8 @@ from scipy.stats import norm
 from bayescale.cli import main
 from bayescale.data import load_loss_runs
 from bayescale.diagnostics import Diagnostics
-from bayescale.fit import LossFit
 from bayescale.forecast import OFF_CURVE_TAIL, off_curve_warnings
+from bayescale.loss_fit import LossFit
 from bayescale.priors import LossPriors
 from bayescale.sampling import SamplerSettings
 
@@ -209,8 +209,8 @@ def test_a_refit_that_fails_the_gate_is_not_used():
 def test_a_diverged_largest_run_of_a_short_ladder_is_named_and_saved(tmp_path):
     """Tier 3: six runs whose largest ended 12% high. Importance sampling put its tail at
     0.006 (benchmarks/off_curve_loo.py); the refit without it, under 1 in a million."""
-    from bayescale.fit import fit_loss
     from bayescale.forecast import forecast_loss, with_exact_loo
+    from bayescale.loss_fit import fit_loss
     from bayescale.saved import load_loss_fit, save_loss_fit
 
     compute = np.logspace(18, 21, 6)

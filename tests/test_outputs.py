@@ -359,7 +359,8 @@ def test_fault_injection_on_the_real_loss_writer(tmp_path, monkeypatch, trials):
     suite kills 10 writes (spread over its write events); the slow tier 50."""
     import matplotlib.pyplot as plt
 
-    import bayescale.plots
+    import bayescale.drawing
+    import bayescale.loss_plots
     from bayescale.pipeline import LossOptions, result_from_fit
     from bayescale.result_files import write_loss_outputs
     from bayescale.saved import load_loss_fit
@@ -367,8 +368,12 @@ def test_fault_injection_on_the_real_loss_writer(tmp_path, monkeypatch, trials):
     def tiny(*args, **kwargs):
         return plt.figure(figsize=(0.5, 0.5))
 
-    for name in ("loss_figure", "ppc_figure", "decision_figure"):
-        monkeypatch.setattr(bayescale.plots, name, tiny)
+    for module, name in (
+        (bayescale.loss_plots, "loss_figure"),
+        (bayescale.loss_plots, "ppc_figure"),
+        (bayescale.drawing, "decision_figure"),
+    ):
+        monkeypatch.setattr(module, name, tiny)
     fit, _ = load_loss_fit(ROOT / "tests" / "data" / "loss_fit_v0.1.0.nc")
     old = result_from_fit(fit, LossOptions(targets=(1e23,), requirement="web.loss<=2.6"))
     new = result_from_fit(fit, LossOptions(targets=(2e23,)))  # no decision.png

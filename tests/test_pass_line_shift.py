@@ -15,8 +15,8 @@ import pytest
 from arviz_base import from_dict
 
 from bayescale.buckets import make_buckets
-from bayescale.fit import PassFit
 from bayescale.pass_data import load_pass_counts
+from bayescale.pass_fit import PassFit
 from bayescale.pass_forecast import line_shift, pass_draws, pass_parameter_table
 from bayescale.priors import PassPriors
 from bayescale.seeds import forecast_stream

@@ -7,10 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import bayescale.fit
+import bayescale.pass_fit
 from bayescale.buckets import make_buckets
-from bayescale.fit import fit_pass
 from bayescale.pass_data import load_pass_counts
+from bayescale.pass_fit import fit_pass
 from bayescale.pass_model import (
     WEAK_EFFECT_SE,
     _fitted_counts,
@@ -79,7 +79,7 @@ def test_the_ladder_starts_from_the_chosen_form_and_keeps_the_other_as_its_alter
         seen.update(kwargs, first=build(False), second=build(True))
         raise Stop
 
-    monkeypatch.setattr(bayescale.fit, "_ladder", ladder)
+    monkeypatch.setattr(bayescale.pass_fit, "run_ladder", ladder)
     with pytest.raises(Stop):
         fit_pass(counts, buckets)
     names = [{v.name for v in seen[k].free_RVs} for k in ("first", "second")]
@@ -209,7 +209,7 @@ def test_the_first_fit_names_the_intercepts_it_samples_non_centred(monkeypatch):
         seen.update(kwargs, first=build(False))
         raise Stop
 
-    monkeypatch.setattr(bayescale.fit, "_ladder", ladder)
+    monkeypatch.setattr(bayescale.pass_fit, "run_ladder", ladder)
     with pytest.raises(Stop):
         fit_pass(counts, buckets)
     assert seen["first_form"] == (

@@ -9,8 +9,8 @@ import pytest
 
 from bayescale.buckets import make_buckets
 from bayescale.diagnostics import COPY_ATTR, diagnose
-from bayescale.fit import fit_pass
 from bayescale.pass_data import load_pass_aggregate, load_pass_counts
+from bayescale.pass_fit import fit_pass
 from bayescale.pass_forecast import forecast_pass, score_held_out_models
 from bayescale.pass_model import _fitted_counts, build_pass_model, informative
 from bayescale.priors import PassPriors

@@ -111,9 +111,9 @@ def _compare(plain, padded, seed: int = 7) -> None:
 def test_large_tables_keep_their_counts_as_constants(monkeypatch):
     """Above the cost cap a table is not padded: fit_pass samples it on PyMC's numpyro path."""
     import bayescale.batch
-    import bayescale.fit
+    import bayescale.ladder
     import bayescale.pass_model
-    from bayescale.fit import fit_pass
+    from bayescale.pass_fit import fit_pass
     from bayescale.quadrature import NODES
 
     counts, buckets = _counts(problems=24)
@@ -127,7 +127,7 @@ def test_large_tables_keep_their_counts_as_constants(monkeypatch):
         raise AssertionError("an unpadded pass model went to the data-as-arguments path")
 
     monkeypatch.setattr(bayescale.batch, "sample_one", refuse)
-    monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)  # the first fit only
+    monkeypatch.setattr(bayescale.ladder, "LADDER_MAX_STEPS", 0)  # the first fit only
     fit = fit_pass(counts, buckets, settings=SHORT, allow_unconverged=True)
     assert fit.idata.posterior.sizes["draw"] == SHORT.draws
 
@@ -242,7 +242,7 @@ def test_padding_keeps_the_aggregate_log_density():
 
 def test_a_padded_fit_has_the_unpadded_posterior_variables(mock_pymc_sample):
     """Prior draws through the whole fit: no padded coefficient or model reaches the fit."""
-    from bayescale.fit import fit_pass
+    from bayescale.pass_fit import fit_pass
 
     counts, buckets = _counts(models=5, problems=30)
     fitted = int(counts.models.fitted.sum())
@@ -274,11 +274,11 @@ CLASS_SEEDS = (101, 106)
 
 @pytest.mark.slow
 def test_a_new_pass_table_of_a_compiled_class_compiles_nothing(monkeypatch):
-    import bayescale.fit
-    from bayescale.fit import fit_pass
+    import bayescale.ladder
+    from bayescale.pass_fit import fit_pass
 
     # the first fit only: each ladder step that the few draws set off compiles its own program
-    monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)
+    monkeypatch.setattr(bayescale.ladder, "LADDER_MAX_STEPS", 0)
 
     (first, first_buckets), (second, second_buckets) = (
         _counts(seed=seed, fit_max_compute=None) for seed in CLASS_SEEDS
@@ -303,9 +303,9 @@ CHILD = textwrap.dedent(
     bayescale.configure(devices=4, compilation_cache=sys.argv[1])
     from jax import monitoring
     from tests.test_pass_shape_classes import SHORT, _counts
-    import bayescale.fit
-    from bayescale.fit import fit_pass
-    bayescale.fit.LADDER_MAX_STEPS = 0  # the first fit only
+    import bayescale.ladder
+    from bayescale.pass_fit import fit_pass
+    bayescale.ladder.LADDER_MAX_STEPS = 0  # the first fit only
     events = []
     monitoring.register_event_listener(lambda event, **kw: events.append(event))
     counts, buckets = _counts(seed=int(sys.argv[2]), fit_max_compute=None)
@@ -338,7 +338,7 @@ def test_a_padded_fit_forecasts_what_the_unpadded_fit_does(monkeypatch):
     with the smaller bulk ESS of the two gates, which only widens the tolerance).
     """
     import bayescale.pass_model
-    from bayescale.fit import fit_pass
+    from bayescale.pass_fit import fit_pass
     from bayescale.pass_forecast import forecast_pass
 
     counts, buckets = _counts(models=7, problems=60, seed=4, fit_max_compute=5e21)

@@ -251,10 +251,15 @@ def small_plots(monkeypatch):
     """Draw every figure as a blank thumbnail: these tests are about files, not pictures."""
     import matplotlib.pyplot as plt
 
-    import bayescale.plots
+    import bayescale.drawing
+    import bayescale.loss_plots
 
-    for name in ("loss_figure", "ppc_figure", "decision_figure"):
-        monkeypatch.setattr(bayescale.plots, name, lambda *a, **k: plt.figure(figsize=(0.5, 0.5)))
+    for module, name in (
+        (bayescale.loss_plots, "loss_figure"),
+        (bayescale.loss_plots, "ppc_figure"),
+        (bayescale.drawing, "decision_figure"),
+    ):
+        monkeypatch.setattr(module, name, lambda *a, **k: plt.figure(figsize=(0.5, 0.5)))
 
 
 def test_forecast_out_replaces_stale_files_and_keeps_the_old_result_on_failure(
@@ -622,8 +627,8 @@ def test_markdown_cells_are_escaped():
 
 
 def test_report_escapes_group_names(mock_pymc_sample, tmp_path):
+    from bayescale.loss_report import loss_markdown
     from bayescale.pipeline import LossOptions, run_loss
-    from bayescale.report import loss_markdown
     from bayescale.sampling import SamplerSettings
 
     rows = _loss_rows(["web|code", "x\ny"]).replace("x\ny", '"x\ny"')

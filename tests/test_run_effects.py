@@ -252,7 +252,7 @@ def test_a_run_effect_edited_alone_is_refused():
 def test_a_batch_of_tables_with_different_runs_cuts_each_its_own(mock_pymc_sample):
     """One padded template for tables of 6 and 4 runs (names) and 5 (computes): each fit's
     posterior keeps its own runs' effects, and the sigma draws see them."""
-    from bayescale.fit import fit_loss_batch
+    from bayescale.loss_fit import fit_loss_batch
     from bayescale.sampling import SamplerSettings
 
     frames = [_frame(3, 6), _frame(3, 4, seed=1), _frame(2, 5, names=False, seed=2)]

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from bayescale.data import load_loss_runs
-from bayescale.fit import fit_loss
 from bayescale.forecast import forecast_loss, parameter_table
+from bayescale.loss_fit import fit_loss
 from bayescale.sampling import SAMPLERS, SamplerSettings
 from bayescale.simulate import LossTruth, simulate_loss_runs
 

@@ -310,8 +310,9 @@ def test_a_fit_fills_in_its_models_target_accept_when_left_open(
 ):
     from bayescale.buckets import make_buckets
     from bayescale.data import load_loss_runs
-    from bayescale.fit import fit_loss, fit_pass
+    from bayescale.loss_fit import fit_loss
     from bayescale.pass_data import load_pass_counts
+    from bayescale.pass_fit import fit_pass
     from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs, simulate_pass_counts
 
     seen = []
@@ -341,8 +342,9 @@ def test_a_fit_with_divergences_is_sampled_once_more_at_its_retry_target(
 
     from bayescale.buckets import make_buckets
     from bayescale.data import load_loss_runs
-    from bayescale.fit import fit_loss, fit_pass
+    from bayescale.loss_fit import fit_loss
     from bayescale.pass_data import load_pass_counts
+    from bayescale.pass_fit import fit_pass
     from bayescale.simulate import DEMO_TRUTH, simulate_loss_runs, simulate_pass_counts
 
     seen = []

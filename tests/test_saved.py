@@ -14,8 +14,8 @@ import xarray as xr
 from bayescale import LossOptions
 from bayescale.cli import main
 from bayescale.errors import InputError
-from bayescale.fit import PassFit
 from bayescale.loss_saved import RUNS_GROUP
+from bayescale.pass_fit import PassFit
 from bayescale.pass_pipeline import PassOptions, result_from_pass_fit
 from bayescale.pipeline import result_from_fit
 from bayescale.sampling import MAX_TREE_DEPTH

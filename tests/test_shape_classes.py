@@ -142,7 +142,7 @@ def test_padding_keeps_the_draws_for_a_fixed_seed():
 @pytest.mark.slow
 def test_a_new_table_of_a_compiled_shape_class_compiles_nothing():
     """Two tables with 10 and 14 runs (class 16) and other values: the second reuses it all."""
-    from bayescale.fit import fit_loss
+    from bayescale.loss_fit import fit_loss
 
     first, second = _table(5, seed=1), _table(7, seed=2)
     assert shape_class_runs(first) == shape_class_runs(second) == 16
@@ -162,9 +162,9 @@ CHILD = textwrap.dedent(
     bayescale.configure(devices=4, compilation_cache=sys.argv[1])
     from jax import monitoring
     from tests.test_shape_classes import SHORT, _table
-    import bayescale.fit
-    from bayescale.fit import fit_loss
-    bayescale.fit.LADDER_MAX_STEPS = 0  # the first fit only: later steps follow how it fails
+    import bayescale.ladder
+    from bayescale.loss_fit import fit_loss
+    bayescale.ladder.LADDER_MAX_STEPS = 0  # the first fit only: later steps follow how it fails
     events = []
     monitoring.register_event_listener(lambda event, **kw: events.append(event))
     fit_loss(_table(int(sys.argv[2]), seed=int(sys.argv[2])), settings=SHORT,
@@ -212,10 +212,10 @@ def test_a_new_nd_table_of_a_compiled_shape_class_compiles_nothing(monkeypatch):
 
     The first fit only (no ladder), whose steps depend on how each table's short run fails.
     """
-    import bayescale.fit
+    import bayescale.ladder
     from bayescale.nd import fit_nd, load_nd_runs, simulate_nd_runs
 
-    monkeypatch.setattr(bayescale.fit, "LADDER_MAX_STEPS", 0)
+    monkeypatch.setattr(bayescale.ladder, "LADDER_MAX_STEPS", 0)
 
     first = load_nd_runs(simulate_nd_runs(1, budgets=[1e18, 1e19, 1e20], sizes_per_budget=4))
     second = load_nd_runs(simulate_nd_runs(2, budgets=[1e18, 1e19, 1e20], sizes_per_budget=5))

@@ -12,8 +12,8 @@ import numpy as np
 import pandas as pd
 
 from bayescale.data import load_loss_runs
-from bayescale.fit import LossFit
 from bayescale.forecast import SHARED_RUN_Z, shared_run_correlation, shared_run_warnings
+from bayescale.loss_fit import LossFit
 from bayescale.priors import LossPriors
 from tests.helpers import fake_loss_fit
 

@@ -44,7 +44,15 @@ sys.exit(main(sys.argv[1:]))
 #: The other laws' modules, which a saved fit's forecast does not load (the registry imports
 #: only the law of the file).
 OTHER_LAWS = {
-    "loss_fit_v0.1.0.nc": ("bayescale.pass_pipeline", "bayescale.pass_saved"),
+    "loss_fit_v0.1.0.nc": (
+        "bayescale.pass_pipeline",
+        "bayescale.pass_saved",
+        "bayescale.pass_report",
+        "bayescale.pass_fit",
+        "bayescale.pass_forecast",
+        "bayescale.pass_data",
+        "bayescale.buckets",
+    ),
     "pass_fit_v0.1.0.nc": ("bayescale.pipeline", "bayescale.loss_saved"),
 }
 EVERY_OTHER_LAW = (

@@ -68,10 +68,10 @@ def setup_mocked_sampler() -> None:
     from pymc.testing import mock_sample_setup_and_teardown
 
     import bayescale.batch
-    import bayescale.fit
+    import bayescale.ladder
     import bayescale.sampling
 
-    bayescale.fit.LADDER_MAX_STEPS = 0  # as the fixture: prior draws never pass the gate
+    bayescale.ladder.LADDER_MAX_STEPS = 0  # as the fixture: prior draws never pass the gate
     bayescale.sampling.run_numpyro = bayescale.sampling.run_pm_sample  # type: ignore[assignment]
     bayescale.sampling.laplace_inverse_mass = lambda model, dense: None  # type: ignore[assignment]
     bayescale.batch.sample_batched = bayescale.sampling.sample_sequential  # type: ignore[assignment]

@@ -321,6 +321,29 @@ def test_a_toy_law_fits_forecasts_decides_saves_loads_and_backtests(
     assert doc["kind"] == "toy" and len(doc["cases"]) == int((data.compute > 1e20).sum())
 
 
+def test_plot_forecast_draws_the_forecast_figure_of_the_fits_entry(toy_law, mock_pymc_sample):
+    from matplotlib.figure import Figure
+
+    from bayescale.errors import InputError
+    from bayescale.plots import plot_forecast
+
+    fit = run_toy(_runs(), ToyOptions(targets=(1e22,))).fit
+    with pytest.raises(InputError, match="got ToyFit"):  # the entry has no forecast figure
+        plot_forecast(fit, targets=1e22)
+    drawn = []
+
+    def figure(fit: ToyFit, targets: np.ndarray, interval: float) -> Figure:
+        drawn.append((fit, list(targets), interval))
+        return Figure()
+
+    register(replace(TOY, forecast_figure=figure))
+    assert isinstance(plot_forecast(fit, targets=1e22), Figure)
+    assert len(drawn) == 1 and drawn[0][0] is fit and drawn[0][1:] == ([1e22], 0.9)
+    register(replace(TOY, figure_calls="toy_figure(fit)"))
+    with pytest.raises(InputError, match=r"got a ToyFit\. Its figures: toy_figure\(fit\)"):
+        plot_forecast(fit, targets=1e22)
+
+
 def test_a_saved_fit_of_an_unregistered_law_is_refused(toy_law, mock_pymc_sample, tmp_path):
     result = run_toy(_runs(), ToyOptions(targets=(1e22,)))
     path = save_fit(result.fit, tmp_path / "fit.nc")
