@@ -248,8 +248,8 @@ ND_ADVICE = {
     ),
     "": (
         "",
-        "; usually a run off the surface. Check the plot for one and remove it, or fit with "
-        "--likelihood student_t.",
+        "; usually a run off the surface. Check the plot for one and remove it (the default "
+        "Student-t likelihood weighs such a run less than --likelihood normal).",
     ),
 }
 
