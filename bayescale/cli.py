@@ -335,13 +335,21 @@ def _shared_runs(p: argparse.ArgumentParser) -> None:
     )
 
 
-def _likelihood(p: argparse.ArgumentParser) -> None:
+def _likelihood(
+    p: argparse.ArgumentParser, default: str | None = "normal", shown: str | None = None
+) -> None:
+    """``--likelihood``; ``default`` None: the law's priors' own, ``shown`` in the help."""
     p.add_argument(
         "--likelihood",
         choices=("normal", "student_t"),
-        default="normal",
-        help="run-to-run scatter on log loss (student_t for outliers)",
+        default=default,
+        help=f"run-to-run scatter on log loss (default: {shown or default})",
     )
+
+
+def _likelihood_given(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"likelihood": ...}`` when ``--likelihood`` was given, else nothing (the default)."""
+    return {} if args.likelihood is None else {"likelihood": args.likelihood}
 
 
 #: The table columns each law's command reads, one ``--<column>-col`` option each (``_``
@@ -469,7 +477,7 @@ def build_parser() -> argparse.ArgumentParser:
         compute_help="compute budget in FLOPs for the optimal N*, D*; repeat or comma-separate",
         economics=False,
     )
-    _likelihood(nd)
+    _likelihood(nd, default=None, shown="student_t")
 
     pas = sub.add_parser(
         "pass",
@@ -1005,7 +1013,7 @@ def _backtest_parser(sub: Any) -> None:
         "tokens; else 'compute')",
     )
     _common(bt, targets=False)
-    _likelihood(bt)
+    _likelihood(bt, default=None, shown="normal for loss, student_t for nd")
     _shared_runs(bt)
     bt.set_defaults(
         kind_option_defaults={dest: bt.get_default(dest) for dest in BACKTEST_KIND_OPTIONS}
@@ -1046,11 +1054,11 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     if args.kind in ("loss", "pass"):  # the laws with baselines
         kwargs |= {"baselines": not args.no_baselines, "n_boot": args.bootstrap}
     if args.kind == "loss":
-        kwargs["priors"] = LossPriors(likelihood=args.likelihood, shared_runs=args.shared_runs)
+        kwargs["priors"] = LossPriors(**_likelihood_given(args), shared_runs=args.shared_runs)
     elif args.kind == "nd":
         from bayescale.nd_data import NDPriors
 
-        kwargs["priors"] = NDPriors(likelihood=args.likelihood)
+        kwargs["priors"] = NDPriors(**_likelihood_given(args))
     elif args.kind == "accuracy":
         kwargs |= {"floor": args.floor, "axis": args.axis}
     elif args.kind == "pass":
@@ -1318,7 +1326,7 @@ def _run_nd_command(args: argparse.Namespace) -> int:
         **_shared_options(args),  # type: ignore[arg-type]
         runs=_nd_pairs(args.target),
         columns=_columns(NDColumns, args),
-        priors=NDPriors(likelihood=args.likelihood),
+        priors=NDPriors(**_likelihood_given(args)),
     )
     return _run_law(args, args.runs, options)
 

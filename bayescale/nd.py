@@ -54,6 +54,9 @@ OPTIMUM_GRID = 256
 TOKENS_PER_PARAM_RANGE = (1e-2, 1e6)
 #: Points per decade of the log-N grid searched by :func:`required_params`.
 REQUIRED_GRID_PER_DECADE = 40
+#: One :math:`\xi` for the additive discrepancy beyond N and beyond D (True), or one each
+#: (False: narrower beyond both at the same coverage on the backtests; docs/nd.md).
+ADDITIVE_SHARED = False
 
 
 # --------------------------------------------------------------------------------------------
@@ -245,8 +248,8 @@ ND_ADVICE = {
     ),
     "": (
         "",
-        "; usually a run off the surface. Check the plot for one and remove it, or fit with "
-        "--likelihood student_t.",
+        "; usually a run off the surface. Check the plot for one and remove it (the default "
+        "Student-t likelihood weighs such a run less than --likelihood normal).",
     ),
 }
 
@@ -259,9 +262,11 @@ ND_ADVICE = {
 class NDDraws:
     r"""Per-draw parameters of the law and of a new run, arrays ``(sample, group)``.
 
-    ``stretch_n``/``stretch_d`` (``(sample,)``) are :math:`e^{s\zeta} - 1` of the law
-    discrepancy; ``eps`` the run-to-run scatter of a new run (one per draw and group, shared
-    by targets, as in :func:`bayescale.forecast.loss_draws`).
+    ``stretch_n``/``stretch_d`` (``(sample,)``) are :math:`e^{s\zeta} - 1` of the exponent
+    discrepancy; ``shift_n``/``shift_d`` (``(sample,)``, ``None`` for none) the additive
+    discrepancy's :math:`s_{add}\xi` per e-fold of ``ln L`` beyond the largest fitted N and D
+    (:func:`additive_discrepancy`); ``eps`` the run-to-run scatter of a new run (one per draw
+    and group, shared by targets, as in :func:`bayescale.forecast.loss_draws`).
     """
 
     level: np.ndarray
@@ -278,13 +283,29 @@ class NDDraws:
     log_max_tokens: np.ndarray
     groups: tuple[str, ...]
     kappa: float
+    shift_n: np.ndarray | None = None
+    shift_d: np.ndarray | None = None
 
     def curve(self, log_params: np.ndarray, log_tokens: np.ndarray) -> np.ndarray:
-        """The law with its discrepancy at ``(ln N, ln D)``, shape ``(sample, group, *target)``.
+        """The law with both discrepancies at ``(ln N, ln D)``, shape ``(sample, group, *target)``.
 
-        ``log_params``/``log_tokens`` broadcast against ``(sample, group, *target)`` once a
-        trailing target axis is given: pass shape ``(target,)`` or ``(sample, group, target)``.
+        :meth:`law_curve` (the exponent stretch) times the additive discrepancy
+        :func:`additive_discrepancy`. ``log_params``/``log_tokens`` broadcast against
+        ``(sample, group, *target)`` once a trailing target axis is given: pass shape
+        ``(target,)`` or ``(sample, group, target)``.
         """
+        law = self.law_curve(log_params, log_tokens)
+        if self.shift_n is None and self.shift_d is None:
+            return law
+        zero = np.zeros(self.level.shape[0])
+        sn = (zero if self.shift_n is None else self.shift_n)[:, None, None]
+        sd = (zero if self.shift_d is None else self.shift_d)[:, None, None]
+        gx = self.log_max_params[None, :, None]
+        gy = self.log_max_tokens[None, :, None]
+        return law * np.exp(additive_discrepancy(log_params, log_tokens, gx, gy, sn, sd))
+
+    def law_curve(self, log_params: np.ndarray, log_tokens: np.ndarray) -> np.ndarray:
+        """The law with its exponent stretch only: what :func:`optimal_draws` minimises."""
         ln_n, ln_d = np.asarray(log_params, float), np.asarray(log_tokens, float)
 
         def per(a: np.ndarray) -> np.ndarray:
@@ -311,12 +332,39 @@ class NDDraws:
         return curve * scale.reshape(scale.shape + (1,) * (curve.ndim - 2))
 
 
+def additive_discrepancy(
+    log_params: Any,
+    log_tokens: Any,
+    log_max_params: Any,
+    log_max_tokens: Any,
+    shift_n: Any,
+    shift_d: Any,
+) -> np.ndarray:
+    r"""The additive law discrepancy in ``ln L`` beyond the largest fitted N and D.
+
+    .. math::
+
+        \delta = s_{add}\,\xi_N \max(0, \ln N/N_{max})
+                + s_{add}\,\xi_D \max(0, \ln D/D_{max})
+
+    with ``shift_n`` :math:`= s_{add}\xi_N`, ``shift_d`` :math:`= s_{add}\xi_D` per draw
+    (:math:`\xi_N, \xi_D \sim N(0, 1)` independent; one for both when
+    :data:`ADDITIVE_SHARED`). Zero inside the fitted ranges; its sd grows linearly with the
+    e-folds beyond them. Arguments broadcast.
+    """
+    beyond_n = np.maximum(0.0, np.asarray(log_params, float) - log_max_params)
+    beyond_d = np.maximum(0.0, np.asarray(log_tokens, float) - log_max_tokens)
+    return np.asarray(shift_n * beyond_n + shift_d * beyond_d)
+
+
 def nd_draws(fit: NDFit, seed: int | None = None) -> NDDraws:
     """The per-draw parameters of ``fit`` with the new run's and discrepancy's random draws.
 
     The stream ``nd.forecast`` of the root ``seed``, else of the fit's forecast root
     (:func:`bayescale.seeds.forecast_stream`: its ``forecast_seed``, else the sampler's seed),
-    so a fit gives the same numbers every time.
+    so a fit gives the same numbers every time; the additive discrepancy's xi from
+    the stream ``nd.discrepancy`` (drawn only when ``discrepancy_log_loss_sd`` > 0, so fits
+    without it draw as before).
     """
     from bayescale.seeds import forecast_stream
 
@@ -326,6 +374,12 @@ def nd_draws(fit: NDFit, seed: int | None = None) -> NDDraws:
     eps = scatter_noise(rng, fit.priors, level.shape)  # the likelihood's: normal or Student-t
     zeta = rng.standard_normal(size=(2, level.shape[0]))
     s = fit.priors.discrepancy_exponent_sd
+    s_add = fit.priors.discrepancy_log_loss_sd
+    shift_n = shift_d = None
+    if s_add > 0:
+        xi = forecast_stream(fit, "nd.discrepancy", seed).standard_normal((2, level.shape[0]))
+        shift_n = s_add * xi[0]
+        shift_d = s_add * (xi[0] if ADDITIVE_SHARED else xi[1])
     idx = data.group_index
     return NDDraws(
         level=level,
@@ -346,6 +400,8 @@ def nd_draws(fit: NDFit, seed: int | None = None) -> NDDraws:
         ),
         groups=data.groups,
         kappa=data.flops_per_param_token,
+        shift_n=shift_n,
+        shift_d=shift_d,
     )
 
 
@@ -417,7 +473,13 @@ def _golden(objective: Any, lo: np.ndarray, hi: np.ndarray, steps: int = 40) -> 
 def optimal_draws(fit: NDFit | NDDraws, budgets: Any, seed: int | None = None) -> xr.Dataset:
     r"""Compute-optimal ``N*``, ``D*`` and the loss there, per posterior draw and budget.
 
-    For each draw the law *with its discrepancy* is minimised along ``κ·N·D = C``. Along a
+    For each draw the law *with its exponent stretch* (:meth:`NDDraws.law_curve`) is
+    minimised along ``κ·N·D = C``; the loss there (``curve``, ``loss``) carries the additive
+    discrepancy too. The additive term is a level error of the law beyond the data, and does
+    not move ``N*``: minimised with it, a draw's ``N*`` would follow its random slope
+    :math:`s_{add}(\xi_N - \xi_D)` per e-fold along a budget beyond both the largest fitted N
+    and D, and a kink at the edge of a fitted range would hold the minimum there in every
+    draw whose term rises beyond it, pulling ``N*`` toward the data by construction. Along a
     budget the loss is convex in ``ln N`` between the two kinks where N or D passes the
     group's largest fitted value; at a kink with a positive stretch its slope drops, so it is
     not convex there and can have more than one local minimum (none at a kink). A log grid of
@@ -448,11 +510,11 @@ def optimal_draws(fit: NDFit | NDDraws, budgets: Any, seed: int | None = None) -
     out_n = np.empty((S, G, budgets.size))
     for j in range(budgets.size):
         grid = np.linspace(lo[j], hi[j], OPTIMUM_GRID)
-        values = draws.curve(grid, ln_prod[j] - grid)  # (S, G, grid)
+        values = draws.law_curve(grid, ln_prod[j] - grid)  # (S, G, grid)
         k = np.clip(np.argmin(values, axis=-1), 1, OPTIMUM_GRID - 2)
 
         def along(u: np.ndarray, j: int = j) -> np.ndarray:
-            return draws.curve(u[..., None], (ln_prod[j] - u)[..., None])[..., 0]
+            return draws.law_curve(u[..., None], (ln_prod[j] - u)[..., None])[..., 0]
 
         out_n[:, :, j] = _golden(along, grid[k - 1], grid[k + 1])
     ln_n = out_n

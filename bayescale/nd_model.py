@@ -2,8 +2,8 @@ r"""The hierarchical L(N, D) model as a PyMC model factory.
 
 .. math::
 
-    \ln L_i \sim \mathcal{N}\left(\ln L_{g[i]}(N_i, D_i),\ \sigma\right)
-    \quad\text{(or Student-}t_\nu\text{)},
+    \ln L_i \sim t_\nu\left(\ln L_{g[i]}(N_i, D_i),\ \sigma\right)
+    \quad\text{(the default; or normal)},
 
 with :math:`L_g` the pivot form of :func:`bayescale.laws.nd_law_pivot` at the geometric centre
 :math:`(N_0, D_0)` of the fitted runs and the priors of :class:`bayescale.nd.NDPriors`;

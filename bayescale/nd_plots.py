@@ -159,6 +159,8 @@ def nd_figure(
             "eps": draws.eps[::10],
             "stretch_n": np.zeros_like(draws.stretch_n[::10]),
             "stretch_d": np.zeros_like(draws.stretch_d[::10]),
+            "shift_n": None,
+            "shift_d": None,
         }
     )
     surface = np.median(sub.curve(np.log(gn).ravel(), np.log(gd).ravel())[:, group, :], axis=0)

@@ -100,5 +100,15 @@ def _unread_compute(runs: xr.Dataset) -> float | None:
 
 
 def nd_priors_of(tree: xr.DataTree, path: Path) -> NDPriors:
-    """Saved L(N, D) priors; fits saved before the inverse-gamma scatter had a half-normal one."""
-    return priors_of(tree, path, NDPriors, {"scatter_prior": "halfnormal"})
+    """Saved L(N, D) priors, with what older files were fitted and forecast with.
+
+    Fits saved before the inverse-gamma scatter had a half-normal one, before the likelihood
+    option a normal likelihood (the default then), before the additive law discrepancy none
+    (``discrepancy_log_loss_sd`` 0): each answers as it did when saved.
+    """
+    older = {
+        "scatter_prior": "halfnormal",
+        "likelihood": "normal",
+        "discrepancy_log_loss_sd": 0.0,
+    }
+    return priors_of(tree, path, NDPriors, older)

@@ -96,14 +96,13 @@ SCATTER_PRIOR_MEDIAN = 0.004
 RUN_EFFECT_SD = 0.01
 
 
-def require_discrepancy_sd(s: object) -> None:
-    """Raise an InputError unless the law-discrepancy scale is a finite number >= 0."""
+def require_discrepancy_sd(s: object, name: str = "discrepancy_exponent_sd") -> None:
+    """Raise an InputError unless the law-discrepancy scale ``name`` is a finite number >= 0."""
     from bayescale.errors import InputError
 
     if isinstance(s, bool) or not (isinstance(s, int | float) and math.isfinite(s) and s >= 0):
         raise InputError(
-            f"prior 'discrepancy_exponent_sd' must be a number >= 0 (0 turns the law "
-            f"discrepancy off), got {s!r}."
+            f"prior '{name}' must be a number >= 0 (0 turns the law discrepancy off), got {s!r}."
         )
 
 

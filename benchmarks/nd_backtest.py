@@ -159,15 +159,40 @@ BASELINES = True
 PRIORS: dict[str, Any] = {}
 
 
+#: A folder of pickled fits (``--fit-cache``), keyed by the runs, the priors that shape the
+#: posterior and the sampler settings; ``None``: fit every time.
+FIT_CACHE: Path | None = None
+#: Priors used after sampling only (the predictive discrepancy): not part of the cache key.
+PREDICTIVE_PRIORS = ("discrepancy_exponent_sd", "discrepancy_log_loss_sd")
+
+
 def bayes_nd(frame: pd.DataFrame, settings, group_col: str | None, fit_max_compute=None):
+    """bayescale's L(N, D) fit of ``frame`` (from ``FIT_CACHE`` when it holds it)."""
+    import dataclasses
+    import hashlib
+    import pickle
+
     from bayescale import nd
 
     cols = nd.NDColumns(group=group_col or "group")
     data = nd.load_nd_runs(frame, cols, fit_max_compute=fit_max_compute)
-    start = time.perf_counter()
     priors = nd.NDPriors(**PRIORS)
+    shaping = {k: v for k, v in dataclasses.asdict(priors).items() if k not in PREDICTIVE_PRIORS}
+    key = hashlib.sha256(
+        pd.util.hash_pandas_object(data.to_frame(), index=False).values.tobytes()
+        + json.dumps([shaping, dataclasses.asdict(settings)], default=str, sort_keys=True).encode()
+    ).hexdigest()[:16]
+    cached = FIT_CACHE / f"{key}.pkl" if FIT_CACHE is not None else None
+    if cached is not None and cached.exists():
+        fit, seconds = pickle.loads(cached.read_bytes())
+        return dataclasses.replace(fit, priors=priors), seconds
+    start = time.perf_counter()
     fit = nd.fit_nd(data, priors, settings=settings, allow_unconverged=True)
-    return fit, time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if cached is not None:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        cached.write_bytes(pickle.dumps((fit, seconds)))
+    return fit, seconds
 
 
 def methods_on_targets(
@@ -246,6 +271,46 @@ def methods_on_targets(
 
 # ---------------------------------------------------------------------------------------------
 # Cases
+
+
+#: Epoch's digitised Chinchilla table: fitted up to this compute, the larger runs held out.
+EPOCH_CUT = 1e20
+#: Chinchilla itself: 70B parameters on 1.4T tokens, the authors' compute-optimal model at
+#: 5.76e23 FLOPs (Hoffmann et al. 2022).
+CHINCHILLA = (5.76e23, 7e10)
+
+
+def epoch_table() -> tuple[pd.DataFrame, np.ndarray]:
+    """Epoch's table (tokens = FLOPs / 6N) and the fitted rows (compute <= EPOCH_CUT)."""
+    raw = pd.read_csv(DATA / "chinchilla_epoch" / "svg_extracted_data.csv")
+    params = raw["Model Size"].astype(float).values
+    flops = raw["Training FLOP"].astype(float).values
+    frame = pd.DataFrame(
+        {
+            "name": [f"run{i}" for i in range(len(raw))],
+            "group": "all",
+            "params": params,
+            "tokens": flops / (6.0 * params),
+            "loss": raw["loss"].astype(float).values,
+        }
+    )
+    return frame, flops <= EPOCH_CUT
+
+
+def case_epoch(settings, seed):
+    """Epoch's Chinchilla table fitted up to 1e20, the larger runs and Chinchilla's N* held out."""
+    frame, fitted = epoch_table()
+    targets = frame[~fitted].reset_index(drop=True)
+    return methods_on_targets(
+        frame,
+        "group",
+        fitted,
+        targets,
+        settings,
+        seed,
+        budgets=[("all", CHINCHILLA[0])],
+        n_opt_truth=[CHINCHILLA[1]],
+    )
 
 
 def case_olmo(settings, seed):
@@ -452,6 +517,7 @@ def markdown(results: dict[str, Any]) -> str:
         ("gadre", "Gadre 1.4B and 6.9B"),
         ("porian", "Porian 2x-32x budgets"),
         ("porian_wide_exponent_prior", "Porian, exponent prior log sd 1.5"),
+        ("epoch", "Epoch's Chinchilla > 1e20"),
     ):
         if key in results:
             cases.append((label, results[key]["result"]))
@@ -491,23 +557,36 @@ def _cases_of(key: str, res: Any) -> list[tuple[str, list[Any], list[Any]]]:
     return [(key.split("_")[0].capitalize(), res["targets"], res["optimal"])]
 
 
+def likelihood_of(entry: dict[str, Any]) -> str:
+    """The likelihood a stored case ran with (entries before the key: their priors, else normal)."""
+    return entry.get("likelihood") or entry.get("priors", {}).get("likelihood", "normal")
+
+
 def _likelihood_table(results: dict[str, Any]) -> list[str]:
-    """bayescale's normal against its Student-t likelihood, for the cases run with both."""
+    """bayescale's two likelihoods side by side, for the cases run with both."""
     lines = [
         "",
-        "Normal against Student-t likelihood (bayescale L(N, D); `--likelihood`):",
+        "Student-t against normal likelihood (bayescale L(N, D); `--likelihood`):",
         "",
         "| case | likelihood | held-out 90% coverage (n) | mean abs. error | median width "
         "| N* 90% coverage (n) | N* mean abs. error |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
-    for key in (k for k in results if k.endswith("_student_t")):
-        base = key.removesuffix("_student_t")
-        for likelihood, k in (("normal", base + "_normal"), ("normal", base), ("student_t", key)):
-            if k not in results or (
-                likelihood == "normal" and k == base and base + "_normal" in results
-            ):
+    bases = dict.fromkeys(
+        k.removesuffix("_normal").removesuffix("_student_t")
+        for k in results
+        if not k.startswith("porian_wide")
+    )
+    for base in bases:
+        keys = [k for k in (base, base + "_student_t", base + "_normal") if k in results]
+        if len({likelihood_of(results[k]) for k in keys}) < 2:
+            continue
+        for likelihood in ("student_t", "normal"):  # the suffixed run first: run side by side
+            own = [k for k in (base + "_" + likelihood, base) if k in results]
+            own = [k for k in own if likelihood_of(results[k]) == likelihood]
+            if not own:
                 continue
+            k = own[0]
             for label, targets, optimal in _cases_of(k, results[k]["result"]):
                 t = summary(targets, "bayescale_nd")
                 o = summary(optimal, "bayescale_nd") if optimal else None
@@ -525,7 +604,9 @@ def _likelihood_table(results: dict[str, Any]) -> list[str]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("cases", nargs="*", default=["olmo", "gadre", "porian", "sim"])
+    parser.add_argument("cases", nargs="*", default=["olmo", "gadre", "porian", "epoch", "sim"])
+    parser.add_argument("--fit-cache", type=Path, help="reuse pickled fits from this folder")
+    parser.add_argument("--discrepancy-log-loss-sd", type=float, help="NDPriors field")
     parser.add_argument("--draws", type=int, default=500)
     parser.add_argument("--tune", type=int, default=500)
     parser.add_argument("--chains", type=int, default=2)
@@ -552,7 +633,10 @@ def main(argv=None) -> int:
         PRIORS["exponent_log_sd"] = args.exponent_log_sd
     if args.likelihood is not None:
         PRIORS["likelihood"] = args.likelihood
-    global BASELINES
+    if args.discrepancy_log_loss_sd is not None:
+        PRIORS["discrepancy_log_loss_sd"] = args.discrepancy_log_loss_sd
+    global BASELINES, FIT_CACHE
+    FIT_CACHE = args.fit_cache
     BASELINES = not args.no_baselines
     settings = SamplerSettings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed)
     results = json.loads(results_path.read_text()) if results_path.exists() else {}
@@ -561,13 +645,20 @@ def main(argv=None) -> int:
         if case == "sim":
             res: Any = case_sim(settings, args.seed, args.sims)
         else:
-            res = {"olmo": case_olmo, "gadre": case_gadre, "porian": case_porian}[case](
-                settings, args.seed
-            )
+            cases = {
+                "olmo": case_olmo,
+                "gadre": case_gadre,
+                "porian": case_porian,
+                "epoch": case_epoch,
+            }
+            res = cases[case](settings, args.seed)
         key = case + args.key_suffix
+        from bayescale.nd_data import NDPriors
+
         results[key] = {
             "result": res,
             "priors": dict(PRIORS),
+            "likelihood": NDPriors(**PRIORS).likelihood,
             "seconds": time.perf_counter() - start,
             "settings": {
                 "draws": args.draws,

@@ -7,7 +7,8 @@ authors' N* at every budget, fitted ones included, and records where the fitted 
 each isoFLOP curve (x = ln(N / N*_authors)) and the law's residuals by side of the optimum, for
 bayescale's posterior medians and the Approach-3 point fit (benchmarks/nd_backtest.py).
 
-Usage: ``python benchmarks/nd_porian_optimum.py [--draws 500 --chains 2 --seed 1]``; writes
+Usage: ``python benchmarks/nd_porian_optimum.py [--draws 500 --chains 2 --seed 1]
+[--likelihood normal]``; writes
 ``benchmarks/results/nd_porian_optimum.json``.
 """
 
@@ -56,6 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--chains", type=int, default=2)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--likelihood", choices=("normal", "student_t"), help="default: NDPriors'")
     args = ap.parse_args(argv)
     pts, opt = tables()
     small = pts[pts.flops <= CUT]
@@ -69,11 +71,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     data = nd.load_nd_runs(frame)
     settings = SamplerSettings(draws=args.draws, tune=500, chains=args.chains, seed=args.seed)
-    fit = nd.fit_nd(data, settings=settings, allow_unconverged=True)
+    priors = nd.NDPriors(**({"likelihood": args.likelihood} if args.likelihood else {}))
+    fit = nd.fit_nd(data, priors, settings=settings, allow_unconverged=True)
     budgets = sorted(opt.flops.unique())
     optimum = nd.optimal_draws(fit, budgets)
     result: dict = {
         "settings": vars(args),
+        "likelihood": priors.likelihood,
         "load_average": os.getloadavg(),
         "diagnostics": fit.diagnostics.to_dict(),
         "groups": {},

@@ -5,13 +5,17 @@ by path; 5 sizes at assorted tokens-per-parameter multipliers, and one with a si
 four seeded draws of 5 or 6 runs from Epoch's Chinchilla law (3 budgets x 7 sizes, 1% scatter,
 :func:`bayescale.nd.simulate_nd_runs`). Each is fitted twice in this process with
 :func:`bayescale.nd.fit_nd` at the default sampler settings (4 chains x 1000 draws, seed 1,
-the gate and the convergence ladder on): with the integrated inverse-gamma scatter (the
-default) and with ``NDPriors(scatter_prior="halfnormal")``, the sampled HalfNormal(0.05)
-scatter of fits saved before. It records the gate, R-hat, bulk ESS, divergences, the ladder's
-steps, the seconds, and the 90% interval of a new run at the target (OLMo-2 7B after 3.95T
-tokens, observed 2.483; the simulated law at N = 1e10, D = 2e11) against the truth.
+the gate and the convergence ladder on): with the normal likelihood's integrated
+inverse-gamma scatter and with ``NDPriors(scatter_prior="halfnormal")``, the sampled
+HalfNormal(0.05) scatter of fits saved before; ``--variants student_t``: the Student-t
+likelihood (sigma sampled under the inverse-gamma prior). It records the gate, R-hat, bulk
+ESS, divergences, the ladder's steps, the seconds, and the 90% interval of a new run at the
+target (OLMo-2 7B after 3.95T tokens, observed 2.483; the simulated law at N = 1e10,
+D = 2e11) against the truth.
 
     python benchmarks/nd_small_tables.py --json benchmarks/results/nd_small_tables.json
+    python benchmarks/nd_small_tables.py --variants student_t \
+        --json benchmarks/results/nd_small_tables_student_t.json
 """
 
 from __future__ import annotations
@@ -86,14 +90,24 @@ def tables() -> dict[str, tuple[pd.DataFrame, tuple[float, float, float]]]:
     return out
 
 
+#: The fits compared: the scatter prior's name, or ``student_t`` (the Student-t likelihood,
+#: sigma sampled under the inverse-gamma prior).
+VARIANTS = ("inverse_gamma", "halfnormal", "student_t")
+
+
 def fit_one(frame: pd.DataFrame, target, scatter_prior: str, seed: int) -> dict:
     from bayescale.nd import NDPriors, fit_nd, load_nd_runs, nd_loss_draws
     from bayescale.sampling import SamplerSettings
 
     start = time.perf_counter()
+    priors = (
+        NDPriors(likelihood="student_t")
+        if scatter_prior == "student_t"
+        else NDPriors(scatter_prior=scatter_prior, likelihood="normal")  # type: ignore[arg-type]
+    )
     fit = fit_nd(
         load_nd_runs(frame),
-        NDPriors(scatter_prior=scatter_prior),  # type: ignore[arg-type]
+        priors,
         SamplerSettings(seed=seed, progress=False),
         allow_unconverged=True,
     )
@@ -123,14 +137,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--variants", default="inverse_gamma,halfnormal", help=str(VARIANTS))
     args = parser.parse_args(argv)
+    variants = args.variants.split(",")
     import bayescale
     from bayescale.config import usable_cores
 
     bayescale.configure(devices=max(4, usable_cores()), compilation_cache=True)
     results = []
     for name, (frame, target) in tables().items():
-        for prior in ("inverse_gamma", "halfnormal"):
+        for prior in variants:
             row = {"table": name, "runs": len(frame), "scatter_prior": prior}
             row.update(fit_one(frame, target, prior, args.seed))
             results.append(row)
@@ -143,7 +159,7 @@ def main(argv=None) -> int:
             "steps": sum(r["steps"] for r in results if r["scatter_prior"] == prior),
             "seconds": sum(r["seconds"] for r in results if r["scatter_prior"] == prior),
         }
-        for prior in ("inverse_gamma", "halfnormal")
+        for prior in variants
     }
     out = {"summary": summary, "fits": results, "load_average": os.getloadavg()}
     print(json.dumps(summary, indent=1))

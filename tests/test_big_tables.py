@@ -259,9 +259,10 @@ def test_blocked_nd_scatter_draws_are_bit_identical(monkeypatch, block_values):
         *(tree["posterior"][n].transpose("chain", "draw", "group").values[..., idx] for n in names),
     )
     residuals = inputs["log_loss_obs"] - np.log(law)
-    want = add_scatter_draws(tree, residuals, NDPriors(), 5, "nd.sigma")
+    normal = NDPriors(likelihood="normal")  # sigma integrated out, then drawn
+    want = add_scatter_draws(tree, residuals, normal, 5, "nd.sigma")
     monkeypatch.setattr(nd_model, "SCATTER_BLOCK_VALUES", block_values)
-    got = nd_model.add_nd_scatter(tree, data, NDPriors(), 5)
+    got = nd_model.add_nd_scatter(tree, data, normal, 5)
     assert np.array_equal(got["posterior"]["sigma"].values, want["posterior"]["sigma"].values)
 
 

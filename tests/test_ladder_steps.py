@@ -1,4 +1,4 @@
-"""Tier 1: the convergence ladder's choice of step (``fit._next_step``), without sampling."""
+"""Tier 1: the convergence ladder's choice of step (``ladder._next_step``), without sampling."""
 
 from __future__ import annotations
 

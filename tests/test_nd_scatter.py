@@ -47,7 +47,7 @@ def test_integrated_scatter_is_the_integral_over_the_inverse_gamma_prior(five_ru
     from bayescale.nd_model import build_nd_model
 
     data = load_nd_runs(five_runs)
-    priors = NDPriors()
+    priors = NDPriors(likelihood="normal")  # the scatter is integrated out of the normal one
     model = build_nd_model(data, priors, pad_runs=pad_runs)
     point = {k: v + 0.1 for k, v in model.initial_point().items()}
     outputs = model.replace_rvs_by_values([model[n] for n in ("log_loss", *LAW)])
@@ -63,10 +63,10 @@ def test_halfnormal_scatter_prior_samples_sigma(five_runs):
     from bayescale.nd_model import build_nd_model
 
     data = load_nd_runs(five_runs)
-    integrated = build_nd_model(data, NDPriors())
+    integrated = build_nd_model(data, NDPriors(likelihood="normal"))
     assert "sigma" not in {v.name for v in integrated.free_RVs}
     assert integrated["log_loss"] in integrated.potentials
-    sampled = build_nd_model(data, NDPriors(scatter_prior="halfnormal"))
+    sampled = build_nd_model(data, NDPriors(likelihood="normal", scatter_prior="halfnormal"))
     assert "sigma" in {v.name for v in sampled.free_RVs}
     assert sampled["log_loss"] in sampled.observed_RVs
 
@@ -78,7 +78,7 @@ def test_scatter_draws_follow_their_conditional_posterior(five_runs):
     from bayescale.nd_model import add_nd_scatter
 
     data = load_nd_runs(five_runs)
-    priors = NDPriors()
+    priors = NDPriors(likelihood="normal")  # the scatter is integrated out of the normal one
     values = {"level": 2.8, "reducible": 0.5, "share": 0.5, "alpha": 0.35, "beta": 0.35}
     idata = from_dict(
         {"posterior": {k: np.full((2, 4000, 1), v) for k, v in values.items()}},
@@ -124,6 +124,7 @@ def test_five_runs_pass_the_gate(five_runs):
 
     fit = fit_nd(
         load_nd_runs(five_runs),
+        NDPriors(likelihood="normal"),  # the integrated scatter (Student-t: nd_small_tables)
         settings=SamplerSettings(draws=500, tune=500, chains=2, seed=1, progress=False),
     )
     assert fit.diagnostics.ok and fit.diagnostics.divergences == 0

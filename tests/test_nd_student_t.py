@@ -34,8 +34,8 @@ def nd_runs() -> pd.DataFrame:
 
 
 def test_priors_take_the_loss_laws_likelihoods_and_refuse_others():
-    assert NDPriors().likelihood == "normal" and NDPriors().student_t_nu == 4.0
-    assert NDPriors(likelihood="student_t").likelihood == "student_t"
+    assert NDPriors().likelihood == "student_t" and NDPriors().student_t_nu == 4.0
+    assert NDPriors(likelihood="normal").likelihood == "normal"
     for cls in (NDPriors, LossPriors):  # one message for both laws
         with pytest.raises(InputError, match="'likelihood' must be 'normal' or 'student_t'"):
             cls(likelihood="cauchy")  # type: ignore[arg-type]
@@ -131,7 +131,7 @@ def test_new_run_draws_use_the_likelihoods_scatter():
     """
     from bayescale.seeds import forecast_stream
 
-    normal = fake_fit()
+    normal = replace(fake_fit(), priors=NDPriors(likelihood="normal"))
     student = replace(normal, priors=NDPriors(likelihood="student_t"))
     shape = normal.draws("level").shape
     eps_t = nd_draws(student, seed=3).eps

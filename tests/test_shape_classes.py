@@ -188,8 +188,9 @@ def test_a_new_process_loads_a_new_table_of_a_compiled_class_from_the_cache(tmp_
     assert second.get("/jax/compilation_cache/cache_hits", 0) > 0
 
 
+@pytest.mark.parametrize("likelihood", ["student_t", "normal"])
 @pytest.mark.parametrize("groups", [1, 2])
-def test_nd_padding_keeps_the_log_density_and_its_gradient(groups):
+def test_nd_padding_keeps_the_log_density_and_its_gradient(groups, likelihood):
     """L(N, D): zero-weight rows add nothing; other tables of the class, the same program."""
     import pandas as pd
 
@@ -200,8 +201,9 @@ def test_nd_padding_keeps_the_log_density_and_its_gradient(groups):
         [simulate_nd_runs(g, sizes_per_budget=4).assign(group=f"g{g}") for g in range(groups)]
     )
     data = load_nd_runs(runs.reset_index(drop=True))
-    plain = build_nd_model(data, NDPriors())
-    padded = build_nd_model(data, NDPriors(), pad_runs=run_class(int(data.fitted.sum())))
+    priors = NDPriors(likelihood=likelihood)
+    plain = build_nd_model(data, priors)
+    padded = build_nd_model(data, priors, pad_runs=run_class(int(data.fitted.sum())))
     assert padded["log_params"].get_value().size > int(data.fitted.sum())  # really padded
     _assert_same_density(plain, padded, 0.3)
 
