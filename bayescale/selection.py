@@ -141,6 +141,8 @@ def _eval(node: ast.expr, frame: pd.DataFrame, text: str, where: str) -> Any:
             if fn is None:
                 raise _refuse(text, f"comparison '{type(op).__name__}' is not allowed")
             right = _eval(right_node, frame, text, where)
+            if not isinstance(op, ast.Eq | ast.NotEq):
+                _refuse_numbers_as_text(left, right, text)
             if isinstance(right, pd.Series):
                 right = _as_numbers(right, [left], text)
             try:
@@ -200,6 +202,30 @@ def _as_numbers(column: pd.Series, others: list[Any], text: str) -> pd.Series:
             ) from None
 
     return column.map(number).astype(float)
+
+
+def _refuse_numbers_as_text(left: Any, right: Any, text: str) -> None:
+    """Refuse ordering a column of numbers against quoted text (``compute >= '1e19'``).
+
+    Files are read as text, so the cells would be ordered as strings ('1e20' < '2e17'), a
+    selection that looks right and is not; a DataFrame's numeric column refuses it anyway.
+    """
+    for column, other in ((left, right), (right, left)):
+        if not (isinstance(column, pd.Series) and isinstance(other, str)):
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            return  # compared as numbers by pandas, which refuses the string
+        cells = [c for c in column if isinstance(c, str) and c.strip()]
+        try:
+            [float(c) for c in cells]
+        except ValueError:
+            return  # labels: ordered as text, as asked
+        if cells:
+            raise InputError(
+                f"--where '{text}': column '{column.name}' holds numbers, but {other!r} is "
+                "quoted text, and numbers ordered as text are wrong ('1e20' < '2e17'). Write "
+                f"the number without quotes: {other} instead of {other!r}."
+            )
 
 
 def _values(value: Any, frame: pd.DataFrame) -> pd.Series:
