@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bayescale.decision import (
+    QUANTITIES,
     SEARCH_FACTOR,
     Decision,
     Requirement,
@@ -558,3 +559,20 @@ def test_pass_at_1_in_a_requirement_is_named_pass_rate(text):
     # was only "cannot be parsed"
     with pytest.raises(InputError, match="pass@1 is 'pass_rate' here"):
         parse_requirement(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "quantities", "meant"),
+    [
+        ("web.loss>=2.6", QUANTITIES, "'web.loss<=2.6'"),
+        ("loss>2", QUANTITIES, "'loss<2'"),
+        ("pass_rate<=0.3", QUANTITIES, "'pass_rate>=0.3'"),
+        ("mmlu.accuracy<0.7", ("accuracy",), "'mmlu.accuracy>0.7'"),
+    ],
+)
+def test_a_bar_compute_cannot_help_meet_is_refused(text, quantities, meant):
+    # 'web.loss>=2.6' said "NO-GO ...; 90% confidence needs at most 1e+17 FLOPs (met already
+    # at the smallest compute searched)": a compute needed for a bar more compute only misses
+    with pytest.raises(InputError, match="more compute never helps") as info:
+        parse_requirement(text, quantities)
+    assert f"write {meant}" in str(info.value)
