@@ -29,6 +29,7 @@ from bayescale.data import (
     refuse_shared_columns,
     require_column,
     row_label,
+    shown_label,
 )
 from bayescale.display import Summarised
 from bayescale.errors import InputError, did_you_mean
@@ -318,7 +319,8 @@ def _refuse_spelling_twins(
         if earlier != label:
             here, there = (row_label(source, int(frame.index[r]), frame) for r in (pos, at))
             raise InputError(
-                f"{here}, column '{column}': benchmark '{label}' and '{earlier}' ({there}) differ "
+                f"{here}, column '{column}': benchmark '{shown_label(label)}' and "
+                f"'{shown_label(earlier)}' ({there}) differ "
                 "only in case, spaces or dashes: chance rates and --require read them as one "
                 "benchmark, the fit would take two. Spell each benchmark one way."
             )

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from bayescale.data import COMPUTE_RANGE, label_key
+from bayescale.data import COMPUTE_RANGE, label_key, shown_label
 from bayescale.errors import InputError
 
 #: Most target computes one run forecasts.
@@ -269,8 +269,9 @@ def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
         earlier = first.setdefault(label_key(label), label)
         if earlier != label:
             out.append(
-                f"{what} labels '{earlier}' and '{label}' differ only in case, spaces, "
-                "dashes or underscores: they are fitted as two. If they name one, spell it one way."
+                f"{what} labels '{shown_label(earlier)}' and '{shown_label(label)}' differ "
+                "only in case, spaces, dashes or underscores: they are fitted as two. If they "
+                "name one, spell it one way."
             )
     return out
 
