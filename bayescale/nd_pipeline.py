@@ -323,6 +323,14 @@ def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray
                 f"largest fitted run{where} ({c_max:.3g} FLOPs); the law discrepancy is "
                 "calibrated on 4x-100x extrapolations."
             )
+    starved = np.flatnonzero(np.asarray(d) < np.asarray(n))
+    if starved.size:
+        i = int(starved[0])
+        out.append(
+            f"{starved.size} planned run(s) have fewer tokens than parameters (N={n[i]:.3g}, "
+            f"D={d[i]:.3g}: {d[i] / n[i]:.3g} tokens a parameter, where runs train on about 1 "
+            "to 1000): --target is N:D, parameters first; check the order."
+        )
     return (
         out
         + unread_compute_warnings(data)
