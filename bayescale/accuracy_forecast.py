@@ -39,6 +39,7 @@ from bayescale.accuracy_data import (
     within_noise_of_chance,
 )
 from bayescale.backtest_scoring import score_draws, with_meta
+from bayescale.display import percent
 from bayescale.draws import Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError, did_you_mean
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
@@ -161,7 +162,9 @@ class AccuracyForecast(Forecast):
         return accuracy_table(self.draws, self.ladders, self.interval)
 
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
-        title = f"AccuracyForecast: a new model's accuracy, median [{self.interval:.0%} interval]"
+        title = (
+            f"AccuracyForecast: a new model's accuracy, median [{percent(self.interval)} interval]"
+        )
         rows = shown_rows(self.table(), _ladder_row) + [("warning", w) for w in self.warnings]
         return title, rows
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayescale.display import percent
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
 from bayescale.sampling import SamplerSettings
 
@@ -1189,7 +1190,7 @@ def _needed_line(d: Any) -> str:
     """Compute needed with its interval, for the summary."""
     return (
         f"  compute needed: the curve meets {d.requirement.text} {d.needed_span()} "
-        f"({d.confidence:.0%} interval)."
+        f"({percent(d.confidence)} interval)."
     )
 
 
@@ -1452,7 +1453,7 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
         _write_document(document, args)
     if args.out:
         log.info("wrote %s", write_json(document, Path(args.out) / "forecast.json"))
-    pct = f"{options.interval:.0%}"
+    pct = f"{percent(options.interval)}"
     cells: dict[str, dict[float, str]] = {}
     for r in table.to_dict("records"):
         cells.setdefault(str(r["group"]), {})[r["target_compute"]] = (

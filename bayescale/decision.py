@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayescale.display import html_summary, text_summary
+from bayescale.display import html_summary, percent, text_summary
 from bayescale.errors import InputError, did_you_mean
 
 QUANTITIES = ("loss", "pass_rate")
@@ -212,10 +212,10 @@ class Decision:
         need = self.compute_needed_at_confidence
         bound_only = self.at_search_start(need)
         needs = (
-            f"{self.confidence:.0%} confidence needs {'at most ' if bound_only else ''}"
+            f"{percent(self.confidence)} confidence needs {'at most ' if bound_only else ''}"
             f"{_apart(need, self.target_compute)} FLOPs"
             if need is not None
-            else f"{self.confidence:.0%} confidence is not reached within "
+            else f"{percent(self.confidence)} confidence is not reached within "
             f"{SEARCH_FACTOR:.0f}x the target"
         )
         at = f"{self.target_compute:.2g} FLOPs"
@@ -276,7 +276,7 @@ def _decision_summary(d: Decision) -> tuple[str, list[tuple[str, str]]]:
             f"{flops(d.compute_needed_at_confidence)}",
         ),
         (
-            f"curve meets it ({d.confidence:.0%})",
+            f"curve meets it ({percent(d.confidence)})",
             f"{flops(d.compute_needed_lower)} to {flops(d.compute_needed_upper)}",
         ),
     ]

@@ -20,6 +20,22 @@ def _cut(value: str) -> str:
     return value if len(value) <= MAX_VALUE else value[: MAX_VALUE - 1] + "…"
 
 
+def percent(probability: float) -> str:
+    """A probability (an interval's, a confidence) as a percentage with the digits it needs.
+
+    ``0.9`` -> ``'90%'``, ``0.995`` -> ``'99.5%'``, ``0.975`` -> ``'97.5%'``: rounded to whole
+    percent, a 99.5% interval read "100% interval" and a 97.5% confidence "98%".
+
+    >>> percent(0.9), percent(0.995), percent(0.999999)
+    ('90%', '99.5%', '99.9999%')
+    """
+    for digits in range(7):
+        text = f"{probability:.{digits}%}"
+        if abs(float(text[:-1]) / 100 - probability) < 1e-12:
+            return text
+    return f"{probability:.6%}"
+
+
 def plural(count: int, word: str) -> str:
     """``1 bucket``, ``3 buckets``: a count and its noun, for messages."""
     return f"{count} {word}" + ("" if count == 1 else "s")

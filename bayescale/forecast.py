@@ -21,6 +21,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
+from bayescale.display import percent
 from bayescale.draws import (
     SCORE_COLUMNS,
     Forecast,
@@ -631,7 +632,7 @@ def _forecast_summary(forecast: LossForecast) -> tuple[str, list[tuple[str, str]
         ),
     )
     rows += [("warning", w) for w in forecast.warnings]
-    title = f"LossForecast: final loss of a new run, median [{forecast.interval:.0%} interval]"
+    title = f"LossForecast: final loss of a new run, median [{percent(forecast.interval)} interval]"
     return title, rows
 
 

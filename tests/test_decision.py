@@ -576,3 +576,12 @@ def test_a_bar_compute_cannot_help_meet_is_refused(text, quantities, meant):
     with pytest.raises(InputError, match="more compute never helps") as info:
         parse_requirement(text, quantities)
     assert f"write {meant}" in str(info.value)
+
+
+def test_a_confidence_keeps_the_digits_it_was_given():
+    # --confidence 0.975 read "98% confidence needs ..." and "(98% interval)", and the
+    # summary of --interval 0.995 "median [100% interval]"
+    d = one("loss<=2.1", target=1e22, confidence=0.975)
+    assert "97.5% confidence" in d.sentence()
+    assert "curve meets it (97.5%)" in repr(d)
+    assert "90% confidence" in one("loss<=2.1", target=1e22).sentence()
