@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.display import percent
 from bayescale.pass_data import PassAggregate
 from bayescale.pass_forecast import NO_OVERALL
 from bayescale.report import (
@@ -93,7 +94,7 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
     """A Markdown report of a pass-rate forecast."""
     fit = result.fit
     models = fit.data.models
-    pct = f"{result.forecast.interval:.0%}"
+    pct = f"{percent(result.forecast.interval)}"
     names = np.array([markdown_text(name) for name in models.names])
     fitted = models.fitted
     lines = head_lines(result, f"bayescale pass-rate forecast ({markdown_text(fit.data.source)})")
@@ -186,7 +187,7 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
 def pass_summary_text(result: Result) -> str:
     """The command line's forecast lines of a pass-rate result."""
     forecast = result.forecast
-    pct = f"{forecast.interval:.0%}"
+    pct = f"{percent(forecast.interval)}"
     targets = [float(t) for t in forecast.targets]
     rows: dict[str, dict[float, str]] = {}
     for r in forecast.buckets().to_dict("records"):

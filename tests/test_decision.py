@@ -585,3 +585,14 @@ def test_a_confidence_keeps_the_digits_it_was_given():
     assert "97.5% confidence" in d.sentence()
     assert "curve meets it (97.5%)" in repr(d)
     assert "90% confidence" in one("loss<=2.1", target=1e22).sentence()
+
+
+def test_the_summary_names_the_interval_it_was_given():
+    from pathlib import Path
+
+    import bayescale as bs
+    from bayescale.loss_report import loss_summary_text
+
+    saved = bs.load_fit(Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc")
+    text = loss_summary_text(saved.result(targets=[1e23], interval=0.995))
+    assert "median [99.5% interval]" in text and "100%" not in text
