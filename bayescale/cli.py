@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from bayescale.display import percent
+from bayescale.display import percent, three_places
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
 from bayescale.sampling import SamplerSettings
 
@@ -1457,7 +1457,7 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     cells: dict[str, dict[float, str]] = {}
     for r in table.to_dict("records"):
         cells.setdefault(str(r["group"]), {})[r["target_compute"]] = (
-            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
+            f"{three_places(r['median'])} [{three_places(r['lower'])}, {three_places(r['upper'])}]"
         )
     print(
         f"Final loss by the point-fit bootstrap (median [{pct} interval] of least-squares fits "

@@ -36,6 +36,15 @@ def percent(probability: float) -> str:
     return f"{probability:.6%}"
 
 
+def three_places(value: float) -> str:
+    """A loss to three decimals, or to three digits where decimals would show nothing.
+
+    >>> three_places(2.5401), three_places(2.58e-06)
+    ('2.540', '2.58e-06')
+    """
+    return f"{value:.3f}" if abs(value) >= 0.01 or value == 0 else f"{value:.3g}"
+
+
 def plural(count: int, word: str) -> str:
     """``1 bucket``, ``3 buckets``: a count and its noun, for messages."""
     return f"{count} {word}" + ("" if count == 1 else "s")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bayescale.display import percent
+from bayescale.display import percent, three_places
 from bayescale.report import (
     clean_json,
     diagnostics_lines,
@@ -144,7 +144,7 @@ def loss_summary_text(result: Result) -> str:
     groups: dict[str, dict[float, str]] = {}
     for r in result.forecast.table().to_dict("records"):
         groups.setdefault(str(r["group"]), {})[r["target_compute"]] = (
-            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
+            f"{three_places(r['median'])} [{three_places(r['lower'])}, {three_places(r['upper'])}]"
         )
     lines = [f"Final loss of a new run (median [{pct} interval]):"]
     lines += summary_grid("group", groups, [float(t) for t in result.forecast.targets])

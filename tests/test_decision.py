@@ -596,3 +596,20 @@ def test_the_summary_names_the_interval_it_was_given():
     saved = bs.load_fit(Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc")
     text = loss_summary_text(saved.result(targets=[1e23], interval=0.995))
     assert "median [99.5% interval]" in text and "100%" not in text
+
+
+def test_the_summary_shows_a_tiny_loss_with_its_digits():
+    # losses of 1e-6 (a table in other units; LOSS_RANGE reads down to 1e-12) read
+    # "0.000 [0.000, 0.000]" on the command line, while the report gave 2.58e-06
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayescale.loss_report import loss_summary_text
+
+    table = pd.DataFrame(
+        {"target_compute": [1e22], "group": ["all"], "median": [2.58e-6], "lower": [2.24e-6]}
+    ).assign(upper=2.84e-6)
+    forecast = SimpleNamespace(interval=0.9, targets=[1e22], table=lambda: table)
+    text = loss_summary_text(SimpleNamespace(forecast=forecast, held_out=pd.DataFrame()))
+    assert "2.58e-06 [2.24e-06, 2.84e-06]" in text
