@@ -1422,7 +1422,7 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     from bayescale.data import load_loss_runs
     from bayescale.forecast import loss_target_warnings
     from bayescale.options import check_options
-    from bayescale.outputs import write_json
+    from bayescale.outputs import result_folder, write_json
     from bayescale.point_fits import bootstrap_document, bootstrap_forecast
     from bayescale.targets import check_targets
 
@@ -1451,8 +1451,10 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     document = bootstrap_document(table, options.interval, warnings)
     if args.json:
         _write_document(document, args)
-    if args.out:
-        log.info("wrote %s", write_json(document, Path(args.out) / "forecast.json"))
+    if args.out:  # the folder as a whole, as every --out: no earlier run's files stay
+        with result_folder(args.out) as stage:
+            write_json(document, stage / "forecast.json")
+        log.info("wrote %s", Path(args.out) / "forecast.json")
     pct = f"{percent(options.interval)}"
     cells: dict[str, dict[float, str]] = {}
     for r in table.to_dict("records"):

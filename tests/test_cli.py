@@ -482,3 +482,17 @@ def test_where_given_twice_is_refused_not_cut_to_the_last(demo_csv, capsys, comm
     err = capsys.readouterr().err
     assert "--where given twice" in err
     assert '--where "(compute > 1e18) and (compute < 1e21)"' in err
+
+
+def test_a_bootstrap_replaces_an_earlier_out_folder_as_a_whole(
+    demo_csv, tmp_path, mock_pymc_sample, capsys
+):
+    # --method bootstrap --out wrote forecast.json into an earlier Bayes result, whose fit.nc,
+    # report.md and plots stayed beside it: one folder, two runs' answers
+    out = tmp_path / "out"
+    args = ["loss", str(demo_csv), "--target-compute", "1e23", "--out", str(out)]
+    assert main([*args, "--allow-unconverged", *FAST]) == 0
+    assert (out / "fit.nc").exists() and (out / "report.md").exists()
+    assert main([*args, "--method", "bootstrap"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["forecast.json"]
+    assert json.loads((out / "forecast.json").read_text())["method"] == "point-fit bootstrap"
