@@ -1432,6 +1432,24 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
             "--require needs predictive draws of a new run; --method bootstrap gives an "
             "interval of the fitted curve only. Use --method bayes (the default) to decide."
         )
+    defaults = SamplerSettings()
+    unused = [
+        name
+        for name, given in (
+            ("--draws", args.draws != defaults.draws),
+            ("--tune", args.tune != defaults.tune),
+            ("--chains", args.chains != defaults.chains),
+            ("--likelihood", args.likelihood != "normal"),
+            ("--allow-unconverged", args.allow_unconverged),
+        )
+        if given
+    ]
+    if unused:  # warned, not refused: a script may switch --method and keep the rest
+        log.warning(
+            "warning: %s: not used by --method bootstrap, which fits least squares to "
+            "resampled runs without sampling (use --method bayes for them).",
+            ", ".join(unused),
+        )
     data = load_loss_runs(
         args.runs,
         options.columns,
