@@ -31,7 +31,7 @@ from bayescale.draws import (
     summarise,
     target_rows,
 )
-from bayescale.errors import InputError, did_you_mean
+from bayescale.errors import InputError, did_you_mean, expect
 from bayescale.laws import loss_law_pivot
 from bayescale.loss_fit import LossFit, fit_loss
 from bayescale.priors import LossPriors
@@ -613,6 +613,7 @@ def forecast_loss(
     -------
     LossForecast
     """
+    expect(fit, LossFit, "forecast_loss takes a LossFit (fit_loss(data), or load_fit(path).fit)")
     targets = check_targets(targets)
     warnings = loss_target_warnings(fit.data, targets, fit.priors, allow_backcast=allow_backcast)
     return LossForecast(
