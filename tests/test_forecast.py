@@ -191,6 +191,8 @@ def test_the_stages_refuse_arguments_of_another_type():
         bs.forecast_loss(data, 1e23)
     with pytest.raises(InputError, match=r"got SavedFit \(a SavedFit: pass its .fit\)"):
         bs.decide_loss(saved, "web.loss<=2.6", 1e23)
+    with pytest.raises(InputError, match=r"fit_loss takes LossData.*got str"):
+        bs.fit_loss("runs.csv")
     with pytest.raises(InputError, match="run_loss takes LossOptions"):
         bs.run_loss(data, {"targets": (1e23,)})
     with pytest.raises(InputError, match=r"run_pass takes PassOptions.*got LossOptions"):
