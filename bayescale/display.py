@@ -45,6 +45,19 @@ def three_places(value: float) -> str:
     return f"{value:.3f}" if abs(value) >= 0.01 or value == 0 else f"{value:.3g}"
 
 
+def rate(value: float) -> str:
+    """A pass rate to three significant digits, never rounded up to a perfect ``1``.
+
+    >>> rate(0.332), rate(0.99990), rate(1.0)
+    ('0.332', '0.9999', '1')
+    """
+    for digits in range(3, 10):
+        text = f"{value:.{digits}g}"
+        if value >= 1 or float(text) < 1:
+            return text
+    return text
+
+
 def plural(count: int, word: str) -> str:
     """``1 bucket``, ``3 buckets``: a count and its noun, for messages."""
     return f"{count} {word}" + ("" if count == 1 else "s")

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from bayescale.display import percent
+from bayescale.display import percent, rate
 from bayescale.pass_data import PassAggregate
 from bayescale.pass_forecast import NO_OVERALL
 from bayescale.report import (
@@ -192,13 +192,13 @@ def pass_summary_text(result: Result) -> str:
     rows: dict[str, dict[float, str]] = {}
     for r in forecast.buckets().to_dict("records"):
         rows.setdefault(str(r["bucket"]), {})[r["target_compute"]] = (
-            f"{r['pass_rate_median']:.3g} [{r['pass_rate_lower']:.3g}, "
-            f"{r['pass_rate_upper']:.3g}]  (-ln p {r['neg_log_pass_median']:.3g})"
+            f"{rate(r['pass_rate_median'])} [{rate(r['pass_rate_lower'])}, "
+            f"{rate(r['pass_rate_upper'])}]  (-ln p {r['neg_log_pass_median']:.3g})"
         )
     if forecast.pooled is not None:
         for r in forecast.overall().to_dict("records"):
             rows.setdefault("overall", {})[r["target_compute"]] = (
-                f"{r['median']:.3g} [{r['lower']:.3g}, {r['upper']:.3g}]"
+                f"{rate(r['median'])} [{rate(r['lower'])}, {rate(r['upper'])}]"
             )
             for column in [c for c in r if c.startswith("pass_at_") and c.endswith("_median")]:
                 at_k = column.removesuffix("_median")  # --k K: pass@K over all problems

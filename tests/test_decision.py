@@ -613,3 +613,26 @@ def test_the_summary_shows_a_tiny_loss_with_its_digits():
     forecast = SimpleNamespace(interval=0.9, targets=[1e22], table=lambda: table)
     text = loss_summary_text(SimpleNamespace(forecast=forecast, held_out=pd.DataFrame()))
     assert "2.58e-06 [2.24e-06, 2.84e-06]" in text
+
+
+def test_the_pass_summary_never_rounds_a_rate_up_to_one():
+    # a saturated bucket read "easy 1 [1, 1]": a perfect pass rate, certain, which no draw was
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayescale.pass_report import pass_summary_text
+
+    buckets = pd.DataFrame(
+        {
+            "bucket": ["easy"],
+            "target_compute": [1e23],
+            "pass_rate_median": [0.99990],
+            "pass_rate_lower": [0.99952],
+            "pass_rate_upper": [0.999998],
+            "neg_log_pass_median": [9.7e-5],
+        }
+    )
+    forecast = SimpleNamespace(interval=0.9, targets=[1e23], buckets=lambda: buckets, pooled=None)
+    text = pass_summary_text(SimpleNamespace(forecast=forecast, held_out=pd.DataFrame()))
+    assert "easy    0.9999 [0.9995, 0.999998]" in text
