@@ -260,6 +260,33 @@ def where_mask(frame: pd.DataFrame, text: str, where: str) -> pd.Series:
     return pd.Series(mask, index=frame.index)
 
 
+def _absent(frame: pd.DataFrame, text: str) -> str:
+    """Name the quoted labels of ``text`` that its column never holds, with the closest one.
+
+    ``group == 'wbe'`` selects no row because no row is 'wbe': say so, and suggest 'web'.
+    """
+    hints = []
+    for node in ast.walk(ast.parse(text.strip(), mode="eval")):
+        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name)):
+            continue
+        if node.left.id not in frame.columns:
+            continue
+        column = node.left.id
+        present = {str(v).strip() for v in frame[column].dropna()}
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, ast.Eq | ast.In):
+                elts = right.elts if isinstance(right, ast.List | ast.Tuple | ast.Set) else [right]
+                hints += [
+                    f" Column '{column}' holds no '{e.value}'."
+                    + did_you_mean(e.value, sorted(present))
+                    for e in elts
+                    if isinstance(e, ast.Constant)
+                    and isinstance(e.value, str)
+                    and e.value not in present
+                ]
+    return "".join(dict.fromkeys(hints))
+
+
 def select_rows(
     frame: pd.DataFrame,
     label: str,
@@ -294,7 +321,7 @@ def select_rows(
         kept = kept[where_mask(kept, where, label).to_numpy()]
         log.info("--where '%s': kept %d of %d rows of %s", where, len(kept), len(frame), label)
         if kept.empty:
-            raise InputError(f"{label}: --where '{where}' selects no row.")
+            raise InputError(f"{label}: --where '{where}' selects no row.{_absent(frame, where)}")
     if drop_missing:
         present = [c for c in dict.fromkeys(used) if c in kept.columns]
         blank = kept[present].map(lambda v: pd.isna(v) or (isinstance(v, str) and not v.strip()))
