@@ -29,6 +29,7 @@ from bayescale.data import (
     refuse_shared_columns,
     require_column,
     row_label,
+    shown_label,
 )
 from bayescale.display import Summarised
 from bayescale.errors import InputError, did_you_mean
@@ -318,7 +319,8 @@ def _refuse_spelling_twins(
         if earlier != label:
             here, there = (row_label(source, int(frame.index[r]), frame) for r in (pos, at))
             raise InputError(
-                f"{here}, column '{column}': benchmark '{label}' and '{earlier}' ({there}) differ "
+                f"{here}, column '{column}': benchmark '{shown_label(label)}' and "
+                f"'{shown_label(earlier)}' ({there}) differ "
                 "only in case, spaces or dashes: chance rates and --require read them as one "
                 "benchmark, the fit would take two. Spell each benchmark one way."
             )
@@ -730,6 +732,12 @@ CHINCHILLA_LOSS = (482.01, 0.3478, 2085.43, 0.3658)
 AXES = ("compute", "chinchilla")
 
 
+#: Fewest parameters and tokens the largest model of a table on the chinchilla axis may have:
+#: below them the columns are in millions or billions, which the axis's constants misread
+#: (Chinchilla's law weighs N and D by counts; compute-axis fits are unit-free).
+MIN_COUNTS = (1e5, 1e7)
+
+
 def chinchilla_effective_compute(parameters: Any, tokens: Any) -> np.ndarray:
     r"""The inverse of Chinchilla's reducible loss, :math:`1/(A/N^\alpha + B/D^\beta)`.
 
@@ -789,6 +797,13 @@ def law_compute(data: AccuracyData, axis: str = "compute") -> np.ndarray:
         raise InputError(
             f"{data.source}: the chinchilla axis needs parameters and tokens on every row; "
             f"model '{data.model[int(np.argmax(missing))]}' lacks them."
+        )
+    if np.max(data.params) < MIN_COUNTS[0] or np.max(data.tokens) < MIN_COUNTS[1]:
+        raise InputError(
+            f"{data.source}: the largest model has {np.max(data.params):g} parameters and "
+            f"the most tokens are {np.max(data.tokens):g}: Chinchilla's effective compute "
+            "takes counts, not billions (7e9 parameters, not 7). Multiply the columns by "
+            "their unit, or forecast on training compute (--target-compute C)."
         )
     return chinchilla_effective_compute(data.params, data.tokens)
 

@@ -39,6 +39,7 @@ from bayescale.accuracy_data import (
     within_noise_of_chance,
 )
 from bayescale.backtest_scoring import score_draws, with_meta
+from bayescale.display import percent
 from bayescale.draws import Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError, did_you_mean
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
@@ -161,7 +162,9 @@ class AccuracyForecast(Forecast):
         return accuracy_table(self.draws, self.ladders, self.interval)
 
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
-        title = f"AccuracyForecast: a new model's accuracy, median [{self.interval:.0%} interval]"
+        title = (
+            f"AccuracyForecast: a new model's accuracy, median [{percent(self.interval)} interval]"
+        )
         rows = shown_rows(self.table(), _ladder_row) + [("warning", w) for w in self.warnings]
         return title, rows
 
@@ -243,8 +246,9 @@ def accuracy_target_warnings(
     """Warnings about the reported ladders and the targets, before (or without) sampling.
 
     A ladder with fewer than :data:`MIN_SIZES` fitted sizes takes its exponent mostly from
-    the other families; the targets are checked against each reported family's fitted
-    computes (:func:`bayescale.targets.target_warnings`: a backcast refused unless
+    the other families (with one family, from the prior and its other benchmarks); the
+    targets are checked against each reported family's fitted computes
+    (:func:`bayescale.targets.target_warnings`: a backcast refused unless
     ``allow_backcast``, an interpolation or a far extrapolation warned). Planned models
     (``runs``, their N and D) are checked where the law on effective compute places them,
     as are the fitted models then: at the compute of their compute-optimal equal
@@ -256,12 +260,18 @@ def accuracy_target_warnings(
     noise = (priors or AccuracyPriors()).noise_median
     ladders = target_ladders(data, family)
     units = log_units_warning(data.compute[data.fitted], "compute")
+    if len(data.families) > 1:
+        pooled = "the other families' (pooling)"
+    elif len(data.benchmarks) > 1:
+        pooled = "the prior and the family's other benchmarks (there are no other families)"
+    else:
+        pooled = "the prior (there are no other families or benchmarks to pool with)"
     out = (
         units
         + label_twin_warnings(np.unique(data.family), "family")
         + [
             f"{f} on {b} has {n} fitted size{'s' if n != 1 else ''}: its exponent comes mostly "
-            "from the other families' (pooling)."
+            f"from {pooled}."
             for f, b in ladders
             if (n := data.sizes(f, b)) < MIN_SIZES
         ]

@@ -51,6 +51,7 @@ from bayescale.accuracy_forecast import (
 )
 from bayescale.accuracy_report import accuracy_document, accuracy_parameter_table
 from bayescale.decision import Decision, DecisionCurve, Requirement, parse_requirement
+from bayescale.display import percent
 from bayescale.errors import InputError, did_you_mean
 from bayescale.nd_data import FLOPS_PER_PARAM_TOKEN
 from bayescale.options import Options, check_options, remembered_options
@@ -514,7 +515,7 @@ def check_accuracy_spec(
         described += (
             "\nplanned models (the law on Chinchilla's effective compute): "
             + ", ".join(f"N={a:.3g} D={b:.3g}" for a, b in zip(n, d, strict=True))
-            + f"; {options.interval:.0%} intervals"
+            + f"; {percent(options.interval)} intervals"
         )
     return described, warned
 

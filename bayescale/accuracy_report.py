@@ -20,6 +20,7 @@ import pandas as pd
 from bayescale.accuracy import FORMULA, AccuracyFit
 from bayescale.accuracy_data import CHINCHILLA_LOSS, floor_bounds
 from bayescale.accuracy_forecast import AccuracyForecast
+from bayescale.display import percent
 from bayescale.draws import summarise
 from bayescale.report import (
     clean_json,
@@ -189,7 +190,7 @@ def accuracy_markdown(
 ) -> str:
     """``report.md``: decisions, data and chance rates, forecast, parameters, diagnostics."""
     fit, data = result.fit, result.fit.data
-    pct = f"{result.forecast.interval:.0%}"
+    pct = f"{percent(result.forecast.interval)}"
     lines = head_lines(result, f"Benchmark accuracy forecast: {data.source}")
     lines += [
         f"- {int(data.fitted.sum())} fitted rows ({int(data.held_out.sum())} held out): "
@@ -240,7 +241,7 @@ def accuracy_markdown(
 
 def accuracy_summary(result: Result[AccuracyFit, AccuracyForecast, Any]) -> str:
     """The command line's forecast lines: one row per ladder, one column per target."""
-    pct = f"{result.forecast.interval:.0%}"
+    pct = f"{percent(result.forecast.interval)}"
     rows: dict[str, dict[float, str]] = {}
     table = result.forecast.table()
     planned = "params" in table.columns

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bayescale.display import percent, three_places
 from bayescale.errors import BayescaleError, ConvergenceError, InputError
 from bayescale.sampling import SamplerSettings
 
@@ -1203,7 +1204,7 @@ def _needed_line(d: Any) -> str:
     """Compute needed with its interval, for the summary."""
     return (
         f"  compute needed: the curve meets {d.requirement.text} {d.needed_span()} "
-        f"({d.confidence:.0%} interval)."
+        f"({percent(d.confidence)} interval)."
     )
 
 
@@ -1435,7 +1436,7 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     from bayescale.data import load_loss_runs
     from bayescale.forecast import loss_target_warnings
     from bayescale.options import check_options
-    from bayescale.outputs import write_json
+    from bayescale.outputs import result_folder, write_json
     from bayescale.point_fits import bootstrap_document, bootstrap_forecast
     from bayescale.targets import check_targets
 
@@ -1444,6 +1445,24 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
         raise InputError(
             "--require needs predictive draws of a new run; --method bootstrap gives an "
             "interval of the fitted curve only. Use --method bayes (the default) to decide."
+        )
+    defaults = SamplerSettings()
+    unused = [
+        name
+        for name, given in (
+            ("--draws", args.draws != defaults.draws),
+            ("--tune", args.tune != defaults.tune),
+            ("--chains", args.chains != defaults.chains),
+            ("--likelihood", args.likelihood != "normal"),
+            ("--allow-unconverged", args.allow_unconverged),
+        )
+        if given
+    ]
+    if unused:  # warned, not refused: a script may switch --method and keep the rest
+        log.warning(
+            "warning: %s: not used by --method bootstrap, which fits least squares to "
+            "resampled runs without sampling (use --method bayes for them).",
+            ", ".join(unused),
         )
     data = load_loss_runs(
         args.runs,
@@ -1464,13 +1483,15 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
     document = bootstrap_document(table, options.interval, warnings)
     if args.json:
         _write_document(document, args)
-    if args.out:
-        log.info("wrote %s", write_json(document, Path(args.out) / "forecast.json"))
-    pct = f"{options.interval:.0%}"
+    if args.out:  # the folder as a whole, as every --out: no earlier run's files stay
+        with result_folder(args.out) as stage:
+            write_json(document, stage / "forecast.json")
+        log.info("wrote %s", Path(args.out) / "forecast.json")
+    pct = f"{percent(options.interval)}"
     cells: dict[str, dict[float, str]] = {}
     for r in table.to_dict("records"):
         cells.setdefault(str(r["group"]), {})[r["target_compute"]] = (
-            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
+            f"{three_places(r['median'])} [{three_places(r['lower'])}, {three_places(r['upper'])}]"
         )
     print(
         f"Final loss by the point-fit bootstrap (median [{pct} interval] of least-squares fits "

@@ -12,6 +12,7 @@ import lzma
 import os
 import re
 import stat
+import unicodedata
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -462,9 +463,18 @@ def _check_delimiter(header: list[str], delimiter: str, label: str, kind: str) -
 def label_key(name: str) -> str:
     """A label with case, spaces and dashes set aside: ``"ARC-C"`` -> ``"arc_c"``.
 
-    Labels with one key are one label typed two ways (benchmarks, groups, families).
+    Labels with one key are one label typed two ways (benchmarks, groups, families). Unicode
+    forms (NFKC) and invisible format characters (a zero-width space or a BOM pasted from a
+    web page) are set aside too: such labels print alike.
     """
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+    text = unicodedata.normalize("NFKC", name)
+    visible = "".join(c for c in text if unicodedata.category(c) != "Cf")
+    return re.sub(r"[\s\-]+", "_", visible.strip().lower())
+
+
+def shown_label(label: str) -> str:
+    r"""A label as a message shows it, invisible format characters escaped: ``'web\u200b'``."""
+    return "".join(f"\\u{ord(c):04x}" if unicodedata.category(c) == "Cf" else c for c in label)
 
 
 def row_label(source: str, index: int, frame: pd.DataFrame | None = None) -> str:
@@ -552,7 +562,8 @@ def spelling_twin_hint(label: str, labels: Iterable[str], what: str) -> str:
     if not twins:
         return ""
     return (
-        f" '{label}' and '{twins[0]}' differ only in case, spaces, dashes or underscores: one "
+        f" '{shown_label(label)}' and '{shown_label(twins[0])}' differ only in case, spaces, "
+        "dashes or underscores: one "
         f"{what} typed two ways? Spell it one way."
     )
 

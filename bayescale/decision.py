@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bayescale.display import html_summary, text_summary
+from bayescale.display import html_summary, percent, text_summary
 from bayescale.errors import InputError, did_you_mean
 
 QUANTITIES = ("loss", "pass_rate")
@@ -27,6 +27,9 @@ _PATTERN = re.compile(
     r"^\s*(?:(?P<scope>.+?)\.)?(?P<quantity>[A-Za-z_]+)\s*(?P<op><=|>=|<|>)\s*"
     r"(?P<value>[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
 )
+#: Whether more compute lowers (True) or raises (False) each quantity, on its law: a bar the
+#: other way (``loss>=2.6``) is never helped by compute and is refused.
+_FALLS = {"loss": True, "pass_rate": False, "accuracy": False}
 #: Points per decade of the compute grid searched for ``compute_needed``.
 GRID_PER_DECADE = 50
 #: How far beyond the largest target the search goes (docs/formats.md).
@@ -109,6 +112,18 @@ def parse_requirement(text: str, quantities: Sequence[str] = QUANTITIES) -> Requ
             f"--require '{text}': {threshold:g} is not a meaningful bar for {quantity}, which "
             f"lies {span}: the rule would hold always or never. Give a threshold {span}, "
             "exclusive (e.g. 'loss<=2.1', 'pass_rate>=0.3')."
+        )
+    if (match["op"] in (">=", ">")) == _FALLS.get(quantity):
+        flipped = {"<=": ">=", "<": ">", ">=": "<=", ">": "<"}[match["op"]]
+        scope = f"{match['scope']}." if match["scope"] else ""
+        bound = {"<=": "at or below", "<": "below", ">=": "at or above", ">": "above"}
+        raise InputError(
+            f"--require '{text}' asks for a {quantity} {bound[match['op']]} {threshold:g}, but "
+            f"the law's {quantity} only {'falls' if _FALLS[quantity] else 'rises'} with "
+            "compute: more compute never helps meet this bar, and there is no compute needed to "
+            "report. "
+            f"For a {quantity} {bound[flipped]} {threshold:g}, write "
+            f"'{scope}{quantity}{flipped}{match['value']}'."
         )
     return Requirement(
         quantity=quantity,
@@ -197,10 +212,10 @@ class Decision:
         need = self.compute_needed_at_confidence
         bound_only = self.at_search_start(need)
         needs = (
-            f"{self.confidence:.0%} confidence needs {'at most ' if bound_only else ''}"
+            f"{percent(self.confidence)} confidence needs {'at most ' if bound_only else ''}"
             f"{_apart(need, self.target_compute)} FLOPs"
             if need is not None
-            else f"{self.confidence:.0%} confidence is not reached within "
+            else f"{percent(self.confidence)} confidence is not reached within "
             f"{SEARCH_FACTOR:.0f}x the target"
         )
         at = f"{self.target_compute:.2g} FLOPs"
@@ -261,7 +276,7 @@ def _decision_summary(d: Decision) -> tuple[str, list[tuple[str, str]]]:
             f"{flops(d.compute_needed_at_confidence)}",
         ),
         (
-            f"curve meets it ({d.confidence:.0%})",
+            f"curve meets it ({percent(d.confidence)})",
             f"{flops(d.compute_needed_lower)} to {flops(d.compute_needed_upper)}",
         ),
     ]

@@ -20,6 +20,44 @@ def _cut(value: str) -> str:
     return value if len(value) <= MAX_VALUE else value[: MAX_VALUE - 1] + "…"
 
 
+def percent(probability: float) -> str:
+    """A probability (an interval's, a confidence) as a percentage with the digits it needs.
+
+    ``0.9`` -> ``'90%'``, ``0.995`` -> ``'99.5%'``, ``0.975`` -> ``'97.5%'``: rounded to whole
+    percent, a 99.5% interval read "100% interval" and a 97.5% confidence "98%".
+
+    >>> percent(0.9), percent(0.995), percent(0.999999)
+    ('90%', '99.5%', '99.9999%')
+    """
+    for digits in range(7):
+        text = f"{probability:.{digits}%}"
+        if abs(float(text[:-1]) / 100 - probability) < 1e-12:
+            return text
+    return f"{probability:.6%}"
+
+
+def three_places(value: float) -> str:
+    """A loss to three decimals, or to three digits where decimals would show nothing.
+
+    >>> three_places(2.5401), three_places(2.58e-06)
+    ('2.540', '2.58e-06')
+    """
+    return f"{value:.3f}" if abs(value) >= 0.01 or value == 0 else f"{value:.3g}"
+
+
+def rate(value: float) -> str:
+    """A pass rate to three significant digits, never rounded up to a perfect ``1``.
+
+    >>> rate(0.332), rate(0.99990), rate(1.0)
+    ('0.332', '0.9999', '1')
+    """
+    for digits in range(3, 10):
+        text = f"{value:.{digits}g}"
+        if value >= 1 or float(text) < 1:
+            return text
+    return text
+
+
 def plural(count: int, word: str) -> str:
     """``1 bucket``, ``3 buckets``: a count and its noun, for messages."""
     return f"{count} {word}" + ("" if count == 1 else "s")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from bayescale.display import percent
 from bayescale.errors import InputError
 from bayescale.ticks import power_ticks
 
@@ -148,7 +149,7 @@ def decision_figure(
             color="C2",
             alpha=0.12,
             lw=0,
-            label=f"curve meets it ({first.confidence:.0%})",
+            label=f"curve meets it ({percent(first.confidence)})",
         )
     if choice is not None:
         ax.axvline(
@@ -199,7 +200,9 @@ def draw_bands(
     def label(text: str) -> str | None:
         return text if legend else None
 
-    ax.fill_between(grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=label(f"{interval:.0%}"))
+    ax.fill_between(
+        grid, q[0], q[4], color="C0", alpha=0.18, lw=0, label=label(f"{percent(interval)}")
+    )
     ax.fill_between(grid, q[1], q[3], color="C0", alpha=0.35, lw=0, label=label("50%"))
     ax.plot(grid, q[2], color="C0", lw=1.5, label=label("median"))
 

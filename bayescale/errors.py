@@ -35,6 +35,18 @@ class ConvergenceError(BayescaleError, RuntimeError):
         self.result = result
 
 
+def expect(value: object, kind: type, what: str) -> None:
+    """Refuse an argument of another type at once, not with an AttributeError deep inside.
+
+    ``what`` says what the function takes (``"forecast_loss takes a LossFit (fit_loss(data))"``);
+    a :class:`~bayescale.saved.SavedFit` given for its fit is told to pass ``saved.fit``.
+    """
+    if isinstance(value, kind):
+        return
+    hint = " (a SavedFit: pass its .fit)" if type(value).__name__ == "SavedFit" else ""
+    raise InputError(f"{what}, got {type(value).__name__}{hint}.")
+
+
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` when none is close.
 

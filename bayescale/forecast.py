@@ -22,6 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
+from bayescale.display import percent
 from bayescale.draws import (
     SCORE_COLUMNS,
     Forecast,
@@ -31,7 +32,7 @@ from bayescale.draws import (
     summarise,
     target_rows,
 )
-from bayescale.errors import InputError, did_you_mean
+from bayescale.errors import InputError, did_you_mean, expect
 from bayescale.laws import loss_law_pivot
 from bayescale.loss_fit import LossFit, fit_loss
 from bayescale.priors import LossPriors
@@ -647,6 +648,7 @@ def forecast_loss(
     -------
     LossForecast
     """
+    expect(fit, LossFit, "forecast_loss takes a LossFit (fit_loss(data), or load_fit(path).fit)")
     targets = check_targets(targets)
     warnings = loss_target_warnings(fit.data, targets, fit.priors, allow_backcast=allow_backcast)
     return LossForecast(
@@ -666,7 +668,7 @@ def _forecast_summary(forecast: LossForecast) -> tuple[str, list[tuple[str, str]
         ),
     )
     rows += [("warning", w) for w in forecast.warnings]
-    title = f"LossForecast: final loss of a new run, median [{forecast.interval:.0%} interval]"
+    title = f"LossForecast: final loss of a new run, median [{percent(forecast.interval)} interval]"
     return title, rows
 
 

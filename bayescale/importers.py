@@ -1054,6 +1054,16 @@ def write_table(table: pd.DataFrame, output: str | Path, *, append: bool = False
                 f"{output}: already exists. Add --append to add these models to it, or choose "
                 "another -o path."
             )
+        header = _only_header(output)
+        if header is not None:  # a table started by hand: nothing to combine
+            if header != list(table.columns):
+                raise InputError(
+                    f"{output}: columns {', '.join(header)} differ from the imported "
+                    f"{', '.join(table.columns)}; append only to a table written by bayescale "
+                    "import."
+                )
+            write_text(output, table.to_csv(index=False))
+            return table
         old, label = read_table(output)
         if tuple(old.columns) != tuple(table.columns):
             raise InputError(
@@ -1069,6 +1079,16 @@ def write_table(table: pd.DataFrame, output: str | Path, *, append: bool = False
     # a new file beside the old one, then a rename: an interrupted append leaves the old table
     write_text(output, table.to_csv(index=False))
     return table
+
+
+def _only_header(path: Path) -> list[str] | None:
+    """The column names of a small CSV file that holds a header line alone, else ``None``."""
+    with path.open("rb") as f:
+        head = f.read(4096)
+    lines = [line for line in head.decode("utf-8-sig", "replace").splitlines() if line.strip()]
+    if len(head) == 4096 or len(lines) != 1:
+        return None
+    return [name.strip() for name in lines[0].split(",")]
 
 
 def _typed(old: pd.DataFrame, label: str) -> pd.DataFrame:

@@ -23,6 +23,7 @@ from bayescale.data import LossData
 from bayescale.diagnostics import Attempt, Diagnostics, diagnose
 from bayescale.display import Summarised, common_rows, plural
 from bayescale.draws import stacked_draws
+from bayescale.errors import expect
 from bayescale.ladder import (
     LARGE_TABLE_TARGET_ACCEPT,
     LOSS_RETRY_TARGET_ACCEPT,
@@ -182,6 +183,7 @@ def fit_loss(
         When R-hat, ESS or divergences miss the thresholds of :mod:`bayescale.diagnostics`
         and ``allow_unconverged`` is false; the fit is attached as ``error.result``.
     """
+    expect(data, LossData, "fit_loss takes LossData: bs.load_loss_runs(path_or_frame)")
     from bayescale.loss_model import (
         add_scatter,
         build_loss_model,

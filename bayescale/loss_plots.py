@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from bayescale.display import percent
 from bayescale.drawing import (
     dodge,
     draw_bands,
@@ -180,7 +181,7 @@ def ppc_figure(fit: LossFit, interval: float = 0.9) -> Figure:
     power_ticks(ax.xaxis)
     ax.set_xlabel("training compute (FLOPs)")
     ax.set_ylabel("observed / predictive median - 1")
-    ax.set_title(f"Posterior predictive check ({interval:.0%} intervals)")
+    ax.set_title(f"Posterior predictive check ({percent(interval)} intervals)")
     ax.grid(alpha=0.3, lw=0.5)
     ax.legend(fontsize=7)
     fig.tight_layout()

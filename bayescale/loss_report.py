@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.display import percent, three_places
 from bayescale.report import (
     clean_json,
     diagnostics_lines,
@@ -78,7 +79,7 @@ def loss_document(result: Result, version: str) -> dict[str, Any]:
 def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
     """A Markdown report: summary, forecast, decision, parameters, held-out runs, diagnostics."""
     fit, data = result.fit, result.fit.data
-    pct = f"{result.forecast.interval:.0%}"
+    pct = f"{percent(result.forecast.interval)}"
     table = result.forecast.table()
     lines = head_lines(result, f"bayescale loss forecast ({markdown_text(data.source)})")
     fitted = data.fitted
@@ -141,11 +142,11 @@ def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
 
 def loss_summary_text(result: Result) -> str:
     """The command line's forecast lines of a loss result."""
-    pct = f"{result.forecast.interval:.0%}"
+    pct = f"{percent(result.forecast.interval)}"
     groups: dict[str, dict[float, str]] = {}
     for r in result.forecast.table().to_dict("records"):
         groups.setdefault(str(r["group"]), {})[r["target_compute"]] = (
-            f"{r['median']:.3f} [{r['lower']:.3f}, {r['upper']:.3f}]"
+            f"{three_places(r['median'])} [{three_places(r['lower'])}, {three_places(r['upper'])}]"
         )
     lines = [f"Final loss of a new run (median [{pct} interval]):"]
     lines += summary_grid("group", groups, [float(t) for t in result.forecast.targets])

@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.decision import Decision, DecisionCurve, Requirement
+from bayescale.display import percent
 from bayescale.draws import SCORE_COLUMNS, Forecast
 from bayescale.errors import InputError
 from bayescale.nd import (
@@ -186,7 +187,7 @@ class NDForecast(Forecast):
         return pd.DataFrame(rows, columns=None if rows else columns)
 
     def _summary(self) -> tuple[str, list[tuple[str, str]]]:
-        title = f"NDForecast: a new run's loss, median [{self.interval:.0%} interval]"
+        title = f"NDForecast: a new run's loss, median [{percent(self.interval)} interval]"
         rows = [
             (
                 f"N={t['params']:.3g} D={t['tokens']:.3g} [{g['group']}]",
@@ -323,6 +324,14 @@ def far_warnings(data: NDData, n: np.ndarray, d: np.ndarray, budgets: np.ndarray
                 f"largest fitted run{where} ({c_max:.3g} FLOPs); the law discrepancy is "
                 "calibrated on 4x-100x extrapolations."
             )
+    starved = np.flatnonzero(np.asarray(d) < np.asarray(n))
+    if starved.size:
+        i = int(starved[0])
+        out.append(
+            f"{starved.size} planned run(s) have fewer tokens than parameters (N={n[i]:.3g}, "
+            f"D={d[i]:.3g}: {d[i] / n[i]:.3g} tokens a parameter, where runs train on about 1 "
+            "to 1000): --target is N:D, parameters first; check the order."
+        )
     return (
         out
         + unread_compute_warnings(data)
@@ -602,7 +611,7 @@ def check_nd_spec(spec: Any, options: NDOptions, path: Path, rule: Any) -> tuple
         data_line(path, "runs", data.fitted, groups)
         + f"\nplanned runs: {runs}; budgets (FLOPs): "
         + (", ".join(f"{b:.3g}" for b in budgets) or "none")
-        + f"; {options.interval:.0%} intervals"
+        + f"; {percent(options.interval)} intervals"
     )
     return described, warned
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.figure import Figure
 
+from bayescale.display import percent
 from bayescale.drawing import (
     draw_observed,
     draw_target,
@@ -93,7 +94,7 @@ def nd_path_figure(
             ax.fill_between(grid, q[0], q[2], color=colour, alpha=0.18, lw=0)
             ax.plot(grid, q[1], color=colour, lw=1.5, label=f"D/N = {ratio:.3g}: median")
         if len(paths):
-            ax.fill_between([], [], [], color="0.5", alpha=0.25, label=f"{interval:.0%} band")
+            ax.fill_between([], [], [], color="0.5", alpha=0.25, label=f"{percent(interval)} band")
         if at_target is not None:
             draw_target(ax, t_c, at_target[:, gi, :], interval)
         own = data.group == group
@@ -186,7 +187,7 @@ def nd_figure(
         np.concatenate([edge_lo, edge_hi[::-1]]),
         color="tab:red",
         alpha=0.2,
-        label=f"N*(C), {interval:.0%} interval",
+        label=f"N*(C), {percent(interval)} interval",
     )
     ax.plot(n_band[1], product / n_band[1], color="tab:red", lw=1.5, label="compute-optimal N*(C)")
     for budget in budgets:

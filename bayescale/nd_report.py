@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from bayescale.display import percent
 from bayescale.draws import summarise
 from bayescale.nd import NDFit, RequiredParams
 from bayescale.results import Result
@@ -195,7 +196,7 @@ def nd_markdown(result: Result, version: str | None = None, plots: Sequence[str]
         lines += ["", *(f"- {line}" for line in needed)]
     held = result.held_out
     if not held.empty:
-        pct = f"{result.forecast.interval:.0%}"
+        pct = f"{percent(result.forecast.interval)}"
         lines += [
             "",
             "## Held-out runs",
@@ -234,9 +235,9 @@ def needed_lines(result: Result) -> list[str]:
     def sentence(r: RequiredParams, where: str) -> str:
         at = r.params_at_confidence
         reach = (
-            f"N >= {at:.3g} at {r.confidence:.0%} confidence"
+            f"N >= {at:.3g} at {percent(r.confidence)} confidence"
             if at is not None
-            else f"no N reaches {r.confidence:.0%} confidence"
+            else f"no N reaches {percent(r.confidence)} confidence"
         )
         median = r.params_median
         return f"N needed for {r.requirement} {where}: {reach}" + (
@@ -257,7 +258,7 @@ def nd_summary(result: Result) -> str:
         for g in t["loss"]:
             lines.append(
                 f"N={t['params']:.3g} D={t['tokens']:.3g} [{g['group']}]: loss {g['median']:.4f} "
-                f"({result.forecast.interval:.0%}: {g['lower']:.4f}-{g['upper']:.4f})"
+                f"({percent(result.forecast.interval)}: {g['lower']:.4f}-{g['upper']:.4f})"
             )
     for o in doc["optimal"]:
         p, lo = o["params"], o["loss"]
@@ -271,6 +272,6 @@ def nd_summary(result: Result) -> str:
     if not held.empty:
         lines.append(
             f"Held-out runs: {int(held['covered'].sum())}/{len(held)} inside the "
-            f"{result.forecast.interval:.0%} interval."
+            f"{percent(result.forecast.interval)} interval."
         )
     return "\n".join(lines)

@@ -31,7 +31,7 @@ import pandas as pd
 import xarray as xr
 
 from bayescale.buckets import Buckets, held_out_reference_warnings
-from bayescale.display import plural
+from bayescale.display import percent, plural
 from bayescale.draws import SCORE_COLUMNS, Forecast, shown_rows, summarise, target_rows
 from bayescale.errors import InputError
 from bayescale.laws import pass_law_log
@@ -310,7 +310,7 @@ class PassForecast(Forecast):
         else:
             rows.append(("overall", NO_OVERALL))
         rows += [("warning", w) for w in self.warnings]
-        title = f"PassForecast: a new model's pass@1, median [{self.interval:.0%} interval]"
+        title = f"PassForecast: a new model's pass@1, median [{percent(self.interval)} interval]"
         return title, rows
 
     def table(self) -> pd.DataFrame:

@@ -20,7 +20,7 @@ import pandas as pd
 from bayescale.buckets import Buckets, Eligibility, intercepts_drawn, make_buckets
 from bayescale.decision import Decision, Requirement, parse_requirement
 from bayescale.display import plural
-from bayescale.errors import InputError, did_you_mean
+from bayescale.errors import InputError, did_you_mean, expect
 from bayescale.ladder import model_settings
 from bayescale.options import Options, check_options
 from bayescale.pass_data import PassAggregate, PassColumns, PassCounts, load_pass_table
@@ -326,6 +326,7 @@ def run_pass(source: str | Path | pd.DataFrame, options: PassOptions) -> PassRes
     -------
     PassResult
     """
+    expect(options, PassOptions, "run_pass takes PassOptions, e.g. bs.PassOptions(targets=(1e23,))")
     check_pass_options(options)
     data, buckets = load_pass(source, options)
     if options.requirement:

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bayescale.display import percent, rate
 from bayescale.pass_data import PassAggregate
 from bayescale.pass_forecast import NO_OVERALL
 from bayescale.report import (
@@ -93,7 +94,7 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
     """A Markdown report of a pass-rate forecast."""
     fit = result.fit
     models = fit.data.models
-    pct = f"{result.forecast.interval:.0%}"
+    pct = f"{percent(result.forecast.interval)}"
     names = np.array([markdown_text(name) for name in models.names])
     fitted = models.fitted
     lines = head_lines(result, f"bayescale pass-rate forecast ({markdown_text(fit.data.source)})")
@@ -186,18 +187,18 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
 def pass_summary_text(result: Result) -> str:
     """The command line's forecast lines of a pass-rate result."""
     forecast = result.forecast
-    pct = f"{forecast.interval:.0%}"
+    pct = f"{percent(forecast.interval)}"
     targets = [float(t) for t in forecast.targets]
     rows: dict[str, dict[float, str]] = {}
     for r in forecast.buckets().to_dict("records"):
         rows.setdefault(str(r["bucket"]), {})[r["target_compute"]] = (
-            f"{r['pass_rate_median']:.3g} [{r['pass_rate_lower']:.3g}, "
-            f"{r['pass_rate_upper']:.3g}]  (-ln p {r['neg_log_pass_median']:.3g})"
+            f"{rate(r['pass_rate_median'])} [{rate(r['pass_rate_lower'])}, "
+            f"{rate(r['pass_rate_upper'])}]  (-ln p {r['neg_log_pass_median']:.3g})"
         )
     if forecast.pooled is not None:
         for r in forecast.overall().to_dict("records"):
             rows.setdefault("overall", {})[r["target_compute"]] = (
-                f"{r['median']:.3g} [{r['lower']:.3g}, {r['upper']:.3g}]"
+                f"{rate(r['median'])} [{rate(r['lower'])}, {rate(r['upper'])}]"
             )
             for column in [c for c in r if c.startswith("pass_at_") and c.endswith("_median")]:
                 at_k = column.removesuffix("_median")  # --k K: pass@K over all problems

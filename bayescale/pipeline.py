@@ -20,7 +20,7 @@ import pandas as pd
 from bayescale import forecast as loss_forecast
 from bayescale.data import LossColumns, LossData, load_loss_runs
 from bayescale.decision import Decision, Requirement, parse_requirement
-from bayescale.errors import InputError, did_you_mean
+from bayescale.errors import InputError, did_you_mean, expect
 from bayescale.loss_fit import LossFit, fit_loss
 from bayescale.loss_report import loss_document
 from bayescale.options import Options, check_options
@@ -93,6 +93,7 @@ def decide_loss(
     list of Decision
         One per target.
     """
+    expect(fit, LossFit, "decide_loss takes a LossFit (fit_loss(data), or load_fit(path).fit)")
     draws = partial(loss_requirement_draws, fit)
     return decide_requirement(
         draws, requirement, targets, confidence, _search_start(fit, requirement)
@@ -240,6 +241,7 @@ def run_loss(source: str | Path | pd.DataFrame | LossData, options: LossOptions)
     >>> result.decisions[0].go  # doctest: +SKIP
     True
     """
+    expect(options, LossOptions, "run_loss takes LossOptions, e.g. bs.LossOptions(targets=(1e23,))")
     check_options(options)
     data = source if isinstance(source, LossData) else load_loss(source, options)
     if options.requirement:

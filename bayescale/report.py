@@ -18,6 +18,7 @@ import pandas as pd
 
 from bayescale.decision import Decision
 from bayescale.diagnostics import Diagnostics
+from bayescale.display import percent
 from bayescale.results import Result
 
 
@@ -128,7 +129,7 @@ def needed_line(d: Decision) -> str:
     """Compute needed with its interval, for the report."""
     return (
         f"Compute needed: the fitted curve meets `{d.requirement.text}` {d.needed_span('.3g')} "
-        f"({d.confidence:.0%} interval of the posterior)."
+        f"({percent(d.confidence)} interval of the posterior)."
     )
 
 

@@ -23,6 +23,7 @@ from bayescale.display import Summarised
 from bayescale.errors import InputError
 from bayescale.registry import Law, get_law, law_of, laws
 from bayescale.saved_format import SPEC_ATTR, attr_json, open_tree, root_attrs, write_tree
+from bayescale.targets import check_targets
 
 if TYPE_CHECKING:
     from bayescale.data import LossData
@@ -130,7 +131,8 @@ class SavedFit(Summarised):
         ``confidence``, ``interval``, ``allow_backcast``, ...) changed.
         """
         if targets is not None:
-            changes["targets"] = tuple(np.atleast_1d(np.asarray(targets, dtype=float)).tolist())
+            # none is an answer for laws with other targets (planned L(N, D) runs)
+            changes["targets"] = tuple(check_targets(targets).tolist()) if np.size(targets) else ()
         options = replace(self.options, **changes)
         return law_of(self.fit).result_from_fit(self.fit, options)
 

@@ -141,6 +141,8 @@ def _eval(node: ast.expr, frame: pd.DataFrame, text: str, where: str) -> Any:
             if fn is None:
                 raise _refuse(text, f"comparison '{type(op).__name__}' is not allowed")
             right = _eval(right_node, frame, text, where)
+            if not isinstance(op, ast.Eq | ast.NotEq):
+                _refuse_numbers_as_text(left, right, text)
             if isinstance(right, pd.Series):
                 right = _as_numbers(right, [left], text)
             try:
@@ -202,6 +204,30 @@ def _as_numbers(column: pd.Series, others: list[Any], text: str) -> pd.Series:
     return column.map(number).astype(float)
 
 
+def _refuse_numbers_as_text(left: Any, right: Any, text: str) -> None:
+    """Refuse ordering a column of numbers against quoted text (``compute >= '1e19'``).
+
+    Files are read as text, so the cells would be ordered as strings ('1e20' < '2e17'), a
+    selection that looks right and is not; a DataFrame's numeric column refuses it anyway.
+    """
+    for column, other in ((left, right), (right, left)):
+        if not (isinstance(column, pd.Series) and isinstance(other, str)):
+            continue
+        if pd.api.types.is_numeric_dtype(column):
+            return  # compared as numbers by pandas, which refuses the string
+        cells = [c for c in column if isinstance(c, str) and c.strip()]
+        try:
+            [float(c) for c in cells]
+        except ValueError:
+            return  # labels: ordered as text, as asked
+        if cells:
+            raise InputError(
+                f"--where '{text}': column '{column.name}' holds numbers, but {other!r} is "
+                "quoted text, and numbers ordered as text are wrong ('1e20' < '2e17'). Write "
+                f"the number without quotes: {other} instead of {other!r}."
+            )
+
+
 def _values(value: Any, frame: pd.DataFrame) -> pd.Series:
     if isinstance(value, pd.Series):
         return value
@@ -232,6 +258,33 @@ def where_mask(frame: pd.DataFrame, text: str, where: str) -> pd.Series:
     if not (isinstance(mask, np.ndarray) and mask.dtype == bool):
         raise _refuse(text, "the expression must be a comparison")
     return pd.Series(mask, index=frame.index)
+
+
+def _absent(frame: pd.DataFrame, text: str) -> str:
+    """Name the quoted labels of ``text`` that its column never holds, with the closest one.
+
+    ``group == 'wbe'`` selects no row because no row is 'wbe': say so, and suggest 'web'.
+    """
+    hints = []
+    for node in ast.walk(ast.parse(text.strip(), mode="eval")):
+        if not (isinstance(node, ast.Compare) and isinstance(node.left, ast.Name)):
+            continue
+        if node.left.id not in frame.columns:
+            continue
+        column = node.left.id
+        present = {str(v).strip() for v in frame[column].dropna()}
+        for op, right in zip(node.ops, node.comparators, strict=True):
+            if isinstance(op, ast.Eq | ast.In):
+                elts = right.elts if isinstance(right, ast.List | ast.Tuple | ast.Set) else [right]
+                hints += [
+                    f" Column '{column}' holds no '{e.value}'."
+                    + did_you_mean(e.value, sorted(present))
+                    for e in elts
+                    if isinstance(e, ast.Constant)
+                    and isinstance(e.value, str)
+                    and e.value not in present
+                ]
+    return "".join(dict.fromkeys(hints))
 
 
 def select_rows(
@@ -268,7 +321,7 @@ def select_rows(
         kept = kept[where_mask(kept, where, label).to_numpy()]
         log.info("--where '%s': kept %d of %d rows of %s", where, len(kept), len(frame), label)
         if kept.empty:
-            raise InputError(f"{label}: --where '{where}' selects no row.")
+            raise InputError(f"{label}: --where '{where}' selects no row.{_absent(frame, where)}")
     if drop_missing:
         present = [c for c in dict.fromkeys(used) if c in kept.columns]
         blank = kept[present].map(lambda v: pd.isna(v) or (isinstance(v, str) and not v.strip()))

@@ -49,6 +49,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError, create_model
 
+from bayescale.display import percent
 from bayescale.errors import InputError, did_you_mean
 from bayescale.options import Options
 from bayescale.registry import Law, laws
@@ -560,7 +561,7 @@ def check_spec(spec: Spec, overrides: Mapping[str, Any] | None = None) -> list[s
     # described by the law's own check
     if isinstance(options, Options) and options.targets and not hasattr(options, "budgets"):
         targets = ", ".join(f"{t:.3g}" for t in options.targets)
-        lines.append(f"targets (FLOPs): {targets}; {options.interval:.0%} intervals")
+        lines.append(f"targets (FLOPs): {targets}; {percent(options.interval)} intervals")
     lines += [f"warning: {w}" for w in warned]
     if options.requirement:
         lines.append(f"decision: {options.requirement} with confidence {options.confidence:g}")

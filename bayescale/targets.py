@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from bayescale.data import COMPUTE_RANGE, label_key
+from bayescale.data import COMPUTE_RANGE, label_key, shown_label
 from bayescale.errors import InputError
 
 #: Most target computes one run forecasts.
@@ -32,7 +32,19 @@ def check_targets(
 
     At most :data:`MAX_TARGETS` per run: each target holds a full set of predictive draws.
     """
-    arr = np.atleast_1d(np.asarray(targets, dtype=float))
+    try:
+        arr = np.asarray(targets, dtype=float)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"target computes must be numbers of FLOPs (1e23, or a list [1e22, 1e23]), got "
+            f"{targets!r}."
+        ) from None
+    if arr.ndim > 1:
+        raise InputError(
+            f"target computes must be one number or a flat list of numbers of FLOPs, got an "
+            f"array of shape {arr.shape}; flatten it (np.ravel) if each entry is a target."
+        )
+    arr = np.atleast_1d(arr)
     if arr.size == 0:
         raise InputError("no target compute given; pass --target-compute C (FLOPs).")
     if arr.size > MAX_TARGETS:
@@ -269,8 +281,9 @@ def label_twin_warnings(labels: Iterable[str], what: str) -> list[str]:
         earlier = first.setdefault(label_key(label), label)
         if earlier != label:
             out.append(
-                f"{what} labels '{earlier}' and '{label}' differ only in case, spaces, "
-                "dashes or underscores: they are fitted as two. If they name one, spell it one way."
+                f"{what} labels '{shown_label(earlier)}' and '{shown_label(label)}' differ "
+                "only in case, spaces, dashes or underscores: they are fitted as two. If they "
+                "name one, spell it one way."
             )
     return out
 

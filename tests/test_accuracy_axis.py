@@ -80,6 +80,17 @@ def test_the_table_reads_params_and_tokens_and_the_axis_needs_them(tmp_path):
         law_compute(load_accuracy_table(gap), "chinchilla")
 
 
+def test_the_axis_refuses_params_and_tokens_in_billions():
+    # LLaMA-1 typed as 6.7:1000 ... 65.2:1400 was fitted without a word; the axis's constants
+    # weigh N and D by counts, so the fit and every planned model sat on a misread axis
+    data = load_accuracy_table(_sized())
+    for column in ("params", "tokens"):
+        billions = replace(data, **{column: getattr(data, column) / 1e9})
+        with pytest.raises(InputError, match="takes counts, not billions"):
+            law_compute(billions, "chinchilla")
+        np.testing.assert_array_equal(law_compute(billions, "compute"), data.compute)
+
+
 def test_model_mean_in_pytensor_matches_the_numpy_curve_on_the_axis():
     """The likelihood's mean at each fitted row (PyTensor) is the forecast's curve (NumPy)."""
     from bayescale.accuracy_model import accuracy_inputs, build_accuracy_model

@@ -49,9 +49,14 @@ def _table() -> pd.DataFrame:
     return simulate_accuracy_table(seed=3)
 
 
-def fake_fit(diagnostics: Diagnostics | None = None, chance: dict | None = None) -> AccuracyFit:
+def fake_fit(
+    diagnostics: Diagnostics | None = None,
+    chance: dict | None = None,
+    table: pd.DataFrame | None = None,
+) -> AccuracyFit:
     """A posterior near each ladder's least-squares line, with some spread."""
-    data = load_accuracy_table(_table(), chance=chance, fit_max_compute=1.2e23)
+    table = _table() if table is None else table
+    data = load_accuracy_table(table, chance=chance, fit_max_compute=1.2e23)
     pivot = accuracy_pivots(data)
     rng = np.random.default_rng(1)
     n_f, n_b = len(data.families), len(data.benchmarks)
@@ -157,6 +162,24 @@ def test_a_saved_fit_loads_whole_and_answers_the_same(tmp_path):
     assert saved.result().document() == result.document()
     other = saved.result(targets=[5e23], requirement=None, family="alpha")
     assert {a["family"] for a in other.document()["targets"][0]["accuracy"]} == {"alpha"}
+
+
+def test_a_saved_fit_of_one_family_loads(tmp_path):
+    """NetCDF reads the one-element pivot array back as a scalar: still the saved pivot."""
+    table = _table()
+    fit = fake_fit(table=table[table["family"] == "alpha"])
+    options = replace(OPTIONS, family=None, requirement=None)
+    path = save_fit(fit, tmp_path / "fit.nc", options.forecast_options())
+    saved = load_fit(path)
+    assert saved.fit.data.families == ("alpha",)
+    np.testing.assert_allclose(saved.fit.log_pivot, fit.log_pivot)
+    assert saved.result().document() == result_from_accuracy_fit(fit, options).document()
+
+    def move(tree):
+        tree.attrs["log_pivot"] = float(tree.attrs["log_pivot"]) + 1.0
+
+    with pytest.raises(InputError, match="attribute 'log_pivot' changed"):
+        load_fit(edited_fit(path, tmp_path / "moved.nc", move))
 
 
 def test_the_folder_holds_the_figures_and_a_fit_that_loads(tmp_path):

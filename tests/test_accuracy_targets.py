@@ -375,3 +375,22 @@ def test_log10_compute_of_an_accuracy_table_is_warned():
     flops = pd.DataFrame(rows).assign(compute=lambda t: 10.0 ** t["compute"])
     warned = accuracy_target_warnings(load_accuracy_table(flops), np.array([1e23]))
     assert not any("log10" in w for w in warned)
+
+
+def test_a_short_ladder_of_the_only_family_names_what_it_pools_with():
+    # LLaMA-1 alone, fitted on 7B and 13B: "its exponent comes mostly from the other
+    # families' (pooling)", with no other family in the table
+    table = simulate_accuracy_table(seed=3)
+    data = load_accuracy_table(table[table["family"] == "alpha"], fit_max_compute=4e21)
+    text = " ".join(accuracy_target_warnings(data, np.array([1e23])))
+    assert "other families'" not in text
+    assert "the prior and the family's other benchmarks" in text
+    one = table[(table["family"] == "alpha") & (table["benchmark"] == "mmlu")]
+    text = " ".join(
+        accuracy_target_warnings(load_accuracy_table(one, fit_max_compute=4e21), np.array([1e23]))
+    )
+    assert "from the prior (there are no other families or benchmarks" in text
+    pooled = accuracy_target_warnings(
+        load_accuracy_table(table, fit_max_compute=4e21), np.array([1e23])
+    )
+    assert any("from the other families' (pooling)" in w for w in pooled)

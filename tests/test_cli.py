@@ -482,3 +482,29 @@ def test_where_given_twice_is_refused_not_cut_to_the_last(demo_csv, capsys, comm
     err = capsys.readouterr().err
     assert "--where given twice" in err
     assert '--where "(compute > 1e18) and (compute < 1e21)"' in err
+
+
+def test_a_bootstrap_replaces_an_earlier_out_folder_as_a_whole(
+    demo_csv, tmp_path, mock_pymc_sample, capsys
+):
+    # --method bootstrap --out wrote forecast.json into an earlier Bayes result, whose fit.nc,
+    # report.md and plots stayed beside it: one folder, two runs' answers
+    out = tmp_path / "out"
+    args = ["loss", str(demo_csv), "--target-compute", "1e23", "--out", str(out)]
+    assert main([*args, "--allow-unconverged", *FAST]) == 0
+    assert (out / "fit.nc").exists() and (out / "report.md").exists()
+    assert main([*args, "--method", "bootstrap"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["forecast.json"]
+    assert json.loads((out / "forecast.json").read_text())["method"] == "point-fit bootstrap"
+
+
+@pytest.mark.parametrize(
+    "option", [["--likelihood", "student_t"], ["--draws", "10"], ["--allow-unconverged"]]
+)
+def test_a_bootstrap_warns_of_the_sampler_options_it_does_not_use(demo_csv, capsys, option):
+    # --method bootstrap --likelihood student_t answered least squares without a word
+    args = ["loss", str(demo_csv), "--target-compute", "1e23", "--method", "bootstrap"]
+    assert main([*args, *option]) == 0
+    assert f"{option[0]}: not used by --method bootstrap" in capsys.readouterr().err
+    assert main(args) == 0
+    assert "not used by" not in capsys.readouterr().err

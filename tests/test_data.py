@@ -754,3 +754,26 @@ def test_a_bad_fit_max_compute_is_an_input_error(bound):
         bs.load_loss_runs(bs.demo_loss_runs(), fit_max_compute=bound)
     with pytest.raises(InputError, match="--fit-max-compute must be > 0"):
         bs.load_accuracy_table(bs.simulate_accuracy_table(), fit_max_compute=bound)
+
+
+def test_labels_that_print_alike_are_twins():
+    # 'web' and 'web\u200b' (a zero-width space pasted with it), or 'Bücher' in two Unicode
+    # forms, were two groups with no warning, shown as two identical rows
+    from bayescale.targets import label_twin_warnings
+
+    (warning,) = label_twin_warnings(["web", "web\u200b", "code"], "group")
+    assert "'web' and 'web\\u200b' differ only in case" in warning
+    assert len(label_twin_warnings(["B\u00fccher", "Bu\u0308cher", "\ufeffcode", "code"], "g")) == 2
+    assert label_twin_warnings(["web", "code", "books"], "group") == []
+
+
+def test_a_benchmark_typed_with_an_invisible_character_is_refused():
+    from bayescale.accuracy_data import load_accuracy_table
+
+    rows = [("m1", 1e21, 0.3), ("m2", 1e22, 0.4), ("m3", 1e23, 0.5)]
+    frame = pd.DataFrame(
+        [(m, "f", c, b, a) for m, c, a in rows for b in ("mmlu", "mmlu\u200b")],
+        columns=["model", "family", "compute", "benchmark", "accuracy"],
+    )
+    with pytest.raises(InputError, match=r"benchmark 'mmlu\\u200b' and 'mmlu'"):
+        load_accuracy_table(frame)

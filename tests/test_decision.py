@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bayescale.decision import (
+    QUANTITIES,
     SEARCH_FACTOR,
     Decision,
     Requirement,
@@ -558,3 +559,80 @@ def test_pass_at_1_in_a_requirement_is_named_pass_rate(text):
     # was only "cannot be parsed"
     with pytest.raises(InputError, match="pass@1 is 'pass_rate' here"):
         parse_requirement(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "quantities", "meant"),
+    [
+        ("web.loss>=2.6", QUANTITIES, "'web.loss<=2.6'"),
+        ("loss>2", QUANTITIES, "'loss<2'"),
+        ("pass_rate<=0.3", QUANTITIES, "'pass_rate>=0.3'"),
+        ("mmlu.accuracy<0.7", ("accuracy",), "'mmlu.accuracy>0.7'"),
+    ],
+)
+def test_a_bar_compute_cannot_help_meet_is_refused(text, quantities, meant):
+    # 'web.loss>=2.6' said "NO-GO ...; 90% confidence needs at most 1e+17 FLOPs (met already
+    # at the smallest compute searched)": a compute needed for a bar more compute only misses
+    with pytest.raises(InputError, match="more compute never helps") as info:
+        parse_requirement(text, quantities)
+    assert f"write {meant}" in str(info.value)
+
+
+def test_a_confidence_keeps_the_digits_it_was_given():
+    # --confidence 0.975 read "98% confidence needs ..." and "(98% interval)", and the
+    # summary of --interval 0.995 "median [100% interval]"
+    d = one("loss<=2.1", target=1e22, confidence=0.975)
+    assert "97.5% confidence" in d.sentence()
+    assert "curve meets it (97.5%)" in repr(d)
+    assert "90% confidence" in one("loss<=2.1", target=1e22).sentence()
+
+
+def test_the_summary_names_the_interval_it_was_given():
+    from pathlib import Path
+
+    import bayescale as bs
+    from bayescale.loss_report import loss_summary_text
+
+    saved = bs.load_fit(Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc")
+    text = loss_summary_text(saved.result(targets=[1e23], interval=0.995))
+    assert "median [99.5% interval]" in text and "100%" not in text
+
+
+def test_the_summary_shows_a_tiny_loss_with_its_digits():
+    # losses of 1e-6 (a table in other units; LOSS_RANGE reads down to 1e-12) read
+    # "0.000 [0.000, 0.000]" on the command line, while the report gave 2.58e-06
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayescale.loss_report import loss_summary_text
+
+    table = pd.DataFrame(
+        {"target_compute": [1e22], "group": ["all"], "median": [2.58e-6], "lower": [2.24e-6]}
+    ).assign(upper=2.84e-6)
+    forecast = SimpleNamespace(interval=0.9, targets=[1e22], table=lambda: table)
+    text = loss_summary_text(SimpleNamespace(forecast=forecast, held_out=pd.DataFrame()))
+    assert "2.58e-06 [2.24e-06, 2.84e-06]" in text
+
+
+def test_the_pass_summary_never_rounds_a_rate_up_to_one():
+    # a saturated bucket read "easy 1 [1, 1]": a perfect pass rate, certain, which no draw was
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayescale.pass_report import pass_summary_text
+
+    buckets = pd.DataFrame(
+        {
+            "bucket": ["easy"],
+            "target_compute": [1e23],
+            "pass_rate_median": [0.99990],
+            "pass_rate_lower": [0.99952],
+            "pass_rate_upper": [0.999998],
+            "neg_log_pass_median": [9.7e-5],
+        }
+    )
+    forecast = SimpleNamespace(interval=0.9, targets=[1e23], buckets=lambda: buckets, pooled=None)
+    text = pass_summary_text(SimpleNamespace(forecast=forecast, held_out=pd.DataFrame()))
+    assert "easy    0.9999 [0.9995, 0.999998]" in text

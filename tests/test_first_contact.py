@@ -979,3 +979,24 @@ def test_every_law_forecast_has_a_table(pass_fit):
     table = nd.forecast.table()
     assert len(table) == nd.forecast.draws.sizes["target"] * len(nd.fit.data.groups)
     assert {"params", "tokens", "group", "median", "lower", "upper"} <= set(table.columns)
+
+
+@pytest.mark.parametrize("expression", ["compute >= '1e19'", "'1e19' <= compute", "mult < '10'"])
+def test_where_refuses_ordering_numbers_against_quoted_text(tmp_path, expression):
+    # a file's cells are read as text: '1e20' < '2e17' as strings, so the selection was wrong
+    with pytest.raises(InputError, match=r"holds numbers.*without quotes"):
+        bs.load_loss_runs(_gadre_like(tmp_path), where=expression, drop_missing=True)
+
+
+def test_where_compares_labels_with_quoted_text(tmp_path):
+    data = bs.load_loss_runs(_gadre_like(tmp_path), where="dataset >= 'rpj'", drop_missing=True)
+    assert set(data.name) == {n for n in data.name if n.startswith("rpj")}
+    assert data.compute.size == 8
+
+
+def test_where_that_selects_no_row_names_the_label_no_row_holds(tmp_path):
+    # "--where 'dataset == 'c44'' selects no row." left the typo to be found by hand
+    with pytest.raises(InputError, match=r"holds no 'c44'\. Did you mean 'c4'\?"):
+        bs.load_loss_runs(_gadre_like(tmp_path), where="dataset == 'c44'", drop_missing=True)
+    with pytest.raises(InputError, match=r"selects no row\.$"):
+        bs.load_loss_runs(_gadre_like(tmp_path), where="compute > 1e30", drop_missing=True)

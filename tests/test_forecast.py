@@ -175,3 +175,25 @@ def test_held_out_runs_with_their_own_error_are_scored_with_it(demo_runs, likeli
     z = stats.t(nu).ppf(0.95) if likelihood == "student_t" else stats.norm.ppf(0.95)
     np.testing.assert_allclose(width, 2 * z * 0.05, rtol=0.05)
     assert (np.log(b["upper"] / b["lower"]) < 1e-4).all()
+
+
+def test_the_stages_refuse_arguments_of_another_type():
+    # a LossData to forecast_loss, a SavedFit to decide_loss, a dict of options to run_loss
+    # and LossOptions to run_pass raised AttributeErrors from deep inside
+    from pathlib import Path
+
+    import bayescale as bs
+    from bayescale.errors import InputError
+
+    data = bs.load_loss_runs(bs.demo_loss_runs())
+    saved = bs.load_fit(Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc")
+    with pytest.raises(InputError, match=r"forecast_loss takes a LossFit .*got LossData"):
+        bs.forecast_loss(data, 1e23)
+    with pytest.raises(InputError, match=r"got SavedFit \(a SavedFit: pass its .fit\)"):
+        bs.decide_loss(saved, "web.loss<=2.6", 1e23)
+    with pytest.raises(InputError, match=r"fit_loss takes LossData.*got str"):
+        bs.fit_loss("runs.csv")
+    with pytest.raises(InputError, match="run_loss takes LossOptions"):
+        bs.run_loss(data, {"targets": (1e23,)})
+    with pytest.raises(InputError, match=r"run_pass takes PassOptions.*got LossOptions"):
+        bs.run_pass(data, bs.LossOptions(targets=(1e23,)))

@@ -636,3 +636,17 @@ def test_harness_files_saved_with_a_byte_order_mark_read_the_same(tmp_path):
     bigcode = [with_bom(p, "bigcode") for p in BIGCODE]
     table = import_files("bigcode", bigcode, [3e20, 3e21, 3e22], ["m1", "m2", "m3"])
     check_table(table, "bigcode_expected.csv")
+
+
+def test_append_starts_a_table_that_holds_only_its_header(tmp_path):
+    # a header typed by hand was refused: "the table has no rows. Expected one row per
+    # training run", though --append starts a table
+    out = tmp_path / "table.csv"
+    out.write_text("model,compute,problem,n,k\n\n")
+    first = import_files("evalplus", EVALPLUS[:1], [1e20], ["tiny"])
+    assert len(write_table(first, out, append=True)) == len(first)
+    assert pd.read_csv(out)["model"].unique().tolist() == ["tiny"]
+    other = tmp_path / "other.csv"
+    other.write_text("name,compute,loss\n")
+    with pytest.raises(InputError, match="differ from the imported"):
+        write_table(first, other, append=True)

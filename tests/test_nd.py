@@ -516,3 +516,15 @@ def test_run_nd_takes_a_path_or_a_frame_as_run_loss_does(as_frame):
     source = pd.read_csv(path) if as_frame else path
     with pytest.raises(InputError, match="cannot be parsed"):  # refused before sampling
         bs.run_nd(source, params=[1e9], tokens=[2e10], requirement="loss=2.5")
+
+
+def test_a_planned_run_with_fewer_tokens_than_parameters_is_warned(nd_runs):
+    # --target 2e12:7e9 (7e9:2e12 typed the wrong way round) was answered without a word
+    data = load_nd_runs(nd_runs)
+    low = float(data.compute[data.fitted].min())
+    swapped = far_warnings(data, np.array([2e12, 1e9]), np.array([7e9, 2e10]), np.array([low]))
+    assert any("1 planned run(s) have fewer tokens than parameters (N=2e+12" in w for w in swapped)
+    assert not any(
+        "fewer tokens" in w
+        for w in far_warnings(data, np.array([7e9]), np.array([2e12]), np.array([low]))
+    )

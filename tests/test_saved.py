@@ -19,7 +19,7 @@ from bayescale.pass_fit import PassFit
 from bayescale.pass_pipeline import PassOptions, result_from_pass_fit
 from bayescale.pipeline import result_from_fit
 from bayescale.sampling import MAX_TREE_DEPTH
-from bayescale.saved import load_loss_fit, read_fit, save_fit, save_loss_fit
+from bayescale.saved import load_fit, load_loss_fit, read_fit, save_fit, save_loss_fit
 
 DATA = Path(__file__).parent / "data"
 V010 = DATA / "loss_fit_v0.1.0.nc"
@@ -250,3 +250,14 @@ def test_loading_a_result_folder_names_its_fit_file(tmp_path):
     shutil.copy(DATA / "loss_fit_v0.1.0.nc", out / "fit.nc")
     with pytest.raises(InputError, match=r"is a folder\. Its saved fit is .*out/fit\.nc"):
         bs.load_fit(out)
+
+
+@pytest.mark.parametrize(
+    ("targets", "message"),
+    [("abc", "must be numbers of FLOPs"), (np.array([[1e22, 1e23]]), "array of shape \\(1, 2\\)")],
+)
+def test_saved_result_refuses_targets_that_are_not_a_list_of_numbers(targets, message):
+    # 'abc' raised a bare ValueError from NumPy, a 2-d array a TypeError from a format string
+    saved = load_fit(Path(__file__).parent / "data" / "loss_fit_v0.1.0.nc")
+    with pytest.raises(InputError, match=message):
+        saved.result(targets=targets)
