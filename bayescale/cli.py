@@ -327,6 +327,15 @@ def _rows(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _shared_runs(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--shared-runs",
+        action="store_true",
+        help="loss: groups are eval sets of the same runs; add one effect per run shared by "
+        "its groups (runs by name when a name repeats across groups, else by compute)",
+    )
+
+
 def _likelihood(
     p: argparse.ArgumentParser, default: str | None = "normal", shown: str | None = None
 ) -> None:
@@ -437,6 +446,7 @@ def build_parser() -> argparse.ArgumentParser:
     _rows(loss)
     _common(loss)
     _likelihood(loss)
+    _shared_runs(loss)
 
     nd = sub.add_parser(
         "nd",
@@ -926,6 +936,7 @@ BACKTEST_KIND_OPTIONS: dict[str, tuple[str, ...]] = {
     "buckets": ("pass",),
     "exclude_hardest": ("pass",),
     "likelihood": ("loss", "nd"),
+    "shared_runs": ("loss",),
     "chance": ("accuracy",),
     "floor": ("accuracy",),
     "axis": ("accuracy",),
@@ -1004,6 +1015,7 @@ def _backtest_parser(sub: Any) -> None:
     )
     _common(bt, targets=False)
     _likelihood(bt, default=None, shown="normal for loss, student_t for nd")
+    _shared_runs(bt)
     bt.set_defaults(
         kind_option_defaults={dest: bt.get_default(dest) for dest in BACKTEST_KIND_OPTIONS}
     )
@@ -1043,7 +1055,7 @@ def _run_backtest_command(args: argparse.Namespace) -> int:
     if args.kind in ("loss", "pass"):  # the laws with baselines
         kwargs |= {"baselines": not args.no_baselines, "n_boot": args.bootstrap}
     if args.kind == "loss":
-        kwargs["priors"] = LossPriors(**_likelihood_given(args))
+        kwargs["priors"] = LossPriors(**_likelihood_given(args), shared_runs=args.shared_runs)
     elif args.kind == "nd":
         from bayescale.nd_data import NDPriors
 
@@ -1155,7 +1167,9 @@ def _options(args: argparse.Namespace, **overrides: object) -> LossOptions:
     from bayescale.priors import LossPriors
 
     values = _shared_options(args)
-    values["priors"] = LossPriors(likelihood=args.likelihood)
+    values["priors"] = LossPriors(
+        likelihood=args.likelihood, shared_runs=getattr(args, "shared_runs", False)
+    )
     if getattr(args, "runs", None):
         values["columns"] = _columns(LossColumns, args)
     values.update(overrides)

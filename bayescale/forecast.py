@@ -2,7 +2,8 @@ r"""Forecasts: posterior predictive draws of a new run at target compute.
 
 A forecast is a set of draws, not a number. For every posterior draw *s* and group *g* the
 curve value at compute *C* is :func:`bayescale.laws.loss_law_pivot`; a *new run* adds the
-run-to-run scatter of the likelihood, :math:`\ln L_{new} = \ln L_g(C) + \sigma\varepsilon`.
+run-to-run scatter of the likelihood, :math:`\ln L_{new} = \ln L_g(C) + \sigma\varepsilon`
+(plus a new run effect :math:`\tau z`, shared by the groups, with ``shared_runs``).
 Intervals are central at the requested probability; means are a column, never the answer.
 The scatter draws come from the fit's forecast stream (:mod:`bayescale.seeds`), so the same fit
 and seed give the same numbers.
@@ -35,6 +36,7 @@ from bayescale.errors import InputError, did_you_mean, expect
 from bayescale.laws import loss_law_pivot
 from bayescale.loss_fit import LossFit, fit_loss
 from bayescale.priors import LossPriors
+from bayescale.run_effects import fitted_runs, run_effects_of, run_keys
 from bayescale.seeds import forecast_stream, key_seed
 from bayescale.targets import (
     check_interval,
@@ -188,6 +190,26 @@ def _run_z(
     return (np.log(data.loss[rows])[None, :] - np.log(curve)) / scale, scale
 
 
+def row_run_effects(fit: LossFit, rows: np.ndarray) -> np.ndarray | float:
+    """``exp`` of the run effects of ``rows`` per draw (``LossPriors.shared_runs``), else 1.
+
+    A row of a fitted run takes its run's posterior effect (a run's other groups inform it: a
+    row left out is judged against its run as the other eval sets saw it); a row of another
+    run a new run's effect, from stream ``loss.run_effect``.
+    """
+    if not fit.priors.shared_runs:
+        return 1.0
+    keys, _ = run_keys(fit.data)
+    effects = run_effects_of(
+        fitted_runs(fit.data),
+        keys[rows],
+        fit.draws("run_effect"),
+        fit.draws("tau_run"),
+        forecast_stream(fit, "loss.run_effect"),
+    )
+    return np.exp(effects)
+
+
 def importance_loo(fit: LossFit) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each fitted run's leave-one-out P(a new run's loss <= its own), by importance sampling.
 
@@ -221,7 +243,7 @@ def _importance_block(
     x = np.log(data.compute[rows]) - fit.log_pivot
     level, reducible, exponent = params
     curve = loss_law_pivot(x[None, :], level[:, g], reducible[:, g], exponent[:, g])
-    z, scale = _run_z(fit, rows, curve, sigma)
+    z, scale = _run_z(fit, rows, curve * row_run_effects(fit, rows), sigma)
     if fit.priors.likelihood == "student_t":
         nu = fit.priors.student_t_nu
         log_density = -(nu + 1) / 2 * np.log1p(z**2 / nu) - np.log(scale)
@@ -267,8 +289,9 @@ def held_out_below(fit: LossFit, row: int) -> float:
     """
     data = fit.data
     group = data.groups[data.group_index[row]]
-    curve = loss_draws(fit, data.compute[row : row + 1], groups=[group])["curve"]
-    z, _ = _run_z(fit, np.array([row]), curve.values[:, 0, :])
+    drawn = loss_draws(fit, data.compute[row : row + 1], groups=[group])["curve"].values
+    curve = drawn[:, 0, :] * row_run_effects(fit, np.array([row]))
+    z, _ = _run_z(fit, np.array([row]), curve)
     return float(_below(fit.priors, z).mean())
 
 
@@ -312,6 +335,8 @@ def with_exact_loo(
     for row in suspects:
         held = data.held_out.copy()
         held[row] = True
+        if fit.priors.shared_runs and fitted_runs(replace(data, held_out=held)).shared == 0:
+            continue  # without the row no run is shared: the importance-sampled tail stands
         settings = replace(fit.settings, seed=key_seed(fit.settings.seed, "loo", row))
         without = (refit or _one_run)(replace(data, held_out=held), fit.priors, settings)
         if without.diagnostics.ok:
@@ -375,7 +400,7 @@ SHARED_RUN_CORRELATION = 0.5
 #: scale, not a calibrated test: each group's curve takes up about 3 of its residuals'
 #: freedoms, so with few shared computes r spreads wider than that (from -0.99 to 0.89 for
 #: 2 groups at 4 computes); the false-warning rate is measured instead, with the correlation
-#: floor: ``benchmarks/shared_runs.py`` (results/shared_runs.json), 0 of 60 tables.
+#: floor: ``benchmarks/shared_runs.py`` (results/shared_runs.json), 0 of 30 tables.
 SHARED_RUN_Z = 2.5
 
 #: Draws the residuals are taken over (evenly thinned): medians need no more.
@@ -432,10 +457,11 @@ def shared_run_warnings(fit: LossFit) -> list[str]:
     A run that lands above the law then does so in every group at once, and the model, which
     takes each group's scatter as independent, counts it as several pieces of evidence: the
     pooled curve is too sure, and so are its intervals and decisions (five copies of one
-    group turned a NO-GO at 87% into a GO at 95%).
+    group turned a NO-GO at 87% into a GO at 95%). The warning points to ``--shared-runs``
+    and says nothing for a fit that has it.
     """
     found = shared_run_correlation(fit)
-    if found is None:
+    if found is None or fit.priors.shared_runs:
         return []
     r, z, pairs = found
     if r < SHARED_RUN_CORRELATION or z < SHARED_RUN_Z:
@@ -445,8 +471,9 @@ def shared_run_warnings(fit: LossFit) -> list[str]:
         f"computes they share, over {pairs} pair{'s' if pairs > 1 else ''} of groups): they "
         "look like eval sets of the same runs, or share a bend the law lacks. The model takes "
         "each group's scatter as independent, so it counts one run's luck once per group: "
-        "intervals and decisions are too sure. Fit the group a decision needs alone for a "
-        "safer answer."
+        "intervals and decisions are too sure. Fit with --shared-runs (LossPriors(shared_runs="
+        "True)), which gives each run one effect shared by its groups, or fit the group a "
+        "decision needs alone."
     ]
 
 
@@ -489,7 +516,10 @@ def loss_draws(
 
     Beyond a group's largest fitted run the curve includes the law discrepancy of
     :mod:`bayescale.priors` (``discrepancy_exponent_sd``), so both ``curve`` and ``loss`` widen
-    with the distance of the extrapolation; a new run adds the run-to-run scatter.
+    with the distance of the extrapolation; a new run adds the run-to-run scatter, and with
+    ``LossPriors(shared_runs=True)`` a new run effect ``tau * N(0, 1)``, one per draw shared by
+    every group and compute (one new run scored on every eval set), so joint statements about
+    several groups stay right and each group's marginal sd is ``sqrt(sigma^2 + tau^2)``.
 
     Parameters
     ----------
@@ -541,7 +571,12 @@ def loss_draws(
         irreducible + (curve - irreducible) * np.exp(-exponent * stretch * beyond[None]),
         curve,  # in range the law itself, to the last bit
     )
-    new_run = curve * np.exp(sigma * eps)
+    if fit.priors.shared_runs:  # a new run's effect: one a draw, shared by groups and computes
+        tau = fit.draws("tau_run")[:, None, None]
+        delta = tau * rng.standard_normal(size=(curve.shape[0], 1, 1))
+        new_run = curve * np.exp(sigma * eps + delta)
+    else:
+        new_run = curve * np.exp(sigma * eps)
     coords = {"group": names if groups is None else list(groups), "compute": compute}
     dims = ("sample", "group", "compute")
     return xr.Dataset({"curve": (dims, curve), "loss": (dims, new_run)}, coords=coords)
@@ -675,7 +710,10 @@ def _quantiles_with_own_error(fit: LossFit, rows: np.ndarray, interval: float) -
     curve = loss_draws(fit, data.compute[rows])["curve"].values
     curve = curve[:, data.group_index[rows], np.arange(rows.size)]
     scale = np.hypot(fit.draws("sigma")[:, None], (data.loss_sd / data.loss)[rows][None, :])
-    eps = scatter_noise(forecast_stream(fit, "loss.held_out"), fit.priors, scale.shape)
+    rng = forecast_stream(fit, "loss.held_out")
+    eps = scatter_noise(rng, fit.priors, scale.shape)
+    if fit.priors.shared_runs:  # a new run's effect, one a draw (as loss_draws)
+        eps = eps + fit.draws("tau_run")[:, None] * rng.standard_normal((scale.shape[0], 1)) / scale
     return summarise(curve * np.exp(scale * eps), interval)
 
 

@@ -244,7 +244,8 @@ def backtest_loss_ratios(
         start = time.perf_counter()
         singles = fit_loss_batch(
             [d for _, d, _ in alone],
-            priors,
+            # one group alone has no run shared with another: no run effect
+            replace(priors, shared_runs=False) if priors else None,
             settings,
             seeds=[seed for _, _, seed in alone],
             allow_unconverged=True,

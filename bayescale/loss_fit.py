@@ -363,7 +363,7 @@ def _loss_batches(
         runs, model = models[groups]
         idatas, seconds = sample_batched(
             model,
-            [loss_inputs(datasets[i], runs) for i in batch],
+            [loss_inputs(datasets[i], runs, shared=priors.shared_runs) for i in batch],
             settings,
             coords=[{"group": list(datasets[i].groups)} for i in batch],
             seeds=[seeds[i] for i in batch],

@@ -28,6 +28,7 @@ from bayescale.draws import blocks
 from bayescale.errors import InputError
 from bayescale.laws import loss_law_pivot
 from bayescale.priors import LossPriors
+from bayescale.run_effects import fitted_runs, shared_runs
 from bayescale.scatter import (
     add_scatter_from_rss,
     integrated_scatter_potential,
@@ -144,7 +145,9 @@ def shape_class_runs(data: LossData) -> int | None:
     return run_class(int(data.fitted.sum()))
 
 
-def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray]:
+def loss_inputs(
+    data: LossData, runs: int | None = None, *, shared: bool = False
+) -> dict[str, np.ndarray]:
     r"""The data-dependent arrays of the loss model, by container name.
 
     Parameters
@@ -155,6 +158,10 @@ def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray
         Pad the per-run arrays to this many rows (weight 0, values that keep the log density
         finite), so that datasets with different numbers of fitted runs share one compiled
         program. ``None``: the fitted runs, weight 1 each.
+    shared
+        Add ``run_index``, each fitted row's run (:func:`bayescale.run_effects.shared_runs`,
+        which refuses a table without a run shared by two groups; padding rows run 0), the
+        container of the model with ``LossPriors(shared_runs=True)``.
 
     Returns
     -------
@@ -173,12 +180,15 @@ def loss_inputs(data: LossData, runs: int | None = None) -> dict[str, np.ndarray
         [np.median(log_loss[idx == g]) for g in range(len(data.groups))], dtype=float
     )
     padded = pad_to(runs, log_loss.size)
-    return {
+    inputs = {
         "log_pivot": np.asarray(log_c0),
         "log_compute": padded(np.log(data.compute[fit]) - log_c0, 0.0),
         "level_centre": level_centre,
         **run_rows(padded, idx, log_loss, float(level_centre[0]), runs),
     }
+    if shared:
+        inputs["run_index"] = padded(shared_runs(data).index, 0)
+    return inputs
 
 
 def pad_to(runs: int | None, fitted: int) -> Callable[[np.ndarray, float], np.ndarray]:
@@ -284,7 +294,7 @@ def build_loss_model(
         and ``log_loss[run]`` is observed, or with ``pad_runs`` a ``pm.Potential``.
     """
     priors = priors or LossPriors()
-    inputs = loss_inputs(data, pad_runs)
+    inputs = loss_inputs(data, pad_runs, shared=priors.shared_runs)
     coords = {"group": list(data.groups), "run": np.flatnonzero(data.fitted)}
     with pm.Model(coords=coords) as model:
         log_c0 = pm.Data("log_pivot", inputs["log_pivot"])
@@ -331,6 +341,9 @@ def build_loss_model(
         pm.Deterministic("c", level * (1.0 - reducible), dims="group")
 
         mean_log_loss = pt.log(loss_law_pivot(x, level[idx], reducible[idx], exponent[idx], xp=pt))
+        if priors.shared_runs:
+            size = len(fitted_runs(data).labels) if pad_runs is None else pad_runs
+            mean_log_loss = mean_log_loss + _run_effect(inputs, size, priors.run_effect_sd)
         observed, weight = observed_runs(inputs, padded=pad_runs is not None)
         # sampled instead with per-run errors, or for prior predictive draws of the runs
         if integrate_scatter and scatter_integrated(priors) and data.loss_sd is None:
@@ -355,6 +368,52 @@ def build_loss_model(
     return model
 
 
+def _run_effect(inputs: dict[str, np.ndarray], size: int, sd: float) -> pt.TensorVariable:
+    r"""Each fitted row's run effect :math:`\tau z_{r[i]}`, non-centred, in the model in context.
+
+    ``tau_run ~ HalfNormal(sd)``, ``z_run ~ N(0, 1)`` with ``size`` entries (a padded template's
+    run count: the entries no row points to are independent standard normals, taken out after
+    sampling by :func:`add_run_effect`), ``run_index`` the data container of rows' runs.
+    """
+    index = pm.Data("run_index", inputs["run_index"])
+    tau = pm.HalfNormal("tau_run", sigma=sd)
+    z = pm.Normal("z_run", 0.0, 1.0, shape=size)
+    return tau * z[index]
+
+
+def add_run_effect(idata: xr.DataTree, data: LossData, priors: LossPriors) -> xr.DataTree:
+    """The posterior with ``z_run`` cut to the fitted runs and ``run_effect = tau_run * z_run``.
+
+    Both over dim ``shared_run`` (the runs' labels, :func:`bayescale.run_effects.fitted_runs`):
+    a padded template's extra entries of ``z_run`` go. Unchanged without ``shared_runs`` or
+    when ``run_effect`` is there already.
+    """
+    posterior = idata["posterior"].to_dataset()
+    if not priors.shared_runs or "run_effect" in posterior.data_vars:
+        return idata
+    labels = list(fitted_runs(data).labels)
+    z = posterior["z_run"]
+    dim = str(z.dims[-1])
+    z = z.isel({dim: slice(0, len(labels))}).drop_vars(dim, errors="ignore")
+    z = z.rename({dim: "shared_run"}).assign_coords(shared_run=labels)
+    posterior = posterior.drop_vars("z_run")
+    if dim in posterior.dims:
+        posterior = posterior.drop_dims(dim)
+    posterior = posterior.assign(z_run=z, run_effect=posterior["tau_run"] * z)
+    tree = idata.copy()
+    tree["posterior"] = xr.DataTree(posterior)
+    return tree
+
+
+def run_effect_draws(idata: xr.DataTree, data: LossData) -> np.ndarray | None:
+    """Each fitted row's run effect, shape ``(chain, draw, row)``; ``None`` without one."""
+    posterior = idata["posterior"]
+    if "run_effect" not in posterior.data_vars:
+        return None
+    effect = posterior["run_effect"].transpose("chain", "draw", "shared_run").values
+    return effect[:, :, fitted_runs(data).index]
+
+
 def scatter_integrated(priors: LossPriors) -> bool:
     """Whether the model integrates ``sigma`` out (normal likelihood, inverse-gamma prior)."""
     return priors.likelihood == "normal" and priors.scatter_prior == "inverse_gamma"
@@ -369,9 +428,11 @@ def add_scatter(idata: xr.DataTree, data: LossData, priors: LossPriors, seed: in
     the sampled draws these are draws of the joint posterior. A posterior that has ``sigma``
     already is returned as it is.
     """
+    idata = add_run_effect(idata, data, priors)
     posterior = idata["posterior"].to_dataset()
     if "sigma" in posterior.data_vars or not scatter_integrated(priors):
         return idata
+    effect = run_effect_draws(idata, data)
     fit = data.fitted
     x = np.log(data.compute[fit]) - loss_pivot(data)
     idx = data.group_index[fit]
@@ -392,6 +453,8 @@ def add_scatter(idata: xr.DataTree, data: LossData, priors: LossPriors, seed: in
                     exponent[c, block][:, idx],
                 )
             )
+            if effect is not None:  # the runs' shared effects (LossPriors.shared_runs)
+                mean = mean + effect[c, block]
             rss[c, block] = ((log_loss - mean) ** 2).sum(axis=-1)
     return add_scatter_from_rss(idata, rss, idx.size, priors, seed, "loss.sigma")
 

@@ -25,6 +25,7 @@ from bayescale.report import (
     summary_grid,
 )
 from bayescale.results import Result
+from bayescale.run_effects import shared_runs_document
 
 
 def loss_document(result: Result, version: str) -> dict[str, Any]:
@@ -70,6 +71,7 @@ def loss_document(result: Result, version: str) -> dict[str, Any]:
             "targets": targets,
             "compute_choice": result.choice.to_dict() if result.choice else None,
         }
+        | shared_runs_document(result.fit, result.forecast.interval)
         | document_tail(result)
     )
 

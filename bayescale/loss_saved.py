@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,11 @@ def loss_relations(log_pivot: float) -> Relations:
     """The loss posterior's deterministic variables from the others (:mod:`bayescale.loss_model`).
 
     ``exponent = slope / reducible``, ``level = exp(log_level)``, ``b = -exponent``,
-    ``c = level (1 - reducible)``, ``a = level reducible exp(exponent ln C0)``.
+    ``c = level (1 - reducible)``, ``a = level reducible exp(exponent ln C0)`` and, with the
+    shared run effect, ``run_effect = tau_run z_run``.
     """
     return {
+        "run_effect": ("tau_run * z_run", lambda p: p["tau_run"] * p["z_run"]),
         "exponent": ("slope / reducible", lambda p: p["slope"] / p["reducible"]),
         "level": ("exp(log_level)", lambda p: np.exp(p["log_level"])),
         "b": ("-exponent", lambda p: -p["exponent"]),
@@ -107,7 +110,15 @@ def encode_loss(fit: LossFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
     if fit.exact_loo:
         extra[EXACT_LOO_ATTR] = json.dumps({str(row): p for row, p in fit.exact_loo.items()})
     extra[LOO_BELOW_ATTR] = json.dumps({str(row): p for row, p in loo_below(fit).items()})
+    if not fit.priors.shared_runs:  # saved as before the run effect existed: the same file
+        priors = {k: v for k, v in asdict(fit.priors).items() if k not in RUN_EFFECT_PRIORS}
+        extra["priors"] = json.dumps(priors)
     return runs, digest, extra
+
+
+#: The priors of the shared run effect, written only by a fit that has it (``shared_runs``):
+#: a fit without it writes the priors of the files before it, read back with their defaults.
+RUN_EFFECT_PRIORS = ("shared_runs", "run_effect_sd")
 
 
 #: Root attribute of a loss fit with refits without runs (``LossFit.exact_loo``): JSON, by

@@ -43,6 +43,14 @@ quantity                 prior and reasoning
                          no funnel at :math:`\sigma \to 0`. ``scatter_prior="halfnormal"``
                          samples HalfNormal(``scatter_sd`` = 0.05) instead, the prior of fits
                          saved before.
+:math:`\tau`            Only with ``shared_runs=True``: a run effect :math:`\delta_r = \tau z_r`,
+                         :math:`z_r \sim N(0, 1)`, shared by the groups scored on run *r*
+                         (eval sets of one ladder), :math:`\tau \sim HalfNormal`
+                         (``run_effect_sd`` = 0.01): median 0.67%, 95% below 2.2%, its mode
+                         at 0 so that groups of different runs shrink it away. Measured shared
+                         sd on the OLMo-2 ladder: 0.15% (1xC runs, 11 eval sets), 0.96% (all
+                         30 runs, where the law misses the over-trained runs in every eval set
+                         at once).
 :math:`\nu`              Student-t degrees of freedom when ``likelihood="student_t"``
                          (fixed, default 4).
 :math:`\zeta`            Law discrepancy beyond the fitted runs, a predictive term (zero on
@@ -81,6 +89,11 @@ ScatterPrior = Literal["inverse_gamma", "halfnormal"]
 #: Median of the loss model's scatter prior: the ladder-weighted median residual sd of the law
 #: on real ladders (benchmarks/scatter_real.py; the evidence is in docs/convergence.md).
 SCATTER_PRIOR_MEDIAN = 0.004
+#: Scale of the half-normal prior on the shared run effect's sd ``tau`` (``shared_runs``): the
+#: run effect shared by the eval sets of one run measured on the OLMo-2 ladder (point fits per
+#: eval set, the mean product of two eval sets' residuals of a run): 0.15% over the 1xC runs,
+#: 0.96% over all 30 runs (docs/model.md, "Groups scored on the same runs").
+RUN_EFFECT_SD = 0.01
 
 
 def require_discrepancy_sd(s: object, name: str = "discrepancy_exponent_sd") -> None:
@@ -145,12 +158,19 @@ class LossPriors:
     likelihood: Likelihood = "normal"
     student_t_nu: float = 4.0
     discrepancy_exponent_sd: float = 0.25
+    shared_runs: bool = False
+    run_effect_sd: float = RUN_EFFECT_SD
 
     def __post_init__(self) -> None:
         """Check that every scale is a positive finite number."""
         require_discrepancy_sd(self.discrepancy_exponent_sd)
+        if not isinstance(self.shared_runs, bool):
+            from bayescale.errors import InputError
+
+            raise InputError(f"'shared_runs' must be true or false, got {self.shared_runs!r}.")
         require_positive(
             self,
+            "run_effect_sd",
             "level_log_sd",
             "slope_median",
             "slope_log_sd",

@@ -68,6 +68,42 @@ def test_padding_keeps_the_log_density_and_its_gradient(groups, runs, priors):
     _assert_same_density(plain, padded, 0.5)
 
 
+@pytest.mark.parametrize("likelihood", ["normal", "student_t"])
+def test_padding_keeps_the_shared_run_log_density_and_its_gradient(likelihood):
+    """The run effect's padded entries (``z_run`` beyond the table's runs) are independent
+    standard normals that no row points to: logp less their terms, and the gradient of the
+    rest, are the unpadded model's."""
+    from scipy import stats
+
+    data = _table(5, 3)
+    priors = LossPriors(shared_runs=True, likelihood=likelihood)
+    plain = build_loss_model(data, priors)
+    padded = build_loss_model(data, priors, pad_runs=shape_class_runs(data))
+    names = [v.name for v in plain.value_vars]
+    assert names == [v.name for v in padded.value_vars] and "z_run" in names
+    runs = plain.initial_point()["z_run"].size
+    extra = padded.initial_point()["z_run"].size - runs
+    assert runs == 5 and extra == 11  # 15 rows pad to 16: 16 entries, 5 runs
+    # the padded gradient's entries of the padding: after z_run's own, in value_vars order
+    sizes = [np.size(plain.initial_point()[n]) for n in names]
+    end = sum(sizes[: names.index("z_run") + 1])
+    real = np.r_[np.ones(end, bool), np.zeros(extra, bool), np.ones(sum(sizes) - end, bool)]
+    logps = [m.compile_logp(mode="FAST_COMPILE") for m in (plain, padded)]
+    grads = [m.compile_dlogp(mode="FAST_COMPILE") for m in (plain, padded)]
+    rng = np.random.default_rng(8)
+    start = plain.initial_point()
+    for _ in range(5):
+        point = {k: v + rng.normal(0.0, 0.5, np.shape(v)) for k, v in start.items()}
+        z = rng.normal(size=extra)
+        wide = point | {"z_run": np.concatenate([point["z_run"], z])}
+        np.testing.assert_allclose(
+            logps[1](wide) - stats.norm.logpdf(z).sum(), logps[0](point), rtol=1e-12
+        )
+        grad = grads[1](wide)
+        np.testing.assert_allclose(grad[real], grads[0](point), rtol=1e-10, atol=1e-12)
+        np.testing.assert_allclose(grad[~real], -z)
+
+
 def _assert_same_density(plain, padded, scale: float) -> None:
     """The two models' log densities and gradients agree at 5 points around the start."""
     assert [v.name for v in plain.value_vars] == [v.name for v in padded.value_vars]

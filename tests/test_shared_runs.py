@@ -6,12 +6,15 @@ that a run's residual is its own log loss less its group's mean: the test sets t
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 
 from bayescale.data import load_loss_runs
 from bayescale.forecast import SHARED_RUN_Z, shared_run_correlation, shared_run_warnings
 from bayescale.loss_fit import LossFit
+from bayescale.priors import LossPriors
 from tests.helpers import fake_loss_fit
 
 DRAWS = 40
@@ -71,3 +74,14 @@ def test_one_group_or_few_shared_computes_say_nothing():
     assert shared_run_correlation(point_fit(luck, np.vstack([grid, grid * 1.1]))) is None
     three = np.vstack([grid, np.concatenate([grid[:3], grid[3:] * 1.1])])
     assert shared_run_correlation(point_fit(luck, three)) is None
+
+
+def test_the_warning_points_to_the_run_effect_and_is_silent_with_it():
+    rng = np.random.default_rng(1)
+    shared = rng.normal(0, 0.01, 8)
+    fit = point_fit(shared[None, :] + rng.normal(0, 0.002, (3, 8)))
+    (warning,) = shared_run_warnings(fit)
+    assert "--shared-runs" in warning
+    with_effect = replace(fit, priors=LossPriors(shared_runs=True))
+    assert shared_run_correlation(with_effect) is not None  # the residuals still correlate
+    assert shared_run_warnings(with_effect) == []

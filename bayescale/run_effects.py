@@ -1,0 +1,140 @@
+r"""Runs shared by several groups: which rows are one run, and the run effect's draws.
+
+With ``LossPriors(shared_runs=True)`` the loss model adds one effect per run,
+:math:`\ln L_{r,g} = \ln L_g(C_r) + \delta_r + \varepsilon_{r,g}`, :math:`\delta_r = \tau z_r`,
+shared by every group scored on run *r* (eval sets of one ladder). A run is identified:
+
+- by its **name**, when some name appears in two or more groups (a long table of eval sets
+  melted from a wide one keeps the run's name in every row: reruns at one compute stay two
+  runs);
+- else by its **compute** (``np.round(log10(compute), 6)``, the key of
+  :func:`bayescale.forecast.shared_run_warnings`): rows of different groups at one compute
+  are one run, and so are rows of one group at one compute.
+
+Only runs with rows in two or more groups inform :math:`\tau`; a table with none is refused.
+NumPy only: the model (:mod:`bayescale.loss_model`) and the forecasts both read it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from bayescale.data import LossData
+from bayescale.errors import InputError
+
+
+@dataclass(frozen=True)
+class Runs:
+    """The runs of a table's fitted rows.
+
+    Attributes
+    ----------
+    by
+        ``"name"`` or ``"compute"``: what identifies a run (the module's rule).
+    labels
+        The runs, in order of first appearance among the fitted rows: the ``shared_run`` dim.
+    index
+        Each fitted row's run, a position in ``labels``.
+    shared
+        How many runs have rows in two or more groups.
+    """
+
+    by: Literal["name", "compute"]
+    labels: tuple[str, ...]
+    index: np.ndarray
+    shared: int
+
+
+def run_keys(data: LossData) -> tuple[np.ndarray, Literal["name", "compute"]]:
+    """Every row's run (fitted and held out), and what identifies it (the module's rule)."""
+    names = np.asarray(data.name, dtype=str)
+    group = np.asarray(data.group, dtype=str)
+    groups_of: dict[str, set[str]] = {}
+    for n, g in zip(names.tolist(), group.tolist(), strict=True):
+        groups_of.setdefault(n, set()).add(g)
+    if any(len(gs) > 1 for gs in groups_of.values()):
+        return names.astype(object), "name"
+    keys = np.round(np.log10(data.compute), 6)
+    return np.array([f"compute {10**k:.7g}" for k in keys], dtype=object), "compute"
+
+
+def fitted_runs(data: LossData) -> Runs:
+    """The runs of the fitted rows (:class:`Runs`); no check that any is shared."""
+    keys, by = run_keys(data)
+    fitted = keys[data.fitted]
+    labels, index = np.unique(fitted, return_index=True)
+    ordered = tuple(str(v) for v in labels[np.argsort(index)])
+    position = {label: i for i, label in enumerate(ordered)}
+    run = np.array([position[str(k)] for k in fitted], dtype=np.int64)
+    group = data.group_index[data.fitted]
+    groups: list[set[int]] = [set() for _ in ordered]
+    for r, g in zip(run.tolist(), group.tolist(), strict=True):
+        groups[r].add(g)
+    return Runs(by, ordered, run, sum(len(gs) > 1 for gs in groups))
+
+
+def shared_runs(data: LossData) -> Runs:
+    """:func:`fitted_runs`, refused when no run is scored in two or more groups."""
+    runs = fitted_runs(data)
+    if runs.shared == 0:
+        what = (
+            "no run name appears in two groups and no compute is shared by two groups"
+            if len(data.groups) > 1
+            else "the table has one group"
+        )
+        raise InputError(
+            f"{data.source}: --shared-runs adds an effect per run shared by the groups scored on "
+            f"it (eval sets of the same runs), but {what} among the fitted rows, so nothing "
+            "informs it. Give the eval sets of one run the same name (a 'name' column, or "
+            "--name-col) or the same compute, or fit without --shared-runs."
+        )
+    return runs
+
+
+def run_effects_of(
+    fit_runs: Runs, keys: np.ndarray, effects: np.ndarray, tau: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """Run effects of rows with run ``keys``, per posterior draw: shape ``(draw, row)``.
+
+    A row of a fitted run takes that run's posterior draws (``effects``, ``(draw, run)``);
+    any other row is a new run, ``tau * N(0, 1)`` from ``rng``, one per distinct key.
+    """
+    position = {label: i for i, label in enumerate(fit_runs.labels)}
+    out = np.empty((tau.shape[0], keys.size))
+    new = sorted({str(k) for k in keys} - position.keys())
+    fresh = {k: tau * rng.standard_normal(tau.shape[0]) for k in new}
+    for j, k in enumerate(keys.tolist()):
+        out[:, j] = effects[:, position[str(k)]] if str(k) in position else fresh[str(k)]
+    return out
+
+
+def shared_runs_document(fit: object, interval: float = 0.9) -> dict[str, object]:
+    """The result document's ``shared_runs`` entry of a loss fit with the run effect, else ``{}``.
+
+    How runs were identified (``by``), how many the fit has and how many of them two or more
+    groups share, and the posterior median and central ``interval`` of ``tau`` (the run
+    effect's sd) and ``sigma`` (each row's own scatter), on ln loss.
+    """
+    priors = getattr(fit, "priors", None)
+    if not getattr(priors, "shared_runs", False):
+        return {}
+    runs = fitted_runs(fit.data)  # type: ignore[attr-defined]
+    tail = (1.0 - interval) / 2
+
+    def spread(name: str) -> dict[str, float]:
+        draws = fit.draws(name)  # type: ignore[attr-defined]
+        low, mid, high = np.quantile(draws, [tail, 0.5, 1.0 - tail])
+        return {"median": float(mid), "lower": float(low), "upper": float(high)}
+
+    return {
+        "shared_runs": {
+            "by": runs.by,
+            "runs": len(runs.labels),
+            "shared": runs.shared,
+            "tau": spread("tau_run"),
+            "sigma": spread("sigma"),
+        }
+    }
