@@ -327,10 +327,11 @@ def _draw_arrays(
     log_pivot = fit.log_pivot[fam]
     y = level[..., None] - exponent[..., None] * (log_c - log_pivot[None, :, None, None])
     # law discrepancy beyond each family's largest fitted compute: the exponent there is
-    # uncertain by a factor exp(s * zeta), one zeta per draw and family
+    # uncertain by a factor exp(m + s * zeta), one zeta per draw and family
     largest = largest_fitted_log_compute(data, fit.axis)[fam]
     beyond = np.maximum(log_c - largest[None, :, None, None], 0.0)
-    factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta[:, fam])
+    shift, scale = fit.priors.discrepancy_exponent_shift, fit.priors.discrepancy_exponent_sd
+    factor = np.expm1(shift + scale * zeta[:, fam])
     y = y - exponent[..., None] * factor * beyond
     chance = fit.floor_draws()[:, None, ben, None]
     curve = accuracy_from_transformed(y, chance)

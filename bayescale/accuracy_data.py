@@ -899,6 +899,10 @@ class AccuracyPriors:
         (log sd), one draw per family shared by its benchmarks: a predictive term, zero
         within the data, as the loss law's (``LossPriors.discrepancy_exponent_sd``). 0.25:
         the loss law's measured value; 0 gives the pure law.
+    discrepancy_exponent_shift
+        The log of the exponent's median factor beyond the data, :math:`m`: the exponent
+        there is :math:`k e^{m + s\zeta}`. 0: the law's own exponent, no bias either way; a
+        negative value slows the forecast rise (docs/accuracy.md measures it).
     floor_a, floor_b
         Beta prior of a learned floor's fraction of its upper bound,
         :math:`g_b = \bar g_b u_b`, :math:`u_b \sim \mathrm{Beta}(a, b)` (one per benchmark,
@@ -928,6 +932,7 @@ class AccuracyPriors:
     noise_log_sd: float = 0.5
     scatter_family_sd: float = 0.5
     discrepancy_exponent_sd: float = 0.25
+    discrepancy_exponent_shift: float = 0.0
     floor_a: float = 1.0
     floor_b: float = 1.0
 
@@ -942,6 +947,11 @@ class AccuracyPriors:
         for name, value in vars(self).items():
             if name == "discrepancy_exponent_sd":
                 require_discrepancy_sd(value)
+            elif name == "discrepancy_exponent_shift":
+                if not np.isfinite(value):
+                    raise InputError(
+                        f"accuracy prior '{name}' must be a finite number, got {value}."
+                    )
             elif not (np.isfinite(value) and value > 0):
                 raise InputError(f"accuracy prior '{name}' must be a positive number, got {value}.")
 
