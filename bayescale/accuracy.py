@@ -330,7 +330,7 @@ def _draw_arrays(
     # uncertain by a factor exp(m + s * zeta), one zeta per draw and family
     largest = largest_fitted_log_compute(data, fit.axis)[fam]
     beyond = np.maximum(log_c - largest[None, :, None, None], 0.0)
-    shift, scale = fit.priors.discrepancy_exponent_shift, fit.priors.discrepancy_exponent_sd
+    shift, scale = fit.priors.discrepancy_shift_on(fit.axis), fit.priors.discrepancy_exponent_sd
     factor = np.expm1(shift + scale * zeta[:, fam])
     y = y - exponent[..., None] * factor * beyond
     chance = fit.floor_draws()[:, None, ben, None]

@@ -41,6 +41,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
+from scipy.stats import binomtest
 
 import bayescale
 from bayescale.accuracy import (
@@ -281,6 +282,12 @@ def run(args: argparse.Namespace) -> dict:
     priors = AccuracyPriors(
         floor_a=args.floor_prior[0], floor_b=args.floor_prior[1], exponent_median=median
     )
+    if args.axis == "chinchilla":
+        # the fits run on compute replaced by effective compute (fit.axis "compute"), so
+        # they take the effective-compute axis's discrepancy shift as the compute one
+        priors = replace(
+            priors, discrepancy_exponent_shift=priors.discrepancy_exponent_shift_chinchilla
+        )
     axis = (
         effective_compute(data, args.data, args.constants)
         if args.axis == "chinchilla"
@@ -336,7 +343,9 @@ def run(args: argparse.Namespace) -> dict:
         if args.save_fits and not args.rescore:
             args.save_fits.mkdir(parents=True, exist_ok=True)
             for method, fit in models.items():
-                with (args.save_fits / f"{family}.{method}.pkl").open("wb") as handle:
+                with (args.save_fits / f"{family.replace('/', '_')}.{method}.pkl").open(
+                    "wb"
+                ) as handle:
                     pickle.dump(fit, handle)
         at_chance = ladders_at_chance(split, accuracy_inputs(split, priors), priors)
         top = int(
@@ -366,6 +375,8 @@ def run(args: argparse.Namespace) -> dict:
                 "family_sizes": int(np.unique(split.compute[fam_rows]).size),
                 "target_compute": float(split.compute[row]),
                 "chance": g,
+                # how far the ladder's fitted rows rose from chance toward 1
+                "height": float(np.max((p - g) / (1 - g))),
                 "at_chance": bool(
                     at_chance[split.families.index(family), split.benchmarks.index(bench)]
                 ),
@@ -424,12 +435,13 @@ def saved_fit(folder: Path, family: str, method: str, priors: AccuracyPriors) ->
     The discrepancy is a predictive term only (the sampled model does not read it), so a
     saved fit rescored with other discrepancy priors is the fit a new run would make.
     """
-    with (folder / f"{family}.{method}.pkl").open("rb") as handle:
+    with (folder / f"{family.replace('/', '_')}.{method}.pkl").open("rb") as handle:
         fit = pickle.load(handle)  # our own files, written by --save-fits
     own = replace(
         fit.priors,
         discrepancy_exponent_sd=priors.discrepancy_exponent_sd,
         discrepancy_exponent_shift=priors.discrepancy_exponent_shift,
+        discrepancy_exponent_shift_chinchilla=priors.discrepancy_exponent_shift_chinchilla,
     )
     return replace(fit, priors=own)
 
@@ -451,7 +463,10 @@ def discrepancy_grid(fit: AccuracyFit, family: str, compute: float) -> dict[str,
     for shift in SHIFTS:
         for scale in SCALES:
             priors = replace(
-                fit.priors, discrepancy_exponent_sd=scale, discrepancy_exponent_shift=shift
+                fit.priors,
+                discrepancy_exponent_sd=scale,
+                discrepancy_exponent_shift=shift,
+                discrepancy_exponent_shift_chinchilla=shift,
             )
             draws = accuracy_draws(replace(fit, priors=priors), [compute]).sel(family=family)
             q = np.quantile(draws.values[:, :, 0], [tail, 0.5, 1 - tail], axis=0)
@@ -468,6 +483,7 @@ def _grid_scores(cases: pd.DataFrame, key: str) -> pd.DataFrame:
         {
             "family": cases["family"].to_numpy(),
             "benchmark": cases["benchmark"].to_numpy(),
+            "height": cases["height"].to_numpy(),
             "covered": (q[:, 0] <= truth) & (truth <= q[:, 2]),
             "signed_error": q[:, 1] - truth,
             "width": q[:, 2] - q[:, 0],
@@ -476,10 +492,15 @@ def _grid_scores(cases: pd.DataFrame, key: str) -> pd.DataFrame:
 
 
 def _grid_summary(scored: pd.DataFrame) -> dict:
+    """Coverage and over-predicted share with their exact binomial tests (90%, 50%)."""
+    n, covered = len(scored), int(scored["covered"].sum())
+    over = int((scored["signed_error"] > 0).sum())
     return {
-        "n": len(scored),
-        "coverage_90": float(scored["covered"].mean()),
-        "over_predicted": float((scored["signed_error"] > 0).mean()),
+        "n": n,
+        "coverage_90": covered / n if n else float("nan"),
+        "coverage_p": float(binomtest(covered, n, INTERVAL).pvalue) if n else float("nan"),
+        "over_predicted": over / n if n else float("nan"),
+        "over_predicted_p": float(binomtest(over, n, 0.5).pvalue) if n else float("nan"),
         "median_signed_error": float(scored["signed_error"].median()),
         "median_abs_error": float(scored["signed_error"].abs().median()),
         "median_width": float(scored["width"].median()),
@@ -490,12 +511,23 @@ def _by_benchmark(scored: pd.DataFrame) -> dict:
     out = {b: _grid_summary(g) for b, g in scored.groupby("benchmark", sort=False)}
     out["multiple_choice"] = _grid_summary(scored[scored["benchmark"].isin(MULTIPLE_CHOICE)])
     out["all"] = _grid_summary(scored)
+    heights = pd.cut(scored["height"], [-np.inf, 0.2, 0.4, 0.6, np.inf])
+    mc = scored["benchmark"].isin(MULTIPLE_CHOICE)
+    for interval in heights.cat.categories:
+        label = f"MC, height {max(interval.left, 0):.1f}-{min(interval.right, 1):.1f}"
+        out[label] = _grid_summary(scored[mc & (heights == interval)])
     return out
 
 
+#: The smallest scale a rule may choose: the loss law's, measured on 4x-100x
+#: extrapolations; a one-step backtest cannot see how uncertainty grows further out.
+MIN_SCALE = 0.25
+
+
 def _closest_scale(scored: dict[float, pd.DataFrame]) -> float:
-    """The scale whose coverage is closest to the nominal (ties: the smallest)."""
-    return min(scored, key=lambda s: (abs(scored[s]["covered"].mean() - INTERVAL), s))
+    """The scale >= :data:`MIN_SCALE` whose coverage is closest to 90% (ties: smallest)."""
+    allowed = [s for s in scored if s >= MIN_SCALE]
+    return min(allowed, key=lambda s: (abs(scored[s]["covered"].mean() - INTERVAL), s))
 
 
 def discrepancy_study(pooled: pd.DataFrame) -> dict:
