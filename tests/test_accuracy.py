@@ -350,6 +350,12 @@ def test_priors_refuse_bad_values():
     with pytest.raises(InputError, match="discrepancy_exponent_shift"):
         AccuracyPriors(discrepancy_exponent_shift=float("nan"))
     assert AccuracyPriors(discrepancy_exponent_shift=-0.3).discrepancy_exponent_shift == -0.3
+    # each axis has its own shift (chosen by leave one family out, docs/accuracy.md)
+    priors = AccuracyPriors(
+        discrepancy_exponent_shift=-0.6, discrepancy_exponent_shift_chinchilla=0
+    )
+    assert priors.discrepancy_shift_on("compute") == -0.6
+    assert priors.discrepancy_shift_on("chinchilla") == 0
 
 
 # --- the model ---------------------------------------------------------------------------------
