@@ -18,7 +18,9 @@ plus a family effect plus a ladder residual, partially pooled
 exponent. Rows with ``n_questions`` enter through a binomial likelihood; others through a
 normal likelihood on the accuracy scale (measurement noise plus the law's scatter carried
 by its slope), which stays finite at and under chance. Beyond a family's data the
-exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
+exponent is shifted by :attr:`AccuracyPriors.discrepancy_exponent_shift` (a bias correction
+chosen by leave one family out) and uncertain by
+:attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
 The fit goes through the shared convergence ladder (:func:`bayescale.fit._ladder`); the
 predictive draws of a new model and of the law's curve (:func:`accuracy_draws`) are what the
