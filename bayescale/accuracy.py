@@ -18,7 +18,9 @@ plus a family effect plus a ladder residual, partially pooled
 exponent. Rows with ``n_questions`` enter through a binomial likelihood; others through a
 normal likelihood on the accuracy scale (measurement noise plus the law's scatter carried
 by its slope), which stays finite at and under chance. Beyond a family's data the
-exponent is uncertain by :attr:`AccuracyPriors.discrepancy_exponent_sd`.
+exponent is shifted by :attr:`AccuracyPriors.discrepancy_exponent_shift` (a bias correction
+chosen by leave one family out) and uncertain by
+:attr:`AccuracyPriors.discrepancy_exponent_sd`.
 
 The fit goes through the shared convergence ladder (:func:`bayescale.ladder.run_ladder`); the
 predictive draws of a new model and of the law's curve (:func:`accuracy_draws`) are what the
@@ -326,10 +328,11 @@ def _draw_arrays(
     log_pivot = fit.log_pivot[fam]
     y = level[..., None] - exponent[..., None] * (log_c - log_pivot[None, :, None, None])
     # law discrepancy beyond each family's largest fitted compute: the exponent there is
-    # uncertain by a factor exp(s * zeta), one zeta per draw and family
+    # uncertain by a factor exp(m + s * zeta), one zeta per draw and family
     largest = largest_fitted_log_compute(data, fit.axis)[fam]
     beyond = np.maximum(log_c - largest[None, :, None, None], 0.0)
-    factor = np.expm1(fit.priors.discrepancy_exponent_sd * zeta[:, fam])
+    shift, scale = fit.priors.discrepancy_shift_on(fit.axis), fit.priors.discrepancy_exponent_sd
+    factor = np.expm1(shift + scale * zeta[:, fam])
     y = y - exponent[..., None] * factor * beyond
     chance = fit.floor_draws()[:, None, ben, None]
     curve = accuracy_from_transformed(y, chance)

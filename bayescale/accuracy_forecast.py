@@ -348,6 +348,43 @@ def failed_evaluation_warnings(data: AccuracyData, noise: float) -> list[str]:
     ]
 
 
+def below_chance_warnings(data: AccuracyData, floor: str = "chance") -> list[str]:
+    """A warning per benchmark whose counted fitted rows sit well below a known chance rate.
+
+    With the floor at chance the law holds ``p >= g``, and a row with ``n_questions``
+    enters through a binomial: a score more than :data:`CHANCE_NOISE_SDS` binomial sds below
+    ``g`` (0.23 on MMLU's 14,042 questions is 5.5 sds) can only be absorbed by its row's
+    scatter effect, which moves the benchmark's scatter and every family's interval on it.
+    Such a benchmark's effective floor is below its nominal rate (a harness that counts
+    unparsed answers as wrong); ``floor="below_chance"`` learns it. Rows at 0 are left to
+    :func:`failed_evaluation_warnings`; none with ``floor="below_chance"``.
+    """
+    if floor != "chance":
+        return []
+    g = data.row_chance
+    counted = data.fitted & ~np.isnan(data.n_questions) & ~np.isnan(g) & (data.accuracy > 0)
+    sd = chance_noise_sd(np.where(counted, g, 0.0), data.n_questions, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        below = np.where(counted, (g - data.accuracy) / sd, -np.inf)
+    out = []
+    for b in data.benchmarks:
+        rows = np.flatnonzero((data.benchmark == b) & (below > CHANCE_NOISE_SDS))
+        if rows.size == 0:
+            continue
+        worst = rows[np.argmax(below[rows])]
+        out.append(
+            f"{b}: {rows.size} counted row{'s' if rows.size != 1 else ''} more than "
+            f"{CHANCE_NOISE_SDS:g} binomial sds below the chance rate {g[worst]:.3g} (lowest: "
+            f"{data.model[worst]} at {data.accuracy[worst]:.3g} on "
+            f"{data.n_questions[worst]:.0f} questions, {below[worst]:.1f} sds below). The "
+            "floor at chance holds the law at or above the rate, so these rows are misfits "
+            "that widen every interval on the benchmark. If its effective floor is below "
+            "the rate (answers the harness did not parse counted as wrong), learn it with "
+            '--floor below_chance (floor="below_chance"); otherwise check these evaluations.'
+        )
+    return out
+
+
 def saturated_warnings(data: AccuracyData, ladders: Sequence[tuple[str, str]]) -> list[str]:
     """A warning per reported ladder whose every fitted row is at the ceiling.
 

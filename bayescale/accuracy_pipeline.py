@@ -43,6 +43,7 @@ from bayescale.accuracy_data import (
 from bayescale.accuracy_forecast import (
     AccuracyForecast,
     accuracy_target_warnings,
+    below_chance_warnings,
     forecast_accuracy,
     placed_compute,
     score_held_out_rows,
@@ -439,7 +440,7 @@ def check_accuracy_data(
         allow_backcast=options.allow_backcast,
         runs=options.pairs() if options.runs else None,
         priors=options.priors,
-    )
+    ) + below_chance_warnings(data, options.floor)
 
 
 def accuracy_spec_sections() -> dict[str, tuple[type, Any]]:

@@ -96,6 +96,10 @@ def encode_accuracy(fit: AccuracyFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
     return group, accuracy_hash(data), extra
 
 
+#: Priors of fits saved before the law discrepancy had a shift: they forecast without one.
+OLDER_PRIORS = {"discrepancy_exponent_shift": 0.0, "discrepancy_exponent_shift_chinchilla": 0.0}
+
+
 def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
     """An accuracy fit back from an opened ``fit.nc``: its table checked against its SHA-256."""
     ds = tree[ACCURACY_GROUP].to_dataset()
@@ -132,7 +136,7 @@ def decode_accuracy(tree: xr.DataTree, path: Path) -> AccuracyFit:
         data=data,
         idata=tree,
         log_pivot=pivot,
-        **fit_fields(tree, path, priors_of(tree, path, AccuracyPriors)),
+        **fit_fields(tree, path, priors_of(tree, path, AccuracyPriors, OLDER_PRIORS)),
         pooled=bool(built["pooled"]),
         pivot=str(built["pivot"]),
         pool_levels=bool(built["pool_levels"]),

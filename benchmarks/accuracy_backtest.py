@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -40,9 +41,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from scipy.optimize import least_squares
+from scipy.stats import binomtest
 
 import bayescale
 from bayescale.accuracy import (
+    AccuracyFit,
     accuracy_draws,
     fit_accuracy,
     leave_largest_out,
@@ -279,6 +282,12 @@ def run(args: argparse.Namespace) -> dict:
     priors = AccuracyPriors(
         floor_a=args.floor_prior[0], floor_b=args.floor_prior[1], exponent_median=median
     )
+    if args.axis == "chinchilla":
+        # the fits run on compute replaced by effective compute (fit.axis "compute"), so
+        # they take the effective-compute axis's discrepancy shift as the compute one
+        priors = replace(
+            priors, discrepancy_exponent_shift=priors.discrepancy_exponent_shift_chinchilla
+        )
     axis = (
         effective_compute(data, args.data, args.constants)
         if args.axis == "chinchilla"
@@ -297,7 +306,9 @@ def run(args: argparse.Namespace) -> dict:
         started = time.perf_counter()
         models = {}
         for method in args.methods:
-            if method == "unpooled":
+            if args.rescore:
+                models[method] = saved_fit(args.rescore, family, method, priors)
+            elif method == "unpooled":
                 models[method] = fit_accuracy(
                     fit_split.subset(fam_rows),
                     priors,
@@ -329,7 +340,24 @@ def run(args: argparse.Namespace) -> dict:
                 }
             fits.append(entry)
         print(f"{family}: {time.perf_counter() - started:.0f} s", flush=True)
+        if args.save_fits and not args.rescore:
+            args.save_fits.mkdir(parents=True, exist_ok=True)
+            for method, fit in models.items():
+                with (args.save_fits / f"{family.replace('/', '_')}.{method}.pkl").open(
+                    "wb"
+                ) as handle:
+                    pickle.dump(fit, handle)
         at_chance = ladders_at_chance(split, accuracy_inputs(split, priors), priors)
+        top = int(
+            np.flatnonzero(
+                held & fam_rows & (split.compute == split.compute[held & fam_rows].max())
+            )[0]
+        )
+        grid = {
+            method: discrepancy_grid(fit, family, axis[top])
+            for method, fit in models.items()
+            if method == "pooled"
+        }
         for fam, bench, row in all_cases:
             if fam != family:
                 continue
@@ -347,6 +375,8 @@ def run(args: argparse.Namespace) -> dict:
                 "family_sizes": int(np.unique(split.compute[fam_rows]).size),
                 "target_compute": float(split.compute[row]),
                 "chance": g,
+                # how far the ladder's fitted rows rose from chance toward 1
+                "height": float(np.max((p - g) / (1 - g))),
                 "at_chance": bool(
                     at_chance[split.families.index(family), split.benchmarks.index(bench)]
                 ),
@@ -372,13 +402,16 @@ def run(args: argparse.Namespace) -> dict:
                         **base,
                         "method": method,
                         **score(truth, draws, float(np.median(draws)), floor_top),
+                        "grid": grid[method][bench] if method in grid else None,
                     }
                 )
         if args.partial:  # what is done so far, for runs that may be cut short
             partial = {"families": families, "fits": fits, "cases": rows}
             args.partial.write_text(json.dumps(partial, indent=1) + "\n")
     frame = pd.DataFrame(rows)
+    pooled = frame[frame["method"] == "pooled"]
     return {
+        "discrepancy": discrepancy_study(pooled) if len(pooled) else None,
         "data": str(args.data / TABLE),
         "interval": INTERVAL,
         "settings": settings.as_attrs(),
@@ -394,6 +427,185 @@ def run(args: argparse.Namespace) -> dict:
         "fits": fits,
         "cases": frame.replace({np.nan: None}).to_dict("records"),
     }
+
+
+def saved_fit(folder: Path, family: str, method: str, priors: AccuracyPriors) -> AccuracyFit:
+    """A fit pickled by ``--save-fits``, forecasting with ``priors``' law discrepancy.
+
+    The discrepancy is a predictive term only (the sampled model does not read it), so a
+    saved fit rescored with other discrepancy priors is the fit a new run would make.
+    """
+    with (folder / f"{family.replace('/', '_')}.{method}.pkl").open("rb") as handle:
+        fit = pickle.load(handle)  # our own files, written by --save-fits
+    own = replace(
+        fit.priors,
+        discrepancy_exponent_sd=priors.discrepancy_exponent_sd,
+        discrepancy_exponent_shift=priors.discrepancy_exponent_shift,
+        discrepancy_exponent_shift_chinchilla=priors.discrepancy_exponent_shift_chinchilla,
+    )
+    return replace(fit, priors=own)
+
+
+#: Law-discrepancy scales s (log sd of the exponent beyond the data) and shifts m (log of
+#: its median factor) scored on every pooled fit, for the leave-one-family-out choice.
+SCALES = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)
+SHIFTS = (0.0, -0.1, -0.2, -0.3, -0.4, -0.6, -0.8, -1.0, -1.5)
+
+
+def _key(shift: float, scale: float) -> str:
+    return f"{shift:+.2f}/{scale:.2f}"
+
+
+def discrepancy_grid(fit: AccuracyFit, family: str, compute: float) -> dict[str, dict]:
+    """Per benchmark, the 90% interval and median of a new model at ``compute`` per (m, s)."""
+    tail = (1 - INTERVAL) / 2
+    out: dict[str, dict] = {b: {} for b in fit.data.benchmarks}
+    for shift in SHIFTS:
+        for scale in SCALES:
+            priors = replace(
+                fit.priors,
+                discrepancy_exponent_sd=scale,
+                discrepancy_exponent_shift=shift,
+                discrepancy_exponent_shift_chinchilla=shift,
+            )
+            draws = accuracy_draws(replace(fit, priors=priors), [compute]).sel(family=family)
+            q = np.quantile(draws.values[:, :, 0], [tail, 0.5, 1 - tail], axis=0)
+            for i, b in enumerate(fit.data.benchmarks):
+                out[b][_key(shift, scale)] = [float(v) for v in q[:, i]]
+    return out
+
+
+def _grid_scores(cases: pd.DataFrame, key: str) -> pd.DataFrame:
+    """Covered, signed error and width of every case at grid point ``key``."""
+    q = np.array([g[key] for g in cases["grid"]])
+    truth = cases["truth"].to_numpy()
+    return pd.DataFrame(
+        {
+            "family": cases["family"].to_numpy(),
+            "benchmark": cases["benchmark"].to_numpy(),
+            "height": cases["height"].to_numpy(),
+            "covered": (q[:, 0] <= truth) & (truth <= q[:, 2]),
+            "signed_error": q[:, 1] - truth,
+            "width": q[:, 2] - q[:, 0],
+        }
+    )
+
+
+def _grid_summary(scored: pd.DataFrame) -> dict:
+    """Coverage and over-predicted share with their exact binomial tests (90%, 50%)."""
+    n, covered = len(scored), int(scored["covered"].sum())
+    over = int((scored["signed_error"] > 0).sum())
+    return {
+        "n": n,
+        "coverage_90": covered / n if n else float("nan"),
+        "coverage_p": float(binomtest(covered, n, INTERVAL).pvalue) if n else float("nan"),
+        "over_predicted": over / n if n else float("nan"),
+        "over_predicted_p": float(binomtest(over, n, 0.5).pvalue) if n else float("nan"),
+        "median_signed_error": float(scored["signed_error"].median()),
+        "median_abs_error": float(scored["signed_error"].abs().median()),
+        "median_width": float(scored["width"].median()),
+    }
+
+
+def _by_benchmark(scored: pd.DataFrame) -> dict:
+    out = {b: _grid_summary(g) for b, g in scored.groupby("benchmark", sort=False)}
+    out["multiple_choice"] = _grid_summary(scored[scored["benchmark"].isin(MULTIPLE_CHOICE)])
+    out["all"] = _grid_summary(scored)
+    heights = pd.cut(scored["height"], [-np.inf, 0.2, 0.4, 0.6, np.inf])
+    mc = scored["benchmark"].isin(MULTIPLE_CHOICE)
+    for interval in heights.cat.categories:
+        label = f"MC, height {max(interval.left, 0):.1f}-{min(interval.right, 1):.1f}"
+        out[label] = _grid_summary(scored[mc & (heights == interval)])
+    return out
+
+
+#: The smallest scale a rule may choose: the loss law's, measured on 4x-100x
+#: extrapolations; a one-step backtest cannot see how uncertainty grows further out.
+MIN_SCALE = 0.25
+
+
+def _closest_scale(scored: dict[float, pd.DataFrame]) -> float:
+    """The scale >= :data:`MIN_SCALE` whose coverage is closest to 90% (ties: smallest)."""
+    allowed = [s for s in scored if s >= MIN_SCALE]
+    return min(allowed, key=lambda s: (abs(scored[s]["covered"].mean() - INTERVAL), s))
+
+
+def discrepancy_study(pooled: pd.DataFrame) -> dict:
+    """The law discrepancy chosen by leave-one-family-out on the pooled cases.
+
+    For each family, its (m, s) is chosen on the other families' cases alone and its own
+    cases are scored with it, so no case helps choose its own interval. Two rules: ``scale``
+    (m = 0; s whose coverage on the other families is closest to 90%) and
+    ``shift_then_scale`` (m whose median signed error on them is closest to 0, then s as
+    before at that m). ``grid``: every (m, s) scored in-sample on all cases, and the
+    choice each rule makes on all families (what a default would be).
+    """
+    families = list(dict.fromkeys(pooled["family"]))
+    scores = {(m, s): _grid_scores(pooled, _key(m, s)) for m in SHIFTS for s in SCALES}
+
+    def choose(keep: np.ndarray, rule: str) -> tuple[float, float]:
+        shift = 0.0
+        if rule == "shift_then_scale":
+            shift = min(
+                SHIFTS,
+                key=lambda m: (abs(scores[m, 0.25][keep]["signed_error"].median()), -m),
+            )
+        return shift, _closest_scale({s: scores[shift, s][keep] for s in SCALES})
+
+    out: dict = {
+        "scales": list(SCALES),
+        "shifts": list(SHIFTS),
+        "grid": {_key(m, s): _grid_summary(scored) for (m, s), scored in scores.items()},
+    }
+    for rule in ("scale", "shift_then_scale"):
+        chosen, parts = {}, []
+        for family in families:
+            keep = (pooled["family"] != family).to_numpy()
+            m, s = choose(keep, rule)
+            chosen[family] = {"shift": m, "scale": s}
+            parts.append(scores[m, s][~keep])
+        m_all, s_all = choose(np.ones(len(pooled), dtype=bool), rule)
+        out[rule] = {
+            "chosen_per_family": chosen,
+            "leave_one_family_out": _by_benchmark(pd.concat(parts)),
+            "chosen_on_all": {"shift": m_all, "scale": s_all},
+            "in_sample_at_chosen": _by_benchmark(scores[m_all, s_all]),
+        }
+    return out
+
+
+def discrepancy_markdown(study: dict) -> str:
+    """The leave-one-family-out table of docs/accuracy.md."""
+    lines = [
+        "| rule | chosen on all (m, s) | per family s (m) | LOFO coverage | LOFO MC coverage "
+        "| over-predicted | median signed error | median abs error | median width |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for rule in ("scale", "shift_then_scale"):
+        e = study[rule]
+        a, mc = e["leave_one_family_out"]["all"], e["leave_one_family_out"]["multiple_choice"]
+        per = sorted({(v["scale"], v["shift"]) for v in e["chosen_per_family"].values()})
+        c = e["chosen_on_all"]
+        lines.append(
+            f"| {rule} | ({c['shift']:+.2f}, {c['scale']:.2f}) | "
+            + ", ".join(f"{s:.2f} ({m:+.2f})" for s, m in per)
+            + f" | {a['coverage_90']:.0%} | {mc['coverage_90']:.0%} | {a['over_predicted']:.0%} | "
+            f"{100 * a['median_signed_error']:+.1f} | {100 * a['median_abs_error']:.1f} | "
+            f"{100 * a['median_width']:.1f} |"
+        )
+    lines += [
+        "",
+        "| m | s | coverage | over-predicted | signed | abs | width |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for key, e in study["grid"].items():
+        m, s = key.split("/")
+        lines.append(
+            f"| {m} | {s} | {e['coverage_90']:.0%} | {e['over_predicted']:.0%} | "
+            f"{100 * e['median_signed_error']:+.1f} | {100 * e['median_abs_error']:.1f} | "
+            f"{100 * e['median_width']:.1f} |"
+        )
+    return "\n".join(lines)
 
 
 def _summarise(group: pd.DataFrame) -> dict:
@@ -536,6 +748,14 @@ def main() -> None:
         "--partial", type=Path, help="also write the cases done so far here after each family"
     )
     parser.add_argument(
+        "--save-fits", type=Path, help="pickle every fit here (FAMILY.METHOD.pkl), to rescore"
+    )
+    parser.add_argument(
+        "--rescore",
+        type=Path,
+        help="forecast from the fits pickled here by --save-fits instead of sampling",
+    )
+    parser.add_argument(
         "--point-laws",
         action="store_true",
         help="only fit the point laws per ladder (no sampling) and print their errors",
@@ -550,6 +770,9 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(_finite(document), indent=2, allow_nan=False) + "\n")
     print(markdown(document))
+    if document["discrepancy"]:
+        print()
+        print(discrepancy_markdown(document["discrepancy"]))
 
 
 if __name__ == "__main__":

@@ -347,6 +347,15 @@ def test_priors_refuse_bad_values():
     with pytest.raises(InputError, match="discrepancy_exponent_sd"):
         AccuracyPriors(discrepancy_exponent_sd=-0.1)
     assert AccuracyPriors(discrepancy_exponent_sd=0).discrepancy_exponent_sd == 0
+    with pytest.raises(InputError, match="discrepancy_exponent_shift"):
+        AccuracyPriors(discrepancy_exponent_shift=float("nan"))
+    assert AccuracyPriors(discrepancy_exponent_shift=-0.3).discrepancy_exponent_shift == -0.3
+    # each axis has its own shift (chosen by leave one family out, docs/accuracy.md)
+    priors = AccuracyPriors(
+        discrepancy_exponent_shift=-0.6, discrepancy_exponent_shift_chinchilla=0
+    )
+    assert priors.discrepancy_shift_on("compute") == -0.6
+    assert priors.discrepancy_shift_on("chinchilla") == 0
 
 
 # --- the model ---------------------------------------------------------------------------------
@@ -436,6 +445,17 @@ def test_discrepancy_widens_beyond_the_data_only(table, mock_pymc_sample):
     np.testing.assert_allclose(spread[0.0], 0.0, atol=1e-12)
     np.testing.assert_allclose(spread[0.5][..., 0], 0.0, atol=1e-12)
     assert np.all(spread[0.5][..., 1] > 1e-3)
+    # a negative shift slows the rise beyond the data (exponent k e^m there), not within it
+    curves = {
+        m: accuracy_draws(
+            replace(fixed, priors=AccuracyPriors(discrepancy_exponent_shift=m)),
+            [inside, beyond],
+            new_model=False,
+        ).values
+        for m in (0.0, -0.5)
+    }
+    np.testing.assert_allclose(curves[-0.5][..., 0], curves[0.0][..., 0], atol=1e-12)
+    assert np.all(curves[-0.5][..., 1] < curves[0.0][..., 1])
 
 
 def test_new_scores_are_binomial_on_the_benchmarks_question_count(mock_pymc_sample):

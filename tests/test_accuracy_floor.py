@@ -255,3 +255,40 @@ def test_backtest_chance_reaches_the_loader(tmp_path, quiz, monkeypatch):
     assert main([*args, "--chance", "quiz"]) == 2
     assert not seen  # refused while parsing
     assert main(["backtest", "loss", str(path), "--ratio", "10", "--chance", "a=0.2"]) == 2
+
+
+def _counted_mmlu(lowest: float) -> pd.DataFrame:
+    """One family's MMLU ladder on 14,042 questions (chance 0.25), its smallest at ``lowest``."""
+    return pd.DataFrame(
+        {
+            "model": ["a1", "a2", "a3", "a4"],
+            "family": "a",
+            "compute": [1e20, 3e20, 1e21, 3e21],
+            "benchmark": "MMLU",
+            "accuracy": [lowest, 0.26, 0.29, 0.35],
+            "n_questions": 14042,
+        }
+    )
+
+
+def test_counted_rows_well_below_chance_are_warned_with_the_below_chance_floor():
+    # MMLU at 0.23 on 14,042 questions is 5.5 binomial sds under chance: the floor at chance
+    # forced the law to p >= 0.25 and the row effect absorbed the misfit without a word
+    from bayescale.accuracy_forecast import below_chance_warnings
+    from bayescale.accuracy_pipeline import check_accuracy_data
+
+    options = AccuracyOptions(targets=(1e22,))
+    data = load_accuracy_table(_counted_mmlu(0.23))
+    (warned,) = [w for w in check_accuracy_data(data, options) if "binomial sds below" in w]
+    assert warned.startswith("MMLU: 1 counted row more than 2 binomial sds below the chance")
+    assert "a1 at 0.23 on 14042 questions, 5.5 sds below" in warned
+    assert "--floor below_chance" in warned
+    # not with the floor learned below chance, nor within noise of chance (0.245: 1.4 sds),
+    # nor for a row without n_questions (its normal likelihood reaches below the floor)
+    assert not below_chance_warnings(data, "below_chance")
+    assert not check_accuracy_data(data, replace(options, floor="below_chance"))
+    assert not below_chance_warnings(load_accuracy_table(_counted_mmlu(0.245)))
+    plain = _counted_mmlu(0.23).drop(columns="n_questions")
+    assert not below_chance_warnings(load_accuracy_table(plain))
+    # a row at 0 is the failed-evaluation warning's, not warned twice
+    assert not below_chance_warnings(load_accuracy_table(_counted_mmlu(0.0)))

@@ -357,3 +357,24 @@ def test_every_fit_type_names_the_function_that_answers_it():
         law = get_law(name)
         module, _, function = law.fit_type.answered_by.rpartition(".")
         assert getattr(importlib.import_module(module), function) is law.result_from_fit, name
+
+
+def test_a_fit_saved_before_the_discrepancy_shift_forecasts_without_one(tmp_path):
+    # fits saved before the shift existed have no shift in their priors: they must reproduce
+    # their numbers (shift 0), not take today's default
+    import json
+
+    from bayescale.saved_format import INTEGRITY_ATTR, integrity_digests
+
+    path = save_fit(fake_fit(), tmp_path / "fit.nc", OPTIONS.forecast_options())
+
+    def older(tree):
+        priors = json.loads(tree.attrs["priors"])
+        del priors["discrepancy_exponent_shift"], priors["discrepancy_exponent_shift_chinchilla"]
+        tree.attrs["priors"] = json.dumps(priors)
+        tree.attrs[INTEGRITY_ATTR] = json.dumps(integrity_digests(tree), sort_keys=True)
+
+    loaded = load_fit(edited_fit(path, tmp_path / "older.nc", older)).fit
+    assert loaded.priors.discrepancy_exponent_shift == 0.0
+    assert loaded.priors.discrepancy_exponent_shift_chinchilla == 0.0
+    assert load_fit(path).fit.priors.discrepancy_exponent_shift == -0.6
