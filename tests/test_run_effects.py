@@ -340,3 +340,30 @@ def test_an_exact_loo_refit_that_would_leave_no_shared_run_is_skipped(monkeypatc
     monkeypatch.setattr(bayescale.forecast, "loo_suspects", lambda fit, limit: [1])
     with_exact_loo(fit, refit=refit)
     assert len(refits) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        # names reused by accident: g1's "r0" is the run g0 calls "r5"
+        (
+            lambda f: f.assign(
+                name=np.where(
+                    f["group"] == "g1",
+                    "r" + (5 - f["name"].str[1:].astype(int)).astype(str),
+                    f["name"],
+                )
+            ),
+            "the rows named 'r0' lie at",
+        ),
+        # a name column left blank: every row one "run" across the ladder
+        (lambda f: f.assign(name=""), "the rows without a run name lie at"),
+    ],
+    ids=["names-collide", "blank-names"],
+)
+def test_a_run_name_at_two_computes_is_refused(tmp_path, change, fragment):
+    path = tmp_path / "runs.csv"
+    change(_frame()).to_csv(path, index=False)
+    with pytest.raises(InputError, match="one compute") as error:
+        fitted_runs(load_loss_runs(path))
+    assert fragment in str(error.value)
