@@ -76,7 +76,23 @@ def loss_target_warnings(
         + rising_loss_warnings(data)
         + repeated_run_warnings(data)
         + target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
+        + _unused_run_effect_warnings(priors)
     )
+
+
+def _unused_run_effect_warnings(priors: LossPriors) -> list[str]:
+    """A warning when ``run_effect_sd`` is set away from its default without ``shared_runs``.
+
+    The run effect exists only with ``shared_runs``: the prior's scale alone changes nothing,
+    and a spec that sets it was most likely meant to turn the effect on.
+    """
+    if priors.shared_runs or priors.run_effect_sd == LossPriors().run_effect_sd:
+        return []
+    return [
+        f"run_effect_sd = {priors.run_effect_sd:g} is not used: the run effect it scales exists "
+        "only with shared runs (--shared-runs, a spec's [priors] shared_runs = true, "
+        "LossPriors(shared_runs=True))."
+    ]
 
 
 def rising_loss_warnings(data: LossData) -> list[str]:

@@ -101,3 +101,19 @@ def test_runs_matched_by_one_common_name_warn_of_the_computes_they_do_not_share(
     # one name for each run in every group shares them all: nothing to say
     same = np.array([n.split("-")[0] for n in fit.data.name.astype(str)], dtype=object)
     assert shared_run_warnings(replace(fit, data=replace(fit.data, name=same))) == []
+
+
+def test_a_run_effect_scale_without_shared_runs_is_warned_as_unused():
+    # a spec's [priors] run_effect_sd = 0.03 without shared_runs = true changed nothing, silently
+    from bayescale.forecast import loss_target_warnings
+
+    fit = point_fit(np.zeros((2, 6)))
+    targets = np.array([1e22])
+    (warning,) = [
+        w
+        for w in loss_target_warnings(fit.data, targets, LossPriors(run_effect_sd=0.03))
+        if "run_effect_sd" in w
+    ]
+    assert warning.startswith("run_effect_sd = 0.03 is not used")
+    for priors in (LossPriors(), LossPriors(run_effect_sd=0.03, shared_runs=True)):
+        assert not [w for w in loss_target_warnings(fit.data, targets, priors) if "run_effect" in w]
