@@ -367,3 +367,16 @@ def test_a_run_name_at_two_computes_is_refused(tmp_path, change, fragment):
     with pytest.raises(InputError, match="one compute") as error:
         fitted_runs(load_loss_runs(path))
     assert fragment in str(error.value)
+
+
+def test_check_refuses_a_shared_runs_spec_that_run_would_refuse(tmp_path, capsys):
+    # 'bayescale check' said OK for [priors] shared_runs = true on a one-group table, which
+    # 'bayescale run' refuses with exit 2 once the model is built
+    _frame(groups=1).to_csv(tmp_path / "one.csv", index=False)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        'schema_version = 1\nlaw = "loss"\n[data]\npath = "one.csv"\n'
+        "[forecast]\ntargets = [1e22]\n[priors]\nshared_runs = true\n"
+    )
+    assert main(["check", str(spec)]) == 2
+    assert "the table has one group" in capsys.readouterr().err
