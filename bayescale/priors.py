@@ -46,7 +46,7 @@ quantity                 prior and reasoning
 :math:`\tau`            Only with ``shared_runs=True``: a run effect :math:`\delta_r = \tau z_r`,
                          :math:`z_r \sim N(0, 1)`, shared by the groups scored on run *r*
                          (eval sets of one ladder), :math:`\tau \sim HalfNormal`
-                         (``run_effect_sd`` = 0.01): median 0.67%, 95% below 2.2%, its mode
+                         (``run_effect_sd`` = 0.01): median 0.67%, 95% below 1.96%, its mode
                          at 0 so that groups of different runs shrink it away. Measured shared
                          sd on the OLMo-2 ladder: 0.15% (1xC runs, 11 eval sets), 0.96% (all
                          30 runs, where the law misses the over-trained runs in every eval set
