@@ -188,6 +188,7 @@ def test_the_command_spec_and_saved_fit_keep_the_option(tmp_path, mock_pymc_samp
     result = json.loads(doc.read_text())
     entry = result["shared_runs"]
     assert entry["by"] == "name" and entry["runs"] == 6 and entry["shared"] == 6
+    assert entry["why"] == "'r0' appears in g0, g1 and g2"
     assert 0 < entry["tau"]["lower"] <= entry["tau"]["median"] <= entry["tau"]["upper"]
     fit, _ = read_fit(out / "fit.nc")
     assert fit.priors.shared_runs
@@ -340,3 +341,26 @@ def test_an_exact_loo_refit_that_would_leave_no_shared_run_is_skipped(monkeypatc
     monkeypatch.setattr(bayescale.forecast, "loo_suspects", lambda fit, limit: [1])
     with_exact_loo(fit, refit=refit)
     assert len(refits) == 1
+
+
+def test_runs_are_matched_on_the_fitted_rows_not_the_held_out_ones():
+    # a held-out 'final-run' in every group chose 'name', then no fitted run was shared and
+    # the refusal said no compute was shared, which was false
+    frame = _frame(groups=2, names=False)
+    final = pd.DataFrame(
+        {"name": "final-run", "group": ["g0", "g1"], "compute": 1e20, "loss": [2.9, 3.1]}
+    )
+    data = load_loss_runs(pd.concat([frame, final], ignore_index=True), fit_max_compute=1e19)
+    runs = shared_runs(data)
+    assert runs.by == "compute" and runs.shared == 6
+    assert runs.why == (
+        "no run name appears in two groups among the fitted rows; compute 1e+17 is in g0 and g1"
+    )
+    named = fitted_runs(load_loss_runs(_frame(groups=4)))
+    assert named.by == "name" and named.why == "'r0' appears in g0, g1 and 2 more groups"
+
+
+def test_one_group_is_refused_without_suggesting_names_or_computes():
+    with pytest.raises(InputError, match="a run effect needs two or more groups") as error:
+        shared_runs(load_loss_runs(_frame(groups=1)))
+    assert "same name" not in str(error.value)
