@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bayescale.display import percent, three_places
+from bayescale.priors import RUN_EFFECT_PRIORS, LossPriors
 from bayescale.report import (
     clean_json,
     diagnostics_lines,
@@ -131,13 +132,21 @@ def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
         "",
         *diagnostics_lines(fit.diagnostics, fit.timing_s),
         f"- Likelihood: {fit.priors.likelihood}; priors: "
-        + ", ".join(f"{k}={v}" for k, v in vars(fit.priors).items()),
+        + ", ".join(f"{k}={v}" for k, v in _reported_priors(fit.priors).items()),
         "",
     ]
     if plots:
         lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += [f"_bayescale {version}_", ""]
     return "\n".join(lines)
+
+
+def _reported_priors(priors: LossPriors) -> dict[str, Any]:
+    """The priors report.md lists: the run effect's only when the fit has it (``shared_runs``)."""
+    shown = vars(priors)
+    if priors.shared_runs:
+        return dict(shown)
+    return {k: v for k, v in shown.items() if k not in RUN_EFFECT_PRIORS}
 
 
 def loss_summary_text(result: Result) -> str:

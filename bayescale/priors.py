@@ -95,6 +95,10 @@ SCATTER_PRIOR_MEDIAN = 0.004
 #: 0.96% over all 30 runs (docs/model.md, "Groups scored on the same runs").
 RUN_EFFECT_SD = 0.01
 
+#: The priors of the shared run effect, written only by a fit that has it (``shared_runs``):
+#: a fit without it saves and reports the priors of the files before it.
+RUN_EFFECT_PRIORS = ("shared_runs", "run_effect_sd")
+
 
 def require_discrepancy_sd(s: object, name: str = "discrepancy_exponent_sd") -> None:
     """Raise an InputError unless the law-discrepancy scale ``name`` is a finite number >= 0."""

@@ -364,3 +364,19 @@ def test_one_group_is_refused_without_suggesting_names_or_computes():
     with pytest.raises(InputError, match="a run effect needs two or more groups") as error:
         shared_runs(load_loss_runs(_frame(groups=1)))
     assert "same name" not in str(error.value)
+
+
+def test_a_report_without_the_run_effect_lists_the_priors_it_listed_before(
+    tmp_path, mock_pymc_sample
+):
+    # a default report.md printed ", shared_runs=False, run_effect_sd=0.01" in its priors line
+    table = tmp_path / "runs.csv"
+    _frame().to_csv(table, index=False)
+    args = ["loss", str(table), "--target-compute", "1e20", "--allow-unconverged", *FAST]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    plain = (tmp_path / "plain" / "report.md").read_text()
+    assert "- Likelihood: normal; priors: " in plain
+    assert "shared_runs" not in plain and "run_effect_sd" not in plain
+    assert main([*args, "--shared-runs", "--out", str(tmp_path / "shared")]) == 0
+    shared = (tmp_path / "shared" / "report.md").read_text()
+    assert "shared_runs=True, run_effect_sd=0.01" in shared
