@@ -18,7 +18,7 @@ NumPy only: the model (:mod:`bayescale.loss_model`) and the forecasts both read 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -147,7 +147,7 @@ def run_effects_of(
     return out
 
 
-def shared_runs_document(fit: object, interval: float = 0.9) -> dict[str, object]:
+def shared_runs_document(fit: object, interval: float = 0.9) -> dict[str, Any]:
     """The result document's ``shared_runs`` entry of a loss fit with the run effect, else ``{}``.
 
     How runs were identified (``by``) and why (``why``), how many the fit has and how many of

@@ -380,3 +380,38 @@ def test_a_report_without_the_run_effect_lists_the_priors_it_listed_before(
     assert main([*args, "--shared-runs", "--out", str(tmp_path / "shared")]) == 0
     shared = (tmp_path / "shared" / "report.md").read_text()
     assert "shared_runs=True, run_effect_sd=0.01" in shared
+
+
+def test_the_summary_and_report_show_the_run_effect(tmp_path, mock_pymc_sample, capsys):
+    # tau and the matching rule were only in the JSON
+    table = tmp_path / "runs.csv"
+    _frame().to_csv(table, index=False)
+    args = ["loss", str(table), "--target-compute", "1e20", "--allow-unconverged"]
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main([*args, "--draws", "50", "--tune", "50", "--chains", "2", "--shared-runs"]) == 0
+    printed = capsys.readouterr().out
+    line = "Shared runs: matched by name ('r0' appears in g0, g1 and g2); 6 of 6 fitted runs"
+    assert line in printed and "run effect sd tau " in printed
+    assert main([*args, *FAST, "--shared-runs", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "- Shared runs: matched by name" in report and "own scatter sigma" in report
+    assert main([*args, *FAST, "--out", str(tmp_path / "plain")]) == 0
+    assert "Shared runs" not in (tmp_path / "plain" / "report.md").read_text()
+
+
+def test_the_backtest_says_its_separate_fits_have_no_run_effect(mock_pymc_sample):
+    from bayescale.backtest_report import backtest_document, backtest_markdown
+    from bayescale.loss_backtest import backtest_loss_ratios
+    from bayescale.sampling import SamplerSettings
+
+    data = load_loss_runs(_frame(runs=8))
+    settings = SamplerSettings(draws=20, tune=20, chains=2, progress=False)
+    shared = backtest_loss_ratios(data, [4.0], priors=SHARED, settings=settings, n_boot=20)[0]
+    note = backtest_document(shared)["baselines"]["separate_bayes"]["description"]
+    assert "without the run effect of --shared-runs" in note
+    assert "without the run effect" in backtest_markdown([shared])
+    plain = backtest_loss_ratios(data, [4.0], priors=LossPriors(), settings=settings, n_boot=20)[0]
+    assert (
+        "run effect" not in backtest_document(plain)["baselines"]["separate_bayes"]["description"]
+    )
