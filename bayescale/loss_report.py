@@ -156,7 +156,8 @@ def shared_runs_line(result: Result) -> str | None:
     From the JSON's ``shared_runs`` entry: the matching rule and why, the runs shared, and
     the medians and intervals of tau and sigma.
     """
-    entry = shared_runs_document(result.fit, result.forecast.interval).get("shared_runs")
+    fit = getattr(result, "fit", None)  # stand-ins of a result with a forecast only have none
+    entry = shared_runs_document(fit, result.forecast.interval).get("shared_runs")
     if not entry:
         return None
 
