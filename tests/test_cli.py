@@ -499,7 +499,8 @@ def test_a_bootstrap_replaces_an_earlier_out_folder_as_a_whole(
 
 
 @pytest.mark.parametrize(
-    "option", [["--likelihood", "student_t"], ["--draws", "10"], ["--allow-unconverged"]]
+    "option",
+    [["--likelihood", "student_t"], ["--draws", "10"], ["--allow-unconverged"], ["--shared-runs"]],
 )
 def test_a_bootstrap_warns_of_the_sampler_options_it_does_not_use(demo_csv, capsys, option):
     # --method bootstrap --likelihood student_t answered least squares without a word
