@@ -30,6 +30,13 @@ BASELINES = {
     "no partial pooling",
 }
 
+#: ``separate_bayes`` of a loss backtest with ``--shared-runs``: a group alone shares no run,
+#: so those fits run without the run effect.
+SEPARATE_WITHOUT_RUN_EFFECT = (
+    "bayescale's model fitted to each group alone: same law and priors but without the run "
+    "effect of --shared-runs (a group alone shares no run with another), no partial pooling"
+)
+
 
 #: The law a backtest is of (a registry name: ``loss``, ``pass``, ...).
 Kind = str
@@ -59,6 +66,8 @@ class Backtest:
     model
         How the law was fitted, when a law says (accuracy: ``{"axis": ...}``); the
         document's ``model``.
+    descriptions
+        Baselines whose description differs from :data:`BASELINES` in this backtest.
     """
 
     kind: Kind
@@ -72,6 +81,11 @@ class Backtest:
     diagnostics: dict[str, dict[str, Any]] = field(default_factory=dict)
     timing_s: dict[str, float] = field(default_factory=dict)
     model: dict[str, Any] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+
+    def description(self, name: str) -> str:
+        """The baseline ``name``'s one-line description in this backtest."""
+        return self.descriptions.get(name, BASELINES[name])
 
     @property
     def ok(self) -> bool:
@@ -156,7 +170,7 @@ def backtest_document(bt: Backtest) -> dict[str, Any]:
         "skipped": list(bt.skipped),
         "diagnostics": bt.diagnostics,
         "baselines": {
-            name: {"description": BASELINES[name], **summarise_cases(c), "cases": records(c)}
+            name: {"description": bt.description(name), **summarise_cases(c), "cases": records(c)}
             for name, c in bt.baselines.items()
         },
         "timing_s": bt.timing_s,
@@ -265,7 +279,7 @@ def backtest_markdown(backtests: list[Backtest]) -> str:
             else []
         ),
         *(
-            ["Baselines: " + "; ".join(f"`{k}`: {BASELINES[k]}" for k in ran) + ".", ""]
+            ["Baselines: " + "; ".join(f"`{k}`: {bt0.description(k)}" for k in ran) + ".", ""]
             if ran
             else []
         ),

@@ -1455,7 +1455,7 @@ def _run_bootstrap(args: argparse.Namespace, options: LossOptions) -> int:
             ("--chains", args.chains != defaults.chains),
             ("--likelihood", args.likelihood != "normal"),
             ("--allow-unconverged", args.allow_unconverged),
-            ("--shared-runs", args.shared_runs),
+            ("--shared-runs", getattr(args, "shared_runs", False)),
         )
         if given
     ]

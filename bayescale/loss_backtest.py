@@ -14,7 +14,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bayescale.backtest_report import Backtest, fit_diagnostics, merge_diagnostics, split_backtest
+from bayescale.backtest_report import (
+    SEPARATE_WITHOUT_RUN_EFFECT,
+    Backtest,
+    fit_diagnostics,
+    merge_diagnostics,
+    split_backtest,
+)
 from bayescale.backtest_scoring import check_ratio, score_draws, score_point, with_meta
 from bayescale.data import MIN_COMPUTES_PER_GROUP, LossData
 from bayescale.errors import InputError
@@ -285,5 +291,7 @@ def backtest_loss_ratios(
             (fit, cases, pooled_s),
             (scored, diagnostics, timing),
         )
+        if priors is not None and priors.shared_runs and "separate_bayes" in scored:
+            record = replace(record, descriptions={"separate_bayes": SEPARATE_WITHOUT_RUN_EFFECT})
         out.append(record)
     return out

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bayescale.display import percent, three_places
+from bayescale.priors import RUN_EFFECT_PRIORS, LossPriors
 from bayescale.report import (
     clean_json,
     diagnostics_lines,
@@ -90,6 +91,7 @@ def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
         f"{data.compute[fitted].max():.3g} FLOPs.",
         f"- {int(data.held_out.sum())} held-out run(s)"
         + (f" above {data.fit_max_compute:.3g} FLOPs." if data.fit_max_compute else "."),
+        *([f"- {markdown_text(shared)}"] if (shared := shared_runs_line(result)) else []),
         "",
         f"## Forecast for a new run ({pct} central predictive interval)",
         "",
@@ -131,13 +133,44 @@ def loss_markdown(result: Result, version: str, plots: list[str]) -> str:
         "",
         *diagnostics_lines(fit.diagnostics, fit.timing_s),
         f"- Likelihood: {fit.priors.likelihood}; priors: "
-        + ", ".join(f"{k}={v}" for k, v in vars(fit.priors).items()),
+        + ", ".join(f"{k}={v}" for k, v in _reported_priors(fit.priors).items()),
         "",
     ]
     if plots:
         lines += ["## Plots", ""] + [f"![{p}]({p})" for p in plots] + [""]
     lines += [f"_bayescale {version}_", ""]
     return "\n".join(lines)
+
+
+def _reported_priors(priors: LossPriors) -> dict[str, Any]:
+    """The priors report.md lists: the run effect's only when the fit has it (``shared_runs``)."""
+    shown = vars(priors)
+    if priors.shared_runs:
+        return dict(shown)
+    return {k: v for k, v in shown.items() if k not in RUN_EFFECT_PRIORS}
+
+
+def shared_runs_line(result: Result) -> str | None:
+    """One line on the run effect of a ``--shared-runs`` fit, else ``None``.
+
+    From the JSON's ``shared_runs`` entry: the matching rule and why, the runs shared, and
+    the medians and intervals of tau and sigma.
+    """
+    fit = getattr(result, "fit", None)  # stand-ins of a result with a forecast only have none
+    entry = shared_runs_document(fit, result.forecast.interval).get("shared_runs")
+    if not entry:
+        return None
+
+    def spread(name: str) -> str:
+        v = entry[name]
+        return f"{v['median']:.2%} [{v['lower']:.2%}, {v['upper']:.2%}]"
+
+    return (
+        f"Shared runs: matched by {entry['by']} ({entry['why']}); {entry['shared']} of "
+        f"{entry['runs']} fitted runs are in two or more groups; run effect sd tau "
+        f"{spread('tau')}, own scatter sigma {spread('sigma')} (ln loss, median "
+        f"[{percent(result.forecast.interval)} interval])."
+    )
 
 
 def loss_summary_text(result: Result) -> str:
@@ -150,6 +183,9 @@ def loss_summary_text(result: Result) -> str:
         )
     lines = [f"Final loss of a new run (median [{pct} interval]):"]
     lines += summary_grid("group", groups, [float(t) for t in result.forecast.targets])
+    shared = shared_runs_line(result)
+    if shared:
+        lines.append(shared)
     held = result.held_out
     if not held.empty:
         lines.append(

@@ -20,7 +20,7 @@ from bayescale.errors import InputError
 from bayescale.forecast import loo_below
 from bayescale.loss_fit import LossFit
 from bayescale.pipeline import LossOptions
-from bayescale.priors import LossPriors
+from bayescale.priors import RUN_EFFECT_PRIORS, LossPriors
 from bayescale.saved_format import (
     Relations,
     attr_json,
@@ -114,11 +114,6 @@ def encode_loss(fit: LossFit) -> tuple[xr.Dataset, str, dict[str, Any]]:
         priors = {k: v for k, v in asdict(fit.priors).items() if k not in RUN_EFFECT_PRIORS}
         extra["priors"] = json.dumps(priors)
     return runs, digest, extra
-
-
-#: The priors of the shared run effect, written only by a fit that has it (``shared_runs``):
-#: a fit without it writes the priors of the files before it, read back with their defaults.
-RUN_EFFECT_PRIORS = ("shared_runs", "run_effect_sd")
 
 
 #: Root attribute of a loss fit with refits without runs (``LossFit.exact_loo``): JSON, by

@@ -28,6 +28,15 @@ from bayescale.report import (
 )
 from bayescale.results import Result
 
+#: Pass-rate columns of the bucket tables, shown by :func:`bayescale.display.rate`.
+_RATES = (
+    "pass_rate_min",
+    "pass_rate_max",
+    "pass_rate_median",
+    "pass_rate_lower",
+    "pass_rate_upper",
+)
+
 
 def pass_document(result: Result, version: str) -> dict[str, Any]:
     """Build the result document (docs/formats.md) of a pass-rate forecast.
@@ -111,7 +120,7 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
             "those models with mean "
             f"Spearman correlation {b.mean_rank_correlation():.2f}.",
             "",
-            markdown_table(b.summary()),
+            markdown_table(b.summary(), rates=_RATES),
         ]
     else:
         assert isinstance(fit.data, PassAggregate)
@@ -141,15 +150,16 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
         "Pass@1 per bucket, with the mean of -ln(pass rate) over the bucket's problems (the "
         "GPT-4 report's Figure 2 axis) alongside:",
         "",
-        markdown_table(per_bucket),
+        markdown_table(per_bucket, rates=_RATES),
         "",
     ]
     if forecast.pooled is not None:
+        overall = forecast.overall()
         lines += [
             f"Overall: {forecast.pooled} (the `curve` columns leave out the model-to-model "
             "scatter):",
             "",
-            markdown_table(forecast.overall()),
+            markdown_table(overall, rates=[c for c in overall.columns if c != "target_compute"]),
             "",
         ]
     else:
@@ -163,7 +173,7 @@ def pass_markdown(result: Result, version: str, plots: list[str]) -> str:
             f"{int(held['covered'].sum())} of {len(held)} held-out statistics fall inside their "
             f"{pct} predictive interval. Pass@1 (errors of the median in pass-rate units):",
             "",
-            markdown_table(rates),
+            markdown_table(rates, rates=("observed", "median", "lower", "upper")),
             "",
             "Mean -ln(pass rate) per bucket:",
             "",
@@ -204,7 +214,7 @@ def pass_summary_text(result: Result) -> str:
                 at_k = column.removesuffix("_median")  # --k K: pass@K over all problems
                 rows.setdefault("pass@" + at_k.removeprefix("pass_at_"), {})[
                     r["target_compute"]
-                ] = f"{r[column]:.3g} [{r[at_k + '_lower']:.3g}, {r[at_k + '_upper']:.3g}]"
+                ] = f"{rate(r[column])} [{rate(r[at_k + '_lower'])}, {rate(r[at_k + '_upper'])}]"
     lines = [f"Pass@1 of a new model per bucket (median [{pct} interval], -ln p alongside):"]
     lines += summary_grid("bucket", rows, targets)
     if forecast.pooled is not None:

@@ -46,7 +46,7 @@ quantity                 prior and reasoning
 :math:`\tau`            Only with ``shared_runs=True``: a run effect :math:`\delta_r = \tau z_r`,
                          :math:`z_r \sim N(0, 1)`, shared by the groups scored on run *r*
                          (eval sets of one ladder), :math:`\tau \sim HalfNormal`
-                         (``run_effect_sd`` = 0.01): median 0.67%, 95% below 2.2%, its mode
+                         (``run_effect_sd`` = 0.01): median 0.67%, 95% below 1.96%, its mode
                          at 0 so that groups of different runs shrink it away. Measured shared
                          sd on the OLMo-2 ladder: 0.15% (1xC runs, 11 eval sets), 0.96% (all
                          30 runs, where the law misses the over-trained runs in every eval set
@@ -94,6 +94,10 @@ SCATTER_PRIOR_MEDIAN = 0.004
 #: eval set, the mean product of two eval sets' residuals of a run): 0.15% over the 1xC runs,
 #: 0.96% over all 30 runs (docs/model.md, "Groups scored on the same runs").
 RUN_EFFECT_SD = 0.01
+
+#: The priors of the shared run effect, written only by a fit that has it (``shared_runs``):
+#: a fit without it saves and reports the priors of the files before it.
+RUN_EFFECT_PRIORS = ("shared_runs", "run_effect_sd")
 
 
 def require_discrepancy_sd(s: object, name: str = "discrepancy_exponent_sd") -> None:

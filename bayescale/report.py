@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import pandas as pd
 
 from bayescale.decision import Decision
 from bayescale.diagnostics import Diagnostics
-from bayescale.display import percent
+from bayescale.display import percent, rate
 from bayescale.results import Result
 
 
@@ -79,17 +79,21 @@ def markdown_text(value: object) -> str:
     return _MD_SPECIAL.sub(r"\\\1", text)
 
 
-def markdown_table(frame: pd.DataFrame) -> str:
-    """Render a DataFrame as a GitHub Markdown table with compact numbers."""
+def markdown_table(frame: pd.DataFrame, rates: Collection[str] = ()) -> str:
+    """Render a DataFrame as a GitHub Markdown table with compact numbers.
+
+    Columns named in ``rates`` hold pass rates, shown by :func:`bayescale.display.rate` so
+    that 0.99996 does not print as a perfect ``1``.
+    """
     header = "| " + " | ".join(markdown_text(c) for c in frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
     lines = [header, rule]
     for row in frame.itertuples(index=False):
         cells = [
-            _fmt(v)
+            (rate(float(v)) if c in rates and np.isfinite(v) else _fmt(v))
             if isinstance(v, float | np.floating)
             else ("–" if v is None else markdown_text(v))
-            for v in row
+            for c, v in zip(frame.columns, row, strict=True)
         ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)

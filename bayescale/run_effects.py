@@ -4,9 +4,9 @@ With ``LossPriors(shared_runs=True)`` the loss model adds one effect per run,
 :math:`\ln L_{r,g} = \ln L_g(C_r) + \delta_r + \varepsilon_{r,g}`, :math:`\delta_r = \tau z_r`,
 shared by every group scored on run *r* (eval sets of one ladder). A run is identified:
 
-- by its **name**, when some name appears in two or more groups (a long table of eval sets
-  melted from a wide one keeps the run's name in every row: reruns at one compute stay two
-  runs);
+- by its **name**, when some name appears in two or more groups among the fitted rows (a
+  long table of eval sets melted from a wide one keeps the run's name in every row: reruns at
+  one compute stay two runs); a name repeated only by held-out rows does not count;
 - else by its **compute** (``np.round(log10(compute), 6)``, the key of
   :func:`bayescale.forecast.shared_run_warnings`): rows of different groups at one compute
   are one run, and so are rows of one group at one compute.
@@ -18,7 +18,7 @@ NumPy only: the model (:mod:`bayescale.loss_model`) and the forecasts both read 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -40,26 +40,60 @@ class Runs:
         Each fitted row's run, a position in ``labels``.
     shared
         How many runs have rows in two or more groups.
+    why
+        Why the rule applied, e.g. ``"'r0' appears in web and code"``.
     """
 
     by: Literal["name", "compute"]
     labels: tuple[str, ...]
     index: np.ndarray
     shared: int
+    why: str = ""
+
+
+def _first_shared(keys: np.ndarray, data: LossData) -> tuple[str, list[str]] | None:
+    """The first fitted key scored in two or more groups, with those groups, else ``None``."""
+    groups_of: dict[str, list[str]] = {}
+    names = [str(g) for g in data.groups]
+    fitted = data.fitted
+    for k, g in zip(keys[fitted].tolist(), data.group_index[fitted].tolist(), strict=True):
+        seen = groups_of.setdefault(str(k), [])
+        if names[g] not in seen:
+            seen.append(names[g])
+    return next(((k, gs) for k, gs in groups_of.items() if len(gs) > 1), None)
+
+
+def _groups_text(groups: list[str]) -> str:
+    shown = groups if len(groups) <= 3 else [*groups[:2], f"{len(groups) - 2} more groups"]
+    return ", ".join(shown[:-1]) + " and " + shown[-1]
+
+
+def _rule(data: LossData) -> tuple[np.ndarray, Literal["name", "compute"], str]:
+    """Every row's run key, the rule, and why it applied (decided on the fitted rows)."""
+    names = np.asarray(data.name, dtype=str).astype(object)
+    by_name = _first_shared(names, data)
+    if by_name is not None:
+        name, groups = by_name
+        _check_one_compute_a_name(data, names.astype(str), np.asarray(data.group, dtype=str))
+        return names, "name", f"{name!r} appears in {_groups_text(groups)}"
+    keys = np.round(np.log10(data.compute), 6)
+    computes = np.array([f"compute {10**k:.7g}" for k in keys], dtype=object)
+    by_compute = _first_shared(computes, data)
+    why = "no run name appears in two groups among the fitted rows"
+    if by_compute is not None:
+        key, groups = by_compute
+        why += f"; {key} is in {_groups_text(groups)}"
+    return computes, "compute", why
 
 
 def run_keys(data: LossData) -> tuple[np.ndarray, Literal["name", "compute"]]:
-    """Every row's run (fitted and held out), and what identifies it (the module's rule)."""
-    names = np.asarray(data.name, dtype=str)
-    group = np.asarray(data.group, dtype=str)
-    groups_of: dict[str, set[str]] = {}
-    for n, g in zip(names.tolist(), group.tolist(), strict=True):
-        groups_of.setdefault(n, set()).add(g)
-    if any(len(gs) > 1 for gs in groups_of.values()):
-        _check_one_compute_a_name(data, names, group)
-        return names.astype(object), "name"
-    keys = np.round(np.log10(data.compute), 6)
-    return np.array([f"compute {10**k:.7g}" for k in keys], dtype=object), "compute"
+    """Every row's run (fitted and held out), and what identifies it (the module's rule).
+
+    The rule is decided on the fitted rows: a name repeated only among held-out rows would
+    match runs by name and leave no fitted run shared.
+    """
+    keys, by, _ = _rule(data)
+    return keys, by
 
 
 #: Largest spread of one run name's computes (decades, about 1%) taken as rounding: a run
@@ -98,7 +132,7 @@ def _check_one_compute_a_name(data: LossData, names: np.ndarray, group: np.ndarr
 
 def fitted_runs(data: LossData) -> Runs:
     """The runs of the fitted rows (:class:`Runs`); no check that any is shared."""
-    keys, by = run_keys(data)
+    keys, by, why = _rule(data)
     fitted = keys[data.fitted]
     labels, index = np.unique(fitted, return_index=True)
     ordered = tuple(str(v) for v in labels[np.argsort(index)])
@@ -108,23 +142,25 @@ def fitted_runs(data: LossData) -> Runs:
     groups: list[set[int]] = [set() for _ in ordered]
     for r, g in zip(run.tolist(), group.tolist(), strict=True):
         groups[r].add(g)
-    return Runs(by, ordered, run, sum(len(gs) > 1 for gs in groups))
+    return Runs(by, ordered, run, sum(len(gs) > 1 for gs in groups), why)
 
 
 def shared_runs(data: LossData) -> Runs:
     """:func:`fitted_runs`, refused when no run is scored in two or more groups."""
-    runs = fitted_runs(data)
-    if runs.shared == 0:
-        what = (
-            "no run name appears in two groups and no compute is shared by two groups"
-            if len(data.groups) > 1
-            else "the table has one group"
-        )
+    if len(data.groups) < 2:
         raise InputError(
             f"{data.source}: --shared-runs adds an effect per run shared by the groups scored on "
-            f"it (eval sets of the same runs), but {what} among the fitted rows, so nothing "
-            "informs it. Give the eval sets of one run the same name (a 'name' column, or "
-            "--name-col) or the same compute, or fit without --shared-runs."
+            "it (eval sets of the same runs), but the table has one group: a run effect needs "
+            "two or more groups. Fit without --shared-runs."
+        )
+    runs = fitted_runs(data)
+    if runs.shared == 0:
+        raise InputError(
+            f"{data.source}: --shared-runs adds an effect per run shared by the groups scored on "
+            "it (eval sets of the same runs), but no run name appears in two groups and no "
+            "compute is shared by two groups among the fitted rows, so nothing informs it. Give "
+            "the eval sets of one run the same name (a 'name' column, or --name-col) or the "
+            "same compute, or fit without --shared-runs."
         )
     return runs
 
@@ -146,12 +182,12 @@ def run_effects_of(
     return out
 
 
-def shared_runs_document(fit: object, interval: float = 0.9) -> dict[str, object]:
+def shared_runs_document(fit: object, interval: float = 0.9) -> dict[str, Any]:
     """The result document's ``shared_runs`` entry of a loss fit with the run effect, else ``{}``.
 
-    How runs were identified (``by``), how many the fit has and how many of them two or more
-    groups share, and the posterior median and central ``interval`` of ``tau`` (the run
-    effect's sd) and ``sigma`` (each row's own scatter), on ln loss.
+    How runs were identified (``by``) and why (``why``), how many the fit has and how many of
+    them two or more groups share, and the posterior median and central ``interval`` of
+    ``tau`` (the run effect's sd) and ``sigma`` (each row's own scatter), on ln loss.
     """
     priors = getattr(fit, "priors", None)
     if not getattr(priors, "shared_runs", False):
@@ -167,6 +203,7 @@ def shared_runs_document(fit: object, interval: float = 0.9) -> dict[str, object
     return {
         "shared_runs": {
             "by": runs.by,
+            "why": runs.why,
             "runs": len(runs.labels),
             "shared": runs.shared,
             "tau": spread("tau_run"),

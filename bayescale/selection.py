@@ -133,6 +133,8 @@ def _eval(node: ast.expr, frame: pd.DataFrame, text: str, where: str) -> Any:
                 if not isinstance(right_node, ast.List | ast.Tuple | ast.Set):
                     raise _refuse(text, "'in' needs a list such as [1, 2]")
                 values = [_constant(e, text) for e in right_node.elts]
+                for value in values:
+                    _refuse_numbers_as_text(left, value, text, equality=True)
                 hit = _as_numbers(_values(left, frame), values, text).isin(values).to_numpy()
                 result &= hit if isinstance(op, ast.In) else ~hit
                 left = None
@@ -141,8 +143,7 @@ def _eval(node: ast.expr, frame: pd.DataFrame, text: str, where: str) -> Any:
             if fn is None:
                 raise _refuse(text, f"comparison '{type(op).__name__}' is not allowed")
             right = _eval(right_node, frame, text, where)
-            if not isinstance(op, ast.Eq | ast.NotEq):
-                _refuse_numbers_as_text(left, right, text)
+            _refuse_numbers_as_text(left, right, text, equality=isinstance(op, ast.Eq | ast.NotEq))
             if isinstance(right, pd.Series):
                 right = _as_numbers(right, [left], text)
             try:
@@ -204,11 +205,13 @@ def _as_numbers(column: pd.Series, others: list[Any], text: str) -> pd.Series:
     return column.map(number).astype(float)
 
 
-def _refuse_numbers_as_text(left: Any, right: Any, text: str) -> None:
-    """Refuse ordering a column of numbers against quoted text (``compute >= '1e19'``).
+def _refuse_numbers_as_text(left: Any, right: Any, text: str, *, equality: bool = False) -> None:
+    """Refuse comparing a column of numbers with quoted text (``compute >= '1e19'``).
 
-    Files are read as text, so the cells would be ordered as strings ('1e20' < '2e17'), a
-    selection that looks right and is not; a DataFrame's numeric column refuses it anyway.
+    Files are read as text, so the cells would be ordered as strings ('1e20' < '2e17') or
+    matched as strings ('1e17' is not '1e+17'), a selection that looks right and is not. For
+    ``==``, ``!=``, ``in`` and ``not in`` only quoted text that reads as a number is refused,
+    so a column of labels such as '1b' still matches ``size == '1b'``.
     """
     for column, other in ((left, right), (right, left)):
         if not (isinstance(column, pd.Series) and isinstance(other, str)):
@@ -218,13 +221,20 @@ def _refuse_numbers_as_text(left: Any, right: Any, text: str) -> None:
         cells = [c for c in column if isinstance(c, str) and c.strip()]
         try:
             [float(c) for c in cells]
+            if equality:
+                float(other)
         except ValueError:
-            return  # labels: ordered as text, as asked
+            return  # labels: compared as text, as asked
         if cells:
+            why = (
+                "numbers matched as text are wrong ('1e17' is not '1e+17')"
+                if equality
+                else "numbers ordered as text are wrong ('1e20' < '2e17')"
+            )
             raise InputError(
                 f"--where '{text}': column '{column.name}' holds numbers, but {other!r} is "
-                "quoted text, and numbers ordered as text are wrong ('1e20' < '2e17'). Write "
-                f"the number without quotes: {other} instead of {other!r}."
+                f"quoted text, and {why}. Write the number without quotes: {other} instead "
+                f"of {other!r}."
             )
 
 

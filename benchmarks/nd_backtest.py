@@ -313,34 +313,42 @@ def case_epoch(settings, seed):
     )
 
 
-def case_olmo(settings, seed):
+#: The OLMo-2 ladder's cases: one eval set, and four eval sets of the same runs.
+OLMO_SETS = {
+    "c4_en": ["c4_en"],
+    "four_sets": ["c4_en", "pile", "wikitext_103", "dolma_common-crawl"],
+}
+
+
+def olmo_frame(sets):
+    """The OLMo-2 ladder over eval ``sets``, long form, and the mask of its fitted (ladder) runs."""
     raw = pd.read_csv(DATA / "olmo_ladder" / "olmo_ladder_final.csv")
+    frame = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "name": raw["run"],
+                    "group": s,
+                    "params": raw["params_nonembed"],
+                    "tokens": raw["tokens"],
+                    "loss": raw[f"loss_{s}"],
+                    "role": raw["role"],
+                }
+            )
+            for s in sets
+        ],
+        ignore_index=True,
+    )
+    fitted = (frame["role"] == "ladder").values
+    return frame.drop(columns="role"), fitted
+
+
+def case_olmo(settings, seed):
     out = {}
-    for label, sets in (
-        ("c4_en", ["c4_en"]),
-        ("four_sets", ["c4_en", "pile", "wikitext_103", "dolma_common-crawl"]),
-    ):
-        frame = pd.concat(
-            [
-                pd.DataFrame(
-                    {
-                        "name": raw["run"],
-                        "group": s,
-                        "params": raw["params_nonembed"],
-                        "tokens": raw["tokens"],
-                        "loss": raw[f"loss_{s}"],
-                        "role": raw["role"],
-                    }
-                )
-                for s in sets
-            ],
-            ignore_index=True,
-        )
-        fitted = (frame["role"] == "ladder").values
+    for label, sets in OLMO_SETS.items():
+        frame, fitted = olmo_frame(sets)
         targets = frame[~fitted].reset_index(drop=True)
-        out[label] = methods_on_targets(
-            frame.drop(columns="role"), "group", fitted, targets, settings, seed
-        )
+        out[label] = methods_on_targets(frame, "group", fitted, targets, settings, seed)
     return out
 
 

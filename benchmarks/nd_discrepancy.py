@@ -43,29 +43,9 @@ ALPHA = 0.1
 def cases() -> dict[str, dict[str, Any]]:
     """Each case's frame, fitted rows, held-out targets and N* truths (as nd_backtest)."""
     out: dict[str, dict[str, Any]] = {}
-    raw = pd.read_csv(bt.DATA / "olmo_ladder" / "olmo_ladder_final.csv")
-    for label, sets in (
-        ("olmo_c4_en", ["c4_en"]),
-        ("olmo", ["c4_en", "pile", "wikitext_103", "dolma_common-crawl"]),
-    ):
-        frame = pd.concat(
-            [
-                pd.DataFrame(
-                    {
-                        "name": raw["run"],
-                        "group": s,
-                        "params": raw["params_nonembed"],
-                        "tokens": raw["tokens"],
-                        "loss": raw[f"loss_{s}"],
-                        "role": raw["role"],
-                    }
-                )
-                for s in sets
-            ],
-            ignore_index=True,
-        )
-        fitted = (frame["role"] == "ladder").values
-        out[label] = {"frame": frame.drop(columns="role"), "fitted": fitted}
+    for label, sets in (("olmo_c4_en", bt.OLMO_SETS["c4_en"]), ("olmo", bt.OLMO_SETS["four_sets"])):
+        frame, fitted = bt.olmo_frame(sets)
+        out[label] = {"frame": frame, "fitted": fitted}
     g = pd.read_csv(bt.DATA / "gadre_overtrain" / "gadre_losses.csv")
     frame = pd.DataFrame(
         {

@@ -636,3 +636,36 @@ def test_the_pass_summary_never_rounds_a_rate_up_to_one():
     forecast = SimpleNamespace(interval=0.9, targets=[1e23], buckets=lambda: buckets, pooled=None)
     text = pass_summary_text(SimpleNamespace(forecast=forecast, held_out=pd.DataFrame()))
     assert "easy    0.9999 [0.9995, 0.999998]" in text
+
+
+def test_pass_at_k_and_the_report_tables_never_round_a_rate_up_to_one():
+    # pass@k cells used :.3g ("1 [0.999, 1]") and report.md's tables _fmt (0.99996 -> "1")
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from bayescale.pass_report import pass_summary_text
+    from bayescale.report import markdown_table
+
+    overall = pd.DataFrame(
+        {
+            "target_compute": [1e23],
+            "median": [0.9],
+            "lower": [0.8],
+            "upper": [0.95],
+            "pass_at_10_median": [0.9996],
+            "pass_at_10_lower": [0.9989],
+            "pass_at_10_upper": [0.99998],
+        }
+    )
+    forecast = SimpleNamespace(
+        interval=0.9,
+        targets=[1e23],
+        buckets=lambda: pd.DataFrame(columns=["bucket", "target_compute"]),
+        pooled="mean pass@1",
+        overall=lambda: overall,
+    )
+    text = pass_summary_text(SimpleNamespace(forecast=forecast, held_out=pd.DataFrame()))
+    assert "0.9996 [0.999, 0.99998]" in text.split("pass@10")[1]
+    table = markdown_table(overall, rates=["pass_at_10_median", "pass_at_10_upper"])
+    assert table.splitlines()[-1].endswith("| 0.9996 | 0.9989 | 0.99998 |")

@@ -1000,3 +1000,31 @@ def test_where_that_selects_no_row_names_the_label_no_row_holds(tmp_path):
         bs.load_loss_runs(_gadre_like(tmp_path), where="dataset == 'c44'", drop_missing=True)
     with pytest.raises(InputError, match=r"selects no row\.$"):
         bs.load_loss_runs(_gadre_like(tmp_path), where="compute > 1e30", drop_missing=True)
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "compute != '1e17'",
+        "compute in ['1e17', '1e+20']",
+        "compute not in ['1e17']",
+        "compute == '1e17' or group == 'code'",
+        "compute == '1e17'",
+        "'1e17' == compute",
+    ],
+)
+def test_where_refuses_matching_numbers_against_quoted_numbers(expression):
+    # the demo's cells read '1e+17', so '1e17' matched nothing and '!=' kept every row
+    demo = Path(__file__).resolve().parents[1] / "models" / "data" / "demo_loss.csv"
+    with pytest.raises(InputError, match=r"holds numbers.*without quotes: 1e17 instead"):
+        bs.load_loss_runs(demo, where=expression)
+
+
+def test_where_matches_number_like_labels_with_quoted_text(tmp_path):
+    path = _gadre_like(tmp_path)
+    frame = pd.read_csv(path)
+    frame["size"] = np.where(frame["mult"] == 1, "1b", "7b")
+    frame.to_csv(path, index=False)
+    kept = bs.load_loss_runs(path, where="size == '1b' and mult in [1]", drop_missing=True)
+    assert kept.compute.size == 7
+    assert bs.load_loss_runs(path, where="size in ['7b']", drop_missing=True).compute.size == 8

@@ -188,6 +188,7 @@ def test_the_command_spec_and_saved_fit_keep_the_option(tmp_path, mock_pymc_samp
     result = json.loads(doc.read_text())
     entry = result["shared_runs"]
     assert entry["by"] == "name" and entry["runs"] == 6 and entry["shared"] == 6
+    assert entry["why"] == "'r0' appears in g0, g1 and g2"
     assert 0 < entry["tau"]["lower"] <= entry["tau"]["median"] <= entry["tau"]["upper"]
     fit, _ = read_fit(out / "fit.nc")
     assert fit.priors.shared_runs
@@ -340,6 +341,80 @@ def test_an_exact_loo_refit_that_would_leave_no_shared_run_is_skipped(monkeypatc
     monkeypatch.setattr(bayescale.forecast, "loo_suspects", lambda fit, limit: [1])
     with_exact_loo(fit, refit=refit)
     assert len(refits) == 1
+
+
+def test_runs_are_matched_on_the_fitted_rows_not_the_held_out_ones():
+    # a held-out 'final-run' in every group chose 'name', then no fitted run was shared and
+    # the refusal said no compute was shared, which was false
+    frame = _frame(groups=2, names=False)
+    final = pd.DataFrame(
+        {"name": "final-run", "group": ["g0", "g1"], "compute": 1e20, "loss": [2.9, 3.1]}
+    )
+    data = load_loss_runs(pd.concat([frame, final], ignore_index=True), fit_max_compute=1e19)
+    runs = shared_runs(data)
+    assert runs.by == "compute" and runs.shared == 6
+    assert runs.why == (
+        "no run name appears in two groups among the fitted rows; compute 1e+17 is in g0 and g1"
+    )
+    named = fitted_runs(load_loss_runs(_frame(groups=4)))
+    assert named.by == "name" and named.why == "'r0' appears in g0, g1 and 2 more groups"
+
+
+def test_one_group_is_refused_without_suggesting_names_or_computes():
+    with pytest.raises(InputError, match="a run effect needs two or more groups") as error:
+        shared_runs(load_loss_runs(_frame(groups=1)))
+    assert "same name" not in str(error.value)
+
+
+def test_a_report_without_the_run_effect_lists_the_priors_it_listed_before(
+    tmp_path, mock_pymc_sample
+):
+    # a default report.md printed ", shared_runs=False, run_effect_sd=0.01" in its priors line
+    table = tmp_path / "runs.csv"
+    _frame().to_csv(table, index=False)
+    args = ["loss", str(table), "--target-compute", "1e20", "--allow-unconverged", *FAST]
+    assert main([*args, "--out", str(tmp_path / "plain")]) == 0
+    plain = (tmp_path / "plain" / "report.md").read_text()
+    assert "- Likelihood: normal; priors: " in plain
+    assert "shared_runs" not in plain and "run_effect_sd" not in plain
+    assert main([*args, "--shared-runs", "--out", str(tmp_path / "shared")]) == 0
+    shared = (tmp_path / "shared" / "report.md").read_text()
+    assert "shared_runs=True, run_effect_sd=0.01" in shared
+
+
+def test_the_summary_and_report_show_the_run_effect(tmp_path, mock_pymc_sample, capsys):
+    # tau and the matching rule were only in the JSON
+    table = tmp_path / "runs.csv"
+    _frame().to_csv(table, index=False)
+    args = ["loss", str(table), "--target-compute", "1e20", "--allow-unconverged"]
+    out = tmp_path / "out"
+    capsys.readouterr()
+    assert main([*args, "--draws", "50", "--tune", "50", "--chains", "2", "--shared-runs"]) == 0
+    printed = capsys.readouterr().out
+    line = "Shared runs: matched by name ('r0' appears in g0, g1 and g2); 6 of 6 fitted runs"
+    assert line in printed and "run effect sd tau " in printed
+    assert main([*args, *FAST, "--shared-runs", "--out", str(out)]) == 0
+    report = (out / "report.md").read_text()
+    assert "- Shared runs: matched by name" in report and "own scatter sigma" in report
+    assert main([*args, *FAST, "--out", str(tmp_path / "plain")]) == 0
+    assert "Shared runs" not in (tmp_path / "plain" / "report.md").read_text()
+
+
+def test_the_backtest_says_its_separate_fits_have_no_run_effect(mock_pymc_sample):
+    from bayescale.backtest_report import backtest_document, backtest_markdown
+    from bayescale.loss_backtest import backtest_loss_ratios
+    from bayescale.sampling import SamplerSettings
+
+    data = load_loss_runs(_frame(runs=8))
+    settings = SamplerSettings(draws=20, tune=20, chains=2, progress=False)
+    shared = backtest_loss_ratios(data, [4.0], priors=SHARED, settings=settings, n_boot=20)[0]
+    note = backtest_document(shared)["baselines"]["separate_bayes"]["description"]
+    assert "without the run effect of --shared-runs" in note
+    assert "without the run effect" in backtest_markdown([shared])
+    plain = backtest_loss_ratios(data, [4.0], priors=LossPriors(), settings=settings, n_boot=20)[0]
+    assert (
+        "run effect" not in backtest_document(plain)["baselines"]["separate_bayes"]["description"]
+    )
 
 
 @pytest.mark.parametrize(
