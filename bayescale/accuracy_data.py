@@ -913,7 +913,8 @@ class AccuracyPriors:
         Beyond a family's largest fitted compute, its exponent is uncertain by this factor
         (log sd), one draw per family shared by its benchmarks: a predictive term, zero
         within the data, as the loss law's (``LossPriors.discrepancy_exponent_sd``). 0.25:
-        the loss law's measured value; 0 gives the pure law.
+        the loss law's measured value; 0 with both shifts 0 gives the pure law (0 alone keeps
+        the shift).
     discrepancy_exponent_shift, discrepancy_exponent_shift_chinchilla
         The log of the exponent's median factor beyond the data, :math:`m`, on training
         compute and on effective compute: the exponent there is :math:`k e^{m + s\zeta}`.

@@ -380,7 +380,8 @@ def below_chance_warnings(data: AccuracyData, floor: str = "chance") -> list[str
             "floor at chance holds the law at or above the rate, so these rows are misfits "
             "that widen every interval on the benchmark. If its effective floor is below "
             "the rate (answers the harness did not parse counted as wrong), learn it with "
-            '--floor below_chance (floor="below_chance"); otherwise check these evaluations.'
+            '--floor below_chance (a spec\'s [forecast] floor = "below_chance"; '
+            'floor="below_chance" in Python); otherwise check these evaluations.'
         )
     return out
 

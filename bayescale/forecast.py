@@ -76,7 +76,23 @@ def loss_target_warnings(
         + rising_loss_warnings(data)
         + repeated_run_warnings(data)
         + target_warnings(targets, fitted, rests_on=rests_on, allow_backcast=allow_backcast)
+        + _unused_run_effect_warnings(priors)
     )
+
+
+def _unused_run_effect_warnings(priors: LossPriors) -> list[str]:
+    """A warning when ``run_effect_sd`` is set away from its default without ``shared_runs``.
+
+    The run effect exists only with ``shared_runs``: the prior's scale alone changes nothing,
+    and a spec that sets it was most likely meant to turn the effect on.
+    """
+    if priors.shared_runs or priors.run_effect_sd == LossPriors().run_effect_sd:
+        return []
+    return [
+        f"run_effect_sd = {priors.run_effect_sd:g} is not used: the run effect it scales exists "
+        "only with shared runs (--shared-runs, a spec's [priors] shared_runs = true, "
+        "LossPriors(shared_runs=True))."
+    ]
 
 
 def rising_loss_warnings(data: LossData) -> list[str]:
@@ -457,11 +473,14 @@ def shared_run_warnings(fit: LossFit) -> list[str]:
     A run that lands above the law then does so in every group at once, and the model, which
     takes each group's scatter as independent, counts it as several pieces of evidence: the
     pooled curve is too sure, and so are its intervals and decisions (five copies of one
-    group turned a NO-GO at 87% into a GO at 95%). The warning points to ``--shared-runs``
-    and says nothing for a fit that has it.
+    group turned a NO-GO at 87% into a GO at 95%). The warning points to ``--shared-runs``;
+    a fit that has it is warned only when its runs, matched by name, share fewer runs than
+    its computes do (:func:`_runs_by_name_warnings`).
     """
+    if fit.priors.shared_runs:
+        return _runs_by_name_warnings(fit)
     found = shared_run_correlation(fit)
-    if found is None or fit.priors.shared_runs:
+    if found is None:
         return []
     r, z, pairs = found
     if r < SHARED_RUN_CORRELATION or z < SHARED_RUN_Z:
@@ -474,6 +493,31 @@ def shared_run_warnings(fit: LossFit) -> list[str]:
         "intervals and decisions are too sure. Fit with --shared-runs (LossPriors(shared_runs="
         "True)), which gives each run one effect shared by its groups, or fit the group a "
         "decision needs alone."
+    ]
+
+
+def _runs_by_name_warnings(fit: LossFit) -> list[str]:
+    """A warning when runs matched by name share fewer runs than the computes would.
+
+    One name repeated across groups switches the rule for the whole table: rows at one
+    compute under different names are then different runs, so a table of per-group names
+    with one common name (``baseline``) shares one run where its computes share six.
+    """
+    data = fit.data
+    runs = fitted_runs(data)
+    if runs.by != "name":
+        return []
+    keys = np.round(np.log10(data.compute[data.fitted]), 6)
+    groups = data.group_index[data.fitted]
+    by_compute = sum(len(set(groups[keys == k].tolist())) > 1 for k in np.unique(keys))
+    if by_compute <= runs.shared:
+        return []
+    return [
+        f"--shared-runs matched runs by name, since a name repeats across groups: "
+        f"{runs.shared} of {len(runs.labels)} runs are scored in two or more groups, while "
+        f"{by_compute} computes hold rows of two or more groups. Rows at one compute under "
+        "different names are different runs here (reruns); if they are one run, give them "
+        "one name (or names that repeat in no two groups, to match runs by compute)."
     ]
 
 

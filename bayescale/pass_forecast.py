@@ -438,12 +438,34 @@ def pass_target_warnings(
         + held_out_reference_warnings(models, buckets)
         + target_warnings(
             targets,
-            {"": models.compute[models.fitted]},
+            _fitted_computes(fit_data),
             rests_on=rests_on,
             allow_backcast=allow_backcast,
             unit="model",
+            label="bucket",
         )
     )
+
+
+def _fitted_computes(fit_data: PassCounts | PassAggregate) -> dict[str, np.ndarray]:
+    """The fitted models' computes, per bucket when an aggregate table's buckets differ.
+
+    An aggregate table's buckets (benchmarks, families) have their own ranges, and the law
+    discrepancy starts at each bucket's own largest model (:func:`largest_fitted`): a target
+    inside one bucket's range can be far beyond another's.
+    """
+    models = fit_data.models
+    everything = {"": models.compute[models.fitted]}
+    if not isinstance(fit_data, PassAggregate):
+        return everything
+    has = np.isfinite(fit_data.pass_rate) & models.fitted[:, None]
+    per_bucket = {
+        bucket: models.compute[has[:, b]]
+        for b, bucket in enumerate(fit_data.buckets)
+        if has[:, b].any()
+    }
+    ranges = {(float(c.min()), float(c.max())) for c in per_bucket.values()}
+    return per_bucket if len(ranges) > 1 else everything
 
 
 def forecast_pass(

@@ -26,6 +26,7 @@ from bayescale.loss_report import loss_document
 from bayescale.options import Options, check_options
 from bayescale.priors import LossPriors
 from bayescale.results import Result, decide_options, decide_requirement, require_fit
+from bayescale.run_effects import shared_runs
 from bayescale.targets import Targets, check_targets, logged
 
 log = logging.getLogger("bayescale")
@@ -209,6 +210,8 @@ def check_loss_spec(
         with rule():
             loss_requirement(options.requirement, data.groups)
     targets = check_targets(options.targets)
+    if options.priors.shared_runs:  # refused by the model builder, before sampling
+        shared_runs(data)
     warned = loss_forecast.loss_target_warnings(
         data, targets, options.priors, allow_backcast=options.allow_backcast
     )

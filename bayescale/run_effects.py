@@ -74,6 +74,7 @@ def _rule(data: LossData) -> tuple[np.ndarray, Literal["name", "compute"], str]:
     by_name = _first_shared(names, data)
     if by_name is not None:
         name, groups = by_name
+        _check_one_compute_a_name(data, names.astype(str), np.asarray(data.group, dtype=str))
         return names, "name", f"{name!r} appears in {_groups_text(groups)}"
     keys = np.round(np.log10(data.compute), 6)
     computes = np.array([f"compute {10**k:.7g}" for k in keys], dtype=object)
@@ -93,6 +94,40 @@ def run_keys(data: LossData) -> tuple[np.ndarray, Literal["name", "compute"]]:
     """
     keys, by, _ = _rule(data)
     return keys, by
+
+
+#: Largest spread of one run name's computes (decades, about 1%) taken as rounding: a run
+#: has one compute, so rows of one name further apart are not one run.
+NAME_COMPUTE_TOLERANCE = 0.005
+
+
+def _check_one_compute_a_name(data: LossData, names: np.ndarray, group: np.ndarray) -> None:
+    """Refuse a run name whose rows lie at different computes, when runs are matched by name.
+
+    Rows of one name are one run, which has one compute: a name at 1e18 in one group and
+    1e21 in another (names reused by accident, checkpoints of one run, blank names) would
+    otherwise be fitted as one run effect without a word.
+    """
+    log_c = np.log10(np.asarray(data.compute, dtype=float))
+    for name in dict.fromkeys(names.tolist()):
+        rows = np.flatnonzero(names == name)
+        low, high = rows[np.argmin(log_c[rows])], rows[np.argmax(log_c[rows])]
+        if log_c[high] - log_c[low] <= NAME_COMPUTE_TOLERANCE:
+            continue
+        blank = name.strip() in ("", "nan", "None")
+        label = "the rows without a run name" if blank else f"the rows named '{name}'"
+        fix = (
+            "Fill in the names, or drop the name column to match runs by compute"
+            if blank
+            else "Give every run its own name (reruns and checkpoints too)"
+        )
+        raise InputError(
+            f"{data.source}: --shared-runs matches runs by name here (a name repeats across "
+            f"groups), and rows of one name are one run, which has one compute; but {label} "
+            f"lie at {data.compute[low]:.3g} FLOPs ({group[low]}) and "
+            f"{data.compute[high]:.3g} FLOPs ({group[high]}). {fix}, or fit without "
+            "--shared-runs."
+        )
 
 
 def fitted_runs(data: LossData) -> Runs:

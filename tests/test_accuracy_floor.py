@@ -283,6 +283,8 @@ def test_counted_rows_well_below_chance_are_warned_with_the_below_chance_floor()
     assert warned.startswith("MMLU: 1 counted row more than 2 binomial sds below the chance")
     assert "a1 at 0.23 on 14042 questions, 5.5 sds below" in warned
     assert "--floor below_chance" in warned
+    # 'bayescale run SPEC' takes no --floor: the warning names the spec's key too
+    assert '[forecast] floor = "below_chance"' in warned
     # not with the floor learned below chance, nor within noise of chance (0.245: 1.4 sds),
     # nor for a row without n_questions (its normal likelihood reaches below the floor)
     assert not below_chance_warnings(data, "below_chance")

@@ -107,3 +107,32 @@ def test_docs_python_examples_run(page, tmp_path, monkeypatch, capsys):
     for block in re.findall(r"```python\n(.*?)```", page.read_text(), flags=re.S):
         exec(compile(block, str(page), "exec"), namespace)
     assert "GO" in capsys.readouterr().out
+
+
+def test_module_constants_named_in_the_docs_exist():
+    # docs/reliability.md named `forecast.MAX_TARGETS`, which lives in bayescale.targets
+    import importlib
+    import pkgutil
+
+    import bayescale
+
+    modules = {m.name for m in pkgutil.iter_modules(bayescale.__path__)} - {"__main__"}
+    named = {
+        (page.name, module, constant)
+        for page in [
+            ROOT / "README.md",
+            ROOT / "ARCHITECTURE.md",
+            ROOT / "models" / "README.md",
+            *DOCS,
+        ]
+        for module, constant in re.findall(
+            r"`(?:bayescale\.)?([a-z_]+)\.([A-Z][A-Z0-9_]+)`", page.read_text()
+        )
+        if module in modules
+    }
+    missing = [
+        f"{page}: {module}.{constant}"
+        for page, module, constant in sorted(named)
+        if not hasattr(importlib.import_module(f"bayescale.{module}"), constant)
+    ]
+    assert not missing, missing

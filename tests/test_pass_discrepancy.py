@@ -207,3 +207,15 @@ def test_a_pass_spec_sets_the_scale_under_priors(tmp_path, capsys):
     path.write_text(text + "\n[priors]\ndiscrepancy_exponent_sd = -0.1\n")
     assert main(["check", str(path)]) == 2
     assert "key 'priors.discrepancy_exponent_sd'" in capsys.readouterr().err
+
+
+def test_an_aggregate_target_is_checked_against_each_benchmarks_own_range():
+    # 'a' fitted to 1e21, 'b' to 1e22: 5e21 was "inside the fitted range (1e+19 to 1e+22
+    # FLOPs): an interpolation", while 'a' is 5x beyond its largest model and widened there
+    from bayescale.pass_forecast import pass_target_warnings
+
+    data = fake_aggregate_fit().data
+    (inside,) = pass_target_warnings(data, np.array([5e21]))
+    assert "inside the fitted range of bucket 'b' (1e+19 to 1e+22 FLOPs)" in inside
+    (far,) = pass_target_warnings(data, np.array([1e24]))
+    assert "beyond the largest fitted model of bucket 'a' (1e+21 FLOPs)" in far

@@ -415,3 +415,43 @@ def test_the_backtest_says_its_separate_fits_have_no_run_effect(mock_pymc_sample
     assert (
         "run effect" not in backtest_document(plain)["baselines"]["separate_bayes"]["description"]
     )
+
+
+@pytest.mark.parametrize(
+    ("change", "fragment"),
+    [
+        # names reused by accident: g1's "r0" is the run g0 calls "r5"
+        (
+            lambda f: f.assign(
+                name=np.where(
+                    f["group"] == "g1",
+                    "r" + (5 - f["name"].str[1:].astype(int)).astype(str),
+                    f["name"],
+                )
+            ),
+            "the rows named 'r0' lie at",
+        ),
+        # a name column left blank: every row one "run" across the ladder
+        (lambda f: f.assign(name=""), "the rows without a run name lie at"),
+    ],
+    ids=["names-collide", "blank-names"],
+)
+def test_a_run_name_at_two_computes_is_refused(tmp_path, change, fragment):
+    path = tmp_path / "runs.csv"
+    change(_frame()).to_csv(path, index=False)
+    with pytest.raises(InputError, match="one compute") as error:
+        fitted_runs(load_loss_runs(path))
+    assert fragment in str(error.value)
+
+
+def test_check_refuses_a_shared_runs_spec_that_run_would_refuse(tmp_path, capsys):
+    # 'bayescale check' said OK for [priors] shared_runs = true on a one-group table, which
+    # 'bayescale run' refuses with exit 2 once the model is built
+    _frame(groups=1).to_csv(tmp_path / "one.csv", index=False)
+    spec = tmp_path / "spec.toml"
+    spec.write_text(
+        'schema_version = 1\nlaw = "loss"\n[data]\npath = "one.csv"\n'
+        "[forecast]\ntargets = [1e22]\n[priors]\nshared_runs = true\n"
+    )
+    assert main(["check", str(spec)]) == 2
+    assert "the table has one group" in capsys.readouterr().err

@@ -85,3 +85,35 @@ def test_the_warning_points_to_the_run_effect_and_is_silent_with_it():
     with_effect = replace(fit, priors=LossPriors(shared_runs=True))
     assert shared_run_correlation(with_effect) is not None  # the residuals still correlate
     assert shared_run_warnings(with_effect) == []
+
+
+def test_runs_matched_by_one_common_name_warn_of_the_computes_they_do_not_share():
+    # per-group names and one "baseline" in every group: matched by name, 1 run shared of
+    # the 8 computes every group holds, without a word (the JSON said only "shared": 1)
+    rng = np.random.default_rng(1)
+    fit = point_fit(rng.normal(0, 0.01, 8)[None, :] + rng.normal(0, 0.002, (3, 8)))
+    fit = replace(fit, priors=LossPriors(shared_runs=True))
+    names = np.where(
+        np.char.startswith(fit.data.name.astype(str), "r0-"), "baseline", fit.data.name
+    )
+    (warning,) = shared_run_warnings(replace(fit, data=replace(fit.data, name=names)))
+    assert "1 of 22 runs are scored in two or more groups, while 8 computes" in warning
+    # one name for each run in every group shares them all: nothing to say
+    same = np.array([n.split("-")[0] for n in fit.data.name.astype(str)], dtype=object)
+    assert shared_run_warnings(replace(fit, data=replace(fit.data, name=same))) == []
+
+
+def test_a_run_effect_scale_without_shared_runs_is_warned_as_unused():
+    # a spec's [priors] run_effect_sd = 0.03 without shared_runs = true changed nothing, silently
+    from bayescale.forecast import loss_target_warnings
+
+    fit = point_fit(np.zeros((2, 6)))
+    targets = np.array([1e22])
+    (warning,) = [
+        w
+        for w in loss_target_warnings(fit.data, targets, LossPriors(run_effect_sd=0.03))
+        if "run_effect_sd" in w
+    ]
+    assert warning.startswith("run_effect_sd = 0.03 is not used")
+    for priors in (LossPriors(), LossPriors(run_effect_sd=0.03, shared_runs=True)):
+        assert not [w for w in loss_target_warnings(fit.data, targets, priors) if "run_effect" in w]
