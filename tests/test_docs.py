@@ -93,13 +93,13 @@ def test_readme_is_short():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 300
 
 
-PAGES = [  # docs/api.md runs as one notebook in tests/test_docs_api.py
+PYTHON_PAGES = [  # docs/api.md runs as one notebook in tests/test_docs_api.py
     page for page in DOCS if "```python" in page.read_text() and page.name != "api.md"
 ]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+@pytest.mark.parametrize("page", PYTHON_PAGES, ids=[p.name for p in PYTHON_PAGES])
 def test_docs_python_examples_run(page, tmp_path, monkeypatch, capsys):
     # a page's ``python`` blocks run in order in one namespace (``py`` blocks are only shown)
     monkeypatch.chdir(tmp_path)
