@@ -57,7 +57,7 @@ from bayescale.accuracy_data import leave_largest_out as leave_largest_out
 from bayescale.diagnostics import Diagnostics
 from bayescale.display import Summarised, common_rows
 from bayescale.draws import stacked_draws, summarise
-from bayescale.errors import ConvergenceError, InputError
+from bayescale.errors import InputError
 from bayescale.results import Result
 from bayescale.sampling import SamplerSettings
 from bayescale.seeds import forecast_stream
@@ -212,7 +212,7 @@ def fit_accuracy(
         settings.
     """
     from bayescale.accuracy_model import build_accuracy_model
-    from bayescale.ladder import advice_message, model_settings, run_ladder
+    from bayescale.ladder import gate, model_settings, run_ladder
 
     priors = priors or AccuracyPriors()
     log_pivot = accuracy_pivots(data, pivot, axis)
@@ -244,8 +244,7 @@ def fit_accuracy(
         floor=floor,
         axis=axis,
     )
-    if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(advice_message(diagnostics, ACCURACY_ADVICE), result=result)
+    gate(result, allow_unconverged, ACCURACY_ADVICE)
     return result
 
 

@@ -33,7 +33,7 @@ from bayescale.decision import Requirement
 from bayescale.diagnostics import Diagnostics
 from bayescale.display import Summarised
 from bayescale.draws import scatter_noise
-from bayescale.errors import ConvergenceError, InputError
+from bayescale.errors import InputError
 from bayescale.laws import nd_law
 
 # the law's data half (table, split, priors) lives in nd_data; re-exported here ("X as X")
@@ -178,7 +178,7 @@ def fit_nd(
     from bayescale.ladder import (
         LARGE_TABLE_TARGET_ACCEPT,
         LOSS_RETRY_TARGET_ACCEPT,
-        advice_message,
+        gate,
         model_settings,
         run_ladder,
     )
@@ -214,8 +214,7 @@ def fit_nd(
         diagnostics=diagnostics,
         timing_s={"total": time.perf_counter() - start, "sampling": sampling_s},
     )
-    if not diagnostics.ok and not allow_unconverged:
-        raise ConvergenceError(advice_message(diagnostics, ND_ADVICE), result=result)
+    gate(result, allow_unconverged, ND_ADVICE)
     return result
 
 
